@@ -1,0 +1,2 @@
+export { type ErrorCode, errorCatalogue, isErrorCode } from './catalogue.ts';
+export { assert, isMpayError, MpayError } from './mpay-error.ts';
