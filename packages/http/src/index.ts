@@ -1,1 +1,10 @@
-export {};
+export { type JsonResponse, type RequestOptions, requestJson } from './client.ts';
+export {
+  idempotencyTableSql,
+  parseIdempotencyKey,
+  runIdempotent,
+  type StoredResponse,
+  sha256Hex,
+} from './idempotency.ts';
+export { createHttpServer, defaultBodyLimitBytes, type HttpServerOptions, sendError } from './server.ts';
+export { httpStatusOf } from './status.ts';

@@ -1,0 +1,35 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Database } from './database.ts';
+import { migrate } from './migrate.ts';
+import { openTestDatabase } from './testing.ts';
+
+describe('storage (both backends, selected by DATABASE_URL)', () => {
+  let database: Database | undefined;
+  afterEach(async () => {
+    await database?.close();
+    database = undefined;
+  });
+
+  it('applies migrations once and records them', async () => {
+    database = await openTestDatabase('storage');
+    const migrations = [{ id: '0001_t.sql', sql: 'CREATE TABLE t (id bigint PRIMARY KEY, v text NOT NULL)' }];
+    expect(await migrate(database, migrations)).toEqual(['0001_t.sql']);
+    expect(await migrate(database, migrations)).toEqual([]);
+  });
+
+  it('rolls a failed transaction back and keeps bigint exact', async () => {
+    database = await openTestDatabase('storage');
+    await database.query('CREATE TABLE t (id bigint PRIMARY KEY, v text NOT NULL)');
+    await expect(
+      database.transaction(async (sql) => {
+        await sql.query('INSERT INTO t VALUES ($1, $2)', [1n, 'a']);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect((await database.query('SELECT count(*)::int AS n FROM t')).rows[0]).toEqual({ n: 0 });
+    const big = 9_007_199_254_740_993n;
+    await database.query('INSERT INTO t VALUES ($1, $2)', [big, 'b']);
+    const row = (await database.query<{ id: string }>('SELECT id::text AS id FROM t')).rows[0];
+    expect(BigInt(row!.id)).toBe(big);
+  });
+});

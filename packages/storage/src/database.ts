@@ -1,0 +1,31 @@
+/** The SQL surface every service uses: PostgreSQL dialect, `$1` parameters. */
+export interface QueryResult<Row> {
+  readonly rows: Row[];
+  readonly rowCount: number;
+}
+
+export interface Sql {
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+}
+
+export type Backend = 'pglite' | 'postgres';
+
+export interface Database extends Sql {
+  readonly backend: Backend;
+  /** The schema this handle works in (PostgreSQL); PGlite databases are one per service. */
+  readonly schema: string;
+  /** Runs `work` in one transaction; rolls back if it throws. */
+  transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const schemaNamePattern = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function assertSchemaName(schema: string): void {
+  if (!schemaNamePattern.test(schema)) throw new Error(`assertion failed: invalid schema name ${schema}`);
+}
+
+/** bigint parameters travel as decimal strings; both drivers cast them back by column type. */
+export function toDriverParams(params: readonly unknown[] | undefined): unknown[] {
+  return (params ?? []).map((value) => (typeof value === 'bigint' ? value.toString() : value));
+}

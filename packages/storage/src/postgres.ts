@@ -1,0 +1,72 @@
+import pg from 'pg';
+import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
+
+export interface PostgresOptions {
+  url: string;
+  schema: string;
+  poolSizeMax?: number;
+  statementTimeoutMs?: number;
+}
+
+function wrap(client: pg.Pool | pg.PoolClient): Sql {
+  return {
+    async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
+      const result = await client.query(text, toDriverParams(params));
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+    },
+  };
+}
+
+/** A PostgreSQL server; every connection of the pool works in the service's own schema. */
+export async function openPostgres(options: PostgresOptions): Promise<Database> {
+  assertSchemaName(options.schema);
+  const bootstrap = new pg.Client({ connectionString: options.url });
+  await bootstrap.connect();
+  try {
+    await bootstrap.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
+  } catch (error) {
+    // Two services racing to create the same schema: the loser sees a unique violation.
+    if ((error as { code?: string }).code !== '23505') throw error;
+  } finally {
+    await bootstrap.end();
+  }
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSizeMax ?? 10,
+    options: `-c search_path=${options.schema} -c statement_timeout=${statementTimeoutMs}`,
+  });
+  const sql = wrap(pool);
+  return {
+    backend: 'postgres',
+    schema: options.schema,
+    query: sql.query,
+    transaction: async (work) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(wrap(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** Drops a schema and everything in it (tests only). */
+export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
+  assertSchemaName(schema);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
