@@ -1,1 +1,3 @@
 export * from './errors/index.ts';
+export * from './canonical/index.ts';
+export * from './payment/index.ts';

@@ -71,6 +71,16 @@ export const errorCatalogue = {
   LIMIT_EXCEEDED: 'A transaction limit would be exceeded.',
   BANK_UNAVAILABLE: 'The bank could not be reached.',
 
+  // transparency log
+  PROOF_INVALID: 'The Merkle proof does not verify.',
+  PROOF_REQUEST_INVALID: 'No proof exists for this leaf index and these tree sizes.',
+  CHECKPOINT_INVALID: 'The checkpoint is malformed or does not match the log.',
+  CHECKPOINT_ROLLBACK: 'The checkpoint is for a smaller tree than one already seen.',
+  NOTE_INVALID: 'The signed note is malformed.',
+  NOTE_SIGNATURE_INVALID: 'A signature on the note does not verify.',
+  NOTE_KEY_UNKNOWN: 'The note has no signature by a known key.',
+  NOTE_TOO_MANY_SIGNATURES: 'The note has more signatures than the limit.',
+
   // operating conditions
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable.',
   INTERNAL: 'Internal error.',

@@ -1,0 +1,9 @@
+export { type Amount, amountEquals, amountMinorDigitsMax, amountMinorMax, createAmount } from './amount.ts';
+export {
+  type CurrencyCode,
+  currencyExponent,
+  currencyExponents,
+  isCurrencyCode,
+  parseCurrencyCode,
+} from './currency.ts';
+export { formatDecimalAmount, parseDecimalAmount, parseMinorUnits } from './decimal.ts';

@@ -1,0 +1,79 @@
+import type { ServerResponse } from 'node:http';
+
+/** One Server-Sent Event. `data` must not contain newlines (compact JOSE never does). */
+export interface DeviceEvent {
+  event: 'payment-request' | 'receipt' | 'payment-status';
+  id: string;
+  data: string;
+}
+
+export interface DeviceHubLimits {
+  connectionsPerPartyMax: number;
+  connectionsMax: number;
+  heartbeatMs: number;
+}
+
+export const defaultDeviceHubLimits: DeviceHubLimits = {
+  connectionsPerPartyMax: 4,
+  connectionsMax: 10_000,
+  heartbeatMs: 15_000,
+};
+
+/**
+ * The open Server-Sent Events streams of customers' devices. Pushes are
+ * best-effort: the payment stays stored and is sent again on reconnect.
+ */
+export class DeviceHub {
+  readonly #streams = new Map<string, Set<ServerResponse>>();
+  readonly #limits: DeviceHubLimits;
+  #count = 0;
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor(limits: DeviceHubLimits = defaultDeviceHubLimits) {
+    this.#limits = limits;
+    this.#heartbeat = setInterval(() => this.#beat(), limits.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /** Registers a stream; returns false when a limit is reached. */
+  attach(partyId: string, stream: ServerResponse): boolean {
+    const streams = this.#streams.get(partyId) ?? new Set<ServerResponse>();
+    if (streams.size >= this.#limits.connectionsPerPartyMax || this.#count >= this.#limits.connectionsMax) return false;
+    streams.add(stream);
+    this.#streams.set(partyId, streams);
+    this.#count += 1;
+    stream.on('close', () => {
+      if (streams.delete(stream)) this.#count -= 1;
+      if (streams.size === 0) this.#streams.delete(partyId);
+    });
+    return true;
+  }
+
+  /** Sends to every open stream of the party; returns how many received it. */
+  push(partyId: string, event: DeviceEvent): number {
+    const streams = this.#streams.get(partyId);
+    if (streams === undefined) return 0;
+    for (const stream of streams) writeEvent(stream, event);
+    return streams.size;
+  }
+
+  isConnected(partyId: string): boolean {
+    return this.#streams.has(partyId);
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+    for (const streams of this.#streams.values()) for (const stream of streams) stream.end();
+    this.#streams.clear();
+    this.#count = 0;
+  }
+
+  #beat(): void {
+    for (const streams of this.#streams.values()) for (const stream of streams) stream.write(': heartbeat\n\n');
+  }
+}
+
+export function writeEvent(stream: ServerResponse, event: DeviceEvent): void {
+  if (/[\r\n]/.test(event.data) || /[\r\n]/.test(event.id)) throw new Error('assertion failed: SSE field with newline');
+  stream.write(`event: ${event.event}\nid: ${event.id}\ndata: ${event.data}\n\n`);
+}
