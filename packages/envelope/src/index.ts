@@ -1,1 +1,41 @@
-export {};
+/**
+ * @mpay/envelope: signed and encrypted mpay messages (JWS, JWE), keys and key
+ * certificates. Pure: no I/O; WebCrypto and `jose` only, so it runs in Node
+ * and in browsers.
+ */
+export {
+  CONTENT_ENCRYPTION_ALGORITHM,
+  DIRECT_ALGORITHM,
+  KEY_AGREEMENT_ALGORITHM_DEFAULT,
+  KEY_AGREEMENT_ALGORITHMS,
+  type KeyAgreementAlgorithm,
+  type KeyUse,
+  SESSION_KEY_LENGTH_BYTES,
+  SIGNING_ALGORITHM_DEFAULT,
+  SIGNING_ALGORITHMS,
+  type SigningAlgorithm,
+} from './algorithms.ts';
+export { type KeyCertificateRequest, issueKeyCertificate } from './certificate/issue.ts';
+export { CERTIFICATE_TYPE } from './certificate/payload.ts';
+export { type KeyCertificate, type VerifyCertificateOptions, verifyKeyCertificate } from './certificate/verify.ts';
+export {
+  type ClaimsExpectations,
+  type ClaimsInput,
+  type ClaimsOptions,
+  type MessageClaims,
+  verifyClaims,
+} from './claims.ts';
+export { type DecryptionKey, decryptCompact, decryptDirect, decryptWith } from './jwe/decrypt.ts';
+export { type EncryptDirectOptions, type EncryptOptions, encryptDirect, encryptTo } from './jwe/encrypt.ts';
+export type { DecryptOptions, JweProtectedHeader } from './jwe/header.ts';
+export { type JwsProtectedHeader, MESSAGE_TYPE } from './jws/header.ts';
+export { type SigningKey, type SignOptions, signPayload } from './jws/sign.ts';
+export { decodeUnverified, type VerifiedPayload, type VerifyOptions, verifyPayload } from './jws/verify.ts';
+export {
+  type CompactVerifyOptions,
+  type VerificationKeyResolver,
+  type VerifiedCompact,
+  verifyCompactSignature,
+} from './jws/verify-compact.ts';
+export * from './keys/index.ts';
+export { verifyRawSignature } from './signature.ts';

@@ -1,1 +1,11 @@
-export {};
+export type { FspIdentity, GatewayLimits } from './context.ts';
+export type { PartyRegistration } from './registry/register.ts';
+export { registerParty } from './registry/register.ts';
+export { insertBank } from './registry/parties.ts';
+export {
+  createGatewayService,
+  defaultGatewayLimits,
+  type GatewayService,
+  type GatewayServiceOptions,
+  gatewayMigrationsFolder,
+} from './service.ts';

@@ -1,7 +1,8 @@
 import { assert, MpayError } from '@mpay/protocol';
-import { emptyRootHash, nodeHash } from '../hash/rfc9162.ts';
+import { nodeHash } from '../hash/rfc9162.ts';
 import { hashBytes, treeSizeMax } from '../limits.ts';
 import { type TreeSize, toUint64 } from '../tree-size.ts';
+import { foldRight } from './fold-right.ts';
 import { type NodeId, perfectSubtrees } from './node-id.ts';
 
 /** Called for every perfect subtree an append completes (leaves included), so storage can persist it. */
@@ -71,14 +72,4 @@ export class CompactRange {
   async rootHash(): Promise<Uint8Array> {
     return foldRight(this.hashes);
   }
-}
-
-/** Hash of a right-border range given its perfect subtrees, left to right. */
-export async function foldRight(hashes: readonly Uint8Array[]): Promise<Uint8Array> {
-  let hash = hashes.at(-1);
-  if (hash === undefined) return emptyRootHash();
-  for (let i = hashes.length - 2; i >= 0; i--) {
-    hash = await nodeHash(hashes[i]!, hash);
-  }
-  return hash;
 }

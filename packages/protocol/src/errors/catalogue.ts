@@ -69,6 +69,11 @@ export const errorCatalogue = {
   TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS: 'A transfer with this id exists with different fields.',
   TRANSFER_UNKNOWN: 'No such transfer.',
   LIMIT_EXCEEDED: 'A transaction limit would be exceeded.',
+  POST_AMOUNT_EXCEEDS_PENDING: 'The amount to post exceeds the pending amount.',
+  TRANSFER_EXPIRED: 'The pending transfer has expired.',
+  TRANSFER_ALREADY_VOIDED: 'The pending transfer was already voided.',
+  TRANSFER_ALREADY_POSTED: 'The pending transfer was already posted.',
+  TRANSFER_NOT_PENDING: 'The referenced transfer is not a pending transfer.',
   BANK_UNAVAILABLE: 'The bank could not be reached.',
 
   // transparency log

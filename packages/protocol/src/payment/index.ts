@@ -15,3 +15,4 @@ export {
   type PublicStatus,
   publicStatusOf,
 } from './state-machine.ts';
+export { envelopeClaimNames, signedContentMatches } from './signed-content.ts';

@@ -1,0 +1,70 @@
+import { assert, canonicalBytes, MpayError } from '@mpay/protocol';
+import { CompactSign } from 'jose';
+import { isSigningAlgorithm, type SigningAlgorithm } from '../algorithms.ts';
+import { CLAIM_NAMES, type ClaimsInput, issueClaims } from '../claims.ts';
+import { isPlainRecord } from '../encoding.ts';
+import { importPrivateKey } from '../keys/import.ts';
+import type { PrivateJwk } from '../keys/jwk.ts';
+import { isIdentifier } from '../limits.ts';
+import { isMediaType, type JwsProtectedHeader, MESSAGE_TYPE } from './header.ts';
+
+/** An already imported private signing key, e.g. a non-extractable WebCrypto key. */
+export interface SigningKey {
+  readonly cryptoKey: CryptoKey;
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+}
+
+export interface SignOptions {
+  /** JWS `typ`; default 'mpay+jws'. */
+  readonly typ?: string;
+}
+
+/**
+ * Signs `payload` plus fresh claims as a compact JWS whose payload bytes are
+ * exactly the RFC 8785 canonical form of `{...payload, iss, aud, txn, iat, exp,
+ * nonce}`. A payload that already uses a claim name is refused (CLAIMS_INVALID)
+ * rather than silently overwritten.
+ */
+export async function signPayload(
+  payload: Readonly<Record<string, unknown>>,
+  claims: ClaimsInput,
+  privateKey: PrivateJwk | SigningKey,
+  options: SignOptions = {},
+): Promise<string> {
+  if (!isPlainRecord(payload)) throw new MpayError('CANONICALIZATION_FAILED', 'payload');
+  for (const name of CLAIM_NAMES) {
+    if (Object.hasOwn(payload, name)) throw new MpayError('CLAIMS_INVALID', name);
+  }
+  return signCanonical({ ...payload, ...issueClaims(claims) }, privateKey, options.typ ?? MESSAGE_TYPE);
+}
+
+/** Signs the canonical bytes of `content` with header {alg, kid, typ}. */
+export async function signCanonical(
+  content: Readonly<Record<string, unknown>>,
+  privateKey: PrivateJwk | SigningKey,
+  typ: string,
+): Promise<string> {
+  assert(isMediaType(typ), 'typ must be a media type');
+  const key = await resolveSigningKey(privateKey);
+  // Members in sorted order, so the header is canonical JSON as verification requires.
+  const header: JwsProtectedHeader = { alg: key.alg, kid: key.kid, typ };
+  const signer = new CompactSign(canonicalBytes(content)).setProtectedHeader(header);
+  try {
+    return await signer.sign(key.cryptoKey);
+  } catch (cause) {
+    throw new MpayError('CRYPTO_KEY_INVALID', undefined, { cause });
+  }
+}
+
+async function resolveSigningKey(privateKey: PrivateJwk | SigningKey): Promise<SigningKey> {
+  if ('cryptoKey' in privateKey) {
+    if (!isSigningAlgorithm(privateKey.alg)) throw new MpayError('CRYPTO_ALGORITHM_REJECTED', 'alg');
+    if (!isIdentifier(privateKey.kid)) throw new MpayError('CRYPTO_KEY_INVALID', 'kid');
+    if (privateKey.cryptoKey.type !== 'private') throw new MpayError('CRYPTO_KEY_INVALID');
+    return privateKey;
+  }
+  const imported = await importPrivateKey(privateKey);
+  if (imported.use !== 'sig') throw new MpayError('CRYPTO_KEY_INVALID', 'use');
+  return imported;
+}

@@ -1,0 +1,45 @@
+import { MpayError } from '@mpay/protocol';
+import { calculateJwkThumbprint, importJWK } from 'jose';
+import type { KeyAgreementAlgorithm, SigningAlgorithm } from '../algorithms.ts';
+import { type PrivateJwk, type PublicJwk, parsePrivateJwk, parsePublicJwk } from './jwk.ts';
+
+/** A WebCrypto key with the algorithm it is bound to and its key id. */
+export type ImportedKey =
+  | { readonly use: 'sig'; readonly alg: SigningAlgorithm; readonly kid: string; readonly cryptoKey: CryptoKey }
+  | { readonly use: 'enc'; readonly alg: KeyAgreementAlgorithm; readonly kid: string; readonly cryptoKey: CryptoKey };
+
+/** RFC 7638 JWK thumbprint: base64url SHA-256 over the required members. */
+export async function jwkThumbprint(jwk: PublicJwk): Promise<string> {
+  const { kty, crv, x, y } = jwk;
+  return calculateJwkThumbprint(y === undefined ? { kty, crv, x } : { kty, crv, x, y }, 'sha256');
+}
+
+/**
+ * Imports a public JWK after the allow-list checks of `parsePublicJwk`. An
+ * invalid point (not on the curve, wrong size) fails with CRYPTO_KEY_INVALID.
+ * The kid is the JWK's own, or its RFC 7638 thumbprint when it has none.
+ */
+export async function importPublicKey(value: unknown): Promise<ImportedKey> {
+  return importParsed(parsePublicJwk(value));
+}
+
+/** Imports a private JWK; the CryptoKey is not extractable. */
+export async function importPrivateKey(value: unknown): Promise<ImportedKey> {
+  return importParsed(parsePrivateJwk(value));
+}
+
+async function importParsed(jwk: PublicJwk | PrivateJwk): Promise<ImportedKey> {
+  const kid = jwk.kid ?? (await jwkThumbprint(jwk));
+  let cryptoKey: CryptoKey;
+  try {
+    const { kid: _kid, use: _use, ...material } = jwk;
+    const key = await importJWK({ ...material, ext: false }, jwk.alg, { extractable: false });
+    if (!(key instanceof CryptoKey)) throw new TypeError('expected a CryptoKey');
+    cryptoKey = key;
+  } catch (cause) {
+    throw new MpayError('CRYPTO_KEY_INVALID', undefined, { cause });
+  }
+  return jwk.use === 'sig'
+    ? { use: 'sig', alg: jwk.alg as SigningAlgorithm, kid, cryptoKey }
+    : { use: 'enc', alg: jwk.alg as KeyAgreementAlgorithm, kid, cryptoKey };
+}

@@ -1,0 +1,114 @@
+import { isMpayError } from '@mpay/protocol';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { leafHash } from '../hash/rfc9162.ts';
+import { MemoryTree } from '../tree/memory-tree.ts';
+import { rootHash, treeRootHash } from '../tree/root-hash.ts';
+import { consistencyProof } from './consistency/generate.ts';
+import { verifyConsistency } from './consistency/verify.ts';
+import { inclusionProof } from './inclusion/generate.ts';
+import { verifyInclusion } from './inclusion/verify.ts';
+import { naiveConsistencyProof, naiveInclusionProof, naiveRootHash } from './naive-rfc9162.test-helper.ts';
+
+const leafCountMax = 70;
+
+async function buildTree(entries: readonly Uint8Array[], batchSizes: readonly number[]) {
+  const leaves = await Promise.all(entries.map((entry) => leafHash(entry)));
+  const tree = new MemoryTree();
+  let offset = 0;
+  for (const batchSize of batchSizes) {
+    await tree.append(leaves.slice(offset, offset + batchSize));
+    offset += batchSize;
+  }
+  await tree.append(leaves.slice(offset));
+  return { leaves, tree };
+}
+
+async function rejects(run: () => Promise<void>): Promise<boolean> {
+  try {
+    await run();
+    return false;
+  } catch (error) {
+    if (!isMpayError(error, 'PROOF_INVALID')) throw error;
+    return true;
+  }
+}
+
+/** Distinct entries (a prefix of the index keeps them distinct), 1..leafCountMax of them. */
+const entries = fc
+  .array(fc.uint8Array({ maxLength: 8 }), { minLength: 1, maxLength: leafCountMax })
+  .map((list) => list.map((bytes, i) => new Uint8Array([i, ...bytes])));
+const batches = fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 8 });
+const fraction = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
+const pick = (f: number, count: number) => Math.floor(f * count);
+
+function flipBit(proof: readonly Uint8Array[], which: number, bit: number): Uint8Array[] {
+  const mutated = proof.map((hash) => new Uint8Array(hash));
+  const target = mutated[which % mutated.length]!;
+  target[bit % 32]! ^= 1 << (bit % 8);
+  return mutated;
+}
+
+describe('proof generation against the literal RFC 9162 definitions', () => {
+  it('root hash of every prefix matches the recursive MTH', async () => {
+    await fc.assert(
+      fc.asyncProperty(entries, batches, fraction, async (list, batchSizes, f) => {
+        const { leaves, tree } = await buildTree(list, batchSizes);
+        const size = 1 + pick(f, leaves.length);
+        const expected = await naiveRootHash(leaves.slice(0, size));
+        expect(await treeRootHash(size, tree)).toEqual(expected);
+        expect(await rootHash(leaves.slice(0, size))).toEqual(expected);
+        expect(await tree.rootHash()).toEqual(await naiveRootHash(leaves));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('inclusion proofs equal PATH(m, D[n]), verify, and fail when mutated', async () => {
+    await fc.assert(
+      fc.asyncProperty(entries, batches, fraction, fraction, fc.nat(), async (list, batchSizes, f, g, bit) => {
+        const { leaves, tree } = await buildTree(list, batchSizes);
+        const size = 1 + pick(f, leaves.length);
+        const index = pick(g, size);
+        const root = await naiveRootHash(leaves.slice(0, size));
+        const proof = await inclusionProof(index, size, tree);
+        expect(proof).toEqual(await naiveInclusionProof(index, leaves.slice(0, size)));
+        await verifyInclusion(leaves[index]!, index, size, proof, root);
+        await verifyInclusion(leaves[index]!, BigInt(index), BigInt(size), proof, root);
+        if (proof.length > 0) {
+          expect(await rejects(() => verifyInclusion(leaves[index]!, index, size, flipBit(proof, bit, bit), root))).toBe(true);
+          expect(await rejects(() => verifyInclusion(leaves[index]!, index, size, proof.slice(1), root))).toBe(true);
+        }
+        expect(await rejects(() => verifyInclusion(leaves[index]!, index, size, [...proof, root], root))).toBe(true);
+        const otherIndex = (index + 1 + (bit % size)) % size;
+        if (otherIndex !== index) {
+          expect(await rejects(() => verifyInclusion(leaves[index]!, otherIndex, size, proof, root))).toBe(true);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('consistency proofs equal PROOF(m, D[n]), verify, and fail when mutated', async () => {
+    await fc.assert(
+      fc.asyncProperty(entries, batches, fraction, fraction, fc.nat(), async (list, batchSizes, f, g, bit) => {
+        const { leaves, tree } = await buildTree(list, batchSizes);
+        const size2 = 1 + pick(f, leaves.length);
+        const size1 = 1 + pick(g, size2);
+        const root1 = await naiveRootHash(leaves.slice(0, size1));
+        const root2 = await naiveRootHash(leaves.slice(0, size2));
+        const proof = await consistencyProof(size1, size2, tree);
+        expect(proof).toEqual(await naiveConsistencyProof(size1, leaves.slice(0, size2)));
+        await verifyConsistency(size1, size2, root1, root2, proof);
+        expect(await rejects(() => verifyConsistency(size1, size2, root2, root1, proof))).toBe(size1 !== size2);
+        if (proof.length > 0) {
+          expect(await rejects(() => verifyConsistency(size1, size2, root1, root2, flipBit(proof, bit, bit)))).toBe(true);
+          expect(await rejects(() => verifyConsistency(size1, size2, root1, root2, proof.slice(0, -1)))).toBe(true);
+        }
+        expect(await rejects(() => verifyConsistency(size1, size2, root1, root2, [...proof, root1]))).toBe(true);
+        expect(await rejects(() => verifyConsistency(0, size2, root1, root2, proof))).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});

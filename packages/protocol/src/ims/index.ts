@@ -1,0 +1,32 @@
+export { accountNumberPattern, imsDescriptionLengthMax, imsSignatureLengthMax } from './fields.ts';
+export { type ImsJson, imsFromJson, imsToJson, validateImsMessage } from './json.ts';
+export {
+  type ImsAddress,
+  type ImsData,
+  type ImsMessage,
+  type ImsParty,
+  type ImsProcedure,
+  type ImsSigningStage,
+  imsProcedures,
+  imsSigningStage,
+  type SecurityLevel,
+  securityLevels,
+} from './message.ts';
+export {
+  customerSignedContent,
+  fspSignedContent,
+  type ImsSignedContent,
+  type ImsSigner,
+  merchantSignedContent,
+} from './signed-content.ts';
+export {
+  defaultXmlLimits,
+  imsFromXml,
+  imsJsonToXml,
+  imsToXml,
+  parseXmlDocument,
+  resolveXmlLimits,
+  type XmlElement,
+  type XmlLimits,
+  xmlLimitsCeiling,
+} from './xml/index.ts';

@@ -1,0 +1,154 @@
+import { MpayError } from '../errors/index.ts';
+import { type CurrencyCode, formatDecimalAmount, parseCurrencyCode, parseDecimalAmount } from '../money/index.ts';
+import { parsePartyId } from '../party/index.ts';
+import {
+  parseAccountNumber,
+  parseDescription,
+  parseSignature,
+  parseTimestamp,
+  parseTransactionId,
+  readOneOf,
+} from './fields.ts';
+import { joinPath, optionalEntry, readObject, readOptional } from './json-object.ts';
+import {
+  type ImsAddress,
+  type ImsData,
+  type ImsMessage,
+  type ImsParty,
+  type ImsProcedure,
+  imsProcedures,
+  type SecurityLevel,
+  securityLevels,
+} from './message.ts';
+
+/** The JSON wire form: the model with the amount as `{ "currency": "EUR", "value": "1000.00" }`. */
+export interface ImsJson {
+  type: SecurityLevel;
+  transactionId: string;
+  procedure: ImsProcedure;
+  address: {
+    from: { id: string; sign?: string };
+    to: { id: string; sign?: string };
+    fspSign?: string;
+    timestamp: string;
+  };
+  data: {
+    accountPayable?: string;
+    accountReceivable?: string;
+    amount: { currency: CurrencyCode; value: string };
+    description?: string;
+  };
+}
+
+function readParty(value: unknown, path: string): ImsParty {
+  const party = readObject(value, path, ['id'], ['sign']);
+  const { id } = parsePartyId(typeof party.id === 'string' ? party.id : '', joinPath(path, 'id'));
+  const sign = readOptional(party, 'sign', path, parseSignature);
+  return Object.freeze({ id, ...optionalEntry('sign', sign) });
+}
+
+function readAddress(value: unknown): ImsAddress {
+  const address = readObject(value, 'address', ['from', 'to', 'timestamp'], ['fspSign']);
+  const from = readParty(address.from, 'address.from');
+  const to = readParty(address.to, 'address.to');
+  const fspSign = readOptional(address, 'fspSign', 'address', parseSignature);
+  const timestamp = parseTimestamp(address.timestamp, 'address.timestamp');
+  return Object.freeze({ from, to, ...optionalEntry('fspSign', fspSign), timestamp });
+}
+
+function readAmount(value: unknown): ImsData['amount'] {
+  const amount = readObject(value, 'data.amount', ['currency', 'value']);
+  const currency = parseCurrencyCode(amount.currency, 'data.amount.currency');
+  if (typeof amount.value !== 'string') throw new MpayError('AMOUNT_INVALID', 'data.amount.value');
+  return parseDecimalAmount(amount.value, currency, 'data.amount.value');
+}
+
+function readData(value: unknown): ImsData {
+  const optional = ['accountPayable', 'accountReceivable', 'description'];
+  const data = readObject(value, 'data', ['amount'], optional);
+  const accountPayable = readOptional(data, 'accountPayable', 'data', parseAccountNumber);
+  const accountReceivable = readOptional(data, 'accountReceivable', 'data', parseAccountNumber);
+  const amount = readAmount(data.amount);
+  const description = readOptional(data, 'description', 'data', parseDescription);
+  return Object.freeze({
+    ...optionalEntry('accountPayable', accountPayable),
+    ...optionalEntry('accountReceivable', accountReceivable),
+    amount,
+    ...optionalEntry('description', description),
+  });
+}
+
+/**
+ * Rules across fields. Roles: the payee is a merchant, the payer a person or a
+ * merchant, and they differ. Signing chain: the FSP fills both accounts
+ * together and signs only after the merchant; the customer signs only after the FSP.
+ */
+function checkRolesAndSigningChain(message: ImsMessage): void {
+  const from = parsePartyId(message.address.from.id);
+  const to = parsePartyId(message.address.to.id);
+  if (from.kind !== 'person' && from.kind !== 'merchant') throw new MpayError('MESSAGE_INVALID', 'address.from.id');
+  if (to.kind !== 'merchant' || to.id === from.id) throw new MpayError('MESSAGE_INVALID', 'address.to.id');
+  const { accountPayable, accountReceivable } = message.data;
+  if ((accountPayable === undefined) !== (accountReceivable === undefined)) {
+    throw new MpayError('MESSAGE_INVALID', accountPayable === undefined ? 'data.accountPayable' : 'data.accountReceivable');
+  }
+  const { fspSign } = message.address;
+  if (fspSign !== undefined && (message.address.to.sign === undefined || accountPayable === undefined)) {
+    throw new MpayError('MESSAGE_INVALID', 'address.fspSign');
+  }
+  if (message.address.from.sign !== undefined && fspSign === undefined) {
+    throw new MpayError('MESSAGE_INVALID', 'address.from.sign');
+  }
+}
+
+/** Strict JSON → model: unknown fields, wrong types and values out of range fail with the field path in `detail`. */
+export function imsFromJson(value: unknown): ImsMessage {
+  const root = readObject(value, '', ['type', 'transactionId', 'procedure', 'address', 'data']);
+  const message: ImsMessage = Object.freeze({
+    type: readOneOf(root.type, securityLevels, 'type'),
+    transactionId: parseTransactionId(root.transactionId, 'transactionId'),
+    procedure: readOneOf(root.procedure, imsProcedures, 'procedure'),
+    address: readAddress(root.address),
+    data: readData(root.data),
+  });
+  checkRolesAndSigningChain(message);
+  return message;
+}
+
+function partyToJson(party: ImsParty): ImsJson['address']['from'] {
+  return { id: party.id, ...optionalEntry('sign', party.sign) };
+}
+
+function toJsonUnchecked(message: ImsMessage): ImsJson {
+  const { address, data } = message;
+  return {
+    type: message.type,
+    transactionId: message.transactionId,
+    procedure: message.procedure,
+    address: {
+      from: partyToJson(address.from),
+      to: partyToJson(address.to),
+      ...optionalEntry('fspSign', address.fspSign),
+      timestamp: address.timestamp,
+    },
+    data: {
+      ...optionalEntry('accountPayable', data.accountPayable),
+      ...optionalEntry('accountReceivable', data.accountReceivable),
+      amount: { currency: data.amount.currency, value: formatDecimalAmount(data.amount, 'data.amount') },
+      ...optionalEntry('description', data.description),
+    },
+  };
+}
+
+/**
+ * Checks a model built in code (types alone cannot hold the rules) and returns
+ * it frozen and normalised; the same checks as `imsFromJson`.
+ */
+export function validateImsMessage(message: ImsMessage): ImsMessage {
+  return imsFromJson(toJsonUnchecked(message));
+}
+
+/** Model → JSON wire form, after validating the model. Absent optional fields are omitted. */
+export function imsToJson(message: ImsMessage): ImsJson {
+  return toJsonUnchecked(validateImsMessage(message));
+}

@@ -1,0 +1,66 @@
+import type { Amount } from '../money/index.ts';
+import type { PartyId } from '../party/index.ts';
+
+/**
+ * The iMS payment message of the paper's §4 and Figure 3: one message, three
+ * sections, signed in turn by merchant, FSP and customer.
+ *
+ *   <type>     the security level, chosen by the gateway from the amount
+ *   <address>  payer (`from`, the customer) and payee (`to`, the merchant), each
+ *              with its signature, the FSP's signature, and the timestamp
+ *   <data>     the payable and receivable accounts (filled in by the FSP) and
+ *              the amount (and an optional description shown to the customer)
+ *
+ * Two fields are not in Figure 3 and are added here: `transactionId` (every
+ * signature names the one payment it authorises) and `procedure` (the paper
+ * says <type> "contains information about the payment procedure"; we keep the
+ * level in <type> and name the procedure, m-commerce or m-trade, separately).
+ */
+export const securityLevels = Object.freeze(['small', 'medium', 'large'] as const);
+export type SecurityLevel = (typeof securityLevels)[number];
+
+export const imsProcedures = Object.freeze(['m-commerce', 'm-trade'] as const);
+export type ImsProcedure = (typeof imsProcedures)[number];
+
+export interface ImsParty {
+  readonly id: PartyId;
+  /** Compact JWS, opaque here. */
+  readonly sign?: string;
+}
+
+export interface ImsAddress {
+  /** The customer (payer): a person, or a merchant buying. */
+  readonly from: ImsParty;
+  /** The merchant (payee). */
+  readonly to: ImsParty;
+  /** <FSPsign>: the FSP's signature over the merchant-signed message with the accounts. */
+  readonly fspSign?: string;
+  /** ISO 8601 UTC with 'Z', seconds or milliseconds: 2002-05-27T12:34:34Z or 2002-05-27T12:34:34.000Z. */
+  readonly timestamp: string;
+}
+
+export interface ImsData {
+  readonly accountPayable?: string;
+  readonly accountReceivable?: string;
+  readonly amount: Amount;
+  readonly description?: string;
+}
+
+export interface ImsMessage {
+  readonly type: SecurityLevel;
+  /** UUID (RFC 9562, versions 1–8), lower case. */
+  readonly transactionId: string;
+  readonly procedure: ImsProcedure;
+  readonly address: ImsAddress;
+  readonly data: ImsData;
+}
+
+/** How far the signing chain has got: merchant → FSP → customer. */
+export type ImsSigningStage = 'unsigned' | 'merchant-signed' | 'fsp-signed' | 'customer-signed';
+
+export function imsSigningStage(message: ImsMessage): ImsSigningStage {
+  if (message.address.from.sign !== undefined) return 'customer-signed';
+  if (message.address.fspSign !== undefined) return 'fsp-signed';
+  if (message.address.to.sign !== undefined) return 'merchant-signed';
+  return 'unsigned';
+}

@@ -1,0 +1,82 @@
+import { MpayError } from '../errors/index.ts';
+import { type ImsJson, imsToJson } from './json.ts';
+import { optionalEntry } from './json-object.ts';
+import type { ImsMessage } from './message.ts';
+
+export type ImsSigner = 'merchant' | 'fsp' | 'customer';
+
+/**
+ * What one party signs: the JSON form of the message as it stands when that
+ * party signs (amount as a decimal string, no bigint), plus `signer`, which
+ * names the role so that a signature made as one role can never be presented
+ * as another's. The caller canonicalises it (RFC 8785) and signs the bytes.
+ *
+ *   merchant  everything except the accounts and all signatures (the FSP has not filled them yet)
+ *   fsp       everything with the accounts and the merchant's signature
+ *   customer  everything with the accounts, the merchant's and the FSP's signatures
+ */
+export interface ImsSignedContent {
+  readonly signer: ImsSigner;
+  readonly type: ImsJson['type'];
+  readonly transactionId: string;
+  readonly procedure: ImsJson['procedure'];
+  readonly address: {
+    readonly from: { readonly id: string };
+    readonly to: { readonly id: string; readonly sign?: string };
+    readonly fspSign?: string;
+    readonly timestamp: string;
+  };
+  readonly data: {
+    readonly accountPayable?: string;
+    readonly accountReceivable?: string;
+    readonly amount: { readonly currency: string; readonly value: string };
+    readonly description?: string;
+  };
+}
+
+function content(
+  signer: ImsSigner,
+  json: ImsJson,
+  signatures: { toSign?: string; fspSign?: string },
+  withAccounts: boolean,
+): ImsSignedContent {
+  const { address, data } = json;
+  return {
+    signer,
+    type: json.type,
+    transactionId: json.transactionId,
+    procedure: json.procedure,
+    address: {
+      from: { id: address.from.id },
+      to: { id: address.to.id, ...optionalEntry('sign', signatures.toSign) },
+      ...optionalEntry('fspSign', signatures.fspSign),
+      timestamp: address.timestamp,
+    },
+    data: {
+      ...optionalEntry('accountPayable', withAccounts ? data.accountPayable : undefined),
+      ...optionalEntry('accountReceivable', withAccounts ? data.accountReceivable : undefined),
+      amount: { currency: data.amount.currency, value: data.amount.value },
+      ...optionalEntry('description', data.description),
+    },
+  };
+}
+
+/** What the merchant signs into <to><sign>: the message without accounts and without any signature. */
+export function merchantSignedContent(message: ImsMessage): ImsSignedContent {
+  return content('merchant', imsToJson(message), {}, false);
+}
+
+/** What the FSP signs into <FSPsign>: the message with the accounts and the merchant's signature. */
+export function fspSignedContent(message: ImsMessage): ImsSignedContent {
+  const json = imsToJson(message);
+  if (json.address.to.sign === undefined) throw new MpayError('MESSAGE_INVALID', 'address.to.sign');
+  if (json.data.accountPayable === undefined) throw new MpayError('MESSAGE_INVALID', 'data.accountPayable');
+  return content('fsp', json, { toSign: json.address.to.sign }, true);
+}
+
+/** What the customer signs into <from><sign>: the message with the accounts, the merchant's and the FSP's signatures. */
+export function customerSignedContent(message: ImsMessage): ImsSignedContent {
+  const json = imsToJson(message);
+  if (json.address.fspSign === undefined) throw new MpayError('MESSAGE_INVALID', 'address.fspSign');
+  return content('customer', json, { toSign: json.address.to.sign, fspSign: json.address.fspSign }, true);
+}

@@ -1,0 +1,65 @@
+import { requestJson } from '@mpay/http/client';
+import { signRequest } from '@mpay/http/signed-request';
+import { isMpayError, MpayError } from '@mpay/protocol';
+import type { FspIdentity } from '../context.ts';
+
+export interface TransferOrder {
+  bankId: string;
+  bankUrl: string;
+  transferId: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  amountMinor: bigint;
+  currency: string;
+  reference: string;
+}
+
+export type TransferOutcome =
+  | { kind: 'transferred'; transferId: string }
+  | { kind: 'refused'; code: string }
+  | { kind: 'unavailable'; code: string };
+
+/** Errors with which a bank says no for good; anything else may be retried with the same transfer id. */
+const refusalCodes = new Set([
+  'INSUFFICIENT_FUNDS',
+  'LIMIT_EXCEEDED',
+  'ACCOUNT_CLOSED',
+  'ACCOUNT_UNKNOWN',
+  'CURRENCY_MISMATCH',
+  'ACCOUNTS_MUST_BE_DIFFERENT',
+  'AMOUNT_INVALID',
+  'TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS',
+]);
+
+/**
+ * iMS step 7: asks the bank to move the money. The transfer id is the payment
+ * id, so a retry after a crash or a timeout can never debit twice.
+ */
+export async function orderTransfer(fsp: FspIdentity, order: TransferOrder, timeoutMs = 10_000): Promise<TransferOutcome> {
+  const path = '/transfers';
+  const body = JSON.stringify({
+    id: order.transferId,
+    debitAccountId: order.debitAccountId,
+    creditAccountId: order.creditAccountId,
+    amount: order.amountMinor.toString(),
+    currency: order.currency,
+    reference: order.reference,
+  });
+  try {
+    const authorization = await signRequest({ method: 'POST', path, body }, { issuer: fsp.id, audience: order.bankId, key: fsp.signing.privateJwk });
+    const response = await requestJson<{ id: string }>(`${order.bankUrl}${path}`, {
+      body,
+      contentType: 'application/json',
+      headers: { authorization, 'idempotency-key': order.transferId },
+      timeoutMs,
+    }, 'BANK_UNAVAILABLE');
+    return { kind: 'transferred', transferId: response.body.id };
+  } catch (error) {
+    if (isMpayError(error) && refusalCodes.has(error.code)) return { kind: 'refused', code: error.code };
+    return { kind: 'unavailable', code: isMpayError(error) ? error.code : 'BANK_UNAVAILABLE' };
+  }
+}
+
+export function refusalError(code: string): MpayError {
+  return new MpayError(refusalCodes.has(code) ? (code as 'INSUFFICIENT_FUNDS') : 'PAYMENT_DECLINED');
+}

@@ -1,0 +1,79 @@
+import { encryptTo } from '@mpay/envelope';
+import {
+  canonicalize,
+  customerSignedContent,
+  imsFromJson,
+  imsToJson,
+  isMpayError,
+  MpayError,
+} from '@mpay/protocol';
+import type { GatewayContext } from '../context.ts';
+import { partyEncryptionKey } from '../registry/keys.ts';
+import { recordNonce } from './nonces.ts';
+import { settlePayment } from './settle.ts';
+import { findPayment, transitionPayment } from './store.ts';
+import { openMessageToFsp, verifyChainSignature } from './verify.ts';
+
+export type ConfirmationResult =
+  | { status: 'completed'; paymentId: string; receipt: string }
+  | { status: 'authorised'; paymentId: string };
+
+async function expire(context: GatewayContext, paymentId: string): Promise<never> {
+  await context.database
+    .transaction((sql) => transitionPayment(sql, paymentId, 'awaiting_customer_signature', 'request_expired', { detail: 'customer answered too late' }))
+    .catch(() => undefined);
+  throw new MpayError('PAYMENT_EXPIRED');
+}
+
+/**
+ * iMS steps 4–6 at the FSP: the customer's signed and encrypted message comes
+ * back; it must be the very message the FSP sent (content, accounts, merchant
+ * and FSP signatures) plus a valid customer signature over it, once.
+ */
+async function verifyCustomerSignature(context: GatewayContext, paymentId: string, jwe: string) {
+  const { message } = await openMessageToFsp(context, jwe);
+  if (message.transactionId !== paymentId) throw new MpayError('PAYMENT_MESSAGE_MISMATCH');
+  const payment = await findPayment(context.database, paymentId);
+  const sent = imsFromJson(JSON.parse(payment.message));
+  if (canonicalize(customerSignedContent(message)) !== canonicalize(customerSignedContent(sent))) {
+    throw new MpayError('PAYMENT_MESSAGE_MISMATCH');
+  }
+  const verified = await verifyChainSignature(context, context.database, message.address.from.sign, {
+    signer: payment.customerId,
+    transactionId: paymentId,
+    content: customerSignedContent(sent),
+  });
+  return { payment, message, verified };
+}
+
+export async function confirmPayment(context: GatewayContext, paymentId: string, jwe: string): Promise<ConfirmationResult> {
+  const { payment, message, verified } = await verifyCustomerSignature(context, paymentId, jwe);
+  if (payment.state !== 'awaiting_customer_signature') {
+    throw new MpayError(payment.state === 'request_expired' ? 'PAYMENT_EXPIRED' : 'PAYMENT_STATE_INVALID');
+  }
+  if (payment.expiresAt.getTime() <= Date.now()) return expire(context, paymentId);
+  await context.database.transaction(async (sql) => {
+    await recordNonce(sql, payment.customerId, verified.claims.nonce, verified.claims.exp);
+    await transitionPayment(sql, paymentId, 'awaiting_customer_signature', 'customer_signature_verified', {
+      message: JSON.stringify(imsToJson(message)),
+      detail: 'customer signature verified',
+    });
+  });
+  return settleAndAnswer(context, paymentId);
+}
+
+async function settleAndAnswer(context: GatewayContext, paymentId: string): Promise<ConfirmationResult> {
+  let result: Awaited<ReturnType<typeof settlePayment>>;
+  try {
+    result = await settlePayment(context, paymentId);
+  } catch (error) {
+    if (!isMpayError(error, 'PAYMENT_STATE_INVALID')) throw error;
+    const payment = await findPayment(context.database, paymentId);
+    if (payment.receipt === null) throw error;
+    result = { kind: 'completed', payment, receipt: payment.receipt };
+  }
+  if (result.kind === 'refused') throw new MpayError(result.code === 'INSUFFICIENT_FUNDS' ? 'INSUFFICIENT_FUNDS' : 'PAYMENT_DECLINED');
+  if (result.kind === 'pending') return { status: 'authorised', paymentId };
+  const customerKey = await partyEncryptionKey(context.database, context.fsp, result.payment.customerId, context.limits.clockSkewSeconds);
+  return { status: 'completed', paymentId, receipt: await encryptTo(result.receipt, customerKey.jwk) };
+}

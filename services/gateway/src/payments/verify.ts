@@ -1,0 +1,49 @@
+import { decryptWith, verifyPayload, type VerifiedPayload } from '@mpay/envelope';
+import {
+  type ImsMessage,
+  imsFromJson,
+  imsFromXml,
+  MpayError,
+  signedContentMatches,
+} from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
+import type { GatewayContext } from '../context.ts';
+import { partySigningKeyResolver } from '../registry/keys.ts';
+
+/** Decrypts a message sent to the FSP; JSON and the iMS XML of the paper are both accepted. */
+export async function openMessageToFsp(context: GatewayContext, jwe: string): Promise<{ message: ImsMessage; envelope: Record<string, unknown> }> {
+  const plaintext = new TextDecoder('utf-8', { fatal: true }).decode(
+    await decryptWith(jwe, [context.fsp.encryption.privateJwk]),
+  );
+  if (plaintext.trimStart().startsWith('<')) return { message: imsFromXml(plaintext), envelope: {} };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(plaintext);
+  } catch {
+    throw new MpayError('MESSAGE_INVALID', 'json');
+  }
+  if (typeof parsed !== 'object' || parsed === null || !('ims' in parsed)) throw new MpayError('MESSAGE_INVALID', 'ims');
+  return { message: imsFromJson(parsed.ims), envelope: parsed as Record<string, unknown> };
+}
+
+/**
+ * Verifies one signature of the chain: by `signer`'s certified key, addressed
+ * to the FSP, for this transaction, covering exactly `content`. Any mismatch is
+ * the generic CRYPTO_VERIFICATION_FAILED.
+ */
+export async function verifyChainSignature(
+  context: GatewayContext,
+  sql: Sql,
+  jws: string | undefined,
+  expected: { signer: string; transactionId: string; content: object },
+): Promise<VerifiedPayload> {
+  if (jws === undefined) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  const verified = await verifyPayload(
+    jws,
+    partySigningKeyResolver(sql, context.fsp, context.limits.clockSkewSeconds, expected.signer),
+    { issuer: expected.signer, audience: context.fsp.id, transactionId: expected.transactionId },
+    { clockSkewSeconds: context.limits.clockSkewSeconds, maxAgeSeconds: context.limits.messageAgeSecondsMax },
+  );
+  if (!signedContentMatches(verified.payload, expected.content)) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  return verified;
+}
