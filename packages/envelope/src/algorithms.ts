@@ -30,13 +30,14 @@ export type KeyUse = 'sig' | 'enc';
 export type KeyAlgorithm = SigningAlgorithm | KeyAgreementAlgorithm;
 
 /** The key type and curve each allowed algorithm requires. */
-export const keyTypeForAlgorithm: Readonly<Record<KeyAlgorithm, { kty: 'EC' | 'OKP'; crv: string; use: KeyUse }>> =
-  Object.freeze({
-    ES256: { kty: 'EC', crv: 'P-256', use: 'sig' },
-    EdDSA: { kty: 'OKP', crv: 'Ed25519', use: 'sig' },
-    'ECDH-ES': { kty: 'EC', crv: 'P-256', use: 'enc' },
-    'ECDH-ES+A256KW': { kty: 'EC', crv: 'P-256', use: 'enc' },
-  });
+export const keyTypeForAlgorithm: Readonly<
+  Record<KeyAlgorithm, { kty: 'EC' | 'OKP'; crv: string; use: KeyUse }>
+> = Object.freeze({
+  ES256: { kty: 'EC', crv: 'P-256', use: 'sig' },
+  EdDSA: { kty: 'OKP', crv: 'Ed25519', use: 'sig' },
+  'ECDH-ES': { kty: 'EC', crv: 'P-256', use: 'enc' },
+  'ECDH-ES+A256KW': { kty: 'EC', crv: 'P-256', use: 'enc' },
+});
 
 /**
  * Protected header parameters we accept; any other name is rejected. This

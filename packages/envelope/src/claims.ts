@@ -1,6 +1,12 @@
 import { assert, MpayError } from '@mpay/protocol';
 import { isPlainRecord, randomBase64url } from './encoding.ts';
-import { clockSkewSecondsLimit, isIdentifier, maxAgeSecondsLimit, nowSeconds, resolveLimit } from './limits.ts';
+import {
+  clockSkewSecondsLimit,
+  isIdentifier,
+  maxAgeSecondsLimit,
+  nowSeconds,
+  resolveLimit,
+} from './limits.ts';
 
 /**
  * The claims every signed mpay payload carries, so that a signature names who

@@ -15,9 +15,13 @@ export {
   SIGNING_ALGORITHMS,
   type SigningAlgorithm,
 } from './algorithms.ts';
-export { type KeyCertificateRequest, issueKeyCertificate } from './certificate/issue.ts';
+export { issueKeyCertificate, type KeyCertificateRequest } from './certificate/issue.ts';
 export { CERTIFICATE_TYPE } from './certificate/payload.ts';
-export { type KeyCertificate, type VerifyCertificateOptions, verifyKeyCertificate } from './certificate/verify.ts';
+export {
+  type KeyCertificate,
+  type VerifyCertificateOptions,
+  verifyKeyCertificate,
+} from './certificate/verify.ts';
 export {
   type ClaimsExpectations,
   type ClaimsInput,

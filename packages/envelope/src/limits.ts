@@ -5,7 +5,9 @@
 export function resolveLimit(name: string, value: number | undefined, bounds: LimitBounds): number {
   const resolved = value ?? bounds.default;
   if (!Number.isSafeInteger(resolved) || resolved < bounds.min || resolved > bounds.max) {
-    throw new RangeError(`${name} must be an integer in [${bounds.min}, ${bounds.max}], got ${String(value)}`);
+    throw new RangeError(
+      `${name} must be an integer in [${bounds.min}, ${bounds.max}], got ${String(value)}`,
+    );
   }
   return resolved;
 }
@@ -35,6 +37,7 @@ export function isIdentifier(value: unknown): value is string {
 /** Seconds since the epoch from a millisecond clock. */
 export function nowSeconds(now: (() => number) | undefined): number {
   const milliseconds = (now ?? Date.now)();
-  if (!Number.isFinite(milliseconds)) throw new RangeError('now() must return a finite number of milliseconds');
+  if (!Number.isFinite(milliseconds))
+    throw new RangeError('now() must return a finite number of milliseconds');
   return Math.floor(milliseconds / 1000);
 }

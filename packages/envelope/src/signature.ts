@@ -4,10 +4,12 @@ import { importPublicKey } from './keys/import.ts';
 import type { PublicJwk } from './keys/jwk.ts';
 
 /** The WebCrypto parameters `jose` uses for each allowed JWS algorithm. */
-const verifyParameters: Readonly<Record<SigningAlgorithm, AlgorithmIdentifier | EcdsaParams>> = Object.freeze({
-  ES256: { name: 'ECDSA', hash: 'SHA-256' },
-  EdDSA: { name: 'Ed25519' },
-});
+const verifyParameters: Readonly<Record<SigningAlgorithm, AlgorithmIdentifier | EcdsaParams>> = Object.freeze(
+  {
+    ES256: { name: 'ECDSA', hash: 'SHA-256' },
+    EdDSA: { name: 'Ed25519' },
+  },
+);
 
 /**
  * The primitive under JWS verification: imports `publicKey` through the same

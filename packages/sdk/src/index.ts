@@ -1,1 +1,17 @@
-export {};
+export { type FspTrust, fetchFspTrust, fspEncryptionKey } from './fsp.ts';
+export {
+  MerchantClient,
+  type MerchantClientOptions,
+  type PaymentRequestAccepted,
+  type PaymentRequestInput,
+} from './merchant/merchant.ts';
+export { readServerSentEvents, type ServerSentEvent } from './sse.ts';
+export type { MessageTrace, TracedMessage } from './trace.ts';
+export {
+  createKeystore,
+  pbkdf2IterationsDefault,
+  pinPattern,
+  unlockSigningKey,
+  type WalletKeystoreData,
+} from './wallet/keystore.ts';
+export { type PaymentRequestView, type Receipt, Wallet, type WalletOptions } from './wallet/wallet.ts';

@@ -1,5 +1,5 @@
 import { assert } from '@mpay/protocol';
-import { signCanonical, type SigningKey } from '../jws/sign.ts';
+import { type SigningKey, signCanonical } from '../jws/sign.ts';
 import type { PrivateJwk, PublicJwk } from '../keys/jwk.ts';
 import { isIdentifier, nowSeconds } from '../limits.ts';
 import {

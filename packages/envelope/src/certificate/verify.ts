@@ -3,7 +3,13 @@ import { parseCanonicalObject } from '../jws/verify.ts';
 import { type VerificationKeyResolver, verifyCompactSignature } from '../jws/verify-compact.ts';
 import type { PublicJwk } from '../keys/jwk.ts';
 import { clockSkewSecondsLimit, isIdentifier, nowSeconds, resolveLimit } from '../limits.ts';
-import { CERTIFICATE_MEMBERS, CERTIFICATE_TYPE, certifiableKey, isSeconds, isSerialNumber } from './payload.ts';
+import {
+  CERTIFICATE_MEMBERS,
+  CERTIFICATE_TYPE,
+  certifiableKey,
+  isSeconds,
+  isSerialNumber,
+} from './payload.ts';
 
 export interface KeyCertificate {
   readonly issuer: string;
@@ -61,7 +67,8 @@ export async function verifyKeyCertificate(
   const encryptionJwk = await certifiableKey(payload.encryptionJwk, 'enc').catch(invalid);
 
   const now = nowSeconds(options.now);
-  if (now < nbf - clockSkewSeconds || now >= exp + clockSkewSeconds) throw new MpayError('CERTIFICATE_EXPIRED');
+  if (now < nbf - clockSkewSeconds || now >= exp + clockSkewSeconds)
+    throw new MpayError('CERTIFICATE_EXPIRED');
   if (await options.isRevoked(serialNumber)) throw new MpayError('CERTIFICATE_REVOKED');
   return Object.freeze({
     issuer: iss,

@@ -1,6 +1,10 @@
 import { MpayError } from '@mpay/protocol';
 import { compactDecrypt } from 'jose';
-import { CONTENT_ENCRYPTION_ALGORITHM, isKeyAgreementAlgorithm, type KeyAgreementAlgorithm } from '../algorithms.ts';
+import {
+  CONTENT_ENCRYPTION_ALGORITHM,
+  isKeyAgreementAlgorithm,
+  type KeyAgreementAlgorithm,
+} from '../algorithms.ts';
 import { importPrivateKey, jwkThumbprint } from '../keys/import.ts';
 import type { PrivateJwk } from '../keys/jwk.ts';
 import { requireSessionKey } from './encrypt.ts';
@@ -35,7 +39,8 @@ export async function decryptWith(
   const header = readJweHeader(jwe, 'key-agreement', options);
   if (header.kid === undefined) fail();
   for (const candidate of privateKeys) {
-    const kid = 'cryptoKey' in candidate ? candidate.kid : (candidate.kid ?? (await jwkThumbprint(candidate)));
+    const kid =
+      'cryptoKey' in candidate ? candidate.kid : (candidate.kid ?? (await jwkThumbprint(candidate)));
     if (kid === header.kid) return open(jwe as string, header, await resolveDecryptionKey(candidate));
   }
   return fail();

@@ -8,8 +8,8 @@ import {
   requireHeaderParameters,
 } from '../algorithms.ts';
 import { decodeBase64url, isPlainRecord, parseJsonObject } from '../encoding.ts';
-import { isIdentifier, jweCompactLengthLimit, resolveLimit } from '../limits.ts';
 import { isMediaType } from '../jws/header.ts';
+import { isIdentifier, jweCompactLengthLimit, resolveLimit } from '../limits.ts';
 
 export interface JweProtectedHeader {
   readonly alg: KeyAgreementAlgorithm | typeof DIRECT_ALGORITHM;

@@ -1,5 +1,10 @@
 import { canonicalize, MpayError } from '@mpay/protocol';
-import { JWS_HEADER_PARAMETERS, requireHeaderParameters, requireSigningAlgorithm, type SigningAlgorithm } from '../algorithms.ts';
+import {
+  JWS_HEADER_PARAMETERS,
+  requireHeaderParameters,
+  requireSigningAlgorithm,
+  type SigningAlgorithm,
+} from '../algorithms.ts';
 import { decodeBase64url, decodeUtf8, parseJsonObject } from '../encoding.ts';
 import { isIdentifier } from '../limits.ts';
 
@@ -7,7 +12,8 @@ import { isIdentifier } from '../limits.ts';
 export interface JwsProtectedHeader {
   readonly alg: SigningAlgorithm;
   readonly kid: string;
-  readonly typ: string;
+  /** Always present on mpay messages and certificates. */
+  readonly typ?: string;
 }
 
 /** Media type of a signed mpay message (RFC 7515 §4.1.9). */
@@ -19,7 +25,9 @@ export function isMediaType(value: unknown): value is string {
 }
 
 /** The compact segments of a JWS, each strictly base64url, or undefined. */
-export function splitCompact(jws: string): { header: Uint8Array; payload: Uint8Array; signature: Uint8Array } | undefined {
+export function splitCompact(
+  jws: string,
+): { header: Uint8Array; payload: Uint8Array; signature: Uint8Array } | undefined {
   const segments = jws.split('.');
   if (segments.length !== 3) return undefined;
   const [header, payload, signature] = segments.map((segment) => decodeBase64url(segment));
@@ -31,18 +39,19 @@ export function splitCompact(jws: string): { header: Uint8Array; payload: Uint8A
  * Parses and checks a protected header before any key is looked up: canonical
  * JSON (RFC 8785, so no duplicate member names a different parser could read
  * differently), only `alg`, `kid`, `typ`, `alg` in the allow-list, `typ` the
- * expected one. Throws CRYPTO_ALGORITHM_REJECTED for a forbidden algorithm or
+ * expected one (absent when none is expected). Throws CRYPTO_ALGORITHM_REJECTED for a forbidden algorithm or
  * parameter, CRYPTO_VERIFICATION_FAILED for anything else.
  */
-export function parseProtectedHeader(bytes: Uint8Array, expectedType: string): JwsProtectedHeader {
+export function parseProtectedHeader(bytes: Uint8Array, expectedType: string | undefined): JwsProtectedHeader {
   const header = parseJsonObject(bytes);
   if (header === undefined || canonicalizeOrUndefined(header) !== decodeUtf8(bytes)) {
     throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   }
   requireHeaderParameters(header, JWS_HEADER_PARAMETERS);
   const alg = requireSigningAlgorithm(header.alg);
-  if (!isIdentifier(header.kid) || header.typ !== expectedType) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-  return Object.freeze({ alg, kid: header.kid, typ: expectedType });
+  if (!isIdentifier(header.kid) || header.typ !== expectedType)
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  return Object.freeze(expectedType === undefined ? { alg, kid: header.kid } : { alg, kid: header.kid, typ: expectedType });
 }
 
 function canonicalizeOrUndefined(value: unknown): string | undefined {

@@ -49,7 +49,7 @@ export async function signCanonical(
   const key = await resolveSigningKey(privateKey);
   // Members in sorted order, so the header is canonical JSON as verification requires.
   const header: JwsProtectedHeader = { alg: key.alg, kid: key.kid, typ };
-  const signer = new CompactSign(canonicalBytes(content)).setProtectedHeader(header);
+  const signer = new CompactSign(canonicalBytes(content)).setProtectedHeader({ ...header });
   try {
     return await signer.sign(key.cryptoKey);
   } catch (cause) {

@@ -16,8 +16,8 @@ export type VerificationKeyResolver = (
 ) => Promise<PublicJwk | CryptoKey | undefined> | PublicJwk | CryptoKey | undefined;
 
 export interface CompactVerifyOptions {
-  /** Expected JWS `typ`. */
-  readonly typ: string;
+  /** Expected JWS `typ`; undefined requires the header to have none (foreign test vectors only). */
+  readonly typ: string | undefined;
   /** Longest compact JWS accepted, in characters; default 64 KiB, at most 1 MiB. */
   readonly compactLengthMax?: number;
 }
@@ -40,7 +40,8 @@ export async function verifyCompactSignature(
   options: CompactVerifyOptions,
 ): Promise<VerifiedCompact> {
   const compactLengthMax = resolveLimit('compactLengthMax', options.compactLengthMax, jwsCompactLengthLimit);
-  if (typeof jws !== 'string' || jws.length > compactLengthMax) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  if (typeof jws !== 'string' || jws.length > compactLengthMax)
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   const segments = splitCompact(jws);
   if (segments === undefined) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   const header = parseProtectedHeader(segments.header, options.typ);
@@ -73,6 +74,7 @@ async function resolveVerificationKey(
   }
   const imported = await importPublicKey(resolved);
   // A key is bound to its algorithm: a token may not choose another one.
-  if (imported.use !== 'sig' || imported.alg !== header.alg) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  if (imported.use !== 'sig' || imported.alg !== header.alg)
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   return imported.cryptoKey;
 }

@@ -5,8 +5,18 @@ import { type PrivateJwk, type PublicJwk, parsePrivateJwk, parsePublicJwk } from
 
 /** A WebCrypto key with the algorithm it is bound to and its key id. */
 export type ImportedKey =
-  | { readonly use: 'sig'; readonly alg: SigningAlgorithm; readonly kid: string; readonly cryptoKey: CryptoKey }
-  | { readonly use: 'enc'; readonly alg: KeyAgreementAlgorithm; readonly kid: string; readonly cryptoKey: CryptoKey };
+  | {
+      readonly use: 'sig';
+      readonly alg: SigningAlgorithm;
+      readonly kid: string;
+      readonly cryptoKey: CryptoKey;
+    }
+  | {
+      readonly use: 'enc';
+      readonly alg: KeyAgreementAlgorithm;
+      readonly kid: string;
+      readonly cryptoKey: CryptoKey;
+    };
 
 /** RFC 7638 JWK thumbprint: base64url SHA-256 over the required members. */
 export async function jwkThumbprint(jwk: PublicJwk): Promise<string> {

@@ -43,7 +43,8 @@ const keyOperations: Readonly<Record<KeyUse, readonly string[]>> = {
  */
 export function parsePublicJwk(value: unknown): PublicJwk {
   const jwk = requireRecord(value);
-  if (privateMembers.some((name) => jwk[name] !== undefined)) throw new MpayError('CRYPTO_KEY_INVALID', 'private');
+  if (privateMembers.some((name) => jwk[name] !== undefined))
+    throw new MpayError('CRYPTO_KEY_INVALID', 'private');
   return normalize(jwk);
 }
 
@@ -71,7 +72,8 @@ function normalize(jwk: Record<string, unknown>): PublicJwk {
   if (jwk.kty !== 'EC' && jwk.kty !== 'OKP') throw new MpayError('CRYPTO_ALGORITHM_REJECTED', 'kty');
   if (!isKeyAlgorithm(jwk.alg)) throw new MpayError('CRYPTO_ALGORITHM_REJECTED', 'alg');
   const expected = keyTypeForAlgorithm[jwk.alg];
-  if (jwk.kty !== expected.kty || jwk.crv !== expected.crv) throw new MpayError('CRYPTO_ALGORITHM_REJECTED', 'crv');
+  if (jwk.kty !== expected.kty || jwk.crv !== expected.crv)
+    throw new MpayError('CRYPTO_ALGORITHM_REJECTED', 'crv');
   if (jwk.use !== undefined && jwk.use !== expected.use) throw new MpayError('CRYPTO_KEY_INVALID', 'use');
   requireKeyOperations(jwk.key_ops, expected.use);
   if (jwk.kid !== undefined && !isIdentifier(jwk.kid)) throw new MpayError('CRYPTO_KEY_INVALID', 'kid');

@@ -7,6 +7,7 @@ import { isValidKeyName } from './key-name.ts';
 
 /** c2sp.org/signed-note signature type byte for Ed25519. */
 export const ed25519SignatureType = 0x01;
+const typePrefix = new Uint8Array([ed25519SignatureType]);
 
 /** A parsed signer key (golang.org/x/mod/sumdb/note text encoding). */
 export interface NoteSigner {
@@ -58,7 +59,7 @@ export async function parseSignerKey(text: string): Promise<NoteSigner> {
   if (typeof text !== 'string' || !text.startsWith('PRIVATE+KEY+')) throw keyInvalid('signer key prefix');
   const { name, hash, key } = splitKey(text.slice('PRIVATE+KEY+'.length));
   const pair = await ed25519.importSeed(key);
-  if ((await keyHash(name, concatBytes([ed25519SignatureType], pair.publicKey))) !== hash) {
+  if ((await keyHash(name, concatBytes(typePrefix, pair.publicKey))) !== hash) {
     throw keyInvalid('key hash');
   }
   return Object.freeze({ name, keyHash: hash, sign: (message: Uint8Array) => ed25519.sign(pair.privateKey, message) });
@@ -67,7 +68,7 @@ export async function parseSignerKey(text: string): Promise<NoteSigner> {
 /** Parses `<name>+<hash>+<base64(0x01 || public key)>` and checks the hash. */
 export async function parseVerifierKey(text: string): Promise<NoteVerifier> {
   const { name, hash, key } = splitKey(text);
-  const typedPublicKey = concatBytes([ed25519SignatureType], key);
+  const typedPublicKey = concatBytes(typePrefix, key);
   if ((await keyHash(name, typedPublicKey)) !== hash) throw keyInvalid('key hash');
   const publicKey = await ed25519.importPublicKey(key).catch(() => {
     throw keyInvalid('public key');
@@ -84,7 +85,7 @@ export async function parseVerifierKey(text: string): Promise<NoteVerifier> {
 export async function formatVerifierKey(name: string, publicKey: Uint8Array): Promise<string> {
   if (!isValidKeyName(name)) throw keyInvalid('key name');
   if (publicKey.length !== ed25519.ed25519PublicKeyBytes) throw keyInvalid('public key');
-  const typedPublicKey = concatBytes([ed25519SignatureType], publicKey);
+  const typedPublicKey = concatBytes(typePrefix, publicKey);
   return `${name}+${formatKeyHash(await keyHash(name, typedPublicKey))}+${base64Encode(typedPublicKey)}`;
 }
 
@@ -95,6 +96,6 @@ export async function generateNoteKey(name: string): Promise<{ signerKey: string
   const { publicKey } = await ed25519.importSeed(seed);
   const verifierKey = await formatVerifierKey(name, publicKey);
   const hashHex = verifierKey.slice(name.length + 1, name.length + 9);
-  const signerKey = `PRIVATE+KEY+${name}+${hashHex}+${base64Encode(concatBytes([ed25519SignatureType], seed))}`;
+  const signerKey = `PRIVATE+KEY+${name}+${hashHex}+${base64Encode(concatBytes(typePrefix, seed))}`;
   return { signerKey, verifierKey };
 }

@@ -59,7 +59,7 @@ describe('canonicalize', () => {
     ['bigint', { a: 1n }],
     ['undefined at top level', undefined],
     ['undefined in an array', [1, undefined]],
-    ['a hole in an array', [1, , 2]],
+    ['a hole in an array', Object.assign(new Array<number>(3), { 0: 1, 2: 2 })],
     ['a function', { f: () => 1 }],
     ['a symbol value', { s: Symbol('s') }],
     ['a symbol key', { [Symbol('s')]: 1 }],

@@ -21,7 +21,6 @@ export interface CanonicalizeOptions {
 
 const encoder = new TextEncoder();
 const loneSurrogate = /\p{Cs}/u;
-const needsEscape = /["\\\u0000-\u001f]/;
 const shortEscapes: Readonly<Record<string, string>> = {
   '"': '\\"',
   '\\': '\\\\',
@@ -34,7 +33,11 @@ const shortEscapes: Readonly<Record<string, string>> = {
 
 export function canonicalize(value: unknown, options: CanonicalizeOptions = {}): string {
   const nestingDepthMax = options.nestingDepthMax ?? CANONICAL_NESTING_DEPTH_MAX;
-  if (!Number.isInteger(nestingDepthMax) || nestingDepthMax < 0 || nestingDepthMax > CANONICAL_NESTING_DEPTH_MAX) {
+  if (
+    !Number.isInteger(nestingDepthMax) ||
+    nestingDepthMax < 0 ||
+    nestingDepthMax > CANONICAL_NESTING_DEPTH_MAX
+  ) {
     throw new RangeError(`nestingDepthMax must be an integer in [0, ${CANONICAL_NESTING_DEPTH_MAX}]`);
   }
   const parts: string[] = [];
@@ -127,10 +130,18 @@ function serializeNumber(value: number): string {
   return String(value);
 }
 
+function needsEscape(value: string): boolean {
+  for (let index = 0; index < value.length; index++) {
+    const unit = value.charCodeAt(index);
+    if (unit < 0x20 || unit === 0x22 || unit === 0x5c) return true;
+  }
+  return false;
+}
+
 /** RFC 8785 §3.2.2.2: escape only '"', '\' and U+0000..U+001F; everything else literal. */
 function serializeString(value: string): string {
   if (loneSurrogate.test(value)) fail('lone surrogate');
-  if (!needsEscape.test(value)) return `"${value}"`;
+  if (!needsEscape(value)) return `"${value}"`;
   let escaped = '"';
   for (const character of value) {
     const short = shortEscapes[character];

@@ -26,7 +26,9 @@ describe('RFC 8785 vectors (cyberphone/json-canonicalization)', () => {
   it.each(names)('%s canonicalizes to the expected bytes', (name) => {
     const input: unknown = JSON.parse(readFileSync(new URL(`input/${name}`, testdata), 'utf8'));
     const expected = new Uint8Array(readFileSync(new URL(`output/${name}`, testdata)));
-    const expectedHex = hexToBytes(readFileSync(new URL(`outhex/${name.replace(/json$/, 'txt')}`, testdata), 'utf8'));
+    const expectedHex = hexToBytes(
+      readFileSync(new URL(`outhex/${name.replace(/json$/, 'txt')}`, testdata), 'utf8'),
+    );
     const actual = canonicalBytes(input);
     expect(actual).toEqual(expected);
     expect(actual).toEqual(expectedHex);

@@ -9,7 +9,6 @@ export {
   type ImsSigningStage,
   imsProcedures,
   imsSigningStage,
-  type SecurityLevel,
   securityLevels,
 } from './message.ts';
 export {

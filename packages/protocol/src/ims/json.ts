@@ -1,6 +1,12 @@
 import { MpayError } from '../errors/index.ts';
-import { type CurrencyCode, formatDecimalAmount, parseCurrencyCode, parseDecimalAmount } from '../money/index.ts';
+import {
+  type CurrencyCode,
+  formatDecimalAmount,
+  parseCurrencyCode,
+  parseDecimalAmount,
+} from '../money/index.ts';
 import { parsePartyId } from '../party/index.ts';
+import type { SecurityLevel } from '../payment/index.ts';
 import {
   parseAccountNumber,
   parseDescription,
@@ -17,7 +23,6 @@ import {
   type ImsParty,
   type ImsProcedure,
   imsProcedures,
-  type SecurityLevel,
   securityLevels,
 } from './message.ts';
 
@@ -86,11 +91,15 @@ function readData(value: unknown): ImsData {
 function checkRolesAndSigningChain(message: ImsMessage): void {
   const from = parsePartyId(message.address.from.id);
   const to = parsePartyId(message.address.to.id);
-  if (from.kind !== 'person' && from.kind !== 'merchant') throw new MpayError('MESSAGE_INVALID', 'address.from.id');
+  if (from.kind !== 'person' && from.kind !== 'merchant')
+    throw new MpayError('MESSAGE_INVALID', 'address.from.id');
   if (to.kind !== 'merchant' || to.id === from.id) throw new MpayError('MESSAGE_INVALID', 'address.to.id');
   const { accountPayable, accountReceivable } = message.data;
   if ((accountPayable === undefined) !== (accountReceivable === undefined)) {
-    throw new MpayError('MESSAGE_INVALID', accountPayable === undefined ? 'data.accountPayable' : 'data.accountReceivable');
+    throw new MpayError(
+      'MESSAGE_INVALID',
+      accountPayable === undefined ? 'data.accountPayable' : 'data.accountReceivable',
+    );
   }
   const { fspSign } = message.address;
   if (fspSign !== undefined && (message.address.to.sign === undefined || accountPayable === undefined)) {

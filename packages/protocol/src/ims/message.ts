@@ -1,5 +1,6 @@
 import type { Amount } from '../money/index.ts';
 import type { PartyId } from '../party/index.ts';
+import type { SecurityLevel } from '../payment/index.ts';
 
 /**
  * The iMS payment message of the paper's §4 and Figure 3: one message, three
@@ -16,8 +17,8 @@ import type { PartyId } from '../party/index.ts';
  * says <type> "contains information about the payment procedure"; we keep the
  * level in <type> and name the procedure, m-commerce or m-trade, separately).
  */
-export const securityLevels = Object.freeze(['small', 'medium', 'large'] as const);
-export type SecurityLevel = (typeof securityLevels)[number];
+/** The values of <type>; the type itself is the payment package's `SecurityLevel` (one definition). */
+export const securityLevels: readonly SecurityLevel[] = Object.freeze(['small', 'medium', 'large']);
 
 export const imsProcedures = Object.freeze(['m-commerce', 'm-trade'] as const);
 export type ImsProcedure = (typeof imsProcedures)[number];

@@ -14,8 +14,11 @@ export type ImsSigner = 'merchant' | 'fsp' | 'customer';
  *   merchant  everything except the accounts and all signatures (the FSP has not filled them yet)
  *   fsp       everything with the accounts and the merchant's signature
  *   customer  everything with the accounts, the merchant's and the FSP's signatures
+ *
+ * A type alias rather than an interface so that it is assignable to
+ * `Record<string, unknown>` (what canonicalisers and JWS payloads take).
  */
-export interface ImsSignedContent {
+export type ImsSignedContent = {
   readonly signer: ImsSigner;
   readonly type: ImsJson['type'];
   readonly transactionId: string;
@@ -32,7 +35,7 @@ export interface ImsSignedContent {
     readonly amount: { readonly currency: string; readonly value: string };
     readonly description?: string;
   };
-}
+};
 
 function content(
   signer: ImsSigner,

@@ -27,7 +27,8 @@ export function parseDecimalAmount(text: string, currency: string, detail?: stri
   const match = typeof text === 'string' && pattern !== undefined ? pattern.exec(text) : null;
   if (match === null) throw new MpayError('AMOUNT_INVALID', detail);
   const digits = `${match[1]}${match[2] ?? ''}`;
-  if (digits.replace(/^0+/, '').length > amountMinorDigitsMax) throw new MpayError('AMOUNT_TOO_LARGE', detail);
+  if (digits.replace(/^0+/, '').length > amountMinorDigitsMax)
+    throw new MpayError('AMOUNT_TOO_LARGE', detail);
   return createAmount(code, BigInt(digits), detail);
 }
 
@@ -42,7 +43,8 @@ export function formatDecimalAmount(amount: Amount, detail?: string): string {
 
 /** A positive decimal integer of minor units ('100000'), at most `amountMinorMax`. */
 export function parseMinorUnits(text: string, detail?: string): bigint {
-  if (typeof text !== 'string' || !minorUnitsPattern.test(text)) throw new MpayError('AMOUNT_INVALID', detail);
+  if (typeof text !== 'string' || !minorUnitsPattern.test(text))
+    throw new MpayError('AMOUNT_INVALID', detail);
   if (text.length > amountMinorDigitsMax) throw new MpayError('AMOUNT_TOO_LARGE', detail);
   const minor = BigInt(text);
   if (minor > amountMinorMax) throw new MpayError('AMOUNT_TOO_LARGE', detail);

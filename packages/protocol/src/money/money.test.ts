@@ -93,11 +93,15 @@ describe('parseDecimalAmount', () => {
 
   it('property: format ∘ parse is the identity on every valid amount', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...currencies), fc.bigInt({ min: 1n, max: amountMinorMax }), (currency, minor) => {
-        const amount = createAmount(currency, minor);
-        const text = formatDecimalAmount(amount);
-        expect(amountEquals(parseDecimalAmount(text, currency), amount)).toBe(true);
-      }),
+      fc.property(
+        fc.constantFrom(...currencies),
+        fc.bigInt({ min: 1n, max: amountMinorMax }),
+        (currency, minor) => {
+          const amount = createAmount(currency, minor);
+          const text = formatDecimalAmount(amount);
+          expect(amountEquals(parseDecimalAmount(text, currency), amount)).toBe(true);
+        },
+      ),
     );
   });
 
@@ -107,17 +111,21 @@ describe('parseDecimalAmount', () => {
       maxLength: 20,
     });
     fc.assert(
-      fc.property(fc.constantFrom(...currencies), fc.oneof(nearMiss, fc.string({ unit: 'binary' })), (currency, text) => {
-        let amount: ReturnType<typeof parseDecimalAmount>;
-        try {
-          amount = parseDecimalAmount(text, currency);
-        } catch (error) {
-          expect(isMpayError(error)).toBe(true);
-          return;
-        }
-        expect(amount.minor > 0n && amount.minor <= amountMinorMax).toBe(true);
-        expect(formatDecimalAmount(amount)).toBe(text);
-      }),
+      fc.property(
+        fc.constantFrom(...currencies),
+        fc.oneof(nearMiss, fc.string({ unit: 'binary' })),
+        (currency, text) => {
+          let amount: ReturnType<typeof parseDecimalAmount>;
+          try {
+            amount = parseDecimalAmount(text, currency);
+          } catch (error) {
+            expect(isMpayError(error)).toBe(true);
+            return;
+          }
+          expect(amount.minor > 0n && amount.minor <= amountMinorMax).toBe(true);
+          expect(formatDecimalAmount(amount)).toBe(text);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -28,7 +28,12 @@ export type PartyKind = 'person' | 'merchant' | 'bank' | 'fsp';
  * Kelvin sign U+212A become 'k').
  */
 export type ParsedPartyId =
-  | { readonly kind: 'person' | 'merchant'; readonly name: string; readonly bank: string; readonly id: PartyId }
+  | {
+      readonly kind: 'person' | 'merchant';
+      readonly name: string;
+      readonly bank: string;
+      readonly id: PartyId;
+    }
   | { readonly kind: 'bank' | 'fsp'; readonly name: string; readonly id: PartyId };
 
 /** Limits, in characters (ids are ASCII). */
@@ -58,7 +63,8 @@ function parseLowerCase(id: string): ParsedPartyId | undefined {
   if (id.includes('@')) {
     const match = personOrMerchantPattern.exec(id);
     const [, name = '', kind, bank = ''] = match ?? [];
-    if ((kind !== 'person' && kind !== 'merchant') || !isPartyName(name) || !isBankName(bank)) return undefined;
+    if ((kind !== 'person' && kind !== 'merchant') || !isPartyName(name) || !isBankName(bank))
+      return undefined;
     return { kind, name, bank, id: id as PartyId };
   }
   if (id.startsWith('fsp.')) {

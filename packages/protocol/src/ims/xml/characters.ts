@@ -65,7 +65,11 @@ export function decodeReferences(raw: string): string {
   return decoded + raw.slice(position);
 }
 
-function resolveReference(hex: string | undefined, decimal: string | undefined, name: string | undefined): string {
+function resolveReference(
+  hex: string | undefined,
+  decimal: string | undefined,
+  name: string | undefined,
+): string {
   if (name !== undefined) {
     const value = Object.hasOwn(predefinedEntities, name) ? predefinedEntities[name] : undefined;
     if (value === undefined) throw new MpayError('XML_FORBIDDEN_CONSTRUCT', 'entity reference');
@@ -73,7 +77,8 @@ function resolveReference(hex: string | undefined, decimal: string | undefined, 
   }
   const digits = hex ?? decimal ?? '';
   // Longer than any code point: no need to convert (and no loss of precision).
-  const codePoint = digits.replace(/^0+/, '').length > 7 ? -1 : Number.parseInt(digits, hex === undefined ? 10 : 16);
+  const codePoint =
+    digits.replace(/^0+/, '').length > 7 ? -1 : Number.parseInt(digits, hex === undefined ? 10 : 16);
   if (!isXmlCharacter(codePoint)) throw new MpayError('XML_INVALID', 'character reference');
   return String.fromCodePoint(codePoint);
 }
@@ -81,5 +86,7 @@ function resolveReference(hex: string | undefined, decimal: string | undefined, 
 /** Escapes character data so that the output is always well-formed ('>' too, for ']]>'). */
 export function escapeXmlText(text: string): string {
   assert(indexOfNonXmlCharacter(text) < 0, 'text to serialise contains a non-XML character');
-  return text.replace(/[&<>]/g, (character) => (character === '&' ? '&amp;' : character === '<' ? '&lt;' : '&gt;'));
+  return text.replace(/[&<>]/g, (character) =>
+    character === '&' ? '&amp;' : character === '<' ? '&lt;' : '&gt;',
+  );
 }

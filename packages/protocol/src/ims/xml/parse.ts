@@ -112,7 +112,8 @@ function appendText(reader: Reader, raw: string): void {
   if (open === undefined) invalid('text outside the root element');
   if (raw.includes(']]>')) invalid("']]>' in character data");
   open.text += decodeReferences(raw);
-  if (open.text.length > reader.limits.textLengthMax) throw new MpayError('XML_LIMIT_EXCEEDED', 'textLengthMax');
+  if (open.text.length > reader.limits.textLengthMax)
+    throw new MpayError('XML_LIMIT_EXCEEDED', 'textLengthMax');
 }
 
 function closeElement(reader: Reader): XmlElement {
@@ -133,7 +134,8 @@ function readStartTag(reader: Reader): XmlElement | undefined {
   reader.position += 1;
   const name = readName(reader);
   reader.elementCount += 1;
-  if (reader.elementCount > reader.limits.elementCountMax) throw new MpayError('XML_LIMIT_EXCEEDED', 'elementCountMax');
+  if (reader.elementCount > reader.limits.elementCountMax)
+    throw new MpayError('XML_LIMIT_EXCEEDED', 'elementCountMax');
   if (reader.stack.length + 1 > reader.limits.depthMax) throw new MpayError('XML_LIMIT_EXCEEDED', 'depthMax');
   skipWhitespace(reader);
   reader.stack.push({ name, children: [], text: '' });
@@ -146,7 +148,11 @@ function readStartTag(reader: Reader): XmlElement | undefined {
     return undefined;
   }
   namePattern.lastIndex = reader.position;
-  invalid(namePattern.test(reader.text) ? `attribute on <${shortName(name)}>` : `malformed tag <${shortName(name)}>`);
+  invalid(
+    namePattern.test(reader.text)
+      ? `attribute on <${shortName(name)}>`
+      : `malformed tag <${shortName(name)}>`,
+  );
 }
 
 /** At '</': closes the innermost open element, which must have the same name. */

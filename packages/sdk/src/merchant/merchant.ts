@@ -1,0 +1,114 @@
+import { encryptTo, type PrivateJwk, signPayload, verifyPayload } from '@mpay/envelope';
+import { requestJson } from '@mpay/http/client';
+import { signRequest } from '@mpay/http/signed-request';
+import {
+  type Amount,
+  type ImsMessage,
+  imsToJson,
+  imsToXml,
+  isMsisdn,
+  merchantSignedContent,
+  securityLevelFor,
+} from '@mpay/protocol';
+import { type FspTrust, fspEncryptionKey, fspKeyResolver } from '../fsp.ts';
+import type { MessageTrace } from '../trace.ts';
+
+export interface MerchantClientOptions {
+  gatewayUrl: string;
+  merchantId: string;
+  signingKey: PrivateJwk;
+  fsp: FspTrust;
+  trace?: MessageTrace;
+  /** Lifetime of the merchant's signature on a payment request. */
+  signatureLifetimeSeconds?: number;
+}
+
+export interface PaymentRequestInput {
+  /** The customer: a party id (`john.bernard@person.xbank`) or an MSISDN alias (`+38970123456`). */
+  customer: string;
+  amount: Amount;
+  procedure?: 'm-commerce' | 'm-trade';
+  description?: string;
+  /** Wire form inside the encryption: JSON (default) or the iMS XML of the paper. */
+  format?: 'json' | 'xml';
+  idempotencyKey?: string;
+  transactionId?: string;
+}
+
+export interface PaymentRequestAccepted {
+  paymentId: string;
+  status: string;
+  securityLevel: string;
+  expiresAt: string;
+  delivered: boolean;
+}
+
+export class MerchantClient {
+  readonly #options: MerchantClientOptions;
+
+  constructor(options: MerchantClientOptions) {
+    this.#options = options;
+  }
+
+  async #resolveCustomer(customer: string): Promise<string> {
+    if (!isMsisdn(customer)) return customer;
+    const { body } = await requestJson<{ partyId: string }>(`${this.#options.gatewayUrl}/aliases/${encodeURIComponent(customer)}`);
+    return body.partyId;
+  }
+
+  /** Builds the iMS message (merchant's part), signs the content and encrypts it to the FSP. */
+  async buildPaymentRequest(input: PaymentRequestInput): Promise<{ message: ImsMessage; jwe: string }> {
+    const unsigned: ImsMessage = {
+      type: securityLevelFor(input.amount.minor, input.amount.currency),
+      transactionId: input.transactionId ?? crypto.randomUUID(),
+      procedure: input.procedure ?? 'm-commerce',
+      address: {
+        from: { id: (await this.#resolveCustomer(input.customer)) as ImsMessage['address']['from']['id'] },
+        to: { id: this.#options.merchantId as ImsMessage['address']['to']['id'] },
+        timestamp: new Date().toISOString(),
+      },
+      data: { amount: input.amount, ...(input.description === undefined ? {} : { description: input.description }) },
+    };
+    const sign = await signPayload(merchantSignedContent(unsigned), {
+      issuer: this.#options.merchantId,
+      audience: this.#options.fsp.id,
+      transactionId: unsigned.transactionId,
+      expiresInSeconds: this.#options.signatureLifetimeSeconds ?? 300,
+    }, this.#options.signingKey);
+    this.#options.trace?.({ step: 'merchant-signature', kind: 'jws', party: this.#options.merchantId, compact: sign });
+    const message: ImsMessage = { ...unsigned, address: { ...unsigned.address, to: { ...unsigned.address.to, sign } } };
+    const plaintext = input.format === 'xml' ? imsToXml(message) : JSON.stringify({ ims: imsToJson(message) });
+    const jwe = await encryptTo(plaintext, fspEncryptionKey(this.#options.fsp));
+    this.#options.trace?.({ step: 'merchant-to-fsp (encrypted)', kind: 'jwe', party: this.#options.fsp.id, compact: jwe });
+    return { message, jwe };
+  }
+
+  /** iMS step 1: sends the signed, encrypted payment request to the FSP. */
+  async requestPayment(input: PaymentRequestInput): Promise<PaymentRequestAccepted> {
+    const { jwe } = await this.buildPaymentRequest(input);
+    return this.submit(jwe, input.idempotencyKey);
+  }
+
+  async submit(jwe: string, idempotencyKey?: string): Promise<PaymentRequestAccepted> {
+    const { body } = await requestJson<PaymentRequestAccepted>(`${this.#options.gatewayUrl}/payments`, {
+      body: jwe,
+      contentType: 'application/jose',
+      headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey },
+    });
+    return body;
+  }
+
+  /** The public status of one of this merchant's payments. */
+  async paymentStatus(paymentId: string): Promise<Record<string, unknown>> {
+    const path = `/payments/${paymentId}`;
+    const authorization = await signRequest({ method: 'GET', path, body: '' }, { issuer: this.#options.merchantId, audience: this.#options.fsp.id, key: this.#options.signingKey });
+    const { body } = await requestJson<Record<string, unknown>>(`${this.#options.gatewayUrl}${path}`, { headers: { authorization } });
+    return body;
+  }
+
+  /** Verifies a webhook body: signed by the FSP, addressed to this merchant, fresh. */
+  async verifyNotification(body: string): Promise<{ event: string; payment: Record<string, unknown> }> {
+    const verified = await verifyPayload(body.trim(), fspKeyResolver(this.#options.fsp), { issuer: this.#options.fsp.id, audience: this.#options.merchantId }, { maxAgeSeconds: 86_400 });
+    return { event: String(verified.payload.event), payment: verified.payload.payment as Record<string, unknown> };
+  }
+}
