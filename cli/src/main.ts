@@ -1,4 +1,52 @@
-export async function main(argv: string[]): Promise<number> {
-  process.stdout.write(`mpay: ${argv.join(' ')}\n`);
-  return 0;
+import { isMpayError } from '@mpay/protocol';
+import { runDemo } from './commands/demo.ts';
+import { type CommandIo, parseFlags, processIo } from './commands/io.ts';
+import { runUp } from './commands/up.ts';
+
+export const usage = `mpay — secure mobile payments
+
+Usage:
+  mpay up [--data DIR] [--verbose]      start gateway, bank and merchant shop on the embedded database
+  mpay demo [--out DIR] [--data DIR]    run one payment end to end against running (or self-started) services
+  mpay log keygen NAME                  create a signed-note key pair
+  mpay log note sign --skey FILE        sign the note on stdin
+  mpay log note verify --vkey FILE      verify the signed note on stdin
+  mpay help                             this text
+
+Environment: DATABASE_URL (PostgreSQL instead of PGlite), MPAY_DATA_DIR (default ./.mpay),
+MPAY_GATEWAY_PORT (4100), MPAY_BANK_PORT (4101), MPAY_SHOP_PORT (4102).
+`;
+
+export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const [command, ...rest] = argv;
+  const { flags } = parseFlags(rest);
+  try {
+    switch (command) {
+      case 'up':
+        return await runUp(flags, io);
+      case 'demo':
+        return await runDemo(flags, io);
+      case 'log': {
+        const { runLogCommand } = await import('./commands/log/index.ts');
+        return await runLogCommand(rest, { ...io, stdin: readStdin, readFile: (path: string) => import('node:fs/promises').then((fs) => fs.readFile(path, 'utf8')) });
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+        io.stdout(usage);
+        return 0;
+      default:
+        io.stderr(`mpay: unknown command ${command}\n\n${usage}`);
+        return 2;
+    }
+  } catch (error) {
+    io.stderr(isMpayError(error) ? `mpay: ${error.code}: ${error.message}${error.detail ? ` (${error.detail})` : ''}\n` : `mpay: ${String(error instanceof Error ? error.stack : error)}\n`);
+    return 1;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,4 +1,4 @@
-import { signPayload, verifyPayload, type KeyResolver, type SigningKey } from '@mpay/envelope';
+import { signPayload, verifyPayload, type PrivateJwk, type SigningKey, type VerificationKeyResolver } from '@mpay/envelope';
 import { canonicalize, MpayError } from '@mpay/protocol';
 
 /**
@@ -25,7 +25,7 @@ export interface RequestToSign {
 
 export async function signRequest(
   request: RequestToSign,
-  signer: { issuer: string; audience: string; key: SigningKey },
+  signer: { issuer: string; audience: string; key: PrivateJwk | SigningKey },
 ): Promise<string> {
   const payload = { htm: request.method.toUpperCase(), htu: request.path, bodySha256: await sha256Base64Url(request.body) };
   const token = await signPayload(payload, {
@@ -46,7 +46,7 @@ export interface VerifiedRequest {
 /** Verifies the Authorization header of a request; every failure is AUTHENTICATION_FAILED. */
 export async function verifySignedRequest(
   request: RequestToSign & { authorization: string | undefined },
-  verifier: { audience: string; resolveKey: KeyResolver; clockSkewSeconds?: number },
+  verifier: { audience: string; resolveKey: VerificationKeyResolver; clockSkewSeconds?: number },
 ): Promise<VerifiedRequest> {
   const [scheme, token, extra] = (request.authorization ?? '').split(' ');
   if (scheme !== authorizationScheme || token === undefined || extra !== undefined) {

@@ -1,4 +1,4 @@
-import type { KeyPair } from '@mpay/envelope';
+import type { GeneratedKeyPair as KeyPair } from '@mpay/envelope';
 import type { Database } from '@mpay/storage';
 import type { DeviceHub } from './devices/hub.ts';
 import type { WebhookLimits } from './webhooks/outbox.ts';

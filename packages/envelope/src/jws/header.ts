@@ -36,21 +36,20 @@ export function splitCompact(
 }
 
 /**
- * Parses and checks a protected header before any key is looked up: canonical
- * JSON (RFC 8785, so no duplicate member names a different parser could read
- * differently), only `alg`, `kid`, `typ`, `alg` in the allow-list, `typ` the
- * expected one (absent when none is expected). Throws CRYPTO_ALGORITHM_REJECTED for a forbidden algorithm or
- * parameter, CRYPTO_VERIFICATION_FAILED for anything else.
+ * Parses and checks a protected header before any key is looked up: only
+ * `alg`, `kid`, `typ`; `alg` in the allow-list; canonical JSON (RFC 8785, so
+ * no duplicate member names that another parser could read differently); a
+ * kid; `typ` the expected one (absent when none is expected). Throws
+ * CRYPTO_ALGORITHM_REJECTED for a forbidden algorithm or parameter,
+ * CRYPTO_VERIFICATION_FAILED for anything else.
  */
 export function parseProtectedHeader(bytes: Uint8Array, expectedType: string | undefined): JwsProtectedHeader {
   const header = parseJsonObject(bytes);
-  if (header === undefined || canonicalizeOrUndefined(header) !== decodeUtf8(bytes)) {
-    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-  }
+  if (header === undefined) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   requireHeaderParameters(header, JWS_HEADER_PARAMETERS);
   const alg = requireSigningAlgorithm(header.alg);
-  if (!isIdentifier(header.kid) || header.typ !== expectedType)
-    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  if (canonicalizeOrUndefined(header) !== decodeUtf8(bytes)) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  if (!isIdentifier(header.kid) || header.typ !== expectedType) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   return Object.freeze(expectedType === undefined ? { alg, kid: header.kid } : { alg, kid: header.kid, typ: expectedType });
 }
 

@@ -1,7 +1,7 @@
 import { MpayError } from '@mpay/protocol';
 import type { Transfer, TransferRequest } from './transfer.ts';
 
-type ComparedField = keyof Transfer & keyof TransferRequest;
+type ComparedField = Exclude<keyof Transfer, 'id' | 'createdAt'>;
 
 /** The fields each kind's request names; a post without an amount matches whatever amount was posted. */
 function requestedFields(request: TransferRequest): readonly ComparedField[] {

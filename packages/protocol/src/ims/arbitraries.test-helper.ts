@@ -41,18 +41,26 @@ const base64url = (minLength: number) =>
   });
 const signature = fc.tuple(base64url(1), base64url(0), base64url(1)).map((parts) => parts.join('.'));
 
-const bankName = fc.stringMatching(/^[a-z][a-z0-9-]{0,6}[a-z0-9]$/).filter((name) => !reservedBankNames.includes(name));
+const bankName = fc
+  .stringMatching(/^[a-z][a-z0-9-]{0,6}[a-z0-9]$/)
+  .filter((name) => !reservedBankNames.includes(name));
 const partyName = fc.stringMatching(/^[a-z0-9]{1,6}(?:[._-][a-z0-9]{1,6}){0,2}$/);
 const partyId = (kind: 'person' | 'merchant'): fc.Arbitrary<PartyId> =>
   fc.tuple(partyName, bankName).map(([name, bank]) => formatPartyId({ kind, name, bank }));
 
 const timestamp = fc
-  .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59.999Z'), noInvalidDate: true })
+  .date({
+    min: new Date('2000-01-01T00:00:00Z'),
+    max: new Date('2099-12-31T23:59:59.999Z'),
+    noInvalidDate: true,
+  })
   .chain((date) => fc.constantFrom(date.toISOString(), date.toISOString().replace(/\.[0-9]{3}Z$/, 'Z')));
 
 const amount = fc
   .constantFrom(...(Object.keys(currencyExponents) as CurrencyCode[]))
-  .chain((currency) => fc.bigInt({ min: 1n, max: amountMinorMax }).map((minor) => createAmount(currency, minor)));
+  .chain((currency) =>
+    fc.bigInt({ min: 1n, max: amountMinorMax }).map((minor) => createAmount(currency, minor)),
+  );
 
 function isDescription(text: string): boolean {
   try {
@@ -66,7 +74,10 @@ function isDescription(text: string): boolean {
 /** Descriptions with the characters XML must escape, and any printable text. */
 const description = fc
   .oneof(
-    fc.string({ unit: fc.constantFrom('<', '>', '&', ']]>', '"', "'", '&amp;', 'a', ' ', 'é', '😀'), minLength: 1 }),
+    fc.string({
+      unit: fc.constantFrom('<', '>', '&', ']]>', '"', "'", '&amp;', 'a', ' ', 'é', '😀'),
+      minLength: 1,
+    }),
     fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }),
   )
   .filter(isDescription);
@@ -81,7 +92,9 @@ export const imsMessageArbitrary: fc.Arbitrary<ImsMessage> = fc
     to: partyId('merchant'),
     signatures: fc.tuple(signature, signature, signature),
     stage: fc.integer({ min: 0, max: 3 }),
-    accounts: fc.option(fc.tuple(fc.stringMatching(accountNumberPattern), fc.stringMatching(accountNumberPattern))),
+    accounts: fc.option(
+      fc.tuple(fc.stringMatching(accountNumberPattern), fc.stringMatching(accountNumberPattern)),
+    ),
     timestamp,
     amount,
     description: fc.option(description),

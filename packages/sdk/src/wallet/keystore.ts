@@ -1,4 +1,5 @@
-import { decodeBase64url, encodeBase64url, type PrivateJwk, type PublicJwk } from '@mpay/envelope';
+import type { PrivateJwk, PublicJwk } from '@mpay/envelope';
+import { fromBase64url as decodeBase64url, toBase64url as encodeBase64url } from '../base64url.ts';
 import { MpayError } from '@mpay/protocol';
 
 /**
@@ -23,7 +24,7 @@ export const pbkdf2IterationsMin = 100_000;
 export const pbkdf2IterationsDefault = 310_000;
 export const pinAttemptsMaxDefault = 3;
 
-async function deriveWrappingKey(pin: string, salt: Uint8Array, iterations: number): Promise<CryptoKey> {
+async function deriveWrappingKey(pin: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<CryptoKey> {
   const material = await crypto.subtle.importKey('raw', new TextEncoder().encode(pin), 'PBKDF2', false, ['deriveKey']);
   return crypto.subtle.deriveKey(
     { name: 'PBKDF2', hash: 'SHA-256', salt, iterations },

@@ -2,7 +2,7 @@ import {
   issueKeyCertificate,
   type PublicJwk,
   verifyKeyCertificate,
-  type VerifiedKeyCertificate,
+  type KeyCertificate,
 } from '@mpay/envelope';
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -106,7 +106,7 @@ export async function checkCertificate(
   record: CertificateRecord,
   partyId: string,
   clockSkewSeconds: number,
-): Promise<VerifiedKeyCertificate> {
+): Promise<KeyCertificate> {
   const verified = await verifyKeyCertificate(record.certificate, async () => fsp.signing.publicJwk, {
     isRevoked: () => record.revokedAt !== null,
     clockSkewSeconds,

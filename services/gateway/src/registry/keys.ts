@@ -1,4 +1,4 @@
-import type { KeyResolver, PublicJwk } from '@mpay/envelope';
+import type { PublicJwk, VerificationKeyResolver } from '@mpay/envelope';
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { FspIdentity } from '../context.ts';
@@ -14,7 +14,7 @@ export function partySigningKeyResolver(
   fsp: FspIdentity,
   clockSkewSeconds: number,
   partyId?: string,
-): KeyResolver {
+): VerificationKeyResolver {
   return async (kid: string) => {
     const record = await certificateBySigningKid(sql, kid);
     if (record === undefined) throw new MpayError('KEY_UNKNOWN');

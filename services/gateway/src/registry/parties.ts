@@ -78,3 +78,7 @@ export async function resolveParty(sql: Sql, idOrAlias: string): Promise<Party> 
   if (viaAlias === undefined) throw new MpayError('PARTY_UNKNOWN');
   return viaAlias;
 }
+
+export async function updateWebhookUrl(sql: Sql, partyId: string, webhookUrl: string): Promise<void> {
+  await sql.query('UPDATE parties SET webhook_url = $2 WHERE id = $1', [partyId, webhookUrl]);
+}

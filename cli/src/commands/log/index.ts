@@ -1,0 +1,40 @@
+import { isMpayError } from '@mpay/protocol';
+import { exitFailure, exitUsage, type LogCommandIo } from './io.ts';
+import { runKeygen } from './keygen.ts';
+import { runNoteSign, runNoteVerify } from './note.ts';
+import { logUsage } from './usage.ts';
+
+export type { LogCommandIo } from './io.ts';
+export { logUsage } from './usage.ts';
+
+type Command = (args: readonly string[], io: LogCommandIo) => Promise<number | undefined>;
+
+/** Dispatch table: words of the command line → command. A command returns undefined for bad arguments. */
+const commands: ReadonlyArray<[readonly string[], Command]> = [
+  [['note', 'sign'], runNoteSign],
+  [['note', 'verify'], runNoteVerify],
+  [['keygen'], runKeygen],
+];
+
+/**
+ * `mpay log ...`: signed-note tools for the transparency log. Returns the exit
+ * status. Errors are reported as `error <CODE>: <message>` on stderr, with the
+ * stable code from the mpay error catalogue.
+ */
+export async function runLogCommand(args: string[], io: LogCommandIo): Promise<number> {
+  const match = commands.find(([words]) => words.every((word, i) => args[i] === word));
+  if (match === undefined || args.includes('--help')) {
+    io.stderr(logUsage);
+    return args.includes('--help') ? 0 : exitUsage;
+  }
+  try {
+    const status = await match[1](args.slice(match[0].length), io);
+    if (status !== undefined) return status;
+    io.stderr(logUsage);
+    return exitUsage;
+  } catch (error) {
+    if (!isMpayError(error)) throw error;
+    io.stderr(`error ${error.code}: ${error.message}\n`);
+    return exitFailure;
+  }
+}

@@ -1,0 +1,32 @@
+import { generateNoteKey } from '@mpay/merkle';
+import { MpayError } from '@mpay/protocol';
+import { parseArguments } from './arguments.ts';
+import { exitOk, type LogCommandIo } from './io.ts';
+
+/** A file name for a key name: key names may contain '/', ':' and any non-space Unicode. */
+export function keyFileBase(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+}
+
+function joinPath(directory: string, file: string): string {
+  return directory.endsWith('/') ? `${directory}${file}` : `${directory}/${file}`;
+}
+
+/** `keygen NAME [--out DIR]`. */
+export async function runKeygen(args: readonly string[], io: LogCommandIo): Promise<number | undefined> {
+  const parsed = parseArguments(args, ['--out']);
+  const out = parsed?.flags.get('--out') ?? [];
+  if (parsed === undefined || parsed.positional.length !== 1 || out.length > 1) return undefined;
+  const { signerKey, verifierKey } = await generateNoteKey(parsed.positional[0]!);
+  const directory = out[0];
+  if (directory === undefined) {
+    io.stdout(`${signerKey}\n${verifierKey}\n`);
+    return exitOk;
+  }
+  if (io.writeFile === undefined) throw new MpayError('INTERNAL', 'no file writer');
+  const base = joinPath(directory, keyFileBase(parsed.positional[0]!));
+  await io.writeFile(`${base}.skey`, `${signerKey}\n`, { mode: 0o600, exclusive: true });
+  await io.writeFile(`${base}.vkey`, `${verifierKey}\n`, { mode: 0o644, exclusive: true });
+  io.stdout(`${verifierKey}\n`);
+  return exitOk;
+}

@@ -1,0 +1,63 @@
+import fc from 'fast-check';
+import type { AccountKind } from '../account/account.ts';
+
+/**
+ * One step a client (or the clock) takes against a ledger. Accounts and
+ * transfers are named by index into what earlier steps created, modulo the
+ * count, so that every generated sequence is meaningful and shrinks well.
+ */
+export type LedgerOperation =
+  | { readonly type: 'open'; readonly kind: AccountKind; readonly ledger: 'EUR' | 'USD' }
+  | {
+      readonly type: 'transfer';
+      readonly kind: 'posted' | 'pending';
+      readonly debit: number;
+      readonly credit: number;
+      readonly amount: bigint;
+      readonly timeoutSeconds: number;
+      /** Which side's currency the transfer names: they differ when the accounts' currencies differ. */
+      readonly currencyOf: 'debit' | 'credit';
+    }
+  | { readonly type: 'post'; readonly transfer: number; readonly amount: bigint | undefined }
+  | { readonly type: 'void'; readonly transfer: number }
+  | { readonly type: 'retry'; readonly transfer: number; readonly alter: boolean }
+  | { readonly type: 'advance'; readonly seconds: number }
+  | { readonly type: 'expire' };
+
+const index = fc.nat({ max: 63 });
+const amount = fc.bigInt({ min: 1n, max: 300n });
+
+export const ledgerOperationArbitrary: fc.Arbitrary<LedgerOperation> = fc.oneof(
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      type: fc.constant('open' as const),
+      kind: fc.constantFrom<AccountKind>('customer', 'merchant', 'settlement', 'funding'),
+      ledger: fc.constantFrom<'EUR' | 'USD'>('EUR', 'EUR', 'EUR', 'USD'),
+    }),
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      type: fc.constant('transfer' as const),
+      kind: fc.constantFrom<'posted' | 'pending'>('posted', 'pending'),
+      debit: index,
+      credit: index,
+      amount,
+      timeoutSeconds: fc.integer({ min: 1, max: 120 }),
+      currencyOf: fc.constantFrom<'debit' | 'credit'>('debit', 'credit'),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ type: fc.constant('post' as const), transfer: index, amount: fc.option(amount, { nil: undefined }) }),
+  },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('void' as const), transfer: index }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('retry' as const), transfer: index, alter: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('advance' as const), seconds: fc.integer({ min: 1, max: 90 }) }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('expire' as const) }) },
+);
+
+export function ledgerOperationsArbitrary(lengthMax: number): fc.Arbitrary<LedgerOperation[]> {
+  return fc.array(ledgerOperationArbitrary, { minLength: 1, maxLength: lengthMax });
+}

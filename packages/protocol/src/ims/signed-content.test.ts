@@ -1,0 +1,116 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { imsMessageArbitrary, sampleImsJson, sampleSignatures } from './arbitraries.test-helper.ts';
+import { imsFromJson } from './json.ts';
+import type { ImsMessage } from './message.ts';
+import { customerSignedContent, fspSignedContent, merchantSignedContent } from './signed-content.ts';
+
+const signed = imsFromJson(sampleImsJson());
+
+function withoutSignatures(message: ImsMessage): ImsMessage {
+  const { accountPayable: _payable, accountReceivable: _receivable, ...data } = message.data;
+  return {
+    ...message,
+    address: {
+      ...message.address,
+      from: { id: message.address.from.id },
+      to: { id: message.address.to.id },
+      fspSign: undefined,
+    },
+    data,
+  };
+}
+
+describe('signed content', () => {
+  it('merchant: no accounts, no signatures, amount as a decimal string', () => {
+    expect(merchantSignedContent(signed)).toEqual({
+      signer: 'merchant',
+      type: 'medium',
+      transactionId: '0b8f2a6e-4c1d-4f7a-9e3b-2d5c6a7b8c9d',
+      procedure: 'm-commerce',
+      address: {
+        from: { id: 'john.bernard@person.xbank' },
+        to: { id: 'merkur.trade@merchant.xbank' },
+        timestamp: '2002-05-27T12:34:34Z',
+      },
+      data: { amount: { currency: 'EUR', value: '1000.00' } },
+    });
+  });
+
+  it('fsp: the accounts and the merchant signature; customer: the FSP signature too', () => {
+    const fsp = fspSignedContent(signed);
+    expect(fsp.signer).toBe('fsp');
+    expect(fsp.address.to.sign).toBe(sampleSignatures.merchant);
+    expect(fsp.address.fspSign).toBeUndefined();
+    expect(fsp.data.accountPayable).toBe('1234-5678-9abc');
+    const customer = customerSignedContent(signed);
+    expect(customer.address.fspSign).toBe(sampleSignatures.fsp);
+    expect(customer.address.to.sign).toBe(sampleSignatures.merchant);
+    expect(customer.address.from).toEqual({ id: 'john.bernard@person.xbank' });
+  });
+
+  it('refuses to build content for a step the chain has not reached', () => {
+    const unsigned = imsFromJson(JSON.parse(JSON.stringify(withoutSignaturesJson())));
+    expect(() => fspSignedContent(unsigned)).toThrow(expect.objectContaining({ detail: 'address.to.sign' }));
+    expect(() => customerSignedContent(unsigned)).toThrow(
+      expect.objectContaining({ detail: 'address.fspSign' }),
+    );
+    const merchantSigned = {
+      ...unsigned,
+      address: { ...unsigned.address, to: { ...unsigned.address.to, sign: sampleSignatures.merchant } },
+    };
+    expect(() => fspSignedContent(merchantSigned)).toThrow(
+      expect.objectContaining({ detail: 'data.accountPayable' }),
+    );
+  });
+
+  it('contains no bigint and no undefined (ready for RFC 8785)', () => {
+    for (const content of [
+      merchantSignedContent(signed),
+      fspSignedContent(signed),
+      customerSignedContent(signed),
+    ]) {
+      expect(JSON.parse(JSON.stringify(content))).toEqual(content);
+    }
+  });
+
+  it('property: what a party signed does not change as later parties add to the message', () => {
+    fc.assert(
+      fc.property(imsMessageArbitrary, (message) => {
+        expect(merchantSignedContent(message)).toEqual(merchantSignedContent(withoutSignatures(message)));
+        if (message.address.fspSign !== undefined) {
+          const beforeCustomer = {
+            ...message,
+            address: { ...message.address, from: { id: message.address.from.id } },
+          };
+          expect(customerSignedContent(message)).toEqual(customerSignedContent(beforeCustomer));
+          const beforeFsp = { ...beforeCustomer, address: { ...beforeCustomer.address, fspSign: undefined } };
+          expect(fspSignedContent(message)).toEqual(fspSignedContent(beforeFsp));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('property: changing the amount changes what every party signs', () => {
+    fc.assert(
+      fc.property(imsMessageArbitrary, fc.bigInt({ min: 1n, max: 1000n }), (message, delta) => {
+        const { amount } = message.data;
+        const minor = amount.minor > delta ? amount.minor - delta : amount.minor + delta;
+        const other = { ...message, data: { ...message.data, amount: { ...amount, minor } } };
+        expect(merchantSignedContent(other)).not.toEqual(merchantSignedContent(message));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+function withoutSignaturesJson() {
+  const json = sampleImsJson();
+  delete json.address.from.sign;
+  delete json.address.to.sign;
+  delete json.address.fspSign;
+  delete json.data.accountPayable;
+  delete json.data.accountReceivable;
+  return json;
+}
