@@ -1,4 +1,5 @@
 import { createBankService } from '@mpay/bank';
+import type { PrivateJwk } from '@mpay/envelope';
 import { createGatewayService, type FspIdentity, type GatewayService } from '@mpay/gateway';
 import { createMerchantShop, type MerchantShop } from '@mpay/merchant-shop';
 import { MerchantClient } from '@mpay/sdk';
@@ -27,6 +28,8 @@ export interface Platform {
   credentials: DemoCredentials;
   fsp: FspIdentity;
   operatorToken: string;
+  /** The bank operator's signing identity (opens accounts, reads balances). */
+  bankOperator: { id: string; key: PrivateJwk };
   databases: Database[];
   close(): Promise<void>;
 }
@@ -87,6 +90,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     credentials,
     fsp,
     operatorToken,
+    bankOperator: { id: 'operator.xbank', key: operator.keys.signing.privateJwk },
     databases: [gatewayDatabase, bankDatabase],
     async close() {
       await merchantShop.close();

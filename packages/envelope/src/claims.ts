@@ -99,7 +99,8 @@ export function verifyClaims(
   if (checked.exp <= checked.iat) throw new MpayError('CLAIMS_INVALID', 'exp');
   if (checked.exp - checked.iat > maxAgeSeconds) throw new MpayError('CLAIMS_INVALID', 'exp');
   if (checked.exp <= now - clockSkewSeconds) throw new MpayError('MESSAGE_EXPIRED');
-  if (now - checked.iat > maxAgeSeconds + clockSkewSeconds) throw new MpayError('MESSAGE_EXPIRED');
+  // Implied by the two checks above (now - iat < exp + skew - iat <= maxAge + skew); kept as an invariant.
+  assert(now - checked.iat <= maxAgeSeconds + clockSkewSeconds, 'message age bounded by lifetime and skew');
 
   if (checked.aud !== expectations.audience) throw new MpayError('CLAIMS_INVALID', 'aud');
   if (expectations.issuer !== undefined && checked.iss !== expectations.issuer) {

@@ -42,6 +42,19 @@ export function utf8Length(text: string): number {
   return utf8Encoder.encode(text).length;
 }
 
+/**
+ * True when the text has an ASCII control character (below U+0020), other than
+ * newline when `newlineAllowed`. A scan, not a regular expression, so the
+ * rule reads as written.
+ */
+export function hasControlCharacter(text: string, newlineAllowed: boolean): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 && !(newlineAllowed && code === 0x0a)) return true;
+  }
+  return false;
+}
+
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** True when the string can be encoded as UTF-8 without replacement characters. */

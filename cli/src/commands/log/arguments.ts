@@ -4,7 +4,10 @@ export interface ParsedArguments {
   readonly flags: Map<string, string[]>;
 }
 
-export function parseArguments(args: readonly string[], allowedFlags: readonly string[]): ParsedArguments | undefined {
+export function parseArguments(
+  args: readonly string[],
+  allowedFlags: readonly string[],
+): ParsedArguments | undefined {
   const positional: string[] = [];
   const flags = new Map<string, string[]>();
   for (let i = 0; i < args.length; i++) {

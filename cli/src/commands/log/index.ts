@@ -1,5 +1,5 @@
 import { isMpayError } from '@mpay/protocol';
-import { exitFailure, exitUsage, type LogCommandIo } from './io.ts';
+import { exitFailure, exitOk, exitUsage, type LogCommandIo } from './io.ts';
 import { runKeygen } from './keygen.ts';
 import { runNoteSign, runNoteVerify } from './note.ts';
 import { logUsage } from './usage.ts';
@@ -22,10 +22,14 @@ const commands: ReadonlyArray<[readonly string[], Command]> = [
  * stable code from the mpay error catalogue.
  */
 export async function runLogCommand(args: string[], io: LogCommandIo): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(logUsage);
+    return exitOk;
+  }
   const match = commands.find(([words]) => words.every((word, i) => args[i] === word));
-  if (match === undefined || args.includes('--help')) {
+  if (match === undefined) {
     io.stderr(logUsage);
-    return args.includes('--help') ? 0 : exitUsage;
+    return exitUsage;
   }
   try {
     const status = await match[1](args.slice(match[0].length), io);
@@ -34,7 +38,8 @@ export async function runLogCommand(args: string[], io: LogCommandIo): Promise<n
     return exitUsage;
   } catch (error) {
     if (!isMpayError(error)) throw error;
-    io.stderr(`error ${error.code}: ${error.message}\n`);
+    const detail = error.detail === undefined ? '' : ` (${error.detail})`;
+    io.stderr(`error ${error.code}: ${error.message}${detail}\n`);
     return exitFailure;
   }
 }

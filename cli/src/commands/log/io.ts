@@ -8,7 +8,11 @@ export interface LogCommandIo {
    * Writes a new file. `exclusive`: fail if it exists (Node: flag 'wx');
    * `mode`: permission bits (0o600 for signer keys).
    */
-  writeFile?: (path: string, contents: string, options: { mode: number; exclusive: boolean }) => Promise<void>;
+  writeFile?: (
+    path: string,
+    contents: string,
+    options: { mode: number; exclusive: boolean },
+  ) => Promise<void>;
 }
 
 export const exitOk = 0;

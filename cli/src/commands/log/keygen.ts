@@ -12,6 +12,19 @@ function joinPath(directory: string, file: string): string {
   return directory.endsWith('/') ? `${directory}${file}` : `${directory}/${file}`;
 }
 
+async function writeNewFile(
+  writeFile: NonNullable<LogCommandIo['writeFile']>,
+  path: string,
+  contents: string,
+  mode: number,
+): Promise<void> {
+  try {
+    await writeFile(path, contents, { mode, exclusive: true });
+  } catch (error) {
+    throw new MpayError('INTERNAL', `cannot create ${path} (it must not exist yet)`, { cause: error });
+  }
+}
+
 /** `keygen NAME [--out DIR]`. */
 export async function runKeygen(args: readonly string[], io: LogCommandIo): Promise<number | undefined> {
   const parsed = parseArguments(args, ['--out']);
@@ -25,8 +38,8 @@ export async function runKeygen(args: readonly string[], io: LogCommandIo): Prom
   }
   if (io.writeFile === undefined) throw new MpayError('INTERNAL', 'no file writer');
   const base = joinPath(directory, keyFileBase(parsed.positional[0]!));
-  await io.writeFile(`${base}.skey`, `${signerKey}\n`, { mode: 0o600, exclusive: true });
-  await io.writeFile(`${base}.vkey`, `${verifierKey}\n`, { mode: 0o644, exclusive: true });
+  await writeNewFile(io.writeFile, `${base}.skey`, `${signerKey}\n`, 0o600);
+  await writeNewFile(io.writeFile, `${base}.vkey`, `${verifierKey}\n`, 0o644);
   io.stdout(`${verifierKey}\n`);
   return exitOk;
 }

@@ -1,9 +1,14 @@
 import { openNote, signNote } from '@mpay/merkle';
+import { MpayError } from '@mpay/protocol';
 import { parseArguments } from './arguments.ts';
-import { exitOk, exitUsage, type LogCommandIo } from './io.ts';
+import { exitOk, type LogCommandIo } from './io.ts';
 
 async function readKey(io: LogCommandIo, path: string): Promise<string> {
-  return (await io.readFile(path)).trim();
+  try {
+    return (await io.readFile(path)).trim();
+  } catch (error) {
+    throw new MpayError('NOT_FOUND', `cannot read key file ${path}`, { cause: error });
+  }
 }
 
 /** `note sign --skey FILE...`: stdin note text → stdout signed note. */
@@ -26,5 +31,3 @@ export async function runNoteVerify(args: readonly string[], io: LogCommandIo): 
   io.stdout(opened.text);
   return exitOk;
 }
-
-export { exitUsage };

@@ -43,18 +43,19 @@ const keyOperations: Readonly<Record<KeyUse, readonly string[]>> = {
  */
 export function parsePublicJwk(value: unknown): PublicJwk {
   const jwk = requireRecord(value);
-  if (privateMembers.some((name) => jwk[name] !== undefined))
-    throw new MpayError('CRYPTO_KEY_INVALID', 'private');
-  return normalize(jwk);
+  const normalized = normalize(jwk);
+  if (privateMembers.some((name) => jwk[name] !== undefined)) throw new MpayError('CRYPTO_KEY_INVALID', 'private');
+  return normalized;
 }
 
 export function parsePrivateJwk(value: unknown): PrivateJwk {
   const jwk = requireRecord(value);
+  const normalized = normalize(jwk);
   if (privateMembers.some((name) => name !== 'd' && jwk[name] !== undefined)) {
     throw new MpayError('CRYPTO_KEY_INVALID', 'private');
   }
   requireCoordinate(jwk.d);
-  return { ...normalize(jwk), d: jwk.d as string };
+  return { ...normalized, d: jwk.d as string };
 }
 
 /** The public half of a private JWK. */

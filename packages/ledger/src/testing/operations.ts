@@ -27,15 +27,14 @@ export type LedgerOperation =
 const index = fc.nat({ max: 63 });
 const amount = fc.bigInt({ min: 1n, max: 300n });
 
+const openOperationArbitrary = fc.record({
+  type: fc.constant('open' as const),
+  kind: fc.constantFrom<AccountKind>('customer', 'merchant', 'settlement', 'funding'),
+  ledger: fc.constantFrom<'EUR' | 'USD'>('EUR', 'EUR', 'EUR', 'USD'),
+});
+
 export const ledgerOperationArbitrary: fc.Arbitrary<LedgerOperation> = fc.oneof(
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      type: fc.constant('open' as const),
-      kind: fc.constantFrom<AccountKind>('customer', 'merchant', 'settlement', 'funding'),
-      ledger: fc.constantFrom<'EUR' | 'USD'>('EUR', 'EUR', 'EUR', 'USD'),
-    }),
-  },
+  { weight: 1, arbitrary: openOperationArbitrary },
   {
     weight: 6,
     arbitrary: fc.record({
@@ -50,14 +49,27 @@ export const ledgerOperationArbitrary: fc.Arbitrary<LedgerOperation> = fc.oneof(
   },
   {
     weight: 3,
-    arbitrary: fc.record({ type: fc.constant('post' as const), transfer: index, amount: fc.option(amount, { nil: undefined }) }),
+    arbitrary: fc.record({
+      type: fc.constant('post' as const),
+      transfer: index,
+      amount: fc.option(amount, { nil: undefined }),
+    }),
   },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('void' as const), transfer: index }) },
-  { weight: 2, arbitrary: fc.record({ type: fc.constant('retry' as const), transfer: index, alter: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('advance' as const), seconds: fc.integer({ min: 1, max: 90 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ type: fc.constant('retry' as const), transfer: index, alter: fc.boolean() }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ type: fc.constant('advance' as const), seconds: fc.integer({ min: 1, max: 90 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('expire' as const) }) },
 );
 
+/** A few accounts first, then any operations (more accounts among them), up to `lengthMax` in all. */
 export function ledgerOperationsArbitrary(lengthMax: number): fc.Arbitrary<LedgerOperation[]> {
-  return fc.array(ledgerOperationArbitrary, { minLength: 1, maxLength: lengthMax });
+  const openings = fc.array(openOperationArbitrary, { minLength: 2, maxLength: 5 });
+  const rest = fc.array(ledgerOperationArbitrary, { minLength: 1, maxLength: lengthMax - 5, size: 'max' });
+  return fc.tuple(openings, rest).map(([first, then]) => [...first, ...then]);
 }

@@ -37,24 +37,41 @@ const sumGolangOrgCheckpoints = [
 const root = base64Decode('qINS1GRFhWHwdkUeqLEoP4yEMkTBBzxBkGwGQlVlVcs=')!;
 
 describe('checkpoints (c2sp.org/tlog-checkpoint)', () => {
-  it.each(sumGolangOrgCheckpoints)('opens a real sum.golang.org checkpoint of size $treeSize', async (vector) => {
-    const { checkpoint, note } = await openCheckpoint(vector.note, 'go.sum database tree', [sumGolangOrgKey]);
-    expect(checkpoint.treeSize).toBe(vector.treeSize);
-    expect(note.verifiedSignatures.map((s) => s.name)).toEqual(['sum.golang.org']);
-    expect(formatCheckpoint(checkpoint)).toBe(note.text);
-    const tampered = vector.note.replace(`\n${vector.treeSize}\n`, `\n${vector.treeSize + 1n}\n`);
-    await expect(openCheckpoint(tampered, 'go.sum database tree', [sumGolangOrgKey])).rejects.toMatchObject({
-      code: 'NOTE_SIGNATURE_INVALID',
-    });
-    await expect(openCheckpoint(vector.note, 'example.com/log', [sumGolangOrgKey])).rejects.toMatchObject({
-      code: 'CHECKPOINT_INVALID',
-    });
-  });
+  it.each(sumGolangOrgCheckpoints)(
+    'opens a real sum.golang.org checkpoint of size $treeSize',
+    async (vector) => {
+      const { checkpoint, note } = await openCheckpoint(vector.note, 'go.sum database tree', [
+        sumGolangOrgKey,
+      ]);
+      expect(checkpoint.treeSize).toBe(vector.treeSize);
+      expect(note.verifiedSignatures.map((s) => s.name)).toEqual(['sum.golang.org']);
+      expect(formatCheckpoint(checkpoint)).toBe(note.text);
+      const tampered = vector.note.replace(`\n${vector.treeSize}\n`, `\n${vector.treeSize + 1n}\n`);
+      await expect(openCheckpoint(tampered, 'go.sum database tree', [sumGolangOrgKey])).rejects.toMatchObject(
+        {
+          code: 'NOTE_SIGNATURE_INVALID',
+        },
+      );
+      await expect(openCheckpoint(vector.note, 'example.com/log', [sumGolangOrgKey])).rejects.toMatchObject({
+        code: 'CHECKPOINT_INVALID',
+      });
+    },
+  );
 
   it('formats and parses origin, size, root and extensions', () => {
-    const text = formatCheckpoint({ origin: 'example.com/log', treeSize: 42, rootHash: root, extensions: ['ext a'] });
+    const text = formatCheckpoint({
+      origin: 'example.com/log',
+      treeSize: 42,
+      rootHash: root,
+      extensions: ['ext a'],
+    });
     expect(text).toBe('example.com/log\n42\nqINS1GRFhWHwdkUeqLEoP4yEMkTBBzxBkGwGQlVlVcs=\next a\n');
-    expect(parseCheckpoint(text)).toEqual({ origin: 'example.com/log', treeSize: 42n, rootHash: root, extensions: ['ext a'] });
+    expect(parseCheckpoint(text)).toEqual({
+      origin: 'example.com/log',
+      treeSize: 42n,
+      rootHash: root,
+      extensions: ['ext a'],
+    });
     expect(parseCheckpoint(`o\n18446744073709551615\n${'A'.repeat(43)}=\n`).treeSize).toBe((1n << 64n) - 1n);
     expect(parseCheckpoint(`o\n0\n${'A'.repeat(43)}=\n`).treeSize).toBe(0n);
   });
@@ -82,7 +99,10 @@ describe('checkpoints (c2sp.org/tlog-checkpoint)', () => {
       `o\n42\n${hash}\nbad\u0001ext\n`,
       `o\n42\n${hash}\n${'e\n'.repeat(17)}`,
     ];
-    for (const text of bad) expect(() => parseCheckpoint(text), JSON.stringify(text)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INVALID' }));
+    for (const text of bad)
+      expect(() => parseCheckpoint(text), JSON.stringify(text)).toThrow(
+        expect.objectContaining({ code: 'CHECKPOINT_INVALID' }),
+      );
   });
 
   it('refuses to format what it would not parse', () => {
@@ -95,7 +115,8 @@ describe('checkpoints (c2sp.org/tlog-checkpoint)', () => {
       { origin: 'o', treeSize: 1, rootHash: root.subarray(1) },
       { origin: 'o', treeSize: 1, rootHash: root, extensions: [''] },
     ];
-    for (const fields of cases) expect(() => formatCheckpoint(fields)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INVALID' }));
+    for (const fields of cases)
+      expect(() => formatCheckpoint(fields)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INVALID' }));
   });
 
   it('signs a checkpoint of our own log and checks that later checkpoints extend it', async () => {
@@ -115,13 +136,21 @@ describe('checkpoints (c2sp.org/tlog-checkpoint)', () => {
     await verifyCheckpointConsistency(empty, old, []);
     await verifyCheckpointConsistency(old, next, await consistencyProof(4, 11, tree));
     await verifyCheckpointConsistency(next, next, []);
-    await expect(verifyCheckpointConsistency(next, old, [])).rejects.toMatchObject({ code: 'CHECKPOINT_ROLLBACK' });
+    await expect(verifyCheckpointConsistency(next, old, [])).rejects.toMatchObject({
+      code: 'CHECKPOINT_ROLLBACK',
+    });
     const fork = { ...next, rootHash: old.rootHash };
-    await expect(verifyCheckpointConsistency(next, fork, [])).rejects.toMatchObject({ code: 'PROOF_INVALID' });
+    await expect(verifyCheckpointConsistency(next, fork, [])).rejects.toMatchObject({
+      code: 'PROOF_INVALID',
+    });
     const proof = await consistencyProof(4, 11, tree);
-    await expect(verifyCheckpointConsistency(old, fork, proof)).rejects.toMatchObject({ code: 'PROOF_INVALID' });
+    await expect(verifyCheckpointConsistency(old, fork, proof)).rejects.toMatchObject({
+      code: 'PROOF_INVALID',
+    });
     const elsewhere = { ...next, origin: 'other.example/log' };
-    await expect(verifyCheckpointConsistency(old, elsewhere, proof)).rejects.toMatchObject({ code: 'CHECKPOINT_INVALID' });
+    await expect(verifyCheckpointConsistency(old, elsewhere, proof)).rejects.toMatchObject({
+      code: 'CHECKPOINT_INVALID',
+    });
     expect((await openNote(await signNote('x\n', [key.signerKey]), [key.verifierKey])).text).toBe('x\n');
   });
 });

@@ -1,5 +1,5 @@
 import { MpayError } from '@mpay/protocol';
-import { isWellFormedText, utf8Length } from '../bytes.ts';
+import { hasControlCharacter, isWellFormedText, utf8Length } from '../bytes.ts';
 import {
   checkpointExtensionLineBytesMax,
   checkpointExtensionLinesMax,
@@ -26,16 +26,21 @@ export function isValidLine(line: string, bytesMax: number): boolean {
   return (
     typeof line === 'string' &&
     line.length > 0 &&
-    !/[\u0000-\u001f]/.test(line) &&
+    !hasControlCharacter(line, false) &&
     isWellFormedText(line) &&
     utf8Length(line) <= bytesMax
   );
 }
 
-export function checkCheckpointFields(origin: string, rootHash: Uint8Array, extensions: readonly string[]): void {
+export function checkCheckpointFields(
+  origin: string,
+  rootHash: Uint8Array,
+  extensions: readonly string[],
+): void {
   // The spec only requires a non-empty origin: Go's sumdb uses "go.sum database tree", with spaces.
   if (!isValidLine(origin, checkpointOriginBytesMax)) throw checkpointInvalid('origin');
-  if (!(rootHash instanceof Uint8Array) || rootHash.length !== hashBytes) throw checkpointInvalid('root hash');
+  if (!(rootHash instanceof Uint8Array) || rootHash.length !== hashBytes)
+    throw checkpointInvalid('root hash');
   if (extensions.length > checkpointExtensionLinesMax) throw checkpointInvalid('extension lines');
   for (const line of extensions) {
     if (!isValidLine(line, checkpointExtensionLineBytesMax)) throw checkpointInvalid('extension line');

@@ -19,7 +19,8 @@ export async function verifyCheckpointConsistency(
   if (next.treeSize < previous.treeSize) throw new MpayError('CHECKPOINT_ROLLBACK');
   const empty = await emptyRootHash();
   for (const checkpoint of [previous, next]) {
-    if (checkpoint.treeSize === 0n && !bytesEqual(checkpoint.rootHash, empty)) throw checkpointInvalid('empty tree');
+    if (checkpoint.treeSize === 0n && !bytesEqual(checkpoint.rootHash, empty))
+      throw checkpointInvalid('empty tree');
   }
   if (previous.treeSize === 0n) {
     if (proof.length !== 0) throw new MpayError('PROOF_INVALID', 'proof does not verify');

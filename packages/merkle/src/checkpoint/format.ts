@@ -14,5 +14,7 @@ export function formatCheckpoint({ origin, treeSize, rootHash, extensions = [] }
   const size = toUint64(treeSize);
   if (size === undefined) throw checkpointInvalid('tree size');
   checkCheckpointFields(origin, rootHash, extensions);
-  return [origin, size.toString(10), base64Encode(rootHash), ...extensions].map((line) => `${line}\n`).join('');
+  return [origin, size.toString(10), base64Encode(rootHash), ...extensions]
+    .map((line) => `${line}\n`)
+    .join('');
 }

@@ -11,12 +11,15 @@ const canonicalDecimal = /^(?:0|[1-9][0-9]{0,19})$/;
  * uint64, canonical base64 of exactly 32 bytes. Throws CHECKPOINT_INVALID.
  */
 export function parseCheckpoint(text: string): Checkpoint {
-  if (typeof text !== 'string' || !text.endsWith('\n')) throw checkpointInvalid('text must end with a newline');
+  if (typeof text !== 'string' || !text.endsWith('\n'))
+    throw checkpointInvalid('text must end with a newline');
   const lines = text.slice(0, -1).split('\n');
   if (lines.length > 3 + checkpointExtensionLinesMax) throw checkpointInvalid('extension lines');
   const [origin, sizeLine, rootLine, ...extensions] = lines;
-  if (origin === undefined || sizeLine === undefined || rootLine === undefined) throw checkpointInvalid('too short');
-  if (!canonicalDecimal.test(sizeLine) || BigInt(sizeLine) > treeSizeMax) throw checkpointInvalid('tree size');
+  if (origin === undefined || sizeLine === undefined || rootLine === undefined)
+    throw checkpointInvalid('too short');
+  if (!canonicalDecimal.test(sizeLine) || BigInt(sizeLine) > treeSizeMax)
+    throw checkpointInvalid('tree size');
   const rootHash = base64Decode(rootLine);
   if (rootHash === undefined) throw checkpointInvalid('root hash');
   checkCheckpointFields(origin, rootHash, extensions);

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { referenceLeafInputs, referenceNodeHashes, referenceRootHashes } from '../tree/reference-tree.test-helper.ts';
+import {
+  referenceLeafInputs,
+  referenceNodeHashes,
+  referenceRootHashes,
+} from '../tree/reference-tree.test-helper.ts';
 import { emptyRootHash, leafHash, nodeHash, sha256 } from './rfc9162.ts';
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');

@@ -25,16 +25,24 @@ function base64UrlToBytes(text: string): Uint8Array {
 /** Imports a 32-byte seed; derives the public key through a JWK export of the private key. */
 export async function importSeed(seed: Uint8Array): Promise<Ed25519KeyPair> {
   assert(seed.length === ed25519SeedBytes, 'Ed25519 seed is 32 bytes');
-  const extractable = await crypto.subtle.importKey('pkcs8', concatBytes(pkcs8SeedPrefix, seed), 'Ed25519', true, [
-    'sign',
-  ]);
+  const extractable = await crypto.subtle.importKey(
+    'pkcs8',
+    concatBytes(pkcs8SeedPrefix, seed),
+    'Ed25519',
+    true,
+    ['sign'],
+  );
   const jwk = await crypto.subtle.exportKey('jwk', extractable);
   assert(typeof jwk.x === 'string', 'Ed25519 JWK has x');
   const publicKey = base64UrlToBytes(jwk.x);
   assert(publicKey.length === ed25519PublicKeyBytes, 'Ed25519 public key is 32 bytes');
-  const privateKey = await crypto.subtle.importKey('pkcs8', concatBytes(pkcs8SeedPrefix, seed), 'Ed25519', false, [
-    'sign',
-  ]);
+  const privateKey = await crypto.subtle.importKey(
+    'pkcs8',
+    concatBytes(pkcs8SeedPrefix, seed),
+    'Ed25519',
+    false,
+    ['sign'],
+  );
   return { privateKey, publicKey };
 }
 
@@ -56,7 +64,11 @@ export async function sign(privateKey: CryptoKey, message: Uint8Array): Promise<
 }
 
 /** False for a wrong-length signature instead of an exception, as Go's ed25519.Verify. */
-export async function verify(publicKey: CryptoKey, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+export async function verify(
+  publicKey: CryptoKey,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   if (signature.length !== ed25519SignatureBytes) return false;
   return crypto.subtle.verify('Ed25519', publicKey, concatBytes(signature), concatBytes(message));
 }

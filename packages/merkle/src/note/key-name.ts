@@ -1,7 +1,7 @@
-import { isWellFormedText, utf8Length } from '../bytes.ts';
+import { hasControlCharacter, isWellFormedText, utf8Length } from '../bytes.ts';
 import { keyNameBytesMax } from '../limits.ts';
 
-const forbiddenInName = /[\p{White_Space}+\u0000-\u001f]/u;
+const forbiddenInName = /[\p{White_Space}+]/u;
 
 /**
  * c2sp.org/signed-note: a key name is non-empty and has no Unicode spaces and
@@ -13,6 +13,7 @@ export function isValidKeyName(name: string): boolean {
     typeof name === 'string' &&
     name.length > 0 &&
     !forbiddenInName.test(name) &&
+    !hasControlCharacter(name, false) &&
     isWellFormedText(name) &&
     utf8Length(name) <= keyNameBytesMax
   );

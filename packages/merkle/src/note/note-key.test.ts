@@ -39,7 +39,8 @@ describe('note keys (golang.org/x/mod/sumdb/note encoding)', () => {
   });
 
   it('rejects every mangling of the verifier key', async () => {
-    for (const key of manglings(peterVerifierKey)) expect(await rejected(() => parseVerifierKey(key))).toBe(true);
+    for (const key of manglings(peterVerifierKey))
+      expect(await rejected(() => parseVerifierKey(key))).toBe(true);
   });
 
   it('rejects every mangling of the signer key', async () => {
@@ -51,14 +52,18 @@ describe('note keys (golang.org/x/mod/sumdb/note encoding)', () => {
     const unknownAlgorithm = 'PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';
     expect(await rejected(() => parseVerifierKey(wrongLength))).toBe(true);
     expect(await rejected(() => parseVerifierKey(unknownAlgorithm))).toBe(true);
-    expect(await rejected(() => parseVerifierKey(peterVerifierKey.replace('c74f20a3', 'C74F20A3')))).toBe(true);
+    expect(await rejected(() => parseVerifierKey(peterVerifierKey.replace('c74f20a3', 'C74F20A3')))).toBe(
+      true,
+    );
     expect(await rejected(() => parseSignerKey(peterVerifierKey))).toBe(true);
     expect(await rejected(() => parseVerifierKey(peterSignerKey))).toBe(true);
   });
 
   it('generates key pairs whose halves match and parse', async () => {
     const { signerKey, verifierKey } = await generateNoteKey('log.mpay.example/transactions');
-    expect(signerKey).toMatch(/^PRIVATE\+KEY\+log\.mpay\.example\/transactions\+[0-9a-f]{8}\+A[A-Za-z0-9+/]{43}$/);
+    expect(signerKey).toMatch(
+      /^PRIVATE\+KEY\+log\.mpay\.example\/transactions\+[0-9a-f]{8}\+A[A-Za-z0-9+/]{43}$/,
+    );
     const signer = await parseSignerKey(signerKey);
     const verifier = await parseVerifierKey(verifierKey);
     expect(signer.keyHash).toBe(verifier.keyHash);
@@ -68,7 +73,16 @@ describe('note keys (golang.org/x/mod/sumdb/note encoding)', () => {
   });
 
   it('refuses names with spaces, plus signs, control characters, or nothing', async () => {
-    for (const name of ['', 'a b', 'a+b', 'a\u00a0b', 'a\u2028b', 'tab\tname', 'bell\u0007', 'x'.repeat(257)]) {
+    for (const name of [
+      '',
+      'a b',
+      'a+b',
+      'a\u00a0b',
+      'a\u2028b',
+      'tab\tname',
+      'bell\u0007',
+      'x'.repeat(257),
+    ]) {
       expect(await rejected(() => generateNoteKey(name))).toBe(true);
     }
     await expect(generateNoteKey('\u00e9l\u00e8ve/\u65e5\u672c')).resolves.toBeDefined();

@@ -62,7 +62,11 @@ export async function parseSignerKey(text: string): Promise<NoteSigner> {
   if ((await keyHash(name, concatBytes(typePrefix, pair.publicKey))) !== hash) {
     throw keyInvalid('key hash');
   }
-  return Object.freeze({ name, keyHash: hash, sign: (message: Uint8Array) => ed25519.sign(pair.privateKey, message) });
+  return Object.freeze({
+    name,
+    keyHash: hash,
+    sign: (message: Uint8Array) => ed25519.sign(pair.privateKey, message),
+  });
 }
 
 /** Parses `<name>+<hash>+<base64(0x01 || public key)>` and checks the hash. */

@@ -1,8 +1,5 @@
-import { isWellFormedText, utf8Decode, utf8Encode } from '../bytes.ts';
+import { hasControlCharacter, isWellFormedText, utf8Decode, utf8Encode } from '../bytes.ts';
 import { noteBytesMax } from '../limits.ts';
-
-/** ASCII control characters other than newline: never allowed anywhere in a note. */
-const forbiddenControl = /[\u0000-\u0009\u000b-\u001f]/;
 
 /**
  * Brings a note (text or signed note) to a string and its exact UTF-8 bytes,
@@ -13,11 +10,11 @@ export function readNote(input: string | Uint8Array): { text: string; bytes: Uin
   if (input instanceof Uint8Array) {
     if (input.length > noteBytesMax) return undefined;
     const text = utf8Decode(input);
-    if (text === undefined || forbiddenControl.test(text)) return undefined;
+    if (text === undefined || hasControlCharacter(text, true)) return undefined;
     return { text, bytes: input };
   }
   if (typeof input !== 'string' || input.length > noteBytesMax) return undefined;
-  if (!isWellFormedText(input) || forbiddenControl.test(input)) return undefined;
+  if (!isWellFormedText(input) || hasControlCharacter(input, true)) return undefined;
   const bytes = utf8Encode(input);
   if (bytes.length > noteBytesMax) return undefined;
   return { text: input, bytes };

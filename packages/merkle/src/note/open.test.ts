@@ -34,17 +34,25 @@ describe('openNote (cases of golang.org/x/mod/sumdb/note TestOpen)', () => {
   });
 
   it('rejects a note with no signature by a known key', async () => {
-    await expect(openNote(`${text}\n${peterSig}${enochSig}`, [])).rejects.toMatchObject({ code: 'NOTE_KEY_UNKNOWN' });
+    await expect(openNote(`${text}\n${peterSig}${enochSig}`, [])).rejects.toMatchObject({
+      code: 'NOTE_KEY_UNKNOWN',
+    });
   });
 
   it('accepts the same verifier key listed twice, refuses two keys with one name and key hash', async () => {
-    const opened = await openNote(`${text}\n${enochSig}`, [enochVerifierKey, peterVerifierKey, enochVerifierKey]);
+    const opened = await openNote(`${text}\n${enochSig}`, [
+      enochVerifierKey,
+      peterVerifierKey,
+      enochVerifierKey,
+    ]);
     expect(opened.verifiedSignatures).toEqual([enoch]);
   });
 
   it('rejects more than 100 signature lines, known key or not', async () => {
     const many = `${text}\n${peterSig.repeat(101)}`;
-    await expect(openNote(many, [peterVerifierKey])).rejects.toMatchObject({ code: 'NOTE_TOO_MANY_SIGNATURES' });
+    await expect(openNote(many, [peterVerifierKey])).rejects.toMatchObject({
+      code: 'NOTE_TOO_MANY_SIGNATURES',
+    });
     await expect(openNote(many, [])).rejects.toMatchObject({ code: 'NOTE_TOO_MANY_SIGNATURES' });
     const hundred = await openNote(`${text}\n${peterSig.repeat(100)}`, [peterVerifierKey]);
     expect(hundred.verifiedSignatures).toEqual([peter]);
@@ -55,7 +63,9 @@ describe('openNote (cases of golang.org/x/mod/sumdb/note TestOpen)', () => {
     await expect(openNote(bad, [peterVerifierKey])).rejects.toMatchObject({ code: 'NOTE_SIGNATURE_INVALID' });
     // Well-formed, Peter's key hash, one signature byte: checked, and fails.
     const short = `${text}\n\u2014 PeterNeumann x08go/Y=\n`;
-    await expect(openNote(short, [peterVerifierKey])).rejects.toMatchObject({ code: 'NOTE_SIGNATURE_INVALID' });
+    await expect(openNote(short, [peterVerifierKey])).rejects.toMatchObject({
+      code: 'NOTE_SIGNATURE_INVALID',
+    });
   });
 
   it('drops duplicates and keeps a bad signature by an unknown key unverified', async () => {
@@ -63,7 +73,10 @@ describe('openNote (cases of golang.org/x/mod/sumdb/note TestOpen)', () => {
     const signed = `${text}\n${peterSig}${peterSig}${enochSig}${enochSig}${enochABCD}`;
     const opened = await openNote(signed, [peterVerifierKey]);
     expect(opened.verifiedSignatures).toEqual([peter]);
-    expect(opened.unverifiedSignatures.map((s) => `\u2014 EnochRoot ${s.base64}\n`)).toEqual([enochSig, enochABCD]);
+    expect(opened.unverifiedSignatures.map((s) => `\u2014 EnochRoot ${s.base64}\n`)).toEqual([
+      enochSig,
+      enochABCD,
+    ]);
   });
 
   it('rejects malformed notes', async () => {
@@ -92,7 +105,9 @@ describe('openNote (cases of golang.org/x/mod/sumdb/note TestOpen)', () => {
   it('verifies every signature by a known key, unlike Go which skips repeats (a deliberate deviation)', async () => {
     const forged = `\u2014 PeterNeumann ${base64Encode(new Uint8Array([0xc7, 0x4f, 0x20, 0xa3, ...new Uint8Array(64)]))}\n`;
     const signed = `${text}\n${peterSig}${forged}`;
-    await expect(openNote(signed, [peterVerifierKey])).rejects.toMatchObject({ code: 'NOTE_SIGNATURE_INVALID' });
+    await expect(openNote(signed, [peterVerifierKey])).rejects.toMatchObject({
+      code: 'NOTE_SIGNATURE_INVALID',
+    });
   });
 
   it('ignores signatures sharing only the name or only the key hash of a known key', async () => {

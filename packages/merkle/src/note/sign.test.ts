@@ -28,7 +28,9 @@ describe('signNote', () => {
 
   it('rejects no signer, a repeated signer, and a bad signer key', async () => {
     await expect(signNote(text, [])).rejects.toMatchObject({ code: 'NOTE_INVALID' });
-    await expect(signNote(text, [peterSignerKey, peterSignerKey])).rejects.toMatchObject({ code: 'NOTE_INVALID' });
+    await expect(signNote(text, [peterSignerKey, peterSignerKey])).rejects.toMatchObject({
+      code: 'NOTE_INVALID',
+    });
     await expect(signNote(text, [peterVerifierKey])).rejects.toMatchObject({ code: 'CRYPTO_KEY_INVALID' });
   });
 

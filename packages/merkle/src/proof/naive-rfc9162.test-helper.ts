@@ -22,7 +22,8 @@ export async function naiveInclusionProof(m: number, leaves: readonly Uint8Array
   const n = leaves.length;
   if (n <= 1) return [];
   const k = split(n);
-  if (m < k) return [...(await naiveInclusionProof(m, leaves.slice(0, k))), await naiveRootHash(leaves.slice(k))];
+  if (m < k)
+    return [...(await naiveInclusionProof(m, leaves.slice(0, k))), await naiveRootHash(leaves.slice(k))];
   return [...(await naiveInclusionProof(m - k, leaves.slice(k))), await naiveRootHash(leaves.slice(0, k))];
 }
 
@@ -30,7 +31,8 @@ async function subproof(m: number, leaves: readonly Uint8Array[], complete: bool
   const n = leaves.length;
   if (m === n) return complete ? [] : [await naiveRootHash(leaves)];
   const k = split(n);
-  if (m <= k) return [...(await subproof(m, leaves.slice(0, k), complete)), await naiveRootHash(leaves.slice(k))];
+  if (m <= k)
+    return [...(await subproof(m, leaves.slice(0, k), complete)), await naiveRootHash(leaves.slice(k))];
   return [...(await subproof(m - k, leaves.slice(k), false)), await naiveRootHash(leaves.slice(0, k))];
 }
 

@@ -1,7 +1,7 @@
 import { assert } from '@mpay/protocol';
 import { foldRight } from '../tree/fold-right.ts';
 import { type NodeId, nodeId, perfectSubtrees } from '../tree/node-id.ts';
-import { bitLength, isPowerOfTwo, trailingZeros } from '../tree-size.ts';
+import { isPowerOfTwo, trailingZeros } from '../tree-size.ts';
 
 /**
  * What to read to build a proof. Every proof hash is a stored perfect subtree,
@@ -28,7 +28,7 @@ export function proofLength(nodes: ProofNodes): number {
  * promoted unchanged).
  */
 export function pathNodes(level: number, index: bigint, treeSize: bigint): ProofNodes {
-  assert(treeSize > 0n && ((index + 1n) << BigInt(level)) <= treeSize, 'node inside the tree');
+  assert(treeSize > 0n && (index + 1n) << BigInt(level) <= treeSize, 'node inside the tree');
   const ids: NodeId[] = [];
   let ephemeralBegin = 0;
   let ephemeralEnd = 0;
@@ -91,9 +91,4 @@ export function inclusionProofLength(index: bigint, treeSize: bigint): number {
 
 export function consistencyProofLength(size1: bigint, size2: bigint): number {
   return proofLength(consistencyProofNodes(size1, size2));
-}
-
-/** Upper bound used in assertions: a path never has more hashes than the tree has levels. */
-export function pathLengthMax(treeSize: bigint): number {
-  return bitLength(treeSize - 1n);
 }

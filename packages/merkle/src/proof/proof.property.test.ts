@@ -66,48 +66,80 @@ describe('proof generation against the literal RFC 9162 definitions', () => {
 
   it('inclusion proofs equal PATH(m, D[n]), verify, and fail when mutated', async () => {
     await fc.assert(
-      fc.asyncProperty(entries, batches, fraction, fraction, fc.nat(), async (list, batchSizes, f, g, bit) => {
-        const { leaves, tree } = await buildTree(list, batchSizes);
-        const size = 1 + pick(f, leaves.length);
-        const index = pick(g, size);
-        const root = await naiveRootHash(leaves.slice(0, size));
-        const proof = await inclusionProof(index, size, tree);
-        expect(proof).toEqual(await naiveInclusionProof(index, leaves.slice(0, size)));
-        await verifyInclusion(leaves[index]!, index, size, proof, root);
-        await verifyInclusion(leaves[index]!, BigInt(index), BigInt(size), proof, root);
-        if (proof.length > 0) {
-          expect(await rejects(() => verifyInclusion(leaves[index]!, index, size, flipBit(proof, bit, bit), root))).toBe(true);
-          expect(await rejects(() => verifyInclusion(leaves[index]!, index, size, proof.slice(1), root))).toBe(true);
-        }
-        expect(await rejects(() => verifyInclusion(leaves[index]!, index, size, [...proof, root], root))).toBe(true);
-        const otherIndex = (index + 1 + (bit % size)) % size;
-        if (otherIndex !== index) {
-          expect(await rejects(() => verifyInclusion(leaves[index]!, otherIndex, size, proof, root))).toBe(true);
-        }
-      }),
+      fc.asyncProperty(
+        entries,
+        batches,
+        fraction,
+        fraction,
+        fc.nat(),
+        async (list, batchSizes, f, g, bit) => {
+          const { leaves, tree } = await buildTree(list, batchSizes);
+          const size = 1 + pick(f, leaves.length);
+          const index = pick(g, size);
+          const root = await naiveRootHash(leaves.slice(0, size));
+          const proof = await inclusionProof(index, size, tree);
+          expect(proof).toEqual(await naiveInclusionProof(index, leaves.slice(0, size)));
+          await verifyInclusion(leaves[index]!, index, size, proof, root);
+          await verifyInclusion(leaves[index]!, BigInt(index), BigInt(size), proof, root);
+          if (proof.length > 0) {
+            expect(
+              await rejects(() =>
+                verifyInclusion(leaves[index]!, index, size, flipBit(proof, bit, bit), root),
+              ),
+            ).toBe(true);
+            expect(
+              await rejects(() => verifyInclusion(leaves[index]!, index, size, proof.slice(1), root)),
+            ).toBe(true);
+          }
+          expect(
+            await rejects(() => verifyInclusion(leaves[index]!, index, size, [...proof, root], root)),
+          ).toBe(true);
+          const otherIndex = (index + 1 + (bit % size)) % size;
+          if (otherIndex !== index) {
+            expect(await rejects(() => verifyInclusion(leaves[index]!, otherIndex, size, proof, root))).toBe(
+              true,
+            );
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
 
   it('consistency proofs equal PROOF(m, D[n]), verify, and fail when mutated', async () => {
     await fc.assert(
-      fc.asyncProperty(entries, batches, fraction, fraction, fc.nat(), async (list, batchSizes, f, g, bit) => {
-        const { leaves, tree } = await buildTree(list, batchSizes);
-        const size2 = 1 + pick(f, leaves.length);
-        const size1 = 1 + pick(g, size2);
-        const root1 = await naiveRootHash(leaves.slice(0, size1));
-        const root2 = await naiveRootHash(leaves.slice(0, size2));
-        const proof = await consistencyProof(size1, size2, tree);
-        expect(proof).toEqual(await naiveConsistencyProof(size1, leaves.slice(0, size2)));
-        await verifyConsistency(size1, size2, root1, root2, proof);
-        expect(await rejects(() => verifyConsistency(size1, size2, root2, root1, proof))).toBe(size1 !== size2);
-        if (proof.length > 0) {
-          expect(await rejects(() => verifyConsistency(size1, size2, root1, root2, flipBit(proof, bit, bit)))).toBe(true);
-          expect(await rejects(() => verifyConsistency(size1, size2, root1, root2, proof.slice(0, -1)))).toBe(true);
-        }
-        expect(await rejects(() => verifyConsistency(size1, size2, root1, root2, [...proof, root1]))).toBe(true);
-        expect(await rejects(() => verifyConsistency(0, size2, root1, root2, proof))).toBe(true);
-      }),
+      fc.asyncProperty(
+        entries,
+        batches,
+        fraction,
+        fraction,
+        fc.nat(),
+        async (list, batchSizes, f, g, bit) => {
+          const { leaves, tree } = await buildTree(list, batchSizes);
+          const size2 = 1 + pick(f, leaves.length);
+          const size1 = 1 + pick(g, size2);
+          const root1 = await naiveRootHash(leaves.slice(0, size1));
+          const root2 = await naiveRootHash(leaves.slice(0, size2));
+          const proof = await consistencyProof(size1, size2, tree);
+          expect(proof).toEqual(await naiveConsistencyProof(size1, leaves.slice(0, size2)));
+          await verifyConsistency(size1, size2, root1, root2, proof);
+          expect(await rejects(() => verifyConsistency(size1, size2, root2, root1, proof))).toBe(
+            size1 !== size2,
+          );
+          if (proof.length > 0) {
+            expect(
+              await rejects(() => verifyConsistency(size1, size2, root1, root2, flipBit(proof, bit, bit))),
+            ).toBe(true);
+            expect(
+              await rejects(() => verifyConsistency(size1, size2, root1, root2, proof.slice(0, -1))),
+            ).toBe(true);
+          }
+          expect(await rejects(() => verifyConsistency(size1, size2, root1, root2, [...proof, root1]))).toBe(
+            true,
+          );
+          expect(await rejects(() => verifyConsistency(0, size2, root1, root2, proof))).toBe(true);
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -64,7 +64,13 @@ async function outcome(run: () => Promise<void>): Promise<'ok' | 'error'> {
 
 function runVector(kind: string, v: Vector): Promise<void> {
   if (kind === 'inclusion') {
-    return verifyInclusion(bytes(v.leafHash), size(v.leafIdx), size(v.treeSize), proofOf(v.proof), bytes(v.root));
+    return verifyInclusion(
+      bytes(v.leafHash),
+      size(v.leafIdx),
+      size(v.treeSize),
+      proofOf(v.proof),
+      bytes(v.root),
+    );
   }
   if (kind === 'consistency') {
     return verifyConsistency(size(v.size1), size(v.size2), bytes(v.root1), bytes(v.root2), proofOf(v.proof));

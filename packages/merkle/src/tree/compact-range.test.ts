@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { leafHash } from '../hash/rfc9162.ts';
 import { CompactRange } from './compact-range.ts';
 import type { NodeId } from './node-id.ts';
-import { referenceLeafInputs, referenceNodeHashes, referenceRootHashes } from './reference-tree.test-helper.ts';
+import {
+  referenceLeafInputs,
+  referenceNodeHashes,
+  referenceRootHashes,
+} from './reference-tree.test-helper.ts';
 import { rootHash } from './root-hash.ts';
 
 const leaves = await Promise.all(referenceLeafInputs.map((input) => leafHash(input)));
@@ -58,6 +62,8 @@ describe('CompactRange', () => {
   it('refuses a restore with the wrong number or size of hashes (a storage bug)', () => {
     expect(() => CompactRange.fromHashes(3, [leaves[0]!])).toThrow(/assertion failed/);
     expect(() => CompactRange.fromHashes(1, [new Uint8Array(31)])).toThrow(/assertion failed/);
-    expect(() => CompactRange.fromHashes(-1, [])).toThrow(expect.objectContaining({ code: 'PROOF_REQUEST_INVALID' }));
+    expect(() => CompactRange.fromHashes(-1, [])).toThrow(
+      expect.objectContaining({ code: 'PROOF_REQUEST_INVALID' }),
+    );
   });
 });

@@ -3,7 +3,11 @@ import { leafHash } from '../hash/rfc9162.ts';
 import { consistencyProof } from '../proof/consistency/generate.ts';
 import { inclusionProof } from '../proof/inclusion/generate.ts';
 import { MemoryTree } from './memory-tree.ts';
-import { referenceLeafInputs, referenceNodeHashes, referenceRootHashes } from './reference-tree.test-helper.ts';
+import {
+  referenceLeafInputs,
+  referenceNodeHashes,
+  referenceRootHashes,
+} from './reference-tree.test-helper.ts';
 import { treeRootHash } from './root-hash.ts';
 import type { TreeReader } from './tree-reader.ts';
 
@@ -30,7 +34,8 @@ describe('MemoryTree', () => {
 
   it('answers the root hash of every earlier size', async () => {
     const tree = await referenceTree();
-    for (let size = 0; size <= 8; size++) expect(await treeRootHash(size, tree)).toEqual(referenceRootHashes[size]);
+    for (let size = 0; size <= 8; size++)
+      expect(await treeRootHash(size, tree)).toEqual(referenceRootHashes[size]);
     await expect(treeRootHash(9, tree)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 

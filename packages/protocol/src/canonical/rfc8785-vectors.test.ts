@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalBytes } from './canonicalize.ts';
 
 // cyberphone/json-canonicalization testdata (Apache-2.0), kept in ../shared/vectors.
-const testdata = new URL('../../../../../shared/vectors/jcs/testdata/', import.meta.url);
+const testdata = new URL('../../../../test/vectors/jcs/testdata/', import.meta.url);
 const names = readdirSync(new URL('input/', testdata)).filter((name) => name.endsWith('.json'));
 
 function hexToBytes(hex: string): Uint8Array {

@@ -105,7 +105,12 @@ describe('imsFromJson', () => {
     ['account with space', 'data.accountPayable', '1234 5678', 'MESSAGE_INVALID data.accountPayable'],
     ['account too short', 'data.accountReceivable', 'abc', 'MESSAGE_INVALID data.accountReceivable'],
     ['account too long', 'data.accountReceivable', 'A'.repeat(35), 'MESSAGE_INVALID data.accountReceivable'],
-    ['account edge hyphen', 'data.accountReceivable', '-1234', 'MESSAGE_INVALID data.accountReceivable'],
+    [
+      'account with underscore',
+      'data.accountReceivable',
+      'ACC_1234',
+      'MESSAGE_INVALID data.accountReceivable',
+    ],
     ['negative amount', 'data.amount.value', '-1.00', 'AMOUNT_INVALID data.amount.value'],
     ['zero amount', 'data.amount.value', '0.00', 'AMOUNT_INVALID data.amount.value'],
     ['three fraction digits', 'data.amount.value', '1.001', 'AMOUNT_INVALID data.amount.value'],

@@ -26,8 +26,11 @@ import {
   securityLevels,
 } from './message.ts';
 
-/** The JSON wire form: the model with the amount as `{ "currency": "EUR", "value": "1000.00" }`. */
-export interface ImsJson {
+/**
+ * The JSON wire form: the model with the amount as `{ "currency": "EUR", "value": "1000.00" }`.
+ * A type alias (not an interface) so that it is assignable to `Record<string, unknown>`.
+ */
+export type ImsJson = {
   type: SecurityLevel;
   transactionId: string;
   procedure: ImsProcedure;
@@ -43,7 +46,7 @@ export interface ImsJson {
     amount: { currency: CurrencyCode; value: string };
     description?: string;
   };
-}
+};
 
 function readParty(value: unknown, path: string): ImsParty {
   const party = readObject(value, path, ['id'], ['sign']);

@@ -111,6 +111,6 @@ export async function checkCertificate(
     isRevoked: () => record.revokedAt !== null,
     clockSkewSeconds,
   });
-  if (verified.subject !== partyId || record.partyId !== partyId) throw new MpayError('KEY_UNKNOWN');
+  if (verified.subject !== partyId || record.partyId !== partyId) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   return verified;
 }

@@ -8,7 +8,11 @@ import { assembleProof, consistencyProofNodes } from '../proof-nodes.ts';
  * sizes, from one batched read. Empty when the sizes are equal. Throws
  * MpayError('PROOF_REQUEST_INVALID') unless 0 < size1 <= size2.
  */
-export async function consistencyProof(size1: TreeSize, size2: TreeSize, reader: TreeReader): Promise<Uint8Array[]> {
+export async function consistencyProof(
+  size1: TreeSize,
+  size2: TreeSize,
+  reader: TreeReader,
+): Promise<Uint8Array[]> {
   const first = toUint64(size1);
   const second = toUint64(size2);
   if (first === undefined || second === undefined || first === 0n || first > second) {

@@ -9,7 +9,11 @@ import { assembleProof, inclusionProofNodes } from '../proof-nodes.ts';
  * perfect-subtree hashes. Throws MpayError('PROOF_REQUEST_INVALID') unless
  * index < treeSize.
  */
-export async function inclusionProof(index: TreeSize, treeSize: TreeSize, reader: TreeReader): Promise<Uint8Array[]> {
+export async function inclusionProof(
+  index: TreeSize,
+  treeSize: TreeSize,
+  reader: TreeReader,
+): Promise<Uint8Array[]> {
   const leafIndex = toUint64(index);
   const size = toUint64(treeSize);
   if (leafIndex === undefined || size === undefined || leafIndex >= size) {

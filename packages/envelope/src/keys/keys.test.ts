@@ -1,0 +1,107 @@
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { expectMpayError } from '../test-support/fixtures.ts';
+import { generateEncryptionKeyPair, generateSigningKeyPair } from './generate.ts';
+import { importPrivateKey, importPublicKey } from './import.ts';
+import { keyResolverFromJwkSet, publicJwkSet } from './key-set.ts';
+
+async function exported(alg: string, options: { crv?: string; modulusLength?: number } = {}) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { ...options, extractable: true });
+  return { publicJwk: await exportJWK(publicKey), privateJwk: await exportJWK(privateKey) };
+}
+
+describe('generate', () => {
+  it.each([
+    ['ES256', 'EC', 'P-256'],
+    ['EdDSA', 'OKP', 'Ed25519'],
+  ] as const)('%s signing key pairs carry kid (RFC 7638 thumbprint), alg and use', async (alg, kty, crv) => {
+    const pair = await generateSigningKeyPair(alg);
+    expect(pair.publicJwk).toMatchObject({ kty, crv, alg, use: 'sig', kid: pair.kid });
+    expect(pair.privateJwk).toMatchObject({ kty, crv, alg, use: 'sig', kid: pair.kid });
+    expect(pair.publicJwk).not.toHaveProperty('d');
+    expect(pair.kid).toBe(await calculateJwkThumbprint({ ...pair.publicJwk }, 'sha256'));
+    expect(Object.isFrozen(pair.privateJwk)).toBe(true);
+  });
+
+  it('defaults to ES256, and encryption keys are P-256 for ECDH-ES', async () => {
+    expect((await generateSigningKeyPair()).publicJwk.alg).toBe('ES256');
+    const pair = await generateEncryptionKeyPair();
+    expect(pair.publicJwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ECDH-ES', use: 'enc', kid: pair.kid });
+    expect((await generateEncryptionKeyPair('ECDH-ES+A256KW')).publicJwk.alg).toBe('ECDH-ES+A256KW');
+  });
+});
+
+describe('importPublicKey / importPrivateKey', () => {
+  it('imports what it generates, with the thumbprint as kid when the JWK has none', async () => {
+    const pair = await generateSigningKeyPair();
+    const { kid: _kid, ...withoutKid } = pair.publicJwk;
+    expect((await importPublicKey(withoutKid)).kid).toBe(pair.kid);
+    const imported = await importPrivateKey(pair.privateJwk);
+    expect(imported.cryptoKey.extractable).toBe(false);
+    expect(imported).toMatchObject({ use: 'sig', alg: 'ES256', kid: pair.kid });
+  });
+
+  it('rejects RSA at every size, HMAC and AES keys, and curves outside the allow-list', async () => {
+    const rsa = await exported('RS256', { modulusLength: 2048 });
+    const refused = [
+      { ...rsa.publicJwk, alg: 'RS256' },
+      { kty: 'RSA', n: `w${'A'.repeat(682)}`, e: 'AQAB', alg: 'PS256' },
+      { kty: 'oct', k: 'c2VjcmV0', alg: 'HS256' },
+      { ...(await exported('ES384')).publicJwk, alg: 'ES384' },
+      { ...(await exported('ES384')).publicJwk, alg: 'ES256' },
+      { ...(await exported('ES512')).publicJwk, alg: 'ES256' },
+      { ...(await exported('ECDH-ES', { crv: 'X25519' })).publicJwk, alg: 'ECDH-ES' },
+      { kty: 'EC', crv: 'secp256k1', x: 'A'.repeat(43), y: 'A'.repeat(43), alg: 'ES256K' },
+      { kty: 'EC', crv: 'P-256', x: 'A'.repeat(43), y: 'A'.repeat(43), alg: 'ECDH-ES+A128KW' },
+      { kty: 'EC', crv: 'P-256', x: 'A'.repeat(43), y: 'A'.repeat(43), alg: 'none' },
+    ];
+    for (const jwk of refused) await expectMpayError(importPublicKey(jwk), 'CRYPTO_ALGORITHM_REJECTED');
+  });
+
+  it('rejects malformed keys: no alg, private members in a public key, invalid points, wrong use', async () => {
+    const { publicJwk, privateJwk } = await generateSigningKeyPair();
+    await expectMpayError(importPublicKey({ ...publicJwk, alg: undefined }), 'CRYPTO_ALGORITHM_REJECTED');
+    const invalid = [
+      privateJwk,
+      { ...publicJwk, p: 'AQAB' },
+      { ...publicJwk, y: `${publicJwk.y!.slice(0, -2)}AA` },
+      { ...publicJwk, x: publicJwk.x.slice(1) },
+      { ...publicJwk, x: `${publicJwk.x}=` },
+      { ...publicJwk, use: 'enc' },
+      { ...publicJwk, key_ops: ['encrypt'] },
+      { ...publicJwk, kid: '' },
+      'not a key',
+      null,
+    ];
+    for (const jwk of invalid) await expectMpayError(importPublicKey(jwk), 'CRYPTO_KEY_INVALID');
+    await expectMpayError(importPrivateKey(publicJwk), 'CRYPTO_KEY_INVALID');
+    await expectMpayError(importPrivateKey({ ...privateJwk, d: privateJwk.d.slice(2) }), 'CRYPTO_KEY_INVALID');
+  });
+
+  it('rejects the all-zero P-256 point', async () => {
+    const zero = 'A'.repeat(43);
+    await expectMpayError(importPublicKey({ kty: 'EC', crv: 'P-256', x: zero, y: zero, alg: 'ES256' }), 'CRYPTO_KEY_INVALID');
+  });
+});
+
+describe('JWK sets', () => {
+  it('publishes public keys with distinct kids and resolves by kid', async () => {
+    const a = await generateSigningKeyPair();
+    const b = await generateEncryptionKeyPair();
+    const set = publicJwkSet([a.publicJwk, b.publicJwk]);
+    expect(set.keys.map((key) => key.kid)).toEqual([a.kid, b.kid]);
+    const resolve = keyResolverFromJwkSet(JSON.parse(JSON.stringify(set)));
+    expect(await resolve(a.kid)).toEqual(a.publicJwk);
+    expect(await resolve('unknown')).toBeUndefined();
+  });
+
+  it('refuses a set with a private key, a duplicate kid, a key without kid or a foreign key type', async () => {
+    const a = await generateSigningKeyPair();
+    const { kid: _kid, ...withoutKid } = a.publicJwk;
+    expect(() => publicJwkSet([a.privateJwk])).toThrow();
+    expect(() => publicJwkSet([a.publicJwk, { ...a.publicJwk }])).toThrow();
+    expect(() => publicJwkSet([withoutKid])).toThrow();
+    expect(() => keyResolverFromJwkSet({ keys: [a.publicJwk, { kty: 'oct', k: 'AA', alg: 'HS256', kid: 'h' }] })).toThrow();
+    expect(() => keyResolverFromJwkSet({ keys: 'nope' })).toThrow();
+  });
+});

@@ -1,0 +1,205 @@
+import { demoParties } from '@mpay/cli';
+import { encryptTo, generateSigningKeyPair } from '@mpay/envelope';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { craftMerchantRequest, expectCode, postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
+
+let test: TestPlatform;
+beforeAll(async () => {
+  test = await startTestPlatform();
+});
+afterAll(async () => {
+  await test?.close();
+});
+
+async function payAndConfirm(amountMinor: bigint, format: 'json' | 'xml' = 'json') {
+  const wallet = test.wallet();
+  const abort = new AbortController();
+  const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
+  const next = requests.next();
+  const accepted = await test.merchant.requestPayment({ customer: demoParties.customer.msisdn, amount: { currency: 'EUR', minor: amountMinor }, format });
+  const view = (await next).value!;
+  abort.abort();
+  return { wallet, accepted, view };
+}
+
+describe('an iMS payment end to end over HTTP', () => {
+  it('moves the money once, notifies the merchant and gives the customer a signed receipt', async () => {
+    const before = await test.balances();
+    const { wallet, accepted, view } = await payAndConfirm(12_50n);
+    expect(view.paymentId).toBe(accepted.paymentId);
+    expect(view.merchant).toEqual({ id: demoParties.merchant.id, name: 'Merkur Trade' });
+    expect(view.amount.value).toBe('12.50');
+    const receipt = await wallet.confirm(view, demoParties.customer.pin);
+    expect((receipt.payload.receipt as { status: string }).status).toBe('completed');
+    const notification = await test.platform.merchantShop.waitForNotification(view.paymentId, 'completed', 10_000);
+    expect(notification.event).toBe('payment.updated');
+    const after = await test.balances();
+    expect(after.customer).toBe(before.customer - 12_50n);
+    expect(after.merchant).toBe(before.merchant + 12_50n);
+    const status = await test.merchant.paymentStatus(view.paymentId);
+    expect(status.status).toBe('completed');
+    expect((status.history as { status: string }[]).map((h) => h.status)).toEqual(['requested', 'awaiting_customer', 'authorised', 'completed']);
+  });
+
+  it('accepts the iMS XML wire form of the paper', async () => {
+    const before = await test.balances();
+    const { wallet, view } = await payAndConfirm(3_00n, 'xml');
+    await wallet.confirm(view, demoParties.customer.pin);
+    expect((await test.balances()).customer).toBe(before.customer - 3_00n);
+  });
+
+  it('never debits twice: a replayed confirmation is refused', async () => {
+    const { view } = await payAndConfirm(1_00n);
+    const before = await test.balances();
+    const wallet = test.wallet();
+    const trace: string[] = [];
+    const tracing = new (wallet.constructor as typeof import('@mpay/sdk').Wallet)({
+      gatewayUrl: test.platform.urls.gateway,
+      keystore: structuredClone(test.platform.credentials.customerKeystore),
+      fsp: test.fsp,
+      trace: (m) => {
+        if (m.step === 'customer-to-fsp (encrypted)') trace.push(m.compact);
+      },
+    });
+    await tracing.confirm(view, demoParties.customer.pin);
+    const replay = await postRaw(`${test.platform.urls.gateway}/payments/${view.paymentId}/confirmation`, trace[0]!);
+    expect(replay.code).toBe('MESSAGE_REPLAYED');
+    expect((await test.balances()).customer).toBe(before.customer - 1_00n);
+  });
+});
+
+describe('what bad input gets (stable code, no money moved)', () => {
+  let before: { customer: bigint; merchant: bigint };
+  const paymentsUrl = () => `${test.platform.urls.gateway}/payments`;
+  const unchanged = async () => expect(await test.balances()).toEqual(before);
+  beforeAll(async () => {
+    before = await test.balances();
+  });
+
+  it('amount changed after signing', async () => {
+    const { jwe } = await craftMerchantRequest(test, { mutate: (m) => ({ ...m, data: { ...m.data, amount: { currency: 'EUR', minor: 1n } } }) });
+    expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CRYPTO_VERIFICATION_FAILED');
+    await unchanged();
+  });
+
+  it('payee changed', async () => {
+    const { jwe } = await craftMerchantRequest(test, { mutate: (m) => ({ ...m, address: { ...m.address, to: { ...m.address.to, id: 'other.shop@merchant.xbank' as typeof m.address.to.id } } }) });
+    expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CRYPTO_VERIFICATION_FAILED');
+    await unchanged();
+  });
+
+  it('signature bit flipped', async () => {
+    const { jwe } = await craftMerchantRequest(test, {
+      mutate: (m) => {
+        const sign = m.address.to.sign!;
+        const flipped = `${sign.slice(0, -2)}${sign.at(-2) === 'A' ? 'B' : 'A'}${sign.at(-1)}`;
+        return { ...m, address: { ...m.address, to: { ...m.address.to, sign: flipped } } };
+      },
+    });
+    expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CRYPTO_VERIFICATION_FAILED');
+    await unchanged();
+  });
+
+  it('replayed payment request: refused, or the first result with the same Idempotency-Key', async () => {
+    const { jwe } = await craftMerchantRequest(test);
+    const first = await postRaw(paymentsUrl(), jwe, 'application/jose', { 'idempotency-key': 'replay-1' });
+    expect(first.status).toBe(201);
+    const again = await postRaw(paymentsUrl(), jwe, 'application/jose', { 'idempotency-key': 'replay-1' });
+    expect(again).toEqual(first);
+    expect((await postRaw(paymentsUrl(), jwe)).code).toBe('MESSAGE_REPLAYED');
+    const reused = await postRaw(paymentsUrl(), (await craftMerchantRequest(test)).jwe, 'application/jose', { 'idempotency-key': 'replay-1' });
+    expect(reused.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    await unchanged();
+  });
+
+  it('expired message', async () => {
+    const { jwe } = await craftMerchantRequest(test, { now: () => Date.now() - 3_600_000 });
+    expect((await postRaw(paymentsUrl(), jwe)).code).toBe('MESSAGE_EXPIRED');
+    await unchanged();
+  });
+
+  it('message encrypted to the wrong recipient', async () => {
+    const { message } = await craftMerchantRequest(test);
+    const customerKey = (test.platform.credentials.customerKeystore.encryptionPrivateJwk as unknown) as Record<string, unknown>;
+    const { d: _secret, ...customerPublic } = customerKey;
+    const jwe = await encryptTo(JSON.stringify({ ims: message }), customerPublic as never);
+    expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CRYPTO_DECRYPTION_FAILED');
+    await unchanged();
+  });
+
+  it('unknown key', async () => {
+    const stranger = await generateSigningKeyPair('ES256');
+    const { jwe } = await craftMerchantRequest(test, { key: stranger.privateJwk });
+    expect((await postRaw(paymentsUrl(), jwe)).code).toBe('KEY_UNKNOWN');
+    await unchanged();
+  });
+
+  it('alg none and HS256 tokens', async () => {
+    for (const alg of ['none', 'HS256']) {
+      const { jwe } = await craftMerchantRequest(test, {
+        mutate: (m) => {
+          const [, payload] = m.address.to.sign!.split('.');
+          const header = Buffer.from(JSON.stringify({ alg, kid: test.platform.credentials.merchantKeys.signing.kid, typ: 'mpay+jws' })).toString('base64url');
+          return { ...m, address: { ...m.address, to: { ...m.address.to, sign: `${header}.${payload}.${alg === 'none' ? '' : 'AAAA'}` } } };
+        },
+      });
+      const { code } = await postRaw(paymentsUrl(), jwe);
+      expect(['CRYPTO_ALGORITHM_REJECTED', 'CRYPTO_VERIFICATION_FAILED', 'MESSAGE_INVALID']).toContain(code);
+    }
+    await unchanged();
+  });
+
+  it('a body over the size limit', async () => {
+    const { status, code } = await postRaw(paymentsUrl(), 'x'.repeat(200 * 1024));
+    expect(status).toBe(413);
+    expect(code).toBe('REQUEST_TOO_LARGE');
+    await unchanged();
+  });
+
+  it('XML with a DTD or an external entity', async () => {
+    const xml = '<?xml version="1.0"?><!DOCTYPE iMS [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><iMS><type>&xxe;</type></iMS>';
+    const jwe = await encryptTo(xml, test.fsp.keys.keys.find((k) => k.use === 'enc')!);
+    expect((await postRaw(paymentsUrl(), jwe)).code).toBe('XML_FORBIDDEN_CONSTRUCT');
+    await unchanged();
+  });
+
+  it('amounts that are negative, zero, fractional or non-numeric', async () => {
+    for (const value of ['-1.00', '0.00', '1.001', 'abc', '1e3']) {
+      const { jwe } = await craftMerchantRequest(test, {
+        rawJson: (json) => {
+          (json.data as { amount: { value: string } }).amount.value = value;
+        },
+      });
+      expect((await postRaw(paymentsUrl(), jwe)).code, value).toBe('AMOUNT_INVALID');
+    }
+    await unchanged();
+  });
+
+  it('wrong PIN: nothing is signed or sent; the wallet locks after the last try', async () => {
+    const { wallet, view } = await payAndConfirm(2_00n);
+    expect(await expectCode(wallet.confirm(view, '0000'))).toBe('WALLET_PIN_INVALID');
+    expect(await expectCode(wallet.confirm(view, '1111'))).toBe('WALLET_PIN_INVALID');
+    expect(await expectCode(wallet.confirm(view, '2222'))).toBe('WALLET_LOCKED');
+    expect(await expectCode(wallet.confirm(view, demoParties.customer.pin))).toBe('WALLET_LOCKED');
+    expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('awaiting_customer');
+    await unchanged();
+  });
+
+  it('insufficient funds: declined, merchant told, no money moved', async () => {
+    const { wallet, view } = await payAndConfirm(99_000_00n);
+    expect(await expectCode(wallet.confirm(view, demoParties.customer.pin))).toBe('INSUFFICIENT_FUNDS');
+    expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('declined');
+    await test.platform.merchantShop.waitForNotification(view.paymentId, 'declined', 10_000);
+    await unchanged();
+  });
+
+  it('revoked key', async () => {
+    const { certificate } = (await (await fetch(`${test.platform.urls.gateway}/parties/${demoParties.merchant.id}`)).json()) as { certificate: string };
+    const serial = (JSON.parse(Buffer.from(certificate.split('.')[1]!, 'base64url').toString()) as { serialNumber: string }).serialNumber;
+    const revoked = await postRaw(`${test.platform.urls.gateway}/admin/certificates/${serial}/revoke`, JSON.stringify({ reason: 'test' }), 'application/json', { authorization: `Bearer ${test.platform.operatorToken}` });
+    expect(revoked.status).toBe(200);
+    const { jwe } = await craftMerchantRequest(test);
+    expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CERTIFICATE_REVOKED');
+    await unchanged();
+  });
+});
