@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { issueClaims, type MessageClaims, verifyClaims } from './claims.ts';
 import { clockAt, T0_SECONDS } from './test-support/fixtures.ts';
 
-const input = { issuer: 'john.bernard@person.xbank', audience: 'gateway', transactionId: 'txn-7', expiresInSeconds: 300 };
+const input = {
+  issuer: 'john.bernard@person.xbank',
+  audience: 'gateway',
+  transactionId: 'txn-7',
+  expiresInSeconds: 300,
+};
 const claims: MessageClaims = { ...issueClaims({ ...input, now: clockAt(T0_SECONDS) }) };
 const expectations = { audience: 'gateway', issuer: input.issuer, transactionId: 'txn-7' };
 
@@ -16,7 +21,13 @@ function expectCode(run: () => unknown, code: string, detail?: string) {
 
 describe('issueClaims', () => {
   it('sets iat from the clock, exp from the lifetime, and a 128-bit nonce', () => {
-    expect(claims).toMatchObject({ iss: input.issuer, aud: 'gateway', txn: 'txn-7', iat: T0_SECONDS, exp: T0_SECONDS + 300 });
+    expect(claims).toMatchObject({
+      iss: input.issuer,
+      aud: 'gateway',
+      txn: 'txn-7',
+      iat: T0_SECONDS,
+      exp: T0_SECONDS + 300,
+    });
     expect(claims.nonce).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 
@@ -53,13 +64,29 @@ describe('verifyClaims', () => {
     const limits = { maxAgeSeconds: 100, clockSkewSeconds: 10 };
     expect(verifyAt(T0_SECONDS + 109, old, limits)()).toEqual(old);
     expectCode(verifyAt(T0_SECONDS + 110, old, limits), 'MESSAGE_EXPIRED');
-    expectCode(verifyAt(T0_SECONDS + 86_400, { ...claims, exp: claims.iat + 86_400 }, limits), 'CLAIMS_INVALID', 'exp');
+    expectCode(
+      verifyAt(T0_SECONDS + 86_400, { ...claims, exp: claims.iat + 86_400 }, limits),
+      'CLAIMS_INVALID',
+      'exp',
+    );
   });
 
   it('rejects the wrong audience, issuer or transaction', () => {
-    expectCode(() => verifyClaims(claims, { ...expectations, audience: 'xbank' }, { now: clockAt(T0_SECONDS) }), 'CLAIMS_INVALID', 'aud');
-    expectCode(() => verifyClaims(claims, { ...expectations, issuer: 'mallory' }, { now: clockAt(T0_SECONDS) }), 'CLAIMS_INVALID', 'iss');
-    expectCode(() => verifyClaims(claims, { ...expectations, transactionId: 'txn-8' }, { now: clockAt(T0_SECONDS) }), 'CLAIMS_INVALID', 'txn');
+    expectCode(
+      () => verifyClaims(claims, { ...expectations, audience: 'xbank' }, { now: clockAt(T0_SECONDS) }),
+      'CLAIMS_INVALID',
+      'aud',
+    );
+    expectCode(
+      () => verifyClaims(claims, { ...expectations, issuer: 'mallory' }, { now: clockAt(T0_SECONDS) }),
+      'CLAIMS_INVALID',
+      'iss',
+    );
+    expectCode(
+      () => verifyClaims(claims, { ...expectations, transactionId: 'txn-8' }, { now: clockAt(T0_SECONDS) }),
+      'CLAIMS_INVALID',
+      'txn',
+    );
     expect(verifyClaims(claims, { audience: 'gateway' }, { now: clockAt(T0_SECONDS) })).toEqual(claims);
   });
 

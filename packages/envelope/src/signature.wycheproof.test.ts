@@ -61,11 +61,18 @@ describe('Wycheproof signatures through verifyRawSignature', () => {
     for (const group of file.testGroups) {
       const jwk = groupJwk(group, 'P-192', 'ES256');
       for (const test of group.tests) {
-        const error = await verifyRawSignature('ES256', jwk, hexToBytes(test.msg as string), new Uint8Array(64)).then(
+        const error = await verifyRawSignature(
+          'ES256',
+          jwk,
+          hexToBytes(test.msg as string),
+          new Uint8Array(64),
+        ).then(
           () => undefined,
           (caught: unknown) => caught,
         );
-        expect(isMpayError(error, 'CRYPTO_ALGORITHM_REJECTED') || isMpayError(error, 'CRYPTO_KEY_INVALID')).toBe(true);
+        expect(
+          isMpayError(error, 'CRYPTO_ALGORITHM_REJECTED') || isMpayError(error, 'CRYPTO_KEY_INVALID'),
+        ).toBe(true);
         refused++;
       }
     }

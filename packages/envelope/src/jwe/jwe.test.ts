@@ -13,22 +13,28 @@ function headerOf(jwe: string): Record<string, unknown> {
 }
 
 describe('encryptTo / decryptWith (ECDH-ES, A256GCM)', () => {
-  it.each(['ECDH-ES', 'ECDH-ES+A256KW'] as const)('round-trips with %s and names the recipient key', async (alg) => {
-    const recipient = await generateEncryptionKeyPair(alg);
-    const other = await generateEncryptionKeyPair();
-    const jwe = await encryptTo(message, recipient.publicJwk, { contentType: 'mpay+jws' });
-    expect(headerOf(jwe)).toMatchObject({ alg, enc: 'A256GCM', kid: recipient.kid, cty: 'mpay+jws' });
-    expect(await decryptWith(jwe, [other.privateJwk, recipient.privateJwk])).toEqual(message);
-    const imported = await importPrivateKey(recipient.privateJwk);
-    if (imported.use !== 'enc') throw new Error('expected an encryption key');
-    expect(await decryptWith(jwe, [imported])).toEqual(message);
-  });
+  it.each(['ECDH-ES', 'ECDH-ES+A256KW'] as const)(
+    'round-trips with %s and names the recipient key',
+    async (alg) => {
+      const recipient = await generateEncryptionKeyPair(alg);
+      const other = await generateEncryptionKeyPair();
+      const jwe = await encryptTo(message, recipient.publicJwk, { contentType: 'mpay+jws' });
+      expect(headerOf(jwe)).toMatchObject({ alg, enc: 'A256GCM', kid: recipient.kid, cty: 'mpay+jws' });
+      expect(await decryptWith(jwe, [other.privateJwk, recipient.privateJwk])).toEqual(message);
+      const imported = await importPrivateKey(recipient.privateJwk);
+      if (imported.use !== 'enc') throw new Error('expected an encryption key');
+      expect(await decryptWith(jwe, [imported])).toEqual(message);
+    },
+  );
 
   it('encrypts strings as UTF-8 and refuses to encrypt to a signing key', async () => {
     const recipient = await generateEncryptionKeyPair();
     const jwe = await encryptTo('€', recipient.publicJwk);
     expect(await decryptWith(jwe, [recipient.privateJwk])).toEqual(encodeUtf8('€'));
-    await expectMpayError(encryptTo(message, (await generateSigningKeyPair()).publicJwk), 'CRYPTO_KEY_INVALID');
+    await expectMpayError(
+      encryptTo(message, (await generateSigningKeyPair()).publicJwk),
+      'CRYPTO_KEY_INVALID',
+    );
   });
 
   it('fails generically for the wrong recipient, even under a copied kid', async () => {
@@ -36,7 +42,10 @@ describe('encryptTo / decryptWith (ECDH-ES, A256GCM)', () => {
     const stranger = await generateEncryptionKeyPair();
     const jwe = await encryptTo(message, recipient.publicJwk);
     await expectMpayError(decryptWith(jwe, [stranger.privateJwk]), 'CRYPTO_DECRYPTION_FAILED');
-    await expectMpayError(decryptWith(jwe, [{ ...stranger.privateJwk, kid: recipient.kid }]), 'CRYPTO_DECRYPTION_FAILED');
+    await expectMpayError(
+      decryptWith(jwe, [{ ...stranger.privateJwk, kid: recipient.kid }]),
+      'CRYPTO_DECRYPTION_FAILED',
+    );
     await expectMpayError(decryptWith(jwe, []), 'CRYPTO_DECRYPTION_FAILED');
     await expectMpayError(decryptCompact(jwe, stranger.privateJwk), 'CRYPTO_DECRYPTION_FAILED');
   });
@@ -48,12 +57,18 @@ describe('encryptTo / decryptWith (ECDH-ES, A256GCM)', () => {
     for (const index of [2, 3, 4]) {
       const bytes = decodeBase64url(segments[index]!)!;
       bytes[0]! ^= 1;
-      await expectMpayError(decryptWith(withSegment(jwe, index, encodeBase64url(bytes)), [recipient.privateJwk]), 'CRYPTO_DECRYPTION_FAILED');
+      await expectMpayError(
+        decryptWith(withSegment(jwe, index, encodeBase64url(bytes)), [recipient.privateJwk]),
+        'CRYPTO_DECRYPTION_FAILED',
+      );
     }
     const { kid: _kid, ...withoutKid } = headerOf(jwe);
     const unnamed = withSegment(jwe, 0, base64urlJson(withoutKid));
     await expectMpayError(decryptWith(unnamed, [recipient.privateJwk]), 'CRYPTO_DECRYPTION_FAILED');
-    await expectMpayError(decryptWith(withSegment(jwe, 0, base64urlJson({ ...headerOf(jwe), cty: 'x' })), [recipient.privateJwk]), 'CRYPTO_DECRYPTION_FAILED');
+    await expectMpayError(
+      decryptWith(withSegment(jwe, 0, base64urlJson({ ...headerOf(jwe), cty: 'x' })), [recipient.privateJwk]),
+      'CRYPTO_DECRYPTION_FAILED',
+    );
   });
 
   it('rejects forbidden algorithms and header parameters before decrypting', async () => {
@@ -72,7 +87,10 @@ describe('encryptTo / decryptWith (ECDH-ES, A256GCM)', () => {
       { ...header, epk: { ...(header.epk as object), crv: 'P-384' } },
     ];
     for (const bad of forbidden) {
-      await expectMpayError(decryptWith(withSegment(jwe, 0, base64urlJson(bad)), [recipient.privateJwk]), 'CRYPTO_ALGORITHM_REJECTED');
+      await expectMpayError(
+        decryptWith(withSegment(jwe, 0, base64urlJson(bad)), [recipient.privateJwk]),
+        'CRYPTO_ALGORITHM_REJECTED',
+      );
     }
   });
 
@@ -81,7 +99,10 @@ describe('encryptTo / decryptWith (ECDH-ES, A256GCM)', () => {
     const jwe = await encryptTo(message, recipient.publicJwk);
     const rebound = { ...recipient.privateJwk, alg: 'ECDH-ES+A256KW' as const };
     await expectMpayError(decryptWith(jwe, [rebound]), 'CRYPTO_DECRYPTION_FAILED');
-    await expectMpayError(decryptWith(jwe, [recipient.privateJwk], { compactLengthMax: jwe.length - 1 }), 'CRYPTO_DECRYPTION_FAILED');
+    await expectMpayError(
+      decryptWith(jwe, [recipient.privateJwk], { compactLengthMax: jwe.length - 1 }),
+      'CRYPTO_DECRYPTION_FAILED',
+    );
     for (const malformed of ['', '....', `${jwe}.`, `${jwe}=`, jwe.replace('.', '.A.'), 7]) {
       await expectMpayError(decryptWith(malformed, [recipient.privateJwk]), 'CRYPTO_DECRYPTION_FAILED');
     }
@@ -100,11 +121,17 @@ describe('encryptDirect / decryptDirect (dir, A256GCM)', () => {
 
   it('fails with another key, refuses keys that are not 32 bytes, and refuses key agreement tokens', async () => {
     const jwe = await encryptDirect(message, sessionKey);
-    await expectMpayError(decryptDirect(jwe, crypto.getRandomValues(new Uint8Array(32))), 'CRYPTO_DECRYPTION_FAILED');
+    await expectMpayError(
+      decryptDirect(jwe, crypto.getRandomValues(new Uint8Array(32))),
+      'CRYPTO_DECRYPTION_FAILED',
+    );
     await expectMpayError(encryptDirect(message, new Uint8Array(16)), 'CRYPTO_KEY_INVALID');
     await expectMpayError(decryptDirect(jwe, new Uint8Array(31)), 'CRYPTO_KEY_INVALID');
     const recipient = await generateEncryptionKeyPair();
-    await expectMpayError(decryptDirect(await encryptTo(message, recipient.publicJwk), sessionKey), 'CRYPTO_ALGORITHM_REJECTED');
+    await expectMpayError(
+      decryptDirect(await encryptTo(message, recipient.publicJwk), sessionKey),
+      'CRYPTO_ALGORITHM_REJECTED',
+    );
     await expectMpayError(decryptWith(jwe, [recipient.privateJwk]), 'CRYPTO_ALGORITHM_REJECTED');
   });
 });

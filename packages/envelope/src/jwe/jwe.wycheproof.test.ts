@@ -9,7 +9,12 @@ type Jwk = Record<string, unknown>;
 
 /** A case our policy allows: P-256 key for ECDH-ES(+A256KW), the token uses the key's alg and A256GCM. */
 function withinPolicy(key: Jwk, jwe: unknown): boolean {
-  if (typeof jwe !== 'string' || key.kty !== 'EC' || key.crv !== 'P-256' || !isKeyAgreementAlgorithm(key.alg)) {
+  if (
+    typeof jwe !== 'string' ||
+    key.kty !== 'EC' ||
+    key.crv !== 'P-256' ||
+    !isKeyAgreementAlgorithm(key.alg)
+  ) {
     return false;
   }
   const header = parseJsonObject(decodeBase64url(jwe.split('.')[0] ?? '') ?? new Uint8Array());

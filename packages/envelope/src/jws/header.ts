@@ -43,14 +43,21 @@ export function splitCompact(
  * CRYPTO_ALGORITHM_REJECTED for a forbidden algorithm or parameter,
  * CRYPTO_VERIFICATION_FAILED for anything else.
  */
-export function parseProtectedHeader(bytes: Uint8Array, expectedType: string | undefined): JwsProtectedHeader {
+export function parseProtectedHeader(
+  bytes: Uint8Array,
+  expectedType: string | undefined,
+): JwsProtectedHeader {
   const header = parseJsonObject(bytes);
   if (header === undefined) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   requireHeaderParameters(header, JWS_HEADER_PARAMETERS);
   const alg = requireSigningAlgorithm(header.alg);
-  if (canonicalizeOrUndefined(header) !== decodeUtf8(bytes)) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-  if (!isIdentifier(header.kid) || header.typ !== expectedType) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-  return Object.freeze(expectedType === undefined ? { alg, kid: header.kid } : { alg, kid: header.kid, typ: expectedType });
+  if (canonicalizeOrUndefined(header) !== decodeUtf8(bytes))
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  if (!isIdentifier(header.kid) || header.typ !== expectedType)
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  return Object.freeze(
+    expectedType === undefined ? { alg, kid: header.kid } : { alg, kid: header.kid, typ: expectedType },
+  );
 }
 
 function canonicalizeOrUndefined(value: unknown): string | undefined {

@@ -7,7 +7,13 @@ import { clockAt, resolverFor, T0_SECONDS } from '../test-support/fixtures.ts';
 import { signPayload } from './sign.ts';
 import { verifyPayload } from './verify.ts';
 
-const claims = { issuer: 'xbank', audience: 'gateway', transactionId: 't', expiresInSeconds: 60, now: clockAt(T0_SECONDS) };
+const claims = {
+  issuer: 'xbank',
+  audience: 'gateway',
+  transactionId: 't',
+  expiresInSeconds: 60,
+  now: clockAt(T0_SECONDS),
+};
 const expectations = { audience: 'gateway' };
 const options = { now: clockAt(T0_SECONDS) };
 const claimNames: readonly string[] = CLAIM_NAMES;
@@ -42,7 +48,9 @@ describe('JWS properties', () => {
 
   it('any single-character change of a compact JWS fails verification', async () => {
     const payload = { amount: '1250', currency: 'EUR', note: 'ünïcödé €' };
-    const tokens = await Promise.all(keyPairs.map((keyPair) => signPayload(payload, claims, keyPair.privateJwk)));
+    const tokens = await Promise.all(
+      keyPairs.map((keyPair) => signPayload(payload, claims, keyPair.privateJwk)),
+    );
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: 1 }),

@@ -61,7 +61,17 @@ describe('signPayload / verifyPayload', () => {
     const bytes = decodeBase64url(payloadSegment!)!;
     const parsed = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
     expect(bytes).toEqual(canonicalBytes(parsed));
-    expect(Object.keys(parsed).sort()).toEqual(['amount', 'aud', 'currency', 'exp', 'iat', 'iss', 'nonce', 'payee', 'txn']);
+    expect(Object.keys(parsed).sort()).toEqual([
+      'amount',
+      'aud',
+      'currency',
+      'exp',
+      'iat',
+      'iss',
+      'nonce',
+      'payee',
+      'txn',
+    ]);
     expect(parsed.nonce).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 
@@ -72,7 +82,10 @@ describe('signPayload / verifyPayload', () => {
 
   it('refuses a payload that already uses a claim name', async () => {
     for (const name of ['iss', 'aud', 'txn', 'iat', 'exp', 'nonce']) {
-      await expectMpayError(signPayload({ ...payment, [name]: 'x' }, claims, es256.privateJwk), 'CLAIMS_INVALID');
+      await expectMpayError(
+        signPayload({ ...payment, [name]: 'x' }, claims, es256.privateJwk),
+        'CLAIMS_INVALID',
+      );
     }
   });
 
@@ -86,7 +99,10 @@ describe('signPayload / verifyPayload', () => {
 
   it('separates message types: a token with another typ is not a message', async () => {
     const other = await signPayload(payment, claims, es256.privateJwk, { typ: 'mpay-other+jws' });
-    await expectMpayError(verifyPayload(other, resolverFor(es256.publicJwk), expectations, options), 'CRYPTO_VERIFICATION_FAILED');
+    await expectMpayError(
+      verifyPayload(other, resolverFor(es256.publicJwk), expectations, options),
+      'CRYPTO_VERIFICATION_FAILED',
+    );
     await expect(
       verifyPayload(other, resolverFor(es256.publicJwk), expectations, { ...options, typ: 'mpay-other+jws' }),
     ).resolves.toBeDefined();
@@ -95,10 +111,22 @@ describe('signPayload / verifyPayload', () => {
   it('runs the claim checks after the signature', async () => {
     const resolve = resolverFor(es256.publicJwk);
     await expectMpayError(verifyPayload(token, resolve, { audience: 'xbank' }, options), 'CLAIMS_INVALID');
-    await expectMpayError(verifyPayload(token, resolve, { ...expectations, issuer: 'x' }, options), 'CLAIMS_INVALID');
-    await expectMpayError(verifyPayload(token, resolve, { ...expectations, transactionId: 'txn-2' }, options), 'CLAIMS_INVALID');
-    await expectMpayError(verifyPayload(token, resolve, expectations, { now: clockAt(T0_SECONDS + 500) }), 'MESSAGE_EXPIRED');
-    await expectMpayError(verifyPayload(token, resolve, expectations, { now: clockAt(T0_SECONDS - 100) }), 'CLAIMS_INVALID');
+    await expectMpayError(
+      verifyPayload(token, resolve, { ...expectations, issuer: 'x' }, options),
+      'CLAIMS_INVALID',
+    );
+    await expectMpayError(
+      verifyPayload(token, resolve, { ...expectations, transactionId: 'txn-2' }, options),
+      'CLAIMS_INVALID',
+    );
+    await expectMpayError(
+      verifyPayload(token, resolve, expectations, { now: clockAt(T0_SECONDS + 500) }),
+      'MESSAGE_EXPIRED',
+    );
+    await expectMpayError(
+      verifyPayload(token, resolve, expectations, { now: clockAt(T0_SECONDS - 100) }),
+      'CLAIMS_INVALID',
+    );
   });
 });
 
@@ -110,10 +138,16 @@ describe('verifyPayload rejects', () => {
     const [header, payload, signature] = token.split('.') as [string, string, string];
     const payloadBytes = decodeBase64url(payload)!;
     payloadBytes[5]! ^= 1;
-    await expectMpayError(verify(withSegment(token, 1, encodeBase64url(payloadBytes))), 'CRYPTO_VERIFICATION_FAILED');
+    await expectMpayError(
+      verify(withSegment(token, 1, encodeBase64url(payloadBytes))),
+      'CRYPTO_VERIFICATION_FAILED',
+    );
     const signatureBytes = decodeBase64url(signature)!;
     signatureBytes[63]! ^= 0x80;
-    await expectMpayError(verify(withSegment(token, 2, encodeBase64url(signatureBytes))), 'CRYPTO_VERIFICATION_FAILED');
+    await expectMpayError(
+      verify(withSegment(token, 2, encodeBase64url(signatureBytes))),
+      'CRYPTO_VERIFICATION_FAILED',
+    );
     const otherKid = base64urlJson({ alg: 'ES256', kid: ed25519.kid, typ: 'mpay+jws' });
     await expectMpayError(verify(`${otherKid}.${payload}.${signature}`), 'CRYPTO_VERIFICATION_FAILED');
     expect(header).toBe(base64urlJson({ alg: 'ES256', kid: es256.kid, typ: 'mpay+jws' }));
@@ -131,9 +165,18 @@ describe('verifyPayload rejects', () => {
     const header = base64urlJson({ alg: 'HS256', kid: es256.kid, typ: 'mpay+jws' });
     const signingInput = encodeUtf8(`${header}.${payload}`);
     for (const secret of [JSON.stringify(es256.publicJwk), es256.publicJwk.x]) {
-      const hmacKey = await crypto.subtle.importKey('raw', encodeUtf8(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+      const hmacKey = await crypto.subtle.importKey(
+        'raw',
+        encodeUtf8(secret),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['sign'],
+      );
       const mac = new Uint8Array(await crypto.subtle.sign('HMAC', hmacKey, signingInput));
-      await expectMpayError(verify(`${header}.${payload}.${encodeBase64url(mac)}`), 'CRYPTO_ALGORITHM_REJECTED');
+      await expectMpayError(
+        verify(`${header}.${payload}.${encodeBase64url(mac)}`),
+        'CRYPTO_ALGORITHM_REJECTED',
+      );
     }
   });
 
@@ -162,7 +205,10 @@ describe('verifyPayload rejects', () => {
       `{"kid":"${es256.kid}","alg":"ES256","typ":"mpay+jws"}`,
     ];
     for (const spelling of spellings) {
-      await expectMpayError(verify(`${encodeBase64url(encodeUtf8(spelling))}.${payload}.${signature}`), 'CRYPTO_VERIFICATION_FAILED');
+      await expectMpayError(
+        verify(`${encodeBase64url(encodeUtf8(spelling))}.${payload}.${signature}`),
+        'CRYPTO_VERIFICATION_FAILED',
+      );
     }
   });
 
@@ -180,11 +226,20 @@ describe('verifyPayload rejects', () => {
   it('a missing kid, an unknown kid, and a key bound to another algorithm', async () => {
     const payload = decodeBase64url(token.split('.')[1]!)!;
     await expectMpayError(verify(await signRaw({ typ: 'mpay+jws' }, payload)), 'CRYPTO_VERIFICATION_FAILED');
-    await expectMpayError(verifyPayload(token, resolverFor(), expectations, options), 'CRYPTO_VERIFICATION_FAILED');
+    await expectMpayError(
+      verifyPayload(token, resolverFor(), expectations, options),
+      'CRYPTO_VERIFICATION_FAILED',
+    );
     const ed25519UnderEs256Kid = { ...ed25519.publicJwk, kid: es256.kid };
-    await expectMpayError(verifyPayload(token, resolverFor(ed25519UnderEs256Kid), expectations, options), 'CRYPTO_VERIFICATION_FAILED');
+    await expectMpayError(
+      verifyPayload(token, resolverFor(ed25519UnderEs256Kid), expectations, options),
+      'CRYPTO_VERIFICATION_FAILED',
+    );
     const other = await generateSigningKeyPair();
-    await expectMpayError(verifyPayload(token, () => ({ ...other.publicJwk }), expectations, options), 'CRYPTO_VERIFICATION_FAILED');
+    await expectMpayError(
+      verifyPayload(token, () => ({ ...other.publicJwk }), expectations, options),
+      'CRYPTO_VERIFICATION_FAILED',
+    );
   });
 
   it('lets an MpayError from the resolver through and hides any other error', async () => {
@@ -196,11 +251,27 @@ describe('verifyPayload rejects', () => {
   });
 
   it('tokens over the length limit, malformed tokens and non-strings', async () => {
-    await expectMpayError(verifyPayload(token, resolve(), expectations, { ...options, compactLengthMax: token.length - 1 }), 'CRYPTO_VERIFICATION_FAILED');
-    await expect(verifyPayload(token, resolve(), expectations, { ...options, compactLengthMax: token.length })).resolves.toBeDefined();
-    for (const malformed of ['', '..', `${token}.`, token.replace('.', ''), `${token}=`, ` ${token}`, 42, null]) {
+    await expectMpayError(
+      verifyPayload(token, resolve(), expectations, { ...options, compactLengthMax: token.length - 1 }),
+      'CRYPTO_VERIFICATION_FAILED',
+    );
+    await expect(
+      verifyPayload(token, resolve(), expectations, { ...options, compactLengthMax: token.length }),
+    ).resolves.toBeDefined();
+    for (const malformed of [
+      '',
+      '..',
+      `${token}.`,
+      token.replace('.', ''),
+      `${token}=`,
+      ` ${token}`,
+      42,
+      null,
+    ]) {
       await expectMpayError(verify(malformed), 'CRYPTO_VERIFICATION_FAILED');
     }
-    await expect(verifyPayload(token, resolve(), expectations, { ...options, compactLengthMax: 0 })).rejects.toThrow(RangeError);
+    await expect(
+      verifyPayload(token, resolve(), expectations, { ...options, compactLengthMax: 0 }),
+    ).rejects.toThrow(RangeError);
   });
 });

@@ -30,7 +30,9 @@ describe('Wycheproof json_web_signature_test.json through verifyCompactSignature
       const key = registryKey(group);
       const allowed = withinPolicy(key);
       for (const test of group.tests) {
-        const outcome = await outcomeOf(() => verifyCompactSignature(test.jws, resolverFor(key), { typ: undefined }));
+        const outcome = await outcomeOf(() =>
+          verifyCompactSignature(test.jws, resolverFor(key), { typ: undefined }),
+        );
         if (test.result === 'valid' && !allowed) validRefusedByPolicy++;
         tally.record(test, outcome, allowed ? 'accepted' : 'rejected');
       }

@@ -44,7 +44,8 @@ const keyOperations: Readonly<Record<KeyUse, readonly string[]>> = {
 export function parsePublicJwk(value: unknown): PublicJwk {
   const jwk = requireRecord(value);
   const normalized = normalize(jwk);
-  if (privateMembers.some((name) => jwk[name] !== undefined)) throw new MpayError('CRYPTO_KEY_INVALID', 'private');
+  if (privateMembers.some((name) => jwk[name] !== undefined))
+    throw new MpayError('CRYPTO_KEY_INVALID', 'private');
   return normalized;
 }
 

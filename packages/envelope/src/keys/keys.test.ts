@@ -26,7 +26,13 @@ describe('generate', () => {
   it('defaults to ES256, and encryption keys are P-256 for ECDH-ES', async () => {
     expect((await generateSigningKeyPair()).publicJwk.alg).toBe('ES256');
     const pair = await generateEncryptionKeyPair();
-    expect(pair.publicJwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ECDH-ES', use: 'enc', kid: pair.kid });
+    expect(pair.publicJwk).toMatchObject({
+      kty: 'EC',
+      crv: 'P-256',
+      alg: 'ECDH-ES',
+      use: 'enc',
+      kid: pair.kid,
+    });
     expect((await generateEncryptionKeyPair('ECDH-ES+A256KW')).publicJwk.alg).toBe('ECDH-ES+A256KW');
   });
 });
@@ -75,12 +81,18 @@ describe('importPublicKey / importPrivateKey', () => {
     ];
     for (const jwk of invalid) await expectMpayError(importPublicKey(jwk), 'CRYPTO_KEY_INVALID');
     await expectMpayError(importPrivateKey(publicJwk), 'CRYPTO_KEY_INVALID');
-    await expectMpayError(importPrivateKey({ ...privateJwk, d: privateJwk.d.slice(2) }), 'CRYPTO_KEY_INVALID');
+    await expectMpayError(
+      importPrivateKey({ ...privateJwk, d: privateJwk.d.slice(2) }),
+      'CRYPTO_KEY_INVALID',
+    );
   });
 
   it('rejects the all-zero P-256 point', async () => {
     const zero = 'A'.repeat(43);
-    await expectMpayError(importPublicKey({ kty: 'EC', crv: 'P-256', x: zero, y: zero, alg: 'ES256' }), 'CRYPTO_KEY_INVALID');
+    await expectMpayError(
+      importPublicKey({ kty: 'EC', crv: 'P-256', x: zero, y: zero, alg: 'ES256' }),
+      'CRYPTO_KEY_INVALID',
+    );
   });
 });
 
@@ -101,7 +113,9 @@ describe('JWK sets', () => {
     expect(() => publicJwkSet([a.privateJwk])).toThrow();
     expect(() => publicJwkSet([a.publicJwk, { ...a.publicJwk }])).toThrow();
     expect(() => publicJwkSet([withoutKid])).toThrow();
-    expect(() => keyResolverFromJwkSet({ keys: [a.publicJwk, { kty: 'oct', k: 'AA', alg: 'HS256', kid: 'h' }] })).toThrow();
+    expect(() =>
+      keyResolverFromJwkSet({ keys: [a.publicJwk, { kty: 'oct', k: 'AA', alg: 'HS256', kid: 'h' }] }),
+    ).toThrow();
     expect(() => keyResolverFromJwkSet({ keys: 'nope' })).toThrow();
   });
 });

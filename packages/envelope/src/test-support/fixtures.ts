@@ -22,7 +22,9 @@ export async function expectMpayError(promise: Promise<unknown>, code: ErrorCode
     (caught: unknown) => caught,
   );
   if (!isMpayError(error, code)) {
-    throw new Error(`expected MpayError ${code}, got ${error instanceof Error ? `${error.name}: ${error.message} ${String((error as { code?: string }).code)}` : String(error)}`);
+    throw new Error(
+      `expected MpayError ${code}, got ${error instanceof Error ? `${error.name}: ${error.message} ${String((error as { code?: string }).code)}` : String(error)}`,
+    );
   }
 }
 

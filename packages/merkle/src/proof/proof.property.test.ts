@@ -42,6 +42,12 @@ const batches = fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 8 });
 const fraction = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 const pick = (f: number, count: number) => Math.floor(f * count);
 
+function flipRootBit(hash: Uint8Array, bit: number): Uint8Array {
+  const mutated = new Uint8Array(hash);
+  mutated[bit % 32]! ^= 1 << (bit % 8);
+  return mutated;
+}
+
 function flipBit(proof: readonly Uint8Array[], which: number, bit: number): Uint8Array[] {
   const mutated = proof.map((hash) => new Uint8Array(hash));
   const target = mutated[which % mutated.length]!;
