@@ -41,7 +41,7 @@ export function decodeBase64url(text: string): Uint8Array | undefined {
   return bytes;
 }
 
-export function encodeUtf8(text: string): Uint8Array {
+export function encodeUtf8(text: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(text);
 }
 

@@ -3,7 +3,8 @@ import { type ErrorCode, isMpayError } from '@mpay/protocol';
 import { expect } from 'vitest';
 import { encodeBase64url, encodeUtf8 } from '../encoding.ts';
 import type { VerificationKeyResolver } from '../jws/verify-compact.ts';
-import type { PublicJwk } from '../keys/jwk.ts';
+import { importPrivateKey } from '../keys/import.ts';
+import type { PrivateJwk, PublicJwk } from '../keys/jwk.ts';
 
 export const T0_MILLISECONDS = Date.UTC(2030, 0, 1);
 export const T0_SECONDS = T0_MILLISECONDS / 1000;
@@ -41,4 +42,17 @@ export function withSegment(compact: string, index: number, segment: string): st
 
 export function expectFrozen(value: object): void {
   expect(Object.isFrozen(value)).toBe(true);
+}
+
+/** A compact ES256 JWS with exactly `headerText` as header, signed by hand with WebCrypto (no jose checks). */
+export async function signRawEs256(
+  headerText: string,
+  payload: Uint8Array,
+  privateJwk: PrivateJwk,
+): Promise<string> {
+  const privateKey = await importPrivateKey(privateJwk);
+  const signingInput = `${encodeBase64url(encodeUtf8(headerText))}.${encodeBase64url(payload)}`;
+  const parameters = { name: 'ECDSA', hash: 'SHA-256' };
+  const signature = await crypto.subtle.sign(parameters, privateKey.cryptoKey, encodeUtf8(signingInput));
+  return `${signingInput}.${encodeBase64url(new Uint8Array(signature))}`;
 }

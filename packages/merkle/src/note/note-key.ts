@@ -48,7 +48,8 @@ function splitKey(text: string): { name: string; hash: number; key: Uint8Array }
   if (!isValidKeyName(name) || !/^[0-9a-f]{8}$/.test(hashHex) || key === undefined) {
     throw keyInvalid('key encoding');
   }
-  if (key.length !== 1 + ed25519.ed25519SeedBytes || key[0] !== ed25519SignatureType) {
+  // Type byte, then 32 bytes: the seed in a signer key, the public key in a verifier key.
+  if (key.length !== 1 + ed25519.ed25519PublicKeyBytes || key[0] !== ed25519SignatureType) {
     throw keyInvalid('key algorithm');
   }
   return { name, hash: Number.parseInt(hashHex, 16), key: key.subarray(1) };

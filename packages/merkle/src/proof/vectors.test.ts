@@ -1,6 +1,6 @@
 /**
  * RFC 9162 proofs from github.com/transparency-dev/merkle testdata (Apache-2.0),
- * read from ../shared/vectors/merkle/testdata. Every file must give its expected
+ * read from test/vectors/merkle/testdata. Every file must give its expected
  * result; a file this test cannot interpret fails the run instead of being skipped.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { base64Decode } from '../bytes.ts';
 import { verifyConsistency } from './consistency/verify.ts';
 import { verifyInclusion } from './inclusion/verify.ts';
 
-const testdata = new URL('../../../../../shared/vectors/merkle/testdata', import.meta.url).pathname;
+const testdata = new URL('../../../../test/vectors/merkle/testdata', import.meta.url).pathname;
 const expectedFileCount = 196;
 
 function listJson(directory: string): string[] {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes } from './canonicalize.ts';
 
-// cyberphone/json-canonicalization testdata (Apache-2.0), kept in ../shared/vectors.
+// cyberphone/json-canonicalization testdata (Apache-2.0), checked in under test/vectors.
 const testdata = new URL('../../../../test/vectors/jcs/testdata/', import.meta.url);
 const names = readdirSync(new URL('input/', testdata)).filter((name) => name.endsWith('.json'));
 

@@ -1,0 +1,96 @@
+import { MpayError } from '@mpay/protocol';
+
+/**
+ * The subset of JSON Schema the bank's routes use, checked strictly. Fastify's
+ * default Ajv setup coerces types (a JSON number 100 passes as the string
+ * "100") and silently removes unknown properties; a payment API must refuse
+ * both. A schema outside this subset is a programmer error, caught when the
+ * route is registered.
+ */
+export type StrictSchema =
+  | {
+      readonly type: 'object' | readonly ['object', 'null'];
+      readonly properties: Readonly<Record<string, StrictSchema>>;
+      readonly required?: readonly string[];
+      readonly additionalProperties: false;
+    }
+  | {
+      readonly type: 'string';
+      readonly pattern?: string;
+      readonly enum?: readonly string[];
+      readonly minLength?: number;
+      readonly maxLength?: number;
+    }
+  | { readonly type: 'integer'; readonly minimum: number; readonly maximum: number };
+
+type Check = (value: unknown, path: string) => string | undefined;
+
+const knownKeywords: Readonly<Record<string, readonly string[]>> = {
+  object: ['type', 'properties', 'required', 'additionalProperties'],
+  string: ['type', 'pattern', 'enum', 'minLength', 'maxLength'],
+  integer: ['type', 'minimum', 'maximum'],
+};
+
+function compileString(schema: StrictSchema & { type: 'string' }): Check {
+  const pattern = schema.pattern === undefined ? undefined : new RegExp(schema.pattern, 'u');
+  return (value, path) => {
+    if (typeof value !== 'string') return `${path} must be a string`;
+    if (schema.minLength !== undefined && value.length < schema.minLength) return `${path} is too short`;
+    if (schema.maxLength !== undefined && value.length > schema.maxLength) return `${path} is too long`;
+    if (pattern !== undefined && !pattern.test(value)) return `${path} must match ${schema.pattern}`;
+    if (schema.enum !== undefined && !schema.enum.includes(value)) return `${path} must be one of ${schema.enum.join(', ')}`;
+    return undefined;
+  };
+}
+
+function compileObject(schema: StrictSchema & { type: 'object' | readonly ['object', 'null'] }): Check {
+  if (schema.additionalProperties !== false) throw new Error('strict schema: objects need additionalProperties: false');
+  const properties = Object.entries(schema.properties).map(([name, property]) => [name, compile(property)] as const);
+  const names = new Set(Object.keys(schema.properties));
+  const required = schema.required ?? [];
+  return (value, path) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${path} must be an object`;
+    const unknown = Object.keys(value).find((name) => !names.has(name));
+    if (unknown !== undefined) return `${path}.${unknown} is not allowed`;
+    const missing = required.find((name) => !Object.hasOwn(value, name));
+    if (missing !== undefined) return `${path}.${missing} is required`;
+    for (const [name, check] of properties) {
+      const field = (value as Record<string, unknown>)[name];
+      const problem = Object.hasOwn(value, name) ? check(field, `${path}.${name}`) : undefined;
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+}
+
+export function compile(schema: StrictSchema): Check {
+  const type = Array.isArray(schema.type) ? 'object' : (schema.type as string);
+  const unknown = Object.keys(schema).find((keyword) => !(knownKeywords[type] ?? []).includes(keyword));
+  if (unknown !== undefined) throw new Error(`strict schema: unsupported keyword ${unknown} for ${type}`);
+  switch (schema.type) {
+    case 'string':
+      return compileString(schema);
+    case 'integer':
+      return (value, path) =>
+        typeof value === 'number' && Number.isSafeInteger(value) && value >= schema.minimum && value <= schema.maximum
+          ? undefined
+          : `${path} must be an integer in ${schema.minimum}..${schema.maximum}`;
+    default:
+      return compileObject(schema);
+  }
+}
+
+/**
+ * A Fastify validator compiler for StrictSchema. Fastify passes null for an
+ * absent body; a schema typed ['object', 'null'] turns it into {}.
+ */
+export function strictValidatorCompiler({ schema }: { schema: unknown }): (data: unknown) => { error?: Error; value?: unknown } {
+  const strict = schema as StrictSchema;
+  const check = compile(strict);
+  const nullable = Array.isArray(strict.type);
+  return (data) => {
+    if (data === null && nullable) return { value: {} };
+    const problem = check(data, '$');
+    return problem === undefined ? { value: data } : { error: new MpayError('REQUEST_INVALID', problem) };
+  };
+}

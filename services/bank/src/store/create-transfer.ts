@@ -1,0 +1,122 @@
+import {
+  applyTransfer,
+  compareTransfer,
+  expirePendingTransfer,
+  isResolveRequest,
+  recordTransfer,
+  resolvePendingTransfer,
+  type Transfer,
+  type TransferRequest,
+} from '@mpay/ledger';
+import { assert, MpayError } from '@mpay/protocol';
+import type { Database, Sql } from '@mpay/storage';
+import { lockAccounts, updateBalances } from './accounts.ts';
+import { insertTransfer, selectExpiredPending, selectResolution, selectTransfer } from './transfers.ts';
+
+export interface TransferOutcome {
+  readonly transfer: Transfer;
+  /** false when a transfer with this id and the same fields already existed (an idempotent retry). */
+  readonly created: boolean;
+}
+
+/**
+ * Concurrency: each transfer is one transaction that locks its two accounts
+ * with SELECT … FOR UPDATE in id order, runs the pure rules of @mpay/ledger
+ * on the locked balances, writes both balances and inserts the transfer.
+ * We chose locking over a single conditional UPDATE … WHERE balance check
+ * (about twice as fast on PostgreSQL here) so that the rules exist once, in
+ * the pure package its property tests check, rather than again in SQL; the
+ * table's CHECK constraints still refuse an overdraft as a second line.
+ * Ordered locks cannot deadlock; the transfer's primary key and the one-
+ * resolution-per-pending index settle the races the locks do not cover.
+ */
+type Build = (resolution: Transfer | undefined) => Transfer | undefined;
+
+/** Locks, applies and writes; `build` makes the transfer from the pending transfer's current resolution (undefined: write nothing). */
+async function commitTransfer(
+  sql: Sql,
+  accounts: Transfer,
+  pending: Transfer | undefined,
+  build: Build,
+): Promise<Transfer | undefined> {
+  const { debit, credit } = await lockAccounts(sql, accounts.debitAccountId, accounts.creditAccountId);
+  const resolution = pending === undefined ? undefined : await selectResolution(sql, pending.id);
+  const transfer = build(resolution);
+  if (transfer === undefined) return undefined;
+  const applied = applyTransfer(debit, credit, transfer, pending);
+  await updateBalances(sql, applied.debit);
+  await updateBalances(sql, applied.credit);
+  await insertTransfer(sql, transfer);
+  return transfer;
+}
+
+async function createInTransaction(sql: Sql, request: TransferRequest, now: Date): Promise<TransferOutcome> {
+  const existing = await selectTransfer(sql, request.id);
+  if (existing !== undefined) {
+    compareTransfer(existing, request);
+    return { transfer: existing, created: false };
+  }
+  let transfer: Transfer | undefined;
+  if (isResolveRequest(request)) {
+    const pending = await selectTransfer(sql, request.pendingId);
+    if (pending === undefined) throw new MpayError('TRANSFER_UNKNOWN', 'pendingId');
+    const build = (resolution: Transfer | undefined) =>
+      resolvePendingTransfer(request, pending, resolution, now);
+    transfer = await commitTransfer(sql, pending, pending, build);
+  } else {
+    const recorded = recordTransfer(request, now);
+    transfer = await commitTransfer(sql, recorded, undefined, () => recorded);
+  }
+  assert(transfer !== undefined, 'a request commits a transfer or throws');
+  return { transfer, created: true };
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505';
+}
+
+/**
+ * Creates the transfer at `now`, or returns the existing one with this id and
+ * the same fields, or throws the rule's error. A unique violation means a
+ * concurrent request won a race on the id or on the pending transfer: one more
+ * attempt sees its committed result and answers as a retry would.
+ */
+export async function createTransfer(
+  database: Database,
+  request: TransferRequest,
+  now: Date,
+): Promise<TransferOutcome> {
+  try {
+    return await database.transaction((sql) => createInTransaction(sql, request, now));
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return database.transaction((sql) => createInTransaction(sql, request, now));
+  }
+}
+
+/**
+ * Voids up to `batchSizeMax` holds whose timeout has passed, each in its own
+ * transaction, and returns the voids it wrote. A hold that a client resolved
+ * meanwhile is skipped. Safe to run from several processes at once.
+ */
+export async function expirePendingTransfers(
+  database: Database,
+  now: Date,
+  batchSizeMax: number,
+  nextId: () => string,
+): Promise<Transfer[]> {
+  const expired: Transfer[] = [];
+  const build = (pending: Transfer) => (resolution: Transfer | undefined) =>
+    resolution === undefined ? expirePendingTransfer(pending, undefined, nextId(), now) : undefined;
+  for (const pending of await selectExpiredPending(database, now, batchSizeMax)) {
+    try {
+      const voided = await database.transaction((sql) =>
+        commitTransfer(sql, pending, pending, build(pending)),
+      );
+      if (voided !== undefined) expired.push(voided);
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+  }
+  return expired;
+}

@@ -1,0 +1,54 @@
+import { pendingExpiresAt, type Transfer } from '@mpay/ledger';
+import type { Sql } from '@mpay/storage';
+import { type TransferRow, transferColumns, transferFromRow } from './rows.ts';
+
+export async function selectTransfer(sql: Sql, id: string): Promise<Transfer | undefined> {
+  const { rows } = await sql.query<TransferRow>(`SELECT ${transferColumns} FROM transfers WHERE id = $1`, [
+    id,
+  ]);
+  return rows[0] === undefined ? undefined : transferFromRow(rows[0]);
+}
+
+/** The post_pending or void_pending that resolved `pendingId`, if any (at most one, by a unique index). */
+export async function selectResolution(sql: Sql, pendingId: string): Promise<Transfer | undefined> {
+  const { rows } = await sql.query<TransferRow>(
+    `SELECT ${transferColumns} FROM transfers WHERE pending_id = $1`,
+    [pendingId],
+  );
+  return rows[0] === undefined ? undefined : transferFromRow(rows[0]);
+}
+
+/** The only write to the transfers table: a trigger refuses UPDATE, DELETE and TRUNCATE. */
+export async function insertTransfer(sql: Sql, transfer: Transfer): Promise<void> {
+  const expiresAt = transfer.kind === 'pending' ? pendingExpiresAt(transfer).toISOString() : null;
+  await sql.query(
+    `INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, ledger, kind, pending_id,
+       timeout_seconds, expires_at, reference, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      transfer.id,
+      transfer.debitAccountId,
+      transfer.creditAccountId,
+      transfer.amount,
+      transfer.ledger,
+      transfer.kind,
+      transfer.pendingId ?? null,
+      transfer.timeoutSeconds ?? null,
+      expiresAt,
+      transfer.reference,
+      transfer.createdAt.toISOString(),
+    ],
+  );
+}
+
+/** Holds whose timeout has passed and that nothing resolved, oldest expiry first. */
+export async function selectExpiredPending(sql: Sql, now: Date, limit: number): Promise<Transfer[]> {
+  const { rows } = await sql.query<TransferRow>(
+    `SELECT ${transferColumns} FROM transfers AS p
+     WHERE p.kind = 'pending' AND p.expires_at <= $1
+       AND NOT EXISTS (SELECT 1 FROM transfers AS r WHERE r.pending_id = p.id)
+     ORDER BY p.expires_at, p.id LIMIT $2`,
+    [now.toISOString(), limit],
+  );
+  return rows.map(transferFromRow);
+}
