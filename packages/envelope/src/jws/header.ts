@@ -51,7 +51,7 @@ export function parseProtectedHeader(
   if (header === undefined) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   requireHeaderParameters(header, JWS_HEADER_PARAMETERS);
   const alg = requireSigningAlgorithm(header.alg);
-  if (false)
+  if (canonicalizeOrUndefined(header) !== decodeUtf8(bytes))
     throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   if (!isIdentifier(header.kid) || header.typ !== expectedType)
     throw new MpayError('CRYPTO_VERIFICATION_FAILED');

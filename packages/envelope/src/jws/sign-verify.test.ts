@@ -1,31 +1,25 @@
 import { canonicalBytes } from '@mpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64url } from '../encoding.ts';
-import { type GeneratedKeyPair, generateSigningKeyPair } from '../keys/generate.ts';
+import type { GeneratedKeyPair } from '../keys/generate.ts';
 import { importPrivateKey, importPublicKey } from '../keys/import.ts';
 import { clockAt, expectMpayError, resolverFor, T0_SECONDS } from '../test-support/fixtures.ts';
+import {
+  claims,
+  expectations,
+  options,
+  payment,
+  signedMessageFixture,
+} from '../test-support/signed-message.ts';
 import { signPayload } from './sign.ts';
 import { decodeUnverified, verifyPayload } from './verify.ts';
-
-const claims = {
-  issuer: 'merkur.trade@merchant.xbank',
-  audience: 'gateway',
-  transactionId: 'txn-1',
-  expiresInSeconds: 120,
-  now: clockAt(T0_SECONDS),
-};
-const expectations = { audience: 'gateway', issuer: claims.issuer, transactionId: 'txn-1' };
-const options = { now: clockAt(T0_SECONDS + 10) };
-const payment = { amount: '1250', currency: 'EUR', payee: 'merkur.trade@merchant.xbank' };
 
 let es256: GeneratedKeyPair;
 let ed25519: GeneratedKeyPair;
 let token: string;
 
 beforeAll(async () => {
-  es256 = await generateSigningKeyPair();
-  ed25519 = await generateSigningKeyPair('EdDSA');
-  token = await signPayload(payment, claims, es256.privateJwk);
+  ({ es256, ed25519, token } = await signedMessageFixture());
 });
 
 describe('signPayload / verifyPayload', () => {

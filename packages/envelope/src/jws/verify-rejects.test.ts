@@ -1,38 +1,24 @@
-import { canonicalBytes, MpayError } from '@mpay/protocol';
+import { canonicalBytes } from '@mpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64url, encodeBase64url, encodeUtf8 } from '../encoding.ts';
-import { type GeneratedKeyPair, generateSigningKeyPair } from '../keys/generate.ts';
+import type { GeneratedKeyPair } from '../keys/generate.ts';
+import { generateSigningKeyPair } from '../keys/generate.ts';
 import {
   base64urlJson,
-  clockAt,
   expectMpayError,
   resolverFor,
   signRawEs256,
-  T0_SECONDS,
   withSegment,
 } from '../test-support/fixtures.ts';
-import { signPayload } from './sign.ts';
+import { expectations, options, signedMessageFixture } from '../test-support/signed-message.ts';
 import { decodeUnverified, verifyPayload } from './verify.ts';
-
-const claims = {
-  issuer: 'merkur.trade@merchant.xbank',
-  audience: 'gateway',
-  transactionId: 'txn-1',
-  expiresInSeconds: 120,
-  now: clockAt(T0_SECONDS),
-};
-const expectations = { audience: 'gateway', issuer: claims.issuer, transactionId: 'txn-1' };
-const options = { now: clockAt(T0_SECONDS + 10) };
-const payment = { amount: '1250', currency: 'EUR', payee: 'merkur.trade@merchant.xbank' };
 
 let es256: GeneratedKeyPair;
 let ed25519: GeneratedKeyPair;
 let token: string;
 
 beforeAll(async () => {
-  es256 = await generateSigningKeyPair();
-  ed25519 = await generateSigningKeyPair('EdDSA');
-  token = await signPayload(payment, claims, es256.privateJwk);
+  ({ es256, ed25519, token } = await signedMessageFixture());
 });
 
 /** Signs `payload` under an ES256 header {alg, ...header}, serialized by JSON.stringify. */
@@ -40,9 +26,8 @@ function signRaw(header: Record<string, unknown>, payload: Uint8Array): Promise<
   return signRawEs256(JSON.stringify({ alg: 'ES256', ...header }), payload, es256.privateJwk);
 }
 
-describe('verifyPayload rejects', () => {
-  const resolve = () => resolverFor(es256.publicJwk);
-  const verify = (jws: unknown) => verifyPayload(jws, resolve(), expectations, options);
+describe('verifyPayload rejects, before or at the signature', () => {
+  const verify = (jws: unknown) => verifyPayload(jws, resolverFor(es256.publicJwk), expectations, options);
 
   it('a tampered payload byte, signature bit or header', async () => {
     const [header, payload, signature] = token.split('.') as [string, string, string];
@@ -133,56 +118,5 @@ describe('verifyPayload rejects', () => {
     await expectMpayError(verify(await signRaw(header, spaced)), 'CRYPTO_VERIFICATION_FAILED');
     await expectMpayError(verify(await signRaw(header, encodeUtf8('"text"'))), 'CRYPTO_VERIFICATION_FAILED');
     await expect(verify(await signRaw(header, canonicalBytes(parsed)))).resolves.toBeDefined();
-  });
-
-  it('a missing kid, an unknown kid, and a key bound to another algorithm', async () => {
-    const payload = decodeBase64url(token.split('.')[1]!)!;
-    await expectMpayError(verify(await signRaw({ typ: 'mpay+jws' }, payload)), 'CRYPTO_VERIFICATION_FAILED');
-    await expectMpayError(
-      verifyPayload(token, resolverFor(), expectations, options),
-      'CRYPTO_VERIFICATION_FAILED',
-    );
-    const ed25519UnderEs256Kid = { ...ed25519.publicJwk, kid: es256.kid };
-    await expectMpayError(
-      verifyPayload(token, resolverFor(ed25519UnderEs256Kid), expectations, options),
-      'CRYPTO_VERIFICATION_FAILED',
-    );
-    const other = await generateSigningKeyPair();
-    await expectMpayError(
-      verifyPayload(token, () => ({ ...other.publicJwk }), expectations, options),
-      'CRYPTO_VERIFICATION_FAILED',
-    );
-  });
-
-  it('lets an MpayError from the resolver through and hides any other error', async () => {
-    const unknown = () => Promise.reject(new (class extends Error {})('db down'));
-    await expectMpayError(verifyPayload(token, unknown, expectations, options), 'CRYPTO_VERIFICATION_FAILED');
-    const keyUnknown = () => Promise.reject(new MpayError('KEY_UNKNOWN'));
-    await expectMpayError(verifyPayload(token, keyUnknown, expectations, options), 'KEY_UNKNOWN');
-  });
-
-  it('tokens over the length limit, malformed tokens and non-strings', async () => {
-    await expectMpayError(
-      verifyPayload(token, resolve(), expectations, { ...options, compactLengthMax: token.length - 1 }),
-      'CRYPTO_VERIFICATION_FAILED',
-    );
-    await expect(
-      verifyPayload(token, resolve(), expectations, { ...options, compactLengthMax: token.length }),
-    ).resolves.toBeDefined();
-    for (const malformed of [
-      '',
-      '..',
-      `${token}.`,
-      token.replace('.', ''),
-      `${token}=`,
-      ` ${token}`,
-      42,
-      null,
-    ]) {
-      await expectMpayError(verify(malformed), 'CRYPTO_VERIFICATION_FAILED');
-    }
-    await expect(
-      verifyPayload(token, resolve(), expectations, { ...options, compactLengthMax: 0 }),
-    ).rejects.toThrow(RangeError);
   });
 });

@@ -1,8 +1,8 @@
-// Test-only: reads Wycheproof vectors (C2SP/wycheproof, Apache-2.0) from ../shared/vectors.
+// Test-only: reads Wycheproof vectors (C2SP/wycheproof, Apache-2.0) from test/vectors (checked in with their licence).
 import { readFileSync } from 'node:fs';
 import { isMpayError } from '@mpay/protocol';
 
-const vectors = new URL('../../../../../shared/vectors/wycheproof/', import.meta.url);
+const vectors = new URL('../../../../test/vectors/wycheproof/', import.meta.url);
 
 export interface WycheproofTest {
   readonly tcId: number;

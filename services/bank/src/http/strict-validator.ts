@@ -7,21 +7,28 @@ import { MpayError } from '@mpay/protocol';
  * both. A schema outside this subset is a programmer error, caught when the
  * route is registered.
  */
-export type StrictSchema =
-  | {
-      readonly type: 'object' | readonly ['object', 'null'];
-      readonly properties: Readonly<Record<string, StrictSchema>>;
-      readonly required?: readonly string[];
-      readonly additionalProperties: false;
-    }
-  | {
-      readonly type: 'string';
-      readonly pattern?: string;
-      readonly enum?: readonly string[];
-      readonly minLength?: number;
-      readonly maxLength?: number;
-    }
-  | { readonly type: 'integer'; readonly minimum: number; readonly maximum: number };
+export interface ObjectSchema {
+  readonly type: 'object' | readonly ['object', 'null'];
+  readonly properties: Readonly<Record<string, StrictSchema>>;
+  readonly required?: readonly string[];
+  readonly additionalProperties: false;
+}
+
+export interface StringSchema {
+  readonly type: 'string';
+  readonly pattern?: string;
+  readonly enum?: readonly string[];
+  readonly minLength?: number;
+  readonly maxLength?: number;
+}
+
+export interface IntegerSchema {
+  readonly type: 'integer';
+  readonly minimum: number;
+  readonly maximum: number;
+}
+
+export type StrictSchema = ObjectSchema | StringSchema | IntegerSchema;
 
 type Check = (value: unknown, path: string) => string | undefined;
 
@@ -31,25 +38,30 @@ const knownKeywords: Readonly<Record<string, readonly string[]>> = {
   integer: ['type', 'minimum', 'maximum'],
 };
 
-function compileString(schema: StrictSchema & { type: 'string' }): Check {
+function compileString(schema: StringSchema): Check {
   const pattern = schema.pattern === undefined ? undefined : new RegExp(schema.pattern, 'u');
   return (value, path) => {
     if (typeof value !== 'string') return `${path} must be a string`;
     if (schema.minLength !== undefined && value.length < schema.minLength) return `${path} is too short`;
     if (schema.maxLength !== undefined && value.length > schema.maxLength) return `${path} is too long`;
     if (pattern !== undefined && !pattern.test(value)) return `${path} must match ${schema.pattern}`;
-    if (schema.enum !== undefined && !schema.enum.includes(value)) return `${path} must be one of ${schema.enum.join(', ')}`;
+    if (schema.enum !== undefined && !schema.enum.includes(value))
+      return `${path} must be one of ${schema.enum.join(', ')}`;
     return undefined;
   };
 }
 
-function compileObject(schema: StrictSchema & { type: 'object' | readonly ['object', 'null'] }): Check {
-  if (schema.additionalProperties !== false) throw new Error('strict schema: objects need additionalProperties: false');
-  const properties = Object.entries(schema.properties).map(([name, property]) => [name, compile(property)] as const);
+function compileObject(schema: ObjectSchema): Check {
+  if (schema.additionalProperties !== false)
+    throw new Error('strict schema: objects need additionalProperties: false');
+  const properties = Object.entries(schema.properties).map(
+    ([name, property]) => [name, compile(property)] as const,
+  );
   const names = new Set(Object.keys(schema.properties));
   const required = schema.required ?? [];
   return (value, path) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${path} must be an object`;
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      return `${path} must be an object`;
     const unknown = Object.keys(value).find((name) => !names.has(name));
     if (unknown !== undefined) return `${path}.${unknown} is not allowed`;
     const missing = required.find((name) => !Object.hasOwn(value, name));
@@ -72,7 +84,10 @@ export function compile(schema: StrictSchema): Check {
       return compileString(schema);
     case 'integer':
       return (value, path) =>
-        typeof value === 'number' && Number.isSafeInteger(value) && value >= schema.minimum && value <= schema.maximum
+        typeof value === 'number' &&
+        Number.isSafeInteger(value) &&
+        value >= schema.minimum &&
+        value <= schema.maximum
           ? undefined
           : `${path} must be an integer in ${schema.minimum}..${schema.maximum}`;
     default:
@@ -84,7 +99,11 @@ export function compile(schema: StrictSchema): Check {
  * A Fastify validator compiler for StrictSchema. Fastify passes null for an
  * absent body; a schema typed ['object', 'null'] turns it into {}.
  */
-export function strictValidatorCompiler({ schema }: { schema: unknown }): (data: unknown) => { error?: Error; value?: unknown } {
+export function strictValidatorCompiler({
+  schema,
+}: {
+  schema: unknown;
+}): (data: unknown) => { error?: Error; value?: unknown } {
   const strict = schema as StrictSchema;
   const check = compile(strict);
   const nullable = Array.isArray(strict.type);

@@ -1,0 +1,72 @@
+import { MpayError } from '@mpay/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/** What the injected verifier sees: the request exactly as received, body as the raw text. */
+export interface RequestToVerify {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly rawBody: string;
+}
+
+/**
+ * Authenticates a request (the lead plugs in JWS verification); throws to
+ * refuse. The caller id scopes idempotency keys.
+ */
+export type VerifyRequest = (request: RequestToVerify) => Promise<{ callerId: string }>;
+
+const rawBodies = new WeakMap<FastifyRequest, string>();
+const callers = new WeakMap<FastifyRequest, string>();
+const callerIdLengthMax = 255;
+
+/**
+ * Replaces the JSON parser with one that keeps the raw text for the verifier
+ * (same prototype-poisoning protection as Fastify's; an empty body is no body).
+ */
+export function keepRawJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    rawBodies.set(request, text);
+    if (text === '') return done(null, undefined);
+    return parseJson(request, text, done);
+  });
+}
+
+export function rawBodyOf(request: FastifyRequest): string {
+  return rawBodies.get(request) ?? (typeof request.body === 'string' ? request.body : '');
+}
+
+/** The authenticated caller of a request that passed `authenticate`. */
+export function callerOf(request: FastifyRequest): string {
+  const callerId = callers.get(request);
+  if (callerId === undefined) throw new Error('assertion failed: route is authenticated');
+  return callerId;
+}
+
+/**
+ * A preValidation hook: runs after the body is read and before it is
+ * validated, so an unauthenticated caller learns nothing about the schema.
+ * Any failure is AUTHENTICATION_FAILED, without saying why.
+ */
+export function authenticate(verifyRequest: VerifyRequest) {
+  return async (request: FastifyRequest): Promise<void> => {
+    let callerId: unknown;
+    try {
+      ({ callerId } = await verifyRequest({
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        rawBody: rawBodyOf(request),
+      }));
+    } catch (error) {
+      request.log.info({ err: error }, 'authentication failed');
+      throw new MpayError('AUTHENTICATION_FAILED');
+    }
+    if (typeof callerId !== 'string' || callerId.length === 0 || callerId.length > callerIdLengthMax) {
+      throw new MpayError('AUTHENTICATION_FAILED');
+    }
+    callers.set(request, callerId);
+  };
+}
