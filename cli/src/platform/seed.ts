@@ -8,16 +8,16 @@ import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts
 
 /** The demo parties, addressed as in the iMS paper. */
 export const demoParties = {
-  bank: { id: 'xbank', fundingAccount: 'XB-FUNDING', currency: 'EUR' },
+  bank: { id: 'xbank', fundingAccount: '0b0a0000-0000-4000-8000-000000000000', currency: 'EUR' },
   customer: {
     id: 'john.bernard@person.xbank',
     displayName: 'John Bernard',
     msisdn: '+38970123456',
-    account: 'XB-1234-5678',
+    account: '0b0a0000-0000-4000-8000-000000001234',
     openingBalanceMinor: 1_000_00n,
     pin: '2468',
   },
-  merchant: { id: 'merkur.trade@merchant.xbank', displayName: 'Merkur Trade', account: 'XB-9876-5432' },
+  merchant: { id: 'merkur.trade@merchant.xbank', displayName: 'Merkur Trade', account: '0b0a0000-0000-4000-8000-000000009876' },
 } as const;
 
 export interface DemoCredentials {

@@ -1,4 +1,4 @@
-import { createBankService } from '@mpay/bank';
+import { createBankService, migrateBank } from '@mpay/bank';
 import type { PrivateJwk } from '@mpay/envelope';
 import { createGatewayService, type FspIdentity, type GatewayService } from '@mpay/gateway';
 import { createMerchantShop, type MerchantShop } from '@mpay/merchant-shop';
@@ -53,7 +53,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const operator = await loadOrCreate<BankOperator>(options.dataDir, 'keys/xbank-operator.json', async () => ({ keys: await generatePartyKeys() }));
   const operatorToken = await loadOrCreate(options.dataDir, 'keys/operator-token.json', async () => crypto.randomUUID() + crypto.randomUUID());
   const [gatewayDatabase, bankDatabase] = await Promise.all([open(options, 'gateway'), open(options, 'xbank')]);
-  const bank = await createBankService({
+  await migrateBank(bankDatabase);
+  const bank = createBankService({
     name: 'xbank',
     database: bankDatabase,
     logger: options.logger ?? false,

@@ -6,6 +6,8 @@ export interface QueryResult<Row> {
 
 export interface Sql {
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
 }
 
 export type Backend = 'pglite' | 'postgres';

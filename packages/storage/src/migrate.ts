@@ -33,7 +33,7 @@ export async function migrate(database: Database, migrations: readonly Migration
     const done: string[] = [];
     for (const migration of migrations) {
       if (applied.has(migration.id)) continue;
-      await sql.query(migration.sql);
+      await sql.exec(migration.sql);
       await sql.query('INSERT INTO schema_migrations (id) VALUES ($1)', [migration.id]);
       done.push(migration.id);
     }

@@ -3,6 +3,7 @@ import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverPa
 
 interface PgliteQueryable {
   query<Row>(text: string, params?: unknown[]): Promise<{ rows: Row[]; affectedRows?: number }>;
+  exec(script: string): Promise<unknown>;
 }
 
 function wrap(queryable: PgliteQueryable): Sql {
@@ -10,6 +11,9 @@ function wrap(queryable: PgliteQueryable): Sql {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
       const result = await queryable.query<Row>(text, toDriverParams(params));
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+    async exec(script: string): Promise<void> {
+      await queryable.exec(script);
     },
   };
 }
@@ -29,6 +33,7 @@ export async function openPglite(options: { dataDir?: string; schema: string }):
     backend: 'pglite',
     schema: options.schema,
     query: sql.query,
+    exec: sql.exec,
     transaction: (work) => pglite.transaction((tx) => work(wrap(tx))),
     close: () => pglite.close(),
   };

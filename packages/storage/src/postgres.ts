@@ -14,6 +14,9 @@ function wrap(client: pg.Pool | pg.PoolClient): Sql {
       const result = await client.query(text, toDriverParams(params));
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
+    async exec(script: string): Promise<void> {
+      await client.query(script);
+    },
   };
 }
 
@@ -41,6 +44,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     backend: 'postgres',
     schema: options.schema,
     query: sql.query,
+    exec: sql.exec,
     transaction: async (work) => {
       const client = await pool.connect();
       try {

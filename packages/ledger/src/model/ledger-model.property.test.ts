@@ -97,7 +97,11 @@ function modelBacked(options: { skipFundsCheck?: boolean } = {}): LedgerUnderTes
       }
     },
     expirePendingTransfers: async (now) => {
-      const swept = modelExpirePendingTransfers(model, now, () => ledgerIdOf((counter += 1)), 1_000);
+      const nextId = () => {
+        counter += 1;
+        return ledgerIdOf(counter);
+      };
+      const swept = modelExpirePendingTransfers(model, now, nextId, 1_000);
       model = swept.model;
       return swept.expired;
     },

@@ -6,12 +6,13 @@ export const imsDescriptionLengthMax = 256;
 
 /**
  * Account numbers as the FSP writes them into <accountPayable>/<accountReceivable>:
- * 4 to 34 ASCII letters, digits and hyphens (34 is the IBAN maximum; the
- * paper's '1234-5678-9abc' fits). Case is kept: the format belongs to each bank.
+ * 4 to 36 ASCII letters, digits and hyphens: an IBAN (at most 34), the
+ * paper's '1234-5678-9abc', or a bank ledger's account id (a UUID, 36). Case is
+ * kept: the format belongs to each bank.
  * The gateway's party registry must accept no more than this, or it could
  * register an account that no message can carry.
  */
-export const accountNumberPattern = /^[A-Za-z0-9-]{4,34}$/;
+export const accountNumberPattern = /^[A-Za-z0-9-]{4,36}$/;
 
 /** RFC 9562 UUID, versions 1–8, RFC variant, lower-case hex only. */
 const transactionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -2,16 +2,18 @@ import { encryptTo } from '@mpay/envelope';
 import {
   canonicalize,
   customerSignedContent,
+  type ImsMessage,
   imsFromJson,
   imsToJson,
   isMpayError,
   MpayError,
 } from '@mpay/protocol';
+import { refusalError } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
 import { partyEncryptionKey } from '../registry/keys.ts';
 import { recordNonce } from './nonces.ts';
 import { settlePayment } from './settle.ts';
-import { findPayment, transitionPayment } from './store.ts';
+import { findPayment, type PaymentRecord, transitionPayment } from './store.ts';
 import { openMessageToFsp, verifyChainSignature } from './verify.ts';
 
 export type ConfirmationResult =
@@ -48,9 +50,7 @@ async function verifyCustomerSignature(context: GatewayContext, paymentId: strin
 
 export async function confirmPayment(context: GatewayContext, paymentId: string, jwe: string): Promise<ConfirmationResult> {
   const { payment, message, verified } = await verifyCustomerSignature(context, paymentId, jwe);
-  if (payment.state !== 'awaiting_customer_signature') {
-    throw new MpayError(payment.state === 'request_expired' ? 'PAYMENT_EXPIRED' : 'PAYMENT_STATE_INVALID');
-  }
+  if (payment.state !== 'awaiting_customer_signature') return answerAgain(context, payment, message);
   if (payment.expiresAt.getTime() <= Date.now()) return expire(context, paymentId);
   await context.database.transaction(async (sql) => {
     await recordNonce(sql, payment.customerId, verified.claims.nonce, verified.claims.exp);
@@ -60,6 +60,23 @@ export async function confirmPayment(context: GatewayContext, paymentId: string,
     });
   });
   return settleAndAnswer(context, paymentId);
+}
+
+/**
+ * The same confirmation again (a client retry after a lost answer) gets the
+ * first result; any other message for a payment past this step is refused.
+ * Either way nothing is transferred a second time.
+ */
+async function answerAgain(context: GatewayContext, payment: PaymentRecord, message: ImsMessage): Promise<ConfirmationResult> {
+  const stored = imsFromJson(JSON.parse(payment.message));
+  if (stored.address.from.sign !== message.address.from.sign) {
+    throw new MpayError(payment.state === 'request_expired' ? 'PAYMENT_EXPIRED' : 'PAYMENT_STATE_INVALID');
+  }
+  if (payment.state === 'customer_signature_verified') return { status: 'authorised', paymentId: payment.id };
+  if (payment.state === 'funds_refused') throw refusalError(payment.failureCode ?? 'PAYMENT_DECLINED');
+  if (payment.receipt === null) throw new MpayError('PAYMENT_STATE_INVALID');
+  const customerKey = await partyEncryptionKey(context.database, context.fsp, payment.customerId, context.limits.clockSkewSeconds);
+  return { status: 'completed', paymentId: payment.id, receipt: await encryptTo(payment.receipt, customerKey.jwk) };
 }
 
 async function settleAndAnswer(context: GatewayContext, paymentId: string): Promise<ConfirmationResult> {
@@ -72,7 +89,7 @@ async function settleAndAnswer(context: GatewayContext, paymentId: string): Prom
     if (payment.receipt === null) throw error;
     result = { kind: 'completed', payment, receipt: payment.receipt };
   }
-  if (result.kind === 'refused') throw new MpayError(result.code === 'INSUFFICIENT_FUNDS' ? 'INSUFFICIENT_FUNDS' : 'PAYMENT_DECLINED');
+  if (result.kind === 'refused') throw refusalError(result.code);
   if (result.kind === 'pending') return { status: 'authorised', paymentId };
   const customerKey = await partyEncryptionKey(context.database, context.fsp, result.payment.customerId, context.limits.clockSkewSeconds);
   return { status: 'completed', paymentId, receipt: await encryptTo(result.receipt, customerKey.jwk) };

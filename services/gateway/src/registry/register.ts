@@ -1,5 +1,5 @@
 import { parsePublicJwk, type PublicJwk } from '@mpay/envelope';
-import { MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
+import { accountNumberPattern, MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
 import type { GatewayContext } from '../context.ts';
 import { certifyKeys } from './certificates.ts';
 import { insertParty, type Party } from './parties.ts';
@@ -16,7 +16,6 @@ export interface PartyRegistration {
 }
 
 const displayNameLengthMax = 100;
-const accountIdPattern = /^[A-Za-z0-9-]{4,34}$/;
 
 function validateWebhookUrl(url: string | undefined): string | null {
   if (url === undefined) return null;
@@ -36,7 +35,7 @@ function validate(registration: PartyRegistration): { party: Party; aliases: str
   if (registration.displayName.length === 0 || registration.displayName.length > displayNameLengthMax) {
     throw new MpayError('REQUEST_INVALID', 'displayName');
   }
-  if (registration.accountId !== undefined && !accountIdPattern.test(registration.accountId)) {
+  if (registration.accountId !== undefined && !accountNumberPattern.test(registration.accountId)) {
     throw new MpayError('REQUEST_INVALID', 'accountId');
   }
   const signingJwk = parsePublicJwk(registration.signingJwk);

@@ -15,7 +15,7 @@ const registrationSchema = {
     id: { type: 'string', maxLength: 200 },
     displayName: { type: 'string', maxLength: 100 },
     bankId: { type: 'string', maxLength: 32 },
-    accountId: { type: 'string', maxLength: 34 },
+    accountId: { type: 'string', maxLength: 36 },
     webhookUrl: { type: 'string', maxLength: 500 },
     aliases: { type: 'array', maxItems: 4, items: { type: 'string', maxLength: 16 } },
     signingJwk: { type: 'object' },
