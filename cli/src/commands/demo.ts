@@ -93,8 +93,8 @@ async function demoPayment(dataDir: string, deployment: Omit<Deployment, 'pid'>,
   io.stdout(`4. Wallet verified FSP and merchant signatures and shows: pay ${view.amount.currency} ${view.amount.value} to ${view.merchant.name} (${view.merchant.id}) for "${view.description}".\n`);
   io.stdout('5. Customer confirms with one action plus PIN; the wallet signs and encrypts to the FSP.\n');
   const receipt = await wallet.confirm(view, customer.pin);
-  abort.abort();
   await requests.return(undefined);
+  abort.abort();
   io.stdout(`6. Bank moved the money; receipt signed by ${String(receipt.payload.iss)}.\n`);
   const notification = await waitForNotification(deployment.merchantShop, view.paymentId);
   onMessage({ step: 'merchant-notification', kind: 'jws', party: fsp.id, compact: notification.jws });

@@ -2,12 +2,6 @@
 -- four balance fields, transfers are immutable (INSERT only) and their id is
 -- the idempotency key; a pending transfer is resolved by at most one
 -- post_pending or void_pending transfer, so its state is derived, never updated.
---
--- One DO block on purpose: @mpay/storage's migrate() sends each file as a
--- single query, which PGlite prepares (one statement only) and pg returns as
--- one result. PL/pgSQL runs the DDL below in order, in migrate()'s transaction.
-DO $migration$
-BEGIN
 
 CREATE TABLE accounts (
   id uuid PRIMARY KEY,
@@ -82,6 +76,3 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (scope, key)
 );
-
-END
-$migration$;

@@ -17,6 +17,7 @@ export {
   type ImsSignedContent,
   type ImsSigner,
   merchantSignedContent,
+  signatureValue,
 } from './signed-content.ts';
 export {
   defaultXmlLimits,

@@ -104,7 +104,7 @@ describe('imsFromJson', () => {
     ['empty signature', 'address.from.sign', '', 'MESSAGE_INVALID address.from.sign'],
     ['account with space', 'data.accountPayable', '1234 5678', 'MESSAGE_INVALID data.accountPayable'],
     ['account too short', 'data.accountReceivable', 'abc', 'MESSAGE_INVALID data.accountReceivable'],
-    ['account too long', 'data.accountReceivable', 'A'.repeat(35), 'MESSAGE_INVALID data.accountReceivable'],
+    ['account too long', 'data.accountReceivable', 'A'.repeat(37), 'MESSAGE_INVALID data.accountReceivable'],
     [
       'account with underscore',
       'data.accountReceivable',

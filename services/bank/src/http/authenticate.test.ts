@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MpayError } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCodeOf, startTestBank, type TestBank, testBearerVerifier } from '../test-helpers.ts';
 import type { RequestToVerify } from './authenticate.ts';
@@ -11,6 +12,10 @@ beforeAll(async () => {
     limits: { bodyLimitBytes: 1024 },
     verifyRequest: async (request) => {
       seen.push(request);
+      if (request.headers['x-test-forbidden']) throw new MpayError('FORBIDDEN', 'route not allowed');
+      if (request.headers['x-test-revealing'])
+        throw new MpayError('CRYPTO_VERIFICATION_FAILED', 'byte 17 differs');
+      if (request.headers['x-test-empty-caller']) return { callerId: '' };
       return verifier(request);
     },
   });

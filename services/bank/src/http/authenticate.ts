@@ -1,4 +1,4 @@
-import { MpayError } from '@mpay/protocol';
+import { isMpayError, MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** What the injected verifier sees: the request exactly as received, body as the raw text. */
@@ -10,8 +10,10 @@ export interface RequestToVerify {
 }
 
 /**
- * Authenticates a request (the lead plugs in JWS verification); throws to
- * refuse. The caller id scopes idempotency keys.
+ * Authenticates a request (JWS verification in production); throws to
+ * refuse: MpayError FORBIDDEN for a known caller outside its rights (403),
+ * anything else for AUTHENTICATION_FAILED (401). The caller id scopes
+ * idempotency keys.
  */
 export type VerifyRequest = (request: RequestToVerify) => Promise<{ callerId: string }>;
 
@@ -61,6 +63,8 @@ export function authenticate(verifyRequest: VerifyRequest) {
         rawBody: rawBodyOf(request),
       }));
     } catch (error) {
+      // A verified caller outside its allowed routes may be told so; any other failure says nothing.
+      if (isMpayError(error, 'FORBIDDEN')) throw new MpayError('FORBIDDEN');
       request.log.info({ err: error }, 'authentication failed');
       throw new MpayError('AUTHENTICATION_FAILED');
     }

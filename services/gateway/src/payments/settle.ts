@@ -1,5 +1,5 @@
 import { encryptTo, signPayload } from '@mpay/envelope';
-import { formatDecimalAmount, imsFromJson, type PaymentState, publicStatusOf } from '@mpay/protocol';
+import { formatDecimalAmount, imsFromJson, type PaymentState, publicStatusOf, signatureValue } from '@mpay/protocol';
 import { orderTransfer } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
 import { partyEncryptionKey } from '../registry/keys.ts';
@@ -28,7 +28,7 @@ async function signReceipt(context: GatewayContext, payment: PaymentRecord, tran
         accountReceivable: message.data.accountReceivable,
         amount: { currency: payment.currency, value: formatDecimalAmount(message.data.amount) },
         bankTransferId: transferId,
-        customerSignature: message.address.from.sign,
+        customerSignature: signatureValue(message.address.from.sign!),
         completedAt: new Date().toISOString(),
       },
     },
