@@ -28,7 +28,11 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
         return await runDemo(flags, io);
       case 'log': {
         const { runLogCommand } = await import('./commands/log/index.ts');
-        return await runLogCommand(rest, { ...io, stdin: readStdin, readFile: (path: string) => import('node:fs/promises').then((fs) => fs.readFile(path, 'utf8')) });
+        return await runLogCommand(rest, {
+          ...io,
+          stdin: readStdin,
+          readFile: (path: string) => import('node:fs/promises').then((fs) => fs.readFile(path, 'utf8')),
+        });
       }
       case undefined:
       case 'help':
@@ -40,7 +44,11 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
         return 2;
     }
   } catch (error) {
-    io.stderr(isMpayError(error) ? `mpay: ${error.code}: ${error.message}${error.detail ? ` (${error.detail})` : ''}\n` : `mpay: ${String(error instanceof Error ? error.stack : error)}\n`);
+    io.stderr(
+      isMpayError(error)
+        ? `mpay: ${error.code}: ${error.message}${error.detail ? ` (${error.detail})` : ''}\n`
+        : `mpay: ${String(error instanceof Error ? error.stack : error)}\n`,
+    );
     return 1;
   }
 }

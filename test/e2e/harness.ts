@@ -20,7 +20,12 @@ export interface TestPlatform {
 export async function startTestPlatform(): Promise<TestPlatform> {
   const databaseUrl = process.env.DATABASE_URL;
   const schemaPrefix = `e2e_${randomBytes(4).toString('hex')}_`;
-  const platform = await startPlatform({ databaseUrl, schemaPrefix, pbkdf2Iterations: 100_000, backgroundIntervalMs: 100 });
+  const platform = await startPlatform({
+    databaseUrl,
+    schemaPrefix,
+    pbkdf2Iterations: 100_000,
+    backgroundIntervalMs: 100,
+  });
   const fsp = await fetchFspTrust(platform.urls.gateway);
   const merchant = new MerchantClient({
     gatewayUrl: platform.urls.gateway,
@@ -30,26 +35,50 @@ export async function startTestPlatform(): Promise<TestPlatform> {
   });
   const balance = async (account: string) => {
     const path = `/accounts/${account}`;
-    const authorization = await signRequest({ method: 'GET', path, body: '' }, { issuer: platform.bankOperator.id, audience: 'xbank', key: platform.bankOperator.key });
-    const { body } = await requestJson<{ balance: string }>(`${platform.urls.bank}${path}`, { headers: { authorization } });
+    const authorization = await signRequest(
+      { method: 'GET', path, body: '' },
+      { issuer: platform.bankOperator.id, audience: 'xbank', key: platform.bankOperator.key },
+    );
+    const { body } = await requestJson<{ balance: string }>(`${platform.urls.bank}${path}`, {
+      headers: { authorization },
+    });
     return BigInt(body.balance);
   };
   return {
     platform,
     fsp,
     merchant,
-    wallet: () => new Wallet({ gatewayUrl: platform.urls.gateway, keystore: structuredClone(platform.credentials.customerKeystore), fsp }),
-    balances: async () => ({ customer: await balance(demoParties.customer.account), merchant: await balance(demoParties.merchant.account) }),
+    wallet: () =>
+      new Wallet({
+        gatewayUrl: platform.urls.gateway,
+        keystore: structuredClone(platform.credentials.customerKeystore),
+        fsp,
+      }),
+    balances: async () => ({
+      customer: await balance(demoParties.customer.account),
+      merchant: await balance(demoParties.merchant.account),
+    }),
     async close() {
       await platform.close();
-      if (databaseUrl) for (const schema of ['gateway', 'xbank']) await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+      if (databaseUrl)
+        for (const schema of ['gateway', 'xbank'])
+          await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
     },
   };
 }
 
 /** POSTs a raw body and returns status and stable error code (if any), never throwing on HTTP errors. */
-export async function postRaw(url: string, body: string, contentType = 'application/jose', headers: Record<string, string> = {}) {
-  const response = await fetch(url, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } });
+export async function postRaw(
+  url: string,
+  body: string,
+  contentType = 'application/jose',
+  headers: Record<string, string> = {},
+) {
+  const response = await fetch(url, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': contentType, ...headers },
+  });
   const json = (await response.json()) as { error?: { code: string } } & Record<string, unknown>;
   return { status: response.status, code: json.error?.code, body: json };
 }
@@ -67,16 +96,28 @@ export async function expectCode(promise: Promise<unknown>): Promise<string | un
 /** A merchant-signed message with claims chosen by the test (expired, other key …), encrypted to the FSP. */
 export async function craftMerchantRequest(
   test: TestPlatform,
-  options: { key?: PrivateJwk; now?: () => number; mutate?: (message: ImsMessage) => ImsMessage; rawJson?: (json: Record<string, unknown>) => void } = {},
+  options: {
+    key?: PrivateJwk;
+    now?: () => number;
+    mutate?: (message: ImsMessage) => ImsMessage;
+    rawJson?: (json: Record<string, unknown>) => void;
+  } = {},
 ): Promise<{ jwe: string; message: ImsMessage }> {
-  const { message } = await test.merchant.buildPaymentRequest({ customer: demoParties.customer.id, amount: { currency: 'EUR', minor: 5_00n } });
-  const sign = await signPayload(merchantSignedContent(message), {
-    issuer: demoParties.merchant.id,
-    audience: test.fsp.id,
-    transactionId: message.transactionId,
-    expiresInSeconds: 300,
-    ...(options.now ? { now: options.now } : {}),
-  }, options.key ?? test.platform.credentials.merchantKeys.signing.privateJwk);
+  const { message } = await test.merchant.buildPaymentRequest({
+    customer: demoParties.customer.id,
+    amount: { currency: 'EUR', minor: 5_00n },
+  });
+  const sign = await signPayload(
+    merchantSignedContent(message),
+    {
+      issuer: demoParties.merchant.id,
+      audience: test.fsp.id,
+      transactionId: message.transactionId,
+      expiresInSeconds: 300,
+      ...(options.now ? { now: options.now } : {}),
+    },
+    options.key ?? test.platform.credentials.merchantKeys.signing.privateJwk,
+  );
   const signed = { ...message, address: { ...message.address, to: { ...message.address.to, sign } } };
   const final = options.mutate ? options.mutate(signed) : signed;
   const json = imsToJson(final) as unknown as Record<string, unknown>;

@@ -3,7 +3,13 @@ import { demoParties } from '@mpay/cli';
 import { encryptTo, generateSigningKeyPair } from '@mpay/envelope';
 import { imsToJson } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { craftMerchantRequest, expectCode, postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
+import {
+  craftMerchantRequest,
+  expectCode,
+  postRaw,
+  startTestPlatform,
+  type TestPlatform,
+} from './harness.ts';
 
 let test: TestPlatform;
 beforeAll(async () => {
@@ -18,7 +24,11 @@ async function payAndConfirm(amountMinor: bigint, format: 'json' | 'xml' = 'json
   const abort = new AbortController();
   const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
   const first = requests.next();
-  const accepted = await test.merchant.requestPayment({ customer: demoParties.customer.msisdn, amount: { currency: 'EUR', minor: amountMinor }, format });
+  const accepted = await test.merchant.requestPayment({
+    customer: demoParties.customer.msisdn,
+    amount: { currency: 'EUR', minor: amountMinor },
+    format,
+  });
   // The device first gets every request still waiting for it; pick this one.
   let view = (await first).value!;
   while (view.paymentId !== accepted.paymentId) view = (await requests.next()).value!;
@@ -35,14 +45,23 @@ describe('an iMS payment end to end over HTTP', () => {
     expect(view.amount.value).toBe('12.50');
     const receipt = await wallet.confirm(view, demoParties.customer.pin);
     expect((receipt.payload.receipt as { status: string }).status).toBe('completed');
-    const notification = await test.platform.merchantShop.waitForNotification(view.paymentId, 'completed', 10_000);
+    const notification = await test.platform.merchantShop.waitForNotification(
+      view.paymentId,
+      'completed',
+      10_000,
+    );
     expect(notification.event).toBe('payment.updated');
     const after = await test.balances();
     expect(after.customer).toBe(before.customer - 12_50n);
     expect(after.merchant).toBe(before.merchant + 12_50n);
     const status = await test.merchant.paymentStatus(view.paymentId);
     expect(status.status).toBe('completed');
-    expect((status.history as { status: string }[]).map((h) => h.status)).toEqual(['requested', 'awaiting_customer', 'authorised', 'completed']);
+    expect((status.history as { status: string }[]).map((h) => h.status)).toEqual([
+      'requested',
+      'awaiting_customer',
+      'authorised',
+      'completed',
+    ]);
   });
 
   it('accepts the iMS XML wire form of the paper', async () => {
@@ -66,7 +85,10 @@ describe('an iMS payment end to end over HTTP', () => {
       },
     });
     await tracing.confirm(view, demoParties.customer.pin);
-    const replay = await postRaw(`${test.platform.urls.gateway}/payments/${view.paymentId}/confirmation`, trace[0]!);
+    const replay = await postRaw(
+      `${test.platform.urls.gateway}/payments/${view.paymentId}/confirmation`,
+      trace[0]!,
+    );
     expect(replay.status).toBe(200);
     expect(replay.body.status).toBe('completed');
     expect((await test.balances()).customer).toBe(before.customer - 1_00n);
@@ -82,13 +104,23 @@ describe('what bad input gets (stable code, no money moved)', () => {
   });
 
   it('amount changed after signing', async () => {
-    const { jwe } = await craftMerchantRequest(test, { mutate: (m) => ({ ...m, data: { ...m.data, amount: { currency: 'EUR', minor: 1n } } }) });
+    const { jwe } = await craftMerchantRequest(test, {
+      mutate: (m) => ({ ...m, data: { ...m.data, amount: { currency: 'EUR', minor: 1n } } }),
+    });
     expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CRYPTO_VERIFICATION_FAILED');
     await unchanged();
   });
 
   it('payee changed', async () => {
-    const { jwe } = await craftMerchantRequest(test, { mutate: (m) => ({ ...m, address: { ...m.address, to: { ...m.address.to, id: 'other.shop@merchant.xbank' as typeof m.address.to.id } } }) });
+    const { jwe } = await craftMerchantRequest(test, {
+      mutate: (m) => ({
+        ...m,
+        address: {
+          ...m.address,
+          to: { ...m.address.to, id: 'other.shop@merchant.xbank' as typeof m.address.to.id },
+        },
+      }),
+    });
     expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CRYPTO_VERIFICATION_FAILED');
     await unchanged();
   });
@@ -112,7 +144,9 @@ describe('what bad input gets (stable code, no money moved)', () => {
     const again = await postRaw(paymentsUrl(), jwe, 'application/jose', { 'idempotency-key': 'replay-1' });
     expect(again).toEqual(first);
     expect((await postRaw(paymentsUrl(), jwe)).code).toBe('MESSAGE_REPLAYED');
-    const reused = await postRaw(paymentsUrl(), (await craftMerchantRequest(test)).jwe, 'application/jose', { 'idempotency-key': 'replay-1' });
+    const reused = await postRaw(paymentsUrl(), (await craftMerchantRequest(test)).jwe, 'application/jose', {
+      'idempotency-key': 'replay-1',
+    });
     expect(reused.code).toBe('IDEMPOTENCY_KEY_REUSED');
     await unchanged();
   });
@@ -125,7 +159,10 @@ describe('what bad input gets (stable code, no money moved)', () => {
 
   it('message encrypted to the wrong recipient', async () => {
     const { message } = await craftMerchantRequest(test);
-    const customerKey = (test.platform.credentials.customerKeystore.encryptionPrivateJwk as unknown) as Record<string, unknown>;
+    const customerKey = test.platform.credentials.customerKeystore.encryptionPrivateJwk as unknown as Record<
+      string,
+      unknown
+    >;
     const { d: _secret, ...customerPublic } = customerKey;
     const jwe = await encryptTo(JSON.stringify({ ims: imsToJson(message) }), customerPublic as never);
     expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CRYPTO_DECRYPTION_FAILED');
@@ -145,8 +182,12 @@ describe('what bad input gets (stable code, no money moved)', () => {
         rawJson: (json) => {
           const to = (json.address as { to: { sign: string } }).to;
           const [, payload] = to.sign.split('.');
-          const header = Buffer.from(JSON.stringify({ alg, kid: test.platform.credentials.merchantKeys.signing.kid, typ: 'mpay+jws' })).toString('base64url');
-          const secret = Buffer.from(JSON.stringify(test.platform.credentials.merchantKeys.signing.publicJwk));
+          const header = Buffer.from(
+            JSON.stringify({ alg, kid: test.platform.credentials.merchantKeys.signing.kid, typ: 'mpay+jws' }),
+          ).toString('base64url');
+          const secret = Buffer.from(
+            JSON.stringify(test.platform.credentials.merchantKeys.signing.publicJwk),
+          );
           const mac = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
           to.sign = `${header}.${payload}.${alg === 'none' ? '' : mac}`;
         },
@@ -165,7 +206,8 @@ describe('what bad input gets (stable code, no money moved)', () => {
   });
 
   it('XML with a DTD or an external entity', async () => {
-    const xml = '<?xml version="1.0"?><!DOCTYPE iMS [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><iMS><type>&xxe;</type></iMS>';
+    const xml =
+      '<?xml version="1.0"?><!DOCTYPE iMS [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><iMS><type>&xxe;</type></iMS>';
     const jwe = await encryptTo(xml, test.fsp.keys.keys.find((k) => k.use === 'enc')!);
     expect((await postRaw(paymentsUrl(), jwe)).code).toBe('XML_FORBIDDEN_CONSTRUCT');
     await unchanged();
@@ -202,9 +244,18 @@ describe('what bad input gets (stable code, no money moved)', () => {
   });
 
   it('revoked key', async () => {
-    const { certificate } = (await (await fetch(`${test.platform.urls.gateway}/parties/${demoParties.merchant.id}`)).json()) as { certificate: string };
-    const serial = (JSON.parse(Buffer.from(certificate.split('.')[1]!, 'base64url').toString()) as { serialNumber: string }).serialNumber;
-    const revoked = await postRaw(`${test.platform.urls.gateway}/admin/certificates/${serial}/revoke`, JSON.stringify({ reason: 'test' }), 'application/json', { authorization: `Bearer ${test.platform.operatorToken}` });
+    const { certificate } = (await (
+      await fetch(`${test.platform.urls.gateway}/parties/${demoParties.merchant.id}`)
+    ).json()) as { certificate: string };
+    const serial = (
+      JSON.parse(Buffer.from(certificate.split('.')[1]!, 'base64url').toString()) as { serialNumber: string }
+    ).serialNumber;
+    const revoked = await postRaw(
+      `${test.platform.urls.gateway}/admin/certificates/${serial}/revoke`,
+      JSON.stringify({ reason: 'test' }),
+      'application/json',
+      { authorization: `Bearer ${test.platform.operatorToken}` },
+    );
     expect(revoked.status).toBe(200);
     const { jwe } = await craftMerchantRequest(test);
     expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CERTIFICATE_REVOKED');

@@ -4,7 +4,13 @@ import { decodeUnverified, type PrivateJwk, publicJwkSet } from '@mpay/envelope'
 import { requestJson } from '@mpay/http/client';
 import { signRequest } from '@mpay/http/signed-request';
 import { imsToJson, imsToXml } from '@mpay/protocol';
-import { fetchFspTrust, MerchantClient, type TracedMessage, Wallet, type WalletKeystoreData } from '@mpay/sdk';
+import {
+  fetchFspTrust,
+  MerchantClient,
+  type TracedMessage,
+  Wallet,
+  type WalletKeystoreData,
+} from '@mpay/sdk';
 import type { PartyKeys } from '../platform/identities.ts';
 import { demoParties } from '../platform/seed.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
@@ -28,18 +34,32 @@ async function healthy(url: string): Promise<boolean> {
 }
 
 /** Finds the running platform (`mpay up`), or starts one in this process on the same data folder. */
-async function connect(dataDir: string, io: CommandIo): Promise<{ deployment: Omit<Deployment, 'pid'>; platform?: Platform }> {
+async function connect(
+  dataDir: string,
+  io: CommandIo,
+): Promise<{ deployment: Omit<Deployment, 'pid'>; platform?: Platform }> {
   const deployment = await readJson<Deployment>(join(dataDir, 'deployment.json'));
   if (deployment !== undefined && (await healthy(deployment.gateway))) return { deployment };
-  io.stdout('No running platform found (start one with `npm start`); starting the services in this process …\n');
+  io.stdout(
+    'No running platform found (start one with `npm start`); starting the services in this process …\n',
+  );
   const platform = await startPlatform({ dataDir, databaseUrl: process.env.DATABASE_URL });
   return { deployment: { ...platform.urls, fspId: platform.fsp.id }, platform };
 }
 
-async function accountBalance(deployment: Omit<Deployment, 'pid'>, operatorKey: PrivateJwk, accountId: string): Promise<string> {
+async function accountBalance(
+  deployment: Omit<Deployment, 'pid'>,
+  operatorKey: PrivateJwk,
+  accountId: string,
+): Promise<string> {
   const path = `/accounts/${accountId}`;
-  const authorization = await signRequest({ method: 'GET', path, body: '' }, { issuer: 'operator.xbank', audience: 'xbank', key: operatorKey });
-  const { body } = await requestJson<{ balance: string }>(`${deployment.bank}${path}`, { headers: { authorization } });
+  const authorization = await signRequest(
+    { method: 'GET', path, body: '' },
+    { issuer: 'operator.xbank', audience: 'xbank', key: operatorKey },
+  );
+  const { body } = await requestJson<{ balance: string }>(`${deployment.bank}${path}`, {
+    headers: { authorization },
+  });
   return body.balance;
 }
 
@@ -63,10 +83,17 @@ export async function runDemo(flags: Map<string, string>, io: CommandIo): Promis
   }
 }
 
-async function demoPayment(dataDir: string, deployment: Omit<Deployment, 'pid'>, flags: Map<string, string>, io: CommandIo): Promise<number> {
+async function demoPayment(
+  dataDir: string,
+  deployment: Omit<Deployment, 'pid'>,
+  flags: Map<string, string>,
+  io: CommandIo,
+): Promise<number> {
   const { customer, merchant } = demoParties;
   const merchantKeys = (await readJson<PartyKeys>(join(dataDir, 'parties', `${merchant.id}.json`)))!;
-  const keystore = (await readJson<WalletKeystoreData>(join(dataDir, 'parties', `${customer.id}.wallet.json`)))!;
+  const keystore = (await readJson<WalletKeystoreData>(
+    join(dataDir, 'parties', `${customer.id}.wallet.json`),
+  ))!;
   const operator = (await readJson<{ keys: PartyKeys }>(join(dataDir, 'keys', 'xbank-operator.json')))!;
   const trace: TracedMessage[] = [];
   const onMessage = (message: TracedMessage) => {
@@ -74,23 +101,35 @@ async function demoPayment(dataDir: string, deployment: Omit<Deployment, 'pid'>,
     io.stdout(`  ${describe(message)}\n`);
   };
   const fsp = await fetchFspTrust(deployment.gateway);
-  const merchantClient = new MerchantClient({ gatewayUrl: deployment.gateway, merchantId: merchant.id, signingKey: merchantKeys.signing.privateJwk, fsp, trace: onMessage });
+  const merchantClient = new MerchantClient({
+    gatewayUrl: deployment.gateway,
+    merchantId: merchant.id,
+    signingKey: merchantKeys.signing.privateJwk,
+    fsp,
+    trace: onMessage,
+  });
   const wallet = new Wallet({ gatewayUrl: deployment.gateway, keystore, fsp, trace: onMessage });
   const before = await accountBalance(deployment, operator.keys.signing.privateJwk, customer.account);
   io.stdout(`\n1. Customer ${customer.id} opens the wallet (PIN) and listens for payment requests.\n`);
   const abort = new AbortController();
   const requests = wallet.paymentRequests(customer.pin, abort.signal);
   const nextRequest = requests.next();
-  io.stdout(`2. Merchant ${merchant.id} asks ${customer.msisdn} for EUR 12.50 (m-commerce): signs, encrypts to the FSP.\n`);
+  io.stdout(
+    `2. Merchant ${merchant.id} asks ${customer.msisdn} for EUR 12.50 (m-commerce): signs, encrypts to the FSP.\n`,
+  );
   const accepted = await merchantClient.requestPayment({
     customer: customer.msisdn,
     amount: { currency: 'EUR', minor: 12_50n },
     procedure: 'm-commerce',
     description: 'Order 1001: 250 g espresso beans',
   });
-  io.stdout(`3. FSP verified the merchant, filled in the accounts, countersigned, pushed to the device (payment ${accepted.paymentId}, level ${accepted.securityLevel}).\n`);
+  io.stdout(
+    `3. FSP verified the merchant, filled in the accounts, countersigned, pushed to the device (payment ${accepted.paymentId}, level ${accepted.securityLevel}).\n`,
+  );
   const view = (await nextRequest).value!;
-  io.stdout(`4. Wallet verified FSP and merchant signatures and shows: pay ${view.amount.currency} ${view.amount.value} to ${view.merchant.name} (${view.merchant.id}) for "${view.description}".\n`);
+  io.stdout(
+    `4. Wallet verified FSP and merchant signatures and shows: pay ${view.amount.currency} ${view.amount.value} to ${view.merchant.name} (${view.merchant.id}) for "${view.description}".\n`,
+  );
   io.stdout('5. Customer confirms with one action plus PIN; the wallet signs and encrypts to the FSP.\n');
   const receipt = await wallet.confirm(view, customer.pin);
   await requests.return(undefined);
@@ -98,22 +137,46 @@ async function demoPayment(dataDir: string, deployment: Omit<Deployment, 'pid'>,
   io.stdout(`6. Bank moved the money; receipt signed by ${String(receipt.payload.iss)}.\n`);
   const notification = await waitForNotification(deployment.merchantShop, view.paymentId);
   onMessage({ step: 'merchant-notification', kind: 'jws', party: fsp.id, compact: notification.jws });
-  io.stdout(`7. Merchant notified by signed webhook: status ${String(notification.payment.status)}; it may ship.\n`);
+  io.stdout(
+    `7. Merchant notified by signed webhook: status ${String(notification.payment.status)}; it may ship.\n`,
+  );
   const status = await merchantClient.paymentStatus(view.paymentId);
   const after = await accountBalance(deployment, operator.keys.signing.privateJwk, customer.account);
-  io.stdout(`8. Public status: ${String(status.status)}. Customer balance ${formatMinor(before)} → ${formatMinor(after)}.\n`);
+  io.stdout(
+    `8. Public status: ${String(status.status)}. Customer balance ${formatMinor(before)} → ${formatMinor(after)}.\n`,
+  );
   const out = flags.get('out');
   if (out !== undefined) {
-    const final = { ...view.message, address: { ...view.message.address, from: { ...view.message.address.from, sign: trace.find((m) => m.step === 'customer-signature')!.compact } } };
-    await writeEvidence(resolve(out), trace, { fsp, merchantKeys, keystore, messageJson: imsToJson(final), messageXml: imsToXml(final) });
+    const final = {
+      ...view.message,
+      address: {
+        ...view.message.address,
+        from: {
+          ...view.message.address.from,
+          sign: trace.find((m) => m.step === 'customer-signature')!.compact,
+        },
+      },
+    };
+    await writeEvidence(resolve(out), trace, {
+      fsp,
+      merchantKeys,
+      keystore,
+      messageJson: imsToJson(final),
+      messageXml: imsToXml(final),
+    });
     io.stdout(`\nWrote every signed and encrypted message and jwks.json to ${resolve(out)}\n`);
   }
   return status.status === 'completed' ? 0 : 1;
 }
 
-async function waitForNotification(shopUrl: string, paymentId: string): Promise<{ jws: string; payment: Record<string, unknown> }> {
+async function waitForNotification(
+  shopUrl: string,
+  paymentId: string,
+): Promise<{ jws: string; payment: Record<string, unknown> }> {
   for (let attempt = 0; attempt < 100; attempt += 1) {
-    const { body } = await requestJson<{ jws: string; payment: Record<string, unknown> }[]>(`${shopUrl}/notifications/${paymentId}`);
+    const { body } = await requestJson<{ jws: string; payment: Record<string, unknown> }[]>(
+      `${shopUrl}/notifications/${paymentId}`,
+    );
     const completed = body.find((n) => n.payment.status === 'completed');
     if (completed !== undefined) return completed;
     await new Promise((done) => setTimeout(done, 100));
@@ -129,7 +192,11 @@ interface Evidence {
   messageXml: string;
 }
 
-async function writeEvidence(out: string, trace: readonly TracedMessage[], evidence: Evidence): Promise<void> {
+async function writeEvidence(
+  out: string,
+  trace: readonly TracedMessage[],
+  evidence: Evidence,
+): Promise<void> {
   await mkdir(out, { recursive: true });
   for (const [index, message] of trace.entries()) {
     const name = `${String(index + 1).padStart(2, '0')}-${message.step.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '')}.${message.kind}`;
@@ -147,6 +214,8 @@ async function writeEvidence(out: string, trace: readonly TracedMessage[], evide
   await writeFile(join(out, 'jwks.json'), `${JSON.stringify(jwks, null, 2)}\n`);
   await writeFile(join(out, 'message.json'), `${JSON.stringify(evidence.messageJson, null, 2)}\n`);
   await writeFile(join(out, 'message.xml'), `${evidence.messageXml}\n`);
-  const payloads = trace.filter((m) => m.kind === 'jws').map((m) => ({ step: m.step, ...decodeUnverified(m.compact) }));
+  const payloads = trace
+    .filter((m) => m.kind === 'jws')
+    .map((m) => ({ step: m.step, ...decodeUnverified(m.compact) }));
   await writeFile(join(out, 'signed-payloads.json'), `${JSON.stringify(payloads, null, 2)}\n`);
 }

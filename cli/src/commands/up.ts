@@ -17,7 +17,8 @@ export function dataDirOf(flags: Map<string, string>): string {
 
 function port(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 0 || value > 65_535) throw new Error(`${name} must be a port number`);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535)
+    throw new Error(`${name} must be a port number`);
   return value;
 }
 
@@ -25,11 +26,17 @@ function port(name: string, fallback: number): number {
 export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<number> {
   const dataDir = dataDirOf(flags);
   const databaseUrl = process.env.DATABASE_URL;
-  io.stdout(`mpay: starting on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`);
+  io.stdout(
+    `mpay: starting on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
+  );
   const platform = await startPlatform({
     dataDir,
     databaseUrl,
-    ports: { gateway: port('MPAY_GATEWAY_PORT', 4100), bank: port('MPAY_BANK_PORT', 4101), merchantShop: port('MPAY_SHOP_PORT', 4102) },
+    ports: {
+      gateway: port('MPAY_GATEWAY_PORT', 4100),
+      bank: port('MPAY_BANK_PORT', 4101),
+      merchantShop: port('MPAY_SHOP_PORT', 4102),
+    },
     logger: flags.has('verbose') ? { level: 'info' } : false,
   });
   const deployment: Deployment = { ...platform.urls, fspId: platform.fsp.id, pid: process.pid };

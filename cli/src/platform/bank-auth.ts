@@ -15,8 +15,14 @@ export interface BankClient {
  * request whose signature, audience, freshness or body hash does not verify.
  */
 export function bankRequestVerifier(bankId: string, clients: readonly BankClient[]) {
-  return async (request: { method: string; url: string; headers: Record<string, unknown>; rawBody: string }) => {
-    const authorization = typeof request.headers.authorization === 'string' ? request.headers.authorization : undefined;
+  return async (request: {
+    method: string;
+    url: string;
+    headers: Record<string, unknown>;
+    rawBody: string;
+  }) => {
+    const authorization =
+      typeof request.headers.authorization === 'string' ? request.headers.authorization : undefined;
     let client: BankClient | undefined;
     const verified = await verifySignedRequest(
       { method: request.method, path: request.url, body: request.rawBody, authorization },

@@ -12,7 +12,11 @@ export async function generatePartyKeys(): Promise<PartyKeys> {
 }
 
 /** Reads a JSON secret from the data folder, or creates it (mode 0600) the first time. */
-export async function loadOrCreate<T>(dataDir: string | undefined, name: string, create: () => Promise<T>): Promise<T> {
+export async function loadOrCreate<T>(
+  dataDir: string | undefined,
+  name: string,
+  create: () => Promise<T>,
+): Promise<T> {
   if (dataDir === undefined) return create();
   const path = join(dataDir, name);
   try {

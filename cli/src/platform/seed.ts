@@ -17,7 +17,11 @@ export const demoParties = {
     openingBalanceMinor: 1_000_00n,
     pin: '2468',
   },
-  merchant: { id: 'merkur.trade@merchant.xbank', displayName: 'Merkur Trade', account: '0b0a0000-0000-4000-8000-000000009876' },
+  merchant: {
+    id: 'merkur.trade@merchant.xbank',
+    displayName: 'Merkur Trade',
+    account: '0b0a0000-0000-4000-8000-000000009876',
+  },
 } as const;
 
 export interface DemoCredentials {
@@ -37,8 +41,15 @@ interface SeedInput {
 
 async function bankPost(bank: SeedInput['bank'], path: string, body: unknown): Promise<void> {
   const text = JSON.stringify(body);
-  const authorization = await signRequest({ method: 'POST', path, body: text }, { issuer: bank.operatorId, audience: bank.id, key: bank.operatorKey });
-  await requestJson(`${bank.url}${path}`, { body: text, contentType: 'application/json', headers: { authorization } }).catch((error: unknown) => {
+  const authorization = await signRequest(
+    { method: 'POST', path, body: text },
+    { issuer: bank.operatorId, audience: bank.id, key: bank.operatorKey },
+  );
+  await requestJson(`${bank.url}${path}`, {
+    body: text,
+    contentType: 'application/json',
+    headers: { authorization },
+  }).catch((error: unknown) => {
     if ((error as { code?: string }).code !== 'ACCOUNT_EXISTS') throw error;
   });
 }
@@ -46,7 +57,12 @@ async function bankPost(bank: SeedInput['bank'], path: string, body: unknown): P
 async function openAccounts(bank: SeedInput['bank']): Promise<void> {
   const { customer, merchant } = demoParties;
   const currency = demoParties.bank.currency;
-  await bankPost(bank, '/accounts', { id: demoParties.bank.fundingAccount, owner: bank.id, currency, kind: 'funding' });
+  await bankPost(bank, '/accounts', {
+    id: demoParties.bank.fundingAccount,
+    owner: bank.id,
+    currency,
+    kind: 'funding',
+  });
   await bankPost(bank, '/accounts', { id: customer.account, owner: customer.id, currency, kind: 'customer' });
   await bankPost(bank, '/accounts', { id: merchant.account, owner: merchant.id, currency, kind: 'merchant' });
   await bankPost(bank, '/transfers', {
@@ -65,8 +81,16 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
   await insertBank(database, { id: input.bank.id, url: input.bank.url });
   const { customer, merchant } = demoParties;
   const customerKeys = await generatePartyKeys();
-  const customerKeystore = await loadOrCreate(input.dataDir, join('parties', `${customer.id}.wallet.json`), () =>
-    createKeystore(customer.id, customer.pin, customerKeys, input.pbkdf2Iterations ? { iterations: input.pbkdf2Iterations } : {}),
+  const customerKeystore = await loadOrCreate(
+    input.dataDir,
+    join('parties', `${customer.id}.wallet.json`),
+    () =>
+      createKeystore(
+        customer.id,
+        customer.pin,
+        customerKeys,
+        input.pbkdf2Iterations ? { iterations: input.pbkdf2Iterations } : {},
+      ),
   );
   if ((await findParty(database, merchant.id)) === undefined) {
     await openAccounts(input.bank);

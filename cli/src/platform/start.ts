@@ -39,7 +39,11 @@ interface BankOperator {
 }
 
 async function open(options: PlatformOptions, schema: string): Promise<Database> {
-  return openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, schema: `${options.schemaPrefix ?? ''}${schema}` });
+  return openDatabase({
+    url: options.databaseUrl,
+    dataDir: options.dataDir,
+    schema: `${options.schemaPrefix ?? ''}${schema}`,
+  });
 }
 
 /**
@@ -50,9 +54,20 @@ async function open(options: PlatformOptions, schema: string): Promise<Database>
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
   const fspKeys = await loadOrCreate(options.dataDir, 'keys/fsp.json', generatePartyKeys);
   const fsp: FspIdentity = { id: 'fsp.mpay', signing: fspKeys.signing, encryption: fspKeys.encryption };
-  const operator = await loadOrCreate<BankOperator>(options.dataDir, 'keys/xbank-operator.json', async () => ({ keys: await generatePartyKeys() }));
-  const operatorToken = await loadOrCreate(options.dataDir, 'keys/operator-token.json', async () => crypto.randomUUID() + crypto.randomUUID());
-  const [gatewayDatabase, bankDatabase] = await Promise.all([open(options, 'gateway'), open(options, 'xbank')]);
+  const operator = await loadOrCreate<BankOperator>(
+    options.dataDir,
+    'keys/xbank-operator.json',
+    async () => ({ keys: await generatePartyKeys() }),
+  );
+  const operatorToken = await loadOrCreate(
+    options.dataDir,
+    'keys/operator-token.json',
+    async () => crypto.randomUUID() + crypto.randomUUID(),
+  );
+  const [gatewayDatabase, bankDatabase] = await Promise.all([
+    open(options, 'gateway'),
+    open(options, 'xbank'),
+  ]);
   await migrateBank(bankDatabase);
   const bank = createBankService({
     name: 'xbank',
@@ -72,14 +87,28 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   });
   const bankUrl = await bank.listen(options.ports?.bank ?? 0, '127.0.0.1');
   const gatewayUrl = await gateway.listen(options.ports?.gateway ?? 0, '127.0.0.1');
-  const merchantKeys = await loadOrCreate(options.dataDir, `parties/${demoParties.merchant.id}.json`, generatePartyKeys);
-  const merchant = new MerchantClient({ gatewayUrl, merchantId: demoParties.merchant.id, signingKey: merchantKeys.signing.privateJwk, fsp: { id: fsp.id, keys: { keys: [fsp.signing.publicJwk, fsp.encryption.publicJwk] } } });
+  const merchantKeys = await loadOrCreate(
+    options.dataDir,
+    `parties/${demoParties.merchant.id}.json`,
+    generatePartyKeys,
+  );
+  const merchant = new MerchantClient({
+    gatewayUrl,
+    merchantId: demoParties.merchant.id,
+    signingKey: merchantKeys.signing.privateJwk,
+    fsp: { id: fsp.id, keys: { keys: [fsp.signing.publicJwk, fsp.encryption.publicJwk] } },
+  });
   const merchantShop = createMerchantShop(merchant);
   const merchantShopUrl = await merchantShop.listen(options.ports?.merchantShop ?? 0, '127.0.0.1');
   const credentials = await seedDemo({
     dataDir: options.dataDir,
     gateway,
-    bank: { id: 'xbank', url: bankUrl, operatorId: 'operator.xbank', operatorKey: operator.keys.signing.privateJwk },
+    bank: {
+      id: 'xbank',
+      url: bankUrl,
+      operatorId: 'operator.xbank',
+      operatorKey: operator.keys.signing.privateJwk,
+    },
     merchantKeys,
     merchantShopUrl,
     pbkdf2Iterations: options.pbkdf2Iterations,

@@ -1,4 +1,10 @@
-import { signPayload, verifyPayload, type PrivateJwk, type SigningKey, type VerificationKeyResolver } from '@mpay/envelope';
+import {
+  type PrivateJwk,
+  type SigningKey,
+  signPayload,
+  type VerificationKeyResolver,
+  verifyPayload,
+} from '@mpay/envelope';
 import { canonicalize, MpayError } from '@mpay/protocol';
 
 /**
@@ -27,13 +33,21 @@ export async function signRequest(
   request: RequestToSign,
   signer: { issuer: string; audience: string; key: PrivateJwk | SigningKey },
 ): Promise<string> {
-  const payload = { htm: request.method.toUpperCase(), htu: request.path, bodySha256: await sha256Base64Url(request.body) };
-  const token = await signPayload(payload, {
-    issuer: signer.issuer,
-    audience: signer.audience,
-    transactionId: `request:${crypto.randomUUID()}`,
-    expiresInSeconds: requestTokenLifetimeSeconds,
-  }, signer.key);
+  const payload = {
+    htm: request.method.toUpperCase(),
+    htu: request.path,
+    bodySha256: await sha256Base64Url(request.body),
+  };
+  const token = await signPayload(
+    payload,
+    {
+      issuer: signer.issuer,
+      audience: signer.audience,
+      transactionId: `request:${crypto.randomUUID()}`,
+      expiresInSeconds: requestTokenLifetimeSeconds,
+    },
+    signer.key,
+  );
   return `${authorizationScheme} ${token}`;
 }
 
@@ -53,14 +67,31 @@ export async function verifySignedRequest(
     throw new MpayError('AUTHENTICATION_FAILED');
   }
   try {
-    const verified = await verifyPayload(token, verifier.resolveKey, { audience: verifier.audience }, {
-      clockSkewSeconds: verifier.clockSkewSeconds ?? 30,
-      maxAgeSeconds: requestTokenLifetimeSeconds,
-    });
-    const expected = { htm: request.method.toUpperCase(), htu: request.path, bodySha256: await sha256Base64Url(request.body) };
-    const actual = { htm: verified.payload.htm, htu: verified.payload.htu, bodySha256: verified.payload.bodySha256 };
+    const verified = await verifyPayload(
+      token,
+      verifier.resolveKey,
+      { audience: verifier.audience },
+      {
+        clockSkewSeconds: verifier.clockSkewSeconds ?? 30,
+        maxAgeSeconds: requestTokenLifetimeSeconds,
+      },
+    );
+    const expected = {
+      htm: request.method.toUpperCase(),
+      htu: request.path,
+      bodySha256: await sha256Base64Url(request.body),
+    };
+    const actual = {
+      htm: verified.payload.htm,
+      htu: verified.payload.htu,
+      bodySha256: verified.payload.bodySha256,
+    };
     if (canonicalize(actual) !== canonicalize(expected)) throw new MpayError('AUTHENTICATION_FAILED');
-    return { issuer: verified.claims.iss, nonce: verified.claims.nonce, expiresAtSeconds: verified.claims.exp };
+    return {
+      issuer: verified.claims.iss,
+      nonce: verified.claims.nonce,
+      expiresAtSeconds: verified.claims.exp,
+    };
   } catch (error) {
     throw new MpayError('AUTHENTICATION_FAILED', undefined, { cause: error });
   }

@@ -1,4 +1,9 @@
-import { keyResolverFromJwkSet, type PublicJwk, type PublicJwkSet, type PublicKeyResolver } from '@mpay/envelope';
+import {
+  keyResolverFromJwkSet,
+  type PublicJwk,
+  type PublicJwkSet,
+  type PublicKeyResolver,
+} from '@mpay/envelope';
 import { requestJson } from '@mpay/http/client';
 import { MpayError } from '@mpay/protocol';
 

@@ -29,7 +29,9 @@ export async function* readServerSentEvents(
     let newline = buffer.search(/\r\n|\r|\n/);
     while (newline >= 0) {
       const line = buffer.slice(0, newline);
-      buffer = buffer.slice(buffer[newline] === '\r' && buffer[newline + 1] === '\n' ? newline + 2 : newline + 1);
+      buffer = buffer.slice(
+        buffer[newline] === '\r' && buffer[newline + 1] === '\n' ? newline + 2 : newline + 1,
+      );
       if (line === '') {
         if (hasData) yield event;
         event = { event: 'message', id: event.id, data: '' };

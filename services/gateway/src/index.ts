@@ -1,7 +1,7 @@
 export type { FspIdentity, GatewayLimits } from './context.ts';
+export { findParty, insertBank, updateWebhookUrl } from './registry/parties.ts';
 export type { PartyRegistration } from './registry/register.ts';
 export { registerParty } from './registry/register.ts';
-export { findParty, insertBank, updateWebhookUrl } from './registry/parties.ts';
 export {
   createGatewayService,
   defaultGatewayLimits,

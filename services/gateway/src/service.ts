@@ -48,14 +48,25 @@ async function backgroundRound(context: GatewayContext): Promise<void> {
   for (const id of await expiredPaymentIds(context.database, 100)) {
     await context.database
       .transaction(async (sql) => {
-        const { rows } = await sql.query<{ state: string }>('SELECT state FROM payments WHERE id = $1 FOR UPDATE', [id]);
+        const { rows } = await sql.query<{ state: string }>(
+          'SELECT state FROM payments WHERE id = $1 FOR UPDATE',
+          [id],
+        );
         const from = rows[0]?.state as 'merchant_request_verified' | 'awaiting_customer_signature';
-        await transitionPayment(sql, id, from, 'request_expired', { detail: 'no answer from the customer in time' });
+        await transitionPayment(sql, id, from, 'request_expired', {
+          detail: 'no answer from the customer in time',
+        });
       })
       .catch((error: unknown) => context.log.warn({ err: error, id }, 'expiry failed'));
   }
-  for (const id of await unsettledPaymentIds(context.database, context.limits.settlementRetryAfterSeconds, 20)) {
-    await settlePayment(context, id).catch((error: unknown) => context.log.warn({ err: error, id }, 'settlement retry failed'));
+  for (const id of await unsettledPaymentIds(
+    context.database,
+    context.limits.settlementRetryAfterSeconds,
+    20,
+  )) {
+    await settlePayment(context, id).catch((error: unknown) =>
+      context.log.warn({ err: error, id }, 'settlement retry failed'),
+    );
   }
   await deliverDueWebhooks(context.database, context.limits.webhooks);
   await forgetExpiredNonces(context.database, context.limits.messageAgeSecondsMax);
@@ -64,16 +75,28 @@ async function backgroundRound(context: GatewayContext): Promise<void> {
 export async function createGatewayService(options: GatewayServiceOptions): Promise<GatewayService> {
   await migrate(options.database, await readMigrations(gatewayMigrationsFolder));
   const limits = { ...defaultGatewayLimits, ...options.limits };
-  const app = createHttpServer({ name: 'gateway', logger: options.logger ?? false, bodyLimitBytes: limits.bodyLimitBytes });
+  const app = createHttpServer({
+    name: 'gateway',
+    logger: options.logger ?? false,
+    bodyLimitBytes: limits.bodyLimitBytes,
+  });
   const log: Logger = app.log;
-  const context: GatewayContext = { database: options.database, fsp: options.fsp, hub: new DeviceHub(), limits, log };
+  const context: GatewayContext = {
+    database: options.database,
+    fsp: options.fsp,
+    hub: new DeviceHub(),
+    limits,
+    log,
+  };
   registerRegistryRoutes(app, context, options.operatorToken);
   registerPaymentRoutes(app, context);
   registerDeviceRoutes(app, context);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   const runBackgroundOnce = () => {
-    running = running.then(() => backgroundRound(context)).catch((error: unknown) => log.error({ err: error }, 'background round failed'));
+    running = running
+      .then(() => backgroundRound(context))
+      .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
     return running;
   };
   return {

@@ -36,8 +36,12 @@ export function createMerchantShop(merchant: MerchantClient): MerchantShop {
     if (typeof request.body !== 'string') throw new MpayError('REQUEST_INVALID');
     const { event, payment } = await merchant.verifyNotification(request.body);
     const id = String(payment.id);
-    if (received.size >= notificationsKeptMax && !received.has(id)) received.delete(received.keys().next().value!);
-    received.set(id, [...(received.get(id) ?? []), { receivedAt: new Date().toISOString(), jws: request.body.trim(), event, payment }]);
+    if (received.size >= notificationsKeptMax && !received.has(id))
+      received.delete(received.keys().next().value!);
+    received.set(id, [
+      ...(received.get(id) ?? []),
+      { receivedAt: new Date().toISOString(), jws: request.body.trim(), event, payment },
+    ]);
     for (const wake of waiters) wake();
     return { received: true };
   });

@@ -20,7 +20,7 @@ describe('the ledger model under random operations', () => {
       fc.asyncProperty(ledgerOperationsArbitrary(60), async (operations) => {
         await runLedgerOperations(operations, { idOf: ledgerIdOf, start: epoch, statistics });
       }),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     );
     // The property must have exercised every path, or it proves nothing.
     for (const kind of ['posted', 'pending', 'post_pending', 'void_pending']) {

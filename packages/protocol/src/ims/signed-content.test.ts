@@ -40,13 +40,13 @@ describe('signed content', () => {
   it('fsp: the accounts and the merchant signature; customer: the FSP signature too', () => {
     const fsp = fspSignedContent(signed);
     expect(fsp.signer).toBe('fsp');
-    const valueOf = (jws: string) => jws.split('.')[2];
-    expect(fsp.address.to.sign).toBe(valueOf(sampleSignatures.merchant));
+    const signatureOf = (jws: string) => jws.split('.')[2];
+    expect(fsp.address.to.sign).toBe(signatureOf(sampleSignatures.merchant));
     expect(fsp.address.fspSign).toBeUndefined();
     expect(fsp.data.accountPayable).toBe('1234-5678-9abc');
     const customer = customerSignedContent(signed);
-    expect(customer.address.fspSign).toBe(valueOf(sampleSignatures.fsp));
-    expect(customer.address.to.sign).toBe(valueOf(sampleSignatures.merchant));
+    expect(customer.address.fspSign).toBe(signatureOf(sampleSignatures.fsp));
+    expect(customer.address.to.sign).toBe(signatureOf(sampleSignatures.merchant));
     expect(customer.address.from).toEqual({ id: 'john.bernard@person.xbank' });
   });
 

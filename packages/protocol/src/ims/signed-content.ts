@@ -95,5 +95,10 @@ export function customerSignedContent(message: ImsMessage): ImsSignedContent {
   const json = imsToJson(message);
   if (json.address.fspSign === undefined) throw new MpayError('MESSAGE_INVALID', 'address.fspSign');
   const toSign = json.address.to.sign === undefined ? undefined : signatureValue(json.address.to.sign);
-  return content('customer', json, { ...optionalEntry('toSign', toSign), fspSign: signatureValue(json.address.fspSign) }, true);
+  return content(
+    'customer',
+    json,
+    { ...optionalEntry('toSign', toSign), fspSign: signatureValue(json.address.fspSign) },
+    true,
+  );
 }

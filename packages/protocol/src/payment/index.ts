@@ -1,18 +1,18 @@
 export {
+  defaultSecurityThresholds,
   isLevelAtLeast,
   type SecurityLevel,
   type SecurityThresholds,
-  defaultSecurityThresholds,
   securityLevelFor,
 } from './security-level.ts';
+export { envelopeClaimNames, signedContentMatches } from './signed-content.ts';
 export {
   assertTransition,
   initialPaymentState,
   isFinalState,
   isPaymentState,
   type PaymentState,
-  paymentStateMachine,
   type PublicStatus,
+  paymentStateMachine,
   publicStatusOf,
 } from './state-machine.ts';
-export { envelopeClaimNames, signedContentMatches } from './signed-content.ts';

@@ -1,4 +1,3 @@
-
 export type SecurityLevel = 'small' | 'medium' | 'large';
 
 /** Upper bounds (exclusive, minor units) of the small and medium levels for one currency. */

@@ -1,7 +1,14 @@
 import { canonicalize } from '../canonical/index.ts';
 
 /** Claim names the envelope adds to every signed payload (RFC 7519 names plus `txn`, `nonce`). */
-export const envelopeClaimNames: readonly string[] = Object.freeze(['iss', 'aud', 'txn', 'iat', 'exp', 'nonce']);
+export const envelopeClaimNames: readonly string[] = Object.freeze([
+  'iss',
+  'aud',
+  'txn',
+  'iat',
+  'exp',
+  'nonce',
+]);
 
 /**
  * True when a verified JWS payload, without the envelope claims, is exactly
@@ -10,6 +17,7 @@ export const envelopeClaimNames: readonly string[] = Object.freeze(['iss', 'aud'
  */
 export function signedContentMatches(payload: Readonly<Record<string, unknown>>, content: object): boolean {
   const signed: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(payload)) if (!envelopeClaimNames.includes(name)) signed[name] = value;
+  for (const [name, value] of Object.entries(payload))
+    if (!envelopeClaimNames.includes(name)) signed[name] = value;
   return canonicalize(signed) === canonicalize(content);
 }

@@ -37,7 +37,8 @@ describe('payment state machine', () => {
       }
     }
     expect([...reached].sort()).toEqual([...states].sort());
-    for (const state of states) expect(isFinalState(state)).toBe(paymentStateMachine[state].next.length === 0);
+    for (const state of states)
+      expect(isFinalState(state)).toBe(paymentStateMachine[state].next.length === 0);
   });
 
   it('maps internal states to the public statuses of the design', () => {

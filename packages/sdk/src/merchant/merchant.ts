@@ -52,7 +52,9 @@ export class MerchantClient {
 
   async #resolveCustomer(customer: string): Promise<string> {
     if (!isMsisdn(customer)) return customer;
-    const { body } = await requestJson<{ partyId: string }>(`${this.#options.gatewayUrl}/aliases/${encodeURIComponent(customer)}`);
+    const { body } = await requestJson<{ partyId: string }>(
+      `${this.#options.gatewayUrl}/aliases/${encodeURIComponent(customer)}`,
+    );
     return body.partyId;
   }
 
@@ -67,19 +69,40 @@ export class MerchantClient {
         to: { id: this.#options.merchantId as ImsMessage['address']['to']['id'] },
         timestamp: new Date().toISOString(),
       },
-      data: { amount: input.amount, ...(input.description === undefined ? {} : { description: input.description }) },
+      data: {
+        amount: input.amount,
+        ...(input.description === undefined ? {} : { description: input.description }),
+      },
     };
-    const sign = await signPayload(merchantSignedContent(unsigned), {
-      issuer: this.#options.merchantId,
-      audience: this.#options.fsp.id,
-      transactionId: unsigned.transactionId,
-      expiresInSeconds: this.#options.signatureLifetimeSeconds ?? 300,
-    }, this.#options.signingKey);
-    this.#options.trace?.({ step: 'merchant-signature', kind: 'jws', party: this.#options.merchantId, compact: sign });
-    const message: ImsMessage = { ...unsigned, address: { ...unsigned.address, to: { ...unsigned.address.to, sign } } };
-    const plaintext = input.format === 'xml' ? imsToXml(message) : JSON.stringify({ ims: imsToJson(message) });
+    const sign = await signPayload(
+      merchantSignedContent(unsigned),
+      {
+        issuer: this.#options.merchantId,
+        audience: this.#options.fsp.id,
+        transactionId: unsigned.transactionId,
+        expiresInSeconds: this.#options.signatureLifetimeSeconds ?? 300,
+      },
+      this.#options.signingKey,
+    );
+    this.#options.trace?.({
+      step: 'merchant-signature',
+      kind: 'jws',
+      party: this.#options.merchantId,
+      compact: sign,
+    });
+    const message: ImsMessage = {
+      ...unsigned,
+      address: { ...unsigned.address, to: { ...unsigned.address.to, sign } },
+    };
+    const plaintext =
+      input.format === 'xml' ? imsToXml(message) : JSON.stringify({ ims: imsToJson(message) });
     const jwe = await encryptTo(plaintext, fspEncryptionKey(this.#options.fsp));
-    this.#options.trace?.({ step: 'merchant-to-fsp (encrypted)', kind: 'jwe', party: this.#options.fsp.id, compact: jwe });
+    this.#options.trace?.({
+      step: 'merchant-to-fsp (encrypted)',
+      kind: 'jwe',
+      party: this.#options.fsp.id,
+      compact: jwe,
+    });
     return { message, jwe };
   }
 
@@ -101,14 +124,27 @@ export class MerchantClient {
   /** The public status of one of this merchant's payments. */
   async paymentStatus(paymentId: string): Promise<Record<string, unknown>> {
     const path = `/payments/${paymentId}`;
-    const authorization = await signRequest({ method: 'GET', path, body: '' }, { issuer: this.#options.merchantId, audience: this.#options.fsp.id, key: this.#options.signingKey });
-    const { body } = await requestJson<Record<string, unknown>>(`${this.#options.gatewayUrl}${path}`, { headers: { authorization } });
+    const authorization = await signRequest(
+      { method: 'GET', path, body: '' },
+      { issuer: this.#options.merchantId, audience: this.#options.fsp.id, key: this.#options.signingKey },
+    );
+    const { body } = await requestJson<Record<string, unknown>>(`${this.#options.gatewayUrl}${path}`, {
+      headers: { authorization },
+    });
     return body;
   }
 
   /** Verifies a webhook body: signed by the FSP, addressed to this merchant, fresh. */
   async verifyNotification(body: string): Promise<{ event: string; payment: Record<string, unknown> }> {
-    const verified = await verifyPayload(body.trim(), fspKeyResolver(this.#options.fsp), { issuer: this.#options.fsp.id, audience: this.#options.merchantId }, { maxAgeSeconds: 86_400 });
-    return { event: String(verified.payload.event), payment: verified.payload.payment as Record<string, unknown> };
+    const verified = await verifyPayload(
+      body.trim(),
+      fspKeyResolver(this.#options.fsp),
+      { issuer: this.#options.fsp.id, audience: this.#options.merchantId },
+      { maxAgeSeconds: 86_400 },
+    );
+    return {
+      event: String(verified.payload.event),
+      payment: verified.payload.payment as Record<string, unknown>,
+    };
   }
 }

@@ -1,6 +1,6 @@
 import type { PrivateJwk, PublicJwk } from '@mpay/envelope';
-import { fromBase64url as decodeBase64url, toBase64url as encodeBase64url } from '../base64url.ts';
 import { MpayError } from '@mpay/protocol';
+import { fromBase64url as decodeBase64url, toBase64url as encodeBase64url } from '../base64url.ts';
 
 /**
  * The device's keys. The signing key is wrapped (AES-256-GCM) under a key
@@ -24,8 +24,14 @@ export const pbkdf2IterationsMin = 100_000;
 export const pbkdf2IterationsDefault = 310_000;
 export const pinAttemptsMaxDefault = 3;
 
-async function deriveWrappingKey(pin: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<CryptoKey> {
-  const material = await crypto.subtle.importKey('raw', new TextEncoder().encode(pin), 'PBKDF2', false, ['deriveKey']);
+async function deriveWrappingKey(
+  pin: string,
+  salt: Uint8Array<ArrayBuffer>,
+  iterations: number,
+): Promise<CryptoKey> {
+  const material = await crypto.subtle.importKey('raw', new TextEncoder().encode(pin), 'PBKDF2', false, [
+    'deriveKey',
+  ]);
   return crypto.subtle.deriveKey(
     { name: 'PBKDF2', hash: 'SHA-256', salt, iterations },
     material,
@@ -47,12 +53,19 @@ export async function createKeystore(
 ): Promise<WalletKeystoreData> {
   requirePin(pin);
   const iterations = options.iterations ?? pbkdf2IterationsDefault;
-  if (!Number.isSafeInteger(iterations) || iterations < pbkdf2IterationsMin) throw new Error('assertion failed: iterations');
+  if (!Number.isSafeInteger(iterations) || iterations < pbkdf2IterationsMin)
+    throw new Error('assertion failed: iterations');
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const wrappingKey = await deriveWrappingKey(pin, salt, iterations);
   const plaintext = new TextEncoder().encode(JSON.stringify(keys.signing.privateJwk));
-  const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(partyId) }, wrappingKey, plaintext));
+  const ciphertext = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(partyId) },
+      wrappingKey,
+      plaintext,
+    ),
+  );
   return {
     version: 1,
     partyId,
@@ -75,7 +88,8 @@ export async function unlockSigningKey(keystore: WalletKeystoreData, pin: string
   const salt = decodeBase64url(keystore.kdf.salt);
   const iv = decodeBase64url(keystore.wrappedSigningKey.iv);
   const ciphertext = decodeBase64url(keystore.wrappedSigningKey.ciphertext);
-  if (salt === undefined || iv === undefined || ciphertext === undefined) throw new MpayError('CRYPTO_KEY_INVALID');
+  if (salt === undefined || iv === undefined || ciphertext === undefined)
+    throw new MpayError('CRYPTO_KEY_INVALID');
   try {
     requirePin(pin);
     const wrappingKey = await deriveWrappingKey(pin, salt, keystore.kdf.iterations);
@@ -88,6 +102,8 @@ export async function unlockSigningKey(keystore: WalletKeystoreData, pin: string
     return JSON.parse(new TextDecoder().decode(plaintext)) as PrivateJwk;
   } catch {
     keystore.failedAttempts += 1;
-    throw new MpayError(keystore.failedAttempts >= keystore.attemptsMax ? 'WALLET_LOCKED' : 'WALLET_PIN_INVALID');
+    throw new MpayError(
+      keystore.failedAttempts >= keystore.attemptsMax ? 'WALLET_LOCKED' : 'WALLET_PIN_INVALID',
+    );
   }
 }

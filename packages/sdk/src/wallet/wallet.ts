@@ -74,9 +74,16 @@ export class Wallet {
   async *paymentRequests(pin: string, signal?: AbortSignal): AsyncGenerator<PaymentRequestView> {
     const signingKey = await unlockSigningKey(this.#options.keystore, pin);
     const path = '/devices/events';
-    const authorization = await signRequest({ method: 'GET', path, body: '' }, { issuer: this.partyId, audience: this.#options.fsp.id, key: signingKey });
-    const response = await fetch(`${this.#options.gatewayUrl}${path}`, { headers: { authorization, accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });
-    if (!response.ok || response.body === null) throw new MpayError(response.status === 401 ? 'AUTHENTICATION_FAILED' : 'SERVICE_UNAVAILABLE');
+    const authorization = await signRequest(
+      { method: 'GET', path, body: '' },
+      { issuer: this.partyId, audience: this.#options.fsp.id, key: signingKey },
+    );
+    const response = await fetch(`${this.#options.gatewayUrl}${path}`, {
+      headers: { authorization, accept: 'text/event-stream' },
+      ...(signal ? { signal } : {}),
+    });
+    if (!response.ok || response.body === null)
+      throw new MpayError(response.status === 401 ? 'AUTHENTICATION_FAILED' : 'SERVICE_UNAVAILABLE');
     for await (const event of readServerSentEvents(response.body)) {
       if (event.event !== 'payment-request') continue;
       this.#trace('fsp-to-customer (encrypted)', 'jwe', this.partyId, event.data);
@@ -87,21 +94,45 @@ export class Wallet {
   /** iMS step 3: decrypt, verify the FSP's countersignature and the merchant's signature and certificate. */
   async openPaymentRequest(jwe: string): Promise<PaymentRequestView> {
     const plaintext = await decryptWith(jwe, [this.#options.keystore.encryptionPrivateJwk]);
-    const push = JSON.parse(new TextDecoder().decode(plaintext)) as { ims: unknown; merchantCertificate: string; merchantName: string };
+    const push = JSON.parse(new TextDecoder().decode(plaintext)) as {
+      ims: unknown;
+      merchantCertificate: string;
+      merchantName: string;
+    };
     const message = imsFromJson(push.ims);
     if (message.address.from.id !== this.partyId) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
     const options = { clockSkewSeconds: 60, maxAgeSeconds: this.#options.messageAgeSecondsMax ?? 600 };
-    const fsp = await verifyPayload(message.address.fspSign ?? '', fspKeyResolver(this.#options.fsp), { issuer: this.#options.fsp.id, audience: this.partyId, transactionId: message.transactionId }, options);
-    if (!signedContentMatches(fsp.payload, fspSignedContent(message))) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-    const certificate = await verifyKeyCertificate(push.merchantCertificate, fspKeyResolver(this.#options.fsp), { isRevoked: () => false });
+    const fsp = await verifyPayload(
+      message.address.fspSign ?? '',
+      fspKeyResolver(this.#options.fsp),
+      { issuer: this.#options.fsp.id, audience: this.partyId, transactionId: message.transactionId },
+      options,
+    );
+    if (!signedContentMatches(fsp.payload, fspSignedContent(message)))
+      throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+    const certificate = await verifyKeyCertificate(
+      push.merchantCertificate,
+      fspKeyResolver(this.#options.fsp),
+      { isRevoked: () => false },
+    );
     if (certificate.subject !== message.address.to.id) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-    const merchant = await verifyPayload(message.address.to.sign ?? '', async () => certificate.signingJwk, { issuer: message.address.to.id, audience: this.#options.fsp.id, transactionId: message.transactionId }, options);
-    if (!signedContentMatches(merchant.payload, merchantSignedContent(message))) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+    const merchant = await verifyPayload(
+      message.address.to.sign ?? '',
+      async () => certificate.signingJwk,
+      { issuer: message.address.to.id, audience: this.#options.fsp.id, transactionId: message.transactionId },
+      options,
+    );
+    if (!signedContentMatches(merchant.payload, merchantSignedContent(message)))
+      throw new MpayError('CRYPTO_VERIFICATION_FAILED');
     this.#trace('fsp-countersignature', 'jws', this.#options.fsp.id, message.address.fspSign!);
     return {
       paymentId: message.transactionId,
       merchant: { id: message.address.to.id, name: push.merchantName },
-      amount: { currency: message.data.amount.currency, value: formatDecimalAmount(message.data.amount), minor: message.data.amount.minor },
+      amount: {
+        currency: message.data.amount.currency,
+        value: formatDecimalAmount(message.data.amount),
+        minor: message.data.amount.minor,
+      },
       description: message.data.description,
       procedure: message.procedure,
       securityLevel: message.type,
@@ -112,29 +143,49 @@ export class Wallet {
   /** iMS steps 4–5 and 10: one action plus the PIN signs the message; the FSP answers with a receipt. */
   async confirm(request: PaymentRequestView, pin: string): Promise<Receipt> {
     const signingKey: PrivateJwk = await unlockSigningKey(this.#options.keystore, pin);
-    const sign = await signPayload(customerSignedContent(request.message), {
-      issuer: this.partyId,
-      audience: this.#options.fsp.id,
-      transactionId: request.paymentId,
-      expiresInSeconds: this.#options.signatureLifetimeSeconds ?? 300,
-    }, signingKey);
+    const sign = await signPayload(
+      customerSignedContent(request.message),
+      {
+        issuer: this.partyId,
+        audience: this.#options.fsp.id,
+        transactionId: request.paymentId,
+        expiresInSeconds: this.#options.signatureLifetimeSeconds ?? 300,
+      },
+      signingKey,
+    );
     this.#trace('customer-signature', 'jws', this.partyId, sign);
-    const signed: ImsMessage = { ...request.message, address: { ...request.message.address, from: { ...request.message.address.from, sign } } };
-    const jwe = await encryptTo(JSON.stringify({ ims: imsToJson(signed) }), fspEncryptionKey(this.#options.fsp));
+    const signed: ImsMessage = {
+      ...request.message,
+      address: { ...request.message.address, from: { ...request.message.address.from, sign } },
+    };
+    const jwe = await encryptTo(
+      JSON.stringify({ ims: imsToJson(signed) }),
+      fspEncryptionKey(this.#options.fsp),
+    );
     this.#trace('customer-to-fsp (encrypted)', 'jwe', this.#options.fsp.id, jwe);
-    const { body } = await requestJson<{ status: string; receipt?: string }>(`${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation`, {
-      body: jwe,
-      contentType: 'application/jose',
-      timeoutMs: 30_000,
-    });
+    const { body } = await requestJson<{ status: string; receipt?: string }>(
+      `${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation`,
+      {
+        body: jwe,
+        contentType: 'application/jose',
+        timeoutMs: 30_000,
+      },
+    );
     if (body.receipt === undefined) throw new MpayError('SERVICE_UNAVAILABLE', `payment ${body.status}`);
     this.#trace('receipt (encrypted)', 'jwe', this.partyId, body.receipt);
     return this.openReceipt(body.receipt, request.paymentId);
   }
 
   async openReceipt(jwe: string, paymentId: string): Promise<Receipt> {
-    const jws = new TextDecoder().decode(await decryptWith(jwe, [this.#options.keystore.encryptionPrivateJwk]));
-    const verified = await verifyPayload(jws, fspKeyResolver(this.#options.fsp), { issuer: this.#options.fsp.id, audience: this.partyId, transactionId: paymentId }, { maxAgeSeconds: 86_400 });
+    const jws = new TextDecoder().decode(
+      await decryptWith(jwe, [this.#options.keystore.encryptionPrivateJwk]),
+    );
+    const verified = await verifyPayload(
+      jws,
+      fspKeyResolver(this.#options.fsp),
+      { issuer: this.#options.fsp.id, audience: this.partyId, transactionId: paymentId },
+      { maxAgeSeconds: 86_400 },
+    );
     this.#trace('receipt', 'jws', this.#options.fsp.id, jws);
     return { jws, payload: verified.payload };
   }

@@ -35,7 +35,11 @@ const refusalCodes = new Set([
  * iMS step 7: asks the bank to move the money. The transfer id is the payment
  * id, so a retry after a crash or a timeout can never debit twice.
  */
-export async function orderTransfer(fsp: FspIdentity, order: TransferOrder, timeoutMs = 10_000): Promise<TransferOutcome> {
+export async function orderTransfer(
+  fsp: FspIdentity,
+  order: TransferOrder,
+  timeoutMs = 10_000,
+): Promise<TransferOutcome> {
   const path = '/transfers';
   const body = JSON.stringify({
     id: order.transferId,
@@ -46,13 +50,20 @@ export async function orderTransfer(fsp: FspIdentity, order: TransferOrder, time
     reference: order.reference,
   });
   try {
-    const authorization = await signRequest({ method: 'POST', path, body }, { issuer: fsp.id, audience: order.bankId, key: fsp.signing.privateJwk });
-    const response = await requestJson<{ id: string }>(`${order.bankUrl}${path}`, {
-      body,
-      contentType: 'application/json',
-      headers: { authorization, 'idempotency-key': order.transferId },
-      timeoutMs,
-    }, 'BANK_UNAVAILABLE');
+    const authorization = await signRequest(
+      { method: 'POST', path, body },
+      { issuer: fsp.id, audience: order.bankId, key: fsp.signing.privateJwk },
+    );
+    const response = await requestJson<{ id: string }>(
+      `${order.bankUrl}${path}`,
+      {
+        body,
+        contentType: 'application/json',
+        headers: { authorization, 'idempotency-key': order.transferId },
+        timeoutMs,
+      },
+      'BANK_UNAVAILABLE',
+    );
     return { kind: 'transferred', transferId: response.body.id };
   } catch (error) {
     if (isMpayError(error) && refusalCodes.has(error.code)) return { kind: 'refused', code: error.code };

@@ -38,7 +38,8 @@ export class DeviceHub {
   /** Registers a stream; returns false when a limit is reached. */
   attach(partyId: string, stream: ServerResponse): boolean {
     const streams = this.#streams.get(partyId) ?? new Set<ServerResponse>();
-    if (streams.size >= this.#limits.connectionsPerPartyMax || this.#count >= this.#limits.connectionsMax) return false;
+    if (streams.size >= this.#limits.connectionsPerPartyMax || this.#count >= this.#limits.connectionsMax)
+      return false;
     streams.add(stream);
     this.#streams.set(partyId, streams);
     this.#count += 1;
@@ -69,11 +70,13 @@ export class DeviceHub {
   }
 
   #beat(): void {
-    for (const streams of this.#streams.values()) for (const stream of streams) stream.write(': heartbeat\n\n');
+    for (const streams of this.#streams.values())
+      for (const stream of streams) stream.write(': heartbeat\n\n');
   }
 }
 
 export function writeEvent(stream: ServerResponse, event: DeviceEvent): void {
-  if (/[\r\n]/.test(event.data) || /[\r\n]/.test(event.id)) throw new Error('assertion failed: SSE field with newline');
+  if (/[\r\n]/.test(event.data) || /[\r\n]/.test(event.id))
+    throw new Error('assertion failed: SSE field with newline');
   stream.write(`event: ${event.event}\nid: ${event.id}\ndata: ${event.data}\n\n`);
 }

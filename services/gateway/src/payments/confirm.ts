@@ -22,7 +22,11 @@ export type ConfirmationResult =
 
 async function expire(context: GatewayContext, paymentId: string): Promise<never> {
   await context.database
-    .transaction((sql) => transitionPayment(sql, paymentId, 'awaiting_customer_signature', 'request_expired', { detail: 'customer answered too late' }))
+    .transaction((sql) =>
+      transitionPayment(sql, paymentId, 'awaiting_customer_signature', 'request_expired', {
+        detail: 'customer answered too late',
+      }),
+    )
     .catch(() => undefined);
   throw new MpayError('PAYMENT_EXPIRED');
 }
@@ -48,7 +52,11 @@ async function verifyCustomerSignature(context: GatewayContext, paymentId: strin
   return { payment, message, verified };
 }
 
-export async function confirmPayment(context: GatewayContext, paymentId: string, jwe: string): Promise<ConfirmationResult> {
+export async function confirmPayment(
+  context: GatewayContext,
+  paymentId: string,
+  jwe: string,
+): Promise<ConfirmationResult> {
   const { payment, message, verified } = await verifyCustomerSignature(context, paymentId, jwe);
   if (payment.state !== 'awaiting_customer_signature') return answerAgain(context, payment, message);
   if (payment.expiresAt.getTime() <= Date.now()) return expire(context, paymentId);
@@ -67,7 +75,11 @@ export async function confirmPayment(context: GatewayContext, paymentId: string,
  * first result; any other message for a payment past this step is refused.
  * Either way nothing is transferred a second time.
  */
-async function answerAgain(context: GatewayContext, payment: PaymentRecord, message: ImsMessage): Promise<ConfirmationResult> {
+async function answerAgain(
+  context: GatewayContext,
+  payment: PaymentRecord,
+  message: ImsMessage,
+): Promise<ConfirmationResult> {
   const stored = imsFromJson(JSON.parse(payment.message));
   if (stored.address.from.sign !== message.address.from.sign) {
     throw new MpayError(payment.state === 'request_expired' ? 'PAYMENT_EXPIRED' : 'PAYMENT_STATE_INVALID');
@@ -75,8 +87,17 @@ async function answerAgain(context: GatewayContext, payment: PaymentRecord, mess
   if (payment.state === 'customer_signature_verified') return { status: 'authorised', paymentId: payment.id };
   if (payment.state === 'funds_refused') throw refusalError(payment.failureCode ?? 'PAYMENT_DECLINED');
   if (payment.receipt === null) throw new MpayError('PAYMENT_STATE_INVALID');
-  const customerKey = await partyEncryptionKey(context.database, context.fsp, payment.customerId, context.limits.clockSkewSeconds);
-  return { status: 'completed', paymentId: payment.id, receipt: await encryptTo(payment.receipt, customerKey.jwk) };
+  const customerKey = await partyEncryptionKey(
+    context.database,
+    context.fsp,
+    payment.customerId,
+    context.limits.clockSkewSeconds,
+  );
+  return {
+    status: 'completed',
+    paymentId: payment.id,
+    receipt: await encryptTo(payment.receipt, customerKey.jwk),
+  };
 }
 
 async function settleAndAnswer(context: GatewayContext, paymentId: string): Promise<ConfirmationResult> {
@@ -91,6 +112,11 @@ async function settleAndAnswer(context: GatewayContext, paymentId: string): Prom
   }
   if (result.kind === 'refused') throw refusalError(result.code);
   if (result.kind === 'pending') return { status: 'authorised', paymentId };
-  const customerKey = await partyEncryptionKey(context.database, context.fsp, result.payment.customerId, context.limits.clockSkewSeconds);
+  const customerKey = await partyEncryptionKey(
+    context.database,
+    context.fsp,
+    result.payment.customerId,
+    context.limits.clockSkewSeconds,
+  );
   return { status: 'completed', paymentId, receipt: await encryptTo(result.receipt, customerKey.jwk) };
 }

@@ -5,7 +5,12 @@ import type { Sql } from '@mpay/storage';
  * Records the nonce of a verified message; a second message with the same
  * issuer and nonce is a replay. Kept until the message would have expired.
  */
-export async function recordNonce(sql: Sql, issuer: string, nonce: string, expiresAtSeconds: number): Promise<void> {
+export async function recordNonce(
+  sql: Sql,
+  issuer: string,
+  nonce: string,
+  expiresAtSeconds: number,
+): Promise<void> {
   const inserted = await sql.query(
     'INSERT INTO seen_nonces (issuer, nonce, expires_at) VALUES ($1, $2, to_timestamp($3)) ON CONFLICT DO NOTHING',
     [issuer, nonce, expiresAtSeconds],
@@ -14,8 +19,9 @@ export async function recordNonce(sql: Sql, issuer: string, nonce: string, expir
 }
 
 export async function forgetExpiredNonces(sql: Sql, graceSeconds: number): Promise<number> {
-  const deleted = await sql.query('DELETE FROM seen_nonces WHERE expires_at < now() - make_interval(secs => $1)', [
-    graceSeconds,
-  ]);
+  const deleted = await sql.query(
+    'DELETE FROM seen_nonces WHERE expires_at < now() - make_interval(secs => $1)',
+    [graceSeconds],
+  );
   return deleted.rowCount;
 }

@@ -9,8 +9,8 @@ import {
   securityLevelFor,
 } from '@mpay/protocol';
 import type { GatewayContext } from '../context.ts';
-import { type Party, resolveParty } from '../registry/parties.ts';
 import { partyEncryptionKey } from '../registry/keys.ts';
+import { type Party, resolveParty } from '../registry/parties.ts';
 import { recordNonce } from './nonces.ts';
 import { insertPayment, type PaymentRecord, transitionPayment } from './store.ts';
 import { openMessageToFsp, verifyChainSignature } from './verify.ts';
@@ -32,11 +32,16 @@ function requireUnsignedByOthers(message: ImsMessage): void {
   }
 }
 
-async function loadParties(context: GatewayContext, message: ImsMessage): Promise<{ merchant: Party; customer: Party }> {
+async function loadParties(
+  context: GatewayContext,
+  message: ImsMessage,
+): Promise<{ merchant: Party; customer: Party }> {
   const merchant = await resolveParty(context.database, message.address.to.id);
   const customer = await resolveParty(context.database, message.address.from.id);
-  if (merchant.kind !== 'merchant' || merchant.id !== message.address.to.id) throw new MpayError('FORBIDDEN', 'payee');
-  if (customer.kind !== 'person' || customer.id !== message.address.from.id) throw new MpayError('PARTY_UNKNOWN', 'payer');
+  if (merchant.kind !== 'merchant' || merchant.id !== message.address.to.id)
+    throw new MpayError('FORBIDDEN', 'payee');
+  if (customer.kind !== 'person' || customer.id !== message.address.from.id)
+    throw new MpayError('PARTY_UNKNOWN', 'payer');
   if (merchant.accountId === null || customer.accountId === null) throw new MpayError('ACCOUNT_UNKNOWN');
   return { merchant, customer };
 }
@@ -46,7 +51,10 @@ async function loadParties(context: GatewayContext, message: ImsMessage): Promis
  * decrypts it, verifies the merchant and its certificate, checks the security
  * level, and records the payment (its nonce makes a replay fail).
  */
-async function acceptMerchantRequest(context: GatewayContext, jwe: string): Promise<{ message: ImsMessage; customer: Party; merchant: Party }> {
+async function acceptMerchantRequest(
+  context: GatewayContext,
+  jwe: string,
+): Promise<{ message: ImsMessage; customer: Party; merchant: Party }> {
   const { message } = await openMessageToFsp(context, jwe);
   requireUnsignedByOthers(message);
   const merchantSignature = await verifyChainSignature(context, context.database, message.address.to.sign, {
@@ -87,18 +95,38 @@ async function countersignAndPush(
   const { customer, merchant } = accepted;
   const filled: ImsMessage = {
     ...accepted.message,
-    data: { ...accepted.message.data, accountPayable: customer.accountId!, accountReceivable: merchant.accountId! },
+    data: {
+      ...accepted.message.data,
+      accountPayable: customer.accountId!,
+      accountReceivable: merchant.accountId!,
+    },
   };
   const fspSign = await signPayload(
     fspSignedContent(filled),
-    { issuer: context.fsp.id, audience: customer.id, transactionId: filled.transactionId, expiresInSeconds: context.limits.paymentExpirySeconds },
+    {
+      issuer: context.fsp.id,
+      audience: customer.id,
+      transactionId: filled.transactionId,
+      expiresInSeconds: context.limits.paymentExpirySeconds,
+    },
     context.fsp.signing.privateJwk,
   );
   const countersigned: ImsMessage = { ...filled, address: { ...filled.address, fspSign } };
-  const customerKey = await partyEncryptionKey(context.database, context.fsp, customer.id, context.limits.clockSkewSeconds);
-  const merchantCertificate = (await partyEncryptionKey(context.database, context.fsp, merchant.id, context.limits.clockSkewSeconds)).certificate;
+  const customerKey = await partyEncryptionKey(
+    context.database,
+    context.fsp,
+    customer.id,
+    context.limits.clockSkewSeconds,
+  );
+  const merchantCertificate = (
+    await partyEncryptionKey(context.database, context.fsp, merchant.id, context.limits.clockSkewSeconds)
+  ).certificate;
   const push = await encryptTo(
-    JSON.stringify({ ims: imsToJson(countersigned), merchantCertificate, merchantName: merchant.displayName }),
+    JSON.stringify({
+      ims: imsToJson(countersigned),
+      merchantCertificate,
+      merchantName: merchant.displayName,
+    }),
     customerKey.jwk,
   );
   return context.database.transaction((sql) =>
@@ -113,7 +141,12 @@ async function countersignAndPush(
 export async function requestPayment(context: GatewayContext, jwe: string): Promise<PaymentRequestAccepted> {
   const accepted = await acceptMerchantRequest(context, jwe);
   const payment = await countersignAndPush(context, accepted);
-  const delivered = context.hub.push(payment.customerId, { event: 'payment-request', id: payment.id, data: payment.pushMessage! }) > 0;
+  const delivered =
+    context.hub.push(payment.customerId, {
+      event: 'payment-request',
+      id: payment.id,
+      data: payment.pushMessage!,
+    }) > 0;
   return {
     paymentId: payment.id,
     status: 'awaiting_customer',

@@ -1,5 +1,11 @@
 import { encryptTo, signPayload } from '@mpay/envelope';
-import { formatDecimalAmount, imsFromJson, type PaymentState, publicStatusOf, signatureValue } from '@mpay/protocol';
+import {
+  formatDecimalAmount,
+  imsFromJson,
+  type PaymentState,
+  publicStatusOf,
+  signatureValue,
+} from '@mpay/protocol';
 import { orderTransfer } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
 import { partyEncryptionKey } from '../registry/keys.ts';
@@ -15,7 +21,11 @@ export type SettlementResult =
   | { kind: 'refused'; payment: PaymentRecord; code: string }
   | { kind: 'pending'; payment: PaymentRecord; code: string };
 
-async function signReceipt(context: GatewayContext, payment: PaymentRecord, transferId: string): Promise<string> {
+async function signReceipt(
+  context: GatewayContext,
+  payment: PaymentRecord,
+  transferId: string,
+): Promise<string> {
   const message = imsFromJson(JSON.parse(payment.message));
   return signPayload(
     {
@@ -32,13 +42,22 @@ async function signReceipt(context: GatewayContext, payment: PaymentRecord, tran
         completedAt: new Date().toISOString(),
       },
     },
-    { issuer: context.fsp.id, audience: payment.customerId, transactionId: payment.id, expiresInSeconds: receiptLifetimeSeconds },
+    {
+      issuer: context.fsp.id,
+      audience: payment.customerId,
+      transactionId: payment.id,
+      expiresInSeconds: receiptLifetimeSeconds,
+    },
     context.fsp.signing.privateJwk,
   );
 }
 
 /** iMS step 9: the merchant's notification, signed by the FSP, queued with the state change. */
-async function merchantNotification(context: GatewayContext, payment: PaymentRecord, state: PaymentState): Promise<string> {
+async function merchantNotification(
+  context: GatewayContext,
+  payment: PaymentRecord,
+  state: PaymentState,
+): Promise<string> {
   return signPayload(
     {
       event: 'payment.updated',
@@ -50,7 +69,12 @@ async function merchantNotification(context: GatewayContext, payment: PaymentRec
         ...(payment.failureCode ? { failureCode: payment.failureCode } : {}),
       },
     },
-    { issuer: context.fsp.id, audience: payment.merchantId, transactionId: payment.id, expiresInSeconds: receiptLifetimeSeconds },
+    {
+      issuer: context.fsp.id,
+      audience: payment.merchantId,
+      transactionId: payment.id,
+      expiresInSeconds: receiptLifetimeSeconds,
+    },
     context.fsp.signing.privateJwk,
   );
 }
@@ -95,13 +119,28 @@ export async function settlePayment(context: GatewayContext, paymentId: string):
   });
   if (outcome.kind === 'unavailable') return { kind: 'pending', payment, code: outcome.code };
   if (outcome.kind === 'refused') {
-    const refused = await finish(context, payment, 'funds_refused', { failureCode: outcome.code, detail: `bank refused: ${outcome.code}` });
+    const refused = await finish(context, payment, 'funds_refused', {
+      failureCode: outcome.code,
+      detail: `bank refused: ${outcome.code}`,
+    });
     context.hub.push(payment.customerId, { event: 'payment-status', id: payment.id, data: 'declined' });
     return { kind: 'refused', payment: refused, code: outcome.code };
   }
   const receipt = await signReceipt(context, payment, outcome.transferId);
-  const completed = await finish(context, payment, 'funds_transferred', { receipt, detail: `bank transfer ${outcome.transferId}` });
-  const customerKey = await partyEncryptionKey(context.database, context.fsp, payment.customerId, context.limits.clockSkewSeconds);
-  context.hub.push(payment.customerId, { event: 'receipt', id: payment.id, data: await encryptTo(receipt, customerKey.jwk) });
+  const completed = await finish(context, payment, 'funds_transferred', {
+    receipt,
+    detail: `bank transfer ${outcome.transferId}`,
+  });
+  const customerKey = await partyEncryptionKey(
+    context.database,
+    context.fsp,
+    payment.customerId,
+    context.limits.clockSkewSeconds,
+  );
+  context.hub.push(payment.customerId, {
+    event: 'receipt',
+    id: payment.id,
+    data: await encryptTo(receipt, customerKey.jwk),
+  });
   return { kind: 'completed', payment: completed, receipt };
 }

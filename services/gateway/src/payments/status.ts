@@ -21,9 +21,14 @@ export interface PaymentStatusView {
  * The public status of a payment, for its parties only. To anyone else the
  * payment does not exist (PAYMENT_UNKNOWN), so ids cannot be probed.
  */
-export async function paymentStatus(context: GatewayContext, paymentId: string, callerId: string): Promise<PaymentStatusView> {
+export async function paymentStatus(
+  context: GatewayContext,
+  paymentId: string,
+  callerId: string,
+): Promise<PaymentStatusView> {
   const payment = await findPayment(context.database, paymentId);
-  if (callerId !== payment.customerId && callerId !== payment.merchantId) throw new MpayError('PAYMENT_UNKNOWN');
+  if (callerId !== payment.customerId && callerId !== payment.merchantId)
+    throw new MpayError('PAYMENT_UNKNOWN');
   const message = imsFromJson(JSON.parse(payment.message));
   const events = await listPaymentEvents(context.database, paymentId);
   return {

@@ -1,4 +1,4 @@
-import { assert, assertTransition, MpayError, type PaymentState, isPaymentState } from '@mpay/protocol';
+import { assert, assertTransition, isPaymentState, MpayError, type PaymentState } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 
 export interface PaymentRecord {
@@ -63,7 +63,15 @@ function toRecord(row: PaymentRow): PaymentRecord {
 
 export type NewPayment = Pick<
   PaymentRecord,
-  'id' | 'merchantId' | 'customerId' | 'procedure' | 'currency' | 'amountMinor' | 'securityLevel' | 'message' | 'expiresAt'
+  | 'id'
+  | 'merchantId'
+  | 'customerId'
+  | 'procedure'
+  | 'currency'
+  | 'amountMinor'
+  | 'securityLevel'
+  | 'message'
+  | 'expiresAt'
 > & { state: PaymentState };
 
 /** Inserts a payment and its first event; PAYMENT_EXISTS-style replays surface as MESSAGE_REPLAYED. */
@@ -102,7 +110,11 @@ async function appendEvent(
   );
 }
 
-export async function findPayment(sql: Sql, id: string, options: { forUpdate?: boolean } = {}): Promise<PaymentRecord> {
+export async function findPayment(
+  sql: Sql,
+  id: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<PaymentRecord> {
   const { rows } = await sql.query<PaymentRow>(
     `SELECT ${columns} FROM payments WHERE id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [id],
@@ -133,13 +145,21 @@ export async function transitionPayment(
   changes: TransitionChanges = {},
 ): Promise<PaymentRecord> {
   const current = await findPayment(sql, paymentId, { forUpdate: true });
-  if (current.state !== from) throw new MpayError('PAYMENT_STATE_INVALID', `expected ${from}, got ${current.state}`);
+  if (current.state !== from)
+    throw new MpayError('PAYMENT_STATE_INVALID', `expected ${from}, got ${current.state}`);
   assertTransition(from, to);
   const { rows } = await sql.query<PaymentRow>(
     `UPDATE payments SET state = $2, message = COALESCE($3, message), push_message = COALESCE($4, push_message),
        receipt = COALESCE($5, receipt), failure_code = COALESCE($6, failure_code), updated_at = now()
      WHERE id = $1 RETURNING ${columns}`,
-    [paymentId, to, changes.message ?? null, changes.pushMessage ?? null, changes.receipt ?? null, changes.failureCode ?? null],
+    [
+      paymentId,
+      to,
+      changes.message ?? null,
+      changes.pushMessage ?? null,
+      changes.receipt ?? null,
+      changes.failureCode ?? null,
+    ],
   );
   const sequence = await nextSequence(sql, paymentId);
   await appendEvent(sql, paymentId, sequence, from, to, changes.detail ?? null);
@@ -163,7 +183,13 @@ export interface PaymentEvent {
 }
 
 export async function listPaymentEvents(sql: Sql, paymentId: string): Promise<PaymentEvent[]> {
-  const { rows } = await sql.query<{ sequence: number; from_state: string | null; to_state: string; detail: string | null; created_at: Date | string }>(
+  const { rows } = await sql.query<{
+    sequence: number;
+    from_state: string | null;
+    to_state: string;
+    detail: string | null;
+    created_at: Date | string;
+  }>(
     'SELECT sequence, from_state, to_state, detail, created_at FROM payment_events WHERE payment_id = $1 ORDER BY sequence',
     [paymentId],
   );
@@ -197,7 +223,11 @@ export async function expiredPaymentIds(sql: Sql, limit: number): Promise<string
 }
 
 /** Payments authorised by the customer whose bank transfer has no recorded outcome (crash, bank down). */
-export async function unsettledPaymentIds(sql: Sql, olderThanSeconds: number, limit: number): Promise<string[]> {
+export async function unsettledPaymentIds(
+  sql: Sql,
+  olderThanSeconds: number,
+  limit: number,
+): Promise<string[]> {
   const { rows } = await sql.query<{ id: string }>(
     `SELECT id FROM payments WHERE state = 'customer_signature_verified'
        AND updated_at <= now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2`,

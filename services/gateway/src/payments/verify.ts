@@ -1,17 +1,14 @@
-import { decryptWith, verifyPayload, type VerifiedPayload } from '@mpay/envelope';
-import {
-  type ImsMessage,
-  imsFromJson,
-  imsFromXml,
-  MpayError,
-  signedContentMatches,
-} from '@mpay/protocol';
+import { decryptWith, type VerifiedPayload, verifyPayload } from '@mpay/envelope';
+import { type ImsMessage, imsFromJson, imsFromXml, MpayError, signedContentMatches } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { partySigningKeyResolver } from '../registry/keys.ts';
 
 /** Decrypts a message sent to the FSP; JSON and the iMS XML of the paper are both accepted. */
-export async function openMessageToFsp(context: GatewayContext, jwe: string): Promise<{ message: ImsMessage; envelope: Record<string, unknown> }> {
+export async function openMessageToFsp(
+  context: GatewayContext,
+  jwe: string,
+): Promise<{ message: ImsMessage; envelope: Record<string, unknown> }> {
   const plaintext = new TextDecoder('utf-8', { fatal: true }).decode(
     await decryptWith(jwe, [context.fsp.encryption.privateJwk]),
   );
@@ -22,7 +19,8 @@ export async function openMessageToFsp(context: GatewayContext, jwe: string): Pr
   } catch {
     throw new MpayError('MESSAGE_INVALID', 'json');
   }
-  if (typeof parsed !== 'object' || parsed === null || !('ims' in parsed)) throw new MpayError('MESSAGE_INVALID', 'ims');
+  if (typeof parsed !== 'object' || parsed === null || !('ims' in parsed))
+    throw new MpayError('MESSAGE_INVALID', 'ims');
   return { message: imsFromJson(parsed.ims), envelope: parsed as Record<string, unknown> };
 }
 
@@ -44,6 +42,7 @@ export async function verifyChainSignature(
     { issuer: expected.signer, audience: context.fsp.id, transactionId: expected.transactionId },
     { clockSkewSeconds: context.limits.clockSkewSeconds, maxAgeSeconds: context.limits.messageAgeSecondsMax },
   );
-  if (!signedContentMatches(verified.payload, expected.content)) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  if (!signedContentMatches(verified.payload, expected.content))
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   return verified;
 }

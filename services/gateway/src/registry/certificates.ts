@@ -1,8 +1,8 @@
 import {
   issueKeyCertificate,
+  type KeyCertificate,
   type PublicJwk,
   verifyKeyCertificate,
-  type KeyCertificate,
 } from '@mpay/envelope';
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -111,6 +111,7 @@ export async function checkCertificate(
     isRevoked: () => record.revokedAt !== null,
     clockSkewSeconds,
   });
-  if (verified.subject !== partyId || record.partyId !== partyId) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  if (verified.subject !== partyId || record.partyId !== partyId)
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   return verified;
 }

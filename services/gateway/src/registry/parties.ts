@@ -33,10 +33,10 @@ function toParty(row: PartyRow): Party {
 }
 
 export async function insertBank(sql: Sql, bank: { id: string; url: string }): Promise<void> {
-  await sql.query('INSERT INTO banks (id, url) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url', [
-    bank.id,
-    bank.url,
-  ]);
+  await sql.query(
+    'INSERT INTO banks (id, url) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url',
+    [bank.id, bank.url],
+  );
 }
 
 export async function bankUrl(sql: Sql, bankId: string): Promise<string> {
@@ -53,10 +53,10 @@ export async function insertParty(sql: Sql, party: Party, aliases: readonly stri
   );
   if (inserted.rowCount === 0) throw new MpayError('PARTY_EXISTS');
   for (const alias of aliases) {
-    const added = await sql.query('INSERT INTO aliases (alias, party_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-      alias,
-      party.id,
-    ]);
+    const added = await sql.query(
+      'INSERT INTO aliases (alias, party_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [alias, party.id],
+    );
     if (added.rowCount === 0) throw new MpayError('ALIAS_EXISTS');
   }
 }
@@ -73,7 +73,9 @@ export async function findParty(sql: Sql, id: string): Promise<Party | undefined
 export async function resolveParty(sql: Sql, idOrAlias: string): Promise<Party> {
   const direct = await findParty(sql, idOrAlias);
   if (direct !== undefined) return direct;
-  const { rows } = await sql.query<{ party_id: string }>('SELECT party_id FROM aliases WHERE alias = $1', [idOrAlias]);
+  const { rows } = await sql.query<{ party_id: string }>('SELECT party_id FROM aliases WHERE alias = $1', [
+    idOrAlias,
+  ]);
   const viaAlias = rows[0] === undefined ? undefined : await findParty(sql, rows[0].party_id);
   if (viaAlias === undefined) throw new MpayError('PARTY_UNKNOWN');
   return viaAlias;

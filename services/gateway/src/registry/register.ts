@@ -1,4 +1,4 @@
-import { parsePublicJwk, type PublicJwk } from '@mpay/envelope';
+import { type PublicJwk, parsePublicJwk } from '@mpay/envelope';
 import { accountNumberPattern, MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
 import type { GatewayContext } from '../context.ts';
 import { certifyKeys } from './certificates.ts';
@@ -25,11 +25,17 @@ function validateWebhookUrl(url: string | undefined): string | null {
   } catch {
     throw new MpayError('REQUEST_INVALID', 'webhookUrl');
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new MpayError('REQUEST_INVALID', 'webhookUrl');
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    throw new MpayError('REQUEST_INVALID', 'webhookUrl');
   return parsed.toString();
 }
 
-function validate(registration: PartyRegistration): { party: Party; aliases: string[]; signingJwk: PublicJwk; encryptionJwk: PublicJwk } {
+function validate(registration: PartyRegistration): {
+  party: Party;
+  aliases: string[];
+  signingJwk: PublicJwk;
+  encryptionJwk: PublicJwk;
+} {
   const parsed = parsePartyId(registration.id, 'id');
   if (parsed.kind !== 'person' && parsed.kind !== 'merchant') throw new MpayError('PARTY_ID_INVALID', 'kind');
   if (registration.displayName.length === 0 || registration.displayName.length > displayNameLengthMax) {
@@ -40,7 +46,8 @@ function validate(registration: PartyRegistration): { party: Party; aliases: str
   }
   const signingJwk = parsePublicJwk(registration.signingJwk);
   const encryptionJwk = parsePublicJwk(registration.encryptionJwk);
-  if (signingJwk.use !== 'sig' || encryptionJwk.use !== 'enc') throw new MpayError('CRYPTO_KEY_INVALID', 'use');
+  if (signingJwk.use !== 'sig' || encryptionJwk.use !== 'enc')
+    throw new MpayError('CRYPTO_KEY_INVALID', 'use');
   return {
     party: {
       id: parsed.id,
@@ -61,7 +68,10 @@ function validate(registration: PartyRegistration): { party: Party; aliases: str
  * certificate that vouches for them (iMS §4: "the FSP stores the certificates
  * with public keys of every merchant and customer").
  */
-export async function registerParty(context: GatewayContext, registration: PartyRegistration): Promise<{ party: Party; certificate: string }> {
+export async function registerParty(
+  context: GatewayContext,
+  registration: PartyRegistration,
+): Promise<{ party: Party; certificate: string }> {
   const { party, aliases, signingJwk, encryptionJwk } = validate(registration);
   return context.database.transaction(async (sql) => {
     await insertParty(sql, party, aliases);

@@ -48,7 +48,9 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
     idempotent(context, request, reply, 201, () => requestPayment(context, compactBody(request))),
   );
   app.post('/payments/:id/confirmation', async (request, reply) =>
-    idempotent(context, request, reply, 200, () => confirmPayment(context, paymentId(request), compactBody(request))),
+    idempotent(context, request, reply, 200, () =>
+      confirmPayment(context, paymentId(request), compactBody(request)),
+    ),
   );
   app.get('/payments/:id', async (request) => {
     const callerId = await authenticateParty(context, request);

@@ -23,7 +23,11 @@ const registrationSchema = {
   },
 } as const;
 
-export function registerRegistryRoutes(app: FastifyInstance, context: GatewayContext, operatorToken?: string): void {
+export function registerRegistryRoutes(
+  app: FastifyInstance,
+  context: GatewayContext,
+  operatorToken?: string,
+): void {
   app.get('/fsp', async () => ({
     id: context.fsp.id,
     keys: publicJwkSet([context.fsp.signing.publicJwk, context.fsp.encryption.publicJwk]),
@@ -31,10 +35,18 @@ export function registerRegistryRoutes(app: FastifyInstance, context: GatewayCon
   app.get('/parties/:id', async (request) => {
     const party = await resolveParty(context.database, (request.params as { id: string }).id);
     const certificate = await currentCertificate(context.database, party.id);
-    return { id: party.id, kind: party.kind, displayName: party.displayName, certificate: certificate.certificate };
+    return {
+      id: party.id,
+      kind: party.kind,
+      displayName: party.displayName,
+      certificate: certificate.certificate,
+    };
   });
   app.get('/aliases/:msisdn', async (request) => {
-    const party = await resolveParty(context.database, parseMsisdn((request.params as { msisdn: string }).msisdn));
+    const party = await resolveParty(
+      context.database,
+      parseMsisdn((request.params as { msisdn: string }).msisdn),
+    );
     return { partyId: party.id };
   });
   app.post('/admin/parties', { schema: { body: registrationSchema } }, async (request, reply) => {
@@ -52,7 +64,11 @@ export function registerRegistryRoutes(app: FastifyInstance, context: GatewayCon
   app.post('/admin/certificates/:serial/revoke', async (request) => {
     authenticateOperator(operatorToken, request);
     const reason = (request.body as { reason?: unknown } | null)?.reason;
-    await revokeCertificate(context.database, (request.params as { serial: string }).serial, typeof reason === 'string' ? reason : 'unspecified');
+    await revokeCertificate(
+      context.database,
+      (request.params as { serial: string }).serial,
+      typeof reason === 'string' ? reason : 'unspecified',
+    );
     return { revoked: true };
   });
 }

@@ -20,7 +20,10 @@ export const defaultWebhookLimits: WebhookLimits = {
 };
 
 /** Queues a signed notification in the same transaction as the state change that caused it. */
-export async function enqueueWebhook(sql: Sql, delivery: { paymentId: string; url: string; body: string }): Promise<void> {
+export async function enqueueWebhook(
+  sql: Sql,
+  delivery: { paymentId: string; url: string; body: string },
+): Promise<void> {
   await sql.query('INSERT INTO webhook_deliveries (payment_id, url, body) VALUES ($1, $2, $3)', [
     delivery.paymentId,
     delivery.url,
@@ -36,7 +39,11 @@ interface DueDelivery {
 }
 
 /** Exponential backoff with full jitter, capped. */
-export function retryDelayMs(attempts: number, limits: WebhookLimits, random: () => number = Math.random): number {
+export function retryDelayMs(
+  attempts: number,
+  limits: WebhookLimits,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(limits.backoffMaxMs, limits.backoffBaseMs * 2 ** Math.min(attempts, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
@@ -77,10 +84,10 @@ export async function deliverDueWebhooks(database: Database, limits: WebhookLimi
     const attempts = delivery.attempts + 1;
     if (failure === undefined) {
       delivered += 1;
-      await database.query('UPDATE webhook_deliveries SET delivered_at = now(), attempts = $2 WHERE id = $1', [
-        delivery.id,
-        attempts,
-      ]);
+      await database.query(
+        'UPDATE webhook_deliveries SET delivered_at = now(), attempts = $2 WHERE id = $1',
+        [delivery.id, attempts],
+      );
     } else if (attempts >= limits.attemptsMax) {
       await database.query(
         'UPDATE webhook_deliveries SET abandoned_at = now(), attempts = $2, last_error = $3 WHERE id = $1',
