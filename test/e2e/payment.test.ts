@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { demoParties } from '@mpay/cli';
-import { encryptTo, generateSigningKeyPair } from '@mpay/envelope';
+import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair } from '@mpay/envelope';
+import { signRequest } from '@mpay/http/signed-request';
 import { imsToJson } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,7 +20,7 @@ afterAll(async () => {
   await test?.close();
 });
 
-async function payAndConfirm(amountMinor: bigint, format: 'json' | 'xml' = 'json') {
+async function payAndConfirm(amountMinor: bigint, format: 'json' | 'xml' = 'json', procedure: 'm-commerce' | 'm-trade' = 'm-commerce') {
   const wallet = test.wallet();
   const abort = new AbortController();
   const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
@@ -28,6 +29,7 @@ async function payAndConfirm(amountMinor: bigint, format: 'json' | 'xml' = 'json
     customer: demoParties.customer.msisdn,
     amount: { currency: 'EUR', minor: amountMinor },
     format,
+    procedure,
   });
   // The device first gets every request still waiting for it; pick this one.
   let view = (await first).value!;
@@ -64,9 +66,10 @@ describe('an iMS payment end to end over HTTP', () => {
     ]);
   });
 
-  it('accepts the iMS XML wire form of the paper', async () => {
+  it('accepts the iMS XML wire form of the paper (m-trade: the till takes the phone number)', async () => {
     const before = await test.balances();
-    const { wallet, view } = await payAndConfirm(3_00n, 'xml');
+    const { wallet, view } = await payAndConfirm(3_00n, 'xml', 'm-trade');
+    expect(view.procedure).toBe('m-trade');
     await wallet.confirm(view, demoParties.customer.pin);
     expect((await test.balances()).customer).toBe(before.customer - 3_00n);
   });
@@ -92,6 +95,33 @@ describe('an iMS payment end to end over HTTP', () => {
     expect(replay.status).toBe(200);
     expect(replay.body.status).toBe('completed');
     expect((await test.balances()).customer).toBe(before.customer - 1_00n);
+  });
+});
+
+describe('who may see a payment', () => {
+  it('only its parties: anyone else is told it does not exist, an unsigned request is refused', async () => {
+    const { view } = await payAndConfirm(1_00n);
+    const stranger = { signing: await generateSigningKeyPair('ES256'), encryption: await generateEncryptionKeyPair() };
+    const registered = await postRaw(
+      `${test.platform.urls.gateway}/admin/parties`,
+      JSON.stringify({ id: 'eve.snoop@person.xbank', displayName: 'Eve', signingJwk: stranger.signing.publicJwk, encryptionJwk: stranger.encryption.publicJwk }),
+      'application/json',
+      { authorization: `Bearer ${test.platform.operatorToken}` },
+    );
+    expect(registered.status).toBe(201);
+    const path = `/payments/${view.paymentId}`;
+    const authorization = await signRequest({ method: 'GET', path, body: '' }, { issuer: 'eve.snoop@person.xbank', audience: test.fsp.id, key: stranger.signing.privateJwk });
+    const asStranger = await fetch(`${test.platform.urls.gateway}${path}`, { headers: { authorization } });
+    expect(asStranger.status).toBe(404);
+    expect(((await asStranger.json()) as { error: { code: string } }).error.code).toBe('PAYMENT_UNKNOWN');
+    const unsigned = await fetch(`${test.platform.urls.gateway}${path}`);
+    expect(((await unsigned.json()) as { error: { code: string } }).error.code).toBe('AUTHENTICATION_FAILED');
+    expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('awaiting_customer');
+  });
+
+  it('admin routes need the operator token', async () => {
+    const { status, code } = await postRaw(`${test.platform.urls.gateway}/admin/banks`, JSON.stringify({ id: 'ybank', url: 'http://127.0.0.1:1' }), 'application/json', { authorization: 'Bearer wrong-token-wrong-token' });
+    expect([status, code]).toEqual([401, 'AUTHENTICATION_FAILED']);
   });
 });
 

@@ -81,6 +81,8 @@ export const errorCatalogue = {
   PROOF_REQUEST_INVALID: 'No proof exists for this leaf index and these tree sizes.',
   CHECKPOINT_INVALID: 'The checkpoint is malformed or does not match the log.',
   CHECKPOINT_ROLLBACK: 'The checkpoint is for a smaller tree than one already seen.',
+  CHECKPOINT_FORK: 'The checkpoint is inconsistent with one already seen (a fork).',
+  CHECKPOINT_OLD_SIZE_MISMATCH: 'The proof starts from a tree size other than the last one seen.',
   NOTE_INVALID: 'The signed note is malformed.',
   NOTE_SIGNATURE_INVALID: 'A signature on the note does not verify.',
   NOTE_KEY_UNKNOWN: 'The note has no signature by a known key.',

@@ -1,11 +1,11 @@
-import { parseIdempotencyKey, runIdempotent, sha256Hex } from '@mpay/http';
 import { MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { confirmPayment } from '../payments/confirm.ts';
 import { requestPayment } from '../payments/request.ts';
 import { paymentStatus } from '../payments/status.ts';
 import { authenticateParty } from './auth.ts';
+import { idempotent } from './idempotent.ts';
 
 const joseContentTypes = ['application/jose', 'text/plain'];
 const paymentIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -22,25 +22,6 @@ function paymentId(request: FastifyRequest): string {
   const id = (request.params as { id?: string }).id ?? '';
   if (!paymentIdPattern.test(id)) throw new MpayError('PAYMENT_UNKNOWN');
   return id;
-}
-
-/** Runs a POST once per Idempotency-Key (when the client sent one). */
-async function idempotent(
-  context: GatewayContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  statusCode: number,
-  handle: () => Promise<unknown>,
-): Promise<unknown> {
-  const key = parseIdempotencyKey(request.headers['idempotency-key']);
-  if (key === undefined) return reply.status(statusCode).send(await handle());
-  const scope = `${request.method} ${request.routeOptions.url}`;
-  const stored = await runIdempotent(
-    context.database,
-    { scope, key, requestHash: await sha256Hex(`${request.url}\n${String(request.body)}`) },
-    async () => ({ statusCode, body: await handle() }),
-  );
-  return reply.status(stored.statusCode).send(stored.body);
 }
 
 export function registerPaymentRoutes(app: FastifyInstance, context: GatewayContext): void {

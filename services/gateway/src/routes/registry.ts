@@ -1,11 +1,12 @@
 import { publicJwkSet } from '@mpay/envelope';
-import { MpayError, parseMsisdn } from '@mpay/protocol';
+import { MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { currentCertificate, revokeCertificate } from '../registry/certificates.ts';
 import { insertBank, resolveParty } from '../registry/parties.ts';
 import { type PartyRegistration, registerParty } from '../registry/register.ts';
 import { authenticateOperator } from './auth.ts';
+import { idempotent } from './idempotent.ts';
 
 const registrationSchema = {
   type: 'object',
@@ -22,6 +23,17 @@ const registrationSchema = {
     encryptionJwk: { type: 'object' },
   },
 } as const;
+
+function parseBank(body: unknown): { id: string; url: string } {
+  const { id, url } = (body ?? {}) as { id?: unknown; url?: unknown };
+  if (typeof id !== 'string' || typeof url !== 'string' || url.length > 500) throw new MpayError('REQUEST_INVALID');
+  if (parsePartyId(id, 'id').kind !== 'bank') throw new MpayError('PARTY_ID_INVALID', 'id');
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new MpayError('REQUEST_INVALID', 'url');
+  }
+  return { id, url: parsed.origin };
+}
 
 export function registerRegistryRoutes(
   app: FastifyInstance,
@@ -51,15 +63,15 @@ export function registerRegistryRoutes(
   });
   app.post('/admin/parties', { schema: { body: registrationSchema } }, async (request, reply) => {
     authenticateOperator(operatorToken, request);
-    const { party, certificate } = await registerParty(context, request.body as PartyRegistration);
-    return reply.status(201).send({ party, certificate });
+    return idempotent(context, request, reply, 201, () => registerParty(context, request.body as PartyRegistration));
   });
   app.post('/admin/banks', async (request, reply) => {
     authenticateOperator(operatorToken, request);
-    const body = request.body as { id?: unknown; url?: unknown };
-    if (typeof body.id !== 'string' || typeof body.url !== 'string') throw new MpayError('REQUEST_INVALID');
-    await insertBank(context.database, { id: body.id, url: body.url });
-    return reply.status(201).send({ id: body.id });
+    const bank = parseBank(request.body);
+    return idempotent(context, request, reply, 201, async () => {
+      await insertBank(context.database, bank);
+      return { id: bank.id };
+    });
   });
   app.post('/admin/certificates/:serial/revoke', async (request) => {
     authenticateOperator(operatorToken, request);

@@ -1,0 +1,37 @@
+/** Every limit of the log service, as named, validated options. */
+export interface LogLimits {
+  /** Largest request body accepted (413 above). */
+  readonly bodyLimitBytes: number;
+  /** Canonical JSON of an entry's metadata, in UTF-8 bytes. */
+  readonly metadataBytesMax: number;
+  /** Most entries one integration appends (and one checkpoint covers beyond the last). */
+  readonly batchSizeMax: number;
+  /** Most submitted entries waiting for integration; beyond it submissions get SERVICE_UNAVAILABLE. */
+  readonly pendingEntriesMax: number;
+  /** Time between integrations run by the timer. */
+  readonly integrationIntervalMs: number;
+}
+
+const logDefaults: LogLimits = {
+  bodyLimitBytes: 8 * 1024,
+  metadataBytesMax: 2 * 1024,
+  batchSizeMax: 1_000,
+  pendingEntriesMax: 100_000,
+  integrationIntervalMs: 1_000,
+};
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(`log limits: ${name} must be an integer in ${min}..${max}`);
+  }
+}
+
+export function createLogLimits(options: Partial<LogLimits> = {}): LogLimits {
+  const limits = { ...logDefaults, ...options };
+  checkInteger('bodyLimitBytes', limits.bodyLimitBytes, 256, 1024 * 1024);
+  checkInteger('metadataBytesMax', limits.metadataBytesMax, 2, limits.bodyLimitBytes);
+  checkInteger('batchSizeMax', limits.batchSizeMax, 1, 100_000);
+  checkInteger('pendingEntriesMax', limits.pendingEntriesMax, 1, 100_000_000);
+  checkInteger('integrationIntervalMs', limits.integrationIntervalMs, 10, 3_600_000);
+  return Object.freeze(limits);
+}
