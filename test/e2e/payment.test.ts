@@ -20,7 +20,11 @@ afterAll(async () => {
   await test?.close();
 });
 
-async function payAndConfirm(amountMinor: bigint, format: 'json' | 'xml' = 'json', procedure: 'm-commerce' | 'm-trade' = 'm-commerce') {
+async function payAndConfirm(
+  amountMinor: bigint,
+  format: 'json' | 'xml' = 'json',
+  procedure: 'm-commerce' | 'm-trade' = 'm-commerce',
+) {
   const wallet = test.wallet();
   const abort = new AbortController();
   const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
@@ -101,16 +105,27 @@ describe('an iMS payment end to end over HTTP', () => {
 describe('who may see a payment', () => {
   it('only its parties: anyone else is told it does not exist, an unsigned request is refused', async () => {
     const { view } = await payAndConfirm(1_00n);
-    const stranger = { signing: await generateSigningKeyPair('ES256'), encryption: await generateEncryptionKeyPair() };
+    const stranger = {
+      signing: await generateSigningKeyPair('ES256'),
+      encryption: await generateEncryptionKeyPair(),
+    };
     const registered = await postRaw(
       `${test.platform.urls.gateway}/admin/parties`,
-      JSON.stringify({ id: 'eve.snoop@person.xbank', displayName: 'Eve', signingJwk: stranger.signing.publicJwk, encryptionJwk: stranger.encryption.publicJwk }),
+      JSON.stringify({
+        id: 'eve.snoop@person.xbank',
+        displayName: 'Eve',
+        signingJwk: stranger.signing.publicJwk,
+        encryptionJwk: stranger.encryption.publicJwk,
+      }),
       'application/json',
       { authorization: `Bearer ${test.platform.operatorToken}` },
     );
     expect(registered.status).toBe(201);
     const path = `/payments/${view.paymentId}`;
-    const authorization = await signRequest({ method: 'GET', path, body: '' }, { issuer: 'eve.snoop@person.xbank', audience: test.fsp.id, key: stranger.signing.privateJwk });
+    const authorization = await signRequest(
+      { method: 'GET', path, body: '' },
+      { issuer: 'eve.snoop@person.xbank', audience: test.fsp.id, key: stranger.signing.privateJwk },
+    );
     const asStranger = await fetch(`${test.platform.urls.gateway}${path}`, { headers: { authorization } });
     expect(asStranger.status).toBe(404);
     expect(((await asStranger.json()) as { error: { code: string } }).error.code).toBe('PAYMENT_UNKNOWN');
@@ -120,7 +135,12 @@ describe('who may see a payment', () => {
   });
 
   it('admin routes need the operator token', async () => {
-    const { status, code } = await postRaw(`${test.platform.urls.gateway}/admin/banks`, JSON.stringify({ id: 'ybank', url: 'http://127.0.0.1:1' }), 'application/json', { authorization: 'Bearer wrong-token-wrong-token' });
+    const { status, code } = await postRaw(
+      `${test.platform.urls.gateway}/admin/banks`,
+      JSON.stringify({ id: 'ybank', url: 'http://127.0.0.1:1' }),
+      'application/json',
+      { authorization: 'Bearer wrong-token-wrong-token' },
+    );
     expect([status, code]).toEqual([401, 'AUTHENTICATION_FAILED']);
   });
 });

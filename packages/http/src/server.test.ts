@@ -5,16 +5,20 @@ describe('the HTTP edge', () => {
   const app = createHttpServer({ name: 'test', bodyLimitBytes: 1024 });
   let url = '';
   beforeAll(async () => {
-    app.post('/echo', {
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['amount'],
-          properties: { amount: { type: 'string' } },
+    app.post(
+      '/echo',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['amount'],
+            properties: { amount: { type: 'string' } },
+          },
         },
       },
-    }, async (request) => request.body);
+      async (request) => request.body,
+    );
     url = await app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(() => app.close());
@@ -25,16 +29,28 @@ describe('the HTTP edge', () => {
   };
 
   it('refuses a number where a string is expected instead of coercing it', async () => {
-    expect(await post('{"amount":100}')).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_INVALID' } } });
+    expect(await post('{"amount":100}')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'REQUEST_INVALID' } },
+    });
   });
 
   it('refuses unknown fields instead of dropping them', async () => {
-    expect(await post('{"amount":"1","extra":true}')).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_INVALID' } } });
+    expect(await post('{"amount":"1","extra":true}')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'REQUEST_INVALID' } },
+    });
   });
 
   it('answers 413 REQUEST_TOO_LARGE over the body limit and REQUEST_INVALID on broken JSON', async () => {
-    expect(await post(`{"amount":"${'9'.repeat(2048)}"}`)).toMatchObject({ status: 413, body: { error: { code: 'REQUEST_TOO_LARGE' } } });
-    expect(await post('{"amount":')).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_INVALID' } } });
+    expect(await post(`{"amount":"${'9'.repeat(2048)}"}`)).toMatchObject({
+      status: 413,
+      body: { error: { code: 'REQUEST_TOO_LARGE' } },
+    });
+    expect(await post('{"amount":')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'REQUEST_INVALID' } },
+    });
   });
 
   it('answers unknown routes with NOT_FOUND', async () => {

@@ -42,7 +42,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     return503OnClosing: true,
     // Validate, never repair: no type coercion ("100" for 100), no silent removal of unknown fields.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
   });
   app.addContentTypeParser(
     ['text/plain', 'application/jose', 'application/xml', 'application/jwt'],

@@ -15,9 +15,14 @@ export async function idempotent(
   const scope = `${request.method} ${request.routeOptions.url}`;
   const stored = await runIdempotent(
     context.database,
-    { scope, key, requestHash: await sha256Hex(`${request.url}\n${typeof request.body === 'string' ? request.body : JSON.stringify(request.body)}`) },
+    {
+      scope,
+      key,
+      requestHash: await sha256Hex(
+        `${request.url}\n${typeof request.body === 'string' ? request.body : JSON.stringify(request.body)}`,
+      ),
+    },
     async () => ({ statusCode, body: await handle() }),
   );
   return reply.status(stored.statusCode).send(stored.body);
 }
-

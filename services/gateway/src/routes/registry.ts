@@ -26,7 +26,8 @@ const registrationSchema = {
 
 function parseBank(body: unknown): { id: string; url: string } {
   const { id, url } = (body ?? {}) as { id?: unknown; url?: unknown };
-  if (typeof id !== 'string' || typeof url !== 'string' || url.length > 500) throw new MpayError('REQUEST_INVALID');
+  if (typeof id !== 'string' || typeof url !== 'string' || url.length > 500)
+    throw new MpayError('REQUEST_INVALID');
   if (parsePartyId(id, 'id').kind !== 'bank') throw new MpayError('PARTY_ID_INVALID', 'id');
   const parsed = URL.canParse(url) ? new URL(url) : undefined;
   if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
@@ -63,7 +64,9 @@ export function registerRegistryRoutes(
   });
   app.post('/admin/parties', { schema: { body: registrationSchema } }, async (request, reply) => {
     authenticateOperator(operatorToken, request);
-    return idempotent(context, request, reply, 201, () => registerParty(context, request.body as PartyRegistration));
+    return idempotent(context, request, reply, 201, () =>
+      registerParty(context, request.body as PartyRegistration),
+    );
   });
   app.post('/admin/banks', async (request, reply) => {
     authenticateOperator(operatorToken, request);

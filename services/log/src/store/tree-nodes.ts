@@ -34,7 +34,10 @@ export class SqlTreeReader implements TreeReader {
 }
 
 /** Stores the perfect subtrees completed by an append, in one statement. */
-export async function storeNodes(sql: Sql, nodes: ReadonlyArray<readonly [NodeId, Uint8Array]>): Promise<void> {
+export async function storeNodes(
+  sql: Sql,
+  nodes: ReadonlyArray<readonly [NodeId, Uint8Array]>,
+): Promise<void> {
   if (nodes.length === 0) return;
   const result = await sql.query(
     `INSERT INTO tree_nodes (level, index, hash)
