@@ -129,6 +129,26 @@ describe('who may see a payment', () => {
     const asStranger = await fetch(`${test.platform.urls.gateway}${path}`, { headers: { authorization } });
     expect(asStranger.status).toBe(404);
     expect(((await asStranger.json()) as { error: { code: string } }).error.code).toBe('PAYMENT_UNKNOWN');
+    const impersonation = await signRequest(
+      { method: 'GET', path, body: '' },
+      { issuer: demoParties.customer.id, audience: test.fsp.id, key: stranger.signing.privateJwk },
+    );
+    const asImpostor = await fetch(`${test.platform.urls.gateway}${path}`, {
+      headers: { authorization: impersonation },
+    });
+    expect(((await asImpostor.json()) as { error: { code: string } }).error.code).toBe(
+      'AUTHENTICATION_FAILED',
+    );
+    const stream = await fetch(`${test.platform.urls.gateway}/devices/events`, {
+      headers: {
+        authorization: await signRequest(
+          { method: 'GET', path: '/devices/events', body: '' },
+          { issuer: demoParties.customer.id, audience: test.fsp.id, key: stranger.signing.privateJwk },
+        ),
+      },
+    });
+    expect(stream.status).toBe(401);
+    await stream.body?.cancel();
     const unsigned = await fetch(`${test.platform.urls.gateway}${path}`);
     expect(((await unsigned.json()) as { error: { code: string } }).error.code).toBe('AUTHENTICATION_FAILED');
     expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('awaiting_customer');

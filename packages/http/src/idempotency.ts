@@ -100,3 +100,21 @@ export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Buffer.from(digest).toString('hex');
 }
+
+/**
+ * Forgets answered keys after `keptSeconds` (clients retry within minutes, not
+ * days) and releases keys whose request never finished (a crash) after
+ * `inProgressSeconds`, so that the table cannot grow without bound.
+ */
+export async function forgetIdempotencyKeys(
+  database: Database,
+  ages: { keptSeconds: number; inProgressSeconds: number },
+): Promise<number> {
+  const deleted = await database.query(
+    `DELETE FROM idempotency_keys
+     WHERE created_at < now() - make_interval(secs => $1)
+        OR (status_code IS NULL AND created_at < now() - make_interval(secs => $2))`,
+    [ages.keptSeconds, ages.inProgressSeconds],
+  );
+  return deleted.rowCount;
+}

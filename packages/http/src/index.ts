@@ -1,5 +1,6 @@
 export { type JsonResponse, type RequestOptions, requestJson } from './client.ts';
 export {
+  forgetIdempotencyKeys,
   idempotencyTableSql,
   parseIdempotencyKey,
   runIdempotent,

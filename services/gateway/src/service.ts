@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpServer } from '@mpay/http';
+import { createHttpServer, forgetIdempotencyKeys } from '@mpay/http';
 import { type Database, migrate, readMigrations } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import type { FspIdentity, GatewayContext, GatewayLimits, Logger } from './context.ts';
@@ -70,6 +70,7 @@ async function backgroundRound(context: GatewayContext): Promise<void> {
   }
   await deliverDueWebhooks(context.database, context.limits.webhooks);
   await forgetExpiredNonces(context.database, context.limits.messageAgeSecondsMax);
+  await forgetIdempotencyKeys(context.database, { keptSeconds: 86_400, inProgressSeconds: 600 });
 }
 
 export async function createGatewayService(options: GatewayServiceOptions): Promise<GatewayService> {

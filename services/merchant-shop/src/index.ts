@@ -21,6 +21,7 @@ export interface MerchantShop {
 }
 
 const notificationsKeptMax = 10_000;
+const notificationsPerPaymentMax = 8;
 
 /**
  * The merchant's own backend: receives the FSP's signed webhooks, verifies
@@ -38,8 +39,16 @@ export function createMerchantShop(merchant: MerchantClient): MerchantShop {
     const id = String(payment.id);
     if (received.size >= notificationsKeptMax && !received.has(id))
       received.delete(received.keys().next().value!);
+    const known = received.get(id) ?? [];
+    // A redelivery (or a replayed capture) of the same status changes nothing.
+    if (
+      known.some((n) => n.payment.status === payment.status) ||
+      known.length >= notificationsPerPaymentMax
+    ) {
+      return { received: true };
+    }
     received.set(id, [
-      ...(received.get(id) ?? []),
+      ...known,
       { receivedAt: new Date().toISOString(), jws: request.body.trim(), event, payment },
     ]);
     for (const wake of waiters) wake();

@@ -17,7 +17,17 @@ export interface TransferOrder {
 export type TransferOutcome =
   | { kind: 'transferred'; transferId: string }
   | { kind: 'refused'; code: string }
+  | { kind: 'failed'; code: string }
   | { kind: 'unavailable'; code: string };
+
+/** Answers after which the same transfer may succeed later: only these are retried. */
+const retryableCodes = new Set([
+  'BANK_UNAVAILABLE',
+  'SERVICE_UNAVAILABLE',
+  'INTERNAL',
+  'IDEMPOTENCY_REQUEST_IN_PROGRESS',
+  'REQUEST_RATE_LIMITED',
+]);
 
 /** Errors with which a bank says no for good; anything else may be retried with the same transfer id. */
 const refusalCodes = new Set([
@@ -66,8 +76,11 @@ export async function orderTransfer(
     );
     return { kind: 'transferred', transferId: response.body.id };
   } catch (error) {
-    if (isMpayError(error) && refusalCodes.has(error.code)) return { kind: 'refused', code: error.code };
-    return { kind: 'unavailable', code: isMpayError(error) ? error.code : 'BANK_UNAVAILABLE' };
+    if (!isMpayError(error) || retryableCodes.has(error.code)) {
+      return { kind: 'unavailable', code: isMpayError(error) ? error.code : 'BANK_UNAVAILABLE' };
+    }
+    // A refusal declines the payment; any other answer (authentication, a malformed order) fails it for good.
+    return { kind: refusalCodes.has(error.code) ? 'refused' : 'failed', code: error.code };
   }
 }
 

@@ -37,16 +37,14 @@ export class DeviceHub {
 
   /** Registers a stream; returns false when a limit is reached. */
   attach(partyId: string, stream: ServerResponse): boolean {
+    if (isClosed(stream)) return false;
     const streams = this.#streams.get(partyId) ?? new Set<ServerResponse>();
     if (streams.size >= this.#limits.connectionsPerPartyMax || this.#count >= this.#limits.connectionsMax)
       return false;
     streams.add(stream);
     this.#streams.set(partyId, streams);
     this.#count += 1;
-    stream.on('close', () => {
-      if (streams.delete(stream)) this.#count -= 1;
-      if (streams.size === 0) this.#streams.delete(partyId);
-    });
+    stream.on('close', () => this.#detach(partyId, streams, stream));
     return true;
   }
 
@@ -70,9 +68,23 @@ export class DeviceHub {
   }
 
   #beat(): void {
-    for (const streams of this.#streams.values())
-      for (const stream of streams) stream.write(': heartbeat\n\n');
+    for (const [partyId, streams] of this.#streams) {
+      for (const stream of streams) {
+        if (isClosed(stream)) this.#detach(partyId, streams, stream);
+        else stream.write(': heartbeat\n\n');
+      }
+    }
   }
+
+  #detach(partyId: string, streams: Set<ServerResponse>, stream: ServerResponse): void {
+    if (streams.delete(stream)) this.#count -= 1;
+    if (streams.size === 0) this.#streams.delete(partyId);
+  }
+}
+
+/** A client that went away before or while it was attached must not hold a slot. */
+function isClosed(stream: ServerResponse): boolean {
+  return stream.destroyed || stream.writableEnded || stream.socket === null || stream.socket.destroyed;
 }
 
 export function writeEvent(stream: ServerResponse, event: DeviceEvent): void {

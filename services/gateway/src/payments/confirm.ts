@@ -20,6 +20,12 @@ export type ConfirmationResult =
   | { status: 'completed'; paymentId: string; receipt: string }
   | { status: 'authorised'; paymentId: string };
 
+/** The message the FSP itself sent, plus the customer's verified signature: nothing else from the client is kept. */
+function withCustomerSignature(payment: PaymentRecord, sign: string): ImsMessage {
+  const sent = imsFromJson(JSON.parse(payment.message));
+  return { ...sent, address: { ...sent.address, from: { ...sent.address.from, sign } } };
+}
+
 async function expire(context: GatewayContext, paymentId: string): Promise<never> {
   await context.database
     .transaction((sql) =>
@@ -36,7 +42,9 @@ async function expire(context: GatewayContext, paymentId: string): Promise<never
  * back; it must be the very message the FSP sent (content, accounts, merchant
  * and FSP signatures) plus a valid customer signature over it, once.
  */
-async function verifyCustomerSignature(context: GatewayContext, paymentId: string, jwe: string) {
+export type VerifiedConfirmation = Awaited<ReturnType<typeof verifyConfirmation>>;
+
+export async function verifyConfirmation(context: GatewayContext, paymentId: string, jwe: string) {
   const { message } = await openMessageToFsp(context, jwe);
   if (message.transactionId !== paymentId) throw new MpayError('PAYMENT_MESSAGE_MISMATCH');
   const payment = await findPayment(context.database, paymentId);
@@ -52,18 +60,19 @@ async function verifyCustomerSignature(context: GatewayContext, paymentId: strin
   return { payment, message, verified };
 }
 
+/** iMS steps 6–10 for a verified confirmation: record it once, settle, answer with the receipt. */
 export async function confirmPayment(
   context: GatewayContext,
-  paymentId: string,
-  jwe: string,
+  confirmation: VerifiedConfirmation,
 ): Promise<ConfirmationResult> {
-  const { payment, message, verified } = await verifyCustomerSignature(context, paymentId, jwe);
+  const { payment, message, verified } = confirmation;
+  const paymentId = payment.id;
   if (payment.state !== 'awaiting_customer_signature') return answerAgain(context, payment, message);
   if (payment.expiresAt.getTime() <= Date.now()) return expire(context, paymentId);
   await context.database.transaction(async (sql) => {
     await recordNonce(sql, payment.customerId, verified.claims.nonce, verified.claims.exp);
     await transitionPayment(sql, paymentId, 'awaiting_customer_signature', 'customer_signature_verified', {
-      message: JSON.stringify(imsToJson(message)),
+      message: JSON.stringify(imsToJson(withCustomerSignature(payment, message.address.from.sign!))),
       detail: 'customer signature verified',
     });
   });

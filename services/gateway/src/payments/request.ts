@@ -51,10 +51,20 @@ async function loadParties(
  * decrypts it, verifies the merchant and its certificate, checks the security
  * level, and records the payment (its nonce makes a replay fail).
  */
-async function acceptMerchantRequest(
+/** A merchant request whose signature, certificate and parties have been verified (nothing stored yet). */
+export interface VerifiedPaymentRequest {
+  message: ImsMessage;
+  merchant: Party;
+  customer: Party;
+  nonce: string;
+  expiresAtSeconds: number;
+}
+
+/** iMS step 1, read-only part: decrypt, verify the merchant and its certificate, check the parties and level. */
+export async function verifyPaymentRequest(
   context: GatewayContext,
   jwe: string,
-): Promise<{ message: ImsMessage; customer: Party; merchant: Party }> {
+): Promise<VerifiedPaymentRequest> {
   const { message } = await openMessageToFsp(context, jwe);
   requireUnsignedByOthers(message);
   const merchantSignature = await verifyChainSignature(context, context.database, message.address.to.sign, {
@@ -65,8 +75,17 @@ async function acceptMerchantRequest(
   const { merchant, customer } = await loadParties(context, message);
   const required = securityLevelFor(message.data.amount.minor, message.data.amount.currency);
   if (!isLevelAtLeast(message.type, required)) throw new MpayError('MESSAGE_INVALID', 'type');
+  const { nonce, exp } = merchantSignature.claims;
+  return { message, merchant, customer, nonce, expiresAtSeconds: exp };
+}
+
+async function acceptMerchantRequest(
+  context: GatewayContext,
+  verified: VerifiedPaymentRequest,
+): Promise<{ message: ImsMessage; customer: Party; merchant: Party }> {
+  const { message, merchant, customer } = verified;
   await context.database.transaction(async (sql) => {
-    await recordNonce(sql, merchant.id, merchantSignature.claims.nonce, merchantSignature.claims.exp);
+    await recordNonce(sql, merchant.id, verified.nonce, verified.expiresAtSeconds);
     await insertPayment(sql, {
       id: message.transactionId,
       merchantId: merchant.id,
@@ -138,8 +157,12 @@ async function countersignAndPush(
   );
 }
 
-export async function requestPayment(context: GatewayContext, jwe: string): Promise<PaymentRequestAccepted> {
-  const accepted = await acceptMerchantRequest(context, jwe);
+/** iMS steps 1–2 for a verified request: record it (once), countersign, push to the device. */
+export async function requestPayment(
+  context: GatewayContext,
+  verified: VerifiedPaymentRequest,
+): Promise<PaymentRequestAccepted> {
+  const accepted = await acceptMerchantRequest(context, verified);
   const payment = await countersignAndPush(context, accepted);
   const delivered =
     context.hub.push(payment.customerId, {

@@ -118,6 +118,14 @@ export async function settlePayment(context: GatewayContext, paymentId: string):
     reference: `iMS ${payment.id}`,
   });
   if (outcome.kind === 'unavailable') return { kind: 'pending', payment, code: outcome.code };
+  if (outcome.kind === 'failed') {
+    const failed = await finish(context, payment, 'transfer_failed', {
+      failureCode: outcome.code,
+      detail: `bank answered ${outcome.code}`,
+    });
+    context.log.error({ paymentId: payment.id, code: outcome.code }, 'bank transfer failed for good');
+    return { kind: 'refused', payment: failed, code: outcome.code };
+  }
   if (outcome.kind === 'refused') {
     const refused = await finish(context, payment, 'funds_refused', {
       failureCode: outcome.code,

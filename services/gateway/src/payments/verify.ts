@@ -1,5 +1,12 @@
 import { decryptWith, type VerifiedPayload, verifyPayload } from '@mpay/envelope';
-import { type ImsMessage, imsFromJson, imsFromXml, MpayError, signedContentMatches } from '@mpay/protocol';
+import {
+  type ImsMessage,
+  imsFromJson,
+  imsFromXml,
+  isMpayError,
+  MpayError,
+  signedContentMatches,
+} from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { partySigningKeyResolver } from '../registry/keys.ts';
@@ -9,9 +16,13 @@ export async function openMessageToFsp(
   context: GatewayContext,
   jwe: string,
 ): Promise<{ message: ImsMessage; envelope: Record<string, unknown> }> {
-  const plaintext = new TextDecoder('utf-8', { fatal: true }).decode(
-    await decryptWith(jwe, [context.fsp.encryption.privateJwk]),
-  );
+  const bytes = await decryptWith(jwe, [context.fsp.encryption.privateJwk]);
+  let plaintext: string;
+  try {
+    plaintext = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new MpayError('MESSAGE_INVALID', 'utf-8');
+  }
   if (plaintext.trimStart().startsWith('<')) return { message: imsFromXml(plaintext), envelope: {} };
   let parsed: unknown;
   try {
@@ -41,7 +52,11 @@ export async function verifyChainSignature(
     partySigningKeyResolver(sql, context.fsp, context.limits.clockSkewSeconds, expected.signer),
     { issuer: expected.signer, audience: context.fsp.id, transactionId: expected.transactionId },
     { clockSkewSeconds: context.limits.clockSkewSeconds, maxAgeSeconds: context.limits.messageAgeSecondsMax },
-  );
+  ).catch((error: unknown) => {
+    // Which claim was wrong (audience, issuer, lifetime) is not the sender's business.
+    if (isMpayError(error, 'CLAIMS_INVALID')) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+    throw error;
+  });
   if (!signedContentMatches(verified.payload, expected.content))
     throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   return verified;

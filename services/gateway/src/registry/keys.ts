@@ -6,18 +6,22 @@ import { certificateBySigningKid, checkCertificate, currentCertificate } from '.
 
 /**
  * A key resolver for signatures by `partyId` (or by any registered party when
- * `partyId` is undefined, for request tokens): the kid must belong to a
- * certificate of that party that verifies, is valid now and is not revoked.
+ * `partyId` is undefined, for request tokens; `owner` then receives the party
+ * the key belongs to, which the caller must compare with the token's issuer):
+ * the kid must belong to a certificate of that party that verifies, is valid
+ * now and is not revoked.
  */
 export function partySigningKeyResolver(
   sql: Sql,
   fsp: FspIdentity,
   clockSkewSeconds: number,
   partyId?: string,
+  owner?: { partyId?: string },
 ): VerificationKeyResolver {
   return async (kid: string) => {
     const record = await certificateBySigningKid(sql, kid);
     if (record === undefined) throw new MpayError('KEY_UNKNOWN');
+    if (owner !== undefined) owner.partyId = record.partyId;
     const certificate = await checkCertificate(fsp, record, partyId ?? record.partyId, clockSkewSeconds);
     return certificate.signingJwk;
   };

@@ -7,6 +7,7 @@ import { partySigningKeyResolver } from '../registry/keys.ts';
 
 /** The party that signed this request's `Authorization: MPay …` token. */
 export async function authenticateParty(context: GatewayContext, request: FastifyRequest): Promise<string> {
+  const owner: { partyId?: string } = {};
   const verified = await verifySignedRequest(
     {
       method: request.method,
@@ -16,9 +17,18 @@ export async function authenticateParty(context: GatewayContext, request: Fastif
     },
     {
       audience: context.fsp.id,
-      resolveKey: partySigningKeyResolver(context.database, context.fsp, context.limits.clockSkewSeconds),
+      resolveKey: partySigningKeyResolver(
+        context.database,
+        context.fsp,
+        context.limits.clockSkewSeconds,
+        undefined,
+        owner,
+      ),
     },
   );
+  // The token's issuer must be the party whose certificate holds the key, not just any registered party.
+  if (owner.partyId === undefined || owner.partyId !== verified.issuer)
+    throw new MpayError('AUTHENTICATION_FAILED');
   return verified.issuer;
 }
 

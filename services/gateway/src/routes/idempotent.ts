@@ -9,10 +9,11 @@ export async function idempotent(
   reply: FastifyReply,
   statusCode: number,
   handle: () => Promise<unknown>,
+  callerId = 'operator',
 ): Promise<unknown> {
   const key = parseIdempotencyKey(request.headers['idempotency-key']);
   if (key === undefined) return reply.status(statusCode).send(await handle());
-  const scope = `${request.method} ${request.routeOptions.url}`;
+  const scope = `${callerId} ${request.method} ${request.routeOptions.url}`;
   const stored = await runIdempotent(
     context.database,
     {

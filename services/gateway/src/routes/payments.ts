@@ -1,8 +1,8 @@
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
-import { confirmPayment } from '../payments/confirm.ts';
-import { requestPayment } from '../payments/request.ts';
+import { confirmPayment, verifyConfirmation } from '../payments/confirm.ts';
+import { requestPayment, verifyPaymentRequest } from '../payments/request.ts';
 import { paymentStatus } from '../payments/status.ts';
 import { authenticateParty } from './auth.ts';
 import { idempotent } from './idempotent.ts';
@@ -25,14 +25,30 @@ function paymentId(request: FastifyRequest): string {
 }
 
 export function registerPaymentRoutes(app: FastifyInstance, context: GatewayContext): void {
-  app.post('/payments', async (request, reply) =>
-    idempotent(context, request, reply, 201, () => requestPayment(context, compactBody(request))),
-  );
-  app.post('/payments/:id/confirmation', async (request, reply) =>
-    idempotent(context, request, reply, 200, () =>
-      confirmPayment(context, paymentId(request), compactBody(request)),
-    ),
-  );
+  // Verification comes first and writes nothing, so an Idempotency-Key is only ever
+  // recorded for a verified signer, in that signer's own scope.
+  app.post('/payments', async (request, reply) => {
+    const verified = await verifyPaymentRequest(context, compactBody(request));
+    return idempotent(
+      context,
+      request,
+      reply,
+      201,
+      () => requestPayment(context, verified),
+      verified.merchant.id,
+    );
+  });
+  app.post('/payments/:id/confirmation', async (request, reply) => {
+    const verified = await verifyConfirmation(context, paymentId(request), compactBody(request));
+    return idempotent(
+      context,
+      request,
+      reply,
+      200,
+      () => confirmPayment(context, verified),
+      verified.payment.customerId,
+    );
+  });
   app.get('/payments/:id', async (request) => {
     const callerId = await authenticateParty(context, request);
     return paymentStatus(context, paymentId(request), callerId);

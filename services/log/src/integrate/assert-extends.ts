@@ -1,4 +1,9 @@
-import { type Checkpoint, consistencyProof, type TreeReader, verifyCheckpointConsistency } from '@mpay/merkle';
+import {
+  type Checkpoint,
+  consistencyProof,
+  type TreeReader,
+  verifyCheckpointConsistency,
+} from '@mpay/merkle';
 import { assert } from '@mpay/protocol';
 
 /**

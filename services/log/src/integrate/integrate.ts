@@ -35,7 +35,10 @@ export async function integrateBatch(
     const leaves = await readLeafHashes(sql, state.treeSize, options.batchSizeMax);
     if (leaves.length === 0 && previous !== undefined) return { appended: 0, checkpoint: previous };
     const reader = new SqlTreeReader(sql);
-    const range = CompactRange.fromHashes(state.treeSize, await reader.getHashes(CompactRange.ids(state.treeSize)));
+    const range = CompactRange.fromHashes(
+      state.treeSize,
+      await reader.getHashes(CompactRange.ids(state.treeSize)),
+    );
     const next = await appendAndStore(sql, range, leaves);
     assert(next.treeSize === state.treeSize + BigInt(leaves.length), 'every leaf appended once');
     const checkpoint = Object.freeze({

@@ -11,7 +11,7 @@ export interface SignedCheckpoint {
 export async function readLatestCheckpoint(sql: Sql, origin: string): Promise<SignedCheckpoint | undefined> {
   const { rows } = await sql.query<{ tree_size: string; root_hash: string; signed_note: string }>(
     `SELECT tree_size::text AS tree_size, encode(root_hash, 'hex') AS root_hash, signed_note
-       FROM checkpoints ORDER BY tree_size DESC LIMIT 1`,
+       FROM checkpoints ORDER BY checkpoints.tree_size DESC LIMIT 1`,
   );
   const row = rows[0];
   if (row === undefined) return undefined;

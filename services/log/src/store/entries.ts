@@ -132,7 +132,7 @@ export async function readEntry(sql: Sql, index: bigint): Promise<LogEntry | und
 export async function readLeafHashes(sql: Sql, begin: bigint, countMax: number): Promise<Uint8Array[]> {
   const { rows } = await sql.query<{ index: string; leaf_hash: string }>(
     `SELECT index::text AS index, encode(leaf_hash, 'hex') AS leaf_hash FROM entries
-      WHERE index >= $1 ORDER BY index LIMIT $2`,
+      WHERE entries.index >= $1 ORDER BY entries.index LIMIT $2`,
     [begin, countMax],
   );
   rows.forEach((row, offset) => {

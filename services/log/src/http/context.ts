@@ -1,0 +1,12 @@
+import type { Database } from '@mpay/storage';
+import type { LogLimits } from '../limits.ts';
+import type { Submitter } from './authenticate.ts';
+
+export interface LogRouteContext {
+  readonly database: Database;
+  readonly origin: string;
+  readonly submitters: readonly Submitter[];
+  readonly limits: LogLimits;
+  readonly clockSkewSeconds: number;
+  readonly clock: () => Date;
+}

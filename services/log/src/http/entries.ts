@@ -1,0 +1,66 @@
+import { parseIdempotencyKey, runIdempotent, type StoredResponse, sha256Hex } from '@mpay/http';
+import { MpayError } from '@mpay/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { readEntry, submitEntry } from '../store/entries.ts';
+import { base64Of } from '../store/hex.ts';
+import { authenticateSubmitter } from './authenticate.ts';
+import type { LogRouteContext } from './context.ts';
+import { jsonNumber, uint64Parameter } from './query.ts';
+import { parseSubmission } from './submission.ts';
+
+/**
+ * POST /entries (authenticated submitters): queues an entry, 202 `{ index }`;
+ * the same hash and transaction id again gives 200 with the same index.
+ * GET /entries/:index (public): the entry and its RFC 9162 leaf data.
+ */
+export function registerEntryRoutes(app: FastifyInstance, context: LogRouteContext): void {
+  app.post('/entries', async (request, reply) => {
+    const rawBody = typeof request.body === 'string' ? request.body : '';
+    const submitter = await authenticateSubmitter(request, rawBody, context);
+    const submit = async (): Promise<StoredResponse> => {
+      const submission = parseSubmission(rawBody, context.limits.metadataBytesMax);
+      const { index, created } = await submitEntry(context.database, submission, submitter, {
+        now: context.clock(),
+        pendingEntriesMax: context.limits.pendingEntriesMax,
+      });
+      return { statusCode: created ? 202 : 200, body: { index: jsonNumber(index) } };
+    };
+    return respond(context, request, reply, { scope: submitter, rawBody }, submit);
+  });
+
+  app.get('/entries/:index', async (request) => {
+    const index = uint64Parameter(request.params, 'index');
+    const entry = await readEntry(context.database, index);
+    if (entry === undefined) throw new MpayError('NOT_FOUND', 'entry');
+    return {
+      index: jsonNumber(entry.index),
+      hash: base64Of(entry.messageHash),
+      kind: entry.kind,
+      transactionId: entry.transactionId,
+      metadata: JSON.parse(entry.metadata) as unknown,
+      submitter: entry.submitter,
+      submittedAt: entry.submittedAt.toISOString(),
+      leafData: entry.leafData,
+      leafHash: base64Of(entry.leafHash),
+    };
+  });
+}
+
+/** Every POST takes an Idempotency-Key, scoped to the submitter. */
+async function respond(
+  context: LogRouteContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  caller: { scope: string; rawBody: string },
+  handle: () => Promise<StoredResponse>,
+): Promise<FastifyReply> {
+  const key = parseIdempotencyKey(request.headers['idempotency-key']);
+  let response: StoredResponse;
+  if (key === undefined) {
+    response = await handle();
+  } else {
+    const requestHash = await sha256Hex(`${request.method} ${request.url}\n${caller.rawBody}`);
+    response = await runIdempotent(context.database, { scope: caller.scope, key, requestHash }, handle);
+  }
+  return reply.status(response.statusCode).send(response.body);
+}

@@ -1,0 +1,45 @@
+import { noteBytesMax, parseCheckpoint } from '@mpay/merkle';
+import { MpayError } from '@mpay/protocol';
+import type { Cosigned, Witness } from './witness.ts';
+
+export interface FollowOptions {
+  /** Each HTTP request to the log is abandoned after this long. */
+  readonly fetchTimeoutMs: number;
+}
+
+async function fetchText(url: string, options: FollowOptions): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(options.fetchTimeoutMs) }).catch(() => {
+    throw new MpayError('SERVICE_UNAVAILABLE', 'log unreachable');
+  });
+  const text = await response.text();
+  if (!response.ok) throw new MpayError('SERVICE_UNAVAILABLE', `log answered ${response.status}`);
+  if (text.length > noteBytesMax) throw new MpayError('REQUEST_TOO_LARGE', 'log answer');
+  return text;
+}
+
+/**
+ * Pulls the log's latest checkpoint and the consistency proof from the size
+ * the witness holds, then submits both to the witness (which verifies them
+ * itself: the log is not trusted for either).
+ */
+export async function followLog(
+  witness: Witness,
+  logUrl: string,
+  origin: string,
+  options: FollowOptions = { fetchTimeoutMs: 5_000 },
+): Promise<Cosigned> {
+  const signedNote = await fetchText(`${logUrl}/checkpoint`, options);
+  const held = await witness.held(origin);
+  const heldSize = held?.checkpoint.treeSize ?? 0n;
+  let proof: Uint8Array[] = [];
+  const nextSize = parseCheckpoint(signedNote.slice(0, signedNote.indexOf('\n\n') + 1)).treeSize;
+  if (heldSize > 0n && nextSize > heldSize) {
+    const answer = await fetchText(`${logUrl}/proofs/consistency?from=${heldSize}&to=${nextSize}`, options);
+    const hashes = (JSON.parse(answer) as { hashes?: unknown }).hashes;
+    if (!Array.isArray(hashes) || !hashes.every((hash) => typeof hash === 'string')) {
+      throw new MpayError('PROOF_INVALID', 'proof encoding');
+    }
+    proof = hashes.map((hash: string) => new Uint8Array(Buffer.from(hash, 'base64')));
+  }
+  return witness.addCheckpoint({ checkpoint: signedNote, proof, oldSize: heldSize });
+}
