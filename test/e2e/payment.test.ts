@@ -1,8 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { demoParties } from '@mpay/cli';
-import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair } from '@mpay/envelope';
+import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair, publicPart } from '@mpay/envelope';
 import { signRequest } from '@mpay/http/signed-request';
 import { imsToJson } from '@mpay/protocol';
+import { Wallet } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   craftMerchantRequest,
@@ -81,9 +82,8 @@ describe('an iMS payment end to end over HTTP', () => {
   it('never debits twice: a replayed confirmation returns the first result', async () => {
     const { view } = await payAndConfirm(1_00n);
     const before = await test.balances();
-    const wallet = test.wallet();
     const trace: string[] = [];
-    const tracing = new (wallet.constructor as typeof import('@mpay/sdk').Wallet)({
+    const tracing = new Wallet({
       gatewayUrl: test.platform.urls.gateway,
       keystore: structuredClone(test.platform.credentials.customerKeystore),
       fsp: test.fsp,
@@ -229,12 +229,8 @@ describe('what bad input gets (stable code, no money moved)', () => {
 
   it('message encrypted to the wrong recipient', async () => {
     const { message } = await craftMerchantRequest(test);
-    const customerKey = test.platform.credentials.customerKeystore.encryptionPrivateJwk as unknown as Record<
-      string,
-      unknown
-    >;
-    const { d: _secret, ...customerPublic } = customerKey;
-    const jwe = await encryptTo(JSON.stringify({ ims: imsToJson(message) }), customerPublic as never);
+    const customerPublic = publicPart(test.platform.credentials.customerKeystore.encryptionPrivateJwk);
+    const jwe = await encryptTo(JSON.stringify({ ims: imsToJson(message) }), customerPublic);
     expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CRYPTO_DECRYPTION_FAILED');
     await unchanged();
   });

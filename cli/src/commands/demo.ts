@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { decodeUnverified, type PrivateJwk, publicJwkSet } from '@mpay/envelope';
+import { decodeUnverified, type PrivateJwk, publicJwkSet, publicPart } from '@mpay/envelope';
 import { requestJson } from '@mpay/http/client';
 import { signRequest } from '@mpay/http/signed-request';
-import { imsToJson, imsToXml } from '@mpay/protocol';
+import { createAmount, formatDecimalAmount, imsToJson, imsToXml } from '@mpay/protocol';
 import {
   fetchFspTrust,
   MerchantClient,
@@ -64,8 +64,7 @@ async function accountBalance(
 }
 
 function formatMinor(minor: string): string {
-  const value = BigInt(minor);
-  return `EUR ${value / 100n}.${(value % 100n).toString().padStart(2, '0')}`;
+  return `EUR ${formatDecimalAmount(createAmount('EUR', BigInt(minor)))}`;
 }
 
 function describe(message: TracedMessage): string {
@@ -202,14 +201,12 @@ async function writeEvidence(
     const name = `${String(index + 1).padStart(2, '0')}-${message.step.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '')}.${message.kind}`;
     await writeFile(join(out, name), `${message.compact}\n`);
   }
-  const customerEncryption = { ...evidence.keystore.encryptionPrivateJwk } as Record<string, unknown>;
-  delete customerEncryption.d;
   const jwks = publicJwkSet([
     ...evidence.fsp.keys.keys,
     evidence.merchantKeys.signing.publicJwk,
     evidence.merchantKeys.encryption.publicJwk,
     evidence.keystore.signingPublicJwk,
-    customerEncryption,
+    publicPart(evidence.keystore.encryptionPrivateJwk),
   ]);
   await writeFile(join(out, 'jwks.json'), `${JSON.stringify(jwks, null, 2)}\n`);
   await writeFile(join(out, 'message.json'), `${JSON.stringify(evidence.messageJson, null, 2)}\n`);

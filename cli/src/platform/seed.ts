@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { PrivateJwk } from '@mpay/envelope';
+import { type PrivateJwk, publicPart } from '@mpay/envelope';
 import { findParty, type GatewayService, insertBank, registerParty, updateWebhookUrl } from '@mpay/gateway';
 import { requestJson } from '@mpay/http/client';
 import { signRequest } from '@mpay/http/signed-request';
@@ -101,7 +101,7 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
       accountId: customer.account,
       aliases: [customer.msisdn],
       signingJwk: customerKeystore.signingPublicJwk,
-      encryptionJwk: publicOf(customerKeystore.encryptionPrivateJwk),
+      encryptionJwk: publicPart(customerKeystore.encryptionPrivateJwk),
     });
     await registerParty(input.gateway.context, {
       id: merchant.id,
@@ -114,9 +114,4 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
   }
   await updateWebhookUrl(database, merchant.id, `${input.merchantShopUrl}/webhooks/mpay`);
   return { merchantKeys: input.merchantKeys, customerKeystore, customerPin: customer.pin };
-}
-
-function publicOf(jwk: PrivateJwk): Record<string, unknown> {
-  const { d: _secret, ...publicMembers } = jwk as PrivateJwk & { d?: string };
-  return publicMembers;
 }

@@ -29,6 +29,7 @@ export {
   type MessageClaims,
   verifyClaims,
 } from './claims.ts';
+export { decodeBase64url, encodeBase64url } from './encoding.ts';
 export { type DecryptionKey, decryptCompact, decryptDirect, decryptWith } from './jwe/decrypt.ts';
 export { type EncryptDirectOptions, type EncryptOptions, encryptDirect, encryptTo } from './jwe/encrypt.ts';
 export type { DecryptOptions, JweProtectedHeader } from './jwe/header.ts';

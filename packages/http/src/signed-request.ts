@@ -1,4 +1,5 @@
 import {
+  encodeBase64url,
   type PrivateJwk,
   type SigningKey,
   signPayload,
@@ -17,10 +18,9 @@ export const authorizationScheme = 'MPay';
 export const requestTokenLifetimeSeconds = 60;
 
 async function sha256Base64Url(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-  let binary = '';
-  for (const byte of digest) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return encodeBase64url(
+    new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))),
+  );
 }
 
 export interface RequestToSign {

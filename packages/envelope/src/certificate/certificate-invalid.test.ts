@@ -2,39 +2,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64url, encodeBase64url } from '../encoding.ts';
 import { signCanonical, signPayload } from '../jws/sign.ts';
 import { verifyPayload } from '../jws/verify.ts';
-import {
-  type GeneratedKeyPair,
-  generateEncryptionKeyPair,
-  generateSigningKeyPair,
-} from '../keys/generate.ts';
-import { clockAt, expectMpayError, resolverFor, T0_SECONDS, withSegment } from '../test-support/fixtures.ts';
+import { type GeneratedKeyPair, generateSigningKeyPair } from '../keys/generate.ts';
+import { expectMpayError, resolverFor, T0_SECONDS, withSegment } from '../test-support/fixtures.ts';
+import { at, certificateFixture } from './fixture.test-helper.ts';
 import { issueKeyCertificate, type KeyCertificateRequest } from './issue.ts';
 import { CERTIFICATE_TYPE } from './payload.ts';
 import { verifyKeyCertificate } from './verify.ts';
 
-const DAY_SECONDS = 86_400;
 let fsp: GeneratedKeyPair;
 let request: KeyCertificateRequest;
 let certificate: string;
 
-const notRevoked = () => false;
-const at = (seconds: number) => ({ isRevoked: notRevoked, now: clockAt(seconds) });
-
 beforeAll(async () => {
-  fsp = await generateSigningKeyPair();
-  const signing = await generateSigningKeyPair('EdDSA');
-  const encryption = await generateEncryptionKeyPair();
-  request = {
-    issuer: 'gateway',
-    subject: 'john.bernard@person.xbank',
-    signingJwk: signing.publicJwk,
-    encryptionJwk: encryption.publicJwk,
-    notBefore: T0_SECONDS,
-    notAfter: T0_SECONDS + 365 * DAY_SECONDS,
-    serialNumber: 'c-000001',
-    now: clockAt(T0_SECONDS),
-  };
-  certificate = await issueKeyCertificate(request, fsp.privateJwk);
+  ({ fsp, request, certificate } = await certificateFixture());
 });
 
 describe('key certificates that are invalid', () => {

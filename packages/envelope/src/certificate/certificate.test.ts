@@ -1,38 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64url, parseJsonObject } from '../encoding.ts';
-import {
-  type GeneratedKeyPair,
-  generateEncryptionKeyPair,
-  generateSigningKeyPair,
-} from '../keys/generate.ts';
+import { type GeneratedKeyPair, generateSigningKeyPair } from '../keys/generate.ts';
 import { clockAt, expectMpayError, resolverFor, T0_SECONDS } from '../test-support/fixtures.ts';
+import { at, certificateFixture, DAY_SECONDS } from './fixture.test-helper.ts';
 import { issueKeyCertificate, type KeyCertificateRequest } from './issue.ts';
 import { CERTIFICATE_TYPE } from './payload.ts';
 import { verifyKeyCertificate } from './verify.ts';
 
-const DAY_SECONDS = 86_400;
 let fsp: GeneratedKeyPair;
 let request: KeyCertificateRequest;
 let certificate: string;
 
-const notRevoked = () => false;
-const at = (seconds: number) => ({ isRevoked: notRevoked, now: clockAt(seconds) });
-
 beforeAll(async () => {
-  fsp = await generateSigningKeyPair();
-  const signing = await generateSigningKeyPair('EdDSA');
-  const encryption = await generateEncryptionKeyPair();
-  request = {
-    issuer: 'gateway',
-    subject: 'john.bernard@person.xbank',
-    signingJwk: signing.publicJwk,
-    encryptionJwk: encryption.publicJwk,
-    notBefore: T0_SECONDS,
-    notAfter: T0_SECONDS + 365 * DAY_SECONDS,
-    serialNumber: 'c-000001',
-    now: clockAt(T0_SECONDS),
-  };
-  certificate = await issueKeyCertificate(request, fsp.privateJwk);
+  ({ fsp, request, certificate } = await certificateFixture());
 });
 
 describe('key certificates', () => {

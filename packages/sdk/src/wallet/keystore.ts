@@ -1,6 +1,11 @@
-import type { PrivateJwk, PublicJwk } from '@mpay/envelope';
+import { decodeBase64url, encodeBase64url, type PrivateJwk, type PublicJwk } from '@mpay/envelope';
 import { MpayError } from '@mpay/protocol';
-import { fromBase64url as decodeBase64url, toBase64url as encodeBase64url } from '../base64url.ts';
+
+/** Strict base64url into a fresh ArrayBuffer-backed array, as WebCrypto's types want. */
+function bytesOf(text: string): Uint8Array<ArrayBuffer> | undefined {
+  const bytes = decodeBase64url(text);
+  return bytes === undefined ? undefined : Uint8Array.from(bytes);
+}
 
 /**
  * The device's keys. The signing key is wrapped (AES-256-GCM) under a key
@@ -85,9 +90,9 @@ export async function createKeystore(
  */
 export async function unlockSigningKey(keystore: WalletKeystoreData, pin: string): Promise<PrivateJwk> {
   if (keystore.failedAttempts >= keystore.attemptsMax) throw new MpayError('WALLET_LOCKED');
-  const salt = decodeBase64url(keystore.kdf.salt);
-  const iv = decodeBase64url(keystore.wrappedSigningKey.iv);
-  const ciphertext = decodeBase64url(keystore.wrappedSigningKey.ciphertext);
+  const salt = bytesOf(keystore.kdf.salt);
+  const iv = bytesOf(keystore.wrappedSigningKey.iv);
+  const ciphertext = bytesOf(keystore.wrappedSigningKey.ciphertext);
   if (salt === undefined || iv === undefined || ciphertext === undefined)
     throw new MpayError('CRYPTO_KEY_INVALID');
   try {

@@ -96,17 +96,23 @@ async function answerAgain(
   if (payment.state === 'customer_signature_verified') return { status: 'authorised', paymentId: payment.id };
   if (payment.state === 'funds_refused') throw refusalError(payment.failureCode ?? 'PAYMENT_DECLINED');
   if (payment.receipt === null) throw new MpayError('PAYMENT_STATE_INVALID');
+  return completed(context, payment.id, payment.customerId, payment.receipt);
+}
+
+/** The answer to a completed payment: the FSP-signed receipt, encrypted to the customer's device. */
+async function completed(
+  context: GatewayContext,
+  paymentId: string,
+  customerId: string,
+  receipt: string,
+): Promise<ConfirmationResult> {
   const customerKey = await partyEncryptionKey(
     context.database,
     context.fsp,
-    payment.customerId,
+    customerId,
     context.limits.clockSkewSeconds,
   );
-  return {
-    status: 'completed',
-    paymentId: payment.id,
-    receipt: await encryptTo(payment.receipt, customerKey.jwk),
-  };
+  return { status: 'completed', paymentId, receipt: await encryptTo(receipt, customerKey.jwk) };
 }
 
 async function settleAndAnswer(context: GatewayContext, paymentId: string): Promise<ConfirmationResult> {
@@ -121,11 +127,5 @@ async function settleAndAnswer(context: GatewayContext, paymentId: string): Prom
   }
   if (result.kind === 'refused') throw refusalError(result.code);
   if (result.kind === 'pending') return { status: 'authorised', paymentId };
-  const customerKey = await partyEncryptionKey(
-    context.database,
-    context.fsp,
-    result.payment.customerId,
-    context.limits.clockSkewSeconds,
-  );
-  return { status: 'completed', paymentId, receipt: await encryptTo(result.receipt, customerKey.jwk) };
+  return completed(context, paymentId, result.payment.customerId, result.receipt);
 }

@@ -43,6 +43,6 @@ export async function paymentStatus(
     expiresAt: payment.expiresAt.toISOString(),
     createdAt: payment.createdAt.toISOString(),
     updatedAt: payment.updatedAt.toISOString(),
-    history: events.map((event) => ({ status: publicStatusOf(event.toState as never), at: event.createdAt })),
+    history: events.map((event) => ({ status: publicStatusOf(event.toState), at: event.createdAt })),
   };
 }

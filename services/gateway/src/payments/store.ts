@@ -177,7 +177,7 @@ async function nextSequence(sql: Sql, paymentId: string): Promise<number> {
 export interface PaymentEvent {
   sequence: number;
   fromState: string | null;
-  toState: string;
+  toState: PaymentState;
   detail: string | null;
   createdAt: string;
 }
@@ -193,13 +193,16 @@ export async function listPaymentEvents(sql: Sql, paymentId: string): Promise<Pa
     'SELECT sequence, from_state, to_state, detail, created_at FROM payment_events WHERE payment_id = $1 ORDER BY sequence',
     [paymentId],
   );
-  return rows.map((row) => ({
-    sequence: row.sequence,
-    fromState: row.from_state,
-    toState: row.to_state,
-    detail: row.detail,
-    createdAt: new Date(row.created_at).toISOString(),
-  }));
+  return rows.map((row) => {
+    assert(isPaymentState(row.to_state), `stored event state ${row.to_state}`);
+    return {
+      sequence: row.sequence,
+      fromState: row.from_state,
+      toState: row.to_state,
+      detail: row.detail,
+      createdAt: new Date(row.created_at).toISOString(),
+    };
+  });
 }
 
 /** Payments the device of `customerId` still has to answer (sent again when it reconnects). */

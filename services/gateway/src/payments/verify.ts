@@ -15,7 +15,7 @@ import { partySigningKeyResolver } from '../registry/keys.ts';
 export async function openMessageToFsp(
   context: GatewayContext,
   jwe: string,
-): Promise<{ message: ImsMessage; envelope: Record<string, unknown> }> {
+): Promise<{ message: ImsMessage }> {
   const bytes = await decryptWith(jwe, [context.fsp.encryption.privateJwk]);
   let plaintext: string;
   try {
@@ -23,7 +23,7 @@ export async function openMessageToFsp(
   } catch {
     throw new MpayError('MESSAGE_INVALID', 'utf-8');
   }
-  if (plaintext.trimStart().startsWith('<')) return { message: imsFromXml(plaintext), envelope: {} };
+  if (plaintext.trimStart().startsWith('<')) return { message: imsFromXml(plaintext) };
   let parsed: unknown;
   try {
     parsed = JSON.parse(plaintext);
@@ -32,7 +32,7 @@ export async function openMessageToFsp(
   }
   if (typeof parsed !== 'object' || parsed === null || !('ims' in parsed))
     throw new MpayError('MESSAGE_INVALID', 'ims');
-  return { message: imsFromJson(parsed.ims), envelope: parsed as Record<string, unknown> };
+  return { message: imsFromJson(parsed.ims) };
 }
 
 /**
