@@ -7,5 +7,6 @@ export {
   type StoredResponse,
   sha256Hex,
 } from './idempotency.ts';
+export { respondIdempotently } from './respond.ts';
 export { createHttpServer, defaultBodyLimitBytes, type HttpServerOptions, sendError } from './server.ts';
 export { httpStatusOf } from './status.ts';

@@ -1,6 +1,6 @@
-import { parseIdempotencyKey, runIdempotent, type StoredResponse, sha256Hex } from '@mpay/http';
+import { respondIdempotently, type StoredResponse } from '@mpay/http';
 import { MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { readEntry, submitEntry } from '../store/entries.ts';
 import { base64Of } from '../store/hex.ts';
 import { authenticateSubmitter } from './authenticate.ts';
@@ -25,7 +25,7 @@ export function registerEntryRoutes(app: FastifyInstance, context: LogRouteConte
       });
       return { statusCode: created ? 202 : 200, body: { index: jsonNumber(index) } };
     };
-    return respond(context, request, reply, { scope: submitter, rawBody }, submit);
+    return respondIdempotently(context.database, request, reply, { scope: submitter, rawBody }, submit);
   });
 
   app.get('/entries/:index', async (request) => {
@@ -44,23 +44,4 @@ export function registerEntryRoutes(app: FastifyInstance, context: LogRouteConte
       leafHash: base64Of(entry.leafHash),
     };
   });
-}
-
-/** Every POST takes an Idempotency-Key, scoped to the submitter. */
-async function respond(
-  context: LogRouteContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  caller: { scope: string; rawBody: string },
-  handle: () => Promise<StoredResponse>,
-): Promise<FastifyReply> {
-  const key = parseIdempotencyKey(request.headers['idempotency-key']);
-  let response: StoredResponse;
-  if (key === undefined) {
-    response = await handle();
-  } else {
-    const requestHash = await sha256Hex(`${request.method} ${request.url}\n${caller.rawBody}`);
-    response = await runIdempotent(context.database, { scope: caller.scope, key, requestHash }, handle);
-  }
-  return reply.status(response.statusCode).send(response.body);
 }
