@@ -11,6 +11,7 @@ Usage:
   mpay log keygen NAME                  create a signed-note key pair
   mpay log note sign --skey FILE        sign the note on stdin
   mpay log note verify --vkey FILE      verify the signed note on stdin
+  mpay bench ledger|log [--json]        measure the ledger or the log against a baseline in the same run
   mpay help                             this text
 
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), MPAY_DATA_DIR (default ./.mpay),
@@ -26,6 +27,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
         return await runUp(flags, io);
       case 'demo':
         return await runDemo(flags, io);
+      case 'bench': {
+        const { runBench } = await import('./commands/bench/index.ts');
+        return await runBench(rest, io);
+      }
       case 'log': {
         const { runLogCommand } = await import('./commands/log/index.ts');
         return await runLogCommand(rest, {

@@ -53,7 +53,8 @@ async function commitTransfer(
   return transfer;
 }
 
-async function createInTransaction(sql: Sql, request: TransferRequest, now: Date): Promise<TransferOutcome> {
+/** The single-transfer path inside the caller's transaction (locks both accounts FOR UPDATE in id order). */
+export async function createTransferInTransaction(sql: Sql, request: TransferRequest, now: Date): Promise<TransferOutcome> {
   const existing = await selectTransfer(sql, request.id);
   if (existing !== undefined) {
     compareTransfer(existing, request);
@@ -90,10 +91,10 @@ export async function createTransfer(
   now: Date,
 ): Promise<TransferOutcome> {
   try {
-    return await database.transaction((sql) => createInTransaction(sql, request, now));
+    return await database.transaction((sql) => createTransferInTransaction(sql, request, now));
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
-    return database.transaction((sql) => createInTransaction(sql, request, now));
+    return database.transaction((sql) => createTransferInTransaction(sql, request, now));
   }
 }
 
