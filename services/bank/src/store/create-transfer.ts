@@ -54,7 +54,11 @@ async function commitTransfer(
 }
 
 /** The single-transfer path inside the caller's transaction (locks both accounts FOR UPDATE in id order). */
-export async function createTransferInTransaction(sql: Sql, request: TransferRequest, now: Date): Promise<TransferOutcome> {
+export async function createTransferInTransaction(
+  sql: Sql,
+  request: TransferRequest,
+  now: Date,
+): Promise<TransferOutcome> {
   const existing = await selectTransfer(sql, request.id);
   if (existing !== undefined) {
     compareTransfer(existing, request);
