@@ -7,8 +7,19 @@ import { authenticate, keepRawJsonBodies, type VerifyRequest } from './http/auth
 import type { RouteContext } from './http/context.ts';
 import { registerAccountRoutes } from './http/routes/accounts.ts';
 import { registerAuditRoutes } from './http/routes/audit.ts';
+import { registerCorrectionRoutes } from './http/routes/corrections.ts';
+import {
+  type InterbankRouteContext,
+  registerFundsTransferRoute,
+  registerPaymentOrderRoutes,
+} from './http/routes/interbank.ts';
+import { registerLimitRoutes } from './http/routes/limits.ts';
+import { registerStatementRoutes } from './http/routes/statement.ts';
 import { registerTransferRoutes } from './http/routes/transfers.ts';
 import { strictValidatorCompiler } from './http/strict-validator.ts';
+import type { DebitLimitCheck } from './interbank/order.ts';
+import { createInterbank, type InterbankOptions } from './interbank/peers.ts';
+import { type BankWorker, createBankWorker } from './interbank/worker.ts';
 import { type BankLimits, createBankLimits } from './limits.ts';
 import { type BankLedger, createBankLedger } from './store/bank-ledger.ts';
 
@@ -22,12 +33,20 @@ export interface BankServiceOptions {
   /** The service's clock (default: the system clock); tests move it to expire holds. */
   readonly clock?: (() => Date) | undefined;
   readonly limits?: Partial<BankLimits> | undefined;
+  /** This bank's key and its peer banks: enables payment orders to other banks and settlement. */
+  readonly interbank?: InterbankOptions | undefined;
+  /** Per-transaction and daily debit limits of customer payments (default: none). */
+  readonly checkDebitLimits?: DebitLimitCheck | undefined;
 }
 
 export interface BankService {
   readonly app: FastifyInstance;
   readonly ledger: BankLedger;
   readonly limits: BankLimits;
+  /** Background work (payment-order delivery, hold expiry); `start` runs it on a timer. */
+  readonly worker: BankWorker;
+  /** Starts the worker every `intervalMs` (default 250 ms). */
+  start(intervalMs?: number): void;
   /** Listens on `host:port` (port 0: any free port) and returns the base URL. */
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -55,18 +74,38 @@ export function createBankService(options: BankServiceOptions): BankService {
     bodyLimitBytes: limits.bodyLimitBytes,
   });
   app.setValidatorCompiler(strictValidatorCompiler);
+  const interbankContext: InterbankRouteContext | undefined =
+    options.interbank === undefined
+      ? undefined
+      : {
+          ...context,
+          interbank: createInterbank(bank.name, options.interbank),
+          checkDebitLimits: options.checkDebitLimits ?? (async () => {}),
+          alarm: (event, message) => app.log.error(event, message),
+        };
   keepRawJsonBodies(app);
   app.register(async (scope) => {
     scope.addHook('preValidation', authenticate(options.verifyRequest));
     registerAccountRoutes(scope, context);
     registerTransferRoutes(scope, context);
     registerAuditRoutes(scope, context);
+    registerStatementRoutes(scope, context);
+    registerCorrectionRoutes(scope, context);
+    registerLimitRoutes(scope, context);
+    if (interbankContext !== undefined) registerPaymentOrderRoutes(scope, interbankContext);
   });
+  if (interbankContext !== undefined) registerFundsTransferRoute(app, interbankContext);
+  const worker = createBankWorker(interbankContext, ledger, context.clock);
   return {
     app,
     ledger,
     limits,
+    worker,
+    start: (intervalMs = 250) => worker.start(intervalMs),
     listen: (port, host = '127.0.0.1') => app.listen({ port, host }),
-    close: () => app.close(),
+    close: async () => {
+      await worker.stop();
+      await app.close();
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Database, openTestDatabase } from '@mpay/storage';
 import type { VerifyRequest } from './http/authenticate.ts';
+import type { InterbankOptions } from './interbank/peers.ts';
 import type { BankLimits } from './limits.ts';
 import { migrateBank } from './migrations.ts';
 import { type BankService, createBankService } from './service.ts';
@@ -51,29 +52,36 @@ export interface TestBank {
   close(): Promise<void>;
 }
 
-const owners = {
-  customer: 'ann.smith@person.xbank',
-  merchant: 'merkur.trade@merchant.xbank',
-  funding: 'xbank',
-  settlement: 'ybank',
-} as const;
+function ownerOf(kind: 'customer' | 'merchant' | 'funding' | 'settlement', bank: string): string {
+  if (kind === 'customer') return `ann.smith@person.${bank}`;
+  if (kind === 'merchant') return `merkur.trade@merchant.${bank}`;
+  return kind === 'funding' ? bank : bank === 'ybank' ? 'xbank' : 'ybank';
+}
 
 /** A migrated test database, a bank service 'xbank' listening on 127.0.0.1 port 0, and small HTTP helpers. */
 export async function startTestBank(
-  options: { limits?: Partial<BankLimits>; verifyRequest?: VerifyRequest } = {},
+  options: {
+    limits?: Partial<BankLimits>;
+    verifyRequest?: VerifyRequest;
+    name?: string;
+    port?: number;
+    interbank?: InterbankOptions;
+  } = {},
 ): Promise<TestBank> {
+  const name = options.name ?? 'xbank';
   const database = await openTestDatabase('bank');
   await migrateBank(database);
   let offsetMs = 0;
   const now = () => new Date(Date.now() + offsetMs);
   const service = createBankService({
-    name: 'xbank',
+    name,
     database,
+    interbank: options.interbank,
     verifyRequest: options.verifyRequest ?? testBearerVerifier(),
     clock: now,
     limits: options.limits,
   });
-  const url = await service.listen(0);
+  const url = await service.listen(options.port ?? 0);
   const fundingAccounts = new Map<string, string>();
   const bank: TestBank = {
     url,
@@ -100,7 +108,7 @@ export async function startTestBank(
       };
     },
     openAccount: async (kind, currency = 'EUR') => {
-      const answer = await bank.call('POST', '/accounts', { owner: owners[kind], currency, kind });
+      const answer = await bank.call('POST', '/accounts', { owner: ownerOf(kind, name), currency, kind });
       if (answer.status !== 201) throw new Error(`open account: ${JSON.stringify(answer.body)}`);
       return answer.body.id as string;
     },

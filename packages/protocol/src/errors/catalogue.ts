@@ -71,9 +71,15 @@ export const errorCatalogue = {
   LIMIT_EXCEEDED: 'A transaction limit would be exceeded.',
   POST_AMOUNT_EXCEEDS_PENDING: 'The amount to post exceeds the pending amount.',
   TRANSFER_EXPIRED: 'The pending transfer has expired.',
+  BANK_UNKNOWN: 'No such bank, or not a peer of this bank.',
+  FUNDS_TRANSFER_EXPIRED: 'The funds-transfer message arrived after its deadline.',
   TRANSFER_ALREADY_VOIDED: 'The pending transfer was already voided.',
   TRANSFER_ALREADY_POSTED: 'The pending transfer was already posted.',
   TRANSFER_NOT_PENDING: 'The referenced transfer is not a pending transfer.',
+  LINKED_EVENT_FAILED: 'A transfer linked to this one was refused, so none of them was committed.',
+  TRANSFER_NOT_POSTED: 'The referenced transfer is not a posted transfer.',
+  REFUND_EXCEEDS_ORIGINAL: 'The refunds would exceed the amount of the original transfer.',
+  ACCOUNT_NOT_EMPTY: 'The account has a non-zero balance or open holds.',
   BANK_UNAVAILABLE: 'The bank could not be reached.',
 
   // transparency log

@@ -1,0 +1,140 @@
+import { MpayError } from '@mpay/protocol';
+import type { FastifyInstance } from 'fastify';
+import { type DeliveryContext, deliverOrder } from '../../interbank/deliver.ts';
+import { type OrderContext, placeOrder } from '../../interbank/order.ts';
+import type { PaymentOrder } from '../../interbank/orders-store.ts';
+import { selectOrder } from '../../interbank/orders-store.ts';
+import { type ReceiveContext, receiveFundsTransfer } from '../../interbank/receive.ts';
+import { bookSettlement, type SettlementContext, settlementPositions } from '../../interbank/settlement.ts';
+import { callerOf } from '../authenticate.ts';
+import { currency, type IdParams, idParamsSchema, ledgerId, minorUnits, reference } from '../schemas.ts';
+import type { StrictSchema } from '../strict-validator.ts';
+
+const bankId = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as const;
+
+const paymentOrderBodySchema = {
+  type: 'object',
+  properties: {
+    id: ledgerId,
+    debitAccountId: ledgerId,
+    creditBankId: bankId,
+    creditAccountId: ledgerId,
+    amount: minorUnits,
+    currency,
+    reference,
+  },
+  required: ['id', 'debitAccountId', 'creditBankId', 'creditAccountId', 'amount', 'currency', 'reference'],
+  additionalProperties: false,
+} as const satisfies StrictSchema;
+
+interface PaymentOrderBody {
+  id: string;
+  debitAccountId: string;
+  creditBankId: string;
+  creditAccountId: string;
+  amount: string;
+  currency: string;
+  reference: string;
+}
+
+const fundsTransferBodySchema = {
+  type: 'object',
+  properties: { message: { type: 'string', minLength: 1, maxLength: 8192 } },
+  required: ['message'],
+  additionalProperties: false,
+} as const satisfies StrictSchema;
+
+const settlementBodySchema = {
+  type: 'object',
+  properties: {
+    id: ledgerId,
+    peer: bankId,
+    currency,
+    amount: { type: 'string', pattern: '^-?[1-9][0-9]{0,17}$' },
+  },
+  required: ['id', 'peer', 'currency', 'amount'],
+  additionalProperties: false,
+} as const satisfies StrictSchema;
+
+export type InterbankRouteContext = OrderContext & DeliveryContext & ReceiveContext & SettlementContext;
+
+export function orderJson(order: PaymentOrder) {
+  return {
+    id: order.id,
+    state: order.state,
+    debitAccountId: order.debitAccountId,
+    creditBankId: order.creditorBank,
+    creditAccountId: order.creditAccountId,
+    amount: order.amount.toString(),
+    currency: order.ledger,
+    ...(order.refusalCode === null ? {} : { refusalCode: order.refusalCode }),
+    attempts: order.attempts,
+    ...(order.answer === null ? {} : { answer: order.answer }),
+  };
+}
+
+/**
+ * Routes the FSP and the operator call (authenticated by the bank's request
+ * verifier): payment orders (iMS step 7: the customer's bank pays, locally or
+ * through the merchant's bank), settlement positions and settlement runs.
+ */
+export function registerPaymentOrderRoutes(app: FastifyInstance, context: InterbankRouteContext): void {
+  app.post<{ Body: PaymentOrderBody }>(
+    '/payment-orders',
+    { schema: { body: paymentOrderBodySchema } },
+    async (request, reply) => {
+      const { amount, ...rest } = request.body;
+      const placed = await placeOrder(
+        context,
+        { ...rest, amount: BigInt(amount) },
+        callerOf(request),
+        context.clock(),
+      );
+      const order =
+        placed.state === 'sending' ? ((await deliverOrder(context, placed.id)) ?? placed) : placed;
+      // 201 for a finished order, 202 while the merchant bank has not answered: ask again with the same id.
+      return reply.code(order.state === 'sending' ? 202 : 201).send(orderJson(order));
+    },
+  );
+
+  app.get<{ Params: IdParams }>(
+    '/payment-orders/:id',
+    { schema: { params: idParamsSchema } },
+    async (request) => {
+      const order = await selectOrder(context.database, request.params.id);
+      if (order === undefined) throw new MpayError('TRANSFER_UNKNOWN');
+      return orderJson(order);
+    },
+  );
+
+  app.get('/settlement/positions', async () => ({
+    bank: context.interbank.self,
+    positions: (await settlementPositions(context.database, context.interbank)).map((position) => ({
+      ...position,
+      net: position.net.toString(),
+      pending: position.pending.toString(),
+      inFlight: { count: position.inFlight.count, amount: position.inFlight.amount.toString() },
+    })),
+  }));
+
+  app.post<{ Body: { id: string; peer: string; currency: string; amount: string } }>(
+    '/settlements',
+    { schema: { body: settlementBodySchema } },
+    async (request, reply) => {
+      const { amount, ...rest } = request.body;
+      const booked = await bookSettlement(context, { ...rest, amount: BigInt(amount) }, context.clock());
+      return reply
+        .code(booked.created ? 201 : 200)
+        .send({ id: request.body.id, transferId: booked.transferId });
+    },
+  );
+}
+
+/** The route peer banks call; authenticated by the signed message itself, not by the request verifier. */
+export function registerFundsTransferRoute(app: FastifyInstance, context: InterbankRouteContext): void {
+  app.post<{ Body: { message: string } }>(
+    '/interbank/funds-transfers',
+    { schema: { body: fundsTransferBodySchema } },
+    async (request) => ({ answer: await receiveFundsTransfer(context, request.body.message) }),
+  );
+}

@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { generateSigningKeyPair } from '@mpay/envelope';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { signFundsTransfer } from './messages.ts';
+import { createInterbank } from './peers.ts';
+import { startBankPair, type TestBankPair } from './test-banks.ts';
+
+let banks: TestBankPair;
+let customer: string;
+let merchant: string;
+
+async function fund(account: string, amount: bigint) {
+  const funding = await banks.x.openAccount('funding');
+  const answer = await banks.x.call('POST', '/transfers', {
+    id: randomUUID(),
+    debitAccountId: funding,
+    creditAccountId: account,
+    amount: amount.toString(),
+    currency: 'EUR',
+    reference: 'opening',
+  });
+  expect(answer.status).toBe(201);
+}
+
+function order(overrides: Record<string, unknown> = {}) {
+  return {
+    id: randomUUID(),
+    debitAccountId: customer,
+    creditBankId: 'ybank',
+    creditAccountId: merchant,
+    amount: '1250',
+    currency: 'EUR',
+    reference: 'iMS payment',
+    ...overrides,
+  };
+}
+
+async function expectAudited() {
+  for (const node of [banks.x, banks.y]) {
+    const audit = await node.call('GET', '/audit');
+    expect(audit.body.ok, `${node.name} audit`).toBe(true);
+  }
+}
+
+async function positions() {
+  const net = async (node: typeof banks.x) => {
+    const { body } = await node.call('GET', '/settlement/positions');
+    const list = body.positions as { peer: string; net: string }[];
+    return BigInt(list[0]?.net ?? '0');
+  };
+  return { x: await net(banks.x), y: await net(banks.y) };
+}
+
+beforeEach(async () => {
+  banks = await startBankPair();
+  customer = await banks.x.openAccount('customer');
+  merchant = await banks.y.openAccount('merchant');
+  await fund(customer, 10_000n);
+});
+
+afterEach(async () => {
+  await banks.close();
+});
+
+describe('payment orders between two banks', () => {
+  it('holds at the client bank, credits at the merchant bank on a signed message, posts on the signed answer', async () => {
+    const placed = await banks.x.call('POST', '/payment-orders', order());
+    expect(placed).toMatchObject({ status: 201, body: { state: 'completed' } });
+    expect(await banks.x.balance(customer)).toEqual({ balance: 8_750n, available: 8_750n });
+    expect(await banks.y.balance(merchant)).toEqual({ balance: 1_250n, available: 1_250n });
+    expect(await positions()).toEqual({ x: 1_250n, y: -1_250n });
+    await expectAudited();
+  });
+
+  it('answers a repeated order with the stored result and refuses the same id with other fields', async () => {
+    const body = order();
+    await banks.x.call('POST', '/payment-orders', body);
+    const again = await banks.x.call('POST', '/payment-orders', body);
+    expect(again).toMatchObject({ status: 201, body: { id: body.id, state: 'completed' } });
+    const changed = await banks.x.call('POST', '/payment-orders', { ...body, amount: '1251' });
+    expect(changed.status).toBe(409);
+    expect(changed.body).toMatchObject({ error: { code: 'TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS' } });
+    expect(await banks.x.balance(customer)).toMatchObject({ balance: 8_750n });
+    expect(await banks.y.balance(merchant)).toMatchObject({ balance: 1_250n });
+  });
+
+  it('releases the hold when the merchant bank refuses (unknown account) and moves nothing there', async () => {
+    const placed = await banks.x.call('POST', '/payment-orders', order({ creditAccountId: randomUUID() }));
+    expect(placed).toMatchObject({ status: 201, body: { state: 'refused', refusalCode: 'ACCOUNT_UNKNOWN' } });
+    expect(await banks.x.balance(customer)).toEqual({ balance: 10_000n, available: 10_000n });
+    expect(await positions()).toEqual({ x: 0n, y: 0n });
+    await expectAudited();
+  });
+
+  it('refuses to let a peer credit one of the bank’s own accounts', async () => {
+    const funding = await banks.y.openAccount('funding');
+    const placed = await banks.x.call('POST', '/payment-orders', order({ creditAccountId: funding }));
+    expect(placed.body).toMatchObject({ state: 'refused', refusalCode: 'ACCOUNT_UNKNOWN' });
+  });
+
+  it('refuses an order the customer cannot pay, leaving no order behind', async () => {
+    const body = order({ amount: '10001' });
+    const placed = await banks.x.call('POST', '/payment-orders', body);
+    expect(placed.body).toMatchObject({ error: { code: 'INSUFFICIENT_FUNDS' } });
+    expect((await banks.x.call('GET', `/payment-orders/${body.id}`)).status).toBe(404);
+  });
+
+  it('keeps the hold while the merchant bank is down and completes when it is back', async () => {
+    await banks.y.stop();
+    const body = order();
+    const placed = await banks.x.call('POST', '/payment-orders', body);
+    expect(placed).toMatchObject({ status: 202, body: { state: 'sending' } });
+    expect(await banks.x.balance(customer)).toEqual({ balance: 10_000n, available: 8_750n });
+    await banks.y.start();
+    banks.x.offsetMs += 5_000;
+    await banks.x.service.worker.runOnce();
+    expect((await banks.x.call('GET', `/payment-orders/${body.id}`)).body).toMatchObject({
+      state: 'completed',
+    });
+    expect(await banks.x.balance(customer)).toEqual({ balance: 8_750n, available: 8_750n });
+    expect(await banks.y.balance(merchant)).toMatchObject({ balance: 1_250n });
+    await expectAudited();
+  });
+
+  it('after the deadline the merchant bank refuses for good and the client bank releases the hold', async () => {
+    await banks.y.stop();
+    const body = order();
+    await banks.x.call('POST', '/payment-orders', body);
+    await banks.y.start();
+    banks.y.offsetMs += 120_000;
+    banks.x.offsetMs += 5_000;
+    await banks.x.service.worker.runOnce();
+    expect((await banks.x.call('GET', `/payment-orders/${body.id}`)).body).toMatchObject({
+      state: 'refused',
+      refusalCode: 'FUNDS_TRANSFER_EXPIRED',
+    });
+    expect(await banks.x.balance(customer)).toEqual({ balance: 10_000n, available: 10_000n });
+    expect(await banks.y.balance(merchant)).toMatchObject({ balance: 0n });
+    await expectAudited();
+  });
+
+  it('settles the net position at both banks with one run id, once', async () => {
+    await banks.x.call('POST', '/payment-orders', order());
+    await banks.x.call('POST', '/payment-orders', order({ amount: '250' }));
+    expect(await positions()).toEqual({ x: 1_500n, y: -1_500n });
+    const run = randomUUID();
+    for (const [node, amount] of [
+      [banks.x, '1500'],
+      [banks.y, '-1500'],
+    ] as const) {
+      const peer = node === banks.x ? 'ybank' : 'xbank';
+      expect(
+        (await node.call('POST', '/settlements', { id: run, peer, currency: 'EUR', amount })).status,
+      ).toBe(201);
+      expect(
+        (await node.call('POST', '/settlements', { id: run, peer, currency: 'EUR', amount })).status,
+      ).toBe(200);
+      const other = await node.call('POST', '/settlements', { id: run, peer, currency: 'EUR', amount: '1' });
+      expect(other.body).toMatchObject({ error: { code: 'TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS' } });
+    }
+    expect(await positions()).toEqual({ x: 0n, y: 0n });
+    await expectAudited();
+  });
+});
+
+describe('funds-transfer messages at the merchant bank', () => {
+  async function send(message: string) {
+    return fetch(`${banks.y.url}/interbank/funds-transfers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message }),
+    }).then(async (response) => ({
+      status: response.status,
+      body: (await response.json()) as Record<string, unknown>,
+    }));
+  }
+
+  function content(id = randomUUID()) {
+    return {
+      id,
+      debtorBank: 'xbank',
+      creditorBank: 'ybank',
+      creditAccountId: merchant,
+      amount: '500',
+      currency: 'EUR',
+      reference: 'direct',
+      deadline: new Date(Date.now() + 60_000).toISOString(),
+    };
+  }
+
+  const xbank = () => createInterbank('xbank', { signingKey: banks.keys.x, peers: [] });
+
+  it('credits once for a message, refuses its replay, and answers a fresh message with the same id as before', async () => {
+    const transfer = content();
+    const message = await signFundsTransfer(xbank(), transfer);
+    expect((await send(message)).status).toBe(200);
+    const replay = await send(message);
+    expect(replay).toMatchObject({ status: 409, body: { error: { code: 'MESSAGE_REPLAYED' } } });
+    const retry = await send(await signFundsTransfer(xbank(), transfer));
+    expect(retry.status).toBe(200);
+    const changed = await send(await signFundsTransfer(xbank(), { ...transfer, amount: '501' }));
+    expect(changed.body).toMatchObject({ error: { code: 'TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS' } });
+    expect(await banks.y.balance(merchant)).toMatchObject({ balance: 500n });
+  });
+
+  it('refuses a message signed by an unknown bank or with a broken signature, and moves nothing', async () => {
+    const stranger = await generateSigningKeyPair('ES256');
+    const unknown = await signFundsTransfer(
+      createInterbank('xbank', { signingKey: stranger.privateJwk, peers: [] }),
+      content(),
+    );
+    expect((await send(unknown)).body).toMatchObject({ error: { code: 'BANK_UNKNOWN' } });
+    const good = await signFundsTransfer(xbank(), content());
+    const broken = `${good.slice(0, -4)}${good.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+    expect((await send(broken)).body).toMatchObject({ error: { code: 'CRYPTO_VERIFICATION_FAILED' } });
+    const wrongBank = await signFundsTransfer(xbank(), { ...content(), debtorBank: 'ybank' });
+    expect((await send(wrongBank)).status).toBeGreaterThanOrEqual(400);
+    expect(await banks.y.balance(merchant)).toMatchObject({ balance: 0n });
+    await expectAudited();
+  });
+});

@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { decodeUnverified, signPayload, verifyPayload } from '@mpay/envelope';
+import { canonicalize, MpayError } from '@mpay/protocol';
+import type { Interbank, InterbankPeer } from './peers.ts';
+
+/**
+ * The funds-transfer message (macro-payment seed: CB → MB): the client bank
+ * has placed a hold on its customer's account and asks the merchant bank to
+ * credit `creditAccountId`. Amount in minor units as decimal text.
+ */
+export interface FundsTransfer {
+  readonly id: string;
+  readonly debtorBank: string;
+  readonly creditorBank: string;
+  readonly creditAccountId: string;
+  readonly amount: string;
+  readonly currency: string;
+  readonly reference: string;
+  /** ISO 8601: the merchant bank refuses to credit after this instant. */
+  readonly deadline: string;
+}
+
+/** The merchant bank's signed answer: the only thing on which the client bank posts or voids its hold. */
+export interface FundsTransferAnswer {
+  readonly id: string;
+  readonly outcome: 'credited' | 'refused';
+  readonly code?: string | undefined;
+}
+
+/** Lifetime of one signed message; every delivery attempt signs a fresh one. */
+export const messageLifetimeSeconds = 300;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const fieldPatterns: Record<keyof FundsTransfer, RegExp> = {
+  id: uuidPattern,
+  debtorBank: /^[a-z][a-z0-9-]{0,62}$/,
+  creditorBank: /^[a-z][a-z0-9-]{0,62}$/,
+  creditAccountId: uuidPattern,
+  amount: /^[1-9][0-9]{0,17}$/,
+  currency: /^[A-Z]{3}$/,
+  reference: /^[^\p{Cc}]{0,128}$/u,
+  deadline: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/,
+};
+
+/** SHA-256 of the canonical form: two messages with the same hash ask for the same thing. */
+export function fundsTransferHash(transfer: FundsTransfer): string {
+  return createHash('sha256').update(canonicalize(transfer)).digest('hex');
+}
+
+function parseFundsTransfer(value: unknown): FundsTransfer {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new MpayError('REQUEST_INVALID', 'fundsTransfer');
+  }
+  const record = value as Record<string, unknown>;
+  const names = Object.keys(fieldPatterns) as (keyof FundsTransfer)[];
+  if (Object.keys(record).length !== names.length) throw new MpayError('REQUEST_INVALID', 'fundsTransfer');
+  for (const name of names) {
+    const field = record[name];
+    if (typeof field !== 'string' || !fieldPatterns[name].test(field)) {
+      throw new MpayError('REQUEST_INVALID', `fundsTransfer.${name}`);
+    }
+  }
+  if (Number.isNaN(Date.parse(record.deadline as string))) {
+    throw new MpayError('REQUEST_INVALID', 'fundsTransfer.deadline');
+  }
+  return record as unknown as FundsTransfer;
+}
+
+/**
+ * Signs with the wall clock (message freshness is about transport, not the
+ * ledger's clock); the deadline inside is the client bank's ledger time.
+ */
+export function signFundsTransfer(interbank: Interbank, transfer: FundsTransfer): Promise<string> {
+  return signPayload(
+    { fundsTransfer: transfer },
+    {
+      issuer: interbank.self,
+      audience: transfer.creditorBank,
+      transactionId: transfer.id,
+      expiresInSeconds: messageLifetimeSeconds,
+    },
+    interbank.signingKey,
+  );
+}
+
+/** The peer whose key signed `jws` (by the header's kid), or BANK_UNKNOWN; no trust is placed in it yet. */
+function claimedPeer(interbank: Interbank, jws: string): InterbankPeer {
+  const header = decodeUnverified(jws)?.header as { kid?: unknown } | undefined;
+  const peer = typeof header?.kid === 'string' ? interbank.findPeerByKid(header.kid) : undefined;
+  if (peer === undefined) throw new MpayError('BANK_UNKNOWN');
+  return peer;
+}
+
+export interface VerifiedFundsTransfer {
+  readonly peer: InterbankPeer;
+  readonly transfer: FundsTransfer;
+  readonly nonce: string;
+  readonly expiresAt: Date;
+}
+
+/**
+ * Verifies a funds-transfer message at the merchant bank: signed by a known
+ * peer's key, issued by that peer, addressed to this bank, fresh, and its
+ * content names the same banks and transaction as its claims.
+ */
+export async function verifyFundsTransfer(interbank: Interbank, jws: string): Promise<VerifiedFundsTransfer> {
+  const peer = claimedPeer(interbank, jws);
+  const verified = await verifyPayload(
+    jws,
+    (kid) => (kid === peer.signingJwk.kid ? peer.signingJwk : undefined),
+    { audience: interbank.self, issuer: peer.id },
+    { maxAgeSeconds: messageLifetimeSeconds },
+  );
+  const transfer = parseFundsTransfer(verified.payload.fundsTransfer);
+  const { claims } = verified;
+  if (
+    transfer.debtorBank !== peer.id ||
+    transfer.creditorBank !== interbank.self ||
+    claims.txn !== transfer.id
+  ) {
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  }
+  return { peer, transfer, nonce: claims.nonce, expiresAt: new Date(claims.exp * 1000) };
+}
+
+export function signAnswer(interbank: Interbank, peer: string, answer: FundsTransferAnswer): Promise<string> {
+  const { code, ...rest } = answer;
+  return signPayload(
+    { fundsTransferAnswer: code === undefined ? rest : answer },
+    {
+      issuer: interbank.self,
+      audience: peer,
+      transactionId: answer.id,
+      expiresInSeconds: messageLifetimeSeconds,
+    },
+    interbank.signingKey,
+  );
+}
+
+const codePattern = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+function parseAnswer(value: unknown, id: string): FundsTransferAnswer {
+  const answer = value as Partial<Record<string, unknown>> | null;
+  const valid =
+    typeof answer === 'object' &&
+    answer !== null &&
+    answer.id === id &&
+    ((answer.outcome === 'credited' && answer.code === undefined && Object.keys(answer).length === 2) ||
+      (answer.outcome === 'refused' &&
+        typeof answer.code === 'string' &&
+        codePattern.test(answer.code) &&
+        Object.keys(answer).length === 3));
+  if (!valid) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  return answer as unknown as FundsTransferAnswer;
+}
+
+/** Verifies the merchant bank's answer to order `id` at the client bank: only `peer` may have signed it. */
+export async function verifyAnswer(
+  interbank: Interbank,
+  peer: InterbankPeer,
+  jws: string,
+  id: string,
+): Promise<FundsTransferAnswer> {
+  const verified = await verifyPayload(
+    jws,
+    (kid) => (kid === peer.signingJwk.kid ? peer.signingJwk : undefined),
+    { audience: interbank.self, issuer: peer.id, transactionId: id },
+    { maxAgeSeconds: messageLifetimeSeconds },
+  );
+  return parseAnswer(verified.payload.fundsTransferAnswer, id);
+}

@@ -1,0 +1,163 @@
+import type { Sql } from '@mpay/storage';
+
+export type OrderState = 'sending' | 'completed' | 'refused';
+
+/** A payment order at the client bank (table payment_orders). */
+export interface PaymentOrder {
+  readonly id: string;
+  readonly requestHash: string;
+  readonly orderedBy: string;
+  readonly debitAccountId: string;
+  readonly creditorBank: string;
+  readonly creditAccountId: string;
+  readonly amount: bigint;
+  readonly ledger: string;
+  readonly reference: string;
+  readonly state: OrderState;
+  readonly refusalCode: string | null;
+  readonly deadline: Date;
+  readonly attempts: number;
+  readonly nextAttemptAt: Date;
+  readonly lastError: string | null;
+  readonly answer: string | null;
+  readonly createdAt: Date;
+}
+
+interface OrderRow {
+  id: string;
+  request_hash: string;
+  ordered_by: string;
+  debit_account_id: string;
+  creditor_bank: string;
+  credit_account_id: string;
+  amount: string | number | bigint;
+  ledger: string;
+  reference: string;
+  state: OrderState;
+  refusal_code: string | null;
+  deadline: Date | string;
+  attempts: number;
+  next_attempt_at: Date | string;
+  last_error: string | null;
+  answer: string | null;
+  created_at: Date | string;
+}
+
+const columns = `id, request_hash, ordered_by, debit_account_id, creditor_bank, credit_account_id,
+  amount, ledger, reference, state, refusal_code, deadline, attempts, next_attempt_at, last_error,
+  answer, created_at`;
+
+function orderFromRow(row: OrderRow): PaymentOrder {
+  return {
+    id: row.id,
+    requestHash: row.request_hash,
+    orderedBy: row.ordered_by,
+    debitAccountId: row.debit_account_id,
+    creditorBank: row.creditor_bank,
+    creditAccountId: row.credit_account_id,
+    amount: BigInt(row.amount),
+    ledger: row.ledger,
+    reference: row.reference,
+    state: row.state,
+    refusalCode: row.refusal_code,
+    deadline: new Date(row.deadline),
+    attempts: row.attempts,
+    nextAttemptAt: new Date(row.next_attempt_at),
+    lastError: row.last_error,
+    answer: row.answer,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+export async function selectOrder(sql: Sql, id: string, lock = false): Promise<PaymentOrder | undefined> {
+  const { rows } = await sql.query<OrderRow>(
+    `SELECT ${columns} FROM payment_orders WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+    [id],
+  );
+  return rows[0] === undefined ? undefined : orderFromRow(rows[0]);
+}
+
+export async function insertOrder(sql: Sql, order: PaymentOrder): Promise<void> {
+  await sql.query(
+    `INSERT INTO payment_orders (id, request_hash, ordered_by, debit_account_id, creditor_bank,
+       credit_account_id, amount, ledger, reference, state, refusal_code, deadline, attempts,
+       next_attempt_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14, $14)`,
+    [
+      order.id,
+      order.requestHash,
+      order.orderedBy,
+      order.debitAccountId,
+      order.creditorBank,
+      order.creditAccountId,
+      order.amount,
+      order.ledger,
+      order.reference,
+      order.state,
+      order.refusalCode,
+      order.deadline.toISOString(),
+      order.nextAttemptAt.toISOString(),
+      order.createdAt.toISOString(),
+    ],
+  );
+}
+
+/** Records the merchant bank's signed answer and the order's final state. */
+export async function finishOrder(
+  sql: Sql,
+  id: string,
+  outcome: { state: 'completed' | 'refused'; refusalCode: string | null; answer: string },
+  now: Date,
+): Promise<void> {
+  await sql.query(
+    `UPDATE payment_orders SET state = $2, refusal_code = $3, answer = $4, last_error = NULL, updated_at = $5
+     WHERE id = $1 AND state = 'sending'`,
+    [id, outcome.state, outcome.refusalCode, outcome.answer, now.toISOString()],
+  );
+}
+
+/** Counts a failed delivery attempt and schedules the next one. */
+export async function recordAttemptFailure(
+  sql: Sql,
+  id: string,
+  error: string,
+  nextAttemptAt: Date,
+  now: Date,
+): Promise<void> {
+  await sql.query(
+    `UPDATE payment_orders SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, updated_at = $4
+     WHERE id = $1 AND state = 'sending'`,
+    [id, error.slice(0, 500), nextAttemptAt.toISOString(), now.toISOString()],
+  );
+}
+
+/** Ids of orders being delivered whose next attempt is due, oldest first. */
+export async function selectDueOrders(sql: Sql, now: Date, limit: number): Promise<string[]> {
+  const { rows } = await sql.query<{ id: string }>(
+    `SELECT id FROM payment_orders WHERE state = 'sending' AND next_attempt_at <= $1
+     ORDER BY next_attempt_at LIMIT $2`,
+    [now.toISOString(), limit],
+  );
+  return rows.map((row) => row.id);
+}
+
+export interface InFlight {
+  readonly creditorBank: string;
+  readonly ledger: string;
+  readonly count: number;
+  readonly amount: bigint;
+}
+
+/** Orders still being delivered, summed per creditor bank and ledger (for audit and settlement). */
+export async function selectInFlight(sql: Sql): Promise<InFlight[]> {
+  const { rows } = await sql.query<{ creditor_bank: string; ledger: string; count: string; amount: string }>(
+    `SELECT creditor_bank, ledger, count(*)::text AS count, sum(amount)::text AS amount
+     FROM payment_orders WHERE state = 'sending' GROUP BY creditor_bank, ledger ORDER BY 1, 2`,
+  );
+  return rows.map((row) => ({
+    creditorBank: row.creditor_bank,
+    ledger: row.ledger,
+    count: Number(row.count),
+    amount: BigInt(row.amount),
+  }));
+}

@@ -1,0 +1,156 @@
+import { type LedgerLimits, validateTransfer } from '@mpay/ledger';
+import { isMpayError, MpayError } from '@mpay/protocol';
+import type { Database, Sql } from '@mpay/storage';
+import { selectAccount } from '../store/accounts.ts';
+import { createTransferInTransaction } from '../store/create-transfer.ts';
+import { ensureSettlementAccount } from './accounts.ts';
+import {
+  type FundsTransfer,
+  fundsTransferHash,
+  signAnswer,
+  type VerifiedFundsTransfer,
+  verifyFundsTransfer,
+} from './messages.ts';
+import type { Interbank } from './peers.ts';
+
+export interface ReceiveContext {
+  readonly database: Database;
+  readonly interbank: Interbank;
+  readonly clock: () => Date;
+  readonly limits: LedgerLimits;
+}
+
+/** Ledger answers that are a decision on the message (signed and kept), not a failure to retry. */
+const refusalCodes = new Set([
+  'ACCOUNT_UNKNOWN',
+  'ACCOUNT_CLOSED',
+  'CURRENCY_MISMATCH',
+  'AMOUNT_INVALID',
+  'LIMIT_EXCEEDED',
+]);
+
+interface Decision {
+  readonly outcome: 'credited' | 'refused';
+  readonly code?: string | undefined;
+}
+
+async function recordNonce(sql: Sql, verified: VerifiedFundsTransfer): Promise<void> {
+  const inserted = await sql.query(
+    'INSERT INTO interbank_nonces (bank, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+    [verified.peer.id, verified.nonce, verified.expiresAt.toISOString()],
+  );
+  if (inserted.rowCount !== 1) throw new MpayError('MESSAGE_REPLAYED');
+}
+
+async function existingDecision(
+  sql: Sql,
+  transfer: FundsTransfer,
+  hash: string,
+): Promise<Decision | undefined> {
+  const { rows } = await sql.query<{
+    request_hash: string;
+    outcome: 'credited' | 'refused';
+    refusal_code: string | null;
+  }>('SELECT request_hash, outcome, refusal_code FROM interbank_credits WHERE id = $1', [transfer.id]);
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  if (row.request_hash !== hash) throw new MpayError('TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS');
+  return { outcome: row.outcome, code: row.refusal_code ?? undefined };
+}
+
+/** Credits the payee from the debtor bank's settlement account, or says why not. */
+async function credit(
+  context: ReceiveContext,
+  sql: Sql,
+  transfer: FundsTransfer,
+  now: Date,
+): Promise<Decision> {
+  if (now.getTime() > Date.parse(transfer.deadline))
+    return { outcome: 'refused', code: 'FUNDS_TRANSFER_EXPIRED' };
+  const payee = await selectAccount(sql, transfer.creditAccountId);
+  // Only a customer's or merchant's account may be credited by a peer: never the bank's own accounts.
+  if (payee === undefined || (payee.kind !== 'customer' && payee.kind !== 'merchant')) {
+    return { outcome: 'refused', code: 'ACCOUNT_UNKNOWN' };
+  }
+  const settlement = await ensureSettlementAccount(
+    sql,
+    context.interbank.self,
+    transfer.debtorBank,
+    transfer.currency,
+    now,
+  );
+  try {
+    const request = validateTransfer(
+      {
+        kind: 'posted',
+        id: transfer.id,
+        debitAccountId: settlement,
+        creditAccountId: transfer.creditAccountId,
+        amount: BigInt(transfer.amount),
+        ledger: transfer.currency,
+        reference: `from ${transfer.debtorBank}: ${transfer.reference}`.slice(0, 128),
+      },
+      context.limits,
+    );
+    await createTransferInTransaction(sql, request, now);
+    return { outcome: 'credited' };
+  } catch (error) {
+    if (isMpayError(error) && refusalCodes.has(error.code)) return { outcome: 'refused', code: error.code };
+    throw error;
+  }
+}
+
+async function decide(
+  context: ReceiveContext,
+  verified: VerifiedFundsTransfer,
+  jws: string,
+): Promise<Decision> {
+  const { transfer } = verified;
+  const hash = fundsTransferHash(transfer);
+  const now = context.clock();
+  return context.database.transaction(async (sql) => {
+    await recordNonce(sql, verified);
+    const existing = await existingDecision(sql, transfer, hash);
+    if (existing !== undefined) return existing;
+    const decision = await credit(context, sql, transfer, now);
+    await sql.query(
+      `INSERT INTO interbank_credits (id, debtor_bank, request_hash, outcome, refusal_code,
+         credit_account_id, amount, ledger, message, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        transfer.id,
+        transfer.debtorBank,
+        hash,
+        decision.outcome,
+        decision.code ?? null,
+        transfer.creditAccountId,
+        transfer.amount,
+        transfer.currency,
+        jws,
+        now.toISOString(),
+      ],
+    );
+    return decision;
+  });
+}
+
+/**
+ * The merchant bank's side of an interbank payment: verify the funds-transfer
+ * message (known peer, signature, audience, freshness, unseen nonce), then in
+ * one transaction decide once per message id — credit the payee or refuse —
+ * and answer with the decision signed. A later message with the same id and
+ * fields (the client bank retrying) gets the same decision; a replayed
+ * message (same nonce) is refused with MESSAGE_REPLAYED; neither moves money.
+ */
+export async function receiveFundsTransfer(context: ReceiveContext, jws: unknown): Promise<string> {
+  if (typeof jws !== 'string') throw new MpayError('REQUEST_INVALID', 'message');
+  const verified = await verifyFundsTransfer(context.interbank, jws);
+  let decision: Decision;
+  try {
+    decision = await decide(context, verified, jws);
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== '23505') throw error;
+    decision = await decide(context, verified, jws);
+  }
+  return signAnswer(context.interbank, verified.peer.id, { id: verified.transfer.id, ...decision });
+}

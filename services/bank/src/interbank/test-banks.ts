@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { generateSigningKeyPair, type PrivateJwk, type PublicJwk } from '@mpay/envelope';
+import { type Database, openTestDatabase } from '@mpay/storage';
+import { migrateBank } from '../migrations.ts';
+import { type BankService, createBankService } from '../service.ts';
+import { testBearerToken, testBearerVerifier } from '../test-helpers.ts';
+import type { InterbankOptions } from './peers.ts';
+
+/** Test-only: two banks on loopback that know each other's keys; each can be stopped and started again. */
+export interface TestBankNode {
+  readonly name: string;
+  readonly url: string;
+  readonly database: Database;
+  service: BankService;
+  offsetMs: number;
+  now(): Date;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  call(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
+  openAccount(kind: 'customer' | 'merchant' | 'funding'): Promise<string>;
+  balance(accountId: string): Promise<{ balance: bigint; available: bigint }>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
+      );
+    });
+  });
+}
+
+interface NodeSetup {
+  name: string;
+  port: number;
+  key: { privateJwk: PrivateJwk; publicJwk: PublicJwk };
+}
+
+async function startNode(setup: NodeSetup, interbank: InterbankOptions): Promise<TestBankNode> {
+  const database = await openTestDatabase(setup.name);
+  await migrateBank(database);
+  const url = `http://127.0.0.1:${setup.port}`;
+  const owner = (kind: string) =>
+    kind === 'funding'
+      ? setup.name
+      : `${kind === 'customer' ? 'ann.smith@person' : 'merkur.trade@merchant'}.${setup.name}`;
+  const node: TestBankNode = {
+    name: setup.name,
+    url,
+    database,
+    offsetMs: 0,
+    service: undefined as unknown as BankService,
+    now: () => new Date(Date.now() + node.offsetMs),
+    async start() {
+      node.service = createBankService({
+        name: setup.name,
+        database,
+        verifyRequest: testBearerVerifier(),
+        clock: node.now,
+        interbank,
+      });
+      await node.service.listen(setup.port);
+    },
+    stop: () => node.service.close(),
+    async call(method, path, body) {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${testBearerToken}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return {
+        status: response.status,
+        body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+      };
+    },
+    async openAccount(kind) {
+      const answer = await node.call('POST', '/accounts', {
+        id: randomUUID(),
+        owner: owner(kind),
+        currency: 'EUR',
+        kind,
+      });
+      if (answer.status !== 201) throw new Error(`open account: ${JSON.stringify(answer.body)}`);
+      return answer.body.id as string;
+    },
+    async balance(accountId) {
+      const { body } = await node.call('GET', `/accounts/${accountId}`);
+      return { balance: BigInt(body.balance as string), available: BigInt(body.available as string) };
+    },
+  };
+  await node.start();
+  return node;
+}
+
+export interface TestBankPair {
+  readonly x: TestBankNode;
+  readonly y: TestBankNode;
+  readonly keys: { x: PrivateJwk; y: PrivateJwk };
+  close(): Promise<void>;
+}
+
+/** xbank (client bank) and ybank (merchant bank), each with its own database, peers of each other. */
+export async function startBankPair(options: Partial<InterbankOptions> = {}): Promise<TestBankPair> {
+  const [xKey, yKey, xPort, yPort] = await Promise.all([
+    generateSigningKeyPair('ES256'),
+    generateSigningKeyPair('ES256'),
+    freePort(),
+    freePort(),
+  ]);
+  const peer = (name: string, port: number, key: PublicJwk) => ({
+    id: name,
+    url: `http://127.0.0.1:${port}`,
+    signingJwk: key,
+  });
+  const x = await startNode(
+    { name: 'xbank', port: xPort, key: xKey },
+    {
+      retryDelaySecondsMax: 1,
+      ...options,
+      signingKey: xKey.privateJwk,
+      peers: [peer('ybank', yPort, yKey.publicJwk)],
+    },
+  );
+  const y = await startNode(
+    { name: 'ybank', port: yPort, key: yKey },
+    {
+      ...options,
+      signingKey: yKey.privateJwk,
+      peers: [peer('xbank', xPort, xKey.publicJwk)],
+    },
+  );
+  return {
+    x,
+    y,
+    keys: { x: xKey.privateJwk, y: yKey.privateJwk },
+    async close() {
+      for (const node of [x, y]) {
+        await node.stop().catch(() => {});
+        await node.database.close();
+      }
+    },
+  };
+}
