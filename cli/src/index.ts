@@ -1,3 +1,5 @@
+export { bankOperator, type Deployment, type OperatorClient } from './commands/deployment.ts';
 export { main, usage } from './main.ts';
+export { type BankAccess, bankIds, type RunningBank } from './platform/banks.ts';
 export { demoParties } from './platform/seed.ts';
-export { type Platform, type PlatformOptions, startPlatform } from './platform/start.ts';
+export { type Platform, type PlatformOptions, platformSchemas, startPlatform } from './platform/start.ts';

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { demoParties, type Platform, startPlatform } from '@mpay/cli';
+import { bankOperator, demoParties, type Platform, platformSchemas, startPlatform } from '@mpay/cli';
 import { encryptTo, type PrivateJwk, signPayload } from '@mpay/envelope';
-import { requestJson } from '@mpay/http/client';
-import { signRequest } from '@mpay/http/signed-request';
 import { type ImsMessage, imsToJson, isMpayError, merchantSignedContent } from '@mpay/protocol';
 import { type FspTrust, fetchFspTrust, fspEncryptionKey, MerchantClient, Wallet } from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
@@ -33,16 +31,12 @@ export async function startTestPlatform(): Promise<TestPlatform> {
     signingKey: platform.credentials.merchantKeys.signing.privateJwk,
     fsp,
   });
-  const balance = async (account: string) => {
-    const path = `/accounts/${account}`;
-    const authorization = await signRequest(
-      { method: 'GET', path, body: '' },
-      { issuer: platform.bankOperator.id, audience: 'xbank', key: platform.bankOperator.key },
+  const balance = async (bankId: string, account: string) => {
+    const bank = platform.banks.find((candidate) => candidate.id === bankId)!;
+    const { balance } = await bankOperator(bank, bank.operatorKey).get<{ balance: string }>(
+      `/accounts/${account}`,
     );
-    const { body } = await requestJson<{ balance: string }>(`${platform.urls.bank}${path}`, {
-      headers: { authorization },
-    });
-    return BigInt(body.balance);
+    return BigInt(balance);
   };
   return {
     platform,
@@ -55,13 +49,13 @@ export async function startTestPlatform(): Promise<TestPlatform> {
         fsp,
       }),
     balances: async () => ({
-      customer: await balance(demoParties.customer.account),
-      merchant: await balance(demoParties.merchant.account),
+      customer: await balance(demoParties.bank.id, demoParties.customer.account),
+      merchant: await balance(demoParties.merchantBank.id, demoParties.merchant.account),
     }),
     async close() {
       await platform.close();
       if (databaseUrl)
-        for (const schema of ['gateway', 'xbank'])
+        for (const schema of platformSchemas)
           await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
     },
   };

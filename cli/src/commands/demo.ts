@@ -1,9 +1,8 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { decodeUnverified, type PrivateJwk, publicJwkSet, publicPart } from '@mpay/envelope';
+import { decodeUnverified, publicJwkSet, publicPart } from '@mpay/envelope';
 import { requestJson } from '@mpay/http/client';
-import { signRequest } from '@mpay/http/signed-request';
-import { createAmount, formatDecimalAmount, imsToJson, imsToXml } from '@mpay/protocol';
+import { formatDecimalBalance, imsToJson, imsToXml } from '@mpay/protocol';
 import {
   fetchFspTrust,
   MerchantClient,
@@ -14,16 +13,8 @@ import {
 import type { PartyKeys } from '../platform/identities.ts';
 import { demoParties } from '../platform/seed.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
+import { bankOperator, type Deployment, dataDirOf, readJson } from './deployment.ts';
 import type { CommandIo } from './io.ts';
-import { type Deployment, dataDirOf } from './up.ts';
-
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
 
 async function healthy(url: string): Promise<boolean> {
   try {
@@ -44,27 +35,34 @@ async function connect(
     'No running platform found (start one with `npm start`); starting the services in this process …\n',
   );
   const platform = await startPlatform({ dataDir, databaseUrl: process.env.DATABASE_URL });
-  return { deployment: { ...platform.urls, fspId: platform.fsp.id }, platform };
+  const banks = platform.banks.map((bank) => ({ id: bank.id, url: bank.url }));
+  return {
+    deployment: {
+      gateway: platform.urls.gateway,
+      merchantShop: platform.urls.merchantShop,
+      fspId: platform.fsp.id,
+      banks,
+    },
+    platform,
+  };
 }
 
 async function accountBalance(
   deployment: Omit<Deployment, 'pid'>,
-  operatorKey: PrivateJwk,
+  dataDir: string,
+  bankId: string,
   accountId: string,
 ): Promise<string> {
-  const path = `/accounts/${accountId}`;
-  const authorization = await signRequest(
-    { method: 'GET', path, body: '' },
-    { issuer: 'operator.xbank', audience: 'xbank', key: operatorKey },
+  const bank = deployment.banks.find((candidate) => candidate.id === bankId);
+  const operator = (await readJson<{ keys: PartyKeys }>(join(dataDir, 'keys', `${bankId}-operator.json`)))!;
+  const { balance } = await bankOperator(bank!, operator.keys.signing.privateJwk).get<{ balance: string }>(
+    `/accounts/${accountId}`,
   );
-  const { body } = await requestJson<{ balance: string }>(`${deployment.bank}${path}`, {
-    headers: { authorization },
-  });
-  return body.balance;
+  return balance;
 }
 
 function formatMinor(minor: string): string {
-  return `EUR ${formatDecimalAmount(createAmount('EUR', BigInt(minor)))}`;
+  return `EUR ${formatDecimalBalance('EUR', BigInt(minor))}`;
 }
 
 function describe(message: TracedMessage): string {
@@ -93,7 +91,6 @@ async function demoPayment(
   const keystore = (await readJson<WalletKeystoreData>(
     join(dataDir, 'parties', `${customer.id}.wallet.json`),
   ))!;
-  const operator = (await readJson<{ keys: PartyKeys }>(join(dataDir, 'keys', 'xbank-operator.json')))!;
   const trace: TracedMessage[] = [];
   const onMessage = (message: TracedMessage) => {
     trace.push(message);
@@ -108,7 +105,11 @@ async function demoPayment(
     trace: onMessage,
   });
   const wallet = new Wallet({ gatewayUrl: deployment.gateway, keystore, fsp, trace: onMessage });
-  const before = await accountBalance(deployment, operator.keys.signing.privateJwk, customer.account);
+  const balances = async () => ({
+    customer: await accountBalance(deployment, dataDir, demoParties.bank.id, customer.account),
+    merchant: await accountBalance(deployment, dataDir, demoParties.merchantBank.id, merchant.account),
+  });
+  const before = await balances();
   io.stdout(`\n1. Customer ${customer.id} opens the wallet (PIN) and listens for payment requests.\n`);
   const abort = new AbortController();
   const requests = wallet.paymentRequests(customer.pin, abort.signal);
@@ -133,16 +134,21 @@ async function demoPayment(
   const receipt = await wallet.confirm(view, customer.pin);
   await requests.return(undefined);
   abort.abort();
-  io.stdout(`6. Bank moved the money; receipt signed by ${String(receipt.payload.iss)}.\n`);
+  io.stdout(`6. The banks moved the money; receipt signed by ${String(receipt.payload.iss)}.\n`);
   const notification = await waitForNotification(deployment.merchantShop, view.paymentId);
   onMessage({ step: 'merchant-notification', kind: 'jws', party: fsp.id, compact: notification.jws });
   io.stdout(
     `7. Merchant notified by signed webhook: status ${String(notification.payment.status)}; it may ship.\n`,
   );
   const status = await merchantClient.paymentStatus(view.paymentId);
-  const after = await accountBalance(deployment, operator.keys.signing.privateJwk, customer.account);
+  const after = await balances();
   io.stdout(
-    `8. Public status: ${String(status.status)}. Customer balance ${formatMinor(before)} → ${formatMinor(after)}.\n`,
+    [
+      `8. Public status: ${String(status.status)}.`,
+      `   Customer at ${demoParties.bank.id}: ${formatMinor(before.customer)} → ${formatMinor(after.customer)};`,
+      `   merchant at ${demoParties.merchantBank.id}: ${formatMinor(before.merchant)} → ${formatMinor(after.merchant)}`,
+      `   (${demoParties.bank.id} held the amount, sent a signed funds transfer, posted on ${demoParties.merchantBank.id}'s signed answer).\n`,
+    ].join('\n'),
   );
   const out = flags.get('out');
   if (out !== undefined) {

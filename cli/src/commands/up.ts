@@ -1,19 +1,10 @@
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startPlatform } from '../platform/start.ts';
+import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 
-export interface Deployment {
-  gateway: string;
-  bank: string;
-  merchantShop: string;
-  fspId: string;
-  pid: number;
-}
-
-export function dataDirOf(flags: Map<string, string>): string {
-  return resolve(flags.get('data') ?? process.env.MPAY_DATA_DIR ?? '.mpay');
-}
+export { type Deployment, dataDirOf } from './deployment.ts';
 
 function port(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
@@ -34,24 +25,33 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
     databaseUrl,
     ports: {
       gateway: port('MPAY_GATEWAY_PORT', 4100),
-      bank: port('MPAY_BANK_PORT', 4101),
+      xbank: port('MPAY_XBANK_PORT', 4101),
       merchantShop: port('MPAY_SHOP_PORT', 4102),
+      ybank: port('MPAY_YBANK_PORT', 4103),
     },
     logger: flags.has('verbose') ? { level: 'info' } : false,
   });
-  const deployment: Deployment = { ...platform.urls, fspId: platform.fsp.id, pid: process.pid };
+  const deployment: Deployment = {
+    gateway: platform.urls.gateway,
+    merchantShop: platform.urls.merchantShop,
+    fspId: platform.fsp.id,
+    banks: platform.banks.map((bank) => ({ id: bank.id, url: bank.url })),
+    pid: process.pid,
+  };
   await writeFile(join(dataDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
   io.stdout(
     [
       `  gateway (FSP ${platform.fsp.id})   ${platform.urls.gateway}`,
-      `  bank xbank                   ${platform.urls.bank}`,
+      `  bank xbank (customers)       ${platform.urls.xbank}`,
+      `  bank ybank (merchants)       ${platform.urls.ybank}`,
       `  merchant shop (webhooks)     ${platform.urls.merchantShop}`,
       '',
       '  demo parties:',
       `    customer  john.bernard@person.xbank  (+38970123456, PIN ${platform.credentials.customerPin})`,
-      '    merchant  merkur.trade@merchant.xbank',
+      '    merchant  merkur.trade@merchant.ybank  (paid from xbank through ybank)',
       '',
-      'Run `npx mpay demo` in another terminal for a payment end to end. Ctrl-C stops.',
+      'Run `npx mpay demo` in another terminal for a payment end to end,',
+      '`npx mpay audit` to check every ledger, `npx mpay settlement` for who owes whom. Ctrl-C stops.',
       '',
     ].join('\n'),
   );

@@ -1,14 +1,16 @@
 import { join } from 'node:path';
-import { type PrivateJwk, publicPart } from '@mpay/envelope';
+import { publicPart } from '@mpay/envelope';
 import { findParty, type GatewayService, insertBank, registerParty, updateWebhookUrl } from '@mpay/gateway';
 import { requestJson } from '@mpay/http/client';
 import { signRequest } from '@mpay/http/signed-request';
 import { createKeystore, type WalletKeystoreData } from '@mpay/sdk';
+import type { BankAccess } from './banks.ts';
 import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
 
 /** The demo parties, addressed as in the iMS paper. */
 export const demoParties = {
   bank: { id: 'xbank', fundingAccount: '0b0a0000-0000-4000-8000-000000000000', currency: 'EUR' },
+  merchantBank: { id: 'ybank' },
   customer: {
     id: 'john.bernard@person.xbank',
     displayName: 'John Bernard',
@@ -18,7 +20,7 @@ export const demoParties = {
     pin: '2468',
   },
   merchant: {
-    id: 'merkur.trade@merchant.xbank',
+    id: 'merkur.trade@merchant.ybank',
     displayName: 'Merkur Trade',
     account: '0b0a0000-0000-4000-8000-000000009876',
   },
@@ -33,13 +35,13 @@ export interface DemoCredentials {
 interface SeedInput {
   dataDir: string | undefined;
   gateway: GatewayService;
-  bank: { id: string; url: string; operatorId: string; operatorKey: PrivateJwk };
+  banks: readonly BankAccess[];
   merchantKeys: PartyKeys;
   merchantShopUrl: string;
   pbkdf2Iterations?: number | undefined;
 }
 
-async function bankPost(bank: SeedInput['bank'], path: string, body: unknown): Promise<void> {
+async function bankPost(bank: BankAccess, path: string, body: unknown): Promise<void> {
   const text = JSON.stringify(body);
   const authorization = await signRequest(
     { method: 'POST', path, body: text },
@@ -54,7 +56,13 @@ async function bankPost(bank: SeedInput['bank'], path: string, body: unknown): P
   });
 }
 
-async function openAccounts(bank: SeedInput['bank']): Promise<void> {
+function bankOf(input: SeedInput, id: string): BankAccess {
+  const bank = input.banks.find((candidate) => candidate.id === id);
+  if (bank === undefined) throw new Error(`assertion failed: bank ${id} is running`);
+  return bank;
+}
+
+async function openAccounts(bank: BankAccess, merchantBank: BankAccess): Promise<void> {
   const { customer, merchant } = demoParties;
   const currency = demoParties.bank.currency;
   await bankPost(bank, '/accounts', {
@@ -64,7 +72,12 @@ async function openAccounts(bank: SeedInput['bank']): Promise<void> {
     kind: 'funding',
   });
   await bankPost(bank, '/accounts', { id: customer.account, owner: customer.id, currency, kind: 'customer' });
-  await bankPost(bank, '/accounts', { id: merchant.account, owner: merchant.id, currency, kind: 'merchant' });
+  await bankPost(merchantBank, '/accounts', {
+    id: merchant.account,
+    owner: merchant.id,
+    currency,
+    kind: 'merchant',
+  });
   await bankPost(bank, '/transfers', {
     id: '00000000-0000-4000-8000-000000000001',
     debitAccountId: demoParties.bank.fundingAccount,
@@ -78,7 +91,9 @@ async function openAccounts(bank: SeedInput['bank']): Promise<void> {
 /** Creates the bank accounts and registers the parties with the FSP, once; later runs only refresh URLs. */
 export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
   const database = input.gateway.context.database;
-  await insertBank(database, { id: input.bank.id, url: input.bank.url });
+  for (const bank of input.banks) await insertBank(database, { id: bank.id, url: bank.url });
+  const bank = bankOf(input, demoParties.bank.id);
+  const merchantBank = bankOf(input, demoParties.merchantBank.id);
   const { customer, merchant } = demoParties;
   const customerKeys = await generatePartyKeys();
   const customerKeystore = await loadOrCreate(
@@ -93,11 +108,11 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
       ),
   );
   if ((await findParty(database, merchant.id)) === undefined) {
-    await openAccounts(input.bank);
+    await openAccounts(bank, merchantBank);
     await registerParty(input.gateway.context, {
       id: customer.id,
       displayName: customer.displayName,
-      bankId: input.bank.id,
+      bankId: bank.id,
       accountId: customer.account,
       aliases: [customer.msisdn],
       signingJwk: customerKeystore.signingPublicJwk,
@@ -106,7 +121,7 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
     await registerParty(input.gateway.context, {
       id: merchant.id,
       displayName: merchant.displayName,
-      bankId: input.bank.id,
+      bankId: merchantBank.id,
       accountId: merchant.account,
       signingJwk: input.merchantKeys.signing.publicJwk,
       encryptionJwk: input.merchantKeys.encryption.publicJwk,

@@ -1,11 +1,9 @@
-import { createBankService, migrateBank } from '@mpay/bank';
-import type { PrivateJwk } from '@mpay/envelope';
 import { createGatewayService, type FspIdentity, type GatewayService } from '@mpay/gateway';
 import { createMerchantShop, type MerchantShop } from '@mpay/merchant-shop';
 import { MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
-import { bankRequestVerifier } from './bank-auth.ts';
-import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
+import { type BankId, bankIds, type RunningBank, startBanks } from './banks.ts';
+import { generatePartyKeys, loadOrCreate } from './identities.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
 
 export interface PlatformOptions {
@@ -15,68 +13,57 @@ export interface PlatformOptions {
   databaseUrl?: string | undefined;
   /** Prefix for schema names, so that several platforms can share one PostgreSQL database. */
   schemaPrefix?: string;
-  ports?: { gateway?: number; bank?: number; merchantShop?: number };
+  ports?: { gateway?: number; merchantShop?: number } & Partial<Record<BankId, number>>;
   logger?: boolean | { level: string };
   backgroundIntervalMs?: number;
   pbkdf2Iterations?: number;
 }
 
 export interface Platform {
-  urls: { gateway: string; bank: string; merchantShop: string };
+  urls: { gateway: string; merchantShop: string } & Record<BankId, string>;
   gateway: GatewayService;
   merchantShop: MerchantShop;
   credentials: DemoCredentials;
   fsp: FspIdentity;
   operatorToken: string;
-  /** The bank operator's signing identity (opens accounts, reads balances). */
-  bankOperator: { id: string; key: PrivateJwk };
+  /** Every bank with its operator's signing identity (opens accounts, reads balances, settles). */
+  banks: RunningBank[];
   databases: Database[];
   close(): Promise<void>;
 }
 
-interface BankOperator {
-  keys: PartyKeys;
-}
-
-async function open(options: PlatformOptions, schema: string): Promise<Database> {
-  return openDatabase({
-    url: options.databaseUrl,
-    dataDir: options.dataDir,
-    schema: `${options.schemaPrefix ?? ''}${schema}`,
-  });
-}
+/** The schemas (PostgreSQL) or data folders (PGlite) of a platform, before any prefix. */
+export const platformSchemas = ['gateway', ...bankIds] as const;
 
 /**
- * Starts the gateway (FSP), the bank and the demo merchant's backend in this
- * process, each with its own database (schema) and its own HTTP port on
- * loopback, and creates the demo parties the first time.
+ * Starts the gateway (FSP), the banks (xbank for the demo customer, ybank for
+ * the demo merchant) and the demo merchant's backend in this process, each
+ * with its own database (schema) and its own HTTP port on loopback, and
+ * creates the demo parties the first time.
  */
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
   const fspKeys = await loadOrCreate(options.dataDir, 'keys/fsp.json', generatePartyKeys);
   const fsp: FspIdentity = { id: 'fsp.mpay', signing: fspKeys.signing, encryption: fspKeys.encryption };
-  const operator = await loadOrCreate<BankOperator>(
-    options.dataDir,
-    'keys/xbank-operator.json',
-    async () => ({ keys: await generatePartyKeys() }),
-  );
   const operatorToken = await loadOrCreate(
     options.dataDir,
     'keys/operator-token.json',
     async () => crypto.randomUUID() + crypto.randomUUID(),
   );
-  const [gatewayDatabase, bankDatabase] = await Promise.all([
-    open(options, 'gateway'),
-    open(options, 'xbank'),
-  ]);
-  await migrateBank(bankDatabase);
-  const bank = createBankService({
-    name: 'xbank',
-    database: bankDatabase,
+  const open = (schema: string) =>
+    openDatabase({
+      url: options.databaseUrl,
+      dataDir: options.dataDir,
+      schema: `${options.schemaPrefix ?? ''}${schema}`,
+    });
+  const gatewayDatabase = await open('gateway');
+  const banks = await startBanks({
+    dataDir: options.dataDir,
+    fspId: fsp.id,
+    fspSigningJwk: fsp.signing.publicJwk,
+    open,
+    ports: options.ports ?? {},
     logger: options.logger ?? false,
-    verifyRequest: bankRequestVerifier('xbank', [
-      { id: fsp.id, signingJwk: fsp.signing.publicJwk, allowed: ['POST /transfers', 'GET /transfers/'] },
-      { id: 'operator.xbank', signingJwk: operator.keys.signing.publicJwk, allowed: ['POST /', 'GET /'] },
-    ]),
+    workerIntervalMs: options.backgroundIntervalMs ?? 250,
   });
   const gateway = await createGatewayService({
     database: gatewayDatabase,
@@ -85,7 +72,6 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     logger: options.logger ?? false,
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
   });
-  const bankUrl = await bank.listen(options.ports?.bank ?? 0, '127.0.0.1');
   const gatewayUrl = await gateway.listen(options.ports?.gateway ?? 0, '127.0.0.1');
   const merchantKeys = await loadOrCreate(
     options.dataDir,
@@ -103,30 +89,26 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const credentials = await seedDemo({
     dataDir: options.dataDir,
     gateway,
-    bank: {
-      id: 'xbank',
-      url: bankUrl,
-      operatorId: 'operator.xbank',
-      operatorKey: operator.keys.signing.privateJwk,
-    },
+    banks,
     merchantKeys,
     merchantShopUrl,
     pbkdf2Iterations: options.pbkdf2Iterations,
   });
+  const bankUrls = Object.fromEntries(banks.map((bank) => [bank.id, bank.url])) as Record<BankId, string>;
   return {
-    urls: { gateway: gatewayUrl, bank: bankUrl, merchantShop: merchantShopUrl },
+    urls: { gateway: gatewayUrl, merchantShop: merchantShopUrl, ...bankUrls },
     gateway,
     merchantShop,
     credentials,
     fsp,
     operatorToken,
-    bankOperator: { id: 'operator.xbank', key: operator.keys.signing.privateJwk },
-    databases: [gatewayDatabase, bankDatabase],
+    banks,
+    databases: [gatewayDatabase, ...banks.map((bank) => bank.database)],
     async close() {
       await merchantShop.close();
       await gateway.close();
-      await bank.close();
-      await Promise.all([gatewayDatabase.close(), bankDatabase.close()]);
+      for (const bank of banks) await bank.service.close();
+      await Promise.all([gatewayDatabase.close(), ...banks.map((bank) => bank.database.close())]);
     },
   };
 }

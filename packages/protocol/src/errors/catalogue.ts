@@ -72,6 +72,7 @@ export const errorCatalogue = {
   POST_AMOUNT_EXCEEDS_PENDING: 'The amount to post exceeds the pending amount.',
   TRANSFER_EXPIRED: 'The pending transfer has expired.',
   BANK_UNKNOWN: 'No such bank, or not a peer of this bank.',
+  INTERBANK_PENDING: "The payee's bank has not answered yet; the payment completes or is released later.",
   FUNDS_TRANSFER_EXPIRED: 'The funds-transfer message arrived after its deadline.',
   TRANSFER_ALREADY_VOIDED: 'The pending transfer was already voided.',
   TRANSFER_ALREADY_POSTED: 'The pending transfer was already posted.',
@@ -93,6 +94,10 @@ export const errorCatalogue = {
   NOTE_SIGNATURE_INVALID: 'A signature on the note does not verify.',
   NOTE_KEY_UNKNOWN: 'The note has no signature by a known key.',
   NOTE_TOO_MANY_SIGNATURES: 'The note has more signatures than the limit.',
+  WITNESS_QUORUM_NOT_MET: 'The checkpoint has fewer cosignatures by known witnesses than required.',
+  LOG_UNKNOWN: 'The witness does not follow a log with this origin.',
+  TLOG_PROOF_INVALID: 'The transparency log proof is malformed.',
+  RECEIPT_INVALID: 'The receipt is malformed.',
 
   // operating conditions
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable.',

@@ -1,6 +1,6 @@
 import { MpayError } from '../errors/index.ts';
 import { type Amount, amountMinorDigitsMax, amountMinorMax, createAmount } from './amount.ts';
-import { currencyExponents, parseCurrencyCode } from './currency.ts';
+import { type CurrencyCode, currencyExponents, parseCurrencyCode } from './currency.ts';
 
 /**
  * Canonical decimal text of an amount, e.g. '1000.00' EUR, '1000' JPY, '1.500' BHD:
@@ -49,4 +49,17 @@ export function parseMinorUnits(text: string, detail?: string): bigint {
   const minor = BigInt(text);
   if (minor > amountMinorMax) throw new MpayError('AMOUNT_TOO_LARGE', detail);
   return minor;
+}
+
+/** A balance of any sign, zero included: formatDecimalBalance('EUR', -1250n) → '-12.50'. */
+export function formatDecimalBalance(currency: string, minor: bigint, detail?: string): string {
+  if (minor === 0n) {
+    const exponent = currencyExponents[parseCurrencyCode(currency, detail)];
+    return exponent === 0 ? '0' : `0.${'0'.repeat(exponent)}`;
+  }
+  const text = formatDecimalAmount(
+    { currency: currency as CurrencyCode, minor: minor < 0n ? -minor : minor },
+    detail,
+  );
+  return minor < 0n ? `-${text}` : text;
 }

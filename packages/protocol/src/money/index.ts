@@ -6,4 +6,4 @@ export {
   isCurrencyCode,
   parseCurrencyCode,
 } from './currency.ts';
-export { formatDecimalAmount, parseDecimalAmount, parseMinorUnits } from './decimal.ts';
+export { formatDecimalAmount, formatDecimalBalance, parseDecimalAmount, parseMinorUnits } from './decimal.ts';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isMpayError } from '../errors/index.ts';
 import { amountEquals, amountMinorMax, createAmount } from './amount.ts';
 import { type CurrencyCode, currencyExponent, currencyExponents, isCurrencyCode } from './currency.ts';
-import { formatDecimalAmount, parseDecimalAmount, parseMinorUnits } from './decimal.ts';
+import { formatDecimalAmount, formatDecimalBalance, parseDecimalAmount, parseMinorUnits } from './decimal.ts';
 
 const currencies = Object.keys(currencyExponents) as CurrencyCode[];
 
@@ -167,5 +167,15 @@ describe('parseMinorUnits and amountEquals', () => {
     expect(amountEquals(a, { currency: 'USD', minor: 100n })).toBe(false);
     expect(amountEquals(a, { currency: 'EUR', minor: 101n })).toBe(false);
     expect(Object.isFrozen(a)).toBe(true);
+  });
+});
+
+describe('formatDecimalBalance', () => {
+  it('formats zero, negative and positive balances with the currency exponent', () => {
+    expect(formatDecimalBalance('EUR', 0n)).toBe('0.00');
+    expect(formatDecimalBalance('JPY', 0n)).toBe('0');
+    expect(formatDecimalBalance('EUR', -1250n)).toBe('-12.50');
+    expect(formatDecimalBalance('EUR', 5n)).toBe('0.05');
+    expect(() => formatDecimalBalance('XXQ', 1n)).toThrow();
   });
 });

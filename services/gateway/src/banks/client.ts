@@ -8,6 +8,8 @@ export interface TransferOrder {
   bankUrl: string;
   transferId: string;
   debitAccountId: string;
+  /** The payee's bank: the customer's bank pays locally or through it (interbank). */
+  creditBankId: string;
   creditAccountId: string;
   amountMinor: bigint;
   currency: string;
@@ -15,7 +17,7 @@ export interface TransferOrder {
 }
 
 export type TransferOutcome =
-  | { kind: 'transferred'; transferId: string }
+  | { kind: 'transferred'; transferId: string; answer?: string | undefined }
   | { kind: 'refused'; code: string }
   | { kind: 'failed'; code: string }
   | { kind: 'unavailable'; code: string };
@@ -39,21 +41,34 @@ const refusalCodes = new Set([
   'ACCOUNTS_MUST_BE_DIFFERENT',
   'AMOUNT_INVALID',
   'TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS',
+  'FUNDS_TRANSFER_EXPIRED',
+  'BANK_UNKNOWN',
 ]);
 
+interface OrderAnswer {
+  id: string;
+  state: 'sending' | 'completed' | 'refused';
+  refusalCode?: string;
+  answer?: string;
+}
+
 /**
- * iMS step 7: asks the bank to move the money. The transfer id is the payment
- * id, so a retry after a crash or a timeout can never debit twice.
+ * iMS step 7: asks the customer's bank to pay (a payment order). The order id
+ * is the payment id, so a retry after a crash or a timeout can never debit
+ * twice. A payee at another bank is paid through it: the customer's bank
+ * answers 'sending' until the merchant's bank has answered, and the gateway
+ * asks again later with the same id.
  */
 export async function orderTransfer(
   fsp: FspIdentity,
   order: TransferOrder,
   timeoutMs = 10_000,
 ): Promise<TransferOutcome> {
-  const path = '/transfers';
+  const path = '/payment-orders';
   const body = JSON.stringify({
     id: order.transferId,
     debitAccountId: order.debitAccountId,
+    creditBankId: order.creditBankId,
     creditAccountId: order.creditAccountId,
     amount: order.amountMinor.toString(),
     currency: order.currency,
@@ -64,7 +79,7 @@ export async function orderTransfer(
       { method: 'POST', path, body },
       { issuer: fsp.id, audience: order.bankId, key: fsp.signing.privateJwk },
     );
-    const response = await requestJson<{ id: string }>(
+    const response = await requestJson<OrderAnswer>(
       `${order.bankUrl}${path}`,
       {
         body,
@@ -74,7 +89,14 @@ export async function orderTransfer(
       },
       'BANK_UNAVAILABLE',
     );
-    return { kind: 'transferred', transferId: response.body.id };
+    const answer = response.body;
+    if (answer.state === 'completed')
+      return { kind: 'transferred', transferId: answer.id, answer: answer.answer };
+    if (answer.state === 'refused') {
+      const code = answer.refusalCode ?? 'PAYMENT_DECLINED';
+      return { kind: refusalCodes.has(code) ? 'refused' : 'failed', code };
+    }
+    return { kind: 'unavailable', code: 'INTERBANK_PENDING' };
   } catch (error) {
     if (!isMpayError(error) || retryableCodes.has(error.code)) {
       return { kind: 'unavailable', code: isMpayError(error) ? error.code : 'BANK_UNAVAILABLE' };

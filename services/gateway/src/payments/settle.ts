@@ -106,12 +106,14 @@ export async function settlePayment(context: GatewayContext, paymentId: string):
   const payment = await findPayment(context.database, paymentId);
   const message = imsFromJson(JSON.parse(payment.message));
   const customer = await findParty(context.database, payment.customerId);
+  const merchant = await findParty(context.database, payment.merchantId);
   const bankId = customer!.bankId!;
   const outcome = await orderTransfer(context.fsp, {
     bankId,
     bankUrl: await bankUrl(context.database, bankId),
     transferId: payment.id,
     debitAccountId: message.data.accountPayable!,
+    creditBankId: merchant!.bankId!,
     creditAccountId: message.data.accountReceivable!,
     amountMinor: payment.amountMinor,
     currency: payment.currency,

@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { PrivateJwk } from '@mpay/envelope';
+import { requestJson } from '@mpay/http/client';
+import { signRequest } from '@mpay/http/signed-request';
+import { MpayError } from '@mpay/protocol';
+import type { PartyKeys } from '../platform/identities.ts';
+
+/** What `mpay up` writes to <data>/deployment.json for the other commands. */
+export interface Deployment {
+  gateway: string;
+  merchantShop: string;
+  fspId: string;
+  banks: { id: string; url: string }[];
+  pid: number;
+}
+
+export function dataDirOf(flags: Map<string, string>): string {
+  return resolve(flags.get('data') ?? process.env.MPAY_DATA_DIR ?? '.mpay');
+}
+
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The running deployment of this data folder, or MPAY_NOT_RUNNING-like failure as SERVICE_UNAVAILABLE. */
+export async function readDeployment(dataDir: string): Promise<Deployment> {
+  const deployment = await readJson<Deployment>(join(dataDir, 'deployment.json'));
+  if (deployment === undefined || !Array.isArray(deployment.banks)) {
+    throw new MpayError(
+      'SERVICE_UNAVAILABLE',
+      `no deployment in ${dataDir}: start the platform with \`npm start\``,
+    );
+  }
+  return deployment;
+}
+
+/** A bank called as its operator: every request signed with the operator's key from the data folder. */
+export interface OperatorClient {
+  readonly id: string;
+  get<T>(path: string): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
+}
+
+export async function operatorClient(
+  dataDir: string,
+  bank: { id: string; url: string },
+): Promise<OperatorClient> {
+  const secrets = await readJson<{ keys: PartyKeys }>(join(dataDir, 'keys', `${bank.id}-operator.json`));
+  if (secrets === undefined)
+    throw new MpayError('AUTHENTICATION_FAILED', `no operator key for ${bank.id} in ${dataDir}`);
+  return bankOperator(bank, secrets.keys.signing.privateJwk);
+}
+
+export function bankOperator(bank: { id: string; url: string }, key: PrivateJwk): OperatorClient {
+  const issuer = `operator.${bank.id}`;
+  const call = async <T>(method: 'GET' | 'POST', path: string, body: string | undefined): Promise<T> => {
+    const authorization = await signRequest(
+      { method, path, body: body ?? '' },
+      { issuer, audience: bank.id, key },
+    );
+    const response = await requestJson<T>(
+      `${bank.url}${path}`,
+      {
+        headers: { authorization },
+        ...(body === undefined ? {} : { body, contentType: 'application/json' }),
+      },
+      'BANK_UNAVAILABLE',
+    );
+    return response.body;
+  };
+  return {
+    id: bank.id,
+    get: (path) => call('GET', path, undefined),
+    post: (path, body) => call('POST', path, JSON.stringify(body)),
+  };
+}

@@ -1,0 +1,105 @@
+import { type BankService, createBankService, migrateBank } from '@mpay/bank';
+import {
+  type GeneratedKeyPair,
+  generateSigningKeyPair,
+  type PrivateJwk,
+  type PublicJwk,
+} from '@mpay/envelope';
+import type { Database } from '@mpay/storage';
+import { bankRequestVerifier } from './bank-auth.ts';
+import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
+
+/** The banks `mpay up` runs: xbank holds the demo customers, ybank the demo merchants. */
+export const bankIds = ['xbank', 'ybank'] as const;
+export type BankId = (typeof bankIds)[number];
+
+/** What a client needs to call one bank as its operator. */
+export interface BankAccess {
+  readonly id: string;
+  readonly url: string;
+  readonly operatorId: string;
+  readonly operatorKey: PrivateJwk;
+}
+
+export interface RunningBank extends BankAccess {
+  readonly service: BankService;
+  readonly database: Database;
+}
+
+interface BankSecrets {
+  readonly operator: PartyKeys;
+  /** Signs funds-transfer messages and answers to peer banks. */
+  readonly interbank: GeneratedKeyPair;
+}
+
+export interface StartBanksInput {
+  readonly dataDir: string | undefined;
+  readonly fspId: string;
+  readonly fspSigningJwk: PublicJwk;
+  readonly open: (schema: string) => Promise<Database>;
+  readonly ports: Partial<Record<BankId, number>>;
+  readonly logger: boolean | { level: string };
+  readonly workerIntervalMs: number;
+}
+
+async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankSecrets> {
+  const operator = await loadOrCreate<{ keys: PartyKeys }>(dataDir, `keys/${id}-operator.json`, async () => ({
+    keys: await generatePartyKeys(),
+  }));
+  const interbank = await loadOrCreate(dataDir, `keys/${id}-interbank.json`, () =>
+    generateSigningKeyPair('ES256'),
+  );
+  return { operator: operator.keys, interbank };
+}
+
+/**
+ * Starts every bank with its own database (schema), its own keys and its own
+ * port, each a peer of the others; then starts their workers. Peer URLs are
+ * read at delivery time, so banks listening on port 0 find each other.
+ */
+export async function startBanks(input: StartBanksInput): Promise<RunningBank[]> {
+  const secrets = new Map<BankId, BankSecrets>();
+  for (const id of bankIds) secrets.set(id, await secretsOf(input.dataDir, id));
+  const urls = new Map<string, string>();
+  const banks: RunningBank[] = [];
+  for (const id of bankIds) {
+    const database = await input.open(id);
+    await migrateBank(database);
+    const own = secrets.get(id)!;
+    const peers = bankIds
+      .filter((peer) => peer !== id)
+      .map((peer) => ({
+        id: peer,
+        get url(): string {
+          return urls.get(peer) ?? 'http://127.0.0.1:1';
+        },
+        signingJwk: secrets.get(peer)!.interbank.publicJwk,
+      }));
+    const service = createBankService({
+      name: id,
+      database,
+      logger: input.logger,
+      interbank: { signingKey: own.interbank.privateJwk, peers },
+      verifyRequest: bankRequestVerifier(id, [
+        {
+          id: input.fspId,
+          signingJwk: input.fspSigningJwk,
+          allowed: ['POST /payment-orders', 'GET /payment-orders/'],
+        },
+        { id: `operator.${id}`, signingJwk: own.operator.signing.publicJwk, allowed: ['POST /', 'GET /'] },
+      ]),
+    });
+    const url = await service.listen(input.ports[id] ?? 0, '127.0.0.1');
+    urls.set(id, url);
+    banks.push({
+      id,
+      url,
+      service,
+      database,
+      operatorId: `operator.${id}`,
+      operatorKey: own.operator.signing.privateJwk,
+    });
+  }
+  for (const bank of banks) bank.service.start(input.workerIntervalMs);
+  return banks;
+}
