@@ -6,16 +6,18 @@ import { runUp } from './commands/up.ts';
 export const usage = `mpay — secure mobile payments
 
 Usage:
-  mpay up [--data DIR] [--verbose]      start gateway, bank and merchant shop on the embedded database
+  mpay up [--data DIR] [--verbose]      start gateway, banks xbank and ybank, merchant shop (embedded database)
   mpay demo [--out DIR] [--data DIR]    run one payment end to end against running (or self-started) services
   mpay log keygen NAME                  create a signed-note key pair
   mpay log note sign --skey FILE        sign the note on stdin
   mpay log note verify --vkey FILE      verify the signed note on stdin
+  mpay audit [--data DIR]               check every bank's ledger invariants and the banks' positions
+  mpay settlement [--book] [--json]     who owes whom between the banks; --book settles what both agree on
   mpay bench ledger|log [--json]        measure the ledger or the log against a baseline in the same run
   mpay help                             this text
 
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), MPAY_DATA_DIR (default ./.mpay),
-MPAY_GATEWAY_PORT (4100), MPAY_BANK_PORT (4101), MPAY_SHOP_PORT (4102).
+MPAY_GATEWAY_PORT (4100), MPAY_XBANK_PORT (4101), MPAY_SHOP_PORT (4102), MPAY_YBANK_PORT (4103).
 `;
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -27,6 +29,14 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
         return await runUp(flags, io);
       case 'demo':
         return await runDemo(flags, io);
+      case 'audit': {
+        const { runAudit } = await import('./commands/audit.ts');
+        return await runAudit(flags, io);
+      }
+      case 'settlement': {
+        const { runSettlement } = await import('./commands/settlement.ts');
+        return await runSettlement(flags, io);
+      }
       case 'bench': {
         const { runBench } = await import('./commands/bench/index.ts');
         return await runBench(rest, io);
