@@ -1,4 +1,4 @@
-import { type BankService, createBankService, migrateBank } from '@mpay/bank';
+import { type BankService, bankRequestVerifier, createBankService, migrateBank } from '@mpay/bank';
 import {
   type GeneratedKeyPair,
   generateSigningKeyPair,
@@ -6,7 +6,6 @@ import {
   type PublicJwk,
 } from '@mpay/envelope';
 import type { Database } from '@mpay/storage';
-import { bankRequestVerifier } from './bank-auth.ts';
 import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
 
 /** The banks `mpay up` runs: xbank holds the demo customers, ybank the demo merchants. */

@@ -1,0 +1,63 @@
+/**
+ * One bank as its own process: `node --import tsx services/bank/src/main.ts CONFIG.json`.
+ * The config names the bank, its port, its database (PostgreSQL URL + schema,
+ * or a PGlite folder), its interbank key and peers, and the clients it trusts.
+ * SIGTERM/SIGINT stop it cleanly; after SIGKILL a restart resumes every
+ * payment order still being delivered (the outbox is in the database).
+ */
+import { readFile } from 'node:fs/promises';
+import type { PrivateJwk } from '@mpay/envelope';
+import { openDatabase } from '@mpay/storage';
+import { type BankClient, bankRequestVerifier } from './http/signed-clients.ts';
+import type { InterbankPeer } from './interbank/peers.ts';
+import { migrateBank } from './migrations.ts';
+import { createBankService } from './service.ts';
+
+export interface BankProcessConfig {
+  readonly name: string;
+  readonly port: number;
+  readonly databaseUrl?: string | undefined;
+  readonly dataDir?: string | undefined;
+  readonly schema: string;
+  readonly interbankKey: PrivateJwk;
+  readonly peers: readonly InterbankPeer[];
+  readonly clients: readonly BankClient[];
+  readonly workerIntervalMs?: number | undefined;
+}
+
+async function main(path: string): Promise<void> {
+  const config = JSON.parse(await readFile(path, 'utf8')) as BankProcessConfig;
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    schema: config.schema,
+  });
+  await migrateBank(database);
+  const service = createBankService({
+    name: config.name,
+    database,
+    logger: { level: 'warn' },
+    interbank: { signingKey: config.interbankKey, peers: config.peers },
+    verifyRequest: bankRequestVerifier(config.name, config.clients),
+  });
+  const url = await service.listen(config.port);
+  service.start(config.workerIntervalMs ?? 250);
+  process.stdout.write(`bank ${config.name} listening on ${url}\n`);
+  const stop = async () => {
+    await service.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+const [configPath] = process.argv.slice(2);
+if (configPath === undefined) {
+  process.stderr.write('usage: node --import tsx services/bank/src/main.ts CONFIG.json\n');
+  process.exit(2);
+}
+main(configPath).catch((error: unknown) => {
+  process.stderr.write(`bank: ${String(error instanceof Error ? error.stack : error)}\n`);
+  process.exit(1);
+});
