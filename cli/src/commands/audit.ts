@@ -37,10 +37,7 @@ export async function runAudit(flags: Map<string, string>, io: CommandIo): Promi
     const report = await client.get<AuditAnswer>('/audit');
     ok &&= report.ok;
     const totals = report.ledgers
-      .map(
-        (ledger) =>
-          `posted debits = credits = ${money(ledger.currency, BigInt(ledger.creditsPosted))}`,
-      )
+      .map((ledger) => `posted debits = credits = ${money(ledger.currency, BigInt(ledger.creditsPosted))}`)
       .join('; ');
     io.stdout(
       `${report.ok ? 'ok' : 'FAILED'}  ${client.id}: ${report.accountsChecked} accounts, ${report.transfersChecked} transfers${totals ? `; ${totals}` : ''}\n`,

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startPlatform } from '../platform/start.ts';
+import { type Platform, startPlatform } from '../platform/start.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 
@@ -11,6 +11,18 @@ function port(name: string, fallback: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 65_535)
     throw new Error(`${name} must be a port number`);
   return value;
+}
+
+/** Writes <data>/deployment.json: where the other commands find the running services. */
+export async function writeDeployment(dataDir: string, platform: Platform): Promise<void> {
+  const deployment: Deployment = {
+    gateway: platform.urls.gateway,
+    merchantShop: platform.urls.merchantShop,
+    fspId: platform.fsp.id,
+    banks: platform.banks.map((bank) => ({ id: bank.id, url: bank.url })),
+    pid: process.pid,
+  };
+  await writeFile(join(dataDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
 }
 
 /** `mpay up`: every service in one process on the embedded database (or DATABASE_URL). */
@@ -31,14 +43,7 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
     },
     logger: flags.has('verbose') ? { level: 'info' } : false,
   });
-  const deployment: Deployment = {
-    gateway: platform.urls.gateway,
-    merchantShop: platform.urls.merchantShop,
-    fspId: platform.fsp.id,
-    banks: platform.banks.map((bank) => ({ id: bank.id, url: bank.url })),
-    pid: process.pid,
-  };
-  await writeFile(join(dataDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
+  await writeDeployment(dataDir, platform);
   io.stdout(
     [
       `  gateway (FSP ${platform.fsp.id})   ${platform.urls.gateway}`,

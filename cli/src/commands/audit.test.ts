@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dropPostgresSchema } from '@mpay/storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../main.ts';
+import { demoParties } from '../platform/seed.ts';
+import { type Platform, platformSchemas, startPlatform } from '../platform/start.ts';
+import { bankOperator } from './deployment.ts';
+import { writeDeployment } from './up.ts';
+
+const databaseUrl = process.env.DATABASE_URL;
+let dataDir: string;
+let platform: Platform;
+const schemaPrefix = `audit_${randomBytes(4).toString('hex')}_`;
+
+async function run(...argv: string[]) {
+  let stdout = '';
+  const status = await main([...argv, '--data', dataDir], {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stdout += text;
+    },
+  });
+  return { status, stdout };
+}
+
+function operator(id: 'xbank' | 'ybank') {
+  const bank = platform.banks.find((candidate) => candidate.id === id)!;
+  return bankOperator(bank, bank.operatorKey);
+}
+
+async function pay(id: string, minor: bigint) {
+  const answer = await operator('xbank').post<{ state: string }>('/payment-orders', {
+    id,
+    debitAccountId: demoParties.customer.account,
+    creditBankId: 'ybank',
+    creditAccountId: demoParties.merchant.account,
+    amount: minor.toString(),
+    currency: 'EUR',
+    reference: 'audit test',
+  });
+  expect(answer.state).toBe('completed');
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'mpay-audit-'));
+  platform = await startPlatform({
+    dataDir,
+    databaseUrl,
+    schemaPrefix,
+    pbkdf2Iterations: 100_000,
+    backgroundIntervalMs: 100,
+  });
+  await writeDeployment(dataDir, platform);
+}, 60_000);
+
+afterAll(async () => {
+  await platform?.close();
+  if (databaseUrl)
+    for (const schema of platformSchemas) await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('mpay audit and mpay settlement', () => {
+  it('pass on a healthy deployment, settle what both banks agree on', async () => {
+    await pay('00000000-0000-4000-8000-00000000a001', 1_250n);
+    const audit = await run('audit');
+    expect(audit.stdout).toContain('xbank owes ybank EUR 12.50');
+    expect(audit).toMatchObject({ status: 0 });
+    const book = await run('settlement', '--book');
+    expect(book.stdout).toMatch(/booked settlement .*: xbank paid ybank EUR 12.50/);
+    expect((await run('settlement')).stdout).toContain('xbank and ybank owe each other nothing');
+    expect((await run('audit')).status).toBe(0);
+  }, 60_000);
+
+  it('fails with a report when a stored balance no longer matches its transfers', async () => {
+    const ybank = platform.banks.find((bank) => bank.id === 'ybank')!;
+    await ybank.database.query('UPDATE accounts SET credits_posted = credits_posted + 1 WHERE id = $1', [
+      demoParties.merchant.account,
+    ]);
+    const audit = await run('audit');
+    expect(audit.status).toBe(1);
+    expect(audit.stdout).toContain(`balance mismatch: account ${demoParties.merchant.account}`);
+    expect(audit.stdout).toContain('audit: FAILED');
+    await ybank.database.query('UPDATE accounts SET credits_posted = credits_posted - 1 WHERE id = $1', [
+      demoParties.merchant.account,
+    ]);
+  }, 60_000);
+
+  it('fails when one bank books money the other never sent', async () => {
+    // ybank books a settlement run that xbank never booked: ybank believes it was paid 1.00.
+    await operator('ybank').post('/settlements', {
+      id: '00000000-0000-4000-8000-00000000b001',
+      peer: 'xbank',
+      currency: 'EUR',
+      amount: '-100',
+    });
+    const audit = await run('audit');
+    expect(audit.status).toBe(1);
+    expect(audit.stdout).toMatch(/FAILED {2}xbank ⇄ ybank EUR: .*DO NOT AGREE/);
+  }, 60_000);
+});
