@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { generateSigningKeyPair } from '@mpay/envelope';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signFundsTransfer } from './messages.ts';
 import { createInterbank } from './peers.ts';
 import { startBankPair, type TestBankPair } from './test-banks.ts';
@@ -51,16 +51,35 @@ async function positions() {
   return { x: await net(banks.x), y: await net(banks.y) };
 }
 
-beforeEach(async () => {
+let before: { x: bigint; y: bigint };
+
+beforeAll(async () => {
   banks = await startBankPair();
+}, 60_000);
+
+afterAll(async () => {
+  await banks.close();
+});
+
+beforeEach(async () => {
   customer = await banks.x.openAccount('customer');
   merchant = await banks.y.openAccount('merchant');
   await fund(customer, 10_000n);
+  before = await positions();
 });
 
 afterEach(async () => {
-  await banks.close();
+  banks.x.offsetMs = 0;
+  banks.y.offsetMs = 0;
+  // Nothing may stay in flight between tests: every order has a final state.
+  await banks.x.service.worker.runOnce();
 });
+
+/** Positions moved since the test began. */
+async function moved() {
+  const now = await positions();
+  return { x: now.x - before.x, y: now.y - before.y };
+}
 
 describe('payment orders between two banks', () => {
   it('holds at the client bank, credits at the merchant bank on a signed message, posts on the signed answer', async () => {
@@ -68,7 +87,7 @@ describe('payment orders between two banks', () => {
     expect(placed).toMatchObject({ status: 201, body: { state: 'completed' } });
     expect(await banks.x.balance(customer)).toEqual({ balance: 8_750n, available: 8_750n });
     expect(await banks.y.balance(merchant)).toEqual({ balance: 1_250n, available: 1_250n });
-    expect(await positions()).toEqual({ x: 1_250n, y: -1_250n });
+    expect(await moved()).toEqual({ x: 1_250n, y: -1_250n });
     await expectAudited();
   });
 
@@ -88,7 +107,7 @@ describe('payment orders between two banks', () => {
     const placed = await banks.x.call('POST', '/payment-orders', order({ creditAccountId: randomUUID() }));
     expect(placed).toMatchObject({ status: 201, body: { state: 'refused', refusalCode: 'ACCOUNT_UNKNOWN' } });
     expect(await banks.x.balance(customer)).toEqual({ balance: 10_000n, available: 10_000n });
-    expect(await positions()).toEqual({ x: 0n, y: 0n });
+    expect(await moved()).toEqual({ x: 0n, y: 0n });
     await expectAudited();
   });
 
@@ -142,7 +161,7 @@ describe('payment orders between two banks', () => {
   it('settles the net position at both banks with one run id, once', async () => {
     await banks.x.call('POST', '/payment-orders', order());
     await banks.x.call('POST', '/payment-orders', order({ amount: '250' }));
-    expect(await positions()).toEqual({ x: 1_500n, y: -1_500n });
+    expect(await moved()).toEqual({ x: 1_500n, y: -1_500n });
     const run = randomUUID();
     for (const [node, amount] of [
       [banks.x, '1500'],
@@ -158,7 +177,7 @@ describe('payment orders between two banks', () => {
       const other = await node.call('POST', '/settlements', { id: run, peer, currency: 'EUR', amount: '1' });
       expect(other.body).toMatchObject({ error: { code: 'TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS' } });
     }
-    expect(await positions()).toEqual({ x: 0n, y: 0n });
+    expect(await moved()).toEqual({ x: 0n, y: 0n });
     await expectAudited();
   });
 });
