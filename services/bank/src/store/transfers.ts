@@ -47,6 +47,8 @@ export async function selectExpiredPending(sql: Sql, now: Date, limit: number): 
     `SELECT ${transferColumns} FROM transfers AS p
      WHERE p.kind = 'pending' AND p.expires_at <= $1
        AND NOT EXISTS (SELECT 1 FROM transfers AS r WHERE r.pending_id = p.id)
+       -- A hold of an interbank payment order is resolved only by the merchant bank's signed answer.
+       AND NOT EXISTS (SELECT 1 FROM payment_orders AS o WHERE o.id = p.id AND o.state = 'sending')
      ORDER BY p.expires_at, p.id LIMIT $2`,
     [now.toISOString(), limit],
   );
