@@ -141,6 +141,18 @@ describe('payment orders between two banks', () => {
     await expectAudited();
   });
 
+  it('never lets the expiry sweep release a hold the merchant bank has not answered for', async () => {
+    await banks.y.stop();
+    const body = order();
+    await banks.x.call('POST', '/payment-orders', body);
+    banks.x.offsetMs += 8 * 86_400_000;
+    await banks.x.service.ledger.expirePendingTransfers(banks.x.now());
+    expect(await banks.x.balance(customer)).toEqual({ balance: 10_000n, available: 8_750n });
+    banks.x.offsetMs = 0;
+    await banks.y.start();
+    await banks.x.service.worker.runOnce();
+  });
+
   it('after the deadline the merchant bank refuses for good and the client bank releases the hold', async () => {
     await banks.y.stop();
     const body = order();
