@@ -30,15 +30,29 @@ export {
   timeoutSecondsCeiling,
 } from './limits.ts';
 export {
+  applyLinkedTransfers,
+  isTransferRefusal,
+  refuseLinkedChain,
+  type TransferResult,
+} from './linked/linked.ts';
+export {
+  createLedgerOverlay,
+  type LedgerOverlay,
+  type LedgerRecords,
+  ledgerViewOf,
+} from './linked/overlay.ts';
+export {
   emptyLedgerModel,
   type LedgerModel,
   type ModelTransferOutcome,
+  modelCreateLinkedTransfers,
   modelCreateTransfer,
   modelExpirePendingTransfers,
   modelOpenAccount,
 } from './model/ledger-model.ts';
 export { type AppliedTransfer, applyTransfer } from './transfer/apply.ts';
 export { compareTransfer } from './transfer/compare.ts';
+export { decideTransfer, type LedgerView, type TransferDecision } from './transfer/decide.ts';
 export {
   assertPendingTransition,
   expirePendingTransfer,

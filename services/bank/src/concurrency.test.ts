@@ -45,6 +45,8 @@ describe(`concurrent requests over HTTP (${testBackend()})`, () => {
     polling = false;
     await poller;
     expect(tally(answers)).toEqual({ 201: 20, INSUFFICIENT_FUNDS: 30 });
+    // POST /transfers goes through the transfer batcher (how many per batch depends on timing).
+    expect(bank.service.ledger.batchStatistics()?.transfers).toBeGreaterThanOrEqual(50);
     const [payer, payee] = await Promise.all([
       bank.call('GET', `/accounts/${customer}`),
       bank.call('GET', `/accounts/${merchant}`),

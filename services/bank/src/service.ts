@@ -22,6 +22,7 @@ import { createInterbank, type InterbankOptions } from './interbank/peers.ts';
 import { type BankWorker, createBankWorker } from './interbank/worker.ts';
 import { type BankLimits, createBankLimits } from './limits.ts';
 import { type BankLedger, createBankLedger } from './store/bank-ledger.ts';
+import { checkDebitLimits } from './store/debit-limits.ts';
 
 export interface BankServiceOptions {
   /** The bank's party id (a bank label such as 'xbank'): names the service and owns its funding account. */
@@ -35,7 +36,7 @@ export interface BankServiceOptions {
   readonly limits?: Partial<BankLimits> | undefined;
   /** This bank's key and its peer banks: enables payment orders to other banks and settlement. */
   readonly interbank?: InterbankOptions | undefined;
-  /** Per-transaction and daily debit limits of customer payments (default: none). */
+  /** Per-transaction and daily debit limits of customer payments (default: the operator's, POST /accounts/:id/limits). */
   readonly checkDebitLimits?: DebitLimitCheck | undefined;
 }
 
@@ -80,7 +81,7 @@ export function createBankService(options: BankServiceOptions): BankService {
       : {
           ...context,
           interbank: createInterbank(bank.name, options.interbank),
-          checkDebitLimits: options.checkDebitLimits ?? (async () => {}),
+          checkDebitLimits: options.checkDebitLimits ?? checkDebitLimits,
           alarm: (event, message) => app.log.error(event, message),
         };
   keepRawJsonBodies(app);

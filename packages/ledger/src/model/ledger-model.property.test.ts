@@ -8,6 +8,7 @@ import { isResolveRequest, recordTransfer } from '../transfer/transfer.ts';
 import {
   emptyLedgerModel,
   type LedgerModel,
+  modelCreateLinkedTransfers,
   modelCreateTransfer,
   modelExpirePendingTransfers,
   modelOpenAccount,
@@ -38,8 +39,11 @@ describe('the ledger model under random operations', () => {
     ]) {
       expect(statistics.refused[code] ?? 0, code).toBeGreaterThan(0);
     }
+    expect(statistics.refused.LINKED_EVENT_FAILED ?? 0).toBeGreaterThan(10);
     expect(statistics.replayed).toBeGreaterThan(10);
     expect(statistics.expired).toBeGreaterThan(10);
+    expect(statistics.chainsCommitted).toBeGreaterThan(10);
+    expect(statistics.chainsFailed).toBeGreaterThan(10);
   });
 
   it('the runner compares an implementation with the model: a faithful copy passes', async () => {
@@ -75,10 +79,52 @@ describe('the ledger model under random operations', () => {
       runLedgerOperations(operations, { idOf: ledgerIdOf, start: epoch, implementation: overdrawing }),
     ).rejects.toThrow(/implementation gave true .* model INSUFFICIENT_FUNDS/);
   });
+
+  it('the runner catches an implementation that commits part of a failed chain (negative control)', async () => {
+    const operations: LedgerOperation[] = [
+      { type: 'open', kind: 'funding', ledger: 'EUR' },
+      { type: 'open', kind: 'customer', ledger: 'EUR' },
+      {
+        type: 'linked',
+        members: [
+          {
+            type: 'transfer',
+            kind: 'posted',
+            debit: 0,
+            credit: 1,
+            amount: 5n,
+            timeoutSeconds: 1,
+            currencyOf: 'debit',
+          },
+          {
+            type: 'transfer',
+            kind: 'posted',
+            debit: 1,
+            credit: 0,
+            amount: 9n,
+            timeoutSeconds: 1,
+            currencyOf: 'debit',
+          },
+        ],
+      },
+    ];
+    const model = await runLedgerOperations(operations, { idOf: ledgerIdOf, start: epoch });
+    expect(model.transfers.size).toBe(0);
+    await expect(
+      runLedgerOperations(operations, {
+        idOf: ledgerIdOf,
+        start: epoch,
+        implementation: modelBacked({ unlinked: true }),
+      }),
+    ).rejects.toThrow(/implementation gave true .*\nINSUFFICIENT_FUNDS, model LINKED_EVENT_FAILED/);
+  });
 });
 
-/** The model itself behind the LedgerUnderTest interface; `skipFundsCheck` makes a deliberately broken copy. */
-function modelBacked(options: { skipFundsCheck?: boolean } = {}): LedgerUnderTest {
+/**
+ * The model itself behind the LedgerUnderTest interface; `skipFundsCheck` and
+ * `unlinked` (chain members committed one by one) make deliberately broken copies.
+ */
+function modelBacked(options: { skipFundsCheck?: boolean; unlinked?: boolean } = {}): LedgerUnderTest {
   let model: LedgerModel = emptyLedgerModel;
   let counter = 10_000;
   return {
@@ -95,6 +141,18 @@ function modelBacked(options: { skipFundsCheck?: boolean } = {}): LedgerUnderTes
           throw error;
         return { transfer: recordTransfer(request, now), created: true };
       }
+    },
+    createLinkedTransfers: async (requests, now) => {
+      if (!options.unlinked) {
+        const outcome = modelCreateLinkedTransfers(model, requests, now);
+        model = outcome.model;
+        return outcome.results;
+      }
+      return requests.map((request) => {
+        const outcome = modelCreateLinkedTransfers(model, [request], now);
+        model = outcome.model;
+        return outcome.results[0]!;
+      });
     },
     expirePendingTransfers: async (now) => {
       const nextId = () => {

@@ -1,14 +1,11 @@
-import { MpayError } from '@mpay/protocol';
+import { assert } from '@mpay/protocol';
 import { type Account, compareAccount } from '../account/account.ts';
+import { applyLinkedTransfers, type TransferResult } from '../linked/linked.ts';
+import { createLedgerOverlay, ledgerViewOf } from '../linked/overlay.ts';
 import { applyTransfer } from '../transfer/apply.ts';
-import { compareTransfer } from '../transfer/compare.ts';
-import { expirePendingTransfer, pendingStateOf, resolvePendingTransfer } from '../transfer/pending.ts';
-import {
-  isResolveRequest,
-  recordTransfer,
-  type Transfer,
-  type TransferRequest,
-} from '../transfer/transfer.ts';
+import { decideTransfer, type TransferDecision } from '../transfer/decide.ts';
+import { expirePendingTransfer, pendingStateOf } from '../transfer/pending.ts';
+import type { Transfer, TransferRequest } from '../transfer/transfer.ts';
 
 /**
  * The whole ledger as an immutable value: the reference implementation of
@@ -54,12 +51,9 @@ export function modelOpenAccount(model: LedgerModel, account: Account): LedgerMo
   return { ...model, accounts: withEntry(model.accounts, account.id, account) };
 }
 
-function commit(model: LedgerModel, transfer: Transfer, pending: Transfer | undefined): LedgerModel {
-  const debit = model.accounts.get(transfer.debitAccountId);
-  const credit = model.accounts.get(transfer.creditAccountId);
-  if (debit === undefined || credit === undefined) throw new MpayError('ACCOUNT_UNKNOWN');
-  const applied = applyTransfer(debit, credit, transfer, pending);
-  const accounts = new Map(model.accounts).set(debit.id, applied.debit).set(credit.id, applied.credit);
+function withDecision(model: LedgerModel, decision: TransferDecision & { created: true }): LedgerModel {
+  const { transfer, debit, credit } = decision;
+  const accounts = new Map(model.accounts).set(debit.id, debit).set(credit.id, credit);
   const resolutions =
     transfer.pendingId === undefined
       ? model.resolutions
@@ -73,19 +67,30 @@ export function modelCreateTransfer(
   request: TransferRequest,
   now: Date,
 ): ModelTransferOutcome {
-  const existing = model.transfers.get(request.id);
-  if (existing !== undefined) {
-    compareTransfer(existing, request);
-    return { model, transfer: existing, created: false };
+  const decision = decideTransfer(ledgerViewOf(model), request, now);
+  if (!decision.created) return { model, transfer: decision.transfer, created: false };
+  return { model: withDecision(model, decision), transfer: decision.transfer, created: true };
+}
+
+/** A linked chain at `now`: every request commits or none does (see applyLinkedTransfers). */
+export function modelCreateLinkedTransfers(
+  model: LedgerModel,
+  requests: readonly TransferRequest[],
+  now: Date,
+): { readonly model: LedgerModel; readonly results: readonly TransferResult[] } {
+  const overlay = createLedgerOverlay(ledgerViewOf(model));
+  const results = applyLinkedTransfers(overlay, requests, now);
+  const changes = overlay.changes();
+  if (changes.transfers.length === 0) return { model, results };
+  const accounts = new Map(model.accounts);
+  for (const account of changes.accounts) accounts.set(account.id, account);
+  const transfers = new Map(model.transfers);
+  const resolutions = new Map(model.resolutions);
+  for (const transfer of changes.transfers) {
+    transfers.set(transfer.id, transfer);
+    if (transfer.pendingId !== undefined) resolutions.set(transfer.pendingId, transfer);
   }
-  if (!isResolveRequest(request)) {
-    const transfer = recordTransfer(request, now);
-    return { model: commit(model, transfer, undefined), transfer, created: true };
-  }
-  const pending = model.transfers.get(request.pendingId);
-  if (pending === undefined) throw new MpayError('TRANSFER_UNKNOWN', 'pendingId');
-  const transfer = resolvePendingTransfer(request, pending, model.resolutions.get(pending.id), now);
-  return { model: commit(model, transfer, pending), transfer, created: true };
+  return { model: { accounts, transfers, resolutions }, results };
 }
 
 /** Voids every hold whose timeout has passed unresolved, at most `batchSizeMax`, with ids from `nextId`. */
@@ -102,7 +107,14 @@ export function modelExpirePendingTransfers(
     if (pending.kind !== 'pending' || model.resolutions.has(pending.id)) continue;
     if (pendingStateOf(pending, undefined, now) !== 'expired') continue;
     const transfer = expirePendingTransfer(pending, undefined, nextId(), now);
-    next = commit(next, transfer, pending);
+    const debit = next.accounts.get(transfer.debitAccountId);
+    const credit = next.accounts.get(transfer.creditAccountId);
+    assert(debit !== undefined && credit !== undefined, 'a pending transfer names known accounts');
+    next = withDecision(next, {
+      created: true,
+      transfer,
+      ...applyTransfer(debit, credit, transfer, pending),
+    });
     expired.push(transfer);
   }
   return { model: next, expired };

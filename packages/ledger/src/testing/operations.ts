@@ -8,6 +8,14 @@ import type { AccountKind } from '../account/account.ts';
  */
 export type LedgerOperation =
   | { readonly type: 'open'; readonly kind: AccountKind; readonly ledger: 'EUR' | 'USD' }
+  | TransferOperation
+  /** A linked chain: all members commit or none; members may name earlier members (a hold and its post). */
+  | { readonly type: 'linked'; readonly members: readonly TransferOperation[] }
+  | { readonly type: 'advance'; readonly seconds: number }
+  | { readonly type: 'expire' };
+
+/** A step that asks for one transfer: a new one, a post or void of an earlier one, or a retry of one. */
+export type TransferOperation =
   | {
       readonly type: 'transfer';
       readonly kind: 'posted' | 'pending';
@@ -20,9 +28,7 @@ export type LedgerOperation =
     }
   | { readonly type: 'post'; readonly transfer: number; readonly amount: bigint | undefined }
   | { readonly type: 'void'; readonly transfer: number }
-  | { readonly type: 'retry'; readonly transfer: number; readonly alter: boolean }
-  | { readonly type: 'advance'; readonly seconds: number }
-  | { readonly type: 'expire' };
+  | { readonly type: 'retry'; readonly transfer: number; readonly alter: boolean };
 
 const index = fc.nat({ max: 63 });
 const amount = fc.bigInt({ min: 1n, max: 300n });
@@ -33,8 +39,7 @@ const openOperationArbitrary = fc.record({
   ledger: fc.constantFrom<'EUR' | 'USD'>('EUR', 'EUR', 'EUR', 'USD'),
 });
 
-export const ledgerOperationArbitrary: fc.Arbitrary<LedgerOperation> = fc.oneof(
-  { weight: 1, arbitrary: openOperationArbitrary },
+const transferOperationArbitrary: fc.Arbitrary<TransferOperation> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc.record({
@@ -59,6 +64,18 @@ export const ledgerOperationArbitrary: fc.Arbitrary<LedgerOperation> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({ type: fc.constant('retry' as const), transfer: index, alter: fc.boolean() }),
+  },
+);
+
+export const ledgerOperationArbitrary: fc.Arbitrary<LedgerOperation> = fc.oneof(
+  { weight: 1, arbitrary: openOperationArbitrary },
+  { weight: 13, arbitrary: transferOperationArbitrary },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      type: fc.constant('linked' as const),
+      members: fc.array(transferOperationArbitrary, { minLength: 2, maxLength: 4 }),
+    }),
   },
   {
     weight: 1,

@@ -1,22 +1,36 @@
-import { type ErrorCode, isMpayError } from '@mpay/protocol';
 import { type Account, accountAvailable, openAccount } from '../account/account.ts';
 import { checkInvariants } from '../invariants/check.ts';
 import { balancesFromTransfers } from '../invariants/recompute.ts';
+import type { TransferResult } from '../linked/linked.ts';
 import {
   emptyLedgerModel,
   type LedgerModel,
-  modelCreateTransfer,
+  modelCreateLinkedTransfers,
   modelExpirePendingTransfers,
   modelOpenAccount,
 } from '../model/ledger-model.ts';
 import type { Transfer, TransferInput, TransferRequest } from '../transfer/transfer.ts';
 import { validateTransfer } from '../transfer/validate.ts';
-import type { LedgerOperation } from './operations.ts';
+import type { LedgerOperation, TransferOperation } from './operations.ts';
+import {
+  compareAll,
+  describeAnswer,
+  describeOutcome,
+  describeRecord,
+  type Outcome,
+  outcomeOf,
+  type PendingComparison,
+  refusalCode,
+} from './outcomes.ts';
+
+export { describeRecord };
 
 /** A ledger implementation driven by the same operations as the model (e.g. the bank's SQL store). */
 export interface LedgerUnderTest {
   openAccount(account: Account): Promise<void>;
   createTransfer(request: TransferRequest, now: Date): Promise<{ transfer: Transfer; created: boolean }>;
+  /** A linked chain: all commit or none (TigerBeetle's linked flag). */
+  createLinkedTransfers(requests: readonly TransferRequest[], now: Date): Promise<readonly TransferResult[]>;
   expirePendingTransfers(now: Date): Promise<readonly Transfer[]>;
   getAccounts(ids: readonly string[]): Promise<readonly Account[]>;
 }
@@ -27,24 +41,13 @@ export interface OperationStatistics {
   readonly refused: Record<string, number>;
   replayed: number;
   expired: number;
+  chainsCommitted: number;
+  chainsFailed: number;
 }
 
 export function emptyStatistics(): OperationStatistics {
-  return { created: {}, refused: {}, replayed: 0, expired: 0 };
+  return { created: {}, refused: {}, replayed: 0, expired: 0, chainsCommitted: 0, chainsFailed: 0 };
 }
-
-/** Refusals a client can provoke; any other error (an assertion) fails the run. */
-const expectedRefusals: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'ACCOUNTS_MUST_BE_DIFFERENT',
-  'CURRENCY_MISMATCH',
-  'INSUFFICIENT_FUNDS',
-  'TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS',
-  'TRANSFER_NOT_PENDING',
-  'TRANSFER_ALREADY_POSTED',
-  'TRANSFER_ALREADY_VOIDED',
-  'TRANSFER_EXPIRED',
-  'POST_AMOUNT_EXCEEDS_PENDING',
-]);
 
 export interface RunOptions {
   /** Ids for accounts and transfers, unique per run when the implementation keeps state between runs. */
@@ -52,6 +55,12 @@ export interface RunOptions {
   readonly start: Date;
   readonly implementation?: LedgerUnderTest | undefined;
   readonly statistics?: OperationStatistics | undefined;
+  /**
+   * Submit transfers to the implementation without awaiting them, in order,
+   * and compare their answers only before an expiry sweep and at the end: a
+   * batching implementation must answer exactly as if they came one by one.
+   */
+  readonly concurrent?: boolean | undefined;
 }
 
 interface RunState {
@@ -63,17 +72,17 @@ interface RunState {
   readonly requests: TransferRequest[];
   readonly options: RunOptions;
   readonly statistics: OperationStatistics;
+  readonly inFlight: PendingComparison[];
 }
 
-type Outcome = { readonly transfer: Transfer; readonly created: boolean } | { readonly code: ErrorCode };
+/** One chain member (or a lone request) and whether it repeats an earlier request. */
+interface Step {
+  readonly request: TransferRequest;
+  readonly isRetry: boolean;
+}
 
 function fail(message: string): never {
   throw new Error(`ledger operations: ${message}`);
-}
-
-function refusalCode(error: unknown): ErrorCode {
-  if (isMpayError(error) && expectedRefusals.has(error.code)) return error.code;
-  throw error;
 }
 
 function count(record: Record<string, number>, key: string): void {
@@ -85,20 +94,15 @@ function nextId(state: RunState): string {
   return state.options.idOf(state.counter);
 }
 
-/** A stable text of a transfer or account for comparisons: bigint and Date as text, undefined fields dropped. */
-export function describeRecord(record: Transfer | Account): string {
-  return JSON.stringify(
-    Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1))),
-    (_key, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value),
-  );
-}
-
 function pick<Item>(items: readonly Item[], index: number): Item | undefined {
   return items.length === 0 ? undefined : items[index % items.length];
 }
 
-function transferInput(state: RunState, operation: LedgerOperation): TransferInput | undefined {
-  const id = nextId(state);
+function transferInput(
+  state: RunState,
+  operation: TransferOperation & { type: 'transfer' | 'post' | 'void' },
+  requests: readonly TransferRequest[],
+): TransferInput | undefined {
   if (operation.type === 'transfer') {
     const debit = state.model.accounts.get(pick(state.accountIds, operation.debit) ?? '');
     const credit = state.model.accounts.get(pick(state.accountIds, operation.credit) ?? '');
@@ -106,85 +110,93 @@ function transferInput(state: RunState, operation: LedgerOperation): TransferInp
     const ledger = (operation.currencyOf === 'debit' ? debit : credit).ledger;
     const timeoutSeconds = operation.kind === 'pending' ? operation.timeoutSeconds : undefined;
     const { kind, amount } = operation;
-    return { id, kind, debitAccountId: debit.id, creditAccountId: credit.id, amount, ledger, timeoutSeconds };
+    const [debitAccountId, creditAccountId] = [debit.id, credit.id];
+    return { id: nextId(state), kind, debitAccountId, creditAccountId, amount, ledger, timeoutSeconds };
   }
-  const target = pick(
-    state.requests,
-    operation.type === 'post' || operation.type === 'void' ? operation.transfer : 0,
-  );
+  const target = pick(requests, operation.transfer);
   if (target === undefined) return undefined;
-  if (operation.type === 'post')
-    return { id, kind: 'post_pending', pendingId: target.id, amount: operation.amount };
+  const id = nextId(state);
   if (operation.type === 'void') return { id, kind: 'void_pending', pendingId: target.id };
-  return undefined;
+  return { id, kind: 'post_pending', pendingId: target.id, amount: operation.amount };
 }
 
-async function createInBoth(state: RunState, request: TransferRequest): Promise<Outcome> {
-  let expected: Outcome;
+/** The request a step makes, or undefined when it names nothing yet or validation refuses it (counted). */
+function stepOf(state: RunState, operation: TransferOperation, earlier: readonly Step[]): Step | undefined {
+  const requests = [
+    ...state.requests,
+    ...earlier.filter((step) => !step.isRetry).map((step) => step.request),
+  ];
+  if (operation.type === 'retry') {
+    const original = pick(requests, operation.transfer);
+    if (original === undefined) return undefined;
+    const reference = operation.alter ? `${original.reference}altered` : original.reference;
+    return { request: { ...original, reference }, isRetry: true };
+  }
+  const input = transferInput(state, operation, requests);
+  if (input === undefined) return undefined;
   try {
-    const outcome = modelCreateTransfer(state.model, request, state.now);
-    state.model = outcome.model;
-    expected = { transfer: outcome.transfer, created: outcome.created };
+    return { request: validateTransfer(input), isRetry: false };
   } catch (error) {
-    expected = { code: refusalCode(error) };
+    count(state.statistics.refused, refusalCode(error));
+    return undefined;
   }
-  const implementation = state.options.implementation;
-  if (implementation === undefined) return expected;
-  let actual: Outcome;
-  try {
-    actual = await implementation.createTransfer(request, state.now);
-  } catch (error) {
-    actual = { code: refusalCode(error) };
-  }
-  const describe = (outcome: Outcome) =>
-    'code' in outcome ? outcome.code : `${outcome.created} ${describeRecord(outcome.transfer)}`;
-  if (describe(actual) !== describe(expected)) {
-    fail(
-      `implementation gave ${describe(actual)}, model ${describe(expected)} for ${request.kind} ${request.id}`,
-    );
-  }
-  return expected;
 }
 
-function record(state: RunState, request: TransferRequest, outcome: Outcome, isRetry: boolean): void {
+function record(state: RunState, step: Step, outcome: Outcome): void {
   if ('code' in outcome) {
     count(state.statistics.refused, outcome.code);
     return;
   }
-  if (outcome.created === isRetry)
-    fail(`${isRetry ? 'a retry created' : 'a new request replayed'} ${request.id}`);
-  if (isRetry) {
+  if (outcome.created === step.isRetry)
+    fail(`${step.isRetry ? 'a retry created' : 'a new request replayed'} ${step.request.id}`);
+  if (step.isRetry) {
     state.statistics.replayed += 1;
     return;
   }
-  count(state.statistics.created, request.kind);
-  state.requests.push(request);
+  count(state.statistics.created, step.request.kind);
+  state.requests.push(step.request);
 }
 
-async function runTransfer(state: RunState, input: TransferInput, isRetry: boolean): Promise<void> {
-  let request: TransferRequest;
-  try {
-    request = validateTransfer(input);
-  } catch (error) {
-    count(state.statistics.refused, refusalCode(error));
-    return;
+/** Runs the steps on the model (as one chain when linked), and on the implementation to compare. */
+async function runSteps(state: RunState, steps: readonly Step[], linked: boolean): Promise<void> {
+  const requests = steps.map((step) => step.request);
+  const { model, results } = modelCreateLinkedTransfers(state.model, requests, state.now);
+  state.model = model;
+  const expected = results.map(outcomeOf);
+  for (const [index, outcome] of expected.entries()) record(state, steps[index]!, outcome);
+  if (linked) {
+    if ('code' in expected[0]!) state.statistics.chainsFailed += 1;
+    else state.statistics.chainsCommitted += 1;
   }
-  record(state, request, await createInBoth(state, request), isRetry);
+  const implementation = state.options.implementation;
+  if (implementation === undefined) return;
+  const answer = linked
+    ? implementation.createLinkedTransfers(requests, state.now).then((answers) => answers.map(outcomeOf))
+    : implementation.createTransfer(requests[0]!, state.now).then((outcome) => [outcome]);
+  state.inFlight.push({
+    label: `${requests.map((request) => `${request.kind} ${request.id}`).join(', ')}`,
+    expected: expected.map(describeOutcome).join('\n'),
+    actual: describeAnswer(answer),
+  });
+  if (!state.options.concurrent) await compareAll(state.inFlight);
 }
 
-async function runRetry(state: RunState, transfer: number, alter: boolean): Promise<void> {
-  const original = pick(state.requests, transfer);
-  if (original === undefined) return;
-  const reference = alter ? `${original.reference}altered` : original.reference;
-  record(state, original, await createInBoth(state, { ...original, reference }), true);
+async function runLinked(state: RunState, members: readonly TransferOperation[]): Promise<void> {
+  const steps: Step[] = [];
+  for (const member of members) {
+    const step = stepOf(state, member, steps);
+    if (step === undefined) return;
+    steps.push(step);
+  }
+  await runSteps(state, steps, true);
 }
 
 async function runExpire(state: RunState): Promise<void> {
-  const ids: string[] = [];
+  await compareAll(state.inFlight);
   const swept = modelExpirePendingTransfers(state.model, state.now, () => nextId(state), 1_000);
   state.model = swept.model;
   state.statistics.expired += swept.expired.length;
-  ids.push(...swept.expired.map((transfer) => transfer.pendingId ?? ''));
+  const ids = swept.expired.map((transfer) => transfer.pendingId ?? '');
   const implementation = state.options.implementation;
   if (implementation === undefined) return;
   const actual = (await implementation.expirePendingTransfers(state.now)).map(
@@ -216,17 +228,17 @@ async function runOperation(state: RunState, operation: LedgerOperation): Promis
       return;
     case 'expire':
       return runExpire(state);
-    case 'retry':
-      return runRetry(state, operation.transfer, operation.alter);
+    case 'linked':
+      return runLinked(state, operation.members);
     default: {
-      const input = transferInput(state, operation);
-      if (input !== undefined) await runTransfer(state, input, false);
+      const step = stepOf(state, operation, []);
+      if (step !== undefined) await runSteps(state, [step], false);
     }
   }
 }
 
-/** Conservation, flag limits, and the balances replayed from the transfer log; then the implementation's accounts. */
-async function checkState(state: RunState): Promise<void> {
+/** Conservation, flag limits, and the balances replayed from the transfer log. */
+function checkModel(state: RunState): void {
   const accounts = [...state.model.accounts.values()];
   const report = checkInvariants(accounts);
   if (!report.ok) fail(`invariants broken: ${JSON.stringify(report.violations)}`);
@@ -250,8 +262,12 @@ async function checkState(state: RunState): Promise<void> {
     if (stored.join() !== fromLog.map((value) => value ?? 0n).join())
       fail(`${account.id} differs from its log`);
   }
+}
+
+/** The implementation's accounts equal the model's (once every answer is in). */
+async function checkImplementation(state: RunState): Promise<void> {
   const implementation = state.options.implementation;
-  if (implementation === undefined) return;
+  if (implementation === undefined || state.inFlight.length > 0) return;
   const actual = (await implementation.getAccounts(state.accountIds)).map(describeRecord);
   const expected = state.accountIds.map((id) =>
     describeRecord(state.model.accounts.get(id) ?? fail(`no ${id}`)),
@@ -262,7 +278,7 @@ async function checkState(state: RunState): Promise<void> {
 
 /**
  * Runs `operations` on the pure model (and on `implementation`, comparing
- * every outcome), checking the ledger invariants after each step.
+ * every outcome and the accounts), checking the ledger invariants after each step.
  */
 export async function runLedgerOperations(
   operations: readonly LedgerOperation[],
@@ -276,10 +292,14 @@ export async function runLedgerOperations(
     requests: [],
     options,
     statistics: options.statistics ?? emptyStatistics(),
+    inFlight: [],
   };
   for (const operation of operations) {
     await runOperation(state, operation);
-    await checkState(state);
+    checkModel(state);
+    await checkImplementation(state);
   }
+  await compareAll(state.inFlight);
+  await checkImplementation(state);
   return state.model;
 }

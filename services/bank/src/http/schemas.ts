@@ -71,6 +71,30 @@ export interface CreateTransferBody {
   reference?: string;
 }
 
+/** Most transfers one POST /transfers/batch carries. */
+export const transfersPerBatchMax = 100;
+
+export const createTransfersBodySchema = {
+  type: 'object',
+  properties: {
+    transfers: {
+      type: 'array',
+      items: createTransferBodySchema,
+      minItems: 1,
+      maxItems: transfersPerBatchMax,
+    },
+    linked: { type: 'boolean' },
+  },
+  required: ['transfers'],
+  additionalProperties: false,
+} as const satisfies StrictSchema;
+
+export interface CreateTransfersBody {
+  transfers: CreateTransferBody[];
+  /** All or none: one chain (TigerBeetle's linked flag). */
+  linked?: boolean;
+}
+
 /** POST /transfers/:id/post — the body may be absent; `id` names the posting transfer (generated when absent). */
 export const postPendingBodySchema = {
   type: ['object', 'null'],

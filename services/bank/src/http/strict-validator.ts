@@ -28,7 +28,19 @@ export interface IntegerSchema {
   readonly maximum: number;
 }
 
-export type StrictSchema = ObjectSchema | StringSchema | IntegerSchema;
+export interface BooleanSchema {
+  readonly type: 'boolean';
+}
+
+/** A list with bounds on its length (every list a route takes has a limit). */
+export interface ArraySchema {
+  readonly type: 'array';
+  readonly items: StrictSchema;
+  readonly minItems: number;
+  readonly maxItems: number;
+}
+
+export type StrictSchema = ObjectSchema | StringSchema | IntegerSchema | BooleanSchema | ArraySchema;
 
 type Check = (value: unknown, path: string) => string | undefined;
 
@@ -36,7 +48,23 @@ const knownKeywords: Readonly<Record<string, readonly string[]>> = {
   object: ['type', 'properties', 'required', 'additionalProperties'],
   string: ['type', 'pattern', 'enum', 'minLength', 'maxLength'],
   integer: ['type', 'minimum', 'maximum'],
+  boolean: ['type'],
+  array: ['type', 'items', 'minItems', 'maxItems'],
 };
+
+function compileArray(schema: ArraySchema): Check {
+  const item = compile(schema.items);
+  return (value, path) => {
+    if (!Array.isArray(value)) return `${path} must be an array`;
+    if (value.length < schema.minItems || value.length > schema.maxItems)
+      return `${path} must have ${schema.minItems}..${schema.maxItems} items`;
+    for (const [index, element] of value.entries()) {
+      const problem = item(element, `${path}[${index}]`);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+}
 
 function compileString(schema: StringSchema): Check {
   const pattern = schema.pattern === undefined ? undefined : new RegExp(schema.pattern, 'u');
@@ -82,6 +110,10 @@ export function compile(schema: StrictSchema): Check {
   switch (schema.type) {
     case 'string':
       return compileString(schema);
+    case 'boolean':
+      return (value, path) => (typeof value === 'boolean' ? undefined : `${path} must be a boolean`);
+    case 'array':
+      return compileArray(schema);
     case 'integer':
       return (value, path) =>
         typeof value === 'number' &&

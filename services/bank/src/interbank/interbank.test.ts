@@ -124,6 +124,24 @@ describe('payment orders between two banks', () => {
     expect((await banks.x.call('GET', `/payment-orders/${body.id}`)).status).toBe(404);
   });
 
+  it('applies the customer account’s debit limits to payment orders, under the account lock', async () => {
+    const limited = await banks.x.call('POST', `/accounts/${customer}/limits`, {
+      perTransactionMax: '1000',
+      dailyDebitMax: '1500',
+    });
+    expect(limited.status).toBe(200);
+    const tooBig = await banks.x.call('POST', '/payment-orders', order());
+    expect(tooBig.body).toMatchObject({ error: { code: 'LIMIT_EXCEEDED' } });
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => banks.x.call('POST', '/payment-orders', order({ amount: '600' }))),
+    );
+    expect(answers.filter((answer) => answer.body.state === 'completed')).toHaveLength(2);
+    expect(
+      answers.filter((answer) => (answer.body.error as { code?: string })?.code === 'LIMIT_EXCEEDED'),
+    ).toHaveLength(1);
+    expect(await banks.x.balance(customer)).toEqual({ balance: 8_800n, available: 8_800n });
+  });
+
   it('keeps the hold while the merchant bank is down and completes when it is back', async () => {
     await banks.y.stop();
     const body = order();

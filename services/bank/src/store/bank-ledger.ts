@@ -7,13 +7,21 @@ import {
   pendingStateOf,
   type Transfer,
   type TransferRequest,
+  type TransferResult,
 } from '@mpay/ledger';
-import { MpayError } from '@mpay/protocol';
+import { isMpayError, MpayError } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { BankLimits } from '../limits.ts';
 import { checkAccountOwner } from '../owner.ts';
 import { type AccountOutcome, insertAccount, selectAccount, selectAccounts } from './accounts.ts';
 import { type AuditReport, auditLedger } from './audit.ts';
+import { commitEntryAlone } from './batch-transfers.ts';
+import {
+  type BatcherStatistics,
+  createTransferBatcher,
+  type TransferBatcher,
+  type TransferBatcherOptions,
+} from './batcher.ts';
 import { createTransfer, expirePendingTransfers, type TransferOutcome } from './create-transfer.ts';
 import { selectResolution, selectTransfer } from './transfers.ts';
 
@@ -28,12 +36,25 @@ export interface BankLedger {
   openAccount(input: AccountInput, now: Date): Promise<AccountOutcome>;
   getAccount(id: string): Promise<Account>;
   getAccounts(ids: readonly string[]): Promise<Account[]>;
+  /** One transfer, batched with concurrent ones; throws the rule's MpayError when refused. */
   createTransfer(request: TransferRequest, now: Date): Promise<TransferOutcome>;
+  /**
+   * Several transfers, one result each (a refusal is a result, not a throw):
+   * each alone, or with `linked` as one chain that is created whole or not
+   * at all. A chain longer than a batch is refused whole (LIMIT_EXCEEDED).
+   */
+  createTransfers(
+    requests: readonly TransferRequest[],
+    options: { readonly linked: boolean },
+    now: Date,
+  ): Promise<TransferResult[]>;
   getTransfer(id: string, now: Date): Promise<TransferView>;
   describeTransfer(transfer: Transfer, now: Date): Promise<TransferView>;
   /** Voids holds whose timeout has passed (at most `expiryBatchSizeMax` per call). */
   expirePendingTransfers(now: Date): Promise<Transfer[]>;
   audit(): Promise<AuditReport>;
+  /** What the transfer batcher did so far; undefined when batching is off. */
+  batchStatistics(): BatcherStatistics | undefined;
 }
 
 export interface BankLedgerOptions {
@@ -41,10 +62,46 @@ export interface BankLedgerOptions {
   readonly limits: BankLimits;
   /** Ids of the voids the expiry sweep writes (default: random UUIDs). */
   readonly nextId?: (() => string) | undefined;
+  /**
+   * Concurrent transfers share database transactions (store/batcher.ts) unless
+   * false: then each is its own transaction (the textbook path, for comparison).
+   */
+  readonly batching?: Partial<TransferBatcherOptions> | false | undefined;
+}
+
+/** The transfer paths of a ledger: batched, or one transaction per transfer. */
+function transferPaths(database: Database, batcher: TransferBatcher | undefined) {
+  const submit = (request: TransferRequest, now: Date): Promise<TransferOutcome> =>
+    batcher === undefined ? createTransfer(database, request, now) : batcher.submit(request, now);
+  const alone = (request: TransferRequest, now: Date): Promise<TransferResult> =>
+    submit(request, now).catch((error: unknown) => {
+      if (isMpayError(error)) return { error };
+      throw error;
+    });
+  const createTransfers = (
+    requests: readonly TransferRequest[],
+    options: { readonly linked: boolean },
+    now: Date,
+  ): Promise<TransferResult[]> => {
+    if (requests.length === 0) return Promise.resolve([]);
+    if (!options.linked) return Promise.all(requests.map((request) => alone(request, now)));
+    const chain =
+      batcher === undefined
+        ? commitEntryAlone(database, { requests, now })
+        : batcher.submitLinked(requests, now);
+    // A chain the batcher cannot take (longer than a batch, queue full) is refused whole.
+    return chain.catch((error: unknown) => {
+      if (!isMpayError(error)) throw error;
+      return requests.map(() => ({ error }));
+    });
+  };
+  return { createTransfer: submit, createTransfers };
 }
 
 export function createBankLedger(database: Database, options: BankLedgerOptions): BankLedger {
   const nextId = options.nextId ?? randomUUID;
+  const batcher =
+    options.batching === false ? undefined : createTransferBatcher(database, options.batching ?? {});
   const describeTransfer = async (transfer: Transfer, now: Date): Promise<TransferView> => {
     if (transfer.kind !== 'pending') return { transfer };
     return {
@@ -61,7 +118,7 @@ export function createBankLedger(database: Database, options: BankLedgerOptions)
     getAccount: async (id) =>
       (await selectAccount(database, id)) ?? Promise.reject(new MpayError('ACCOUNT_UNKNOWN')),
     getAccounts: (ids) => selectAccounts(database, ids),
-    createTransfer: (request, now) => createTransfer(database, request, now),
+    ...transferPaths(database, batcher),
     getTransfer: async (id, now) => {
       const transfer = await selectTransfer(database, id);
       if (transfer === undefined) throw new MpayError('TRANSFER_UNKNOWN');
@@ -71,5 +128,6 @@ export function createBankLedger(database: Database, options: BankLedgerOptions)
     expirePendingTransfers: (now) =>
       expirePendingTransfers(database, now, options.limits.expiryBatchSizeMax, nextId),
     audit: () => auditLedger(database, options.limits.auditAccountsMax),
+    batchStatistics: () => batcher?.statistics(),
   };
 }

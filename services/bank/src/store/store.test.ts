@@ -27,6 +27,7 @@ function underTest(run: string): LedgerUnderTest {
       await ledger.openAccount(account, new Date());
     },
     createTransfer: (request, now) => ledger.createTransfer(request, now),
+    createLinkedTransfers: (requests, now) => ledger.createTransfers(requests, { linked: true }, now),
     expirePendingTransfers: async (now) =>
       (await ledger.expirePendingTransfers(now)).filter((transfer) => transfer.pendingId?.startsWith(run)),
     getAccounts: (ids) => ledger.getAccounts(ids),

@@ -124,3 +124,106 @@ describe('GET /accounts/:id', () => {
     expect(isMpayError(error, 'AUTHENTICATION_FAILED')).toBe(true);
   });
 });
+
+describe('POST /accounts/:id/close', () => {
+  const payBody = (from: string, to: string, amount: string, kind = 'posted') => ({
+    id: randomUUID(),
+    kind,
+    debitAccountId: from,
+    creditAccountId: to,
+    amount,
+    currency: 'EUR',
+    ...(kind === 'pending' ? { timeoutSeconds: 60 } : {}),
+  });
+
+  it('closes an empty account, shows it closed, and answers a second close with the same account', async () => {
+    const customer = await bank.openAccount('customer');
+    const merchant = await bank.openAccount('merchant');
+    await bank.fund(customer, 100n);
+    await bank.call('POST', '/transfers', payBody(customer, merchant, '100'));
+    const closed = await bank.call('POST', `/accounts/${customer}/close`);
+    expect(closed.status).toBe(200);
+    expect(closed.body).toMatchObject({
+      id: customer,
+      closed: true,
+      balance: '0',
+      debitsPosted: '100',
+      limits: {},
+    });
+    expect((await bank.call('GET', `/accounts/${customer}`)).body).toEqual(closed.body);
+    expect(await bank.call('POST', `/accounts/${customer}/close`, {})).toEqual(closed);
+  });
+
+  it('refuses every new transfer into or out of a closed account (ACCOUNT_CLOSED) and changes nothing', async () => {
+    const customer = await bank.openAccount('customer');
+    const merchant = await bank.openAccount('merchant');
+    await bank.fund(merchant, 50n);
+    await bank.call('POST', `/accounts/${customer}/close`);
+    const into = await bank.call('POST', '/transfers', payBody(merchant, customer, '10'));
+    expect([into.status, errorCodeOf(into)]).toEqual([422, 'ACCOUNT_CLOSED']);
+    const held = await bank.call('POST', '/transfers', payBody(merchant, customer, '10', 'pending'));
+    expect(errorCodeOf(held)).toBe('ACCOUNT_CLOSED');
+    const funding = await bank.call(
+      'POST',
+      '/transfers',
+      payBody(await bank.openAccount('funding'), customer, '1'),
+    );
+    expect(errorCodeOf(funding)).toBe('ACCOUNT_CLOSED');
+    expect((await bank.call('GET', `/accounts/${customer}`)).body).toMatchObject({
+      creditsPosted: '0',
+      closed: true,
+    });
+    expect((await bank.call('GET', `/accounts/${merchant}`)).body).toMatchObject({
+      balance: '50',
+      debitsPending: '0',
+    });
+  });
+
+  it('refuses an account with a balance or an open hold (ACCOUNT_NOT_EMPTY) and leaves it open', async () => {
+    const customer = await bank.openAccount('customer');
+    const merchant = await bank.openAccount('merchant');
+    await bank.fund(customer, 100n);
+    const hold = payBody(customer, merchant, '100', 'pending');
+    await bank.call('POST', '/transfers', hold);
+    for (const id of [customer, merchant]) {
+      const refused = await bank.call('POST', `/accounts/${id}/close`);
+      expect([refused.status, errorCodeOf(refused)]).toEqual([409, 'ACCOUNT_NOT_EMPTY']);
+      expect((await bank.call('GET', `/accounts/${id}`)).body.closed).toBe(false);
+    }
+    await bank.call('POST', `/transfers/${hold.id}/void`);
+    expect((await bank.call('POST', `/accounts/${merchant}/close`)).body.closed).toBe(true);
+  });
+
+  it('answers ACCOUNT_UNKNOWN (404) and refuses a body with fields (400)', async () => {
+    const unknown = await bank.call('POST', `/accounts/${randomUUID()}/close`);
+    expect([unknown.status, errorCodeOf(unknown)]).toEqual([404, 'ACCOUNT_UNKNOWN']);
+    const withField = await bank.call('POST', `/accounts/${await bank.openAccount('customer')}/close`, {
+      force: true,
+    });
+    expect([withField.status, errorCodeOf(withField)]).toEqual([400, 'REQUEST_INVALID']);
+  });
+
+  it('against concurrent deposits: either the close wins and every deposit is refused, or it is refused', async () => {
+    const funding = await bank.openAccount('funding');
+    for (let round = 0; round < 5; round += 1) {
+      const customer = await bank.openAccount('customer');
+      const deposits = Array.from({ length: 8 }, () =>
+        bank.call('POST', '/transfers', payBody(funding, customer, '1')),
+      );
+      const [close, ...answers] = await Promise.all([
+        bank.call('POST', `/accounts/${customer}/close`),
+        ...deposits,
+      ]);
+      const accepted = answers.filter((answer) => answer.status === 201).length;
+      const { body } = await bank.call('GET', `/accounts/${customer}`);
+      expect(body.balance).toBe(String(accepted));
+      if (close.status === 200) {
+        expect(accepted).toBe(0);
+        expect(answers.every((answer) => errorCodeOf(answer) === 'ACCOUNT_CLOSED')).toBe(true);
+      } else {
+        expect(errorCodeOf(close)).toBe('ACCOUNT_NOT_EMPTY');
+        expect(body.closed).toBe(false);
+      }
+    }
+  });
+});

@@ -1,11 +1,21 @@
-import { type TransferInput, validateTransfer } from '@mpay/ledger';
+import { httpStatusOf } from '@mpay/http';
+import {
+  refuseLinkedChain,
+  type TransferInput,
+  type TransferRequest,
+  type TransferResult,
+  validateTransfer,
+} from '@mpay/ledger';
+import { assert, isMpayError, type MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.ts';
 import { respondIdempotently } from '../idempotent.ts';
 import { transferJson } from '../json.ts';
 import {
   type CreateTransferBody,
+  type CreateTransfersBody,
   createTransferBodySchema,
+  createTransfersBodySchema,
   type IdParams,
   idParamsSchema,
   type PostPendingBody,
@@ -24,6 +34,63 @@ function inputOf(body: CreateTransferBody): TransferInput {
   return { ...rest, kind, ledger: currency, amount: minorUnitsOf(amount) };
 }
 
+/**
+ * The largest POST /transfers/batch body: 100 transfers of at most about 1.1 KB
+ * each (a 128-character reference escaped as \\uXXXX is 768 bytes alone).
+ */
+export const transferBatchBodyLimitBytes = 128 * 1024;
+
+type Validated = { readonly request: TransferRequest } | { readonly error: MpayError };
+
+function validateEach(body: CreateTransfersBody, context: RouteContext): Validated[] {
+  return body.transfers.map((item) => {
+    try {
+      return { request: validateTransfer(inputOf(item), context.limits) };
+    } catch (error) {
+      if (!isMpayError(error)) throw error;
+      return { error };
+    }
+  });
+}
+
+/**
+ * Each transfer alone, or (linked) all or none. A transfer the validation
+ * refuses is refused like one the ledger refuses: alone, it takes nothing
+ * else down; in a chain, the others answer LINKED_EVENT_FAILED.
+ */
+async function createEach(
+  body: CreateTransfersBody,
+  context: RouteContext,
+  now: Date,
+): Promise<TransferResult[]> {
+  const validated = validateEach(body, context);
+  const linked = body.linked ?? false;
+  const refused = validated.findIndex((item) => 'error' in item);
+  const first = validated[refused];
+  if (linked && first !== undefined && 'error' in first) {
+    return refuseLinkedChain(
+      body.transfers.map((item) => item.id),
+      refused,
+      first.error,
+    );
+  }
+  const requests = validated.flatMap((item) => ('request' in item ? [item.request] : []));
+  const created = await context.ledger.createTransfers(requests, { linked }, now);
+  let next = 0;
+  return validated.map((item) => {
+    if ('error' in item) return item;
+    const result = created[next++];
+    assert(result !== undefined, 'one result per valid transfer');
+    return result;
+  });
+}
+
+async function resultJson(result: TransferResult, context: RouteContext, now: Date) {
+  if ('error' in result) return { status: httpStatusOf(result.error.code), error: result.error.toJSON() };
+  const view = await context.ledger.describeTransfer(result.transfer, now);
+  return { status: result.created ? 201 : 200, transfer: transferJson(view) };
+}
+
 export function registerTransferRoutes(app: FastifyInstance, context: RouteContext): void {
   const create = async (input: TransferInput) => {
     const now = context.clock();
@@ -37,6 +104,19 @@ export function registerTransferRoutes(app: FastifyInstance, context: RouteConte
     { schema: { body: createTransferBodySchema } },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, () => create(inputOf(request.body))),
+  );
+
+  /** Up to 100 transfers (optionally linked): 200 with one result per transfer, each with its own status. */
+  app.post<{ Body: CreateTransfersBody }>(
+    '/transfers/batch',
+    { schema: { body: createTransfersBodySchema }, bodyLimit: transferBatchBodyLimitBytes },
+    async (request, reply) =>
+      respondIdempotently(context.database, request, reply, async () => {
+        const now = context.clock();
+        const results = await createEach(request.body, context, now);
+        const answers = await Promise.all(results.map((result) => resultJson(result, context, now)));
+        return { statusCode: 200, body: { results: answers } };
+      }),
   );
 
   app.post<{ Params: IdParams; Body: PostPendingBody }>(
