@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reconcilePositions } from '@mpay/bank';
+import { interbankCreditId, reconcilePositions } from '@mpay/bank';
 import { bankOperator, type OperatorClient } from '@mpay/cli';
 import { generateSigningKeyPair } from '@mpay/envelope';
 import { isMpayError } from '@mpay/protocol';
@@ -177,7 +177,7 @@ describe('interbank payments survive SIGKILL of either bank', () => {
     let paid = 0n;
     for (const order of orders) {
       const atX = await transferOrUndefined(clients.xbank, order.body.id);
-      const atY = await transferOrUndefined(clients.ybank, order.body.id);
+      const atY = await transferOrUndefined(clients.ybank, interbankCreditId('xbank', order.body.id));
       if (order.outcome === 'completed') {
         expect(atX, order.body.reference).toMatchObject({ kind: 'pending', status: 'posted' });
         expect(atY, order.body.reference).toMatchObject({ kind: 'posted', amount: order.body.amount });

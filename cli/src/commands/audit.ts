@@ -1,6 +1,6 @@
 import { bankIds } from '../platform/banks.ts';
 import { describeDebt, money, reconcileBanks } from './banks-report.ts';
-import { dataDirOf, operatorClient, readDeployment } from './deployment.ts';
+import { dataDirOf, type OperatorClient, operatorClient, readDeployment } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 
 interface AuditAnswer {
@@ -16,6 +16,27 @@ interface AuditAnswer {
   }[];
   violations: { rule: string; [field: string]: unknown }[];
   mismatches: { accountId: string; field: string; stored: string; fromTransfers: string }[];
+}
+
+/**
+ * The banks are read one after the other, so a payment that completes between
+ * two reads can look like a disagreement: read again, a few times, before
+ * calling a difference real.
+ */
+async function reconcileSettled(clients: readonly OperatorClient[], io: CommandIo) {
+  const overdue = new Map<string, string>();
+  const note = (bank: string, peer: string, count: number) =>
+    overdue.set(
+      `${bank}→${peer}`,
+      `warning  ${bank}: ${count} payment order(s) to ${peer} unanswered past their deadline; is ${peer} reachable?\n`,
+    );
+  let pairs = await reconcileBanks(clients, note);
+  for (let attempt = 1; attempt < 4 && pairs.some((pair) => !pair.consistent); attempt += 1) {
+    await new Promise((done) => setTimeout(done, 200 * attempt));
+    pairs = await reconcileBanks(clients, note);
+  }
+  for (const line of overdue.values()) io.stdout(line);
+  return pairs;
 }
 
 /**
@@ -49,7 +70,7 @@ export async function runAudit(flags: Map<string, string>, io: CommandIo): Promi
       );
     }
   }
-  for (const pair of await reconcileBanks(clients)) {
+  for (const pair of await reconcileSettled(clients, io)) {
     ok &&= pair.consistent;
     const [first, second] = pair.banks;
     const inFlight = pair.inFlight.fromFirst + pair.inFlight.fromSecond;

@@ -9,16 +9,20 @@ interface PositionsAnswer {
     currency: string;
     net: string;
     pending: string;
-    inFlight: { count: number; amount: string };
+    inFlight: { count: number; amount: string; overdue: number };
   }[];
 }
 
 /** Every bank's published positions towards its peers, reconciled pair by pair. */
-export async function reconcileBanks(clients: readonly OperatorClient[]): Promise<PairReconciliation[]> {
+export async function reconcileBanks(
+  clients: readonly OperatorClient[],
+  onOverdue: (bank: string, peer: string, count: number) => void = () => {},
+): Promise<PairReconciliation[]> {
   const positions: PublishedPosition[] = [];
   for (const client of clients) {
     const answer = await client.get<PositionsAnswer>('/settlement/positions');
     for (const position of answer.positions) {
+      if (position.inFlight.overdue > 0) onOverdue(client.id, position.peer, position.inFlight.overdue);
       positions.push({
         bank: client.id,
         peer: position.peer,

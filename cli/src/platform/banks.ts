@@ -12,6 +12,9 @@ import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts
 export const bankIds = ['xbank', 'ybank'] as const;
 export type BankId = (typeof bankIds)[number];
 
+/** Most a peer bank may owe another before settlement (EUR 100,000.00 in minor units). */
+const demoNetDebitCap = 10_000_000n;
+
 /** What a client needs to call one bank as its operator. */
 export interface BankAccess {
   readonly id: string;
@@ -73,6 +76,7 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
           return urls.get(peer) ?? 'http://127.0.0.1:1';
         },
         signingJwk: secrets.get(peer)!.interbank.publicJwk,
+        netDebitCap: demoNetDebitCap,
       }));
     const service = createBankService({
       name: id,

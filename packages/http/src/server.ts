@@ -1,4 +1,4 @@
-import { isMpayError, MpayError } from '@mpay/protocol';
+import { isErrorCode, isMpayError, MpayError } from '@mpay/protocol';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { httpStatusOf } from './status.ts';
 
@@ -17,8 +17,15 @@ export function sendError(reply: FastifyReply, error: MpayError): FastifyReply {
   return reply.status(httpStatusOf(error.code)).type('application/json').send({ error: error.toJSON() });
 }
 
+/**
+ * SQLSTATE our own triggers raise (class MP, not used by PostgreSQL) when a
+ * rule in the database refuses a write; the message is the catalogue code.
+ */
+const refusedByDatabase = 'MP001';
+
 function toMpayError(error: FastifyError): MpayError {
   if (isMpayError(error)) return error;
+  if (error.code === refusedByDatabase && isErrorCode(error.message)) return new MpayError(error.message);
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new MpayError('REQUEST_TOO_LARGE');
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     return new MpayError('REQUEST_INVALID', 'content-type');

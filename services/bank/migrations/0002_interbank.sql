@@ -31,12 +31,32 @@ CREATE TABLE payment_orders (
 
 CREATE INDEX payment_orders_due ON payment_orders (next_attempt_at) WHERE state = 'sending';
 
+-- Only the order resolves its hold, after its state has left 'sending' in the
+-- same transaction: an operator's post or void of the hold (which would debit a
+-- customer for a refused payment, or release money the merchant bank credited)
+-- is refused here, whatever path it takes. SQLSTATE MP001 carries the mpay code.
+CREATE FUNCTION transfers_respect_payment_orders() RETURNS trigger LANGUAGE plpgsql AS $function$
+BEGIN
+  IF NEW.pending_id IS NOT NULL
+     AND EXISTS (SELECT 1 FROM payment_orders WHERE id = NEW.pending_id AND state = 'sending') THEN
+    RAISE EXCEPTION 'TRANSFER_HELD_BY_PAYMENT_ORDER' USING ERRCODE = 'MP001';
+  END IF;
+  RETURN NEW;
+END
+$function$;
+
+CREATE TRIGGER transfers_respect_payment_orders BEFORE INSERT ON transfers
+  FOR EACH ROW EXECUTE FUNCTION transfers_respect_payment_orders();
+
 -- At the merchant bank: every funds-transfer message a peer bank sent, with
 -- the decision taken on it. The id is the debtor bank's order id; a second
 -- message with the same id and fields gets the same decision, never a second credit.
 CREATE TABLE interbank_credits (
-  id uuid PRIMARY KEY,
+  id uuid NOT NULL,
   debtor_bank text NOT NULL CHECK (length(debtor_bank) BETWEEN 1 AND 64),
+  -- The ledger transfer that credited the payee: derived from (debtor bank, id), so that
+  -- one peer can never claim another peer's order id.
+  transfer_id uuid NOT NULL,
   request_hash text NOT NULL,
   outcome text NOT NULL CHECK (outcome IN ('credited', 'refused')),
   refusal_code text,
@@ -46,6 +66,7 @@ CREATE TABLE interbank_credits (
   -- The funds-transfer message as received (compact JWS), kept as evidence.
   message text NOT NULL,
   created_at timestamptz NOT NULL,
+  PRIMARY KEY (debtor_bank, id),
   CONSTRAINT interbank_credits_refusal_has_code CHECK ((outcome = 'refused') = (refusal_code IS NOT NULL))
 );
 
@@ -56,6 +77,8 @@ CREATE TABLE interbank_nonces (
   expires_at timestamptz NOT NULL,
   PRIMARY KEY (bank, nonce)
 );
+
+CREATE INDEX interbank_nonces_by_expiry ON interbank_nonces (expires_at);
 
 -- Settlement runs booked between this bank and a peer: one row per run and peer.
 CREATE TABLE settlements (

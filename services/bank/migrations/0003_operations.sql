@@ -50,3 +50,19 @@ CREATE TRIGGER account_limits_refuse_update_delete BEFORE UPDATE OR DELETE ON ac
 CREATE TRIGGER account_limits_refuse_truncate BEFORE TRUNCATE ON account_limits
   FOR EACH STATEMENT EXECUTE FUNCTION rows_are_immutable();
 
+
+-- Money that went to or came from another bank is corrected between the banks
+-- (a payment back through the other bank), never by a local refund that would
+-- move a settlement account behind the peer's back. SQLSTATE MP001 carries the mpay code.
+CREATE FUNCTION corrections_stay_within_the_bank() RETURNS trigger LANGUAGE plpgsql AS $function$
+BEGIN
+  IF EXISTS (SELECT 1 FROM transfers AS t JOIN accounts AS a ON a.id IN (t.debit_account_id, t.credit_account_id)
+             WHERE t.id = NEW.original_id AND a.kind = 'settlement') THEN
+    RAISE EXCEPTION 'CORRECTION_CROSSES_BANKS' USING ERRCODE = 'MP001';
+  END IF;
+  RETURN NEW;
+END
+$function$;
+
+CREATE TRIGGER corrections_stay_within_the_bank BEFORE INSERT ON corrections
+  FOR EACH ROW EXECUTE FUNCTION corrections_stay_within_the_bank();

@@ -1,6 +1,7 @@
 export type { Correction, CorrectionKind, CorrectionRequest } from './corrections/correction.ts';
 export type { RequestToVerify, VerifyRequest } from './http/authenticate.ts';
 export { type BankClient, bankRequestVerifier } from './http/signed-clients.ts';
+export { interbankCreditId } from './interbank/ids.ts';
 export type { InterbankOptions, InterbankPeer } from './interbank/peers.ts';
 export {
   type PairReconciliation,

@@ -20,7 +20,8 @@ export interface BankProcessConfig {
   readonly dataDir?: string | undefined;
   readonly schema: string;
   readonly interbankKey: PrivateJwk;
-  readonly peers: readonly InterbankPeer[];
+  /** Peers; `netDebitCap` as decimal text of minor units. */
+  readonly peers: readonly (Omit<InterbankPeer, 'netDebitCap'> & { netDebitCap?: string })[];
   readonly clients: readonly BankClient[];
   readonly workerIntervalMs?: number | undefined;
 }
@@ -37,7 +38,13 @@ async function main(path: string): Promise<void> {
     name: config.name,
     database,
     logger: { level: 'warn' },
-    interbank: { signingKey: config.interbankKey, peers: config.peers },
+    interbank: {
+      signingKey: config.interbankKey,
+      peers: config.peers.map(({ netDebitCap, ...peer }) => ({
+        ...peer,
+        ...(netDebitCap === undefined ? {} : { netDebitCap: BigInt(netDebitCap) }),
+      })),
+    },
     verifyRequest: bankRequestVerifier(config.name, config.clients),
   });
   const url = await service.listen(config.port);

@@ -73,6 +73,10 @@ export const errorCatalogue = {
   TRANSFER_EXPIRED: 'The pending transfer has expired.',
   BANK_UNKNOWN: 'No such bank, or not a peer of this bank.',
   INTERBANK_PENDING: "The payee's bank has not answered yet; the payment completes or is released later.",
+  TRANSFER_HELD_BY_PAYMENT_ORDER:
+    "The hold belongs to an interbank payment order; only the payee bank's answer resolves it.",
+  CORRECTION_CROSSES_BANKS: 'A transfer with another bank is corrected by a payment back through that bank.',
+  SETTLEMENT_EXCEEDS_POSITION: 'The settlement amount exceeds what the banks owe each other.',
   FUNDS_TRANSFER_EXPIRED: 'The funds-transfer message arrived after its deadline.',
   TRANSFER_ALREADY_VOIDED: 'The pending transfer was already voided.',
   TRANSFER_ALREADY_POSTED: 'The pending transfer was already posted.',

@@ -1,8 +1,9 @@
 import { requestJson } from '@mpay/http/client';
+import type { Transfer, TransferRequest } from '@mpay/ledger';
 import { isMpayError } from '@mpay/protocol';
-import type { Database } from '@mpay/storage';
-import { createTransferInTransaction } from '../store/create-transfer.ts';
-import { holdResolutionId } from './ids.ts';
+import type { Database, Sql } from '@mpay/storage';
+import { createTransferInTransaction, expirePendingInTransaction } from '../store/create-transfer.ts';
+import { holdResolutionId, settlementAccountId } from './ids.ts';
 import { type FundsTransferAnswer, signFundsTransfer, verifyAnswer } from './messages.ts';
 import { finishOrder, type PaymentOrder, recordAttemptFailure, selectOrder } from './orders-store.ts';
 import type { Interbank } from './peers.ts';
@@ -53,7 +54,54 @@ async function exchange(
   return { answer: await verifyAnswer(context.interbank, peer, jws, order.id), jws };
 }
 
-/** Posts (credited) or voids (refused) the hold, and closes the order, in one transaction. */
+/** The post or void of the hold that the merchant bank's answer asks for. */
+function resolutionOf(order: PaymentOrder, answer: FundsTransferAnswer): TransferRequest {
+  const credited = answer.outcome === 'credited';
+  return {
+    kind: credited ? 'post_pending' : 'void_pending',
+    id: holdResolutionId(order.id, credited ? 'post' : 'void'),
+    pendingId: order.id,
+    reference: credited
+      ? `credited by ${order.creditorBank}`
+      : `refused by ${order.creditorBank}: ${answer.code}`,
+  };
+}
+
+/**
+ * The hold's timeout passed while the merchant bank could not be reached (the
+ * sweep leaves such holds alone): release it as the sweep would and, for a
+ * credit, debit the customer in the same transaction; the released amount
+ * covers it.
+ */
+async function resolveExpired(
+  sql: Sql,
+  order: PaymentOrder,
+  answer: FundsTransferAnswer,
+  self: string,
+  now: Date,
+) {
+  await expirePendingInTransaction(sql, order.id, holdResolutionId(order.id, 'void'), now);
+  if (answer.outcome !== 'credited') return;
+  await createTransferInTransaction(
+    sql,
+    {
+      kind: 'posted',
+      id: holdResolutionId(order.id, 'post'),
+      debitAccountId: order.debitAccountId,
+      creditAccountId: settlementAccountId(self, order.creditorBank, order.ledger),
+      amount: order.amount,
+      ledger: order.ledger as Transfer['ledger'],
+      reference: `credited by ${order.creditorBank} after the hold expired`,
+    },
+    now,
+  );
+}
+
+/**
+ * Posts (credited) or voids (refused) the hold and closes the order, in one
+ * transaction. The order leaves 'sending' first: the database refuses any
+ * other resolution of a hold whose order is still 'sending'.
+ */
 async function resolve(
   context: DeliveryContext,
   order: PaymentOrder,
@@ -65,25 +113,19 @@ async function resolve(
   await context.database.transaction(async (sql) => {
     const current = await selectOrder(sql, order.id, true);
     if (current?.state !== 'sending') return;
-    await createTransferInTransaction(
-      sql,
-      {
-        kind: credited ? 'post_pending' : 'void_pending',
-        id: holdResolutionId(order.id, credited ? 'post' : 'void'),
-        pendingId: order.id,
-        reference: credited
-          ? `credited by ${order.creditorBank}`
-          : `refused by ${order.creditorBank}: ${answer.code}`,
-      },
-      now,
-    );
-    const state = credited ? 'completed' : 'refused';
+    const refusalCode = credited ? null : (answer.code ?? 'REFUSED');
     await finishOrder(
       sql,
       order.id,
-      { state, refusalCode: credited ? null : (answer.code ?? 'REFUSED'), answer: jws },
+      { state: credited ? 'completed' : 'refused', refusalCode, answer: jws },
       now,
     );
+    try {
+      await createTransferInTransaction(sql, resolutionOf(order, answer), now);
+    } catch (error) {
+      if (!isMpayError(error) || error.code !== 'TRANSFER_EXPIRED') throw error;
+      await resolveExpired(sql, order, answer, context.interbank.self, now);
+    }
   });
 }
 

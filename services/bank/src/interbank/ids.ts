@@ -23,3 +23,8 @@ export function settlementAccountId(bank: string, peer: string, ledger: string):
 export function holdResolutionId(orderId: string, resolution: 'post' | 'void'): string {
   return derivedId('payment-order', orderId, resolution);
 }
+
+/** The merchant bank's ledger transfer that credits the payee of peer `debtorBank`'s order `orderId`. */
+export function interbankCreditId(debtorBank: string, orderId: string): string {
+  return derivedId('interbank-credit', debtorBank, orderId);
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { generateSigningKeyPair } from '@mpay/envelope';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { holdResolutionId } from './ids.ts';
 import { signFundsTransfer } from './messages.ts';
 import { createInterbank } from './peers.ts';
 import { startBankPair, type TestBankPair } from './test-banks.ts';
@@ -54,7 +55,7 @@ async function positions() {
 let before: { x: bigint; y: bigint };
 
 beforeAll(async () => {
-  banks = await startBankPair();
+  banks = await startBankPair({}, 50_000n);
 }, 60_000);
 
 afterAll(async () => {
@@ -209,6 +210,90 @@ describe('payment orders between two banks', () => {
     }
     expect(await moved()).toEqual({ x: 0n, y: 0n });
     await expectAudited();
+  });
+});
+
+describe('what nobody but the merchant bank’s answer may do', () => {
+  it('refuses an operator’s void or post of a hold whose order is still being delivered', async () => {
+    await banks.y.stop();
+    const body = order();
+    await banks.x.call('POST', '/payment-orders', body);
+    for (const action of ['void', 'post']) {
+      const answer = await banks.x.call('POST', `/transfers/${body.id}/${action}`, { reference: 'operator' });
+      expect(answer).toMatchObject({
+        status: 409,
+        body: { error: { code: 'TRANSFER_HELD_BY_PAYMENT_ORDER' } },
+      });
+    }
+    expect(await banks.x.balance(customer)).toEqual({ balance: 10_000n, available: 8_750n });
+    await banks.y.start();
+    banks.x.offsetMs += 5_000;
+    await banks.x.service.worker.runOnce();
+    expect(await banks.x.balance(customer)).toEqual({ balance: 8_750n, available: 8_750n });
+    const refund = await banks.x.call('POST', `/transfers/${holdResolutionId(body.id, 'post')}/refund`, {
+      id: randomUUID(),
+      reference: 'local refund',
+    });
+    expect(refund.body).toMatchObject({ error: { code: 'CORRECTION_CROSSES_BANKS' } });
+  });
+
+  it('lets the FSP debit only customer accounts and pay only customers or merchants', async () => {
+    const funding = await banks.x.openAccount('funding');
+    const fromFunding = await banks.x.call('POST', '/payment-orders', order({ debitAccountId: funding }));
+    expect(fromFunding.body).toMatchObject({ error: { code: 'ACCOUNT_UNKNOWN' } });
+    const toFunding = await banks.x.call(
+      'POST',
+      '/payment-orders',
+      order({ creditBankId: 'xbank', creditAccountId: funding }),
+    );
+    expect(toFunding.body).toMatchObject({ error: { code: 'ACCOUNT_UNKNOWN' } });
+    expect(await banks.x.balance(customer)).toMatchObject({ balance: 10_000n });
+  });
+
+  it('answers concurrent identical orders with the one order, even near a daily limit', async () => {
+    await banks.x.call('POST', `/accounts/${customer}/limits`, { dailyDebitMax: '1500' });
+    const body = order();
+    const answers = await Promise.all([1, 2, 3, 4].map(() => banks.x.call('POST', '/payment-orders', body)));
+    expect(answers.map((answer) => answer.body.state)).toEqual([
+      'completed',
+      'completed',
+      'completed',
+      'completed',
+    ]);
+    expect(await banks.x.balance(customer)).toMatchObject({ balance: 8_750n });
+  });
+
+  it('refuses credits beyond the net debit cap of the paying bank, and the hold is released', async () => {
+    await fund(customer, 60_000n);
+    const placed = await banks.x.call('POST', '/payment-orders', order({ amount: '50001' }));
+    expect(placed.body).toMatchObject({ state: 'refused', refusalCode: 'LIMIT_EXCEEDED' });
+    expect(await banks.x.balance(customer)).toEqual({ balance: 70_000n, available: 70_000n });
+  });
+
+  it('honours a credit that arrives after the hold expired, in one transaction', async () => {
+    await banks.y.stop();
+    const body = order();
+    await banks.x.call('POST', '/payment-orders', body);
+    await banks.y.start();
+    banks.x.offsetMs += 8 * 86_400_000;
+    await banks.x.service.worker.runOnce();
+    expect((await banks.x.call('GET', `/payment-orders/${body.id}`)).body).toMatchObject({
+      state: 'completed',
+    });
+    expect(await banks.x.balance(customer)).toEqual({ balance: 8_750n, available: 8_750n });
+    expect(await moved()).toEqual({ x: 1_250n, y: -1_250n });
+    await expectAudited();
+  });
+
+  it('never settles more than the position, so a second run for the same position is refused', async () => {
+    await banks.x.call('POST', '/payment-orders', order());
+    const { body } = await banks.x.call('GET', '/settlement/positions');
+    const net = (body.positions as { net: string }[])[0]!.net;
+    const run = { peer: 'ybank', currency: 'EUR', amount: (BigInt(net) + 1n).toString() };
+    const beyond = await banks.x.call('POST', '/settlements', { id: randomUUID(), ...run });
+    expect(beyond.body).toMatchObject({ error: { code: 'SETTLEMENT_EXCEEDS_POSITION' } });
+    const wrongWay = await banks.x.call('POST', '/settlements', { id: randomUUID(), ...run, amount: '-1' });
+    expect(wrongWay.body).toMatchObject({ error: { code: 'SETTLEMENT_EXCEEDS_POSITION' } });
   });
 });
 

@@ -38,7 +38,7 @@ const fieldPatterns: Record<keyof FundsTransfer, RegExp> = {
   amount: /^[1-9][0-9]{0,17}$/,
   currency: /^[A-Z]{3}$/,
   reference: /^[^\p{Cc}]{0,128}$/u,
-  deadline: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/,
+  deadline: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/,
 };
 
 /** SHA-256 of the canonical form: two messages with the same hash ask for the same thing. */
@@ -59,7 +59,8 @@ function parseFundsTransfer(value: unknown): FundsTransfer {
       throw new MpayError('REQUEST_INVALID', `fundsTransfer.${name}`);
     }
   }
-  if (Number.isNaN(Date.parse(record.deadline as string))) {
+  const deadline = new Date(record.deadline as string);
+  if (Number.isNaN(deadline.getTime()) || deadline.toISOString() !== record.deadline) {
     throw new MpayError('REQUEST_INVALID', 'fundsTransfer.deadline');
   }
   return record as unknown as FundsTransfer;

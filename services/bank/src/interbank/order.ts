@@ -36,12 +36,35 @@ function requestHashOf(input: PaymentOrderInput): string {
     .digest('hex');
 }
 
-async function debit(context: OrderContext, sql: Sql, request: TransferRequest, now: Date): Promise<void> {
+/**
+ * Locks both accounts (in id order, as the transfer path does), then checks
+ * what an FSP may order: only a customer account pays, and a local payee is a
+ * customer or merchant, never one of the bank's own accounts. Answers the
+ * committed order if a concurrent identical request placed it while this one
+ * waited for the locks; otherwise checks the debit limits and debits.
+ */
+async function debit(
+  context: OrderContext,
+  sql: Sql,
+  request: TransferRequest,
+  local: boolean,
+  now: Date,
+): Promise<PaymentOrder | undefined> {
   if (request.kind !== 'posted' && request.kind !== 'pending') throw new Error('assertion failed: a debit');
-  // Both accounts in id order first (as the transfer path does), so the limit check sees a serialized balance.
-  await lockAccounts(sql, request.debitAccountId, request.creditAccountId);
+  const { debit: payer, credit: payee } = await lockAccounts(
+    sql,
+    request.debitAccountId,
+    request.creditAccountId,
+  );
+  if (payer.kind !== 'customer') throw new MpayError('ACCOUNT_UNKNOWN', 'debitAccountId');
+  if (local && payee.kind !== 'customer' && payee.kind !== 'merchant') {
+    throw new MpayError('ACCOUNT_UNKNOWN', 'creditAccountId');
+  }
+  const placed = await selectOrder(sql, request.id);
+  if (placed !== undefined) return placed;
   await context.checkDebitLimits(sql, request.debitAccountId, request.amount, now);
   await createTransferInTransaction(sql, request, now);
+  return undefined;
 }
 
 function orderOf(input: PaymentOrderInput, orderedBy: string, hash: string, now: Date): PaymentOrder {
@@ -66,6 +89,11 @@ function orderOf(input: PaymentOrderInput, orderedBy: string, hash: string, now:
   };
 }
 
+function sameOrder(existing: PaymentOrder, hash: string): PaymentOrder {
+  if (existing.requestHash !== hash) throw new MpayError('TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS');
+  return existing;
+}
+
 async function placeInTransaction(
   context: OrderContext,
   sql: Sql,
@@ -74,11 +102,8 @@ async function placeInTransaction(
   now: Date,
 ): Promise<PaymentOrder> {
   const hash = requestHashOf(input);
-  const existing = await selectOrder(sql, input.id, true);
-  if (existing !== undefined) {
-    if (existing.requestHash !== hash) throw new MpayError('TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS');
-    return existing;
-  }
+  const existing = await selectOrder(sql, input.id);
+  if (existing !== undefined) return sameOrder(existing, hash);
   const { self } = context.interbank;
   const local = input.creditBankId === self;
   const creditAccountId = local
@@ -103,7 +128,8 @@ async function placeInTransaction(
     },
     context.limits,
   );
-  await debit(context, sql, transfer, now);
+  const placed = await debit(context, sql, transfer, local, now);
+  if (placed !== undefined) return sameOrder(placed, hash);
   const order = {
     ...orderOf(input, orderedBy, hash, now),
     state: local ? ('completed' as const) : ('sending' as const),

@@ -146,18 +146,29 @@ export interface InFlight {
   readonly ledger: string;
   readonly count: number;
   readonly amount: bigint;
+  /** Of those, orders whose deadline passed before `overdueBefore`: the peer has not answered for long. */
+  readonly overdue: number;
 }
 
 /** Orders still being delivered, summed per creditor bank and ledger (for audit and settlement). */
-export async function selectInFlight(sql: Sql): Promise<InFlight[]> {
-  const { rows } = await sql.query<{ creditor_bank: string; ledger: string; count: string; amount: string }>(
-    `SELECT creditor_bank, ledger, count(*)::text AS count, sum(amount)::text AS amount
+export async function selectInFlight(sql: Sql, overdueBefore: Date): Promise<InFlight[]> {
+  const { rows } = await sql.query<{
+    creditor_bank: string;
+    ledger: string;
+    count: string;
+    amount: string;
+    overdue: string;
+  }>(
+    `SELECT creditor_bank, ledger, count(*)::text AS count, sum(amount)::text AS amount,
+       (count(*) FILTER (WHERE deadline < $1))::text AS overdue
      FROM payment_orders WHERE state = 'sending' GROUP BY creditor_bank, ledger ORDER BY 1, 2`,
+    [overdueBefore.toISOString()],
   );
   return rows.map((row) => ({
     creditorBank: row.creditor_bank,
     ledger: row.ledger,
     count: Number(row.count),
     amount: BigInt(row.amount),
+    overdue: Number(row.overdue),
   }));
 }

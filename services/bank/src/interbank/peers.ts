@@ -9,6 +9,11 @@ export interface InterbankPeer {
   readonly url: string;
   /** The key the peer signs funds-transfer messages and answers with. */
   readonly signingJwk: PublicJwk;
+  /**
+   * Most this bank lets the peer owe it (minor units, per currency) before
+   * settlement: credits beyond it are refused with LIMIT_EXCEEDED. Undefined: no cap.
+   */
+  readonly netDebitCap?: bigint | undefined;
 }
 
 export interface InterbankOptions {

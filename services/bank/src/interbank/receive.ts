@@ -1,9 +1,10 @@
 import { type LedgerLimits, validateTransfer } from '@mpay/ledger';
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
-import { selectAccount } from '../store/accounts.ts';
+import { lockAccounts, selectAccount } from '../store/accounts.ts';
 import { createTransferInTransaction } from '../store/create-transfer.ts';
 import { ensureSettlementAccount } from './accounts.ts';
+import { interbankCreditId } from './ids.ts';
 import {
   type FundsTransfer,
   fundsTransferHash,
@@ -58,6 +59,30 @@ async function existingDecision(
   return { outcome: row.outcome, code: row.refusal_code ?? undefined };
 }
 
+/** At most `length` UTF-16 units, never splitting a surrogate pair. */
+function truncate(text: string, length: number): string {
+  const cut = text.slice(0, length);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/**
+ * The net debit cap (as at a clearing house): what the peer owes this bank,
+ * posted and held, may not exceed the cap after this credit. Locks both
+ * accounts in id order first, as the transfer path does, so concurrent
+ * credits from one peer are checked one after the other.
+ */
+async function beyondNetDebitCap(
+  sql: Sql,
+  settlement: string,
+  transfer: FundsTransfer,
+  cap: bigint | undefined,
+) {
+  const { debit } = await lockAccounts(sql, settlement, transfer.creditAccountId);
+  if (cap === undefined) return false;
+  const owed = debit.debitsPosted + debit.debitsPending - debit.creditsPosted - debit.creditsPending;
+  return owed + BigInt(transfer.amount) > cap;
+}
+
 /** Credits the payee from the debtor bank's settlement account, or says why not. */
 async function credit(
   context: ReceiveContext,
@@ -72,6 +97,7 @@ async function credit(
   if (payee === undefined || (payee.kind !== 'customer' && payee.kind !== 'merchant')) {
     return { outcome: 'refused', code: 'ACCOUNT_UNKNOWN' };
   }
+  const peer = context.interbank.peer(transfer.debtorBank);
   const settlement = await ensureSettlementAccount(
     sql,
     context.interbank.self,
@@ -79,16 +105,19 @@ async function credit(
     transfer.currency,
     now,
   );
+  if (await beyondNetDebitCap(sql, settlement, transfer, peer.netDebitCap)) {
+    return { outcome: 'refused', code: 'LIMIT_EXCEEDED' };
+  }
   try {
     const request = validateTransfer(
       {
         kind: 'posted',
-        id: transfer.id,
+        id: interbankCreditId(transfer.debtorBank, transfer.id),
         debitAccountId: settlement,
         creditAccountId: transfer.creditAccountId,
         amount: BigInt(transfer.amount),
         ledger: transfer.currency,
-        reference: `from ${transfer.debtorBank}: ${transfer.reference}`.slice(0, 128),
+        reference: truncate(`from ${transfer.debtorBank}: ${transfer.reference}`, 128),
       },
       context.limits,
     );
@@ -114,12 +143,13 @@ async function decide(
     if (existing !== undefined) return existing;
     const decision = await credit(context, sql, transfer, now);
     await sql.query(
-      `INSERT INTO interbank_credits (id, debtor_bank, request_hash, outcome, refusal_code,
+      `INSERT INTO interbank_credits (id, debtor_bank, transfer_id, request_hash, outcome, refusal_code,
          credit_account_id, amount, ledger, message, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
       [
         transfer.id,
         transfer.debtorBank,
+        interbankCreditId(transfer.debtorBank, transfer.id),
         hash,
         decision.outcome,
         decision.code ?? null,

@@ -3,6 +3,7 @@ import { validateTransfer } from '@mpay/ledger';
 import { canonicalize, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import type { BankLimits } from '../limits.ts';
+import { lockAccounts } from '../store/accounts.ts';
 import { createTransferInTransaction } from '../store/create-transfer.ts';
 import { ensureReserveAccount } from './accounts.ts';
 import { derivedId, settlementAccountId } from './ids.ts';
@@ -18,7 +19,7 @@ export interface SettlementPosition {
   /** Holds towards the peer not yet posted (interbank payments being delivered). */
   readonly pending: bigint;
   /** Payment orders to the peer still being delivered. */
-  readonly inFlight: { readonly count: number; readonly amount: bigint };
+  readonly inFlight: { readonly count: number; readonly amount: bigint; readonly overdue: number };
 }
 
 interface BalanceRow {
@@ -28,13 +29,28 @@ interface BalanceRow {
   pending: string;
 }
 
-export async function settlementPositions(sql: Sql, interbank: Interbank): Promise<SettlementPosition[]> {
+/** Positions and orders in flight from one snapshot (REPEATABLE READ), so the two agree with each other. */
+export function settlementPositions(
+  database: Database,
+  interbank: Interbank,
+  now: Date,
+): Promise<SettlementPosition[]> {
+  return database.transaction(async (sql) => {
+    await sql.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    return positionsIn(sql, interbank, now);
+  });
+}
+
+/** An order still unanswered this long after its deadline needs an operator. */
+const overdueAfterDeadlineMs = 5 * 60_000;
+
+async function positionsIn(sql: Sql, interbank: Interbank, now: Date): Promise<SettlementPosition[]> {
   const { rows } = await sql.query<BalanceRow>(
     `SELECT owner, ledger, (credits_posted - debits_posted)::text AS net,
        (credits_pending - debits_pending)::text AS pending
      FROM accounts WHERE kind = 'settlement' ORDER BY owner, ledger`,
   );
-  const inFlight = await selectInFlight(sql);
+  const inFlight = await selectInFlight(sql, new Date(now.getTime() - overdueAfterDeadlineMs));
   const find = (peer: string, ledger: string): InFlight | undefined =>
     inFlight.find((entry) => entry.creditorBank === peer && entry.ledger === ledger);
   return rows
@@ -47,6 +63,7 @@ export async function settlementPositions(sql: Sql, interbank: Interbank): Promi
       inFlight: {
         count: find(row.owner, row.ledger)?.count ?? 0,
         amount: find(row.owner, row.ledger)?.amount ?? 0n,
+        overdue: find(row.owner, row.ledger)?.overdue ?? 0,
       },
     }));
 }
@@ -98,6 +115,15 @@ export async function bookSettlement(
     const reserve = await ensureReserveAccount(sql, self, input.currency, now);
     const settlement = settlementAccountId(self, peer, input.currency);
     const pays = input.amount > 0n;
+    // Never settle more than is owed, in the direction it is owed: a second run for the same position is refused.
+    const { debit, credit } = await lockAccounts(
+      sql,
+      pays ? settlement : reserve,
+      pays ? reserve : settlement,
+    );
+    const position = pays ? debit : credit;
+    const net = position.creditsPosted - position.debitsPosted;
+    if (pays ? input.amount > net : -input.amount > -net) throw new MpayError('SETTLEMENT_EXCEEDS_POSITION');
     const request = validateTransfer(
       {
         kind: 'posted',

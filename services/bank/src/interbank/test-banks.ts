@@ -111,7 +111,10 @@ export interface TestBankPair {
 }
 
 /** xbank (client bank) and ybank (merchant bank), each with its own database, peers of each other. */
-export async function startBankPair(options: Partial<InterbankOptions> = {}): Promise<TestBankPair> {
+export async function startBankPair(
+  options: Partial<InterbankOptions> = {},
+  netDebitCap?: bigint,
+): Promise<TestBankPair> {
   const [xKey, yKey, xPort, yPort] = await Promise.all([
     generateSigningKeyPair('ES256'),
     generateSigningKeyPair('ES256'),
@@ -122,6 +125,7 @@ export async function startBankPair(options: Partial<InterbankOptions> = {}): Pr
     id: name,
     url: `http://127.0.0.1:${port}`,
     signingJwk: key,
+    netDebitCap,
   });
   const x = await startNode(
     { name: 'xbank', port: xPort, key: xKey },

@@ -1,3 +1,4 @@
+import type { Database } from '@mpay/storage';
 import type { BankLedger } from '../store/bank-ledger.ts';
 import { type DeliveryContext, deliverOrder } from './deliver.ts';
 import { selectDueOrders } from './orders-store.ts';
@@ -11,6 +12,17 @@ export interface BankWorker {
 
 /** Most orders one pass delivers; the next pass takes the rest. */
 const deliveryBatchMax = 100;
+const deliveriesInParallel = 8;
+
+/**
+ * Forgets nonces of funds-transfer messages that can no longer verify: past
+ * their expiry plus the verifier's largest clock skew (300 s).
+ */
+async function sweepNonces(database: Database, now: Date): Promise<void> {
+  await database.query('DELETE FROM interbank_nonces WHERE expires_at < $1', [
+    new Date(now.getTime() - 300_000).toISOString(),
+  ]);
+}
 
 /**
  * The bank's background work, safe to run in several processes at once (every
@@ -28,10 +40,15 @@ export function createBankWorker(
   const runOnce = async () => {
     let delivered = 0;
     if (context !== undefined) {
-      for (const id of await selectDueOrders(context.database, clock(), deliveryBatchMax)) {
-        await deliverOrder(context, id);
-        delivered += 1;
+      const due = await selectDueOrders(context.database, clock(), deliveryBatchMax);
+      // A few at a time, so that one unreachable peer (a timeout per order) does not hold up the others.
+      for (let start = 0; start < due.length; start += deliveriesInParallel) {
+        await Promise.all(
+          due.slice(start, start + deliveriesInParallel).map((id) => deliverOrder(context, id)),
+        );
       }
+      delivered = due.length;
+      await sweepNonces(context.database, clock());
     }
     const expired = (await ledger.expirePendingTransfers(clock())).length;
     return { delivered, expired };

@@ -128,3 +128,21 @@ export async function expirePendingTransfers(
   }
   return expired;
 }
+
+/**
+ * Releases the hold `pendingId` whose timeout has passed, inside the caller's
+ * transaction: the void the expiry sweep would write, with the caller's id.
+ * Returns undefined when something already resolved the hold.
+ */
+export async function expirePendingInTransaction(
+  sql: Sql,
+  pendingId: string,
+  voidId: string,
+  now: Date,
+): Promise<Transfer | undefined> {
+  const pending = await selectTransfer(sql, pendingId);
+  if (pending === undefined) throw new MpayError('TRANSFER_UNKNOWN', 'pendingId');
+  return commitTransfer(sql, pending, pending, (resolution) =>
+    resolution === undefined ? expirePendingTransfer(pending, undefined, voidId, now) : undefined,
+  );
+}

@@ -109,12 +109,18 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
 
   app.get('/settlement/positions', async () => ({
     bank: context.interbank.self,
-    positions: (await settlementPositions(context.database, context.interbank)).map((position) => ({
-      ...position,
-      net: position.net.toString(),
-      pending: position.pending.toString(),
-      inFlight: { count: position.inFlight.count, amount: position.inFlight.amount.toString() },
-    })),
+    positions: (await settlementPositions(context.database, context.interbank, context.clock())).map(
+      (position) => ({
+        ...position,
+        net: position.net.toString(),
+        pending: position.pending.toString(),
+        inFlight: {
+          count: position.inFlight.count,
+          amount: position.inFlight.amount.toString(),
+          overdue: position.inFlight.overdue,
+        },
+      }),
+    ),
   }));
 
   app.post<{ Body: { id: string; peer: string; currency: string; amount: string } }>(
