@@ -92,12 +92,13 @@ describe('mpay audit and mpay settlement', () => {
   }, 60_000);
 
   it('fails when one bank books money the other never sent', async () => {
-    // ybank books a settlement run that xbank never booked: ybank believes it was paid 1.00.
+    // A settlement run booked at ybank only: ybank believes xbank paid the 5.00 it owes.
+    await pay('00000000-0000-4000-8000-00000000a002', 500n);
     await operator('ybank').post('/settlements', {
       id: '00000000-0000-4000-8000-00000000b001',
       peer: 'xbank',
       currency: 'EUR',
-      amount: '-100',
+      amount: '-500',
     });
     const audit = await run('audit');
     expect(audit.status).toBe(1);
