@@ -6,12 +6,31 @@
 
 export type { Checkpoint } from './checkpoint/checkpoint.ts';
 export { verifyCheckpointConsistency } from './checkpoint/consistency.ts';
+export {
+  type CosignedCheckpoint,
+  openCosignedCheckpoint,
+  type WitnessCosignature,
+  type WitnessPolicy,
+  witnessKeysMax,
+} from './checkpoint/cosigned.ts';
 export { type CheckpointFields, formatCheckpoint } from './checkpoint/format.ts';
 export { type OpenedCheckpoint, openCheckpoint } from './checkpoint/open.ts';
 export { parseCheckpoint } from './checkpoint/parse.ts';
-export { emptyRootHash, leafHash, nodeHash } from './hash/rfc9162.ts';
+export {
+  type Cosigner,
+  cosignatureTimestamp,
+  generateCosignerKey,
+  parseCosignerKey,
+} from './cosignature/cosigner-key.ts';
+export {
+  cosignatureV1Header,
+  cosignedMessage,
+  type TimestampedSignature,
+} from './cosignature/timestamped-signature.ts';
+export { emptyRootHash, leafHash, nodeHash, sha256 } from './hash/rfc9162.ts';
 export * from './limits.ts';
 export { isValidKeyName } from './note/key-name.ts';
+export { signatureTypes } from './note/key-text.ts';
 export {
   formatVerifierKey,
   generateNoteKey,
@@ -21,7 +40,7 @@ export {
   parseVerifierKey,
 } from './note/note-key.ts';
 export { type OpenedNote, openNote } from './note/open.ts';
-export { signNote } from './note/sign.ts';
+export { parseAnySignerKey, signNote } from './note/sign.ts';
 export type { NoteSignature } from './note/signature-line.ts';
 export { consistencyProof } from './proof/consistency/generate.ts';
 export { verifyConsistency } from './proof/consistency/verify.ts';
@@ -33,6 +52,32 @@ export {
   inclusionProofNodes,
   type ProofNodes,
 } from './proof/proof-nodes.ts';
+export {
+  entryKindPattern,
+  type LogEntryFields,
+  leafDataOf,
+  leafDataOfCanonicalMetadata,
+  messagesHash,
+  transactionIdPattern,
+} from './receipt/leaf.ts';
+export {
+  checkReceipt,
+  formatReceipt,
+  parseReceipt,
+  type Receipt,
+  receiptBytesMax,
+  receiptVersion,
+} from './receipt/receipt.ts';
+export { type VerifiedReceipt, verifyReceipt } from './receipt/verify.ts';
+export { formatTlogProof, type TlogProofFields } from './tlog-proof/format.ts';
+export { parseTlogProof } from './tlog-proof/parse.ts';
+export { type TlogProof, tlogProofHeader } from './tlog-proof/tlog-proof.ts';
+export {
+  type LeafInput,
+  type TlogProofPolicy,
+  type VerifiedTlogProof,
+  verifyTlogProof,
+} from './tlog-proof/verify.ts';
 export { CompactRange, type NodeVisitor } from './tree/compact-range.ts';
 export { MemoryTree } from './tree/memory-tree.ts';
 export { type NodeId, perfectSubtrees } from './tree/node-id.ts';

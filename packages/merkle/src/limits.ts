@@ -40,3 +40,9 @@ export const checkpointOriginBytesMax = 1_024;
 /** Checkpoint extension lines: how many, and how long each (UTF-8 bytes). */
 export const checkpointExtensionLinesMax = 16;
 export const checkpointExtensionLineBytesMax = 4_096;
+
+/** c2sp.org/tlog-proof: the opaque `extra` data, decoded. */
+export const tlogProofExtraBytesMax = 4_096;
+
+/** A whole tlog-proof text, in UTF-8 bytes: the checkpoint note plus index, extra and 64 hash lines. */
+export const tlogProofBytesMax = noteBytesMax + 16_384;

@@ -10,14 +10,20 @@ export interface LogLimits {
   readonly pendingEntriesMax: number;
   /** Time between integrations run by the timer. */
   readonly integrationIntervalMs: number;
+  /** Each request to a witness is abandoned after this long (the checkpoint is published without it). */
+  readonly witnessTimeoutMs: number;
+  /** Submissions waiting to be written in the next group commit; beyond it SERVICE_UNAVAILABLE. */
+  readonly submissionQueueMax: number;
 }
 
 const logDefaults: LogLimits = {
   bodyLimitBytes: 8 * 1024,
   metadataBytesMax: 2 * 1024,
-  batchSizeMax: 1_000,
+  batchSizeMax: 10_000,
   pendingEntriesMax: 100_000,
   integrationIntervalMs: 1_000,
+  witnessTimeoutMs: 3_000,
+  submissionQueueMax: 10_000,
 };
 
 function checkInteger(name: string, value: number, min: number, max: number): void {
@@ -33,5 +39,7 @@ export function createLogLimits(options: Partial<LogLimits> = {}): LogLimits {
   checkInteger('batchSizeMax', limits.batchSizeMax, 1, 100_000);
   checkInteger('pendingEntriesMax', limits.pendingEntriesMax, 1, 100_000_000);
   checkInteger('integrationIntervalMs', limits.integrationIntervalMs, 10, 3_600_000);
+  checkInteger('witnessTimeoutMs', limits.witnessTimeoutMs, 100, 60_000);
+  checkInteger('submissionQueueMax', limits.submissionQueueMax, 1, 1_000_000);
   return Object.freeze(limits);
 }

@@ -5,8 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Submitter } from './http/authenticate.ts';
 import type { LogRouteContext } from './http/context.ts';
 import { registerEntryRoutes } from './http/entries.ts';
+import { GroupCommit } from './http/group-commit.ts';
 import { registerTreeRoutes } from './http/tree.ts';
+import { type LogWitness, WitnessCosigning } from './integrate/cosign.ts';
 import { type IntegrationResult, integrateBatch } from './integrate/integrate.ts';
+import { createIntegrator } from './integrate/integrator.ts';
 import { createLogLimits, type LogLimits } from './limits.ts';
 
 export interface LogServiceOptions {
@@ -15,6 +18,8 @@ export interface LogServiceOptions {
   /** The log's note signer key (`PRIVATE+KEY+<origin>+…`); its name is the checkpoint origin. */
   readonly signerKey: string | NoteSigner;
   readonly submitters: readonly Submitter[];
+  /** Witnesses asked to cosign every new checkpoint (c2sp.org/tlog-witness); none: checkpoints publish at once. */
+  readonly witnesses?: readonly LogWitness[] | undefined;
   readonly limits?: Partial<LogLimits> | undefined;
   readonly logger?: boolean | { level: string } | undefined;
   readonly clock?: (() => Date) | undefined;
@@ -25,7 +30,7 @@ export interface LogService {
   readonly app: FastifyInstance;
   readonly origin: string;
   readonly limits: LogLimits;
-  /** Integrates one batch of queued entries and signs a checkpoint (tests call it directly). */
+  /** Integrates one batch of queued entries, signs a checkpoint, has it cosigned and publishes it. */
   integrateNow(): Promise<IntegrationResult>;
   /** Starts the integration timer. */
   start(): void;
@@ -36,8 +41,9 @@ export interface LogService {
 }
 
 /**
- * The transaction log server: submitters append message hashes, a timer
- * integrates them in batches, each batch ends in a signed checkpoint; the
+ * The transaction log server: submitters append message hashes (group
+ * commit), a timer integrates them in batches, each batch ends in a signed
+ * checkpoint that the witnesses are asked to cosign before it is published;
  * checkpoint, entries and proofs are public. Signs the empty checkpoint first.
  */
 export async function createLogService(options: LogServiceOptions): Promise<LogService> {
@@ -45,13 +51,20 @@ export async function createLogService(options: LogServiceOptions): Promise<LogS
     typeof options.signerKey === 'string' ? await parseSignerKey(options.signerKey) : options.signerKey;
   const limits = createLogLimits(options.limits);
   const clock = options.clock ?? (() => new Date());
+  const { database } = options;
   const context: LogRouteContext = {
-    database: options.database,
+    database,
     origin: signer.name,
     submitters: options.submitters,
     limits,
     clockSkewSeconds: options.clockSkewSeconds ?? 30,
     clock,
+    submissions: new GroupCommit(database, {
+      batchSizeMax: limits.batchSizeMax,
+      queueMax: limits.submissionQueueMax,
+      pendingEntriesMax: limits.pendingEntriesMax,
+      clock,
+    }),
   };
   const app = createHttpServer({
     name: 'log',
@@ -64,12 +77,28 @@ export async function createLogService(options: LogServiceOptions): Promise<LogS
   );
   registerEntryRoutes(app, context);
   registerTreeRoutes(app, context);
-  const integrator = createIntegrator(app, () =>
-    integrateBatch(
-      options.database,
-      { origin: signer.name, signer },
-      { batchSizeMax: limits.batchSizeMax, now: clock },
-    ),
+  const witnesses = options.witnesses ?? [];
+  const cosigning =
+    witnesses.length === 0
+      ? undefined
+      : await WitnessCosigning.create(database, witnesses, limits.witnessTimeoutMs);
+  const integrator = createIntegrator(
+    app,
+    async () => {
+      const result = await integrateBatch(
+        database,
+        { origin: signer.name, signer },
+        {
+          batchSizeMax: limits.batchSizeMax,
+          now: clock,
+          publish: cosigning === undefined,
+        },
+      );
+      const round = await cosigning?.cosignLatest(signer.name, clock);
+      if (round !== undefined && round.failed.length > 0) app.log.warn({ round }, 'witnesses did not cosign');
+      return result;
+    },
+    limits.batchSizeMax,
   );
   await integrator.integrateNow();
   return {
@@ -84,50 +113,8 @@ export async function createLogService(options: LogServiceOptions): Promise<LogS
     listen: (port, host = '127.0.0.1') => app.listen({ port, host }),
     close: async () => {
       integrator.stop();
+      await integrator.idle();
       await app.close();
-    },
-  };
-}
-
-/** Runs integrations one at a time; an assertion failure halts it for good (never sign on corrupt state). */
-function createIntegrator(app: FastifyInstance, integrate: () => Promise<IntegrationResult>) {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<IntegrationResult> | undefined;
-  let halted = false;
-  const integrateNow = async (): Promise<IntegrationResult> => {
-    if (halted) throw new Error('assertion failed: log halted after a broken invariant');
-    while (running !== undefined) await running.catch(() => undefined);
-    running = integrate();
-    try {
-      return await running;
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith('assertion failed')) {
-        halted = true;
-        app.log.fatal({ err: error }, 'log halted: invariant broken, no checkpoint signed');
-      }
-      throw error;
-    } finally {
-      running = undefined;
-    }
-  };
-  return {
-    integrateNow,
-    get halted() {
-      return halted;
-    },
-    start(intervalMs: number) {
-      if (timer !== undefined) return;
-      timer = setInterval(() => {
-        integrateNow().catch((error: unknown) => {
-          app.log.error({ err: error }, 'integration failed');
-          if (halted) this.stop();
-        });
-      }, intervalMs);
-      timer.unref();
-    },
-    stop() {
-      if (timer !== undefined) clearInterval(timer);
-      timer = undefined;
     },
   };
 }

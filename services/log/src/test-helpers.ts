@@ -2,6 +2,7 @@ import { type GeneratedKeyPair, generateSigningKeyPair } from '@mpay/envelope';
 import { signRequest } from '@mpay/http/signed-request';
 import { generateNoteKey } from '@mpay/merkle';
 import { type Database, openTestDatabase } from '@mpay/storage';
+import type { LogWitness } from './integrate/cosign.ts';
 import type { LogLimits } from './limits.ts';
 import { migrateLog } from './migrations.ts';
 import { createLogService, type LogService } from './service.ts';
@@ -37,16 +38,23 @@ async function answerOf(response: Response): Promise<Answer> {
 
 /** A migrated log on loopback port 0 with one submitter, 'gateway'. A given key makes a second log of the same origin. */
 export async function startTestLog(
-  options: { noteKey?: { signerKey: string; verifierKey: string }; limits?: Partial<LogLimits> } = {},
+  options: {
+    noteKey?: { signerKey: string; verifierKey: string };
+    limits?: Partial<LogLimits>;
+    witnesses?: readonly LogWitness[];
+    /** An existing (migrated) log database to start on instead of a new one; the caller closes it. */
+    database?: Database;
+  } = {},
 ): Promise<TestLog> {
   const noteKey = options.noteKey ?? (await generateNoteKey(testOrigin));
   const submitter = await generateSigningKeyPair();
-  const database = await openTestDatabase('log');
-  await migrateLog(database);
+  const database = options.database ?? (await openTestDatabase('log'));
+  if (options.database === undefined) await migrateLog(database);
   const service = await createLogService({
     database,
     signerKey: noteKey.signerKey,
     submitters: [{ id: 'gateway', signingJwk: submitter.publicJwk }],
+    witnesses: options.witnesses,
     limits: options.limits,
   });
   const url = await service.listen(0);
@@ -72,7 +80,7 @@ export async function startTestLog(
     },
     close: async () => {
       await service.close();
-      await database.close();
+      if (options.database === undefined) await database.close();
     },
   };
 }

@@ -13,6 +13,11 @@ export interface LogCommandIo {
     contents: string,
     options: { mode: number; exclusive: boolean },
   ) => Promise<void>;
+  /**
+   * Resolves when a server command (`serve`, `witness`) should stop; the
+   * `mpay` binary waits for SIGINT or SIGTERM, tests resolve it themselves.
+   */
+  waitForStop?: () => Promise<void>;
 }
 
 export const exitOk = 0;

@@ -1,4 +1,4 @@
-import { generateNoteKey } from '@mpay/merkle';
+import { generateCosignerKey, generateNoteKey } from '@mpay/merkle';
 import { MpayError } from '@mpay/protocol';
 import { parseArguments } from './arguments.ts';
 import { exitOk, type LogCommandIo } from './io.ts';
@@ -25,12 +25,13 @@ async function writeNewFile(
   }
 }
 
-/** `keygen NAME [--out DIR]`. */
+/** `keygen NAME [--witness] [--out DIR]`: a note key (type 0x01), or with --witness a cosigner key (0x04). */
 export async function runKeygen(args: readonly string[], io: LogCommandIo): Promise<number | undefined> {
-  const parsed = parseArguments(args, ['--out']);
+  const parsed = parseArguments(args, ['--out'], ['--witness']);
   const out = parsed?.flags.get('--out') ?? [];
   if (parsed === undefined || parsed.positional.length !== 1 || out.length > 1) return undefined;
-  const { signerKey, verifierKey } = await generateNoteKey(parsed.positional[0]!);
+  const generate = parsed.switches.has('--witness') ? generateCosignerKey : generateNoteKey;
+  const { signerKey, verifierKey } = await generate(parsed.positional[0]!);
   const directory = out[0];
   if (directory === undefined) {
     io.stdout(`${signerKey}\n${verifierKey}\n`);

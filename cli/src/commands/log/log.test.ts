@@ -97,6 +97,23 @@ describe('mpay log', () => {
     expect(verify.out).toBe('hello\n');
   });
 
+  it('keygen --witness prints a cosigner key pair (type 0x04) whose note signatures are cosignatures', async () => {
+    const io = memoryIo('');
+    expect(await runLogCommand(['keygen', 'witness.mpay.example', '--witness'], io)).toBe(0);
+    const [signerKey, verifierKey] = io.out.split('\n');
+    expect(signerKey).toMatch(/^PRIVATE\+KEY\+witness\.mpay\.example\+[0-9a-f]{8}\+B[A-P]/);
+    expect(verifierKey).toMatch(/^witness\.mpay\.example\+[0-9a-f]{8}\+B[A-P]/);
+    const files = { 'w.skey': signerKey!, 'w.vkey': verifierKey! };
+    const sign = memoryIo('checkpoint body\n', files);
+    expect(await runLogCommand(['note', 'sign', '--skey', 'w.skey'], sign)).toBe(0);
+    // 4-byte key ID + 8-byte timestamp + 64-byte signature: 104 base64 characters.
+    expect(sign.out).toMatch(/\n\u2014 witness\.mpay\.example [A-Za-z0-9+/]{102}==\n$/);
+    const verify = memoryIo(sign.out, files);
+    expect(await runLogCommand(['note', 'verify', '--vkey', 'w.vkey'], verify)).toBe(0);
+    const plain = memoryIo(sign.out, { 'p.vkey': peterVerifierKey });
+    expect(await runLogCommand(['note', 'verify', '--vkey', 'p.vkey'], plain)).toBe(1);
+  });
+
   it('keygen --out writes a private .skey and a .vkey, never overwriting', async () => {
     const io = memoryIo('');
     expect(await runLogCommand(['keygen', 'log.mpay.example/tx', '--out', 'keys'], io)).toBe(0);

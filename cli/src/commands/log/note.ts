@@ -1,15 +1,7 @@
 import { openNote, signNote } from '@mpay/merkle';
-import { MpayError } from '@mpay/protocol';
 import { parseArguments } from './arguments.ts';
+import { readKey } from './files.ts';
 import { exitOk, type LogCommandIo } from './io.ts';
-
-async function readKey(io: LogCommandIo, path: string): Promise<string> {
-  try {
-    return (await io.readFile(path)).trim();
-  } catch (error) {
-    throw new MpayError('NOT_FOUND', `cannot read key file ${path}`, { cause: error });
-  }
-}
 
 /** `note sign --skey FILE...`: stdin note text → stdout signed note. */
 export async function runNoteSign(args: readonly string[], io: LogCommandIo): Promise<number | undefined> {

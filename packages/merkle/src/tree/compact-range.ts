@@ -1,5 +1,5 @@
 import { assert, MpayError } from '@mpay/protocol';
-import { nodeHash } from '../hash/rfc9162.ts';
+import { nodeHash, nodeHashSync } from '../hash/rfc9162.ts';
 import { hashBytes, treeSizeMax } from '../limits.ts';
 import { type TreeSize, toUint64 } from '../tree-size.ts';
 import { foldRight } from './fold-right.ts';
@@ -57,7 +57,7 @@ export class CompactRange {
       while ((index & 1n) === 1n) {
         const left = stack.pop();
         assert(left !== undefined, 'compact range holds one hash per set bit');
-        hash = await nodeHash(left, hash);
+        hash = nodeHashSync === undefined ? await nodeHash(left, hash) : nodeHashSync(left, hash);
         index >>= 1n;
         level++;
         onNode?.({ level, index }, hash);

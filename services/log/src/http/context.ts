@@ -1,6 +1,7 @@
 import type { Database } from '@mpay/storage';
 import type { LogLimits } from '../limits.ts';
 import type { Submitter } from './authenticate.ts';
+import type { GroupCommit } from './group-commit.ts';
 
 export interface LogRouteContext {
   readonly database: Database;
@@ -9,4 +10,5 @@ export interface LogRouteContext {
   readonly limits: LogLimits;
   readonly clockSkewSeconds: number;
   readonly clock: () => Date;
+  readonly submissions: GroupCommit;
 }

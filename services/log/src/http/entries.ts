@@ -1,7 +1,7 @@
 import { respondIdempotently, type StoredResponse } from '@mpay/http';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
-import { readEntry, submitEntry } from '../store/entries.ts';
+import { readEntry } from '../store/entries.ts';
 import { base64Of } from '../store/hex.ts';
 import { authenticateSubmitter } from './authenticate.ts';
 import type { LogRouteContext } from './context.ts';
@@ -19,10 +19,7 @@ export function registerEntryRoutes(app: FastifyInstance, context: LogRouteConte
     const submitter = await authenticateSubmitter(request, rawBody, context);
     const submit = async (): Promise<StoredResponse> => {
       const submission = parseSubmission(rawBody, context.limits.metadataBytesMax);
-      const { index, created } = await submitEntry(context.database, submission, submitter, {
-        now: context.clock(),
-        pendingEntriesMax: context.limits.pendingEntriesMax,
-      });
+      const { index, created } = await context.submissions.submit(submission, submitter);
       return { statusCode: created ? 202 : 200, body: { index: jsonNumber(index) } };
     };
     return respondIdempotently(context.database, request, reply, { scope: submitter, rawBody }, submit);

@@ -1,11 +1,10 @@
+import { entryKindPattern, transactionIdPattern } from '@mpay/merkle';
 import { canonicalize, MpayError } from '@mpay/protocol';
 import type { EntrySubmission } from '../store/entries.ts';
 
 const fields = new Set(['hash', 'kind', 'transactionId', 'metadata']);
 /** Canonical base64 of 32 bytes (SHA-256): 43 characters, the last of them one of 'AEIMQUYcgkosw048', then '='. */
 const sha256Base64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-const kindPattern = /^[a-z][a-z0-9_.-]{0,63}$/;
-const transactionIdPattern = /^[\x21-\x7e]{1,128}$/;
 
 function invalid(detail: string): MpayError {
   return new MpayError('REQUEST_INVALID', detail);
@@ -34,7 +33,7 @@ export function parseSubmission(rawBody: string, metadataBytesMax: number): Entr
   if (unknown !== undefined) throw invalid(`${unknown} is not allowed`);
   const { hash, kind, transactionId, metadata = {} } = body;
   if (typeof hash !== 'string' || !sha256Base64.test(hash)) throw invalid('hash');
-  if (typeof kind !== 'string' || !kindPattern.test(kind)) throw invalid('kind');
+  if (typeof kind !== 'string' || !entryKindPattern.test(kind)) throw invalid('kind');
   if (typeof transactionId !== 'string' || !transactionIdPattern.test(transactionId))
     throw invalid('transactionId');
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw invalid('metadata');

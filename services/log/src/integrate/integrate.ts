@@ -1,6 +1,7 @@
 import { CompactRange, formatCheckpoint, type NodeId, type NoteSigner, signNote } from '@mpay/merkle';
 import { assert } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
+import { type PhaseMeter, timed } from '../meter.ts';
 import { readLatestCheckpoint, type SignedCheckpoint, storeCheckpoint } from '../store/checkpoints.ts';
 import { lockLogState, readLeafHashes } from '../store/entries.ts';
 import { SqlTreeReader, storeNodes } from '../store/tree-nodes.ts';
@@ -17,6 +18,14 @@ export interface IntegrationResult {
   readonly checkpoint: SignedCheckpoint;
 }
 
+export interface IntegrationOptions {
+  readonly batchSizeMax: number;
+  readonly now: () => Date;
+  /** False when witnesses must be asked first: the checkpoint is stored unpublished. */
+  readonly publish: boolean;
+  readonly meter?: PhaseMeter | undefined;
+}
+
 /**
  * Integrates up to `batchSizeMax` queued entries in one transaction: appends
  * their leaf hashes to the compact range, stores the completed perfect
@@ -26,7 +35,7 @@ export interface IntegrationResult {
 export async function integrateBatch(
   database: Database,
   log: LogIdentity,
-  options: { batchSizeMax: number; now: () => Date },
+  options: IntegrationOptions,
 ): Promise<IntegrationResult> {
   return database.transaction(async (sql) => {
     const state = await lockLogState(sql);
@@ -39,18 +48,24 @@ export async function integrateBatch(
       state.treeSize,
       await reader.getHashes(CompactRange.ids(state.treeSize)),
     );
-    const next = await appendAndStore(sql, range, leaves);
-    assert(next.treeSize === state.treeSize + BigInt(leaves.length), 'every leaf appended once');
+    const next = await appendAndStore(sql, range, leaves, options.meter);
+    assert(next.range.treeSize === state.treeSize + BigInt(leaves.length), 'every leaf appended once');
     const checkpoint = Object.freeze({
       origin: log.origin,
-      treeSize: next.treeSize,
-      rootHash: await next.rootHash(),
+      treeSize: next.range.treeSize,
+      rootHash: next.rootHash,
       extensions: Object.freeze([]),
     });
-    if (previous !== undefined) await assertCheckpointExtends(previous.checkpoint, checkpoint, reader);
-    const signedNote = await signNote(formatCheckpoint(checkpoint), [log.signer]);
+    if (previous !== undefined) {
+      await timed(options.meter, 'checking', () =>
+        assertCheckpointExtends(previous.checkpoint, checkpoint, reader),
+      );
+    }
+    const signedNote = await timed(options.meter, 'signing', () =>
+      signNote(formatCheckpoint(checkpoint), [log.signer]),
+    );
     const signed = Object.freeze({ checkpoint, signedNote });
-    await storeCheckpoint(sql, signed, options.now());
+    await storeCheckpoint(sql, signed, { now: options.now(), published: options.publish });
     return { appended: leaves.length, checkpoint: signed };
   });
 }
@@ -59,9 +74,13 @@ async function appendAndStore(
   sql: Sql,
   range: CompactRange,
   leaves: readonly Uint8Array[],
-): Promise<CompactRange> {
+  meter: PhaseMeter | undefined,
+): Promise<{ range: CompactRange; rootHash: Uint8Array }> {
   const nodes: Array<readonly [NodeId, Uint8Array]> = [];
-  const next = await range.append(leaves, (id, hash) => nodes.push([id, hash]));
+  const next = await timed(meter, 'hashing', async () => {
+    const appended = await range.append(leaves, (id, hash) => nodes.push([id, hash]));
+    return { range: appended, rootHash: await appended.rootHash() };
+  });
   await storeNodes(sql, nodes);
   return next;
 }

@@ -1,9 +1,9 @@
-import { leafHash } from '@mpay/merkle';
-import { assert, canonicalize, MpayError } from '@mpay/protocol';
-import type { Database, Sql } from '@mpay/storage';
-import { base64Of, fromHex, toHex } from './hex.ts';
+import { leafDataOfCanonicalMetadata, leafHash } from '@mpay/merkle';
+import { assert } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
+import { bytesEqual, fromHex } from './hex.ts';
 
-/** What a submitter logs: the SHA-256 of a signed message, what it is, and small metadata. */
+/** What a submitter logs: the SHA-256 of signed messages (messagesHash), what they are, and small metadata. */
 export interface EntrySubmission {
   readonly messageHash: Uint8Array;
   readonly kind: string;
@@ -16,64 +16,19 @@ export interface LogEntry extends EntrySubmission {
   readonly index: bigint;
   readonly submitter: string;
   readonly submittedAt: Date;
-  /** The RFC 9162 leaf data: canonical JSON of hash, kind, metadata, submitter, transactionId. */
+  /** The RFC 9162 leaf data: leafDataOf (@mpay/merkle) of the entry. */
   readonly leafData: string;
   readonly leafHash: Uint8Array;
 }
 
 /** The leaf data of an entry; anyone holding the entry recomputes its leaf hash from it. */
 export function entryLeafData(submission: EntrySubmission, submitter: string): string {
-  return canonicalize({
-    hash: base64Of(submission.messageHash),
+  return leafDataOfCanonicalMetadata({
+    messageHash: submission.messageHash,
     kind: submission.kind,
-    metadata: JSON.parse(submission.metadata) as unknown,
-    submitter,
     transactionId: submission.transactionId,
-  });
-}
-
-/**
- * Queues an entry under the next index. The same message hash and transaction
- * id from the same submitter returns the existing index (created: false).
- * Locks the log state row, so indices are dense and never reused.
- */
-export async function submitEntry(
-  database: Database,
-  submission: EntrySubmission,
-  submitter: string,
-  options: { now: Date; pendingEntriesMax: number },
-): Promise<{ index: bigint; created: boolean }> {
-  const leafData = entryLeafData(submission, submitter);
-  const leaf = await leafHash(new TextEncoder().encode(leafData));
-  return database.transaction(async (sql) => {
-    const state = await lockLogState(sql);
-    const existing = await sql.query<{ index: string }>(
-      `SELECT index::text AS index FROM entries
-        WHERE submitter = $1 AND transaction_id = $2 AND message_hash = decode($3, 'hex')`,
-      [submitter, submission.transactionId, toHex(submission.messageHash)],
-    );
-    if (existing.rows[0] !== undefined) return { index: BigInt(existing.rows[0].index), created: false };
-    if (state.nextIndex - state.treeSize >= BigInt(options.pendingEntriesMax)) {
-      throw new MpayError('SERVICE_UNAVAILABLE', 'integration queue full');
-    }
-    const index = state.nextIndex;
-    await sql.query(
-      `INSERT INTO entries (index, leaf_data, leaf_hash, message_hash, kind, transaction_id, metadata, submitter, submitted_at)
-       VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'), $5, $6, $7, $8, $9)`,
-      [
-        index,
-        leafData,
-        toHex(leaf),
-        toHex(submission.messageHash),
-        submission.kind,
-        submission.transactionId,
-        submission.metadata,
-        submitter,
-        options.now,
-      ],
-    );
-    await sql.query('UPDATE log_state SET next_index = $1 WHERE id = 1', [index + 1n]);
-    return { index, created: true };
+    metadataJson: submission.metadata,
+    submitter,
   });
 }
 
@@ -96,7 +51,6 @@ export async function lockLogState(sql: Sql): Promise<LogState> {
 
 interface EntryRow {
   index: string;
-  leaf_data: string;
   leaf_hash: string;
   message_hash: string;
   kind: string;
@@ -106,18 +60,28 @@ interface EntryRow {
   submitted_at: Date | string;
 }
 
-const entryColumns = `index::text AS index, leaf_data, encode(leaf_hash, 'hex') AS leaf_hash,
+const entryColumns = `index::text AS index, encode(leaf_hash, 'hex') AS leaf_hash,
   encode(message_hash, 'hex') AS message_hash, kind, transaction_id, metadata, submitter, submitted_at`;
 
-function entryOf(row: EntryRow): LogEntry {
-  return Object.freeze({
-    index: BigInt(row.index),
-    leafData: row.leaf_data,
-    leafHash: fromHex(row.leaf_hash),
+/** The entry of a row, its leaf data recomputed and checked against the stored leaf hash. */
+async function entryOf(row: EntryRow): Promise<LogEntry> {
+  const submission = {
     messageHash: fromHex(row.message_hash),
     kind: row.kind,
     transactionId: row.transaction_id,
     metadata: row.metadata,
+  };
+  const leafData = entryLeafData(submission, row.submitter);
+  const stored = fromHex(row.leaf_hash);
+  assert(
+    bytesEqual(await leafHash(new TextEncoder().encode(leafData)), stored),
+    'stored leaf hash matches the entry',
+  );
+  return Object.freeze({
+    ...submission,
+    index: BigInt(row.index),
+    leafData,
+    leafHash: stored,
     submitter: row.submitter,
     submittedAt: new Date(row.submitted_at),
   });
@@ -132,11 +96,16 @@ export async function readEntry(sql: Sql, index: bigint): Promise<LogEntry | und
 export async function readLeafHashes(sql: Sql, begin: bigint, countMax: number): Promise<Uint8Array[]> {
   const { rows } = await sql.query<{ index: string; leaf_hash: string }>(
     `SELECT index::text AS index, encode(leaf_hash, 'hex') AS leaf_hash FROM entries
-      WHERE entries.index >= $1 ORDER BY entries.index LIMIT $2`,
+      WHERE entries.index >= $1 AND entries.index < $1::bigint + $2 ORDER BY entries.index`,
     [begin, countMax],
   );
-  rows.forEach((row, offset) => {
-    assert(BigInt(row.index) === begin + BigInt(offset), 'entry indices are dense');
-  });
+  // Distinct indices in [begin, begin + n) that start at begin and end at begin + n - 1 are dense.
+  const last = rows.at(-1);
+  if (last !== undefined) {
+    assert(
+      rows[0]!.index === begin.toString() && BigInt(last.index) === begin + BigInt(rows.length - 1),
+      'entry indices are dense',
+    );
+  }
   return rows.map((row) => fromHex(row.leaf_hash));
 }

@@ -10,11 +10,10 @@ export function fromHex(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'hex'));
 }
 
-/** A PostgreSQL array literal of values that need no quoting (digits, hex). */
-export function arrayLiteral(values: readonly (string | number | bigint)[]): string {
-  return `{${values.join(',')}}`;
-}
-
 export function base64Of(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+export function bytesEqual(left: Uint8Array, right: Uint8Array): boolean {
+  return left.length === right.length && left.every((byte, i) => byte === right[i]);
 }

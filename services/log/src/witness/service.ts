@@ -1,39 +1,31 @@
-import { createHttpServer } from '@mpay/http';
-import { consistencyProofHashesMax, noteBytesMax } from '@mpay/merkle';
-import { MpayError } from '@mpay/protocol';
-import type { FastifyInstance } from 'fastify';
-import type { AddCheckpointRequest, Witness } from './witness.ts';
+import { createHttpServer, httpStatusOf } from '@mpay/http';
+import { isMpayError, type MpayError } from '@mpay/protocol';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { parseAddCheckpoint, treeSizeContentType } from './protocol.ts';
+import { forkDetails, type Witness } from './witness.ts';
 
-const canonicalHashBase64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-
-function invalid(detail: string): MpayError {
-  return new MpayError('REQUEST_INVALID', detail);
+/** The HTTP statuses c2sp.org/tlog-witness names; every other code keeps its usual status. */
+function statusOf(error: MpayError): number {
+  if (error.code === 'NOTE_KEY_UNKNOWN' || error.code === 'NOTE_SIGNATURE_INVALID') return 403;
+  if (error.code === 'CHECKPOINT_FORK' && error.detail === forkDetails.proof) return 422;
+  if (error.code === 'PROOF_INVALID') return 422;
+  if (error.code === 'CHECKPOINT_ROLLBACK') return 400;
+  return httpStatusOf(error.code);
 }
 
-/** `{ checkpoint, proof: [base64], oldSize? }`, strictly. */
-export function parseAddCheckpoint(body: unknown): AddCheckpointRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw invalid('body must be an object');
-  const { checkpoint, proof, oldSize, ...rest } = body as Record<string, unknown>;
-  if (Object.keys(rest).length > 0) throw invalid('unknown field');
-  if (typeof checkpoint !== 'string' || checkpoint.length > noteBytesMax) throw invalid('checkpoint');
-  if (!Array.isArray(proof) || proof.length > consistencyProofHashesMax) throw invalid('proof');
-  if (!proof.every((hash) => typeof hash === 'string' && canonicalHashBase64.test(hash)))
-    throw invalid('proof');
-  if (oldSize !== undefined && (!Number.isSafeInteger(oldSize) || (oldSize as number) < 0))
-    throw invalid('oldSize');
-  return {
-    checkpoint,
-    proof: proof.map((hash: string) => new Uint8Array(Buffer.from(hash, 'base64'))),
-    oldSize: oldSize === undefined ? undefined : BigInt(oldSize as number),
-  };
+function sendRefusal(reply: FastifyReply, error: MpayError): FastifyReply {
+  if (error.code === 'CHECKPOINT_OLD_SIZE_MISMATCH' && /^\d+$/.test(error.detail ?? '')) {
+    return reply.status(409).type(treeSizeContentType).send(`${error.detail}\n`);
+  }
+  return reply.status(statusOf(error)).type('application/json').send({ error: error.toJSON() });
 }
 
 /**
- * The witness's HTTP face, in the spirit of c2sp.org/tlog-witness:
- * POST /witness/add-checkpoint `{ checkpoint, proof, oldSize? }` → 200
- * `{ cosignature, checkpoint }`; a rollback or fork → 409 with
- * CHECKPOINT_ROLLBACK / CHECKPOINT_FORK (and an alarm).
+ * The witness's HTTP face, c2sp.org/tlog-witness: POST /add-checkpoint with
+ * the text body of parseAddCheckpoint → 200 text/plain cosignature line;
+ * 409 text/x.tlog.size with the held size when `old` is not it; otherwise a
+ * JSON error with a stable code (LOG_UNKNOWN 404, NOTE_* 403, CHECKPOINT_FORK
+ * 409 at the same size or 422 for a failed proof, CHECKPOINT_ROLLBACK 400).
  */
 export function createWitnessServer(
   witness: Witness,
@@ -44,9 +36,16 @@ export function createWitnessServer(
     logger: options.logger ?? false,
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
   });
-  app.post('/witness/add-checkpoint', async (request) => {
-    const cosigned = await witness.addCheckpoint(parseAddCheckpoint(request.body));
-    return { cosignature: cosigned.cosignature, checkpoint: cosigned.checkpoint };
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  app.post('/add-checkpoint', async (request, reply) => {
+    try {
+      const cosigned = await witness.addCheckpoint(parseAddCheckpoint(request.body));
+      return reply.type('text/plain; charset=utf-8').send(cosigned.cosignature);
+    } catch (error) {
+      if (!isMpayError(error)) throw error;
+      return sendRefusal(reply, error);
+    }
   });
   return app;
 }

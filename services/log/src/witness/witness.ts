@@ -1,12 +1,13 @@
 import {
-  type NoteSigner,
+  type Cosigner,
   openCheckpoint,
-  parseSignerKey,
+  parseCosignerKey,
   signNote,
   verifyCheckpointConsistency,
 } from '@mpay/merkle';
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
+import type { AddCheckpointRequest } from './protocol.ts';
 import { type HeldCheckpoint, readHeldCheckpoint, recordAlarm, replaceHeldCheckpoint } from './store.ts';
 
 /** A log this witness follows: its origin and its note verifier key. */
@@ -24,56 +25,53 @@ export interface WitnessAlarm {
 
 export interface WitnessOptions {
   readonly database: Database;
-  /** The witness's own note signer key (`PRIVATE+KEY+<witness name>+…`). */
-  readonly signerKey: string | NoteSigner;
+  /** The witness's cosigner key (`PRIVATE+KEY+<witness name>+…`, type 0x04: c2sp.org/tlog-cosignature v1). */
+  readonly signerKey: string | Cosigner;
   readonly logs: readonly WitnessedLog[];
   /** Called for every alarm, after it is counted and stored (log it, page someone). */
   readonly onAlarm?: ((alarm: WitnessAlarm) => void) | undefined;
+  /** Time of the cosignatures (and of stored records). */
   readonly clock?: (() => Date) | undefined;
 }
 
-export interface AddCheckpointRequest {
-  /** The log's signed checkpoint note. */
-  readonly checkpoint: string;
-  /** RFC 9162 consistency proof from the held size to the checkpoint's. */
-  readonly proof: readonly Uint8Array[];
-  /** The size the submitter believes the witness holds (c2sp.org/tlog-witness `old`); checked when given. */
-  readonly oldSize?: bigint | undefined;
-}
-
 export interface Cosigned {
-  /** The witness's signature line, with its newline. */
+  /** The witness's cosignature line, with its newline. */
   readonly cosignature: string;
   /** The log's signed note with the witness's line appended. */
   readonly checkpoint: string;
   readonly treeSize: bigint;
 }
 
+/** Details of CHECKPOINT_FORK, so the HTTP edge can answer as c2sp.org/tlog-witness asks (409 or 422). */
+export const forkDetails = Object.freeze({ sameSize: 'same size, other root', proof: 'consistency proof' });
+
 /**
- * A witness: holds the last checkpoint it cosigned of each log, cosigns a new
- * one only if it is signed by the log and provably extends the held one, and
- * raises an alarm (counted, stored with both notes, reported, thrown) on a
- * rollback or a fork. The cosignature is a plain Ed25519 signed-note line
- * by the witness key (type 0x01), not c2sp.org/tlog-cosignature (type 0x04
- * with a timestamp): verifiable with `openCheckpoint(note, origin, [witnessKey])`.
+ * A witness (c2sp.org/tlog-witness semantics): holds the last checkpoint it
+ * cosigned of each log, cosigns a new one only if it is signed by the log,
+ * `oldSize` is the size it holds and the consistency proof from there
+ * verifies; the cosignature is c2sp.org/tlog-cosignature v1. A checkpoint
+ * smaller than the held one, or inconsistent with it, raises an alarm
+ * (counted, stored with both notes, reported) and is refused.
  */
 export class Witness {
   readonly alarmCounts = new Map<string, number>();
   private readonly options: WitnessOptions;
-  private readonly signer: NoteSigner;
+  private readonly cosigner: Cosigner;
 
-  private constructor(options: WitnessOptions, signer: NoteSigner) {
+  private constructor(options: WitnessOptions, cosigner: Cosigner) {
     this.options = options;
-    this.signer = signer;
+    this.cosigner = cosigner;
   }
 
   static async create(options: WitnessOptions): Promise<Witness> {
     const { signerKey } = options;
-    return new Witness(options, typeof signerKey === 'string' ? await parseSignerKey(signerKey) : signerKey);
+    const clock = () => (options.clock ?? (() => new Date()))();
+    const cosigner = typeof signerKey === 'string' ? await parseCosignerKey(signerKey, clock) : signerKey;
+    return new Witness(options, cosigner);
   }
 
   get name(): string {
-    return this.signer.name;
+    return this.cosigner.name;
   }
 
   get alarmCount(): number {
@@ -84,20 +82,32 @@ export class Witness {
     return readHeldCheckpoint(this.options.database, origin);
   }
 
+  /**
+   * Checks in the order of c2sp.org/tlog-witness: known origin (LOG_UNKNOWN),
+   * log signature (NOTE_*), no extension lines (CHECKPOINT_INVALID), a
+   * smaller tree than held (CHECKPOINT_ROLLBACK, alarm), old size above the
+   * checkpoint's (REQUEST_INVALID), old size not the held one
+   * (CHECKPOINT_OLD_SIZE_MISMATCH, detail = held size), then consistency
+   * (CHECKPOINT_FORK, alarm).
+   */
   async addCheckpoint(request: AddCheckpointRequest): Promise<Cosigned> {
     const log = this.logOf(request.checkpoint);
     const { checkpoint, note } = await openCheckpoint(request.checkpoint, log.origin, [log.verifierKey]);
+    if (checkpoint.extensions.length > 0) throw new MpayError('CHECKPOINT_INVALID', 'extension lines');
+    const next = { checkpoint, signedNote: request.checkpoint };
     const held = await this.held(log.origin);
     const heldSize = held?.checkpoint.treeSize ?? 0n;
-    if (request.oldSize !== undefined && request.oldSize !== heldSize) {
-      throw new MpayError('CHECKPOINT_OLD_SIZE_MISMATCH', `witness holds size ${heldSize}`);
-    }
-    if (held !== undefined)
-      await this.checkExtends(held, { checkpoint, signedNote: request.checkpoint }, request.proof);
-    const signed = await signNote(note.text, [this.signer]);
+    if (held !== undefined && checkpoint.treeSize < heldSize)
+      await this.refuse('CHECKPOINT_ROLLBACK', held, next);
+    if (request.oldSize > checkpoint.treeSize)
+      throw new MpayError('REQUEST_INVALID', 'old size above checkpoint size');
+    if (request.oldSize !== heldSize)
+      throw new MpayError('CHECKPOINT_OLD_SIZE_MISMATCH', heldSize.toString(10));
+    if (held !== undefined) await this.checkExtends(held, next, request.proof);
+    else if (request.proof.length > 0) throw new MpayError('PROOF_INVALID', 'proof from size 0');
+    const signed = await signNote(note.text, [this.cosigner]);
     const cosignature = signed.slice(note.text.length + 1);
-    const next = { checkpoint, signedNote: request.checkpoint };
-    const sameAsHeld = held !== undefined && held.checkpoint.treeSize === checkpoint.treeSize;
+    const sameAsHeld = held !== undefined && heldSize === checkpoint.treeSize;
     if (!sameAsHeld && !(await replaceHeldCheckpoint(this.options.database, held, next, this.now()))) {
       throw new MpayError('CHECKPOINT_OLD_SIZE_MISMATCH', 'held checkpoint changed meanwhile');
     }
@@ -111,7 +121,7 @@ export class Witness {
   private logOf(signedNote: string): WitnessedLog {
     const origin = typeof signedNote === 'string' ? signedNote.slice(0, signedNote.indexOf('\n')) : '';
     const log = this.options.logs.find((candidate) => candidate.origin === origin);
-    if (log === undefined) throw new MpayError('CHECKPOINT_INVALID', 'unknown origin');
+    if (log === undefined) throw new MpayError('LOG_UNKNOWN');
     return log;
   }
 
@@ -119,14 +129,16 @@ export class Witness {
     try {
       await verifyCheckpointConsistency(held.checkpoint, next.checkpoint, proof);
     } catch (error) {
-      if (!isMpayError(error, 'CHECKPOINT_ROLLBACK') && !isMpayError(error, 'PROOF_INVALID')) throw error;
-      const code = error.code === 'CHECKPOINT_ROLLBACK' ? 'CHECKPOINT_ROLLBACK' : 'CHECKPOINT_FORK';
-      await this.raiseAlarm(code, held, next);
-      throw new MpayError(code, `held size ${held.checkpoint.treeSize}`);
+      if (!isMpayError(error, 'PROOF_INVALID')) throw error;
+      await this.refuse('CHECKPOINT_FORK', held, next);
     }
   }
 
-  private async raiseAlarm(code: WitnessAlarm['code'], held: HeldCheckpoint, refused: HeldCheckpoint) {
+  private async refuse(
+    code: WitnessAlarm['code'],
+    held: HeldCheckpoint,
+    refused: HeldCheckpoint,
+  ): Promise<never> {
     const { origin } = held.checkpoint;
     this.alarmCounts.set(code, (this.alarmCounts.get(code) ?? 0) + 1);
     await recordAlarm(
@@ -140,6 +152,14 @@ export class Witness {
       heldTreeSize: held.checkpoint.treeSize,
       refusedTreeSize: refused.checkpoint.treeSize,
     });
+    const sameSize = held.checkpoint.treeSize === refused.checkpoint.treeSize;
+    const detail =
+      code === 'CHECKPOINT_ROLLBACK'
+        ? `held size ${held.checkpoint.treeSize}`
+        : sameSize
+          ? forkDetails.sameSize
+          : forkDetails.proof;
+    throw new MpayError(code, detail);
   }
 
   private now(): Date {

@@ -1,0 +1,108 @@
+import {
+  formatReceipt,
+  formatTlogProof,
+  type LeafInput,
+  leafDataOf,
+  messagesHash,
+  type VerifiedTlogProof,
+  verifyTlogProof,
+  type WitnessPolicy,
+} from '@mpay/merkle';
+import { isMpayError, MpayError } from '@mpay/protocol';
+import type { ClientLimits } from './http.ts';
+import { fetchCheckpoint, fetchInclusionProof } from './proofs.ts';
+
+export interface WaitOptions extends ClientLimits {
+  /** Give up after this long (SERVICE_UNAVAILABLE). */
+  readonly waitMs?: number | undefined;
+  /** Time between two polls of the checkpoint. */
+  readonly pollIntervalMs?: number | undefined;
+}
+
+export const waitDefaults = Object.freeze({ waitMs: 30_000, pollIntervalMs: 250 });
+
+export interface Inclusion {
+  /** The c2sp.org/tlog-proof text: verifiable offline with the policy's keys. */
+  readonly proof: string;
+  readonly verified: VerifiedTlogProof;
+}
+
+/** Conditions that end with time (the entry not integrated yet, cosignatures still to come). */
+function isNotYet(error: unknown): boolean {
+  return isMpayError(error, 'WITNESS_QUORUM_NOT_MET') || isMpayError(error, 'SERVICE_UNAVAILABLE');
+}
+
+/**
+ * Polls the log until a checkpoint that includes entry `index` is cosigned by
+ * the policy's quorum, fetches the inclusion proof at that size, and returns
+ * it as a c2sp.org/tlog-proof that this function has verified for the leaf.
+ */
+export async function waitForInclusion(
+  logUrl: string,
+  entry: { readonly index: bigint } & LeafInput,
+  policy: WitnessPolicy,
+  options: WaitOptions = {},
+): Promise<Inclusion> {
+  const deadline = Date.now() + (options.waitMs ?? waitDefaults.waitMs);
+  for (;;) {
+    const checkpoint = await fetchCheckpoint(logUrl, policy, options).catch((error: unknown) => {
+      if (isNotYet(error) && Date.now() < deadline) return undefined;
+      throw error;
+    });
+    if (checkpoint !== undefined && checkpoint.checkpoint.treeSize > entry.index) {
+      const hashes = await fetchInclusionProof(logUrl, entry.index, checkpoint.checkpoint.treeSize, options);
+      const proof = formatTlogProof({ index: entry.index, proof: hashes, checkpoint: checkpoint.signedNote });
+      const leaf: LeafInput =
+        entry.leafData !== undefined ? { leafData: entry.leafData } : { leafHash: entry.leafHash };
+      return { proof, verified: await verifyTlogProof(proof, { ...policy, ...leaf }) };
+    }
+    if (Date.now() >= deadline) throw new MpayError('SERVICE_UNAVAILABLE', 'entry not included in time');
+    await new Promise((resolve) =>
+      setTimeout(resolve, options.pollIntervalMs ?? waitDefaults.pollIntervalMs),
+    );
+  }
+}
+
+export interface ReceiptEntry {
+  readonly index: bigint;
+  readonly transactionId: string;
+  /** The signed messages, in the order they were logged (submitMessages). */
+  readonly messages: readonly string[];
+  readonly kind: string;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** The submitter id the log recorded. */
+  readonly submitter: string;
+}
+
+/**
+ * The receipt file of a logged transaction (mpay-receipt/v1): waits for its
+ * inclusion under a cosigned checkpoint, then writes messages, entry fields
+ * and the verified tlog-proof. The policy's keys are named in the file for
+ * the reader's information; verifiers bring their own.
+ */
+export async function buildReceipt(
+  logUrl: string,
+  entry: ReceiptEntry,
+  policy: WitnessPolicy,
+  options: WaitOptions = {},
+): Promise<string> {
+  const leafData = leafDataOf({
+    messageHash: await messagesHash(entry.messages),
+    kind: entry.kind,
+    transactionId: entry.transactionId,
+    metadata: entry.metadata,
+    submitter: entry.submitter,
+  });
+  const { proof } = await waitForInclusion(logUrl, { index: entry.index, leafData }, policy, options);
+  const keyText = (key: unknown) => (typeof key === 'string' ? key : undefined);
+  return formatReceipt({
+    transactionId: entry.transactionId,
+    messages: entry.messages,
+    entry: { kind: entry.kind, metadata: entry.metadata, submitter: entry.submitter },
+    proof,
+    logKey: keyText(policy.logVerifierKey),
+    witnessKeys: policy.witnessVerifierKeys.every((key) => typeof key === 'string')
+      ? (policy.witnessVerifierKeys as string[])
+      : undefined,
+  });
+}

@@ -1,0 +1,190 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type GeneratedKeyPair, generateSigningKeyPair } from '@mpay/envelope';
+import { generateCosignerKey, parseVerifierKey, verifyReceipt } from '@mpay/merkle';
+import { openTestDatabase } from '@mpay/storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildReceipt, fetchCheckpoint, submitEntry, submitMessages, waitForInclusion } from '../client.ts';
+import { type LogStack, startLogStack } from './stack.ts';
+
+const pythonVerifier = fileURLToPath(new URL('../../tools/verify_receipt.py', import.meta.url));
+const hasPyca = spawnSync('python3', ['-c', 'import cryptography'], { stdio: 'ignore' }).status === 0;
+
+const limits = { integrationIntervalMs: 50, witnessTimeoutMs: 1_000 };
+const messages = (i: number) => [
+  `eyJhbGciOiJFUzI1NiJ9.eyJtIjoi${i}In0.c2ln`,
+  `eyJhbGciOiJFUzI1NiJ9.eyJjIjoi${i}In0.c2ln`,
+];
+
+describe('a log and its witness started together (startLogStack) and the log client', () => {
+  let stack: LogStack;
+  let submitter: GeneratedKeyPair;
+  let dataDir: string;
+  const policy = (witnessesRequired = 1) => ({
+    logVerifierKey: stack.logVerifierKey,
+    witnessVerifierKeys: [stack.witnessVerifierKey],
+    witnessesRequired,
+  });
+  const endpoint = () => ({ url: stack.logUrl, origin: stack.origin });
+  const credentials = () => ({ id: 'gateway', key: submitter.privateJwk });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'mpay-log-stack-'));
+    submitter = await generateSigningKeyPair();
+    stack = await startLogStack({
+      dataDir,
+      openDatabase: (name) => openTestDatabase(name),
+      submitters: [{ id: 'gateway', signingJwk: submitter.publicJwk }],
+      limits,
+    });
+  });
+  afterAll(async () => {
+    await stack.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('logs signed messages and returns a receipt that verifies offline with the two public keys', async () => {
+    const entry = {
+      transactionId: 'pay-1',
+      messages: messages(1),
+      kind: 'payment.completed',
+      metadata: { amount: '1250', currency: 'EUR' },
+    };
+    const logged = await submitMessages(endpoint(), credentials(), entry);
+    expect(logged).toMatchObject({ created: true });
+    const again = await submitMessages(endpoint(), credentials(), entry);
+    expect(again).toEqual({ ...logged, created: false });
+    const receipt = await buildReceipt(
+      stack.logUrl,
+      { ...entry, index: logged.index, submitter: 'gateway' },
+      policy(),
+      { waitMs: 10_000 },
+    );
+    const verified = await verifyReceipt(receipt, policy());
+    expect(verified.proof.index).toBe(logged.index);
+    expect(verified.proof.witnesses.map((witness) => witness.name)).toEqual(['witness.log.mpay.example']);
+    expect(verified.leafData).toBe(logged.leafData);
+    const otherWitness = await generateCosignerKey('witness.log.mpay.example');
+    await expect(
+      verifyReceipt(receipt, { ...policy(), witnessVerifierKeys: [otherWitness.verifierKey] }),
+    ).rejects.toMatchObject({ code: 'WITNESS_QUORUM_NOT_MET' });
+  });
+
+  it.skipIf(!hasPyca)(
+    'a receipt verifies with an independent implementation (Python, pyca/cryptography)',
+    async () => {
+      const entry = {
+        transactionId: 'pay-py',
+        messages: messages(7),
+        kind: 'payment.completed',
+        metadata: { amount: '42', n: 7 },
+      };
+      const logged = await submitMessages(endpoint(), credentials(), entry);
+      const receipt = await buildReceipt(
+        stack.logUrl,
+        { ...entry, index: logged.index, submitter: 'gateway' },
+        policy(),
+        { waitMs: 10_000 },
+      );
+      const file = (name: string, text: string) =>
+        writeFile(join(dataDir, name), text).then(() => join(dataDir, name));
+      const keys = [
+        '--log-key',
+        await file('log.vkey', stack.logVerifierKey),
+        '--witness-key',
+        await file('w.vkey', stack.witnessVerifierKey),
+      ];
+      const run = async (text: string) =>
+        spawnSync('python3', [pythonVerifier, await file('receipt.json', text), ...keys], {
+          encoding: 'utf8',
+        });
+      const good = await run(receipt);
+      expect(good.stderr).toBe('');
+      expect(good.stdout).toMatch(
+        new RegExp(`^OK entry ${logged.index} of log\\.mpay\\.example/transactions`),
+      );
+      for (const bad of [
+        receipt.replace('"42"', '"43"'),
+        receipt.replace('pay-py', 'pay-px'),
+        receipt.replace(/index \d+/, `index ${logged.index + 1n}`),
+      ]) {
+        expect((await run(bad)).status).toBe(1);
+      }
+    },
+  );
+
+  it('serves every checkpoint cosigned, and the client refuses rollbacks and forks', async () => {
+    for (let i = 2; i < 6; i++) {
+      await submitMessages(endpoint(), credentials(), {
+        transactionId: `pay-${i}`,
+        messages: messages(i),
+        kind: 'payment.completed',
+      });
+    }
+    const last = await submitMessages(endpoint(), credentials(), {
+      transactionId: 'pay-6',
+      messages: messages(6),
+      kind: 'payment.completed',
+    });
+    const included = await waitForInclusion(stack.logUrl, last, policy(), { waitMs: 10_000 });
+    expect(included.verified.index).toBe(last.index);
+    const current = await fetchCheckpoint(stack.logUrl, policy());
+    expect(current.checkpoint.treeSize).toBeGreaterThan(last.index);
+    expect(included.verified.checkpoint.treeSize).toBeLessThanOrEqual(current.checkpoint.treeSize);
+    await expect(
+      fetchCheckpoint(stack.logUrl, policy(), { previous: included.verified.checkpoint }),
+    ).resolves.toBeDefined();
+    const ahead = { ...current.checkpoint, treeSize: current.checkpoint.treeSize + 1n };
+    await expect(fetchCheckpoint(stack.logUrl, policy(), { previous: ahead })).rejects.toMatchObject({
+      code: 'CHECKPOINT_ROLLBACK',
+    });
+    const otherRoot = { ...current.checkpoint, rootHash: new Uint8Array(32) };
+    await expect(fetchCheckpoint(stack.logUrl, policy(), { previous: otherRoot })).rejects.toMatchObject({
+      code: 'CHECKPOINT_FORK',
+    });
+    const smallerOtherRoot = { ...included.verified.checkpoint, treeSize: 3n, rootHash: new Uint8Array(32) };
+    await expect(
+      fetchCheckpoint(stack.logUrl, policy(), { previous: smallerOtherRoot }),
+    ).rejects.toMatchObject({ code: 'CHECKPOINT_FORK' });
+  });
+
+  it('refuses submissions from unknown keys and impostors', async () => {
+    const stranger = await generateSigningKeyPair();
+    const entry = { messageHash: new Uint8Array(32), kind: 'payment.completed', transactionId: 'pay-x' };
+    await expect(
+      submitEntry(endpoint(), { id: 'gateway', key: stranger.privateJwk }, entry),
+    ).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED' });
+    await expect(
+      submitEntry(endpoint(), { id: 'bank', key: submitter.privateJwk }, entry),
+    ).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED' });
+    await expect(
+      submitEntry({ ...endpoint(), origin: 'other.example' }, credentials(), entry),
+    ).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED' });
+  });
+
+  it('keeps its keys in the data folder, the secret ones private, and reuses them on restart', async () => {
+    expect((await readFile(join(dataDir, 'keys/log.vkey'), 'utf8')).trim()).toBe(stack.logVerifierKey);
+    expect((await readFile(join(dataDir, 'keys/log-witness.vkey'), 'utf8')).trim()).toBe(
+      stack.witnessVerifierKey,
+    );
+    expect((await stat(join(dataDir, 'keys/log.skey'))).mode & 0o777).toBe(0o600);
+    expect((await parseVerifierKey(stack.witnessVerifierKey)).signatureType).toBe(0x04);
+    const again = await startLogStack({
+      dataDir,
+      openDatabase: (name) => openTestDatabase(name),
+      submitters: [],
+      limits,
+    });
+    try {
+      expect([again.logVerifierKey, again.witnessVerifierKey]).toEqual([
+        stack.logVerifierKey,
+        stack.witnessVerifierKey,
+      ]);
+    } finally {
+      await again.close();
+    }
+  });
+});
