@@ -13,6 +13,7 @@ Usage:
   mpay log note verify --vkey FILE      verify the signed note on stdin
   mpay audit [--data DIR]               check every bank's ledger invariants and the banks' positions
   mpay settlement [--book] [--json]     who owes whom between the banks; --book settles what both agree on
+  mpay dispute PAYMENT_ID [--out FILE]  the payment's signed messages, log proof and cosigned checkpoint in one file
   mpay bench ledger|log [--json]        measure the ledger or the log against a baseline in the same run
   mpay help                             this text
 
@@ -36,6 +37,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'settlement': {
         const { runSettlement } = await import('./commands/settlement.ts');
         return await runSettlement(flags, io);
+      }
+      case 'dispute': {
+        const { runDispute } = await import('./commands/dispute.ts');
+        return await runDispute(parseFlags(rest).positional, flags, io);
       }
       case 'bench': {
         const { runBench } = await import('./commands/bench/index.ts');

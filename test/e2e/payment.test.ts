@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { demoParties } from '@mpay/cli';
 import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair, publicPart } from '@mpay/envelope';
 import { signRequest } from '@mpay/http/signed-request';
+import { generateNoteKey, verifyReceipt } from '@mpay/merkle';
 import { imsToJson } from '@mpay/protocol';
 import { Wallet } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,7 +44,64 @@ async function payAndConfirm(
   return { wallet, accepted, view };
 }
 
+/** The payment's evidence file from the gateway, as the merchant (a party of the payment) asks for it. */
+async function evidenceOf(paymentId: string): Promise<string> {
+  const path = `/payments/${paymentId}/evidence`;
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const authorization = await signRequest(
+      { method: 'GET', path, body: '' },
+      {
+        issuer: demoParties.merchant.id,
+        audience: test.fsp.id,
+        key: test.platform.credentials.merchantKeys.signing.privateJwk,
+      },
+    );
+    const response = await fetch(`${test.platform.urls.gateway}${path}`, { headers: { authorization } });
+    if (response.status === 200) return response.text();
+    expect(response.status).toBe(202);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error('no evidence');
+}
+
 describe('an iMS payment end to end over HTTP', () => {
+  it('logs the completed payment: a receipt with an inclusion proof under a witness-cosigned checkpoint', async () => {
+    const { wallet, view } = await payAndConfirm(3_00n);
+    const receipt = await wallet.confirm(view, demoParties.customer.pin);
+    const evidence = await evidenceOf(view.paymentId);
+    const policy = {
+      logVerifierKey: test.platform.log.logVerifierKey,
+      witnessVerifierKeys: [test.platform.log.witnessVerifierKey],
+      witnessesRequired: 1,
+    };
+    const verified = await verifyReceipt(evidence, policy);
+    expect(verified.receipt.transactionId).toBe(view.paymentId);
+    expect(verified.receipt.messages).toHaveLength(4);
+    expect(verified.receipt.messages[3]).toBe(receipt.jws);
+    expect(verified.proof.witnesses.map((witness) => witness.name)).toEqual(['witness.log.mpay.example']);
+    // Any change to a logged message breaks the proof; a log key of someone else is refused.
+    const tampered = JSON.parse(evidence) as { messages: string[] };
+    tampered.messages[2] = `${tampered.messages[2]!.slice(0, -2)}AA`;
+    await expect(verifyReceipt(JSON.stringify(tampered), policy)).rejects.toThrow();
+    const stranger = await generateNoteKey('log.mpay.example/transactions');
+    await expect(
+      verifyReceipt(evidence, { ...policy, logVerifierKey: stranger.verifierKey }),
+    ).rejects.toThrow();
+    // Only the payment's parties get it.
+    const outsider = await signRequest(
+      { method: 'GET', path: `/payments/${view.paymentId}/evidence`, body: '' },
+      {
+        issuer: 'nobody@merchant.xbank',
+        audience: test.fsp.id,
+        key: (await generateSigningKeyPair('ES256')).privateJwk,
+      },
+    );
+    const refused = await fetch(`${test.platform.urls.gateway}/payments/${view.paymentId}/evidence`, {
+      headers: { authorization: outsider },
+    });
+    expect(refused.status).toBe(401);
+  });
+
   it('moves the money once, notifies the merchant and gives the customer a signed receipt', async () => {
     const before = await test.balances();
     const { wallet, accepted, view } = await payAndConfirm(12_50n);

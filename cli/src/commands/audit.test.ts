@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropPostgresSchema } from '@mpay/storage';
@@ -17,7 +17,8 @@ const schemaPrefix = `audit_${randomBytes(4).toString('hex')}_`;
 
 async function run(...argv: string[]) {
   let stdout = '';
-  const status = await main([...argv, '--data', dataDir], {
+  const data = argv[0] === 'log' ? [] : ['--data', dataDir];
+  const status = await main([...argv, ...data], {
     stdout: (text) => {
       stdout += text;
     },
@@ -103,5 +104,33 @@ describe('mpay audit and mpay settlement', () => {
     const audit = await run('audit');
     expect(audit.status).toBe(1);
     expect(audit.stdout).toMatch(/FAILED {2}xbank ⇄ ybank EUR: .*DO NOT AGREE/);
+  }, 60_000);
+});
+
+describe('mpay demo, mpay dispute and mpay log verify', () => {
+  it('writes the evidence of a payment that verifies offline with the public keys only', async () => {
+    const demo = await run('demo');
+    expect(demo.stdout).toContain('9. Transaction log');
+    expect(demo.status).toBe(0);
+    const paymentId = /\(payment ([^,]+),/.exec(demo.stdout)?.[1];
+    expect(paymentId).toBeDefined();
+    const out = join(dataDir, 'dispute.json');
+    const dispute = await run('dispute', paymentId!, '--out', out);
+    expect(dispute.stdout).toContain('4 signed messages');
+    expect(dispute.status).toBe(0);
+    const keys = [
+      '--log-key',
+      join(dataDir, 'keys', 'log.vkey'),
+      '--witness-key',
+      join(dataDir, 'keys', 'log-witness.vkey'),
+    ];
+    expect((await run('log', 'verify', out, ...keys)).status).toBe(0);
+    const evidence = JSON.parse(await readFile(out, 'utf8')) as { messages: string[] };
+    evidence.messages.reverse();
+    await writeFile(out, JSON.stringify(evidence));
+    expect((await run('log', 'verify', out, ...keys)).status).not.toBe(0);
+    expect((await run('dispute', '00000000-0000-4000-8000-000000000000')).stdout).toContain(
+      'EVIDENCE_UNKNOWN',
+    );
   }, 60_000);
 });

@@ -14,6 +14,7 @@ import type { PartyKeys } from '../platform/identities.ts';
 import { demoParties } from '../platform/seed.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
 import { bankOperator, type Deployment, dataDirOf, readJson } from './deployment.ts';
+import { describeEvidence, fetchEvidence, logPolicyOf, verifyReceipt } from './evidence.ts';
 import type { CommandIo } from './io.ts';
 
 async function healthy(url: string): Promise<boolean> {
@@ -150,6 +151,11 @@ async function demoPayment(
       `   (${demoParties.bank.id} held the amount, sent a signed funds transfer, posted on ${demoParties.merchantBank.id}'s signed answer).\n`,
     ].join('\n'),
   );
+  const evidence = await fetchEvidence(deployment.gateway, dataDir, view.paymentId);
+  const verified = await verifyReceipt(evidence, await logPolicyOf(dataDir));
+  io.stdout(
+    `9. Transaction log (third party): ${describeEvidence(verified)}; verified offline with the log's and the witness's public keys.\n`,
+  );
   const out = flags.get('out');
   if (out !== undefined) {
     const final = {
@@ -169,7 +175,10 @@ async function demoPayment(
       messageJson: imsToJson(final),
       messageXml: imsToXml(final),
     });
-    io.stdout(`\nWrote every signed and encrypted message and jwks.json to ${resolve(out)}\n`);
+    await writeFile(join(resolve(out), 'evidence.json'), evidence);
+    io.stdout(
+      `\nWrote every signed and encrypted message, jwks.json and evidence.json (check it with \`mpay log verify\`) to ${resolve(out)}\n`,
+    );
   }
   return status.status === 'completed' ? 0 : 1;
 }

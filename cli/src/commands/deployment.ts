@@ -12,6 +12,8 @@ export interface Deployment {
   merchantShop: string;
   fspId: string;
   banks: { id: string; url: string }[];
+  /** The transaction log, its witness and the log's origin; keys in <data>/keys/log.vkey, log-witness.vkey. */
+  log?: { url: string; witness: string; origin: string };
   pid: number;
 }
 

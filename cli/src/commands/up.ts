@@ -20,6 +20,7 @@ export async function writeDeployment(dataDir: string, platform: Platform): Prom
     merchantShop: platform.urls.merchantShop,
     fspId: platform.fsp.id,
     banks: platform.banks.map((bank) => ({ id: bank.id, url: bank.url })),
+    log: { url: platform.urls.log, witness: platform.urls.witness, origin: platform.log.origin },
     pid: process.pid,
   };
   await writeFile(join(dataDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
@@ -40,6 +41,8 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       xbank: port('MPAY_XBANK_PORT', 4101),
       merchantShop: port('MPAY_SHOP_PORT', 4102),
       ybank: port('MPAY_YBANK_PORT', 4103),
+      log: port('MPAY_LOG_PORT', 4110),
+      witness: port('MPAY_WITNESS_PORT', 4111),
     },
     logger: flags.has('verbose') ? { level: 'info' } : false,
   });
@@ -50,13 +53,16 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       `  bank xbank (customers)       ${platform.urls.xbank}`,
       `  bank ybank (merchants)       ${platform.urls.ybank}`,
       `  merchant shop (webhooks)     ${platform.urls.merchantShop}`,
+      `  transaction log              ${platform.urls.log}   (${platform.log.origin})`,
+      `  witness                      ${platform.urls.witness}`,
       '',
       '  demo parties:',
       `    customer  john.bernard@person.xbank  (+38970123456, PIN ${platform.credentials.customerPin})`,
       '    merchant  merkur.trade@merchant.ybank  (paid from xbank through ybank)',
       '',
       'Run `npx mpay demo` in another terminal for a payment end to end,',
-      '`npx mpay audit` to check every ledger, `npx mpay settlement` for who owes whom. Ctrl-C stops.',
+      '`npx mpay audit` to check every ledger, `npx mpay settlement` for who owes whom,',
+      '`npx mpay dispute PAYMENT_ID` for the evidence of a payment. Ctrl-C stops.',
       '',
     ].join('\n'),
   );

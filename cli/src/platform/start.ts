@@ -1,4 +1,5 @@
 import { createGatewayService, type FspIdentity, type GatewayService } from '@mpay/gateway';
+import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop } from '@mpay/merchant-shop';
 import { MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
@@ -13,14 +14,18 @@ export interface PlatformOptions {
   databaseUrl?: string | undefined;
   /** Prefix for schema names, so that several platforms can share one PostgreSQL database. */
   schemaPrefix?: string;
-  ports?: { gateway?: number; merchantShop?: number } & Partial<Record<BankId, number>>;
+  ports?: { gateway?: number; merchantShop?: number; log?: number; witness?: number } & Partial<
+    Record<BankId, number>
+  >;
   logger?: boolean | { level: string };
   backgroundIntervalMs?: number;
   pbkdf2Iterations?: number;
 }
 
 export interface Platform {
-  urls: { gateway: string; merchantShop: string } & Record<BankId, string>;
+  urls: { gateway: string; merchantShop: string; log: string; witness: string } & Record<BankId, string>;
+  /** The transaction log and its witness; their public keys verify every receipt offline. */
+  log: LogStack;
   gateway: GatewayService;
   merchantShop: MerchantShop;
   credentials: DemoCredentials;
@@ -33,7 +38,10 @@ export interface Platform {
 }
 
 /** The schemas (PostgreSQL) or data folders (PGlite) of a platform, before any prefix. */
-export const platformSchemas = ['gateway', ...bankIds] as const;
+export const platformSchemas = ['gateway', ...bankIds, 'log', 'log_witness'] as const;
+
+/** Receipts must carry a cosignature of the platform's witness. */
+const witnessesRequired = 1;
 
 /**
  * Starts the gateway (FSP), the banks (xbank for the demo customer, ybank for
@@ -65,10 +73,25 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     logger: options.logger ?? false,
     workerIntervalMs: options.backgroundIntervalMs ?? 250,
   });
+  const log = await startLogStack({
+    dataDir: options.dataDir,
+    databaseUrl: options.databaseUrl,
+    schemaPrefix: options.schemaPrefix,
+    ports: { log: options.ports?.log, witness: options.ports?.witness },
+    submitters: [{ id: fsp.id, signingJwk: fsp.signing.publicJwk }],
+    logger: options.logger ?? false,
+  });
   const gateway = await createGatewayService({
     database: gatewayDatabase,
     fsp,
     operatorToken,
+    transactionLog: {
+      url: log.logUrl,
+      origin: log.origin,
+      logVerifierKey: log.logVerifierKey,
+      witnessVerifierKeys: [log.witnessVerifierKey],
+      witnessesRequired,
+    },
     logger: options.logger ?? false,
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
   });
@@ -96,7 +119,14 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   });
   const bankUrls = Object.fromEntries(banks.map((bank) => [bank.id, bank.url])) as Record<BankId, string>;
   return {
-    urls: { gateway: gatewayUrl, merchantShop: merchantShopUrl, ...bankUrls },
+    urls: {
+      gateway: gatewayUrl,
+      merchantShop: merchantShopUrl,
+      log: log.logUrl,
+      witness: log.witnessUrl,
+      ...bankUrls,
+    },
+    log,
     gateway,
     merchantShop,
     credentials,
@@ -108,6 +138,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await merchantShop.close();
       await gateway.close();
       for (const bank of banks) await bank.service.close();
+      await log.close();
       await Promise.all([gatewayDatabase.close(), ...banks.map((bank) => bank.database.close())]);
     },
   };

@@ -1,6 +1,7 @@
 import type { GeneratedKeyPair as KeyPair } from '@mpay/envelope';
 import type { Database } from '@mpay/storage';
 import type { DeviceHub } from './devices/hub.ts';
+import type { TransactionLogLink } from './log/outbox.ts';
 import type { WebhookLimits } from './webhooks/outbox.ts';
 
 /** The FSP's own identity: its party id and its signing and encryption keys. */
@@ -32,6 +33,8 @@ export interface Logger {
 
 export interface GatewayContext {
   database: Database;
+  /** The third-party transaction log completed payments are logged to (none: not logged). */
+  transactionLog?: TransactionLogLink | undefined;
   fsp: FspIdentity;
   hub: DeviceHub;
   limits: GatewayLimits;

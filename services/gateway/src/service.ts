@@ -4,10 +4,12 @@ import { type Database, migrate, readMigrations } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import type { FspIdentity, GatewayContext, GatewayLimits, Logger } from './context.ts';
 import { DeviceHub } from './devices/hub.ts';
+import { advanceLogEntries, type TransactionLogLink } from './log/outbox.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
 import { settlePayment } from './payments/settle.ts';
 import { expiredPaymentIds, transitionPayment, unsettledPaymentIds } from './payments/store.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
+import { registerEvidenceRoutes } from './routes/evidence.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
 import { defaultWebhookLimits, deliverDueWebhooks } from './webhooks/outbox.ts';
@@ -33,6 +35,8 @@ export interface GatewayServiceOptions {
   logger?: boolean | { level: string };
   /** How often background work (webhooks, expiry, settlement retries) runs. */
   backgroundIntervalMs?: number;
+  /** The transaction log to log completed payments to. */
+  transactionLog?: TransactionLogLink;
 }
 
 export interface GatewayService {
@@ -69,6 +73,10 @@ async function backgroundRound(context: GatewayContext): Promise<void> {
     );
   }
   await deliverDueWebhooks(context.database, context.limits.webhooks);
+  if (context.transactionLog !== undefined) {
+    const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
+    await advanceLogEntries(context.database, context.transactionLog, submitter, new Date());
+  }
   await forgetExpiredNonces(context.database, context.limits.messageAgeSecondsMax);
   await forgetIdempotencyKeys(context.database, { keptSeconds: 86_400, inProgressSeconds: 600 });
 }
@@ -88,9 +96,11 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     hub: new DeviceHub(),
     limits,
     log,
+    transactionLog: options.transactionLog,
   };
   registerRegistryRoutes(app, context, options.operatorToken);
   registerPaymentRoutes(app, context);
+  registerEvidenceRoutes(app, context, options.operatorToken);
   registerDeviceRoutes(app, context);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();

@@ -101,6 +101,7 @@ export const errorCatalogue = {
   WITNESS_QUORUM_NOT_MET: 'The checkpoint has fewer cosignatures by known witnesses than required.',
   LOG_UNKNOWN: 'The witness does not follow a log with this origin.',
   TLOG_PROOF_INVALID: 'The transparency log proof is malformed.',
+  EVIDENCE_UNKNOWN: 'No log entry for this payment (not completed, or logged before the log was configured).',
   RECEIPT_INVALID: 'The receipt is malformed.',
 
   // operating conditions

@@ -8,6 +8,7 @@ import {
 } from '@mpay/protocol';
 import { orderTransfer } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
+import { enqueueLogEntry } from '../log/outbox.ts';
 import { partyEncryptionKey } from '../registry/keys.ts';
 import { bankUrl, findParty } from '../registry/parties.ts';
 import { enqueueWebhook } from '../webhooks/outbox.ts';
@@ -79,6 +80,14 @@ async function merchantNotification(
   );
 }
 
+/** What the log commits to for a completed payment: every signature of the iMS chain, then the receipt. */
+function loggedMessages(payment: PaymentRecord, receipt: string): string[] {
+  const { address } = imsFromJson(JSON.parse(payment.message));
+  return [address.to.sign, address.fspSign, address.from.sign, receipt].filter(
+    (jws): jws is string => typeof jws === 'string',
+  );
+}
+
 async function finish(
   context: GatewayContext,
   payment: PaymentRecord,
@@ -88,6 +97,9 @@ async function finish(
   const merchant = await findParty(context.database, payment.merchantId);
   return context.database.transaction(async (sql) => {
     const updated = await transitionPayment(sql, payment.id, 'customer_signature_verified', to, changes);
+    if (to === 'funds_transferred' && changes.receipt !== undefined && context.transactionLog !== undefined) {
+      await enqueueLogEntry(sql, payment.id, loggedMessages(payment, changes.receipt), new Date());
+    }
     if (merchant?.webhookUrl) {
       const body = await merchantNotification(context, updated, to);
       await enqueueWebhook(sql, { paymentId: payment.id, url: merchant.webhookUrl, body });

@@ -18,7 +18,7 @@ function compactBody(request: FastifyRequest): string {
   return request.body.trim();
 }
 
-function paymentId(request: FastifyRequest): string {
+export function paymentId(request: FastifyRequest): string {
   const id = (request.params as { id?: string }).id ?? '';
   if (!paymentIdPattern.test(id)) throw new MpayError('PAYMENT_UNKNOWN');
   return id;
