@@ -6,11 +6,13 @@ import { runUp } from './commands/up.ts';
 export const usage = `mpay — secure mobile payments
 
 Usage:
-  mpay up [--data DIR] [--verbose]      start gateway, banks xbank and ybank, merchant shop (embedded database)
+  mpay up [--data DIR] [--verbose]      start gateway, banks xbank and ybank, merchant shop, log and witness
   mpay demo [--out DIR] [--data DIR]    run one payment end to end against running (or self-started) services
   mpay log keygen NAME                  create a signed-note key pair
   mpay log note sign --skey FILE        sign the note on stdin
   mpay log note verify --vkey FILE      verify the signed note on stdin
+  mpay log verify FILE --log-key F --witness-key F   check a receipt or dispute file offline
+  mpay log serve | mpay log witness     the log or a witness as its own process (mpay log --help)
   mpay audit [--data DIR]               check every bank's ledger invariants and the banks' positions
   mpay settlement [--book] [--json]     who owes whom between the banks; --book settles what both agree on
   mpay dispute PAYMENT_ID [--out FILE]  the payment's signed messages, log proof and cosigned checkpoint in one file
@@ -18,7 +20,8 @@ Usage:
   mpay help                             this text
 
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), MPAY_DATA_DIR (default ./.mpay),
-MPAY_GATEWAY_PORT (4100), MPAY_XBANK_PORT (4101), MPAY_SHOP_PORT (4102), MPAY_YBANK_PORT (4103).
+MPAY_GATEWAY_PORT (4100), MPAY_XBANK_PORT (4101), MPAY_SHOP_PORT (4102), MPAY_YBANK_PORT (4103),
+MPAY_LOG_PORT (4110), MPAY_WITNESS_PORT (4111).
 `;
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
