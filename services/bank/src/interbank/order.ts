@@ -4,7 +4,7 @@ import { canonicalize, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import type { BankLimits } from '../limits.ts';
 import { lockAccounts } from '../store/accounts.ts';
-import { createTransferInTransaction } from '../store/create-transfer.ts';
+import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
 import { ensureSettlementAccount } from './accounts.ts';
 import { insertOrder, type PaymentOrder, selectOrder } from './orders-store.ts';
 import type { Interbank } from './peers.ts';
@@ -153,13 +153,7 @@ export async function placeOrder(
   orderedBy: string,
   now: Date,
 ): Promise<PaymentOrder> {
-  const place = () =>
-    context.database.transaction((sql) => placeInTransaction(context, sql, input, orderedBy, now));
-  try {
-    return await place();
-  } catch (error) {
-    // A concurrent request with the same id won the race: the retry sees its committed order.
-    if ((error as { code?: unknown } | null)?.code !== '23505') throw error;
-    return place();
-  }
+  return retryOnUniqueViolation(() =>
+    context.database.transaction((sql) => placeInTransaction(context, sql, input, orderedBy, now)),
+  );
 }

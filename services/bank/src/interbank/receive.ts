@@ -2,7 +2,7 @@ import { type LedgerLimits, validateTransfer } from '@mpay/ledger';
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import { lockAccounts, selectAccount } from '../store/accounts.ts';
-import { createTransferInTransaction } from '../store/create-transfer.ts';
+import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
 import { ensureSettlementAccount } from './accounts.ts';
 import { interbankCreditId } from './ids.ts';
 import {
@@ -175,12 +175,6 @@ async function decide(
 export async function receiveFundsTransfer(context: ReceiveContext, jws: unknown): Promise<string> {
   if (typeof jws !== 'string') throw new MpayError('REQUEST_INVALID', 'message');
   const verified = await verifyFundsTransfer(context.interbank, jws);
-  let decision: Decision;
-  try {
-    decision = await decide(context, verified, jws);
-  } catch (error) {
-    if ((error as { code?: unknown } | null)?.code !== '23505') throw error;
-    decision = await decide(context, verified, jws);
-  }
+  const decision = await retryOnUniqueViolation(() => decide(context, verified, jws));
   return signAnswer(context.interbank, verified.peer.id, { id: verified.transfer.id, ...decision });
 }

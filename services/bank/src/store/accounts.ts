@@ -1,6 +1,6 @@
 import { type Account, compareAccount } from '@mpay/ledger';
 import { assert, MpayError } from '@mpay/protocol';
-import type { Database, Sql } from '@mpay/storage';
+import type { Sql } from '@mpay/storage';
 import { type AccountRow, accountColumns, accountFromRow } from './rows.ts';
 
 export interface AccountOutcome {
@@ -10,11 +10,7 @@ export interface AccountOutcome {
 }
 
 /** Stores a new account; the same id with the same fields returns the existing one, else ACCOUNT_EXISTS. */
-export async function insertAccount(
-  database: Database,
-  account: Account,
-  now: Date,
-): Promise<AccountOutcome> {
+export async function insertAccount(database: Sql, account: Account, now: Date): Promise<AccountOutcome> {
   assert(account.debitsPosted === 0n && account.creditsPosted === 0n, 'a new account has zero balances');
   const inserted = await database.query(
     `INSERT INTO accounts (id, ledger, owner, kind, debits_must_not_exceed_credits,

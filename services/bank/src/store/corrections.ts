@@ -13,7 +13,7 @@ import {
 } from '../corrections/correction.ts';
 import type { BankLimits } from '../limits.ts';
 import { lockAccounts } from './accounts.ts';
-import { createTransferInTransaction, isUniqueViolation } from './create-transfer.ts';
+import { createTransferInTransaction, retryOnUniqueViolation } from './create-transfer.ts';
 import { type TransferRow, transferColumns, transferFromRow } from './rows.ts';
 import { selectTransfer } from './transfers.ts';
 
@@ -101,13 +101,9 @@ export async function createCorrection(
   now: Date,
   limits: BankLimits,
 ): Promise<CorrectionOutcome> {
-  const attempt = () => database.transaction((sql) => correctInTransaction(sql, request, now, limits));
-  try {
-    return await attempt();
-  } catch (error) {
-    if (!isUniqueViolation(error)) throw error;
-    return attempt();
-  }
+  return retryOnUniqueViolation(() =>
+    database.transaction((sql) => correctInTransaction(sql, request, now, limits)),
+  );
 }
 
 /** A transfer and its corrections in commit order (at most `limits.correctionsPerTransferMax`). */

@@ -84,6 +84,20 @@ export function isUniqueViolation(error: unknown): boolean {
 }
 
 /**
+ * Runs `attempt` (one database transaction) again once if it failed on a
+ * unique violation: a concurrent request won a race on the same id, and the
+ * second attempt sees its committed result and answers as a retry would.
+ */
+export async function retryOnUniqueViolation<T>(attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return attempt();
+  }
+}
+
+/**
  * Creates the transfer at `now`, or returns the existing one with this id and
  * the same fields, or throws the rule's error. A unique violation means a
  * concurrent request won a race on the id or on the pending transfer: one more
@@ -94,12 +108,9 @@ export async function createTransfer(
   request: TransferRequest,
   now: Date,
 ): Promise<TransferOutcome> {
-  try {
-    return await database.transaction((sql) => createTransferInTransaction(sql, request, now));
-  } catch (error) {
-    if (!isUniqueViolation(error)) throw error;
-    return database.transaction((sql) => createTransferInTransaction(sql, request, now));
-  }
+  return retryOnUniqueViolation(() =>
+    database.transaction((sql) => createTransferInTransaction(sql, request, now)),
+  );
 }
 
 /**

@@ -64,7 +64,8 @@ async function advance(
     link.url,
     { ...entry, index: BigInt(row.log_index), submitter: submitter.id },
     link,
-    { waitMs: 1_000, pollIntervalMs: 100 },
+    // One look, no waiting: the background round must not stall on an entry the log has not proved yet.
+    { waitMs: 0 },
   );
   await database.query('UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1', [
     row.payment_id,
