@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { testTimeoutMs } from './test/support/deadlines.ts';
 
 // One suite for every workspace. DATABASE_URL selects the PostgreSQL backend;
 // without it every test database is an in-memory PGlite.
@@ -10,8 +11,10 @@ export default defineConfig({
       'cli/src/**/*.test.ts',
       'test/**/*.test.ts',
     ],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // A backstop only (15 min × MPAY_TEST_DEADLINE_SCALE): tests wait for readiness with the named,
+    // shorter deadlines of test/support/deadlines.ts, which fail first and say what they waited for.
+    testTimeout: testTimeoutMs,
+    hookTimeout: testTimeoutMs,
     pool: 'forks',
     reporters: ['default', './test/summary-reporter.ts'],
   },

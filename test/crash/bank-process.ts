@@ -3,6 +3,13 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  processExitDeadlineMs,
+  requestDeadlineMs,
+  serviceStartDeadlineMs,
+  waitFor,
+  within,
+} from '../support/deadlines.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -34,33 +41,48 @@ export class BankProcess {
     return new BankProcess(name, `http://127.0.0.1:${port}`, configPath);
   }
 
+  /**
+   * Spawns the bank and resolves once it is ready: it printed its `bank NAME listening on URL` line
+   * and its URL answers /health. Fails at once if the process exits, or after the named start deadline.
+   */
   async start(): Promise<void> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'services/bank/src/main.ts', this.configPath], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    const startedAt = this.output.length;
     child.stdout?.on('data', (chunk: Buffer) => {
       this.output += chunk.toString();
     });
     child.stderr?.on('data', (chunk: Buffer) => {
       this.output += chunk.toString();
     });
-    for (let attempt = 0; attempt < 300; attempt += 1) {
-      if (child.exitCode !== null) throw new Error(`bank ${this.name} exited: ${this.output}`);
-      const healthy = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(500) })
-        .then((response) => response.ok)
-        .catch(() => false);
-      if (healthy) return;
-      await new Promise((done) => setTimeout(done, 100));
-    }
-    throw new Error(`bank ${this.name} did not start: ${this.output}`);
+    const readyLine = `bank ${this.name} listening on `;
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`bank ${this.name} exited (${child.exitCode ?? child.signalCode}): ${this.output}`);
+        if (!this.output.slice(startedAt).includes(readyLine)) return false;
+        return fetch(`${this.url}/health`, { signal: AbortSignal.timeout(requestDeadlineMs) })
+          .then((response) => response.ok)
+          .catch(() => false);
+      },
+      {
+        deadlineMs: serviceStartDeadlineMs,
+        what: `bank ${this.name} to print its ready line and answer ${this.url}/health`,
+        detail: () => this.output,
+      },
+    ).catch(async (error: unknown) => {
+      await this.kill();
+      throw error;
+    });
   }
 
   /** SIGKILL: no shutdown hook runs, open transactions are cut wherever they are. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (child === undefined || child.exitCode !== null) return;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((done) => child.once('exit', done));
     child.kill('SIGKILL');
     await exited;
@@ -68,11 +90,13 @@ export class BankProcess {
 
   async stop(): Promise<void> {
     const child = this.child;
-    if (child === undefined || child.exitCode !== null) return;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((done) => child.once('exit', done));
     child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((done) => setTimeout(done, 5_000))]);
-    if (child.exitCode === null) await this.kill();
+    await within(exited, { deadlineMs: processExitDeadlineMs, what: `bank ${this.name} to exit` }).catch(
+      () => undefined,
+    );
+    if (child.exitCode === null && child.signalCode === null) await this.kill();
   }
 
   get log(): string {

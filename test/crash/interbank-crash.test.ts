@@ -8,6 +8,7 @@ import { generateSigningKeyPair } from '@mpay/envelope';
 import { isMpayError } from '@mpay/protocol';
 import { dropPostgresSchema } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
 import { BankProcess, freePort } from './bank-process.ts';
 
 /**
@@ -20,6 +21,8 @@ const databaseUrl = process.env.DATABASE_URL;
 const orderCount = 60;
 const customerCount = 6;
 const openingMinor = 10_000n;
+/** How long ybank stays down after its SIGKILL (part of the scenario, not a wait). */
+const ybankOutageMs = 300;
 
 interface Order {
   body: {
@@ -65,7 +68,7 @@ beforeAll(async () => {
     await banks[name].start();
     clients[name] = bankOperator({ id: name, url: banks[name].url }, operators[name].privateJwk);
   }
-}, 120_000);
+});
 
 afterAll(async () => {
   for (const bank of Object.values(banks)) await bank?.stop();
@@ -160,7 +163,8 @@ describe('interbank payments survive SIGKILL of either bank', () => {
       }
       if (answered === 35) {
         await banks.ybank.kill();
-        await new Promise((done) => setTimeout(done, 300));
+        // Not a wait for anything: ybank stays down a moment, so that xbank's deliveries fail and are retried.
+        await new Promise((done) => setTimeout(done, ybankOutageMs));
         await banks.ybank.start();
       }
     });
@@ -168,10 +172,22 @@ describe('interbank payments survive SIGKILL of either bank', () => {
     const interrupted = orders.filter((order) => order.outcome === undefined).length;
     expect(interrupted).toBeGreaterThan(0);
     // The FSP's retry loop: ask again with the same id until the order has a final state.
-    for (let round = 0; round < 120 && orders.some((order) => order.outcome === undefined); round += 1) {
-      for (const order of orders.filter((candidate) => candidate.outcome === undefined)) await send(order);
-      await new Promise((done) => setTimeout(done, 250));
-    }
+    const open = () => orders.filter((order) => order.outcome === undefined);
+    await waitFor(
+      async () => {
+        for (const order of open()) await send(order);
+        return open().length === 0;
+      },
+      {
+        deadlineMs: paymentSettledDeadlineMs,
+        what: 'every payment order to reach a final state',
+        intervalMs: 250,
+        detail: () =>
+          `still open: ${open()
+            .map((order) => order.body.reference)
+            .join(', ')}`,
+      },
+    );
     expect(orders.filter((order) => order.outcome === undefined)).toEqual([]);
 
     let paid = 0n;
@@ -222,5 +238,5 @@ describe('interbank payments survive SIGKILL of either bank', () => {
     }
     const [pair] = reconcilePositions(positions);
     expect(pair).toMatchObject({ agree: true, owedByFirst: paid });
-  }, 240_000);
+  });
 });

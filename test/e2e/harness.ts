@@ -4,6 +4,7 @@ import { encryptTo, type PrivateJwk, signPayload } from '@mpay/envelope';
 import { type ImsMessage, imsToJson, isMpayError, merchantSignedContent } from '@mpay/protocol';
 import { type FspTrust, fetchFspTrust, fspEncryptionKey, MerchantClient, Wallet } from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
+import { platformStartDeadlineMs, within } from '../support/deadlines.ts';
 
 /** A whole platform on loopback: real HTTP, real crypto, PGlite in memory or a fresh PostgreSQL schema set. */
 export interface TestPlatform {
@@ -18,12 +19,17 @@ export interface TestPlatform {
 export async function startTestPlatform(): Promise<TestPlatform> {
   const databaseUrl = process.env.DATABASE_URL;
   const schemaPrefix = `e2e_${randomBytes(4).toString('hex')}_`;
-  const platform = await startPlatform({
-    databaseUrl,
-    schemaPrefix,
-    pbkdf2Iterations: 100_000,
-    backgroundIntervalMs: 100,
-  });
+  // startPlatform runs in this process and resolves once every service listens and the demo is seeded:
+  // that is its readiness. The named deadline only turns a hang into a failure that says so.
+  const platform = await within(
+    startPlatform({
+      databaseUrl,
+      schemaPrefix,
+      pbkdf2Iterations: 100_000,
+      backgroundIntervalMs: 100,
+    }),
+    { deadlineMs: platformStartDeadlineMs, what: 'the platform (startPlatform) to start' },
+  );
   const fsp = await fetchFspTrust(platform.urls.gateway);
   const merchant = new MerchantClient({
     gatewayUrl: platform.urls.gateway,

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { demoParties } from '@mpay/cli';
 import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair, publicPart } from '@mpay/envelope';
-import { signRequest } from '@mpay/http/signed-request';
+import { signRequest } from '@mpay/http-client';
 import { generateNoteKey, verifyReceipt } from '@mpay/merkle';
 import { imsToJson } from '@mpay/protocol';
 import { Wallet } from '@mpay/sdk';

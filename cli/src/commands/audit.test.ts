@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropPostgresSchema } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { platformStartDeadlineMs, within } from '../../../test/support/deadlines.ts';
 import { main } from '../main.ts';
 import { demoParties } from '../platform/seed.ts';
 import { type Platform, platformSchemas, startPlatform } from '../platform/start.ts';
@@ -49,15 +50,19 @@ async function pay(id: string, minor: bigint) {
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'mpay-audit-'));
-  platform = await startPlatform({
-    dataDir,
-    databaseUrl,
-    schemaPrefix,
-    pbkdf2Iterations: 100_000,
-    backgroundIntervalMs: 100,
-  });
+  // Ready when startPlatform resolves (every service listens, the demo is seeded); the deadline names a hang.
+  platform = await within(
+    startPlatform({
+      dataDir,
+      databaseUrl,
+      schemaPrefix,
+      pbkdf2Iterations: 100_000,
+      backgroundIntervalMs: 100,
+    }),
+    { deadlineMs: platformStartDeadlineMs, what: 'the platform (startPlatform) to start' },
+  );
   await writeDeployment(dataDir, platform);
-}, 60_000);
+});
 
 afterAll(async () => {
   await platform?.close();
@@ -76,7 +81,7 @@ describe('mpay audit and mpay settlement', () => {
     expect(book.stdout).toMatch(/booked settlement .*: xbank paid ybank EUR 12.50/);
     expect((await run('settlement')).stdout).toContain('xbank and ybank owe each other nothing');
     expect((await run('audit')).status).toBe(0);
-  }, 60_000);
+  });
 
   it('fails with a report when a stored balance no longer matches its transfers', async () => {
     const ybank = platform.banks.find((bank) => bank.id === 'ybank')!;
@@ -90,7 +95,7 @@ describe('mpay audit and mpay settlement', () => {
     await ybank.database.query('UPDATE accounts SET credits_posted = credits_posted - 1 WHERE id = $1', [
       demoParties.merchant.account,
     ]);
-  }, 60_000);
+  });
 
   it('fails when one bank books money the other never sent', async () => {
     // A settlement run booked at ybank only: ybank believes xbank paid the 5.00 it owes.
@@ -104,7 +109,7 @@ describe('mpay audit and mpay settlement', () => {
     const audit = await run('audit');
     expect(audit.status).toBe(1);
     expect(audit.stdout).toMatch(/FAILED {2}xbank ⇄ ybank EUR: .*DO NOT AGREE/);
-  }, 60_000);
+  });
 });
 
 describe('mpay demo, mpay dispute and mpay log verify', () => {
@@ -132,5 +137,5 @@ describe('mpay demo, mpay dispute and mpay log verify', () => {
     expect((await run('dispute', '00000000-0000-4000-8000-000000000000')).stdout).toContain(
       'EVIDENCE_UNKNOWN',
     );
-  }, 60_000);
+  });
 });

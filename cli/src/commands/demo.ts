@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { decodeUnverified, publicJwkSet, publicPart } from '@mpay/envelope';
-import { requestJson } from '@mpay/http/client';
+import { requestJson } from '@mpay/http-client';
 import { formatDecimalBalance, imsToJson, imsToXml } from '@mpay/protocol';
 import {
   fetchFspTrust,

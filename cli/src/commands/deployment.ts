@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { PrivateJwk } from '@mpay/envelope';
-import { requestJson } from '@mpay/http/client';
-import { signRequest } from '@mpay/http/signed-request';
+import { requestJson, signRequest } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 import type { PartyKeys } from '../platform/identities.ts';
 

@@ -82,6 +82,8 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
       name: id,
       database,
       logger: input.logger,
+      // One institutional key: funds-transfer messages, key bindings and answers to the FSP.
+      signingKey: own.interbank.privateJwk,
       interbank: { signingKey: own.interbank.privateJwk, peers },
       verifyRequest: bankRequestVerifier(id, [
         {

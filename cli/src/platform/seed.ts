@@ -1,9 +1,7 @@
 import { join } from 'node:path';
-import { publicPart } from '@mpay/envelope';
-import { findParty, type GatewayService, insertBank, registerParty, updateWebhookUrl } from '@mpay/gateway';
-import { requestJson } from '@mpay/http/client';
-import { signRequest } from '@mpay/http/signed-request';
-import { createKeystore, type WalletKeystoreData } from '@mpay/sdk';
+import { requestJson, signRequest } from '@mpay/http-client';
+import { isMpayError } from '@mpay/protocol';
+import { createKeystore, enrolDevice, registerWithFsp, type WalletKeystoreData } from '@mpay/sdk';
 import type { BankAccess } from './banks.ts';
 import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
 
@@ -16,6 +14,7 @@ export const demoParties = {
     displayName: 'John Bernard',
     msisdn: '+38970123456',
     account: '0b0a0000-0000-4000-8000-000000001234',
+    deviceId: 'john-phone-1',
     openingBalanceMinor: 1_000_00n,
     pin: '2468',
   },
@@ -33,26 +32,51 @@ export interface DemoCredentials {
 }
 
 interface SeedInput {
-  dataDir: string | undefined;
-  gateway: GatewayService;
-  banks: readonly BankAccess[];
-  merchantKeys: PartyKeys;
-  merchantShopUrl: string;
-  pbkdf2Iterations?: number | undefined;
+  readonly dataDir: string | undefined;
+  readonly gatewayUrl: string;
+  readonly operatorToken: string;
+  readonly banks: readonly BankAccess[];
+  readonly merchantKeys: PartyKeys;
+  readonly merchantShopUrl: string;
+  readonly pbkdf2Iterations?: number | undefined;
 }
 
-async function bankPost(bank: BankAccess, path: string, body: unknown): Promise<void> {
+/** A signed call to a bank as its operator; `tolerate` names answers that mean "already done". */
+async function bankPost<T>(
+  bank: BankAccess,
+  path: string,
+  body: unknown,
+  tolerate: string[] = [],
+): Promise<T | undefined> {
   const text = JSON.stringify(body);
   const authorization = await signRequest(
     { method: 'POST', path, body: text },
     { issuer: bank.operatorId, audience: bank.id, key: bank.operatorKey },
   );
-  await requestJson(`${bank.url}${path}`, {
-    body: text,
+  try {
+    const answer = await requestJson<T>(`${bank.url}${path}`, {
+      body: text,
+      contentType: 'application/json',
+      headers: { authorization },
+    });
+    return answer.body;
+  } catch (error) {
+    if (isMpayError(error) && tolerate.includes(error.code)) return undefined;
+    throw error;
+  }
+}
+
+/** A call to the gateway's operator API (Bearer token), idempotent by its key. */
+async function gatewayAdminPost(
+  input: SeedInput,
+  path: string,
+  body: unknown,
+  idempotencyKey: string,
+): Promise<void> {
+  await requestJson(`${input.gatewayUrl}${path}`, {
+    body: JSON.stringify(body),
     contentType: 'application/json',
-    headers: { authorization },
-  }).catch((error: unknown) => {
-    if ((error as { code?: string }).code !== 'ACCOUNT_EXISTS') throw error;
+    headers: { authorization: `Bearer ${input.operatorToken}`, 'idempotency-key': idempotencyKey },
   });
 }
 
@@ -65,19 +89,25 @@ function bankOf(input: SeedInput, id: string): BankAccess {
 async function openAccounts(bank: BankAccess, merchantBank: BankAccess): Promise<void> {
   const { customer, merchant } = demoParties;
   const currency = demoParties.bank.currency;
-  await bankPost(bank, '/accounts', {
-    id: demoParties.bank.fundingAccount,
-    owner: bank.id,
-    currency,
-    kind: 'funding',
-  });
-  await bankPost(bank, '/accounts', { id: customer.account, owner: customer.id, currency, kind: 'customer' });
-  await bankPost(merchantBank, '/accounts', {
-    id: merchant.account,
-    owner: merchant.id,
-    currency,
-    kind: 'merchant',
-  });
+  const exists = ['ACCOUNT_EXISTS'];
+  await bankPost(
+    bank,
+    '/accounts',
+    { id: demoParties.bank.fundingAccount, owner: bank.id, currency, kind: 'funding' },
+    exists,
+  );
+  await bankPost(
+    bank,
+    '/accounts',
+    { id: customer.account, owner: customer.id, currency, kind: 'customer' },
+    exists,
+  );
+  await bankPost(
+    merchantBank,
+    '/accounts',
+    { id: merchant.account, owner: merchant.id, currency, kind: 'merchant' },
+    exists,
+  );
   await bankPost(bank, '/transfers', {
     id: '00000000-0000-4000-8000-000000000001',
     debitAccountId: demoParties.bank.fundingAccount,
@@ -88,45 +118,89 @@ async function openAccounts(bank: BankAccess, merchantBank: BankAccess): Promise
   });
 }
 
-/** Creates the bank accounts and registers the parties with the FSP, once; later runs only refresh URLs. */
+/**
+ * The customer's device enrols with its bank (SA2pMP §4.3): the bank's
+ * operator issues a one-time code for the customer's account, the device
+ * generates its keys, sends the public ones with the code and a proof of
+ * possession, and keeps the bank's signed binding in its keystore. The
+ * device then registers with the FSP on the strength of that binding.
+ */
+async function enrolCustomer(input: SeedInput, bank: BankAccess): Promise<WalletKeystoreData> {
+  const { customer } = demoParties;
+  const invitation = await bankPost<{ code: string }>(bank, '/enrolment-codes', {
+    partyId: customer.id,
+    accountIds: [customer.account],
+  });
+  if (invitation === undefined) throw new Error('assertion failed: the bank issued an enrolment code');
+  const keys = await generatePartyKeys();
+  const enrolment = await enrolDevice(
+    { bankUrl: bank.url, bankId: bank.id, partyId: customer.id, code: invitation.code },
+    customer.deviceId,
+    keys,
+  );
+  const keystore = await createKeystore(
+    customer.id,
+    customer.pin,
+    keys,
+    input.pbkdf2Iterations ? { iterations: input.pbkdf2Iterations } : {},
+  );
+  return { ...keystore, binding: enrolment.binding };
+}
+
+/**
+ * Sets up the demo through the services' public APIs only: the banks'
+ * accounts (bank operator), the banks' keys at the FSP, the customer's device
+ * enrolled at its bank and registered with the FSP, the customer's MSISDN
+ * alias and the merchant (FSP operator). Every step is idempotent, so it runs
+ * on every start (the merchant shop's URL may have changed).
+ */
 export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
-  const database = input.gateway.context.database;
-  for (const bank of input.banks) await insertBank(database, { id: bank.id, url: bank.url });
   const bank = bankOf(input, demoParties.bank.id);
   const merchantBank = bankOf(input, demoParties.merchantBank.id);
   const { customer, merchant } = demoParties;
-  const customerKeys = await generatePartyKeys();
+  for (const running of input.banks) {
+    const { body } = await requestJson<{ id: string; keys: { keys: unknown[] } }>(`${running.url}/bank`);
+    await gatewayAdminPost(
+      input,
+      '/admin/banks',
+      { id: running.id, url: running.url, signingJwk: body.keys.keys[0] },
+      `bank-${running.id}-${running.url}`,
+    );
+  }
+  await openAccounts(bank, merchantBank);
   const customerKeystore = await loadOrCreate(
     input.dataDir,
     join('parties', `${customer.id}.wallet.json`),
-    () =>
-      createKeystore(
-        customer.id,
-        customer.pin,
-        customerKeys,
-        input.pbkdf2Iterations ? { iterations: input.pbkdf2Iterations } : {},
-      ),
+    () => enrolCustomer(input, bank),
   );
-  if ((await findParty(database, merchant.id)) === undefined) {
-    await openAccounts(bank, merchantBank);
-    await registerParty(input.gateway.context, {
-      id: customer.id,
-      displayName: customer.displayName,
-      bankId: bank.id,
-      accountId: customer.account,
-      aliases: [customer.msisdn],
-      signingJwk: customerKeystore.signingPublicJwk,
-      encryptionJwk: publicPart(customerKeystore.encryptionPrivateJwk),
-    });
-    await registerParty(input.gateway.context, {
+  if (customerKeystore.binding === undefined)
+    throw new Error(`${customer.id}.wallet.json has no binding: enrol again`);
+  await registerWithFsp(
+    input.gatewayUrl,
+    { serial: 'seed', binding: customerKeystore.binding },
+    customer.displayName,
+    {
+      idempotencyKey: `customer-${customer.id}-${customerKeystore.signingPublicJwk.kid ?? ''}`,
+    },
+  );
+  await gatewayAdminPost(
+    input,
+    '/admin/aliases',
+    { alias: customer.msisdn, partyId: customer.id },
+    `alias-${customer.msisdn}`,
+  );
+  const webhookUrl = `${input.merchantShopUrl}/webhooks/mpay`;
+  await gatewayAdminPost(
+    input,
+    '/admin/merchants',
+    {
       id: merchant.id,
       displayName: merchant.displayName,
-      bankId: merchantBank.id,
-      accountId: merchant.account,
+      webhookUrl,
       signingJwk: input.merchantKeys.signing.publicJwk,
       encryptionJwk: input.merchantKeys.encryption.publicJwk,
-    });
-  }
-  await updateWebhookUrl(database, merchant.id, `${input.merchantShopUrl}/webhooks/mpay`);
+    },
+    `merchant-${merchant.id}-${webhookUrl}`,
+  );
   return { merchantKeys: input.merchantKeys, customerKeystore, customerPin: customer.pin };
 }

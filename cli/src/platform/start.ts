@@ -111,7 +111,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const merchantShopUrl = await merchantShop.listen(options.ports?.merchantShop ?? 0, '127.0.0.1');
   const credentials = await seedDemo({
     dataDir: options.dataDir,
-    gateway,
+    gatewayUrl,
+    operatorToken,
     banks,
     merchantKeys,
     merchantShopUrl,

@@ -1,7 +1,7 @@
 /**
- * @mpay/envelope: signed and encrypted mpay messages (JWS, JWE), keys and key
- * certificates. Pure: no I/O; WebCrypto and `jose` only, so it runs in Node
- * and in browsers.
+ * @mpay/envelope: signed and encrypted mpay messages (JWS, JWE), keys, key
+ * certificates and key bindings. Pure: no I/O; WebCrypto and `jose` only, so
+ * it runs in Node and in browsers.
  */
 export {
   CONTENT_ENCRYPTION_ALGORITHM,
@@ -16,7 +16,7 @@ export {
   type SigningAlgorithm,
 } from './algorithms.ts';
 export { issueKeyCertificate, type KeyCertificateRequest } from './certificate/issue.ts';
-export { CERTIFICATE_TYPE } from './certificate/payload.ts';
+export { CERTIFICATE_TYPE, certifiableKey } from './certificate/payload.ts';
 export {
   type KeyCertificate,
   type VerifyCertificateOptions,
@@ -42,5 +42,8 @@ export {
   type VerifiedCompact,
   verifyCompactSignature,
 } from './jws/verify-compact.ts';
+export { issueKeyBinding, type KeyBindingRequest } from './key-binding/issue.ts';
+export { KEY_BINDING_ACCOUNTS_MAX, KEY_BINDING_TYPE } from './key-binding/payload.ts';
+export { type KeyBinding, type VerifyKeyBindingOptions, verifyKeyBinding } from './key-binding/verify.ts';
 export * from './keys/index.ts';
 export { verifyRawSignature } from './signature.ts';

@@ -4,7 +4,7 @@ import {
   type PublicJwkSet,
   type PublicKeyResolver,
 } from '@mpay/envelope';
-import { requestJson } from '@mpay/http/client';
+import { requestJson } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 
 /** What a client must know of the FSP: its id and public keys (pinned in a real app). */

@@ -8,6 +8,13 @@ export {
 export { readServerSentEvents, type ServerSentEvent } from './sse.ts';
 export type { MessageTrace, TracedMessage } from './trace.ts';
 export {
+  type DeviceKeys,
+  type Enrolment,
+  type EnrolmentInvitation,
+  enrolDevice,
+  registerWithFsp,
+} from './wallet/enrol.ts';
+export {
   createKeystore,
   pbkdf2IterationsDefault,
   pinPattern,

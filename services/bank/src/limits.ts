@@ -14,6 +14,22 @@ export interface BankLimits extends LedgerLimits {
   readonly statementPageSizeMax: number;
   /** Most refunds and reversals one transfer may have. */
   readonly correctionsPerTransferMax: number;
+  /** How long an enrolment code the operator issued stays usable. */
+  readonly enrolmentCodeValiditySeconds: number;
+  /** Failed enrolment attempts per party before its code is blocked (until the operator issues another). */
+  readonly enrolmentAttemptsMax: number;
+  /** Longest lifetime of an enrolment's proof of possession (exp - iat). */
+  readonly enrolmentProofLifetimeSecondsMax: number;
+  /** Validity of a key binding from its enrolment. */
+  readonly keyBindingValidityDays: number;
+  /**
+   * Longest lifetime (exp - iat) of a customer's authorisation of a payment
+   * order: the customer's signature is short-lived, and checked for expiry
+   * when the order is first placed.
+   */
+  readonly customerAuthorisationLifetimeSecondsMax: number;
+  /** Clock difference tolerated between the customer's device and the bank on that check. */
+  readonly customerAuthorisationClockSkewSeconds: number;
 }
 
 const bankDefaults = {
@@ -23,6 +39,12 @@ const bankDefaults = {
   statementPageSizeDefault: 50,
   statementPageSizeMax: 200,
   correctionsPerTransferMax: 100,
+  enrolmentCodeValiditySeconds: 86_400,
+  enrolmentAttemptsMax: 5,
+  enrolmentProofLifetimeSecondsMax: 300,
+  keyBindingValidityDays: 365,
+  customerAuthorisationLifetimeSecondsMax: 300,
+  customerAuthorisationClockSkewSeconds: 60,
 };
 
 /** Hard ceiling of `statementPageSizeMax`: the page size is three digits on the wire. */
@@ -42,6 +64,12 @@ export function createBankLimits(options: Partial<BankLimits> = {}): BankLimits 
     statementPageSizeDefault,
     statementPageSizeMax,
     correctionsPerTransferMax,
+    enrolmentCodeValiditySeconds,
+    enrolmentAttemptsMax,
+    enrolmentProofLifetimeSecondsMax,
+    keyBindingValidityDays,
+    customerAuthorisationLifetimeSecondsMax,
+    customerAuthorisationClockSkewSeconds,
     ...ledger
   } = { ...bankDefaults, ...options };
   checkInteger('bodyLimitBytes', bodyLimitBytes, 256, 1024 * 1024);
@@ -50,6 +78,14 @@ export function createBankLimits(options: Partial<BankLimits> = {}): BankLimits 
   checkInteger('statementPageSizeMax', statementPageSizeMax, 1, statementPageSizeCeiling);
   checkInteger('statementPageSizeDefault', statementPageSizeDefault, 1, statementPageSizeMax);
   checkInteger('correctionsPerTransferMax', correctionsPerTransferMax, 1, 10_000);
+  checkInteger('enrolmentCodeValiditySeconds', enrolmentCodeValiditySeconds, 60, 30 * 86_400);
+  // PSD2 RTS Art. 4: at most five tries before a block.
+  checkInteger('enrolmentAttemptsMax', enrolmentAttemptsMax, 1, 5);
+  checkInteger('enrolmentProofLifetimeSecondsMax', enrolmentProofLifetimeSecondsMax, 1, 3_600);
+  checkInteger('keyBindingValidityDays', keyBindingValidityDays, 1, 3 * 365);
+  // The envelope's bounds: a signed message lives at most a day, clocks differ by at most 300 s.
+  checkInteger('customerAuthorisationLifetimeSecondsMax', customerAuthorisationLifetimeSecondsMax, 1, 86_400);
+  checkInteger('customerAuthorisationClockSkewSeconds', customerAuthorisationClockSkewSeconds, 0, 300);
   return Object.freeze({
     ...createLedgerLimits(ledger),
     bodyLimitBytes,
@@ -58,5 +94,11 @@ export function createBankLimits(options: Partial<BankLimits> = {}): BankLimits 
     statementPageSizeDefault,
     statementPageSizeMax,
     correctionsPerTransferMax,
+    enrolmentCodeValiditySeconds,
+    enrolmentAttemptsMax,
+    enrolmentProofLifetimeSecondsMax,
+    keyBindingValidityDays,
+    customerAuthorisationLifetimeSecondsMax,
+    customerAuthorisationClockSkewSeconds,
   });
 }

@@ -1,7 +1,8 @@
 /**
  * One bank as its own process: `node --import tsx services/bank/src/main.ts CONFIG.json`.
  * The config names the bank, its port, its database (PostgreSQL URL + schema,
- * or a PGlite folder), its interbank key and peers, and the clients it trusts.
+ * or a PGlite folder), its interbank key and peers, its own signing key
+ * (default: the interbank key), and the clients it trusts.
  * SIGTERM/SIGINT stop it cleanly; after SIGKILL a restart resumes every
  * payment order still being delivered (the outbox is in the database).
  */
@@ -20,6 +21,8 @@ export interface BankProcessConfig {
   readonly dataDir?: string | undefined;
   readonly schema: string;
   readonly interbankKey: PrivateJwk;
+  /** The bank's institutional signing key (key bindings, answers to payment orders); default: the interbank key. */
+  readonly signingKey?: PrivateJwk | undefined;
   /** Peers; `netDebitCap` as decimal text of minor units. */
   readonly peers: readonly (Omit<InterbankPeer, 'netDebitCap'> & { netDebitCap?: string })[];
   readonly clients: readonly BankClient[];
@@ -38,6 +41,7 @@ async function main(path: string): Promise<void> {
     name: config.name,
     database,
     logger: { level: 'warn' },
+    signingKey: config.signingKey ?? config.interbankKey,
     interbank: {
       signingKey: config.interbankKey,
       peers: config.peers.map(({ netDebitCap, ...peer }) => ({

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createHttpServer } from '@mpay/http';
+import type { PrivateJwk } from '@mpay/envelope';
+import { createHttpServer } from '@mpay/http-server';
 import { parsePartyId } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
+import { createBankIdentity } from './bank-identity.ts';
 import { authenticate, keepRawJsonBodies, type VerifyRequest } from './http/authenticate.ts';
 import type { RouteContext } from './http/context.ts';
 import { registerAccountRoutes } from './http/routes/accounts.ts';
@@ -13,6 +15,10 @@ import {
   registerFundsTransferRoute,
   registerPaymentOrderRoutes,
 } from './http/routes/interbank.ts';
+import {
+  registerKeyDepositoryOperatorRoutes,
+  registerKeyDepositoryPublicRoutes,
+} from './http/routes/key-depository.ts';
 import { registerLimitRoutes } from './http/routes/limits.ts';
 import { registerStatementRoutes } from './http/routes/statement.ts';
 import { registerTransferRoutes } from './http/routes/transfers.ts';
@@ -20,6 +26,7 @@ import { strictValidatorCompiler } from './http/strict-validator.ts';
 import type { DebitLimitCheck } from './interbank/order.ts';
 import { createInterbank, type InterbankOptions } from './interbank/peers.ts';
 import { type BankWorker, createBankWorker } from './interbank/worker.ts';
+import type { DepositoryContext } from './key-depository/context.ts';
 import { type BankLimits, createBankLimits } from './limits.ts';
 import { type BankLedger, createBankLedger } from './store/bank-ledger.ts';
 import { checkDebitLimits } from './store/debit-limits.ts';
@@ -29,6 +36,13 @@ export interface BankServiceOptions {
   readonly name: string;
   /** An open database with the bank's migrations applied (`migrateBank`); the caller closes it. */
   readonly database: Database;
+  /**
+   * The bank's institutional signing key (a private ES256 or Ed25519 JWK with
+   * its kid): it issues key bindings and signs the bank's answers to payment
+   * orders; its public half is published at GET /bank. It may be the
+   * interbank key.
+   */
+  readonly signingKey: PrivateJwk;
   readonly logger?: boolean | { level: string } | undefined;
   readonly verifyRequest: VerifyRequest;
   /** The service's clock (default: the system clock); tests move it to expire holds. */
@@ -54,8 +68,11 @@ export interface BankService {
 }
 
 /**
- * The bank's HTTP API over its double-entry ledger. Every route but /health
- * is authenticated by `verifyRequest`; every POST takes an Idempotency-Key.
+ * The bank's HTTP API over its double-entry ledger. Every route is
+ * authenticated by `verifyRequest` except /health, the public side of the key
+ * depository (GET /bank, POST /enrolments, GET /key-bindings/:serial) and the
+ * funds transfers of peer banks (authenticated by their signed messages);
+ * every operator POST takes an Idempotency-Key.
  */
 export function createBankService(options: BankServiceOptions): BankService {
   const bank = parsePartyId(options.name, 'name');
@@ -75,11 +92,16 @@ export function createBankService(options: BankServiceOptions): BankService {
     bodyLimitBytes: limits.bodyLimitBytes,
   });
   app.setValidatorCompiler(strictValidatorCompiler);
+  const depository: DepositoryContext = {
+    ...context,
+    bank: createBankIdentity(bank.name, options.signingKey),
+    log: app.log,
+  };
   const interbankContext: InterbankRouteContext | undefined =
     options.interbank === undefined
       ? undefined
       : {
-          ...context,
+          ...depository,
           interbank: createInterbank(bank.name, options.interbank),
           checkDebitLimits: options.checkDebitLimits ?? checkDebitLimits,
           alarm: (event, message) => app.log.error(event, message),
@@ -93,8 +115,10 @@ export function createBankService(options: BankServiceOptions): BankService {
     registerStatementRoutes(scope, context);
     registerCorrectionRoutes(scope, context);
     registerLimitRoutes(scope, context);
+    registerKeyDepositoryOperatorRoutes(scope, depository);
     if (interbankContext !== undefined) registerPaymentOrderRoutes(scope, interbankContext);
   });
+  registerKeyDepositoryPublicRoutes(app, depository);
   if (interbankContext !== undefined) registerFundsTransferRoute(app, interbankContext);
   const worker = createBankWorker(interbankContext, ledger, context.clock);
   return {

@@ -1,4 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import {
+  type GeneratedKeyPair,
+  generateEncryptionKeyPair,
+  generateSigningKeyPair,
+  signPayload,
+} from '@mpay/envelope';
+import { createAmount, customerSignedContent, type ImsMessage, type PartyId } from '@mpay/protocol';
 import { type Database, openTestDatabase } from '@mpay/storage';
 import type { VerifyRequest } from './http/authenticate.ts';
 import type { InterbankOptions } from './interbank/peers.ts';
@@ -13,11 +20,14 @@ import { type BankService, createBankService } from './service.ts';
  */
 export const testBearerToken = 'test-token-not-for-production';
 
+/** The caller a request without x-test-caller is taken for: in the tests, both the operator and the FSP. */
+export const testCaller = 'test-caller';
+
 export function testBearerVerifier(token: string = testBearerToken): VerifyRequest {
   return async ({ headers }) => {
     if (headers.authorization !== `Bearer ${token}`) throw new Error('wrong bearer token');
     const caller = headers['x-test-caller'];
-    return { callerId: typeof caller === 'string' ? caller : 'test-caller' };
+    return { callerId: typeof caller === 'string' ? caller : testCaller };
   };
 }
 
@@ -33,6 +43,8 @@ export function errorCodeOf(answer: HttpAnswer): string | undefined {
 }
 
 export interface TestBank {
+  /** The bank's id, e.g. 'xbank'. */
+  readonly name: string;
   readonly url: string;
   readonly service: BankService;
   readonly database: Database;
@@ -45,8 +57,12 @@ export interface TestBank {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<HttpAnswer>;
-  /** Opens an account and returns its id. */
-  openAccount(kind: 'customer' | 'merchant' | 'funding' | 'settlement', currency?: string): Promise<string>;
+  /** Opens an account (owned by `owner`, else a fixed party of the kind) and returns its id. */
+  openAccount(
+    kind: 'customer' | 'merchant' | 'funding' | 'settlement',
+    currency?: string,
+    owner?: string,
+  ): Promise<string>;
   /** Moves `amount` from a funding account of the currency into `accountId`. */
   fund(accountId: string, amount: bigint, currency?: string): Promise<void>;
   close(): Promise<void>;
@@ -73,9 +89,11 @@ export async function startTestBank(
   await migrateBank(database);
   let offsetMs = 0;
   const now = () => new Date(Date.now() + offsetMs);
+  const signing = await generateSigningKeyPair();
   const service = createBankService({
     name,
     database,
+    signingKey: signing.privateJwk,
     interbank: options.interbank,
     verifyRequest: options.verifyRequest ?? testBearerVerifier(),
     clock: now,
@@ -84,6 +102,7 @@ export async function startTestBank(
   const url = await service.listen(options.port ?? 0);
   const fundingAccounts = new Map<string, string>();
   const bank: TestBank = {
+    name,
     url,
     service,
     database,
@@ -107,8 +126,8 @@ export async function startTestBank(
         body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
       };
     },
-    openAccount: async (kind, currency = 'EUR') => {
-      const answer = await bank.call('POST', '/accounts', { owner: ownerOf(kind, name), currency, kind });
+    openAccount: async (kind, currency = 'EUR', owner = ownerOf(kind, name)) => {
+      const answer = await bank.call('POST', '/accounts', { owner, currency, kind });
       if (answer.status !== 201) throw new Error(`open account: ${JSON.stringify(answer.body)}`);
       return answer.body.id as string;
     },
@@ -131,4 +150,153 @@ export async function startTestBank(
     },
   };
   return bank;
+}
+
+/** A party id no other test uses: `<prefix>-<8 hex>@<kind>.<bank>`. */
+export function uniquePartyId(kind: 'person' | 'merchant', bank: string, prefix = kind): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}@${kind}.${bank}`;
+}
+
+/** Any bank in the tests: its id and an operator's HTTP call. */
+export interface BankUnderTest {
+  readonly name: string;
+  call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpAnswer>;
+}
+
+/** A customer's device keys as the bank bound them (what a wallet keeps after enrolment). */
+export interface EnrolledKey {
+  readonly partyId: string;
+  readonly deviceId: string;
+  readonly serial: string;
+  /** The key binding (compact JWS by the bank). */
+  readonly binding: string;
+  readonly signing: GeneratedKeyPair;
+  readonly encryption: GeneratedKeyPair;
+}
+
+/** The proof of possession a device sends with its enrolment, made with the envelope's signPayload. */
+export function enrolmentProof(
+  bank: string,
+  partyId: string,
+  deviceId: string,
+  signing: GeneratedKeyPair,
+  expiresInSeconds = 300,
+): Promise<string> {
+  return signPayload(
+    { enrolment: { partyId, deviceId, bank } },
+    { issuer: partyId, audience: bank, transactionId: deviceId, expiresInSeconds },
+    signing.privateJwk,
+  );
+}
+
+/** The operator issues an enrolment code for `partyId` and its accounts; returns the code. */
+export async function issueTestEnrolmentCode(
+  bank: BankUnderTest,
+  partyId: string,
+  accountIds: readonly string[],
+): Promise<string> {
+  const answer = await bank.call('POST', '/enrolment-codes', { partyId, accountIds });
+  if (answer.status !== 201) throw new Error(`enrolment code: ${JSON.stringify(answer.body)}`);
+  return answer.body.code as string;
+}
+
+/**
+ * Enrols a fresh device key for `partyId` and its accounts, as SA2pMP §4.3
+ * does: the operator issues a one-time code, the device generates its keys
+ * and proves it holds the signing key, the bank answers the binding.
+ */
+export async function enrolTestCustomer(
+  bank: BankUnderTest,
+  partyId: string,
+  accountIds: readonly string[],
+  deviceId = `device-${randomUUID().slice(0, 8)}`,
+): Promise<EnrolledKey> {
+  const code = await issueTestEnrolmentCode(bank, partyId, accountIds);
+  const [signing, encryption] = await Promise.all([generateSigningKeyPair(), generateEncryptionKeyPair()]);
+  const answer = await bank.call('POST', '/enrolments', {
+    partyId,
+    code,
+    deviceId,
+    signingJwk: signing.publicJwk,
+    encryptionJwk: encryption.publicJwk,
+    proof: await enrolmentProof(bank.name, partyId, deviceId, signing),
+  });
+  if (answer.status !== 201) throw new Error(`enrolment: ${JSON.stringify(answer.body)}`);
+  return {
+    partyId,
+    deviceId,
+    serial: answer.body.serial as string,
+    binding: answer.body.binding as string,
+    signing,
+    encryption,
+  };
+}
+
+/** The debit a customer authorises: what a payment order to the customer's bank carries. */
+export interface DebitToAuthorise {
+  readonly id: string;
+  readonly payerId: string;
+  readonly debitAccountId: string;
+  /** A merchant (the iMS message's payee is one). */
+  readonly payeeId: string;
+  readonly creditBankId: string;
+  /** Minor units as decimal text, as the order carries it. */
+  readonly amount: string;
+  readonly currency: string;
+}
+
+export interface AuthorisationOptions {
+  /** The FSP the customer signs for (the caller that orders); default testCaller. */
+  readonly audience?: string;
+  readonly expiresInSeconds?: number;
+  /** The signer's clock, milliseconds since the epoch. */
+  readonly now?: () => number;
+  /** Signs with this key instead of the enrolled one (kid included). */
+  readonly signingKey?: GeneratedKeyPair;
+}
+
+/** Stands for the merchant's and the FSP's signatures: the bank does not check them (the FSP did). */
+const otherSignature = 'eyJhbGciOiJFUzI1NiJ9.e30.c2lnbmF0dXJl';
+
+/**
+ * The customer's authorisation of a debit, as the wallet makes it: the
+ * iMS message the FSP sent (accounts filled in, merchant- and FSP-signed),
+ * its customerSignedContent, signed with the enrolled key by the envelope's
+ * signPayload, issuer the customer, audience the FSP, transaction the
+ * payment id. The receivable account is the payee's bank id: the FSP knows
+ * no merchant account.
+ */
+export function signTestAuthorisation(
+  key: EnrolledKey,
+  debit: DebitToAuthorise,
+  options: AuthorisationOptions = {},
+): Promise<string> {
+  const message: ImsMessage = {
+    type: 'small',
+    transactionId: debit.id,
+    procedure: 'm-commerce',
+    address: {
+      from: { id: debit.payerId as PartyId },
+      to: { id: debit.payeeId as PartyId, sign: otherSignature },
+      fspSign: otherSignature,
+      timestamp: new Date(options.now?.() ?? Date.now()).toISOString(),
+    },
+    data: {
+      accountPayable: debit.debitAccountId,
+      accountReceivable: debit.creditBankId,
+      amount: createAmount(debit.currency, BigInt(debit.amount)),
+      description: 'test purchase',
+    },
+  };
+  return signPayload(
+    customerSignedContent(message),
+    {
+      issuer: key.partyId,
+      audience: options.audience ?? testCaller,
+      transactionId: debit.id,
+      expiresInSeconds: options.expiresInSeconds ?? 300,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    },
+    (options.signingKey ?? key.signing).privateJwk,
+  );
 }

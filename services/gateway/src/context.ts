@@ -1,28 +1,14 @@
 import type { GeneratedKeyPair as KeyPair } from '@mpay/envelope';
 import type { Database } from '@mpay/storage';
 import type { DeviceHub } from './devices/hub.ts';
+import type { GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
-import type { WebhookLimits } from './webhooks/outbox.ts';
 
 /** The FSP's own identity: its party id and its signing and encryption keys. */
 export interface FspIdentity {
-  id: string;
-  signing: KeyPair;
-  encryption: KeyPair;
-}
-
-export interface GatewayLimits {
-  /** How long a customer has to answer a payment request. */
-  paymentExpirySeconds: number;
-  /** Largest lifetime (exp − iat) accepted on a signed message. */
-  messageAgeSecondsMax: number;
-  clockSkewSeconds: number;
-  /** Validity of key certificates issued at registration. */
-  certificateValidityDays: number;
-  bodyLimitBytes: number;
-  /** Bank transfers without an outcome after this long are retried. */
-  settlementRetryAfterSeconds: number;
-  webhooks: WebhookLimits;
+  readonly id: string;
+  readonly signing: KeyPair;
+  readonly encryption: KeyPair;
 }
 
 export interface Logger {
@@ -32,11 +18,17 @@ export interface Logger {
 }
 
 export interface GatewayContext {
-  database: Database;
-  /** The third-party transaction log completed payments are logged to (none: not logged). */
-  transactionLog?: TransactionLogLink | undefined;
-  fsp: FspIdentity;
-  hub: DeviceHub;
-  limits: GatewayLimits;
-  log: Logger;
+  readonly database: Database;
+  /** The third-party transaction log every payment outcome is logged to (none: not logged). */
+  readonly transactionLog?: TransactionLogLink | undefined;
+  readonly fsp: FspIdentity;
+  readonly hub: DeviceHub;
+  readonly limits: GatewayLimits;
+  readonly log: Logger;
+  /** The service's clock; tests move it. */
+  readonly clock: () => Date;
+  /** Asks the outbox to deliver what is due now (after a commit that queued effects). */
+  readonly kickOutbox: () => void;
 }
+
+export type { GatewayLimits } from './limits.ts';

@@ -1,10 +1,11 @@
-export type { FspIdentity, GatewayLimits } from './context.ts';
-export { findParty, insertBank, updateWebhookUrl } from './registry/parties.ts';
-export type { PartyRegistration } from './registry/register.ts';
-export { registerParty } from './registry/register.ts';
+export type { FspIdentity, GatewayContext } from './context.ts';
+export { createGatewayLimits, defaultGatewayLimits, type GatewayLimits } from './limits.ts';
+export type { TransactionLogLink } from './log/outbox.ts';
+export type { BankRegistration } from './registry/banks.ts';
+export type { CustomerRegistration } from './registry/bindings.ts';
+export type { MerchantRegistration } from './registry/register.ts';
 export {
   createGatewayService,
-  defaultGatewayLimits,
   type GatewayService,
   type GatewayServiceOptions,
   gatewayMigrationsFolder,

@@ -1,115 +1,121 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpServer, forgetIdempotencyKeys } from '@mpay/http';
+import { createHttpServer } from '@mpay/http-server';
+import { expiringPaymentStates } from '@mpay/protocol';
 import { type Database, migrate, readMigrations } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
-import type { FspIdentity, GatewayContext, GatewayLimits, Logger } from './context.ts';
+import type { FspIdentity, GatewayContext, Logger } from './context.ts';
 import { DeviceHub } from './devices/hub.ts';
-import { advanceLogEntries, type TransactionLogLink } from './log/outbox.ts';
+import { createGatewayLimits, type GatewayLimits } from './limits.ts';
+import type { TransactionLogLink } from './log/outbox.ts';
+import { runOutboxRound } from './outbox/deliver.ts';
+import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
-import { settlePayment } from './payments/settle.ts';
-import { expiredPaymentIds, transitionPayment, unsettledPaymentIds } from './payments/store.ts';
+import { expiredPaymentIds } from './payments/store.ts';
+import { applyEvent } from './payments/transition.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerEvidenceRoutes } from './routes/evidence.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
+import { keepRawJsonBodies } from './routes/raw-body.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
-import { defaultWebhookLimits, deliverDueWebhooks } from './webhooks/outbox.ts';
 
 export const gatewayMigrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
 
-export const defaultGatewayLimits: GatewayLimits = {
-  paymentExpirySeconds: 300,
-  messageAgeSecondsMax: 600,
-  clockSkewSeconds: 60,
-  certificateValidityDays: 365,
-  bodyLimitBytes: 64 * 1024,
-  settlementRetryAfterSeconds: 5,
-  webhooks: defaultWebhookLimits,
-};
-
 export interface GatewayServiceOptions {
-  database: Database;
-  fsp: FspIdentity;
-  limits?: Partial<GatewayLimits>;
+  readonly database: Database;
+  readonly fsp: FspIdentity;
+  readonly limits?: Partial<GatewayLimits>;
   /** Bearer token for /admin routes; admin routes refuse everything when unset. */
-  operatorToken?: string;
-  logger?: boolean | { level: string };
-  /** How often background work (webhooks, expiry, settlement retries) runs. */
-  backgroundIntervalMs?: number;
-  /** The transaction log to log completed payments to. */
-  transactionLog?: TransactionLogLink;
+  readonly operatorToken?: string;
+  readonly logger?: boolean | { level: string };
+  /** How often background work (outbox, expiry, clean-up) runs. */
+  readonly backgroundIntervalMs?: number;
+  /** The transaction log every payment outcome is logged to. */
+  readonly transactionLog?: TransactionLogLink;
+  /** The service's clock (default: the system clock); tests move it to expire requests. */
+  readonly clock?: () => Date;
 }
 
 export interface GatewayService {
-  app: FastifyInstance;
-  context: GatewayContext;
+  readonly app: FastifyInstance;
+  readonly context: GatewayContext;
   listen(port?: number, host?: string): Promise<string>;
   /** One round of background work; exposed so tests can drive it deterministically. */
   runBackgroundOnce(): Promise<void>;
   close(): Promise<void>;
 }
 
-async function backgroundRound(context: GatewayContext): Promise<void> {
-  for (const id of await expiredPaymentIds(context.database, 100)) {
-    await context.database
-      .transaction(async (sql) => {
-        const { rows } = await sql.query<{ state: string }>(
-          'SELECT state FROM payments WHERE id = $1 FOR UPDATE',
-          [id],
-        );
-        const from = rows[0]?.state as 'merchant_request_verified' | 'awaiting_customer_signature';
-        await transitionPayment(sql, id, from, 'request_expired', {
-          detail: 'no answer from the customer in time',
-        });
-      })
-      .catch((error: unknown) => context.log.warn({ err: error, id }, 'expiry failed'));
-  }
-  for (const id of await unsettledPaymentIds(
+/** Closes every unanswered request whose expiry passed: one transaction each, through the step table. */
+async function expireDueRequests(context: GatewayContext): Promise<void> {
+  const ids = await expiredPaymentIds(
     context.database,
-    context.limits.settlementRetryAfterSeconds,
-    20,
-  )) {
-    await settlePayment(context, id).catch((error: unknown) =>
-      context.log.warn({ err: error, id }, 'settlement retry failed'),
-    );
+    expiringPaymentStates,
+    context.clock(),
+    context.limits.expiryBatchSizeMax,
+  );
+  for (const id of ids) {
+    await applyEvent(context, id, {
+      event: 'expiry_due',
+      changes: { detail: 'no answer from the customer in time' },
+    }).catch((error: unknown) => context.log.warn({ err: error, paymentId: id }, 'expiry failed'));
   }
-  await deliverDueWebhooks(context.database, context.limits.webhooks);
-  if (context.transactionLog !== undefined) {
-    const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
-    await advanceLogEntries(context.database, context.transactionLog, submitter, new Date());
+}
+
+async function backgroundRound(context: GatewayContext): Promise<void> {
+  await expireDueRequests(context);
+  // Deliver until nothing due is left (bounded: each round claims at most a batch).
+  for (let round = 0; round < 8; round += 1) {
+    if ((await runOutboxRound(context)) < context.limits.outboxBatchSizeMax) break;
   }
-  await forgetExpiredNonces(context.database, context.limits.messageAgeSecondsMax);
-  await forgetIdempotencyKeys(context.database, { keptSeconds: 86_400, inProgressSeconds: 600 });
+  const now = context.clock();
+  await forgetExpiredNonces(context.database, now, context.limits.messageAgeSecondsMax);
+  await forgetIdempotencyKeys(context.database, now, context.limits.idempotencyKeptSeconds);
 }
 
 export async function createGatewayService(options: GatewayServiceOptions): Promise<GatewayService> {
+  const limits = createGatewayLimits(options.limits);
   await migrate(options.database, await readMigrations(gatewayMigrationsFolder));
-  const limits = { ...defaultGatewayLimits, ...options.limits };
   const app = createHttpServer({
     name: 'gateway',
     logger: options.logger ?? false,
     bodyLimitBytes: limits.bodyLimitBytes,
+    inFlightRequestsMax: limits.inFlightRequestsMax,
   });
   const log: Logger = app.log;
-  const context: GatewayContext = {
-    database: options.database,
-    fsp: options.fsp,
-    hub: new DeviceHub(),
-    limits,
-    log,
-    transactionLog: options.transactionLog,
-  };
-  registerRegistryRoutes(app, context, options.operatorToken);
-  registerPaymentRoutes(app, context);
-  registerEvidenceRoutes(app, context, options.operatorToken);
-  registerDeviceRoutes(app, context);
-  let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  let pending = false;
   const runBackgroundOnce = () => {
     running = running
       .then(() => backgroundRound(context))
       .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
     return running;
   };
+  const context: GatewayContext = {
+    database: options.database,
+    fsp: options.fsp,
+    hub: new DeviceHub(),
+    limits,
+    log,
+    clock: options.clock ?? (() => new Date()),
+    transactionLog: options.transactionLog,
+    // Coalesced: many commits in a burst ask for one outbox round after the current one.
+    kickOutbox: () => {
+      if (pending) return;
+      pending = true;
+      running = running
+        .then(() => {
+          pending = false;
+          return runOutboxRound(context);
+        })
+        .then(() => undefined)
+        .catch((error: unknown) => log.error({ err: error }, 'outbox round failed'));
+    },
+  };
+  keepRawJsonBodies(app);
+  registerRegistryRoutes(app, context, options.operatorToken);
+  registerPaymentRoutes(app, context);
+  registerEvidenceRoutes(app, context, options.operatorToken);
+  registerDeviceRoutes(app, context);
+  let timer: NodeJS.Timeout | undefined;
   return {
     app,
     context,

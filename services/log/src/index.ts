@@ -4,7 +4,6 @@ export {
   type LogBenchmarkOptions,
   type LogBenchmarkResult,
 } from './bench/run.ts';
-export * from './client.ts';
 export type { Submitter } from './http/authenticate.ts';
 export { assertCheckpointExtends } from './integrate/assert-extends.ts';
 export type { CosigningRound, LogWitness } from './integrate/cosign.ts';
@@ -23,12 +22,6 @@ export {
 } from './stack/stack.ts';
 export { entryLeafData } from './store/entries.ts';
 export { type FollowOptions, followLog } from './witness/follow.ts';
-export {
-  type AddCheckpointRequest,
-  formatAddCheckpoint,
-  parseAddCheckpoint,
-  treeSizeContentType,
-} from './witness/protocol.ts';
 export { createWitnessServer } from './witness/service.ts';
 export {
   type Cosigned,

@@ -1,4 +1,4 @@
-import { createHttpServer } from '@mpay/http';
+import { createHttpServer } from '@mpay/http-server';
 import { type NoteSigner, parseSignerKey } from '@mpay/merkle';
 import type { Database } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';

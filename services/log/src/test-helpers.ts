@@ -1,5 +1,5 @@
 import { type GeneratedKeyPair, generateSigningKeyPair } from '@mpay/envelope';
-import { signRequest } from '@mpay/http/signed-request';
+import { signRequest } from '@mpay/http-client';
 import { generateNoteKey } from '@mpay/merkle';
 import { type Database, openTestDatabase } from '@mpay/storage';
 import type { LogWitness } from './integrate/cosign.ts';

@@ -1,4 +1,4 @@
-import { createHttpServer } from '@mpay/http';
+import { createHttpServer } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { MerchantClient } from '@mpay/sdk';
 import type { FastifyInstance } from 'fastify';

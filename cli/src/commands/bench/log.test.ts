@@ -59,7 +59,7 @@ describe('mpay bench log', () => {
     const parts = report.append_microseconds;
     expect(parts.hashing + parts.storage + parts.signing + parts.checking).toBeCloseTo(parts.total, 0);
     expect(io.err).toMatch(/bench log: appends 50\/50\n/);
-  }, 60_000);
+  });
 
   it('refuses a wrong command line with the usage and exit status 2', async () => {
     for (const args of [

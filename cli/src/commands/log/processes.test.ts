@@ -4,9 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSigningKeyPair } from '@mpay/envelope';
-import { buildReceipt, submitMessages } from '@mpay/log-service';
+import { buildReceipt, submitMessages } from '@mpay/log-client';
 import { dropPostgresSchema } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  backgroundWorkDeadlineMs,
+  processExitDeadlineMs,
+  serviceStartDeadlineMs,
+  waitFor,
+  within,
+} from '../../../../test/support/deadlines.ts';
 import { runLogCommand } from './index.ts';
 
 const mpay = fileURLToPath(new URL('../../../bin/mpay.js', import.meta.url));
@@ -18,14 +25,17 @@ interface Server {
   stderr: string;
 }
 
-/** Starts `mpay log ...` and resolves once it has printed the `words` lines (`<word> <value>`). */
-function start(args: readonly string[], words: readonly string[]): Promise<Server> {
+/**
+ * Starts `mpay log ...` and resolves once it is ready: it has printed the `words` lines
+ * (`<word> <value>`). Fails at once if it exits first, or after the named start deadline.
+ */
+async function start(args: readonly string[], words: readonly string[]): Promise<Server> {
   const child = spawn(process.execPath, [mpay, 'log', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const server: Server = { child, lines: new Map(), stderr: '' };
   child.stderr?.on('data', (chunk: Buffer) => {
     server.stderr += chunk.toString('utf8');
   });
-  return new Promise((resolve, reject) => {
+  const ready = new Promise<Server>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString('utf8');
@@ -37,20 +47,28 @@ function start(args: readonly string[], words: readonly string[]): Promise<Serve
     });
     child.once('exit', (code) => reject(new Error(`mpay log ${args[0]} exited ${code}: ${server.stderr}`)));
   });
+  try {
+    return await within(ready, {
+      deadlineMs: serviceStartDeadlineMs,
+      what: `mpay log ${args[0]} to print its ready lines (${words.join(', ')})`,
+      detail: () => server.stderr,
+    });
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
 }
 
 async function stop(server: Server | undefined): Promise<void> {
   if (server === undefined || server.child.exitCode !== null) return;
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
   server.child.kill('SIGTERM');
-  await exited;
+  const what = `mpay log ${server.child.spawnargs[3]} to exit`;
+  await within(exited, { deadlineMs: processExitDeadlineMs, what }).catch(() => {
+    server.child.kill('SIGKILL');
+    return exited;
+  });
 }
-
-const waitFor = async (condition: () => boolean, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  return condition();
-};
 
 describe('the log and a witness as their own processes', () => {
   let dir: string;
@@ -112,7 +130,7 @@ describe('the log and a witness as their own processes', () => {
       start(logArgs('l', prefix), ['log', 'log-key']),
       start(logArgs('l2', `${prefix}f_`), ['log', 'log-key']),
     ]);
-  }, 120_000);
+  });
 
   afterAll(async () => {
     await Promise.all([stop(log), stop(forked), stop(witness)]);
@@ -145,7 +163,7 @@ describe('the log and a witness as their own processes', () => {
       log!.lines.get('log')!,
       { ...entry, index: logged.index, submitter: 'gateway' },
       policy,
-      { waitMs: 20_000 },
+      { waitMs: backgroundWorkDeadlineMs },
     );
     await writeFile(files('receipt.json'), receipt);
     const verify = spawn(process.execPath, [
@@ -164,7 +182,7 @@ describe('the log and a witness as their own processes', () => {
     });
     expect(await new Promise((resolve) => verify.once('exit', resolve))).toBe(0);
     expect(out).toMatch(/^verified: transaction pay-1 is entry 0 of log\.mpay\.example\/transactions/);
-  }, 60_000);
+  });
 
   it('a second log with the same key but other entries (a fork) is refused by the witness, which raises an alarm', async () => {
     const key = JSON.parse(await readFile(files('gateway.private.json'), 'utf8'));
@@ -176,6 +194,11 @@ describe('the log and a witness as their own processes', () => {
       };
       await submitMessages({ url: forked!.lines.get('log')!, origin }, { id: 'gateway', key }, entry);
     }
-    expect(await waitFor(() => witness!.stderr.includes('witness alarm CHECKPOINT_FORK'), 20_000)).toBe(true);
-  }, 60_000);
+    await waitFor(() => witness!.stderr.includes('witness alarm CHECKPOINT_FORK'), {
+      deadlineMs: backgroundWorkDeadlineMs,
+      what: 'the witness to raise the alarm CHECKPOINT_FORK',
+      intervalMs: 50,
+      detail: () => `witness stderr:\n${witness!.stderr}`,
+    });
+  });
 });

@@ -1,2 +1,10 @@
-export { type ErrorCode, errorCatalogue, isErrorCode } from './catalogue.ts';
-export { assert, isMpayError, MpayError } from './mpay-error.ts';
+export {
+  type ErrorCategory,
+  type ErrorCode,
+  type ErrorDefinition,
+  errorCatalogue,
+  errorCategoryOf,
+  errorMessageOf,
+  isErrorCode,
+} from './catalogue.ts';
+export { assert, isMpayError, MpayError, type MpayErrorOptions } from './mpay-error.ts';

@@ -1,4 +1,13 @@
-import { type ErrorCode, errorCatalogue } from './catalogue.ts';
+import { type ErrorCategory, type ErrorCode, errorCategoryOf, errorMessageOf } from './catalogue.ts';
+
+export interface MpayErrorOptions {
+  cause?: unknown;
+  /**
+   * A hint for the client: retry after this many seconds. The HTTP edge sends
+   * it as the `Retry-After` header. A whole number of seconds, at least 0.
+   */
+  retryAfterSeconds?: number;
+}
 
 /**
  * The one error type mpay code throws for operating conditions (bad input,
@@ -9,12 +18,27 @@ import { type ErrorCode, errorCatalogue } from './catalogue.ts';
 export class MpayError extends Error {
   readonly code: ErrorCode;
   readonly detail: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
-    super(errorCatalogue[code], options);
+  constructor(code: ErrorCode, detail?: string, options?: MpayErrorOptions) {
+    super(
+      errorMessageOf(code),
+      options !== undefined && 'cause' in options ? { cause: options.cause } : undefined,
+    );
+    const retryAfterSeconds = options?.retryAfterSeconds;
+    assert(
+      retryAfterSeconds === undefined || (Number.isSafeInteger(retryAfterSeconds) && retryAfterSeconds >= 0),
+      'retryAfterSeconds is a whole number of seconds, at least 0',
+    );
     this.name = 'MpayError';
     this.code = code;
     this.detail = detail;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** The code's category: refused, retryable or final. */
+  get category(): ErrorCategory {
+    return errorCategoryOf(this.code);
   }
 
   toJSON(): { code: ErrorCode; message: string; detail?: string } {

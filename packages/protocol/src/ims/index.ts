@@ -12,8 +12,10 @@ export {
   securityLevels,
 } from './message.ts';
 export {
+  customerDeclineContent,
   customerSignedContent,
   fspSignedContent,
+  type ImsDeclineContent,
   type ImsSignedContent,
   type ImsSigner,
   merchantSignedContent,

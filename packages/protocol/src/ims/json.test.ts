@@ -141,7 +141,7 @@ describe('imsFromJson', () => {
       'MESSAGE_INVALID data.description',
     ],
     ['lone surrogate in description', 'data.description', 'a\uD800', 'MESSAGE_INVALID data.description'],
-    ['only one account', 'data.accountReceivable', remove, 'MESSAGE_INVALID data.accountReceivable'],
+    ['receivable without payable', 'data.accountPayable', remove, 'MESSAGE_INVALID data.accountPayable'],
     [
       'FSP signature without accounts',
       'data',
@@ -171,6 +171,8 @@ describe('imsFromJson', () => {
   it('accepts the earlier stages of the signing chain', () => {
     const json: ImsJson = sampleImsJson();
     delete json.address.from.sign;
+    expect(imsSigningStage(imsFromJson(json))).toBe('fsp-signed');
+    delete json.data.accountReceivable;
     expect(imsSigningStage(imsFromJson(json))).toBe('fsp-signed');
     delete json.address.fspSign;
     expect(imsSigningStage(imsFromJson(json))).toBe('merchant-signed');

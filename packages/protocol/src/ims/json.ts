@@ -97,12 +97,12 @@ function checkRolesAndSigningChain(message: ImsMessage): void {
   if (from.kind !== 'person' && from.kind !== 'merchant')
     throw new MpayError('MESSAGE_INVALID', 'address.from.id');
   if (to.kind !== 'merchant' || to.id === from.id) throw new MpayError('MESSAGE_INVALID', 'address.to.id');
+  // The receivable account is optional: mpay's FSP leaves it out, since the merchant's bank alone
+  // resolves the payee to an account (the customer's bank learns no merchant account number, macro §5.3).
+  // A receivable without a payable is never a stage of the chain.
   const { accountPayable, accountReceivable } = message.data;
-  if ((accountPayable === undefined) !== (accountReceivable === undefined)) {
-    throw new MpayError(
-      'MESSAGE_INVALID',
-      accountPayable === undefined ? 'data.accountPayable' : 'data.accountReceivable',
-    );
+  if (accountReceivable !== undefined && accountPayable === undefined) {
+    throw new MpayError('MESSAGE_INVALID', 'data.accountPayable');
   }
   const { fspSign } = message.address;
   if (fspSign !== undefined && (message.address.to.sign === undefined || accountPayable === undefined)) {

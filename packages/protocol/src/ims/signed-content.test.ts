@@ -115,3 +115,18 @@ function withoutSignaturesJson() {
   delete json.data.accountReceivable;
   return json;
 }
+
+describe('customer decline content', () => {
+  it('differs from the confirmation content, so one can never stand for the other', async () => {
+    const { customerDeclineContent } = await import('./signed-content.ts');
+    const { canonicalize } = await import('../canonical/index.ts');
+    const message = signed;
+    const decline = customerDeclineContent(message);
+    expect(decline.decision).toBe('decline');
+    expect(decline.transactionId).toBe(message.transactionId);
+    expect(canonicalize(decline)).not.toBe(canonicalize(customerSignedContent(message)));
+    expect(Object.keys(decline).sort()).toEqual(
+      ['amount', 'decision', 'fspSign', 'payee', 'payer', 'signer', 'transactionId'].sort(),
+    );
+  });
+});

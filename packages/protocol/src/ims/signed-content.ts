@@ -102,3 +102,33 @@ export function customerSignedContent(message: ImsMessage): ImsSignedContent {
     true,
   );
 }
+
+/**
+ * What the customer signs to decline: a content of its own (`decision:
+ * 'decline'`, no accounts, no iMS layout), so that a decline can never be
+ * presented as a confirmation nor a confirmation as a decline. It names the
+ * payment, both parties, the amount and the FSP's signature it answers.
+ */
+export type ImsDeclineContent = {
+  readonly signer: 'customer';
+  readonly decision: 'decline';
+  readonly transactionId: string;
+  readonly payer: string;
+  readonly payee: string;
+  readonly amount: { readonly currency: string; readonly value: string };
+  readonly fspSign: string;
+};
+
+export function customerDeclineContent(message: ImsMessage): ImsDeclineContent {
+  const json = imsToJson(message);
+  if (json.address.fspSign === undefined) throw new MpayError('MESSAGE_INVALID', 'address.fspSign');
+  return {
+    signer: 'customer',
+    decision: 'decline',
+    transactionId: json.transactionId,
+    payer: json.address.from.id,
+    payee: json.address.to.id,
+    amount: { currency: json.data.amount.currency, value: json.data.amount.value },
+    fspSign: signatureValue(json.address.fspSign),
+  };
+}

@@ -1,6 +1,5 @@
 import { encryptTo, type PrivateJwk, signPayload, verifyPayload } from '@mpay/envelope';
-import { requestJson } from '@mpay/http/client';
-import { signRequest } from '@mpay/http/signed-request';
+import { requestJson, signRequest } from '@mpay/http-client';
 import {
   type Amount,
   type ImsMessage,
@@ -119,6 +118,25 @@ export class MerchantClient {
       headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey },
     });
     return body;
+  }
+
+  /** Withdraws a request the customer has not answered yet (signed request; logged as the cancellation). */
+  async cancel(paymentId: string, reason?: string): Promise<{ paymentId: string; status: string }> {
+    const path = `/payments/${paymentId}/cancellation`;
+    const body = JSON.stringify(reason === undefined ? {} : { reason });
+    const authorization = await signRequest(
+      { method: 'POST', path, body },
+      { issuer: this.#options.merchantId, audience: this.#options.fsp.id, key: this.#options.signingKey },
+    );
+    const answer = await requestJson<{ paymentId: string; status: string }>(
+      `${this.#options.gatewayUrl}${path}`,
+      {
+        body,
+        contentType: 'application/json',
+        headers: { authorization },
+      },
+    );
+    return answer.body;
   }
 
   /** The public status of one of this merchant's payments. */

@@ -22,6 +22,8 @@ export interface WalletKeystoreData {
   encryptionPrivateJwk: PrivateJwk;
   failedAttempts: number;
   attemptsMax: number;
+  /** The customer's bank's signed binding of these keys, once the device is enrolled. */
+  binding?: string;
 }
 
 export const pinPattern = /^[0-9]{4,12}$/;

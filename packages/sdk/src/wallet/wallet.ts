@@ -6,9 +6,9 @@ import {
   verifyKeyCertificate,
   verifyPayload,
 } from '@mpay/envelope';
-import { requestJson } from '@mpay/http/client';
-import { signRequest } from '@mpay/http/signed-request';
+import { requestJson, signRequest } from '@mpay/http-client';
 import {
+  customerDeclineContent,
   customerSignedContent,
   formatDecimalAmount,
   fspSignedContent,
@@ -51,8 +51,12 @@ export interface WalletOptions {
   signatureLifetimeSeconds?: number;
 }
 
+/** Signed confirmations a wallet keeps to resend after a lost answer. */
+const confirmationsKeptMax = 64;
+
 export class Wallet {
   readonly #options: WalletOptions;
+  readonly #confirmations = new Map<string, string>();
 
   constructor(options: WalletOptions) {
     this.#options = options;
@@ -140,8 +144,42 @@ export class Wallet {
     };
   }
 
-  /** iMS steps 4–5 and 10: one action plus the PIN signs the message; the FSP answers with a receipt. */
-  async confirm(request: PaymentRequestView, pin: string): Promise<Receipt> {
+  /**
+   * iMS steps 4–5 and 10: one action plus the PIN signs the message; the FSP
+   * answers with a receipt. The signed confirmation is kept per payment and
+   * sent again, byte for byte, when an answer was lost or the bank has not
+   * answered yet, so a retry never signs twice and gets the same receipt.
+   */
+  async confirm(
+    request: PaymentRequestView,
+    pin: string,
+    options: { waitMs?: number } = {},
+  ): Promise<Receipt> {
+    let jwe = this.#confirmations.get(request.paymentId);
+    if (jwe === undefined) {
+      jwe = await this.#signConfirmation(request, pin);
+      this.#remember(request.paymentId, jwe);
+    }
+    const deadline = Date.now() + (options.waitMs ?? 60_000);
+    for (let attempt = 0; ; attempt += 1) {
+      const { body } = await requestJson<{ status: string; receipt?: string }>(
+        `${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation`,
+        { body: jwe, contentType: 'application/jose', timeoutMs: 30_000 },
+      );
+      if (body.receipt !== undefined) {
+        this.#trace('receipt (encrypted)', 'jwe', this.partyId, body.receipt);
+        return this.openReceipt(body.receipt, request.paymentId);
+      }
+      // Authorised: the customer's bank has not answered yet. Ask again with the same confirmation.
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0) throw new MpayError('SERVICE_UNAVAILABLE', `payment ${body.status}`);
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(remainingMs, 250 * 2 ** Math.min(attempt, 4))),
+      );
+    }
+  }
+
+  async #signConfirmation(request: PaymentRequestView, pin: string): Promise<string> {
     const signingKey: PrivateJwk = await unlockSigningKey(this.#options.keystore, pin);
     const sign = await signPayload(
       customerSignedContent(request.message),
@@ -163,17 +201,41 @@ export class Wallet {
       fspEncryptionKey(this.#options.fsp),
     );
     this.#trace('customer-to-fsp (encrypted)', 'jwe', this.#options.fsp.id, jwe);
-    const { body } = await requestJson<{ status: string; receipt?: string }>(
-      `${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation`,
+    return jwe;
+  }
+
+  #remember(paymentId: string, jwe: string): void {
+    // Bounded: the oldest confirmations are forgotten first (their payments are long settled).
+    if (this.#confirmations.size >= confirmationsKeptMax) {
+      const oldest = this.#confirmations.keys().next().value;
+      if (oldest !== undefined) this.#confirmations.delete(oldest);
+    }
+    this.#confirmations.set(paymentId, jwe);
+  }
+
+  /**
+   * The customer declines: a signature over the decline content (which can
+   * never stand for a confirmation), encrypted to the FSP.
+   */
+  async decline(request: PaymentRequestView, pin: string): Promise<void> {
+    const signingKey: PrivateJwk = await unlockSigningKey(this.#options.keystore, pin);
+    const decline = await signPayload(
+      customerDeclineContent(request.message),
       {
-        body: jwe,
-        contentType: 'application/jose',
-        timeoutMs: 30_000,
+        issuer: this.partyId,
+        audience: this.#options.fsp.id,
+        transactionId: request.paymentId,
+        expiresInSeconds: this.#options.signatureLifetimeSeconds ?? 300,
       },
+      signingKey,
     );
-    if (body.receipt === undefined) throw new MpayError('SERVICE_UNAVAILABLE', `payment ${body.status}`);
-    this.#trace('receipt (encrypted)', 'jwe', this.partyId, body.receipt);
-    return this.openReceipt(body.receipt, request.paymentId);
+    this.#trace('customer-decline', 'jws', this.partyId, decline);
+    const jwe = await encryptTo(JSON.stringify({ decline }), fspEncryptionKey(this.#options.fsp));
+    await requestJson(`${this.#options.gatewayUrl}/payments/${request.paymentId}/decline`, {
+      body: jwe,
+      contentType: 'application/jose',
+      timeoutMs: 30_000,
+    });
   }
 
   async openReceipt(jwe: string, paymentId: string): Promise<Receipt> {

@@ -1,10 +1,10 @@
-import { requestJson } from '@mpay/http/client';
+import { requestJson } from '@mpay/http-client';
 import type { Transfer, TransferRequest } from '@mpay/ledger';
 import { isMpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import { createTransferInTransaction, expirePendingInTransaction } from '../store/create-transfer.ts';
 import { holdResolutionId, settlementAccountId } from './ids.ts';
-import { type FundsTransferAnswer, signFundsTransfer, verifyAnswer } from './messages.ts';
+import { type FundsTransfer, type FundsTransferAnswer, signFundsTransfer, verifyAnswer } from './messages.ts';
 import { finishOrder, type PaymentOrder, recordAttemptFailure, selectOrder } from './orders-store.ts';
 import type { Interbank } from './peers.ts';
 
@@ -21,12 +21,14 @@ function retryDelaySeconds(interbank: Interbank, attempts: number): number {
   return Math.min(interbank.retryDelaySecondsMax, 2 ** Math.min(attempts, 16));
 }
 
-function messageOf(order: PaymentOrder, interbank: Interbank) {
+function messageOf(order: PaymentOrder, interbank: Interbank): FundsTransfer {
+  // Orders placed before payment orders named their payee cannot be delivered: drain them before upgrading.
+  if (order.payeeId === null) throw new Error('assertion failed: an order to another bank names its payee');
   return {
     id: order.id,
     debtorBank: interbank.self,
     creditorBank: order.creditorBank,
-    creditAccountId: order.creditAccountId,
+    payeeId: order.payeeId,
     amount: order.amount.toString(),
     currency: order.ledger,
     reference: order.reference,

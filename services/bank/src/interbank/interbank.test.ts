@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { generateSigningKeyPair } from '@mpay/envelope';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { serviceStartDeadlineMs, within } from '../../../../test/support/deadlines.ts';
+import { type EnrolledKey, enrolTestCustomer, signTestAuthorisation, uniquePartyId } from '../test-helpers.ts';
 import { holdResolutionId } from './ids.ts';
 import { signFundsTransfer } from './messages.ts';
 import { createInterbank } from './peers.ts';
@@ -9,6 +11,11 @@ import { startBankPair, type TestBankPair } from './test-banks.ts';
 let banks: TestBankPair;
 let customer: string;
 let merchant: string;
+/** Each test's own payer and payee, so that the payee's bank resolves this test's merchant account. */
+let customerParty: string;
+let merchantParty: string;
+/** The customer's device key, enrolled at xbank for `customer`. */
+let key: EnrolledKey;
 
 async function fund(account: string, amount: bigint) {
   const funding = await banks.x.openAccount('funding');
@@ -23,17 +30,19 @@ async function fund(account: string, amount: bigint) {
   expect(answer.status).toBe(201);
 }
 
-function order(overrides: Record<string, unknown> = {}) {
-  return {
+/** A payment order the FSP sends, with the customer's authorisation of exactly its fields. */
+async function order(overrides: Record<string, string> = {}) {
+  const fields = {
     id: randomUUID(),
+    payerId: customerParty,
     debitAccountId: customer,
+    payeeId: merchantParty,
     creditBankId: 'ybank',
-    creditAccountId: merchant,
     amount: '1250',
     currency: 'EUR',
-    reference: 'iMS payment',
     ...overrides,
   };
+  return { ...fields, reference: 'iMS payment', authorisation: await signTestAuthorisation(key, fields) };
 }
 
 async function expectAudited() {
@@ -55,16 +64,22 @@ async function positions() {
 let before: { x: bigint; y: bigint };
 
 beforeAll(async () => {
-  banks = await startBankPair({}, 50_000n);
-}, 60_000);
+  banks = await within(startBankPair({}, 50_000n), {
+    deadlineMs: serviceStartDeadlineMs,
+    what: 'the two test banks (startBankPair) to start',
+  });
+});
 
 afterAll(async () => {
   await banks.close();
 });
 
 beforeEach(async () => {
-  customer = await banks.x.openAccount('customer');
-  merchant = await banks.y.openAccount('merchant');
+  customerParty = uniquePartyId('person', 'xbank', 'ann');
+  merchantParty = uniquePartyId('merchant', 'ybank', 'shop');
+  customer = await banks.x.openAccount('customer', customerParty);
+  merchant = await banks.y.openAccount('merchant', merchantParty);
+  key = await enrolTestCustomer(banks.x, customerParty, [customer]);
   await fund(customer, 10_000n);
   before = await positions();
 });
@@ -84,7 +99,7 @@ async function moved() {
 
 describe('payment orders between two banks', () => {
   it('holds at the client bank, credits at the merchant bank on a signed message, posts on the signed answer', async () => {
-    const placed = await banks.x.call('POST', '/payment-orders', order());
+    const placed = await banks.x.call('POST', '/payment-orders', await order());
     expect(placed).toMatchObject({ status: 201, body: { state: 'completed' } });
     expect(await banks.x.balance(customer)).toEqual({ balance: 8_750n, available: 8_750n });
     expect(await banks.y.balance(merchant)).toEqual({ balance: 1_250n, available: 1_250n });
@@ -93,7 +108,7 @@ describe('payment orders between two banks', () => {
   });
 
   it('answers a repeated order with the stored result and refuses the same id with other fields', async () => {
-    const body = order();
+    const body = await order();
     await banks.x.call('POST', '/payment-orders', body);
     const again = await banks.x.call('POST', '/payment-orders', body);
     expect(again).toMatchObject({ status: 201, body: { id: body.id, state: 'completed' } });
@@ -104,22 +119,25 @@ describe('payment orders between two banks', () => {
     expect(await banks.y.balance(merchant)).toMatchObject({ balance: 1_250n });
   });
 
-  it('releases the hold when the merchant bank refuses (unknown account) and moves nothing there', async () => {
-    const placed = await banks.x.call('POST', '/payment-orders', order({ creditAccountId: randomUUID() }));
-    expect(placed).toMatchObject({ status: 201, body: { state: 'refused', refusalCode: 'ACCOUNT_UNKNOWN' } });
+  it('releases the hold when the merchant bank refuses (unknown payee) and moves nothing there', async () => {
+    const nobody = uniquePartyId('merchant', 'ybank', 'nobody');
+    const placed = await banks.x.call('POST', '/payment-orders', await order({ payeeId: nobody }));
+    expect(placed).toMatchObject({ status: 201, body: { state: 'refused', refusalCode: 'PAYEE_UNKNOWN' } });
     expect(await banks.x.balance(customer)).toEqual({ balance: 10_000n, available: 10_000n });
     expect(await moved()).toEqual({ x: 0n, y: 0n });
     await expectAudited();
   });
 
-  it('refuses to let a peer credit one of the bank’s own accounts', async () => {
-    const funding = await banks.y.openAccount('funding');
-    const placed = await banks.x.call('POST', '/payment-orders', order({ creditAccountId: funding }));
-    expect(placed.body).toMatchObject({ state: 'refused', refusalCode: 'ACCOUNT_UNKNOWN' });
+  it('refuses to let a peer credit one of the bank’s own accounts, whoever owns it', async () => {
+    const owner = uniquePartyId('merchant', 'ybank', 'funds');
+    const funding = await banks.y.openAccount('funding', owner);
+    const placed = await banks.x.call('POST', '/payment-orders', await order({ payeeId: owner }));
+    expect(placed.body).toMatchObject({ state: 'refused', refusalCode: 'PAYEE_UNKNOWN' });
+    expect(await banks.y.balance(funding)).toMatchObject({ balance: 0n });
   });
 
   it('refuses an order the customer cannot pay, leaving no order behind', async () => {
-    const body = order({ amount: '10001' });
+    const body = await order({ amount: '10001' });
     const placed = await banks.x.call('POST', '/payment-orders', body);
     expect(placed.body).toMatchObject({ error: { code: 'INSUFFICIENT_FUNDS' } });
     expect((await banks.x.call('GET', `/payment-orders/${body.id}`)).status).toBe(404);
@@ -131,10 +149,10 @@ describe('payment orders between two banks', () => {
       dailyDebitMax: '1500',
     });
     expect(limited.status).toBe(200);
-    const tooBig = await banks.x.call('POST', '/payment-orders', order());
+    const tooBig = await banks.x.call('POST', '/payment-orders', await order());
     expect(tooBig.body).toMatchObject({ error: { code: 'LIMIT_EXCEEDED' } });
     const answers = await Promise.all(
-      [1, 2, 3].map(() => banks.x.call('POST', '/payment-orders', order({ amount: '600' }))),
+      [1, 2, 3].map(async () => banks.x.call('POST', '/payment-orders', await order({ amount: '600' }))),
     );
     expect(answers.filter((answer) => answer.body.state === 'completed')).toHaveLength(2);
     expect(
@@ -145,7 +163,7 @@ describe('payment orders between two banks', () => {
 
   it('keeps the hold while the merchant bank is down and completes when it is back', async () => {
     await banks.y.stop();
-    const body = order();
+    const body = await order();
     const placed = await banks.x.call('POST', '/payment-orders', body);
     expect(placed).toMatchObject({ status: 202, body: { state: 'sending' } });
     expect(await banks.x.balance(customer)).toEqual({ balance: 10_000n, available: 8_750n });
@@ -162,7 +180,7 @@ describe('payment orders between two banks', () => {
 
   it('never lets the expiry sweep release a hold the merchant bank has not answered for', async () => {
     await banks.y.stop();
-    const body = order();
+    const body = await order();
     await banks.x.call('POST', '/payment-orders', body);
     banks.x.offsetMs += 8 * 86_400_000;
     await banks.x.service.ledger.expirePendingTransfers(banks.x.now());
@@ -174,7 +192,7 @@ describe('payment orders between two banks', () => {
 
   it('after the deadline the merchant bank refuses for good and the client bank releases the hold', async () => {
     await banks.y.stop();
-    const body = order();
+    const body = await order();
     await banks.x.call('POST', '/payment-orders', body);
     await banks.y.start();
     banks.y.offsetMs += 120_000;
@@ -190,8 +208,8 @@ describe('payment orders between two banks', () => {
   });
 
   it('settles the net position at both banks with one run id, once', async () => {
-    await banks.x.call('POST', '/payment-orders', order());
-    await banks.x.call('POST', '/payment-orders', order({ amount: '250' }));
+    await banks.x.call('POST', '/payment-orders', await order());
+    await banks.x.call('POST', '/payment-orders', await order({ amount: '250' }));
     expect(await moved()).toEqual({ x: 1_500n, y: -1_500n });
     const run = randomUUID();
     for (const [node, amount] of [
@@ -216,7 +234,7 @@ describe('payment orders between two banks', () => {
 describe('what nobody but the merchant bank’s answer may do', () => {
   it('refuses an operator’s void or post of a hold whose order is still being delivered', async () => {
     await banks.y.stop();
-    const body = order();
+    const body = await order();
     await banks.x.call('POST', '/payment-orders', body);
     for (const action of ['void', 'post']) {
       const answer = await banks.x.call('POST', `/transfers/${body.id}/${action}`, { reference: 'operator' });
@@ -237,22 +255,27 @@ describe('what nobody but the merchant bank’s answer may do', () => {
     expect(refund.body).toMatchObject({ error: { code: 'CORRECTION_CROSSES_BANKS' } });
   });
 
-  it('lets the FSP debit only customer accounts and pay only customers or merchants', async () => {
+  it('lets the FSP debit only accounts bound to the customer’s key and pay only customers or merchants', async () => {
     const funding = await banks.x.openAccount('funding');
-    const fromFunding = await banks.x.call('POST', '/payment-orders', order({ debitAccountId: funding }));
-    expect(fromFunding.body).toMatchObject({ error: { code: 'ACCOUNT_UNKNOWN' } });
+    await fund(funding, 1_000n);
+    const fromFunding = await banks.x.call('POST', '/payment-orders', await order({ debitAccountId: funding }));
+    expect(fromFunding.body).toMatchObject({ error: { code: 'CUSTOMER_AUTHORISATION_INVALID' } });
+    const owner = uniquePartyId('merchant', 'xbank', 'funds');
+    const ownedFunding = await banks.x.openAccount('funding', owner);
     const toFunding = await banks.x.call(
       'POST',
       '/payment-orders',
-      order({ creditBankId: 'xbank', creditAccountId: funding }),
+      await order({ creditBankId: 'xbank', payeeId: owner }),
     );
-    expect(toFunding.body).toMatchObject({ error: { code: 'ACCOUNT_UNKNOWN' } });
+    expect(toFunding.body).toMatchObject({ error: { code: 'PAYEE_UNKNOWN' } });
     expect(await banks.x.balance(customer)).toMatchObject({ balance: 10_000n });
+    expect(await banks.x.balance(funding)).toMatchObject({ balance: 1_000n });
+    expect(await banks.x.balance(ownedFunding)).toMatchObject({ balance: 0n });
   });
 
   it('answers concurrent identical orders with the one order, even near a daily limit', async () => {
     await banks.x.call('POST', `/accounts/${customer}/limits`, { dailyDebitMax: '1500' });
-    const body = order();
+    const body = await order();
     const answers = await Promise.all([1, 2, 3, 4].map(() => banks.x.call('POST', '/payment-orders', body)));
     expect(answers.map((answer) => answer.body.state)).toEqual([
       'completed',
@@ -265,14 +288,14 @@ describe('what nobody but the merchant bank’s answer may do', () => {
 
   it('refuses credits beyond the net debit cap of the paying bank, and the hold is released', async () => {
     await fund(customer, 60_000n);
-    const placed = await banks.x.call('POST', '/payment-orders', order({ amount: '50001' }));
+    const placed = await banks.x.call('POST', '/payment-orders', await order({ amount: '50001' }));
     expect(placed.body).toMatchObject({ state: 'refused', refusalCode: 'LIMIT_EXCEEDED' });
     expect(await banks.x.balance(customer)).toEqual({ balance: 70_000n, available: 70_000n });
   });
 
   it('honours a credit that arrives after the hold expired, in one transaction', async () => {
     await banks.y.stop();
-    const body = order();
+    const body = await order();
     await banks.x.call('POST', '/payment-orders', body);
     await banks.y.start();
     banks.x.offsetMs += 8 * 86_400_000;
@@ -286,7 +309,7 @@ describe('what nobody but the merchant bank’s answer may do', () => {
   });
 
   it('never settles more than the position, so a second run for the same position is refused', async () => {
-    await banks.x.call('POST', '/payment-orders', order());
+    await banks.x.call('POST', '/payment-orders', await order());
     const { body } = await banks.x.call('GET', '/settlement/positions');
     const net = (body.positions as { net: string }[])[0]!.net;
     const run = { peer: 'ybank', currency: 'EUR', amount: (BigInt(net) + 1n).toString() };
@@ -314,7 +337,7 @@ describe('funds-transfer messages at the merchant bank', () => {
       id,
       debtorBank: 'xbank',
       creditorBank: 'ybank',
-      creditAccountId: merchant,
+      payeeId: merchantParty,
       amount: '500',
       currency: 'EUR',
       reference: 'direct',

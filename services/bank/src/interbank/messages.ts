@@ -1,18 +1,20 @@
 import { createHash } from 'node:crypto';
 import { decodeUnverified, signPayload, verifyPayload } from '@mpay/envelope';
-import { canonicalize, MpayError } from '@mpay/protocol';
+import { canonicalize, isPartyId, MpayError } from '@mpay/protocol';
 import type { Interbank, InterbankPeer } from './peers.ts';
 
 /**
  * The funds-transfer message (macro-payment seed: CB → MB): the client bank
  * has placed a hold on its customer's account and asks the merchant bank to
- * credit `creditAccountId`. Amount in minor units as decimal text.
+ * credit payee `payeeId`, a party id: the merchant bank credits the account
+ * its own records bind to that payee, so the client bank never learns (nor
+ * chooses) a merchant's account. Amount in minor units as decimal text.
  */
 export interface FundsTransfer {
   readonly id: string;
   readonly debtorBank: string;
   readonly creditorBank: string;
-  readonly creditAccountId: string;
+  readonly payeeId: string;
   readonly amount: string;
   readonly currency: string;
   readonly reference: string;
@@ -34,7 +36,8 @@ const fieldPatterns: Record<keyof FundsTransfer, RegExp> = {
   id: uuidPattern,
   debtorBank: /^[a-z][a-z0-9-]{0,62}$/,
   creditorBank: /^[a-z][a-z0-9-]{0,62}$/,
-  creditAccountId: uuidPattern,
+  // Shape only; isPartyId below requires the canonical form.
+  payeeId: /^[a-z0-9._@-]{1,128}$/,
   amount: /^[1-9][0-9]{0,17}$/,
   currency: /^[A-Z]{3}$/,
   reference: /^[^\p{Cc}]{0,128}$/u,
@@ -59,6 +62,7 @@ function parseFundsTransfer(value: unknown): FundsTransfer {
       throw new MpayError('REQUEST_INVALID', `fundsTransfer.${name}`);
     }
   }
+  if (!isPartyId(record.payeeId)) throw new MpayError('REQUEST_INVALID', 'fundsTransfer.payeeId');
   const deadline = new Date(record.deadline as string);
   if (Number.isNaN(deadline.getTime()) || deadline.toISOString() !== record.deadline) {
     throw new MpayError('REQUEST_INVALID', 'fundsTransfer.deadline');

@@ -1,33 +1,43 @@
 import { createHash } from 'node:crypto';
 import { type TransferRequest, validateTransfer } from '@mpay/ledger';
-import { canonicalize, MpayError } from '@mpay/protocol';
+import { canonicalize, isMpayError, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
-import type { BankLimits } from '../limits.ts';
+import type { EventLog } from '../key-depository/context.ts';
 import { lockAccounts } from '../store/accounts.ts';
 import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
 import { ensureSettlementAccount } from './accounts.ts';
-import { insertOrder, type PaymentOrder, selectOrder } from './orders-store.ts';
+import { type ConsentContext, verifyCustomerAuthorisation } from './authorisation.ts';
+import { insertOrder, insertRefusal, type PaymentOrder, selectOrder } from './orders-store.ts';
+import { resolvePayeeAccount } from './payee.ts';
 import type { Interbank } from './peers.ts';
+import { OrderRefusal } from './refusal.ts';
 
-/** What the FSP asks the customer's bank to pay (iMS step 7), already checked by the route's schema. */
+/**
+ * What the FSP asks the customer's bank to pay (iMS step 7), already checked
+ * by the route's schema: payer and payee by party id (the payee's bank
+ * resolves the payee's account), with the customer's signed authorisation.
+ */
 export interface PaymentOrderInput {
   readonly id: string;
+  readonly payerId: string;
   readonly debitAccountId: string;
+  readonly payeeId: string;
   readonly creditBankId: string;
-  readonly creditAccountId: string;
   readonly amount: bigint;
   readonly currency: string;
   readonly reference: string;
+  /** The customer's compact JWS over the iMS message (address.from.sign); absent: refused. */
+  readonly authorisation?: string | undefined;
 }
 
 /** Called under the debit account's lock, before the debit: throws LIMIT_EXCEEDED. */
 export type DebitLimitCheck = (sql: Sql, accountId: string, amount: bigint, now: Date) => Promise<void>;
 
-export interface OrderContext {
+export interface OrderContext extends ConsentContext {
   readonly database: Database;
   readonly interbank: Interbank;
-  readonly limits: BankLimits;
   readonly checkDebitLimits: DebitLimitCheck;
+  readonly log: EventLog;
 }
 
 function requestHashOf(input: PaymentOrderInput): string {
@@ -47,6 +57,7 @@ async function debit(
   context: OrderContext,
   sql: Sql,
   request: TransferRequest,
+  payerId: string,
   local: boolean,
   now: Date,
 ): Promise<PaymentOrder | undefined> {
@@ -56,7 +67,10 @@ async function debit(
     request.debitAccountId,
     request.creditAccountId,
   );
-  if (payer.kind !== 'customer') throw new MpayError('ACCOUNT_UNKNOWN', 'debitAccountId');
+  // The binding named the account, and an account's owner never changes; checked again where it is locked.
+  if (payer.kind !== 'customer' || payer.owner !== payerId) {
+    throw new MpayError('ACCOUNT_UNKNOWN', 'debitAccountId');
+  }
   if (local && payee.kind !== 'customer' && payee.kind !== 'merchant') {
     throw new MpayError('ACCOUNT_UNKNOWN', 'creditAccountId');
   }
@@ -67,14 +81,24 @@ async function debit(
   return undefined;
 }
 
-function orderOf(input: PaymentOrderInput, orderedBy: string, hash: string, now: Date): PaymentOrder {
+function orderOf(
+  input: PaymentOrderInput,
+  consent: { keyBindingSerial: string; creditAccountId: string | null },
+  orderedBy: string,
+  hash: string,
+  now: Date,
+): PaymentOrder {
   return {
     id: input.id,
     requestHash: hash,
     orderedBy,
+    payerId: input.payerId,
+    payeeId: input.payeeId,
+    authorisation: input.authorisation ?? null,
+    keyBindingSerial: consent.keyBindingSerial,
     debitAccountId: input.debitAccountId,
     creditorBank: input.creditBankId,
-    creditAccountId: input.creditAccountId,
+    creditAccountId: consent.creditAccountId,
     amount: input.amount,
     ledger: input.currency,
     reference: input.reference,
@@ -94,6 +118,31 @@ function sameOrder(existing: PaymentOrder, hash: string): PaymentOrder {
   return existing;
 }
 
+/**
+ * Where the debit goes: for a payee at this bank, the payee's own account as
+ * this bank's records bind it to the payee id (PAYEE_UNKNOWN when there is
+ * none); for a payee at another bank, the settlement account of that bank,
+ * which alone resolves the payee's account when the funds transfer arrives.
+ */
+async function creditAccountOf(
+  context: OrderContext,
+  sql: Sql,
+  input: PaymentOrderInput,
+  now: Date,
+): Promise<{ local: boolean; creditAccountId: string; payeeAccountId: string | null }> {
+  const { self } = context.interbank;
+  if (input.creditBankId !== self) {
+    const peer = context.interbank.peer(input.creditBankId).id;
+    const settlement = await ensureSettlementAccount(sql, self, peer, input.currency, now);
+    return { local: false, creditAccountId: settlement, payeeAccountId: null };
+  }
+  const payeeAccountId = await resolvePayeeAccount(sql, input.payeeId, input.currency);
+  if (payeeAccountId === undefined) {
+    throw new OrderRefusal('PAYEE_UNKNOWN', `no open ${input.currency} account of ${input.payeeId}`);
+  }
+  return { local: true, creditAccountId: payeeAccountId, payeeAccountId };
+}
+
 async function placeInTransaction(
   context: OrderContext,
   sql: Sql,
@@ -103,18 +152,11 @@ async function placeInTransaction(
 ): Promise<PaymentOrder> {
   const hash = requestHashOf(input);
   const existing = await selectOrder(sql, input.id);
+  // A retry of a placed order is answered from the record, without verifying again: the
+  // authorisation was verified when the order was placed and may have expired since.
   if (existing !== undefined) return sameOrder(existing, hash);
-  const { self } = context.interbank;
-  const local = input.creditBankId === self;
-  const creditAccountId = local
-    ? input.creditAccountId
-    : await ensureSettlementAccount(
-        sql,
-        self,
-        context.interbank.peer(input.creditBankId).id,
-        input.currency,
-        now,
-      );
+  const keyBindingSerial = await verifyCustomerAuthorisation(sql, context, input, orderedBy, now);
+  const { local, creditAccountId, payeeAccountId } = await creditAccountOf(context, sql, input, now);
   const transfer = validateTransfer(
     {
       id: input.id,
@@ -128,10 +170,10 @@ async function placeInTransaction(
     },
     context.limits,
   );
-  const placed = await debit(context, sql, transfer, local, now);
+  const placed = await debit(context, sql, transfer, input.payerId, local, now);
   if (placed !== undefined) return sameOrder(placed, hash);
   const order = {
-    ...orderOf(input, orderedBy, hash, now),
+    ...orderOf(input, { keyBindingSerial, creditAccountId: payeeAccountId }, orderedBy, hash, now),
     state: local ? ('completed' as const) : ('sending' as const),
     deadline: new Date(now.getTime() + (local ? 0 : context.interbank.deadlineSeconds * 1000)),
   };
@@ -153,7 +195,35 @@ export async function placeOrder(
   orderedBy: string,
   now: Date,
 ): Promise<PaymentOrder> {
-  return retryOnUniqueViolation(() =>
-    context.database.transaction((sql) => placeInTransaction(context, sql, input, orderedBy, now)),
+  try {
+    return await retryOnUniqueViolation(() =>
+      context.database.transaction((sql) => placeInTransaction(context, sql, input, orderedBy, now)),
+    );
+  } catch (error) {
+    if (isMpayError(error)) await recordRefusal(context, input, orderedBy, error, now);
+    throw error;
+  }
+}
+
+/**
+ * Every refusal of an order, after its transaction rolled back (nothing
+ * moved): one append-only row and one log line with the precise reason,
+ * which the FSP is not told. A refused authorisation is a warning: a
+ * compromised or faulty FSP, or an attack.
+ */
+async function recordRefusal(
+  context: OrderContext,
+  input: PaymentOrderInput,
+  orderedBy: string,
+  error: MpayError,
+  now: Date,
+): Promise<void> {
+  const reason = (error instanceof OrderRefusal ? error.reason : (error.detail ?? error.message)).slice(0, 500);
+  const event = { orderId: input.id, orderedBy, payerId: input.payerId, code: error.code, reason };
+  const refusal = { ...event, reason: reason === '' ? error.code : reason, createdAt: now };
+  await insertRefusal(context.database, refusal).catch((cause: unknown) =>
+    context.log.warn({ ...event, error: String(cause) }, 'payment order refusal not recorded'),
   );
+  if (error.code.startsWith('CUSTOMER_AUTHORISATION')) context.log.warn(event, 'payment order refused');
+  else context.log.info(event, 'payment order refused');
 }

@@ -7,9 +7,16 @@ export interface PaymentOrder {
   readonly id: string;
   readonly requestHash: string;
   readonly orderedBy: string;
+  /** Payer and payee party ids; null only on orders placed before payment orders carried them. */
+  readonly payerId: string | null;
+  readonly payeeId: string | null;
+  /** The customer's signed authorisation, verified when the order was placed. */
+  readonly authorisation: string | null;
+  readonly keyBindingSerial: string | null;
   readonly debitAccountId: string;
   readonly creditorBank: string;
-  readonly creditAccountId: string;
+  /** The payee's account, resolved here for a payee at this bank; null for a payee at another bank. */
+  readonly creditAccountId: string | null;
   readonly amount: bigint;
   readonly ledger: string;
   readonly reference: string;
@@ -27,9 +34,13 @@ interface OrderRow {
   id: string;
   request_hash: string;
   ordered_by: string;
+  payer_id: string | null;
+  payee_id: string | null;
+  authorisation: string | null;
+  key_binding_serial: string | null;
   debit_account_id: string;
   creditor_bank: string;
-  credit_account_id: string;
+  credit_account_id: string | null;
   amount: string | number | bigint;
   ledger: string;
   reference: string;
@@ -43,15 +54,19 @@ interface OrderRow {
   created_at: Date | string;
 }
 
-const columns = `id, request_hash, ordered_by, debit_account_id, creditor_bank, credit_account_id,
-  amount, ledger, reference, state, refusal_code, deadline, attempts, next_attempt_at, last_error,
-  answer, created_at`;
+const columns = `id, request_hash, ordered_by, payer_id, payee_id, authorisation, key_binding_serial,
+  debit_account_id, creditor_bank, credit_account_id, amount, ledger, reference, state, refusal_code,
+  deadline, attempts, next_attempt_at, last_error, answer, created_at`;
 
 function orderFromRow(row: OrderRow): PaymentOrder {
   return {
     id: row.id,
     requestHash: row.request_hash,
     orderedBy: row.ordered_by,
+    payerId: row.payer_id,
+    payeeId: row.payee_id,
+    authorisation: row.authorisation,
+    keyBindingSerial: row.key_binding_serial,
     debitAccountId: row.debit_account_id,
     creditorBank: row.creditor_bank,
     creditAccountId: row.credit_account_id,
@@ -79,14 +94,18 @@ export async function selectOrder(sql: Sql, id: string, lock = false): Promise<P
 
 export async function insertOrder(sql: Sql, order: PaymentOrder): Promise<void> {
   await sql.query(
-    `INSERT INTO payment_orders (id, request_hash, ordered_by, debit_account_id, creditor_bank,
-       credit_account_id, amount, ledger, reference, state, refusal_code, deadline, attempts,
-       next_attempt_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14, $14)`,
+    `INSERT INTO payment_orders (id, request_hash, ordered_by, payer_id, payee_id, authorisation,
+       key_binding_serial, debit_account_id, creditor_bank, credit_account_id, amount, ledger, reference,
+       state, refusal_code, deadline, attempts, next_attempt_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, $18, $18)`,
     [
       order.id,
       order.requestHash,
       order.orderedBy,
+      order.payerId,
+      order.payeeId,
+      order.authorisation,
+      order.keyBindingSerial,
       order.debitAccountId,
       order.creditorBank,
       order.creditAccountId,
@@ -98,6 +117,32 @@ export async function insertOrder(sql: Sql, order: PaymentOrder): Promise<void> 
       order.deadline.toISOString(),
       order.nextAttemptAt.toISOString(),
       order.createdAt.toISOString(),
+    ],
+  );
+}
+
+export interface OrderRefusalRecord {
+  readonly orderId: string;
+  readonly orderedBy: string;
+  readonly payerId: string;
+  readonly code: string;
+  /** The precise reason, for the operator; the FSP gets only the code. */
+  readonly reason: string;
+  readonly createdAt: Date;
+}
+
+/** Appends a refusal of a payment order that moved nothing (table payment_order_refusals). */
+export async function insertRefusal(sql: Sql, refusal: OrderRefusalRecord): Promise<void> {
+  await sql.query(
+    `INSERT INTO payment_order_refusals (order_id, ordered_by, payer_id, code, reason, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+    [
+      refusal.orderId,
+      refusal.orderedBy,
+      refusal.payerId,
+      refusal.code,
+      refusal.reason,
+      refusal.createdAt.toISOString(),
     ],
   );
 }

@@ -1,7 +1,7 @@
 import { type LedgerLimits, validateTransfer } from '@mpay/ledger';
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
-import { lockAccounts, selectAccount } from '../store/accounts.ts';
+import { lockAccounts } from '../store/accounts.ts';
 import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
 import { ensureSettlementAccount } from './accounts.ts';
 import { interbankCreditId } from './ids.ts';
@@ -12,6 +12,7 @@ import {
   type VerifiedFundsTransfer,
   verifyFundsTransfer,
 } from './messages.ts';
+import { resolvePayeeAccount } from './payee.ts';
 import type { Interbank } from './peers.ts';
 
 export interface ReceiveContext {
@@ -21,18 +22,14 @@ export interface ReceiveContext {
   readonly limits: LedgerLimits;
 }
 
-/** Ledger answers that are a decision on the message (signed and kept), not a failure to retry. */
-const refusalCodes = new Set([
-  'ACCOUNT_UNKNOWN',
-  'ACCOUNT_CLOSED',
-  'CURRENCY_MISMATCH',
-  'AMOUNT_INVALID',
-  'LIMIT_EXCEEDED',
-]);
-
 interface Decision {
   readonly outcome: 'credited' | 'refused';
   readonly code?: string | undefined;
+}
+
+/** A decision with the payee's account it credited (undefined when none was resolved). */
+interface Credit extends Decision {
+  readonly creditAccountId?: string | undefined;
 }
 
 async function recordNonce(sql: Sql, verified: VerifiedFundsTransfer): Promise<void> {
@@ -74,29 +71,32 @@ function truncate(text: string, length: number): string {
 async function beyondNetDebitCap(
   sql: Sql,
   settlement: string,
+  creditAccountId: string,
   transfer: FundsTransfer,
   cap: bigint | undefined,
 ) {
-  const { debit } = await lockAccounts(sql, settlement, transfer.creditAccountId);
+  const { debit } = await lockAccounts(sql, settlement, creditAccountId);
   if (cap === undefined) return false;
   const owed = debit.debitsPosted + debit.debitsPending - debit.creditsPosted - debit.creditsPending;
   return owed + BigInt(transfer.amount) > cap;
 }
 
-/** Credits the payee from the debtor bank's settlement account, or says why not. */
+/**
+ * Credits the payee from the debtor bank's settlement account, or says why
+ * not. The account is the one this bank's records bind to the payee id (only
+ * a customer's or merchant's: never the bank's own accounts); a payee with
+ * none in the currency is refused with PAYEE_UNKNOWN.
+ */
 async function credit(
   context: ReceiveContext,
   sql: Sql,
   transfer: FundsTransfer,
   now: Date,
-): Promise<Decision> {
+): Promise<Credit> {
   if (now.getTime() > Date.parse(transfer.deadline))
     return { outcome: 'refused', code: 'FUNDS_TRANSFER_EXPIRED' };
-  const payee = await selectAccount(sql, transfer.creditAccountId);
-  // Only a customer's or merchant's account may be credited by a peer: never the bank's own accounts.
-  if (payee === undefined || (payee.kind !== 'customer' && payee.kind !== 'merchant')) {
-    return { outcome: 'refused', code: 'ACCOUNT_UNKNOWN' };
-  }
+  const creditAccountId = await resolvePayeeAccount(sql, transfer.payeeId, transfer.currency);
+  if (creditAccountId === undefined) return { outcome: 'refused', code: 'PAYEE_UNKNOWN' };
   const peer = context.interbank.peer(transfer.debtorBank);
   const settlement = await ensureSettlementAccount(
     sql,
@@ -105,8 +105,8 @@ async function credit(
     transfer.currency,
     now,
   );
-  if (await beyondNetDebitCap(sql, settlement, transfer, peer.netDebitCap)) {
-    return { outcome: 'refused', code: 'LIMIT_EXCEEDED' };
+  if (await beyondNetDebitCap(sql, settlement, creditAccountId, transfer, peer.netDebitCap)) {
+    return { outcome: 'refused', code: 'LIMIT_EXCEEDED', creditAccountId };
   }
   try {
     const request = validateTransfer(
@@ -114,7 +114,7 @@ async function credit(
         kind: 'posted',
         id: interbankCreditId(transfer.debtorBank, transfer.id),
         debitAccountId: settlement,
-        creditAccountId: transfer.creditAccountId,
+        creditAccountId,
         amount: BigInt(transfer.amount),
         ledger: transfer.currency,
         reference: truncate(`from ${transfer.debtorBank}: ${transfer.reference}`, 128),
@@ -122,9 +122,12 @@ async function credit(
       context.limits,
     );
     await createTransferInTransaction(sql, request, now);
-    return { outcome: 'credited' };
+    return { outcome: 'credited', creditAccountId };
   } catch (error) {
-    if (isMpayError(error) && refusalCodes.has(error.code)) return { outcome: 'refused', code: error.code };
+    // Ledger answers that are a decision on the message (signed and kept), not a failure to retry.
+    if (isMpayError(error) && error.category === 'refused') {
+      return { outcome: 'refused', code: error.code, creditAccountId };
+    }
     throw error;
   }
 }
@@ -141,11 +144,11 @@ async function decide(
     await recordNonce(sql, verified);
     const existing = await existingDecision(sql, transfer, hash);
     if (existing !== undefined) return existing;
-    const decision = await credit(context, sql, transfer, now);
+    const { creditAccountId, ...decision } = await credit(context, sql, transfer, now);
     await sql.query(
       `INSERT INTO interbank_credits (id, debtor_bank, transfer_id, request_hash, outcome, refusal_code,
-         credit_account_id, amount, ledger, message, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+         payee_id, credit_account_id, amount, ledger, message, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
         transfer.id,
         transfer.debtorBank,
@@ -153,7 +156,8 @@ async function decide(
         hash,
         decision.outcome,
         decision.code ?? null,
-        transfer.creditAccountId,
+        transfer.payeeId,
+        creditAccountId ?? null,
         transfer.amount,
         transfer.currency,
         jws,

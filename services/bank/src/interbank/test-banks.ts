@@ -22,7 +22,8 @@ export interface TestBankNode {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Record<string, unknown> }>;
-  openAccount(kind: 'customer' | 'merchant' | 'funding'): Promise<string>;
+  /** Opens an EUR account (owned by `owner`, else a fixed party of the kind) and returns its id. */
+  openAccount(kind: 'customer' | 'merchant' | 'funding', owner?: string): Promise<string>;
   balance(accountId: string): Promise<{ balance: bigint; available: bigint }>;
 }
 
@@ -64,6 +65,8 @@ async function startNode(setup: NodeSetup, interbank: InterbankOptions): Promise
         database,
         verifyRequest: testBearerVerifier(),
         clock: node.now,
+        // One key for the bank's own signatures and its interbank messages, as cli/src/platform/banks.ts does.
+        signingKey: setup.key.privateJwk,
         interbank,
       });
       await node.service.listen(setup.port);
@@ -84,10 +87,10 @@ async function startNode(setup: NodeSetup, interbank: InterbankOptions): Promise
         body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
       };
     },
-    async openAccount(kind) {
+    async openAccount(kind, accountOwner = owner(kind)) {
       const answer = await node.call('POST', '/accounts', {
         id: randomUUID(),
-        owner: owner(kind),
+        owner: accountOwner,
         currency: 'EUR',
         kind,
       });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { idempotencyTableSql } from '@mpay/http';
+import { idempotencyTableSql } from '@mpay/http-server';
 import { type LedgerUnderTest, ledgerOperationsArbitrary, runLedgerOperations } from '@mpay/ledger/testing';
 import { type Database, openTestDatabase } from '@mpay/storage';
 import fc from 'fast-check';
@@ -56,7 +56,7 @@ describe('the SQL ledger against the pure model', () => {
 });
 
 describe('the schema', () => {
-  it('creates the idempotency table exactly as @mpay/http defines it', async () => {
+  it('creates the idempotency table exactly as @mpay/http-server defines it', async () => {
     const migration = await readFile(join(bankMigrationsFolder, '0001_ledger.sql'), 'utf8');
     const normalise = (sql: string) => sql.replace(/\s+/g, ' ').trim();
     expect(normalise(migration)).toContain(normalise(idempotencyTableSql));

@@ -1,111 +1,147 @@
-import { requestJson } from '@mpay/http/client';
-import { signRequest } from '@mpay/http/signed-request';
-import { isMpayError, MpayError } from '@mpay/protocol';
+import { verifyPayload } from '@mpay/envelope';
+import { requestJson, signRequest } from '@mpay/http-client';
+import { errorCategoryOf, isErrorCode, isMpayError, MpayError } from '@mpay/protocol';
 import type { FspIdentity } from '../context.ts';
+import type { BankRecord } from '../registry/banks.ts';
 
-export interface TransferOrder {
-  bankId: string;
-  bankUrl: string;
-  transferId: string;
-  debitAccountId: string;
-  /** The payee's bank: the customer's bank pays locally or through it (interbank). */
-  creditBankId: string;
-  creditAccountId: string;
-  amountMinor: bigint;
-  currency: string;
-  reference: string;
+/**
+ * iMS step 7 as mpay does it: the FSP asks the customer's bank to pay and
+ * forwards the customer's own signature over the exact debit. The bank, not
+ * the FSP, decides whether that signature is its customer's consent.
+ */
+export interface PaymentOrder {
+  readonly id: string;
+  readonly payerId: string;
+  readonly debitAccountId: string;
+  /** The payee's party id: the payee's bank alone resolves it to an account. */
+  readonly payeeId: string;
+  readonly creditBankId: string;
+  readonly amountMinor: bigint;
+  readonly currency: string;
+  readonly reference: string;
+  /** The customer's compact JWS from the iMS message (`address.from.sign`). */
+  readonly authorisation: string;
 }
 
-export type TransferOutcome =
-  | { kind: 'transferred'; transferId: string; answer?: string | undefined }
-  | { kind: 'refused'; code: string }
-  | { kind: 'failed'; code: string }
-  | { kind: 'unavailable'; code: string };
-
-/** Answers after which the same transfer may succeed later: only these are retried. */
-const retryableCodes = new Set([
-  'BANK_UNAVAILABLE',
-  'SERVICE_UNAVAILABLE',
-  'INTERNAL',
-  'IDEMPOTENCY_REQUEST_IN_PROGRESS',
-  'REQUEST_RATE_LIMITED',
-]);
-
-/** Errors with which a bank says no for good; anything else may be retried with the same transfer id. */
-const refusalCodes = new Set([
-  'INSUFFICIENT_FUNDS',
-  'LIMIT_EXCEEDED',
-  'ACCOUNT_CLOSED',
-  'ACCOUNT_UNKNOWN',
-  'CURRENCY_MISMATCH',
-  'ACCOUNTS_MUST_BE_DIFFERENT',
-  'AMOUNT_INVALID',
-  'TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS',
-  'FUNDS_TRANSFER_EXPIRED',
-  'BANK_UNKNOWN',
-]);
+export type PaymentOrderOutcome =
+  | { readonly kind: 'transferred'; readonly bankAnswer: string }
+  | { readonly kind: 'refused'; readonly code: string; readonly bankAnswer?: string | undefined }
+  | { readonly kind: 'failed'; readonly code: string }
+  | { readonly kind: 'pending'; readonly code: string };
 
 interface OrderAnswer {
-  id: string;
-  state: 'sending' | 'completed' | 'refused';
-  refusalCode?: string;
-  answer?: string;
+  id?: unknown;
+  state?: unknown;
+  refusalCode?: unknown;
+  bankAnswer?: unknown;
 }
 
 /**
- * iMS step 7: asks the customer's bank to pay (a payment order). The order id
- * is the payment id, so a retry after a crash or a timeout can never debit
- * twice. A payee at another bank is paid through it: the customer's bank
- * answers 'sending' until the merchant's bank has answered, and the gateway
- * asks again later with the same id.
+ * Checks the bank's signed answer: by that bank's key, to this FSP, for this
+ * order, and saying what the plain answer says about the same payer, payee,
+ * amount and currency. Anything else is BANK_ANSWER_INVALID (retried: no
+ * outcome is recorded on an answer that does not verify).
  */
-export async function orderTransfer(
+async function verifyBankAnswer(
   fsp: FspIdentity,
-  order: TransferOrder,
-  timeoutMs = 10_000,
-): Promise<TransferOutcome> {
+  bank: BankRecord,
+  order: PaymentOrder,
+  jws: unknown,
+  state: 'completed' | 'refused',
+  refusalCode: string | undefined,
+): Promise<string> {
+  if (typeof jws !== 'string') throw new MpayError('BANK_ANSWER_INVALID');
+  const verified = await verifyPayload(
+    jws,
+    (kid) => (kid === bank.signingJwk.kid ? bank.signingJwk : undefined),
+    { issuer: bank.id, audience: fsp.id, transactionId: order.id },
+    { maxAgeSeconds: 86_400 },
+  ).catch(() => {
+    throw new MpayError('BANK_ANSWER_INVALID');
+  });
+  const answer = verified.payload.paymentOrder as Record<string, unknown> | undefined;
+  const matches =
+    answer !== undefined &&
+    answer.id === order.id &&
+    answer.state === state &&
+    answer.payerId === order.payerId &&
+    answer.payeeId === order.payeeId &&
+    answer.amount === order.amountMinor.toString() &&
+    answer.currency === order.currency &&
+    (state === 'completed' || answer.refusalCode === refusalCode);
+  if (!matches) throw new MpayError('BANK_ANSWER_INVALID');
+  return jws;
+}
+
+function outcomeOfError(code: string): PaymentOrderOutcome {
+  if (!isErrorCode(code)) return { kind: 'failed', code };
+  const category = errorCategoryOf(code);
+  if (category === 'retryable') return { kind: 'pending', code };
+  return category === 'refused' ? { kind: 'refused', code } : { kind: 'failed', code };
+}
+
+/**
+ * Places (or asks again about) the payment order at the customer's bank. The
+ * order id is the payment id, so a retry after a crash or a timeout can never
+ * debit twice. A payee at another bank is paid through it: the bank answers
+ * `sending` until the merchant's bank has answered; the FSP asks again later.
+ */
+export async function placePaymentOrder(
+  fsp: FspIdentity,
+  bank: BankRecord,
+  order: PaymentOrder,
+  timeoutMs: number,
+): Promise<PaymentOrderOutcome> {
   const path = '/payment-orders';
   const body = JSON.stringify({
-    id: order.transferId,
+    id: order.id,
+    payerId: order.payerId,
     debitAccountId: order.debitAccountId,
+    payeeId: order.payeeId,
     creditBankId: order.creditBankId,
-    creditAccountId: order.creditAccountId,
     amount: order.amountMinor.toString(),
     currency: order.currency,
     reference: order.reference,
+    authorisation: order.authorisation,
   });
+  let answer: OrderAnswer;
   try {
     const authorization = await signRequest(
       { method: 'POST', path, body },
-      { issuer: fsp.id, audience: order.bankId, key: fsp.signing.privateJwk },
+      { issuer: fsp.id, audience: bank.id, key: fsp.signing.privateJwk },
     );
     const response = await requestJson<OrderAnswer>(
-      `${order.bankUrl}${path}`,
+      `${bank.url}${path}`,
       {
         body,
         contentType: 'application/json',
-        headers: { authorization, 'idempotency-key': order.transferId },
+        headers: { authorization, 'idempotency-key': order.id },
         timeoutMs,
+        responseBytesMax: 64 * 1024,
       },
       'BANK_UNAVAILABLE',
     );
-    const answer = response.body;
-    if (answer.state === 'completed')
-      return { kind: 'transferred', transferId: answer.id, answer: answer.answer };
-    if (answer.state === 'refused') {
-      const code = answer.refusalCode ?? 'PAYMENT_DECLINED';
-      return { kind: refusalCodes.has(code) ? 'refused' : 'failed', code };
-    }
-    return { kind: 'unavailable', code: 'INTERBANK_PENDING' };
+    answer = response.body ?? {};
   } catch (error) {
-    if (!isMpayError(error) || retryableCodes.has(error.code)) {
-      return { kind: 'unavailable', code: isMpayError(error) ? error.code : 'BANK_UNAVAILABLE' };
-    }
-    // A refusal declines the payment; any other answer (authentication, a malformed order) fails it for good.
-    return { kind: refusalCodes.has(error.code) ? 'refused' : 'failed', code: error.code };
+    if (!isMpayError(error)) return { kind: 'pending', code: 'BANK_UNAVAILABLE' };
+    return outcomeOfError(error.code);
   }
-}
-
-export function refusalError(code: string): MpayError {
-  return new MpayError(refusalCodes.has(code) ? (code as 'INSUFFICIENT_FUNDS') : 'PAYMENT_DECLINED');
+  if (answer.id !== order.id) return { kind: 'pending', code: 'BANK_ANSWER_INVALID' };
+  try {
+    if (answer.state === 'completed') {
+      return {
+        kind: 'transferred',
+        bankAnswer: await verifyBankAnswer(fsp, bank, order, answer.bankAnswer, 'completed', undefined),
+      };
+    }
+    if (answer.state === 'refused') {
+      const code = typeof answer.refusalCode === 'string' ? answer.refusalCode : 'PAYMENT_DECLINED';
+      const bankAnswer = await verifyBankAnswer(fsp, bank, order, answer.bankAnswer, 'refused', code);
+      // A signed refusal is the bank's final word, whatever the code's category.
+      return { kind: 'refused', code, bankAnswer };
+    }
+  } catch (error) {
+    return { kind: 'pending', code: isMpayError(error) ? error.code : 'BANK_ANSWER_INVALID' };
+  }
+  return { kind: 'pending', code: 'INTERBANK_PENDING' };
 }

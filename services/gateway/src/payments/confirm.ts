@@ -2,130 +2,154 @@ import { encryptTo } from '@mpay/envelope';
 import {
   canonicalize,
   customerSignedContent,
+  errorCategoryOf,
   type ImsMessage,
-  imsFromJson,
-  imsToJson,
+  isErrorCode,
   isMpayError,
   MpayError,
+  type PaymentState,
 } from '@mpay/protocol';
-import { refusalError } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
-import { partyEncryptionKey } from '../registry/keys.ts';
+import type { deliverPaymentEffects } from '../outbox/deliver.ts';
+import { activeBindingOf } from '../registry/bindings.ts';
+import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
-import { settlePayment } from './settle.ts';
-import { findPayment, type PaymentRecord, transitionPayment } from './store.ts';
+import { findPayment, type Payment } from './store.ts';
+import { applyEvent, applyEventIn } from './transition.ts';
 import { openMessageToFsp, verifyChainSignature } from './verify.ts';
 
 export type ConfirmationResult =
-  | { status: 'completed'; paymentId: string; receipt: string }
-  | { status: 'authorised'; paymentId: string };
+  | { readonly status: 'completed'; readonly paymentId: string; readonly receipt: string }
+  | { readonly status: 'authorised'; readonly paymentId: string };
 
-/** The message the FSP itself sent, plus the customer's verified signature: nothing else from the client is kept. */
-function withCustomerSignature(payment: PaymentRecord, sign: string): ImsMessage {
-  const sent = imsFromJson(JSON.parse(payment.message));
-  return { ...sent, address: { ...sent.address, from: { ...sent.address.from, sign } } };
-}
-
-async function expire(context: GatewayContext, paymentId: string): Promise<never> {
-  await context.database
-    .transaction((sql) =>
-      transitionPayment(sql, paymentId, 'awaiting_customer_signature', 'request_expired', {
-        detail: 'customer answered too late',
-      }),
-    )
-    .catch(() => undefined);
-  throw new MpayError('PAYMENT_EXPIRED');
+export interface VerifiedConfirmation {
+  readonly payment: Payment;
+  /** The customer's signature (compact JWS), verified over the FSP's own copy of the message. */
+  readonly sign: string;
+  readonly nonce: string;
+  readonly expiresAtSeconds: number;
 }
 
 /**
- * iMS steps 4–6 at the FSP: the customer's signed and encrypted message comes
- * back; it must be the very message the FSP sent (content, accounts, merchant
- * and FSP signatures) plus a valid customer signature over it, once.
+ * iMS steps 4–6 at the FSP, read-only: the customer's signed and encrypted
+ * message must be the very message the FSP sent (content, account, merchant
+ * and FSP signatures) plus a valid signature by the customer's bound key.
+ * An unknown payment and someone else's payment get the same answer.
  */
-export type VerifiedConfirmation = Awaited<ReturnType<typeof verifyConfirmation>>;
-
-export async function verifyConfirmation(context: GatewayContext, paymentId: string, jwe: string) {
+export async function verifyConfirmation(
+  context: GatewayContext,
+  paymentId: string,
+  jwe: string,
+): Promise<VerifiedConfirmation> {
   const { message } = await openMessageToFsp(context, jwe);
-  if (message.transactionId !== paymentId) throw new MpayError('PAYMENT_MESSAGE_MISMATCH');
   const payment = await findPayment(context.database, paymentId);
-  const sent = imsFromJson(JSON.parse(payment.message));
+  if (message.transactionId !== paymentId || message.address.from.id !== payment.customer.id) {
+    throw new MpayError('PAYMENT_UNKNOWN');
+  }
+  const sent = payment.message;
   if (canonicalize(customerSignedContent(message)) !== canonicalize(customerSignedContent(sent))) {
     throw new MpayError('PAYMENT_MESSAGE_MISMATCH');
   }
   const verified = await verifyChainSignature(context, context.database, message.address.from.sign, {
-    signer: payment.customerId,
+    signer: payment.customer.id,
     transactionId: paymentId,
     content: customerSignedContent(sent),
   });
-  return { payment, message, verified };
+  const sign = message.address.from.sign;
+  if (sign === undefined) throw new Error('assertion failed: a verified signature is present');
+  return { payment, sign, nonce: verified.claims.nonce, expiresAtSeconds: verified.claims.exp };
 }
 
-/** iMS steps 6–10 for a verified confirmation: record it once, settle, answer with the receipt. */
-export async function confirmPayment(
-  context: GatewayContext,
-  confirmation: VerifiedConfirmation,
-): Promise<ConfirmationResult> {
-  const { payment, message, verified } = confirmation;
-  const paymentId = payment.id;
-  if (payment.state !== 'awaiting_customer_signature') return answerAgain(context, payment, message);
-  if (payment.expiresAt.getTime() <= Date.now()) return expire(context, paymentId);
-  await context.database.transaction(async (sql) => {
-    await recordNonce(sql, payment.customerId, verified.claims.nonce, verified.claims.exp);
-    await transitionPayment(sql, paymentId, 'awaiting_customer_signature', 'customer_signature_verified', {
-      message: JSON.stringify(imsToJson(withCustomerSignature(payment, message.address.from.sign!))),
-      detail: 'customer signature verified',
-    });
-  });
-  return settleAndAnswer(context, paymentId);
+/** The customer's message: the FSP's own copy plus the customer's verified signature, nothing else from the client. */
+function withCustomerSignature(sent: ImsMessage, sign: string): ImsMessage {
+  return { ...sent, address: { ...sent.address, from: { ...sent.address.from, sign } } };
+}
+
+/** What a closed payment answers the customer. */
+const closedAnswer: Readonly<
+  Partial<Record<PaymentState, 'PAYMENT_EXPIRED' | 'PAYMENT_CANCELLED' | 'PAYMENT_STATE_INVALID'>>
+> = {
+  request_expired: 'PAYMENT_EXPIRED',
+  merchant_cancelled: 'PAYMENT_CANCELLED',
+  customer_declined: 'PAYMENT_STATE_INVALID',
+};
+
+/** A refusal tells the customer the bank's code when it is a decision (funds, limits, consent), else PAYMENT_DECLINED. */
+function refusalError(code: string | null): MpayError {
+  if (code !== null && isErrorCode(code) && errorCategoryOf(code) === 'refused') return new MpayError(code);
+  return new MpayError('PAYMENT_DECLINED');
 }
 
 /**
- * The same confirmation again (a client retry after a lost answer) gets the
- * first result; any other message for a payment past this step is refused.
- * Either way nothing is transferred a second time.
+ * The answer to the customer from the payment's state: the receipt once the
+ * bank paid (the same receipt on every retry), `authorised` while the bank has
+ * not answered, or why the payment ended otherwise.
  */
-async function answerAgain(
+export async function confirmationAnswer(
   context: GatewayContext,
-  payment: PaymentRecord,
-  message: ImsMessage,
+  payment: Payment,
 ): Promise<ConfirmationResult> {
-  const stored = imsFromJson(JSON.parse(payment.message));
-  if (stored.address.from.sign !== message.address.from.sign) {
-    throw new MpayError(payment.state === 'request_expired' ? 'PAYMENT_EXPIRED' : 'PAYMENT_STATE_INVALID');
+  if (payment.state === 'funds_transferred') {
+    if (payment.receipt === null) throw new Error('assertion failed: a completed payment has its receipt');
+    const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
+    return {
+      status: 'completed',
+      paymentId: payment.id,
+      receipt: await encryptTo(payment.receipt, binding.encryptionJwk),
+    };
   }
   if (payment.state === 'customer_signature_verified') return { status: 'authorised', paymentId: payment.id };
-  if (payment.state === 'funds_refused') throw refusalError(payment.failureCode ?? 'PAYMENT_DECLINED');
-  if (payment.receipt === null) throw new MpayError('PAYMENT_STATE_INVALID');
-  return completed(context, payment.id, payment.customerId, payment.receipt);
+  if (payment.state === 'funds_refused' || payment.state === 'transfer_failed')
+    throw refusalError(payment.failureCode);
+  throw new MpayError(closedAnswer[payment.state] ?? 'PAYMENT_STATE_INVALID');
 }
 
-/** The answer to a completed payment: the FSP-signed receipt, encrypted to the customer's device. */
-async function completed(
+/**
+ * iMS steps 6–10 for a verified confirmation: in one transaction the
+ * customer's nonce, the signature and the order to the bank (an outbox row);
+ * then the order is delivered at once and the customer waits for the bank's
+ * answer, up to a named limit. A confirmation of a payment already confirmed
+ * (a retry after a lost answer, even signed again) moves nothing and gets the
+ * same receipt.
+ */
+export async function confirmPayment(
   context: GatewayContext,
-  paymentId: string,
-  customerId: string,
-  receipt: string,
+  confirmation: VerifiedConfirmation,
+  idempotency: IdempotencyClaim | undefined,
+  deliver: typeof deliverPaymentEffects,
 ): Promise<ConfirmationResult> {
-  const customerKey = await partyEncryptionKey(
-    context.database,
-    context.fsp,
-    customerId,
-    context.limits.clockSkewSeconds,
-  );
-  return { status: 'completed', paymentId, receipt: await encryptTo(receipt, customerKey.jwk) };
-}
-
-async function settleAndAnswer(context: GatewayContext, paymentId: string): Promise<ConfirmationResult> {
-  let result: Awaited<ReturnType<typeof settlePayment>>;
+  const { payment } = confirmation;
+  const now = context.clock();
   try {
-    result = await settlePayment(context, paymentId);
+    await context.database.transaction(async (sql) => {
+      // The answer is the payment's state, not a stored copy: only the key's request hash is kept.
+      if (idempotency !== undefined && (await claimIdempotencyKey(sql, idempotency, now)) === undefined) {
+        await storeIdempotentAnswer(sql, idempotency, { statusCode: 200, body: { paymentId: payment.id } });
+      }
+      const locked = await findPayment(sql, payment.id, { lock: true });
+      if (locked.state !== 'awaiting_customer_signature') return;
+      await applyEventIn(
+        context,
+        sql,
+        payment.id,
+        {
+          event: 'customer_confirmed',
+          changes: {
+            message: withCustomerSignature(locked.message, confirmation.sign),
+            detail: 'customer signature verified; order queued for the customer bank',
+          },
+          guard: (guardSql) =>
+            recordNonce(guardSql, payment.customer.id, confirmation.nonce, confirmation.expiresAtSeconds),
+        },
+        now,
+      );
+    });
   } catch (error) {
-    if (!isMpayError(error, 'PAYMENT_STATE_INVALID')) throw error;
-    const payment = await findPayment(context.database, paymentId);
-    if (payment.receipt === null) throw error;
-    result = { kind: 'completed', payment, receipt: payment.receipt };
+    if (!isMpayError(error, 'PAYMENT_EXPIRED')) throw error;
+    await applyEvent(context, payment.id, { event: 'expiry_due' }).catch(() => undefined);
+    throw error;
   }
-  if (result.kind === 'refused') throw refusalError(result.code);
-  if (result.kind === 'pending') return { status: 'authorised', paymentId };
-  return completed(context, paymentId, result.payment.customerId, result.receipt);
+  context.kickOutbox();
+  await deliver(context, payment.id, 'bank_order', context.limits.confirmationWaitMs);
+  return confirmationAnswer(context, await findPayment(context.database, payment.id));
 }

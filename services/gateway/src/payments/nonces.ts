@@ -18,10 +18,9 @@ export async function recordNonce(
   if (inserted.rowCount === 0) throw new MpayError('MESSAGE_REPLAYED');
 }
 
-export async function forgetExpiredNonces(sql: Sql, graceSeconds: number): Promise<number> {
-  const deleted = await sql.query(
-    'DELETE FROM seen_nonces WHERE expires_at < now() - make_interval(secs => $1)',
-    [graceSeconds],
-  );
+export async function forgetExpiredNonces(sql: Sql, now: Date, graceSeconds: number): Promise<number> {
+  const deleted = await sql.query('DELETE FROM seen_nonces WHERE expires_at < $1', [
+    new Date(now.getTime() - graceSeconds * 1000).toISOString(),
+  ]);
   return deleted.rowCount;
 }

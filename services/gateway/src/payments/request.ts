@@ -7,20 +7,36 @@ import {
   MpayError,
   merchantSignedContent,
   securityLevelFor,
+  stepPayment,
 } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
-import { partyEncryptionKey } from '../registry/keys.ts';
-import { type Party, resolveParty } from '../registry/parties.ts';
+import { activeBindingOf, type BoundKey } from '../registry/bindings.ts';
+import { keyLookup, partyEncryptionKey } from '../registry/keys.ts';
+import { findParty, type Party, resolveParty } from '../registry/parties.ts';
+import { materialiseEffects } from './effects.ts';
+import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
-import { insertPayment, type PaymentRecord, transitionPayment } from './store.ts';
+import { findPayment, insertPayment, persistStep, requestsSince } from './store.ts';
 import { openMessageToFsp, verifyChainSignature } from './verify.ts';
 
 export interface PaymentRequestAccepted {
-  paymentId: string;
-  status: 'awaiting_customer';
-  securityLevel: string;
-  expiresAt: string;
-  delivered: boolean;
+  readonly paymentId: string;
+  readonly status: 'awaiting_customer';
+  readonly securityLevel: string;
+  readonly expiresAt: string;
+  readonly delivered: boolean;
+}
+
+/** A merchant request whose signature, certificate and parties have been verified (nothing stored yet). */
+export interface VerifiedPaymentRequest {
+  readonly message: ImsMessage;
+  readonly merchant: Party;
+  readonly customer: Party;
+  /** The customer's key as the customer's bank bound it: its device gets the request, its account pays. */
+  readonly binding: BoundKey;
+  readonly nonce: string;
+  readonly expiresAtSeconds: number;
 }
 
 function requireUnsignedByOthers(message: ImsMessage): void {
@@ -32,35 +48,11 @@ function requireUnsignedByOthers(message: ImsMessage): void {
   }
 }
 
-async function loadParties(
-  context: GatewayContext,
-  message: ImsMessage,
-): Promise<{ merchant: Party; customer: Party }> {
-  const merchant = await resolveParty(context.database, message.address.to.id);
-  const customer = await resolveParty(context.database, message.address.from.id);
-  if (merchant.kind !== 'merchant' || merchant.id !== message.address.to.id)
-    throw new MpayError('FORBIDDEN', 'payee');
-  if (customer.kind !== 'person' || customer.id !== message.address.from.id)
-    throw new MpayError('PARTY_UNKNOWN', 'payer');
-  if (merchant.accountId === null || customer.accountId === null) throw new MpayError('ACCOUNT_UNKNOWN');
-  return { merchant, customer };
-}
-
 /**
- * iMS step 1: the FSP receives the merchant's signed and encrypted message,
- * decrypts it, verifies the merchant and its certificate, checks the security
- * level, and records the payment (its nonce makes a replay fail).
+ * iMS step 1, read-only part: decrypt, verify the merchant's signature under
+ * its certified key, resolve both parties and the customer's bound key, and
+ * check the security level the merchant put in <type>.
  */
-/** A merchant request whose signature, certificate and parties have been verified (nothing stored yet). */
-export interface VerifiedPaymentRequest {
-  message: ImsMessage;
-  merchant: Party;
-  customer: Party;
-  nonce: string;
-  expiresAtSeconds: number;
-}
-
-/** iMS step 1, read-only part: decrypt, verify the merchant and its certificate, check the parties and level. */
 export async function verifyPaymentRequest(
   context: GatewayContext,
   jwe: string,
@@ -72,109 +64,137 @@ export async function verifyPaymentRequest(
     transactionId: message.transactionId,
     content: merchantSignedContent(message),
   });
-  const { merchant, customer } = await loadParties(context, message);
+  const merchant = await findParty(context.database, message.address.to.id);
+  if (merchant?.kind !== 'merchant') throw new MpayError('FORBIDDEN', 'payee');
+  const customer = await resolveParty(context.database, message.address.from.id);
+  if (customer.kind !== 'person' || customer.id !== message.address.from.id)
+    throw new MpayError('PARTY_UNKNOWN', 'payer');
+  const binding = await activeBindingOf(context.database, customer.id, context.clock()).catch(() => {
+    throw new MpayError('PARTY_UNKNOWN', 'payer');
+  });
   const required = securityLevelFor(message.data.amount.minor, message.data.amount.currency);
   if (!isLevelAtLeast(message.type, required)) throw new MpayError('MESSAGE_INVALID', 'type');
   const { nonce, exp } = merchantSignature.claims;
-  return { message, merchant, customer, nonce, expiresAtSeconds: exp };
-}
-
-async function acceptMerchantRequest(
-  context: GatewayContext,
-  verified: VerifiedPaymentRequest,
-): Promise<{ message: ImsMessage; customer: Party; merchant: Party }> {
-  const { message, merchant, customer } = verified;
-  await context.database.transaction(async (sql) => {
-    await recordNonce(sql, merchant.id, verified.nonce, verified.expiresAtSeconds);
-    await insertPayment(sql, {
-      id: message.transactionId,
-      merchantId: merchant.id,
-      customerId: customer.id,
-      procedure: message.procedure,
-      currency: message.data.amount.currency,
-      amountMinor: message.data.amount.minor,
-      securityLevel: message.type,
-      state: 'merchant_request_verified',
-      message: JSON.stringify(imsToJson(message)),
-      expiresAt: new Date(Date.now() + context.limits.paymentExpirySeconds * 1000),
-    });
-  });
-  return { message, customer, merchant };
+  return { message, merchant, customer, binding, nonce, expiresAtSeconds: exp };
 }
 
 /**
- * iMS steps 1–2: the FSP fills in the accounts, countersigns the content and
- * the merchant's signature, encrypts the message to the customer's device key
- * and sends it (stored, so a device that connects later still gets it).
+ * iMS step 2's content: the FSP fills in the payer's account (from the bank's
+ * binding, never from the merchant), countersigns the content and the
+ * merchant's signature, and encrypts the message to the customer's device key.
+ * No receivable account: the merchant's bank alone resolves the payee.
  */
-async function countersignAndPush(
-  context: GatewayContext,
-  accepted: { message: ImsMessage; customer: Party; merchant: Party },
-): Promise<PaymentRecord> {
-  const { customer, merchant } = accepted;
+async function countersign(context: GatewayContext, verified: VerifiedPaymentRequest, now: Date) {
+  const payerAccount = verified.binding.accounts[0];
+  if (payerAccount === undefined)
+    throw new Error('assertion failed: a key binding names at least one account');
   const filled: ImsMessage = {
-    ...accepted.message,
-    data: {
-      ...accepted.message.data,
-      accountPayable: customer.accountId!,
-      accountReceivable: merchant.accountId!,
-    },
+    ...verified.message,
+    data: { ...verified.message.data, accountPayable: payerAccount },
   };
   const fspSign = await signPayload(
     fspSignedContent(filled),
     {
       issuer: context.fsp.id,
-      audience: customer.id,
+      audience: verified.customer.id,
       transactionId: filled.transactionId,
       expiresInSeconds: context.limits.paymentExpirySeconds,
+      now: () => now.getTime(),
     },
     context.fsp.signing.privateJwk,
   );
   const countersigned: ImsMessage = { ...filled, address: { ...filled.address, fspSign } };
-  const customerKey = await partyEncryptionKey(
-    context.database,
-    context.fsp,
-    customer.id,
-    context.limits.clockSkewSeconds,
-  );
-  const merchantCertificate = (
-    await partyEncryptionKey(context.database, context.fsp, merchant.id, context.limits.clockSkewSeconds)
-  ).certificate;
+  const merchantKey = await partyEncryptionKey(keyLookup(context), verified.merchant);
   const push = await encryptTo(
     JSON.stringify({
       ims: imsToJson(countersigned),
-      merchantCertificate,
-      merchantName: merchant.displayName,
+      merchantCertificate: merchantKey.certificate,
+      merchantName: verified.merchant.displayName,
     }),
-    customerKey.jwk,
+    verified.binding.encryptionJwk,
   );
-  return context.database.transaction((sql) =>
-    transitionPayment(sql, filled.transactionId, 'merchant_request_verified', 'awaiting_customer_signature', {
-      message: JSON.stringify(imsToJson(countersigned)),
-      pushMessage: push,
-      detail: 'FSP countersigned and sent the message to the customer device',
-    }),
-  );
+  return { countersigned, push, payerAccount };
 }
 
-/** iMS steps 1–2 for a verified request: record it (once), countersign, push to the device. */
+/** 429 with Retry-After when a merchant asks too often, or a customer is asked too often (burying a real request). */
+async function checkRates(context: GatewayContext, sql: Sql, verified: VerifiedPaymentRequest, now: Date) {
+  const { rateWindowSeconds, paymentRequestsPerMerchantMax, paymentRequestsPerCustomerMax } = context.limits;
+  const since = new Date(now.getTime() - rateWindowSeconds * 1000);
+  for (const [party, max] of [
+    [{ merchantId: verified.merchant.id }, paymentRequestsPerMerchantMax],
+    [{ customerId: verified.customer.id }, paymentRequestsPerCustomerMax],
+  ] as const) {
+    const { count, oldest } = await requestsSince(sql, party, since);
+    if (count >= max) {
+      const freeAtMs = (oldest ?? now).getTime() + rateWindowSeconds * 1000;
+      const retryAfterSeconds = Math.max(1, Math.ceil((freeAtMs - now.getTime()) / 1000));
+      throw new MpayError('REQUEST_RATE_LIMITED', 'merchantId' in party ? 'merchant' : 'customer', {
+        retryAfterSeconds,
+      });
+    }
+  }
+}
+
+/**
+ * iMS steps 1–2 for a verified request, in one transaction: the Idempotency-Key,
+ * the rate limits, the merchant's nonce, the payment, its countersignature and
+ * the push to the device (an outbox row), and the stored answer. A retry with
+ * the same key, even after a crash, gets this answer and nothing else.
+ */
 export async function requestPayment(
   context: GatewayContext,
   verified: VerifiedPaymentRequest,
-): Promise<PaymentRequestAccepted> {
-  const accepted = await acceptMerchantRequest(context, verified);
-  const payment = await countersignAndPush(context, accepted);
-  const delivered =
-    context.hub.push(payment.customerId, {
-      event: 'payment-request',
-      id: payment.id,
-      data: payment.pushMessage!,
-    }) > 0;
-  return {
-    paymentId: payment.id,
-    status: 'awaiting_customer',
-    securityLevel: payment.securityLevel,
-    expiresAt: payment.expiresAt.toISOString(),
-    delivered,
-  };
+  idempotency: IdempotencyClaim | undefined,
+): Promise<{ statusCode: number; body: unknown }> {
+  const now = context.clock();
+  const { countersigned, push, payerAccount } = await countersign(context, verified, now);
+  const answer = await context.database.transaction(async (sql) => {
+    if (idempotency !== undefined) {
+      const stored = await claimIdempotencyKey(sql, idempotency, now);
+      if (stored !== undefined) return stored;
+    }
+    await checkRates(context, sql, verified, now);
+    await recordNonce(sql, verified.merchant.id, verified.nonce, verified.expiresAtSeconds);
+    const expiresAt = new Date(now.getTime() + context.limits.paymentExpirySeconds * 1000);
+    await insertPayment(
+      sql,
+      {
+        message: verified.message,
+        merchantId: verified.merchant.id,
+        customerId: verified.customer.id,
+        payerAccount,
+        expiresAt,
+        now,
+      },
+      'merchant_request_verified',
+    );
+    const payment = await findPayment(sql, countersigned.transactionId, { lock: true });
+    const result = stepPayment(payment, 'countersigned', now);
+    const { outbox } = await materialiseEffects(context, sql, payment, result.next, result.effects, {}, now);
+    await persistStep(
+      sql,
+      payment,
+      'countersigned',
+      result,
+      {
+        message: countersigned,
+        pushMessage: push,
+        detail: 'FSP countersigned and sent the message to the customer device',
+      },
+      outbox,
+      now,
+    );
+    const body: PaymentRequestAccepted = {
+      paymentId: payment.id,
+      status: 'awaiting_customer',
+      securityLevel: payment.securityLevel,
+      expiresAt: expiresAt.toISOString(),
+      delivered: context.hub.isConnected(verified.customer.id),
+    };
+    const created = { statusCode: 201, body };
+    if (idempotency !== undefined) await storeIdempotentAnswer(sql, idempotency, created);
+    return created;
+  });
+  context.kickOutbox();
+  return answer;
 }

@@ -1,168 +1,112 @@
-import { encryptTo, signPayload } from '@mpay/envelope';
-import {
-  formatDecimalAmount,
-  imsFromJson,
-  type PaymentState,
-  publicStatusOf,
-  signatureValue,
-} from '@mpay/protocol';
-import { orderTransfer } from '../banks/client.ts';
+import { awaitingBankPaymentStates } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
+import { type PaymentOrderOutcome, placePaymentOrder } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
-import { enqueueLogEntry } from '../log/outbox.ts';
-import { partyEncryptionKey } from '../registry/keys.ts';
-import { bankUrl, findParty } from '../registry/parties.ts';
-import { enqueueWebhook } from '../webhooks/outbox.ts';
-import { findPayment, type PaymentRecord, transitionPayment } from './store.ts';
+import { findBank } from '../registry/banks.ts';
+import { findPayment } from './store.ts';
+import { applyEventIn } from './transition.ts';
 
-/** Receipts are evidence kept for years; their signature lifetime is the envelope's maximum. */
-const receiptLifetimeSeconds = 86_400;
-
-export type SettlementResult =
-  | { kind: 'completed'; payment: PaymentRecord; receipt: string }
-  | { kind: 'refused'; payment: PaymentRecord; code: string }
-  | { kind: 'pending'; payment: PaymentRecord; code: string };
-
-async function signReceipt(
-  context: GatewayContext,
-  payment: PaymentRecord,
-  transferId: string,
-): Promise<string> {
-  const message = imsFromJson(JSON.parse(payment.message));
-  return signPayload(
-    {
-      receipt: {
-        paymentId: payment.id,
-        status: 'completed',
-        payer: payment.customerId,
-        payee: payment.merchantId,
-        accountPayable: message.data.accountPayable,
-        accountReceivable: message.data.accountReceivable,
-        amount: { currency: payment.currency, value: formatDecimalAmount(message.data.amount) },
-        bankTransferId: transferId,
-        customerSignature: signatureValue(message.address.from.sign!),
-        completedAt: new Date().toISOString(),
-      },
-    },
-    {
-      issuer: context.fsp.id,
-      audience: payment.customerId,
-      transactionId: payment.id,
-      expiresInSeconds: receiptLifetimeSeconds,
-    },
-    context.fsp.signing.privateJwk,
-  );
-}
-
-/** iMS step 9: the merchant's notification, signed by the FSP, queued with the state change. */
-async function merchantNotification(
-  context: GatewayContext,
-  payment: PaymentRecord,
-  state: PaymentState,
-): Promise<string> {
-  return signPayload(
-    {
-      event: 'payment.updated',
-      payment: {
-        id: payment.id,
-        status: publicStatusOf(state),
-        amount: { currency: payment.currency, minor: payment.amountMinor.toString() },
-        payer: payment.customerId,
-        ...(payment.failureCode ? { failureCode: payment.failureCode } : {}),
-      },
-    },
-    {
-      issuer: context.fsp.id,
-      audience: payment.merchantId,
-      transactionId: payment.id,
-      expiresInSeconds: receiptLifetimeSeconds,
-    },
-    context.fsp.signing.privateJwk,
-  );
-}
-
-/** What the log commits to for a completed payment: every signature of the iMS chain, then the receipt. */
-function loggedMessages(payment: PaymentRecord, receipt: string): string[] {
-  const { address } = imsFromJson(JSON.parse(payment.message));
-  return [address.to.sign, address.fspSign, address.from.sign, receipt].filter(
-    (jws): jws is string => typeof jws === 'string',
-  );
-}
-
-async function finish(
-  context: GatewayContext,
-  payment: PaymentRecord,
-  to: PaymentState,
-  changes: { receipt?: string; failureCode?: string; detail: string },
-): Promise<PaymentRecord> {
-  const merchant = await findParty(context.database, payment.merchantId);
-  return context.database.transaction(async (sql) => {
-    const updated = await transitionPayment(sql, payment.id, 'customer_signature_verified', to, changes);
-    if (to === 'funds_transferred' && changes.receipt !== undefined && context.transactionLog !== undefined) {
-      await enqueueLogEntry(sql, payment.id, loggedMessages(payment, changes.receipt), new Date());
-    }
-    if (merchant?.webhookUrl) {
-      const body = await merchantNotification(context, updated, to);
-      await enqueueWebhook(sql, { paymentId: payment.id, url: merchant.webhookUrl, body });
-    }
-    return updated;
-  });
-}
+export type SettlementStep = { readonly done: true } | { readonly done: false; readonly code: string };
 
 /**
- * iMS steps 7–10 for a payment the customer authorised: order the transfer,
- * record the bank's answer, notify the merchant, sign the customer's receipt.
- * Safe to run again (after a crash, or by the retry loop): the transfer id is
- * the payment id and the transition is guarded.
+ * iMS steps 7–8 for a payment the customer authorised: order the payment from
+ * the customer's bank with the customer's own signature, and record the
+ * bank's signed answer as the protocol's next step (receipt, notification and
+ * log entry come with it). Safe to run again at any time: the order id is the
+ * payment id, and a payment no longer waiting for its bank is left alone.
+ * No database transaction is held while the bank is asked; the outcome then
+ * commits with `finish` (the outbox row's delivery), or not at all.
  */
-export async function settlePayment(context: GatewayContext, paymentId: string): Promise<SettlementResult> {
+export async function settleWithBank(
+  context: GatewayContext,
+  paymentId: string,
+  finish: (sql: Sql) => Promise<void>,
+): Promise<SettlementStep> {
   const payment = await findPayment(context.database, paymentId);
-  const message = imsFromJson(JSON.parse(payment.message));
-  const customer = await findParty(context.database, payment.customerId);
-  const merchant = await findParty(context.database, payment.merchantId);
-  const bankId = customer!.bankId!;
-  const outcome = await orderTransfer(context.fsp, {
-    bankId,
-    bankUrl: await bankUrl(context.database, bankId),
-    transferId: payment.id,
-    debitAccountId: message.data.accountPayable!,
-    creditBankId: merchant!.bankId!,
-    creditAccountId: message.data.accountReceivable!,
-    amountMinor: payment.amountMinor,
-    currency: payment.currency,
-    reference: `iMS ${payment.id}`,
-  });
-  if (outcome.kind === 'unavailable') return { kind: 'pending', payment, code: outcome.code };
-  if (outcome.kind === 'failed') {
-    const failed = await finish(context, payment, 'transfer_failed', {
-      failureCode: outcome.code,
-      detail: `bank answered ${outcome.code}`,
-    });
-    context.log.error({ paymentId: payment.id, code: outcome.code }, 'bank transfer failed for good');
-    return { kind: 'refused', payment: failed, code: outcome.code };
+  if (!awaitingBankPaymentStates.includes(payment.state)) {
+    await context.database.transaction(finish);
+    return { done: true };
   }
-  if (outcome.kind === 'refused') {
-    const refused = await finish(context, payment, 'funds_refused', {
-      failureCode: outcome.code,
-      detail: `bank refused: ${outcome.code}`,
-    });
-    context.hub.push(payment.customerId, { event: 'payment-status', id: payment.id, data: 'declined' });
-    return { kind: 'refused', payment: refused, code: outcome.code };
-  }
-  const receipt = await signReceipt(context, payment, outcome.transferId);
-  const completed = await finish(context, payment, 'funds_transferred', {
-    receipt,
-    detail: `bank transfer ${outcome.transferId}`,
-  });
-  const customerKey = await partyEncryptionKey(
-    context.database,
+  const authorisation = payment.message.address.from.sign;
+  if (authorisation === undefined)
+    throw new Error('assertion failed: an authorised payment carries the customer signature');
+  const bank = await findBank(context.database, payment.customer.bankId);
+  const outcome = await placePaymentOrder(
     context.fsp,
-    payment.customerId,
-    context.limits.clockSkewSeconds,
+    bank,
+    {
+      id: payment.id,
+      payerId: payment.customer.id,
+      debitAccountId: payment.payerAccount,
+      payeeId: payment.merchant.id,
+      creditBankId: payment.merchant.bankId,
+      amountMinor: payment.amountMinor,
+      currency: payment.currency,
+      reference: `iMS ${payment.id}`,
+      authorisation,
+    },
+    context.limits.bankTimeoutMs,
   );
-  context.hub.push(payment.customerId, {
-    event: 'receipt',
-    id: payment.id,
-    data: await encryptTo(receipt, customerKey.jwk),
+  if (outcome.kind === 'pending') return { done: false, code: outcome.code };
+  await context.database.transaction(async (sql) => {
+    const locked = await findPayment(sql, paymentId, { lock: true });
+    // Another worker may have recorded the answer while this one asked the bank.
+    if (awaitingBankPaymentStates.includes(locked.state))
+      await recordOutcome(context, sql, paymentId, outcome);
+    await finish(sql);
   });
-  return { kind: 'completed', payment: completed, receipt };
+  return { done: true };
+}
+
+async function recordOutcome(
+  context: GatewayContext,
+  sql: Sql,
+  paymentId: string,
+  outcome: Exclude<PaymentOrderOutcome, { kind: 'pending' }>,
+): Promise<void> {
+  const now = context.clock();
+  if (outcome.kind === 'transferred') {
+    await applyEventIn(
+      context,
+      sql,
+      paymentId,
+      {
+        event: 'bank_transferred',
+        evidence: { bankAnswer: outcome.bankAnswer },
+        changes: {
+          bankAnswer: outcome.bankAnswer,
+          detail: 'the customer bank verified the customer signature and paid',
+        },
+      },
+      now,
+    );
+  } else if (outcome.kind === 'refused') {
+    await applyEventIn(
+      context,
+      sql,
+      paymentId,
+      {
+        event: 'bank_refused',
+        evidence: { bankAnswer: outcome.bankAnswer, failureCode: outcome.code },
+        changes: {
+          ...(outcome.bankAnswer === undefined ? {} : { bankAnswer: outcome.bankAnswer }),
+          detail: `the customer bank refused: ${outcome.code}`,
+        },
+      },
+      now,
+    );
+  } else {
+    context.log.error({ paymentId, code: outcome.code }, 'the customer bank failed the order for good');
+    await applyEventIn(
+      context,
+      sql,
+      paymentId,
+      {
+        event: 'bank_failed',
+        evidence: { failureCode: outcome.code },
+        changes: { detail: `the customer bank answered ${outcome.code}` },
+      },
+      now,
+    );
+  }
 }

@@ -1,48 +1,60 @@
-import { formatDecimalAmount, imsFromJson, MpayError, publicStatusOf } from '@mpay/protocol';
+import { formatDecimalAmount, MpayError, publicStatusOf } from '@mpay/protocol';
 import type { GatewayContext } from '../context.ts';
-import { findPayment, listPaymentEvents } from './store.ts';
+import { findPayment, listPaymentEvents, type Payment } from './store.ts';
 
 export interface PaymentStatusView {
-  id: string;
-  status: string;
-  procedure: string;
-  securityLevel: string;
-  amount: { currency: string; value: string };
-  payer: string;
-  payee: string;
-  failureCode: string | null;
-  expiresAt: string;
-  createdAt: string;
-  updatedAt: string;
-  history: { status: string; at: string }[];
+  readonly id: string;
+  readonly status: string;
+  readonly procedure: string;
+  readonly securityLevel: string;
+  readonly amount: { currency: string; value: string };
+  readonly payer: string;
+  readonly payee: string;
+  readonly failureCode: string | null;
+  readonly expiresAt: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly history: { status: string; step: string | null; at: string }[];
 }
 
 /**
- * The public status of a payment, for its parties only. To anyone else the
- * payment does not exist (PAYMENT_UNKNOWN), so ids cannot be probed.
+ * A payment for its parties only. To anyone else it does not exist
+ * (PAYMENT_UNKNOWN, the same answer as an unknown id), so ids cannot be probed.
  */
+export async function paymentOfParty(
+  context: GatewayContext,
+  paymentId: string,
+  callerId: string,
+): Promise<Payment> {
+  const payment = await findPayment(context.database, paymentId);
+  if (callerId !== payment.customer.id && callerId !== payment.merchant.id)
+    throw new MpayError('PAYMENT_UNKNOWN');
+  return payment;
+}
+
 export async function paymentStatus(
   context: GatewayContext,
   paymentId: string,
   callerId: string,
 ): Promise<PaymentStatusView> {
-  const payment = await findPayment(context.database, paymentId);
-  if (callerId !== payment.customerId && callerId !== payment.merchantId)
-    throw new MpayError('PAYMENT_UNKNOWN');
-  const message = imsFromJson(JSON.parse(payment.message));
+  const payment = await paymentOfParty(context, paymentId, callerId);
   const events = await listPaymentEvents(context.database, paymentId);
   return {
     id: payment.id,
     status: publicStatusOf(payment.state),
     procedure: payment.procedure,
     securityLevel: payment.securityLevel,
-    amount: { currency: payment.currency, value: formatDecimalAmount(message.data.amount) },
-    payer: payment.customerId,
-    payee: payment.merchantId,
+    amount: { currency: payment.currency, value: formatDecimalAmount(payment.message.data.amount) },
+    payer: payment.customer.id,
+    payee: payment.merchant.id,
     failureCode: payment.failureCode,
     expiresAt: payment.expiresAt.toISOString(),
     createdAt: payment.createdAt.toISOString(),
     updatedAt: payment.updatedAt.toISOString(),
-    history: events.map((event) => ({ status: publicStatusOf(event.toState), at: event.createdAt })),
+    history: events.map((event) => ({
+      status: publicStatusOf(event.toState),
+      step: event.step,
+      at: event.createdAt.toISOString(),
+    })),
   };
 }

@@ -1,59 +1,109 @@
-import { assert, assertTransition, isPaymentState, MpayError, type PaymentState } from '@mpay/protocol';
+import {
+  type ImsMessage,
+  imsFromJson,
+  imsToJson,
+  isPaymentState,
+  MpayError,
+  type PaymentEventKind,
+  type PaymentState,
+  type PaymentStepResult,
+} from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
+import type { Party } from '../registry/parties.ts';
 
-export interface PaymentRecord {
-  id: string;
-  merchantId: string;
-  customerId: string;
-  procedure: string;
-  currency: string;
-  amountMinor: bigint;
-  securityLevel: string;
-  state: PaymentState;
-  message: string;
-  pushMessage: string | null;
-  receipt: string | null;
-  failureCode: string | null;
-  expiresAt: Date;
-  createdAt: Date;
-  updatedAt: Date;
+/**
+ * A payment as the gateway works with it: the row decoded once, its iMS
+ * message parsed once, and both parties resolved once (one query).
+ */
+export interface Payment {
+  readonly id: string;
+  readonly procedure: string;
+  readonly currency: string;
+  readonly amountMinor: bigint;
+  readonly securityLevel: string;
+  readonly state: PaymentState;
+  /** The iMS message as it stands: the FSP's own copy plus the customer's verified signature once given. */
+  readonly message: ImsMessage;
+  /** The account the customer's bank bound to the customer's key, which pays. */
+  readonly payerAccount: string;
+  readonly merchant: Party;
+  readonly customer: Party;
+  readonly pushMessage: string | null;
+  readonly receipt: string | null;
+  readonly bankAnswer: string | null;
+  readonly decline: string | null;
+  readonly outcome: string | null;
+  readonly failureCode: string | null;
+  readonly expiresAt: Date;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
 }
 
 interface PaymentRow {
   id: string;
-  merchant_id: string;
-  customer_id: string;
   procedure: string;
   currency: string;
   amount_minor: string;
   security_level: string;
   state: string;
   message: string;
+  payer_account: string | null;
   push_message: string | null;
   receipt: string | null;
+  bank_answer: string | null;
+  decline: string | null;
+  outcome: string | null;
   failure_code: string | null;
   expires_at: Date | string;
   created_at: Date | string;
   updated_at: Date | string;
+  merchant_id: string;
+  merchant_name: string;
+  merchant_bank: string;
+  merchant_webhook: string | null;
+  customer_id: string;
+  customer_name: string;
+  customer_bank: string;
 }
 
-const columns = `id, merchant_id, customer_id, procedure, currency, amount_minor::text AS amount_minor, security_level,
-  state, message, push_message, receipt, failure_code, expires_at, created_at, updated_at`;
+const selectPayment = `SELECT p.id, p.procedure, p.currency, p.amount_minor::text AS amount_minor, p.security_level,
+  p.state, p.message, p.payer_account, p.push_message, p.receipt, p.bank_answer, p.decline, p.outcome, p.failure_code,
+  p.expires_at, p.created_at, p.updated_at,
+  m.id AS merchant_id, m.display_name AS merchant_name, m.bank_id AS merchant_bank, m.webhook_url AS merchant_webhook,
+  c.id AS customer_id, c.display_name AS customer_name, c.bank_id AS customer_bank
+  FROM payments p JOIN parties m ON m.id = p.merchant_id JOIN parties c ON c.id = p.customer_id`;
 
-function toRecord(row: PaymentRow): PaymentRecord {
-  assert(isPaymentState(row.state), `stored payment state ${row.state}`);
+function toPayment(row: PaymentRow): Payment {
+  if (!isPaymentState(row.state)) throw new Error(`assertion failed: stored payment state ${row.state}`);
+  if (row.payer_account === null) throw new Error(`assertion failed: payment ${row.id} has a payer account`);
   return {
     id: row.id,
-    merchantId: row.merchant_id,
-    customerId: row.customer_id,
     procedure: row.procedure,
     currency: row.currency,
     amountMinor: BigInt(row.amount_minor),
     securityLevel: row.security_level,
     state: row.state,
-    message: row.message,
+    message: imsFromJson(JSON.parse(row.message)),
+    payerAccount: row.payer_account,
+    merchant: {
+      id: row.merchant_id,
+      kind: 'merchant',
+      displayName: row.merchant_name,
+      bankId: row.merchant_bank,
+      webhookUrl: row.merchant_webhook,
+    },
+    customer: {
+      id: row.customer_id,
+      kind: 'person',
+      displayName: row.customer_name,
+      bankId: row.customer_bank,
+      webhookUrl: null,
+    },
     pushMessage: row.push_message,
     receipt: row.receipt,
+    bankAnswer: row.bank_answer,
+    decline: row.decline,
+    outcome: row.outcome,
     failureCode: row.failure_code,
     expiresAt: new Date(row.expires_at),
     createdAt: new Date(row.created_at),
@@ -61,180 +111,236 @@ function toRecord(row: PaymentRow): PaymentRecord {
   };
 }
 
-export type NewPayment = Pick<
-  PaymentRecord,
-  | 'id'
-  | 'merchantId'
-  | 'customerId'
-  | 'procedure'
-  | 'currency'
-  | 'amountMinor'
-  | 'securityLevel'
-  | 'message'
-  | 'expiresAt'
-> & { state: PaymentState };
+/** The payment, or PAYMENT_UNKNOWN. `lock` takes the row lock for a transition (the one place locks are taken). */
+export async function findPayment(sql: Sql, id: string, options: { lock?: boolean } = {}): Promise<Payment> {
+  const { rows } = await sql.query<PaymentRow>(
+    `${selectPayment} WHERE p.id = $1${options.lock === true ? ' FOR UPDATE OF p' : ''}`,
+    [id],
+  );
+  if (rows[0] === undefined) throw new MpayError('PAYMENT_UNKNOWN');
+  return toPayment(rows[0]);
+}
 
-/** Inserts a payment and its first event; PAYMENT_EXISTS-style replays surface as MESSAGE_REPLAYED. */
-export async function insertPayment(sql: Sql, payment: NewPayment): Promise<void> {
+export interface NewPayment {
+  readonly message: ImsMessage;
+  readonly merchantId: string;
+  readonly customerId: string;
+  readonly payerAccount: string;
+  readonly expiresAt: Date;
+  readonly now: Date;
+}
+
+/** Inserts a payment in the protocol's initial state with its first event; a second one with the id is a replay. */
+export async function insertPayment(sql: Sql, payment: NewPayment, initial: PaymentState): Promise<void> {
+  const { message } = payment;
   const inserted = await sql.query(
-    `INSERT INTO payments (id, merchant_id, customer_id, procedure, currency, amount_minor, security_level, state, message, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
+    `INSERT INTO payments (id, merchant_id, customer_id, procedure, currency, amount_minor, security_level, state,
+       message, payer_account, expires_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (id) DO NOTHING`,
     [
-      payment.id,
+      message.transactionId,
       payment.merchantId,
       payment.customerId,
-      payment.procedure,
-      payment.currency,
-      payment.amountMinor,
-      payment.securityLevel,
-      payment.state,
-      payment.message,
+      message.procedure,
+      message.data.amount.currency,
+      message.data.amount.minor,
+      message.type,
+      initial,
+      JSON.stringify(imsToJson(message)),
+      payment.payerAccount,
       payment.expiresAt.toISOString(),
+      payment.now.toISOString(),
     ],
   );
   if (inserted.rowCount === 0) throw new MpayError('MESSAGE_REPLAYED', 'transactionId');
-  await appendEvent(sql, payment.id, 1, null, payment.state, null);
+  await appendEvent(sql, message.transactionId, {
+    from: null,
+    to: initial,
+    event: null,
+    step: 'iMS §5 step 1',
+    detail: 'merchant request verified',
+    now: payment.now,
+  });
 }
 
 async function appendEvent(
   sql: Sql,
   paymentId: string,
-  sequence: number,
-  from: PaymentState | null,
-  to: PaymentState,
-  detail: string | null,
+  event: {
+    from: PaymentState | null;
+    to: PaymentState;
+    event: PaymentEventKind | null;
+    step: string;
+    detail: string | null;
+    now: Date;
+  },
 ): Promise<void> {
   await sql.query(
-    'INSERT INTO payment_events (payment_id, sequence, from_state, to_state, detail) VALUES ($1, $2, $3, $4, $5)',
-    [paymentId, sequence, from, to, detail],
+    `INSERT INTO payment_events (payment_id, sequence, from_state, to_state, event, step, detail, created_at)
+     SELECT $1, COALESCE(MAX(sequence), 0) + 1, $2, $3, $4, $5, $6, $7 FROM payment_events WHERE payment_id = $1`,
+    [paymentId, event.from, event.to, event.event, event.step, event.detail, event.now.toISOString()],
   );
 }
 
-export async function findPayment(
-  sql: Sql,
-  id: string,
-  options: { forUpdate?: boolean } = {},
-): Promise<PaymentRecord> {
-  const { rows } = await sql.query<PaymentRow>(
-    `SELECT ${columns} FROM payments WHERE id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
-    [id],
-  );
-  const row = rows[0];
-  if (row === undefined) throw new MpayError('PAYMENT_UNKNOWN');
-  return toRecord(row);
+/** What a transition stores besides the state. */
+export interface PaymentChanges {
+  readonly message?: ImsMessage;
+  readonly pushMessage?: string;
+  readonly receipt?: string;
+  readonly bankAnswer?: string;
+  readonly decline?: string;
+  readonly outcome?: string;
+  readonly failureCode?: string;
+  readonly detail?: string;
 }
 
-export interface TransitionChanges {
-  message?: string;
-  pushMessage?: string;
-  receipt?: string;
-  failureCode?: string;
-  detail?: string;
+/** One effect for the outbox: what kind of delivery, and its payload. */
+export interface OutboxEntry {
+  readonly kind: 'device_push' | 'bank_order' | 'webhook' | 'log_entry';
+  readonly payload: Readonly<Record<string, unknown>>;
 }
 
 /**
- * Moves a payment from `from` to `to` inside the caller's transaction: locks the
- * row, guards the transition against the state machine and against the state
- * actually stored, updates the row and appends the event.
+ * Persists one step of the protocol inside the caller's transaction, on a
+ * payment read with `lock`: the new state and its changes, the event (with
+ * the paper's step) and every effect as an outbox row. The state actually
+ * stored must still be the step's `from` (paired assertion with the lock).
  */
-export async function transitionPayment(
+export async function persistStep(
   sql: Sql,
-  paymentId: string,
-  from: PaymentState,
-  to: PaymentState,
-  changes: TransitionChanges = {},
-): Promise<PaymentRecord> {
-  const current = await findPayment(sql, paymentId, { forUpdate: true });
-  if (current.state !== from)
-    throw new MpayError('PAYMENT_STATE_INVALID', `expected ${from}, got ${current.state}`);
-  assertTransition(from, to);
-  const { rows } = await sql.query<PaymentRow>(
+  payment: Payment,
+  event: PaymentEventKind,
+  result: PaymentStepResult,
+  changes: PaymentChanges,
+  outbox: readonly OutboxEntry[],
+  now: Date,
+): Promise<void> {
+  if (result.from !== payment.state) throw new Error('assertion failed: step computed on the locked state');
+  const updated = await sql.query(
     `UPDATE payments SET state = $2, message = COALESCE($3, message), push_message = COALESCE($4, push_message),
-       receipt = COALESCE($5, receipt), failure_code = COALESCE($6, failure_code), updated_at = now()
-     WHERE id = $1 RETURNING ${columns}`,
+       receipt = COALESCE($5, receipt), bank_answer = COALESCE($6, bank_answer), decline = COALESCE($7, decline),
+       outcome = COALESCE($8, outcome), failure_code = COALESCE($9, failure_code), updated_at = $10
+     WHERE id = $1 AND state = $11`,
     [
-      paymentId,
-      to,
-      changes.message ?? null,
+      payment.id,
+      result.next,
+      changes.message === undefined ? null : JSON.stringify(imsToJson(changes.message)),
       changes.pushMessage ?? null,
       changes.receipt ?? null,
+      changes.bankAnswer ?? null,
+      changes.decline ?? null,
+      changes.outcome ?? null,
       changes.failureCode ?? null,
+      now.toISOString(),
+      result.from,
     ],
   );
-  const sequence = await nextSequence(sql, paymentId);
-  await appendEvent(sql, paymentId, sequence, from, to, changes.detail ?? null);
-  return toRecord(rows[0]!);
+  if (updated.rowCount !== 1)
+    throw new Error(`assertion failed: payment ${payment.id} is still ${result.from}`);
+  await appendEvent(sql, payment.id, {
+    from: result.from,
+    to: result.next,
+    event,
+    step: result.step,
+    detail: changes.detail ?? null,
+    now,
+  });
+  for (const entry of outbox) {
+    await sql.query(
+      `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
+      [payment.id, entry.kind, JSON.stringify(entry.payload), now.toISOString()],
+    );
+  }
 }
 
-async function nextSequence(sql: Sql, paymentId: string): Promise<number> {
-  const { rows } = await sql.query<{ next: number }>(
-    'SELECT COALESCE(MAX(sequence), 0)::int + 1 AS next FROM payment_events WHERE payment_id = $1',
-    [paymentId],
-  );
-  return rows[0]!.next;
+export interface PaymentEventRecord {
+  readonly sequence: number;
+  readonly fromState: PaymentState | null;
+  readonly toState: PaymentState;
+  readonly event: string | null;
+  readonly step: string | null;
+  readonly detail: string | null;
+  readonly createdAt: Date;
 }
 
-export interface PaymentEvent {
-  sequence: number;
-  fromState: string | null;
-  toState: PaymentState;
-  detail: string | null;
-  createdAt: string;
-}
-
-export async function listPaymentEvents(sql: Sql, paymentId: string): Promise<PaymentEvent[]> {
+export async function listPaymentEvents(sql: Sql, paymentId: string): Promise<PaymentEventRecord[]> {
   const { rows } = await sql.query<{
     sequence: number;
     from_state: string | null;
     to_state: string;
+    event: string | null;
+    step: string | null;
     detail: string | null;
     created_at: Date | string;
   }>(
-    'SELECT sequence, from_state, to_state, detail, created_at FROM payment_events WHERE payment_id = $1 ORDER BY sequence',
+    `SELECT sequence, from_state, to_state, event, step, detail, created_at FROM payment_events
+     WHERE payment_id = $1 ORDER BY sequence`,
     [paymentId],
   );
   return rows.map((row) => {
-    assert(isPaymentState(row.to_state), `stored event state ${row.to_state}`);
+    if (!isPaymentState(row.to_state))
+      throw new Error(`assertion failed: stored event state ${row.to_state}`);
+    const fromState = row.from_state !== null && isPaymentState(row.from_state) ? row.from_state : null;
     return {
       sequence: row.sequence,
-      fromState: row.from_state,
+      fromState,
       toState: row.to_state,
+      event: row.event,
+      step: row.step,
       detail: row.detail,
-      createdAt: new Date(row.created_at).toISOString(),
+      createdAt: new Date(row.created_at),
     };
   });
 }
 
-/** Payments the device of `customerId` still has to answer (sent again when it reconnects). */
-export async function pendingPushes(sql: Sql, customerId: string): Promise<PaymentRecord[]> {
-  const { rows } = await sql.query<PaymentRow>(
-    `SELECT ${columns} FROM payments WHERE customer_id = $1 AND state = 'awaiting_customer_signature' AND expires_at > now()
-     ORDER BY created_at LIMIT 20`,
-    [customerId],
-  );
-  return rows.map(toRecord);
-}
-
-/** Payments whose request expired before the customer answered. */
-export async function expiredPaymentIds(sql: Sql, limit: number): Promise<string[]> {
-  const { rows } = await sql.query<{ id: string }>(
-    `SELECT id FROM payments WHERE state IN ('merchant_request_verified', 'awaiting_customer_signature') AND expires_at <= now()
-     ORDER BY expires_at LIMIT $1`,
-    [limit],
-  );
-  return rows.map((row) => row.id);
-}
-
-/** Payments authorised by the customer whose bank transfer has no recorded outcome (crash, bank down). */
-export async function unsettledPaymentIds(
+/** One page of the requests a customer's device still has to answer, newest first. */
+export async function pendingRequestsPage(
   sql: Sql,
-  olderThanSeconds: number,
+  customerId: string,
+  now: Date,
+  pageSize: number,
+  after?: { createdAt: Date; id: string },
+): Promise<{ id: string; pushMessage: string; createdAt: Date }[]> {
+  const { rows } = await sql.query<{ id: string; push_message: string | null; created_at: Date | string }>(
+    `SELECT id, push_message, created_at FROM payments
+     WHERE customer_id = $1 AND state = 'awaiting_customer_signature' AND expires_at > $2
+       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::text))
+     ORDER BY created_at DESC, id DESC LIMIT $5`,
+    [customerId, now.toISOString(), after?.createdAt.toISOString() ?? null, after?.id ?? '', pageSize],
+  );
+  return rows.map((row) => {
+    if (row.push_message === null)
+      throw new Error(`assertion failed: pending payment ${row.id} has its push`);
+    return { id: row.id, pushMessage: row.push_message, createdAt: new Date(row.created_at) };
+  });
+}
+
+/** Payments in `states` whose request expired before the customer answered (the expiry sweep). */
+export async function expiredPaymentIds(
+  sql: Sql,
+  states: readonly PaymentState[],
+  now: Date,
   limit: number,
 ): Promise<string[]> {
   const { rows } = await sql.query<{ id: string }>(
-    `SELECT id FROM payments WHERE state = 'customer_signature_verified'
-       AND updated_at <= now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2`,
-    [olderThanSeconds, limit],
+    'SELECT id FROM payments WHERE state = ANY($1) AND expires_at <= $2 ORDER BY expires_at LIMIT $3',
+    [states, now.toISOString(), limit],
   );
   return rows.map((row) => row.id);
+}
+
+/** Payment requests created since `since` by a merchant or to a customer, and the oldest of them (rate limits). */
+export async function requestsSince(
+  sql: Sql,
+  party: { merchantId: string } | { customerId: string },
+  since: Date,
+): Promise<{ count: number; oldest: Date | null }> {
+  const column = 'merchantId' in party ? 'merchant_id' : 'customer_id';
+  const id = 'merchantId' in party ? party.merchantId : party.customerId;
+  const { rows } = await sql.query<{ count: string; oldest: Date | string | null }>(
+    `SELECT count(*)::text AS count, min(created_at) AS oldest FROM payments WHERE ${column} = $1 AND created_at > $2`,
+    [id, since.toISOString()],
+  );
+  const row = rows[0];
+  return { count: Number(row?.count ?? 0), oldest: row?.oldest == null ? null : new Date(row.oldest) };
 }

@@ -9,30 +9,45 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
-import { partySigningKeyResolver } from '../registry/keys.ts';
+import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
 
-/** Decrypts a message sent to the FSP; JSON and the iMS XML of the paper are both accepted. */
-export async function openMessageToFsp(
-  context: GatewayContext,
-  jwe: string,
-): Promise<{ message: ImsMessage }> {
+/** Decrypts a message sent to the FSP into its UTF-8 text. */
+export async function openToFsp(context: GatewayContext, jwe: string): Promise<string> {
   const bytes = await decryptWith(jwe, [context.fsp.encryption.privateJwk]);
-  let plaintext: string;
   try {
-    plaintext = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new MpayError('MESSAGE_INVALID', 'utf-8');
   }
-  if (plaintext.trimStart().startsWith('<')) return { message: imsFromXml(plaintext) };
+}
+
+/** A JSON object with one string member `name` (e.g. `{"decline": "<jws>"}`), or MESSAGE_INVALID. */
+export function jsonMember(plaintext: string, name: string): unknown {
   let parsed: unknown;
   try {
     parsed = JSON.parse(plaintext);
   } catch {
     throw new MpayError('MESSAGE_INVALID', 'json');
   }
-  if (typeof parsed !== 'object' || parsed === null || !('ims' in parsed))
-    throw new MpayError('MESSAGE_INVALID', 'ims');
-  return { message: imsFromJson(parsed.ims) };
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    Array.isArray(parsed) ||
+    !Object.hasOwn(parsed, name)
+  ) {
+    throw new MpayError('MESSAGE_INVALID', name);
+  }
+  return (parsed as Record<string, unknown>)[name];
+}
+
+/** Decrypts a message sent to the FSP; JSON and the iMS XML of the paper are both accepted. */
+export async function openMessageToFsp(
+  context: GatewayContext,
+  jwe: string,
+): Promise<{ message: ImsMessage }> {
+  const plaintext = await openToFsp(context, jwe);
+  if (plaintext.trimStart().startsWith('<')) return { message: imsFromXml(plaintext) };
+  return { message: imsFromJson(jsonMember(plaintext, 'ims')) };
 }
 
 /**
@@ -49,12 +64,18 @@ export async function verifyChainSignature(
   if (jws === undefined) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   const verified = await verifyPayload(
     jws,
-    partySigningKeyResolver(sql, context.fsp, context.limits.clockSkewSeconds, expected.signer),
+    partySigningKeyResolver(keyLookup(context, sql), expected.signer),
     { issuer: expected.signer, audience: context.fsp.id, transactionId: expected.transactionId },
-    { clockSkewSeconds: context.limits.clockSkewSeconds, maxAgeSeconds: context.limits.messageAgeSecondsMax },
+    {
+      clockSkewSeconds: context.limits.clockSkewSeconds,
+      maxAgeSeconds: context.limits.messageAgeSecondsMax,
+      now: () => context.clock().getTime(),
+    },
   ).catch((error: unknown) => {
-    // Which claim was wrong (audience, issuer, lifetime) is not the sender's business.
-    if (isMpayError(error, 'CLAIMS_INVALID')) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+    // Which check failed (key, audience, issuer, lifetime) is not the sender's business.
+    if (isMpayError(error, 'CLAIMS_INVALID') || isMpayError(error, 'KEY_UNKNOWN')) {
+      throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+    }
     throw error;
   });
   if (!signedContentMatches(verified.payload, expected.content))

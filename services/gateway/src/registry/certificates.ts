@@ -19,9 +19,15 @@ export interface CertificateRecord {
 export async function certifyKeys(
   sql: Sql,
   fsp: FspIdentity,
-  request: { partyId: string; signingJwk: PublicJwk; encryptionJwk: PublicJwk; validityDays: number },
+  request: {
+    partyId: string;
+    signingJwk: PublicJwk;
+    encryptionJwk: PublicJwk;
+    validityDays: number;
+    now: Date;
+  },
 ): Promise<string> {
-  const notBefore = Math.floor(Date.now() / 1000);
+  const notBefore = Math.floor(request.now.getTime() / 1000);
   const serialNumber = crypto.randomUUID();
   const certificate = await issueKeyCertificate(
     {
@@ -32,6 +38,7 @@ export async function certifyKeys(
       notBefore,
       notAfter: notBefore + request.validityDays * 86_400,
       serialNumber,
+      now: () => request.now.getTime(),
     },
     fsp.signing.privateJwk,
   );
@@ -48,8 +55,13 @@ export async function certifyKeys(
       notBefore + request.validityDays * 86_400,
     ],
   );
-  if (inserted.rowCount === 0) throw new MpayError('CRYPTO_KEY_INVALID', 'key already certified');
-  return certificate;
+  if (inserted.rowCount === 1) return certificate;
+  // The same merchant registering the same key again (a retry, a restart) gets its certificate back.
+  const existing = await certificateBySigningKid(sql, request.signingJwk.kid ?? '');
+  if (existing === undefined || existing.partyId !== request.partyId || existing.revokedAt !== null) {
+    throw new MpayError('CRYPTO_KEY_INVALID', 'key already certified');
+  }
+  return existing.certificate;
 }
 
 export async function revokeCertificate(sql: Sql, serialNumber: string, reason: string): Promise<void> {
@@ -87,11 +99,11 @@ export async function certificateBySigningKid(sql: Sql, kid: string): Promise<Ce
 }
 
 /** The newest certificate of a party that is not revoked (the one others encrypt to). */
-export async function currentCertificate(sql: Sql, partyId: string): Promise<CertificateRecord> {
+export async function currentCertificate(sql: Sql, partyId: string, now: Date): Promise<CertificateRecord> {
   const { rows } = await sql.query<CertificateRow>(
     `SELECT ${certificateColumns} FROM key_certificates
-     WHERE party_id = $1 AND revoked_at IS NULL AND not_after > now() ORDER BY not_before DESC LIMIT 1`,
-    [partyId],
+     WHERE party_id = $1 AND revoked_at IS NULL AND not_after > $2 ORDER BY not_before DESC LIMIT 1`,
+    [partyId, now.toISOString()],
   );
   if (rows[0] === undefined) throw new MpayError('KEY_UNKNOWN');
   return toRecord(rows[0]);
@@ -106,10 +118,12 @@ export async function checkCertificate(
   record: CertificateRecord,
   partyId: string,
   clockSkewSeconds: number,
+  now: Date,
 ): Promise<KeyCertificate> {
   const verified = await verifyKeyCertificate(record.certificate, async () => fsp.signing.publicJwk, {
     isRevoked: () => record.revokedAt !== null,
     clockSkewSeconds,
+    now: () => now.getTime(),
   });
   if (verified.subject !== partyId || record.partyId !== partyId)
     throw new MpayError('CRYPTO_VERIFICATION_FAILED');

@@ -2,39 +2,81 @@ import type { PublicJwk, VerificationKeyResolver } from '@mpay/envelope';
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { FspIdentity } from '../context.ts';
+import { activeBindingByKid, activeBindingOf } from './bindings.ts';
 import { certificateBySigningKid, checkCertificate, currentCertificate } from './certificates.ts';
 
+export interface KeyLookup {
+  readonly sql: Sql;
+  readonly fsp: FspIdentity;
+  readonly clockSkewSeconds: number;
+  readonly now: Date;
+}
+
 /**
- * A key resolver for signatures by `partyId` (or by any registered party when
- * `partyId` is undefined, for request tokens; `owner` then receives the party
- * the key belongs to, which the caller must compare with the token's issuer):
- * the kid must belong to a certificate of that party that verifies, is valid
- * now and is not revoked.
+ * Which party a signing key speaks for: a customer's key by its bank's
+ * binding (active now), a merchant's by the FSP's certificate (verified, valid,
+ * not revoked). Returns undefined for a kid nobody holds.
+ */
+async function ownerOfKid(
+  lookup: KeyLookup,
+  kid: string,
+): Promise<{ partyId: string; jwk: PublicJwk } | undefined> {
+  const bound = await activeBindingByKid(lookup.sql, kid, lookup.now);
+  if (bound !== undefined) return { partyId: bound.partyId, jwk: bound.signingJwk };
+  const record = await certificateBySigningKid(lookup.sql, kid);
+  if (record === undefined) return undefined;
+  const certificate = await checkCertificate(
+    lookup.fsp,
+    record,
+    record.partyId,
+    lookup.clockSkewSeconds,
+    lookup.now,
+  ).catch(() => undefined);
+  return certificate === undefined ? undefined : { partyId: record.partyId, jwk: certificate.signingJwk };
+}
+
+/**
+ * A key resolver for signatures by `partyId`, or by any registered party when
+ * `partyId` is undefined (request tokens): `owner` then receives the party the
+ * key belongs to, which the caller must compare with the token's issuer.
+ * Every failure is KEY_UNKNOWN: which check failed is nobody's business.
  */
 export function partySigningKeyResolver(
-  sql: Sql,
-  fsp: FspIdentity,
-  clockSkewSeconds: number,
+  lookup: KeyLookup,
   partyId?: string,
   owner?: { partyId?: string },
 ): VerificationKeyResolver {
   return async (kid: string) => {
-    const record = await certificateBySigningKid(sql, kid);
-    if (record === undefined) throw new MpayError('KEY_UNKNOWN');
-    if (owner !== undefined) owner.partyId = record.partyId;
-    const certificate = await checkCertificate(fsp, record, partyId ?? record.partyId, clockSkewSeconds);
-    return certificate.signingJwk;
+    const found = await ownerOfKid(lookup, kid);
+    if (found === undefined || (partyId !== undefined && found.partyId !== partyId)) {
+      throw new MpayError('KEY_UNKNOWN');
+    }
+    if (owner !== undefined) owner.partyId = found.partyId;
+    return found.jwk;
   };
 }
 
-/** The public encryption key of a party, from its current, verified certificate. */
+/** The key the FSP encrypts to for a party: the customer's bound device key, or the merchant's certified one. */
 export async function partyEncryptionKey(
-  sql: Sql,
-  fsp: FspIdentity,
-  partyId: string,
-  clockSkewSeconds: number,
-): Promise<{ jwk: PublicJwk; certificate: string }> {
-  const record = await currentCertificate(sql, partyId);
-  const certificate = await checkCertificate(fsp, record, partyId, clockSkewSeconds);
+  lookup: KeyLookup,
+  party: { id: string; kind: 'person' | 'merchant' },
+): Promise<{ jwk: PublicJwk; certificate?: string }> {
+  if (party.kind === 'person')
+    return { jwk: (await activeBindingOf(lookup.sql, party.id, lookup.now)).encryptionJwk };
+  const record = await currentCertificate(lookup.sql, party.id, lookup.now);
+  const certificate = await checkCertificate(
+    lookup.fsp,
+    record,
+    party.id,
+    lookup.clockSkewSeconds,
+    lookup.now,
+  );
   return { jwk: certificate.encryptionJwk, certificate: record.certificate };
+}
+
+export function keyLookup(
+  context: { database: Sql; fsp: FspIdentity; limits: { clockSkewSeconds: number }; clock: () => Date },
+  sql: Sql = context.database,
+): KeyLookup {
+  return { sql, fsp: context.fsp, clockSkewSeconds: context.limits.clockSkewSeconds, now: context.clock() };
 }

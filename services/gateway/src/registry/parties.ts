@@ -1,84 +1,79 @@
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 
-export type PartyKind = 'person' | 'merchant' | 'bank' | 'fsp';
+export type PartyKind = 'person' | 'merchant';
 
+/** A party of the FSP's registry: who it is, its bank, and for merchants where to notify them. */
 export interface Party {
-  id: string;
-  kind: PartyKind;
-  displayName: string;
-  bankId: string | null;
-  accountId: string | null;
-  webhookUrl: string | null;
+  readonly id: string;
+  readonly kind: PartyKind;
+  readonly displayName: string;
+  readonly bankId: string;
+  readonly webhookUrl: string | null;
 }
 
 interface PartyRow {
   id: string;
-  kind: PartyKind;
+  kind: string;
   display_name: string;
   bank_id: string | null;
-  account_id: string | null;
   webhook_url: string | null;
 }
 
+const partyColumns = 'id, kind, display_name, bank_id, webhook_url';
+
 function toParty(row: PartyRow): Party {
+  // Only people and merchants are registered, always with their bank (the registry's own invariant).
+  if ((row.kind !== 'person' && row.kind !== 'merchant') || row.bank_id === null) {
+    throw new Error(`assertion failed: party ${row.id} is a person or merchant with a bank`);
+  }
   return {
     id: row.id,
     kind: row.kind,
     displayName: row.display_name,
     bankId: row.bank_id,
-    accountId: row.account_id,
     webhookUrl: row.webhook_url,
   };
 }
 
-export async function insertBank(sql: Sql, bank: { id: string; url: string }): Promise<void> {
-  await sql.query(
-    'INSERT INTO banks (id, url) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url',
-    [bank.id, bank.url],
+/** Inserts a party, or updates its name (and webhook) when it is already registered as the same kind at the same bank. */
+export async function upsertParty(sql: Sql, party: Party): Promise<void> {
+  const { rows } = await sql.query<PartyRow>(
+    `INSERT INTO parties (id, kind, display_name, bank_id, webhook_url) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name,
+       webhook_url = COALESCE(EXCLUDED.webhook_url, parties.webhook_url)
+     WHERE parties.kind = EXCLUDED.kind AND parties.bank_id = EXCLUDED.bank_id
+     RETURNING ${partyColumns}`,
+    [party.id, party.kind, party.displayName, party.bankId, party.webhookUrl],
   );
+  if (rows[0] === undefined) throw new MpayError('PARTY_EXISTS');
 }
 
-export async function bankUrl(sql: Sql, bankId: string): Promise<string> {
-  const { rows } = await sql.query<{ url: string }>('SELECT url FROM banks WHERE id = $1', [bankId]);
-  if (rows[0] === undefined) throw new MpayError('PARTY_UNKNOWN', 'bank');
-  return rows[0].url;
-}
-
-export async function insertParty(sql: Sql, party: Party, aliases: readonly string[]): Promise<void> {
-  const inserted = await sql.query(
-    `INSERT INTO parties (id, kind, display_name, bank_id, account_id, webhook_url) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (id) DO NOTHING`,
-    [party.id, party.kind, party.displayName, party.bankId, party.accountId, party.webhookUrl],
+export async function addAlias(sql: Sql, alias: string, partyId: string): Promise<void> {
+  const added = await sql.query(
+    `INSERT INTO aliases (alias, party_id) VALUES ($1, $2)
+     ON CONFLICT (alias) DO UPDATE SET party_id = aliases.party_id WHERE aliases.party_id = EXCLUDED.party_id`,
+    [alias, partyId],
   );
-  if (inserted.rowCount === 0) throw new MpayError('PARTY_EXISTS');
-  for (const alias of aliases) {
-    const added = await sql.query(
-      'INSERT INTO aliases (alias, party_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      [alias, party.id],
-    );
-    if (added.rowCount === 0) throw new MpayError('ALIAS_EXISTS');
-  }
+  if (added.rowCount === 0) throw new MpayError('ALIAS_EXISTS');
 }
 
 export async function findParty(sql: Sql, id: string): Promise<Party | undefined> {
-  const { rows } = await sql.query<PartyRow>(
-    'SELECT id, kind, display_name, bank_id, account_id, webhook_url FROM parties WHERE id = $1',
-    [id],
-  );
+  const { rows } = await sql.query<PartyRow>(`SELECT ${partyColumns} FROM parties WHERE id = $1`, [id]);
   return rows[0] === undefined ? undefined : toParty(rows[0]);
 }
 
 /** Resolves a party address or an MSISDN alias (`+38970123456`) to the party. */
 export async function resolveParty(sql: Sql, idOrAlias: string): Promise<Party> {
-  const direct = await findParty(sql, idOrAlias);
-  if (direct !== undefined) return direct;
-  const { rows } = await sql.query<{ party_id: string }>('SELECT party_id FROM aliases WHERE alias = $1', [
-    idOrAlias,
-  ]);
-  const viaAlias = rows[0] === undefined ? undefined : await findParty(sql, rows[0].party_id);
-  if (viaAlias === undefined) throw new MpayError('PARTY_UNKNOWN');
-  return viaAlias;
+  const { rows } = await sql.query<PartyRow>(
+    `SELECT ${partyColumns} FROM parties WHERE id = $1
+     UNION ALL
+     SELECT p.id, p.kind, p.display_name, p.bank_id, p.webhook_url FROM aliases a JOIN parties p ON p.id = a.party_id
+     WHERE a.alias = $1 LIMIT 1`,
+    [idOrAlias],
+  );
+  if (rows[0] === undefined) throw new MpayError('PARTY_UNKNOWN');
+  return toParty(rows[0]);
 }
 
 export async function updateWebhookUrl(sql: Sql, partyId: string, webhookUrl: string): Promise<void> {

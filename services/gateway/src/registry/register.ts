@@ -1,86 +1,87 @@
 import { type PublicJwk, parsePublicJwk } from '@mpay/envelope';
-import { accountNumberPattern, MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
+import { MpayError, parsePartyId } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
+import { findBank } from './banks.ts';
 import { certifyKeys } from './certificates.ts';
-import { insertParty, type Party } from './parties.ts';
+import { upsertParty } from './parties.ts';
 
-export interface PartyRegistration {
-  id: string;
-  displayName: string;
-  bankId?: string | undefined;
-  accountId?: string | undefined;
-  webhookUrl?: string | undefined;
-  aliases?: readonly string[] | undefined;
-  signingJwk: unknown;
-  encryptionJwk: unknown;
+/** What the operator sends to register a merchant: the FSP vouches for merchants (iMS §4). */
+export interface MerchantRegistration {
+  readonly id: string;
+  readonly displayName: string;
+  readonly webhookUrl?: string | undefined;
+  readonly signingJwk: unknown;
+  readonly encryptionJwk: unknown;
 }
 
 const displayNameLengthMax = 100;
 
 function validateWebhookUrl(url: string | undefined): string | null {
   if (url === undefined) return null;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (parsed === undefined || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
     throw new MpayError('REQUEST_INVALID', 'webhookUrl');
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-    throw new MpayError('REQUEST_INVALID', 'webhookUrl');
   return parsed.toString();
 }
 
-function validate(registration: PartyRegistration): {
-  party: Party;
-  aliases: string[];
+function validate(registration: MerchantRegistration): {
+  id: string;
+  bankId: string;
+  displayName: string;
+  webhookUrl: string | null;
   signingJwk: PublicJwk;
   encryptionJwk: PublicJwk;
 } {
   const parsed = parsePartyId(registration.id, 'id');
-  if (parsed.kind !== 'person' && parsed.kind !== 'merchant') throw new MpayError('PARTY_ID_INVALID', 'kind');
-  if (registration.displayName.length === 0 || registration.displayName.length > displayNameLengthMax) {
+  if (parsed.kind !== 'merchant' || !('bank' in parsed)) throw new MpayError('PARTY_ID_INVALID', 'kind');
+  const displayName = registration.displayName.trim();
+  if (displayName.length === 0 || displayName.length > displayNameLengthMax) {
     throw new MpayError('REQUEST_INVALID', 'displayName');
-  }
-  if (registration.accountId !== undefined && !accountNumberPattern.test(registration.accountId)) {
-    throw new MpayError('REQUEST_INVALID', 'accountId');
   }
   const signingJwk = parsePublicJwk(registration.signingJwk);
   const encryptionJwk = parsePublicJwk(registration.encryptionJwk);
   if (signingJwk.use !== 'sig' || encryptionJwk.use !== 'enc')
     throw new MpayError('CRYPTO_KEY_INVALID', 'use');
   return {
-    party: {
-      id: parsed.id,
-      kind: parsed.kind,
-      displayName: registration.displayName,
-      bankId: registration.bankId ?? ('bank' in parsed ? parsed.bank : null),
-      accountId: registration.accountId ?? null,
-      webhookUrl: validateWebhookUrl(registration.webhookUrl),
-    },
-    aliases: (registration.aliases ?? []).map((alias) => parseMsisdn(alias)),
+    id: parsed.id,
+    bankId: parsed.bank,
+    displayName,
+    webhookUrl: validateWebhookUrl(registration.webhookUrl),
     signingJwk,
     encryptionJwk,
   };
 }
 
 /**
- * Registers a person or merchant with its public keys; the FSP issues the key
+ * Registers a merchant with its public keys; the FSP issues the key
  * certificate that vouches for them (iMS §4: "the FSP stores the certificates
- * with public keys of every merchant and customer").
+ * of the merchants"). No account: the merchant's bank alone knows which of its
+ * accounts the merchant is paid into, and credits only that one.
  */
-export async function registerParty(
+export async function registerMerchant(
   context: GatewayContext,
-  registration: PartyRegistration,
-): Promise<{ party: Party; certificate: string }> {
-  const { party, aliases, signingJwk, encryptionJwk } = validate(registration);
-  return context.database.transaction(async (sql) => {
-    await insertParty(sql, party, aliases);
-    const certificate = await certifyKeys(sql, context.fsp, {
-      partyId: party.id,
-      signingJwk,
-      encryptionJwk,
-      validityDays: context.limits.certificateValidityDays,
+  sql: Sql,
+  registration: MerchantRegistration,
+): Promise<{ id: string; certificate: string }> {
+  const merchant = validate(registration);
+  await findBank(sql, merchant.bankId);
+  {
+    await upsertParty(sql, {
+      id: merchant.id,
+      kind: 'merchant',
+      displayName: merchant.displayName,
+      bankId: merchant.bankId,
+      webhookUrl: merchant.webhookUrl,
     });
-    return { party, certificate };
-  });
+    const certificate = await certifyKeys(sql, context.fsp, {
+      partyId: merchant.id,
+      signingJwk: merchant.signingJwk,
+      encryptionJwk: merchant.encryptionJwk,
+      validityDays: context.limits.certificateValidityDays,
+      now: context.clock(),
+    });
+    return { id: merchant.id, certificate };
+  }
 }

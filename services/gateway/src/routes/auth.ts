@@ -1,38 +1,45 @@
 import { timingSafeEqual } from 'node:crypto';
-import { verifySignedRequest } from '@mpay/http/signed-request';
-import { MpayError } from '@mpay/protocol';
+import { authorizationScheme, verifySignedRequest } from '@mpay/http-client';
+import { isMpayError, MpayError } from '@mpay/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
-import { partySigningKeyResolver } from '../registry/keys.ts';
+import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
+import { rawBodyOf } from './raw-body.ts';
 
-/** The party that signed this request's `Authorization: MPay …` token. */
-export async function authenticateParty(context: GatewayContext, request: FastifyRequest): Promise<string> {
+/** The verified signer of a request's `Authorization: MPay …` token, and the token itself (evidence). */
+export interface AuthenticatedParty {
+  readonly partyId: string;
+  readonly token: string;
+}
+
+/** The party that signed this request's `Authorization: MPay …` token; any failure is AUTHENTICATION_FAILED. */
+export async function authenticateParty(
+  context: GatewayContext,
+  request: FastifyRequest,
+): Promise<AuthenticatedParty> {
   const owner: { partyId?: string } = {};
+  const authorization = request.headers.authorization;
   const verified = await verifySignedRequest(
     {
       method: request.method,
       path: request.url,
-      body: typeof request.body === 'string' ? request.body : '',
-      authorization: request.headers.authorization,
+      body: rawBodyOf(request),
+      authorization,
     },
-    {
-      audience: context.fsp.id,
-      resolveKey: partySigningKeyResolver(
-        context.database,
-        context.fsp,
-        context.limits.clockSkewSeconds,
-        undefined,
-        owner,
-      ),
-    },
-  );
-  // The token's issuer must be the party whose certificate holds the key, not just any registered party.
+    { audience: context.fsp.id, resolveKey: partySigningKeyResolver(keyLookup(context), undefined, owner) },
+  ).catch((error: unknown) => {
+    throw isMpayError(error) && error.category === 'retryable'
+      ? error
+      : new MpayError('AUTHENTICATION_FAILED');
+  });
+  // The token's issuer must be the party whose binding or certificate holds the key, not just any registered party.
   if (owner.partyId === undefined || owner.partyId !== verified.issuer)
     throw new MpayError('AUTHENTICATION_FAILED');
-  return verified.issuer;
+  const token = (authorization ?? '').slice(authorizationScheme.length + 1);
+  return { partyId: verified.issuer, token };
 }
 
-/** The operator's bearer token for administration (registering parties, revoking keys). */
+/** The operator's bearer token for administration (registering banks and merchants, aliases, revocations). */
 export function authenticateOperator(operatorToken: string | undefined, request: FastifyRequest): void {
   const header = request.headers.authorization ?? '';
   const presented = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');

@@ -2,20 +2,35 @@ import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { writeEvent } from '../devices/hub.ts';
-import { pendingPushes } from '../payments/store.ts';
-import { resolveParty } from '../registry/parties.ts';
+import { pendingRequestsPage } from '../payments/store.ts';
+import { findParty } from '../registry/parties.ts';
 import { authenticateParty } from './auth.ts';
 
+const cursorPattern = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)_([0-9a-f-]{36})$/;
+
+function parseCursor(value: unknown): { createdAt: Date; id: string } | undefined {
+  if (value === undefined) return undefined;
+  const match = typeof value === 'string' ? cursorPattern.exec(value) : null;
+  if (match === null) throw new MpayError('REQUEST_INVALID', 'after');
+  return { createdAt: new Date(match[1] as string), id: match[2] as string };
+}
+
+async function customerOf(context: GatewayContext, partyId: string): Promise<string> {
+  const party = await findParty(context.database, partyId);
+  if (party?.kind !== 'person') throw new MpayError('FORBIDDEN');
+  return party.id;
+}
+
 /**
- * The customer's device listens here (Server-Sent Events) for payment requests
- * encrypted to its key. On connect it first receives every request still
- * waiting for it, so nothing is lost while it was offline.
+ * The customer's device listens here (Server-Sent Events) for payment
+ * requests encrypted to its key. On connect it first receives every request
+ * still waiting for it, newest first (the newest is the one the customer is
+ * most likely looking at the till for), page by page, so nothing is lost
+ * while it was offline and no flood of old requests hides a new one.
  */
 export function registerDeviceRoutes(app: FastifyInstance, context: GatewayContext): void {
   app.get('/devices/events', async (request, reply) => {
-    const partyId = await authenticateParty(context, request);
-    const party = await resolveParty(context.database, partyId);
-    if (party.kind !== 'person') throw new MpayError('FORBIDDEN');
+    const customerId = await customerOf(context, (await authenticateParty(context, request)).partyId);
     reply.hijack();
     const stream = reply.raw;
     stream.writeHead(200, {
@@ -24,13 +39,46 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    if (!context.hub.attach(partyId, stream)) {
+    if (!context.hub.attach(customerId, stream)) {
       stream.end('event: error\ndata: REQUEST_RATE_LIMITED\n\n');
       return;
     }
     stream.write(': connected\n\n');
-    for (const payment of await pendingPushes(context.database, partyId)) {
-      writeEvent(stream, { event: 'payment-request', id: payment.id, data: payment.pushMessage! });
+    const now = context.clock();
+    let after: { createdAt: Date; id: string } | undefined;
+    for (;;) {
+      const page = await pendingRequestsPage(
+        context.database,
+        customerId,
+        now,
+        context.limits.devicePageSize,
+        after,
+      );
+      for (const pending of page)
+        writeEvent(stream, { event: 'payment-request', id: pending.id, data: pending.pushMessage });
+      const last = page.at(-1);
+      if (last === undefined || page.length < context.limits.devicePageSize) break;
+      after = { createdAt: last.createdAt, id: last.id };
     }
+  });
+
+  // The same pending requests as a paged list, newest first: `?after=<cursor>` continues.
+  app.get('/devices/payment-requests', async (request) => {
+    const customerId = await customerOf(context, (await authenticateParty(context, request)).partyId);
+    const after = parseCursor((request.query as { after?: unknown }).after);
+    const page = await pendingRequestsPage(
+      context.database,
+      customerId,
+      context.clock(),
+      context.limits.devicePageSize,
+      after,
+    );
+    const last = page.at(-1);
+    return {
+      requests: page.map((pending) => ({ paymentId: pending.id, message: pending.pushMessage })),
+      ...(last !== undefined && page.length === context.limits.devicePageSize
+        ? { next: `${last.createdAt.toISOString()}_${last.id}` }
+        : {}),
+    };
   });
 }

@@ -2,20 +2,20 @@ import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { logReceiptOf } from '../log/outbox.ts';
-import { paymentStatus } from '../payments/status.ts';
+import { paymentOfParty } from '../payments/status.ts';
 import { authenticateOperator, authenticateParty } from './auth.ts';
 import { paymentId } from './payments.ts';
 
 /** 200 with the receipt file; 202 while the log has not proved the entry yet; 404 if it is not logged. */
-async function answer(context: GatewayContext, paymentId: string, reply: FastifyReply) {
-  const logged = await logReceiptOf(context.database, paymentId);
+async function answer(context: GatewayContext, id: string, reply: FastifyReply) {
+  const logged = await logReceiptOf(context.database, id);
   if (!logged.queued) throw new MpayError('EVIDENCE_UNKNOWN');
   if (logged.receipt === undefined) return reply.code(202).send({ state: 'pending' });
   return reply.type('application/json').send(logged.receipt);
 }
 
 /**
- * The evidence of a completed payment (SA2pMP's non-repudiation): its signed
+ * The evidence of a payment's outcome (SA2pMP's non-repudiation): its signed
  * messages, the log entry's inclusion proof and a witness-cosigned checkpoint,
  * in the mpay-receipt/v1 file that `mpay log verify` checks offline. For the
  * payment's parties (signed request) and for the operator (`mpay dispute`).
@@ -26,9 +26,9 @@ export function registerEvidenceRoutes(
   operatorToken?: string,
 ) {
   app.get('/payments/:id/evidence', async (request, reply) => {
-    const callerId = await authenticateParty(context, request);
+    const caller = await authenticateParty(context, request);
     const id = paymentId(request);
-    await paymentStatus(context, id, callerId);
+    await paymentOfParty(context, id, caller.partyId);
     return answer(context, id, reply);
   });
   app.get('/admin/payments/:id/evidence', async (request, reply) => {

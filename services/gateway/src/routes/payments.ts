@@ -1,56 +1,73 @@
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
+import { deliverPaymentEffects } from '../outbox/deliver.ts';
+import { cancelPayment } from '../payments/cancel.ts';
 import { confirmPayment, verifyConfirmation } from '../payments/confirm.ts';
+import { declinePayment } from '../payments/decline.ts';
+import { type IdempotencyClaim, requestHashOf } from '../payments/idempotency.ts';
 import { requestPayment, verifyPaymentRequest } from '../payments/request.ts';
 import { paymentStatus } from '../payments/status.ts';
 import { authenticateParty } from './auth.ts';
-import { idempotent } from './idempotent.ts';
+import { rawBodyOf } from './raw-body.ts';
 
 const joseContentTypes = ['application/jose', 'text/plain'];
 const paymentIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 
 function compactBody(request: FastifyRequest): string {
-  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
   if (!joseContentTypes.includes(type) || typeof request.body !== 'string') {
     throw new MpayError('REQUEST_INVALID', 'expected an application/jose body');
   }
   return request.body.trim();
 }
 
+/** A malformed id is an unknown payment: the same answer as any id that is not the caller's. */
 export function paymentId(request: FastifyRequest): string {
-  const id = (request.params as { id?: string }).id ?? '';
-  if (!paymentIdPattern.test(id)) throw new MpayError('PAYMENT_UNKNOWN');
+  const id = (request.params as { id?: unknown }).id;
+  if (typeof id !== 'string' || !paymentIdPattern.test(id)) throw new MpayError('PAYMENT_UNKNOWN');
   return id;
+}
+
+/** The request's Idempotency-Key, scoped to the verified caller, with the hash of the request it names. */
+export function idempotencyClaim(request: FastifyRequest, scope: string): IdempotencyClaim | undefined {
+  const header = request.headers['idempotency-key'];
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !idempotencyKeyPattern.test(header))
+    throw new MpayError('IDEMPOTENCY_KEY_INVALID');
+  return { scope, key: header, requestHash: requestHashOf(request.method, request.url, rawBodyOf(request)) };
 }
 
 export function registerPaymentRoutes(app: FastifyInstance, context: GatewayContext): void {
   // Verification comes first and writes nothing, so an Idempotency-Key is only ever
-  // recorded for a verified signer, in that signer's own scope.
+  // claimed for a verified signer, in that signer's own scope, in the transaction that does the work.
   app.post('/payments', async (request, reply) => {
     const verified = await verifyPaymentRequest(context, compactBody(request));
-    return idempotent(
-      context,
-      request,
-      reply,
-      201,
-      () => requestPayment(context, verified),
-      verified.merchant.id,
-    );
+    const answer = await requestPayment(context, verified, idempotencyClaim(request, verified.merchant.id));
+    return reply.code(answer.statusCode).send(answer.body);
   });
   app.post('/payments/:id/confirmation', async (request, reply) => {
     const verified = await verifyConfirmation(context, paymentId(request), compactBody(request));
-    return idempotent(
+    const result = await confirmPayment(
       context,
-      request,
-      reply,
-      200,
-      () => confirmPayment(context, verified),
-      verified.payment.customerId,
+      verified,
+      idempotencyClaim(request, verified.payment.customer.id),
+      deliverPaymentEffects,
     );
+    return reply.code(result.status === 'completed' ? 200 : 202).send(result);
+  });
+  app.post('/payments/:id/decline', async (request) => {
+    const payment = await declinePayment(context, paymentId(request), compactBody(request));
+    return { paymentId: payment.id, status: 'declined' };
+  });
+  app.post('/payments/:id/cancellation', async (request) => {
+    const caller = await authenticateParty(context, request);
+    const payment = await cancelPayment(context, paymentId(request), caller.partyId, caller.token);
+    return { paymentId: payment.id, status: 'cancelled' };
   });
   app.get('/payments/:id', async (request) => {
-    const callerId = await authenticateParty(context, request);
-    return paymentStatus(context, paymentId(request), callerId);
+    const caller = await authenticateParty(context, request);
+    return paymentStatus(context, paymentId(request), caller.partyId);
   });
 }

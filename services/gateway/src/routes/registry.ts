@@ -1,40 +1,69 @@
 import { publicJwkSet } from '@mpay/envelope';
-import { MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
+import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
+import { type BankRegistration, parseBankRegistration, upsertBank } from '../registry/banks.ts';
+import {
+  type CustomerRegistration,
+  registerAlias,
+  revokeBinding,
+  storeCustomer,
+  verifyCustomerRegistration,
+} from '../registry/bindings.ts';
 import { currentCertificate, revokeCertificate } from '../registry/certificates.ts';
-import { insertBank, resolveParty } from '../registry/parties.ts';
-import { type PartyRegistration, registerParty } from '../registry/register.ts';
+import { resolveParty } from '../registry/parties.ts';
+import { type MerchantRegistration, registerMerchant } from '../registry/register.ts';
 import { authenticateOperator } from './auth.ts';
-import { idempotent } from './idempotent.ts';
+import { answerOnce } from './idempotent.ts';
 
-const registrationSchema = {
+const jwkSchema = { type: 'object', maxProperties: 16 } as const;
+
+const merchantSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['id', 'displayName', 'signingJwk', 'encryptionJwk'],
   properties: {
     id: { type: 'string', maxLength: 200 },
     displayName: { type: 'string', maxLength: 100 },
-    bankId: { type: 'string', maxLength: 32 },
-    accountId: { type: 'string', maxLength: 36 },
     webhookUrl: { type: 'string', maxLength: 500 },
-    aliases: { type: 'array', maxItems: 4, items: { type: 'string', maxLength: 16 } },
-    signingJwk: { type: 'object' },
-    encryptionJwk: { type: 'object' },
+    signingJwk: jwkSchema,
+    encryptionJwk: jwkSchema,
   },
 } as const;
 
-function parseBank(body: unknown): { id: string; url: string } {
-  const { id, url } = (body ?? {}) as { id?: unknown; url?: unknown };
-  if (typeof id !== 'string' || typeof url !== 'string' || url.length > 500)
-    throw new MpayError('REQUEST_INVALID');
-  if (parsePartyId(id, 'id').kind !== 'bank') throw new MpayError('PARTY_ID_INVALID', 'id');
-  const parsed = URL.canParse(url) ? new URL(url) : undefined;
-  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-    throw new MpayError('REQUEST_INVALID', 'url');
-  }
-  return { id, url: parsed.origin };
-}
+const customerSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['binding', 'displayName'],
+  properties: {
+    binding: { type: 'string', minLength: 1, maxLength: 16_384 },
+    displayName: { type: 'string', maxLength: 100 },
+  },
+} as const;
+
+const bankSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'url', 'signingJwk'],
+  properties: {
+    id: { type: 'string', maxLength: 64 },
+    url: { type: 'string', maxLength: 500 },
+    signingJwk: jwkSchema,
+  },
+} as const;
+
+const aliasSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['alias', 'partyId'],
+  properties: { alias: { type: 'string', maxLength: 16 }, partyId: { type: 'string', maxLength: 200 } },
+} as const;
+
+const reasonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { reason: { type: 'string', maxLength: 200 } },
+} as const;
 
 export function registerRegistryRoutes(
   app: FastifyInstance,
@@ -45,9 +74,11 @@ export function registerRegistryRoutes(
     id: context.fsp.id,
     keys: publicJwkSet([context.fsp.signing.publicJwk, context.fsp.encryption.publicJwk]),
   }));
+  // A merchant's certificate, for whoever must check a merchant's signature (the wallet gets it with each request).
   app.get('/parties/:id', async (request) => {
-    const party = await resolveParty(context.database, (request.params as { id: string }).id);
-    const certificate = await currentCertificate(context.database, party.id);
+    const party = await resolveParty(context.database, String((request.params as { id?: unknown }).id));
+    if (party.kind !== 'merchant') throw new MpayError('PARTY_UNKNOWN');
+    const certificate = await currentCertificate(context.database, party.id, context.clock());
     return {
       id: party.id,
       kind: party.kind,
@@ -58,32 +89,54 @@ export function registerRegistryRoutes(
   app.get('/aliases/:msisdn', async (request) => {
     const party = await resolveParty(
       context.database,
-      parseMsisdn((request.params as { msisdn: string }).msisdn),
+      String((request.params as { msisdn?: unknown }).msisdn),
     );
+    if (party.kind !== 'person') throw new MpayError('PARTY_UNKNOWN');
     return { partyId: party.id };
   });
-  app.post('/admin/parties', { schema: { body: registrationSchema } }, async (request, reply) => {
-    authenticateOperator(operatorToken, request);
-    return idempotent(context, request, reply, 201, () =>
-      registerParty(context, request.body as PartyRegistration),
+  // A customer (or a new device of one) registers with the binding its own bank issued at enrolment.
+  app.post('/customers', { schema: { body: customerSchema } }, async (request, reply) => {
+    const verified = await verifyCustomerRegistration(context, request.body as CustomerRegistration);
+    return answerOnce(context, request, reply, verified.binding.subject, 201, (sql, now) =>
+      storeCustomer(sql, verified, now),
     );
   });
-  app.post('/admin/banks', async (request, reply) => {
+  app.post('/admin/banks', { schema: { body: bankSchema } }, async (request, reply) => {
     authenticateOperator(operatorToken, request);
-    const bank = parseBank(request.body);
-    return idempotent(context, request, reply, 201, async () => {
-      await insertBank(context.database, bank);
+    const bank = parseBankRegistration(request.body as BankRegistration);
+    return answerOnce(context, request, reply, 'operator', 201, async (sql) => {
+      await upsertBank(sql, bank);
       return { id: bank.id };
     });
   });
-  app.post('/admin/certificates/:serial/revoke', async (request) => {
+  app.post('/admin/merchants', { schema: { body: merchantSchema } }, async (request, reply) => {
     authenticateOperator(operatorToken, request);
-    const reason = (request.body as { reason?: unknown } | null)?.reason;
+    return answerOnce(context, request, reply, 'operator', 201, (sql) =>
+      registerMerchant(context, sql, request.body as MerchantRegistration),
+    );
+  });
+  app.post('/admin/aliases', { schema: { body: aliasSchema } }, async (request, reply) => {
+    authenticateOperator(operatorToken, request);
+    const { alias, partyId } = request.body as { alias: string; partyId: string };
+    return answerOnce(context, request, reply, 'operator', 201, async (sql) => {
+      await registerAlias(sql, alias, partyId);
+      return { alias, partyId };
+    });
+  });
+  app.post('/admin/certificates/:serial/revoke', { schema: { body: reasonSchema } }, async (request) => {
+    authenticateOperator(operatorToken, request);
+    const reason = (request.body as { reason?: string } | null)?.reason ?? 'unspecified';
     await revokeCertificate(
       context.database,
-      (request.params as { serial: string }).serial,
-      typeof reason === 'string' ? reason : 'unspecified',
+      String((request.params as { serial?: unknown }).serial),
+      reason,
     );
+    return { revoked: true };
+  });
+  app.post('/admin/key-bindings/:bank/:serial/revoke', async (request) => {
+    authenticateOperator(operatorToken, request);
+    const { bank, serial } = request.params as { bank?: unknown; serial?: unknown };
+    await revokeBinding(context.database, String(bank), String(serial), context.clock());
     return { revoked: true };
   });
 }

@@ -1,5 +1,5 @@
 import { generateSigningKeyPair } from '@mpay/envelope';
-import { signRequest } from '@mpay/http/signed-request';
+import { signRequest } from '@mpay/http-client';
 import type { NoteSigner } from '@mpay/merkle';
 import type { Database } from '@mpay/storage';
 import { createLogService } from '../service.ts';

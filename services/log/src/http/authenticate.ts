@@ -1,5 +1,5 @@
 import type { PublicJwk } from '@mpay/envelope';
-import { verifySignedRequest } from '@mpay/http/signed-request';
+import { verifySignedRequest } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyRequest } from 'fastify';
 

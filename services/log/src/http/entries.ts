@@ -1,4 +1,4 @@
-import { respondIdempotently, type StoredResponse } from '@mpay/http';
+import { respondIdempotently, type StoredResponse } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import { readEntry } from '../store/entries.ts';

@@ -1,8 +1,9 @@
+import { fetchCheckpoint } from '@mpay/log-client';
 import { generateCosignerKey, generateNoteKey } from '@mpay/merkle';
 import { type Database, openTestDatabase } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchCheckpoint } from '../client.ts';
+import { requestDeadlineMs } from '../../../../test/support/deadlines.ts';
 import { migrateLog, migrateWitness } from '../migrations.ts';
 import { entryFor, startTestLog, type TestLog, testOrigin } from '../test-helpers.ts';
 import { createWitnessServer } from '../witness/service.ts';
@@ -30,7 +31,9 @@ describe('the log asks its witness to cosign every checkpoint before it publishe
       noteKey: logKey,
       database: logDatabase,
       witnesses: [{ url: witnessUrl, verifierKey: witnessKey.verifierKey }],
-      limits: { witnessTimeoutMs: 500 },
+      // Generous: a loaded machine must not make the log give up on a witness that is up. A witness that
+      // is down (the third test) refuses the connection at once, so this wait never runs out there.
+      limits: { witnessTimeoutMs: Math.min(requestDeadlineMs, 60_000) },
     });
   const append = async (log: TestLog, prefix: string, count: number) => {
     for (let i = 0; i < count; i++) await log.submit(await entryFor(`${prefix} ${i}`, `${prefix}-${i}`));

@@ -1,7 +1,7 @@
+import { requestCosignature } from '@mpay/log-client';
 import { consistencyProof, type NoteVerifier, parseVerifierKey, signatureTypes } from '@mpay/merkle';
 import { MpayError } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
-import { requestCosignature } from '../client/witness.ts';
 import {
   publishCheckpoint,
   readCosigners,

@@ -1,7 +1,7 @@
-import { createHttpServer, httpStatusOf } from '@mpay/http';
+import { createHttpServer, httpStatusOf } from '@mpay/http-server';
+import { parseAddCheckpoint, treeSizeContentType } from '@mpay/log-client';
 import { isMpayError, type MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { parseAddCheckpoint, treeSizeContentType } from './protocol.ts';
 import { forkDetails, type Witness } from './witness.ts';
 
 /** The HTTP statuses c2sp.org/tlog-witness names; every other code keeps its usual status. */

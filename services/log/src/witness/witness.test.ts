@@ -1,3 +1,4 @@
+import { formatAddCheckpoint, requestCosignature } from '@mpay/log-client';
 import {
   formatCheckpoint,
   generateCosignerKey,
@@ -8,11 +9,9 @@ import {
 import { type Database, openTestDatabase } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestCosignature } from '../client/witness.ts';
 import { migrateWitness } from '../migrations.ts';
 import { entryFor, startTestLog, type TestLog, testOrigin } from '../test-helpers.ts';
 import { followLog } from './follow.ts';
-import { formatAddCheckpoint } from './protocol.ts';
 import { createWitnessServer } from './service.ts';
 import { Witness, type WitnessAlarm } from './witness.ts';
 

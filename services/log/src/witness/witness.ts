@@ -1,3 +1,4 @@
+import type { AddCheckpointRequest } from '@mpay/log-client';
 import {
   type Cosigner,
   openCheckpoint,
@@ -7,7 +8,6 @@ import {
 } from '@mpay/merkle';
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
-import type { AddCheckpointRequest } from './protocol.ts';
 import { type HeldCheckpoint, readHeldCheckpoint, recordAlarm, replaceHeldCheckpoint } from './store.ts';
 
 /** A log this witness follows: its origin and its note verifier key. */

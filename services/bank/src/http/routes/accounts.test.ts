@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { requestJson } from '@mpay/http';
+import { requestJson } from '@mpay/http-client';
 import { isMpayError } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCodeOf, startTestBank, type TestBank, testBearerToken } from '../../test-helpers.ts';

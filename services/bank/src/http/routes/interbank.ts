@@ -1,4 +1,5 @@
-import { MpayError } from '@mpay/protocol';
+import { signPayload } from '@mpay/envelope';
+import { isPartyId, MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import { type DeliveryContext, deliverOrder } from '../../interbank/deliver.ts';
 import { type OrderContext, placeOrder } from '../../interbank/order.ts';
@@ -7,34 +8,57 @@ import { selectOrder } from '../../interbank/orders-store.ts';
 import { type ReceiveContext, receiveFundsTransfer } from '../../interbank/receive.ts';
 import { bookSettlement, type SettlementContext, settlementPositions } from '../../interbank/settlement.ts';
 import { callerOf } from '../authenticate.ts';
-import { currency, type IdParams, idParamsSchema, ledgerId, minorUnits, reference } from '../schemas.ts';
+import {
+  currency,
+  type IdParams,
+  idParamsSchema,
+  ledgerId,
+  minorUnits,
+  partyId,
+  reference,
+} from '../schemas.ts';
 import type { StrictSchema } from '../strict-validator.ts';
 
 const bankId = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as const;
 
+/** A compact JWS, as the iMS message carries a signature (three base64url parts). */
+const compactJws = {
+  type: 'string',
+  maxLength: 16_384,
+  pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$',
+} as const;
+
+/**
+ * `authorisation` is not required by the schema: an order without one is
+ * refused with its own code (CUSTOMER_AUTHORISATION_REQUIRED) and recorded.
+ */
 const paymentOrderBodySchema = {
   type: 'object',
   properties: {
     id: ledgerId,
+    payerId: partyId,
     debitAccountId: ledgerId,
+    payeeId: partyId,
     creditBankId: bankId,
-    creditAccountId: ledgerId,
     amount: minorUnits,
     currency,
     reference,
+    authorisation: compactJws,
   },
-  required: ['id', 'debitAccountId', 'creditBankId', 'creditAccountId', 'amount', 'currency', 'reference'],
+  required: ['id', 'payerId', 'debitAccountId', 'payeeId', 'creditBankId', 'amount', 'currency', 'reference'],
   additionalProperties: false,
 } as const satisfies StrictSchema;
 
 interface PaymentOrderBody {
   id: string;
+  payerId: string;
   debitAccountId: string;
+  payeeId: string;
   creditBankId: string;
-  creditAccountId: string;
   amount: string;
   currency: string;
   reference: string;
+  authorisation?: string;
 }
 
 const fundsTransferBodySchema = {
@@ -58,19 +82,61 @@ const settlementBodySchema = {
 
 export type InterbankRouteContext = OrderContext & DeliveryContext & ReceiveContext & SettlementContext;
 
-export function orderJson(order: PaymentOrder) {
+/** How long the bank's signed answer to an order verifies: the FSP checks it on receipt and keeps it. */
+const bankAnswerLifetimeSeconds = 86_400;
+
+/**
+ * The bank's own word on a finished order, for the FSP that ordered it to
+ * keep as evidence: a compact JWS by the bank's signing key (GET /bank),
+ * addressed to the FSP, for the order id. None while the order is still
+ * being delivered, nor for orders placed before orders named their parties.
+ */
+async function bankAnswerOf(context: InterbankRouteContext, order: PaymentOrder): Promise<string | undefined> {
+  if (order.state === 'sending' || order.payerId === null || order.payeeId === null) return undefined;
+  const paymentOrder = {
+    id: order.id,
+    state: order.state,
+    payerId: order.payerId,
+    payeeId: order.payeeId,
+    amount: order.amount.toString(),
+    currency: order.ledger,
+    ...(order.refusalCode === null ? {} : { refusalCode: order.refusalCode }),
+  };
+  return signPayload(
+    { paymentOrder },
+    {
+      issuer: context.bank.id,
+      audience: order.orderedBy,
+      transactionId: order.id,
+      expiresInSeconds: bankAnswerLifetimeSeconds,
+      now: () => context.clock().getTime(),
+    },
+    context.bank.signingKey,
+  );
+}
+
+/** A payment order as the FSP sees it: no payee account (the payee's bank alone knows it). */
+export async function orderJson(context: InterbankRouteContext, order: PaymentOrder) {
+  const bankAnswer = await bankAnswerOf(context, order);
   return {
     id: order.id,
     state: order.state,
+    ...(order.payerId === null ? {} : { payerId: order.payerId }),
     debitAccountId: order.debitAccountId,
+    ...(order.payeeId === null ? {} : { payeeId: order.payeeId }),
     creditBankId: order.creditorBank,
-    creditAccountId: order.creditAccountId,
     amount: order.amount.toString(),
     currency: order.ledger,
     ...(order.refusalCode === null ? {} : { refusalCode: order.refusalCode }),
     attempts: order.attempts,
     ...(order.answer === null ? {} : { answer: order.answer }),
+    ...(bankAnswer === undefined ? {} : { bankAnswer }),
   };
+}
+
+function requirePartyIds(body: PaymentOrderBody): void {
+  if (!isPartyId(body.payerId)) throw new MpayError('REQUEST_INVALID', 'payerId');
+  if (!isPartyId(body.payeeId)) throw new MpayError('REQUEST_INVALID', 'payeeId');
 }
 
 /**
@@ -83,6 +149,7 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
     '/payment-orders',
     { schema: { body: paymentOrderBodySchema } },
     async (request, reply) => {
+      requirePartyIds(request.body);
       const { amount, ...rest } = request.body;
       const placed = await placeOrder(
         context,
@@ -93,7 +160,7 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
       const order =
         placed.state === 'sending' ? ((await deliverOrder(context, placed.id)) ?? placed) : placed;
       // 201 for a finished order, 202 while the merchant bank has not answered: ask again with the same id.
-      return reply.code(order.state === 'sending' ? 202 : 201).send(orderJson(order));
+      return reply.code(order.state === 'sending' ? 202 : 201).send(await orderJson(context, order));
     },
   );
 
@@ -103,7 +170,7 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
     async (request) => {
       const order = await selectOrder(context.database, request.params.id);
       if (order === undefined) throw new MpayError('TRANSFER_UNKNOWN');
-      return orderJson(order);
+      return orderJson(context, order);
     },
   );
 

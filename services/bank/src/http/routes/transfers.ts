@@ -1,4 +1,4 @@
-import { httpStatusOf } from '@mpay/http';
+import { httpStatusOf } from '@mpay/http-server';
 import {
   refuseLinkedChain,
   type TransferInput,

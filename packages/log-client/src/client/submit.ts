@@ -1,5 +1,5 @@
 import type { PrivateJwk, SigningKey } from '@mpay/envelope';
-import { signRequest } from '@mpay/http/signed-request';
+import { signRequest } from '@mpay/http-client';
 import { leafDataOf, messagesHash } from '@mpay/merkle';
 import { MpayError } from '@mpay/protocol';
 import { type ClientLimits, fetchText, joinUrl, jsonOf } from './http.ts';

@@ -1,6 +1,6 @@
 import { type NoteVerifier, noteBytesMax, openNote, parseVerifierKey, signatureTypes } from '@mpay/merkle';
 import { type ErrorCode, MpayError } from '@mpay/protocol';
-import { formatAddCheckpoint, treeSizeContentType } from '../witness/protocol.ts';
+import { formatAddCheckpoint, treeSizeContentType } from '../witness-protocol.ts';
 import { type ClientLimits, errorOf, fetchText, joinUrl } from './http.ts';
 
 export interface CosignatureRequest {

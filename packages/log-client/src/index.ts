@@ -40,3 +40,9 @@ export {
   type CosignatureRequest,
   requestCosignature,
 } from './client/witness.ts';
+export {
+  type AddCheckpointRequest,
+  formatAddCheckpoint,
+  parseAddCheckpoint,
+  treeSizeContentType,
+} from './witness-protocol.ts';

@@ -1,4 +1,3 @@
-export { type JsonResponse, type RequestOptions, requestJson } from './client.ts';
 export {
   forgetIdempotencyKeys,
   idempotencyTableSql,
@@ -8,5 +7,13 @@ export {
   sha256Hex,
 } from './idempotency.ts';
 export { respondIdempotently } from './respond.ts';
-export { createHttpServer, defaultBodyLimitBytes, type HttpServerOptions, sendError } from './server.ts';
+export {
+  createHttpServer,
+  defaultBodyLimitBytes,
+  defaultInFlightRequestsMax,
+  defaultOverloadRetryAfterSeconds,
+  defaultRetryAfterSeconds,
+  type HttpServerOptions,
+  sendError,
+} from './server.ts';
 export { httpStatusOf } from './status.ts';

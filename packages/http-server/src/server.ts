@@ -1,0 +1,157 @@
+import { type ErrorCode, isErrorCode, isMpayError, MpayError } from '@mpay/protocol';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { httpStatusOf } from './status.ts';
+
+export interface HttpServerOptions {
+  /** Service name, used in logs and the health endpoint. */
+  name: string;
+  bodyLimitBytes?: number;
+  /** pino logger options; false silences the service. */
+  logger?: boolean | { level: string };
+  requestTimeoutMs?: number;
+  /**
+   * Most requests handled at once (integer, 1..1,000,000; default 256). Above
+   * it the server answers 503 SERVICE_OVERLOADED at once instead of queueing.
+   * A request counts from onRequest until its response is sent or its
+   * connection closes; a hijacked reply (a Server-Sent Events stream) stops
+   * counting when it is hijacked, its streams are limited where they are kept.
+   */
+  inFlightRequestsMax?: number;
+  /** The Retry-After of the SERVICE_OVERLOADED answer, in seconds (integer, 1..3,600; default 1). */
+  overloadRetryAfterSeconds?: number;
+}
+
+export const defaultBodyLimitBytes = 64 * 1024;
+export const defaultInFlightRequestsMax = 256;
+export const defaultOverloadRetryAfterSeconds = 1;
+/** Retry-After of REQUEST_RATE_LIMITED and SERVICE_OVERLOADED when nothing more precise is known. */
+export const defaultRetryAfterSeconds = 1;
+
+/** Codes that always tell the client when to come back (RFC 9110 §10.2.3). */
+const alwaysRetryAfter: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'REQUEST_RATE_LIMITED',
+  'SERVICE_OVERLOADED',
+]);
+
+/**
+ * Sends mpay's JSON error. The `Retry-After` header comes from the error's
+ * hint, else from one already set on the reply (a rate limiter's), else, for
+ * REQUEST_RATE_LIMITED and SERVICE_OVERLOADED, defaultRetryAfterSeconds.
+ */
+export function sendError(reply: FastifyReply, error: MpayError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) {
+    reply.header('retry-after', String(error.retryAfterSeconds));
+  } else if (alwaysRetryAfter.has(error.code) && !reply.hasHeader('retry-after')) {
+    reply.header('retry-after', String(defaultRetryAfterSeconds));
+  }
+  return reply.status(httpStatusOf(error.code)).type('application/json').send({ error: error.toJSON() });
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`http server: ${name} must be an integer in ${min}..${max}`);
+  }
+  return value;
+}
+
+/**
+ * Bounds the requests in flight: counts each in onRequest, releases it once,
+ * on whichever comes first of onResponse, the raw response's close and a
+ * hijack (a hijacked stream lives as long as its client and must not hold a
+ * slot); above the bound, 503 SERVICE_OVERLOADED with Retry-After.
+ */
+function limitRequestsInFlight(app: FastifyInstance, countMax: number, retryAfterSeconds: number): void {
+  let inFlight = 0;
+  const counted = new WeakSet<FastifyRequest>();
+  const release = (request: FastifyRequest): void => {
+    if (counted.delete(request)) inFlight -= 1;
+  };
+  app.addHook('onRequest', (request, reply, done) => {
+    if (inFlight >= countMax) {
+      sendError(reply, new MpayError('SERVICE_OVERLOADED', undefined, { retryAfterSeconds }));
+      return done();
+    }
+    inFlight += 1;
+    counted.add(request);
+    reply.raw.once('close', () => release(request));
+    const hijack = reply.hijack;
+    reply.hijack = function hijackAndRelease(this: FastifyReply): FastifyReply {
+      release(request);
+      return hijack.call(this);
+    };
+    done();
+  });
+  app.addHook('onResponse', (request, _reply, done) => {
+    release(request);
+    done();
+  });
+}
+
+/**
+ * SQLSTATE our own triggers raise (class MP, not used by PostgreSQL) when a
+ * rule in the database refuses a write; the message is the catalogue code.
+ */
+const refusedByDatabase = 'MP001';
+
+function toMpayError(error: FastifyError): MpayError {
+  if (isMpayError(error)) return error;
+  if (error.code === refusedByDatabase && isErrorCode(error.message)) return new MpayError(error.message);
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new MpayError('REQUEST_TOO_LARGE');
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return new MpayError('REQUEST_INVALID', 'content-type');
+  if (error.validation) return new MpayError('REQUEST_INVALID', error.message.slice(0, 200));
+  if (error.statusCode === 429) return new MpayError('REQUEST_RATE_LIMITED');
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return new MpayError('REQUEST_INVALID', error.code);
+  }
+  return new MpayError('INTERNAL');
+}
+
+/**
+ * A Fastify instance with mpay's edge rules: body size limit, JSON errors with
+ * stable codes, `text/plain` / `application/jose` / `application/xml` bodies
+ * as strings, a health endpoint.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const inFlightRequestsMax = checkInteger(
+    'inFlightRequestsMax',
+    options.inFlightRequestsMax ?? defaultInFlightRequestsMax,
+    1,
+    1_000_000,
+  );
+  const overloadRetryAfterSeconds = checkInteger(
+    'overloadRetryAfterSeconds',
+    options.overloadRetryAfterSeconds ?? defaultOverloadRetryAfterSeconds,
+    1,
+    3_600,
+  );
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimitBytes ?? defaultBodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    return503OnClosing: true,
+    // Validate, never repair: no type coercion ("100" for 100), no silent removal of unknown fields.
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
+  });
+  limitRequestsInFlight(app, inFlightRequestsMax, overloadRetryAfterSeconds);
+  app.addContentTypeParser(
+    ['text/plain', 'application/jose', 'application/xml', 'application/jwt'],
+    { parseAs: 'string' },
+    (_request, body, done) => done(null, body),
+  );
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const mpayError = toMpayError(error);
+    if (mpayError.code === 'INTERNAL') request.log.error({ err: error }, 'internal error');
+    return sendError(reply, mpayError);
+  });
+  app.setNotFoundHandler((_request, reply) => sendError(reply, new MpayError('NOT_FOUND')));
+  app.get('/health', async () => ({ status: 'ok', service: options.name }));
+  return app;
+}

@@ -1,0 +1,139 @@
+import { decodeUnverified, type KeyBinding, verifyKeyBinding, verifyPayload } from '@mpay/envelope';
+import { isMpayError, parseDecimalAmount } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
+import type { BankIdentity } from '../bank-identity.ts';
+import { selectKeyBindingByKid } from '../key-depository/store.ts';
+import type { BankLimits } from '../limits.ts';
+import type { PaymentOrderInput } from './order.ts';
+import { OrderRefusal } from './refusal.ts';
+
+export interface ConsentContext {
+  readonly bank: BankIdentity;
+  readonly limits: BankLimits;
+}
+
+function recordOf(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function amountOf(value: unknown, currency: string): bigint | undefined {
+  try {
+    return typeof value === 'string' ? parseDecimalAmount(value, currency).minor : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What in the customer's signed content (customerSignedContent of the iMS
+ * message) differs from the order, by field path; undefined when it names
+ * exactly this debit: the customer as signer and payer, the payee, the
+ * account, the amount and currency, the transaction. The amount is compared
+ * in minor units, after parsing the signed decimal text with the currency's
+ * exponent, never as text or as a float.
+ */
+export function authorisationMismatch(
+  payload: Readonly<Record<string, unknown>>,
+  order: PaymentOrderInput,
+): string | undefined {
+  const address = recordOf(payload.address);
+  const data = recordOf(payload.data);
+  const amount = recordOf(data?.amount);
+  const checks: readonly [string, boolean][] = [
+    ['signer', payload.signer === 'customer'],
+    ['transactionId', payload.transactionId === order.id],
+    ['address.from.id', recordOf(address?.from)?.id === order.payerId],
+    ['address.to.id', recordOf(address?.to)?.id === order.payeeId],
+    ['data.accountPayable', data?.accountPayable === order.debitAccountId],
+    ['data.amount.currency', amount?.currency === order.currency],
+    ['data.amount.value', amountOf(amount?.value, order.currency) === order.amount],
+  ];
+  return checks.find(([, holds]) => !holds)?.[0];
+}
+
+function reasonOf(error: unknown): string {
+  return isMpayError(error) ? `${error.code}${error.detail === undefined ? '' : ` ${error.detail}`}` : 'error';
+}
+
+/**
+ * The binding whose key signed the authorisation, checked as the bank issued
+ * it: the bank's own signature over it, active now (no clock skew: the bank's
+ * own records and clock), not revoked. Its row stays locked until the order
+ * commits, so a revocation cannot commit in between.
+ */
+async function bindingOf(
+  sql: Sql,
+  context: ConsentContext,
+  authorisation: string,
+  now: Date,
+): Promise<{ serial: string; binding: KeyBinding }> {
+  const header = decodeUnverified(authorisation)?.header as { kid?: unknown } | undefined;
+  const kid = header?.kid;
+  if (typeof kid !== 'string') throw new OrderRefusal('CUSTOMER_AUTHORISATION_INVALID', 'no key id');
+  const record = await selectKeyBindingByKid(sql, kid, true);
+  if (record === undefined) {
+    throw new OrderRefusal('CUSTOMER_AUTHORISATION_INVALID', `key ${kid} is not bound at this bank`);
+  }
+  try {
+    const binding = await verifyKeyBinding(record.binding, (bankKid) => context.bank.resolveKey(bankKid), {
+      isRevoked: () => record.revocation !== undefined,
+      issuer: context.bank.id,
+      clockSkewSeconds: 0,
+      now: () => now.getTime(),
+    });
+    return { serial: record.serial, binding };
+  } catch (error) {
+    throw new OrderRefusal('CUSTOMER_AUTHORISATION_INVALID', `binding ${record.serial}: ${reasonOf(error)}`);
+  }
+}
+
+/**
+ * The rule everything else serves (DESIGN.md, "Who must see the customer's
+ * consent"): no account is debited unless the account holder's own signature
+ * over that exact debit verifies here, under a key this bank bound to that
+ * account. Checks, in order: a binding of this bank's depository for the
+ * signature's kid, active, whose subject is the payer and whose accounts
+ * include the debited one; the signature under the bound key, issued by the
+ * payer, addressed to the FSP that orders (`orderedBy`), for this order id,
+ * short-lived and not expired now; the signed content names this debit.
+ * Returns the binding's serial; throws OrderRefusal:
+ * CUSTOMER_AUTHORISATION_REQUIRED without an authorisation, else
+ * CUSTOMER_AUTHORISATION_INVALID whatever failed (the reason is for the log).
+ */
+export async function verifyCustomerAuthorisation(
+  sql: Sql,
+  context: ConsentContext,
+  order: PaymentOrderInput,
+  orderedBy: string,
+  now: Date,
+): Promise<string> {
+  if (order.authorisation === undefined) {
+    throw new OrderRefusal('CUSTOMER_AUTHORISATION_REQUIRED', 'no customer authorisation');
+  }
+  const refuse = (reason: string) => new OrderRefusal('CUSTOMER_AUTHORISATION_INVALID', reason);
+  const { serial, binding } = await bindingOf(sql, context, order.authorisation, now);
+  if (binding.subject !== order.payerId) throw refuse(`binding ${serial} is of another party`);
+  if (!binding.accounts.includes(order.debitAccountId)) {
+    throw refuse(`binding ${serial} does not name the debited account`);
+  }
+  let payload: Readonly<Record<string, unknown>>;
+  try {
+    ({ payload } = await verifyPayload(
+      order.authorisation,
+      (kid) => (kid === binding.signingJwk.kid ? binding.signingJwk : undefined),
+      { audience: orderedBy, issuer: order.payerId, transactionId: order.id },
+      {
+        maxAgeSeconds: context.limits.customerAuthorisationLifetimeSecondsMax,
+        clockSkewSeconds: context.limits.customerAuthorisationClockSkewSeconds,
+        now: () => now.getTime(),
+      },
+    ));
+  } catch (error) {
+    throw refuse(`signature under binding ${serial}: ${reasonOf(error)}`);
+  }
+  const mismatch = authorisationMismatch(payload, order);
+  if (mismatch !== undefined) throw refuse(`signed ${mismatch} differs from the order`);
+  return serial;
+}

@@ -1,0 +1,112 @@
+/**
+ * Every limit of the gateway (the FSP), as named options: validated once at
+ * start, frozen, and passed to whatever needs them. Units are last in the name.
+ */
+export interface GatewayLimits {
+  /** How long a customer has to answer a payment request. */
+  readonly paymentExpirySeconds: number;
+  /** Largest lifetime (exp − iat) accepted on a signed message. */
+  readonly messageAgeSecondsMax: number;
+  readonly clockSkewSeconds: number;
+  /** Validity of the merchant key certificates the FSP issues. */
+  readonly certificateValidityDays: number;
+  /** Largest request body accepted (413 above). */
+  readonly bodyLimitBytes: number;
+  /** Requests handled at once; above it the gateway answers 503 with Retry-After. */
+  readonly inFlightRequestsMax: number;
+  /** The window over which payment requests are counted for the rate limits. */
+  readonly rateWindowSeconds: number;
+  /** Payment requests one merchant may make per window (429 with Retry-After above). */
+  readonly paymentRequestsPerMerchantMax: number;
+  /** Payment requests one customer may receive per window, from all merchants together. */
+  readonly paymentRequestsPerCustomerMax: number;
+  /** Pending requests sent to a device per page when it (re)connects. */
+  readonly devicePageSize: number;
+  /** How long a confirmation waits for the customer's bank before answering `authorised`. */
+  readonly confirmationWaitMs: number;
+  /** Timeout of one call to a bank. */
+  readonly bankTimeoutMs: number;
+  /** Outbox: attempts before an effect is abandoned (bank orders are never abandoned). */
+  readonly outboxAttemptsMax: number;
+  readonly outboxBackoffBaseMs: number;
+  readonly outboxBackoffMaxMs: number;
+  /** Outbox: effects claimed per round, and how long a claimed effect is hidden from other workers. */
+  readonly outboxBatchSizeMax: number;
+  readonly outboxLeaseMs: number;
+  /** Timeout of one webhook delivery. */
+  readonly webhookTimeoutMs: number;
+  /** Payments the expiry sweep closes per round. */
+  readonly expiryBatchSizeMax: number;
+  /** How long an answered Idempotency-Key is kept. */
+  readonly idempotencyKeptSeconds: number;
+  /** Lifetime of the FSP's signature on receipts, outcomes and notifications (the envelope's maximum). */
+  readonly receiptLifetimeSeconds: number;
+}
+
+export const defaultGatewayLimits: GatewayLimits = Object.freeze({
+  paymentExpirySeconds: 300,
+  messageAgeSecondsMax: 600,
+  clockSkewSeconds: 60,
+  certificateValidityDays: 365,
+  bodyLimitBytes: 64 * 1024,
+  inFlightRequestsMax: 256,
+  rateWindowSeconds: 60,
+  paymentRequestsPerMerchantMax: 6_000,
+  paymentRequestsPerCustomerMax: 10,
+  devicePageSize: 50,
+  confirmationWaitMs: 10_000,
+  bankTimeoutMs: 10_000,
+  outboxAttemptsMax: 12,
+  outboxBackoffBaseMs: 250,
+  outboxBackoffMaxMs: 10 * 60_000,
+  outboxBatchSizeMax: 32,
+  outboxLeaseMs: 30_000,
+  webhookTimeoutMs: 5_000,
+  expiryBatchSizeMax: 100,
+  idempotencyKeptSeconds: 86_400,
+  receiptLifetimeSeconds: 86_400,
+});
+
+/** Inclusive bounds of every limit: a value outside them is a configuration error at start. */
+const bounds: Readonly<Record<keyof GatewayLimits, readonly [number, number]>> = {
+  paymentExpirySeconds: [10, 86_400],
+  messageAgeSecondsMax: [10, 86_400],
+  clockSkewSeconds: [0, 300],
+  certificateValidityDays: [1, 3_650],
+  bodyLimitBytes: [1_024, 1024 * 1024],
+  inFlightRequestsMax: [1, 100_000],
+  rateWindowSeconds: [1, 86_400],
+  paymentRequestsPerMerchantMax: [1, 10_000_000],
+  paymentRequestsPerCustomerMax: [1, 100_000],
+  devicePageSize: [1, 500],
+  confirmationWaitMs: [0, 120_000],
+  bankTimeoutMs: [100, 120_000],
+  outboxAttemptsMax: [1, 1_000],
+  outboxBackoffBaseMs: [1, 60_000],
+  outboxBackoffMaxMs: [1, 86_400_000],
+  outboxBatchSizeMax: [1, 1_000],
+  outboxLeaseMs: [1_000, 3_600_000],
+  webhookTimeoutMs: [100, 120_000],
+  expiryBatchSizeMax: [1, 10_000],
+  idempotencyKeptSeconds: [60, 30 * 86_400],
+  receiptLifetimeSeconds: [60, 86_400],
+};
+
+/** Validates and freezes the gateway's limits; throws naming the first limit out of bounds. */
+export function createGatewayLimits(options: Partial<GatewayLimits> = {}): GatewayLimits {
+  const limits: GatewayLimits = { ...defaultGatewayLimits, ...options };
+  for (const name of Object.keys(bounds) as (keyof GatewayLimits)[]) {
+    const value = limits[name];
+    const [min, max] = bounds[name];
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new Error(`gateway limits: ${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+    }
+  }
+  for (const name of Object.keys(options)) {
+    if (!Object.hasOwn(bounds, name)) throw new Error(`gateway limits: unknown limit ${name}`);
+  }
+  if (limits.outboxBackoffBaseMs > limits.outboxBackoffMaxMs) {
+    throw new Error('gateway limits: outboxBackoffBaseMs must not exceed outboxBackoffMaxMs');
+  }
+  return Object.freeze(limits);
+}

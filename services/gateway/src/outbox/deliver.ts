@@ -1,0 +1,195 @@
+import { encryptTo } from '@mpay/envelope';
+import { awaitingBankPaymentStates, isMpayError } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
+import type { GatewayContext } from '../context.ts';
+import type { DeviceEvent } from '../devices/hub.ts';
+import type { GatewayLimits } from '../limits.ts';
+import { advanceLogEntry } from '../log/outbox.ts';
+import { settleWithBank } from '../payments/settle.ts';
+import { findPayment } from '../payments/store.ts';
+import { activeBindingOf } from '../registry/bindings.ts';
+
+export type OutboxKind = 'device_push' | 'bank_order' | 'webhook' | 'log_entry';
+
+interface OutboxRow {
+  id: string;
+  payment_id: string;
+  kind: OutboxKind;
+  payload: string;
+  attempts: number;
+}
+
+/** Exponential backoff with full jitter, capped. */
+export function retryDelayMs(
+  attempts: number,
+  limits: Pick<GatewayLimits, 'outboxBackoffBaseMs' | 'outboxBackoffMaxMs'>,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(
+    limits.outboxBackoffMaxMs,
+    limits.outboxBackoffBaseMs * 2 ** Math.min(attempts, 30),
+  );
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/**
+ * Claims due rows (all, or one payment's of one kind) by pushing their next
+ * attempt a lease into the future, so that no other worker takes them while
+ * this one delivers; a worker that dies leaves them due again after the lease.
+ */
+async function claimDue(
+  context: GatewayContext,
+  now: Date,
+  only?: { paymentId: string; kind: OutboxKind },
+): Promise<OutboxRow[]> {
+  const { rows } = await context.database.query<OutboxRow>(
+    `UPDATE outbox SET next_attempt_at = $1
+     WHERE id IN (SELECT id FROM outbox
+                  WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $2
+                    AND ($3::text IS NULL OR (payment_id = $3 AND kind = $4))
+                  ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
+     RETURNING id::text AS id, payment_id, kind, payload, attempts`,
+    [
+      new Date(now.getTime() + context.limits.outboxLeaseMs).toISOString(),
+      now.toISOString(),
+      only?.paymentId ?? null,
+      only?.kind ?? '',
+      context.limits.outboxBatchSizeMax,
+    ],
+  );
+  return rows;
+}
+
+async function markDelivered(sql: Sql, row: OutboxRow, now: Date): Promise<void> {
+  await sql.query(
+    'UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1',
+    [row.id, now.toISOString()],
+  );
+}
+
+/**
+ * A failed attempt: due again after a backoff, or abandoned after the limit.
+ * Bank orders and log entries are never abandoned: a payment must reach its
+ * outcome, and the evidence of every outcome must reach the log.
+ */
+async function markFailed(context: GatewayContext, row: OutboxRow, error: string, now: Date): Promise<void> {
+  const attempts = row.attempts + 1;
+  const persistent = row.kind === 'bank_order' || row.kind === 'log_entry';
+  if (!persistent && attempts >= context.limits.outboxAttemptsMax) {
+    await context.database.query(
+      'UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4 WHERE id = $1',
+      [row.id, now.toISOString(), attempts, error],
+    );
+    context.log.warn(
+      { outboxId: row.id, paymentId: row.payment_id, kind: row.kind, error },
+      'outbox effect abandoned',
+    );
+    return;
+  }
+  const next = new Date(now.getTime() + retryDelayMs(attempts, context.limits));
+  await context.database.query(
+    'UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $1',
+    [row.id, attempts, error.slice(0, 200), next.toISOString()],
+  );
+}
+
+/** Sends a payment's request, receipt or outcome to the customer's open streams; a device that is offline asks again. */
+async function pushToDevice(
+  context: GatewayContext,
+  paymentId: string,
+  event: DeviceEvent['event'],
+): Promise<void> {
+  const payment = await findPayment(context.database, paymentId);
+  let data: string | null;
+  if (event === 'payment-request') {
+    data = payment.state === 'awaiting_customer_signature' ? payment.pushMessage : null;
+  } else {
+    const signed = event === 'receipt' ? payment.receipt : payment.outcome;
+    const binding =
+      signed === null
+        ? undefined
+        : await activeBindingOf(context.database, payment.customer.id, context.clock());
+    data = signed === null || binding === undefined ? null : await encryptTo(signed, binding.encryptionJwk);
+  }
+  if (data !== null) context.hub.push(payment.customer.id, { event, id: payment.id, data });
+}
+
+/** iMS step 9's delivery: POST the signed notification; any 2xx is delivered, anything else is retried. */
+async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { url: string; body: string }) {
+  const response = await fetch(payload.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/jose', 'mpay-delivery-id': row.id },
+    body: payload.body,
+    signal: AbortSignal.timeout(context.limits.webhookTimeoutMs),
+    redirect: 'manual',
+  });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+}
+
+async function deliver(context: GatewayContext, row: OutboxRow): Promise<void> {
+  const now = context.clock();
+  const payload = JSON.parse(row.payload) as Record<string, unknown>;
+  try {
+    switch (row.kind) {
+      case 'device_push':
+        await pushToDevice(context, row.payment_id, payload.event as DeviceEvent['event']);
+        await markDelivered(context.database, row, now);
+        return;
+      case 'webhook':
+        await postWebhook(context, row, payload as { url: string; body: string });
+        await markDelivered(context.database, row, now);
+        return;
+      case 'bank_order': {
+        const step = await settleWithBank(context, row.payment_id, (sql) => markDelivered(sql, row, now));
+        if (!step.done) await markFailed(context, row, step.code, now);
+        return;
+      }
+      case 'log_entry': {
+        const link = context.transactionLog;
+        if (link === undefined) throw new Error('no transaction log configured');
+        const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
+        if (await advanceLogEntry(context.database, link, submitter, row.payment_id)) {
+          await markDelivered(context.database, row, now);
+        }
+        return;
+      }
+    }
+  } catch (error) {
+    const code = isMpayError(error) ? error.code : error instanceof Error ? error.message : 'error';
+    await markFailed(context, row, code, now);
+  }
+}
+
+/** One round of the outbox: deliver every due effect (up to the batch size). Returns how many were attempted. */
+export async function runOutboxRound(context: GatewayContext): Promise<number> {
+  const rows = await claimDue(context, context.clock());
+  for (const row of rows) await deliver(context, row);
+  return rows.length;
+}
+
+/**
+ * Delivers one payment's effects of one kind now, and for a bank order waits
+ * (up to `waitMs`) until the payment has its bank's answer, asking again as
+ * the backoff allows. The background round delivers whatever this leaves.
+ */
+export async function deliverPaymentEffects(
+  context: GatewayContext,
+  paymentId: string,
+  kind: OutboxKind,
+  waitMs: number,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    for (const row of await claimDue(context, context.clock(), { paymentId, kind }))
+      await deliver(context, row);
+    if (kind !== 'bank_order') return;
+    const payment = await findPayment(context.database, paymentId);
+    const remainingMs = deadline - Date.now();
+    if (!awaitingBankPaymentStates.includes(payment.state) || remainingMs <= 0) return;
+    // Waiting for a condition (the bank's answer), polled at the outbox's base backoff.
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(remainingMs, context.limits.outboxBackoffBaseMs)),
+    );
+  }
+}

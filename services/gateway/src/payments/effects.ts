@@ -1,0 +1,204 @@
+import { signPayload } from '@mpay/envelope';
+import {
+  formatDecimalAmount,
+  type PaymentEffect,
+  type PaymentState,
+  publicStatusOf,
+  signatureValue,
+} from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
+import type { GatewayContext } from '../context.ts';
+import { enqueueLogEntry } from '../log/outbox.ts';
+import type { OutboxEntry, Payment, PaymentChanges } from './store.ts';
+
+/** What the event that caused a transition brought: the signed messages the outcome rests on. */
+export interface StepEvidence {
+  /** The customer's decline, or the merchant's signed cancellation request. */
+  readonly answer?: string | undefined;
+  /** The customer's bank's signed answer to the payment order. */
+  readonly bankAnswer?: string | undefined;
+  /** The bank's ledger transfer id. */
+  readonly transferId?: string | undefined;
+  readonly failureCode?: string | undefined;
+}
+
+function amountOf(payment: Payment) {
+  return { currency: payment.currency, value: formatDecimalAmount(payment.message.data.amount) };
+}
+
+/** iMS step 10: the customer's receipt, signed by the FSP; it names the bank's signed answer it rests on. */
+async function signReceipt(context: GatewayContext, payment: Payment, evidence: StepEvidence, now: Date) {
+  const customerSign = payment.message.address.from.sign;
+  if (customerSign === undefined || evidence.bankAnswer === undefined) {
+    throw new Error('assertion failed: a receipt rests on the customer signature and the bank answer');
+  }
+  return signPayload(
+    {
+      receipt: {
+        paymentId: payment.id,
+        status: 'completed',
+        payer: payment.customer.id,
+        payee: payment.merchant.id,
+        accountPayable: payment.payerAccount,
+        amount: amountOf(payment),
+        bankTransferId: evidence.transferId ?? payment.id,
+        customerSignature: signatureValue(customerSign),
+        bankAnswer: signatureValue(evidence.bankAnswer),
+        completedAt: now.toISOString(),
+      },
+    },
+    {
+      issuer: context.fsp.id,
+      audience: payment.customer.id,
+      transactionId: payment.id,
+      expiresInSeconds: context.limits.receiptLifetimeSeconds,
+      now: () => now.getTime(),
+    },
+    context.fsp.signing.privateJwk,
+  );
+}
+
+/** The FSP's signed statement of an outcome other than completion (declined, cancelled, expired, refused, failed). */
+async function signOutcome(
+  context: GatewayContext,
+  payment: Payment,
+  next: PaymentState,
+  evidence: StepEvidence,
+  now: Date,
+) {
+  return signPayload(
+    {
+      paymentOutcome: {
+        paymentId: payment.id,
+        status: publicStatusOf(next),
+        state: next,
+        payer: payment.customer.id,
+        payee: payment.merchant.id,
+        amount: amountOf(payment),
+        ...(evidence.failureCode === undefined ? {} : { failureCode: evidence.failureCode }),
+        ...(evidence.answer === undefined ? {} : { answer: signatureValue(evidence.answer) }),
+        ...(evidence.bankAnswer === undefined ? {} : { bankAnswer: signatureValue(evidence.bankAnswer) }),
+        at: now.toISOString(),
+      },
+    },
+    {
+      issuer: context.fsp.id,
+      audience: payment.customer.id,
+      transactionId: payment.id,
+      expiresInSeconds: context.limits.receiptLifetimeSeconds,
+      now: () => now.getTime(),
+    },
+    context.fsp.signing.privateJwk,
+  );
+}
+
+/** iMS step 9: the merchant's notification, signed by the FSP. */
+async function signNotification(
+  context: GatewayContext,
+  payment: Payment,
+  next: PaymentState,
+  evidence: StepEvidence,
+  now: Date,
+) {
+  return signPayload(
+    {
+      event: 'payment.updated',
+      payment: {
+        id: payment.id,
+        status: publicStatusOf(next),
+        amount: { currency: payment.currency, minor: payment.amountMinor.toString() },
+        payer: payment.customer.id,
+        ...(evidence.failureCode === undefined ? {} : { failureCode: evidence.failureCode }),
+      },
+    },
+    {
+      issuer: context.fsp.id,
+      audience: payment.merchant.id,
+      transactionId: payment.id,
+      expiresInSeconds: context.limits.receiptLifetimeSeconds,
+      now: () => now.getTime(),
+    },
+    context.fsp.signing.privateJwk,
+  );
+}
+
+/**
+ * What the log commits to for an outcome: every signature the payment
+ * gathered, in order (merchant, FSP, the customer's confirmation or decline or
+ * the merchant's cancellation, the bank's answer), then the FSP's receipt or
+ * outcome statement.
+ */
+function loggedMessages(payment: Payment, evidence: StepEvidence, closing: string): string[] {
+  const { address } = payment.message;
+  return [
+    address.to.sign,
+    address.fspSign,
+    address.from.sign,
+    evidence.answer,
+    evidence.bankAnswer,
+    closing,
+  ].filter((jws): jws is string => typeof jws === 'string');
+}
+
+/**
+ * Turns the effects of one step into what the transaction stores: signed
+ * receipts and outcome statements (changes) and outbox rows. Runs inside the
+ * step's transaction (`sql`), before it commits.
+ */
+export async function materialiseEffects(
+  context: GatewayContext,
+  sql: Sql,
+  payment: Payment,
+  next: PaymentState,
+  effects: readonly PaymentEffect[],
+  evidence: StepEvidence,
+  now: Date,
+): Promise<{ changes: PaymentChanges; outbox: OutboxEntry[] }> {
+  const outbox: OutboxEntry[] = [];
+  let closing: string | undefined;
+  const changes: { receipt?: string; outcome?: string } = {};
+  if (effects.includes('issue_receipt')) {
+    closing = await signReceipt(context, payment, evidence, now);
+    changes.receipt = closing;
+  } else if (effects.includes('log_outcome') || effects.includes('notify_customer')) {
+    closing = await signOutcome(context, payment, next, evidence, now);
+    changes.outcome = closing;
+  }
+  for (const effect of effects) {
+    switch (effect) {
+      case 'push_request':
+        outbox.push({ kind: 'device_push', payload: { event: 'payment-request' } });
+        break;
+      case 'order_transfer':
+        outbox.push({ kind: 'bank_order', payload: {} });
+        break;
+      case 'notify_customer':
+        outbox.push({
+          kind: 'device_push',
+          payload: { event: effects.includes('issue_receipt') ? 'receipt' : 'payment-status' },
+        });
+        break;
+      case 'notify_merchant':
+        if (payment.merchant.webhookUrl !== null) {
+          const body = await signNotification(context, payment, next, evidence, now);
+          outbox.push({ kind: 'webhook', payload: { url: payment.merchant.webhookUrl, body } });
+        }
+        break;
+      case 'log_outcome':
+        if (context.transactionLog !== undefined && closing !== undefined) {
+          await enqueueLogEntry(
+            sql,
+            payment.id,
+            `payment.${publicStatusOf(next)}`,
+            loggedMessages(payment, evidence, closing),
+            now,
+          );
+          outbox.push({ kind: 'log_entry', payload: {} });
+        }
+        break;
+      case 'issue_receipt':
+        break;
+    }
+  }
+  return { changes, outbox };
+}

@@ -1,0 +1,74 @@
+import { type PaymentEventKind, stepPayment } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
+import type { GatewayContext } from '../context.ts';
+import { materialiseEffects, type StepEvidence } from './effects.ts';
+import { findPayment, type Payment, type PaymentChanges, persistStep } from './store.ts';
+
+export interface EventInput {
+  readonly event: PaymentEventKind;
+  readonly evidence?: StepEvidence;
+  /** Changes the event itself brings (the customer's signed message, the bank's answer). */
+  readonly changes?: PaymentChanges;
+  /** Runs in the transaction on the locked payment before the step (record a nonce, check the caller). */
+  readonly guard?: (sql: Sql, payment: Payment) => Promise<void>;
+}
+
+/**
+ * Applies one event to a payment inside `sql`: lock the row, let the pure
+ * step function decide, materialise its effects (signed receipts and outbox
+ * rows), and persist all of it. Throws what the step throws; nothing is
+ * written then, since the caller's transaction rolls back.
+ */
+export async function applyEventIn(
+  context: GatewayContext,
+  sql: Sql,
+  paymentId: string,
+  input: EventInput,
+  now: Date,
+): Promise<Payment> {
+  const payment = await findPayment(sql, paymentId, { lock: true });
+  await input.guard?.(sql, payment);
+  const result = stepPayment(payment, input.event, now);
+  const evidence = input.evidence ?? {};
+  const withChanges: Payment = {
+    ...payment,
+    message: input.changes?.message ?? payment.message,
+  };
+  const { changes, outbox } = await materialiseEffects(
+    context,
+    sql,
+    withChanges,
+    result.next,
+    result.effects,
+    evidence,
+    now,
+  );
+  await persistStep(
+    sql,
+    payment,
+    input.event,
+    result,
+    {
+      ...input.changes,
+      ...changes,
+      ...(evidence.failureCode === undefined ? {} : { failureCode: evidence.failureCode }),
+    },
+    outbox,
+    now,
+  );
+  return findPayment(sql, paymentId);
+}
+
+/** `applyEventIn` in a transaction of its own; kicks the outbox after the commit. */
+export async function applyEvent(
+  context: GatewayContext,
+  paymentId: string,
+  input: EventInput,
+): Promise<Payment> {
+  const now = context.clock();
+  const payment = await context.database.transaction((sql) =>
+    applyEventIn(context, sql, paymentId, input, now),
+  );
+  context.kickOutbox();
+  return payment;
+}

@@ -1,0 +1,198 @@
+import {
+  decodeUnverified,
+  type KeyBinding,
+  type PublicJwk,
+  parsePublicJwk,
+  verifyKeyBinding,
+} from '@mpay/envelope';
+import { requestJson } from '@mpay/http-client';
+import { MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
+import type { GatewayContext } from '../context.ts';
+import { findBank } from './banks.ts';
+import { addAlias, upsertParty } from './parties.ts';
+
+/** A customer's key as its bank bound it, read back from the FSP's copy of the binding. */
+export interface BoundKey {
+  readonly serialNumber: string;
+  readonly bankId: string;
+  readonly partyId: string;
+  readonly deviceId: string;
+  readonly signingJwk: PublicJwk;
+  readonly encryptionJwk: PublicJwk;
+  readonly accounts: readonly string[];
+  readonly notAfter: Date;
+}
+
+interface BindingRow {
+  serial_number: string;
+  bank_id: string;
+  party_id: string;
+  device_id: string;
+  signing_jwk: string;
+  encryption_jwk: string;
+  accounts: string;
+  not_after: Date | string;
+}
+
+const bindingColumns =
+  'serial_number, bank_id, party_id, device_id, signing_jwk, encryption_jwk, accounts, not_after';
+
+function toBoundKey(row: BindingRow): BoundKey {
+  return {
+    serialNumber: row.serial_number,
+    bankId: row.bank_id,
+    partyId: row.party_id,
+    deviceId: row.device_id,
+    signingJwk: parsePublicJwk(JSON.parse(row.signing_jwk)),
+    encryptionJwk: parsePublicJwk(JSON.parse(row.encryption_jwk)),
+    accounts: JSON.parse(row.accounts) as string[],
+    notAfter: new Date(row.not_after),
+  };
+}
+
+/** The binding whose signing key has this kid, if it is neither revoked nor expired at `now`. */
+export async function activeBindingByKid(sql: Sql, kid: string, now: Date): Promise<BoundKey | undefined> {
+  const { rows } = await sql.query<BindingRow>(
+    `SELECT ${bindingColumns} FROM key_bindings
+     WHERE signing_kid = $1 AND revoked_at IS NULL AND not_before <= $2 AND not_after > $2`,
+    [kid, now.toISOString()],
+  );
+  return rows[0] === undefined ? undefined : toBoundKey(rows[0]);
+}
+
+/** The customer's newest active binding: its device gets the requests, its first account pays. */
+export async function activeBindingOf(sql: Sql, partyId: string, now: Date): Promise<BoundKey> {
+  const { rows } = await sql.query<BindingRow>(
+    `SELECT ${bindingColumns} FROM key_bindings
+     WHERE party_id = $1 AND revoked_at IS NULL AND not_before <= $2 AND not_after > $2
+     ORDER BY created_at DESC, serial_number LIMIT 1`,
+    [partyId, now.toISOString()],
+  );
+  if (rows[0] === undefined) throw new MpayError('KEY_UNKNOWN');
+  return toBoundKey(rows[0]);
+}
+
+export interface CustomerRegistration {
+  /** The key binding the customer's bank issued at enrolment (compact JWS). */
+  readonly binding: string;
+  readonly displayName: string;
+}
+
+const displayNameLengthMax = 100;
+
+/** Asks the bank whether it still stands by the binding (it may have been revoked since it was issued). */
+async function confirmedByBank(context: GatewayContext, url: string, binding: KeyBinding): Promise<void> {
+  const { body } = await requestJson<{ status?: unknown }>(
+    `${url}/key-bindings/${encodeURIComponent(binding.serialNumber)}`,
+    { timeoutMs: context.limits.bankTimeoutMs, responseBytesMax: 16 * 1024 },
+    'BANK_UNAVAILABLE',
+  );
+  if (body.status !== 'active') throw new MpayError('KEY_BINDING_REVOKED');
+}
+
+/**
+ * Registers a customer (or a new device of one) with the FSP on the word of
+ * the customer's bank: the binding must verify under the key of the bank that
+ * the party's address names (`…@person.xbank` → xbank), be valid now, and be
+ * active at that bank. The party's bank and accounts come from the binding,
+ * never from the caller.
+ */
+export async function verifyCustomerRegistration(
+  context: GatewayContext,
+  registration: CustomerRegistration,
+): Promise<VerifiedCustomer> {
+  const displayName = registration.displayName.trim();
+  if (displayName.length === 0 || displayName.length > displayNameLengthMax) {
+    throw new MpayError('REQUEST_INVALID', 'displayName');
+  }
+  const claimedBank = claimedIssuer(registration.binding);
+  const bank = await findBank(context.database, claimedBank);
+  const now = context.clock();
+  const binding = await verifyKeyBinding(registration.binding, async () => bank.signingJwk, {
+    isRevoked: () => false,
+    issuer: bank.id,
+    clockSkewSeconds: context.limits.clockSkewSeconds,
+    now: () => now.getTime(),
+  });
+  const party = parsePartyId(binding.subject, 'sub');
+  if (party.kind !== 'person' || !('bank' in party) || party.bank !== bank.id) {
+    throw new MpayError('KEY_BINDING_INVALID', 'subject');
+  }
+  await confirmedByBank(context, bank.url, binding);
+  return { binding, compact: registration.binding, displayName, bankId: bank.id };
+}
+
+/** A customer registration whose binding verified under its bank's key and is active at that bank. */
+export interface VerifiedCustomer {
+  readonly binding: KeyBinding;
+  readonly compact: string;
+  readonly displayName: string;
+  readonly bankId: string;
+}
+
+/** Stores a verified registration: the person party and the FSP's copy of the binding (a new device adds a row). */
+export async function storeCustomer(
+  sql: Sql,
+  customer: VerifiedCustomer,
+  now: Date,
+): Promise<{ partyId: string; serialNumber: string; bankId: string }> {
+  const { binding, bankId } = customer;
+  await upsertParty(sql, {
+    id: binding.subject,
+    kind: 'person',
+    displayName: customer.displayName,
+    bankId,
+    webhookUrl: null,
+  });
+  await sql.query(
+    `INSERT INTO key_bindings (serial_number, bank_id, party_id, device_id, signing_kid, signing_jwk, encryption_jwk,
+         accounts, binding, not_before, not_after, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10), to_timestamp($11), $12)
+       ON CONFLICT DO NOTHING`,
+    [
+      binding.serialNumber,
+      bankId,
+      binding.subject,
+      binding.deviceId,
+      binding.signingJwk.kid,
+      JSON.stringify(binding.signingJwk),
+      JSON.stringify(binding.encryptionJwk),
+      JSON.stringify(binding.accounts),
+      customer.compact,
+      binding.notBefore,
+      binding.notAfter,
+      now.toISOString(),
+    ],
+  );
+  return { partyId: binding.subject, serialNumber: binding.serialNumber, bankId };
+}
+
+/** The `iss` of a binding before it is verified: only to pick the key it must verify under. */
+function claimedIssuer(binding: string): string {
+  const issuer = (decodeUnverified(binding)?.payload as { iss?: unknown } | undefined)?.iss;
+  if (typeof issuer !== 'string') throw new MpayError('KEY_BINDING_INVALID');
+  return issuer;
+}
+
+/** A lost device: the FSP stops using the key at once (its bank revokes it for debits on its side). */
+export async function revokeBinding(
+  sql: Sql,
+  bankId: string,
+  serialNumber: string,
+  now: Date,
+): Promise<void> {
+  const updated = await sql.query(
+    'UPDATE key_bindings SET revoked_at = $3 WHERE bank_id = $1 AND serial_number = $2 AND revoked_at IS NULL',
+    [bankId, serialNumber, now.toISOString()],
+  );
+  if (updated.rowCount === 0) throw new MpayError('NOT_FOUND', 'binding');
+}
+
+/** The operator maps an MSISDN to a registered customer (the alias merchants may address). */
+export async function registerAlias(sql: Sql, msisdn: string, partyId: string): Promise<void> {
+  const alias = parseMsisdn(msisdn);
+  const party = parsePartyId(partyId, 'partyId');
+  if (party.kind !== 'person') throw new MpayError('PARTY_ID_INVALID', 'partyId');
+  await addAlias(sql, alias, partyId);
+}
