@@ -36,6 +36,8 @@ interface Order {
   };
   /** The bank's last word: completed, refused (hold released) or rejected (never placed). */
   outcome?: 'completed' | 'refused' | 'rejected';
+  /** The last answer that was not final (a state, or an error), for the failure message. */
+  last?: string;
 }
 
 let folder: string;
@@ -114,8 +116,10 @@ async function send(order: Order): Promise<void> {
   try {
     const answer = await clients.xbank.post<{ state: string }>('/payment-orders', order.body);
     if (answer.state === 'completed' || answer.state === 'refused') order.outcome = answer.state;
+    else order.last = answer.state;
   } catch (error) {
     if (isMpayError(error) && error.code === 'INSUFFICIENT_FUNDS') order.outcome = 'rejected';
+    else order.last = isMpayError(error) ? `${error.code}: ${error.message}` : String(error);
   }
 }
 
@@ -184,7 +188,7 @@ describe('interbank payments survive SIGKILL of either bank', () => {
         intervalMs: 250,
         detail: () =>
           `still open: ${open()
-            .map((order) => order.body.reference)
+            .map((order) => `${order.body.reference} (last answer: ${order.last})`)
             .join(', ')}`,
       },
     );

@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { bankOperator, demoParties, type Platform, platformSchemas, startPlatform } from '@mpay/cli';
+import {
+  bankOperator,
+  demoParties,
+  type Platform,
+  type PlatformOptions,
+  platformSchemas,
+  startPlatform,
+} from '@mpay/cli';
 import { encryptTo, type PrivateJwk, signPayload } from '@mpay/envelope';
+import { signRequest } from '@mpay/http-client';
+import { verifyReceipt } from '@mpay/merkle';
 import { type ImsMessage, imsToJson, isMpayError, merchantSignedContent } from '@mpay/protocol';
 import { type FspTrust, fetchFspTrust, fspEncryptionKey, MerchantClient, Wallet } from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
-import { platformStartDeadlineMs, within } from '../support/deadlines.ts';
+import { paymentSettledDeadlineMs, platformStartDeadlineMs, waitFor, within } from '../support/deadlines.ts';
 
 /** A whole platform on loopback: real HTTP, real crypto, PGlite in memory or a fresh PostgreSQL schema set. */
 export interface TestPlatform {
@@ -16,7 +25,9 @@ export interface TestPlatform {
   close(): Promise<void>;
 }
 
-export async function startTestPlatform(): Promise<TestPlatform> {
+export async function startTestPlatform(
+  options: Pick<PlatformOptions, 'gatewayLimits' | 'gatewayClock'> = {},
+): Promise<TestPlatform> {
   const databaseUrl = process.env.DATABASE_URL;
   const schemaPrefix = `e2e_${randomBytes(4).toString('hex')}_`;
   // startPlatform runs in this process and resolves once every service listens and the demo is seeded:
@@ -27,6 +38,9 @@ export async function startTestPlatform(): Promise<TestPlatform> {
       schemaPrefix,
       pbkdf2Iterations: 100_000,
       backgroundIntervalMs: 100,
+      // The suite asks one demo customer for many payments in a minute; the rate tests set their own.
+      gatewayLimits: { paymentRequestsPerCustomerMax: 1_000, ...options.gatewayLimits },
+      ...(options.gatewayClock === undefined ? {} : { gatewayClock: options.gatewayClock }),
     }),
     { deadlineMs: platformStartDeadlineMs, what: 'the platform (startPlatform) to start' },
   );
@@ -123,4 +137,36 @@ export async function craftMerchantRequest(
   const json = imsToJson(final) as unknown as Record<string, unknown>;
   options.rawJson?.(json);
   return { jwe: await encryptTo(JSON.stringify({ ims: json }), fspEncryptionKey(test.fsp)), message: final };
+}
+
+/** A payment's evidence file from the gateway, as the merchant (a party of the payment) asks for it, once the log proved it. */
+export async function evidenceOf(test: TestPlatform, paymentId: string): Promise<string> {
+  const path = `/payments/${paymentId}/evidence`;
+  return waitFor(
+    async () => {
+      const authorization = await signRequest(
+        { method: 'GET', path, body: '' },
+        {
+          issuer: demoParties.merchant.id,
+          audience: test.fsp.id,
+          key: test.platform.credentials.merchantKeys.signing.privateJwk,
+        },
+      );
+      const response = await fetch(`${test.platform.urls.gateway}${path}`, { headers: { authorization } });
+      const text = await response.text();
+      if (response.status !== 200 && response.status !== 202)
+        throw new Error(`evidence: HTTP ${response.status} ${text}`);
+      return response.status === 200 ? text : undefined;
+    },
+    { deadlineMs: paymentSettledDeadlineMs, what: `the evidence of payment ${paymentId}` },
+  );
+}
+
+/** The payment's evidence, verified under the platform's log and witness keys. */
+export async function verifiedEvidence(test: TestPlatform, paymentId: string) {
+  return verifyReceipt(await evidenceOf(test, paymentId), {
+    logVerifierKey: test.platform.log.logVerifierKey,
+    witnessVerifierKeys: [test.platform.log.witnessVerifierKey],
+    witnessesRequired: 1,
+  });
 }

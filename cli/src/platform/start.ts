@@ -1,4 +1,4 @@
-import { createGatewayService, type FspIdentity, type GatewayService } from '@mpay/gateway';
+import { createGatewayService, type FspIdentity, type GatewayLimits, type GatewayService } from '@mpay/gateway';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop } from '@mpay/merchant-shop';
 import { MerchantClient } from '@mpay/sdk';
@@ -20,6 +20,10 @@ export interface PlatformOptions {
   logger?: boolean | { level: string };
   backgroundIntervalMs?: number;
   pbkdf2Iterations?: number;
+  /** The gateway's limits (rates, expiry, page sizes); validated by the gateway. */
+  gatewayLimits?: Partial<GatewayLimits>;
+  /** The gateway's clock (tests move it to expire requests). */
+  gatewayClock?: () => Date;
 }
 
 export interface Platform {
@@ -94,6 +98,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     },
     logger: options.logger ?? false,
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+    ...(options.gatewayLimits === undefined ? {} : { limits: options.gatewayLimits }),
+    ...(options.gatewayClock === undefined ? {} : { clock: options.gatewayClock }),
   });
   const gatewayUrl = await gateway.listen(options.ports?.gateway ?? 0, '127.0.0.1');
   const merchantKeys = await loadOrCreate(

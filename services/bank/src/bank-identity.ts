@@ -1,4 +1,11 @@
-import { type PrivateJwk, type PublicJwk, type PublicJwkSet, parsePrivateJwk, publicJwkSet, publicPart } from '@mpay/envelope';
+import {
+  type PrivateJwk,
+  type PublicJwk,
+  type PublicJwkSet,
+  parsePrivateJwk,
+  publicJwkSet,
+  publicPart,
+} from '@mpay/envelope';
 
 /**
  * The bank as a signer: its id and its institutional signing key, with which

@@ -8,6 +8,8 @@ export {
   type PublishedPosition,
   reconcilePositions,
 } from './interbank/reconcile.ts';
+export type { KeyBindingStatus, KeyBindingView } from './key-depository/bindings.ts';
+export type { Enrolment, EnrolmentRequest } from './key-depository/enrol.ts';
 export { type BankLimits, createBankLimits } from './limits.ts';
 export { bankMigrationsFolder, migrateBank } from './migrations.ts';
 export { type BankService, type BankServiceOptions, createBankService } from './service.ts';

@@ -153,7 +153,7 @@ export async function startTestBank(
 }
 
 /** A party id no other test uses: `<prefix>-<8 hex>@<kind>.<bank>`. */
-export function uniquePartyId(kind: 'person' | 'merchant', bank: string, prefix = kind): string {
+export function uniquePartyId(kind: 'person' | 'merchant', bank: string, prefix: string = kind): string {
   return `${prefix}-${randomUUID().slice(0, 8)}@${kind}.${bank}`;
 }
 

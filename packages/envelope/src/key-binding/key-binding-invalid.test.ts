@@ -106,7 +106,9 @@ describe('key bindings that are invalid', () => {
   });
 
   it('is invalid with a member added or missing', async () => {
-    await expectInvalid(await signCanonical({ ...content(), extra: true }, bank.privateJwk, KEY_BINDING_TYPE));
+    await expectInvalid(
+      await signCanonical({ ...content(), extra: true }, bank.privateJwk, KEY_BINDING_TYPE),
+    );
     for (const member of Object.keys(content())) {
       const { [member]: _removed, ...rest } = content();
       await expectInvalid(await signCanonical(rest, bank.privateJwk, KEY_BINDING_TYPE));

@@ -1,13 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64url, parseJsonObject } from '../encoding.ts';
 import { type GeneratedKeyPair, generateSigningKeyPair } from '../keys/generate.ts';
-import {
-  clockAt,
-  expectFrozen,
-  expectMpayError,
-  resolverFor,
-  T0_SECONDS,
-} from '../test-support/fixtures.ts';
+import { clockAt, expectFrozen, expectMpayError, resolverFor, T0_SECONDS } from '../test-support/fixtures.ts';
 import { ACCOUNT_A, ACCOUNT_B, at, bindingFixture, DAY_SECONDS } from './fixture.test-helper.ts';
 import { issueKeyBinding, type KeyBindingRequest } from './issue.ts';
 import { KEY_BINDING_TYPE } from './payload.ts';

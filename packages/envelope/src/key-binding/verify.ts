@@ -71,7 +71,8 @@ export async function verifyKeyBinding(
   const encryptionJwk = await certifiableKey(payload.encryptionJwk, 'enc').catch(invalid);
 
   const now = nowSeconds(options.now);
-  if (now < nbf - clockSkewSeconds || now >= exp + clockSkewSeconds) throw new MpayError('KEY_BINDING_EXPIRED');
+  if (now < nbf - clockSkewSeconds || now >= exp + clockSkewSeconds)
+    throw new MpayError('KEY_BINDING_EXPIRED');
   if (await options.isRevoked(serialNumber)) throw new MpayError('KEY_BINDING_REVOKED');
   return Object.freeze({
     issuer: iss,

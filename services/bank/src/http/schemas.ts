@@ -12,7 +12,12 @@ export const minorUnits = { type: 'string', pattern: '^[1-9][0-9]{0,17}$' } as c
 export const currency = { type: 'string', pattern: '^[A-Z]{3}$' } as const;
 export const reference = { type: 'string', maxLength: referenceLengthCeiling } as const;
 /** A party id's characters and length; routes then require its canonical form (isPartyId). */
-export const partyId = { type: 'string', minLength: 1, maxLength: partyIdLengthMax, pattern: '^[a-z0-9._@-]+$' } as const;
+export const partyId = {
+  type: 'string',
+  minLength: 1,
+  maxLength: partyIdLengthMax,
+  pattern: '^[a-z0-9._@-]+$',
+} as const;
 
 export const idParamsSchema = {
   type: 'object',

@@ -1,4 +1,4 @@
-import { decodeUnverified, type KeyBinding, verifyKeyBinding, verifyPayload } from '@mpay/envelope';
+import { type KeyBinding, verifyKeyBinding, verifyPayload } from '@mpay/envelope';
 import { isMpayError, parseDecimalAmount } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { BankIdentity } from '../bank-identity.ts';
@@ -54,24 +54,24 @@ export function authorisationMismatch(
 }
 
 function reasonOf(error: unknown): string {
-  return isMpayError(error) ? `${error.code}${error.detail === undefined ? '' : ` ${error.detail}`}` : 'error';
+  return isMpayError(error)
+    ? `${error.code}${error.detail === undefined ? '' : ` ${error.detail}`}`
+    : 'error';
 }
 
 /**
- * The binding whose key signed the authorisation, checked as the bank issued
- * it: the bank's own signature over it, active now (no clock skew: the bank's
- * own records and clock), not revoked. Its row stays locked until the order
- * commits, so a revocation cannot commit in between.
+ * The binding of a signing key (by kid, from the signature's header, which
+ * says nothing until the signature verifies under the key found here),
+ * checked as the bank issued it: its own signature over it, active now (no
+ * clock skew: the bank's own records and clock), not revoked. Its row stays
+ * locked until the order commits, so a revocation cannot commit in between.
  */
 async function bindingOf(
   sql: Sql,
   context: ConsentContext,
-  authorisation: string,
+  kid: string,
   now: Date,
 ): Promise<{ serial: string; binding: KeyBinding }> {
-  const header = decodeUnverified(authorisation)?.header as { kid?: unknown } | undefined;
-  const kid = header?.kid;
-  if (typeof kid !== 'string') throw new OrderRefusal('CUSTOMER_AUTHORISATION_INVALID', 'no key id');
   const record = await selectKeyBindingByKid(sql, kid, true);
   if (record === undefined) {
     throw new OrderRefusal('CUSTOMER_AUTHORISATION_INVALID', `key ${kid} is not bound at this bank`);
@@ -93,12 +93,12 @@ async function bindingOf(
  * The rule everything else serves (DESIGN.md, "Who must see the customer's
  * consent"): no account is debited unless the account holder's own signature
  * over that exact debit verifies here, under a key this bank bound to that
- * account. Checks, in order: a binding of this bank's depository for the
- * signature's kid, active, whose subject is the payer and whose accounts
- * include the debited one; the signature under the bound key, issued by the
- * payer, addressed to the FSP that orders (`orderedBy`), for this order id,
- * short-lived and not expired now; the signed content names this debit.
- * Returns the binding's serial; throws OrderRefusal:
+ * account. Checks: the signature under the key of an active binding of this
+ * bank's depository (found by the signature's kid), issued by the payer,
+ * addressed to the FSP that orders (`orderedBy`), for this order id,
+ * short-lived and not expired now; the binding's subject is the payer and
+ * its accounts include the debited one; the signed content names this
+ * debit. Returns the binding's serial; throws OrderRefusal:
  * CUSTOMER_AUTHORISATION_REQUIRED without an authorisation, else
  * CUSTOMER_AUTHORISATION_INVALID whatever failed (the reason is for the log).
  */
@@ -113,16 +113,15 @@ export async function verifyCustomerAuthorisation(
     throw new OrderRefusal('CUSTOMER_AUTHORISATION_REQUIRED', 'no customer authorisation');
   }
   const refuse = (reason: string) => new OrderRefusal('CUSTOMER_AUTHORISATION_INVALID', reason);
-  const { serial, binding } = await bindingOf(sql, context, order.authorisation, now);
-  if (binding.subject !== order.payerId) throw refuse(`binding ${serial} is of another party`);
-  if (!binding.accounts.includes(order.debitAccountId)) {
-    throw refuse(`binding ${serial} does not name the debited account`);
-  }
+  let bound: { serial: string; binding: KeyBinding } | undefined;
   let payload: Readonly<Record<string, unknown>>;
   try {
     ({ payload } = await verifyPayload(
       order.authorisation,
-      (kid) => (kid === binding.signingJwk.kid ? binding.signingJwk : undefined),
+      async (kid) => {
+        bound = await bindingOf(sql, context, kid, now);
+        return bound.binding.signingJwk;
+      },
       { audience: orderedBy, issuer: order.payerId, transactionId: order.id },
       {
         maxAgeSeconds: context.limits.customerAuthorisationLifetimeSecondsMax,
@@ -131,7 +130,16 @@ export async function verifyCustomerAuthorisation(
       },
     ));
   } catch (error) {
-    throw refuse(`signature under binding ${serial}: ${reasonOf(error)}`);
+    if (error instanceof OrderRefusal) throw error;
+    throw refuse(
+      `signature${bound === undefined ? '' : ` under binding ${bound.serial}`}: ${reasonOf(error)}`,
+    );
+  }
+  if (bound === undefined) throw new Error('assertion failed: a verified signature has its binding');
+  const { serial, binding } = bound;
+  if (binding.subject !== order.payerId) throw refuse(`binding ${serial} is of another party`);
+  if (!binding.accounts.includes(order.debitAccountId)) {
+    throw refuse(`binding ${serial} does not name the debited account`);
   }
   const mismatch = authorisationMismatch(payload, order);
   if (mismatch !== undefined) throw refuse(`signed ${mismatch} differs from the order`);

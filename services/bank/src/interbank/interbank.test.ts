@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { generateSigningKeyPair } from '@mpay/envelope';
+import { decodeUnverified, generateSigningKeyPair } from '@mpay/envelope';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serviceStartDeadlineMs, within } from '../../../../test/support/deadlines.ts';
-import { type EnrolledKey, enrolTestCustomer, signTestAuthorisation, uniquePartyId } from '../test-helpers.ts';
+import {
+  type EnrolledKey,
+  enrolTestCustomer,
+  signTestAuthorisation,
+  uniquePartyId,
+} from '../test-helpers.ts';
 import { holdResolutionId } from './ids.ts';
 import { signFundsTransfer } from './messages.ts';
 import { createInterbank } from './peers.ts';
@@ -128,14 +133,6 @@ describe('payment orders between two banks', () => {
     await expectAudited();
   });
 
-  it('refuses to let a peer credit one of the bank’s own accounts, whoever owns it', async () => {
-    const owner = uniquePartyId('merchant', 'ybank', 'funds');
-    const funding = await banks.y.openAccount('funding', owner);
-    const placed = await banks.x.call('POST', '/payment-orders', await order({ payeeId: owner }));
-    expect(placed.body).toMatchObject({ state: 'refused', refusalCode: 'PAYEE_UNKNOWN' });
-    expect(await banks.y.balance(funding)).toMatchObject({ balance: 0n });
-  });
-
   it('refuses an order the customer cannot pay, leaving no order behind', async () => {
     const body = await order({ amount: '10001' });
     const placed = await banks.x.call('POST', '/payment-orders', body);
@@ -258,19 +255,21 @@ describe('what nobody but the merchant bank’s answer may do', () => {
   it('lets the FSP debit only accounts bound to the customer’s key and pay only customers or merchants', async () => {
     const funding = await banks.x.openAccount('funding');
     await fund(funding, 1_000n);
-    const fromFunding = await banks.x.call('POST', '/payment-orders', await order({ debitAccountId: funding }));
-    expect(fromFunding.body).toMatchObject({ error: { code: 'CUSTOMER_AUTHORISATION_INVALID' } });
-    const owner = uniquePartyId('merchant', 'xbank', 'funds');
-    const ownedFunding = await banks.x.openAccount('funding', owner);
-    const toFunding = await banks.x.call(
+    const fromFunding = await banks.x.call(
       'POST',
       '/payment-orders',
-      await order({ creditBankId: 'xbank', payeeId: owner }),
+      await order({ debitAccountId: funding }),
     );
-    expect(toFunding.body).toMatchObject({ error: { code: 'PAYEE_UNKNOWN' } });
+    expect(fromFunding.body).toMatchObject({ error: { code: 'CUSTOMER_AUTHORISATION_INVALID' } });
+    const nobody = uniquePartyId('merchant', 'xbank', 'nobody');
+    const toNobody = await banks.x.call(
+      'POST',
+      '/payment-orders',
+      await order({ creditBankId: 'xbank', payeeId: nobody }),
+    );
+    expect(toNobody.body).toMatchObject({ error: { code: 'PAYEE_UNKNOWN' } });
     expect(await banks.x.balance(customer)).toMatchObject({ balance: 10_000n });
     expect(await banks.x.balance(funding)).toMatchObject({ balance: 1_000n });
-    expect(await banks.x.balance(ownedFunding)).toMatchObject({ balance: 0n });
   });
 
   it('answers concurrent identical orders with the one order, even near a daily limit', async () => {
@@ -373,6 +372,22 @@ describe('funds-transfer messages at the merchant bank', () => {
     const wrongBank = await signFundsTransfer(xbank(), { ...content(), debtorBank: 'ybank' });
     expect((await send(wrongBank)).body).toMatchObject({ error: { code: 'CRYPTO_VERIFICATION_FAILED' } });
     expect(await banks.y.balance(merchant)).toMatchObject({ balance: 0n });
+    await expectAudited();
+  });
+
+  it('credits only the account its own records bind to the payee id, never one of the bank’s own', async () => {
+    const funding = await banks.y.openAccount('funding');
+    for (const payeeId of ['ybank', uniquePartyId('merchant', 'ybank', 'nobody')]) {
+      const { body } = await send(await signFundsTransfer(xbank(), { ...content(), payeeId }));
+      const answer = decodeUnverified(body.answer as string)?.payload as Record<string, unknown>;
+      expect(answer.fundsTransferAnswer).toMatchObject({ outcome: 'refused', code: 'PAYEE_UNKNOWN' });
+    }
+    expect(await banks.y.balance(funding)).toMatchObject({ balance: 0n });
+    expect(await banks.y.balance(merchant)).toMatchObject({ balance: 0n });
+    const second = await banks.y.openAccount('merchant', merchantParty);
+    await send(await signFundsTransfer(xbank(), content()));
+    expect(await banks.y.balance(merchant)).toMatchObject({ balance: 500n });
+    expect(await banks.y.balance(second)).toMatchObject({ balance: 0n });
     await expectAudited();
   });
 });

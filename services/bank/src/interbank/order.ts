@@ -218,7 +218,10 @@ async function recordRefusal(
   error: MpayError,
   now: Date,
 ): Promise<void> {
-  const reason = (error instanceof OrderRefusal ? error.reason : (error.detail ?? error.message)).slice(0, 500);
+  const reason = (error instanceof OrderRefusal ? error.reason : (error.detail ?? error.message)).slice(
+    0,
+    500,
+  );
   const event = { orderId: input.id, orderedBy, payerId: input.payerId, code: error.code, reason };
   const refusal = { ...event, reason: reason === '' ? error.code : reason, createdAt: now };
   await insertRefusal(context.database, refusal).catch((cause: unknown) =>

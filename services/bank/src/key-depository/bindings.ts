@@ -53,7 +53,8 @@ export async function revokeKeyBinding(
     const created = await insertRevocation(sql, serial, reason, revokedBy, now);
     const revoked = await selectKeyBinding(sql, serial);
     if (revoked?.revocation === undefined) throw new Error('assertion failed: the binding is revoked');
-    if (created) context.log.warn({ serial, partyId: record.partyId, reason, revokedBy }, 'key binding revoked');
+    if (created)
+      context.log.warn({ serial, partyId: record.partyId, reason, revokedBy }, 'key binding revoked');
     return { view: viewOf(revoked, now), created };
   });
 }

@@ -1,9 +1,4 @@
-import {
-  certifiableKey,
-  issueKeyBinding,
-  type PublicJwk,
-  verifyPayload,
-} from '@mpay/envelope';
+import { certifiableKey, issueKeyBinding, type PublicJwk, verifyPayload } from '@mpay/envelope';
 import { canonicalize, isMpayError, MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import { retryOnUniqueViolation } from '../store/create-transfer.ts';
@@ -43,6 +38,9 @@ export interface Enrolment {
   readonly created: boolean;
 }
 
+/** The members of a proof of possession: `enrolment` and the envelope's claims, no others. */
+const proofMembers = ['aud', 'enrolment', 'exp', 'iat', 'iss', 'nonce', 'txn'].join();
+
 /** The keys of a request, checked before any code is looked at; `problem` says why not. */
 type Candidate =
   | { readonly signingJwk: PublicJwk; readonly encryptionJwk: PublicJwk; readonly problem?: undefined }
@@ -53,7 +51,9 @@ type Decision =
   | { readonly kind: 'failed' | 'blocked'; readonly reason: string; readonly counted?: number | undefined };
 
 function reasonOf(error: unknown): string {
-  return isMpayError(error) ? `${error.code}${error.detail === undefined ? '' : ` ${error.detail}`}` : 'error';
+  return isMpayError(error)
+    ? `${error.code}${error.detail === undefined ? '' : ` ${error.detail}`}`
+    : 'error';
 }
 
 /**
@@ -81,9 +81,9 @@ async function checkCandidate(
       { audience: context.bank.id, issuer: request.partyId, transactionId: request.deviceId },
       { maxAgeSeconds: context.limits.enrolmentProofLifetimeSecondsMax, now: () => now.getTime() },
     );
-    const { enrolment, ...claims } = verified.payload;
     const expected = { partyId: request.partyId, deviceId: request.deviceId, bank: context.bank.id };
-    if (Object.keys(claims).length !== 6 || canonicalize(enrolment ?? null) !== canonicalize(expected)) {
+    const members = Object.keys(verified.payload).sort().join();
+    if (members !== proofMembers || canonicalize(verified.payload.enrolment) !== canonicalize(expected)) {
       return { problem: 'proof: content', signingJwk };
     }
   } catch (error) {
@@ -227,7 +227,10 @@ export async function enrol(context: DepositoryContext, request: EnrolmentReques
   if (decision.kind === 'enrolled') return decision.enrolment;
   const event = { partyId: request.partyId, deviceId: request.deviceId, reason: decision.reason };
   if (decision.kind === 'blocked' && decision.counted !== undefined) {
-    context.log.warn({ ...event, failedAttempts: decision.counted }, 'enrolment blocked after too many failures');
+    context.log.warn(
+      { ...event, failedAttempts: decision.counted },
+      'enrolment blocked after too many failures',
+    );
   } else {
     context.log.info({ ...event, failedAttempts: decision.counted }, 'enrolment failed');
   }

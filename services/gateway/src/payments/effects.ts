@@ -26,6 +26,9 @@ function amountOf(payment: Payment) {
   return { currency: payment.currency, value: formatDecimalAmount(payment.message.data.amount) };
 }
 
+// The FSP signs with the wall clock (iat/exp are about transport freshness, checked by parties on
+// their own clocks); the times inside the documents (completedAt, at) are the protocol's clock.
+
 /** iMS step 10: the customer's receipt, signed by the FSP; it names the bank's signed answer it rests on. */
 async function signReceipt(context: GatewayContext, payment: Payment, evidence: StepEvidence, now: Date) {
   const customerSign = payment.message.address.from.sign;
@@ -52,7 +55,6 @@ async function signReceipt(context: GatewayContext, payment: Payment, evidence: 
       audience: payment.customer.id,
       transactionId: payment.id,
       expiresInSeconds: context.limits.receiptLifetimeSeconds,
-      now: () => now.getTime(),
     },
     context.fsp.signing.privateJwk,
   );
@@ -86,7 +88,6 @@ async function signOutcome(
       audience: payment.customer.id,
       transactionId: payment.id,
       expiresInSeconds: context.limits.receiptLifetimeSeconds,
-      now: () => now.getTime(),
     },
     context.fsp.signing.privateJwk,
   );
@@ -116,7 +117,6 @@ async function signNotification(
       audience: payment.merchant.id,
       transactionId: payment.id,
       expiresInSeconds: context.limits.receiptLifetimeSeconds,
-      now: () => now.getTime(),
     },
     context.fsp.signing.privateJwk,
   );

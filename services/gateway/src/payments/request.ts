@@ -99,7 +99,6 @@ async function countersign(context: GatewayContext, verified: VerifiedPaymentReq
       audience: verified.customer.id,
       transactionId: filled.transactionId,
       expiresInSeconds: context.limits.paymentExpirySeconds,
-      now: () => now.getTime(),
     },
     context.fsp.signing.privateJwk,
   );

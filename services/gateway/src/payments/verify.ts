@@ -51,6 +51,10 @@ export async function openMessageToFsp(
 }
 
 /**
+ * Signature claims (issued, expires) are about transport freshness and use the
+ * wall clock, on both sides; the protocol's own time (request expiry, rate
+ * windows) is the service's injected clock. As the bank does it.
+ *
  * Verifies one signature of the chain: by `signer`'s certified key, addressed
  * to the FSP, for this transaction, covering exactly `content`. Any mismatch is
  * the generic CRYPTO_VERIFICATION_FAILED.
@@ -69,7 +73,6 @@ export async function verifyChainSignature(
     {
       clockSkewSeconds: context.limits.clockSkewSeconds,
       maxAgeSeconds: context.limits.messageAgeSecondsMax,
-      now: () => context.clock().getTime(),
     },
   ).catch((error: unknown) => {
     // Which check failed (key, audience, issuer, lifetime) is not the sender's business.

@@ -1,6 +1,6 @@
 import { publicJwkSet } from '@mpay/envelope';
 import { MpayError } from '@mpay/protocol';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { type BankRegistration, parseBankRegistration, upsertBank } from '../registry/banks.ts';
 import {
@@ -70,6 +70,8 @@ export function registerRegistryRoutes(
   context: GatewayContext,
   operatorToken?: string,
 ): void {
+  // Before the body is validated: an unauthenticated caller learns nothing about the schema.
+  const preValidation = async (request: FastifyRequest) => authenticateOperator(operatorToken, request);
   app.get('/fsp', async () => ({
     id: context.fsp.id,
     keys: publicJwkSet([context.fsp.signing.publicJwk, context.fsp.encryption.publicJwk]),
@@ -101,40 +103,43 @@ export function registerRegistryRoutes(
       storeCustomer(sql, verified, now),
     );
   });
-  app.post('/admin/banks', { schema: { body: bankSchema } }, async (request, reply) => {
-    authenticateOperator(operatorToken, request);
+  app.post('/admin/banks', { schema: { body: bankSchema }, preValidation }, async (request, reply) => {
     const bank = parseBankRegistration(request.body as BankRegistration);
     return answerOnce(context, request, reply, 'operator', 201, async (sql) => {
       await upsertBank(sql, bank);
       return { id: bank.id };
     });
   });
-  app.post('/admin/merchants', { schema: { body: merchantSchema } }, async (request, reply) => {
-    authenticateOperator(operatorToken, request);
-    return answerOnce(context, request, reply, 'operator', 201, (sql) =>
-      registerMerchant(context, sql, request.body as MerchantRegistration),
-    );
-  });
-  app.post('/admin/aliases', { schema: { body: aliasSchema } }, async (request, reply) => {
-    authenticateOperator(operatorToken, request);
+  app.post(
+    '/admin/merchants',
+    { schema: { body: merchantSchema }, preValidation },
+    async (request, reply) => {
+      return answerOnce(context, request, reply, 'operator', 201, (sql) =>
+        registerMerchant(context, sql, request.body as MerchantRegistration),
+      );
+    },
+  );
+  app.post('/admin/aliases', { schema: { body: aliasSchema }, preValidation }, async (request, reply) => {
     const { alias, partyId } = request.body as { alias: string; partyId: string };
     return answerOnce(context, request, reply, 'operator', 201, async (sql) => {
       await registerAlias(sql, alias, partyId);
       return { alias, partyId };
     });
   });
-  app.post('/admin/certificates/:serial/revoke', { schema: { body: reasonSchema } }, async (request) => {
-    authenticateOperator(operatorToken, request);
-    const reason = (request.body as { reason?: string } | null)?.reason ?? 'unspecified';
-    await revokeCertificate(
-      context.database,
-      String((request.params as { serial?: unknown }).serial),
-      reason,
-    );
-    return { revoked: true };
-  });
-  app.post('/admin/key-bindings/:bank/:serial/revoke', async (request) => {
-    authenticateOperator(operatorToken, request);
+  app.post(
+    '/admin/certificates/:serial/revoke',
+    { schema: { body: reasonSchema }, preValidation },
+    async (request) => {
+      const reason = (request.body as { reason?: string } | null)?.reason ?? 'unspecified';
+      await revokeCertificate(
+        context.database,
+        String((request.params as { serial?: unknown }).serial),
+        reason,
+      );
+      return { revoked: true };
+    },
+  );
+  app.post('/admin/key-bindings/:bank/:serial/revoke', { preValidation }, async (request) => {
     const { bank, serial } = request.params as { bank?: unknown; serial?: unknown };
     await revokeBinding(context.database, String(bank), String(serial), context.clock());
     return { revoked: true };

@@ -90,8 +90,13 @@ const bankAnswerLifetimeSeconds = 86_400;
  * keep as evidence: a compact JWS by the bank's signing key (GET /bank),
  * addressed to the FSP, for the order id. None while the order is still
  * being delivered, nor for orders placed before orders named their parties.
+ * Signed afresh on every answer, with the wall clock (like the funds-transfer
+ * messages: freshness is about transport, not the ledger's clock).
  */
-async function bankAnswerOf(context: InterbankRouteContext, order: PaymentOrder): Promise<string | undefined> {
+async function bankAnswerOf(
+  context: InterbankRouteContext,
+  order: PaymentOrder,
+): Promise<string | undefined> {
   if (order.state === 'sending' || order.payerId === null || order.payeeId === null) return undefined;
   const paymentOrder = {
     id: order.id,
@@ -109,7 +114,6 @@ async function bankAnswerOf(context: InterbankRouteContext, order: PaymentOrder)
       audience: order.orderedBy,
       transactionId: order.id,
       expiresInSeconds: bankAnswerLifetimeSeconds,
-      now: () => context.clock().getTime(),
     },
     context.bank.signingKey,
   );

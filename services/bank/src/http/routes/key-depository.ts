@@ -1,9 +1,9 @@
 import { KEY_BINDING_ACCOUNTS_MAX } from '@mpay/envelope';
 import type { FastifyInstance } from 'fastify';
+import { readKeyBinding, revokeKeyBinding } from '../../key-depository/bindings.ts';
 import type { DepositoryContext } from '../../key-depository/context.ts';
 import { type EnrolmentRequest, enrol } from '../../key-depository/enrol.ts';
 import { issueEnrolmentCode } from '../../key-depository/issue-code.ts';
-import { readKeyBinding, revokeKeyBinding } from '../../key-depository/bindings.ts';
 import { callerOf } from '../authenticate.ts';
 import { respondIdempotently, respondIdempotentlyWithSecret } from '../idempotent.ts';
 import { ledgerId, partyId } from '../schemas.ts';

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCodeOf, type HttpAnswer, startTestBank, type TestBank } from '../../test-helpers.ts';
+import {
+  enrolTestCustomer,
+  errorCodeOf,
+  type HttpAnswer,
+  startTestBank,
+  type TestBank,
+  uniquePartyId,
+} from '../../test-helpers.ts';
 
 /**
  * Every bank POST, table-driven: replays by Idempotency-Key, retries by id,
@@ -22,7 +29,8 @@ async function books(): Promise<string> {
   const counts = await bank.database.query(
     `SELECT (SELECT count(*) FROM transfers)::text AS transfers,
        (SELECT count(*) FROM corrections)::text AS corrections,
-       (SELECT count(*) FROM account_limits)::text AS limits`,
+       (SELECT count(*) FROM account_limits)::text AS limits,
+       (SELECT count(*) FROM key_binding_revocations)::text AS revocations`,
   );
   return JSON.stringify([accounts.rows, counts.rows]);
 }
@@ -204,6 +212,18 @@ const replayCases: Record<string, ReplayCase> = {
       return {
         request: { path, body: { dailyDebitMax: '100' } },
         other: { path, body: { dailyDebitMax: '200' } },
+      };
+    },
+  },
+  'POST /key-bindings/:serial/revocation': {
+    prepare: async () => {
+      const partyId = uniquePartyId('person', bank.name);
+      const account = await bank.openAccount('customer', 'EUR', partyId);
+      const { serial } = await enrolTestCustomer(bank, partyId, [account]);
+      const path = `/key-bindings/${serial}/revocation`;
+      return {
+        request: { path, body: { reason: 'phone lost' } },
+        other: { path, body: { reason: 'stolen' } },
       };
     },
   },

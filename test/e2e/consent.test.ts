@@ -1,0 +1,400 @@
+import { randomUUID } from 'node:crypto';
+import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
+import { encryptTo, type PrivateJwk, signPayload } from '@mpay/envelope';
+import { signRequest } from '@mpay/http-client';
+import { customerSignedContent, type ImsMessage, imsToJson } from '@mpay/protocol';
+import {
+  type DeviceKeys,
+  enrolDevice,
+  fspEncryptionKey,
+  unlockSigningKey,
+  type WalletKeystoreData,
+} from '@mpay/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
+import { postRaw, startTestPlatform, type TestPlatform, verifiedEvidence } from './harness.ts';
+
+/**
+ * The rule everything serves, tried as an attacker over real HTTP: no account
+ * is debited unless its holder's own signature over that exact debit verifies
+ * at the holder's own bank, under a key that bank bound to that account.
+ * Every refusal is checked by its stable code AND by both balances.
+ */
+let test: TestPlatform;
+let xbank: RunningBank;
+let ybank: RunningBank;
+let customerKey: PrivateJwk;
+const { customer, merchant } = demoParties;
+
+beforeAll(async () => {
+  test = await startTestPlatform();
+  xbank = test.platform.banks.find((bank) => bank.id === 'xbank') as RunningBank;
+  ybank = test.platform.banks.find((bank) => bank.id === 'ybank') as RunningBank;
+  const keystore: WalletKeystoreData = structuredClone(test.platform.credentials.customerKeystore);
+  customerKey = await unlockSigningKey(keystore, customer.pin);
+});
+afterAll(async () => {
+  await test?.close();
+});
+
+interface Debit {
+  id: string;
+  payerId: string;
+  debitAccountId: string;
+  payeeId: string;
+  creditBankId: string;
+  amount: bigint;
+  currency: string;
+}
+
+function debit(overrides: Partial<Debit> = {}): Debit {
+  return {
+    id: randomUUID(),
+    payerId: customer.id,
+    debitAccountId: customer.account,
+    payeeId: merchant.id,
+    creditBankId: 'ybank',
+    amount: 1_00n,
+    currency: 'EUR',
+    ...overrides,
+  };
+}
+
+/** The customer's signature as the wallet makes it, over the iMS content naming exactly `signed`. */
+async function authorise(signed: Debit, key: PrivateJwk = customerKey, now?: () => number): Promise<string> {
+  const value = `${signed.amount / 100n}.${(signed.amount % 100n).toString().padStart(2, '0')}`;
+  const message: ImsMessage = {
+    type: 'small',
+    transactionId: signed.id,
+    procedure: 'm-commerce',
+    address: {
+      from: { id: signed.payerId as ImsMessage['address']['from']['id'] },
+      to: { id: signed.payeeId as ImsMessage['address']['to']['id'], sign: 'eyJhIjoiYiJ9.e30.c2ln' },
+      fspSign: 'eyJhIjoiYiJ9.e30.c2ln',
+      timestamp: new Date().toISOString(),
+    },
+    data: {
+      accountPayable: signed.debitAccountId,
+      amount: { currency: signed.currency, minor: signed.amount, value } as ImsMessage['data']['amount'],
+    },
+  };
+  return signPayload(
+    customerSignedContent(message),
+    {
+      issuer: signed.payerId,
+      audience: test.fsp.id,
+      transactionId: signed.id,
+      expiresInSeconds: 300,
+      ...(now === undefined ? {} : { now }),
+    },
+    key,
+  );
+}
+
+/** POST /payment-orders at `bank` as the FSP (signed with the FSP's own key from the data folder). */
+async function order(bank: RunningBank, ordered: Debit, authorisation?: string) {
+  const body = JSON.stringify({
+    id: ordered.id,
+    payerId: ordered.payerId,
+    debitAccountId: ordered.debitAccountId,
+    payeeId: ordered.payeeId,
+    creditBankId: ordered.creditBankId,
+    amount: ordered.amount.toString(),
+    currency: ordered.currency,
+    reference: 'attack',
+    ...(authorisation === undefined ? {} : { authorisation }),
+  });
+  const authorization = await signRequest(
+    { method: 'POST', path: '/payment-orders', body },
+    { issuer: test.fsp.id, audience: bank.id, key: test.platform.fsp.signing.privateJwk },
+  );
+  return postRaw(`${bank.url}/payment-orders`, body, 'application/json', { authorization });
+}
+
+async function expectNothingMoved(run: () => Promise<void>): Promise<void> {
+  const before = await test.balances();
+  await run();
+  expect(await test.balances()).toEqual(before);
+}
+
+/** Enrols a second device key at xbank for `partyId` on `accounts` (opened by the bank's operator first). */
+async function enrol(partyId: string, accounts: string[]): Promise<{ keys: DeviceKeys; serial: string }> {
+  const operator = bankOperator(xbank, xbank.operatorKey);
+  const { code } = await operator.post<{ code: string }>('/enrolment-codes', {
+    partyId,
+    accountIds: accounts,
+  });
+  const keys = await generatePartyKeys();
+  const enrolment = await enrolDevice(
+    { bankUrl: xbank.url, bankId: 'xbank', partyId, code },
+    `device-${randomUUID().slice(0, 8)}`,
+    keys,
+  );
+  return { keys, serial: enrolment.serial };
+}
+
+describe("the customer's bank checks the customer's consent", () => {
+  it('control: the exact debit the customer signed is paid once, and its retry pays nothing more', async () => {
+    const before = await test.balances();
+    const exact = debit();
+    const authorisation = await authorise(exact);
+    const placed = await order(xbank, exact, authorisation);
+    expect([placed.status, placed.body.state]).toEqual([201, 'completed']);
+    expect(typeof placed.body.bankAnswer).toBe('string');
+    // The FSP retries with the same order (the customer's signature it stored): the same answer.
+    const again = await order(xbank, exact, authorisation);
+    expect(again.body.state).toBe('completed');
+    // The same id with another signature is another request under the same id: refused, nothing moves.
+    const other = await order(xbank, exact, await authorise(exact));
+    expect(other.code).toBe('TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS');
+    expect(await test.balances()).toEqual({
+      customer: before.customer - exact.amount,
+      merchant: before.merchant + exact.amount,
+    });
+  });
+
+  it('an order signed by the FSP without a customer authorisation', async () => {
+    await expectNothingMoved(async () => {
+      const refused = await order(xbank, debit());
+      expect([refused.status, refused.code]).toEqual([403, 'CUSTOMER_AUTHORISATION_REQUIRED']);
+    });
+  });
+
+  it('an authorisation for another amount, payee, currency or transaction', async () => {
+    await expectNothingMoved(async () => {
+      const signed = debit();
+      const authorisation = await authorise(signed);
+      for (const [what, changed] of [
+        ['amount', { ...signed, amount: 2_00n }],
+        ['payee', { ...signed, payeeId: 'nobody.else@merchant.ybank' }],
+        ['currency', { ...signed, currency: 'USD' }],
+        ['transaction', { ...signed, id: randomUUID() }],
+        ['account', { ...signed, debitAccountId: randomUUID() }],
+      ] as const) {
+        const refused = await order(xbank, changed, authorisation);
+        expect([refused.status, refused.code], what).toEqual([403, 'CUSTOMER_AUTHORISATION_INVALID']);
+      }
+    });
+  });
+
+  it('an expired authorisation: the exact debit, signed an hour ago for five minutes', async () => {
+    await expectNothingMoved(async () => {
+      const signed = debit();
+      const stale = await authorise(signed, customerKey, () => Date.now() - 3_600_000);
+      const refused = await order(xbank, signed, stale);
+      expect([refused.status, refused.code]).toEqual([403, 'CUSTOMER_AUTHORISATION_INVALID']);
+    });
+  });
+
+  it("a key bound to another party's account cannot be bound, and a key bound to its own account cannot pay from John's", async () => {
+    const operator = bankOperator(xbank, xbank.operatorKey);
+    const mallory = 'mallory.other@person.xbank';
+    const malloryAccount = randomUUID();
+    await operator.post('/accounts', {
+      id: malloryAccount,
+      owner: mallory,
+      currency: 'EUR',
+      kind: 'customer',
+    });
+    // The bank binds a key only to accounts its own records say the party holds.
+    const stolen = await postRaw(
+      `${xbank.url}/enrolment-codes`,
+      JSON.stringify({ partyId: mallory, accountIds: [customer.account] }),
+      'application/json',
+      {
+        authorization: await signRequest(
+          {
+            method: 'POST',
+            path: '/enrolment-codes',
+            body: JSON.stringify({ partyId: mallory, accountIds: [customer.account] }),
+          },
+          { issuer: `operator.${xbank.id}`, audience: xbank.id, key: xbank.operatorKey },
+        ),
+      },
+    );
+    expect(stolen.code).toBe('ACCOUNT_UNKNOWN');
+    const { keys } = await enrol(mallory, [malloryAccount]);
+    await expectNothingMoved(async () => {
+      for (const attempt of [
+        debit({ payerId: mallory }), // Mallory as payer, John's account
+        debit(), // Mallory's key signing as John
+      ]) {
+        const refused = await order(xbank, attempt, await authorise(attempt, keys.signing.privateJwk));
+        expect(refused.code).toBe('CUSTOMER_AUTHORISATION_INVALID');
+      }
+    });
+  });
+
+  it('a revoked binding', async () => {
+    const { keys, serial } = await enrol(customer.id, [customer.account]);
+    const operator = bankOperator(xbank, xbank.operatorKey);
+    const valid = debit();
+    // Before revocation the second device's key pays (control) …
+    expect((await order(xbank, valid, await authorise(valid, keys.signing.privateJwk))).body.state).toBe(
+      'completed',
+    );
+    await operator.post(`/key-bindings/${serial}/revocation`, { reason: 'lost device' });
+    const status = await fetch(`${xbank.url}/key-bindings/${serial}`);
+    expect(((await status.json()) as { status: string }).status).toBe('revoked');
+    // … after it, nothing.
+    await expectNothingMoved(async () => {
+      const attempt = debit();
+      const refused = await order(xbank, attempt, await authorise(attempt, keys.signing.privateJwk));
+      expect(refused.code).toBe('CUSTOMER_AUTHORISATION_INVALID');
+    });
+  });
+
+  it('a credit to a payee that owns no account at the payee bank: refused there, the hold released', async () => {
+    await expectNothingMoved(async () => {
+      const attempt = debit({ payeeId: 'ghost.shop@merchant.ybank' });
+      const refused = await order(xbank, attempt, await authorise(attempt));
+      expect(refused.body.state ?? refused.code).toMatch(/refused|PAYEE_UNKNOWN/);
+      if (refused.body.state === 'refused') expect(refused.body.refusalCode).toBe('PAYEE_UNKNOWN');
+      const local = debit({ payeeId: 'ghost.shop@merchant.xbank', creditBankId: 'xbank' });
+      const localRefusal = await order(xbank, local, await authorise(local));
+      expect(localRefusal.body.refusalCode ?? localRefusal.code).toBe('PAYEE_UNKNOWN');
+    });
+    const positions = await bankOperator(ybank, ybank.operatorKey).get<{ positions: unknown[] }>(
+      '/settlement/positions',
+    );
+    expect(Array.isArray(positions.positions)).toBe(true);
+  });
+
+  it('an order for a payee naming an account number is not even expressible: the schema takes a party id', async () => {
+    const attempt = debit();
+    const body = JSON.stringify({
+      ...JSON.parse(JSON.stringify({ ...attempt, amount: attempt.amount.toString(), reference: 'x' })),
+      creditAccountId: demoParties.merchant.account,
+      authorisation: await authorise(attempt),
+    });
+    const authorization = await signRequest(
+      { method: 'POST', path: '/payment-orders', body },
+      { issuer: test.fsp.id, audience: xbank.id, key: test.platform.fsp.signing.privateJwk },
+    );
+    await expectNothingMoved(async () => {
+      const refused = await postRaw(`${xbank.url}/payment-orders`, body, 'application/json', {
+        authorization,
+      });
+      expect(refused.code).toBe('REQUEST_INVALID');
+    });
+  });
+});
+
+describe('confirmation, decline and replays at the gateway', () => {
+  async function requestAndView() {
+    const wallet = test.wallet();
+    const abort = new AbortController();
+    const requests = wallet.paymentRequests(customer.pin, abort.signal);
+    const first = requests.next();
+    const accepted = await test.merchant.requestPayment({
+      customer: customer.msisdn,
+      amount: { currency: 'EUR', minor: 2_00n },
+    });
+    let view = (await first).value;
+    while (view !== undefined && view.paymentId !== accepted.paymentId) view = (await requests.next()).value;
+    abort.abort();
+    if (view === undefined) throw new Error('the request never reached the device');
+    return { wallet, view };
+  }
+
+  it('the same confirmation retried after a lost answer gets the same receipt, and the customer is debited once', async () => {
+    const before = await test.balances();
+    const { wallet, view } = await requestAndView();
+    const first = await wallet.confirm(view, customer.pin);
+    const retried = await wallet.confirm(view, customer.pin);
+    expect(retried.jws).toBe(first.jws);
+    // Even signed again by a fresh wallet (the SDK lost its state), the same receipt comes back.
+    const resigned = await test.wallet().confirm(view, customer.pin);
+    expect(resigned.jws).toBe(first.jws);
+    expect((await test.balances()).customer).toBe(before.customer - 2_00n);
+  });
+
+  it('a decline is final and logged; the decline replayed as a confirmation is refused and nothing moves', async () => {
+    const { wallet, view } = await requestAndView();
+    const tracing = test.wallet();
+    await expectNothingMoved(async () => {
+      await wallet.decline(view, customer.pin);
+      const status = await test.merchant.paymentStatus(view.paymentId);
+      expect(status.status).toBe('declined');
+      await test.platform.merchantShop.waitForNotification(view.paymentId, 'declined', 30_000);
+      // The decline's signature (as the wallet makes it) put where a confirmation's goes.
+      const declineJws = await signPayload(
+        {
+          signer: 'customer',
+          decision: 'decline',
+          transactionId: view.paymentId,
+          payer: customer.id,
+          payee: merchant.id,
+          amount: { currency: 'EUR', value: '2.00' },
+          fspSign: (view.message.address.fspSign ?? '').split('.')[2] ?? '',
+        },
+        { issuer: customer.id, audience: test.fsp.id, transactionId: view.paymentId, expiresInSeconds: 300 },
+        customerKey,
+      );
+      const forged = {
+        ...view.message,
+        address: { ...view.message.address, from: { ...view.message.address.from, sign: declineJws } },
+      };
+      const jwe = await encryptTo(JSON.stringify({ ims: imsToJson(forged) }), fspEncryptionKey(test.fsp));
+      const replay = await postRaw(
+        `${test.platform.urls.gateway}/payments/${view.paymentId}/confirmation`,
+        jwe,
+      );
+      expect(replay.code).toBe('CRYPTO_VERIFICATION_FAILED');
+      // A genuine confirmation after the decline: the payment is closed.
+      await expect(tracing.confirm(view, customer.pin)).rejects.toMatchObject({
+        code: 'PAYMENT_STATE_INVALID',
+      });
+    });
+  });
+
+  it('the merchant cancels before the customer answers: final, notified, and the customer can no longer pay', async () => {
+    const { view } = await requestAndView();
+    await expectNothingMoved(async () => {
+      expect((await test.merchant.cancel(view.paymentId, 'out of stock')).status).toBe('cancelled');
+      await test.platform.merchantShop.waitForNotification(view.paymentId, 'cancelled', 30_000);
+      await expect(test.wallet().confirm(view, customer.pin)).rejects.toMatchObject({
+        code: 'PAYMENT_CANCELLED',
+      });
+      await expect(test.merchant.cancel(view.paymentId)).rejects.toMatchObject({ code: 'PAYMENT_CANCELLED' });
+    });
+  });
+
+  it('an unknown payment and a payment that is not yours get the same answer', async () => {
+    const { view } = await requestAndView();
+    const stranger = await generatePartyKeys();
+    const unknownId = randomUUID();
+    const confirmationOf = async (id: string) => {
+      const message = { ...view.message, transactionId: id };
+      const jwe = await encryptTo(JSON.stringify({ ims: imsToJson(message) }), fspEncryptionKey(test.fsp));
+      return postRaw(`${test.platform.urls.gateway}/payments/${id}/confirmation`, jwe);
+    };
+    const unknown = await confirmationOf(unknownId);
+    const registered = await postRaw(
+      `${test.platform.urls.gateway}/admin/merchants`,
+      JSON.stringify({
+        id: 'other.shop@merchant.ybank',
+        displayName: 'Other',
+        signingJwk: stranger.signing.publicJwk,
+        encryptionJwk: stranger.encryption.publicJwk,
+      }),
+      'application/json',
+      { authorization: `Bearer ${test.platform.operatorToken}` },
+    );
+    expect(registered.status).toBe(201);
+    const cancelOther = async (id: string) => {
+      const path = `/payments/${id}/cancellation`;
+      const authorization = await signRequest(
+        { method: 'POST', path, body: '{}' },
+        { issuer: 'other.shop@merchant.ybank', audience: test.fsp.id, key: stranger.signing.privateJwk },
+      );
+      return postRaw(`${test.platform.urls.gateway}${path}`, '{}', 'application/json', { authorization });
+    };
+    const notYours = await cancelOther(view.paymentId);
+    const notThere = await cancelOther(unknownId);
+    expect([notYours.status, notYours.code]).toEqual([notThere.status, notThere.code]);
+    expect([notYours.status, notYours.code]).toEqual([404, 'PAYMENT_UNKNOWN']);
+    expect([unknown.status, unknown.code]).toEqual([404, 'PAYMENT_UNKNOWN']);
+    expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('awaiting_customer');
+  });
+});
