@@ -4,4 +4,8 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// A failed command may leave services or databases it opened before failing (a half-started
+// `mpay up`): exit rather than stay alive holding ports. Success ends when nothing is left to do.
+if (code !== 0) process.exit(code);
+process.exitCode = code;

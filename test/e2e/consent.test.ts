@@ -12,7 +12,8 @@ import {
 } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
-import { postRaw, startTestPlatform, type TestPlatform, verifiedEvidence } from './harness.ts';
+import { paymentSettledDeadlineMs } from '../support/deadlines.ts';
+import { postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
 
 /**
  * The rule everything serves, tried as an attacker over real HTTP: no account
@@ -316,7 +317,11 @@ describe('confirmation, decline and replays at the gateway', () => {
       await wallet.decline(view, customer.pin);
       const status = await test.merchant.paymentStatus(view.paymentId);
       expect(status.status).toBe('declined');
-      await test.platform.merchantShop.waitForNotification(view.paymentId, 'declined', 30_000);
+      await test.platform.merchantShop.waitForNotification(
+        view.paymentId,
+        'declined',
+        paymentSettledDeadlineMs,
+      );
       // The decline's signature (as the wallet makes it) put where a confirmation's goes.
       const declineJws = await signPayload(
         {
@@ -352,7 +357,11 @@ describe('confirmation, decline and replays at the gateway', () => {
     const { view } = await requestAndView();
     await expectNothingMoved(async () => {
       expect((await test.merchant.cancel(view.paymentId, 'out of stock')).status).toBe('cancelled');
-      await test.platform.merchantShop.waitForNotification(view.paymentId, 'cancelled', 30_000);
+      await test.platform.merchantShop.waitForNotification(
+        view.paymentId,
+        'cancelled',
+        paymentSettledDeadlineMs,
+      );
       await expect(test.wallet().confirm(view, customer.pin)).rejects.toMatchObject({
         code: 'PAYMENT_CANCELLED',
       });

@@ -6,8 +6,10 @@ import { generateNoteKey, verifyReceipt } from '@mpay/merkle';
 import { imsToJson } from '@mpay/protocol';
 import { Wallet } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paymentSettledDeadlineMs } from '../support/deadlines.ts';
 import {
   craftMerchantRequest,
+  evidenceOf,
   expectCode,
   postRaw,
   startTestPlatform,
@@ -44,31 +46,11 @@ async function payAndConfirm(
   return { wallet, accepted, view };
 }
 
-/** The payment's evidence file from the gateway, as the merchant (a party of the payment) asks for it. */
-async function evidenceOf(paymentId: string): Promise<string> {
-  const path = `/payments/${paymentId}/evidence`;
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const authorization = await signRequest(
-      { method: 'GET', path, body: '' },
-      {
-        issuer: demoParties.merchant.id,
-        audience: test.fsp.id,
-        key: test.platform.credentials.merchantKeys.signing.privateJwk,
-      },
-    );
-    const response = await fetch(`${test.platform.urls.gateway}${path}`, { headers: { authorization } });
-    if (response.status === 200) return response.text();
-    expect(response.status).toBe(202);
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error('no evidence');
-}
-
 describe('an iMS payment end to end over HTTP', () => {
   it('logs the completed payment: a receipt with an inclusion proof under a witness-cosigned checkpoint', async () => {
     const { wallet, view } = await payAndConfirm(3_00n);
     const receipt = await wallet.confirm(view, demoParties.customer.pin);
-    const evidence = await evidenceOf(view.paymentId);
+    const evidence = await evidenceOf(test, view.paymentId);
     const policy = {
       logVerifierKey: test.platform.log.logVerifierKey,
       witnessVerifierKeys: [test.platform.log.witnessVerifierKey],
@@ -114,7 +96,7 @@ describe('an iMS payment end to end over HTTP', () => {
     const notification = await test.platform.merchantShop.waitForNotification(
       view.paymentId,
       'completed',
-      10_000,
+      paymentSettledDeadlineMs,
     );
     expect(notification.event).toBe('payment.updated');
     const after = await test.balances();
@@ -365,7 +347,11 @@ describe('what bad input gets (stable code, no money moved)', () => {
     const { wallet, view } = await payAndConfirm(99_000_00n);
     expect(await expectCode(wallet.confirm(view, demoParties.customer.pin))).toBe('INSUFFICIENT_FUNDS');
     expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('declined');
-    await test.platform.merchantShop.waitForNotification(view.paymentId, 'declined', 10_000);
+    await test.platform.merchantShop.waitForNotification(
+      view.paymentId,
+      'declined',
+      paymentSettledDeadlineMs,
+    );
     await unchanged();
   });
 

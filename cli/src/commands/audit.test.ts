@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fetchFspTrust, MerchantClient, Wallet } from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformStartDeadlineMs, within } from '../../../test/support/deadlines.ts';
@@ -35,17 +36,34 @@ function operator(id: 'xbank' | 'ybank') {
   return bankOperator(bank, bank.operatorKey);
 }
 
+/** One payment through the whole chain: the merchant asks, the customer's wallet signs, both banks move the money. */
 async function pay(id: string, minor: bigint) {
-  const answer = await operator('xbank').post<{ state: string }>('/payment-orders', {
-    id,
-    debitAccountId: demoParties.customer.account,
-    creditBankId: 'ybank',
-    creditAccountId: demoParties.merchant.account,
-    amount: minor.toString(),
-    currency: 'EUR',
-    reference: 'audit test',
+  const fsp = await fetchFspTrust(platform.urls.gateway);
+  const merchant = new MerchantClient({
+    gatewayUrl: platform.urls.gateway,
+    merchantId: demoParties.merchant.id,
+    signingKey: platform.credentials.merchantKeys.signing.privateJwk,
+    fsp,
   });
-  expect(answer.state).toBe('completed');
+  const wallet = new Wallet({
+    gatewayUrl: platform.urls.gateway,
+    keystore: structuredClone(platform.credentials.customerKeystore),
+    fsp,
+  });
+  const abort = new AbortController();
+  const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
+  const first = requests.next();
+  await merchant.requestPayment({
+    customer: demoParties.customer.id,
+    amount: { currency: 'EUR', minor },
+    transactionId: id,
+  });
+  let view = (await first).value;
+  while (view !== undefined && view.paymentId !== id) view = (await requests.next()).value;
+  abort.abort();
+  if (view === undefined) throw new Error(`payment ${id} never reached the device`);
+  const receipt = await wallet.confirm(view, demoParties.customer.pin);
+  expect((receipt.payload.receipt as { status: string }).status).toBe('completed');
 }
 
 beforeAll(async () => {
@@ -121,7 +139,7 @@ describe('mpay demo, mpay dispute and mpay log verify', () => {
     expect(paymentId).toBeDefined();
     const out = join(dataDir, 'dispute.json');
     const dispute = await run('dispute', paymentId!, '--out', out);
-    expect(dispute.stdout).toContain('4 signed messages');
+    expect(dispute.stdout).toContain('5 signed messages');
     expect(dispute.status).toBe(0);
     const keys = [
       '--log-key',

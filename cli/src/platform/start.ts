@@ -1,4 +1,9 @@
-import { createGatewayService, type FspIdentity, type GatewayLimits, type GatewayService } from '@mpay/gateway';
+import {
+  createGatewayService,
+  type FspIdentity,
+  type GatewayLimits,
+  type GatewayService,
+} from '@mpay/gateway';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop } from '@mpay/merchant-shop';
 import { MerchantClient } from '@mpay/sdk';

@@ -99,7 +99,6 @@ async function signNotification(
   payment: Payment,
   next: PaymentState,
   evidence: StepEvidence,
-  now: Date,
 ) {
   return signPayload(
     {
@@ -180,7 +179,7 @@ export async function materialiseEffects(
         break;
       case 'notify_merchant':
         if (payment.merchant.webhookUrl !== null) {
-          const body = await signNotification(context, payment, next, evidence, now);
+          const body = await signNotification(context, payment, next, evidence);
           outbox.push({ kind: 'webhook', payload: { url: payment.merchant.webhookUrl, body } });
         }
         break;

@@ -84,7 +84,7 @@ export async function verifyPaymentRequest(
  * merchant's signature, and encrypts the message to the customer's device key.
  * No receivable account: the merchant's bank alone resolves the payee.
  */
-async function countersign(context: GatewayContext, verified: VerifiedPaymentRequest, now: Date) {
+async function countersign(context: GatewayContext, verified: VerifiedPaymentRequest) {
   const payerAccount = verified.binding.accounts[0];
   if (payerAccount === undefined)
     throw new Error('assertion failed: a key binding names at least one account');
@@ -146,7 +146,7 @@ export async function requestPayment(
   idempotency: IdempotencyClaim | undefined,
 ): Promise<{ statusCode: number; body: unknown }> {
   const now = context.clock();
-  const { countersigned, push, payerAccount } = await countersign(context, verified, now);
+  const { countersigned, push, payerAccount } = await countersign(context, verified);
   const answer = await context.database.transaction(async (sql) => {
     if (idempotency !== undefined) {
       const stored = await claimIdempotencyKey(sql, idempotency, now);
