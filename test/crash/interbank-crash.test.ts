@@ -4,10 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { interbankCreditId, reconcilePositions } from '@mpay/bank';
 import { bankOperator, type OperatorClient } from '@mpay/cli';
-import { generateSigningKeyPair } from '@mpay/envelope';
+import { generateEncryptionKeyPair, generateSigningKeyPair } from '@mpay/envelope';
 import { isMpayError } from '@mpay/protocol';
+import { enrolDevice } from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type EnrolledKey,
+  signTestAuthorisation,
+  uniquePartyId,
+} from '../../services/bank/src/test-helpers.ts';
 import { paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
 import { BankProcess, freePort } from './bank-process.ts';
 
@@ -16,6 +22,11 @@ import { BankProcess, freePort } from './bank-process.ts';
  * each bank is killed with SIGKILL in the middle of it and restarted. Every
  * order must end completed at both banks or released at both, and no cent
  * may be created or lost: the customers' debits equal the merchant's credit.
+ *
+ * Each order carries its customer's own authorisation, as xbank requires:
+ * every customer enrolled one device at xbank (operator's code, then the
+ * device's POST /enrolments) and signs each debit with it, addressed to the
+ * caller that posts the orders (here xbank's operator, `operator.xbank`).
  */
 const databaseUrl = process.env.DATABASE_URL;
 const orderCount = 60;
@@ -24,18 +35,36 @@ const openingMinor = 10_000n;
 /** How long ybank stays down after its SIGKILL (part of the scenario, not a wait). */
 const ybankOutageMs = 300;
 
+/** The caller that posts the orders, whom every customer authorisation is addressed to. */
+const orderingCaller = 'operator.xbank';
+
+interface Customer {
+  readonly accountId: string;
+  readonly key: EnrolledKey;
+}
+
 interface Order {
+  readonly customer: Customer;
   body: {
     id: string;
+    payerId: string;
     debitAccountId: string;
+    payeeId: string;
     creditBankId: string;
-    creditAccountId: string;
     amount: string;
     currency: string;
     reference: string;
+    /** Signed by the customer just before the first send; every retry sends the same body. */
+    authorisation?: string;
   };
-  /** The bank's last word: completed, refused (hold released) or rejected (never placed). */
-  outcome?: 'completed' | 'refused' | 'rejected';
+  /** When the authorisation stops verifying (ms since the epoch, before the bank's clock skew allowance). */
+  authorisationExpiresAt?: number;
+  /**
+   * The bank's last word: completed, refused (hold released), rejected (never placed: not enough money),
+   * expired (never placed, and its authorisation expired before a retry reached the bank) or
+   * unauthorised (a live authorisation refused: a bank bug, fails the test).
+   */
+  outcome?: 'completed' | 'refused' | 'rejected' | 'expired' | 'unauthorised';
   /** The last answer that was not final (a state, or an error), for the failure message. */
   last?: string;
 }
@@ -79,18 +108,36 @@ afterAll(async () => {
   await rm(folder, { recursive: true, force: true });
 });
 
-async function openAccounts() {
+/** Lifetime of a customer authorisation: the bank's default ceiling (customerAuthorisationLifetimeSecondsMax). */
+const authorisationLifetimeSeconds = 300;
+
+/** One device per customer, enrolled as a wallet does it: the operator's one-time code, then the device's keys and proof. */
+async function enrol(partyId: string, accountId: string, deviceId: string): Promise<EnrolledKey> {
+  const { code } = await clients.xbank.post<{ code: string }>('/enrolment-codes', {
+    partyId,
+    accountIds: [accountId],
+  });
+  const keys = {
+    signing: await generateSigningKeyPair('ES256'),
+    encryption: await generateEncryptionKeyPair(),
+  };
+  const { serial, binding } = await enrolDevice(
+    { bankUrl: banks.xbank.url, bankId: 'xbank', partyId, code },
+    deviceId,
+    keys,
+  );
+  return { partyId, deviceId, serial, binding, ...keys };
+}
+
+async function openAccounts(): Promise<{ customers: Customer[]; merchant: string; payeeId: string }> {
   const funding = randomUUID();
   await clients.xbank.post('/accounts', { id: funding, owner: 'xbank', currency: 'EUR', kind: 'funding' });
-  const customers: string[] = [];
+  const customers: Customer[] = [];
   for (let index = 0; index < customerCount; index += 1) {
     const id = randomUUID();
-    await clients.xbank.post('/accounts', {
-      id,
-      owner: `c${index}@person.xbank`,
-      currency: 'EUR',
-      kind: 'customer',
-    });
+    // A unique owner per customer: the authorisation is checked against the account's owner.
+    const owner = uniquePartyId('person', 'xbank', `crash-payer${index}`);
+    await clients.xbank.post('/accounts', { id, owner, currency: 'EUR', kind: 'customer' });
     await clients.xbank.post('/transfers', {
       id: randomUUID(),
       debitAccountId: funding,
@@ -99,27 +146,40 @@ async function openAccounts() {
       currency: 'EUR',
       reference: 'opening',
     });
-    customers.push(id);
+    customers.push({ accountId: id, key: await enrol(owner, id, `crash-phone-${index}`) });
   }
+  // A unique owner for the merchant too: ybank credits the oldest open EUR account of the payee id.
+  const payeeId = uniquePartyId('merchant', 'ybank', 'crash-shop');
   const merchant = randomUUID();
-  await clients.ybank.post('/accounts', {
-    id: merchant,
-    owner: 'shop@merchant.ybank',
-    currency: 'EUR',
-    kind: 'merchant',
+  await clients.ybank.post('/accounts', { id: merchant, owner: payeeId, currency: 'EUR', kind: 'merchant' });
+  return { customers, merchant, payeeId };
+}
+
+/** The customer signs the debit (once: a retry is the same order, with the same authorisation). */
+async function authorise(order: Order): Promise<void> {
+  if (order.body.authorisation !== undefined) return;
+  order.authorisationExpiresAt = Date.now() + authorisationLifetimeSeconds * 1000;
+  order.body.authorisation = await signTestAuthorisation(order.customer.key, order.body, {
+    audience: orderingCaller,
+    expiresInSeconds: authorisationLifetimeSeconds,
   });
-  return { customers, merchant };
 }
 
 /** Sends the order once; records a final answer, leaves the outcome open on a crash, timeout or 'sending'. */
 async function send(order: Order): Promise<void> {
+  await authorise(order);
   try {
     const answer = await clients.xbank.post<{ state: string }>('/payment-orders', order.body);
     if (answer.state === 'completed' || answer.state === 'refused') order.outcome = answer.state;
     else order.last = answer.state;
   } catch (error) {
     if (isMpayError(error) && error.code === 'INSUFFICIENT_FUNDS') order.outcome = 'rejected';
-    else order.last = isMpayError(error) ? `${error.code}: ${error.message}` : String(error);
+    else if (isMpayError(error) && error.code === 'CUSTOMER_AUTHORISATION_INVALID') {
+      // A placed order is answered from its record, never verified again: this one was never placed.
+      // Only an authorisation that has run out by now may be refused; anything else is a bank bug.
+      order.outcome = Date.now() > order.authorisationExpiresAt! ? 'expired' : 'unauthorised';
+      order.last = `${error.code}: ${error.message}`;
+    } else order.last = isMpayError(error) ? `${error.code}: ${error.message}` : String(error);
   }
 }
 
@@ -148,13 +208,15 @@ async function transferOrUndefined(client: OperatorClient, id: string) {
 
 describe('interbank payments survive SIGKILL of either bank', () => {
   it('ends every payment completed at both banks or released at both, with money conserved', async () => {
-    const { customers, merchant } = await openAccounts();
+    const { customers, merchant, payeeId } = await openAccounts();
     const orders: Order[] = Array.from({ length: orderCount }, (_, index) => ({
+      customer: customers[index % customerCount]!,
       body: {
         id: randomUUID(),
-        debitAccountId: customers[index % customerCount]!,
+        payerId: customers[index % customerCount]!.key.partyId,
+        debitAccountId: customers[index % customerCount]!.accountId,
+        payeeId,
         creditBankId: 'ybank',
-        creditAccountId: merchant,
         amount: String(500 + ((index * 7919) % 2500)),
         currency: 'EUR',
         reference: `order ${index}`,
@@ -193,6 +255,11 @@ describe('interbank payments survive SIGKILL of either bank', () => {
       },
     );
     expect(orders.filter((order) => order.outcome === undefined)).toEqual([]);
+    const unauthorised = orders.filter((order) => order.outcome === 'unauthorised');
+    expect(
+      unauthorised.map((order) => `${order.body.reference}: ${order.last}`),
+      'a live customer authorisation is never refused',
+    ).toEqual([]);
 
     let paid = 0n;
     for (const order of orders) {
@@ -214,7 +281,7 @@ describe('interbank payments survive SIGKILL of either bank', () => {
     let debited = 0n;
     for (const customer of customers) {
       const account = await clients.xbank.get<{ balance: string; available: string }>(
-        `/accounts/${customer}`,
+        `/accounts/${customer.accountId}`,
       );
       expect(account.available, 'no hold is left behind').toBe(account.balance);
       debited += openingMinor - BigInt(account.balance);

@@ -65,8 +65,9 @@ export async function runIdempotent(
   return response;
 }
 
+/** An answer that may differ on a retry (the catalogue's category) releases the key instead of being stored. */
 function isRetryable(error: MpayError): boolean {
-  return ['BANK_UNAVAILABLE', 'SERVICE_UNAVAILABLE', 'INTERNAL', 'DEVICE_NOT_CONNECTED'].includes(error.code);
+  return error.category === 'retryable';
 }
 
 function restoreError(body: unknown): MpayError {

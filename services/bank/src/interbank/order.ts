@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type TransferRequest, validateTransfer } from '@mpay/ledger';
-import { canonicalize, isMpayError, MpayError } from '@mpay/protocol';
+import { canonicalize, isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import type { EventLog } from '../key-depository/context.ts';
 import { lockAccounts } from '../store/accounts.ts';
@@ -131,6 +131,12 @@ async function creditAccountOf(
   now: Date,
 ): Promise<{ local: boolean; creditAccountId: string; payeeAccountId: string | null }> {
   const { self } = context.interbank;
+  // The payee's address names its bank (`…@merchant.ybank`): money goes to no other bank than that one,
+  // whatever the FSP says in creditBankId.
+  const payee = parsePartyId(input.payeeId, 'payeeId');
+  if (!('bank' in payee) || payee.bank !== input.creditBankId) {
+    throw new OrderRefusal('PAYEE_UNKNOWN', `${input.payeeId} is not a party of ${input.creditBankId}`);
+  }
   if (input.creditBankId !== self) {
     const peer = context.interbank.peer(input.creditBankId).id;
     const settlement = await ensureSettlementAccount(sql, self, peer, input.currency, now);

@@ -1,0 +1,509 @@
+import { verifyPayload } from '@mpay/envelope';
+import {
+  expiringPaymentStates,
+  isMpayError,
+  merchantSignedContent,
+  signedContentMatches,
+  stepPayment,
+} from '@mpay/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addBank,
+  addMerchant,
+  createPayment,
+  enrolCustomer,
+  merchantRequest,
+  openTestGateway,
+  outboxOf,
+  type TestBank,
+  type TestCustomer,
+  type TestGateway,
+  type TestMerchant,
+} from '../test-helpers.ts';
+import {
+  expiredPaymentIds,
+  findPayment,
+  insertPayment,
+  listPaymentEvents,
+  pendingRequestsPage,
+  persistStep,
+  requestsSince,
+} from './store.ts';
+
+const minute = 60_000;
+
+function codeOf(error: unknown): string {
+  return isMpayError(error) ? error.code : error instanceof Error ? error.message : String(error);
+}
+
+function later(at: Date, milliseconds: number): Date {
+  return new Date(at.getTime() + milliseconds);
+}
+
+describe('payment store', () => {
+  let gateway: TestGateway;
+  let xbank: TestBank;
+  let ybank: TestBank;
+  let shop: TestMerchant;
+  let kiosk: TestMerchant;
+  let ann: TestCustomer;
+
+  beforeAll(async () => {
+    gateway = await openTestGateway();
+    xbank = await addBank(gateway.database, 'xbank');
+    ybank = await addBank(gateway.database, 'ybank');
+    shop = await addMerchant(gateway.database, ybank, 'shop', 'https://shop.example/hooks/mpay');
+    kiosk = await addMerchant(gateway.database, xbank, 'kiosk');
+    ann = await enrolCustomer(gateway.database, xbank, 'ann');
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  /** A customer of its own, so that counts and pages see only this test's payments. */
+  async function freshCustomer(name: string): Promise<TestCustomer> {
+    return enrolCustomer(gateway.database, xbank, `${name}-${Math.random().toString(36).slice(2, 8)}`);
+  }
+
+  describe('insertPayment and findPayment', () => {
+    it('stores the request in the initial state and reads it back decoded, with both parties joined', async () => {
+      const now = gateway.now();
+      const expiresAt = later(now, 5 * minute);
+      const message = await merchantRequest(gateway.fsp.id, shop, ann, 12_50n, now);
+      await gateway.database.transaction((sql) =>
+        insertPayment(
+          sql,
+          { message, merchantId: shop.id, customerId: ann.id, payerAccount: ann.account, expiresAt, now },
+          'merchant_request_verified',
+        ),
+      );
+      const payment = await findPayment(gateway.database, message.transactionId);
+      expect(payment).toMatchObject({
+        id: message.transactionId,
+        procedure: 'm-commerce',
+        currency: 'EUR',
+        amountMinor: 12_50n,
+        securityLevel: 'small',
+        state: 'merchant_request_verified',
+        payerAccount: ann.account,
+        pushMessage: null,
+        receipt: null,
+        bankAnswer: null,
+        decline: null,
+        outcome: null,
+        failureCode: null,
+        merchant: {
+          id: shop.id,
+          kind: 'merchant',
+          displayName: 'shop',
+          bankId: 'ybank',
+          webhookUrl: 'https://shop.example/hooks/mpay',
+        },
+        customer: { id: ann.id, kind: 'person', displayName: 'ann', bankId: 'xbank', webhookUrl: null },
+      });
+      expect(payment.expiresAt.getTime()).toBe(expiresAt.getTime());
+      expect(payment.createdAt.getTime()).toBe(now.getTime());
+      expect(payment.updatedAt.getTime()).toBe(now.getTime());
+      // The message is the typed model, equal to what was stored, amount in bigint minor units.
+      expect(payment.message).toEqual(message);
+      expect(payment.message.data.amount.minor).toBe(12_50n);
+      // It still carries the merchant's signature over exactly its content.
+      const signature = await verifyPayload(
+        payment.message.address.to.sign ?? '',
+        async () => shop.signing.publicJwk,
+        { audience: gateway.fsp.id, issuer: shop.id, transactionId: payment.id },
+      );
+      expect(signedContentMatches(signature.payload, merchantSignedContent(payment.message))).toBe(true);
+      const events = await listPaymentEvents(gateway.database, payment.id);
+      expect(events).toEqual([
+        {
+          sequence: 1,
+          fromState: null,
+          toState: 'merchant_request_verified',
+          event: null,
+          step: 'iMS §5 step 1',
+          detail: 'merchant request verified',
+          createdAt: now,
+        },
+      ]);
+    });
+
+    it('answers PAYMENT_UNKNOWN for an id it does not hold', async () => {
+      expect(await findPayment(gateway.database, '00000000-0000-4000-8000-000000000000').catch(codeOf)).toBe(
+        'PAYMENT_UNKNOWN',
+      );
+    });
+
+    it('refuses a second payment with the same id as MESSAGE_REPLAYED and keeps the first one untouched', async () => {
+      const now = gateway.now();
+      const message = await merchantRequest(gateway.fsp.id, shop, ann, 12_50n, now);
+      const insert = (amountChanged: boolean) =>
+        gateway.database.transaction((sql) =>
+          insertPayment(
+            sql,
+            {
+              message: amountChanged
+                ? { ...message, data: { ...message.data, amount: { currency: 'EUR', minor: 99_00n } } }
+                : message,
+              merchantId: shop.id,
+              customerId: ann.id,
+              payerAccount: ann.account,
+              expiresAt: later(now, minute),
+              now,
+            },
+            'merchant_request_verified',
+          ),
+        );
+      await insert(false);
+      expect(await insert(false).catch(codeOf)).toBe('MESSAGE_REPLAYED');
+      expect(await insert(true).catch(codeOf)).toBe('MESSAGE_REPLAYED');
+      const payment = await findPayment(gateway.database, message.transactionId);
+      expect(payment.amountMinor).toBe(12_50n);
+      expect(await listPaymentEvents(gateway.database, payment.id)).toHaveLength(1);
+    });
+
+    it('refuses a payment to a party the registry does not hold', async () => {
+      const now = gateway.now();
+      const stranger = { id: 'bob@person.xbank' };
+      const message = await merchantRequest(gateway.fsp.id, shop, stranger, 12_50n, now);
+      const refused = await gateway.database
+        .transaction((sql) =>
+          insertPayment(
+            sql,
+            {
+              message,
+              merchantId: shop.id,
+              customerId: stranger.id,
+              payerAccount: ann.account,
+              expiresAt: later(now, minute),
+              now,
+            },
+            'merchant_request_verified',
+          ),
+        )
+        .then(
+          () => 'stored',
+          () => 'refused',
+        );
+      expect(refused).toBe('refused');
+      expect(await findPayment(gateway.database, message.transactionId).catch(codeOf)).toBe(
+        'PAYMENT_UNKNOWN',
+      );
+    });
+  });
+
+  describe('persistStep', () => {
+    it('writes the state, the changes, the event with its kind and step, and every outbox row together', async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
+      const now = later(gateway.now(), 1_000);
+      await gateway.database.transaction(async (sql) => {
+        const payment = await findPayment(sql, id, { lock: true });
+        const result = stepPayment(payment, 'countersigned', now);
+        await persistStep(
+          sql,
+          payment,
+          'countersigned',
+          result,
+          { pushMessage: 'push-1', detail: 'countersigned' },
+          [
+            { kind: 'device_push', payload: { event: 'payment-request' } },
+            { kind: 'webhook', payload: { url: 'https://shop.example/hooks/mpay', body: 'jws' } },
+          ],
+          now,
+        );
+      });
+      const payment = await findPayment(gateway.database, id);
+      expect(payment.state).toBe('awaiting_customer_signature');
+      expect(payment.pushMessage).toBe('push-1');
+      expect(payment.updatedAt.getTime()).toBe(now.getTime());
+      const events = await listPaymentEvents(gateway.database, id);
+      expect(
+        events.map(({ sequence, fromState, toState, event, step, detail }) => ({
+          sequence,
+          fromState,
+          toState,
+          event,
+          step,
+          detail,
+        })),
+      ).toEqual([
+        {
+          sequence: 1,
+          fromState: null,
+          toState: 'merchant_request_verified',
+          event: null,
+          step: 'iMS §5 step 1',
+          detail: 'merchant request verified',
+        },
+        {
+          sequence: 2,
+          fromState: 'merchant_request_verified',
+          toState: 'awaiting_customer_signature',
+          event: 'countersigned',
+          step: 'iMS §5 steps 1–2',
+          detail: 'countersigned',
+        },
+      ]);
+      const outbox = await outboxOf(gateway.database, id);
+      expect(
+        outbox.map(({ kind, payload, attempts, deliveredAt, abandonedAt }) => ({
+          kind,
+          payload,
+          attempts,
+          deliveredAt,
+          abandonedAt,
+        })),
+      ).toEqual([
+        {
+          kind: 'device_push',
+          payload: { event: 'payment-request' },
+          attempts: 0,
+          deliveredAt: null,
+          abandonedAt: null,
+        },
+        {
+          kind: 'webhook',
+          payload: { url: 'https://shop.example/hooks/mpay', body: 'jws' },
+          attempts: 0,
+          deliveredAt: null,
+          abandonedAt: null,
+        },
+      ]);
+      expect(outbox.every((row) => row.nextAttemptAt.getTime() === now.getTime())).toBe(true);
+    });
+
+    it('keeps what a later step does not change (the push stays when the outcome is written)', async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'awaiting' });
+      const before = await findPayment(gateway.database, id);
+      expect(before.pushMessage).not.toBeNull();
+      const now = later(gateway.now(), 1_000);
+      await gateway.database.transaction(async (sql) => {
+        const payment = await findPayment(sql, id, { lock: true });
+        await persistStep(
+          sql,
+          payment,
+          'merchant_cancelled',
+          stepPayment(payment, 'merchant_cancelled', now),
+          { outcome: 'outcome-jws', failureCode: 'PAYMENT_CANCELLED' },
+          [],
+          now,
+        );
+      });
+      const after = await findPayment(gateway.database, id);
+      expect(after).toMatchObject({
+        state: 'merchant_cancelled',
+        pushMessage: before.pushMessage,
+        message: before.message,
+        outcome: 'outcome-jws',
+        failureCode: 'PAYMENT_CANCELLED',
+        receipt: null,
+      });
+    });
+
+    it('refuses a step on a state that is no longer stored, and writes nothing of it', async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
+      const stale = await findPayment(gateway.database, id);
+      const now = later(gateway.now(), 1_000);
+      // Another worker moves the payment on first.
+      await gateway.database.transaction(async (sql) => {
+        const payment = await findPayment(sql, id, { lock: true });
+        await persistStep(
+          sql,
+          payment,
+          'countersigned',
+          stepPayment(payment, 'countersigned', now),
+          {
+            pushMessage: 'push-1',
+          },
+          [],
+          now,
+        );
+      });
+      const refused = await gateway.database
+        .transaction((sql) =>
+          persistStep(
+            sql,
+            stale,
+            'merchant_cancelled',
+            stepPayment(stale, 'merchant_cancelled', now),
+            { outcome: 'outcome-jws' },
+            [{ kind: 'webhook', payload: { url: 'https://shop.example/hooks/mpay', body: 'cancelled' } }],
+            now,
+          ),
+        )
+        .catch(codeOf);
+      expect(refused).toMatch(/^assertion failed/);
+      const payment = await findPayment(gateway.database, id);
+      expect(payment.state).toBe('awaiting_customer_signature');
+      expect(payment.outcome).toBeNull();
+      expect((await listPaymentEvents(gateway.database, id)).map((event) => event.toState)).toEqual([
+        'merchant_request_verified',
+        'awaiting_customer_signature',
+      ]);
+      expect(await outboxOf(gateway.database, id, 'webhook')).toEqual([]);
+    });
+
+    it('refuses a step result computed on another state than the payment it is given', async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
+      const now = later(gateway.now(), 1_000);
+      const refused = await gateway.database
+        .transaction(async (sql) => {
+          const payment = await findPayment(sql, id, { lock: true });
+          const computedElsewhere = stepPayment(
+            { state: 'awaiting_customer_signature', expiresAt: payment.expiresAt },
+            'customer_declined',
+            now,
+          );
+          await persistStep(sql, payment, 'customer_declined', computedElsewhere, {}, [], now);
+        })
+        .catch(codeOf);
+      expect(refused).toMatch(/^assertion failed/);
+      expect((await findPayment(gateway.database, id)).state).toBe('merchant_request_verified');
+      expect(await listPaymentEvents(gateway.database, id)).toHaveLength(1);
+    });
+  });
+
+  describe('pendingRequestsPage', () => {
+    it("returns only the customer's unexpired requests awaiting a signature, newest first", async () => {
+      const customer = await freshCustomer('carol');
+      const other = await freshCustomer('dave');
+      const t0 = gateway.now();
+      const now = later(t0, 10 * minute);
+      const at = (minutes: number) => later(t0, minutes * minute);
+      const open = { expiresAt: later(t0, 30 * minute) };
+      const oldest = await createPayment(gateway, { merchant: shop, customer, at: at(1), ...open });
+      const newest = await createPayment(gateway, { merchant: kiosk, customer, at: at(3), ...open });
+      const middle = await createPayment(gateway, { merchant: shop, customer, at: at(2), ...open });
+      // Excluded: expired (also exactly at now), not yet pushed, already confirmed, another customer's.
+      await createPayment(gateway, { merchant: shop, customer, at: at(4), expiresAt: later(now, -1) });
+      await createPayment(gateway, { merchant: shop, customer, at: at(4), expiresAt: now });
+      await createPayment(gateway, { merchant: shop, customer, at: at(5), stage: 'requested', ...open });
+      await createPayment(gateway, { merchant: shop, customer, at: at(6), stage: 'authorised', ...open });
+      await createPayment(gateway, { merchant: shop, customer: other, at: at(7), ...open });
+      const page = await pendingRequestsPage(gateway.database, customer.id, now, 10);
+      expect(page.map((pending) => pending.id)).toEqual([newest, middle, oldest]);
+      expect(page.map((pending) => pending.createdAt.getTime())).toEqual([
+        at(3).getTime(),
+        at(2).getTime(),
+        at(1).getTime(),
+      ]);
+      const stored = await findPayment(gateway.database, newest);
+      expect(page[0]?.pushMessage).toBe(stored.pushMessage);
+    });
+
+    it('pages through requests of equal creation time without a gap or a repeat (keyset on created_at, id)', async () => {
+      const customer = await freshCustomer('erin');
+      const t0 = gateway.now();
+      const ids: string[] = [];
+      // Two instants, four requests each: every page boundary falls inside a run of equal created_at.
+      for (const at of [t0, later(t0, 1_000)]) {
+        for (let index = 0; index < 4; index += 1)
+          ids.push(await createPayment(gateway, { merchant: shop, customer, at }));
+      }
+      const expected = ids
+        .map((id, index) => ({ id, createdAt: index < 4 ? t0.getTime() : t0.getTime() + 1_000 }))
+        .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .map((pending) => pending.id);
+      const seen: string[] = [];
+      let after: { createdAt: Date; id: string } | undefined;
+      for (let pages = 0; pages < 10; pages += 1) {
+        const page = await pendingRequestsPage(gateway.database, customer.id, later(t0, minute), 3, after);
+        seen.push(...page.map((pending) => pending.id));
+        const last = page.at(-1);
+        if (last === undefined || page.length < 3) break;
+        // The cursor the route hands out: the instant at millisecond precision and the id.
+        after = { createdAt: new Date(last.createdAt.toISOString()), id: last.id };
+      }
+      expect(seen).toEqual(expected);
+    });
+  });
+
+  describe('requestsSince', () => {
+    it('counts the requests of a window per merchant and per customer, with the oldest of them', async () => {
+      const carol = await freshCustomer('carol');
+      const dave = await freshCustomer('dave');
+      const solo = await addMerchant(
+        gateway.database,
+        xbank,
+        `solo-${Math.random().toString(36).slice(2, 8)}`,
+      );
+      const t0 = gateway.now();
+      await createPayment(gateway, { merchant: solo, customer: carol, at: t0 });
+      await createPayment(gateway, { merchant: solo, customer: dave, at: later(t0, 10_000) });
+      await createPayment(gateway, { merchant: shop, customer: carol, at: later(t0, 20_000) });
+      await createPayment(gateway, { merchant: solo, customer: carol, at: later(t0, 30_000) });
+
+      expect(await requestsSince(gateway.database, { merchantId: solo.id }, later(t0, -1))).toEqual({
+        count: 3,
+        oldest: t0,
+      });
+      // The window is open at its start: a request made exactly at `since` is outside it.
+      expect(await requestsSince(gateway.database, { merchantId: solo.id }, t0)).toEqual({
+        count: 2,
+        oldest: later(t0, 10_000),
+      });
+      // A customer's count is over all merchants.
+      expect(await requestsSince(gateway.database, { customerId: carol.id }, later(t0, -1))).toEqual({
+        count: 3,
+        oldest: t0,
+      });
+      expect(await requestsSince(gateway.database, { customerId: carol.id }, later(t0, 15_000))).toEqual({
+        count: 2,
+        oldest: later(t0, 20_000),
+      });
+      expect(await requestsSince(gateway.database, { customerId: dave.id }, later(t0, 10_000))).toEqual({
+        count: 0,
+        oldest: null,
+      });
+    });
+  });
+
+  describe('expiredPaymentIds', () => {
+    it('lists payments in the given states whose expiry is at or before the clock, oldest expiry first, up to the limit', async () => {
+      const customer = await freshCustomer('frank');
+      const t0 = later(gateway.now(), 24 * 60 * minute);
+      const expiring = (minutes: number) => later(t0, minutes * minute);
+      const requested = await createPayment(gateway, {
+        merchant: shop,
+        customer,
+        at: gateway.now(),
+        expiresAt: expiring(-3),
+        stage: 'requested',
+      });
+      const awaiting = await createPayment(gateway, {
+        merchant: shop,
+        customer,
+        at: gateway.now(),
+        expiresAt: expiring(-5),
+      });
+      const atTheClock = await createPayment(gateway, {
+        merchant: shop,
+        customer,
+        at: gateway.now(),
+        expiresAt: t0,
+      });
+      // Not due: expires after the clock; confirmed (no longer waiting for the customer).
+      await createPayment(gateway, { merchant: shop, customer, at: gateway.now(), expiresAt: expiring(1) });
+      const authorised = await createPayment(gateway, {
+        merchant: shop,
+        customer,
+        at: gateway.now(),
+        expiresAt: expiring(-10),
+        stage: 'authorised',
+      });
+      const due = await expiredPaymentIds(gateway.database, expiringPaymentStates, t0, 100);
+      const mine = due.filter((id) => [requested, awaiting, atTheClock, authorised].includes(id));
+      expect(mine).toEqual([awaiting, requested, atTheClock]);
+      // The clock is the caller's: a minute earlier, the one expiring at t0 is not due.
+      const earlier = await expiredPaymentIds(gateway.database, expiringPaymentStates, expiring(-1), 100);
+      expect(earlier).toContain(awaiting);
+      expect(earlier).not.toContain(atTheClock);
+      // The states are the caller's too.
+      const onlyRequested = await expiredPaymentIds(gateway.database, ['merchant_request_verified'], t0, 100);
+      expect(onlyRequested).toContain(requested);
+      expect(onlyRequested).not.toContain(awaiting);
+      expect(await expiredPaymentIds(gateway.database, expiringPaymentStates, t0, 1)).toHaveLength(1);
+      expect(await expiredPaymentIds(gateway.database, [], t0, 100)).toEqual([]);
+    });
+  });
+});
