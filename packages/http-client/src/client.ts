@@ -16,15 +16,45 @@ export interface JsonResponse<T> {
 }
 
 /**
- * fetch with a timeout, a response size limit and mpay's error format: a JSON
- * `{error:{code}}` answer becomes the same MpayError on the client side; a
- * network failure becomes `unreachableCode` (default SERVICE_UNAVAILABLE).
+ * Reads at most `bytesMax` bytes of a response body, stopping (and cancelling
+ * the stream) as soon as the limit is passed, rather than after reading it all.
  */
-export async function requestJson<T>(
+async function readBounded(response: Response, bytesMax: number): Promise<string | undefined> {
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.byteLength;
+    if (length > bytesMax) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  // Web standards only (no Buffer): the same client runs in browsers.
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+/**
+ * fetch with a timeout and a response size limit, answering whatever the
+ * server answered (any status) as parsed JSON. A network failure, an answer
+ * over the limit or one that is not JSON becomes `unreachableCode` (default
+ * SERVICE_UNAVAILABLE): nothing unbounded or unparsed reaches the caller.
+ */
+export async function requestAnswer(
   url: string,
   options: RequestOptions = {},
   unreachableCode: ErrorCode = 'SERVICE_UNAVAILABLE',
-): Promise<JsonResponse<T>> {
+): Promise<JsonResponse<unknown>> {
   let response: Response;
   try {
     response = await fetch(url, {
@@ -39,15 +69,36 @@ export async function requestJson<T>(
   } catch (error) {
     throw new MpayError(unreachableCode, new URL(url).host, { cause: error });
   }
-  const text = await response.text();
-  if (text.length > (options.responseBytesMax ?? 1024 * 1024))
-    throw new MpayError(unreachableCode, 'response too large');
-  const body: unknown = text === '' ? null : JSON.parse(text);
-  if (!response.ok) throw errorFromBody(body, response.status);
-  return { status: response.status, body: body as T };
+  const text = await readBounded(response, options.responseBytesMax ?? 1024 * 1024).catch(
+    (error: unknown) => {
+      throw new MpayError(unreachableCode, 'response interrupted', { cause: error });
+    },
+  );
+  if (text === undefined) throw new MpayError(unreachableCode, 'response too large');
+  try {
+    return { status: response.status, body: text === '' ? null : (JSON.parse(text) as unknown) };
+  } catch (error) {
+    throw new MpayError(unreachableCode, 'response is not JSON', { cause: error });
+  }
 }
 
-function errorFromBody(body: unknown, status: number): MpayError {
+/**
+ * `requestAnswer` for a success: a JSON `{error:{code}}` answer becomes the
+ * same MpayError on the client side. The body's shape is the caller's to
+ * check (`T` is what the caller expects, not a guarantee).
+ */
+export async function requestJson<T>(
+  url: string,
+  options: RequestOptions = {},
+  unreachableCode: ErrorCode = 'SERVICE_UNAVAILABLE',
+): Promise<JsonResponse<T>> {
+  const answer = await requestAnswer(url, options, unreachableCode);
+  if (answer.status < 200 || answer.status > 299) throw errorFromAnswer(answer.body, answer.status);
+  return { status: answer.status, body: answer.body as T };
+}
+
+/** The MpayError a non-2xx answer stands for: its stable code when it has one. */
+export function errorFromAnswer(body: unknown, status: number): MpayError {
   const error = (body as { error?: { code?: unknown; detail?: unknown } } | null)?.error;
   if (error && isErrorCode(error.code)) {
     return new MpayError(error.code, typeof error.detail === 'string' ? error.detail : undefined);

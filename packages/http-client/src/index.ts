@@ -1,4 +1,10 @@
-export { type JsonResponse, type RequestOptions, requestJson } from './client.ts';
+export {
+  errorFromAnswer,
+  type JsonResponse,
+  type RequestOptions,
+  requestAnswer,
+  requestJson,
+} from './client.ts';
 export {
   authorizationScheme,
   type RequestToSign,

@@ -367,6 +367,7 @@ export async function createPayment(gateway: TestGateway, input: NewTestPayment)
 
 export interface OutboxRecord {
   readonly id: string;
+  readonly paymentId: string;
   readonly kind: string;
   readonly payload: Record<string, unknown>;
   readonly attempts: number;
@@ -380,6 +381,7 @@ export interface OutboxRecord {
 export async function outboxOf(sql: Sql, paymentId: string, kind?: string): Promise<OutboxRecord[]> {
   const { rows } = await sql.query<{
     id: string;
+    payment_id: string;
     kind: string;
     payload: string;
     attempts: number;
@@ -388,13 +390,14 @@ export async function outboxOf(sql: Sql, paymentId: string, kind?: string): Prom
     abandoned_at: Date | string | null;
     last_error: string | null;
   }>(
-    `SELECT id::text AS id, kind, payload, attempts, next_attempt_at, delivered_at, abandoned_at, last_error
+    `SELECT id::text AS id, payment_id, kind, payload, attempts, next_attempt_at, delivered_at, abandoned_at, last_error
      FROM outbox WHERE payment_id = $1 AND ($2::text IS NULL OR kind = $2) ORDER BY id`,
     [paymentId, kind ?? null],
   );
   const date = (value: Date | string | null) => (value === null ? null : new Date(value));
   return rows.map((row) => ({
     id: row.id,
+    paymentId: row.payment_id,
     kind: row.kind,
     payload: JSON.parse(row.payload) as Record<string, unknown>,
     attempts: row.attempts,

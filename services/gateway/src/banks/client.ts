@@ -1,5 +1,5 @@
 import { verifyPayload } from '@mpay/envelope';
-import { requestJson, signRequest } from '@mpay/http-client';
+import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
 import { errorCategoryOf, isErrorCode, isMpayError, MpayError } from '@mpay/protocol';
 import type { FspIdentity } from '../context.ts';
 import type { BankRecord } from '../registry/banks.ts';
@@ -73,6 +73,34 @@ async function verifyBankAnswer(
   return jws;
 }
 
+/**
+ * An error answer: its code decides (refused, retryable, final). A refusal
+ * comes with the bank's signed answer, which must verify before the refusal
+ * is recorded; an answer that does not verify is retried, never recorded.
+ */
+async function outcomeOfRefusal(
+  fsp: FspIdentity,
+  bank: BankRecord,
+  order: PaymentOrder,
+  status: number,
+  body: unknown,
+): Promise<PaymentOrderOutcome> {
+  const { code } = errorFromAnswer(body, status);
+  const outcome = outcomeOfError(code);
+  if (outcome.kind !== 'refused') return outcome;
+  const signed = (body as { bankAnswer?: unknown } | null)?.bankAnswer;
+  if (signed === undefined) return outcome;
+  try {
+    return {
+      kind: 'refused',
+      code,
+      bankAnswer: await verifyBankAnswer(fsp, bank, order, signed, 'refused', code),
+    };
+  } catch {
+    return { kind: 'pending', code: 'BANK_ANSWER_INVALID' };
+  }
+}
+
 function outcomeOfError(code: string): PaymentOrderOutcome {
   if (!isErrorCode(code)) return { kind: 'failed', code };
   const category = errorCategoryOf(code);
@@ -104,13 +132,14 @@ export async function placePaymentOrder(
     reference: order.reference,
     authorisation: order.authorisation,
   });
+  let status: number;
   let answer: OrderAnswer;
   try {
     const authorization = await signRequest(
       { method: 'POST', path, body },
       { issuer: fsp.id, audience: bank.id, key: fsp.signing.privateJwk },
     );
-    const response = await requestJson<OrderAnswer>(
+    const response = await requestAnswer(
       `${bank.url}${path}`,
       {
         body,
@@ -121,7 +150,10 @@ export async function placePaymentOrder(
       },
       'BANK_UNAVAILABLE',
     );
-    answer = response.body ?? {};
+    status = response.status;
+    answer =
+      typeof response.body === 'object' && response.body !== null ? (response.body as OrderAnswer) : {};
+    if (status < 200 || status > 299) return await outcomeOfRefusal(fsp, bank, order, status, response.body);
   } catch (error) {
     if (!isMpayError(error)) return { kind: 'pending', code: 'BANK_UNAVAILABLE' };
     return outcomeOfError(error.code);

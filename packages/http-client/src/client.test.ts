@@ -1,0 +1,69 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isMpayError } from '@mpay/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestAnswer, requestJson } from './client.ts';
+
+/** A real HTTP server on loopback answering what each path asks for. */
+let server: Server;
+let base: string;
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    if (request.url === '/ok') return response.end(JSON.stringify({ fine: true }));
+    if (request.url === '/refused') {
+      response.statusCode = 422;
+      return response.end(JSON.stringify({ error: { code: 'INSUFFICIENT_FUNDS' }, extra: 'kept' }));
+    }
+    if (request.url === '/garbage') return response.end('<html>');
+    if (request.url === '/huge') {
+      // Far more than the client's limit, in many chunks: the client must stop reading early.
+      const chunk = 'x'.repeat(64 * 1024);
+      let sent = 0;
+      const write = () => {
+        while (sent < 200 && response.write(chunk)) sent += 1;
+        if (sent < 200) response.once('drain', write);
+        else response.end();
+      };
+      return write();
+    }
+    response.statusCode = 500;
+    return response.end('');
+  });
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((closed) => server.close(closed));
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    if (isMpayError(error)) return error.code;
+    throw error;
+  }
+}
+
+describe('bounded JSON requests', () => {
+  it('answers a success, and turns an error answer into its stable code', async () => {
+    expect((await requestJson<{ fine: boolean }>(`${base}/ok`)).body).toEqual({ fine: true });
+    expect(await codeOf(requestJson(`${base}/refused`))).toBe('INSUFFICIENT_FUNDS');
+    expect(await codeOf(requestJson(`${base}/empty-500`))).toBe('SERVICE_UNAVAILABLE');
+  });
+
+  it('requestAnswer keeps the whole error answer for callers that need more than the code', async () => {
+    const answer = await requestAnswer(`${base}/refused`);
+    expect(answer).toEqual({ status: 422, body: { error: { code: 'INSUFFICIENT_FUNDS' }, extra: 'kept' } });
+  });
+
+  it('refuses an answer over the limit and one that is not JSON with the unreachable code, never a raw error', async () => {
+    expect(await codeOf(requestJson(`${base}/huge`, { responseBytesMax: 100_000 }, 'BANK_UNAVAILABLE'))).toBe(
+      'BANK_UNAVAILABLE',
+    );
+    expect(await codeOf(requestJson(`${base}/garbage`))).toBe('SERVICE_UNAVAILABLE');
+    expect(await codeOf(requestJson('http://127.0.0.1:1/nothing-listens'))).toBe('SERVICE_UNAVAILABLE');
+  });
+});

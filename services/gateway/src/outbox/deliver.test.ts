@@ -1,0 +1,361 @@
+import { signPayload, verifyPayload } from '@mpay/envelope';
+import fc from 'fast-check';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { findPayment } from '../payments/store.ts';
+import { applyEvent } from '../payments/transition.ts';
+import {
+  addBank,
+  addMerchant,
+  closedPortUrl,
+  createPayment,
+  enrolCustomer,
+  type HttpStub,
+  type OutboxRecord,
+  openTestGateway,
+  outboxOf,
+  type RecordedRequest,
+  startHttpStub,
+  type TestBank,
+  type TestCustomer,
+  type TestGateway,
+  type TestMerchant,
+} from '../test-helpers.ts';
+import { retryDelayMs, runOutboxRound } from './deliver.ts';
+
+describe('retryDelayMs', () => {
+  const limits = { outboxBackoffBaseMs: 250, outboxBackoffMaxMs: 600_000 };
+
+  it('doubles per attempt from the base until the cap (lowest draw: half the ceiling)', () => {
+    const lowest = () => 0;
+    const delays = [0, 1, 2, 3, 4].map((attempts) => retryDelayMs(attempts, limits, lowest));
+    expect(delays).toEqual([125, 250, 500, 1_000, 2_000]);
+    expect(retryDelayMs(40, limits, lowest)).toBe(300_000);
+    expect(retryDelayMs(1_000_000, limits, () => 0.999_999)).toBeLessThanOrEqual(600_000);
+  });
+
+  it('stays within [ceiling/2, ceiling] for every attempt count, limit pair and draw in [0, 1)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.integer({ min: 1, max: 86_400_000 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempts, base, max, draw) => {
+          fc.pre(base <= max);
+          const ceiling = Math.min(max, base * 2 ** Math.min(attempts, 30));
+          const delay = retryDelayMs(
+            attempts,
+            { outboxBackoffBaseMs: base, outboxBackoffMaxMs: max },
+            () => draw,
+          );
+          return Number.isSafeInteger(delay) && delay >= ceiling / 2 && delay <= ceiling && delay <= max;
+        },
+      ),
+    );
+  });
+
+  it('never shrinks as attempts grow, for the same draw', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 100 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempts, draw) =>
+          retryDelayMs(attempts + 1, limits, () => draw) >= retryDelayMs(attempts, limits, () => draw),
+      ),
+    );
+  });
+});
+
+describe('the outbox', () => {
+  const limits = {
+    outboxAttemptsMax: 3,
+    outboxBackoffBaseMs: 100,
+    outboxBackoffMaxMs: 1_000,
+    outboxLeaseMs: 5_000,
+    webhookTimeoutMs: 2_000,
+    bankTimeoutMs: 2_000,
+  };
+  let gateway: TestGateway;
+  let hook: HttpStub;
+  let bankStub: HttpStub;
+  let xbank: TestBank;
+  let shop: TestMerchant;
+  let ann: TestCustomer;
+
+  beforeAll(async () => {
+    gateway = await openTestGateway({ limits });
+    hook = await startHttpStub(() => ({ status: 204 }));
+    bankStub = await startHttpStub(() => ({ status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } }));
+    xbank = await addBank(gateway.database, 'xbank', bankStub.url);
+    const ybank = await addBank(gateway.database, 'ybank');
+    shop = await addMerchant(gateway.database, ybank, 'shop', `${hook.url}/hooks/mpay`);
+    ann = await enrolCustomer(gateway.database, xbank, 'ann');
+  });
+  afterAll(async () => {
+    await hook.close();
+    await bankStub.close();
+    await gateway.close();
+  });
+  beforeEach(async () => {
+    await gateway.database.query('DELETE FROM outbox');
+    hook.requests.length = 0;
+    bankStub.requests.length = 0;
+    hook.answer = () => ({ status: 204 });
+  });
+
+  /** A cancelled payment's webhook row (iMS step 9's notification), with every other effect already delivered. */
+  async function webhookRow(): Promise<OutboxRecord> {
+    const id = await createPayment(gateway, { merchant: shop, customer: ann });
+    await applyEvent(gateway.context, id, { event: 'merchant_cancelled' });
+    await gateway.database.query(
+      "UPDATE outbox SET delivered_at = next_attempt_at WHERE payment_id = $1 AND kind <> 'webhook'",
+      [id],
+    );
+    const rows = await outboxOf(gateway.database, id, 'webhook');
+    expect(rows).toHaveLength(1);
+    return rows[0] as OutboxRecord;
+  }
+
+  async function rowNow(row: OutboxRecord): Promise<OutboxRecord> {
+    const found = (await outboxOf(gateway.database, row.paymentId)).find(
+      (candidate) => candidate.id === row.id,
+    );
+    if (found === undefined) throw new Error(`outbox row ${row.id} is gone`);
+    return found;
+  }
+
+  async function until(condition: () => boolean): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error('the condition never held');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  it("delivers a webhook once on 2xx: the FSP's signed notification, with the row's delivery id", async () => {
+    const row = await webhookRow();
+    expect(await runOutboxRound(gateway.context)).toBe(1);
+    expect(hook.requests).toHaveLength(1);
+    const [request] = hook.requests as [RecordedRequest];
+    expect(request).toMatchObject({ method: 'POST', url: '/hooks/mpay', body: row.payload.body });
+    expect(request.headers['content-type']).toBe('application/jose');
+    expect(request.headers['mpay-delivery-id']).toBe(row.id);
+    const notification = await verifyPayload(
+      request.body,
+      async () => gateway.fsp.signing.publicJwk,
+      { audience: shop.id, issuer: gateway.fsp.id, transactionId: row.paymentId },
+      { maxAgeSeconds: gateway.context.limits.receiptLifetimeSeconds },
+    );
+    expect(notification.payload).toMatchObject({
+      event: 'payment.updated',
+      payment: { status: 'cancelled', amount: { currency: 'EUR', minor: '1250' }, payer: ann.id },
+    });
+    expect(await rowNow(row)).toMatchObject({
+      attempts: 1,
+      deliveredAt: gateway.now(),
+      abandonedAt: null,
+      lastError: null,
+    });
+    // Delivered is delivered: later rounds, past any lease, send nothing more.
+    gateway.advanceMs(limits.outboxLeaseMs * 2);
+    expect(await runOutboxRound(gateway.context)).toBe(0);
+    expect(hook.requests).toHaveLength(1);
+  });
+
+  it('retries a webhook answered 500 after its backoff, not before, and delivers it then', async () => {
+    const row = await webhookRow();
+    hook.answer = () => ({ status: 500, text: 'down' });
+    const failedAt = gateway.now();
+    await runOutboxRound(gateway.context);
+    const failed = await rowNow(row);
+    expect(failed).toMatchObject({
+      attempts: 1,
+      deliveredAt: null,
+      abandonedAt: null,
+      lastError: 'HTTP 500',
+    });
+    // First retry: ceiling base × 2, drawn within [ceiling/2, ceiling].
+    const delayMs = failed.nextAttemptAt.getTime() - failedAt.getTime();
+    expect(delayMs).toBeGreaterThanOrEqual(limits.outboxBackoffBaseMs);
+    expect(delayMs).toBeLessThanOrEqual(2 * limits.outboxBackoffBaseMs);
+
+    hook.answer = () => ({ status: 204 });
+    expect(await runOutboxRound(gateway.context)).toBe(0);
+    gateway.setNow(new Date(failed.nextAttemptAt.getTime() - 1));
+    expect(await runOutboxRound(gateway.context)).toBe(0);
+    expect(hook.requests).toHaveLength(1);
+    gateway.setNow(failed.nextAttemptAt);
+    expect(await runOutboxRound(gateway.context)).toBe(1);
+    expect(hook.requests).toHaveLength(2);
+    expect(await rowNow(row)).toMatchObject({
+      attempts: 2,
+      deliveredAt: failed.nextAttemptAt,
+      lastError: null,
+    });
+  });
+
+  it('abandons a webhook after outboxAttemptsMax failed attempts, says so, and sends it no more', async () => {
+    const row = await webhookRow();
+    hook.answer = () => ({ status: 500 });
+    gateway.warnings.length = 0;
+    for (let round = 0; round < limits.outboxAttemptsMax + 2; round += 1) {
+      await runOutboxRound(gateway.context);
+      gateway.advanceMs(limits.outboxBackoffMaxMs + limits.outboxLeaseMs);
+    }
+    expect(hook.requests).toHaveLength(limits.outboxAttemptsMax);
+    const abandoned = await rowNow(row);
+    expect(abandoned).toMatchObject({
+      attempts: limits.outboxAttemptsMax,
+      deliveredAt: null,
+      lastError: 'HTTP 500',
+    });
+    expect(abandoned.abandonedAt).not.toBeNull();
+    expect(gateway.warnings).toContainEqual(expect.objectContaining({ outboxId: row.id, kind: 'webhook' }));
+  });
+
+  it('does not follow a redirect: a 3xx is a failed delivery', async () => {
+    const row = await webhookRow();
+    hook.answer = (request) =>
+      request.url === '/hooks/mpay'
+        ? { status: 307, headers: { location: `${hook.url}/elsewhere` } }
+        : { status: 204 };
+    await runOutboxRound(gateway.context);
+    expect(hook.requests.map((request) => request.url)).toEqual(['/hooks/mpay']);
+    expect(await rowNow(row)).toMatchObject({ attempts: 1, deliveredAt: null, lastError: 'HTTP 307' });
+  });
+
+  it('does not let concurrent rounds claim the same row: one delivery per row', async () => {
+    const rows = [await webhookRow(), await webhookRow(), await webhookRow()];
+    let answered = 0;
+    hook.answer = async () => {
+      // Slow enough that the rounds overlap while delivering.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      answered += 1;
+      return { status: 204 };
+    };
+    const claimed = await Promise.all([1, 2, 3, 4].map(() => runOutboxRound(gateway.context)));
+    expect(claimed.reduce((sum, count) => sum + count, 0)).toBe(3);
+    expect(answered).toBe(3);
+    expect(hook.requests.map((request) => request.headers['mpay-delivery-id']).sort()).toEqual(
+      rows.map((row) => row.id).sort(),
+    );
+  });
+
+  it('hides a claimed row for the lease, then hands it out again (a worker that died), under the same delivery id', async () => {
+    const row = await webhookRow();
+    hook.answer = () => 'hang';
+    const first = runOutboxRound(gateway.context);
+    await until(() => hook.requests.length === 1);
+    // While the first worker delivers, another round finds nothing due.
+    expect(await runOutboxRound(gateway.context)).toBe(0);
+    gateway.advanceMs(limits.outboxLeaseMs - 1);
+    expect(await runOutboxRound(gateway.context)).toBe(0);
+    // Past the lease the row is due again: at-least-once, with the id the merchant deduplicates on.
+    gateway.advanceMs(1);
+    const second = runOutboxRound(gateway.context);
+    await until(() => hook.requests.length === 2);
+    hook.release({ status: 204 });
+    expect(await Promise.all([first, second])).toEqual([1, 1]);
+    expect(hook.requests.map((request) => request.headers['mpay-delivery-id'])).toEqual([row.id, row.id]);
+    expect((await rowNow(row)).deliveredAt).not.toBeNull();
+  });
+
+  describe('bank orders', () => {
+    /** The customer's bank as it answers POST /payment-orders (orderJson, with its signed bankAnswer). */
+    const signedAnswers: string[] = [];
+    function bankAnswering(state: 'completed' | 'refused', signer = xbank, refusalCode?: string) {
+      return async (request: RecordedRequest) => {
+        const order = JSON.parse(request.body) as Record<string, string>;
+        const paymentOrder = {
+          id: order.id,
+          state,
+          payerId: order.payerId,
+          payeeId: order.payeeId,
+          amount: order.amount,
+          currency: order.currency,
+          ...(refusalCode === undefined ? {} : { refusalCode }),
+        };
+        const bankAnswer = await signPayload(
+          { paymentOrder },
+          {
+            issuer: 'xbank',
+            audience: gateway.fsp.id,
+            transactionId: order.id ?? '',
+            expiresInSeconds: 86_400,
+          },
+          signer.key.privateJwk,
+        );
+        signedAnswers.push(bankAnswer);
+        return { status: 201, json: { ...paymentOrder, attempts: 1, bankAnswer } };
+      };
+    }
+
+    it("completes the payment on the bank's verified answer: receipt, stored answer, merchant notified", async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'authorised' });
+      bankStub.answer = bankAnswering('completed');
+      await runOutboxRound(gateway.context);
+      expect(bankStub.requests).toHaveLength(1);
+      expect(bankStub.requests[0]?.headers['idempotency-key']).toBe(id);
+      const payment = await findPayment(gateway.database, id);
+      expect(payment.state).toBe('funds_transferred');
+      expect(payment.receipt).not.toBeNull();
+      expect(payment.bankAnswer).toBe(signedAnswers.at(-1));
+      const [order] = await outboxOf(gateway.database, id, 'bank_order');
+      expect(order).toMatchObject({ attempts: 1, lastError: null });
+      expect(order?.deliveredAt).not.toBeNull();
+      expect((await outboxOf(gateway.database, id, 'webhook')).length).toBe(1);
+    });
+
+    it('records no outcome on an answer signed by another key, and asks again later', async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'authorised' });
+      const impostor = await addBank(gateway.database, 'zbank');
+      bankStub.answer = bankAnswering('completed', impostor);
+      await runOutboxRound(gateway.context);
+      const payment = await findPayment(gateway.database, id);
+      expect(payment).toMatchObject({
+        state: 'customer_signature_verified',
+        receipt: null,
+        bankAnswer: null,
+      });
+      const [order] = await outboxOf(gateway.database, id, 'bank_order');
+      expect(order).toMatchObject({
+        attempts: 1,
+        deliveredAt: null,
+        abandonedAt: null,
+        lastError: 'BANK_ANSWER_INVALID',
+      });
+      expect(await outboxOf(gateway.database, id, 'webhook')).toEqual([]);
+    });
+
+    it('never abandons a bank order or a log entry, however often they fail', async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'authorised' });
+      await gateway.database.query(
+        `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, 'log_entry', '{}', $2, $2)`,
+        [id, gateway.now().toISOString()],
+      );
+      await gateway.database.query('UPDATE banks SET url = $2 WHERE id = $1', [
+        'xbank',
+        await closedPortUrl(),
+      ]);
+      try {
+        const rounds = limits.outboxAttemptsMax + 2;
+        for (let round = 0; round < rounds; round += 1) {
+          await runOutboxRound(gateway.context);
+          gateway.advanceMs(limits.outboxBackoffMaxMs + limits.outboxLeaseMs);
+        }
+        const [order] = await outboxOf(gateway.database, id, 'bank_order');
+        expect(order).toMatchObject({
+          attempts: rounds,
+          abandonedAt: null,
+          deliveredAt: null,
+          lastError: 'BANK_UNAVAILABLE',
+        });
+        const [logEntry] = await outboxOf(gateway.database, id, 'log_entry');
+        expect(logEntry).toMatchObject({ attempts: rounds, abandonedAt: null, deliveredAt: null });
+        expect((await findPayment(gateway.database, id)).state).toBe('customer_signature_verified');
+      } finally {
+        await gateway.database.query('UPDATE banks SET url = $2 WHERE id = $1', ['xbank', bankStub.url]);
+      }
+    });
+  });
+});

@@ -1,0 +1,144 @@
+import { generateEncryptionKeyPair, generateSigningKeyPair, verifyKeyCertificate } from '@mpay/envelope';
+import { isMpayError } from '@mpay/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addBank, openTestGateway, type TestGateway } from '../test-helpers.ts';
+import { certificateBySigningKid, revokeCertificate } from './certificates.ts';
+import { findParty } from './parties.ts';
+import { type MerchantRegistration, registerMerchant } from './register.ts';
+
+function codeOf(error: unknown): string {
+  return isMpayError(error) ? error.code : error instanceof Error ? error.message : String(error);
+}
+
+describe('registerMerchant', () => {
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    gateway = await openTestGateway();
+    await addBank(gateway.database, 'ybank');
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  async function registration(
+    name: string,
+    extra: Partial<MerchantRegistration> = {},
+  ): Promise<MerchantRegistration> {
+    return {
+      id: `${name}@merchant.ybank`,
+      displayName: name,
+      webhookUrl: `https://${name}.example/hooks`,
+      signingJwk: (await generateSigningKeyPair()).publicJwk,
+      encryptionJwk: (await generateEncryptionKeyPair()).publicJwk,
+      ...extra,
+    };
+  }
+
+  /** As the route does it: one transaction, rolled back on any refusal. */
+  function register(input: MerchantRegistration) {
+    return gateway.database.transaction((sql) => registerMerchant(gateway.context, sql, input));
+  }
+
+  async function certificateRows(partyId: string): Promise<number> {
+    const { rows } = await gateway.database.query<{ count: string }>(
+      'SELECT count(*)::text AS count FROM key_certificates WHERE party_id = $1',
+      [partyId],
+    );
+    return Number(rows[0]?.count);
+  }
+
+  it('registers the merchant and issues a certificate of its keys, signed by the FSP', async () => {
+    const input = await registration('shop');
+    const registered = await register(input);
+    expect(registered.id).toBe('shop@merchant.ybank');
+    const certificate = await verifyKeyCertificate(
+      registered.certificate,
+      async () => gateway.fsp.signing.publicJwk,
+      {
+        isRevoked: () => false,
+      },
+    );
+    expect(certificate).toMatchObject({
+      issuer: gateway.fsp.id,
+      subject: 'shop@merchant.ybank',
+      signingJwk: input.signingJwk,
+      encryptionJwk: input.encryptionJwk,
+    });
+    expect(await findParty(gateway.database, 'shop@merchant.ybank')).toEqual({
+      id: 'shop@merchant.ybank',
+      kind: 'merchant',
+      displayName: 'shop',
+      bankId: 'ybank',
+      webhookUrl: 'https://shop.example/hooks',
+    });
+  });
+
+  it('answers the same certificate when the same merchant registers the same key again', async () => {
+    const input = await registration('bakery');
+    const first = await register(input);
+    const again = await register({ ...input, displayName: 'The Bakery' });
+    expect(again).toEqual(first);
+    expect(await certificateRows('bakery@merchant.ybank')).toBe(1);
+    expect((await findParty(gateway.database, 'bakery@merchant.ybank'))?.displayName).toBe('The Bakery');
+  });
+
+  it("refuses another merchant's key, and leaves nothing of the refused registration", async () => {
+    const input = await registration('florist');
+    await register(input);
+    const refused = await register({
+      ...(await registration('copycat')),
+      signingJwk: input.signingJwk,
+    }).catch(codeOf);
+    expect(refused).toBe('CRYPTO_KEY_INVALID');
+    expect(await findParty(gateway.database, 'copycat@merchant.ybank')).toBeUndefined();
+    const certificate = await certificateBySigningKid(
+      gateway.database,
+      String((input.signingJwk as { kid: string }).kid),
+    );
+    expect(certificate?.partyId).toBe('florist@merchant.ybank');
+  });
+
+  it('refuses a key whose certificate was revoked, even for the merchant it belonged to', async () => {
+    const input = await registration('grocer');
+    await register(input);
+    const kid = String((input.signingJwk as { kid: string }).kid);
+    const certificate = await certificateBySigningKid(gateway.database, kid);
+    await revokeCertificate(gateway.database, certificate?.serialNumber ?? '', 'key compromised');
+    expect(await register(input).catch(codeOf)).toBe('CRYPTO_KEY_INVALID');
+  });
+
+  it('refuses malformed registrations before storing anything', async () => {
+    const cases: [string, Partial<MerchantRegistration>, string][] = [
+      ['a person id', { id: 'ann@person.ybank' }, 'PARTY_ID_INVALID'],
+      ['a bank id', { id: 'ybank' }, 'PARTY_ID_INVALID'],
+      ['a bank the FSP does not know', { id: 'shop@merchant.zbank' }, 'BANK_UNKNOWN'],
+      ['a blank name', { displayName: '   ' }, 'REQUEST_INVALID'],
+      ['a name too long', { displayName: 'x'.repeat(101) }, 'REQUEST_INVALID'],
+      ['a webhook that is not http(s)', { webhookUrl: 'javascript:alert(1)' }, 'REQUEST_INVALID'],
+      ['a webhook that is no URL', { webhookUrl: 'not a url' }, 'REQUEST_INVALID'],
+    ];
+    for (const [name, change, code] of cases) {
+      const input = {
+        ...(await registration(`m${cases.findIndex((entry) => entry[0] === name)}`)),
+        ...change,
+      };
+      expect([name, await register(input).catch(codeOf)]).toEqual([name, code]);
+      expect(await findParty(gateway.database, input.id)).toBeUndefined();
+    }
+    const keys = await registration('swapped');
+    expect(
+      await register({ ...keys, signingJwk: keys.encryptionJwk, encryptionJwk: keys.signingJwk }).catch(
+        codeOf,
+      ),
+    ).toBe('CRYPTO_KEY_INVALID');
+    expect(await findParty(gateway.database, 'swapped@merchant.ybank')).toBeUndefined();
+    const privateKey = (await generateSigningKeyPair()).privateJwk;
+    const leaky = await register({ ...(await registration('leaky')), signingJwk: privateKey }).then(
+      () => 'registered',
+      codeOf,
+    );
+    expect(leaky).not.toBe('registered');
+    expect(await findParty(gateway.database, 'leaky@merchant.ybank')).toBeUndefined();
+  });
+});
