@@ -387,6 +387,50 @@ describe('placePaymentOrder', () => {
       });
     }
 
+    it("a refusal answered as an error, with the bank's signed refusal → refused, keeping the signed answer", async () => {
+      const order = newOrder();
+      const signed = await bankAnswer(signedOrderOf(order, 'refused', 'INSUFFICIENT_FUNDS'));
+      answerWith({ status: 422, json: { error: { code: 'INSUFFICIENT_FUNDS' }, bankAnswer: signed } });
+      expect(await placePaymentOrder(fsp, bank, order, timeoutMs)).toEqual({
+        kind: 'refused',
+        code: 'INSUFFICIENT_FUNDS',
+        bankAnswer: signed,
+      });
+    });
+
+    for (const [name, build] of [
+      [
+        'signed by another key',
+        async (order: PaymentOrder) =>
+          bankAnswer(signedOrderOf(order, 'refused', 'INSUFFICIENT_FUNDS'), {
+            key: await generateSigningKeyPair(),
+          }),
+      ],
+      [
+        'with another code',
+        async (order: PaymentOrder) => bankAnswer(signedOrderOf(order, 'refused', 'LIMIT_EXCEEDED')),
+      ],
+      ['signed as completed', async (order: PaymentOrder) => bankAnswer(signedOrderOf(order, 'completed'))],
+      [
+        'for another amount',
+        async (order: PaymentOrder) =>
+          bankAnswer({ ...signedOrderOf(order, 'refused', 'INSUFFICIENT_FUNDS'), amount: '1' }),
+      ],
+      ['that is not a JWS', async () => 'refused, trust me'],
+    ] as const) {
+      it(`an error refusal with a signed answer ${name} → pending BANK_ANSWER_INVALID`, async () => {
+        const order = newOrder();
+        answerWith({
+          status: 422,
+          json: { error: { code: 'INSUFFICIENT_FUNDS' }, bankAnswer: await build(order) },
+        });
+        expect(await placePaymentOrder(fsp, bank, order, timeoutMs)).toEqual({
+          kind: 'pending',
+          code: 'BANK_ANSWER_INVALID',
+        });
+      });
+    }
+
     it('a refused connection → pending BANK_UNAVAILABLE', async () => {
       const down = { ...bank, url: await closedPortUrl() };
       expect(await placePaymentOrder(fsp, down, newOrder(), timeoutMs)).toEqual({

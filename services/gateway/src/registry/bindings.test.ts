@@ -134,31 +134,22 @@ describe('key bindings at the FSP', () => {
       ).toBe('KEY_UNKNOWN');
     });
 
-    // storeCustomer inserts with ON CONFLICT DO NOTHING, and signing_kid is UNIQUE: a binding whose key is
-    // already bound (here: the same device key enrolled at a second bank, which each bank allows) is dropped
-    // silently, yet storeCustomer answers as if it were stored (the route then answers 201 with its serial).
-    // The customer is registered with no binding: every payment request to it fails PARTY_UNKNOWN.
-    it.fails('refuses a binding it does not store (its key is already bound), rather than answering it as stored', async () => {
+    // One key speaks for one customer: the same device key enrolled at a second bank (each bank only knows
+    // its own bindings) is refused at the FSP, instead of being dropped while the registration answers 201.
+    it('refuses a binding whose key is already bound to another customer, and keeps the first', async () => {
       const frank = await enrolCustomer(gateway.database, xbank, 'frank');
       const atYbank = await issueTestBinding(ybank, {
         subject: 'frank@person.ybank',
         signing: frank.signing,
         encryption: frank.encryption,
       });
-      const stored = await storeCustomer(
+      const refused = await storeCustomer(
         gateway.database,
         await verifiedCustomer(ybank, atYbank.binding, 'frank'),
         gateway.now(),
-      ).then(
-        () => true,
-        () => false,
-      );
-      if (stored) {
-        // Answered as stored: then the binding must be there and in use.
-        const bound = await activeBindingOf(gateway.database, 'frank@person.ybank', gateway.now());
-        expect(bound.serialNumber).toBe(atYbank.serialNumber);
-      }
-      // Either way the first binding keeps its key.
+      ).catch(codeOf);
+      expect(refused).toBe('CRYPTO_KEY_INVALID');
+      // The first binding keeps its key.
       expect((await activeBindingByKid(gateway.database, frank.signing.kid, gateway.now()))?.partyId).toBe(
         frank.id,
       );
@@ -184,7 +175,7 @@ describe('key bindings at the FSP', () => {
         serialNumber: issued.serialNumber,
         signingJwk: issued.signing.publicJwk,
       });
-      expect(statusEndpoint.requests.map((request) => request.method + ' ' + request.url)).toEqual([
+      expect(statusEndpoint.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
         `GET /key-bindings/${issued.serialNumber}`,
       ]);
     });

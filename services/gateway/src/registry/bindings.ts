@@ -145,7 +145,7 @@ export async function storeCustomer(
     bankId,
     webhookUrl: null,
   });
-  await sql.query(
+  const inserted = await sql.query(
     `INSERT INTO key_bindings (serial_number, bank_id, party_id, device_id, signing_kid, signing_jwk, encryption_jwk,
          accounts, binding, not_before, not_after, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10), to_timestamp($11), $12)
@@ -165,7 +165,28 @@ export async function storeCustomer(
       now.toISOString(),
     ],
   );
+  if (inserted.rowCount === 0) await requireSameBinding(sql, bankId, binding);
   return { partyId: binding.subject, serialNumber: binding.serialNumber, bankId };
+}
+
+/**
+ * A binding that was not inserted is either this very binding again (a
+ * retry: fine) or another binding of the same key (another bank, another
+ * party): one key speaks for one customer only, so that is refused, and the
+ * transaction (with the party it upserted) rolls back.
+ */
+async function requireSameBinding(sql: Sql, bankId: string, binding: KeyBinding): Promise<void> {
+  const { rows } = await sql.query<{ bank_id: string; serial_number: string; party_id: string }>(
+    'SELECT bank_id, serial_number, party_id FROM key_bindings WHERE signing_kid = $1',
+    [binding.signingJwk.kid],
+  );
+  const stored = rows[0];
+  const same =
+    stored !== undefined &&
+    stored.bank_id === bankId &&
+    stored.serial_number === binding.serialNumber &&
+    stored.party_id === binding.subject;
+  if (!same) throw new MpayError('CRYPTO_KEY_INVALID', 'key already bound');
 }
 
 /** The `iss` of a binding before it is verified: only to pick the key it must verify under. */

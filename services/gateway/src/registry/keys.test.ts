@@ -54,7 +54,10 @@ describe('partySigningKeyResolver', () => {
   }
 
   async function resolve(lookup: KeyLookup, kid: string, partyId?: string, owner?: { partyId?: string }) {
-    return partySigningKeyResolver(lookup, partyId, owner)(kid).catch(codeOf);
+    const header = { alg: 'ES256', kid, typ: 'mpay+jws' } as const;
+    return Promise.resolve()
+      .then(() => partySigningKeyResolver(lookup, partyId, owner)(kid, header))
+      .catch(codeOf);
   }
 
   it("resolves a customer's key by its bank's binding and a merchant's by the FSP's certificate, for that party only", async () => {

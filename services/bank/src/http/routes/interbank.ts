@@ -1,8 +1,9 @@
 import { signPayload } from '@mpay/envelope';
-import { isPartyId, MpayError } from '@mpay/protocol';
-import type { FastifyInstance } from 'fastify';
+import { httpStatusOf } from '@mpay/http-server';
+import { errorCategoryOf, isMpayError, isPartyId, MpayError } from '@mpay/protocol';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type DeliveryContext, deliverOrder } from '../../interbank/deliver.ts';
-import { type OrderContext, placeOrder } from '../../interbank/order.ts';
+import { type OrderContext, type PaymentOrderInput, placeOrder } from '../../interbank/order.ts';
 import type { PaymentOrder } from '../../interbank/orders-store.ts';
 import { selectOrder } from '../../interbank/orders-store.ts';
 import { type ReceiveContext, receiveFundsTransfer } from '../../interbank/receive.ts';
@@ -85,38 +86,100 @@ export type InterbankRouteContext = OrderContext & DeliveryContext & ReceiveCont
 /** How long the bank's signed answer to an order verifies: the FSP checks it on receipt and keeps it. */
 const bankAnswerLifetimeSeconds = 86_400;
 
+/** What the bank signs about an order: who pays whom how much, its state and, if refused, the code only. */
+interface SignedPaymentOrder {
+  readonly id: string;
+  readonly state: 'completed' | 'refused';
+  readonly payerId: string;
+  readonly payeeId: string;
+  readonly amount: string;
+  readonly currency: string;
+  readonly refusalCode?: string;
+}
+
 /**
- * The bank's own word on a finished order, for the FSP that ordered it to
- * keep as evidence: a compact JWS by the bank's signing key (GET /bank),
- * addressed to the FSP, for the order id. None while the order is still
- * being delivered, nor for orders placed before orders named their parties.
- * Signed afresh on every answer, with the wall clock (like the funds-transfer
- * messages: freshness is about transport, not the ledger's clock).
+ * The bank's own word on an order, for the FSP that ordered it to keep as
+ * evidence: a compact JWS by the bank's signing key (GET /bank), addressed to
+ * the FSP, for the order id. Signed afresh on every answer, with the wall
+ * clock (like the funds-transfer messages: freshness is about transport, not
+ * the ledger's clock).
+ */
+function signBankAnswer(
+  context: InterbankRouteContext,
+  paymentOrder: SignedPaymentOrder,
+  audience: string,
+): Promise<string> {
+  return signPayload(
+    { paymentOrder },
+    {
+      issuer: context.bank.id,
+      audience,
+      transactionId: paymentOrder.id,
+      expiresInSeconds: bankAnswerLifetimeSeconds,
+    },
+    context.bank.signingKey,
+  );
+}
+
+/**
+ * The signed answer for a finished order (completed, or refused by the
+ * merchant bank). None while the order is still being delivered, nor for
+ * orders placed before orders named their parties.
  */
 async function bankAnswerOf(
   context: InterbankRouteContext,
   order: PaymentOrder,
 ): Promise<string | undefined> {
   if (order.state === 'sending' || order.payerId === null || order.payeeId === null) return undefined;
-  const paymentOrder = {
-    id: order.id,
-    state: order.state,
-    payerId: order.payerId,
-    payeeId: order.payeeId,
-    amount: order.amount.toString(),
-    currency: order.ledger,
-    ...(order.refusalCode === null ? {} : { refusalCode: order.refusalCode }),
-  };
-  return signPayload(
-    { paymentOrder },
+  return signBankAnswer(
+    context,
     {
-      issuer: context.bank.id,
-      audience: order.orderedBy,
-      transactionId: order.id,
-      expiresInSeconds: bankAnswerLifetimeSeconds,
+      id: order.id,
+      state: order.state,
+      payerId: order.payerId,
+      payeeId: order.payeeId,
+      amount: order.amount.toString(),
+      currency: order.ledger,
+      ...(order.refusalCode === null ? {} : { refusalCode: order.refusalCode }),
     },
-    context.bank.signingKey,
+    order.orderedBy,
   );
+}
+
+/**
+ * The answer to an order this bank refused before any money moved (a
+ * `refused`-category code: the customer's authorisation, the payee, the
+ * ledger, the limits): the usual error body and status, unchanged, plus the
+ * bank's signed word on the refusal, so that the FSP records it on evidence
+ * rather than on an unsigned body. Only the code is signed, never the
+ * reason. Reached only from the route handler, so only for an authenticated
+ * caller whose order passed the schema.
+ */
+async function sendSignedRefusal(
+  context: InterbankRouteContext,
+  reply: FastifyReply,
+  input: PaymentOrderInput,
+  orderedBy: string,
+  refusal: MpayError,
+): Promise<FastifyReply> {
+  const bankAnswer = await signBankAnswer(
+    context,
+    {
+      id: input.id,
+      state: 'refused',
+      payerId: input.payerId,
+      payeeId: input.payeeId,
+      amount: input.amount.toString(),
+      currency: input.currency,
+      refusalCode: refusal.code,
+    },
+    orderedBy,
+  );
+  if (refusal.retryAfterSeconds !== undefined) reply.header('retry-after', String(refusal.retryAfterSeconds));
+  return reply
+    .status(httpStatusOf(refusal.code))
+    .type('application/json')
+    .send({ error: refusal.toJSON(), bankAnswer });
 }
 
 /** A payment order as the FSP sees it: no payee account (the payee's bank alone knows it). */
@@ -155,12 +218,18 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
     async (request, reply) => {
       requirePartyIds(request.body);
       const { amount, ...rest } = request.body;
-      const placed = await placeOrder(
-        context,
-        { ...rest, amount: BigInt(amount) },
-        callerOf(request),
-        context.clock(),
-      );
+      const input: PaymentOrderInput = { ...rest, amount: BigInt(amount) };
+      const orderedBy = callerOf(request);
+      let placed: PaymentOrder;
+      try {
+        placed = await placeOrder(context, input, orderedBy, context.clock());
+      } catch (error) {
+        // Refused before any money moved: signed too. Any other failure (final, retryable) is answered unsigned.
+        if (isMpayError(error) && errorCategoryOf(error.code) === 'refused') {
+          return sendSignedRefusal(context, reply, input, orderedBy, error);
+        }
+        throw error;
+      }
       const order =
         placed.state === 'sending' ? ((await deliverOrder(context, placed.id)) ?? placed) : placed;
       // 201 for a finished order, 202 while the merchant bank has not answered: ask again with the same id.
