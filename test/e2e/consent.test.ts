@@ -158,6 +158,8 @@ describe("the customer's bank checks the customer's consent", () => {
     await expectNothingMoved(async () => {
       const refused = await order(xbank, debit());
       expect([refused.status, refused.code]).toEqual([403, 'CUSTOMER_AUTHORISATION_REQUIRED']);
+      // The refusal is the bank's signed word too, for the FSP to keep.
+      expect(String(refused.body.bankAnswer).split('.')).toHaveLength(3);
     });
   });
 

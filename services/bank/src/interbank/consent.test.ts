@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { generateSigningKeyPair, keyResolverFromJwkSet, verifyPayload } from '@mpay/envelope';
+import { httpStatusOf } from '@mpay/http-server';
+import { type ErrorCode, errorMessageOf } from '@mpay/protocol';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serviceStartDeadlineMs, within } from '../../../../test/support/deadlines.ts';
 import {
@@ -7,6 +9,7 @@ import {
   type EnrolledKey,
   enrolTestCustomer,
   signTestAuthorisation,
+  testBearerToken,
   testCaller,
   uniquePartyId,
 } from '../test-helpers.ts';
@@ -109,12 +112,46 @@ async function refusalsOf(orderId: string) {
   return rows;
 }
 
-/** Places the order, expects the refusal `code`, no money moved, no order kept, and the refusal recorded. */
+/** The bank's signed answer, verified under its key as GET /bank publishes it: the signed `paymentOrder`. */
+async function verifiedBankAnswer(bankAnswer: unknown, orderId: string, audience = testCaller) {
+  const bank = await fetch(`${banks.x.url}/bank`).then((response) => response.json());
+  expect(bank.id).toBe('xbank');
+  const verified = await verifyPayload(
+    bankAnswer,
+    keyResolverFromJwkSet(bank.keys),
+    { audience, issuer: 'xbank', transactionId: orderId },
+    { maxAgeSeconds: 86_400 },
+  );
+  return verified.payload.paymentOrder;
+}
+
+/** The refusal the FSP can keep: the order's parties, amount and currency, state refused, the code and nothing else. */
+function signedRefusal(fields: DebitToAuthorise, code: string) {
+  return {
+    id: fields.id,
+    state: 'refused',
+    payerId: fields.payerId,
+    payeeId: fields.payeeId,
+    amount: fields.amount,
+    currency: fields.currency,
+    refusalCode: code,
+  };
+}
+
+/**
+ * Places the order, expects the refusal `code` (its usual status and error
+ * member, plus the bank's signed answer of the refusal), no money moved, no
+ * order kept, and the refusal recorded.
+ */
 async function expectRefused(fields: DebitToAuthorise, authorisation: string | undefined, code: string) {
   const before = await balances();
   const answer = await place(fields, authorisation);
-  expect(answer.body).toMatchObject({ error: { code } });
-  expect(answer.body.error).not.toHaveProperty('detail');
+  expect(answer.status).toBe(httpStatusOf(code as ErrorCode));
+  expect(answer.body).toEqual({
+    error: { code, message: errorMessageOf(code as ErrorCode) },
+    bankAnswer: expect.any(String),
+  });
+  expect(await verifiedBankAnswer(answer.body.bankAnswer, fields.id)).toEqual(signedRefusal(fields, code));
   expect(await balances()).toEqual(before);
   expect((await banks.x.call('GET', `/payment-orders/${fields.id}`)).status).toBe(404);
   const refusals = await refusalsOf(fields.id);
@@ -244,18 +281,6 @@ describe('a payment order without the customer’s consent moves nothing', () =>
 });
 
 describe('a payment order with the customer’s consent', () => {
-  async function verifiedBankAnswer(bankAnswer: unknown, orderId: string) {
-    const bank = await fetch(`${banks.x.url}/bank`).then((response) => response.json());
-    expect(bank.id).toBe('xbank');
-    const verified = await verifyPayload(
-      bankAnswer,
-      keyResolverFromJwkSet(bank.keys),
-      { audience: testCaller, issuer: 'xbank', transactionId: orderId },
-      { maxAgeSeconds: 86_400 },
-    );
-    return verified.payload.paymentOrder;
-  }
-
   it('pays a local payee on the account the bank’s records bind to the payee id, and signs its answer', async () => {
     const order = debit({ creditBankId: 'xbank', payeeId: localPayee });
     const placed = await place(order, await signTestAuthorisation(key, order));
@@ -342,5 +367,114 @@ describe('a payment order with the customer’s consent', () => {
     expect(new Set(answers.map((answer) => answer.body.state))).toEqual(new Set(['completed']));
     expect(await banks.x.balance(customer)).toEqual({ balance: 8_750n, available: 8_750n });
     expect(await banks.y.balance(remoteMerchant)).toMatchObject({ balance: 1_250n });
+  });
+});
+
+describe('the bank’s signed word on a refusal', () => {
+  /** POST /payment-orders as `fetch` sends it, with any headers (or none: no authentication). */
+  async function post(body: unknown, headers: Record<string, string>) {
+    const response = await fetch(`${banks.x.url}/payment-orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  const authenticated = { authorization: `Bearer ${testBearerToken}` };
+
+  it('signs the ledger’s refusals too (insufficient funds, a debit limit), with the status and error as before', async () => {
+    const limited = await banks.x.call('POST', `/accounts/${customer}/limits`, {
+      perTransactionMax: '15000',
+    });
+    expect(limited.status).toBe(200);
+    const before = await balances();
+    const refusals = [
+      { fields: debit({ amount: '12000' }), code: 'INSUFFICIENT_FUNDS' },
+      { fields: debit({ amount: '16000' }), code: 'LIMIT_EXCEEDED', detail: 'perTransactionMax' },
+    ] as const;
+    for (const { fields, code, ...detail } of refusals) {
+      const answer = await place(fields, await signTestAuthorisation(key, fields));
+      expect(answer.status).toBe(422);
+      expect(Object.keys(answer.body).sort()).toEqual(['bankAnswer', 'error']);
+      // The error member as without the signature (its detail included); the signed answer names the code only.
+      expect(answer.body.error).toEqual({ code, message: errorMessageOf(code), ...detail });
+      expect(await verifiedBankAnswer(answer.body.bankAnswer, fields.id)).toEqual(
+        signedRefusal(fields, code),
+      );
+    }
+    expect(await balances()).toEqual(before);
+  });
+
+  it('addresses the signed refusal to the caller that ordered, not to whoever the body names', async () => {
+    const order = debit();
+    const answer = await post(
+      { ...order, reference: 'iMS payment', authorisation: await signTestAuthorisation(key, order) },
+      { ...authenticated, 'x-test-caller': 'fsp.other' },
+    );
+    expect(answer.status).toBe(403);
+    expect(answer.body.error).toMatchObject({ code: 'CUSTOMER_AUTHORISATION_INVALID' });
+    expect(await verifiedBankAnswer(answer.body.bankAnswer, order.id, 'fsp.other')).toEqual(
+      signedRefusal(order, 'CUSTOMER_AUTHORISATION_INVALID'),
+    );
+    await expect(verifiedBankAnswer(answer.body.bankAnswer, order.id)).rejects.toThrow();
+  });
+
+  it('signs nothing for a request that fails authentication', async () => {
+    const order = { ...debit(), reference: 'iMS payment' };
+    const unauthenticated: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }];
+    for (const headers of unauthenticated) {
+      const answer = await post(order, headers);
+      expect(answer).toEqual({
+        status: 401,
+        body: { error: { code: 'AUTHENTICATION_FAILED', message: errorMessageOf('AUTHENTICATION_FAILED') } },
+      });
+    }
+    expect(await refusalsOf(order.id)).toEqual([]);
+  });
+
+  it('signs nothing for a request that fails the schema or names a party in no canonical form', async () => {
+    const order = { ...debit(), reference: 'iMS payment' };
+    const { reference: _, ...noReference } = order;
+    const invalid = [
+      noReference,
+      { ...order, amount: '0' },
+      { ...order, amount: 1250 },
+      { ...order, extra: 'field' },
+      { ...order, authorisation: 'not a jws' },
+      { ...order, payeeId: 'shop@merchant' },
+    ];
+    for (const body of invalid) {
+      const answer = await post(body, authenticated);
+      expect(answer.status).toBe(400);
+      expect(Object.keys(answer.body)).toEqual(['error']);
+      expect(answer.body.error).toMatchObject({ code: 'REQUEST_INVALID' });
+    }
+    expect(await refusalsOf(order.id)).toEqual([]);
+  });
+
+  it('signs nothing for the same order id with other fields (not a refusal of the payment)', async () => {
+    const order = debit({ creditBankId: 'xbank', payeeId: localPayee });
+    expect((await place(order, await signTestAuthorisation(key, order))).status).toBe(201);
+    const changed = { ...order, amount: '1251' };
+    const answer = await place(changed, await signTestAuthorisation(key, changed));
+    expect(answer.status).toBe(409);
+    expect(Object.keys(answer.body)).toEqual(['error']);
+  });
+
+  it('a refused order id, ordered again with the customer’s consent, completes with its own signed answer', async () => {
+    const order = debit({ creditBankId: 'xbank', payeeId: localPayee });
+    await expectRefused(order, undefined, 'CUSTOMER_AUTHORISATION_REQUIRED');
+    const placed = await place(order, await signTestAuthorisation(key, order));
+    expect(placed.status).toBe(201);
+    expect(placed.body).not.toHaveProperty('error');
+    expect(await verifiedBankAnswer(placed.body.bankAnswer, order.id)).toEqual({
+      id: order.id,
+      state: 'completed',
+      payerId: payer,
+      payeeId: localPayee,
+      amount: '1250',
+      currency: 'EUR',
+    });
   });
 });
