@@ -125,7 +125,7 @@ async function demoPayment(
     description: 'Order 1001: 250 g espresso beans',
   });
   io.stdout(
-    `3. FSP verified the merchant, filled in the accounts, countersigned, pushed to the device (payment ${accepted.paymentId}, level ${accepted.securityLevel}).\n`,
+    `3. FSP verified the merchant, filled in the payer's account from xbank's key binding, countersigned, pushed to the device (payment ${accepted.paymentId}, level ${accepted.securityLevel}).\n`,
   );
   const view = (await nextRequest).value!;
   io.stdout(
@@ -135,7 +135,9 @@ async function demoPayment(
   const receipt = await wallet.confirm(view, customer.pin);
   await requests.return(undefined);
   abort.abort();
-  io.stdout(`6. The banks moved the money; receipt signed by ${String(receipt.payload.iss)}.\n`);
+  io.stdout(
+    `6. ${demoParties.bank.id} verified the customer's own signature under the key it bound to the account, then the banks moved the money; receipt signed by ${String(receipt.payload.iss)}.\n`,
+  );
   const notification = await waitForNotification(deployment.merchantShop, view.paymentId);
   onMessage({ step: 'merchant-notification', kind: 'jws', party: fsp.id, compact: notification.jws });
   io.stdout(
