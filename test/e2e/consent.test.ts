@@ -27,8 +27,11 @@ let ybank: RunningBank;
 let customerKey: PrivateJwk;
 const { customer, merchant } = demoParties;
 
+/** How far the banks' clock runs ahead of the wall clock (the last test moves it past a binding's validity). */
+let bankOffsetMs = 0;
+
 beforeAll(async () => {
-  test = await startTestPlatform();
+  test = await startTestPlatform({ bankClock: () => new Date(Date.now() + bankOffsetMs) });
   xbank = test.platform.banks.find((bank) => bank.id === 'xbank') as RunningBank;
   ybank = test.platform.banks.find((bank) => bank.id === 'ybank') as RunningBank;
   const keystore: WalletKeystoreData = structuredClone(test.platform.credentials.customerKeystore);
@@ -280,6 +283,32 @@ describe("the customer's bank checks the customer's consent", () => {
       });
       expect(refused.code).toBe('REQUEST_INVALID');
     });
+  });
+
+  it('an expired binding: a fresh authorisation by a key whose binding ran out moves nothing (a day before, it paid)', async () => {
+    const operator = bankOperator(xbank, xbank.operatorKey);
+    const shop = 'corner.shop@merchant.xbank';
+    await operator.post('/accounts', { id: randomUUID(), owner: shop, currency: 'EUR', kind: 'merchant' });
+    const { keys } = await enrol(customer.id, [customer.account]);
+    const validityMs = 365 * 86_400_000;
+    // Signed at the bank's moved time, so only the binding's validity differs between the two orders.
+    const atBankTime = () => Date.now() + bankOffsetMs;
+    try {
+      bankOffsetMs = validityMs - 86_400_000;
+      const before = await test.balances();
+      const inTime = debit({ payeeId: shop, creditBankId: 'xbank' });
+      const paid = await order(xbank, inTime, await authorise(inTime, keys.signing.privateJwk, atBankTime));
+      expect(paid.body.state).toBe('completed');
+      expect((await test.balances()).customer).toBe(before.customer - inTime.amount);
+      bankOffsetMs = validityMs + 86_400_000;
+      await expectNothingMoved(async () => {
+        const late = debit({ payeeId: shop, creditBankId: 'xbank' });
+        const refused = await order(xbank, late, await authorise(late, keys.signing.privateJwk, atBankTime));
+        expect([refused.status, refused.code]).toEqual([403, 'CUSTOMER_AUTHORISATION_INVALID']);
+      });
+    } finally {
+      bankOffsetMs = 0;
+    }
   });
 });
 

@@ -26,7 +26,7 @@ export interface TestPlatform {
 }
 
 export async function startTestPlatform(
-  options: Pick<PlatformOptions, 'gatewayLimits' | 'gatewayClock'> = {},
+  options: Pick<PlatformOptions, 'gatewayLimits' | 'gatewayClock' | 'bankClock'> = {},
 ): Promise<TestPlatform> {
   const databaseUrl = process.env.DATABASE_URL;
   const schemaPrefix = `e2e_${randomBytes(4).toString('hex')}_`;
@@ -41,6 +41,7 @@ export async function startTestPlatform(
       // The suite asks one demo customer for many payments in a minute; the rate tests set their own.
       gatewayLimits: { paymentRequestsPerCustomerMax: 1_000, ...options.gatewayLimits },
       ...(options.gatewayClock === undefined ? {} : { gatewayClock: options.gatewayClock }),
+      ...(options.bankClock === undefined ? {} : { bankClock: options.bankClock }),
     }),
     { deadlineMs: platformStartDeadlineMs, what: 'the platform (startPlatform) to start' },
   );

@@ -42,6 +42,8 @@ export interface StartBanksInput {
   readonly ports: Partial<Record<BankId, number>>;
   readonly logger: boolean | { level: string };
   readonly workerIntervalMs: number;
+  /** The banks' ledger clock (tests move it past a binding's validity); default the system clock. */
+  readonly clock?: (() => Date) | undefined;
 }
 
 async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankSecrets> {
@@ -79,6 +81,7 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
         netDebitCap: demoNetDebitCap,
       }));
     const service = createBankService({
+      ...(input.clock === undefined ? {} : { clock: input.clock }),
       name: id,
       database,
       logger: input.logger,

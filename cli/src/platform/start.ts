@@ -29,6 +29,8 @@ export interface PlatformOptions {
   gatewayLimits?: Partial<GatewayLimits>;
   /** The gateway's clock (tests move it to expire requests). */
   gatewayClock?: () => Date;
+  /** The banks' clock (tests move it past a key binding's validity). */
+  bankClock?: () => Date;
 }
 
 export interface Platform {
@@ -81,6 +83,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     ports: options.ports ?? {},
     logger: options.logger ?? false,
     workerIntervalMs: options.backgroundIntervalMs ?? 250,
+    clock: options.bankClock,
   });
   const log = await startLogStack({
     dataDir: options.dataDir,
