@@ -269,7 +269,14 @@ describe("the customer's bank checks the customer's consent", () => {
   it('an order for a payee naming an account number is not even expressible: the schema takes a party id', async () => {
     const attempt = debit();
     const body = JSON.stringify({
-      ...JSON.parse(JSON.stringify({ ...attempt, amount: attempt.amount.toString(), reference: 'x' })),
+      id: attempt.id,
+      payerId: attempt.payerId,
+      debitAccountId: attempt.debitAccountId,
+      payeeId: attempt.payeeId,
+      creditBankId: attempt.creditBankId,
+      amount: attempt.amount.toString(),
+      currency: attempt.currency,
+      reference: 'x',
       creditAccountId: demoParties.merchant.account,
       authorisation: await authorise(attempt),
     });

@@ -6,6 +6,7 @@ export {
   type StoredResponse,
   sha256Hex,
 } from './idempotency.ts';
+export { keepRawJsonBodies, rawBodyOf } from './raw-body.ts';
 export { respondIdempotently } from './respond.ts';
 export {
   createHttpServer,

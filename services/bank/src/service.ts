@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { PrivateJwk } from '@mpay/envelope';
-import { createHttpServer } from '@mpay/http-server';
+import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
 import { parsePartyId } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import { createBankIdentity } from './bank-identity.ts';
-import { authenticate, keepRawJsonBodies, type VerifyRequest } from './http/authenticate.ts';
+import { authenticate, type VerifyRequest } from './http/authenticate.ts';
 import type { RouteContext } from './http/context.ts';
 import { registerAccountRoutes } from './http/routes/accounts.ts';
 import { registerAuditRoutes } from './http/routes/audit.ts';

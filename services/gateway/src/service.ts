@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpServer } from '@mpay/http-server';
+import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
 import { expiringPaymentStates } from '@mpay/protocol';
 import { type Database, migrate, readMigrations } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
@@ -15,7 +15,6 @@ import { applyEvent } from './payments/transition.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerEvidenceRoutes } from './routes/evidence.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
-import { keepRawJsonBodies } from './routes/raw-body.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
 
 export const gatewayMigrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -60,10 +59,13 @@ async function expireDueRequests(context: GatewayContext): Promise<void> {
   }
 }
 
+/** Outbox batches one background round delivers at most (each claims up to outboxBatchSizeMax rows). */
+const outboxRoundsPerBackgroundRoundMax = 8;
+
 async function backgroundRound(context: GatewayContext): Promise<void> {
   await expireDueRequests(context);
-  // Deliver until nothing due is left (bounded: each round claims at most a batch).
-  for (let round = 0; round < 8; round += 1) {
+  // Deliver until nothing due is left, bounded so that expiry and clean-up still get their turn.
+  for (let round = 0; round < outboxRoundsPerBackgroundRoundMax; round += 1) {
     if ((await runOutboxRound(context)) < context.limits.outboxBatchSizeMax) break;
   }
   const now = context.clock();

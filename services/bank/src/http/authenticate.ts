@@ -1,5 +1,6 @@
+import { rawBodyOf } from '@mpay/http-server';
 import { isMpayError, MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 
 /** What the injected verifier sees: the request exactly as received, body as the raw text. */
 export interface RequestToVerify {
@@ -17,28 +18,8 @@ export interface RequestToVerify {
  */
 export type VerifyRequest = (request: RequestToVerify) => Promise<{ callerId: string }>;
 
-const rawBodies = new WeakMap<FastifyRequest, string>();
 const callers = new WeakMap<FastifyRequest, string>();
 const callerIdLengthMax = 255;
-
-/**
- * Replaces the JSON parser with one that keeps the raw text for the verifier
- * (same prototype-poisoning protection as Fastify's; an empty body is no body).
- */
-export function keepRawJsonBodies(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
-    rawBodies.set(request, text);
-    if (text === '') return done(null, undefined);
-    return parseJson(request, text, done);
-  });
-}
-
-export function rawBodyOf(request: FastifyRequest): string {
-  return rawBodies.get(request) ?? (typeof request.body === 'string' ? request.body : '');
-}
 
 /** The authenticated caller of a request that passed `authenticate`. */
 export function callerOf(request: FastifyRequest): string {

@@ -1,5 +1,6 @@
 import {
   parseIdempotencyKey,
+  rawBodyOf,
   respondIdempotently as respond,
   runIdempotent,
   type StoredResponse,
@@ -7,7 +8,7 @@ import {
 } from '@mpay/http-server';
 import type { Database } from '@mpay/storage';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { callerOf, rawBodyOf } from './authenticate.ts';
+import { callerOf } from './authenticate.ts';
 
 /** Every bank POST may carry an Idempotency-Key, scoped to the authenticated caller. */
 export function respondIdempotently(

@@ -1,10 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import { authorizationScheme, verifySignedRequest } from '@mpay/http-client';
+import { rawBodyOf } from '@mpay/http-server';
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
-import { rawBodyOf } from './raw-body.ts';
 
 /** The verified signer of a request's `Authorization: MPay …` token, and the token itself (evidence). */
 export interface AuthenticatedParty {

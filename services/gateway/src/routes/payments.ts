@@ -1,3 +1,4 @@
+import { rawBodyOf } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
@@ -9,7 +10,6 @@ import { type IdempotencyClaim, requestHashOf } from '../payments/idempotency.ts
 import { requestPayment, verifyPaymentRequest } from '../payments/request.ts';
 import { paymentStatus } from '../payments/status.ts';
 import { authenticateParty } from './auth.ts';
-import { rawBodyOf } from './raw-body.ts';
 
 const joseContentTypes = ['application/jose', 'text/plain'];
 const paymentIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
