@@ -34,7 +34,7 @@ export { type DecryptionKey, decryptCompact, decryptDirect, decryptWith } from '
 export { type EncryptDirectOptions, type EncryptOptions, encryptDirect, encryptTo } from './jwe/encrypt.ts';
 export type { DecryptOptions, JweProtectedHeader } from './jwe/header.ts';
 export { type JwsProtectedHeader, MESSAGE_TYPE } from './jws/header.ts';
-export { type SigningKey, type SignOptions, signPayload } from './jws/sign.ts';
+export { type ExternalSigningKey, type SigningKey, type SignOptions, signPayload } from './jws/sign.ts';
 export { decodeUnverified, type VerifiedPayload, type VerifyOptions, verifyPayload } from './jws/verify.ts';
 export {
   type CompactVerifyOptions,

@@ -1,4 +1,4 @@
-import type { GeneratedKeyPair as KeyPair } from '@mpay/envelope';
+import type { GeneratedKeyPair as KeyPair, PublicJwk } from '@mpay/envelope';
 import type { Database } from '@mpay/storage';
 import type { DeviceHub } from './devices/hub.ts';
 import type { GatewayLimits } from './limits.ts';
@@ -9,6 +9,17 @@ export interface FspIdentity {
   readonly id: string;
   readonly signing: KeyPair;
   readonly encryption: KeyPair;
+}
+
+/**
+ * A trusted mobile certificate server (iMS §5) the FSP redirects messages to:
+ * a customer whose binding names this server's encryption key has the key in
+ * custody, so the FSP's messages for them go to it instead of to a phone.
+ */
+export interface CustodianLink {
+  readonly id: string;
+  readonly url: string;
+  readonly encryptionJwk: PublicJwk;
 }
 
 export interface Logger {
@@ -23,6 +34,8 @@ export interface GatewayContext {
   readonly transactionLog?: TransactionLogLink | undefined;
   readonly fsp: FspIdentity;
   readonly hub: DeviceHub;
+  /** Custody servers messages of custody customers are redirected to (step 1 of iMS §5). */
+  readonly custodians: readonly CustodianLink[];
   readonly limits: GatewayLimits;
   readonly log: Logger;
   /** The service's clock; tests move it. */

@@ -3,7 +3,7 @@ import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
 import { expiringPaymentStates } from '@mpay/protocol';
 import { type Database, migrate, readMigrations } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
-import type { FspIdentity, GatewayContext, Logger } from './context.ts';
+import type { CustodianLink, FspIdentity, GatewayContext, Logger } from './context.ts';
 import { DeviceHub } from './devices/hub.ts';
 import { createGatewayLimits, type GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
@@ -32,6 +32,8 @@ export interface GatewayServiceOptions {
   readonly transactionLog?: TransactionLogLink;
   /** The service's clock (default: the system clock); tests move it to expire requests. */
   readonly clock?: () => Date;
+  /** Custody servers (iMS §5) the FSP redirects custody customers' messages to. */
+  readonly custodians?: readonly CustodianLink[];
 }
 
 export interface GatewayService {
@@ -95,6 +97,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     database: options.database,
     fsp: options.fsp,
     hub: new DeviceHub(),
+    custodians: options.custodians ?? [],
     limits,
     log,
     clock: options.clock ?? (() => new Date()),

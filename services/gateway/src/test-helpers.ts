@@ -85,6 +85,7 @@ export async function openTestGateway(
     database,
     fsp,
     hub,
+    custodians: [],
     limits: createGatewayLimits(options.limits),
     log,
     clock: () => now,

@@ -2,7 +2,7 @@ import { assert, canonicalBytes, MpayError } from '@mpay/protocol';
 import { CompactSign } from 'jose';
 import { isSigningAlgorithm, type SigningAlgorithm } from '../algorithms.ts';
 import { CLAIM_NAMES, type ClaimsInput, issueClaims } from '../claims.ts';
-import { isPlainRecord } from '../encoding.ts';
+import { encodeBase64url, isPlainRecord } from '../encoding.ts';
 import { importPrivateKey } from '../keys/import.ts';
 import type { PrivateJwk } from '../keys/jwk.ts';
 import { isIdentifier } from '../limits.ts';
@@ -13,6 +13,17 @@ export interface SigningKey {
   readonly cryptoKey: CryptoKey;
   readonly kid: string;
   readonly alg: SigningAlgorithm;
+}
+
+/**
+ * A signing key that never leaves its holder (an HSM through PKCS#11): it is
+ * handed the JWS signing input and returns the signature in JWS form (for
+ * ES256 the 64-byte r‖s of ECDSA P-256 over SHA-256 of the input).
+ */
+export interface ExternalSigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly sign: (signingInput: Uint8Array) => Promise<Uint8Array>;
 }
 
 export interface SignOptions {
@@ -29,7 +40,7 @@ export interface SignOptions {
 export async function signPayload(
   payload: Readonly<Record<string, unknown>>,
   claims: ClaimsInput,
-  privateKey: PrivateJwk | SigningKey,
+  privateKey: PrivateJwk | SigningKey | ExternalSigningKey,
   options: SignOptions = {},
 ): Promise<string> {
   if (!isPlainRecord(payload)) throw new MpayError('CANONICALIZATION_FAILED', 'payload');
@@ -42,10 +53,11 @@ export async function signPayload(
 /** Signs the canonical bytes of `content` with header {alg, kid, typ}. */
 export async function signCanonical(
   content: Readonly<Record<string, unknown>>,
-  privateKey: PrivateJwk | SigningKey,
+  privateKey: PrivateJwk | SigningKey | ExternalSigningKey,
   typ: string,
 ): Promise<string> {
   assert(isMediaType(typ), 'typ must be a media type');
+  if ('sign' in privateKey) return signExternally(content, privateKey, typ);
   const key = await resolveSigningKey(privateKey);
   // Members in sorted order, so the header is canonical JSON as verification requires.
   const header: JwsProtectedHeader = { alg: key.alg, kid: key.kid, typ };
@@ -67,4 +79,26 @@ async function resolveSigningKey(privateKey: PrivateJwk | SigningKey): Promise<S
   const imported = await importPrivateKey(privateKey);
   if (imported.use !== 'sig') throw new MpayError('CRYPTO_KEY_INVALID', 'use');
   return imported;
+}
+
+const textEncoder = new TextEncoder();
+
+/** The same compact JWS as jose's, with the signature computed by the key's holder. */
+async function signExternally(
+  content: Readonly<Record<string, unknown>>,
+  key: ExternalSigningKey,
+  typ: string,
+): Promise<string> {
+  if (!isSigningAlgorithm(key.alg)) throw new MpayError('CRYPTO_ALGORITHM_REJECTED', 'alg');
+  if (!isIdentifier(key.kid)) throw new MpayError('CRYPTO_KEY_INVALID', 'kid');
+  const header: JwsProtectedHeader = { alg: key.alg, kid: key.kid, typ };
+  const signingInput = `${encodeBase64url(canonicalBytes(header))}.${encodeBase64url(canonicalBytes(content))}`;
+  let signature: Uint8Array;
+  try {
+    signature = await key.sign(textEncoder.encode(signingInput));
+  } catch (cause) {
+    if (cause instanceof MpayError) throw cause;
+    throw new MpayError('CRYPTO_KEY_INVALID', undefined, { cause });
+  }
+  return `${signingInput}.${encodeBase64url(signature)}`;
 }

@@ -94,6 +94,15 @@ export const errorCatalogue = Object.freeze({
   WALLET_PIN_INVALID: final('The PIN is wrong.'),
   WALLET_LOCKED: final('The wallet is locked after too many wrong PINs.'),
 
+  // custody (the trusted mobile certificate server, iMS §5) and server-counted PINs
+  PIN_REFUSED: final('The PIN authorisation was refused.'),
+  PIN_BLOCKED: final('The PIN is blocked after too many failed tries; the customer\'s bank must unblock it.'),
+  CUSTODY_MESSAGE_UNKNOWN: final('No such message for this customer.'),
+  CUSTODY_SOURCE_INVALID: final('The message does not come from a trusted source.'),
+  CUSTODY_ACCOUNT_NOT_BOUND: final('Custody holds no key bound to this account for this customer.'),
+  HSM_UNAVAILABLE: retryable('The hardware security module is not available.'),
+  HSM_LOCKED: final('The hardware security module token is locked or its PIN is wrong.'),
+
   // ledger and bank
   ACCOUNT_UNKNOWN: refused('No such account.'),
   ACCOUNT_EXISTS: final('The account already exists.'),

@@ -1,7 +1,8 @@
 import { encryptTo } from '@mpay/envelope';
 import { awaitingBankPaymentStates, isMpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
-import type { GatewayContext } from '../context.ts';
+import type { CustodianLink, GatewayContext } from '../context.ts';
+import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
 import type { DeviceEvent } from '../devices/hub.ts';
 import type { GatewayLimits } from '../limits.ts';
 import { advanceLogEntry } from '../log/outbox.ts';
@@ -93,25 +94,56 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   );
 }
 
-/** Sends a payment's request, receipt or outcome to the customer's open streams; a device that is offline asks again. */
+/**
+ * Sends a payment's request, receipt or outcome to the customer: to the
+ * customer's open streams (a device that is offline asks again), or, for a
+ * customer whose key is in custody, to custody (iMS §5 step 1: the FSP
+ * "signs, encrypts and redirects the message to the trusted mobile
+ * certificate server"; custody must acknowledge, else it is retried).
+ */
 async function pushToDevice(
   context: GatewayContext,
   paymentId: string,
   event: DeviceEvent['event'],
 ): Promise<void> {
   const payment = await findPayment(context.database, paymentId);
+  const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
   let data: string | null;
   if (event === 'payment-request') {
     data = payment.state === 'awaiting_customer_signature' ? payment.pushMessage : null;
   } else {
     const signed = event === 'receipt' ? payment.receipt : payment.outcome;
-    const binding =
-      signed === null
-        ? undefined
-        : await activeBindingOf(context.database, payment.customer.id, context.clock());
-    data = signed === null || binding === undefined ? null : await encryptTo(signed, binding.encryptionJwk);
+    data = signed === null ? null : await encryptTo(signed, binding.encryptionJwk);
   }
-  if (data !== null) context.hub.push(payment.customer.id, { event, id: payment.id, data });
+  if (data === null) return;
+  const custodian = context.custodians.find((link) => link.encryptionJwk.kid === binding.encryptionJwk.kid);
+  if (custodian !== undefined) {
+    await redirectToCustody(context, custodian, { event, paymentId: payment.id, data });
+    return;
+  }
+  context.hub.push(payment.customer.id, { event, id: payment.id, data });
+}
+
+/** iMS §5 step 1's redirect: a request signed by the FSP, the message encrypted to custody (the binding's key). */
+async function redirectToCustody(
+  context: GatewayContext,
+  custodian: CustodianLink,
+  redirect: { event: DeviceEvent['event']; paymentId: string; data: string },
+): Promise<void> {
+  const path = '/fsp/messages';
+  const body = JSON.stringify(redirect);
+  const authorization = await signRequest(
+    { method: 'POST', path, body },
+    { issuer: context.fsp.id, audience: custodian.id, key: context.fsp.signing.privateJwk },
+  );
+  const answer = await requestAnswer(`${custodian.url}${path}`, {
+    body,
+    contentType: 'application/json',
+    headers: { authorization },
+    timeoutMs: context.limits.bankTimeoutMs,
+    responseBytesMax: 16 * 1024,
+  });
+  if (answer.status < 200 || answer.status >= 300) throw errorFromAnswer(answer.body, answer.status);
 }
 
 /** iMS step 9's delivery: POST the signed notification; any 2xx is delivered, anything else is retried. */

@@ -1,0 +1,62 @@
+import { MpayError } from '@mpay/protocol';
+import type { CustodyContext } from '../context.ts';
+import { newDeviceToken, tokenHash } from '../ids.ts';
+import { finishLogin, refuseFinish } from '../pin/logins.ts';
+
+export interface AuthenticatedDevice {
+  readonly partyId: string;
+  readonly deviceId: string;
+}
+
+/** The phone behind a bearer token; anything else is AUTHENTICATION_FAILED. */
+export async function authenticateDevice(
+  context: CustodyContext,
+  authorization: string | undefined,
+): Promise<AuthenticatedDevice> {
+  const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : '';
+  if (!/^mdt_[A-Za-z0-9_-]{43}$/.test(token)) throw new MpayError('AUTHENTICATION_FAILED');
+  const { rows } = await context.database.query<{ party_id: string; device_id: string }>(
+    'SELECT party_id, device_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL',
+    [tokenHash(token)],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new MpayError('AUTHENTICATION_FAILED');
+  return { partyId: row.party_id, deviceId: row.device_id };
+}
+
+/**
+ * Another phone of a custody customer: allowed after a PIN login for that
+ * customer (counted like any other try, across all devices).
+ */
+export async function addDevice(
+  context: CustodyContext,
+  partyId: string,
+  deviceId: string,
+  loginId: string,
+  finishLoginRequest: string | null,
+): Promise<{ deviceToken: string }> {
+  const deviceToken = newDeviceToken();
+  const now = context.clock();
+  const finished = await context.database.transaction(async (sql) => {
+    const result = await finishLogin(context, sql, loginId, finishLoginRequest, (login) => {
+      return login.purpose === 'login' && login.party_id === partyId;
+    });
+    if (!result.ok) return result;
+    const { rows } = await sql.query<{ devices: string | number }>(
+      'SELECT count(*) AS devices FROM devices WHERE party_id = $1 AND revoked_at IS NULL',
+      [partyId],
+    );
+    if (Number(rows[0]?.devices ?? 0) >= context.limits.devicesPerCustomerMax) {
+      throw new MpayError('REQUEST_RATE_LIMITED', 'devices');
+    }
+    await sql.query(
+      `INSERT INTO devices (party_id, device_id, token_hash, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (party_id, device_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, revoked_at = NULL`,
+      [partyId, deviceId, tokenHash(deviceToken), now.toISOString()],
+    );
+    return result;
+  });
+  if (!finished.ok) return refuseFinish(context, finished.partyId);
+  context.log.info({ partyId, deviceId }, 'device added after a PIN login');
+  return { deviceToken };
+}

@@ -1,0 +1,167 @@
+import { signPayload, verifyKeyBinding } from '@mpay/envelope';
+import type { HsmSigningKeyInfo } from '@mpay/hsm';
+import { requestJson } from '@mpay/http-client';
+import { isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
+import type { CustodyContext } from '../context.ts';
+import { newDeviceToken, newOpaqueId, tokenHash } from '../ids.ts';
+import { queueEffect } from '../outbox/outbox.ts';
+import { storeCredential, useRegistration } from '../pin/registrations.ts';
+import { bankOf } from './banks.ts';
+
+export interface CustodyEnrolmentRequest {
+  readonly partyId: string;
+  readonly bankId: string;
+  /** The one-time enrolment code the customer's bank issued to the customer. */
+  readonly code: string;
+  /** The customer's phone (it gets a token for its inbox). */
+  readonly deviceId: string;
+  readonly displayName: string;
+  readonly registrationId: string;
+  readonly registrationRecord: string;
+}
+
+export interface CustodyEnrolment {
+  readonly partyId: string;
+  readonly serial: string;
+  readonly binding: string;
+  readonly credentialId: string;
+  readonly deviceId: string;
+  readonly deviceToken: string;
+}
+
+/**
+ * Enrols a custody customer (iMS §5: the server "minds the certificates of
+ * customers with their private and public keys"): a key pair generated inside
+ * the HSM, not extractable; its public key enrolled at the customer's bank
+ * with the customer's one-time code and a proof of possession signed in the
+ * HSM, exactly as a phone enrols a device key, so the bank binds it to the
+ * customer's accounts and checks the customer's consent unchanged. The
+ * binding names custody's encryption key, so the FSP's messages for this
+ * customer can be read by custody only. Then in one transaction the customer,
+ * the key, the PIN record and the phone's token, and (from the outbox) the
+ * customer's registration with the FSP.
+ */
+export async function enrolCustodyCustomer(
+  context: CustodyContext,
+  request: CustodyEnrolmentRequest,
+): Promise<CustodyEnrolment> {
+  const party = parsePartyId(request.partyId, 'partyId');
+  if (party.kind !== 'person' || !('bank' in party) || party.bank !== request.bankId) {
+    throw new MpayError('PARTY_ID_INVALID', 'partyId');
+  }
+  const bank = bankOf(context, request.bankId);
+  const existing = await context.database.query('SELECT 1 FROM customers WHERE party_id = $1', [
+    request.partyId,
+  ]);
+  if (existing.rows.length > 0) throw new MpayError('ENROLMENT_FAILED', 'already a customer');
+  const label = `custody:${request.partyId}:${newOpaqueId()}`;
+  const key = await context.hsm.generateSigningKey(label);
+  try {
+    return await enrolKey(context, request, bank, key, label);
+  } catch (error) {
+    // Nothing bound it (or the bank refused): the key must not outlive the failed enrolment.
+    await context.hsm.destroySigningKey(key.id).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The device id the bank's binding names for a custody key: which custody holds it. */
+function custodyDeviceId(context: CustodyContext): string {
+  return `custody-${context.custody.id.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 64);
+}
+
+async function enrolKey(
+  context: CustodyContext,
+  request: CustodyEnrolmentRequest,
+  bank: { id: string; url: string; signingJwk: import('@mpay/envelope').PublicJwk },
+  key: HsmSigningKeyInfo,
+  label: string,
+): Promise<CustodyEnrolment> {
+  const deviceId = custodyDeviceId(context);
+  const proof = await signPayload(
+    { enrolment: { partyId: request.partyId, deviceId, bank: bank.id } },
+    { issuer: request.partyId, audience: bank.id, transactionId: deviceId, expiresInSeconds: 300 },
+    context.hsm.signer(key),
+  );
+  const { body } = await requestJson<{ serial?: unknown; binding?: unknown }>(
+    `${bank.url}/enrolments`,
+    {
+      body: JSON.stringify({
+        partyId: request.partyId,
+        code: request.code,
+        deviceId,
+        signingJwk: key.publicJwk,
+        encryptionJwk: context.custody.encryption.publicJwk,
+        proof,
+      }),
+      contentType: 'application/json',
+      timeoutMs: context.limits.callTimeoutMs,
+      responseBytesMax: 32 * 1024,
+    },
+    'BANK_UNAVAILABLE',
+  );
+  if (typeof body.binding !== 'string' || typeof body.serial !== 'string') {
+    throw new MpayError('BANK_UNAVAILABLE', 'enrolment answer');
+  }
+  const now = context.clock();
+  const binding = await verifyKeyBinding(body.binding, async () => bank.signingJwk, {
+    isRevoked: () => false,
+    issuer: bank.id,
+    clockSkewSeconds: context.limits.clockSkewSeconds,
+    now: () => now.getTime(),
+  });
+  if (binding.subject !== request.partyId || binding.signingJwk.kid !== key.publicJwk.kid) {
+    throw new MpayError('KEY_BINDING_INVALID', 'the bank bound another key or party');
+  }
+  const deviceToken = newDeviceToken();
+  await context.database.transaction(async (sql) => {
+    if (!(await useRegistration(sql, request.registrationId, now))) {
+      throw new MpayError('REQUEST_INVALID', 'registrationId');
+    }
+    await sql.query(
+      `INSERT INTO customers (party_id, kind, bank_id, display_name, created_at)
+       VALUES ($1, 'custody', $2, $3, $4)`,
+      [request.partyId, bank.id, request.displayName, now.toISOString()],
+    );
+    await sql.query(
+      `INSERT INTO custody_keys (party_id, hsm_key_id, hsm_label, kid, public_jwk, binding_serial, binding,
+         accounts, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        request.partyId,
+        key.id,
+        label,
+        key.publicJwk.kid,
+        JSON.stringify(key.publicJwk),
+        binding.serialNumber,
+        body.binding,
+        JSON.stringify(binding.accounts),
+        now.toISOString(),
+      ],
+    );
+    await storeCredential(sql, request.registrationId, request.partyId, request.registrationRecord, now);
+    await sql.query(
+      'INSERT INTO devices (party_id, device_id, token_hash, created_at) VALUES ($1, $2, $3, $4)',
+      [request.partyId, request.deviceId, tokenHash(deviceToken), now.toISOString()],
+    );
+    await queueEffect(sql, 'fsp_registration', request.partyId, {
+      binding: body.binding,
+      displayName: request.displayName,
+    }, now);
+  });
+  context.log.info({ partyId: request.partyId, serial: binding.serialNumber, kid: key.publicJwk.kid }, 'custody key enrolled');
+  context.kickOutbox();
+  return {
+    partyId: request.partyId,
+    serial: binding.serialNumber,
+    binding: body.binding,
+    credentialId: request.registrationId,
+    deviceId: request.deviceId,
+    deviceToken,
+  };
+}
+
+/** Whether an error is the bank's decision on the enrolment (to pass on as it is). */
+export function isEnrolmentRefusal(error: unknown): boolean {
+  return isMpayError(error, 'ENROLMENT_FAILED') || isMpayError(error, 'ENROLMENT_BLOCKED');
+}

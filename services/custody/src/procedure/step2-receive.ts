@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { decryptWith, keyResolverFromJwkSet, verifyPayload } from '@mpay/envelope';
+import { verifySignedRequest } from '@mpay/http-client';
+import {
+  fspSignedContent,
+  imsFromJson,
+  imsToJson,
+  MpayError,
+  signedContentMatches,
+} from '@mpay/protocol';
+import type { CustodyContext } from '../context.ts';
+import { appendInboxEvent, signForward } from './inbox.ts';
+import { applyFspAnswer } from './step10-receipt.ts';
+
+/** What the FSP redirects to custody (iMS §5 step 1): one event of one payment, encrypted to custody. */
+export interface FspRedirect {
+  readonly event: 'payment-request' | 'receipt' | 'outcome';
+  readonly paymentId: string;
+  /** The FSP's JWE to the customer's binding's encryption key, which is custody's. */
+  readonly data: string;
+}
+
+const textDecoder = new TextDecoder();
+
+/** SHA-256 of the exact forward the phone verified and showed, base64url: what a PIN authorisation is bound to. */
+export function forwardHash(forward: string): string {
+  return createHash('sha256').update(forward, 'utf8').digest('base64url');
+}
+
+/**
+ * Step 2's first half, "custody validates the message source": the request
+ * is signed by the FSP custody bears the keys of (anyone else:
+ * CUSTODY_SOURCE_INVALID), and for a payment request the message inside
+ * carries the FSP's countersignature addressed to this customer.
+ */
+export async function authenticateFsp(
+  context: CustodyContext,
+  request: { method: string; path: string; body: string; authorization: string | undefined },
+): Promise<void> {
+  const verified = await verifySignedRequest(request, {
+    audience: context.custody.id,
+    resolveKey: keyResolverFromJwkSet(context.fsp.keys),
+    clockSkewSeconds: context.limits.clockSkewSeconds,
+  }).catch(() => {
+    throw new MpayError('CUSTODY_SOURCE_INVALID');
+  });
+  if (verified.issuer !== context.fsp.id) throw new MpayError('CUSTODY_SOURCE_INVALID');
+}
+
+interface CustodyKeyRow {
+  accounts: string;
+}
+
+/**
+ * Step 2: a payment request of the FSP for a custody customer, validated and
+ * sent to the customer's phones (their inbox, read live), signed by custody
+ * so the phone can check the source (step 3). The same redirect again (the
+ * FSP's outbox retries) changes nothing. A message for an account custody's
+ * key is not bound to is refused here already.
+ */
+export async function receiveFromFsp(context: CustodyContext, redirect: FspRedirect): Promise<void> {
+  const plaintext = textDecoder.decode(
+    await decryptWith(redirect.data, [context.custody.encryption.privateJwk]).catch(() => {
+      throw new MpayError('CUSTODY_SOURCE_INVALID');
+    }),
+  );
+  if (redirect.event !== 'payment-request') {
+    await applyFspAnswer(context, redirect.paymentId, redirect.event, plaintext);
+    return;
+  }
+  const push = JSON.parse(plaintext) as { ims?: unknown; merchantCertificate?: unknown; merchantName?: unknown };
+  const message = imsFromJson(push.ims);
+  const partyId = message.address.from.id;
+  if (message.transactionId !== redirect.paymentId) throw new MpayError('CUSTODY_SOURCE_INVALID');
+  const now = context.clock();
+  const fsp = await verifyPayload(
+    message.address.fspSign ?? '',
+    keyResolverFromJwkSet(context.fsp.keys),
+    { issuer: context.fsp.id, audience: partyId, transactionId: message.transactionId },
+    {
+      maxAgeSeconds: context.limits.messageAgeSecondsMax,
+      clockSkewSeconds: context.limits.clockSkewSeconds,
+      now: () => now.getTime(),
+    },
+  ).catch(() => {
+    throw new MpayError('CUSTODY_SOURCE_INVALID');
+  });
+  if (!signedContentMatches(fsp.payload, fspSignedContent(message))) {
+    throw new MpayError('CUSTODY_SOURCE_INVALID');
+  }
+  const { rows } = await context.database.query<CustodyKeyRow>(
+    'SELECT accounts FROM custody_keys WHERE party_id = $1',
+    [partyId],
+  );
+  const key = rows[0];
+  if (key === undefined) throw new MpayError('CUSTODY_MESSAGE_UNKNOWN', 'not a custody customer');
+  const accounts = JSON.parse(key.accounts) as string[];
+  if (message.data.accountPayable === undefined || !accounts.includes(message.data.accountPayable)) {
+    throw new MpayError('CUSTODY_ACCOUNT_NOT_BOUND');
+  }
+  if (typeof push.merchantCertificate !== 'string' || typeof push.merchantName !== 'string') {
+    throw new MpayError('REQUEST_INVALID', 'merchant');
+  }
+  const ims = imsToJson(message);
+  const forward = await signForward(context, partyId, message.transactionId, {
+    event: 'payment-request',
+    ims,
+    merchantCertificate: push.merchantCertificate,
+    merchantName: push.merchantName,
+  });
+  await context.database.transaction(async (sql) => {
+    const inserted = await sql.query(
+      `INSERT INTO messages (payment_id, party_id, state, ims, forward, forward_hash, created_at, updated_at)
+       VALUES ($1, $2, 'sent_to_device', $3, $4, $5, $6, $6) ON CONFLICT (payment_id) DO NOTHING`,
+      [message.transactionId, partyId, JSON.stringify(ims), forward, forwardHash(forward), now.toISOString()],
+    );
+    if (inserted.rowCount !== 1) return;
+    await appendInboxEvent(context, sql, partyId, {
+      event: 'payment-request',
+      transactionId: message.transactionId,
+      paymentId: message.transactionId,
+      forward,
+    });
+  });
+  context.log.info({ paymentId: message.transactionId, partyId }, 'step 2: FSP message validated, sent to the device');
+}

@@ -1,0 +1,195 @@
+import { publicJwkSet } from '@mpay/envelope';
+import { verifySignedRequest } from '@mpay/http-client';
+import { rawBodyOf } from '@mpay/http-server';
+import { MpayError } from '@mpay/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CustodyContext } from '../context.ts';
+import { bankOf } from '../customers/banks.ts';
+import { addDevice, authenticateDevice } from '../customers/devices.ts';
+import { enrolCustodyCustomer } from '../customers/enrol.ts';
+import { registerWalletPin } from '../customers/wallet-pins.ts';
+import { finishLogin, refuseFinish, startLogin } from '../pin/logins.ts';
+import { newRegistration } from '../pin/registrations.ts';
+import { unblockCustomer } from '../pin/tries.ts';
+import { inboxPage } from '../procedure/inbox.ts';
+import { authenticateFsp, type FspRedirect, receiveFromFsp } from '../procedure/step2-receive.ts';
+import { authoriseDelegation, delegateSignaturesOf, startDelegation } from '../procedure/step6-delegate.ts';
+
+const opaqueString = { type: 'string', pattern: '^[A-Za-z0-9_-]{16,4096}$' } as const;
+const opaqueId = { type: 'string', pattern: '^[A-Za-z0-9_-]{22}$' } as const;
+const partyIdString = { type: 'string', minLength: 3, maxLength: 200 } as const;
+const deviceIdString = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
+const paymentIdString = {
+  type: 'string',
+  pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+} as const;
+
+function objectSchema(properties: Record<string, unknown>, required: string[] = Object.keys(properties)) {
+  return { type: 'object', additionalProperties: false, required, properties } as const;
+}
+
+const schemas = {
+  registration: objectSchema({ registrationRequest: opaqueString }),
+  walletPin: objectSchema({
+    registrationId: opaqueId,
+    registrationRecord: opaqueString,
+    binding: { type: 'string', minLength: 1, maxLength: 16_384 },
+    proof: { type: 'string', minLength: 1, maxLength: 8_192 },
+  }),
+  login: objectSchema({ credentialId: opaqueId, startLoginRequest: opaqueString }),
+  finish: objectSchema({ finishLoginRequest: { anyOf: [opaqueString, { type: 'null' }] } }),
+  enrolment: objectSchema({
+    partyId: partyIdString,
+    bankId: { type: 'string', minLength: 1, maxLength: 64 },
+    code: { type: 'string', minLength: 1, maxLength: 64 },
+    deviceId: deviceIdString,
+    displayName: { type: 'string', minLength: 1, maxLength: 100 },
+    registrationId: opaqueId,
+    registrationRecord: opaqueString,
+  }),
+  device: objectSchema({
+    deviceId: deviceIdString,
+    loginId: opaqueId,
+    finishLoginRequest: { anyOf: [opaqueString, { type: 'null' }] },
+  }),
+  redirect: objectSchema({
+    event: { type: 'string', enum: ['payment-request', 'receipt', 'outcome'] },
+    paymentId: paymentIdString,
+    data: { type: 'string', minLength: 1, maxLength: 60_000 },
+  }),
+  delegation: objectSchema({ paymentId: paymentIdString, startLoginRequest: opaqueString }),
+} as const;
+
+function bodyOf<T>(request: FastifyRequest): T {
+  return request.body as T;
+}
+
+function param(request: FastifyRequest, name: string, pattern: RegExp): string {
+  const value = (request.params as Record<string, unknown>)[name];
+  if (typeof value !== 'string' || !pattern.test(value)) throw new MpayError('NOT_FOUND');
+  return value;
+}
+
+/** The customer's bank, by its signed request (`Authorization: MPay …`, audience custody). */
+async function authenticateBankOf(context: CustodyContext, request: FastifyRequest, partyId: string) {
+  const { rows } = await context.database.query<{ bank_id: string }>(
+    'SELECT bank_id FROM customers WHERE party_id = $1',
+    [partyId],
+  );
+  const bankId = rows[0]?.bank_id;
+  if (bankId === undefined) throw new MpayError('AUTHENTICATION_FAILED');
+  const bank = bankOf(context, bankId);
+  const verified = await verifySignedRequest(
+    { method: request.method, path: request.url, body: rawBodyOf(request), authorization: request.headers.authorization },
+    {
+      audience: context.custody.id,
+      resolveKey: async (kid) => (kid === bank.signingJwk.kid ? bank.signingJwk : undefined),
+      clockSkewSeconds: context.limits.clockSkewSeconds,
+    },
+  );
+  if (verified.issuer !== bank.id) throw new MpayError('AUTHENTICATION_FAILED');
+}
+
+/** Waits until the customer's inbox may have something after `after`, or the wait is over. */
+async function waitForInbox(context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> }, partyId: string, after: bigint, waitMs: number) {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const events = await inboxPage(context, partyId, after);
+    const remainingMs = deadline - Date.now();
+    if (events.length > 0 || remainingMs <= 0) return events;
+    await context.waitForInbox(partyId, Math.min(remainingMs, 1_000));
+  }
+}
+
+export function registerCustodyRoutes(
+  app: FastifyInstance,
+  context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> },
+): void {
+  app.get('/custody', async () => ({
+    id: context.custody.id,
+    keys: publicJwkSet([context.custody.signing.publicJwk, context.custody.encryption.publicJwk]),
+    opaquePublicKey: context.pins.publicKey,
+  }));
+
+  // OPAQUE: registration and login (for custody customers and device-key wallets alike).
+  app.post('/pin-registrations', { schema: { body: schemas.registration } }, async (request, reply) => {
+    const body = bodyOf<{ registrationRequest: string }>(request);
+    return reply.code(201).send(await newRegistration(context, body.registrationRequest));
+  });
+  app.post('/wallet-pins', { schema: { body: schemas.walletPin } }, async (request, reply) => {
+    return reply.code(201).send(await registerWalletPin(context, bodyOf(request)));
+  });
+  app.post('/pin-logins', { schema: { body: schemas.login } }, async (request) => {
+    const body = bodyOf<{ credentialId: string; startLoginRequest: string }>(request);
+    return startLogin(context, body.credentialId, body.startLoginRequest, { purpose: 'login' });
+  });
+  app.post('/pin-logins/:loginId/finish', { schema: { body: schemas.finish } }, async (request) => {
+    const loginId = param(request, 'loginId', /^[A-Za-z0-9_-]{22}$/);
+    const body = bodyOf<{ finishLoginRequest: string | null }>(request);
+    const finished = await context.database.transaction((sql) =>
+      finishLogin(context, sql, loginId, body.finishLoginRequest, (login) => login.purpose === 'login'),
+    );
+    if (!finished.ok) return refuseFinish(context, finished.partyId);
+    return { status: 'ok' };
+  });
+
+  // Custody customers: enrolment, more phones, the bank's unblock.
+  app.post('/enrolments', { schema: { body: schemas.enrolment } }, async (request, reply) => {
+    return reply.code(201).send(await enrolCustodyCustomer(context, bodyOf(request)));
+  });
+  app.post('/customers/:partyId/devices', { schema: { body: schemas.device } }, async (request, reply) => {
+    const partyId = param(request, 'partyId', /^[^\s/]{3,200}$/);
+    const body = bodyOf<{ deviceId: string; loginId: string; finishLoginRequest: string | null }>(request);
+    return reply
+      .code(201)
+      .send(await addDevice(context, partyId, body.deviceId, body.loginId, body.finishLoginRequest));
+  });
+  app.post('/customers/:partyId/unblock', async (request) => {
+    const partyId = param(request, 'partyId', /^[^\s/]{3,200}$/);
+    await authenticateBankOf(context, request, partyId);
+    const now = context.clock();
+    const unblocked = await context.database.transaction((sql) => unblockCustomer(context, sql, partyId, now));
+    context.log.warn({ partyId, unblocked }, 'PIN unblocked by the customer\'s bank');
+    return { partyId, status: unblocked ? 'unblocked' : 'not-blocked' };
+  });
+
+  // Step 1 → 2: the FSP's redirect.
+  app.post('/fsp/messages', { schema: { body: schemas.redirect } }, async (request) => {
+    await authenticateFsp(context, {
+      method: request.method,
+      path: request.url,
+      body: rawBodyOf(request),
+      authorization: request.headers.authorization,
+    });
+    await receiveFromFsp(context, bodyOf<FspRedirect>(request));
+    return { status: 'accepted' };
+  });
+
+  // The phone: its inbox (step 2's delivery, step 10), the delegation (steps 4–6), what custody signed.
+  app.get('/inbox', async (request) => {
+    const device = await authenticateDevice(context, request.headers.authorization);
+    const query = request.query as { after?: unknown; waitMs?: unknown };
+    const after = typeof query.after === 'string' && /^[0-9]{1,18}$/.test(query.after) ? BigInt(query.after) : 0n;
+    const waitMs = typeof query.waitMs === 'string' && /^[0-9]{1,6}$/.test(query.waitMs) ? Number(query.waitMs) : 0;
+    const events = await waitForInbox(context, device.partyId, after, Math.min(waitMs, context.limits.inboxWaitMsMax));
+    return { events };
+  });
+  app.post('/delegations', { schema: { body: schemas.delegation } }, async (request) => {
+    const device = await authenticateDevice(context, request.headers.authorization);
+    const body = bodyOf<{ paymentId: string; startLoginRequest: string }>(request);
+    return startDelegation(context, device, body.paymentId, body.startLoginRequest);
+  });
+  app.post('/delegations/:delegationId/authorisation', async (request) => {
+    const device = await authenticateDevice(context, request.headers.authorization);
+    const delegationId = param(request, 'delegationId', /^[A-Za-z0-9_-]{22}$/);
+    const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim();
+    if (type !== 'application/jose' || typeof request.body !== 'string') {
+      throw new MpayError('REQUEST_INVALID', 'expected an application/jose body');
+    }
+    return authoriseDelegation(context, device, delegationId, request.body.trim());
+  });
+  app.get('/delegate-signatures', async (request) => {
+    const device = await authenticateDevice(context, request.headers.authorization);
+    return { signatures: await delegateSignaturesOf(context, device.partyId, 100) };
+  });
+}

@@ -1,0 +1,143 @@
+import { fileURLToPath } from 'node:url';
+import { Hsm, type HsmOptions } from '@mpay/hsm';
+import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
+import { type Database, migrate, readMigrations } from '@mpay/storage';
+import type { FastifyInstance } from 'fastify';
+import type { BankLink, CustodyContext, CustodyIdentity, FspLink, Logger, LogLink } from './context.ts';
+import { type CustodyLimits, createCustodyLimits } from './limits.ts';
+import { runOutboxRound } from './outbox/outbox.ts';
+import { forgetExpiredLogins } from './pin/logins.ts';
+import { PinServer } from './pin/opaque-server.ts';
+import { registerCustodyRoutes } from './routes/routes.ts';
+
+export const custodyMigrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
+
+export interface CustodyServiceOptions {
+  readonly database: Database;
+  readonly custody: CustodyIdentity;
+  readonly fsp: FspLink;
+  readonly banks: readonly BankLink[];
+  /** The HSM holding the customers' keys (PKCS#11): opened at start; missing or locked, custody does not start. */
+  readonly hsm: HsmOptions;
+  readonly transactionLog?: LogLink;
+  readonly limits?: Partial<CustodyLimits>;
+  readonly logger?: boolean | { level: string };
+  readonly backgroundIntervalMs?: number;
+  readonly clock?: () => Date;
+}
+
+export interface CustodyService {
+  readonly app: FastifyInstance;
+  readonly context: CustodyContext;
+  listen(port?: number, host?: string): Promise<string>;
+  runBackgroundOnce(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Long polls of phones, woken when their customer's inbox gets an event. */
+class InboxWaiters {
+  readonly #waiting = new Map<string, Set<() => void>>();
+
+  notify(partyId: string): void {
+    const waiting = this.#waiting.get(partyId);
+    if (waiting === undefined) return;
+    this.#waiting.delete(partyId);
+    for (const wake of waiting) wake();
+  }
+
+  wait(partyId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiting = this.#waiting.get(partyId) ?? new Set<() => void>();
+      const wake = () => {
+        clearTimeout(timer);
+        waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      waiting.add(wake);
+      this.#waiting.set(partyId, waiting);
+    });
+  }
+
+  close(): void {
+    for (const partyId of [...this.#waiting.keys()]) this.notify(partyId);
+  }
+}
+
+/**
+ * The trusted mobile certificate server of iMS §5 as a service: customers'
+ * keys in the HSM, PINs checked and counted here (OPAQUE), messages between
+ * the FSP and the customers' phones, delegate signatures, and the log.
+ */
+export async function createCustodyService(options: CustodyServiceOptions): Promise<CustodyService> {
+  const limits = createCustodyLimits(options.limits);
+  const hsm = Hsm.open(options.hsm);
+  await migrate(options.database, await readMigrations(custodyMigrationsFolder));
+  const clock = options.clock ?? (() => new Date());
+  const pins = await PinServer.load(options.database, hsm, clock());
+  const app = createHttpServer({
+    name: 'custody',
+    logger: options.logger ?? false,
+    bodyLimitBytes: limits.bodyLimitBytes,
+    inFlightRequestsMax: limits.inFlightRequestsMax,
+  });
+  const log: Logger = app.log;
+  const waiters = new InboxWaiters();
+  let running: Promise<void> = Promise.resolve();
+  let pending = false;
+  const context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> } = {
+    database: options.database,
+    custody: options.custody,
+    fsp: options.fsp,
+    banks: options.banks,
+    transactionLog: options.transactionLog,
+    hsm,
+    pins,
+    limits,
+    log,
+    clock,
+    kickOutbox: () => {
+      if (pending) return;
+      pending = true;
+      running = running
+        .then(() => {
+          pending = false;
+          return runOutboxRound(context);
+        })
+        .then(() => undefined)
+        .catch((error: unknown) => log.error({ err: error }, 'outbox round failed'));
+    },
+    notifyInbox: (partyId) => waiters.notify(partyId),
+    waitForInbox: (partyId, ms) => waiters.wait(partyId, ms),
+  };
+  const runBackgroundOnce = () => {
+    running = running
+      .then(async () => {
+        await runOutboxRound(context);
+        await forgetExpiredLogins(context);
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
+    return running;
+  };
+  keepRawJsonBodies(app);
+  registerCustodyRoutes(app, context);
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    app,
+    context,
+    runBackgroundOnce,
+    async listen(port = 0, host = '127.0.0.1') {
+      const address = await app.listen({ port, host });
+      timer = setInterval(() => void runBackgroundOnce(), options.backgroundIntervalMs ?? 500);
+      timer.unref();
+      return address;
+    },
+    async close() {
+      clearInterval(timer);
+      waiters.close();
+      await running;
+      await app.close();
+      hsm.close();
+    },
+  };
+}
