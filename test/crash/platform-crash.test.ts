@@ -116,6 +116,8 @@ let deployment: Deployment;
 let fsp: FspTrust;
 let merchant: MerchantClient;
 let merchantKey: PrivateJwk;
+/** The platform's custody, where the customers' PINs are registered (from the demo customer's keystore). */
+let pinServer: { url: string; custodyId: string };
 const banks: Record<'xbank' | 'ybank', OperatorClient> = {} as Record<'xbank' | 'ybank', OperatorClient>;
 const customers: Customer[] = [];
 
@@ -197,8 +199,9 @@ beforeAll(async () => {
     banks[bank.id as 'xbank' | 'ybank'] = bankOperator(bank, operator.keys.signing.privateJwk);
   }
   const john = await readJson<WalletKeystoreData>(
-    join(folder, 'parties', `${demoParties.customer.id}.wallet.json`),
+    join(folder, 'parties', `${demoParties.customer.id}.wallet-v2.json`),
   );
+  pinServer = { url: john.pinServer.url, custodyId: john.pinServer.custodyId };
   addCustomer(demoParties.customer.id, demoParties.customer.account, john, demoParties.customer.pin);
   for (let index = 1; index < customerCount; index += 1) await enrolCustomer(index);
 });
@@ -244,9 +247,10 @@ async function enrolCustomer(index: number): Promise<void> {
     `crash-phone-${index}`,
     keys,
   );
-  const keystore = await createKeystore(id, pin, keys, { iterations: 100_000 });
+  // The PIN is registered at the platform's custody, as the demo customer's was.
+  const keystore = await createKeystore({ partyId: id, pin, keys, binding: enrolment.binding, pinServer });
   await registerWithFsp(platform.gatewayUrl, enrolment, `Crash Payer ${index}`);
-  addCustomer(id, account, { ...keystore, binding: enrolment.binding }, pin);
+  addCustomer(id, account, keystore, pin);
 }
 
 async function balances(): Promise<{ customers: bigint[]; merchant: bigint; holds: string[] }> {

@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
-import { encryptTo, type PrivateJwk, signPayload } from '@mpay/envelope';
+import { encryptTo, type PrivateJwk, type SigningKey, signPayload } from '@mpay/envelope';
 import { signRequest } from '@mpay/http-client';
 import { customerSignedContent, type ImsMessage, imsToJson } from '@mpay/protocol';
-import {
-  type DeviceKeys,
-  enrolDevice,
-  fspEncryptionKey,
-  unlockSigningKey,
-  type WalletKeystoreData,
-} from '@mpay/sdk';
+import { type DeviceKeys, enrolDevice, fspEncryptionKey, unlockKeystore } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
 import { paymentSettledDeadlineMs } from '../support/deadlines.ts';
@@ -24,7 +18,7 @@ import { postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
 let test: TestPlatform;
 let xbank: RunningBank;
 let ybank: RunningBank;
-let customerKey: PrivateJwk;
+let customerKey: SigningKey;
 const { customer, merchant } = demoParties;
 
 /** How far the banks' clock runs ahead of the wall clock (the last test moves it past a binding's validity). */
@@ -34,8 +28,7 @@ beforeAll(async () => {
   test = await startTestPlatform({ bankClock: () => new Date(Date.now() + bankOffsetMs) });
   xbank = test.platform.banks.find((bank) => bank.id === 'xbank') as RunningBank;
   ybank = test.platform.banks.find((bank) => bank.id === 'ybank') as RunningBank;
-  const keystore: WalletKeystoreData = structuredClone(test.platform.credentials.customerKeystore);
-  customerKey = await unlockSigningKey(keystore, customer.pin);
+  customerKey = (await unlockKeystore(test.platform.credentials.customerKeystore, customer.pin)).signing;
 });
 afterAll(async () => {
   await test?.close();
@@ -65,7 +58,11 @@ function debit(overrides: Partial<Debit> = {}): Debit {
 }
 
 /** The customer's signature as the wallet makes it, over the iMS content naming exactly `signed`. */
-async function authorise(signed: Debit, key: PrivateJwk = customerKey, now?: () => number): Promise<string> {
+async function authorise(
+  signed: Debit,
+  key: PrivateJwk | SigningKey = customerKey,
+  now?: () => number,
+): Promise<string> {
   const value = `${signed.amount / 100n}.${(signed.amount % 100n).toString().padStart(2, '0')}`;
   const message: ImsMessage = {
     type: 'small',

@@ -36,7 +36,6 @@ export async function startTestPlatform(
     startPlatform({
       databaseUrl,
       schemaPrefix,
-      pbkdf2Iterations: 100_000,
       backgroundIntervalMs: 100,
       // The suite asks one demo customer for many payments in a minute; the rate tests set their own.
       gatewayLimits: { paymentRequestsPerCustomerMax: 1_000, ...options.gatewayLimits },

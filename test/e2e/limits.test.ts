@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { demoParties } from '@mpay/cli';
 import { signRequest } from '@mpay/http-client';
 import { isMpayError } from '@mpay/protocol';
-import { MerchantClient, type PaymentRequestView, unlockSigningKey } from '@mpay/sdk';
+import { MerchantClient, type PaymentRequestView, unlockKeystore } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
 import { paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
@@ -74,12 +74,9 @@ describe('delivery and abuse limits at the gateway', () => {
     // The same list, paged for a device that polls: newest first, `next` continues.
     const pages: string[][] = [];
     let after: string | undefined;
+    const key = (await unlockKeystore(test.platform.credentials.customerKeystore, customer.pin)).signing;
     do {
       const path = `/devices/payment-requests${after === undefined ? '' : `?after=${encodeURIComponent(after)}`}`;
-      const key = await unlockSigningKey(
-        structuredClone(test.platform.credentials.customerKeystore),
-        customer.pin,
-      );
       const authorization = await signRequest(
         { method: 'GET', path, body: '' },
         { issuer: customer.id, audience: test.fsp.id, key },

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { demoParties } from '@mpay/cli';
-import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair, publicPart } from '@mpay/envelope';
+import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair } from '@mpay/envelope';
 import { signRequest } from '@mpay/http-client';
 import { generateNoteKey, verifyReceipt } from '@mpay/merkle';
 import { imsToJson } from '@mpay/protocol';
@@ -270,7 +270,7 @@ describe('what bad input gets (stable code, no money moved)', () => {
 
   it('message encrypted to the wrong recipient', async () => {
     const { message } = await craftMerchantRequest(test);
-    const customerPublic = publicPart(test.platform.credentials.customerKeystore.encryptionPrivateJwk);
+    const customerPublic = test.platform.credentials.customerKeystore.encryptionPublicJwk;
     const jwe = await encryptTo(JSON.stringify({ ims: imsToJson(message) }), customerPublic);
     expect((await postRaw(paymentsUrl(), jwe)).code).toBe('CRYPTO_DECRYPTION_FAILED');
     await unchanged();
@@ -333,12 +333,14 @@ describe('what bad input gets (stable code, no money moved)', () => {
     await unchanged();
   });
 
-  it('wrong PIN: nothing is signed or sent; the wallet locks after the last try', async () => {
+  it('wrong PIN: nothing is signed or sent; the session locks after the last try, then custody counts', async () => {
     const { wallet, view } = await payAndConfirm(2_00n);
     expect(await expectCode(wallet.confirm(view, '0000'))).toBe('WALLET_PIN_INVALID');
     expect(await expectCode(wallet.confirm(view, '1111'))).toBe('WALLET_PIN_INVALID');
     expect(await expectCode(wallet.confirm(view, '2222'))).toBe('WALLET_LOCKED');
-    expect(await expectCode(wallet.confirm(view, demoParties.customer.pin))).toBe('WALLET_LOCKED');
+    // The keys went with the session: the next PIN is a login at custody, which checks and counts it.
+    expect(wallet.unlocked).toBe(false);
+    expect(await expectCode(wallet.confirm(view, '3333'))).toBe('PIN_REFUSED');
     expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('awaiting_customer');
     await unchanged();
   });

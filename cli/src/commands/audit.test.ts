@@ -74,7 +74,6 @@ beforeAll(async () => {
       dataDir,
       databaseUrl,
       schemaPrefix,
-      pbkdf2Iterations: 100_000,
       backgroundIntervalMs: 100,
     }),
     { deadlineMs: platformStartDeadlineMs, what: 'the platform (startPlatform) to start' },

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { decodeUnverified, publicJwkSet, publicPart } from '@mpay/envelope';
+import { decodeUnverified, publicJwkSet } from '@mpay/envelope';
 import { requestJson } from '@mpay/http-client';
 import { formatDecimalBalance, imsToJson, imsToXml } from '@mpay/protocol';
 import {
@@ -90,7 +90,7 @@ async function demoPayment(
   const { customer, merchant } = demoParties;
   const merchantKeys = (await readJson<PartyKeys>(join(dataDir, 'parties', `${merchant.id}.json`)))!;
   const keystore = (await readJson<WalletKeystoreData>(
-    join(dataDir, 'parties', `${customer.id}.wallet.json`),
+    join(dataDir, 'parties', `${customer.id}.wallet-v2.json`),
   ))!;
   const trace: TracedMessage[] = [];
   const onMessage = (message: TracedMessage) => {
@@ -223,7 +223,7 @@ async function writeEvidence(
     evidence.merchantKeys.signing.publicJwk,
     evidence.merchantKeys.encryption.publicJwk,
     evidence.keystore.signingPublicJwk,
-    publicPart(evidence.keystore.encryptionPrivateJwk),
+    evidence.keystore.encryptionPublicJwk,
   ]);
   await writeFile(join(out, 'jwks.json'), `${JSON.stringify(jwks, null, 2)}\n`);
   await writeFile(join(out, 'message.json'), `${JSON.stringify(evidence.messageJson, null, 2)}\n`);

@@ -13,6 +13,8 @@ export interface Deployment {
   banks: { id: string; url: string }[];
   /** The transaction log, its witness and the log's origin; keys in <data>/keys/log.vkey, log-witness.vkey. */
   log?: { url: string; witness: string; origin: string };
+  /** The trusted mobile certificate server (iMS §5). */
+  custody?: { url: string; id: string };
   pid: number;
 }
 

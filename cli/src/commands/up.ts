@@ -21,6 +21,7 @@ export async function writeDeployment(dataDir: string, platform: Platform): Prom
     fspId: platform.fsp.id,
     banks: platform.banks.map((bank) => ({ id: bank.id, url: bank.url })),
     log: { url: platform.urls.log, witness: platform.urls.witness, origin: platform.log.origin },
+    custody: { url: platform.urls.custody, id: platform.custody.context.custody.id },
     pid: process.pid,
   };
   await writeFile(join(dataDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
@@ -43,6 +44,7 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       ybank: port('MPAY_YBANK_PORT', 4103),
       log: port('MPAY_LOG_PORT', 4110),
       witness: port('MPAY_WITNESS_PORT', 4111),
+      custody: port('MPAY_CUSTODY_PORT', 4120),
     },
     logger: flags.has('verbose') ? { level: 'info' } : false,
   });
@@ -55,6 +57,7 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       `  merchant shop (webhooks)     ${platform.urls.merchantShop}`,
       `  transaction log              ${platform.urls.log}   (${platform.log.origin})`,
       `  witness                      ${platform.urls.witness}`,
+      `  custody (${platform.custody.context.custody.id}, HSM)  ${platform.urls.custody}   (iMS §5: keys in the HSM, PINs counted)`,
       '',
       '  demo parties:',
       `    customer  john.bernard@person.xbank  (+38970123456, PIN ${platform.credentials.customerPin})`,

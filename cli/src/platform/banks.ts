@@ -26,6 +26,9 @@ export interface BankAccess {
 export interface RunningBank extends BankAccess {
   readonly service: BankService;
   readonly database: Database;
+  /** The bank's institutional signing key (bindings, answers, and its requests to custody). */
+  readonly signingKey: PrivateJwk;
+  readonly signingJwk: PublicJwk;
 }
 
 interface BankSecrets {
@@ -106,6 +109,8 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
       database,
       operatorId: `operator.${id}`,
       operatorKey: own.operator.signing.privateJwk,
+      signingKey: own.interbank.privateJwk,
+      signingJwk: own.interbank.publicJwk,
     });
   }
   for (const bank of banks) bank.service.start(input.workerIntervalMs);

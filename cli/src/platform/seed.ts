@@ -1,9 +1,17 @@
 import { join } from 'node:path';
 import { requestJson, signRequest } from '@mpay/http-client';
 import { isMpayError } from '@mpay/protocol';
-import { createKeystore, enrolDevice, registerWithFsp, type WalletKeystoreData } from '@mpay/sdk';
+import {
+  type CustodyEnrolment,
+  createKeystore,
+  enrolDevice,
+  enrolWithCustody,
+  parseKeystore,
+  registerWithFsp,
+  type WalletKeystoreData,
+} from '@mpay/sdk';
 import type { BankAccess } from './banks.ts';
-import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
+import { generatePartyKeys, loadOrCreate, type PartyKeys, writeSecret } from './identities.ts';
 
 /** The demo parties, addressed as in the iMS paper. */
 export const demoParties = {
@@ -18,6 +26,16 @@ export const demoParties = {
     openingBalanceMinor: 1_000_00n,
     pin: '2468',
   },
+  /** A customer whose phone holds no key: the key is in custody's HSM (iMS §5). */
+  custodyCustomer: {
+    id: 'mila.novak@person.xbank',
+    displayName: 'Mila Novak',
+    msisdn: '+38970765432',
+    account: '0b0a0000-0000-4000-8000-000000005678',
+    deviceId: 'mila-phone-1',
+    openingBalanceMinor: 500_00n,
+    pin: '1357',
+  },
   merchant: {
     id: 'merkur.trade@merchant.ybank',
     displayName: 'Merkur Trade',
@@ -29,6 +47,8 @@ export interface DemoCredentials {
   merchantKeys: PartyKeys;
   customerKeystore: WalletKeystoreData;
   customerPin: string;
+  /** The custody customer's phone: its token for custody, and the PIN credential (the key is in custody's HSM). */
+  custodyCustomer: CustodyEnrolment;
 }
 
 interface SeedInput {
@@ -38,7 +58,9 @@ interface SeedInput {
   readonly banks: readonly BankAccess[];
   readonly merchantKeys: PartyKeys;
   readonly merchantShopUrl: string;
-  readonly pbkdf2Iterations?: number | undefined;
+  /** Custody, the server that checks and counts the customer's PIN (OPAQUE), and its id. */
+  readonly custodyUrl: string;
+  readonly custodyId: string;
 }
 
 /** A signed call to a bank as its operator; `tolerate` names answers that mean "already done". */
@@ -116,14 +138,56 @@ async function openAccounts(bank: BankAccess, merchantBank: BankAccess): Promise
     currency,
     reference: 'opening balance',
   });
+  const { custodyCustomer } = demoParties;
+  await bankPost(
+    bank,
+    '/accounts',
+    { id: custodyCustomer.account, owner: custodyCustomer.id, currency, kind: 'customer' },
+    exists,
+  );
+  await bankPost(bank, '/transfers', {
+    id: '00000000-0000-4000-8000-000000000002',
+    debitAccountId: demoParties.bank.fundingAccount,
+    creditAccountId: custodyCustomer.account,
+    amount: custodyCustomer.openingBalanceMinor.toString(),
+    currency,
+    reference: 'opening balance',
+  });
+}
+
+/**
+ * The custody customer (iMS §5): the bank's operator issues a one-time code,
+ * the phone registers the PIN with custody (OPAQUE) and asks custody to
+ * enrol; custody generates the key in its HSM, enrols it at the bank with the
+ * code (the bank binds it to the account) and registers the customer with the
+ * FSP. The phone keeps only its token for custody.
+ */
+async function enrolCustodyCustomer(input: SeedInput, bank: BankAccess): Promise<CustodyEnrolment> {
+  const { custodyCustomer } = demoParties;
+  const invitation = await bankPost<{ code: string }>(bank, '/enrolment-codes', {
+    partyId: custodyCustomer.id,
+    accountIds: [custodyCustomer.account],
+  });
+  if (invitation === undefined) throw new Error('assertion failed: the bank issued an enrolment code');
+  return enrolWithCustody({
+    custodyUrl: input.custodyUrl,
+    bankId: bank.id,
+    partyId: custodyCustomer.id,
+    code: invitation.code,
+    deviceId: custodyCustomer.deviceId,
+    displayName: custodyCustomer.displayName,
+    pin: custodyCustomer.pin,
+  });
 }
 
 /**
  * The customer's device enrols with its bank (SA2pMP §4.3): the bank's
  * operator issues a one-time code for the customer's account, the device
  * generates its keys, sends the public ones with the code and a proof of
- * possession, and keeps the bank's signed binding in its keystore. The
- * device then registers with the FSP on the strength of that binding.
+ * possession, and keeps the bank's signed binding in its keystore. The PIN is
+ * registered at custody (OPAQUE), which counts every try; the keys are
+ * wrapped under what only a login there gives. The device then registers
+ * with the FSP on the strength of the binding.
  */
 async function enrolCustomer(input: SeedInput, bank: BankAccess): Promise<WalletKeystoreData> {
   const { customer } = demoParties;
@@ -138,13 +202,32 @@ async function enrolCustomer(input: SeedInput, bank: BankAccess): Promise<Wallet
     customer.deviceId,
     keys,
   );
-  const keystore = await createKeystore(
-    customer.id,
-    customer.pin,
+  return createKeystore({
+    partyId: customer.id,
+    pin: customer.pin,
     keys,
-    input.pbkdf2Iterations ? { iterations: input.pbkdf2Iterations } : {},
-  );
-  return { ...keystore, binding: enrolment.binding };
+    binding: enrolment.binding,
+    pinServer: { url: input.custodyUrl, custodyId: input.custodyId },
+  });
+}
+
+/**
+ * The demo customer's keystore: read from the data folder, or enrolled the
+ * first time. Custody's URL is not part of what the keys are wrapped with, so
+ * a keystore written when custody listened elsewhere is pointed at where it
+ * listens now; another custody (another id) cannot open it: enrol again.
+ */
+async function customerKeystoreOf(input: SeedInput, bank: BankAccess): Promise<WalletKeystoreData> {
+  const name = join('parties', `${demoParties.customer.id}.wallet-v2.json`);
+  const stored = parseKeystore(await loadOrCreate(input.dataDir, name, () => enrolCustomer(input, bank)));
+  if (stored.pinServer.custodyId !== input.custodyId)
+    throw new Error(
+      `${name} belongs to custody ${stored.pinServer.custodyId}, not ${input.custodyId}: enrol again`,
+    );
+  if (stored.pinServer.url === input.custodyUrl) return stored;
+  const moved = { ...stored, pinServer: { ...stored.pinServer, url: input.custodyUrl } };
+  if (input.dataDir !== undefined) await writeSecret(join(input.dataDir, name), moved);
+  return moved;
 }
 
 /**
@@ -168,13 +251,7 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
     );
   }
   await openAccounts(bank, merchantBank);
-  const customerKeystore = await loadOrCreate(
-    input.dataDir,
-    join('parties', `${customer.id}.wallet.json`),
-    () => enrolCustomer(input, bank),
-  );
-  if (customerKeystore.binding === undefined)
-    throw new Error(`${customer.id}.wallet.json has no binding: enrol again`);
+  const customerKeystore = await customerKeystoreOf(input, bank);
   await registerWithFsp(
     input.gatewayUrl,
     { serial: 'seed', binding: customerKeystore.binding },
@@ -189,6 +266,18 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
     { alias: customer.msisdn, partyId: customer.id },
     `alias-${customer.msisdn}`,
   );
+  const { custodyCustomer } = demoParties;
+  const custodyEnrolment = await loadOrCreate(
+    input.dataDir,
+    join('parties', `${custodyCustomer.id}.custody-phone.json`),
+    () => enrolCustodyCustomer(input, bank),
+  );
+  await gatewayAdminPost(
+    input,
+    '/admin/aliases',
+    { alias: custodyCustomer.msisdn, partyId: custodyCustomer.id },
+    `alias-${custodyCustomer.msisdn}`,
+  );
   const webhookUrl = `${input.merchantShopUrl}/webhooks/mpay`;
   await gatewayAdminPost(
     input,
@@ -202,5 +291,10 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
     },
     `merchant-${merchant.id}-${webhookUrl}`,
   );
-  return { merchantKeys: input.merchantKeys, customerKeystore, customerPin: customer.pin };
+  return {
+    merchantKeys: input.merchantKeys,
+    customerKeystore,
+    customerPin: customer.pin,
+    custodyCustomer: custodyEnrolment,
+  };
 }

@@ -1,9 +1,14 @@
+import { join } from 'node:path';
+import { type CustodyService, createCustodyService } from '@mpay/custody';
+import { publicJwkSet } from '@mpay/envelope';
 import {
   createGatewayService,
   type FspIdentity,
   type GatewayLimits,
   type GatewayService,
 } from '@mpay/gateway';
+import { ensureSoftHsmToken } from '@mpay/hsm';
+import { sharedTestHsmDirectory } from '@mpay/hsm/test-support';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop } from '@mpay/merchant-shop';
 import { MerchantClient } from '@mpay/sdk';
@@ -19,12 +24,15 @@ export interface PlatformOptions {
   databaseUrl?: string | undefined;
   /** Prefix for schema names, so that several platforms can share one PostgreSQL database. */
   schemaPrefix?: string;
-  ports?: { gateway?: number; merchantShop?: number; log?: number; witness?: number } & Partial<
-    Record<BankId, number>
-  >;
+  ports?: {
+    gateway?: number;
+    merchantShop?: number;
+    log?: number;
+    witness?: number;
+    custody?: number;
+  } & Partial<Record<BankId, number>>;
   logger?: boolean | { level: string };
   backgroundIntervalMs?: number;
-  pbkdf2Iterations?: number;
   /** The gateway's limits (rates, expiry, page sizes); validated by the gateway. */
   gatewayLimits?: Partial<GatewayLimits>;
   /** The gateway's clock (tests move it to expire requests). */
@@ -34,7 +42,12 @@ export interface PlatformOptions {
 }
 
 export interface Platform {
-  urls: { gateway: string; merchantShop: string; log: string; witness: string } & Record<BankId, string>;
+  urls: { gateway: string; merchantShop: string; log: string; witness: string; custody: string } & Record<
+    BankId,
+    string
+  >;
+  /** The trusted mobile certificate server (iMS §5): custody customers' keys in its HSM. */
+  custody: CustodyService;
   /** The transaction log and its witness; their public keys verify every receipt offline. */
   log: LogStack;
   gateway: GatewayService;
@@ -49,7 +62,16 @@ export interface Platform {
 }
 
 /** The schemas (PostgreSQL) or data folders (PGlite) of a platform, before any prefix. */
-export const platformSchemas = ['gateway', ...bankIds, 'log', 'log_witness'] as const;
+export const platformSchemas = ['gateway', ...bankIds, 'custody', 'log', 'log_witness'] as const;
+
+/** Where the embedded softhsm2 keeps its tokens: in the data folder, or one shared folder for in-memory (test) platforms. */
+function softHsmOf(dataDir: string | undefined): { directory: string; tokenLabel: string } {
+  if (dataDir !== undefined) return { directory: join(dataDir, 'softhsm'), tokenLabel: 'mpay-custody' };
+  return {
+    directory: sharedTestHsmDirectory(),
+    tokenLabel: `mpay-test-${crypto.randomUUID().slice(0, 8)}`,
+  };
+}
 
 /** Receipts must carry a cosignature of the platform's witness. */
 const witnessesRequired = 1;
@@ -85,14 +107,39 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     workerIntervalMs: options.backgroundIntervalMs ?? 250,
     clock: options.bankClock,
   });
+  const custodyKeys = await loadOrCreate(options.dataDir, 'keys/custody.json', generatePartyKeys);
+  const custodyId = 'custody.mpay';
   const log = await startLogStack({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     schemaPrefix: options.schemaPrefix,
     ports: { log: options.ports?.log, witness: options.ports?.witness },
-    submitters: [{ id: fsp.id, signingJwk: fsp.signing.publicJwk }],
+    submitters: [
+      { id: fsp.id, signingJwk: fsp.signing.publicJwk },
+      { id: custodyId, signingJwk: custodyKeys.signing.publicJwk },
+    ],
     logger: options.logger ?? false,
   });
+  // Custody starts before the gateway (the gateway redirects to it); it reads the gateway's URL when it calls.
+  let gatewayUrl = 'http://127.0.0.1:1';
+  const custodyDatabase = await open('custody');
+  const custody = await createCustodyService({
+    database: custodyDatabase,
+    custody: { id: custodyId, signing: custodyKeys.signing, encryption: custodyKeys.encryption },
+    fsp: {
+      id: fsp.id,
+      get url() {
+        return gatewayUrl;
+      },
+      keys: publicJwkSet([fsp.signing.publicJwk, fsp.encryption.publicJwk]),
+    },
+    banks: banks.map((bank) => ({ id: bank.id, url: bank.url, signingJwk: bank.signingJwk })),
+    hsm: await ensureSoftHsmToken(softHsmOf(options.dataDir)),
+    transactionLog: { url: log.logUrl, origin: log.origin },
+    logger: options.logger ?? false,
+    backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+  });
+  const custodyUrl = await custody.listen(options.ports?.custody ?? 0, '127.0.0.1');
   const gateway = await createGatewayService({
     database: gatewayDatabase,
     fsp,
@@ -108,8 +155,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
     ...(options.gatewayLimits === undefined ? {} : { limits: options.gatewayLimits }),
     ...(options.gatewayClock === undefined ? {} : { clock: options.gatewayClock }),
+    custodians: [{ id: custodyId, url: custodyUrl, encryptionJwk: custodyKeys.encryption.publicJwk }],
   });
-  const gatewayUrl = await gateway.listen(options.ports?.gateway ?? 0, '127.0.0.1');
+  gatewayUrl = await gateway.listen(options.ports?.gateway ?? 0, '127.0.0.1');
   const merchantKeys = await loadOrCreate(
     options.dataDir,
     `parties/${demoParties.merchant.id}.json`,
@@ -130,7 +178,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     banks,
     merchantKeys,
     merchantShopUrl,
-    pbkdf2Iterations: options.pbkdf2Iterations,
+    custodyUrl,
+    custodyId,
   });
   const bankUrls = Object.fromEntries(banks.map((bank) => [bank.id, bank.url])) as Record<BankId, string>;
   return {
@@ -139,8 +188,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       merchantShop: merchantShopUrl,
       log: log.logUrl,
       witness: log.witnessUrl,
+      custody: custodyUrl,
       ...bankUrls,
     },
+    custody,
     log,
     gateway,
     merchantShop,
@@ -148,13 +199,18 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     fsp,
     operatorToken,
     banks,
-    databases: [gatewayDatabase, ...banks.map((bank) => bank.database)],
+    databases: [gatewayDatabase, custodyDatabase, ...banks.map((bank) => bank.database)],
     async close() {
       await merchantShop.close();
       await gateway.close();
+      await custody.close();
       for (const bank of banks) await bank.service.close();
       await log.close();
-      await Promise.all([gatewayDatabase.close(), ...banks.map((bank) => bank.database.close())]);
+      await Promise.all([
+        gatewayDatabase.close(),
+        custodyDatabase.close(),
+        ...banks.map((bank) => bank.database.close()),
+      ]);
     },
   };
 }

@@ -1,7 +1,7 @@
 export type { BankLink, CustodyContext, CustodyIdentity, FspLink, LogLink } from './context.ts';
 export { type CustodyLimits, createCustodyLimits, defaultCustodyLimits } from './limits.ts';
-export { delegationMac, delegationMacInput } from './procedure/step6-delegate.ts';
 export { forwardHash } from './procedure/step2-receive.ts';
+export { delegationMac, delegationMacInput } from './procedure/step6-delegate.ts';
 export {
   type CustodyService,
   type CustodyServiceOptions,

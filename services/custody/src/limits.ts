@@ -41,7 +41,7 @@ export const defaultCustodyLimits: CustodyLimits = Object.freeze({
   pinRegistrationLifetimeSeconds: 600,
   pinRegistrationsPendingMax: 10_000,
   delegateSignatureLifetimeSeconds: 300,
-  forwardLifetimeSeconds: 600,
+  forwardLifetimeSeconds: 86_400,
   messageAgeSecondsMax: 600,
   clockSkewSeconds: 60,
   fspAnswerWaitMs: 10_000,

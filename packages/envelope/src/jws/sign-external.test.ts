@@ -4,7 +4,12 @@ import { generateSigningKeyPair } from '../keys/generate.ts';
 import { signPayload } from './sign.ts';
 import { verifyPayload } from './verify.ts';
 
-const claims = { issuer: 'john@person.xbank', audience: 'fsp.mpay', transactionId: 'p1', expiresInSeconds: 60 };
+const claims = {
+  issuer: 'john@person.xbank',
+  audience: 'fsp.mpay',
+  transactionId: 'p1',
+  expiresInSeconds: 60,
+};
 
 describe('signing with a key held elsewhere (an HSM)', () => {
   it('gives the same kind of compact JWS, which verifies under the public key', async () => {

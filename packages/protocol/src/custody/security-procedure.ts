@@ -51,24 +51,23 @@ interface CustodyTransition {
   readonly effects: readonly CustodyMessageEffect[];
 }
 
-const table: Readonly<
-  Record<CustodyMessageState, Partial<Record<CustodyMessageEvent, CustodyTransition>>>
-> = {
-  sent_to_device: {
-    delegate_confirmed: { to: 'signed', effects: ['send_to_fsp', 'log_signature'] },
-    delegate_declined: { to: 'declined', effects: ['send_to_fsp', 'log_signature'] },
-    fsp_outcome: { to: 'closed', effects: ['forward_outcome'] },
-  },
-  signed: {
-    fsp_receipt: { to: 'receipted', effects: ['forward_receipt'] },
-    fsp_outcome: { to: 'closed', effects: ['forward_outcome'] },
-  },
-  declined: {
-    fsp_outcome: { to: 'closed', effects: ['forward_outcome'] },
-  },
-  receipted: {},
-  closed: {},
-};
+const table: Readonly<Record<CustodyMessageState, Partial<Record<CustodyMessageEvent, CustodyTransition>>>> =
+  {
+    sent_to_device: {
+      delegate_confirmed: { to: 'signed', effects: ['send_to_fsp', 'log_signature'] },
+      delegate_declined: { to: 'declined', effects: ['send_to_fsp', 'log_signature'] },
+      fsp_outcome: { to: 'closed', effects: ['forward_outcome'] },
+    },
+    signed: {
+      fsp_receipt: { to: 'receipted', effects: ['forward_receipt'] },
+      fsp_outcome: { to: 'closed', effects: ['forward_outcome'] },
+    },
+    declined: {
+      fsp_outcome: { to: 'closed', effects: ['forward_outcome'] },
+    },
+    receipted: {},
+    closed: {},
+  };
 
 /** Whether a PIN authorisation may still be asked for a message in this state (only once, before any answer). */
 export function custodyMessageAwaitsCustomer(state: CustodyMessageState): boolean {

@@ -96,7 +96,7 @@ export const errorCatalogue = Object.freeze({
 
   // custody (the trusted mobile certificate server, iMS §5) and server-counted PINs
   PIN_REFUSED: final('The PIN authorisation was refused.'),
-  PIN_BLOCKED: final('The PIN is blocked after too many failed tries; the customer\'s bank must unblock it.'),
+  PIN_BLOCKED: final("The PIN is blocked after too many failed tries; the customer's bank must unblock it."),
   CUSTODY_MESSAGE_UNKNOWN: final('No such message for this customer.'),
   CUSTODY_SOURCE_INVALID: final('The message does not come from a trusted source.'),
   CUSTODY_ACCOUNT_NOT_BOUND: final('Custody holds no key bound to this account for this customer.'),

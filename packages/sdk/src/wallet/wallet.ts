@@ -1,44 +1,23 @@
-import {
-  decryptWith,
-  encryptTo,
-  type PrivateJwk,
-  signPayload,
-  verifyKeyCertificate,
-  verifyPayload,
-} from '@mpay/envelope';
+import { decryptWith, encryptTo, signPayload } from '@mpay/envelope';
 import { requestJson, signRequest } from '@mpay/http-client';
 import {
   customerDeclineContent,
   customerSignedContent,
-  formatDecimalAmount,
-  fspSignedContent,
   type ImsMessage,
-  imsFromJson,
   imsToJson,
+  isMpayError,
   MpayError,
-  merchantSignedContent,
-  signedContentMatches,
 } from '@mpay/protocol';
-import { type FspTrust, fspEncryptionKey, fspKeyResolver } from '../fsp.ts';
+import { type FspTrust, fspEncryptionKey, type Receipt, verifyFspStatement } from '../fsp.ts';
+import { type PaymentRequestView, verifyPaymentRequest } from '../payment-request/verify.ts';
+import { requirePinFormat } from '../pin/opaque.ts';
 import { readServerSentEvents } from '../sse.ts';
 import type { MessageTrace } from '../trace.ts';
-import { unlockSigningKey, type WalletKeystoreData } from './keystore.ts';
+import { parseKeystore, type UnlockedKeys, unlockKeystore, type WalletKeystoreData } from './keystore.ts';
+import { SessionPinCheck, SessionPinTries, sessionPinTriesMaxOf } from './session-pin.ts';
 
-/** What the customer is shown before confirming (iMS: "presents merchant and amount"). */
-export interface PaymentRequestView {
-  paymentId: string;
-  merchant: { id: string; name: string };
-  amount: { currency: string; value: string; minor: bigint };
-  description: string | undefined;
-  procedure: string;
-  securityLevel: string;
-  message: ImsMessage;
-}
-
-export interface Receipt {
-  jws: string;
-  payload: Record<string, unknown>;
-}
+export type { Receipt } from '../fsp.ts';
+export type { PaymentRequestView } from '../payment-request/verify.ts';
 
 export interface WalletOptions {
   gatewayUrl: string;
@@ -49,21 +28,50 @@ export interface WalletOptions {
   messageAgeSecondsMax?: number;
   /** Lifetime of the customer's signature. */
   signatureLifetimeSeconds?: number;
+  /** Wrong PINs in a row an unlocked session accepts before it locks; default 3, at most 10. */
+  sessionPinTriesMax?: number;
 }
 
 /** Signed confirmations a wallet keeps to resend after a lost answer. */
 const confirmationsKeptMax = 64;
 
+/** An unlocked session: the keys and the PIN check, in memory only. */
+interface Session {
+  readonly keys: UnlockedKeys;
+  readonly pin: SessionPinCheck;
+  readonly tries: SessionPinTries;
+}
+
+/**
+ * The customer's wallet on a device that holds its own keys, as a session.
+ * `unlock` logs in at custody once with the PIN (custody counts the try) and
+ * keeps the unwrapped, non-extractable keys and a check value of the PIN in
+ * memory; later actions check the PIN against that value without a call to
+ * custody. `lock` forgets all of it.
+ */
 export class Wallet {
   readonly #options: WalletOptions;
+  readonly #keystore: WalletKeystoreData;
+  readonly #sessionPinTriesMax: number;
   readonly #confirmations = new Map<string, string>();
+  #session: Session | undefined;
+  #unlocking: Promise<Session> | undefined;
+  /** Counts `lock` calls, so that a login still running when the wallet is locked opens no session. */
+  #locks = 0;
 
   constructor(options: WalletOptions) {
+    this.#keystore = parseKeystore(options.keystore);
+    this.#sessionPinTriesMax = sessionPinTriesMaxOf(options.sessionPinTriesMax);
     this.#options = options;
   }
 
   get partyId(): string {
-    return this.#options.keystore.partyId;
+    return this.#keystore.partyId;
+  }
+
+  /** Whether a session is open (keys in memory). */
+  get unlocked(): boolean {
+    return this.#session !== undefined;
   }
 
   #trace(step: string, kind: 'jws' | 'jwe', party: string, compact: string): void {
@@ -71,16 +79,77 @@ export class Wallet {
   }
 
   /**
-   * Opens the device's event stream. The subscription is signed with the device
-   * key, so opening the wallet takes the PIN once per session (as a banking
-   * app's login does); every payment needs it again.
+   * Opens the session with the PIN. When locked this is a login at custody
+   * (PIN_REFUSED, PIN_BLOCKED; ~200 ms of CPU); when already unlocked the PIN
+   * is checked against the session (WALLET_PIN_INVALID, WALLET_LOCKED after
+   * the last wrong one in a row, which also ends the session).
+   */
+  async unlock(pin: string): Promise<void> {
+    await this.#keysFor(pin);
+  }
+
+  /** Ends the session: the keys and the PIN check are forgotten. */
+  lock(): void {
+    this.#session = undefined;
+    this.#locks += 1;
+  }
+
+  async #keysFor(pin: string): Promise<UnlockedKeys> {
+    requirePinFormat(pin);
+    // One login at a time: a second caller waits and is then checked against the session it opened.
+    while (this.#unlocking !== undefined) await this.#unlocking.catch(() => undefined);
+    const session = this.#session;
+    if (session === undefined) return (await this.#openSession(pin)).keys;
+    const matched = await session.pin.matches(pin);
+    try {
+      session.tries.record(matched);
+    } catch (error) {
+      if (isMpayError(error, 'WALLET_LOCKED') && this.#session === session) this.lock();
+      throw error;
+    }
+    return session.keys;
+  }
+
+  async #openSession(pin: string): Promise<Session> {
+    const locks = this.#locks;
+    const unlocking = (async () => {
+      const keys = await unlockKeystore(this.#keystore, pin);
+      return {
+        keys,
+        pin: await SessionPinCheck.create(pin),
+        tries: new SessionPinTries(this.#sessionPinTriesMax),
+      };
+    })();
+    this.#unlocking = unlocking;
+    try {
+      const session = await unlocking;
+      if (this.#locks !== locks) throw new MpayError('WALLET_LOCKED');
+      this.#session = session;
+      return session;
+    } finally {
+      this.#unlocking = undefined;
+    }
+  }
+
+  /** The keys of the open session, for what needs no PIN of its own (showing a request, a receipt). */
+  #sessionKeys(): UnlockedKeys {
+    if (this.#session === undefined) throw new MpayError('WALLET_LOCKED');
+    return this.#session.keys;
+  }
+
+  /**
+   * Opens the device's event stream. The subscription is signed with the
+   * device key, so opening it takes the PIN (a login at custody when the
+   * wallet is locked, as a banking app's login); every payment needs the PIN
+   * again, checked against the session. Locking the wallet ends the stream
+   * at the next event (WALLET_LOCKED).
    */
   async *paymentRequests(pin: string, signal?: AbortSignal): AsyncGenerator<PaymentRequestView> {
-    const signingKey = await unlockSigningKey(this.#options.keystore, pin);
+    const keys = await this.#keysFor(pin);
     const path = '/devices/events';
     const authorization = await signRequest(
       { method: 'GET', path, body: '' },
-      { issuer: this.partyId, audience: this.#options.fsp.id, key: signingKey },
+      { issuer: this.partyId, audience: this.#options.fsp.id, key: keys.signing },
     );
     const response = await fetch(`${this.#options.gatewayUrl}${path}`, {
       headers: { authorization, accept: 'text/event-stream' },
@@ -95,53 +164,28 @@ export class Wallet {
     }
   }
 
-  /** iMS step 3: decrypt, verify the FSP's countersignature and the merchant's signature and certificate. */
+  /**
+   * iMS step 3: decrypt with the session's key, then `verifyPaymentRequest`
+   * (FSP countersignature, merchant certificate and signature, addressed to
+   * this party). WALLET_LOCKED when no session is open.
+   */
   async openPaymentRequest(jwe: string): Promise<PaymentRequestView> {
-    const plaintext = await decryptWith(jwe, [this.#options.keystore.encryptionPrivateJwk]);
-    const push = JSON.parse(new TextDecoder().decode(plaintext)) as {
-      ims: unknown;
-      merchantCertificate: string;
-      merchantName: string;
-    };
-    const message = imsFromJson(push.ims);
-    if (message.address.from.id !== this.partyId) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-    const options = { clockSkewSeconds: 60, maxAgeSeconds: this.#options.messageAgeSecondsMax ?? 600 };
-    const fsp = await verifyPayload(
-      message.address.fspSign ?? '',
-      fspKeyResolver(this.#options.fsp),
-      { issuer: this.#options.fsp.id, audience: this.partyId, transactionId: message.transactionId },
-      options,
-    );
-    if (!signedContentMatches(fsp.payload, fspSignedContent(message)))
+    const plaintext = await decryptWith(jwe, [this.#sessionKeys().encryption]);
+    let push: unknown;
+    try {
+      push = JSON.parse(new TextDecoder().decode(plaintext));
+    } catch {
       throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-    const certificate = await verifyKeyCertificate(
-      push.merchantCertificate,
-      fspKeyResolver(this.#options.fsp),
-      { isRevoked: () => false },
-    );
-    if (certificate.subject !== message.address.to.id) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-    const merchant = await verifyPayload(
-      message.address.to.sign ?? '',
-      async () => certificate.signingJwk,
-      { issuer: message.address.to.id, audience: this.#options.fsp.id, transactionId: message.transactionId },
-      options,
-    );
-    if (!signedContentMatches(merchant.payload, merchantSignedContent(message)))
-      throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-    this.#trace('fsp-countersignature', 'jws', this.#options.fsp.id, message.address.fspSign!);
-    return {
-      paymentId: message.transactionId,
-      merchant: { id: message.address.to.id, name: push.merchantName },
-      amount: {
-        currency: message.data.amount.currency,
-        value: formatDecimalAmount(message.data.amount),
-        minor: message.data.amount.minor,
-      },
-      description: message.data.description,
-      procedure: message.procedure,
-      securityLevel: message.type,
-      message,
-    };
+    }
+    const view = await verifyPaymentRequest(push, {
+      partyId: this.partyId,
+      fsp: this.#options.fsp,
+      ...(this.#options.messageAgeSecondsMax === undefined
+        ? {}
+        : { messageAgeSecondsMax: this.#options.messageAgeSecondsMax }),
+    });
+    this.#trace('fsp-countersignature', 'jws', this.#options.fsp.id, view.message.address.fspSign!);
+    return view;
   }
 
   /**
@@ -149,15 +193,17 @@ export class Wallet {
    * answers with a receipt. The signed confirmation is kept per payment and
    * sent again, byte for byte, when an answer was lost or the bank has not
    * answered yet, so a retry never signs twice and gets the same receipt.
+   * Every call takes the PIN, a resend included.
    */
   async confirm(
     request: PaymentRequestView,
     pin: string,
     options: { waitMs?: number } = {},
   ): Promise<Receipt> {
+    const keys = await this.#keysFor(pin);
     let jwe = this.#confirmations.get(request.paymentId);
     if (jwe === undefined) {
-      jwe = await this.#signConfirmation(request, pin);
+      jwe = await this.#signConfirmation(request, keys);
       this.#remember(request.paymentId, jwe);
     }
     const deadline = Date.now() + (options.waitMs ?? 60_000);
@@ -168,7 +214,8 @@ export class Wallet {
       );
       if (body.receipt !== undefined) {
         this.#trace('receipt (encrypted)', 'jwe', this.partyId, body.receipt);
-        return this.openReceipt(body.receipt, request.paymentId);
+        // The keys this call was authorised with: a lock meanwhile does not lose the receipt.
+        return this.#openReceipt(body.receipt, request.paymentId, keys);
       }
       // Authorised: the customer's bank has not answered yet. Ask again with the same confirmation.
       const remainingMs = deadline - Date.now();
@@ -179,8 +226,7 @@ export class Wallet {
     }
   }
 
-  async #signConfirmation(request: PaymentRequestView, pin: string): Promise<string> {
-    const signingKey: PrivateJwk = await unlockSigningKey(this.#options.keystore, pin);
+  async #signConfirmation(request: PaymentRequestView, keys: UnlockedKeys): Promise<string> {
     const sign = await signPayload(
       customerSignedContent(request.message),
       {
@@ -189,7 +235,7 @@ export class Wallet {
         transactionId: request.paymentId,
         expiresInSeconds: this.#options.signatureLifetimeSeconds ?? 300,
       },
-      signingKey,
+      keys.signing,
     );
     this.#trace('customer-signature', 'jws', this.partyId, sign);
     const signed: ImsMessage = {
@@ -218,7 +264,7 @@ export class Wallet {
    * never stand for a confirmation), encrypted to the FSP.
    */
   async decline(request: PaymentRequestView, pin: string): Promise<void> {
-    const signingKey: PrivateJwk = await unlockSigningKey(this.#options.keystore, pin);
+    const keys = await this.#keysFor(pin);
     const decline = await signPayload(
       customerDeclineContent(request.message),
       {
@@ -227,7 +273,7 @@ export class Wallet {
         transactionId: request.paymentId,
         expiresInSeconds: this.#options.signatureLifetimeSeconds ?? 300,
       },
-      signingKey,
+      keys.signing,
     );
     this.#trace('customer-decline', 'jws', this.partyId, decline);
     const jwe = await encryptTo(JSON.stringify({ decline }), fspEncryptionKey(this.#options.fsp));
@@ -238,17 +284,15 @@ export class Wallet {
     });
   }
 
+  /** iMS step 10: the receipt, decrypted with the session's key and verified as the FSP's. */
   async openReceipt(jwe: string, paymentId: string): Promise<Receipt> {
-    const jws = new TextDecoder().decode(
-      await decryptWith(jwe, [this.#options.keystore.encryptionPrivateJwk]),
-    );
-    const verified = await verifyPayload(
-      jws,
-      fspKeyResolver(this.#options.fsp),
-      { issuer: this.#options.fsp.id, audience: this.partyId, transactionId: paymentId },
-      { maxAgeSeconds: 86_400 },
-    );
+    return this.#openReceipt(jwe, paymentId, this.#sessionKeys());
+  }
+
+  async #openReceipt(jwe: string, paymentId: string, keys: UnlockedKeys): Promise<Receipt> {
+    const jws = new TextDecoder().decode(await decryptWith(jwe, [keys.encryption]));
+    const receipt = await verifyFspStatement(jws, this.#options.fsp, this.partyId, paymentId);
     this.#trace('receipt', 'jws', this.#options.fsp.id, jws);
-    return { jws, payload: verified.payload };
+    return receipt;
   }
 }

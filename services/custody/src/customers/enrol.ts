@@ -4,7 +4,7 @@ import { requestJson } from '@mpay/http-client';
 import { isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
 import type { CustodyContext } from '../context.ts';
 import { newDeviceToken, newOpaqueId, tokenHash } from '../ids.ts';
-import { queueEffect } from '../outbox/outbox.ts';
+import { deliverNow, queueEffect } from '../outbox/outbox.ts';
 import { storeCredential, useRegistration } from '../pin/registrations.ts';
 import { bankOf } from './banks.ts';
 
@@ -144,13 +144,23 @@ async function enrolKey(
       'INSERT INTO devices (party_id, device_id, token_hash, created_at) VALUES ($1, $2, $3, $4)',
       [request.partyId, request.deviceId, tokenHash(deviceToken), now.toISOString()],
     );
-    await queueEffect(sql, 'fsp_registration', request.partyId, {
-      binding: body.binding,
-      displayName: request.displayName,
-    }, now);
+    await queueEffect(
+      sql,
+      'fsp_registration',
+      request.partyId,
+      {
+        binding: body.binding,
+        displayName: request.displayName,
+      },
+      now,
+    );
   });
-  context.log.info({ partyId: request.partyId, serial: binding.serialNumber, kid: key.publicJwk.kid }, 'custody key enrolled');
-  context.kickOutbox();
+  context.log.info(
+    { partyId: request.partyId, serial: binding.serialNumber, kid: key.publicJwk.kid },
+    'custody key enrolled',
+  );
+  // Registered with the FSP before answering, so the customer can be paid at once; else the outbox retries.
+  await deliverNow(context, 'fsp_registration', request.partyId, 0);
   return {
     partyId: request.partyId,
     serial: binding.serialNumber,

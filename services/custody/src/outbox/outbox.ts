@@ -93,7 +93,10 @@ async function sendToFsp(
   const error = errorFromAnswer(answer.body, answer.status);
   if (error.category === 'retryable') throw error;
   // A decision or a final error: the FSP's signed outcome reaches the customer through step 10's channel.
-  context.log.info({ paymentId: payload.paymentId, code: error.code }, 'the FSP refused the delegate message');
+  context.log.info(
+    { paymentId: payload.paymentId, code: error.code },
+    'the FSP refused the delegate message',
+  );
   return true;
 }
 
@@ -127,7 +130,12 @@ async function logSignature(
       transactionId: payload.paymentId,
       messages: [payload.jws],
       kind: 'custody-delegate-signature',
-      metadata: { custody: context.custody.id, kid: payload.kid, partyId: payload.partyId, decision: payload.decision },
+      metadata: {
+        custody: context.custody.id,
+        kid: payload.kid,
+        partyId: payload.partyId,
+        decision: payload.decision,
+      },
     },
   );
   await context.database.query('UPDATE delegate_signatures SET log_index = $2 WHERE payment_id = $1', [
@@ -206,6 +214,8 @@ export async function deliverNow(
       'UPDATE outbox SET next_attempt_at = $3 WHERE kind = $1 AND subject = $2 AND delivered_at IS NULL',
       [kind, subject, context.clock().toISOString()],
     );
-    await new Promise((resolve) => setTimeout(resolve, Math.min(remainingMs, context.limits.outboxBackoffBaseMs)));
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(remainingMs, context.limits.outboxBackoffBaseMs)),
+    );
   }
 }

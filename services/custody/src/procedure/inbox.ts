@@ -39,7 +39,12 @@ export async function appendInboxEvent(
   context: CustodyContext,
   sql: Sql,
   partyId: string,
-  event: { event: InboxEventKind; transactionId: string; paymentId?: string; forward: ForwardContent | string },
+  event: {
+    event: InboxEventKind;
+    transactionId: string;
+    paymentId?: string;
+    forward: ForwardContent | string;
+  },
 ): Promise<string> {
   const forward =
     typeof event.forward === 'string'

@@ -1,10 +1,5 @@
 import { keyResolverFromJwkSet, verifyPayload } from '@mpay/envelope';
-import {
-  type CustodyMessageState,
-  isMpayError,
-  MpayError,
-  stepCustodyMessage,
-} from '@mpay/protocol';
+import { type CustodyMessageState, isMpayError, MpayError, stepCustodyMessage } from '@mpay/protocol';
 import type { CustodyContext } from '../context.ts';
 import { appendInboxEvent } from './inbox.ts';
 

@@ -1,13 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decryptWith, keyResolverFromJwkSet, verifyPayload } from '@mpay/envelope';
 import { verifySignedRequest } from '@mpay/http-client';
-import {
-  fspSignedContent,
-  imsFromJson,
-  imsToJson,
-  MpayError,
-  signedContentMatches,
-} from '@mpay/protocol';
+import { fspSignedContent, imsFromJson, imsToJson, MpayError, signedContentMatches } from '@mpay/protocol';
 import type { CustodyContext } from '../context.ts';
 import { appendInboxEvent, signForward } from './inbox.ts';
 import { applyFspAnswer } from './step10-receipt.ts';
@@ -68,7 +62,11 @@ export async function receiveFromFsp(context: CustodyContext, redirect: FspRedir
     await applyFspAnswer(context, redirect.paymentId, redirect.event, plaintext);
     return;
   }
-  const push = JSON.parse(plaintext) as { ims?: unknown; merchantCertificate?: unknown; merchantName?: unknown };
+  const push = JSON.parse(plaintext) as {
+    ims?: unknown;
+    merchantCertificate?: unknown;
+    merchantName?: unknown;
+  };
   const message = imsFromJson(push.ims);
   const partyId = message.address.from.id;
   if (message.transactionId !== redirect.paymentId) throw new MpayError('CUSTODY_SOURCE_INVALID');
@@ -122,5 +120,8 @@ export async function receiveFromFsp(context: CustodyContext, redirect: FspRedir
       forward,
     });
   });
-  context.log.info({ paymentId: message.transactionId, partyId }, 'step 2: FSP message validated, sent to the device');
+  context.log.info(
+    { paymentId: message.transactionId, partyId },
+    'step 2: FSP message validated, sent to the device',
+  );
 }

@@ -23,7 +23,12 @@ export function delegationMacInput(delegationId: string, decision: Decision, mes
   return `mpay-custody-delegation/v1\n${delegationId}\n${decision}\n${messageHash}`;
 }
 
-export function delegationMac(sessionKey: string, delegationId: string, decision: Decision, messageHash: string) {
+export function delegationMac(
+  sessionKey: string,
+  delegationId: string,
+  decision: Decision,
+  messageHash: string,
+) {
   return createHmac('sha256', Buffer.from(sessionKey, 'base64url'))
     .update(delegationMacInput(delegationId, decision, messageHash), 'utf8')
     .digest();
@@ -127,7 +132,12 @@ export async function authoriseDelegation(
         const message = await lockedMessage(sql, login.payment_id);
         if (message === undefined || message.party_id !== device.partyId) return false;
         if (message.state !== 'sent_to_device') return false;
-        const expected = delegationMac(sessionKey, delegationId, authorisation.decision, message.forward_hash);
+        const expected = delegationMac(
+          sessionKey,
+          delegationId,
+          authorisation.decision,
+          message.forward_hash,
+        );
         const presented = Buffer.from(authorisation.authorisation, 'base64url');
         if (authorisation.messageHash !== message.forward_hash) return false;
         if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return false;
@@ -141,7 +151,10 @@ export async function authoriseDelegation(
     return finished;
   });
   if (!outcome.ok || paymentId === undefined || decision === undefined) {
-    context.log.info({ partyId: device.partyId, deviceId: device.deviceId }, 'step 6: PIN authorisation refused');
+    context.log.info(
+      { partyId: device.partyId, deviceId: device.deviceId },
+      'step 6: PIN authorisation refused',
+    );
     return refuseFinish(context, outcome.partyId ?? device.partyId);
   }
   context.kickOutbox();
@@ -207,7 +220,10 @@ async function signDelegate(
   let jwe: string;
   if (decision === 'confirm') {
     jws = await signPayload(customerSignedContent(ims), claims, signer);
-    const signed: ImsMessage = { ...ims, address: { ...ims.address, from: { ...ims.address.from, sign: jws } } };
+    const signed: ImsMessage = {
+      ...ims,
+      address: { ...ims.address, from: { ...ims.address.from, sign: jws } },
+    };
     jwe = await encryptTo(JSON.stringify({ ims: imsToJson(signed) }), fspEncryptionKey(context));
   } else {
     jws = await signPayload(customerDeclineContent(ims), claims, signer);
@@ -224,15 +240,29 @@ async function signDelegate(
     [paymentId, partyId, decision, key.kid, jws, now.toISOString()],
   );
   for (const effect of transition.effects) {
-    if (effect === 'send_to_fsp') await queueEffect(sql, 'fsp_answer', paymentId, { paymentId, decision, jwe }, now);
+    if (effect === 'send_to_fsp')
+      await queueEffect(sql, 'fsp_answer', paymentId, { paymentId, decision, jwe }, now);
     if (effect === 'log_signature') {
-      await queueEffect(sql, 'log_entry', paymentId, { paymentId, partyId, kid: key.kid, decision, jws }, now);
+      await queueEffect(
+        sql,
+        'log_entry',
+        paymentId,
+        { paymentId, partyId, kid: key.kid, decision, jws },
+        now,
+      );
     }
   }
-  context.log.info({ paymentId, partyId, kid: key.kid, decision }, 'step 6: PIN checked, delegate signature made in the HSM');
+  context.log.info(
+    { paymentId, partyId, kid: key.kid, decision },
+    'step 6: PIN checked, delegate signature made in the HSM',
+  );
 }
 
-async function answerOf(context: CustodyContext, paymentId: string, decision: Decision): Promise<DelegationAnswer> {
+async function answerOf(
+  context: CustodyContext,
+  paymentId: string,
+  decision: Decision,
+): Promise<DelegationAnswer> {
   const { rows } = await context.database.query<{ state: CustodyMessageState; receipt: string | null }>(
     'SELECT state, receipt FROM messages WHERE payment_id = $1',
     [paymentId],

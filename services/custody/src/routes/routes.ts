@@ -80,7 +80,12 @@ async function authenticateBankOf(context: CustodyContext, request: FastifyReque
   if (bankId === undefined) throw new MpayError('AUTHENTICATION_FAILED');
   const bank = bankOf(context, bankId);
   const verified = await verifySignedRequest(
-    { method: request.method, path: request.url, body: rawBodyOf(request), authorization: request.headers.authorization },
+    {
+      method: request.method,
+      path: request.url,
+      body: rawBodyOf(request),
+      authorization: request.headers.authorization,
+    },
     {
       audience: context.custody.id,
       resolveKey: async (kid) => (kid === bank.signingJwk.kid ? bank.signingJwk : undefined),
@@ -91,7 +96,12 @@ async function authenticateBankOf(context: CustodyContext, request: FastifyReque
 }
 
 /** Waits until the customer's inbox may have something after `after`, or the wait is over. */
-async function waitForInbox(context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> }, partyId: string, after: bigint, waitMs: number) {
+async function waitForInbox(
+  context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> },
+  partyId: string,
+  after: bigint,
+  waitMs: number,
+) {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const events = await inboxPage(context, partyId, after);
@@ -148,8 +158,10 @@ export function registerCustodyRoutes(
     const partyId = param(request, 'partyId', /^[^\s/]{3,200}$/);
     await authenticateBankOf(context, request, partyId);
     const now = context.clock();
-    const unblocked = await context.database.transaction((sql) => unblockCustomer(context, sql, partyId, now));
-    context.log.warn({ partyId, unblocked }, 'PIN unblocked by the customer\'s bank');
+    const unblocked = await context.database.transaction((sql) =>
+      unblockCustomer(context, sql, partyId, now),
+    );
+    context.log.warn({ partyId, unblocked }, "PIN unblocked by the customer's bank");
     return { partyId, status: unblocked ? 'unblocked' : 'not-blocked' };
   });
 
@@ -169,9 +181,16 @@ export function registerCustodyRoutes(
   app.get('/inbox', async (request) => {
     const device = await authenticateDevice(context, request.headers.authorization);
     const query = request.query as { after?: unknown; waitMs?: unknown };
-    const after = typeof query.after === 'string' && /^[0-9]{1,18}$/.test(query.after) ? BigInt(query.after) : 0n;
-    const waitMs = typeof query.waitMs === 'string' && /^[0-9]{1,6}$/.test(query.waitMs) ? Number(query.waitMs) : 0;
-    const events = await waitForInbox(context, device.partyId, after, Math.min(waitMs, context.limits.inboxWaitMsMax));
+    const after =
+      typeof query.after === 'string' && /^[0-9]{1,18}$/.test(query.after) ? BigInt(query.after) : 0n;
+    const waitMs =
+      typeof query.waitMs === 'string' && /^[0-9]{1,6}$/.test(query.waitMs) ? Number(query.waitMs) : 0;
+    const events = await waitForInbox(
+      context,
+      device.partyId,
+      after,
+      Math.min(waitMs, context.limits.inboxWaitMsMax),
+    );
     return { events };
   });
   app.post('/delegations', { schema: { body: schemas.delegation } }, async (request) => {

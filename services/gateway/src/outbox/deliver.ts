@@ -1,8 +1,8 @@
 import { encryptTo } from '@mpay/envelope';
+import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
 import { awaitingBankPaymentStates, isMpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { CustodianLink, GatewayContext } from '../context.ts';
-import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
 import type { DeviceEvent } from '../devices/hub.ts';
 import type { GatewayLimits } from '../limits.ts';
 import { advanceLogEntry } from '../log/outbox.ts';

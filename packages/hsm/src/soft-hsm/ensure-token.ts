@@ -1,0 +1,166 @@
+import { join, resolve } from 'node:path';
+import { MpayError } from '@mpay/protocol';
+import pkcs11js, { type PKCS11 } from 'pkcs11js';
+import type { HsmOptions } from '../hsm.ts';
+import { isTokenLabel, TOKEN_LABEL_LENGTH_MAX } from '../limits.ts';
+import { hsmError } from '../pkcs11/errors.ts';
+import { acquireModule, heldModule, releaseModule } from '../pkcs11/module.ts';
+import { findFreeSlot, findTokenSlot, isUserPinInitialized } from '../pkcs11/token.ts';
+import { ensurePrivateDirectory, withDirectoryLock, writeFileIfChanged } from './directory.ts';
+import { locateSoftHsmModule } from './locate.ts';
+import { generatePins, readPinFile, type TokenPins, writePinFile } from './pins.ts';
+
+export interface SoftHsmTokenOptions {
+  /** Holds softhsm2.conf, the token folder and pins.json; created with mode 0700. */
+  readonly directory: string;
+  readonly tokenLabel: string;
+}
+
+/**
+ * The embedded default HSM: a softhsm2 token that the project creates on first
+ * use, with random user and SO PINs kept in `directory/pins.json` (mode 0600).
+ * Idempotent: a second call finds the token and its PINs.
+ *
+ * One configuration per process. softhsm2 reads SOFTHSM2_CONF at C_Initialize
+ * and the process loads the library once, so every token a process uses lives
+ * under one directory: the first call sets SOFTHSM2_CONF for the process, and
+ * a call for another directory while the library is initialised here (an
+ * `Hsm` is open) is refused with HSM_UNAVAILABLE. Once every `Hsm` is closed
+ * the library is finalised, and the next call may move to another directory.
+ *
+ * Tokens are created through PKCS#11 itself (C_InitToken on softhsm2's free
+ * slot, then C_InitPIN in an SO session), not with `softhsm2-util`: softhsm2
+ * scans its token folder only at C_Initialize, so a token made by another
+ * process stays invisible to a process that has the library initialised,
+ * while one made through the process's own library is there at once. For the
+ * same reason a token that another process created after this process
+ * initialised the library cannot be opened until every `Hsm` here is closed;
+ * that is refused with a detail saying so, rather than creating a second token
+ * with the same label.
+ */
+export async function ensureSoftHsmToken(
+  options: SoftHsmTokenOptions,
+): Promise<HsmOptions & { configPath: string }> {
+  const { tokenLabel } = options;
+  if (!isTokenLabel(tokenLabel)) {
+    throw new MpayError(
+      'HSM_UNAVAILABLE',
+      `token label must be 1 to ${TOKEN_LABEL_LENGTH_MAX} printable ASCII characters`,
+    );
+  }
+  const modulePath = locateSoftHsmModule();
+  if (modulePath === undefined) {
+    throw new MpayError('HSM_UNAVAILABLE', 'softhsm2 is not installed (Debian packages softhsm2 and opensc)');
+  }
+  const directory = resolve(options.directory);
+  const configPath = prepareDirectory(directory);
+  // Binding and token work run in one synchronous block under the lock, so no other call of this
+  // process can finalise the library or move SOFTHSM2_CONF in between.
+  const pins = await withDirectoryLock(directory, () => {
+    bindConfiguration(modulePath, configPath);
+    return ensureToken(modulePath, directory, tokenLabel);
+  });
+  return Object.freeze({ modulePath, tokenLabel, userPin: pins.userPin, configPath });
+}
+
+/** The directory, its token folder and its softhsm2.conf; returns the configuration's path. */
+function prepareDirectory(directory: string): string {
+  const tokenDirectory = join(directory, 'tokens');
+  ensurePrivateDirectory(directory);
+  ensurePrivateDirectory(tokenDirectory);
+  const configPath = join(directory, 'softhsm2.conf');
+  writeFileIfChanged(
+    configPath,
+    [
+      '# Written by @mpay/hsm: the embedded softhsm2 tokens of this directory.',
+      `directories.tokendir = ${tokenDirectory}`,
+      'objectstore.backend = file',
+      'log.level = ERROR',
+      'slots.removable = false',
+      'slots.mechanisms = ALL',
+      'library.reset_on_fork = false',
+      '',
+    ].join('\n'),
+  );
+  return configPath;
+}
+
+/** Points this process's softhsm2 at `configPath`, unless the library already runs with another configuration. */
+function bindConfiguration(modulePath: string, configPath: string): void {
+  const held = heldModule(modulePath);
+  if (held !== undefined && held.softHsmConfigAtInitialization !== configPath) {
+    throw new MpayError(
+      'HSM_UNAVAILABLE',
+      `softhsm2 is initialised in this process with ${held.softHsmConfigAtInitialization ?? 'a configuration it did not set'}` +
+        ` and reads SOFTHSM2_CONF only at C_Initialize; close every Hsm before using ${configPath}`,
+    );
+  }
+  process.env.SOFTHSM2_CONF = configPath;
+}
+
+/**
+ * Under the directory lock: the token's PINs, creating the token (or finishing
+ * one whose creation was interrupted) when needed. The PINs are written before
+ * the token is made, so an interruption leaves PINs for a token still to be
+ * made, never a token nobody can log in to.
+ */
+function ensureToken(modulePath: string, directory: string, tokenLabel: string): TokenPins {
+  const where = `token "${tokenLabel}"`;
+  const file = readPinFile(directory);
+  const { module, initializedNow } = acquireModule(modulePath);
+  try {
+    const { pkcs11 } = module;
+    let slot = findTokenSlot(pkcs11, tokenLabel, where);
+    // Own members only: a label such as 'constructor' must not find Object.prototype's.
+    const known = Object.hasOwn(file.tokens, tokenLabel) ? file.tokens[tokenLabel] : undefined;
+    if (slot !== undefined && known === undefined) {
+      throw new MpayError('HSM_LOCKED', `${where}: exists in ${directory} but its PINs are not in pins.json`);
+    }
+    if (slot === undefined && known !== undefined && !initializedNow) {
+      throw new MpayError(
+        'HSM_UNAVAILABLE',
+        `${where}: listed in ${directory}/pins.json but not visible here; softhsm2 scans its tokens only at` +
+          ' C_Initialize, so a token made by another process after that needs every Hsm of this process closed first',
+      );
+    }
+    const pins = known ?? generatePins();
+    if (known === undefined) writePinFile(directory, { tokens: { ...file.tokens, [tokenLabel]: pins } });
+    try {
+      slot ??= initializeToken(pkcs11, tokenLabel, pins, where);
+      if (!isUserPinInitialized(pkcs11, slot)) initializeUserPin(pkcs11, slot, pins);
+    } catch (cause) {
+      if (cause instanceof MpayError) throw cause;
+      throw hsmError('HSM_UNAVAILABLE', where, cause);
+    }
+    return pins;
+  } finally {
+    releaseModule(module);
+  }
+}
+
+/**
+ * C_InitToken on softhsm2's free slot; softhsm2 then offers a new free slot.
+ * pkcs11js hands the label over as a C string of its own length while
+ * C_InitToken reads 32 bytes, so the label is padded to 32 with blanks (the
+ * standard padding) rather than letting the library read past it.
+ */
+function initializeToken(pkcs11: PKCS11, tokenLabel: string, pins: TokenPins, where: string): Buffer {
+  const free = findFreeSlot(pkcs11);
+  if (free === undefined) throw new MpayError('HSM_UNAVAILABLE', `${where}: softhsm2 offers no free slot`);
+  pkcs11.C_InitToken(free, pins.soPin, tokenLabel.padEnd(TOKEN_LABEL_LENGTH_MAX, ' '));
+  const slot = findTokenSlot(pkcs11, tokenLabel, where);
+  if (slot === undefined) throw new MpayError('HSM_UNAVAILABLE', `${where}: not found after C_InitToken`);
+  return slot;
+}
+
+/** C_InitPIN in a security officer session: the user PIN of a new token. */
+function initializeUserPin(pkcs11: PKCS11, slot: Buffer, pins: TokenPins): void {
+  const session = pkcs11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  try {
+    pkcs11.C_Login(session, pkcs11js.CKU_SO, pins.soPin);
+    pkcs11.C_InitPIN(session, pins.userPin);
+    pkcs11.C_Logout(session);
+  } finally {
+    pkcs11.C_CloseSession(session);
+  }
+}

@@ -1,0 +1,106 @@
+// Test-only: a payment request exactly as the FSP pushes it (iMS step 2), made with the
+// envelope's own signing functions, with knobs to break one thing at a time.
+import {
+  type GeneratedKeyPair,
+  generateEncryptionKeyPair,
+  generateSigningKeyPair,
+  issueKeyCertificate,
+  publicJwkSet,
+  signPayload,
+} from '@mpay/envelope';
+import { fspSignedContent, type ImsMessage, imsToJson, merchantSignedContent } from '@mpay/protocol';
+import type { FspTrust } from '../fsp.ts';
+
+export const customerId = 'john.bernard@person.xbank';
+export const merchantId = 'merkur.trade@merchant.ybank';
+
+export interface PartyKeys {
+  readonly signing: GeneratedKeyPair;
+  readonly encryption: GeneratedKeyPair;
+}
+
+export interface Parties {
+  readonly fspKeys: PartyKeys;
+  readonly merchantKeys: PartyKeys;
+  readonly fsp: FspTrust;
+}
+
+async function partyKeys(): Promise<PartyKeys> {
+  return { signing: await generateSigningKeyPair('ES256'), encryption: await generateEncryptionKeyPair() };
+}
+
+export async function parties(): Promise<Parties> {
+  const fspKeys = await partyKeys();
+  return {
+    fspKeys,
+    merchantKeys: await partyKeys(),
+    fsp: { id: 'fsp.test', keys: publicJwkSet([fspKeys.signing.publicJwk, fspKeys.encryption.publicJwk]) },
+  };
+}
+
+export interface PushOptions {
+  readonly transactionId?: string;
+  readonly from?: string;
+  /** Signs the FSP's countersignature with this key instead of the FSP's. */
+  readonly fspSigningKey?: GeneratedKeyPair;
+  /** Certifies the merchant's keys for this subject instead of the merchant. */
+  readonly certificateSubject?: string;
+  /** Changes the message after every signature was made. */
+  readonly mutate?: (message: ImsMessage) => ImsMessage;
+}
+
+/** `{ ims, merchantCertificate, merchantName }` as the FSP sends it to the customer. */
+export async function paymentRequestPush(
+  setup: Parties,
+  options: PushOptions = {},
+): Promise<{ push: Record<string, unknown>; message: ImsMessage }> {
+  const unsigned: ImsMessage = {
+    type: 'small',
+    transactionId: options.transactionId ?? crypto.randomUUID(),
+    procedure: 'm-commerce',
+    address: {
+      from: { id: (options.from ?? customerId) as ImsMessage['address']['from']['id'] },
+      to: { id: merchantId as ImsMessage['address']['to']['id'] },
+      timestamp: new Date().toISOString(),
+    },
+    data: { amount: { currency: 'EUR', minor: 12_50n }, description: 'espresso beans' },
+  };
+  const txn = unsigned.transactionId;
+  const sign = await signPayload(
+    merchantSignedContent(unsigned),
+    { issuer: merchantId, audience: setup.fsp.id, transactionId: txn, expiresInSeconds: 300 },
+    setup.merchantKeys.signing.privateJwk,
+  );
+  const merchantSigned: ImsMessage = {
+    ...unsigned,
+    address: { ...unsigned.address, to: { ...unsigned.address.to, sign } },
+  };
+  const filled: ImsMessage = {
+    ...merchantSigned,
+    data: { ...merchantSigned.data, accountPayable: 'acct-1234' },
+  };
+  const fspSign = await signPayload(
+    fspSignedContent(filled),
+    { issuer: setup.fsp.id, audience: unsigned.address.from.id, transactionId: txn, expiresInSeconds: 600 },
+    (options.fspSigningKey ?? setup.fspKeys.signing).privateJwk,
+  );
+  const countersigned: ImsMessage = { ...filled, address: { ...filled.address, fspSign } };
+  const message = options.mutate ? options.mutate(countersigned) : countersigned;
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const merchantCertificate = await issueKeyCertificate(
+    {
+      issuer: setup.fsp.id,
+      subject: options.certificateSubject ?? merchantId,
+      signingJwk: setup.merchantKeys.signing.publicJwk,
+      encryptionJwk: setup.merchantKeys.encryption.publicJwk,
+      notBefore: nowSeconds - 60,
+      notAfter: nowSeconds + 86_400,
+      serialNumber: 'serial-1',
+    },
+    setup.fspKeys.signing.privateJwk,
+  );
+  return {
+    push: { ims: imsToJson(message), merchantCertificate, merchantName: 'Merkur Trade' },
+    message,
+  };
+}

@@ -1,0 +1,93 @@
+import { verifyKeyCertificate, verifyPayload } from '@mpay/envelope';
+import {
+  formatDecimalAmount,
+  fspSignedContent,
+  type ImsMessage,
+  imsFromJson,
+  MpayError,
+  merchantSignedContent,
+  signedContentMatches,
+} from '@mpay/protocol';
+import { type FspTrust, fspKeyResolver } from '../fsp.ts';
+
+/** What the customer is shown before confirming (iMS: "presents merchant and amount"). */
+export interface PaymentRequestView {
+  paymentId: string;
+  merchant: { id: string; name: string };
+  amount: { currency: string; value: string; minor: bigint };
+  description: string | undefined;
+  procedure: string;
+  securityLevel: string;
+  message: ImsMessage;
+}
+
+export interface VerifyPaymentRequestContext {
+  /** The party this device acts for: the message must be addressed from it. */
+  readonly partyId: string;
+  readonly fsp: FspTrust;
+  /** Longest accepted lifetime of the FSP's and the merchant's signatures; default 600. */
+  readonly messageAgeSecondsMax?: number;
+}
+
+export const paymentRequestAgeSecondsMaxDefault = 600;
+const clockSkewSeconds = 60;
+
+function verificationFailed(): never {
+  throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+}
+
+/**
+ * iMS step 3 (§4 and §5), the same for a wallet that holds its key and for a
+ * custody customer's phone: the request `{ ims, merchantCertificate,
+ * merchantName }` as the FSP sent it is shown only if it is addressed to this
+ * party, the FSP countersigned exactly its content, the merchant's
+ * certificate is the FSP's for the payee, and the merchant signed exactly its
+ * content. Any failure is CRYPTO_VERIFICATION_FAILED (or the message
+ * format's own code), without saying which check failed.
+ */
+export async function verifyPaymentRequest(
+  push: unknown,
+  context: VerifyPaymentRequestContext,
+): Promise<PaymentRequestView> {
+  const { ims, merchantCertificate, merchantName } = (push ?? {}) as Record<string, unknown>;
+  if (typeof merchantCertificate !== 'string' || typeof merchantName !== 'string') verificationFailed();
+  const message = imsFromJson(ims);
+  if (message.address.from.id !== context.partyId) verificationFailed();
+  const fspSign = message.address.fspSign;
+  const merchantSign = message.address.to.sign;
+  if (fspSign === undefined || merchantSign === undefined) verificationFailed();
+  const options = {
+    clockSkewSeconds,
+    maxAgeSeconds: context.messageAgeSecondsMax ?? paymentRequestAgeSecondsMaxDefault,
+  };
+  const fspKeys = fspKeyResolver(context.fsp);
+  const fsp = await verifyPayload(
+    fspSign,
+    fspKeys,
+    { issuer: context.fsp.id, audience: context.partyId, transactionId: message.transactionId },
+    options,
+  );
+  if (!signedContentMatches(fsp.payload, fspSignedContent(message))) verificationFailed();
+  const certificate = await verifyKeyCertificate(merchantCertificate, fspKeys, { isRevoked: () => false });
+  if (certificate.subject !== message.address.to.id) verificationFailed();
+  const merchant = await verifyPayload(
+    merchantSign,
+    async () => certificate.signingJwk,
+    { issuer: message.address.to.id, audience: context.fsp.id, transactionId: message.transactionId },
+    options,
+  );
+  if (!signedContentMatches(merchant.payload, merchantSignedContent(message))) verificationFailed();
+  return {
+    paymentId: message.transactionId,
+    merchant: { id: message.address.to.id, name: merchantName },
+    amount: {
+      currency: message.data.amount.currency,
+      value: formatDecimalAmount(message.data.amount),
+      minor: message.data.amount.minor,
+    },
+    description: message.data.description,
+    procedure: message.procedure,
+    securityLevel: message.type,
+    message,
+  };
+}

@@ -1,0 +1,146 @@
+import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair, signPayload } from '@mpay/envelope';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeCustody, startFakeCustody } from '../custody/fake-custody.test-helper.ts';
+import {
+  customerId,
+  type Parties,
+  parties,
+  paymentRequestPush,
+} from '../payment-request/fixture.test-helper.ts';
+import { createKeystore, type WalletKeystoreData } from './keystore.ts';
+import { Wallet } from './wallet.ts';
+
+const pin = '2468';
+let custody: FakeCustody;
+let setup: Parties;
+let keystore: WalletKeystoreData;
+
+beforeAll(async () => {
+  custody = await startFakeCustody();
+  setup = await parties();
+  const keys = {
+    signing: await generateSigningKeyPair('ES256'),
+    encryption: await generateEncryptionKeyPair(),
+  };
+  keystore = await createKeystore({
+    partyId: customerId,
+    pin,
+    keys,
+    binding: 'bank.binding.jws',
+    pinServer: { url: custody.url, custodyId: custody.trust.id },
+  });
+});
+afterAll(async () => {
+  await custody?.close();
+});
+
+function wallet(): Wallet {
+  return new Wallet({
+    gatewayUrl: 'http://gateway.invalid',
+    keystore: structuredClone(keystore),
+    fsp: setup.fsp,
+  });
+}
+
+/** Calls to custody's PIN logins since `from`. */
+function loginsSince(from: number): number {
+  return custody.requests.slice(from).filter((request) => request === 'POST /pin-logins').length;
+}
+
+describe('createKeystore', () => {
+  it('registers the PIN with a proof, signed by the device key, naming the registration and the party', async () => {
+    const [walletPin] = custody.walletPins;
+    expect(walletPin).toMatchObject({
+      binding: 'bank.binding.jws',
+      registrationId: keystore.pinServer.credentialId,
+    });
+    const [, payload] = String(walletPin?.proof).split('.');
+    const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8'));
+    expect(claims).toMatchObject({
+      walletPin: { registrationId: keystore.pinServer.credentialId, partyId: customerId },
+      iss: customerId,
+      aud: custody.trust.id,
+      txn: keystore.pinServer.credentialId,
+    });
+    expect(claims.exp - claims.iat).toBe(300);
+  });
+});
+
+describe('a wallet session', () => {
+  it('logs in at custody once; later PINs are checked in memory', async () => {
+    const session = wallet();
+    expect(session.unlocked).toBe(false);
+    const from = custody.requests.length;
+    await session.unlock(pin);
+    expect(session.unlocked).toBe(true);
+    await session.unlock(pin);
+    await session.unlock(pin);
+    expect(loginsSince(from)).toBe(1);
+  });
+
+  it('two unlocks at once make one login', async () => {
+    const session = wallet();
+    const from = custody.requests.length;
+    await Promise.all([session.unlock(pin), session.unlock(pin)]);
+    expect(loginsSince(from)).toBe(1);
+  });
+
+  it('a lock while a login is running opens no session', async () => {
+    const session = wallet();
+    const unlocking = session.unlock(pin);
+    session.lock();
+    await expect(unlocking).rejects.toMatchObject({ code: 'WALLET_LOCKED' });
+    expect(session.unlocked).toBe(false);
+  });
+
+  it('locks after three wrong PINs in a row; the next unlock is a login at custody again', async () => {
+    const session = wallet();
+    await session.unlock(pin);
+    const from = custody.requests.length;
+    await expect(session.unlock('0000')).rejects.toMatchObject({ code: 'WALLET_PIN_INVALID' });
+    await expect(session.unlock('1111')).rejects.toMatchObject({ code: 'WALLET_PIN_INVALID' });
+    await expect(session.unlock('2222')).rejects.toMatchObject({ code: 'WALLET_LOCKED' });
+    expect(session.unlocked).toBe(false);
+    expect(loginsSince(from)).toBe(0);
+    await expect(session.unlock('3333')).rejects.toMatchObject({ code: 'PIN_REFUSED' });
+    expect(loginsSince(from)).toBe(1);
+    await session.unlock(pin);
+    expect(session.unlocked).toBe(true);
+  });
+
+  it('shows a payment request only while unlocked, with the key in memory', async () => {
+    const session = wallet();
+    const { push, message } = await paymentRequestPush(setup);
+    const jwe = await encryptTo(JSON.stringify(push), keystore.encryptionPublicJwk);
+    await expect(session.openPaymentRequest(jwe)).rejects.toMatchObject({ code: 'WALLET_LOCKED' });
+    await session.unlock(pin);
+    expect((await session.openPaymentRequest(jwe)).paymentId).toBe(message.transactionId);
+    session.lock();
+    expect(session.unlocked).toBe(false);
+    await expect(session.openPaymentRequest(jwe)).rejects.toMatchObject({ code: 'WALLET_LOCKED' });
+  });
+
+  it('opens a receipt only while unlocked, and only the FSP’s for this payment', async () => {
+    const session = wallet();
+    const paymentId = crypto.randomUUID();
+    const receipt = await signPayload(
+      { receipt: { paymentId, status: 'completed' } },
+      { issuer: setup.fsp.id, audience: customerId, transactionId: paymentId, expiresInSeconds: 86_400 },
+      setup.fspKeys.signing.privateJwk,
+    );
+    const jwe = await encryptTo(receipt, keystore.encryptionPublicJwk);
+    await expect(session.openReceipt(jwe, paymentId)).rejects.toMatchObject({ code: 'WALLET_LOCKED' });
+    await session.unlock(pin);
+    expect((await session.openReceipt(jwe, paymentId)).jws).toBe(receipt);
+    await expect(session.openReceipt(jwe, crypto.randomUUID())).rejects.toMatchObject({
+      code: 'CLAIMS_INVALID',
+    });
+  });
+
+  it('refuses a version-1 keystore at construction', () => {
+    const v1 = { version: 1, partyId: customerId } as unknown as WalletKeystoreData;
+    expect(() => new Wallet({ gatewayUrl: 'http://gateway.invalid', keystore: v1, fsp: setup.fsp })).toThrow(
+      expect.objectContaining({ code: 'CRYPTO_KEY_INVALID' }),
+    );
+  });
+});
