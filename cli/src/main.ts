@@ -6,8 +6,10 @@ import { runUp } from './commands/up.ts';
 export const usage = `mpay — secure mobile payments
 
 Usage:
-  mpay up [--data DIR] [--verbose]      start gateway, banks xbank and ybank, merchant shop, log and witness
+  mpay up [--data DIR] [--verbose]      start gateway, banks xbank and ybank, merchant shop, log and witness, custody
   mpay demo [--out DIR] [--data DIR]    run one payment end to end against running (or self-started) services
+  mpay demo --custody [--out DIR]       the same for the custody customer: the ten steps of iMS §5 (key in the HSM)
+  mpay custody unblock PARTY [--bank B] the customer's bank lifts custody's PIN block (signed with the bank's key)
   mpay log keygen NAME                  create a signed-note key pair
   mpay log note sign --skey FILE        sign the note on stdin
   mpay log note verify --vkey FILE      verify the signed note on stdin
@@ -21,7 +23,7 @@ Usage:
 
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), MPAY_DATA_DIR (default ./.mpay),
 MPAY_GATEWAY_PORT (4100), MPAY_XBANK_PORT (4101), MPAY_SHOP_PORT (4102), MPAY_YBANK_PORT (4103),
-MPAY_LOG_PORT (4110), MPAY_WITNESS_PORT (4111).
+MPAY_LOG_PORT (4110), MPAY_WITNESS_PORT (4111), MPAY_CUSTODY_PORT (4120).
 `;
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -40,6 +42,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'settlement': {
         const { runSettlement } = await import('./commands/settlement.ts');
         return await runSettlement(flags, io);
+      }
+      case 'custody': {
+        const { runCustodyCommand } = await import('./commands/custody.ts');
+        return await runCustodyCommand(rest, io);
       }
       case 'dispute': {
         const { runDispute } = await import('./commands/dispute.ts');

@@ -1,11 +1,38 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { decodeUnverified, publicJwkSet } from '@mpay/envelope';
-import { requestJson } from '@mpay/http-client';
-import { formatDecimalBalance, imsToJson, imsToXml } from '@mpay/protocol';
 import {
+  decodeUnverified,
+  type KeyBinding,
+  keyResolverFromJwkSet,
+  type PublicJwkSet,
+  publicJwkSet,
+  verifyKeyBinding,
+} from '@mpay/envelope';
+import { requestJson } from '@mpay/http-client';
+import {
+  type CustodyStep,
+  custodySteps,
+  formatDecimalBalance,
+  type ImsMessage,
+  imsToJson,
+  imsToXml,
+  MpayError,
+} from '@mpay/protocol';
+import {
+  type CustodyEnrolment,
+  type CustodyPaymentRequestView,
+  type CustodyTrust,
+  CustodyWallet,
+  type DelegateSignature,
+  type DelegationResult,
+  type FspTrust,
+  fetchCustodyTrust,
   fetchFspTrust,
+  forwardMessageHash,
+  type InboxEvent,
+  inboxWaitMsMax,
   MerchantClient,
+  type PaymentRequestAccepted,
   type TracedMessage,
   Wallet,
   type WalletKeystoreData,
@@ -16,6 +43,8 @@ import { type Platform, startPlatform } from '../platform/start.ts';
 import { bankOperator, type Deployment, dataDirOf, readJson } from './deployment.ts';
 import { describeEvidence, fetchEvidence, logPolicyOf, verifyReceipt } from './evidence.ts';
 import type { CommandIo } from './io.ts';
+
+type DemoDeployment = Omit<Deployment, 'pid'>;
 
 async function healthy(url: string): Promise<boolean> {
   try {
@@ -29,7 +58,7 @@ async function healthy(url: string): Promise<boolean> {
 async function connect(
   dataDir: string,
   io: CommandIo,
-): Promise<{ deployment: Omit<Deployment, 'pid'>; platform?: Platform }> {
+): Promise<{ deployment: DemoDeployment; platform?: Platform }> {
   const deployment = await readJson<Deployment>(join(dataDir, 'deployment.json'));
   if (deployment !== undefined && (await healthy(deployment.gateway))) return { deployment };
   io.stdout(
@@ -43,23 +72,77 @@ async function connect(
       merchantShop: platform.urls.merchantShop,
       fspId: platform.fsp.id,
       banks,
+      log: { url: platform.urls.log, witness: platform.urls.witness, origin: platform.log.origin },
+      custody: { url: platform.urls.custody, id: platform.custody.context.custody.id },
     },
     platform,
   };
 }
 
-async function accountBalance(
-  deployment: Omit<Deployment, 'pid'>,
+/** What both demos share: where the services are, the FSP's keys, the merchant, and the messages seen. */
+interface DemoContext {
+  readonly dataDir: string;
+  readonly deployment: DemoDeployment;
+  readonly io: CommandIo;
+  readonly fsp: FspTrust;
+  readonly merchantKeys: PartyKeys;
+  readonly merchantClient: MerchantClient;
+  /** Every signed or encrypted message the demo's parties sent or received, in order. */
+  readonly trace: TracedMessage[];
+  readonly record: (message: TracedMessage) => void;
+}
+
+async function openDemo(
   dataDir: string,
-  bankId: string,
-  accountId: string,
-): Promise<string> {
-  const bank = deployment.banks.find((candidate) => candidate.id === bankId);
-  const operator = (await readJson<{ keys: PartyKeys }>(join(dataDir, 'keys', `${bankId}-operator.json`)))!;
-  const { balance } = await bankOperator(bank!, operator.keys.signing.privateJwk).get<{ balance: string }>(
+  deployment: DemoDeployment,
+  io: CommandIo,
+  options: { echo: boolean },
+): Promise<DemoContext> {
+  const { merchant } = demoParties;
+  const merchantKeys = await readJson<PartyKeys>(join(dataDir, 'parties', `${merchant.id}.json`));
+  if (merchantKeys === undefined)
+    throw new MpayError('AUTHENTICATION_FAILED', `no keys of ${merchant.id} in ${dataDir}`);
+  const trace: TracedMessage[] = [];
+  const record = (message: TracedMessage) => {
+    // A message seen twice (a receipt in custody's answer and in its forward) is one message.
+    if (trace.some((seen) => seen.compact === message.compact)) return;
+    trace.push(message);
+    if (options.echo) io.stdout(`  ${describe(message)}\n`);
+  };
+  const fsp = await fetchFspTrust(deployment.gateway);
+  const merchantClient = new MerchantClient({
+    gatewayUrl: deployment.gateway,
+    merchantId: merchant.id,
+    signingKey: merchantKeys.signing.privateJwk,
+    fsp,
+    trace: record,
+  });
+  return { dataDir, deployment, io, fsp, merchantKeys, merchantClient, trace, record };
+}
+
+async function accountBalance(context: DemoContext, bankId: string, accountId: string): Promise<string> {
+  const bank = context.deployment.banks.find((candidate) => candidate.id === bankId);
+  if (bank === undefined) throw new MpayError('BANK_UNKNOWN', bankId);
+  const operator = await readJson<{ keys: PartyKeys }>(
+    join(context.dataDir, 'keys', `${bankId}-operator.json`),
+  );
+  if (operator === undefined)
+    throw new MpayError('AUTHENTICATION_FAILED', `no operator key for ${bankId} in ${context.dataDir}`);
+  const { balance } = await bankOperator(bank, operator.keys.signing.privateJwk).get<{ balance: string }>(
     `/accounts/${accountId}`,
   );
   return balance;
+}
+
+/** The demo customer's balance at xbank and the demo merchant's at ybank. */
+async function balancesOf(
+  context: DemoContext,
+  customerAccount: string,
+): Promise<{ customer: string; merchant: string }> {
+  return {
+    customer: await accountBalance(context, demoParties.bank.id, customerAccount),
+    merchant: await accountBalance(context, demoParties.merchantBank.id, demoParties.merchant.account),
+  };
 }
 
 function formatMinor(minor: string): string {
@@ -71,11 +154,41 @@ function describe(message: TracedMessage): string {
   return `${message.step.padEnd(30)} ${message.kind.toUpperCase()} ${verb}, ${message.compact.length} bytes`;
 }
 
+/** The algorithm and kid of a compact JWS or JWE (its protected header), for printing only. */
+function headerOf(compact: string): { alg: string; kid: string } {
+  try {
+    const header = JSON.parse(Buffer.from(compact.split('.')[0] ?? '', 'base64url').toString('utf8')) as {
+      alg?: unknown;
+      kid?: unknown;
+    };
+    return { alg: String(header.alg), kid: String(header.kid) };
+  } catch {
+    return { alg: '?', kid: '?' };
+  }
+}
+
+/** A kid (an RFC 7638 thumbprint) shortened for the terminal; jwks.json in --out has them whole. */
+function shortKid(kid: string): string {
+  return kid.length > 12 ? `${kid.slice(0, 12)}…` : kid;
+}
+
+function signedWith(compact: string): string {
+  const { alg, kid } = headerOf(compact);
+  return `${alg}, kid ${shortKid(kid)}`;
+}
+
+/** The message as it stands once the customer (or custody in the customer's name) signed it. */
+function withCustomerSignature(message: ImsMessage, sign: string): ImsMessage {
+  return { ...message, address: { ...message.address, from: { ...message.address.from, sign } } };
+}
+
 export async function runDemo(flags: Map<string, string>, io: CommandIo): Promise<number> {
   const dataDir = dataDirOf(flags);
   const { deployment, platform } = await connect(dataDir, io);
   try {
-    return await demoPayment(dataDir, deployment, flags, io);
+    return flags.has('custody')
+      ? await demoCustodyPayment(dataDir, deployment, flags, io)
+      : await demoPayment(dataDir, deployment, flags, io);
   } finally {
     await platform?.close();
   }
@@ -83,34 +196,23 @@ export async function runDemo(flags: Map<string, string>, io: CommandIo): Promis
 
 async function demoPayment(
   dataDir: string,
-  deployment: Omit<Deployment, 'pid'>,
+  deployment: DemoDeployment,
   flags: Map<string, string>,
   io: CommandIo,
 ): Promise<number> {
   const { customer, merchant } = demoParties;
-  const merchantKeys = (await readJson<PartyKeys>(join(dataDir, 'parties', `${merchant.id}.json`)))!;
-  const keystore = (await readJson<WalletKeystoreData>(
+  const context = await openDemo(dataDir, deployment, io, { echo: true });
+  const keystore = await readJson<WalletKeystoreData>(
     join(dataDir, 'parties', `${customer.id}.wallet-v2.json`),
-  ))!;
-  const trace: TracedMessage[] = [];
-  const onMessage = (message: TracedMessage) => {
-    trace.push(message);
-    io.stdout(`  ${describe(message)}\n`);
-  };
-  const fsp = await fetchFspTrust(deployment.gateway);
-  const merchantClient = new MerchantClient({
+  );
+  if (keystore === undefined) throw new MpayError('AUTHENTICATION_FAILED', `no wallet of ${customer.id}`);
+  const wallet = new Wallet({
     gatewayUrl: deployment.gateway,
-    merchantId: merchant.id,
-    signingKey: merchantKeys.signing.privateJwk,
-    fsp,
-    trace: onMessage,
+    keystore,
+    fsp: context.fsp,
+    trace: context.record,
   });
-  const wallet = new Wallet({ gatewayUrl: deployment.gateway, keystore, fsp, trace: onMessage });
-  const balances = async () => ({
-    customer: await accountBalance(deployment, dataDir, demoParties.bank.id, customer.account),
-    merchant: await accountBalance(deployment, dataDir, demoParties.merchantBank.id, merchant.account),
-  });
-  const before = await balances();
+  const before = await balancesOf(context, customer.account);
   io.stdout(`\n1. Customer ${customer.id} opens the wallet (PIN) and listens for payment requests.\n`);
   const abort = new AbortController();
   const requests = wallet.paymentRequests(customer.pin, abort.signal);
@@ -118,7 +220,7 @@ async function demoPayment(
   io.stdout(
     `2. Merchant ${merchant.id} asks ${customer.msisdn} for EUR 12.50 (m-commerce): signs, encrypts to the FSP.\n`,
   );
-  const accepted = await merchantClient.requestPayment({
+  const accepted = await context.merchantClient.requestPayment({
     customer: customer.msisdn,
     amount: { currency: 'EUR', minor: 12_50n },
     procedure: 'm-commerce',
@@ -139,12 +241,17 @@ async function demoPayment(
     `6. ${demoParties.bank.id} verified the customer's own signature under the key it bound to the account, then the banks moved the money; receipt signed by ${String(receipt.payload.iss)}.\n`,
   );
   const notification = await waitForNotification(deployment.merchantShop, view.paymentId);
-  onMessage({ step: 'merchant-notification', kind: 'jws', party: fsp.id, compact: notification.jws });
+  context.record({
+    step: 'merchant-notification',
+    kind: 'jws',
+    party: context.fsp.id,
+    compact: notification.jws,
+  });
   io.stdout(
     `7. Merchant notified by signed webhook: status ${String(notification.payment.status)}; it may ship.\n`,
   );
-  const status = await merchantClient.paymentStatus(view.paymentId);
-  const after = await balances();
+  const status = await context.merchantClient.paymentStatus(view.paymentId);
+  const after = await balancesOf(context, customer.account);
   io.stdout(
     [
       `8. Public status: ${String(status.status)}.`,
@@ -153,36 +260,28 @@ async function demoPayment(
       `   (${demoParties.bank.id} held the amount, sent a signed funds transfer, posted on ${demoParties.merchantBank.id}'s signed answer).\n`,
     ].join('\n'),
   );
-  const evidence = await fetchEvidence(deployment.gateway, dataDir, view.paymentId);
-  const verified = await verifyReceipt(evidence, await logPolicyOf(dataDir));
-  io.stdout(
-    `9. Transaction log (third party): ${describeEvidence(verified)}; verified offline with the log's and the witness's public keys.\n`,
-  );
+  const evidence = await logEvidence(context, view.paymentId);
+  io.stdout(`9. ${evidence.line}\n`);
   const out = flags.get('out');
   if (out !== undefined) {
-    const final = {
-      ...view.message,
-      address: {
-        ...view.message.address,
-        from: {
-          ...view.message.address.from,
-          sign: trace.find((m) => m.step === 'customer-signature')!.compact,
-        },
-      },
-    };
-    await writeEvidence(resolve(out), trace, {
-      fsp,
-      merchantKeys,
-      keystore,
-      messageJson: imsToJson(final),
-      messageXml: imsToXml(final),
+    const sign = context.trace.find((m) => m.step === 'customer-signature')!.compact;
+    await writeDemoFiles(resolve(out), context, {
+      publicKeys: [keystore.signingPublicJwk, keystore.encryptionPublicJwk],
+      message: withCustomerSignature(view.message, sign),
+      evidence: evidence.file,
     });
-    await writeFile(join(resolve(out), 'evidence.json'), evidence);
-    io.stdout(
-      `\nWrote every signed and encrypted message, jwks.json and evidence.json (check it with \`mpay log verify\`) to ${resolve(out)}\n`,
-    );
   }
   return status.status === 'completed' ? 0 : 1;
+}
+
+/** The payment's receipt from the transaction log, verified offline, and a line saying so. */
+async function logEvidence(context: DemoContext, paymentId: string): Promise<{ file: string; line: string }> {
+  const file = await fetchEvidence(context.deployment.gateway, context.dataDir, paymentId);
+  const verified = await verifyReceipt(file, await logPolicyOf(context.dataDir));
+  return {
+    file,
+    line: `Transaction log (third party): ${describeEvidence(verified)}; verified offline with the log's and the witness's public keys.`,
+  };
 }
 
 async function waitForNotification(
@@ -200,36 +299,364 @@ async function waitForNotification(
   throw new Error('the merchant was not notified within 10 s');
 }
 
-interface Evidence {
-  fsp: { keys: { keys: readonly unknown[] } };
-  merchantKeys: PartyKeys;
-  keystore: WalletKeystoreData;
-  messageJson: unknown;
-  messageXml: string;
+interface DemoFiles {
+  /** The customer's public keys (the device's, or the one custody holds), besides the FSP's and the merchant's. */
+  readonly publicKeys: readonly unknown[];
+  /** The final iMS message, with the customer's signature. */
+  readonly message: ImsMessage;
+  /** The transaction log's receipt (`mpay log verify`). */
+  readonly evidence: string;
 }
 
-async function writeEvidence(
-  out: string,
-  trace: readonly TracedMessage[],
-  evidence: Evidence,
-): Promise<void> {
+/** `--out DIR`: every message as sent, the public keys that check them, the final message and the log's receipt. */
+async function writeDemoFiles(out: string, context: DemoContext, files: DemoFiles): Promise<void> {
   await mkdir(out, { recursive: true });
-  for (const [index, message] of trace.entries()) {
+  for (const [index, message] of context.trace.entries()) {
     const name = `${String(index + 1).padStart(2, '0')}-${message.step.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '')}.${message.kind}`;
     await writeFile(join(out, name), `${message.compact}\n`);
   }
   const jwks = publicJwkSet([
-    ...evidence.fsp.keys.keys,
-    evidence.merchantKeys.signing.publicJwk,
-    evidence.merchantKeys.encryption.publicJwk,
-    evidence.keystore.signingPublicJwk,
-    evidence.keystore.encryptionPublicJwk,
+    ...context.fsp.keys.keys,
+    context.merchantKeys.signing.publicJwk,
+    context.merchantKeys.encryption.publicJwk,
+    ...files.publicKeys,
   ]);
   await writeFile(join(out, 'jwks.json'), `${JSON.stringify(jwks, null, 2)}\n`);
-  await writeFile(join(out, 'message.json'), `${JSON.stringify(evidence.messageJson, null, 2)}\n`);
-  await writeFile(join(out, 'message.xml'), `${evidence.messageXml}\n`);
-  const payloads = trace
+  await writeFile(join(out, 'message.json'), `${JSON.stringify(imsToJson(files.message), null, 2)}\n`);
+  await writeFile(join(out, 'message.xml'), `${imsToXml(files.message)}\n`);
+  const payloads = context.trace
     .filter((m) => m.kind === 'jws')
     .map((m) => ({ step: m.step, ...decodeUnverified(m.compact) }));
   await writeFile(join(out, 'signed-payloads.json'), `${JSON.stringify(payloads, null, 2)}\n`);
+  await writeFile(join(out, 'evidence.json'), files.evidence);
+  context.io.stdout(
+    `\nWrote every signed and encrypted message, jwks.json and evidence.json (check it with \`mpay log verify\`) to ${out}\n`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `mpay demo --custody`: iMS §5, the customer's key in custody's HSM, the phone holding none.
+
+/** How long the demo waits for custody's inbox, the log index of a delegate signature, and the like. */
+const custodyWaitMs = 30_000;
+/** Inbox pages read to find where the phone's inbox ends now (custody sends at most 500 per page). */
+const inboxPagesMax = 1_000;
+
+interface CustodySetup {
+  readonly custody: { readonly url: string; readonly id: string };
+  readonly trust: CustodyTrust;
+  readonly enrolment: CustodyEnrolment;
+  /** The bank's binding of the key custody holds, verified under the bank's key and active at the bank. */
+  readonly binding: KeyBinding;
+  readonly phone: CustodyWallet;
+}
+
+/** The binding as its bank states it: under the bank's published key, and `active` at the bank now. */
+async function verifiedBindingOf(deployment: DemoDeployment, compact: string): Promise<KeyBinding> {
+  const bank = deployment.banks.find((candidate) => candidate.id === demoParties.bank.id);
+  if (bank === undefined) throw new MpayError('BANK_UNKNOWN', demoParties.bank.id);
+  const { body } = await requestJson<{ keys: PublicJwkSet }>(`${bank.url}/bank`);
+  return verifyKeyBinding(compact, keyResolverFromJwkSet(body.keys), {
+    issuer: bank.id,
+    isRevoked: async (serial) => {
+      const { body: state } = await requestJson<{ status?: unknown }>(
+        `${bank.url}/key-bindings/${encodeURIComponent(serial)}`,
+      );
+      return state.status !== 'active';
+    },
+  });
+}
+
+/**
+ * The custody customer's phone as the seed enrolled it (its token for
+ * custody, nothing that signs), custody's keys, and the bank's binding of the
+ * key custody holds: its encryption key must be custody's, else the FSP's
+ * messages for her would not go to custody.
+ */
+async function custodySetup(context: DemoContext): Promise<CustodySetup> {
+  const { custodyCustomer } = demoParties;
+  const custody = context.deployment.custody;
+  if (custody === undefined)
+    throw new MpayError('SERVICE_UNAVAILABLE', 'no custody in deployment.json: restart the platform');
+  const enrolment = await readJson<CustodyEnrolment>(
+    join(context.dataDir, 'parties', `${custodyCustomer.id}.custody-phone.json`),
+  );
+  if (enrolment === undefined)
+    throw new MpayError(
+      'AUTHENTICATION_FAILED',
+      `no custody phone of ${custodyCustomer.id} in ${context.dataDir}`,
+    );
+  const trust = await fetchCustodyTrust(custody.url);
+  if (trust.id !== custody.id)
+    throw new MpayError('CUSTODY_SOURCE_INVALID', `custody answers as ${trust.id}`);
+  const binding = await verifiedBindingOf(context.deployment, enrolment.binding);
+  const custodyEncryptionKid = trust.keys.keys.find((jwk) => jwk.use === 'enc')?.kid;
+  if (binding.subject !== custodyCustomer.id || binding.encryptionJwk.kid !== custodyEncryptionKid)
+    throw new MpayError(
+      'KEY_BINDING_INVALID',
+      `the binding of ${custodyCustomer.id} does not name custody's key`,
+    );
+  const phone = new CustodyWallet({
+    custodyUrl: custody.url,
+    custody: trust,
+    fsp: context.fsp,
+    partyId: custodyCustomer.id,
+    deviceToken: enrolment.deviceToken,
+    trace: (message) => context.record({ ...message, step: custodyTraceStep(message) }),
+  });
+  return { custody, trust, enrolment, binding, phone };
+}
+
+/** The SDK names every custody forward step 2; one that carries a receipt or an outcome belongs to step 10. */
+function custodyTraceStep(message: TracedMessage): string {
+  if (!message.step.startsWith('custody step 2')) return message.step;
+  const payload = decodeUnverified(message.compact)?.payload as { forward?: { event?: unknown } } | undefined;
+  const event = payload?.forward?.event;
+  return event === 'payment-request' ? message.step : `custody step 10: forward (${String(event)})`;
+}
+
+/** The §5 step a traced message belongs to, so that --out lists them in the paper's order. */
+function custodyStepNumberOf(message: TracedMessage): number {
+  if (message.step.startsWith('merchant-to-fsp') || message.step === 'merchant-signature') return 1;
+  if (message.step === 'merchant-notification') return 9;
+  return Number(/^custody step (\d+)/.exec(message.step)?.[1] ?? 11);
+}
+
+function printStep(io: CommandIo, step: CustodyStep, details: readonly string[]): void {
+  io.stdout(`${String(step).padStart(2)}. ${custodySteps[step]}\n`);
+  for (const detail of details) io.stdout(`      ${detail}\n`);
+}
+
+/** Where the phone's inbox at custody ends now: the demo waits only for what comes after. */
+async function lastInboxCursor(phone: CustodyWallet): Promise<string | undefined> {
+  let cursor: string | undefined;
+  for (let page = 0; page < inboxPagesMax; page += 1) {
+    const events = await phone.events(cursor, 0);
+    if (events.length === 0) return cursor;
+    cursor = events.at(-1)!.cursor;
+  }
+  throw new MpayError('SERVICE_UNAVAILABLE', `more than ${inboxPagesMax} pages in the inbox`);
+}
+
+/** The next inbox event of this kind for this payment after `after`, by long poll, within `custodyWaitMs`. */
+async function nextInboxEvent(
+  phone: CustodyWallet,
+  after: string | undefined,
+  kind: InboxEvent['event'],
+  paymentId: string,
+): Promise<InboxEvent> {
+  const deadline = Date.now() + custodyWaitMs;
+  let cursor = after;
+  for (;;) {
+    const remainingMs = deadline - Date.now();
+    if (remainingMs <= 0)
+      throw new MpayError('SERVICE_UNAVAILABLE', `no ${kind} of payment ${paymentId} from custody in time`);
+    const events = await phone.events(cursor, Math.min(remainingMs, inboxWaitMsMax));
+    const found = events.find((event) => event.event === kind && event.paymentId === paymentId);
+    if (found !== undefined) return found;
+    cursor = events.at(-1)?.cursor ?? cursor;
+  }
+}
+
+/**
+ * What custody signed for this payment, as it lists it to the customer,
+ * once the third-party log has given it an index (or the wait is over).
+ */
+async function delegateSignatureOf(
+  phone: CustodyWallet,
+  paymentId: string,
+): Promise<{ signature: DelegateSignature | undefined; all: DelegateSignature[] }> {
+  const deadline = Date.now() + custodyWaitMs;
+  for (;;) {
+    const all = await phone.delegateSignatures();
+    const signature = all.find((entry) => entry.paymentId === paymentId);
+    if ((signature !== undefined && signature.logIndex !== null) || Date.now() > deadline)
+      return { signature, all };
+    await new Promise((done) => setTimeout(done, 250));
+  }
+}
+
+interface CustodyRequest {
+  readonly accepted: PaymentRequestAccepted;
+  readonly event: InboxEvent;
+  readonly view: CustodyPaymentRequestView;
+}
+
+/** Steps 1–3: the merchant asks, the FSP redirects to custody, custody forwards, the phone verifies. */
+async function custodySteps1to3(context: DemoContext, setup: CustodySetup): Promise<CustodyRequest> {
+  const { custodyCustomer, merchant } = demoParties;
+  const { io, fsp } = context;
+  const cursor = await lastInboxCursor(setup.phone);
+  const accepted = await context.merchantClient.requestPayment({
+    customer: custodyCustomer.msisdn,
+    amount: { currency: 'EUR', minor: 12_50n },
+    procedure: 'm-commerce',
+    description: 'Order 1002: 1 kg espresso beans',
+  });
+  const event = await nextInboxEvent(setup.phone, cursor, 'payment-request', accepted.paymentId);
+  const opened = await setup.phone.openForward(event.forward);
+  if (opened.event !== 'payment-request' || opened.paymentId !== accepted.paymentId)
+    throw new MpayError('CUSTODY_SOURCE_INVALID', 'the forward is not this payment request');
+  const view = opened.request;
+  const merchantSign = context.trace.find((m) => m.step === 'merchant-signature')!.compact;
+  const merchantJwe = context.trace.find((m) => m.step.startsWith('merchant-to-fsp'))!.compact;
+  printStep(io, 1, [
+    `merchant ${merchant.id} signed (${signedWith(merchantSign)}) and encrypted to the FSP ${fsp.id} (JWE ${signedWith(merchantJwe)}): EUR 12.50 from ${custodyCustomer.msisdn}`,
+    `FSP ${fsp.id} verified the merchant's signature under its certificate, filled in the payer's account from ${setup.binding.issuer}'s binding, countersigned (${signedWith(view.message.address.fspSign!)}), encrypted to ${setup.custody.id} (the binding's encryption key, kid ${shortKid(setup.binding.encryptionJwk.kid!)}) and redirected it to custody in a request it signed (payment ${accepted.paymentId}, level ${accepted.securityLevel})`,
+  ]);
+  printStep(io, 2, [
+    `${setup.custody.id} verified the FSP's signed request and its countersignature addressed to ${custodyCustomer.id}, checked that the account is one its key is bound to, and forwarded the message to the phone, signed (${signedWith(event.forward)}; inbox cursor ${event.cursor})`,
+  ]);
+  printStep(io, 3, [
+    `the phone verified custody's signature (pinned key), the FSP's countersignature and the merchant's signature under the FSP's certificate, and shows: pay ${view.amount.currency} ${view.amount.value} to ${view.merchant.name} (${view.merchant.id}) for "${view.description}"`,
+  ]);
+  return { accepted, event, view };
+}
+
+/** Steps 4–6: the PIN authorisation for that exact forward, and custody's signature in the customer's name. */
+async function custodySteps4to6(
+  context: DemoContext,
+  setup: CustodySetup,
+  request: CustodyRequest,
+): Promise<{ result: DelegationResult; signature: DelegateSignature | undefined; all: DelegateSignature[] }> {
+  const { io, fsp } = context;
+  const { custodyCustomer } = demoParties;
+  const result = await setup.phone.confirm(request.view, custodyCustomer.pin);
+  const { signature, all } = await delegateSignatureOf(setup.phone, request.view.paymentId);
+  const authorisation = context.trace.find((m) => m.step.startsWith('custody step 4'))!.compact;
+  const hash = await forwardMessageHash(request.view.forward);
+  printStep(io, 4, [
+    `PIN: OPAQUE login (custody counted the try; the PIN never left the phone), authorisation = HMAC under the login's session key over the decision "confirm" and the hash of the exact forward (SHA-256 ${hash.slice(0, 12)}…)`,
+  ]);
+  printStep(io, 5, [
+    `the OPAQUE finish, the decision, the hash and the HMAC encrypted to ${setup.custody.id} (JWE ${signedWith(authorisation)}, ${authorisation.length} bytes), POST /delegations/:id/authorisation`,
+  ]);
+  const kid = signature?.kid ?? '?';
+  printStep(io, 6, [
+    `${setup.custody.id} checked the phone's token, the PIN (the OPAQUE finish) and the HMAC over the message it had forwarded; then it signed in the customer's name in the HSM, key kid ${shortKid(kid)} (generated there, not extractable), and sent the signed message to the FSP encrypted to ${fsp.id}`,
+    signature === undefined
+      ? 'custody lists no delegate signature for this payment'
+      : `the signature is listed to the customer (GET /delegate-signatures) and in the transaction log at index ${signature.logIndex ?? 'not yet'} (submitted by ${setup.custody.id} with the key id)`,
+  ]);
+  return { result, signature, all };
+}
+
+/** Steps 7–10: the bank, the FSP's acknowledgement, the merchant's notification, the receipt through custody. */
+async function custodySteps7to10(
+  context: DemoContext,
+  setup: CustodySetup,
+  request: CustodyRequest,
+  result: DelegationResult,
+): Promise<{ status: string; receiptForward: InboxEvent }> {
+  const { io, fsp, deployment } = context;
+  const { paymentId } = request.view;
+  const { bank, merchantBank, merchant } = demoParties;
+  const binding = setup.binding;
+  const notification = await waitForNotification(deployment.merchantShop, paymentId);
+  context.record({ step: 'merchant-notification', kind: 'jws', party: fsp.id, compact: notification.jws });
+  const status = String((await context.merchantClient.paymentStatus(paymentId)).status);
+  const receiptForward = await nextInboxEvent(setup.phone, request.event.cursor, 'receipt', paymentId);
+  const opened = await setup.phone.openForward(receiptForward.forward);
+  if (opened.event !== 'receipt') throw new MpayError('CUSTODY_SOURCE_INVALID', 'expected a receipt');
+  printStep(io, 7, [
+    `${fsp.id} verified the customer's signature over its own copy of the message and ordered ${bank.id}; ${bank.id} verified it under its binding ${binding.serialNumber} (kid ${shortKid(binding.signingJwk.kid!)}, account ${binding.accounts.join(', ')}) and paid; ${merchantBank.id} credited ${merchant.id}`,
+  ]);
+  printStep(io, 8, [`${fsp.id} verified ${bank.id}'s signed answer; public status: ${status}`]);
+  printStep(io, 9, [
+    `merchant notified (webhook signed by ${fsp.id}, ${signedWith(notification.jws)}): status ${String(notification.payment.status)}`,
+  ]);
+  printStep(io, 10, [
+    `receipt signed by the FSP (${signedWith(opened.receipt.jws)}), returned through ${setup.custody.id}: ${result.status === 'completed' ? 'in its answer to step 5, and ' : ''}forwarded to the phone signed (${signedWith(receiptForward.forward)}); the phone verified both signatures`,
+  ]);
+  return { status, receiptForward };
+}
+
+function printDelegateSignatures(
+  io: CommandIo,
+  setup: CustodySetup,
+  all: DelegateSignature[],
+  paymentId: string,
+) {
+  io.stdout(
+    `\nDelegate signatures ${setup.custody.id} lists for ${setup.binding.subject} (GET /delegate-signatures, newest first):\n`,
+  );
+  for (const entry of all) {
+    const mark = entry.paymentId === paymentId ? '   ← this payment' : '';
+    io.stdout(
+      `  ${entry.signedAt}  ${entry.decision.padEnd(7)}  payment ${entry.paymentId}  kid ${shortKid(entry.kid)}  log index ${entry.logIndex ?? '—'}${mark}\n`,
+    );
+  }
+}
+
+/**
+ * `mpay demo --custody`: one payment of the custody customer, the ten steps
+ * of iMS §5 in order with who signed or encrypted what, her balance and the
+ * merchant's before and after, and what custody signed in her name.
+ */
+async function demoCustodyPayment(
+  dataDir: string,
+  deployment: DemoDeployment,
+  flags: Map<string, string>,
+  io: CommandIo,
+): Promise<number> {
+  const { custodyCustomer } = demoParties;
+  const context = await openDemo(dataDir, deployment, io, { echo: false });
+  const setup = await custodySetup(context);
+  const before = await balancesOf(context, custodyCustomer.account);
+  io.stdout(
+    [
+      `\niMS §5, the trusted mobile certificate server: ${custodyCustomer.id} (${custodyCustomer.msisdn}) pays from a phone that holds no key, only its token for custody.`,
+      `Custody ${setup.custody.id} at ${setup.custody.url} holds her key in its HSM (kid ${shortKid(setup.binding.signingJwk.kid!)}), bound by ${setup.binding.issuer} (binding ${setup.binding.serialNumber}).\n\n`,
+    ].join('\n'),
+  );
+  const request = await custodySteps1to3(context, setup);
+  const delegation = await custodySteps4to6(context, setup, request);
+  const { signature } = delegation;
+  if (signature !== undefined)
+    context.record({
+      step: 'custody step 6: delegate-signature',
+      kind: 'jws',
+      party: custodyCustomer.id,
+      compact: signature.jws,
+    });
+  const { status } = await custodySteps7to10(context, setup, request, delegation.result);
+  const after = await balancesOf(context, custodyCustomer.account);
+  io.stdout(
+    [
+      `\nBalances: ${custodyCustomer.id} at ${demoParties.bank.id} ${formatMinor(before.customer)} → ${formatMinor(after.customer)};`,
+      `          ${demoParties.merchant.id} at ${demoParties.merchantBank.id} ${formatMinor(before.merchant)} → ${formatMinor(after.merchant)}\n`,
+    ].join('\n'),
+  );
+  printDelegateSignatures(io, setup, delegation.all, request.view.paymentId);
+  const evidence = await logEvidence(context, request.view.paymentId);
+  io.stdout(`\n${evidence.line}\n`);
+  const out = flags.get('out');
+  if (out !== undefined && signature !== undefined) {
+    context.trace.sort((a, b) => custodyStepNumberOf(a) - custodyStepNumberOf(b));
+    await writeDemoFiles(resolve(out), context, {
+      publicKeys: [...setup.trust.keys.keys, setup.binding.signingJwk],
+      message: withCustomerSignature(request.view.message, signature.jws),
+      evidence: evidence.file,
+    });
+  }
+  return custodyOutcome(io, setup, status, signature);
+}
+
+/** Exit 0 only for a completed payment whose delegate signature custody made with the key the bank bound. */
+function custodyOutcome(
+  io: CommandIo,
+  setup: CustodySetup,
+  status: string,
+  signature: DelegateSignature | undefined,
+): number {
+  const boundKid = setup.binding.signingJwk.kid;
+  const problems = [
+    status === 'completed' ? undefined : `the payment is ${status}, not completed`,
+    signature === undefined ? 'custody lists no delegate signature for the payment' : undefined,
+    signature !== undefined && (signature.kid !== boundKid || headerOf(signature.jws).kid !== boundKid)
+      ? 'the delegate signature is not by the key the bank bound'
+      : undefined,
+  ].filter((problem): problem is string => problem !== undefined);
+  for (const problem of problems) io.stderr(`mpay demo --custody: ${problem}\n`);
+  return problems.length === 0 ? 0 : 1;
 }

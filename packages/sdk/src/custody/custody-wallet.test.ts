@@ -171,11 +171,19 @@ describe('CustodyWallet.confirm and decline (iMS §5 steps 4–6)', () => {
     return opened.request;
   }
 
-  it('a wrong PIN is PIN_REFUSED after the login’s start, and nothing more is sent', async () => {
+  it('a wrong PIN is PIN_REFUSED: custody is told the login failed, with no proof and no authorisation', async () => {
     const view = await shownRequest();
     const from = custody.requests.length;
+    const seen = custody.authorisations.length;
     await expect(phone.confirm(view, '1357')).rejects.toMatchObject({ code: 'PIN_REFUSED' });
-    expect(custody.requests.slice(from)).toEqual(['POST /delegations']);
+    expect(
+      custody.requests
+        .slice(from)
+        .map((request) => request.replace(/\/delegations\/[^/]+\//, '/delegations/ID/')),
+    ).toEqual(['POST /delegations', 'POST /delegations/ID/authorisation']);
+    expect(custody.authorisations.slice(seen)).toEqual([
+      { decision: 'confirm', messageHash: expect.any(String) },
+    ]);
     expect(custody.failures()).toBe(1);
   });
 

@@ -74,10 +74,10 @@ export async function startFakeCustody(): Promise<FakeCustody> {
     return { id, loginResponse };
   }
 
-  function finishLogin(id: string, finishLoginRequest: string): string | undefined {
+  function finishLogin(id: string, finishLoginRequest: string | null): string | undefined {
     const login = logins.get(id);
     logins.delete(id);
-    if (login === undefined) return undefined;
+    if (login === undefined || finishLoginRequest === null) return undefined;
     try {
       const { sessionKey } = opaque.server.finishLogin({
         serverLoginState: login.serverLoginState,
