@@ -24,14 +24,15 @@ export interface PlatformPorts {
   readonly MPAY_YBANK_PORT: number;
   readonly MPAY_LOG_PORT: number;
   readonly MPAY_WITNESS_PORT: number;
+  readonly MPAY_CUSTODY_PORT: number;
 }
 
-/** Six distinct free ports on loopback, asked of the operating system all at once (so none repeats). */
+/** Seven distinct free ports on loopback, asked of the operating system all at once (so none repeats). */
 export async function freePlatformPorts(): Promise<PlatformPorts> {
   const servers: Server[] = [];
   try {
     const ports: number[] = [];
-    for (let index = 0; index < 6; index += 1) {
+    for (let index = 0; index < 7; index += 1) {
       const server = createServer();
       servers.push(server);
       ports.push(
@@ -44,7 +45,8 @@ export async function freePlatformPorts(): Promise<PlatformPorts> {
         }),
       );
     }
-    const [gateway, xbank, shop, ybank, log, witness] = ports as [
+    const [gateway, xbank, shop, ybank, log, witness, custody] = ports as [
+      number,
       number,
       number,
       number,
@@ -59,6 +61,7 @@ export async function freePlatformPorts(): Promise<PlatformPorts> {
       MPAY_YBANK_PORT: ybank,
       MPAY_LOG_PORT: log,
       MPAY_WITNESS_PORT: witness,
+      MPAY_CUSTODY_PORT: custody,
     };
   } finally {
     await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
