@@ -16,6 +16,7 @@ import {
   type ImsMessage,
   imsToJson,
   imsToXml,
+  isMpayError,
   MpayError,
 } from '@mpay/protocol';
 import {
@@ -339,6 +340,8 @@ async function writeDemoFiles(out: string, context: DemoContext, files: DemoFile
 
 /** How long the demo waits for custody's inbox, the log index of a delegate signature, and the like. */
 const custodyWaitMs = 30_000;
+/** Delegate signatures printed, newest first (custody lists up to 100). */
+const delegateSignaturesShownMax = 10;
 /** Inbox pages read to find where the phone's inbox ends now (custody sends at most 500 per page). */
 const inboxPagesMax = 1_000;
 
@@ -508,7 +511,7 @@ async function custodySteps1to3(context: DemoContext, setup: CustodySetup): Prom
     `${setup.custody.id} verified the FSP's signed request and its countersignature addressed to ${custodyCustomer.id}, checked that the account is one its key is bound to, and forwarded the message to the phone, signed (${signedWith(event.forward)}; inbox cursor ${event.cursor})`,
   ]);
   printStep(io, 3, [
-    `the phone verified custody's signature (pinned key), the FSP's countersignature and the merchant's signature under the FSP's certificate, and shows: pay ${view.amount.currency} ${view.amount.value} to ${view.merchant.name} (${view.merchant.id}) for "${view.description}"`,
+    `the phone verified custody's signature (the key GET /custody gave at start, pinned for the session), the FSP's countersignature and the merchant's signature under the FSP's certificate, and shows: pay ${view.amount.currency} ${view.amount.value} to ${view.merchant.name} (${view.merchant.id}) for "${view.description}"`,
   ]);
   return { accepted, event, view };
 }
@@ -521,7 +524,13 @@ async function custodySteps4to6(
 ): Promise<{ result: DelegationResult; signature: DelegateSignature | undefined; all: DelegateSignature[] }> {
   const { io, fsp } = context;
   const { custodyCustomer } = demoParties;
-  const result = await setup.phone.confirm(request.view, custodyCustomer.pin);
+  const result = await setup.phone.confirm(request.view, custodyCustomer.pin).catch((error: unknown) => {
+    if (isMpayError(error, 'PIN_BLOCKED'))
+      io.stderr(
+        `${custodyCustomer.id} is blocked at ${setup.custody.id}; her bank lifts it: npx mpay custody unblock ${custodyCustomer.id}\n`,
+      );
+    throw error;
+  });
   const { signature, all } = await delegateSignatureOf(setup.phone, request.view.paymentId);
   const authorisation = context.trace.find((m) => m.step.startsWith('custody step 4'))!.compact;
   const hash = await forwardMessageHash(request.view.forward);
@@ -580,12 +589,14 @@ function printDelegateSignatures(
   io.stdout(
     `\nDelegate signatures ${setup.custody.id} lists for ${setup.binding.subject} (GET /delegate-signatures, newest first):\n`,
   );
-  for (const entry of all) {
+  for (const entry of all.slice(0, delegateSignaturesShownMax)) {
     const mark = entry.paymentId === paymentId ? '   ← this payment' : '';
     io.stdout(
       `  ${entry.signedAt}  ${entry.decision.padEnd(7)}  payment ${entry.paymentId}  kid ${shortKid(entry.kid)}  log index ${entry.logIndex ?? '—'}${mark}\n`,
     );
   }
+  if (all.length > delegateSignaturesShownMax)
+    io.stdout(`  … and ${all.length - delegateSignaturesShownMax} older\n`);
 }
 
 /**
