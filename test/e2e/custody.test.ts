@@ -8,8 +8,10 @@ import {
   type CustodyPaymentRequestView,
   type CustodyTrust,
   CustodyWallet,
+  createKeystore,
   custodyEncryptionKey,
   delegationAuthorisation,
+  enrolDevice,
   enrolWithCustody,
   fetchCustodyTrust,
   finishPinLogin,
@@ -20,6 +22,7 @@ import {
   type WalletKeystoreData,
 } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
 import { backgroundWorkDeadlineMs, paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
 import { expectCode, postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
 
@@ -190,8 +193,15 @@ describe('PIN tries counted by custody, per customer, across devices', () => {
     expect((await triesOf(customer.partyId)).failed_tries).toBe(1);
     expect(await balanceOf(customer.account)).toBe(100_00n);
     expect((await customer.wallet.confirm(view, customer.pin)).status).toBe('completed');
-    expect((await triesOf(customer.partyId)).failed_tries).toBe(0);
     expect(await balanceOf(customer.account)).toBe(98_00n);
+    // The right PIN gave back its own try only: the wrong one stays counted, and the customer is told.
+    expect((await triesOf(customer.partyId)).failed_tries).toBe(1);
+    const alerts = [];
+    for (const event of await customer.wallet.events('0')) {
+      const opened = await customer.wallet.openForward(event.forward);
+      if (opened.event === 'alert') alerts.push(opened.alert.reason);
+    }
+    expect(alerts).toEqual(['pin-failures:1']);
   });
 
   it('blocks the key at the 5th wrong PIN across two phones, alerts, refuses the right PIN, until the bank unblocks', async () => {
@@ -238,6 +248,11 @@ describe('PIN tries counted by custody, per customer, across devices', () => {
       authorization: bank,
     });
     expect(unblocked.body.status).toBe('unblocked');
+    // The bank's signed unblock is used once: replayed after another block, it is refused.
+    const replayed = await postRaw(`${test.platform.urls.custody}${path}`, '', 'text/plain', {
+      authorization: bank,
+    });
+    expect(replayed.code).toBe('MESSAGE_REPLAYED');
     expect((await phones[0]!.confirm(views[0]!, customer.pin)).status).toBe('completed');
     expect(await balanceOf(customer.account)).toBe(97_00n);
   });
@@ -432,7 +447,42 @@ describe('a stolen keystore file (key on the device)', () => {
     const before = (await triesOf(demoParties.customer.id)).failed_tries;
     expect(await expectCode(unlockKeystore(stolen, '0000'))).toBe('PIN_REFUSED');
     expect((await triesOf(demoParties.customer.id)).failed_tries).toBe(before + 1);
+    // The owner's next login does not wipe the thief's guess: it stays counted within the window.
     await unlockKeystore(stolen, demoParties.customer.pin);
-    expect((await triesOf(demoParties.customer.id)).failed_tries).toBe(0);
+    expect((await triesOf(demoParties.customer.id)).failed_tries).toBe(before + 1);
+  });
+});
+
+describe('one PIN per custody customer', () => {
+  it('refuses a device-key wallet PIN for a custody customer (a second PIN whose logins would give back tries)', async () => {
+    const customer = await newCustodyCustomer('secondpin');
+    // The customer (or whoever holds another key the bank bound to them) enrols a device key too ...
+    const operator = bankOperator(xbank, xbank.operatorKey);
+    const { code } = await operator.post<{ code: string }>('/enrolment-codes', {
+      partyId: customer.partyId,
+      accountIds: [customer.account],
+    });
+    const keys = await generatePartyKeys();
+    const enrolment = await enrolDevice(
+      { bankUrl: xbank.url, bankId: 'xbank', partyId: customer.partyId, code },
+      'phone-with-key',
+      keys,
+    );
+    // ... and tries to register a PIN of their own for it at custody, with a valid proof: refused.
+    const refused = await expectCode(
+      createKeystore({
+        partyId: customer.partyId,
+        pin: '2222',
+        keys,
+        binding: enrolment.binding,
+        pinServer: { url: test.platform.urls.custody, custodyId: custody.id },
+      }),
+    );
+    expect(refused).toBe('ENROLMENT_FAILED');
+    const { rows } = await test.platform.custody.context.database.query<{ n: string | number }>(
+      'SELECT count(*) AS n FROM pin_credentials WHERE party_id = $1',
+      [customer.partyId],
+    );
+    expect(Number(rows[0]!.n)).toBe(1);
   });
 });

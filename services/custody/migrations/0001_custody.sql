@@ -17,8 +17,10 @@ CREATE TABLE customers (
   kind text NOT NULL CHECK (kind IN ('custody', 'wallet')),
   bank_id text NOT NULL,
   display_name text,
-  -- Logins started and not finished successfully since the last success.
+  -- Logins started and not finished successfully; a success gives back its own
+  -- try only, the others stay counted until no try was made for a whole window.
   failed_tries integer NOT NULL DEFAULT 0 CHECK (failed_tries >= 0),
+  last_try_at timestamptz,
   blocked_at timestamptz,
   created_at timestamptz NOT NULL
 );
@@ -27,6 +29,8 @@ CREATE TABLE customers (
 -- customer's accounts by the customer's bank.
 CREATE TABLE custody_keys (
   party_id text PRIMARY KEY REFERENCES customers (party_id),
+  -- The one PIN credential that authorises this key's signatures (a wallet PIN never does).
+  credential_id text NOT NULL,
   hsm_key_id text NOT NULL UNIQUE,
   hsm_label text NOT NULL,
   kid text NOT NULL UNIQUE,
@@ -130,3 +134,12 @@ CREATE TABLE outbox (
   created_at timestamptz NOT NULL
 );
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
+
+-- Nonces of signed requests that change state (the bank's unblock), kept until
+-- the request would have expired, so a captured request cannot be replayed.
+CREATE TABLE used_nonces (
+  issuer text NOT NULL,
+  nonce text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  PRIMARY KEY (issuer, nonce)
+);

@@ -5,6 +5,13 @@
 export interface CustodyLimits {
   /** Wrong PINs per customer, across all devices, before the key is blocked (the issue: at most 5). */
   readonly pinTriesMax: number;
+  /**
+   * Failed tries stay counted until no try was made for this long: a correct
+   * PIN gives back only its own try, so guesses between the owner's logins add up.
+   */
+  readonly pinTriesWindowSeconds: number;
+  /** Long polls one phone may hold open at once (more answer at once, without waiting). */
+  readonly inboxPollsPerDeviceMax: number;
   /** How long a started PIN login (or delegation) may be finished. */
   readonly pinLoginLifetimeSeconds: number;
   /** How long a credential id handed out for an OPAQUE registration stays usable. */
@@ -37,6 +44,8 @@ export interface CustodyLimits {
 
 export const defaultCustodyLimits: CustodyLimits = Object.freeze({
   pinTriesMax: 5,
+  pinTriesWindowSeconds: 86_400,
+  inboxPollsPerDeviceMax: 2,
   pinLoginLifetimeSeconds: 120,
   pinRegistrationLifetimeSeconds: 600,
   pinRegistrationsPendingMax: 10_000,
@@ -60,6 +69,8 @@ export const defaultCustodyLimits: CustodyLimits = Object.freeze({
 /** Inclusive bounds of every limit: a value outside them is a configuration error at start. */
 const bounds: Readonly<Record<keyof CustodyLimits, readonly [number, number]>> = {
   pinTriesMax: [1, 5],
+  pinTriesWindowSeconds: [60, 30 * 86_400],
+  inboxPollsPerDeviceMax: [1, 16],
   pinLoginLifetimeSeconds: [10, 900],
   pinRegistrationLifetimeSeconds: [10, 86_400],
   pinRegistrationsPendingMax: [1, 10_000_000],

@@ -115,6 +115,9 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
       .then(async () => {
         await runOutboxRound(context);
         await forgetExpiredLogins(context);
+        await context.database.query('DELETE FROM used_nonces WHERE expires_at <= $1', [
+          context.clock().toISOString(),
+        ]);
       })
       .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
     return running;

@@ -11,8 +11,8 @@ export function bankOf(context: CustodyContext, bankId: string): BankLink {
 
 /**
  * A key binding as its bank issued it: under the key of the bank its `iss`
- * names (one custody knows), valid now, the subject a person of that bank,
- * and still active at the bank (asked, since it may have been revoked).
+ * names (one custody knows), valid now, the subject a person of that bank.
+ * Checked here only; `confirmActiveAtBank` asks the bank whether it still stands by it.
  */
 export async function verifiedBinding(context: CustodyContext, compact: string): Promise<KeyBinding> {
   const issuer = (decodeUnverified(compact)?.payload as { iss?: unknown } | undefined)?.iss;
@@ -29,11 +29,16 @@ export async function verifiedBinding(context: CustodyContext, compact: string):
   if (party.kind !== 'person' || !('bank' in party) || party.bank !== bank.id) {
     throw new MpayError('KEY_BINDING_INVALID', 'subject');
   }
+  return binding;
+}
+
+/** The bank still stands by the binding (it may have been revoked since it was issued). */
+export async function confirmActiveAtBank(context: CustodyContext, binding: KeyBinding): Promise<void> {
+  const bank = bankOf(context, binding.issuer);
   const { body } = await requestJson<{ status?: unknown }>(
     `${bank.url}/key-bindings/${encodeURIComponent(binding.serialNumber)}`,
     { timeoutMs: context.limits.callTimeoutMs, responseBytesMax: 16 * 1024 },
     'BANK_UNAVAILABLE',
   );
   if (body.status !== 'active') throw new MpayError('KEY_BINDING_REVOKED');
-  return binding;
 }

@@ -2,6 +2,7 @@ import { MpayError } from '@mpay/protocol';
 import type { CustodyContext } from '../context.ts';
 import { newDeviceToken, tokenHash } from '../ids.ts';
 import { finishLogin, refuseFinish } from '../pin/logins.ts';
+import { appendInboxEvent } from '../procedure/inbox.ts';
 
 export interface AuthenticatedDevice {
   readonly partyId: string;
@@ -38,8 +39,14 @@ export async function addDevice(
   const deviceToken = newDeviceToken();
   const now = context.clock();
   const finished = await context.database.transaction(async (sql) => {
-    const result = await finishLogin(context, sql, loginId, finishLoginRequest, (login) => {
-      return login.purpose === 'login' && login.party_id === partyId;
+    const result = await finishLogin(context, sql, loginId, finishLoginRequest, async (login) => {
+      if (login.purpose !== 'login' || login.party_id !== partyId) return false;
+      // Only the custody PIN adds a phone of a custody customer.
+      const { rows } = await sql.query<{ credential_id: string }>(
+        'SELECT credential_id FROM custody_keys WHERE party_id = $1',
+        [partyId],
+      );
+      return rows[0]?.credential_id === login.credential_id;
     });
     if (!result.ok) return result;
     const { rows } = await sql.query<{ devices: string | number }>(
@@ -49,11 +56,19 @@ export async function addDevice(
     if (Number(rows[0]?.devices ?? 0) >= context.limits.devicesPerCustomerMax) {
       throw new MpayError('REQUEST_RATE_LIMITED', 'devices');
     }
-    await sql.query(
+    const added = await sql.query(
       `INSERT INTO devices (party_id, device_id, token_hash, created_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (party_id, device_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, revoked_at = NULL`,
+       ON CONFLICT (party_id, device_id) DO NOTHING`,
       [partyId, deviceId, tokenHash(deviceToken), now.toISOString()],
     );
+    // An existing phone keeps its token: another one never takes its place.
+    if (added.rowCount !== 1) throw new MpayError('REQUEST_INVALID', 'deviceId already enrolled');
+    // Every phone of the customer hears of the new one.
+    await appendInboxEvent(context, sql, partyId, {
+      event: 'alert',
+      transactionId: `alert-${crypto.randomUUID()}`,
+      forward: { event: 'alert', alert: { reason: `device-added:${deviceId}`, at: now.toISOString() } },
+    });
     return result;
   });
   if (!finished.ok) return refuseFinish(context, finished.partyId);

@@ -2,7 +2,7 @@ import { signPayload, verifyKeyBinding } from '@mpay/envelope';
 import type { HsmSigningKeyInfo } from '@mpay/hsm';
 import { requestJson } from '@mpay/http-client';
 import { isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
-import type { CustodyContext } from '../context.ts';
+import type { BankLink, CustodyContext } from '../context.ts';
 import { newDeviceToken, newOpaqueId, tokenHash } from '../ids.ts';
 import { deliverNow, queueEffect } from '../outbox/outbox.ts';
 import { storeCredential, useRegistration } from '../pin/registrations.ts';
@@ -54,15 +54,24 @@ export async function enrolCustodyCustomer(
     request.partyId,
   ]);
   if (existing.rows.length > 0) throw new MpayError('ENROLMENT_FAILED', 'already a customer');
-  const label = `custody:${request.partyId}:${newOpaqueId()}`;
+  // The registration is used up first: a stale or replayed one never reaches the bank or the HSM.
+  const claimed = await context.database.transaction((sql) =>
+    useRegistration(sql, request.registrationId, context.clock()),
+  );
+  if (!claimed) throw new MpayError('REQUEST_INVALID', 'registrationId');
+  // An opaque label: the token's object list names no customer.
+  const label = `custody-key-${newOpaqueId()}`;
   const key = await context.hsm.generateSigningKey(label);
+  let bound: { serial: string; binding: string } | undefined;
   try {
-    return await enrolKey(context, request, bank, key, label);
+    bound = await bindAtBank(context, request, bank, key);
   } catch (error) {
-    // Nothing bound it (or the bank refused): the key must not outlive the failed enrolment.
+    // Nothing bound it (the bank refused, or never answered): the key must not outlive the attempt.
     await context.hsm.destroySigningKey(key.id).catch(() => undefined);
     throw error;
   }
+  // Bound at the bank: the key is kept even if storing fails below (the bank's binding names it).
+  return storeEnrolment(context, request, bank, key, label, bound);
 }
 
 /** The device id the bank's binding names for a custody key: which custody holds it. */
@@ -70,13 +79,12 @@ function custodyDeviceId(context: CustodyContext): string {
   return `custody-${context.custody.id.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 64);
 }
 
-async function enrolKey(
+async function bindAtBank(
   context: CustodyContext,
   request: CustodyEnrolmentRequest,
-  bank: { id: string; url: string; signingJwk: import('@mpay/envelope').PublicJwk },
+  bank: BankLink,
   key: HsmSigningKeyInfo,
-  label: string,
-): Promise<CustodyEnrolment> {
+): Promise<{ serial: string; binding: string }> {
   const deviceId = custodyDeviceId(context);
   const proof = await signPayload(
     { enrolment: { partyId: request.partyId, deviceId, bank: bank.id } },
@@ -103,6 +111,17 @@ async function enrolKey(
   if (typeof body.binding !== 'string' || typeof body.serial !== 'string') {
     throw new MpayError('BANK_UNAVAILABLE', 'enrolment answer');
   }
+  return { serial: body.serial, binding: body.binding };
+}
+
+async function storeEnrolment(
+  context: CustodyContext,
+  request: CustodyEnrolmentRequest,
+  bank: BankLink,
+  key: HsmSigningKeyInfo,
+  label: string,
+  body: { serial: string; binding: string },
+): Promise<CustodyEnrolment> {
   const now = context.clock();
   const binding = await verifyKeyBinding(body.binding, async () => bank.signingJwk, {
     isRevoked: () => false,
@@ -115,9 +134,6 @@ async function enrolKey(
   }
   const deviceToken = newDeviceToken();
   await context.database.transaction(async (sql) => {
-    if (!(await useRegistration(sql, request.registrationId, now))) {
-      throw new MpayError('REQUEST_INVALID', 'registrationId');
-    }
     await sql.query(
       `INSERT INTO customers (party_id, kind, bank_id, display_name, created_at)
        VALUES ($1, 'custody', $2, $3, $4)`,
@@ -125,8 +141,8 @@ async function enrolKey(
     );
     await sql.query(
       `INSERT INTO custody_keys (party_id, hsm_key_id, hsm_label, kid, public_jwk, binding_serial, binding,
-         accounts, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+         accounts, created_at, credential_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         request.partyId,
         key.id,
@@ -137,6 +153,7 @@ async function enrolKey(
         body.binding,
         JSON.stringify(binding.accounts),
         now.toISOString(),
+        request.registrationId,
       ],
     );
     await storeCredential(sql, request.registrationId, request.partyId, request.registrationRecord, now);

@@ -2,7 +2,7 @@ import { verifyPayload } from '@mpay/envelope';
 import { canonicalize, MpayError } from '@mpay/protocol';
 import type { CustodyContext } from '../context.ts';
 import { storeCredential, useRegistration } from '../pin/registrations.ts';
-import { verifiedBinding } from './banks.ts';
+import { confirmActiveAtBank, verifiedBinding } from './banks.ts';
 
 export interface WalletPinRegistration {
   readonly registrationId: string;
@@ -39,6 +39,8 @@ export async function registerWalletPin(
   if (canonicalize(verified.payload.walletPin) !== canonicalize(expected)) {
     throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   }
+  // Only after the proof: nobody makes custody call a bank with a binding they do not hold the key of.
+  await confirmActiveAtBank(context, binding);
   await context.database.transaction(async (sql) => {
     if (!(await useRegistration(sql, registration.registrationId, now))) {
       throw new MpayError('REQUEST_INVALID', 'registrationId');
@@ -48,6 +50,12 @@ export async function registerWalletPin(
        ON CONFLICT (party_id) DO NOTHING`,
       [partyId, binding.issuer, now.toISOString()],
     );
+    // A custody customer's PIN is the one registered at enrolment: no second credential may
+    // log in for them (its successes would give back tries counted against the custody PIN).
+    const { rows } = await sql.query<{ kind: string }>('SELECT kind FROM customers WHERE party_id = $1', [
+      partyId,
+    ]);
+    if (rows[0]?.kind !== 'wallet') throw new MpayError('ENROLMENT_FAILED', 'a custody customer');
     await storeCredential(sql, registration.registrationId, partyId, registration.registrationRecord, now);
   });
   context.log.info({ partyId, serial: binding.serialNumber }, 'wallet PIN registered');

@@ -133,7 +133,6 @@ async function logSignature(
       metadata: {
         custody: context.custody.id,
         kid: payload.kid,
-        partyId: payload.partyId,
         decision: payload.decision,
       },
     },

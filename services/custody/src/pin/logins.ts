@@ -2,7 +2,7 @@ import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { CustodyContext } from '../context.ts';
 import { newOpaqueId } from '../ids.ts';
-import { claimTry, recordFailure, resetTries } from './tries.ts';
+import { claimTry, giveBackTry, isBlocked, recordFailure } from './tries.ts';
 
 interface CredentialRow {
   party_id: string;
@@ -103,8 +103,8 @@ export type FinishedLogin =
 /**
  * Finishes a started login in the caller's transaction: the OPAQUE proof that
  * the client knew the PIN, plus `check` (what else must hold: the purpose,
- * the device, the message). Success resets the count; any failure is
- * recorded (and may block). The caller answers one generic refusal.
+ * the device, the message). Success gives back this login's try; any failure
+ * is recorded (and may block). The caller answers one generic refusal.
  */
 export async function finishLogin(
   context: CustodyContext,
@@ -117,12 +117,14 @@ export async function finishLogin(
   const login = await takeLogin(sql, loginId, now);
   if (login === undefined) return { ok: false, partyId: undefined };
   const partyId = login.party_id ?? undefined;
+  // A login started before the customer was blocked finishes nothing after it.
+  if (partyId === undefined || (await isBlocked(sql, partyId))) return { ok: false, partyId };
   const sessionKey =
-    finishLoginRequest === null || partyId === undefined
+    finishLoginRequest === null
       ? undefined
       : context.pins.finishLogin(login.server_login_state, finishLoginRequest);
-  if (sessionKey !== undefined && partyId !== undefined && (await check(login, sessionKey))) {
-    await resetTries(sql, partyId);
+  if (sessionKey !== undefined && (await check(login, sessionKey))) {
+    await giveBackTry(context, sql, partyId, now);
     return { ok: true, partyId, sessionKey, login };
   }
   return { ok: false, partyId };

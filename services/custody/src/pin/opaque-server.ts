@@ -36,6 +36,11 @@ export class PinServer {
       const plain = await hsm.unseal(sealingKeyLabel, Buffer.from(rows[0].sealed, 'base64url'), aad);
       return new PinServer(new TextDecoder().decode(plain));
     }
+    // A lost secret must not be replaced silently: every stored PIN would then fail as a wrong try.
+    const stored = await database.query('SELECT 1 FROM pin_credentials LIMIT 1');
+    if (stored.rows.length > 0) {
+      throw new MpayError('HSM_UNAVAILABLE', 'the sealed OPAQUE server secret is missing while PINs exist');
+    }
     const setup = opaque.server.createSetup();
     const sealed = await hsm.seal(sealingKeyLabel, textEncoder.encode(setup), aad);
     await database.query(

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { decryptWith, keyResolverFromJwkSet, verifyPayload } from '@mpay/envelope';
 import { verifySignedRequest } from '@mpay/http-client';
-import { fspSignedContent, imsFromJson, imsToJson, MpayError, signedContentMatches } from '@mpay/protocol';
+import {
+  fspSignedContent,
+  type ImsMessage,
+  imsFromJson,
+  imsToJson,
+  MpayError,
+  signedContentMatches,
+} from '@mpay/protocol';
 import type { CustodyContext } from '../context.ts';
 import { appendInboxEvent, signForward } from './inbox.ts';
 import { applyFspAnswer } from './step10-receipt.ts';
@@ -62,12 +69,14 @@ export async function receiveFromFsp(context: CustodyContext, redirect: FspRedir
     await applyFspAnswer(context, redirect.paymentId, redirect.event, plaintext);
     return;
   }
-  const push = JSON.parse(plaintext) as {
-    ims?: unknown;
-    merchantCertificate?: unknown;
-    merchantName?: unknown;
-  };
-  const message = imsFromJson(push.ims);
+  let push: { ims?: unknown; merchantCertificate?: unknown; merchantName?: unknown };
+  let message: ImsMessage;
+  try {
+    push = JSON.parse(plaintext) as typeof push;
+    message = imsFromJson(push.ims);
+  } catch {
+    throw new MpayError('CUSTODY_SOURCE_INVALID', 'not an iMS message');
+  }
   const partyId = message.address.from.id;
   if (message.transactionId !== redirect.paymentId) throw new MpayError('CUSTODY_SOURCE_INVALID');
   const now = context.clock();

@@ -7,6 +7,7 @@ import {
   type ImsMessage,
   imsFromJson,
   imsToJson,
+  isMpayError,
   MpayError,
   stepCustodyMessage,
 } from '@mpay/protocol';
@@ -47,7 +48,7 @@ export async function startDelegation(
   startLoginRequest: string,
 ): Promise<{ delegationId: string; loginResponse: string }> {
   const { rows } = await context.database.query<{ credential_id: string }>(
-    `SELECT credential_id FROM pin_credentials WHERE party_id = $1 ORDER BY created_at LIMIT 1`,
+    'SELECT credential_id FROM custody_keys WHERE party_id = $1',
     [device.partyId],
   );
   const credentialId = rows[0]?.credential_id;
@@ -119,37 +120,50 @@ export async function authoriseDelegation(
   const authorisation = plaintext === undefined ? undefined : parseAuthorisation(plaintext);
   let paymentId: string | undefined;
   let decision: Decision | undefined;
-  const outcome = await context.database.transaction(async (sql) => {
-    const finished = await finishLogin(
-      context,
-      sql,
-      delegationId,
-      authorisation?.finishLoginRequest ?? null,
-      async (login, sessionKey) => {
-        if (authorisation === undefined || login.purpose !== 'delegation') return false;
-        if (login.party_id !== device.partyId || login.device_id !== device.deviceId) return false;
-        if (login.payment_id === null) return false;
-        const message = await lockedMessage(sql, login.payment_id);
-        if (message === undefined || message.party_id !== device.partyId) return false;
-        if (message.state !== 'sent_to_device') return false;
-        const expected = delegationMac(
-          sessionKey,
-          delegationId,
-          authorisation.decision,
-          message.forward_hash,
+  const outcome = await context.database
+    .transaction(async (sql) => {
+      const finished = await finishLogin(
+        context,
+        sql,
+        delegationId,
+        authorisation?.finishLoginRequest ?? null,
+        async (login, sessionKey) => {
+          if (authorisation === undefined || login.purpose !== 'delegation') return false;
+          if (login.party_id !== device.partyId || login.device_id !== device.deviceId) return false;
+          if (login.payment_id === null) return false;
+          const message = await lockedMessage(sql, login.payment_id);
+          if (message === undefined || message.party_id !== device.partyId) return false;
+          if (message.state !== 'sent_to_device') return false;
+          const expected = delegationMac(
+            sessionKey,
+            delegationId,
+            authorisation.decision,
+            message.forward_hash,
+          );
+          const presented = Buffer.from(authorisation.authorisation, 'base64url');
+          if (authorisation.messageHash !== message.forward_hash) return false;
+          if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return false;
+          paymentId = login.payment_id;
+          decision = authorisation.decision;
+          return true;
+        },
+      );
+      if (!finished.ok || paymentId === undefined || decision === undefined) return finished;
+      await signDelegate(context, sql, device.partyId, paymentId, decision);
+      return finished;
+    })
+    .catch(async (error: unknown) => {
+      // The PIN was right but signing failed (the HSM, the database): the try is given back,
+      // so an outage never blocks the customer, and only the code is answered.
+      if (paymentId !== undefined) {
+        await context.database.query(
+          'UPDATE customers SET failed_tries = greatest(failed_tries - 1, 0) WHERE party_id = $1',
+          [device.partyId],
         );
-        const presented = Buffer.from(authorisation.authorisation, 'base64url');
-        if (authorisation.messageHash !== message.forward_hash) return false;
-        if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return false;
-        paymentId = login.payment_id;
-        decision = authorisation.decision;
-        return true;
-      },
-    );
-    if (!finished.ok || paymentId === undefined || decision === undefined) return finished;
-    await signDelegate(context, sql, device.partyId, paymentId, decision);
-    return finished;
-  });
+      }
+      context.log.error({ err: error, partyId: device.partyId }, 'step 6: signing failed after a valid PIN');
+      throw isMpayError(error) ? new MpayError(error.code) : error;
+    });
   if (!outcome.ok || paymentId === undefined || decision === undefined) {
     context.log.info(
       { partyId: device.partyId, deviceId: device.deviceId },

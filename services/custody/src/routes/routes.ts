@@ -2,6 +2,7 @@ import { publicJwkSet } from '@mpay/envelope';
 import { verifySignedRequest } from '@mpay/http-client';
 import { rawBodyOf } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CustodyContext } from '../context.ts';
 import { bankOf } from '../customers/banks.ts';
@@ -93,6 +94,22 @@ async function authenticateBankOf(context: CustodyContext, request: FastifyReque
     },
   );
   if (verified.issuer !== bank.id) throw new MpayError('AUTHENTICATION_FAILED');
+  return verified;
+}
+
+/** A signed request is used once: its nonce is kept until it would have expired (a replay is refused). */
+async function useNonce(
+  sql: Sql,
+  issuer: string,
+  nonce: string,
+  expiresAtSeconds: number,
+  skewSeconds: number,
+) {
+  const inserted = await sql.query(
+    'INSERT INTO used_nonces (issuer, nonce, expires_at) VALUES ($1, $2, to_timestamp($3)) ON CONFLICT DO NOTHING',
+    [issuer, nonce, expiresAtSeconds + skewSeconds],
+  );
+  if (inserted.rowCount !== 1) throw new MpayError('MESSAGE_REPLAYED');
 }
 
 /** Waits until the customer's inbox may have something after `after`, or the wait is over. */
@@ -115,6 +132,8 @@ export function registerCustodyRoutes(
   app: FastifyInstance,
   context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> },
 ): void {
+  /** Long polls open per phone. */
+  const polls = new Map<string, number>();
   app.get('/custody', async () => ({
     id: context.custody.id,
     keys: publicJwkSet([context.custody.signing.publicJwk, context.custody.encryption.publicJwk]),
@@ -156,11 +175,18 @@ export function registerCustodyRoutes(
   });
   app.post('/customers/:partyId/unblock', async (request) => {
     const partyId = param(request, 'partyId', /^[^\s/]{3,200}$/);
-    await authenticateBankOf(context, request, partyId);
+    const verified = await authenticateBankOf(context, request, partyId);
     const now = context.clock();
-    const unblocked = await context.database.transaction((sql) =>
-      unblockCustomer(context, sql, partyId, now),
-    );
+    const unblocked = await context.database.transaction(async (sql) => {
+      await useNonce(
+        sql,
+        verified.issuer,
+        verified.nonce,
+        verified.expiresAtSeconds,
+        context.limits.clockSkewSeconds,
+      );
+      return unblockCustomer(context, sql, partyId, now);
+    });
     context.log.warn({ partyId, unblocked }, "PIN unblocked by the customer's bank");
     return { partyId, status: unblocked ? 'unblocked' : 'not-blocked' };
   });
@@ -185,13 +211,20 @@ export function registerCustodyRoutes(
       typeof query.after === 'string' && /^[0-9]{1,18}$/.test(query.after) ? BigInt(query.after) : 0n;
     const waitMs =
       typeof query.waitMs === 'string' && /^[0-9]{1,6}$/.test(query.waitMs) ? Number(query.waitMs) : 0;
-    const events = await waitForInbox(
-      context,
-      device.partyId,
-      after,
-      Math.min(waitMs, context.limits.inboxWaitMsMax),
-    );
-    return { events };
+    // A phone holds a bounded number of long polls; more are answered at once, so no phone can
+    // take the request slots the FSP's redirects and the PIN authorisations need.
+    const key = `${device.partyId}\n${device.deviceId}`;
+    const open = polls.get(key) ?? 0;
+    const wait =
+      open < context.limits.inboxPollsPerDeviceMax ? Math.min(waitMs, context.limits.inboxWaitMsMax) : 0;
+    polls.set(key, open + 1);
+    try {
+      return { events: await waitForInbox(context, device.partyId, after, wait) };
+    } finally {
+      const left = (polls.get(key) ?? 1) - 1;
+      if (left === 0) polls.delete(key);
+      else polls.set(key, left);
+    }
   });
   app.post('/delegations', { schema: { body: schemas.delegation } }, async (request) => {
     const device = await authenticateDevice(context, request.headers.authorization);

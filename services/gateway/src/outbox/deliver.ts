@@ -118,7 +118,9 @@ async function pushToDevice(
   if (data === null) return;
   const custodian = context.custodians.find((link) => link.encryptionJwk.kid === binding.encryptionJwk.kid);
   if (custodian !== undefined) {
-    await redirectToCustody(context, custodian, { event, paymentId: payment.id, data });
+    // Custody names a status other than a request or a receipt an `outcome`.
+    const redirected = event === 'payment-status' ? 'outcome' : event;
+    await redirectToCustody(context, custodian, { event: redirected, paymentId: payment.id, data });
     return;
   }
   context.hub.push(payment.customer.id, { event, id: payment.id, data });
@@ -128,7 +130,7 @@ async function pushToDevice(
 async function redirectToCustody(
   context: GatewayContext,
   custodian: CustodianLink,
-  redirect: { event: DeviceEvent['event']; paymentId: string; data: string },
+  redirect: { event: 'payment-request' | 'receipt' | 'outcome'; paymentId: string; data: string },
 ): Promise<void> {
   const path = '/fsp/messages';
   const body = JSON.stringify(redirect);
