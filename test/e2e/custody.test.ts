@@ -181,6 +181,15 @@ describe('iMS §5: a payment for a customer whose key is in custody', () => {
     expect((await customer.wallet.decline(view, customer.pin)).status).toBe('declined');
     expect((await test.merchant.paymentStatus(accepted.paymentId)).status).toBe('declined');
     expect(await balanceOf(customer.account)).toBe(100_00n);
+    // The FSP's signed outcome reaches the phones through custody, and custody closes the message.
+    const outcome = await waitFor(
+      async () =>
+        (await customer.wallet.events('0')).find(
+          (event) => event.event === 'outcome' && event.paymentId === accepted.paymentId,
+        ),
+      { deadlineMs: backgroundWorkDeadlineMs, what: 'the outcome of the declined payment in the inbox' },
+    );
+    expect((await customer.wallet.openForward(outcome.forward)).event).toBe('outcome');
   });
 });
 

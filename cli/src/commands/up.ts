@@ -61,6 +61,7 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       '',
       '  demo parties:',
       `    customer  john.bernard@person.xbank  (+38970123456, PIN ${platform.credentials.customerPin})`,
+      "    custody   mila.novak@person.xbank  (+38970765432, PIN 1357; her key is in custody's HSM)",
       '    merchant  merkur.trade@merchant.ybank  (paid from xbank through ybank)',
       '',
       'Run `npx mpay demo` in another terminal for a payment end to end,',
