@@ -164,6 +164,9 @@ describe('iMS §5: a payment for a customer whose key is in custody', () => {
       [custodyCustomer.id],
     );
     expect(rows[0]?.kid).toBe(signatures.kid);
+    // Asked again for the same message, custody says it was answered, and counts no try.
+    expect(await expectCode(wallet.confirm(view, custodyCustomer.pin))).toBe('PAYMENT_STATE_INVALID');
+    expect((await triesOf(custodyCustomer.id)).failed_tries).toBe(0);
     // And the receipt reaches every phone through custody (step 10).
     await waitFor(
       async () =>

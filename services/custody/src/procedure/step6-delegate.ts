@@ -53,6 +53,21 @@ export async function startDelegation(
   );
   const credentialId = rows[0]?.credential_id;
   if (credentialId === undefined) throw new MpayError('PIN_REFUSED');
+  // A message of this customer that was already answered, or is too old to be paid, is said so
+  // before any try is counted (the customer's own phone may know its state; nobody else reaches here).
+  const { rows: messages } = await context.database.query<{
+    state: CustodyMessageState;
+    created_at: Date | string;
+  }>('SELECT state, created_at FROM messages WHERE payment_id = $1 AND party_id = $2', [
+    paymentId,
+    device.partyId,
+  ]);
+  const message = messages[0];
+  if (message !== undefined && message.state !== 'sent_to_device')
+    throw new MpayError('PAYMENT_STATE_INVALID');
+  const ageMs =
+    message === undefined ? 0 : context.clock().getTime() - new Date(message.created_at).getTime();
+  if (ageMs > context.limits.messageAgeSecondsMax * 1000) throw new MpayError('PAYMENT_EXPIRED');
   const started: StartedLogin = await startLogin(context, credentialId, startLoginRequest, {
     purpose: 'delegation',
     deviceId: device.deviceId,
