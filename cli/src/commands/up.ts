@@ -64,7 +64,7 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       "    custody   mila.novak@person.xbank  (+38970765432, PIN 1357; her key is in custody's HSM)",
       '    merchant  merkur.trade@merchant.ybank  (paid from xbank through ybank)',
       '',
-      'Run `npx mpay demo` in another terminal for a payment end to end,',
+      'Run `npx mpay demo` in another terminal for a payment end to end (`--custody` for iMS §5),',
       '`npx mpay audit` to check every ledger, `npx mpay settlement` for who owes whom,',
       '`npx mpay dispute PAYMENT_ID` for the evidence of a payment. Ctrl-C stops.',
       '',
