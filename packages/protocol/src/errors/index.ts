@@ -8,3 +8,4 @@ export {
   isErrorCode,
 } from './catalogue.ts';
 export { assert, isMpayError, MpayError, type MpayErrorOptions } from './mpay-error.ts';
+export { type BackoffLimits, retryDelayMs } from './retry.ts';

@@ -1,7 +1,7 @@
 import { decryptWith } from '@mpay/envelope';
 import { errorFromAnswer, requestAnswer } from '@mpay/http-client';
 import { submitMessages } from '@mpay/log-client';
-import { isMpayError } from '@mpay/protocol';
+import { isMpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { CustodyContext } from '../context.ts';
 import { applyFspAnswer } from '../procedure/step10-receipt.ts';
@@ -28,14 +28,6 @@ export async function queueEffect(
     `INSERT INTO outbox (kind, subject, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
     [kind, subject, JSON.stringify(payload), now.toISOString()],
   );
-}
-
-function retryDelayMs(context: CustodyContext, attempts: number): number {
-  const ceiling = Math.min(
-    context.limits.outboxBackoffMaxMs,
-    context.limits.outboxBackoffBaseMs * 2 ** Math.min(attempts, 30),
-  );
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
 async function claimDue(
@@ -179,7 +171,7 @@ async function deliver(context: CustodyContext, row: EffectRow): Promise<void> {
       row.id,
       attempts,
       (failure ?? 'waiting').slice(0, 200),
-      new Date(now.getTime() + retryDelayMs(context, attempts)).toISOString(),
+      new Date(now.getTime() + retryDelayMs(attempts, context.limits)).toISOString(),
     ],
   );
 }
@@ -191,7 +183,11 @@ export async function runOutboxRound(context: CustodyContext): Promise<number> {
   return rows.length;
 }
 
-/** Delivers one subject's effect of one kind now, and waits up to `waitMs` while it is not done. */
+/**
+ * Delivers one subject's effect of one kind now, and waits up to `waitMs`
+ * while it is not done, asking again when its backoff lets it. A row another
+ * worker holds (leased) is left to that worker: this only waits.
+ */
 export async function deliverNow(
   context: CustodyContext,
   kind: EffectKind,
@@ -208,13 +204,10 @@ export async function deliverNow(
     );
     const remainingMs = deadline - Date.now();
     if (pending.length === 0 || remainingMs <= 0) return;
-    // Waiting for the FSP's answer (the bank behind it), polled at the outbox's base backoff.
-    await context.database.query(
-      'UPDATE outbox SET next_attempt_at = $3 WHERE kind = $1 AND subject = $2 AND delivered_at IS NULL',
-      [kind, subject, context.clock().toISOString()],
-    );
+    // Waiting for the FSP's answer (the bank behind it): until the row is due again, at least the base backoff.
+    const dueInMs = new Date(pending[0]!.next_attempt_at).getTime() - context.clock().getTime();
     await new Promise((resolve) =>
-      setTimeout(resolve, Math.min(remainingMs, context.limits.outboxBackoffBaseMs)),
+      setTimeout(resolve, Math.min(remainingMs, Math.max(dueInMs, context.limits.outboxBackoffBaseMs))),
     );
   }
 }

@@ -1,10 +1,9 @@
 import { encryptTo } from '@mpay/envelope';
 import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
-import { awaitingBankPaymentStates, isMpayError } from '@mpay/protocol';
+import { awaitingBankPaymentStates, isMpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { CustodianLink, GatewayContext } from '../context.ts';
 import type { DeviceEvent } from '../devices/hub.ts';
-import type { GatewayLimits } from '../limits.ts';
 import { advanceLogEntry } from '../log/outbox.ts';
 import { settleWithBank } from '../payments/settle.ts';
 import { findPayment } from '../payments/store.ts';
@@ -18,19 +17,6 @@ interface OutboxRow {
   kind: OutboxKind;
   payload: string;
   attempts: number;
-}
-
-/** Exponential backoff with full jitter, capped. */
-export function retryDelayMs(
-  attempts: number,
-  limits: Pick<GatewayLimits, 'outboxBackoffBaseMs' | 'outboxBackoffMaxMs'>,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(
-    limits.outboxBackoffMaxMs,
-    limits.outboxBackoffBaseMs * 2 ** Math.min(attempts, 30),
-  );
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 /**
