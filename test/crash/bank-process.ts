@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { restartablePort } from '@mpay/http-server/test-support';
 import {
   processExitDeadlineMs,
   requestDeadlineMs,
@@ -13,16 +13,8 @@ import {
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
-      );
-    });
-  });
-}
+/** A port the bank keeps across its restarts (below the ephemeral range: see restartablePorts). */
+export const freePort = restartablePort;
 
 /** A bank running as its own operating-system process (services/bank/src/main.ts), killable at any instant. */
 export class BankProcess {

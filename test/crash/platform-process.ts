@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { platformSchemas } from '@mpay/cli';
+import { restartablePorts } from '@mpay/http-server/test-support';
 import { dropPostgresSchema } from '@mpay/storage';
 import pg from 'pg';
 import {
@@ -27,45 +27,27 @@ export interface PlatformPorts {
   readonly MPAY_CUSTODY_PORT: number;
 }
 
-/** Seven distinct free ports on loopback, asked of the operating system all at once (so none repeats). */
+/** Seven distinct free ports on loopback that no outgoing connection takes between restarts (restartablePorts). */
 export async function freePlatformPorts(): Promise<PlatformPorts> {
-  const servers: Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let index = 0; index < 7; index += 1) {
-      const server = createServer();
-      servers.push(server);
-      ports.push(
-        await new Promise<number>((done, fail) => {
-          server.once('error', fail);
-          server.listen(0, '127.0.0.1', () => {
-            const address = server.address();
-            typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'));
-          });
-        }),
-      );
-    }
-    const [gateway, xbank, shop, ybank, log, witness, custody] = ports as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    return {
-      MPAY_GATEWAY_PORT: gateway,
-      MPAY_XBANK_PORT: xbank,
-      MPAY_SHOP_PORT: shop,
-      MPAY_YBANK_PORT: ybank,
-      MPAY_LOG_PORT: log,
-      MPAY_WITNESS_PORT: witness,
-      MPAY_CUSTODY_PORT: custody,
-    };
-  } finally {
-    await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
-  }
+  const ports = await restartablePorts(7);
+  const [gateway, xbank, shop, ybank, log, witness, custody] = ports as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return {
+    MPAY_GATEWAY_PORT: gateway,
+    MPAY_XBANK_PORT: xbank,
+    MPAY_SHOP_PORT: shop,
+    MPAY_YBANK_PORT: ybank,
+    MPAY_LOG_PORT: log,
+    MPAY_WITNESS_PORT: witness,
+    MPAY_CUSTODY_PORT: custody,
+  };
 }
 
 interface Gate {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { generateSigningKeyPair, type PrivateJwk, type PublicJwk } from '@mpay/envelope';
+import { restartablePort } from '@mpay/http-server/test-support';
 import { type Database, openTestDatabase } from '@mpay/storage';
 import { migrateBank } from '../migrations.ts';
 import { type BankService, createBankService } from '../service.ts';
@@ -25,17 +25,6 @@ export interface TestBankNode {
   /** Opens an EUR account (owned by `owner`, else a fixed party of the kind) and returns its id. */
   openAccount(kind: 'customer' | 'merchant' | 'funding', owner?: string): Promise<string>;
   balance(accountId: string): Promise<{ balance: bigint; available: bigint }>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
-      );
-    });
-  });
 }
 
 interface NodeSetup {
@@ -121,8 +110,8 @@ export async function startBankPair(
   const [xKey, yKey, xPort, yPort] = await Promise.all([
     generateSigningKeyPair('ES256'),
     generateSigningKeyPair('ES256'),
-    freePort(),
-    freePort(),
+    restartablePort(),
+    restartablePort(),
   ]);
   const peer = (name: string, port: number, key: PublicJwk) => ({
     id: name,
