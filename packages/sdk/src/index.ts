@@ -35,6 +35,7 @@ export {
 export {
   MerchantClient,
   type MerchantClientOptions,
+  type MerchantEvent,
   type PaymentRequestAccepted,
   type PaymentRequestInput,
 } from './merchant/merchant.ts';

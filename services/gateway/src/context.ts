@@ -1,4 +1,5 @@
 import type { GeneratedKeyPair as KeyPair, PublicJwk } from '@mpay/envelope';
+import type { SecurityPolicy } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { DeviceHub } from './devices/hub.ts';
 import type { GatewayLimits } from './limits.ts';
@@ -37,6 +38,8 @@ export interface GatewayContext {
   /** Custody servers messages of custody customers are redirected to (step 1 of iMS §5). */
   readonly custodians: readonly CustodianLink[];
   readonly limits: GatewayLimits;
+  /** What each security level requires and which amounts and histories reach it (validated at start). */
+  readonly securityPolicy: SecurityPolicy;
   readonly log: Logger;
   /** The service's clock; tests move it. */
   readonly clock: () => Date;

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
-import { expiringPaymentStates } from '@mpay/protocol';
+import { defaultSecurityPolicy, expiringPaymentStates, type SecurityPolicy } from '@mpay/protocol';
 import { type Database, migrate, readMigrations } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import type { CustodianLink, FspIdentity, GatewayContext, Logger } from './context.ts';
@@ -23,6 +23,8 @@ export interface GatewayServiceOptions {
   readonly database: Database;
   readonly fsp: FspIdentity;
   readonly limits?: Partial<GatewayLimits>;
+  /** The security-level policy (default: defaultSecurityPolicy); configuration as JSON is read with parseSecurityPolicy. */
+  readonly securityPolicy?: SecurityPolicy;
   /** Bearer token for /admin routes; admin routes refuse everything when unset. */
   readonly operatorToken?: string;
   readonly logger?: boolean | { level: string };
@@ -99,6 +101,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     hub: new DeviceHub(),
     custodians: options.custodians ?? [],
     limits,
+    securityPolicy: options.securityPolicy ?? defaultSecurityPolicy,
     log,
     clock: options.clock ?? (() => new Date()),
     transactionLog: options.transactionLog,

@@ -11,12 +11,13 @@ import {
   verifyKeyBinding,
 } from '@mpay/envelope';
 import {
+  assessSecurity,
   createAmount,
   customerSignedContent,
+  defaultSecurityPolicy,
   fspSignedContent,
   type ImsMessage,
   merchantSignedContent,
-  securityLevelFor,
   validateImsMessage,
 } from '@mpay/protocol';
 import { type Database, migrate, openTestDatabase, readMigrations, type Sql } from '@mpay/storage';
@@ -87,6 +88,7 @@ export async function openTestGateway(
     hub,
     custodians: [],
     limits: createGatewayLimits(options.limits),
+    securityPolicy: defaultSecurityPolicy,
     log,
     clock: () => now,
     kickOutbox: () => undefined,
@@ -259,7 +261,7 @@ export async function merchantRequest(
   currency = 'EUR',
 ): Promise<ImsMessage> {
   const unsigned = validateImsMessage({
-    type: securityLevelFor(amountMinor, currency),
+    type: 'small', // the least the merchant asks for: the gateway decides the level
     transactionId: randomUUID(),
     procedure: 'm-commerce',
     address: {
@@ -313,8 +315,11 @@ export async function createPayment(gateway: TestGateway, input: NewTestPayment)
   );
   const id = message.transactionId;
   const stage = input.stage ?? 'awaiting';
+  const security = assessSecurity(message.data.amount, [], defaultSecurityPolicy, at);
   const filled = validateImsMessage({
     ...message,
+    type: security.level,
+    protections: security.protections,
     data: { ...message.data, accountPayable: input.customer.account },
   });
   const claims = (issuer: string, audience: string) => ({

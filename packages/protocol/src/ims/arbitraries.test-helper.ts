@@ -1,11 +1,15 @@
 import fc from 'fast-check';
 import { amountMinorMax, type CurrencyCode, createAmount, currencyExponents } from '../money/index.ts';
 import { formatPartyId, type PartyId, reservedBankNames } from '../party/index.ts';
+import { defaultSecurityPolicy } from '../payment/index.ts';
 import { accountNumberPattern, parseDescription } from './fields.ts';
 import type { ImsJson } from './json.ts';
 import type { ImsMessage } from './message.ts';
 
 /** Test data: the example of the paper's Figure 3 in today's form, and fast-check arbitraries of valid messages. */
+
+/** A compact JWE's shape (what the customer seals its one-time code into). */
+export const sampleSealedSecondFactor = 'eyJhbGciOiJFQ0RILUVTIn0..aXZpdml2aXZpdg.Y2lwaGVy.dGFndGFndGFn';
 
 export const sampleSignatures = {
   merchant: 'eyJhbGciOiJFUzI1NiJ9..bWVyY2hhbnQtc2lnbmF0dXJl',
@@ -17,6 +21,7 @@ export const sampleSignatures = {
 export function sampleImsJson(): ImsJson {
   return {
     type: 'medium',
+    protections: ['merchant_signature', 'fsp_countersignature', 'customer_signature', 'pin'],
     transactionId: '0b8f2a6e-4c1d-4f7a-9e3b-2d5c6a7b8c9d',
     procedure: 'm-commerce',
     address: {
@@ -98,6 +103,7 @@ export const imsMessageArbitrary: fc.Arbitrary<ImsMessage> = fc
     timestamp,
     amount,
     description: fc.option(description),
+    secondFactor: fc.option(fc.constantFrom(sampleSealedSecondFactor)),
   })
   .filter((r) => r.from !== r.to)
   .map((r) => {
@@ -105,10 +111,18 @@ export const imsMessageArbitrary: fc.Arbitrary<ImsMessage> = fc
     const accounts = r.stage >= 2 ? (r.accounts ?? ['ACC-0001', 'ACC-0002']) : r.accounts;
     return {
       type: r.type,
+      ...(r.stage >= 2 ? { protections: defaultSecurityPolicy.levels[r.type] } : {}),
       transactionId: r.transactionId,
       procedure: r.procedure,
       address: {
-        from: r.stage >= 3 ? { id: r.from, sign: customerSign } : { id: r.from },
+        from:
+          r.stage >= 3
+            ? {
+                id: r.from,
+                sign: customerSign,
+                ...(r.secondFactor === null ? {} : { secondFactor: r.secondFactor }),
+              }
+            : { id: r.from },
         to: r.stage >= 1 ? { id: r.to, sign: merchantSign } : { id: r.to },
         ...(r.stage >= 2 ? { fspSign } : {}),
         timestamp: r.timestamp,

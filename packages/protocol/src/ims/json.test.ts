@@ -179,6 +179,8 @@ describe('imsFromJson', () => {
     delete json.data.accountPayable;
     delete json.data.accountReceivable;
     delete json.address.to.sign;
+    expect(() => imsFromJson(json)).toThrow(expect.objectContaining({ detail: 'protections' }));
+    delete json.protections;
     expect(imsSigningStage(imsFromJson(json))).toBe('unsigned');
     expect(
       imsFromJson({ ...json, address: { ...json.address, timestamp: '2002-05-27T12:34:34.120Z' } }),

@@ -6,7 +6,7 @@ import {
   parseDecimalAmount,
 } from '../money/index.ts';
 import { parsePartyId } from '../party/index.ts';
-import type { SecurityLevel } from '../payment/index.ts';
+import { type Protection, protections as protectionNames, type SecurityLevel } from '../payment/index.ts';
 import {
   parseAccountNumber,
   parseDescription,
@@ -21,6 +21,7 @@ import {
   type ImsData,
   type ImsMessage,
   type ImsParty,
+  type ImsPayer,
   type ImsProcedure,
   imsProcedures,
   securityLevels,
@@ -32,10 +33,11 @@ import {
  */
 export type ImsJson = {
   type: SecurityLevel;
+  protections?: Protection[];
   transactionId: string;
   procedure: ImsProcedure;
   address: {
-    from: { id: string; sign?: string };
+    from: { id: string; sign?: string; secondFactor?: string };
     to: { id: string; sign?: string };
     fspSign?: string;
     timestamp: string;
@@ -55,9 +57,45 @@ function readParty(value: unknown, path: string): ImsParty {
   return Object.freeze({ id, ...optionalEntry('sign', sign) });
 }
 
+function readPayer(value: unknown, path: string): ImsPayer {
+  const payer = readObject(value, path, ['id'], ['sign', 'secondFactor']);
+  const party = readParty(
+    { id: payer.id, ...(Object.hasOwn(payer, 'sign') ? { sign: payer.sign } : {}) },
+    path,
+  );
+  const sealed = readOptional(payer, 'secondFactor', path, parseSealed);
+  return Object.freeze({ ...party, ...optionalEntry('secondFactor', sealed) });
+}
+
+/** A compact JWE (five base64url parts), bounded like a signature. */
+const sealedPattern = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const sealedLengthMax = 4096;
+
+function parseSealed(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value.length > sealedLengthMax || !sealedPattern.test(value))
+    throw new MpayError('MESSAGE_INVALID', path);
+  return value;
+}
+
+/** The protections, in the catalogue's order, each once. */
+function readProtections(value: unknown, path: string): readonly Protection[] {
+  if (!Array.isArray(value) || value.length > protectionNames.length)
+    throw new MpayError('MESSAGE_INVALID', path);
+  const listed = new Set<Protection>();
+  for (const entry of value) {
+    const protection = readOneOf(entry, protectionNames, path);
+    if (listed.has(protection)) throw new MpayError('MESSAGE_INVALID', path);
+    listed.add(protection);
+  }
+  const ordered = protectionNames.filter((protection) => listed.has(protection));
+  if (ordered.some((protection, index) => protection !== value[index]))
+    throw new MpayError('MESSAGE_INVALID', path);
+  return Object.freeze(ordered);
+}
+
 function readAddress(value: unknown): ImsAddress {
   const address = readObject(value, 'address', ['from', 'to', 'timestamp'], ['fspSign']);
-  const from = readParty(address.from, 'address.from');
+  const from = readPayer(address.from, 'address.from');
   const to = readParty(address.to, 'address.to');
   const fspSign = readOptional(address, 'fspSign', 'address', parseSignature);
   const timestamp = parseTimestamp(address.timestamp, 'address.timestamp');
@@ -108,6 +146,11 @@ function checkRolesAndSigningChain(message: ImsMessage): void {
   if (fspSign !== undefined && (message.address.to.sign === undefined || accountPayable === undefined)) {
     throw new MpayError('MESSAGE_INVALID', 'address.fspSign');
   }
+  // The FSP writes the protections when it countersigns; the customer adds the second factor after that.
+  if (message.protections !== undefined && message.address.to.sign === undefined)
+    throw new MpayError('MESSAGE_INVALID', 'protections');
+  if (message.address.from.secondFactor !== undefined && fspSign === undefined)
+    throw new MpayError('MESSAGE_INVALID', 'address.from.secondFactor');
   if (message.address.from.sign !== undefined && fspSign === undefined) {
     throw new MpayError('MESSAGE_INVALID', 'address.from.sign');
   }
@@ -115,9 +158,16 @@ function checkRolesAndSigningChain(message: ImsMessage): void {
 
 /** Strict JSON → model: unknown fields, wrong types and values out of range fail with the field path in `detail`. */
 export function imsFromJson(value: unknown): ImsMessage {
-  const root = readObject(value, '', ['type', 'transactionId', 'procedure', 'address', 'data']);
+  const root = readObject(
+    value,
+    '',
+    ['type', 'transactionId', 'procedure', 'address', 'data'],
+    ['protections'],
+  );
+  const protections = readOptional(root, 'protections', '', readProtections);
   const message: ImsMessage = Object.freeze({
     type: readOneOf(root.type, securityLevels, 'type'),
+    ...optionalEntry('protections', protections),
     transactionId: parseTransactionId(root.transactionId, 'transactionId'),
     procedure: readOneOf(root.procedure, imsProcedures, 'procedure'),
     address: readAddress(root.address),
@@ -127,14 +177,19 @@ export function imsFromJson(value: unknown): ImsMessage {
   return message;
 }
 
-function partyToJson(party: ImsParty): ImsJson['address']['from'] {
-  return { id: party.id, ...optionalEntry('sign', party.sign) };
+function partyToJson(party: ImsPayer): ImsJson['address']['from'] {
+  return {
+    id: party.id,
+    ...optionalEntry('sign', party.sign),
+    ...optionalEntry('secondFactor', party.secondFactor),
+  };
 }
 
 function toJsonUnchecked(message: ImsMessage): ImsJson {
   const { address, data } = message;
   return {
     type: message.type,
+    ...optionalEntry('protections', message.protections === undefined ? undefined : [...message.protections]),
     transactionId: message.transactionId,
     procedure: message.procedure,
     address: {

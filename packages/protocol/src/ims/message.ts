@@ -1,12 +1,13 @@
 import type { Amount } from '../money/index.ts';
 import type { PartyId } from '../party/index.ts';
-import type { SecurityLevel } from '../payment/index.ts';
+import type { Protection, SecurityLevel } from '../payment/index.ts';
 
 /**
  * The iMS payment message of the paper's §4 and Figure 3: one message, three
  * sections, signed in turn by merchant, FSP and customer.
  *
- *   <type>     the security level, chosen by the gateway from the amount
+ *   <type>     the security level, chosen by the gateway from the amount and the
+ *              customer's recent payments; the merchant may ask for a higher one
  *   <address>  payer (`from`, the customer) and payee (`to`, the merchant), each
  *              with its signature, the FSP's signature, and the timestamp
  *   <data>     the payable and receivable accounts (filled in by the FSP) and
@@ -29,9 +30,19 @@ export interface ImsParty {
   readonly sign?: string;
 }
 
+/** The payer: a party, plus the second factor the customer adds at the large level. */
+export interface ImsPayer extends ImsParty {
+  /**
+   * The one-time code, sealed (compact JWE) to the customer's bank: only that
+   * bank reads it, and the customer's signature covers it, so the FSP can
+   * neither read nor swap it.
+   */
+  readonly secondFactor?: string;
+}
+
 export interface ImsAddress {
   /** The customer (payer): a person, or a merchant buying. */
-  readonly from: ImsParty;
+  readonly from: ImsPayer;
   /** The merchant (payee). */
   readonly to: ImsParty;
   /** <FSPsign>: the FSP's signature over the merchant-signed message with the accounts. */
@@ -48,7 +59,18 @@ export interface ImsData {
 }
 
 export interface ImsMessage {
+  /**
+   * The security level. The merchant's value is only the least it asks for
+   * and is not part of what it signs; the FSP writes the level it applies
+   * (never lower than its own assessment) before it countersigns.
+   */
   readonly type: SecurityLevel;
+  /**
+   * What that level required, written by the FSP with the level (covered by
+   * the FSP's and the customer's signatures, not the merchant's). Absent
+   * before the FSP has assessed the payment.
+   */
+  readonly protections?: readonly Protection[];
   /** UUID (RFC 9562, versions 1–8), lower case. */
   readonly transactionId: string;
   readonly procedure: ImsProcedure;

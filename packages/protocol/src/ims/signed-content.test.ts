@@ -9,8 +9,9 @@ const signed = imsFromJson(sampleImsJson());
 
 function withoutSignatures(message: ImsMessage): ImsMessage {
   const { accountPayable: _payable, accountReceivable: _receivable, ...data } = message.data;
+  const { protections: _protections, ...rest } = message;
   return {
-    ...message,
+    ...rest,
     address: {
       ...message.address,
       from: { id: message.address.from.id },
@@ -22,10 +23,9 @@ function withoutSignatures(message: ImsMessage): ImsMessage {
 }
 
 describe('signed content', () => {
-  it('merchant: no accounts, no signatures, amount as a decimal string', () => {
+  it('merchant: no level, no accounts, no signatures, amount as a decimal string', () => {
     expect(merchantSignedContent(signed)).toEqual({
       signer: 'merchant',
-      type: 'medium',
       transactionId: '0b8f2a6e-4c1d-4f7a-9e3b-2d5c6a7b8c9d',
       procedure: 'm-commerce',
       address: {
@@ -48,6 +48,36 @@ describe('signed content', () => {
     expect(customer.address.fspSign).toBe(signatureOf(sampleSignatures.fsp));
     expect(customer.address.to.sign).toBe(signatureOf(sampleSignatures.merchant));
     expect(customer.address.from).toEqual({ id: 'john.bernard@person.xbank' });
+    for (const content of [fsp, customer]) {
+      expect(content.type).toBe('medium');
+      expect(content.protections).toEqual(signed.protections);
+    }
+  });
+
+  it('the customer signs the sealed second factor; nobody else does', () => {
+    const sealed = 'eyJhbGciOiJFQ0RILUVTIn0..aXY.Y2lwaGVy.dGFn';
+    const withCode = imsFromJson({
+      ...sampleImsJson(),
+      address: {
+        ...sampleImsJson().address,
+        from: { ...sampleImsJson().address.from, secondFactor: sealed },
+      },
+    });
+    expect(customerSignedContent(withCode).address.from).toEqual({
+      id: 'john.bernard@person.xbank',
+      secondFactor: sealed,
+    });
+    expect(fspSignedContent(withCode)).toEqual(fspSignedContent(signed));
+    expect(merchantSignedContent(withCode)).toEqual(merchantSignedContent(signed));
+  });
+
+  it('the FSP cannot raise or lower the level under the merchant signature, but under its own and the customer one it can not be changed', () => {
+    const small = { ...signed, type: 'small' as const };
+    expect(merchantSignedContent(small)).toEqual(merchantSignedContent(signed));
+    expect(fspSignedContent(small)).not.toEqual(fspSignedContent(signed));
+    expect(customerSignedContent(small)).not.toEqual(customerSignedContent(signed));
+    const fewer = { ...signed, protections: signed.protections?.filter((p) => p !== 'pin') };
+    expect(customerSignedContent(fewer)).not.toEqual(customerSignedContent(signed));
   });
 
   it('refuses to build content for a step the chain has not reached', () => {
@@ -80,12 +110,14 @@ describe('signed content', () => {
       fc.property(imsMessageArbitrary, (message) => {
         expect(merchantSignedContent(message)).toEqual(merchantSignedContent(withoutSignatures(message)));
         if (message.address.fspSign !== undefined) {
-          const beforeCustomer = {
-            ...message,
-            address: { ...message.address, from: { id: message.address.from.id } },
-          };
+          // The customer's signature is added after it signs; its sealed second factor is part of what it signs.
+          const { sign: _sign, ...unsignedFrom } = message.address.from;
+          const beforeCustomer = { ...message, address: { ...message.address, from: unsignedFrom } };
           expect(customerSignedContent(message)).toEqual(customerSignedContent(beforeCustomer));
-          const beforeFsp = { ...beforeCustomer, address: { ...beforeCustomer.address, fspSign: undefined } };
+          const beforeFsp = {
+            ...beforeCustomer,
+            address: { ...beforeCustomer.address, from: { id: message.address.from.id }, fspSign: undefined },
+          };
           expect(fspSignedContent(message)).toEqual(fspSignedContent(beforeFsp));
         }
       }),
@@ -113,6 +145,7 @@ function withoutSignaturesJson() {
   delete json.address.fspSign;
   delete json.data.accountPayable;
   delete json.data.accountReceivable;
+  delete json.protections;
   return json;
 }
 

@@ -11,9 +11,11 @@ export type ImsSigner = 'merchant' | 'fsp' | 'customer';
  * names the role so that a signature made as one role can never be presented
  * as another's. The caller canonicalises it (RFC 8785) and signs the bytes.
  *
- *   merchant  everything except the accounts and all signatures (the FSP has not filled them yet)
- *   fsp       everything with the accounts and the merchant's signature
- *   customer  everything with the accounts, the merchant's and the FSP's signatures
+ *   merchant  everything except the level, the accounts and all signatures (the FSP
+ *             decides the level and fills the accounts after the merchant signs)
+ *   fsp       everything with the level and its protections, the accounts and the merchant's signature
+ *   customer  everything with the level and its protections, the accounts, the merchant's and
+ *             the FSP's signatures, and the sealed second factor when the level asks for one
  *
  * An earlier signature enters the next signed content as its signature value
  * (the third part of the compact JWS), not as the whole JWS: the value binds
@@ -26,11 +28,12 @@ export type ImsSigner = 'merchant' | 'fsp' | 'customer';
  */
 export type ImsSignedContent = {
   readonly signer: ImsSigner;
-  readonly type: ImsJson['type'];
+  readonly type?: ImsJson['type'];
+  readonly protections?: readonly string[];
   readonly transactionId: string;
   readonly procedure: ImsJson['procedure'];
   readonly address: {
-    readonly from: { readonly id: string };
+    readonly from: { readonly id: string; readonly secondFactor?: string };
     readonly to: { readonly id: string; readonly sign?: string };
     readonly fspSign?: string;
     readonly timestamp: string;
@@ -57,13 +60,18 @@ function content(
   withAccounts: boolean,
 ): ImsSignedContent {
   const { address, data } = json;
+  const fromFsp = signer !== 'merchant';
   return {
     signer,
-    type: json.type,
+    ...optionalEntry('type', fromFsp ? json.type : undefined),
+    ...optionalEntry('protections', fromFsp ? json.protections : undefined),
     transactionId: json.transactionId,
     procedure: json.procedure,
     address: {
-      from: { id: address.from.id },
+      from: {
+        id: address.from.id,
+        ...optionalEntry('secondFactor', signer === 'customer' ? address.from.secondFactor : undefined),
+      },
       to: { id: address.to.id, ...optionalEntry('sign', signatures.toSign) },
       ...optionalEntry('fspSign', signatures.fspSign),
       timestamp: address.timestamp,
@@ -77,7 +85,7 @@ function content(
   };
 }
 
-/** What the merchant signs into <to><sign>: the message without accounts and without any signature. */
+/** What the merchant signs into <to><sign>: the message without the level, the accounts and any signature. */
 export function merchantSignedContent(message: ImsMessage): ImsSignedContent {
   return content('merchant', imsToJson(message), {}, false);
 }
@@ -87,6 +95,7 @@ export function fspSignedContent(message: ImsMessage): ImsSignedContent {
   const json = imsToJson(message);
   if (json.address.to.sign === undefined) throw new MpayError('MESSAGE_INVALID', 'address.to.sign');
   if (json.data.accountPayable === undefined) throw new MpayError('MESSAGE_INVALID', 'data.accountPayable');
+  if (json.protections === undefined) throw new MpayError('MESSAGE_INVALID', 'protections');
   return content('fsp', json, { toSign: signatureValue(json.address.to.sign) }, true);
 }
 

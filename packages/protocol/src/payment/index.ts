@@ -1,10 +1,19 @@
+export type { SecurityLevel } from './security-level.ts';
 export {
-  defaultSecurityThresholds,
+  assessSecurity,
+  type CurrencySecurityPolicy,
+  defaultSecurityPolicy,
+  higherLevel,
   isLevelAtLeast,
-  type SecurityLevel,
-  type SecurityThresholds,
-  securityLevelFor,
-} from './security-level.ts';
+  type Protection,
+  parseSecurityPolicy,
+  protections,
+  type RecentPayment,
+  type SecurityAssessment,
+  type SecurityPolicy,
+  securityLevelFloor,
+  securityPolicyToJson,
+} from './security-policy.ts';
 export { envelopeClaimNames, signedContentMatches } from './signed-content.ts';
 export {
   assertTransition,

@@ -6,8 +6,9 @@ import {
   imsToJson,
   imsToXml,
   isMsisdn,
+  MpayError,
   merchantSignedContent,
-  securityLevelFor,
+  type SecurityLevel,
 } from '@mpay/protocol';
 import { type FspTrust, fspEncryptionKey, fspKeyResolver } from '../fsp.ts';
 import type { MessageTrace } from '../trace.ts';
@@ -27,6 +28,8 @@ export interface PaymentRequestInput {
   customer: string;
   amount: Amount;
   procedure?: 'm-commerce' | 'm-trade';
+  /** A higher security level than the FSP would give, if the merchant wants one (the FSP never gives less than its own assessment). */
+  minimumLevel?: SecurityLevel;
   description?: string;
   /** Wire form inside the encryption: JSON (default) or the iMS XML of the paper. */
   format?: 'json' | 'xml';
@@ -38,6 +41,8 @@ export interface PaymentRequestAccepted {
   paymentId: string;
   status: string;
   securityLevel: string;
+  /** What that level requires (iMS: the protections the FSP applied). */
+  protections: string[];
   expiresAt: string;
   delivered: boolean;
 }
@@ -60,7 +65,8 @@ export class MerchantClient {
   /** Builds the iMS message (merchant's part), signs the content and encrypts it to the FSP. */
   async buildPaymentRequest(input: PaymentRequestInput): Promise<{ message: ImsMessage; jwe: string }> {
     const unsigned: ImsMessage = {
-      type: securityLevelFor(input.amount.minor, input.amount.currency),
+      // The least the merchant asks for; the FSP alone assesses the level (amount and the customer's history).
+      type: input.minimumLevel ?? 'small',
       transactionId: input.transactionId ?? crypto.randomUUID(),
       procedure: input.procedure ?? 'm-commerce',
       address: {
@@ -152,17 +158,44 @@ export class MerchantClient {
     return body;
   }
 
-  /** Verifies a webhook body: signed by the FSP, addressed to this merchant, fresh. */
-  async verifyNotification(body: string): Promise<{ event: string; payment: Record<string, unknown> }> {
+  /**
+   * Verifies a webhook body: signed by the FSP, addressed to this merchant,
+   * fresh; then reads the event it carries. An event of an unknown name, or
+   * whose object is missing, is refused (MESSAGE_INVALID) rather than guessed at.
+   */
+  async verifyNotification(body: string): Promise<MerchantEvent> {
     const verified = await verifyPayload(
       body.trim(),
       fspKeyResolver(this.#options.fsp),
       { issuer: this.#options.fsp.id, audience: this.#options.merchantId },
       { maxAgeSeconds: 86_400 },
     );
-    return {
-      event: String(verified.payload.event),
-      payment: verified.payload.payment as Record<string, unknown>,
-    };
+    return merchantEventOf(verified.payload);
   }
+}
+
+/** What the FSP notifies a merchant of (each a signed webhook body). */
+export type MerchantEvent =
+  /** iMS step 9: a payment's public status changed. */
+  | { readonly event: 'payment.updated'; readonly payment: Readonly<Record<string, unknown>> }
+  /** m-trade: a customer scanned the till's signed QR code and asks to be sent the payment request. */
+  | { readonly event: 'trade.claimed'; readonly claim: Readonly<Record<string, unknown>> }
+  /** A refund's status changed. */
+  | { readonly event: 'refund.updated'; readonly refund: Readonly<Record<string, unknown>> };
+
+const eventObjectNames = {
+  'payment.updated': 'payment',
+  'trade.claimed': 'claim',
+  'refund.updated': 'refund',
+} as const;
+
+function merchantEventOf(payload: Readonly<Record<string, unknown>>): MerchantEvent {
+  const event = payload.event;
+  if (typeof event !== 'string' || !Object.hasOwn(eventObjectNames, event))
+    throw new MpayError('MESSAGE_INVALID', 'event');
+  const name = eventObjectNames[event as keyof typeof eventObjectNames];
+  const object = payload[name];
+  if (typeof object !== 'object' || object === null || Array.isArray(object))
+    throw new MpayError('MESSAGE_INVALID', name);
+  return { event, [name]: object } as MerchantEvent;
 }

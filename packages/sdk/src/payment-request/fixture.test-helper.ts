@@ -8,7 +8,13 @@ import {
   publicJwkSet,
   signPayload,
 } from '@mpay/envelope';
-import { fspSignedContent, type ImsMessage, imsToJson, merchantSignedContent } from '@mpay/protocol';
+import {
+  defaultSecurityPolicy,
+  fspSignedContent,
+  type ImsMessage,
+  imsToJson,
+  merchantSignedContent,
+} from '@mpay/protocol';
 import type { FspTrust } from '../fsp.ts';
 
 export const customerId = 'john.bernard@person.xbank';
@@ -77,6 +83,7 @@ export async function paymentRequestPush(
   };
   const filled: ImsMessage = {
     ...merchantSigned,
+    protections: defaultSecurityPolicy.levels.small,
     data: { ...merchantSigned.data, accountPayable: 'acct-1234' },
   };
   const fspSign = await signPayload(

@@ -26,6 +26,8 @@ export interface VerifiedConfirmation {
   readonly payment: Payment;
   /** The customer's signature (compact JWS), verified over the FSP's own copy of the message. */
   readonly sign: string;
+  /** The one-time code sealed to the customer's bank, when the level asks for one (covered by `sign`). */
+  readonly secondFactor: string | undefined;
   readonly nonce: string;
   readonly expiresAtSeconds: number;
 }
@@ -46,7 +48,13 @@ export async function verifyConfirmation(
   if (message.transactionId !== paymentId || message.address.from.id !== payment.customer.id) {
     throw new MpayError('PAYMENT_UNKNOWN');
   }
-  const sent = payment.message;
+  // The level's second factor: the customer seals it to its bank, which alone checks it; the FSP
+  // only sees that it is there, and the customer's signature covers it.
+  const { secondFactor } = message.address.from;
+  if (payment.message.protections?.includes('second_factor') && secondFactor === undefined) {
+    throw new MpayError('SECOND_FACTOR_REQUIRED');
+  }
+  const sent = withCustomerAdditions(payment.message, { secondFactor });
   if (canonicalize(customerSignedContent(message)) !== canonicalize(customerSignedContent(sent))) {
     throw new MpayError('PAYMENT_MESSAGE_MISMATCH');
   }
@@ -57,12 +65,29 @@ export async function verifyConfirmation(
   });
   const sign = message.address.from.sign;
   if (sign === undefined) throw new Error('assertion failed: a verified signature is present');
-  return { payment, sign, nonce: verified.claims.nonce, expiresAtSeconds: verified.claims.exp };
+  return {
+    payment,
+    sign,
+    secondFactor,
+    nonce: verified.claims.nonce,
+    expiresAtSeconds: verified.claims.exp,
+  };
 }
 
-/** The customer's message: the FSP's own copy plus the customer's verified signature, nothing else from the client. */
-function withCustomerSignature(sent: ImsMessage, sign: string): ImsMessage {
-  return { ...sent, address: { ...sent.address, from: { ...sent.address.from, sign } } };
+/**
+ * The customer's message: the FSP's own copy plus what the customer adds (its
+ * verified signature, the sealed second factor), nothing else from the client.
+ */
+function withCustomerAdditions(
+  sent: ImsMessage,
+  additions: { sign?: string | undefined; secondFactor?: string | undefined },
+): ImsMessage {
+  const from = {
+    ...sent.address.from,
+    ...(additions.sign === undefined ? {} : { sign: additions.sign }),
+    ...(additions.secondFactor === undefined ? {} : { secondFactor: additions.secondFactor }),
+  };
+  return { ...sent, address: { ...sent.address, from } };
 }
 
 /** What a closed payment answers the customer. */
@@ -135,7 +160,10 @@ export async function confirmPayment(
         {
           event: 'customer_confirmed',
           changes: {
-            message: withCustomerSignature(locked.message, confirmation.sign),
+            message: withCustomerAdditions(locked.message, {
+              sign: confirmation.sign,
+              secondFactor: confirmation.secondFactor,
+            }),
             detail: 'customer signature verified; order queued for the customer bank',
           },
           guard: (guardSql) =>

@@ -26,6 +26,12 @@ function amountOf(payment: Payment) {
   return { currency: payment.currency, value: formatDecimalAmount(payment.message.data.amount) };
 }
 
+/** The level the FSP applied and what it required, as the message states them (once the FSP countersigned). */
+function securityOf(payment: Payment) {
+  const { type, protections } = payment.message;
+  return { level: type, protections: [...(protections ?? [])] };
+}
+
 // The FSP signs with the wall clock (iat/exp are about transport freshness, checked by parties on
 // their own clocks); the times inside the documents (completedAt, at) are the protocol's clock.
 
@@ -44,6 +50,7 @@ async function signReceipt(context: GatewayContext, payment: Payment, evidence: 
         payee: payment.merchant.id,
         accountPayable: payment.payerAccount,
         amount: amountOf(payment),
+        security: securityOf(payment),
         bankTransferId: evidence.transferId ?? payment.id,
         customerSignature: signatureValue(customerSign),
         bankAnswer: signatureValue(evidence.bankAnswer),
@@ -77,6 +84,7 @@ async function signOutcome(
         payer: payment.customer.id,
         payee: payment.merchant.id,
         amount: amountOf(payment),
+        security: securityOf(payment),
         ...(evidence.failureCode === undefined ? {} : { failureCode: evidence.failureCode }),
         ...(evidence.answer === undefined ? {} : { answer: signatureValue(evidence.answer) }),
         ...(evidence.bankAnswer === undefined ? {} : { bankAnswer: signatureValue(evidence.bankAnswer) }),
@@ -108,6 +116,7 @@ async function signNotification(
         status: publicStatusOf(next),
         amount: { currency: payment.currency, minor: payment.amountMinor.toString() },
         payer: payment.customer.id,
+        securityLevel: payment.message.type,
         ...(evidence.failureCode === undefined ? {} : { failureCode: evidence.failureCode }),
       },
     },

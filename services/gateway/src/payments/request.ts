@@ -1,12 +1,16 @@
 import { encryptTo, signPayload } from '@mpay/envelope';
 import {
+  assessSecurity,
   fspSignedContent,
+  higherLevel,
   type ImsMessage,
   imsToJson,
-  isLevelAtLeast,
   MpayError,
   merchantSignedContent,
-  securityLevelFor,
+  type PaymentState,
+  paymentStates,
+  publicStatusOf,
+  type SecurityAssessment,
   stepPayment,
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -17,13 +21,21 @@ import { findParty, type Party, resolveParty } from '../registry/parties.ts';
 import { materialiseEffects } from './effects.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
-import { findPayment, insertPayment, persistStep, requestsSince } from './store.ts';
+import {
+  findPayment,
+  insertPayment,
+  lockCustomer,
+  persistStep,
+  recentPaymentsOf,
+  requestsSince,
+} from './store.ts';
 import { openMessageToFsp, verifyChainSignature } from './verify.ts';
 
 export interface PaymentRequestAccepted {
   readonly paymentId: string;
   readonly status: 'awaiting_customer';
   readonly securityLevel: string;
+  readonly protections: readonly string[];
   readonly expiresAt: string;
   readonly delivered: boolean;
 }
@@ -72,24 +84,68 @@ export async function verifyPaymentRequest(
   const binding = await activeBindingOf(context.database, customer.id, context.clock()).catch(() => {
     throw new MpayError('PARTY_UNKNOWN', 'payer');
   });
-  const required = securityLevelFor(message.data.amount.minor, message.data.amount.currency);
-  if (!isLevelAtLeast(message.type, required)) throw new MpayError('MESSAGE_INVALID', 'type');
+  if (message.protections !== undefined) throw new MpayError('MESSAGE_INVALID', 'protections');
   const { nonce, exp } = merchantSignature.claims;
   return { message, merchant, customer, binding, nonce, expiresAtSeconds: exp };
 }
 
+/** The payments that still count towards a customer's level: those not ended without money moving. */
+const countingStates: readonly PaymentState[] = paymentStates.filter((state) =>
+  ['requested', 'awaiting_customer', 'authorised', 'completed'].includes(publicStatusOf(state)),
+);
+
 /**
- * iMS step 2's content: the FSP fills in the payer's account (from the bank's
- * binding, never from the merchant), countersigns the content and the
- * merchant's signature, and encrypts the message to the customer's device key.
- * No receivable account: the merchant's bank alone resolves the payee.
+ * The level this payment gets: the gateway's own assessment from the amount
+ * and the customer's recent payments (so that splitting a purchase does not
+ * lower it), raised to the merchant's <type> when the merchant asks for more.
+ * Runs under the customer's lock, so requests at once are assessed in turn.
  */
-async function countersign(context: GatewayContext, verified: VerifiedPaymentRequest) {
+async function assessLevel(
+  context: GatewayContext,
+  sql: Sql,
+  verified: VerifiedPaymentRequest,
+  now: Date,
+): Promise<SecurityAssessment> {
+  const { amount } = verified.message.data;
+  await lockCustomer(sql, verified.customer.id);
+  const windowSeconds = context.securityPolicy.currencies[amount.currency]?.windowSeconds ?? 0;
+  const history = await recentPaymentsOf(
+    sql,
+    verified.customer.id,
+    amount.currency,
+    new Date(now.getTime() - windowSeconds * 1000),
+    countingStates,
+  );
+  const assessed = assessSecurity(amount, history, context.securityPolicy, now);
+  const level = higherLevel(assessed.level, verified.message.type);
+  if (level === assessed.level) return assessed;
+  return {
+    ...assessed,
+    level,
+    protections: context.securityPolicy.levels[level],
+    reason: `the merchant asked for ${level} (${assessed.reason})`,
+  };
+}
+
+/**
+ * iMS step 2's content: the FSP writes the level and its protections, fills
+ * in the payer's account (from the bank's binding, never from the merchant),
+ * countersigns the content and the merchant's signature, and encrypts the
+ * message to the customer's device key. No receivable account: the
+ * merchant's bank alone resolves the payee.
+ */
+async function countersign(
+  context: GatewayContext,
+  verified: VerifiedPaymentRequest,
+  security: SecurityAssessment,
+) {
   const payerAccount = verified.binding.accounts[0];
   if (payerAccount === undefined)
     throw new Error('assertion failed: a key binding names at least one account');
   const filled: ImsMessage = {
     ...verified.message,
+    type: security.level,
+    protections: security.protections,
     data: { ...verified.message.data, accountPayable: payerAccount },
   };
   const fspSign = await signPayload(
@@ -146,7 +202,6 @@ export async function requestPayment(
   idempotency: IdempotencyClaim | undefined,
 ): Promise<{ statusCode: number; body: unknown }> {
   const now = context.clock();
-  const { countersigned, push, payerAccount } = await countersign(context, verified);
   const answer = await context.database.transaction(async (sql) => {
     if (idempotency !== undefined) {
       const stored = await claimIdempotencyKey(sql, idempotency, now);
@@ -154,11 +209,13 @@ export async function requestPayment(
     }
     await checkRates(context, sql, verified, now);
     await recordNonce(sql, verified.merchant.id, verified.nonce, verified.expiresAtSeconds);
+    const security = await assessLevel(context, sql, verified, now);
+    const { countersigned, push, payerAccount } = await countersign(context, verified, security);
     const expiresAt = new Date(now.getTime() + context.limits.paymentExpirySeconds * 1000);
     await insertPayment(
       sql,
       {
-        message: verified.message,
+        message: countersigned,
         merchantId: verified.merchant.id,
         customerId: verified.customer.id,
         payerAccount,
@@ -178,7 +235,7 @@ export async function requestPayment(
       {
         message: countersigned,
         pushMessage: push,
-        detail: 'FSP countersigned and sent the message to the customer device',
+        detail: `FSP countersigned and sent the message to the customer device; level ${security.level}: ${security.reason}`,
       },
       outbox,
       now,
@@ -187,6 +244,7 @@ export async function requestPayment(
       paymentId: payment.id,
       status: 'awaiting_customer',
       securityLevel: payment.securityLevel,
+      protections: security.protections,
       expiresAt: expiresAt.toISOString(),
       delivered: context.hub.isConnected(verified.customer.id),
     };

@@ -7,6 +7,8 @@ import {
   type PaymentEventKind,
   type PaymentState,
   type PaymentStepResult,
+  type RecentPayment,
+  type SecurityLevel,
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { Party } from '../registry/parties.ts';
@@ -327,6 +329,47 @@ export async function expiredPaymentIds(
     [states, now.toISOString(), limit],
   );
   return rows.map((row) => row.id);
+}
+
+/**
+ * The customer's payments in one currency since `since` that still count
+ * towards the security level (asked, authorised or paid: not those declined,
+ * cancelled, expired, refused or failed), with the level each was given.
+ * The caller holds the customer's lock (lockCustomer), so two requests at
+ * once see each other.
+ */
+export async function recentPaymentsOf(
+  sql: Sql,
+  customerId: string,
+  currency: string,
+  since: Date,
+  counting: readonly PaymentState[],
+): Promise<RecentPayment[]> {
+  const { rows } = await sql.query<{
+    amount_minor: string;
+    security_level: string;
+    created_at: Date | string;
+  }>(
+    `SELECT amount_minor::text AS amount_minor, security_level, created_at FROM payments
+      WHERE customer_id = $1 AND currency = $2 AND created_at > $3 AND state = ANY($4)`,
+    [customerId, currency, since.toISOString(), counting],
+  );
+  return rows.map((row) => ({
+    amountMinor: BigInt(row.amount_minor),
+    level: readOneLevel(row.security_level),
+    at: new Date(row.created_at),
+  }));
+}
+
+function readOneLevel(value: string): SecurityLevel {
+  if (value === 'small' || value === 'medium' || value === 'large') return value;
+  throw new Error(`assertion failed: a stored security level is one of the three, got ${value}`);
+}
+
+/** Serialises the security assessment of one customer's requests (held to the end of the transaction). */
+export async function lockCustomer(sql: Sql, customerId: string): Promise<void> {
+  // NO KEY UPDATE: the payments' foreign keys take KEY SHARE on the same row and must not wait.
+  await sql.query('SELECT id FROM parties WHERE id = $1 FOR NO KEY UPDATE', [customerId]);
 }
 
 /** Payment requests created since `since` by a merchant or to a customer, and the oldest of them (rate limits). */

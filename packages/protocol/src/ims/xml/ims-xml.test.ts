@@ -57,7 +57,9 @@ function adaptedFigure3(): string {
 }
 
 const sampleXml =
-  '<iMS><type>medium</type><transactionId>0b8f2a6e-4c1d-4f7a-9e3b-2d5c6a7b8c9d</transactionId>' +
+  '<iMS><type>medium</type>' +
+  '<protections>merchant_signature fsp_countersignature customer_signature pin</protections>' +
+  '<transactionId>0b8f2a6e-4c1d-4f7a-9e3b-2d5c6a7b8c9d</transactionId>' +
   '<procedure>m-commerce</procedure><address>' +
   `<from><id>john.bernard@person.xbank</id><sign>${sampleSignatures.customer}</sign></from>` +
   `<to><id>merkur.trade@merchant.xbank</id><sign>${sampleSignatures.merchant}</sign></to>` +
@@ -85,7 +87,7 @@ describe("the paper's Figure 3", () => {
       accountReceivable: '9876-543-21de',
       amount: { currency: 'EUR', minor: 100000n },
     });
-    expect(imsToXml(message)).toBe(sampleXml);
+    expect(imsToXml(message)).toBe(sampleXml.replace(/<protections>[^<]*<\/protections>/, ''));
   });
 });
 
@@ -94,10 +96,42 @@ describe('imsToXml / imsFromXml', () => {
     expect(imsToXml(imsFromJson(sampleImsJson()))).toBe(sampleXml);
     expect(imsJsonToXml(sampleImsJson())).toBe(sampleXml);
     const unsigned = imsFromXml(
-      sampleXml.replace(/<sign>[^<]*<\/sign>|<FSPsign>[^<]*<\/FSPsign>|<account\w+>[^<]*<\/account\w+>/g, ''),
+      sampleXml.replace(
+        /<sign>[^<]*<\/sign>|<FSPsign>[^<]*<\/FSPsign>|<account\w+>[^<]*<\/account\w+>|<protections>[^<]*<\/protections>/g,
+        '',
+      ),
     );
     expect(imsToXml(unsigned)).not.toContain('sign>');
     expect(unsigned.data).toEqual({ amount: { currency: 'EUR', minor: 100000n } });
+  });
+
+  it('reads the protections as single-space separated names in the catalogue order, and the sealed second factor in <from> only', () => {
+    const sealed = 'eyJhbGciOiJFQ0RILUVTIn0..aXY.Y2lwaGVy.dGFn';
+    const withCode = sampleXml.replace(
+      '</sign></from>',
+      `</sign><secondFactor>${sealed}</secondFactor></from>`,
+    );
+    expect(imsFromXml(withCode).address.from.secondFactor).toBe(sealed);
+    expect(imsToXml(imsFromXml(withCode))).toBe(withCode);
+    const outcomeOf = (xml: string) => {
+      try {
+        imsFromXml(xml);
+        return 'accepted';
+      } catch (error) {
+        return (error as { code?: string; detail?: string }).detail ?? 'error';
+      }
+    };
+    expect(outcomeOf(sampleXml.replace('customer_signature pin', 'pin customer_signature'))).toBe(
+      'protections',
+    );
+    expect(outcomeOf(sampleXml.replace('customer_signature pin', 'customer_signature  pin'))).toBe(
+      'protections',
+    );
+    expect(outcomeOf(sampleXml.replace(' pin<', ' pin pin<'))).toBe('protections');
+    expect(outcomeOf(sampleXml.replace(' pin<', ' fingerprint<'))).toBe('protections');
+    expect(
+      outcomeOf(sampleXml.replace('</sign></to>', `</sign><secondFactor>${sealed}</secondFactor></to>`)),
+    ).toBe('address.to.secondFactor');
   });
 
   it('escapes the description so that the output is always well-formed', () => {
@@ -139,10 +173,7 @@ describe('imsToXml / imsFromXml', () => {
     ],
     [
       'elements out of order',
-      sampleXml.replace(
-        /<type>medium<\/type>(<transactionId>[^<]*<\/transactionId>)/,
-        '$1<type>medium</type>',
-      ),
+      sampleXml.replace(/<type>medium<\/type>(<protections>[^<]*<\/protections>)/, '$1<type>medium</type>'),
       'XML_INVALID',
     ],
     [

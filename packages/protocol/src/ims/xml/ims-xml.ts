@@ -8,7 +8,9 @@ import { parseXmlDocument, type XmlElement } from './parse.ts';
 /**
  * The XML wire form: the paper's Figure 3, well-formed (its `<from>…<from>` and
  * `<amount>…<amount>` are typos for end tags), with `transactionId` and
- * `procedure` added and the element order fixed as below. The mapping to the
+ * `procedure` added (and, from the FSP on, `protections`: the level's
+ * protections separated by single spaces; from the customer, the sealed
+ * `secondFactor` in `<from>`) and the element order fixed as below. The mapping to the
  * JSON form is one to one: each element is the JSON key of the same name
  * (`FSPsign` ↔ `fspSign`), absent optional elements are absent keys, and the
  * amount is currency code and canonical decimal run together (`EUR1000.00`).
@@ -27,13 +29,14 @@ function leaf(element: string, key = element): XmlField {
   return { element, key };
 }
 
-const partyFields: readonly XmlField[] = [leaf('id'), leaf('sign')];
+const partyFields: readonly XmlField[] = [leaf('id'), leaf('sign'), leaf('secondFactor')];
 
 const imsXmlSchema: XmlField = {
   element: 'iMS',
   key: '',
   children: [
     leaf('type'),
+    leaf('protections'),
     leaf('transactionId'),
     leaf('procedure'),
     {
@@ -58,6 +61,8 @@ const imsXmlSchema: XmlField = {
 const currencyCodeLength = 3;
 
 function leafValue(field: XmlField, text: string): unknown {
+  // '<protections>merchant_signature pin</protections>' ↔ ['merchant_signature', 'pin']
+  if (field.element === 'protections') return text.split(' ');
   if (field.element !== 'amount') return text;
   return { currency: text.slice(0, currencyCodeLength), value: text.slice(currencyCodeLength) };
 }
@@ -91,7 +96,11 @@ function writeField(field: XmlField, value: unknown): string {
   const open = `<${field.element}>`;
   const close = `</${field.element}>`;
   if (field.children === undefined) {
-    const text = isRecord(value) ? `${value.currency}${value.value}` : String(value);
+    const text = Array.isArray(value)
+      ? value.join(' ')
+      : isRecord(value)
+        ? `${value.currency}${value.value}`
+        : String(value);
     return `${open}${escapeXmlText(text)}${close}`;
   }
   const object = isRecord(value) ? value : {};
