@@ -9,6 +9,7 @@ Usage:
   mpay up [--data DIR] [--verbose]      start gateway, banks xbank and ybank, merchant shop, log and witness, custody
   mpay demo [--out DIR] [--data DIR]    run one payment end to end against running (or self-started) services
   mpay demo --custody [--out DIR]       the same for the custody customer: the ten steps of iMS §5 (key in the HSM)
+  mpay demo --m-trade [--out DIR]       m-trade at the till (iMS §2.2): a signed EMV QR code, claimed by the wallet
   mpay custody unblock PARTY [--bank B] the customer's bank lifts custody's PIN block (signed with the bank's key)
   mpay log keygen NAME                  create a signed-note key pair
   mpay log note sign --skey FILE        sign the note on stdin
@@ -18,6 +19,7 @@ Usage:
   mpay audit [--data DIR]               check every bank's ledger invariants and the banks' positions
   mpay settlement [--book] [--json]     who owes whom between the banks; --book settles what both agree on
   mpay dispute PAYMENT_ID [--out FILE]  the payment's signed messages, log proof and cosigned checkpoint in one file
+  mpay refund PAYMENT_ID [--amount 5.00] the demo merchant refunds a completed payment (all, or part) through the banks
   mpay bench ledger|log [--json]        measure the ledger or the log against a baseline in the same run
   mpay help                             this text
 
@@ -50,6 +52,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'dispute': {
         const { runDispute } = await import('./commands/dispute.ts');
         return await runDispute(parseFlags(rest).positional, flags, io);
+      }
+      case 'refund': {
+        const { runRefund } = await import('./commands/refund.ts');
+        return await runRefund(rest, io);
       }
       case 'bench': {
         const { runBench } = await import('./commands/bench/index.ts');

@@ -62,10 +62,11 @@ async function authorise(
   signed: Debit,
   key: PrivateJwk | SigningKey = customerKey,
   now?: () => number,
+  level: ImsMessage['type'] = 'small',
 ): Promise<string> {
   const value = `${signed.amount / 100n}.${(signed.amount % 100n).toString().padStart(2, '0')}`;
   const message: ImsMessage = {
-    type: 'small',
+    type: level,
     transactionId: signed.id,
     procedure: 'm-commerce',
     address: {
@@ -151,6 +152,19 @@ describe("the customer's bank checks the customer's consent", () => {
     expect(await test.balances()).toEqual({
       customer: before.customer - exact.amount,
       merchant: before.merchant + exact.amount,
+    });
+  });
+
+  it('a level signed below what the amount alone requires (an FSP downgrading to skip the second factor)', async () => {
+    await expectNothingMoved(async () => {
+      const large = debit({ amount: 600_00n });
+      for (const level of ['small', 'medium'] as const) {
+        const refused = await order(xbank, large, await authorise(large, customerKey, undefined, level));
+        expect([refused.status, refused.code], level).toEqual([403, 'SECURITY_LEVEL_TOO_LOW']);
+      }
+      // Signed as large, the bank asks for the second factor the customer did not seal.
+      const asLarge = await order(xbank, large, await authorise(large, customerKey, undefined, 'large'));
+      expect([asLarge.status, asLarge.code]).toEqual([403, 'SECOND_FACTOR_REQUIRED']);
     });
   });
 

@@ -45,7 +45,7 @@ import { bankOperator, type Deployment, dataDirOf, readJson } from './deployment
 import { describeEvidence, fetchEvidence, logPolicyOf, verifyReceipt } from './evidence.ts';
 import type { CommandIo } from './io.ts';
 
-type DemoDeployment = Omit<Deployment, 'pid'>;
+export type DemoDeployment = Omit<Deployment, 'pid'>;
 
 async function healthy(url: string): Promise<boolean> {
   try {
@@ -81,7 +81,7 @@ async function connect(
 }
 
 /** What both demos share: where the services are, the FSP's keys, the merchant, and the messages seen. */
-interface DemoContext {
+export interface DemoContext {
   readonly dataDir: string;
   readonly deployment: DemoDeployment;
   readonly io: CommandIo;
@@ -93,7 +93,7 @@ interface DemoContext {
   readonly record: (message: TracedMessage) => void;
 }
 
-async function openDemo(
+export async function openDemo(
   dataDir: string,
   deployment: DemoDeployment,
   io: CommandIo,
@@ -136,7 +136,7 @@ async function accountBalance(context: DemoContext, bankId: string, accountId: s
 }
 
 /** The demo customer's balance at xbank and the demo merchant's at ybank. */
-async function balancesOf(
+export async function balancesOf(
   context: DemoContext,
   customerAccount: string,
 ): Promise<{ customer: string; merchant: string }> {
@@ -146,7 +146,7 @@ async function balancesOf(
   };
 }
 
-function formatMinor(minor: string): string {
+export function formatMinor(minor: string): string {
   return `EUR ${formatDecimalBalance('EUR', BigInt(minor))}`;
 }
 
@@ -173,7 +173,7 @@ function shortKid(kid: string): string {
   return kid.length > 12 ? `${kid.slice(0, 12)}…` : kid;
 }
 
-function signedWith(compact: string): string {
+export function signedWith(compact: string): string {
   const { alg, kid } = headerOf(compact);
   return `${alg}, kid ${shortKid(kid)}`;
 }
@@ -187,6 +187,10 @@ export async function runDemo(flags: Map<string, string>, io: CommandIo): Promis
   const dataDir = dataDirOf(flags);
   const { deployment, platform } = await connect(dataDir, io);
   try {
+    if (flags.has('m-trade')) {
+      const { demoTillPayment } = await import('./demo-m-trade.ts');
+      return await demoTillPayment(dataDir, deployment, flags, io);
+    }
     return flags.has('custody')
       ? await demoCustodyPayment(dataDir, deployment, flags, io)
       : await demoPayment(dataDir, deployment, flags, io);
@@ -241,7 +245,7 @@ async function demoPayment(
   io.stdout(
     `6. ${demoParties.bank.id} verified the customer's own signature under the key it bound to the account, then the banks moved the money; receipt signed by ${String(receipt.payload.iss)}.\n`,
   );
-  const notification = await waitForNotification(deployment.merchantShop, view.paymentId);
+  const notification = await waitForNotification(deployment.merchantShop, view.paymentId, dataDir);
   context.record({
     step: 'merchant-notification',
     kind: 'jws',
@@ -276,7 +280,10 @@ async function demoPayment(
 }
 
 /** The payment's receipt from the transaction log, verified offline, and a line saying so. */
-async function logEvidence(context: DemoContext, paymentId: string): Promise<{ file: string; line: string }> {
+export async function logEvidence(
+  context: DemoContext,
+  paymentId: string,
+): Promise<{ file: string; line: string }> {
   const file = await fetchEvidence(context.deployment.gateway, context.dataDir, paymentId);
   const verified = await verifyReceipt(file, await logPolicyOf(context.dataDir));
   return {
@@ -288,10 +295,16 @@ async function logEvidence(context: DemoContext, paymentId: string): Promise<{ f
 async function waitForNotification(
   shopUrl: string,
   paymentId: string,
+  dataDir: string,
 ): Promise<{ jws: string; payment: Record<string, unknown> }> {
+  // The shop's notifications name payers and amounts: they are the merchant's, behind its token.
+  const token = await readJson<string>(join(dataDir, 'keys', 'merchant-shop-token.json'));
+  if (token === undefined)
+    throw new MpayError('AUTHENTICATION_FAILED', `no merchant shop token in ${dataDir}`);
   for (let attempt = 0; attempt < 100; attempt += 1) {
     const { body } = await requestJson<{ jws: string; payment: Record<string, unknown> }[]>(
       `${shopUrl}/notifications/${paymentId}`,
+      { headers: { authorization: `Bearer ${token}` } },
     );
     const completed = body.find((n) => n.payment.status === 'completed');
     if (completed !== undefined) return completed;
@@ -561,7 +574,7 @@ async function custodySteps7to10(
   const { paymentId } = request.view;
   const { bank, merchantBank, merchant } = demoParties;
   const binding = setup.binding;
-  const notification = await waitForNotification(deployment.merchantShop, paymentId);
+  const notification = await waitForNotification(deployment.merchantShop, paymentId, context.dataDir);
   context.record({ step: 'merchant-notification', kind: 'jws', party: fsp.id, compact: notification.jws });
   const status = String((await context.merchantClient.paymentStatus(paymentId)).status);
   const receiptForward = await nextInboxEvent(setup.phone, request.event.cursor, 'receipt', paymentId);

@@ -1,5 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseCatalogueJson } from '@mpay/merchant-shop';
 import { type Platform, startPlatform } from '../platform/start.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
@@ -47,6 +48,10 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       custody: port('MPAY_CUSTODY_PORT', 4120),
     },
     logger: flags.has('verbose') ? { level: 'info' } : false,
+    // MPAY_SHOP_CATALOGUE: a JSON file {"products":[{"id","name","price":{"currency","minor":"1250"}}]}.
+    shopCatalogue: process.env.MPAY_SHOP_CATALOGUE
+      ? parseCatalogueJson(await readFile(process.env.MPAY_SHOP_CATALOGUE, 'utf8'))
+      : undefined,
   });
   await writeDeployment(dataDir, platform);
   io.stdout(
@@ -54,7 +59,7 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       `  gateway (FSP ${platform.fsp.id})   ${platform.urls.gateway}`,
       `  bank xbank (customers)       ${platform.urls.xbank}`,
       `  bank ybank (merchants)       ${platform.urls.ybank}`,
-      `  merchant shop (webhooks)     ${platform.urls.merchantShop}`,
+      `  merchant shop (cart, orders) ${platform.urls.merchantShop}   (merchant's token: ${join(dataDir, 'keys', 'merchant-shop-token.json')})`,
       `  transaction log              ${platform.urls.log}   (${platform.log.origin})`,
       `  witness                      ${platform.urls.witness}`,
       `  custody (${platform.custody.context.custody.id}, HSM)  ${platform.urls.custody}   (iMS §5: keys in the HSM, PINs counted)`,

@@ -1,10 +1,12 @@
 import { type BankService, bankRequestVerifier, createBankService, migrateBank } from '@mpay/bank';
 import {
   type GeneratedKeyPair,
+  generateEncryptionKeyPair,
   generateSigningKeyPair,
   type PrivateJwk,
   type PublicJwk,
 } from '@mpay/envelope';
+import type { SecurityPolicy } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
 
@@ -35,6 +37,8 @@ interface BankSecrets {
   readonly operator: PartyKeys;
   /** Signs funds-transfer messages and answers to peer banks. */
   readonly interbank: GeneratedKeyPair;
+  /** ECDH-ES: customers seal one-time codes to it, and the bank seals the TOTP secrets it stores. */
+  readonly encryption: GeneratedKeyPair;
 }
 
 export interface StartBanksInput {
@@ -47,6 +51,8 @@ export interface StartBanksInput {
   readonly workerIntervalMs: number;
   /** The banks' ledger clock (tests move it past a binding's validity); default the system clock. */
   readonly clock?: (() => Date) | undefined;
+  /** The security levels the banks check (the floor of an amount, what each level requires); default the protocol's. */
+  readonly securityPolicy?: SecurityPolicy | undefined;
 }
 
 async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankSecrets> {
@@ -56,7 +62,10 @@ async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankS
   const interbank = await loadOrCreate(dataDir, `keys/${id}-interbank.json`, () =>
     generateSigningKeyPair('ES256'),
   );
-  return { operator: operator.keys, interbank };
+  const encryption = await loadOrCreate(dataDir, `keys/${id}-encryption.json`, () =>
+    generateEncryptionKeyPair(),
+  );
+  return { operator: operator.keys, interbank, encryption };
 }
 
 /**
@@ -85,17 +94,25 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
       }));
     const service = createBankService({
       ...(input.clock === undefined ? {} : { clock: input.clock }),
+      ...(input.securityPolicy === undefined ? {} : { securityPolicy: input.securityPolicy }),
       name: id,
       database,
       logger: input.logger,
       // One institutional key: funds-transfer messages, key bindings and answers to the FSP.
       signingKey: own.interbank.privateJwk,
       interbank: { signingKey: own.interbank.privateJwk, peers },
+      // Second factors: kept with the data folder, since the stored TOTP secrets are sealed to it.
+      encryptionKey: own.encryption.privateJwk,
       verifyRequest: bankRequestVerifier(id, [
         {
           id: input.fspId,
           signingJwk: input.fspSigningJwk,
-          allowed: ['POST /payment-orders', 'GET /payment-orders/'],
+          allowed: [
+            'POST /payment-orders',
+            'GET /payment-orders/',
+            'POST /refund-orders',
+            'GET /refund-orders/',
+          ],
         },
         { id: `operator.${id}`, signingJwk: own.operator.signing.publicJwk, allowed: ['POST /', 'GET /'] },
       ]),

@@ -40,6 +40,8 @@ export const demoParties = {
     id: 'merkur.trade@merchant.ybank',
     displayName: 'Merkur Trade',
     account: '0b0a0000-0000-4000-8000-000000009876',
+    /** The merchant's backend, as its bank's key binding names the "device" holding its key. */
+    backendId: 'merkur-backend-1',
   },
 } as const;
 
@@ -47,6 +49,13 @@ export interface DemoCredentials {
   merchantKeys: PartyKeys;
   customerKeystore: WalletKeystoreData;
   customerPin: string;
+  /**
+   * The customer's authenticator (an otpauth Key URI; `authenticatorCode` gives
+   * its current code), which the bank gave the first enrolled device: kept
+   * apart from the keystore, in `parties/<id>.authenticator.json`. Undefined
+   * for a data folder enrolled before banks had second factors.
+   */
+  customerAuthenticator: string | undefined;
   /** The custody customer's phone: its token for custody, and the PIN credential (the key is in custody's HSM). */
   custodyCustomer: CustodyEnrolment;
 }
@@ -189,7 +198,11 @@ async function enrolCustodyCustomer(input: SeedInput, bank: BankAccess): Promise
  * wrapped under what only a login there gives. The device then registers
  * with the FSP on the strength of the binding.
  */
-async function enrolCustomer(input: SeedInput, bank: BankAccess): Promise<WalletKeystoreData> {
+async function enrolCustomer(
+  input: SeedInput,
+  bank: BankAccess,
+  keepAuthenticator: (authenticator: string) => void,
+): Promise<WalletKeystoreData> {
   const { customer } = demoParties;
   const invitation = await bankPost<{ code: string }>(bank, '/enrolment-codes', {
     partyId: customer.id,
@@ -202,13 +215,38 @@ async function enrolCustomer(input: SeedInput, bank: BankAccess): Promise<Wallet
     customer.deviceId,
     keys,
   );
+  if (enrolment.authenticator !== undefined) keepAuthenticator(enrolment.authenticator);
   return createKeystore({
     partyId: customer.id,
     pin: customer.pin,
     keys,
     binding: enrolment.binding,
+    bankEncryptionJwk: enrolment.bankEncryptionJwk,
     pinServer: { url: input.custodyUrl, custodyId: input.custodyId },
   });
+}
+
+/**
+ * The merchant's signing key bound by the merchant's bank to the merchant
+ * account, as a customer's device key is to the customer's (the same public
+ * APIs: the operator's one-time code naming the account, then the enrolment
+ * with a proof of possession): a refund the merchant signs is checked by its
+ * bank under this binding before the merchant is debited. The key is the one
+ * the FSP certified. Done once per data folder (a key is bound once, ever).
+ */
+async function enrolMerchantKey(input: SeedInput, merchantBank: BankAccess): Promise<{ serial: string }> {
+  const { merchant } = demoParties;
+  const invitation = await bankPost<{ code: string }>(merchantBank, '/enrolment-codes', {
+    partyId: merchant.id,
+    accountIds: [merchant.account],
+  });
+  if (invitation === undefined) throw new Error('assertion failed: the bank issued an enrolment code');
+  const enrolment = await enrolDevice(
+    { bankUrl: merchantBank.url, bankId: merchantBank.id, partyId: merchant.id, code: invitation.code },
+    merchant.backendId,
+    { signing: input.merchantKeys.signing, encryption: input.merchantKeys.encryption },
+  );
+  return { serial: enrolment.serial };
 }
 
 /**
@@ -217,9 +255,15 @@ async function enrolCustomer(input: SeedInput, bank: BankAccess): Promise<Wallet
  * a keystore written when custody listened elsewhere is pointed at where it
  * listens now; another custody (another id) cannot open it: enrol again.
  */
-async function customerKeystoreOf(input: SeedInput, bank: BankAccess): Promise<WalletKeystoreData> {
+async function customerKeystoreOf(
+  input: SeedInput,
+  bank: BankAccess,
+  keepAuthenticator: (authenticator: string) => void,
+): Promise<WalletKeystoreData> {
   const name = join('parties', `${demoParties.customer.id}.wallet-v2.json`);
-  const stored = parseKeystore(await loadOrCreate(input.dataDir, name, () => enrolCustomer(input, bank)));
+  const stored = parseKeystore(
+    await loadOrCreate(input.dataDir, name, () => enrolCustomer(input, bank, keepAuthenticator)),
+  );
   if (stored.pinServer.custodyId !== input.custodyId)
     throw new Error(
       `${name} belongs to custody ${stored.pinServer.custodyId}, not ${input.custodyId}: enrol again`,
@@ -251,7 +295,15 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
     );
   }
   await openAccounts(bank, merchantBank);
-  const customerKeystore = await customerKeystoreOf(input, bank);
+  let enrolledAuthenticator: string | undefined;
+  const customerKeystore = await customerKeystoreOf(input, bank, (authenticator) => {
+    enrolledAuthenticator = authenticator;
+  });
+  const { authenticator: customerAuthenticator } = await loadOrCreate<{ authenticator?: string }>(
+    input.dataDir,
+    join('parties', `${customer.id}.authenticator.json`),
+    async () => (enrolledAuthenticator === undefined ? {} : { authenticator: enrolledAuthenticator }),
+  );
   await registerWithFsp(
     input.gatewayUrl,
     { serial: 'seed', binding: customerKeystore.binding },
@@ -291,10 +343,14 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
     },
     `merchant-${merchant.id}-${webhookUrl}`,
   );
+  await loadOrCreate(input.dataDir, join('parties', `${merchant.id}.bank-binding.json`), () =>
+    enrolMerchantKey(input, merchantBank),
+  );
   return {
     merchantKeys: input.merchantKeys,
     customerKeystore,
     customerPin: customer.pin,
+    customerAuthenticator,
     custodyCustomer: custodyEnrolment,
   };
 }

@@ -10,7 +10,13 @@ import {
 import { ensureSoftHsmToken } from '@mpay/hsm';
 import { sharedTestHsmDirectory } from '@mpay/hsm/test-support';
 import { type LogStack, startLogStack } from '@mpay/log-service';
-import { createMerchantShop, type MerchantShop } from '@mpay/merchant-shop';
+import { createMerchantShop, type MerchantShop, type ProductInput } from '@mpay/merchant-shop';
+import {
+  defaultSecurityPolicy,
+  parseSecurityPolicy,
+  type SecurityPolicy,
+  securityPolicyToJson,
+} from '@mpay/protocol';
 import { MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
 import { type BankId, bankIds, type RunningBank, startBanks } from './banks.ts';
@@ -37,8 +43,15 @@ export interface PlatformOptions {
   gatewayLimits?: Partial<GatewayLimits>;
   /** The gateway's clock (tests move it to expire requests). */
   gatewayClock?: () => Date;
+  /**
+   * The security-level policy. Default: `<dataDir>/security-policy.json`, written with the
+   * defaults on first start for the operator to edit, and validated at every start.
+   */
+  securityPolicy?: SecurityPolicy;
   /** The banks' clock (tests move it past a key binding's validity). */
   bankClock?: () => Date;
+  /** What the merchant shop sells (validated by the shop); its demo catalogue when absent. */
+  shopCatalogue?: readonly ProductInput[] | undefined;
 }
 
 export interface Platform {
@@ -52,6 +65,8 @@ export interface Platform {
   log: LogStack;
   gateway: GatewayService;
   merchantShop: MerchantShop;
+  /** Bearer token of the shop's merchant endpoints (orders, shipment, notifications); <data>/keys/merchant-shop-token.json. */
+  merchantShopToken: string;
   credentials: DemoCredentials;
   fsp: FspIdentity;
   operatorToken: string;
@@ -62,7 +77,14 @@ export interface Platform {
 }
 
 /** The schemas (PostgreSQL) or data folders (PGlite) of a platform, before any prefix. */
-export const platformSchemas = ['gateway', ...bankIds, 'custody', 'log', 'log_witness'] as const;
+export const platformSchemas = [
+  'gateway',
+  ...bankIds,
+  'custody',
+  'log',
+  'log_witness',
+  'merchant_shop',
+] as const;
 
 /** Where the embedded softhsm2 keeps its tokens: in the data folder, or one shared folder for in-memory (test) platforms. */
 function softHsmOf(dataDir: string | undefined): { directory: string; tokenLabel: string } {
@@ -84,6 +106,13 @@ const witnessesRequired = 1;
  */
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
   const fspKeys = await loadOrCreate(options.dataDir, 'keys/fsp.json', generatePartyKeys);
+  const securityPolicy =
+    options.securityPolicy ??
+    parseSecurityPolicy(
+      await loadOrCreate(options.dataDir, 'security-policy.json', async () =>
+        securityPolicyToJson(defaultSecurityPolicy),
+      ),
+    );
   const fsp: FspIdentity = { id: 'fsp.mpay', signing: fspKeys.signing, encryption: fspKeys.encryption };
   const operatorToken = await loadOrCreate(
     options.dataDir,
@@ -106,6 +135,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     logger: options.logger ?? false,
     workerIntervalMs: options.backgroundIntervalMs ?? 250,
     clock: options.bankClock,
+    // One policy: the banks' floor and the gateway's levels must agree.
+    securityPolicy,
   });
   const custodyKeys = await loadOrCreate(options.dataDir, 'keys/custody.json', generatePartyKeys);
   const custodyId = 'custody.mpay';
@@ -155,6 +186,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
     ...(options.gatewayLimits === undefined ? {} : { limits: options.gatewayLimits }),
     ...(options.gatewayClock === undefined ? {} : { clock: options.gatewayClock }),
+    securityPolicy,
     custodians: [{ id: custodyId, url: custodyUrl, encryptionJwk: custodyKeys.encryption.publicJwk }],
   });
   gatewayUrl = await gateway.listen(options.ports?.gateway ?? 0, '127.0.0.1');
@@ -169,7 +201,18 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     signingKey: merchantKeys.signing.privateJwk,
     fsp: { id: fsp.id, keys: { keys: [fsp.signing.publicJwk, fsp.encryption.publicJwk] } },
   });
-  const merchantShop = createMerchantShop(merchant);
+  const merchantShopToken = await loadOrCreate(options.dataDir, 'keys/merchant-shop-token.json', async () =>
+    Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'),
+  );
+  const shopDatabase = await open('merchant_shop');
+  const merchantShop = await createMerchantShop({
+    database: shopDatabase,
+    merchant,
+    merchantToken: merchantShopToken,
+    ...(options.shopCatalogue === undefined ? {} : { catalogue: options.shopCatalogue }),
+    logger: options.logger ?? false,
+    backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+  });
   const merchantShopUrl = await merchantShop.listen(options.ports?.merchantShop ?? 0, '127.0.0.1');
   const credentials = await seedDemo({
     dataDir: options.dataDir,
@@ -195,11 +238,12 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     log,
     gateway,
     merchantShop,
+    merchantShopToken,
     credentials,
     fsp,
     operatorToken,
     banks,
-    databases: [gatewayDatabase, custodyDatabase, ...banks.map((bank) => bank.database)],
+    databases: [gatewayDatabase, custodyDatabase, shopDatabase, ...banks.map((bank) => bank.database)],
     async close() {
       await merchantShop.close();
       await gateway.close();
@@ -209,6 +253,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await Promise.all([
         gatewayDatabase.close(),
         custodyDatabase.close(),
+        shopDatabase.close(),
         ...banks.map((bank) => bank.database.close()),
       ]);
     },

@@ -40,8 +40,25 @@ export {
   type PaymentRequestInput,
 } from './merchant/merchant.ts';
 export {
+  type RefundAnswer,
+  type RefundClientOptions,
+  type RefundInput,
+  readRefund,
+  requestRefund,
+} from './merchant/refund.ts';
+export {
+  createTillQr,
+  fetchTillClaim,
+  type TillClaim,
+  type TillQr,
+  type TillQrInput,
+  type TillSigner,
+  tillClaimOf,
+} from './merchant/till.ts';
+export {
   type PaymentRequestView,
   type VerifyPaymentRequestContext,
+  verifyMerchantCertificate,
   verifyPaymentRequest,
 } from './payment-request/verify.ts';
 export {
@@ -73,5 +90,23 @@ export {
   unlockKeystore,
   type WalletKeystoreData,
 } from './wallet/keystore.ts';
+export { openRefundReceipt, type RefundReceipt } from './wallet/refund.ts';
+export {
+  type Authenticator,
+  authenticatorCode,
+  openAuthenticator,
+  type SecondFactorInput,
+  sealSecondFactor,
+} from './wallet/second-factor.ts';
 export { sessionPinTriesMaxDefault } from './wallet/session-pin.ts';
+export {
+  awaitTillRequest,
+  claimTill,
+  readTillQr,
+  requestMatchesOffer,
+  type TillClaimAccepted,
+  type TillClaimContext,
+  type TillOffer,
+  type TillReadContext,
+} from './wallet/till.ts';
 export { Wallet, type WalletOptions } from './wallet/wallet.ts';

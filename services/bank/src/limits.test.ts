@@ -11,6 +11,8 @@ describe('bank limits', () => {
       keyBindingValidityDays: 365,
       customerAuthorisationLifetimeSecondsMax: 300,
       customerAuthorisationClockSkewSeconds: 60,
+      secondFactorWindowSteps: 1,
+      secondFactorAttemptsMax: 5,
     });
     expect(Object.isFrozen(limits)).toBe(true);
   });
@@ -27,6 +29,10 @@ describe('bank limits', () => {
       { customerAuthorisationLifetimeSecondsMax: 86_401 },
       { customerAuthorisationClockSkewSeconds: 301 },
       { customerAuthorisationClockSkewSeconds: -1 },
+      { secondFactorWindowSteps: -1 },
+      { secondFactorWindowSteps: 3 },
+      { secondFactorAttemptsMax: 0 },
+      { secondFactorAttemptsMax: 6 },
     ];
     for (const options of outOfRange) {
       expect(() => createBankLimits(options), JSON.stringify(options)).toThrow('bank limits');

@@ -30,6 +30,14 @@ export interface BankLimits extends LedgerLimits {
   readonly customerAuthorisationLifetimeSecondsMax: number;
   /** Clock difference tolerated between the customer's device and the bank on that check. */
   readonly customerAuthorisationClockSkewSeconds: number;
+  /**
+   * Time steps accepted on either side of the bank's current one for a
+   * one-time code (RFC 6238 §5.2: one step back for the delay of the network
+   * and of a code typed at the end of its step, one forward for clocks).
+   */
+  readonly secondFactorWindowSteps: number;
+  /** Wrong one-time codes in a row per party before its second factor is blocked (until the operator resets it). */
+  readonly secondFactorAttemptsMax: number;
 }
 
 const bankDefaults = {
@@ -45,6 +53,8 @@ const bankDefaults = {
   keyBindingValidityDays: 365,
   customerAuthorisationLifetimeSecondsMax: 300,
   customerAuthorisationClockSkewSeconds: 60,
+  secondFactorWindowSteps: 1,
+  secondFactorAttemptsMax: 5,
 };
 
 /** Hard ceiling of `statementPageSizeMax`: the page size is three digits on the wire. */
@@ -70,6 +80,8 @@ export function createBankLimits(options: Partial<BankLimits> = {}): BankLimits 
     keyBindingValidityDays,
     customerAuthorisationLifetimeSecondsMax,
     customerAuthorisationClockSkewSeconds,
+    secondFactorWindowSteps,
+    secondFactorAttemptsMax,
     ...ledger
   } = { ...bankDefaults, ...options };
   checkInteger('bodyLimitBytes', bodyLimitBytes, 256, 1024 * 1024);
@@ -86,6 +98,10 @@ export function createBankLimits(options: Partial<BankLimits> = {}): BankLimits 
   // The envelope's bounds: a signed message lives at most a day, clocks differ by at most 300 s.
   checkInteger('customerAuthorisationLifetimeSecondsMax', customerAuthorisationLifetimeSecondsMax, 1, 86_400);
   checkInteger('customerAuthorisationClockSkewSeconds', customerAuthorisationClockSkewSeconds, 0, 300);
+  // Each step more is one more code a guess may hit; two steps is already ±60 s.
+  checkInteger('secondFactorWindowSteps', secondFactorWindowSteps, 0, 2);
+  // PSD2 RTS Art. 4(3)(b): at most five failed attempts in a row.
+  checkInteger('secondFactorAttemptsMax', secondFactorAttemptsMax, 1, 5);
   return Object.freeze({
     ...createLedgerLimits(ledger),
     bodyLimitBytes,
@@ -100,5 +116,7 @@ export function createBankLimits(options: Partial<BankLimits> = {}): BankLimits 
     keyBindingValidityDays,
     customerAuthorisationLifetimeSecondsMax,
     customerAuthorisationClockSkewSeconds,
+    secondFactorWindowSteps,
+    secondFactorAttemptsMax,
   });
 }

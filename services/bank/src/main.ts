@@ -2,12 +2,15 @@
  * One bank as its own process: `node --import tsx services/bank/src/main.ts CONFIG.json`.
  * The config names the bank, its port, its database (PostgreSQL URL + schema,
  * or a PGlite folder), its interbank key and peers, its own signing key
- * (default: the interbank key), and the clients it trusts.
+ * (default: the interbank key), its encryption key (for second factors;
+ * none: no second factor), its security policy (default: the protocol's),
+ * and the clients it trusts.
  * SIGTERM/SIGINT stop it cleanly; after SIGKILL a restart resumes every
  * payment order still being delivered (the outbox is in the database).
  */
 import { readFile } from 'node:fs/promises';
 import type { PrivateJwk } from '@mpay/envelope';
+import { parseSecurityPolicy } from '@mpay/protocol';
 import { openDatabase } from '@mpay/storage';
 import { type BankClient, bankRequestVerifier } from './http/signed-clients.ts';
 import type { InterbankPeer } from './interbank/peers.ts';
@@ -23,6 +26,10 @@ export interface BankProcessConfig {
   readonly interbankKey: PrivateJwk;
   /** The bank's institutional signing key (key bindings, answers to payment orders); default: the interbank key. */
   readonly signingKey?: PrivateJwk | undefined;
+  /** The bank's key-agreement key (second factors); absent: the bank refuses payments that need one. */
+  readonly encryptionKey?: PrivateJwk | undefined;
+  /** The security levels as JSON (minor units as strings), parsed by parseSecurityPolicy. */
+  readonly securityPolicy?: unknown;
   /** Peers; `netDebitCap` as decimal text of minor units. */
   readonly peers: readonly (Omit<InterbankPeer, 'netDebitCap'> & { netDebitCap?: string })[];
   readonly clients: readonly BankClient[];
@@ -42,6 +49,10 @@ async function main(path: string): Promise<void> {
     database,
     logger: { level: 'warn' },
     signingKey: config.signingKey ?? config.interbankKey,
+    encryptionKey: config.encryptionKey,
+    ...(config.securityPolicy === undefined
+      ? {}
+      : { securityPolicy: parseSecurityPolicy(config.securityPolicy) }),
     interbank: {
       signingKey: config.interbankKey,
       peers: config.peers.map(({ netDebitCap, ...peer }) => ({

@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { PrivateJwk } from '@mpay/envelope';
 import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
-import { parsePartyId } from '@mpay/protocol';
+import {
+  defaultSecurityPolicy,
+  parsePartyId,
+  parseSecurityPolicy,
+  type SecurityPolicy,
+} from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
-import { createBankIdentity } from './bank-identity.ts';
+import { bankEncryptionKey, createBankIdentity } from './bank-identity.ts';
 import { authenticate, type VerifyRequest } from './http/authenticate.ts';
 import type { RouteContext } from './http/context.ts';
 import { registerAccountRoutes } from './http/routes/accounts.ts';
@@ -20,6 +25,7 @@ import {
   registerKeyDepositoryPublicRoutes,
 } from './http/routes/key-depository.ts';
 import { registerLimitRoutes } from './http/routes/limits.ts';
+import { registerRefundOrderRoutes, registerRefundTransferRoute } from './http/routes/refunds.ts';
 import { registerStatementRoutes } from './http/routes/statement.ts';
 import { registerTransferRoutes } from './http/routes/transfers.ts';
 import { strictValidatorCompiler } from './http/strict-validator.ts';
@@ -43,6 +49,21 @@ export interface BankServiceOptions {
    * interbank key.
    */
   readonly signingKey: PrivateJwk;
+  /**
+   * The bank's key-agreement key (a private ECDH-ES P-256 JWK with use 'enc'
+   * and its kid, as generateEncryptionKeyPair makes it): customers seal their
+   * one-time codes to its public half (GET /bank `encryptionJwk`), and the
+   * bank seals the TOTP secrets it stores to it, so it must stay the same
+   * across restarts. Without it the bank has no second factor: it provisions
+   * none at enrolment and refuses every payment whose level asks for one.
+   */
+  readonly encryptionKey?: PrivateJwk | undefined;
+  /**
+   * The security levels (default: the protocol's defaultSecurityPolicy),
+   * validated at start: the least level each amount may be signed at, and
+   * what each level requires here (second factor, explicit approval).
+   */
+  readonly securityPolicy?: SecurityPolicy | undefined;
   readonly logger?: boolean | { level: string } | undefined;
   readonly verifyRequest: VerifyRequest;
   /** The service's clock (default: the system clock); tests move it to expire holds. */
@@ -92,16 +113,26 @@ export function createBankService(options: BankServiceOptions): BankService {
     bodyLimitBytes: limits.bodyLimitBytes,
   });
   app.setValidatorCompiler(strictValidatorCompiler);
+  const encryption =
+    options.encryptionKey === undefined ? undefined : bankEncryptionKey(options.encryptionKey);
   const depository: DepositoryContext = {
     ...context,
-    bank: createBankIdentity(bank.name, options.signingKey),
+    bank: createBankIdentity(bank.name, options.signingKey, encryption),
     log: app.log,
   };
+  const securityPolicy = parseSecurityPolicy(options.securityPolicy ?? defaultSecurityPolicy);
+  if (encryption === undefined) {
+    app.log.warn(
+      { bank: bank.name },
+      'no encryption key: no second factor, payments that need one are refused',
+    );
+  }
   const interbankContext: InterbankRouteContext | undefined =
     options.interbank === undefined
       ? undefined
       : {
           ...depository,
+          securityPolicy,
           interbank: createInterbank(bank.name, options.interbank),
           checkDebitLimits: options.checkDebitLimits ?? checkDebitLimits,
           alarm: (event, message) => app.log.error(event, message),
@@ -117,9 +148,11 @@ export function createBankService(options: BankServiceOptions): BankService {
     registerLimitRoutes(scope, context);
     registerKeyDepositoryOperatorRoutes(scope, depository);
     if (interbankContext !== undefined) registerPaymentOrderRoutes(scope, interbankContext);
+    if (interbankContext !== undefined) registerRefundOrderRoutes(scope, interbankContext);
   });
   registerKeyDepositoryPublicRoutes(app, depository);
   if (interbankContext !== undefined) registerFundsTransferRoute(app, interbankContext);
+  if (interbankContext !== undefined) registerRefundTransferRoute(app, interbankContext);
   const worker = createBankWorker(interbankContext, ledger, context.clock);
   return {
     app,

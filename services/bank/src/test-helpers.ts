@@ -3,9 +3,21 @@ import {
   type GeneratedKeyPair,
   generateEncryptionKeyPair,
   generateSigningKeyPair,
+  type PrivateJwk,
+  type PublicJwk,
+  parsePublicJwk,
   signPayload,
 } from '@mpay/envelope';
-import { createAmount, customerSignedContent, type ImsMessage, type PartyId } from '@mpay/protocol';
+import {
+  createAmount,
+  customerSignedContent,
+  defaultSecurityPolicy,
+  type ImsMessage,
+  type PartyId,
+  type SecurityLevel,
+  securityLevelFloor,
+} from '@mpay/protocol';
+import { type Authenticator, authenticatorCode, openAuthenticator, sealSecondFactor } from '@mpay/sdk';
 import { type Database, openTestDatabase } from '@mpay/storage';
 import type { VerifyRequest } from './http/authenticate.ts';
 import type { InterbankOptions } from './interbank/peers.ts';
@@ -48,6 +60,8 @@ export interface TestBank {
   readonly url: string;
   readonly service: BankService;
   readonly database: Database;
+  /** The bank's private encryption key (second factors), unless started without one. */
+  readonly encryptionKey: PrivateJwk | undefined;
   /** Moves the service clock forward. */
   advanceSeconds(seconds: number): void;
   now(): Date;
@@ -82,6 +96,8 @@ export async function startTestBank(
     name?: string;
     port?: number;
     interbank?: InterbankOptions;
+    /** false: a bank without an encryption key (no second factor). */
+    encryptionKey?: false;
   } = {},
 ): Promise<TestBank> {
   const name = options.name ?? 'xbank';
@@ -89,11 +105,12 @@ export async function startTestBank(
   await migrateBank(database);
   let offsetMs = 0;
   const now = () => new Date(Date.now() + offsetMs);
-  const signing = await generateSigningKeyPair();
+  const [signing, encryption] = await Promise.all([generateSigningKeyPair(), generateEncryptionKeyPair()]);
   const service = createBankService({
     name,
     database,
     signingKey: signing.privateJwk,
+    ...(options.encryptionKey === false ? {} : { encryptionKey: encryption.privateJwk }),
     interbank: options.interbank,
     verifyRequest: options.verifyRequest ?? testBearerVerifier(),
     clock: now,
@@ -106,6 +123,7 @@ export async function startTestBank(
     url,
     service,
     database,
+    encryptionKey: options.encryptionKey === false ? undefined : encryption.privateJwk,
     now,
     advanceSeconds: (seconds) => {
       offsetMs += seconds * 1000;
@@ -172,6 +190,10 @@ export interface EnrolledKey {
   readonly binding: string;
   readonly signing: GeneratedKeyPair;
   readonly encryption: GeneratedKeyPair;
+  /** The bank's encryption key from the enrolment answer (one-time codes are sealed to it). */
+  readonly bankEncryptionJwk?: PublicJwk | undefined;
+  /** The party's second factor (otpauth URI), opened with the device key: only the party's first enrolment has it. */
+  readonly authenticator?: Authenticator | undefined;
 }
 
 /** The proof of possession a device sends with its enrolment, made with the envelope's signPayload. */
@@ -222,6 +244,7 @@ export async function enrolTestCustomer(
     proof: await enrolmentProof(bank.name, partyId, deviceId, signing),
   });
   if (answer.status !== 201) throw new Error(`enrolment: ${JSON.stringify(answer.body)}`);
+  const { bankEncryptionJwk, sealedAuthenticator } = answer.body;
   return {
     partyId,
     deviceId,
@@ -229,6 +252,10 @@ export async function enrolTestCustomer(
     binding: answer.body.binding as string,
     signing,
     encryption,
+    ...(bankEncryptionJwk === undefined ? {} : { bankEncryptionJwk: parsePublicJwk(bankEncryptionJwk) }),
+    ...(typeof sealedAuthenticator === 'string'
+      ? { authenticator: await openAuthenticator(sealedAuthenticator, encryption.privateJwk, partyId) }
+      : {}),
   };
 }
 
@@ -253,6 +280,25 @@ export interface AuthorisationOptions {
   readonly now?: () => number;
   /** Signs with this key instead of the enrolled one (kid included). */
   readonly signingKey?: GeneratedKeyPair;
+  /** The iMS <type> signed; default the least the amount may be signed at (the default policy's floor). */
+  readonly type?: SecurityLevel;
+  /** address.from.secondFactor: the sealed one-time code (sealSecondFactor), signed with the rest. */
+  readonly secondFactor?: string;
+}
+
+/**
+ * What the wallet puts into address.from.secondFactor for `debit`: the code
+ * the key's authenticator shows at `now`, sealed to the bank (the SDK's
+ * sealSecondFactor). The key must be the party's first enrolment.
+ */
+export function sealTestSecondFactor(key: EnrolledKey, debit: DebitToAuthorise, now: Date): Promise<string> {
+  if (key.authenticator === undefined || key.bankEncryptionJwk === undefined) {
+    throw new Error('assertion failed: the party’s first enrolment, at a bank with an encryption key');
+  }
+  return sealSecondFactor(
+    { code: authenticatorCode(key.authenticator, now), transactionId: debit.id, payerId: debit.payerId },
+    key.bankEncryptionJwk,
+  );
 }
 
 /** Stands for the merchant's and the FSP's signatures: the bank does not check them (the FSP did). */
@@ -271,12 +317,18 @@ export function signTestAuthorisation(
   debit: DebitToAuthorise,
   options: AuthorisationOptions = {},
 ): Promise<string> {
+  const amount = createAmount(debit.currency, BigInt(debit.amount));
+  const type = options.type ?? securityLevelFloor(amount, defaultSecurityPolicy);
   const message: ImsMessage = {
-    type: 'small',
+    type,
+    protections: defaultSecurityPolicy.levels[type],
     transactionId: debit.id,
     procedure: 'm-commerce',
     address: {
-      from: { id: debit.payerId as PartyId },
+      from: {
+        id: debit.payerId as PartyId,
+        ...(options.secondFactor === undefined ? {} : { secondFactor: options.secondFactor }),
+      },
       to: { id: debit.payeeId as PartyId, sign: otherSignature },
       fspSign: otherSignature,
       timestamp: new Date(options.now?.() ?? Date.now()).toISOString(),
@@ -284,7 +336,7 @@ export function signTestAuthorisation(
     data: {
       accountPayable: debit.debitAccountId,
       accountReceivable: debit.creditBankId,
-      amount: createAmount(debit.currency, BigInt(debit.amount)),
+      amount,
       description: 'test purchase',
     },
   };

@@ -14,7 +14,9 @@ import { expiredPaymentIds } from './payments/store.ts';
 import { applyEvent } from './payments/transition.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerEvidenceRoutes } from './routes/evidence.ts';
+import { registerTradeRoutes } from './routes/m-trade.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
+import { registerRefundRoutes } from './routes/refunds.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
 
 export const gatewayMigrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -121,6 +123,8 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   keepRawJsonBodies(app);
   registerRegistryRoutes(app, context, options.operatorToken);
   registerPaymentRoutes(app, context);
+  registerTradeRoutes(app, context);
+  registerRefundRoutes(app, context);
   registerEvidenceRoutes(app, context, options.operatorToken);
   registerDeviceRoutes(app, context);
   let timer: NodeJS.Timeout | undefined;

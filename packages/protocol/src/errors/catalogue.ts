@@ -103,6 +103,13 @@ export const errorCatalogue = Object.freeze({
   HSM_UNAVAILABLE: retryable('The hardware security module is not available.'),
   HSM_LOCKED: final('The hardware security module token is locked or its PIN is wrong.'),
 
+  // security levels (iMS: "different levels of security for small, medium and large transactions")
+  SECURITY_LEVEL_TOO_LOW: refused('The security level claimed is lower than the one this payment requires.'),
+  SECOND_FACTOR_REQUIRED: refused('This payment requires a second factor (a one-time code).'),
+  SECOND_FACTOR_INVALID: refused('The second factor was refused.'),
+  BANK_APPROVAL_MISSING: final("The customer's bank did not approve this payment explicitly."),
+  PRIVATE_DATA_NOT_SEALED: final("At this security level the message's private fields must be encrypted for the banks."),
+
   // ledger and bank
   ACCOUNT_UNKNOWN: refused('No such account.'),
   ACCOUNT_EXISTS: final('The account already exists.'),
@@ -162,6 +169,32 @@ export const errorCatalogue = Object.freeze({
   SERVICE_UNAVAILABLE: retryable('The service is temporarily unavailable.'),
   SERVICE_OVERLOADED: retryable('The service is overloaded; retry after the Retry-After delay.'),
   INTERNAL: retryable('Internal error.'),
+
+  // the merchant shop (iMS §2.1: shopping cart, payment, shipment)
+  PRODUCT_UNKNOWN: final('No such product in the catalogue.'),
+  CART_UNKNOWN: final('No such cart.'),
+  CART_EMPTY: final('The cart has no lines.'),
+  CART_LIMIT_EXCEEDED: final('The cart would exceed its limit of lines or quantity.'),
+  CART_CHECKED_OUT: final('The cart was already checked out; it can no longer change.'),
+  ORDER_UNKNOWN: final('No such order.'),
+  ORDER_STATE_INVALID: final('The order is not in a state that allows this step.'),
+
+  // m-trade at the till (iMS §2.2): the EMV merchant-presented QR code with a merchant signature
+  QR_INVALID: final('The QR code is not a well-formed EMV merchant-presented payload.'),
+  QR_CRC_INVALID: final('The QR code checksum does not match; it was misread or altered.'),
+  QR_UNSUPPORTED: final('The QR code is not a signed mpay till code.'),
+  QR_SIGNATURE_INVALID: final("The QR code's merchant signature does not verify."),
+  QR_EXPIRED: final('The QR code has expired.'),
+  TRADE_CLAIMED: final('This till code was already claimed by another customer.'),
+  TRADE_CLAIM_LIMIT_EXCEEDED: refused('The customer has too many open till claims.'),
+  TRADE_CLAIM_MISMATCH: final('The m-trade payment request does not match the claimed till code.'),
+
+  // refunds through the payment chain (merchant → FSP → merchant's bank → customer's bank)
+  REFUND_UNKNOWN: final('No such refund.'),
+  REFUND_NOT_ALLOWED: final('Only a completed payment can be refunded.'),
+  REFUND_ID_REUSED: final('The refund id was already used with different fields.'),
+  REFUND_AUTHORISATION_INVALID: refused("The merchant's refund authorisation is invalid."),
+  REFUND_ORIGINAL_UNKNOWN: refused('The bank holds no credit of the original payment to this merchant.'),
 });
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -10,7 +10,8 @@ export type PublicStatus =
   | 'cancelled'
   | 'expired'
   | 'failed'
-  | 'refunded';
+  | 'refunded'
+  | 'partially_refunded';
 
 /**
  * The internal states of an iMS payment, named after the steps of the iMS

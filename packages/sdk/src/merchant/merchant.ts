@@ -12,6 +12,8 @@ import {
 } from '@mpay/protocol';
 import { type FspTrust, fspEncryptionKey, fspKeyResolver } from '../fsp.ts';
 import type { MessageTrace } from '../trace.ts';
+import { type RefundAnswer, type RefundInput, readRefund, requestRefund } from './refund.ts';
+import { createTillQr, fetchTillClaim, type TillClaim, type TillQr, type TillQrInput } from './till.ts';
 
 export interface MerchantClientOptions {
   gatewayUrl: string;
@@ -143,6 +145,29 @@ export class MerchantClient {
       },
     );
     return answer.body;
+  }
+
+  /** m-trade at the till (iMS §2.2): an EMV QR code for one payment, signed with this merchant's key. */
+  createTillQr(input: TillQrInput): Promise<TillQr> {
+    return createTillQr(
+      { merchantId: this.#options.merchantId, signingKey: this.#options.signingKey },
+      input,
+    );
+  }
+
+  /** Who claimed a till code (then request the payment from that customer); undefined until someone did. */
+  tillClaim(transactionId: string): Promise<TillClaim | undefined> {
+    return fetchTillClaim(this.#options, transactionId, (body) => this.verifyNotification(body));
+  }
+
+  /** Gives back all or part of a completed payment, with a refund this merchant signs (see refund.ts). */
+  refund(paymentId: string, input: RefundInput): Promise<RefundAnswer> {
+    return requestRefund(this.#options, paymentId, input);
+  }
+
+  /** A refund of one of this merchant's payments, as it stands. */
+  refundStatus(paymentId: string, refundId: string): Promise<RefundAnswer> {
+    return readRefund(this.#options, paymentId, refundId);
   }
 
   /** The public status of one of this merchant's payments. */

@@ -1,4 +1,4 @@
-import { verifyKeyCertificate, verifyPayload } from '@mpay/envelope';
+import { type KeyCertificate, verifyKeyCertificate, verifyPayload } from '@mpay/envelope';
 import {
   formatDecimalAmount,
   fspSignedContent,
@@ -18,6 +18,8 @@ export interface PaymentRequestView {
   description: string | undefined;
   procedure: string;
   securityLevel: string;
+  /** What the level requires, as the FSP stated it under its signature (the PIN, a second factor, the bank's approval…). */
+  protections: readonly string[];
   message: ImsMessage;
 }
 
@@ -34,6 +36,23 @@ const clockSkewSeconds = 60;
 
 function verificationFailed(): never {
   throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+}
+
+/**
+ * The FSP's certificate of a merchant's keys (iMS §4: "the FSP stores the
+ * certificates of the merchants"), as the FSP gave it with a payment request
+ * or from GET /parties/:id: signed by one of the FSP's keys, within its
+ * validity, and naming `merchantId`. CRYPTO_VERIFICATION_FAILED for another
+ * subject; the certificate's own codes otherwise.
+ */
+export async function verifyMerchantCertificate(
+  certificate: string,
+  merchantId: string,
+  fsp: FspTrust,
+): Promise<KeyCertificate> {
+  const verified = await verifyKeyCertificate(certificate, fspKeyResolver(fsp), { isRevoked: () => false });
+  if (verified.subject !== merchantId) verificationFailed();
+  return verified;
 }
 
 /**
@@ -68,8 +87,11 @@ export async function verifyPaymentRequest(
     options,
   );
   if (!signedContentMatches(fsp.payload, fspSignedContent(message))) verificationFailed();
-  const certificate = await verifyKeyCertificate(merchantCertificate, fspKeys, { isRevoked: () => false });
-  if (certificate.subject !== message.address.to.id) verificationFailed();
+  const certificate = await verifyMerchantCertificate(
+    merchantCertificate,
+    message.address.to.id,
+    context.fsp,
+  );
   const merchant = await verifyPayload(
     merchantSign,
     async () => certificate.signingJwk,
@@ -88,6 +110,7 @@ export async function verifyPaymentRequest(
     description: message.data.description,
     procedure: message.procedure,
     securityLevel: message.type,
+    protections: message.protections ?? [],
     message,
   };
 }

@@ -1,6 +1,7 @@
-import { type GeneratedKeyPair, signPayload } from '@mpay/envelope';
+import { type GeneratedKeyPair, type PublicJwk, parsePublicJwk, signPayload } from '@mpay/envelope';
 import { requestJson } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
+import { type Authenticator, openAuthenticator } from './second-factor.ts';
 
 /** What the customer's bank gave the customer to enrol a device (by mail or at the branch). */
 export interface EnrolmentInvitation {
@@ -20,6 +21,18 @@ export interface Enrolment {
   readonly serial: string;
   /** The bank's signed binding of the device's keys to the customer and the accounts they may debit. */
   readonly binding: string;
+  /**
+   * The bank's encryption key, to which the wallet seals one-time codes
+   * (`sealSecondFactor`); keep it in the keystore (createKeystore's
+   * `bankEncryptionJwk`). Absent when the bank has no second factor.
+   */
+  readonly bankEncryptionJwk?: PublicJwk | undefined;
+  /**
+   * The customer's second factor (an otpauth Key URI), given to the first
+   * device the customer enrols and never again: keep it apart from the
+   * keystore, as an authenticator app would (`authenticatorCode`).
+   */
+  readonly authenticator?: Authenticator | undefined;
 }
 
 const deviceIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
@@ -47,26 +60,46 @@ export async function enrolDevice(
     },
     keys.signing.privateJwk,
   );
-  const { body } = await requestJson<{ serial?: unknown; binding?: unknown }>(
-    `${invitation.bankUrl}/enrolments`,
-    {
-      body: JSON.stringify({
-        partyId: invitation.partyId,
-        code: invitation.code,
-        deviceId,
-        signingJwk: keys.signing.publicJwk,
-        encryptionJwk: keys.encryption.publicJwk,
-        proof,
-      }),
-      contentType: 'application/json',
-      timeoutMs: options.timeoutMs ?? 30_000,
-      responseBytesMax: 32 * 1024,
-    },
-  );
+  const { body } = await requestJson<{
+    serial?: unknown;
+    binding?: unknown;
+    bankEncryptionJwk?: unknown;
+    sealedAuthenticator?: unknown;
+  }>(`${invitation.bankUrl}/enrolments`, {
+    body: JSON.stringify({
+      partyId: invitation.partyId,
+      code: invitation.code,
+      deviceId,
+      signingJwk: keys.signing.publicJwk,
+      encryptionJwk: keys.encryption.publicJwk,
+      proof,
+    }),
+    contentType: 'application/json',
+    timeoutMs: options.timeoutMs ?? 30_000,
+    responseBytesMax: 32 * 1024,
+  });
   if (typeof body.serial !== 'string' || typeof body.binding !== 'string') {
     throw new MpayError('SERVICE_UNAVAILABLE', 'enrolment answer');
   }
-  return { serial: body.serial, binding: body.binding };
+  const bankEncryptionJwk =
+    body.bankEncryptionJwk === undefined ? undefined : parsePublicJwk(body.bankEncryptionJwk);
+  if (bankEncryptionJwk !== undefined && bankEncryptionJwk.use !== 'enc') {
+    throw new MpayError('CRYPTO_KEY_INVALID', 'bankEncryptionJwk');
+  }
+  const sealed = body.sealedAuthenticator;
+  if (sealed !== undefined && typeof sealed !== 'string') {
+    throw new MpayError('SERVICE_UNAVAILABLE', 'enrolment answer');
+  }
+  const authenticator =
+    sealed === undefined
+      ? undefined
+      : await openAuthenticator(sealed, keys.encryption.privateJwk, invitation.partyId);
+  return {
+    serial: body.serial,
+    binding: body.binding,
+    ...(bankEncryptionJwk === undefined ? {} : { bankEncryptionJwk }),
+    ...(authenticator === undefined ? {} : { authenticator }),
+  };
 }
 
 /** Registers the enrolled device with the FSP, on the word of the customer's bank (its binding). */

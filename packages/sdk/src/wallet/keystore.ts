@@ -6,10 +6,11 @@ import {
   type PrivateJwk,
   type PublicJwk,
   parsePrivateJwk,
+  parsePublicJwk,
   type SigningKey,
   signPayload,
 } from '@mpay/envelope';
-import { MpayError } from '@mpay/protocol';
+import { canonicalize, MpayError } from '@mpay/protocol';
 import { answerString, type CustodyCallOptions, identifierPattern, postToCustody } from '../custody/http.ts';
 import { pinLogin, registerPin, requirePinFormat } from '../pin/opaque.ts';
 
@@ -31,6 +32,13 @@ export interface WalletKeystoreData {
   readonly encryptionPublicJwk: PublicJwk;
   /** The customer's bank's signed binding of these keys. */
   readonly binding: string;
+  /**
+   * The customer's bank's encryption key, from the enrolment answer: the
+   * wallet seals one-time codes to it (large payments). Authenticated with
+   * the wrapped keys (part of the AES-GCM additional data), so a file whose
+   * bank key was swapped does not unlock. Absent: the bank gave none.
+   */
+  readonly bankEncryptionJwk?: PublicJwk;
 }
 
 /** The device's private keys once unlocked: non-extractable WebCrypto keys, held in memory only. */
@@ -50,6 +58,8 @@ export interface CreateKeystoreInput {
   readonly keys: DeviceKeyPairs;
   /** The bank's key binding (`enrolDevice`); custody checks it names `partyId` and these keys. */
   readonly binding: string;
+  /** The bank's encryption key from the enrolment answer (`enrolDevice`), for one-time codes. */
+  readonly bankEncryptionJwk?: PublicJwk | undefined;
   readonly pinServer: { readonly url: string; readonly custodyId: string };
 }
 
@@ -82,9 +92,25 @@ async function wrappingKeyOf(exportKey: string): Promise<CryptoKey> {
   );
 }
 
-/** The GCM additional data: the keys belong to this party and this credential at custody. */
-function additionalDataOf(partyId: string, credentialId: string): Uint8Array<ArrayBuffer> {
-  return textEncoder.encode(`${partyId}\n${credentialId}`);
+/**
+ * The GCM additional data: the keys belong to this party and this credential
+ * at custody, and (when the file has one) seal codes to this bank key. A file
+ * without a bank key has the additional data it always had.
+ */
+function additionalDataOf(
+  partyId: string,
+  credentialId: string,
+  bankEncryptionJwk: PublicJwk | undefined,
+): Uint8Array<ArrayBuffer> {
+  const bank = bankEncryptionJwk === undefined ? '' : `\n${canonicalize(bankEncryptionJwk)}`;
+  return textEncoder.encode(`${partyId}\n${credentialId}${bank}`);
+}
+
+/** An enc key, or CRYPTO_KEY_INVALID. */
+function bankEncryptionKeyOf(value: unknown): PublicJwk {
+  const jwk = parsePublicJwk(value);
+  if (jwk.use !== 'enc') throw new MpayError('CRYPTO_KEY_INVALID', 'bankEncryptionJwk');
+  return jwk;
 }
 
 /**
@@ -100,13 +126,19 @@ export async function wrapKeystore(
   const { partyId, keys, binding, pinServer } = input;
   if (keys.signing.publicJwk.use !== 'sig' || keys.encryption.publicJwk.use !== 'enc')
     throw new MpayError('CRYPTO_KEY_INVALID', 'use');
+  const bankEncryptionJwk =
+    input.bankEncryptionJwk === undefined ? undefined : bankEncryptionKeyOf(input.bankEncryptionJwk);
   const iv = crypto.getRandomValues(new Uint8Array(ivLengthBytes));
   const plaintext = textEncoder.encode(
     JSON.stringify({ signing: keys.signing.privateJwk, encryption: keys.encryption.privateJwk }),
   );
   const ciphertext = new Uint8Array(
     await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv, additionalData: additionalDataOf(partyId, pinServer.credentialId) },
+      {
+        name: 'AES-GCM',
+        iv,
+        additionalData: additionalDataOf(partyId, pinServer.credentialId, bankEncryptionJwk),
+      },
       await wrappingKeyOf(exportKey),
       plaintext,
     ),
@@ -119,6 +151,7 @@ export async function wrapKeystore(
     signingPublicJwk: keys.signing.publicJwk,
     encryptionPublicJwk: keys.encryption.publicJwk,
     binding,
+    ...(bankEncryptionJwk === undefined ? {} : { bankEncryptionJwk }),
   });
 }
 
@@ -157,7 +190,13 @@ export async function createKeystore(
   );
   const credentialId = answerString(answer, 'credentialId', identifierPattern);
   return wrapKeystore(
-    { partyId, keys: input.keys, binding: input.binding, pinServer: { ...pinServer, credentialId } },
+    {
+      partyId,
+      keys: input.keys,
+      binding: input.binding,
+      bankEncryptionJwk: input.bankEncryptionJwk,
+      pinServer: { ...pinServer, credentialId },
+    },
     registration.exportKey,
   );
 }
@@ -188,6 +227,7 @@ export function parseKeystore(value: unknown): WalletKeystoreData {
     typeof data.signingPublicJwk === 'object' &&
     typeof data.encryptionPublicJwk === 'object';
   if (!wellFormed) throw new MpayError('CRYPTO_KEY_INVALID', 'keystore');
+  if (data.bankEncryptionJwk !== undefined) bankEncryptionKeyOf(data.bankEncryptionJwk);
   return data as WalletKeystoreData;
 }
 
@@ -219,7 +259,11 @@ export async function unwrapKeystore(value: WalletKeystoreData, exportKey: strin
       {
         name: 'AES-GCM',
         iv,
-        additionalData: additionalDataOf(keystore.partyId, keystore.pinServer.credentialId),
+        additionalData: additionalDataOf(
+          keystore.partyId,
+          keystore.pinServer.credentialId,
+          keystore.bankEncryptionJwk,
+        ),
       },
       wrappingKey,
       ciphertext,

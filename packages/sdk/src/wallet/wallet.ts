@@ -14,7 +14,17 @@ import { requirePinFormat } from '../pin/opaque.ts';
 import { readServerSentEvents } from '../sse.ts';
 import type { MessageTrace } from '../trace.ts';
 import { parseKeystore, type UnlockedKeys, unlockKeystore, type WalletKeystoreData } from './keystore.ts';
+import { openRefundReceipt, type RefundReceipt } from './refund.ts';
+import { sealSecondFactor } from './second-factor.ts';
 import { SessionPinCheck, SessionPinTries, sessionPinTriesMaxOf } from './session-pin.ts';
+import {
+  awaitTillRequest,
+  claimTill,
+  readTillQr,
+  requestMatchesOffer,
+  type TillClaimAccepted,
+  type TillOffer,
+} from './till.ts';
 
 export type { Receipt } from '../fsp.ts';
 export type { PaymentRequestView } from '../payment-request/verify.ts';
@@ -165,6 +175,38 @@ export class Wallet {
   }
 
   /**
+   * m-trade at the till (iMS §2.2): reads the till's QR code — CRC, the
+   * merchant's signature under the key the FSP certified, expiry — and
+   * returns what to show: the FSP's name of the merchant and the signed
+   * amount. Nothing is sent but the lookup of the merchant's certificate;
+   * a forged or altered code is refused (QR_* codes). Needs no session.
+   */
+  readTillQr(payload: string): Promise<TillOffer> {
+    return readTillQr(payload, { gatewayUrl: this.#options.gatewayUrl, fsp: this.#options.fsp });
+  }
+
+  /** Claims a till offer at the FSP, signed as this device (an open session: WALLET_LOCKED otherwise). */
+  claimTill(offer: TillOffer): Promise<TillClaimAccepted> {
+    const key = this.#sessionKeys().signing;
+    return claimTill(offer, {
+      gatewayUrl: this.#options.gatewayUrl,
+      fsp: this.#options.fsp,
+      partyId: this.partyId,
+      key,
+    });
+  }
+
+  /** Whether a payment request is the till's for this offer: transaction id, payee, amount, m-trade. */
+  matchesOffer(request: PaymentRequestView, offer: TillOffer): boolean {
+    return requestMatchesOffer(request, offer);
+  }
+
+  /** Waits for the till's payment request for `offer` (TRADE_CLAIM_MISMATCH if one with its id differs). */
+  tillPaymentRequest(offer: TillOffer, pin: string, signal?: AbortSignal): Promise<PaymentRequestView> {
+    return awaitTillRequest(this.paymentRequests(pin, signal), offer);
+  }
+
+  /**
    * iMS step 3: decrypt with the session's key, then `verifyPaymentRequest`
    * (FSP countersignature, merchant certificate and signature, addressed to
    * this party). WALLET_LOCKED when no session is open.
@@ -194,16 +236,26 @@ export class Wallet {
    * sent again, byte for byte, when an answer was lost or the bank has not
    * answered yet, so a retry never signs twice and gets the same receipt.
    * Every call takes the PIN, a resend included.
+   *
+   * A large payment also takes the one-time code of the customer's
+   * authenticator (`secondFactorCode`; SECOND_FACTOR_REQUIRED before anything
+   * is signed without it): sealed to the customer's bank, it goes inside
+   * what the customer signs (address.from.secondFactor).
    */
   async confirm(
     request: PaymentRequestView,
     pin: string,
-    options: { waitMs?: number } = {},
+    options: { waitMs?: number; secondFactorCode?: string } = {},
   ): Promise<Receipt> {
-    const keys = await this.#keysFor(pin);
     let jwe = this.#confirmations.get(request.paymentId);
+    const secondFactorCode = request.message.type === 'large' ? options.secondFactorCode : undefined;
+    if (jwe === undefined && request.message.type === 'large' && secondFactorCode === undefined) {
+      throw new MpayError('SECOND_FACTOR_REQUIRED');
+    }
+    const keys = await this.#keysFor(pin);
+    jwe ??= this.#confirmations.get(request.paymentId);
     if (jwe === undefined) {
-      jwe = await this.#signConfirmation(request, keys);
+      jwe = await this.#signConfirmation(request, keys, secondFactorCode);
       this.#remember(request.paymentId, jwe);
     }
     const deadline = Date.now() + (options.waitMs ?? 60_000);
@@ -226,9 +278,33 @@ export class Wallet {
     }
   }
 
-  async #signConfirmation(request: PaymentRequestView, keys: UnlockedKeys): Promise<string> {
+  /** The message with the customer's sealed code in address.from.secondFactor, for its bank. */
+  async #withSecondFactor(request: PaymentRequestView, code: string): Promise<ImsMessage> {
+    const bankEncryptionJwk = this.#keystore.bankEncryptionJwk;
+    if (bankEncryptionJwk === undefined) throw new MpayError('CRYPTO_KEY_INVALID', 'bankEncryptionJwk');
+    const { message } = request;
+    const secondFactor = await sealSecondFactor(
+      { code, transactionId: message.transactionId, payerId: message.address.from.id },
+      bankEncryptionJwk,
+    );
+    return { ...message, address: { ...message.address, from: { ...message.address.from, secondFactor } } };
+  }
+
+  async #signConfirmation(
+    request: PaymentRequestView,
+    keys: UnlockedKeys,
+    secondFactorCode: string | undefined,
+  ): Promise<string> {
+    const message =
+      secondFactorCode === undefined
+        ? request.message
+        : await this.#withSecondFactor(request, secondFactorCode);
+    const content = customerSignedContent(message);
+    if (content.address.from.secondFactor !== message.address.from.secondFactor) {
+      throw new Error('assertion failed: the customer signs the sealed second factor');
+    }
     const sign = await signPayload(
-      customerSignedContent(request.message),
+      content,
       {
         issuer: this.partyId,
         audience: this.#options.fsp.id,
@@ -239,8 +315,8 @@ export class Wallet {
     );
     this.#trace('customer-signature', 'jws', this.partyId, sign);
     const signed: ImsMessage = {
-      ...request.message,
-      address: { ...request.message.address, from: { ...request.message.address.from, sign } },
+      ...message,
+      address: { ...message.address, from: { ...message.address.from, sign } },
     };
     const jwe = await encryptTo(
       JSON.stringify({ ims: imsToJson(signed) }),
@@ -282,6 +358,11 @@ export class Wallet {
       contentType: 'application/jose',
       timeoutMs: 30_000,
     });
+  }
+
+  /** A refund receipt (device event 'refund-receipt'), decrypted with the session's key and verified as the FSP's. */
+  async openRefundReceipt(jwe: string, paymentId: string): Promise<RefundReceipt> {
+    return openRefundReceipt(jwe, this.#sessionKeys().encryption, this.#options.fsp, this.partyId, paymentId);
   }
 
   /** iMS step 10: the receipt, decrypted with the session's key and verified as the FSP's. */

@@ -1,15 +1,34 @@
 import { type KeyBinding, verifyKeyBinding, verifyPayload } from '@mpay/envelope';
-import { isMpayError, parseDecimalAmount } from '@mpay/protocol';
+import {
+  isLevelAtLeast,
+  isMpayError,
+  parseDecimalAmount,
+  type SecurityLevel,
+  type SecurityPolicy,
+  securityLevelFloor,
+} from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { BankIdentity } from '../bank-identity.ts';
 import { selectKeyBindingByKid } from '../key-depository/store.ts';
 import type { BankLimits } from '../limits.ts';
+import { checkSecondFactor } from '../second-factor/check.ts';
+import type { ApprovalCheck, OrderApproval } from './approval.ts';
 import type { PaymentOrderInput } from './order.ts';
 import { OrderRefusal } from './refusal.ts';
 
 export interface ConsentContext {
   readonly bank: BankIdentity;
   readonly limits: BankLimits;
+  /** The security levels: the least level an amount may be signed at, and what each level requires here. */
+  readonly securityPolicy: SecurityPolicy;
+}
+
+/** What the bank established about an order's consent. */
+export interface CustomerConsent {
+  /** The binding whose key signed the authorisation. */
+  readonly keyBindingSerial: string;
+  /** Its explicit approval, when the signed level asks for one ('bank_approval'). */
+  readonly approval: OrderApproval | undefined;
 }
 
 function recordOf(value: unknown): Record<string, unknown> | undefined {
@@ -90,25 +109,20 @@ async function bindingOf(
 }
 
 /**
- * The rule everything else serves (DESIGN.md, "Who must see the customer's
- * consent"): no account is debited unless the account holder's own signature
- * over that exact debit verifies here, under a key this bank bound to that
- * account. Checks: the signature under the key of an active binding of this
- * bank's depository (found by the signature's kid), issued by the payer,
- * addressed to the FSP that orders (`orderedBy`), for this order id,
- * short-lived and not expired now; the binding's subject is the payer and
- * its accounts include the debited one; the signed content names this
- * debit. Returns the binding's serial; throws OrderRefusal:
- * CUSTOMER_AUTHORISATION_REQUIRED without an authorisation, else
- * CUSTOMER_AUTHORISATION_INVALID whatever failed (the reason is for the log).
+ * The customer's signature over this debit: the signature under the key of
+ * an active binding of this bank's depository (found by the signature's
+ * kid), issued by the payer, addressed to the FSP that orders (`orderedBy`),
+ * for this order id, short-lived and not expired now; the binding's subject
+ * is the payer and its accounts include the debited one; the signed content
+ * names this debit. Returns the binding's serial and the signed content.
  */
-export async function verifyCustomerAuthorisation(
+async function verifySignedDebit(
   sql: Sql,
   context: ConsentContext,
   order: PaymentOrderInput,
   orderedBy: string,
   now: Date,
-): Promise<string> {
+): Promise<{ serial: string; payload: Readonly<Record<string, unknown>> }> {
   if (order.authorisation === undefined) {
     throw new OrderRefusal('CUSTOMER_AUTHORISATION_REQUIRED', 'no customer authorisation');
   }
@@ -143,5 +157,69 @@ export async function verifyCustomerAuthorisation(
   }
   const mismatch = authorisationMismatch(payload, order);
   if (mismatch !== undefined) throw refuse(`signed ${mismatch} differs from the order`);
-  return serial;
+  return { serial, payload };
+}
+
+const securityLevels: readonly string[] = ['small', 'medium', 'large'];
+
+/**
+ * The level the customer signed (the iMS <type>, which the FSP chose), at
+ * least the floor this bank computes from the amount alone: an FSP that
+ * writes a lower level to skip a protection is refused here.
+ */
+function signedLevelOf(
+  payload: Readonly<Record<string, unknown>>,
+  order: PaymentOrderInput,
+  policy: SecurityPolicy,
+): SecurityLevel {
+  const level = payload.type;
+  if (typeof level !== 'string' || !securityLevels.includes(level)) {
+    throw new OrderRefusal('CUSTOMER_AUTHORISATION_INVALID', 'signed type is no security level');
+  }
+  const floor = securityLevelFloor({ currency: order.currency, minor: order.amount }, policy);
+  if (!isLevelAtLeast(level as SecurityLevel, floor)) {
+    throw new OrderRefusal('SECURITY_LEVEL_TOO_LOW', `signed ${level}, the amount asks for ${floor}`);
+  }
+  return level as SecurityLevel;
+}
+
+/** The sealed one-time code inside the customer's signed content (address.from.secondFactor), if any. */
+function sealedSecondFactorOf(payload: Readonly<Record<string, unknown>>): unknown {
+  return recordOf(recordOf(payload.address)?.from)?.secondFactor;
+}
+
+/**
+ * The rule everything else serves (DESIGN.md, "Who must see the customer's
+ * consent"): no account is debited unless the account holder's own signature
+ * over that exact debit verifies here, under a key this bank bound to that
+ * account (`verifySignedDebit`). Then the security level: the signed level
+ * must be at least the floor of the amount (SECURITY_LEVEL_TOO_LOW), and
+ * what the policy asks at that level is done here: the second factor, sealed
+ * by the customer inside the signed content so that the FSP can neither read
+ * nor swap it (`checkSecondFactor`), and the bank's explicit approval,
+ * returned for the signed answer. Throws OrderRefusal:
+ * CUSTOMER_AUTHORISATION_REQUIRED without an authorisation,
+ * CUSTOMER_AUTHORISATION_INVALID whatever failed in the signature (the
+ * reason is for the log), SECURITY_LEVEL_TOO_LOW, SECOND_FACTOR_REQUIRED,
+ * SECOND_FACTOR_INVALID.
+ */
+export async function verifyCustomerAuthorisation(
+  sql: Sql,
+  context: ConsentContext,
+  order: PaymentOrderInput,
+  orderedBy: string,
+  now: Date,
+): Promise<CustomerConsent> {
+  const { serial, payload } = await verifySignedDebit(sql, context, order, orderedBy, now);
+  const level = signedLevelOf(payload, order, context.securityPolicy);
+  const required = context.securityPolicy.levels[level];
+  const checks: ApprovalCheck[] = ['customer_signature'];
+  if (required.includes('second_factor')) {
+    await checkSecondFactor(sql, context, order, sealedSecondFactorOf(payload), now);
+    checks.push('second_factor');
+  }
+  const approval = required.includes('bank_approval')
+    ? Object.freeze({ level, checks: Object.freeze(checks), approvedAt: now.toISOString() })
+    : undefined;
+  return { keyBindingSerial: serial, approval };
 }

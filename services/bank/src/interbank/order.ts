@@ -3,10 +3,11 @@ import { type TransferRequest, validateTransfer } from '@mpay/ledger';
 import { canonicalize, isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import type { EventLog } from '../key-depository/context.ts';
+import { countedRefusal, SecondFactorRefusal } from '../second-factor/check.ts';
 import { lockAccounts } from '../store/accounts.ts';
 import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
 import { ensureSettlementAccount } from './accounts.ts';
-import { type ConsentContext, verifyCustomerAuthorisation } from './authorisation.ts';
+import { type ConsentContext, type CustomerConsent, verifyCustomerAuthorisation } from './authorisation.ts';
 import { insertOrder, insertRefusal, type PaymentOrder, selectOrder } from './orders-store.ts';
 import { resolvePayeeAccount } from './payee.ts';
 import type { Interbank } from './peers.ts';
@@ -83,7 +84,7 @@ async function debit(
 
 function orderOf(
   input: PaymentOrderInput,
-  consent: { keyBindingSerial: string; creditAccountId: string | null },
+  consent: CustomerConsent & { creditAccountId: string | null },
   orderedBy: string,
   hash: string,
   now: Date,
@@ -110,6 +111,7 @@ function orderOf(
     lastError: null,
     answer: null,
     createdAt: now,
+    approval: consent.approval ?? null,
   };
 }
 
@@ -161,7 +163,7 @@ async function placeInTransaction(
   // A retry of a placed order is answered from the record, without verifying again: the
   // authorisation was verified when the order was placed and may have expired since.
   if (existing !== undefined) return sameOrder(existing, hash);
-  const keyBindingSerial = await verifyCustomerAuthorisation(sql, context, input, orderedBy, now);
+  const consent = await verifyCustomerAuthorisation(sql, context, input, orderedBy, now);
   const { local, creditAccountId, payeeAccountId } = await creditAccountOf(context, sql, input, now);
   const transfer = validateTransfer(
     {
@@ -179,12 +181,37 @@ async function placeInTransaction(
   const placed = await debit(context, sql, transfer, input.payerId, local, now);
   if (placed !== undefined) return sameOrder(placed, hash);
   const order = {
-    ...orderOf(input, { keyBindingSerial, creditAccountId: payeeAccountId }, orderedBy, hash, now),
+    ...orderOf(input, { ...consent, creditAccountId: payeeAccountId }, orderedBy, hash, now),
     state: local ? ('completed' as const) : ('sending' as const),
     deadline: new Date(now.getTime() + (local ? 0 : context.interbank.deadlineSeconds * 1000)),
   };
   await insertOrder(sql, order);
   return order;
+}
+
+/**
+ * The order's transaction. A refused one-time code is the one refusal that
+ * commits: its count (and the block at the limit) is written under the
+ * party's lock in this transaction, and the refusal is thrown after the
+ * commit. The check runs before the order writes anything, so the count is
+ * all that commits.
+ */
+async function placeOrRefuse(
+  context: OrderContext,
+  input: PaymentOrderInput,
+  orderedBy: string,
+  now: Date,
+): Promise<PaymentOrder> {
+  const outcome = await context.database.transaction(async (sql) => {
+    try {
+      return await placeInTransaction(context, sql, input, orderedBy, now);
+    } catch (error) {
+      if (error instanceof SecondFactorRefusal) return countedRefusal(sql, context, error, now);
+      throw error;
+    }
+  });
+  if (outcome instanceof OrderRefusal) throw outcome;
+  return outcome;
 }
 
 /**
@@ -202,14 +229,19 @@ export async function placeOrder(
   now: Date,
 ): Promise<PaymentOrder> {
   try {
-    return await retryOnUniqueViolation(() =>
-      context.database.transaction((sql) => placeInTransaction(context, sql, input, orderedBy, now)),
-    );
+    return await retryOnUniqueViolation(() => placeOrRefuse(context, input, orderedBy, now));
   } catch (error) {
     if (isMpayError(error)) await recordRefusal(context, input, orderedBy, error, now);
     throw error;
   }
 }
+
+const warnedCodes: ReadonlySet<string> = new Set([
+  'CUSTOMER_AUTHORISATION_REQUIRED',
+  'CUSTOMER_AUTHORISATION_INVALID',
+  'SECURITY_LEVEL_TOO_LOW',
+  'SECOND_FACTOR_INVALID',
+]);
 
 /**
  * Every refusal of an order, after its transaction rolled back (nothing
@@ -233,6 +265,7 @@ async function recordRefusal(
   await insertRefusal(context.database, refusal).catch((cause: unknown) =>
     context.log.warn({ ...event, error: String(cause) }, 'payment order refusal not recorded'),
   );
-  if (error.code.startsWith('CUSTOMER_AUTHORISATION')) context.log.warn(event, 'payment order refused');
+  // A refused authorisation, level or code: a compromised or faulty FSP, a stolen device, or an attack.
+  if (warnedCodes.has(error.code)) context.log.warn(event, 'payment order refused');
   else context.log.info(event, 'payment order refused');
 }

@@ -1,4 +1,5 @@
 import type { Sql } from '@mpay/storage';
+import { approvalFromText, approvalToText, type OrderApproval } from './approval.ts';
 
 export type OrderState = 'sending' | 'completed' | 'refused';
 
@@ -28,6 +29,8 @@ export interface PaymentOrder {
   readonly lastError: string | null;
   readonly answer: string | null;
   readonly createdAt: Date;
+  /** The bank's explicit approval, for an order accepted at a level that asks for one; else null. */
+  readonly approval: OrderApproval | null;
 }
 
 interface OrderRow {
@@ -52,11 +55,12 @@ interface OrderRow {
   last_error: string | null;
   answer: string | null;
   created_at: Date | string;
+  approval: string | null;
 }
 
 const columns = `id, request_hash, ordered_by, payer_id, payee_id, authorisation, key_binding_serial,
   debit_account_id, creditor_bank, credit_account_id, amount, ledger, reference, state, refusal_code,
-  deadline, attempts, next_attempt_at, last_error, answer, created_at`;
+  deadline, attempts, next_attempt_at, last_error, answer, created_at, approval`;
 
 function orderFromRow(row: OrderRow): PaymentOrder {
   return {
@@ -81,6 +85,7 @@ function orderFromRow(row: OrderRow): PaymentOrder {
     lastError: row.last_error,
     answer: row.answer,
     createdAt: new Date(row.created_at),
+    approval: row.approval === null ? null : approvalFromText(row.approval),
   };
 }
 
@@ -96,8 +101,8 @@ export async function insertOrder(sql: Sql, order: PaymentOrder): Promise<void> 
   await sql.query(
     `INSERT INTO payment_orders (id, request_hash, ordered_by, payer_id, payee_id, authorisation,
        key_binding_serial, debit_account_id, creditor_bank, credit_account_id, amount, ledger, reference,
-       state, refusal_code, deadline, attempts, next_attempt_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, $18, $18)`,
+       state, refusal_code, deadline, attempts, next_attempt_at, created_at, updated_at, approval)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, $18, $18, $19)`,
     [
       order.id,
       order.requestHash,
@@ -117,6 +122,7 @@ export async function insertOrder(sql: Sql, order: PaymentOrder): Promise<void> 
       order.deadline.toISOString(),
       order.nextAttemptAt.toISOString(),
       order.createdAt.toISOString(),
+      order.approval === null ? null : approvalToText(order.approval),
     ],
   );
 }
@@ -195,7 +201,10 @@ export interface InFlight {
   readonly overdue: number;
 }
 
-/** Orders still being delivered, summed per creditor bank and ledger (for audit and settlement). */
+/**
+ * Orders still being delivered, summed per creditor bank and ledger (for audit and settlement):
+ * payment orders, and refund orders paying another bank's customer back.
+ */
 export async function selectInFlight(sql: Sql, overdueBefore: Date): Promise<InFlight[]> {
   const { rows } = await sql.query<{
     creditor_bank: string;
@@ -206,7 +215,10 @@ export async function selectInFlight(sql: Sql, overdueBefore: Date): Promise<InF
   }>(
     `SELECT creditor_bank, ledger, count(*)::text AS count, sum(amount)::text AS amount,
        (count(*) FILTER (WHERE deadline < $1))::text AS overdue
-     FROM payment_orders WHERE state = 'sending' GROUP BY creditor_bank, ledger ORDER BY 1, 2`,
+     FROM (SELECT creditor_bank, ledger, amount, deadline FROM payment_orders WHERE state = 'sending'
+           UNION ALL
+           SELECT original_bank, ledger, amount, deadline FROM refund_orders WHERE state = 'sending') AS o
+     GROUP BY creditor_bank, ledger ORDER BY 1, 2`,
     [overdueBefore.toISOString()],
   );
   return rows.map((row) => ({

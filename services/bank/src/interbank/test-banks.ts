@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { generateSigningKeyPair, type PrivateJwk, type PublicJwk } from '@mpay/envelope';
+import {
+  generateEncryptionKeyPair,
+  generateSigningKeyPair,
+  type PrivateJwk,
+  type PublicJwk,
+} from '@mpay/envelope';
 import { restartablePort } from '@mpay/http-server/test-support';
 import { type Database, openTestDatabase } from '@mpay/storage';
 import { migrateBank } from '../migrations.ts';
@@ -31,6 +36,8 @@ interface NodeSetup {
   name: string;
   port: number;
   key: { privateJwk: PrivateJwk; publicJwk: PublicJwk };
+  /** The bank's encryption key (second factors): the same across restarts, as the stored secrets are sealed to it. */
+  encryptionKey: PrivateJwk;
 }
 
 async function startNode(setup: NodeSetup, interbank: InterbankOptions): Promise<TestBankNode> {
@@ -56,6 +63,7 @@ async function startNode(setup: NodeSetup, interbank: InterbankOptions): Promise
         clock: node.now,
         // One key for the bank's own signatures and its interbank messages, as cli/src/platform/banks.ts does.
         signingKey: setup.key.privateJwk,
+        encryptionKey: setup.encryptionKey,
         interbank,
       });
       await node.service.listen(setup.port);
@@ -107,11 +115,13 @@ export async function startBankPair(
   options: Partial<InterbankOptions> = {},
   netDebitCap?: bigint,
 ): Promise<TestBankPair> {
-  const [xKey, yKey, xPort, yPort] = await Promise.all([
+  const [xKey, yKey, xPort, yPort, xEncryption, yEncryption] = await Promise.all([
     generateSigningKeyPair('ES256'),
     generateSigningKeyPair('ES256'),
     restartablePort(),
     restartablePort(),
+    generateEncryptionKeyPair(),
+    generateEncryptionKeyPair(),
   ]);
   const peer = (name: string, port: number, key: PublicJwk) => ({
     id: name,
@@ -120,7 +130,7 @@ export async function startBankPair(
     netDebitCap,
   });
   const x = await startNode(
-    { name: 'xbank', port: xPort, key: xKey },
+    { name: 'xbank', port: xPort, key: xKey, encryptionKey: xEncryption.privateJwk },
     {
       retryDelaySecondsMax: 1,
       ...options,
@@ -129,7 +139,7 @@ export async function startBankPair(
     },
   );
   const y = await startNode(
-    { name: 'ybank', port: yPort, key: yKey },
+    { name: 'ybank', port: yPort, key: yKey, encryptionKey: yEncryption.privateJwk },
     {
       ...options,
       signingKey: yKey.privateJwk,

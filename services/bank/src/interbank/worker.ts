@@ -2,6 +2,8 @@ import type { Database } from '@mpay/storage';
 import type { BankLedger } from '../store/bank-ledger.ts';
 import { type DeliveryContext, deliverOrder } from './deliver.ts';
 import { selectDueOrders } from './orders-store.ts';
+import { deliverRefundOrder } from './refund-deliver.ts';
+import { selectDueRefundOrders } from './refund-orders-store.ts';
 
 export interface BankWorker {
   /** One pass: deliver due payment orders, void expired holds. Returns what it did. */
@@ -47,7 +49,14 @@ export function createBankWorker(
           due.slice(start, start + deliveriesInParallel).map((id) => deliverOrder(context, id)),
         );
       }
-      delivered = due.length;
+      // Refund orders (the merchant's bank paying a customer's bank back) the same way.
+      const refunds = await selectDueRefundOrders(context.database, clock(), deliveryBatchMax);
+      for (let start = 0; start < refunds.length; start += deliveriesInParallel) {
+        await Promise.all(
+          refunds.slice(start, start + deliveriesInParallel).map((id) => deliverRefundOrder(context, id)),
+        );
+      }
+      delivered = due.length + refunds.length;
       await sweepNonces(context.database, clock());
     }
     const expired = (await ledger.expirePendingTransfers(clock())).length;

@@ -1,6 +1,7 @@
 import { certifiableKey, issueKeyBinding, type PublicJwk, verifyPayload } from '@mpay/envelope';
 import { canonicalize, isMpayError, MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
+import { provisionSecondFactor, reprovisionedAuthenticator } from '../second-factor/provision.ts';
 import { retryOnUniqueViolation } from '../store/create-transfer.ts';
 import type { DepositoryContext } from './context.ts';
 import { enrolmentCodeMatches } from './enrolment-code.ts';
@@ -36,6 +37,12 @@ export interface Enrolment {
   readonly binding: string;
   /** false when the same device retried an enrolment that had succeeded (same code, same key). */
   readonly created: boolean;
+  /**
+   * The party's second factor, to the enrolment that created it only (and to
+   * its retries): a compact JWE to the device's encryption key (cty
+   * mpay-authenticator+json) of `{ partyId, uri }`, an otpauth Key URI.
+   */
+  readonly sealedAuthenticator?: string | undefined;
 }
 
 /** The members of a proof of possession: `enrolment` and the envelope's claims, no others. */
@@ -98,6 +105,7 @@ async function checkCandidate(
  * is counted. Anything else against a used code fails.
  */
 async function retriedEnrolment(
+  context: DepositoryContext,
   sql: Sql,
   code: EnrolmentCodeRecord,
   request: EnrolmentRequest,
@@ -111,9 +119,10 @@ async function retriedEnrolment(
     existing.signingKid === candidate.signingJwk.kid &&
     existing.deviceId === request.deviceId;
   if (!same) return { kind: 'failed', reason: 'code already used' };
+  const sealedAuthenticator = await reprovisionedAuthenticator(context, sql, existing);
   return {
     kind: 'enrolled',
-    enrolment: { serial: existing.serial, binding: existing.binding, created: false },
+    enrolment: { serial: existing.serial, binding: existing.binding, created: false, sealedAuthenticator },
   };
 }
 
@@ -158,7 +167,13 @@ async function bind(
     },
     now,
   );
-  return { serial, binding, created: true };
+  const sealedAuthenticator = await provisionSecondFactor(
+    context,
+    sql,
+    { partyId: code.partyId, serial, deviceEncryptionJwk: keys.encryptionJwk },
+    now,
+  );
+  return { serial, binding, created: true, sealedAuthenticator };
 }
 
 /**
@@ -177,7 +192,7 @@ async function decide(
   const code = await lockNewestEnrolmentCode(sql, request.partyId);
   if (code === undefined || code.state === 'replaced') return { kind: 'failed', reason: 'no code issued' };
   if (code.state === 'blocked') return { kind: 'blocked', reason: 'code blocked' };
-  if (code.state === 'used') return retriedEnrolment(sql, code, request, candidate);
+  if (code.state === 'used') return retriedEnrolment(context, sql, code, request, candidate);
   const reason = await failureOf(sql, code, request, candidate, now);
   if (reason !== undefined) {
     const counted = await countFailedAttempt(sql, code.id, context.limits.enrolmentAttemptsMax, now);

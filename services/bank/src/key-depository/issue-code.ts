@@ -28,12 +28,22 @@ export function customerPartyId(text: string, detail: string): string {
 }
 
 /**
+ * The kinds of account a party's key may be bound to: a person's customer
+ * accounts; a merchant's customer accounts and its merchant accounts (the
+ * account it is paid into, which a refund it signs debits).
+ */
+function bindableKinds(partyId: string): readonly string[] {
+  return parsePartyId(partyId).kind === 'merchant' ? ['customer', 'merchant'] : ['customer'];
+}
+
+/**
  * The operator issues a one-time enrolment code for a customer, after the
  * customer proved who they are (outside this service). The code names the
  * accounts the enrolled key may debit: each must exist, be open, be a
- * customer account and belong to the party (else ACCOUNT_UNKNOWN, without
- * saying which). A new code replaces the party's live one, blocked or not:
- * that is how the operator lifts a block.
+ * customer account (for a merchant also a merchant account) and belong to
+ * the party (else ACCOUNT_UNKNOWN, without saying which). A new code
+ * replaces the party's live one, blocked or not: that is how the operator
+ * lifts a block.
  */
 export async function issueEnrolmentCode(
   context: DepositoryContext,
@@ -49,8 +59,9 @@ export async function issueEnrolmentCode(
   await retryOnUniqueViolation(() =>
     context.database.transaction(async (sql) => {
       const accounts = await selectAccounts(sql, accountIds);
+      const kinds = bindableKinds(partyId);
       const fit = accounts.filter(
-        (account) => !account.closed && account.kind === 'customer' && account.owner === partyId,
+        (account) => !account.closed && kinds.includes(account.kind) && account.owner === partyId,
       );
       if (fit.length !== accountIds.length) throw new MpayError('ACCOUNT_UNKNOWN', 'accountIds');
       await replaceEnrolmentCode(

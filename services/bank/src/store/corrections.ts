@@ -58,7 +58,7 @@ async function selectCorrectedSoFar(sql: Sql, originalId: string): Promise<Corre
  * retry of one correction id, runs one at a time, so the sum read here is
  * the sum the new transfer adds to.
  */
-async function correctInTransaction(
+export async function correctInTransaction(
   sql: Sql,
   request: CorrectionRequest,
   now: Date,

@@ -49,6 +49,8 @@ export async function selectExpiredPending(sql: Sql, now: Date, limit: number): 
        AND NOT EXISTS (SELECT 1 FROM transfers AS r WHERE r.pending_id = p.id)
        -- A hold of an interbank payment order is resolved only by the merchant bank's signed answer.
        AND NOT EXISTS (SELECT 1 FROM payment_orders AS o WHERE o.id = p.id AND o.state = 'sending')
+       -- Nor is a hold of a refund order: only the customer's bank's signed answer resolves it.
+       AND NOT EXISTS (SELECT 1 FROM refund_orders AS r WHERE r.transfer_id = p.id AND r.state = 'sending')
      ORDER BY p.expires_at, p.id LIMIT $2`,
     [now.toISOString(), limit],
   );

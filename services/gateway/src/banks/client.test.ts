@@ -31,6 +31,7 @@ interface SignedOrder {
   amount: string;
   currency: string;
   refusalCode?: string;
+  approval?: Record<string, unknown>;
 }
 
 describe('placePaymentOrder', () => {
@@ -199,6 +200,36 @@ describe('placePaymentOrder', () => {
       kind: 'refused',
       code: 'INSUFFICIENT_FUNDS',
       bankAnswer: signed,
+    });
+  });
+
+  it("takes a completed large payment only with the bank's explicit approval in its signed answer", async () => {
+    const order = { ...newOrder(), approvalRequired: true };
+    const approval = {
+      level: 'large',
+      checks: ['customer_signature', 'second_factor'],
+      approvedAt: new Date().toISOString(),
+    };
+    for (const [name, given] of [
+      ['none', undefined],
+      ['of another level', { ...approval, level: 'medium' }],
+      ['without the second factor', { ...approval, checks: ['customer_signature'] }],
+    ] as const) {
+      const signed = await bankAnswer({
+        ...signedOrderOf(order, 'completed'),
+        ...(given === undefined ? {} : { approval: given }),
+      });
+      answerWith({ status: 201, json: orderJson(order, 'completed', { bankAnswer: signed }) });
+      expect(await placePaymentOrder(fsp, bank, order, timeoutMs), name).toEqual({
+        kind: 'pending',
+        code: 'BANK_APPROVAL_MISSING',
+      });
+    }
+    const approved = await bankAnswer({ ...signedOrderOf(order, 'completed'), approval });
+    answerWith({ status: 201, json: orderJson(order, 'completed', { bankAnswer: approved }) });
+    expect(await placePaymentOrder(fsp, bank, order, timeoutMs)).toEqual({
+      kind: 'transferred',
+      bankAnswer: approved,
     });
   });
 

@@ -21,6 +21,8 @@ export interface PaymentOrder {
   readonly reference: string;
   /** The customer's compact JWS from the iMS message (`address.from.sign`). */
   readonly authorisation: string;
+  /** The level's protections include `bank_approval`: a completed answer must carry the bank's explicit approval. */
+  readonly approvalRequired?: boolean;
 }
 
 export type PaymentOrderOutcome =
@@ -70,7 +72,22 @@ async function verifyBankAnswer(
     answer.currency === order.currency &&
     (state === 'completed' || answer.refusalCode === refusalCode);
   if (!matches) throw new MpayError('BANK_ANSWER_INVALID');
+  if (state === 'completed' && order.approvalRequired === true && !approvesLarge(answer.approval))
+    throw new MpayError('BANK_APPROVAL_MISSING');
   return jws;
+}
+
+/** The bank's explicit approval of a large payment: the level, and the second factor among the checks it ran. */
+function approvesLarge(approval: unknown): boolean {
+  if (typeof approval !== 'object' || approval === null) return false;
+  const { level, checks, approvedAt } = approval as Record<string, unknown>;
+  return (
+    level === 'large' &&
+    Array.isArray(checks) &&
+    checks.includes('customer_signature') &&
+    checks.includes('second_factor') &&
+    typeof approvedAt === 'string'
+  );
 }
 
 /**

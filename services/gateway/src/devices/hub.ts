@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 
 /** One Server-Sent Event. `data` must not contain newlines (compact JOSE never does). */
 export interface DeviceEvent {
-  event: 'payment-request' | 'receipt' | 'payment-status';
+  event: 'payment-request' | 'receipt' | 'payment-status' | 'refund-receipt';
   id: string;
   data: string;
 }

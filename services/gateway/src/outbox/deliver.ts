@@ -7,9 +7,15 @@ import type { DeviceEvent } from '../devices/hub.ts';
 import { advanceLogEntry } from '../log/outbox.ts';
 import { settleWithBank } from '../payments/settle.ts';
 import { findPayment } from '../payments/store.ts';
+import { advanceRefundLogEntry } from '../refunds/log.ts';
+import { settleRefundWithBank } from '../refunds/settle.ts';
+import { pushRefundReceipt } from '../refunds/view.ts';
 import { activeBindingOf } from '../registry/bindings.ts';
 
-export type OutboxKind = 'device_push' | 'bank_order' | 'webhook' | 'log_entry';
+/** The device events of a payment; a refund's receipt is pushed by pushRefundReceipt. */
+type PaymentDeviceEvent = Exclude<DeviceEvent['event'], 'refund-receipt'>;
+
+export type OutboxKind = 'device_push' | 'bank_order' | 'webhook' | 'log_entry' | 'refund_order';
 
 interface OutboxRow {
   id: string;
@@ -61,7 +67,7 @@ async function markDelivered(sql: Sql, row: OutboxRow, now: Date): Promise<void>
  */
 async function markFailed(context: GatewayContext, row: OutboxRow, error: string, now: Date): Promise<void> {
   const attempts = row.attempts + 1;
-  const persistent = row.kind === 'bank_order' || row.kind === 'log_entry';
+  const persistent = row.kind === 'bank_order' || row.kind === 'log_entry' || row.kind === 'refund_order';
   if (!persistent && attempts >= context.limits.outboxAttemptsMax) {
     await context.database.query(
       'UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4 WHERE id = $1',
@@ -90,7 +96,7 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
 async function pushToDevice(
   context: GatewayContext,
   paymentId: string,
-  event: DeviceEvent['event'],
+  event: PaymentDeviceEvent,
 ): Promise<void> {
   const payment = await findPayment(context.database, paymentId);
   const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
@@ -153,7 +159,8 @@ async function deliver(context: GatewayContext, row: OutboxRow): Promise<void> {
   try {
     switch (row.kind) {
       case 'device_push':
-        await pushToDevice(context, row.payment_id, payload.event as DeviceEvent['event']);
+        if (payload.event === 'refund-receipt') await pushRefundReceipt(context, String(payload.refundId));
+        else await pushToDevice(context, row.payment_id, payload.event as PaymentDeviceEvent);
         await markDelivered(context.database, row, now);
         return;
       case 'webhook':
@@ -165,11 +172,22 @@ async function deliver(context: GatewayContext, row: OutboxRow): Promise<void> {
         if (!step.done) await markFailed(context, row, step.code, now);
         return;
       }
+      case 'refund_order': {
+        const step = await settleRefundWithBank(context, String(payload.refundId), (sql) =>
+          markDelivered(sql, row, now),
+        );
+        if (!step.done) await markFailed(context, row, step.code, now);
+        return;
+      }
       case 'log_entry': {
         const link = context.transactionLog;
         if (link === undefined) throw new Error('no transaction log configured');
         const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
-        if (await advanceLogEntry(context.database, link, submitter, row.payment_id)) {
+        const logged =
+          typeof payload.refundId === 'string'
+            ? await advanceRefundLogEntry(context.database, link, submitter, payload.refundId)
+            : await advanceLogEntry(context.database, link, submitter, row.payment_id);
+        if (logged) {
           await markDelivered(context.database, row, now);
         }
         return;

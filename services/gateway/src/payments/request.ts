@@ -15,6 +15,7 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
+import { checkTradeClaim } from '../m-trade/check.ts';
 import { activeBindingOf, type BoundKey } from '../registry/bindings.ts';
 import { keyLookup, partyEncryptionKey } from '../registry/keys.ts';
 import { findParty, type Party, resolveParty } from '../registry/parties.ts';
@@ -138,6 +139,7 @@ async function countersign(
   context: GatewayContext,
   verified: VerifiedPaymentRequest,
   security: SecurityAssessment,
+  merchantKey: { readonly certificate?: string | undefined },
 ) {
   const payerAccount = verified.binding.accounts[0];
   if (payerAccount === undefined)
@@ -159,7 +161,6 @@ async function countersign(
     context.fsp.signing.privateJwk,
   );
   const countersigned: ImsMessage = { ...filled, address: { ...filled.address, fspSign } };
-  const merchantKey = await partyEncryptionKey(keyLookup(context), verified.merchant);
   const push = await encryptTo(
     JSON.stringify({
       ims: imsToJson(countersigned),
@@ -202,15 +203,18 @@ export async function requestPayment(
   idempotency: IdempotencyClaim | undefined,
 ): Promise<{ statusCode: number; body: unknown }> {
   const now = context.clock();
+  // Read before the transaction: with one connection (PGlite) a read outside it would wait for it.
+  const merchantKey = await partyEncryptionKey(keyLookup(context), verified.merchant);
   const answer = await context.database.transaction(async (sql) => {
     if (idempotency !== undefined) {
       const stored = await claimIdempotencyKey(sql, idempotency, now);
       if (stored !== undefined) return stored;
     }
     await checkRates(context, sql, verified, now);
+    await checkTradeClaim(sql, verified, now);
     await recordNonce(sql, verified.merchant.id, verified.nonce, verified.expiresAtSeconds);
     const security = await assessLevel(context, sql, verified, now);
-    const { countersigned, push, payerAccount } = await countersign(context, verified, security);
+    const { countersigned, push, payerAccount } = await countersign(context, verified, security, merchantKey);
     const expiresAt = new Date(now.getTime() + context.limits.paymentExpirySeconds * 1000);
     await insertPayment(
       sql,

@@ -44,6 +44,7 @@ export async function settleWithBank(
       currency: payment.currency,
       reference: `iMS ${payment.id}`,
       authorisation,
+      approvalRequired: payment.message.protections?.includes('bank_approval') ?? false,
     },
     context.limits.bankTimeoutMs,
   );

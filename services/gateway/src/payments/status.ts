@@ -1,5 +1,6 @@
-import { formatDecimalAmount, MpayError, publicStatusOf } from '@mpay/protocol';
+import { formatDecimalAmount, MpayError, type PublicStatus, publicStatusOf } from '@mpay/protocol';
 import type { GatewayContext } from '../context.ts';
+import { refundedOf } from '../refunds/store.ts';
 import { findPayment, listPaymentEvents, type Payment } from './store.ts';
 
 export interface PaymentStatusView {
@@ -32,6 +33,19 @@ export async function paymentOfParty(
   return payment;
 }
 
+/**
+ * The public status, with what completed refunds gave back: a completed
+ * payment refunded in full is `refunded`, in part `partially_refunded`. The
+ * payment's state stays `funds_transferred`; refunds are their own protocol.
+ */
+async function statusWithRefunds(context: GatewayContext, payment: Payment): Promise<PublicStatus> {
+  const status = publicStatusOf(payment.state);
+  if (status !== 'completed') return status;
+  const refunded = await refundedOf(context.database, payment.id);
+  if (refunded === 0n) return status;
+  return refunded >= payment.amountMinor ? 'refunded' : 'partially_refunded';
+}
+
 export async function paymentStatus(
   context: GatewayContext,
   paymentId: string,
@@ -41,7 +55,7 @@ export async function paymentStatus(
   const events = await listPaymentEvents(context.database, paymentId);
   return {
     id: payment.id,
-    status: publicStatusOf(payment.state),
+    status: await statusWithRefunds(context, payment),
     procedure: payment.procedure,
     securityLevel: payment.securityLevel,
     amount: { currency: payment.currency, value: formatDecimalAmount(payment.message.data.amount) },

@@ -2,6 +2,7 @@ import { signPayload } from '@mpay/envelope';
 import { httpStatusOf } from '@mpay/http-server';
 import { errorCategoryOf, isMpayError, isPartyId, MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { OrderApproval } from '../../interbank/approval.ts';
 import { type DeliveryContext, deliverOrder } from '../../interbank/deliver.ts';
 import { type OrderContext, type PaymentOrderInput, placeOrder } from '../../interbank/order.ts';
 import type { PaymentOrder } from '../../interbank/orders-store.ts';
@@ -86,7 +87,12 @@ export type InterbankRouteContext = OrderContext & DeliveryContext & ReceiveCont
 /** How long the bank's signed answer to an order verifies: the FSP checks it on receipt and keeps it. */
 const bankAnswerLifetimeSeconds = 86_400;
 
-/** What the bank signs about an order: who pays whom how much, its state and, if refused, the code only. */
+/**
+ * What the bank signs about an order: who pays whom how much, its state and,
+ * if refused, the code only; for a completed order accepted at a level that
+ * asks for it, the bank's explicit approval (`OrderApproval`: level, checks,
+ * approvedAt).
+ */
 interface SignedPaymentOrder {
   readonly id: string;
   readonly state: 'completed' | 'refused';
@@ -95,6 +101,7 @@ interface SignedPaymentOrder {
   readonly amount: string;
   readonly currency: string;
   readonly refusalCode?: string;
+  readonly approval?: OrderApproval;
 }
 
 /**
@@ -141,6 +148,8 @@ async function bankAnswerOf(
       amount: order.amount.toString(),
       currency: order.ledger,
       ...(order.refusalCode === null ? {} : { refusalCode: order.refusalCode }),
+      // The approval stands for a payment that was made: none on an order the payee's bank refused.
+      ...(order.state === 'completed' && order.approval !== null ? { approval: order.approval } : {}),
     },
     order.orderedBy,
   );

@@ -4,6 +4,7 @@ import { readKeyBinding, revokeKeyBinding } from '../../key-depository/bindings.
 import type { DepositoryContext } from '../../key-depository/context.ts';
 import { type EnrolmentRequest, enrol } from '../../key-depository/enrol.ts';
 import { issueEnrolmentCode } from '../../key-depository/issue-code.ts';
+import { resetSecondFactor } from '../../second-factor/reset.ts';
 import { callerOf } from '../authenticate.ts';
 import { respondIdempotently, respondIdempotentlyWithSecret } from '../idempotent.ts';
 import { ledgerId, partyId } from '../schemas.ts';
@@ -74,11 +75,20 @@ const revocationBodySchema = {
   additionalProperties: false,
 } as const satisfies StrictSchema;
 
+const secondFactorResetBodySchema = {
+  type: 'object',
+  properties: { partyId, reason: { type: 'string', minLength: 1, maxLength: 256 } },
+  required: ['partyId', 'reason'],
+  additionalProperties: false,
+} as const satisfies StrictSchema;
+
 /**
  * The operator's side of the key depository (authenticated by the request
  * verifier): POST /enrolment-codes {partyId, accountIds} → 201 {partyId,
  * code, expiresAt}; POST /key-bindings/:serial/revocation {reason} → 201,
- * or 200 when it was revoked already.
+ * or 200 when it was revoked already; POST /second-factor-resets {partyId,
+ * reason} → 200 {partyId, reset} (the party's next enrolment gets a new
+ * second factor).
  */
 export function registerKeyDepositoryOperatorRoutes(app: FastifyInstance, context: DepositoryContext): void {
   app.post<{ Body: EnrolmentCodeBody }>(
@@ -109,25 +119,51 @@ export function registerKeyDepositoryOperatorRoutes(app: FastifyInstance, contex
         return { statusCode: created ? 201 : 200, body: view };
       }),
   );
+
+  app.post<{ Body: { partyId: string; reason: string } }>(
+    '/second-factor-resets',
+    { schema: { body: secondFactorResetBodySchema } },
+    async (request, reply) =>
+      respondIdempotently(context.database, request, reply, async () => ({
+        statusCode: 200,
+        body: await resetSecondFactor(context, request.body.partyId, request.body.reason, callerOf(request)),
+      })),
+  );
 }
 
 /**
- * The public side, outside the request verifier: GET /bank (the bank's id
- * and public signing keys), POST /enrolments (a customer's device; the
- * one-time code and the proof of possession authenticate it) and GET
- * /key-bindings/:serial (a binding and its status, for anyone to check).
+ * The public side, outside the request verifier: GET /bank (the bank's id,
+ * its public signing keys and, when it has one, its public encryption key
+ * `encryptionJwk`, to which devices seal one-time codes), POST /enrolments
+ * (a customer's device; the one-time code and the proof of possession
+ * authenticate it) and GET /key-bindings/:serial (a binding and its status,
+ * for anyone to check).
+ *
+ * The enrolment's answer: `{ serial, binding }`, plus `bankEncryptionJwk`
+ * when the bank has an encryption key, plus `sealedAuthenticator` (a JWE to
+ * the device's encryption key) when this enrolment received the party's
+ * second factor.
  */
 export function registerKeyDepositoryPublicRoutes(app: FastifyInstance, context: DepositoryContext): void {
-  app.get('/bank', async () => ({ id: context.bank.id, keys: context.bank.keys }));
+  const encryptionJwk = context.bank.encryption?.publicJwk;
+  app.get('/bank', async () => ({
+    id: context.bank.id,
+    keys: context.bank.keys,
+    ...(encryptionJwk === undefined ? {} : { encryptionJwk }),
+  }));
 
   app.post<{ Body: EnrolmentRequest }>(
     '/enrolments',
     { schema: { body: enrolmentBodySchema } },
     async (request, reply) => {
       const enrolment = await enrol(context, request.body);
-      return reply
-        .code(enrolment.created ? 201 : 200)
-        .send({ serial: enrolment.serial, binding: enrolment.binding });
+      const { sealedAuthenticator } = enrolment;
+      return reply.code(enrolment.created ? 201 : 200).send({
+        serial: enrolment.serial,
+        binding: enrolment.binding,
+        ...(encryptionJwk === undefined ? {} : { bankEncryptionJwk: encryptionJwk }),
+        ...(sealedAuthenticator === undefined ? {} : { sealedAuthenticator }),
+      });
     },
   );
 

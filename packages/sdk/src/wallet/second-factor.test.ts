@@ -1,0 +1,272 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  decryptWith,
+  encryptTo,
+  type GeneratedKeyPair,
+  generateEncryptionKeyPair,
+  generateSigningKeyPair,
+  signPayload,
+  verifyPayload,
+} from '@mpay/envelope';
+import { isMpayError } from '@mpay/protocol';
+import { HOTP, Secret, TOTP } from 'otpauth';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeCustody, startFakeCustody } from '../custody/fake-custody.test-helper.ts';
+import {
+  customerId,
+  type Parties,
+  parties,
+  paymentRequestPush,
+} from '../payment-request/fixture.test-helper.ts';
+import {
+  createKeystore,
+  type DeviceKeyPairs,
+  unwrapKeystore,
+  type WalletKeystoreData,
+  wrapKeystore,
+} from './keystore.ts';
+import vectors from './rfc4226-rfc6238.vectors.json' with { type: 'json' };
+import {
+  authenticatorCode,
+  authenticatorContentType,
+  openAuthenticator,
+  sealSecondFactor,
+  secondFactorContentType,
+} from './second-factor.ts';
+import { Wallet } from './wallet.ts';
+
+let bank: GeneratedKeyPair;
+
+beforeAll(async () => {
+  bank = await generateEncryptionKeyPair();
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    if (isMpayError(error)) return error.code;
+    throw error;
+  }
+}
+
+const protectedHeaderOf = (jwe: string) =>
+  JSON.parse(Buffer.from(jwe.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+
+describe('sealSecondFactor', () => {
+  it('seals { code, transactionId, payerId } to the bank key alone, naming what it is', async () => {
+    const input = { code: '287082', transactionId: crypto.randomUUID(), payerId: customerId };
+    const jwe = await sealSecondFactor(input, bank.publicJwk);
+    expect(protectedHeaderOf(jwe)).toMatchObject({
+      alg: 'ECDH-ES',
+      enc: 'A256GCM',
+      kid: bank.kid,
+      cty: secondFactorContentType,
+    });
+    const plaintext = await decryptWith(jwe, [bank.privateJwk]);
+    expect(JSON.parse(new TextDecoder().decode(plaintext))).toEqual(input);
+    const other = await generateEncryptionKeyPair();
+    expect(await codeOf(decryptWith(jwe, [other.privateJwk]))).toBe('CRYPTO_DECRYPTION_FAILED');
+    // Two seals of one code differ (fresh ephemeral key and IV): a sealed code says nothing about another.
+    expect(await sealSecondFactor(input, bank.publicJwk)).not.toBe(jwe);
+  });
+});
+
+describe('the authenticator (standing for the customer’s authenticator app)', () => {
+  const { totp } = vectors;
+  const secrets = totp.secrets_ascii as Record<string, string>;
+
+  it.each(totp.values)(
+    'shows the RFC 6238 code $otp at $unix_time ($algorithm)',
+    ({ unix_time, algorithm, otp }) => {
+      const uri = new TOTP({
+        issuer: 'xbank',
+        label: customerId,
+        secret: Secret.fromLatin1(secrets[algorithm]!),
+        algorithm,
+        digits: totp.digits,
+        period: totp.step_seconds,
+      }).toString();
+      expect(authenticatorCode(uri, new Date(unix_time * 1000))).toBe(otp);
+    },
+  );
+
+  it('refuses what is not a TOTP Key URI', () => {
+    const hotp = new HOTP({ secret: Secret.fromLatin1(vectors.hotp.secret_ascii) }).toString();
+    for (const notTotp of [hotp, 'otpauth://totp/', 'https://example.invalid/', '']) {
+      expect(() => authenticatorCode(notTotp), notTotp).toThrow(
+        expect.objectContaining({ code: 'REQUEST_INVALID' }),
+      );
+    }
+  });
+
+  it('is opened from the enrolment answer only by the device, only for its party', async () => {
+    const device = await generateEncryptionKeyPair();
+    const uri = new TOTP({ issuer: 'xbank', label: customerId, secret: new Secret() }).toString();
+    const seal = (content: unknown, contentType = authenticatorContentType) =>
+      encryptTo(JSON.stringify(content), device.publicJwk, { contentType });
+    expect(
+      await openAuthenticator(await seal({ partyId: customerId, uri }), device.privateJwk, customerId),
+    ).toBe(uri);
+    const other = await generateEncryptionKeyPair();
+    const refused = [
+      [await seal({ partyId: customerId, uri }), other.privateJwk, customerId],
+      [await seal({ partyId: customerId, uri }), device.privateJwk, 'eve@person.xbank'],
+      [await seal({ partyId: customerId, uri, extra: 1 }), device.privateJwk, customerId],
+      [
+        await seal({ partyId: customerId, uri: 'otpauth://hotp/x?secret=AAAA' }),
+        device.privateJwk,
+        customerId,
+      ],
+    ] as const;
+    for (const [jwe, key, party] of refused) {
+      expect(await codeOf(openAuthenticator(jwe, key, party))).toBe('CRYPTO_DECRYPTION_FAILED');
+    }
+  });
+});
+
+describe('the bank key in the keystore', () => {
+  let keys: DeviceKeyPairs;
+  const exportKey = Buffer.from(crypto.getRandomValues(new Uint8Array(64))).toString('base64url');
+  const pinServer = {
+    url: 'http://custody.invalid',
+    custodyId: 'custody.test',
+    credentialId: 'credential-1',
+  };
+
+  beforeAll(async () => {
+    keys = { signing: await generateSigningKeyPair('ES256'), encryption: await generateEncryptionKeyPair() };
+  });
+
+  it('is kept beside the keys and authenticated with them: a file whose bank key was swapped does not unlock', async () => {
+    const keystore = await wrapKeystore(
+      { partyId: customerId, keys, binding: 'binding.jws', bankEncryptionJwk: bank.publicJwk, pinServer },
+      exportKey,
+    );
+    expect(keystore.bankEncryptionJwk).toEqual(bank.publicJwk);
+    await unwrapKeystore(structuredClone(keystore), exportKey);
+    const attacker = await generateEncryptionKeyPair();
+    const swapped = { ...keystore, bankEncryptionJwk: attacker.publicJwk };
+    expect(await codeOf(unwrapKeystore(swapped, exportKey))).toBe('CRYPTO_KEY_INVALID');
+    const { bankEncryptionJwk: _, ...dropped } = keystore;
+    expect(await codeOf(unwrapKeystore(dropped as WalletKeystoreData, exportKey))).toBe('CRYPTO_KEY_INVALID');
+    const signingKey = { ...keystore, bankEncryptionJwk: keys.signing.publicJwk };
+    expect(await codeOf(unwrapKeystore(signingKey, exportKey))).toBe('CRYPTO_KEY_INVALID');
+  });
+});
+
+describe('Wallet.confirm at the large level', () => {
+  const pin = '2468';
+  let custody: FakeCustody;
+  let setup: Parties;
+  let keystore: WalletKeystoreData;
+  let gateway: Server;
+  let gatewayUrl: string;
+  /** What the stand-in gateway received: the customer-signed iMS message, decrypted. */
+  const confirmations: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    custody = await startFakeCustody();
+    setup = await parties();
+    const keys = {
+      signing: await generateSigningKeyPair('ES256'),
+      encryption: await generateEncryptionKeyPair(),
+    };
+    keystore = await createKeystore({
+      partyId: customerId,
+      pin,
+      keys,
+      binding: 'bank.binding.jws',
+      bankEncryptionJwk: bank.publicJwk,
+      pinServer: { url: custody.url, custodyId: custody.trust.id },
+    });
+    // The FSP's side of iMS steps 5 and 10: decrypts the confirmation, answers an FSP-signed receipt.
+    gateway = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', async () => {
+        const paymentId = /^\/payments\/([^/]+)\/confirmation$/.exec(request.url ?? '')?.[1] ?? '';
+        const plaintext = await decryptWith(Buffer.concat(chunks).toString('utf8'), [
+          setup.fspKeys.encryption.privateJwk,
+        ]);
+        confirmations.push(JSON.parse(new TextDecoder().decode(plaintext)).ims);
+        const receipt = await signPayload(
+          { receipt: { paymentId, status: 'completed' } },
+          { issuer: setup.fsp.id, audience: customerId, transactionId: paymentId, expiresInSeconds: 600 },
+          setup.fspKeys.signing.privateJwk,
+        );
+        const body = JSON.stringify({
+          status: 'completed',
+          receipt: await encryptTo(receipt, keystore.encryptionPublicJwk),
+        });
+        response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      });
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => gateway?.close(resolve));
+    await custody?.close();
+  });
+
+  /** A verified payment request, shown as large (the wallet reads the level from the message). */
+  async function largeRequest(session: Wallet) {
+    const { push } = await paymentRequestPush(setup);
+    const view = await session.openPaymentRequest(
+      await encryptTo(JSON.stringify(push), keystore.encryptionPublicJwk),
+    );
+    return { ...view, message: { ...view.message, type: 'large' as const } };
+  }
+
+  it('without the code: SECOND_FACTOR_REQUIRED, and nothing is signed or sent', async () => {
+    const session = new Wallet({ gatewayUrl, keystore: structuredClone(keystore), fsp: setup.fsp });
+    await session.unlock(pin);
+    const request = await largeRequest(session);
+    const sent = confirmations.length;
+    expect(await codeOf(session.confirm(request, pin))).toBe('SECOND_FACTOR_REQUIRED');
+    expect(confirmations).toHaveLength(sent);
+  });
+
+  it('with the code: sealed to the bank for this payment, inside what the customer signs', async () => {
+    const session = new Wallet({ gatewayUrl, keystore: structuredClone(keystore), fsp: setup.fsp });
+    await session.unlock(pin);
+    const request = await largeRequest(session);
+    const receipt = await session.confirm(request, pin, { secondFactorCode: '359152' });
+    expect(receipt.payload).toMatchObject({ receipt: { paymentId: request.paymentId } });
+    const ims = confirmations.at(-1) as {
+      address: { from: { id: string; sign: string; secondFactor: string } };
+    };
+    const { secondFactor, sign } = ims.address.from;
+    const opened = JSON.parse(new TextDecoder().decode(await decryptWith(secondFactor, [bank.privateJwk])));
+    expect(opened).toEqual({ code: '359152', transactionId: request.paymentId, payerId: customerId });
+    // The customer's signature covers the sealed code: the FSP cannot swap it.
+    const signed = await verifyPayload(
+      sign,
+      (kid) => (kid === keystore.signingPublicJwk.kid ? keystore.signingPublicJwk : undefined),
+      { issuer: customerId, audience: setup.fsp.id, transactionId: request.paymentId },
+    );
+    expect(signed.payload).toMatchObject({
+      type: 'large',
+      address: { from: { id: customerId, secondFactor } },
+    });
+    // A resend is the same confirmation, byte for byte, with no code asked again.
+    await session.confirm(request, pin);
+    expect(confirmations.at(-1)).toEqual(ims);
+  });
+
+  it('a small payment needs no code and carries none', async () => {
+    const session = new Wallet({ gatewayUrl, keystore: structuredClone(keystore), fsp: setup.fsp });
+    await session.unlock(pin);
+    const { push } = await paymentRequestPush(setup);
+    const request = await session.openPaymentRequest(
+      await encryptTo(JSON.stringify(push), keystore.encryptionPublicJwk),
+    );
+    await session.confirm(request, pin, { secondFactorCode: '359152' });
+    const ims = confirmations.at(-1) as { address: { from: Record<string, unknown> } };
+    expect(ims.address.from).not.toHaveProperty('secondFactor');
+  });
+});

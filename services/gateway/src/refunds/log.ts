@@ -1,0 +1,89 @@
+import { buildReceipt, type SubmitterCredentials, submitMessages } from '@mpay/log-client';
+import type { Sql } from '@mpay/storage';
+import type { TransactionLogLink } from '../log/outbox.ts';
+
+/**
+ * Records what the log will commit to for a refund's outcome, in the
+ * refund's own transaction (the outbox row that submits it is written beside
+ * it): the merchant's signed refund, the merchant's bank's signed answer and
+ * the FSP's receipt or outcome statement. The row then keeps the log index
+ * and the receipt.
+ */
+export async function enqueueRefundLogEntry(
+  sql: Sql,
+  refundId: string,
+  kind: string,
+  messages: readonly string[],
+  now: Date,
+): Promise<void> {
+  await sql.query(
+    `INSERT INTO refund_log_entries (refund_id, kind, messages, created_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (refund_id) DO NOTHING`,
+    [refundId, kind, JSON.stringify(messages), now.toISOString()],
+  );
+}
+
+interface RefundEntryRow {
+  refund_id: string;
+  payment_id: string;
+  kind: string;
+  messages: string;
+  log_index: string | number | null;
+  receipt: string | null;
+}
+
+/**
+ * One step for one refund's entry, as advanceLogEntry does for a payment's:
+ * submit it (transaction id the refund id, the payment named in the
+ * metadata), or once submitted collect its receipt if the log has proved it.
+ * Returns true when the receipt is in.
+ */
+export async function advanceRefundLogEntry(
+  sql: Sql,
+  link: TransactionLogLink,
+  submitter: SubmitterCredentials,
+  refundId: string,
+): Promise<boolean> {
+  const { rows } = await sql.query<RefundEntryRow>(
+    `SELECT e.refund_id, r.payment_id, e.kind, e.messages, e.log_index, e.receipt
+     FROM refund_log_entries e JOIN refunds r ON r.id = e.refund_id WHERE e.refund_id = $1`,
+    [refundId],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error(`assertion failed: refund ${refundId} has a log entry`);
+  if (row.receipt !== null) return true;
+  const entry = {
+    transactionId: row.refund_id,
+    messages: JSON.parse(row.messages) as string[],
+    kind: row.kind,
+    metadata: { paymentId: row.payment_id },
+  };
+  let index = row.log_index === null ? undefined : BigInt(row.log_index);
+  if (index === undefined) {
+    const logged = await submitMessages({ url: link.url, origin: link.origin }, submitter, entry);
+    index = logged.index;
+    await sql.query('UPDATE refund_log_entries SET log_index = $2 WHERE refund_id = $1', [
+      refundId,
+      index.toString(),
+    ]);
+  }
+  // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
+  const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
+    waitMs: 0,
+  });
+  await sql.query('UPDATE refund_log_entries SET receipt = $2 WHERE refund_id = $1', [refundId, receipt]);
+  return true;
+}
+
+/** The refund's log receipt once the log has proved it; undefined while it is on its way. */
+export async function refundLogReceiptOf(
+  sql: Sql,
+  refundId: string,
+): Promise<{ queued: boolean; receipt?: string }> {
+  const { rows } = await sql.query<{ receipt: string | null }>(
+    'SELECT receipt FROM refund_log_entries WHERE refund_id = $1',
+    [refundId],
+  );
+  if (rows[0] === undefined) return { queued: false };
+  return rows[0].receipt === null ? { queued: true } : { queued: true, receipt: rows[0].receipt };
+}

@@ -1,0 +1,96 @@
+import { isRefundId, MpayError } from '@mpay/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { GatewayContext } from '../context.ts';
+import { deliverPaymentEffects } from '../outbox/deliver.ts';
+import { refundLogReceiptOf } from '../refunds/log.ts';
+import { createRefund, parseRefundRequestBody, verifyRefundRequest } from '../refunds/request.ts';
+import { findRefund, type Refund } from '../refunds/store.ts';
+import { refundOfParty, refundView } from '../refunds/view.ts';
+import { authenticateParty } from './auth.ts';
+import { paymentId } from './payments.ts';
+
+/** A malformed refund id is an unknown refund. */
+function refundIdOf(request: FastifyRequest): string {
+  const id = (request.params as { refundId?: unknown }).refundId;
+  if (!isRefundId(id)) throw new MpayError('REFUND_UNKNOWN');
+  return id;
+}
+
+/** 200 once the refund has its outcome (completed, refused, failed), 202 while its banks have not answered. */
+function statusCodeOf(status: string): number {
+  return status === 'requested' || status === 'ordered' ? 202 : 200;
+}
+
+/**
+ * Refunds through the payment chain.
+ *
+ * - POST /payments/:id/refunds — the merchant (signed request, body
+ *   `{refund: <the merchant's JWS over the refund content>, reason?}`) gives
+ *   back all or part of a completed payment. Idempotent by the refund id the
+ *   signature names: the same id with the same payment, amount and reason
+ *   answers the refund as it stands; with anything else REFUND_ID_REUSED. The
+ *   order to the merchant's bank is delivered at once and the answer waits
+ *   for it up to `confirmationWaitMs`: 200 with the outcome, 202 while the
+ *   banks have not answered (ask with GET).
+ * - GET /payments/:id/refunds/:refundId — the refund, for the payment's
+ *   parties; the customer's answer carries the refund receipt, encrypted.
+ * - GET /payments/:id/refunds/:refundId/evidence — the refund's log receipt
+ *   (200), 202 while the log has not proved it, EVIDENCE_UNKNOWN if none.
+ */
+export function registerRefundRoutes(app: FastifyInstance, context: GatewayContext): void {
+  app.post('/payments/:id/refunds', async (request, reply) => {
+    const caller = await authenticateParty(context, request);
+    const id = paymentId(request);
+    const verified = await verifyRefundRequest(
+      context,
+      id,
+      caller.partyId,
+      parseRefundRequestBody(request.body),
+    );
+    const { refund } = await createRefund(context, verified);
+    const view = await refundView(context, await awaitMerchantBank(context, refund));
+    return reply.code(statusCodeOf(view.status)).send(view);
+  });
+
+  app.get('/payments/:id/refunds/:refundId', async (request, reply) => {
+    const caller = await authenticateParty(context, request);
+    const { refund, isCustomer } = await refundOfParty(
+      context,
+      paymentId(request),
+      refundIdOf(request),
+      caller.partyId,
+    );
+    const view = await refundView(context, refund, isCustomer);
+    return reply.code(statusCodeOf(view.status)).send(view);
+  });
+
+  app.get('/payments/:id/refunds/:refundId/evidence', async (request, reply: FastifyReply) => {
+    const caller = await authenticateParty(context, request);
+    const { refund } = await refundOfParty(context, paymentId(request), refundIdOf(request), caller.partyId);
+    const logged = await refundLogReceiptOf(context.database, refund.id);
+    if (!logged.queued) throw new MpayError('EVIDENCE_UNKNOWN');
+    if (logged.receipt === undefined) return reply.code(202).send({ state: 'pending' });
+    return reply.type('application/json').send(logged.receipt);
+  });
+}
+
+/**
+ * Delivers the refund's order now and waits, up to `confirmationWaitMs`, for
+ * the merchant's bank to take it (the background round may hold the row:
+ * then its answer is awaited). A customer at another bank is usually paid
+ * back within that call; when the customer's bank is slow the refund is
+ * `ordered` and the merchant asks again with GET.
+ */
+async function awaitMerchantBank(context: GatewayContext, refund: Refund): Promise<Refund> {
+  const deadline = Date.now() + context.limits.confirmationWaitMs;
+  for (;;) {
+    await deliverPaymentEffects(context, refund.paymentId, 'refund_order', 0);
+    const current = await findRefund(context.database, refund.id);
+    const remainingMs = deadline - Date.now();
+    if (current.state !== 'merchant_refund_verified' || remainingMs <= 0) return current;
+    // Waiting for a condition (the bank's answer), polled at the outbox's base backoff.
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(remainingMs, context.limits.outboxBackoffBaseMs)),
+    );
+  }
+}

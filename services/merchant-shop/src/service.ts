@@ -1,0 +1,164 @@
+import { fileURLToPath } from 'node:url';
+import { createHttpServer } from '@mpay/http-server';
+import { MpayError } from '@mpay/protocol';
+import type { MerchantClient } from '@mpay/sdk';
+import { type Database, migrate, readMigrations } from '@mpay/storage';
+import type { FastifyInstance } from 'fastify';
+import { merchantAuthenticator } from './auth/tokens.ts';
+import { forgetStaleCarts } from './cart/store.ts';
+import { createCatalogue, demoCatalogue, type ProductInput } from './catalogue/catalogue.ts';
+import type { Logger, ShopContext, ShopHooks } from './context.ts';
+import { createShopLimits, type ShopLimits } from './limits.ts';
+import { listNotifications, type PaymentNotification } from './notifications/store.ts';
+import { findOrder, type Order } from './orders/store.ts';
+import { runOutboxRound } from './outbox/round.ts';
+import { registerCustomerRoutes } from './routes/customer.ts';
+import { paymentNotifications, registerMerchantRoutes } from './routes/merchant.ts';
+import { registerWebhookRoutes } from './routes/webhook.ts';
+
+export const merchantShopMigrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
+
+export interface MerchantShopOptions extends ShopHooks {
+  /** The shop's own schema on the platform's database (migrated at start). */
+  readonly database: Database;
+  /** The merchant's SDK client: signs payment requests to the FSP, verifies the FSP's webhooks. */
+  readonly merchant: MerchantClient;
+  /** Bearer token of the merchant's endpoints (orders, shipment, notifications): 32..256 base64url characters. */
+  readonly merchantToken: string;
+  /** What the shop sells (validated at start); the demo catalogue when absent. */
+  readonly catalogue?: readonly ProductInput[];
+  readonly limits?: Partial<ShopLimits>;
+  readonly logger?: boolean | { level: string };
+  /** How often the background delivers the outbox and forgets stale carts. */
+  readonly backgroundIntervalMs?: number;
+  readonly clock?: () => Date;
+}
+
+export interface MerchantShop {
+  readonly app: FastifyInstance;
+  readonly context: ShopContext;
+  /** A payment's verified notifications, oldest first (read from the database). */
+  notifications(paymentId: string): Promise<PaymentNotification[]>;
+  /** Resolves when a notification for the payment with that status is stored; SERVICE_UNAVAILABLE after `timeoutMs`. */
+  waitForNotification(paymentId: string, status: string, timeoutMs: number): Promise<PaymentNotification>;
+  /** An order as the shop stores it (for the merchant's own code and tests). */
+  order(orderId: string): Promise<Order | undefined>;
+  runBackgroundOnce(): Promise<void>;
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Callers waiting for a notification, woken when one is stored (and polling, for other shop processes). */
+class NotificationWaiters {
+  readonly #waiting = new Set<() => void>();
+
+  wakeAll(): void {
+    for (const wake of [...this.#waiting]) wake();
+  }
+
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#waiting.add(wake);
+    });
+  }
+}
+
+/**
+ * The merchant's shop backend (iMS §2.1, mobile e-commerce): a catalogue, the
+ * customer's cart, checkout with the phone number or party id (the signed
+ * payment request to the FSP), the FSP's signed webhooks verified and stored,
+ * and the shipment that only a verified positive confirmation authorises.
+ */
+export async function createMerchantShop(options: MerchantShopOptions): Promise<MerchantShop> {
+  const limits = createShopLimits(options.limits);
+  const catalogue = createCatalogue(options.catalogue ?? demoCatalogue, limits);
+  const authenticate = merchantAuthenticator(options.merchantToken);
+  await migrate(options.database, await readMigrations(merchantShopMigrationsFolder));
+  const app = createHttpServer({
+    name: 'merchant-shop',
+    logger: options.logger ?? false,
+    bodyLimitBytes: limits.bodyLimitBytes,
+    inFlightRequestsMax: limits.inFlightRequestsMax,
+  });
+  const log: Logger = app.log;
+  const waiters = new NotificationWaiters();
+  let running: Promise<unknown> = Promise.resolve();
+  let pending = false;
+  const context: ShopContext = {
+    database: options.database,
+    merchant: options.merchant,
+    catalogue,
+    limits,
+    hooks: {
+      ...(options.onTradeClaimed === undefined ? {} : { onTradeClaimed: options.onTradeClaimed }),
+      ...(options.onRefundUpdated === undefined ? {} : { onRefundUpdated: options.onRefundUpdated }),
+    },
+    log,
+    clock: options.clock ?? (() => new Date()),
+    kickOutbox: () => {
+      if (pending) return;
+      pending = true;
+      running = running
+        .then(() => {
+          pending = false;
+          return runOutboxRound(context);
+        })
+        .catch((error: unknown) => log.error({ err: error }, 'outbox round failed'));
+    },
+    notificationStored: () => waiters.wakeAll(),
+  };
+  const runBackgroundOnce = async () => {
+    running = running
+      .then(async () => {
+        await runOutboxRound(context);
+        const staleBefore = new Date(context.clock().getTime() - limits.cartLifetimeSeconds * 1000);
+        await forgetStaleCarts(context.database, staleBefore);
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
+    await running;
+  };
+  registerCustomerRoutes(app, context);
+  registerMerchantRoutes(app, context, authenticate);
+  registerWebhookRoutes(app, context);
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    app,
+    context,
+    notifications: (paymentId) => paymentNotifications(context, paymentId),
+    async waitForNotification(paymentId, status, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const [found] = await listNotifications(context.database, {
+          event: 'payment.updated',
+          subject: paymentId,
+          status,
+          limit: 1,
+        });
+        if (found?.event === 'payment.updated') return found;
+        const remainingMs = deadline - Date.now();
+        if (remainingMs <= 0) throw new MpayError('SERVICE_UNAVAILABLE', 'no notification in time');
+        await waiters.wait(Math.min(remainingMs, limits.notificationPollMs));
+      }
+    },
+    order: (orderId) => findOrder(context.database, orderId),
+    runBackgroundOnce,
+    async listen(port = 0, host = '127.0.0.1') {
+      const address = await app.listen({ port, host });
+      timer = setInterval(() => void runBackgroundOnce(), options.backgroundIntervalMs ?? 500);
+      timer.unref();
+      return address;
+    },
+    async close() {
+      clearInterval(timer);
+      waiters.wakeAll();
+      await app.close();
+      await running;
+    },
+  };
+}
