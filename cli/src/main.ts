@@ -8,6 +8,7 @@ export const usage = `mpay — secure mobile payments
 Usage:
   mpay up [--data DIR] [--verbose]      start gateway, banks xbank and ybank, merchant shop, log and witness, custody
   mpay demo [--out DIR] [--data DIR]    run one payment end to end against running (or self-started) services
+  mpay demo --level small|medium|large  the same at an amount of that level; large asks the one-time code and the bank's approval
   mpay demo --custody [--out DIR]       the same for the custody customer: the ten steps of iMS §5 (key in the HSM)
   mpay demo --m-trade [--out DIR]       m-trade at the till (iMS §2.2): a signed EMV QR code, claimed by the wallet
   mpay custody unblock PARTY [--bank B] the customer's bank lifts custody's PIN block (signed with the bank's key)

@@ -20,6 +20,7 @@ import {
   MpayError,
 } from '@mpay/protocol';
 import {
+  authenticatorCode,
   type CustodyEnrolment,
   type CustodyPaymentRequestView,
   type CustodyTrust,
@@ -222,24 +223,38 @@ async function demoPayment(
   const abort = new AbortController();
   const requests = wallet.paymentRequests(customer.pin, abort.signal);
   const nextRequest = requests.next();
+  const amountMinor = demoAmountOf(flags.get('level'));
   io.stdout(
-    `2. Merchant ${merchant.id} asks ${customer.msisdn} for EUR 12.50 (m-commerce): signs, encrypts to the FSP.\n`,
+    `2. Merchant ${merchant.id} asks ${customer.msisdn} for ${formatMinor(amountMinor.toString())} (m-commerce): signs, encrypts to the FSP.\n`,
   );
   const accepted = await context.merchantClient.requestPayment({
     customer: customer.msisdn,
-    amount: { currency: 'EUR', minor: 12_50n },
+    amount: { currency: 'EUR', minor: amountMinor },
     procedure: 'm-commerce',
     description: 'Order 1001: 250 g espresso beans',
   });
   io.stdout(
-    `3. FSP verified the merchant, filled in the payer's account from xbank's key binding, countersigned, pushed to the device (payment ${accepted.paymentId}, level ${accepted.securityLevel}).\n`,
+    [
+      `3. FSP verified the merchant, assessed the level from the amount and ${customer.id}'s recent payments,`,
+      `   filled in the payer's account from xbank's key binding, countersigned, pushed to the device (payment ${accepted.paymentId}).`,
+      `   Level ${accepted.securityLevel}; protections applied: ${accepted.protections.join(', ')}.\n`,
+    ].join('\n'),
   );
   const view = (await nextRequest).value!;
   io.stdout(
     `4. Wallet verified FSP and merchant signatures and shows: pay ${view.amount.currency} ${view.amount.value} to ${view.merchant.name} (${view.merchant.id}) for "${view.description}".\n`,
   );
-  io.stdout('5. Customer confirms with one action plus PIN; the wallet signs and encrypts to the FSP.\n');
-  const receipt = await wallet.confirm(view, customer.pin);
+  const secondFactorCode = view.protections.includes('second_factor')
+    ? await demoSecondFactorCode(dataDir, customer.id)
+    : undefined;
+  io.stdout(
+    secondFactorCode === undefined
+      ? '5. Customer confirms with one action plus PIN; the wallet signs and encrypts to the FSP.\n'
+      : `5. Customer confirms with one action plus PIN and the one-time code ${secondFactorCode} from the authenticator;\n   the wallet seals the code to ${demoParties.bank.id} (the FSP cannot read it), signs it with the message and encrypts to the FSP.\n`,
+  );
+  const receipt = await wallet.confirm(view, customer.pin, {
+    ...(secondFactorCode === undefined ? {} : { secondFactorCode }),
+  });
   await requests.return(undefined);
   abort.abort();
   io.stdout(
@@ -267,6 +282,13 @@ async function demoPayment(
   );
   const evidence = await logEvidence(context, view.paymentId);
   io.stdout(`9. ${evidence.line}\n`);
+  const approval = bankApprovalIn(evidence.file);
+  io.stdout(
+    `10. The receipt and the log entry state the level: ${JSON.stringify((receipt.payload.receipt as { security?: unknown }).security)}` +
+      (approval === undefined
+        ? '.\n'
+        : `;\n    ${demoParties.bank.id}'s signed answer carries its explicit approval: ${JSON.stringify(approval)}.\n`),
+  );
   const out = flags.get('out');
   if (out !== undefined) {
     const sign = context.trace.find((m) => m.step === 'customer-signature')!.compact;
@@ -277,6 +299,39 @@ async function demoPayment(
     });
   }
   return status.status === 'completed' ? 0 : 1;
+}
+
+/** `--level small|medium|large`: an amount that reaches that level on its own (history may raise it). */
+function demoAmountOf(level: string | undefined): bigint {
+  const amounts: Record<string, bigint> = { small: 5_00n, medium: 12_50n, large: 520_00n };
+  if (level === undefined) return amounts.medium as bigint;
+  const amount = amounts[level];
+  if (amount === undefined) throw new MpayError('REQUEST_INVALID', '--level must be small, medium or large');
+  return amount;
+}
+
+/** The demo customer's authenticator app: the TOTP its bank provisioned at enrolment, kept beside the wallet. */
+async function demoSecondFactorCode(dataDir: string, partyId: string): Promise<string> {
+  const stored = await readJson<{ authenticator?: string }>(
+    join(dataDir, 'parties', `${partyId}.authenticator.json`),
+  );
+  if (stored?.authenticator === undefined)
+    throw new MpayError('SECOND_FACTOR_REQUIRED', `no authenticator of ${partyId} in ${dataDir}`);
+  return authenticatorCode(stored.authenticator, new Date());
+}
+
+/** The bank's explicit approval inside its signed answer, as the log holds it (read for display; the log verified it). */
+function bankApprovalIn(evidence: string): unknown {
+  const { messages } = JSON.parse(evidence) as { messages?: string[] };
+  for (const jws of messages ?? []) {
+    try {
+      const payload = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+        paymentOrder?: { approval?: unknown };
+      };
+      if (payload.paymentOrder?.approval !== undefined) return payload.paymentOrder.approval;
+    } catch {}
+  }
+  return undefined;
 }
 
 /** The payment's receipt from the transaction log, verified offline, and a line saying so. */

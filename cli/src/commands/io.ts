@@ -21,7 +21,11 @@ export function parseFlags(args: readonly string[]): { flags: Map<string, string
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     const next = args[index + 1];
     if (inline !== undefined) flags.set(name, inline);
-    else if (next !== undefined && !next.startsWith('--') && ['out', 'data', 'format'].includes(name)) {
+    else if (
+      next !== undefined &&
+      !next.startsWith('--') &&
+      ['out', 'data', 'format', 'level', 'amount'].includes(name)
+    ) {
       flags.set(name, next);
       index += 1;
     } else flags.set(name, 'true');

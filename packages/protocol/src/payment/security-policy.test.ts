@@ -48,7 +48,6 @@ describe('assessSecurity with the default policy', () => {
       'fsp_countersignature',
       'customer_signature',
       'pin',
-      'private_data_sealed',
       'second_factor',
       'bank_approval',
     ]);
@@ -155,6 +154,11 @@ describe('parseSecurityPolicy', () => {
       'exactly one of pin and low_value_exemption',
     ],
     ['an unknown protection', (p) => p.levels.large.push('retina'), 'unknown protection retina'],
+    [
+      'a protection no service applies yet',
+      (p) => p.levels.large.push('private_data_sealed'),
+      'private_data_sealed is not supported yet',
+    ],
     [
       'a level weaker than the one below',
       (p) => {

@@ -87,7 +87,10 @@ function eurLike(scale: bigint): CurrencySecurityPolicy {
   };
 }
 
-/** The defaults: PSD2's low-value exemption for small, the paper's chain with a PIN for medium, everything for large. */
+/**
+ * The defaults: PSD2's low-value exemption for small, the paper's chain with a
+ * PIN for medium, a second factor and the bank's approval on top for large.
+ */
 export const defaultSecurityPolicy: SecurityPolicy = deepFreeze({
   currencies: {
     EUR: eurLike(1n),
@@ -102,7 +105,7 @@ export const defaultSecurityPolicy: SecurityPolicy = deepFreeze({
   levels: {
     small: [...signatureChain, 'low_value_exemption'],
     medium: [...signatureChain, 'pin'],
-    large: [...signatureChain, 'pin', 'private_data_sealed', 'second_factor', 'bank_approval'],
+    large: [...signatureChain, 'pin', 'second_factor', 'bank_approval'],
   },
 });
 
@@ -298,8 +301,12 @@ function levelsAt(value: unknown): Record<SecurityLevel, readonly Protection[]> 
     const list = object[level];
     const path = `levels.${level}`;
     if (!Array.isArray(list)) invalid(path, 'expected a list of protections');
-    for (const entry of list)
+    for (const entry of list) {
       if (!protections.includes(entry as Protection)) invalid(path, `unknown protection ${String(entry)}`);
+      // Named so that messages and policies can carry it, but no service applies it yet: a policy
+      // asking for it would make the message state a protection that was not applied.
+      if (entry === 'private_data_sealed') invalid(path, 'private_data_sealed is not supported yet');
+    }
     const set = new Set(list as Protection[]);
     if (set.size !== list.length) invalid(path, 'a protection is listed twice');
     for (const needed of signatureChain) if (!set.has(needed)) invalid(path, `must include ${needed}`);
