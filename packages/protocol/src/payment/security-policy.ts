@@ -114,6 +114,13 @@ export interface RecentPayment {
   readonly amountMinor: bigint;
   readonly level: SecurityLevel;
   readonly at: Date;
+  /**
+   * The customer authorised it (signed, with what its level asked). Only an
+   * authorised payment is an authentication that restarts the counters; one
+   * still waiting for the customer counts towards them but restarts nothing,
+   * or asking for a large payment and never confirming it would reset them.
+   */
+  readonly authenticated: boolean;
 }
 
 export interface SecurityAssessment {
@@ -136,7 +143,7 @@ export function isLevelAtLeast(claimed: SecurityLevel, required: SecurityLevel):
   return levelRank[claimed] >= levelRank[required];
 }
 
-/** Sum and count of the payments after the last one at `level` or above (inside the window), plus this one. */
+/** Sum and count of the payments after the last authorised one at `level` or above (inside the window), plus this one. */
 function since(
   history: readonly RecentPayment[],
   level: SecurityLevel,
@@ -146,7 +153,7 @@ function since(
   let count = 1;
   let totalMinor = amountMinor;
   for (const payment of newestFirst) {
-    if (isLevelAtLeast(payment.level, level)) break;
+    if (payment.authenticated && isLevelAtLeast(payment.level, level)) break;
     count += 1;
     totalMinor += payment.amountMinor;
   }
@@ -314,6 +321,10 @@ function levelsAt(value: unknown): Record<SecurityLevel, readonly Protection[]> 
       invalid(path, 'must include exactly one of pin and low_value_exemption');
     if (set.has('low_value_exemption') && level !== 'small')
       invalid(path, 'low_value_exemption applies to small payments only');
+    // The bank asks for the second factor and approves only what is signed as large.
+    for (const largeOnly of ['second_factor', 'bank_approval'] as const)
+      if (set.has(largeOnly) !== (level === 'large'))
+        invalid(path, `${largeOnly} is required at large, and only there`);
     levels[level] = Object.freeze(protections.filter((protection) => set.has(protection)));
   }
   for (const [lower, upper] of [

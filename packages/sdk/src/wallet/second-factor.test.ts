@@ -9,7 +9,7 @@ import {
   signPayload,
   verifyPayload,
 } from '@mpay/envelope';
-import { isMpayError } from '@mpay/protocol';
+import { defaultSecurityPolicy, isMpayError } from '@mpay/protocol';
 import { HOTP, Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeCustody, startFakeCustody } from '../custody/fake-custody.test-helper.ts';
@@ -213,13 +213,16 @@ describe('Wallet.confirm at the large level', () => {
     await custody?.close();
   });
 
-  /** A verified payment request, shown as large (the wallet reads the level from the message). */
+  /** A verified payment request, shown as large (the wallet reads the level's protections from the message). */
   async function largeRequest(session: Wallet) {
     const { push } = await paymentRequestPush(setup);
     const view = await session.openPaymentRequest(
       await encryptTo(JSON.stringify(push), keystore.encryptionPublicJwk),
     );
-    return { ...view, message: { ...view.message, type: 'large' as const } };
+    return {
+      ...view,
+      message: { ...view.message, type: 'large' as const, protections: defaultSecurityPolicy.levels.large },
+    };
   }
 
   it('without the code: SECOND_FACTOR_REQUIRED, and nothing is signed or sent', async () => {

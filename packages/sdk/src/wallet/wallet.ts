@@ -248,8 +248,9 @@ export class Wallet {
     options: { waitMs?: number; secondFactorCode?: string } = {},
   ): Promise<Receipt> {
     let jwe = this.#confirmations.get(request.paymentId);
-    const secondFactorCode = request.message.type === 'large' ? options.secondFactorCode : undefined;
-    if (jwe === undefined && request.message.type === 'large' && secondFactorCode === undefined) {
+    const asksCode = request.message.protections?.includes('second_factor') === true;
+    const secondFactorCode = asksCode ? options.secondFactorCode : undefined;
+    if (jwe === undefined && asksCode && secondFactorCode === undefined) {
       throw new MpayError('SECOND_FACTOR_REQUIRED');
     }
     const keys = await this.#keysFor(pin);

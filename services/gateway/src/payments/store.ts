@@ -348,9 +348,10 @@ export async function recentPaymentsOf(
   const { rows } = await sql.query<{
     amount_minor: string;
     security_level: string;
+    state: string;
     created_at: Date | string;
   }>(
-    `SELECT amount_minor::text AS amount_minor, security_level, created_at FROM payments
+    `SELECT amount_minor::text AS amount_minor, security_level, state, created_at FROM payments
       WHERE customer_id = $1 AND currency = $2 AND created_at > $3 AND state = ANY($4)`,
     [customerId, currency, since.toISOString(), counting],
   );
@@ -358,8 +359,12 @@ export async function recentPaymentsOf(
     amountMinor: BigInt(row.amount_minor),
     level: readOneLevel(row.security_level),
     at: new Date(row.created_at),
+    authenticated: authenticated.includes(row.state as PaymentState),
   }));
 }
+
+/** The states in which the customer has signed (with what the level asked): an authentication. */
+const authenticated: readonly PaymentState[] = ['customer_signature_verified', 'funds_transferred'];
 
 function readOneLevel(value: string): SecurityLevel {
   if (value === 'small' || value === 'medium' || value === 'large') return value;
