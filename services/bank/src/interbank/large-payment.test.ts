@@ -274,6 +274,19 @@ describe('a large payment without a good code moves nothing', () => {
     expect(await secondFactorRow()).toMatchObject({ state: 'active', failed_attempts: 1 });
   });
 
+  it('a real code gone stale (a resend minutes later): SECOND_FACTOR_INVALID, not counted', async () => {
+    const before = await secondFactorRow();
+    const order = debit();
+    const stale = authenticatorCode(authenticator, new Date(banks.x.now().getTime() - 150_000));
+    const reason = await expectRefused(
+      order,
+      await authorise(order, { code: stale }),
+      'SECOND_FACTOR_INVALID',
+    );
+    expect(reason).toContain('too old (not counted)');
+    expect(await secondFactorRow()).toMatchObject({ failed_attempts: before?.failed_attempts });
+  });
+
   it('a code already used for another payment (replay): SECOND_FACTOR_INVALID', async () => {
     const code = currentCode();
     const first = debit();

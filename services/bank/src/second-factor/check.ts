@@ -76,12 +76,23 @@ export async function checkSecondFactor(
   if (opened.payerId !== order.payerId) throw counted('code sealed for another payer');
   const secret = await openTotpSecret(stored.sealedSecret, key, order.payerId);
   const step = matchTotpStep(secret.secret, opened.code, now, context.limits.secondFactorWindowSteps, secret);
-  if (step === undefined) throw counted('wrong code');
+  if (step === undefined) {
+    // A code the authenticator showed within the authorisation's lifetime but outside the window (a
+    // resend of an order that was refused or rolled back after its check): the customer knew it, so it
+    // is no guess and is not counted; else a faulty FSP could block the customer with old codes.
+    const late = matchTotpStep(secret.secret, opened.code, now, staleCodeStepsMax, secret);
+    if (late !== undefined)
+      throw new OrderRefusal('SECOND_FACTOR_INVALID', `code of time step ${late} is too old (not counted)`);
+    throw counted('wrong code');
+  }
   if (stored.lastUsedStep !== null && step <= stored.lastUsedStep) {
     throw counted(`code of time step ${step} replayed (newest used ${stored.lastUsedStep})`);
   }
   await spendSecondFactorStep(sql, order.payerId, step, order.id, now);
 }
+
+/** How far back a code is recognised as a real but stale one: the customer authorisation's lifetime (300 s) in 30 s steps. */
+const staleCodeStepsMax = 10;
 
 /**
  * Counts a refused code in the order's transaction (the party's row is
