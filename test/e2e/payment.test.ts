@@ -4,7 +4,7 @@ import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair } from '@m
 import { signRequest } from '@mpay/http-client';
 import { generateNoteKey, verifyReceipt } from '@mpay/merkle';
 import { imsToJson } from '@mpay/protocol';
-import { Wallet } from '@mpay/sdk';
+import { authenticatorCode, Wallet } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paymentSettledDeadlineMs } from '../support/deadlines.ts';
 import {
@@ -347,7 +347,11 @@ describe('what bad input gets (stable code, no money moved)', () => {
 
   it('insufficient funds: declined, merchant told, no money moved', async () => {
     const { wallet, view } = await payAndConfirm(99_000_00n);
-    expect(await expectCode(wallet.confirm(view, demoParties.customer.pin))).toBe('INSUFFICIENT_FUNDS');
+    // A large payment: the customer gives the one-time code too; the bank checks it, then the funds.
+    const secondFactorCode = authenticatorCode(test.platform.credentials.customerAuthenticator!, new Date());
+    expect(await expectCode(wallet.confirm(view, demoParties.customer.pin, { secondFactorCode }))).toBe(
+      'INSUFFICIENT_FUNDS',
+    );
     expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('declined');
     await test.platform.merchantShop.waitForNotification(
       view.paymentId,

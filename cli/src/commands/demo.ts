@@ -236,8 +236,8 @@ async function demoPayment(
   io.stdout(
     [
       `3. FSP verified the merchant, assessed the level from the amount and ${customer.id}'s recent payments,`,
-      `   filled in the payer's account from xbank's key binding, countersigned, pushed to the device (payment ${accepted.paymentId}).`,
-      `   Level ${accepted.securityLevel}; protections applied: ${accepted.protections.join(', ')}.\n`,
+      `   filled in the payer's account from xbank's key binding, countersigned, pushed to the device (payment ${accepted.paymentId}, level ${accepted.securityLevel}).`,
+      `   Protections applied: ${accepted.protections.join(', ')}.\n`,
     ].join('\n'),
   );
   const view = (await nextRequest).value!;
