@@ -108,7 +108,6 @@ export const errorCatalogue = Object.freeze({
   SECOND_FACTOR_REQUIRED: refused('This payment requires a second factor (a one-time code).'),
   SECOND_FACTOR_INVALID: refused('The second factor was refused.'),
   BANK_APPROVAL_MISSING: final("The customer's bank did not approve this payment explicitly."),
-  PRIVATE_DATA_NOT_SEALED: final("At this security level the message's private fields must be encrypted for the banks."),
 
   // ledger and bank
   ACCOUNT_UNKNOWN: refused('No such account.'),
