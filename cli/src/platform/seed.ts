@@ -97,6 +97,22 @@ async function bankPost<T>(
   }
 }
 
+/** How long the seed waits for custody's registration of its customer to reach the FSP. */
+const custodyRegistrationDeadlineMs = 120_000;
+
+/** Runs `call` until the FSP knows the party it names (PARTY_UNKNOWN meanwhile), up to the deadline. */
+async function untilRegistered(call: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + custodyRegistrationDeadlineMs;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isMpayError(error, 'PARTY_UNKNOWN') || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
+    }
+  }
+}
+
 /** A call to the gateway's operator API (Bearer token), idempotent by its key. */
 async function gatewayAdminPost(
   input: SeedInput,
@@ -324,11 +340,15 @@ export async function seedDemo(input: SeedInput): Promise<DemoCredentials> {
     join('parties', `${custodyCustomer.id}.custody-phone.json`),
     () => enrolCustodyCustomer(input, bank),
   );
-  await gatewayAdminPost(
-    input,
-    '/admin/aliases',
-    { alias: custodyCustomer.msisdn, partyId: custodyCustomer.id },
-    `alias-${custodyCustomer.msisdn}`,
+  // Custody registers her with the FSP from its outbox: the answer to the enrolment may come first
+  // (another worker holding the row, a busy FSP), so the alias waits until the FSP knows her.
+  await untilRegistered(() =>
+    gatewayAdminPost(
+      input,
+      '/admin/aliases',
+      { alias: custodyCustomer.msisdn, partyId: custodyCustomer.id },
+      `alias-${custodyCustomer.msisdn}`,
+    ),
   );
   const webhookUrl = `${input.merchantShopUrl}/webhooks/mpay`;
   await gatewayAdminPost(

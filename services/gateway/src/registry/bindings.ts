@@ -10,7 +10,7 @@ import { MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { findBank } from './banks.ts';
-import { addAlias, upsertParty } from './parties.ts';
+import { addAlias, findParty, upsertParty } from './parties.ts';
 
 /** A customer's key as its bank bound it, read back from the FSP's copy of the binding. */
 export interface BoundKey {
@@ -215,5 +215,7 @@ export async function registerAlias(sql: Sql, msisdn: string, partyId: string): 
   const alias = parseMsisdn(msisdn);
   const party = parsePartyId(partyId, 'partyId');
   if (party.kind !== 'person') throw new MpayError('PARTY_ID_INVALID', 'partyId');
+  // A party not registered (yet): its code, not the foreign key's internal error.
+  if ((await findParty(sql, party.id)) === undefined) throw new MpayError('PARTY_UNKNOWN', 'partyId');
   await addAlias(sql, alias, partyId);
 }

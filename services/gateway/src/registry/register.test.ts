@@ -142,3 +142,25 @@ describe('registerMerchant', () => {
     expect(await findParty(gateway.database, 'leaky@merchant.ybank')).toBeUndefined();
   });
 });
+
+describe('registerAlias', () => {
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    gateway = await openTestGateway();
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  it('answers PARTY_UNKNOWN for a party the FSP has not registered yet (not the foreign key as an internal error)', async () => {
+    const { registerAlias } = await import('./bindings.ts');
+    const outcome = await gateway.database
+      .transaction((sql) => registerAlias(sql, '+38970999888', 'nobody.yet@person.xbank'))
+      .then(
+        () => 'registered',
+        (error: unknown) => codeOf(error),
+      );
+    expect(outcome).toBe('PARTY_UNKNOWN');
+  });
+});
