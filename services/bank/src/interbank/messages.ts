@@ -127,10 +127,18 @@ export async function verifyFundsTransfer(interbank: Interbank, jws: string): Pr
   return { peer, transfer, nonce: claims.nonce, expiresAt: new Date(claims.exp * 1000) };
 }
 
-export function signAnswer(interbank: Interbank, peer: string, answer: FundsTransferAnswer): Promise<string> {
+/** What a signed answer answers: a funds transfer, or a refund transfer (the same shape, another name). */
+export type AnswerMember = 'fundsTransferAnswer' | 'refundTransferAnswer';
+
+export function signAnswer(
+  interbank: Interbank,
+  peer: string,
+  answer: FundsTransferAnswer,
+  member: AnswerMember = 'fundsTransferAnswer',
+): Promise<string> {
   const { code, ...rest } = answer;
   return signPayload(
-    { fundsTransferAnswer: code === undefined ? rest : answer },
+    { [member]: code === undefined ? rest : answer },
     {
       issuer: interbank.self,
       audience: peer,
@@ -158,12 +166,13 @@ function parseAnswer(value: unknown, id: string): FundsTransferAnswer {
   return answer as unknown as FundsTransferAnswer;
 }
 
-/** Verifies the merchant bank's answer to order `id` at the client bank: only `peer` may have signed it. */
+/** Verifies the other bank's answer to transfer `id` (an order's, or a refund's): only `peer` may have signed it. */
 export async function verifyAnswer(
   interbank: Interbank,
   peer: InterbankPeer,
   jws: string,
   id: string,
+  member: AnswerMember = 'fundsTransferAnswer',
 ): Promise<FundsTransferAnswer> {
   const verified = await verifyPayload(
     jws,
@@ -171,5 +180,5 @@ export async function verifyAnswer(
     { audience: interbank.self, issuer: peer.id, transactionId: id },
     { maxAgeSeconds: messageLifetimeSeconds },
   );
-  return parseAnswer(verified.payload.fundsTransferAnswer, id);
+  return parseAnswer(verified.payload[member], id);
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decodeUnverified, signPayload, verifyPayload } from '@mpay/envelope';
 import { canonicalize, isPartyId, MpayError } from '@mpay/protocol';
-import { messageLifetimeSeconds } from './messages.ts';
+import { messageLifetimeSeconds, signAnswer, verifyAnswer } from './messages.ts';
 import type { Interbank, InterbankPeer } from './peers.ts';
 
 /**
@@ -130,53 +130,21 @@ export async function verifyRefundTransfer(
   return { peer, transfer, nonce: claims.nonce, expiresAt: new Date(claims.exp * 1000) };
 }
 
+/** The customer's bank's signed answer to a refund transfer: the funds-transfer answer under its own name. */
 export function signRefundAnswer(
   interbank: Interbank,
   peer: string,
   answer: RefundTransferAnswer,
 ): Promise<string> {
-  const { code, ...rest } = answer;
-  return signPayload(
-    { refundTransferAnswer: code === undefined ? rest : answer },
-    {
-      issuer: interbank.self,
-      audience: peer,
-      transactionId: answer.id,
-      expiresInSeconds: messageLifetimeSeconds,
-    },
-    interbank.signingKey,
-  );
-}
-
-const codePattern = /^[A-Z][A-Z0-9_]{0,63}$/;
-
-function parseRefundAnswer(value: unknown, id: string): RefundTransferAnswer {
-  const answer = value as Partial<Record<string, unknown>> | null;
-  const valid =
-    typeof answer === 'object' &&
-    answer !== null &&
-    answer.id === id &&
-    ((answer.outcome === 'credited' && answer.code === undefined && Object.keys(answer).length === 2) ||
-      (answer.outcome === 'refused' &&
-        typeof answer.code === 'string' &&
-        codePattern.test(answer.code) &&
-        Object.keys(answer).length === 3));
-  if (!valid) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
-  return answer as unknown as RefundTransferAnswer;
+  return signAnswer(interbank, peer, answer, 'refundTransferAnswer');
 }
 
 /** Verifies the customer's bank's answer to refund `id` at the merchant's bank: only `peer` may have signed it. */
-export async function verifyRefundAnswer(
+export function verifyRefundAnswer(
   interbank: Interbank,
   peer: InterbankPeer,
   jws: string,
   id: string,
 ): Promise<RefundTransferAnswer> {
-  const verified = await verifyPayload(
-    jws,
-    (kid) => (kid === peer.signingJwk.kid ? peer.signingJwk : undefined),
-    { audience: interbank.self, issuer: peer.id, transactionId: id },
-    { maxAgeSeconds: messageLifetimeSeconds },
-  );
-  return parseRefundAnswer(verified.payload.refundTransferAnswer, id);
+  return verifyAnswer(interbank, peer, jws, id, 'refundTransferAnswer');
 }

@@ -39,6 +39,33 @@ interface OrderAnswer {
 }
 
 /**
+ * The object `member` of a bank's signed statement about `id` (a payment or a
+ * refund order): signed by that bank's key, issued by it, addressed to this
+ * FSP, with the statement itself. BANK_ANSWER_INVALID otherwise.
+ */
+export async function bankStatement(
+  fsp: FspIdentity,
+  bank: BankRecord,
+  jws: unknown,
+  id: string,
+  member: 'paymentOrder' | 'refundOrder',
+): Promise<{ jws: string; answer: Record<string, unknown> }> {
+  if (typeof jws !== 'string') throw new MpayError('BANK_ANSWER_INVALID');
+  const verified = await verifyPayload(
+    jws,
+    (kid) => (kid === bank.signingJwk.kid ? bank.signingJwk : undefined),
+    { issuer: bank.id, audience: fsp.id, transactionId: id },
+    { maxAgeSeconds: 86_400 },
+  ).catch(() => {
+    throw new MpayError('BANK_ANSWER_INVALID');
+  });
+  const answer = verified.payload[member];
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer))
+    throw new MpayError('BANK_ANSWER_INVALID');
+  return { jws, answer: answer as Record<string, unknown> };
+}
+
+/**
  * Checks the bank's signed answer: by that bank's key, to this FSP, for this
  * order, and saying what the plain answer says about the same payer, payee,
  * amount and currency. Anything else is BANK_ANSWER_INVALID (retried: no
@@ -52,18 +79,8 @@ async function verifyBankAnswer(
   state: 'completed' | 'refused',
   refusalCode: string | undefined,
 ): Promise<string> {
-  if (typeof jws !== 'string') throw new MpayError('BANK_ANSWER_INVALID');
-  const verified = await verifyPayload(
-    jws,
-    (kid) => (kid === bank.signingJwk.kid ? bank.signingJwk : undefined),
-    { issuer: bank.id, audience: fsp.id, transactionId: order.id },
-    { maxAgeSeconds: 86_400 },
-  ).catch(() => {
-    throw new MpayError('BANK_ANSWER_INVALID');
-  });
-  const answer = verified.payload.paymentOrder as Record<string, unknown> | undefined;
+  const { jws: statement, answer } = await bankStatement(fsp, bank, jws, order.id, 'paymentOrder');
   const matches =
-    answer !== undefined &&
     answer.id === order.id &&
     answer.state === state &&
     answer.payerId === order.payerId &&
@@ -74,7 +91,7 @@ async function verifyBankAnswer(
   if (!matches) throw new MpayError('BANK_ANSWER_INVALID');
   if (state === 'completed' && order.approvalRequired === true && !approvesLarge(answer.approval))
     throw new MpayError('BANK_APPROVAL_MISSING');
-  return jws;
+  return statement;
 }
 
 /** The bank's explicit approval of a large payment: the level, and the second factor among the checks it ran. */

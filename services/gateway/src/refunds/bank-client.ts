@@ -1,6 +1,6 @@
-import { verifyPayload } from '@mpay/envelope';
 import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
 import { errorCategoryOf, isErrorCode, isMpayError, MpayError } from '@mpay/protocol';
+import { bankStatement } from '../banks/client.ts';
 import type { FspIdentity } from '../context.ts';
 import type { BankRecord } from '../registry/banks.ts';
 
@@ -45,18 +45,8 @@ async function verifyRefundAnswer(
   state: 'completed' | 'refused',
   refusalCode: string | undefined,
 ): Promise<string> {
-  if (typeof jws !== 'string') throw new MpayError('BANK_ANSWER_INVALID');
-  const verified = await verifyPayload(
-    jws,
-    (kid) => (kid === bank.signingJwk.kid ? bank.signingJwk : undefined),
-    { issuer: bank.id, audience: fsp.id, transactionId: order.id },
-    { maxAgeSeconds: 86_400 },
-  ).catch(() => {
-    throw new MpayError('BANK_ANSWER_INVALID');
-  });
-  const answer = verified.payload.refundOrder as Record<string, unknown> | undefined;
+  const { jws: statement, answer } = await bankStatement(fsp, bank, jws, order.id, 'refundOrder');
   const matches =
-    answer !== undefined &&
     answer.id === order.id &&
     answer.state === state &&
     answer.originalOrderId === order.originalOrderId &&
@@ -66,7 +56,7 @@ async function verifyRefundAnswer(
     answer.currency === order.currency &&
     (state === 'completed' ? answer.refusalCode === undefined : answer.refusalCode === refusalCode);
   if (!matches) throw new MpayError('BANK_ANSWER_INVALID');
-  return jws;
+  return statement;
 }
 
 function outcomeOfError(code: string): RefundOrderOutcome {
