@@ -33,6 +33,12 @@ export { decodeBase64url, encodeBase64url } from './encoding.ts';
 export { type DecryptionKey, decryptCompact, decryptDirect, decryptWith } from './jwe/decrypt.ts';
 export { type EncryptDirectOptions, type EncryptOptions, encryptDirect, encryptTo } from './jwe/encrypt.ts';
 export type { DecryptOptions, JweProtectedHeader } from './jwe/header.ts';
+export {
+  openPrivateData,
+  type SealedDataReader,
+  sealedDataReaders,
+  sealPrivateData,
+} from './jwe/sealed-data.ts';
 export { type JwsProtectedHeader, MESSAGE_TYPE } from './jws/header.ts';
 export { type ExternalSigningKey, type SigningKey, type SignOptions, signPayload } from './jws/sign.ts';
 export { decodeUnverified, type VerifiedPayload, type VerifyOptions, verifyPayload } from './jws/verify.ts';

@@ -11,6 +11,14 @@ import type { ImsMessage } from './message.ts';
 /** A compact JWE's shape (what the customer seals its one-time code into). */
 export const sampleSealedSecondFactor = 'eyJhbGciOiJFQ0RILUVTIn0..aXZpdml2aXZpdg.Y2lwaGVy.dGFndGFndGFn';
 
+/** The shape of sealed private fields (what the merchant seals for the customer and the banks). */
+export const sampleSealedData = {
+  content: 'eyJhbGciOiJkaXIifQ..aXZpdml2aXZpdg.Y29udGVudA.dGFndGFndGFn',
+  customer: sampleSealedSecondFactor,
+  payerBank: sampleSealedSecondFactor,
+  payeeBank: sampleSealedSecondFactor,
+};
+
 export const sampleSignatures = {
   merchant: 'eyJhbGciOiJFUzI1NiJ9..bWVyY2hhbnQtc2lnbmF0dXJl',
   fsp: 'eyJhbGciOiJFUzI1NiJ9..ZnNwLXNpZ25hdHVyZQ',
@@ -103,15 +111,24 @@ export const imsMessageArbitrary: fc.Arbitrary<ImsMessage> = fc
     timestamp,
     amount,
     description: fc.option(description),
+    sealed: fc.boolean(),
     secondFactor: fc.option(fc.constantFrom(sampleSealedSecondFactor)),
   })
   .filter((r) => r.from !== r.to)
   .map((r) => {
     const [merchantSign, fspSign, customerSign] = r.signatures;
-    const accounts = r.stage >= 2 ? (r.accounts ?? ['ACC-0001', 'ACC-0002']) : r.accounts;
+    const protections = r.stage >= 2 ? defaultSecurityPolicy.levels[r.type] : undefined;
+    // At a sealing level the FSP fills in no account and the description travels sealed only.
+    const sealedLevel = protections?.includes('private_data_sealed') === true;
+    const accounts = sealedLevel
+      ? null
+      : r.stage >= 2
+        ? (r.accounts ?? ['ACC-0001', 'ACC-0002'])
+        : r.accounts;
+    const sealed = r.sealed || (sealedLevel && r.description !== null);
     return {
       type: r.type,
-      ...(r.stage >= 2 ? { protections: defaultSecurityPolicy.levels[r.type] } : {}),
+      ...(protections === undefined ? {} : { protections }),
       transactionId: r.transactionId,
       procedure: r.procedure,
       address: {
@@ -130,7 +147,8 @@ export const imsMessageArbitrary: fc.Arbitrary<ImsMessage> = fc
       data: {
         ...(accounts === null ? {} : { accountPayable: accounts[0], accountReceivable: accounts[1] }),
         amount: r.amount,
-        ...(r.description === null ? {} : { description: r.description }),
+        ...(r.description === null || sealed ? {} : { description: r.description }),
+        ...(sealed ? { sealed: sampleSealedData } : {}),
       },
     };
   });

@@ -1,16 +1,32 @@
 export { accountNumberPattern, imsDescriptionLengthMax, imsSignatureLengthMax } from './fields.ts';
-export { type ImsJson, imsFromJson, imsToJson, validateImsMessage } from './json.ts';
+export {
+  type ImsJson,
+  imsFromJson,
+  imsSealedContentLengthMax,
+  imsToJson,
+  validateImsMessage,
+} from './json.ts';
 export {
   type ImsAddress,
   type ImsData,
   type ImsMessage,
   type ImsParty,
   type ImsProcedure,
+  type ImsSealedData,
   type ImsSigningStage,
   imsProcedures,
   imsSigningStage,
   securityLevels,
 } from './message.ts';
+export {
+  type ImsOrderLine,
+  type ImsPrivateData,
+  imsOrderLineQuantityMax,
+  imsOrderLinesMax,
+  imsPrivateDataFromJson,
+  imsPrivateDataFromText,
+  imsPrivateDataToText,
+} from './private-data.ts';
 export {
   customerDeclineContent,
   customerSignedContent,

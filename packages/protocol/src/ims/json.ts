@@ -23,6 +23,7 @@ import {
   type ImsParty,
   type ImsPayer,
   type ImsProcedure,
+  type ImsSealedData,
   imsProcedures,
   securityLevels,
 } from './message.ts';
@@ -47,6 +48,7 @@ export type ImsJson = {
     accountReceivable?: string;
     amount: { currency: CurrencyCode; value: string };
     description?: string;
+    sealed?: { content: string; customer: string; payerBank: string; payeeBank: string };
   };
 };
 
@@ -70,11 +72,23 @@ function readPayer(value: unknown, path: string): ImsPayer {
 /** A compact JWE (five base64url parts), bounded like a signature. */
 const sealedPattern = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const sealedLengthMax = 4096;
+/** The sealed private fields (a description and up to 20 order lines fit well below this); the XML text limit. */
+export const imsSealedContentLengthMax = 16_384;
 
-function parseSealed(value: unknown, path: string): string {
-  if (typeof value !== 'string' || value.length > sealedLengthMax || !sealedPattern.test(value))
+function parseSealed(value: unknown, path: string, lengthMax = sealedLengthMax): string {
+  if (typeof value !== 'string' || value.length > lengthMax || !sealedPattern.test(value))
     throw new MpayError('MESSAGE_INVALID', path);
   return value;
+}
+
+function readSealedData(value: unknown, path: string): ImsSealedData {
+  const sealed = readObject(value, path, ['content', 'customer', 'payerBank', 'payeeBank']);
+  return Object.freeze({
+    content: parseSealed(sealed.content, joinPath(path, 'content'), imsSealedContentLengthMax),
+    customer: parseSealed(sealed.customer, joinPath(path, 'customer')),
+    payerBank: parseSealed(sealed.payerBank, joinPath(path, 'payerBank')),
+    payeeBank: parseSealed(sealed.payeeBank, joinPath(path, 'payeeBank')),
+  });
 }
 
 /** The protections, in the catalogue's order, each once. */
@@ -110,17 +124,19 @@ function readAmount(value: unknown): ImsData['amount'] {
 }
 
 function readData(value: unknown): ImsData {
-  const optional = ['accountPayable', 'accountReceivable', 'description'];
+  const optional = ['accountPayable', 'accountReceivable', 'description', 'sealed'];
   const data = readObject(value, 'data', ['amount'], optional);
   const accountPayable = readOptional(data, 'accountPayable', 'data', parseAccountNumber);
   const accountReceivable = readOptional(data, 'accountReceivable', 'data', parseAccountNumber);
   const amount = readAmount(data.amount);
   const description = readOptional(data, 'description', 'data', parseDescription);
+  const sealed = readOptional(data, 'sealed', 'data', readSealedData);
   return Object.freeze({
     ...optionalEntry('accountPayable', accountPayable),
     ...optionalEntry('accountReceivable', accountReceivable),
     amount,
     ...optionalEntry('description', description),
+    ...optionalEntry('sealed', sealed),
   });
 }
 
@@ -138,12 +154,24 @@ function checkRolesAndSigningChain(message: ImsMessage): void {
   // The receivable account is optional: mpay's FSP leaves it out, since the merchant's bank alone
   // resolves the payee to an account (the customer's bank learns no merchant account number, macro §5.3).
   // A receivable without a payable is never a stage of the chain.
-  const { accountPayable, accountReceivable } = message.data;
+  const { accountPayable, accountReceivable, description, sealed } = message.data;
   if (accountReceivable !== undefined && accountPayable === undefined) {
     throw new MpayError('MESSAGE_INVALID', 'data.accountPayable');
   }
+  // Private fields travel either in clear or sealed, never both.
+  if (sealed !== undefined && description !== undefined)
+    throw new MpayError('MESSAGE_INVALID', 'data.description');
+  // At a level that seals the private fields the FSP fills in no account: the customer's bank debits the
+  // account its own binding names, and no account number travels in clear.
+  const sealedLevel = message.protections?.includes('private_data_sealed') === true;
+  if (sealedLevel && (accountPayable !== undefined || description !== undefined))
+    throw new MpayError(
+      'MESSAGE_INVALID',
+      accountPayable === undefined ? 'data.description' : 'data.accountPayable',
+    );
   const { fspSign } = message.address;
-  if (fspSign !== undefined && (message.address.to.sign === undefined || accountPayable === undefined)) {
+  const accountsFilled = sealedLevel || accountPayable !== undefined;
+  if (fspSign !== undefined && (message.address.to.sign === undefined || !accountsFilled)) {
     throw new MpayError('MESSAGE_INVALID', 'address.fspSign');
   }
   // The FSP writes the protections when it countersigns; the customer adds the second factor after that.
@@ -203,6 +231,7 @@ function toJsonUnchecked(message: ImsMessage): ImsJson {
       ...optionalEntry('accountReceivable', data.accountReceivable),
       amount: { currency: data.amount.currency, value: formatDecimalAmount(data.amount, 'data.amount') },
       ...optionalEntry('description', data.description),
+      ...optionalEntry('sealed', data.sealed === undefined ? undefined : { ...data.sealed }),
     },
   };
 }

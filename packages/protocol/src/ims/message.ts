@@ -11,7 +11,9 @@ import type { Protection, SecurityLevel } from '../payment/index.ts';
  *   <address>  payer (`from`, the customer) and payee (`to`, the merchant), each
  *              with its signature, the FSP's signature, and the timestamp
  *   <data>     the payable and receivable accounts (filled in by the FSP) and
- *              the amount (and an optional description shown to the customer)
+ *              the amount (and an optional description shown to the customer);
+ *              at a level that asks for it, the private fields sealed for the
+ *              customer and the banks instead (no accounts, no description in clear)
  *
  * Two fields are not in Figure 3 and are added here: `transactionId` (every
  * signature names the one payment it authorises) and `procedure` (the paper
@@ -51,11 +53,32 @@ export interface ImsAddress {
   readonly timestamp: string;
 }
 
+/**
+ * The data section's private fields, sealed end to end by the merchant (the
+ * `private_data_sealed` protection): the description and the order lines
+ * (`ImsPrivateData`, canonical JSON) encrypted once under a fresh content key,
+ * and that key sealed to each reader. The FSP routes on the parties and the
+ * amount and reads none of it; every signature of the chain covers all four
+ * parts, so nobody can swap one.
+ */
+export interface ImsSealedData {
+  /** Compact JWE, `dir` + A256GCM under the content key; its `kid` commits to that key (SHA-256). */
+  readonly content: string;
+  /** The content key sealed (compact JWE, ECDH-ES) to the customer's device key, as the customer's bank bound it. */
+  readonly customer: string;
+  /** The content key sealed to the customer's bank's encryption key. */
+  readonly payerBank: string;
+  /** The content key sealed to the merchant's bank's encryption key. */
+  readonly payeeBank: string;
+}
+
 export interface ImsData {
   readonly accountPayable?: string;
   readonly accountReceivable?: string;
   readonly amount: Amount;
   readonly description?: string;
+  /** The private fields, sealed (then there is no description in clear, and the FSP fills in no account). */
+  readonly sealed?: ImsSealedData;
 }
 
 export interface ImsMessage {

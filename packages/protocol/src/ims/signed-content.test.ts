@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { defaultSecurityPolicy } from '../payment/index.ts';
 import { imsMessageArbitrary, sampleImsJson, sampleSignatures } from './arbitraries.test-helper.ts';
 import { imsFromJson } from './json.ts';
 import type { ImsMessage } from './message.ts';
@@ -91,8 +92,22 @@ describe('signed content', () => {
       address: { ...unsigned.address, to: { ...unsigned.address.to, sign: sampleSignatures.merchant } },
     };
     expect(() => fspSignedContent(merchantSigned)).toThrow(
+      expect.objectContaining({ detail: 'protections' }),
+    );
+    const assessedMedium = { ...merchantSigned, protections: defaultSecurityPolicy.levels.medium };
+    expect(() => fspSignedContent(assessedMedium)).toThrow(
       expect.objectContaining({ detail: 'data.accountPayable' }),
     );
+    // At a sealing level the FSP fills in no account: the content is complete without one.
+    const assessedLarge = {
+      ...merchantSigned,
+      type: 'large' as const,
+      protections: defaultSecurityPolicy.levels.large,
+    };
+    expect(fspSignedContent(assessedLarge).data).not.toHaveProperty('accountPayable');
+    expect(() =>
+      fspSignedContent({ ...assessedLarge, data: { ...assessedLarge.data, accountPayable: 'ACC-0001' } }),
+    ).toThrow(expect.objectContaining({ detail: 'data.accountPayable' }));
   });
 
   it('contains no bigint and no undefined (ready for RFC 8785)', () => {

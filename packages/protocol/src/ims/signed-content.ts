@@ -11,6 +11,9 @@ export type ImsSigner = 'merchant' | 'fsp' | 'customer';
  * names the role so that a signature made as one role can never be presented
  * as another's. The caller canonicalises it (RFC 8785) and signs the bytes.
  *
+ * Every signer covers the sealed private fields (`data.sealed`) as they are:
+ * ciphertexts and sealed keys, which nobody along the way can open or swap.
+ *
  *   merchant  everything except the level, the accounts and all signatures (the FSP
  *             decides the level and fills the accounts after the merchant signs)
  *   fsp       everything with the level and its protections, the accounts and the merchant's signature
@@ -43,6 +46,12 @@ export type ImsSignedContent = {
     readonly accountReceivable?: string;
     readonly amount: { readonly currency: string; readonly value: string };
     readonly description?: string;
+    readonly sealed?: {
+      readonly content: string;
+      readonly customer: string;
+      readonly payerBank: string;
+      readonly payeeBank: string;
+    };
   };
 };
 
@@ -81,6 +90,7 @@ function content(
       ...optionalEntry('accountReceivable', withAccounts ? data.accountReceivable : undefined),
       amount: { currency: data.amount.currency, value: data.amount.value },
       ...optionalEntry('description', data.description),
+      ...optionalEntry('sealed', data.sealed),
     },
   };
 }
@@ -94,8 +104,10 @@ export function merchantSignedContent(message: ImsMessage): ImsSignedContent {
 export function fspSignedContent(message: ImsMessage): ImsSignedContent {
   const json = imsToJson(message);
   if (json.address.to.sign === undefined) throw new MpayError('MESSAGE_INVALID', 'address.to.sign');
-  if (json.data.accountPayable === undefined) throw new MpayError('MESSAGE_INVALID', 'data.accountPayable');
   if (json.protections === undefined) throw new MpayError('MESSAGE_INVALID', 'protections');
+  // The FSP fills in the payer's account, except at a level that seals the private fields (then none).
+  if (json.data.accountPayable === undefined && !json.protections.includes('private_data_sealed'))
+    throw new MpayError('MESSAGE_INVALID', 'data.accountPayable');
   return content('fsp', json, { toSign: signatureValue(json.address.to.sign) }, true);
 }
 

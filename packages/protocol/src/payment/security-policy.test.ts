@@ -48,6 +48,7 @@ describe('assessSecurity with the default policy', () => {
       'fsp_countersignature',
       'customer_signature',
       'pin',
+      'private_data_sealed',
       'second_factor',
       'bank_approval',
     ]);
@@ -198,9 +199,12 @@ describe('parseSecurityPolicy', () => {
       'second_factor is required at large, and only there',
     ],
     [
-      'a protection no service applies yet',
-      (p) => p.levels.large.push('private_data_sealed'),
-      'private_data_sealed is not supported yet',
+      'sealing asked at medium but not at large',
+      (p) => {
+        p.levels.medium.splice(p.levels.medium.indexOf('pin') + 1, 0, 'private_data_sealed');
+        p.levels.large.splice(p.levels.large.indexOf('private_data_sealed'), 1);
+      },
+      'must include what medium requires (private_data_sealed)',
     ],
     [
       'the exemption above small',

@@ -89,7 +89,8 @@ function eurLike(scale: bigint): CurrencySecurityPolicy {
 
 /**
  * The defaults: PSD2's low-value exemption for small, the paper's chain with a
- * PIN for medium, a second factor and the bank's approval on top for large.
+ * PIN for medium; for large, on top, the private fields sealed end to end for
+ * the customer and the banks, a second factor and the bank's approval.
  */
 export const defaultSecurityPolicy: SecurityPolicy = deepFreeze({
   currencies: {
@@ -105,7 +106,7 @@ export const defaultSecurityPolicy: SecurityPolicy = deepFreeze({
   levels: {
     small: [...signatureChain, 'low_value_exemption'],
     medium: [...signatureChain, 'pin'],
-    large: [...signatureChain, 'pin', 'second_factor', 'bank_approval'],
+    large: [...signatureChain, 'pin', 'private_data_sealed', 'second_factor', 'bank_approval'],
   },
 });
 
@@ -310,9 +311,6 @@ function levelsAt(value: unknown): Record<SecurityLevel, readonly Protection[]> 
     if (!Array.isArray(list)) invalid(path, 'expected a list of protections');
     for (const entry of list) {
       if (!protections.includes(entry as Protection)) invalid(path, `unknown protection ${String(entry)}`);
-      // Named so that messages and policies can carry it, but no service applies it yet: a policy
-      // asking for it would make the message state a protection that was not applied.
-      if (entry === 'private_data_sealed') invalid(path, 'private_data_sealed is not supported yet');
     }
     const set = new Set(list as Protection[]);
     if (set.size !== list.length) invalid(path, 'a protection is listed twice');

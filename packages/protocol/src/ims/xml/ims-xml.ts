@@ -10,7 +10,8 @@ import { parseXmlDocument, type XmlElement } from './parse.ts';
  * `<amount>…<amount>` are typos for end tags), with `transactionId` and
  * `procedure` added (and, from the FSP on, `protections`: the level's
  * protections separated by single spaces; from the customer, the sealed
- * `secondFactor` in `<from>`) and the element order fixed as below. The mapping to the
+ * `secondFactor` in `<from>`; from the merchant, the sealed private fields in
+ * `<data><sealed>`) and the element order fixed as below. The mapping to the
  * JSON form is one to one: each element is the JSON key of the same name
  * (`FSPsign` ↔ `fspSign`), absent optional elements are absent keys, and the
  * amount is currency code and canonical decimal run together (`EUR1000.00`).
@@ -52,7 +53,17 @@ const imsXmlSchema: XmlField = {
     {
       element: 'data',
       key: 'data',
-      children: [leaf('accountPayable'), leaf('accountReceivable'), leaf('amount'), leaf('description')],
+      children: [
+        leaf('accountPayable'),
+        leaf('accountReceivable'),
+        leaf('amount'),
+        leaf('description'),
+        {
+          element: 'sealed',
+          key: 'sealed',
+          children: [leaf('content'), leaf('customer'), leaf('payerBank'), leaf('payeeBank')],
+        },
+      ],
     },
   ],
 };
