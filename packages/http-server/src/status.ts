@@ -89,6 +89,8 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   REFUND_ID_REUSED: 409,
   REFUND_AUTHORISATION_INVALID: 403,
   REFUND_ORIGINAL_UNKNOWN: 422,
+  PRIVATE_DATA_NOT_SEALED: 422,
+  PRIVATE_DATA_INVALID: 422,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -13,7 +13,9 @@ import {
   customerSignedContent,
   defaultSecurityPolicy,
   type ImsMessage,
+  type ImsSealedData,
   type PartyId,
+  type Protection,
   type SecurityLevel,
   securityLevelFloor,
 } from '@mpay/protocol';
@@ -284,6 +286,10 @@ export interface AuthorisationOptions {
   readonly type?: SecurityLevel;
   /** address.from.secondFactor: the sealed one-time code (sealSecondFactor), signed with the rest. */
   readonly secondFactor?: string;
+  /** data.sealed: the private fields sealed by the merchant (sealPrivateData); none by default. */
+  readonly sealed?: ImsSealedData;
+  /** The protections signed; default the default policy's for the level. */
+  readonly protections?: readonly Protection[];
 }
 
 /**
@@ -319,9 +325,18 @@ export function signTestAuthorisation(
 ): Promise<string> {
   const amount = createAmount(debit.currency, BigInt(debit.amount));
   const type = options.type ?? securityLevelFloor(amount, defaultSecurityPolicy);
+  const protections = options.protections ?? defaultSecurityPolicy.levels[type];
+  // At a sealing level no account and no description travel in clear (the FSP fills in none).
+  const inClear = protections.includes('private_data_sealed')
+    ? {}
+    : {
+        accountPayable: debit.debitAccountId,
+        accountReceivable: debit.creditBankId,
+        ...(options.sealed === undefined ? { description: 'test purchase' } : {}),
+      };
   const message: ImsMessage = {
     type,
-    protections: defaultSecurityPolicy.levels[type],
+    protections,
     transactionId: debit.id,
     procedure: 'm-commerce',
     address: {
@@ -334,10 +349,9 @@ export function signTestAuthorisation(
       timestamp: new Date(options.now?.() ?? Date.now()).toISOString(),
     },
     data: {
-      accountPayable: debit.debitAccountId,
-      accountReceivable: debit.creditBankId,
+      ...inClear,
       amount,
-      description: 'test purchase',
+      ...(options.sealed === undefined ? {} : { sealed: options.sealed }),
     },
   };
   return signPayload(

@@ -108,6 +108,10 @@ export const errorCatalogue = Object.freeze({
   SECOND_FACTOR_REQUIRED: refused('This payment requires a second factor (a one-time code).'),
   SECOND_FACTOR_INVALID: refused('The second factor was refused.'),
   BANK_APPROVAL_MISSING: final("The customer's bank did not approve this payment explicitly."),
+  PRIVATE_DATA_NOT_SEALED: refused(
+    "This payment's level requires its description and order lines sealed for the customer and the banks.",
+  ),
+  PRIVATE_DATA_INVALID: refused('The sealed private data could not be opened by its reader.'),
 
   // ledger and bank
   ACCOUNT_UNKNOWN: refused('No such account.'),
@@ -163,6 +167,12 @@ export const errorCatalogue = Object.freeze({
     'No log entry for this payment (not completed, or logged before the log was configured).',
   ),
   RECEIPT_INVALID: final('The receipt is malformed.'),
+
+  // out-of-band channels: mail (SMTP); the SMTP reply class decides the code (4xx retryable, 5xx final)
+  MAIL_DELIVERY_FAILED: retryable(
+    'The mail could not be delivered now (server unreachable, timed out or refusing for a while).',
+  ),
+  MAIL_REJECTED: final('The mail server refused the message (its size, its recipients or an address).'),
 
   // operating conditions
   SERVICE_UNAVAILABLE: retryable('The service is temporarily unavailable.'),

@@ -14,6 +14,7 @@ import type { BankLimits } from '../limits.ts';
 import { checkSecondFactor } from '../second-factor/check.ts';
 import type { ApprovalCheck, OrderApproval } from './approval.ts';
 import type { PaymentOrderInput } from './order.ts';
+import { checkPrivateData } from './private-data.ts';
 import { OrderRefusal } from './refusal.ts';
 
 export interface ConsentContext {
@@ -65,11 +66,25 @@ export function authorisationMismatch(
     ['transactionId', payload.transactionId === order.id],
     ['address.from.id', recordOf(address?.from)?.id === order.payerId],
     ['address.to.id', recordOf(address?.to)?.id === order.payeeId],
-    ['data.accountPayable', data?.accountPayable === order.debitAccountId],
+    // At a sealing level the signed content names no account; the binding's check above stands for it.
+    ['data.accountPayable', data?.accountPayable === order.debitAccountId || sealsPrivateData(payload, data)],
     ['data.amount.currency', amount?.currency === order.currency],
     ['data.amount.value', amountOf(amount?.value, order.currency) === order.amount],
   ];
   return checks.find(([, holds]) => !holds)?.[0];
+}
+
+/** The signed level seals the private fields and names no account in clear. */
+function sealsPrivateData(
+  payload: Readonly<Record<string, unknown>>,
+  data: Record<string, unknown> | undefined,
+): boolean {
+  return (
+    Array.isArray(payload.protections) &&
+    payload.protections.includes('private_data_sealed') &&
+    data !== undefined &&
+    !Object.hasOwn(data, 'accountPayable')
+  );
 }
 
 function reasonOf(error: unknown): string {
@@ -201,7 +216,7 @@ function sealedSecondFactorOf(payload: Readonly<Record<string, unknown>>): unkno
  * CUSTOMER_AUTHORISATION_REQUIRED without an authorisation,
  * CUSTOMER_AUTHORISATION_INVALID whatever failed in the signature (the
  * reason is for the log), SECURITY_LEVEL_TOO_LOW, SECOND_FACTOR_REQUIRED,
- * SECOND_FACTOR_INVALID.
+ * SECOND_FACTOR_INVALID, PRIVATE_DATA_NOT_SEALED, PRIVATE_DATA_INVALID.
  */
 export async function verifyCustomerAuthorisation(
   sql: Sql,
@@ -214,6 +229,9 @@ export async function verifyCustomerAuthorisation(
   const level = signedLevelOf(payload, order, context.securityPolicy);
   const required = context.securityPolicy.levels[level];
   const checks: ApprovalCheck[] = ['customer_signature'];
+  const sealingRequired = required.includes('private_data_sealed');
+  const privateData = await checkPrivateData(context.bank, payload, order, sealingRequired);
+  if (privateData !== undefined) checks.push('private_data');
   if (required.includes('second_factor')) {
     await checkSecondFactor(sql, context, order, sealedSecondFactorOf(payload), now);
     checks.push('second_factor');

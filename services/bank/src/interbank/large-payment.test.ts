@@ -1,7 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { keyResolverFromJwkSet, verifyPayload } from '@mpay/envelope';
+import {
+  generateEncryptionKeyPair,
+  keyResolverFromJwkSet,
+  type PublicJwk,
+  sealPrivateData,
+  verifyPayload,
+} from '@mpay/envelope';
 import { httpStatusOf } from '@mpay/http-server';
-import { type ErrorCode, errorMessageOf, type SecurityLevel } from '@mpay/protocol';
+import {
+  defaultSecurityPolicy,
+  type ErrorCode,
+  errorMessageOf,
+  type ImsSealedData,
+  type Protection,
+  type SecurityLevel,
+} from '@mpay/protocol';
 import { authenticatorCode, sealSecondFactor } from '@mpay/sdk';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serviceStartDeadlineMs, within } from '../../../../test/support/deadlines.ts';
@@ -104,6 +117,8 @@ async function authorise(
     code?: string;
     sealedFor?: Partial<{ transactionId: string; payerId: string }>;
     type?: SecurityLevel;
+    sealed?: ImsSealedData;
+    protections?: readonly Protection[];
   } = {},
 ) {
   const secondFactor =
@@ -116,6 +131,8 @@ async function authorise(
   return signTestAuthorisation(key, order, {
     type: options.type ?? 'large',
     ...(secondFactor === undefined ? {} : { secondFactor }),
+    ...(options.sealed === undefined ? {} : { sealed: options.sealed }),
+    ...(options.protections === undefined ? {} : { protections: options.protections }),
   });
 }
 
@@ -441,5 +458,63 @@ describe('concurrent large payments', () => {
     for (const answer of answers) expect(answer.body.error).toMatchObject({ code: 'SECOND_FACTOR_INVALID' });
     expect(await secondFactorRow()).toMatchObject({ state: 'blocked', failed_attempts: 5 });
     expect(await banks.x.balance(customer)).toMatchObject({ balance: 1_000_000n });
+  });
+});
+
+describe('the private fields of a large payment, sealed by the merchant for the customer and the banks', () => {
+  /** The merchant's part: the description and the cart sealed to the device, this bank and the payee's bank. */
+  async function seal(order: DebitToAuthorise, payerBank: PublicJwk = key.bankEncryptionJwk!) {
+    const other = await generateEncryptionKeyPair();
+    return sealPrivateData(
+      {
+        transactionId: order.id,
+        description: 'Espresso machine, order 42',
+        orderLines: [
+          { name: 'Espresso machine', quantity: 1, unitAmount: { currency: 'EUR', minor: 600_00n } },
+        ],
+      },
+      { customer: key.encryption.publicJwk, payerBank, payeeBank: other.publicJwk },
+    );
+  }
+
+  it('are opened by the bank, which says so in its approval, and the payment is paid', async () => {
+    const order = debit();
+    const sealed = await seal(order);
+    const placed = await place(order, await authorise(order, { code: currentCode(), sealed }));
+    expect(placed).toMatchObject({ status: 201, body: { state: 'completed' } });
+    expect((await verifiedBankAnswer(placed.body.bankAnswer, order.id)).approval).toEqual({
+      ...largeApproval,
+      checks: ['customer_signature', 'private_data', 'second_factor'],
+    });
+  });
+
+  it('sealed to a key that is not this bank’s: PRIVATE_DATA_INVALID, nothing moves, the code is not spent', async () => {
+    const order = debit();
+    const sealed = await seal(order, (await generateEncryptionKeyPair()).publicJwk);
+    const code = currentCode();
+    const reason = await expectRefused(
+      order,
+      await authorise(order, { code, sealed }),
+      'PRIVATE_DATA_INVALID',
+    );
+    expect(reason).toBe('sealed data: CRYPTO_DECRYPTION_FAILED');
+    // Sealed for another payment: the bank opens it and refuses it.
+    const other = debit();
+    const elsewhere = await seal(other);
+    expect(
+      await expectRefused(order, await authorise(order, { code, sealed: elsewhere }), 'PRIVATE_DATA_INVALID'),
+    ).toBe('sealed data: MESSAGE_INVALID');
+    expect(await secondFactorRow()).toMatchObject({ failed_attempts: 0 });
+  });
+
+  it('signed in clear at a level that seals them (an FSP that leaves the protection out): PRIVATE_DATA_NOT_SEALED', async () => {
+    const order = debit();
+    const withoutSealing = defaultSecurityPolicy.levels.large.filter((p) => p !== 'private_data_sealed');
+    const reason = await expectRefused(
+      order,
+      await authorise(order, { code: currentCode(), protections: withoutSealing }),
+      'PRIVATE_DATA_NOT_SEALED',
+    );
+    expect(reason).toBe('private fields signed in clear');
   });
 });

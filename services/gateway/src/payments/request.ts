@@ -1,4 +1,4 @@
-import { encryptTo, signPayload } from '@mpay/envelope';
+import { decodeBase64url, encryptTo, signPayload } from '@mpay/envelope';
 import {
   assessSecurity,
   fspSignedContent,
@@ -144,11 +144,14 @@ async function countersign(
   const payerAccount = verified.binding.accounts[0];
   if (payerAccount === undefined)
     throw new Error('assertion failed: a key binding names at least one account');
+  const sealing = security.protections.includes('private_data_sealed');
+  checkSealedData(verified, sealing);
   const filled: ImsMessage = {
     ...verified.message,
     type: security.level,
     protections: security.protections,
-    data: { ...verified.message.data, accountPayable: payerAccount },
+    // At a sealing level no account travels in clear: the customer's bank debits what its binding names.
+    data: sealing ? verified.message.data : { ...verified.message.data, accountPayable: payerAccount },
   };
   const fspSign = await signPayload(
     fspSignedContent(filled),
@@ -170,6 +173,32 @@ async function countersign(
     verified.binding.encryptionJwk,
   );
   return { countersigned, push, payerAccount };
+}
+
+/** The `kid` in a compact JWE's protected header (what the FSP can see of a sealed part). */
+function sealedKid(jwe: string): unknown {
+  const header = decodeBase64url(jwe.split('.')[0] ?? '');
+  if (header === undefined) return undefined;
+  try {
+    return (JSON.parse(new TextDecoder().decode(header)) as { kid?: unknown } | null)?.kid;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The private fields at this level: sealed when the level asks for it
+ * (PRIVATE_DATA_NOT_SEALED for a description in clear: the merchant seals and
+ * asks again), and when sealed, for the device the customer's bank bound
+ * (PRIVATE_DATA_INVALID otherwise: the customer could not read what it is
+ * asked to sign). The FSP opens nothing; it reads the header's key id only.
+ */
+function checkSealedData(verified: VerifiedPaymentRequest, sealing: boolean): void {
+  const { description, sealed } = verified.message.data;
+  if (sealing && description !== undefined)
+    throw new MpayError('PRIVATE_DATA_NOT_SEALED', 'data.description');
+  if (sealed !== undefined && sealedKid(sealed.customer) !== verified.binding.encryptionJwk.kid)
+    throw new MpayError('PRIVATE_DATA_INVALID', 'data.sealed.customer');
 }
 
 /** 429 with Retry-After when a merchant asks too often, or a customer is asked too often (burying a real request). */

@@ -22,6 +22,8 @@ export interface BoundKey {
   readonly encryptionJwk: PublicJwk;
   readonly accounts: readonly string[];
   readonly notAfter: Date;
+  /** The binding itself, the bank's compact JWS: whoever trusts the bank's key checks it without trusting the FSP. */
+  readonly binding: string;
 }
 
 interface BindingRow {
@@ -33,10 +35,11 @@ interface BindingRow {
   encryption_jwk: string;
   accounts: string;
   not_after: Date | string;
+  binding: string;
 }
 
 const bindingColumns =
-  'serial_number, bank_id, party_id, device_id, signing_jwk, encryption_jwk, accounts, not_after';
+  'serial_number, bank_id, party_id, device_id, signing_jwk, encryption_jwk, accounts, not_after, binding';
 
 function toBoundKey(row: BindingRow): BoundKey {
   return {
@@ -48,6 +51,7 @@ function toBoundKey(row: BindingRow): BoundKey {
     encryptionJwk: parsePublicJwk(JSON.parse(row.encryption_jwk)),
     accounts: JSON.parse(row.accounts) as string[],
     notAfter: new Date(row.not_after),
+    binding: row.binding,
   };
 }
 

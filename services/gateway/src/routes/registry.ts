@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { type BankRegistration, parseBankRegistration, upsertBank } from '../registry/banks.ts';
 import {
+  activeBindingOf,
   type CustomerRegistration,
   registerAlias,
   revokeBinding,
@@ -11,9 +12,9 @@ import {
   verifyCustomerRegistration,
 } from '../registry/bindings.ts';
 import { currentCertificate, revokeCertificate } from '../registry/certificates.ts';
-import { resolveParty } from '../registry/parties.ts';
+import { findParty, resolveParty } from '../registry/parties.ts';
 import { type MerchantRegistration, registerMerchant } from '../registry/register.ts';
-import { authenticateOperator } from './auth.ts';
+import { authenticateOperator, authenticateParty } from './auth.ts';
 import { answerOnce } from './idempotent.ts';
 
 const jwkSchema = { type: 'object', maxProperties: 16 } as const;
@@ -87,6 +88,20 @@ export function registerRegistryRoutes(
       displayName: party.displayName,
       certificate: certificate.certificate,
     };
+  });
+  // What a merchant seals a payment's private fields to (iMS large level): the customer's binding as the
+  // customer's bank signed it, which names the device's encryption key. A merchant's signed token only,
+  // and no more than what the merchant checks with the bank's key anyway.
+  app.get('/parties/:id/sealing-key', async (request) => {
+    const caller = await authenticateParty(context, request);
+    const merchant = await findParty(context.database, caller.partyId);
+    if (merchant?.kind !== 'merchant') throw new MpayError('FORBIDDEN', 'a merchant asks');
+    const party = await resolveParty(context.database, String((request.params as { id?: unknown }).id));
+    if (party.kind !== 'person') throw new MpayError('PARTY_UNKNOWN');
+    const bound = await activeBindingOf(context.database, party.id, context.clock()).catch(() => {
+      throw new MpayError('PARTY_UNKNOWN');
+    });
+    return { partyId: party.id, bankId: bound.bankId, binding: bound.binding };
   });
   app.get('/aliases/:msisdn', async (request) => {
     const party = await resolveParty(
