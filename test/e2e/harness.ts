@@ -20,7 +20,14 @@ import {
   type SecurityPolicy,
   securityPolicyToJson,
 } from '@mpay/protocol';
-import { type FspTrust, fetchFspTrust, fspEncryptionKey, MerchantClient, Wallet } from '@mpay/sdk';
+import {
+  type FspTrust,
+  fetchBankTrust,
+  fetchFspTrust,
+  fspEncryptionKey,
+  MerchantClient,
+  Wallet,
+} from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
 import { paymentSettledDeadlineMs, platformStartDeadlineMs, waitFor, within } from '../support/deadlines.ts';
 
@@ -80,6 +87,7 @@ export async function startTestPlatform(
     merchantId: demoParties.merchant.id,
     signingKey: platform.credentials.merchantKeys.signing.privateJwk,
     fsp,
+    banks: await Promise.all(platform.banks.map((bank) => fetchBankTrust(bank.url))),
   });
   const balance = async (bankId: string, account: string) => {
     const bank = platform.banks.find((candidate) => candidate.id === bankId)!;

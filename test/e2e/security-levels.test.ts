@@ -1,7 +1,27 @@
-import { demoParties } from '@mpay/cli';
-import { encryptTo, signPayload } from '@mpay/envelope';
-import { customerSignedContent, defaultSecurityPolicy, type ImsMessage, imsToJson } from '@mpay/protocol';
-import { authenticatorCode, fspEncryptionKey, unlockKeystore, type Wallet } from '@mpay/sdk';
+import { randomUUID } from 'node:crypto';
+import { bankOperator, demoParties } from '@mpay/cli';
+import {
+  encryptTo,
+  generateEncryptionKeyPair,
+  openPrivateData,
+  sealPrivateData,
+  signPayload,
+} from '@mpay/envelope';
+import { requestJson, signRequest } from '@mpay/http-client';
+import {
+  customerSignedContent,
+  defaultSecurityPolicy,
+  fspSignedContent,
+  type ImsMessage,
+  imsToJson,
+} from '@mpay/protocol';
+import {
+  authenticatorCode,
+  fspEncryptionKey,
+  unlockKeystore,
+  verifyPaymentRequest,
+  type Wallet,
+} from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCode, postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
 
@@ -136,5 +156,170 @@ describe('security levels', () => {
     const { accepted } = await request(2_00n, 'large');
     expect(accepted.securityLevel).toBe('large');
     expect(accepted.protections).toEqual(defaultSecurityPolicy.levels.large);
+  });
+});
+
+describe('the private fields of a large payment, sealed by the merchant', () => {
+  const description = 'Espresso machine for the office, order 4711';
+  const orderLines = [
+    {
+      name: 'Espresso machine DeLuxe',
+      quantity: 1,
+      unitAmount: { currency: 'EUR' as const, minor: 590_00n },
+    },
+    { name: 'Descaler', quantity: 2, unitAmount: { currency: 'EUR' as const, minor: 5_00n } },
+  ];
+
+  /** The merchant asks for €600 with a description and a cart; the wallet gets the request. */
+  async function sealedRequest() {
+    const wallet = test.wallet();
+    const abort = new AbortController();
+    const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
+    const first = requests.next();
+    const accepted = await test.merchant.requestPayment({
+      customer: demoParties.customer.msisdn,
+      amount: { currency: 'EUR', minor: 600_00n },
+      description,
+      orderLines,
+    });
+    let view = (await first).value!;
+    while (view.paymentId !== accepted.paymentId) view = (await requests.next()).value!;
+    abort.abort();
+    return { wallet, accepted, view };
+  }
+
+  it('the customer reads them, the FSP can neither read nor alter them, the bank opens its copy, and the payment is paid', async () => {
+    // The demo customer starts with €1,000, and the tests above spent most of it.
+    const xbank = test.platform.banks.find((bank) => bank.id === 'xbank')!;
+    await bankOperator(xbank, xbank.operatorKey).post('/transfers', {
+      id: randomUUID(),
+      debitAccountId: demoParties.bank.fundingAccount,
+      creditAccountId: demoParties.customer.account,
+      amount: '100000',
+      currency: 'EUR',
+    });
+    const before = await test.balances();
+    const { wallet, accepted, view } = await sealedRequest();
+    expect(accepted.protections).toContain('private_data_sealed');
+    // The customer's wallet opened its copy: what is bought, from the merchant, unseen by the FSP.
+    expect(view).toMatchObject({ sealed: true, description, orderLines });
+    expect(view.message.data).not.toHaveProperty('description');
+    expect(view.message.data).not.toHaveProperty('accountPayable');
+
+    // Read: the FSP's own key opens none of the three copies, and the message it stored (and logs)
+    // holds no private text and no account (it keeps the bank's ledger id for the order, apart).
+    const fspKey = test.platform.fsp.encryption.privateJwk;
+    const sealed = view.message.data.sealed!;
+    for (const reader of ['customer', 'payerBank', 'payeeBank'] as const)
+      expect(await expectCode(openPrivateData(sealed, reader, [fspKey], view.paymentId))).toBe(
+        'CRYPTO_DECRYPTION_FAILED',
+      );
+    const { rows } = await test.platform.gateway.context.database.query<Record<string, unknown>>(
+      'SELECT message FROM payments WHERE id = $1',
+      [view.paymentId],
+    );
+    const stored = JSON.stringify(rows);
+    expect(stored).toContain(sealed.content);
+    for (const secret of [description, 'Descaler', demoParties.customer.account])
+      expect(stored).not.toContain(secret);
+
+    // Alter before the customer: the FSP swaps in another sealed text and countersigns again. The
+    // merchant's signature covers the sealed fields, so the wallet refuses the request.
+    const elsewhere = (await generateEncryptionKeyPair()).publicJwk;
+    const other = await sealPrivateData(
+      { transactionId: view.paymentId, description: 'Something cheaper' },
+      { customer: elsewhere, payerBank: elsewhere, payeeBank: elsewhere },
+    );
+    const { body: merchantParty } = await requestJson<{ certificate: string }>(
+      `${test.platform.urls.gateway}/parties/${demoParties.merchant.id}`,
+    );
+    const countersigned = async (message: ImsMessage) => {
+      const fspSign = await signPayload(
+        fspSignedContent(message),
+        {
+          issuer: test.fsp.id,
+          audience: demoParties.customer.id,
+          transactionId: view.paymentId,
+          expiresInSeconds: 300,
+        },
+        test.platform.fsp.signing.privateJwk,
+      );
+      return {
+        ims: imsToJson({ ...message, address: { ...message.address, fspSign } }),
+        merchantCertificate: merchantParty.certificate,
+        merchantName: 'Merkur',
+      };
+    };
+    const checkAs = { partyId: demoParties.customer.id, fsp: test.fsp };
+    const swapped = {
+      ...view.message,
+      data: { ...view.message.data, sealed: { ...sealed, content: other.content } },
+    };
+    expect(await expectCode(verifyPaymentRequest(await countersigned(swapped), checkAs))).toBe(
+      'CRYPTO_VERIFICATION_FAILED',
+    );
+    // Control: the same countersigning of the message as the merchant sealed it verifies.
+    await verifyPaymentRequest(await countersigned(view.message), checkAs);
+
+    // Alter after the customer: the customer's signature covers the sealed fields too. An FSP that
+    // orders the debit with them changed is refused by the customer's bank, and nothing moves.
+    const keys = await unlockKeystore(test.platform.credentials.customerKeystore, demoParties.customer.pin);
+    const customerSign = await signPayload(
+      customerSignedContent(view.message),
+      {
+        issuer: demoParties.customer.id,
+        audience: test.fsp.id,
+        transactionId: view.paymentId,
+        expiresInSeconds: 300,
+      },
+      keys.signing,
+    );
+    const [header, payload, signature] = customerSign.split('.');
+    const content = JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8'));
+    content.data.sealed.content = other.content;
+    const tampered = `${header}.${Buffer.from(JSON.stringify(content)).toString('base64url')}.${signature}`;
+    const orderBody = JSON.stringify({
+      id: view.paymentId,
+      payerId: demoParties.customer.id,
+      debitAccountId: demoParties.customer.account,
+      payeeId: demoParties.merchant.id,
+      creditBankId: 'ybank',
+      amount: '60000',
+      currency: 'EUR',
+      reference: 'altered by the FSP',
+      authorisation: tampered,
+    });
+    const authorization = await signRequest(
+      { method: 'POST', path: '/payment-orders', body: orderBody },
+      { issuer: test.fsp.id, audience: xbank.id, key: test.platform.fsp.signing.privateJwk },
+    );
+    const refused = await postRaw(`${xbank.url}/payment-orders`, orderBody, 'application/json', {
+      authorization,
+    });
+    expect([refused.status, refused.code]).toEqual([403, 'CUSTOMER_AUTHORISATION_INVALID']);
+    expect(await test.balances()).toEqual(before);
+
+    const authenticator = test.platform.credentials.customerAuthenticator!;
+    const receipt = await wallet.confirm(view, demoParties.customer.pin, {
+      // The next 30 s step's code: the bank takes one step either side, and an earlier test spent this one.
+      secondFactorCode: authenticatorCode(authenticator, new Date(Date.now() + 30_000)),
+    });
+    expect(
+      (receipt.payload.receipt as { security: { protections: string[] } }).security.protections,
+    ).toContain('private_data_sealed');
+    const after = await test.balances();
+    expect(before.customer - after.customer).toBe(600_00n);
+  });
+
+  it('a description in clear at a level that seals it: PRIVATE_DATA_NOT_SEALED, and nothing is asked of the customer', async () => {
+    const before = await test.balances();
+    const answer = test.merchant.requestPayment({
+      customer: demoParties.customer.msisdn,
+      amount: { currency: 'EUR', minor: 650_00n },
+      description,
+      seal: false,
+    });
+    expect(await expectCode(answer)).toBe('PRIVATE_DATA_NOT_SEALED');
+    expect(await test.balances()).toEqual(before);
   });
 });

@@ -28,6 +28,7 @@ import {
   type DelegateSignature,
   type DelegationResult,
   type FspTrust,
+  fetchBankTrust,
   fetchCustodyTrust,
   fetchFspTrust,
   forwardMessageHash,
@@ -118,6 +119,8 @@ export async function openDemo(
     signingKey: merchantKeys.signing.privateJwk,
     fsp,
     trace: record,
+    // Read from each bank itself, never through the FSP: the demo seals private fields for them.
+    banks: await Promise.all(deployment.banks.map((bank) => fetchBankTrust(bank.url))),
   });
   return { dataDir, deployment, io, fsp, merchantKeys, merchantClient, trace, record };
 }

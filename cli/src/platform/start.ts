@@ -17,7 +17,7 @@ import {
   type SecurityPolicy,
   securityPolicyToJson,
 } from '@mpay/protocol';
-import { MerchantClient } from '@mpay/sdk';
+import { fetchBankTrust, MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
 import { type BankId, bankIds, type RunningBank, startBanks } from './banks.ts';
 import { generatePartyKeys, loadOrCreate } from './identities.ts';
@@ -200,6 +200,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     merchantId: demoParties.merchant.id,
     signingKey: merchantKeys.signing.privateJwk,
     fsp: { id: fsp.id, keys: { keys: [fsp.signing.publicJwk, fsp.encryption.publicJwk] } },
+    // The banks' keys from the banks themselves: the demo merchant seals private fields for them.
+    banks: await Promise.all(banks.map((bank) => fetchBankTrust(bank.url))),
   });
   const merchantShopToken = await loadOrCreate(options.dataDir, 'keys/merchant-shop-token.json', async () =>
     Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'),

@@ -46,6 +46,7 @@ export {
   readRefund,
   requestRefund,
 } from './merchant/refund.ts';
+export { type BankTrust, fetchBankTrust } from './merchant/seal.ts';
 export {
   createTillQr,
   fetchTillClaim,

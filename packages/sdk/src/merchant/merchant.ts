@@ -3,6 +3,7 @@ import { requestJson, signRequest } from '@mpay/http-client';
 import {
   type Amount,
   type ImsMessage,
+  type ImsOrderLine,
   imsToJson,
   imsToXml,
   isMsisdn,
@@ -13,6 +14,7 @@ import {
 import { type FspTrust, fspEncryptionKey, fspKeyResolver } from '../fsp.ts';
 import type { MessageTrace } from '../trace.ts';
 import { type RefundAnswer, type RefundInput, readRefund, requestRefund } from './refund.ts';
+import { type BankTrust, sealForPayment } from './seal.ts';
 import { createTillQr, fetchTillClaim, type TillClaim, type TillQr, type TillQrInput } from './till.ts';
 
 export interface MerchantClientOptions {
@@ -23,6 +25,12 @@ export interface MerchantClientOptions {
   trace?: MessageTrace;
   /** Lifetime of the merchant's signature on a payment request. */
   signatureLifetimeSeconds?: number;
+  /**
+   * The banks this merchant seals private fields for (its own and its
+   * customers'), pinned or from `fetchBankTrust`. With them, a request's
+   * description and order lines travel sealed (see `seal`).
+   */
+  banks?: readonly BankTrust[];
 }
 
 export interface PaymentRequestInput {
@@ -33,6 +41,15 @@ export interface PaymentRequestInput {
   /** A higher security level than the FSP would give, if the merchant wants one (the FSP never gives less than its own assessment). */
   minimumLevel?: SecurityLevel;
   description?: string;
+  /** What is bought, shown to the customer; travels sealed only (needs `banks`). */
+  orderLines?: readonly ImsOrderLine[];
+  /**
+   * Seal the description and order lines for the customer and the banks (the
+   * `private_data_sealed` protection). Default: whenever there is something to
+   * seal and the client knows the banks. A level that asks for sealing refuses
+   * a description in clear (PRIVATE_DATA_NOT_SEALED).
+   */
+  seal?: boolean;
   /** Wire form inside the encryption: JSON (default) or the iMS XML of the paper. */
   format?: 'json' | 'xml';
   idempotencyKey?: string;
@@ -66,20 +83,19 @@ export class MerchantClient {
 
   /** Builds the iMS message (merchant's part), signs the content and encrypts it to the FSP. */
   async buildPaymentRequest(input: PaymentRequestInput): Promise<{ message: ImsMessage; jwe: string }> {
+    const transactionId = input.transactionId ?? crypto.randomUUID();
+    const customerId = await this.#resolveCustomer(input.customer);
     const unsigned: ImsMessage = {
       // The least the merchant asks for; the FSP alone assesses the level (amount and the customer's history).
       type: input.minimumLevel ?? 'small',
-      transactionId: input.transactionId ?? crypto.randomUUID(),
+      transactionId,
       procedure: input.procedure ?? 'm-commerce',
       address: {
-        from: { id: (await this.#resolveCustomer(input.customer)) as ImsMessage['address']['from']['id'] },
+        from: { id: customerId as ImsMessage['address']['from']['id'] },
         to: { id: this.#options.merchantId as ImsMessage['address']['to']['id'] },
         timestamp: new Date().toISOString(),
       },
-      data: {
-        amount: input.amount,
-        ...(input.description === undefined ? {} : { description: input.description }),
-      },
+      data: { amount: input.amount, ...(await this.#privateFields(input, customerId, transactionId)) },
     };
     const sign = await signPayload(
       merchantSignedContent(unsigned),
@@ -111,6 +127,29 @@ export class MerchantClient {
       compact: jwe,
     });
     return { message, jwe };
+  }
+
+  /** The data section's private fields: sealed (`data.sealed`), or the description in clear. */
+  async #privateFields(
+    input: PaymentRequestInput,
+    customerId: string,
+    transactionId: string,
+  ): Promise<Pick<ImsMessage['data'], 'description' | 'sealed'>> {
+    const { description, orderLines } = input;
+    if (description === undefined && orderLines === undefined) return {};
+    const banks = this.#options.banks;
+    const seal = input.seal ?? banks !== undefined;
+    if (!seal) {
+      if (orderLines !== undefined) throw new MpayError('PRIVATE_DATA_NOT_SEALED', 'orderLines');
+      return { description };
+    }
+    if (banks === undefined) throw new MpayError('KEY_UNKNOWN', 'banks to seal for');
+    const sealed = await sealForPayment({ ...this.#options, banks }, customerId, {
+      transactionId,
+      ...(description === undefined ? {} : { description }),
+      ...(orderLines === undefined ? {} : { orderLines }),
+    });
+    return { sealed };
   }
 
   /** iMS step 1: sends the signed, encrypted payment request to the FSP. */

@@ -3,6 +3,7 @@ import {
   formatDecimalAmount,
   fspSignedContent,
   type ImsMessage,
+  type ImsOrderLine,
   imsFromJson,
   MpayError,
   merchantSignedContent,
@@ -15,7 +16,12 @@ export interface PaymentRequestView {
   paymentId: string;
   merchant: { id: string; name: string };
   amount: { currency: string; value: string; minor: bigint };
+  /** In clear, or opened from the sealed private fields by the wallet (`sealed`). */
   description: string | undefined;
+  /** What is bought: only ever sealed, so only there once the wallet opened them. */
+  orderLines?: readonly ImsOrderLine[];
+  /** The private fields came sealed end to end (the FSP could not read them). */
+  sealed: boolean;
   procedure: string;
   securityLevel: string;
   /** What the level requires, as the FSP stated it under its signature (the PIN, a second factor, the bank's approval…). */
@@ -108,6 +114,7 @@ export async function verifyPaymentRequest(
       minor: message.data.amount.minor,
     },
     description: message.data.description,
+    sealed: message.data.sealed !== undefined,
     procedure: message.procedure,
     securityLevel: message.type,
     protections: message.protections ?? [],

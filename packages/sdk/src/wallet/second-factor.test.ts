@@ -221,7 +221,13 @@ describe('Wallet.confirm at the large level', () => {
     );
     return {
       ...view,
-      message: { ...view.message, type: 'large' as const, protections: defaultSecurityPolicy.levels.large },
+      message: {
+        ...view.message,
+        type: 'large' as const,
+        protections: defaultSecurityPolicy.levels.large,
+        // At a sealing level no account and no description travel in clear.
+        data: { amount: view.message.data.amount },
+      },
     };
   }
 

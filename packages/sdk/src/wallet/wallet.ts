@@ -1,9 +1,10 @@
-import { decryptWith, encryptTo, signPayload } from '@mpay/envelope';
+import { decryptWith, encryptTo, openPrivateData, signPayload } from '@mpay/envelope';
 import { requestJson, signRequest } from '@mpay/http-client';
 import {
   customerDeclineContent,
   customerSignedContent,
   type ImsMessage,
+  type ImsPrivateData,
   imsToJson,
   isMpayError,
   MpayError,
@@ -227,7 +228,30 @@ export class Wallet {
         : { messageAgeSecondsMax: this.#options.messageAgeSecondsMax }),
     });
     this.#trace('fsp-countersignature', 'jws', this.#options.fsp.id, view.message.address.fspSign!);
-    return view;
+    return this.#openPrivateFields(view);
+  }
+
+  /**
+   * The sealed private fields, opened with this device's key: what the
+   * customer is asked to pay for. The merchant's and the FSP's signatures
+   * cover them, so they are what the merchant sealed; a copy this device
+   * cannot open is refused (PRIVATE_DATA_INVALID) rather than signed unseen.
+   */
+  async #openPrivateFields(view: PaymentRequestView): Promise<PaymentRequestView> {
+    const { sealed } = view.message.data;
+    if (sealed === undefined) return view;
+    let data: ImsPrivateData;
+    try {
+      data = await openPrivateData(sealed, 'customer', [this.#sessionKeys().encryption], view.paymentId);
+    } catch (error) {
+      if (isMpayError(error)) throw new MpayError('PRIVATE_DATA_INVALID', 'customer');
+      throw error;
+    }
+    return {
+      ...view,
+      description: data.description,
+      ...(data.orderLines === undefined ? {} : { orderLines: data.orderLines }),
+    };
   }
 
   /**

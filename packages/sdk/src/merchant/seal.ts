@@ -1,0 +1,104 @@
+import {
+  keyResolverFromJwkSet,
+  type PrivateJwk,
+  type PublicJwk,
+  type PublicJwkSet,
+  sealPrivateData,
+  verifyKeyBinding,
+} from '@mpay/envelope';
+import { requestJson, signRequest } from '@mpay/http-client';
+import { type ImsPrivateData, type ImsSealedData, MpayError, parsePartyId } from '@mpay/protocol';
+import type { FspTrust } from '../fsp.ts';
+
+/**
+ * What a merchant must know of a bank to seal a payment's private fields for
+ * it: its id, its signing keys (to check the key bindings it issues: the
+ * customer's device key comes from one) and its encryption key. Pinned in a
+ * real app, like the FSP's keys, or read from the bank itself
+ * (`fetchBankTrust`), never from the FSP, which must not read what is sealed.
+ */
+export interface BankTrust {
+  id: string;
+  keys: PublicJwkSet;
+  encryptionJwk: PublicJwk;
+}
+
+/** A bank's public keys from its own GET /bank. */
+export async function fetchBankTrust(bankUrl: string): Promise<BankTrust> {
+  const { body } = await requestJson<Partial<BankTrust>>(`${bankUrl}/bank`);
+  if (typeof body.id !== 'string' || body.keys === undefined || body.encryptionJwk === undefined)
+    throw new MpayError('KEY_UNKNOWN', 'bank encryption key');
+  return { id: body.id, keys: body.keys, encryptionJwk: body.encryptionJwk };
+}
+
+export interface SealingContext {
+  readonly gatewayUrl: string;
+  readonly merchantId: string;
+  readonly signingKey: PrivateJwk;
+  readonly fsp: FspTrust;
+  readonly banks: readonly BankTrust[];
+}
+
+/** The bank a person's or merchant's party id names (`name@kind.bank`). */
+function bankOfParty(partyId: string): string {
+  const parsed = parsePartyId(partyId);
+  if (parsed.kind !== 'person' && parsed.kind !== 'merchant') throw new MpayError('PARTY_UNKNOWN', partyId);
+  return parsed.bank;
+}
+
+function trustedBank(banks: readonly BankTrust[], id: string): BankTrust {
+  const bank = banks.find((candidate) => candidate.id === id);
+  if (bank === undefined) throw new MpayError('KEY_UNKNOWN', `bank ${id}`);
+  return bank;
+}
+
+/**
+ * The customer's device encryption key as the customer's bank bound it: the
+ * FSP hands over the bank's signed binding (GET /parties/:id/sealing-key,
+ * with the merchant's signed token), and the merchant checks it under that
+ * bank's pinned keys, so an FSP that substitutes a key of its own is caught
+ * here. Returns the bank and the key.
+ */
+async function customerSealingKey(
+  context: SealingContext,
+  customerId: string,
+): Promise<{ bank: BankTrust; encryptionJwk: PublicJwk }> {
+  const path = `/parties/${encodeURIComponent(customerId)}/sealing-key`;
+  const authorization = await signRequest(
+    { method: 'GET', path, body: '' },
+    { issuer: context.merchantId, audience: context.fsp.id, key: context.signingKey },
+  );
+  const { body } = await requestJson<{ partyId?: unknown; bankId?: unknown; binding?: unknown }>(
+    `${context.gatewayUrl}${path}`,
+    { headers: { authorization } },
+  );
+  const bankId = bankOfParty(customerId);
+  const bank = trustedBank(context.banks, bankId);
+  if (typeof body.binding !== 'string') throw new MpayError('KEY_BINDING_INVALID');
+  const binding = await verifyKeyBinding(body.binding, keyResolverFromJwkSet(bank.keys), {
+    issuer: bank.id,
+    isRevoked: () => false,
+  });
+  if (binding.subject !== customerId) throw new MpayError('KEY_BINDING_INVALID', 'subject');
+  return { bank, encryptionJwk: binding.encryptionJwk };
+}
+
+/**
+ * iMS "the data can be encrypted to secure the privacy of every player": the
+ * description and the order lines sealed for the customer's device, the
+ * customer's bank and the merchant's own bank (`sealPrivateData`), each key
+ * from its owner. The FSP sees the parties and the amount only.
+ */
+export async function sealForPayment(
+  context: SealingContext,
+  customerId: string,
+  data: ImsPrivateData,
+): Promise<ImsSealedData> {
+  const customer = await customerSealingKey(context, customerId);
+  const payeeBank = trustedBank(context.banks, bankOfParty(context.merchantId));
+  return sealPrivateData(data, {
+    customer: customer.encryptionJwk,
+    payerBank: customer.bank.encryptionJwk,
+    payeeBank: payeeBank.encryptionJwk,
+  });
+}
