@@ -21,6 +21,7 @@ Usage:
   mpay settlement [--book] [--json]     who owes whom between the banks; --book settles what both agree on
   mpay dispute PAYMENT_ID [--out FILE]  the payment's signed messages, log proof and cosigned checkpoint in one file
   mpay refund PAYMENT_ID [--amount 5.00] the demo merchant refunds a completed payment (all, or part) through the banks
+  mpay mail [ADDRESS] [--json]          the mail the platform's mail server received (all, or one address's), newest first
   mpay bench ledger|log [--json]        measure the ledger or the log against a baseline in the same run
   mpay help                             this text
 
@@ -57,6 +58,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'refund': {
         const { runRefund } = await import('./commands/refund.ts');
         return await runRefund(rest, io);
+      }
+      case 'mail': {
+        const { runMail } = await import('./commands/mail.ts');
+        return await runMail(parseFlags(rest).positional, flags, io);
       }
       case 'bench': {
         const { runBench } = await import('./commands/bench/index.ts');
