@@ -3,6 +3,7 @@ export * from './custody/index.ts';
 export * from './emvqr/index.ts';
 export * from './errors/index.ts';
 export * from './ims/index.ts';
+export * from './macro/index.ts';
 export * from './money/index.ts';
 export * from './party/index.ts';
 export * from './payment/index.ts';

@@ -204,6 +204,10 @@ export const errorCatalogue = Object.freeze({
   REFUND_ID_REUSED: final('The refund id was already used with different fields.'),
   REFUND_AUTHORISATION_INVALID: refused("The merchant's refund authorisation is invalid."),
   REFUND_ORIGINAL_UNKNOWN: refused('The bank holds no credit of the original payment to this merchant.'),
+
+  // the macro payment (seed 002 §4.2: MPASP, client bank, merchant bank)
+  MACRO_RECIPIENT_INVALID: final('The message reached a party the protocol does not send it to.'),
+  MACRO_CHALLENGE_DELETED: final('The challenge was deleted after too many failed decryption tries.'),
 });
 
 export type ErrorCode = keyof typeof errorCatalogue;
