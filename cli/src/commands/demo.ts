@@ -14,6 +14,7 @@ import {
   custodySteps,
   formatDecimalBalance,
   type ImsMessage,
+  type ImsOrderLine,
   imsToJson,
   imsToXml,
   isMpayError,
@@ -235,17 +236,25 @@ async function demoPayment(
     amount: { currency: 'EUR', minor: amountMinor },
     procedure: 'm-commerce',
     description: 'Order 1001: 250 g espresso beans',
+    orderLines: [
+      { name: 'Espresso beans, 250 g', quantity: 1, unitAmount: { currency: 'EUR', minor: amountMinor } },
+    ],
   });
+  const sealing = accepted.protections.includes('private_data_sealed');
   io.stdout(
     [
+      `   The description and the order lines are sealed for ${customer.id}'s device, ${demoParties.bank.id} and ${demoParties.merchantBank.id}`,
+      `   (keys from ${demoParties.bank.id}'s signed binding and from each bank, not from the FSP); the merchant signs them sealed.`,
       `3. FSP verified the merchant, assessed the level from the amount and ${customer.id}'s recent payments,`,
-      `   filled in the payer's account from xbank's key binding, countersigned, pushed to the device (payment ${accepted.paymentId}, level ${accepted.securityLevel}).`,
+      sealing
+        ? `   filled in no account (the level seals private fields; ${demoParties.bank.id} debits what its binding names), countersigned, pushed to the device (payment ${accepted.paymentId}, level ${accepted.securityLevel}).`
+        : `   filled in the payer's account from xbank's key binding, countersigned, pushed to the device (payment ${accepted.paymentId}, level ${accepted.securityLevel}).`,
       `   Protections applied: ${accepted.protections.join(', ')}.\n`,
     ].join('\n'),
   );
   const view = (await nextRequest).value!;
   io.stdout(
-    `4. Wallet verified FSP and merchant signatures and shows: pay ${view.amount.currency} ${view.amount.value} to ${view.merchant.name} (${view.merchant.id}) for "${view.description}".\n`,
+    `4. Wallet verified FSP and merchant signatures${view.sealed ? ', opened the sealed fields with its own key,' : ''} and shows: pay ${view.amount.currency} ${view.amount.value} to ${view.merchant.name} (${view.merchant.id}) for "${view.description}"${(view.orderLines ?? []).map((line: ImsOrderLine) => `; ${line.quantity} × ${line.name}`).join('')}.\n`,
   );
   const secondFactorCode = view.protections.includes('second_factor')
     ? await demoSecondFactorCode(dataDir, customer.id)
