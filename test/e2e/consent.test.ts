@@ -7,7 +7,7 @@ import { type DeviceKeys, enrolDevice, fspEncryptionKey, unlockKeystore } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
 import { paymentSettledDeadlineMs } from '../support/deadlines.ts';
-import { postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
+import { postRaw, startTestPlatform, suitePolicy, type TestPlatform } from './harness.ts';
 
 /**
  * The rule everything serves, tried as an attacker over real HTTP: no account
@@ -76,9 +76,11 @@ async function authorise(
       timestamp: new Date().toISOString(),
     },
     data: {
-      accountPayable: signed.debitAccountId,
+      // At large the private fields are sealed and no account travels in clear (the binding names it).
+      ...(level === 'large' ? {} : { accountPayable: signed.debitAccountId }),
       amount: { currency: signed.currency, minor: signed.amount, value } as ImsMessage['data']['amount'],
     },
+    ...(level === 'large' ? { protections: suitePolicy.levels.large } : {}),
   };
   return signPayload(
     customerSignedContent(message),

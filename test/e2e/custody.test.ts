@@ -109,8 +109,12 @@ async function requestOf(wallet: CustodyWallet, paymentId: string): Promise<Cust
   return opened.request;
 }
 
-async function pay(customer: string, minor: bigint) {
-  return test.merchant.requestPayment({ customer, amount: { currency: 'EUR', minor } });
+async function pay(customer: string, minor: bigint, description?: string) {
+  return test.merchant.requestPayment({
+    customer,
+    amount: { currency: 'EUR', minor },
+    ...(description === undefined ? {} : { description }),
+  });
 }
 
 async function triesOf(partyId: string): Promise<{ failed_tries: number; blocked_at: Date | null }> {
@@ -130,10 +134,13 @@ describe('iMS §5: a payment for a customer whose key is in custody', () => {
       (step) => steps.push(step),
     );
     const before = await balanceOf(custodyCustomer.account);
-    const accepted = await pay(custodyCustomer.msisdn, 7_25n);
+    const accepted = await pay(custodyCustomer.msisdn, 7_25n, 'Two flat whites');
     const view = await requestOf(wallet, accepted.paymentId);
     expect(view.merchant).toEqual({ id: merchant.id, name: merchant.displayName });
     expect(view.amount.value).toBe('7.25');
+    // The merchant sealed the description to the key the bank bound (custody's): custody opened it
+    // for the phone and vouches for it under its signed forward; the FSP read none of it.
+    expect(view).toMatchObject({ sealed: true, description: 'Two flat whites' });
     const result = await wallet.confirm(view, custodyCustomer.pin);
     expect(result.status).toBe('completed');
     if (result.status !== 'completed') return;

@@ -14,6 +14,7 @@ import {
   fspSignedContent,
   type ImsMessage,
   imsToJson,
+  merchantSignedContent,
 } from '@mpay/protocol';
 import {
   authenticatorCode,
@@ -321,5 +322,58 @@ describe('the private fields of a large payment, sealed by the merchant', () => 
     });
     expect(await expectCode(answer)).toBe('PRIVATE_DATA_NOT_SEALED');
     expect(await test.balances()).toEqual(before);
+  });
+
+  it('a copy the device cannot open is shown as unreadable, can only be declined, and does not stop later requests', async () => {
+    const wallet = test.wallet();
+    const abort = new AbortController();
+    const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
+    const first = requests.next();
+    // A merchant (or a bug) seals the device's copy so that it names the device's key but does not open.
+    const { message } = await test.merchant.buildPaymentRequest({
+      customer: demoParties.customer.id,
+      amount: { currency: 'EUR', minor: 4_00n },
+      description: 'unreadable on purpose',
+    });
+    const deviceKid = test.platform.credentials.customerKeystore.encryptionPublicJwk.kid;
+    const foreign = await encryptTo(new Uint8Array(32), (await generateEncryptionKeyPair()).publicJwk);
+    const [header, ...rest] = foreign.split('.');
+    const relabelled = { ...JSON.parse(Buffer.from(header!, 'base64url').toString('utf8')), kid: deviceKid };
+    const customerCopy = [Buffer.from(JSON.stringify(relabelled)).toString('base64url'), ...rest].join('.');
+    const unsigned: ImsMessage = {
+      ...message,
+      address: { ...message.address, to: { id: message.address.to.id } },
+      data: { ...message.data, sealed: { ...message.data.sealed!, customer: customerCopy } },
+    };
+    const sign = await signPayload(
+      merchantSignedContent(unsigned),
+      {
+        issuer: demoParties.merchant.id,
+        audience: test.fsp.id,
+        transactionId: unsigned.transactionId,
+        expiresInSeconds: 300,
+      },
+      test.platform.credentials.merchantKeys.signing.privateJwk,
+    );
+    const signed = { ...unsigned, address: { ...unsigned.address, to: { ...unsigned.address.to, sign } } };
+    const jwe = await encryptTo(JSON.stringify({ ims: imsToJson(signed) }), fspEncryptionKey(test.fsp));
+    await test.merchant.submit(jwe);
+    let view = (await first).value!;
+    while (view.paymentId !== signed.transactionId) view = (await requests.next()).value!;
+    expect(view).toMatchObject({ sealed: true, privateDataUnreadable: true, description: undefined });
+    expect(await expectCode(wallet.confirm(view, demoParties.customer.pin))).toBe('PRIVATE_DATA_INVALID');
+    await wallet.decline(view, demoParties.customer.pin);
+    // The stream goes on: the next request arrives and opens.
+    const next = requests.next();
+    const honest = await test.merchant.requestPayment({
+      customer: demoParties.customer.msisdn,
+      amount: { currency: 'EUR', minor: 3_00n },
+      description: 'readable',
+    });
+    let later = (await next).value!;
+    while (later.paymentId !== honest.paymentId) later = (await requests.next()).value!;
+    abort.abort();
+    expect(later).toMatchObject({ sealed: true, description: 'readable' });
+    expect(later.privateDataUnreadable).toBeUndefined();
   });
 });

@@ -23,6 +23,7 @@ export {
   type ImsPrivateData,
   imsOrderLineQuantityMax,
   imsOrderLinesMax,
+  imsPrivateDataBytesMax,
   imsPrivateDataFromJson,
   imsPrivateDataFromText,
   imsPrivateDataToText,

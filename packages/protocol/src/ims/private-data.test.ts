@@ -70,6 +70,31 @@ describe('private data', () => {
   it('refuses text that is not JSON', () => {
     expect(() => imsPrivateDataFromText('{')).toThrow(expect.objectContaining({ code: 'MESSAGE_INVALID' }));
   });
+
+  it('refuses text that is not the canonical text (a duplicate key, other spacing)', () => {
+    const canonical = imsPrivateDataToText({ transactionId, description: 'tea' });
+    expect(imsPrivateDataFromText(canonical).description).toBe('tea');
+    for (const text of [
+      `{"description":"tea","description":"coffee","transactionId":"${transactionId}"}`,
+      `{"transactionId":"${transactionId}","description":"tea"}`,
+      `{"description": "tea","transactionId":"${transactionId}"}`,
+    ])
+      expect(() => imsPrivateDataFromText(text)).toThrow(expect.objectContaining({ detail: 'private' }));
+  });
+
+  it('keeps the text within imsPrivateDataBytesMax (a full cart of long non-ASCII names does not fit)', () => {
+    const orderLines = Array.from({ length: 20 }, () => ({
+      name: 'Ж'.repeat(200),
+      quantity: 1,
+      unitAmount: { currency: 'EUR' as const, minor: 100n },
+    }));
+    expect(() => imsPrivateDataToText({ transactionId, orderLines })).toThrow(
+      expect.objectContaining({ detail: 'private' }),
+    );
+    expect(imsPrivateDataToText({ transactionId, orderLines: orderLines.slice(0, 5) }).length).toBeLessThan(
+      4096,
+    );
+  });
 });
 
 describe('the sealed data section', () => {

@@ -8,6 +8,13 @@ import { joinPath, optionalEntry, readObject, readOptional } from './json-object
 export const imsOrderLinesMax = 20;
 /** Items of one line. */
 export const imsOrderLineQuantityMax = 9999;
+/**
+ * The canonical text of the private fields, in UTF-8 bytes. Sealed, it grows
+ * by a third (base64url) plus the headers, and the customer's signature
+ * carries it to the customer's bank inside an order of at most 16 KiB: 4 KiB
+ * of text leaves room for the rest.
+ */
+export const imsPrivateDataBytesMax = 4096;
 
 /** One line of the cart: what, how many, at what price each. */
 export interface ImsOrderLine {
@@ -84,10 +91,18 @@ export function imsPrivateDataToText(data: ImsPrivateData): string {
     ),
   };
   imsPrivateDataFromJson(json);
-  return canonicalize(json);
+  const text = canonicalize(json);
+  if (new TextEncoder().encode(text).length > imsPrivateDataBytesMax)
+    throw new MpayError('MESSAGE_INVALID', 'private');
+  return text;
 }
 
-/** The sealed plaintext → private data: JSON, then the strict rules above. */
+/**
+ * The sealed plaintext → private data: JSON, the strict rules above, and the
+ * text must be exactly the canonical text of what it says (no duplicate key,
+ * no other spelling), so that every reader, and any later tool, reads one
+ * meaning from it.
+ */
 export function imsPrivateDataFromText(text: string): ImsPrivateData {
   let value: unknown;
   try {
@@ -95,5 +110,7 @@ export function imsPrivateDataFromText(text: string): ImsPrivateData {
   } catch {
     throw new MpayError('MESSAGE_INVALID', 'private');
   }
-  return imsPrivateDataFromJson(value);
+  const data = imsPrivateDataFromJson(value);
+  if (imsPrivateDataToText(data) !== text) throw new MpayError('MESSAGE_INVALID', 'private');
+  return data;
 }

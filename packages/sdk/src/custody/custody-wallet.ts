@@ -6,7 +6,7 @@ import {
   type VerifiedPayload,
   verifyPayload,
 } from '@mpay/envelope';
-import { isMpayError, MpayError } from '@mpay/protocol';
+import { type ImsPrivateData, imsPrivateDataFromJson, isMpayError, MpayError } from '@mpay/protocol';
 import { type FspTrust, type Receipt, verifyFspStatement } from '../fsp.ts';
 import { type PaymentRequestView, verifyPaymentRequest } from '../payment-request/verify.ts';
 import { finishPinLogin, requirePinFormat, startPinLogin } from '../pin/opaque.ts';
@@ -215,13 +215,14 @@ export class CustodyWallet {
     );
     // Custody vouches for this payment, not for another one's message put in its forward.
     if (view.paymentId !== transactionId) throw sourceInvalid();
+    const opened = openedPrivateFields(view, content.privateData);
     this.#trace(
       'custody step 3: fsp-countersignature',
       'jws',
       this.#options.fsp.id,
       view.message.address.fspSign!,
     );
-    return { event: 'payment-request', paymentId: view.paymentId, request: { ...view, forward } };
+    return { event: 'payment-request', paymentId: view.paymentId, request: { ...opened, forward } };
   }
 
   async #openStatement(content: Record<string, unknown>, paymentId: string): Promise<OpenedForward> {
@@ -372,5 +373,28 @@ function parseDelegateSignature(value: unknown): DelegateSignature {
     signedAt: answerString(entry, 'signedAt', /^.{1,64}$/),
     jws: answerString(entry, 'jws', compactPattern),
     logIndex,
+  };
+}
+
+/**
+ * The sealed private fields of a custody customer's request, as custody
+ * opened them with the key the bank bound for the customer (custody's) and
+ * put them in its signed forward. Sealed but not opened, or opened for
+ * another payment: PRIVATE_DATA_INVALID (the phone never shows a request
+ * whose description it cannot show).
+ */
+function openedPrivateFields<View extends PaymentRequestView>(view: View, privateData: unknown): View {
+  if (view.message.data.sealed === undefined) return view;
+  let data: ImsPrivateData;
+  try {
+    data = imsPrivateDataFromJson(privateData);
+  } catch {
+    throw new MpayError('PRIVATE_DATA_INVALID', 'customer');
+  }
+  if (data.transactionId !== view.paymentId) throw new MpayError('PRIVATE_DATA_INVALID', 'customer');
+  return {
+    ...view,
+    description: data.description,
+    ...(data.orderLines === undefined ? {} : { orderLines: data.orderLines }),
   };
 }

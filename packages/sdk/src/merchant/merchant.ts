@@ -73,6 +73,11 @@ export class MerchantClient {
     this.#options = options;
   }
 
+  /** True when this client knows the banks, so the description and order lines of its requests travel sealed. */
+  get sealsPrivateData(): boolean {
+    return this.#options.banks !== undefined;
+  }
+
   async #resolveCustomer(customer: string): Promise<string> {
     if (!isMsisdn(customer)) return customer;
     const { body } = await requestJson<{ partyId: string }>(

@@ -22,6 +22,12 @@ export interface PaymentRequestView {
   orderLines?: readonly ImsOrderLine[];
   /** The private fields came sealed end to end (the FSP could not read them). */
   sealed: boolean;
+  /**
+   * Sealed, but this device could not open its copy: shown so that it can be
+   * declined, never confirmed (PRIVATE_DATA_INVALID), and without breaking
+   * the stream of other requests.
+   */
+  privateDataUnreadable?: true;
   procedure: string;
   securityLevel: string;
   /** What the level requires, as the FSP stated it under its signature (the PIN, a second factor, the bank's approval…). */

@@ -234,8 +234,9 @@ export class Wallet {
   /**
    * The sealed private fields, opened with this device's key: what the
    * customer is asked to pay for. The merchant's and the FSP's signatures
-   * cover them, so they are what the merchant sealed; a copy this device
-   * cannot open is refused (PRIVATE_DATA_INVALID) rather than signed unseen.
+   * cover them, so they are what the merchant sealed. A copy this device
+   * cannot open is marked `privateDataUnreadable`: it can be declined, and
+   * `confirm` refuses it (PRIVATE_DATA_INVALID) rather than sign unseen.
    */
   async #openPrivateFields(view: PaymentRequestView): Promise<PaymentRequestView> {
     const { sealed } = view.message.data;
@@ -244,7 +245,7 @@ export class Wallet {
     try {
       data = await openPrivateData(sealed, 'customer', [this.#sessionKeys().encryption], view.paymentId);
     } catch (error) {
-      if (isMpayError(error)) throw new MpayError('PRIVATE_DATA_INVALID', 'customer');
+      if (isMpayError(error)) return { ...view, privateDataUnreadable: true };
       throw error;
     }
     return {
@@ -271,6 +272,8 @@ export class Wallet {
     pin: string,
     options: { waitMs?: number; secondFactorCode?: string } = {},
   ): Promise<Receipt> {
+    // Never sign a request whose sealed description this device could not show.
+    if (request.privateDataUnreadable === true) throw new MpayError('PRIVATE_DATA_INVALID', 'customer');
     let jwe = this.#confirmations.get(request.paymentId);
     const asksCode = request.message.protections?.includes('second_factor') === true;
     const secondFactorCode = asksCode ? options.secondFactorCode : undefined;

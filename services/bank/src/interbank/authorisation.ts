@@ -50,7 +50,8 @@ function amountOf(value: unknown, currency: string): bigint | undefined {
  * What in the customer's signed content (customerSignedContent of the iMS
  * message) differs from the order, by field path; undefined when it names
  * exactly this debit: the customer as signer and payer, the payee, the
- * account, the amount and currency, the transaction. The amount is compared
+ * amount and currency, the transaction (the account: `checkDebitedAccount`,
+ * once the signed level is known). The amount is compared
  * in minor units, after parsing the signed decimal text with the currency's
  * exponent, never as text or as a float.
  */
@@ -66,25 +67,36 @@ export function authorisationMismatch(
     ['transactionId', payload.transactionId === order.id],
     ['address.from.id', recordOf(address?.from)?.id === order.payerId],
     ['address.to.id', recordOf(address?.to)?.id === order.payeeId],
-    // At a sealing level the signed content names no account; the binding's check above stands for it.
-    ['data.accountPayable', data?.accountPayable === order.debitAccountId || sealsPrivateData(payload, data)],
     ['data.amount.currency', amount?.currency === order.currency],
     ['data.amount.value', amountOf(amount?.value, order.currency) === order.amount],
   ];
   return checks.find(([, holds]) => !holds)?.[0];
 }
 
-/** The signed level seals the private fields and names no account in clear. */
-function sealsPrivateData(
+/**
+ * The debited account as the customer consented to it. Where this bank's
+ * policy does not seal the level's private fields, the customer signed the
+ * account (`data.accountPayable`) and the order must debit exactly that one.
+ * Where it does, no account travels in clear (checkPrivateData refuses one),
+ * and the debit is the first account of the binding that signed (bindings
+ * list their accounts sorted; the FSP fills in the same), so an FSP cannot
+ * move the debit onto another account the binding names. The rule comes from
+ * this bank's policy, never from the protections the FSP wrote.
+ */
+function checkDebitedAccount(
   payload: Readonly<Record<string, unknown>>,
-  data: Record<string, unknown> | undefined,
-): boolean {
-  return (
-    Array.isArray(payload.protections) &&
-    payload.protections.includes('private_data_sealed') &&
-    data !== undefined &&
-    !Object.hasOwn(data, 'accountPayable')
-  );
+  order: PaymentOrderInput,
+  binding: KeyBinding,
+  sealingRequired: boolean,
+): void {
+  const refuse = (reason: string) => new OrderRefusal('CUSTOMER_AUTHORISATION_INVALID', reason);
+  if (sealingRequired) {
+    if (order.debitAccountId !== binding.accounts[0])
+      throw refuse('at a sealing level the debit is the first account of the binding');
+    return;
+  }
+  if (recordOf(payload.data)?.accountPayable !== order.debitAccountId)
+    throw refuse('signed data.accountPayable differs from the order');
 }
 
 function reasonOf(error: unknown): string {
@@ -137,7 +149,7 @@ async function verifySignedDebit(
   order: PaymentOrderInput,
   orderedBy: string,
   now: Date,
-): Promise<{ serial: string; payload: Readonly<Record<string, unknown>> }> {
+): Promise<{ serial: string; binding: KeyBinding; payload: Readonly<Record<string, unknown>> }> {
   if (order.authorisation === undefined) {
     throw new OrderRefusal('CUSTOMER_AUTHORISATION_REQUIRED', 'no customer authorisation');
   }
@@ -172,7 +184,7 @@ async function verifySignedDebit(
   }
   const mismatch = authorisationMismatch(payload, order);
   if (mismatch !== undefined) throw refuse(`signed ${mismatch} differs from the order`);
-  return { serial, payload };
+  return { serial, binding, payload };
 }
 
 const securityLevels: readonly string[] = ['small', 'medium', 'large'];
@@ -225,11 +237,12 @@ export async function verifyCustomerAuthorisation(
   orderedBy: string,
   now: Date,
 ): Promise<CustomerConsent> {
-  const { serial, payload } = await verifySignedDebit(sql, context, order, orderedBy, now);
+  const { serial, binding, payload } = await verifySignedDebit(sql, context, order, orderedBy, now);
   const level = signedLevelOf(payload, order, context.securityPolicy);
   const required = context.securityPolicy.levels[level];
   const checks: ApprovalCheck[] = ['customer_signature'];
   const sealingRequired = required.includes('private_data_sealed');
+  checkDebitedAccount(payload, order, binding, sealingRequired);
   const privateData = await checkPrivateData(context.bank, payload, order, sealingRequired);
   if (privateData !== undefined) checks.push('private_data');
   if (required.includes('second_factor')) {

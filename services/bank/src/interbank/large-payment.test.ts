@@ -517,4 +517,19 @@ describe('the private fields of a large payment, sealed by the merchant for the 
     );
     expect(reason).toBe('private fields signed in clear');
   });
+
+  it('at a sealing level the debit is the binding’s first account: an FSP ordering another one it names is refused', async () => {
+    // A second account in the same binding (the bank sorts a binding's accounts; the first is the debit).
+    const savings = await banks.x.openAccount('customer', payer);
+    await fund(savings, 1_000_000n);
+    const both = await enrolTestCustomer(banks.x, payer, [customer, savings]);
+    const [first, second] = [customer, savings].sort();
+    const order = debit({ debitAccountId: second! });
+    const authorisation = await signTestAuthorisation(both, order, { type: 'large' });
+    const before = [await banks.x.balance(first!), await banks.x.balance(second!)];
+    const placed = await place(order, authorisation);
+    expect(placed.status).toBe(403);
+    expect(placed.body).toMatchObject({ error: { code: 'CUSTOMER_AUTHORISATION_INVALID' } });
+    expect([await banks.x.balance(first!), await banks.x.balance(second!)]).toEqual(before);
+  });
 });

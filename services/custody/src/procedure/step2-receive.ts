@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { decryptWith, keyResolverFromJwkSet, verifyPayload } from '@mpay/envelope';
+import { decryptWith, keyResolverFromJwkSet, openPrivateData, verifyPayload } from '@mpay/envelope';
 import { verifySignedRequest } from '@mpay/http-client';
 import {
   fspSignedContent,
   type ImsMessage,
   imsFromJson,
+  imsPrivateDataToText,
   imsToJson,
+  isMpayError,
   MpayError,
   signedContentMatches,
 } from '@mpay/protocol';
@@ -50,6 +52,32 @@ export async function authenticateFsp(
 
 interface CustodyKeyRow {
   accounts: string;
+}
+
+/**
+ * The sealed private fields (description, order lines) of a custody
+ * customer's request: the merchant sealed the customer's copy to the key the
+ * customer's bank bound, which is custody's, so custody opens it for the
+ * phone and puts it in its signed forward (the phone trusts custody's
+ * signature as it does for the rest). A copy custody cannot open for this
+ * payment is refused (PRIVATE_DATA_INVALID): the customer is never asked to
+ * sign what nobody could show.
+ */
+async function openSealedFields(context: CustodyContext, message: ImsMessage): Promise<unknown> {
+  const { sealed } = message.data;
+  if (sealed === undefined) return undefined;
+  try {
+    const data = await openPrivateData(
+      sealed,
+      'customer',
+      [context.custody.encryption.privateJwk],
+      message.transactionId,
+    );
+    return JSON.parse(imsPrivateDataToText(data));
+  } catch (error) {
+    if (isMpayError(error)) throw new MpayError('PRIVATE_DATA_INVALID', 'customer');
+    throw error;
+  }
 }
 
 /**
@@ -109,11 +137,13 @@ export async function receiveFromFsp(context: CustodyContext, redirect: FspRedir
     throw new MpayError('REQUEST_INVALID', 'merchant');
   }
   const ims = imsToJson(message);
+  const privateData = await openSealedFields(context, message);
   const forward = await signForward(context, partyId, message.transactionId, {
     event: 'payment-request',
     ims,
     merchantCertificate: push.merchantCertificate,
     merchantName: push.merchantName,
+    ...(privateData === undefined ? {} : { privateData }),
   });
   await context.database.transaction(async (sql) => {
     const inserted = await sql.query(

@@ -1,5 +1,5 @@
 import { publicJwkSet } from '@mpay/envelope';
-import { MpayError } from '@mpay/protocol';
+import { isPartyId, MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { type BankRegistration, parseBankRegistration, upsertBank } from '../registry/banks.ts';
@@ -96,7 +96,10 @@ export function registerRegistryRoutes(
     const caller = await authenticateParty(context, request);
     const merchant = await findParty(context.database, caller.partyId);
     if (merchant?.kind !== 'merchant') throw new MpayError('FORBIDDEN', 'a merchant asks');
-    const party = await resolveParty(context.database, String((request.params as { id?: unknown }).id));
+    // A party id only, never a phone number: the merchant resolved the alias already.
+    const id = String((request.params as { id?: unknown }).id);
+    if (!isPartyId(id)) throw new MpayError('PARTY_UNKNOWN');
+    const party = await resolveParty(context.database, id);
     if (party.kind !== 'person') throw new MpayError('PARTY_UNKNOWN');
     const bound = await activeBindingOf(context.database, party.id, context.clock()).catch(() => {
       throw new MpayError('PARTY_UNKNOWN');

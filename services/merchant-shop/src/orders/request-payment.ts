@@ -1,4 +1,11 @@
-import { type ErrorCode, isMpayError, type OrderEventKind, stepOrder } from '@mpay/protocol';
+import {
+  type ErrorCode,
+  type ImsOrderLine,
+  imsPrivateDataToText,
+  isMpayError,
+  type OrderEventKind,
+  stepOrder,
+} from '@mpay/protocol';
 import type { PaymentRequestAccepted } from '@mpay/sdk';
 import type { ShopContext } from '../context.ts';
 import { markDelivered, markFailed, type OutboxRow } from '../outbox/outbox.ts';
@@ -52,6 +59,31 @@ async function earlierRequest(context: ShopContext, order: Order): Promise<Attem
 }
 
 /**
+ * The cart's lines as the sealed private fields carry them: only when the
+ * client seals (it knows the banks) and they fit the sealed section's limits
+ * (at most 20 lines and 4 KiB of text with the description); otherwise the
+ * description alone stands for the order.
+ */
+function sealableLines(context: ShopContext, order: Order): { orderLines?: readonly ImsOrderLine[] } {
+  if (!context.merchant.sealsPrivateData) return {};
+  const orderLines = order.lines.map((line) => ({
+    name: line.name,
+    quantity: line.quantity,
+    unitAmount: line.unitPrice,
+  }));
+  try {
+    imsPrivateDataToText({
+      transactionId: order.payment.transactionId,
+      description: order.description,
+      orderLines,
+    });
+    return { orderLines };
+  } catch {
+    return {};
+  }
+}
+
+/**
  * iMS §2.1 and step 1: "the merchant's automated service receives the
  * information from the user's shopping card and initiates a financial
  * message", signed by the merchant and encrypted to the FSP. The message is
@@ -66,6 +98,8 @@ async function sendRequest(context: ShopContext, order: Order): Promise<Attempt>
       amount: order.total,
       procedure: 'm-commerce',
       description: order.description,
+      // The cart, sealed with the description for the customer and the banks, when it fits.
+      ...sealableLines(context, order),
       transactionId: order.payment.transactionId,
     });
     await recordPayer(context.database, order.payment.transactionId, message.address.from.id);

@@ -6,7 +6,7 @@ export interface XmlLimits {
   readonly documentBytesMax: number;
   /** Nesting depth; the root element is depth 1 (an iMS message needs 4). */
   readonly depthMax: number;
-  /** Elements in the document (an iMS message has at most 18). */
+  /** Elements in the document (an iMS message has at most 23, with the sealed private fields). */
   readonly elementCountMax: number;
   /** Character data of one element after references are decoded, in UTF-16 code units. */
   readonly textLengthMax: number;
