@@ -308,6 +308,8 @@ describe('the private fields of a large payment, sealed by the merchant', () => 
     expect(
       (receipt.payload.receipt as { security: { protections: string[] } }).security.protections,
     ).toContain('private_data_sealed');
+    // The receipt goes into the public log: no account number in it either.
+    expect(receipt.payload.receipt).not.toHaveProperty('accountPayable');
     const after = await test.balances();
     expect(before.customer - after.customer).toBe(600_00n);
   });

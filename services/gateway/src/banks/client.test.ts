@@ -233,6 +233,28 @@ describe('placePaymentOrder', () => {
     });
   });
 
+  it('takes a sealed large payment only with an approval that says the bank opened the sealed fields', async () => {
+    const order = { ...newOrder(), approvalRequired: true, privateDataSealed: true };
+    const approval = {
+      level: 'large',
+      checks: ['customer_signature', 'second_factor'],
+      approvedAt: new Date().toISOString(),
+    };
+    const unopened = await bankAnswer({ ...signedOrderOf(order, 'completed'), approval });
+    answerWith({ status: 201, json: orderJson(order, 'completed', { bankAnswer: unopened }) });
+    expect(await placePaymentOrder(fsp, bank, order, timeoutMs)).toEqual({
+      kind: 'pending',
+      code: 'BANK_APPROVAL_MISSING',
+    });
+    const opened = { ...approval, checks: ['customer_signature', 'private_data', 'second_factor'] };
+    const approved = await bankAnswer({ ...signedOrderOf(order, 'completed'), approval: opened });
+    answerWith({ status: 201, json: orderJson(order, 'completed', { bankAnswer: approved }) });
+    expect(await placePaymentOrder(fsp, bank, order, timeoutMs)).toEqual({
+      kind: 'transferred',
+      bankAnswer: approved,
+    });
+  });
+
   it('asks again later while the bank is still sending to the payee bank', async () => {
     const order = newOrder();
     answerWith({ status: 202, json: orderJson(order, 'sending') });

@@ -23,6 +23,8 @@ export interface PaymentOrder {
   readonly authorisation: string;
   /** The level's protections include `bank_approval`: a completed answer must carry the bank's explicit approval. */
   readonly approvalRequired?: boolean;
+  /** The message carried sealed private fields: an approval must list `private_data` among its checks. */
+  readonly privateDataSealed?: boolean;
 }
 
 export type PaymentOrderOutcome =
@@ -89,13 +91,17 @@ async function verifyBankAnswer(
     answer.currency === order.currency &&
     (state === 'completed' || answer.refusalCode === refusalCode);
   if (!matches) throw new MpayError('BANK_ANSWER_INVALID');
-  if (state === 'completed' && order.approvalRequired === true && !approvesLarge(answer.approval))
+  if (
+    state === 'completed' &&
+    order.approvalRequired === true &&
+    !approvesLarge(answer.approval, order.privateDataSealed === true)
+  )
     throw new MpayError('BANK_APPROVAL_MISSING');
   return statement;
 }
 
 /** The bank's explicit approval of a large payment: the level, and the second factor among the checks it ran. */
-function approvesLarge(approval: unknown): boolean {
+function approvesLarge(approval: unknown, privateDataSealed: boolean): boolean {
   if (typeof approval !== 'object' || approval === null) return false;
   const { level, checks, approvedAt } = approval as Record<string, unknown>;
   return (
@@ -103,6 +109,7 @@ function approvesLarge(approval: unknown): boolean {
     Array.isArray(checks) &&
     checks.includes('customer_signature') &&
     checks.includes('second_factor') &&
+    (!privateDataSealed || checks.includes('private_data')) &&
     typeof approvedAt === 'string'
   );
 }

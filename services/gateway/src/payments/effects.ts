@@ -48,7 +48,10 @@ async function signReceipt(context: GatewayContext, payment: Payment, evidence: 
         status: 'completed',
         payer: payment.customer.id,
         payee: payment.merchant.id,
-        accountPayable: payment.payerAccount,
+        // The receipt goes into the public log: at a sealing level no account number travels in clear.
+        ...(payment.message.protections?.includes('private_data_sealed')
+          ? {}
+          : { accountPayable: payment.payerAccount }),
         amount: amountOf(payment),
         security: securityOf(payment),
         bankTransferId: evidence.transferId ?? payment.id,

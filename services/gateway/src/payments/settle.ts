@@ -45,6 +45,8 @@ export async function settleWithBank(
       reference: `iMS ${payment.id}`,
       authorisation,
       approvalRequired: payment.message.protections?.includes('bank_approval') ?? false,
+      // Sealed private fields: the approval must say the bank opened its copy.
+      privateDataSealed: payment.message.data.sealed !== undefined,
     },
     context.limits.bankTimeoutMs,
   );
