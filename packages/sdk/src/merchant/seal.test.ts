@@ -22,6 +22,8 @@ let gateway: Server;
 let gatewayUrl: string;
 /** What the (possibly lying) FSP answers for GET /parties/:id/sealing-key. */
 let answer: Record<string, unknown> = {};
+/** What the customer's bank says of binding kb-000001 (GET /key-bindings/:serial). */
+let bindingStatus = 'active';
 let xbank: GeneratedKeyPair;
 let device: GeneratedKeyPair;
 let banks: BankTrust[];
@@ -61,10 +63,13 @@ beforeAll(async () => {
       encryptionJwk: (await generateEncryptionKeyPair()).publicJwk,
     },
   ];
+  // One loopback server stands for the FSP (the sealing key) and for xbank (the binding's status).
   gateway = createServer((request, response) => {
-    const known = request.url === `/parties/${encodeURIComponent(customerId)}/sealing-key`;
-    response.writeHead(known ? 200 : 404, { 'content-type': 'application/json' });
-    response.end(JSON.stringify(known ? answer : { error: { code: 'NOT_FOUND' } }));
+    const sealing = request.url === `/parties/${encodeURIComponent(customerId)}/sealing-key`;
+    const status = request.url === '/key-bindings/kb-000001';
+    response.writeHead(sealing || status ? 200 : 404, { 'content-type': 'application/json' });
+    const body = sealing ? answer : status ? { serial: 'kb-000001', status: bindingStatus } : {};
+    response.end(JSON.stringify(sealing || status ? body : { error: { code: 'NOT_FOUND' } }));
   });
   await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
   const address = gateway.address();
@@ -111,6 +116,20 @@ describe('sealForPayment', () => {
     await expect(
       sealForPayment(context(), customerId, { transactionId, description: 'tea' }),
     ).rejects.toThrow(expect.objectContaining({ code: 'KEY_BINDING_INVALID' }));
+  });
+
+  it('asks the bank before sealing: a binding the customer revoked (a lost phone) is refused', async () => {
+    answer = { partyId: customerId, bankId: 'xbank', binding: await bindingBy(xbank, device) };
+    const asking = { ...context(), banks: [{ ...banks[0]!, url: gatewayUrl }, banks[1]!] };
+    await sealForPayment(asking, customerId, { transactionId, description: 'tea' });
+    bindingStatus = 'revoked';
+    try {
+      await expect(sealForPayment(asking, customerId, { transactionId, description: 'tea' })).rejects.toThrow(
+        expect.objectContaining({ code: 'KEY_BINDING_REVOKED' }),
+      );
+    } finally {
+      bindingStatus = 'active';
+    }
   });
 
   it('seals for no bank it does not know', async () => {

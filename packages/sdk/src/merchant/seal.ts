@@ -21,6 +21,8 @@ export interface BankTrust {
   id: string;
   keys: PublicJwkSet;
   encryptionJwk: PublicJwk;
+  /** Where the bank answers; with it, a binding's status is asked of the bank before sealing to it. */
+  url?: string;
 }
 
 /** A bank's public keys from its own GET /bank. */
@@ -28,7 +30,7 @@ export async function fetchBankTrust(bankUrl: string): Promise<BankTrust> {
   const { body } = await requestJson<Partial<BankTrust>>(`${bankUrl}/bank`);
   if (typeof body.id !== 'string' || body.keys === undefined || body.encryptionJwk === undefined)
     throw new MpayError('KEY_UNKNOWN', 'bank encryption key');
-  return { id: body.id, keys: body.keys, encryptionJwk: body.encryptionJwk };
+  return { id: body.id, keys: body.keys, encryptionJwk: body.encryptionJwk, url: bankUrl };
 }
 
 export interface SealingContext {
@@ -80,7 +82,21 @@ async function customerSealingKey(
     isRevoked: () => false,
   });
   if (binding.subject !== customerId) throw new MpayError('KEY_BINDING_INVALID', 'subject');
+  if (bank.url !== undefined) await requireActiveBinding(bank.url, binding.serialNumber);
   return { bank, encryptionJwk: binding.encryptionJwk };
+}
+
+/**
+ * The bank's own word that a binding is still active (GET /key-bindings/:serial):
+ * the FSP could hand over a binding the customer revoked (a lost phone whose
+ * key someone else now holds), which still verifies under the bank's key.
+ */
+async function requireActiveBinding(bankUrl: string, serial: string): Promise<void> {
+  const { body } = await requestJson<{ status?: unknown }>(
+    `${bankUrl}/key-bindings/${encodeURIComponent(serial)}`,
+  );
+  if (body.status === 'revoked') throw new MpayError('KEY_BINDING_REVOKED');
+  if (body.status !== 'active') throw new MpayError('KEY_BINDING_EXPIRED');
 }
 
 /**
