@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCatalogueJson } from '@mpay/merchant-shop';
+import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
@@ -46,7 +47,10 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       log: port('MPAY_LOG_PORT', 4110),
       witness: port('MPAY_WITNESS_PORT', 4111),
       custody: port('MPAY_CUSTODY_PORT', 4120),
+      mail: port('MPAY_MAIL_PORT', 4130),
     },
+    // MPAY_SMTP_HOST (and _PORT, _SECURE, _USER, _PASS): mail through that relay, not the embedded server.
+    smtpRelay: smtpRelayFromEnv(process.env),
     logger: flags.has('verbose') ? { level: 'info' } : false,
     // MPAY_SHOP_CATALOGUE: a JSON file {"products":[{"id","name","price":{"currency","minor":"1250"}}]}.
     shopCatalogue: process.env.MPAY_SHOP_CATALOGUE
@@ -63,6 +67,9 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       `  transaction log              ${platform.urls.log}   (${platform.log.origin})`,
       `  witness                      ${platform.urls.witness}`,
       `  custody (${platform.custody.context.custody.id}, HSM)  ${platform.urls.custody}   (iMS §5: keys in the HSM, PINs counted)`,
+      platform.mail.server === undefined
+        ? '  mail                         through the SMTP relay MPAY_SMTP_HOST'
+        : `  mail (embedded SMTP)         ${platform.mail.server.host}:${platform.mail.server.port}   (macro client ids and mPINs; read with npx mpay mail)`,
       '',
       '  demo parties:',
       `    customer  john.bernard@person.xbank  (+38970123456, PIN ${platform.credentials.customerPin})`,

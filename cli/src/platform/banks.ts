@@ -112,6 +112,8 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
             'GET /payment-orders/',
             'POST /refund-orders',
             'GET /refund-orders/',
+            // Seed 002 §3: the MPASP asks for a registering customer's client id.
+            'POST /macro/clients',
           ],
         },
         { id: `operator.${id}`, signingJwk: own.operator.signing.publicJwk, allowed: ['POST /', 'GET /'] },

@@ -3,6 +3,7 @@ import { type CustodyService, createCustodyService } from '@mpay/custody';
 import { publicJwkSet } from '@mpay/envelope';
 import {
   createGatewayService,
+  createMacroOpaqueServerSetup,
   type FspIdentity,
   type GatewayLimits,
   type GatewayService,
@@ -21,6 +22,7 @@ import { fetchBankTrust, MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
 import { type BankId, bankIds, type RunningBank, startBanks } from './banks.ts';
 import { generatePartyKeys, loadOrCreate } from './identities.ts';
+import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
 
 export interface PlatformOptions {
@@ -36,6 +38,8 @@ export interface PlatformOptions {
     log?: number;
     witness?: number;
     custody?: number;
+    /** The embedded SMTP server (0 or absent: any free port). */
+    mail?: number;
   } & Partial<Record<BankId, number>>;
   logger?: boolean | { level: string };
   backgroundIntervalMs?: number;
@@ -52,6 +56,8 @@ export interface PlatformOptions {
   bankClock?: () => Date;
   /** What the merchant shop sells (validated by the shop); its demo catalogue when absent. */
   shopCatalogue?: readonly ProductInput[] | undefined;
+  /** An SMTP relay for the platform's mail (`smtpRelayFromEnv`); absent: the embedded mail server. */
+  smtpRelay?: SmtpRelay | undefined;
 }
 
 export interface Platform {
@@ -63,6 +69,8 @@ export interface Platform {
   custody: CustodyService;
   /** The transaction log and its witness; their public keys verify every receipt offline. */
   log: LogStack;
+  /** The out-of-band mail (macro §3: client id and mPIN): the embedded server and its folder, or a relay. */
+  mail: PlatformMail;
   gateway: GatewayService;
   merchantShop: MerchantShop;
   /** Bearer token of the shop's merchant endpoints (orders, shipment, notifications); <data>/keys/merchant-shop-token.json. */
@@ -171,6 +179,17 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
   });
   const custodyUrl = await custody.listen(options.ports?.custody ?? 0, '127.0.0.1');
+  const mail = await startPlatformMail({
+    dataDir: options.dataDir,
+    relay: options.smtpRelay,
+    port: options.ports?.mail,
+  });
+  // The MPASP's OPAQUE secret for mPINs: kept with the FSP's keys (a new one would void every mPIN).
+  const opaqueServerSetup = await loadOrCreate(
+    options.dataDir,
+    'keys/mpasp-opaque-server-setup.json',
+    createMacroOpaqueServerSetup,
+  );
   const gateway = await createGatewayService({
     database: gatewayDatabase,
     fsp,
@@ -188,6 +207,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     ...(options.gatewayClock === undefined ? {} : { clock: options.gatewayClock }),
     securityPolicy,
     custodians: [{ id: custodyId, url: custodyUrl, encryptionJwk: custodyKeys.encryption.publicJwk }],
+    mailer: mail.mailer,
+    opaqueServerSetup,
   });
   gatewayUrl = await gateway.listen(options.ports?.gateway ?? 0, '127.0.0.1');
   const merchantKeys = await loadOrCreate(
@@ -238,6 +259,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     },
     custody,
     log,
+    mail,
     gateway,
     merchantShop,
     merchantShopToken,
@@ -249,6 +271,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     async close() {
       await merchantShop.close();
       await gateway.close();
+      await mail.close();
       await custody.close();
       for (const bank of banks) await bank.service.close();
       await log.close();

@@ -91,6 +91,10 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   REFUND_ORIGINAL_UNKNOWN: 422,
   PRIVATE_DATA_NOT_SEALED: 422,
   PRIVATE_DATA_INVALID: 422,
+  MACRO_MSISDN_TAKEN: 409,
+  MACRO_CLIENT_EXISTS: 409,
+  MACRO_MPIN_REFUSED: 403,
+  MACRO_MPIN_BLOCKED: 423,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -32,6 +32,15 @@ export {
   type Receipt,
   verifyFspStatement,
 } from './fsp.ts';
+export { createMacroDeviceSecret, deriveMacroChannelKey, hkdfSha256 } from './macro/channel-key.ts';
+export {
+  type MacroChannel,
+  MacroClient,
+  type MacroClientOptions,
+  type MacroRegistered,
+  type MacroRegistrationInput,
+  type PreparedMacroRegistration,
+} from './macro/client.ts';
 export {
   MerchantClient,
   type MerchantClientOptions,

@@ -25,6 +25,7 @@ import {
   registerKeyDepositoryPublicRoutes,
 } from './http/routes/key-depository.ts';
 import { registerLimitRoutes } from './http/routes/limits.ts';
+import { registerMacroClientRoutes } from './http/routes/macro-clients.ts';
 import { registerRefundOrderRoutes, registerRefundTransferRoute } from './http/routes/refunds.ts';
 import { registerStatementRoutes } from './http/routes/statement.ts';
 import { registerTransferRoutes } from './http/routes/transfers.ts';
@@ -147,6 +148,8 @@ export function createBankService(options: BankServiceOptions): BankService {
     registerCorrectionRoutes(scope, context);
     registerLimitRoutes(scope, context);
     registerKeyDepositoryOperatorRoutes(scope, depository);
+    // Seed 002 §3: the MPASP asks the client bank for its customer's client id.
+    registerMacroClientRoutes(scope, depository);
     if (interbankContext !== undefined) registerPaymentOrderRoutes(scope, interbankContext);
     if (interbankContext !== undefined) registerRefundOrderRoutes(scope, interbankContext);
   });

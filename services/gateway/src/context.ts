@@ -1,4 +1,5 @@
 import type { GeneratedKeyPair as KeyPair, PublicJwk } from '@mpay/envelope';
+import type { Mailer } from '@mpay/mail';
 import type { SecurityPolicy } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { DeviceHub } from './devices/hub.ts';
@@ -45,6 +46,8 @@ export interface GatewayContext {
   readonly clock: () => Date;
   /** Asks the outbox to deliver what is due now (after a commit that queued effects). */
   readonly kickOutbox: () => void;
+  /** Sends the out-of-band mail (macro §3: client id and mPIN); none: such mails wait in the outbox. */
+  readonly mailer?: Mailer | undefined;
 }
 
 export type { GatewayLimits } from './limits.ts';

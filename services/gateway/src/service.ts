@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
+import type { Mailer } from '@mpay/mail';
 import { defaultSecurityPolicy, expiringPaymentStates, type SecurityPolicy } from '@mpay/protocol';
 import { type Database, migrate, readMigrations } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
@@ -7,6 +8,10 @@ import type { CustodianLink, FspIdentity, GatewayContext, Logger } from './conte
 import { DeviceHub } from './devices/hub.ts';
 import { createGatewayLimits, type GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
+import type { MacroContext } from './macro/context.ts';
+import { createMacroServiceLimits, type MacroServiceLimits } from './macro/limits.ts';
+import { MpinServer } from './macro/mpin.ts';
+import { registerMacroRoutes, runMacroHousekeeping } from './macro/routes.ts';
 import { runOutboxRound } from './outbox/deliver.ts';
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
@@ -38,6 +43,17 @@ export interface GatewayServiceOptions {
   readonly clock?: () => Date;
   /** Custody servers (iMS §5) the FSP redirects custody customers' messages to. */
   readonly custodians?: readonly CustodianLink[];
+  /** Sends the out-of-band mail (macro §3: the client id and the mPIN); without it such mails wait in the outbox. */
+  readonly mailer?: Mailer;
+  /**
+   * The MPASP's OPAQUE server setup for mPIN logins (macro, seed 002):
+   * created once (`createMacroOpaqueServerSetup`) and kept secret with the
+   * FSP's keys; a new one voids every mPIN. Without it the macro routes are
+   * not served.
+   */
+  readonly opaqueServerSetup?: string;
+  /** The macro registration's and mPIN logins' limits; validated at start. */
+  readonly macroLimits?: Partial<MacroServiceLimits>;
 }
 
 export interface GatewayService {
@@ -68,7 +84,7 @@ async function expireDueRequests(context: GatewayContext): Promise<void> {
 /** Outbox batches one background round delivers at most (each claims up to outboxBatchSizeMax rows). */
 const outboxRoundsPerBackgroundRoundMax = 8;
 
-async function backgroundRound(context: GatewayContext): Promise<void> {
+async function backgroundRound(context: GatewayContext, macro: MacroContext | undefined): Promise<void> {
   await expireDueRequests(context);
   // Deliver until nothing due is left, bounded so that expiry and clean-up still get their turn.
   for (let round = 0; round < outboxRoundsPerBackgroundRoundMax; round += 1) {
@@ -77,6 +93,7 @@ async function backgroundRound(context: GatewayContext): Promise<void> {
   const now = context.clock();
   await forgetExpiredNonces(context.database, now, context.limits.messageAgeSecondsMax);
   await forgetIdempotencyKeys(context.database, now, context.limits.idempotencyKeptSeconds);
+  if (macro !== undefined) await runMacroHousekeeping(macro);
 }
 
 export async function createGatewayService(options: GatewayServiceOptions): Promise<GatewayService> {
@@ -93,7 +110,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   let pending = false;
   const runBackgroundOnce = () => {
     running = running
-      .then(() => backgroundRound(context))
+      .then(() => backgroundRound(context, macro))
       .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
     return running;
   };
@@ -119,7 +136,16 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         .then(() => undefined)
         .catch((error: unknown) => log.error({ err: error }, 'outbox round failed'));
     },
+    mailer: options.mailer,
   };
+  const macro: MacroContext | undefined =
+    options.opaqueServerSetup === undefined
+      ? undefined
+      : {
+          gateway: context,
+          limits: createMacroServiceLimits(options.macroLimits),
+          mpins: await MpinServer.create(options.opaqueServerSetup, options.fsp.id),
+        };
   keepRawJsonBodies(app);
   registerRegistryRoutes(app, context, options.operatorToken);
   registerPaymentRoutes(app, context);
@@ -127,6 +153,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   registerRefundRoutes(app, context);
   registerEvidenceRoutes(app, context, options.operatorToken);
   registerDeviceRoutes(app, context);
+  if (macro !== undefined) registerMacroRoutes(app, macro);
   let timer: NodeJS.Timeout | undefined;
   return {
     app,

@@ -208,6 +208,10 @@ export const errorCatalogue = Object.freeze({
   // the macro payment (seed 002 §4.2: MPASP, client bank, merchant bank)
   MACRO_RECIPIENT_INVALID: final('The message reached a party the protocol does not send it to.'),
   MACRO_CHALLENGE_DELETED: final('The challenge was deleted after too many failed decryption tries.'),
+  MACRO_MSISDN_TAKEN: refused('This MSISDN is already registered for a macro-payment client.'),
+  MACRO_CLIENT_EXISTS: refused('This customer is already registered as a macro-payment client.'),
+  MACRO_MPIN_REFUSED: final('The mPIN login was refused.'),
+  MACRO_MPIN_BLOCKED: final('The mPIN is blocked after too many failed logins; the MPASP must unblock it.'),
 });
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -5,6 +5,7 @@ import type { Sql } from '@mpay/storage';
 import type { CustodianLink, GatewayContext } from '../context.ts';
 import type { DeviceEvent } from '../devices/hub.ts';
 import { advanceLogEntry } from '../log/outbox.ts';
+import { deliverRegistrationMail, eraseRegistrationMail } from '../macro/mail.ts';
 import { settleWithBank } from '../payments/settle.ts';
 import { findPayment } from '../payments/store.ts';
 import { advanceRefundLogEntry } from '../refunds/log.ts';
@@ -15,7 +16,13 @@ import { activeBindingOf } from '../registry/bindings.ts';
 /** The device events of a payment; a refund's receipt is pushed by pushRefundReceipt. */
 type PaymentDeviceEvent = Exclude<DeviceEvent['event'], 'refund-receipt'>;
 
-export type OutboxKind = 'device_push' | 'bank_order' | 'webhook' | 'log_entry' | 'refund_order';
+export type OutboxKind =
+  | 'device_push'
+  | 'bank_order'
+  | 'webhook'
+  | 'log_entry'
+  | 'refund_order'
+  | 'macro_mail';
 
 interface OutboxRow {
   id: string;
@@ -69,10 +76,16 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   const attempts = row.attempts + 1;
   const persistent = row.kind === 'bank_order' || row.kind === 'log_entry' || row.kind === 'refund_order';
   if (!persistent && attempts >= context.limits.outboxAttemptsMax) {
-    await context.database.query(
-      'UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4 WHERE id = $1',
-      [row.id, now.toISOString(), attempts, error],
-    );
+    await context.database.transaction(async (sql) => {
+      await sql.query('UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4 WHERE id = $1', [
+        row.id,
+        now.toISOString(),
+        attempts,
+        error,
+      ]);
+      // A mail given up on must not keep the mPIN it carries.
+      if (row.kind === 'macro_mail') await eraseRegistrationMail(sql, row.id);
+    });
     context.log.warn(
       { outboxId: row.id, paymentId: row.payment_id, kind: row.kind, error },
       'outbox effect abandoned',
@@ -179,6 +192,10 @@ async function deliver(context: GatewayContext, row: OutboxRow): Promise<void> {
         if (!step.done) await markFailed(context, row, step.code, now);
         return;
       }
+      case 'macro_mail':
+        // Marks the row delivered (or abandoned) itself, erasing the mPIN in the same statement.
+        await deliverRegistrationMail(context, row, now);
+        return;
       case 'log_entry': {
         const link = context.transactionLog;
         if (link === undefined) throw new Error('no transaction log configured');

@@ -1,0 +1,74 @@
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openMailbox } from '@mpay/mail';
+import { describe, expect, it } from 'vitest';
+import { smtpRelayFromEnv, startPlatformMail } from './mail.ts';
+
+describe('smtpRelayFromEnv', () => {
+  it('uses the embedded server unless MPAY_SMTP_HOST names a relay', () => {
+    expect(smtpRelayFromEnv({})).toBeUndefined();
+    expect(smtpRelayFromEnv({ MPAY_SMTP_HOST: ' ' })).toBeUndefined();
+    expect(smtpRelayFromEnv({ MPAY_SMTP_HOST: 'relay.example' })).toEqual({
+      host: 'relay.example',
+      port: 587,
+      secure: false,
+    });
+    expect(
+      smtpRelayFromEnv({
+        MPAY_SMTP_HOST: 'relay.example',
+        MPAY_SMTP_SECURE: 'true',
+        MPAY_SMTP_USER: 'mpasp',
+        MPAY_SMTP_PASS: 'secret',
+      }),
+    ).toEqual({ host: 'relay.example', port: 465, secure: true, auth: { user: 'mpasp', pass: 'secret' } });
+    expect(smtpRelayFromEnv({ MPAY_SMTP_HOST: 'relay.example', MPAY_SMTP_PORT: '2525' })?.port).toBe(2525);
+  });
+
+  it('refuses a configuration it cannot use', () => {
+    const host = { MPAY_SMTP_HOST: 'relay.example' };
+    expect(() => smtpRelayFromEnv({ ...host, MPAY_SMTP_PORT: '70000' })).toThrow(/MPAY_SMTP_PORT/);
+    expect(() => smtpRelayFromEnv({ ...host, MPAY_SMTP_PORT: '25x' })).toThrow(/MPAY_SMTP_PORT/);
+    expect(() => smtpRelayFromEnv({ ...host, MPAY_SMTP_SECURE: 'yes' })).toThrow(/MPAY_SMTP_SECURE/);
+    expect(() => smtpRelayFromEnv({ ...host, MPAY_SMTP_USER: 'mpasp' })).toThrow(/go together/);
+  });
+});
+
+describe('startPlatformMail', () => {
+  it('keeps the mail under <data>/mail, where mpay mail reads it', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'mpay-platform-mail-'));
+    const mail = await startPlatformMail({ dataDir, relay: undefined, port: 0 });
+    try {
+      expect(mail.dir).toBe(join(dataDir, 'mail'));
+      await mail.mailer.send({
+        to: 'ann@mail.example',
+        subject: 'Your mpay client id and mPIN',
+        text: 'hello',
+      });
+      const [stored] = await openMailbox(join(dataDir, 'mail')).list('ann@mail.example');
+      expect(stored).toMatchObject({ from: 'mpasp@fsp.mpay', subject: 'Your mpay client id and mPIN' });
+    } finally {
+      await mail.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('removes its temporary folder on close when the platform keeps no data folder', async () => {
+    const mail = await startPlatformMail({ dataDir: undefined, relay: undefined, port: 0 });
+    const dir = mail.dir!;
+    await access(dir);
+    await mail.close();
+    await expect(access(dir)).rejects.toThrow();
+  });
+
+  it('starts no server with a relay', async () => {
+    const mail = await startPlatformMail({
+      dataDir: undefined,
+      relay: { host: '127.0.0.1', port: 2525 },
+      port: undefined,
+    });
+    expect(mail.server).toBeUndefined();
+    expect(mail.dir).toBeUndefined();
+    await mail.close();
+  });
+});

@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMailer, type Mailer, type MailerOptions, type MailServer, startMailServer } from '@mpay/mail';
+import { mailDirOf } from '../commands/mail.ts';
+
+/** An SMTP relay the platform sends its mail through instead of the embedded server. */
+export type SmtpRelay = MailerOptions['smtp'];
+
+/** Who the MPASP's mail (macro §3: client id and mPIN) comes from. */
+export const platformMailFrom = 'MPASP <mpasp@fsp.mpay>';
+
+/**
+ * The relay named by the environment, or undefined for the embedded server:
+ * MPAY_SMTP_HOST (required to use a relay), MPAY_SMTP_PORT (default 587, or
+ * 465 with TLS), MPAY_SMTP_SECURE (`true`: TLS from the first byte; otherwise
+ * STARTTLS when offered, required when credentials are sent), MPAY_SMTP_USER
+ * and MPAY_SMTP_PASS (both or neither).
+ */
+export function smtpRelayFromEnv(env: Readonly<Record<string, string | undefined>>): SmtpRelay | undefined {
+  const host = env.MPAY_SMTP_HOST?.trim();
+  if (host === undefined || host === '') return undefined;
+  const secureText = env.MPAY_SMTP_SECURE?.trim().toLowerCase() ?? '';
+  if (!['', 'true', 'false', '1', '0'].includes(secureText)) {
+    throw new Error('MPAY_SMTP_SECURE must be true or false');
+  }
+  const secure = secureText === 'true' || secureText === '1';
+  const portText = env.MPAY_SMTP_PORT?.trim() || (secure ? '465' : '587');
+  const port = Number(portText);
+  if (!/^[0-9]{1,5}$/.test(portText) || port < 1 || port > 65_535) {
+    throw new Error('MPAY_SMTP_PORT must be a port number');
+  }
+  const user = env.MPAY_SMTP_USER;
+  const pass = env.MPAY_SMTP_PASS;
+  if ((user === undefined) !== (pass === undefined)) {
+    throw new Error('MPAY_SMTP_USER and MPAY_SMTP_PASS go together');
+  }
+  return {
+    host,
+    port,
+    secure,
+    ...(user === undefined || pass === undefined ? {} : { auth: { user, pass } }),
+  };
+}
+
+/** The platform's mail: the mailer the gateway sends with, and the embedded server unless a relay is used. */
+export interface PlatformMail {
+  readonly mailer: Mailer;
+  /** The embedded server (loopback SMTP that stores what it receives); undefined when a relay is used. */
+  readonly server: MailServer | undefined;
+  /** Where the embedded server keeps its mailboxes (`openMailbox(dir)`); undefined when a relay is used. */
+  readonly dir: string | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the mail of the platform: with a relay, only a mailer for it; else
+ * the embedded server on loopback, keeping its mail under `<data>/mail` (read
+ * with `mpay mail`), or under a temporary folder removed on close when the
+ * platform keeps no data folder (tests).
+ */
+export async function startPlatformMail(options: {
+  readonly dataDir: string | undefined;
+  readonly relay: SmtpRelay | undefined;
+  readonly port: number | undefined;
+}): Promise<PlatformMail> {
+  if (options.relay !== undefined) {
+    return {
+      mailer: createMailer({ smtp: options.relay, from: platformMailFrom }),
+      server: undefined,
+      dir: undefined,
+      close: async () => undefined,
+    };
+  }
+  const temporary = options.dataDir === undefined;
+  const dir = temporary ? await mkdtemp(join(tmpdir(), 'mpay-mail-')) : mailDirOf(options.dataDir);
+  const server = await startMailServer({ dataDir: dir, host: '127.0.0.1', port: options.port ?? 0 });
+  return {
+    mailer: createMailer({ smtp: { host: server.host, port: server.port }, from: platformMailFrom }),
+    server,
+    dir,
+    async close() {
+      await server.close();
+      if (temporary) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * The limits of the MPASP's macro registration and mPIN logins (seed 002 §3,
+ * issue 10 §3), as named options: validated once at start, frozen. Units last.
+ */
+export interface MacroServiceLimits {
+  /** The window over which registration attempts are counted. */
+  readonly registrationWindowSeconds: number;
+  /** Verified registration attempts one party may make per window (429 with Retry-After above). */
+  readonly registrationsPerPartyMax: number;
+  /** Verified registration attempts of all parties together per window: each costs a bank call, OPAQUE and Argon2id. */
+  readonly registrationsPerWindowMax: number;
+  /**
+   * Failed mPIN logins in a row after which a client id is blocked (DESIGN.md:
+   * "at most five, then a block"). Every started login counts as failed until
+   * it finishes well; a success resets the count.
+   */
+  readonly mpinLoginFailuresMax: number;
+  /** How long a started login may wait for its finish. */
+  readonly mpinLoginLifetimeSeconds: number;
+  /** How long an E_SP channel key lives after its login. */
+  readonly channelLifetimeSeconds: number;
+  /**
+   * How long the failed-login count of a client id nobody holds is kept
+   * (unknown ids are counted like known ones, so that a block says nothing
+   * about which ids exist); a client's own count is kept for good.
+   */
+  readonly unknownClientTriesKeptSeconds: number;
+  /** Stale registration attempts, logins and channels forgotten per background round. */
+  readonly housekeepingBatchSizeMax: number;
+}
+
+export const defaultMacroServiceLimits: MacroServiceLimits = Object.freeze({
+  registrationWindowSeconds: 3_600,
+  registrationsPerPartyMax: 5,
+  registrationsPerWindowMax: 1_000,
+  mpinLoginFailuresMax: 5,
+  mpinLoginLifetimeSeconds: 120,
+  channelLifetimeSeconds: 900,
+  unknownClientTriesKeptSeconds: 86_400,
+  housekeepingBatchSizeMax: 500,
+});
+
+/** Inclusive bounds: a value outside them is a configuration error at start. */
+const bounds: Readonly<Record<keyof MacroServiceLimits, readonly [number, number]>> = {
+  registrationWindowSeconds: [60, 7 * 86_400],
+  registrationsPerPartyMax: [1, 100],
+  registrationsPerWindowMax: [1, 1_000_000],
+  // Five is DESIGN.md's ceiling for any PIN; fewer is allowed.
+  mpinLoginFailuresMax: [1, 5],
+  mpinLoginLifetimeSeconds: [10, 600],
+  channelLifetimeSeconds: [60, 86_400],
+  unknownClientTriesKeptSeconds: [60, 30 * 86_400],
+  housekeepingBatchSizeMax: [1, 100_000],
+};
+
+/** Validates and freezes the macro limits; throws naming the first one out of bounds or unknown. */
+export function createMacroServiceLimits(options: Partial<MacroServiceLimits> = {}): MacroServiceLimits {
+  for (const name of Object.keys(options)) {
+    if (!Object.hasOwn(bounds, name)) throw new Error(`macro limits: unknown limit ${name}`);
+  }
+  const limits: MacroServiceLimits = { ...defaultMacroServiceLimits, ...options };
+  for (const name of Object.keys(bounds) as (keyof MacroServiceLimits)[]) {
+    const value = limits[name];
+    const [min, max] = bounds[name];
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new Error(`macro limits: ${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+    }
+  }
+  return Object.freeze(limits);
+}
