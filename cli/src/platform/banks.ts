@@ -103,6 +103,8 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
       interbank: { signingKey: own.interbank.privateJwk, peers },
       // Second factors: kept with the data folder, since the stored TOTP secrets are sealed to it.
       encryptionKey: own.encryption.privateJwk,
+      // The MPASP's signed messages (seed 002 step 6) under the key its requests are checked with.
+      callerKeys: (callerId) => (callerId === input.fspId ? input.fspSigningJwk : undefined),
       verifyRequest: bankRequestVerifier(id, [
         {
           id: input.fspId,
@@ -114,6 +116,8 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
             'GET /refund-orders/',
             // Seed 002 §3: the MPASP asks for a registering customer's client id.
             'POST /macro/clients',
+            // Seed 002 §4.2 step 6: the MPASP's payment request to the client bank.
+            'POST /macro/payment-requests',
           ],
         },
         { id: `operator.${id}`, signingJwk: own.operator.signing.publicJwk, allowed: ['POST /', 'GET /'] },

@@ -25,6 +25,10 @@ import {
   registerKeyDepositoryPublicRoutes,
 } from './http/routes/key-depository.ts';
 import { registerLimitRoutes } from './http/routes/limits.ts';
+import {
+  registerMacroDeviceRoutes,
+  registerMacroPaymentRequestRoute,
+} from './http/routes/macro-approvals.ts';
 import { registerMacroClientRoutes } from './http/routes/macro-clients.ts';
 import { registerRefundOrderRoutes, registerRefundTransferRoute } from './http/routes/refunds.ts';
 import { registerStatementRoutes } from './http/routes/statement.ts';
@@ -35,6 +39,7 @@ import { createInterbank, type InterbankOptions } from './interbank/peers.ts';
 import { type BankWorker, createBankWorker } from './interbank/worker.ts';
 import type { DepositoryContext } from './key-depository/context.ts';
 import { type BankLimits, createBankLimits } from './limits.ts';
+import type { CallerKeys, MacroContext } from './macro/context.ts';
 import { type BankLedger, createBankLedger } from './store/bank-ledger.ts';
 import { checkDebitLimits } from './store/debit-limits.ts';
 
@@ -74,6 +79,12 @@ export interface BankServiceOptions {
   readonly interbank?: InterbankOptions | undefined;
   /** Per-transaction and daily debit limits of customer payments (default: the operator's, POST /accounts/:id/limits). */
   readonly checkDebitLimits?: DebitLimitCheck | undefined;
+  /**
+   * The public signing keys of the callers `verifyRequest` trusts, by caller
+   * id, for the messages they sign besides their requests: the MPASP's
+   * macro payment request (seed 002 step 6). Without it, step 6 is refused.
+   */
+  readonly callerKeys?: CallerKeys | undefined;
 }
 
 export interface BankService {
@@ -138,6 +149,10 @@ export function createBankService(options: BankServiceOptions): BankService {
           checkDebitLimits: options.checkDebitLimits ?? checkDebitLimits,
           alarm: (event, message) => app.log.error(event, message),
         };
+  const macroContext: MacroContext | undefined =
+    interbankContext === undefined
+      ? undefined
+      : { ...interbankContext, callerKeys: options.callerKeys ?? (() => undefined) };
   keepRawJsonBodies(app);
   app.register(async (scope) => {
     scope.addHook('preValidation', authenticate(options.verifyRequest));
@@ -152,10 +167,14 @@ export function createBankService(options: BankServiceOptions): BankService {
     registerMacroClientRoutes(scope, depository);
     if (interbankContext !== undefined) registerPaymentOrderRoutes(scope, interbankContext);
     if (interbankContext !== undefined) registerRefundOrderRoutes(scope, interbankContext);
+    // Seed 002 step 6: the MPASP's payment request to the client bank.
+    if (macroContext !== undefined) registerMacroPaymentRequestRoute(scope, macroContext);
   });
   registerKeyDepositoryPublicRoutes(app, depository);
   if (interbankContext !== undefined) registerFundsTransferRoute(app, interbankContext);
   if (interbankContext !== undefined) registerRefundTransferRoute(app, interbankContext);
+  // Seed 002 steps 6, 7 and 11, the client's side: authenticated by the device's own signatures.
+  if (macroContext !== undefined) registerMacroDeviceRoutes(app, macroContext);
   const worker = createBankWorker(interbankContext, ledger, context.clock);
   return {
     app,

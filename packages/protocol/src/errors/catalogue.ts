@@ -212,6 +212,15 @@ export const errorCatalogue = Object.freeze({
   MACRO_CLIENT_EXISTS: refused('This customer is already registered as a macro-payment client.'),
   MACRO_MPIN_REFUSED: final('The mPIN login was refused.'),
   MACRO_MPIN_BLOCKED: final('The mPIN is blocked after too many failed logins; the MPASP must unblock it.'),
+  MACRO_SECRET_ANSWER_BLOCKED: final(
+    'Macro payments are blocked after too many wrong secret answers; the MPASP must unblock them.',
+  ),
+  MACRO_CLIENT_UNKNOWN: final('No macro-payment client with this client id at this bank.'),
+  MACRO_SESSION_REUSED: final('This session id was already used for another payment request.'),
+  MACRO_APPROVAL_UNKNOWN: final('No payment approval request with this session id for this client.'),
+  MACRO_APPROVAL_INVALID: refused('The payment approval is invalid.'),
+  MACRO_APPROVAL_REPLAYED: final('The payment approval request was already answered.'),
+  MACRO_APPROVAL_EXPIRED: final('The payment approval request has expired.'),
 });
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,3 +1,17 @@
+export {
+  checkChallengeAnswersRequest,
+  createChallengeContent,
+  createClientBankRequestContent,
+  createFailureMsg1,
+  createMacroPaymentStatus,
+  createPaymentRequestContent,
+  createSecretAnswerContent,
+  type MacroPaymentRequestBody,
+  type MacroPaymentStatusContent,
+  macroRequestKeyInfo,
+  parseMacroPaymentRequestBody,
+  parseMacroPaymentStatus,
+} from './contents.ts';
 export { createMacroLimits, defaultMacroLimits, type MacroLimits, macroLimitsCeiling } from './limits.ts';
 export {
   amountOfMacroAmount,
@@ -15,6 +29,7 @@ export {
   type MacroMessageKind,
   type MacroMessageOf,
   type MacroParty,
+  type MacroPartyIdKind,
   type MacroStepNumber,
   macroAmountOf,
   macroIdRandomBytes,

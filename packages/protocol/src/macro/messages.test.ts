@@ -275,8 +275,40 @@ describe('macro message contents', () => {
         refusal(() => parseMacroMessage({ ...samples[kind], from: upper }, sha256)),
         kind,
       ).toBe('PARTY_ID_INVALID');
-      expect(macroPartyKinds[route.from]).toMatch(/person|fsp|bank|merchant/);
+      expect(macroPartyKinds[route.from]).toMatch(/macro_client|fsp|bank|merchant/);
     }
+  });
+
+  it("takes ID_C only as the client bank issues it (C + 12 digits + . + bank), never a person's party id", () => {
+    const request = samples.macro_payment_request;
+    const bankRequest = samples.macro_client_bank_request;
+    for (const clientId of [
+      'john.bernard@person.xbank',
+      'C04291736502.xbank',
+      'C0429173650281.xbank',
+      'c042917365028.xbank',
+      'C042917365028.',
+      'C042917365028.Xbank',
+      'C042917365028.xbank ',
+    ]) {
+      expect(
+        refusal(() => parseMacroMessage({ ...request, from: clientId }, sha256)),
+        clientId,
+      ).toBe('PARTY_ID_INVALID');
+      expect(
+        refusal(() => parseMacroMessage({ ...bankRequest, clientId }, sha256)),
+        clientId,
+      ).toBe('PARTY_ID_INVALID');
+      expect(
+        refusal(() => createTranId(clientId, t0, new Uint8Array(16))),
+        clientId,
+      ).toBe('PARTY_ID_INVALID');
+    }
+    // ID_CB is the bank the client id names: the request to another bank does not match.
+    expect(parseMacroMessage({ ...bankRequest, clientId: 'C000000000001.xbank' }, sha256).to).toBe('xbank');
+    expect(
+      failure(() => parseMacroMessage({ ...bankRequest, clientId: 'C000000000001.ybank' }, sha256)),
+    ).toEqual(['PAYMENT_MESSAGE_MISMATCH', 'to']);
   });
 
   it('refuses malformed amounts, ids, instants and hashes with their codes', () => {

@@ -4,6 +4,7 @@ import { parseDescription, parseTransactionId } from '../ims/fields.ts';
 import { readObject } from '../ims/json-object.ts';
 import { type Amount, type CurrencyCode, formatDecimalAmount, parseDecimalAmount } from '../money/index.ts';
 import { type PartyKind, parsePartyId } from '../party/index.ts';
+import { bankOfMacroClientId, isMacroClientId } from './client-id.ts';
 
 /**
  * The contents of the macro payment's messages (seed 002, §4.2), one type per
@@ -40,9 +41,16 @@ export type MacroParty = 'C' | 'MPASP' | 'CB' | 'MB' | 'M';
 
 export const macroParties: readonly MacroParty[] = Object.freeze(['C', 'MPASP', 'CB', 'MB', 'M']);
 
-/** The kind of party id each party has in mpay (ids say their kind: DESIGN.md "Actors and services"). */
-export const macroPartyKinds: Readonly<Record<MacroParty, PartyKind>> = Object.freeze({
-  C: 'person',
+/**
+ * The kind of id each party has: ID_C is the client id its bank issued
+ * (`macro_client`: 'C', 12 digits, '.', the bank, `isMacroClientId`), not the
+ * person's party id; the others are party ids of their kind (ids say their
+ * kind: DESIGN.md "Actors and services").
+ */
+export type MacroPartyIdKind = PartyKind | 'macro_client';
+
+export const macroPartyKinds: Readonly<Record<MacroParty, MacroPartyIdKind>> = Object.freeze({
+  C: 'macro_client',
   MPASP: 'fsp',
   CB: 'bank',
   MB: 'bank',
@@ -387,8 +395,18 @@ function parseSecretText(lengthMax: number): FieldParser {
   };
 }
 
-/** A party id in canonical form whose kind is that of `party`; anything else is PARTY_ID_INVALID. */
+/**
+ * An id of `party`: for C, a client id as its bank issued it (ID_C); for the
+ * others, a party id in canonical form of that party's kind. Anything else is
+ * PARTY_ID_INVALID.
+ */
 function partyOf(party: MacroParty): FieldParser {
+  if (party === 'C') {
+    return (value, path) => {
+      if (!isMacroClientId(value)) throw new MpayError('PARTY_ID_INVALID', path);
+      return value;
+    };
+  }
   return (value, path) => {
     const parsed = typeof value === 'string' ? parsePartyId(value, path) : undefined;
     if (parsed === undefined || parsed.id !== value || parsed.kind !== macroPartyKinds[party]) {
@@ -490,10 +508,14 @@ const messageFields: { readonly [K in MacroMessageKind]: Readonly<Record<string,
   },
 };
 
-/** The bank of a person's or merchant's id (`john.bernard@person.xbank` → `xbank`). */
+/**
+ * The bank of a client id (ID_C → ID_CB: `C042917365028.xbank` → `xbank`) or
+ * of a merchant's id (ID_M → ID_MB: `merkur.trade@merchant.ybank` → `ybank`).
+ */
 export function bankOfParty(partyId: string): string {
+  if (isMacroClientId(partyId)) return bankOfMacroClientId(partyId);
   const parsed = parsePartyId(partyId);
-  if (parsed.kind !== 'person' && parsed.kind !== 'merchant') throw new MpayError('PARTY_ID_INVALID');
+  if (parsed.kind !== 'merchant') throw new MpayError('PARTY_ID_INVALID');
   return parsed.bank;
 }
 

@@ -2,7 +2,10 @@ import { MpayError } from '../errors/index.ts';
 import { parseDescription, parseTransactionId } from '../ims/fields.ts';
 import { readObject } from '../ims/json-object.ts';
 import { isMsisdn, parsePartyId } from '../party/index.ts';
+import { bankOfMacroClientId, isMacroClientId } from './client-id.ts';
 import { parseInstant, secretAnswerLengthMax, secretQuestionLengthMax } from './messages.ts';
+
+export { bankOfMacroClientId, isMacroClientId, macroClientIdPattern } from './client-id.ts';
 
 /**
  * The registration of seed 002 §3, as data: "When the client registers to the
@@ -55,14 +58,6 @@ export const macroDeviceSecretBytes = 32;
 export const macroMpinDigits = 6;
 export const macroMpinPattern = /^[0-9]{6}$/;
 
-/**
- * ID_C as the client bank issues it: 'C', twelve random digits unique at that
- * bank, '.', the bank's id (`C042917365028.xbank`). The bank's id makes it
- * unique across banks and names ID_CB, which the MPASP needs for
- * `GetClientInfo(ID_C, ID_CB)` (step 5).
- */
-export const macroClientIdPattern = /^C[0-9]{12}\.([a-z][a-z0-9-]*[a-z0-9])$/;
-
 /** A mailbox the mailer will send to as one recipient: no comma, quote, bracket, space or non-ASCII. */
 const emailPattern =
   /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
@@ -77,24 +72,6 @@ function invalid(path: string): never {
 function parseTypedText(value: unknown, path: string, lengthMax: number): string {
   const text = parseDescription(value, path);
   return text.length <= lengthMax && text.trim() === text ? text : invalid(path);
-}
-
-export function isMacroClientId(value: unknown): value is string {
-  if (typeof value !== 'string') return false;
-  const bank = macroClientIdPattern.exec(value)?.[1];
-  if (bank === undefined) return false;
-  try {
-    return parsePartyId(bank).kind === 'bank';
-  } catch {
-    return false;
-  }
-}
-
-/** The client bank (ID_CB) named by a client id. */
-export function bankOfMacroClientId(clientId: string): string {
-  const bank = isMacroClientId(clientId) ? macroClientIdPattern.exec(clientId)?.[1] : undefined;
-  if (bank === undefined) throw new MpayError('REQUEST_INVALID', 'clientId');
-  return bank;
 }
 
 export function isMacroEmail(value: unknown): value is string {

@@ -19,7 +19,7 @@ export const sha256: Sha256Digest = (data) => new Uint8Array(createHash('sha256'
 
 /** The parties of one macro payment across two banks. */
 export const parties = Object.freeze({
-  client: 'john.bernard@person.xbank',
+  client: 'C042917365028.xbank',
   mpasp: 'fsp.mpay',
   clientBank: 'xbank',
   merchant: 'merkur.trade@merchant.ybank',

@@ -464,7 +464,7 @@ describe('what bad input gets', () => {
       [{ amount: macroAmountOf(createAmount('EUR', 1_250_01n)) }, 'amount'],
       [{ amount: macroAmountOf(createAmount('USD', 1_250_00n)) }, 'amount'],
       [{ sessionId: transactionId }, 'sessionId'],
-      [{ from: 'mila.novak@person.xbank' }, 'from'],
+      [{ from: 'C000000000077.xbank' }, 'from'],
       [{ transactionId: sessionId }, 'transactionId'],
       [{ transactionDataHash: 'f'.repeat(64) }, 'transactionDataHash'],
       [{ expiresAt: seconds(299).toISOString() }, 'expiresAt'],
@@ -504,7 +504,7 @@ describe('what bad input gets', () => {
     const opened = reach('challenge_opened');
     const cases: [Parameters<typeof secretAnswer>[1], string][] = [
       [{ transactionId: sessionId }, 'transactionId'],
-      [{ from: 'mila.novak@person.xbank' }, 'from'],
+      [{ from: 'C000000000077.xbank' }, 'from'],
       [{ to: 'fsp.other' }, 'to'],
       [{ amount: macroAmountOf(createAmount('EUR', 1n)) }, 'amount'],
       [{ expiresAt: seconds(600).toISOString() }, 'expiresAt'],
@@ -553,7 +553,7 @@ describe('what bad input gets', () => {
     const cases: [Parameters<typeof payAck>[2], string][] = [
       [{ amount: macroAmountOf(createAmount('EUR', 1_249_99n)) }, 'amount'],
       [{ sessionId: transactionId }, 'sessionId'],
-      [{ clientId: 'mila.novak@person.xbank' }, 'clientId'],
+      [{ clientId: 'C000000000077.xbank' }, 'clientId'],
       [{ merchantId: 'other.shop@merchant.ybank' }, 'merchantId'],
       [{ from: 'zbank' }, 'from'],
       [{ to: 'zbank' }, 'to'],
@@ -646,7 +646,7 @@ function randomEvent(
       return { ...event, clientBankId: 'ybank' };
     case 'secret_answer': {
       if (corruption === 'recipient') return { ...event, receivedBy: 'CB' };
-      const change = { amount: { amount: otherAmount }, client: { from: 'mila.novak@person.xbank' } }[
+      const change = { amount: { amount: otherAmount }, client: { from: 'C000000000077.xbank' } }[
         corruption as 'amount' | 'client'
       ] ?? { transactionId: sessionId };
       return { ...event, content: secretAnswer(payment, change) };
@@ -656,7 +656,7 @@ function randomEvent(
       const change = {
         amount: { amount: otherAmount },
         session: { sessionId: transactionId },
-        client: { from: 'mila.novak@person.xbank' },
+        client: { from: 'C000000000077.xbank' },
         transaction: { transactionId: sessionId },
         hash: { transactionDataHash: 'e'.repeat(64) },
         decline: { decision: 'decline' as const },

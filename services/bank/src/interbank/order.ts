@@ -31,6 +31,21 @@ export interface PaymentOrderInput {
   readonly authorisation?: string | undefined;
 }
 
+/**
+ * How the customer's consent to an order is verified, in the order's
+ * transaction, before anything is written: the iMS authorisation
+ * (verifyCustomerAuthorisation) for the FSP's payment orders; the macro
+ * payment's PApp_Resp check for an approval at the client bank (seed 002
+ * step 7). Throws to refuse; what it writes commits only with the order.
+ */
+export type ConsentVerifier = (
+  sql: Sql,
+  context: ConsentContext,
+  order: PaymentOrderInput,
+  orderedBy: string,
+  now: Date,
+) => Promise<CustomerConsent>;
+
 /** Called under the debit account's lock, before the debit: throws LIMIT_EXCEEDED. */
 export type DebitLimitCheck = (sql: Sql, accountId: string, amount: bigint, now: Date) => Promise<void>;
 
@@ -157,13 +172,14 @@ async function placeInTransaction(
   input: PaymentOrderInput,
   orderedBy: string,
   now: Date,
+  verifyConsent: ConsentVerifier,
 ): Promise<PaymentOrder> {
   const hash = requestHashOf(input);
   const existing = await selectOrder(sql, input.id);
   // A retry of a placed order is answered from the record, without verifying again: the
   // authorisation was verified when the order was placed and may have expired since.
   if (existing !== undefined) return sameOrder(existing, hash);
-  const consent = await verifyCustomerAuthorisation(sql, context, input, orderedBy, now);
+  const consent = await verifyConsent(sql, context, input, orderedBy, now);
   const { local, creditAccountId, payeeAccountId } = await creditAccountOf(context, sql, input, now);
   const transfer = validateTransfer(
     {
@@ -201,10 +217,11 @@ async function placeOrRefuse(
   input: PaymentOrderInput,
   orderedBy: string,
   now: Date,
+  verifyConsent: ConsentVerifier,
 ): Promise<PaymentOrder> {
   const outcome = await context.database.transaction(async (sql) => {
     try {
-      return await placeInTransaction(context, sql, input, orderedBy, now);
+      return await placeInTransaction(context, sql, input, orderedBy, now, verifyConsent);
     } catch (error) {
       if (error instanceof SecondFactorRefusal) return countedRefusal(sql, context, error, now);
       throw error;
@@ -221,15 +238,18 @@ async function placeOrRefuse(
  * the settlement account of the merchant bank, plus the outbox row that
  * delivers the funds-transfer message. The order id is the idempotency key:
  * the same order again returns the stored one, different fields are refused.
+ * `verifyConsent` checks the customer's consent (default: the iMS
+ * authorisation the order carries).
  */
 export async function placeOrder(
   context: OrderContext,
   input: PaymentOrderInput,
   orderedBy: string,
   now: Date,
+  verifyConsent: ConsentVerifier = verifyCustomerAuthorisation,
 ): Promise<PaymentOrder> {
   try {
-    return await retryOnUniqueViolation(() => placeOrRefuse(context, input, orderedBy, now));
+    return await retryOnUniqueViolation(() => placeOrRefuse(context, input, orderedBy, now, verifyConsent));
   } catch (error) {
     if (isMpayError(error)) await recordRefusal(context, input, orderedBy, error, now);
     throw error;

@@ -38,6 +38,8 @@ interface NodeSetup {
   key: { privateJwk: PrivateJwk; publicJwk: PublicJwk };
   /** The bank's encryption key (second factors): the same across restarts, as the stored secrets are sealed to it. */
   encryptionKey: PrivateJwk;
+  /** The FSP's public signing key, for the messages it signs (the macro payment request). */
+  fsp: { id: string; publicJwk: PublicJwk };
 }
 
 async function startNode(setup: NodeSetup, interbank: InterbankOptions): Promise<TestBankNode> {
@@ -65,6 +67,7 @@ async function startNode(setup: NodeSetup, interbank: InterbankOptions): Promise
         signingKey: setup.key.privateJwk,
         encryptionKey: setup.encryptionKey,
         interbank,
+        callerKeys: (callerId) => (callerId === setup.fsp.id ? setup.fsp.publicJwk : undefined),
       });
       await node.service.listen(setup.port);
     },
@@ -107,6 +110,8 @@ export interface TestBankPair {
   readonly x: TestBankNode;
   readonly y: TestBankNode;
   readonly keys: { x: PrivateJwk; y: PrivateJwk };
+  /** The FSP both banks know (the MPASP of seed 002): requests name it with x-test-caller. */
+  readonly fsp: { readonly id: string; readonly signingKey: PrivateJwk };
   close(): Promise<void>;
 }
 
@@ -115,14 +120,16 @@ export async function startBankPair(
   options: Partial<InterbankOptions> = {},
   netDebitCap?: bigint,
 ): Promise<TestBankPair> {
-  const [xKey, yKey, xPort, yPort, xEncryption, yEncryption] = await Promise.all([
+  const [xKey, yKey, xPort, yPort, xEncryption, yEncryption, fspKey] = await Promise.all([
     generateSigningKeyPair('ES256'),
     generateSigningKeyPair('ES256'),
     restartablePort(),
     restartablePort(),
     generateEncryptionKeyPair(),
     generateEncryptionKeyPair(),
+    generateSigningKeyPair('ES256'),
   ]);
+  const fsp = { id: 'fsp.mpay', publicJwk: fspKey.publicJwk };
   const peer = (name: string, port: number, key: PublicJwk) => ({
     id: name,
     url: `http://127.0.0.1:${port}`,
@@ -130,7 +137,7 @@ export async function startBankPair(
     netDebitCap,
   });
   const x = await startNode(
-    { name: 'xbank', port: xPort, key: xKey, encryptionKey: xEncryption.privateJwk },
+    { name: 'xbank', port: xPort, key: xKey, encryptionKey: xEncryption.privateJwk, fsp },
     {
       retryDelaySecondsMax: 1,
       ...options,
@@ -139,7 +146,7 @@ export async function startBankPair(
     },
   );
   const y = await startNode(
-    { name: 'ybank', port: yPort, key: yKey, encryptionKey: yEncryption.privateJwk },
+    { name: 'ybank', port: yPort, key: yKey, encryptionKey: yEncryption.privateJwk, fsp },
     {
       ...options,
       signingKey: yKey.privateJwk,
@@ -150,6 +157,7 @@ export async function startBankPair(
     x,
     y,
     keys: { x: xKey.privateJwk, y: yKey.privateJwk },
+    fsp: { id: fsp.id, signingKey: fspKey.privateJwk },
     async close() {
       for (const node of [x, y]) {
         await node.stop().catch(() => {});
