@@ -32,15 +32,30 @@ export {
   type Receipt,
   verifyFspStatement,
 } from './fsp.ts';
-export { createMacroDeviceSecret, deriveMacroChannelKey, hkdfSha256 } from './macro/channel-key.ts';
+export {
+  createMacroDeviceSecret,
+  deriveMacroChannelKey,
+  deriveMacroRequestKey,
+  hkdfSha256,
+} from './macro/channel-key.ts';
 export {
   type MacroChannel,
   MacroClient,
   type MacroClientOptions,
+  type MacroPaymentPrompts,
   type MacroRegistered,
   type MacroRegistrationInput,
   type PreparedMacroRegistration,
 } from './macro/client.ts';
+export {
+  createMacroPaymentRequest,
+  hashTransactionDataAsync,
+  type MacroPaymentInput,
+  type MacroPaymentStarted,
+  type MacroSessionCreated,
+  type OpenedMacroChallenge,
+  type PreparedMacroPayment,
+} from './macro/payment.ts';
 export {
   MerchantClient,
   type MerchantClientOptions,

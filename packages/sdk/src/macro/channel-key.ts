@@ -1,5 +1,12 @@
 import { decodeBase64url, encodeBase64url } from '@mpay/envelope';
-import { MpayError, macroChannelInfo, macroChannelKeyBytes, macroDeviceSecretBytes } from '@mpay/protocol';
+import {
+  isMacroClientId,
+  MpayError,
+  macroChannelInfo,
+  macroChannelKeyBytes,
+  macroDeviceSecretBytes,
+  macroRequestKeyInfo,
+} from '@mpay/protocol';
 
 /** HKDF's largest output with SHA-256 (RFC 5869: 255 blocks of 32 bytes). */
 const hkdfSha256OutputBytesMax = 255 * 32;
@@ -48,4 +55,20 @@ export async function deriveMacroChannelKey(input: {
   }
   const info = new TextEncoder().encode(macroChannelInfo(input.clientId, input.sessionId));
   return hkdfSha256(ikm, salt, info, macroChannelKeyBytes);
+}
+
+/**
+ * The step-1 request key, as the MPASP derives it: HKDF-SHA-256(ikm = the
+ * device secret, salt = the bytes of ID_C, info = 'mpay macro request v1').
+ * It seals the payment request (no mPIN: the paper asks it at step 3) and
+ * opens the MPASP's status messages.
+ */
+export async function deriveMacroRequestKey(deviceSecret: string, clientId: string): Promise<Uint8Array> {
+  const ikm = decodeBase64url(deviceSecret);
+  if (ikm === undefined || ikm.length !== macroDeviceSecretBytes) {
+    throw new MpayError('CRYPTO_KEY_INVALID', 'deviceSecret');
+  }
+  if (!isMacroClientId(clientId)) throw new MpayError('REQUEST_INVALID', 'clientId');
+  const encoder = new TextEncoder();
+  return hkdfSha256(ikm, encoder.encode(clientId), encoder.encode(macroRequestKeyInfo), macroChannelKeyBytes);
 }

@@ -1,18 +1,42 @@
-import { decryptDirect, encryptTo, type PrivateJwk, type SigningKey, signPayload } from '@mpay/envelope';
-import { requestJson } from '@mpay/http-client';
 import {
+  decryptDirect,
+  encryptDirect,
+  encryptTo,
+  type PrivateJwk,
+  type SigningKey,
+  signPayload,
+} from '@mpay/envelope';
+import { errorFromAnswer, requestAnswer, requestJson } from '@mpay/http-client';
+import {
+  type ChallengeContent,
+  checkChallengeAnswersRequest,
+  createSecretAnswerContent,
+  defaultMacroLimits,
   isMacroClientId,
   isMacroDeviceSecret,
   isMpayError,
+  type MacroPaymentStatusContent,
   type MacroRegistrationContent,
   MpayError,
   macroMpinPattern,
+  parseChallengeContent,
+  parseFailureMsg1,
   parseMacroChannelConfirmation,
+  parseMacroPaymentStatus,
   parseMacroRegistration,
   parseSecretAnswer,
+  type Sha256Digest,
 } from '@mpay/protocol';
 import { type FspTrust, fspEncryptionKey } from '../fsp.ts';
-import { deriveMacroChannelKey } from './channel-key.ts';
+import { deriveMacroChannelKey, deriveMacroRequestKey } from './channel-key.ts';
+import {
+  createMacroPaymentRequest,
+  type MacroPaymentInput,
+  type MacroPaymentStarted,
+  type MacroSessionCreated,
+  type OpenedMacroChallenge,
+  type PreparedMacroPayment,
+} from './payment.ts';
 
 /**
  * The mobile client (MC) of seed 002's macro payments, its registration
@@ -76,6 +100,33 @@ const answerBytesMax = 64 * 1024;
 const timeoutMsDefault = 30_000;
 const opaqueValuePattern = /^[A-Za-z0-9_-]{16,4096}$/;
 const loginIdPattern = /^[0-9a-f-]{36}$/;
+const transactionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const compactJwePattern = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const instantPattern = /^.{24}$/;
+
+/** The contents the device parses carry no hash to check (only PApp_Resp does). */
+const noDigest: Sha256Digest = () => {
+  throw new Error('assertion failed: only PApp_Resp is checked with a digest');
+};
+
+function decodeJson(bytes: Uint8Array): unknown {
+  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+}
+
+/** A payment this device requested, as far as it went: what step 3 and 4 need, and the tries it spent. */
+interface PendingPayment {
+  readonly started: MacroPaymentStarted;
+  failedOpenings: number;
+  opened?: OpenedMacroChallenge;
+}
+
+/** What `pay` asks the person, when the paper asks it: the mPIN at step 3, SAns at step 4. */
+export interface MacroPaymentPrompts {
+  /** The mPIN (asked again after a wrong one, while the challenge has tries left). */
+  readonly mPin: () => Promise<string>;
+  /** SAns, for SQn as the MPASP sent it in the opened challenge. */
+  readonly secretAnswer: (secretQuestion: string) => Promise<string>;
+}
 
 type Opaque = typeof import('@serenity-kit/opaque');
 let opaqueModule: Promise<Opaque> | undefined;
@@ -101,6 +152,10 @@ function answerString(body: unknown, name: string, pattern: RegExp): string {
 
 export class MacroClient {
   readonly #options: MacroClientOptions;
+  /** Payments in steps 2–5, by ID_T: a challenge deleted after its tries is removed from here too. */
+  readonly #payments = new Map<string, PendingPayment>();
+  /** ID_Ts whose challenge this device deleted (§3: "the message will be deleted at client device"). */
+  readonly #deleted = new Set<string>();
 
   constructor(options: MacroClientOptions) {
     if (!isMacroDeviceSecret(options.deviceSecret)) throw new MpayError('CRYPTO_KEY_INVALID', 'deviceSecret');
@@ -242,6 +297,267 @@ export class MacroClient {
       },
     );
     return Object.freeze({ clientId, sessionId, channelKey, expiresAt });
+  }
+
+  /** Any answer of the MPASP, whatever its status (bounded, parsed JSON). */
+  async #send(path: string, body?: string, headers: Record<string, string> = {}, contentType?: string) {
+    return requestAnswer(`${this.#options.gatewayUrl}${path}`, {
+      ...(body === undefined ? {} : { body }),
+      ...(contentType === undefined ? {} : { contentType }),
+      headers,
+      timeoutMs: this.#options.timeoutMs ?? timeoutMsDefault,
+      responseBytesMax: answerBytesMax,
+    });
+  }
+
+  /** Step 1 ready to send: the content and TransactionData, sealed under the request key (kid ID_C). */
+  async preparePayment(input: MacroPaymentInput): Promise<PreparedMacroPayment> {
+    const { request, transactionData } = await createMacroPaymentRequest(input, this.#options.fsp.id);
+    if (!/^\+[1-9][0-9]{6,14}$/.test(input.msisdn)) throw new MpayError('REQUEST_INVALID', 'msisdn');
+    const key = await deriveMacroRequestKey(this.#options.deviceSecret, input.clientId);
+    const body = await encryptDirect(JSON.stringify({ request, msisdn: input.msisdn }), key, {
+      kid: input.clientId,
+    });
+    return {
+      clientId: input.clientId,
+      request,
+      transactionData,
+      body,
+      idempotencyKey: input.idempotencyKey ?? `macro-payment-${crypto.randomUUID()}`,
+    };
+  }
+
+  /**
+   * Sends a prepared step 1 (again, on a retry: the MPASP answers the first
+   * answer) and keeps the payment for steps 3–4. Step 2's answer names ID_T,
+   * T_iS and T_EXP; the challenge (SQn) is opened with the mPIN.
+   */
+  async sendPayment(prepared: PreparedMacroPayment): Promise<MacroPaymentStarted> {
+    const answer = await this.#post(
+      '/macro/payments',
+      prepared.body,
+      { 'idempotency-key': prepared.idempotencyKey },
+      'application/jose',
+    );
+    const started: MacroPaymentStarted = Object.freeze({
+      clientId: prepared.clientId,
+      transactionId: answerString(answer, 'transactionId', transactionIdPattern),
+      requestId: answerString(answer, 'requestId', loginIdPattern),
+      challengedAt: answerString(answer, 'challengedAt', instantPattern),
+      expiresAt: answerString(answer, 'expiresAt', instantPattern),
+      request: prepared.request,
+      transactionData: prepared.transactionData,
+    });
+    if (started.requestId !== prepared.request.requestId) throw malformed('requestId');
+    this.#payments.set(started.transactionId, { started, failedOpenings: 0 });
+    return started;
+  }
+
+  /** Steps 1–2: asks the MPASP to pay (no mPIN needed yet). */
+  async requestPayment(input: MacroPaymentInput): Promise<MacroPaymentStarted> {
+    return this.sendPayment(await this.preparePayment(input));
+  }
+
+  #pending(transactionId: string): PendingPayment {
+    if (this.#deleted.has(transactionId)) throw new MpayError('MACRO_CHALLENGE_DELETED');
+    const pending = this.#payments.get(transactionId);
+    if (pending === undefined) throw new MpayError('PAYMENT_UNKNOWN');
+    return pending;
+  }
+
+  #forget(transactionId: string, deleted: boolean): void {
+    this.#payments.delete(transactionId);
+    if (deleted) this.#deleted.add(transactionId);
+  }
+
+  /**
+   * Step 3: opens the challenge E_SP{ID_T, T_iS, SQn} with the mPIN, through
+   * an OPAQUE login bound to ID_T that the MPASP counts. The challenge opens
+   * under HKDF(the login's session key, salt = the device secret, info =
+   * label, ID_C, ID_T): only the real MPASP can have sealed it (§5.1.1). A
+   * wrong mPIN is MACRO_MPIN_REFUSED; after `challengeOpenTriesMax` (3)
+   * failed tries the device deletes its copy and every later try is
+   * MACRO_CHALLENGE_DELETED without asking the MPASP.
+   */
+  async openChallenge(transactionId: string, mPin: string): Promise<OpenedMacroChallenge> {
+    const pending = this.#pending(transactionId);
+    if (pending.opened !== undefined) return pending.opened;
+    if (!macroMpinPattern.test(mPin)) throw new MpayError('REQUEST_INVALID', 'mPin');
+    try {
+      const opened = await this.#openChallenge(pending.started, mPin);
+      pending.opened = opened;
+      return opened;
+    } catch (error) {
+      if (isMpayError(error, 'MACRO_MPIN_REFUSED')) {
+        pending.failedOpenings += 1;
+        if (pending.failedOpenings >= defaultMacroLimits.challengeOpenTriesMax) {
+          this.#forget(transactionId, true);
+          throw new MpayError('MACRO_CHALLENGE_DELETED');
+        }
+      } else if (isMpayError(error, 'MACRO_CHALLENGE_DELETED')) {
+        this.#forget(transactionId, true);
+      } else if (isMpayError(error, 'PAYMENT_EXPIRED') || isMpayError(error, 'MACRO_MPIN_BLOCKED')) {
+        this.#forget(transactionId, false);
+      }
+      throw error;
+    }
+  }
+
+  async #openChallenge(started: MacroPaymentStarted, mPin: string): Promise<OpenedMacroChallenge> {
+    const { clientId, transactionId } = started;
+    const opaque = await loadOpaque();
+    const start = opaque.client.startLogin({ password: mPin });
+    const openings = `/macro/payments/${transactionId}/challenge/openings`;
+    const begun = await this.#post(openings, JSON.stringify({ startLoginRequest: start.startLoginRequest }));
+    const openingId = answerString(begun, 'openingId', loginIdPattern);
+    const loginResponse = answerString(begun, 'loginResponse', opaqueValuePattern);
+    let finished: ReturnType<Opaque['client']['finishLogin']>;
+    try {
+      finished = opaque.client.finishLogin({
+        clientLoginState: start.clientLoginState,
+        loginResponse,
+        password: mPin,
+        identifiers: { client: clientId, server: this.#options.fsp.id },
+      });
+    } catch {
+      finished = undefined;
+    }
+    const finishPath = `${openings}/${encodeURIComponent(openingId)}/finish`;
+    if (finished === undefined) {
+      // The mPIN was wrong: say so, so that the MPASP counts the try now; its answer says what it counted.
+      await this.#post(finishPath, JSON.stringify({ finishLoginRequest: null }));
+      throw new MpayError('MACRO_MPIN_REFUSED');
+    }
+    const answer = await this.#post(
+      finishPath,
+      JSON.stringify({ finishLoginRequest: finished.finishLoginRequest }),
+    );
+    const sealed = answerString(answer, 'challenge', compactJwePattern);
+    const channelKey = await deriveMacroChannelKey({
+      sessionKey: finished.sessionKey,
+      deviceSecret: this.#options.deviceSecret,
+      clientId,
+      sessionId: transactionId,
+    });
+    let challenge: ChallengeContent;
+    try {
+      challenge = parseChallengeContent(
+        decodeJson(await decryptDirect(sealed, channelKey, { kid: transactionId })),
+        noDigest,
+      );
+      checkChallengeAnswersRequest(challenge, started.request, transactionId);
+    } catch (error) {
+      if (!isMpayError(error) && !(error instanceof SyntaxError) && !(error instanceof TypeError))
+        throw error;
+      throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+    }
+    return Object.freeze({ transactionId, challenge, channelKey });
+  }
+
+  /**
+   * Steps 4–5: sends E_SP{ID_T, SAns} under the payment's channel key. The
+   * MPASP checks SAns: valid, it creates SID_T and sends the Payment Request
+   * to the client bank; not valid, it answers failure_msg1 (sealed, checked
+   * here), AUTHENTICATION_FAILED, and the payment is over.
+   */
+  async answerSecret(transactionId: string, secretAnswer: string): Promise<MacroSessionCreated> {
+    const pending = this.#pending(transactionId);
+    const opened = pending.opened;
+    if (opened === undefined) throw new MpayError('PAYMENT_STATE_INVALID', 'the challenge is not opened');
+    const content = createSecretAnswerContent(opened.challenge, secretAnswer);
+    const body = await encryptDirect(JSON.stringify(content), opened.channelKey, { kid: transactionId });
+    const answer = await this.#send(
+      `/macro/payments/${transactionId}/secret-answer`,
+      body,
+      { 'idempotency-key': `macro-answer-${crypto.randomUUID()}` },
+      'application/jose',
+    );
+    if (answer.status === 202) {
+      this.#forget(transactionId, false);
+      const sessionId = answerString(answer.body, 'sessionId', loginIdPattern);
+      if (answerString(answer.body, 'transactionId', transactionIdPattern) !== transactionId) {
+        throw malformed('transactionId');
+      }
+      return Object.freeze({
+        transactionId,
+        sessionId,
+        status: answerString(answer.body, 'status', /^[a-z_]{1,40}$/),
+      });
+    }
+    const error = errorFromAnswer(answer.body, answer.status);
+    if (error.code === 'AUTHENTICATION_FAILED') {
+      this.#forget(transactionId, false);
+      await this.#checkFailureMsg1(answer.body, opened);
+    } else if (error.code === 'PAYMENT_EXPIRED') {
+      this.#forget(transactionId, false);
+    }
+    throw error;
+  }
+
+  /** failure_msg1 must open under the channel key and name this payment: else it is not the MPASP's. */
+  async #checkFailureMsg1(body: unknown, opened: OpenedMacroChallenge): Promise<void> {
+    try {
+      const sealed = answerString(body, 'failureMsg1', compactJwePattern);
+      const failure = parseFailureMsg1(
+        decodeJson(await decryptDirect(sealed, opened.channelKey, { kid: opened.transactionId })),
+        noDigest,
+      );
+      if (
+        failure.transactionId === opened.transactionId &&
+        failure.to === opened.challenge.to &&
+        failure.from === this.#options.fsp.id
+      ) {
+        return;
+      }
+    } catch (error) {
+      if (!isMpayError(error) && !(error instanceof SyntaxError) && !(error instanceof TypeError))
+        throw error;
+    }
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  }
+
+  /**
+   * Steps 1–5 in one call: the request, the challenge opened with the mPIN
+   * (asked again after a wrong one, until the challenge's tries run out), the
+   * secret answer for the question the challenge carries.
+   */
+  async pay(input: MacroPaymentInput, prompts: MacroPaymentPrompts): Promise<MacroSessionCreated> {
+    const started = await this.requestPayment(input);
+    let opened: OpenedMacroChallenge | undefined;
+    while (opened === undefined) {
+      try {
+        opened = await this.openChallenge(started.transactionId, await prompts.mPin());
+      } catch (error) {
+        if (!isMpayError(error, 'MACRO_MPIN_REFUSED')) throw error;
+      }
+    }
+    return this.answerSecret(
+      started.transactionId,
+      await prompts.secretAnswer(opened.challenge.secretQuestion),
+    );
+  }
+
+  /** The MPASP's status of a payment, sealed to this device (opened under its request key, and checked). */
+  async paymentStatus(clientId: string, transactionId: string): Promise<MacroPaymentStatusContent> {
+    if (!transactionIdPattern.test(transactionId)) throw new MpayError('PAYMENT_UNKNOWN');
+    const answer = await this.#send(`/macro/payments/${transactionId}`);
+    if (answer.status !== 200) throw errorFromAnswer(answer.body, answer.status);
+    const key = await deriveMacroRequestKey(this.#options.deviceSecret, clientId);
+    try {
+      const sealed = answerString(answer.body, 'statusMessage', compactJwePattern);
+      const status = parseMacroPaymentStatus(decodeJson(await decryptDirect(sealed, key, { kid: clientId })));
+      if (
+        status.from === this.#options.fsp.id &&
+        status.to === clientId &&
+        status.transactionId === transactionId
+      ) {
+        return status;
+      }
+    } catch (error) {
+      if (!isMpayError(error) && !(error instanceof SyntaxError) && !(error instanceof TypeError))
+        throw error;
+    }
+    throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   }
 
   async #checkConfirmation(

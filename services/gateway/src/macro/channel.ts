@@ -1,6 +1,12 @@
 import { hkdf } from 'node:crypto';
 import { decodeBase64url, encodeBase64url, encryptDirect } from '@mpay/envelope';
-import { type MacroChannelConfirmation, macroChannelInfo, macroChannelKeyBytes } from '@mpay/protocol';
+import {
+  isMacroClientId,
+  type MacroChannelConfirmation,
+  macroChannelInfo,
+  macroChannelKeyBytes,
+  macroRequestKeyInfo,
+} from '@mpay/protocol';
 
 /** HKDF's largest output with SHA-256 (RFC 5869: 255 blocks of 32 bytes). */
 const hkdfSha256OutputBytesMax = 255 * 32;
@@ -54,4 +60,40 @@ export function sealChannelConfirmation(
 
 export function channelKeyText(channelKey: Uint8Array): string {
   return encodeBase64url(channelKey);
+}
+
+/**
+ * The step-1 request key of a client (E_SP{ID_C, AmtInfo_c, h(TransactionData)}):
+ * HKDF-SHA-256(ikm = the registration's device secret, salt = the bytes of
+ * ID_C, info = `macroRequestKeyInfo`). No mPIN: the paper asks for it at
+ * step 3, and the device secret alone (32 random bytes) is not guessable.
+ * The same key seals the payment's status to the client.
+ */
+export async function deriveRequestKey(deviceSecret: string, clientId: string): Promise<Uint8Array> {
+  const ikm = decodeBase64url(deviceSecret);
+  if (ikm === undefined || ikm.length !== 32 || !isMacroClientId(clientId)) {
+    throw new Error('assertion failed: the request key comes from a 32-byte device secret and a client id');
+  }
+  const encoder = new TextEncoder();
+  return hkdfSha256(ikm, encoder.encode(clientId), encoder.encode(macroRequestKeyInfo), macroChannelKeyBytes);
+}
+
+/**
+ * The E_SP key of one payment's C–MPASP channel, from the opening of its
+ * challenge (step 3): `deriveChannelKey` with ID_T in place of the channel
+ * session, i.e. HKDF(OPAQUE session key, salt = device secret,
+ * info = 'mpay macro E_SP v1' NUL ID_C NUL ID_T).
+ */
+export function derivePaymentChannelKey(input: {
+  readonly sessionKey: string;
+  readonly deviceSecret: string;
+  readonly clientId: string;
+  readonly transactionId: string;
+}): Promise<Uint8Array> {
+  return deriveChannelKey({
+    sessionKey: input.sessionKey,
+    deviceSecret: input.deviceSecret,
+    clientId: input.clientId,
+    sessionId: input.transactionId,
+  });
 }

@@ -1,5 +1,7 @@
+import { createMacroLimits, defaultMacroLimits, type MacroLimits, macroLimitsCeiling } from '@mpay/protocol';
+
 /**
- * The limits of the MPASP's macro registration and mPIN logins (seed 002 §3,
+ * The limits of the MPASP's macro registration, mPIN logins and payments (seed 002 §3,
  * issue 10 §3), as named options: validated once at start, frozen. Units last.
  */
 export interface MacroServiceLimits {
@@ -27,6 +29,24 @@ export interface MacroServiceLimits {
   readonly unknownClientTriesKeptSeconds: number;
   /** Stale registration attempts, logins and channels forgotten per background round. */
   readonly housekeepingBatchSizeMax: number;
+  /**
+   * T_EXP − the time step 1 was accepted (the core's `transactionLifetimeSeconds`):
+   * how long the client has for steps 2–7.
+   */
+  readonly transactionLifetimeSeconds: number;
+  /**
+   * Failed openings of one challenge after which it is deleted (the core's
+   * `challengeOpenTriesMax`; §3: "more than 3 times, the message will be deleted").
+   */
+  readonly challengeOpenTriesMax: number;
+  /**
+   * Wrong secret answers (step 5) in a row per client, across payments, after
+   * which its macro payments are blocked (MACRO_SECRET_ANSWER_BLOCKED); a valid
+   * answer resets the count.
+   */
+  readonly secretAnswerFailuresMax: number;
+  /** Payments of one client not yet past step 5 (and before T_EXP) at a time; step 1 is refused above. */
+  readonly openPaymentsPerClientMax: number;
 }
 
 export const defaultMacroServiceLimits: MacroServiceLimits = Object.freeze({
@@ -38,6 +58,10 @@ export const defaultMacroServiceLimits: MacroServiceLimits = Object.freeze({
   channelLifetimeSeconds: 900,
   unknownClientTriesKeptSeconds: 86_400,
   housekeepingBatchSizeMax: 500,
+  transactionLifetimeSeconds: defaultMacroLimits.transactionLifetimeSeconds,
+  challengeOpenTriesMax: defaultMacroLimits.challengeOpenTriesMax,
+  secretAnswerFailuresMax: 5,
+  openPaymentsPerClientMax: 5,
 });
 
 /** Inclusive bounds: a value outside them is a configuration error at start. */
@@ -51,6 +75,12 @@ const bounds: Readonly<Record<keyof MacroServiceLimits, readonly [number, number
   channelLifetimeSeconds: [60, 86_400],
   unknownClientTriesKeptSeconds: [60, 30 * 86_400],
   housekeepingBatchSizeMax: [1, 100_000],
+  // The core's own bounds (createMacroLimits checks them again).
+  transactionLifetimeSeconds: [10, macroLimitsCeiling.transactionLifetimeSeconds],
+  challengeOpenTriesMax: [1, macroLimitsCeiling.challengeOpenTriesMax],
+  // Five, as for the mPIN: DESIGN.md's ceiling for any PIN.
+  secretAnswerFailuresMax: [1, 5],
+  openPaymentsPerClientMax: [1, 100],
 };
 
 /** Validates and freezes the macro limits; throws naming the first one out of bounds or unknown. */
@@ -67,4 +97,12 @@ export function createMacroServiceLimits(options: Partial<MacroServiceLimits> = 
     }
   }
   return Object.freeze(limits);
+}
+
+/** The core's limits (startMacro, stepMacro) within the service's. */
+export function coreMacroLimits(limits: MacroServiceLimits): MacroLimits {
+  return createMacroLimits({
+    transactionLifetimeSeconds: limits.transactionLifetimeSeconds,
+    challengeOpenTriesMax: limits.challengeOpenTriesMax,
+  });
 }

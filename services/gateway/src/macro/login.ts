@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isMacroClientId, type MacroChannelConfirmation, MpayError } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
 import { channelKeyText, deriveChannelKey, sealChannelConfirmation } from './channel.ts';
 import type { MacroContext } from './context.ts';
 import { opaqueMessagePattern } from './mpin.ts';
@@ -10,6 +11,7 @@ import {
   insertChannel,
   insertLogin,
   lockLoginTries,
+  type MacroClientRecord,
   resetLoginTries,
   takeLogin,
 } from './store.ts';
@@ -42,7 +44,70 @@ export interface OpenedMacroChannel {
   readonly confirmation: string;
 }
 
-const loginIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+export const loginIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/**
+ * The counted start of an mPIN login, in the caller's transaction (the
+ * channel login here, a challenge opening in challenge.ts): one try counted
+ * for `clientId` before anything a guess could be tested with is answered,
+ * then OPAQUE's KE2. 'blocked' when the id is blocked (the caller commits,
+ * then refuses with MACRO_MPIN_BLOCKED).
+ */
+export async function startCountedLogin(
+  sql: Sql,
+  macro: MacroContext,
+  clientId: string,
+  startLoginRequest: string,
+  now: Date,
+): Promise<
+  { readonly kind: 'blocked' } | { readonly kind: 'started'; loginResponse: string; serverLoginState: string }
+> {
+  if ((await claimLoginTry(sql, clientId, macro.limits.mpinLoginFailuresMax, now)) === 'blocked') {
+    return { kind: 'blocked' };
+  }
+  const client = await findMacroClient(sql, clientId);
+  return { kind: 'started', ...macro.mpins.startLogin(clientId, client?.opaqueRecord, startLoginRequest) };
+}
+
+export type CountedLoginOutcome =
+  | { readonly kind: 'refused' }
+  | { readonly kind: 'blocked' }
+  | { readonly kind: 'proved'; readonly sessionKey: string; readonly client: MacroClientRecord };
+
+/**
+ * The counted finish of a started mPIN login, in the caller's transaction:
+ * the OPAQUE session key when the client proved the mPIN (the count reset),
+ * else a refusal, or a block when this failure reached the limit (or the id
+ * was blocked since the start). `finishLoginRequest` null: the device found
+ * the mPIN wrong itself.
+ */
+export async function finishCountedLogin(
+  sql: Sql,
+  macro: MacroContext,
+  clientId: string,
+  serverLoginState: string,
+  finishLoginRequest: string | null,
+  now: Date,
+): Promise<CountedLoginOutcome> {
+  const tries = await lockLoginTries(sql, clientId);
+  if (tries === undefined) throw new Error('assertion failed: a started login was counted');
+  // A login started before the id was blocked opens nothing after it.
+  if (tries.blocked) return { kind: 'blocked' };
+  const client = await findMacroClient(sql, clientId);
+  // Run for unknown ids too (it fails for them), so that they take as long as a wrong mPIN.
+  const sessionKey =
+    finishLoginRequest === null
+      ? undefined
+      : macro.mpins.finishLogin(clientId, serverLoginState, finishLoginRequest);
+  if (sessionKey === undefined || client === undefined) {
+    if (tries.failedTries < macro.limits.mpinLoginFailuresMax) return { kind: 'refused' };
+    await blockLogins(sql, clientId, now);
+    macro.gateway.log.warn({ clientId }, 'mPIN blocked after too many failed logins');
+    return { kind: 'blocked' };
+  }
+  await resetLoginTries(sql, clientId);
+  return { kind: 'proved', sessionKey, client };
+}
 
 export async function startMacroLogin(
   macro: MacroContext,
@@ -57,14 +122,9 @@ export async function startMacroLogin(
   const now = gateway.clock();
   const loginId = randomUUID();
   const started = await gateway.database.transaction(async (sql) => {
-    if ((await claimLoginTry(sql, clientId, limits.mpinLoginFailuresMax, now)) === 'blocked')
-      return undefined;
-    const client = await findMacroClient(sql, clientId);
-    const { loginResponse, serverLoginState } = macro.mpins.startLogin(
-      clientId,
-      client?.opaqueRecord,
-      startLoginRequest,
-    );
+    const counted = await startCountedLogin(sql, macro, clientId, startLoginRequest, now);
+    if (counted.kind === 'blocked') return undefined;
+    const { loginResponse, serverLoginState } = counted;
     const expiresAt = new Date(now.getTime() + limits.mpinLoginLifetimeSeconds * 1000);
     await insertLogin(sql, loginId, { clientId, serverLoginState }, expiresAt, now);
     return { loginId, loginResponse };
@@ -100,23 +160,16 @@ export async function finishMacroLogin(
     const login = await takeLogin(sql, loginId, now);
     if (login === undefined) return { kind: 'refused' };
     const { clientId } = login;
-    const tries = await lockLoginTries(sql, clientId);
-    if (tries === undefined) throw new Error('assertion failed: a started login was counted');
-    // A login started before the id was blocked opens nothing after it.
-    if (tries.blocked) return { kind: 'blocked' };
-    const client = await findMacroClient(sql, clientId);
-    // Run for unknown ids too (it fails for them), so that they take as long as a wrong mPIN.
-    const sessionKey =
-      finishLoginRequest === null
-        ? undefined
-        : macro.mpins.finishLogin(clientId, login.serverLoginState, finishLoginRequest);
-    if (sessionKey === undefined || client === undefined) {
-      if (tries.failedTries < limits.mpinLoginFailuresMax) return { kind: 'refused' };
-      await blockLogins(sql, clientId, now);
-      gateway.log.warn({ clientId }, 'mPIN blocked after too many failed logins');
-      return { kind: 'blocked' };
-    }
-    await resetLoginTries(sql, clientId);
+    const proved = await finishCountedLogin(
+      sql,
+      macro,
+      clientId,
+      login.serverLoginState,
+      finishLoginRequest,
+      now,
+    );
+    if (proved.kind !== 'proved') return proved;
+    const { sessionKey, client } = proved;
     const sessionId = randomUUID();
     const expiresAt = new Date(now.getTime() + limits.channelLifetimeSeconds * 1000);
     const channelKey = await deriveChannelKey({

@@ -1,8 +1,17 @@
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { idempotencyClaim } from '../routes/payments.ts';
+import { answerSecretQuestion } from './answer.ts';
+import { finishChallengeOpening, startChallengeOpening } from './challenge.ts';
 import type { MacroContext } from './context.ts';
 import { finishMacroLogin, startMacroLogin } from './login.ts';
+import {
+  expireDueMacroPayments,
+  openPaymentRequest,
+  requestMacroPayment,
+  sealedMacroPaymentStatus,
+} from './payment-request.ts';
+import { findMacroPayment, macroTransactionIdPattern } from './payment-store.ts';
 import { openRegistration, registerClient, verifyRegistration } from './registration.ts';
 import { forgetStaleMacroState } from './store.ts';
 
@@ -26,6 +35,26 @@ const loginStartSchema = {
   },
 } as const;
 
+const openingStartSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['startLoginRequest'],
+  properties: { startLoginRequest: { type: 'string', maxLength: 2048 } },
+} as const;
+
+/** ID_T from the path: a malformed one is an unknown payment. */
+function transactionIdOf(request: FastifyRequest): string {
+  const id = (request.params as { transactionId?: unknown }).transactionId;
+  if (typeof id !== 'string' || !macroTransactionIdPattern.test(id)) throw new MpayError('PAYMENT_UNKNOWN');
+  return id;
+}
+
+function requireClaim(request: FastifyRequest, scope: string) {
+  const claim = idempotencyClaim(request, scope);
+  if (claim === undefined) throw new MpayError('IDEMPOTENCY_KEY_INVALID');
+  return claim;
+}
+
 const loginFinishSchema = {
   type: 'object',
   additionalProperties: false,
@@ -48,6 +77,26 @@ const loginFinishSchema = {
  *
  * Logins take no Idempotency-Key: each start is one counted try by design,
  * and a finish uses its login up.
+ *
+ * The macro payment, steps 1–5 of §4.2 (payment-request.ts, challenge.ts, answer.ts):
+ *
+ * - POST /macro/payments — `application/jose`: E_SP{PaymentRequestContent, MSISDN}
+ *   (JWE dir A256GCM, kid ID_C, under the request key), an Idempotency-Key
+ *   required (scope ID_C) → 201 `{ transactionId, requestId, status, step,
+ *   challengedAt, expiresAt, challengeOpenings }`.
+ * - POST /macro/payments/:transactionId/challenge/openings `{ startLoginRequest }`
+ *   → 201 `{ openingId, loginResponse, expiresAt }` (a counted try).
+ * - POST /macro/payments/:transactionId/challenge/openings/:openingId/finish
+ *   `{ finishLoginRequest }` (null: the device found the mPIN wrong) → 201
+ *   `{ challenge }` (E_SP{ID_T, T_iS, SQn} under the payment's channel key, kid ID_T).
+ * - POST /macro/payments/:transactionId/secret-answer — `application/jose`:
+ *   E_SP{SecretAnswerContent} under that key, an Idempotency-Key required
+ *   (scope ID_C) → 202 `{ transactionId, sessionId, status, step }`, or 401
+ *   AUTHENTICATION_FAILED with `failureMsg1` sealed, or 422 PAYMENT_EXPIRED.
+ * - GET /macro/payments/:transactionId → 200 `{ transactionId, statusMessage }`:
+ *   MacroPaymentStatusContent sealed under the client's request key (kid ID_C).
+ *
+ * Openings take no Idempotency-Key, as logins: each start is a counted try.
  */
 export function registerMacroRoutes(app: FastifyInstance, macro: MacroContext): void {
   app.post('/macro/registrations', async (request, reply) => {
@@ -72,9 +121,58 @@ export function registerMacroRoutes(app: FastifyInstance, macro: MacroContext): 
       return reply.code(201).send(await finishMacroLogin(macro, loginId, finishLoginRequest));
     },
   );
+  registerMacroPaymentRoutes(app, macro);
 }
 
-/** Background: forgets expired logins and channels, old attempts and the counts of ids nobody holds. */
+function registerMacroPaymentRoutes(app: FastifyInstance, macro: MacroContext): void {
+  app.post('/macro/payments', async (request, reply) => {
+    // Opening comes first and writes nothing: a key is claimed only for the client whose key opened the message.
+    const opened = await openPaymentRequest(macro, compactBody(request));
+    const answer = await requestMacroPayment(macro, opened, requireClaim(request, opened.client.clientId));
+    return reply.code(answer.statusCode).send(answer.body);
+  });
+  app.get('/macro/payments/:transactionId', async (request) =>
+    sealedMacroPaymentStatus(macro, transactionIdOf(request)),
+  );
+  app.post(
+    '/macro/payments/:transactionId/challenge/openings',
+    { schema: { body: openingStartSchema } },
+    async (request, reply) => {
+      const { startLoginRequest } = request.body as { startLoginRequest: string };
+      return reply
+        .code(201)
+        .send(await startChallengeOpening(macro, transactionIdOf(request), startLoginRequest));
+    },
+  );
+  app.post(
+    '/macro/payments/:transactionId/challenge/openings/:openingId/finish',
+    { schema: { body: loginFinishSchema } },
+    async (request, reply) => {
+      const openingId = String((request.params as { openingId?: unknown }).openingId);
+      const { finishLoginRequest } = request.body as { finishLoginRequest: string | null };
+      return reply
+        .code(201)
+        .send(await finishChallengeOpening(macro, transactionIdOf(request), openingId, finishLoginRequest));
+    },
+  );
+  app.post('/macro/payments/:transactionId/secret-answer', async (request, reply) => {
+    const transactionId = transactionIdOf(request);
+    const body = compactBody(request);
+    const payment = await findMacroPayment(macro.gateway.database, transactionId);
+    if (payment === undefined) throw new MpayError('PAYMENT_UNKNOWN');
+    // Scoped to the payment's client: only its channel key opens the body, checked in the transaction.
+    const answer = await answerSecretQuestion(
+      macro,
+      transactionId,
+      body,
+      requireClaim(request, payment.payment.clientId),
+    );
+    return reply.code(answer.statusCode).send(answer.body);
+  });
+}
+
+/** Background: forgets expired logins and channels, old attempts and the counts of ids nobody holds; expires payments past T_EXP. */
 export async function runMacroHousekeeping(macro: MacroContext): Promise<void> {
   await forgetStaleMacroState(macro.gateway.database, macro.gateway.clock(), macro.limits);
+  await expireDueMacroPayments(macro);
 }
