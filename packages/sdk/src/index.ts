@@ -33,6 +33,15 @@ export {
   verifyFspStatement,
 } from './fsp.ts';
 export {
+  type MacroApprovalDecision,
+  type MacroApprovalOutcome,
+  type MacroApprovalRequest,
+  MacroBankClient,
+  type MacroBankClientOptions,
+  type MacroConfirmation,
+  type PreparedMacroApproval,
+} from './macro/bank-client.ts';
+export {
   createMacroDeviceSecret,
   deriveMacroChannelKey,
   deriveMacroRequestKey,

@@ -69,6 +69,12 @@ export {
   transactionDataOfConsent,
 } from './messages.ts';
 export {
+  type ClientBankOutcome,
+  learnClientBankOutcome,
+  macroOutcomeAwaitingState,
+} from './mpasp-outcome.ts';
+export { macroOrderId } from './order-id.ts';
+export {
   bankOfMacroClientId,
   isMacroClientId,
   isMacroDeviceSecret,
@@ -119,6 +125,7 @@ export {
 export {
   type MacroEvent,
   type MacroEventKind,
+  type MacroOutcomeTransitionName,
   type MacroPayment,
   type MacroStepResult,
   macroEventKinds,

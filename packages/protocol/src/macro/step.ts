@@ -148,6 +148,12 @@ const transitionsOf: Readonly<Record<MacroEventKind, readonly MacroTransitionNam
   expiry_due: ['expired'],
 };
 
+/**
+ * The MPASP's view of steps 7–11, which happen between the client, its bank
+ * and the merchant's bank: it learns their end at step 12 (mpasp-outcome.ts).
+ */
+export type MacroOutcomeTransitionName = 'pay_confirm_received' | 'ft_refused_received';
+
 export interface MacroStepResult {
   /** The state before (null for step 1, which creates the payment). */
   readonly from: MacroState | null;
@@ -155,7 +161,7 @@ export interface MacroStepResult {
   readonly payment: MacroPayment;
   /** What the services must do, persisted with `payment` in one transaction. */
   readonly effects: readonly MacroEffect[];
-  readonly transition: MacroTransitionName | 'payment_request';
+  readonly transition: MacroTransitionName | 'payment_request' | MacroOutcomeTransitionName;
   /** The paper's step number and words (kept with the event in the payment's history). */
   readonly step: MacroStepNumber;
   readonly name: string;

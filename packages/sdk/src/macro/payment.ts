@@ -83,7 +83,7 @@ export const requestLifetimeSecondsMax = 600;
  * digest of the one input computed first, handed to the core, which must ask
  * for exactly that input.
  */
-async function precomputedDigest(bytes: Uint8Array): Promise<Sha256Digest> {
+export async function precomputedDigest(bytes: Uint8Array): Promise<Sha256Digest> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource));
   return (input) => {
     assert(

@@ -47,6 +47,24 @@ export interface MacroServiceLimits {
   readonly secretAnswerFailuresMax: number;
   /** Payments of one client not yet past step 5 (and before T_EXP) at a time; step 1 is refused above. */
   readonly openPaymentsPerClientMax: number;
+  /** Step-6 requests sent, and step-12 outcomes asked for, per background round (each). */
+  readonly clientBankBatchSizeMax: number;
+  /**
+   * Lifetime (exp − iat) of the MPASP's signature over a step-6 request; signed
+   * afresh for every attempt. At most the client bank's accepted age (300 s).
+   */
+  readonly clientBankRequestLifetimeSeconds: number;
+  /** Longest wait between two questions about one payment's outcome at the client bank (step 12). */
+  readonly clientBankOutcomeCheckIntervalMsMax: number;
+  /**
+   * How long after T_EXP the MPASP still waits for the client bank's order to
+   * appear before it records the payment as expired: the banks' clocks may
+   * differ from the MPASP's, and an approval the CB took just before its T_EXP
+   * must not read as expired here.
+   */
+  readonly clientBankOutcomeGraceSeconds: number;
+  /** Largest answer read from the client bank at steps 6 and 12. */
+  readonly clientBankAnswerBytesMax: number;
 }
 
 export const defaultMacroServiceLimits: MacroServiceLimits = Object.freeze({
@@ -62,6 +80,11 @@ export const defaultMacroServiceLimits: MacroServiceLimits = Object.freeze({
   challengeOpenTriesMax: defaultMacroLimits.challengeOpenTriesMax,
   secretAnswerFailuresMax: 5,
   openPaymentsPerClientMax: 5,
+  clientBankBatchSizeMax: 50,
+  clientBankRequestLifetimeSeconds: 60,
+  clientBankOutcomeCheckIntervalMsMax: 5_000,
+  clientBankOutcomeGraceSeconds: 120,
+  clientBankAnswerBytesMax: 64 * 1024,
 });
 
 /** Inclusive bounds: a value outside them is a configuration error at start. */
@@ -81,6 +104,12 @@ const bounds: Readonly<Record<keyof MacroServiceLimits, readonly [number, number
   // Five, as for the mPIN: DESIGN.md's ceiling for any PIN.
   secretAnswerFailuresMax: [1, 5],
   openPaymentsPerClientMax: [1, 100],
+  clientBankBatchSizeMax: [1, 10_000],
+  // The client bank refuses a step-6 signature that lives longer than 300 s.
+  clientBankRequestLifetimeSeconds: [10, 300],
+  clientBankOutcomeCheckIntervalMsMax: [100, 600_000],
+  clientBankOutcomeGraceSeconds: [0, 3_600],
+  clientBankAnswerBytesMax: [1_024, 1_048_576],
 };
 
 /** Validates and freezes the macro limits; throws naming the first one out of bounds or unknown. */

@@ -10,6 +10,7 @@ import {
   type MacroPaymentRequestBody,
   MpayError,
   macroIdRandomBytes,
+  macroOutcomeAwaitingState,
   macroStateMachine,
   parseMacroPaymentRequestBody,
   startMacro,
@@ -208,6 +209,8 @@ export async function sealedMacroPaymentStatus(
 }
 
 function expiredView(payment: MacroPayment, now: Date, macro: MacroContext): MacroPayment {
+  // Waiting for the banks (steps 7–11): the client may have approved in time; the step-12 watch decides.
+  if (payment.state === macroOutcomeAwaitingState) return payment;
   if (!macroStateMachine[payment.state].expires || now.getTime() < payment.expiresAt.getTime())
     return payment;
   return stepMacro(payment, { kind: 'expiry_due' }, now, coreMacroLimits(macro.limits)).payment;

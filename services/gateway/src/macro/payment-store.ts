@@ -10,6 +10,7 @@ import {
   isMacroState,
   type MacroPayment,
   type MacroStepResult,
+  macroOutcomeAwaitingState,
   parseChallengeContent,
   type Sha256Digest,
 } from '@mpay/protocol';
@@ -431,12 +432,20 @@ export async function findClientBankRequest(
       };
 }
 
-/** Payments past T_EXP at `now` still in a state T_EXP applies to, oldest first: the expiry sweep's batch. */
+/**
+ * Payments past T_EXP at `now` still in a state T_EXP applies to, oldest first: the expiry sweep's batch.
+ * Not `approval_requested`: whether the client approved in time is the client bank's to say, and the
+ * step-12 watch (client-bank-outcome.ts) asks it before expiring such a payment.
+ */
 export async function dueMacroExpiries(sql: Sql, now: Date, batchSizeMax: number): Promise<string[]> {
   const { rows } = await sql.query<{ transaction_id: string }>(
     `SELECT transaction_id FROM macro_payments WHERE state = ANY($1) AND expires_at <= $2
      ORDER BY expires_at LIMIT $3`,
-    [[...expiringMacroStates], now.toISOString(), batchSizeMax],
+    [
+      expiringMacroStates.filter((state) => state !== macroOutcomeAwaitingState),
+      now.toISOString(),
+      batchSizeMax,
+    ],
   );
   return rows.map((row) => row.transaction_id);
 }

@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { idempotencyClaim } from '../routes/payments.ts';
 import { answerSecretQuestion } from './answer.ts';
 import { finishChallengeOpening, startChallengeOpening } from './challenge.ts';
+import { checkClientBankOutcomes } from './client-bank-outcome.ts';
+import { sendClientBankRequests } from './client-bank-request.ts';
 import type { MacroContext } from './context.ts';
 import { finishMacroLogin, startMacroLogin } from './login.ts';
 import {
@@ -171,8 +173,14 @@ function registerMacroPaymentRoutes(app: FastifyInstance, macro: MacroContext): 
   });
 }
 
-/** Background: forgets expired logins and channels, old attempts and the counts of ids nobody holds; expires payments past T_EXP. */
+/**
+ * Background: forgets expired logins and channels, old attempts and the counts of ids nobody holds; expires
+ * payments past T_EXP; sends the due step-6 requests to the client banks and asks them for the outcomes of
+ * step 12.
+ */
 export async function runMacroHousekeeping(macro: MacroContext): Promise<void> {
   await forgetStaleMacroState(macro.gateway.database, macro.gateway.clock(), macro.limits);
   await expireDueMacroPayments(macro);
+  await sendClientBankRequests(macro);
+  await checkClientBankOutcomes(macro);
 }

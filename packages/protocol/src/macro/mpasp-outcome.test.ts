@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { type ErrorCode, isMpayError } from '../errors/index.ts';
+import { createAmount } from '../money/index.ts';
+import { macroAmountOf, type PayConfirmToMpaspContent } from './messages.ts';
+import { learnClientBankOutcome } from './mpasp-outcome.ts';
+import { parties, paymentRequest, seconds, sessionId, transactionId } from './scenario.test-helper.ts';
+import { type MacroPayment, startMacro, stepMacro } from './step.ts';
+
+function refusal(run: () => unknown): [ErrorCode | 'none', string | undefined] {
+  try {
+    run();
+    return ['none', undefined];
+  } catch (error) {
+    if (isMpayError(error)) return [error.code, error.detail];
+    throw error;
+  }
+}
+
+/** The MPASP's copy after the client bank's answer to step 6: approval_requested. */
+function awaitingApproval(): MacroPayment {
+  let payment = startMacro(
+    { kind: 'payment_request', receivedBy: 'MPASP', content: paymentRequest() },
+    seconds(0),
+  ).payment;
+  payment = stepMacro(payment, { kind: 'challenge_created', transactionId }, seconds(1)).payment;
+  payment = stepMacro(payment, { kind: 'challenge_opened', transactionId }, seconds(2)).payment;
+  payment = stepMacro(
+    payment,
+    {
+      kind: 'secret_answer',
+      receivedBy: 'MPASP',
+      content: {
+        kind: 'macro_secret_answer',
+        from: payment.clientId,
+        to: payment.mpaspId,
+        transactionId,
+        amount: macroAmountOf(payment.amount),
+        expiresAt: payment.expiresAt.toISOString(),
+        secretAnswer: 'Ohrid',
+      },
+    },
+    seconds(3),
+  ).payment;
+  payment = stepMacro(
+    payment,
+    { kind: 'secret_checked', sessionId, clientBankId: parties.clientBank },
+    seconds(4),
+  ).payment;
+  payment = stepMacro(payment, { kind: 'balance_checked' }, seconds(5)).payment;
+  expect(payment.state).toBe('approval_requested');
+  return payment;
+}
+
+function payConfirm(
+  payment: MacroPayment,
+  overrides: Partial<PayConfirmToMpaspContent> = {},
+): PayConfirmToMpaspContent {
+  return {
+    kind: 'macro_pay_confirm_to_mpasp',
+    from: parties.clientBank,
+    to: parties.mpasp,
+    sessionId,
+    merchantId: parties.merchant,
+    amount: macroAmountOf(payment.amount),
+    expiresAt: payment.expiresAt.toISOString(),
+    ...overrides,
+  };
+}
+
+describe('learnClientBankOutcome: step 12 at the MPASP', () => {
+  it('completes on Pay_Confirm, records ID_M and ID_MB, and forwards it to the client only', () => {
+    const payment = awaitingApproval();
+    const result = learnClientBankOutcome(
+      payment,
+      { kind: 'pay_confirm', receivedBy: 'MPASP', content: payConfirm(payment) },
+      seconds(20),
+    );
+    expect(result.from).toBe('approval_requested');
+    expect(result.payment.state).toBe('completed');
+    expect(result.payment.outcome).toBeNull();
+    expect(result.payment.merchantId).toBe(parties.merchant);
+    expect(result.payment.merchantBankId).toBe(parties.merchantBank);
+    expect(result.step).toBe(12);
+    expect(result.transition).toBe('pay_confirm_received');
+    expect(result.effects).toEqual([
+      { kind: 'send', step: 12, from: 'MPASP', to: 'C', message: 'macro_pay_confirm_to_mpasp' },
+    ]);
+    expect(Object.isFrozen(result.payment)).toBe(true);
+  });
+
+  it('takes an outcome after T_EXP: the client bank took the approval before it', () => {
+    const payment = awaitingApproval();
+    const late = new Date(payment.expiresAt.getTime() + 60_000);
+    const result = learnClientBankOutcome(
+      payment,
+      { kind: 'pay_confirm', receivedBy: 'MPASP', content: payConfirm(payment) },
+      late,
+    );
+    expect(result.payment.state).toBe('completed');
+  });
+
+  it('closes as refused_by_mb with the bank’s code, telling the client, moving nothing at the MPASP', () => {
+    const payment = awaitingApproval();
+    const result = learnClientBankOutcome(
+      payment,
+      { kind: 'ft_refused', code: 'PAYEE_UNKNOWN' },
+      seconds(20),
+    );
+    expect(result.payment.state).toBe('refused_by_mb');
+    expect(result.payment.outcome).toBe('PAYEE_UNKNOWN');
+    expect(result.step).toBe(8);
+    expect(result.effects).toEqual([{ kind: 'notify_outcome', from: 'MPASP', to: 'C', status: 'declined' }]);
+  });
+
+  it('refuses a Pay_Confirm for another session, amount, bank, MPASP or expiry, or received by another party', () => {
+    const payment = awaitingApproval();
+    const cases: [Partial<PayConfirmToMpaspContent>, string][] = [
+      [{ sessionId: transactionId }, 'sessionId'],
+      [{ amount: macroAmountOf(createAmount('EUR', 1n)) }, 'amount'],
+      [{ from: 'zbank' }, 'from'],
+      [{ to: 'other.mpay' }, 'to'],
+      [{ expiresAt: seconds(999).toISOString() }, 'expiresAt'],
+    ];
+    for (const [change, field] of cases) {
+      expect(
+        refusal(() =>
+          learnClientBankOutcome(
+            payment,
+            { kind: 'pay_confirm', receivedBy: 'MPASP', content: payConfirm(payment, change) },
+            seconds(20),
+          ),
+        ),
+      ).toEqual(['PAYMENT_MESSAGE_MISMATCH', field]);
+    }
+    expect(
+      refusal(() =>
+        learnClientBankOutcome(
+          payment,
+          { kind: 'pay_confirm', receivedBy: 'C', content: payConfirm(payment) },
+          seconds(20),
+        ),
+      )[0],
+    ).toBe('MACRO_RECIPIENT_INVALID');
+  });
+
+  it('refuses any outcome outside approval_requested: before step 6 was answered, or a second one', () => {
+    const payment = awaitingApproval();
+    const done = learnClientBankOutcome(
+      payment,
+      { kind: 'pay_confirm', receivedBy: 'MPASP', content: payConfirm(payment) },
+      seconds(20),
+    ).payment;
+    expect(
+      refusal(() =>
+        learnClientBankOutcome(done, { kind: 'ft_refused', code: 'PAYEE_UNKNOWN' }, seconds(21)),
+      )[0],
+    ).toBe('PAYMENT_STATE_INVALID');
+    const session = { ...payment, state: 'session_created' as const };
+    expect(
+      refusal(() =>
+        learnClientBankOutcome(
+          session,
+          { kind: 'pay_confirm', receivedBy: 'MPASP', content: payConfirm(payment) },
+          seconds(20),
+        ),
+      )[0],
+    ).toBe('PAYMENT_STATE_INVALID');
+  });
+});

@@ -1,0 +1,433 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { type GeneratedKeyPair, generateSigningKeyPair, signPayload, verifyPayload } from '@mpay/envelope';
+import {
+  createAmount,
+  createChallengeContent,
+  createClientBankRequestContent,
+  createSecretAnswerContent,
+  createSession,
+  createTranId,
+  createTransactionData,
+  hashTransactionData,
+  macroAmountOf,
+  macroIdRandomBytes,
+  macroOrderId,
+  parseClientBankRequestContent,
+  startMacro,
+  stepMacro,
+} from '@mpay/protocol';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RecordedRequest, StubAnswer } from '../test-helpers.ts';
+import { findClientBankExchange } from './client-bank-store.ts';
+import {
+  enrolDevice,
+  type MacroTestGateway,
+  mailedCredentials,
+  register,
+  registrationOf,
+  startMacroTestGateway,
+  testBankId,
+} from './macro.test-helper.ts';
+import {
+  applyMacroStep,
+  findMacroPayment,
+  insertClientBankRequest,
+  insertMacroPayment,
+  macroPaymentEvents,
+} from './payment-store.ts';
+
+/**
+ * Steps 6 and 12 at the MPASP against a client bank stood in for by an HTTP
+ * stub: what the MPASP sends, how each answer steps the payment, and that
+ * nothing unsigned or mis-signed is recorded. Steps 1–5 are put in place
+ * through the core and the store (payment.test.ts runs them over HTTP).
+ */
+let gateway: MacroTestGateway;
+let clientId: string;
+const sha256 = (data: Uint8Array) => new Uint8Array(createHash('sha256').update(data).digest());
+const amount = createAmount('EUR', 4_990n);
+const merchantId = 'merkur.trade@merchant.ybank';
+
+/** How the stub answers the routes of steps 6 and 12 (the registration route keeps its own behaviour). */
+let clientBank: (request: RecordedRequest) => StubAnswer | Promise<StubAnswer>;
+
+beforeAll(async () => {
+  gateway = await startMacroTestGateway();
+  const device = await enrolDevice(gateway.bank);
+  const registration = registrationOf(device);
+  expect((await register(gateway, device, registration)).status).toBe(201);
+  await gateway.service.runBackgroundOnce();
+  clientId = mailedCredentials(gateway.mails, registration.email).clientId;
+  gateway.bankStub.answer = (request) =>
+    request.url === '/macro/clients' ? gateway.bankBehaviour(request) : clientBank(request);
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+beforeEach(() => {
+  clientBank = () => ({ status: 404, json: { error: { code: 'NOT_FOUND', message: 'no such route' } } });
+});
+
+/** A payment through steps 1–5 (the core, stored as the routes store it), its step-6 request prepared. */
+async function sessionCreated() {
+  const now = gateway.now();
+  const data = createTransactionData({ date: now, amount, merchantId });
+  const requested = startMacro(
+    {
+      kind: 'payment_request',
+      receivedBy: 'MPASP',
+      content: {
+        kind: 'macro_payment_request',
+        from: clientId,
+        to: gateway.fsp.id,
+        requestId: randomUUID(),
+        amount: macroAmountOf(amount),
+        transactionDataHash: hashTransactionData(data, sha256),
+        expiresAt: new Date(now.getTime() + 60_000).toISOString(),
+      },
+    },
+    now,
+  );
+  const transactionId = createTranId(clientId, now, randomBytes(macroIdRandomBytes));
+  const challenged = stepMacro(requested.payment, { kind: 'challenge_created', transactionId }, now);
+  const challenge = createChallengeContent(challenged.payment, 'Name of your first school?');
+  const sessionId = createSession(transactionId, randomBytes(macroIdRandomBytes));
+  await gateway.database.transaction(async (sql) => {
+    await insertMacroPayment(sql, [requested, challenged], challenge, now);
+    let payment = challenged.payment;
+    for (const event of [
+      { kind: 'challenge_opened', transactionId } as const,
+      {
+        kind: 'secret_answer',
+        receivedBy: 'MPASP',
+        content: createSecretAnswerContent(challenge, 'Saint Mary'),
+      } as const,
+      { kind: 'secret_checked', sessionId, clientBankId: testBankId } as const,
+    ]) {
+      const result = stepMacro(payment, event, now);
+      await applyMacroStep(sql, transactionId, result, now);
+      payment = result.payment;
+    }
+    await insertClientBankRequest(sql, createClientBankRequestContent(payment), now);
+  });
+  return { transactionId, sessionId, orderId: macroOrderId(testBankId, sessionId, sha256) };
+}
+
+async function stateOf(transactionId: string): Promise<string | undefined> {
+  return (await findMacroPayment(gateway.database, transactionId))?.payment.state;
+}
+
+function requestsTo(path: string): RecordedRequest[] {
+  return gateway.bankStub.requests.filter((request) => request.url === path);
+}
+
+/** The claims and content of the step-6 JWS in a recorded request, read without verifying. */
+function signedContentOf(request: RecordedRequest): Record<string, unknown> {
+  const jws = (JSON.parse(request.body) as { request: string }).request;
+  return JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/** The step-6 requests sent for SID_T, in order. */
+function sentFor(sessionId: string): RecordedRequest[] {
+  return requestsTo('/macro/payment-requests').filter(
+    (request) => signedContentOf(request).txn === sessionId,
+  );
+}
+
+/** The client bank's answers to step 6, as services/bank answers them. */
+const approvalRequested = (sessionId: string): StubAnswer => ({
+  status: 202,
+  json: { state: 'approval_requested', sessionId },
+});
+
+async function failureMsg2(
+  payment: { transactionId: string; sessionId: string },
+  key: GeneratedKeyPair = gateway.bank.key,
+  change: Record<string, unknown> = {},
+): Promise<StubAnswer> {
+  const stored = await findMacroPayment(gateway.database, payment.transactionId);
+  const failure = await signPayload(
+    {
+      kind: 'macro_failure_msg2',
+      from: testBankId,
+      to: gateway.fsp.id,
+      sessionId: payment.sessionId,
+      transactionId: payment.transactionId,
+      amount: macroAmountOf(amount),
+      expiresAt: stored!.payment.expiresAt.toISOString(),
+      ...change,
+    },
+    {
+      issuer: testBankId,
+      audience: gateway.fsp.id,
+      transactionId: payment.sessionId,
+      expiresInSeconds: 3_600,
+    },
+    key.privateJwk,
+  );
+  return {
+    status: 422,
+    json: {
+      state: 'refused',
+      sessionId: payment.sessionId,
+      code: 'INSUFFICIENT_FUNDS',
+      failure,
+      error: { code: 'INSUFFICIENT_FUNDS', message: 'insufficient funds' },
+    },
+  };
+}
+
+/** The client bank's GET /payment-orders/:id answer for a finished order, signed as services/bank signs it. */
+async function finishedOrder(
+  orderId: string,
+  state: 'completed' | 'refused',
+  change: Record<string, unknown> = {},
+  key: GeneratedKeyPair = gateway.bank.key,
+): Promise<StubAnswer> {
+  const paymentOrder = {
+    id: orderId,
+    state,
+    payerId: 'ann@person.xbank',
+    payeeId: merchantId,
+    amount: amount.minor.toString(),
+    currency: 'EUR',
+    ...(state === 'refused' ? { refusalCode: 'PAYEE_UNKNOWN' } : {}),
+    ...change,
+  };
+  const bankAnswer = await signPayload(
+    { paymentOrder },
+    { issuer: testBankId, audience: gateway.fsp.id, transactionId: orderId, expiresInSeconds: 600 },
+    key.privateJwk,
+  );
+  return { status: 200, json: { ...paymentOrder, creditBankId: 'ybank', attempts: 1, bankAnswer } };
+}
+
+const noOrder: StubAnswer = {
+  status: 404,
+  json: { error: { code: 'TRANSFER_UNKNOWN', message: 'unknown transfer' } },
+};
+
+describe('step 6 at the MPASP: the Payment Request to the client bank', () => {
+  it('sends the stored content signed by the MPASP to the bank ID_C names, and steps to approval_requested on 202', async () => {
+    const payment = await sessionCreated();
+    clientBank = (request) =>
+      request.url === '/macro/payment-requests' ? approvalRequested(payment.sessionId) : noOrder;
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    const [sent] = sentFor(payment.sessionId);
+    expect(sent?.headers.authorization).toMatch(/^MPay /);
+    const jws = (JSON.parse(sent!.body) as { request: string }).request;
+    const verified = await verifyPayload(jws, () => gateway.fsp.signing.publicJwk, {
+      issuer: gateway.fsp.id,
+      audience: testBankId,
+      transactionId: payment.sessionId,
+    });
+    const { iss, aud, txn, iat, exp, nonce, ...content } = verified.payload;
+    expect(Number(exp) - Number(iat)).toBeLessThanOrEqual(60);
+    expect(parseClientBankRequestContent(content, sha256)).toMatchObject({
+      kind: 'macro_client_bank_request',
+      from: gateway.fsp.id,
+      to: testBankId,
+      sessionId: payment.sessionId,
+      transactionId: payment.transactionId,
+      clientId,
+      amount: macroAmountOf(amount),
+    });
+    const exchange = await findClientBankExchange(gateway.database, payment.transactionId);
+    // The step-12 watch began in the same round and found no order yet (the client has not approved).
+    expect(exchange).toMatchObject({ attempts: 1, failureMsg2: null, lastError: 'TRANSFER_UNKNOWN' });
+    expect(exchange?.sentAt).not.toBeNull();
+    const events = await macroPaymentEvents(gateway.database, payment.transactionId);
+    expect(events.at(-1)).toMatchObject({
+      step: 6,
+      transition: 'balance_checked',
+      toState: 'approval_requested',
+    });
+    // Sent once: a later round does not send it again.
+    await gateway.service.runBackgroundOnce();
+    expect(sentFor(payment.sessionId)).toHaveLength(1);
+  });
+
+  it('retries after a failure with a backoff, the same content each time, and changes nothing before an answer', async () => {
+    const payment = await sessionCreated();
+    let answers = 0;
+    clientBank = (request) => {
+      if (request.url !== '/macro/payment-requests') return noOrder;
+      answers += 1;
+      return answers === 1
+        ? { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE', message: 'down' } } }
+        : approvalRequested(payment.sessionId);
+    };
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('session_created');
+    expect(await findClientBankExchange(gateway.database, payment.transactionId)).toMatchObject({
+      attempts: 1,
+      sentAt: null,
+      lastError: 'SERVICE_UNAVAILABLE',
+    });
+    // Not due again at once: the backoff holds it back.
+    await gateway.service.runBackgroundOnce();
+    expect(answers).toBe(1);
+    gateway.advanceSeconds(2);
+    await gateway.service.runBackgroundOnce();
+    expect(answers).toBe(2);
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    const contents = sentFor(payment.sessionId).map((request) => {
+      const { iat, exp, nonce, ...rest } = signedContentOf(request);
+      return rest;
+    });
+    expect(contents).toHaveLength(2);
+    expect(contents[1]).toEqual(contents[0]);
+  });
+
+  it('records failure_msg2 signed by the client bank: final, declined with INSUFFICIENT_FUNDS, nothing asked after', async () => {
+    const payment = await sessionCreated();
+    const answer = await failureMsg2(payment);
+    clientBank = (request) => (request.url === '/macro/payment-requests' ? answer : noOrder);
+    await gateway.service.runBackgroundOnce();
+    const stored = await findMacroPayment(gateway.database, payment.transactionId);
+    expect(stored?.payment).toMatchObject({ state: 'failed_balance', outcome: 'INSUFFICIENT_FUNDS' });
+    const exchange = await findClientBankExchange(gateway.database, payment.transactionId);
+    expect(exchange?.failureMsg2).toBe((answer as { json: { failure: string } }).json.failure);
+    expect((await macroPaymentEvents(gateway.database, payment.transactionId)).at(-1)).toMatchObject({
+      step: 6,
+      transition: 'failure_msg2',
+    });
+    await gateway.service.runBackgroundOnce();
+    expect(requestsTo(`/payment-orders/${payment.orderId}`)).toHaveLength(0);
+  });
+
+  it('records no failure_msg2 signed by another key or naming another amount: retried, the payment unchanged', async () => {
+    const payment = await sessionCreated();
+    const forged = await failureMsg2(payment, await generateSigningKeyPair());
+    const otherAmount = await failureMsg2(payment, gateway.bank.key, {
+      amount: macroAmountOf(createAmount('EUR', 1n)),
+    });
+    for (const answer of [forged, otherAmount]) {
+      clientBank = (request) => (request.url === '/macro/payment-requests' ? answer : noOrder);
+      gateway.advanceSeconds(5);
+      await gateway.service.runBackgroundOnce();
+      expect(await stateOf(payment.transactionId)).toBe('session_created');
+    }
+    expect(await findClientBankExchange(gateway.database, payment.transactionId)).toMatchObject({
+      attempts: 2,
+      sentAt: null,
+      lastError: 'BANK_ANSWER_INVALID',
+    });
+  });
+
+  it('sends nothing for a payment the sweep expired at T_EXP', async () => {
+    const payment = await sessionCreated();
+    gateway.advanceSeconds(301);
+    clientBank = (request) =>
+      request.url === '/macro/payment-requests' ? approvalRequested(payment.sessionId) : noOrder;
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('expired');
+    expect(sentFor(payment.sessionId)).toHaveLength(0);
+  });
+});
+
+describe('step 12 at the MPASP: the client bank’s outcome', () => {
+  async function approvalRequestedPayment() {
+    const payment = await sessionCreated();
+    let order: StubAnswer = noOrder;
+    clientBank = (request) =>
+      request.url === '/macro/payment-requests'
+        ? approvalRequested(payment.sessionId)
+        : request.url === `/payment-orders/${payment.orderId}`
+          ? order
+          : noOrder;
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    return {
+      ...payment,
+      answerOrder: (next: StubAnswer) => {
+        order = next;
+      },
+    };
+  }
+
+  it('asks for the order the client bank derives from SID_T, waits while it is unknown or sending, completes on the signed statement', async () => {
+    const payment = await approvalRequestedPayment();
+    const asked = () => requestsTo(`/payment-orders/${payment.orderId}`);
+    await gateway.service.runBackgroundOnce();
+    expect(asked().length).toBeGreaterThanOrEqual(1);
+    expect(asked()[0]?.method).toBe('GET');
+    expect(asked()[0]?.headers.authorization).toMatch(/^MPay /);
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    payment.answerOrder({ status: 200, json: { id: payment.orderId, state: 'sending' } });
+    gateway.advanceSeconds(6);
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    const finished = await finishedOrder(payment.orderId, 'completed');
+    payment.answerOrder(finished);
+    gateway.advanceSeconds(6);
+    await gateway.service.runBackgroundOnce();
+    const stored = await findMacroPayment(gateway.database, payment.transactionId);
+    expect(stored?.payment).toMatchObject({
+      state: 'completed',
+      outcome: null,
+      merchantId,
+      merchantBankId: 'ybank',
+    });
+    expect((await macroPaymentEvents(gateway.database, payment.transactionId)).at(-1)).toMatchObject({
+      step: 12,
+      transition: 'pay_confirm_received',
+      fromState: 'approval_requested',
+      toState: 'completed',
+    });
+    const exchange = await findClientBankExchange(gateway.database, payment.transactionId);
+    expect(exchange?.outcomeStatement).toBe((finished as { json: { bankAnswer: string } }).json.bankAnswer);
+    const count = asked().length;
+    gateway.advanceSeconds(6);
+    await gateway.service.runBackgroundOnce();
+    expect(asked()).toHaveLength(count);
+  });
+
+  it('takes no statement signed by another key, or for another amount or order', async () => {
+    const payment = await approvalRequestedPayment();
+    for (const answer of [
+      await finishedOrder(payment.orderId, 'completed', {}, await generateSigningKeyPair()),
+      await finishedOrder(payment.orderId, 'completed', { amount: '1' }),
+      await finishedOrder(macroOrderId(testBankId, randomUUID(), sha256), 'completed'),
+    ]) {
+      payment.answerOrder(answer);
+      gateway.advanceSeconds(6);
+      await gateway.service.runBackgroundOnce();
+      expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    }
+    expect((await findClientBankExchange(gateway.database, payment.transactionId))?.outcomeAt).toBeNull();
+  });
+
+  it('closes as refused_by_mb with the bank’s code when the merchant bank refused the funds transfer', async () => {
+    const payment = await approvalRequestedPayment();
+    payment.answerOrder(await finishedOrder(payment.orderId, 'refused'));
+    gateway.advanceSeconds(6);
+    await gateway.service.runBackgroundOnce();
+    expect((await findMacroPayment(gateway.database, payment.transactionId))?.payment).toMatchObject({
+      state: 'refused_by_mb',
+      outcome: 'PAYEE_UNKNOWN',
+    });
+  });
+
+  it('does not expire at T_EXP while the bank may still have an order, and expires once the grace has passed without one', async () => {
+    const payment = await approvalRequestedPayment();
+    gateway.advanceSeconds(301);
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    gateway.advanceSeconds(120);
+    await gateway.service.runBackgroundOnce();
+    expect((await findMacroPayment(gateway.database, payment.transactionId))?.payment).toMatchObject({
+      state: 'expired',
+      outcome: 'PAYMENT_EXPIRED',
+    });
+  });
+
+  it('completes after T_EXP when the bank’s order shows the client approved in time', async () => {
+    const payment = await approvalRequestedPayment();
+    gateway.advanceSeconds(301);
+    payment.answerOrder(await finishedOrder(payment.orderId, 'completed'));
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('completed');
+  });
+});

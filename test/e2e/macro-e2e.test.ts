@@ -1,0 +1,316 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
+import { openMailbox, type StoredMail } from '@mpay/mail';
+import { createAmount, createTransactionData, type MacroPaymentStatusContent } from '@mpay/protocol';
+import {
+  createMacroDeviceSecret,
+  type DeviceKeys,
+  enrolDevice,
+  type MacroApprovalRequest,
+  MacroBankClient,
+  MacroClient,
+} from '@mpay/sdk';
+import type { Database } from '@mpay/storage';
+import * as opaque from '@serenity-kit/opaque';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
+import { backgroundWorkDeadlineMs, paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
+import { expectCode, postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
+
+/**
+ * Seed 002 §4.2 end to end, all twelve steps across two banks: a freshly
+ * registered client of xbank pays the demo merchant of ybank. Steps 1–5 at
+ * the MPASP (MacroClient.pay); step 6 sent by the MPASP's background sender;
+ * the client bank's PApp_Req read, approved and sent back by the device
+ * directly to the client bank (MacroBankClient); steps 8–11 between the
+ * banks; step 12 learnt by the MPASP, which the client reads in its status.
+ * The failure paths by their stable codes, each checking that no money moved.
+ */
+let test: TestPlatform;
+let xbank: RunningBank;
+let gatewayDatabase: Database;
+
+beforeAll(async () => {
+  await opaque.ready;
+  test = await startTestPlatform();
+  xbank = test.platform.banks.find((bank) => bank.id === 'xbank') as RunningBank;
+  gatewayDatabase = test.platform.gateway.context.database;
+});
+afterAll(async () => {
+  await test?.close();
+});
+
+const amount = createAmount('EUR', 129_90n);
+
+interface Customer {
+  readonly partyId: string;
+  readonly account: string;
+  readonly keys: DeviceKeys;
+  readonly binding: string;
+}
+
+/** A customer of xbank with an account holding `balanceMinor` and a device key the bank bound. */
+async function newCustomer(name: string, balanceMinor: bigint): Promise<Customer> {
+  const partyId = `${name}-${randomUUID().slice(0, 8)}@person.xbank`;
+  const operator = bankOperator(xbank, xbank.operatorKey);
+  const account = randomUUID();
+  await operator.post('/accounts', { id: account, owner: partyId, currency: 'EUR', kind: 'customer' });
+  await operator.post('/transfers', {
+    id: randomUUID(),
+    debitAccountId: demoParties.bank.fundingAccount,
+    creditAccountId: account,
+    amount: balanceMinor.toString(),
+    currency: 'EUR',
+    reference: 'opening balance',
+  });
+  const { code } = await operator.post<{ code: string }>('/enrolment-codes', {
+    partyId,
+    accountIds: [account],
+  });
+  const keys = await generatePartyKeys();
+  const enrolment = await enrolDevice(
+    { bankUrl: xbank.url, bankId: 'xbank', partyId, code },
+    `phone-${randomUUID().slice(0, 8)}`,
+    keys,
+  );
+  return { partyId, account, keys, binding: enrolment.binding };
+}
+
+async function mailTo(email: string): Promise<StoredMail> {
+  const mailDir = test.platform.mail.dir;
+  if (mailDir === undefined) throw new Error('the test platform runs the embedded mail server');
+  return waitFor(async () => (await openMailbox(mailDir).list(email))[0], {
+    deadlineMs: backgroundWorkDeadlineMs,
+    what: `the registration mail to ${email}`,
+  });
+}
+
+interface Registered {
+  readonly customer: Customer;
+  readonly client: MacroClient;
+  readonly bank: MacroBankClient;
+  readonly clientId: string;
+  readonly mPin: string;
+  readonly msisdn: string;
+}
+
+/** A fresh client registered through the SDK, its client id and mPIN read from its mailbox. */
+async function registeredClient(name: string, balanceMinor: bigint): Promise<Registered> {
+  const customer = await newCustomer(name, balanceMinor);
+  const client = new MacroClient({
+    gatewayUrl: test.platform.urls.gateway,
+    fsp: test.fsp,
+    deviceSecret: createMacroDeviceSecret(),
+  });
+  const msisdn = `+3897${(randomBytes(4).readUInt32BE(0) % 10 ** 8).toString().padStart(8, '0')}`;
+  const email = `${customer.partyId.split('@')[0]}@mail.example`;
+  await client.register({
+    binding: customer.binding,
+    signingKey: customer.keys.signing.privateJwk,
+    partyId: customer.partyId,
+    msisdn,
+    email,
+    name: 'Ana Kovac',
+    secretQuestion: 'Name of your first teacher?',
+    secretAnswer: 'Marija Petrovska',
+  });
+  const text = (await mailTo(email)).text;
+  const clientId = text.match(/Client id: (C[0-9]{12}\.xbank)/)?.[1];
+  const mPin = text.match(/mPIN: +([0-9]{6})/)?.[1];
+  if (clientId === undefined || mPin === undefined) throw new Error(`no credentials in: ${text}`);
+  const bank = new MacroBankClient({
+    bankUrl: xbank.url,
+    partyId: customer.partyId,
+    signingKey: customer.keys.signing.privateJwk,
+    encryptionKey: customer.keys.encryption.privateJwk,
+  });
+  return { customer, client, bank, clientId, mPin, msisdn };
+}
+
+/** Steps 1–5 through MacroClient.pay; the TransactionData the device keeps for its consent (step 7). */
+async function paySteps1To5(registered: Registered) {
+  const date = new Date();
+  const session = await registered.client.pay(
+    {
+      clientId: registered.clientId,
+      msisdn: registered.msisdn,
+      merchantId: demoParties.merchant.id,
+      amount,
+      date,
+    },
+    { mPin: async () => registered.mPin, secretAnswer: async () => 'Marija Petrovska' },
+  );
+  const transactionData = createTransactionData({ date, amount, merchantId: demoParties.merchant.id });
+  return { ...session, transactionData };
+}
+
+async function accountBalance(account: string): Promise<bigint> {
+  const { balance } = await bankOperator(xbank, xbank.operatorKey).get<{ balance: string }>(
+    `/accounts/${account}`,
+  );
+  return BigInt(balance);
+}
+
+async function balancesOf(registered: Registered) {
+  return {
+    client: await accountBalance(registered.customer.account),
+    merchant: (await test.balances()).merchant,
+  };
+}
+
+/** The client bank's PApp_Req for SID_T, once the MPASP's step 6 reached it. */
+function approvalRequestOf(registered: Registered, sessionId: string): Promise<MacroApprovalRequest> {
+  return waitFor(
+    async () => (await registered.bank.approvalRequests()).find((request) => request.sessionId === sessionId),
+    { deadlineMs: backgroundWorkDeadlineMs, what: `the client bank's PApp_Req for ${sessionId}` },
+  );
+}
+
+/** The MPASP's status for the client, once it is `status`. */
+function statusOnceIt(
+  registered: Registered,
+  transactionId: string,
+  status: MacroPaymentStatusContent['status'],
+): Promise<MacroPaymentStatusContent> {
+  return waitFor(
+    async () => {
+      const current = await registered.client.paymentStatus(registered.clientId, transactionId);
+      return current.status === status ? current : undefined;
+    },
+    { deadlineMs: paymentSettledDeadlineMs, what: `the MPASP's status ${status} for ${transactionId}` },
+  );
+}
+
+async function stateOf(transactionId: string): Promise<string | undefined> {
+  const { rows } = await gatewayDatabase.query<{ state: string }>(
+    'SELECT state FROM macro_payments WHERE transaction_id = $1',
+    [transactionId],
+  );
+  return rows[0]?.state;
+}
+
+describe('macro payment, the twelve steps of §4.2 across two banks', () => {
+  it('pays the merchant at ybank once the client approved at xbank; the MPASP learns Pay_Confirm (step 12)', async () => {
+    const registered = await registeredClient('ana', 1_000_00n);
+    const before = await balancesOf(registered);
+    const session = await paySteps1To5(registered);
+
+    // Step 6: the MPASP's background sender reaches xbank, which makes PApp_Req for the device.
+    const request = await approvalRequestOf(registered, session.sessionId);
+    expect(request.content).toMatchObject({
+      kind: 'macro_papp_req',
+      from: 'xbank',
+      to: registered.clientId,
+      transactionId: session.transactionId,
+      amount: { currency: 'EUR', value: '129.90' },
+    });
+    expect(await stateOf(session.transactionId)).toBe('approval_requested');
+    // Asked, not yet approved: nothing moved.
+    expect(await balancesOf(registered)).toEqual(before);
+
+    // Step 7 straight to the client bank; 8–10 between the banks.
+    const outcome = await registered.bank.approve(request, {
+      decision: 'approve',
+      transactionData: session.transactionData,
+    });
+    expect(outcome.state).toBe('approved');
+    expect(['completed', 'sending']).toContain(outcome.order?.state);
+
+    // Step 12: the MPASP learns it from xbank; the client reads it from the MPASP.
+    const status = await statusOnceIt(registered, session.transactionId, 'completed');
+    expect(status).toMatchObject({ step: 12, outcome: null, sessionId: session.sessionId });
+
+    // Step 11: xbank's own Pay_Confirm to the device.
+    const confirmation = await registered.bank.confirmation(session.sessionId);
+    expect(confirmation).toMatchObject({
+      state: 'completed',
+      payConfirm: {
+        kind: 'macro_pay_confirm_to_client',
+        from: 'xbank',
+        to: registered.clientId,
+        merchantId: demoParties.merchant.id,
+        amount: { currency: 'EUR', value: '129.90' },
+      },
+    });
+
+    // The money moved exactly once, and a replayed PApp_Resp moves nothing more.
+    expect(await balancesOf(registered)).toEqual({
+      client: before.client - amount.minor,
+      merchant: before.merchant + amount.minor,
+    });
+    expect(
+      await expectCode(
+        registered.bank.approve(request, { decision: 'approve', transactionData: session.transactionData }),
+      ),
+    ).toBe('MACRO_APPROVAL_REPLAYED');
+    expect(await balancesOf(registered)).toEqual({
+      client: before.client - amount.minor,
+      merchant: before.merchant + amount.minor,
+    });
+
+    const { rows } = await gatewayDatabase.query<{ step: number; transition: string }>(
+      'SELECT step, transition FROM macro_payment_events WHERE transaction_id = $1 ORDER BY id',
+      [session.transactionId],
+    );
+    expect(rows.slice(-2).map((row) => [Number(row.step), row.transition])).toEqual([
+      [6, 'balance_checked'],
+      [12, 'pay_confirm_received'],
+    ]);
+  });
+
+  it('answers an insufficient balance with failure_msg2 before any approval request, and moves nothing', async () => {
+    const registered = await registeredClient('bora', 50_00n);
+    const before = await balancesOf(registered);
+    const session = await paySteps1To5(registered);
+    const status = await statusOnceIt(registered, session.transactionId, 'declined');
+    expect(status).toMatchObject({ step: 6, outcome: 'INSUFFICIENT_FUNDS', sessionId: session.sessionId });
+    expect(await stateOf(session.transactionId)).toBe('failed_balance');
+    // xbank's signed failure_msg2 is kept by the MPASP; no PApp_Req was ever made for the device.
+    const { rows } = await gatewayDatabase.query<{ failure_msg2: string | null }>(
+      'SELECT failure_msg2 FROM macro_client_bank_requests WHERE transaction_id = $1',
+      [session.transactionId],
+    );
+    expect(rows[0]?.failure_msg2).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect((await registered.bank.approvalRequests()).map((request) => request.sessionId)).not.toContain(
+      session.sessionId,
+    );
+    expect(await expectCode(registered.bank.confirmation(session.sessionId))).toBe('MACRO_APPROVAL_UNKNOWN');
+    expect(await balancesOf(registered)).toEqual(before);
+  });
+
+  it('refuses PApp_Resp sent to the MPASP instead of the CB, and nothing moves', async () => {
+    const registered = await registeredClient('cveta', 1_000_00n);
+    const before = await balancesOf(registered);
+    const session = await paySteps1To5(registered);
+    const request = await approvalRequestOf(registered, session.sessionId);
+    const prepared = await registered.bank.prepareApproval(request, {
+      decision: 'approve',
+      transactionData: session.transactionData,
+    });
+    const atMpasp = await postRaw(
+      `${test.platform.urls.gateway}/macro/approvals/${session.sessionId}`,
+      JSON.stringify({ approval: prepared.approval }),
+      'application/json',
+    );
+    expect(atMpasp).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    // The MPASP has no say in the approval: the payment still waits for the client at its bank.
+    expect(await stateOf(session.transactionId)).toBe('approval_requested');
+    expect((await registered.bank.approvalRequests()).map((entry) => entry.sessionId)).toContain(
+      session.sessionId,
+    );
+    expect(await registered.bank.confirmation(session.sessionId)).toMatchObject({
+      state: 'approval_requested',
+    });
+    expect(await balancesOf(registered)).toEqual(before);
+    // Declined at the bank, where it belongs: still nothing moves.
+    expect(
+      (
+        await registered.bank.approve(request, {
+          decision: 'decline',
+          transactionData: session.transactionData,
+        })
+      ).state,
+    ).toBe('declined');
+    expect(await balancesOf(registered)).toEqual(before);
+  });
+});
