@@ -250,39 +250,18 @@ export class MacroClient {
     if (!isMacroClientId(clientId)) throw new MpayError('REQUEST_INVALID', 'clientId');
     // A malformed mPIN is refused here: no try is spent on it.
     if (!macroMpinPattern.test(mPin)) throw new MpayError('REQUEST_INVALID', 'mPin');
-    const opaque = await loadOpaque();
-    const start = opaque.client.startLogin({ password: mPin });
-    const started = await this.#post(
+    const { opened, sessionKey } = await this.#countedLogin(
+      clientId,
+      mPin,
       '/macro/sessions',
-      JSON.stringify({ clientId, startLoginRequest: start.startLoginRequest }),
-    );
-    const loginId = answerString(started, 'loginId', loginIdPattern);
-    const loginResponse = answerString(started, 'loginResponse', opaqueValuePattern);
-    const finishPath = `/macro/sessions/${encodeURIComponent(loginId)}/finish`;
-    let finished: ReturnType<Opaque['client']['finishLogin']>;
-    try {
-      finished = opaque.client.finishLogin({
-        clientLoginState: start.clientLoginState,
-        loginResponse,
-        password: mPin,
-        identifiers: { client: clientId, server: this.#options.fsp.id },
-      });
-    } catch {
-      finished = undefined;
-    }
-    if (finished === undefined) {
-      // The mPIN was wrong (or the answer not the MPASP's): say so; its refusal (or block) is the answer.
-      await this.#post(finishPath, JSON.stringify({ finishLoginRequest: null }));
-      throw new MpayError('MACRO_MPIN_REFUSED');
-    }
-    const opened = await this.#post(
-      finishPath,
-      JSON.stringify({ finishLoginRequest: finished.finishLoginRequest }),
+      { clientId },
+      (started) =>
+        `/macro/sessions/${encodeURIComponent(answerString(started, 'loginId', loginIdPattern))}/finish`,
     );
     const sessionId = answerString(opened, 'sessionId', loginIdPattern);
     const expiresAt = answerString(opened, 'expiresAt', /^.{1,40}$/);
     const channelKey = await deriveMacroChannelKey({
-      sessionKey: finished.sessionKey,
+      sessionKey,
       deviceSecret: this.#options.deviceSecret,
       clientId,
       sessionId,
@@ -297,6 +276,50 @@ export class MacroClient {
       },
     );
     return Object.freeze({ clientId, sessionId, channelKey, expiresAt });
+  }
+
+  /**
+   * An OPAQUE login with the mPIN that the MPASP counts (the channel login
+   * and each challenge opening): start at `startPath`, finish at the path the
+   * start's answer names. A wrong mPIN is said to the MPASP at once (a null
+   * finish), so the try is counted now; its refusal or block is the answer,
+   * else MACRO_MPIN_REFUSED. Returns the finish's answer and the session key.
+   */
+  async #countedLogin(
+    clientId: string,
+    mPin: string,
+    startPath: string,
+    startFields: Record<string, string>,
+    finishPathOf: (started: unknown) => string,
+  ): Promise<{ opened: unknown; sessionKey: string }> {
+    const opaque = await loadOpaque();
+    const start = opaque.client.startLogin({ password: mPin });
+    const started = await this.#post(
+      startPath,
+      JSON.stringify({ ...startFields, startLoginRequest: start.startLoginRequest }),
+    );
+    const loginResponse = answerString(started, 'loginResponse', opaqueValuePattern);
+    const finishPath = finishPathOf(started);
+    let finished: ReturnType<Opaque['client']['finishLogin']>;
+    try {
+      finished = opaque.client.finishLogin({
+        clientLoginState: start.clientLoginState,
+        loginResponse,
+        password: mPin,
+        identifiers: { client: clientId, server: this.#options.fsp.id },
+      });
+    } catch {
+      finished = undefined;
+    }
+    if (finished === undefined) {
+      await this.#post(finishPath, JSON.stringify({ finishLoginRequest: null }));
+      throw new MpayError('MACRO_MPIN_REFUSED');
+    }
+    const opened = await this.#post(
+      finishPath,
+      JSON.stringify({ finishLoginRequest: finished.finishLoginRequest }),
+    );
+    return { opened, sessionKey: finished.sessionKey };
   }
 
   /** Any answer of the MPASP, whatever its status (bounded, parsed JSON). */
@@ -405,36 +428,17 @@ export class MacroClient {
 
   async #openChallenge(started: MacroPaymentStarted, mPin: string): Promise<OpenedMacroChallenge> {
     const { clientId, transactionId } = started;
-    const opaque = await loadOpaque();
-    const start = opaque.client.startLogin({ password: mPin });
     const openings = `/macro/payments/${transactionId}/challenge/openings`;
-    const begun = await this.#post(openings, JSON.stringify({ startLoginRequest: start.startLoginRequest }));
-    const openingId = answerString(begun, 'openingId', loginIdPattern);
-    const loginResponse = answerString(begun, 'loginResponse', opaqueValuePattern);
-    let finished: ReturnType<Opaque['client']['finishLogin']>;
-    try {
-      finished = opaque.client.finishLogin({
-        clientLoginState: start.clientLoginState,
-        loginResponse,
-        password: mPin,
-        identifiers: { client: clientId, server: this.#options.fsp.id },
-      });
-    } catch {
-      finished = undefined;
-    }
-    const finishPath = `${openings}/${encodeURIComponent(openingId)}/finish`;
-    if (finished === undefined) {
-      // The mPIN was wrong: say so, so that the MPASP counts the try now; its answer says what it counted.
-      await this.#post(finishPath, JSON.stringify({ finishLoginRequest: null }));
-      throw new MpayError('MACRO_MPIN_REFUSED');
-    }
-    const answer = await this.#post(
-      finishPath,
-      JSON.stringify({ finishLoginRequest: finished.finishLoginRequest }),
+    const { opened: answer, sessionKey } = await this.#countedLogin(
+      clientId,
+      mPin,
+      openings,
+      {},
+      (begun) => `${openings}/${encodeURIComponent(answerString(begun, 'openingId', loginIdPattern))}/finish`,
     );
     const sealed = answerString(answer, 'challenge', compactJwePattern);
     const channelKey = await deriveMacroChannelKey({
-      sessionKey: finished.sessionKey,
+      sessionKey,
       deviceSecret: this.#options.deviceSecret,
       clientId,
       sessionId: transactionId,
