@@ -1,21 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
-import { openMailbox, type StoredMail } from '@mpay/mail';
 import { createAmount, createTransactionData, type MacroPaymentStatusContent } from '@mpay/protocol';
-import {
-  createMacroDeviceSecret,
-  type DeviceKeys,
-  enrolDevice,
-  type MacroApprovalRequest,
-  MacroBankClient,
-  MacroClient,
-} from '@mpay/sdk';
+import { type MacroApprovalRequest, MacroBankClient } from '@mpay/sdk';
 import type { Database } from '@mpay/storage';
 import * as opaque from '@serenity-kit/opaque';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
 import { backgroundWorkDeadlineMs, paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
 import { expectCode, postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
+import { macroSecretAnswer, type RegisteredMacroClient, registerMacroClient } from './macro-support.ts';
 
 /**
  * Seed 002 §4.2 end to end, all twelve steps across two banks: a freshly
@@ -42,89 +33,21 @@ afterAll(async () => {
 
 const amount = createAmount('EUR', 129_90n);
 
-interface Customer {
-  readonly partyId: string;
-  readonly account: string;
-  readonly keys: DeviceKeys;
-  readonly binding: string;
-}
-
-/** A customer of xbank with an account holding `balanceMinor` and a device key the bank bound. */
-async function newCustomer(name: string, balanceMinor: bigint): Promise<Customer> {
-  const partyId = `${name}-${randomUUID().slice(0, 8)}@person.xbank`;
-  const operator = bankOperator(xbank, xbank.operatorKey);
-  const account = randomUUID();
-  await operator.post('/accounts', { id: account, owner: partyId, currency: 'EUR', kind: 'customer' });
-  await operator.post('/transfers', {
-    id: randomUUID(),
-    debitAccountId: demoParties.bank.fundingAccount,
-    creditAccountId: account,
-    amount: balanceMinor.toString(),
-    currency: 'EUR',
-    reference: 'opening balance',
-  });
-  const { code } = await operator.post<{ code: string }>('/enrolment-codes', {
-    partyId,
-    accountIds: [account],
-  });
-  const keys = await generatePartyKeys();
-  const enrolment = await enrolDevice(
-    { bankUrl: xbank.url, bankId: 'xbank', partyId, code },
-    `phone-${randomUUID().slice(0, 8)}`,
-    keys,
-  );
-  return { partyId, account, keys, binding: enrolment.binding };
-}
-
-async function mailTo(email: string): Promise<StoredMail> {
-  const mailDir = test.platform.mail.dir;
-  if (mailDir === undefined) throw new Error('the test platform runs the embedded mail server');
-  return waitFor(async () => (await openMailbox(mailDir).list(email))[0], {
-    deadlineMs: backgroundWorkDeadlineMs,
-    what: `the registration mail to ${email}`,
-  });
-}
-
-interface Registered {
-  readonly customer: Customer;
-  readonly client: MacroClient;
+interface Registered extends RegisteredMacroClient {
   readonly bank: MacroBankClient;
-  readonly clientId: string;
-  readonly mPin: string;
-  readonly msisdn: string;
 }
 
-/** A fresh client registered through the SDK, its client id and mPIN read from its mailbox. */
+/** A fresh client holding `balanceMinor`, registered at the MPASP, with its device's client of xbank (steps 7, 11). */
 async function registeredClient(name: string, balanceMinor: bigint): Promise<Registered> {
-  const customer = await newCustomer(name, balanceMinor);
-  const client = new MacroClient({
-    gatewayUrl: test.platform.urls.gateway,
-    fsp: test.fsp,
-    deviceSecret: createMacroDeviceSecret(),
-  });
-  const msisdn = `+3897${(randomBytes(4).readUInt32BE(0) % 10 ** 8).toString().padStart(8, '0')}`;
-  const email = `${customer.partyId.split('@')[0]}@mail.example`;
-  await client.register({
-    binding: customer.binding,
-    signingKey: customer.keys.signing.privateJwk,
-    partyId: customer.partyId,
-    msisdn,
-    email,
-    name: 'Ana Kovac',
-    secretQuestion: 'Name of your first teacher?',
-    secretAnswer: 'Marija Petrovska',
-  });
-  const text = (await mailTo(email)).text;
-  const clientId = text.match(/Client id: (C[0-9]{12}\.xbank)/)?.[1];
-  const mPin = text.match(/mPIN: +([0-9]{6})/)?.[1];
-  if (clientId === undefined || mPin === undefined) throw new Error(`no credentials in: ${text}`);
+  const registered = await registerMacroClient(test, name, balanceMinor);
+  const { customer } = registered;
   const bank = new MacroBankClient({
     bankUrl: xbank.url,
     partyId: customer.partyId,
     signingKey: customer.keys.signing.privateJwk,
     encryptionKey: customer.keys.encryption.privateJwk,
   });
-  return { customer, client, bank, clientId, mPin, msisdn };
+  return { ...registered, bank };
 }
 
 /** Steps 1–5 through MacroClient.pay; the TransactionData the device keeps for its consent (step 7). */
@@ -138,7 +61,7 @@ async function paySteps1To5(registered: Registered) {
       amount,
       date,
     },
-    { mPin: async () => registered.mPin, secretAnswer: async () => 'Marija Petrovska' },
+    { mPin: async () => registered.mPin, secretAnswer: async () => macroSecretAnswer },
   );
   const transactionData = createTransactionData({ date, amount, merchantId: demoParties.merchant.id });
   return { ...session, transactionData };

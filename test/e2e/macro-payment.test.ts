@@ -1,6 +1,5 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
-import { openMailbox, type StoredMail } from '@mpay/mail';
+import { createHash } from 'node:crypto';
+import { demoParties, type RunningBank } from '@mpay/cli';
 import {
   createAmount,
   hashTransactionData,
@@ -8,13 +7,11 @@ import {
   macroSteps,
   parseClientBankRequestContent,
 } from '@mpay/protocol';
-import { createMacroDeviceSecret, type DeviceKeys, enrolDevice, MacroClient } from '@mpay/sdk';
 import type { Database } from '@mpay/storage';
 import * as opaque from '@serenity-kit/opaque';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
-import { backgroundWorkDeadlineMs, waitFor } from '../support/deadlines.ts';
 import { expectCode, postRaw, startTestPlatform, type TestPlatform } from './harness.ts';
+import { type RegisteredMacroClient, registerMacroClient } from './macro-support.ts';
 
 /**
  * Seed 002 §4.2, steps 1–5, end to end over real HTTP: a freshly registered
@@ -24,7 +21,7 @@ import { expectCode, postRaw, startTestPlatform, type TestPlatform } from './har
  * Payment Request for xbank. The failure paths by their stable codes.
  */
 let test: TestPlatform;
-let xbank: RunningBank;
+let _xbank: RunningBank;
 let gatewayDatabase: Database;
 /** The gateway's clock runs this far ahead of the wall clock (the expiry test moves it). */
 let gatewayOffsetMs = 0;
@@ -32,7 +29,7 @@ let gatewayOffsetMs = 0;
 beforeAll(async () => {
   await opaque.ready;
   test = await startTestPlatform({ gatewayClock: () => new Date(Date.now() + gatewayOffsetMs) });
-  xbank = test.platform.banks.find((bank) => bank.id === 'xbank') as RunningBank;
+  _xbank = test.platform.banks.find((bank) => bank.id === 'xbank') as RunningBank;
   gatewayDatabase = test.platform.gateway.context.database;
 });
 afterAll(async () => {
@@ -42,72 +39,8 @@ afterAll(async () => {
 const sha256 = (data: Uint8Array) => new Uint8Array(createHash('sha256').update(data).digest());
 const amount = createAmount('EUR', 129_90n);
 
-interface Customer {
-  readonly partyId: string;
-  readonly keys: DeviceKeys;
-  readonly binding: string;
-}
-
-async function newCustomer(name: string): Promise<Customer> {
-  const partyId = `${name}-${randomUUID().slice(0, 8)}@person.xbank`;
-  const operator = bankOperator(xbank, xbank.operatorKey);
-  const account = randomUUID();
-  await operator.post('/accounts', { id: account, owner: partyId, currency: 'EUR', kind: 'customer' });
-  const { code } = await operator.post<{ code: string }>('/enrolment-codes', {
-    partyId,
-    accountIds: [account],
-  });
-  const keys = await generatePartyKeys();
-  const enrolment = await enrolDevice(
-    { bankUrl: xbank.url, bankId: 'xbank', partyId, code },
-    `phone-${randomUUID().slice(0, 8)}`,
-    keys,
-  );
-  return { partyId, keys, binding: enrolment.binding };
-}
-
-async function mailTo(email: string): Promise<StoredMail> {
-  const mailDir = test.platform.mail.dir;
-  if (mailDir === undefined) throw new Error('the test platform runs the embedded mail server');
-  return waitFor(async () => (await openMailbox(mailDir).list(email))[0], {
-    deadlineMs: backgroundWorkDeadlineMs,
-    what: `the registration mail to ${email}`,
-  });
-}
-
-interface Registered {
-  readonly client: MacroClient;
-  readonly clientId: string;
-  readonly mPin: string;
-  readonly msisdn: string;
-}
-
-/** A fresh client registered through the SDK, its client id and mPIN read from its mailbox. */
-async function registeredClient(name: string): Promise<Registered> {
-  const customer = await newCustomer(name);
-  const client = new MacroClient({
-    gatewayUrl: test.platform.urls.gateway,
-    fsp: test.fsp,
-    deviceSecret: createMacroDeviceSecret(),
-  });
-  const msisdn = `+3897${(randomBytes(4).readUInt32BE(0) % 10 ** 8).toString().padStart(8, '0')}`;
-  const email = `${customer.partyId.split('@')[0]}@mail.example`;
-  await client.register({
-    binding: customer.binding,
-    signingKey: customer.keys.signing.privateJwk,
-    partyId: customer.partyId,
-    msisdn,
-    email,
-    name: 'Ana Kovac',
-    secretQuestion: 'Name of your first teacher?',
-    secretAnswer: 'Marija Petrovska',
-  });
-  const text = (await mailTo(email)).text;
-  const clientId = text.match(/Client id: (C[0-9]{12}\.xbank)/)?.[1];
-  const mPin = text.match(/mPIN: +([0-9]{6})/)?.[1];
-  if (clientId === undefined || mPin === undefined) throw new Error(`no credentials in: ${text}`);
-  return { client, clientId, mPin, msisdn };
-}
+type Registered = RegisteredMacroClient;
+const registeredClient = (name: string) => registerMacroClient(test, name);
 
 function paymentInput(registered: Registered) {
   return {

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
 import {
   decodeBase64url,
@@ -8,13 +8,19 @@ import {
   generateSigningKeyPair,
   issueKeyBinding,
 } from '@mpay/envelope';
-import { openMailbox, type StoredMail } from '@mpay/mail';
-import { createMacroDeviceSecret, type DeviceKeys, enrolDevice, MacroClient } from '@mpay/sdk';
+import { createMacroDeviceSecret } from '@mpay/sdk';
 import type { Database } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
 import { backgroundWorkDeadlineMs, waitFor } from '../support/deadlines.ts';
 import { expectCode, startTestPlatform, type TestPlatform } from './harness.ts';
+import {
+  credentialsOf,
+  macroClientOf,
+  newMacroCustomer,
+  registerMacroClient,
+  registrationInput,
+  registrationMail,
+} from './macro-support.ts';
 
 /**
  * Seed 002 §3 end to end over real HTTP: a customer of xbank with an enrolled
@@ -37,79 +43,15 @@ afterAll(async () => {
   await test?.close();
 });
 
-interface Customer {
-  readonly partyId: string;
-  readonly keys: DeviceKeys;
-  readonly binding: string;
-  readonly serial: string;
-}
-
-/** A new xbank customer: an account opened by the bank's operator, and a device enrolled on it (SA2pMP §4.3). */
-async function newCustomer(name: string): Promise<Customer> {
-  const partyId = `${name}-${randomUUID().slice(0, 8)}@person.xbank`;
-  const operator = bankOperator(xbank, xbank.operatorKey);
-  const account = randomUUID();
-  await operator.post('/accounts', { id: account, owner: partyId, currency: 'EUR', kind: 'customer' });
-  const { code } = await operator.post<{ code: string }>('/enrolment-codes', {
-    partyId,
-    accountIds: [account],
-  });
-  const keys = await generatePartyKeys();
-  const enrolment = await enrolDevice(
-    { bankUrl: xbank.url, bankId: 'xbank', partyId, code },
-    `phone-${randomUUID().slice(0, 8)}`,
-    keys,
-  );
-  return { partyId, keys, binding: enrolment.binding, serial: enrolment.serial };
-}
-
-function uniqueMsisdn(): string {
-  return `+3897${(randomBytes(4).readUInt32BE(0) % 10 ** 8).toString().padStart(8, '0')}`;
-}
-
-function macroClient(deviceSecret = createMacroDeviceSecret()): MacroClient {
-  return new MacroClient({ gatewayUrl: test.platform.urls.gateway, fsp: test.fsp, deviceSecret });
-}
-
-function registrationInput(customer: Customer, overrides: { msisdn?: string; email?: string } = {}) {
-  return {
-    binding: customer.binding,
-    signingKey: customer.keys.signing.privateJwk,
-    partyId: customer.partyId,
-    msisdn: overrides.msisdn ?? uniqueMsisdn(),
-    email: overrides.email ?? `${customer.partyId.split('@')[0]}@mail.example`,
-    name: 'Nina Petrova',
-    secretQuestion: 'Name of your first school?',
-    secretAnswer: 'Saint Cyril',
-  };
-}
-
-/** The mail the platform's embedded server received for `email`, once the MPASP's outbox sent it. */
-async function mailTo(email: string): Promise<StoredMail> {
-  const mailDir = test.platform.mail.dir;
-  if (mailDir === undefined) throw new Error('the test platform runs the embedded mail server');
-  return waitFor(async () => (await openMailbox(mailDir).list(email))[0], {
-    deadlineMs: backgroundWorkDeadlineMs,
-    what: `the registration mail to ${email}`,
-  });
-}
-
-function credentialsOf(mail: StoredMail): { clientId: string; mPin: string } {
-  const clientId = mail.text.match(/Client id: (C[0-9]{12}\.xbank)/)?.[1];
-  const mPin = mail.text.match(/mPIN: +([0-9]{6})/)?.[1];
-  if (clientId === undefined || mPin === undefined) throw new Error(`no credentials in: ${mail.text}`);
-  return { clientId, mPin };
-}
+const newCustomer = (name: string) => newMacroCustomer(test, name);
+const macroClient = (deviceSecret?: string) => macroClientOf(test, deviceSecret);
+const mailTo = (email: string) => registrationMail(test, email);
 
 /** A registered client: registered through the SDK, its credentials read from its mailbox. */
 async function registeredClient(name: string) {
-  const customer = await newCustomer(name);
-  const deviceSecret = createMacroDeviceSecret();
-  const input = registrationInput(customer);
-  const registered = await macroClient(deviceSecret).register(input);
-  const credentials = credentialsOf(await mailTo(input.email));
-  expect(credentials.clientId).toBe(registered.clientId);
-  return { customer, input, deviceSecret, ...credentials };
+  const client = await registerMacroClient(test, name);
+  expect(client.clientId).toBe(client.registered.clientId);
+  return client;
 }
 
 async function everyStoredText(database: Database): Promise<string> {
