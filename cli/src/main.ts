@@ -11,6 +11,9 @@ Usage:
   mpay demo --level small|medium|large  the same at an amount of that level; large asks the one-time code and the bank's approval
   mpay demo --custody [--out DIR]       the same for the custody customer: the ten steps of iMS §5 (key in the HSM)
   mpay demo --m-trade [--out DIR]       m-trade at the till (iMS §2.2): a signed EMV QR code, claimed by the wallet
+  mpay demo macro [--trace]             a new client of xbank registers (mail) and pays the merchant at ybank: seed 002's
+                                        12 steps, --trace with each message's size and who signed or sealed it
+  mpay demo macro --fail secret|balance|expiry|tries   a failure path: its stable code, and no money moved
   mpay custody unblock PARTY [--bank B] the customer's bank lifts custody's PIN block (signed with the bank's key)
   mpay log keygen NAME                  create a signed-note key pair
   mpay log note sign --skey FILE        sign the note on stdin
@@ -27,7 +30,8 @@ Usage:
 
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), MPAY_DATA_DIR (default ./.mpay),
 MPAY_GATEWAY_PORT (4100), MPAY_XBANK_PORT (4101), MPAY_SHOP_PORT (4102), MPAY_YBANK_PORT (4103),
-MPAY_LOG_PORT (4110), MPAY_WITNESS_PORT (4111), MPAY_CUSTODY_PORT (4120).
+MPAY_LOG_PORT (4110), MPAY_WITNESS_PORT (4111), MPAY_CUSTODY_PORT (4120), MPAY_MAIL_PORT (4130),
+MPAY_MACRO_T_EXP_SECONDS (300, at least 10: the macro payment's T_EXP − T_iS; --fail expiry waits that long).
 `;
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -38,7 +42,7 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'up':
         return await runUp(flags, io);
       case 'demo':
-        return await runDemo(flags, io);
+        return await runDemo(flags, io, parseFlags(rest).positional);
       case 'audit': {
         const { runAudit } = await import('./commands/audit.ts');
         return await runAudit(flags, io);

@@ -62,7 +62,10 @@ export const suitePolicy: SecurityPolicy = parseSecurityPolicy({
 type PolicyCurrency = { medium: Record<string, unknown> } & Record<string, unknown>;
 
 export async function startTestPlatform(
-  options: Pick<PlatformOptions, 'gatewayLimits' | 'gatewayClock' | 'bankClock' | 'securityPolicy'> = {},
+  options: Pick<
+    PlatformOptions,
+    'gatewayLimits' | 'gatewayClock' | 'bankClock' | 'securityPolicy' | 'macroLimits' | 'dataDir'
+  > = {},
 ): Promise<TestPlatform> {
   const databaseUrl = process.env.DATABASE_URL;
   const schemaPrefix = `e2e_${randomBytes(4).toString('hex')}_`;
@@ -77,6 +80,9 @@ export async function startTestPlatform(
       gatewayLimits: { paymentRequestsPerCustomerMax: 1_000, ...options.gatewayLimits },
       ...(options.gatewayClock === undefined ? {} : { gatewayClock: options.gatewayClock }),
       ...(options.bankClock === undefined ? {} : { bankClock: options.bankClock }),
+      ...(options.macroLimits === undefined ? {} : { macroLimits: options.macroLimits }),
+      // A data folder keeps keys, mail and deployment.json where the CLI's commands find them.
+      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
       securityPolicy: options.securityPolicy ?? suitePolicy,
     }),
     { deadlineMs: platformStartDeadlineMs, what: 'the platform (startPlatform) to start' },

@@ -201,6 +201,63 @@ describe('macro payment, the twelve steps of §4.2 across two banks', () => {
     expect(await balancesOf(registered)).toEqual(before);
   });
 
+  it('shows the client’s decline at the CB as declined at the MPASP (PAYMENT_DECLINED) long before T_EXP, and nothing moves', async () => {
+    const registered = await registeredClient('dragana', 1_000_00n);
+    const before = await balancesOf(registered);
+    const session = await paySteps1To5(registered);
+    const request = await approvalRequestOf(registered, session.sessionId);
+
+    // Step 7: the client declines, straight to its bank.
+    const outcome = await registered.bank.approve(request, {
+      decision: 'decline',
+      transactionData: session.transactionData,
+    });
+    expect(outcome.state).toBe('declined');
+
+    // Step 12: the MPASP learns it from xbank's signed word on the session, not from T_EXP passing.
+    const status = await waitFor(
+      async () => {
+        const current = await registered.client.paymentStatus(registered.clientId, session.transactionId);
+        return current.status === 'awaiting_customer' ? undefined : current;
+      },
+      {
+        deadlineMs: backgroundWorkDeadlineMs,
+        what: `the MPASP's outcome for the declined ${session.transactionId}`,
+      },
+    );
+    expect(status).toMatchObject({
+      status: 'declined',
+      outcome: 'PAYMENT_DECLINED',
+      step: 7,
+      sessionId: session.sessionId,
+    });
+    expect(Date.parse(status.at)).toBeLessThan(Date.parse(status.expiresAt));
+    expect(await stateOf(session.transactionId)).toBe('declined_by_client');
+    const { rows } = await gatewayDatabase.query<{ step: number; transition: string }>(
+      'SELECT step, transition FROM macro_payment_events WHERE transaction_id = $1 ORDER BY id',
+      [session.transactionId],
+    );
+    expect(rows.slice(-2).map((row) => [Number(row.step), row.transition])).toEqual([
+      [6, 'balance_checked'],
+      [7, 'papp_resp_declined_received'],
+    ]);
+    // xbank's signed statement of the session is what the MPASP keeps for it.
+    const exchange = await gatewayDatabase.query<{ outcome_statement: string | null }>(
+      'SELECT outcome_statement FROM macro_client_bank_requests WHERE transaction_id = $1',
+      [session.transactionId],
+    );
+    expect(exchange.rows[0]?.outcome_statement).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+
+    // The decline is final at the bank too, and no money moved.
+    expect(await registered.bank.confirmation(session.sessionId)).toMatchObject({ state: 'declined' });
+    expect(
+      await expectCode(
+        registered.bank.approve(request, { decision: 'approve', transactionData: session.transactionData }),
+      ),
+    ).toBe('MACRO_APPROVAL_REPLAYED');
+    expect(await balancesOf(registered)).toEqual(before);
+  });
+
   it('refuses PApp_Resp sent to the MPASP instead of the CB, and nothing moves', async () => {
     const registered = await registeredClient('cveta', 1_000_00n);
     const before = await balancesOf(registered);

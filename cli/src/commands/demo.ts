@@ -47,6 +47,7 @@ import { type Platform, startPlatform } from '../platform/start.ts';
 import { bankOperator, type Deployment, dataDirOf, readJson } from './deployment.ts';
 import { describeEvidence, fetchEvidence, logPolicyOf, verifyReceipt } from './evidence.ts';
 import type { CommandIo } from './io.ts';
+import { macroLimitsFromEnv } from './up.ts';
 
 export type DemoDeployment = Omit<Deployment, 'pid'>;
 
@@ -68,7 +69,11 @@ async function connect(
   io.stdout(
     'No running platform found (start one with `npm start`); starting the services in this process …\n',
   );
-  const platform = await startPlatform({ dataDir, databaseUrl: process.env.DATABASE_URL });
+  const platform = await startPlatform({
+    dataDir,
+    databaseUrl: process.env.DATABASE_URL,
+    macroLimits: macroLimitsFromEnv(process.env),
+  });
   const banks = platform.banks.map((bank) => ({ id: bank.id, url: bank.url }));
   return {
     deployment: {
@@ -188,10 +193,26 @@ function withCustomerSignature(message: ImsMessage, sign: string): ImsMessage {
   return { ...message, address: { ...message.address, from: { ...message.address.from, sign } } };
 }
 
-export async function runDemo(flags: Map<string, string>, io: CommandIo): Promise<number> {
+export async function runDemo(
+  flags: Map<string, string>,
+  io: CommandIo,
+  positional: readonly string[] = [],
+): Promise<number> {
+  const [kind, ...extra] = positional;
+  if ((kind !== undefined && kind !== 'macro') || extra.length > 0) {
+    io.stderr(`mpay demo: unknown demo ${positional.join(' ')} (only \`mpay demo macro\`)\n`);
+    return 2;
+  }
+  const macro = kind === 'macro' ? await import('./demo-macro.ts') : undefined;
+  const problem = macro?.macroDemoFlagProblem(flags);
+  if (problem !== undefined) {
+    io.stderr(`mpay demo macro: ${problem}\n`);
+    return 2;
+  }
   const dataDir = dataDirOf(flags);
   const { deployment, platform } = await connect(dataDir, io);
   try {
+    if (macro !== undefined) return await macro.demoMacroPayment(dataDir, deployment, flags, io);
     if (flags.has('m-trade')) {
       const { demoTillPayment } = await import('./demo-m-trade.ts');
       return await demoTillPayment(dataDir, deployment, flags, io);

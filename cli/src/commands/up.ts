@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createMacroServiceLimits, type MacroServiceLimits } from '@mpay/gateway';
 import { parseCatalogueJson } from '@mpay/merchant-shop';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
@@ -13,6 +14,27 @@ function port(name: string, fallback: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 65_535)
     throw new Error(`${name} must be a port number`);
   return value;
+}
+
+/**
+ * The MPASP's macro limits named by the environment: MPAY_MACRO_T_EXP_SECONDS
+ * is T_EXP − T_iS, the time the client has for steps 2–7 (default 300 s, at
+ * least 10), checked by the gateway's own validation. Undefined: the defaults.
+ */
+export function macroLimitsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): Partial<MacroServiceLimits> | undefined {
+  const text = env.MPAY_MACRO_T_EXP_SECONDS?.trim();
+  if (text === undefined || text === '') return undefined;
+  if (!/^[0-9]{1,9}$/.test(text))
+    throw new Error('MPAY_MACRO_T_EXP_SECONDS must be a whole number of seconds');
+  const limits = { transactionLifetimeSeconds: Number(text) };
+  try {
+    createMacroServiceLimits(limits);
+  } catch (error) {
+    throw new Error(`MPAY_MACRO_T_EXP_SECONDS: ${(error as Error).message}`);
+  }
+  return limits;
 }
 
 /** Writes <data>/deployment.json: where the other commands find the running services. */
@@ -51,6 +73,8 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
     },
     // MPAY_SMTP_HOST (and _PORT, _SECURE, _USER, _PASS): mail through that relay, not the embedded server.
     smtpRelay: smtpRelayFromEnv(process.env),
+    // MPAY_MACRO_T_EXP_SECONDS: the macro payment's T_EXP − T_iS (default 300 s).
+    macroLimits: macroLimitsFromEnv(process.env),
     logger: flags.has('verbose') ? { level: 'info' } : false,
     // MPAY_SHOP_CATALOGUE: a JSON file {"products":[{"id","name","price":{"currency","minor":"1250"}}]}.
     shopCatalogue: process.env.MPAY_SHOP_CATALOGUE

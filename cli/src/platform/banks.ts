@@ -118,6 +118,8 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
             'POST /macro/clients',
             // Seed 002 §4.2 step 6: the MPASP's payment request to the client bank.
             'POST /macro/payment-requests',
+            // Seed 002 §4.2 step 12: the MPASP reads the client bank's signed outcome of its session.
+            'GET /macro/sessions/',
           ],
         },
         { id: `operator.${id}`, signingJwk: own.operator.signing.publicJwk, allowed: ['POST /', 'GET /'] },

@@ -7,6 +7,7 @@ import {
   type FspIdentity,
   type GatewayLimits,
   type GatewayService,
+  type MacroServiceLimits,
 } from '@mpay/gateway';
 import { ensureSoftHsmToken } from '@mpay/hsm';
 import { sharedTestHsmDirectory } from '@mpay/hsm/test-support';
@@ -47,6 +48,8 @@ export interface PlatformOptions {
   gatewayLimits?: Partial<GatewayLimits>;
   /** The gateway's clock (tests move it to expire requests). */
   gatewayClock?: () => Date;
+  /** The MPASP's macro limits (T_EXP, tries, rates); validated by the gateway. */
+  macroLimits?: Partial<MacroServiceLimits> | undefined;
   /**
    * The security-level policy. Default: `<dataDir>/security-policy.json`, written with the
    * defaults on first start for the operator to edit, and validated at every start.
@@ -205,6 +208,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
     ...(options.gatewayLimits === undefined ? {} : { limits: options.gatewayLimits }),
     ...(options.gatewayClock === undefined ? {} : { clock: options.gatewayClock }),
+    ...(options.macroLimits === undefined ? {} : { macroLimits: options.macroLimits }),
     securityPolicy,
     custodians: [{ id: custodyId, url: custodyUrl, encryptionJwk: custodyKeys.encryption.publicJwk }],
     mailer: mail.mailer,

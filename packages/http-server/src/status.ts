@@ -103,6 +103,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   MACRO_APPROVAL_INVALID: 403,
   MACRO_APPROVAL_REPLAYED: 409,
   MACRO_APPROVAL_EXPIRED: 422,
+  MACRO_PAY_ACK_INVALID: 502,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

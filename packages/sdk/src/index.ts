@@ -57,8 +57,17 @@ export {
   type PreparedMacroRegistration,
 } from './macro/client.ts';
 export {
+  MacroMerchantClient,
+  type MacroMerchantClientOptions,
+  type MacroMerchantConfirmation,
+  type MacroMerchantConfirmationPage,
+} from './macro/merchant-bank.ts';
+export {
   createMacroPaymentRequest,
+  describeCompact,
   hashTransactionDataAsync,
+  type MacroMessageObserved,
+  type MacroMessageObserver,
   type MacroPaymentInput,
   type MacroPaymentStarted,
   type MacroSessionCreated,

@@ -30,6 +30,7 @@ import {
   registerMacroPaymentRequestRoute,
 } from './http/routes/macro-approvals.ts';
 import { registerMacroClientRoutes } from './http/routes/macro-clients.ts';
+import { registerMacroMerchantRoutes } from './http/routes/macro-merchant.ts';
 import { registerRefundOrderRoutes, registerRefundTransferRoute } from './http/routes/refunds.ts';
 import { registerStatementRoutes } from './http/routes/statement.ts';
 import { registerTransferRoutes } from './http/routes/transfers.ts';
@@ -175,6 +176,8 @@ export function createBankService(options: BankServiceOptions): BankService {
   if (interbankContext !== undefined) registerRefundTransferRoute(app, interbankContext);
   // Seed 002 steps 6, 7 and 11, the client's side: authenticated by the device's own signatures.
   if (macroContext !== undefined) registerMacroDeviceRoutes(app, macroContext);
+  // Seed 002 step 9, the merchant's side: authenticated by a key bound to the merchant here.
+  if (macroContext !== undefined) registerMacroMerchantRoutes(app, macroContext);
   const worker = createBankWorker(interbankContext, ledger, context.clock);
   return {
     app,

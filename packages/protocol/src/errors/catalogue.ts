@@ -221,6 +221,7 @@ export const errorCatalogue = Object.freeze({
   MACRO_APPROVAL_INVALID: refused('The payment approval is invalid.'),
   MACRO_APPROVAL_REPLAYED: final('The payment approval request was already answered.'),
   MACRO_APPROVAL_EXPIRED: final('The payment approval request has expired.'),
+  MACRO_PAY_ACK_INVALID: final("The merchant bank's Pay_Ack does not name the funds transfer it answers."),
 });
 
 export type ErrorCode = keyof typeof errorCatalogue;

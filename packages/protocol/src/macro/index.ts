@@ -1,3 +1,4 @@
+export { checkPayAck, payAckOf, payConfirmToMerchantOf } from './bank-leg.ts';
 export {
   checkChallengeAnswersRequest,
   createChallengeContent,
@@ -70,6 +71,9 @@ export {
 } from './messages.ts';
 export {
   type ClientBankOutcome,
+  type ClientBankSessionState,
+  clientBankSessionStates,
+  isClientBankSessionState,
   learnClientBankOutcome,
   macroOutcomeAwaitingState,
 } from './mpasp-outcome.ts';

@@ -144,6 +144,7 @@ const samples: { readonly [K in MacroMessageKind]: Extract<MacroMessage, { kind:
     from: parties.clientBank,
     to: parties.merchantBank,
     sessionId,
+    clientId: parties.client,
     merchantId: parties.merchant,
     amount: money,
     expiresAt,
@@ -223,7 +224,12 @@ describe('macro message contents', () => {
       for (const other of kinds) {
         const code = refusal(() => parseMacroMessage({ ...samples[other], kind }, sha256));
         if (kind === other) expect(code).toBe('none');
-        else expect(['MESSAGE_INVALID', 'PARTY_ID_INVALID'], `${other} as ${kind}`).toContain(code);
+        // FT and Pay_Ack name the same fields in opposite directions: one read as the other fails on its banks.
+        else
+          expect(
+            ['MESSAGE_INVALID', 'PARTY_ID_INVALID', 'PAYMENT_MESSAGE_MISMATCH'],
+            `${other} as ${kind}`,
+          ).toContain(code);
         if (kind !== other)
           expect(
             refusal(() => parseMacroMessage(samples[other], sha256, kind)),
@@ -345,6 +351,7 @@ describe('macro message contents', () => {
       ['macro_papp_resp', { to: parties.merchantBank }, 'to'],
       ['macro_papp_resp', { merchantBankId: parties.clientBank }, 'merchantBankId'],
       ['macro_funds_transfer', { to: parties.clientBank }, 'to'],
+      ['macro_funds_transfer', { from: parties.merchantBank }, 'from'],
       ['macro_pay_ack', { from: parties.clientBank }, 'from'],
       ['macro_pay_ack', { to: parties.merchantBank }, 'to'],
       ['macro_pay_confirm_to_merchant', { from: parties.clientBank }, 'from'],

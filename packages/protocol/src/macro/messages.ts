@@ -265,7 +265,9 @@ export type PAppRespContent = {
 /**
  * Step 8, CB → MB: FT[SID_T, ID_M, ID_CB, AmtInfo_c]_{CB-MB}. `from` is ID_CB.
  * It names the merchant, never an account: the MB credits the account its own
- * records bind to ID_M (§5.3).
+ * records bind to ID_M (§5.3). mpay adds ID_C: the paper's MB names ID_C in
+ * steps 9 and 10 without being sent it in step 8, and its signature over
+ * Pay_Ack can only bind what it was told.
  */
 export type FundsTransferContent = {
   readonly kind: 'macro_funds_transfer';
@@ -274,6 +276,8 @@ export type FundsTransferContent = {
   /** ID_MB: the bank of ID_M. */
   readonly to: string;
   readonly sessionId: string;
+  /** ID_C (mpay: see above). */
+  readonly clientId: string;
   readonly merchantId: string;
   readonly amount: MacroAmount;
   /** The MB credits nothing after it. */
@@ -477,6 +481,7 @@ const messageFields: { readonly [K in MacroMessageKind]: Readonly<Record<string,
   },
   macro_funds_transfer: {
     sessionId: uuid,
+    clientId: client,
     merchantId: merchant,
     amount: parseAmount,
     expiresAt: parseInstant,
@@ -550,6 +555,7 @@ function checkConsistency(message: Readonly<Record<string, unknown>>, sha256: Sh
       return;
     }
     case 'macro_funds_transfer':
+      mismatch(field('from') === bankOfParty(field('clientId')), 'from');
       mismatch(field('to') === bankOfParty(field('merchantId')), 'to');
       return;
     case 'macro_pay_ack':

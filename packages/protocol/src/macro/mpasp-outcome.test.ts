@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { type ErrorCode, isMpayError } from '../errors/index.ts';
 import { createAmount } from '../money/index.ts';
 import { macroAmountOf, type PayConfirmToMpaspContent } from './messages.ts';
-import { learnClientBankOutcome } from './mpasp-outcome.ts';
+import {
+  clientBankSessionStates,
+  isClientBankSessionState,
+  learnClientBankOutcome,
+} from './mpasp-outcome.ts';
 import { parties, paymentRequest, seconds, sessionId, transactionId } from './scenario.test-helper.ts';
 import { type MacroPayment, startMacro, stepMacro } from './step.ts';
 
@@ -112,6 +116,43 @@ describe('learnClientBankOutcome: step 12 at the MPASP', () => {
     expect(result.effects).toEqual([{ kind: 'notify_outcome', from: 'MPASP', to: 'C', status: 'declined' }]);
   });
 
+  it('closes as declined_by_client with PAYMENT_DECLINED on the client’s decline at the CB, telling the client only', () => {
+    const payment = awaitingApproval();
+    const result = learnClientBankOutcome(payment, { kind: 'declined' }, seconds(20));
+    expect(result.from).toBe('approval_requested');
+    expect(result.payment.state).toBe('declined_by_client');
+    expect(result.payment.outcome).toBe('PAYMENT_DECLINED');
+    expect(result.payment.merchantId).toBeNull();
+    expect(result.step).toBe(7);
+    expect(result.transition).toBe('papp_resp_declined_received');
+    // The table's papp_resp_declined effects are CB → MPASP and MPASP → C: only the MPASP's own is left.
+    expect(result.effects).toEqual([{ kind: 'notify_outcome', from: 'MPASP', to: 'C', status: 'declined' }]);
+    expect(Object.isFrozen(result.payment)).toBe(true);
+  });
+
+  it('closes as failed_balance on a refusal at the order’s placement, keeping the bank’s code, forwarding failure_msg2', () => {
+    const payment = awaitingApproval();
+    for (const code of ['INSUFFICIENT_FUNDS', 'LIMIT_EXCEEDED', 'PAYEE_UNKNOWN'] as const) {
+      const result = learnClientBankOutcome(payment, { kind: 'refused_at_cb', code }, seconds(20));
+      expect(result.payment.state).toBe('failed_balance');
+      expect(result.payment.outcome).toBe(code);
+      expect(result.step).toBe(8);
+      expect(result.transition).toBe('failure_msg2_received');
+      // approved.on.failure_msg2 sends CB → MPASP and MPASP → C: the MPASP's forward only, no money effect.
+      expect(result.effects).toEqual([
+        { kind: 'send', step: 8, from: 'MPASP', to: 'C', message: 'macro_failure_msg2' },
+      ]);
+    }
+  });
+
+  it('takes a decline learnt after T_EXP: the client bank took it before', () => {
+    const payment = awaitingApproval();
+    const late = new Date(payment.expiresAt.getTime() + 60_000);
+    expect(learnClientBankOutcome(payment, { kind: 'declined' }, late).payment.state).toBe(
+      'declined_by_client',
+    );
+  });
+
   it('refuses a Pay_Confirm for another session, amount, bank, MPASP or expiry, or received by another party', () => {
     const payment = awaitingApproval();
     const cases: [Partial<PayConfirmToMpaspContent>, string][] = [
@@ -150,9 +191,23 @@ describe('learnClientBankOutcome: step 12 at the MPASP', () => {
       { kind: 'pay_confirm', receivedBy: 'MPASP', content: payConfirm(payment) },
       seconds(20),
     ).payment;
+    for (const second of [
+      { kind: 'ft_refused', code: 'PAYEE_UNKNOWN' },
+      { kind: 'declined' },
+      { kind: 'refused_at_cb', code: 'INSUFFICIENT_FUNDS' },
+    ] as const) {
+      expect(refusal(() => learnClientBankOutcome(done, second, seconds(21)))[0]).toBe(
+        'PAYMENT_STATE_INVALID',
+      );
+    }
+    const declined = learnClientBankOutcome(payment, { kind: 'declined' }, seconds(20)).payment;
     expect(
       refusal(() =>
-        learnClientBankOutcome(done, { kind: 'ft_refused', code: 'PAYEE_UNKNOWN' }, seconds(21)),
+        learnClientBankOutcome(
+          declined,
+          { kind: 'pay_confirm', receivedBy: 'MPASP', content: payConfirm(payment) },
+          seconds(21),
+        ),
       )[0],
     ).toBe('PAYMENT_STATE_INVALID');
     const session = { ...payment, state: 'session_created' as const };
@@ -165,5 +220,15 @@ describe('learnClientBankOutcome: step 12 at the MPASP', () => {
         ),
       )[0],
     ).toBe('PAYMENT_STATE_INVALID');
+  });
+});
+
+describe('the client bank’s session states', () => {
+  it('names exactly the four states and nothing else', () => {
+    expect(clientBankSessionStates).toEqual(['approval_requested', 'declined', 'refused', 'approved']);
+    for (const state of clientBankSessionStates) expect(isClientBankSessionState(state)).toBe(true);
+    for (const other of ['sending', 'completed', 'APPROVED', '', 7, null, undefined])
+      expect(isClientBankSessionState(other)).toBe(false);
+    expect(Object.isFrozen(clientBankSessionStates)).toBe(true);
   });
 });

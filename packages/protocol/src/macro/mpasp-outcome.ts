@@ -23,11 +23,29 @@ import type { MacroOutcomeTransitionName, MacroPayment, MacroStepResult } from '
  *   `completed`, and the MPASP forwards it to the client (the table's step-12
  *   effect whose sender is the MPASP);
  * - `ft_refused`: the client bank's signed word that the merchant bank
- *   refused FT (the hold released), with its code → `refused_by_mb`.
+ *   refused FT (the hold released), with its code → `refused_by_mb`;
+ * - `declined`: the client bank's signed word that the client's PApp_Resp
+ *   declined (step 7; nothing was held) → `declined_by_client`, PAYMENT_DECLINED
+ *   (the table's approval_requested.on.papp_resp_declined), and the MPASP
+ *   tells the client;
+ * - `refused_at_cb`: the client bank's signed word that it refused the
+ *   payment order an approval placed, before any money moved, with its code
+ *   → `failed_balance` (the table's approved.on.failure_msg2: "the hold is
+ *   refused (ABal_C fell since step 6): CB → MPASP: send_failure_msg2"), and
+ *   the MPASP forwards failure_msg2 to the client. The client bank answers
+ *   every refusal of that order with send_failure_msg2 (not only a short
+ *   balance: a debit limit, a payee its directory does not know), and the
+ *   table has no other state for the CB refusing after the approval: not
+ *   `refused_by_mb` (no FT reached the merchant bank), not
+ *   `declined_by_client` (the client approved). So the state is the table's,
+ *   and the outcome is the bank's own code (INSUFFICIENT_FUNDS for the hold,
+ *   LIMIT_EXCEEDED, PAYEE_UNKNOWN, …), so that the client is told the true
+ *   reason; the public status is `declined` either way.
  *
- * T_EXP does not apply here: the client bank takes PApp_Resp only before
- * T_EXP, so an outcome learnt after it answers an approval made in time.
- * Pure; the service persists the result with applyMacroStep.
+ * T_EXP does not apply here: the client bank takes PApp_Resp (approve or
+ * decline) only before T_EXP, so an outcome learnt after it answers a
+ * PApp_Resp made in time. Pure; the service persists the result with
+ * applyMacroStep.
  */
 export type ClientBankOutcome =
   | {
@@ -35,7 +53,29 @@ export type ClientBankOutcome =
       readonly receivedBy: MacroParty;
       readonly content: PayConfirmToMpaspContent;
     }
-  | { readonly kind: 'ft_refused'; readonly code: ErrorCode };
+  | { readonly kind: 'ft_refused'; readonly code: ErrorCode }
+  | { readonly kind: 'declined' }
+  | { readonly kind: 'refused_at_cb'; readonly code: ErrorCode };
+
+/**
+ * The client bank's states of one SID_T, as its signed statement of the
+ * session names them (services/bank GET /macro/sessions/:sessionId/outcome):
+ * PApp_Req made and not answered yet, PApp_Resp declined, refused
+ * (send_failure_msg2, at step 6 or at the order's placement), approved (the
+ * payment order placed: its statement tells the rest).
+ */
+export type ClientBankSessionState = 'approval_requested' | 'declined' | 'refused' | 'approved';
+
+export const clientBankSessionStates: readonly ClientBankSessionState[] = Object.freeze([
+  'approval_requested',
+  'declined',
+  'refused',
+  'approved',
+]);
+
+export function isClientBankSessionState(value: unknown): value is ClientBankSessionState {
+  return typeof value === 'string' && (clientBankSessionStates as readonly string[]).includes(value);
+}
 
 /** The state the MPASP's copy waits in while the banks run steps 7–11. */
 export const macroOutcomeAwaitingState: MacroState = 'approval_requested';
@@ -56,6 +96,21 @@ const outcomes = {
     step: 8,
     via: macroStateMachine.funds_transfer_sent.on.ft_refused,
     words: "the CB's signed word that the MB refused FT (the hold released); the MPASP tells the client",
+  },
+  declined: {
+    name: 'papp_resp_declined_received',
+    to: 'declined_by_client',
+    step: 7,
+    via: macroStateMachine.approval_requested.on.papp_resp_declined,
+    words: "the CB's signed word that the client's PApp_Resp declined; the MPASP tells the client",
+  },
+  refused_at_cb: {
+    name: 'failure_msg2_received',
+    to: 'failed_balance',
+    step: 8,
+    via: macroStateMachine.approved.on.failure_msg2,
+    words:
+      "the CB's signed word that it refused the approved payment's order (send_failure_msg2); the MPASP tells the client",
   },
 } as const satisfies Record<
   ClientBankOutcome['kind'],
@@ -118,8 +173,10 @@ export function learnClientBankOutcome(
   let established: Partial<MacroPayment>;
   if (outcome.kind === 'pay_confirm') {
     established = checkPayConfirm(payment, outcome.receivedBy, outcome.content);
+  } else if (outcome.kind === 'declined') {
+    established = {};
   } else {
-    assert(isErrorCode(outcome.code), 'ft_refused carries a catalogue code');
+    assert(isErrorCode(outcome.code), `${outcome.kind} carries a catalogue code`);
     established = { outcome: outcome.code };
   }
   // The banks' own effects (the hold posted or released, their messages) happened at the banks.

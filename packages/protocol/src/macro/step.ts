@@ -152,7 +152,11 @@ const transitionsOf: Readonly<Record<MacroEventKind, readonly MacroTransitionNam
  * The MPASP's view of steps 7–11, which happen between the client, its bank
  * and the merchant's bank: it learns their end at step 12 (mpasp-outcome.ts).
  */
-export type MacroOutcomeTransitionName = 'pay_confirm_received' | 'ft_refused_received';
+export type MacroOutcomeTransitionName =
+  | 'pay_confirm_received'
+  | 'ft_refused_received'
+  | 'papp_resp_declined_received'
+  | 'failure_msg2_received';
 
 export interface MacroStepResult {
   /** The state before (null for step 1, which creates the payment). */

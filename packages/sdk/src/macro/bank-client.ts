@@ -27,7 +27,14 @@ import {
   transactionDataOfConsent,
 } from '@mpay/protocol';
 import { type BankTrust, fetchBankTrust } from '../merchant/seal.ts';
-import { hashTransactionDataAsync, precomputedDigest } from './payment.ts';
+import {
+  byteLengthOf,
+  describeCompact,
+  hashTransactionDataAsync,
+  type MacroMessageObserved,
+  type MacroMessageObserver,
+  precomputedDigest,
+} from './payment.ts';
 
 /**
  * The client's leg with its own bank in a macro payment (seed 002 §4.2,
@@ -56,6 +63,8 @@ export interface MacroBankClientOptions {
   /** The bank as pinned by the app; default: read once from its GET /bank (`fetchBankTrust`). */
   readonly bank?: BankTrust;
   readonly timeoutMs?: number;
+  /** Told each message of §4.2 this device sends to or receives from its bank, with its exact size (a trace). */
+  readonly onMessage?: MacroMessageObserver;
 }
 
 /** A verified PApp_Req waiting for the client's answer. */
@@ -165,14 +174,48 @@ export class MacroBankClient {
     });
   }
 
-  /** Opens a message the bank sealed to this device and verifies the bank's signature in it; the payload. */
-  async #openFromBank(sealed: unknown, sessionId: string): Promise<Readonly<Record<string, unknown>>> {
+  /** Tells the observer; one that throws changes nothing here (the protocol never depends on a trace). */
+  #observe(message: MacroMessageObserved): void {
+    try {
+      this.#options.onMessage?.(Object.freeze(message));
+    } catch {
+      // A trace's failure is the trace's own.
+    }
+  }
+
+  /** Tells the observer of a message the bank sealed to this device, once opened and verified. */
+  #observeFromBank(
+    step: 6 | 11,
+    message: 'macro_papp_req' | 'macro_pay_confirm_to_client',
+    opened: { readonly sealed: string; readonly jws: string },
+    route: string,
+  ): void {
+    this.#observe({
+      step,
+      from: 'CB',
+      to: 'C',
+      message,
+      bytes: byteLengthOf(opened.sealed),
+      protection: `signed by the CB (${describeCompact(opened.jws)}), sealed to C's device key (${describeCompact(opened.sealed)})`,
+      route,
+    });
+  }
+
+  /**
+   * Opens a message the bank sealed to this device and verifies the bank's
+   * signature in it: the payload, with the compact JWE and the JWS inside it.
+   */
+  async #openAndVerify(
+    sealed: unknown,
+    sessionId: string,
+  ): Promise<{ payload: Readonly<Record<string, unknown>>; sealed: string; jws: string }> {
     const bank = await this.bank();
     try {
       const jws = new TextDecoder('utf-8', { fatal: true }).decode(
         await decryptWith(sealed, [this.#options.encryptionKey]),
       );
-      return (await this.#verifyFromBank(jws, sessionId)).payload;
+      const { payload } = await this.#verifyFromBank(jws, sessionId);
+      return { payload, sealed: sealed as string, jws };
     } catch (error) {
       if (isMpayError(error, 'CRYPTO_VERIFICATION_FAILED')) throw error;
       throw new MpayError('CRYPTO_VERIFICATION_FAILED', `not from ${bank.id}`);
@@ -209,9 +252,11 @@ export class MacroBankClient {
       const { sessionId, expiresAt, pappReq } = record(entry);
       if (typeof sessionId !== 'string' || !sessionIdPattern.test(sessionId) || typeof expiresAt !== 'string')
         throw new MpayError('BANK_ANSWER_INVALID', 'approvalRequests');
-      const content = parsePAppReqContent(contentOf(await this.#openFromBank(pappReq, sessionId)), noDigest);
+      const opened = await this.#openAndVerify(pappReq, sessionId);
+      const content = parsePAppReqContent(contentOf(opened.payload), noDigest);
       if (content.from !== bank.id || content.sessionId !== sessionId)
         throw new MpayError('CRYPTO_VERIFICATION_FAILED', 'PApp_Req');
+      this.#observeFromBank(6, 'macro_papp_req', opened, 'answer to GET /macro/approval-requests');
       requests.push(Object.freeze({ sessionId, expiresAt: content.expiresAt, content }));
     }
     return requests;
@@ -275,7 +320,17 @@ export class MacroBankClient {
   /** Sends a prepared PApp_Resp to the bank (POST /macro/approvals/:sessionId) and verifies its statement. */
   async sendApproval(prepared: PreparedMacroApproval): Promise<MacroApprovalOutcome> {
     const path = `/macro/approvals/${prepared.sessionId}`;
-    const answer = await this.#call('POST', path, JSON.stringify({ approval: prepared.approval }), false);
+    const sent = JSON.stringify({ approval: prepared.approval });
+    const answer = await this.#call('POST', path, sent, false);
+    this.#observe({
+      step: 7,
+      from: 'C',
+      to: 'CB',
+      message: 'macro_papp_resp',
+      bytes: byteLengthOf(sent),
+      protection: `signed by C with its bound device key (JWS), sealed to the CB (${describeCompact(prepared.approval)})`,
+      route: `POST ${path}`,
+    });
     if (answer.status < 200 || answer.status > 202) throw errorFromAnswer(answer.body, answer.status);
     const body = record(answer.body);
     const verified = await this.#verifyFromBank(body.statement, prepared.sessionId);
@@ -327,12 +382,16 @@ export class MacroBankClient {
     const refusalCode = typeof body.refusalCode === 'string' ? { refusalCode: body.refusalCode } : {};
     if (state !== 'completed') return Object.freeze({ sessionId, state, ...refusalCode });
     const bank = await this.bank();
-    const payConfirm = parsePayConfirmToClientContent(
-      contentOf(await this.#openFromBank(body.payConfirm, sessionId)),
-      noDigest,
-    );
+    const opened = await this.#openAndVerify(body.payConfirm, sessionId);
+    const payConfirm = parsePayConfirmToClientContent(contentOf(opened.payload), noDigest);
     if (payConfirm.from !== bank.id || payConfirm.sessionId !== sessionId)
       throw new MpayError('CRYPTO_VERIFICATION_FAILED', 'Pay_Confirm');
+    this.#observeFromBank(
+      11,
+      'macro_pay_confirm_to_client',
+      opened,
+      `answer to GET /macro/confirmations/${sessionId}`,
+    );
     return Object.freeze({ sessionId, state, payConfirm });
   }
 }

@@ -30,7 +30,11 @@ import {
 import { type FspTrust, fspEncryptionKey } from '../fsp.ts';
 import { deriveMacroChannelKey, deriveMacroRequestKey } from './channel-key.ts';
 import {
+  byteLengthOf,
   createMacroPaymentRequest,
+  describeCompact,
+  type MacroMessageObserved,
+  type MacroMessageObserver,
   type MacroPaymentInput,
   type MacroPaymentStarted,
   type MacroSessionCreated,
@@ -51,6 +55,8 @@ export interface MacroClientOptions {
   /** The device secret of the registration (`createMacroDeviceSecret`), kept on the device with its keys. */
   readonly deviceSecret: string;
   readonly timeoutMs?: number;
+  /** Told each message of §4.2 this device sends or receives, with its exact size (a trace). */
+  readonly onMessage?: MacroMessageObserver;
 }
 
 export interface MacroRegistrationInput {
@@ -178,6 +184,15 @@ export class MacroClient {
     return answer;
   }
 
+  /** Tells the observer; one that throws changes nothing here (the protocol never depends on a trace). */
+  #observe(message: MacroMessageObserved): void {
+    try {
+      this.#options.onMessage?.(Object.freeze(message));
+    } catch {
+      // A trace's failure is the trace's own.
+    }
+  }
+
   /**
    * Builds the registration (§3): the content signed with the bound key
    * (issuer the party, audience the MPASP), and the JWE to the MPASP that
@@ -291,12 +306,14 @@ export class MacroClient {
     startPath: string,
     startFields: Record<string, string>,
     finishPathOf: (started: unknown) => string,
+    onSent: (route: string, body: string) => void = () => undefined,
   ): Promise<{ opened: unknown; sessionKey: string }> {
     const opaque = await loadOpaque();
     const start = opaque.client.startLogin({ password: mPin });
-    const started = await this.#post(
-      startPath,
-      JSON.stringify({ ...startFields, startLoginRequest: start.startLoginRequest }),
+    const startBody = JSON.stringify({ ...startFields, startLoginRequest: start.startLoginRequest });
+    // Told once sent, whatever the MPASP answers: a refused try was still sent.
+    const started = await this.#post(startPath, startBody).finally(() =>
+      onSent(`POST ${startPath}`, startBody),
     );
     const loginResponse = answerString(started, 'loginResponse', opaqueValuePattern);
     const finishPath = finishPathOf(started);
@@ -312,12 +329,13 @@ export class MacroClient {
       finished = undefined;
     }
     if (finished === undefined) {
-      await this.#post(finishPath, JSON.stringify({ finishLoginRequest: null }));
+      const nullFinish = JSON.stringify({ finishLoginRequest: null });
+      await this.#post(finishPath, nullFinish).finally(() => onSent(`POST ${finishPath}`, nullFinish));
       throw new MpayError('MACRO_MPIN_REFUSED');
     }
-    const opened = await this.#post(
-      finishPath,
-      JSON.stringify({ finishLoginRequest: finished.finishLoginRequest }),
+    const finishBody = JSON.stringify({ finishLoginRequest: finished.finishLoginRequest });
+    const opened = await this.#post(finishPath, finishBody).finally(() =>
+      onSent(`POST ${finishPath}`, finishBody),
     );
     return { opened, sessionKey: finished.sessionKey };
   }
@@ -362,6 +380,15 @@ export class MacroClient {
       { 'idempotency-key': prepared.idempotencyKey },
       'application/jose',
     );
+    this.#observe({
+      step: 1,
+      from: 'C',
+      to: 'MPASP',
+      message: 'macro_payment_request',
+      bytes: byteLengthOf(prepared.body),
+      protection: `sealed by C under its request key (from the device secret): ${describeCompact(prepared.body)}`,
+      route: 'POST /macro/payments',
+    });
     const started: MacroPaymentStarted = Object.freeze({
       clientId: prepared.clientId,
       transactionId: answerString(answer, 'transactionId', transactionIdPattern),
@@ -435,6 +462,17 @@ export class MacroClient {
       openings,
       {},
       (begun) => `${openings}/${encodeURIComponent(answerString(begun, 'openingId', loginIdPattern))}/finish`,
+      (route, body) =>
+        this.#observe({
+          step: 3,
+          from: 'C',
+          to: 'MPASP',
+          message: 'macro_mpin_login',
+          bytes: byteLengthOf(body),
+          protection:
+            'OPAQUE (RFC 9807) login with the mPIN, counted by the MPASP; no key from the mPIN alone',
+          route,
+        }),
     );
     const sealed = answerString(answer, 'challenge', compactJwePattern);
     const channelKey = await deriveMacroChannelKey({
@@ -455,6 +493,15 @@ export class MacroClient {
         throw error;
       throw new MpayError('CRYPTO_VERIFICATION_FAILED');
     }
+    this.#observe({
+      step: 2,
+      from: 'MPASP',
+      to: 'C',
+      message: 'macro_challenge',
+      bytes: byteLengthOf(sealed),
+      protection: `sealed by the MPASP under the payment's channel key (the opening's OPAQUE session key and the device secret): ${describeCompact(sealed)}`,
+      route: `answer to POST ${openings}/:openingId/finish`,
+    });
     return Object.freeze({ transactionId, challenge, channelKey });
   }
 
@@ -476,6 +523,15 @@ export class MacroClient {
       { 'idempotency-key': `macro-answer-${crypto.randomUUID()}` },
       'application/jose',
     );
+    this.#observe({
+      step: 4,
+      from: 'C',
+      to: 'MPASP',
+      message: 'macro_secret_answer',
+      bytes: byteLengthOf(body),
+      protection: `sealed by C under the payment's channel key: ${describeCompact(body)}`,
+      route: `POST /macro/payments/${transactionId}/secret-answer`,
+    });
     if (answer.status === 202) {
       this.#forget(transactionId, false);
       const sessionId = answerString(answer.body, 'sessionId', loginIdPattern);
@@ -511,6 +567,15 @@ export class MacroClient {
         failure.to === opened.challenge.to &&
         failure.from === this.#options.fsp.id
       ) {
+        this.#observe({
+          step: 5,
+          from: 'MPASP',
+          to: 'C',
+          message: 'macro_failure_msg1',
+          bytes: byteLengthOf(sealed),
+          protection: `sealed by the MPASP under the payment's channel key: ${describeCompact(sealed)}`,
+          route: `answer to POST /macro/payments/${opened.transactionId}/secret-answer`,
+        });
         return;
       }
     } catch (error) {
@@ -555,6 +620,7 @@ export class MacroClient {
         status.to === clientId &&
         status.transactionId === transactionId
       ) {
+        this.#observeStatus(status, sealed);
         return status;
       }
     } catch (error) {
@@ -562,6 +628,30 @@ export class MacroClient {
         throw error;
     }
     throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  }
+
+  /**
+   * The status is a message of §4.2 when it forwards the client bank's word:
+   * Pay_Confirm at step 12, or send_failure_msg2 (step 6, or 8 for a hold
+   * refused after the approval). Other statuses are mpay's, not the paper's.
+   */
+  #observeStatus(status: MacroPaymentStatusContent, sealed: string): void {
+    const forwarded =
+      status.status === 'completed' && status.step === 12
+        ? ('macro_pay_confirm_to_mpasp' as const)
+        : status.outcome === 'INSUFFICIENT_FUNDS' && (status.step === 6 || status.step === 8)
+          ? ('macro_failure_msg2' as const)
+          : undefined;
+    if (forwarded === undefined) return;
+    this.#observe({
+      step: status.step as 6 | 8 | 12,
+      from: 'MPASP',
+      to: 'C',
+      message: forwarded,
+      bytes: byteLengthOf(sealed),
+      protection: `the MPASP's forward, sealed under C's request key: ${describeCompact(sealed)}`,
+      route: `answer to GET /macro/payments/${status.transactionId}`,
+    });
   }
 
   async #checkConfirmation(

@@ -1,4 +1,5 @@
 import { createHash, hkdfSync } from 'node:crypto';
+import { encryptDirect, generateSigningKeyPair, signPayload } from '@mpay/envelope';
 import {
   createAmount,
   createTransactionData,
@@ -7,7 +8,12 @@ import {
 } from '@mpay/protocol';
 import { describe, expect, it } from 'vitest';
 import { deriveMacroRequestKey } from './channel-key.ts';
-import { createMacroPaymentRequest, hashTransactionDataAsync } from './payment.ts';
+import {
+  byteLengthOf,
+  createMacroPaymentRequest,
+  describeCompact,
+  hashTransactionDataAsync,
+} from './payment.ts';
 
 const sha256 = (data: Uint8Array) => new Uint8Array(createHash('sha256').update(data).digest());
 const amount = createAmount('EUR', 12_990n);
@@ -62,5 +68,25 @@ describe('the device side of steps 1–5', () => {
     expect(await deriveMacroRequestKey(deviceSecret, 'C042917365029.xbank')).not.toEqual(key);
     await expect(deriveMacroRequestKey('AAAA', input.clientId)).rejects.toThrow();
     await expect(deriveMacroRequestKey(deviceSecret, 'ann@person.xbank')).rejects.toThrow();
+  });
+});
+
+describe('what the observer is told (a trace)', () => {
+  it('counts UTF-8 bytes, not characters', () => {
+    expect(byteLengthOf('abc')).toBe(3);
+    expect(byteLengthOf('€')).toBe(3);
+  });
+
+  it('describes a compact JWE or JWS by its protected header, a long kid shortened', async () => {
+    const sealed = await encryptDirect('{}', new Uint8Array(32), { kid: input.clientId });
+    expect(describeCompact(sealed)).toBe(`JWE dir/A256GCM, kid ${input.clientId}`);
+    const key = await generateSigningKeyPair();
+    const signed = await signPayload(
+      { hello: 'world' },
+      { issuer: 'xbank', audience: 'ybank', transactionId: input.requestId, expiresInSeconds: 60 },
+      key.privateJwk,
+    );
+    expect(describeCompact(signed)).toBe(`JWS ES256, kid ${String(key.publicJwk.kid).slice(0, 12)}…`);
+    expect(describeCompact('not a message')).toBe('JWS ?');
   });
 });

@@ -6,6 +6,9 @@ import {
   createPaymentRequestContent,
   createTransactionData,
   hashTransactionData,
+  type MacroMessageKind,
+  type MacroParty,
+  type MacroStepNumber,
   macroAmountOf,
   type PaymentRequestContent,
   parseTransactionData,
@@ -73,6 +76,56 @@ export interface MacroSessionCreated {
   readonly transactionId: string;
   readonly sessionId: string;
   readonly status: string;
+}
+
+/**
+ * One message of §4.2 as the device sent or received it (MacroClient,
+ * MacroBankClient `onMessage`), for a trace: nothing in it is secret, and
+ * nothing in the clients depends on it. `macro_mpin_login` is mpay's own
+ * message of step 3: the try-counting OPAQUE login that opens the challenge.
+ */
+export interface MacroMessageObserved {
+  readonly step: MacroStepNumber;
+  readonly from: MacroParty;
+  readonly to: MacroParty;
+  readonly message: MacroMessageKind | 'macro_mpin_login';
+  /** The exact bytes mpay sent for it: a request's body, or the compact JWE / JWS an answer carries. */
+  readonly bytes: number;
+  /** Who signed or sealed it, how, and under which key (from the message's protected headers). */
+  readonly protection: string;
+  /** The HTTP exchange that carried it, e.g. `POST /macro/payments`. */
+  readonly route: string;
+}
+
+export type MacroMessageObserver = (message: MacroMessageObserved) => void;
+
+/** UTF-8 length of what was sent. */
+export function byteLengthOf(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
+
+/**
+ * A compact JWS or JWE's protected header for a trace (`JWE dir/A256GCM, kid
+ * …`), read without verifying anything: only ever printed, never trusted.
+ */
+export function describeCompact(compact: string): string {
+  const parts = compact.split('.');
+  let header: Record<string, unknown> = {};
+  try {
+    const json = new TextDecoder().decode(
+      Uint8Array.from(atob((parts[0] ?? '').replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)),
+    );
+    const parsed: unknown = JSON.parse(json);
+    if (typeof parsed === 'object' && parsed !== null) header = parsed as Record<string, unknown>;
+  } catch {
+    // Not a compact serialization: described by its kind alone.
+  }
+  const kind = parts.length === 5 ? 'JWE' : 'JWS';
+  const algorithm =
+    kind === 'JWE' ? `${String(header.alg ?? '?')}/${String(header.enc ?? '?')}` : String(header.alg ?? '?');
+  const kid = typeof header.kid === 'string' ? header.kid : undefined;
+  const shortKid = kid === undefined ? '' : `, kid ${kid.length > 40 ? `${kid.slice(0, 12)}…` : kid}`;
+  return `${kind} ${algorithm}${shortKid}`;
 }
 
 export const requestLifetimeSecondsDefault = 120;

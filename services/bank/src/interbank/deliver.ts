@@ -2,6 +2,7 @@ import { requestJson } from '@mpay/http-client';
 import type { Transfer, TransferRequest } from '@mpay/ledger';
 import { isMpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
+import { checkAnswerPayAck, macroFundsTransferOf } from '../macro/funds-transfer.ts';
 import { createTransferInTransaction, expirePendingInTransaction } from '../store/create-transfer.ts';
 import { holdResolutionId, settlementAccountId } from './ids.ts';
 import { type FundsTransfer, type FundsTransferAnswer, signFundsTransfer, verifyAnswer } from './messages.ts';
@@ -36,13 +37,19 @@ function messageOf(order: PaymentOrder, interbank: Interbank): FundsTransfer {
   };
 }
 
-/** One delivery: a freshly signed message, the peer's answer verified against the peer's key only. */
+/**
+ * One delivery: a freshly signed message, the peer's answer verified against
+ * the peer's key only. A macro payment's order sends the paper's FT (step 8)
+ * with it, and its credited answer must carry the Pay_Ack (step 10) for that
+ * FT: MACRO_PAY_ACK_INVALID otherwise, and nothing is acted on.
+ */
 async function exchange(
   context: DeliveryContext,
   order: PaymentOrder,
 ): Promise<{ answer: FundsTransferAnswer; jws: string }> {
   const peer = context.interbank.peer(order.creditorBank);
-  const message = await signFundsTransfer(context.interbank, messageOf(order, context.interbank));
+  const macro = await macroFundsTransferOf(context.database, context.interbank.self, order);
+  const message = await signFundsTransfer(context.interbank, messageOf(order, context.interbank), macro);
   const response = await requestJson<{ answer?: unknown }>(
     `${peer.url}/interbank/funds-transfers`,
     {
@@ -53,7 +60,10 @@ async function exchange(
     'BANK_UNAVAILABLE',
   );
   const jws = typeof response.body.answer === 'string' ? response.body.answer : '';
-  return { answer: await verifyAnswer(context.interbank, peer, jws, order.id), jws };
+  const { payAck, ...answer } = await verifyAnswer(context.interbank, peer, jws, order.id);
+  // Pay_Ack's expiry is the signed answer's: wall-clock time, as every message's freshness.
+  checkAnswerPayAck(macro, { ...answer, payAck }, new Date());
+  return { answer, jws };
 }
 
 /** The post or void of the hold that the merchant bank's answer asks for. */

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { decodeUnverified, signPayload, verifyPayload } from '@mpay/envelope';
-import { canonicalize, isPartyId, MpayError } from '@mpay/protocol';
+import {
+  canonicalize,
+  type FundsTransferContent,
+  isPartyId,
+  MpayError,
+  type PayAckContent,
+} from '@mpay/protocol';
+import { checkMacroFundsTransfer, parseMacroFundsTransfer, parsePayAck } from '../macro/funds-transfer.ts';
 import type { Interbank, InterbankPeer } from './peers.ts';
 
 /**
@@ -44,9 +51,14 @@ const fieldPatterns: Record<keyof FundsTransfer, RegExp> = {
   deadline: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/,
 };
 
-/** SHA-256 of the canonical form: two messages with the same hash ask for the same thing. */
-export function fundsTransferHash(transfer: FundsTransfer): string {
-  return createHash('sha256').update(canonicalize(transfer)).digest('hex');
+/**
+ * SHA-256 of the canonical form: two messages with the same hash ask for the
+ * same thing. A macro payment's FT content (step 8) is part of what is asked;
+ * without one, the hash is the transfer's alone, as before macro payments.
+ */
+export function fundsTransferHash(transfer: FundsTransfer, macro?: FundsTransferContent): string {
+  const asked = macro === undefined ? transfer : { fundsTransfer: transfer, macroFundsTransfer: macro };
+  return createHash('sha256').update(canonicalize(asked)).digest('hex');
 }
 
 function parseFundsTransfer(value: unknown): FundsTransfer {
@@ -72,11 +84,19 @@ function parseFundsTransfer(value: unknown): FundsTransfer {
 
 /**
  * Signs with the wall clock (message freshness is about transport, not the
- * ledger's clock); the deadline inside is the client bank's ledger time.
+ * ledger's clock); the deadline inside is the client bank's ledger time. A
+ * macro payment's order carries the paper's FT content (step 8) beside the
+ * transfer, under the same signature.
  */
-export function signFundsTransfer(interbank: Interbank, transfer: FundsTransfer): Promise<string> {
+export function signFundsTransfer(
+  interbank: Interbank,
+  transfer: FundsTransfer,
+  macro?: FundsTransferContent,
+): Promise<string> {
   return signPayload(
-    { fundsTransfer: transfer },
+    macro === undefined
+      ? { fundsTransfer: transfer }
+      : { fundsTransfer: transfer, macroFundsTransfer: macro },
     {
       issuer: interbank.self,
       audience: transfer.creditorBank,
@@ -98,6 +118,8 @@ function claimedPeer(interbank: Interbank, jws: string): InterbankPeer {
 export interface VerifiedFundsTransfer {
   readonly peer: InterbankPeer;
   readonly transfer: FundsTransfer;
+  /** Step 8 of a macro payment, checked to ask for exactly `transfer`; undefined for any other transfer. */
+  readonly macro: FundsTransferContent | undefined;
   readonly nonce: string;
   readonly expiresAt: Date;
 }
@@ -124,21 +146,35 @@ export async function verifyFundsTransfer(interbank: Interbank, jws: string): Pr
   ) {
     throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   }
-  return { peer, transfer, nonce: claims.nonce, expiresAt: new Date(claims.exp * 1000) };
+  const macro =
+    verified.payload.macroFundsTransfer === undefined
+      ? undefined
+      : checkMacroFundsTransfer(transfer, parseMacroFundsTransfer(verified.payload.macroFundsTransfer));
+  return { peer, transfer, macro, nonce: claims.nonce, expiresAt: new Date(claims.exp * 1000) };
 }
 
 /** What a signed answer answers: a funds transfer, or a refund transfer (the same shape, another name). */
 export type AnswerMember = 'fundsTransferAnswer' | 'refundTransferAnswer';
 
+/**
+ * The signed answer; for a macro payment's credited FT, with the paper's
+ * Pay_Ack (step 10) under the same signature, made by `payAck` from the
+ * answer's own expiry.
+ */
 export function signAnswer(
   interbank: Interbank,
   peer: string,
   answer: FundsTransferAnswer,
   member: AnswerMember = 'fundsTransferAnswer',
+  payAck?: (expiresAt: Date) => PayAckContent,
 ): Promise<string> {
   const { code, ...rest } = answer;
+  const expiresAt = new Date((Math.floor(Date.now() / 1000) + messageLifetimeSeconds) * 1000);
   return signPayload(
-    { [member]: code === undefined ? rest : answer },
+    {
+      [member]: code === undefined ? rest : answer,
+      ...(payAck === undefined ? {} : { payAck: payAck(expiresAt) }),
+    },
     {
       issuer: interbank.self,
       audience: peer,
@@ -166,6 +202,11 @@ function parseAnswer(value: unknown, id: string): FundsTransferAnswer {
   return answer as unknown as FundsTransferAnswer;
 }
 
+/** A verified answer, with the macro payment's Pay_Ack (step 10) when it carries one, parsed strictly. */
+export interface VerifiedAnswer extends FundsTransferAnswer {
+  readonly payAck?: PayAckContent | undefined;
+}
+
 /** Verifies the other bank's answer to transfer `id` (an order's, or a refund's): only `peer` may have signed it. */
 export async function verifyAnswer(
   interbank: Interbank,
@@ -173,12 +214,14 @@ export async function verifyAnswer(
   jws: string,
   id: string,
   member: AnswerMember = 'fundsTransferAnswer',
-): Promise<FundsTransferAnswer> {
+): Promise<VerifiedAnswer> {
   const verified = await verifyPayload(
     jws,
     (kid) => (kid === peer.signingJwk.kid ? peer.signingJwk : undefined),
     { audience: interbank.self, issuer: peer.id, transactionId: id },
     { maxAgeSeconds: messageLifetimeSeconds },
   );
-  return parseAnswer(verified.payload[member], id);
+  const answer = parseAnswer(verified.payload[member], id);
+  const payAck = verified.payload.payAck;
+  return payAck === undefined ? answer : { ...answer, payAck: parsePayAck(payAck) };
 }

@@ -1,6 +1,7 @@
 import { type LedgerLimits, validateTransfer } from '@mpay/ledger';
-import { isMpayError, MpayError } from '@mpay/protocol';
+import { isMpayError, MpayError, payAckOf } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
+import { recordMerchantConfirmation } from '../macro/merchant-confirmation.ts';
 import { lockAccounts } from '../store/accounts.ts';
 import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
 import { ensureSettlementAccount } from './accounts.ts';
@@ -137,8 +138,8 @@ async function decide(
   verified: VerifiedFundsTransfer,
   jws: string,
 ): Promise<Decision> {
-  const { transfer } = verified;
-  const hash = fundsTransferHash(transfer);
+  const { transfer, macro } = verified;
+  const hash = fundsTransferHash(transfer, macro);
   const now = context.clock();
   return context.database.transaction(async (sql) => {
     await recordNonce(sql, verified);
@@ -164,6 +165,10 @@ async function decide(
         now.toISOString(),
       ],
     );
+    // Step 9 of a macro payment: Pay_Confirm owed to the merchant, recorded with the credit.
+    if (macro !== undefined && decision.outcome === 'credited') {
+      await recordMerchantConfirmation(sql, transfer, macro, now);
+    }
     return decision;
   });
 }
@@ -175,10 +180,22 @@ async function decide(
  * and answer with the decision signed. A later message with the same id and
  * fields (the client bank retrying) gets the same decision; a replayed
  * message (same nonce) is refused with MESSAGE_REPLAYED; neither moves money.
+ * A macro payment's FT (seed 002 step 8) is checked to ask for exactly the
+ * transfer; once credited, Pay_Confirm is owed to the merchant (step 9) and
+ * the answer carries Pay_Ack (step 10), made from that FT.
  */
 export async function receiveFundsTransfer(context: ReceiveContext, jws: unknown): Promise<string> {
   if (typeof jws !== 'string') throw new MpayError('REQUEST_INVALID', 'message');
   const verified = await verifyFundsTransfer(context.interbank, jws);
   const decision = await retryOnUniqueViolation(() => decide(context, verified, jws));
-  return signAnswer(context.interbank, verified.peer.id, { id: verified.transfer.id, ...decision });
+  const { macro } = verified;
+  return signAnswer(
+    context.interbank,
+    verified.peer.id,
+    { id: verified.transfer.id, ...decision },
+    'fundsTransferAnswer',
+    macro !== undefined && decision.outcome === 'credited'
+      ? (expiresAt) => payAckOf(macro, expiresAt)
+      : undefined,
+  );
 }

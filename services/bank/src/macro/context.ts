@@ -26,6 +26,8 @@ export const macroBankLimits = Object.freeze({
   approvalWindowSecondsMax: macroLimitsCeiling.transactionLifetimeSeconds,
   /** Approval requests one GET /macro/approval-requests answers. */
   pendingApprovalsPageMax: 50,
+  /** Pay_Confirms (step 9) one GET /macro/merchant-confirmations answers. */
+  merchantConfirmationsPageMax: 50,
   /** How long the bank's statements (answers to the client and the MPASP) verify. */
   statementLifetimeSeconds: 86_400,
 });

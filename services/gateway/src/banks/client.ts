@@ -42,7 +42,7 @@ interface OrderAnswer {
 
 /**
  * The object `member` of a bank's signed statement about `id` (a payment or a
- * refund order): signed by that bank's key, issued by it, addressed to this
+ * refund order, a macro session): signed by that bank's key, issued by it, addressed to this
  * FSP, with the statement itself. BANK_ANSWER_INVALID otherwise.
  */
 export async function bankStatement(
@@ -50,7 +50,7 @@ export async function bankStatement(
   bank: BankRecord,
   jws: unknown,
   id: string,
-  member: 'paymentOrder' | 'refundOrder',
+  member: 'paymentOrder' | 'refundOrder' | 'macroSession',
 ): Promise<{ jws: string; answer: Record<string, unknown> }> {
   if (typeof jws !== 'string') throw new MpayError('BANK_ANSWER_INVALID');
   const verified = await verifyPayload(

@@ -1,10 +1,11 @@
 import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
 import {
+  amountOfMacroAmount,
   type ClientBankOutcome,
-  type ErrorCode,
   isErrorCode,
   isMpayError,
   learnClientBankOutcome,
+  type MacroAmount,
   type MacroPayment,
   macroAmountOf,
   macroOrderId,
@@ -30,37 +31,91 @@ import { applyMacroStep, findMacroPayment, lockMacroPayment, sha256 } from './pa
  *   CB → MPASP: E_SP{SID_T, Pay_Confirm, ID_M, AmtInfo_c}_{MPASP-CB};
  *   "Finally, the MPASP server forwards the same message to the client" (§3)
  *
- * The MPASP learns the client bank's outcome by asking it: the client bank
- * places one payment order per approved SID_T under an id the MPASP derives
- * itself (the core's macroOrderId(ID_CB, SID_T)), ordered on the MPASP's
- * behalf, so GET /payment-orders/:id answers the MPASP with the bank's
- * signed statement of the order (bankStatement: that bank's key, to this
- * FSP, for the order id). Only a statement that verifies and names this
- * payment's amount and currency is acted on:
+ * The MPASP learns the client bank's outcome by asking it, in two reads,
+ * each answered with the bank's signed statement (bankStatement: that bank's
+ * key, to this FSP, for the id asked about). Only a statement that verifies
+ * and names this payment is acted on; anything else is asked again later.
  *
- * - completed → Pay_Confirm (the core's PayConfirmToMpaspContent with ID_M
- *   from the statement) → `completed`; the client reads it in
- *   GET /macro/payments/:transactionId;
- * - refused (the merchant bank refused FT, the hold released) → `refused_by_mb`
- *   with the bank's code;
- * - sending → asked again later;
- * - no such order (TRANSFER_UNKNOWN): the client has not approved yet; after
- *   T_EXP and a grace for the banks' clocks, no order can appear any more
- *   (the client bank takes PApp_Resp only before T_EXP), so the payment is
- *   expired. A decline or a refusal at the order's placement leaves no order
- *   either, and so reads as expired here, not as declined or refused: the
- *   client bank has no signed per-session answer for the MPASP yet.
+ * First the session: GET /macro/sessions/:sessionId/outcome, which the
+ * client bank answers only to the MPASP that sent step 6 for SID_T, signed
+ * for SID_T (`macroSession`: sessionId, transactionId, amount and T_EXP
+ * checked against this payment):
  *
- * Each outcome is stepped and recorded with the bank's statement in one
- * transaction, guarded by the state; nothing is held open while asking.
+ * - approval_requested: the client has not answered PApp_Req yet → asked
+ *   again later; after T_EXP and a grace for the banks' clocks the client
+ *   bank takes no PApp_Resp any more (it refuses one after its T_EXP), so
+ *   the payment is expired, with that statement kept;
+ * - declined (PApp_Resp said decline; nothing was held) → the core's
+ *   `declined` → `declined_by_client`, PAYMENT_DECLINED;
+ * - refused (send_failure_msg2 when the order an approval placed was
+ *   refused: the hold, a limit, the payee) → the core's `refused_at_cb`
+ *   with the bank's code → `failed_balance` (mpasp-outcome.ts says why);
+ * - approved: the payment order is placed, under the id the MPASP derives
+ *   itself (the core's macroOrderId(ID_CB, SID_T), which the statement must
+ *   name), so the second read is GET /payment-orders/:id, the bank's signed
+ *   statement of the order (`paymentOrder`, amount and currency checked):
+ *   - completed → Pay_Confirm (the core's PayConfirmToMpaspContent with ID_M
+ *     from the statement) → `completed`; the client reads it in
+ *     GET /macro/payments/:transactionId;
+ *   - refused (the merchant bank refused FT, the hold released) →
+ *     `refused_by_mb` with the bank's code;
+ *   - sending → asked again later.
+ *
+ * Anything else (the bank unreachable, MACRO_APPROVAL_UNKNOWN, a statement
+ * that does not verify or names another payment) is asked again later, past
+ * T_EXP too: the MPASP closes a payment only on the bank's signed word,
+ * expiry included, since an approval it has not heard of may have moved money.
+ *
+ * Each outcome is stepped and recorded with the bank's statement (of the
+ * order for an approval, else of the session) in one transaction, guarded
+ * by the state; nothing is held open while asking.
  */
 
 type Learnt =
   | { readonly kind: 'outcome'; readonly outcome: ClientBankOutcome; readonly statement: string }
-  | { readonly kind: 'no_order' }
+  /** The client bank's signed word that PApp_Req is still unanswered. */
+  | { readonly kind: 'approval_requested'; readonly statement: string }
   | { readonly kind: 'not_yet'; readonly reason: string };
 
-const noOrderCode: ErrorCode = 'TRANSFER_UNKNOWN';
+const answerInvalid: Learnt = { kind: 'not_yet', reason: 'BANK_ANSWER_INVALID' };
+
+/** A GET to the client bank signed by the MPASP (the FSP); the answer read within the macro limit. */
+async function askBank(
+  macro: MacroContext,
+  bank: BankRecord,
+  path: string,
+): Promise<{ readonly status: number; readonly body: unknown }> {
+  const { fsp, limits } = macro.gateway;
+  const authorization = await signRequest(
+    { method: 'GET', path, body: '' },
+    { issuer: fsp.id, audience: bank.id, key: fsp.signing.privateJwk },
+  );
+  return requestAnswer(
+    `${bank.url}${path}`,
+    {
+      headers: { authorization },
+      timeoutMs: limits.bankTimeoutMs,
+      responseBytesMax: macro.limits.clientBankAnswerBytesMax,
+    },
+    'BANK_UNAVAILABLE',
+  );
+}
+
+function objectOf(body: unknown): Readonly<Record<string, unknown>> {
+  return typeof body === 'object' && body !== null && !Array.isArray(body)
+    ? (body as Record<string, unknown>)
+    : {};
+}
+
+/** The signed amount is this payment's, compared in minor units after parsing the decimal text. */
+function sameAmount(signed: unknown, payment: MacroPayment): boolean {
+  try {
+    const amount = amountOfMacroAmount(signed as MacroAmount);
+    return amount.currency === payment.amount.currency && amount.minor === payment.amount.minor;
+  } catch {
+    return false;
+  }
+}
 
 /** The bank's signed statement of a finished order, checked against this payment; BANK_ANSWER_INVALID otherwise. */
 async function outcomeOfStatement(
@@ -81,7 +136,7 @@ async function outcomeOfStatement(
     answer.currency !== payment.amount.currency ||
     typeof answer.payeeId !== 'string'
   ) {
-    return { kind: 'not_yet', reason: 'BANK_ANSWER_INVALID' };
+    return answerInvalid;
   }
   if (state === 'refused') {
     const code = isErrorCode(answer.refusalCode) ? answer.refusalCode : 'PAYMENT_DECLINED';
@@ -102,49 +157,78 @@ async function outcomeOfStatement(
   return { kind: 'outcome', outcome: { kind: 'pay_confirm', receivedBy: 'MPASP', content }, statement: jws };
 }
 
-/** Asks the client bank about the payment's order; never throws for the bank's sake. */
+/** The second read, for an approved session: the payment order's signed statement. */
 async function askOrder(
   macro: MacroContext,
   bank: BankRecord,
   payment: MacroPayment,
   orderId: string,
 ): Promise<Learnt> {
-  const { fsp, limits } = macro.gateway;
-  const path = `/payment-orders/${orderId}`;
+  const answer = await askBank(macro, bank, `/payment-orders/${orderId}`);
+  // An approved session has its order (the bank writes both in one transaction): none is not an outcome.
+  if (answer.status !== 200)
+    return { kind: 'not_yet', reason: errorFromAnswer(answer.body, answer.status).code };
+  const order = objectOf(answer.body);
+  if (order.id !== orderId) return answerInvalid;
+  if (order.state === 'completed' || order.state === 'refused')
+    return await outcomeOfStatement(macro, bank, payment, orderId, order.state, order.bankAnswer);
+  return { kind: 'not_yet', reason: `order ${String(order.state)}` };
+}
+
+/**
+ * The first read: the client bank's signed statement of SID_T, checked to
+ * name this payment, and what it means for the MPASP. Never throws for the
+ * bank's sake.
+ */
+async function askSession(
+  macro: MacroContext,
+  bank: BankRecord,
+  payment: MacroPayment,
+  sessionId: string,
+): Promise<Learnt> {
   try {
-    const authorization = await signRequest(
-      { method: 'GET', path, body: '' },
-      { issuer: fsp.id, audience: bank.id, key: fsp.signing.privateJwk },
+    const answer = await askBank(macro, bank, `/macro/sessions/${sessionId}/outcome`);
+    if (answer.status !== 200)
+      return { kind: 'not_yet', reason: errorFromAnswer(answer.body, answer.status).code };
+    const { jws, answer: session } = await bankStatement(
+      macro.gateway.fsp,
+      bank,
+      objectOf(answer.body).statement,
+      sessionId,
+      'macroSession',
     );
-    const answer = await requestAnswer(
-      `${bank.url}${path}`,
-      {
-        headers: { authorization },
-        timeoutMs: limits.bankTimeoutMs,
-        responseBytesMax: macro.limits.clientBankAnswerBytesMax,
-      },
-      'BANK_UNAVAILABLE',
-    );
-    if (answer.status !== 200) {
-      const { code } = errorFromAnswer(answer.body, answer.status);
-      return code === noOrderCode && answer.status === 404
-        ? { kind: 'no_order' }
-        : { kind: 'not_yet', reason: code };
+    if (
+      session.sessionId !== sessionId ||
+      session.transactionId !== payment.transactionId ||
+      session.expiresAt !== payment.expiresAt.toISOString() ||
+      !sameAmount(session.amount, payment)
+    ) {
+      return answerInvalid;
     }
-    const order = (typeof answer.body === 'object' && answer.body !== null ? answer.body : {}) as Record<
-      string,
-      unknown
-    >;
-    if (order.id !== orderId) return { kind: 'not_yet', reason: 'BANK_ANSWER_INVALID' };
-    if (order.state === 'completed' || order.state === 'refused')
-      return await outcomeOfStatement(macro, bank, payment, orderId, order.state, order.bankAnswer);
-    return { kind: 'not_yet', reason: `order ${String(order.state)}` };
+    switch (session.state) {
+      case 'approval_requested':
+        return { kind: 'approval_requested', statement: jws };
+      case 'declined':
+        return { kind: 'outcome', outcome: { kind: 'declined' }, statement: jws };
+      case 'refused': {
+        if (typeof session.refusalCode !== 'string') return answerInvalid;
+        const code = isErrorCode(session.refusalCode) ? session.refusalCode : 'PAYMENT_DECLINED';
+        return { kind: 'outcome', outcome: { kind: 'refused_at_cb', code }, statement: jws };
+      }
+      case 'approved': {
+        const orderId = macroOrderId(bank.id, sessionId, sha256);
+        if (session.orderId !== orderId) return answerInvalid;
+        return await askOrder(macro, bank, payment, orderId);
+      }
+      default:
+        return answerInvalid;
+    }
   } catch (error) {
     return { kind: 'not_yet', reason: isMpayError(error) ? error.code : 'BANK_UNAVAILABLE' };
   }
 }
 
-/** After T_EXP and the grace, an approval can no longer reach the client bank, so no order will appear. */
+/** After T_EXP and the grace, the client bank takes no PApp_Resp any more: an unanswered session stays so. */
 function pastGrace(macro: MacroContext, payment: MacroPayment, now: Date): boolean {
   return now.getTime() >= payment.expiresAt.getTime() + macro.limits.clientBankOutcomeGraceSeconds * 1_000;
 }
@@ -156,17 +240,20 @@ async function checkOne(macro: MacroContext, watched: WatchedClientBankOutcome):
   let learnt: Learnt;
   try {
     const bank = await findBank(gateway.database, watched.clientBankId);
-    learnt = await askOrder(macro, bank, stored.payment, macroOrderId(bank.id, watched.sessionId, sha256));
+    learnt = await askSession(macro, bank, stored.payment, watched.sessionId);
   } catch (error) {
     learnt = { kind: 'not_yet', reason: isMpayError(error) ? error.code : 'BANK_UNKNOWN' };
   }
   const now = gateway.clock();
-  if (learnt.kind === 'not_yet' || (learnt.kind === 'no_order' && !pastGrace(macro, stored.payment, now))) {
+  if (
+    learnt.kind === 'not_yet' ||
+    (learnt.kind === 'approval_requested' && !pastGrace(macro, stored.payment, now))
+  ) {
     const delayMs = Math.min(
       retryDelayMs(watched.outcomeChecks + 1, gateway.limits),
       macro.limits.clientBankOutcomeCheckIntervalMsMax,
     );
-    const reason = learnt.kind === 'not_yet' ? learnt.reason : noOrderCode;
+    const reason = learnt.kind === 'not_yet' ? learnt.reason : learnt.kind;
     await rescheduleOutcomeCheck(
       gateway.database,
       watched.sessionId,
@@ -185,12 +272,8 @@ async function checkOne(macro: MacroContext, watched: WatchedClientBankOutcome):
           : stepMacro(locked.payment, { kind: 'expiry_due' }, now, coreMacroLimits(macro.limits));
       await applyMacroStep(sql, watched.transactionId, result, now);
     }
-    await recordClientBankOutcome(
-      sql,
-      watched.sessionId,
-      learnt.kind === 'outcome' ? learnt.statement : null,
-      now,
-    );
+    // Kept as evidence: the order's statement, the session's, or for an expiry the bank's word that it stayed unanswered.
+    await recordClientBankOutcome(sql, watched.sessionId, learnt.statement, now);
   });
   gateway.log.info(
     {

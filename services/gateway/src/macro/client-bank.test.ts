@@ -207,11 +207,55 @@ const noOrder: StubAnswer = {
   json: { error: { code: 'TRANSFER_UNKNOWN', message: 'unknown transfer' } },
 };
 
+type SessionState = 'approval_requested' | 'declined' | 'refused' | 'approved';
+
+/** The client bank's GET /macro/sessions/:sessionId/outcome answer, signed as services/bank signs it. */
+async function sessionOutcome(
+  payment: { transactionId: string; sessionId: string; orderId: string },
+  state: SessionState,
+  change: Record<string, unknown> = {},
+  key: GeneratedKeyPair = gateway.bank.key,
+): Promise<StubAnswer> {
+  const stored = await findMacroPayment(gateway.database, payment.transactionId);
+  const facts = {
+    ...(state === 'refused' ? { refusalCode: 'INSUFFICIENT_FUNDS' } : {}),
+    ...(state === 'approved' ? { orderId: payment.orderId } : {}),
+  };
+  const macroSession = {
+    sessionId: payment.sessionId,
+    transactionId: payment.transactionId,
+    state,
+    amount: macroAmountOf(amount),
+    expiresAt: stored!.payment.expiresAt.toISOString(),
+    ...facts,
+    ...change,
+  };
+  const statement = await signPayload(
+    { macroSession },
+    {
+      issuer: testBankId,
+      audience: gateway.fsp.id,
+      transactionId: payment.sessionId,
+      expiresInSeconds: 600,
+    },
+    key.privateJwk,
+  );
+  return { status: 200, json: { sessionId: payment.sessionId, state, ...facts, statement } };
+}
+
+const statementOf = (answer: StubAnswer) => (answer as { json: { statement: string } }).json.statement;
+
 describe('step 6 at the MPASP: the Payment Request to the client bank', () => {
   it('sends the stored content signed by the MPASP to the bank ID_C names, and steps to approval_requested on 202', async () => {
     const payment = await sessionCreated();
+    let session: StubAnswer = noOrder;
     clientBank = (request) =>
-      request.url === '/macro/payment-requests' ? approvalRequested(payment.sessionId) : noOrder;
+      request.url === '/macro/payment-requests'
+        ? approvalRequested(payment.sessionId)
+        : request.url === `/macro/sessions/${payment.sessionId}/outcome`
+          ? session
+          : noOrder;
+    session = await sessionOutcome(payment, 'approval_requested');
     await gateway.service.runBackgroundOnce();
     expect(await stateOf(payment.transactionId)).toBe('approval_requested');
     const [sent] = sentFor(payment.sessionId);
@@ -234,8 +278,8 @@ describe('step 6 at the MPASP: the Payment Request to the client bank', () => {
       amount: macroAmountOf(amount),
     });
     const exchange = await findClientBankExchange(gateway.database, payment.transactionId);
-    // The step-12 watch began in the same round and found no order yet (the client has not approved).
-    expect(exchange).toMatchObject({ attempts: 1, failureMsg2: null, lastError: 'TRANSFER_UNKNOWN' });
+    // The step-12 watch began in the same round: the bank's signed word is that the client has not answered yet.
+    expect(exchange).toMatchObject({ attempts: 1, failureMsg2: null, lastError: 'approval_requested' });
     expect(exchange?.sentAt).not.toBeNull();
     const events = await macroPaymentEvents(gateway.database, payment.transactionId);
     expect(events.at(-1)).toMatchObject({
@@ -294,6 +338,7 @@ describe('step 6 at the MPASP: the Payment Request to the client bank', () => {
       transition: 'failure_msg2',
     });
     await gateway.service.runBackgroundOnce();
+    expect(requestsTo(`/macro/sessions/${payment.sessionId}/outcome`)).toHaveLength(0);
     expect(requestsTo(`/payment-orders/${payment.orderId}`)).toHaveLength(0);
   });
 
@@ -330,39 +375,55 @@ describe('step 6 at the MPASP: the Payment Request to the client bank', () => {
 describe('step 12 at the MPASP: the client bank’s outcome', () => {
   async function approvalRequestedPayment() {
     const payment = await sessionCreated();
+    let session: StubAnswer = noOrder;
     let order: StubAnswer = noOrder;
     clientBank = (request) =>
       request.url === '/macro/payment-requests'
         ? approvalRequested(payment.sessionId)
-        : request.url === `/payment-orders/${payment.orderId}`
-          ? order
-          : noOrder;
+        : request.url === `/macro/sessions/${payment.sessionId}/outcome`
+          ? session
+          : request.url === `/payment-orders/${payment.orderId}`
+            ? order
+            : noOrder;
+    session = await sessionOutcome(payment, 'approval_requested');
     await gateway.service.runBackgroundOnce();
     expect(await stateOf(payment.transactionId)).toBe('approval_requested');
     return {
       ...payment,
+      answerSession: (next: StubAnswer) => {
+        session = next;
+      },
       answerOrder: (next: StubAnswer) => {
         order = next;
       },
     };
   }
 
-  it('asks for the order the client bank derives from SID_T, waits while it is unknown or sending, completes on the signed statement', async () => {
-    const payment = await approvalRequestedPayment();
-    const asked = () => requestsTo(`/payment-orders/${payment.orderId}`);
-    await gateway.service.runBackgroundOnce();
-    expect(asked().length).toBeGreaterThanOrEqual(1);
-    expect(asked()[0]?.method).toBe('GET');
-    expect(asked()[0]?.headers.authorization).toMatch(/^MPay /);
-    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
-    payment.answerOrder({ status: 200, json: { id: payment.orderId, state: 'sending' } });
+  /** One more round, due again (the checks back off to at most 5 s). */
+  async function nextRound(): Promise<void> {
     gateway.advanceSeconds(6);
     await gateway.service.runBackgroundOnce();
+  }
+
+  it('asks for the session first and waits while the client has not answered; once approved, asks for the order the client bank derives from SID_T, waits while it is sending, completes on its signed statement', async () => {
+    const payment = await approvalRequestedPayment();
+    const sessionAsked = () => requestsTo(`/macro/sessions/${payment.sessionId}/outcome`);
+    const orderAsked = () => requestsTo(`/payment-orders/${payment.orderId}`);
+    await nextRound();
+    expect(sessionAsked().length).toBeGreaterThanOrEqual(2);
+    expect(sessionAsked()[0]?.method).toBe('GET');
+    expect(sessionAsked()[0]?.headers.authorization).toMatch(/^MPay /);
+    expect(orderAsked()).toHaveLength(0);
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    payment.answerSession(await sessionOutcome(payment, 'approved'));
+    payment.answerOrder({ status: 200, json: { id: payment.orderId, state: 'sending' } });
+    await nextRound();
+    expect(orderAsked()).toHaveLength(1);
+    expect(orderAsked()[0]?.headers.authorization).toMatch(/^MPay /);
     expect(await stateOf(payment.transactionId)).toBe('approval_requested');
     const finished = await finishedOrder(payment.orderId, 'completed');
     payment.answerOrder(finished);
-    gateway.advanceSeconds(6);
-    await gateway.service.runBackgroundOnce();
+    await nextRound();
     const stored = await findMacroPayment(gateway.database, payment.transactionId);
     expect(stored?.payment).toMatchObject({
       state: 'completed',
@@ -378,22 +439,89 @@ describe('step 12 at the MPASP: the client bank’s outcome', () => {
     });
     const exchange = await findClientBankExchange(gateway.database, payment.transactionId);
     expect(exchange?.outcomeStatement).toBe((finished as { json: { bankAnswer: string } }).json.bankAnswer);
-    const count = asked().length;
-    gateway.advanceSeconds(6);
-    await gateway.service.runBackgroundOnce();
-    expect(asked()).toHaveLength(count);
+    const count = sessionAsked().length;
+    await nextRound();
+    expect(sessionAsked()).toHaveLength(count);
   });
 
-  it('takes no statement signed by another key, or for another amount or order', async () => {
+  it('closes as declined_by_client with PAYMENT_DECLINED on the bank’s signed word that the client declined, long before T_EXP, asking for no order', async () => {
     const payment = await approvalRequestedPayment();
+    const declined = await sessionOutcome(payment, 'declined');
+    payment.answerSession(declined);
+    await nextRound();
+    const stored = await findMacroPayment(gateway.database, payment.transactionId);
+    expect(stored?.payment).toMatchObject({ state: 'declined_by_client', outcome: 'PAYMENT_DECLINED' });
+    expect(gateway.now().getTime()).toBeLessThan(stored!.payment.expiresAt.getTime());
+    expect((await macroPaymentEvents(gateway.database, payment.transactionId)).at(-1)).toMatchObject({
+      step: 7,
+      transition: 'papp_resp_declined_received',
+      fromState: 'approval_requested',
+      toState: 'declined_by_client',
+    });
+    const exchange = await findClientBankExchange(gateway.database, payment.transactionId);
+    expect(exchange?.outcomeStatement).toBe(statementOf(declined));
+    expect(requestsTo(`/payment-orders/${payment.orderId}`)).toHaveLength(0);
+  });
+
+  it('closes as failed_balance with the bank’s code when the client bank refused the approved payment’s order', async () => {
+    for (const code of ['INSUFFICIENT_FUNDS', 'LIMIT_EXCEEDED']) {
+      const payment = await approvalRequestedPayment();
+      payment.answerSession(await sessionOutcome(payment, 'refused', { refusalCode: code }));
+      await nextRound();
+      expect((await findMacroPayment(gateway.database, payment.transactionId))?.payment).toMatchObject({
+        state: 'failed_balance',
+        outcome: code,
+      });
+      expect((await macroPaymentEvents(gateway.database, payment.transactionId)).at(-1)).toMatchObject({
+        step: 8,
+        transition: 'failure_msg2_received',
+      });
+      expect(requestsTo(`/payment-orders/${payment.orderId}`)).toHaveLength(0);
+    }
+  });
+
+  it('takes no session statement signed by another key, or naming another session, payment, amount, T_EXP or order', async () => {
+    const payment = await approvalRequestedPayment();
+    const stored = await findMacroPayment(gateway.database, payment.transactionId);
+    const otherSessionId = randomUUID();
+    const answers = [
+      await sessionOutcome(payment, 'declined', {}, await generateSigningKeyPair()),
+      await sessionOutcome(payment, 'declined', { sessionId: otherSessionId }),
+      await sessionOutcome(payment, 'declined', { transactionId: randomUUID() }),
+      await sessionOutcome(payment, 'declined', { amount: macroAmountOf(createAmount('EUR', 1n)) }),
+      await sessionOutcome(payment, 'declined', { amount: { currency: 'EUR', value: 'x' } }),
+      await sessionOutcome(payment, 'declined', {
+        expiresAt: new Date(stored!.payment.expiresAt.getTime() + 1_000).toISOString(),
+      }),
+      await sessionOutcome(payment, 'refused', { refusalCode: 7 }),
+      await sessionOutcome(payment, 'completed' as SessionState),
+      await sessionOutcome(payment, 'approved', {
+        orderId: macroOrderId(testBankId, otherSessionId, sha256),
+      }),
+      { status: 200, json: { sessionId: payment.sessionId, state: 'declined' } },
+    ];
+    payment.answerOrder(await finishedOrder(payment.orderId, 'completed'));
+    for (const answer of answers) {
+      payment.answerSession(answer);
+      await nextRound();
+      expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    }
+    const exchange = await findClientBankExchange(gateway.database, payment.transactionId);
+    expect(exchange).toMatchObject({ outcomeAt: null, lastError: 'BANK_ANSWER_INVALID' });
+    expect(requestsTo(`/payment-orders/${payment.orderId}`)).toHaveLength(0);
+  });
+
+  it('takes no order statement signed by another key, or for another amount or order', async () => {
+    const payment = await approvalRequestedPayment();
+    payment.answerSession(await sessionOutcome(payment, 'approved'));
     for (const answer of [
+      noOrder,
       await finishedOrder(payment.orderId, 'completed', {}, await generateSigningKeyPair()),
       await finishedOrder(payment.orderId, 'completed', { amount: '1' }),
       await finishedOrder(macroOrderId(testBankId, randomUUID(), sha256), 'completed'),
     ]) {
       payment.answerOrder(answer);
-      gateway.advanceSeconds(6);
-      await gateway.service.runBackgroundOnce();
+      await nextRound();
       expect(await stateOf(payment.transactionId)).toBe('approval_requested');
     }
     expect((await findClientBankExchange(gateway.database, payment.transactionId))?.outcomeAt).toBeNull();
@@ -401,33 +529,62 @@ describe('step 12 at the MPASP: the client bank’s outcome', () => {
 
   it('closes as refused_by_mb with the bank’s code when the merchant bank refused the funds transfer', async () => {
     const payment = await approvalRequestedPayment();
+    payment.answerSession(await sessionOutcome(payment, 'approved'));
     payment.answerOrder(await finishedOrder(payment.orderId, 'refused'));
-    gateway.advanceSeconds(6);
-    await gateway.service.runBackgroundOnce();
+    await nextRound();
     expect((await findMacroPayment(gateway.database, payment.transactionId))?.payment).toMatchObject({
       state: 'refused_by_mb',
       outcome: 'PAYEE_UNKNOWN',
     });
   });
 
-  it('does not expire at T_EXP while the bank may still have an order, and expires once the grace has passed without one', async () => {
+  it('does not expire at T_EXP while the client bank may still take an approval, and expires once the grace has passed with the session unanswered', async () => {
     const payment = await approvalRequestedPayment();
     gateway.advanceSeconds(301);
     await gateway.service.runBackgroundOnce();
     expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    const unanswered = await sessionOutcome(payment, 'approval_requested');
+    payment.answerSession(unanswered);
     gateway.advanceSeconds(120);
     await gateway.service.runBackgroundOnce();
     expect((await findMacroPayment(gateway.database, payment.transactionId))?.payment).toMatchObject({
       state: 'expired',
       outcome: 'PAYMENT_EXPIRED',
     });
+    // The bank's word that the session stayed unanswered is kept as the evidence of the expiry.
+    const exchange = await findClientBankExchange(gateway.database, payment.transactionId);
+    expect(exchange?.outcomeStatement).toBe(statementOf(unanswered));
   });
 
-  it('completes after T_EXP when the bank’s order shows the client approved in time', async () => {
+  it('does not expire past the grace while the client bank does not say the session is unanswered', async () => {
+    const payment = await approvalRequestedPayment();
+    payment.answerSession({
+      status: 404,
+      json: { error: { code: 'MACRO_APPROVAL_UNKNOWN', message: 'unknown approval request' } },
+    });
+    gateway.advanceSeconds(301 + 120);
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    expect(await findClientBankExchange(gateway.database, payment.transactionId)).toMatchObject({
+      outcomeAt: null,
+      lastError: 'MACRO_APPROVAL_UNKNOWN',
+    });
+  });
+
+  it('completes after T_EXP when the bank’s session and order show the client approved in time', async () => {
     const payment = await approvalRequestedPayment();
     gateway.advanceSeconds(301);
+    payment.answerSession(await sessionOutcome(payment, 'approved'));
     payment.answerOrder(await finishedOrder(payment.orderId, 'completed'));
     await gateway.service.runBackgroundOnce();
     expect(await stateOf(payment.transactionId)).toBe('completed');
+  });
+
+  it('takes a decline learnt after T_EXP: the client bank took it in time', async () => {
+    const payment = await approvalRequestedPayment();
+    gateway.advanceSeconds(301 + 120);
+    payment.answerSession(await sessionOutcome(payment, 'declined'));
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('declined_by_client');
   });
 });

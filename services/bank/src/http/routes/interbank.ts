@@ -256,6 +256,42 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
     },
   );
 
+  // The merchant bank's record of a funds transfer it decided (the message as received, kept as evidence).
+  app.get<{ Params: IdParams }>(
+    '/interbank/credits/:id',
+    { schema: { params: idParamsSchema } },
+    async (request) => {
+      const { rows } = await context.database.query<{
+        id: string;
+        debtor_bank: string;
+        outcome: 'credited' | 'refused';
+        refusal_code: string | null;
+        payee_id: string | null;
+        amount: string | number | bigint;
+        ledger: string;
+        message: string;
+        created_at: Date | string;
+      }>(
+        `SELECT id, debtor_bank, outcome, refusal_code, payee_id, amount, ledger, message, created_at
+           FROM interbank_credits WHERE id = $1 ORDER BY created_at LIMIT 1`,
+        [request.params.id],
+      );
+      const row = rows[0];
+      if (row === undefined) throw new MpayError('TRANSFER_UNKNOWN');
+      return {
+        id: row.id,
+        debtorBank: row.debtor_bank,
+        outcome: row.outcome,
+        ...(row.refusal_code === null ? {} : { refusalCode: row.refusal_code }),
+        ...(row.payee_id === null ? {} : { payeeId: row.payee_id }),
+        amount: String(row.amount),
+        currency: row.ledger,
+        message: row.message,
+        createdAt: new Date(row.created_at).toISOString(),
+      };
+    },
+  );
+
   app.get('/settlement/positions', async () => ({
     bank: context.interbank.self,
     positions: (await settlementPositions(context.database, context.interbank, context.clock())).map(

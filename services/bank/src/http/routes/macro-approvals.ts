@@ -7,6 +7,7 @@ import { selectPendingMacroApprovals } from '../../macro/approvals-store.ts';
 import { readConfirmation } from '../../macro/confirmation.ts';
 import { type MacroContext, macroBankLimits } from '../../macro/context.ts';
 import { type AuthenticatedDevice, authenticateDevice } from '../../macro/device.ts';
+import { readSessionOutcome } from '../../macro/session-outcome.ts';
 import { callerOf } from '../authenticate.ts';
 import { ledgerId } from '../schemas.ts';
 import type { StrictSchema } from '../strict-validator.ts';
@@ -65,6 +66,14 @@ interface SessionParams {
  * CRYPTO_VERIFICATION_FAILED, MESSAGE_INVALID / PARTY_ID_INVALID /
  * PAYMENT_MESSAGE_MISMATCH (the core's parse), MACRO_RECIPIENT_INVALID,
  * MESSAGE_EXPIRED, REQUEST_INVALID, MACRO_CLIENT_UNKNOWN (404).
+ *
+ * GET /macro/sessions/:sessionId/outcome, step 12 for every end of the
+ * session, called by the MPASP that sent its step 6 (any other caller:
+ * MACRO_APPROVAL_UNKNOWN, 404) → 200 `{ sessionId, state, refusalCode?,
+ * orderId?, statement }`, state approval_requested | declined | refused |
+ * approved, `statement` the bank's compact JWS over `{ macroSession: {
+ * sessionId, transactionId, state, amount, expiresAt, refusalCode?, orderId?
+ * } }` (aud the caller, txn SID_T; session-outcome.ts).
  */
 export function registerMacroPaymentRequestRoute(app: FastifyInstance, context: MacroContext): void {
   app.post<{ Body: { request: string } }>(
@@ -87,6 +96,12 @@ export function registerMacroPaymentRequestRoute(app: FastifyInstance, context: 
         error: new MpayError(code).toJSON(),
       });
     },
+  );
+
+  app.get<{ Params: SessionParams }>(
+    '/macro/sessions/:sessionId/outcome',
+    { schema: { params: sessionParamsSchema } },
+    async (request) => readSessionOutcome(context, callerOf(request), request.params.sessionId),
   );
 }
 

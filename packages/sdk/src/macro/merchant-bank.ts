@@ -1,0 +1,159 @@
+import {
+  type DecryptionKey,
+  decryptWith,
+  keyResolverFromJwkSet,
+  type PrivateJwk,
+  type SigningKey,
+  verifyPayload,
+} from '@mpay/envelope';
+import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
+import {
+  MpayError,
+  type PayConfirmToMerchantContent,
+  parsePayConfirmToMerchantContent,
+  type Sha256Digest,
+} from '@mpay/protocol';
+import { type BankTrust, fetchBankTrust } from '../merchant/seal.ts';
+
+/**
+ * The merchant's leg with its own bank in a macro payment (seed 002 §4.2,
+ * step 9: MB → M: E_SP{SID_T, Pay_Confirm, ID_C, AmtInfo_c}_{MB-M}). The
+ * merchant's system reads, from its bank directly, the Pay_Confirms of the
+ * macro payments its bank credited to it: each sealed to the merchant's
+ * bound encryption key, signed by the bank, parsed strictly by the core and
+ * checked to name this merchant and its bank. The merchant learns of a
+ * macro payment only from its bank's word: the client starts the payment at
+ * the MPASP, and nothing the client or the MPASP says credits the merchant.
+ */
+export interface MacroMerchantClientOptions {
+  /** Where the merchant's bank answers. */
+  readonly bankUrl: string;
+  /** The merchant's party id (ID_M): its binding's subject at the bank, issuer of its request tokens. */
+  readonly partyId: string;
+  /** The merchant's bound signing key. */
+  readonly signingKey: PrivateJwk | SigningKey;
+  /** The merchant's bound encryption key: Pay_Confirm is sealed to it. */
+  readonly encryptionKey: PrivateJwk | DecryptionKey;
+  /** The bank as pinned by the merchant; default: read once from its GET /bank (`fetchBankTrust`). */
+  readonly bank?: BankTrust;
+  readonly timeoutMs?: number;
+}
+
+/** One verified Pay_Confirm (step 9). */
+export interface MacroMerchantConfirmation {
+  /** Where the next read starts (`confirmations(sequence)`). */
+  readonly sequence: string;
+  readonly sessionId: string;
+  readonly content: PayConfirmToMerchantContent;
+  /** Size of the sealed message as the bank sent it, in bytes. */
+  readonly bytes: number;
+}
+
+export interface MacroMerchantConfirmationPage {
+  readonly confirmations: readonly MacroMerchantConfirmation[];
+  /** Pass as `after` for the next page; present when this page is full. */
+  readonly next?: string;
+}
+
+const answerBytesMax = 1024 * 1024;
+const timeoutMsDefault = 30_000;
+/** The bank signs its statements for a day (services/bank macroBankLimits.statementLifetimeSeconds). */
+const bankMessageAgeSecondsMax = 86_400;
+const sequencePattern = /^(0|[1-9][0-9]{0,17})$/;
+const sessionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const claimNames: ReadonlySet<string> = new Set(['iss', 'aud', 'txn', 'iat', 'exp', 'nonce']);
+/** Pay_Confirm has no hash to check. */
+const noDigest: Sha256Digest = () => {
+  throw new Error('assertion failed: Pay_Confirm is parsed without a digest');
+};
+
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+export class MacroMerchantClient {
+  readonly #options: MacroMerchantClientOptions;
+  #bank: Promise<BankTrust> | undefined;
+
+  constructor(options: MacroMerchantClientOptions) {
+    this.#options = Object.freeze({ ...options });
+    if (options.bank !== undefined) this.#bank = Promise.resolve(options.bank);
+  }
+
+  /** The bank's keys: pinned, or read once from its GET /bank. */
+  bank(): Promise<BankTrust> {
+    this.#bank ??= fetchBankTrust(this.#options.bankUrl);
+    return this.#bank;
+  }
+
+  /**
+   * Step 9 at the merchant: the Pay_Confirms after `after` (oldest first, a
+   * page at a time). One that does not open, verify or name this merchant is
+   * refused (CRYPTO_VERIFICATION_FAILED): never shown as the bank's word.
+   */
+  async confirmations(after = '0'): Promise<MacroMerchantConfirmationPage> {
+    if (!sequencePattern.test(after)) throw new MpayError('REQUEST_INVALID', 'after');
+    const bank = await this.bank();
+    const path = `/macro/merchant-confirmations?after=${after}`;
+    const authorization = await signRequest(
+      { method: 'GET', path, body: '' },
+      { issuer: this.#options.partyId, audience: bank.id, key: this.#options.signingKey },
+    );
+    const answer = await requestAnswer(`${this.#options.bankUrl}${path}`, {
+      method: 'GET',
+      headers: { authorization },
+      timeoutMs: this.#options.timeoutMs ?? timeoutMsDefault,
+      responseBytesMax: answerBytesMax,
+    });
+    if (answer.status !== 200) throw errorFromAnswer(answer.body, answer.status);
+    const body = record(answer.body);
+    if (!Array.isArray(body.confirmations) || (body.next !== undefined && typeof body.next !== 'string'))
+      throw new MpayError('BANK_ANSWER_INVALID', 'confirmations');
+    const confirmations: MacroMerchantConfirmation[] = [];
+    for (const entry of body.confirmations) {
+      const { sequence, sessionId, payConfirm } = record(entry);
+      if (
+        typeof sequence !== 'string' ||
+        !sequencePattern.test(sequence) ||
+        typeof sessionId !== 'string' ||
+        !sessionIdPattern.test(sessionId) ||
+        typeof payConfirm !== 'string'
+      )
+        throw new MpayError('BANK_ANSWER_INVALID', 'confirmations');
+      const content = await this.#open(bank, payConfirm, sessionId);
+      confirmations.push(
+        Object.freeze({ sequence, sessionId, content, bytes: new TextEncoder().encode(payConfirm).length }),
+      );
+    }
+    return Object.freeze({
+      confirmations: Object.freeze(confirmations),
+      ...(typeof body.next === 'string' ? { next: body.next } : {}),
+    });
+  }
+
+  async #open(bank: BankTrust, sealed: string, sessionId: string): Promise<PayConfirmToMerchantContent> {
+    let payload: Readonly<Record<string, unknown>>;
+    try {
+      const jws = new TextDecoder('utf-8', { fatal: true }).decode(
+        await decryptWith(sealed, [this.#options.encryptionKey]),
+      );
+      ({ payload } = await verifyPayload(
+        jws,
+        keyResolverFromJwkSet(bank.keys),
+        { issuer: bank.id, audience: this.#options.partyId, transactionId: sessionId },
+        { maxAgeSeconds: bankMessageAgeSecondsMax },
+      ));
+    } catch {
+      throw new MpayError('CRYPTO_VERIFICATION_FAILED', `Pay_Confirm not from ${bank.id}`);
+    }
+    const content = parsePayConfirmToMerchantContent(
+      Object.fromEntries(Object.entries(payload).filter(([name]) => !claimNames.has(name))),
+      noDigest,
+    );
+    if (content.from !== bank.id || content.to !== this.#options.partyId || content.sessionId !== sessionId)
+      throw new MpayError('CRYPTO_VERIFICATION_FAILED', 'Pay_Confirm');
+    return content;
+  }
+}
