@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
 import { createAmount, createTransactionData, type MacroPaymentStatusContent } from '@mpay/protocol';
-import { type MacroApprovalRequest, MacroBankClient } from '@mpay/sdk';
+import { type MacroApprovalRequest, MacroBankClient, MacroMerchantClient } from '@mpay/sdk';
 import type { Database } from '@mpay/storage';
 import * as opaque from '@serenity-kit/opaque';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,19 +52,19 @@ async function registeredClient(name: string, balanceMinor: bigint): Promise<Reg
 }
 
 /** Steps 1–5 through MacroClient.pay; the TransactionData the device keeps for its consent (step 7). */
-async function paySteps1To5(registered: Registered) {
+async function paySteps1To5(registered: Registered, merchantId: string = demoParties.merchant.id) {
   const date = new Date();
   const session = await registered.client.pay(
     {
       clientId: registered.clientId,
       msisdn: registered.msisdn,
-      merchantId: demoParties.merchant.id,
+      merchantId,
       amount,
       date,
     },
     { mPin: async () => registered.mPin, secretAnswer: async () => macroSecretAnswer },
   );
-  const transactionData = createTransactionData({ date, amount, merchantId: demoParties.merchant.id });
+  const transactionData = createTransactionData({ date, amount, merchantId });
   return { ...session, transactionData };
 }
 
@@ -72,6 +73,14 @@ async function accountBalance(account: string): Promise<bigint> {
     `/accounts/${account}`,
   );
   return BigInt(balance);
+}
+
+/** What the client may still spend: a hold left in place would show here, not in the balance. */
+async function xbankAvailable(account: string): Promise<bigint> {
+  const { available } = await bankOperator(xbank, xbank.operatorKey).get<{ available: string }>(
+    `/accounts/${account}`,
+  );
+  return BigInt(available);
 }
 
 async function balancesOf(registered: Registered) {
@@ -154,6 +163,39 @@ describe('macro payment, the twelve steps of §4.2 across two banks', () => {
         merchantId: demoParties.merchant.id,
         amount: { currency: 'EUR', value: '129.90' },
       },
+    });
+
+    // Step 9: ybank's Pay_Confirm to the merchant, read by the merchant's system from its own bank.
+    const merchantBank = test.platform.banks.find((bank) => bank.id === 'ybank') as RunningBank;
+    const merchant = new MacroMerchantClient({
+      bankUrl: merchantBank.url,
+      partyId: demoParties.merchant.id,
+      signingKey: test.platform.credentials.merchantKeys.signing.privateJwk,
+      encryptionKey: test.platform.credentials.merchantKeys.encryption.privateJwk,
+    });
+    const toMerchant = await waitFor(
+      async () => {
+        let after = '0';
+        for (;;) {
+          const page = await merchant.confirmations(after);
+          const found = page.confirmations.find((entry) => entry.sessionId === session.sessionId);
+          if (found !== undefined || page.next === undefined) return found;
+          after = page.next;
+        }
+      },
+      {
+        deadlineMs: backgroundWorkDeadlineMs,
+        what: `ybank's Pay_Confirm to the merchant for ${session.sessionId}`,
+      },
+    );
+    expect(toMerchant.content).toEqual({
+      kind: 'macro_pay_confirm_to_merchant',
+      from: 'ybank',
+      to: demoParties.merchant.id,
+      sessionId: session.sessionId,
+      clientId: registered.clientId,
+      amount: { currency: 'EUR', value: '129.90' },
+      expiresAt: expect.any(String),
     });
 
     // The money moved exactly once, and a replayed PApp_Resp moves nothing more.
@@ -256,6 +298,29 @@ describe('macro payment, the twelve steps of §4.2 across two banks', () => {
       ),
     ).toBe('MACRO_APPROVAL_REPLAYED');
     expect(await balancesOf(registered)).toEqual(before);
+  });
+
+  it('refuses FT naming a merchant unknown at the MB (PAYEE_UNKNOWN): the hold released, the MPASP told, nothing moves', async () => {
+    const registered = await registeredClient('emil', 1_000_00n);
+    const before = await balancesOf(registered);
+    // The MPASP never learns ID_M before step 7 (only h(TransactionData)): the MB is the first to know it is unknown.
+    const nobody = `nobody-${randomUUID().slice(0, 8)}@merchant.ybank`;
+    const session = await paySteps1To5(registered, nobody);
+    const request = await approvalRequestOf(registered, session.sessionId);
+    const outcome = await registered.bank.approve(request, {
+      decision: 'approve',
+      transactionData: session.transactionData,
+    });
+    expect(outcome.order).toMatchObject({ state: 'refused', refusalCode: 'PAYEE_UNKNOWN' });
+    const status = await statusOnceIt(registered, session.transactionId, 'declined');
+    expect(status).toMatchObject({ outcome: 'PAYEE_UNKNOWN', step: 8, sessionId: session.sessionId });
+    expect(await stateOf(session.transactionId)).toBe('refused_by_mb');
+    expect(await registered.bank.confirmation(session.sessionId)).toMatchObject({
+      state: 'refused',
+      refusalCode: 'PAYEE_UNKNOWN',
+    });
+    expect(await balancesOf(registered)).toEqual(before);
+    expect(await xbankAvailable(registered.customer.account)).toBe(before.client);
   });
 
   it('refuses PApp_Resp sent to the MPASP instead of the CB, and nothing moves', async () => {
