@@ -4,7 +4,6 @@ import {
   type EmvDataObject,
   emvCrcOf,
   formatDecimalAmount,
-  isMpayError,
   MpayError,
   parseEmvPayload,
   parseTillCode,
@@ -19,6 +18,7 @@ import {
   formatMinor,
   logEvidence,
   openDemo,
+  refusalOf,
   signedWith,
 } from './demo.ts';
 import { readJson } from './deployment.ts';
@@ -84,16 +84,6 @@ function alteredCopy(payload: string, amountText: string): string {
   const tlv = (text: string) => `54${String(text.length).padStart(2, '0')}${text}`;
   const body = payload.slice(0, -8).replace(tlv(amountText), tlv('0.01'));
   return `${body}6304${emvCrcOf(`${body}6304`)}`;
-}
-
-async function refusalOf(run: Promise<unknown>): Promise<string> {
-  try {
-    await run;
-    return 'accepted';
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
 }
 
 /**

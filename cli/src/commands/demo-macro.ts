@@ -35,7 +35,14 @@ import {
 } from '@mpay/sdk';
 import { generatePartyKeys } from '../platform/identities.ts';
 import { demoParties } from '../platform/seed.ts';
-import { balancesOf, type DemoContext, type DemoDeployment, formatMinor, openDemo } from './demo.ts';
+import {
+  balancesOf,
+  type DemoContext,
+  type DemoDeployment,
+  formatMinor,
+  openDemo,
+  refusalOf,
+} from './demo.ts';
 import { type OperatorClient, operatorClient } from './deployment.ts';
 import { type CommandIo, processIo } from './io.ts';
 import { mailDirOf } from './mail.ts';
@@ -466,16 +473,6 @@ async function statusWhen(
 
 const finalStatuses: ReadonlySet<string> = new Set(['completed', 'declined', 'expired', 'failed']);
 
-async function codeOf(run: Promise<unknown>): Promise<string> {
-  try {
-    await run;
-    return 'accepted';
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-}
-
 interface Balances {
   readonly customer: string;
   readonly merchant: string;
@@ -645,14 +642,20 @@ async function readMerchantConfirmation(demo: MacroDemo, sessionId: string): Pro
 // ---------------------------------------------------------------------------
 // The runs.
 
-async function pay(demo: MacroDemo): Promise<number> {
-  const party = await registerClient(demo, openingBalanceMinor);
+/** A client registered with `balanceMinor` and shown, then steps 1–5 with the right answers. */
+async function registeredThroughStep5(demo: MacroDemo, balanceMinor: bigint) {
+  const party = await registerClient(demo, balanceMinor);
   const before = await balancesOf(demo.context, party.account);
   printParties(demo, party);
   const { started } = await steps1To3(demo, party);
   const session = await party.client.answerSecret(started.transactionId, secretAnswer);
   printStep(demo, 4);
   printStep5(demo, party, session.sessionId);
+  return { party, before, started, session };
+}
+
+async function pay(demo: MacroDemo): Promise<number> {
+  const { party, before, started, session } = await registeredThroughStep5(demo, openingBalanceMinor);
   const request = await until<MacroApprovalRequest>(
     `PApp_Req for ${session.sessionId}`,
     approvalRequestWaitMs,
@@ -793,7 +796,7 @@ async function failSecret(demo: MacroDemo, path: MacroFailurePath): Promise<numb
   const before = await balancesOf(demo.context, party.account);
   printParties(demo, party);
   const { started } = await steps1To3(demo, party);
-  const code = await codeOf(party.client.answerSecret(started.transactionId, wrongSecretAnswer));
+  const code = await refusalOf(party.client.answerSecret(started.transactionId, wrongSecretAnswer));
   printStep(demo, 4, [`SAns "${wrongSecretAnswer}" (not the registered answer)`]);
   printStep(
     demo,
@@ -808,13 +811,7 @@ async function failSecret(demo: MacroDemo, path: MacroFailurePath): Promise<numb
 
 /** --fail balance: a client holding less than AmtInfo_c; the CB answers failure_msg2 at step 6, before any PApp_Req. */
 async function failBalance(demo: MacroDemo, path: MacroFailurePath): Promise<number> {
-  const party = await registerClient(demo, shortBalanceMinor);
-  const before = await balancesOf(demo.context, party.account);
-  printParties(demo, party);
-  const { started } = await steps1To3(demo, party);
-  const session = await party.client.answerSecret(started.transactionId, secretAnswer);
-  printStep(demo, 4);
-  printStep5(demo, party, session.sessionId);
+  const { party, before, started, session } = await registeredThroughStep5(demo, shortBalanceMinor);
   const status = await statusWhen(
     party,
     started.transactionId,
@@ -860,7 +857,7 @@ async function failExpiry(demo: MacroDemo, path: MacroFailurePath): Promise<numb
   const { started } = await steps1To3(demo, party);
   await waitPastExpiry(demo, started.expiresAt);
   const sentAt = new Date().toISOString();
-  const code = await codeOf(party.client.answerSecret(started.transactionId, secretAnswer));
+  const code = await refusalOf(party.client.answerSecret(started.transactionId, secretAnswer));
   printStep(demo, 4, [
     `the right SAns, sent at ${sentAt}, after T_EXP ${started.expiresAt}: refused with ${code}`,
   ]);
@@ -884,14 +881,14 @@ async function failTries(demo: MacroDemo, path: MacroFailurePath): Promise<numbe
   // §3: "more than 3 times, the message will be deleted at client device".
   for (let attempt = 1; attempt <= defaultMacroLimits.challengeOpenTriesMax; attempt += 1) {
     const from = demo.observed.length;
-    code = await codeOf(party.client.openChallenge(started.transactionId, wrongPin(party.mPin)));
+    code = await refusalOf(party.client.openChallenge(started.transactionId, wrongPin(party.mPin)));
     const logins = demo.observed.slice(from).filter((entry) => entry.message === 'macro_mpin_login');
     tries.push(
       `try ${attempt}, a wrong mPIN: ${code} (OPAQUE login, ${loginSizes(logins)} bytes sent, counted by the MPASP)`,
     );
   }
   const from = demo.observed.length;
-  const fourth = await codeOf(party.client.openChallenge(started.transactionId, party.mPin));
+  const fourth = await refusalOf(party.client.openChallenge(started.transactionId, party.mPin));
   const sent = demo.observed.length - from;
   tries.push(
     `try ${defaultMacroLimits.challengeOpenTriesMax + 1}, the right mPIN: ${fourth} on the device, ${sent === 0 ? 'nothing sent' : `${sent} messages sent`}`,

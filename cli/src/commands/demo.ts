@@ -772,3 +772,14 @@ function custodyOutcome(
   for (const problem of problems) io.stderr(`mpay demo --custody: ${problem}\n`);
   return problems.length === 0 ? 0 : 1;
 }
+
+/** The stable code a demo step was refused with, or 'accepted'. */
+export async function refusalOf(run: Promise<unknown>): Promise<string> {
+  try {
+    await run;
+    return 'accepted';
+  } catch (error) {
+    if (isMpayError(error)) return error.code;
+    throw error;
+  }
+}

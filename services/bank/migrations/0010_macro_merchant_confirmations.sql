@@ -6,13 +6,13 @@
 -- merchant's device when the merchant reads it. Pay_Ack (step 10) travels in the
 -- signed answer to the client bank and is made again from the same FT on a retry.
 --
--- One row per credited transfer, and per SID_T; `sequence` orders a merchant's
+-- One row per credited transfer, and per client bank and SID_T; `sequence` orders a merchant's
 -- confirmations for paging (GET /macro/merchant-confirmations?after=).
 CREATE TABLE macro_merchant_confirmations (
   sequence bigserial PRIMARY KEY,
   debtor_bank text NOT NULL,
   transfer_id uuid NOT NULL,
-  session_id uuid NOT NULL UNIQUE,
+  session_id uuid NOT NULL,
   client_id text NOT NULL CHECK (length(client_id) BETWEEN 1 AND 64),
   merchant_id text NOT NULL CHECK (length(merchant_id) BETWEEN 1 AND 128),
   ledger text NOT NULL CHECK (ledger ~ '^[A-Z]{3}$'),
@@ -23,6 +23,7 @@ CREATE TABLE macro_merchant_confirmations (
   expires_at timestamptz NOT NULL,
   created_at timestamptz NOT NULL,
   UNIQUE (debtor_bank, transfer_id),
+  UNIQUE (debtor_bank, session_id),
   FOREIGN KEY (debtor_bank, transfer_id) REFERENCES interbank_credits (debtor_bank, id)
 );
 

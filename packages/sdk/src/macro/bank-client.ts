@@ -1,19 +1,9 @@
-import {
-  type DecryptionKey,
-  decryptWith,
-  encryptTo,
-  keyResolverFromJwkSet,
-  type PrivateJwk,
-  type SigningKey,
-  signPayload,
-  verifyPayload,
-} from '@mpay/envelope';
+import { type DecryptionKey, encryptTo, type PrivateJwk, type SigningKey, signPayload } from '@mpay/envelope';
 import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
 import {
   amountEquals,
   amountOfMacroAmount,
   canonicalBytes,
-  isMpayError,
   MpayError,
   type PAppReqContent,
   type PAppRespContent,
@@ -22,11 +12,11 @@ import {
   parsePAppRespContent,
   parsePayConfirmToClientContent,
   parseTransactionData,
-  type Sha256Digest,
   type TransactionData,
   transactionDataOfConsent,
 } from '@mpay/protocol';
 import { type BankTrust, fetchBankTrust } from '../merchant/seal.ts';
+import { contentOf, noDigest, openFromBank, record, sessionIdPattern, verifyFromBank } from './from-bank.ts';
 import {
   byteLengthOf,
   describeCompact,
@@ -110,11 +100,8 @@ export interface MacroConfirmation {
 
 const answerBytesMax = 256 * 1024;
 const timeoutMsDefault = 30_000;
-/** The bank signs its PApp_Req until T_EXP and its statements for a day (services/bank macroBankLimits). */
-const bankMessageAgeSecondsMax = 86_400;
 const consentLifetimeSecondsDefault = 120;
 const consentLifetimeSecondsMax = 300;
-const sessionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const confirmationStates: readonly MacroConfirmation['state'][] = [
   'approval_requested',
   'declined',
@@ -122,24 +109,6 @@ const confirmationStates: readonly MacroConfirmation['state'][] = [
   'sending',
   'completed',
 ];
-
-/** The claims signPayload adds next to a content; the content is what remains. */
-const claimNames: ReadonlySet<string> = new Set(['iss', 'aud', 'txn', 'iat', 'exp', 'nonce']);
-
-function contentOf(payload: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(payload).filter(([name]) => !claimNames.has(name)));
-}
-
-/** None of the bank's contents read here has a hash to check (only PApp_Resp has). */
-const noDigest: Sha256Digest = () => {
-  throw new Error('assertion failed: only PApp_Resp is checked with a digest');
-};
-
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : {};
-}
 
 export class MacroBankClient {
   readonly #options: MacroBankClientOptions;
@@ -209,29 +178,17 @@ export class MacroBankClient {
     sealed: unknown,
     sessionId: string,
   ): Promise<{ payload: Readonly<Record<string, unknown>>; sealed: string; jws: string }> {
-    const bank = await this.bank();
-    try {
-      const jws = new TextDecoder('utf-8', { fatal: true }).decode(
-        await decryptWith(sealed, [this.#options.encryptionKey]),
-      );
-      const { payload } = await this.#verifyFromBank(jws, sessionId);
-      return { payload, sealed: sealed as string, jws };
-    } catch (error) {
-      if (isMpayError(error, 'CRYPTO_VERIFICATION_FAILED')) throw error;
-      throw new MpayError('CRYPTO_VERIFICATION_FAILED', `not from ${bank.id}`);
-    }
+    return openFromBank(
+      await this.bank(),
+      this.#options.encryptionKey,
+      this.#options.partyId,
+      sealed,
+      sessionId,
+    );
   }
 
   async #verifyFromBank(jws: unknown, sessionId: string) {
-    const bank = await this.bank();
-    return verifyPayload(
-      jws,
-      keyResolverFromJwkSet(bank.keys),
-      { issuer: bank.id, audience: this.#options.partyId, transactionId: sessionId },
-      { maxAgeSeconds: bankMessageAgeSecondsMax },
-    ).catch(() => {
-      throw new MpayError('CRYPTO_VERIFICATION_FAILED', `not from ${bank.id}`);
-    });
+    return verifyFromBank(await this.bank(), this.#options.partyId, jws, sessionId);
   }
 
   /**

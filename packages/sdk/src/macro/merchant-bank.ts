@@ -1,19 +1,12 @@
-import {
-  type DecryptionKey,
-  decryptWith,
-  keyResolverFromJwkSet,
-  type PrivateJwk,
-  type SigningKey,
-  verifyPayload,
-} from '@mpay/envelope';
+import type { DecryptionKey, PrivateJwk, SigningKey } from '@mpay/envelope';
 import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
 import {
   MpayError,
   type PayConfirmToMerchantContent,
   parsePayConfirmToMerchantContent,
-  type Sha256Digest,
 } from '@mpay/protocol';
 import { type BankTrust, fetchBankTrust } from '../merchant/seal.ts';
+import { contentOf, noDigest, openFromBank, record, sessionIdPattern } from './from-bank.ts';
 
 /**
  * The merchant's leg with its own bank in a macro payment (seed 002 §4.2,
@@ -57,21 +50,7 @@ export interface MacroMerchantConfirmationPage {
 
 const answerBytesMax = 1024 * 1024;
 const timeoutMsDefault = 30_000;
-/** The bank signs its statements for a day (services/bank macroBankLimits.statementLifetimeSeconds). */
-const bankMessageAgeSecondsMax = 86_400;
 const sequencePattern = /^(0|[1-9][0-9]{0,17})$/;
-const sessionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const claimNames: ReadonlySet<string> = new Set(['iss', 'aud', 'txn', 'iat', 'exp', 'nonce']);
-/** Pay_Confirm has no hash to check. */
-const noDigest: Sha256Digest = () => {
-  throw new Error('assertion failed: Pay_Confirm is parsed without a digest');
-};
-
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : {};
-}
 
 export class MacroMerchantClient {
   readonly #options: MacroMerchantClientOptions;
@@ -134,24 +113,14 @@ export class MacroMerchantClient {
   }
 
   async #open(bank: BankTrust, sealed: string, sessionId: string): Promise<PayConfirmToMerchantContent> {
-    let payload: Readonly<Record<string, unknown>>;
-    try {
-      const jws = new TextDecoder('utf-8', { fatal: true }).decode(
-        await decryptWith(sealed, [this.#options.encryptionKey]),
-      );
-      ({ payload } = await verifyPayload(
-        jws,
-        keyResolverFromJwkSet(bank.keys),
-        { issuer: bank.id, audience: this.#options.partyId, transactionId: sessionId },
-        { maxAgeSeconds: bankMessageAgeSecondsMax },
-      ));
-    } catch {
-      throw new MpayError('CRYPTO_VERIFICATION_FAILED', `Pay_Confirm not from ${bank.id}`);
-    }
-    const content = parsePayConfirmToMerchantContent(
-      Object.fromEntries(Object.entries(payload).filter(([name]) => !claimNames.has(name))),
-      noDigest,
+    const { payload } = await openFromBank(
+      bank,
+      this.#options.encryptionKey,
+      this.#options.partyId,
+      sealed,
+      sessionId,
     );
+    const content = parsePayConfirmToMerchantContent(contentOf(payload), noDigest);
     if (content.from !== bank.id || content.to !== this.#options.partyId || content.sessionId !== sessionId)
       throw new MpayError('CRYPTO_VERIFICATION_FAILED', 'Pay_Confirm');
     return content;

@@ -41,19 +41,30 @@ async function recordNonce(sql: Sql, verified: VerifiedFundsTransfer): Promise<v
   if (inserted.rowCount !== 1) throw new MpayError('MESSAGE_REPLAYED');
 }
 
+/**
+ * The decision already taken on this peer's transfer `id`, if any. Keyed by
+ * the debtor bank as well: one peer can never take another peer's id. A
+ * macro payment's order delivered before its messages carried the FT has the
+ * transfer's own hash (`legacyHash`): the same request.
+ */
 async function existingDecision(
   sql: Sql,
   transfer: FundsTransfer,
   hash: string,
+  legacyHash: string,
 ): Promise<Decision | undefined> {
   const { rows } = await sql.query<{
     request_hash: string;
     outcome: 'credited' | 'refused';
     refusal_code: string | null;
-  }>('SELECT request_hash, outcome, refusal_code FROM interbank_credits WHERE id = $1', [transfer.id]);
+  }>('SELECT request_hash, outcome, refusal_code FROM interbank_credits WHERE debtor_bank = $1 AND id = $2', [
+    transfer.debtorBank,
+    transfer.id,
+  ]);
   const row = rows[0];
   if (row === undefined) return undefined;
-  if (row.request_hash !== hash) throw new MpayError('TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS');
+  if (row.request_hash !== hash && row.request_hash !== legacyHash)
+    throw new MpayError('TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS');
   return { outcome: row.outcome, code: row.refusal_code ?? undefined };
 }
 
@@ -143,7 +154,7 @@ async function decide(
   const now = context.clock();
   return context.database.transaction(async (sql) => {
     await recordNonce(sql, verified);
-    const existing = await existingDecision(sql, transfer, hash);
+    const existing = await existingDecision(sql, transfer, hash, fundsTransferHash(transfer));
     if (existing !== undefined) return existing;
     const { creditAccountId, ...decision } = await credit(context, sql, transfer, now);
     await sql.query(

@@ -1,38 +1,32 @@
-import { randomUUID } from 'node:crypto';
 import {
   decryptWith,
   encryptTo,
   type PrivateJwk,
   type PublicJwk,
-  parsePublicJwk,
   publicPart,
   signPayload,
   verifyPayload,
 } from '@mpay/envelope';
 import { signRequest } from '@mpay/http-client';
-import {
-  createAmount,
-  createSession,
-  createTranId,
-  createTransactionData,
-  hashTransactionData,
-  macroAmountOf,
-  parseFailureMsg2,
-  parsePAppReqContent,
-  parsePayConfirmToClientContent,
-} from '@mpay/protocol';
+import { parseFailureMsg2, parsePAppReqContent, parsePayConfirmToClientContent } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBankPair, type TestBankNode, type TestBankPair } from '../interbank/test-banks.ts';
-import {
-  type EnrolledKey,
-  enrolTestCustomer,
-  errorCodeOf,
-  type HttpAnswer,
-  testBearerToken,
-  uniquePartyId,
-} from '../test-helpers.ts';
+import { type EnrolledKey, enrolTestCustomer, errorCodeOf, uniquePartyId } from '../test-helpers.ts';
 import { macroOrderId } from './approval.ts';
 import { contentOf, sha256 } from './approval-request.ts';
+import {
+  bankRequest,
+  type MacroClient,
+  type MacroTestPayment,
+  newMacroClient,
+  newMacroPayment,
+  postApproval,
+  postPaymentRequest,
+  publishedBankKeys,
+  sealedPAppResp,
+  sendPaymentRequest,
+  transactionDataHashOf,
+} from './macro.test-helper.ts';
 
 /**
  * Seed 002 §4.2 steps 6, 7 (and 8, 10, 11 as far as the client bank goes)
@@ -50,133 +44,30 @@ const initialBalance = 100_000n;
 /** The bank's statements verify for a day (macroBankLimits.statementLifetimeSeconds). */
 const statementLifetime = { maxAgeSeconds: 86_400 };
 
-interface Client {
-  readonly partyId: string;
-  readonly clientId: string;
-  readonly accountId: string;
-  readonly device: EnrolledKey;
-}
-
-let ann: Client;
-let bob: Client;
+let ann: MacroClient;
+let bob: MacroClient;
 let merchantId: string;
 let merchantAccountId: string;
 
-async function request(
-  node: TestBankNode,
-  method: 'GET' | 'POST',
-  path: string,
-  body: unknown,
-  headers: Record<string, string>,
-): Promise<HttpAnswer> {
-  const response = await fetch(`${node.url}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-async function fund(node: TestBankNode, accountId: string, amount: bigint): Promise<void> {
-  const funding = await node.openAccount('funding');
-  const answer = await node.call('POST', '/transfers', {
-    id: randomUUID(),
-    debitAccountId: funding,
-    creditAccountId: accountId,
-    amount: `${amount}`,
-    currency: 'EUR',
-  });
-  if (answer.status !== 201) throw new Error(`fund: ${JSON.stringify(answer.body)}`);
-}
-
-async function newClient(prefix: string, balance: bigint): Promise<Client> {
-  const partyId = uniquePartyId('person', 'xbank', prefix);
-  const accountId = await x.openAccount('customer', partyId);
-  if (balance > 0n) await fund(x, accountId, balance);
-  const device = await enrolTestCustomer(x, partyId, [accountId]);
-  const issued = await x.call('POST', '/macro/clients', {
-    partyId,
-    msisdn: `+4915${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`,
-    bindingSerial: device.serial,
-  });
-  if (issued.status !== 201) throw new Error(`client id: ${JSON.stringify(issued.body)}`);
-  return { partyId, accountId, device, clientId: issued.body.clientId as string };
-}
-
-function random16(): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(16));
-}
-
-/** A payment as the MPASP knows it after step 5, with the TransactionData the client hashed at step 1. */
-interface Payment {
-  readonly client: Client;
-  readonly sessionId: string;
-  readonly transactionId: string;
-  readonly minor: bigint;
-  readonly date: Date;
-  readonly expiresAt: string;
-  readonly transactionDataHash: string;
-}
-
-function newPayment(client: Client, minor: bigint, lifetimeSeconds = 300): Payment {
-  const date = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const transactionId = createTranId(client.clientId, date, random16());
-  const data = createTransactionData({ date, amount: createAmount('EUR', minor), merchantId });
-  return {
-    client,
-    sessionId: createSession(transactionId, random16()),
-    transactionId,
-    minor,
-    date,
-    expiresAt: new Date(date.getTime() + lifetimeSeconds * 1000).toISOString(),
-    transactionDataHash: hashTransactionData(data, sha256),
-  };
-}
-
-/** Step 6 as the MPASP sends it: its JWS over ClientBankRequestContent, on a request authenticated as the FSP. */
-async function sendPaymentRequest(
-  payment: Payment,
-  change: Record<string, unknown> = {},
-): Promise<HttpAnswer> {
-  const content = {
-    kind: 'macro_client_bank_request',
-    from: pair.fsp.id,
-    to: 'xbank',
-    sessionId: payment.sessionId,
-    transactionId: payment.transactionId,
-    clientId: payment.client.clientId,
-    amount: macroAmountOf(createAmount('EUR', payment.minor)),
-    transactionDataHash: payment.transactionDataHash,
-    expiresAt: payment.expiresAt,
-    ...change,
-  };
-  const jws = await signPayload(
-    content,
-    { issuer: pair.fsp.id, audience: 'xbank', transactionId: payment.sessionId, expiresInSeconds: 300 },
-    pair.fsp.signingKey,
-  );
-  return asFsp({ request: jws });
-}
-
-/** POST /macro/payment-requests as the FSP (the test verifier names the caller by x-test-caller). */
-function asFsp(body: unknown): Promise<HttpAnswer> {
-  return request(x, 'POST', '/macro/payment-requests', body, {
-    authorization: `Bearer ${testBearerToken}`,
-    'x-test-caller': pair.fsp.id,
-  });
+/** A payment of `client` to this file's merchant. */
+function newPayment(client: MacroClient, minor: bigint, lifetimeSeconds?: number): MacroTestPayment {
+  return newMacroPayment(client, merchantId, minor, lifetimeSeconds);
 }
 
 /** A request of the device, authenticated by a request token signed with `key` (the device's by default). */
-async function deviceCall(client: Client, path: string, key: PrivateJwk = client.device.signing.privateJwk) {
+async function deviceCall(
+  client: MacroClient,
+  path: string,
+  key: PrivateJwk = client.device.signing.privateJwk,
+) {
   const authorization = await signRequest(
     { method: 'GET', path, body: '' },
     { issuer: client.partyId, audience: 'xbank', key },
   );
-  return request(x, 'GET', path, undefined, { authorization });
+  return bankRequest(x, 'GET', path, undefined, { authorization });
 }
 
-async function pendingSessions(client: Client): Promise<string[]> {
+async function pendingSessions(client: MacroClient): Promise<string[]> {
   const answer = await deviceCall(client, '/macro/approval-requests');
   expect(answer.status).toBe(200);
   return (answer.body.approvalRequests as { sessionId: string }[]).map((entry) => entry.sessionId);
@@ -191,41 +82,16 @@ interface ConsentOptions {
 }
 
 /** Step 7 as the device makes it: PApp_Resp signed with its bound key, sealed to the bank. */
-async function sealedConsent(payment: Payment, options: ConsentOptions = {}): Promise<string> {
-  const minor = options.change?.minor ?? payment.minor;
-  const amount = createAmount('EUR', minor);
-  const data = createTransactionData({ date: payment.date, amount, merchantId });
-  const sessionId = options.change?.sessionId ?? payment.sessionId;
-  const content = {
-    kind: 'macro_papp_resp',
-    from: options.change?.from ?? payment.client.clientId,
-    to: 'xbank',
-    sessionId,
-    transactionId: payment.transactionId,
-    amount: macroAmountOf(amount),
-    transactionDate: data.date,
-    merchantId,
-    merchantBankId: 'ybank',
-    transactionDataHash: hashTransactionData(data, sha256),
-    expiresAt: options.change?.expiresAt ?? payment.expiresAt,
-    decision: options.decision ?? 'approve',
+function sealedConsent(payment: MacroTestPayment, options: ConsentOptions = {}): Promise<string> {
+  const change = options.change ?? {};
+  const changed: MacroTestPayment = {
+    ...payment,
+    client: change.from === undefined ? payment.client : { ...payment.client, clientId: change.from },
+    minor: change.minor ?? payment.minor,
+    sessionId: change.sessionId ?? payment.sessionId,
+    expiresAt: change.expiresAt ?? payment.expiresAt,
   };
-  const signer = options.signer ?? payment.client.device;
-  const pappResp = await signPayload(
-    content,
-    {
-      issuer: options.issuer ?? signer.partyId,
-      audience: 'xbank',
-      transactionId: sessionId,
-      expiresInSeconds: 120,
-    },
-    signer.signing.privateJwk,
-  );
-  return encryptTo(JSON.stringify({ pappResp }), bankEncryptionJwk);
-}
-
-function sendConsent(sessionId: string, approval: string): Promise<HttpAnswer> {
-  return request(x, 'POST', `/macro/approvals/${sessionId}`, { approval }, {});
+  return sealedPAppResp(changed, bankEncryptionJwk, options);
 }
 
 async function balances() {
@@ -239,13 +105,11 @@ async function balances() {
 beforeAll(async () => {
   pair = await startBankPair();
   ({ x, y } = pair);
-  const published = await x.call('GET', '/bank');
-  bankJwk = parsePublicJwk((published.body.keys as { keys: unknown[] }).keys[0]);
-  bankEncryptionJwk = parsePublicJwk(published.body.encryptionJwk);
+  ({ signingJwk: bankJwk, encryptionJwk: bankEncryptionJwk } = await publishedBankKeys(x));
   merchantId = uniquePartyId('merchant', 'ybank', 'shop');
   merchantAccountId = await y.openAccount('merchant', merchantId);
-  ann = await newClient('ann', initialBalance);
-  bob = await newClient('bob', initialBalance);
+  ann = await newMacroClient(x, 'ann', initialBalance);
+  bob = await newMacroClient(x, 'bob', initialBalance);
 }, 60_000);
 
 afterAll(async () => {
@@ -255,7 +119,7 @@ afterAll(async () => {
 describe('step 6: the MPASP asks the client bank', () => {
   it('makes PApp_Req, signed by the bank and sealed to the client device, when ABal_C is sufficient', async () => {
     const payment = newPayment(ann, 2_500n);
-    const answer = await sendPaymentRequest(payment);
+    const answer = await sendPaymentRequest(pair, payment);
     expect(answer).toEqual({
       status: 202,
       body: { state: 'approval_requested', sessionId: payment.sessionId },
@@ -280,7 +144,7 @@ describe('step 6: the MPASP asks the client bank', () => {
       sessionId: payment.sessionId,
       transactionId: payment.transactionId,
       amount: { currency: 'EUR', value: '25.00' },
-      transactionDataHash: payment.transactionDataHash,
+      transactionDataHash: transactionDataHashOf(payment),
       expiresAt: payment.expiresAt,
     });
     // Another party's device sees none of it, and a key bound nowhere is not a device.
@@ -292,7 +156,7 @@ describe('step 6: the MPASP asks the client bank', () => {
   it('answers send_failure_msg2 when ABal_C is short, and never asks for an approval', async () => {
     const before = await balances();
     const payment = newPayment(ann, initialBalance + 1n);
-    const answer = await sendPaymentRequest(payment);
+    const answer = await sendPaymentRequest(pair, payment);
     expect(answer.status).toBe(422);
     expect(answer.body).toMatchObject({
       state: 'refused',
@@ -318,29 +182,29 @@ describe('step 6: the MPASP asks the client bank', () => {
     });
     expect(await pendingSessions(ann)).not.toContain(payment.sessionId);
     // The same request again: the same answer; still no approval request, and none can be answered.
-    const again = await sendPaymentRequest(payment);
+    const again = await sendPaymentRequest(pair, payment);
     expect(again).toEqual(answer);
     expect(await pendingSessions(ann)).not.toContain(payment.sessionId);
-    const consent = await sendConsent(payment.sessionId, await sealedConsent(payment));
+    const consent = await postApproval(x, payment.sessionId, await sealedConsent(payment));
     expect(errorCodeOf(consent)).toBe('MACRO_APPROVAL_UNKNOWN');
     expect(await balances()).toEqual(before);
   });
 
   it('is idempotent per SID_T and refuses another content under it', async () => {
     const payment = newPayment(ann, 700n);
-    const first = await sendPaymentRequest(payment);
-    const retried = await sendPaymentRequest(payment);
+    const first = await sendPaymentRequest(pair, payment);
+    const retried = await sendPaymentRequest(pair, payment);
     expect(retried).toEqual(first);
     expect(first.status).toBe(202);
     expect((await pendingSessions(ann)).filter((id) => id === payment.sessionId)).toHaveLength(1);
-    const other = await sendPaymentRequest(payment, { amount: { currency: 'EUR', value: '7.01' } });
+    const other = await sendPaymentRequest(pair, payment, { amount: { currency: 'EUR', value: '7.01' } });
     expect(other.status).toBe(409);
     expect(errorCodeOf(other)).toBe('MACRO_SESSION_REUSED');
   });
 
   it('refuses an unknown ID_C, a request signed by another key, and one past T_EXP', async () => {
     const unknown = newPayment({ ...ann, clientId: 'C000000000001.xbank' }, 100n);
-    const answer = await sendPaymentRequest(unknown);
+    const answer = await sendPaymentRequest(pair, unknown);
     expect(answer.status).toBe(404);
     expect(errorCodeOf(answer)).toBe('MACRO_CLIENT_UNKNOWN');
     const payment = newPayment(ann, 100n);
@@ -349,9 +213,11 @@ describe('step 6: the MPASP asks the client bank', () => {
       { issuer: pair.fsp.id, audience: 'xbank', transactionId: payment.sessionId, expiresInSeconds: 300 },
       ann.device.signing.privateJwk,
     );
-    const refused = await asFsp({ request: forged });
+    const refused = await postPaymentRequest(pair, { request: forged });
     expect(errorCodeOf(refused)).toBe('CRYPTO_VERIFICATION_FAILED');
-    const late = await sendPaymentRequest(payment, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    const late = await sendPaymentRequest(pair, payment, {
+      expiresAt: new Date(Date.now() - 1000).toISOString(),
+    });
     expect(errorCodeOf(late)).toBe('MESSAGE_EXPIRED');
     expect(await pendingSessions(ann)).not.toContain(payment.sessionId);
   });
@@ -361,8 +227,8 @@ describe('step 7: the client answers the client bank', () => {
   it('pays the merchant at the other bank on an approval, the hold posted on the MB answer', async () => {
     const before = await balances();
     const payment = newPayment(ann, 4_200n);
-    expect((await sendPaymentRequest(payment)).status).toBe(202);
-    const answer = await sendConsent(payment.sessionId, await sealedConsent(payment));
+    expect((await sendPaymentRequest(pair, payment)).status).toBe(202);
+    const answer = await postApproval(x, payment.sessionId, await sealedConsent(payment));
     expect(answer.status).toBe(201);
     const orderId = macroOrderId('xbank', payment.sessionId);
     expect(answer.body).toMatchObject({
@@ -420,7 +286,7 @@ describe('step 7: the client answers the client bank', () => {
     expect(errorCodeOf(otherParty)).toBe('MACRO_APPROVAL_UNKNOWN');
 
     // The same PApp_Resp again, or a new one for the same SID_T: refused, paid once.
-    const replayed = await sendConsent(payment.sessionId, await sealedConsent(payment));
+    const replayed = await postApproval(x, payment.sessionId, await sealedConsent(payment));
     expect(replayed.status).toBe(409);
     expect(errorCodeOf(replayed)).toBe('MACRO_APPROVAL_REPLAYED');
     expect(await balances()).toEqual({
@@ -434,8 +300,8 @@ describe('step 7: the client answers the client bank', () => {
     const before = await balances();
     const payment = newPayment(ann, 1_000n);
     const other = newPayment(ann, 1_000n);
-    expect((await sendPaymentRequest(payment)).status).toBe(202);
-    expect((await sendPaymentRequest(other)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, payment)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, other)).status).toBe(202);
     const cases: readonly [string, ConsentOptions][] = [
       ['another amount', { change: { minor: 999n } }],
       ['another session', { change: { sessionId: other.sessionId } }],
@@ -448,7 +314,7 @@ describe('step 7: the client answers the client bank', () => {
       ['a key of another party claiming the client', { signer: bob.device, issuer: ann.partyId }],
     ];
     for (const [name, options] of cases) {
-      const answer = await sendConsent(payment.sessionId, await sealedConsent(payment, options));
+      const answer = await postApproval(x, payment.sessionId, await sealedConsent(payment, options));
       expect({ name, status: answer.status, code: errorCodeOf(answer) }).toEqual({
         name,
         status: 403,
@@ -458,7 +324,8 @@ describe('step 7: the client answers the client bank', () => {
     expect(await balances()).toEqual(before);
     // Nothing was used up: the client's own approval still goes through afterwards (here: a decline).
     expect(await pendingSessions(ann)).toContain(payment.sessionId);
-    const declined = await sendConsent(
+    const declined = await postApproval(
+      x,
       payment.sessionId,
       await sealedConsent(payment, { decision: 'decline' }),
     );
@@ -466,7 +333,7 @@ describe('step 7: the client answers the client bank', () => {
     expect(declined.body).toMatchObject({ state: 'declined', sessionId: payment.sessionId });
     expect(declined.body.order).toBeUndefined();
     // Decline is final: an approval after it is a replay, and nothing moved.
-    const approvedLater = await sendConsent(payment.sessionId, await sealedConsent(payment));
+    const approvedLater = await postApproval(x, payment.sessionId, await sealedConsent(payment));
     expect(errorCodeOf(approvedLater)).toBe('MACRO_APPROVAL_REPLAYED');
     expect(await balances()).toEqual(before);
     const confirmation = await deviceCall(ann, `/macro/confirmations/${payment.sessionId}`);
@@ -476,11 +343,11 @@ describe('step 7: the client answers the client bank', () => {
   it('refuses a PApp_Resp after T_EXP', async () => {
     const before = await balances();
     const payment = newPayment(ann, 300n, 30);
-    expect((await sendPaymentRequest(payment)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, payment)).status).toBe(202);
     const consent = await sealedConsent(payment);
     x.offsetMs = 31_000;
     try {
-      const answer = await sendConsent(payment.sessionId, consent);
+      const answer = await postApproval(x, payment.sessionId, consent);
       expect(answer.status).toBe(422);
       expect(errorCodeOf(answer)).toBe('MACRO_APPROVAL_EXPIRED');
       expect(await pendingSessions(ann)).not.toContain(payment.sessionId);
@@ -494,11 +361,11 @@ describe('step 7: the client answers the client bank', () => {
     const before = await balances();
     const lost = await enrolTestCustomer(x, ann.partyId, [ann.accountId]);
     const payment = newPayment(ann, 500n);
-    expect((await sendPaymentRequest(payment)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, payment)).status).toBe(202);
     const sealed = await sealedConsent(payment, { signer: lost });
     const revoked = await x.call('POST', `/key-bindings/${lost.serial}/revocation`, { reason: 'lost phone' });
     expect(revoked.status).toBe(201);
-    const answer = await sendConsent(payment.sessionId, sealed);
+    const answer = await postApproval(x, payment.sessionId, sealed);
     expect(errorCodeOf(answer)).toBe('MACRO_APPROVAL_INVALID');
     expect(await balances()).toEqual(before);
     expect(await pendingSessions(ann)).toContain(payment.sessionId);
@@ -506,15 +373,15 @@ describe('step 7: the client answers the client bank', () => {
 
   it('refuses what the bank cannot open, and a session it never asked about', async () => {
     const payment = newPayment(ann, 100n);
-    const early = await sendConsent(payment.sessionId, await sealedConsent(payment));
+    const early = await postApproval(x, payment.sessionId, await sealedConsent(payment));
     expect(errorCodeOf(early)).toBe('MACRO_APPROVAL_UNKNOWN');
-    expect((await sendPaymentRequest(payment)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, payment)).status).toBe(202);
     const garbage = await encryptTo('not json', bankEncryptionJwk);
-    expect(errorCodeOf(await sendConsent(payment.sessionId, garbage))).toBe('REQUEST_INVALID');
+    expect(errorCodeOf(await postApproval(x, payment.sessionId, garbage))).toBe('REQUEST_INVALID');
     const toDevice = await encryptTo(
       JSON.stringify({ pappResp: 'a.b.c' }),
       publicPart(ann.device.encryption.privateJwk),
     );
-    expect(errorCodeOf(await sendConsent(payment.sessionId, toDevice))).toBe('CRYPTO_DECRYPTION_FAILED');
+    expect(errorCodeOf(await postApproval(x, payment.sessionId, toDevice))).toBe('CRYPTO_DECRYPTION_FAILED');
   });
 });

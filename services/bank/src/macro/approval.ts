@@ -209,7 +209,16 @@ function orderInputOf(context: MacroContext, checked: CheckedConsent, jws: strin
  */
 function macroConsentVerifier(context: MacroContext, sessionId: string, jws: string): ConsentVerifier {
   return async (sql, _consentContext, order, _orderedBy, now): Promise<CustomerConsent> => {
-    const checked = await checkConsent(sql, context, sessionId, jws, now);
+    // T_EXP on a clock read now, with the request and binding locked: an approval that waited for
+    // the locks past T_EXP is refused, so the MPASP may trust a statement signed after T_EXP.
+    const current = context.clock();
+    const checked = await checkConsent(
+      sql,
+      context,
+      sessionId,
+      jws,
+      new Date(Math.max(current.getTime(), now.getTime())),
+    );
     if (checked.consent.decision !== 'approve') throw invalid('not an approval');
     const expected = orderInputOf(context, checked, jws);
     if (

@@ -1,38 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import {
-  decodeUnverified,
-  decryptWith,
-  encryptTo,
-  type PublicJwk,
-  parsePublicJwk,
-  signPayload,
-  verifyPayload,
-} from '@mpay/envelope';
+import { decodeUnverified, decryptWith, type PublicJwk, signPayload, verifyPayload } from '@mpay/envelope';
 import { signRequest } from '@mpay/http-client';
-import {
-  createAmount,
-  createSession,
-  createTranId,
-  createTransactionData,
-  hashTransactionData,
-  macroAmountOf,
-  parsePayAckContent,
-  parsePayConfirmToMerchantContent,
-} from '@mpay/protocol';
+import { parsePayAckContent, parsePayConfirmToMerchantContent } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backgroundWorkDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
 import { startBankPair, type TestBankNode, type TestBankPair } from '../interbank/test-banks.ts';
-import {
-  type EnrolledKey,
-  enrolTestCustomer,
-  errorCodeOf,
-  type HttpAnswer,
-  testBearerToken,
-  uniquePartyId,
-} from '../test-helpers.ts';
+import { type EnrolledKey, enrolTestCustomer, errorCodeOf, uniquePartyId } from '../test-helpers.ts';
 import { macroOrderId } from './approval.ts';
 import { contentOf, sha256 } from './approval-request.ts';
+import {
+  bankRequest,
+  type MacroClient,
+  newMacroClient,
+  newMacroPayment,
+  postApproval,
+  publishedBankKeys,
+  requestAsCaller,
+  sealedPAppResp,
+  sendPaymentRequest,
+} from './macro.test-helper.ts';
 
 /**
  * Seed 002 §4.2 steps 8, 9 and 10 over HTTP between two banks on real
@@ -53,105 +40,15 @@ let merchantId: string;
 let merchantAccountId: string;
 let merchantDevice: EnrolledKey;
 
-interface Client {
-  readonly partyId: string;
-  readonly clientId: string;
-  readonly accountId: string;
-  readonly device: EnrolledKey;
-}
-
-let ann: Client;
-
-async function request(
-  node: TestBankNode,
-  method: 'GET' | 'POST',
-  path: string,
-  body: unknown,
-  headers: Record<string, string>,
-): Promise<HttpAnswer> {
-  const response = await fetch(`${node.url}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-async function newClient(balance: bigint): Promise<Client> {
-  const partyId = uniquePartyId('person', 'xbank', 'ann');
-  const accountId = await x.openAccount('customer', partyId);
-  const funding = await x.openAccount('funding');
-  await x.call('POST', '/transfers', {
-    id: randomUUID(),
-    debitAccountId: funding,
-    creditAccountId: accountId,
-    amount: `${balance}`,
-    currency: 'EUR',
-  });
-  const device = await enrolTestCustomer(x, partyId, [accountId]);
-  const issued = await x.call('POST', '/macro/clients', {
-    partyId,
-    msisdn: `+4916${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`,
-    bindingSerial: device.serial,
-  });
-  if (issued.status !== 201) throw new Error(`client id: ${JSON.stringify(issued.body)}`);
-  return { partyId, accountId, device, clientId: issued.body.clientId as string };
-}
+let ann: MacroClient;
 
 /** Steps 6 and 7 as the MPASP and the device make them; answers the approval (step 7's HTTP answer). */
-async function approvedPayment(client: Client, minor: bigint, payee = merchantId) {
-  const date = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const transactionId = createTranId(client.clientId, date, crypto.getRandomValues(new Uint8Array(16)));
-  const sessionId = createSession(transactionId, crypto.getRandomValues(new Uint8Array(16)));
-  const amount = createAmount('EUR', minor);
-  const data = createTransactionData({ date, amount, merchantId: payee });
-  const expiresAt = new Date(date.getTime() + 300_000).toISOString();
-  const transactionDataHash = hashTransactionData(data, sha256);
-  const stepSix = await signPayload(
-    {
-      kind: 'macro_client_bank_request',
-      from: pair.fsp.id,
-      to: 'xbank',
-      sessionId,
-      transactionId,
-      clientId: client.clientId,
-      amount: macroAmountOf(amount),
-      transactionDataHash,
-      expiresAt,
-    },
-    { issuer: pair.fsp.id, audience: 'xbank', transactionId: sessionId, expiresInSeconds: 300 },
-    pair.fsp.signingKey,
-  );
-  const asked = await request(
-    x,
-    'POST',
-    '/macro/payment-requests',
-    { request: stepSix },
-    { authorization: `Bearer ${testBearerToken}`, 'x-test-caller': pair.fsp.id },
-  );
+async function approvedPayment(client: MacroClient, minor: bigint, payee = merchantId) {
+  const payment = newMacroPayment(client, payee, minor);
+  const asked = await sendPaymentRequest(pair, payment);
   expect(asked.status).toBe(202);
-  const pappResp = await signPayload(
-    {
-      kind: 'macro_papp_resp',
-      from: client.clientId,
-      to: 'xbank',
-      sessionId,
-      transactionId,
-      amount: macroAmountOf(amount),
-      transactionDate: data.date,
-      merchantId: payee,
-      merchantBankId: 'ybank',
-      transactionDataHash,
-      expiresAt,
-      decision: 'approve',
-    },
-    { issuer: client.partyId, audience: 'xbank', transactionId: sessionId, expiresInSeconds: 120 },
-    client.device.signing.privateJwk,
-  );
-  const approval = await encryptTo(JSON.stringify({ pappResp }), xEncryptionJwk);
-  const answer = await request(x, 'POST', `/macro/approvals/${sessionId}`, { approval }, {});
-  return { sessionId, orderId: macroOrderId('xbank', sessionId), answer };
+  const answer = await postApproval(x, payment.sessionId, await sealedPAppResp(payment, xEncryptionJwk));
+  return { sessionId: payment.sessionId, orderId: macroOrderId('xbank', payment.sessionId), answer };
 }
 
 /** The merchant's own system reading its bank (step 9), with a request token of its bound key. */
@@ -161,7 +58,7 @@ async function merchantConfirmations(after = '0', device = merchantDevice, party
     { method: 'GET', path, body: '' },
     { issuer: party, audience: 'ybank', key: device.signing.privateJwk },
   );
-  return request(y, 'GET', path, undefined, { authorization });
+  return bankRequest(y, 'GET', path, undefined, { authorization });
 }
 
 async function balances() {
@@ -174,12 +71,12 @@ async function balances() {
 beforeAll(async () => {
   pair = await startBankPair();
   ({ x, y } = pair);
-  xEncryptionJwk = parsePublicJwk((await x.call('GET', '/bank')).body.encryptionJwk);
-  yJwk = parsePublicJwk(((await y.call('GET', '/bank')).body.keys as { keys: unknown[] }).keys[0]);
+  xEncryptionJwk = (await publishedBankKeys(x)).encryptionJwk;
+  yJwk = (await publishedBankKeys(y)).signingJwk;
   merchantId = uniquePartyId('merchant', 'ybank', 'shop');
   merchantAccountId = await y.openAccount('merchant', merchantId);
   merchantDevice = await enrolTestCustomer(y, merchantId, [merchantAccountId]);
-  ann = await newClient(100_000n);
+  ann = await newMacroClient(x, 'ann', 100_000n);
 }, 60_000);
 
 afterAll(async () => {
@@ -393,4 +290,20 @@ describe('a Pay_Ack that does not name the FT', () => {
       }
     });
   }
+});
+
+describe('a macro order placed by anyone but its approval', () => {
+  it('is refused at POST /payment-orders: the FSP cannot name an order as a macro payment’s (REQUEST_INVALID)', async () => {
+    const answer = await requestAsCaller(x, pair.fsp.id, 'POST', '/payment-orders', {
+      id: randomUUID(),
+      payerId: ann.partyId,
+      debitAccountId: ann.accountId,
+      payeeId: merchantId,
+      creditBankId: 'ybank',
+      amount: '100',
+      currency: 'EUR',
+      reference: `macro ${randomUUID()}`,
+    });
+    expect(errorCodeOf(answer)).toBe('REQUEST_INVALID');
+  });
 });

@@ -1,26 +1,21 @@
-import { randomUUID } from 'node:crypto';
-import { encryptTo, type PublicJwk, parsePublicJwk, signPayload, verifyPayload } from '@mpay/envelope';
-import {
-  createAmount,
-  createSession,
-  createTranId,
-  createTransactionData,
-  hashTransactionData,
-  isClientBankSessionState,
-  macroAmountOf,
-} from '@mpay/protocol';
+import { type PublicJwk, verifyPayload } from '@mpay/envelope';
+import { isClientBankSessionState } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBankPair, type TestBankNode, type TestBankPair } from '../interbank/test-banks.ts';
-import {
-  type EnrolledKey,
-  enrolTestCustomer,
-  errorCodeOf,
-  type HttpAnswer,
-  testBearerToken,
-  uniquePartyId,
-} from '../test-helpers.ts';
+import { errorCodeOf, type HttpAnswer, uniquePartyId } from '../test-helpers.ts';
 import { macroOrderId } from './approval.ts';
-import { sha256 } from './approval-request.ts';
+import {
+  bankRequest,
+  type MacroClient,
+  type MacroTestPayment,
+  newMacroClient,
+  newMacroPayment,
+  postApproval,
+  publishedBankKeys,
+  requestAsCaller,
+  sealedPAppResp,
+  sendPaymentRequest,
+} from './macro.test-helper.ts';
 
 /**
  * GET /macro/sessions/:sessionId/outcome over HTTP on real databases: xbank
@@ -36,139 +31,24 @@ let bankJwk: PublicJwk;
 let bankEncryptionJwk: PublicJwk;
 let merchantId: string;
 
-interface Client {
-  readonly partyId: string;
-  readonly clientId: string;
-  readonly accountId: string;
-  readonly device: EnrolledKey;
+function newClient(prefix: string, balance: bigint): Promise<MacroClient> {
+  return newMacroClient(x, prefix, balance);
 }
 
-interface Payment {
-  readonly client: Client;
-  readonly sessionId: string;
-  readonly transactionId: string;
-  readonly minor: bigint;
-  readonly date: Date;
-  readonly expiresAt: string;
-}
-
-async function request(
-  method: 'GET' | 'POST',
-  path: string,
-  body: unknown,
-  headers: Record<string, string>,
-): Promise<HttpAnswer> {
-  const response = await fetch(`${x.url}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-/** A request authenticated as `caller` by the test verifier (the FSP unless told otherwise). */
-function asCaller(method: 'GET' | 'POST', path: string, body?: unknown, caller = pair.fsp.id) {
-  return request(method, path, body, { authorization: `Bearer ${testBearerToken}`, 'x-test-caller': caller });
-}
-
-async function newClient(prefix: string, balance: bigint): Promise<Client> {
-  const partyId = uniquePartyId('person', 'xbank', prefix);
-  const accountId = await x.openAccount('customer', partyId);
-  const funding = await x.openAccount('funding');
-  const funded = await x.call('POST', '/transfers', {
-    id: randomUUID(),
-    debitAccountId: funding,
-    creditAccountId: accountId,
-    amount: `${balance}`,
-    currency: 'EUR',
-  });
-  if (funded.status !== 201) throw new Error(`fund: ${JSON.stringify(funded.body)}`);
-  const device = await enrolTestCustomer(x, partyId, [accountId]);
-  const issued = await x.call('POST', '/macro/clients', {
-    partyId,
-    msisdn: `+4916${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`,
-    bindingSerial: device.serial,
-  });
-  if (issued.status !== 201) throw new Error(`client id: ${JSON.stringify(issued.body)}`);
-  return { partyId, accountId, device, clientId: issued.body.clientId as string };
-}
-
-function newPayment(client: Client, minor: bigint): Payment {
-  const date = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const random16 = () => crypto.getRandomValues(new Uint8Array(16));
-  const transactionId = createTranId(client.clientId, date, random16());
-  return {
-    client,
-    sessionId: createSession(transactionId, random16()),
-    transactionId,
-    minor,
-    date,
-    expiresAt: new Date(date.getTime() + 300_000).toISOString(),
-  };
-}
-
-function transactionDataOf(payment: Payment) {
-  return createTransactionData({
-    date: payment.date,
-    amount: createAmount('EUR', payment.minor),
-    merchantId,
-  });
-}
-
-/** Step 6 as the MPASP sends it. */
-async function sendPaymentRequest(payment: Payment): Promise<HttpAnswer> {
-  const content = {
-    kind: 'macro_client_bank_request',
-    from: pair.fsp.id,
-    to: 'xbank',
-    sessionId: payment.sessionId,
-    transactionId: payment.transactionId,
-    clientId: payment.client.clientId,
-    amount: macroAmountOf(createAmount('EUR', payment.minor)),
-    transactionDataHash: hashTransactionData(transactionDataOf(payment), sha256),
-    expiresAt: payment.expiresAt,
-  };
-  const jws = await signPayload(
-    content,
-    { issuer: pair.fsp.id, audience: 'xbank', transactionId: payment.sessionId, expiresInSeconds: 300 },
-    pair.fsp.signingKey,
-  );
-  return asCaller('POST', '/macro/payment-requests', { request: jws });
+function newPayment(client: MacroClient, minor: bigint): MacroTestPayment {
+  return newMacroPayment(client, merchantId, minor);
 }
 
 /** Step 7 as the device makes it, straight to the client bank. */
-async function answerApproval(payment: Payment, decision: 'approve' | 'decline'): Promise<HttpAnswer> {
-  const data = transactionDataOf(payment);
-  const pappResp = await signPayload(
-    {
-      kind: 'macro_papp_resp',
-      from: payment.client.clientId,
-      to: 'xbank',
-      sessionId: payment.sessionId,
-      transactionId: payment.transactionId,
-      amount: macroAmountOf(createAmount('EUR', payment.minor)),
-      transactionDate: data.date,
-      merchantId,
-      merchantBankId: 'ybank',
-      transactionDataHash: hashTransactionData(data, sha256),
-      expiresAt: payment.expiresAt,
-      decision,
-    },
-    {
-      issuer: payment.client.partyId,
-      audience: 'xbank',
-      transactionId: payment.sessionId,
-      expiresInSeconds: 120,
-    },
-    payment.client.device.signing.privateJwk,
-  );
-  const approval = await encryptTo(JSON.stringify({ pappResp }), bankEncryptionJwk);
-  return request('POST', `/macro/approvals/${payment.sessionId}`, { approval }, {});
+async function answerApproval(
+  payment: MacroTestPayment,
+  decision: 'approve' | 'decline',
+): Promise<HttpAnswer> {
+  return postApproval(x, payment.sessionId, await sealedPAppResp(payment, bankEncryptionJwk, { decision }));
 }
 
-function outcomeOf(sessionId: string, caller?: string): Promise<HttpAnswer> {
-  return asCaller('GET', `/macro/sessions/${sessionId}/outcome`, undefined, caller);
+function outcomeOf(sessionId: string, caller = pair.fsp.id): Promise<HttpAnswer> {
+  return requestAsCaller(x, caller, 'GET', `/macro/sessions/${sessionId}/outcome`);
 }
 
 /** The answer's statement, verified under xbank's published key for the FSP and SID_T: its `macroSession`. */
@@ -196,9 +76,7 @@ async function signedSession(answer: HttpAnswer, sessionId: string): Promise<Rec
 beforeAll(async () => {
   pair = await startBankPair();
   x = pair.x;
-  const published = await x.call('GET', '/bank');
-  bankJwk = parsePublicJwk((published.body.keys as { keys: unknown[] }).keys[0]);
-  bankEncryptionJwk = parsePublicJwk(published.body.encryptionJwk);
+  ({ signingJwk: bankJwk, encryptionJwk: bankEncryptionJwk } = await publishedBankKeys(x));
   merchantId = uniquePartyId('merchant', 'ybank', 'shop');
   await pair.y.openAccount('merchant', merchantId);
 }, 60_000);
@@ -211,7 +89,7 @@ describe('GET /macro/sessions/:sessionId/outcome: the client bank’s signed wor
   it('says approval_requested after step 6, then declined after the client’s decline, signed for the MPASP', async () => {
     const client = await newClient('dana', 10_000n);
     const payment = newPayment(client, 2_500n);
-    expect((await sendPaymentRequest(payment)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, payment)).status).toBe(202);
     expect(await signedSession(await outcomeOf(payment.sessionId), payment.sessionId)).toEqual({
       sessionId: payment.sessionId,
       transactionId: payment.transactionId,
@@ -229,7 +107,7 @@ describe('GET /macro/sessions/:sessionId/outcome: the client bank’s signed wor
   it('says approved with the order’s id once the client approved', async () => {
     const client = await newClient('emil', 10_000n);
     const payment = newPayment(client, 1_200n);
-    expect((await sendPaymentRequest(payment)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, payment)).status).toBe(202);
     expect((await answerApproval(payment, 'approve')).body).toMatchObject({ state: 'approved' });
     expect(await signedSession(await outcomeOf(payment.sessionId), payment.sessionId)).toMatchObject({
       state: 'approved',
@@ -243,8 +121,8 @@ describe('GET /macro/sessions/:sessionId/outcome: the client bank’s signed wor
     // Both fit the balance at step 6; the first approval spends it, so the second's hold is refused.
     const first = newPayment(client, 600n);
     const second = newPayment(client, 600n);
-    expect((await sendPaymentRequest(first)).status).toBe(202);
-    expect((await sendPaymentRequest(second)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, first)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, second)).status).toBe(202);
     expect((await answerApproval(first, 'approve')).body).toMatchObject({ state: 'approved' });
     expect(errorCodeOf(await answerApproval(second, 'approve'))).toBe('INSUFFICIENT_FUNDS');
     const atHold = await signedSession(await outcomeOf(second.sessionId), second.sessionId);
@@ -252,7 +130,7 @@ describe('GET /macro/sessions/:sessionId/outcome: the client bank’s signed wor
     expect(atHold.orderId).toBeUndefined();
 
     const short = newPayment(client, 5_000n);
-    expect((await sendPaymentRequest(short)).status).toBe(422);
+    expect((await sendPaymentRequest(pair, short)).status).toBe(422);
     expect(await signedSession(await outcomeOf(short.sessionId), short.sessionId)).toMatchObject({
       state: 'refused',
       refusalCode: 'INSUFFICIENT_FUNDS',
@@ -262,7 +140,7 @@ describe('GET /macro/sessions/:sessionId/outcome: the client bank’s signed wor
   it('tells any other caller, and anyone about a session it never saw, MACRO_APPROVAL_UNKNOWN; refuses the unauthenticated', async () => {
     const client = await newClient('goran', 10_000n);
     const payment = newPayment(client, 700n);
-    expect((await sendPaymentRequest(payment)).status).toBe(202);
+    expect((await sendPaymentRequest(pair, payment)).status).toBe(202);
     const other = await outcomeOf(payment.sessionId, 'other.fsp');
     expect({ status: other.status, code: errorCodeOf(other) }).toEqual({
       status: 404,
@@ -274,7 +152,7 @@ describe('GET /macro/sessions/:sessionId/outcome: the client bank’s signed wor
       status: 404,
       code: 'MACRO_APPROVAL_UNKNOWN',
     });
-    const anonymous = await request('GET', `/macro/sessions/${payment.sessionId}/outcome`, undefined, {});
+    const anonymous = await bankRequest(x, 'GET', `/macro/sessions/${payment.sessionId}/outcome`);
     expect(errorCodeOf(anonymous)).toBe('AUTHENTICATION_FAILED');
     expect(errorCodeOf(await outcomeOf('not-a-session'))).toBe('REQUEST_INVALID');
   });

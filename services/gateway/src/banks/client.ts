@@ -51,20 +51,22 @@ export async function bankStatement(
   jws: unknown,
   id: string,
   member: 'paymentOrder' | 'refundOrder' | 'macroSession',
-): Promise<{ jws: string; answer: Record<string, unknown> }> {
+  /** The service's clock (the freshness of the statement is judged on it); the wall clock by default. */
+  clock?: () => Date,
+): Promise<{ jws: string; answer: Record<string, unknown>; issuedAt: Date }> {
   if (typeof jws !== 'string') throw new MpayError('BANK_ANSWER_INVALID');
   const verified = await verifyPayload(
     jws,
     (kid) => (kid === bank.signingJwk.kid ? bank.signingJwk : undefined),
     { issuer: bank.id, audience: fsp.id, transactionId: id },
-    { maxAgeSeconds: 86_400 },
+    { maxAgeSeconds: 86_400, ...(clock === undefined ? {} : { now: () => clock().getTime() }) },
   ).catch(() => {
     throw new MpayError('BANK_ANSWER_INVALID');
   });
   const answer = verified.payload[member];
   if (typeof answer !== 'object' || answer === null || Array.isArray(answer))
     throw new MpayError('BANK_ANSWER_INVALID');
-  return { jws, answer: answer as Record<string, unknown> };
+  return { jws, answer: answer as Record<string, unknown>, issuedAt: new Date(verified.claims.iat * 1000) };
 }
 
 /**

@@ -74,7 +74,7 @@ import { applyMacroStep, findMacroPayment, lockMacroPayment, sha256 } from './pa
 type Learnt =
   | { readonly kind: 'outcome'; readonly outcome: ClientBankOutcome; readonly statement: string }
   /** The client bank's signed word that PApp_Req is still unanswered. */
-  | { readonly kind: 'approval_requested'; readonly statement: string }
+  | { readonly kind: 'approval_requested'; readonly statement: string; readonly issuedAt: Date }
   | { readonly kind: 'not_yet'; readonly reason: string };
 
 const answerInvalid: Learnt = { kind: 'not_yet', reason: 'BANK_ANSWER_INVALID' };
@@ -190,12 +190,17 @@ async function askSession(
     const answer = await askBank(macro, bank, `/macro/sessions/${sessionId}/outcome`);
     if (answer.status !== 200)
       return { kind: 'not_yet', reason: errorFromAnswer(answer.body, answer.status).code };
-    const { jws, answer: session } = await bankStatement(
+    const {
+      jws,
+      answer: session,
+      issuedAt,
+    } = await bankStatement(
       macro.gateway.fsp,
       bank,
       objectOf(answer.body).statement,
       sessionId,
       'macroSession',
+      macro.gateway.clock,
     );
     if (
       session.sessionId !== sessionId ||
@@ -207,7 +212,7 @@ async function askSession(
     }
     switch (session.state) {
       case 'approval_requested':
-        return { kind: 'approval_requested', statement: jws };
+        return { kind: 'approval_requested', statement: jws, issuedAt };
       case 'declined':
         return { kind: 'outcome', outcome: { kind: 'declined' }, statement: jws };
       case 'refused': {
@@ -228,9 +233,18 @@ async function askSession(
   }
 }
 
-/** After T_EXP and the grace, the client bank takes no PApp_Resp any more: an unanswered session stays so. */
-function pastGrace(macro: MacroContext, payment: MacroPayment, now: Date): boolean {
-  return now.getTime() >= payment.expiresAt.getTime() + macro.limits.clientBankOutcomeGraceSeconds * 1_000;
+/**
+ * After T_EXP the client bank takes no PApp_Resp any more (it checks T_EXP on
+ * its own clock, inside the approval's transaction): an unanswered session
+ * stays so. Only a statement the bank signed at or after T_EXP says so (an
+ * older one, replayed or delayed, may predate an approval), and only once the
+ * grace on the MPASP's clock has passed too.
+ */
+function pastGrace(macro: MacroContext, payment: MacroPayment, statementIssuedAt: Date, now: Date): boolean {
+  return (
+    statementIssuedAt.getTime() >= payment.expiresAt.getTime() &&
+    now.getTime() >= payment.expiresAt.getTime() + macro.limits.clientBankOutcomeGraceSeconds * 1_000
+  );
 }
 
 async function checkOne(macro: MacroContext, watched: WatchedClientBankOutcome): Promise<void> {
@@ -247,7 +261,7 @@ async function checkOne(macro: MacroContext, watched: WatchedClientBankOutcome):
   const now = gateway.clock();
   if (
     learnt.kind === 'not_yet' ||
-    (learnt.kind === 'approval_requested' && !pastGrace(macro, stored.payment, now))
+    (learnt.kind === 'approval_requested' && !pastGrace(macro, stored.payment, learnt.issuedAt, now))
   ) {
     const delayMs = Math.min(
       retryDelayMs(watched.outcomeChecks + 1, gateway.limits),

@@ -215,6 +215,8 @@ async function sessionOutcome(
   state: SessionState,
   change: Record<string, unknown> = {},
   key: GeneratedKeyPair = gateway.bank.key,
+  /** When the bank signs it: the gateway's clock by default (the bank's and the MPASP's agree). */
+  signedAt: Date = gateway.now(),
 ): Promise<StubAnswer> {
   const stored = await findMacroPayment(gateway.database, payment.transactionId);
   const facts = {
@@ -237,6 +239,7 @@ async function sessionOutcome(
       audience: gateway.fsp.id,
       transactionId: payment.sessionId,
       expiresInSeconds: 600,
+      now: () => signedAt.getTime(),
     },
     key.privateJwk,
   );
@@ -546,6 +549,19 @@ describe('step 12 at the MPASP: the client bank’s outcome', () => {
     const unanswered = await sessionOutcome(payment, 'approval_requested');
     payment.answerSession(unanswered);
     gateway.advanceSeconds(120);
+    // A statement the bank signed before T_EXP (replayed, or delayed) may predate an approval: not enough.
+    const early = await sessionOutcome(
+      payment,
+      'approval_requested',
+      {},
+      gateway.bank.key,
+      new Date(gateway.now().getTime() - 200_000),
+    );
+    payment.answerSession(early);
+    await gateway.service.runBackgroundOnce();
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    payment.answerSession(unanswered);
+    gateway.advanceSeconds(5);
     await gateway.service.runBackgroundOnce();
     expect((await findMacroPayment(gateway.database, payment.transactionId))?.payment).toMatchObject({
       state: 'expired',

@@ -213,7 +213,15 @@ export async function orderJson(context: InterbankRouteContext, order: PaymentOr
 function requirePartyIds(body: PaymentOrderBody): void {
   if (!isPartyId(body.payerId)) throw new MpayError('REQUEST_INVALID', 'payerId');
   if (!isPartyId(body.payeeId)) throw new MpayError('REQUEST_INVALID', 'payeeId');
+  // The reference a macro payment's own order carries (macro/funds-transfer.ts): only its approval places one.
+  if (body.reference.startsWith('macro ')) throw new MpayError('REQUEST_INVALID', 'reference');
 }
+
+const creditQuerySchema = {
+  type: 'object',
+  properties: { from: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } },
+  additionalProperties: false,
+} as const satisfies StrictSchema;
 
 /**
  * Routes the FSP and the operator call (authenticated by the bank's request
@@ -257,10 +265,12 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
   );
 
   // The merchant bank's record of a funds transfer it decided (the message as received, kept as evidence).
-  app.get<{ Params: IdParams }>(
+  app.get<{ Params: IdParams; Querystring: { from?: string } }>(
     '/interbank/credits/:id',
-    { schema: { params: idParamsSchema } },
+    { schema: { params: idParamsSchema, querystring: creditQuerySchema } },
     async (request) => {
+      // Ids are the debtor bank's: two peers may use one; `from` names the peer when they do.
+      const from = request.query.from;
       const { rows } = await context.database.query<{
         id: string;
         debtor_bank: string;
@@ -273,11 +283,12 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
         created_at: Date | string;
       }>(
         `SELECT id, debtor_bank, outcome, refusal_code, payee_id, amount, ledger, message, created_at
-           FROM interbank_credits WHERE id = $1 ORDER BY created_at LIMIT 1`,
-        [request.params.id],
+           FROM interbank_credits WHERE id = $1 AND ($2::text IS NULL OR debtor_bank = $2) LIMIT 2`,
+        [request.params.id, from ?? null],
       );
       const row = rows[0];
       if (row === undefined) throw new MpayError('TRANSFER_UNKNOWN');
+      if (rows.length > 1) throw new MpayError('REQUEST_INVALID', 'from');
       return {
         id: row.id,
         debtorBank: row.debtor_bank,

@@ -105,7 +105,8 @@ export function registerMacroPaymentRequestRoute(app: FastifyInstance, context: 
   );
 }
 
-function deviceOf(context: MacroContext, request: FastifyRequest): Promise<AuthenticatedDevice> {
+/** The device (customer's or merchant's) that signed a request to a device route. */
+export function deviceOf(context: MacroContext, request: FastifyRequest): Promise<AuthenticatedDevice> {
   const authorization = request.headers.authorization;
   return authenticateDevice(
     context.database,

@@ -1,9 +1,8 @@
-import { rawBodyOf } from '@mpay/http-server';
 import type { FastifyInstance } from 'fastify';
 import type { MacroContext } from '../../macro/context.ts';
-import { authenticateDevice } from '../../macro/device.ts';
 import { listMerchantConfirmations, parseAfter } from '../../macro/merchant-confirmation.ts';
 import type { StrictSchema } from '../strict-validator.ts';
+import { deviceOf } from './macro-approvals.ts';
 
 const merchantConfirmationsQuerySchema = {
   type: 'object',
@@ -30,18 +29,7 @@ export function registerMacroMerchantRoutes(app: FastifyInstance, context: Macro
     '/macro/merchant-confirmations',
     { schema: { querystring: merchantConfirmationsQuerySchema } },
     async (request) => {
-      const authorization = request.headers.authorization;
-      const device = await authenticateDevice(
-        context.database,
-        context.bank,
-        {
-          method: request.method,
-          url: request.url,
-          authorization: typeof authorization === 'string' ? authorization : undefined,
-          rawBody: rawBodyOf(request),
-        },
-        context.clock(),
-      );
+      const device = await deviceOf(context, request);
       return listMerchantConfirmations(context, device, parseAfter(request.query.after));
     },
   );
