@@ -279,6 +279,59 @@ describe('macro payment steps 1–5 at the MPASP', () => {
     expect(codeOf(again)).toBe('PAYMENT_STATE_INVALID');
   });
 
+  it('leaves nothing to check an mPIN guess against offline: the captured messages open under no key made from the mPIN, not even the true one', async () => {
+    const client = await registeredClient();
+    const body = paymentRequest(client);
+    const capturedRequest = await encryptDirect(JSON.stringify(body), requestKey(client), {
+      kid: client.clientId,
+    });
+    const requested = await post(`${gateway.url}/macro/payments`, capturedRequest, {
+      'idempotency-key': `pay-${randomUUID()}`,
+    });
+    const transactionId = requested.body.transactionId as string;
+    const opened = await openChallenge(client, transactionId, client.mPin);
+    const capturedChallenge = opened.answer.body.challenge as string;
+    const capturedAnswer = await encryptDirect(
+      JSON.stringify(answerTo(opened.challenge!, 'Saint Mary')),
+      opened.channelKey!,
+      { kid: transactionId },
+    );
+    // What an eavesdropper knows: the three messages, the ids, and (at best) the true mPIN among its guesses.
+    const captured = [
+      { jwe: capturedRequest, kid: client.clientId },
+      { jwe: capturedChallenge, kid: transactionId },
+      { jwe: capturedAnswer, kid: transactionId },
+    ];
+    const keysFrom = (mPin: string): Uint8Array[] => {
+      const pin = Buffer.from(mPin, 'utf8');
+      const hkdf = (ikm: Buffer, salt: Buffer | string, info: string) =>
+        new Uint8Array(hkdfSync('sha256', ikm, salt, info, 32));
+      return [
+        // The paper's E_SP: a key from the shared mPIN alone.
+        sha256(pin),
+        hkdf(pin, client.clientId, 'mpay macro request v1'),
+        // mpay's derivations with the mPIN standing in for the secrets it does not have.
+        hkdf(pin, Buffer.alloc(32), `mpay macro E_SP v1\u0000${client.clientId}\u0000${transactionId}`),
+        hkdf(Buffer.alloc(32), pin, `mpay macro E_SP v1\u0000${client.clientId}\u0000${transactionId}`),
+      ];
+    };
+    const opens = async (key: Uint8Array, message: { jwe: string; kid: string }) =>
+      decryptDirect(message.jwe, key, { kid: message.kid }).then(
+        () => true,
+        () => false,
+      );
+    const guesses = [client.mPin, wrongPin(client.mPin), '000000', '123456'];
+    for (const guess of guesses)
+      for (const key of keysFrom(guess))
+        for (const message of captured)
+          expect(await opens(key, message), `${guess} opens a message`).toBe(false);
+    // The real keys do open them: the check above is not vacuous.
+    expect(await opens(requestKey(client), captured[0]!)).toBe(true);
+    expect(await opens(opened.channelKey!, captured[1]!)).toBe(true);
+    expect(await opens(opened.channelKey!, captured[2]!)).toBe(true);
+    // The only test of a guess is an online opening, which the MPASP counts (three, then the challenge is deleted).
+  });
+
   it('refuses a step 1 under another key, for another MSISDN or another client, alike (AUTHENTICATION_FAILED)', async () => {
     const client = await registeredClient();
     const other = await registeredClient();
