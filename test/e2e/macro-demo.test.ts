@@ -112,6 +112,8 @@ describe('mpay demo macro --trace', () => {
       });
     }
     expect(detailsOf(run.stdout, 6).find((line) => line.includes('CB → C '))).toMatch(bytes);
+    expect(detailsOf(run.stdout, 6).find((line) => line.includes('MPASP → CB '))).toMatch(bytes);
+    expect(run.stdout).not.toContain('not shown');
     expect(detailsOf(run.stdout, 12).filter((line) => bytes.test(line))).toHaveLength(2);
     // The registration's credentials came from the platform's mail server.
     expect(run.stdout).toMatch(/npx mpay mail macro-[0-9a-f]{8}@mail\.example/);
@@ -166,6 +168,9 @@ describe('mpay demo macro --fail', () => {
     });
     expect(stepsOf(run.stdout)).toEqual(table(6));
     expect(run.stdout).toContain('the client was never asked');
+    expect(detailsOf(run.stdout, 6).find((line) => line.includes('CB → MPASP send_failure_msg2'))).toMatch(
+      bytes,
+    );
   });
 
   it('tries: three wrong mPINs delete the challenge (MACRO_CHALLENGE_DELETED); the 4th try sends nothing', async () => {

@@ -662,8 +662,9 @@ async function pay(demo: MacroDemo): Promise<number> {
     async () =>
       (await party.bank.approvalRequests()).find((candidate) => candidate.sessionId === session.sessionId),
   );
-  printStep6(
+  await printStep6(
     demo,
+    session.sessionId,
     `ABal_C sufficient: ${demo.xbank.id} asks the client directly (PApp_Req for ${request.content.amount.currency} ${request.content.amount.value}, until ${request.content.expiresAt})`,
   );
   const outcome = await party.bank.approve(request, {
@@ -710,15 +711,45 @@ function printParties(demo: MacroDemo, party: MacroDemoClient): void {
   out(demo, '');
 }
 
-function printStep6(demo: MacroDemo, line: string, failure?: MacroFailurePath): void {
-  demo.unobserved.set(
-    keyOf(6, 'MPASP', 'CB'),
-    `the MPASP signs it (JWS, audience ${demo.xbank.id}, txn SID_T) and posts it from its background round; only the MPASP and ${demo.xbank.id} see it`,
-  );
-  demo.unobserved.set(
-    keyOf(6, 'CB', 'MPASP'),
-    `${demo.xbank.id}'s signed refusal goes to the MPASP only, in its answer to step 6`,
-  );
+/** Step 6 between the MPASP and the CB, as the CB's operator reads its record of SID_T. */
+async function printStep6(
+  demo: MacroDemo,
+  sessionId: string,
+  line: string,
+  failure?: MacroFailurePath,
+): Promise<void> {
+  const path = `/macro/payment-requests/${sessionId}`;
+  const kept = await operatorRead<{ request?: string; failure?: string }>(demo.xbankOperator, path);
+  const route = `${demo.xbank.id} keeps it: GET ${path}`;
+  if (typeof kept === 'string' || typeof kept.request !== 'string') {
+    demo.unobserved.set(
+      keyOf(6, 'MPASP', 'CB'),
+      typeof kept === 'string' ? kept : 'no request in its record',
+    );
+  } else {
+    record(demo, {
+      step: 6,
+      from: 'MPASP',
+      to: 'CB',
+      message: 'macro_client_bank_request',
+      bytes: Buffer.byteLength(kept.request),
+      protection: `signed by the MPASP (${describeCompact(kept.request)})`,
+      route: `POST /macro/payment-requests from the MPASP's background round, as ${route}`,
+    });
+  }
+  if (typeof kept !== 'string' && typeof kept.failure === 'string') {
+    record(demo, {
+      step: 6,
+      from: 'CB',
+      to: 'MPASP',
+      message: 'macro_failure_msg2',
+      bytes: Buffer.byteLength(kept.failure),
+      protection: `signed by ${signerOf(demo, kept.failure)} (${describeCompact(kept.failure)})`,
+      route: `the answer to step 6, as ${route}`,
+    });
+  } else {
+    demo.unobserved.set(keyOf(6, 'CB', 'MPASP'), `${demo.xbank.id} keeps no send_failure_msg2 for SID_T`);
+  }
   printStep(demo, 6, [line], failure);
 }
 
@@ -821,8 +852,9 @@ async function failBalance(demo: MacroDemo, path: MacroFailurePath): Promise<num
   const asked = (await party.bank.approvalRequests()).some(
     (request) => request.sessionId === session.sessionId,
   );
-  printStep6(
+  await printStep6(
     demo,
+    session.sessionId,
     `ABal_C ${formatMinor(shortBalanceMinor.toString())} < AmtInfo_c: ${asked ? `${demo.xbank.id} asked the client anyway` : `${demo.xbank.id} lists no PApp_Req for SID_T: the client was never asked`}`,
     path,
   );

@@ -3,7 +3,7 @@ import { isErrorCode, MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { answerApprovalRequest } from '../../macro/approval.ts';
 import { requestApproval } from '../../macro/approval-request.ts';
-import { selectPendingMacroApprovals } from '../../macro/approvals-store.ts';
+import { selectMacroApproval, selectPendingMacroApprovals } from '../../macro/approvals-store.ts';
 import { readConfirmation } from '../../macro/confirmation.ts';
 import { type MacroContext, macroBankLimits } from '../../macro/context.ts';
 import { type AuthenticatedDevice, authenticateDevice } from '../../macro/device.ts';
@@ -102,6 +102,24 @@ export function registerMacroPaymentRequestRoute(app: FastifyInstance, context: 
     '/macro/sessions/:sessionId/outcome',
     { schema: { params: sessionParamsSchema } },
     async (request) => readSessionOutcome(context, callerOf(request), request.params.sessionId),
+  );
+
+  // The operator's evidence of step 6 (the FSP's allow-list has no GET here): the MPASP's signed request
+  // as received, and the bank's signed send_failure_msg2 when it refused.
+  app.get<{ Params: SessionParams }>(
+    '/macro/payment-requests/:sessionId',
+    { schema: { params: sessionParamsSchema } },
+    async (request) => {
+      const record = await selectMacroApproval(context.database, request.params.sessionId);
+      if (record === undefined) throw new MpayError('MACRO_APPROVAL_UNKNOWN');
+      return {
+        sessionId: record.sessionId,
+        requestedBy: record.requestedBy,
+        state: record.state,
+        request: record.request,
+        ...(record.failure === null ? {} : { failure: record.failure }),
+      };
+    },
   );
 }
 
