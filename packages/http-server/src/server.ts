@@ -98,9 +98,20 @@ function limitRequestsInFlight(app: FastifyInstance, countMax: number, retryAfte
  */
 const refusedByDatabase = 'MP001';
 
+/**
+ * SQLSTATEs of a database that gave up waiting (lock_not_available from
+ * lock_timeout, query_canceled from statement_timeout): the request may
+ * succeed later, so 503 with Retry-After, never a 500.
+ */
+const databaseGaveUp: ReadonlySet<string> = new Set(['55P03', '57014']);
+
 function toMpayError(error: FastifyError): MpayError {
   if (isMpayError(error)) return error;
   if (error.code === refusedByDatabase && isErrorCode(error.message)) return new MpayError(error.message);
+  if (databaseGaveUp.has(error.code))
+    return new MpayError('SERVICE_UNAVAILABLE', 'database busy', {
+      retryAfterSeconds: defaultRetryAfterSeconds,
+    });
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new MpayError('REQUEST_TOO_LARGE');
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     return new MpayError('REQUEST_INVALID', 'content-type');
@@ -113,9 +124,34 @@ function toMpayError(error: FastifyError): MpayError {
 }
 
 /**
+ * Headers every answer carries unless its route set its own: no MIME
+ * sniffing, never framed, no referrer, a content security policy that lets
+ * an API answer run or load nothing, and answers not stored by caches (they
+ * are about money and keys; a route whose answer may be cached, as the
+ * log's immutable tiles, says so itself).
+ */
+export const securityHeaders: Readonly<Record<string, string>> = Object.freeze({
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'cache-control': 'no-store',
+});
+
+function addSecurityHeaders(app: FastifyInstance): void {
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    for (const [name, value] of Object.entries(securityHeaders)) {
+      if (!reply.hasHeader(name)) reply.header(name, value);
+    }
+    done(null, payload);
+  });
+}
+
+/**
  * A Fastify instance with mpay's edge rules: body size limit, JSON errors with
- * stable codes, `text/plain` / `application/jose` / `application/xml` bodies
- * as strings, a health endpoint.
+ * stable codes (a database that gave up waiting is 503), security headers,
+ * `text/plain` / `application/jose` / `application/xml` bodies as strings, a
+ * health endpoint.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const inFlightRequestsMax = checkInteger(
@@ -152,6 +188,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     return sendError(reply, mpayError);
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, new MpayError('NOT_FOUND')));
+  addSecurityHeaders(app);
   app.get('/health', async () => ({ status: 'ok', service: options.name }));
   return app;
 }

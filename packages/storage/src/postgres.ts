@@ -5,7 +5,19 @@ export interface PostgresOptions {
   url: string;
   schema: string;
   poolSizeMax?: number;
+  /** Longest a statement runs before the server cancels it (default 30 s). */
   statementTimeoutMs?: number;
+  /** Longest a statement waits for a lock (default 10 s): a request never queues behind a held lock for as long as its client waits. */
+  lockTimeoutMs?: number;
+  /** Longest a transaction may sit idle before the server ends it and frees its locks (default 60 s). */
+  idleInTransactionTimeoutMs?: number;
+}
+
+function timeout(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > 3_600_000) {
+    throw new RangeError(`postgres: ${name} must be an integer in 1..3600000 (ms)`);
+  }
+  return value;
 }
 
 function wrap(client: pg.Pool | pg.PoolClient): Sql {
@@ -33,11 +45,18 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   } finally {
     await bootstrap.end();
   }
-  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  const statementTimeoutMs = timeout('statementTimeoutMs', options.statementTimeoutMs ?? 30_000);
+  const lockTimeoutMs = timeout('lockTimeoutMs', options.lockTimeoutMs ?? 10_000);
+  const idleMs = timeout('idleInTransactionTimeoutMs', options.idleInTransactionTimeoutMs ?? 60_000);
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSizeMax ?? 10,
-    options: `-c search_path=${options.schema} -c statement_timeout=${statementTimeoutMs}`,
+    options: [
+      `-c search_path=${options.schema}`,
+      `-c statement_timeout=${statementTimeoutMs}`,
+      `-c lock_timeout=${lockTimeoutMs}`,
+      `-c idle_in_transaction_session_timeout=${idleMs}`,
+    ].join(' '),
   });
   const sql = wrap(pool);
   return {

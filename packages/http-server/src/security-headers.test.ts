@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpServer, securityHeaders } from './server.ts';
+
+/** The headers every answer carries, over real HTTP: a JSON answer, an error, the health check, a route's own. */
+describe('security headers and a database that gave up waiting', () => {
+  const app = createHttpServer({ name: 'headers' });
+  let url = '';
+  beforeAll(async () => {
+    app.get('/json', async () => ({ ok: true }));
+    app.get('/cached', async (_request, reply) =>
+      reply.header('cache-control', 'public, max-age=60').send('tile'),
+    );
+    app.get('/locked', async () => {
+      // What pg throws when lock_timeout runs out.
+      throw Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
+    });
+    app.get('/slow', async () => {
+      throw Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
+    });
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => app.close());
+
+  it('sets every security header on answers, errors and the health check', async () => {
+    for (const path of ['/json', '/health', '/nowhere']) {
+      const response = await fetch(`${url}${path}`);
+      for (const [name, value] of Object.entries(securityHeaders))
+        expect(response.headers.get(name), `${path} ${name}`).toBe(value);
+    }
+  });
+
+  it("keeps a route's own cache-control", async () => {
+    const response = await fetch(`${url}/cached`);
+    expect(response.headers.get('cache-control')).toBe('public, max-age=60');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('answers a lock or statement timeout with 503 SERVICE_UNAVAILABLE and Retry-After, not a 500', async () => {
+    for (const path of ['/locked', '/slow']) {
+      const response = await fetch(`${url}${path}`);
+      expect(response.status, path).toBe(503);
+      expect(response.headers.get('retry-after'), path).toBe('1');
+      expect(((await response.json()) as { error: { code: string } }).error.code, path).toBe(
+        'SERVICE_UNAVAILABLE',
+      );
+    }
+  });
+});
