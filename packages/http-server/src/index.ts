@@ -13,8 +13,11 @@ export {
   defaultBodyLimitBytes,
   defaultInFlightRequestsMax,
   defaultOverloadRetryAfterSeconds,
+  defaultReadinessDeadlineMs,
   defaultRetryAfterSeconds,
   type HttpServerOptions,
+  type ReadinessCheck,
+  securityHeaders,
   sendError,
 } from './server.ts';
 export { httpStatusOf } from './status.ts';

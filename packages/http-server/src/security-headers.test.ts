@@ -3,7 +3,17 @@ import { createHttpServer, securityHeaders } from './server.ts';
 
 /** The headers every answer carries, over real HTTP: a JSON answer, an error, the health check, a route's own. */
 describe('security headers and a database that gave up waiting', () => {
-  const app = createHttpServer({ name: 'headers' });
+  let databaseWorks = true;
+  const app = createHttpServer({
+    name: 'headers',
+    readiness: [
+      {
+        name: 'database',
+        check: async () => (databaseWorks ? undefined : Promise.reject(new Error('down'))),
+      },
+      { name: 'hsm', check: async () => undefined },
+    ],
+  });
   let url = '';
   beforeAll(async () => {
     app.get('/json', async () => ({ ok: true }));
@@ -44,5 +54,20 @@ describe('security headers and a database that gave up waiting', () => {
         'SERVICE_UNAVAILABLE',
       );
     }
+  });
+
+  it('answers /ready with each check, 503 naming the one that failed (its cause for the log only)', async () => {
+    const ready = await fetch(`${url}/ready`);
+    expect([ready.status, await ready.json()]).toEqual([
+      200,
+      { status: 'ready', service: 'headers', checks: { database: 'ok', hsm: 'ok' } },
+    ]);
+    databaseWorks = false;
+    const failing = await fetch(`${url}/ready`);
+    expect([failing.status, await failing.json()]).toEqual([
+      503,
+      { status: 'not_ready', service: 'headers', checks: { database: 'failed', hsm: 'ok' } },
+    ]);
+    databaseWorks = true;
   });
 });

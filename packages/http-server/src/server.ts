@@ -24,7 +24,19 @@ export interface HttpServerOptions {
   inFlightRequestsMax?: number;
   /** The Retry-After of the SERVICE_OVERLOADED answer, in seconds (integer, 1..3,600; default 1). */
   overloadRetryAfterSeconds?: number;
+  /** What GET /ready checks (the database, …); none: ready whenever it answers. */
+  readiness?: readonly ReadinessCheck[];
+  /** How long /ready waits for its checks, in ms (integer, 10..60,000; default 2,000). */
+  readinessDeadlineMs?: number;
 }
+
+/** One check of GET /ready: resolves when the part works, within the deadline. */
+export interface ReadinessCheck {
+  readonly name: string;
+  readonly check: () => Promise<unknown>;
+}
+
+export const defaultReadinessDeadlineMs = 2_000;
 
 export const defaultBodyLimitBytes = 64 * 1024;
 export const defaultInFlightRequestsMax = 256;
@@ -147,11 +159,53 @@ function addSecurityHeaders(app: FastifyInstance): void {
   });
 }
 
+/** 'ok', or why not: 'timeout' past the deadline, 'failed' otherwise (the cause goes to the log only). */
+async function runCheck(app: FastifyInstance, check: ReadinessCheck, deadlineMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<string>((done) => {
+    timer = setTimeout(() => done('timeout'), deadlineMs);
+  });
+  const outcome = check.check().then(
+    () => 'ok',
+    (error: unknown) => {
+      app.log.warn({ err: error, check: check.name }, 'readiness check failed');
+      return 'failed';
+    },
+  );
+  try {
+    return await Promise.race([outcome, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * GET /health says the process answers; GET /ready says it can do its work:
+ * every check (the database first) within the deadline, run at once, else
+ * 503 with each check's state. A database locked or stuck shows here.
+ */
+function registerReadiness(
+  app: FastifyInstance,
+  service: string,
+  checks: readonly ReadinessCheck[],
+  deadlineMs: number,
+): void {
+  app.get('/ready', async (_request, reply) => {
+    const states = await Promise.all(checks.map((check) => runCheck(app, check, deadlineMs)));
+    const named = Object.fromEntries(checks.map((check, index) => [check.name, states[index]]));
+    const ready = states.every((state) => state === 'ok');
+    if (!ready) reply.header('retry-after', String(defaultRetryAfterSeconds));
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not_ready', service, checks: named });
+  });
+}
+
 /**
  * A Fastify instance with mpay's edge rules: body size limit, JSON errors with
  * stable codes (a database that gave up waiting is 503), security headers,
- * `text/plain` / `application/jose` / `application/xml` bodies as strings, a
- * health endpoint.
+ * `text/plain` / `application/jose` / `application/xml` bodies as strings,
+ * GET /health (liveness) and GET /ready (readiness).
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const inFlightRequestsMax = checkInteger(
@@ -189,6 +243,17 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, new MpayError('NOT_FOUND')));
   addSecurityHeaders(app);
+  registerReadiness(
+    app,
+    options.name,
+    options.readiness ?? [],
+    checkInteger(
+      'readinessDeadlineMs',
+      options.readinessDeadlineMs ?? defaultReadinessDeadlineMs,
+      10,
+      60_000,
+    ),
+  );
   app.get('/health', async () => ({ status: 'ok', service: options.name }));
   return app;
 }

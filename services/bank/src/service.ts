@@ -124,6 +124,8 @@ export function createBankService(options: BankServiceOptions): BankService {
     name: bank.name,
     logger: options.logger ?? false,
     bodyLimitBytes: limits.bodyLimitBytes,
+    // The accounts table itself: a lock held on it (a migration, a stuck transaction) shows as not ready.
+    readiness: [{ name: 'database', check: () => options.database.query('SELECT 1 FROM accounts LIMIT 1') }],
   });
   app.setValidatorCompiler(strictValidatorCompiler);
   const encryption =

@@ -80,6 +80,7 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
     logger: options.logger ?? false,
     bodyLimitBytes: limits.bodyLimitBytes,
     inFlightRequestsMax: limits.inFlightRequestsMax,
+    readiness: [{ name: 'database', check: () => options.database.query('SELECT 1') }],
   });
   const log: Logger = app.log;
   const waiters = new InboxWaiters();

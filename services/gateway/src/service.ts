@@ -104,6 +104,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     logger: options.logger ?? false,
     bodyLimitBytes: limits.bodyLimitBytes,
     inFlightRequestsMax: limits.inFlightRequestsMax,
+    readiness: [{ name: 'database', check: () => context.database.query('SELECT 1') }],
   });
   const log: Logger = app.log;
   let running: Promise<void> = Promise.resolve();

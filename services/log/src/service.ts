@@ -70,6 +70,7 @@ export async function createLogService(options: LogServiceOptions): Promise<LogS
     name: 'log',
     logger: options.logger ?? false,
     bodyLimitBytes: limits.bodyLimitBytes,
+    readiness: [{ name: 'database', check: () => database.query('SELECT 1') }],
   });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) =>

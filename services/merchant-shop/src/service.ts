@@ -85,6 +85,7 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
     logger: options.logger ?? false,
     bodyLimitBytes: limits.bodyLimitBytes,
     inFlightRequestsMax: limits.inFlightRequestsMax,
+    readiness: [{ name: 'database', check: () => options.database.query('SELECT 1') }],
   });
   const log: Logger = app.log;
   const waiters = new NotificationWaiters();
