@@ -20,6 +20,8 @@ export interface GatewayLimits {
   readonly paymentRequestsPerMerchantMax: number;
   /** Payment requests one customer may receive per window, from all merchants together. */
   readonly paymentRequestsPerCustomerMax: number;
+  /** Phone-number lookups (GET /aliases/:msisdn) one merchant may make per window (429 with Retry-After above). */
+  readonly aliasLookupsPerMerchantMax: number;
   /** Pending requests sent to a device per page when it (re)connects. */
   readonly devicePageSize: number;
   /** How long a confirmation waits for the customer's bank before answering `authorised`. */
@@ -53,6 +55,7 @@ export const defaultGatewayLimits: GatewayLimits = Object.freeze({
   rateWindowSeconds: 60,
   paymentRequestsPerMerchantMax: 6_000,
   paymentRequestsPerCustomerMax: 10,
+  aliasLookupsPerMerchantMax: 1_000,
   devicePageSize: 50,
   confirmationWaitMs: 10_000,
   bankTimeoutMs: 10_000,
@@ -78,6 +81,7 @@ const bounds: Readonly<Record<keyof GatewayLimits, readonly [number, number]>> =
   rateWindowSeconds: [1, 86_400],
   paymentRequestsPerMerchantMax: [1, 10_000_000],
   paymentRequestsPerCustomerMax: [1, 100_000],
+  aliasLookupsPerMerchantMax: [1, 1_000_000],
   devicePageSize: [1, 500],
   confirmationWaitMs: [0, 120_000],
   bankTimeoutMs: [100, 120_000],

@@ -78,11 +78,17 @@ export class MerchantClient {
     return this.#options.banks !== undefined;
   }
 
+  /** A phone number's party, asked of the FSP with the merchant's signed token (only merchants may ask). */
   async #resolveCustomer(customer: string): Promise<string> {
     if (!isMsisdn(customer)) return customer;
-    const { body } = await requestJson<{ partyId: string }>(
-      `${this.#options.gatewayUrl}/aliases/${encodeURIComponent(customer)}`,
+    const path = `/aliases/${encodeURIComponent(customer)}`;
+    const authorization = await signRequest(
+      { method: 'GET', path, body: '' },
+      { issuer: this.#options.merchantId, audience: this.#options.fsp.id, key: this.#options.signingKey },
     );
+    const { body } = await requestJson<{ partyId: string }>(`${this.#options.gatewayUrl}${path}`, {
+      headers: { authorization },
+    });
     return body.partyId;
   }
 

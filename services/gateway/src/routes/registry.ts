@@ -12,6 +12,7 @@ import {
   verifyCustomerRegistration,
 } from '../registry/bindings.ts';
 import { currentCertificate, revokeCertificate } from '../registry/certificates.ts';
+import { LookupRate } from '../registry/lookup-rate.ts';
 import { findParty, resolveParty } from '../registry/parties.ts';
 import { type MerchantRegistration, registerMerchant } from '../registry/register.ts';
 import { authenticateOperator, authenticateParty } from './auth.ts';
@@ -106,7 +107,13 @@ export function registerRegistryRoutes(
     });
     return { partyId: party.id, bankId: bound.bankId, binding: bound.binding };
   });
+  // A phone number is personal data: only a merchant resolves one, with its signed token, and only so often.
+  const lookups = new LookupRate(context.limits.aliasLookupsPerMerchantMax, context.limits.rateWindowSeconds);
   app.get('/aliases/:msisdn', async (request) => {
+    const caller = await authenticateParty(context, request);
+    const merchant = await findParty(context.database, caller.partyId);
+    if (merchant?.kind !== 'merchant') throw new MpayError('FORBIDDEN', 'a merchant asks');
+    lookups.take(merchant.id, context.clock());
     const party = await resolveParty(
       context.database,
       String((request.params as { msisdn?: unknown }).msisdn),
