@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gate } from '../../../test/support/gate.ts';
 import type { Database } from './database.ts';
 import { dropPostgresSchema, openPostgres } from './postgres.ts';
 
@@ -23,26 +24,20 @@ describe.skipIf(url === undefined || url === '')('PostgreSQL lock and statement 
   });
 
   it('gives up on a lock held by another transaction after lock_timeout (55P03), and the holder goes on', async () => {
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((done) => {
-      release = done;
-    });
-    let locked: () => void = () => undefined;
-    const isLocked = new Promise<void>((done) => {
-      locked = done;
-    });
+    const released = gate();
+    const locked = gate();
     const holder = database.transaction(async (sql) => {
       await sql.query('SELECT * FROM accounts WHERE id = 1 FOR UPDATE');
-      locked();
-      await held;
+      locked.open();
+      await released.opened;
       await sql.query('UPDATE accounts SET balance = balance + 1 WHERE id = 1');
     });
-    await isLocked;
+    await locked.opened;
     const waiter = await database.query('UPDATE accounts SET balance = balance + 100 WHERE id = 1').then(
       () => 'updated',
       (error: { code?: string }) => error.code,
     );
-    release();
+    released.open();
     await holder;
     expect(waiter).toBe('55P03');
     expect((await database.query<{ balance: string }>('SELECT balance FROM accounts')).rows[0]?.balance).toBe(

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, waitFor } from '../../../test/support/deadlines.ts';
+import { gate } from '../../../test/support/gate.ts';
 import { startBankPair, type TestBankPair } from './interbank/test-banks.ts';
 
 /**
@@ -43,22 +44,16 @@ describe('readiness', () => {
   });
 
   it('is not ready while the accounts table is locked, though /health still says 200', async () => {
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((done) => {
-      release = done;
-    });
-    let locked: () => void = () => undefined;
-    const isLocked = new Promise<void>((done) => {
-      locked = done;
-    });
+    const released = gate();
+    const locked = gate();
     const holder = pair.x.database.transaction(async (sql) => {
       if (pair.x.database.backend === 'postgres')
         await sql.query('LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE');
-      locked();
-      await held;
+      locked.open();
+      await released.opened;
     });
     try {
-      await isLocked;
+      await locked.opened;
       expect((await fetch(`${pair.x.url}/health`)).status).toBe(200);
       const ready = await get('/ready');
       expect(ready).toEqual({
@@ -66,7 +61,7 @@ describe('readiness', () => {
         body: { status: 'not_ready', service: 'xbank', checks: { database: 'timeout' } },
       });
     } finally {
-      release();
+      released.open();
       await holder;
     }
     expect((await readyOnceItIs()).body.checks).toEqual({ database: 'ok' });

@@ -15,8 +15,16 @@ import {
   type TransactionData,
   transactionDataOfConsent,
 } from '@mpay/protocol';
-import { type BankTrust, fetchBankTrust } from '../merchant/seal.ts';
-import { contentOf, noDigest, openFromBank, record, sessionIdPattern, verifyFromBank } from './from-bank.ts';
+import type { BankTrust } from '../merchant/seal.ts';
+import {
+  contentOf,
+  noDigest,
+  openFromBank,
+  PinnedBank,
+  record,
+  sessionIdPattern,
+  verifyFromBank,
+} from './from-bank.ts';
 import {
   byteLengthOf,
   describeCompact,
@@ -112,17 +120,16 @@ const confirmationStates: readonly MacroConfirmation['state'][] = [
 
 export class MacroBankClient {
   readonly #options: MacroBankClientOptions;
-  #bank: Promise<BankTrust> | undefined;
+  readonly #bank: PinnedBank;
 
   constructor(options: MacroBankClientOptions) {
     this.#options = Object.freeze({ ...options });
-    if (options.bank !== undefined) this.#bank = Promise.resolve(options.bank);
+    this.#bank = new PinnedBank(options.bankUrl, options.bank);
   }
 
   /** The bank's keys: pinned, or read once from its GET /bank. */
   bank(): Promise<BankTrust> {
-    this.#bank ??= fetchBankTrust(this.#options.bankUrl);
-    return this.#bank;
+    return this.#bank.trust();
   }
 
   async #call(method: 'GET' | 'POST', path: string, body?: string, signed = true) {

@@ -6,7 +6,7 @@ import {
   verifyPayload,
 } from '@mpay/envelope';
 import { isMpayError, MpayError, type Sha256Digest } from '@mpay/protocol';
-import type { BankTrust } from '../merchant/seal.ts';
+import { type BankTrust, fetchBankTrust } from '../merchant/seal.ts';
 
 /**
  * What a party's device does with the messages its own bank sends it in a
@@ -67,5 +67,22 @@ export async function openFromBank(
   } catch (error) {
     if (isMpayError(error, 'CRYPTO_VERIFICATION_FAILED')) throw error;
     throw new MpayError('CRYPTO_VERIFICATION_FAILED', `not from ${bank.id}`);
+  }
+}
+
+/** A party's own bank as its app knows it: pinned, or read once from the bank's GET /bank. */
+export class PinnedBank {
+  #bank: Promise<BankTrust> | undefined;
+
+  constructor(
+    private readonly bankUrl: string,
+    pinned?: BankTrust,
+  ) {
+    if (pinned !== undefined) this.#bank = Promise.resolve(pinned);
+  }
+
+  trust(): Promise<BankTrust> {
+    this.#bank ??= fetchBankTrust(this.bankUrl);
+    return this.#bank;
   }
 }

@@ -5,8 +5,8 @@ import {
   type PayConfirmToMerchantContent,
   parsePayConfirmToMerchantContent,
 } from '@mpay/protocol';
-import { type BankTrust, fetchBankTrust } from '../merchant/seal.ts';
-import { contentOf, noDigest, openFromBank, record, sessionIdPattern } from './from-bank.ts';
+import type { BankTrust } from '../merchant/seal.ts';
+import { contentOf, noDigest, openFromBank, PinnedBank, record, sessionIdPattern } from './from-bank.ts';
 
 /**
  * The merchant's leg with its own bank in a macro payment (seed 002 §4.2,
@@ -54,17 +54,16 @@ const sequencePattern = /^(0|[1-9][0-9]{0,17})$/;
 
 export class MacroMerchantClient {
   readonly #options: MacroMerchantClientOptions;
-  #bank: Promise<BankTrust> | undefined;
+  readonly #bank: PinnedBank;
 
   constructor(options: MacroMerchantClientOptions) {
     this.#options = Object.freeze({ ...options });
-    if (options.bank !== undefined) this.#bank = Promise.resolve(options.bank);
+    this.#bank = new PinnedBank(options.bankUrl, options.bank);
   }
 
   /** The bank's keys: pinned, or read once from its GET /bank. */
   bank(): Promise<BankTrust> {
-    this.#bank ??= fetchBankTrust(this.#options.bankUrl);
-    return this.#bank;
+    return this.#bank.trust();
   }
 
   /**
