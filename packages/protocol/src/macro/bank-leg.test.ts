@@ -82,8 +82,8 @@ describe('steps 8–10 between the banks', () => {
     expect(failure(() => checkPayAck(transfer, ack, seconds(60)))).toEqual(['MESSAGE_EXPIRED', 'expiresAt']);
   });
 
-  it('compares amounts as money, not text: 1250.00 is not 1250.0 only because the text differs', () => {
-    // The core's parser admits only canonical text, so equal money has equal text; a changed value is refused.
+  it('refuses a Pay_Ack whose amount is not canonical text (1250.0 for EUR 1250.00) before any comparison', () => {
+    // The core's parser admits only canonical text, so equal money always has equal text.
     expect(
       failure(() =>
         parsePayAckContent(
