@@ -1,3 +1,4 @@
+export * from './banking/index.ts';
 export * from './canonical/index.ts';
 export * from './custody/index.ts';
 export * from './emvqr/index.ts';

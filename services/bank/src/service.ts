@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PrivateJwk } from '@mpay/envelope';
 import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
 import {
+  createBankingLimits,
   defaultSecurityPolicy,
   parsePartyId,
   parseSecurityPolicy,
@@ -9,11 +10,15 @@ import {
 } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
+import type { BankingContext, BankingOptions } from './banking/context.ts';
 import { bankEncryptionKey, createBankIdentity } from './bank-identity.ts';
 import { authenticate, type VerifyRequest } from './http/authenticate.ts';
 import type { RouteContext } from './http/context.ts';
 import { registerAccountRoutes } from './http/routes/accounts.ts';
 import { registerAuditRoutes } from './http/routes/audit.ts';
+import { registerBankingDeviceRoutes } from './http/routes/banking.ts';
+import { registerBankingKeyManagementRoutes } from './http/routes/banking-key-management.ts';
+import { registerBankingOperatorRoutes } from './http/routes/banking-operator.ts';
 import { registerCorrectionRoutes } from './http/routes/corrections.ts';
 import {
   type InterbankRouteContext,
@@ -86,6 +91,13 @@ export interface BankServiceOptions {
    * macro payment request (seed 002 step 6). Without it, step 6 is refused.
    */
   readonly callerKeys?: CallerKeys | undefined;
+  /**
+   * The mobile banking server of SA2pMP (seed 003): customers log in from
+   * their phones and send signed, encrypted banking requests. Needs
+   * `interbank` (transfers to other banks) and `encryptionKey` (session keys
+   * are kept sealed to it); without it the bank has no banking routes.
+   */
+  readonly banking?: BankingOptions | undefined;
 }
 
 export interface BankService {
@@ -94,6 +106,8 @@ export interface BankService {
   readonly limits: BankLimits;
   /** Background work (payment-order delivery, hold expiry); `start` runs it on a timer. */
   readonly worker: BankWorker;
+  /** The mobile banking server's context, when banking is configured (tests drive its parts directly). */
+  readonly banking: BankingContext | undefined;
   /** Starts the worker every `intervalMs` (default 250 ms). */
   start(intervalMs?: number): void;
   /** Listens on `host:port` (port 0: any free port) and returns the base URL. */
@@ -156,6 +170,21 @@ export function createBankService(options: BankServiceOptions): BankService {
     interbankContext === undefined
       ? undefined
       : { ...interbankContext, callerKeys: options.callerKeys ?? (() => undefined) };
+  if (options.banking !== undefined && (interbankContext === undefined || encryption === undefined)) {
+    throw new Error('assertion failed: mobile banking needs interbank and an encryption key');
+  }
+  const bankingContext: BankingContext | undefined =
+    options.banking === undefined || interbankContext === undefined
+      ? undefined
+      : {
+          ...interbankContext,
+          banking: {
+            limits: createBankingLimits(options.banking.limits),
+            opaqueServerSetup: options.banking.opaqueServerSetup,
+            sms: options.banking.sms,
+            transactionLog: options.banking.transactionLog,
+          },
+        };
   keepRawJsonBodies(app);
   app.register(async (scope) => {
     scope.addHook('preValidation', authenticate(options.verifyRequest));
@@ -172,6 +201,9 @@ export function createBankService(options: BankServiceOptions): BankService {
     if (interbankContext !== undefined) registerRefundOrderRoutes(scope, interbankContext);
     // Seed 002 step 6: the MPASP's payment request to the client bank.
     if (macroContext !== undefined) registerMacroPaymentRequestRoute(scope, macroContext);
+    // SA2pMP: the operator enables customers for mobile banking, registers billers, sends renewal notices.
+    if (bankingContext !== undefined) registerBankingOperatorRoutes(scope, bankingContext);
+    if (bankingContext !== undefined) registerBankingKeyManagementRoutes(scope, bankingContext);
   });
   registerKeyDepositoryPublicRoutes(app, depository);
   if (interbankContext !== undefined) registerFundsTransferRoute(app, interbankContext);
@@ -180,12 +212,15 @@ export function createBankService(options: BankServiceOptions): BankService {
   if (macroContext !== undefined) registerMacroDeviceRoutes(app, macroContext);
   // Seed 002 step 9, the merchant's side: authenticated by a key bound to the merchant here.
   if (macroContext !== undefined) registerMacroMerchantRoutes(app, macroContext);
-  const worker = createBankWorker(interbankContext, ledger, context.clock);
+  // SA2pMP, the customer's side: authenticated by the device's bound key, the login's factors and its session.
+  if (bankingContext !== undefined) registerBankingDeviceRoutes(app, bankingContext);
+  const worker = createBankWorker(interbankContext, ledger, context.clock, bankingContext);
   return {
     app,
     ledger,
     limits,
     worker,
+    banking: bankingContext,
     start: (intervalMs = 250) => worker.start(intervalMs),
     listen: (port, host = '127.0.0.1') => app.listen({ port, host }),
     close: async () => {

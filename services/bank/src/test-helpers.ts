@@ -14,6 +14,7 @@ import {
   defaultSecurityPolicy,
   type ImsMessage,
   type ImsSealedData,
+  MpayError,
   type PartyId,
   type Protection,
   type SecurityLevel,
@@ -21,6 +22,8 @@ import {
 } from '@mpay/protocol';
 import { type Authenticator, authenticatorCode, openAuthenticator, sealSecondFactor } from '@mpay/sdk';
 import { type Database, openTestDatabase } from '@mpay/storage';
+import * as opaque from '@serenity-kit/opaque';
+import type { BankingOptions, SmsSender } from './banking/context.ts';
 import type { VerifyRequest } from './http/authenticate.ts';
 import type { InterbankOptions } from './interbank/peers.ts';
 import type { BankLimits } from './limits.ts';
@@ -81,7 +84,42 @@ export interface TestBank {
   ): Promise<string>;
   /** Moves `amount` from a funding account of the currency into `accountId`. */
   fund(accountId: string, amount: bigint, currency?: string): Promise<void>;
+  /** The texts the bank sent (one-time codes, renewal notices), oldest first: its SMS gateway in memory. */
+  readonly sms: TestSmsInbox;
   close(): Promise<void>;
+}
+
+/** An SMS sender that keeps what it is given, for tests: the bank's side is the real SmsSender interface. */
+export interface TestSmsInbox extends SmsSender {
+  readonly messages: { readonly id: string; readonly to: string; readonly text: string }[];
+  /** The newest message to `msisdn`, or undefined. */
+  latest(msisdn: string): { readonly to: string; readonly text: string } | undefined;
+  /** Makes the next sends fail with SERVICE_UNAVAILABLE (true) or succeed again (false). */
+  failing(fail: boolean): void;
+}
+
+export function createTestSmsInbox(): TestSmsInbox {
+  const messages: { id: string; to: string; text: string }[] = [];
+  let fail = false;
+  return {
+    messages,
+    latest: (msisdn) => messages.filter((message) => message.to === msisdn).at(-1),
+    failing: (value) => {
+      fail = value;
+    },
+    send: async ({ to, text }) => {
+      if (fail) throw new MpayError('SERVICE_UNAVAILABLE', 'sms');
+      const id = randomUUID();
+      messages.push({ id, to, text });
+      return { id };
+    },
+  };
+}
+
+/** A fresh OPAQUE server setup (the bank's secret for passwords). */
+export async function createTestOpaqueServerSetup(): Promise<string> {
+  await opaque.ready;
+  return opaque.server.createSetup();
 }
 
 function ownerOf(kind: 'customer' | 'merchant' | 'funding' | 'settlement', bank: string): string {
@@ -100,6 +138,12 @@ export async function startTestBank(
     interbank?: InterbankOptions;
     /** false: a bank without an encryption key (no second factor). */
     encryptionKey?: false;
+    /**
+     * Mobile banking (SA2pMP) with these options; the SMS sender defaults to the
+     * bank's `sms` inbox, the OPAQUE setup to a fresh one, interbank to this
+     * bank alone (no peers) unless `interbank` is given.
+     */
+    banking?: Partial<BankingOptions>;
   } = {},
 ): Promise<TestBank> {
   const name = options.name ?? 'xbank';
@@ -108,12 +152,25 @@ export async function startTestBank(
   let offsetMs = 0;
   const now = () => new Date(Date.now() + offsetMs);
   const [signing, encryption] = await Promise.all([generateSigningKeyPair(), generateEncryptionKeyPair()]);
+  const sms = createTestSmsInbox();
+  const banking: BankingOptions | undefined =
+    options.banking === undefined
+      ? undefined
+      : {
+          opaqueServerSetup: options.banking.opaqueServerSetup ?? (await createTestOpaqueServerSetup()),
+          sms: options.banking.sms ?? sms,
+          transactionLog: options.banking.transactionLog,
+          limits: options.banking.limits,
+        };
+  const interbank =
+    options.interbank ?? (banking === undefined ? undefined : { signingKey: signing.privateJwk, peers: [] });
   const service = createBankService({
     name,
     database,
     signingKey: signing.privateJwk,
     ...(options.encryptionKey === false ? {} : { encryptionKey: encryption.privateJwk }),
-    interbank: options.interbank,
+    interbank,
+    banking,
     verifyRequest: options.verifyRequest ?? testBearerVerifier(),
     clock: now,
     limits: options.limits,
@@ -126,6 +183,7 @@ export async function startTestBank(
     service,
     database,
     encryptionKey: options.encryptionKey === false ? undefined : encryption.privateJwk,
+    sms,
     now,
     advanceSeconds: (seconds) => {
       offsetMs += seconds * 1000;

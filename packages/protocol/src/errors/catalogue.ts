@@ -222,6 +222,21 @@ export const errorCatalogue = Object.freeze({
   MACRO_APPROVAL_REPLAYED: final('The payment approval request was already answered.'),
   MACRO_APPROVAL_EXPIRED: final('The payment approval request has expired.'),
   MACRO_PAY_ACK_INVALID: final("The merchant bank's Pay_Ack does not name the funds transfer it answers."),
+
+  // SA2pMP mobile banking (seed 003): the customer and the bank, two parties
+  BANKING_CUSTOMER_EXISTS: refused('This customer or user id is already registered for mobile banking.'),
+  BANKING_REGISTRATION_FAILED: final('The mobile banking registration failed.'),
+  BANKING_PASSWORD_EXISTS: final('A password is already registered; the bank must reset it first.'),
+  BANKING_LOGIN_FAILED: final('The login failed.'),
+  BANKING_LOGIN_BLOCKED: final('Mobile banking is blocked after too many failed logins; the bank must unblock it.'),
+  BANKING_SESSION_INVALID: final('No open banking session with this id.'),
+  BANKING_REQUEST_INVALID: final('The banking request could not be verified.'),
+  BANKING_REQUEST_REPLAYED: final('This banking request was already received.'),
+  BANKING_REQUEST_EXPIRED: final('The banking request has expired.'),
+  BANKING_BILLER_UNKNOWN: refused('No such biller at this bank.'),
+  BANKING_BILLER_EXISTS: refused('A biller with this id already exists.'),
+  BANKING_DEVICE_UNKNOWN: final('No such device of this customer.'),
+  BANKING_RENEWAL_INVALID: final('The key renewal is invalid.'),
 });
 
 export type ErrorCode = keyof typeof errorCatalogue;

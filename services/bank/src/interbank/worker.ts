@@ -1,3 +1,6 @@
+import type { BankingContext } from '../banking/context.ts';
+import { sendDueRenewalNotices } from '../banking/key-management-server/renewal-notices.ts';
+import { advanceBankingTransactions } from '../banking/transaction-log-server-client/submit.ts';
 import type { Database } from '@mpay/storage';
 import type { BankLedger } from '../store/bank-ledger.ts';
 import { type DeliveryContext, deliverOrder } from './deliver.ts';
@@ -36,6 +39,7 @@ export function createBankWorker(
   context: DeliveryContext | undefined,
   ledger: BankLedger,
   clock: () => Date,
+  banking?: BankingContext | undefined,
 ): BankWorker {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
@@ -60,6 +64,11 @@ export function createBankWorker(
       await sweepNonces(context.database, clock());
     }
     const expired = (await ledger.expirePendingTransfers(clock())).length;
+    if (banking !== undefined) {
+      // SA2pMP: the bank's renewal notices, then its banking transactions to the third-party log.
+      await sendDueRenewalNotices(banking, clock());
+      await advanceBankingTransactions(banking, clock());
+    }
     return { delivered, expired };
   };
   const tick = (intervalMs: number) => {
