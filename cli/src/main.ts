@@ -25,6 +25,7 @@ Usage:
   mpay dispute PAYMENT_ID [--out FILE]  the payment's signed messages, log proof and cosigned checkpoint in one file
   mpay refund PAYMENT_ID [--amount 5.00] the demo merchant refunds a completed payment (all, or part) through the banks
   mpay mail [ADDRESS] [--json]          the mail the platform's mail server received (all, or one address's), newest first
+  mpay sms [MSISDN] [--json]            the SMS the platform's SMS gateway received (all, or one number's), newest first
   mpay bench ledger|log [--json]        measure the ledger or the log against a baseline in the same run
   mpay help                             this text
 
@@ -66,6 +67,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'mail': {
         const { runMail } = await import('./commands/mail.ts');
         return await runMail(parseFlags(rest).positional, flags, io);
+      }
+      case 'sms': {
+        const { runSms } = await import('./commands/sms.ts');
+        return await runSms(parseFlags(rest).positional, flags, io);
       }
       case 'bench': {
         const { runBench } = await import('./commands/bench/index.ts');

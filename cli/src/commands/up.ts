@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createMacroServiceLimits, type MacroServiceLimits } from '@mpay/gateway';
 import { parseCatalogueJson } from '@mpay/merchant-shop';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
+import { smsRelayFromEnv } from '../platform/sms.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
@@ -70,9 +71,12 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       witness: port('MPAY_WITNESS_PORT', 4111),
       custody: port('MPAY_CUSTODY_PORT', 4120),
       mail: port('MPAY_MAIL_PORT', 4130),
+      sms: port('MPAY_SMS_PORT', 4131),
     },
     // MPAY_SMTP_HOST (and _PORT, _SECURE, _USER, _PASS): mail through that relay, not the embedded server.
     smtpRelay: smtpRelayFromEnv(process.env),
+    // MPAY_SMS_URL and MPAY_SMS_TOKEN: the banks' texts through that HTTP SMS gateway, not the embedded one.
+    smsRelay: smsRelayFromEnv(process.env),
     // MPAY_MACRO_T_EXP_SECONDS: the macro payment's T_EXP − T_iS (default 300 s).
     macroLimits: macroLimitsFromEnv(process.env),
     logger: flags.has('verbose') ? { level: 'info' } : false,
@@ -94,6 +98,9 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       platform.mail.server === undefined
         ? '  mail                         through the SMTP relay MPAY_SMTP_HOST'
         : `  mail (embedded SMTP)         ${platform.mail.server.host}:${platform.mail.server.port}   (macro client ids and mPINs; read with npx mpay mail)`,
+      platform.sms.gateway === undefined
+        ? '  sms                          through the HTTP SMS gateway MPAY_SMS_URL'
+        : `  sms (embedded gateway)       ${platform.sms.gateway.url}   (banking login codes and renewal notices; read with npx mpay sms)`,
       '',
       '  demo parties:',
       `    customer  john.bernard@person.xbank  (+38970123456, PIN ${platform.credentials.customerPin})`,

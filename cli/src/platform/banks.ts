@@ -1,4 +1,11 @@
-import { type BankService, bankRequestVerifier, createBankService, migrateBank } from '@mpay/bank';
+import {
+  type BankService,
+  type BankTransactionLogLink,
+  bankRequestVerifier,
+  createBankService,
+  migrateBank,
+  type SmsSender,
+} from '@mpay/bank';
 import {
   type GeneratedKeyPair,
   generateEncryptionKeyPair,
@@ -8,6 +15,7 @@ import {
 } from '@mpay/envelope';
 import type { SecurityPolicy } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
+import * as opaque from '@serenity-kit/opaque';
 import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
 
 /** The banks `mpay up` runs: xbank holds the demo customers, ybank the demo merchants. */
@@ -37,12 +45,16 @@ interface BankSecrets {
   readonly operator: PartyKeys;
   /** Signs funds-transfer messages and answers to peer banks. */
   readonly interbank: GeneratedKeyPair;
-  /** ECDH-ES: customers seal one-time codes to it, and the bank seals the TOTP secrets it stores. */
+  /** ECDH-ES: customers seal one-time codes to it, and the bank seals the TOTP secrets it stores and its banking session keys. */
   readonly encryption: GeneratedKeyPair;
+  /** The OPAQUE server setup of mobile banking passwords (a new one voids every registered password). */
+  readonly opaqueServerSetup: string;
 }
 
 export interface StartBanksInput {
   readonly dataDir: string | undefined;
+  /** loadBankSecrets(dataDir): loaded before the banks start, since the log must know their keys first. */
+  readonly secrets: BankSecretsById;
   readonly fspId: string;
   readonly fspSigningJwk: PublicJwk;
   readonly open: (schema: string) => Promise<Database>;
@@ -53,6 +65,8 @@ export interface StartBanksInput {
   readonly clock?: (() => Date) | undefined;
   /** The security levels the banks check (the floor of an amount, what each level requires); default the protocol's. */
   readonly securityPolicy?: SecurityPolicy | undefined;
+  /** Mobile banking (SA2pMP): the SMS transport of login codes and renewal notices, and the third-party log. */
+  readonly banking: { readonly sms: SmsSender; readonly transactionLog: BankTransactionLogLink };
 }
 
 async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankSecrets> {
@@ -65,7 +79,29 @@ async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankS
   const encryption = await loadOrCreate(dataDir, `keys/${id}-encryption.json`, () =>
     generateEncryptionKeyPair(),
   );
-  return { operator: operator.keys, interbank, encryption };
+  const opaqueServerSetup = await loadOrCreate(dataDir, `keys/${id}-opaque-server-setup.json`, async () => {
+    await opaque.ready;
+    return opaque.server.createSetup();
+  });
+  return { operator: operator.keys, interbank, encryption, opaqueServerSetup };
+}
+
+/** Every bank's keys and secrets, loaded once (from the data folder, or made anew in memory). */
+export type BankSecretsById = ReadonlyMap<BankId, BankSecrets>;
+
+export async function loadBankSecrets(dataDir: string | undefined): Promise<BankSecretsById> {
+  const secrets = new Map<BankId, BankSecrets>();
+  for (const id of bankIds) secrets.set(id, await secretsOf(dataDir, id));
+  return secrets;
+}
+
+/**
+ * The banks as submitters of the transaction log (SA2pMP §4.2: every banking
+ * transaction is logged by a third party): each bank's id and the public half
+ * of its institutional key, which signs its submissions.
+ */
+export function bankLogSubmitters(secrets: BankSecretsById): { id: BankId; signingJwk: PublicJwk }[] {
+  return bankIds.map((id) => ({ id, signingJwk: secrets.get(id)!.interbank.publicJwk }));
 }
 
 /**
@@ -74,8 +110,7 @@ async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankS
  * read at delivery time, so banks listening on port 0 find each other.
  */
 export async function startBanks(input: StartBanksInput): Promise<RunningBank[]> {
-  const secrets = new Map<BankId, BankSecrets>();
-  for (const id of bankIds) secrets.set(id, await secretsOf(input.dataDir, id));
+  const secrets = input.secrets;
   const urls = new Map<string, string>();
   const banks: RunningBank[] = [];
   for (const id of bankIds) {
@@ -103,6 +138,12 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
       interbank: { signingKey: own.interbank.privateJwk, peers },
       // Second factors: kept with the data folder, since the stored TOTP secrets are sealed to it.
       encryptionKey: own.encryption.privateJwk,
+      // SA2pMP mobile banking: passwords by OPAQUE, codes and notices by SMS, every transaction in the log.
+      banking: {
+        opaqueServerSetup: own.opaqueServerSetup,
+        sms: input.banking.sms,
+        transactionLog: input.banking.transactionLog,
+      },
       // The MPASP's signed messages (seed 002 step 6) under the key its requests are checked with.
       callerKeys: (callerId) => (callerId === input.fspId ? input.fspSigningJwk : undefined),
       verifyRequest: bankRequestVerifier(id, [

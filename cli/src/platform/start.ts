@@ -21,10 +21,18 @@ import {
 } from '@mpay/protocol';
 import { fetchBankTrust, MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
-import { type BankId, bankIds, type RunningBank, startBanks } from './banks.ts';
+import {
+  type BankId,
+  bankIds,
+  bankLogSubmitters,
+  loadBankSecrets,
+  type RunningBank,
+  startBanks,
+} from './banks.ts';
 import { generatePartyKeys, loadOrCreate } from './identities.ts';
 import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
+import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
 
 export interface PlatformOptions {
   /** Data folder for PGlite and keys; undefined keeps everything in memory (tests). */
@@ -41,6 +49,8 @@ export interface PlatformOptions {
     custody?: number;
     /** The embedded SMTP server (0 or absent: any free port). */
     mail?: number;
+    /** The embedded SMS gateway (0 or absent: any free port). */
+    sms?: number;
   } & Partial<Record<BankId, number>>;
   logger?: boolean | { level: string };
   backgroundIntervalMs?: number;
@@ -61,6 +71,8 @@ export interface PlatformOptions {
   shopCatalogue?: readonly ProductInput[] | undefined;
   /** An SMTP relay for the platform's mail (`smtpRelayFromEnv`); absent: the embedded mail server. */
   smtpRelay?: SmtpRelay | undefined;
+  /** An HTTP SMS gateway for the banks' texts (`smsRelayFromEnv`); absent: the embedded gateway. */
+  smsRelay?: SmsRelay | undefined;
 }
 
 export interface Platform {
@@ -74,6 +86,8 @@ export interface Platform {
   log: LogStack;
   /** The out-of-band mail (macro §3: client id and mPIN): the embedded server and its folder, or a relay. */
   mail: PlatformMail;
+  /** The out-of-band SMS (SA2pMP: login codes, renewal notices): the embedded gateway and its folder, or a relay. */
+  sms: PlatformSms;
   gateway: GatewayService;
   merchantShop: MerchantShop;
   /** Bearer token of the shop's merchant endpoints (orders, shipment, notifications); <data>/keys/merchant-shop-token.json. */
@@ -137,18 +151,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       schema: `${options.schemaPrefix ?? ''}${schema}`,
     });
   const gatewayDatabase = await open('gateway');
-  const banks = await startBanks({
-    dataDir: options.dataDir,
-    fspId: fsp.id,
-    fspSigningJwk: fsp.signing.publicJwk,
-    open,
-    ports: options.ports ?? {},
-    logger: options.logger ?? false,
-    workerIntervalMs: options.backgroundIntervalMs ?? 250,
-    clock: options.bankClock,
-    // One policy: the banks' floor and the gateway's levels must agree.
-    securityPolicy,
-  });
+  const bankSecrets = await loadBankSecrets(options.dataDir);
   const custodyKeys = await loadOrCreate(options.dataDir, 'keys/custody.json', generatePartyKeys);
   const custodyId = 'custody.mpay';
   const log = await startLogStack({
@@ -159,8 +162,38 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     submitters: [
       { id: fsp.id, signingJwk: fsp.signing.publicJwk },
       { id: custodyId, signingJwk: custodyKeys.signing.publicJwk },
+      // SA2pMP: each bank logs its banking transactions under its institutional key.
+      ...bankLogSubmitters(bankSecrets),
     ],
     logger: options.logger ?? false,
+  });
+  const sms = await startPlatformSms({
+    dataDir: options.dataDir,
+    relay: options.smsRelay,
+    port: options.ports?.sms,
+  });
+  const banks = await startBanks({
+    dataDir: options.dataDir,
+    secrets: bankSecrets,
+    banking: {
+      sms: sms.sender,
+      transactionLog: {
+        url: log.logUrl,
+        origin: log.origin,
+        logVerifierKey: log.logVerifierKey,
+        witnessVerifierKeys: [log.witnessVerifierKey],
+        witnessesRequired,
+      },
+    },
+    fspId: fsp.id,
+    fspSigningJwk: fsp.signing.publicJwk,
+    open,
+    ports: options.ports ?? {},
+    logger: options.logger ?? false,
+    workerIntervalMs: options.backgroundIntervalMs ?? 250,
+    clock: options.bankClock,
+    // One policy: the banks' floor and the gateway's levels must agree.
+    securityPolicy,
   });
   // Custody starts before the gateway (the gateway redirects to it); it reads the gateway's URL when it calls.
   let gatewayUrl = 'http://127.0.0.1:1';
@@ -264,6 +297,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     custody,
     log,
     mail,
+    sms,
     gateway,
     merchantShop,
     merchantShopToken,
@@ -278,6 +312,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await mail.close();
       await custody.close();
       for (const bank of banks) await bank.service.close();
+      await sms.close();
       await log.close();
       await Promise.all([
         gatewayDatabase.close(),

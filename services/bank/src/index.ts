@@ -1,3 +1,4 @@
+export type { BankingOptions, BankTransactionLogLink, SmsSender } from './banking/context.ts';
 export type { Correction, CorrectionKind, CorrectionRequest } from './corrections/correction.ts';
 export type { RequestToVerify, VerifyRequest } from './http/authenticate.ts';
 export { type BankClient, bankRequestVerifier } from './http/signed-clients.ts';

@@ -41,6 +41,7 @@ export interface BankingOptions {
  * across banks go through the existing interbank path) and these.
  */
 export interface BankingContext extends InterbankRouteContext {
+  readonly newId: () => string;
   readonly banking: {
     readonly limits: BankingLimits;
     readonly opaqueServerSetup: string;
