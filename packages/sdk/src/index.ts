@@ -1,3 +1,4 @@
+export * from './banking/index.ts';
 export {
   type CustodyEventKind,
   type CustodyPaymentRequestView,

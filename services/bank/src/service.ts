@@ -178,6 +178,7 @@ export function createBankService(options: BankServiceOptions): BankService {
       ? undefined
       : {
           ...interbankContext,
+          newId: context.newId,
           banking: {
             limits: createBankingLimits(options.banking.limits),
             opaqueServerSetup: options.banking.opaqueServerSetup,

@@ -66,7 +66,10 @@ export function createBankWorker(
     const expired = (await ledger.expirePendingTransfers(clock())).length;
     if (banking !== undefined) {
       // SA2pMP: the bank's renewal notices, then its banking transactions to the third-party log.
-      await sendDueRenewalNotices(banking, clock());
+      // One failing part does not hold up the other.
+      await sendDueRenewalNotices(banking, clock()).catch((error: unknown) =>
+        banking.alarm({ error: String(error) }, 'renewal notice pass failed'),
+      );
       await advanceBankingTransactions(banking, clock());
     }
     return { delivered, expired };

@@ -119,7 +119,10 @@ export interface KeyBindingRecord {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly binding: string;
-  readonly enrolmentCodeId: string;
+  /** The code it was enrolled with; null for a binding issued by a renewal (SA2pMP §4.3). */
+  readonly enrolmentCodeId: string | null;
+  /** The binding it renews (signed by that binding's key); null for an enrolled one. */
+  readonly renews: string | null;
   readonly revocation: { readonly reason: string; readonly revokedAt: Date } | undefined;
 }
 
@@ -131,13 +134,14 @@ interface KeyBindingRow {
   not_before: Date | string;
   not_after: Date | string;
   binding: string;
-  enrolment_code_id: string;
+  enrolment_code_id: string | null;
+  renews: string | null;
   reason: string | null;
   revoked_at: Date | string | null;
 }
 
 const bindingSelect = `SELECT b.serial, b.party_id, b.device_id, b.signing_kid, b.not_before, b.not_after,
-    b.binding, b.enrolment_code_id::text AS enrolment_code_id, r.reason, r.revoked_at
+    b.binding, b.enrolment_code_id::text AS enrolment_code_id, b.renews, r.reason, r.revoked_at
   FROM key_bindings AS b LEFT JOIN key_binding_revocations AS r ON r.serial = b.serial`;
 
 function bindingFromRow(row: KeyBindingRow): KeyBindingRecord {
@@ -150,6 +154,7 @@ function bindingFromRow(row: KeyBindingRow): KeyBindingRecord {
     notAfter: new Date(row.not_after),
     binding: row.binding,
     enrolmentCodeId: row.enrolment_code_id,
+    renews: row.renews,
     revocation:
       row.revoked_at === null
         ? undefined
@@ -159,7 +164,7 @@ function bindingFromRow(row: KeyBindingRow): KeyBindingRecord {
 
 export async function insertKeyBinding(
   sql: Sql,
-  record: Omit<KeyBindingRecord, 'revocation'>,
+  record: Omit<KeyBindingRecord, 'revocation' | 'renews' | 'enrolmentCodeId'> & { readonly enrolmentCodeId: string },
   now: Date,
 ): Promise<void> {
   await sql.query(

@@ -1,6 +1,107 @@
-import type { BankingContext } from '../context.ts';
+import { buildReceipt, type SubmitterCredentials, submitMessages } from '@mpay/log-client';
+import { isMpayError } from '@mpay/protocol';
+import type { BankingContext, BankTransactionLogLink } from '../context.ts';
+import {
+  type BankingTransactionRecord,
+  claimDueBankingTransactions,
+  recordAttemptFailure,
+  recordLogIndex,
+  recordReceipt,
+} from './store.ts';
 
-/** One pass of the transaction log server client: submits due banking transactions, collects receipts. */
-export async function advanceBankingTransactions(_context: BankingContext, _now: Date): Promise<number> {
-  return 0;
+/** The limits of the transaction log server client, as named options. */
+export const bankingLogSubmission = Object.freeze({
+  /** Most transactions one worker pass takes; the next pass takes the rest. */
+  batchSizeMax: 50,
+  /** A claimed transaction is left alone by other passes for this long (more than one pass's worst case). */
+  leaseMs: 120_000,
+  /** The first retry after a failed attempt; each further one doubles it... */
+  retryDelayMsBase: 1_000,
+  /** ...up to this. A transaction is never abandoned: its evidence must reach the log. */
+  retryDelayMsMax: 300_000,
+});
+
+/** What a look for the receipt answers while the log has not integrated the entry or the witness not cosigned. */
+const notYetCodes: ReadonlySet<string> = new Set(['SERVICE_UNAVAILABLE', 'WITNESS_QUORUM_NOT_MET']);
+
+function retryDelayMs(attempts: number): number {
+  const doublings = Math.min(Math.max(attempts - 1, 0), 20);
+  return Math.min(
+    bankingLogSubmission.retryDelayMsMax,
+    bankingLogSubmission.retryDelayMsBase * 2 ** doublings,
+  );
+}
+
+/** The log's kind of a banking transaction's entry. */
+export function bankingLogKind(kind: BankingTransactionRecord['kind']): string {
+  return `banking.${kind}`;
+}
+
+/**
+ * One step for one transaction, as the gateway's outbox does for a payment's
+ * log entry (services/gateway/src/log/outbox.ts): submit it unless the log
+ * has answered its index already, then look once (no waiting) for the
+ * receipt. Throws while the log has not proved it yet.
+ */
+async function advanceOne(
+  context: BankingContext,
+  link: BankTransactionLogLink,
+  submitter: SubmitterCredentials,
+  transaction: BankingTransactionRecord,
+): Promise<void> {
+  const entry = {
+    transactionId: transaction.id,
+    messages: transaction.messages,
+    kind: bankingLogKind(transaction.kind),
+    metadata: {},
+  };
+  let index = transaction.logIndex ?? undefined;
+  if (index === undefined) {
+    const logged = await submitMessages({ url: link.url, origin: link.origin }, submitter, entry);
+    index = logged.index;
+    await recordLogIndex(context.database, transaction.id, index);
+  }
+  // One look, no waiting: the pass must not stall on an entry the log has not integrated yet.
+  const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
+    waitMs: 0,
+  });
+  await recordReceipt(context.database, transaction.id, receipt);
+}
+
+/**
+ * One pass of the transaction log server client (seed 003 §4.2: the log is
+ * kept by a third party, the network operator's gateway in the paper): takes
+ * the banking transactions that are due (a bounded batch), submits each to
+ * the log (submitter the bank's id, signed with the bank's signing key, kind
+ * `banking.<kind>`, transaction id the request id) and stores the receipt
+ * once the log proves it under a cosigned checkpoint. A failure (the log
+ * unreachable, the entry not yet included) is recorded and retried with
+ * exponential backoff, never abandoned. Without a configured log nothing is
+ * submitted: the transactions wait, recorded. Returns how many it took.
+ */
+export async function advanceBankingTransactions(context: BankingContext, now: Date): Promise<number> {
+  const link = context.banking.transactionLog;
+  if (link === undefined) return 0;
+  const submitter = { id: context.bank.id, key: context.bank.signingKey };
+  const due = await claimDueBankingTransactions(
+    context.database,
+    now,
+    new Date(now.getTime() + bankingLogSubmission.leaseMs),
+    bankingLogSubmission.batchSizeMax,
+  );
+  for (const transaction of due) {
+    try {
+      await advanceOne(context, link, submitter, transaction);
+    } catch (error) {
+      const code = isMpayError(error) ? error.code : error instanceof Error ? error.message : 'error';
+      const attempts = transaction.attempts + 1;
+      const next = new Date(now.getTime() + retryDelayMs(attempts));
+      await recordAttemptFailure(context.database, transaction.id, code === '' ? 'error' : code, next);
+      // Not proved yet is the normal wait for the next checkpoint; anything else an operator should see.
+      if (!notYetCodes.has(code)) {
+        context.log.warn({ requestId: transaction.id, code, attempts }, 'banking transaction not logged yet');
+      }
+    }
+  }
+  return due.length;
 }

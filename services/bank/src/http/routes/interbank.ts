@@ -213,8 +213,9 @@ export async function orderJson(context: InterbankRouteContext, order: PaymentOr
 function requirePartyIds(body: PaymentOrderBody): void {
   if (!isPartyId(body.payerId)) throw new MpayError('REQUEST_INVALID', 'payerId');
   if (!isPartyId(body.payeeId)) throw new MpayError('REQUEST_INVALID', 'payeeId');
-  // The reference a macro payment's own order carries (macro/funds-transfer.ts): only its approval places one.
-  if (body.reference.startsWith('macro ')) throw new MpayError('REQUEST_INVALID', 'reference');
+  // The references a macro payment's and a banking request's own orders carry (macro/funds-transfer.ts,
+  // banking/business-logic-server): only the client's approval or signed banking request places one.
+  if (/^(macro|banking|bill) /.test(body.reference)) throw new MpayError('REQUEST_INVALID', 'reference');
 }
 
 const creditQuerySchema = {

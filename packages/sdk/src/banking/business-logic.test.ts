@@ -1,0 +1,229 @@
+import { decodeUnverified } from '@mpay/envelope';
+import { isMpayError, luhnCheckDigit } from '@mpay/protocol';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BankingClient, type BankingCodePrompt } from './business-logic.ts';
+import {
+  type FakeBank,
+  fakeAccountId,
+  fakeBankId,
+  fakeEnrolmentCode,
+  fakeMsisdn,
+  fakePartyId,
+  fakeUserId,
+  startFakeBank,
+} from './fake-bank.test-helper.ts';
+import { BankingKeyManager, MemoryBankingKeyStore } from './key-management.ts';
+
+const sim = `8938${'0123456789012'}${luhnCheckDigit('89380123456789012')}`;
+const phoneId = `35209900176148${luhnCheckDigit('35209900176148')}`;
+const password = 'correct horse battery staple';
+
+let bank: FakeBank;
+
+beforeEach(async () => {
+  bank = await startFakeBank();
+});
+
+afterEach(async () => {
+  await bank.close();
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'none';
+  } catch (error) {
+    if (isMpayError(error)) return error.code;
+    throw error;
+  }
+}
+
+/** The code the bank's SMS carried, as the person would type it. */
+const smsCode = async (_prompt: BankingCodePrompt) => bank.sms.at(-1)!.code;
+
+/** A device enrolled, registered for banking, with the customer's password registered. */
+async function registeredClient() {
+  const store = new MemoryBankingKeyStore();
+  const { manager } = await BankingKeyManager.enrol({
+    invitation: { bankUrl: bank.url, bankId: fakeBankId, partyId: fakePartyId, code: fakeEnrolmentCode },
+    deviceId: 'phone-1',
+    bank: bank.trust,
+    store,
+  });
+  const client = new BankingClient({ bankUrl: bank.url, keys: manager, bank: bank.trust });
+  await client.registerDevice({ sim, phoneId, accountId: fakeAccountId }, fakeUserId);
+  await client.registerPassword(fakeUserId, password);
+  return { client, manager, store };
+}
+
+const loginInput = { userId: fakeUserId, password, msisdn: fakeMsisdn, readCode: smsCode };
+
+describe('BankingClient against the bank’s side of the contract', () => {
+  it('registers, logs in with every factor and sends E(S(msg, ID_C)) requests whose answers it verifies', async () => {
+    const { client, manager } = await registeredClient();
+    const state = await manager.state();
+    expect(state.registration).toEqual({
+      userId: fakeUserId,
+      clientId: { sim, phoneId, accountId: fakeAccountId },
+    });
+
+    const prompts: BankingCodePrompt[] = [];
+    const session = await client.login({
+      ...loginInput,
+      readCode: async (prompt) => {
+        prompts.push(prompt);
+        return smsCode(prompt);
+      },
+    });
+    expect(session).toMatchObject({ partyId: fakePartyId, serial: state.current.serial });
+    expect(session.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(prompts).toEqual([
+      expect.objectContaining({ loginId: session.sessionId, codeSentTo: '+389*****456', attempt: 1 }),
+    ]);
+
+    expect(await client.balance()).toEqual({
+      accountId: fakeAccountId,
+      currency: 'EUR',
+      balance: 100_00n,
+      available: 100_00n,
+    });
+    const transfer = await client.transfer({
+      payeeId: 'bob@person.ybank',
+      amount: 12_50n,
+      currency: 'EUR',
+      reference: 'rent March',
+    });
+    expect(transfer).toMatchObject({ state: 'completed', amount: 12_50n, payeeId: 'bob@person.ybank' });
+    // What the bank verified: the device's JWS over the request and ID_C, txn the order id.
+    const jws = bank.signedRequests.get(transfer.orderId)!;
+    const signed = decodeUnverified(jws)!.payload as Record<string, Record<string, unknown>>;
+    expect(signed.banking).toEqual({
+      request: {
+        kind: 'transfer',
+        payeeId: 'bob@person.ybank',
+        amount: '1250',
+        currency: 'EUR',
+        reference: 'rent March',
+      },
+      clientId: { sim, phoneId, accountId: fakeAccountId },
+      sessionId: session.sessionId,
+    });
+    expect(signed.txn).toBe(transfer.orderId);
+
+    const statement = await client.statement({ pageSize: 10 });
+    expect(statement.lines[0]).toMatchObject({ direction: 'debit', amount: 12_50n });
+    expect(statement.balance).toBe(87_50n);
+  });
+
+  it('answers a business refusal with the bank’s code, and refuses an answer that is not what it asked', async () => {
+    const { client } = await registeredClient();
+    await client.login(loginInput);
+    const transfer = { payeeId: 'bob@person.ybank', amount: 500_00n, currency: 'EUR', reference: 'car' };
+    expect(await codeOf(client.transfer(transfer))).toBe('INSUFFICIENT_FUNDS');
+
+    bank.tamperResult = (result) => ({ ...result, amount: '1' });
+    expect(await codeOf(client.transfer({ ...transfer, amount: 1_00n }))).toBe('BANK_ANSWER_INVALID');
+    bank.tamperResult = (result) => ({ ...result, accountId: '11111111-2222-4333-8444-555555555555' });
+    expect(await codeOf(client.balance())).toBe('BANK_ANSWER_INVALID');
+    bank.tamperResult = (result) => ({ ...result, overdraft: '0' });
+    expect(await codeOf(client.balance())).toBe('BANK_ANSWER_INVALID');
+    bank.tamperResult = undefined;
+    expect((await client.balance()).balance).toBe(99_00n);
+  });
+
+  it('tells the bank of a wrong password at once, so the try is counted, and says only that the login failed', async () => {
+    const { client } = await registeredClient();
+    expect(await codeOf(client.login({ ...loginInput, password: 'not the password' }))).toBe(
+      'BANKING_LOGIN_FAILED',
+    );
+    expect(bank.failures()).toBe(1);
+    expect(bank.requests.filter((request) => /\/logins\/.*\/finish$/.test(request))).toHaveLength(1);
+    expect(client.session()).toBeUndefined();
+    expect(await codeOf(client.balance())).toBe('BANKING_SESSION_INVALID');
+  });
+
+  it('asks for the code again after a wrong one, while the login has tries, and reports a block', async () => {
+    const { client } = await registeredClient();
+    /** A code that is not the one the SMS carried. */
+    const wrongCode = async () => (bank.sms.at(-1)!.code === '000000' ? '000001' : '000000');
+    const attempts: number[] = [];
+    await client.login({
+      ...loginInput,
+      readCode: async (prompt) => {
+        attempts.push(prompt.attempt);
+        return prompt.attempt === 1 ? wrongCode() : smsCode(prompt);
+      },
+    });
+    expect(attempts).toEqual([1, 2]);
+    expect(bank.failures()).toBe(0);
+
+    // Failures in a row, across factors: two wrong passwords, then three wrong codes; the fifth blocks.
+    const outcomes = [
+      await codeOf(client.login({ ...loginInput, password: 'wrong password 1' })),
+      await codeOf(client.login({ ...loginInput, password: 'wrong password 2' })),
+      await codeOf(client.login({ ...loginInput, readCode: wrongCode })),
+    ];
+    expect(outcomes).toEqual(['BANKING_LOGIN_FAILED', 'BANKING_LOGIN_FAILED', 'BANKING_LOGIN_BLOCKED']);
+    expect(bank.failures()).toBe(5);
+    expect(await codeOf(client.login(loginInput))).toBe('BANKING_LOGIN_BLOCKED');
+  });
+
+  it('renews the key on the bank’s notice: new pair saved first, the new binding checked, then swapped', async () => {
+    const { client, manager, store } = await registeredClient();
+    await client.login(loginInput);
+    const before = await manager.state();
+    const noticeId = bank.notice();
+    expect(await client.renewalNotices()).toEqual([
+      expect.objectContaining({ noticeId, serial: before.current.serial }),
+    ]);
+
+    const after = await client.renewKey(noticeId);
+    expect(after.current.serial).not.toBe(before.current.serial);
+    expect(after.current.signing.publicJwk.kid).not.toBe(before.current.signing.publicJwk.kid);
+    expect(after.pending).toBeUndefined();
+    expect(after.registration).toEqual(before.registration);
+    expect(await store.load()).toEqual(after);
+    // The old key's session is over; a new login with the new key works.
+    expect(client.session()).toBeUndefined();
+    await client.login(loginInput);
+    expect((await client.balance()).accountId).toBe(fakeAccountId);
+  });
+
+  it('drops the new pair when the bank refuses the renewal, keeping the current key', async () => {
+    const { client, manager } = await registeredClient();
+    await client.login(loginInput);
+    const before = await manager.state();
+    expect(await codeOf(client.renewKey(crypto.randomUUID()))).toBe('BANKING_RENEWAL_INVALID');
+    const after = await manager.state();
+    expect(after.pending).toBeUndefined();
+    expect(after.current).toEqual(before.current);
+  });
+
+  it('resumes an exported session in another client (the CLI), and refuses one of another key', async () => {
+    const { client, manager } = await registeredClient();
+    await client.login(loginInput);
+    const exported = client.exportSession()!;
+    const other = new BankingClient({ bankUrl: bank.url, keys: manager, bank: bank.trust });
+    await other.resumeSession(exported);
+    expect((await other.balance()).balance).toBe(100_00n);
+    expect(await codeOf(other.resumeSession({ ...exported, serial: 'serial-99' }))).toBe(
+      'BANKING_SESSION_INVALID',
+    );
+  });
+
+  it('refuses local mistakes before anything is sent', async () => {
+    const { client } = await registeredClient();
+    const sent = bank.requests.length;
+    expect(await codeOf(client.registerPassword(fakeUserId, 'short'))).toBe('REQUEST_INVALID');
+    expect(await codeOf(client.login({ ...loginInput, msisdn: '070123456' }))).toBe('REQUEST_INVALID');
+    expect(
+      await codeOf(
+        client.registerDevice(
+          { sim, phoneId, accountId: '11111111-2222-4333-8444-555555555555' },
+          fakeUserId,
+        ),
+      ),
+    ).toBe('REQUEST_INVALID');
+    expect(bank.requests.length).toBe(sent);
+  });
+});

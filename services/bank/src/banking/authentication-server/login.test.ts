@@ -1,0 +1,443 @@
+import { decodeBase64url, encodeBase64url, verifyPayload } from '@mpay/envelope';
+import { maskMsisdn } from '@mpay/protocol';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { errorCodeOf, startTestBank, type TestBank } from '../../test-helpers.ts';
+import {
+  addTestBankingDevice,
+  deviceCall,
+  finishTestLogin,
+  loginTestDevice,
+  registerTestBankingCustomer,
+  sendTestLoginCode,
+  startTestLogin,
+  type TestBankingDevice,
+  testBankingContext,
+  testSimAndPhoneId,
+  testSmsCode,
+} from './banking.test-helper.ts';
+import { loginCodeHash } from './code.ts';
+
+/**
+ * The three-step login of SA2pMP §4.2 over HTTP against a real bank: every
+ * factor (password by OPAQUE, device signature under its binding with its
+ * registered ID_C, the registered phone number, the code by SMS), failures
+ * counted per customer across devices and logins, the block at the limit.
+ */
+
+let bank: TestBank;
+
+beforeAll(async () => {
+  bank = await startTestBank({ banking: {} });
+});
+
+afterAll(async () => {
+  await bank.close();
+});
+
+async function customerRow(partyId: string): Promise<{ failed_logins: number; blocked_at: unknown }> {
+  const { rows } = await bank.database.query<{ failed_logins: number; blocked_at: unknown }>(
+    'SELECT failed_logins, blocked_at FROM banking_customers WHERE party_id = $1',
+    [partyId],
+  );
+  if (rows[0] === undefined) throw new Error('no customer');
+  return rows[0];
+}
+
+async function sessionRow(id: string): Promise<Record<string, unknown> | undefined> {
+  const { rows } = await bank.database.query('SELECT * FROM banking_sessions WHERE id = $1', [id]);
+  return rows[0];
+}
+
+/** A login that reached code_sent: its id, the device's session key and the code the SMS carried. */
+async function loginToCode(device: TestBankingDevice) {
+  const started = await startTestLogin(bank, device.userId, device.password);
+  const finished = await finishTestLogin(bank, device, started);
+  expect(finished.answer.status).toBe(200);
+  if (finished.sessionKey === undefined) throw new Error('no session key');
+  return {
+    loginId: started.loginId,
+    sessionKey: finished.sessionKey,
+    code: testSmsCode(bank, device.msisdn),
+  };
+}
+
+/** Another code of the same length than `code`. */
+function otherCode(code: string): string {
+  return code.replace(/^./, (digit) => String((Number(digit) + 1) % 10));
+}
+
+describe('a full login', () => {
+  it('proves every factor, sends the code to the registered number, opens a session with a statement', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const started = await startTestLogin(bank, device.userId, device.password);
+    expect(started.answer.status).toBe(200);
+    expect(Object.keys(started.answer.body).sort()).toEqual(['loginId', 'loginResponse']);
+    expect((await sessionRow(started.loginId))?.state).toBe('password_started');
+
+    const finished = await finishTestLogin(bank, device, started);
+    expect(finished.answer.status).toBe(200);
+    expect(finished.answer.body.loginId).toBe(started.loginId);
+    const { payload } = await verifyPayload(
+      finished.answer.body.answer,
+      () => testBankingContext(bank).bank.publicJwk,
+      { audience: device.partyId, issuer: bank.name, transactionId: started.loginId },
+      { now: () => bank.now().getTime() },
+    );
+    const answer = payload.bankingLoginAnswer as Record<string, unknown>;
+    expect(answer.codeSentTo).toBe(maskMsisdn(device.msisdn));
+    expect(Date.parse(answer.codeExpiresAt as string) - bank.now().getTime()).toBeGreaterThan(290_000);
+
+    // The SMS went to the registered number, with the spec's text; only its hash is kept.
+    const sms = bank.sms.latest(device.msisdn);
+    expect(sms?.text).toMatch(
+      /^xbank: your mobile banking login code is [0-9]{6}\. It expires in 5 minutes\. Never share it\.$/,
+    );
+    const code = testSmsCode(bank, device.msisdn);
+    const row = await sessionRow(started.loginId);
+    expect(row).toMatchObject({ state: 'code_sent', serial: device.key.serial, server_login_state: null });
+    expect(row?.code_hash).toBe(loginCodeHash(started.loginId, code));
+    expect(JSON.stringify(row)).not.toContain(encodeBase64url(finished.sessionKey ?? new Uint8Array()));
+
+    const opened = await sendTestLoginCode(
+      bank,
+      started.loginId,
+      finished.sessionKey ?? new Uint8Array(),
+      code,
+    );
+    expect(opened.status).toBe(201);
+    expect(opened.body.sessionId).toBe(started.loginId);
+    const statement = await verifyPayload(
+      opened.body.statement,
+      () => testBankingContext(bank).bank.publicJwk,
+      { audience: device.partyId, issuer: bank.name, transactionId: started.loginId },
+      { now: () => bank.now().getTime(), maxAgeSeconds: 86_400 },
+    );
+    expect(statement.payload.bankingSession).toEqual({
+      sessionId: started.loginId,
+      partyId: device.partyId,
+      serial: device.key.serial,
+      clientId: device.clientId,
+      expiresAt: opened.body.expiresAt,
+    });
+    const active = await sessionRow(started.loginId);
+    expect(active).toMatchObject({ state: 'active', code_hash: null });
+    // The session key is kept only sealed to the bank's encryption key (a JWE with five parts).
+    expect(String(active?.sealed_session_key).split('.')).toHaveLength(5);
+  });
+
+  it('answers a code replayed after success with the generic refusal, not counted', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginId, sessionKey, code } = await loginToCode(device);
+    expect((await sendTestLoginCode(bank, loginId, sessionKey, code)).status).toBe(201);
+    const replayed = await sendTestLoginCode(bank, loginId, sessionKey, code);
+    expect(replayed.status).toBe(401);
+    expect(errorCodeOf(replayed)).toBe('BANKING_LOGIN_FAILED');
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    expect((await sessionRow(loginId))?.state).toBe('active');
+  });
+
+  it('refuses a finish replayed on a login past its second step, not counted', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const started = await startTestLogin(bank, device.userId, device.password);
+    expect((await finishTestLogin(bank, device, started)).answer.status).toBe(200);
+    const again = await finishTestLogin(bank, device, started);
+    expect(errorCodeOf(again.answer)).toBe('BANKING_LOGIN_FAILED');
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+  });
+});
+
+describe('a failed factor', () => {
+  it('a wrong password: generic refusal, counted, the login refused', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const started = await startTestLogin(bank, device.userId, 'not the password');
+    expect(started.answer.status).toBe(200);
+    const finished = await finishTestLogin(bank, device, started, { password: 'not the password' });
+    expect(finished.answer.status).toBe(401);
+    expect(finished.answer.body.error).toEqual({
+      code: 'BANKING_LOGIN_FAILED',
+      message: 'The login failed.',
+    });
+    expect((await customerRow(device.partyId)).failed_logins).toBe(1);
+    expect(await sessionRow(started.loginId)).toMatchObject({ state: 'refused', server_login_state: null });
+    expect(bank.sms.latest(device.msisdn)).toBeUndefined();
+  });
+
+  it('another phone number than the registered one: refused, counted, no SMS to either', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const sent = bank.sms.messages.length;
+    const started = await startTestLogin(bank, device.userId, device.password);
+    const finished = await finishTestLogin(bank, device, started, { msisdn: '+38970999999' });
+    expect(errorCodeOf(finished.answer)).toBe('BANKING_LOGIN_FAILED');
+    expect((await customerRow(device.partyId)).failed_logins).toBe(1);
+    expect(bank.sms.messages.length).toBe(sent);
+  });
+
+  it('a device whose ID_C differs from its registration: refused, counted', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const otherPhone = { ...testSimAndPhoneId(), accountId: device.clientId.accountId };
+    for (const clientId of [
+      { ...device.clientId, sim: otherPhone.sim },
+      { ...device.clientId, phoneId: otherPhone.phoneId },
+    ]) {
+      const started = await startTestLogin(bank, device.userId, device.password);
+      const finished = await finishTestLogin(bank, device, started, { clientId });
+      expect(errorCodeOf(finished.answer)).toBe('BANKING_LOGIN_FAILED');
+    }
+    expect((await customerRow(device.partyId)).failed_logins).toBe(2);
+    // The same device with its registered ID_C logs in (and the count starts again).
+    await loginTestDevice(bank, device);
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+  });
+
+  it('an account the binding does not name, a key not registered for banking, another customer’s key', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const unregistered = await addTestBankingDevice(bank, device, { registerDevice: false });
+    const stranger = await registerTestBankingCustomer(bank);
+    const foreignAccount = await bank.openAccount('customer', 'EUR', device.partyId);
+    const attempts = [
+      { clientId: { ...device.clientId, accountId: foreignAccount } },
+      { signing: unregistered.key.signing, clientId: unregistered.clientId },
+      { signing: stranger.key.signing },
+    ];
+    for (const overrides of attempts) {
+      const started = await startTestLogin(bank, device.userId, device.password);
+      const finished = await finishTestLogin(bank, device, started, overrides);
+      expect(errorCodeOf(finished.answer)).toBe('BANKING_LOGIN_FAILED');
+    }
+    expect((await customerRow(device.partyId)).failed_logins).toBe(attempts.length);
+  });
+
+  it('a second registered phone logs in with its own ID_C, not with the first one’s', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const second = await addTestBankingDevice(bank, device);
+    const started = await startTestLogin(bank, device.userId, device.password);
+    const crossed = await finishTestLogin(bank, second, started, { clientId: device.clientId });
+    expect(errorCodeOf(crossed.answer)).toBe('BANKING_LOGIN_FAILED');
+    await loginTestDevice(bank, second);
+  });
+
+  it('a wrong code: refused and counted; the login ends after codeTriesPerLoginMax', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginId, sessionKey, code } = await loginToCode(device);
+    const { codeTriesPerLoginMax } = testBankingContext(bank).banking.limits;
+    for (let attempt = 1; attempt <= codeTriesPerLoginMax; attempt += 1) {
+      const wrong = await sendTestLoginCode(bank, loginId, sessionKey, otherCode(code));
+      expect(errorCodeOf(wrong)).toBe('BANKING_LOGIN_FAILED');
+      expect(await sessionRow(loginId)).toMatchObject({
+        state: attempt < codeTriesPerLoginMax ? 'code_sent' : 'refused',
+        code_failures: attempt,
+      });
+    }
+    expect((await customerRow(device.partyId)).failed_logins).toBe(codeTriesPerLoginMax);
+    // The right code after the login ended opens nothing, and is not counted.
+    expect(errorCodeOf(await sendTestLoginCode(bank, loginId, sessionKey, code))).toBe(
+      'BANKING_LOGIN_FAILED',
+    );
+    expect((await customerRow(device.partyId)).failed_logins).toBe(codeTriesPerLoginMax);
+  });
+
+  it('a code sealed under another key is a wrong code (counted); the right one still opens', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginId, sessionKey, code } = await loginToCode(device);
+    const otherKey = new Uint8Array(32).fill(7);
+    expect(errorCodeOf(await sendTestLoginCode(bank, loginId, otherKey, code))).toBe('BANKING_LOGIN_FAILED');
+    expect((await customerRow(device.partyId)).failed_logins).toBe(1);
+    expect((await sendTestLoginCode(bank, loginId, sessionKey, code)).status).toBe(201);
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+  });
+
+  it('a code after its expiry opens nothing and is not counted', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginId, sessionKey, code } = await loginToCode(device);
+    bank.advanceSeconds(testBankingContext(bank).banking.limits.codeLifetimeSeconds);
+    expect(errorCodeOf(await sendTestLoginCode(bank, loginId, sessionKey, code))).toBe(
+      'BANKING_LOGIN_FAILED',
+    );
+    expect(await sessionRow(loginId)).toMatchObject({ state: 'refused', closed_reason: 'code expired' });
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+  });
+
+  it('a code after the device’s key was revoked opens nothing and is not counted', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginId, sessionKey, code } = await loginToCode(device);
+    const revoked = await bank.call(
+      'POST',
+      `/key-bindings/${device.key.serial}/revocation`,
+      { reason: 'stolen' },
+      { 'idempotency-key': crypto.randomUUID() },
+    );
+    expect(revoked.status).toBe(201);
+    expect(errorCodeOf(await sendTestLoginCode(bank, loginId, sessionKey, code))).toBe(
+      'BANKING_LOGIN_FAILED',
+    );
+    expect(await sessionRow(loginId)).toMatchObject({
+      state: 'refused',
+      closed_reason: 'binding not active',
+    });
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+  });
+
+  it('a finish after the bank reset the password proves nothing (not even the old password), not counted', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const started = await startTestLogin(bank, device.userId, device.password);
+    await bank.database.query('UPDATE banking_customers SET opaque_record = NULL WHERE party_id = $1', [
+      device.partyId,
+    ]);
+    const finished = await finishTestLogin(bank, device, started);
+    expect(errorCodeOf(finished.answer)).toBe('BANKING_LOGIN_FAILED');
+    expect(await sessionRow(started.loginId)).toMatchObject({
+      state: 'refused',
+      closed_reason: 'password reset',
+    });
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+  });
+
+  it('a finish after the login’s lifetime proves nothing and is not counted', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const started = await startTestLogin(bank, device.userId, device.password);
+    bank.advanceSeconds(testBankingContext(bank).banking.limits.loginLifetimeSeconds);
+    const finished = await finishTestLogin(bank, device, started);
+    expect(errorCodeOf(finished.answer)).toBe('BANKING_LOGIN_FAILED');
+    expect(await sessionRow(started.loginId)).toMatchObject({ state: 'refused', closed_reason: 'expired' });
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+  });
+});
+
+describe('the block', () => {
+  it('blocks after loginFailuresMax failures across logins, factors and devices; then refuses at the start', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const second = await addTestBankingDevice(bank, device);
+    const { loginFailuresMax } = testBankingContext(bank).banking.limits;
+    expect(loginFailuresMax).toBe(5);
+    // 1, 2: wrong passwords on the first phone; 3: wrong number on the second; 4: a wrong code.
+    for (const [phone, overrides] of [
+      [device, { password: 'wrong' }],
+      [device, { password: 'wrong' }],
+      [second, { msisdn: '+38970111111' }],
+    ] as const) {
+      const started = await startTestLogin(bank, device.userId, overrides.password ?? device.password);
+      expect(errorCodeOf((await finishTestLogin(bank, phone, started, overrides)).answer)).toBe(
+        'BANKING_LOGIN_FAILED',
+      );
+    }
+    const pending = await loginToCode(second);
+    const wrong = await sendTestLoginCode(bank, pending.loginId, pending.sessionKey, otherCode(pending.code));
+    expect(errorCodeOf(wrong)).toBe('BANKING_LOGIN_FAILED');
+    expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: 4, blocked_at: null });
+
+    // A login already at its code step when the block comes proves nothing after it.
+    const early = await loginToCode(device);
+    const fifth = await startTestLogin(bank, device.userId, 'wrong');
+    const alerts = vi.spyOn(testBankingContext(bank).log, 'warn');
+    const blocking = await finishTestLogin(bank, device, fifth, { password: 'wrong' });
+    expect(alerts).toHaveBeenCalledWith(
+      { alert: 'banking_login_blocked', partyId: device.partyId, failedLogins: 5 },
+      'mobile banking blocked after too many failed logins',
+    );
+    alerts.mockRestore();
+    expect(blocking.answer.status).toBe(423);
+    expect(errorCodeOf(blocking.answer)).toBe('BANKING_LOGIN_BLOCKED');
+    const row = await customerRow(device.partyId);
+    expect(row.failed_logins).toBe(5);
+    expect(row.blocked_at).not.toBeNull();
+
+    expect(errorCodeOf(await sendTestLoginCode(bank, early.loginId, early.sessionKey, early.code))).toBe(
+      'BANKING_LOGIN_BLOCKED',
+    );
+    const refused = await startTestLogin(bank, device.userId, device.password);
+    expect(refused.answer.status).toBe(423);
+    expect(errorCodeOf(refused.answer)).toBe('BANKING_LOGIN_BLOCKED');
+    // The bank unblocks (the operator route's effect): the customer logs in again.
+    await bank.database.query(
+      'UPDATE banking_customers SET failed_logins = 0, blocked_at = NULL WHERE party_id = $1',
+      [device.partyId],
+    );
+    await loginTestDevice(bank, device);
+  });
+});
+
+describe('a user id without a password', () => {
+  it('is answered like a known one at the start, refused like a wrong password at the finish, nothing stored', async () => {
+    const known = await registerTestBankingCustomer(bank);
+    const passwordless = await registerTestBankingCustomer(bank, { registerPassword: false });
+    const knownStart = await startTestLogin(bank, known.userId, 'guess');
+    const sessionsBefore = await bank.database.query('SELECT id FROM banking_sessions');
+    for (const userId of ['nobody-here', passwordless.userId]) {
+      const started = await startTestLogin(bank, userId, 'guess');
+      expect(started.answer.status).toBe(knownStart.answer.status);
+      expect(Object.keys(started.answer.body).sort()).toEqual(Object.keys(knownStart.answer.body).sort());
+      expect(String(started.answer.body.loginId)).toMatch(/^[0-9a-f-]{36}$/);
+      const response = started.answer.body.loginResponse as string;
+      expect(decodeBase64url(response)?.length).toBe(
+        decodeBase64url(knownStart.answer.body.loginResponse as string)?.length,
+      );
+      const finished = await finishTestLogin(bank, { ...passwordless, userId }, started, {
+        password: 'guess',
+      });
+      expect(finished.answer.status).toBe(401);
+      expect(finished.answer.body).toEqual(
+        (
+          await finishTestLogin(bank, known, await startTestLogin(bank, known.userId, 'guess'), {
+            password: 'guess',
+          })
+        ).answer.body,
+      );
+    }
+    const sessionsAfter = await bank.database.query('SELECT id FROM banking_sessions');
+    // Only the known customer's two logins were stored.
+    expect(sessionsAfter.rows.length - sessionsBefore.rows.length).toBe(2);
+    expect((await customerRow(passwordless.partyId)).failed_logins).toBe(0);
+  });
+
+  it('answers a login id nobody started like a refused login', async () => {
+    const answer = await deviceCall(bank, `/banking/logins/${crypto.randomUUID()}/finish`, {
+      finishLoginRequest: encodeBase64url(new Uint8Array(64)),
+      device: 'eyJhbGciOiJFUzI1NiJ9.e30.c2lnbmF0dXJl',
+    });
+    expect(answer.status).toBe(401);
+    expect(errorCodeOf(answer)).toBe('BANKING_LOGIN_FAILED');
+  });
+});
+
+describe('the SMS gateway', () => {
+  it('refusing the code: SERVICE_UNAVAILABLE, the login refused (not counted); a new login works', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const started = await startTestLogin(bank, device.userId, device.password);
+    bank.sms.failing(true);
+    try {
+      const finished = await finishTestLogin(bank, device, started);
+      expect(finished.answer.status).toBe(503);
+      expect(errorCodeOf(finished.answer)).toBe('SERVICE_UNAVAILABLE');
+    } finally {
+      bank.sms.failing(false);
+    }
+    expect(await sessionRow(started.loginId)).toMatchObject({
+      state: 'refused',
+      closed_reason: 'sms not sent',
+      code_hash: null,
+      sealed_session_key: null,
+    });
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    await loginTestDevice(bank, device);
+  });
+});
+
+describe('the request bodies', () => {
+  it('are validated strictly: unknown members, malformed OPAQUE messages and ids are REQUEST_INVALID', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const started = await startTestLogin(bank, device.userId, device.password);
+    const bodies: [string, unknown][] = [
+      ['/banking/logins', { userId: device.userId, startLoginRequest: 'AAAA', extra: 1 }],
+      ['/banking/logins', { userId: 'UPPER', startLoginRequest: 'A'.repeat(43) }],
+      ['/banking/logins', { userId: device.userId, startLoginRequest: 'A'.repeat(2049) }],
+      ['/banking/logins/not-a-uuid/finish', { finishLoginRequest: 'A'.repeat(86), device: 'a.b.c' }],
+      [`/banking/logins/${started.loginId}/code`, { code: 123456 }],
+      [`/banking/logins/${started.loginId}/code`, { code: 'a.b.c.d.e' }],
+    ];
+    for (const [path, body] of bodies) {
+      const answer = await deviceCall(bank, path, body);
+      expect(answer.status, path).toBe(400);
+    }
+    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+  });
+});
