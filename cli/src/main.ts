@@ -14,7 +14,14 @@ Usage:
   mpay demo macro [--trace]             a new client of xbank registers (mail) and pays the merchant at ybank: seed 002's
                                         12 steps, --trace with each message's size and who signed or sealed it
   mpay demo macro --fail secret|balance|expiry|tries   a failure path: its stable code, and no money moved
+  mpay demo banking                     seed 003's mobile banking (SA2pMP): a new customer enrols a phone, logs in with
+                                        every factor (SMS code from the platform), pays across banks and a bill, checks a
+                                        log receipt offline, renews its key on the bank's notice, revokes it from a new phone
   mpay custody unblock PARTY [--bank B] the customer's bank lifts custody's PIN block (signed with the bank's key)
+  mpay banking customer add PARTY --user U --msisdn +E164   the bank enables PARTY for mobile banking: an enrolment code
+  mpay banking enrol|login|balance|transfer|pay-bill|statement|devices|revoke|renew --user U [--json]
+                                        the customer's phone (keys in <data>/banking/devices/U.json, mode 0600);
+                                        biller add, notice SERIAL, unblock PARTY for the operator: mpay banking help
   mpay log keygen NAME                  create a signed-note key pair
   mpay log note sign --skey FILE        sign the note on stdin
   mpay log note verify --vkey FILE      verify the signed note on stdin
@@ -32,7 +39,8 @@ Usage:
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), MPAY_DATA_DIR (default ./.mpay),
 MPAY_GATEWAY_PORT (4100), MPAY_XBANK_PORT (4101), MPAY_SHOP_PORT (4102), MPAY_YBANK_PORT (4103),
 MPAY_LOG_PORT (4110), MPAY_WITNESS_PORT (4111), MPAY_CUSTODY_PORT (4120), MPAY_MAIL_PORT (4130),
-MPAY_MACRO_T_EXP_SECONDS (300, at least 10: the macro payment's T_EXP − T_iS; --fail expiry waits that long).
+MPAY_MACRO_T_EXP_SECONDS (300, at least 10: the macro payment's T_EXP − T_iS; --fail expiry waits that long),
+MPAY_BANKING_PASSWORD (mpay banking's password where no terminal can ask for it).
 `;
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -51,6 +59,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'settlement': {
         const { runSettlement } = await import('./commands/settlement.ts');
         return await runSettlement(flags, io);
+      }
+      case 'banking': {
+        const { runBankingCommand } = await import('./commands/banking.ts');
+        return await runBankingCommand(rest, io);
       }
       case 'custody': {
         const { runCustodyCommand } = await import('./commands/custody.ts');

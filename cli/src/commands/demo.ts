@@ -199,7 +199,7 @@ export async function runDemo(
   positional: readonly string[] = [],
 ): Promise<number> {
   const [kind, ...extra] = positional;
-  if ((kind !== undefined && kind !== 'macro') || extra.length > 0) {
+  if ((kind !== undefined && kind !== 'macro' && kind !== 'banking') || extra.length > 0) {
     io.stderr(`mpay demo: unknown demo ${positional.join(' ')} (only \`mpay demo macro\`)\n`);
     return 2;
   }
@@ -213,6 +213,8 @@ export async function runDemo(
   const { deployment, platform } = await connect(dataDir, io);
   try {
     if (macro !== undefined) return await macro.demoMacroPayment(dataDir, deployment, flags, io);
+    if (kind === 'banking')
+      return await (await import('./demo-banking.ts')).demoBanking(dataDir, deployment, io);
     if (flags.has('m-trade')) {
       const { demoTillPayment } = await import('./demo-m-trade.ts');
       return await demoTillPayment(dataDir, deployment, flags, io);

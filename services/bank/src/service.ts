@@ -10,8 +10,8 @@ import {
 } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
-import type { BankingContext, BankingOptions } from './banking/context.ts';
 import { bankEncryptionKey, createBankIdentity } from './bank-identity.ts';
+import type { BankingContext, BankingOptions } from './banking/context.ts';
 import { authenticate, type VerifyRequest } from './http/authenticate.ts';
 import type { RouteContext } from './http/context.ts';
 import { registerAccountRoutes } from './http/routes/accounts.ts';

@@ -8,7 +8,12 @@ export {
   parseBankingClientId,
   sameBankingClientId,
 } from './client-id.ts';
-export { type BankingLimits, bankingLimitsCeiling, createBankingLimits, defaultBankingLimits } from './limits.ts';
+export {
+  type BankingLimits,
+  bankingLimitsCeiling,
+  createBankingLimits,
+  defaultBankingLimits,
+} from './limits.ts';
 export {
   type BankingLoginEffect,
   type BankingLoginEvent,

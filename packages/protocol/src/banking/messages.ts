@@ -60,7 +60,11 @@ export type BankingRequest =
       readonly amount: bigint;
       readonly currency: string;
     }
-  | { readonly kind: 'statement'; readonly cursor?: string | undefined; readonly pageSize?: number | undefined }
+  | {
+      readonly kind: 'statement';
+      readonly cursor?: string | undefined;
+      readonly pageSize?: number | undefined;
+    }
   | { readonly kind: 'devices' }
   | { readonly kind: 'revoke_device'; readonly serial: string; readonly reason: RevocationReason }
   | { readonly kind: 'renewal_notices' }
@@ -167,7 +171,10 @@ export function parseBankingRequest(value: unknown, path = 'request'): BankingRe
     }
     case 'statement': {
       const record = readObject(value, path, ['kind'], ['cursor', 'pageSize']);
-      if (record.cursor !== undefined && (typeof record.cursor !== 'string' || !cursorPattern.test(record.cursor))) {
+      if (
+        record.cursor !== undefined &&
+        (typeof record.cursor !== 'string' || !cursorPattern.test(record.cursor))
+      ) {
         invalid(`${path}.cursor`);
       }
       if (
@@ -285,7 +292,13 @@ export interface BankingLoginContent {
 }
 
 export function parseBankingLoginContent(value: unknown): BankingLoginContent {
-  const record = readObject(value, 'bankingLogin', ['loginId', 'userId', 'clientId', 'msisdn', 'ephemeralJwk']);
+  const record = readObject(value, 'bankingLogin', [
+    'loginId',
+    'userId',
+    'clientId',
+    'msisdn',
+    'ephemeralJwk',
+  ]);
   if (!isBankingUserId(record.userId)) invalid('bankingLogin.userId');
   if (!isMsisdn(record.msisdn)) invalid('bankingLogin.msisdn');
   return {

@@ -228,7 +228,9 @@ export const errorCatalogue = Object.freeze({
   BANKING_REGISTRATION_FAILED: final('The mobile banking registration failed.'),
   BANKING_PASSWORD_EXISTS: final('A password is already registered; the bank must reset it first.'),
   BANKING_LOGIN_FAILED: final('The login failed.'),
-  BANKING_LOGIN_BLOCKED: final('Mobile banking is blocked after too many failed logins; the bank must unblock it.'),
+  BANKING_LOGIN_BLOCKED: final(
+    'Mobile banking is blocked after too many failed logins; the bank must unblock it.',
+  ),
   BANKING_SESSION_INVALID: final('No open banking session with this id.'),
   BANKING_REQUEST_INVALID: final('The banking request could not be verified.'),
   BANKING_REQUEST_REPLAYED: final('This banking request was already received.'),

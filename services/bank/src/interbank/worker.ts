@@ -1,7 +1,7 @@
+import type { Database } from '@mpay/storage';
 import type { BankingContext } from '../banking/context.ts';
 import { sendDueRenewalNotices } from '../banking/key-management-server/renewal-notices.ts';
 import { advanceBankingTransactions } from '../banking/transaction-log-server-client/submit.ts';
-import type { Database } from '@mpay/storage';
 import type { BankLedger } from '../store/bank-ledger.ts';
 import { type DeliveryContext, deliverOrder } from './deliver.ts';
 import { selectDueOrders } from './orders-store.ts';

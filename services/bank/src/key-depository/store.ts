@@ -164,7 +164,9 @@ function bindingFromRow(row: KeyBindingRow): KeyBindingRecord {
 
 export async function insertKeyBinding(
   sql: Sql,
-  record: Omit<KeyBindingRecord, 'revocation' | 'renews' | 'enrolmentCodeId'> & { readonly enrolmentCodeId: string },
+  record: Omit<KeyBindingRecord, 'revocation' | 'renews' | 'enrolmentCodeId'> & {
+    readonly enrolmentCodeId: string;
+  },
   now: Date,
 ): Promise<void> {
   await sql.query(
