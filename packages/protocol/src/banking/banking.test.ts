@@ -13,6 +13,7 @@ import {
   parseBankingClientId,
   parseBankingRequest,
   parseBankingSignedRequest,
+  startBankingLoginTry,
   stepBankingLogin,
 } from './index.ts';
 
@@ -166,18 +167,34 @@ describe('the login table (§4.2 multi-factor authentication)', () => {
     }
     snapshot = stepBankingLogin(snapshot, { kind: 'code_failed' }, limits).next;
     expect(snapshot.state).toBe('refused');
+    // A wrong password's try was counted when its first step was answered; the fifth blocks.
     const fifth = stepBankingLogin(
+      { ...start, customerFailures: limits.loginFailuresMax },
+      { kind: 'factor_failed' },
+      limits,
+    );
+    expect(fifth.effects).toEqual([{ kind: 'block_customer' }]);
+    const fourth = stepBankingLogin(
       { ...start, customerFailures: limits.loginFailuresMax - 1 },
       { kind: 'factor_failed' },
       limits,
     );
-    expect(fifth.effects).toEqual([{ kind: 'count_failure' }, { kind: 'block_customer' }]);
-    const fourth = stepBankingLogin(
-      { ...start, customerFailures: limits.loginFailuresMax - 2 },
-      { kind: 'factor_failed' },
+    expect(fourth).toMatchObject({ effects: [], next: { state: 'refused' } });
+    const wrongCode = stepBankingLogin(
+      { state: 'code_sent', codeFailures: 0, customerFailures: limits.loginFailuresMax - 1 },
+      { kind: 'code_failed' },
       limits,
     );
-    expect(fourth.effects).toEqual([{ kind: 'count_failure' }]);
+    expect(wrongCode.effects).toEqual([{ kind: 'count_failure' }, { kind: 'block_customer' }]);
+  });
+
+  it('counts a try when the first step is answered, and answers nothing once the count is full', () => {
+    expect(startBankingLoginTry(0, limits)).toEqual({ allowed: true, customerFailures: 1 });
+    expect(startBankingLoginTry(limits.loginFailuresMax - 1, limits)).toEqual({
+      allowed: true,
+      customerFailures: limits.loginFailuresMax,
+    });
+    expect(startBankingLoginTry(limits.loginFailuresMax, limits)).toEqual({ allowed: false });
   });
 
   it('takes no event a state does not list: a code replayed after success is refused before it counts', () => {

@@ -24,6 +24,7 @@ export {
   bankingLoginStates,
   bankingLoginTable,
   isBankingLoginState,
+  startBankingLoginTry,
   stepBankingLogin,
 } from './login.ts';
 export {

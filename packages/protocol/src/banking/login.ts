@@ -13,8 +13,12 @@ import type { BankingLimits } from './limits.ts';
  *         │                                                  │                   │
  *         └──any factor failed──▶ refused ◀──last wrong code─┘                   └─▶ closed
  *
- * Every failure counts against the customer (across devices and factors); the
- * one that reaches `loginFailuresMax` blocks the customer. No answer says which
+ * Every try counts against the customer (across devices and factors), from
+ * the moment its first step is answered: OPAQUE's KE2 lets the client test
+ * one password guess on its own, so a login that is never finished still
+ * cost a try (`startBankingLoginTry`). A wrong code counts once more. Only a
+ * login that proves every factor resets the count; the failure that finds
+ * the count at `loginFailuresMax` blocks the customer. No answer says which
  * factor failed (PSD2 RTS Art. 4).
  */
 export const bankingLoginStates = ['password_started', 'code_sent', 'active', 'refused', 'closed'] as const;
@@ -75,16 +79,30 @@ export interface BankingLoginStepResult {
   readonly effects: readonly BankingLoginEffect[];
 }
 
+/**
+ * The count a login takes when its first step is answered, before anything a
+ * guess could be tested with leaves the bank: refused (nothing answered) when
+ * the customer already has `loginFailuresMax` failures, else one more.
+ */
+export function startBankingLoginTry(
+  customerFailures: number,
+  limits: Pick<BankingLimits, 'loginFailuresMax'>,
+): { readonly allowed: false } | { readonly allowed: true; readonly customerFailures: number } {
+  if (customerFailures >= limits.loginFailuresMax) return { allowed: false };
+  return { allowed: true, customerFailures: customerFailures + 1 };
+}
+
 function failure(
   snapshot: BankingLoginSnapshot,
   limits: Pick<BankingLimits, 'loginFailuresMax'>,
   state: BankingLoginState,
   codeFailures: number,
+  counted: boolean,
 ): BankingLoginStepResult {
-  const customerFailures = snapshot.customerFailures + 1;
-  const effects: BankingLoginEffect[] = [{ kind: 'count_failure' }];
-  if (customerFailures >= limits.loginFailuresMax) effects.push({ kind: 'block_customer' });
+  const customerFailures = snapshot.customerFailures + (counted ? 0 : 1);
   const blocked = customerFailures >= limits.loginFailuresMax;
+  const effects: BankingLoginEffect[] = counted ? [] : [{ kind: 'count_failure' }];
+  if (blocked) effects.push({ kind: 'block_customer' });
   return { next: { state: blocked ? 'refused' : state, codeFailures, customerFailures }, effects };
 }
 
@@ -107,7 +125,8 @@ export function stepBankingLogin(
       return { next: { ...snapshot, state: 'code_sent' }, effects: [{ kind: 'send_code' }] };
     case 'factor_failed':
       if (state !== 'password_started') return fail();
-      return failure(snapshot, limits, 'refused', snapshot.codeFailures);
+      // Its try was counted when the first step was answered (startBankingLoginTry).
+      return failure(snapshot, limits, 'refused', snapshot.codeFailures, true);
     case 'code_proved':
       if (state !== 'code_sent') return fail();
       return {
@@ -118,7 +137,7 @@ export function stepBankingLogin(
       if (state !== 'code_sent') return fail();
       const codeFailures = snapshot.codeFailures + 1;
       const state2 = codeFailures >= limits.codeTriesPerLoginMax ? 'refused' : 'code_sent';
-      return failure(snapshot, limits, state2, codeFailures);
+      return failure(snapshot, limits, state2, codeFailures, false);
     }
     case 'close':
       if (state !== 'active') return fail();

@@ -643,9 +643,41 @@ export class BankingClient {
       ({ answer } = await this.#request(request));
     } catch (error) {
       if (isMpayError(error, 'BANKING_RENEWAL_INVALID')) await this.#keys.abandonRenewal(noticeId);
+      // The answer may be lost after the bank renewed (the old key is revoked then): look for it.
+      else if ((await this.recoverRenewal(noticeId)) !== undefined) return this.#keys.state();
       throw error;
     }
     const renewal = parseRenewalResult(answer.result);
+    this.logout();
+    return this.#keys.completeRenewal(renewal, await this.bank(), { now: this.#now });
+  }
+
+  /**
+   * A renewal whose answer never arrived: the bank issues the new binding
+   * under the notice's id as its serial, so the device reads it at the
+   * public GET /key-bindings/:serial and takes it when it names exactly the
+   * keys it made for that notice (and is active). Undefined while the bank
+   * has no such binding (the renewal did not happen: renew again).
+   */
+  async recoverRenewal(noticeId: string): Promise<BankingKeyState | undefined> {
+    const state = await this.#keys.state();
+    if (state.pending?.noticeId !== noticeId) return undefined;
+    let body: Record<string, unknown>;
+    try {
+      ({ body } = await this.#connection.get(`/key-bindings/${pathSegment(noticeId)}`, [
+        ['serial', 'binding', 'status'],
+        ['serial', 'binding', 'status', 'revokedAt'],
+      ]));
+    } catch {
+      return undefined;
+    }
+    if (body.status !== 'active' || body.serial !== noticeId || typeof body.binding !== 'string')
+      return undefined;
+    const renewal = parseRenewalResult({
+      serial: noticeId,
+      binding: body.binding,
+      renewedFrom: state.current.serial,
+    });
     this.logout();
     return this.#keys.completeRenewal(renewal, await this.bank(), { now: this.#now });
   }

@@ -88,6 +88,20 @@ export class BankingConnection {
     if (!expected.includes(answer.status)) answerInvalid(`${path}: HTTP ${answer.status}`);
     return { status: answer.status, body: exactRecord(answer.body, path, members) };
   }
+
+  /** GET `path`: the answer's object with exactly one of the `memberSets` (BANK_ANSWER_INVALID otherwise). */
+  async get(path: string, memberSets: readonly (readonly string[])[]): Promise<BankingAnswer> {
+    const answer = await requestAnswer(`${this.bankUrl}${path}`, {
+      method: 'GET',
+      timeoutMs: this.#timeoutMs,
+      responseBytesMax: this.#answerBytesMax,
+    });
+    if (answer.status < 200 || answer.status > 299) throw errorFromAnswer(answer.body, answer.status);
+    if (answer.status !== 200) answerInvalid(`${path}: HTTP ${answer.status}`);
+    const keys = Object.keys((answer.body ?? {}) as object).length;
+    const members = memberSets.find((set) => set.length === keys) ?? memberSets[0]!;
+    return { status: answer.status, body: exactRecord(answer.body, path, members) };
+  }
 }
 
 /** A path segment the device built from an id it checked (never raw text from elsewhere). */

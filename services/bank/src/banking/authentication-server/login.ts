@@ -11,6 +11,7 @@ import {
   maskMsisdn,
   parseBankingCodeContent,
   parseBankingLoginContent,
+  startBankingLoginTry,
   stepBankingLogin,
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -82,12 +83,28 @@ export async function startBankingLogin(
   const loginId = context.newId();
   const expiresAt = new Date(now.getTime() + limits.loginLifetimeSeconds * 1000);
   const started = await context.database.transaction(async (sql) => {
-    const customer = await selectBankingCustomerByUserId(sql, request.userId);
+    const customer = await selectBankingCustomerByUserId(sql, request.userId, true);
     if (customer?.blockedAt !== undefined) return { kind: 'blocked' } as const;
+    // KE2 lets the client test one password guess by itself: the try is counted before it is answered.
+    let counted = customer;
+    if (customer?.opaqueRecord !== undefined) {
+      const tried = startBankingLoginTry(customer.failedLogins, limits);
+      if (!tried.allowed) {
+        // The tries that filled the count were started and never finished: blocked now.
+        await updateLoginFailures(sql, customer.partyId, customer.failedLogins, true, now);
+        context.log.warn(
+          { alert: 'banking_login_blocked', partyId: customer.partyId, failedLogins: customer.failedLogins },
+          'mobile banking blocked after too many failed logins',
+        );
+        return { kind: 'blocked' } as const;
+      }
+      await updateLoginFailures(sql, customer.partyId, tried.customerFailures, false, now);
+      counted = { ...customer, failedLogins: tried.customerFailures };
+    }
     const opaque = await startOpaqueLogin(
       opaqueServerSetup,
       request.userId,
-      customer?.opaqueRecord,
+      counted?.opaqueRecord,
       request.startLoginRequest,
     );
     if (customer === undefined || customer.opaqueRecord === undefined) {

@@ -101,16 +101,20 @@ interface Renewed {
 /**
  * Issues and stores the binding of the new keys: the old binding's party,
  * device and accounts, valid from now for `keyBindingValidityDays` (as an
- * enrolment's), a new serial, `renews` the old binding.
+ * enrolment's), `renews` the old binding. Its serial is the notice's id: a
+ * device whose renew_key answer was lost (its old key is revoked by then)
+ * finds its new binding at the public GET /key-bindings/:serial by the
+ * notice it answered, and checks it names the keys it made.
  */
 async function bindNewKeys(
   context: BankingContext,
   sql: Sql,
   old: BoundKey,
   keys: { signingJwk: PublicJwk; encryptionJwk: PublicJwk },
+  noticeId: string,
   now: Date,
 ): Promise<{ serial: string; binding: string }> {
-  const serial = context.newId();
+  const serial = noticeId;
   const notBefore = Math.floor(now.getTime() / 1000);
   const notAfter = notBefore + context.limits.keyBindingValidityDays * 86_400;
   const binding = await issueKeyBinding(
@@ -161,7 +165,7 @@ async function renewUnderLock(
   const device = await selectBankingDevice(sql, old.serial);
   if (device === undefined || device.partyId !== opened.partyId)
     throw new RenewalRefused('no banking device');
-  const { serial, binding } = await bindNewKeys(context, sql, old, keys, now);
+  const { serial, binding } = await bindNewKeys(context, sql, old, keys, notice.id, now);
   await insertRenewedBankingDevice(sql, device, serial, now);
   const revoked = await insertRevocation(sql, old.serial, 'renewed', opened.partyId, now);
   if (!revoked) throw new Error('assertion failed: the locked, active old binding is revoked once');
