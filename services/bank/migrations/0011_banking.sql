@@ -102,8 +102,17 @@ CREATE TABLE banking_renewal_notices (
   renewed_serial text REFERENCES key_bindings (serial),
   created_by text NOT NULL CHECK (length(created_by) BETWEEN 1 AND 255),
   created_at timestamptz NOT NULL,
-  completed_at timestamptz
+  completed_at timestamptz,
+  -- The notice's SMS, an outbox of its own: sent after the notice commits, again by the worker
+  -- (with backoff) until the gateway takes it, so a crash or a refused send loses nothing.
+  sms_sent_at timestamptz,
+  sms_attempts integer NOT NULL DEFAULT 0 CHECK (sms_attempts >= 0),
+  sms_next_attempt_at timestamptz,
+  sms_last_error text CHECK (length(sms_last_error) BETWEEN 1 AND 200)
 );
+
+CREATE INDEX banking_renewal_notices_sms_due ON banking_renewal_notices (sms_next_attempt_at)
+  WHERE sms_sent_at IS NULL;
 
 -- At most one open notice per binding.
 CREATE UNIQUE INDEX banking_renewal_notices_one_open ON banking_renewal_notices (serial) WHERE state = 'sent';
