@@ -77,8 +77,11 @@ export interface BankingStatementLine {
   readonly at: string;
   /** The banking request that made the line, when one did. */
   readonly requestId?: string | undefined;
-  /** The transaction log's receipt for it, once the log proved it (not checked here). */
-  readonly receipt?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The transaction log's receipt for it, once the log proved it: the receipt
+   * file's text (as `mpay log verify` and `verifyReceipt` read it), not checked here.
+   */
+  readonly receipt?: string | undefined;
 }
 
 export interface BankingStatement {
@@ -236,6 +239,9 @@ export function parseBillPaymentResult(
   });
 }
 
+/** A receipt file is a few kilobytes; a statement page is bounded by the bank. */
+const receiptLengthMax = 65_536;
+
 function parseStatementLine(value: unknown, path: string): BankingStatementLine {
   const record = exactRecord(
     value,
@@ -245,7 +251,10 @@ function parseStatementLine(value: unknown, path: string): BankingStatementLine 
   );
   if (record.direction !== 'debit' && record.direction !== 'credit') answerInvalid(`${path}.direction`);
   const receipt = record.receipt;
-  if (receipt !== undefined && (typeof receipt !== 'object' || receipt === null || Array.isArray(receipt))) {
+  if (
+    receipt !== undefined &&
+    (typeof receipt !== 'string' || receipt.length === 0 || receipt.length > receiptLengthMax)
+  ) {
     answerInvalid(`${path}.receipt`);
   }
   return Object.freeze({
@@ -259,7 +268,7 @@ function parseStatementLine(value: unknown, path: string): BankingStatementLine 
     ...(record.requestId === undefined
       ? {}
       : { requestId: readString(record.requestId, `${path}.requestId`, uuidPattern) }),
-    ...(receipt === undefined ? {} : { receipt: receipt as Readonly<Record<string, unknown>> }),
+    ...(receipt === undefined ? {} : { receipt: receipt as string }),
   });
 }
 
