@@ -20,8 +20,15 @@ import { loginCodeHash } from './code.ts';
 /**
  * The three-step login of SA2pMP §4.2 over HTTP against a real bank: every
  * factor (password by OPAQUE, device signature under its binding with its
- * registered ID_C, the registered phone number, the code by SMS), failures
+ * registered ID_C, the registered phone number, the code by SMS), tries
  * counted per customer across devices and logins, the block at the limit.
+ *
+ * The count (banking_customers.failed_logins): a try is counted when the
+ * first step is answered (OPAQUE's KE2 lets the client test one password
+ * guess by itself); a failed factor at the second step is not counted again,
+ * it blocks when the count is full; a wrong code counts once more; only a
+ * proved code resets the count. A start that finds the count full blocks
+ * the customer and is refused.
  */
 
 let bank: TestBank;
@@ -43,9 +50,21 @@ async function customerRow(partyId: string): Promise<{ failed_logins: number; bl
   return rows[0];
 }
 
+async function failedLogins(partyId: string): Promise<number> {
+  return (await customerRow(partyId)).failed_logins;
+}
+
 async function sessionRow(id: string): Promise<Record<string, unknown> | undefined> {
   const { rows } = await bank.database.query('SELECT * FROM banking_sessions WHERE id = $1', [id]);
   return rows[0];
+}
+
+/** The unblock route's effect (the operator route belongs to the business logic server). */
+async function unblock(partyId: string): Promise<void> {
+  await bank.database.query(
+    'UPDATE banking_customers SET failed_logins = 0, blocked_at = NULL WHERE party_id = $1',
+    [partyId],
+  );
 }
 
 /** A login that reached code_sent: its id, the device's session key and the code the SMS carried. */
@@ -73,6 +92,8 @@ describe('a full login', () => {
     expect(started.answer.status).toBe(200);
     expect(Object.keys(started.answer.body).sort()).toEqual(['loginId', 'loginResponse']);
     expect((await sessionRow(started.loginId))?.state).toBe('password_started');
+    // KE2 answered: the try is counted before the password is proved.
+    expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: 1, blocked_at: null });
 
     const finished = await finishTestLogin(bank, device, started);
     expect(finished.answer.status).toBe(200);
@@ -97,6 +118,8 @@ describe('a full login', () => {
     expect(row).toMatchObject({ state: 'code_sent', serial: device.key.serial, server_login_state: null });
     expect(row?.code_hash).toBe(loginCodeHash(started.loginId, code));
     expect(JSON.stringify(row)).not.toContain(encodeBase64url(finished.sessionKey ?? new Uint8Array()));
+    // The proved password, device and number do not reset the count: only the code does.
+    expect(await failedLogins(device.partyId)).toBe(1);
 
     const opened = await sendTestLoginCode(
       bank,
@@ -121,14 +144,30 @@ describe('a full login', () => {
     });
     const active = await sessionRow(started.loginId);
     expect(active).toMatchObject({ state: 'active', code_hash: null });
+    expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: 0, blocked_at: null });
     // The session key is kept only sealed to the bank's encryption key (a JWE with five parts).
     expect(String(active?.sealed_session_key).split('.')).toHaveLength(5);
+  });
+
+  it('a login started and abandoned leaves its one counted try; a completed login resets the count', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const abandoned = await startTestLogin(bank, device.userId, device.password);
+    expect(abandoned.answer.status).toBe(200);
+    expect(await failedLogins(device.partyId)).toBe(1);
+    // Even its lifetime passing takes nothing back.
+    bank.advanceSeconds(testBankingContext(bank).banking.limits.loginLifetimeSeconds);
+    expect(await failedLogins(device.partyId)).toBe(1);
+    expect((await sessionRow(abandoned.loginId))?.state).toBe('password_started');
+    await loginTestDevice(bank, device);
+    expect(await failedLogins(device.partyId)).toBe(0);
   });
 
   it('answers a code replayed after success with the generic refusal, not counted', async () => {
     const device = await registerTestBankingCustomer(bank);
     const { loginId, sessionKey, code } = await loginToCode(device);
+    expect(await failedLogins(device.partyId)).toBe(1);
     expect((await sendTestLoginCode(bank, loginId, sessionKey, code)).status).toBe(201);
+    expect(await failedLogins(device.partyId)).toBe(0);
     const replayed = await sendTestLoginCode(bank, loginId, sessionKey, code);
     expect(replayed.status).toBe(401);
     expect(errorCodeOf(replayed)).toBe('BANKING_LOGIN_FAILED');
@@ -136,33 +175,48 @@ describe('a full login', () => {
     expect((await sessionRow(loginId))?.state).toBe('active');
   });
 
-  it('refuses a finish replayed on a login past its second step, not counted', async () => {
+  it('refuses a finish replayed on a login past its second step, not counted again', async () => {
     const device = await registerTestBankingCustomer(bank);
     const started = await startTestLogin(bank, device.userId, device.password);
-    expect((await finishTestLogin(bank, device, started)).answer.status).toBe(200);
+    const finished = await finishTestLogin(bank, device, started);
+    expect(finished.answer.status).toBe(200);
+    expect(await failedLogins(device.partyId)).toBe(1);
     const again = await finishTestLogin(bank, device, started);
     expect(errorCodeOf(again.answer)).toBe('BANKING_LOGIN_FAILED');
-    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    expect(await failedLogins(device.partyId)).toBe(1);
+    expect((await sessionRow(started.loginId))?.state).toBe('code_sent');
+    // The first finish's code still opens the session, and the count is reset.
+    const opened = await sendTestLoginCode(
+      bank,
+      started.loginId,
+      finished.sessionKey ?? new Uint8Array(),
+      testSmsCode(bank, device.msisdn),
+    );
+    expect(opened.status).toBe(201);
+    const replayed = await finishTestLogin(bank, device, started);
+    expect(errorCodeOf(replayed.answer)).toBe('BANKING_LOGIN_FAILED');
+    expect(await failedLogins(device.partyId)).toBe(0);
   });
 });
 
 describe('a failed factor', () => {
-  it('a wrong password: generic refusal, counted, the login refused', async () => {
+  it('a wrong password: generic refusal, counted once (at its start), the login refused', async () => {
     const device = await registerTestBankingCustomer(bank);
     const started = await startTestLogin(bank, device.userId, 'not the password');
     expect(started.answer.status).toBe(200);
+    expect(await failedLogins(device.partyId)).toBe(1);
     const finished = await finishTestLogin(bank, device, started, { password: 'not the password' });
     expect(finished.answer.status).toBe(401);
     expect(finished.answer.body.error).toEqual({
       code: 'BANKING_LOGIN_FAILED',
       message: 'The login failed.',
     });
-    expect((await customerRow(device.partyId)).failed_logins).toBe(1);
+    expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: 1, blocked_at: null });
     expect(await sessionRow(started.loginId)).toMatchObject({ state: 'refused', server_login_state: null });
     expect(bank.sms.latest(device.msisdn)).toBeUndefined();
   });
 
-  it('another phone number than the registered one: refused, counted, no SMS to either', async () => {
+  it('another phone number than the registered one: refused, counted once, no SMS to either', async () => {
     const device = await registerTestBankingCustomer(bank);
     const sent = bank.sms.messages.length;
     const started = await startTestLogin(bank, device.userId, device.password);
@@ -183,7 +237,8 @@ describe('a failed factor', () => {
       const finished = await finishTestLogin(bank, device, started, { clientId });
       expect(errorCodeOf(finished.answer)).toBe('BANKING_LOGIN_FAILED');
     }
-    expect((await customerRow(device.partyId)).failed_logins).toBe(2);
+    // One counted try per login, whatever factor failed.
+    expect(await failedLogins(device.partyId)).toBe(2);
     // The same device with its registered ID_C logs in (and the count starts again).
     await loginTestDevice(bank, device);
     expect((await customerRow(device.partyId)).failed_logins).toBe(0);
@@ -213,13 +268,18 @@ describe('a failed factor', () => {
     const started = await startTestLogin(bank, device.userId, device.password);
     const crossed = await finishTestLogin(bank, second, started, { clientId: device.clientId });
     expect(errorCodeOf(crossed.answer)).toBe('BANKING_LOGIN_FAILED');
+    expect(await failedLogins(device.partyId)).toBe(1);
     await loginTestDevice(bank, second);
+    expect(await failedLogins(device.partyId)).toBe(0);
   });
 
-  it('a wrong code: refused and counted; the login ends after codeTriesPerLoginMax', async () => {
+  it('a wrong code: refused and counted once more than the start; the login ends after codeTriesPerLoginMax', async () => {
     const device = await registerTestBankingCustomer(bank);
     const { loginId, sessionKey, code } = await loginToCode(device);
-    const { codeTriesPerLoginMax } = testBankingContext(bank).banking.limits;
+    const { codeTriesPerLoginMax, loginFailuresMax } = testBankingContext(bank).banking.limits;
+    // The start's try and every wrong code stay below the block.
+    expect(1 + codeTriesPerLoginMax).toBeLessThan(loginFailuresMax);
+    expect(await failedLogins(device.partyId)).toBe(1);
     for (let attempt = 1; attempt <= codeTriesPerLoginMax; attempt += 1) {
       const wrong = await sendTestLoginCode(bank, loginId, sessionKey, otherCode(code));
       expect(errorCodeOf(wrong)).toBe('BANKING_LOGIN_FAILED');
@@ -227,13 +287,16 @@ describe('a failed factor', () => {
         state: attempt < codeTriesPerLoginMax ? 'code_sent' : 'refused',
         code_failures: attempt,
       });
+      expect(await failedLogins(device.partyId)).toBe(1 + attempt);
     }
-    expect((await customerRow(device.partyId)).failed_logins).toBe(codeTriesPerLoginMax);
     // The right code after the login ended opens nothing, and is not counted.
     expect(errorCodeOf(await sendTestLoginCode(bank, loginId, sessionKey, code))).toBe(
       'BANKING_LOGIN_FAILED',
     );
-    expect((await customerRow(device.partyId)).failed_logins).toBe(codeTriesPerLoginMax);
+    expect(await customerRow(device.partyId)).toMatchObject({
+      failed_logins: 1 + codeTriesPerLoginMax,
+      blocked_at: null,
+    });
   });
 
   it('a code sealed under another key is a wrong code (counted); the right one still opens', async () => {
@@ -241,12 +304,13 @@ describe('a failed factor', () => {
     const { loginId, sessionKey, code } = await loginToCode(device);
     const otherKey = new Uint8Array(32).fill(7);
     expect(errorCodeOf(await sendTestLoginCode(bank, loginId, otherKey, code))).toBe('BANKING_LOGIN_FAILED');
-    expect((await customerRow(device.partyId)).failed_logins).toBe(1);
+    // The right password after a wrong code: the start's try and the code's, until the code is proved.
+    expect(await failedLogins(device.partyId)).toBe(2);
     expect((await sendTestLoginCode(bank, loginId, sessionKey, code)).status).toBe(201);
-    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    expect(await failedLogins(device.partyId)).toBe(0);
   });
 
-  it('a code after its expiry opens nothing and is not counted', async () => {
+  it('a code after its expiry opens nothing and is not counted (the start’s try stays)', async () => {
     const device = await registerTestBankingCustomer(bank);
     const { loginId, sessionKey, code } = await loginToCode(device);
     bank.advanceSeconds(testBankingContext(bank).banking.limits.codeLifetimeSeconds);
@@ -254,10 +318,10 @@ describe('a failed factor', () => {
       'BANKING_LOGIN_FAILED',
     );
     expect(await sessionRow(loginId)).toMatchObject({ state: 'refused', closed_reason: 'code expired' });
-    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    expect(await failedLogins(device.partyId)).toBe(1);
   });
 
-  it('a code after the device’s key was revoked opens nothing and is not counted', async () => {
+  it('a code after the device’s key was revoked opens nothing and is not counted (the start’s try stays)', async () => {
     const device = await registerTestBankingCustomer(bank);
     const { loginId, sessionKey, code } = await loginToCode(device);
     const revoked = await bank.call(
@@ -274,10 +338,10 @@ describe('a failed factor', () => {
       state: 'refused',
       closed_reason: 'binding not active',
     });
-    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    expect(await failedLogins(device.partyId)).toBe(1);
   });
 
-  it('a finish after the bank reset the password proves nothing (not even the old password), not counted', async () => {
+  it('a finish after the bank reset the password proves nothing (not even the old password), not counted again', async () => {
     const device = await registerTestBankingCustomer(bank);
     const started = await startTestLogin(bank, device.userId, device.password);
     await bank.database.query('UPDATE banking_customers SET opaque_record = NULL WHERE party_id = $1', [
@@ -289,29 +353,30 @@ describe('a failed factor', () => {
       state: 'refused',
       closed_reason: 'password reset',
     });
-    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    expect(await failedLogins(device.partyId)).toBe(1);
   });
 
-  it('a finish after the login’s lifetime proves nothing and is not counted', async () => {
+  it('a login past its lifetime proves nothing at its finish, and still cost its start’s try', async () => {
     const device = await registerTestBankingCustomer(bank);
     const started = await startTestLogin(bank, device.userId, device.password);
+    expect(await failedLogins(device.partyId)).toBe(1);
     bank.advanceSeconds(testBankingContext(bank).banking.limits.loginLifetimeSeconds);
     const finished = await finishTestLogin(bank, device, started);
     expect(errorCodeOf(finished.answer)).toBe('BANKING_LOGIN_FAILED');
     expect(await sessionRow(started.loginId)).toMatchObject({ state: 'refused', closed_reason: 'expired' });
-    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    expect(await failedLogins(device.partyId)).toBe(1);
+    expect(bank.sms.latest(device.msisdn)).toBeUndefined();
   });
 });
 
 describe('the block', () => {
-  it('blocks after loginFailuresMax failures across logins, factors and devices; then refuses at the start', async () => {
+  it('blocks at the failure that finds loginFailuresMax tries counted, across logins, factors and devices; then refuses at the start', async () => {
     const device = await registerTestBankingCustomer(bank);
     const second = await addTestBankingDevice(bank, device);
     const { loginFailuresMax } = testBankingContext(bank).banking.limits;
     expect(loginFailuresMax).toBe(5);
-    // 1, 2: wrong passwords on the first phone; 3: wrong number on the second; 4: a wrong code.
+    // 1: a wrong password on the first phone; 2: a wrong number on the second.
     for (const [phone, overrides] of [
-      [device, { password: 'wrong' }],
       [device, { password: 'wrong' }],
       [second, { msisdn: '+38970111111' }],
     ] as const) {
@@ -320,39 +385,151 @@ describe('the block', () => {
         'BANKING_LOGIN_FAILED',
       );
     }
-    const pending = await loginToCode(second);
-    const wrong = await sendTestLoginCode(bank, pending.loginId, pending.sessionKey, otherCode(pending.code));
-    expect(errorCodeOf(wrong)).toBe('BANKING_LOGIN_FAILED');
-    expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: 4, blocked_at: null });
-
-    // A login already at its code step when the block comes proves nothing after it.
+    expect(await failedLogins(device.partyId)).toBe(2);
+    // 3: a login that reaches its code step (counted until its code is proved).
     const early = await loginToCode(device);
-    const fifth = await startTestLogin(bank, device.userId, 'wrong');
+    // 4: a login of the second phone at its code step; 5: its wrong code, which blocks.
+    const pending = await loginToCode(second);
+    expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: 4, blocked_at: null });
     const alerts = vi.spyOn(testBankingContext(bank).log, 'warn');
-    const blocking = await finishTestLogin(bank, device, fifth, { password: 'wrong' });
+    const blocking = await sendTestLoginCode(
+      bank,
+      pending.loginId,
+      pending.sessionKey,
+      otherCode(pending.code),
+    );
     expect(alerts).toHaveBeenCalledWith(
       { alert: 'banking_login_blocked', partyId: device.partyId, failedLogins: 5 },
       'mobile banking blocked after too many failed logins',
     );
     alerts.mockRestore();
-    expect(blocking.answer.status).toBe(423);
-    expect(errorCodeOf(blocking.answer)).toBe('BANKING_LOGIN_BLOCKED');
+    expect(blocking.status).toBe(423);
+    expect(errorCodeOf(blocking)).toBe('BANKING_LOGIN_BLOCKED');
     const row = await customerRow(device.partyId);
     expect(row.failed_logins).toBe(5);
     expect(row.blocked_at).not.toBeNull();
+    expect((await sessionRow(pending.loginId))?.state).toBe('refused');
 
+    // A login already at its code step when the block comes proves nothing after it.
     expect(errorCodeOf(await sendTestLoginCode(bank, early.loginId, early.sessionKey, early.code))).toBe(
       'BANKING_LOGIN_BLOCKED',
     );
+    expect((await sessionRow(early.loginId))?.state).toBe('refused');
     const refused = await startTestLogin(bank, device.userId, device.password);
     expect(refused.answer.status).toBe(423);
     expect(errorCodeOf(refused.answer)).toBe('BANKING_LOGIN_BLOCKED');
-    // The bank unblocks (the operator route's effect): the customer logs in again.
-    await bank.database.query(
-      'UPDATE banking_customers SET failed_logins = 0, blocked_at = NULL WHERE party_id = $1',
+    expect(await failedLogins(device.partyId)).toBe(5);
+    // The bank unblocks: the customer logs in again.
+    await unblock(device.partyId);
+    await loginTestDevice(bank, device);
+    expect(await failedLogins(device.partyId)).toBe(0);
+  });
+
+  it('five started logins with wrong passwords: each counted at its start, the fifth finish blocks', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginFailuresMax } = testBankingContext(bank).banking.limits;
+    for (let attempt = 1; attempt <= loginFailuresMax; attempt += 1) {
+      const started = await startTestLogin(bank, device.userId, `wrong ${attempt}`);
+      expect(started.answer.status).toBe(200);
+      expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: attempt, blocked_at: null });
+      const finished = await finishTestLogin(bank, device, started, { password: `wrong ${attempt}` });
+      const last = attempt === loginFailuresMax;
+      expect(finished.answer.status).toBe(last ? 423 : 401);
+      expect(errorCodeOf(finished.answer)).toBe(last ? 'BANKING_LOGIN_BLOCKED' : 'BANKING_LOGIN_FAILED');
+      // The failed finish is not counted again.
+      expect(await failedLogins(device.partyId)).toBe(attempt);
+    }
+    expect((await customerRow(device.partyId)).blocked_at).not.toBeNull();
+    expect(errorCodeOf((await startTestLogin(bank, device.userId, device.password)).answer)).toBe(
+      'BANKING_LOGIN_BLOCKED',
+    );
+    expect(await failedLogins(device.partyId)).toBe(loginFailuresMax);
+  });
+
+  it('a block by a failed finish holds: a login already at its code step cannot prove its code and reset the count', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginFailuresMax } = testBankingContext(bank).banking.limits;
+    const early = await loginToCode(device);
+    expect(await failedLogins(device.partyId)).toBe(1);
+    for (let attempt = 2; attempt <= loginFailuresMax; attempt += 1) {
+      const started = await startTestLogin(bank, device.userId, `wrong ${attempt}`);
+      const finished = await finishTestLogin(bank, device, started, { password: `wrong ${attempt}` });
+      expect(errorCodeOf(finished.answer)).toBe(
+        attempt === loginFailuresMax ? 'BANKING_LOGIN_BLOCKED' : 'BANKING_LOGIN_FAILED',
+      );
+    }
+    expect((await customerRow(device.partyId)).blocked_at).not.toBeNull();
+    expect(errorCodeOf(await sendTestLoginCode(bank, early.loginId, early.sessionKey, early.code))).toBe(
+      'BANKING_LOGIN_BLOCKED',
+    );
+    expect(await sessionRow(early.loginId)).toMatchObject({ state: 'refused', closed_reason: 'blocked' });
+    expect(await failedLogins(device.partyId)).toBe(loginFailuresMax);
+  });
+
+  it('one try short of the block, the right password, device, number and code still log in and reset the count', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginFailuresMax } = testBankingContext(bank).banking.limits;
+    for (let attempt = 1; attempt < loginFailuresMax; attempt += 1) {
+      expect((await startTestLogin(bank, device.userId, `guess ${attempt}`)).answer.status).toBe(200);
+    }
+    expect(await failedLogins(device.partyId)).toBe(loginFailuresMax - 1);
+    const { loginId, sessionKey, code } = await loginToCode(device);
+    expect(await customerRow(device.partyId)).toMatchObject({
+      failed_logins: loginFailuresMax,
+      blocked_at: null,
+    });
+    expect((await sendTestLoginCode(bank, loginId, sessionKey, code)).status).toBe(201);
+    expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: 0, blocked_at: null });
+  });
+
+  it('the attack: repeating step 1 with password guesses, never finishing, is counted and blocked after loginFailuresMax starts', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginFailuresMax } = testBankingContext(bank).banking.limits;
+    // Each KE2 lets the attacker test one guess offline: each start is a counted try.
+    const starts = [];
+    for (let attempt = 1; attempt < loginFailuresMax; attempt += 1) {
+      const started = await startTestLogin(bank, device.userId, `guess ${attempt}`);
+      expect(started.answer.status).toBe(200);
+      expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: attempt, blocked_at: null });
+      starts.push(started);
+    }
+    // The last allowed start (here with the right password) is answered and fills the count.
+    const last = await startTestLogin(bank, device.userId, device.password);
+    expect(last.answer.status).toBe(200);
+    expect(await customerRow(device.partyId)).toMatchObject({
+      failed_logins: loginFailuresMax,
+      blocked_at: null,
+    });
+
+    // One more start: no KE2 (nothing to test a guess with), the customer blocked, an alert.
+    const alerts = vi.spyOn(testBankingContext(bank).log, 'warn');
+    const refused = await startTestLogin(bank, device.userId, 'one guess more');
+    expect(alerts).toHaveBeenCalledWith(
+      { alert: 'banking_login_blocked', partyId: device.partyId, failedLogins: loginFailuresMax },
+      'mobile banking blocked after too many failed logins',
+    );
+    alerts.mockRestore();
+    expect(refused.answer.status).toBe(423);
+    expect(errorCodeOf(refused.answer)).toBe('BANKING_LOGIN_BLOCKED');
+    expect(refused.answer.body.loginResponse).toBeUndefined();
+    const row = await customerRow(device.partyId);
+    expect(row.failed_logins).toBe(loginFailuresMax);
+    expect(row.blocked_at).not.toBeNull();
+    const { rows } = await bank.database.query<{ state: string }>(
+      'SELECT state FROM banking_sessions WHERE party_id = $1',
       [device.partyId],
     );
-    await loginTestDevice(bank, device);
+    expect(rows.map((login) => login.state)).toEqual(Array(loginFailuresMax).fill('password_started'));
+
+    // A login started before the block proves nothing after it, not even with the right password.
+    const finished = await finishTestLogin(bank, device, last);
+    expect(errorCodeOf(finished.answer)).toBe('BANKING_LOGIN_BLOCKED');
+    expect(await sessionRow(last.loginId)).toMatchObject({ state: 'refused', closed_reason: 'blocked' });
+    expect(bank.sms.latest(device.msisdn)).toBeUndefined();
+    expect(errorCodeOf((await startTestLogin(bank, device.userId, device.password)).answer)).toBe(
+      'BANKING_LOGIN_BLOCKED',
+    );
+    expect(await failedLogins(device.partyId)).toBe(loginFailuresMax);
   });
 });
 
@@ -386,7 +563,9 @@ describe('a user id without a password', () => {
     const sessionsAfter = await bank.database.query('SELECT id FROM banking_sessions');
     // Only the known customer's two logins were stored.
     expect(sessionsAfter.rows.length - sessionsBefore.rows.length).toBe(2);
-    expect((await customerRow(passwordless.partyId)).failed_logins).toBe(0);
+    // The known customer's three starts were counted (once each); nothing for the passwordless one.
+    expect(await failedLogins(known.partyId)).toBe(3);
+    expect(await customerRow(passwordless.partyId)).toMatchObject({ failed_logins: 0, blocked_at: null });
   });
 
   it('answers a login id nobody started like a refused login', async () => {
@@ -400,7 +579,7 @@ describe('a user id without a password', () => {
 });
 
 describe('the SMS gateway', () => {
-  it('refusing the code: SERVICE_UNAVAILABLE, the login refused (not counted); a new login works', async () => {
+  it('refusing the code: SERVICE_UNAVAILABLE, the login refused and its try given back; a new login works', async () => {
     const device = await registerTestBankingCustomer(bank);
     const started = await startTestLogin(bank, device.userId, device.password);
     bank.sms.failing(true);
@@ -417,8 +596,10 @@ describe('the SMS gateway', () => {
       code_hash: null,
       sealed_session_key: null,
     });
-    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    // Every factor was proved: an SMS outage gives the start's try back, so it locks nobody out.
+    expect(await failedLogins(device.partyId)).toBe(0);
     await loginTestDevice(bank, device);
+    expect(await failedLogins(device.partyId)).toBe(0);
   });
 });
 
@@ -426,6 +607,7 @@ describe('the request bodies', () => {
   it('are validated strictly: unknown members, malformed OPAQUE messages and ids are REQUEST_INVALID', async () => {
     const device = await registerTestBankingCustomer(bank);
     const started = await startTestLogin(bank, device.userId, device.password);
+    expect(await failedLogins(device.partyId)).toBe(1);
     const bodies: [string, unknown][] = [
       ['/banking/logins', { userId: device.userId, startLoginRequest: 'AAAA', extra: 1 }],
       ['/banking/logins', { userId: 'UPPER', startLoginRequest: 'A'.repeat(43) }],
@@ -438,6 +620,7 @@ describe('the request bodies', () => {
       const answer = await deviceCall(bank, path, body);
       expect(answer.status, path).toBe(400);
     }
-    expect((await customerRow(device.partyId)).failed_logins).toBe(0);
+    // Refused before anything is counted: only the started login's try.
+    expect(await failedLogins(device.partyId)).toBe(1);
   });
 });

@@ -53,15 +53,16 @@ import { unknownUserLoginsOf } from './unknown-logins.ts';
  *      statement}: the code, sealed under the session key (so only the
  *      device that made the key can send it).
  *
- * Counted (failed_logins, across devices and factors): every attempt that
- * tested a factor and failed (a wrong password, signature, device, number,
- * or code, or a code that does not open under the session key). Not
- * counted, because they test nothing: a login past its lifetime or code
- * past its expiry (refused), a step replayed on a login no longer in its
- * state, a login id nobody started, an SMS the gateway refused (the login is
- * refused: a new login sends a new code). A failure that reaches
- * loginFailuresMax blocks the customer (BANKING_LOGIN_BLOCKED, a warning in
- * the log) until the bank unblocks.
+ * Counted (failed_logins, across devices and factors): every login when its
+ * first step is answered (KE2 lets the client test one guess by itself), and
+ * every wrong or unreadable code. A failed factor at the finish is not
+ * counted again; it blocks when the count is full. Not counted again: a login
+ * past its lifetime, a code past its expiry, a step replayed. An SMS the
+ * gateway refused gives the start's try back (the customer proved every
+ * factor; an SMS outage must not lock customers out). Only a proved code
+ * resets the count. A start that finds the count at loginFailuresMax, or a
+ * failure that finds it full, blocks the customer (BANKING_LOGIN_BLOCKED, a
+ * warning in the log) until the bank unblocks.
  */
 
 export interface StartedBankingLogin {
@@ -134,7 +135,7 @@ async function applyCustomerEffects(
 ): Promise<boolean> {
   const kinds = result.effects.map((effect) => effect.kind);
   const block = kinds.includes('block_customer');
-  if (kinds.includes('count_failure') || kinds.includes('reset_failures')) {
+  if (block || kinds.includes('count_failure') || kinds.includes('reset_failures')) {
     await updateLoginFailures(sql, customer.partyId, result.next.customerFailures, block, now);
   }
   if (block) {
@@ -434,8 +435,15 @@ export async function finishBankingLogin(
       text: loginCodeText(context.bank.id, outcome.code, limits.codeLifetimeSeconds),
     });
   } catch (error) {
-    // Nobody has the code: the login ends, not counted (a new login sends a new one).
-    await context.database.transaction((sql) => abandonLogin(sql, loginId, 'sms not sent', now));
+    // Nobody has the code: the login ends and its start's try is given back, since every factor was
+    // proved (an SMS outage must not lock customers out); a new login sends a new code.
+    await context.database.transaction(async (sql) => {
+      if (!(await abandonLogin(sql, loginId, 'sms not sent', now))) return;
+      const customer = await selectBankingCustomer(sql, outcome.partyId, true);
+      if (customer !== undefined && customer.blockedAt === undefined && customer.failedLogins > 0) {
+        await updateLoginFailures(sql, customer.partyId, customer.failedLogins - 1, false, now);
+      }
+    });
     context.log.warn({ loginId, partyId: outcome.partyId, err: error }, 'banking login code not sent');
     throw new MpayError('SERVICE_UNAVAILABLE');
   }

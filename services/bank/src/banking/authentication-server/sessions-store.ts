@@ -155,16 +155,17 @@ export async function moveSession(
  * its secrets erased. A login that moved on meanwhile (refused after wrong
  * guesses, ended with its binding) is left as it is.
  */
-export async function abandonLogin(sql: Sql, id: string, reason: string, now: Date): Promise<void> {
+export async function abandonLogin(sql: Sql, id: string, reason: string, now: Date): Promise<boolean> {
   if (!bankingLoginTable.code_sent.next.includes('refused')) {
     throw new Error('assertion failed: a code_sent login may be refused');
   }
-  await sql.query(
+  const updated = await sql.query(
     `UPDATE banking_sessions
      SET state = 'refused', closed_reason = $2, sealed_session_key = NULL, code_hash = NULL, updated_at = $3
      WHERE id = $1 AND state = 'code_sent'`,
     [id, reason, now.toISOString()],
   );
+  return updated.rowCount === 1;
 }
 
 /** A request used the session: its idle time starts again. */
