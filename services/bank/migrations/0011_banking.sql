@@ -14,6 +14,12 @@ CREATE TABLE banking_customers (
   user_id text NOT NULL UNIQUE CHECK (user_id ~ '^[a-z0-9][a-z0-9._-]{2,63}$'),
   msisdn text NOT NULL CHECK (msisdn ~ '^\+[1-9][0-9]{6,14}$'),
   opaque_record text CHECK (length(opaque_record) BETWEEN 1 AND 1024),
+  -- OPAQUE's credential identifier of that record, drawn afresh at each registration (never the
+  -- bare user id): the server's per-user OPRF key derives from it, so evaluations an attacker
+  -- collected before the customer registered (or before a reset) are useless against the record.
+  opaque_credential_id text CHECK (length(opaque_credential_id) BETWEEN 1 AND 200),
+  -- The identifier a registration in progress was answered with, until its finish stores the record.
+  opaque_pending_credential_id text CHECK (length(opaque_pending_credential_id) BETWEEN 1 AND 200),
   password_registered_at timestamptz,
   failed_logins integer NOT NULL DEFAULT 0 CHECK (failed_logins >= 0),
   blocked_at timestamptz,

@@ -15,8 +15,6 @@ export const keyManagementLimits = Object.freeze({
   smsRetryDelaySecondsMin: 30,
   /** Longest wait between two retries of one SMS. */
   smsRetryDelaySecondsMax: 3_600,
-  /** Most unsent SMS kept for retry in memory; beyond it the oldest is dropped, with an alarm. */
-  smsUnsentMax: 1_000,
-  /** Most unsent SMS one worker pass retries. */
+  /** Most due notice SMS one worker pass sends (one claim each). */
   smsRetriesPerPassMax: 50,
 });

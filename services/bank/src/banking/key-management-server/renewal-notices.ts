@@ -2,7 +2,7 @@ import { isMpayError, MpayError } from '@mpay/protocol';
 import type { OpenedBankingRequest } from '../authentication-server/request.ts';
 import type { BankingContext } from '../context.ts';
 import { keyManagementLimits } from './limits.ts';
-import { retryUnsentTexts, sendNoticeText } from './sms-outbox.ts';
+import { sendDueNoticeSms, sendNoticeSmsNow } from './sms-outbox.ts';
 import {
   insertRenewalNotice,
   type RenewalNoticeRecord,
@@ -12,6 +12,9 @@ import {
   selectRenewalNotice,
   selectRenewalTarget,
 } from './store.ts';
+
+// The notice's text lives with the outbox that sends it; callers know it from here.
+export { renewalNoticeText } from './sms-outbox.ts';
 
 /**
  * SA2pMP §4.3: "A key pair will eventually expire, and renewal of a key pair
@@ -28,17 +31,11 @@ export const renewalNoticeWorker = 'key-management-server';
 
 const reasonPattern = /^[^\p{Cc}]{1,200}$/u;
 
-/** The customer's SMS of a notice: the bank, the binding's expiry date (UTC) and the notice's first 8 characters. */
-export function renewalNoticeText(bankId: string, notAfter: Date, noticeId: string): string {
-  const date = notAfter.toISOString().slice(0, 10);
-  return `${bankId}: your mobile banking key expires on ${date}. Open the app to renew it (notice ${noticeId.slice(0, 8)}).`;
-}
-
 export interface IssuedRenewalNotice {
   readonly notice: RenewalNoticeRecord;
   /** false: the binding had an open notice already, which is answered (no second SMS). */
   readonly created: boolean;
-  /** Whether the SMS went out now (false: the worker sends it again; see sms-outbox.ts). */
+  /** Whether the SMS went out now (false: the worker sends it; see sms-outbox.ts). */
   readonly texted: boolean;
 }
 
@@ -59,8 +56,10 @@ function checkTarget(target: RenewalTarget | undefined, serial: string, now: Dat
  * revoked (KEY_BINDING_REVOKED) and within its validity (KEY_BINDING_EXPIRED:
  * an expired key signs nothing, its device enrols again). One open notice per
  * binding: when it has one, that notice is answered (`created` false) and no
- * second SMS goes out. The SMS is sent after the commit; when the gateway
- * does not take it the notice stands and the worker sends the SMS again.
+ * second SMS goes out. The notice is stored with its SMS due (the outbox,
+ * sms-outbox.ts) and the SMS is sent once after the commit; when the gateway
+ * does not take it, or the process stops first, the notice stands and the
+ * worker sends the SMS.
  */
 export async function issueRenewalNotice(
   context: BankingContext,
@@ -91,36 +90,22 @@ export async function issueRenewalNotice(
     { noticeId: notice.id, serial: notice.serial, partyId: target.partyId, createdBy: notice.createdBy },
     'renewal notice issued',
   );
-  const texted = await sendNoticeText(
-    context,
-    {
-      noticeId: notice.id,
-      serial: notice.serial,
-      to: target.msisdn,
-      text: renewalNoticeText(context.bank.id, target.notAfter, notice.id),
-    },
-    now,
-  );
+  const texted = await sendNoticeSmsNow(context, notice.id, now);
   return { notice, created, texted };
 }
 
 /**
- * One pass of the key management server: sends again the SMS the gateway
- * did not take, then issues a notice (and its SMS) for every banking
- * device's binding that is active, not revoked, expires within
- * `renewalNoticeDays` and never had a notice, soonest expiry first, at most
- * `renewalNoticesPerPassMax`. A binding that cannot get one (revoked in the
+ * One pass of the key management server: sends the due SMS of open notices
+ * (the outbox: those the gateway did not take or a stopped process did not
+ * send; never one of a completed notice or a revoked binding), then issues a
+ * notice (and its SMS) for every banking device's binding that is active,
+ * not revoked, expires within `renewalNoticeDays` and never had a notice,
+ * soonest expiry first, at most `renewalNoticesPerPassMax`. A binding that cannot get one (revoked in the
  * meantime) is logged and skipped: one binding never stops the pass. Returns
  * how many notices it issued.
  */
 export async function sendDueRenewalNotices(context: BankingContext, now: Date): Promise<number> {
-  // A text is sent again only while its notice is open and its binding not revoked (a lost phone).
-  await retryUnsentTexts(context, now, async (noticeId) => {
-    const notice = await selectRenewalNotice(context.database, noticeId);
-    if (notice?.state !== 'sent') return false;
-    const target = await selectRenewalTarget(context.database, notice.serial);
-    return target !== undefined && target.revokedAt === undefined;
-  });
+  await sendDueNoticeSms(context, now);
   const horizon = new Date(now.getTime() + context.banking.limits.renewalNoticeDays * 86_400_000);
   const due = await selectDueRenewalTargets(
     context.database,

@@ -1,44 +1,50 @@
 import { isMpayError } from '@mpay/protocol';
 import type { BankingContext } from '../context.ts';
 import { keyManagementLimits } from './limits.ts';
+import {
+  type ClaimedNoticeSms,
+  claimNoticeSms,
+  recordNoticeSmsFailure,
+  recordNoticeSmsSent,
+  retireStaleNoticeSms,
+} from './store.ts';
 
 /**
- * The SMS of renewal notices that the gateway did not take, kept for the
- * worker to send again (with a doubling delay, `smsAttemptsMax` sends at
- * most).
+ * The SMS of renewal notices, a durable outbox kept in the notice's own row
+ * (migration 0011, the sms_* columns): the notice is written with its SMS due
+ * at once, in the notice's transaction; after the commit the issuer sends it
+ * once, and the worker sends every due one again with a doubling delay,
+ * `smsAttemptsMax` sends at most, until the gateway takes it. So an SMS
+ * refused by the gateway, or not sent because the process stopped, is sent by
+ * the next worker pass of any bank process on that database.
  *
- * Kept in memory, per banking context: migration 0011 has no column that
- * says a notice's SMS went out, and this module adds nothing to the schema.
- * What that costs: an SMS still unsent when the process stops is not sent
- * again (the notice itself is stored and open, and the device lists it in its
- * `renewal_notices` request at its next login). With a `sms_sent_at` column
- * the worker would instead pick up every open notice whose SMS is unsent.
+ * Each send is preceded by a claim (store.ts `claimNoticeSms`) that moves the
+ * next attempt past the send: two senders (the issuer and a worker, or two
+ * bank processes on one PostgreSQL) never send one SMS both. What that costs:
+ * a process that stops between the gateway's answer and the record leaves the
+ * SMS due again once its claim ends, and it goes out a second time (at least
+ * once, never lost).
  */
 
-export interface NoticeText {
-  readonly noticeId: string;
-  readonly serial: string;
-  readonly to: string;
-  readonly text: string;
+/** The outbox's own bound. */
+export const noticeSmsOutbox = Object.freeze({
+  /**
+   * How long a claimed SMS is left alone by other senders: longer than one
+   * send can take (@mpay/sms's sender times out after 10 s by default, 5
+   * minutes at most). Also how long an SMS claimed by a process that stopped
+   * waits before another sends it.
+   */
+  claimSeconds: 360,
+});
+
+/** The customer's SMS of a notice: the bank, the binding's expiry date (UTC) and the notice's first 8 characters. */
+export function renewalNoticeText(bankId: string, notAfter: Date, noticeId: string): string {
+  const date = notAfter.toISOString().slice(0, 10);
+  return `${bankId}: your mobile banking key expires on ${date}. Open the app to renew it (notice ${noticeId.slice(0, 8)}).`;
 }
 
-interface UnsentText extends NoticeText {
-  readonly attempts: number;
-  readonly nextAttemptAtMs: number;
-}
-
-const outboxes = new WeakMap<object, Map<string, UnsentText>>();
-
-function outboxOf(context: BankingContext): Map<string, UnsentText> {
-  let outbox = outboxes.get(context.banking);
-  if (outbox === undefined) {
-    outbox = new Map();
-    outboxes.set(context.banking, outbox);
-  }
-  return outbox;
-}
-
-function reasonOf(error: unknown): string {
+/** The error's stable code: the only thing of it that is stored (its text may carry the number or the gateway's answer). */
+function codeOf(error: unknown): string {
   return isMpayError(error) ? error.code : 'error';
 }
 
@@ -48,84 +54,80 @@ function retryDelayMs(attempts: number): number {
   return seconds * 1000;
 }
 
-/** Queues a text for retry after its `attempts`-th failed send, or gives up on it at the limit. */
-function keepForRetry(
-  context: BankingContext,
-  text: NoticeText,
-  attempts: number,
-  error: unknown,
-  now: Date,
-) {
-  const outbox = outboxOf(context);
-  const event = { noticeId: text.noticeId, serial: text.serial, attempts, error: reasonOf(error) };
-  if (attempts >= keyManagementLimits.smsAttemptsMax) {
-    outbox.delete(text.noticeId);
-    context.alarm(event, 'renewal notice SMS not sent, given up (the notice stays open in the app)');
-    return;
-  }
-  if (!outbox.has(text.noticeId) && outbox.size >= keyManagementLimits.smsUnsentMax) {
-    const oldest = outbox.keys().next().value;
-    if (oldest !== undefined) outbox.delete(oldest);
-    context.alarm({ noticeId: oldest }, 'renewal notice SMS dropped: too many unsent');
-  }
-  // Delete first, so that the map's order stays the order of the next attempts' queueing.
-  outbox.delete(text.noticeId);
-  outbox.set(text.noticeId, { ...text, attempts, nextAttemptAtMs: now.getTime() + retryDelayMs(attempts) });
-  context.log.warn(event, 'renewal notice SMS not sent; the worker sends it again');
+function claimEnd(now: Date): Date {
+  return new Date(now.getTime() + noticeSmsOutbox.claimSeconds * 1000);
 }
 
 /**
- * Sends a notice's SMS once (after the notice committed). A failure is kept
- * for the worker and answered false; it never fails the caller, since the
- * notice is stored either way.
+ * Sends a claimed SMS and records the outcome: sent, or one more failed
+ * attempt due again after the backoff, or given up at `smsAttemptsMax` with
+ * an operator alarm (the notice stays open: the app lists it at the next
+ * login). Answers whether it went out.
  */
-export async function sendNoticeText(context: BankingContext, text: NoticeText, now: Date): Promise<boolean> {
+async function sendClaimed(context: BankingContext, claimed: ClaimedNoticeSms, now: Date): Promise<boolean> {
+  const text = renewalNoticeText(context.bank.id, claimed.notAfter, claimed.noticeId);
   try {
-    await context.banking.sms.send({ to: text.to, text: text.text });
+    await context.banking.sms.send({ to: claimed.msisdn, text });
   } catch (error) {
-    keepForRetry(context, text, 1, error, now);
+    const attempts = claimed.attempts + 1;
+    const event = { noticeId: claimed.noticeId, serial: claimed.serial, attempts, error: codeOf(error) };
+    if (attempts >= keyManagementLimits.smsAttemptsMax) {
+      await recordNoticeSmsFailure(context.database, claimed.noticeId, event.error, undefined);
+      context.alarm(event, 'renewal notice SMS not sent, given up (the notice stays open in the app)');
+    } else {
+      const next = new Date(now.getTime() + retryDelayMs(attempts));
+      await recordNoticeSmsFailure(context.database, claimed.noticeId, event.error, next);
+      context.log.warn(event, 'renewal notice SMS not sent; the worker sends it again');
+    }
     return false;
   }
+  await recordNoticeSmsSent(context.database, claimed.noticeId, now);
+  context.log.info(
+    { noticeId: claimed.noticeId, serial: claimed.serial, attempts: claimed.attempts + 1 },
+    'renewal notice SMS sent',
+  );
   return true;
 }
 
 /**
- * Sends again the kept texts that are due (at most `smsRetriesPerPassMax`),
- * dropping those whose notice is no longer open (`isOpen`). Returns how many
- * went out.
+ * Sends a new notice's SMS once, after the notice committed (its SMS due at
+ * `now`). Never fails the caller, since the notice is stored either way: a
+ * failure is recorded for the worker and answered false, as is an SMS that a
+ * worker claimed first (that worker sends it).
  */
-export async function retryUnsentTexts(
+export async function sendNoticeSmsNow(
   context: BankingContext,
+  noticeId: string,
   now: Date,
-  isOpen: (noticeId: string) => Promise<boolean>,
-): Promise<number> {
-  const outbox = outboxOf(context);
-  const due = [...outbox.values()]
-    .filter((text) => text.nextAttemptAtMs <= now.getTime())
-    .slice(0, keyManagementLimits.smsRetriesPerPassMax);
-  let sent = 0;
-  for (const text of due) {
-    if (!(await isOpen(text.noticeId))) {
-      outbox.delete(text.noticeId);
-      continue;
-    }
-    try {
-      await context.banking.sms.send({ to: text.to, text: text.text });
-    } catch (error) {
-      keepForRetry(context, text, text.attempts + 1, error, now);
-      continue;
-    }
-    outbox.delete(text.noticeId);
-    sent += 1;
-    context.log.info(
-      { noticeId: text.noticeId, serial: text.serial, attempts: text.attempts + 1 },
-      'renewal notice SMS sent',
+): Promise<boolean> {
+  try {
+    const claimed = await claimNoticeSms(context.database, now, claimEnd(now), noticeId);
+    return claimed === undefined ? false : await sendClaimed(context, claimed, now);
+  } catch (error) {
+    context.log.warn(
+      { noticeId, error: isMpayError(error) ? error.code : String(error) },
+      'renewal notice SMS not sent now; the worker sends it',
     );
+    return false;
   }
-  return sent;
 }
 
-/** The notices whose SMS waits for a retry (for tests and diagnostics). */
-export function unsentNoticeIds(context: BankingContext): string[] {
-  return [...outboxOf(context).keys()];
+/**
+ * The worker's part of the outbox: stops the due SMS of notices completed or
+ * whose binding was revoked (a lost phone is not texted), then sends the due
+ * SMS of open notices, one claim at a time, at most `smsRetriesPerPassMax`.
+ * Returns how many went out.
+ */
+export async function sendDueNoticeSms(context: BankingContext, now: Date): Promise<number> {
+  const retired = await retireStaleNoticeSms(context.database, now, keyManagementLimits.smsRetriesPerPassMax);
+  for (const notice of retired) {
+    context.log.info(notice, 'renewal notice SMS not sent: the notice is completed or its key revoked');
+  }
+  let sent = 0;
+  for (let taken = 0; taken < keyManagementLimits.smsRetriesPerPassMax; taken += 1) {
+    const claimed = await claimNoticeSms(context.database, now, claimEnd(now));
+    if (claimed === undefined) break;
+    if (await sendClaimed(context, claimed, now)) sent += 1;
+  }
+  return sent;
 }

@@ -59,9 +59,10 @@ export async function insertRenewalNotice(
   notice: { id: string; serial: string; reason: string; createdBy: string },
   now: Date,
 ): Promise<boolean> {
+  // Its SMS is due at once (the outbox row is the notice's own, written in its transaction).
   const inserted = await sql.query(
-    `INSERT INTO banking_renewal_notices (id, serial, state, reason, created_by, created_at)
-     VALUES ($1, $2, 'sent', $3, $4, $5)
+    `INSERT INTO banking_renewal_notices (id, serial, state, reason, created_by, created_at, sms_next_attempt_at)
+     VALUES ($1, $2, 'sent', $3, $4, $5, $5)
      ON CONFLICT (serial) WHERE state = 'sent' DO NOTHING`,
     [notice.id, notice.serial, notice.reason, notice.createdBy, now.toISOString()],
   );
@@ -93,7 +94,7 @@ export async function selectOpenRenewalNotice(
   return rows[0] === undefined ? undefined : noticeFromRow(rows[0]);
 }
 
-/** Completes an open notice with the binding that renewed its key. */
+/** Completes an open notice with the binding that renewed its key; its SMS, if still unsent, is not sent any more. */
 export async function completeRenewalNotice(
   sql: Sql,
   id: string,
@@ -101,11 +102,141 @@ export async function completeRenewalNotice(
   now: Date,
 ): Promise<void> {
   const updated = await sql.query(
-    `UPDATE banking_renewal_notices SET state = 'completed', renewed_serial = $2, completed_at = $3
+    `UPDATE banking_renewal_notices
+     SET state = 'completed', renewed_serial = $2, completed_at = $3, sms_next_attempt_at = NULL
      WHERE id = $1 AND state = 'sent'`,
     [id, renewedSerial, now.toISOString()],
   );
   if (updated.rowCount !== 1) throw new Error('assertion failed: an open notice is completed once');
+}
+
+/**
+ * The notice SMS outbox (migration 0011: the sms_* columns of a notice). A
+ * notice's SMS is unsent while `sms_sent_at` is NULL, and due while
+ * `sms_next_attempt_at` has come; NULL there means no attempt any more (sent,
+ * given up, or the notice completed or its binding revoked). Only an open
+ * notice of a binding not revoked is texted.
+ */
+const smsDueWhere = `n.sms_sent_at IS NULL AND n.sms_next_attempt_at <= $1 AND n.state = 'sent'
+  AND NOT EXISTS (SELECT 1 FROM key_binding_revocations AS r WHERE r.serial = n.serial)`;
+
+/** A notice SMS claimed for one send: what the text is made of and where it goes. */
+export interface ClaimedNoticeSms {
+  readonly noticeId: string;
+  readonly serial: string;
+  /** Failed sends so far. */
+  readonly attempts: number;
+  /** The binding's expiry, which the text names. */
+  readonly notAfter: Date;
+  /** The customer's registered MSISDN. */
+  readonly msisdn: string;
+  /** Until when the claim holds off other senders (the row's sms_next_attempt_at meanwhile). */
+  readonly claimedUntil: Date;
+}
+
+interface ClaimedNoticeSmsRow {
+  id: string;
+  serial: string;
+  sms_attempts: number;
+  not_after: Date | string;
+  msisdn: string;
+  sms_next_attempt_at: Date | string;
+}
+
+/**
+ * Claims one due notice SMS (the notice `noticeId`, else the longest due) by
+ * moving its next attempt to `claimedUntil`: any other sender, in this process
+ * or another, passes it by until then. `FOR UPDATE SKIP LOCKED`: two
+ * concurrent claims never take the same row, and neither waits for the other.
+ * A sender that dies after its claim leaves the SMS due again at
+ * `claimedUntil`. Undefined when nothing is due (or another sender holds it).
+ */
+export async function claimNoticeSms(
+  sql: Sql,
+  now: Date,
+  claimedUntil: Date,
+  noticeId?: string,
+): Promise<ClaimedNoticeSms | undefined> {
+  if (claimedUntil.getTime() <= now.getTime()) throw new Error('assertion failed: a claim ends after now');
+  const params: unknown[] = [now.toISOString(), claimedUntil.toISOString()];
+  if (noticeId !== undefined) params.push(noticeId);
+  const { rows } = await sql.query<ClaimedNoticeSmsRow>(
+    `WITH claimed AS (
+       UPDATE banking_renewal_notices SET sms_next_attempt_at = $2
+       WHERE id IN (SELECT n.id FROM banking_renewal_notices AS n
+                    WHERE ${smsDueWhere}${noticeId === undefined ? '' : ' AND n.id = $3'}
+                    ORDER BY n.sms_next_attempt_at, n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED)
+       RETURNING id, serial, sms_attempts, sms_next_attempt_at)
+     SELECT claimed.id::text AS id, claimed.serial, claimed.sms_attempts, claimed.sms_next_attempt_at,
+       b.not_after, c.msisdn
+     FROM claimed
+     JOIN key_bindings AS b ON b.serial = claimed.serial
+     JOIN banking_devices AS d ON d.serial = claimed.serial
+     JOIN banking_customers AS c ON c.party_id = d.party_id`,
+    params,
+  );
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  return Object.freeze({
+    noticeId: row.id,
+    serial: row.serial,
+    attempts: Number(row.sms_attempts),
+    notAfter: new Date(row.not_after),
+    msisdn: row.msisdn,
+    claimedUntil: new Date(row.sms_next_attempt_at),
+  });
+}
+
+/** The gateway took the notice's SMS: no attempt any more. */
+export async function recordNoticeSmsSent(sql: Sql, noticeId: string, now: Date): Promise<void> {
+  await sql.query(
+    `UPDATE banking_renewal_notices SET sms_sent_at = $2, sms_next_attempt_at = NULL
+     WHERE id = $1 AND sms_sent_at IS NULL`,
+    [noticeId, now.toISOString()],
+  );
+}
+
+/**
+ * A send failed: one more attempt, the error's stable code (never its text:
+ * it may carry the number or the gateway's answer), and the next attempt at
+ * `nextAttemptAt` (undefined: given up).
+ */
+export async function recordNoticeSmsFailure(
+  sql: Sql,
+  noticeId: string,
+  errorCode: string,
+  nextAttemptAt: Date | undefined,
+): Promise<void> {
+  if (!/^[A-Za-z0-9_.-]{1,200}$/.test(errorCode)) throw new Error('assertion failed: an error code');
+  await sql.query(
+    `UPDATE banking_renewal_notices
+     SET sms_attempts = sms_attempts + 1, sms_last_error = $2, sms_next_attempt_at = $3
+     WHERE id = $1 AND sms_sent_at IS NULL`,
+    [noticeId, errorCode, nextAttemptAt?.toISOString() ?? null],
+  );
+}
+
+/**
+ * Stops the due SMS of notices that are no longer to be texted (completed,
+ * or their binding revoked: a lost phone): their next attempt is cleared, at
+ * most `limit` of them. Returns them.
+ */
+export async function retireStaleNoticeSms(
+  sql: Sql,
+  now: Date,
+  limit: number,
+): Promise<{ noticeId: string; serial: string }[]> {
+  const { rows } = await sql.query<{ id: string; serial: string }>(
+    `UPDATE banking_renewal_notices SET sms_next_attempt_at = NULL
+     WHERE id IN (SELECT n.id FROM banking_renewal_notices AS n
+                  WHERE n.sms_sent_at IS NULL AND n.sms_next_attempt_at <= $1
+                    AND (n.state <> 'sent'
+                      OR EXISTS (SELECT 1 FROM key_binding_revocations AS r WHERE r.serial = n.serial))
+                  ORDER BY n.sms_next_attempt_at, n.id LIMIT $2 FOR UPDATE OF n SKIP LOCKED)
+     RETURNING id::text AS id, serial`,
+    [now.toISOString(), limit],
+  );
+  return rows.map((row) => ({ noticeId: row.id, serial: row.serial }));
 }
 
 /** What a notice is sent about: a binding registered for banking, its state, and where its customer's texts go. */
