@@ -155,6 +155,19 @@ describe('advanceBankingTransactions', () => {
       expect(again?.nextAttemptAt.getTime()).toBe(
         later.getTime() + 2 * bankingLogSubmission.retryDelayMsBase,
       );
+      // A log that stays down (or never proves what it indexed) reaches the operator, once per stretch.
+      const alarms: Record<string, unknown>[] = [];
+      const watched = { ...unreachable, alarm: (event: Record<string, unknown>) => alarms.push(event) };
+      let at = later;
+      for (let attempt = 3; attempt <= bankingLogSubmission.alarmAfterAttempts; attempt += 1) {
+        at = new Date(at.getTime() + bankingLogSubmission.retryDelayMsMax);
+        expect(await advanceBankingTransactions(watched, at)).toBe(1);
+        expect(alarms.length).toBe(attempt === bankingLogSubmission.alarmAfterAttempts ? 1 : 0);
+      }
+      expect(alarms[0]).toMatchObject({
+        requestId: opened.requestId,
+        attempts: bankingLogSubmission.alarmAfterAttempts,
+      });
     } finally {
       await other.close();
     }

@@ -19,6 +19,12 @@ export const bankingLogSubmission = Object.freeze({
   retryDelayMsBase: 1_000,
   /** ...up to this. A transaction is never abandoned: its evidence must reach the log. */
   retryDelayMsMax: 300_000,
+  /**
+   * Failed attempts (about 20 minutes of backoff) after which the operator is
+   * alarmed, and again every this many more: a log that stays down, or one
+   * that answers an index its proofs never prove (a faulty or lying log).
+   */
+  alarmAfterAttempts: 12,
 });
 
 /** What a look for the receipt answers while the log has not integrated the entry or the witness not cosigned. */
@@ -100,6 +106,12 @@ export async function advanceBankingTransactions(context: BankingContext, now: D
       // Not proved yet is the normal wait for the next checkpoint; anything else an operator should see.
       if (!notYetCodes.has(code)) {
         context.log.warn({ requestId: transaction.id, code, attempts }, 'banking transaction not logged yet');
+      }
+      if (attempts % bankingLogSubmission.alarmAfterAttempts === 0) {
+        context.alarm(
+          { requestId: transaction.id, code, attempts, logIndex: transaction.logIndex?.toString() },
+          'banking transaction still not proved by the transaction log',
+        );
       }
     }
   }
