@@ -1,11 +1,17 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { bankOperator, main, type RunningBank } from '@mpay/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDeployment } from '../../cli/src/commands/up.ts';
 import { backgroundWorkDeadlineMs, waitFor } from '../support/deadlines.ts';
 import { startTestPlatform, type TestPlatform } from './harness.ts';
+
+/** The log's independent receipt verifier (services/log/tools), run where pyca/cryptography is installed. */
+const pythonVerifier = fileURLToPath(new URL('../../services/log/tools/verify_receipt.py', import.meta.url));
+const hasPyca = spawnSync('python3', ['-c', 'import cryptography'], { stdio: 'ignore' }).status === 0;
 
 /**
  * `mpay demo banking` against a running platform, as a user runs it (the
@@ -170,6 +176,16 @@ describe('mpay demo banking', () => {
     ]);
     expect({ status: checked.status, stderr: checked.stderr }).toEqual({ status: 0, stderr: '' });
     expect(checked.stdout).toMatch(/^verified: transaction [0-9a-f-]{36} is entry [0-9]+ of /);
+    // And with the independent verifier, which shares no code with mpay (Python, pyca/cryptography).
+    if (hasPyca) {
+      const python = spawnSync(
+        'python3',
+        [pythonVerifier, verify![1]!, '--log-key', verify![2]!, '--witness-key', verify![3]!],
+        { encoding: 'utf8' },
+      );
+      expect({ status: python.status, stderr: python.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(python.stdout).toMatch(/^OK /);
+    }
   });
 });
 

@@ -540,9 +540,12 @@ describe('SA2pMP mobile banking, end to end', () => {
       expect(await customerRow(customer.partyId)).toEqual({ failedLogins: failures, blocked: false });
     }
     // The fifth failure in a row (limits.loginFailuresMax) blocks; then even the right password is refused.
-    expect(await expectCode(logIn(customer, phone, { password: 'wrong 5' }))).toBe('BANKING_LOGIN_BLOCKED');
-    expect(await customerRow(customer.partyId)).toEqual({ failedLogins: 5, blocked: true });
+    // The fifth wrong password was counted at its signed start and failed on the phone itself;
+    // the next start finds the count full and blocks.
+    expect(await expectCode(logIn(customer, phone, { password: 'wrong 5' }))).toBe('BANKING_LOGIN_FAILED');
+    expect(await customerRow(customer.partyId)).toEqual({ failedLogins: 5, blocked: false });
     expect(await expectCode(logIn(customer, phone))).toBe('BANKING_LOGIN_BLOCKED');
+    expect(await customerRow(customer.partyId)).toEqual({ failedLogins: 5, blocked: true });
     // No code ever left the bank for these logins.
     expect((await smsTo(customer.msisdn)).filter((sms) => !seen.has(sms.id))).toEqual([]);
 
@@ -585,7 +588,8 @@ describe('SA2pMP mobile banking, end to end', () => {
       [customer.partyId],
     );
     expect(rows.map((row) => [row.state, Number(row.code_failures)])).toEqual([
-      ['active', 1],
+      // The phone's next login ended its earlier session at the bank (BankingClient.login logs out first).
+      ['closed', 1],
       ['refused', 3],
     ]);
     await logIn(customer, phone);
@@ -867,10 +871,10 @@ describe('SA2pMP mobile banking, end to end', () => {
       expect(await requestRecord(refused.requestId)).toMatchObject({ claimed: false, transaction: false });
     expect(await balanceAt(xbank, customer.account)).toBe(80_00n);
     expect(await balanceAt(xbank, payee.account)).toBe(20_00n);
-    // Session A is still open for what is sealed for it.
-    expect((await postRequest(forA.sessionId, forA.sealed)).status).toBe(200);
-    expect(await balanceAt(xbank, customer.account)).toBe(70_00n);
-    expect(await balanceAt(xbank, payee.account)).toBe(30_00n);
+    // Session A ended at the bank when the phone logged in again: what is sealed for it moves nothing.
+    expect((await postRequest(forA.sessionId, forA.sealed)).code).toBe('BANKING_SESSION_INVALID');
+    expect(await balanceAt(xbank, customer.account)).toBe(80_00n);
+    expect(await balanceAt(xbank, payee.account)).toBe(20_00n);
   });
 
   it('refuses a transfer or bill payment beyond the balance (INSUFFICIENT_FUNDS) or the daily limit (LIMIT_EXCEEDED); nothing moves', async () => {

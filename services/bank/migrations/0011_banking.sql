@@ -67,6 +67,9 @@ CREATE TABLE banking_sessions (
 
 CREATE INDEX banking_sessions_by_party ON banking_sessions (party_id, created_at);
 CREATE INDEX banking_sessions_by_serial ON banking_sessions (serial) WHERE state = 'active';
+-- The worker's sweep: logins and sessions past their lifetime lose their secrets.
+CREATE INDEX banking_sessions_lapsing ON banking_sessions (expires_at)
+  WHERE state IN ('password_started', 'code_sent', 'active');
 
 -- Every request the authentication server accepted (E(S(msg, ID_C)) opened and
 -- verified): the replay guard (one request id, one nonce per session) and the

@@ -33,6 +33,7 @@ export const bankingRequestKinds = [
   'revoke_device',
   'renewal_notices',
   'renew_key',
+  'logout',
 ] as const;
 export type BankingRequestKind = (typeof bankingRequestKinds)[number];
 
@@ -77,7 +78,9 @@ export type BankingRequest =
       readonly encryptionJwk: Readonly<Record<string, unknown>>;
       /** Proof of possession of the new signing key: its JWS over `{ renewal: { noticeId, partyId, bank } }`. */
       readonly proof: string;
-    };
+    }
+  /** Ends the session at the bank (closed, its key erased): `{ sessionId, closedAt }`. */
+  | { readonly kind: 'logout' };
 
 /** What the device signs: msg, ID_C and the session (Equation 1's S(msg, ID_C)). */
 export interface BankingSignedRequest {
@@ -136,6 +139,7 @@ export function parseBankingRequest(value: unknown, path = 'request'): BankingRe
     case 'balance':
     case 'devices':
     case 'renewal_notices':
+    case 'logout':
       readObject(value, path, ['kind']);
       return { kind };
     case 'transfer': {
@@ -308,6 +312,30 @@ export function parseBankingLoginContent(value: unknown): BankingLoginContent {
     msisdn: record.msisdn,
     ephemeralJwk: parseEphemeralPublicJwk(record.ephemeralJwk, 'bankingLogin.ephemeralJwk'),
   };
+}
+
+/**
+ * A login's first step, signed by the device's bound key as
+ * `{ bankingLoginStart, iss: partyId, aud: bank, txn: a fresh UUID v4 the
+ * device draws }` (at most 120 s): the user id and `messageHash`,
+ * base64url(SHA-256) of the utf8 OPAQUE KE1 it carries. Only a start signed
+ * under an active binding of that customer with a banking device registration
+ * is counted and answered from the customer's record; any other start is
+ * answered with a decoy KE2, uncounted, so step 1 neither blocks anyone nor
+ * says which user ids have a password. The bank takes the txn as the login id.
+ */
+export interface BankingLoginStartContent {
+  readonly userId: string;
+  readonly messageHash: string;
+}
+
+export function parseBankingLoginStartContent(value: unknown): BankingLoginStartContent {
+  const record = readObject(value, 'bankingLoginStart', ['userId', 'messageHash']);
+  if (!isBankingUserId(record.userId)) invalid('bankingLoginStart.userId');
+  if (typeof record.messageHash !== 'string' || !coordinatePattern.test(record.messageHash)) {
+    invalid('bankingLoginStart.messageHash');
+  }
+  return { userId: record.userId, messageHash: record.messageHash };
 }
 
 /**

@@ -131,15 +131,39 @@ describe('BankingClient against the bank’s side of the contract', () => {
     expect((await client.balance()).balance).toBe(99_00n);
   });
 
-  it('tells the bank of a wrong password at once, so the try is counted, and says only that the login failed', async () => {
+  it('signs step 1 over its KE1; a wrong password is counted there, nothing more is sent, the login just fails', async () => {
     const { client } = await registeredClient();
     expect(await codeOf(client.login({ ...loginInput, password: 'not the password' }))).toBe(
       'BANKING_LOGIN_FAILED',
     );
+    // The bank counted the signed start (not a decoy); no finish was sent for a login the client could not prove.
+    expect(bank.starts).toEqual({ counted: 1, decoys: 0 });
     expect(bank.failures()).toBe(1);
-    expect(bank.requests.filter((request) => /\/logins\/.*\/finish$/.test(request))).toHaveLength(1);
+    expect(bank.requests.filter((request) => /\/logins\/.*\/finish$/.test(request))).toHaveLength(0);
     expect(client.session()).toBeUndefined();
     expect(await codeOf(client.balance())).toBe('BANKING_SESSION_INVALID');
+    // A start without the device's statement: a decoy, not counted.
+    const opaque = await import('@serenity-kit/opaque');
+    await opaque.ready;
+    const { startLoginRequest } = opaque.client.startLogin({ password });
+    const anonymous = await fetch(`${bank.url}/banking/logins`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: fakeUserId, startLoginRequest, device: 'a.b.c' }),
+    });
+    expect(anonymous.status).toBe(200);
+    expect(bank.starts).toEqual({ counted: 1, decoys: 1 });
+    expect(bank.failures()).toBe(1);
+  });
+
+  it('refuses a login answer that says the code went to another number than the one given', async () => {
+    const { client } = await registeredClient();
+    bank.tamperCodeSentTo = '+389*****999';
+    expect(await codeOf(client.login(loginInput))).toBe('BANK_ANSWER_INVALID');
+    expect(client.session()).toBeUndefined();
+    bank.tamperCodeSentTo = undefined;
+    await client.login(loginInput);
+    expect(client.session()).toBeDefined();
   });
 
   it('asks for the code again after a wrong one, while the login has tries, and reports a block', async () => {

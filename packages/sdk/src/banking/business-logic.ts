@@ -11,6 +11,7 @@ import {
   isMsisdn,
   isUuid,
   MpayError,
+  maskMsisdn,
   type RevocationReason,
   sameBankingClientId,
 } from '@mpay/protocol';
@@ -23,6 +24,7 @@ import {
   type BankingBalance,
   type BankingBillPayment,
   type BankingDevice,
+  type BankingLogout,
   type BankingRenewalNotice,
   type BankingRevocation,
   type BankingStatement,
@@ -30,6 +32,7 @@ import {
   parseBalanceResult,
   parseBillPaymentResult,
   parseDevicesResult,
+  parseLogoutResult,
   parseRenewalNoticesResult,
   parseRenewalResult,
   parseRevocationResult,
@@ -51,6 +54,7 @@ import {
   sealBankingRequest,
   signBankingDevice,
   signBankingLogin,
+  signBankingLoginStart,
   signBankingPassword,
 } from './security.ts';
 
@@ -149,8 +153,6 @@ export const bankingPasswordLengthMin = 8;
 export const bankingPasswordLengthMax = 256;
 
 const opaqueMessagePattern = /^[A-Za-z0-9_-]{16,4096}$/;
-/** The length of OPAQUE's KE3 (a 64-byte MAC), so a wrong password's finish looks like any other. */
-const wrongPasswordFinishBytes = 64;
 
 type Opaque = typeof import('@serenity-kit/opaque');
 let opaqueModule: Promise<Opaque> | undefined;
@@ -324,10 +326,14 @@ export class BankingClient {
    * fresh ECDH share), answered by the bank's signed share and an SMS code to
    * the registered number; (3) the code, sealed under the session key both
    * sides now derive (ECDH + OPAQUE session key, HKDF). A wrong code may be
-   * given again while the bank allows (limits.codeTriesPerLoginMax). Every
-   * refusal is the bank's generic BANKING_LOGIN_FAILED or BANKING_LOGIN_BLOCKED;
-   * a wrong password is found here already (OPAQUE) and is told to the bank
-   * at once, which counts it (`#tellWrongPassword`).
+   * given again while the bank allows (limits.codeTriesPerLoginMax). Step 1
+   * carries the device's signed start (`signBankingLoginStart`, over the KE1's
+   * hash): the bank counts the try then, and answers the customer's record
+   * only to it. Every refusal is the bank's generic BANKING_LOGIN_FAILED or
+   * BANKING_LOGIN_BLOCKED; a wrong password is found here already (OPAQUE):
+   * BANKING_LOGIN_FAILED, nothing more sent (the bank counted the try at the
+   * start). The bank's answer must say the code went to the number given
+   * (masked as the bank masks it), else BANK_ANSWER_INVALID.
    */
   async login(input: BankingLoginInput): Promise<BankingSession> {
     requireUserId(input.userId);
@@ -338,13 +344,18 @@ export class BankingClient {
     if (registration === undefined)
       throw new MpayError('REQUEST_INVALID', 'the device is not registered for banking');
     if (registration.userId !== input.userId) throw new MpayError('REQUEST_INVALID', 'userId');
-    this.logout();
+    // The session open so far ends first (logout never rejects).
+    await this.logout();
 
     const opaque = await loadOpaque();
     const start = opaque.client.startLogin({ password: input.password });
+    const startDevice = await signBankingLoginStart(
+      { userId: input.userId, messageHash: await bankingMessageHash(start.startLoginRequest) },
+      this.#statementInput(state, bank),
+    );
     const started = await this.#connection.post(
       '/banking/logins',
-      { userId: input.userId, startLoginRequest: start.startLoginRequest },
+      { userId: input.userId, startLoginRequest: start.startLoginRequest, device: startDevice },
       [200],
       ['loginId', 'loginResponse'],
     );
@@ -360,6 +371,8 @@ export class BankingClient {
     } catch {
       finished = undefined;
     }
+    // A wrong password (or a decoy answer): nothing valid to send; the bank counted the try at the start.
+    if (finished === undefined) throw new MpayError('BANKING_LOGIN_FAILED');
     const ephemeral = await createBankingEphemeralKey();
     const device = await signBankingLogin(
       {
@@ -371,10 +384,8 @@ export class BankingClient {
       },
       this.#statementInput(state, bank),
     );
-    const finishPath = `/banking/logins/${pathSegment(loginId)}/finish`;
-    if (finished === undefined) return this.#tellWrongPassword(finishPath, device);
     const proved = await this.#connection.post(
-      finishPath,
+      `/banking/logins/${pathSegment(loginId)}/finish`,
       { finishLoginRequest: finished.finishLoginRequest, device },
       [200],
       ['loginId', 'answer'],
@@ -382,6 +393,9 @@ export class BankingClient {
     if (proved.body.loginId !== loginId) throw new MpayError('BANK_ANSWER_INVALID', 'loginId');
     const context = { bank, partyId: state.partyId, now: this.#now };
     const answer = await openBankingLoginAnswer(proved.body.answer, { ...context, loginId });
+    if (answer.codeSentTo !== maskMsisdn(input.msisdn)) {
+      throw new MpayError('BANK_ANSWER_INVALID', 'codeSentTo is not the number given');
+    }
     const sessionKey = await deriveBankingSessionKey({
       privateKey: ephemeral.privateKey,
       peerPublicJwk: answer.ephemeralJwk,
@@ -404,27 +418,6 @@ export class BankingClient {
     }
     this.#session = Object.freeze({ ...session, sessionKey });
     return this.session() as BankingSession;
-  }
-
-  /**
-   * The password was wrong (OPAQUE's finish failed here): the bank is told at
-   * once with a finish that cannot prove anything, so that it counts the try
-   * now (the honest device never tests a password the bank does not count)
-   * and answers BANKING_LOGIN_BLOCKED when this try blocked the customer.
-   */
-  async #tellWrongPassword(finishPath: string, device: string): Promise<never> {
-    const unprovable = encodeBase64url(crypto.getRandomValues(new Uint8Array(wrongPasswordFinishBytes)));
-    try {
-      await this.#connection.post(
-        finishPath,
-        { finishLoginRequest: unprovable, device },
-        [200],
-        ['loginId', 'answer'],
-      );
-    } catch (error) {
-      if (isMpayError(error, 'BANKING_LOGIN_BLOCKED')) throw error;
-    }
-    throw new MpayError('BANKING_LOGIN_FAILED');
   }
 
   /** Step 3: the code, asked again after a refusal while the login has tries left. */
@@ -502,10 +495,32 @@ export class BankingClient {
     });
   }
 
-  /** Forgets the session here (its key is wiped); the bank ends it on its own clock. */
-  logout(): void {
-    this.#session?.sessionKey.fill(0);
-    this.#session = undefined;
+  /**
+   * Ends the session: the bank is asked to close it (a `logout` request: it
+   * erases its copy of the key and refuses any later request in it), then the
+   * key is wiped here. Best effort: whatever the bank answers, or if it cannot
+   * be reached, the session is forgotten here all the same; the bank then
+   * ends it on its own clock (idle or lifetime). Resolves to the bank's
+   * confirmation, or undefined when there was no session or the bank did not
+   * confirm. Never rejects.
+   */
+  async logout(): Promise<BankingLogout | undefined> {
+    const session = this.#session;
+    if (session === undefined) return undefined;
+    try {
+      const { answer } = await this.#request({ kind: 'logout' });
+      return parseLogoutResult(answer.result, session.sessionId);
+    } catch {
+      return undefined;
+    } finally {
+      this.#forget(session);
+    }
+  }
+
+  /** Forgets a session here only (its key wiped): the bank closed it already, or will on its own clock. */
+  #forget(session: OpenSession | undefined = this.#session): void {
+    session?.sessionKey.fill(0);
+    if (this.#session === session) this.#session = undefined;
   }
 
   // ─── requests: E(S(msg, ID_C)) ────────────────────────────────────────────
@@ -521,12 +536,12 @@ export class BankingClient {
     const session = this.#session;
     if (session === undefined) throw new MpayError('BANKING_SESSION_INVALID', 'no session: log in first');
     if (this.#now() >= Date.parse(session.expiresAt)) {
-      this.logout();
+      this.#forget(session);
       throw new MpayError('BANKING_SESSION_INVALID', 'the session expired');
     }
     const { state, bank } = await this.#state();
     if (state.current.serial !== session.serial) {
-      this.logout();
+      this.#forget(session);
       throw new MpayError('BANKING_SESSION_INVALID', 'the session was of another key');
     }
     const sealed = await sealBankingRequest({
@@ -549,7 +564,7 @@ export class BankingClient {
         ['sessionId', 'requestId', 'answer'],
       ));
     } catch (error) {
-      if (isMpayError(error, 'BANKING_SESSION_INVALID')) this.logout();
+      if (isMpayError(error, 'BANKING_SESSION_INVALID')) this.#forget(session);
       throw error;
     }
     if (body.sessionId !== session.sessionId || body.requestId !== sealed.requestId) {
@@ -619,7 +634,7 @@ export class BankingClient {
     const request = { kind: 'revoke_device', serial, reason } as const;
     const { answer } = await this.#request(request);
     const revocation = parseRevocationResult(answer.result, request);
-    if (serial === this.#session?.serial) this.logout();
+    if (serial === this.#session?.serial) this.#forget();
     return revocation;
   }
 
@@ -648,7 +663,8 @@ export class BankingClient {
       throw error;
     }
     const renewal = parseRenewalResult(answer.result);
-    this.logout();
+    // The bank closed the old key's sessions with the renewal: nothing to tell it.
+    this.#forget();
     return this.#keys.completeRenewal(renewal, await this.bank(), { now: this.#now });
   }
 
@@ -678,7 +694,8 @@ export class BankingClient {
       binding: body.binding,
       renewedFrom: state.current.serial,
     });
-    this.logout();
+    // The bank closed the old key's sessions with the renewal: nothing to tell it.
+    this.#forget();
     return this.#keys.completeRenewal(renewal, await this.bank(), { now: this.#now });
   }
 }

@@ -27,6 +27,7 @@ import {
   parseBankingCodeContent,
   parseBankingDeviceContent,
   parseBankingLoginContent,
+  parseBankingLoginStartContent,
   parseBankingPasswordContent,
   parseBankingSignedRequest,
 } from '@mpay/protocol';
@@ -62,6 +63,8 @@ interface Login {
   codeFailures: number;
   state: 'password_started' | 'code_sent' | 'active' | 'refused' | 'closed';
   expiresAt?: string;
+  /** A start answered with a decoy (no valid device statement, no password): its finish fails, uncounted. */
+  decoy?: boolean;
 }
 
 export interface FakeBank {
@@ -79,6 +82,10 @@ export interface FakeBank {
   balance: bigint;
   /** Changes the result the bank signs (to test that the device refuses a wrong one). */
   tamperResult?: (result: Record<string, unknown>) => Record<string, unknown>;
+  /** Changes where the signed login answer says the code went. */
+  tamperCodeSentTo?: string;
+  /** The login starts answered with the customer's record (device-signed), and with a decoy. */
+  readonly starts: { counted: number; decoys: number };
   /** Opens a renewal notice for the current binding and returns its id. */
   notice(): string;
   close(): Promise<void>;
@@ -109,6 +116,9 @@ export async function startFakeBank(): Promise<FakeBank> {
   const logins = new Map<string, Login>();
   const notices = new Map<string, { serial: string; open: boolean }>();
   let opaqueRecord: string | undefined;
+  // OPAQUE's credential identifier: fresh at each registration start, the record's at its finish.
+  let pendingCredentialId: string | undefined;
+  let credentialId: string | undefined;
   let failedLogins = 0;
   let serials = 0;
 
@@ -135,7 +145,7 @@ export async function startFakeBank(): Promise<FakeBank> {
   };
 
   /** A device JWS by an active bound key (found by kid): the binding and the content member. */
-  const verifyDevice = async (jws: unknown, member: string, transactionId?: string) => {
+  const verifyDevice = async (jws: unknown, member: string, transactionId?: string | 'any') => {
     let found: Binding | undefined;
     const verified = await verifyPayload(
       jws,
@@ -146,7 +156,7 @@ export async function startFakeBank(): Promise<FakeBank> {
       {
         audience: fakeBankId,
         issuer: fakePartyId,
-        ...(transactionId === undefined ? {} : { transactionId }),
+        ...(transactionId === undefined || transactionId === 'any' ? {} : { transactionId }),
       },
     );
     if (found === undefined) throw new Error('no binding');
@@ -166,6 +176,7 @@ export async function startFakeBank(): Promise<FakeBank> {
     trust: { id: fakeBankId, keys: publicJwkSet([signing.publicJwk]), encryptionJwk: encryption.publicJwk },
     signing,
     requests: [],
+    starts: { counted: 0, decoys: 0 },
     sms: [],
     signedRequests: new Map(),
     failures: () => failedLogins,
@@ -180,8 +191,9 @@ export async function startFakeBank(): Promise<FakeBank> {
     close: async () => undefined,
   };
 
-  const loginFailed = (): Answer => {
-    failedLogins += 1;
+  /** A failure at the finish or the code: `count` for a wrong code that opened; blocked once the count is full. */
+  const loginFailed = (count: boolean): Answer => {
+    if (count) failedLogins += 1;
     return failedLogins >= loginFailuresMax
       ? problem(423, 'BANKING_LOGIN_BLOCKED')
       : problem(401, 'BANKING_LOGIN_FAILED');
@@ -310,25 +322,59 @@ export async function startFakeBank(): Promise<FakeBank> {
       }
       if (opaqueRecord !== undefined) return problem(409, 'BANKING_PASSWORD_EXISTS');
       if (step === 'start') {
+        pendingCredentialId = `${fakeUserId}:${randomUUID()}`;
         const { registrationResponse } = opaque.server.createRegistrationResponse({
           serverSetup,
-          userIdentifier: fakeUserId,
+          userIdentifier: pendingCredentialId,
           registrationRequest: message,
         });
         return [200, { registrationResponse }];
       }
+      if (pendingCredentialId === undefined) return problem(403, 'BANKING_REGISTRATION_FAILED');
       opaqueRecord = message;
+      credentialId = pendingCredentialId;
+      pendingCredentialId = undefined;
       return [201, { userId: fakeUserId, registeredAt: new Date().toISOString() }];
     }
     if (path === '/banking/logins') {
+      const userId = String(input.userId);
+      const startLoginRequest = String(input.startLoginRequest);
+      // Step 1 counts (and answers the record) only under the device's signed start of this KE1.
+      const statement = await verifyDevice(input.device, 'bankingLoginStart', 'any').catch(() => undefined);
+      let signed = false;
+      if (statement !== undefined && devices.has(statement.binding.serial)) {
+        const content = parseBankingLoginStartContent(statement.content);
+        const { txn, exp, iat } = statement.claims;
+        signed =
+          content.userId === userId &&
+          content.messageHash ===
+            createHash('sha256').update(startLoginRequest, 'utf8').digest('base64url') &&
+          /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(txn) &&
+          !logins.has(txn) &&
+          exp - iat <= 120;
+      }
+      if (!signed || userId !== fakeUserId || opaqueRecord === undefined || credentialId === undefined) {
+        bank.starts.decoys += 1;
+        const { serverLoginState, loginResponse } = opaque.server.startLogin({
+          serverSetup,
+          userIdentifier: `decoy:${userId}`,
+          registrationRecord: null,
+          startLoginRequest,
+        });
+        const id = randomUUID();
+        logins.set(id, { id, serverLoginState, codeFailures: 0, state: 'password_started', decoy: true });
+        return [200, { loginId: id, loginResponse }];
+      }
       if (failedLogins >= loginFailuresMax) return problem(423, 'BANKING_LOGIN_BLOCKED');
+      failedLogins += 1;
+      bank.starts.counted += 1;
       const { serverLoginState, loginResponse } = opaque.server.startLogin({
         serverSetup,
-        userIdentifier: String(input.userId),
-        registrationRecord: input.userId === fakeUserId ? (opaqueRecord ?? null) : null,
-        startLoginRequest: String(input.startLoginRequest),
+        userIdentifier: credentialId,
+        registrationRecord: opaqueRecord,
+        startLoginRequest,
       });
-      const id = randomUUID();
+      const id = statement!.claims.txn;
       logins.set(id, { id, serverLoginState, codeFailures: 0, state: 'password_started' });
       return [200, { loginId: id, loginResponse }];
     }
@@ -336,7 +382,9 @@ export async function startFakeBank(): Promise<FakeBank> {
     if (loginStep !== null) {
       const login = logins.get(loginStep[1]!);
       if (loginStep[2] === 'finish') {
-        if (login?.state !== 'password_started') return problem(401, 'BANKING_LOGIN_FAILED');
+        if (login?.state !== 'password_started' || login.decoy === true) {
+          return problem(401, 'BANKING_LOGIN_FAILED');
+        }
         login.state = 'refused';
         let opaqueSessionKey: string;
         try {
@@ -345,10 +393,10 @@ export async function startFakeBank(): Promise<FakeBank> {
             finishLoginRequest: String(input.finishLoginRequest),
           }).sessionKey;
         } catch {
-          return loginFailed();
+          return loginFailed(false);
         }
         const statement = await verifyDevice(input.device, 'bankingLogin', login.id).catch(() => undefined);
-        if (statement === undefined) return loginFailed();
+        if (statement === undefined) return loginFailed(false);
         const content = parseBankingLoginContent(statement.content);
         const device = devices.get(statement.binding.serial);
         if (
@@ -356,7 +404,7 @@ export async function startFakeBank(): Promise<FakeBank> {
           device === undefined ||
           JSON.stringify(device.clientId) !== JSON.stringify(content.clientId)
         ) {
-          return loginFailed();
+          return loginFailed(false);
         }
         // The bank's ECDH share and the session key, with node:crypto.
         const ecdh = createECDH('prime256v1');
@@ -392,7 +440,7 @@ export async function startFakeBank(): Promise<FakeBank> {
                 x: point.subarray(1, 33).toString('base64url'),
                 y: point.subarray(33, 65).toString('base64url'),
               },
-              codeSentTo: maskMsisdn(fakeMsisdn),
+              codeSentTo: bank.tamperCodeSentTo ?? maskMsisdn(fakeMsisdn),
               codeExpiresAt: new Date(Date.now() + 300_000).toISOString(),
             },
           },
@@ -411,10 +459,12 @@ export async function startFakeBank(): Promise<FakeBank> {
       } catch {
         code = undefined;
       }
+      // A code that does not open under the session key tests nothing: not counted.
+      if (code === undefined) return problem(401, 'BANKING_LOGIN_FAILED');
       if (code !== login.code) {
         login.codeFailures += 1;
         if (login.codeFailures >= codeTriesMax) login.state = 'refused';
-        return loginFailed();
+        return loginFailed(true);
       }
       failedLogins = 0;
       login.state = 'active';

@@ -50,6 +50,7 @@ export type {
   BankingBalance,
   BankingBillPayment,
   BankingDevice,
+  BankingLogout,
   BankingOrderState,
   BankingRenewalNotice,
   BankingRevocation,
@@ -83,6 +84,7 @@ export {
   sealBankingRequest,
   signBankingDevice,
   signBankingLogin,
+  signBankingLoginStart,
   signBankingPassword,
   signRenewalProof,
 } from './security.ts';

@@ -369,6 +369,18 @@ export function parseRenewalResult(result: unknown): BankingRenewal {
   });
 }
 
+/** The bank closed the session (logout): its id and when. */
+export interface BankingLogout {
+  readonly sessionId: string;
+  readonly closedAt: string;
+}
+
+export function parseLogoutResult(result: unknown, sessionId: string): BankingLogout {
+  const record = exactRecord(result, 'logout', ['sessionId', 'closedAt']);
+  if (record.sessionId !== sessionId) mismatch('logout.sessionId');
+  return Object.freeze({ sessionId, closedAt: readInstant(record.closedAt, 'logout.closedAt') });
+}
+
 /** The kinds whose answer carries a result of the same kind (every kind: one request, one answer). */
 export function requireAnswerKind(actual: BankingRequestKind, expected: BankingRequestKind): void {
   if (actual !== expected) throw new MpayError('BANK_ANSWER_INVALID', 'bankingAnswer.kind');

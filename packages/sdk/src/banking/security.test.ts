@@ -31,6 +31,7 @@ import {
   sealBankingRequest,
   signBankingDevice,
   signBankingLogin,
+  signBankingLoginStart,
   signBankingPassword,
   signRenewalProof,
 } from './security.ts';
@@ -345,6 +346,32 @@ describe('the login at the device', () => {
     expect(verified.payload.bankingLogin).toEqual(content);
     expect(Object.keys(share.publicJwk).sort()).toEqual(['crv', 'kty', 'x', 'y']);
     expect(share.privateKey.extractable).toBe(false);
+  });
+
+  it('signs step 1’s statement over the KE1’s hash, txn a fresh UUID (or the one given), for at most 120 s', async () => {
+    const ke1 = 'b3BhcXVlLWtlMS1tZXNzYWdlLWZvci10ZXN0';
+    const messageHash = createHash('sha256').update(ke1, 'utf8').digest('base64url');
+    const input = { partyId, bankId, signingKey: device.privateJwk };
+    const txn = randomUUID();
+    const jws = await signBankingLoginStart(
+      { userId: 'alice', messageHash: await bankingMessageHash(ke1) },
+      { ...input, transactionId: txn },
+    );
+    const verified = await bankVerifies(jws, 'bankingLoginStart', txn);
+    expect(verified.payload.bankingLoginStart).toEqual({ userId: 'alice', messageHash });
+    expect(verified.claims.exp - verified.claims.iat).toBeLessThanOrEqual(120);
+    const fresh = [
+      await signBankingLoginStart({ userId: 'alice', messageHash }, input),
+      await signBankingLoginStart({ userId: 'alice', messageHash }, input),
+    ].map((compact) => JSON.parse(Buffer.from(compact.split('.')[1]!, 'base64url').toString('utf8')).txn);
+    expect(fresh[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(fresh[0]).not.toBe(fresh[1]);
+    expect(
+      await codeOf(signBankingLoginStart({ userId: 'alice', messageHash }, { ...input, transactionId: 'x' })),
+    ).toBe('REQUEST_INVALID');
+    expect(await codeOf(signBankingLoginStart({ userId: 'Alice', messageHash }, input))).toBe(
+      'MESSAGE_INVALID',
+    );
   });
 
   it('opens the bank’s answer and statement only for this login, this party, from this bank', async () => {

@@ -16,6 +16,7 @@ import {
   type BankingDeviceContent,
   type BankingLoginAnswerContent,
   type BankingLoginContent,
+  type BankingLoginStartContent,
   type BankingPasswordContent,
   type BankingRequest,
   type BankingSessionContent,
@@ -31,6 +32,7 @@ import {
   parseBankingClientId,
   parseBankingDeviceContent,
   parseBankingLoginContent,
+  parseBankingLoginStartContent,
   parseBankingPasswordContent,
   parseBankingRequest,
   parseEphemeralPublicJwk,
@@ -218,6 +220,22 @@ export async function signBankingPassword(
   const checked = parseBankingPasswordContent(content);
   if (!serialPattern.test(input.serial)) throw new MpayError('REQUEST_INVALID', 'serial');
   return signDeviceStatement({ bankingPassword: checked }, input.serial, input);
+}
+
+/**
+ * Login step 1's `device`: `{ bankingLoginStart: { userId, messageHash } }`
+ * by the bound key, messageHash = base64url(SHA-256(utf8 of the OPAQUE KE1)),
+ * txn a fresh UUID v4 (default; the bank takes it as the login id and refuses
+ * it twice), good for deviceStatementLifetimeSeconds (120 s, the bank's most).
+ * Without it the bank answers a decoy and the login fails at its finish.
+ */
+export async function signBankingLoginStart(
+  content: BankingLoginStartContent,
+  input: DeviceStatementInput & { readonly transactionId?: string | undefined },
+): Promise<string> {
+  const checked = parseBankingLoginStartContent(content);
+  const transactionId = requireUuid(input.transactionId ?? crypto.randomUUID(), 'transactionId');
+  return signDeviceStatement({ bankingLoginStart: checked }, transactionId, input);
 }
 
 /** Login step 2's `device`: `{ bankingLogin: BankingLoginContent }` by the bound key, txn the login id. */

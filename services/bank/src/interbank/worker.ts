@@ -1,4 +1,5 @@
 import type { Database } from '@mpay/storage';
+import { sweepBankingSessions } from '../banking/authentication-server/sweep.ts';
 import type { BankingContext } from '../banking/context.ts';
 import { sendDueRenewalNotices } from '../banking/key-management-server/renewal-notices.ts';
 import { advanceBankingTransactions } from '../banking/transaction-log-server-client/submit.ts';
@@ -66,7 +67,10 @@ export function createBankWorker(
     const expired = (await ledger.expirePendingTransfers(clock())).length;
     if (banking !== undefined) {
       // SA2pMP: the bank's renewal notices, then its banking transactions to the third-party log.
-      // One failing part does not hold up the other.
+      // One failing part does not hold up the others. Lapsed sessions lose their sealed keys first.
+      await sweepBankingSessions(banking, clock()).catch((error: unknown) =>
+        banking.alarm({ error: String(error) }, 'banking session sweep failed'),
+      );
       await sendDueRenewalNotices(banking, clock()).catch((error: unknown) =>
         banking.alarm({ error: String(error) }, 'renewal notice pass failed'),
       );

@@ -148,6 +148,18 @@ export interface TestBankingCustomerOptions {
   readonly registerPassword?: boolean;
 }
 
+/** The first device registered for banking per user id, per bank: what startTestLogin signs with by default. */
+const devicesOfUsers = new WeakMap<TestBank, Map<string, TestBankingDevice>>();
+
+function rememberTestDevice(bank: TestBank, device: TestBankingDevice): void {
+  let devices = devicesOfUsers.get(bank);
+  if (devices === undefined) {
+    devices = new Map();
+    devicesOfUsers.set(bank, devices);
+  }
+  if (!devices.has(device.userId)) devices.set(device.userId, device);
+}
+
 /** The operator's side, as a row (the operator route belongs to the business logic server). */
 export async function insertTestBankingCustomer(
   bank: TestBank,
@@ -279,8 +291,10 @@ export async function registerTestBankingCustomer(
     accountIds,
     clientId: { ...testSimAndPhoneId(), accountId: firstAccount },
   };
-  if (options.registerDevice !== false)
+  if (options.registerDevice !== false) {
     expectStatus(await registerTestBankingDevice(bank, device), 201, 'device');
+    rememberTestDevice(bank, device);
+  }
   if (options.registerPassword !== false) {
     expectStatus((await registerTestPassword(bank, device)).finish, 201, 'password');
   }
@@ -309,17 +323,86 @@ export interface StartedTestLogin {
   readonly answer: HttpAnswer;
   readonly loginId: string;
   readonly clientLoginState: string;
+  /** The KE1 and the start's device statement, as posted. */
+  readonly startLoginRequest: string;
+  readonly statement: string;
 }
 
+/** What a start's statement says, changed for a test; by default the device's own, fresh. */
+export interface TestLoginStartOptions {
+  /**
+   * The device that signs the start; default the first device registered
+   * for banking under that user id on this bank (registerTestBankingCustomer),
+   * else 'anonymous': a well-formed statement by a key the bank never bound.
+   */
+  readonly device?: TestBankingDevice | 'anonymous';
+  /** The txn (the login id the bank takes); default a fresh UUID v4. */
+  readonly transactionId?: string;
+  /** The user id signed; default the one posted. */
+  readonly signedUserId?: string;
+  /** The KE1 the messageHash covers; default the one posted. */
+  readonly signedMessage?: string;
+  readonly expiresInSeconds?: number;
+  /** Posts exactly this as `device` (a replayed or malformed statement). */
+  readonly statement?: string;
+}
+
+/** The device's JWS over `{ bankingLoginStart: { userId, messageHash } }` for a start. */
+export async function signTestLoginStart(
+  bank: TestBank,
+  userId: string,
+  startLoginRequest: string,
+  options: TestLoginStartOptions = {},
+): Promise<string> {
+  const chosen = options.device ?? devicesOfUsers.get(bank)?.get(userId) ?? 'anonymous';
+  const device: Pick<TestBankingDevice, 'partyId' | 'key'> =
+    chosen === 'anonymous'
+      ? {
+          partyId: uniquePartyId('person', bank.name, 'stranger'),
+          key: {
+            partyId: '',
+            deviceId: 'none',
+            serial: 'none',
+            binding: '',
+            signing: await generateSigningKeyPair(),
+            encryption: await generateEncryptionKeyPair(),
+          },
+        }
+      : chosen;
+  return signTestStatement(
+    bank,
+    device,
+    'bankingLoginStart',
+    {
+      userId: options.signedUserId ?? userId,
+      messageHash: hashOf(options.signedMessage ?? startLoginRequest),
+    },
+    options.transactionId ?? crypto.randomUUID(),
+    { expiresInSeconds: options.expiresInSeconds ?? 120 },
+  );
+}
+
+/**
+ * The first step: OPAQUE's KE1 with the device's signed start (see
+ * TestLoginStartOptions for whose), KE2 answered.
+ */
 export async function startTestLogin(
   bank: TestBank,
   userId: string,
   password: string,
+  options: TestLoginStartOptions = {},
 ): Promise<StartedTestLogin> {
   await opaque.ready;
   const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password });
-  const answer = await deviceCall(bank, '/banking/logins', { userId, startLoginRequest });
-  return { answer, loginId: answer.body.loginId as string, clientLoginState };
+  const device = options.statement ?? (await signTestLoginStart(bank, userId, startLoginRequest, options));
+  const answer = await deviceCall(bank, '/banking/logins', { userId, startLoginRequest, device });
+  return {
+    answer,
+    loginId: answer.body.loginId as string,
+    clientLoginState,
+    startLoginRequest,
+    statement: device,
+  };
 }
 
 /** What the second step sends, changed for a test; by default the device's own. */
@@ -459,7 +542,7 @@ export async function loginTestDevice(
   bank: TestBank,
   device: TestBankingDevice,
 ): Promise<TestBankingSession> {
-  const started = await startTestLogin(bank, device.userId, device.password);
+  const started = await startTestLogin(bank, device.userId, device.password, { device });
   expectStatus(started.answer, 200, 'login start');
   const finished = await finishTestLogin(bank, device, started);
   expectStatus(finished.answer, 200, 'login finish');

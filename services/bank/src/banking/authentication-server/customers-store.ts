@@ -12,6 +12,10 @@ export interface BankingCustomerRecord {
   readonly msisdn: string;
   /** The OPAQUE registration record, undefined until the customer registers a password. */
   readonly opaqueRecord: string | undefined;
+  /** The OPAQUE credential identifier the record was registered under (with the record, never without). */
+  readonly opaqueCredentialId: string | undefined;
+  /** The credential identifier a registration in progress was answered with. */
+  readonly opaquePendingCredentialId: string | undefined;
   readonly failedLogins: number;
   readonly blockedAt: Date | undefined;
 }
@@ -21,12 +25,14 @@ interface CustomerRow {
   user_id: string;
   msisdn: string;
   opaque_record: string | null;
+  opaque_credential_id: string | null;
+  opaque_pending_credential_id: string | null;
   failed_logins: number;
   blocked_at: Date | string | null;
 }
 
-const customerSelect =
-  'SELECT party_id, user_id, msisdn, opaque_record, failed_logins, blocked_at FROM banking_customers';
+const customerSelect = `SELECT party_id, user_id, msisdn, opaque_record, opaque_credential_id,
+  opaque_pending_credential_id, failed_logins, blocked_at FROM banking_customers`;
 
 function customerFromRow(row: CustomerRow): BankingCustomerRecord {
   return Object.freeze({
@@ -34,6 +40,8 @@ function customerFromRow(row: CustomerRow): BankingCustomerRecord {
     userId: row.user_id,
     msisdn: row.msisdn,
     opaqueRecord: row.opaque_record ?? undefined,
+    opaqueCredentialId: row.opaque_credential_id ?? undefined,
+    opaquePendingCredentialId: row.opaque_pending_credential_id ?? undefined,
     failedLogins: row.failed_logins,
     blockedAt: row.blocked_at === null ? undefined : new Date(row.blocked_at),
   });
@@ -61,7 +69,30 @@ export function selectBankingCustomerByUserId(sql: Sql, userId: string, lock = f
   return selectCustomerWhere(sql, 'user_id', userId, lock);
 }
 
-/** Stores the customer's first (or, after a reset, new) OPAQUE record; false when one is there already. */
+/**
+ * Answers a registration start: `credentialId` becomes the pending one (a
+ * later start replaces it), only while the customer has no record; false
+ * when one is there already.
+ */
+export async function setPendingCredentialId(
+  sql: Sql,
+  partyId: string,
+  credentialId: string,
+  now: Date,
+): Promise<boolean> {
+  const updated = await sql.query(
+    `UPDATE banking_customers SET opaque_pending_credential_id = $2, updated_at = $3
+     WHERE party_id = $1 AND opaque_record IS NULL`,
+    [partyId, credentialId, now.toISOString()],
+  );
+  return updated.rowCount === 1;
+}
+
+/**
+ * Stores the customer's first (or, after a reset, new) OPAQUE record and
+ * moves the pending credential identifier to the record's, in one statement;
+ * false when a record is there already or no registration was started.
+ */
 export async function setOpaqueRecord(
   sql: Sql,
   partyId: string,
@@ -69,8 +100,10 @@ export async function setOpaqueRecord(
   now: Date,
 ): Promise<boolean> {
   const updated = await sql.query(
-    `UPDATE banking_customers SET opaque_record = $2, password_registered_at = $3, updated_at = $3
-     WHERE party_id = $1 AND opaque_record IS NULL`,
+    `UPDATE banking_customers
+     SET opaque_record = $2, opaque_credential_id = opaque_pending_credential_id,
+       opaque_pending_credential_id = NULL, password_registered_at = $3, updated_at = $3
+     WHERE party_id = $1 AND opaque_record IS NULL AND opaque_pending_credential_id IS NOT NULL`,
     [partyId, record, now.toISOString()],
   );
   return updated.rowCount === 1;

@@ -7,7 +7,7 @@ import type { BankingContext } from '../context.ts';
 
 /**
  * A device's signed statement to the authentication server (its banking
- * registration, a password step, a login's second step): a compact JWS by a
+ * registration, a password step, a login's first or second step): a compact JWS by a
  * key of an active binding of this bank, found by the signature's kid, whose
  * payload is exactly one content member plus the six claims of signPayload.
  */
@@ -44,10 +44,13 @@ export function exactContent(payload: Readonly<Record<string, unknown>>, member:
 }
 
 export interface StatementExpectations {
-  /** The content member: 'bankingDevice', 'bankingPassword', 'bankingLogin'. */
+  /** The content member: 'bankingDevice', 'bankingPassword', 'bankingLoginStart', 'bankingLogin'. */
   readonly member: string;
-  /** The txn the statement must name; 'serial' for the signing key's binding serial. */
-  readonly transactionId: string | 'serial';
+  /**
+   * The txn the statement must name; 'serial' for the signing key's binding
+   * serial; 'caller' when the caller checks it (a login start's fresh txn).
+   */
+  readonly transactionId: string | 'serial' | 'caller';
   /** The issuer; the binding's subject in any case. */
   readonly issuer?: string;
 }
@@ -79,7 +82,9 @@ export async function verifyDeviceStatement(
       {
         audience: context.bank.id,
         ...(expected.issuer === undefined ? {} : { issuer: expected.issuer }),
-        ...(expected.transactionId === 'serial' ? {} : { transactionId: expected.transactionId }),
+        ...(expected.transactionId === 'serial' || expected.transactionId === 'caller'
+          ? {}
+          : { transactionId: expected.transactionId }),
       },
       {
         maxAgeSeconds: context.limits.customerAuthorisationLifetimeSecondsMax,

@@ -8,7 +8,9 @@ import {
   finishTestLogin,
   loginTestDevice,
   registerTestBankingCustomer,
+  registerTestPassword,
   sendTestLoginCode,
+  signTestLoginStart,
   startTestLogin,
   type TestBankingDevice,
   testBankingContext,
@@ -24,11 +26,13 @@ import { loginCodeHash } from './code.ts';
  * counted per customer across devices and logins, the block at the limit.
  *
  * The count (banking_customers.failed_logins): a try is counted when the
- * first step is answered (OPAQUE's KE2 lets the client test one password
- * guess by itself); a failed factor at the second step is not counted again,
- * it blocks when the count is full; a wrong code counts once more; only a
- * proved code resets the count. A start that finds the count full blocks
- * the customer and is refused.
+ * first step, signed by a registered device of the customer, is answered
+ * (OPAQUE's KE2 lets the client test one password guess by itself); a start
+ * without such a statement gets a decoy KE2 and is neither counted nor ever
+ * blocked; a failed factor at the second step is not counted again, it
+ * blocks when the count is full; a wrong code (one that opened under the
+ * session key) counts once more; only a proved code resets the count. A
+ * signed start that finds the count full blocks the customer and is refused.
  */
 
 let bank: TestBank;
@@ -299,13 +303,26 @@ describe('a failed factor', () => {
     });
   });
 
-  it('a code sealed under another key is a wrong code (counted); the right one still opens', async () => {
+  it('a code sealed under another key (or malformed inside) tests nothing: refused, not counted; the right one still opens', async () => {
     const device = await registerTestBankingCustomer(bank);
     const { loginId, sessionKey, code } = await loginToCode(device);
     const otherKey = new Uint8Array(32).fill(7);
-    expect(errorCodeOf(await sendTestLoginCode(bank, loginId, otherKey, code))).toBe('BANKING_LOGIN_FAILED');
-    // The right password after a wrong code: the start's try and the code's, until the code is proved.
-    expect(await failedLogins(device.partyId)).toBe(2);
+    for (
+      let attempt = 0;
+      attempt <= testBankingContext(bank).banking.limits.codeTriesPerLoginMax;
+      attempt += 1
+    ) {
+      expect(errorCodeOf(await sendTestLoginCode(bank, loginId, otherKey, code))).toBe(
+        'BANKING_LOGIN_FAILED',
+      );
+    }
+    // Under the session key but not a code of this login: not a guess either.
+    expect(errorCodeOf(await sendTestLoginCode(bank, loginId, sessionKey, `${code}x`))).toBe(
+      'BANKING_LOGIN_FAILED',
+    );
+    // Only the start's try; the login still takes its code.
+    expect(await failedLogins(device.partyId)).toBe(1);
+    expect(await sessionRow(loginId)).toMatchObject({ state: 'code_sent', code_failures: 0 });
     expect((await sendTestLoginCode(bank, loginId, sessionKey, code)).status).toBe(201);
     expect(await failedLogins(device.partyId)).toBe(0);
   });
@@ -482,16 +499,111 @@ describe('the block', () => {
     expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: 0, blocked_at: null });
   });
 
-  it('the attack: repeating step 1 with password guesses, never finishing, is counted and blocked after loginFailuresMax starts', async () => {
+  it('anonymous starts (no statement of the customer’s device) are never counted and never block, even a blocked customer', async () => {
     const device = await registerTestBankingCustomer(bank);
     const { loginFailuresMax } = testBankingContext(bank).banking.limits;
-    // Each KE2 lets the attacker test one guess offline: each start is a counted try.
-    const starts = [];
+    for (let attempt = 1; attempt <= loginFailuresMax + 2; attempt += 1) {
+      const started = await startTestLogin(bank, device.userId, `guess ${attempt}`, { device: 'anonymous' });
+      expect(started.answer.status).toBe(200);
+      expect(Object.keys(started.answer.body).sort()).toEqual(['loginId', 'loginResponse']);
+    }
+    expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: 0, blocked_at: null });
+    const { rows } = await bank.database.query('SELECT id FROM banking_sessions WHERE party_id = $1', [
+      device.partyId,
+    ]);
+    expect(rows).toEqual([]);
+    // The customer still logs in.
+    await loginTestDevice(bank, device);
+
+    // Blocked: an anonymous start is answered as any other (a decoy), not BANKING_LOGIN_BLOCKED.
+    await bank.database.query('UPDATE banking_customers SET blocked_at = now() WHERE party_id = $1', [
+      device.partyId,
+    ]);
+    const anonymous = await startTestLogin(bank, device.userId, device.password, { device: 'anonymous' });
+    expect(anonymous.answer.status).toBe(200);
+    const signed = await startTestLogin(bank, device.userId, device.password);
+    expect(signed.answer.status).toBe(423);
+    expect(errorCodeOf(signed.answer)).toBe('BANKING_LOGIN_BLOCKED');
+    // The decoy's finish, even with the right password and the device's statement, proves nothing.
+    expect(errorCodeOf((await finishTestLogin(bank, device, anonymous)).answer)).toBe('BANKING_LOGIN_FAILED');
+    expect(await failedLogins(device.partyId)).toBe(0);
+  });
+
+  it('a start statement that does not hold is a decoy: not counted, nothing stored, its finish fails', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const unregistered = await addTestBankingDevice(bank, device, { registerDevice: false });
+    const stranger = await registerTestBankingCustomer(bank);
+    const revoked = await addTestBankingDevice(bank, device);
+    expect(
+      (
+        await bank.call(
+          'POST',
+          `/key-bindings/${revoked.key.serial}/revocation`,
+          { reason: 'stolen' },
+          { 'idempotency-key': crypto.randomUUID() },
+        )
+      ).status,
+    ).toBe(201);
+    const variants = [
+      { device: unregistered },
+      { device: stranger },
+      { device: revoked },
+      { signedUserId: stranger.userId },
+      { signedMessage: 'A'.repeat(96) },
+      { transactionId: 'not-a-uuid' },
+      { expiresInSeconds: 121 },
+      { statement: 'eyJhbGciOiJFUzI1NiJ9.e30.c2lnbmF0dXJl' },
+    ];
+    for (const variant of variants) {
+      const txn = crypto.randomUUID();
+      const started = await startTestLogin(bank, device.userId, device.password, {
+        transactionId: txn,
+        ...variant,
+      });
+      expect(started.answer.status, JSON.stringify(Object.keys(variant))).toBe(200);
+      expect(started.loginId).not.toBe(txn);
+      expect(await sessionRow(started.loginId)).toBeUndefined();
+      expect(errorCodeOf((await finishTestLogin(bank, device, started)).answer)).toBe('BANKING_LOGIN_FAILED');
+    }
+    expect(await failedLogins(device.partyId)).toBe(0);
+    // The same statement, well formed: counted, and the login id is its txn.
+    const txn = crypto.randomUUID();
+    const accepted = await startTestLogin(bank, device.userId, device.password, { transactionId: txn });
+    expect(accepted.loginId).toBe(txn);
+    expect(await failedLogins(device.partyId)).toBe(1);
+  });
+
+  it('a start statement is single-use: replayed, it gets a decoy, not counted', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const first = await startTestLogin(bank, device.userId, device.password);
+    expect(first.answer.status).toBe(200);
+    expect(await failedLogins(device.partyId)).toBe(1);
+    // The same body again (as an eavesdropper would have it): its KE1 and statement.
+    const replayed = await deviceCall(bank, '/banking/logins', {
+      userId: device.userId,
+      startLoginRequest: first.startLoginRequest,
+      device: first.statement,
+    });
+    expect(replayed.status).toBe(200);
+    expect(replayed.body.loginId).not.toBe(first.loginId);
+    expect(await failedLogins(device.partyId)).toBe(1);
+    const { rows } = await bank.database.query<{ id: string }>(
+      'SELECT id FROM banking_sessions WHERE party_id = $1',
+      [device.partyId],
+    );
+    expect(rows.map((row) => row.id)).toEqual([first.loginId]);
+    // The first login goes on.
+    expect((await finishTestLogin(bank, device, first)).answer.status).toBe(200);
+  });
+
+  it('device-signed starts with password guesses, never finished, are counted and block after loginFailuresMax', async () => {
+    const device = await registerTestBankingCustomer(bank);
+    const { loginFailuresMax } = testBankingContext(bank).banking.limits;
+    // Each KE2 lets the device test one guess by itself: each signed start is a counted try.
     for (let attempt = 1; attempt < loginFailuresMax; attempt += 1) {
       const started = await startTestLogin(bank, device.userId, `guess ${attempt}`);
       expect(started.answer.status).toBe(200);
       expect(await customerRow(device.partyId)).toMatchObject({ failed_logins: attempt, blocked_at: null });
-      starts.push(started);
     }
     // The last allowed start (here with the right password) is answered and fills the count.
     const last = await startTestLogin(bank, device.userId, device.password);
@@ -501,7 +613,7 @@ describe('the block', () => {
       blocked_at: null,
     });
 
-    // One more start: no KE2 (nothing to test a guess with), the customer blocked, an alert.
+    // One more signed start: no KE2 (nothing to test a guess with), the customer blocked, an alert.
     const alerts = vi.spyOn(testBankingContext(bank).log, 'warn');
     const refused = await startTestLogin(bank, device.userId, 'one guess more');
     expect(alerts).toHaveBeenCalledWith(
@@ -578,6 +690,89 @@ describe('a user id without a password', () => {
   });
 });
 
+/** OPAQUE's evaluated OPRF element: the first 32 bytes of KE2 (RFC 9807 CredentialResponse), k·blinded. */
+function evaluatedElement(started: { readonly answer: { readonly body: Record<string, unknown> } }): string {
+  const bytes = decodeBase64url(started.answer.body.loginResponse as string);
+  if (bytes === undefined) throw new Error('KE2 is base64url');
+  return encodeBase64url(bytes.subarray(0, 32));
+}
+
+async function credentialIds(partyId: string) {
+  const { rows } = await bank.database.query<{
+    opaque_credential_id: string | null;
+    opaque_pending_credential_id: string | null;
+  }>('SELECT opaque_credential_id, opaque_pending_credential_id FROM banking_customers WHERE party_id = $1', [
+    partyId,
+  ]);
+  return rows[0];
+}
+
+describe('the OPAQUE credential identifier (the per-user OPRF key)', () => {
+  it('OPRF evaluations collected before the password was registered say nothing about the record', async () => {
+    const device = await registerTestBankingCustomer(bank, { registerPassword: false });
+    const { startLoginRequest } = await startTestLogin(bank, device.userId, 'guess');
+    const probe = (options: Parameters<typeof signTestLoginStart>[3] = {}) =>
+      signTestLoginStart(bank, device.userId, startLoginRequest, options).then(async (statement) => ({
+        answer: await deviceCall(bank, '/banking/logins', {
+          userId: device.userId,
+          startLoginRequest,
+          device: statement,
+        }),
+      }));
+    // Before registration, anonymous and signed alike: the decoy key, stable per user id.
+    const before = evaluatedElement(await probe({ device: 'anonymous' }));
+    expect(evaluatedElement(await probe())).toBe(before);
+    expect(evaluatedElement(await probe({ device: 'anonymous' }))).toBe(before);
+
+    await registerTestPassword(bank, device);
+    const ids = await credentialIds(device.partyId);
+    expect(ids?.opaque_pending_credential_id).toBeNull();
+    expect(ids?.opaque_credential_id).toMatch(
+      new RegExp(`^${device.userId}:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`),
+    );
+    // The same KE1 now, signed: evaluated under the record's fresh identifier, another key.
+    const real = evaluatedElement(await probe());
+    expect(real).not.toBe(before);
+    // Anonymous: still the decoy, never an evaluation under the record's key.
+    expect(evaluatedElement(await probe({ device: 'anonymous' }))).toBe(before);
+    expect(await failedLogins(device.partyId)).toBe(1);
+
+    // Reset and register again: a new identifier, the old evaluations void too.
+    await bank.database.query(
+      `UPDATE banking_customers SET opaque_record = NULL, opaque_credential_id = NULL,
+       opaque_pending_credential_id = NULL, failed_logins = 0 WHERE party_id = $1`,
+      [device.partyId],
+    );
+    expect(evaluatedElement(await probe())).toBe(before);
+    await registerTestPassword(bank, device, 'the new password');
+    expect((await credentialIds(device.partyId))?.opaque_credential_id).not.toBe(ids?.opaque_credential_id);
+    const again = evaluatedElement(await probe());
+    expect([before, real]).not.toContain(again);
+    await loginTestDevice(bank, { ...device, password: 'the new password' });
+  });
+
+  it('decoys differ between user ids and are the same for a known and an unknown one alike', async () => {
+    const known = await registerTestBankingCustomer(bank);
+    const started = await startTestLogin(bank, known.userId, 'guess', { device: 'anonymous' });
+    const same = await deviceCall(bank, '/banking/logins', {
+      userId: known.userId,
+      startLoginRequest: started.startLoginRequest,
+      device: await signTestLoginStart(bank, known.userId, started.startLoginRequest, {
+        device: 'anonymous',
+      }),
+    });
+    expect(evaluatedElement({ answer: same })).toBe(evaluatedElement(started));
+    const other = await deviceCall(bank, '/banking/logins', {
+      userId: 'nobody-at-all',
+      startLoginRequest: started.startLoginRequest,
+      device: await signTestLoginStart(bank, 'nobody-at-all', started.startLoginRequest),
+    });
+    expect(other.status).toBe(200);
+    expect(evaluatedElement({ answer: other })).not.toBe(evaluatedElement(started));
+    expect(await failedLogins(known.partyId)).toBe(0);
+  });
+});
+
 describe('the SMS gateway', () => {
   it('refusing the code: SERVICE_UNAVAILABLE, the login refused and its try given back; a new login works', async () => {
     const device = await registerTestBankingCustomer(bank);
@@ -610,6 +805,11 @@ describe('the request bodies', () => {
     expect(await failedLogins(device.partyId)).toBe(1);
     const bodies: [string, unknown][] = [
       ['/banking/logins', { userId: device.userId, startLoginRequest: 'AAAA', extra: 1 }],
+      ['/banking/logins', { userId: device.userId, startLoginRequest: 'A'.repeat(43) }],
+      [
+        '/banking/logins',
+        { userId: device.userId, startLoginRequest: 'A'.repeat(43), device: started.statement, extra: 1 },
+      ],
       ['/banking/logins', { userId: 'UPPER', startLoginRequest: 'A'.repeat(43) }],
       ['/banking/logins', { userId: device.userId, startLoginRequest: 'A'.repeat(2049) }],
       ['/banking/logins/not-a-uuid/finish', { finishLoginRequest: 'A'.repeat(86), device: 'a.b.c' }],

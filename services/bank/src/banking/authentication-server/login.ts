@@ -2,6 +2,7 @@ import { decryptDirect, signPayload } from '@mpay/envelope';
 import {
   type BankingLoginContent,
   type BankingLoginSnapshot,
+  type BankingLoginStartContent,
   type BankingLoginStepResult,
   type EphemeralPublicJwk,
   isBankingUserId,
@@ -11,6 +12,7 @@ import {
   maskMsisdn,
   parseBankingCodeContent,
   parseBankingLoginContent,
+  parseBankingLoginStartContent,
   startBankingLoginTry,
   stepBankingLogin,
 } from '@mpay/protocol';
@@ -24,7 +26,7 @@ import {
   selectBankingCustomerByUserId,
   updateLoginFailures,
 } from './customers-store.ts';
-import { StatementRejected, storedContent, verifyDeviceStatement } from './device-statement.ts';
+import { messageHash, StatementRejected, storedContent, verifyDeviceStatement } from './device-statement.ts';
 import { finishOpaqueLogin, opaqueMessagePattern, startOpaqueLogin } from './opaque.ts';
 import { openSessionKey, sealSessionKey } from './sealed-key.ts';
 import { deriveBankingSessionKey, generateBankingEcdhKeyPair } from './session-key.ts';
@@ -41,8 +43,19 @@ import { unknownUserLoginsOf } from './unknown-logins.ts';
  * The multi-factor login of SA2pMP §4.2, in three steps, each a transaction
  * that takes `stepBankingLogin`'s next state with its effects:
  *
- *   1. POST /banking/logins {userId, startLoginRequest} → {loginId, loginResponse}
- *      (OPAQUE KE2; the same for a user id without a password).
+ *   1. POST /banking/logins {userId, startLoginRequest, device} → {loginId,
+ *      loginResponse} (OPAQUE KE2). `device` is the device's JWS over
+ *      `{ bankingLoginStart: { userId, messageHash } }` (txn a fresh UUID v4,
+ *      at most 120 s). Only a start whose statement verifies under an active
+ *      binding of that customer with a banking device registration, whose txn
+ *      names no login yet, is answered from the customer's record, counted,
+ *      and stored with the txn as its login id (the device names it, signed;
+ *      the primary key makes the statement single-use, across restarts).
+ *      Anything else (no valid statement, a replayed one, an unknown user id,
+ *      no password) is answered with a decoy KE2 (OPAQUE's fake record under
+ *      the user id's decoy identifier) and a random login id, not counted,
+ *      nothing stored per customer, never BANKING_LOGIN_BLOCKED: step 1 can
+ *      neither block a customer nor tell which user ids have a password.
  *   2. POST /banking/logins/:loginId/finish {finishLoginRequest, device}
  *      → {loginId, answer}: the password (OPAQUE finish), the device
  *      (signature under an active binding of the customer whose registered
@@ -53,26 +66,123 @@ import { unknownUserLoginsOf } from './unknown-logins.ts';
  *      statement}: the code, sealed under the session key (so only the
  *      device that made the key can send it).
  *
- * Counted (failed_logins, across devices and factors): every login when its
- * first step is answered (KE2 lets the client test one guess by itself), and
- * every wrong or unreadable code. A failed factor at the finish is not
- * counted again; it blocks when the count is full. Not counted again: a login
- * past its lifetime, a code past its expiry, a step replayed. An SMS the
- * gateway refused gives the start's try back (the customer proved every
- * factor; an SMS outage must not lock customers out). Only a proved code
- * resets the count. A start that finds the count at loginFailuresMax, or a
- * failure that finds it full, blocks the customer (BANKING_LOGIN_BLOCKED, a
- * warning in the log) until the bank unblocks.
+ * Counted (failed_logins, across devices and factors): every device-signed
+ * login when its first step is answered (KE2 lets the client test one guess
+ * by itself), and every wrong code that opened under the session key. A
+ * failed factor at the finish is not counted again; it blocks when the count
+ * is full. Not counted: a code that does not open under the session key or
+ * is malformed (it tests nothing), a login past its lifetime, a code past its
+ * expiry, a step replayed. An SMS the gateway refused gives the start's try
+ * back (the customer proved every factor; an SMS outage must not lock
+ * customers out). Only a proved code resets the count. A device-signed start
+ * that finds the count at loginFailuresMax, or a failure that finds it full,
+ * blocks the customer (BANKING_LOGIN_BLOCKED, a warning in the log) until
+ * the bank unblocks.
  */
+
+/** Longest lifetime (exp − iat) of a login start's device statement, in seconds. */
+export const loginStartStatementLifetimeSecondsMax = 120;
 
 export interface StartedBankingLogin {
   readonly loginId: string;
   readonly loginResponse: string;
 }
 
+export interface LoginStartRequest {
+  readonly userId: string;
+  readonly startLoginRequest: string;
+  /** The device's JWS over `{ bankingLoginStart: { userId, messageHash } }`, txn a fresh UUID v4. */
+  readonly device: string;
+}
+
+/**
+ * The start's device statement, checked on its own (no customer needed yet):
+ * signature under an active binding, lifetime, content naming this user id
+ * and this KE1, txn a UUID v4. Else why not (for the log).
+ */
+async function verifyStartStatement(
+  sql: Sql,
+  context: BankingContext,
+  request: LoginStartRequest,
+  now: Date,
+): Promise<{ readonly bound: BoundKey; readonly loginId: string } | { readonly reason: string }> {
+  let statement: Awaited<ReturnType<typeof verifyDeviceStatement>>;
+  try {
+    statement = await verifyDeviceStatement(
+      sql,
+      context,
+      request.device,
+      { member: 'bankingLoginStart', transactionId: 'caller' },
+      now,
+      false,
+    );
+  } catch (error) {
+    if (error instanceof StatementRejected) return { reason: `device: ${error.message}` };
+    throw error;
+  }
+  const { claims, bound } = statement;
+  if (claims.exp - claims.iat > loginStartStatementLifetimeSecondsMax) {
+    return { reason: 'device statement lives too long' };
+  }
+  if (!isUuid(claims.txn)) return { reason: 'txn is not a UUID' };
+  let content: BankingLoginStartContent;
+  try {
+    content = parseBankingLoginStartContent(statement.content);
+  } catch (error) {
+    if (isMpayError(error)) return { reason: `device content: ${error.detail ?? error.code}` };
+    throw error;
+  }
+  if (content.userId !== request.userId) return { reason: 'userId differs from the signed one' };
+  if (content.messageHash !== messageHash(request.startLoginRequest))
+    return { reason: 'messageHash differs' };
+  return { bound, loginId: claims.txn };
+}
+
+type StartOutcome =
+  | { readonly kind: 'blocked' }
+  | { readonly kind: 'decoy'; readonly reason: string }
+  | { readonly kind: 'stored'; readonly loginId: string; readonly loginResponse: string };
+
+/** The counted start of a customer whose device signed it: KE2 from the record, the login stored. */
+async function countedStart(
+  sql: Sql,
+  context: BankingContext,
+  customer: BankingCustomerRecord & { readonly opaqueRecord: string; readonly opaqueCredentialId: string },
+  request: LoginStartRequest,
+  loginId: string,
+  now: Date,
+): Promise<StartOutcome> {
+  const { limits, opaqueServerSetup } = context.banking;
+  // KE2 lets the client test one password guess by itself: the try is counted before it is answered.
+  const tried = startBankingLoginTry(customer.failedLogins, limits);
+  if (!tried.allowed) {
+    // The tries that filled the count were started and never finished: blocked now.
+    await updateLoginFailures(sql, customer.partyId, customer.failedLogins, true, now);
+    context.log.warn(
+      { alert: 'banking_login_blocked', partyId: customer.partyId, failedLogins: customer.failedLogins },
+      'mobile banking blocked after too many failed logins',
+    );
+    return { kind: 'blocked' };
+  }
+  await updateLoginFailures(sql, customer.partyId, tried.customerFailures, false, now);
+  const opaque = await startOpaqueLogin(
+    opaqueServerSetup,
+    request.userId,
+    { registrationRecord: customer.opaqueRecord, credentialId: customer.opaqueCredentialId },
+    request.startLoginRequest,
+  );
+  const expiresAt = new Date(now.getTime() + limits.loginLifetimeSeconds * 1000);
+  await insertLogin(
+    sql,
+    { id: loginId, partyId: customer.partyId, serverLoginState: opaque.serverLoginState, expiresAt },
+    now,
+  );
+  return { kind: 'stored', loginId, loginResponse: opaque.loginResponse };
+}
+
 export async function startBankingLogin(
   context: BankingContext,
-  request: { readonly userId: string; readonly startLoginRequest: string },
+  request: LoginStartRequest,
   now: Date,
 ): Promise<StartedBankingLogin> {
   // The formats are public: a malformed one is a malformed request, whoever it names.
@@ -80,49 +190,50 @@ export async function startBankingLogin(
   if (!opaqueMessagePattern.test(request.startLoginRequest)) {
     throw new MpayError('REQUEST_INVALID', 'startLoginRequest');
   }
-  const { limits, opaqueServerSetup } = context.banking;
-  const loginId = context.newId();
-  const expiresAt = new Date(now.getTime() + limits.loginLifetimeSeconds * 1000);
-  const started = await context.database.transaction(async (sql) => {
+  const outcome = await context.database.transaction(async (sql): Promise<StartOutcome> => {
+    const signed = await verifyStartStatement(sql, context, request, now);
+    if ('reason' in signed) return { kind: 'decoy', reason: signed.reason };
+    const { bound, loginId } = signed;
     const customer = await selectBankingCustomerByUserId(sql, request.userId, true);
-    if (customer?.blockedAt !== undefined) return { kind: 'blocked' } as const;
-    // KE2 lets the client test one password guess by itself: the try is counted before it is answered.
-    let counted = customer;
-    if (customer?.opaqueRecord !== undefined) {
-      const tried = startBankingLoginTry(customer.failedLogins, limits);
-      if (!tried.allowed) {
-        // The tries that filled the count were started and never finished: blocked now.
-        await updateLoginFailures(sql, customer.partyId, customer.failedLogins, true, now);
-        context.log.warn(
-          { alert: 'banking_login_blocked', partyId: customer.partyId, failedLogins: customer.failedLogins },
-          'mobile banking blocked after too many failed logins',
-        );
-        return { kind: 'blocked' } as const;
-      }
-      await updateLoginFailures(sql, customer.partyId, tried.customerFailures, false, now);
-      counted = { ...customer, failedLogins: tried.customerFailures };
+    if (customer === undefined || customer.partyId !== bound.binding.subject) {
+      return { kind: 'decoy', reason: `binding ${bound.serial} is not a key of the user id's customer` };
     }
-    const opaque = await startOpaqueLogin(
-      opaqueServerSetup,
-      request.userId,
-      counted?.opaqueRecord,
-      request.startLoginRequest,
-    );
-    if (customer === undefined || customer.opaqueRecord === undefined) {
-      return { kind: 'without_password', ...opaque } as const;
+    const device = await registeredDevice(sql, bound.serial);
+    if (device === undefined || device.party_id !== customer.partyId) {
+      return { kind: 'decoy', reason: `binding ${bound.serial} has no banking device of the customer` };
     }
-    await insertLogin(
+    // The statement is single-use: its txn becomes the login id (a primary key).
+    if (await selectBankingSession(sql, loginId, false)) {
+      return { kind: 'decoy', reason: 'txn names a login already (replayed)' };
+    }
+    if (customer.blockedAt !== undefined) return { kind: 'blocked' };
+    const { opaqueRecord, opaqueCredentialId } = customer;
+    if (opaqueRecord === undefined || opaqueCredentialId === undefined) {
+      return { kind: 'decoy', reason: 'no password registered' };
+    }
+    return countedStart(
       sql,
-      { id: loginId, partyId: customer.partyId, serverLoginState: opaque.serverLoginState, expiresAt },
+      context,
+      { ...customer, opaqueRecord, opaqueCredentialId },
+      request,
+      loginId,
       now,
     );
-    return { kind: 'stored', ...opaque } as const;
   });
-  if (started.kind === 'blocked') throw new MpayError('BANKING_LOGIN_BLOCKED');
-  if (started.kind === 'without_password') {
-    unknownUserLoginsOf(context).remember(loginId, started.serverLoginState, expiresAt, now);
-  }
-  return { loginId, loginResponse: started.loginResponse };
+  if (outcome.kind === 'blocked') throw new MpayError('BANKING_LOGIN_BLOCKED');
+  if (outcome.kind === 'stored') return { loginId: outcome.loginId, loginResponse: outcome.loginResponse };
+  // Not counted, nothing stored per customer: OPAQUE's fake record under the user id's decoy identifier.
+  context.log.info({ userId: request.userId, reason: outcome.reason }, 'banking login start not counted');
+  const decoy = await startOpaqueLogin(
+    context.banking.opaqueServerSetup,
+    request.userId,
+    undefined,
+    request.startLoginRequest,
+  );
+  const loginId = context.newId();
+  const expiresAt = new Date(now.getTime() + context.banking.limits.loginLifetimeSeconds * 1000);
+  unknownUserLoginsOf(context).remember(loginId, decoy.serverLoginState, expiresAt, now);
+  return { loginId, loginResponse: decoy.loginResponse };
 }
 
 /** Writes stepBankingLogin's effects on the customer; true when this step blocked the customer. */
@@ -560,7 +671,7 @@ async function codeStepEnded(
   return undefined;
 }
 
-/** A wrong or unreadable code: counted (the login ends after codeTriesPerLoginMax; the customer may be blocked). */
+/** A wrong code that opened under the session key: counted (the login ends after codeTriesPerLoginMax; the customer may be blocked). */
 async function countCodeFailure(
   sql: Sql,
   context: BankingContext,
@@ -632,7 +743,10 @@ export async function proveBankingLoginCode(
       const ended = await codeStepEnded(sql, context, { ...login, serial, codeExpiresAt }, customer, now);
       if (ended !== undefined) return ended;
       const code = await openCode(context, login, sealedCode);
-      if (code === undefined) return countCodeFailure(sql, context, login, customer, 'code unreadable', now);
+      // Not sealed under the session key (or malformed inside): it tests nothing, so it is not counted;
+      // anyone can send one (the login id shows in request bodies), and counting it would let them block.
+      if (code === undefined)
+        return { kind: 'refused', reason: 'code unreadable (not counted)', partyId: login.partyId };
       if (!loginCodeMatches(loginId, code, codeHash)) {
         return countCodeFailure(sql, context, login, customer, 'code wrong', now);
       }

@@ -213,9 +213,11 @@ describe('POST /banking/passwords', () => {
     await loginTestDevice(bank, device);
 
     // The operator's reset (its route belongs to the business logic server): a new password, the old one void.
-    await bank.database.query('UPDATE banking_customers SET opaque_record = NULL WHERE party_id = $1', [
-      device.partyId,
-    ]);
+    await bank.database.query(
+      `UPDATE banking_customers SET opaque_record = NULL, opaque_credential_id = NULL,
+       opaque_pending_credential_id = NULL WHERE party_id = $1`,
+      [device.partyId],
+    );
     expect((await registerTestPassword(bank, device, 'the new password')).finish?.status).toBe(201);
     const old = await startTestLogin(bank, device.userId, device.password);
     expect(errorCodeOf((await finishTestLogin(bank, device, old)).answer)).toBe('BANKING_LOGIN_FAILED');
@@ -264,10 +266,74 @@ describe('POST /banking/passwords', () => {
           device.key.serial,
         ),
       });
-    expect((await finish(records[0] ?? '')).status).toBe(201);
-    const late = await finish(records[1] ?? '');
+    // Each start drew a fresh credential identifier; the later one is pending, so its record is the one.
+    expect((await finish(records[1] ?? '')).status).toBe(201);
+    const late = await finish(records[0] ?? '');
     expect(errorCodeOf(late)).toBe('BANKING_PASSWORD_EXISTS');
-    await loginTestDevice(bank, { ...device, password: 'first' });
+    await loginTestDevice(bank, { ...device, password: 'second' });
+  });
+
+  it('draws a fresh credential identifier at each start; a finish with no start since the reset is refused', async () => {
+    const device = await registerTestBankingCustomer(bank, { registerPassword: false });
+    await opaque.ready;
+    const pending = async () =>
+      (
+        await bank.database.query<{
+          opaque_pending_credential_id: string | null;
+          opaque_credential_id: string | null;
+        }>(
+          'SELECT opaque_pending_credential_id, opaque_credential_id FROM banking_customers WHERE party_id = $1',
+          [device.partyId],
+        )
+      ).rows[0];
+    const seen = new Set<string>();
+    let registration = opaque.client.startRegistration({ password: 'the password' });
+    for (let round = 0; round < 2; round += 1) {
+      registration = opaque.client.startRegistration({ password: 'the password' });
+      const start = await deviceCall(bank, '/banking/passwords/start', {
+        userId: device.userId,
+        registrationRequest: registration.registrationRequest,
+        device: await signTestStatement(
+          bank,
+          device,
+          'bankingPassword',
+          { userId: device.userId, step: 'start', messageHash: hashOf(registration.registrationRequest) },
+          device.key.serial,
+        ),
+      });
+      expect(start.status).toBe(200);
+      const ids = await pending();
+      expect(ids?.opaque_credential_id).toBeNull();
+      expect(ids?.opaque_pending_credential_id).toMatch(new RegExp(`^${device.userId}:[0-9a-f-]{36}$`));
+      seen.add(ids?.opaque_pending_credential_id ?? '');
+      if (round === 0) {
+        // The bank's reset clears a registration in progress too.
+        await bank.database.query(
+          'UPDATE banking_customers SET opaque_pending_credential_id = NULL WHERE party_id = $1',
+          [device.partyId],
+        );
+        const { registrationRecord } = opaque.client.finishRegistration({
+          clientRegistrationState: registration.clientRegistrationState,
+          registrationResponse: start.body.registrationResponse as string,
+          password: 'the password',
+        });
+        expectRefused(
+          await deviceCall(bank, '/banking/passwords/finish', {
+            userId: device.userId,
+            registrationRecord,
+            device: await signTestStatement(
+              bank,
+              device,
+              'bankingPassword',
+              { userId: device.userId, step: 'finish', messageHash: hashOf(registrationRecord) },
+              device.key.serial,
+            ),
+          }),
+        );
+        expect(await pending()).toEqual({ opaque_pending_credential_id: null, opaque_credential_id: null });
+      }
+    }
+    expect(seen.size).toBe(2);
   });
 
   it('refuses a step whose signature does not cover exactly its message, step, user and party', async () => {

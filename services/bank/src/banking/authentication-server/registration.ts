@@ -10,9 +10,19 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { BankingContext } from '../context.ts';
-import { type BankingCustomerRecord, selectBankingCustomer, setOpaqueRecord } from './customers-store.ts';
+import {
+  type BankingCustomerRecord,
+  selectBankingCustomer,
+  setOpaqueRecord,
+  setPendingCredentialId,
+} from './customers-store.ts';
 import { messageHash, StatementRejected, storedContent, verifyDeviceStatement } from './device-statement.ts';
-import { createRegistrationResponse, opaqueMessagePattern, opaqueRecordPattern } from './opaque.ts';
+import {
+  createRegistrationResponse,
+  freshCredentialId,
+  opaqueMessagePattern,
+  opaqueRecordPattern,
+} from './opaque.ts';
 
 /**
  * Registration at the authentication server (SA2pMP §5.2), after the device
@@ -24,6 +34,12 @@ import { createRegistrationResponse, opaqueMessagePattern, opaqueRecordPattern }
  * - the customer's password, by OPAQUE registration, each step signed by a
  *   bound key of the customer over the hash of the OPAQUE message
  *   (POST /banking/passwords/start, /finish), only while none is registered.
+ *   Each start draws a fresh OPAQUE credential identifier (opaque.ts), kept
+ *   as pending; the finish stores the record and makes the pending one its
+ *   identifier. A later start replaces the pending one: the finish of an
+ *   earlier start then stores a record its password does not open (the
+ *   record does not say which start it answers); the customer's devices
+ *   register one at a time, and the bank's reset repairs it.
  *
  * Every refusal is BANKING_REGISTRATION_FAILED (the reason goes to the log
  * only), except BANKING_PASSWORD_EXISTS, told only to a device of the
@@ -82,30 +98,36 @@ async function passwordStepCustomer(
   if (content.userId !== step.userId) throw new RegistrationRejected('userId differs from the signed one');
   if (content.messageHash !== messageHash(step.message))
     throw new RegistrationRejected('messageHash differs');
-  const customer = await selectBankingCustomer(sql, statement.bound.binding.subject, kind === 'finish');
+  const customer = await selectBankingCustomer(sql, statement.bound.binding.subject, true);
   if (customer === undefined || customer.userId !== step.userId) {
     throw new RegistrationRejected(`no banking customer ${step.userId} of the signing party`);
   }
   return customer;
 }
 
-/** POST /banking/passwords/start: OPAQUE's registration response; nothing is stored. */
+/** POST /banking/passwords/start: OPAQUE's registration response under a fresh credential identifier, kept pending. */
 export async function startPasswordRegistration(
   context: BankingContext,
   step: PasswordStep,
   now: Date,
 ): Promise<{ registrationResponse: string }> {
-  return guarded(context, { userId: step.userId, step: 'start' }, async () => {
-    const customer = await passwordStepCustomer(context.database, context, step, 'start', now);
-    if (customer.opaqueRecord !== undefined) throw new MpayError('BANKING_PASSWORD_EXISTS');
-    const registrationResponse = await createRegistrationResponse(
-      context.banking.opaqueServerSetup,
-      customer.userId,
-      step.message,
-    );
-    if (registrationResponse === undefined) throw new RegistrationRejected('OPAQUE registration request');
-    return { registrationResponse };
-  });
+  return guarded(context, { userId: step.userId, step: 'start' }, () =>
+    context.database.transaction(async (sql) => {
+      const customer = await passwordStepCustomer(sql, context, step, 'start', now);
+      if (customer.opaqueRecord !== undefined) throw new MpayError('BANKING_PASSWORD_EXISTS');
+      const credentialId = freshCredentialId(customer.userId);
+      const registrationResponse = await createRegistrationResponse(
+        context.banking.opaqueServerSetup,
+        credentialId,
+        step.message,
+      );
+      if (registrationResponse === undefined) throw new RegistrationRejected('OPAQUE registration request');
+      if (!(await setPendingCredentialId(sql, customer.partyId, credentialId, now))) {
+        throw new Error('assertion failed: the locked customer had no password');
+      }
+      return { registrationResponse };
+    }),
+  );
 }
 
 /** POST /banking/passwords/finish: stores the OPAQUE record, once (the operator's reset clears it). */
@@ -118,8 +140,11 @@ export async function finishPasswordRegistration(
     context.database.transaction(async (sql) => {
       const customer = await passwordStepCustomer(sql, context, step, 'finish', now);
       if (customer.opaqueRecord !== undefined) throw new MpayError('BANKING_PASSWORD_EXISTS');
+      if (customer.opaquePendingCredentialId === undefined) {
+        throw new RegistrationRejected('no registration started (or the bank reset it since)');
+      }
       if (!(await setOpaqueRecord(sql, customer.partyId, step.message, now))) {
-        throw new Error('assertion failed: the locked customer had no password');
+        throw new Error('assertion failed: the locked customer had no password and a pending identifier');
       }
       context.log.info({ partyId: customer.partyId }, 'banking password registered');
       return { userId: customer.userId, registeredAt: now.toISOString() };

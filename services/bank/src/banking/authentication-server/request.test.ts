@@ -439,3 +439,61 @@ describe('sessions and bindings', () => {
     ).toBe('BANKING_REQUEST_INVALID');
   });
 });
+
+describe('logout', () => {
+  it('closes the session at the bank: answered sealed under its key, its stored key erased, later requests refused', async () => {
+    const { device, session } = await customerWithSession();
+    const sent = await sendTestBankingRequest(bank, device, session, { kind: 'logout' });
+    expect(sent.answer.status).toBe(200);
+    expect(sent.content).toMatchObject({ sessionId: session.sessionId, kind: 'logout' });
+    expect(Object.keys(sent.content?.result ?? {}).sort()).toEqual(['closedAt', 'sessionId']);
+    expect(sent.content?.result.sessionId).toBe(session.sessionId);
+    expect(Number.isNaN(Date.parse(String(sent.content?.result.closedAt)))).toBe(false);
+    const { rows } = await bank.database.query(
+      'SELECT state, closed_reason, sealed_session_key FROM banking_sessions WHERE id = $1',
+      [session.sessionId],
+    );
+    expect(rows).toEqual([{ state: 'closed', closed_reason: 'logged out', sealed_session_key: null }]);
+    expect(await requestRow(sent.requestId)).toMatchObject({ kind: 'logout', outcome: 'OK' });
+    const after = await sendTestBankingRequest(bank, device, session, balance);
+    expect(after.answer.status).toBe(401);
+    expect(errorCodeOf(after.answer)).toBe('BANKING_SESSION_INVALID');
+    expect(
+      errorCodeOf((await sendTestBankingRequest(bank, device, session, { kind: 'logout' })).answer),
+    ).toBe('BANKING_SESSION_INVALID');
+  });
+
+  it('a logout request with members besides its kind is invalid, and the session stays open', async () => {
+    const { device, session } = await customerWithSession();
+    const sent = await sendTestBankingRequest(bank, device, session, {
+      kind: 'logout',
+      everywhere: true,
+    } as unknown as BankingRequest);
+    expect(errorCodeOf(sent.answer)).toBe('BANKING_REQUEST_INVALID');
+    expect((await sendTestBankingRequest(bank, device, session, balance)).answer.status).toBe(200);
+  });
+
+  it('a request claimed before the logout is refused by lockSessionBinding: BANKING_SESSION_INVALID', async () => {
+    const { device, session } = await customerWithSession();
+    const context = testBankingContext(bank);
+    const request = await opened(device, session);
+    await claimBankingRequest(context, request, bank.now());
+    expect((await sendTestBankingRequest(bank, device, session, { kind: 'logout' })).answer.status).toBe(200);
+    expect(
+      await codeOf(bank.database.transaction((sql) => lockSessionBinding(sql, context, request, bank.now()))),
+    ).toBe('BANKING_SESSION_INVALID');
+  });
+
+  it('a request claimed before its binding’s sessions were closed is refused by lockSessionBinding', async () => {
+    const { device, session } = await customerWithSession();
+    const context = testBankingContext(bank);
+    const request = await opened(device, session);
+    await claimBankingRequest(context, request, bank.now());
+    await bank.database.transaction((sql) =>
+      closeSessionsOfSerial(sql, device.key.serial, 'device revoked: lost', bank.now()),
+    );
+    expect(
+      await codeOf(bank.database.transaction((sql) => lockSessionBinding(sql, context, request, bank.now()))),
+    ).toBe('BANKING_SESSION_INVALID');
+  });
+});

@@ -15,8 +15,11 @@ import { openSessionKey } from './sealed-key.ts';
 import {
   type ActiveBankingSession,
   activeSession,
+  type BankingSessionRecord,
   endSessionsOfSerial,
+  moveSession,
   selectBankingSession,
+  sessionProblem,
   touchSession,
 } from './sessions-store.ts';
 
@@ -33,8 +36,8 @@ import {
  * fresh request id). It is opened and verified (`openBankingRequest`, no
  * writes), claimed in its own committed transaction (`claimBankingRequest`:
  * a replay can never run twice), executed by the business logic server
- * (which re-checks the binding under its row lock in a money request's own
- * transaction: `lockSessionBinding`), and answered sealed under the session
+ * (which re-checks the session and its binding under their row locks in a
+ * money request's own transaction: `lockSessionBinding`), and answered sealed under the session
  * key (`sealBankingAnswer`), the outcome recorded (`recordRequestOutcome`).
  *
  * Codes: BANKING_SESSION_INVALID (no such session, not active, expired,
@@ -303,10 +306,40 @@ export async function claimBankingRequest(
 }
 
 /**
- * For a money (or key) request's own transaction: the session's binding,
- * locked to the end of that transaction and checked again, so a revocation
- * that committed since the claim refuses the request (BANKING_REQUEST_INVALID)
- * and one that comes later waits for the debit.
+ * The request's session, locked to the end of the caller's transaction (a
+ * close that comes later waits for the caller).
+ */
+function lockSession(sql: Sql, opened: OpenedBankingRequest) {
+  return selectBankingSession(sql, opened.sessionId, true);
+}
+
+/**
+ * The locked session checked again: still active, not expired, not idle (a
+ * logout, a password reset, a revocation or a renewal that committed since
+ * the claim closed it): BANKING_SESSION_INVALID otherwise.
+ */
+function requireSessionOpen(
+  context: BankingContext,
+  opened: OpenedBankingRequest,
+  session: BankingSessionRecord | undefined,
+  now: Date,
+): void {
+  const problem = sessionProblem(session, context.banking.limits.sessionIdleSeconds, now);
+  if (problem !== undefined) throw sessionInvalid(context, opened.sessionId, problem);
+  if (session?.serial !== opened.serial || session.partyId !== opened.partyId) {
+    throw new Error('assertion failed: a claimed request is of its session');
+  }
+}
+
+/**
+ * For a money (or key) request's own transaction: the session row and then
+ * the session's binding (the claim's order), locked to the end of that
+ * transaction and checked again. A binding revoked since the claim refuses
+ * the request with BANKING_REQUEST_INVALID (checked first: the contract's
+ * code for a key revoked in flight, whether or not its sessions were closed
+ * with it); a session closed since (logout, password reset, expiry) with
+ * BANKING_SESSION_INVALID. A close or revocation that comes later waits for
+ * the debit.
  */
 export async function lockSessionBinding(
   sql: Sql,
@@ -314,6 +347,7 @@ export async function lockSessionBinding(
   opened: OpenedBankingRequest,
   now: Date,
 ): Promise<BoundKey> {
+  const session = await lockSession(sql, opened);
   const bound = await sessionBinding(
     sql,
     context,
@@ -323,10 +357,39 @@ export async function lockSessionBinding(
     now,
     true,
   );
+  requireSessionOpen(context, opened, session, now);
   if (!bound.binding.accounts.includes(opened.clientId.accountId)) {
     throw requestInvalid(context, opened.sessionId, `binding ${opened.serial} no longer names the account`);
   }
   return bound;
+}
+
+/**
+ * The `logout` request → `{sessionId, closedAt}`: under the session row's
+ * lock, the session moves active → closed ('logged out') and its sealed key
+ * is erased, so no later request opens in it (BANKING_SESSION_INVALID). The
+ * answer is still sealed under the session key, which the request holds in
+ * memory since it was opened, and wiped when it is answered.
+ */
+export async function logoutBankingSession(
+  context: BankingContext,
+  opened: OpenedBankingRequest,
+  now: Date,
+): Promise<Readonly<Record<string, unknown>>> {
+  if (opened.request.kind !== 'logout') throw new Error('assertion failed: a logout request');
+  await context.database.transaction(async (sql) => {
+    requireSessionOpen(context, opened, await lockSession(sql, opened), now);
+    await moveSession(
+      sql,
+      opened.sessionId,
+      'active',
+      'closed',
+      { closedReason: 'logged out', sealedSessionKey: null, codeHash: null },
+      now,
+    );
+  });
+  context.log.info({ sessionId: opened.sessionId, partyId: opened.partyId }, 'banking session logged out');
+  return { sessionId: opened.sessionId, closedAt: now.toISOString() };
 }
 
 /** Lifetime of the bank's signed answer (the spec's expiresInSeconds 300). */

@@ -177,6 +177,11 @@ export async function touchSession(sql: Sql, id: string, now: Date): Promise<voi
   if (updated.rowCount !== 1) throw new Error('assertion failed: a claimed session is active');
 }
 
+function requireReason(reason: string): void {
+  if (reason.length < 1 || reason.length > 200)
+    throw new Error('assertion failed: a reason of 1..200 characters');
+}
+
 /**
  * Ends every login and session of a key binding (revoked or renewed): active
  * sessions are closed, logins waiting for their code refused; the sealed
@@ -188,14 +193,72 @@ export async function endSessionsOfSerial(
   reason: string,
   now: Date,
 ): Promise<number> {
-  if (reason.length < 1 || reason.length > 200)
-    throw new Error('assertion failed: a reason of 1..200 characters');
+  requireReason(reason);
   const ended = await sql.query(
     `UPDATE banking_sessions
      SET state = CASE state WHEN 'active' THEN 'closed' ELSE 'refused' END,
          closed_reason = $2, sealed_session_key = NULL, code_hash = NULL, updated_at = $3
      WHERE serial = $1 AND state IN ('active', 'code_sent')`,
     [serial, reason, now.toISOString()],
+  );
+  return ended.rowCount;
+}
+
+/**
+ * Ends every login and session of a customer (the operator reset the
+ * password: it may be known to someone else): logins still proving their
+ * factors refused, active sessions closed; the sealed session keys, the
+ * codes' hashes and OPAQUE's login states erased. Returns how many ended.
+ */
+export async function endSessionsOfParty(
+  sql: Sql,
+  partyId: string,
+  reason: string,
+  now: Date,
+): Promise<number> {
+  requireReason(reason);
+  const ended = await sql.query(
+    `UPDATE banking_sessions
+     SET state = CASE state WHEN 'active' THEN 'closed' ELSE 'refused' END,
+         closed_reason = $2, sealed_session_key = NULL, code_hash = NULL, server_login_state = NULL,
+         updated_at = $3
+     WHERE party_id = $1 AND state IN ('password_started', 'code_sent', 'active')`,
+    [partyId, reason, now.toISOString()],
+  );
+  return ended.rowCount;
+}
+
+/**
+ * Closes sessions past their lifetime or idle since `idleSince` (reason
+ * 'expired') and refuses logins past theirs, at most `batchMax` of them,
+ * erasing their sealed session keys, codes' hashes and OPAQUE's login
+ * states: a session nobody can use keeps no key. Rows another transaction
+ * holds (a request being claimed) are left to the next sweep. Returns how
+ * many ended.
+ */
+export async function endLapsedSessions(
+  sql: Sql,
+  idleSince: Date,
+  batchMax: number,
+  now: Date,
+): Promise<number> {
+  if (!Number.isSafeInteger(batchMax) || batchMax < 1) {
+    throw new Error('assertion failed: a positive integer batch');
+  }
+  const ended = await sql.query(
+    `UPDATE banking_sessions
+     SET state = CASE state WHEN 'active' THEN 'closed' ELSE 'refused' END,
+         closed_reason = 'expired', sealed_session_key = NULL, code_hash = NULL, server_login_state = NULL,
+         updated_at = $1
+     WHERE id IN (
+       SELECT id FROM banking_sessions
+       WHERE (state IN ('password_started', 'code_sent', 'active') AND expires_at <= $1)
+          OR (state = 'active' AND last_used_at <= $2)
+       ORDER BY expires_at
+       LIMIT $3
+       FOR UPDATE SKIP LOCKED
+     )`,
+    [now.toISOString(), idleSince.toISOString(), batchMax],
   );
   return ended.rowCount;
 }
@@ -208,19 +271,35 @@ export interface ActiveBankingSession {
   readonly sealedSessionKey: string;
 }
 
+/**
+ * Why a session may not carry requests at `now` (closed, refused or still a
+ * login; expired; idle), for the log only; undefined when it may.
+ */
+export function sessionProblem(
+  session: BankingSessionRecord | undefined,
+  idleSeconds: number,
+  now: Date,
+): string | undefined {
+  if (session === undefined) return 'unknown session';
+  if (session.state !== 'active') return `session ${session.state}`;
+  if (session.lastUsedAt === undefined)
+    throw new Error('assertion failed: an active session has its last use');
+  if (now.getTime() >= session.expiresAt.getTime()) return 'session expired';
+  if (now.getTime() - session.lastUsedAt.getTime() >= idleSeconds * 1000) return 'session idle';
+  return undefined;
+}
+
 /** The session if requests may use it at `now` (active, not expired, not idle), else why not (for the log only). */
 export function activeSession(
   session: BankingSessionRecord | undefined,
   idleSeconds: number,
   now: Date,
 ): ActiveBankingSession | { readonly problem: string } {
-  if (session === undefined) return { problem: 'unknown session' };
-  if (session.state !== 'active') return { problem: `session ${session.state}` };
-  const { id, partyId, serial, sealedSessionKey, lastUsedAt } = session;
-  if (serial === undefined || sealedSessionKey === undefined || lastUsedAt === undefined) {
-    throw new Error('assertion failed: an active session has its device, its key and its last use');
+  const problem = sessionProblem(session, idleSeconds, now);
+  if (problem !== undefined || session === undefined) return { problem: problem ?? 'unknown session' };
+  const { id, partyId, serial, sealedSessionKey } = session;
+  if (serial === undefined || sealedSessionKey === undefined) {
+    throw new Error('assertion failed: an active session has its device and its key');
   }
-  if (now.getTime() >= session.expiresAt.getTime()) return { problem: 'session expired' };
-  if (now.getTime() - lastUsedAt.getTime() >= idleSeconds * 1000) return { problem: 'session idle' };
   return { id, partyId, serial, sealedSessionKey };
 }

@@ -1,12 +1,13 @@
 /**
- * Logins started for user ids the bank has no password for (unknown ids, or
- * customers who have not registered one yet). They are answered like any
- * other (OPAQUE's fake record), but banking_sessions cannot hold them (its
- * party_id names a customer) and must not: a row would say the id was tried.
- * Their OPAQUE server state is kept here, in memory, bounded and expiring,
- * only so that their finish does the same work as a wrong password before it
- * fails (no shortcut an observer could time). Lost on restart, which only
- * makes their finish fail as it would anyway.
+ * Logins started with a decoy (login.ts): a start without a valid statement
+ * of the customer's device, a replayed one, an unknown user id, or a
+ * customer without a password. They are answered like any other (OPAQUE's
+ * fake record under the user id's decoy identifier), but banking_sessions
+ * must not hold them: a row would say the id was tried, and they are not
+ * counted. Their OPAQUE server state is kept here, in memory, bounded and
+ * expiring, only so that their finish does the same work as a wrong password
+ * before it fails (no shortcut an observer could time). Lost on restart,
+ * which only makes their finish fail as it would anyway.
  */
 
 /** Most such logins kept at once; beyond it the oldest is forgotten (its finish fails, as it would). */

@@ -1,6 +1,7 @@
 import { isMsisdn, MpayError, parsePartyId } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import { customerPartyId } from '../../key-depository/issue-code.ts';
+import { endSessionsOfParty } from '../authentication-server/sessions-store.ts';
 import type { BankingContext } from '../context.ts';
 import { type Biller, insertBiller } from './billers.ts';
 
@@ -116,8 +117,9 @@ export function unblockBankingCustomer(
 /**
  * POST /banking/customers/:partyId/password-reset: the OPAQUE record is
  * erased (the customer registers a new password from an enrolled device) and
- * every session of the customer still open or opening is closed: a reset is
- * what the bank does when the password may be known to someone else.
+ * every login of the customer still opening is refused, every session closed,
+ * their sealed keys erased: a reset is what the bank does when the password
+ * may be known to someone else.
  */
 export async function resetBankingPassword(
   context: BankingContext,
@@ -127,15 +129,12 @@ export async function resetBankingPassword(
   return context.database.transaction(async (sql) => {
     const view = await updatedCustomer(
       sql,
-      'opaque_record = NULL, password_registered_at = NULL',
+      `opaque_record = NULL, opaque_credential_id = NULL, opaque_pending_credential_id = NULL,
+       password_registered_at = NULL`,
       partyId,
       now,
     );
-    await sql.query(
-      `UPDATE banking_sessions SET state = 'closed', closed_reason = 'password reset', updated_at = $2
-       WHERE party_id = $1 AND state IN ('password_started', 'code_sent', 'active')`,
-      [partyId, now.toISOString()],
-    );
+    await endSessionsOfParty(sql, partyId, 'password reset', now);
     return view;
   });
 }

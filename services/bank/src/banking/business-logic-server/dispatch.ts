@@ -1,5 +1,5 @@
 import type { BankingRequestKind } from '@mpay/protocol';
-import type { OpenedBankingRequest } from '../authentication-server/request.ts';
+import { logoutBankingSession, type OpenedBankingRequest } from '../authentication-server/request.ts';
 import type { BankingContext } from '../context.ts';
 import {
   listDevices,
@@ -19,7 +19,8 @@ type Execute = (
 /**
  * Who carries out each kind of request (seed 003 Figure 5(B)): the business
  * logic server the banking business, the key management server the device
- * keys. Every kind has exactly one entry (the type says so).
+ * keys, the authentication server the end of its session (logout). Every
+ * kind has exactly one entry (the type says so).
  */
 const executors: Readonly<Record<BankingRequestKind, Execute>> = Object.freeze({
   balance: (context, opened) => executeBalance(context, opened),
@@ -30,6 +31,7 @@ const executors: Readonly<Record<BankingRequestKind, Execute>> = Object.freeze({
   revoke_device: revokeDevice,
   renewal_notices: listRenewalNotices,
   renew_key: renewKey,
+  logout: logoutBankingSession,
 });
 
 /**

@@ -61,8 +61,8 @@ const deviceBodySchema = {
 
 const loginStartBodySchema = {
   type: 'object',
-  properties: { userId, startLoginRequest: opaqueMessage },
-  required: ['userId', 'startLoginRequest'],
+  properties: { userId, startLoginRequest: opaqueMessage, device: compactJws },
+  required: ['userId', 'startLoginRequest', 'device'],
   additionalProperties: false,
 } as const satisfies StrictSchema;
 
@@ -106,12 +106,18 @@ interface LoginParams {
  * Registration (BANKING_REGISTRATION_FAILED for any refusal):
  * - POST /banking/devices {device} → 201 {serial, partyId, clientId} (200: the same again)
  * - POST /banking/passwords/start {userId, registrationRequest, device} → 200 {registrationResponse}
+ *   (answered under a fresh OPAQUE credential identifier, kept pending)
  * - POST /banking/passwords/finish {userId, registrationRecord, device} → 201 {userId, registeredAt}
- *   (BANKING_PASSWORD_EXISTS while one is registered)
+ *   (BANKING_PASSWORD_EXISTS while one is registered; refused without a start since the last reset)
  *
  * Login (BANKING_LOGIN_FAILED, BANKING_LOGIN_BLOCKED; SERVICE_UNAVAILABLE when the SMS
  * gateway refused the code, the login then refused, not counted):
- * - POST /banking/logins {userId, startLoginRequest} → 200 {loginId, loginResponse}
+ * - POST /banking/logins {userId, startLoginRequest, device} → 200 {loginId, loginResponse}
+ *   device = JWS by the device's bound key (iss party, aud bank, txn a fresh UUID v4, ≤ 120 s) over
+ *   `{ bankingLoginStart: { userId, messageHash } }`, messageHash = base64url(SHA-256(utf8 KE1)).
+ *   Counted, answered from the record (loginId = that txn) only for a statement of an active
+ *   binding of that customer with a banking device, not used before; BANKING_LOGIN_BLOCKED only
+ *   then. Anything else: a decoy KE2 with a random loginId, not counted, nothing stored.
  * - POST /banking/logins/:loginId/finish {finishLoginRequest, device} → 200 {loginId, answer}
  * - POST /banking/logins/:loginId/code {code} → 201 {sessionId, expiresAt, statement}
  *
@@ -161,7 +167,7 @@ export function registerBankingDeviceRoutes(app: FastifyInstance, context: Banki
     },
   );
 
-  app.post<{ Body: { userId: string; startLoginRequest: string } }>(
+  app.post<{ Body: { userId: string; startLoginRequest: string; device: string } }>(
     '/banking/logins',
     { schema: { body: loginStartBodySchema } },
     async (request) => startBankingLogin(context, request.body, context.clock()),
