@@ -753,6 +753,49 @@ describe('SA2pMP mobile banking, end to end', () => {
     expect(await balanceAt(xbank, customer.account)).toBe(195_00n);
   });
 
+  it('recovers a renewal whose answer was lost: the new binding is found by the notice id, and it works', async () => {
+    const { customer, phone } = await bankingCustomer('lena', 50_00n);
+    const payee = await newPayee(xbank, 'marko');
+    await logIn(customer, phone);
+    const old = await phone.manager.state();
+    const notice = await operatorOf(xbank).post<{ noticeId: string }>('/banking/renewal-notices', {
+      serial: old.current.serial,
+      reason: 'e2e lost answer',
+    });
+    // The bank renews, but its answer never reaches the phone (the connection drops after the request).
+    const realFetch = globalThis.fetch;
+    let dropped = 0;
+    globalThis.fetch = async (input, init) => {
+      const response = await realFetch(input, init);
+      if (String(input).endsWith('/banking/requests') && dropped === 0) {
+        dropped += 1;
+        await response.arrayBuffer();
+        throw new TypeError('fetch failed: the connection dropped');
+      }
+      return response;
+    };
+    let renewed: BankingKeyState;
+    try {
+      renewed = await phone.client.renewKey(notice.noticeId);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    expect(dropped).toBe(1);
+    // Found at GET /key-bindings/:serial under the notice's id, checked to name the keys the phone made.
+    expect(renewed.current.serial).toBe(notice.noticeId);
+    expect(renewed.current.signing.publicJwk.x).not.toBe(old.current.signing.publicJwk.x);
+    expect(renewed.pending).toBeUndefined();
+    await logIn(customer, phone);
+    const paid = await phone.client.transfer({
+      payeeId: payee.partyId,
+      amount: 5_00n,
+      currency,
+      reference: 'recovered',
+    });
+    expect(paid.state).toBe('completed');
+    expect(await balanceAt(xbank, customer.account)).toBe(45_00n);
+  });
+
   it('refuses a renewal not signed by the old key: renew_key from another device for the first device’s notice', async () => {
     const { customer, phone: first } = await bankingCustomer('jana', 100_00n);
     const second = await newPhone(customer);
