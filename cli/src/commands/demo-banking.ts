@@ -26,13 +26,12 @@ import type { StoredSms } from '@mpay/sms';
 import { demoParties } from '../platform/seed.ts';
 import { maskedDigits, money, printable } from './banking/format.ts';
 import { generatedPhoneId, generatedSimSerial } from './banking/identifiers.ts';
-import { bankOperatorOf } from './banking/operator.ts';
 import { receiptTextOf, verifyCommandOf } from './banking/receipts.ts';
 import { awaitSms, loginCodeOf, loginCodeWaitMs, renewalNoticePrefixOf, smsSnapshot } from './banking/sms.ts';
 import { byteCount, describeExchange } from './banking/trace.ts';
 import { startWireRecorder, type WireRecorder } from './banking/wire.ts';
 import { type DemoDeployment, refusalOf } from './demo.ts';
-import type { OperatorClient } from './deployment.ts';
+import { type OperatorClient, operatorClient } from './deployment.ts';
 import { logPolicyOf } from './evidence.ts';
 import type { CommandIo } from './io.ts';
 import { smsDirOf } from './sms.ts';
@@ -180,7 +179,8 @@ async function openDemoBanking(
   const bankOf = async (id: string): Promise<DemoBank> => {
     const bank = deployment.banks.find((candidate) => candidate.id === id);
     if (bank === undefined) throw new MpayError('BANK_UNKNOWN', id);
-    return { id, url: bank.url, operator: await bankOperatorOf(dataDir, id) };
+    // The deployment found or started by the demo (a platform started in this process writes no deployment.json).
+    return { id, url: bank.url, operator: await operatorClient(dataDir, { id, url: bank.url }) };
   };
   const xbank = await bankOf(demoParties.bank.id);
   const ybank = await bankOf(demoParties.merchantBank.id);
