@@ -25,12 +25,20 @@ export interface PlatformPorts {
   readonly MPAY_LOG_PORT: number;
   readonly MPAY_WITNESS_PORT: number;
   readonly MPAY_CUSTODY_PORT: number;
+  readonly MPAY_MAIL_PORT: number;
+  readonly MPAY_SMS_PORT: number;
 }
 
-/** Seven distinct free ports on loopback that no outgoing connection takes between restarts (restartablePorts). */
+/**
+ * Distinct free ports on loopback, one per service `mpay up` listens on, that no outgoing
+ * connection takes between restarts (restartablePorts): none of them is a default port a
+ * platform already running on this machine could hold.
+ */
 export async function freePlatformPorts(): Promise<PlatformPorts> {
-  const ports = await restartablePorts(7);
-  const [gateway, xbank, shop, ybank, log, witness, custody] = ports as [
+  const ports = await restartablePorts(9);
+  const [gateway, xbank, shop, ybank, log, witness, custody, mail, sms] = ports as [
+    number,
+    number,
     number,
     number,
     number,
@@ -47,6 +55,8 @@ export async function freePlatformPorts(): Promise<PlatformPorts> {
     MPAY_LOG_PORT: log,
     MPAY_WITNESS_PORT: witness,
     MPAY_CUSTODY_PORT: custody,
+    MPAY_MAIL_PORT: mail,
+    MPAY_SMS_PORT: sms,
   };
 }
 
