@@ -19,7 +19,7 @@ export interface JsonResponse<T> {
  * Reads at most `bytesMax` bytes of a response body, stopping (and cancelling
  * the stream) as soon as the limit is passed, rather than after reading it all.
  */
-async function readBounded(response: Response, bytesMax: number): Promise<string | undefined> {
+export async function readBounded(response: Response, bytesMax: number): Promise<string | undefined> {
   if (response.body === null) return '';
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];

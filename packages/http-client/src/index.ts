@@ -2,6 +2,7 @@ export {
   errorFromAnswer,
   type JsonResponse,
   type RequestOptions,
+  readBounded,
   requestAnswer,
   requestJson,
 } from './client.ts';

@@ -1,3 +1,4 @@
+import { readBounded } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 import {
   isSmsToken,
@@ -79,34 +80,6 @@ function unreachable(error: unknown): MpayError {
   const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
   const quoted = typeof code === 'string' && systemErrorCodePattern.test(code) ? ` (${code})` : '';
   return new MpayError('SERVICE_UNAVAILABLE', `sms gateway: unreachable${quoted}`, { cause: error });
-}
-
-/**
- * Reads at most `bytesMax` bytes of a response body, stopping (and cancelling
- * the stream) as soon as the limit is passed; undefined above it.
- */
-async function readBounded(response: Response, bytesMax: number): Promise<string | undefined> {
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > bytesMax) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
 }
 
 function parseJsonOrUndefined(text: string | undefined): unknown {
