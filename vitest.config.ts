@@ -10,6 +10,8 @@ export default defineConfig({
       'packages/*/src/**/*.test.ts',
       'services/*/src/**/*.test.ts',
       'cli/src/**/*.test.ts',
+      'web/server/**/*.test.ts',
+      'web/src/**/*.test.ts',
       'test/**/*.test.ts',
     ],
     // A backstop only (15 min × MPAY_TEST_DEADLINE_SCALE): tests wait for readiness with the named,

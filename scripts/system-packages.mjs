@@ -1,5 +1,6 @@
-// Installs the system packages @mpay/hsm needs (softhsm2, the embedded HSM; opensc, for
-// pkcs11-tool) when they are missing. Runs as the root package's postinstall, so a fresh
+// Installs the system packages the platform needs when they are missing: softhsm2 (the
+// embedded HSM of @mpay/hsm) and opensc (pkcs11-tool), and chromium, Debian's browser that the
+// real-browser tests of the web pages drive (test/browser; never a downloaded browser). Runs as the root package's postinstall, so a fresh
 // machine gets them from the project's own setup. It never fails `npm install`: when it
 // cannot install, it says what is missing and the custody service refuses to start with
 // HSM_UNAVAILABLE instead.
@@ -12,7 +13,7 @@ const softHsmModules = [
   '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
   '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
 ];
-const debianPackages = ['softhsm2', 'opensc'];
+const debianPackages = ['softhsm2', 'opensc', 'chromium'];
 
 function onPath(command) {
   return (process.env.PATH ?? '').split(delimiter).some((folder) => existsSync(join(folder, command)));
@@ -21,7 +22,7 @@ function onPath(command) {
 function missing() {
   const absent = [];
   if (!softHsmModules.some((path) => existsSync(path))) absent.push('libsofthsm2.so');
-  for (const command of ['softhsm2-util', 'pkcs11-tool']) if (!onPath(command)) absent.push(command);
+  for (const command of ['softhsm2-util', 'pkcs11-tool', 'chromium']) if (!onPath(command)) absent.push(command);
   return absent;
 }
 
@@ -43,11 +44,12 @@ function install() {
 
 if (missing().length > 0) {
   if (install() && missing().length === 0) {
-    console.log(`system-packages: installed ${debianPackages.join(' ')} (for @mpay/hsm)`);
+    console.log(`system-packages: installed ${debianPackages.join(' ')} (HSM, browser tests)`);
   } else {
     console.log(
-      `system-packages: missing ${missing().join(', ')} (for @mpay/hsm); install them as root with ` +
-        `"apt-get install ${debianPackages.join(' ')}", or HSM custody stays unavailable`,
+      `system-packages: missing ${missing().join(', ')} ; install them as root with ` +
+        `"apt-get install ${debianPackages.join(' ')}", or HSM custody stays unavailable and the ` +
+        'browser tests fail',
     );
   }
 }

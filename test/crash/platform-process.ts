@@ -27,6 +27,7 @@ export interface PlatformPorts {
   readonly MPAY_CUSTODY_PORT: number;
   readonly MPAY_MAIL_PORT: number;
   readonly MPAY_SMS_PORT: number;
+  readonly MPAY_WEB_PORT: number;
 }
 
 /**
@@ -35,8 +36,9 @@ export interface PlatformPorts {
  * platform already running on this machine could hold.
  */
 export async function freePlatformPorts(): Promise<PlatformPorts> {
-  const ports = await restartablePorts(9);
-  const [gateway, xbank, shop, ybank, log, witness, custody, mail, sms] = ports as [
+  const ports = await restartablePorts(10);
+  const [gateway, xbank, shop, ybank, log, witness, custody, mail, sms, web] = ports as [
+    number,
     number,
     number,
     number,
@@ -57,6 +59,7 @@ export async function freePlatformPorts(): Promise<PlatformPorts> {
     MPAY_CUSTODY_PORT: custody,
     MPAY_MAIL_PORT: mail,
     MPAY_SMS_PORT: sms,
+    MPAY_WEB_PORT: web,
   };
 }
 

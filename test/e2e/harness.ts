@@ -64,7 +64,7 @@ type PolicyCurrency = { medium: Record<string, unknown> } & Record<string, unkno
 export async function startTestPlatform(
   options: Pick<
     PlatformOptions,
-    'gatewayLimits' | 'gatewayClock' | 'bankClock' | 'securityPolicy' | 'macroLimits' | 'dataDir'
+    'gatewayLimits' | 'gatewayClock' | 'bankClock' | 'securityPolicy' | 'macroLimits' | 'dataDir' | 'web'
   > = {},
 ): Promise<TestPlatform> {
   const databaseUrl = process.env.DATABASE_URL;
@@ -83,6 +83,7 @@ export async function startTestPlatform(
       ...(options.macroLimits === undefined ? {} : { macroLimits: options.macroLimits }),
       // A data folder keeps keys, mail and deployment.json where the CLI's commands find them.
       ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+      ...(options.web === undefined ? {} : { web: options.web }),
       securityPolicy: options.securityPolicy ?? suitePolicy,
     }),
     { deadlineMs: platformStartDeadlineMs, what: 'the platform (startPlatform) to start' },

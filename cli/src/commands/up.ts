@@ -72,7 +72,10 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       custody: port('MPAY_CUSTODY_PORT', 4120),
       mail: port('MPAY_MAIL_PORT', 4130),
       sms: port('MPAY_SMS_PORT', 4131),
+      web: port('MPAY_WEB_PORT', 4140),
     },
+    web: true,
+    progress: (line) => io.stdout(`  ${line}\n`),
     // MPAY_SMTP_HOST (and _PORT, _SECURE, _USER, _PASS): mail through that relay, not the embedded server.
     smtpRelay: smtpRelayFromEnv(process.env),
     // MPAY_SMS_URL and MPAY_SMS_TOKEN: the banks' texts through that HTTP SMS gateway, not the embedded one.
@@ -101,6 +104,12 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       platform.sms.gateway === undefined
         ? '  sms                          through the HTTP SMS gateway MPAY_SMS_URL'
         : `  sms (embedded gateway)       ${platform.sms.gateway.url}   (banking login codes and renewal notices; read with npx mpay sms)`,
+      '',
+      `  web pages                    ${platform.urls.web}/`,
+      `    wallet (phone)             ${platform.urls.web}/wallet/`,
+      `    shop                       ${platform.urls.web}/shop/`,
+      `    till                       ${platform.urls.web}/till/`,
+      `    operator console           ${platform.urls.web}/console/`,
       '',
       '  demo parties:',
       `    customer  john.bernard@person.xbank  (+38970123456, PIN ${platform.credentials.customerPin})`,

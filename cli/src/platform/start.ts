@@ -21,6 +21,7 @@ import {
 } from '@mpay/protocol';
 import { fetchBankTrust, MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
+import { startWebServer } from '@mpay/web';
 import {
   type BankId,
   bankIds,
@@ -51,7 +52,16 @@ export interface PlatformOptions {
     mail?: number;
     /** The embedded SMS gateway (0 or absent: any free port). */
     sms?: number;
+    /** The web pages and the API proxy in front of the services (with `web`). */
+    web?: number;
   } & Partial<Record<BankId, number>>;
+  /**
+   * Serve the web pages (wallet, shop, till, console) with every service's API
+   * behind one origin; they are built with Vite on the first start after a change.
+   */
+  web?: boolean;
+  /** Told of long work at start (the first build of the pages). */
+  progress?: (line: string) => void;
   logger?: boolean | { level: string };
   backgroundIntervalMs?: number;
   /** The gateway's limits (rates, expiry, page sizes); validated by the gateway. */
@@ -76,10 +86,15 @@ export interface PlatformOptions {
 }
 
 export interface Platform {
-  urls: { gateway: string; merchantShop: string; log: string; witness: string; custody: string } & Record<
-    BankId,
-    string
-  >;
+  urls: {
+    gateway: string;
+    merchantShop: string;
+    log: string;
+    witness: string;
+    custody: string;
+    /** The web pages and the API proxy; undefined unless started with `web`. */
+    web: string | undefined;
+  } & Record<BankId, string>;
   /** The trusted mobile certificate server (iMS §5): custody customers' keys in its HSM. */
   custody: CustodyService;
   /** The transaction log and its witness; their public keys verify every receipt offline. */
@@ -285,6 +300,34 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     custodyId,
   });
   const bankUrls = Object.fromEntries(banks.map((bank) => [bank.id, bank.url])) as Record<BankId, string>;
+  const web =
+    options.web === true
+      ? await startWebServer({
+          upstreams: {
+            gateway: gatewayUrl,
+            custody: custodyUrl,
+            shop: merchantShopUrl,
+            log: log.logUrl,
+            witness: log.witnessUrl,
+            ...bankUrls,
+          },
+          config: {
+            fspId: fsp.id,
+            custodyId,
+            currency: demoParties.bank.currency,
+            banks: banks.map((bank) => ({ id: bank.id, name: bank.id, api: `/api/${bank.id}` })),
+            log: {
+              origin: log.origin,
+              logVerifierKey: log.logVerifierKey,
+              witnessVerifierKeys: [log.witnessVerifierKey],
+              witnessesRequired,
+            },
+          },
+          port: options.ports?.web,
+          logger: options.logger ?? false,
+          progress: options.progress,
+        })
+      : undefined;
   return {
     urls: {
       gateway: gatewayUrl,
@@ -292,6 +335,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       log: log.logUrl,
       witness: log.witnessUrl,
       custody: custodyUrl,
+      web: web?.url,
       ...bankUrls,
     },
     custody,
@@ -307,6 +351,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     banks,
     databases: [gatewayDatabase, custodyDatabase, shopDatabase, ...banks.map((bank) => bank.database)],
     async close() {
+      await web?.close();
       await merchantShop.close();
       await gateway.close();
       await mail.close();

@@ -1,0 +1,60 @@
+import { createHttpServer } from '@mpay/http-server';
+import type { FastifyInstance } from 'fastify';
+import type { WebConfig } from '../src/config.ts';
+import { ensureWebBuilt } from './build.ts';
+import { proxyServices } from './proxy.ts';
+import { serveBuiltPages } from './static.ts';
+
+export type { WebConfig } from '../src/config.ts';
+
+export { ensureWebBuilt, hashWebSources, webRoot } from './build.ts';
+export { pageSecurityHeaders } from './static.ts';
+
+export interface WebServerOptions {
+  /** Service name → base URL (loopback); served as `/api/<name>/…`. */
+  readonly upstreams: Readonly<Record<string, string>>;
+  readonly config: Omit<WebConfig, 'api'>;
+  /** Loopback port (0: any free one). */
+  readonly port?: number | undefined;
+  readonly host?: string | undefined;
+  /** A built pages folder (tests); default: `ensureWebBuilt()`. */
+  readonly distDir?: string | undefined;
+  /** Routes beside the pages and the proxy (the operator console's backend). */
+  readonly extensions?: readonly ((app: FastifyInstance) => Promise<void>)[] | undefined;
+  readonly logger?: boolean | { level: string } | undefined;
+  /** Told of long work (the first build). */
+  readonly progress?: ((line: string) => void) | undefined;
+}
+
+export interface WebServer {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Largest request body the proxy passes on (the services' own limits are smaller). */
+const proxyBodyLimitBytes = 1_048_576;
+
+/** Service names are path segments: letters, digits, dashes. */
+const serviceNamePattern = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * The platform's web front: the built pages (wallet, shop, till, console) and
+ * every service's API behind `/api/<service>/`, on one origin, so the pages
+ * need no cross-origin access and the services stay on loopback.
+ */
+export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
+  for (const name of Object.keys(options.upstreams))
+    if (!serviceNamePattern.test(name))
+      throw new Error(`web: service name ${JSON.stringify(name)} is not a path segment`);
+  const distDir = options.distDir ?? (await ensureWebBuilt(options.progress));
+  const app = createHttpServer({ name: 'web', logger: options.logger ?? false });
+  const api = Object.fromEntries(Object.keys(options.upstreams).map((name) => [name, `/api/${name}`]));
+  const config: WebConfig = { ...options.config, api };
+  app.get('/config.json', async (_request, reply) => reply.header('cache-control', 'no-cache').send(config));
+  await proxyServices(app, { upstreams: options.upstreams, bodyLimitBytes: proxyBodyLimitBytes });
+  for (const extension of options.extensions ?? []) await extension(app);
+  await serveBuiltPages(app, distDir);
+  const url = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  return { url, app, close: () => app.close() };
+}

@@ -1,0 +1,9 @@
+import type { JSX } from 'preact';
+import { Page } from '../ui/components.tsx';
+import { mount } from '../ui/mount.tsx';
+
+function App(): JSX.Element {
+  return <Page title="till">{null}</Page>;
+}
+
+mount(App);
