@@ -22,7 +22,8 @@ function onPath(command) {
 function missing() {
   const absent = [];
   if (!softHsmModules.some((path) => existsSync(path))) absent.push('libsofthsm2.so');
-  for (const command of ['softhsm2-util', 'pkcs11-tool', 'chromium']) if (!onPath(command)) absent.push(command);
+  for (const command of ['softhsm2-util', 'pkcs11-tool', 'chromium'])
+    if (!onPath(command)) absent.push(command);
   return absent;
 }
 
