@@ -18,6 +18,18 @@ describe('the web front', () => {
     await context.close();
   });
 
+  it('makes the wallet an installable app: its manifest, and a service worker for the shell', async () => {
+    const { context, page } = await test.phone();
+    await page.goto('/wallet/');
+    const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
+    expect(new URL(scope).pathname).toBe('/wallet/');
+    const href = await page.locator('link[rel="manifest"]').getAttribute('href');
+    const manifest = await fetch(`${test.web}${href}`);
+    expect(manifest.headers.get('content-type')).toContain('application/manifest+json');
+    expect(await manifest.json()).toMatchObject({ start_url: '/wallet/', display: 'standalone' });
+    await context.close();
+  });
+
   it('sends the pages with a strict content security policy', async () => {
     const response = await fetch(`${test.web}/wallet/`);
     expect(response.status).toBe(200);

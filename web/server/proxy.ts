@@ -65,7 +65,8 @@ async function forward(
     if (typeof value === 'string') headers[name] = value;
   }
   const abort = new AbortController();
-  request.raw.once('close', () => abort.abort());
+  // The answer's socket closing (the page went away, or the answer is done) ends the call upstream,
+  // an event stream included. (The request's own 'close' fires once its body is read.)
   reply.raw.once('close', () => abort.abort());
   const body =
     Buffer.isBuffer(request.body) && request.body.length > 0 ? new Uint8Array(request.body) : undefined;

@@ -58,3 +58,8 @@ function Wallet(): JSX.Element {
 }
 
 mount(Wallet);
+
+// Installable, and the shell opens offline; payments always need the network (see /wallet/sw.js).
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/wallet/sw.js', { scope: '/wallet/' }).catch(() => undefined);
+}

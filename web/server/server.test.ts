@@ -1,0 +1,141 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHttpServer } from '@mpay/http-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebServer, type WebServer } from './index.ts';
+
+/** The web front over real HTTP against a real upstream service: what passes, what does not, and the pages. */
+describe('web server', () => {
+  const upstream = createHttpServer({ name: 'upstream' });
+  let upstreamUrl = '';
+  let downUrl = '';
+  let dist = '';
+  let web: WebServer;
+  const seen: { headers: Record<string, unknown>; body: string; url: string }[] = [];
+
+  beforeAll(async () => {
+    upstream.post('/echo', async (request) => {
+      seen.push({ headers: request.headers, body: String(request.body), url: request.url });
+      return { body: request.body, authorization: request.headers.authorization ?? null };
+    });
+    upstream.get('/items/:id', async (request) => {
+      seen.push({ headers: request.headers, body: '', url: request.url });
+      return { id: (request.params as { id: string }).id, query: request.query };
+    });
+    upstream.get('/stream', async (_request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      reply.raw.write('event: first\ndata: one\n\n');
+      // The second event goes only once the first reached the client: the proxy must not buffer.
+      streamGate = () => {
+        reply.raw.write('event: second\ndata: two\n\n');
+        reply.raw.end();
+      };
+    });
+    upstreamUrl = await upstream.listen({ port: 0, host: '127.0.0.1' });
+    // A port that was free a moment ago and that nothing listens on: a service that is down.
+    const closed = createHttpServer({ name: 'closed' });
+    const closedUrl = await closed.listen({ port: 0, host: '127.0.0.1' });
+    await closed.close();
+    downUrl = closedUrl;
+    dist = await mkdtemp(join(tmpdir(), 'mpay-web-test-'));
+    await mkdir(join(dist, 'wallet'), { recursive: true });
+    await mkdir(join(dist, 'assets'), { recursive: true });
+    await writeFile(join(dist, 'index.html'), '<!doctype html><title>home</title>');
+    await writeFile(join(dist, 'wallet', 'index.html'), '<!doctype html><title>wallet</title>');
+    await writeFile(join(dist, 'assets', 'app-1234.js'), 'console.log(1)');
+    await writeFile(join(dist, '.sources-sha256'), 'secret-ish');
+    web = await startWebServer({
+      upstreams: { svc: upstreamUrl, down: downUrl },
+      config: {
+        fspId: 'fsp.test',
+        custodyId: 'custody.test',
+        currency: 'EUR',
+        banks: [],
+        log: { origin: 'log.test', logVerifierKey: 'k', witnessVerifierKeys: [], witnessesRequired: 0 },
+      },
+      distDir: dist,
+    });
+  });
+  afterAll(async () => {
+    await web?.close();
+    await upstream.close();
+    await rm(dist, { recursive: true, force: true });
+  });
+
+  let streamGate: () => void = () => undefined;
+
+  it('passes method, path, query, body and the request headers a service needs; keeps cookies and host here', async () => {
+    const response = await fetch(`${web.url}/api/svc/echo`, {
+      method: 'POST',
+      body: 'signed body',
+      headers: {
+        'content-type': 'text/plain',
+        authorization: 'MPay token',
+        'idempotency-key': 'key-1',
+        cookie: 'console=secret',
+      },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ body: 'signed body', authorization: 'MPay token' });
+    const request = seen.at(-1)!;
+    expect(request.url).toBe('/echo');
+    expect(request.headers['idempotency-key']).toBe('key-1');
+    expect(request.headers.cookie).toBeUndefined();
+    expect(await (await fetch(`${web.url}/api/svc/items/7?page=2`)).json()).toEqual({
+      id: '7',
+      query: { page: '2' },
+    });
+  });
+
+  it('passes the service’s error answers through with their status', async () => {
+    const response = await fetch(`${web.url}/api/svc/nowhere`);
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+
+  it('streams an event stream as it comes, without waiting for its end', async () => {
+    const response = await fetch(`${web.url}/api/svc/stream`);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('data: one')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the stream ended before its first event');
+      text += decoder.decode(value, { stream: true });
+    }
+    streamGate();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(text).toContain('data: two');
+  });
+
+  it('answers SERVICE_UNAVAILABLE with Retry-After when a service does not answer, NOT_FOUND for no such service', async () => {
+    const down = await fetch(`${web.url}/api/down/anything`);
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('1');
+    expect(((await down.json()) as { error: { code: string } }).error.code).toBe('SERVICE_UNAVAILABLE');
+    const unknown = await fetch(`${web.url}/api/constructor/x`);
+    expect(unknown.status).toBe(404);
+  });
+
+  it('serves only the built files: pages with their policy, hashed assets cached for good', async () => {
+    const page = await fetch(`${web.url}/wallet/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const redirect = await fetch(`${web.url}/wallet`, { redirect: 'manual' });
+    expect(redirect.status).toBe(308);
+    expect(redirect.headers.get('location')).toBe('/wallet/');
+    const asset = await fetch(`${web.url}/assets/app-1234.js`);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    for (const path of ['/.sources-sha256', '/wallet/..%2f..%2fpackage.json', '/assets/', '/index.htm'])
+      expect((await fetch(`${web.url}${path}`)).status, path).toBe(404);
+  });
+});
