@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkScreen, expectUsableScreen } from './accessibility.ts';
 import { type BrowserPlatform, screenshot, startBrowserPlatform } from './harness.ts';
 
 /** The web front itself: pages, config, the API proxy and its edges, in Chromium and over plain HTTP. */
@@ -14,7 +15,25 @@ describe('the web front', () => {
     await page.goto('/');
     for (const name of ['Wallet', 'Shop', 'Till', 'Console'])
       await expect(page.getByRole('link', { name, exact: true }).isVisible()).resolves.toBe(true);
+    await expectUsableScreen(page, 'home');
     await screenshot(page, 'home');
+    await context.close();
+  });
+
+  it('has a screen check that finds unlabelled, too wide, overlapping and unreachable controls', async () => {
+    const { context, page } = await test.phone();
+    await page.setContent(`
+      <meta name="viewport" content="width=device-width, initial-scale=1">
+      <input id="bare">
+      <div style="width: 900px">wide</div>
+      <button id="a" style="position:absolute;top:100px;left:10px;width:80px">A</button>
+      <button id="b" style="position:absolute;top:105px;left:20px;width:80px">B</button>
+      <button id="c" tabindex="-1">C</button>`);
+    const problems = await checkScreen(page);
+    expect(problems.unlabelled).toEqual(['input#bare']);
+    expect(problems.overflowing).toContain('div "wide"');
+    expect(problems.overlapping).toContain('button#a "A" × button#b "B"');
+    expect(problems.unreachable).toEqual(['button#c "C"']);
     await context.close();
   });
 
