@@ -153,4 +153,4 @@ export {
   type TillOffer,
   type TillReadContext,
 } from './wallet/till.ts';
-export { Wallet, type WalletOptions } from './wallet/wallet.ts';
+export { type RefusedPaymentRequest, Wallet, type WalletOptions } from './wallet/wallet.ts';

@@ -1,3 +1,5 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair, signPayload } from '@mpay/envelope';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeCustody, startFakeCustody } from '../custody/fake-custody.test-helper.ts';
@@ -142,5 +144,100 @@ describe('a wallet session', () => {
     expect(() => new Wallet({ gatewayUrl: 'http://gateway.invalid', keystore: v1, fsp: setup.fsp })).toThrow(
       expect.objectContaining({ code: 'CRYPTO_KEY_INVALID' }),
     );
+  });
+});
+
+/** A gateway on loopback answering what `handle` says; the wallet's signed requests are only checked for their scheme. */
+async function fakeGateway(
+  handle: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((request, response) => {
+    if (!request.headers.authorization?.startsWith('MPay ')) {
+      response.writeHead(401, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { code: 'AUTHENTICATION_FAILED' } }));
+      return;
+    }
+    handle(request, response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('the device event stream', () => {
+  it('never yields a request that does not verify: it ends the stream, or is reported when the caller listens', async () => {
+    const good = await paymentRequestPush(setup);
+    const forged = await paymentRequestPush(setup, { fspSigningKey: await generateSigningKeyPair('ES256') });
+    const events = [
+      await encryptTo(JSON.stringify(forged.push), keystore.encryptionPublicJwk),
+      await encryptTo(JSON.stringify(good.push), keystore.encryptionPublicJwk),
+    ];
+    const gateway = await fakeGateway((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end(
+        events.map((data, index) => `event: payment-request\nid: event-${index}\ndata: ${data}\n\n`).join(''),
+      );
+    });
+    try {
+      const session = new Wallet({
+        gatewayUrl: gateway.url,
+        keystore: structuredClone(keystore),
+        fsp: setup.fsp,
+      });
+      await session.unlock(pin);
+      const strict = session.paymentRequests(pin);
+      await expect(strict.next()).rejects.toMatchObject({ code: 'CRYPTO_VERIFICATION_FAILED' });
+
+      const refused: { eventId: string; code: string }[] = [];
+      const shown: string[] = [];
+      for await (const view of session.paymentRequests(pin, undefined, (refusal) => refused.push(refusal)))
+        shown.push(view.paymentId);
+      expect(refused).toEqual([{ eventId: 'event-0', code: 'CRYPTO_VERIFICATION_FAILED' }]);
+      expect(shown).toEqual([good.message.transactionId]);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('a payment’s evidence', () => {
+  it('is asked for with a request signed by the session’s key: pending, the file as sent, or the gateway’s code', async () => {
+    const paymentId = crypto.randomUUID();
+    const file = '{"version":"mpay-receipt/v1"}';
+    const answers = [
+      { status: 202, body: '{"state":"pending"}' },
+      { status: 200, body: file },
+      { status: 404, body: '{"error":{"code":"EVIDENCE_UNKNOWN"}}' },
+    ];
+    const paths: string[] = [];
+    const gateway = await fakeGateway((request, response) => {
+      paths.push(request.url ?? '');
+      const answer = answers.shift() ?? { status: 500, body: '' };
+      response.writeHead(answer.status, { 'content-type': 'application/json' });
+      response.end(answer.body);
+    });
+    try {
+      const session = new Wallet({
+        gatewayUrl: gateway.url,
+        keystore: structuredClone(keystore),
+        fsp: setup.fsp,
+      });
+      await expect(session.paymentEvidence(paymentId)).rejects.toMatchObject({ code: 'WALLET_LOCKED' });
+      await expect(session.paymentEvidence('../admin')).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
+      await session.unlock(pin);
+      expect(await session.paymentEvidence(paymentId)).toBeUndefined();
+      expect(await session.paymentEvidence(paymentId)).toBe(file);
+      await expect(session.paymentEvidence(paymentId)).rejects.toMatchObject({ code: 'EVIDENCE_UNKNOWN' });
+      expect(paths).toEqual(Array(3).fill(`/payments/${paymentId}/evidence`));
+    } finally {
+      await gateway.close();
+    }
   });
 });

@@ -1,8 +1,9 @@
 import { decryptWith, encryptTo, openPrivateData, signPayload } from '@mpay/envelope';
-import { requestJson, signRequest } from '@mpay/http-client';
+import { errorFromAnswer, readBounded, requestJson, signRequest } from '@mpay/http-client';
 import {
   customerDeclineContent,
   customerSignedContent,
+  type ErrorCode,
   type ImsMessage,
   type ImsPrivateData,
   imsToJson,
@@ -45,6 +46,17 @@ export interface WalletOptions {
 
 /** Signed confirmations a wallet keeps to resend after a lost answer. */
 const confirmationsKeptMax = 64;
+/** A payment's evidence file at most (@mpay/merkle's receiptBytesMax: 32 messages and a proof). */
+const evidenceBytesMax = 4 * 1024 * 1024;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A payment request the device received but does not show: it did not open or verify. */
+export interface RefusedPaymentRequest {
+  /** The event's id as the FSP sent it (its payment id), unverified: for a log line, not for display as fact. */
+  readonly eventId: string;
+  /** Why, as a stable code (CRYPTO_VERIFICATION_FAILED, CRYPTO_DECRYPTION_FAILED, MESSAGE_INVALID …). */
+  readonly code: ErrorCode;
+}
 
 /** An unlocked session: the keys and the PIN check, in memory only. */
 interface Session {
@@ -154,8 +166,18 @@ export class Wallet {
    * wallet is locked, as a banking app's login); every payment needs the PIN
    * again, checked against the session. Locking the wallet ends the stream
    * at the next event (WALLET_LOCKED).
+   *
+   * A request that does not open or verify (a forged merchant signature, a
+   * message not the FSP's) is never yielded. Without `onRefused` it ends the
+   * stream with its error; with it, it is reported there (to warn the
+   * customer) and the stream goes on, so one bad message does not cut the
+   * device off from the next real one.
    */
-  async *paymentRequests(pin: string, signal?: AbortSignal): AsyncGenerator<PaymentRequestView> {
+  async *paymentRequests(
+    pin: string,
+    signal?: AbortSignal,
+    onRefused?: (refusal: RefusedPaymentRequest) => void,
+  ): AsyncGenerator<PaymentRequestView> {
     const keys = await this.#keysFor(pin);
     const path = '/devices/events';
     const authorization = await signRequest(
@@ -171,8 +193,61 @@ export class Wallet {
     for await (const event of readServerSentEvents(response.body)) {
       if (event.event !== 'payment-request') continue;
       this.#trace('fsp-to-customer (encrypted)', 'jwe', this.partyId, event.data);
-      yield await this.openPaymentRequest(event.data);
+      let view: PaymentRequestView;
+      try {
+        view = await this.openPaymentRequest(event.data);
+      } catch (error) {
+        // A lock ends the stream; a request that does not verify is only refused, when the caller listens.
+        if (onRefused === undefined || !isMpayError(error) || error.code === 'WALLET_LOCKED') throw error;
+        onRefused({ eventId: event.id, code: error.code });
+        continue;
+      }
+      yield view;
     }
+  }
+
+  /**
+   * The payment's evidence (SA2pMP's non-repudiation) as the gateway gives it
+   * to the payment's parties: the mpay-receipt/v1 file, with the signed
+   * messages, the log entry's inclusion proof and a witness-cosigned
+   * checkpoint, in a request signed with the session's device key. Undefined
+   * while the log has not proved the entry yet (ask again later). The file is
+   * unverified here: check it with `verifyReceipt` (@mpay/merkle) under the
+   * log's and the witnesses' keys you trust. WALLET_LOCKED without a session;
+   * EVIDENCE_UNKNOWN, PAYMENT_UNKNOWN as the gateway answers.
+   */
+  async paymentEvidence(
+    paymentId: string,
+    options: { timeoutMs?: number } = {},
+  ): Promise<string | undefined> {
+    if (!uuidPattern.test(paymentId)) throw new MpayError('REQUEST_INVALID', 'paymentId');
+    const path = `/payments/${paymentId}/evidence`;
+    const authorization = await signRequest(
+      { method: 'GET', path, body: '' },
+      { issuer: this.partyId, audience: this.#options.fsp.id, key: this.#sessionKeys().signing },
+    );
+    let response: Response;
+    try {
+      response = await fetch(`${this.#options.gatewayUrl}${path}`, {
+        headers: { authorization, accept: 'application/json' },
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      });
+    } catch (cause) {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence', { cause });
+    }
+    const text = await readBounded(response, evidenceBytesMax).catch((cause: unknown) => {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence interrupted', { cause });
+    });
+    if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'evidence too large');
+    if (response.status === 202) return undefined;
+    if (response.status === 200) return text;
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    throw errorFromAnswer(body, response.status);
   }
 
   /**

@@ -1,0 +1,90 @@
+import { type FspTrust, parseKeystore, type WalletKeystoreData } from '@mpay/sdk';
+import { deleteValue, keysWith, readValue, writeValue } from '../storage.ts';
+
+/**
+ * What the Pay section keeps on the phone, in IndexedDB under `ims:` keys:
+ * the enrolled device (the keystore holds the private keys wrapped under the
+ * OPAQUE export key of the PIN, never in clear), the FSP's keys as pinned at
+ * enrolment, the customer's authenticator apart from the keystore (as an
+ * authenticator app would hold it), and the history of payments.
+ */
+
+/** This phone's enrolment: who, at which bank, its keystore and the FSP it trusts. */
+export interface StoredDevice {
+  readonly partyId: string;
+  readonly displayName: string;
+  readonly bankId: string;
+  readonly deviceId: string;
+  /** The bank's serial of the device's key binding. */
+  readonly serial: string;
+  readonly enrolledAt: string;
+  readonly keystore: WalletKeystoreData;
+  /** The FSP's id and keys, fetched once at enrolment and pinned: later pages do not trust a new answer. */
+  readonly fsp: FspTrust;
+}
+
+/** A payment as the history lists it. Amounts are minor units as a decimal string (JSON-able). */
+export interface PaymentRecord {
+  readonly paymentId: string;
+  readonly merchantId: string;
+  readonly merchantName: string;
+  readonly amountMinor: string;
+  readonly currency: string;
+  readonly description?: string | undefined;
+  readonly procedure: string;
+  readonly securityLevel: string;
+  /** completed: the FSP's receipt; declined: by the customer; refused: the bank or the FSP said no. */
+  readonly status: 'completed' | 'declined' | 'refused';
+  readonly at: string;
+  /** The FSP's signed receipt (compact JWS), verified when it arrived. */
+  readonly receiptJws?: string | undefined;
+  readonly bankTransferId?: string | undefined;
+  /** Why it was refused (a stable code). */
+  readonly failureCode?: string | undefined;
+}
+
+const deviceKey = 'ims:device';
+/** The authenticator: an otpauth URI the bank sealed to this device at enrolment (a secret). */
+const authenticatorKey = 'ims:authenticator';
+const paymentPrefix = 'ims:payment:';
+/** Payments the history keeps; the oldest go first. */
+export const historyEntriesMax = 500;
+
+export async function readDevice(): Promise<StoredDevice | undefined> {
+  const device = await readValue<StoredDevice>(deviceKey);
+  if (device === undefined) return undefined;
+  // A damaged or outdated keystore is refused here, before any PIN is asked for.
+  parseKeystore(device.keystore);
+  return device;
+}
+
+export async function writeDevice(device: StoredDevice, authenticator: string | undefined): Promise<void> {
+  if (authenticator !== undefined) await writeValue(authenticatorKey, authenticator);
+  await writeValue(deviceKey, device);
+}
+
+export function readAuthenticator(): Promise<string | undefined> {
+  return readValue<string>(authenticatorKey);
+}
+
+/** Forgets this phone's wallet: the keystore, the authenticator and the history. */
+export async function forgetDevice(): Promise<void> {
+  for (const key of await keysWith('ims:')) await deleteValue(key);
+}
+
+export async function recordPayment(record: PaymentRecord): Promise<void> {
+  await writeValue(`${paymentPrefix}${record.paymentId}`, record);
+  const keys = await keysWith(paymentPrefix);
+  if (keys.length <= historyEntriesMax) return;
+  const oldest = (await listPayments()).slice(historyEntriesMax);
+  for (const stale of oldest) await deleteValue(`${paymentPrefix}${stale.paymentId}`);
+}
+
+/** Every kept payment, newest first. */
+export async function listPayments(): Promise<PaymentRecord[]> {
+  const keys = await keysWith(paymentPrefix);
+  const records = await Promise.all(keys.map((key) => readValue<PaymentRecord>(key)));
+  return records
+    .filter((record): record is PaymentRecord => record !== undefined)
+    .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+}
