@@ -8,6 +8,7 @@ import { serveBuiltPages } from './static.ts';
 export type { WebConfig } from '../src/config.ts';
 
 export { ensureWebBuilt, hashWebSources, webRoot } from './build.ts';
+export { type ConsoleBank, type ConsoleOptions, consoleExtension } from './console/index.ts';
 export { pageSecurityHeaders } from './static.ts';
 
 export interface WebServerOptions {

@@ -21,7 +21,7 @@ import {
 } from '@mpay/protocol';
 import { fetchBankTrust, MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
-import { startWebServer } from '@mpay/web';
+import { consoleExtension, startWebServer } from '@mpay/web';
 import {
   type BankId,
   bankIds,
@@ -284,6 +284,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     database: shopDatabase,
     merchant,
     merchantToken: merchantShopToken,
+    // The till's QR codes name the demo merchant as the CLI's m-trade demo does.
+    till: { merchantName: demoParties.merchant.displayName, city: 'Skopje' },
     ...(options.shopCatalogue === undefined ? {} : { catalogue: options.shopCatalogue }),
     logger: options.logger ?? false,
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
@@ -326,6 +328,31 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
           port: options.ports?.web,
           logger: options.logger ?? false,
           progress: options.progress,
+          // The operator console's backend: it calls the services with the operator's credentials.
+          extensions: [
+            consoleExtension({
+              operatorToken,
+              gatewayUrl,
+              banks: banks.map((bank) => ({
+                id: bank.id,
+                url: bank.url,
+                operatorId: bank.operatorId,
+                operatorKey: bank.operatorKey,
+                fundingAccountId:
+                  bank.id === demoParties.bank.id ? demoParties.bank.fundingAccount : undefined,
+              })),
+              log: {
+                url: log.logUrl,
+                policy: {
+                  logVerifierKey: log.logVerifierKey,
+                  witnessVerifierKeys: [log.witnessVerifierKey],
+                  witnessesRequired,
+                },
+              },
+              currency: demoParties.bank.currency,
+              witnessAlarms: () => Object.fromEntries(log.witness.alarmCounts),
+            }),
+          ],
         })
       : undefined;
   return {

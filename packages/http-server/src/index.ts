@@ -6,6 +6,30 @@ export {
   type StoredResponse,
   sha256Hex,
 } from './idempotency.ts';
+export {
+  type Counter,
+  type CumulativeBucket,
+  createMetricsLimits,
+  createMetricsRegistry,
+  defaultMetricsLimits,
+  defaultParseLimits,
+  formatSampleValue,
+  type Gauge,
+  type Histogram,
+  type HistogramDefinition,
+  type HistogramSnapshot,
+  histogramQuantile,
+  type MetricDefinition,
+  type MetricLabels,
+  type MetricsLimits,
+  type MetricsRegistry,
+  type MetricsRouteOptions,
+  type ParseLimits,
+  type PrometheusSample,
+  parsePrometheusText,
+  prometheusContentType,
+  registerMetricsRoute,
+} from './metrics.ts';
 export { keepRawJsonBodies, rawBodyOf } from './raw-body.ts';
 export { respondIdempotently } from './respond.ts';
 export {

@@ -36,6 +36,7 @@ import {
 } from './http/routes/macro-approvals.ts';
 import { registerMacroClientRoutes } from './http/routes/macro-clients.ts';
 import { registerMacroMerchantRoutes } from './http/routes/macro-merchant.ts';
+import { registerOperationsRoutes } from './http/routes/operations.ts';
 import { registerRefundOrderRoutes, registerRefundTransferRoute } from './http/routes/refunds.ts';
 import { registerStatementRoutes } from './http/routes/statement.ts';
 import { registerTransferRoutes } from './http/routes/transfers.ts';
@@ -195,6 +196,8 @@ export function createBankService(options: BankServiceOptions): BankService {
     registerStatementRoutes(scope, context);
     registerCorrectionRoutes(scope, context);
     registerLimitRoutes(scope, context);
+    // The console's views: settlement runs booked here, and the backlog of each outbox.
+    registerOperationsRoutes(scope, context);
     registerKeyDepositoryOperatorRoutes(scope, depository);
     // Seed 002 §3: the MPASP asks the client bank for its customer's client id.
     registerMacroClientRoutes(scope, depository);

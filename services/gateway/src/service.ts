@@ -17,9 +17,12 @@ import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
 import { expiredPaymentIds } from './payments/store.ts';
 import { applyEvent } from './payments/transition.ts';
+import { registerAdminOutboxRoutes } from './routes/admin-outboxes.ts';
+import { registerAdminPaymentRoutes } from './routes/admin-payments.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerEvidenceRoutes } from './routes/evidence.ts';
 import { registerTradeRoutes } from './routes/m-trade.ts';
+import { registerMetricsRoutes } from './routes/metrics.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
 import { registerRefundRoutes } from './routes/refunds.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
@@ -154,6 +157,9 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   registerRefundRoutes(app, context);
   registerEvidenceRoutes(app, context, options.operatorToken);
   registerDeviceRoutes(app, context);
+  registerAdminPaymentRoutes(app, context, options.operatorToken);
+  registerAdminOutboxRoutes(app, context, options.operatorToken);
+  registerMetricsRoutes(app, context, options.operatorToken);
   if (macro !== undefined) registerMacroRoutes(app, macro);
   let timer: NodeJS.Timeout | undefined;
   return {

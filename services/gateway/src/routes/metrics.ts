@@ -1,0 +1,84 @@
+import { createMetricsRegistry, type MetricsRegistry, registerMetricsRoute } from '@mpay/http-server';
+import { publicStatusOf } from '@mpay/protocol';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayContext } from '../context.ts';
+import { outboxBacklogs } from '../outbox/backlog.ts';
+import { paymentDurationBucketsSeconds, readPaymentStatistics } from '../payments/statistics.ts';
+import { authenticateOperator } from './auth.ts';
+
+/** The gateway's metrics, read from its tables at each scrape (see payments/statistics.ts). */
+export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
+  const registry = createMetricsRegistry();
+  const reached = registry.counter({
+    name: 'mpay_gateway_payments_total',
+    help: 'Payments that reached each state of the iMS protocol (the first, merchant_request_verified, counts every request).',
+    labelNames: ['state', 'status'],
+  });
+  const current = registry.gauge({
+    name: 'mpay_gateway_payments',
+    help: 'Payments in each state now.',
+    labelNames: ['state', 'status'],
+  });
+  const duration = registry.histogram({
+    name: 'mpay_gateway_payment_duration_seconds',
+    help: "From the merchant's request to the payment's final state, per final state.",
+    labelNames: ['state', 'status'],
+    buckets: paymentDurationBucketsSeconds,
+  });
+  const pending = registry.gauge({
+    name: 'mpay_gateway_outbox_pending',
+    help: 'Effects waiting to be delivered, per outbox.',
+    labelNames: ['outbox'],
+  });
+  const retrying = registry.gauge({
+    name: 'mpay_gateway_outbox_retrying',
+    help: 'Waiting effects that failed at least once, per outbox.',
+    labelNames: ['outbox'],
+  });
+  const abandoned = registry.gauge({
+    name: 'mpay_gateway_outbox_abandoned',
+    help: 'Effects given up after their attempts, per outbox.',
+    labelNames: ['outbox'],
+  });
+  const oldest = registry.gauge({
+    name: 'mpay_gateway_outbox_oldest_pending_age_seconds',
+    help: 'Age of the oldest waiting effect, per outbox (0 when none waits).',
+    labelNames: ['outbox'],
+  });
+  registry.onCollect(async () => {
+    const statistics = await readPaymentStatistics(context.database);
+    for (const [state, count] of statistics.reached)
+      reached.set({ state, status: publicStatusOf(state) }, count);
+    for (const [state, count] of statistics.current)
+      current.set({ state, status: publicStatusOf(state) }, count);
+    for (const [state, histogram] of statistics.durations)
+      duration.set(
+        { state, status: publicStatusOf(state) },
+        { bucketCounts: histogram.bucketCounts, count: histogram.count, sum: histogram.sumSeconds },
+      );
+    for (const backlog of await outboxBacklogs(context.database, context.clock())) {
+      const labels = { outbox: backlog.name };
+      pending.set(labels, backlog.pending);
+      retrying.set(labels, backlog.retrying);
+      abandoned.set(labels, backlog.abandoned);
+      oldest.set(labels, backlog.oldestPendingAgeSeconds ?? 0);
+    }
+  });
+  return registry;
+}
+
+/**
+ * GET /metrics in Prometheus text, for the operator's bearer token only
+ * (volumes and backlogs are the operator's business; the web front proxies
+ * the gateway to the world). Payments by state, request → final state
+ * latency, outbox depths and ages.
+ */
+export function registerMetricsRoutes(
+  app: FastifyInstance,
+  context: GatewayContext,
+  operatorToken: string | undefined,
+): void {
+  registerMetricsRoute(app, createGatewayMetrics(context), {
+    authorize: (request) => authenticateOperator(operatorToken, request),
+  });
+}
