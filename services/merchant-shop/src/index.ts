@@ -17,3 +17,6 @@ export {
   type MerchantShopOptions,
   merchantShopMigrationsFolder,
 } from './service.ts';
+export type { TillOptions } from './till/config.ts';
+export { createTillLimits, defaultTillLimits, type TillLimits } from './till/limits.ts';
+export type { SalePublicStatus, SaleState } from './till/state-machine.ts';

@@ -14,7 +14,10 @@ import { findOrder, type Order } from './orders/store.ts';
 import { runOutboxRound } from './outbox/round.ts';
 import { registerCustomerRoutes } from './routes/customer.ts';
 import { paymentNotifications, registerMerchantRoutes } from './routes/merchant.ts';
+import { registerTillRoutes } from './routes/till.ts';
 import { registerWebhookRoutes } from './routes/webhook.ts';
+import { onSaleClaimed } from './till/claim.ts';
+import { createTillConfig, type TillOptions } from './till/config.ts';
 
 export const merchantShopMigrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
 
@@ -28,6 +31,8 @@ export interface MerchantShopOptions extends ShopHooks {
   /** What the shop sells (validated at start); the demo catalogue when absent. */
   readonly catalogue?: readonly ProductInput[];
   readonly limits?: Partial<ShopLimits>;
+  /** The till (m-trade): how its QR codes name the merchant, its currency and limits. */
+  readonly till?: TillOptions;
   readonly logger?: boolean | { level: string };
   /** How often the background delivers the outbox and forgets stale carts. */
   readonly backgroundIntervalMs?: number;
@@ -79,6 +84,7 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
   const limits = createShopLimits(options.limits);
   const catalogue = createCatalogue(options.catalogue ?? demoCatalogue, limits);
   const authenticate = merchantAuthenticator(options.merchantToken);
+  const till = createTillConfig(options.till ?? {}, catalogue.products[0]?.price.currency ?? 'EUR');
   await migrate(options.database, await readMigrations(merchantShopMigrationsFolder));
   const app = createHttpServer({
     name: 'merchant-shop',
@@ -97,7 +103,11 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
     catalogue,
     limits,
     hooks: {
-      ...(options.onTradeClaimed === undefined ? {} : { onTradeClaimed: options.onTradeClaimed }),
+      // The till's own sales first (it ignores claims of codes it did not make), then the caller's hook.
+      onTradeClaimed: async (claim, notification) => {
+        await onSaleClaimed(context, till, claim, notification);
+        await options.onTradeClaimed?.(claim, notification);
+      },
       ...(options.onRefundUpdated === undefined ? {} : { onRefundUpdated: options.onRefundUpdated }),
     },
     log,
@@ -127,6 +137,7 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
   registerCustomerRoutes(app, context);
   registerMerchantRoutes(app, context, authenticate);
   registerWebhookRoutes(app, context);
+  registerTillRoutes(app, context, till, authenticate);
   let timer: NodeJS.Timeout | undefined;
   return {
     app,
