@@ -6,7 +6,6 @@ import {
   encryptDirect,
   keyResolverFromJwkSet,
   MESSAGE_TYPE,
-  type PrivateJwk,
   verifyCompactSignature,
 } from '@mpay/envelope';
 import { verifyReceipt } from '@mpay/merkle';
@@ -21,6 +20,7 @@ import {
   BankingKeyManager,
   type BankingKeyState,
   type BankingSession,
+  type BankingSigningKey,
   type BankTrust,
   bankingClientIdOf,
   fetchBankTrust,
@@ -309,7 +309,7 @@ function wrongCode(code: string): string {
 interface Forgery {
   readonly request: BankingRequest;
   readonly clientId?: BankingClientId;
-  readonly signingKey?: PrivateJwk;
+  readonly signingKey?: BankingSigningKey;
   /** Another session whose key (and kid) seals the request signed for the given one. */
   readonly sealedFor?: { readonly sessionId: string; readonly sessionKey: Uint8Array };
   readonly expiresInSeconds?: number;

@@ -12,7 +12,14 @@ import {
   fakeUserId,
   startFakeBank,
 } from './fake-bank.test-helper.ts';
-import { BankingKeyManager, MemoryBankingKeyStore } from './key-management.ts';
+import {
+  BankingKeyManager,
+  type BankingKeyState,
+  type BankingKeyStore,
+  exportBankingKeyState,
+  importBankingPrivateKeys,
+  MemoryBankingKeyStore,
+} from './key-management.ts';
 
 const sim = `8938${'0123456789012'}${luhnCheckDigit('89380123456789012')}`;
 const phoneId = `35209900176148${luhnCheckDigit('35209900176148')}`;
@@ -41,9 +48,19 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 /** The code the bank's SMS carried, as the person would type it. */
 const smsCode = async (_prompt: BankingCodePrompt) => bank.sms.at(-1)!.code;
 
+/** A browser's store: it keeps the private keys only as non-extractable WebCrypto keys. */
+class NonExtractableStore implements BankingKeyStore {
+  #state: BankingKeyState | undefined;
+  async load() {
+    return this.#state;
+  }
+  async save(state: BankingKeyState) {
+    this.#state = await importBankingPrivateKeys(state);
+  }
+}
+
 /** A device enrolled, registered for banking, with the customer's password registered. */
-async function registeredClient() {
-  const store = new MemoryBankingKeyStore();
+async function registeredClient(store: BankingKeyStore = new MemoryBankingKeyStore()) {
   const { manager } = await BankingKeyManager.enrol({
     invitation: { bankUrl: bank.url, bankId: fakeBankId, partyId: fakePartyId, code: fakeEnrolmentCode },
     deviceId: 'phone-1',
@@ -221,6 +238,30 @@ describe('BankingClient against the bank’s side of the contract', () => {
     const after = await manager.state();
     expect(after.pending).toBeUndefined();
     expect(after.current).toEqual(before.current);
+  });
+
+  it('works from a store that holds the private keys non-extractable: logs in, signs, renews', async () => {
+    const { client, manager } = await registeredClient(new NonExtractableStore());
+    const held = await manager.state();
+    for (const pair of [held.current.signing, held.current.encryption]) {
+      expect(pair.privateJwk).not.toHaveProperty('d');
+      expect(pair.privateJwk).toMatchObject({ kid: pair.publicJwk.kid, cryptoKey: { extractable: false } });
+    }
+    expect(await codeOf(Promise.resolve().then(() => exportBankingKeyState(held)))).toBe('REQUEST_INVALID');
+    await client.login(loginInput);
+    expect((await client.balance()).balance).toBe(100_00n);
+
+    const noticeId = bank.notice();
+    const prepared = await manager.prepareRenewal(noticeId);
+    // The new pair is held non-extractable from the moment it is saved, before the request goes out.
+    expect((await manager.state()).pending?.signing.privateJwk).toMatchObject({
+      cryptoKey: { extractable: false },
+    });
+    const after = await client.renewKey(noticeId);
+    expect(after.current.signing.publicJwk).toEqual(prepared.signingJwk);
+    expect(after.current.signing.privateJwk).toMatchObject({ cryptoKey: { extractable: false } });
+    await client.login(loginInput);
+    expect((await client.balance()).accountId).toBe(fakeAccountId);
   });
 
   it('resumes an exported session in another client (the CLI), and refuses one of another key', async () => {

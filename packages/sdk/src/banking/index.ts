@@ -29,6 +29,7 @@ export {
   bankingTimeoutMsMax,
 } from './communication.ts';
 export {
+  type BankingEncryptionKeyPair,
   type BankingEnrolled,
   type BankingEnrolmentInput,
   type BankingKeyGeneration,
@@ -40,10 +41,12 @@ export {
   type BankingRegistration,
   type BankingRenewal,
   type BankingRenewKeyRequest,
+  type BankingSigningKeyPair,
   bankingKeyStateVersion,
   exportBankingKeyState,
   generateBankingKeyPairs,
   importBankingKeyState,
+  importBankingPrivateKeys,
   MemoryBankingKeyStore,
 } from './key-management.ts';
 export type {

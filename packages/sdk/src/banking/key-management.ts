@@ -1,6 +1,8 @@
 import {
+  type DecryptionKey,
   generateEncryptionKeyPair,
   generateSigningKeyPair,
+  importPrivateKey,
   type KeyBinding,
   keyResolverFromJwkSet,
   type PrivateJwk,
@@ -8,6 +10,7 @@ import {
   parsePrivateJwk,
   parsePublicJwk,
   publicPart,
+  type SigningKey,
   verifyKeyBinding,
 } from '@mpay/envelope';
 import {
@@ -36,16 +39,28 @@ import { type BankingBankKeys, signRenewalProof } from './security.ts';
  *
  * The keys live in a `BankingKeyStore`: in memory here, a JSON file for the
  * CLI (`exportBankingKeyState` / `importBankingKeyState`), IndexedDB in a
- * browser later. A renewal's new pair is saved BEFORE the request goes out,
+ * browser (the wallet's banking section keeps them as non-extractable
+ * WebCrypto keys). A renewal's new pair is saved BEFORE the request goes out,
  * so that a device which crashes after the bank renewed still holds the key
  * the bank bound.
  */
 
-export interface BankingKeyPair {
+/**
+ * A key pair of the device. The private half is a JWK as generated (and in
+ * the CLI's file), or, once a store imported it, the same key as a
+ * non-extractable WebCrypto key (`BankingHeldKeyPair`): everything that signs
+ * takes either. The member keeps its name for the file format's sake.
+ */
+export interface BankingKeyPair<Private extends PrivateJwk | SigningKey | DecryptionKey = PrivateJwk> {
   /** Secret: at rest only where the store keeps it; never logged. */
-  readonly privateJwk: PrivateJwk;
+  readonly privateJwk: Private;
   readonly publicJwk: PublicJwk;
 }
+
+/** The signing pair as a store may hand it back: the private key a JWK or a non-extractable WebCrypto key. */
+export type BankingSigningKeyPair = BankingKeyPair<PrivateJwk | SigningKey>;
+/** The encryption pair as a store may hand it back (the device's ECDH-ES key, used at enrolment only). */
+export type BankingEncryptionKeyPair = BankingKeyPair<PrivateJwk | DecryptionKey>;
 
 /** One generation of the device's keys and the bank's binding of them. */
 export interface BankingKeyGeneration {
@@ -56,15 +71,15 @@ export interface BankingKeyGeneration {
   readonly accounts: readonly string[];
   /** When the binding expires (ISO 8601): the bank's renewal notice comes before. */
   readonly notAfter: string;
-  readonly signing: BankingKeyPair;
-  readonly encryption: BankingKeyPair;
+  readonly signing: BankingSigningKeyPair;
+  readonly encryption: BankingEncryptionKeyPair;
 }
 
 /** A new pair generated for a renewal notice and not yet bound by the bank. */
 export interface BankingPendingRenewal {
   readonly noticeId: string;
-  readonly signing: BankingKeyPair;
-  readonly encryption: BankingKeyPair;
+  readonly signing: BankingSigningKeyPair;
+  readonly encryption: BankingEncryptionKeyPair;
 }
 
 /** The device's banking registration: the user id and ID_C the bank recorded for it (POST /banking/devices). */
@@ -83,7 +98,12 @@ export interface BankingKeyState {
   readonly registration?: BankingRegistration | undefined;
 }
 
-/** Where the device keeps its banking keys. Implementations keep the state as given and hand it back as saved. */
+/**
+ * Where the device keeps its banking keys. Implementations keep the state as
+ * given and hand it back as saved, except that a store may keep a private
+ * JWK as the same key imported non-extractable (`importPrivateKey`) and hand
+ * that back instead.
+ */
 export interface BankingKeyStore {
   load(): Promise<BankingKeyState | undefined>;
   save(state: BankingKeyState): Promise<void>;
@@ -175,7 +195,7 @@ async function verifyOwnBinding(
 function generationOf(
   verified: KeyBinding,
   binding: string,
-  keys: { readonly signing: BankingKeyPair; readonly encryption: BankingKeyPair },
+  keys: { readonly signing: BankingSigningKeyPair; readonly encryption: BankingEncryptionKeyPair },
 ): BankingKeyGeneration {
   return Object.freeze({
     serial: verified.serialNumber,
@@ -192,7 +212,9 @@ function jsonOf(jwk: PublicJwk): Readonly<Record<string, unknown>> {
   return Object.freeze({ ...jwk });
 }
 
-function pairOf(pair: BankingKeyPair): BankingKeyPair {
+function pairOf<Private extends PrivateJwk | SigningKey | DecryptionKey>(
+  pair: BankingKeyPair<Private>,
+): BankingKeyPair<Private> {
   return Object.freeze({ privateJwk: pair.privateJwk, publicJwk: pair.publicJwk });
 }
 
@@ -389,11 +411,58 @@ export class BankingKeyManager {
   }
 }
 
+// ─── non-extractable keys (a browser's store) ───────────────────────────────
+
+async function heldSigningPair(pair: BankingSigningKeyPair): Promise<BankingSigningKeyPair> {
+  if ('cryptoKey' in pair.privateJwk) return pair;
+  const imported = await importPrivateKey(pair.privateJwk);
+  if (imported.use !== 'sig') throw new MpayError('CRYPTO_KEY_INVALID', 'signing.use');
+  const { cryptoKey, kid, alg } = imported;
+  return Object.freeze({ privateJwk: Object.freeze({ cryptoKey, kid, alg }), publicJwk: pair.publicJwk });
+}
+
+async function heldEncryptionPair(pair: BankingEncryptionKeyPair): Promise<BankingEncryptionKeyPair> {
+  if ('cryptoKey' in pair.privateJwk) return pair;
+  const imported = await importPrivateKey(pair.privateJwk);
+  if (imported.use !== 'enc') throw new MpayError('CRYPTO_KEY_INVALID', 'encryption.use');
+  const { cryptoKey, kid, alg } = imported;
+  return Object.freeze({ privateJwk: Object.freeze({ cryptoKey, kid, alg }), publicJwk: pair.publicJwk });
+}
+
+/**
+ * The state with every private JWK imported as a non-extractable WebCrypto
+ * key (keys imported already stay as they are): what a browser's store keeps
+ * (IndexedDB stores a CryptoKey without exporting it), so no script can read
+ * a private key back. Everything else as it was; such a state has no JSON
+ * form (`exportBankingKeyState` refuses it).
+ */
+export async function importBankingPrivateKeys(state: BankingKeyState): Promise<BankingKeyState> {
+  const [signing, encryption] = await Promise.all([
+    heldSigningPair(state.current.signing),
+    heldEncryptionPair(state.current.encryption),
+  ]);
+  const pending =
+    state.pending === undefined
+      ? undefined
+      : Object.freeze({
+          noticeId: state.pending.noticeId,
+          signing: await heldSigningPair(state.pending.signing),
+          encryption: await heldEncryptionPair(state.pending.encryption),
+        });
+  return Object.freeze({
+    ...state,
+    current: Object.freeze({ ...state.current, signing, encryption }),
+    ...(pending === undefined ? {} : { pending }),
+  });
+}
+
 // ─── the JSON form (the CLI's file) ──────────────────────────────────────────
 
 /**
  * The state as JSON text, private keys INCLUDED: whoever stores it must
- * protect it as the keys themselves (a file readable by its owner only).
+ * protect it as the keys themselves (a file readable by its owner only). A
+ * state whose private keys a store imported non-extractable has no JSON form
+ * (REQUEST_INVALID).
  */
 export function exportBankingKeyState(state: BankingKeyState): string {
   return JSON.stringify(parseState(JSON.parse(JSON.stringify(state))));
