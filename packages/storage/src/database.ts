@@ -1,3 +1,5 @@
+import type { DatabaseIntegrity } from './integrity/monitor.ts';
+
 /** The SQL surface every service uses: PostgreSQL dialect, `$1` parameters. */
 export interface QueryResult<Row> {
   readonly rows: Row[];
@@ -19,6 +21,12 @@ export interface Database extends Sql {
   /** Runs `work` in one transaction; rolls back if it throws. */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * The integrity checks of an embedded database in a folder (PGlite):
+   * `integrity.readiness` for the service's GET /ready, `integrity.check()`
+   * to run one now. Undefined on PostgreSQL and in memory.
+   */
+  readonly integrity?: DatabaseIntegrity | undefined;
 }
 
 const schemaNamePattern = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -1,4 +1,15 @@
+export { type ChecksumScan, enableDataChecksums, verifyDataChecksums } from './data-folder/checksums.ts';
+export { inspectDataFolder } from './data-folder/inspect.ts';
 export type { Backend, Database, QueryResult, Sql } from './database.ts';
+export type { IntegrityReport } from './integrity/check.ts';
+export type { DatabaseIntegrity, StorageReadinessCheck } from './integrity/monitor.ts';
+export {
+  defaultIntegrityIntervalMs,
+  type IntegrityOptions,
+  type IntegrityTimer,
+  type StorageLog,
+  type StorageLogEntry,
+} from './integrity/options.ts';
 export { type Migration, migrate, readMigrations } from './migrate.ts';
 export { type OpenDatabaseOptions, openDatabase } from './open.ts';
 export { dropPostgresSchema } from './postgres.ts';

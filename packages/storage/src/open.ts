@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Database } from './database.ts';
+import type { IntegrityOptions } from './integrity/options.ts';
 import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
 
@@ -10,6 +11,12 @@ export interface OpenDatabaseOptions {
   dataDir?: string | undefined;
   schema: string;
   poolSizeMax?: number;
+  /**
+   * PGlite in a folder: the integrity checks at start and every
+   * `intervalMs` (default ten minutes); false: none (the folder is still
+   * inspected, and created with data checksums). Ignored on PostgreSQL.
+   */
+  integrity?: IntegrityOptions | false;
 }
 
 export function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
@@ -17,5 +24,9 @@ export function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
     return openPostgres({ url: options.url, schema: options.schema, poolSizeMax: options.poolSizeMax ?? 10 });
   }
   const dataDir = options.dataDir === undefined ? undefined : join(options.dataDir, options.schema);
-  return openPglite({ schema: options.schema, ...(dataDir === undefined ? {} : { dataDir }) });
+  return openPglite({
+    schema: options.schema,
+    ...(dataDir === undefined ? {} : { dataDir }),
+    ...(options.integrity === undefined ? {} : { integrity: options.integrity }),
+  });
 }

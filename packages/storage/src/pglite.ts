@@ -1,40 +1,249 @@
+import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { amcheck } from '@electric-sql/pglite/contrib/amcheck';
+import { MpayError } from '@mpay/protocol';
+import { type ChecksumScan, verifyDataChecksums } from './data-folder/checksums.ts';
+import { createDataFolder } from './data-folder/create.ts';
+import { cannotOpen, findUnwritable, inspectDataFolder } from './data-folder/inspect.ts';
 import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
+import { type IntegrityReport, runIntegrityCheck } from './integrity/check.ts';
+import { damagedAtStart, IntegrityMonitor } from './integrity/monitor.ts';
+import {
+  createIntegritySettings,
+  type IntegrityOptions,
+  type IntegritySettings,
+} from './integrity/options.ts';
+import { sqlStateOf } from './integrity/tables.ts';
 
 interface PgliteQueryable {
   query<Row>(text: string, params?: unknown[]): Promise<{ rows: Row[]; affectedRows?: number }>;
   exec(script: string): Promise<unknown>;
 }
 
-function wrap(queryable: PgliteQueryable): Sql {
+/**
+ * What every query passes: refused at once when the database was found
+ * damaged, and an engine error that says a page or an index is damaged
+ * (XX001 data_corrupted: "invalid page in block 3 of relation base/1/16384";
+ * XX002 index_corrupted) turned into STORAGE_CORRUPTED, never a 500.
+ */
+interface Guard {
+  assertUsable(): void;
+  translate(error: unknown): unknown;
+}
+
+const damageOnRead: ReadonlySet<string> = new Set(['XX001', 'XX002']);
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function wrap(queryable: PgliteQueryable, guard: Guard): Sql {
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
-      const result = await queryable.query<Row>(text, toDriverParams(params));
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      guard.assertUsable();
+      try {
+        const result = await queryable.query<Row>(text, toDriverParams(params));
+        return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      } catch (error) {
+        throw guard.translate(error);
+      }
     },
     async exec(script: string): Promise<void> {
-      await queryable.exec(script);
+      guard.assertUsable();
+      try {
+        await queryable.exec(script);
+      } catch (error) {
+        throw guard.translate(error);
+      }
     },
   };
+}
+
+function databaseOf(pglite: PGlite, schema: string, guard: Guard, monitor?: IntegrityMonitor): Database {
+  const sql = wrap(pglite, guard);
+  return {
+    backend: 'pglite',
+    schema,
+    query: sql.query,
+    exec: sql.exec,
+    async transaction(work) {
+      guard.assertUsable();
+      try {
+        return await pglite.transaction((tx) => work(wrap(tx, guard)));
+      } catch (error) {
+        throw guard.translate(error);
+      }
+    },
+    async close() {
+      await monitor?.stop();
+      await pglite.close();
+    },
+    integrity: monitor,
+  };
+}
+
+const inMemoryGuard: Guard = {
+  assertUsable() {},
+  translate(error) {
+    const code = sqlStateOf(error);
+    if (code === undefined || !damageOnRead.has(code)) return error;
+    return new MpayError('STORAGE_CORRUPTED', `the in-memory database is damaged: ${messageOf(error)}`, {
+      cause: error,
+    });
+  },
+};
+
+function monitorGuard(monitor: IntegrityMonitor): Guard {
+  return {
+    assertUsable() {
+      const damage = monitor.damage;
+      if (damage !== undefined) throw damage;
+    },
+    translate(error) {
+      const code = sqlStateOf(error);
+      if (code === undefined || !damageOnRead.has(code)) return error;
+      return monitor.raise([`a query: ${messageOf(error)} (SQLSTATE ${code})`]);
+    },
+  };
+}
+
+/**
+ * The folder's own PGlite, with amcheck for the integrity check. PGlite
+ * reports a folder it cannot use with `RuntimeError: unreachable` or
+ * `Aborted()`, so its failure becomes STORAGE_UNAVAILABLE naming the folder
+ * and the likeliest cause: a folder it cannot write, else damage.
+ */
+async function startPglite(folder: string): Promise<PGlite> {
+  try {
+    const pglite = new PGlite(folder, { extensions: { amcheck } });
+    await pglite.waitReady;
+    return pglite;
+  } catch (error) {
+    const unwritable = await findUnwritable(folder);
+    const engine = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw cannotOpen(
+      folder,
+      unwritable ??
+        `PGlite stopped while starting (${engine}): the folder is damaged or was not written by PGlite 0.3; restore it from a backup`,
+      error,
+    );
+  }
+}
+
+/** The start warning of a folder made before new folders got data checksums, with the way to add them. */
+export function checksumsOffAdvice(folder: string): string {
+  return (
+    `the embedded database in ${folder} has no data checksums (it was made before mpay turned them on): ` +
+    'a damaged page is found only by the integrity checks, and not every kind of damage. To add them: stop mpay, ' +
+    `copy the folder as a backup, then run \`node --import tsx packages/storage/src/data-folder/enable-checksums-main.ts ${folder}\``
+  );
+}
+
+function scanProblems(scan: ChecksumScan | undefined): string[] {
+  return (scan?.failures ?? []).map(
+    (failure) => `page ${failure.blockNumber} of ${failure.file}: ${failure.reason}`,
+  );
+}
+
+/** Runs the start check; damage raises the alarm and refuses the start, a check that cannot run refuses it too. */
+async function checkAtStart(
+  target: { folder: string; pglite: PGlite; dataChecksums: boolean },
+  settings: IntegritySettings,
+  scan: ChecksumScan | undefined,
+): Promise<IntegrityReport> {
+  let report: IntegrityReport;
+  try {
+    report = await runIntegrityCheck({ ...target, now: settings.now }, scan);
+  } catch (error) {
+    throw cannotOpen(
+      target.folder,
+      `the integrity check at start could not run (${messageOf(error)})`,
+      error,
+    );
+  }
+  if (report.problems.length > 0) {
+    settings.log.error({
+      code: 'STORAGE_CORRUPTED',
+      folder: target.folder,
+      message: `the embedded database in ${target.folder} is damaged: the service does not start; restore the folder from a backup`,
+      problems: report.problems,
+    });
+    throw damagedAtStart(target.folder, report.problems);
+  }
+  return report;
+}
+
+async function openFolder(
+  folder: string,
+  schema: string,
+  options: IntegrityOptions | false,
+): Promise<Database> {
+  const settings = createIntegritySettings(options === false ? { checks: false } : options);
+  const checking = settings.checks;
+  let found = await inspectDataFolder(folder);
+  if (found.kind === 'new') {
+    await createDataFolder(folder);
+    found = await inspectDataFolder(folder);
+  }
+  if (found.kind !== 'cluster')
+    throw new Error(`assertion failed: ${folder} was created but is not a cluster`);
+  const dataChecksums = found.control.dataChecksumVersion !== 0;
+  if (!dataChecksums) {
+    settings.log.warn({ code: 'STORAGE_CHECKSUMS_OFF', folder, message: checksumsOffAdvice(folder) });
+  }
+  // The files are read before PGlite starts when the folder was closed cleanly. After a crash,
+  // PGlite first repairs pages a power cut may have torn, from its write-ahead log, so the
+  // files are read once it has started (and written the repaired pages back).
+  const closedCleanly =
+    found.control.state === 'shut down' || found.control.state === 'shut down in recovery';
+  const scan = checking && dataChecksums && closedCleanly ? await verifyDataChecksums(folder) : undefined;
+  let pglite: PGlite;
+  try {
+    pglite = await startPglite(folder);
+  } catch (error) {
+    if (scan !== undefined && scan.failureCount > 0) {
+      throw damagedAtStart(folder, scanProblems(scan));
+    }
+    throw error;
+  }
+  try {
+    await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema};`);
+    const target = { folder, pglite, dataChecksums };
+    const startReport = checking ? await checkAtStart(target, settings, scan) : undefined;
+    const monitor = new IntegrityMonitor({ ...target, now: settings.now }, settings, startReport);
+    if (checking) monitor.start();
+    return databaseOf(pglite, schema, monitorGuard(monitor), monitor);
+  } catch (error) {
+    await pglite.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+export interface PgliteOptions {
+  /** The data folder; undefined: in memory. */
+  dataDir?: string;
+  schema: string;
+  /** The integrity checks of a database in a folder (at start, then every intervalMs); false: none. */
+  integrity?: IntegrityOptions | false;
 }
 
 /**
  * An embedded PostgreSQL (PGlite, WebAssembly) for one service: in memory when
  * `dataDir` is undefined, else persisted in that folder. One connection, so
  * transactions are serialised by PGlite itself.
+ *
+ * A folder is looked at before PGlite opens it (clear errors instead of
+ * `RuntimeError: unreachable`), created with data checksums when new, and
+ * checked at start and every ten minutes (integrity/): damage is a loud
+ * STORAGE_CORRUPTED, never a silently missing row.
  */
-export async function openPglite(options: { dataDir?: string; schema: string }): Promise<Database> {
+export async function openPglite(options: PgliteOptions): Promise<Database> {
   assertSchemaName(options.schema);
-  const pglite = options.dataDir === undefined ? new PGlite() : new PGlite(options.dataDir);
+  if (options.dataDir !== undefined) {
+    return openFolder(resolve(options.dataDir), options.schema, options.integrity ?? {});
+  }
+  const pglite = new PGlite();
   await pglite.waitReady;
   await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema};`);
-  const sql = wrap(pglite);
-  return {
-    backend: 'pglite',
-    schema: options.schema,
-    query: sql.query,
-    exec: sql.exec,
-    transaction: (work) => pglite.transaction((tx) => work(wrap(tx))),
-    close: () => pglite.close(),
-  };
+  return databaseOf(pglite, options.schema, inMemoryGuard);
 }

@@ -568,6 +568,14 @@ export const errorText: Readonly<Record<ErrorCode, ErrorText>> = {
     title: 'Something went wrong on our side',
     advice: 'Try again in a moment: trying again is safe. If it keeps happening, tell support.',
   },
+  STORAGE_UNAVAILABLE: {
+    title: 'Service not available',
+    advice: 'A service cannot open its data. Nothing was done. Try again later; the operator must fix it.',
+  },
+  STORAGE_CORRUPTED: {
+    title: 'Service not available',
+    advice: 'A service found its data damaged and stopped using it. Try again later: trying again is safe.',
+  },
 
   // the merchant shop
   PRODUCT_UNKNOWN: {

@@ -178,6 +178,13 @@ export const errorCatalogue = Object.freeze({
   SERVICE_UNAVAILABLE: retryable('The service is temporarily unavailable.'),
   SERVICE_OVERLOADED: retryable('The service is overloaded; retry after the Retry-After delay.'),
   INTERNAL: retryable('Internal error.'),
+  // the embedded database (PGlite in a data folder): the detail names the folder and the cause
+  STORAGE_UNAVAILABLE: final(
+    'The database cannot be opened: its folder is missing, read-only, not a database or damaged.',
+  ),
+  STORAGE_CORRUPTED: retryable(
+    'The database is damaged; the service stops using it until it is restored from a backup.',
+  ),
 
   // the merchant shop (iMS §2.1: shopping cart, payment, shipment)
   PRODUCT_UNKNOWN: final('No such product in the catalogue.'),

@@ -1,0 +1,148 @@
+import { basename } from 'node:path';
+import { MpayError } from '@mpay/protocol';
+import { type IntegrityCheckTarget, type IntegrityReport, runIntegrityCheck } from './check.ts';
+import type { IntegritySettings } from './options.ts';
+
+/** Structurally a ReadinessCheck of @mpay/http-server (storage does not depend on the web server). */
+export interface StorageReadinessCheck {
+  readonly name: string;
+  readonly check: () => Promise<unknown>;
+}
+
+/** The integrity checks of one embedded database in a folder, as a service sees them. */
+export interface DatabaseIntegrity {
+  readonly folder: string;
+  readonly dataChecksums: boolean;
+  /** The last check's report (the start check's until the first periodic one ends). */
+  readonly lastReport: IntegrityReport | undefined;
+  /** STORAGE_CORRUPTED once a check or a query found damage; from then on every query fails with it. */
+  readonly damage: MpayError | undefined;
+  /** Runs a check now (or joins the one running); raises the alarm if it finds damage. */
+  check(): Promise<IntegrityReport>;
+  /** For the service's GET /ready: fails once damage was found. */
+  readonly readiness: StorageReadinessCheck;
+}
+
+/**
+ * The message of a start that found damage: the operator's, so it names the
+ * whole folder path and the first problems.
+ */
+export function damagedAtStart(folder: string, problems: readonly string[]): MpayError {
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more: see the log)` : '';
+  return new MpayError(
+    'STORAGE_CORRUPTED',
+    `the embedded database in ${folder} is damaged: ${problems[0] ?? 'unknown damage'}${more}`,
+  );
+}
+
+/**
+ * Runs the integrity check every `intervalMs` and keeps what it found. On
+ * damage it raises the alarm once (an error line with the stable code
+ * STORAGE_CORRUPTED, the full folder path and the problems), fences the
+ * database (every query from then on fails with STORAGE_CORRUPTED, so the
+ * service stops moving money on data it can no longer trust and its
+ * /ready, which queries the database, fails), and stops checking. The
+ * error the service's clients get names the database, not the server's
+ * paths; the log has the rest.
+ */
+export class IntegrityMonitor implements DatabaseIntegrity {
+  readonly folder: string;
+  readonly dataChecksums: boolean;
+  readonly readiness: StorageReadinessCheck;
+  #lastReport: IntegrityReport | undefined;
+  #damage: MpayError | undefined;
+  #running: Promise<IntegrityReport> | undefined;
+  #timer: unknown;
+  #stopped = false;
+
+  constructor(
+    private readonly target: IntegrityCheckTarget,
+    private readonly settings: IntegritySettings,
+    startReport: IntegrityReport | undefined,
+  ) {
+    this.folder = target.folder;
+    this.dataChecksums = target.dataChecksums;
+    this.#lastReport = startReport;
+    this.readiness = Object.freeze({
+      name: 'storage integrity',
+      check: async () => {
+        if (this.#damage !== undefined) throw this.#damage;
+        return this.#lastReport;
+      },
+    });
+  }
+
+  get lastReport(): IntegrityReport | undefined {
+    return this.#lastReport;
+  }
+
+  get damage(): MpayError | undefined {
+    return this.#damage;
+  }
+
+  check(): Promise<IntegrityReport> {
+    this.#running ??= this.#check().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #check(): Promise<IntegrityReport> {
+    const report = await runIntegrityCheck(this.target);
+    this.#lastReport = report;
+    if (report.problems.length > 0) this.raise(report.problems);
+    return report;
+  }
+
+  /** Records damage (from a check, or a query the engine refused with XX001/XX002) and raises the alarm once. */
+  raise(problems: readonly string[]): MpayError {
+    if (this.#damage === undefined) {
+      this.#damage = new MpayError(
+        'STORAGE_CORRUPTED',
+        `the embedded database "${basename(this.folder)}" is damaged; the service's log names the pages`,
+      );
+      this.settings.log.error({
+        code: 'STORAGE_CORRUPTED',
+        folder: this.folder,
+        message: `the embedded database in ${this.folder} is damaged: the service stops using it; restore the folder from a backup`,
+        problems,
+      });
+      this.#cancel();
+    }
+    return this.#damage;
+  }
+
+  start(): void {
+    if (this.#stopped || this.#damage !== undefined) return;
+    this.#timer = this.settings.timer.setTimeout(() => {
+      this.#timer = undefined;
+      void this.#tick();
+    }, this.settings.intervalMs);
+  }
+
+  async #tick(): Promise<void> {
+    try {
+      await this.check();
+    } catch (error) {
+      if (this.#stopped) return;
+      this.settings.log.error({
+        code: 'STORAGE_CHECK_FAILED',
+        folder: this.folder,
+        message: `the integrity check of ${this.folder} could not run: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+    this.start();
+  }
+
+  #cancel(): void {
+    if (this.#timer !== undefined) this.settings.timer.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Stops the periodic checks and waits for a running one (the database is about to close). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#cancel();
+    await this.#running?.catch(() => undefined);
+  }
+}
