@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
+import { isMpayError } from '@mpay/protocol';
+import type { PaymentRequestAccepted } from '@mpay/sdk';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backgroundWorkDeadlineMs, paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
+import { type BrowserPlatform, screenshot, startBrowserPlatform } from './harness.ts';
+
+/**
+ * The wallet's custody section (iMS §5) in Chromium at a phone's size: a
+ * customer enrols through the page with the code their bank issued, the
+ * Node merchant asks for payments, the page shows each verified request
+ * live, and the customer confirms or declines with the PIN only; wrong PINs
+ * are refused and then blocked. Money is checked at the bank.
+ */
+let test: BrowserPlatform;
+let xbank: RunningBank;
+
+beforeAll(async () => {
+  test = await startBrowserPlatform();
+  xbank = test.platform.banks.find((bank) => bank.id === 'xbank') as RunningBank;
+});
+afterAll(() => test?.close());
+
+interface NewCustomer {
+  readonly partyId: string;
+  readonly account: string;
+  readonly code: string;
+  readonly name: string;
+}
+
+/** A new xbank customer with 100.00 EUR and a one-time enrolment code, as the bank's operator issues them. */
+async function openAccount(name: string): Promise<NewCustomer> {
+  const partyId = `${name.toLowerCase()}.${randomUUID().slice(0, 8)}@person.xbank`;
+  const account = randomUUID();
+  const operator = bankOperator(xbank, xbank.operatorKey);
+  await operator.post('/accounts', { id: account, owner: partyId, currency: 'EUR', kind: 'customer' });
+  await operator.post('/transfers', {
+    id: randomUUID(),
+    debitAccountId: demoParties.bank.fundingAccount,
+    creditAccountId: account,
+    amount: '10000',
+    currency: 'EUR',
+    reference: 'opening balance',
+  });
+  const { code } = await operator.post<{ code: string }>('/enrolment-codes', {
+    partyId,
+    accountIds: [account],
+  });
+  return { partyId, account, code, name };
+}
+
+async function balanceOf(account: string): Promise<bigint> {
+  const { balance } = await bankOperator(xbank, xbank.operatorKey).get<{ balance: string }>(
+    `/accounts/${account}`,
+  );
+  return BigInt(balance);
+}
+
+/** The customer enrols on their phone: the custody section's form, filled in as a person would. */
+async function enrolThroughPage(page: Page, customer: NewCustomer, pin: string, shot?: string) {
+  await page.goto('/wallet/#custody');
+  await page.getByLabel('Your bank').selectOption('xbank');
+  await page.getByLabel('Party id').fill(customer.partyId);
+  await page.getByLabel('Enrolment code').fill(customer.code);
+  await page.getByLabel('Your name').fill(customer.name);
+  await page.getByLabel('Choose a PIN').fill(pin);
+  await page.getByLabel('PIN again').fill(pin);
+  if (shot !== undefined) await screenshot(page, shot);
+  await page.getByRole('button', { name: 'Enrol with custody' }).click();
+  await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: backgroundWorkDeadlineMs });
+}
+
+/** The Node merchant asks; custody registers a new customer with the FSP from its outbox, so the first ask may find none yet. */
+function requestPayment(
+  partyId: string,
+  minor: bigint,
+  description: string,
+): Promise<PaymentRequestAccepted> {
+  return waitFor(
+    async () => {
+      try {
+        return await test.merchant.requestPayment({
+          customer: partyId,
+          amount: { currency: 'EUR', minor },
+          description,
+        });
+      } catch (error) {
+        if (isMpayError(error, 'PARTY_UNKNOWN')) return undefined;
+        throw error;
+      }
+    },
+    { deadlineMs: backgroundWorkDeadlineMs, what: `the FSP to know ${partyId} and take the request` },
+  );
+}
+
+/** The request card of the payment described so, once the inbox delivered and the page verified it. */
+async function requestCard(page: Page, description: string): Promise<Locator> {
+  const card = page.getByTestId('custody-request').filter({ hasText: description });
+  await card.waitFor({ timeout: paymentSettledDeadlineMs });
+  return card;
+}
+
+/**
+ * Types the PIN and answers; resolves once the page has custody's answer: the
+ * request is gone (answered), or it stays with its PIN field cleared (refused).
+ */
+async function answer(card: Locator, pin: string, button: 'Confirm' | 'Decline') {
+  const pinField = card.getByLabel('PIN', { exact: true });
+  await pinField.fill(pin);
+  await card.getByRole('button', { name: button }).click();
+  await expect
+    .poll(
+      async () =>
+        (await card.count()) === 0 || (await pinField.inputValue({ timeout: 1_000 }).catch(() => '')) === '',
+      { timeout: paymentSettledDeadlineMs },
+    )
+    .toBe(true);
+}
+
+describe('custody in the browser: a customer whose key is in custody’s HSM', () => {
+  let phone: { context: BrowserContext; page: Page };
+  let customer: NewCustomer;
+  const pin = '8642';
+
+  beforeAll(async () => {
+    phone = await test.phone();
+    customer = await openAccount('Vesna');
+  });
+  afterAll(() => phone?.context.close());
+
+  it('enrols through the page, shows the verified request live, and pays with the PIN only', async () => {
+    const { page } = phone;
+    await enrolThroughPage(page, customer, pin, 'wallet-custody-enrol');
+    await page.getByText('No request waiting').waitFor();
+    await screenshot(page, 'wallet-custody-waiting');
+    const merchantBefore = (await test.balances()).merchant;
+
+    const accepted = await requestPayment(customer.partyId, 7_25n, 'Two flat whites');
+    const card = await requestCard(page, 'Two flat whites');
+    await expect(card.textContent()).resolves.toContain(demoParties.merchant.displayName);
+    await expect(card.textContent()).resolves.toContain('EUR 7.25');
+    await expect(card.getByText('verified', { exact: true }).isVisible()).resolves.toBe(true);
+    // The level and what it asks, as the FSP stated them: custody always asks the PIN.
+    await expect(card.textContent()).resolves.toMatch(/Level.*(Small|Medium|Large)/);
+    await expect(card.textContent()).resolves.toContain('your PIN');
+    await screenshot(page, 'wallet-custody-request');
+
+    await answer(card, pin, 'Confirm');
+    const result = page.getByTestId('custody-result');
+    await result.getByRole('heading', { name: 'Paid' }).waitFor({ timeout: paymentSettledDeadlineMs });
+    await expect(result.textContent()).resolves.toContain('Receipt signed by the FSP and verified');
+    expect(await balanceOf(customer.account)).toBe(100_00n - 7_25n);
+    await waitFor(async () => (await test.balances()).merchant === merchantBefore + 7_25n, {
+      deadlineMs: paymentSettledDeadlineMs,
+      what: 'the merchant to be credited 7.25',
+    });
+    expect((await test.merchant.paymentStatus(accepted.paymentId)).status).toBe('completed');
+    // The history keeps it, and custody lists the signature it made in the customer's name.
+    const history = page.getByRole('list', { name: 'Custody payments' });
+    await expect(history.getByText('Paid').isVisible()).resolves.toBe(true);
+    await page.getByRole('button', { name: 'Show signatures' }).click();
+    await page
+      .getByRole('list', { name: 'Signatures custody made' })
+      .getByText('Confirmed')
+      .waitFor({ timeout: backgroundWorkDeadlineMs });
+    await screenshot(page, 'wallet-custody-receipt');
+  });
+
+  it('declines with the PIN: custody signs the decline and nothing moves', async () => {
+    const { page } = phone;
+    await page.getByTestId('custody-result').getByRole('button', { name: 'Done' }).click();
+    const accepted = await requestPayment(customer.partyId, 5_00n, 'A bag of beans');
+    const card = await requestCard(page, 'A bag of beans');
+    await answer(card, pin, 'Decline');
+    await page
+      .getByTestId('custody-result')
+      .getByRole('heading', { name: 'Declined' })
+      .waitFor({ timeout: paymentSettledDeadlineMs });
+    await screenshot(page, 'wallet-custody-declined');
+    expect((await test.merchant.paymentStatus(accepted.paymentId)).status).toBe('declined');
+    expect(await balanceOf(customer.account)).toBe(100_00n - 7_25n);
+    // After a reload the page rebuilds its history from what it stored, nothing asked again.
+    await page.reload();
+    const history = page.getByRole('list', { name: 'Custody payments' });
+    await history.getByText('Declined').waitFor();
+    await expect(history.getByText('Paid').isVisible()).resolves.toBe(true);
+    await expect(page.getByTestId('custody-request').count()).resolves.toBe(0);
+    await screenshot(page, 'wallet-custody-history');
+  });
+});
+
+describe('custody in the browser: wrong PINs', () => {
+  it('refuses a wrong PIN (PIN_REFUSED), blocks at the fifth (PIN_BLOCKED), and then refuses the right one too', async () => {
+    const { context, page } = await test.phone();
+    try {
+      const customer = await openAccount('Goran');
+      await enrolThroughPage(page, customer, '5791');
+      await requestPayment(customer.partyId, 3_00n, 'Parking, two hours');
+      const card = await requestCard(page, 'Parking, two hours');
+      const codes: (string | null)[] = [];
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        await answer(card, `000${attempt}`, 'Confirm');
+        codes.push(await card.getByTestId('error').getAttribute('data-code'));
+        if (attempt === 0) await screenshot(page, 'wallet-custody-pin-refused');
+      }
+      expect(codes).toEqual(['PIN_REFUSED', 'PIN_REFUSED', 'PIN_REFUSED', 'PIN_REFUSED', 'PIN_BLOCKED']);
+      await expect(page.getByTestId('pin-blocked').isVisible()).resolves.toBe(true);
+      // Custody's own alert reaches the phone through the inbox, verified as custody's.
+      await page
+        .getByTestId('pin-blocked')
+        .getByText('Custody alerted this phone')
+        .waitFor({ timeout: backgroundWorkDeadlineMs });
+      await screenshot(page, 'wallet-custody-pin-blocked');
+      await answer(card, '5791', 'Confirm');
+      await expect(card.getByTestId('error').getAttribute('data-code')).resolves.toBe('PIN_BLOCKED');
+      expect(await balanceOf(customer.account)).toBe(100_00n);
+    } finally {
+      await context.close();
+    }
+  });
+});

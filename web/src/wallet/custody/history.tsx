@@ -1,0 +1,114 @@
+import { parseDecimalAmount } from '@mpay/protocol';
+import type { JSX } from 'preact';
+import { Button, Card, Facts } from '../../ui/components.tsx';
+import { formatMoney, formatTime, shortId } from '../../ui/format.ts';
+import type { CustodyPaymentRecord, CustodyPaymentStatus } from './store.ts';
+
+/** A payment's status as a badge: text and tone. */
+const statusBadges: Readonly<
+  Record<CustodyPaymentStatus, { text: string; tone: 'good' | 'warn' | 'bad' | '' }>
+> = {
+  pending: { text: 'Waiting for you', tone: 'warn' },
+  authorised: { text: 'Authorised', tone: 'warn' },
+  completed: { text: 'Paid', tone: 'good' },
+  declined: { text: 'Declined', tone: '' },
+  expired: { text: 'Expired', tone: '' },
+  cancelled: { text: 'Cancelled', tone: '' },
+  failed: { text: 'Failed', tone: 'bad' },
+  unverified: { text: 'Not verified', tone: 'bad' },
+};
+
+export function StatusBadge(props: { readonly status: CustodyPaymentStatus }): JSX.Element {
+  const badge = statusBadges[props.status];
+  return <span class={badge.tone === '' ? 'badge' : `badge badge-${badge.tone}`}>{badge.text}</span>;
+}
+
+/** The signed amount for the screen; an amount that does not parse is shown as signed, never guessed. */
+export function amountText(amount: CustodyPaymentRecord['amount']): string {
+  if (amount === undefined) return '—';
+  try {
+    const parsed = parseDecimalAmount(amount.value, amount.currency);
+    return formatMoney(parsed.minor, parsed.currency);
+  } catch {
+    return `${amount.currency} ${amount.value}`;
+  }
+}
+
+const resultTitles: Partial<Record<CustodyPaymentStatus, string>> = {
+  completed: 'Paid',
+  authorised: 'Authorised: waiting for your bank',
+  declined: 'Declined',
+  expired: 'Expired',
+  cancelled: 'Cancelled',
+  failed: 'Not paid',
+};
+
+/**
+ * The answer to a payment the customer just confirmed or declined: the FSP's
+ * receipt (verified by the SDK under the FSP's pinned key) or custody's word.
+ */
+export function CustodyResultCard(props: {
+  readonly record: CustodyPaymentRecord;
+  readonly onDone: () => void;
+}): JSX.Element {
+  const { record } = props;
+  const tone = record.status === 'completed' ? 'good' : record.status === 'failed' ? 'bad' : 'default';
+  return (
+    <Card title={resultTitles[record.status] ?? 'Payment'} tone={tone} testId="custody-result">
+      <p class="amount">{amountText(record.amount)}</p>
+      <Facts
+        items={[
+          ['To', record.merchant?.name ?? '—'],
+          ['Status', <StatusBadge key="status" status={record.status} />],
+          ...(record.completedAt === undefined ? [] : [['When', formatTime(record.completedAt)] as const]),
+          ...(record.failureCode === undefined ? [] : [['Code', record.failureCode] as const]),
+          [
+            'Payment',
+            <span key="id" class="mono" title={record.paymentId}>
+              {shortId(record.paymentId)}
+            </span>,
+          ],
+        ]}
+      />
+      {record.status === 'completed' ? (
+        <p class="muted">Receipt signed by the FSP and verified on this phone.</p>
+      ) : record.status === 'authorised' ? (
+        <p class="muted">Custody signed in your name; the receipt follows once your bank paid.</p>
+      ) : record.status === 'declined' ? (
+        <p class="muted">Custody signed your decline. Nothing was paid.</p>
+      ) : null}
+      <Button kind="secondary" onClick={props.onDone}>
+        Done
+      </Button>
+    </Card>
+  );
+}
+
+/** Everything this phone saw, newest first. */
+export function CustodyHistory(props: { readonly payments: readonly CustodyPaymentRecord[] }): JSX.Element {
+  return (
+    <Card title="History">
+      {props.payments.length === 0 ? (
+        <p class="muted">No payments yet.</p>
+      ) : (
+        <ul class="list" aria-label="Custody payments">
+          {props.payments.map((record) => (
+            <li key={record.paymentId}>
+              <div class="row">
+                <strong>{record.merchant?.name ?? 'Unknown payee'}</strong>
+                <span>{amountText(record.amount)}</span>
+              </div>
+              <div class="row">
+                <span class="muted">{formatTime(record.completedAt ?? record.receivedAt)}</span>
+                <StatusBadge status={record.status} />
+              </div>
+              {record.verificationCode !== undefined && record.status === 'unverified' ? (
+                <p class="notice-code">Not shown: {record.verificationCode}</p>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,96 @@
+import type { CustodyPaymentRequestView, Receipt } from '@mpay/sdk';
+import { describe, expect, it } from 'vitest';
+import { recordOfAnswer, recordOfRequest, recordOfStatement, recordOfUnverified } from './records.ts';
+import type { CustodyPaymentRecord } from './store.ts';
+
+/** The phone's record of a custody payment: what arrives later never undoes an answer. */
+const paymentId = '01a23a77-0000-7000-8000-000000000001';
+
+function view(): CustodyPaymentRequestView {
+  return {
+    paymentId,
+    merchant: { id: 'merkur.trade@merchant.ybank', name: 'Merkur Trade' },
+    amount: { currency: 'EUR', value: '7.25', minor: 725n },
+    description: 'Two flat whites',
+    sealed: true,
+    procedure: 'm-commerce',
+    securityLevel: 'small',
+    protections: ['merchant_signature', 'fsp_countersignature', 'customer_signature', 'pin'],
+    forward: 'a.b.c',
+  } as unknown as CustodyPaymentRequestView;
+}
+
+function statement(payload: Record<string, unknown>): Receipt {
+  return { jws: 'x.y.z', payload };
+}
+
+const t0 = '2026-12-03T05:00:00.000Z';
+const t1 = '2026-12-03T05:01:00.000Z';
+
+describe('custody payment records', () => {
+  it('keeps a verified request as pending with its forward, and forgets the forward once answered', () => {
+    const pending = recordOfRequest(view(), t0, undefined);
+    expect(pending).toMatchObject({ status: 'pending', forward: 'a.b.c', amount: { value: '7.25' } });
+    const authorised = recordOfAnswer('authorised', t1, pending);
+    expect(authorised.status).toBe('authorised');
+    expect(authorised.forward).toBeUndefined();
+    // The same request read again from the inbox does not make it answerable again.
+    expect(recordOfRequest(view(), t1, authorised)).toBe(authorised);
+  });
+
+  it('completes on the FSP receipt, and a later outcome does not undo it', () => {
+    const pending = recordOfRequest(view(), t0, undefined);
+    const completed = recordOfStatement(
+      'receipt',
+      statement({
+        receipt: { status: 'completed', completedAt: t1, amount: { currency: 'EUR', value: '7.25' } },
+      }),
+      paymentId,
+      t1,
+      pending,
+    );
+    expect(completed).toMatchObject({ status: 'completed', statement: 'x.y.z', completedAt: t1 });
+    expect(completed.merchant?.name).toBe('Merkur Trade');
+    const late = recordOfStatement(
+      'outcome',
+      statement({ paymentOutcome: { status: 'expired' } }),
+      paymentId,
+      t1,
+      completed,
+    );
+    expect(late).toBe(completed);
+  });
+
+  it('takes an outcome with its failure code; an unknown outcome status is a failure, never a payment', () => {
+    const pending = recordOfRequest(view(), t0, undefined);
+    const declined = recordOfStatement(
+      'outcome',
+      statement({ paymentOutcome: { status: 'declined', failureCode: 'PAYMENT_DECLINED', at: t1 } }),
+      paymentId,
+      t1,
+      pending,
+    );
+    expect(declined).toMatchObject({ status: 'declined', failureCode: 'PAYMENT_DECLINED' });
+    const odd = recordOfStatement(
+      'outcome',
+      statement({ paymentOutcome: { status: 'completed' } }),
+      paymentId,
+      t1,
+      pending,
+    );
+    expect(odd.status).toBe('failed');
+  });
+
+  it('keeps a request that failed to verify by its code (expired when only too old), never over an answer', () => {
+    expect(recordOfUnverified(paymentId, 'CRYPTO_VERIFICATION_FAILED', t0, undefined)).toMatchObject({
+      status: 'unverified',
+      verificationCode: 'CRYPTO_VERIFICATION_FAILED',
+    });
+    const pending = recordOfRequest(view(), t0, undefined);
+    const expired = recordOfUnverified(paymentId, 'MESSAGE_EXPIRED', t1, pending);
+    expect(expired).toMatchObject({ status: 'expired', merchant: { name: 'Merkur Trade' } });
+    expect(expired.forward).toBeUndefined();
+    const answered: CustodyPaymentRecord = recordOfAnswer('declined', t1, pending);
+    expect(recordOfUnverified(paymentId, 'CUSTODY_SOURCE_INVALID', t1, answered)).toBe(answered);
+  });
+});
