@@ -4,9 +4,10 @@ import { type VerificationKeyResolver, verifyCompactSignature } from '../jws/ver
 import type { PublicJwk } from '../keys/jwk.ts';
 import { clockSkewSecondsLimit, isIdentifier, nowSeconds, resolveLimit } from '../limits.ts';
 import {
-  CERTIFICATE_MEMBERS,
   CERTIFICATE_TYPE,
   certifiableKey,
+  hasCertificateMembers,
+  isCertifiedName,
   isSeconds,
   isSerialNumber,
 } from './payload.ts';
@@ -14,6 +15,12 @@ import {
 export interface KeyCertificate {
   readonly issuer: string;
   readonly subject: string;
+  /**
+   * The subject's display name, certified by the FSP (`isCertifiedName`);
+   * undefined for a certificate that names none (issued before names were
+   * certified). Only this name may be shown as the subject's.
+   */
+  readonly name?: string;
   readonly serialNumber: string;
   /** Seconds since the epoch. */
   readonly issuedAt: number;
@@ -44,7 +51,8 @@ function invalid(cause?: unknown): never {
 /**
  * Verifies a key certificate against the FSP's public keys (resolved by kid):
  * CERTIFICATE_INVALID for a bad signature, wrong typ, unknown FSP key or a
- * malformed payload; CERTIFICATE_EXPIRED outside [nbf, exp] (with clock skew);
+ * malformed payload (a `name` that is not a certifiable display name
+ * included); CERTIFICATE_EXPIRED outside [nbf, exp] (with clock skew);
  * CERTIFICATE_REVOKED when `isRevoked(serialNumber)` says so.
  */
 export async function verifyKeyCertificate(
@@ -58,9 +66,10 @@ export async function verifyKeyCertificate(
     compactLengthMax: options.compactLengthMax,
   }).catch(invalid);
   const payload = parseCanonicalObject(verified.payloadBytes);
-  if (payload === undefined || Object.keys(payload).sort().join() !== CERTIFICATE_MEMBERS.join()) invalid();
-  const { iss, sub, iat, nbf, exp, serialNumber } = payload;
+  if (payload === undefined || !hasCertificateMembers(payload)) invalid();
+  const { iss, sub, iat, nbf, exp, serialNumber, name } = payload;
   if (!isIdentifier(iss) || !isIdentifier(sub) || !isSerialNumber(serialNumber)) invalid();
+  if (name !== undefined && !isCertifiedName(name)) invalid();
   if (!isSeconds(iat) || !isSeconds(nbf) || !isSeconds(exp) || nbf >= exp) invalid();
   if (options.issuer !== undefined && iss !== options.issuer) invalid();
   const signingJwk = await certifiableKey(payload.signingJwk, 'sig').catch(invalid);
@@ -73,6 +82,7 @@ export async function verifyKeyCertificate(
   return Object.freeze({
     issuer: iss,
     subject: sub,
+    ...(name === undefined ? {} : { name }),
     serialNumber,
     issuedAt: iat,
     notBefore: nbf,

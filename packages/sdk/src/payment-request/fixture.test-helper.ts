@@ -51,11 +51,15 @@ export interface PushOptions {
   readonly fspSigningKey?: GeneratedKeyPair;
   /** Certifies the merchant's keys for this subject instead of the merchant. */
   readonly certificateSubject?: string;
+  /** The name the certificate names (default 'Merkur Trade'); null: a certificate that names no one. */
+  readonly certifiedName?: string | null;
+  /** The push's unsigned `merchantName` (default 'Merkur Trade'); null: none. */
+  readonly pushedName?: string | null;
   /** Changes the message after every signature was made. */
   readonly mutate?: (message: ImsMessage) => ImsMessage;
 }
 
-/** `{ ims, merchantCertificate, merchantName }` as the FSP sends it to the customer. */
+/** `{ ims, merchantCertificate, merchantName }` as the FSP sends it to the customer (`merchantName` unsigned). */
 export async function paymentRequestPush(
   setup: Parties,
   options: PushOptions = {},
@@ -98,6 +102,7 @@ export async function paymentRequestPush(
     {
       issuer: setup.fsp.id,
       subject: options.certificateSubject ?? merchantId,
+      name: options.certifiedName === null ? undefined : (options.certifiedName ?? 'Merkur Trade'),
       signingJwk: setup.merchantKeys.signing.publicJwk,
       encryptionJwk: setup.merchantKeys.encryption.publicJwk,
       notBefore: nowSeconds - 60,
@@ -106,8 +111,10 @@ export async function paymentRequestPush(
     },
     setup.fspKeys.signing.privateJwk,
   );
+  const pushedName =
+    options.pushedName === null ? {} : { merchantName: options.pushedName ?? 'Merkur Trade' };
   return {
-    push: { ims: imsToJson(message), merchantCertificate, merchantName: 'Merkur Trade' },
+    push: { ims: imsToJson(message), merchantCertificate, ...pushedName },
     message,
   };
 }

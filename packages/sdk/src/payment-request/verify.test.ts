@@ -1,7 +1,7 @@
 import { generateSigningKeyPair } from '@mpay/envelope';
 import { isMpayError } from '@mpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { customerId, type Parties, parties, paymentRequestPush } from './fixture.test-helper.ts';
+import { customerId, merchantId, type Parties, parties, paymentRequestPush } from './fixture.test-helper.ts';
 import { verifyPaymentRequest } from './verify.ts';
 
 let setup: Parties;
@@ -32,6 +32,26 @@ describe('verifyPaymentRequest (iMS step 3, shared by both wallets)', () => {
       procedure: 'm-commerce',
       securityLevel: 'small',
     });
+  });
+
+  it('shows the name the FSP certified, whatever the push’s unsigned merchantName says', async () => {
+    for (const pushedName of ['Evil Corp', 'Merkur Trade \u202eedarT', null]) {
+      const { push } = await paymentRequestPush(setup, { pushedName });
+      const view = await verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp });
+      expect(view.merchant, String(pushedName)).toEqual({ id: merchantId, name: 'Merkur Trade' });
+    }
+    const { push } = await paymentRequestPush(setup, { certifiedName: 'Merkur Trade Skopje' });
+    const view = await verifyPaymentRequest(
+      { ...push, merchantName: 'Evil Corp' },
+      { partyId: customerId, fsp: setup.fsp },
+    );
+    expect(view.merchant).toEqual({ id: merchantId, name: 'Merkur Trade Skopje' });
+  });
+
+  it('shows the merchant’s id, flagged nameCertified: false, when its certificate names no one', async () => {
+    const { push } = await paymentRequestPush(setup, { certifiedName: null, pushedName: 'Merkur Trade' });
+    const view = await verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp });
+    expect(view.merchant).toEqual({ id: merchantId, name: merchantId, nameCertified: false });
   });
 
   it('refuses a request addressed to another party', async () => {
@@ -69,13 +89,11 @@ describe('verifyPaymentRequest (iMS step 3, shared by both wallets)', () => {
     );
   });
 
-  it('refuses a push without the merchant’s certificate or name', async () => {
+  it('refuses a push without the merchant’s certificate', async () => {
     const { push } = await paymentRequestPush(setup);
-    for (const missing of ['merchantCertificate', 'merchantName']) {
-      const { [missing]: _gone, ...rest } = push;
-      expect(await codeOf(verifyPaymentRequest(rest, { partyId: customerId, fsp: setup.fsp })), missing).toBe(
-        'CRYPTO_VERIFICATION_FAILED',
-      );
-    }
+    const { merchantCertificate: _gone, ...rest } = push;
+    expect(await codeOf(verifyPaymentRequest(rest, { partyId: customerId, fsp: setup.fsp }))).toBe(
+      'CRYPTO_VERIFICATION_FAILED',
+    );
   });
 });

@@ -14,7 +14,8 @@ import { type FspTrust, fspKeyResolver } from '../fsp.ts';
 /** What the customer is shown before confirming (iMS: "presents merchant and amount"). */
 export interface PaymentRequestView {
   paymentId: string;
-  merchant: { id: string; name: string };
+  /** The payee, as `merchantShown` reads it from the merchant's key certificate. */
+  merchant: MerchantShown;
   amount: { currency: string; value: string; minor: bigint };
   /** In clear, or opened from the sealed private fields by the wallet (`sealed`). */
   description: string | undefined;
@@ -33,6 +34,20 @@ export interface PaymentRequestView {
   /** What the level requires, as the FSP stated it under its signature (the PIN, a second factor, the bank's approval…). */
   protections: readonly string[];
   message: ImsMessage;
+}
+
+/**
+ * A merchant as a wallet may show it. `name` is the display name the FSP
+ * certified in the merchant's key certificate, never text from outside a
+ * signature. A certificate that names no one (issued before the FSP certified
+ * names) gives the merchant's id as `name` and `nameCertified: false`: show it
+ * as an id, not as a name the FSP vouches for. `nameCertified` is absent when
+ * the name is certified.
+ */
+export interface MerchantShown {
+  id: string;
+  name: string;
+  nameCertified?: false;
 }
 
 export interface VerifyPaymentRequestContext {
@@ -67,21 +82,30 @@ export async function verifyMerchantCertificate(
   return verified;
 }
 
+/** The merchant a verified certificate names, as a wallet shows it (`MerchantShown`). */
+export function merchantShown(certificate: KeyCertificate): MerchantShown {
+  return certificate.name === undefined
+    ? { id: certificate.subject, name: certificate.subject, nameCertified: false }
+    : { id: certificate.subject, name: certificate.name };
+}
+
 /**
  * iMS step 3 (§4 and §5), the same for a wallet that holds its key and for a
- * custody customer's phone: the request `{ ims, merchantCertificate,
- * merchantName }` as the FSP sent it is shown only if it is addressed to this
- * party, the FSP countersigned exactly its content, the merchant's
- * certificate is the FSP's for the payee, and the merchant signed exactly its
- * content. Any failure is CRYPTO_VERIFICATION_FAILED (or the message
- * format's own code), without saying which check failed.
+ * custody customer's phone: the request `{ ims, merchantCertificate }` as the
+ * FSP sent it is shown only if it is addressed to this party, the FSP
+ * countersigned exactly its content, the merchant's certificate is the FSP's
+ * for the payee, and the merchant signed exactly its content. Any failure is
+ * CRYPTO_VERIFICATION_FAILED (or the message format's own code), without
+ * saying which check failed. The merchant's name shown is the certificate's
+ * (`merchantShown`): a `merchantName` member in the push is signed by no one
+ * and ignored.
  */
 export async function verifyPaymentRequest(
   push: unknown,
   context: VerifyPaymentRequestContext,
 ): Promise<PaymentRequestView> {
-  const { ims, merchantCertificate, merchantName } = (push ?? {}) as Record<string, unknown>;
-  if (typeof merchantCertificate !== 'string' || typeof merchantName !== 'string') verificationFailed();
+  const { ims, merchantCertificate } = (push ?? {}) as Record<string, unknown>;
+  if (typeof merchantCertificate !== 'string') verificationFailed();
   const message = imsFromJson(ims);
   if (message.address.from.id !== context.partyId) verificationFailed();
   const fspSign = message.address.fspSign;
@@ -113,7 +137,7 @@ export async function verifyPaymentRequest(
   if (!signedContentMatches(merchant.payload, merchantSignedContent(message))) verificationFailed();
   return {
     paymentId: message.transactionId,
-    merchant: { id: message.address.to.id, name: merchantName },
+    merchant: merchantShown(certificate),
     amount: {
       currency: message.data.amount.currency,
       value: formatDecimalAmount(message.data.amount),

@@ -29,16 +29,22 @@ let url: string;
 let registry: Map<string, { status: number; body: unknown }>;
 let requests: { method: string; path: string; body: string; authorization: string | undefined }[];
 
+/** The name the stand-in FSP certifies for its merchants. */
+const certifiedName = 'Merkur Trade';
+
 async function certificateFor(
   subject: string,
   signing: GeneratedKeyPair,
   signedBy: GeneratedKeyPair = setup.fspKeys.signing,
+  /** null: a certificate that names no one (issued before names were certified). */
+  name: string | null = certifiedName,
 ): Promise<string> {
   const nowSeconds = Math.floor(Date.now() / 1000);
   return issueKeyCertificate(
     {
       issuer: setup.fsp.id,
       subject,
+      name: name ?? undefined,
       signingJwk: signing.publicJwk,
       encryptionJwk: setup.merchantKeys.encryption.publicJwk,
       notBefore: nowSeconds - 60,
@@ -55,7 +61,8 @@ async function register(id: string, signing: GeneratedKeyPair, certificate?: str
     body: {
       id,
       kind: 'merchant',
-      displayName: 'Merkur Trade',
+      // Signed by no one: what a wallet must not show (the certificate names the merchant).
+      displayName: 'Somebody Else Ltd',
       certificate: certificate ?? (await certificateFor(id, signing)),
     },
   });
@@ -135,7 +142,7 @@ function withAmount(payload: string, from: string, to: string): string {
 }
 
 describe('createTillQr and readTillQr', () => {
-  it('the wallet reads what the till signed and shows the FSP’s name of the merchant', async () => {
+  it('the wallet reads what the till signed and shows the name the FSP certified for the merchant', async () => {
     const now = new Date();
     const qr = await createTillQr(till, { amount: { currency: 'EUR', minor: 12_50n }, city: 'Skopje' }, now);
     const code = parseTillCode(qr.payload);
@@ -144,7 +151,7 @@ describe('createTillQr and readTillQr', () => {
     const offer = await readTillQr(qr.payload, context());
     expect(offer).toEqual({
       merchantId,
-      merchantName: 'Merkur Trade',
+      merchantName: certifiedName,
       amount: { currency: 'EUR', minor: 12_50n },
       transactionId: qr.transactionId,
       expiresAt: qr.expiresAt,
@@ -155,6 +162,29 @@ describe('createTillQr and readTillQr', () => {
     expect(requests.map((request) => `${request.method} ${request.path}`)).toEqual([
       `GET /parties/${merchantId}`,
     ]);
+  });
+
+  it('shows the merchant’s id, flagged, when its certificate names no one; the registry’s unsigned name never', async () => {
+    await register(
+      merchantId,
+      setup.merchantKeys.signing,
+      await certificateFor(merchantId, setup.merchantKeys.signing, setup.fspKeys.signing, null),
+    );
+    const qr = await createTillQr(till, { amount: { currency: 'EUR', minor: 12_50n } });
+    const offer = await readTillQr(qr.payload, context());
+    expect(offer).toMatchObject({ merchantId, merchantName: merchantId, merchantNameCertified: false });
+    // An answer without the unsigned name reads the same: the certificate is all the wallet needs.
+    registry.set(merchantId, {
+      status: 200,
+      body: {
+        id: merchantId,
+        kind: 'merchant',
+        certificate: await certificateFor(merchantId, setup.merchantKeys.signing),
+      },
+    });
+    const named = await readTillQr(qr.payload, context());
+    expect(named.merchantName).toBe(certifiedName);
+    expect(named).not.toHaveProperty('merchantNameCertified');
   });
 
   it('also with an Ed25519 merchant key', async () => {

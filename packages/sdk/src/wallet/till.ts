@@ -1,5 +1,6 @@
 import {
   decodeBase64url,
+  type KeyCertificate,
   type PrivateJwk,
   SIGNING_ALGORITHMS,
   type SigningAlgorithm,
@@ -16,7 +17,11 @@ import {
   type TillCode,
 } from '@mpay/protocol';
 import type { FspTrust } from '../fsp.ts';
-import { type PaymentRequestView, verifyMerchantCertificate } from '../payment-request/verify.ts';
+import {
+  merchantShown,
+  type PaymentRequestView,
+  verifyMerchantCertificate,
+} from '../payment-request/verify.ts';
 
 /**
  * What the wallet shows after reading a till's QR code (iMS §2.2, m-trade):
@@ -24,8 +29,15 @@ import { type PaymentRequestView, verifyMerchantCertificate } from '../payment-r
  */
 export interface TillOffer {
   readonly merchantId: string;
-  /** The name the FSP registered for the merchant, never the QR code's own text (EMV 59). */
+  /**
+   * The display name the FSP certified in the merchant's key certificate:
+   * never the QR code's own text (EMV 59), nor the unsigned `displayName` of
+   * GET /parties/:id. A certificate that names no one gives the merchant's id
+   * here and `merchantNameCertified: false` (absent when certified), as
+   * `PaymentRequestView.merchant` does.
+   */
   readonly merchantName: string;
+  readonly merchantNameCertified?: false;
   readonly amount: Amount;
   /** The payment's transaction id: the till's payment request carries the same. */
   readonly transactionId: string;
@@ -58,7 +70,6 @@ export interface TillClaimContext extends TillReadContext {
 
 /** GET /parties/:id answers a small JSON object; anything larger is not the FSP's answer. */
 const partyAnswerBytesMax = 64 * 1024;
-const displayNameLengthMax = 100;
 
 /** Offers this module verified: a claim is only ever sent for one of them. */
 const verifiedOffers = new WeakSet<TillOffer>();
@@ -72,37 +83,34 @@ function signatureInvalid(detail?: string): never {
 }
 
 /**
- * The merchant as the FSP registers it: its display name and the FSP's
- * certificate of its keys. A merchant the FSP does not know cannot have
- * signed the code: QR_SIGNATURE_INVALID. The FSP not answering, busy or
- * down, stays a retryable code (SERVICE_UNAVAILABLE, REQUEST_RATE_LIMITED).
+ * The FSP's certificate of the merchant's keys and name (the answer's own
+ * `displayName` is signed by no one and not read). A merchant the FSP does
+ * not know cannot have signed the code: QR_SIGNATURE_INVALID. The FSP not
+ * answering, busy or down, stays a retryable code (SERVICE_UNAVAILABLE,
+ * REQUEST_RATE_LIMITED).
  */
-async function fetchMerchant(
-  context: TillReadContext,
-  merchantId: string,
-): Promise<{ displayName: string; certificate: string }> {
+async function fetchMerchantCertificate(context: TillReadContext, merchantId: string): Promise<string> {
   const answer = await requestAnswer(`${context.gatewayUrl}/parties/${encodeURIComponent(merchantId)}`, {
     responseBytesMax: partyAnswerBytesMax,
   });
   // The FSP busy or down is not a forgery: its retryable answer stands (retry later).
   if (answer.status >= 500 || answer.status === 429) throw errorFromAnswer(answer.body, answer.status);
   const body = (answer.body ?? {}) as Record<string, unknown>;
-  const { id, kind, displayName, certificate } = body;
-  if (
-    answer.status !== 200 ||
-    id !== merchantId ||
-    kind !== 'merchant' ||
-    typeof displayName !== 'string' ||
-    displayName.length === 0 ||
-    displayName.length > displayNameLengthMax ||
-    typeof certificate !== 'string'
-  )
+  const { id, kind, certificate } = body;
+  if (answer.status !== 200 || id !== merchantId || kind !== 'merchant' || typeof certificate !== 'string')
     signatureInvalid('merchant');
-  return { displayName, certificate };
+  return certificate;
 }
 
-/** The merchant's signature over the code's signed bytes, under the key the FSP certified for it. */
-async function verifyMerchantSignature(context: TillReadContext, code: TillCode, certificate: string) {
+/**
+ * The merchant's signature over the code's signed bytes, under the key the
+ * FSP certified for it; returns the verified certificate.
+ */
+async function verifyMerchantSignature(
+  context: TillReadContext,
+  code: TillCode,
+  certificate: string,
+): Promise<KeyCertificate> {
   const certified = await verifyMerchantCertificate(certificate, code.merchantId, context.fsp).catch(
     (error: unknown) => {
       if (isMpayError(error) && error.category === 'retryable') throw error;
@@ -115,6 +123,7 @@ async function verifyMerchantSignature(context: TillReadContext, code: TillCode,
   if (signature === undefined) signatureInvalid();
   const valid = await verifyRawSignature(jwk.alg, jwk, code.signingInput, signature).catch(() => false);
   if (!valid) signatureInvalid();
+  return certified;
 }
 
 /**
@@ -124,7 +133,8 @@ async function verifyMerchantSignature(context: TillReadContext, code: TillCode,
  * certificate from the FSP (GET /parties/:id, the one request this makes) and
  * the merchant's signature under the certified key (QR_SIGNATURE_INVALID for
  * any failure, without saying which). A code altered after signing — amount,
- * payee, transaction id — fails the signature.
+ * payee, transaction id — fails the signature. The merchant's name shown is
+ * the one its certificate names.
  */
 export async function readTillQr(payload: string, context: TillReadContext): Promise<TillOffer> {
   const code = parseTillCode(payload);
@@ -132,11 +142,12 @@ export async function readTillQr(payload: string, context: TillReadContext): Pro
   const timeOptions =
     context.clockSkewSeconds === undefined ? {} : { clockSkewSeconds: context.clockSkewSeconds };
   checkTillCodeTime(code, now(), timeOptions);
-  const merchant = await fetchMerchant(context, code.merchantId);
-  await verifyMerchantSignature(context, code, merchant.certificate);
+  const certificate = await fetchMerchantCertificate(context, code.merchantId);
+  const merchant = merchantShown(await verifyMerchantSignature(context, code, certificate));
   const offer: TillOffer = Object.freeze({
     merchantId: code.merchantId,
-    merchantName: merchant.displayName,
+    merchantName: merchant.name,
+    ...(merchant.nameCertified === false ? { merchantNameCertified: false as const } : {}),
     amount: code.amount,
     transactionId: code.transactionId,
     expiresAt: code.expiresAt.toISOString(),

@@ -62,6 +62,7 @@ describe('registerMerchant', () => {
     expect(certificate).toMatchObject({
       issuer: gateway.fsp.id,
       subject: 'shop@merchant.ybank',
+      name: 'shop',
       signingJwk: input.signingJwk,
       encryptionJwk: input.encryptionJwk,
     });
@@ -77,10 +78,59 @@ describe('registerMerchant', () => {
   it('answers the same certificate when the same merchant registers the same key again', async () => {
     const input = await registration('bakery');
     const first = await register(input);
-    const again = await register({ ...input, displayName: 'The Bakery' });
-    expect(again).toEqual(first);
+    expect(await register(input)).toEqual(first);
     expect(await certificateRows('bakery@merchant.ybank')).toBe(1);
-    expect((await findParty(gateway.database, 'bakery@merchant.ybank'))?.displayName).toBe('The Bakery');
+  });
+
+  it('re-issues the certificate of the same key with the new name when the merchant is renamed', async () => {
+    const input = await registration('patisserie');
+    const first = await register(input);
+    const kid = String((input.signingJwk as { kid: string }).kid);
+    const before = await certificateBySigningKid(gateway.database, kid);
+    const renamed = await register({ ...input, displayName: '  La Pâtisserie  ' });
+    expect(renamed.certificate).not.toBe(first.certificate);
+    const verify = (certificate: string) =>
+      verifyKeyCertificate(certificate, async () => gateway.fsp.signing.publicJwk, {
+        isRevoked: () => false,
+        now: () => gateway.now().getTime(),
+      });
+    const [previous, current] = [await verify(first.certificate), await verify(renamed.certificate)];
+    expect(current.name).toBe('La Pâtisserie');
+    expect(current).toMatchObject({
+      subject: previous.subject,
+      signingJwk: previous.signingJwk,
+      encryptionJwk: previous.encryptionJwk,
+      notBefore: previous.notBefore,
+      notAfter: previous.notAfter,
+    });
+    expect(current.serialNumber).not.toBe(previous.serialNumber);
+    // One certificate per key, replaced in place: the registry answers the new one.
+    expect(await certificateRows('patisserie@merchant.ybank')).toBe(1);
+    const after = await certificateBySigningKid(gateway.database, kid);
+    expect(after).toMatchObject({ serialNumber: current.serialNumber, certificate: renamed.certificate });
+    expect(after?.serialNumber).not.toBe(before?.serialNumber);
+    expect((await findParty(gateway.database, 'patisserie@merchant.ybank'))?.displayName).toBe(
+      'La Pâtisserie',
+    );
+  });
+
+  it('refuses a name the certificate may not carry, and leaves the registration as it was', async () => {
+    const input = await registration('deli');
+    const first = await register(input);
+    for (const displayName of ['Deli \u202eileD', 'Deli\u0007', 'De\u2066li\u2069', 'Deli\u200bDeli']) {
+      expect([displayName, await register({ ...input, displayName }).catch(codeOf)]).toEqual([
+        displayName,
+        'REQUEST_INVALID',
+      ]);
+    }
+    expect((await findParty(gateway.database, 'deli@merchant.ybank'))?.displayName).toBe('deli');
+    const kid = String((input.signingJwk as { kid: string }).kid);
+    expect((await certificateBySigningKid(gateway.database, kid))?.certificate).toBe(first.certificate);
+    const fresh = await registration('cheese');
+    expect(await register({ ...fresh, displayName: 'Cheese \u202eeseehC' }).catch(codeOf)).toBe(
+      'REQUEST_INVALID',
+    );
+    expect(await findParty(gateway.database, fresh.id)).toBeUndefined();
   });
 
   it("refuses another merchant's key, and leaves nothing of the refused registration", async () => {

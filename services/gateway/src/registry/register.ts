@@ -1,5 +1,5 @@
 import { type PublicJwk, parsePublicJwk } from '@mpay/envelope';
-import { MpayError, parsePartyId } from '@mpay/protocol';
+import { isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { findBank } from './banks.ts';
@@ -56,9 +56,12 @@ function validate(registration: MerchantRegistration): {
 
 /**
  * Registers a merchant with its public keys; the FSP issues the key
- * certificate that vouches for them (iMS §4: "the FSP stores the certificates
- * of the merchants"). No account: the merchant's bank alone knows which of its
- * accounts the merchant is paid into, and credits only that one.
+ * certificate that vouches for them and for the merchant's display name (iMS
+ * §4: "the FSP stores the certificates of the merchants"). Registering the
+ * same key under a new name re-issues its certificate with that name. Runs in
+ * the caller's transaction: a name the certificate refuses leaves nothing. No
+ * account: the merchant's bank alone knows which of its accounts the merchant
+ * is paid into, and credits only that one.
  */
 export async function registerMerchant(
   context: GatewayContext,
@@ -75,12 +78,18 @@ export async function registerMerchant(
       bankId: merchant.bankId,
       webhookUrl: merchant.webhookUrl,
     });
+    // The certificate names the merchant as registered: the one name a wallet shows as the payee.
     const certificate = await certifyKeys(sql, context.fsp, {
       partyId: merchant.id,
+      name: merchant.displayName,
       signingJwk: merchant.signingJwk,
       encryptionJwk: merchant.encryptionJwk,
       validityDays: context.limits.certificateValidityDays,
       now: context.clock(),
+    }).catch((error: unknown) => {
+      // The envelope's rule for a certified name (no control or bidi characters) refused it.
+      if (isMpayError(error, 'REQUEST_INVALID')) throw new MpayError('REQUEST_INVALID', 'displayName');
+      throw error;
     });
     return { id: merchant.id, certificate };
   }
