@@ -16,7 +16,12 @@ export {
   type SigningAlgorithm,
 } from './algorithms.ts';
 export { issueKeyCertificate, type KeyCertificateRequest } from './certificate/issue.ts';
-export { CERTIFICATE_TYPE, certifiableKey } from './certificate/payload.ts';
+export {
+  CERTIFICATE_TYPE,
+  CERTIFIED_NAME_LENGTH_MAX,
+  certifiableKey,
+  isCertifiedName,
+} from './certificate/payload.ts';
 export {
   type KeyCertificate,
   type VerifyCertificateOptions,

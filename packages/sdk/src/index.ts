@@ -100,6 +100,8 @@ export {
   tillClaimOf,
 } from './merchant/till.ts';
 export {
+  type MerchantShown,
+  merchantShown,
   type PaymentRequestView,
   type VerifyPaymentRequestContext,
   verifyMerchantCertificate,

@@ -17,6 +17,7 @@ import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
 import { expiredPaymentIds } from './payments/store.ts';
 import { applyEvent } from './payments/transition.ts';
+import { certifyMerchantNames } from './registry/certificates.ts';
 import { registerAdminOutboxRoutes } from './routes/admin-outboxes.ts';
 import { registerAdminPaymentRoutes } from './routes/admin-payments.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
@@ -142,6 +143,11 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     },
     mailer: options.mailer,
   };
+  // Merchants certified before certificates carried the display name get one that does, so wallets
+  // show the FSP's certified name (never the unsigned push field they once read).
+  const certified = await certifyMerchantNames(context.database, context.fsp, context.clock());
+  if (certified.reissued + certified.refused > 0)
+    log.info(certified, 'merchant certificates re-issued with their certified names');
   const macro: MacroContext | undefined =
     options.opaqueServerSetup === undefined
       ? undefined

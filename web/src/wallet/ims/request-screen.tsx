@@ -211,6 +211,11 @@ export function RequestScreen(props: {
       <p class="ims-verified">
         <span class="badge badge-good">✓ Verified</span> <span class="mono">{view.merchant.id}</span>
       </p>
+      {view.merchant.nameCertified === false ? (
+        <p class="muted ims-small" data-testid="name-not-certified">
+          The payment service has not certified a name for this merchant: check the merchant's id above.
+        </p>
+      ) : null}
       <p class="muted ims-small">
         Signed by the merchant with the key the payment service certified, and countersigned by the payment
         service. Checked on this phone.

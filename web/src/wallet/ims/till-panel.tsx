@@ -167,6 +167,11 @@ export function TillPanel(props: {
         <p class="ims-verified">
           <span class="badge badge-good">✓ Signed QR code</span> <span class="mono">{offer.merchantId}</span>
         </p>
+        {offer.merchantNameCertified === false ? (
+          <p class="muted ims-small" data-testid="name-not-certified">
+            The payment service has not certified a name for this merchant: check the merchant's id above.
+          </p>
+        ) : null}
         <p class="muted ims-small">
           The merchant signed this code with the key the payment service certified. Checked on this phone.
         </p>

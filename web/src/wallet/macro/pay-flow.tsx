@@ -289,7 +289,8 @@ function ReviewCard(props: {
           [
             'To',
             <>
-              {merchant.name} <span class="badge badge-good">certified by the FSP</span>
+              {merchant.name}{' '}
+              {merchant.nameCertified ? <span class="badge badge-good">certified by the FSP</span> : null}
             </>,
           ],
           ['Merchant', <PartyId id={merchant.id} />],
