@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { startTestPlatform, type TestPlatform } from '../e2e/harness.ts';
+import { expectUsableScreen } from './accessibility.ts';
 
 /**
  * Real-browser tests: the whole platform on loopback with its web pages, and
@@ -74,10 +75,13 @@ export async function startBrowserPlatform(
 const screensFolder = fileURLToPath(new URL('../../docs/screens/', import.meta.url));
 
 /**
- * A screenshot of the page for docs/screens/<name>.png, when MPAY_SCREENSHOTS=1
- * (`npm run screenshots`); the suite's own runs leave the docs alone.
+ * A screen the test reached: checked as a person would use it (`expectUsableScreen`:
+ * every control named, nothing wider than the screen, no overlapping controls, all
+ * reachable by keyboard) on every run, and written to docs/screens/<name>.png when
+ * MPAY_SCREENSHOTS=1 (`npm run screenshots`); the suite's own runs leave the docs alone.
  */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  await expectUsableScreen(page, name);
   if (process.env.MPAY_SCREENSHOTS !== '1') return;
   await mkdir(screensFolder, { recursive: true });
   await page.screenshot({ path: join(screensFolder, `${name}.png`), fullPage: true });
