@@ -2,7 +2,7 @@ import { createHttpServer } from '@mpay/http-server';
 import type { FastifyInstance } from 'fastify';
 import type { WebConfig } from '../src/config.ts';
 import { ensureWebBuilt } from './build.ts';
-import { proxyServices } from './proxy.ts';
+import { operatorOnlyPaths, proxyServices } from './proxy.ts';
 import { serveBuiltPages } from './static.ts';
 
 export type { WebConfig } from '../src/config.ts';
@@ -53,7 +53,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const api = Object.fromEntries(Object.keys(options.upstreams).map((name) => [name, `/api/${name}`]));
   const config: WebConfig = { ...options.config, api };
   app.get('/config.json', async (_request, reply) => reply.header('cache-control', 'no-cache').send(config));
-  await proxyServices(app, { upstreams: options.upstreams, bodyLimitBytes: proxyBodyLimitBytes });
+  await proxyServices(app, {
+    upstreams: options.upstreams,
+    bodyLimitBytes: proxyBodyLimitBytes,
+    refusedPaths: operatorOnlyPaths,
+  });
   for (const extension of options.extensions ?? []) await extension(app);
   await serveBuiltPages(app, distDir);
   const url = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });

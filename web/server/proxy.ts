@@ -12,25 +12,41 @@ const forwardedRequestHeaders = [
   'last-event-id',
 ] as const;
 
-/** Answer headers that belong to one hop only. */
-const hopByHop: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'content-length',
-  'content-encoding',
-  'upgrade',
-  'proxy-connection',
-  'trailer',
-  'te',
-]);
-
 export interface ProxyOptions {
   /** Service name (the first path segment after /api) → its base URL on loopback. */
   readonly upstreams: Readonly<Record<string, string>>;
   /** Largest request body passed on. */
   readonly bodyLimitBytes: number;
+  /**
+   * Paths no page needs and the public must not reach through the pages' origin, for every
+   * service (a path equal to one, or under it): the operators' APIs stay on loopback.
+   */
+  readonly refusedPaths?: readonly string[];
 }
+
+/** The operator's routes: the console's backend calls them on loopback, never through the proxy. */
+export const operatorOnlyPaths: readonly string[] = ['/admin', '/metrics', '/outboxes', '/settlements'];
+
+/**
+ * Answer headers a page may see from a service; anything else (Set-Cookie on the
+ * pages' origin, a service's own CORS or framing rules) stays behind.
+ */
+const passedAnswerHeaders: ReadonlySet<string> = new Set([
+  'content-type',
+  'cache-control',
+  'retry-after',
+  'location',
+  'etag',
+  'last-modified',
+  'idempotency-key',
+  'idempotent-replayed',
+]);
+
+/** What every proxied answer carries, whatever the service sent: an API answer runs and loads nothing. */
+const apiAnswerHeaders: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+};
 
 /**
  * `/api/<service>/<path>` → `<service URL>/<path>`, streamed both ways (the
@@ -50,15 +66,43 @@ export async function proxyServices(app: FastifyInstance, options: ProxyOptions)
   });
 }
 
+/**
+ * The service's URL for a request, or undefined when the request may not pass: the
+ * request line must be a path (not an absolute URL), its first segment after /api
+ * exactly the service's name (not an encoding of it), and the URL built from the
+ * rest must stay on the service's own origin. The rest of the path is passed as
+ * the page sent it, still encoded, because a signed request's path is signed so.
+ */
+export function upstreamUrlOf(
+  rawUrl: string,
+  service: string,
+  options: Pick<ProxyOptions, 'upstreams' | 'refusedPaths'>,
+): string | undefined {
+  const base = Object.hasOwn(options.upstreams, service) ? options.upstreams[service] : undefined;
+  const prefix = `/api/${service}/`;
+  if (base === undefined || !rawUrl.startsWith(prefix)) return undefined;
+  const rest = rawUrl.slice(prefix.length - 1);
+  let target: URL;
+  try {
+    target = new URL(`${base}${rest}`);
+  } catch {
+    return undefined;
+  }
+  if (target.origin !== new URL(base).origin) return undefined;
+  const path = target.pathname.toLowerCase();
+  for (const refused of options.refusedPaths ?? [])
+    if (path === refused || path.startsWith(`${refused}/`)) return undefined;
+  return target.href;
+}
+
 async function forward(
   request: FastifyRequest,
   reply: FastifyReply,
   options: ProxyOptions,
 ): Promise<FastifyReply> {
   const { service } = request.params as { service: string };
-  const base = Object.hasOwn(options.upstreams, service) ? options.upstreams[service] : undefined;
-  if (base === undefined) return sendError(reply, new MpayError('NOT_FOUND', 'no such service'));
-  const rest = request.url.slice(`/api/${service}`.length);
+  const url = upstreamUrlOf(request.raw.url ?? '', service, options);
+  if (url === undefined) return sendError(reply, new MpayError('NOT_FOUND', 'no such service route'));
   const headers: Record<string, string> = { 'x-forwarded-for': request.ip };
   for (const name of forwardedRequestHeaders) {
     const value = request.headers[name];
@@ -72,7 +116,7 @@ async function forward(
     Buffer.isBuffer(request.body) && request.body.length > 0 ? new Uint8Array(request.body) : undefined;
   let answer: Response;
   try {
-    answer = await fetch(`${base}${rest}`, {
+    answer = await fetch(url, {
       method: request.method,
       headers,
       ...(body === undefined ? {} : { body }),
@@ -87,8 +131,9 @@ async function forward(
   }
   reply.code(answer.status);
   answer.headers.forEach((value, name) => {
-    if (!hopByHop.has(name)) reply.header(name, value);
+    if (passedAnswerHeaders.has(name)) reply.header(name, value);
   });
+  for (const [name, value] of Object.entries(apiAnswerHeaders)) reply.header(name, value);
   if (answer.body === null) return reply.send();
   return reply.send(Readable.fromWeb(answer.body as import('node:stream/web').ReadableStream<Uint8Array>));
 }

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpServer } from '@mpay/http-server';
@@ -19,6 +20,15 @@ describe('web server', () => {
       seen.push({ headers: request.headers, body: String(request.body), url: request.url });
       return { body: request.body, authorization: request.headers.authorization ?? null };
     });
+    upstream.get('/cookie', async (_request, reply) =>
+      reply
+        .header('set-cookie', 'mpay_console=stolen; Path=/console')
+        .header('access-control-allow-origin', '*')
+        .header('content-security-policy', 'default-src *')
+        .type('text/html')
+        .send('<script>alert(1)</script>'),
+    );
+    upstream.get('/admin/secrets', async () => ({ secret: true }));
     upstream.get('/items/:id', async (request) => {
       seen.push({ headers: request.headers, body: '', url: request.url });
       return { id: (request.params as { id: string }).id, query: request.query };
@@ -66,6 +76,22 @@ describe('web server', () => {
 
   let streamGate: () => void = () => undefined;
 
+  /** Sends a raw request line (what fetch would normalise away) and returns the status code. */
+  async function rawStatus(requestLine: string): Promise<number> {
+    const { hostname, port } = new URL(web.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(`${requestLine}\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
+      });
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk.toString();
+      });
+      socket.on('end', () => resolve(Number(text.split(' ')[1])));
+      socket.on('error', reject);
+    });
+  }
+
   it('passes method, path, query, body and the request headers a service needs; keeps cookies and host here', async () => {
     const response = await fetch(`${web.url}/api/svc/echo`, {
       method: 'POST',
@@ -87,6 +113,38 @@ describe('web server', () => {
       id: '7',
       query: { page: '2' },
     });
+  });
+
+  it('never leaves the service: absolute-form request lines and an encoded service name are refused (they once shifted the port)', async () => {
+    const { port } = new URL(upstreamUrl);
+    for (const line of [
+      `GET http://a7/api/svc/../../anything HTTP/1.1`,
+      `GET http://x/api/svc/items/1 HTTP/1.1`,
+      'GET /api/sv%63/items/1 HTTP/1.1',
+      'GET /api/svc HTTP/1.1',
+    ])
+      expect(await rawStatus(line), line).toBe(404);
+    for (const path of [
+      '/api/svc//127.0.0.1:1/x',
+      `/api/svc/@127.0.0.1:${port}9/x`,
+      '/api/svc/..%2f..%2fadmin',
+    ])
+      expect([404, 400], path).toContain((await fetch(`${web.url}${path}`)).status);
+  });
+
+  it('keeps the operators’ routes off the public origin', async () => {
+    for (const path of ['/api/svc/admin/secrets', '/api/svc/ADMIN/secrets', '/api/svc/metrics'])
+      expect((await fetch(`${web.url}${path}`)).status, path).toBe(404);
+  });
+
+  it('passes no cookie, CORS or framing rule of a service to the pages’ origin, and no page from it', async () => {
+    const response = await fetch(`${web.url}/api/svc/cookie`);
+    expect(response.headers.get('set-cookie')).toBeNull();
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(response.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; frame-ancestors 'none'",
+    );
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
   it('passes the service’s error answers through with their status', async () => {

@@ -309,8 +309,6 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
             gateway: gatewayUrl,
             custody: custodyUrl,
             shop: merchantShopUrl,
-            log: log.logUrl,
-            witness: log.witnessUrl,
             ...bankUrls,
           },
           config: {

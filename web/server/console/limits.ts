@@ -8,8 +8,12 @@ export interface ConsoleLimits {
   readonly sessionsMax: number;
   /** Wrong tokens from one client address per window before sign-in is refused there until the window ends. */
   readonly signInFailuresPerClientMax: number;
-  /** Wrong tokens from everyone together per window before every sign-in is refused until it ends. */
-  readonly signInFailuresMax: number;
+  /**
+   * Client addresses whose wrong tokens are remembered per window (memory bound); past it the
+   * oldest is forgotten. Nobody is refused for others' failures: the operator cannot be locked
+   * out by a stranger, and the token (≥ 128 bits) is not guessable by trying.
+   */
+  readonly signInClientsTrackedMax: number;
   readonly signInWindowSeconds: number;
   /** How often the backend scrapes the gateway's metrics and checks the log's checkpoint. */
   readonly scrapeIntervalMs: number;
@@ -34,7 +38,7 @@ export const defaultConsoleLimits: ConsoleLimits = Object.freeze({
   sessionIdleSeconds: 30 * 60,
   sessionsMax: 32,
   signInFailuresPerClientMax: 5,
-  signInFailuresMax: 50,
+  signInClientsTrackedMax: 10_000,
   signInWindowSeconds: 300,
   scrapeIntervalMs: 5_000,
   scrapeSpacingMsMin: 1_000,
@@ -57,7 +61,7 @@ export function createConsoleLimits(options: Partial<ConsoleLimits> = {}): Conso
   checkInteger('sessionIdleSeconds', limits.sessionIdleSeconds, 60, limits.sessionLifetimeSeconds);
   checkInteger('sessionsMax', limits.sessionsMax, 1, 10_000);
   checkInteger('signInFailuresPerClientMax', limits.signInFailuresPerClientMax, 1, 100);
-  checkInteger('signInFailuresMax', limits.signInFailuresMax, limits.signInFailuresPerClientMax, 10_000);
+  checkInteger('signInClientsTrackedMax', limits.signInClientsTrackedMax, 1, 1_000_000);
   checkInteger('signInWindowSeconds', limits.signInWindowSeconds, 1, 86_400);
   checkInteger('scrapeIntervalMs', limits.scrapeIntervalMs, 100, 3_600_000);
   checkInteger('scrapeSpacingMsMin', limits.scrapeSpacingMsMin, 0, limits.scrapeIntervalMs);

@@ -318,6 +318,14 @@ export function registerConsoleRoutes(app: FastifyInstance, context: ConsoleCont
         client.post('/accounts', { id: accountId, owner: body.partyId, currency, kind: 'customer' }),
         'ACCOUNT_EXISTS',
       );
+      // A retry finds the account it opened; an account of someone else under this id is never
+      // credited nor named in an enrolment code (the opening transfer's id is derived from the
+      // account id, so a retry books it once).
+      const account = await client.get<{ owner: string; kind: string; currency: string }>(
+        `/accounts/${accountId}`,
+      );
+      if (account.owner !== body.partyId || account.kind !== 'customer' || account.currency !== currency)
+        throw new MpayError('ACCOUNT_EXISTS', accountId);
       if (opening > 0n && bank.fundingAccountId !== undefined) {
         await tolerate(
           client.post('/accounts', { id: bank.fundingAccountId, owner: bank.id, currency, kind: 'funding' }),

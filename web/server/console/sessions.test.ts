@@ -97,7 +97,7 @@ describe('the operator token and the cookie', () => {
 describe('the sign-in limiter', () => {
   const limits = createConsoleLimits({
     signInFailuresPerClientMax: 3,
-    signInFailuresMax: 5,
+    signInClientsTrackedMax: 5,
     signInWindowSeconds: 60,
   });
 
@@ -121,9 +121,13 @@ describe('the sign-in limiter', () => {
     expect(codeOf(() => limiter.check('10.0.0.1'))).toBeUndefined();
   });
 
-  it('refuses everyone once wrong tokens from many clients reach the total', () => {
+  it('never refuses a client for the failures of others (no lock-out by strangers), and stays bounded', () => {
     const limiter = new SignInLimiter(limits, clock().now);
-    for (let client = 0; client < 5; client += 1) limiter.failed(`10.0.1.${client}`);
-    expect(codeOf(() => limiter.check('10.0.9.9'))).toBe('REQUEST_RATE_LIMITED');
+    for (let client = 0; client < 50; client += 1)
+      for (let attempt = 0; attempt < 3; attempt += 1) limiter.failed(`10.0.1.${client}`);
+    expect(codeOf(() => limiter.check('10.0.9.9'))).toBeUndefined();
+    // The last five addresses are remembered and refused; the first ones were forgotten.
+    expect(codeOf(() => limiter.check('10.0.1.49'))).toBe('REQUEST_RATE_LIMITED');
+    expect(codeOf(() => limiter.check('10.0.1.0'))).toBeUndefined();
   });
 });

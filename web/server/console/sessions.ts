@@ -144,15 +144,16 @@ export function clearedSessionCookie(secure: boolean): string {
 }
 
 /**
- * Wrong operator tokens counted per client address and in total over a fixed
- * window: past either bound every sign-in (a right token too, so a guess
+ * Wrong operator tokens counted per client address over a fixed window: past
+ * the bound every sign-in from that address (a right token too, so a guess
  * cannot be tested meanwhile) is REQUEST_RATE_LIMITED until the window ends.
+ * Other addresses are never refused for it, so a stranger cannot lock the
+ * operator out; at most signInClientsTrackedMax addresses are remembered.
  */
 export class SignInLimiter {
   readonly #limits: ConsoleLimits;
   readonly #clock: () => Date;
   #windowStartMs = 0;
-  #failures = 0;
   readonly #failuresByClient = new Map<string, number>();
 
   constructor(limits: ConsoleLimits, clock: () => Date) {
@@ -164,8 +165,7 @@ export class SignInLimiter {
   check(client: string): void {
     const nowMs = this.#roll();
     const byClient = this.#failuresByClient.get(client) ?? 0;
-    if (byClient < this.#limits.signInFailuresPerClientMax && this.#failures < this.#limits.signInFailuresMax)
-      return;
+    if (byClient < this.#limits.signInFailuresPerClientMax) return;
     const windowEndMs = this.#windowStartMs + this.#limits.signInWindowSeconds * 1000;
     throw new MpayError('REQUEST_RATE_LIMITED', 'sign-in', {
       retryAfterSeconds: Math.max(1, Math.ceil((windowEndMs - nowMs) / 1000)),
@@ -174,9 +174,14 @@ export class SignInLimiter {
 
   failed(client: string): void {
     this.#roll();
-    this.#failures += 1;
-    // The map is bounded by the global count: at most signInFailuresMax clients per window.
-    this.#failuresByClient.set(client, (this.#failuresByClient.get(client) ?? 0) + 1);
+    const failures = (this.#failuresByClient.get(client) ?? 0) + 1;
+    this.#failuresByClient.delete(client);
+    if (this.#failuresByClient.size >= this.#limits.signInClientsTrackedMax) {
+      // Forget the address that failed longest ago (a Map keeps insertion order).
+      const oldest = this.#failuresByClient.keys().next().value;
+      if (oldest !== undefined) this.#failuresByClient.delete(oldest);
+    }
+    this.#failuresByClient.set(client, failures);
   }
 
   #roll(): number {
@@ -186,7 +191,6 @@ export class SignInLimiter {
       nowMs < this.#windowStartMs
     ) {
       this.#windowStartMs = nowMs;
-      this.#failures = 0;
       this.#failuresByClient.clear();
     }
     return nowMs;
