@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
+import { verifyReceipt } from '@mpay/merkle';
 import { isMpayError } from '@mpay/protocol';
-import type { PaymentRequestAccepted } from '@mpay/sdk';
+import {
+  CustodyWallet,
+  enrolWithCustody,
+  fetchCustodyTrust,
+  type InboxEvent,
+  type PaymentRequestAccepted,
+} from '@mpay/sdk';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backgroundWorkDeadlineMs, paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
@@ -119,6 +126,18 @@ async function answer(card: Locator, pin: string, button: 'Confirm' | 'Decline')
     .toBe(true);
 }
 
+/** The log mark in `scope`, once the page verified it; its text. */
+async function verifiedLogMark(scope: Locator): Promise<string> {
+  const mark = scope.locator('[data-testid="log-mark"][data-state="verified"]');
+  await mark.waitFor({ timeout: paymentSettledDeadlineMs });
+  return (await mark.textContent()) ?? '';
+}
+
+/** Payments the page's customer paid through custody (their evidence is theirs only). */
+const paid: string[] = [];
+/** Custody's evidence route, as the page reaches it through the web server's proxy. */
+const evidenceRoute = '**/api/custody/payments/*/evidence';
+
 describe('custody in the browser: a customer whose key is in custody’s HSM', () => {
   let phone: { context: BrowserContext; page: Page };
   let customer: NewCustomer;
@@ -147,10 +166,28 @@ describe('custody in the browser: a customer whose key is in custody’s HSM', (
     await expect(card.textContent()).resolves.toContain('your PIN');
     await screenshot(page, 'wallet-custody-request');
 
+    // Someone between the page and custody changes a logged message: the page's own check must fail.
+    await page.route(evidenceRoute, async (route) => {
+      const response = await route.fetch();
+      if (response.status() !== 200) return route.fulfill({ response });
+      const file = JSON.parse(await response.text()) as { messages: string[] };
+      file.messages[0] = `${file.messages[0]!.slice(0, -4)}AAAA`;
+      return route.fulfill({ response, body: JSON.stringify(file) });
+    });
     await answer(card, pin, 'Confirm');
     const result = page.getByTestId('custody-result');
     await result.getByRole('heading', { name: 'Paid' }).waitFor({ timeout: paymentSettledDeadlineMs });
     await expect(result.textContent()).resolves.toContain('Receipt signed by the FSP and verified');
+    const failed = result.locator('[data-testid="log-mark"][data-state="failed"]');
+    await failed.waitFor({ timeout: paymentSettledDeadlineMs });
+    expect(await failed.getAttribute('data-code')).toBe('PROOF_INVALID');
+    await screenshot(page, 'wallet-custody-log-failed');
+    // The file as custody passed it on: custody fetched it with the key in its HSM, the page verifies it
+    // under the config's log and witness keys, and that the entry holds this very receipt.
+    await page.unroute(evidenceRoute);
+    await result.getByRole('button', { name: 'Check again' }).click();
+    expect(await verifiedLogMark(result)).toMatch(/Recorded in the public log \(entry \d+, tree size \d+\)/);
+    paid.push(accepted.paymentId);
     expect(await balanceOf(customer.account)).toBe(100_00n - 7_25n);
     await waitFor(async () => (await test.balances()).merchant === merchantBefore + 7_25n, {
       deadlineMs: paymentSettledDeadlineMs,
@@ -188,6 +225,64 @@ describe('custody in the browser: a customer whose key is in custody’s HSM', (
     await expect(history.getByText('Paid').isVisible()).resolves.toBe(true);
     await expect(page.getByTestId('custody-request').count()).resolves.toBe(0);
     await screenshot(page, 'wallet-custody-history');
+  });
+});
+
+describe('custody’s evidence route, from a phone in Node', () => {
+  /** The first event of `kind` for the payment in the phone's inbox, opened (custody's, then the FSP's signatures). */
+  async function inboxEvent(wallet: CustodyWallet, kind: InboxEvent['event'], paymentId: string) {
+    const event = await waitFor(
+      async () =>
+        (await wallet.events('0', 1_000)).find(
+          (candidate) => candidate.event === kind && candidate.paymentId === paymentId,
+        ),
+      { deadlineMs: paymentSettledDeadlineMs, what: `the ${kind} of ${paymentId} in the phone's inbox` },
+    );
+    return wallet.openForward(event.forward);
+  }
+
+  it('gives a customer the evidence of what custody signed for them only; the file verifies under the log’s keys', async () => {
+    expect(paid).toHaveLength(1);
+    const customer = await openAccount('Ana');
+    const custodyUrl = test.platform.urls.custody;
+    const enrolment = await enrolWithCustody({
+      custodyUrl,
+      bankId: 'xbank',
+      partyId: customer.partyId,
+      code: customer.code,
+      deviceId: 'phone-1',
+      displayName: customer.name,
+      pin: '9753',
+    });
+    const wallet = new CustodyWallet({
+      custodyUrl,
+      custody: await fetchCustodyTrust(custodyUrl),
+      fsp: test.fsp,
+      partyId: customer.partyId,
+      deviceToken: enrolment.deviceToken,
+    });
+    // Vesna's payment, and one that does not exist: the same refusal.
+    await expect(wallet.paymentEvidence(paid[0]!)).rejects.toMatchObject({ code: 'PAYMENT_UNKNOWN' });
+    await expect(wallet.paymentEvidence(randomUUID())).rejects.toMatchObject({ code: 'PAYMENT_UNKNOWN' });
+
+    const accepted = await requestPayment(customer.partyId, 2_50n, 'A croissant');
+    const request = await inboxEvent(wallet, 'payment-request', accepted.paymentId);
+    if (request.event !== 'payment-request') throw new Error('assertion failed: a payment request');
+    await wallet.confirm(request.request, '9753');
+    const receipt = await inboxEvent(wallet, 'receipt', accepted.paymentId);
+    if (receipt.event !== 'receipt') throw new Error('assertion failed: a receipt');
+    // Undefined (custody's 202) until the log proved the entry under a cosigned checkpoint.
+    const evidence = await waitFor(() => wallet.paymentEvidence(accepted.paymentId), {
+      deadlineMs: paymentSettledDeadlineMs,
+      what: `the evidence of ${accepted.paymentId} through custody`,
+    });
+    const verified = await verifyReceipt(evidence, {
+      logVerifierKey: test.platform.log.logVerifierKey,
+      witnessVerifierKeys: [test.platform.log.witnessVerifierKey],
+      witnessesRequired: 1,
+    });
+    expect(verified.receipt.transactionId).toBe(accepted.paymentId);
+    expect(verified.receipt.messages).toContain(receipt.receipt.jws);
   });
 });
 

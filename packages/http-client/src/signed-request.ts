@@ -1,4 +1,5 @@
 import {
+  type ExternalSigningKey,
   encodeBase64url,
   type PrivateJwk,
   type SigningKey,
@@ -31,7 +32,7 @@ export interface RequestToSign {
 
 export async function signRequest(
   request: RequestToSign,
-  signer: { issuer: string; audience: string; key: PrivateJwk | SigningKey },
+  signer: { issuer: string; audience: string; key: PrivateJwk | SigningKey | ExternalSigningKey },
 ): Promise<string> {
   const payload = {
     htm: request.method.toUpperCase(),

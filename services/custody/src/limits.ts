@@ -40,6 +40,17 @@ export interface CustodyLimits {
   readonly outboxLeaseMs: number;
   /** Devices one custody customer may have. */
   readonly devicesPerCustomerMax: number;
+  /**
+   * Largest evidence file custody passes on from the FSP (the wallet's own
+   * limit, @mpay/merkle's receipt of 32 messages and a proof): the answer is
+   * read up to this and no further.
+   */
+  readonly evidenceBytesMax: number;
+  /**
+   * Evidence requests one customer's phones may have open at once: each costs
+   * a signature in the HSM and a call to the FSP; more are REQUEST_RATE_LIMITED.
+   */
+  readonly evidenceRequestsPerCustomerMax: number;
 }
 
 export const defaultCustodyLimits: CustodyLimits = Object.freeze({
@@ -64,6 +75,8 @@ export const defaultCustodyLimits: CustodyLimits = Object.freeze({
   outboxBatchSizeMax: 32,
   outboxLeaseMs: 30_000,
   devicesPerCustomerMax: 10,
+  evidenceBytesMax: 4 * 1024 * 1024,
+  evidenceRequestsPerCustomerMax: 4,
 });
 
 /** Inclusive bounds of every limit: a value outside them is a configuration error at start. */
@@ -89,6 +102,8 @@ const bounds: Readonly<Record<keyof CustodyLimits, readonly [number, number]>> =
   outboxBatchSizeMax: [1, 1_000],
   outboxLeaseMs: [1_000, 3_600_000],
   devicesPerCustomerMax: [1, 100],
+  evidenceBytesMax: [1_024, 4 * 1024 * 1024],
+  evidenceRequestsPerCustomerMax: [1, 64],
 };
 
 /** Validates and freezes custody's limits; throws naming the first limit out of bounds. */

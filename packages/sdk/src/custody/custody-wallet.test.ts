@@ -218,3 +218,49 @@ describe('CustodyWallet.confirm and decline (iMS §5 steps 4–6)', () => {
     expect(custody.requests.length).toBe(from);
   });
 });
+
+describe('CustodyWallet.paymentEvidence (the log’s evidence, asked for by custody with the key in its HSM)', () => {
+  const unknown = '{"error":{"code":"PAYMENT_UNKNOWN","message":"No such payment."}}';
+  const limited = '{"error":{"code":"REQUEST_RATE_LIMITED","message":"Too many requests; retry later."}}';
+
+  it('asks custody with the phone’s token: pending, the file exactly as sent, or custody’s code', async () => {
+    const paymentId = crypto.randomUUID();
+    // Spacing JSON would not keep: the file must reach the verifier byte for byte.
+    const file = '{ "version": "mpay-receipt/v1",  "messages": [] }';
+    custody.evidenceAnswers.push([202, '{"state":"pending"}'], [200, file], [404, unknown], [429, limited]);
+    const from = custody.requests.length;
+    expect(await phone.paymentEvidence(paymentId)).toBeUndefined();
+    expect(await phone.paymentEvidence(paymentId)).toBe(file);
+    await expect(phone.paymentEvidence(paymentId)).rejects.toMatchObject({ code: 'PAYMENT_UNKNOWN' });
+    await expect(phone.paymentEvidence(paymentId)).rejects.toMatchObject({
+      code: 'REQUEST_RATE_LIMITED',
+      category: 'retryable',
+    });
+    expect(custody.requests.slice(from)).toEqual(Array(4).fill(`GET /payments/${paymentId}/evidence`));
+  });
+
+  it('sends nothing for an id that is not a payment id, and refuses an answer over 4 MiB unread', async () => {
+    const from = custody.requests.length;
+    for (const id of ['../admin', `${crypto.randomUUID()}/../x`, ''])
+      await expect(phone.paymentEvidence(id)).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
+    expect(custody.requests.length).toBe(from);
+    custody.evidenceAnswers.push([200, `{"messages":"${'A'.repeat(4 * 1024 * 1024)}"}`]);
+    await expect(phone.paymentEvidence(crypto.randomUUID())).rejects.toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+      detail: 'evidence too large',
+    });
+  });
+
+  it('a phone custody does not know is AUTHENTICATION_FAILED', async () => {
+    const stranger = new CustodyWallet({
+      custodyUrl: custody.url,
+      custody: custody.trust,
+      fsp: setup.fsp,
+      partyId: customerId,
+      deviceToken: 'mdt_not-this-phone',
+    });
+    await expect(stranger.paymentEvidence(crypto.randomUUID())).rejects.toMatchObject({
+      code: 'AUTHENTICATION_FAILED',
+    });
+  });
+});

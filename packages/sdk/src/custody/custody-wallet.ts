@@ -6,6 +6,7 @@ import {
   type VerifiedPayload,
   verifyPayload,
 } from '@mpay/envelope';
+import { errorFromAnswer, readBounded } from '@mpay/http-client';
 import { type ImsPrivateData, imsPrivateDataFromJson, isMpayError, MpayError } from '@mpay/protocol';
 import { type FspTrust, type Receipt, verifyFspStatement } from '../fsp.ts';
 import { type PaymentRequestView, verifyPaymentRequest } from '../payment-request/verify.ts';
@@ -85,6 +86,9 @@ const timeoutMsDefault = 30_000;
 /** Entries one inbox or signature page may hold (custody sends 50 at most by default). */
 const pageEntriesMax = 500;
 const alertTextLengthMax = 1_000;
+/** A payment's evidence file at most (@mpay/merkle's receiptBytesMax: 32 messages and a proof), as the wallet's. */
+const evidenceBytesMax = 4 * 1024 * 1024;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function sourceInvalid(cause?: unknown): MpayError {
   return new MpayError('CUSTODY_SOURCE_INVALID', undefined, cause === undefined ? undefined : { cause });
@@ -200,11 +204,7 @@ export class CustodyWallet {
     transactionId: string,
   ): Promise<OpenedForward> {
     const view = await verifyPaymentRequest(
-      {
-        ims: content.ims,
-        merchantCertificate: content.merchantCertificate,
-        merchantName: content.merchantName,
-      },
+      { ims: content.ims, merchantCertificate: content.merchantCertificate },
       {
         partyId: this.partyId,
         fsp: this.#options.fsp,
@@ -323,6 +323,44 @@ export class CustodyWallet {
     const receipt = await verifyFspStatement(jws, this.#options.fsp, this.partyId, paymentId);
     this.#trace('custody step 10: receipt', 'jws', this.#options.fsp.id, jws);
     return { status: 'completed', paymentId, receipt };
+  }
+
+  /**
+   * The evidence of a payment custody signed in the customer's name: the
+   * mpay-receipt/v1 file (the signed messages, the log entry's inclusion proof
+   * and a witness-cosigned checkpoint). The phone has no key to ask the FSP
+   * with, so custody asks it with the customer's key in its HSM
+   * (`GET /payments/:id/evidence`, this phone's token) and passes the file on.
+   * Undefined while the log has not proved the entry yet (ask again later).
+   * The file is unverified here, and custody is not to be trusted for it:
+   * check it with `verifyReceipt` (@mpay/merkle) under the log's and the
+   * witnesses' keys you trust. PAYMENT_UNKNOWN for a payment custody did not
+   * sign for this customer; EVIDENCE_UNKNOWN as the FSP answers.
+   */
+  async paymentEvidence(paymentId: string): Promise<string | undefined> {
+    if (!uuidPattern.test(paymentId)) throw new MpayError('REQUEST_INVALID', 'paymentId');
+    let response: Response;
+    try {
+      response = await fetch(`${this.#options.custodyUrl}/payments/${paymentId}/evidence`, {
+        headers: { ...this.#headers, accept: 'application/json' },
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (cause) {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence', { cause });
+    }
+    const text = await readBounded(response, evidenceBytesMax).catch((cause: unknown) => {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence interrupted', { cause });
+    });
+    if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'evidence too large');
+    if (response.status === 202) return undefined;
+    if (response.status === 200) return text;
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    throw errorFromAnswer(body, response.status);
   }
 
   /** Everything custody signed in the customer's name (`GET /delegate-signatures`). */

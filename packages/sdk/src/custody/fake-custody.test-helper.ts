@@ -29,12 +29,19 @@ export interface FakeCustody {
   readonly walletPins: Record<string, unknown>[];
   /** The decrypted PIN authorisations, as received. */
   readonly authorisations: { decision: string; messageHash: string }[];
+  /** What `GET /payments/:id/evidence` answers next, in order (status, body as sent); then EVIDENCE_UNKNOWN. */
+  readonly evidenceAnswers: (readonly [status: number, text: string])[];
   /** Failed tries counted since the last success. */
   failures(): number;
   close(): Promise<void>;
 }
 
 type Answer = readonly [status: number, body: unknown];
+
+/** A body sent as it is, not as JSON of a value. */
+class RawText {
+  constructor(readonly text: string) {}
+}
 const refused: Answer = [403, { error: { code: 'PIN_REFUSED', message: 'refused' } }];
 const blocked: Answer = [423, { error: { code: 'PIN_BLOCKED', message: 'blocked' } }];
 
@@ -58,6 +65,7 @@ export async function startFakeCustody(): Promise<FakeCustody> {
   const requests: string[] = [];
   const walletPins: Record<string, unknown>[] = [];
   const authorisations: { decision: string; messageHash: string }[] = [];
+  const evidenceAnswers: (readonly [status: number, text: string])[] = [];
   let failures = 0;
 
   function startLogin(credentialId: string, startLoginRequest: string, paymentId?: string) {
@@ -149,6 +157,13 @@ export async function startFakeCustody(): Promise<FakeCustody> {
     }
     const authorisation = /^\/delegations\/([^/]+)\/authorisation$/.exec(path);
     if (method === 'POST' && authorisation !== null) return authorise(authorisation[1]!, text);
+    if (method === 'GET' && /^\/payments\/[^/]+\/evidence$/.test(path)) {
+      const [status, evidence] = evidenceAnswers.shift() ?? [
+        404,
+        '{"error":{"code":"EVIDENCE_UNKNOWN","message":"none"}}',
+      ];
+      return [status, new RawText(evidence)];
+    }
     return [404, { error: { code: 'NOT_FOUND', message: 'no' } }];
   }
 
@@ -161,7 +176,7 @@ export async function startFakeCustody(): Promise<FakeCustody> {
       .catch((): Answer => [400, { error: { code: 'REQUEST_INVALID', message: 'bad' } }])
       .then(([status, body]) => {
         response.writeHead(status, { 'content-type': 'application/json' });
-        response.end(JSON.stringify(body));
+        response.end(body instanceof RawText ? body.text : JSON.stringify(body));
       });
   });
   await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
@@ -173,6 +188,7 @@ export async function startFakeCustody(): Promise<FakeCustody> {
     requests,
     walletPins,
     authorisations,
+    evidenceAnswers,
     failures: () => failures,
     close: () => new Promise<void>((closed) => server.close(() => closed())),
   };

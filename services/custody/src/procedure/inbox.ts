@@ -8,8 +8,8 @@ export type InboxEventKind = 'payment-request' | 'receipt' | 'outcome' | 'alert'
 export interface ForwardContent {
   readonly event: InboxEventKind;
   readonly ims?: unknown;
+  /** The FSP's certificate of the merchant's keys: it carries the merchant's name the phone shows. */
   readonly merchantCertificate?: string;
-  readonly merchantName?: string;
   readonly receipt?: string;
   readonly outcome?: string;
   readonly alert?: { readonly reason: string; readonly at: string };

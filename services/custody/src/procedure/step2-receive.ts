@@ -97,7 +97,7 @@ export async function receiveFromFsp(context: CustodyContext, redirect: FspRedir
     await applyFspAnswer(context, redirect.paymentId, redirect.event, plaintext);
     return;
   }
-  let push: { ims?: unknown; merchantCertificate?: unknown; merchantName?: unknown };
+  let push: { ims?: unknown; merchantCertificate?: unknown };
   let message: ImsMessage;
   try {
     push = JSON.parse(plaintext) as typeof push;
@@ -133,16 +133,14 @@ export async function receiveFromFsp(context: CustodyContext, redirect: FspRedir
   if (message.data.accountPayable === undefined || !accounts.includes(message.data.accountPayable)) {
     throw new MpayError('CUSTODY_ACCOUNT_NOT_BOUND');
   }
-  if (typeof push.merchantCertificate !== 'string' || typeof push.merchantName !== 'string') {
-    throw new MpayError('REQUEST_INVALID', 'merchant');
-  }
+  // The merchant's name travels in this certificate, signed by the FSP: the only name the phone shows.
+  if (typeof push.merchantCertificate !== 'string') throw new MpayError('REQUEST_INVALID', 'merchant');
   const ims = imsToJson(message);
   const privateData = await openSealedFields(context, message);
   const forward = await signForward(context, partyId, message.transactionId, {
     event: 'payment-request',
     ims,
     merchantCertificate: push.merchantCertificate,
-    merchantName: push.merchantName,
     ...(privateData === undefined ? {} : { privateData }),
   });
   await context.database.transaction(async (sql) => {

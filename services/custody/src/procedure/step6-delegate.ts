@@ -13,6 +13,7 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { CustodyContext } from '../context.ts';
+import { custodyKeyOf } from '../customers/custody-key.ts';
 import type { AuthenticatedDevice } from '../customers/devices.ts';
 import { deliverNow, queueEffect } from '../outbox/outbox.ts';
 import { finishLogin, refuseFinish, type StartedLogin, startLogin } from '../pin/logins.ts';
@@ -102,13 +103,6 @@ interface MessageRow {
   state: CustodyMessageState;
   ims: string;
   forward_hash: string;
-}
-
-interface KeyRow {
-  hsm_key_id: string;
-  kid: string;
-  public_jwk: string;
-  accounts: string;
 }
 
 export type DelegationAnswer =
@@ -225,26 +219,18 @@ async function signDelegate(
     message.state,
     decision === 'confirm' ? 'delegate_confirmed' : 'delegate_declined',
   );
-  const { rows } = await sql.query<KeyRow>(
-    'SELECT hsm_key_id, kid, public_jwk, accounts FROM custody_keys WHERE party_id = $1',
-    [partyId],
-  );
-  const key = rows[0];
-  if (key === undefined) throw new MpayError('CUSTODY_ACCOUNT_NOT_BOUND');
+  const key = await custodyKeyOf(context, sql, partyId);
   const ims: ImsMessage = imsFromJson(JSON.parse(message.ims));
-  const accounts = JSON.parse(key.accounts) as string[];
-  if (ims.data.accountPayable === undefined || !accounts.includes(ims.data.accountPayable)) {
+  if (ims.data.accountPayable === undefined || !key.accounts.includes(ims.data.accountPayable)) {
     throw new MpayError('CUSTODY_ACCOUNT_NOT_BOUND');
   }
-  const hsmKey = await context.hsm.findSigningKey(key.hsm_key_id);
-  if (hsmKey === undefined || hsmKey.publicJwk.kid !== key.kid) throw new MpayError('HSM_UNAVAILABLE', 'key');
   const claims = {
     issuer: partyId,
     audience: context.fsp.id,
     transactionId: paymentId,
     expiresInSeconds: context.limits.delegateSignatureLifetimeSeconds,
   };
-  const signer = context.hsm.signer(hsmKey);
+  const signer = key.signer;
   let jws: string;
   let jwe: string;
   if (decision === 'confirm') {

@@ -12,6 +12,7 @@ import { registerWalletPin } from '../customers/wallet-pins.ts';
 import { finishLogin, refuseFinish, startLogin } from '../pin/logins.ts';
 import { newRegistration } from '../pin/registrations.ts';
 import { unblockCustomer } from '../pin/tries.ts';
+import { paymentEvidenceOf } from '../procedure/evidence.ts';
 import { inboxPage } from '../procedure/inbox.ts';
 import { authenticateFsp, type FspRedirect, receiveFromFsp } from '../procedure/step2-receive.ts';
 import { authoriseDelegation, delegateSignaturesOf, startDelegation } from '../procedure/step6-delegate.ts';
@@ -134,6 +135,8 @@ export function registerCustodyRoutes(
 ): void {
   /** Long polls open per phone. */
   const polls = new Map<string, number>();
+  /** Evidence requests open per customer (each signs in the HSM and calls the FSP). */
+  const evidenceRequests = new Map<string, number>();
   app.get('/custody', async () => ({
     id: context.custody.id,
     keys: publicJwkSet([context.custody.signing.publicJwk, context.custody.encryption.publicJwk]),
@@ -243,5 +246,23 @@ export function registerCustodyRoutes(
   app.get('/delegate-signatures', async (request) => {
     const device = await authenticateDevice(context, request.headers.authorization);
     return { signatures: await delegateSignaturesOf(context, device.partyId, 100) };
+  });
+  // The log's evidence of a payment custody signed for the customer: 200 the file, 202 while pending.
+  app.get('/payments/:paymentId/evidence', async (request, reply) => {
+    const device = await authenticateDevice(context, request.headers.authorization);
+    const paymentId = param(request, 'paymentId', new RegExp(paymentIdString.pattern));
+    const open = evidenceRequests.get(device.partyId) ?? 0;
+    if (open >= context.limits.evidenceRequestsPerCustomerMax)
+      throw new MpayError('REQUEST_RATE_LIMITED', 'evidence');
+    evidenceRequests.set(device.partyId, open + 1);
+    try {
+      const evidence = await paymentEvidenceOf(context, device, paymentId);
+      if (evidence.state === 'pending') return reply.code(202).send({ state: 'pending' });
+      return reply.type('application/json').send(evidence.file);
+    } finally {
+      const left = (evidenceRequests.get(device.partyId) ?? 1) - 1;
+      if (left === 0) evidenceRequests.delete(device.partyId);
+      else evidenceRequests.set(device.partyId, left);
+    }
   });
 }

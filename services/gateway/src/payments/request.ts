@@ -169,9 +169,6 @@ async function countersign(
       ims: imsToJson(countersigned),
       // The merchant's name travels in the certificate, signed by the FSP: the only name a wallet shows.
       merchantCertificate: merchantKey.certificate,
-      // Unsigned and shown by no wallet; sent only because custody (iMS §5) still refuses a push
-      // without it. To be dropped once custody no longer requires it.
-      merchantName: verified.merchant.displayName,
     }),
     verified.binding.encryptionJwk,
   );

@@ -1,7 +1,10 @@
 import { parseDecimalAmount } from '@mpay/protocol';
+import type { CustodyWallet } from '@mpay/sdk';
 import type { JSX } from 'preact';
+import type { WebConfig } from '../../config.ts';
 import { Button, Card, Facts } from '../../ui/components.tsx';
 import { formatMoney, formatTime, shortId } from '../../ui/format.ts';
+import { LogMark } from '../../ui/log-mark.tsx';
 import type { CustodyPaymentRecord, CustodyPaymentStatus } from './store.ts';
 
 /** A payment's status as a badge: text and tone. */
@@ -46,12 +49,19 @@ const resultTitles: Partial<Record<CustodyPaymentStatus, string>> = {
 /**
  * The answer to a payment the customer just confirmed or declined: the FSP's
  * receipt (verified by the SDK under the FSP's pinned key) or custody's word.
+ * A receipt carries the "recorded in the public log" mark, checked in the
+ * page: custody fetches the evidence with the customer's key (the phone has
+ * none), and the page verifies it under the log's and the witnesses' keys of
+ * the config, and that the entry holds this very receipt — custody is not
+ * trusted for it.
  */
 export function CustodyResultCard(props: {
+  readonly config: WebConfig;
+  readonly wallet: CustodyWallet;
   readonly record: CustodyPaymentRecord;
   readonly onDone: () => void;
 }): JSX.Element {
-  const { record } = props;
+  const { record, wallet } = props;
   const tone = record.status === 'completed' ? 'good' : record.status === 'failed' ? 'bad' : 'default';
   return (
     <Card title={resultTitles[record.status] ?? 'Payment'} tone={tone} testId="custody-result">
@@ -71,7 +81,19 @@ export function CustodyResultCard(props: {
         ]}
       />
       {record.status === 'completed' ? (
-        <p class="muted">Receipt signed by the FSP and verified on this phone.</p>
+        <>
+          <p class="muted">Receipt signed by the FSP and verified on this phone.</p>
+          {record.statement === undefined ? null : (
+            <div class="custody-log-mark">
+              <LogMark
+                log={props.config.log}
+                transactionId={record.paymentId}
+                message={record.statement}
+                evidence={() => wallet.paymentEvidence(record.paymentId)}
+              />
+            </div>
+          )}
+        </>
       ) : record.status === 'authorised' ? (
         <p class="muted">Custody signed in your name; the receipt follows once your bank paid.</p>
       ) : record.status === 'declined' ? (

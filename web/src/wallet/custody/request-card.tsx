@@ -9,8 +9,9 @@ import { PartyId } from './party-id.tsx';
 /**
  * An incoming payment request, verified by the SDK (custody's forward, the
  * FSP's countersignature, the merchant's signature under the FSP's
- * certificate): the merchant's name as the FSP certified it, the amount, the
- * level and what it asks. One action plus the PIN confirms; the PIN declines.
+ * certificate): the merchant's name as the FSP certified it ("verified"
+ * only then; a certificate naming no one gives the merchant's id, said so),
+ * the amount, the level and what it asks. One action plus the PIN confirms; the PIN declines.
  */
 export function CustodyRequestCard(props: {
   readonly view: CustodyPaymentRequestView;
@@ -40,11 +41,23 @@ export function CustodyRequestCard(props: {
           [
             'To',
             <>
-              {view.merchant.name} <span class="badge badge-good">verified</span>
+              {view.merchant.name}
+              {view.merchant.nameCertified === false ? null : (
+                <>
+                  {' '}
+                  <span class="badge badge-good">verified</span>
+                </>
+              )}
               <br />
               <span class="muted">
                 <PartyId id={view.merchant.id} />
               </span>
+              {view.merchant.nameCertified === false ? (
+                <span class="muted" data-testid="name-not-certified">
+                  <br />
+                  The payment service has not certified a name for this merchant: check the merchant's id.
+                </span>
+              ) : null}
             </>,
           ],
           ...(view.description === undefined ? [] : [['For', view.description] as const]),

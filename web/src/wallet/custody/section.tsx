@@ -5,6 +5,7 @@ import { Busy, ErrorNotice } from '../../ui/components.tsx';
 import { CustodyEnrolForm } from './enrol-form.tsx';
 import { type CustodySetupRecord, readSetup } from './store.ts';
 import { CustodyWalletView } from './wallet-view.tsx';
+import './custody.css';
 
 /**
  * The wallet's custody section (iMS §5): for a customer whose key is in

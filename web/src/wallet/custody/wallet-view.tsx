@@ -170,6 +170,8 @@ export function CustodyWalletView(props: {
       {results.map((record) => (
         <CustodyResultCard
           key={record.paymentId}
+          config={config}
+          wallet={wallet}
           record={record}
           onDone={() => setAnswered((ids) => ids.filter((id) => id !== record.paymentId))}
         />
