@@ -45,6 +45,8 @@ async function setUpWallet(): Promise<void> {
   await wallet.getByLabel('New PIN again').fill(customer.pin);
   await expectUsableScreen(wallet, 'wallet set-up');
   await wallet.getByRole('button', { name: 'Set up wallet' }).click();
+  // The bank's second factor is shown once, for an authenticator app, and not kept on the phone.
+  await wallet.getByRole('button', { name: 'I have added it' }).click();
   await wallet.getByRole('heading', { name: 'Unlock your wallet' }).waitFor({ timeout: requestDeadlineMs });
   // The FSP's operator links the customer's phone number (the shop takes payments by number).
   await requestJson(`${test.platform.urls.gateway}/admin/aliases`, {

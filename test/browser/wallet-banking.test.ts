@@ -233,6 +233,36 @@ async function logIn(options: { wrongCodeFirst?: boolean } = {}): Promise<void> 
   await page.getByRole('button', { name: 'Log out' }).waitFor();
 }
 
+/** Where the page sends every banking request (E(S(msg, ID_C))), through the web server's proxy. */
+const bankingRequestsUrl = '**/api/xbank/banking/requests';
+
+/** The ids of the money orders the bank carried out for the customer's banking requests. */
+async function bankingOrdersOf(partyId: string): Promise<string[]> {
+  const { rows } = await xbank.database.query<{ id: string }>(
+    `SELECT id::text AS id FROM banking_transactions WHERE party_id = $1 AND kind IN ('transfer', 'bill_payment')`,
+    [partyId],
+  );
+  return rows.map((row) => row.id);
+}
+
+/** The IndexedDB keys under which the page keeps money orders whose outcome it does not know. */
+function storedOpenOrders(): Promise<string[]> {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('mpay-wallet');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const keys = await new Promise<IDBValidKey[]>((resolve, reject) => {
+      const request = db.transaction('values').objectStore('values').getAllKeys();
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    db.close();
+    return keys.map(String).filter((key) => key.startsWith('banking:open-order:'));
+  });
+}
+
 async function openPanel(name: string): Promise<void> {
   await page.getByRole('navigation', { name: 'Banking' }).getByRole('button', { name, exact: true }).click();
 }
@@ -537,5 +567,88 @@ describe('the wallet’s mobile banking (SA2pMP) in the browser', () => {
     } finally {
       await page.unroute('**/config.json');
     }
+  });
+
+  it('sends a transfer whose answer was lost again as the same order: the money moves once', async () => {
+    const payee = await newPayee(xbank, 'dora');
+    const before = await balanceAt(xbank, customer.account);
+    const orders = await bankingOrdersOf(customer.partyId);
+    await openPanel('Transfer');
+    await page.getByLabel('Pay to (customer id)').fill(payee.partyId);
+    await page.getByLabel('Amount (EUR)').fill('7.25');
+    await page.getByLabel('Reference').fill('concert ticket');
+    // The first try reaches the bank, which makes the transfer; its answer is lost on the way back.
+    let reached = 0;
+    await page.route(
+      bankingRequestsUrl,
+      async (route) => {
+        const response = await route.fetch();
+        reached = response.status();
+        await route.abort('connectionreset');
+      },
+      { times: 1 },
+    );
+    await page.getByRole('button', { name: 'Send transfer' }).click();
+    const unsettled = page.getByTestId('order-unsettled');
+    await unsettled.waitFor();
+    expect(reached).toBe(200);
+    expect(await unsettled.getAttribute('data-code')).toBe('SERVICE_UNAVAILABLE');
+    expect(await unsettled.textContent()).toContain('Check your statement before you send a new transfer');
+    // The form keeps the transfer; the money moved once already.
+    expect(await page.getByLabel('Pay to (customer id)').inputValue()).toBe(payee.partyId);
+    expect(await balanceAt(xbank, customer.account)).toBe(before - 7_25n);
+    await screenshot(page, 'wallet-banking-transfer-no-answer');
+
+    // Tried again from the page: the same order, which the bank already has; the page finds it made.
+    await page.getByRole('button', { name: 'Send it again' }).click();
+    const found = page.getByTestId('banking-order-found');
+    await found.or(page.getByTestId('banking-transfer-result')).waitFor();
+    expect(await balanceAt(xbank, customer.account)).toBe(before - 7_25n);
+    expect(await balanceAt(xbank, payee.account)).toBe(7_25n);
+    expect(await found.textContent()).toContain('EUR 7.25');
+    expect(await found.textContent()).toContain('it was not sent again');
+    await screenshot(page, 'wallet-banking-transfer-found');
+    const made = (await bankingOrdersOf(customer.partyId)).filter((order) => !orders.includes(order));
+    expect(made).toHaveLength(1);
+
+    // The next transfer is a new order: the same fields again move the money again, once.
+    await page.getByLabel('Pay to (customer id)').fill(payee.partyId);
+    await page.getByLabel('Amount (EUR)').fill('7.25');
+    await page.getByLabel('Reference').fill('concert ticket');
+    await page.getByRole('button', { name: 'Send transfer' }).click();
+    await page.getByTestId('banking-transfer-result').waitFor();
+    expect(await balanceAt(xbank, payee.account)).toBe(14_50n);
+  });
+
+  it('keeps a bill payment whose try got no answer across a reload, and pays it once', async () => {
+    const before = await balanceAt(xbank, customer.account);
+    const billerBefore = await balanceAt(xbank, billPayee.account);
+    await openPanel('Bills');
+    await page.getByLabel('Biller', { exact: true }).selectOption(billerId);
+    await page.getByLabel('Your reference at the biller').fill('INV-2026/002');
+    await page.getByLabel('Amount (EUR)').fill('18.40');
+    // This try never reaches the bank.
+    await page.route(bankingRequestsUrl, (route) => route.abort('failed'), { times: 1 });
+    await page.getByRole('button', { name: 'Pay bill' }).click();
+    await page.getByTestId('order-unsettled').waitFor();
+    expect(await balanceAt(xbank, customer.account)).toBe(before);
+
+    // The page closes; the order and its request id stay on the phone, and come back after the login.
+    await page.reload();
+    await logIn();
+    await openPanel('Bills');
+    const unsettled = page.getByTestId('order-unsettled');
+    await unsettled.getByText('Your last bill payment got no answer').waitFor();
+    expect(await unsettled.textContent()).toContain(`EUR 18.40 to ${billerId} · INV-2026/002`);
+    expect(await page.getByLabel('Your reference at the biller').inputValue()).toBe('INV-2026/002');
+    await screenshot(page, 'wallet-banking-bill-restored');
+    await unsettled.getByRole('button', { name: 'Send it again' }).click();
+    const bill = page.getByTestId('banking-bill-result');
+    await bill.waitFor();
+    expect(await bill.textContent()).toContain('INV-2026/002');
+    expect(await balanceAt(xbank, customer.account)).toBe(before - 18_40n);
+    expect(await balanceAt(xbank, billPayee.account)).toBe(billerBefore + 18_40n);
+    // Settled: nothing is kept for a next visit.
+    expect(await storedOpenOrders()).toEqual([]);
   });
 });

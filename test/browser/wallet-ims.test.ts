@@ -9,6 +9,7 @@ import {
   imsToJson,
   merchantSignedContent,
 } from '@mpay/protocol';
+import { authenticatorCode } from '@mpay/sdk';
 import type { Page } from 'playwright-core';
 import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,9 @@ import { type BrowserPlatform, screenshot, startBrowserPlatform } from './harnes
  * platform: a new customer of xbank sets up a phone (keys made in the page,
  * the bank's one-time code, the PIN at custody, registered with the FSP),
  * then pays the demo merchant's requests live, declines one, pays a large one
- * with the authenticator's code, pays at a till by a photo of its QR code,
+ * with the code of the authenticator the bank gave at enrolment (shown once
+ * by the page, then only in the customer's authenticator app: here the test
+ * computes its codes), pays at a till by a photo of its QR code,
  * is warned of a forged QR code and of a forged request, finds the history
  * with receipts whose public-log mark the page checks itself, and finally
  * enters wrong PINs until the wallet locks and the PIN is blocked.
@@ -43,6 +46,8 @@ const customer = {
   openingBalanceMinor: 1_000_00n,
 } as const;
 const { merchant } = demoParties;
+/** The second factor's otpauth URI, as the page showed it once at enrolment (the customer's authenticator app). */
+let authenticatorUri = '';
 
 async function balances(): Promise<{ customer: bigint; merchant: bigint }> {
   const { balance } = await operator.get<{ balance: string }>(`/accounts/${customer.account}`);
@@ -79,6 +84,42 @@ function withAmount(payload: string, from: string, to: string): string {
   if (!payload.includes(tlv(from))) throw new Error('assertion failed: the payload states the amount');
   const body = payload.slice(0, -8).replace(tlv(from), tlv(to));
   return `${body}6304${emvCrcOf(`${body}6304`)}`;
+}
+
+/** Every value the page keeps in IndexedDB, as text (CryptoKeys are opaque: `{}`), by key. */
+async function storedValues(): Promise<Record<string, string>> {
+  return page.evaluate(
+    () =>
+      new Promise<Record<string, string>>((resolve, reject) => {
+        const open = indexedDB.open('mpay-wallet', 1);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const store = open.result.transaction('values').objectStore('values');
+          const keys = store.getAllKeys();
+          const values = store.getAll();
+          values.onerror = () => reject(values.error);
+          values.onsuccess = () =>
+            resolve(
+              Object.fromEntries(
+                keys.result.map((key, index) => [String(key), JSON.stringify(values.result[index]) ?? '']),
+              ),
+            );
+        };
+      }),
+  );
+}
+
+/** The second factor is not on the phone: no otpauth URI and no TOTP secret anywhere in IndexedDB. */
+async function expectNoAuthenticatorStored(): Promise<void> {
+  const values = await storedValues();
+  expect(Object.keys(values)).toContain('ims:device');
+  for (const [key, text] of Object.entries(values)) {
+    expect(`${key} ${text}`).not.toContain('otpauth://');
+    expect(`${key} ${text}`).not.toMatch(/secret=/i);
+  }
+  const secret = new URL(authenticatorUri).searchParams.get('secret');
+  expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+  expect(JSON.stringify(values)).not.toContain(secret);
 }
 
 /** The device's public encryption key, as the page keeps it in IndexedDB (the keystore's public half). */
@@ -146,7 +187,21 @@ describe('the wallet pays with its own device key (iMS)', () => {
     await page.getByLabel('New PIN again').fill(customer.pin);
     await screenshot(page, 'wallet-ims-enrol');
     await page.getByRole('button', { name: 'Set up wallet' }).click();
+
+    // The bank gave the customer's first device the second factor: shown once, for an authenticator app.
+    const setup = page.getByTestId('authenticator-setup');
+    await setup
+      .getByRole('heading', { name: 'Add your second factor' })
+      .waitFor({ timeout: requestDeadlineMs });
+    await setup.getByText('Show the key').click();
+    authenticatorUri = (await setup.getByTestId('authenticator-uri').textContent()) ?? '';
+    expect(authenticatorUri).toMatch(/^otpauth:\/\/totp\/.*[?&]secret=[A-Z2-7]+/);
+    await setup.getByRole('img', { name: 'QR code of your authenticator key' }).waitFor();
+    await screenshot(page, 'wallet-ims-authenticator');
+    await setup.getByRole('button', { name: 'I have added it' }).click();
     await page.getByRole('heading', { name: 'Unlock your wallet' }).waitFor({ timeout: requestDeadlineMs });
+    await expect(page.getByText('otpauth://').count()).resolves.toBe(0);
+    await expectNoAuthenticatorStored();
     expect(await page.getByTestId('lock-notice').textContent()).toContain('This phone is set up');
 
     // IndexedDB holds the keystore with the private keys wrapped: no private JWK member in clear.
@@ -246,7 +301,7 @@ describe('the wallet pays with its own device key (iMS)', () => {
     await expect(page.getByRole('button', { name: /Review EUR 9\.90/ }).count()).resolves.toBe(0);
   });
 
-  it('a large payment asks for the authenticator’s code, which this phone shows; the bank approves', async () => {
+  it('a large payment asks for the code of the customer’s authenticator app, typed in; the bank approves', async () => {
     const before = await balances();
     const accepted = await test.merchant.requestPayment({
       customer: customer.msisdn,
@@ -267,18 +322,59 @@ describe('the wallet pays with its own device key (iMS)', () => {
     expect(await page.getByRole('list', { name: 'What you buy' }).textContent()).toContain(
       '1 × Espresso machine',
     );
-    expect(await page.getByTestId('authenticator-code').getAttribute('data-code')).toMatch(/^\d{6}$/);
+    // The phone has no code to show: the customer types the one the authenticator app shows.
+    const codeField = page.getByLabel('Authenticator code');
+    expect(await codeField.getAttribute('inputmode')).toBe('numeric');
+    await expect(page.getByRole('button', { name: 'Use this code' }).count()).resolves.toBe(0);
     await screenshot(page, 'wallet-ims-request-large');
 
     await page.getByLabel('PIN', { exact: true }).fill(customer.pin);
-    await page.getByRole('button', { name: 'Use this code' }).click();
-    expect(await page.getByLabel('Authenticator code').inputValue()).toMatch(/^\d{6}$/);
+    // A code the page does not take: not sent, the payment stays open.
+    await codeField.fill('12');
+    await page.getByRole('button', { name: 'Pay EUR 520.00' }).click();
+    await page.getByText('This payment asks for the 6-digit code your authenticator app shows.').waitFor();
+    // What the customer's authenticator app shows now (computed here from the key shown at enrolment).
+    await codeField.fill(authenticatorCode(authenticatorUri));
     await page.getByRole('button', { name: 'Pay EUR 520.00' }).click();
     await page.getByRole('heading', { name: 'Paid' }).waitFor({ timeout: paymentSettledDeadlineMs });
     await verifiedLogMark();
     await statusBecomes(accepted.paymentId, 'completed');
     expect((await balances()).customer).toBe(before.customer - 520_00n);
     await page.getByRole('button', { name: 'Done' }).click();
+    await expectNoAuthenticatorStored();
+  });
+
+  it('takes an authenticator an earlier version of the page stored out of IndexedDB, and shows it once', async () => {
+    await page.evaluate(
+      (uri) =>
+        new Promise<void>((resolve, reject) => {
+          const open = indexedDB.open('mpay-wallet', 1);
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const transaction = open.result.transaction('values', 'readwrite');
+            transaction.objectStore('values').put(uri, 'ims:authenticator');
+            transaction.oncomplete = () => resolve();
+            transaction.onerror = () => reject(transaction.error);
+          };
+        }),
+      authenticatorUri,
+    );
+    await page.reload();
+    const setup = page.getByTestId('authenticator-setup');
+    await setup.getByRole('heading', { name: 'Add your second factor' }).waitFor();
+    // Deleted as soon as it was read: it lives in the screen only.
+    await expectNoAuthenticatorStored();
+    await setup.getByText('Show the key').click();
+    expect(await setup.getByTestId('authenticator-uri').textContent()).toBe(authenticatorUri);
+    await setup.getByRole('button', { name: 'I have added it' }).click();
+    await page.getByLabel('PIN', { exact: true }).fill(customer.pin);
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByTestId('feed-status').waitFor({ timeout: requestDeadlineMs });
+    await page.reload();
+    await page.getByRole('heading', { name: 'Unlock your wallet' }).waitFor();
+    await page.getByLabel('PIN', { exact: true }).fill(customer.pin);
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByTestId('feed-status').waitFor({ timeout: requestDeadlineMs });
   });
 
   it('(d) pays at a till: a photo of its QR code is decoded in the page, verified, claimed, then paid', async () => {
@@ -495,6 +591,7 @@ describe('the wallet pays with its own device key (iMS)', () => {
       await other.getByLabel('New PIN', { exact: true }).fill(second.pin);
       await other.getByLabel('New PIN again').fill(second.pin);
       await other.getByRole('button', { name: 'Set up wallet' }).click();
+      await other.getByRole('button', { name: 'I have added it' }).click();
       await other.getByLabel('PIN', { exact: true }).fill(second.pin);
       await other.getByRole('button', { name: 'Unlock' }).click();
       await other.getByTestId('feed-status').waitFor();

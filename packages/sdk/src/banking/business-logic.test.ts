@@ -6,6 +6,7 @@ import {
   type FakeBank,
   fakeAccountId,
   fakeBankId,
+  fakeBillerId,
   fakeEnrolmentCode,
   fakeMsisdn,
   fakePartyId,
@@ -71,6 +72,13 @@ async function registeredClient(store: BankingKeyStore = new MemoryBankingKeySto
   await client.registerDevice({ sim, phoneId, accountId: fakeAccountId }, fakeUserId);
   await client.registerPassword(fakeUserId, password);
   return { client, manager, store };
+}
+
+/** The payload of the device's JWS the bank verified for `requestId`. */
+function signedPayload(requestId: string): Record<string, unknown> {
+  const jws = bank.signedRequests.get(requestId);
+  if (jws === undefined) throw new Error(`the bank verified no request ${requestId}`);
+  return decodeUnverified(jws)!.payload as Record<string, unknown>;
 }
 
 const loginInput = { userId: fakeUserId, password, msisdn: fakeMsisdn, readCode: smsCode };
@@ -146,6 +154,62 @@ describe('BankingClient against the bank’s side of the contract', () => {
     expect(await codeOf(client.balance())).toBe('BANK_ANSWER_INVALID');
     bank.tamperResult = undefined;
     expect((await client.balance()).balance).toBe(99_00n);
+  });
+
+  it('signs the order id the app gives: every try of one order is the same request, carried out once', async () => {
+    const { client } = await registeredClient();
+    const session = await client.login(loginInput);
+    const requestId = crypto.randomUUID();
+    const order = {
+      payeeId: 'bob@person.ybank',
+      amount: 12_50n,
+      currency: 'EUR',
+      reference: 'rent March',
+      requestId,
+    };
+    const transfer = await client.transfer(order);
+    expect(transfer.orderId).toBe(requestId);
+    // The request id given is the one the device signed (txn) for this session.
+    const signed = signedPayload(requestId);
+    expect(signed.txn).toBe(requestId);
+    expect((signed.banking as Record<string, unknown>).sessionId).toBe(session.sessionId);
+    // The same order again (its answer was lost): the bank has it already, nothing moves twice.
+    expect(await codeOf(client.transfer(order))).toBe('BANKING_REQUEST_REPLAYED');
+    expect(bank.balance).toBe(87_50n);
+
+    const billRequestId = crypto.randomUUID();
+    const bill = {
+      billerId: fakeBillerId,
+      customerReference: 'INV-2026-001',
+      amount: 30_00n,
+      currency: 'EUR',
+      requestId: billRequestId,
+    };
+    expect((await client.payBill(bill)).orderId).toBe(billRequestId);
+    expect(signedPayload(billRequestId).txn).toBe(billRequestId);
+    expect(await codeOf(client.payBill(bill))).toBe('BANKING_REQUEST_REPLAYED');
+    expect(bank.balance).toBe(57_50n);
+
+    // Without one, every call is a new order with a fresh id.
+    const { requestId: _given, ...fresh } = order;
+    const first = await client.transfer({ ...fresh, amount: 1_00n });
+    const second = await client.transfer({ ...fresh, amount: 1_00n });
+    expect(new Set([requestId, first.orderId, second.orderId]).size).toBe(3);
+    expect(bank.balance).toBe(55_50n);
+  });
+
+  it('refuses an order id the bank would not accept as a request id, before anything is sent', async () => {
+    const { client } = await registeredClient();
+    await client.login(loginInput);
+    const sent = bank.requests.length;
+    const transfer = { payeeId: 'bob@person.ybank', amount: 1_00n, currency: 'EUR', reference: 'x' };
+    const bill = { billerId: fakeBillerId, customerReference: 'INV-1', amount: 1_00n, currency: 'EUR' };
+    for (const requestId of ['', 'order-1', crypto.randomUUID().toUpperCase(), `${crypto.randomUUID()} `]) {
+      expect(await codeOf(client.transfer({ ...transfer, requestId }))).toBe('REQUEST_INVALID');
+      expect(await codeOf(client.payBill({ ...bill, requestId }))).toBe('REQUEST_INVALID');
+    }
+    expect(bank.requests.length).toBe(sent);
+    expect(bank.balance).toBe(100_00n);
   });
 
   it('signs step 1 over its KE1; a wrong password is counted there, nothing more is sent, the login just fails', async () => {

@@ -123,14 +123,28 @@ export interface BankingLoginInput {
   readonly readCode: (prompt: BankingCodePrompt) => Promise<string>;
 }
 
-export interface BankingTransferInput {
+/**
+ * The bank carries out a money request once per request id (the signed
+ * request's txn, the order's id) and answers any later request with that id
+ * BANKING_REQUEST_REPLAYED. An app that may send the same order again (its
+ * answer was lost: a timeout, SERVICE_UNAVAILABLE, BANK_UNAVAILABLE,
+ * BANK_ANSWER_INVALID) draws the id once per order the customer entered and
+ * passes it on every try; without one, each call draws a fresh id and is a
+ * new order.
+ */
+export interface BankingOrderIdentity {
+  /** A lowercase UUID, as the bank requires of a request id; default: a fresh one for this call. */
+  readonly requestId?: string | undefined;
+}
+
+export interface BankingTransferInput extends BankingOrderIdentity {
   readonly payeeId: string;
   readonly amount: bigint;
   readonly currency: string;
   readonly reference: string;
 }
 
-export interface BankingBillPaymentInput {
+export interface BankingBillPaymentInput extends BankingOrderIdentity {
   readonly billerId: string;
   readonly customerReference: string;
   readonly amount: bigint;
@@ -178,6 +192,13 @@ function requirePassword(password: string, lengthMin: number): void {
 
 function requireUserId(userId: string): void {
   if (!isBankingUserId(userId)) throw new MpayError('REQUEST_INVALID', 'userId');
+}
+
+/** The order's own request id, as the bank checks a request id (isUuid), or undefined for a fresh one. */
+function orderRequestIdOf(input: BankingOrderIdentity): string | undefined {
+  const { requestId } = input;
+  if (requestId !== undefined && !isUuid(requestId)) throw new MpayError('REQUEST_INVALID', 'requestId');
+  return requestId;
 }
 
 interface OpenSession extends BankingSession {
@@ -528,10 +549,12 @@ export class BankingClient {
   /**
    * One request through the SM and the CM: sealed, sent, the answer opened
    * and verified, its kind the request's. A session the bank no longer has
-   * (BANKING_SESSION_INVALID) is forgotten here too.
+   * (BANKING_SESSION_INVALID) is forgotten here too. `requestId` is the
+   * caller's for an order it may send again; default a fresh one.
    */
   async #request(
     request: BankingRequest,
+    requestId?: string,
   ): Promise<{ answer: BankingAnswerContent; requestId: string; clientId: BankingClientId }> {
     const session = this.#session;
     if (session === undefined) throw new MpayError('BANKING_SESSION_INVALID', 'no session: log in first');
@@ -552,6 +575,7 @@ export class BankingClient {
       bankId: bank.id,
       signingKey: state.current.signing.privateJwk,
       sessionKey: session.sessionKey,
+      requestId,
       expiresInSeconds: this.#requestLifetimeSeconds,
       now: this.#now,
     });
@@ -587,21 +611,29 @@ export class BankingClient {
     return parseBalanceResult(answer.result, { requestId, clientId });
   }
 
+  /**
+   * A transfer from ID_C's account. Its order id is the request id: pass the
+   * same `requestId` on every try of one order (see BankingOrderIdentity), and
+   * the bank carries it out at most once.
+   */
   async transfer(input: BankingTransferInput): Promise<BankingTransfer> {
+    const orderRequestId = orderRequestIdOf(input);
     const request = {
       kind: 'transfer',
       ...pick(input, ['payeeId', 'amount', 'currency', 'reference']),
     } as const;
-    const { answer, requestId, clientId } = await this.#request(request);
+    const { answer, requestId, clientId } = await this.#request(request, orderRequestId);
     return parseTransferResult(answer.result, request, { requestId, clientId });
   }
 
+  /** A bill payment to a biller the bank registered; `requestId` as for `transfer`. */
   async payBill(input: BankingBillPaymentInput): Promise<BankingBillPayment> {
+    const orderRequestId = orderRequestIdOf(input);
     const request = {
       kind: 'bill_payment',
       ...pick(input, ['billerId', 'customerReference', 'amount', 'currency']),
     } as const;
-    const { answer, requestId, clientId } = await this.#request(request);
+    const { answer, requestId, clientId } = await this.#request(request, orderRequestId);
     return parseBillPaymentResult(answer.result, request, { requestId, clientId });
   }
 

@@ -40,6 +40,8 @@ export const fakeUserId = 'alice';
 export const fakeMsisdn = '+38970123456';
 export const fakeAccountId = '0b9d3c4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e';
 export const fakeEnrolmentCode = 'ENROL-0001';
+/** The one biller the fake registered. */
+export const fakeBillerId = 'power-co';
 const loginFailuresMax = 5;
 const codeTriesMax = 3;
 
@@ -218,6 +220,19 @@ export async function startFakeBank(): Promise<FakeBank> {
           amount: request.amount.toString(),
           currency: request.currency,
           reference: request.reference,
+        };
+      case 'bill_payment':
+        if (request.billerId !== fakeBillerId) return problem(404, 'BANKING_BILLER_UNKNOWN');
+        if (request.amount > bank.balance) return problem(422, 'INSUFFICIENT_FUNDS');
+        bank.balance -= request.amount;
+        return {
+          orderId: requestId,
+          state: 'completed',
+          billerId: request.billerId,
+          billerName: 'Power Co',
+          customerReference: request.customerReference,
+          amount: request.amount.toString(),
+          currency: request.currency,
         };
       case 'statement':
         return {

@@ -11,6 +11,7 @@ export {
   type BankingClientOptions,
   type BankingCodePrompt,
   type BankingLoginInput,
+  type BankingOrderIdentity,
   type BankingPasswordRegistered,
   type BankingRegisteredDevice,
   type BankingSession,

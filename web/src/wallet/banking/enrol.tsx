@@ -19,6 +19,7 @@ import { useState } from 'preact/hooks';
 import type { WebConfig } from '../../config.ts';
 import { Busy, Button, Card, ErrorNotice, Facts, Field, Form, Notice, Select } from '../../ui/components.tsx';
 import { shortId } from '../../ui/format.ts';
+import { AuthenticatorKey } from '../ims/authenticator.tsx';
 import { type BankingPhone, bankUrlOf, madeUpImei, madeUpSim, newDeviceId, phoneOf } from './phone.ts';
 import { IndexedDbBankingKeyStore, writeDevice } from './store.ts';
 
@@ -96,7 +97,7 @@ function problemOf(input: EnrolInput, steps: readonly Step[], config: WebConfig)
   return undefined;
 }
 
-/** The customer's second factor (an otpauth URI) the bank gives with the first device: shown, never kept. */
+/** The customer's second factor (an otpauth URI) the bank gives with the first device: shown (QR code and text), never kept. */
 export function AuthenticatorNotice(props: { readonly uri: string }): JSX.Element {
   return (
     <Notice tone="warn">
@@ -104,10 +105,7 @@ export function AuthenticatorNotice(props: { readonly uri: string }): JSX.Elemen
         Your bank also gave this phone your second factor for large payments (it gives it once). Add it to an
         authenticator app now; it is not kept here.
       </p>
-      <details>
-        <summary>Show the key</summary>
-        <p class="mono">{props.uri}</p>
-      </details>
+      <AuthenticatorKey uri={props.uri} />
     </Notice>
   );
 }

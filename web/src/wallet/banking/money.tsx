@@ -5,6 +5,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { Busy, Button, Card, ErrorNotice, Facts, Field, Form, Notice, Select } from '../../ui/components.tsx';
 import { formatMoney, parseMoney, shortId } from '../../ui/format.ts';
 import { useBankingAction } from './action.ts';
+import { type OrderResult, useMoneyOrder } from './order.ts';
+import type { OrderDraft } from './order-draft.ts';
+import { FoundOnStatement, OrderNotice, type OrderWords } from './order-notice.tsx';
 import type { BankingPhone } from './phone.ts';
 import { type KnownBiller, knownBillers, rememberBiller } from './store.ts';
 
@@ -14,7 +17,8 @@ import { type KnownBiller, knownBillers, rememberBiller } from './store.ts';
  * of another bank: a hold here and the interbank funds transfer) and a bill
  * payment to a biller the bank registered. Each is the SDK's E(S(msg, ID_C));
  * what the page shows is the bank's verified answer, checked by the SDK to be
- * the answer to exactly what was signed.
+ * the answer to exactly what was signed. A transfer or a bill payment goes
+ * with one request id for all its tries (order.ts): it moves money once.
  */
 
 export interface PanelProps {
@@ -80,62 +84,139 @@ function bankOfPayee(payeeId: string): string | undefined {
   }
 }
 
+type TransferDraft = Extract<OrderDraft, { kind: 'transfer' }>;
+type BillDraft = Extract<OrderDraft, { kind: 'bill_payment' }>;
+
+/** Minor units as the customer types them (`125000n` → `1250.00`), to show a kept order in its form again. */
+function amountInput(minor: string, currency: string): string {
+  return formatMoney(BigInt(minor), currency)
+    .replace(/^[A-Z]{3} /, '')
+    .replace(/,/g, '');
+}
+
+function transferWords(draft: TransferDraft | undefined): OrderWords {
+  return {
+    noun: 'transfer',
+    summary:
+      draft === undefined
+        ? ''
+        : `${formatMoney(BigInt(draft.amount), draft.currency)} to ${draft.payeeId} · ${draft.reference}`,
+  };
+}
+
+function billWords(draft: BillDraft | undefined): OrderWords {
+  return {
+    noun: 'bill payment',
+    summary:
+      draft === undefined
+        ? ''
+        : `${formatMoney(BigInt(draft.amount), draft.currency)} to ${draft.billerId} · ${draft.customerReference}`,
+  };
+}
+
+/** The draft a result is about, if any. */
+function draftOf<D extends OrderDraft>(result: OrderResult<D, unknown> | undefined): D | undefined {
+  return result !== undefined && 'draft' in result ? result.draft : undefined;
+}
+
+/**
+ * A transfer. Its request id is drawn when it is first sent and kept for
+ * every try of the same transfer (order.ts): a retry after a lost answer
+ * never moves the money twice. Changing the payee, the amount or the
+ * reference makes it another transfer, with a new id.
+ */
 export function TransferPanel(
   props: PanelProps & { readonly currency: string; readonly onMoved: () => void },
 ): JSX.Element {
   const { phone, currency } = props;
   const ownBank = phone.device.bank.id;
-  const { busy, error, run } = useBankingAction(phone, props.onSessionEnded);
   const [payee, setPayee] = useState('');
   const [amount, setAmount] = useState('');
   const [reference, setReference] = useState('');
   const [problem, setProblem] = useState<string | undefined>();
-  const [done, setDone] = useState<BankingTransfer | undefined>();
+  const order = useMoneyOrder<TransferDraft, BankingTransfer>({
+    phone,
+    kind: 'transfer',
+    onSessionEnded: props.onSessionEnded,
+    send: (draft, requestId) =>
+      phone.client.transfer({
+        payeeId: draft.payeeId,
+        amount: BigInt(draft.amount),
+        currency: draft.currency,
+        reference: draft.reference,
+        requestId,
+      }),
+    onRestored: (draft) => {
+      setPayee(draft.payeeId);
+      setAmount(amountInput(draft.amount, draft.currency));
+      setReference(draft.reference);
+    },
+  });
   const payeeBank = bankOfPayee(payee);
+  const { result } = order;
 
-  const send = async () => {
+  /** The form as an order, or undefined with the first thing wrong said plainly (nothing is sent). */
+  const draftOfForm = (): TransferDraft | undefined => {
     const minor = parseMoney(amount, currency);
-    if (payeeBank === undefined) setProblem('The payee is a customer id, e.g. marko@person.xbank.');
-    else if (minor === undefined || minor <= 0n) setProblem(`Type an amount in ${currency}, e.g. 12.50.`);
-    else if (reference.trim() === '') setProblem('Say what the transfer is for.');
-    else {
-      setProblem(undefined);
-      setDone(undefined);
-      const transfer = await run(() =>
-        phone.client.transfer({
-          payeeId: payee.trim(),
-          amount: minor,
-          currency,
-          reference: reference.trim(),
-        }),
-      );
-      if (transfer !== undefined) {
-        setDone(transfer);
-        setPayee('');
-        setAmount('');
-        setReference('');
-        props.onMoved();
-      }
+    let wrong: string | undefined;
+    if (payeeBank === undefined) wrong = 'The payee is a customer id, e.g. marko@person.xbank.';
+    else if (minor === undefined || minor <= 0n) wrong = `Type an amount in ${currency}, e.g. 12.50.`;
+    else if (reference.trim() === '') wrong = 'Say what the transfer is for.';
+    setProblem(wrong);
+    if (wrong !== undefined || minor === undefined) return undefined;
+    const draft: TransferDraft = {
+      kind: 'transfer',
+      payeeId: payee.trim(),
+      amount: minor.toString(),
+      currency,
+      reference: reference.trim(),
+    };
+    return draft;
+  };
+  const submit = async (draft: TransferDraft | undefined, fresh = false) => {
+    if (draft === undefined) return;
+    const next = await order.submit(draft, { fresh });
+    if (next?.kind === 'done' || next?.kind === 'found') {
+      setPayee('');
+      setAmount('');
+      setReference('');
+      props.onMoved();
     }
   };
+  const words = transferWords(draftOf(result) ?? order.open?.draft);
 
   return (
     <>
-      {done === undefined ? null : (
-        <Card title="Transfer sent" tone={toneOf(done.state)} testId="banking-transfer-result">
-          <p class="amount">{formatMoney(done.amount, done.currency)}</p>
+      {result?.kind === 'done' ? (
+        <Card title="Transfer sent" tone={toneOf(result.value.state)} testId="banking-transfer-result">
+          <p class="amount">{formatMoney(result.value.amount, result.value.currency)}</p>
           <Facts
             items={[
-              ['To', done.payeeId],
-              ['State', stateText(done.state, bankOfPayee(done.payeeId) ?? '', done.refusalCode)],
-              ['Reference', done.reference],
-              ['Order', <span title={done.orderId}>{shortId(done.orderId)}</span>],
+              ['To', result.value.payeeId],
+              [
+                'State',
+                stateText(
+                  result.value.state,
+                  bankOfPayee(result.value.payeeId) ?? '',
+                  result.value.refusalCode,
+                ),
+              ],
+              ['Reference', result.value.reference],
+              ['Order', <span title={result.value.orderId}>{shortId(result.value.orderId)}</span>],
             ]}
           />
         </Card>
-      )}
+      ) : result?.kind === 'found' ? (
+        <FoundOnStatement
+          title="Transfer made"
+          words={words}
+          requestId={result.requestId}
+          line={result.line}
+          currency={result.draft.currency}
+        />
+      ) : null}
       <Card title="Transfer">
-        <Form onSubmit={send} label="Transfer">
+        <Form onSubmit={() => void submit(draftOfForm())} label="Transfer">
           <Field
             label="Pay to (customer id)"
             value={payee}
@@ -158,8 +239,14 @@ export function TransferPanel(
           />
           <Field label="Reference" value={reference} onInput={setReference} maxLength={140} />
           {problem === undefined ? null : <Notice tone="bad">{problem}</Notice>}
-          <ErrorNotice error={error} />
-          <Button type="submit" busy={busy}>
+          <OrderNotice
+            result={result}
+            words={words}
+            busy={order.busy}
+            onSendAgain={() => void submit(order.open?.draft)}
+            onSendNew={() => void submit(order.open?.draft, true)}
+          />
+          <Button type="submit" busy={order.busy}>
             Send transfer
           </Button>
         </Form>
@@ -170,77 +257,112 @@ export function TransferPanel(
 
 const otherBiller = '';
 
+/** A bill payment: its request id kept for every try of the same payment, as a transfer's. */
 export function BillPanel(
   props: PanelProps & { readonly currency: string; readonly onMoved: () => void },
 ): JSX.Element {
   const { phone, currency } = props;
-  const { busy, error, run } = useBankingAction(phone, props.onSessionEnded);
   const [billers, setBillers] = useState<readonly KnownBiller[]>([]);
-  const [chosen, setChosen] = useState(otherBiller);
+  // Undefined: the biller paid last (the first known one).
+  const [chosen, setChosen] = useState<string | undefined>();
   const [billerId, setBillerId] = useState('');
   const [customerReference, setCustomerReference] = useState('');
   const [amount, setAmount] = useState('');
   const [problem, setProblem] = useState<string | undefined>();
-  const [done, setDone] = useState<BankingBillPayment | undefined>();
+  const order = useMoneyOrder<BillDraft, BankingBillPayment>({
+    phone,
+    kind: 'bill_payment',
+    onSessionEnded: props.onSessionEnded,
+    send: (draft, requestId) =>
+      phone.client.payBill({
+        billerId: draft.billerId,
+        customerReference: draft.customerReference,
+        amount: BigInt(draft.amount),
+        currency: draft.currency,
+        requestId,
+      }),
+    onRestored: (draft) => {
+      void knownBillers().then((known) => {
+        setChosen(known.some((biller) => biller.id === draft.billerId) ? draft.billerId : otherBiller);
+        setBillerId(draft.billerId);
+      });
+      setCustomerReference(draft.customerReference);
+      setAmount(amountInput(draft.amount, draft.currency));
+    },
+  });
   useEffect(() => {
-    void knownBillers().then((known) => {
-      setBillers(known);
-      if (known[0] !== undefined) setChosen(known[0].id);
-    });
+    void knownBillers().then(setBillers);
   }, []);
+  const selected =
+    chosen !== undefined && (chosen === otherBiller || billers.some((biller) => biller.id === chosen))
+      ? chosen
+      : (billers[0]?.id ?? otherBiller);
+  const { result } = order;
 
-  const pay = async () => {
-    const id = chosen === otherBiller ? billerId.trim().toLowerCase() : chosen;
+  const draftOfForm = (): BillDraft | undefined => {
+    const id = selected === otherBiller ? billerId.trim().toLowerCase() : selected;
     const minor = parseMoney(amount, currency);
-    if (!billerIdPattern.test(id)) setProblem('The biller id is as printed on the bill, e.g. power-co.');
+    let wrong: string | undefined;
+    if (!billerIdPattern.test(id)) wrong = 'The biller id is as printed on the bill, e.g. power-co.';
     else if (!customerReferencePattern.test(customerReference.trim()))
-      setProblem('Your reference is the 2 to 35 letters and digits on the bill.');
-    else if (minor === undefined || minor <= 0n) setProblem(`Type an amount in ${currency}, e.g. 30.00.`);
-    else {
-      setProblem(undefined);
-      setDone(undefined);
-      const payment = await run(() =>
-        phone.client.payBill({
-          billerId: id,
-          customerReference: customerReference.trim(),
-          amount: minor,
-          currency,
-        }),
-      );
-      if (payment !== undefined) {
-        setDone(payment);
-        // Only the bank's verified answer names the biller: it is remembered for the next bill.
-        setBillers(await rememberBiller({ id: payment.billerId, name: payment.billerName }));
-        setChosen(payment.billerId);
-        setBillerId('');
-        setCustomerReference('');
-        setAmount('');
-        props.onMoved();
-      }
-    }
+      wrong = 'Your reference is the 2 to 35 letters and digits on the bill.';
+    else if (minor === undefined || minor <= 0n) wrong = `Type an amount in ${currency}, e.g. 30.00.`;
+    setProblem(wrong);
+    if (wrong !== undefined || minor === undefined) return undefined;
+    const draft: BillDraft = {
+      kind: 'bill_payment',
+      billerId: id,
+      customerReference: customerReference.trim(),
+      amount: minor.toString(),
+      currency,
+    };
+    return draft;
   };
+  const submit = async (draft: BillDraft | undefined, fresh = false) => {
+    if (draft === undefined) return;
+    const next = await order.submit(draft, { fresh });
+    if (next?.kind !== 'done' && next?.kind !== 'found') return;
+    if (next.kind === 'done') {
+      // Only the bank's verified answer names the biller: it is remembered for the next bill.
+      setBillers(await rememberBiller({ id: next.value.billerId, name: next.value.billerName }));
+    }
+    setChosen(draft.billerId);
+    setBillerId('');
+    setCustomerReference('');
+    setAmount('');
+    props.onMoved();
+  };
+  const words = billWords(draftOf(result) ?? order.open?.draft);
 
   return (
     <>
-      {done === undefined ? null : (
-        <Card title="Bill paid" tone={toneOf(done.state)} testId="banking-bill-result">
-          <p class="amount">{formatMoney(done.amount, done.currency)}</p>
+      {result?.kind === 'done' ? (
+        <Card title="Bill paid" tone={toneOf(result.value.state)} testId="banking-bill-result">
+          <p class="amount">{formatMoney(result.value.amount, result.value.currency)}</p>
           <Facts
             items={[
-              ['Biller', `${done.billerName} (${done.billerId})`],
-              ['Your reference', done.customerReference],
-              ['State', stateText(done.state, done.billerName, done.refusalCode)],
-              ['Order', <span title={done.orderId}>{shortId(done.orderId)}</span>],
+              ['Biller', `${result.value.billerName} (${result.value.billerId})`],
+              ['Your reference', result.value.customerReference],
+              ['State', stateText(result.value.state, result.value.billerName, result.value.refusalCode)],
+              ['Order', <span title={result.value.orderId}>{shortId(result.value.orderId)}</span>],
             ]}
           />
         </Card>
-      )}
+      ) : result?.kind === 'found' ? (
+        <FoundOnStatement
+          title="Bill paid"
+          words={words}
+          requestId={result.requestId}
+          line={result.line}
+          currency={result.draft.currency}
+        />
+      ) : null}
       <Card title="Pay a bill">
-        <Form onSubmit={pay} label="Bill payment">
+        <Form onSubmit={() => void submit(draftOfForm())} label="Bill payment">
           {billers.length === 0 ? null : (
             <Select
               label="Biller"
-              value={chosen}
+              value={selected}
               onChange={setChosen}
               options={[
                 ...billers.map((biller) => ({ value: biller.id, label: `${biller.name} (${biller.id})` })),
@@ -248,7 +370,7 @@ export function BillPanel(
               ]}
             />
           )}
-          {chosen === otherBiller ? (
+          {selected === otherBiller ? (
             <Field
               label="Biller id"
               value={billerId}
@@ -269,8 +391,14 @@ export function BillPanel(
             maxLength={16}
           />
           {problem === undefined ? null : <Notice tone="bad">{problem}</Notice>}
-          <ErrorNotice error={error} />
-          <Button type="submit" busy={busy}>
+          <OrderNotice
+            result={result}
+            words={words}
+            busy={order.busy}
+            onSendAgain={() => void submit(order.open?.draft)}
+            onSendNew={() => void submit(order.open?.draft, true)}
+          />
+          <Button type="submit" busy={order.busy}>
             Pay bill
           </Button>
         </Form>

@@ -1,6 +1,7 @@
 import type { PublicJwk, PublicJwkSet } from '@mpay/envelope';
 import { type BankingKeyState, type BankingKeyStore, importBankingPrivateKeys } from '@mpay/sdk';
 import { deleteValue, keysWith, readValue, writeValue } from '../storage.ts';
+import type { OpenOrder, OrderKind } from './order-draft.ts';
 
 /**
  * What the banking section keeps on the phone, in the wallet's IndexedDB
@@ -14,7 +15,10 @@ import { deleteValue, keysWith, readValue, writeValue } from '../storage.ts';
  * - `banking:signing-keys`: the public signing keys this phone has held
  *   (the current one and those renewed), to recognise its own signed
  *   requests in the log's receipts;
- * - `banking:billers`: the billers paid before (id and the name the bank gave).
+ * - `banking:billers`: the billers paid before (id and the name the bank gave);
+ * - `banking:open-order:<kind>`: the transfer (bill payment) sent whose
+ *   outcome is not known yet, with its request id: its next try, after a
+ *   reload or a new login too, goes with the same id (order-draft.ts).
  * The session key is never stored: a reload logs in again.
  */
 
@@ -86,6 +90,24 @@ export async function rememberBiller(biller: KnownBiller): Promise<readonly Know
   const next = [biller, ...others].slice(0, billersMax);
   await writeValue(billersKey, next);
   return next;
+}
+
+const openOrderPrefix = 'banking:open-order:';
+
+export function readOpenOrder<D extends OpenOrder['draft']>(
+  kind: D['kind'],
+): Promise<OpenOrder<D> | undefined> {
+  return readValue<OpenOrder<D>>(`${openOrderPrefix}${kind}`);
+}
+
+/** Kept before each try is sent: a page closed while it was under way sends the same order next time. */
+export function writeOpenOrder(order: OpenOrder): Promise<void> {
+  return writeValue(`${openOrderPrefix}${order.draft.kind}`, order);
+}
+
+/** The order's outcome is known (carried out, or refused: nothing moved): the next one is a new order. */
+export function forgetOpenOrder(kind: OrderKind): Promise<void> {
+  return deleteValue(`${openOrderPrefix}${kind}`);
 }
 
 /** Forgets everything banking on this phone (its keys included): it must enrol again. */

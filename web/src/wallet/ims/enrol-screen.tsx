@@ -2,8 +2,13 @@ import type { JSX } from 'preact';
 import { useRef, useState } from 'preact/hooks';
 import type { WebConfig } from '../../config.ts';
 import { Button, Card, ErrorNotice, Field, Form, Notice, Select } from '../../ui/components.tsx';
-import { type EnrolmentProgress, type EnrolmentStep, enrolmentSteps, enrolThisPhone } from './enrol.ts';
-import type { StoredDevice } from './store.ts';
+import {
+  type EnrolledPhone,
+  type EnrolmentProgress,
+  type EnrolmentStep,
+  enrolmentSteps,
+  enrolThisPhone,
+} from './enrol.ts';
 
 /**
  * Setting up this phone: the customer's name, party id and bank, the one-time
@@ -12,7 +17,7 @@ import type { StoredDevice } from './store.ts';
  */
 export function EnrolScreen(props: {
   readonly config: WebConfig;
-  readonly onEnrolled: (device: StoredDevice) => void;
+  readonly onEnrolled: (enrolled: EnrolledPhone) => void;
 }): JSX.Element {
   const { config } = props;
   const [displayName, setDisplayName] = useState('');
@@ -34,10 +39,10 @@ export function EnrolScreen(props: {
     if (pin !== pinAgain) return setProblem('The two PINs are not the same. Type the new PIN twice.');
     setStep('keys');
     enrolThisPhone(config, { displayName, partyId, bankId, code, pin }, setStep, progress.current).then(
-      (device) => {
+      (enrolled) => {
         setPin('');
         setPinAgain('');
-        props.onEnrolled(device);
+        props.onEnrolled(enrolled);
       },
       (failure: unknown) => {
         setStep(undefined);

@@ -44,6 +44,13 @@ export interface EnrolmentProgress {
   enrolment?: Enrolment;
 }
 
+/** The phone as enrolled, and the second factor the bank gave with a customer's first device (a secret: never stored). */
+export interface EnrolledPhone {
+  readonly device: StoredDevice;
+  /** The authenticator's otpauth Key URI, for the customer's authenticator app; shown once. */
+  readonly authenticator?: string | undefined;
+}
+
 const displayNameLengthMax = 100;
 const codePattern = /^[A-Za-z0-9-]{4,64}$/;
 
@@ -75,14 +82,15 @@ function newDeviceId(): string {
  * wrapped under its export key: what IndexedDB keeps is the wrapped keystore,
  * and the keys are unwrapped only by a login there, as non-extractable
  * CryptoKeys in memory. Then the device registers with the FSP on the
- * strength of the bank's binding; the FSP's keys are pinned for later.
+ * strength of the bank's binding; the FSP's keys are pinned for later. The
+ * authenticator is returned for the page to show once, and never stored.
  */
 export async function enrolThisPhone(
   config: WebConfig,
   input: EnrolmentInput,
   onStep: (step: EnrolmentStep) => void,
   progress: EnrolmentProgress = {},
-): Promise<StoredDevice> {
+): Promise<EnrolledPhone> {
   checkEnrolmentInput(config, input);
   const partyId = input.partyId.trim();
   const displayName = input.displayName.trim();
@@ -138,10 +146,11 @@ export async function enrolThisPhone(
     keystore,
     fsp,
   };
-  await writeDevice(device, enrolment.authenticator);
+  await writeDevice(device);
+  const { authenticator } = enrolment;
   // The private keys in clear are needed no more: the keystore holds them wrapped.
   progress.for = undefined;
   progress.keys = undefined;
   progress.enrolment = undefined;
-  return device;
+  return { device, authenticator };
 }

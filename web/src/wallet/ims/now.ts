@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 
-/** The current time, again every `intervalMs` (expiry countdowns, the authenticator's code). */
+/** The current time, again every `intervalMs` (expiry countdowns). */
 export function useNow(intervalMs = 1_000): Date {
   const [now, setNow] = useState(() => new Date());
   useEffect(() => {

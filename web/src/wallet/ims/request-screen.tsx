@@ -4,7 +4,6 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { Button, Card, ErrorNotice, Facts, Field, Form, Notice } from '../../ui/components.tsx';
 import { formatMoney, shortId } from '../../ui/format.ts';
-import { AuthenticatorCode } from './authenticator.tsx';
 import {
   asksSecondFactor,
   expiresAtOf,
@@ -108,8 +107,8 @@ function RequestFacts(props: {
 /**
  * One payment request, verified by the SDK: the merchant as the FSP
  * certified it, the amount, the level and what it asks, the expiry. One
- * action plus the PIN (and the authenticator's code when the level asks for
- * it) confirms; the same PIN declines. An expired request, or one whose
+ * action plus the PIN (and the code the customer's authenticator app shows,
+ * typed in, when the level asks for it) confirms; the same PIN declines. An expired request, or one whose
  * sealed details this phone could not open, has no pay button.
  */
 export function RequestScreen(props: {
@@ -117,7 +116,6 @@ export function RequestScreen(props: {
   readonly view: PaymentRequestView;
   /** The till's code the customer scanned, when this is its request (already matched). */
   readonly offer?: TillOffer | undefined;
-  readonly authenticator: string | undefined;
   readonly wrongPins: number;
   readonly onPinProblem: (problem: PinProblem) => void;
   readonly onPinAccepted: () => void;
@@ -170,7 +168,7 @@ export function RequestScreen(props: {
   const pay = () => {
     if (busy !== undefined || expired || unreadable || !before()) return;
     if (asksCode && !codePattern.test(secondFactorCode.replace(/\s/g, ''))) {
-      return setProblem('This payment asks for the 6-digit code your authenticator shows.');
+      return setProblem('This payment asks for the 6-digit code your authenticator app shows.');
     }
     setBusy('paying');
     wallet.confirm(view, pin, asksCode ? { secondFactorCode: secondFactorCode.replace(/\s/g, '') } : {}).then(
@@ -272,20 +270,15 @@ export function RequestScreen(props: {
             maxLength={12}
           />
           {asksCode && !unreadable ? (
-            <>
-              {props.authenticator === undefined ? null : (
-                <AuthenticatorCode authenticator={props.authenticator} onUse={setSecondFactorCode} />
-              )}
-              <Field
-                label="Authenticator code"
-                value={secondFactorCode}
-                onInput={setSecondFactorCode}
-                inputMode="numeric"
-                autoComplete="one-time-code"
-                maxLength={9}
-                hint="The 6-digit code your authenticator shows now. It goes to your bank sealed: the payment service cannot read it."
-              />
-            </>
+            <Field
+              label="Authenticator code"
+              value={secondFactorCode}
+              onInput={setSecondFactorCode}
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              maxLength={9}
+              hint="The 6-digit code your authenticator app shows now. It goes to your bank sealed: the payment service cannot read it."
+            />
           ) : null}
           {wrongPin ? (
             <Notice tone="bad" testId="pin-error">

@@ -2,9 +2,10 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { WebConfig } from '../../config.ts';
 import { Busy, ErrorNotice } from '../../ui/components.tsx';
+import { AuthenticatorSetupScreen } from './authenticator.tsx';
 import { EnrolScreen } from './enrol-screen.tsx';
 import { ForgetButton } from './forget-button.tsx';
-import { forgetDevice, readDevice, type StoredDevice } from './store.ts';
+import { forgetDevice, readDevice, type StoredDevice, takeLegacyAuthenticator } from './store.ts';
 import type { LockReason } from './unlock-screen.tsx';
 import { WalletScreen } from './wallet-screen.tsx';
 import './ims.css';
@@ -13,6 +14,13 @@ type Loaded =
   | { readonly kind: 'loading' }
   | { readonly kind: 'none' }
   | { readonly kind: 'device'; readonly device: StoredDevice; readonly firstLock: LockReason }
+  /** The second factor the bank gave, shown once for an authenticator app before the wallet opens. */
+  | {
+      readonly kind: 'authenticator';
+      readonly uri: string;
+      readonly device: StoredDevice;
+      readonly firstLock: LockReason;
+    }
   | { readonly kind: 'failed'; readonly error: unknown };
 
 /**
@@ -32,11 +40,16 @@ export function ImsSection(props: { readonly config: WebConfig }): JSX.Element {
 function ImsContent(props: { readonly config: WebConfig }): JSX.Element {
   const [loaded, setLoaded] = useState<Loaded>({ kind: 'loading' });
   useEffect(() => {
-    readDevice().then(
-      (device) =>
-        setLoaded(device === undefined ? { kind: 'none' } : { kind: 'device', device, firstLock: 'start' }),
-      (error: unknown) => setLoaded({ kind: 'failed', error }),
-    );
+    const load = async (): Promise<Loaded> => {
+      // A secret an earlier version of this page kept: out of IndexedDB now, shown once to move it to an app.
+      const legacy = await takeLegacyAuthenticator();
+      const device = await readDevice();
+      if (device === undefined) return { kind: 'none' };
+      return legacy === undefined
+        ? { kind: 'device', device, firstLock: 'start' }
+        : { kind: 'authenticator', uri: legacy, device, firstLock: 'start' };
+    };
+    load().then(setLoaded, (error: unknown) => setLoaded({ kind: 'failed', error }));
   }, []);
   const forget = () => {
     forgetDevice().then(
@@ -51,7 +64,21 @@ function ImsContent(props: { readonly config: WebConfig }): JSX.Element {
       return (
         <EnrolScreen
           config={props.config}
-          onEnrolled={(device) => setLoaded({ kind: 'device', device, firstLock: 'enrolled' })}
+          onEnrolled={({ device, authenticator }) =>
+            setLoaded(
+              authenticator === undefined
+                ? { kind: 'device', device, firstLock: 'enrolled' }
+                : { kind: 'authenticator', uri: authenticator, device, firstLock: 'enrolled' },
+            )
+          }
+        />
+      );
+    case 'authenticator':
+      return (
+        <AuthenticatorSetupScreen
+          uri={loaded.uri}
+          // The key lives in this screen's state only: going on drops it.
+          onAdded={() => setLoaded({ kind: 'device', device: loaded.device, firstLock: loaded.firstLock })}
         />
       );
     case 'device':

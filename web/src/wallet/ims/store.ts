@@ -5,8 +5,10 @@ import { deleteValue, keysWith, readValue, writeValue } from '../storage.ts';
  * What the Pay section keeps on the phone, in IndexedDB under `ims:` keys:
  * the enrolled device (the keystore holds the private keys wrapped under the
  * OPAQUE export key of the PIN, never in clear), the FSP's keys as pinned at
- * enrolment, the customer's authenticator apart from the keystore (as an
- * authenticator app would hold it), and the history of payments.
+ * enrolment, and the history of payments. Never the customer's authenticator
+ * (the second factor's otpauth secret): a phone that kept it would hold both
+ * factors of a large payment; it is shown once at enrolment for an
+ * authenticator app (authenticator.tsx) and then dropped.
  */
 
 /** This phone's enrolment: who, at which bank, its keystore and the FSP it trusts. */
@@ -44,8 +46,8 @@ export interface PaymentRecord {
 }
 
 const deviceKey = 'ims:device';
-/** The authenticator: an otpauth URI the bank sealed to this device at enrolment (a secret). */
-const authenticatorKey = 'ims:authenticator';
+/** Where earlier versions of this page kept the authenticator's otpauth URI (a secret): read once, deleted. */
+const legacyAuthenticatorKey = 'ims:authenticator';
 const paymentPrefix = 'ims:payment:';
 /** Payments the history keeps; the oldest go first. */
 export const historyEntriesMax = 500;
@@ -58,16 +60,23 @@ export async function readDevice(): Promise<StoredDevice | undefined> {
   return device;
 }
 
-export async function writeDevice(device: StoredDevice, authenticator: string | undefined): Promise<void> {
-  if (authenticator !== undefined) await writeValue(authenticatorKey, authenticator);
+export async function writeDevice(device: StoredDevice): Promise<void> {
   await writeValue(deviceKey, device);
 }
 
-export function readAuthenticator(): Promise<string | undefined> {
-  return readValue<string>(authenticatorKey);
+/**
+ * An authenticator an earlier version of this page stored, taken out of
+ * IndexedDB: deleted before it is returned, for the page to show once (as at
+ * enrolment) so that the customer can move it to an authenticator app.
+ */
+export async function takeLegacyAuthenticator(): Promise<string | undefined> {
+  const stored = await readValue<unknown>(legacyAuthenticatorKey);
+  if (stored === undefined) return undefined;
+  await deleteValue(legacyAuthenticatorKey);
+  return typeof stored === 'string' && stored.startsWith('otpauth://') ? stored : undefined;
 }
 
-/** Forgets this phone's wallet: the keystore, the authenticator and the history. */
+/** Forgets this phone's wallet: the keystore and the history. */
 export async function forgetDevice(): Promise<void> {
   for (const key of await keysWith('ims:')) await deleteValue(key);
 }

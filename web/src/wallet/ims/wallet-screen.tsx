@@ -1,7 +1,7 @@
 import { isMpayError } from '@mpay/protocol';
 import { type PaymentRequestView, type TillOffer, Wallet } from '@mpay/sdk';
 import type { JSX } from 'preact';
-import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useMemo, useState } from 'preact/hooks';
 import { apiUrl, type WebConfig } from '../../config.ts';
 import { Button, Card, ErrorNotice, Notice, Tabs } from '../../ui/components.tsx';
 import { useRequestFeed } from './feed.ts';
@@ -11,7 +11,7 @@ import type { PinProblem } from './pin.ts';
 import { ReceiptScreen } from './receipt-screen.tsx';
 import { RequestScreen } from './request-screen.tsx';
 import { RequestsPanel } from './requests-panel.tsx';
-import { type PaymentRecord, readAuthenticator, recordPayment, type StoredDevice } from './store.ts';
+import { type PaymentRecord, recordPayment, type StoredDevice } from './store.ts';
 import { TillPanel } from './till-panel.tsx';
 import { type LockReason, UnlockScreen } from './unlock-screen.tsx';
 
@@ -83,7 +83,6 @@ export function WalletScreen(props: {
   const [screen, setScreen] = useState<Screen>({ kind: 'home' });
   const [wrongPins, setWrongPins] = useState(0);
   const [notice, setNotice] = useState<string | undefined>();
-  const [authenticator, setAuthenticator] = useState<string | undefined>();
   const [storeError, setStoreError] = useState<unknown>();
 
   const lock = useCallback(
@@ -104,10 +103,6 @@ export function WalletScreen(props: {
     wallet.lock();
     setPhase({ kind: 'blocked' });
   }, [wallet, closeFeed]);
-
-  useEffect(() => {
-    readAuthenticator().then(setAuthenticator, setStoreError);
-  }, []);
 
   const pinProblem = (problem: PinProblem) => {
     if (problem.kind === 'wrong') return setWrongPins((count) => count + 1);
@@ -179,7 +174,6 @@ export function WalletScreen(props: {
           wallet={wallet}
           view={view}
           offer={screen.offer}
-          authenticator={authenticator}
           wrongPins={wrongPins}
           onPinProblem={pinProblem}
           onPinAccepted={() => setWrongPins(0)}
