@@ -4,8 +4,16 @@ import { testTimeoutMs } from './test/support/deadlines.ts';
 
 // One suite for every workspace. DATABASE_URL selects the PostgreSQL backend;
 // without it every test database is an in-memory PGlite.
+//
+// The browser tests (test/browser: the pages in Chromium) run once, on the embedded default: they
+// test the pages, which never see the database, and the services under them run the same flows on
+// PostgreSQL in test/e2e. Running them twice cost CI about 4 minutes of its 30. MPAY_BROWSER_TESTS=1
+// runs them on PostgreSQL too.
+const browserTestsHere = process.env.DATABASE_URL === undefined || process.env.MPAY_BROWSER_TESTS === '1';
+
 export default defineConfig({
   test: {
+    exclude: ['**/node_modules/**', ...(browserTestsHere ? [] : ['test/browser/**'])],
     include: [
       'packages/*/src/**/*.test.ts',
       'services/*/src/**/*.test.ts',
