@@ -10,6 +10,7 @@ import { signRequest } from '@mpay/http-client';
 import { verifyReceipt } from '@mpay/merkle';
 import { createAmount, isMpayError, merchantRefundContent } from '@mpay/protocol';
 import {
+  type DeviceEventView,
   MerchantClient,
   type RefundAnswer,
   readServerSentEvents,
@@ -151,23 +152,33 @@ async function refundWebhooks(refundId: string) {
   );
 }
 
+/** A GET at the gateway signed as the merchant: the answer's status and text. */
+async function merchantGet(path: string): Promise<{ status: number; text: string }> {
+  const authorization = await signRequest(
+    { method: 'GET', path, body: '' },
+    {
+      issuer: merchant.id,
+      audience: test.fsp.id,
+      key: test.platform.credentials.merchantKeys.signing.privateJwk,
+    },
+  );
+  const response = await fetch(`${test.platform.urls.gateway}${path}`, { headers: { authorization } });
+  return { status: response.status, text: await response.text() };
+}
+
+/** GET /payments/:id/refunds as the merchant. */
+async function merchantRefunds(paymentId: string): Promise<unknown> {
+  const { status, text } = await merchantGet(`/payments/${paymentId}/refunds`);
+  if (status !== 200) throw new Error(`refunds: HTTP ${status} ${text}`);
+  return JSON.parse(text);
+}
+
 async function refundEvidence(paymentId: string, refundId: string): Promise<string> {
-  const path = `/payments/${paymentId}/refunds/${refundId}/evidence`;
   return waitFor(
     async () => {
-      const authorization = await signRequest(
-        { method: 'GET', path, body: '' },
-        {
-          issuer: merchant.id,
-          audience: test.fsp.id,
-          key: test.platform.credentials.merchantKeys.signing.privateJwk,
-        },
-      );
-      const response = await fetch(`${test.platform.urls.gateway}${path}`, { headers: { authorization } });
-      const text = await response.text();
-      if (response.status !== 200 && response.status !== 202)
-        throw new Error(`evidence: HTTP ${response.status} ${text}`);
-      return response.status === 200 ? text : undefined;
+      const { status, text } = await merchantGet(`/payments/${paymentId}/refunds/${refundId}/evidence`);
+      if (status !== 200 && status !== 202) throw new Error(`evidence: HTTP ${status} ${text}`);
+      return status === 200 ? text : undefined;
     },
     { deadlineMs: backgroundWorkDeadlineMs, what: `the log's receipt of refund ${refundId}` },
   );
@@ -270,10 +281,95 @@ describe('a refund across banks, in part and then the rest', () => {
       );
       const read = (await asCustomer.json()) as { receipt: string };
       expect((await wallet.openRefundReceipt(read.receipt, paymentId)).refundId).toBe(part.refundId);
+
+      // A phone that was offline lists the payment's refunds: both receipts, newest first, verified on the phone.
+      const listed = await wallet.refunds(paymentId);
+      expect(listed.map((refund) => [refund.refundId, refund.amount.value])).toEqual([
+        [rest.refundId, '12.00'],
+        [part.refundId, '8.00'],
+      ]);
+      expect(listed[1]?.jws).toBe(receipt.jws);
+      // The refund's evidence as the phone asks for it: the log entry holding the receipt it holds.
+      const asked = await waitFor(() => wallet.refundEvidence(paymentId, part.refundId), {
+        deadlineMs: backgroundWorkDeadlineMs,
+        what: "the refund's evidence for the phone",
+      });
+      const proved = await verifyReceipt(asked, {
+        logVerifierKey: test.platform.log.logVerifierKey,
+        witnessVerifierKeys: [test.platform.log.witnessVerifierKey],
+        witnessesRequired: 1,
+      });
+      expect(proved.receipt.messages).toContain(receipt.jws);
+      // The merchant's list has no receipt (it is the customer's); anyone else does not see the payment.
+      const asMerchant = (await merchantRefunds(paymentId)) as { refunds: Record<string, unknown>[] };
+      expect(asMerchant.refunds.map((refund) => [refund.refundId, 'receipt' in refund])).toEqual([
+        [rest.refundId, false],
+        [part.refundId, false],
+      ]);
+      const stranger = await generateSigningKeyPair();
+      const strangerList = await fetch(`${test.platform.urls.gateway}/payments/${paymentId}/refunds`, {
+        headers: {
+          authorization: await signRequest(
+            { method: 'GET', path: `/payments/${paymentId}/refunds`, body: '' },
+            { issuer: 'nobody', audience: test.fsp.id, key: stranger.privateJwk },
+          ),
+        },
+      });
+      expect(strangerList.status).toBe(401);
     } finally {
       await stream.close();
     }
     await expectAudited();
+  });
+});
+
+describe("the customer's device events", () => {
+  it('yields each event verified: a request, its end (cancelled, paid), then a refund receipt', async () => {
+    const wallet = test.wallet();
+    await wallet.unlock(customer.pin);
+    const abort = new AbortController();
+    const events = wallet.events(customer.pin, abort.signal);
+    // The next event of a kind for a payment (others, e.g. of earlier tests' payments, are passed over).
+    const next = async <K extends DeviceEventView['kind']>(kind: K, paymentId?: string) => {
+      for (;;) {
+        const { value, done } = await events.next();
+        if (done === true) throw new Error('the stream ended');
+        const id =
+          value.kind === 'payment-request'
+            ? value.view.paymentId
+            : value.kind === 'refund-receipt'
+              ? value.receipt.paymentId
+              : value.paymentId;
+        if (value.kind === kind && (paymentId === undefined || id === paymentId))
+          return value as Extract<DeviceEventView, { kind: K }>;
+      }
+    };
+    try {
+      const requested = next('payment-request');
+      const cancelled = await test.merchant.requestPayment({ customer: customer.msisdn, amount: eur(4_00n) });
+      expect((await requested).view.paymentId).toBe(cancelled.paymentId);
+      await test.merchant.cancel(cancelled.paymentId, 'out of stock');
+      const closed = await next('payment-closed', cancelled.paymentId);
+      expect(closed.status).toBe('cancelled');
+      expect(closed.statement.payload.paymentOutcome).toMatchObject({ paymentId: cancelled.paymentId });
+
+      const paid = await test.merchant.requestPayment({ customer: customer.msisdn, amount: eur(5_00n) });
+      const view = (await next('payment-request', paid.paymentId)).view;
+      const receipt = await wallet.confirm(view, customer.pin);
+      const completed = await next('payment-closed', paid.paymentId);
+      expect(completed.status).toBe('completed');
+      expect(completed.statement.jws).toBe(receipt.jws);
+
+      const refund = await settled(await test.merchant.refund(paid.paymentId, { amount: eur(1_50n) }));
+      const refunded = await next('refund-receipt', paid.paymentId);
+      expect(refunded.receipt).toMatchObject({
+        refundId: refund.refundId,
+        payer: merchant.id,
+        amount: { currency: 'EUR', value: '1.50' },
+      });
+    } finally {
+      abort.abort();
+    }
   });
 });
 

@@ -121,6 +121,14 @@ export {
 export { readServerSentEvents, type ServerSentEvent } from './sse.ts';
 export type { MessageTrace, TracedMessage } from './trace.ts';
 export {
+  type DeviceEventKind,
+  type DeviceEventView,
+  deviceEventKinds,
+  type PaymentClosed,
+  type PaymentEnd,
+  paymentClosedOf,
+} from './wallet/device-events.ts';
+export {
   type DeviceKeys,
   type Enrolment,
   type EnrolmentInvitation,

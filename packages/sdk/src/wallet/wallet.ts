@@ -8,6 +8,7 @@ import {
   type ImsPrivateData,
   imsToJson,
   isMpayError,
+  isRefundId,
   MpayError,
 } from '@mpay/protocol';
 import { type FspTrust, fspEncryptionKey, type Receipt, verifyFspStatement } from '../fsp.ts';
@@ -15,6 +16,12 @@ import { type PaymentRequestView, verifyPaymentRequest } from '../payment-reques
 import { requirePinFormat } from '../pin/opaque.ts';
 import { readServerSentEvents } from '../sse.ts';
 import type { MessageTrace } from '../trace.ts';
+import {
+  type DeviceEventKind,
+  type DeviceEventView,
+  deviceEventKinds,
+  paymentClosedOf,
+} from './device-events.ts';
 import { parseKeystore, type UnlockedKeys, unlockKeystore, type WalletKeystoreData } from './keystore.ts';
 import { openRefundReceipt, type RefundReceipt } from './refund.ts';
 import { sealSecondFactor } from './second-factor.ts';
@@ -46,8 +53,8 @@ export interface WalletOptions {
 
 /** Signed confirmations a wallet keeps to resend after a lost answer. */
 const confirmationsKeptMax = 64;
-/** A payment's evidence file at most (@mpay/merkle's receiptBytesMax: 32 messages and a proof). */
-const evidenceBytesMax = 4 * 1024 * 1024;
+/** An answer read at most: a payment's evidence file (@mpay/merkle's receiptBytesMax: 32 messages and a proof). */
+const answerBytesMax = 4 * 1024 * 1024;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A payment request the device received but does not show: it did not open or verify. */
@@ -56,6 +63,20 @@ export interface RefusedPaymentRequest {
   readonly eventId: string;
   /** Why, as a stable code (CRYPTO_VERIFICATION_FAILED, CRYPTO_DECRYPTION_FAILED, MESSAGE_INVALID …). */
   readonly code: ErrorCode;
+  /** The kind of event refused (a payment request, a payment's end, a refund's receipt). */
+  readonly event?: DeviceEventKind;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** An unlocked session: the keys and the PIN check, in memory only. */
@@ -167,17 +188,40 @@ export class Wallet {
    * again, checked against the session. Locking the wallet ends the stream
    * at the next event (WALLET_LOCKED).
    *
-   * A request that does not open or verify (a forged merchant signature, a
-   * message not the FSP's) is never yielded. Without `onRefused` it ends the
-   * stream with its error; with it, it is reported there (to warn the
-   * customer) and the stream goes on, so one bad message does not cut the
-   * device off from the next real one.
+   * Each event is opened with the session's key and verified before it is
+   * yielded (DeviceEventView): a payment request (iMS step 3), a payment's
+   * end (the FSP's receipt or signed outcome: paid, refused, cancelled,
+   * expired), or a refund's receipt. An event that does not open or verify
+   * (a forged merchant signature, a message not the FSP's) is never yielded.
+   * Without `onRefused` it ends the stream with its error; with it, it is
+   * reported there (to warn the customer) and the stream goes on, so one bad
+   * message does not cut the device off from the next real one.
    */
+  events(
+    pin: string,
+    signal?: AbortSignal,
+    onRefused?: (refusal: RefusedPaymentRequest) => void,
+  ): AsyncGenerator<DeviceEventView> {
+    return this.#events(pin, deviceEventKinds, signal, onRefused);
+  }
+
+  /** The stream's payment requests only (`events`, the other kinds skipped unopened). */
   async *paymentRequests(
     pin: string,
     signal?: AbortSignal,
     onRefused?: (refusal: RefusedPaymentRequest) => void,
   ): AsyncGenerator<PaymentRequestView> {
+    for await (const event of this.#events(pin, ['payment-request'], signal, onRefused)) {
+      if (event.kind === 'payment-request') yield event.view;
+    }
+  }
+
+  async *#events(
+    pin: string,
+    kinds: readonly DeviceEventKind[],
+    signal: AbortSignal | undefined,
+    onRefused: ((refusal: RefusedPaymentRequest) => void) | undefined,
+  ): AsyncGenerator<DeviceEventView> {
     const keys = await this.#keysFor(pin);
     const path = '/devices/events';
     const authorization = await signRequest(
@@ -191,19 +235,54 @@ export class Wallet {
     if (!response.ok || response.body === null)
       throw new MpayError(response.status === 401 ? 'AUTHENTICATION_FAILED' : 'SERVICE_UNAVAILABLE');
     for await (const event of readServerSentEvents(response.body)) {
-      if (event.event !== 'payment-request') continue;
-      this.#trace('fsp-to-customer (encrypted)', 'jwe', this.partyId, event.data);
-      let view: PaymentRequestView;
+      const kind = kinds.find((wanted) => wanted === event.event);
+      if (kind === undefined) continue;
+      this.#trace(`${kind} (encrypted)`, 'jwe', this.partyId, event.data);
+      let view: DeviceEventView;
       try {
-        view = await this.openPaymentRequest(event.data);
+        view = await this.#openEvent(kind, event.id, event.data);
       } catch (error) {
-        // A lock ends the stream; a request that does not verify is only refused, when the caller listens.
+        // A lock ends the stream; an event that does not verify is only refused, when the caller listens.
         if (onRefused === undefined || !isMpayError(error) || error.code === 'WALLET_LOCKED') throw error;
-        onRefused({ eventId: event.id, code: error.code });
+        onRefused({ eventId: event.id, code: error.code, event: kind });
         continue;
       }
       yield view;
     }
+  }
+
+  async #openEvent(kind: DeviceEventKind, eventId: string, data: string): Promise<DeviceEventView> {
+    if (kind === 'payment-request') return { kind, view: await this.openPaymentRequest(data) };
+    // The event's id names the payment; what it claims is checked inside the FSP's signed statement.
+    if (!uuidPattern.test(eventId)) throw new MpayError('MESSAGE_INVALID', 'event id');
+    if (kind === 'refund-receipt') return { kind, receipt: await this.openRefundReceipt(data, eventId) };
+    const statement = await this.openReceipt(data, eventId);
+    return { kind: 'payment-closed', ...paymentClosedOf(statement, eventId) };
+  }
+
+  /**
+   * The refunds of one of this customer's payments, as the gateway answers
+   * (GET /payments/:id/refunds, signed with the session's key): for a phone
+   * that was offline when a refund's receipt was pushed. Each refund that
+   * completed comes with its receipt, opened and verified as the FSP's here;
+   * one that does not verify is CRYPTO_VERIFICATION_FAILED for the whole
+   * answer. Refunds still under way or refused carry no receipt and are left
+   * out. WALLET_LOCKED without a session.
+   */
+  async refunds(paymentId: string, options: { timeoutMs?: number } = {}): Promise<RefundReceipt[]> {
+    if (!uuidPattern.test(paymentId)) throw new MpayError('REQUEST_INVALID', 'paymentId');
+    const text = await this.#signedGet(`/payments/${paymentId}/refunds`, options.timeoutMs);
+    if (text.status !== 200) throw errorFromAnswer(parseJson(text.body), text.status);
+    const body = parseJson(text.body);
+    const listed = isRecord(body) && Array.isArray(body.refunds) ? body.refunds : undefined;
+    if (listed === undefined) throw new MpayError('MESSAGE_INVALID', 'refunds');
+    const receipts: RefundReceipt[] = [];
+    for (const refund of listed) {
+      if (!isRecord(refund) || refund.receipt === undefined) continue;
+      if (typeof refund.receipt !== 'string') throw new MpayError('MESSAGE_INVALID', 'refund receipt');
+      receipts.push(await this.openRefundReceipt(refund.receipt, paymentId));
+    }
+    return receipts;
   }
 
   /**
@@ -221,7 +300,35 @@ export class Wallet {
     options: { timeoutMs?: number } = {},
   ): Promise<string | undefined> {
     if (!uuidPattern.test(paymentId)) throw new MpayError('REQUEST_INVALID', 'paymentId');
-    const path = `/payments/${paymentId}/evidence`;
+    return this.#evidenceAt(`/payments/${paymentId}/evidence`, options.timeoutMs);
+  }
+
+  /**
+   * A refund's evidence, as `paymentEvidence` gives a payment's: the log
+   * entry of the refund's outcome (its transaction id the refund id), with
+   * the FSP's refund receipt among its messages. Undefined while the log has
+   * not proved it; unverified here (check it with `verifyReceipt`).
+   */
+  async refundEvidence(
+    paymentId: string,
+    refundId: string,
+    options: { timeoutMs?: number } = {},
+  ): Promise<string | undefined> {
+    if (!uuidPattern.test(paymentId)) throw new MpayError('REQUEST_INVALID', 'paymentId');
+    if (!isRefundId(refundId)) throw new MpayError('REQUEST_INVALID', 'refundId');
+    return this.#evidenceAt(`/payments/${paymentId}/refunds/${refundId}/evidence`, options.timeoutMs);
+  }
+
+  /** An evidence file: 200 its text, 202 undefined (not proved yet), anything else the gateway's error. */
+  async #evidenceAt(path: string, timeoutMs: number | undefined): Promise<string | undefined> {
+    const { status, body } = await this.#signedGet(path, timeoutMs);
+    if (status === 202) return undefined;
+    if (status === 200) return body;
+    throw errorFromAnswer(parseJson(body), status);
+  }
+
+  /** A GET signed with the session's device key; the answer's text, bounded (SERVICE_UNAVAILABLE beyond). */
+  async #signedGet(path: string, timeoutMs = 30_000): Promise<{ status: number; body: string }> {
     const authorization = await signRequest(
       { method: 'GET', path, body: '' },
       { issuer: this.partyId, audience: this.#options.fsp.id, key: this.#sessionKeys().signing },
@@ -230,24 +337,16 @@ export class Wallet {
     try {
       response = await fetch(`${this.#options.gatewayUrl}${path}`, {
         headers: { authorization, accept: 'application/json' },
-        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
-      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence', { cause });
+      throw new MpayError('SERVICE_UNAVAILABLE', path, { cause });
     }
-    const text = await readBounded(response, evidenceBytesMax).catch((cause: unknown) => {
-      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence interrupted', { cause });
+    const body = await readBounded(response, answerBytesMax).catch((cause: unknown) => {
+      throw new MpayError('SERVICE_UNAVAILABLE', `${path} interrupted`, { cause });
     });
-    if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'evidence too large');
-    if (response.status === 202) return undefined;
-    if (response.status === 200) return text;
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    throw errorFromAnswer(body, response.status);
+    if (body === undefined) throw new MpayError('SERVICE_UNAVAILABLE', `${path} answer too large`);
+    return { status: response.status, body };
   }
 
   /**

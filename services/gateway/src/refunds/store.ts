@@ -92,6 +92,15 @@ export async function findRefund(sql: Sql, id: string, options: { lock?: boolean
   return refund;
 }
 
+/** A payment's refunds, newest first, at most `limit` of them. */
+export async function listRefundsOfPayment(sql: Sql, paymentId: string, limit: number): Promise<Refund[]> {
+  const { rows } = await sql.query<RefundRow>(
+    `SELECT ${refundColumns} FROM refunds WHERE payment_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+    [paymentId, limit],
+  );
+  return rows.map(toRefund);
+}
+
 /**
  * What the refunds of a payment reserve of its amount: every refund that
  * moved money or still may (reservingRefundStates). Read under the payment's

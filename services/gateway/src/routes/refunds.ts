@@ -2,9 +2,10 @@ import { isRefundId, MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { deliverPaymentEffects } from '../outbox/deliver.ts';
+import { paymentOfParty } from '../payments/status.ts';
 import { refundLogReceiptOf } from '../refunds/log.ts';
 import { createRefund, parseRefundRequestBody, verifyRefundRequest } from '../refunds/request.ts';
-import { findRefund, type Refund } from '../refunds/store.ts';
+import { findRefund, listRefundsOfPayment, type Refund } from '../refunds/store.ts';
 import { refundOfParty, refundView } from '../refunds/view.ts';
 import { authenticateParty } from './auth.ts';
 import { paymentId } from './payments.ts';
@@ -15,6 +16,9 @@ function refundIdOf(request: FastifyRequest): string {
   if (!isRefundId(id)) throw new MpayError('REFUND_UNKNOWN');
   return id;
 }
+
+/** Refunds GET /payments/:id/refunds lists at most (newest first); a payment rarely has more than a few. */
+export const refundsListedMax = 100;
 
 /** 200 once the refund has its outcome (completed, refused, failed), 202 while its banks have not answered. */
 function statusCodeOf(status: string): number {
@@ -32,6 +36,9 @@ function statusCodeOf(status: string): number {
  *   order to the merchant's bank is delivered at once and the answer waits
  *   for it up to `confirmationWaitMs`: 200 with the outcome, 202 while the
  *   banks have not answered (ask with GET).
+ * - GET /payments/:id/refunds — the payment's refunds, newest first (at
+ *   most `refundsListedMax`), for its parties: a phone that was offline
+ *   when a refund receipt was pushed finds it here.
  * - GET /payments/:id/refunds/:refundId — the refund, for the payment's
  *   parties; the customer's answer carries the refund receipt, encrypted.
  * - GET /payments/:id/refunds/:refundId/evidence — the refund's log receipt
@@ -50,6 +57,14 @@ export function registerRefundRoutes(app: FastifyInstance, context: GatewayConte
     const { refund } = await createRefund(context, verified);
     const view = await refundView(context, await awaitMerchantBank(context, refund));
     return reply.code(statusCodeOf(view.status)).send(view);
+  });
+
+  app.get('/payments/:id/refunds', async (request) => {
+    const caller = await authenticateParty(context, request);
+    const payment = await paymentOfParty(context, paymentId(request), caller.partyId);
+    const isCustomer = caller.partyId === payment.customer.id;
+    const refunds = await listRefundsOfPayment(context.database, payment.id, refundsListedMax);
+    return { refunds: await Promise.all(refunds.map((refund) => refundView(context, refund, isCustomer))) };
   });
 
   app.get('/payments/:id/refunds/:refundId', async (request, reply) => {
