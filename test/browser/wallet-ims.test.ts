@@ -2,6 +2,7 @@ import { bankOperator, demoParties, type OperatorClient } from '@mpay/cli';
 import { encryptTo, generateSigningKeyPair, type PublicJwk, signPayload } from '@mpay/envelope';
 import { requestJson } from '@mpay/http-client';
 import {
+  createAmount,
   defaultSecurityPolicy,
   emvCrcOf,
   fspSignedContent,
@@ -48,6 +49,8 @@ const customer = {
 const { merchant } = demoParties;
 /** The second factor's otpauth URI, as the page showed it once at enrolment (the customer's authenticator app). */
 let authenticatorUri = '';
+/** The payment of test (a), refunded later. */
+let teaPaymentId = '';
 
 async function balances(): Promise<{ customer: bigint; merchant: bigint }> {
   const { balance } = await operator.get<{ balance: string }>(`/accounts/${customer.account}`);
@@ -278,6 +281,7 @@ describe('the wallet pays with its own device key (iMS)', () => {
     await screenshot(page, 'wallet-ims-receipt');
 
     await statusBecomes(accepted.paymentId, 'completed');
+    teaPaymentId = accepted.paymentId;
     const after = await balances();
     expect(after.customer).toBe(before.customer - 42_50n);
     expect(after.merchant).toBe(before.merchant + 42_50n);
@@ -534,16 +538,19 @@ describe('the wallet pays with its own device key (iMS)', () => {
 
   it('keeps the history newest first; a receipt’s log proof altered in transit is shown as not proven', async () => {
     await page.getByRole('button', { name: 'History' }).click();
-    const list = page.getByRole('list', { name: 'Payments, newest first' });
+    const list = page.getByRole('list', { name: 'Payments and refunds, newest first' });
     await list.waitFor();
     const items = await list.getByRole('listitem').allTextContents();
     expect(items.map((item) => /EUR [\d,.]+/.exec(item)?.[0])).toEqual([
+      'EUR 3.30',
       'EUR 7.80',
       'EUR 520.00',
       'EUR 9.90',
       'EUR 42.50',
     ]);
-    expect(items[2]).toContain('Declined');
+    // The request the merchant withdrew (the test before) is kept as the FSP's signed outcome said.
+    expect(items[0]).toContain('Withdrawn');
+    expect(items[3]).toContain('Declined');
     await screenshot(page, 'wallet-ims-history');
 
     // Someone between the page and the gateway changes a logged message: the proof no longer holds.
@@ -562,6 +569,80 @@ describe('the wallet pays with its own device key (iMS)', () => {
     await screenshot(page, 'wallet-ims-log-failed');
     await page.unroute('**/api/gateway/payments/*/evidence');
     await page.getByRole('button', { name: 'Check again' }).click();
+    expect(await verifiedLogMark()).toMatch(/Recorded in the public log/);
+    await page.getByRole('button', { name: 'Done' }).click();
+  });
+
+  it('shows a refund live with its receipt and log mark, finds one it missed while locked, and drops a withdrawn request', async () => {
+    // The merchant withdraws a waiting request: it leaves the list, signed by the FSP as cancelled.
+    const withdrawn = await test.merchant.requestPayment({
+      customer: customer.msisdn,
+      amount: { currency: 'EUR', minor: 6_60n },
+    });
+    await page.getByRole('button', { name: 'Requests' }).click();
+    const waiting = page.getByRole('button', { name: 'Review EUR 6.60 to Merkur Trade' });
+    await waiting.waitFor({ timeout: requestDeadlineMs });
+    await test.merchant.cancel(withdrawn.paymentId, 'sold out');
+    await page.getByText("Merkur Trade's request for EUR 6.60 was withdrawn. Nothing was paid.").waitFor({
+      timeout: backgroundWorkDeadlineMs,
+    });
+    expect(await waiting.count()).toBe(0);
+    await screenshot(page, 'wallet-ims-withdrawn');
+
+    // A refund of part of the tea (test a), pushed live: a notice, then the refund in the history.
+    const before = await balances();
+    const refund = await test.merchant.refund(teaPaymentId, {
+      amount: createAmount('EUR', 10_00n),
+      reason: 'one tin dented',
+    });
+    await page
+      .getByText('Merkur Trade refunded EUR 10.00 to you.')
+      .waitFor({ timeout: paymentSettledDeadlineMs });
+    expect((await balances()).customer).toBe(before.customer + 10_00n);
+    await page.getByRole('button', { name: 'History' }).click();
+    const list = page.getByRole('list', { name: 'Payments and refunds, newest first' });
+    await list.waitFor();
+    const entries = await list.getByRole('listitem').allTextContents();
+    expect(entries[0]).toContain('Merkur Trade');
+    expect(entries[0]).toContain('+EUR 10.00');
+    expect(entries[0]).toContain('Refund');
+    expect(entries[1]).toContain('EUR 6.60');
+    expect(entries[1]).toContain('Withdrawn');
+    await screenshot(page, 'wallet-ims-history-refund');
+    await page.getByTestId('history-refund').first().click();
+    const receipt = page.getByTestId('refund-receipt');
+    await receipt.waitFor();
+    expect(await receipt.textContent()).toContain('EUR 10.00');
+    // The mark proves the refund's own log entry, and that it holds the refund receipt this phone verified.
+    expect(await verifiedLogMark()).toMatch(/Recorded in the public log \(entry \d+, tree size \d+\)/);
+    expect(await receipt.getByTestId('refund-facts').textContent()).toContain(refund.refundId.slice(0, 8));
+    await screenshot(page, 'wallet-ims-refund');
+    await page.getByRole('button', { name: 'Done' }).click();
+
+    // Locked, the phone hears nothing; a second refund comes meanwhile; the payment's receipt finds it.
+    await page.getByRole('button', { name: 'Lock' }).click();
+    const missed = await test.merchant.refund(teaPaymentId, { amount: createAmount('EUR', 2_50n) });
+    await waitFor(
+      async () => (await test.merchant.refundStatus(teaPaymentId, missed.refundId)).status === 'completed',
+      {
+        deadlineMs: paymentSettledDeadlineMs,
+        what: 'the second refund to complete',
+      },
+    );
+    await page.getByLabel('PIN', { exact: true }).fill(customer.pin);
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByRole('button', { name: 'History' }).click();
+    await list.getByRole('button', { name: /EUR 42\.50/ }).click();
+    const refunds = page.getByRole('list', { name: 'Refunds of this payment' });
+    await refunds.waitFor();
+    expect(await refunds.getByRole('listitem').count()).toBe(1);
+    await page.getByRole('button', { name: 'Check for refunds' }).click();
+    await refunds.getByText('+EUR 2.50').waitFor({ timeout: requestDeadlineMs });
+    expect(
+      (await refunds.getByRole('listitem').allTextContents()).map((item) => /\+EUR [\d.]+/.exec(item)?.[0]),
+    ).toEqual(['+EUR 2.50', '+EUR 10.00']);
+    await screenshot(page, 'wallet-ims-receipt-refunds');
+    await refunds.getByRole('button', { name: /EUR 2\.50/ }).click();
     expect(await verifiedLogMark()).toMatch(/Recorded in the public log/);
     await page.getByRole('button', { name: 'Done' }).click();
   });

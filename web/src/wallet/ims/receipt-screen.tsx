@@ -5,12 +5,15 @@ import { Button, Card, ErrorNotice, Facts } from '../../ui/components.tsx';
 import { formatMoney, formatTime, shortId } from '../../ui/format.ts';
 import { LogMark } from '../../ui/log-mark.tsx';
 import { levelName, procedureName } from './level.ts';
-import type { PaymentRecord } from './store.ts';
+import { PaymentRefunds } from './refunds.tsx';
+import type { PaymentRecord, RefundRecord } from './store.ts';
 
 const statusTitles: Readonly<Record<PaymentRecord['status'], string>> = {
   completed: 'Paid',
   declined: 'Declined by you',
   refused: 'Not paid',
+  cancelled: 'Withdrawn by the merchant',
+  expired: 'Expired',
 };
 
 /**
@@ -24,6 +27,7 @@ export function ReceiptScreen(props: {
   readonly record: PaymentRecord;
   /** The error that ended the payment, right after it happened. */
   readonly error?: unknown;
+  readonly onOpenRefund: (record: RefundRecord) => void;
   readonly onDone: () => void;
 }): JSX.Element {
   const { record, wallet } = props;
@@ -64,6 +68,7 @@ export function ReceiptScreen(props: {
             message={record.receiptJws}
             evidence={() => wallet.paymentEvidence(record.paymentId)}
           />
+          <PaymentRefunds wallet={wallet} paymentId={record.paymentId} onOpen={props.onOpenRefund} />
         </>
       ) : null}
       <Button kind="secondary" onClick={props.onDone}>

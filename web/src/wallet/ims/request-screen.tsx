@@ -15,7 +15,7 @@ import {
 } from './level.ts';
 import { useNow } from './now.ts';
 import { type PinProblem, pinProblemOf, wrongPinText } from './pin.ts';
-import type { PaymentRecord } from './store.ts';
+import { type PaymentRecord, paymentRecordOf } from './store.ts';
 
 const codePattern = /^[0-9]{6,8}$/;
 
@@ -26,26 +26,6 @@ function endsThePayment(error: unknown): boolean {
   if (code === undefined || !isErrorCode(code)) return false;
   if (code === 'SECOND_FACTOR_REQUIRED') return false;
   return errorCategoryOf(code) !== 'retryable';
-}
-
-function recordOf(
-  view: PaymentRequestView,
-  status: PaymentRecord['status'],
-  extra: Partial<PaymentRecord> = {},
-): PaymentRecord {
-  return {
-    paymentId: view.paymentId,
-    merchantId: view.merchant.id,
-    merchantName: view.merchant.name,
-    amountMinor: view.amount.minor.toString(),
-    currency: view.amount.currency,
-    description: view.description,
-    procedure: view.procedure,
-    securityLevel: view.securityLevel,
-    status,
-    at: new Date().toISOString(),
-    ...extra,
-  };
 }
 
 function countdown(until: Date, now: Date): string {
@@ -149,7 +129,7 @@ export function RequestScreen(props: {
     props.onPinAccepted();
     if (action === 'pay' && endsThePayment(failure)) {
       const code = isMpayError(failure) ? failure.code : 'UNEXPECTED';
-      return props.onRefused(recordOf(view, 'refused', { failureCode: code }), failure);
+      return props.onRefused(paymentRecordOf(view, 'refused', { failureCode: code }), failure);
     }
     setError(failure);
   };
@@ -178,7 +158,7 @@ export function RequestScreen(props: {
         props.onPinAccepted();
         const content = (receipt.payload.receipt ?? {}) as Record<string, unknown>;
         props.onPaid(
-          recordOf(view, 'completed', {
+          paymentRecordOf(view, 'completed', {
             receiptJws: receipt.jws,
             ...(typeof content.completedAt === 'string' ? { at: content.completedAt } : {}),
             ...(typeof content.bankTransferId === 'string' ? { bankTransferId: content.bankTransferId } : {}),
@@ -197,7 +177,7 @@ export function RequestScreen(props: {
         setBusy(undefined);
         setPin('');
         props.onPinAccepted();
-        props.onDeclined(recordOf(view, 'declined'));
+        props.onDeclined(paymentRecordOf(view, 'declined'));
       },
       (failure: unknown) => failed(failure, 'decline'),
     );

@@ -7,6 +7,13 @@ import type { FeedState, RefusedRequest } from './feed.ts';
 import { expiresAtOf, expiryText, levelName } from './level.ts';
 import { useNow } from './now.ts';
 
+const refusedEventNames: Readonly<Record<RefusedRequest['event'], string>> = {
+  'payment-request': 'payment request',
+  receipt: 'payment receipt',
+  'payment-status': "payment's outcome",
+  'refund-receipt': 'refund receipt',
+};
+
 /** A request that did not verify: a red warning, never a pay button. */
 function RefusedWarning(props: {
   readonly refusal: RefusedRequest;
@@ -14,11 +21,24 @@ function RefusedWarning(props: {
 }): JSX.Element {
   return (
     <div class="notice notice-bad" role="alert" data-testid="refused-request" data-code={props.refusal.code}>
-      <strong>⚠ A payment request failed verification</strong>
-      <p>
-        Something in it is not what the merchant and the payment service signed, or it was not meant for this
-        phone. It is not shown and cannot be paid. If a shop asked you to pay just now, do not pay there.
-      </p>
+      {props.refusal.event === 'payment-request' ? (
+        <>
+          <strong>⚠ A payment request failed verification</strong>
+          <p>
+            Something in it is not what the merchant and the payment service signed, or it was not meant for
+            this phone. It is not shown and cannot be paid. If a shop asked you to pay just now, do not pay
+            there.
+          </p>
+        </>
+      ) : (
+        <>
+          <strong>⚠ A message failed verification</strong>
+          <p>
+            A {refusedEventNames[props.refusal.event]} that is not what the payment service signed for this
+            phone came in. It is not shown and changes nothing here.
+          </p>
+        </>
+      )}
       <p class="notice-code">
         Code: {props.refusal.code} · {formatTime(props.refusal.at)}
       </p>

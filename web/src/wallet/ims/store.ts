@@ -1,4 +1,4 @@
-import { type FspTrust, parseKeystore, type WalletKeystoreData } from '@mpay/sdk';
+import { type FspTrust, type PaymentRequestView, parseKeystore, type WalletKeystoreData } from '@mpay/sdk';
 import { deleteValue, keysWith, readValue, writeValue } from '../storage.ts';
 
 /**
@@ -35,8 +35,12 @@ export interface PaymentRecord {
   readonly description?: string | undefined;
   readonly procedure: string;
   readonly securityLevel: string;
-  /** completed: the FSP's receipt; declined: by the customer; refused: the bank or the FSP said no. */
-  readonly status: 'completed' | 'declined' | 'refused';
+  /**
+   * completed: the FSP's receipt; declined: by the customer; refused: the
+   * bank or the FSP said no; cancelled (by the merchant) or expired before
+   * the customer answered, as the FSP's signed outcome said.
+   */
+  readonly status: 'completed' | 'declined' | 'refused' | 'cancelled' | 'expired';
   readonly at: string;
   /** The FSP's signed receipt (compact JWS), verified when it arrived. */
   readonly receiptJws?: string | undefined;
@@ -45,10 +49,48 @@ export interface PaymentRecord {
   readonly failureCode?: string | undefined;
 }
 
+/** Money a merchant gave back for a payment: the FSP's refund receipt, verified when it arrived. */
+export interface RefundRecord {
+  readonly refundId: string;
+  readonly paymentId: string;
+  /** The merchant that paid back (the receipt's payer). */
+  readonly merchantId: string;
+  /** The certified name kept with the payment, when this phone has the payment in its history. */
+  readonly merchantName?: string | undefined;
+  readonly amountMinor: string;
+  readonly currency: string;
+  /** When this phone received it. */
+  readonly at: string;
+  /** The FSP's signed refund receipt (compact JWS): the public log's entry of the refund holds it. */
+  readonly receiptJws: string;
+}
+
+/** The history's record of a request this phone showed, as it ended. */
+export function paymentRecordOf(
+  view: PaymentRequestView,
+  status: PaymentRecord['status'],
+  extra: Partial<PaymentRecord> = {},
+): PaymentRecord {
+  return {
+    paymentId: view.paymentId,
+    merchantId: view.merchant.id,
+    merchantName: view.merchant.name,
+    amountMinor: view.amount.minor.toString(),
+    currency: view.amount.currency,
+    description: view.description,
+    procedure: view.procedure,
+    securityLevel: view.securityLevel,
+    status,
+    at: new Date().toISOString(),
+    ...extra,
+  };
+}
+
 const deviceKey = 'ims:device';
 /** Where earlier versions of this page kept the authenticator's otpauth URI (a secret): read once, deleted. */
 const legacyAuthenticatorKey = 'ims:authenticator';
 const paymentPrefix = 'ims:payment:';
+const refundPrefix = 'ims:refund:';
 /** Payments the history keeps; the oldest go first. */
 export const historyEntriesMax = 500;
 
@@ -89,11 +131,41 @@ export async function recordPayment(record: PaymentRecord): Promise<void> {
   for (const stale of oldest) await deleteValue(`${paymentPrefix}${stale.paymentId}`);
 }
 
-/** Every kept payment, newest first. */
-export async function listPayments(): Promise<PaymentRecord[]> {
-  const keys = await keysWith(paymentPrefix);
-  const records = await Promise.all(keys.map((key) => readValue<PaymentRecord>(key)));
+/** The kept payment, if this phone has it. */
+export function readPayment(paymentId: string): Promise<PaymentRecord | undefined> {
+  return readValue<PaymentRecord>(`${paymentPrefix}${paymentId}`);
+}
+
+/** Every value under a prefix, newest first by `at`. */
+async function listNewestFirst<T extends { readonly at: string }>(prefix: string): Promise<T[]> {
+  const keys = await keysWith(prefix);
+  const records = await Promise.all(keys.map((key) => readValue<T>(key)));
   return records
-    .filter((record): record is PaymentRecord => record !== undefined)
+    .filter((record): record is Awaited<T> & T => record !== undefined)
     .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+}
+
+/** Every kept payment, newest first. */
+export function listPayments(): Promise<PaymentRecord[]> {
+  return listNewestFirst<PaymentRecord>(paymentPrefix);
+}
+
+/**
+ * Keeps a refund receipt, once: a refund already kept (the push and a later
+ * look-up bring the same one) is not written again, so it keeps the time this
+ * phone first had it. Bounded as the payments are.
+ */
+export async function recordRefund(record: RefundRecord): Promise<boolean> {
+  const key = `${refundPrefix}${record.refundId}`;
+  if ((await readValue<RefundRecord>(key)) !== undefined) return false;
+  await writeValue(key, record);
+  const refunds = await listRefunds();
+  for (const stale of refunds.slice(historyEntriesMax)) await deleteValue(`${refundPrefix}${stale.refundId}`);
+  return true;
+}
+
+/** The kept refunds (of one payment, when given), newest first. */
+export async function listRefunds(paymentId?: string): Promise<RefundRecord[]> {
+  const refunds = await listNewestFirst<RefundRecord>(refundPrefix);
+  return paymentId === undefined ? refunds : refunds.filter((refund) => refund.paymentId === paymentId);
 }

@@ -1,17 +1,25 @@
 import { isMpayError } from '@mpay/protocol';
-import { type PaymentRequestView, type TillOffer, Wallet } from '@mpay/sdk';
+import { type PaymentClosed, type PaymentRequestView, type TillOffer, Wallet } from '@mpay/sdk';
 import type { JSX } from 'preact';
 import { useCallback, useMemo, useState } from 'preact/hooks';
 import { apiUrl, type WebConfig } from '../../config.ts';
 import { Button, Card, ErrorNotice, Notice, Tabs } from '../../ui/components.tsx';
+import { formatMoney } from '../../ui/format.ts';
 import { useRequestFeed } from './feed.ts';
 import { ForgetButton } from './forget-button.tsx';
 import { HistoryPanel } from './history-panel.tsx';
 import type { PinProblem } from './pin.ts';
 import { ReceiptScreen } from './receipt-screen.tsx';
+import { keepRefund, RefundScreen, refunderOf } from './refunds.tsx';
 import { RequestScreen } from './request-screen.tsx';
 import { RequestsPanel } from './requests-panel.tsx';
-import { type PaymentRecord, recordPayment, type StoredDevice } from './store.ts';
+import {
+  type PaymentRecord,
+  paymentRecordOf,
+  type RefundRecord,
+  recordPayment,
+  type StoredDevice,
+} from './store.ts';
 import { TillPanel } from './till-panel.tsx';
 import { type LockReason, UnlockScreen } from './unlock-screen.tsx';
 
@@ -25,7 +33,8 @@ type TabId = (typeof tabs)[number]['id'];
 type Screen =
   | { readonly kind: 'home' }
   | { readonly kind: 'request'; readonly paymentId: string; readonly offer?: TillOffer | undefined }
-  | { readonly kind: 'receipt'; readonly record: PaymentRecord; readonly error?: unknown };
+  | { readonly kind: 'receipt'; readonly record: PaymentRecord; readonly error?: unknown }
+  | { readonly kind: 'refund'; readonly record: RefundRecord };
 
 type Phase =
   | { readonly kind: 'locked'; readonly reason: LockReason }
@@ -41,6 +50,17 @@ function keystoreHere(config: WebConfig, device: StoredDevice): StoredDevice['ke
   const { keystore } = device;
   if (keystore.pinServer.custodyId !== config.custodyId) return keystore;
   return { ...keystore, pinServer: { ...keystore.pinServer, url: apiUrl(config, 'custody') } };
+}
+
+/**
+ * A listed request that ended unanswered, as the history keeps it: the
+ * merchant cancelled it or it expired (the FSP's signed outcome). Any other
+ * end of a request this phone never answered (another device paid it) is not
+ * this phone's to record.
+ */
+function closedRecordOf(view: PaymentRequestView, closed: PaymentClosed): PaymentRecord | undefined {
+  if (closed.status !== 'cancelled' && closed.status !== 'expired') return undefined;
+  return paymentRecordOf(view, closed.status);
 }
 
 /** PIN blocked: nothing can be signed with this phone's keys any more. */
@@ -84,6 +104,8 @@ export function WalletScreen(props: {
   const [wrongPins, setWrongPins] = useState(0);
   const [notice, setNotice] = useState<string | undefined>();
   const [storeError, setStoreError] = useState<unknown>();
+  // Refunds received while open: the history reads the store again when one comes in.
+  const [refundsSeen, setRefundsSeen] = useState(0);
 
   const lock = useCallback(
     (reason: LockReason) => {
@@ -94,9 +116,28 @@ export function WalletScreen(props: {
     },
     [wallet],
   );
-  const feed = useRequestFeed(wallet, (error) =>
-    lock(isMpayError(error, 'WALLET_LOCKED') ? 'wrong-pins' : 'connection'),
-  );
+  const keep = (record: PaymentRecord) => recordPayment(record).catch(setStoreError);
+  const feed = useRequestFeed(wallet, {
+    onLocked: (error) => lock(isMpayError(error, 'WALLET_LOCKED') ? 'wrong-pins' : 'connection'),
+    onClosed: (view, closed) => {
+      const record = closedRecordOf(view, closed);
+      if (record === undefined) return;
+      void keep(record);
+      setNotice(
+        `${record.merchantName}'s request for ${formatMoney(view.amount.minor, view.amount.currency)} ${
+          record.status === 'expired' ? 'expired' : 'was withdrawn'
+        }. Nothing was paid.`,
+      );
+    },
+    onRefund: (receipt) => {
+      keepRefund(receipt, new Date()).then((record) => {
+        setNotice(
+          `${refunderOf(record)} refunded ${formatMoney(BigInt(record.amountMinor), record.currency)} to you.`,
+        );
+        setRefundsSeen((count) => count + 1);
+      }, setStoreError);
+    },
+  });
   const closeFeed = feed.close;
   const block = useCallback(() => {
     closeFeed();
@@ -111,8 +152,6 @@ export function WalletScreen(props: {
     closeFeed();
     lock('wrong-pins');
   };
-
-  const keep = (record: PaymentRecord) => recordPayment(record).catch(setStoreError);
 
   const openRequest = useCallback((view: PaymentRequestView, offer?: TillOffer) => {
     setNotice(undefined);
@@ -208,6 +247,20 @@ export function WalletScreen(props: {
           wallet={wallet}
           record={screen.record}
           error={screen.error}
+          onOpenRefund={(record) => setScreen({ kind: 'refund', record })}
+          onDone={() => setScreen({ kind: 'home' })}
+        />
+      </>
+    );
+
+  if (screen.kind === 'refund')
+    return (
+      <>
+        {header}
+        <RefundScreen
+          config={config}
+          wallet={wallet}
+          record={screen.record}
           onDone={() => setScreen({ kind: 'home' })}
         />
       </>
@@ -233,7 +286,11 @@ export function WalletScreen(props: {
       ) : tab === 'till' ? (
         <TillPanel wallet={wallet} requests={feed.state.requests} onRequest={openRequest} />
       ) : (
-        <HistoryPanel onOpen={(record) => setScreen({ kind: 'receipt', record })} />
+        <HistoryPanel
+          key={refundsSeen}
+          onOpen={(record) => setScreen({ kind: 'receipt', record })}
+          onOpenRefund={(record) => setScreen({ kind: 'refund', record })}
+        />
       )}
     </>
   );
