@@ -127,7 +127,7 @@ export function PaymentRefunds(props: {
           {checked ? 'The payment service has no refund of this payment.' : 'No refund on this phone.'}
         </p>
       ) : (
-        <ul class="list" aria-label="Refunds of this payment">
+        <ul class="list ims-refund-list" aria-label="Refunds of this payment">
           {refunds.map((refund) => (
             <li key={refund.refundId}>
               <button type="button" class="ims-item" onClick={() => props.onOpen(refund)}>
