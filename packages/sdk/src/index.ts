@@ -144,7 +144,7 @@ export {
   unlockKeystore,
   type WalletKeystoreData,
 } from './wallet/keystore.ts';
-export { openRefundReceipt, type RefundReceipt } from './wallet/refund.ts';
+export { openRefundReceipt, type RefundReceipt, verifyRefundReceipt } from './wallet/refund.ts';
 export {
   type Authenticator,
   authenticatorCode,

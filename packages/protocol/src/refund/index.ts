@@ -1,3 +1,4 @@
+export { type RefundReceiptContent, refundReceiptContentOf } from './receipt.ts';
 export {
   isRefundId,
   merchantRefundContent,

@@ -159,6 +159,86 @@ describe('CustodyWallet.openForward (iMS §5 step 3: the user verifies the sourc
   });
 });
 
+describe('CustodyWallet.openForward of a refund receipt (the phone verifies the FSP’s signature itself)', () => {
+  const paymentId = crypto.randomUUID();
+  const refundId = crypto.randomUUID();
+  const refundReceipt = {
+    refundId,
+    paymentId,
+    status: 'completed',
+    payer: 'shop@merchant.ybank',
+    payee: customerId,
+    amount: { currency: 'EUR', value: '8.00' },
+  };
+
+  /** The FSP's statement as the gateway signs a refund receipt: audience the customer, txn the payment. */
+  async function fspStatement(
+    payload: Record<string, unknown>,
+    options: { key?: GeneratedKeyPair; transactionId?: string } = {},
+  ): Promise<string> {
+    return signPayload(
+      payload,
+      {
+        issuer: setup.fsp.id,
+        audience: customerId,
+        transactionId: options.transactionId ?? paymentId,
+        expiresInSeconds: 86_400,
+      },
+      (options.key ?? setup.fspKeys.signing).privateJwk,
+    );
+  }
+
+  const refundForward = (receipt: unknown, transactionId = paymentId) =>
+    forwardOf({ event: 'refund-receipt', receipt }, { transactionId });
+
+  it('opens a forwarded refund receipt verified as the FSP’s, with its refund, payer and amount', async () => {
+    const jws = await fspStatement({ refundReceipt });
+    traced.length = 0;
+    expect(await phone.openForward(await refundForward(jws))).toEqual({
+      event: 'refund-receipt',
+      paymentId,
+      refundReceipt: {
+        jws,
+        refundId,
+        paymentId,
+        payer: 'shop@merchant.ybank',
+        amount: { currency: 'EUR', value: '8.00' },
+        payload: expect.objectContaining({ refundReceipt }),
+      },
+    });
+    expect(traced.map((message) => [message.step, message.party])).toEqual([
+      ['custody step 2: forward', custody.trust.id],
+      ['custody: refund receipt', setup.fsp.id],
+    ]);
+  });
+
+  it('does not take custody’s word: another signer, another payment, a payment’s receipt, another payee are refused', async () => {
+    const forged = await fspStatement({ refundReceipt }, { key: await generateSigningKeyPair('ES256') });
+    await expect(phone.openForward(await refundForward(forged))).rejects.toMatchObject({
+      code: 'CRYPTO_VERIFICATION_FAILED',
+    });
+    // The FSP's genuine refund receipt, vouched for by custody under another payment's id.
+    const genuine = await fspStatement({ refundReceipt });
+    await expect(phone.openForward(await refundForward(genuine, crypto.randomUUID()))).rejects.toMatchObject({
+      code: 'CLAIMS_INVALID',
+    });
+    // Signed for this payment, but of another payment inside, of another payee, or not a refund receipt.
+    for (const payload of [
+      { refundReceipt: { ...refundReceipt, paymentId: crypto.randomUUID() } },
+      { refundReceipt: { ...refundReceipt, payee: 'someone.else@person.xbank' } },
+      { refundReceipt: { ...refundReceipt, status: 'failed' } },
+      { receipt: { paymentId, status: 'completed' } },
+    ])
+      await expect(phone.openForward(await refundForward(await fspStatement(payload)))).rejects.toMatchObject(
+        { code: 'CRYPTO_VERIFICATION_FAILED' },
+      );
+    // No receipt in the forward at all.
+    await expect(phone.openForward(await refundForward(undefined))).rejects.toMatchObject({
+      code: 'CUSTODY_SOURCE_INVALID',
+    });
+  });
+});
+
 describe('CustodyWallet.confirm and decline (iMS §5 steps 4–6)', () => {
   async function shownRequest(): Promise<CustodyPaymentRequestView> {
     const { push, message } = await paymentRequestPush(setup);
@@ -249,6 +329,27 @@ describe('CustodyWallet.paymentEvidence (the log’s evidence, asked for by cust
       code: 'SERVICE_UNAVAILABLE',
       detail: 'evidence too large',
     });
+  });
+
+  it('asks for a refund’s evidence the same way, and sends nothing for ids that are not ids', async () => {
+    const paymentId = crypto.randomUUID();
+    const refundId = crypto.randomUUID();
+    const file = '{ "version": "mpay-receipt/v1",  "messages": [] }';
+    const refundUnknown = '{"error":{"code":"REFUND_UNKNOWN","message":"No such refund."}}';
+    custody.evidenceAnswers.push([202, '{"state":"pending"}'], [200, file], [404, refundUnknown]);
+    const from = custody.requests.length;
+    expect(await phone.refundEvidence(paymentId, refundId)).toBeUndefined();
+    expect(await phone.refundEvidence(paymentId, refundId)).toBe(file);
+    await expect(phone.refundEvidence(paymentId, refundId)).rejects.toMatchObject({ code: 'REFUND_UNKNOWN' });
+    for (const [payment, refund] of [
+      [paymentId, '../../evidence'],
+      ['../admin', refundId],
+      [paymentId, ''],
+    ] as const)
+      await expect(phone.refundEvidence(payment, refund)).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
+    expect(custody.requests.slice(from)).toEqual(
+      Array(3).fill(`GET /payments/${paymentId}/refunds/${refundId}/evidence`),
+    );
   });
 
   it('a phone custody does not know is AUTHENTICATION_FAILED', async () => {

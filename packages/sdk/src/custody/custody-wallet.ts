@@ -12,6 +12,7 @@ import { type FspTrust, type Receipt, verifyFspStatement } from '../fsp.ts';
 import { type PaymentRequestView, verifyPaymentRequest } from '../payment-request/verify.ts';
 import { finishPinLogin, requirePinFormat, startPinLogin } from '../pin/opaque.ts';
 import type { MessageTrace } from '../trace.ts';
+import { type RefundReceipt, verifyRefundReceipt } from '../wallet/refund.ts';
 import { type DelegationDecision, delegationAuthorisation, forwardMessageHash } from './delegation.ts';
 import {
   answerString,
@@ -42,7 +43,13 @@ export interface CustodyWalletOptions {
   timeoutMs?: number;
 }
 
-export const custodyEventKinds = ['payment-request', 'receipt', 'outcome', 'alert'] as const;
+export const custodyEventKinds = [
+  'payment-request',
+  'receipt',
+  'outcome',
+  'alert',
+  'refund-receipt',
+] as const;
 export type CustodyEventKind = (typeof custodyEventKinds)[number];
 
 /** One entry of the phone's inbox at custody. Only `forward` (custody-signed) is trusted, once opened. */
@@ -63,6 +70,8 @@ export type OpenedForward =
   | { event: 'payment-request'; paymentId: string; request: CustodyPaymentRequestView }
   | { event: 'receipt'; paymentId: string; receipt: Receipt }
   | { event: 'outcome'; paymentId: string; outcome: Receipt }
+  /** A refund of the payment: the FSP's signed refund receipt, verified by the phone under the FSP's key. */
+  | { event: 'refund-receipt'; paymentId: string; refundReceipt: RefundReceipt }
   | { event: 'alert'; alertId: string; alert: { reason: string; at: string } };
 
 export type DelegationResult =
@@ -156,7 +165,10 @@ export class CustodyWallet {
    * CUSTODY_SOURCE_INVALID and nothing is shown or sent (MESSAGE_EXPIRED for
    * a genuine forward past its lifetime). A payment request is
    * then verified as any wallet verifies it (`verifyPaymentRequest`), a
-   * receipt or outcome as the FSP's.
+   * receipt or outcome as the FSP's, a refund receipt as any wallet verifies
+   * one (`verifyRefundReceipt`: the FSP's, of this payment, completed, paid
+   * to this customer; else CRYPTO_VERIFICATION_FAILED): custody's word is
+   * not taken for any of them.
    */
   async openForward(forward: string): Promise<OpenedForward> {
     const verified = await this.#verifyForward(forward);
@@ -171,6 +183,8 @@ export class CustodyWallet {
         return this.#openStatement(content, transactionId);
       case 'alert':
         return { event: 'alert', alertId: transactionId, alert: parseAlert(content.alert) };
+      case 'refund-receipt':
+        return this.#openRefundReceipt(content, transactionId);
     }
   }
 
@@ -234,6 +248,14 @@ export class CustodyWallet {
     return event === 'receipt'
       ? { event, paymentId, receipt: statement }
       : { event, paymentId, outcome: statement };
+  }
+
+  async #openRefundReceipt(content: Record<string, unknown>, paymentId: string): Promise<OpenedForward> {
+    const jws = content.receipt;
+    if (typeof jws !== 'string' || !compactPattern.test(jws)) throw sourceInvalid();
+    const refundReceipt = await verifyRefundReceipt(jws, this.#options.fsp, this.partyId, paymentId);
+    this.#trace('custody: refund receipt', 'jws', this.#options.fsp.id, jws);
+    return { event: 'refund-receipt', paymentId, refundReceipt };
   }
 
   /** iMS §5 steps 4–6: confirm with one action plus the PIN; custody signs in the customer's name. */
@@ -339,9 +361,32 @@ export class CustodyWallet {
    */
   async paymentEvidence(paymentId: string): Promise<string | undefined> {
     if (!uuidPattern.test(paymentId)) throw new MpayError('REQUEST_INVALID', 'paymentId');
+    return this.#evidence(`/payments/${paymentId}/evidence`);
+  }
+
+  /**
+   * The evidence of a refund of a payment, whose receipt custody forwarded
+   * to this customer (`openForward`'s `refund-receipt`): the mpay-receipt/v1
+   * file of the merchant's signed refund, its bank's answer and the FSP's
+   * refund receipt, asked for by custody with the customer's key as
+   * `paymentEvidence` is (`GET /payments/:id/refunds/:refundId/evidence`).
+   * Undefined while the log has not proved it yet; unverified here: check it
+   * with `verifyReceipt` (@mpay/merkle), its transaction id is the refund id.
+   * PAYMENT_UNKNOWN for a payment custody holds no message of for this
+   * customer, REFUND_UNKNOWN for a refund custody forwarded no receipt of;
+   * EVIDENCE_UNKNOWN as the FSP answers.
+   */
+  async refundEvidence(paymentId: string, refundId: string): Promise<string | undefined> {
+    if (!uuidPattern.test(paymentId)) throw new MpayError('REQUEST_INVALID', 'paymentId');
+    if (!uuidPattern.test(refundId)) throw new MpayError('REQUEST_INVALID', 'refundId');
+    return this.#evidence(`/payments/${paymentId}/refunds/${refundId}/evidence`);
+  }
+
+  /** An evidence file custody fetched from the FSP: 200 the file as sent, 202 undefined, else the error. */
+  async #evidence(path: string): Promise<string | undefined> {
     let response: Response;
     try {
-      response = await fetch(`${this.#options.custodyUrl}/payments/${paymentId}/evidence`, {
+      response = await fetch(`${this.#options.custodyUrl}${path}`, {
         headers: { ...this.#headers, accept: 'application/json' },
         signal: AbortSignal.timeout(this.#timeoutMs),
       });

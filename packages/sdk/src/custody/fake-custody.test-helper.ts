@@ -29,7 +29,7 @@ export interface FakeCustody {
   readonly walletPins: Record<string, unknown>[];
   /** The decrypted PIN authorisations, as received. */
   readonly authorisations: { decision: string; messageHash: string }[];
-  /** What `GET /payments/:id/evidence` answers next, in order (status, body as sent); then EVIDENCE_UNKNOWN. */
+  /** What `GET /payments/:id/evidence` (or a refund's) answers next, in order (status, body as sent); then EVIDENCE_UNKNOWN. */
   readonly evidenceAnswers: (readonly [status: number, text: string])[];
   /** Failed tries counted since the last success. */
   failures(): number;
@@ -157,7 +157,7 @@ export async function startFakeCustody(): Promise<FakeCustody> {
     }
     const authorisation = /^\/delegations\/([^/]+)\/authorisation$/.exec(path);
     if (method === 'POST' && authorisation !== null) return authorise(authorisation[1]!, text);
-    if (method === 'GET' && /^\/payments\/[^/]+\/evidence$/.test(path)) {
+    if (method === 'GET' && /^\/payments\/[^/]+(\/refunds\/[^/]+)?\/evidence$/.test(path)) {
       const [status, evidence] = evidenceAnswers.shift() ?? [
         404,
         '{"error":{"code":"EVIDENCE_UNKNOWN","message":"none"}}',

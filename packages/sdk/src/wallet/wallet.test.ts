@@ -199,7 +199,9 @@ describe('the device event stream', () => {
       const shown: string[] = [];
       for await (const view of session.paymentRequests(pin, undefined, (refusal) => refused.push(refusal)))
         shown.push(view.paymentId);
-      expect(refused).toEqual([{ eventId: 'event-0', code: 'CRYPTO_VERIFICATION_FAILED' }]);
+      expect(refused).toEqual([
+        { eventId: 'event-0', code: 'CRYPTO_VERIFICATION_FAILED', event: 'payment-request' },
+      ]);
       expect(shown).toEqual([good.message.transactionId]);
     } finally {
       await gateway.close();

@@ -317,3 +317,55 @@ describe('GET /payments/:id/evidence at custody', () => {
     expect((await askEvidence(mila, milasPayment)).code).toBe('EVIDENCE_UNKNOWN');
   });
 });
+
+/** A refund of the payment whose FSP receipt custody forwarded to the customer (what a refund receipt leaves). */
+async function forwardedRefund(customer: Customer, paymentId: string): Promise<string> {
+  const refundId = randomUUID();
+  await database.query(
+    `INSERT INTO refund_receipts (refund_id, payment_id, party_id, receipt, received_at)
+     VALUES ($1, $2, $3, 'jws', $4)`,
+    [refundId, paymentId, customer.partyId, new Date().toISOString()],
+  );
+  return refundId;
+}
+
+async function askRefundEvidence(customer: Customer, paymentId: string, refundId: string) {
+  const response = await fetch(`${custodyUrl}/payments/${paymentId}/refunds/${refundId}/evidence`, {
+    headers: { authorization: `Bearer ${customer.deviceToken}` },
+  });
+  const text = await response.text();
+  const code = response.ok ? undefined : (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;
+  return { status: response.status, text, code };
+}
+
+describe('GET /payments/:id/refunds/:refundId/evidence at custody', () => {
+  it('asks the FSP for a refund custody forwarded, signed in the HSM as the customer, as for a payment', async () => {
+    const mila = await newCustomer('mila');
+    const paymentId = await signedPayment(mila);
+    const refundId = await forwardedRefund(mila, paymentId);
+    fsp.answers.push({ status: 202, body: '{"state":"pending"}' }, { status: 200, body: file() });
+    expect((await askRefundEvidence(mila, paymentId, refundId)).status).toBe(202);
+    expect(await askRefundEvidence(mila, paymentId, refundId)).toMatchObject({ status: 200, text: file() });
+    const path = `/payments/${paymentId}/refunds/${refundId}/evidence`;
+    expect(fsp.asked).toEqual([
+      { partyId: mila.partyId, path },
+      { partyId: mila.partyId, path },
+    ]);
+  });
+
+  it('refuses another customer’s payment (PAYMENT_UNKNOWN) and a refund custody forwarded none of (REFUND_UNKNOWN)', async () => {
+    const mila = await newCustomer('mila');
+    const vesna = await newCustomer('vesna');
+    const milasPayment = await signedPayment(mila);
+    const vesnasPayment = await signedPayment(vesna);
+    const vesnasRefund = await forwardedRefund(vesna, vesnasPayment);
+    const milasRefund = await forwardedRefund(mila, milasPayment);
+    expect((await askRefundEvidence(mila, vesnasPayment, vesnasRefund)).code).toBe('PAYMENT_UNKNOWN');
+    expect((await askRefundEvidence(mila, randomUUID(), milasRefund)).code).toBe('PAYMENT_UNKNOWN');
+    // Mila's own payment, with Vesna's refund or one never forwarded: no such refund for her.
+    expect((await askRefundEvidence(mila, milasPayment, vesnasRefund)).code).toBe('REFUND_UNKNOWN');
+    expect((await askRefundEvidence(mila, milasPayment, randomUUID())).code).toBe('REFUND_UNKNOWN');
+    expect((await askRefundEvidence(mila, milasPayment, 'not-a-refund')).code).toBe('NOT_FOUND');
+    expect(fsp.asked).toEqual([]);
+  });
+});

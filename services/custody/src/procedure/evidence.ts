@@ -4,7 +4,7 @@ import type { CustodyContext } from '../context.ts';
 import { custodyKeyOf, signRequestAsCustomer } from '../customers/custody-key.ts';
 import type { AuthenticatedDevice } from '../customers/devices.ts';
 
-/** The FSP's answer for a payment's evidence: the mpay-receipt/v1 file, or not proved by the log yet. */
+/** The FSP's answer for a payment's (or a refund's) evidence: the mpay-receipt/v1 file, or not proved by the log yet. */
 export type PaymentEvidence =
   | { readonly state: 'recorded'; readonly file: string }
   | { readonly state: 'pending' };
@@ -31,8 +31,51 @@ export async function paymentEvidenceOf(
     [paymentId, device.partyId],
   );
   if (rows.length === 0) throw new MpayError('PAYMENT_UNKNOWN');
+  return evidenceFromFsp(context, device, `/payments/${paymentId}/evidence`, { paymentId });
+}
+
+/**
+ * The evidence of a refund custody forwarded the FSP's receipt of to this
+ * customer (the merchant's signed refund, its bank's answer and the FSP's
+ * receipt, as logged), asked of the FSP as `paymentEvidenceOf` asks for a
+ * payment's. A payment custody holds no message of for this customer is
+ * PAYMENT_UNKNOWN (as for another customer's); a refund of it custody
+ * received no receipt of is REFUND_UNKNOWN. Custody signs nothing for either.
+ */
+export async function refundEvidenceOf(
+  context: CustodyContext,
+  device: AuthenticatedDevice,
+  paymentId: string,
+  refundId: string,
+): Promise<PaymentEvidence> {
+  const { rows } = await context.database.query<{ refund_id: string | null }>(
+    `SELECT refund_receipts.refund_id FROM messages
+     LEFT JOIN refund_receipts ON refund_receipts.payment_id = messages.payment_id
+       AND refund_receipts.refund_id = $2 AND refund_receipts.party_id = messages.party_id
+     WHERE messages.payment_id = $1 AND messages.party_id = $3`,
+    [paymentId, refundId, device.partyId],
+  );
+  if (rows.length === 0) throw new MpayError('PAYMENT_UNKNOWN');
+  if (rows[0]?.refund_id !== refundId) throw new MpayError('REFUND_UNKNOWN');
+  return evidenceFromFsp(context, device, `/payments/${paymentId}/refunds/${refundId}/evidence`, {
+    paymentId,
+    refundId,
+  });
+}
+
+/**
+ * GET `path` at the FSP, signed in the HSM as the customer: 202 is pending,
+ * 200 a JSON object passed on as text (read up to `evidenceBytesMax`), any
+ * other answer the FSP's error (the FSP refusing the customer's key is
+ * KEY_UNKNOWN, never the phone's AUTHENTICATION_FAILED).
+ */
+async function evidenceFromFsp(
+  context: CustodyContext,
+  device: AuthenticatedDevice,
+  path: string,
+  subject: { readonly paymentId: string; readonly refundId?: string },
+): Promise<PaymentEvidence> {
   const key = await custodyKeyOf(context, context.database, device.partyId);
-  const path = `/payments/${paymentId}/evidence`;
   const authorization = await signRequestAsCustomer(context, device.partyId, key, {
     method: 'GET',
     path,
@@ -63,7 +106,7 @@ export async function paymentEvidenceOf(
     // The FSP did not take the customer's key (its binding revoked or unknown there): custody's
     // request failed, not the phone's token, so the phone is not told its own authentication failed.
     context.log.warn(
-      { paymentId, partyId: device.partyId, kid: key.kid },
+      { ...subject, partyId: device.partyId, kid: key.kid },
       "the FSP refused custody's evidence request signed with the customer's key",
     );
     throw new MpayError('KEY_UNKNOWN', "the FSP does not accept the customer's key");

@@ -2,7 +2,7 @@ import { signPayload } from '@mpay/envelope';
 import type { Sql } from '@mpay/storage';
 import type { CustodyContext } from '../context.ts';
 
-export type InboxEventKind = 'payment-request' | 'receipt' | 'outcome' | 'alert';
+export type InboxEventKind = 'payment-request' | 'receipt' | 'outcome' | 'alert' | 'refund-receipt';
 
 /** What custody forwards to a customer's phones: signed by custody, so the phone can check the source (step 3). */
 export interface ForwardContent {
@@ -10,6 +10,7 @@ export interface ForwardContent {
   readonly ims?: unknown;
   /** The FSP's certificate of the merchant's keys: it carries the merchant's name the phone shows. */
   readonly merchantCertificate?: string;
+  /** The FSP's signed receipt (of the payment, or for `refund-receipt` of one of its refunds), as the FSP signed it. */
   readonly receipt?: string;
   readonly outcome?: string;
   readonly alert?: { readonly reason: string; readonly at: string };

@@ -30,6 +30,14 @@ export function forwardHash(forward: string): string {
   return createHash('sha256').update(forward, 'utf8').digest('base64url');
 }
 
+/** A redirect's message, decrypted with custody's key; anything custody cannot open is CUSTODY_SOURCE_INVALID. */
+export async function openRedirectData(context: CustodyContext, data: string): Promise<string> {
+  const plaintext = await decryptWith(data, [context.custody.encryption.privateJwk]).catch(() => {
+    throw new MpayError('CUSTODY_SOURCE_INVALID');
+  });
+  return textDecoder.decode(plaintext);
+}
+
 /**
  * Step 2's first half, "custody validates the message source": the request
  * is signed by the FSP custody bears the keys of (anyone else:
@@ -88,11 +96,7 @@ async function openSealedFields(context: CustodyContext, message: ImsMessage): P
  * key is not bound to is refused here already.
  */
 export async function receiveFromFsp(context: CustodyContext, redirect: FspRedirect): Promise<void> {
-  const plaintext = textDecoder.decode(
-    await decryptWith(redirect.data, [context.custody.encryption.privateJwk]).catch(() => {
-      throw new MpayError('CUSTODY_SOURCE_INVALID');
-    }),
-  );
+  const plaintext = await openRedirectData(context, redirect.data);
   if (redirect.event !== 'payment-request') {
     await applyFspAnswer(context, redirect.paymentId, redirect.event, plaintext);
     return;

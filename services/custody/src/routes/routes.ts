@@ -3,17 +3,18 @@ import { verifySignedRequest } from '@mpay/http-client';
 import { rawBodyOf } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CustodyContext } from '../context.ts';
 import { bankOf } from '../customers/banks.ts';
-import { addDevice, authenticateDevice } from '../customers/devices.ts';
+import { type AuthenticatedDevice, addDevice, authenticateDevice } from '../customers/devices.ts';
 import { enrolCustodyCustomer } from '../customers/enrol.ts';
 import { registerWalletPin } from '../customers/wallet-pins.ts';
 import { finishLogin, refuseFinish, startLogin } from '../pin/logins.ts';
 import { newRegistration } from '../pin/registrations.ts';
 import { unblockCustomer } from '../pin/tries.ts';
-import { paymentEvidenceOf } from '../procedure/evidence.ts';
+import { type PaymentEvidence, paymentEvidenceOf, refundEvidenceOf } from '../procedure/evidence.ts';
 import { inboxPage } from '../procedure/inbox.ts';
+import { type RefundReceiptRedirect, receiveRefundReceipt } from '../procedure/refund-receipt.ts';
 import { authenticateFsp, type FspRedirect, receiveFromFsp } from '../procedure/step2-receive.ts';
 import { authoriseDelegation, delegateSignaturesOf, startDelegation } from '../procedure/step6-delegate.ts';
 
@@ -25,6 +26,8 @@ const paymentIdString = {
   type: 'string',
   pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
 } as const;
+const paymentIdPattern = new RegExp(paymentIdString.pattern);
+const redirectData = { type: 'string', minLength: 1, maxLength: 60_000 } as const;
 
 function objectSchema(properties: Record<string, unknown>, required: string[] = Object.keys(properties)) {
   return { type: 'object', additionalProperties: false, required, properties } as const;
@@ -54,11 +57,22 @@ const schemas = {
     loginId: opaqueId,
     finishLoginRequest: { anyOf: [opaqueString, { type: 'null' }] },
   }),
-  redirect: objectSchema({
-    event: { type: 'string', enum: ['payment-request', 'receipt', 'outcome'] },
-    paymentId: paymentIdString,
-    data: { type: 'string', minLength: 1, maxLength: 60_000 },
-  }),
+  // A payment's events (step 1), or a refund's receipt, which names its refund.
+  redirect: {
+    oneOf: [
+      objectSchema({
+        event: { type: 'string', enum: ['payment-request', 'receipt', 'outcome'] },
+        paymentId: paymentIdString,
+        data: redirectData,
+      }),
+      objectSchema({
+        event: { type: 'string', const: 'refund-receipt' },
+        paymentId: paymentIdString,
+        refundId: paymentIdString,
+        data: redirectData,
+      }),
+    ],
+  },
   delegation: objectSchema({ paymentId: paymentIdString, startLoginRequest: opaqueString }),
 } as const;
 
@@ -202,7 +216,9 @@ export function registerCustodyRoutes(
       body: rawBodyOf(request),
       authorization: request.headers.authorization,
     });
-    await receiveFromFsp(context, bodyOf<FspRedirect>(request));
+    const redirect = bodyOf<FspRedirect | RefundReceiptRedirect>(request);
+    if (redirect.event === 'refund-receipt') await receiveRefundReceipt(context, redirect);
+    else await receiveFromFsp(context, redirect);
     return { status: 'accepted' };
   });
 
@@ -247,16 +263,24 @@ export function registerCustodyRoutes(
     const device = await authenticateDevice(context, request.headers.authorization);
     return { signatures: await delegateSignaturesOf(context, device.partyId, 100) };
   });
-  // The log's evidence of a payment custody signed for the customer: 200 the file, 202 while pending.
-  app.get('/payments/:paymentId/evidence', async (request, reply) => {
+  /**
+   * The log's evidence, asked of the FSP by `ask` for the phone's customer:
+   * 200 the file, 202 while pending; at most evidenceRequestsPerCustomerMax
+   * open per customer (each signs in the HSM and calls the FSP).
+   */
+  async function serveEvidence(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ask: (device: AuthenticatedDevice, paymentId: string) => Promise<PaymentEvidence>,
+  ) {
     const device = await authenticateDevice(context, request.headers.authorization);
-    const paymentId = param(request, 'paymentId', new RegExp(paymentIdString.pattern));
+    const paymentId = param(request, 'paymentId', paymentIdPattern);
     const open = evidenceRequests.get(device.partyId) ?? 0;
     if (open >= context.limits.evidenceRequestsPerCustomerMax)
       throw new MpayError('REQUEST_RATE_LIMITED', 'evidence');
     evidenceRequests.set(device.partyId, open + 1);
     try {
-      const evidence = await paymentEvidenceOf(context, device, paymentId);
+      const evidence = await ask(device, paymentId);
       if (evidence.state === 'pending') return reply.code(202).send({ state: 'pending' });
       return reply.type('application/json').send(evidence.file);
     } finally {
@@ -264,5 +288,14 @@ export function registerCustodyRoutes(
       if (left === 0) evidenceRequests.delete(device.partyId);
       else evidenceRequests.set(device.partyId, left);
     }
-  });
+  }
+  // A payment custody signed for the customer, and a refund of one whose receipt custody forwarded.
+  app.get('/payments/:paymentId/evidence', async (request, reply) =>
+    serveEvidence(request, reply, (device, paymentId) => paymentEvidenceOf(context, device, paymentId)),
+  );
+  app.get('/payments/:paymentId/refunds/:refundId/evidence', async (request, reply) =>
+    serveEvidence(request, reply, (device, paymentId) =>
+      refundEvidenceOf(context, device, paymentId, param(request, 'refundId', paymentIdPattern)),
+    ),
+  );
 }

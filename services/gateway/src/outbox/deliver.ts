@@ -1,8 +1,8 @@
 import { encryptTo } from '@mpay/envelope';
-import { errorFromAnswer, requestAnswer, signRequest } from '@mpay/http-client';
 import { awaitingBankPaymentStates, isMpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
-import type { CustodianLink, GatewayContext } from '../context.ts';
+import type { GatewayContext } from '../context.ts';
+import { custodianOf, redirectToCustody } from '../devices/custody-redirect.ts';
 import type { DeviceEvent } from '../devices/hub.ts';
 import { advanceLogEntry } from '../log/outbox.ts';
 import { deliverRegistrationMail, eraseRegistrationMail } from '../macro/mail.ts';
@@ -121,7 +121,7 @@ async function pushToDevice(
     data = signed === null ? null : await encryptTo(signed, binding.encryptionJwk);
   }
   if (data === null) return;
-  const custodian = context.custodians.find((link) => link.encryptionJwk.kid === binding.encryptionJwk.kid);
+  const custodian = custodianOf(context, binding);
   if (custodian !== undefined) {
     // Custody names a status other than a request or a receipt an `outcome`.
     const redirected = event === 'payment-status' ? 'outcome' : event;
@@ -129,28 +129,6 @@ async function pushToDevice(
     return;
   }
   context.hub.push(payment.customer.id, { event, id: payment.id, data });
-}
-
-/** iMS §5 step 1's redirect: a request signed by the FSP, the message encrypted to custody (the binding's key). */
-async function redirectToCustody(
-  context: GatewayContext,
-  custodian: CustodianLink,
-  redirect: { event: 'payment-request' | 'receipt' | 'outcome'; paymentId: string; data: string },
-): Promise<void> {
-  const path = '/fsp/messages';
-  const body = JSON.stringify(redirect);
-  const authorization = await signRequest(
-    { method: 'POST', path, body },
-    { issuer: context.fsp.id, audience: custodian.id, key: context.fsp.signing.privateJwk },
-  );
-  const answer = await requestAnswer(`${custodian.url}${path}`, {
-    body,
-    contentType: 'application/json',
-    headers: { authorization },
-    timeoutMs: context.limits.bankTimeoutMs,
-    responseBytesMax: 16 * 1024,
-  });
-  if (answer.status < 200 || answer.status >= 300) throw errorFromAnswer(answer.body, answer.status);
 }
 
 /** iMS step 9's delivery: POST the signed notification; any 2xx is delivered, anything else is retried. */

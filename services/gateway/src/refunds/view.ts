@@ -7,6 +7,7 @@ import {
   refundStatusOf,
 } from '@mpay/protocol';
 import type { GatewayContext } from '../context.ts';
+import { custodianOf, redirectToCustody } from '../devices/custody-redirect.ts';
 import type { DeviceEvent } from '../devices/hub.ts';
 import { paymentOfParty } from '../payments/status.ts';
 import { activeBindingOf } from '../registry/bindings.ts';
@@ -77,20 +78,29 @@ export async function refundOfParty(
 }
 
 /**
- * The customer's refund receipt, pushed to the device's open streams,
- * encrypted to the binding's key (event 'refund-receipt', id the payment, as
- * Wallet.openRefundReceipt opens it). A device that is offline asks for it
- * with GET /payments/:id/refunds/:refundId. A custody customer's phone reads
- * custody's inbox, not these streams: it is not reached this way.
+ * The customer's refund receipt, encrypted to the binding's key: pushed to
+ * the device's open streams (event 'refund-receipt', id the payment, as
+ * Wallet.openRefundReceipt opens it), or, for a customer whose key is in
+ * custody, redirected to custody as a payment's receipt is (pushToDevice
+ * decides the same way), whose inbox the customer's phones read. Custody must
+ * acknowledge, else this throws and the outbox retries. A device that is
+ * offline asks for it with GET /payments/:id/refunds/:refundId.
  */
 export async function pushRefundReceipt(context: GatewayContext, refundId: string): Promise<void> {
   const refund = await selectRefund(context.database, refundId);
   if (refund?.receipt == null) return;
   const binding = await activeBindingOf(context.database, refund.customerId, context.clock());
-  const event: DeviceEvent = {
-    event: 'refund-receipt',
-    id: refund.paymentId,
-    data: await encryptTo(refund.receipt, binding.encryptionJwk),
-  };
+  const data = await encryptTo(refund.receipt, binding.encryptionJwk);
+  const custodian = custodianOf(context, binding);
+  if (custodian !== undefined) {
+    await redirectToCustody(context, custodian, {
+      event: 'refund-receipt',
+      paymentId: refund.paymentId,
+      refundId: refund.id,
+      data,
+    });
+    return;
+  }
+  const event: DeviceEvent = { event: 'refund-receipt', id: refund.paymentId, data };
   context.hub.push(refund.customerId, event);
 }
