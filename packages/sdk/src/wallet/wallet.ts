@@ -202,7 +202,20 @@ export class Wallet {
     signal?: AbortSignal,
     onRefused?: (refusal: RefusedPaymentRequest) => void,
   ): AsyncGenerator<DeviceEventView> {
-    return this.#events(pin, deviceEventKinds, signal, onRefused);
+    return this.#events(() => this.#keysFor(pin), deviceEventKinds, signal, onRefused);
+  }
+
+  /**
+   * Opens the stream again for an unlocked session, with the session's keys
+   * and without the PIN: for a connection that dropped (a network change, a
+   * restarted gateway) while the customer was using the wallet. WALLET_LOCKED
+   * once the wallet is locked: then only `events` with the PIN opens it.
+   */
+  resumeEvents(
+    signal?: AbortSignal,
+    onRefused?: (refusal: RefusedPaymentRequest) => void,
+  ): AsyncGenerator<DeviceEventView> {
+    return this.#events(async () => this.#sessionKeys(), deviceEventKinds, signal, onRefused);
   }
 
   /** The stream's payment requests only (`events`, the other kinds skipped unopened). */
@@ -211,18 +224,23 @@ export class Wallet {
     signal?: AbortSignal,
     onRefused?: (refusal: RefusedPaymentRequest) => void,
   ): AsyncGenerator<PaymentRequestView> {
-    for await (const event of this.#events(pin, ['payment-request'], signal, onRefused)) {
+    for await (const event of this.#events(
+      () => this.#keysFor(pin),
+      ['payment-request'],
+      signal,
+      onRefused,
+    )) {
       if (event.kind === 'payment-request') yield event.view;
     }
   }
 
   async *#events(
-    pin: string,
+    unlock: () => Promise<UnlockedKeys>,
     kinds: readonly DeviceEventKind[],
     signal: AbortSignal | undefined,
     onRefused: ((refusal: RefusedPaymentRequest) => void) | undefined,
   ): AsyncGenerator<DeviceEventView> {
-    const keys = await this.#keysFor(pin);
+    const keys = await unlock();
     const path = '/devices/events';
     const authorization = await signRequest(
       { method: 'GET', path, body: '' },

@@ -1,4 +1,4 @@
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, get, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { DeviceHub } from './hub.ts';
@@ -32,5 +32,44 @@ describe('device hub', () => {
     expect(hub.isConnected('john@person.xbank')).toBe(false);
     hub.close();
     server.close();
+  });
+
+  it("disconnect ends that party's open streams only, and frees their slots", async () => {
+    const hub = new DeviceHub({ connectionsPerPartyMax: 2, connectionsMax: 10, heartbeatMs: 60_000 });
+    const server = createServer((request, response: ServerResponse) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(': open\n\n');
+      hub.attach(String(request.url).slice(1), response);
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as { port: number };
+    // A stream for the party, open once its first line came; resolves 'ended' when the server ends it.
+    const open = (party: string) =>
+      new Promise<{ ended: Promise<string> }>((opened, failed) => {
+        get({ host: '127.0.0.1', port, path: `/${party}`, agent: false }, (response) => {
+          response.once('data', () =>
+            opened({ ended: new Promise((ended) => response.on('end', () => ended('ended'))) }),
+          );
+          response.resume();
+        }).on('error', failed);
+      });
+    try {
+      const lost = [(await open('ana')).ended, (await open('ana')).ended];
+      const other = (await open('ben')).ended;
+      expect(hub.isConnected('ana')).toBe(true);
+      expect(hub.disconnect('ana')).toBe(2);
+      expect(await Promise.all(lost)).toEqual(['ended', 'ended']);
+      expect(hub.isConnected('ana')).toBe(false);
+      expect(hub.push('ben', { event: 'payment-request', id: 'p', data: 'x' })).toBe(1);
+      expect(hub.disconnect('nobody')).toBe(0);
+      // The slots are free again: ana's other devices reconnect.
+      const again = [(await open('ana')).ended, (await open('ana')).ended];
+      expect(hub.push('ana', { event: 'payment-request', id: 'p', data: 'x' })).toBe(2);
+      hub.close();
+      expect(await Promise.all([...again, other])).toEqual(['ended', 'ended', 'ended']);
+    } finally {
+      hub.close();
+      server.close();
+    }
   });
 });

@@ -56,6 +56,22 @@ export class DeviceHub {
     return streams.size;
   }
 
+  /**
+   * Ends every open stream of the party (a revoked device must stop hearing
+   * its payments at once); a device whose key still holds opens its stream
+   * again, a revoked one is refused. Returns how many streams were ended.
+   */
+  disconnect(partyId: string): number {
+    const streams = this.#streams.get(partyId);
+    if (streams === undefined) return 0;
+    const ended = streams.size;
+    for (const stream of [...streams]) {
+      this.#detach(partyId, streams, stream);
+      stream.end();
+    }
+    return ended;
+  }
+
   isConnected(partyId: string): boolean {
     return this.#streams.has(partyId);
   }

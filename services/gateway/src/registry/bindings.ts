@@ -200,18 +200,24 @@ function claimedIssuer(binding: string): string {
   return issuer;
 }
 
-/** A lost device: the FSP stops using the key at once (its bank revokes it for debits on its side). */
+/**
+ * A lost device: the FSP stops using the key at once (its bank revokes it for
+ * debits on its side). Returns the party whose binding it was.
+ */
 export async function revokeBinding(
   sql: Sql,
   bankId: string,
   serialNumber: string,
   now: Date,
-): Promise<void> {
-  const updated = await sql.query(
-    'UPDATE key_bindings SET revoked_at = $3 WHERE bank_id = $1 AND serial_number = $2 AND revoked_at IS NULL',
+): Promise<{ partyId: string }> {
+  const { rows } = await sql.query<{ party_id: string }>(
+    `UPDATE key_bindings SET revoked_at = $3 WHERE bank_id = $1 AND serial_number = $2 AND revoked_at IS NULL
+     RETURNING party_id`,
     [bankId, serialNumber, now.toISOString()],
   );
-  if (updated.rowCount === 0) throw new MpayError('NOT_FOUND', 'binding');
+  const revoked = rows[0];
+  if (revoked === undefined) throw new MpayError('NOT_FOUND', 'binding');
+  return { partyId: revoked.party_id };
 }
 
 /** The operator maps an MSISDN to a registered customer (the alias merchants may address). */

@@ -166,7 +166,9 @@ export function registerRegistryRoutes(
   );
   app.post('/admin/key-bindings/:bank/:serial/revoke', { preValidation }, async (request) => {
     const { bank, serial } = request.params as { bank?: unknown; serial?: unknown };
-    await revokeBinding(context.database, String(bank), String(serial), context.clock());
+    const { partyId } = await revokeBinding(context.database, String(bank), String(serial), context.clock());
+    // The lost device's open streams end now; the customer's other devices open theirs again.
+    context.hub.disconnect(partyId);
     return { revoked: true };
   });
 }
