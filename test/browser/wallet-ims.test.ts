@@ -647,6 +647,42 @@ describe('the wallet pays with its own device key (iMS)', () => {
     await page.getByRole('button', { name: 'Done' }).click();
   });
 
+  it('reopens a dropped connection by itself, without the PIN, and requests arrive again', async () => {
+    await page.getByRole('button', { name: 'Requests' }).click();
+    await page.getByTestId('feed-status').waitFor();
+    // Records whether the page ever says it is reconnecting (it may say so only for a moment).
+    await page.evaluate(() => {
+      const seen = { reconnecting: false };
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      new MutationObserver(() => {
+        if (document.querySelector('[data-testid="feed-reconnecting"]') !== null) seen.reconnecting = true;
+      }).observe(document.body, { childList: true, subtree: true });
+    });
+    const hub = test.platform.gateway.context.hub;
+    expect(hub.disconnect(customer.id)).toBeGreaterThan(0);
+    await waitFor(() => hub.isConnected(customer.id), {
+      deadlineMs: backgroundWorkDeadlineMs,
+      what: 'the page to open its stream again',
+    });
+    await page.getByTestId('feed-status').waitFor();
+    expect(
+      await page.evaluate(() => (window as unknown as { seen: { reconnecting: boolean } }).seen),
+    ).toEqual({
+      reconnecting: true,
+    });
+    const accepted = await test.merchant.requestPayment({
+      customer: customer.msisdn,
+      amount: { currency: 'EUR', minor: 1_20n },
+    });
+    await page
+      .getByRole('button', { name: 'Review EUR 1.20 to Merkur Trade' })
+      .waitFor({ timeout: requestDeadlineMs });
+    await test.merchant.cancel(accepted.paymentId);
+    await page.getByText("Merkur Trade's request for EUR 1.20 was withdrawn. Nothing was paid.").waitFor({
+      timeout: backgroundWorkDeadlineMs,
+    });
+  });
+
   it('shows a request that expired while on screen as expired, without a pay button', async () => {
     // A second customer's phone, whose clock the test can move: the request's expiry is the FSP's signed one.
     const second = { id: 'marko.petrov@person.xbank', account: crypto.randomUUID(), pin: '1593' };

@@ -201,8 +201,9 @@ export class Wallet {
     pin: string,
     signal?: AbortSignal,
     onRefused?: (refusal: RefusedPaymentRequest) => void,
+    onOpen?: () => void,
   ): AsyncGenerator<DeviceEventView> {
-    return this.#events(() => this.#keysFor(pin), deviceEventKinds, signal, onRefused);
+    return this.#events(() => this.#keysFor(pin), deviceEventKinds, signal, onRefused, onOpen);
   }
 
   /**
@@ -214,8 +215,9 @@ export class Wallet {
   resumeEvents(
     signal?: AbortSignal,
     onRefused?: (refusal: RefusedPaymentRequest) => void,
+    onOpen?: () => void,
   ): AsyncGenerator<DeviceEventView> {
-    return this.#events(async () => this.#sessionKeys(), deviceEventKinds, signal, onRefused);
+    return this.#events(async () => this.#sessionKeys(), deviceEventKinds, signal, onRefused, onOpen);
   }
 
   /** The stream's payment requests only (`events`, the other kinds skipped unopened). */
@@ -239,6 +241,7 @@ export class Wallet {
     kinds: readonly DeviceEventKind[],
     signal: AbortSignal | undefined,
     onRefused: ((refusal: RefusedPaymentRequest) => void) | undefined,
+    onOpen?: () => void,
   ): AsyncGenerator<DeviceEventView> {
     const keys = await unlock();
     const path = '/devices/events';
@@ -252,6 +255,8 @@ export class Wallet {
     });
     if (!response.ok || response.body === null)
       throw new MpayError(response.status === 401 ? 'AUTHENTICATION_FAILED' : 'SERVICE_UNAVAILABLE');
+    // The gateway accepted the subscription: events come from here on.
+    onOpen?.();
     for await (const event of readServerSentEvents(response.body)) {
       const kind = kinds.find((wanted) => wanted === event.event);
       if (kind === undefined) continue;

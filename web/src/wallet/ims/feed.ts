@@ -1,4 +1,12 @@
-import type { DeviceEventKind, PaymentClosed, PaymentRequestView, RefundReceipt, Wallet } from '@mpay/sdk';
+import { isMpayError } from '@mpay/protocol';
+import type {
+  DeviceEventKind,
+  DeviceEventView,
+  PaymentClosed,
+  PaymentRequestView,
+  RefundReceipt,
+  Wallet,
+} from '@mpay/sdk';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { expiresAtOf } from './level.ts';
 
@@ -23,7 +31,8 @@ export interface RefusedRequest {
   readonly at: string;
 }
 
-export type FeedStatus = 'off' | 'listening' | 'ended';
+/** off: not opened; listening; reconnecting: the connection dropped and the page opens it again by itself; ended: it gave up (the PIN opens it). */
+export type FeedStatus = 'off' | 'listening' | 'reconnecting' | 'ended';
 
 export interface FeedState {
   readonly status: FeedStatus;
@@ -32,10 +41,38 @@ export interface FeedState {
   readonly refused: readonly RefusedRequest[];
   /** Why the stream ended, when it did on its own. */
   readonly error?: unknown;
+  /** While reconnecting: the attempt (1 is the first) and when it is made. */
+  readonly reconnect?: { readonly attempt: number; readonly at: string };
 }
 
 /** Refusals kept on screen at once; older ones are dropped. */
 const refusalsShownMax = 10;
+
+/** How the feed reopens a dropped stream while the wallet is unlocked (Wallet.resumeEvents, no PIN). */
+export interface ReconnectLimits {
+  /** The first pause after a drop; it doubles up to `delayMsMax`. */
+  readonly delayMsMin: number;
+  readonly delayMsMax: number;
+  /** Attempts in a row without an event before the feed gives up and asks for the PIN. */
+  readonly attemptsMax: number;
+}
+
+export const defaultReconnectLimits: ReconnectLimits = Object.freeze({
+  delayMsMin: 1_000,
+  delayMsMax: 30_000,
+  attemptsMax: 12,
+});
+
+/**
+ * Whether another connection may cure what ended the stream: a clean end (the
+ * gateway restarted or closed it), a network failure, or a retryable code.
+ * A wrong PIN, a lock or a device the gateway no longer accepts is not.
+ */
+function worthReconnecting(error: unknown): boolean {
+  if (error === undefined) return true;
+  if (!isMpayError(error)) return true;
+  return error.category === 'retryable';
+}
 
 function newestFirst(requests: readonly PaymentRequestView[]): PaymentRequestView[] {
   const time = (view: PaymentRequestView) => expiresAtOf(view)?.getTime() ?? 0;
@@ -61,7 +98,11 @@ export interface FeedHandlers {
   readonly onRefund: (receipt: RefundReceipt) => void;
 }
 
-export function useRequestFeed(wallet: Wallet, handlers: FeedHandlers): RequestFeed {
+export function useRequestFeed(
+  wallet: Wallet,
+  handlers: FeedHandlers,
+  limits: ReconnectLimits = defaultReconnectLimits,
+): RequestFeed {
   const [state, setState] = useState<FeedState>({ status: 'off', requests: [], refused: [] });
   const abortRef = useRef<AbortController | undefined>(undefined);
   const answeredRef = useRef(new Set<string>());
@@ -90,7 +131,6 @@ export function useRequestFeed(wallet: Wallet, handlers: FeedHandlers): RequestF
       abortRef.current?.abort();
       const abort = new AbortController();
       abortRef.current = abort;
-      setState((previous) => ({ ...previous, status: 'listening', error: undefined }));
       const refuse = (refusal: { eventId: string; code: string; event?: DeviceEventKind }) => {
         if (abort.signal.aborted) return;
         const at = new Date().toISOString();
@@ -102,36 +142,79 @@ export function useRequestFeed(wallet: Wallet, handlers: FeedHandlers): RequestF
           ].slice(0, refusalsShownMax),
         }));
       };
-      (async () => {
-        for await (const event of wallet.events(pin, abort.signal, refuse)) {
-          if (abort.signal.aborted) return;
-          if (event.kind === 'refund-receipt') {
-            handlersRef.current.onRefund(event.receipt);
-            continue;
-          }
-          if (event.kind === 'payment-closed') {
-            const listed = listedRef.current.get(event.paymentId);
-            if (listed === undefined) continue;
-            answered(event.paymentId);
-            handlersRef.current.onClosed(listed, event);
-            continue;
-          }
-          const { view } = event;
-          if (answeredRef.current.has(view.paymentId)) continue;
-          listedRef.current.set(view.paymentId, view);
-          setState((previous) => ({
-            ...previous,
-            requests: newestFirst([view, ...previous.requests.filter((r) => r.paymentId !== view.paymentId)]),
-          }));
-        }
-        if (!abort.signal.aborted) setState((previous) => ({ ...previous, status: 'ended' }));
-      })().catch((error: unknown) => {
+      let openedAt: number | undefined;
+      const opened = () => {
         if (abort.signal.aborted) return;
-        setState((previous) => ({ ...previous, status: 'ended', error }));
-        if (!wallet.unlocked) handlersRef.current.onLocked(error);
+        openedAt = Date.now();
+        setState((previous) => ({
+          ...previous,
+          status: 'listening',
+          error: undefined,
+          reconnect: undefined,
+        }));
+      };
+      const use = (event: DeviceEventView) => {
+        if (event.kind === 'refund-receipt') return handlersRef.current.onRefund(event.receipt);
+        if (event.kind === 'payment-closed') {
+          const listed = listedRef.current.get(event.paymentId);
+          if (listed === undefined) return;
+          answered(event.paymentId);
+          return handlersRef.current.onClosed(listed, event);
+        }
+        const { view } = event;
+        if (answeredRef.current.has(view.paymentId)) return;
+        listedRef.current.set(view.paymentId, view);
+        setState((previous) => ({
+          ...previous,
+          requests: newestFirst([view, ...previous.requests.filter((r) => r.paymentId !== view.paymentId)]),
+        }));
+      };
+      // One connection; when it drops while the wallet is unlocked, the next one opens after a pause.
+      const listen = async (events: AsyncGenerator<DeviceEventView>, attempt: number): Promise<void> => {
+        let failures = attempt;
+        let error: unknown;
+        openedAt = undefined;
+        try {
+          for await (const event of events) {
+            if (abort.signal.aborted) return;
+            failures = 0;
+            use(event);
+          }
+        } catch (failure) {
+          error = failure;
+        }
+        if (abort.signal.aborted) return;
+        // A connection that held a while before it dropped starts the count again.
+        if (openedAt !== undefined && Date.now() - openedAt > limits.delayMsMax) failures = 0;
+        if (!wallet.unlocked) return handlersRef.current.onLocked(error);
+        if (!worthReconnecting(error) || failures >= limits.attemptsMax) {
+          setState((previous) => ({ ...previous, status: 'ended', error, reconnect: undefined }));
+          return;
+        }
+        const pauseMs = Math.min(limits.delayMsMax, limits.delayMsMin * 2 ** failures);
+        const at = new Date(Date.now() + pauseMs).toISOString();
+        setState((previous) => ({
+          ...previous,
+          status: 'reconnecting',
+          error,
+          reconnect: { attempt: failures + 1, at },
+        }));
+        await new Promise<void>((resume) => {
+          const timer = setTimeout(resume, pauseMs);
+          abort.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resume();
+          });
+        });
+        if (abort.signal.aborted) return;
+        return listen(wallet.resumeEvents(abort.signal, refuse, opened), failures + 1);
+      };
+      setState((previous) => ({ ...previous, status: 'listening', error: undefined, reconnect: undefined }));
+      listen(wallet.events(pin, abort.signal, refuse, opened), 0).catch((error: unknown) => {
+        if (!abort.signal.aborted) setState((previous) => ({ ...previous, status: 'ended', error }));
       });
     },
-    [wallet, answered],
+    [wallet, answered, limits],
   );
 
   const dismissRefusal = useCallback((eventId: string) => {

@@ -89,6 +89,12 @@ export function RequestsPanel(props: {
         <p class="ims-live" role="status" data-testid="feed-status">
           <span class="ims-live-dot" aria-hidden="true" /> Listening for payment requests
         </p>
+      ) : feed.status === 'reconnecting' ? (
+        <p class="ims-live ims-reconnecting" role="status" data-testid="feed-reconnecting">
+          Connection lost: reconnecting by itself
+          {feed.reconnect === undefined ? '' : ` (attempt ${feed.reconnect.attempt})`}… Waiting requests come
+          again.
+        </p>
       ) : feed.status === 'ended' ? (
         <Reconnect error={feed.error} onReconnect={props.onReconnect} />
       ) : null}
