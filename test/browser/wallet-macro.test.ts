@@ -183,6 +183,24 @@ describe('a macro payment in the browser, the secret question and the approval a
     await screenshot(page, 'wallet-macro-wrong-answer');
     expect(await balanceOf(customer.account)).toBe(1_000_00n - 129_90n);
   });
+
+  it('keeps a payment a reload cut off before the bank was asked as interrupted: nothing is paid', async () => {
+    const { page } = phone;
+    const before = await balanceOf(customer.account);
+    await page.getByRole('button', { name: 'New payment' }).click();
+    await payUpToQuestion(page, '12.00', mPin, false);
+    await page.reload();
+    await page.getByRole('heading', { name: 'New macro-payment' }).waitFor();
+    const history = page.getByRole('list', { name: 'Macro payments' });
+    const entry = history.getByRole('listitem').filter({ hasText: 'EUR 12.00' });
+    await entry.getByTestId('macro-interrupted').waitFor();
+    await expect(entry.textContent()).resolves.toContain('Interrupted');
+    await expect(entry.textContent()).resolves.toContain('nothing was paid');
+    // Not offered to continue, and no money moved.
+    await expect(page.getByRole('list', { name: 'Payments to finish' }).count()).resolves.toBe(0);
+    expect(await balanceOf(customer.account)).toBe(before);
+    await screenshot(page, 'wallet-macro-interrupted');
+  });
 });
 
 describe('a macro payment the client bank refuses for the balance', () => {

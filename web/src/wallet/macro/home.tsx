@@ -40,6 +40,19 @@ function resumable(record: MacroPaymentRecord): boolean {
   return record.phase === 'at_bank' || record.phase === 'approved';
 }
 
+/**
+ * A payment left before its bank was asked (steps 2–5: the challenge, the
+ * mPIN, the secret answer) when the page is not on it any more: a reload
+ * ended it. Its channel key lived in the page's memory only, as the paper's
+ * session keys do, so it cannot go on; no bank was asked, so nothing was
+ * paid, and the MPASP drops the challenge when it expires.
+ */
+function interrupted(record: MacroPaymentRecord, current: string | undefined): boolean {
+  return (
+    (record.phase === 'requested' || record.phase === 'challenge_opened') && record.transactionId !== current
+  );
+}
+
 /** The registered client's macro wallet: a payment flow, payments to finish, history. */
 export function MacroHome(props: {
   readonly config: WebConfig;
@@ -144,10 +157,17 @@ export function MacroHome(props: {
                   record.phase !== 'completed' &&
                   record.phase !== 'failed' ? (
                     <span class="badge badge-warn">In progress</span>
+                  ) : interrupted(record, current) ? (
+                    <span class="badge">Interrupted</span>
                   ) : (
                     <PhaseBadge phase={record.phase} />
                   )}
                 </div>
+                {interrupted(record, current) ? (
+                  <p class="muted" data-testid="macro-interrupted">
+                    Stopped before your bank was asked: nothing was paid. Start a new payment to pay.
+                  </p>
+                ) : null}
                 {record.failureCode === undefined ? null : (
                   <p class="notice-code">Code: {record.failureCode}</p>
                 )}
