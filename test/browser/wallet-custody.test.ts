@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
 import { verifyReceipt } from '@mpay/merkle';
-import { isMpayError } from '@mpay/protocol';
+import { createAmount, isMpayError } from '@mpay/protocol';
 import {
   CustodyWallet,
   enrolWithCustody,
@@ -11,7 +11,12 @@ import {
 } from '@mpay/sdk';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backgroundWorkDeadlineMs, paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
+import {
+  backgroundWorkDeadlineMs,
+  paymentSettledDeadlineMs,
+  requestDeadlineMs,
+  waitFor,
+} from '../support/deadlines.ts';
 import { type BrowserPlatform, screenshot, startBrowserPlatform } from './harness.ts';
 
 /**
@@ -19,7 +24,8 @@ import { type BrowserPlatform, screenshot, startBrowserPlatform } from './harnes
  * customer enrols through the page with the code their bank issued, the
  * Node merchant asks for payments, the page shows each verified request
  * live, and the customer confirms or declines with the PIN only; wrong PINs
- * are refused and then blocked. Money is checked at the bank.
+ * are refused and then blocked. A merchant's refund reaches the page through
+ * custody's inbox, verified, with its own log mark. Money is checked at the bank.
  */
 let test: BrowserPlatform;
 let xbank: RunningBank;
@@ -137,6 +143,21 @@ async function verifiedLogMark(scope: Locator): Promise<string> {
 const paid: string[] = [];
 /** Custody's evidence route, as the page reaches it through the web server's proxy. */
 const evidenceRoute = '**/api/custody/payments/*/evidence';
+/** Money the merchant gave back to the page's customer, for the balance checks. */
+let refundedMinor = 0n;
+
+/** Custody's inbox (the page's long poll), as the page reaches it through the web server's proxy. */
+function isInbox(url: URL): boolean {
+  return url.pathname.endsWith('/api/custody/inbox');
+}
+
+/** A compact JWS with one character of its signature changed: no key verifies it any more. */
+function withBrokenSignature(compact: string): string {
+  const [header, payload, signature] = compact.split('.') as [string, string, string];
+  const middle = Math.floor(signature.length / 2);
+  const other = signature[middle] === 'A' ? 'B' : 'A';
+  return `${header}.${payload}.${signature.slice(0, middle)}${other}${signature.slice(middle + 1)}`;
+}
 
 describe('custody in the browser: a customer whose key is in custody’s HSM', () => {
   let phone: { context: BrowserContext; page: Page };
@@ -205,6 +226,86 @@ describe('custody in the browser: a customer whose key is in custody’s HSM', (
     await screenshot(page, 'wallet-custody-receipt');
   });
 
+  it('shows a refund live: a notice, the payment’s receipt and the history list it, its screen has a verified log mark', async () => {
+    const { page } = phone;
+    expect(paid).toHaveLength(1);
+    const paymentId = paid[0]!;
+    const merchantName = demoParties.merchant.displayName;
+    // Every inbox page from now on passes through here; a later refund receipt is broken on its way.
+    let breakRefundReceipts = false;
+    await page.route(isInbox, async (route) => {
+      const response = await route.fetch({ timeout: requestDeadlineMs });
+      if (!breakRefundReceipts || response.status() !== 200) return route.fulfill({ response });
+      const body = (await response.json()) as { events: InboxEvent[] };
+      for (const event of body.events)
+        if (event.event === 'refund-receipt') event.forward = withBrokenSignature(event.forward);
+      return route.fulfill({ response, json: body });
+    });
+
+    const before = await balanceOf(customer.account);
+    const refund = await test.merchant.refund(paymentId, {
+      amount: createAmount('EUR', 2_00n),
+      reason: 'one cup spilt',
+    });
+    await page
+      .getByTestId('custody-notice')
+      .getByText(`${merchantName} refunded EUR 2.00 to you.`)
+      .waitFor({ timeout: paymentSettledDeadlineMs });
+    refundedMinor += 2_00n;
+    expect(await balanceOf(customer.account)).toBe(before + 2_00n);
+    // The payment's receipt, still on screen, lists it; the history has it first, above the payment.
+    const result = page.getByTestId('custody-result');
+    const refundsOfPayment = result.getByRole('list', { name: 'Refunds of this payment' });
+    expect(await refundsOfPayment.getByRole('listitem').allTextContents()).toEqual([
+      expect.stringContaining('+EUR 2.00'),
+    ]);
+    const history = page.getByRole('list', { name: 'Custody payments and refunds, newest first' });
+    const entries = await history.getByRole('listitem').allTextContents();
+    expect(entries).toHaveLength(2);
+    expect(entries[0]).toContain(merchantName);
+    expect(entries[0]).toContain('+EUR 2.00');
+    expect(entries[0]).toContain('Refund');
+    expect(entries[1]).toContain('EUR 7.25');
+    expect(entries[1]).toContain('Paid');
+    await screenshot(page, 'wallet-custody-refund-notice');
+
+    // Its screen: the amount, the refund's id, and the refund's own log entry (asked of custody, which asks
+    // the FSP with the key in its HSM), verified in the page and holding the receipt this phone verified.
+    const evidenceAsked = page.waitForRequest((request) =>
+      new URL(request.url()).pathname.endsWith(
+        `/api/custody/payments/${paymentId}/refunds/${refund.refundId}/evidence`,
+      ),
+    );
+    await history.getByTestId('history-refund').click();
+    const receipt = page.getByTestId('refund-receipt');
+    await receipt.waitFor();
+    await evidenceAsked;
+    expect(await receipt.textContent()).toContain('EUR 2.00');
+    expect(await receipt.textContent()).toContain(`from ${merchantName}`);
+    expect(await receipt.getByTestId('refund-facts').textContent()).toContain(refund.refundId.slice(0, 8));
+    expect(await verifiedLogMark(receipt)).toMatch(/Recorded in the public log \(entry \d+, tree size \d+\)/);
+    await screenshot(page, 'wallet-custody-refund');
+    await receipt.getByRole('button', { name: 'Done' }).click();
+    await result.waitFor();
+    expect(await page.getByTestId('custody-notice').count()).toBe(0);
+
+    // A second refund whose receipt is changed on its way: a warning with its code, never a refund shown or kept.
+    breakRefundReceipts = true;
+    await test.merchant.refund(paymentId, { amount: createAmount('EUR', 1_00n) });
+    const warning = page.getByTestId('inbox-warning').filter({ hasText: 'refund receipt' });
+    await warning.waitFor({ timeout: paymentSettledDeadlineMs });
+    refundedMinor += 1_00n;
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    expect(await warning.getByTestId('error').getAttribute('data-code')).toBe('CUSTODY_SOURCE_INVALID');
+    expect(await warning.textContent()).toContain("bank's statement");
+    expect(await page.getByTestId('custody-notice').count()).toBe(0);
+    expect(await history.getByTestId('history-refund').count()).toBe(1);
+    expect(await refundsOfPayment.getByRole('listitem').count()).toBe(1);
+    // The bank paid it back all the same: the page refused only the message it could not verify.
+    expect(await balanceOf(customer.account)).toBe(before + 3_00n);
+    await screenshot(page, 'wallet-custody-refund-refused');
+  });
+
   it('declines with the PIN: custody signs the decline and nothing moves', async () => {
     const { page } = phone;
     await page.getByTestId('custody-result').getByRole('button', { name: 'Done' }).click();
@@ -217,12 +318,14 @@ describe('custody in the browser: a customer whose key is in custody’s HSM', (
       .waitFor({ timeout: paymentSettledDeadlineMs });
     await screenshot(page, 'wallet-custody-declined');
     expect((await test.merchant.paymentStatus(accepted.paymentId)).status).toBe('declined');
-    expect(await balanceOf(customer.account)).toBe(100_00n - 7_25n);
+    expect(await balanceOf(customer.account)).toBe(100_00n - 7_25n + refundedMinor);
     // After a reload the page rebuilds its history from what it stored, nothing asked again.
     await page.reload();
     const history = page.getByRole('list', { name: 'Custody payments' });
     await history.getByText('Declined').waitFor();
     await expect(history.getByText('Paid').isVisible()).resolves.toBe(true);
+    // The refund the page verified is kept; the one it refused is not.
+    await expect(history.getByTestId('history-refund').count()).resolves.toBe(1);
     await expect(page.getByTestId('custody-request').count()).resolves.toBe(0);
     await screenshot(page, 'wallet-custody-history');
   });

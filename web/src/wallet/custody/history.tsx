@@ -5,7 +5,8 @@ import type { WebConfig } from '../../config.ts';
 import { Button, Card, Facts } from '../../ui/components.tsx';
 import { formatMoney, formatTime, shortId } from '../../ui/format.ts';
 import { LogMark } from '../../ui/log-mark.tsx';
-import type { CustodyPaymentRecord, CustodyPaymentStatus } from './store.ts';
+import { refunderOf } from '../refund-screen.tsx';
+import type { CustodyPaymentRecord, CustodyPaymentStatus, CustodyRefundRecord } from './store.ts';
 
 /** A payment's status as a badge: text and tone. */
 const statusBadges: Readonly<
@@ -59,6 +60,9 @@ export function CustodyResultCard(props: {
   readonly config: WebConfig;
   readonly wallet: CustodyWallet;
   readonly record: CustodyPaymentRecord;
+  /** The refunds of this payment this phone kept, newest first. */
+  readonly refunds: readonly CustodyRefundRecord[];
+  readonly onOpenRefund: (refund: CustodyRefundRecord) => void;
   readonly onDone: () => void;
 }): JSX.Element {
   const { record, wallet } = props;
@@ -93,6 +97,9 @@ export function CustodyResultCard(props: {
               />
             </div>
           )}
+          {props.refunds.length === 0 ? null : (
+            <PaymentRefundList refunds={props.refunds} onOpen={props.onOpenRefund} />
+          )}
         </>
       ) : record.status === 'authorised' ? (
         <p class="muted">Custody signed in your name; the receipt follows once your bank paid.</p>
@@ -106,31 +113,109 @@ export function CustodyResultCard(props: {
   );
 }
 
-/** Everything this phone saw, newest first. */
-export function CustodyHistory(props: { readonly payments: readonly CustodyPaymentRecord[] }): JSX.Element {
+/** Refund amounts are money back: shown with a plus. */
+function refundAmountText(refund: CustodyRefundRecord): string {
+  return `+${formatMoney(BigInt(refund.amountMinor), refund.currency)}`;
+}
+
+/** A payment's refunds, inside its receipt: each opens its refund screen. */
+function PaymentRefundList(props: {
+  readonly refunds: readonly CustodyRefundRecord[];
+  readonly onOpen: (refund: CustodyRefundRecord) => void;
+}): JSX.Element {
+  return (
+    <section class="custody-refunds" aria-label="Refunds">
+      <h3>Refunds</h3>
+      <ul class="list" aria-label="Refunds of this payment">
+        {props.refunds.map((refund) => (
+          <li key={refund.refundId}>
+            <button type="button" class="custody-item" onClick={() => props.onOpen(refund)}>
+              <span class="row">
+                <strong>Refund</strong>
+                <span>{refundAmountText(refund)}</span>
+              </span>
+              <span class="muted">{formatTime(refund.at)}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+type HistoryEntry =
+  | { readonly kind: 'payment'; readonly at: string; readonly record: CustodyPaymentRecord }
+  | { readonly kind: 'refund'; readonly at: string; readonly record: CustodyRefundRecord };
+
+/** Payments (by when they arrived) and refunds (by when they were received) in one list, newest first. */
+function historyEntries(
+  payments: readonly CustodyPaymentRecord[],
+  refunds: readonly CustodyRefundRecord[],
+): HistoryEntry[] {
+  const entries: HistoryEntry[] = [
+    ...payments.map((record) => ({ kind: 'payment' as const, at: record.receivedAt, record })),
+    ...refunds.map((record) => ({ kind: 'refund' as const, at: record.at, record })),
+  ];
+  return entries.sort((left, right) => right.at.localeCompare(left.at));
+}
+
+/** Everything this phone saw, newest first: payments, and refunds that open their refund screen. */
+export function CustodyHistory(props: {
+  readonly payments: readonly CustodyPaymentRecord[];
+  readonly refunds: readonly CustodyRefundRecord[];
+  readonly onOpenRefund: (refund: CustodyRefundRecord) => void;
+}): JSX.Element {
+  const entries = historyEntries(props.payments, props.refunds);
   return (
     <Card title="History">
-      {props.payments.length === 0 ? (
+      {entries.length === 0 ? (
         <p class="muted">No payments yet.</p>
       ) : (
-        <ul class="list" aria-label="Custody payments">
-          {props.payments.map((record) => (
-            <li key={record.paymentId}>
-              <div class="row">
-                <strong>{record.merchant?.name ?? 'Unknown payee'}</strong>
-                <span>{amountText(record.amount)}</span>
-              </div>
-              <div class="row">
-                <span class="muted">{formatTime(record.completedAt ?? record.receivedAt)}</span>
-                <StatusBadge status={record.status} />
-              </div>
-              {record.verificationCode !== undefined && record.status === 'unverified' ? (
-                <p class="notice-code">Not shown: {record.verificationCode}</p>
-              ) : null}
-            </li>
-          ))}
+        <ul class="list" aria-label="Custody payments and refunds, newest first">
+          {entries.map((entry) =>
+            entry.kind === 'payment' ? (
+              <PaymentEntry key={`payment:${entry.record.paymentId}`} record={entry.record} />
+            ) : (
+              <li key={`refund:${entry.record.refundId}`}>
+                <button
+                  type="button"
+                  class="custody-item"
+                  data-testid="history-refund"
+                  onClick={() => props.onOpenRefund(entry.record)}
+                >
+                  <span class="row">
+                    <strong>{refunderOf(entry.record)}</strong>
+                    <span>{refundAmountText(entry.record)}</span>
+                  </span>
+                  <span class="row">
+                    <span class="muted">{formatTime(entry.record.at)}</span>
+                    <span class="badge badge-good">Refund</span>
+                  </span>
+                </button>
+              </li>
+            ),
+          )}
         </ul>
       )}
     </Card>
+  );
+}
+
+function PaymentEntry(props: { readonly record: CustodyPaymentRecord }): JSX.Element {
+  const { record } = props;
+  return (
+    <li>
+      <div class="row">
+        <strong>{record.merchant?.name ?? 'Unknown payee'}</strong>
+        <span>{amountText(record.amount)}</span>
+      </div>
+      <div class="row">
+        <span class="muted">{formatTime(record.completedAt ?? record.receivedAt)}</span>
+        <StatusBadge status={record.status} />
+      </div>
+      {record.verificationCode !== undefined && record.status === 'unverified' ? (
+        <p class="notice-code">Not shown: {record.verificationCode}</p>
+      ) : null}
+    </li>
   );
 }

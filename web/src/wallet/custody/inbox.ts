@@ -4,15 +4,26 @@ import {
   type DelegationResult,
   type InboxEvent,
   inboxWaitMsMax,
+  type RefundReceipt,
 } from '@mpay/sdk';
 import { describeError } from '../../ui/errors.ts';
-import { recordOfAnswer, recordOfRequest, recordOfStatement, recordOfUnverified } from './records.ts';
+import {
+  recordOfAnswer,
+  recordOfRefund,
+  recordOfRequest,
+  recordOfStatement,
+  recordOfUnverified,
+} from './records.ts';
 import {
   type CustodyAlertRecord,
   type CustodyPaymentRecord,
+  type CustodyRefundRecord,
+  historyEntriesMax,
   readAlerts,
   readCursor,
   readPayments,
+  readRefunds,
+  recordRefund,
   writeAlert,
   writeCursor,
   writePayment,
@@ -22,9 +33,10 @@ import {
  * The phone's live inbox at custody (iMS §5 step 2): a long poll of custody's
  * inbox after the stored cursor. Every event is opened with the SDK
  * (`openForward`: custody's pinned key, then the FSP's and the merchant's
- * signatures); only what verified becomes a request the customer can answer.
- * A message that fails to verify is kept as a warning with its stable code,
- * never shown as what it claims to be.
+ * signatures); only what verified becomes a request the customer can answer,
+ * a payment's end or a refund kept in the history. A message that fails to
+ * verify is kept as a warning with its stable code, never shown as what it
+ * claims to be.
  */
 
 /** First pause after a failed poll; it doubles up to `reconnectDelayMsMax`. */
@@ -42,6 +54,10 @@ export interface InboxWarning {
 export interface InboxState {
   /** Every payment this phone has seen, newest first. */
   readonly payments: readonly CustodyPaymentRecord[];
+  /** Every refund this phone kept, newest first. */
+  readonly refunds: readonly CustodyRefundRecord[];
+  /** The newest refund kept since the page opened (read from the inbox now, not loaded from the phone). */
+  readonly refundArrived?: CustodyRefundRecord;
   /** Verified requests waiting for an answer, by payment id: only these can be confirmed. */
   readonly requests: ReadonlyMap<string, CustodyPaymentRequestView>;
   readonly alerts: readonly CustodyAlertRecord[];
@@ -52,6 +68,7 @@ export interface InboxState {
 
 const initialState: InboxState = {
   payments: [],
+  refunds: [],
   requests: new Map(),
   alerts: [],
   warnings: [],
@@ -93,8 +110,8 @@ export class CustodyInbox {
 
   /** Loads what the phone kept, re-verifies the requests still waiting, then polls until `stop`. */
   async start(): Promise<void> {
-    const [payments, alerts] = await Promise.all([readPayments(), readAlerts()]);
-    this.#set({ payments, alerts });
+    const [payments, refunds, alerts] = await Promise.all([readPayments(), readRefunds(), readAlerts()]);
+    this.#set({ payments, refunds, alerts });
     for (const record of payments) {
       if (this.#stopped) return;
       if (record.status === 'pending' && record.forward !== undefined)
@@ -167,6 +184,9 @@ export class CustodyInbox {
           recordOfStatement('outcome', opened.outcome, opened.paymentId, now, this.#find(opened.paymentId)),
         );
         return;
+      case 'refund-receipt':
+        await this.#refund(event, opened.refundReceipt, now);
+        return;
       case 'alert': {
         const alert: CustodyAlertRecord = { alertId: opened.alertId, ...opened.alert };
         await writeAlert(alert);
@@ -178,7 +198,12 @@ export class CustodyInbox {
     }
   }
 
-  /** A forward that did not verify: a request is kept as unverified (or expired), anything else is a warning. */
+  /**
+   * A forward that did not verify: a request is kept as unverified (or
+   * expired), anything else is a warning. An expired request, receipt or
+   * outcome is moot by then; a refund receipt is money given back, so even an
+   * expired one is warned of (the customer checks the bank's statement).
+   */
   async #refused(event: InboxEvent, error: unknown): Promise<void> {
     const code = describeError(error).code;
     if (event.event === 'payment-request' && event.paymentId !== undefined) {
@@ -187,7 +212,7 @@ export class CustodyInbox {
       if (code === 'MESSAGE_EXPIRED' && previous !== undefined && previous.status !== 'pending') return;
       await this.#store(recordOfUnverified(event.paymentId, code, nowText(), previous));
     }
-    if (code === 'MESSAGE_EXPIRED') return;
+    if (code === 'MESSAGE_EXPIRED' && event.event !== 'refund-receipt') return;
     const warning: InboxWarning = { cursor: event.cursor, event: event.event, error };
     this.#set({ warnings: [warning, ...this.#state.warnings].slice(0, warningsShownMax) });
   }
@@ -201,6 +226,20 @@ export class CustodyInbox {
     this.#set({ requests });
   }
 
+  /** A verified refund receipt: kept once per refund id; one with an amount that does not parse is refused. */
+  async #refund(event: InboxEvent, receipt: RefundReceipt, now: string): Promise<void> {
+    let record: CustodyRefundRecord;
+    try {
+      record = recordOfRefund(receipt, now, this.#find(receipt.paymentId));
+    } catch (error) {
+      await this.#refused(event, error);
+      return;
+    }
+    if (!(await recordRefund(record))) return;
+    const refunds = [record, ...this.#state.refunds.filter((entry) => entry.refundId !== record.refundId)];
+    this.#set({ refunds: refunds.slice(0, historyEntriesMax), refundArrived: record });
+  }
+
   #find(paymentId: string): CustodyPaymentRecord | undefined {
     return this.#state.payments.find((record) => record.paymentId === paymentId);
   }
@@ -212,6 +251,7 @@ export class CustodyInbox {
       ...this.#state.payments.filter((entry) => entry.paymentId !== record.paymentId),
     ];
     payments.sort((left, right) => right.receivedAt.localeCompare(left.receivedAt));
+    payments.splice(historyEntriesMax);
     if (record.status === 'pending' || !this.#state.requests.has(record.paymentId)) {
       this.#set({ payments });
       return;

@@ -1,6 +1,12 @@
-import type { CustodyPaymentRequestView, Receipt } from '@mpay/sdk';
+import type { CustodyPaymentRequestView, Receipt, RefundReceipt } from '@mpay/sdk';
 import { describe, expect, it } from 'vitest';
-import { recordOfAnswer, recordOfRequest, recordOfStatement, recordOfUnverified } from './records.ts';
+import {
+  recordOfAnswer,
+  recordOfRefund,
+  recordOfRequest,
+  recordOfStatement,
+  recordOfUnverified,
+} from './records.ts';
 import type { CustodyPaymentRecord } from './store.ts';
 
 /** The phone's record of a custody payment: what arrives later never undoes an answer. */
@@ -92,5 +98,61 @@ describe('custody payment records', () => {
     expect(expired.forward).toBeUndefined();
     const answered: CustodyPaymentRecord = recordOfAnswer('declined', t1, pending);
     expect(recordOfUnverified(paymentId, 'CUSTODY_SOURCE_INVALID', t1, answered)).toBe(answered);
+  });
+});
+
+describe('custody refund records', () => {
+  const refundId = '01a23a77-0000-7000-8000-0000000000f1';
+
+  function refundReceipt(change: Partial<RefundReceipt> = {}): RefundReceipt {
+    return {
+      jws: 'r.s.t',
+      refundId,
+      paymentId,
+      payer: 'merkur.trade@merchant.ybank',
+      amount: { currency: 'EUR', value: '2.00' },
+      payload: {},
+      ...change,
+    };
+  }
+
+  it("keeps the refund in minor units with the receipt, named as the payment's certified merchant", () => {
+    const pending = recordOfRequest(view(), t0, undefined);
+    expect(recordOfRefund(refundReceipt(), t1, pending)).toEqual({
+      refundId,
+      paymentId,
+      merchantId: 'merkur.trade@merchant.ybank',
+      merchantName: 'Merkur Trade',
+      amountMinor: '200',
+      currency: 'EUR',
+      at: t1,
+      receiptJws: 'r.s.t',
+    });
+  });
+
+  it('names no one the payment does not vouch for: another payer, another payment, or no certified name', () => {
+    const pending = recordOfRequest(view(), t0, undefined);
+    expect(recordOfRefund(refundReceipt({ payer: 'other@merchant.ybank' }), t1, pending).merchantName).toBe(
+      undefined,
+    );
+    const otherPayment = { ...pending, paymentId: '01a23a77-0000-7000-8000-000000000002' };
+    expect(recordOfRefund(refundReceipt(), t1, otherPayment).merchantName).toBe(undefined);
+    expect(recordOfRefund(refundReceipt(), t1, undefined).merchantName).toBe(undefined);
+    // Known only from its receipt, the payment's merchant has its id for a name.
+    const fromReceipt = recordOfStatement(
+      'receipt',
+      statement({ receipt: { payee: 'merkur.trade@merchant.ybank' } }),
+      paymentId,
+      t1,
+      undefined,
+    );
+    expect(recordOfRefund(refundReceipt(), t1, fromReceipt).merchantName).toBe(undefined);
+  });
+
+  it('refuses an amount that is no decimal of its currency (AMOUNT_INVALID), never a guess', () => {
+    for (const value of ['2', '2.001', '-2.00', '1e3', ''])
+      expect(() =>
+        recordOfRefund(refundReceipt({ amount: { currency: 'EUR', value } }), t1, undefined),
+      ).toThrow(expect.objectContaining({ code: 'AMOUNT_INVALID' }));
   });
 });

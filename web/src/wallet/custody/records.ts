@@ -1,5 +1,6 @@
-import type { CustodyPaymentRequestView, Receipt } from '@mpay/sdk';
-import type { CustodyPaymentRecord, CustodyPaymentStatus } from './store.ts';
+import { parseDecimalAmount } from '@mpay/protocol';
+import type { CustodyPaymentRequestView, Receipt, RefundReceipt } from '@mpay/sdk';
+import type { CustodyPaymentRecord, CustodyPaymentStatus, CustodyRefundRecord } from './store.ts';
 
 /**
  * How what the phone verified becomes its record of a payment: pure functions
@@ -122,4 +123,31 @@ export function recordOfAnswer(
   if (isFinal(previous.status)) return previous;
   const { forward: _forward, ...rest } = previous;
   return { ...rest, status, updatedAt: now };
+}
+
+/**
+ * A verified refund receipt (custody's forward, the FSP's signature, of this
+ * payment, to this customer) as the history keeps it, named as the payment
+ * was when this phone has it and the payer is its merchant. An amount that is
+ * no decimal of its currency throws AMOUNT_INVALID: such a receipt is refused,
+ * never kept with a guessed amount.
+ */
+export function recordOfRefund(
+  receipt: RefundReceipt,
+  now: string,
+  payment: CustodyPaymentRecord | undefined,
+): CustodyRefundRecord {
+  const amount = parseDecimalAmount(receipt.amount.value, receipt.amount.currency, 'refund amount');
+  const merchant = payment?.paymentId === receipt.paymentId ? payment.merchant : undefined;
+  return {
+    refundId: receipt.refundId,
+    paymentId: receipt.paymentId,
+    merchantId: receipt.payer,
+    // A payment known only from its receipt has the payee's id for a name: no certified name to show.
+    merchantName: merchant?.id === receipt.payer && merchant.name !== merchant.id ? merchant.name : undefined,
+    amountMinor: amount.minor.toString(),
+    currency: amount.currency,
+    at: now,
+    receiptJws: receipt.jws,
+  };
 }

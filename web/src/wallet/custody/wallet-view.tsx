@@ -1,16 +1,31 @@
 import { isMpayError } from '@mpay/protocol';
-import { type CustodyPaymentRequestView, CustodyWallet } from '@mpay/sdk';
+import { type CustodyEventKind, type CustodyPaymentRequestView, CustodyWallet } from '@mpay/sdk';
 import type { JSX } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { apiUrl, type WebConfig } from '../../config.ts';
 import { Busy, Card, ErrorNotice, Facts, Notice } from '../../ui/components.tsx';
 import { formatTime, shortId } from '../../ui/format.ts';
+import { RefundReceiptCard, refundNoticeText } from '../refund-screen.tsx';
 import { CustodyHistory, CustodyResultCard } from './history.tsx';
 import { CustodyInbox, type InboxState } from './inbox.ts';
 import { PartyId } from './party-id.tsx';
 import { CustodyRequestCard } from './request-card.tsx';
 import { CustodySignatures } from './signatures.tsx';
-import type { CustodyAlertRecord, CustodyPaymentRecord, CustodySetupRecord } from './store.ts';
+import type {
+  CustodyAlertRecord,
+  CustodyPaymentRecord,
+  CustodyRefundRecord,
+  CustodySetupRecord,
+} from './store.ts';
+
+/** What a refused inbox message claimed to be, for a person. */
+const eventNames: Readonly<Record<CustodyEventKind, string>> = {
+  'payment-request': 'payment request',
+  receipt: 'receipt',
+  outcome: "payment's outcome",
+  alert: 'alert from custody',
+  'refund-receipt': 'refund receipt',
+};
 
 function alertText(alert: CustodyAlertRecord): string {
   const failures = /^pin-failures:(\d+)$/.exec(alert.reason)?.[1];
@@ -78,6 +93,9 @@ export function CustodyWalletView(props: {
   const [answerErrors, setAnswerErrors] = useState<ReadonlyMap<string, unknown>>(new Map());
   const [answered, setAnswered] = useState<readonly string[]>([]);
   const [blocked, setBlocked] = useState(false);
+  // The refund screen, over the rest (as the Pay section's); the notice of a refund until one is opened.
+  const [openRefund, setOpenRefund] = useState<CustodyRefundRecord | undefined>();
+  const [noticeSeen, setNoticeSeen] = useState<string | undefined>();
 
   useEffect(() => {
     if (opened.kind !== 'open') return;
@@ -127,26 +145,50 @@ export function CustodyWalletView(props: {
       : undefined;
   const results = answered.flatMap((id) => payments.filter((record) => record.paymentId === id));
   const bank = config.banks.find((candidate) => candidate.id === setup.bankId)?.name ?? setup.bankId;
+  const refunds = state?.refunds ?? [];
+  const refundArrived = state?.refundArrived;
+  const showRefund = (refund: CustodyRefundRecord) => {
+    setNoticeSeen(refundArrived?.refundId);
+    setOpenRefund(refund);
+    window.scrollTo(0, 0);
+  };
+
+  const account = (
+    <Card title={setup.displayName}>
+      <Facts
+        items={[
+          ['Party', <PartyId id={setup.enrolment.partyId} />],
+          ['Key', `in custody's HSM, bound by ${bank}`],
+          [
+            'Binding',
+            <span class="mono" title={setup.enrolment.serial}>
+              {shortId(setup.enrolment.serial)}
+            </span>,
+          ],
+          ['Requests', state === undefined ? <Busy label="Opening…" /> : <ConnectionState state={state} />],
+        ]}
+      />
+      {state?.connection === 'lost' ? <ErrorNotice error={state.connectionError} /> : null}
+      <ErrorNotice error={startError} />
+    </Card>
+  );
+
+  if (openRefund !== undefined)
+    return (
+      <>
+        {account}
+        <RefundReceiptCard
+          log={config.log}
+          record={openRefund}
+          evidence={() => wallet.refundEvidence(openRefund.paymentId, openRefund.refundId)}
+          onDone={() => setOpenRefund(undefined)}
+        />
+      </>
+    );
 
   return (
     <>
-      <Card title={setup.displayName}>
-        <Facts
-          items={[
-            ['Party', <PartyId id={setup.enrolment.partyId} />],
-            ['Key', `in custody's HSM, bound by ${bank}`],
-            [
-              'Binding',
-              <span class="mono" title={setup.enrolment.serial}>
-                {shortId(setup.enrolment.serial)}
-              </span>,
-            ],
-            ['Requests', state === undefined ? <Busy label="Opening…" /> : <ConnectionState state={state} />],
-          ]}
-        />
-        {state?.connection === 'lost' ? <ErrorNotice error={state.connectionError} /> : null}
-        <ErrorNotice error={startError} />
-      </Card>
+      {account}
       {blocked || blockAlert !== undefined ? (
         <Notice tone="bad" testId="pin-blocked">
           <strong>PIN blocked</strong>
@@ -161,9 +203,20 @@ export function CustodyWalletView(props: {
       ) : latestAlert === undefined ? null : (
         <Notice tone="warn">{alertText(latestAlert)}</Notice>
       )}
+      {refundArrived === undefined || refundArrived.refundId === noticeSeen ? null : (
+        <Notice tone="good" testId="custody-notice">
+          {refundNoticeText(refundArrived)}
+        </Notice>
+      )}
       {(state?.warnings ?? []).map((warning) => (
-        <Card key={warning.cursor} title="A message failed to verify" tone="bad">
-          <p>This {warning.event} did not come from custody as it should, so it is not shown or used.</p>
+        <Card key={warning.cursor} title="A message failed to verify" tone="bad" testId="inbox-warning">
+          <p>
+            This {eventNames[warning.event]} failed the checks on this phone (custody's signature, then the
+            payment service's), so it is not shown or used.
+          </p>
+          {warning.event === 'refund-receipt' ? (
+            <p>Whether money came back shows on your bank's statement.</p>
+          ) : null}
           <ErrorNotice error={warning.error} />
         </Card>
       ))}
@@ -173,6 +226,8 @@ export function CustodyWalletView(props: {
           config={config}
           wallet={wallet}
           record={record}
+          refunds={refunds.filter((refund) => refund.paymentId === record.paymentId)}
+          onOpenRefund={showRefund}
           onDone={() => setAnswered((ids) => ids.filter((id) => id !== record.paymentId))}
         />
       ))}
@@ -187,7 +242,7 @@ export function CustodyWalletView(props: {
       {state !== undefined && requests.length === 0 && results.length === 0 ? (
         <Notice>No request waiting. A merchant's request appears here as soon as it arrives.</Notice>
       ) : null}
-      <CustodyHistory payments={payments} />
+      <CustodyHistory payments={payments} refunds={refunds} onOpenRefund={showRefund} />
       <CustodySignatures wallet={wallet} />
     </>
   );

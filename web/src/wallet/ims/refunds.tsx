@@ -3,9 +3,9 @@ import type { RefundReceipt, Wallet } from '@mpay/sdk';
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { WebConfig } from '../../config.ts';
-import { Button, Card, ErrorNotice, Facts } from '../../ui/components.tsx';
-import { formatMoney, formatTime, shortId } from '../../ui/format.ts';
-import { LogMark } from '../../ui/log-mark.tsx';
+import { Button, ErrorNotice } from '../../ui/components.tsx';
+import { formatMoney, formatTime } from '../../ui/format.ts';
+import { RefundReceiptCard } from '../refund-screen.tsx';
 import { listRefunds, type RefundRecord, readPayment, recordRefund } from './store.ts';
 
 /**
@@ -34,12 +34,10 @@ export async function keepRefund(receipt: RefundReceipt, now: Date): Promise<Ref
   return record;
 }
 
-/** Who paid back, as a person reads it: the certified name kept with the payment, else the id. */
-export function refunderOf(record: RefundRecord): string {
-  return record.merchantName ?? record.merchantId;
-}
+/** Who paid back (the shared card's rule), where the Pay section's screens import it from. */
+export { refunderOf } from '../refund-screen.tsx';
 
-/** One refund: the amount given back, from whom, for which payment, and its log mark checked in the page. */
+/** One refund: the shared refund card, its evidence asked for with this phone's own key. */
 export function RefundScreen(props: {
   readonly config: WebConfig;
   readonly wallet: Wallet;
@@ -48,41 +46,12 @@ export function RefundScreen(props: {
 }): JSX.Element {
   const { record, wallet } = props;
   return (
-    <Card title="Refunded to you" tone="good" testId="refund-receipt">
-      <p class="amount">{formatMoney(BigInt(record.amountMinor), record.currency)}</p>
-      <p>
-        from <strong>{refunderOf(record)}</strong>
-        {record.merchantName === undefined ? null : <span class="mono muted"> {record.merchantId}</span>}
-      </p>
-      <Facts
-        testId="refund-facts"
-        items={[
-          ['Received', formatTime(record.at)],
-          [
-            'Refund',
-            <span class="mono" title={record.refundId}>
-              {shortId(record.refundId)}
-            </span>,
-          ],
-          [
-            'For payment',
-            <span class="mono" title={record.paymentId}>
-              {shortId(record.paymentId)}
-            </span>,
-          ],
-        ]}
-      />
-      <p class="muted ims-small">Refund receipt signed by the payment service and verified on this phone.</p>
-      <LogMark
-        log={props.config.log}
-        transactionId={record.refundId}
-        message={record.receiptJws}
-        evidence={() => wallet.refundEvidence(record.paymentId, record.refundId)}
-      />
-      <Button kind="secondary" onClick={props.onDone}>
-        Done
-      </Button>
-    </Card>
+    <RefundReceiptCard
+      log={props.config.log}
+      record={record}
+      evidence={() => wallet.refundEvidence(record.paymentId, record.refundId)}
+      onDone={props.onDone}
+    />
   );
 }
 

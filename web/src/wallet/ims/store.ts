@@ -1,4 +1,5 @@
 import { type FspTrust, type PaymentRequestView, parseKeystore, type WalletKeystoreData } from '@mpay/sdk';
+import type { RefundReceiptFields } from '../refund-screen.tsx';
 import { deleteValue, keysWith, readValue, writeValue } from '../storage.ts';
 
 /**
@@ -50,20 +51,7 @@ export interface PaymentRecord {
 }
 
 /** Money a merchant gave back for a payment: the FSP's refund receipt, verified when it arrived. */
-export interface RefundRecord {
-  readonly refundId: string;
-  readonly paymentId: string;
-  /** The merchant that paid back (the receipt's payer). */
-  readonly merchantId: string;
-  /** The certified name kept with the payment, when this phone has the payment in its history. */
-  readonly merchantName?: string | undefined;
-  readonly amountMinor: string;
-  readonly currency: string;
-  /** When this phone received it. */
-  readonly at: string;
-  /** The FSP's signed refund receipt (compact JWS): the public log's entry of the refund holds it. */
-  readonly receiptJws: string;
-}
+export type RefundRecord = RefundReceiptFields;
 
 /** The history's record of a request this phone showed, as it ended. */
 export function paymentRecordOf(

@@ -5,12 +5,13 @@ import { useCallback, useMemo, useState } from 'preact/hooks';
 import { apiUrl, type WebConfig } from '../../config.ts';
 import { Button, Card, ErrorNotice, Notice, Tabs } from '../../ui/components.tsx';
 import { formatMoney } from '../../ui/format.ts';
+import { refundNoticeText } from '../refund-screen.tsx';
 import { useRequestFeed } from './feed.ts';
 import { ForgetButton } from './forget-button.tsx';
 import { HistoryPanel } from './history-panel.tsx';
 import type { PinProblem } from './pin.ts';
 import { ReceiptScreen } from './receipt-screen.tsx';
-import { keepRefund, RefundScreen, refunderOf } from './refunds.tsx';
+import { keepRefund, RefundScreen } from './refunds.tsx';
 import { RequestScreen } from './request-screen.tsx';
 import { RequestsPanel } from './requests-panel.tsx';
 import {
@@ -131,9 +132,7 @@ export function WalletScreen(props: {
     },
     onRefund: (receipt) => {
       keepRefund(receipt, new Date()).then((record) => {
-        setNotice(
-          `${refunderOf(record)} refunded ${formatMoney(BigInt(record.amountMinor), record.currency)} to you.`,
-        );
+        setNotice(refundNoticeText(record));
         setRefundsSeen((count) => count + 1);
       }, setStoreError);
     },
