@@ -14,6 +14,7 @@ import { bankEncryptionKey, createBankIdentity } from './bank-identity.ts';
 import type { BankingContext, BankingOptions } from './banking/context.ts';
 import { authenticate, type VerifyRequest } from './http/authenticate.ts';
 import type { RouteContext } from './http/context.ts';
+import { useRequestNonce } from './http/request-nonces.ts';
 import { registerAccountRoutes } from './http/routes/accounts.ts';
 import { registerAuditRoutes } from './http/routes/audit.ts';
 import { registerBankingDeviceRoutes } from './http/routes/banking.ts';
@@ -189,7 +190,7 @@ export function createBankService(options: BankServiceOptions): BankService {
         };
   keepRawJsonBodies(app);
   app.register(async (scope) => {
-    scope.addHook('preValidation', authenticate(options.verifyRequest));
+    scope.addHook('preValidation', authenticate(options.verifyRequest, useRequestNonce(options.database)));
     registerAccountRoutes(scope, context);
     registerTransferRoutes(scope, context);
     registerAuditRoutes(scope, context);
@@ -218,7 +219,7 @@ export function createBankService(options: BankServiceOptions): BankService {
   if (macroContext !== undefined) registerMacroMerchantRoutes(app, macroContext);
   // SA2pMP, the customer's side: authenticated by the device's bound key, the login's factors and its session.
   if (bankingContext !== undefined) registerBankingDeviceRoutes(app, bankingContext);
-  const worker = createBankWorker(interbankContext, ledger, context.clock, bankingContext);
+  const worker = createBankWorker(interbankContext, ledger, context.clock, bankingContext, options.database);
   return {
     app,
     ledger,

@@ -16,6 +16,10 @@ beforeAll(async () => {
       if (request.headers['x-test-revealing'])
         throw new MpayError('CRYPTO_VERIFICATION_FAILED', 'byte 17 differs');
       if (request.headers['x-test-empty-caller']) return { callerId: '' };
+      // A single-use token, as bankRequestVerifier returns it: its nonce and expiry.
+      const nonce = request.headers['x-test-nonce'];
+      if (typeof nonce === 'string')
+        return { ...(await verifier(request)), once: { nonce, expiresAtSeconds: 4_000_000_000 } };
       return verifier(request);
     },
   });
@@ -57,6 +61,20 @@ describe('authentication', () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ method: 'POST', url: '/accounts?probe=1', rawBody: raw });
     expect(seen[0]?.headers['content-type']).toBe('application/json');
+  });
+
+  it('takes a single-use token once: the same token again is MESSAGE_REPLAYED before the route runs', async () => {
+    const nonce = randomUUID();
+    const first = await bank.call('POST', '/accounts', funding, { 'x-test-nonce': nonce });
+    expect(first.status).toBe(201);
+    const replayed = await bank.call('POST', '/accounts', funding, { 'x-test-nonce': nonce });
+    expect([replayed.status, errorCodeOf(replayed)]).toEqual([409, 'MESSAGE_REPLAYED']);
+    // Read-only routes too: a copied token answers nothing.
+    const read = await bank.call('GET', '/audit', undefined, { 'x-test-nonce': nonce });
+    expect(errorCodeOf(read)).toBe('MESSAGE_REPLAYED');
+    expect((await bank.call('POST', '/accounts', funding, { 'x-test-nonce': randomUUID() })).status).toBe(
+      201,
+    );
   });
 
   it('leaves /health open', async () => {

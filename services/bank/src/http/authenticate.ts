@@ -14,9 +14,16 @@ export interface RequestToVerify {
  * Authenticates a request (JWS verification in production); throws to
  * refuse: MpayError FORBIDDEN for a known caller outside its rights (403),
  * anything else for AUTHENTICATION_FAILED (401). The caller id scopes
- * idempotency keys.
+ * idempotency keys. A verifier of single-use tokens also returns the token's
+ * nonce and expiry (`once`): the hook then refuses the same token twice.
  */
-export type VerifyRequest = (request: RequestToVerify) => Promise<{ callerId: string }>;
+export type VerifyRequest = (request: RequestToVerify) => Promise<{
+  callerId: string;
+  once?: { readonly nonce: string; readonly expiresAtSeconds: number };
+}>;
+
+/** Records a token's nonce for its caller; false when it was already used. */
+export type UseNonce = (callerId: string, nonce: string, expiresAtSeconds: number) => Promise<boolean>;
 
 const callers = new WeakMap<FastifyRequest, string>();
 const callerIdLengthMax = 255;
@@ -33,11 +40,12 @@ export function callerOf(request: FastifyRequest): string {
  * validated, so an unauthenticated caller learns nothing about the schema.
  * Any failure is AUTHENTICATION_FAILED, without saying why.
  */
-export function authenticate(verifyRequest: VerifyRequest) {
+export function authenticate(verifyRequest: VerifyRequest, useNonce?: UseNonce) {
   return async (request: FastifyRequest): Promise<void> => {
     let callerId: unknown;
+    let once: { readonly nonce: string; readonly expiresAtSeconds: number } | undefined;
     try {
-      ({ callerId } = await verifyRequest({
+      ({ callerId, once } = await verifyRequest({
         method: request.method,
         url: request.url,
         headers: request.headers,
@@ -52,6 +60,13 @@ export function authenticate(verifyRequest: VerifyRequest) {
     if (typeof callerId !== 'string' || callerId.length === 0 || callerId.length > callerIdLengthMax) {
       throw new MpayError('AUTHENTICATION_FAILED');
     }
+    // A token is used once: a copy sent again (from a log, a proxy) is refused before any route runs.
+    if (
+      once !== undefined &&
+      useNonce !== undefined &&
+      !(await useNonce(callerId, once.nonce, once.expiresAtSeconds))
+    )
+      throw new MpayError('MESSAGE_REPLAYED');
     callers.set(request, callerId);
   };
 }

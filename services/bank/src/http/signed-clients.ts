@@ -37,6 +37,9 @@ export function bankRequestVerifier(bankId: string, clients: readonly BankClient
     if (client === undefined || client.id !== verified.issuer) throw new MpayError('AUTHENTICATION_FAILED');
     const route = `${request.method.toUpperCase()} ${request.url}`;
     if (!client.allowed.some((prefix) => route.startsWith(prefix))) throw new MpayError('FORBIDDEN');
-    return { callerId: client.id };
+    return {
+      callerId: client.id,
+      once: { nonce: verified.nonce, expiresAtSeconds: verified.expiresAtSeconds },
+    };
   };
 }

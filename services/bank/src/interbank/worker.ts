@@ -3,6 +3,7 @@ import { sweepBankingSessions } from '../banking/authentication-server/sweep.ts'
 import type { BankingContext } from '../banking/context.ts';
 import { sendDueRenewalNotices } from '../banking/key-management-server/renewal-notices.ts';
 import { advanceBankingTransactions } from '../banking/transaction-log-server-client/submit.ts';
+import { sweepRequestNonces } from '../http/request-nonces.ts';
 import type { BankLedger } from '../store/bank-ledger.ts';
 import { type DeliveryContext, deliverOrder } from './deliver.ts';
 import { selectDueOrders } from './orders-store.ts';
@@ -41,6 +42,8 @@ export function createBankWorker(
   ledger: BankLedger,
   clock: () => Date,
   banking?: BankingContext | undefined,
+  /** The bank's database, to forget the nonces of request tokens that expired. */
+  requestNonces?: Database | undefined,
 ): BankWorker {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
@@ -64,6 +67,7 @@ export function createBankWorker(
       delivered = due.length + refunds.length;
       await sweepNonces(context.database, clock());
     }
+    if (requestNonces !== undefined) await sweepRequestNonces(requestNonces, clock());
     const expired = (await ledger.expirePendingTransfers(clock())).length;
     if (banking !== undefined) {
       // SA2pMP: the bank's renewal notices, then its banking transactions to the third-party log.

@@ -97,4 +97,24 @@ describe('GET /aliases/:msisdn', () => {
     now = new Date(now.getTime() + 61_000);
     expect(await lookup(shop)).toMatchObject({ status: 200, partyId: john.id });
   });
+
+  it('takes a signed token once: the same Authorization again is MESSAGE_REPLAYED and answers nothing', async () => {
+    now = new Date(now.getTime() + 61_000);
+    const path = `/aliases/${encodeURIComponent(msisdn)}`;
+    const authorization = await signRequest(
+      { method: 'GET', path, body: '' },
+      { issuer: shop.id, audience: fsp.id, key: shop.signing.privateJwk },
+    );
+    const send = async () => {
+      const response = await fetch(`${url}${path}`, { headers: { authorization } });
+      const body = (await response.json()) as { partyId?: string; error?: { code: string } };
+      return { status: response.status, code: body.error?.code, partyId: body.partyId };
+    };
+    expect(await send()).toMatchObject({ status: 200, partyId: john.id });
+    const replayed = await send();
+    expect(replayed.code).toBe('MESSAGE_REPLAYED');
+    expect(replayed.partyId).toBeUndefined();
+    // A token signed anew for the same request is answered.
+    expect(await lookup(shop)).toMatchObject({ status: 200, partyId: john.id });
+  });
 });

@@ -4,6 +4,7 @@ import { rawBodyOf } from '@mpay/http-server';
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
+import { recordNonce } from '../payments/nonces.ts';
 import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
 
 /** The verified signer of a request's `Authorization: MPay …` token, and the token itself (evidence). */
@@ -12,7 +13,11 @@ export interface AuthenticatedParty {
   readonly token: string;
 }
 
-/** The party that signed this request's `Authorization: MPay …` token; any failure is AUTHENTICATION_FAILED. */
+/**
+ * The party that signed this request's `Authorization: MPay …` token; any
+ * failure is AUTHENTICATION_FAILED, and a token already used is
+ * MESSAGE_REPLAYED (each request signs a new one).
+ */
 export async function authenticateParty(
   context: GatewayContext,
   request: FastifyRequest,
@@ -35,6 +40,8 @@ export async function authenticateParty(
   // The token's issuer must be the party whose binding or certificate holds the key, not just any registered party.
   if (owner.partyId === undefined || owner.partyId !== verified.issuer)
     throw new MpayError('AUTHENTICATION_FAILED');
+  // A token is used once: its nonce is kept until it expires, so a copy (a log, a proxy) cannot be sent again.
+  await recordNonce(context.database, verified.issuer, verified.nonce, verified.expiresAtSeconds);
   const token = (authorization ?? '').slice(authorizationScheme.length + 1);
   return { partyId: verified.issuer, token };
 }
