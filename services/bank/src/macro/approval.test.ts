@@ -151,6 +151,19 @@ describe('step 6: the MPASP asks the client bank', () => {
     expect(await pendingSessions(bob)).not.toContain(payment.sessionId);
     const stranger = await deviceCall(ann, '/macro/approval-requests', bob.device.signing.privateJwk);
     expect(stranger.status).toBe(401);
+    // A device's token is used once: a copy sent again is refused and shows nothing.
+    const authorization = await signRequest(
+      { method: 'GET', path: '/macro/approval-requests', body: '' },
+      { issuer: ann.partyId, audience: 'xbank', key: ann.device.signing.privateJwk },
+    );
+    const once = await bankRequest(x, 'GET', '/macro/approval-requests', undefined, { authorization });
+    expect(once.status).toBe(200);
+    const copy = await bankRequest(x, 'GET', '/macro/approval-requests', undefined, { authorization });
+    expect([copy.status, (copy.body.error as { code?: string } | undefined)?.code]).toEqual([
+      409,
+      'MESSAGE_REPLAYED',
+    ]);
+    expect(copy.body.approvalRequests).toBeUndefined();
   });
 
   it('answers send_failure_msg2 when ABal_C is short, and never asks for an approval', async () => {

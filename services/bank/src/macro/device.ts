@@ -3,6 +3,7 @@ import { verifySignedRequest } from '@mpay/http-client';
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import type { BankIdentity } from '../bank-identity.ts';
+import { useRequestNonce } from '../http/request-nonces.ts';
 import { selectKeyBinding, selectKeyBindingByKid } from '../key-depository/store.ts';
 
 /** A key binding of this bank, verified as issued and active. */
@@ -89,9 +90,8 @@ export interface AuthenticatedDevice extends BoundKey {
  * to the method, path and body, addressed to this bank, under a device key
  * of an active binding of this bank found by the token's kid, whose issuer is
  * the binding's subject. Any failure is AUTHENTICATION_FAILED, saying nothing
- * more. The token is short-lived (60 s); its nonce is not recorded, so it
- * may be replayed within that time to the same method, path and body: the
- * device routes are reads whose answers are sealed to the device.
+ * more. The token is short-lived (60 s) and used once: its nonce is kept
+ * until it expires, and a copy sent again is MESSAGE_REPLAYED.
  */
 export async function authenticateDevice(
   database: Database,
@@ -118,5 +118,8 @@ export async function authenticateDevice(
   if (bound === undefined || verified.issuer !== bound.binding.subject) {
     throw new MpayError('AUTHENTICATION_FAILED');
   }
+  // The token is used once, as on the bank's other signed routes.
+  if (!(await useRequestNonce(database)(verified.issuer, verified.nonce, verified.expiresAtSeconds)))
+    throw new MpayError('MESSAGE_REPLAYED');
   return { ...bound, partyId: bound.binding.subject };
 }
