@@ -1,4 +1,5 @@
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
+import { currentRequestId, requestIdHeader } from './request-id.ts';
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'DELETE';
@@ -56,11 +57,14 @@ export async function requestAnswer(
   unreachableCode: ErrorCode = 'SERVICE_UNAVAILABLE',
 ): Promise<JsonResponse<unknown>> {
   let response: Response;
+  const requestId = currentRequestId();
   try {
     response = await fetch(url, {
       method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
       headers: {
         ...(options.contentType ? { 'content-type': options.contentType } : {}),
+        // The work this call is part of, for the logs of the service called.
+        ...(requestId === undefined ? {} : { [requestIdHeader]: requestId }),
         ...options.headers,
       },
       ...(options.body === undefined ? {} : { body: options.body }),

@@ -7,6 +7,12 @@ export {
   requestJson,
 } from './client.ts';
 export {
+  currentRequestId,
+  requestIdHeader,
+  requestIdPattern,
+  setRequestIdSource,
+} from './request-id.ts';
+export {
   authorizationScheme,
   type RequestToSign,
   requestTokenLifetimeSeconds,

@@ -31,6 +31,7 @@ export {
   registerMetricsRoute,
 } from './metrics.ts';
 export { keepRawJsonBodies, rawBodyOf } from './raw-body.ts';
+export { requestIdOf, withRequestId } from './request-id.ts';
 export { respondIdempotently } from './respond.ts';
 export {
   createHttpServer,

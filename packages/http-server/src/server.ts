@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { enterRequest, requestIdOf } from './request-id.ts';
 import { httpStatusOf } from './status.ts';
 
 export interface HttpServerOptions {
@@ -205,7 +206,9 @@ function registerReadiness(
  * A Fastify instance with mpay's edge rules: body size limit, JSON errors with
  * stable codes (a database that gave up waiting is 503), security headers,
  * `text/plain` / `application/jose` / `application/xml` bodies as strings,
- * GET /health (liveness) and GET /ready (readiness).
+ * GET /health (liveness) and GET /ready (readiness), and a request id per
+ * request (the caller's `x-request-id` when well-formed): in its logs, in the
+ * answer's `x-request-id`, and on every @mpay/http-client call made for it.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const inFlightRequestsMax = checkInteger(
@@ -229,6 +232,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
     },
+    // One id follows a piece of work across services: the caller's x-request-id when well-formed.
+    genReqId: requestIdOf,
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    enterRequest(request.id, done);
   });
   limitRequestsInFlight(app, inFlightRequestsMax, overloadRetryAfterSeconds);
   app.addContentTypeParser(

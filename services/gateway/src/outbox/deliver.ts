@@ -1,4 +1,5 @@
 import { encryptTo } from '@mpay/envelope';
+import { withRequestId } from '@mpay/http-server';
 import { awaitingBankPaymentStates, isMpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
@@ -197,7 +198,8 @@ async function deliver(context: GatewayContext, row: OutboxRow): Promise<void> {
 /** One round of the outbox: deliver every due effect (up to the batch size). Returns how many were attempted. */
 export async function runOutboxRound(context: GatewayContext): Promise<number> {
   const rows = await claimDue(context, context.clock());
-  for (const row of rows) await deliver(context, row);
+  // Outside any request: the calls made for a row carry its payment as their request id.
+  for (const row of rows) await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row));
   return rows.length;
 }
 
