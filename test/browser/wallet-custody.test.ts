@@ -329,6 +329,95 @@ describe('custody in the browser: a customer whose key is in custody’s HSM', (
     await expect(page.getByTestId('custody-request').count()).resolves.toBe(0);
     await screenshot(page, 'wallet-custody-history');
   });
+
+  it('opens every payment of the history again: the receipt with its log mark and refund, a decline with nothing paid', async () => {
+    const { page } = phone;
+    expect(paid).toHaveLength(1);
+    const paymentId = paid[0]!;
+    const merchantName = demoParties.merchant.displayName;
+    const history = page.getByRole('list', { name: 'Custody payments and refunds, newest first' });
+    // Each payment is a button named by its merchant, amount and status, reached with the keyboard.
+    const paidEntry = history.getByRole('button', { name: `${merchantName}, EUR 7.25, Paid` });
+    const declinedEntry = history.getByRole('button', { name: `${merchantName}, EUR 5.00, Declined` });
+    const evidenceAsked = page.waitForRequest((request) =>
+      new URL(request.url()).pathname.endsWith(`/api/custody/payments/${paymentId}/evidence`),
+    );
+    await paidEntry.focus();
+    await page.keyboard.press('Enter');
+    const receipt = page.getByTestId('custody-result');
+    await receipt.getByRole('heading', { name: 'Paid' }).waitFor();
+    await evidenceAsked;
+    expect(await history.count()).toBe(0);
+    const text = (await receipt.textContent()) ?? '';
+    expect(text).toContain('EUR 7.25');
+    expect(text).toContain('Two flat whites');
+    expect(text).toContain('Receipt signed by the FSP and verified');
+    const facts = (await receipt.getByTestId('custody-result-facts').textContent()) ?? '';
+    expect(facts).toContain(`${merchantName} verified`);
+    expect(facts).toMatch(/Level(Small|Medium|Large)/);
+    expect(facts).toContain(paymentId.slice(0, 8));
+    // The log mark is checked again in the page: the entry holds the receipt this phone kept.
+    expect(await verifiedLogMark(receipt)).toMatch(/Recorded in the public log \(entry \d+, tree size \d+\)/);
+    const refundsOfPayment = receipt.getByRole('list', { name: 'Refunds of this payment' });
+    expect(await refundsOfPayment.getByRole('listitem').allTextContents()).toEqual([
+      expect.stringContaining('+EUR 2.00'),
+    ]);
+    await screenshot(page, 'wallet-custody-history-receipt');
+
+    // Its refund opens its own screen, and Done goes back to the payment, then to the history entry.
+    await refundsOfPayment.getByRole('button').click();
+    const refund = page.getByTestId('refund-receipt');
+    expect(await refund.textContent()).toContain(`from ${merchantName}`);
+    expect(await verifiedLogMark(refund)).toMatch(/Recorded in the public log/);
+    await refund.getByRole('button', { name: 'Done' }).click();
+    await receipt.getByRole('heading', { name: 'Paid' }).waitFor();
+    await receipt.getByRole('button', { name: 'Done' }).click();
+    await paidEntry.waitFor();
+    await expect.poll(() => paidEntry.evaluate((element) => element === document.activeElement)).toBe(true);
+
+    // A declined payment says what happened, and that nothing was paid: no receipt, no log mark, no refunds.
+    await declinedEntry.click();
+    const declined = page.getByTestId('custody-result');
+    await declined.getByRole('heading', { name: 'Declined' }).waitFor();
+    expect(await declined.textContent()).toContain('EUR 5.00');
+    expect(await declined.getByTestId('nothing-paid').textContent()).toContain('Nothing was paid.');
+    expect(await declined.getByTestId('log-mark').count()).toBe(0);
+    expect(await declined.getByRole('heading', { name: 'Refunds' }).count()).toBe(0);
+    await screenshot(page, 'wallet-custody-history-declined');
+    await declined.getByRole('button', { name: 'Done' }).click();
+    await declinedEntry.waitFor();
+
+    // A phone that kept the payment without the receipt's text: the screen says so, no mark it cannot check.
+    const key = `custody:payment:${paymentId}`;
+    const kept = await page.evaluate(async (key) => {
+      const database = await new Promise<IDBDatabase>((resolve, reject) => {
+        const opening = indexedDB.open('mpay-wallet', 1);
+        opening.onsuccess = () => resolve(opening.result);
+        opening.onerror = () => reject(opening.error);
+      });
+      const values = () => database.transaction('values', 'readwrite').objectStore('values');
+      const record = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const reading = values().get(key);
+        reading.onsuccess = () => resolve(reading.result as Record<string, unknown>);
+        reading.onerror = () => reject(reading.error);
+      });
+      const { statement, ...older } = record;
+      await new Promise<void>((resolve, reject) => {
+        const writing = values().put(older, key);
+        writing.onsuccess = () => resolve();
+        writing.onerror = () => reject(writing.error);
+      });
+      database.close();
+      return typeof statement === 'string';
+    }, key);
+    expect(kept).toBe(true);
+    await page.reload();
+    await paidEntry.click();
+    await receipt.getByRole('heading', { name: 'Paid' }).waitFor();
+    expect(await receipt.getByTestId('receipt-missing').textContent()).toContain('not on this phone');
+    expect(await receipt.getByTestId('log-mark').count()).toBe(0);
+    expect(await refundsOfPayment.getByRole('listitem').count()).toBe(1);
+  });
 });
 
 describe('custody’s evidence route, from a phone in Node', () => {

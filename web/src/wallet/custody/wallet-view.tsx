@@ -96,6 +96,21 @@ export function CustodyWalletView(props: {
   // The refund screen, over the rest (as the Pay section's); the notice of a refund until one is opened.
   const [openRefund, setOpenRefund] = useState<CustodyRefundRecord | undefined>();
   const [noticeSeen, setNoticeSeen] = useState<string | undefined>();
+  // A payment opened from the history (its receipt, or what happened instead), by id: shown as it is
+  // now, so a refund or an outcome arriving while it is open shows on it. A refund opened from it goes
+  // over it, and back to it.
+  const [openPaymentId, setOpenPaymentId] = useState<string | undefined>();
+  // The history entry a closed payment screen hands the keyboard focus back to.
+  const [focusEntry, setFocusEntry] = useState<string | undefined>();
+
+  useEffect(() => {
+    if (focusEntry === undefined) return;
+    const entry = Array.from(document.querySelectorAll<HTMLElement>('[data-testid="history-payment"]')).find(
+      (element) => element.dataset.paymentId === focusEntry,
+    );
+    entry?.focus();
+    setFocusEntry(undefined);
+  }, [focusEntry]);
 
   useEffect(() => {
     if (opened.kind !== 'open') return;
@@ -147,6 +162,16 @@ export function CustodyWalletView(props: {
   const bank = config.banks.find((candidate) => candidate.id === setup.bankId)?.name ?? setup.bankId;
   const refunds = state?.refunds ?? [];
   const refundArrived = state?.refundArrived;
+  const openPayment =
+    openPaymentId === undefined ? undefined : payments.find((record) => record.paymentId === openPaymentId);
+  const showPayment = (record: CustodyPaymentRecord) => {
+    setOpenPaymentId(record.paymentId);
+    window.scrollTo(0, 0);
+  };
+  const closePayment = () => {
+    setFocusEntry(openPaymentId);
+    setOpenPaymentId(undefined);
+  };
   const showRefund = (refund: CustodyRefundRecord) => {
     setNoticeSeen(refundArrived?.refundId);
     setOpenRefund(refund);
@@ -182,6 +207,21 @@ export function CustodyWalletView(props: {
           record={openRefund}
           evidence={() => wallet.refundEvidence(openRefund.paymentId, openRefund.refundId)}
           onDone={() => setOpenRefund(undefined)}
+        />
+      </>
+    );
+
+  if (openPayment !== undefined)
+    return (
+      <>
+        {account}
+        <CustodyResultCard
+          config={config}
+          wallet={wallet}
+          record={openPayment}
+          refunds={refunds.filter((refund) => refund.paymentId === openPayment.paymentId)}
+          onOpenRefund={showRefund}
+          onDone={closePayment}
         />
       </>
     );
@@ -242,7 +282,12 @@ export function CustodyWalletView(props: {
       {state !== undefined && requests.length === 0 && results.length === 0 ? (
         <Notice>No request waiting. A merchant's request appears here as soon as it arrives.</Notice>
       ) : null}
-      <CustodyHistory payments={payments} refunds={refunds} onOpenRefund={showRefund} />
+      <CustodyHistory
+        payments={payments}
+        refunds={refunds}
+        onOpenPayment={showPayment}
+        onOpenRefund={showRefund}
+      />
       <CustodySignatures wallet={wallet} />
     </>
   );
