@@ -35,6 +35,38 @@ export function refunderOf(record: Pick<RefundReceiptFields, 'merchantId' | 'mer
   return record.merchantName ?? record.merchantId;
 }
 
+/** The amount given back, as a list shows it: "+EUR 2.00". */
+export function refundAmountText(record: Pick<RefundReceiptFields, 'amountMinor' | 'currency'>): string {
+  return `+${formatMoney(BigInt(record.amountMinor), record.currency)}`;
+}
+
+/** A history's entry of a refund: who gave back how much, when; it opens the refund's screen. */
+export function RefundEntry(props: {
+  readonly record: RefundReceiptFields;
+  readonly onOpen: (record: RefundReceiptFields) => void;
+}): JSX.Element {
+  const { record } = props;
+  return (
+    <li>
+      <button
+        type="button"
+        class="item-button"
+        data-testid="history-refund"
+        onClick={() => props.onOpen(record)}
+      >
+        <span class="row">
+          <strong>{refunderOf(record)}</strong>
+          <span>{refundAmountText(record)}</span>
+        </span>
+        <span class="row">
+          <span class="muted">{formatTime(record.at)}</span>
+          <span class="badge badge-good">Refund</span>
+        </span>
+      </button>
+    </li>
+  );
+}
+
 /** The one-line notice of a refund that just arrived: "Merkur Trade refunded EUR 2.00 to you." */
 export function refundNoticeText(record: RefundReceiptFields): string {
   return `${refunderOf(record)} refunded ${formatMoney(BigInt(record.amountMinor), record.currency)} to you.`;

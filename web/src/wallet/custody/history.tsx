@@ -5,7 +5,7 @@ import type { WebConfig } from '../../config.ts';
 import { Button, Card, Facts } from '../../ui/components.tsx';
 import { formatMoney, formatTime, shortId } from '../../ui/format.ts';
 import { LogMark } from '../../ui/log-mark.tsx';
-import { refunderOf } from '../refund-screen.tsx';
+import { RefundEntry, refundAmountText } from '../refund-screen.tsx';
 import { levelName } from './level.ts';
 import { PartyId } from './party-id.tsx';
 import type { CustodyPaymentRecord, CustodyPaymentStatus, CustodyRefundRecord } from './store.ts';
@@ -168,10 +168,6 @@ export function CustodyResultCard(props: {
 }
 
 /** Refund amounts are money back: shown with a plus. */
-function refundAmountText(refund: CustodyRefundRecord): string {
-  return `+${formatMoney(BigInt(refund.amountMinor), refund.currency)}`;
-}
-
 /** A payment's refunds, inside its receipt: each opens its refund screen. */
 function PaymentRefundList(props: {
   readonly refunds: readonly CustodyRefundRecord[];
@@ -188,7 +184,7 @@ function PaymentRefundList(props: {
         <ul class="list" aria-label="Refunds of this payment">
           {props.refunds.map((refund) => (
             <li key={refund.refundId}>
-              <button type="button" class="custody-item" onClick={() => props.onOpen(refund)}>
+              <button type="button" class="item-button" onClick={() => props.onOpen(refund)}>
                 <span class="row">
                   <strong>Refund</strong>
                   <span>{refundAmountText(refund)}</span>
@@ -244,23 +240,11 @@ export function CustodyHistory(props: {
                 onOpen={props.onOpenPayment}
               />
             ) : (
-              <li key={`refund:${entry.record.refundId}`}>
-                <button
-                  type="button"
-                  class="custody-item"
-                  data-testid="history-refund"
-                  onClick={() => props.onOpenRefund(entry.record)}
-                >
-                  <span class="row">
-                    <strong>{refunderOf(entry.record)}</strong>
-                    <span>{refundAmountText(entry.record)}</span>
-                  </span>
-                  <span class="row">
-                    <span class="muted">{formatTime(entry.record.at)}</span>
-                    <span class="badge badge-good">Refund</span>
-                  </span>
-                </button>
-              </li>
+              <RefundEntry
+                key={`refund:${entry.record.refundId}`}
+                record={entry.record}
+                onOpen={props.onOpenRefund}
+              />
             ),
           )}
         </ul>
@@ -281,7 +265,7 @@ function PaymentEntry(props: {
     <li>
       <button
         type="button"
-        class="custody-item"
+        class="item-button"
         data-testid="history-payment"
         data-payment-id={record.paymentId}
         aria-label={`${merchant}, ${amount}, ${statusBadges[record.status].text}`}

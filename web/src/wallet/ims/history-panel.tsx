@@ -2,7 +2,7 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Busy, Card, ErrorNotice } from '../../ui/components.tsx';
 import { formatMoney, formatTime } from '../../ui/format.ts';
-import { refunderOf } from './refunds.tsx';
+import { RefundEntry } from '../refund-screen.tsx';
 import { listPayments, listRefunds, type PaymentRecord, type RefundRecord } from './store.ts';
 
 const statusBadges: Readonly<Record<PaymentRecord['status'], { label: string; tone: string }>> = {
@@ -54,7 +54,7 @@ export function HistoryPanel(props: {
           {entries.map((entry) =>
             entry.kind === 'payment' ? (
               <li key={`payment:${entry.record.paymentId}`}>
-                <button type="button" class="ims-item" onClick={() => props.onOpen(entry.record)}>
+                <button type="button" class="item-button" onClick={() => props.onOpen(entry.record)}>
                   <span class="row">
                     <strong>{entry.record.merchantName}</strong>
                     <span>{formatMoney(BigInt(entry.record.amountMinor), entry.record.currency)}</span>
@@ -68,23 +68,11 @@ export function HistoryPanel(props: {
                 </button>
               </li>
             ) : (
-              <li key={`refund:${entry.record.refundId}`}>
-                <button
-                  type="button"
-                  class="ims-item"
-                  data-testid="history-refund"
-                  onClick={() => props.onOpenRefund(entry.record)}
-                >
-                  <span class="row">
-                    <strong>{refunderOf(entry.record)}</strong>
-                    <span>+{formatMoney(BigInt(entry.record.amountMinor), entry.record.currency)}</span>
-                  </span>
-                  <span class="row">
-                    <span class="muted">{formatTime(entry.record.at)}</span>
-                    <span class="badge badge-good">Refund</span>
-                  </span>
-                </button>
-              </li>
+              <RefundEntry
+                key={`refund:${entry.record.refundId}`}
+                record={entry.record}
+                onOpen={props.onOpenRefund}
+              />
             ),
           )}
         </ul>

@@ -99,7 +99,7 @@ export function PaymentRefunds(props: {
         <ul class="list ims-refund-list" aria-label="Refunds of this payment">
           {refunds.map((refund) => (
             <li key={refund.refundId}>
-              <button type="button" class="ims-item" onClick={() => props.onOpen(refund)}>
+              <button type="button" class="item-button" onClick={() => props.onOpen(refund)}>
                 <span class="row">
                   <strong>Refund</strong>
                   <span>+{formatMoney(BigInt(refund.amountMinor), refund.currency)}</span>

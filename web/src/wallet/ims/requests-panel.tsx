@@ -116,7 +116,7 @@ export function RequestsPanel(props: {
               <li key={view.paymentId}>
                 <button
                   type="button"
-                  class="ims-item"
+                  class="item-button"
                   onClick={() => props.onOpen(view)}
                   aria-label={`Review ${formatMoney(view.amount.minor, view.amount.currency)} to ${view.merchant.name}`}
                 >
