@@ -21,6 +21,7 @@ export default defineConfig({
       'web/server/**/*.test.ts',
       'web/src/**/*.test.ts',
       'test/**/*.test.ts',
+      'fuzz/**/*.test.ts',
     ],
     // A backstop only (15 min × MPAY_TEST_DEADLINE_SCALE): tests wait for readiness with the named,
     // shorter deadlines of test/support/deadlines.ts, which fail first and say what they waited for.

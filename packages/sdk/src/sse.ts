@@ -1,3 +1,5 @@
+import { MpayError } from '@mpay/protocol';
+
 /** A Server-Sent Event as the wallet sees it. */
 export interface ServerSentEvent {
   event: string;
@@ -49,6 +51,9 @@ export async function* readServerSentEvents(
       }
       newline = buffer.search(/\r\n|\r|\n/);
     }
-    if (buffer.length > limits.lineLengthMax) throw new Error('event stream line too long');
+    // A stream that never ends its line is cut off like any broken connection: retryable, so the
+    // wallet reconnects as it does after a network failure (found by the fuzz campaign sse-reader).
+    if (buffer.length > limits.lineLengthMax)
+      throw new MpayError('SERVICE_UNAVAILABLE', 'event stream line too long');
   }
 }

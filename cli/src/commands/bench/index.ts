@@ -3,6 +3,8 @@ import type { CommandIo } from '../io.ts';
 export const benchUsage = `Usage:
   mpay bench ledger [--json] [--clients N] [--transfers N]   batched ledger against the FOR UPDATE baseline
   mpay bench log [--json] [--entries N]                      log appends and proofs at N entries (default 1,000,000)
+  mpay bench e2e [--profile ims] [--concurrency N] [--seconds S] [--json]
+                                                             iMS payments end to end over HTTP, against the crypto-only ceiling
 `;
 
 /** `mpay bench …`: each benchmark prints its figures and the baseline measured in the same run. */
@@ -16,6 +18,10 @@ export async function runBench(args: readonly string[], io: CommandIo): Promise<
     case 'log': {
       const { runBenchLog } = await import('./log.ts');
       return runBenchLog(rest, io);
+    }
+    case 'e2e': {
+      const { runBenchE2e } = await import('./e2e.ts');
+      return runBenchE2e(rest, io);
     }
     default:
       io.stderr(benchUsage);

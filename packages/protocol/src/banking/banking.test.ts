@@ -125,6 +125,34 @@ describe('banking requests', () => {
     );
   });
 
+  // Regression (fuzz campaign banking-request): a key nested thousands of levels deep made the size
+  // check's JSON.stringify throw RangeError instead of refusing the request.
+  it('refuses a renewal key nested too deep to measure, as MESSAGE_INVALID', () => {
+    let deep: unknown = 'x';
+    for (let level = 0; level < 20_000; level += 1) deep = { a: deep };
+    const jwk = { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'BBBB' };
+    const renewal = {
+      kind: 'renew_key',
+      noticeId: accountId,
+      signingJwk: deep,
+      encryptionJwk: jwk,
+      proof: 'a.b.c',
+    };
+    expect(codeOf(() => parseBankingRequest(renewal))).toBe('MESSAGE_INVALID request.signingJwk');
+  });
+
+  // Regression (fuzz campaign banking-request): String() of a payee id nested thousands of arrays
+  // deep threw RangeError before the type was checked.
+  it('refuses a payee id that is a deeply nested array, as MESSAGE_INVALID', () => {
+    let deep: unknown = null;
+    for (let level = 0; level < 20_000; level += 1) deep = [deep];
+    const transfer = { kind: 'transfer', payeeId: deep, amount: '1250', currency: 'EUR', reference: 'rent' };
+    expect(codeOf(() => parseBankingRequest(transfer))).toBe('MESSAGE_INVALID request.payeeId');
+    expect(codeOf(() => parseBankingRequest({ ...transfer, payeeId: 42 }))).toBe(
+      'MESSAGE_INVALID request.payeeId',
+    );
+  });
+
   it('binds msg, ID_C and the session in the signed content, and nothing else', () => {
     const sim = `893850100000000001${luhnCheckDigit('893850100000000001')}`;
     const banking = {

@@ -8,7 +8,6 @@ import {
   createTranId,
   createTransactionData,
   hashTransactionData,
-  type MacroMessage,
   type MacroMessageKind,
   macroAmountOf,
   macroMessageKinds,
@@ -22,6 +21,7 @@ import {
 } from './messages.ts';
 import {
   amount,
+  macroMessageSamples,
   parties,
   seconds,
   sessionId,
@@ -52,141 +52,10 @@ function failure(run: () => unknown): [ErrorCode | 'none', string | undefined] {
   }
 }
 
-const money = macroAmountOf(amount);
 const expiresAt = seconds(300).toISOString();
-const requestId = '3f2b8c1e-9d4a-4e6f-8a7b-1c2d3e4f5a6b';
 
 /** One valid content of every kind, for one payment (client xbank, merchant ybank). */
-const samples: { readonly [K in MacroMessageKind]: Extract<MacroMessage, { kind: K }> } = {
-  macro_payment_request: {
-    kind: 'macro_payment_request',
-    from: parties.client,
-    to: parties.mpasp,
-    requestId,
-    amount: money,
-    transactionDataHash,
-    expiresAt,
-  },
-  macro_challenge: {
-    kind: 'macro_challenge',
-    from: parties.mpasp,
-    to: parties.client,
-    requestId,
-    transactionId,
-    challengedAt: seconds(1).toISOString(),
-    expiresAt,
-    amount: money,
-    secretQuestion: 'Where did you spend your first holiday?',
-  },
-  macro_secret_answer: {
-    kind: 'macro_secret_answer',
-    from: parties.client,
-    to: parties.mpasp,
-    transactionId,
-    amount: money,
-    expiresAt,
-    secretAnswer: 'Ohrid',
-  },
-  macro_failure_msg1: {
-    kind: 'macro_failure_msg1',
-    from: parties.mpasp,
-    to: parties.client,
-    transactionId,
-    amount: money,
-    expiresAt,
-  },
-  macro_client_bank_request: {
-    kind: 'macro_client_bank_request',
-    from: parties.mpasp,
-    to: parties.clientBank,
-    sessionId,
-    transactionId,
-    clientId: parties.client,
-    amount: money,
-    transactionDataHash,
-    expiresAt,
-  },
-  macro_papp_req: {
-    kind: 'macro_papp_req',
-    from: parties.clientBank,
-    to: parties.client,
-    sessionId,
-    transactionId,
-    amount: money,
-    transactionDataHash,
-    expiresAt,
-  },
-  macro_failure_msg2: {
-    kind: 'macro_failure_msg2',
-    from: parties.clientBank,
-    to: parties.mpasp,
-    sessionId,
-    transactionId,
-    amount: money,
-    expiresAt,
-  },
-  macro_papp_resp: {
-    kind: 'macro_papp_resp',
-    from: parties.client,
-    to: parties.clientBank,
-    sessionId,
-    transactionId,
-    amount: money,
-    transactionDate: transactionData.date,
-    merchantId: parties.merchant,
-    merchantBankId: parties.merchantBank,
-    transactionDataHash,
-    expiresAt,
-    decision: 'approve',
-  },
-  macro_funds_transfer: {
-    kind: 'macro_funds_transfer',
-    from: parties.clientBank,
-    to: parties.merchantBank,
-    sessionId,
-    clientId: parties.client,
-    merchantId: parties.merchant,
-    amount: money,
-    expiresAt,
-  },
-  macro_pay_confirm_to_merchant: {
-    kind: 'macro_pay_confirm_to_merchant',
-    from: parties.merchantBank,
-    to: parties.merchant,
-    sessionId,
-    clientId: parties.client,
-    amount: money,
-    expiresAt,
-  },
-  macro_pay_ack: {
-    kind: 'macro_pay_ack',
-    from: parties.merchantBank,
-    to: parties.clientBank,
-    sessionId,
-    clientId: parties.client,
-    merchantId: parties.merchant,
-    amount: money,
-    expiresAt,
-  },
-  macro_pay_confirm_to_client: {
-    kind: 'macro_pay_confirm_to_client',
-    from: parties.clientBank,
-    to: parties.client,
-    sessionId,
-    merchantId: parties.merchant,
-    amount: money,
-    expiresAt,
-  },
-  macro_pay_confirm_to_mpasp: {
-    kind: 'macro_pay_confirm_to_mpasp',
-    from: parties.clientBank,
-    to: parties.mpasp,
-    sessionId,
-    merchantId: parties.merchant,
-    amount: money,
-    expiresAt,
-  },
-};
+const samples = macroMessageSamples;
 
 const kinds = Object.keys(samples) as MacroMessageKind[];
 
