@@ -34,6 +34,7 @@ Usage:
   mpay mail [ADDRESS] [--json]          the mail the platform's mail server received (all, or one address's), newest first
   mpay sms [MSISDN] [--json]            the SMS the platform's SMS gateway received (all, or one number's), newest first
   mpay bench ledger|log [--json]        measure the ledger or the log against a baseline in the same run
+  mpay storage status|enable-checksums  the embedded databases' folders: checksums, state, lock; add checksums
   mpay help                             this text
 
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), MPAY_DATA_DIR (default ./.mpay),
@@ -87,6 +88,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'bench': {
         const { runBench } = await import('./commands/bench/index.ts');
         return await runBench(rest, io);
+      }
+      case 'storage': {
+        const { runStorageCommand } = await import('./commands/storage.ts');
+        return await runStorageCommand(rest, io);
       }
       case 'log': {
         const { runLogCommand } = await import('./commands/log/index.ts');

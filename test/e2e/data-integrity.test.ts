@@ -157,7 +157,7 @@ describe('mpay up on an unusable data folder', () => {
       }
     }
     expect(err.join('')).toBe(
-      'mpay: STORAGE_UNAVAILABLE: The database cannot be opened: its folder is missing, read-only, not a database or damaged. ' +
+      'mpay: STORAGE_UNAVAILABLE: The database cannot be opened: its folder is missing, read-only, in use by another process, not a database or damaged. ' +
         `(cannot open the embedded database in ${join(dataDir, 'gateway')}: the path is not a folder: a file is in its place (ENOTDIR))\n`,
     );
   });

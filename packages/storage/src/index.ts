@@ -1,5 +1,7 @@
 export { type ChecksumScan, enableDataChecksums, verifyDataChecksums } from './data-folder/checksums.ts';
+export { type EnableChecksumsOutcome, enableChecksumsInFolder } from './data-folder/enable.ts';
 export { inspectDataFolder } from './data-folder/inspect.ts';
+export { type DataFolderLock, lockDataFolder, lockPathOf } from './data-folder/lock.ts';
 export type { Backend, Database, QueryResult, Sql } from './database.ts';
 export type { IntegrityReport } from './integrity/check.ts';
 export type { DatabaseIntegrity, StorageReadinessCheck } from './integrity/monitor.ts';

@@ -5,6 +5,7 @@ import { MpayError } from '@mpay/protocol';
 import { type ChecksumScan, verifyDataChecksums } from './data-folder/checksums.ts';
 import { createDataFolder } from './data-folder/create.ts';
 import { cannotOpen, findUnwritable, inspectDataFolder } from './data-folder/inspect.ts';
+import { type DataFolderLock, lockDataFolder } from './data-folder/lock.ts';
 import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
 import { type IntegrityReport, runIntegrityCheck } from './integrity/check.ts';
 import { damagedAtStart, IntegrityMonitor } from './integrity/monitor.ts';
@@ -59,7 +60,13 @@ function wrap(queryable: PgliteQueryable, guard: Guard): Sql {
   };
 }
 
-function databaseOf(pglite: PGlite, schema: string, guard: Guard, monitor?: IntegrityMonitor): Database {
+function databaseOf(
+  pglite: PGlite,
+  schema: string,
+  guard: Guard,
+  monitor?: IntegrityMonitor,
+  lock?: DataFolderLock,
+): Database {
   const sql = wrap(pglite, guard);
   return {
     backend: 'pglite',
@@ -77,6 +84,7 @@ function databaseOf(pglite: PGlite, schema: string, guard: Guard, monitor?: Inte
     async close() {
       await monitor?.stop();
       await pglite.close();
+      await lock?.release();
     },
     integrity: monitor,
   };
@@ -135,7 +143,7 @@ export function checksumsOffAdvice(folder: string): string {
   return (
     `the embedded database in ${folder} has no data checksums (it was made before mpay turned them on): ` +
     'a damaged page is found only by the integrity checks, and not every kind of damage. To add them: stop mpay, ' +
-    `copy the folder as a backup, then run \`node --import tsx packages/storage/src/data-folder/enable-checksums-main.ts ${folder}\``
+    `copy the folder as a backup, then run \`npx mpay storage enable-checksums ${folder}\``
   );
 }
 
@@ -173,10 +181,26 @@ async function checkAtStart(
   return report;
 }
 
+/** Opens the folder under its lock (data-folder/lock.ts): one process at a time. */
 async function openFolder(
   folder: string,
   schema: string,
   options: IntegrityOptions | false,
+): Promise<Database> {
+  const lock = await lockDataFolder(folder);
+  try {
+    return await openLockedFolder(folder, schema, options, lock);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function openLockedFolder(
+  folder: string,
+  schema: string,
+  options: IntegrityOptions | false,
+  lock: DataFolderLock,
 ): Promise<Database> {
   const settings = createIntegritySettings(options === false ? { checks: false } : options);
   const checking = settings.checks;
@@ -212,7 +236,7 @@ async function openFolder(
     const startReport = checking ? await checkAtStart(target, settings, scan) : undefined;
     const monitor = new IntegrityMonitor({ ...target, now: settings.now }, settings, startReport);
     if (checking) monitor.start();
-    return databaseOf(pglite, schema, monitorGuard(monitor), monitor);
+    return databaseOf(pglite, schema, monitorGuard(monitor), monitor, lock);
   } catch (error) {
     await pglite.close().catch(() => undefined);
     throw error;

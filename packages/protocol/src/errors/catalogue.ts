@@ -180,7 +180,7 @@ export const errorCatalogue = Object.freeze({
   INTERNAL: retryable('Internal error.'),
   // the embedded database (PGlite in a data folder): the detail names the folder and the cause
   STORAGE_UNAVAILABLE: final(
-    'The database cannot be opened: its folder is missing, read-only, not a database or damaged.',
+    'The database cannot be opened: its folder is missing, read-only, in use by another process, not a database or damaged.',
   ),
   STORAGE_CORRUPTED: retryable(
     'The database is damaged; the service stops using it until it is restored from a backup.',

@@ -115,9 +115,7 @@ describe('data checksums', () => {
       expect.objectContaining({
         code: 'STORAGE_CHECKSUMS_OFF',
         folder,
-        message: expect.stringContaining(
-          `node --import tsx packages/storage/src/data-folder/enable-checksums-main.ts ${folder}`,
-        ),
+        message: expect.stringContaining(`npx mpay storage enable-checksums ${folder}`),
       }),
     ]);
     expect((await open.query('SHOW data_checksums')).rows).toEqual([{ data_checksums: 'off' }]);
@@ -137,7 +135,7 @@ describe('data checksums', () => {
     const { dataDir, folder } = await copyOf(withoutChecksums, 'migrated');
     const { stdout } = await run(
       process.execPath,
-      ['--import', 'tsx', 'packages/storage/src/data-folder/enable-checksums-main.ts', folder],
+      ['cli/bin/mpay.js', 'storage', 'enable-checksums', folder],
       { cwd: join(import.meta.dirname, '..', '..', '..', '..') },
     );
     expect(stdout).toMatch(new RegExp(`^${folder}: data checksums on \\(\\d+ pages\\)\\n$`));
