@@ -7,6 +7,7 @@ export const usage = `mpay — secure mobile payments
 
 Usage:
   mpay up [--data DIR] [--verbose]      start gateway, banks xbank and ybank, merchant shop, log and witness, custody
+  mpay up --processes [--data DIR]      the same with each service in its own process (restarted if it dies; no web pages)
   mpay demo [--out DIR] [--data DIR]    run one payment end to end against running (or self-started) services
   mpay demo --level small|medium|large  the same at an amount of that level; large asks the one-time code and the bank's approval
   mpay demo --custody [--out DIR]       the same for the custody customer: the ten steps of iMS §5 (key in the HSM)
@@ -33,6 +34,11 @@ Usage:
   mpay refund PAYMENT_ID [--amount 5.00] the demo merchant refunds a completed payment (all, or part) through the banks
   mpay mail [ADDRESS] [--json]          the mail the platform's mail server received (all, or one address's), newest first
   mpay sms [MSISDN] [--json]            the SMS the platform's SMS gateway received (all, or one number's), newest first
+  mpay pki init|issue|rotate|list [--data DIR] [--json]   the deployment's private CA in <data>/pki: a TLS
+                                        certificate per service of each institution (mpay pki help)
+  mpay chaos [--minutes N | --seconds S] [--kills-per-minute K] [--lanes L] [--seed X] [--json]
+                                        payments under load while services are SIGKILLed and restarted, then the
+                                        money, mpay audit and every completed payment's evidence are checked
   mpay bench ledger|log [--json]        measure the ledger or the log against a baseline in the same run
   mpay storage status|enable-checksums  the embedded databases' folders: checksums, state, lock; add checksums
   mpay help                             this text
@@ -84,6 +90,14 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'sms': {
         const { runSms } = await import('./commands/sms.ts');
         return await runSms(parseFlags(rest).positional, flags, io);
+      }
+      case 'pki': {
+        const { runPkiCommand } = await import('./commands/pki.ts');
+        return await runPkiCommand(rest, io);
+      }
+      case 'chaos': {
+        const { runChaos } = await import('./commands/chaos.ts');
+        return await runChaos(rest, io);
       }
       case 'bench': {
         const { runBench } = await import('./commands/bench/index.ts');

@@ -124,6 +124,11 @@ export class PlatformProcess {
     return this.up;
   }
 
+  /** Grows at every start: a client that saw it change knows the platform came back (PlatformAvailability). */
+  get generation(): number {
+    return this.starts;
+  }
+
   /**
    * Spawns `mpay up` and resolves once it is ready: it printed its ready line ("Ctrl-C stops.") and
    * the gateway answers /health. Fails at once if the process exits or reports an error.

@@ -1,13 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createMacroServiceLimits, type MacroServiceLimits } from '@mpay/gateway';
 import { parseCatalogueJson } from '@mpay/merchant-shop';
+import { macroLimitsFromEnv } from '../platform/macro-limits.ts';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { smsRelayFromEnv } from '../platform/sms.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 
+export { macroLimitsFromEnv } from '../platform/macro-limits.ts';
 export { type Deployment, dataDirOf } from './deployment.ts';
 
 function port(name: string, fallback: number): number {
@@ -15,27 +16,6 @@ function port(name: string, fallback: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 65_535)
     throw new Error(`${name} must be a port number`);
   return value;
-}
-
-/**
- * The MPASP's macro limits named by the environment: MPAY_MACRO_T_EXP_SECONDS
- * is T_EXP − T_iS, the time the client has for steps 2–7 (default 300 s, at
- * least 10), checked by the gateway's own validation. Undefined: the defaults.
- */
-export function macroLimitsFromEnv(
-  env: Readonly<Record<string, string | undefined>>,
-): Partial<MacroServiceLimits> | undefined {
-  const text = env.MPAY_MACRO_T_EXP_SECONDS?.trim();
-  if (text === undefined || text === '') return undefined;
-  if (!/^[0-9]{1,9}$/.test(text))
-    throw new Error('MPAY_MACRO_T_EXP_SECONDS must be a whole number of seconds');
-  const limits = { transactionLifetimeSeconds: Number(text) };
-  try {
-    createMacroServiceLimits(limits);
-  } catch (error) {
-    throw new Error(`MPAY_MACRO_T_EXP_SECONDS: ${(error as Error).message}`);
-  }
-  return limits;
 }
 
 /** Writes <data>/deployment.json: where the other commands find the running services. */
@@ -52,8 +32,31 @@ export async function writeDeployment(dataDir: string, platform: Platform): Prom
   await writeFile(join(dataDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
 }
 
-/** `mpay up`: every service in one process on the embedded database (or DATABASE_URL). */
+/** The ports `mpay up` listens on, as the environment names them (defaults 4100–4140). */
+function portsFromEnv() {
+  return {
+    gateway: port('MPAY_GATEWAY_PORT', 4100),
+    xbank: port('MPAY_XBANK_PORT', 4101),
+    merchantShop: port('MPAY_SHOP_PORT', 4102),
+    ybank: port('MPAY_YBANK_PORT', 4103),
+    log: port('MPAY_LOG_PORT', 4110),
+    witness: port('MPAY_WITNESS_PORT', 4111),
+    custody: port('MPAY_CUSTODY_PORT', 4120),
+    mail: port('MPAY_MAIL_PORT', 4130),
+    sms: port('MPAY_SMS_PORT', 4131),
+    web: port('MPAY_WEB_PORT', 4140),
+  };
+}
+
+/**
+ * `mpay up`: every service in one process on the embedded database (or DATABASE_URL);
+ * `--processes`: each service in a process of its own under a supervisor.
+ */
 export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<number> {
+  if (flags.has('processes')) {
+    const { runUpProcesses } = await import('./up-processes.ts');
+    return runUpProcesses(dataDirOf(flags), portsFromEnv(), flags.has('verbose'), io);
+  }
   const dataDir = dataDirOf(flags);
   const databaseUrl = process.env.DATABASE_URL;
   io.stdout(
@@ -62,18 +65,7 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
   const platform = await startPlatform({
     dataDir,
     databaseUrl,
-    ports: {
-      gateway: port('MPAY_GATEWAY_PORT', 4100),
-      xbank: port('MPAY_XBANK_PORT', 4101),
-      merchantShop: port('MPAY_SHOP_PORT', 4102),
-      ybank: port('MPAY_YBANK_PORT', 4103),
-      log: port('MPAY_LOG_PORT', 4110),
-      witness: port('MPAY_WITNESS_PORT', 4111),
-      custody: port('MPAY_CUSTODY_PORT', 4120),
-      mail: port('MPAY_MAIL_PORT', 4130),
-      sms: port('MPAY_SMS_PORT', 4131),
-      web: port('MPAY_WEB_PORT', 4140),
-    },
+    ports: portsFromEnv(),
     web: true,
     progress: (line) => io.stdout(`  ${line}\n`),
     // MPAY_SMTP_HOST (and _PORT, _SECURE, _USER, _PASS): mail through that relay, not the embedded server.

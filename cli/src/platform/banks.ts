@@ -61,12 +61,20 @@ export interface StartBanksInput {
   readonly ports: Partial<Record<BankId, number>>;
   readonly logger: boolean | { level: string };
   readonly workerIntervalMs: number;
+  /** The workers' longest idle wait (the bank's default when absent). */
+  readonly workerIdleIntervalMaxMs?: number | undefined;
+  /** The bearer token of the banks' GET /metrics (the platform's operator token); none: nobody scrapes. */
+  readonly metricsToken?: string | undefined;
   /** The banks' ledger clock (tests move it past a binding's validity); default the system clock. */
   readonly clock?: (() => Date) | undefined;
   /** The security levels the banks check (the floor of an amount, what each level requires); default the protocol's. */
   readonly securityPolicy?: SecurityPolicy | undefined;
   /** Mobile banking (SA2pMP): the SMS transport of login codes and renewal notices, and the third-party log. */
   readonly banking: { readonly sms: SmsSender; readonly transactionLog: BankTransactionLogLink };
+  /** The banks to start here (default every bank); the others are peers at `peerUrls` (their own processes). */
+  readonly only?: readonly BankId[] | undefined;
+  /** Where the peers not started here listen. */
+  readonly peerUrls?: Partial<Record<BankId, string>> | undefined;
 }
 
 async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankSecrets> {
@@ -113,7 +121,7 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
   const secrets = input.secrets;
   const urls = new Map<string, string>();
   const banks: RunningBank[] = [];
-  for (const id of bankIds) {
+  for (const id of input.only ?? bankIds) {
     const database = await input.open(id);
     await migrateBank(database);
     const own = secrets.get(id)!;
@@ -122,7 +130,7 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
       .map((peer) => ({
         id: peer,
         get url(): string {
-          return urls.get(peer) ?? 'http://127.0.0.1:1';
+          return urls.get(peer) ?? input.peerUrls?.[peer] ?? 'http://127.0.0.1:1';
         },
         signingJwk: secrets.get(peer)!.interbank.publicJwk,
         netDebitCap: demoNetDebitCap,
@@ -133,6 +141,7 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
       name: id,
       database,
       logger: input.logger,
+      metricsToken: input.metricsToken,
       // One institutional key: funds-transfer messages, key bindings and answers to the FSP.
       signingKey: own.interbank.privateJwk,
       interbank: { signingKey: own.interbank.privateJwk, peers },
@@ -179,6 +188,6 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
       signingJwk: own.interbank.publicJwk,
     });
   }
-  for (const bank of banks) bank.service.start(input.workerIntervalMs);
+  for (const bank of banks) bank.service.start(input.workerIntervalMs, input.workerIdleIntervalMaxMs);
   return banks;
 }

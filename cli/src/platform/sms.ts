@@ -65,6 +65,8 @@ export async function startPlatformSms(options: {
   readonly dataDir: string | undefined;
   readonly relay: SmsRelay | undefined;
   readonly port: number | undefined;
+  /** The embedded gateway's token (`mpay up --processes` hands it to the banks' processes); default drawn here. */
+  readonly token?: string | undefined;
 }): Promise<PlatformSms> {
   if (options.relay !== undefined) {
     return {
@@ -76,7 +78,7 @@ export async function startPlatformSms(options: {
   }
   const temporary = options.dataDir === undefined;
   const dir = temporary ? await mkdtemp(join(tmpdir(), 'mpay-sms-')) : smsDirOf(options.dataDir);
-  const token = randomBytes(32).toString('base64url');
+  const token = options.token ?? randomBytes(32).toString('base64url');
   let gateway: SmsGateway;
   try {
     gateway = await startSmsGateway({ dataDir: dir, host: '127.0.0.1', port: options.port ?? 0, token });

@@ -1,39 +1,33 @@
-import { join } from 'node:path';
 import { type CustodyService, createCustodyService } from '@mpay/custody';
 import { publicJwkSet } from '@mpay/envelope';
 import {
   createGatewayService,
-  createMacroOpaqueServerSetup,
   type FspIdentity,
   type GatewayLimits,
   type GatewayService,
   type MacroServiceLimits,
 } from '@mpay/gateway';
 import { ensureSoftHsmToken } from '@mpay/hsm';
-import { sharedTestHsmDirectory } from '@mpay/hsm/test-support';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop, type ProductInput } from '@mpay/merchant-shop';
-import {
-  defaultSecurityPolicy,
-  parseSecurityPolicy,
-  type SecurityPolicy,
-  securityPolicyToJson,
-} from '@mpay/protocol';
+import type { SecurityPolicy } from '@mpay/protocol';
 import { fetchBankTrust, MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
 import { consoleExtension, startWebServer } from '@mpay/web';
-import {
-  type BankId,
-  bankIds,
-  bankLogSubmitters,
-  loadBankSecrets,
-  type RunningBank,
-  startBanks,
-} from './banks.ts';
-import { generatePartyKeys, loadOrCreate } from './identities.ts';
+import { type BankId, bankIds, type RunningBank, startBanks } from './banks.ts';
 import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
+import { loadPlatformSecrets, platformLogSubmitters, softHsmOf, witnessesRequired } from './secrets.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
+
+export {
+  loadPlatformSecrets,
+  type PlatformSecrets,
+  platformCustodyId,
+  platformLogSubmitters,
+  softHsmOf,
+  witnessesRequired,
+} from './secrets.ts';
 
 export interface PlatformOptions {
   /** Data folder for PGlite and keys; undefined keeps everything in memory (tests). */
@@ -64,6 +58,8 @@ export interface PlatformOptions {
   progress?: (line: string) => void;
   logger?: boolean | { level: string };
   backgroundIntervalMs?: number;
+  /** The background loops' longest idle wait (each service's default when absent); equal to backgroundIntervalMs, they poll. */
+  backgroundIdleIntervalMaxMs?: number;
   /** The gateway's limits (rates, expiry, page sizes); validated by the gateway. */
   gatewayLimits?: Partial<GatewayLimits>;
   /** The gateway's clock (tests move it to expire requests). */
@@ -126,18 +122,6 @@ export const platformSchemas = [
   'merchant_shop',
 ] as const;
 
-/** Where the embedded softhsm2 keeps its tokens: in the data folder, or one shared folder for in-memory (test) platforms. */
-function softHsmOf(dataDir: string | undefined): { directory: string; tokenLabel: string } {
-  if (dataDir !== undefined) return { directory: join(dataDir, 'softhsm'), tokenLabel: 'mpay-custody' };
-  return {
-    directory: sharedTestHsmDirectory(),
-    tokenLabel: `mpay-test-${crypto.randomUUID().slice(0, 8)}`,
-  };
-}
-
-/** Receipts must carry a cosignature of the platform's witness. */
-const witnessesRequired = 1;
-
 /**
  * Starts the gateway (FSP), the banks (xbank for the demo customer, ybank for
  * the demo merchant) and the demo merchant's backend in this process, each
@@ -145,20 +129,8 @@ const witnessesRequired = 1;
  * creates the demo parties the first time.
  */
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
-  const fspKeys = await loadOrCreate(options.dataDir, 'keys/fsp.json', generatePartyKeys);
-  const securityPolicy =
-    options.securityPolicy ??
-    parseSecurityPolicy(
-      await loadOrCreate(options.dataDir, 'security-policy.json', async () =>
-        securityPolicyToJson(defaultSecurityPolicy),
-      ),
-    );
-  const fsp: FspIdentity = { id: 'fsp.mpay', signing: fspKeys.signing, encryption: fspKeys.encryption };
-  const operatorToken = await loadOrCreate(
-    options.dataDir,
-    'keys/operator-token.json',
-    async () => crypto.randomUUID() + crypto.randomUUID(),
-  );
+  const secrets = await loadPlatformSecrets(options.dataDir, options.securityPolicy);
+  const { securityPolicy, fsp, operatorToken } = secrets;
   const open = (schema: string) =>
     openDatabase({
       url: options.databaseUrl,
@@ -166,20 +138,15 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       schema: `${options.schemaPrefix ?? ''}${schema}`,
     });
   const gatewayDatabase = await open('gateway');
-  const bankSecrets = await loadBankSecrets(options.dataDir);
-  const custodyKeys = await loadOrCreate(options.dataDir, 'keys/custody.json', generatePartyKeys);
-  const custodyId = 'custody.mpay';
+  const { bankSecrets, custodyKeys, custodyId } = secrets;
   const log = await startLogStack({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     schemaPrefix: options.schemaPrefix,
     ports: { log: options.ports?.log, witness: options.ports?.witness },
-    submitters: [
-      { id: fsp.id, signingJwk: fsp.signing.publicJwk },
-      { id: custodyId, signingJwk: custodyKeys.signing.publicJwk },
-      // SA2pMP: each bank logs its banking transactions under its institutional key.
-      ...bankLogSubmitters(bankSecrets),
-    ],
+    // One scrape credential for every service's GET /metrics: the operator's bearer token, as the gateway's.
+    metricsToken: operatorToken,
+    submitters: platformLogSubmitters(secrets),
     logger: options.logger ?? false,
   });
   const sms = await startPlatformSms({
@@ -206,6 +173,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     ports: options.ports ?? {},
     logger: options.logger ?? false,
     workerIntervalMs: options.backgroundIntervalMs ?? 250,
+    workerIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
+    metricsToken: operatorToken,
     clock: options.bankClock,
     // One policy: the banks' floor and the gateway's levels must agree.
     securityPolicy,
@@ -228,6 +197,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     transactionLog: { url: log.logUrl, origin: log.origin },
     logger: options.logger ?? false,
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+    backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
+    metricsToken: operatorToken,
   });
   const custodyUrl = await custody.listen(options.ports?.custody ?? 0, '127.0.0.1');
   const mail = await startPlatformMail({
@@ -235,12 +206,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     relay: options.smtpRelay,
     port: options.ports?.mail,
   });
-  // The MPASP's OPAQUE secret for mPINs: kept with the FSP's keys (a new one would void every mPIN).
-  const opaqueServerSetup = await loadOrCreate(
-    options.dataDir,
-    'keys/mpasp-opaque-server-setup.json',
-    createMacroOpaqueServerSetup,
-  );
+  const { opaqueServerSetup } = secrets;
   const gateway = await createGatewayService({
     database: gatewayDatabase,
     fsp,
@@ -254,6 +220,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     },
     logger: options.logger ?? false,
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+    backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
     ...(options.gatewayLimits === undefined ? {} : { limits: options.gatewayLimits }),
     ...(options.gatewayClock === undefined ? {} : { clock: options.gatewayClock }),
     ...(options.macroLimits === undefined ? {} : { macroLimits: options.macroLimits }),
@@ -263,11 +230,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     opaqueServerSetup,
   });
   gatewayUrl = await gateway.listen(options.ports?.gateway ?? 0, '127.0.0.1');
-  const merchantKeys = await loadOrCreate(
-    options.dataDir,
-    `parties/${demoParties.merchant.id}.json`,
-    generatePartyKeys,
-  );
+  const { merchantKeys } = secrets;
   const merchant = new MerchantClient({
     gatewayUrl,
     merchantId: demoParties.merchant.id,
@@ -276,9 +239,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     // The banks' keys from the banks themselves: the demo merchant seals private fields for them.
     banks: await Promise.all(banks.map((bank) => fetchBankTrust(bank.url))),
   });
-  const merchantShopToken = await loadOrCreate(options.dataDir, 'keys/merchant-shop-token.json', async () =>
-    Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'),
-  );
+  const { merchantShopToken } = secrets;
   const shopDatabase = await open('merchant_shop');
   const merchantShop = await createMerchantShop({
     database: shopDatabase,
@@ -289,6 +250,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     ...(options.shopCatalogue === undefined ? {} : { catalogue: options.shopCatalogue }),
     logger: options.logger ?? false,
     backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+    backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
   });
   const merchantShopUrl = await merchantShop.listen(options.ports?.merchantShop ?? 0, '127.0.0.1');
   const credentials = await seedDemo({

@@ -1,5 +1,6 @@
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
 import { currentRequestId, requestIdHeader } from './request-id.ts';
+import { type FetchFunction, fetchFor } from './transport.ts';
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'DELETE';
@@ -9,6 +10,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Largest response body accepted, in bytes. */
   responseBytesMax?: number;
+  /** The fetch to call with (a TLS client's, transport.ts); default: the registered source's, else the global fetch. */
+  fetch?: FetchFunction;
 }
 
 export interface JsonResponse<T> {
@@ -59,7 +62,7 @@ export async function requestAnswer(
   let response: Response;
   const requestId = currentRequestId();
   try {
-    response = await fetch(url, {
+    response = await fetchFor(options.fetch)(url, {
       method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
       headers: {
         ...(options.contentType ? { 'content-type': options.contentType } : {}),

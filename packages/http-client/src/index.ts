@@ -20,3 +20,4 @@ export {
   type VerifiedRequest,
   verifySignedRequest,
 } from './signed-request.ts';
+export { type FetchFunction, fetchFor, setFetchSource } from './transport.ts';

@@ -1,4 +1,12 @@
 export {
+  type BackgroundLoop,
+  type BackgroundLoopLimits,
+  createBackgroundLoop,
+  createBackgroundLoopLimits,
+  defaultBackgroundLoopLimits,
+  housekeepingSchedule,
+} from './background-loop.ts';
+export {
   forgetIdempotencyKeys,
   idempotencyTableSql,
   parseIdempotencyKey,
@@ -7,6 +15,7 @@ export {
   sha256Hex,
 } from './idempotency.ts';
 export {
+  bearerTokenAuthorizer,
   type Counter,
   type CumulativeBucket,
   createMetricsLimits,
@@ -24,17 +33,62 @@ export {
   type MetricsLimits,
   type MetricsRegistry,
   type MetricsRouteOptions,
+  metricsTokenLengthMin,
+  observeRouteSteps,
   type ParseLimits,
   type PrometheusSample,
   parsePrometheusText,
   prometheusContentType,
+  type RouteOutcome,
+  readDurationHistograms,
   registerMetricsRoute,
+  routeOutcomeOf,
 } from './metrics.ts';
+export {
+  buildOpenApiDocument,
+  errorBodySchema,
+  type JsonSchema,
+  type OpenApiDocument,
+  type OpenApiOperation,
+  type OpenApiParameter,
+  type OpenApiResponse,
+  openApiPath,
+  openApiPathOf,
+  type RawBodyDoc,
+  type RouteRecord,
+  routesOf,
+  undocumentedRoutes,
+} from './openapi.ts';
+export {
+  anyObject,
+  arrayOf,
+  booleanSchema,
+  compactJose,
+  currencyCode,
+  errorAnswer,
+  exactObject,
+  integerSchema,
+  isoTime,
+  joseBody,
+  jwk,
+  jwkSet,
+  logReceipt,
+  minorUnitsText,
+  noBody,
+  nullable,
+  openObject,
+  pendingState,
+  stringSchema,
+  textAnswer,
+  uuid,
+} from './openapi-schemas.ts';
+export { restartablePort, restartablePorts } from './ports.ts';
 export { keepRawJsonBodies, rawBodyOf } from './raw-body.ts';
 export { requestIdOf, withRequestId } from './request-id.ts';
 export { respondIdempotently } from './respond.ts';
 export {
   createHttpServer,
+  defaultApiVersion,
   defaultBodyLimitBytes,
   defaultInFlightRequestsMax,
   defaultOverloadRetryAfterSeconds,
@@ -46,3 +100,4 @@ export {
   sendError,
 } from './server.ts';
 export { httpStatusOf } from './status.ts';
+export { httpsOptionsOf, type ServerTls } from './tls.ts';

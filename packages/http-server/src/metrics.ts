@@ -1,4 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import { MpayError } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /**
@@ -343,7 +345,9 @@ export function registerMetricsRoute(
   registry: MetricsRegistry,
   options: MetricsRouteOptions = {},
 ): void {
-  app.get(options.path ?? '/metrics', async (request, reply) => {
+  const text = { content: { 'text/plain': { schema: { type: 'string' } } } };
+  const schema = { summary: 'Metrics in Prometheus text', tags: ['operations'], response: { 200: text } };
+  app.get(options.path ?? '/metrics', { schema }, async (request, reply) => {
     await options.authorize?.(request);
     let text: string;
     try {
@@ -353,6 +357,99 @@ export function registerMetricsRoute(
       throw new MpayError('SERVICE_UNAVAILABLE', 'metrics', { retryAfterSeconds: 1 });
     }
     return reply.header('cache-control', 'no-store').type(prometheusContentType).send(text);
+  });
+}
+
+/** Shortest bearer token a scrape is accepted with: a shorter (or no) configured token refuses every scrape. */
+export const metricsTokenLengthMin = 16;
+
+/**
+ * An `authorize` for registerMetricsRoute: `Authorization: Bearer <token>`,
+ * compared in constant time, as a Prometheus scraper sends it
+ * (`authorization.credentials`). Without a configured token of at least
+ * `metricsTokenLengthMin` characters nobody scrapes. Any failure is
+ * AUTHENTICATION_FAILED, without saying why.
+ */
+export function bearerTokenAuthorizer(token: string | undefined): (request: FastifyRequest) => void {
+  const expected = Buffer.from(token ?? '');
+  return (request) => {
+    const header = request.headers.authorization ?? '';
+    const presented = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+    if (
+      expected.length < metricsTokenLengthMin ||
+      presented.length !== expected.length ||
+      !timingSafeEqual(presented, expected)
+    )
+      throw new MpayError('AUTHENTICATION_FAILED');
+  };
+}
+
+/**
+ * Histograms of durations kept in a database, computed there at scrape time
+ * (so they survive restarts and agree across processes): `source` is a
+ * SELECT of rows `(key text, seconds float8)`, one row per observation, and
+ * `params` its parameters; the answer has a snapshot per key, cumulative over
+ * `buckets`. Linear in the rows `source` selects: bound it there.
+ */
+export async function readDurationHistograms(
+  sql: Sql,
+  source: string,
+  params: readonly unknown[],
+  buckets: readonly number[],
+): Promise<Map<string, HistogramSnapshot>> {
+  const bucketsParameter = `$${params.length + 1}`;
+  const { rows } = await sql.query<{
+    key: string;
+    i: number | string;
+    within: string;
+    count: string;
+    sum: number | string | null;
+  }>(
+    `WITH observations AS (${source})
+     SELECT o.key, b.i AS i, count(*) FILTER (WHERE o.seconds <= b.bound)::text AS within,
+       count(*)::text AS count, sum(o.seconds)::float8 AS sum
+     FROM observations o CROSS JOIN unnest(${bucketsParameter}::float8[]) WITH ORDINALITY AS b(bound, i)
+     GROUP BY o.key, b.i`,
+    [...params, [...buckets]],
+  );
+  const snapshots = new Map<string, { bucketCounts: number[]; count: number; sum: number }>();
+  for (const row of rows) {
+    const snapshot = snapshots.get(row.key) ?? {
+      bucketCounts: buckets.map(() => 0),
+      count: Number(row.count),
+      sum: Number(row.sum ?? 0),
+    };
+    snapshot.bucketCounts[Number(row.i) - 1] = Number(row.within);
+    snapshots.set(row.key, snapshot);
+  }
+  return snapshots;
+}
+
+/** How a request of a route ended, for a bounded label: 2xx ok, 4xx refused, anything else error. */
+export type RouteOutcome = 'ok' | 'refused' | 'error';
+
+export function routeOutcomeOf(statusCode: number): RouteOutcome {
+  if (statusCode >= 200 && statusCode < 300) return 'ok';
+  if (statusCode >= 400 && statusCode < 500) return 'refused';
+  return 'error';
+}
+
+/**
+ * Times the routes that are steps of a protocol: `steps` maps
+ * `'<METHOD> <route pattern>'` (`'POST /payment-orders'`) to a step name;
+ * `observe` gets the step, how it ended and its duration from the request's
+ * arrival to the reply's end, in seconds. Register it before the routes'
+ * plugins load (right after creating the server) so every scope inherits it.
+ */
+export function observeRouteSteps(
+  app: FastifyInstance,
+  steps: Readonly<Record<string, string>>,
+  observe: (step: string, outcome: RouteOutcome, seconds: number) => void,
+): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const step = steps[`${request.method} ${request.routeOptions.url ?? ''}`];
+    if (step === undefined) return;
+    observe(step, routeOutcomeOf(reply.statusCode), reply.elapsedTime / 1000);
   });
 }
 

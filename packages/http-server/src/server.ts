@@ -5,12 +5,16 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { describeOnlySerializerCompiler, registerOpenApi } from './openapi.ts';
 import { enterRequest, requestIdOf } from './request-id.ts';
 import { httpStatusOf } from './status.ts';
+import { checkTlsPeers, httpsOptionsOf, type ServerTls } from './tls.ts';
 
 export interface HttpServerOptions {
-  /** Service name, used in logs and the health endpoint. */
+  /** Service name, used in logs, the health endpoint and the OpenAPI document's title. */
   name: string;
+  /** The API's version in GET /openapi.json (default: mpay's release, defaultApiVersion). */
+  version?: string;
   bodyLimitBytes?: number;
   /** pino logger options; false silences the service. */
   logger?: boolean | { level: string };
@@ -29,6 +33,8 @@ export interface HttpServerOptions {
   readiness?: readonly ReadinessCheck[];
   /** How long /ready waits for its checks, in ms (integer, 10..60,000; default 2,000). */
   readinessDeadlineMs?: number;
+  /** TLS, and mutual TLS on institution ports (tls.ts, built by @mpay/pki); absent: plain HTTP. */
+  tls?: ServerTls;
 }
 
 /** One check of GET /ready: resolves when the part works, within the deadline. */
@@ -38,6 +44,9 @@ export interface ReadinessCheck {
 }
 
 export const defaultReadinessDeadlineMs = 2_000;
+
+/** mpay's release: every service of the monorepo ships with it (the workspaces' package version). */
+export const defaultApiVersion = '0.1.0';
 
 export const defaultBodyLimitBytes = 64 * 1024;
 export const defaultInFlightRequestsMax = 256;
@@ -191,7 +200,22 @@ function registerReadiness(
   checks: readonly ReadinessCheck[],
   deadlineMs: number,
 ): void {
-  app.get('/ready', async (_request, reply) => {
+  const readiness = {
+    type: 'object',
+    required: ['status', 'service', 'checks'],
+    additionalProperties: false,
+    properties: {
+      status: { type: 'string', enum: ['ready', 'not_ready'] },
+      service: { type: 'string' },
+      checks: { type: 'object', additionalProperties: { type: 'string', enum: ['ok', 'timeout', 'failed'] } },
+    },
+  } as const;
+  const schema = {
+    summary: 'Readiness: every check (the database first) within the deadline',
+    tags: ['operations'],
+    response: { 200: readiness, 503: { ...readiness, description: 'A check failed or timed out' } },
+  };
+  app.get('/ready', { schema }, async (_request, reply) => {
     const states = await Promise.all(checks.map((check) => runCheck(app, check, deadlineMs)));
     const named = Object.fromEntries(checks.map((check, index) => [check.name, states[index]]));
     const ready = states.every((state) => state === 'ok');
@@ -202,13 +226,27 @@ function registerReadiness(
   });
 }
 
+const healthSchema = {
+  summary: 'Liveness: the process answers',
+  tags: ['operations'],
+  response: {
+    200: {
+      type: 'object',
+      required: ['status', 'service'],
+      additionalProperties: false,
+      properties: { status: { const: 'ok' }, service: { type: 'string' } },
+    },
+  },
+} as const;
+
 /**
  * A Fastify instance with mpay's edge rules: body size limit, JSON errors with
  * stable codes (a database that gave up waiting is 503), security headers,
  * `text/plain` / `application/jose` / `application/xml` bodies as strings,
  * GET /health (liveness) and GET /ready (readiness), and a request id per
  * request (the caller's `x-request-id` when well-formed): in its logs, in the
- * answer's `x-request-id`, and on every @mpay/http-client call made for it.
+ * answer's `x-request-id`, and on every @mpay/http-client call made for it;
+ * GET /openapi.json describes every route (openapi.ts).
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const inFlightRequestsMax = checkInteger(
@@ -234,11 +272,17 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     },
     // One id follows a piece of work across services: the caller's x-request-id when well-formed.
     genReqId: requestIdOf,
-  });
+    ...(options.tls === undefined ? {} : { https: httpsOptionsOf(options.tls) }),
+  }) as FastifyInstance; // same routes and hooks over node:https; only the raw server type differs
+  // Response schemas describe answers for GET /openapi.json; they never filter or coerce them (openapi.ts).
+  app.setSerializerCompiler(describeOnlySerializerCompiler);
+  // First, so that its onRoute hook sees every route, these below included.
+  registerOpenApi(app, { name: options.name, version: options.version ?? defaultApiVersion });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     enterRequest(request.id, done);
   });
+  if (options.tls !== undefined) checkTlsPeers(app, options.tls, sendError);
   limitRequestsInFlight(app, inFlightRequestsMax, overloadRetryAfterSeconds);
   app.addContentTypeParser(
     ['text/plain', 'application/jose', 'application/xml', 'application/jwt'],
@@ -263,6 +307,6 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       60_000,
     ),
   );
-  app.get('/health', async () => ({ status: 'ok', service: options.name }));
+  app.get('/health', { schema: healthSchema }, async () => ({ status: 'ok', service: options.name }));
   return app;
 }

@@ -1,1 +1,56 @@
-export {};
+export {
+  createDeploymentCa,
+  defaultHosts,
+  defaultIpAddresses,
+  issueServiceCertificate,
+  type LeafRequest,
+  type PemPair,
+} from './ca.ts';
+export {
+  createTlsAgent,
+  defaultTlsClientLimits,
+  type TlsClientLimits,
+  type TlsFetch,
+  tlsClientScope,
+  tlsFetch,
+} from './client.ts';
+export { type CertificateSummary, isIssuedBy, summarizeCertificate } from './inspect.ts';
+export { createPkiLimits, defaultPkiLimits, type PkiLimits } from './limits.ts';
+export {
+  caSubject,
+  isHostName,
+  isInstitutionId,
+  isServiceName,
+  parseServiceSubject,
+  serviceCommonName,
+  serviceSubject,
+} from './naming.ts';
+export {
+  authorizationLengthMax,
+  checkPeerInstitution,
+  checkTlsPeer,
+  institutionOfPeerCertificate,
+  type PeerCertificateLike,
+  signerClaimedBy,
+} from './peer.ts';
+export { institutionServerTls, publicServerTls, type ServiceServerTls } from './server.ts';
+export { type ServiceTls, serviceTlsOf } from './service-tls.ts';
+export {
+  caPathsOf,
+  type DeploymentInstitution,
+  type DeploymentService,
+  type EnsureReport,
+  ensureDeploymentPki,
+  issueDeploymentCertificate,
+  type LeafAction,
+  type ListedCertificate,
+  type LoadedPair,
+  listDeploymentPki,
+  loadDeploymentCa,
+  loadServiceTls,
+  type PkiOptions,
+  pkiDirOf,
+  rotateDeploymentPki,
+  type ServiceTlsMaterial,
+  servicePathsOf,
+} from './store.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PrivateJwk } from '@mpay/envelope';
-import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
+import { createHttpServer, keepRawJsonBodies, type ServerTls } from '@mpay/http-server';
 import {
   createBankingLimits,
   defaultSecurityPolicy,
@@ -48,6 +48,7 @@ import { type BankWorker, createBankWorker } from './interbank/worker.ts';
 import type { DepositoryContext } from './key-depository/context.ts';
 import { type BankLimits, createBankLimits } from './limits.ts';
 import type { CallerKeys, MacroContext } from './macro/context.ts';
+import { createBankMetrics, registerBankMetrics } from './metrics.ts';
 import { type BankLedger, createBankLedger } from './store/bank-ledger.ts';
 import { checkDebitLimits } from './store/debit-limits.ts';
 
@@ -79,6 +80,8 @@ export interface BankServiceOptions {
    */
   readonly securityPolicy?: SecurityPolicy | undefined;
   readonly logger?: boolean | { level: string } | undefined;
+  /** TLS for its port (@mpay/pki: institutionServerTls or publicServerTls); absent: plain HTTP. */
+  readonly tls?: ServerTls | undefined;
   readonly verifyRequest: VerifyRequest;
   /** The service's clock (default: the system clock); tests move it to expire holds. */
   readonly clock?: (() => Date) | undefined;
@@ -100,6 +103,8 @@ export interface BankServiceOptions {
    * are kept sealed to it); without it the bank has no banking routes.
    */
   readonly banking?: BankingOptions | undefined;
+  /** The bearer token GET /metrics asks for (Prometheus's scrape credential); none: nobody scrapes. */
+  readonly metricsToken?: string | undefined;
 }
 
 export interface BankService {
@@ -110,8 +115,11 @@ export interface BankService {
   readonly worker: BankWorker;
   /** The mobile banking server's context, when banking is configured (tests drive its parts directly). */
   readonly banking: BankingContext | undefined;
-  /** Starts the worker every `intervalMs` (default 250 ms). */
-  start(intervalMs?: number): void;
+  /**
+   * Starts the worker: rounds `intervalMs` apart while there is work (default 250 ms), up to
+   * `idleIntervalMaxMs` apart while there is none (default workerIdleIntervalMaxMs).
+   */
+  start(intervalMs?: number, idleIntervalMaxMs?: number): void;
   /** Listens on `host:port` (port 0: any free port) and returns the base URL. */
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -128,7 +136,12 @@ export function createBankService(options: BankServiceOptions): BankService {
   const bank = parsePartyId(options.name, 'name');
   if (bank.kind !== 'bank') throw new Error(`assertion failed: ${options.name} is not a bank name`);
   const limits = createBankLimits(options.limits);
-  const ledger = createBankLedger(options.database, { bankName: bank.name, limits });
+  const metrics = createBankMetrics(options.database, options.clock ?? (() => new Date()));
+  const ledger = createBankLedger(options.database, {
+    bankName: bank.name,
+    limits,
+    observeBatch: metrics.observeBatch,
+  });
   const context: RouteContext = {
     database: options.database,
     ledger,
@@ -139,10 +152,12 @@ export function createBankService(options: BankServiceOptions): BankService {
   const app = createHttpServer({
     name: bank.name,
     logger: options.logger ?? false,
+    tls: options.tls,
     bodyLimitBytes: limits.bodyLimitBytes,
     // The accounts table itself: a lock held on it (a migration, a stuck transaction) shows as not ready.
     readiness: [{ name: 'database', check: () => options.database.query('SELECT 1 FROM accounts LIMIT 1') }],
   });
+  registerBankMetrics(app, metrics, options.metricsToken);
   app.setValidatorCompiler(strictValidatorCompiler);
   const encryption =
     options.encryptionKey === undefined ? undefined : bankEncryptionKey(options.encryptionKey);
@@ -220,13 +235,19 @@ export function createBankService(options: BankServiceOptions): BankService {
   // SA2pMP, the customer's side: authenticated by the device's bound key, the login's factors and its session.
   if (bankingContext !== undefined) registerBankingDeviceRoutes(app, bankingContext);
   const worker = createBankWorker(interbankContext, ledger, context.clock, bankingContext, options.database);
+  // SA2pMP: a banking request records a transaction for the log (or a notice to text); the worker
+  // takes it at once instead of at its next idle round.
+  if (bankingContext !== undefined)
+    app.addHook('onResponse', async (request) => {
+      if (request.method === 'POST' && request.url.startsWith('/banking/')) worker.kick();
+    });
   return {
     app,
     ledger,
     limits,
     worker,
     banking: bankingContext,
-    start: (intervalMs = 250) => worker.start(intervalMs),
+    start: (intervalMs = 250, idleIntervalMaxMs?: number) => worker.start(intervalMs, idleIntervalMaxMs),
     listen: (port, host = '127.0.0.1') => app.listen({ port, host }),
     close: async () => {
       await worker.stop();

@@ -1,10 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import { Hsm, type HsmOptions } from '@mpay/hsm';
-import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
+import {
+  type BackgroundLoop,
+  createBackgroundLoop,
+  createBackgroundLoopLimits,
+  createHttpServer,
+  housekeepingSchedule,
+  keepRawJsonBodies,
+  type ServerTls,
+} from '@mpay/http-server';
 import { type Database, migrate, readMigrations } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import type { BankLink, CustodyContext, CustodyIdentity, FspLink, Logger, LogLink } from './context.ts';
 import { type CustodyLimits, createCustodyLimits } from './limits.ts';
+import { createCustodyMetrics, registerCustodyMetrics, timeHsmSignatures } from './metrics.ts';
 import { runOutboxRound } from './outbox/outbox.ts';
 import { forgetExpiredLogins } from './pin/logins.ts';
 import { PinServer } from './pin/opaque-server.ts';
@@ -22,8 +31,17 @@ export interface CustodyServiceOptions {
   readonly transactionLog?: LogLink;
   readonly limits?: Partial<CustodyLimits>;
   readonly logger?: boolean | { level: string };
+  /** TLS for its port (@mpay/pki: institutionServerTls or publicServerTls); absent: plain HTTP. */
+  readonly tls?: ServerTls | undefined;
   readonly backgroundIntervalMs?: number;
+  /**
+   * The longest wait of the background loop while it finds nothing due (default custodyIdleIntervalMaxMs,
+   * at least backgroundIntervalMs); equal to backgroundIntervalMs, it polls as before (the idle benchmark's baseline).
+   */
+  readonly backgroundIdleIntervalMaxMs?: number;
   readonly clock?: () => Date;
+  /** The bearer token GET /metrics asks for (Prometheus's scrape credential); none: nobody scrapes. */
+  readonly metricsToken?: string;
 }
 
 export interface CustodyService {
@@ -33,6 +51,11 @@ export interface CustodyService {
   runBackgroundOnce(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The longest an idle custody waits before it looks for due retries again. */
+export const custodyIdleIntervalMaxMs = 2_000;
+/** How often custody forgets expired PIN logins and nonces, by its clock. */
+export const custodyHousekeepingIntervalMs = 30_000;
 
 /** Long polls of phones, woken when their customer's inbox gets an event. */
 class InboxWaiters {
@@ -78,10 +101,14 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
   const app = createHttpServer({
     name: 'custody',
     logger: options.logger ?? false,
+    tls: options.tls,
     bodyLimitBytes: limits.bodyLimitBytes,
     inFlightRequestsMax: limits.inFlightRequestsMax,
     readiness: [{ name: 'database', check: () => options.database.query('SELECT 1') }],
   });
+  const metrics = createCustodyMetrics(options.database, clock);
+  timeHsmSignatures(hsm, metrics);
+  registerCustodyMetrics(app, metrics, options.metricsToken);
   const log: Logger = app.log;
   const waiters = new InboxWaiters();
   let running: Promise<void> = Promise.resolve();
@@ -111,33 +138,50 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
     notifyInbox: (partyId) => waiters.notify(partyId),
     waitForInbox: (partyId, ms) => waiters.wait(partyId, ms),
   };
-  const runBackgroundOnce = () => {
+  const housekeeping = housekeepingSchedule(custodyHousekeepingIntervalMs, context.clock);
+  /** The outbox's due deliveries, and the housekeeping when due or `always`. Resolves whether it found work. */
+  const runRound = (always: boolean) => {
+    let foundWork = false;
     running = running
       .then(async () => {
-        await runOutboxRound(context);
+        foundWork = (await runOutboxRound(context)) > 0;
+        if (!always && !housekeeping.due()) return;
         await forgetExpiredLogins(context);
         await context.database.query('DELETE FROM used_nonces WHERE expires_at <= $1', [
           context.clock().toISOString(),
         ]);
+        housekeeping.ran();
       })
       .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
-    return running;
+    return running.then(() => foundWork);
   };
+  const runBackgroundOnce = () => runRound(true).then(() => undefined);
   keepRawJsonBodies(app);
   registerCustodyRoutes(app, context);
-  let timer: NodeJS.Timeout | undefined;
+  let loop: BackgroundLoop | undefined;
   return {
     app,
     context,
     runBackgroundOnce,
     async listen(port = 0, host = '127.0.0.1') {
       const address = await app.listen({ port, host });
-      timer = setInterval(() => void runBackgroundOnce(), options.backgroundIntervalMs ?? 500);
-      timer.unref();
+      // New effects are delivered at once (deliverNow, kickOutbox); the loop is for retries and housekeeping.
+      loop ??= createBackgroundLoop(
+        () => runRound(false),
+        createBackgroundLoopLimits({
+          busyIntervalMs: options.backgroundIntervalMs ?? 500,
+          idleIntervalMaxMs: Math.max(
+            options.backgroundIntervalMs ?? 500,
+            options.backgroundIdleIntervalMaxMs ?? custodyIdleIntervalMaxMs,
+          ),
+        }),
+        (error) => log.error({ err: error }, 'background round failed'),
+      );
+      loop.start();
       return address;
     },
     async close() {
-      clearInterval(timer);
+      await loop?.stop();
       waiters.close();
       await running;
       await app.close();

@@ -1,5 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpServer, keepRawJsonBodies } from '@mpay/http-server';
+import {
+  type BackgroundLoop,
+  createBackgroundLoop,
+  createBackgroundLoopLimits,
+  createHttpServer,
+  housekeepingSchedule,
+  keepRawJsonBodies,
+  type ServerTls,
+} from '@mpay/http-server';
 import type { Mailer } from '@mpay/mail';
 import { defaultSecurityPolicy, expiringPaymentStates, type SecurityPolicy } from '@mpay/protocol';
 import { type Database, migrate, readMigrations } from '@mpay/storage';
@@ -11,7 +19,8 @@ import type { TransactionLogLink } from './log/outbox.ts';
 import type { MacroContext } from './macro/context.ts';
 import { createMacroServiceLimits, type MacroServiceLimits } from './macro/limits.ts';
 import { MpinServer } from './macro/mpin.ts';
-import { registerMacroRoutes, runMacroHousekeeping } from './macro/routes.ts';
+import { registerMacroRoutes, runMacroDueWork } from './macro/routes.ts';
+import { forgetStaleMacroState } from './macro/store.ts';
 import { runOutboxRound } from './outbox/deliver.ts';
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
@@ -39,8 +48,15 @@ export interface GatewayServiceOptions {
   /** Bearer token for /admin routes; admin routes refuse everything when unset. */
   readonly operatorToken?: string;
   readonly logger?: boolean | { level: string };
+  /** TLS for its port (@mpay/pki: institutionServerTls or publicServerTls); absent: plain HTTP. */
+  readonly tls?: ServerTls | undefined;
   /** How often background work (outbox, expiry, clean-up) runs. */
   readonly backgroundIntervalMs?: number;
+  /**
+   * The longest wait of the background loop while it finds nothing due (default gatewayIdleIntervalMaxMs,
+   * at least backgroundIntervalMs); equal to backgroundIntervalMs, it polls as before (the idle benchmark's baseline).
+   */
+  readonly backgroundIdleIntervalMaxMs?: number;
   /** The transaction log every payment outcome is logged to. */
   readonly transactionLog?: TransactionLogLink;
   /** The service's clock (default: the system clock); tests move it to expire requests. */
@@ -69,8 +85,8 @@ export interface GatewayService {
   close(): Promise<void>;
 }
 
-/** Closes every unanswered request whose expiry passed: one transaction each, through the step table. */
-async function expireDueRequests(context: GatewayContext): Promise<void> {
+/** Closes every unanswered request whose expiry passed: one transaction each, through the step table. Returns how many. */
+async function expireDueRequests(context: GatewayContext): Promise<number> {
   const ids = await expiredPaymentIds(
     context.database,
     expiringPaymentStates,
@@ -83,21 +99,37 @@ async function expireDueRequests(context: GatewayContext): Promise<void> {
       changes: { detail: 'no answer from the customer in time' },
     }).catch((error: unknown) => context.log.warn({ err: error, paymentId: id }, 'expiry failed'));
   }
+  return ids.length;
 }
 
 /** Outbox batches one background round delivers at most (each claims up to outboxBatchSizeMax rows). */
 const outboxRoundsPerBackgroundRoundMax = 8;
+/** The longest an idle gateway waits before it looks for due work again (retries, expiries). */
+export const gatewayIdleIntervalMaxMs = 2_000;
+/** How often the gateway forgets expired nonces, idempotency keys and stale macro state, by its clock. */
+export const gatewayHousekeepingIntervalMs = 30_000;
 
-async function backgroundRound(context: GatewayContext, macro: MacroContext | undefined): Promise<void> {
-  await expireDueRequests(context);
+/** One background round: what is due, and the housekeeping when asked. Returns whether it found work. */
+async function backgroundRound(
+  context: GatewayContext,
+  macro: MacroContext | undefined,
+  housekeeping: boolean,
+): Promise<boolean> {
+  let done = await expireDueRequests(context);
   // Deliver until nothing due is left, bounded so that expiry and clean-up still get their turn.
   for (let round = 0; round < outboxRoundsPerBackgroundRoundMax; round += 1) {
-    if ((await runOutboxRound(context)) < context.limits.outboxBatchSizeMax) break;
+    const delivered = await runOutboxRound(context);
+    done += delivered;
+    if (delivered < context.limits.outboxBatchSizeMax) break;
   }
-  const now = context.clock();
-  await forgetExpiredNonces(context.database, now, context.limits.messageAgeSecondsMax);
-  await forgetIdempotencyKeys(context.database, now, context.limits.idempotencyKeptSeconds);
-  if (macro !== undefined) await runMacroHousekeeping(macro);
+  if (macro !== undefined) await runMacroDueWork(macro);
+  if (housekeeping) {
+    const now = context.clock();
+    await forgetExpiredNonces(context.database, now, context.limits.messageAgeSecondsMax);
+    await forgetIdempotencyKeys(context.database, now, context.limits.idempotencyKeptSeconds);
+    if (macro !== undefined) await forgetStaleMacroState(context.database, now, macro.limits);
+  }
+  return done > 0;
 }
 
 export async function createGatewayService(options: GatewayServiceOptions): Promise<GatewayService> {
@@ -106,6 +138,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   const app = createHttpServer({
     name: 'gateway',
     logger: options.logger ?? false,
+    tls: options.tls,
     bodyLimitBytes: limits.bodyLimitBytes,
     inFlightRequestsMax: limits.inFlightRequestsMax,
     readiness: [{ name: 'database', check: () => context.database.query('SELECT 1') }],
@@ -113,12 +146,23 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   const log: Logger = app.log;
   let running: Promise<void> = Promise.resolve();
   let pending = false;
-  const runBackgroundOnce = () => {
+  const housekeeping = housekeepingSchedule(
+    gatewayHousekeepingIntervalMs,
+    options.clock ?? (() => new Date()),
+  );
+  /** One round after the others (a kicked outbox round, a test's), with the housekeeping when due or `always`. */
+  const runRound = (always: boolean) => {
+    let foundWork = false;
     running = running
-      .then(() => backgroundRound(context, macro))
+      .then(async () => {
+        const due = always || housekeeping.due();
+        foundWork = await backgroundRound(context, macro, due);
+        if (due) housekeeping.ran();
+      })
       .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
-    return running;
+    return running.then(() => foundWork);
   };
+  const runBackgroundOnce = () => runRound(true).then(() => undefined);
   const context: GatewayContext = {
     database: options.database,
     fsp: options.fsp,
@@ -167,19 +211,30 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   registerAdminOutboxRoutes(app, context, options.operatorToken);
   registerMetricsRoutes(app, context, options.operatorToken);
   if (macro !== undefined) registerMacroRoutes(app, macro);
-  let timer: NodeJS.Timeout | undefined;
+  let loop: BackgroundLoop | undefined;
   return {
     app,
     context,
     runBackgroundOnce,
     async listen(port = 0, host = '127.0.0.1') {
       const address = await app.listen({ port, host });
-      timer = setInterval(() => void runBackgroundOnce(), options.backgroundIntervalMs ?? 500);
-      timer.unref();
+      // Outbox rows are kicked on commit (kickOutbox); the loop is for retries, expiries and housekeeping.
+      loop ??= createBackgroundLoop(
+        () => runRound(false),
+        createBackgroundLoopLimits({
+          busyIntervalMs: options.backgroundIntervalMs ?? 500,
+          idleIntervalMaxMs: Math.max(
+            options.backgroundIntervalMs ?? 500,
+            options.backgroundIdleIntervalMaxMs ?? gatewayIdleIntervalMaxMs,
+          ),
+        }),
+        (error) => log.error({ err: error }, 'background round failed'),
+      );
+      loop.start();
       return address;
     },
     async close() {
-      clearInterval(timer);
+      await loop?.stop();
       context.hub.close();
       await running;
       await app.close();

@@ -1,4 +1,4 @@
-import { createHttpServer } from '@mpay/http-server';
+import { createHttpServer, type ServerTls } from '@mpay/http-server';
 import { type NoteSigner, parseSignerKey } from '@mpay/merkle';
 import type { Database } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
@@ -11,6 +11,7 @@ import { type LogWitness, WitnessCosigning } from './integrate/cosign.ts';
 import { type IntegrationResult, integrateBatch } from './integrate/integrate.ts';
 import { createIntegrator } from './integrate/integrator.ts';
 import { createLogLimits, type LogLimits } from './limits.ts';
+import { createLogMetrics, registerLogMetrics } from './metrics.ts';
 
 export interface LogServiceOptions {
   /** An open database with the log's migrations applied (`migrateLog`); the caller closes it. */
@@ -22,8 +23,12 @@ export interface LogServiceOptions {
   readonly witnesses?: readonly LogWitness[] | undefined;
   readonly limits?: Partial<LogLimits> | undefined;
   readonly logger?: boolean | { level: string } | undefined;
+  /** TLS for its port (@mpay/pki: institutionServerTls or publicServerTls); absent: plain HTTP. */
+  readonly tls?: ServerTls | undefined;
   readonly clock?: (() => Date) | undefined;
   readonly clockSkewSeconds?: number | undefined;
+  /** The bearer token GET /metrics asks for (Prometheus's scrape credential); none: nobody scrapes. */
+  readonly metricsToken?: string | undefined;
 }
 
 export interface LogService {
@@ -69,9 +74,15 @@ export async function createLogService(options: LogServiceOptions): Promise<LogS
   const app = createHttpServer({
     name: 'log',
     logger: options.logger ?? false,
+    tls: options.tls,
     bodyLimitBytes: limits.bodyLimitBytes,
     readiness: [{ name: 'database', check: () => database.query('SELECT 1') }],
   });
+  registerLogMetrics(
+    app,
+    await createLogMetrics(database, options.witnesses ?? [], clock),
+    options.metricsToken,
+  );
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) =>
     done(null, body),

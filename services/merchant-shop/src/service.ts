@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpServer } from '@mpay/http-server';
+import {
+  type BackgroundLoop,
+  createBackgroundLoop,
+  createBackgroundLoopLimits,
+  createHttpServer,
+  housekeepingSchedule,
+  type ServerTls,
+} from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { MerchantClient } from '@mpay/sdk';
 import { type Database, migrate, readMigrations } from '@mpay/storage';
@@ -34,8 +41,15 @@ export interface MerchantShopOptions extends ShopHooks {
   /** The till (m-trade): how its QR codes name the merchant, its currency and limits. */
   readonly till?: TillOptions;
   readonly logger?: boolean | { level: string };
+  /** TLS for its port (@mpay/pki: institutionServerTls or publicServerTls); absent: plain HTTP. */
+  readonly tls?: ServerTls | undefined;
   /** How often the background delivers the outbox and forgets stale carts. */
   readonly backgroundIntervalMs?: number;
+  /**
+   * The longest wait of the background loop while it finds nothing due (default shopIdleIntervalMaxMs,
+   * at least backgroundIntervalMs); equal to backgroundIntervalMs, it polls as before (the idle benchmark's baseline).
+   */
+  readonly backgroundIdleIntervalMaxMs?: number;
   readonly clock?: () => Date;
 }
 
@@ -80,6 +94,11 @@ class NotificationWaiters {
  * payment request to the FSP), the FSP's signed webhooks verified and stored,
  * and the shipment that only a verified positive confirmation authorises.
  */
+/** The longest an idle shop waits before it looks for due retries again. */
+export const shopIdleIntervalMaxMs = 2_000;
+/** How often the shop forgets carts never checked out, by its clock. */
+export const shopHousekeepingIntervalMs = 60_000;
+
 export async function createMerchantShop(options: MerchantShopOptions): Promise<MerchantShop> {
   const limits = createShopLimits(options.limits);
   const catalogue = createCatalogue(options.catalogue ?? demoCatalogue, limits);
@@ -89,6 +108,7 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
   const app = createHttpServer({
     name: 'merchant-shop',
     logger: options.logger ?? false,
+    tls: options.tls,
     bodyLimitBytes: limits.bodyLimitBytes,
     inFlightRequestsMax: limits.inFlightRequestsMax,
     readiness: [{ name: 'database', check: () => options.database.query('SELECT 1') }],
@@ -124,21 +144,27 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
     },
     notificationStored: () => waiters.wakeAll(),
   };
-  const runBackgroundOnce = async () => {
+  const housekeeping = housekeepingSchedule(shopHousekeepingIntervalMs, context.clock);
+  /** The outbox's due deliveries, and forgetting stale carts when due or `always`. Resolves whether it found work. */
+  const runRound = (always: boolean) => {
+    let foundWork = false;
     running = running
       .then(async () => {
-        await runOutboxRound(context);
+        foundWork = (await runOutboxRound(context)) > 0;
+        if (!always && !housekeeping.due()) return;
         const staleBefore = new Date(context.clock().getTime() - limits.cartLifetimeSeconds * 1000);
         await forgetStaleCarts(context.database, staleBefore);
+        housekeeping.ran();
       })
       .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
-    await running;
+    return running.then(() => foundWork);
   };
+  const runBackgroundOnce = () => runRound(true).then(() => undefined);
   registerCustomerRoutes(app, context);
   registerMerchantRoutes(app, context, authenticate);
   registerWebhookRoutes(app, context);
   registerTillRoutes(app, context, till, authenticate);
-  let timer: NodeJS.Timeout | undefined;
+  let loop: BackgroundLoop | undefined;
   return {
     app,
     context,
@@ -162,12 +188,23 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
     runBackgroundOnce,
     async listen(port = 0, host = '127.0.0.1') {
       const address = await app.listen({ port, host });
-      timer = setInterval(() => void runBackgroundOnce(), options.backgroundIntervalMs ?? 500);
-      timer.unref();
+      // Payment requests are sent by the checkout itself, notifications kick the outbox; the loop is for retries.
+      loop ??= createBackgroundLoop(
+        () => runRound(false),
+        createBackgroundLoopLimits({
+          busyIntervalMs: options.backgroundIntervalMs ?? 500,
+          idleIntervalMaxMs: Math.max(
+            options.backgroundIntervalMs ?? 500,
+            options.backgroundIdleIntervalMaxMs ?? shopIdleIntervalMaxMs,
+          ),
+        }),
+        (error) => log.error({ err: error }, 'background round failed'),
+      );
+      loop.start();
       return address;
     },
     async close() {
-      clearInterval(timer);
+      await loop?.stop();
       waiters.wakeAll();
       await app.close();
       await running;

@@ -231,6 +231,16 @@ export const errorText: Readonly<Record<ErrorCode, ErrorText>> = {
     title: 'Enrolment blocked',
     advice: 'Too many wrong codes were tried. Ask your bank for a new enrolment code.',
   },
+  TLS_PEER_REFUSED: {
+    title: 'Connection refused',
+    advice:
+      'A service refused another one whose certificate names a different institution. Nothing was done; the operator must fix it.',
+  },
+  PKI_INVALID: {
+    title: 'Service not available',
+    advice:
+      'A service cannot read its certificates. Nothing was done. Try again later; the operator must fix it.',
+  },
 
   // payments
   PAYMENT_UNKNOWN: {

@@ -5,6 +5,7 @@ export const benchUsage = `Usage:
   mpay bench log [--json] [--entries N]                      log appends and proofs at N entries (default 1,000,000)
   mpay bench e2e [--profile ims] [--concurrency N] [--seconds S] [--json]
                                                              iMS payments end to end over HTTP, against the crypto-only ceiling
+  mpay bench idle [--seconds S] [--json]                    the platform doing nothing: backing off against polling
 `;
 
 /** `mpay bench …`: each benchmark prints its figures and the baseline measured in the same run. */
@@ -22,6 +23,10 @@ export async function runBench(args: readonly string[], io: CommandIo): Promise<
     case 'e2e': {
       const { runBenchE2e } = await import('./e2e.ts');
       return runBenchE2e(rest, io);
+    }
+    case 'idle': {
+      const { runBenchIdle } = await import('./idle.ts');
+      return runBenchIdle(rest, io);
     }
     default:
       io.stderr(benchUsage);

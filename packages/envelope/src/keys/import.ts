@@ -30,7 +30,40 @@ export async function jwkThumbprint(jwk: PublicJwk): Promise<string> {
  * The kid is the JWK's own, or its RFC 7638 thumbprint when it has none.
  */
 export async function importPublicKey(value: unknown): Promise<ImportedKey> {
-  return importParsed(parsePublicJwk(value));
+  const jwk = parsePublicJwk(value);
+  const key = cacheKeyOf(jwk);
+  const cached = importedPublicKeys.get(key);
+  if (cached !== undefined) {
+    // Most recently used last: the oldest is evicted first.
+    importedPublicKeys.delete(key);
+    importedPublicKeys.set(key, cached);
+    return cached;
+  }
+  const imported = importParsed(jwk);
+  importedPublicKeys.set(key, imported);
+  if (importedPublicKeys.size > importedPublicKeysMax) {
+    const oldest = importedPublicKeys.keys().next().value;
+    if (oldest !== undefined) importedPublicKeys.delete(oldest);
+  }
+  // A key that fails to import is not remembered: the next call fails the same way, afresh.
+  imported.catch(() => importedPublicKeys.delete(key));
+  return imported;
+}
+
+/**
+ * Public keys imported already, by their whole parsed JWK: a payment verifies
+ * the same merchants', banks' and FSP's keys again and again, and each import
+ * (and thumbprint) costs as much as a verification. A CryptoKey is immutable
+ * and not extractable, and a public key is no secret, so sharing one is safe;
+ * the map holds at most importedPublicKeysMax, least recently used out first.
+ * Revocation is not a property of the key: it is checked where keys are
+ * looked up (certificates, bindings), never skipped by this cache.
+ */
+const importedPublicKeys = new Map<string, Promise<ImportedKey>>();
+export const importedPublicKeysMax = 4_096;
+
+function cacheKeyOf(jwk: PublicJwk): string {
+  return JSON.stringify([jwk.kty, jwk.crv, jwk.x, jwk.y ?? null, jwk.alg, jwk.use, jwk.kid ?? null]);
 }
 
 /** Imports a private JWK; the CryptoKey is not extractable. */

@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { expectMpayError } from '../test-support/fixtures.ts';
 import { generateEncryptionKeyPair, generateSigningKeyPair } from './generate.ts';
 import { importPrivateKey, importPublicKey } from './import.ts';
@@ -93,6 +93,40 @@ describe('importPublicKey / importPrivateKey', () => {
       importPublicKey({ kty: 'EC', crv: 'P-256', x: zero, y: zero, alg: 'ES256' }),
       'CRYPTO_KEY_INVALID',
     );
+  });
+});
+
+describe('imported public keys', () => {
+  it('are imported once and shared; another kid or another point is another key', async () => {
+    const { publicJwk } = await generateSigningKeyPair();
+    const importKey = vi.spyOn(crypto.subtle, 'importKey');
+    try {
+      const first = await importPublicKey(publicJwk);
+      const again = await importPublicKey({ ...publicJwk });
+      expect(again.cryptoKey).toBe(first.cryptoKey);
+      expect(importKey).toHaveBeenCalledTimes(1);
+      const renamed = await importPublicKey({ ...publicJwk, kid: 'another' });
+      expect(renamed.kid).toBe('another');
+      expect(renamed.cryptoKey).not.toBe(first.cryptoKey);
+      const other = (await generateSigningKeyPair()).publicJwk;
+      expect((await importPublicKey(other)).cryptoKey).not.toBe(first.cryptoKey);
+      expect(importKey).toHaveBeenCalledTimes(3);
+    } finally {
+      importKey.mockRestore();
+    }
+  });
+
+  it('are not remembered when they fail to import: a point off the curve fails every time', async () => {
+    const { publicJwk } = await generateSigningKeyPair();
+    const offCurve = { ...publicJwk, y: `${publicJwk.y!.slice(0, -2)}AA` };
+    const importKey = vi.spyOn(crypto.subtle, 'importKey');
+    try {
+      await expectMpayError(importPublicKey(offCurve), 'CRYPTO_KEY_INVALID');
+      await expectMpayError(importPublicKey(offCurve), 'CRYPTO_KEY_INVALID');
+      expect(importKey).toHaveBeenCalledTimes(2);
+    } finally {
+      importKey.mockRestore();
+    }
   });
 });
 

@@ -81,6 +81,14 @@ export const errorCatalogue = Object.freeze({
   ENROLMENT_FAILED: final('The key enrolment failed.'),
   ENROLMENT_BLOCKED: final('Key enrolment is blocked after too many failed attempts.'),
 
+  // transport (TLS between institutions): the peer's certificate and what its request claims
+  TLS_PEER_REFUSED: final(
+    "The peer's TLS certificate does not name the institution its request is signed by.",
+  ),
+  PKI_INVALID: final(
+    "The deployment's certificate folder is missing, incomplete or damaged; the detail names the file.",
+  ),
+
   // payments
   PAYMENT_UNKNOWN: final('No such payment.'),
   PAYMENT_STATE_INVALID: final('The payment is not in a state that allows this step.'),

@@ -18,6 +18,7 @@ import { type AuditReport, auditLedger } from './audit.ts';
 import { commitEntryAlone } from './batch-transfers.ts';
 import {
   type BatcherStatistics,
+  type BatchObservation,
   createTransferBatcher,
   type TransferBatcher,
   type TransferBatcherOptions,
@@ -67,6 +68,8 @@ export interface BankLedgerOptions {
    * false: then each is its own transaction (the textbook path, for comparison).
    */
   readonly batching?: Partial<TransferBatcherOptions> | false | undefined;
+  /** Told of every batch transaction (metrics: batch sizes, commit latency, outcomes). */
+  readonly observeBatch?: ((batch: BatchObservation) => void) | undefined;
 }
 
 /** The transfer paths of a ledger: batched, or one transaction per transfer. */
@@ -101,7 +104,9 @@ function transferPaths(database: Database, batcher: TransferBatcher | undefined)
 export function createBankLedger(database: Database, options: BankLedgerOptions): BankLedger {
   const nextId = options.nextId ?? randomUUID;
   const batcher =
-    options.batching === false ? undefined : createTransferBatcher(database, options.batching ?? {});
+    options.batching === false
+      ? undefined
+      : createTransferBatcher(database, options.batching ?? {}, options.observeBatch);
   const describeTransfer = async (transfer: Transfer, now: Date): Promise<TransferView> => {
     if (transfer.kind !== 'pending') return { transfer };
     return {

@@ -38,6 +38,18 @@ export interface TransferBatcher {
   statistics(): BatcherStatistics;
 }
 
+/** One batch transaction as it ended, for metrics: its size, its commit time and each transfer's result. */
+export interface BatchObservation {
+  /** Transfers the batch carried (every request of every entry). */
+  readonly transfers: number;
+  /** From the start of the batch transaction to its commit (or its failure), in seconds. */
+  readonly commitSeconds: number;
+  /** True when the transaction failed and its entries were redone one by one (results not observed). */
+  readonly fallback: boolean;
+  /** Each request with its result, in order (empty for a fallback). */
+  readonly results: readonly { readonly request: TransferRequest; readonly result: TransferResult }[];
+}
+
 interface Waiting {
   readonly entry: BatchEntry;
   readonly resolve: (results: TransferResult[]) => void;
@@ -82,15 +94,26 @@ function takeBatch(queue: Waiting[], transfersMax: number): Waiting[] {
 export function createTransferBatcher(
   database: Database,
   options: Partial<TransferBatcherOptions> = {},
+  observe: (batch: BatchObservation) => void = () => undefined,
 ): TransferBatcher {
   const limits = createTransferBatcherOptions(options);
   const queue: Waiting[] = [];
   let queuedTransfers = 0;
   let draining = false;
   const statistics = { batches: 0, transfers: 0, fallbacks: 0 };
+  // Metrics only: an observer that throws must not fail a transfer that committed.
+  const report = (batch: BatchObservation) => {
+    try {
+      observe(batch);
+    } catch {
+      // ignored: the batch's outcome stands
+    }
+  };
 
   const runBatch = async (batch: readonly Waiting[]): Promise<void> => {
     let results: TransferResult[][];
+    const started = performance.now();
+    const transfers = batch.reduce((sum, waiting) => sum + waiting.entry.requests.length, 0);
     try {
       results = await commitBatch(
         database,
@@ -98,12 +121,24 @@ export function createTransferBatcher(
       );
     } catch {
       statistics.fallbacks += 1;
+      report({ transfers, commitSeconds: (performance.now() - started) / 1000, fallback: true, results: [] });
       for (const waiting of batch) {
         await commitEntryAlone(database, waiting.entry).then(waiting.resolve, waiting.reject);
       }
       return;
     }
     statistics.batches += 1;
+    report({
+      transfers,
+      commitSeconds: (performance.now() - started) / 1000,
+      fallback: false,
+      results: batch.flatMap((waiting, index) =>
+        waiting.entry.requests.flatMap((request, position) => {
+          const result = results[index]?.[position];
+          return result === undefined ? [] : [{ request, result }];
+        }),
+      ),
+    });
     batch.forEach((waiting, index) => {
       statistics.transfers += waiting.entry.requests.length;
       waiting.resolve(results[index] ?? []);

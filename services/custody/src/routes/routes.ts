@@ -1,6 +1,19 @@
 import { publicJwkSet } from '@mpay/envelope';
 import { verifySignedRequest } from '@mpay/http-client';
-import { rawBodyOf } from '@mpay/http-server';
+import {
+  arrayOf,
+  exactObject,
+  integerSchema,
+  isoTime,
+  joseBody,
+  jwkSet,
+  logReceipt,
+  nullable,
+  pendingState,
+  rawBodyOf,
+  stringSchema,
+  uuid,
+} from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -32,6 +45,122 @@ const redirectData = { type: 'string', minLength: 1, maxLength: 60_000 } as cons
 function objectSchema(properties: Record<string, unknown>, required: string[] = Object.keys(properties)) {
   return { type: 'object', additionalProperties: false, required, properties } as const;
 }
+
+const tags = ['custody'];
+const loginStarted = exactObject({ loginId: stringSchema, loginResponse: stringSchema });
+const docs = {
+  custody: {
+    summary: "Custody's id, public keys and OPAQUE public key",
+    tags,
+    response: {
+      200: exactObject({ id: stringSchema, keys: jwkSet, opaquePublicKey: stringSchema }),
+    },
+  },
+  registration: {
+    summary: 'Starts an OPAQUE PIN registration',
+    tags,
+    response: { 201: exactObject({ registrationId: stringSchema, registrationResponse: stringSchema }) },
+  },
+  walletPin: {
+    summary: "Registers a device-key wallet's PIN, bound to its bank binding",
+    tags,
+    response: { 201: exactObject({ credentialId: stringSchema }) },
+  },
+  login: { summary: 'Starts a PIN login (OPAQUE)', tags, response: { 200: loginStarted } },
+  finish: {
+    summary: 'Finishes a PIN login',
+    tags,
+    response: { 200: exactObject({ status: { const: 'ok' } }) },
+  },
+  enrolment: {
+    summary: 'Enrols a custody customer with the code its bank gave',
+    tags,
+    response: {
+      201: exactObject({
+        partyId: stringSchema,
+        serial: stringSchema,
+        binding: stringSchema,
+        credentialId: stringSchema,
+        deviceId: stringSchema,
+        deviceToken: stringSchema,
+      }),
+    },
+  },
+  device: {
+    summary: "Adds a phone of a custody customer (after the PIN's login)",
+    tags,
+    response: { 201: exactObject({ deviceToken: stringSchema }) },
+  },
+  unblock: {
+    summary: "Unblocks a customer's PIN (the customer's bank, signed request)",
+    tags,
+    noRequestBody: true,
+    response: {
+      200: exactObject({ partyId: stringSchema, status: { enum: ['unblocked', 'not-blocked'] } }),
+    },
+  },
+  redirect: {
+    summary: "The FSP's redirect of a payment's events or a refund's receipt (iMS §5 step 1)",
+    tags,
+    response: { 200: exactObject({ status: { const: 'accepted' } }) },
+  },
+  inbox: {
+    summary: "The phone's inbox after a cursor (long poll up to waitMs)",
+    tags,
+    querystring: {
+      type: 'object',
+      properties: { after: { type: 'string' }, waitMs: { type: 'string' } },
+    },
+    response: {
+      200: exactObject({
+        events: arrayOf(
+          exactObject({ cursor: stringSchema, event: stringSchema, paymentId: uuid, forward: stringSchema }, [
+            'paymentId',
+          ]),
+        ),
+      }),
+    },
+  },
+  delegation: {
+    summary: 'Starts a delegate signature: the PIN login for one payment (steps 4–5)',
+    tags,
+    response: { 200: exactObject({ delegationId: stringSchema, loginResponse: stringSchema }) },
+  },
+  authorisation: {
+    summary: "The phone's PIN proof and decision: custody signs in the HSM (step 6)",
+    tags,
+    rawBody: joseBody('JWE to custody of the OPAQUE finish and the decision'),
+    response: {
+      200: exactObject(
+        { status: { enum: ['completed', 'authorised', 'declined'] }, paymentId: uuid, receipt: stringSchema },
+        ['receipt'],
+      ),
+    },
+  },
+  signatures: {
+    summary: 'What custody signed for the customer, newest first',
+    tags,
+    response: {
+      200: exactObject({
+        signatures: arrayOf(
+          exactObject({
+            paymentId: uuid,
+            decision: stringSchema,
+            kid: stringSchema,
+            signedAt: isoTime,
+            jws: stringSchema,
+            logIndex: nullable(integerSchema),
+          }),
+        ),
+      }),
+    },
+  },
+  evidence: (summary: string) => ({
+    summary,
+    tags,
+    response: { 200: logReceipt, 202: { ...pendingState, description: 'The log has not proved it yet' } },
+  }),
+} as const;
 
 const schemas = {
   registration: objectSchema({ registrationRequest: opaqueString }),
@@ -151,46 +280,66 @@ export function registerCustodyRoutes(
   const polls = new Map<string, number>();
   /** Evidence requests open per customer (each signs in the HSM and calls the FSP). */
   const evidenceRequests = new Map<string, number>();
-  app.get('/custody', async () => ({
+  app.get('/custody', { schema: docs.custody }, async () => ({
     id: context.custody.id,
     keys: publicJwkSet([context.custody.signing.publicJwk, context.custody.encryption.publicJwk]),
     opaquePublicKey: context.pins.publicKey,
   }));
 
   // OPAQUE: registration and login (for custody customers and device-key wallets alike).
-  app.post('/pin-registrations', { schema: { body: schemas.registration } }, async (request, reply) => {
-    const body = bodyOf<{ registrationRequest: string }>(request);
-    return reply.code(201).send(await newRegistration(context, body.registrationRequest));
-  });
-  app.post('/wallet-pins', { schema: { body: schemas.walletPin } }, async (request, reply) => {
-    return reply.code(201).send(await registerWalletPin(context, bodyOf(request)));
-  });
-  app.post('/pin-logins', { schema: { body: schemas.login } }, async (request) => {
+  app.post(
+    '/pin-registrations',
+    { schema: { ...docs.registration, body: schemas.registration } },
+    async (request, reply) => {
+      const body = bodyOf<{ registrationRequest: string }>(request);
+      return reply.code(201).send(await newRegistration(context, body.registrationRequest));
+    },
+  );
+  app.post(
+    '/wallet-pins',
+    { schema: { ...docs.walletPin, body: schemas.walletPin } },
+    async (request, reply) => {
+      return reply.code(201).send(await registerWalletPin(context, bodyOf(request)));
+    },
+  );
+  app.post('/pin-logins', { schema: { ...docs.login, body: schemas.login } }, async (request) => {
     const body = bodyOf<{ credentialId: string; startLoginRequest: string }>(request);
     return startLogin(context, body.credentialId, body.startLoginRequest, { purpose: 'login' });
   });
-  app.post('/pin-logins/:loginId/finish', { schema: { body: schemas.finish } }, async (request) => {
-    const loginId = param(request, 'loginId', /^[A-Za-z0-9_-]{22}$/);
-    const body = bodyOf<{ finishLoginRequest: string | null }>(request);
-    const finished = await context.database.transaction((sql) =>
-      finishLogin(context, sql, loginId, body.finishLoginRequest, (login) => login.purpose === 'login'),
-    );
-    if (!finished.ok) return refuseFinish(context, finished.partyId);
-    return { status: 'ok' };
-  });
+  app.post(
+    '/pin-logins/:loginId/finish',
+    { schema: { ...docs.finish, body: schemas.finish } },
+    async (request) => {
+      const loginId = param(request, 'loginId', /^[A-Za-z0-9_-]{22}$/);
+      const body = bodyOf<{ finishLoginRequest: string | null }>(request);
+      const finished = await context.database.transaction((sql) =>
+        finishLogin(context, sql, loginId, body.finishLoginRequest, (login) => login.purpose === 'login'),
+      );
+      if (!finished.ok) return refuseFinish(context, finished.partyId);
+      return { status: 'ok' };
+    },
+  );
 
   // Custody customers: enrolment, more phones, the bank's unblock.
-  app.post('/enrolments', { schema: { body: schemas.enrolment } }, async (request, reply) => {
-    return reply.code(201).send(await enrolCustodyCustomer(context, bodyOf(request)));
-  });
-  app.post('/customers/:partyId/devices', { schema: { body: schemas.device } }, async (request, reply) => {
-    const partyId = param(request, 'partyId', /^[^\s/]{3,200}$/);
-    const body = bodyOf<{ deviceId: string; loginId: string; finishLoginRequest: string | null }>(request);
-    return reply
-      .code(201)
-      .send(await addDevice(context, partyId, body.deviceId, body.loginId, body.finishLoginRequest));
-  });
-  app.post('/customers/:partyId/unblock', async (request) => {
+  app.post(
+    '/enrolments',
+    { schema: { ...docs.enrolment, body: schemas.enrolment } },
+    async (request, reply) => {
+      return reply.code(201).send(await enrolCustodyCustomer(context, bodyOf(request)));
+    },
+  );
+  app.post(
+    '/customers/:partyId/devices',
+    { schema: { ...docs.device, body: schemas.device } },
+    async (request, reply) => {
+      const partyId = param(request, 'partyId', /^[^\s/]{3,200}$/);
+      const body = bodyOf<{ deviceId: string; loginId: string; finishLoginRequest: string | null }>(request);
+      return reply
+        .code(201)
+        .send(await addDevice(context, partyId, body.deviceId, body.loginId, body.finishLoginRequest));
+    },
+  );
+  app.post('/customers/:partyId/unblock', { schema: docs.unblock }, async (request) => {
     const partyId = param(request, 'partyId', /^[^\s/]{3,200}$/);
     const verified = await authenticateBankOf(context, request, partyId);
     const now = context.clock();
@@ -209,7 +358,7 @@ export function registerCustodyRoutes(
   });
 
   // Step 1 → 2: the FSP's redirect.
-  app.post('/fsp/messages', { schema: { body: schemas.redirect } }, async (request) => {
+  app.post('/fsp/messages', { schema: { ...docs.redirect, body: schemas.redirect } }, async (request) => {
     await authenticateFsp(context, {
       method: request.method,
       path: request.url,
@@ -223,7 +372,7 @@ export function registerCustodyRoutes(
   });
 
   // The phone: its inbox (step 2's delivery, step 10), the delegation (steps 4–6), what custody signed.
-  app.get('/inbox', async (request) => {
+  app.get('/inbox', { schema: docs.inbox }, async (request) => {
     const device = await authenticateDevice(context, request.headers.authorization);
     const query = request.query as { after?: unknown; waitMs?: unknown };
     const after =
@@ -245,12 +394,12 @@ export function registerCustodyRoutes(
       else polls.set(key, left);
     }
   });
-  app.post('/delegations', { schema: { body: schemas.delegation } }, async (request) => {
+  app.post('/delegations', { schema: { ...docs.delegation, body: schemas.delegation } }, async (request) => {
     const device = await authenticateDevice(context, request.headers.authorization);
     const body = bodyOf<{ paymentId: string; startLoginRequest: string }>(request);
     return startDelegation(context, device, body.paymentId, body.startLoginRequest);
   });
-  app.post('/delegations/:delegationId/authorisation', async (request) => {
+  app.post('/delegations/:delegationId/authorisation', { schema: docs.authorisation }, async (request) => {
     const device = await authenticateDevice(context, request.headers.authorization);
     const delegationId = param(request, 'delegationId', /^[A-Za-z0-9_-]{22}$/);
     const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim();
@@ -259,7 +408,7 @@ export function registerCustodyRoutes(
     }
     return authoriseDelegation(context, device, delegationId, request.body.trim());
   });
-  app.get('/delegate-signatures', async (request) => {
+  app.get('/delegate-signatures', { schema: docs.signatures }, async (request) => {
     const device = await authenticateDevice(context, request.headers.authorization);
     return { signatures: await delegateSignaturesOf(context, device.partyId, 100) };
   });
@@ -290,12 +439,18 @@ export function registerCustodyRoutes(
     }
   }
   // A payment custody signed for the customer, and a refund of one whose receipt custody forwarded.
-  app.get('/payments/:paymentId/evidence', async (request, reply) =>
-    serveEvidence(request, reply, (device, paymentId) => paymentEvidenceOf(context, device, paymentId)),
+  app.get(
+    '/payments/:paymentId/evidence',
+    { schema: docs.evidence('The log receipt of a payment custody signed') },
+    async (request, reply) =>
+      serveEvidence(request, reply, (device, paymentId) => paymentEvidenceOf(context, device, paymentId)),
   );
-  app.get('/payments/:paymentId/refunds/:refundId/evidence', async (request, reply) =>
-    serveEvidence(request, reply, (device, paymentId) =>
-      refundEvidenceOf(context, device, paymentId, param(request, 'refundId', paymentIdPattern)),
-    ),
+  app.get(
+    '/payments/:paymentId/refunds/:refundId/evidence',
+    { schema: docs.evidence('The log receipt of a refund of such a payment') },
+    async (request, reply) =>
+      serveEvidence(request, reply, (device, paymentId) =>
+        refundEvidenceOf(context, device, paymentId, param(request, 'refundId', paymentIdPattern)),
+      ),
   );
 }

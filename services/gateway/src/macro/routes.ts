@@ -1,5 +1,16 @@
+import {
+  errorBodySchema,
+  exactObject,
+  integerSchema,
+  isoTime,
+  type JsonSchema,
+  joseBody,
+  nullable,
+  openObject,
+  stringSchema,
+} from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import { idempotencyClaim } from '../routes/payments.ts';
 import { answerSecretQuestion } from './answer.ts';
 import { finishChallengeOpening, startChallengeOpening } from './challenge.ts';
@@ -15,7 +26,6 @@ import {
 } from './payment-request.ts';
 import { findMacroPayment, macroTransactionIdPattern } from './payment-store.ts';
 import { openRegistration, registerClient, verifyRegistration } from './registration.ts';
-import { forgetStaleMacroState } from './store.ts';
 
 const joseContentTypes = ['application/jose', 'text/plain'];
 
@@ -64,6 +74,41 @@ const loginFinishSchema = {
   properties: { finishLoginRequest: { type: ['string', 'null'], maxLength: 2048 } },
 } as const;
 
+const tags = ['macro'];
+const registrationAnswer = exactObject({ clientId: stringSchema, mailedTo: stringSchema });
+const loginStarted = exactObject({ loginId: stringSchema, loginResponse: stringSchema });
+const sessionAnswer = openObject({ sessionId: stringSchema, expiresAt: isoTime, confirmation: stringSchema });
+const challengedAnswer = exactObject({
+  transactionId: stringSchema,
+  requestId: stringSchema,
+  status: stringSchema,
+  step: nullable(integerSchema),
+  challengedAt: isoTime,
+  expiresAt: isoTime,
+  challengeOpenings: stringSchema,
+});
+const openingStarted = exactObject({
+  openingId: stringSchema,
+  loginResponse: stringSchema,
+  expiresAt: isoTime,
+});
+const challengeAnswer = exactObject({ challenge: stringSchema });
+const secretAnswerAccepted = exactObject({
+  transactionId: stringSchema,
+  sessionId: stringSchema,
+  status: stringSchema,
+  step: nullable(integerSchema),
+});
+/** A refused secret answer: mpay's error body with failure_msg1 sealed for the client. */
+const secretAnswerRefused: JsonSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: { ...(errorBodySchema.properties as object), failureMsg1: stringSchema },
+  description: 'AUTHENTICATION_FAILED, with failure_msg1 sealed under the channel key',
+};
+const sealedStatus = exactObject({ transactionId: stringSchema, statusMessage: stringSchema });
+const jose = (description: string) => joseBody(description, joseContentTypes);
+
 /**
  * The MPASP's macro routes (seed 002 §3 and the hardened E_SP of issue 10):
  *
@@ -101,7 +146,13 @@ const loginFinishSchema = {
  * Openings take no Idempotency-Key, as logins: each start is a counted try.
  */
 export function registerMacroRoutes(app: FastifyInstance, macro: MacroContext): void {
-  app.post('/macro/registrations', async (request, reply) => {
+  const registration: FastifySchema = {
+    summary: 'Registers a macro client (ID_C and mPIN go by mail)',
+    tags,
+    rawBody: jose('JWE to the FSP of the registration'),
+    response: { 201: registrationAnswer },
+  };
+  app.post('/macro/registrations', { schema: registration }, async (request, reply) => {
     const opened = await openRegistration(macro.gateway, compactBody(request));
     const verified = await verifyRegistration(macro.gateway, opened);
     // Scoped to the verified party, like every other claim: a stranger's key never reads its answer.
@@ -110,13 +161,26 @@ export function registerMacroRoutes(app: FastifyInstance, macro: MacroContext): 
     const answer = await registerClient(macro, verified, claim);
     return reply.code(answer.statusCode).send(answer.body);
   });
-  app.post('/macro/sessions', { schema: { body: loginStartSchema } }, async (request, reply) => {
+  const loginStart = {
+    summary: 'Starts an mPIN login (OPAQUE KE1 → KE2)',
+    tags,
+    body: loginStartSchema,
+    response: { 201: loginStarted },
+  };
+  app.post('/macro/sessions', { schema: loginStart }, async (request, reply) => {
     const { clientId, startLoginRequest } = request.body as { clientId: string; startLoginRequest: string };
     return reply.code(201).send(await startMacroLogin(macro, clientId, startLoginRequest));
   });
   app.post(
     '/macro/sessions/:loginId/finish',
-    { schema: { body: loginFinishSchema } },
+    {
+      schema: {
+        summary: 'Finishes an mPIN login: a session',
+        tags,
+        body: loginFinishSchema,
+        response: { 201: sessionAnswer },
+      },
+    },
     async (request, reply) => {
       const loginId = String((request.params as { loginId?: unknown }).loginId);
       const { finishLoginRequest } = request.body as { finishLoginRequest: string | null };
@@ -127,18 +191,36 @@ export function registerMacroRoutes(app: FastifyInstance, macro: MacroContext): 
 }
 
 function registerMacroPaymentRoutes(app: FastifyInstance, macro: MacroContext): void {
-  app.post('/macro/payments', async (request, reply) => {
+  const paymentRequest: FastifySchema = {
+    summary: 'A macro payment request (§4.2 steps 1–3): the secret-question challenge',
+    tags,
+    rawBody: jose('E_SP{PaymentRequestContent, MSISDN} under the request key'),
+    response: { 201: challengedAnswer },
+  };
+  app.post('/macro/payments', { schema: paymentRequest }, async (request, reply) => {
     // Opening comes first and writes nothing: a key is claimed only for the client whose key opened the message.
     const opened = await openPaymentRequest(macro, compactBody(request));
     const answer = await requestMacroPayment(macro, opened, requireClaim(request, opened.client.clientId));
     return reply.code(answer.statusCode).send(answer.body);
   });
-  app.get('/macro/payments/:transactionId', async (request) =>
+  const status = {
+    summary: "A macro payment's status, sealed under the client's request key",
+    tags,
+    response: { 200: sealedStatus },
+  };
+  app.get('/macro/payments/:transactionId', { schema: status }, async (request) =>
     sealedMacroPaymentStatus(macro, transactionIdOf(request)),
   );
   app.post(
     '/macro/payments/:transactionId/challenge/openings',
-    { schema: { body: openingStartSchema } },
+    {
+      schema: {
+        summary: "Starts opening the payment's challenge with the mPIN (a counted try)",
+        tags,
+        body: openingStartSchema,
+        response: { 201: openingStarted },
+      },
+    },
     async (request, reply) => {
       const { startLoginRequest } = request.body as { startLoginRequest: string };
       return reply
@@ -148,7 +230,14 @@ function registerMacroPaymentRoutes(app: FastifyInstance, macro: MacroContext): 
   );
   app.post(
     '/macro/payments/:transactionId/challenge/openings/:openingId/finish',
-    { schema: { body: loginFinishSchema } },
+    {
+      schema: {
+        summary: 'Finishes the opening: the challenge E_SP{ID_T, T_iS, SQn}',
+        tags,
+        body: loginFinishSchema,
+        response: { 201: challengeAnswer },
+      },
+    },
     async (request, reply) => {
       const openingId = String((request.params as { openingId?: unknown }).openingId);
       const { finishLoginRequest } = request.body as { finishLoginRequest: string | null };
@@ -157,29 +246,37 @@ function registerMacroPaymentRoutes(app: FastifyInstance, macro: MacroContext): 
         .send(await finishChallengeOpening(macro, transactionIdOf(request), openingId, finishLoginRequest));
     },
   );
-  app.post('/macro/payments/:transactionId/secret-answer', async (request, reply) => {
-    const transactionId = transactionIdOf(request);
-    const body = compactBody(request);
-    const payment = await findMacroPayment(macro.gateway.database, transactionId);
-    if (payment === undefined) throw new MpayError('PAYMENT_UNKNOWN');
-    // Scoped to the payment's client: only its channel key opens the body, checked in the transaction.
-    const answer = await answerSecretQuestion(
-      macro,
-      transactionId,
-      body,
-      requireClaim(request, payment.payment.clientId),
-    );
-    return reply.code(answer.statusCode).send(answer.body);
-  });
+  const secretAnswer: FastifySchema = {
+    summary: "The client's answer to the secret question (§4.2 step 5)",
+    tags,
+    rawBody: jose('E_SP{SecretAnswerContent} under the channel key'),
+    response: { 202: secretAnswerAccepted, 401: secretAnswerRefused },
+  };
+  app.post(
+    '/macro/payments/:transactionId/secret-answer',
+    { schema: secretAnswer },
+    async (request, reply) => {
+      const transactionId = transactionIdOf(request);
+      const body = compactBody(request);
+      const payment = await findMacroPayment(macro.gateway.database, transactionId);
+      if (payment === undefined) throw new MpayError('PAYMENT_UNKNOWN');
+      // Scoped to the payment's client: only its channel key opens the body, checked in the transaction.
+      const answer = await answerSecretQuestion(
+        macro,
+        transactionId,
+        body,
+        requireClaim(request, payment.payment.clientId),
+      );
+      return reply.code(answer.statusCode).send(answer.body);
+    },
+  );
 }
 
 /**
- * Background: forgets expired logins and channels, old attempts and the counts of ids nobody holds; expires
- * payments past T_EXP; sends the due step-6 requests to the client banks and asks them for the outcomes of
- * step 12.
+ * Background, what is due: expires payments past T_EXP; sends the due step-6 requests to the client banks
+ * and asks them for the outcomes of step 12. (The housekeeping, forgetStaleMacroState, runs far less often.)
  */
-export async function runMacroHousekeeping(macro: MacroContext): Promise<void> {
-  await forgetStaleMacroState(macro.gateway.database, macro.gateway.clock(), macro.limits);
+export async function runMacroDueWork(macro: MacroContext): Promise<void> {
   await expireDueMacroPayments(macro);
   await sendClientBankRequests(macro);
   await checkClientBankOutcomes(macro);

@@ -95,6 +95,8 @@ describe('the outbox', () => {
     expect(request).toMatchObject({ method: 'POST', url: '/hooks/mpay', body: row.payload.body });
     expect(request.headers['content-type']).toBe('application/jose');
     expect(request.headers['mpay-delivery-id']).toBe(row.id);
+    // The merchant's logs can name the payment as the platform's logs do.
+    expect(request.headers['x-request-id']).toBe(`payment:${row.paymentId}`);
     const notification = await verifyPayload(
       request.body,
       async () => gateway.fsp.signing.publicJwk,

@@ -1,4 +1,5 @@
 import { encryptTo } from '@mpay/envelope';
+import { currentRequestId, requestIdHeader } from '@mpay/http-client';
 import { withRequestId } from '@mpay/http-server';
 import { awaitingBankPaymentStates, isMpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -136,7 +137,12 @@ async function pushToDevice(
 async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { url: string; body: string }) {
   const response = await fetch(payload.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/jose', 'mpay-delivery-id': row.id },
+    // The merchant's logs can name the payment as the platform's do (runOutboxRound sets the id).
+    headers: {
+      'content-type': 'application/jose',
+      'mpay-delivery-id': row.id,
+      [requestIdHeader]: currentRequestId() ?? `payment:${row.payment_id}`,
+    },
     body: payload.body,
     signal: AbortSignal.timeout(context.limits.webhookTimeoutMs),
     redirect: 'manual',

@@ -1,4 +1,11 @@
-import { isFinalState, isPaymentState, type PaymentState, paymentStates } from '@mpay/protocol';
+import { type HistogramSnapshot, readDurationHistograms } from '@mpay/http-server';
+import {
+  isFinalState,
+  isPaymentState,
+  type PaymentState,
+  paymentStateMachine,
+  paymentStates,
+} from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 
 /**
@@ -90,4 +97,79 @@ async function readDurations(sql: Sql): Promise<Map<PaymentState, DurationHistog
     });
   }
   return durations;
+}
+
+/**
+ * Upper bounds of one step of a payment, in seconds: a verification or a
+ * delivery takes milliseconds, a customer's answer on a phone minutes.
+ */
+export const paymentStepBucketsSeconds: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+]);
+
+/** One step of the protocol: a transition of the state machine (from → to). */
+export interface PaymentStep {
+  readonly from: PaymentState;
+  readonly to: PaymentState;
+}
+
+/** Every transition of the payment state machine, in the table's order: the steps a histogram is kept for. */
+export const paymentSteps: readonly PaymentStep[] = Object.freeze(
+  paymentStates.flatMap((from) => paymentStateMachine[from].next.map((to) => Object.freeze({ from, to }))),
+);
+
+export interface StepDurations {
+  readonly step: PaymentStep;
+  readonly histogram: HistogramSnapshot;
+}
+
+function emptySnapshot(buckets: readonly number[]): HistogramSnapshot {
+  return { bucketCounts: buckets.map(() => 0), count: 0, sum: 0 };
+}
+
+/**
+ * How long payments stayed in each state before each step, from the
+ * append-only event history: the time between an event and the one before
+ * it of the same payment (the merchant's request verified → countersigned
+ * and pushed to the device → the customer's signature verified → the bank's
+ * answer). Every transition of the table is listed, zero included.
+ */
+export async function readStepDurations(sql: Sql): Promise<StepDurations[]> {
+  const snapshots = await readDurationHistograms(
+    sql,
+    `SELECT e.from_state || ' ' || e.to_state AS key,
+       greatest(extract(epoch FROM e.created_at - p.created_at), 0)::float8 AS seconds
+     FROM payment_events e
+     JOIN payment_events p ON p.payment_id = e.payment_id AND p.sequence = e.sequence - 1
+     WHERE e.from_state IS NOT NULL`,
+    [],
+    paymentStepBucketsSeconds,
+  );
+  return paymentSteps.map((step) => ({
+    step,
+    histogram: snapshots.get(`${step.from} ${step.to}`) ?? emptySnapshot(paymentStepBucketsSeconds),
+  }));
+}
+
+/**
+ * How long the outbox took to deliver each kind of effect, from the row's
+ * creation (in the transaction that decided it) to its delivery: the
+ * request delivered to the device (device_push), the order delivered to the
+ * customer's bank and answered (bank_order), the merchant notified
+ * (webhook), the outcome logged (log_entry). Kinds as outboxKinds lists them.
+ */
+export async function readDeliveryDurations(
+  sql: Sql,
+  kinds: readonly string[],
+): Promise<Map<string, HistogramSnapshot>> {
+  const snapshots = await readDurationHistograms(
+    sql,
+    `SELECT kind AS key, greatest(extract(epoch FROM delivered_at - created_at), 0)::float8 AS seconds
+     FROM outbox WHERE delivered_at IS NOT NULL`,
+    [],
+    paymentStepBucketsSeconds,
+  );
+  return new Map(
+    kinds.map((kind) => [kind, snapshots.get(kind) ?? emptySnapshot(paymentStepBucketsSeconds)]),
+  );
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { outboxBacklogs } from '../outbox/backlog.ts';
+import { outboxesAnswer } from './answers.ts';
 import { authenticateOperator } from './auth.ts';
 
 /**
@@ -16,7 +17,14 @@ export function registerAdminOutboxRoutes(
 ): void {
   app.get(
     '/admin/outboxes',
-    { preValidation: async (request) => authenticateOperator(operatorToken, request) },
+    {
+      schema: {
+        summary: 'What the gateway still has to deliver, per outbox (operator)',
+        tags: ['operations'],
+        response: { 200: outboxesAnswer },
+      },
+      preValidation: async (request) => authenticateOperator(operatorToken, request),
+    },
     async () => ({
       service: context.fsp.id,
       outboxes: await outboxBacklogs(context.database, context.clock()),

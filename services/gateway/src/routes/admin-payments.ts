@@ -17,6 +17,7 @@ import {
   paymentEffectsOf,
 } from '../payments/listing.ts';
 import { findPayment, listPaymentEvents } from '../payments/store.ts';
+import { adminPaymentDetail, adminPaymentsPage } from './answers.ts';
 import { authenticateOperator } from './auth.ts';
 import { paymentId } from './payments.ts';
 
@@ -155,7 +156,27 @@ export function registerAdminPaymentRoutes(
   operatorToken: string | undefined,
 ): void {
   const operator = async (request: FastifyRequest) => authenticateOperator(operatorToken, request);
-  app.get('/admin/payments', { preValidation: operator }, async (request) => {
+  const tags = ['operations'];
+  const pageSchema = {
+    summary: 'Payments newest first, with counts by state and status (operator)',
+    tags,
+    querystring: {
+      type: 'object',
+      properties: {
+        status: { type: 'string' },
+        state: { type: 'string' },
+        limit: { type: 'string', pattern: '^\\d{1,4}$' },
+        after: { type: 'string', maxLength: cursorLengthMax },
+      },
+    },
+    response: { 200: adminPaymentsPage },
+  };
+  const detailSchema = {
+    summary: 'A payment with its protocol steps, effects and log entry (operator)',
+    tags,
+    response: { 200: adminPaymentDetail },
+  };
+  app.get('/admin/payments', { schema: pageSchema, preValidation: operator }, async (request) => {
     const query = (request.query ?? {}) as Record<string, unknown>;
     const states = statesOf(query);
     const limit = limitOf(query);
@@ -168,7 +189,7 @@ export function registerAdminPaymentRoutes(
       counts: countsJson(await countPaymentsByState(context.database)),
     };
   });
-  app.get('/admin/payments/:id', { preValidation: operator }, async (request) =>
+  app.get('/admin/payments/:id', { schema: detailSchema, preValidation: operator }, async (request) =>
     paymentDetail(context, paymentId(request)),
   );
 }

@@ -4,6 +4,7 @@ import type { GatewayContext } from '../context.ts';
 import { writeEvent } from '../devices/hub.ts';
 import { pendingRequestsPage } from '../payments/store.ts';
 import { findParty } from '../registry/parties.ts';
+import { deviceEventStream, devicePaymentRequests } from './answers.ts';
 import { authenticateParty } from './auth.ts';
 
 const cursorPattern = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)_([0-9a-f-]{36})$/;
@@ -29,7 +30,13 @@ async function customerOf(context: GatewayContext, partyId: string): Promise<str
  * while it was offline and no flood of old requests hides a new one.
  */
 export function registerDeviceRoutes(app: FastifyInstance, context: GatewayContext): void {
-  app.get('/devices/events', async (request, reply) => {
+  const tags = ['devices'];
+  const eventsSchema = {
+    summary: "The customer's device stream of payment requests (Server-Sent Events)",
+    tags,
+    response: { 200: deviceEventStream },
+  };
+  app.get('/devices/events', { schema: eventsSchema }, async (request, reply) => {
     const customerId = await customerOf(context, (await authenticateParty(context, request)).partyId);
     reply.hijack();
     const stream = reply.raw;
@@ -63,7 +70,13 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
   });
 
   // The same pending requests as a paged list, newest first: `?after=<cursor>` continues.
-  app.get('/devices/payment-requests', async (request) => {
+  const pageSchema = {
+    summary: 'The payment requests waiting for the customer, newest first, page by page',
+    tags,
+    querystring: { type: 'object', properties: { after: { type: 'string', maxLength: 64 } } },
+    response: { 200: devicePaymentRequests },
+  };
+  app.get('/devices/payment-requests', { schema: pageSchema }, async (request) => {
     const customerId = await customerOf(context, (await authenticateParty(context, request)).partyId);
     const after = parseCursor((request.query as { after?: unknown }).after);
     const page = await pendingRequestsPage(

@@ -1,8 +1,10 @@
+import { pendingState } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { logReceiptOf } from '../log/outbox.ts';
 import { paymentOfParty } from '../payments/status.ts';
+import { logReceipt } from './answers.ts';
 import { authenticateOperator, authenticateParty } from './auth.ts';
 import { paymentId } from './payments.ts';
 
@@ -25,14 +27,27 @@ export function registerEvidenceRoutes(
   context: GatewayContext,
   operatorToken?: string,
 ) {
-  app.get('/payments/:id/evidence', async (request, reply) => {
-    const caller = await authenticateParty(context, request);
-    const id = paymentId(request);
-    await paymentOfParty(context, id, caller.partyId);
-    return answer(context, id, reply);
+  const evidence = (summary: string) => ({
+    summary,
+    tags: ['evidence'],
+    response: { 200: logReceipt, 202: { ...pendingState, description: 'The log has not proved it yet' } },
   });
-  app.get('/admin/payments/:id/evidence', async (request, reply) => {
-    authenticateOperator(operatorToken, request);
-    return answer(context, paymentId(request), reply);
-  });
+  app.get(
+    '/payments/:id/evidence',
+    { schema: evidence("A payment's log receipt, for its parties") },
+    async (request, reply) => {
+      const caller = await authenticateParty(context, request);
+      const id = paymentId(request);
+      await paymentOfParty(context, id, caller.partyId);
+      return answer(context, id, reply);
+    },
+  );
+  app.get(
+    '/admin/payments/:id/evidence',
+    { schema: evidence("A payment's log receipt (operator)") },
+    async (request, reply) => {
+      authenticateOperator(operatorToken, request);
+      return answer(context, paymentId(request), reply);
+    },
+  );
 }

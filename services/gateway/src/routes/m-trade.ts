@@ -6,6 +6,7 @@ import { createTradeClaimLimits, type TradeClaimLimits } from '../m-trade/limits
 import { findClaim } from '../m-trade/store.ts';
 import { verifyTillCode } from '../m-trade/verify.ts';
 import { findParty } from '../registry/parties.ts';
+import { tradeClaimed, tradeNotification } from './answers.ts';
 import { type AuthenticatedParty, authenticateParty } from './auth.ts';
 import { answerOnce } from './idempotent.ts';
 
@@ -46,7 +47,14 @@ export function registerTradeRoutes(
     return caller;
   };
 
-  app.post('/m-trade/claims', { schema: { body: claimSchema }, preValidation }, async (request, reply) => {
+  const tags = ['m-trade'];
+  const claim = {
+    summary: "The customer's device claims a till's QR code",
+    tags,
+    body: claimSchema,
+    response: { 201: tradeClaimed },
+  };
+  app.post('/m-trade/claims', { schema: claim, preValidation }, async (request, reply) => {
     const customer = await findParty(context.database, callerOf(request).partyId);
     if (customer?.kind !== 'person') throw new MpayError('FORBIDDEN', 'a customer claims a till code');
     const verified = await verifyTillCode(context, (request.body as { payload: string }).payload);
@@ -57,7 +65,12 @@ export function registerTradeRoutes(
     return answer;
   });
 
-  app.get('/m-trade/claims/:transactionId', { preValidation }, async (request) => {
+  const notification = {
+    summary: "The FSP's signed notification of a claim of the merchant's code",
+    tags,
+    response: { 200: tradeNotification },
+  };
+  app.get('/m-trade/claims/:transactionId', { schema: notification, preValidation }, async (request) => {
     const transactionId = (request.params as { transactionId?: unknown }).transactionId;
     if (typeof transactionId !== 'string' || !transactionIdPattern.test(transactionId))
       throw new MpayError('NOT_FOUND');

@@ -2,8 +2,14 @@ import { createMetricsRegistry, type MetricsRegistry, registerMetricsRoute } fro
 import { publicStatusOf } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
-import { outboxBacklogs } from '../outbox/backlog.ts';
-import { paymentDurationBucketsSeconds, readPaymentStatistics } from '../payments/statistics.ts';
+import { outboxBacklogs, outboxKinds } from '../outbox/backlog.ts';
+import {
+  paymentDurationBucketsSeconds,
+  paymentStepBucketsSeconds,
+  readDeliveryDurations,
+  readPaymentStatistics,
+  readStepDurations,
+} from '../payments/statistics.ts';
 import { authenticateOperator } from './auth.ts';
 
 /** The gateway's metrics, read from its tables at each scrape (see payments/statistics.ts). */
@@ -24,6 +30,18 @@ export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
     help: "From the merchant's request to the payment's final state, per final state.",
     labelNames: ['state', 'status'],
     buckets: paymentDurationBucketsSeconds,
+  });
+  const stepDuration = registry.histogram({
+    name: 'mpay_gateway_payment_step_duration_seconds',
+    help: 'Time a payment spent in from_state before the step to to_state, from the payment events (every transition listed).',
+    labelNames: ['from_state', 'to_state'],
+    buckets: paymentStepBucketsSeconds,
+  });
+  const deliveryDuration = registry.histogram({
+    name: 'mpay_gateway_outbox_delivery_duration_seconds',
+    help: 'From an effect queued to its delivery, per outbox (device_push: the request reached the device; bank_order: the bank answered).',
+    labelNames: ['outbox'],
+    buckets: paymentStepBucketsSeconds,
   });
   const pending = registry.gauge({
     name: 'mpay_gateway_outbox_pending',
@@ -56,6 +74,10 @@ export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
         { state, status: publicStatusOf(state) },
         { bucketCounts: histogram.bucketCounts, count: histogram.count, sum: histogram.sumSeconds },
       );
+    for (const { step, histogram } of await readStepDurations(context.database))
+      stepDuration.set({ from_state: step.from, to_state: step.to }, histogram);
+    for (const [kind, histogram] of await readDeliveryDurations(context.database, outboxKinds))
+      deliveryDuration.set({ outbox: `outbox/${kind}` }, histogram);
     for (const backlog of await outboxBacklogs(context.database, context.clock())) {
       const labels = { outbox: backlog.name };
       pending.set(labels, backlog.pending);
@@ -71,7 +93,8 @@ export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
  * GET /metrics in Prometheus text, for the operator's bearer token only
  * (volumes and backlogs are the operator's business; the web front proxies
  * the gateway to the world). Payments by state, request → final state
- * latency, outbox depths and ages.
+ * latency, the time spent in each step of the protocol, outbox depths, ages
+ * and delivery times.
  */
 export function registerMetricsRoutes(
   app: FastifyInstance,

@@ -1,6 +1,6 @@
-import { rawBodyOf } from '@mpay/http-server';
+import { joseBody, rawBodyOf } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { deliverPaymentEffects } from '../outbox/deliver.ts';
 import { cancelPayment } from '../payments/cancel.ts';
@@ -9,6 +9,12 @@ import { declinePayment } from '../payments/decline.ts';
 import { type IdempotencyClaim, requestHashOf } from '../payments/idempotency.ts';
 import { requestPayment, verifyPaymentRequest } from '../payments/request.ts';
 import { paymentStatus } from '../payments/status.ts';
+import {
+  confirmationAnswer,
+  paymentRequestAccepted,
+  paymentStatusAnswer,
+  paymentStatusChange,
+} from './answers.ts';
 import { authenticateParty } from './auth.ts';
 
 const joseContentTypes = ['application/jose', 'text/plain'];
@@ -40,14 +46,50 @@ export function idempotencyClaim(request: FastifyRequest, scope: string): Idempo
 }
 
 export function registerPaymentRoutes(app: FastifyInstance, context: GatewayContext): void {
+  const tags = ['payments'];
+  const requestSchema: FastifySchema = {
+    summary: "A merchant's payment request (iMS step 1)",
+    tags,
+    rawBody: joseBody(
+      "JWE to the FSP's encryption key of `{ ims }`, the merchant-signed iMS message",
+      joseContentTypes,
+    ),
+    response: { 201: paymentRequestAccepted },
+  };
+  const confirmationSchema = {
+    summary: "The customer's signed confirmation of a payment",
+    tags,
+    rawBody: joseBody("The customer's JWS over the FSP's copy of the message", joseContentTypes),
+    response: {
+      200: { ...confirmationAnswer, description: 'Completed: the receipt, encrypted to the device' },
+      202: { ...confirmationAnswer, description: 'Authorised: the banks have not answered yet' },
+    },
+  };
+  const declineSchema = {
+    summary: 'The customer declines a payment',
+    tags,
+    rawBody: joseBody("The customer's signed decline", joseContentTypes),
+    response: { 200: paymentStatusChange('declined') },
+  };
+  const cancellationSchema = {
+    summary: 'The merchant cancels a payment not yet confirmed',
+    tags,
+    noRequestBody: true,
+    response: { 200: paymentStatusChange('cancelled') },
+  };
+  const statusSchema = {
+    summary: 'A payment as it stands, for its parties',
+    tags,
+    response: { 200: paymentStatusAnswer },
+  };
   // Verification comes first and writes nothing, so an Idempotency-Key is only ever
   // claimed for a verified signer, in that signer's own scope, in the transaction that does the work.
-  app.post('/payments', async (request, reply) => {
+  app.post('/payments', { schema: requestSchema }, async (request, reply) => {
     const verified = await verifyPaymentRequest(context, compactBody(request));
     const answer = await requestPayment(context, verified, idempotencyClaim(request, verified.merchant.id));
     return reply.code(answer.statusCode).send(answer.body);
   });
-  app.post('/payments/:id/confirmation', async (request, reply) => {
+  app.post('/payments/:id/confirmation', { schema: confirmationSchema }, async (request, reply) => {
     const verified = await verifyConfirmation(context, paymentId(request), compactBody(request));
     const result = await confirmPayment(
       context,
@@ -57,16 +99,16 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
     );
     return reply.code(result.status === 'completed' ? 200 : 202).send(result);
   });
-  app.post('/payments/:id/decline', async (request) => {
+  app.post('/payments/:id/decline', { schema: declineSchema }, async (request) => {
     const payment = await declinePayment(context, paymentId(request), compactBody(request));
     return { paymentId: payment.id, status: 'declined' };
   });
-  app.post('/payments/:id/cancellation', async (request) => {
+  app.post('/payments/:id/cancellation', { schema: cancellationSchema }, async (request) => {
     const caller = await authenticateParty(context, request);
     const payment = await cancelPayment(context, paymentId(request), caller.partyId, caller.token);
     return { paymentId: payment.id, status: 'cancelled' };
   });
-  app.get('/payments/:id', async (request) => {
+  app.get('/payments/:id', { schema: statusSchema }, async (request) => {
     const caller = await authenticateParty(context, request);
     return paymentStatus(context, paymentId(request), caller.partyId);
   });

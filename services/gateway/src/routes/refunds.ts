@@ -1,5 +1,6 @@
+import { arrayOf, exactObject, pendingState } from '@mpay/http-server';
 import { isRefundId, MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { deliverPaymentEffects } from '../outbox/deliver.ts';
 import { paymentOfParty } from '../payments/status.ts';
@@ -7,6 +8,7 @@ import { refundLogReceiptOf } from '../refunds/log.ts';
 import { createRefund, parseRefundRequestBody, verifyRefundRequest } from '../refunds/request.ts';
 import { findRefund, listRefundsOfPayment, type Refund } from '../refunds/store.ts';
 import { refundOfParty, refundView } from '../refunds/view.ts';
+import { logReceipt, refundAnswer } from './answers.ts';
 import { authenticateParty } from './auth.ts';
 import { paymentId } from './payments.ts';
 
@@ -44,8 +46,40 @@ function statusCodeOf(status: string): number {
  * - GET /payments/:id/refunds/:refundId/evidence — the refund's log receipt
  *   (200), 202 while the log has not proved it, EVIDENCE_UNKNOWN if none.
  */
+const tags = ['refunds'];
+const refundOutcome = {
+  200: { ...refundAnswer, description: 'The refund has its outcome' },
+  202: { ...refundAnswer, description: 'The banks have not answered yet' },
+};
+const refundRequestSchema: FastifySchema = {
+  summary: 'The merchant refunds all or part of a completed payment',
+  tags,
+  rawBody: {
+    contentTypes: ['application/json'],
+    description:
+      "`{ refund: <the merchant's JWS over the refund content>, reason? }` (parseRefundRequestBody)",
+    schema: {
+      type: 'object',
+      required: ['refund'],
+      properties: { refund: { type: 'string' }, reason: { type: 'string' } },
+    },
+  },
+  response: refundOutcome,
+};
+const refundListSchema = {
+  summary: "A payment's refunds, newest first",
+  tags,
+  response: { 200: exactObject({ refunds: arrayOf(refundAnswer) }) },
+};
+const refundSchema: FastifySchema = { summary: 'A refund as it stands', tags, response: refundOutcome };
+const refundEvidenceSchema = {
+  summary: "A refund's log receipt (mpay-receipt/v1)",
+  tags,
+  response: { 200: logReceipt, 202: { ...pendingState, description: 'The log has not proved it yet' } },
+};
+
 export function registerRefundRoutes(app: FastifyInstance, context: GatewayContext): void {
-  app.post('/payments/:id/refunds', async (request, reply) => {
+  app.post('/payments/:id/refunds', { schema: refundRequestSchema }, async (request, reply) => {
     const caller = await authenticateParty(context, request);
     const id = paymentId(request);
     const verified = await verifyRefundRequest(
@@ -59,7 +93,7 @@ export function registerRefundRoutes(app: FastifyInstance, context: GatewayConte
     return reply.code(statusCodeOf(view.status)).send(view);
   });
 
-  app.get('/payments/:id/refunds', async (request) => {
+  app.get('/payments/:id/refunds', { schema: refundListSchema }, async (request) => {
     const caller = await authenticateParty(context, request);
     const payment = await paymentOfParty(context, paymentId(request), caller.partyId);
     const isCustomer = caller.partyId === payment.customer.id;
@@ -67,7 +101,7 @@ export function registerRefundRoutes(app: FastifyInstance, context: GatewayConte
     return { refunds: await Promise.all(refunds.map((refund) => refundView(context, refund, isCustomer))) };
   });
 
-  app.get('/payments/:id/refunds/:refundId', async (request, reply) => {
+  app.get('/payments/:id/refunds/:refundId', { schema: refundSchema }, async (request, reply) => {
     const caller = await authenticateParty(context, request);
     const { refund, isCustomer } = await refundOfParty(
       context,
@@ -79,14 +113,23 @@ export function registerRefundRoutes(app: FastifyInstance, context: GatewayConte
     return reply.code(statusCodeOf(view.status)).send(view);
   });
 
-  app.get('/payments/:id/refunds/:refundId/evidence', async (request, reply: FastifyReply) => {
-    const caller = await authenticateParty(context, request);
-    const { refund } = await refundOfParty(context, paymentId(request), refundIdOf(request), caller.partyId);
-    const logged = await refundLogReceiptOf(context.database, refund.id);
-    if (!logged.queued) throw new MpayError('EVIDENCE_UNKNOWN');
-    if (logged.receipt === undefined) return reply.code(202).send({ state: 'pending' });
-    return reply.type('application/json').send(logged.receipt);
-  });
+  app.get(
+    '/payments/:id/refunds/:refundId/evidence',
+    { schema: refundEvidenceSchema },
+    async (request, reply: FastifyReply) => {
+      const caller = await authenticateParty(context, request);
+      const { refund } = await refundOfParty(
+        context,
+        paymentId(request),
+        refundIdOf(request),
+        caller.partyId,
+      );
+      const logged = await refundLogReceiptOf(context.database, refund.id);
+      if (!logged.queued) throw new MpayError('EVIDENCE_UNKNOWN');
+      if (logged.receipt === undefined) return reply.code(202).send({ state: 'pending' });
+      return reply.type('application/json').send(logged.receipt);
+    },
+  );
 }
 
 /**

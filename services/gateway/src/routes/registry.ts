@@ -1,4 +1,5 @@
 import { publicJwkSet } from '@mpay/envelope';
+import { exactObject, stringSchema } from '@mpay/http-server';
 import { isPartyId, MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
@@ -15,6 +16,14 @@ import { currentCertificate, revokeCertificate } from '../registry/certificates.
 import { LookupRate } from '../registry/lookup-rate.ts';
 import { findParty, resolveParty } from '../registry/parties.ts';
 import { type MerchantRegistration, registerMerchant } from '../registry/register.ts';
+import {
+  aliasAnswer,
+  customerRegistered,
+  fspAnswer,
+  partyAnswer,
+  revoked,
+  sealingKeyAnswer,
+} from './answers.ts';
 import { authenticateOperator, authenticateParty } from './auth.ts';
 import { answerOnce } from './idempotent.ts';
 
@@ -67,6 +76,10 @@ const reasonSchema = {
   properties: { reason: { type: 'string', maxLength: 200 } },
 } as const;
 
+const bankRegistered = exactObject({ id: stringSchema });
+const merchantRegistered = exactObject({ id: stringSchema, certificate: stringSchema });
+const aliasRegistered = exactObject({ alias: stringSchema, partyId: stringSchema });
+
 export function registerRegistryRoutes(
   app: FastifyInstance,
   context: GatewayContext,
@@ -74,12 +87,18 @@ export function registerRegistryRoutes(
 ): void {
   // Before the body is validated: an unauthenticated caller learns nothing about the schema.
   const preValidation = async (request: FastifyRequest) => authenticateOperator(operatorToken, request);
-  app.get('/fsp', async () => ({
-    id: context.fsp.id,
-    keys: publicJwkSet([context.fsp.signing.publicJwk, context.fsp.encryption.publicJwk]),
-  }));
+  const tags = ['registry'];
+  app.get(
+    '/fsp',
+    { schema: { summary: "The FSP's id and public keys", tags, response: { 200: fspAnswer } } },
+    async () => ({
+      id: context.fsp.id,
+      keys: publicJwkSet([context.fsp.signing.publicJwk, context.fsp.encryption.publicJwk]),
+    }),
+  );
   // A merchant's certificate, for whoever must check a merchant's signature (the wallet gets it with each request).
-  app.get('/parties/:id', async (request) => {
+  const partySchema = { summary: "A merchant's current certificate", tags, response: { 200: partyAnswer } };
+  app.get('/parties/:id', { schema: partySchema }, async (request) => {
     const party = await resolveParty(context.database, String((request.params as { id?: unknown }).id));
     if (party.kind !== 'merchant') throw new MpayError('PARTY_UNKNOWN');
     const certificate = await currentCertificate(context.database, party.id, context.clock());
@@ -93,7 +112,12 @@ export function registerRegistryRoutes(
   // What a merchant seals a payment's private fields to (iMS large level): the customer's binding as the
   // customer's bank signed it, which names the device's encryption key. A merchant's signed token only,
   // and no more than what the merchant checks with the bank's key anyway.
-  app.get('/parties/:id/sealing-key', async (request) => {
+  const sealingSchema = {
+    summary: "A customer's bank-signed binding (its device encryption key), for a merchant",
+    tags,
+    response: { 200: sealingKeyAnswer },
+  };
+  app.get('/parties/:id/sealing-key', { schema: sealingSchema }, async (request) => {
     const caller = await authenticateParty(context, request);
     const merchant = await findParty(context.database, caller.partyId);
     if (merchant?.kind !== 'merchant') throw new MpayError('FORBIDDEN', 'a merchant asks');
@@ -109,7 +133,12 @@ export function registerRegistryRoutes(
   });
   // A phone number is personal data: only a merchant resolves one, with its signed token, and only so often.
   const lookups = new LookupRate(context.limits.aliasLookupsPerMerchantMax, context.limits.rateWindowSeconds);
-  app.get('/aliases/:msisdn', async (request) => {
+  const aliasLookup = {
+    summary: 'The party id of a phone number, for a merchant',
+    tags,
+    response: { 200: aliasAnswer },
+  };
+  app.get('/aliases/:msisdn', { schema: aliasLookup }, async (request) => {
     const caller = await authenticateParty(context, request);
     const merchant = await findParty(context.database, caller.partyId);
     if (merchant?.kind !== 'merchant') throw new MpayError('FORBIDDEN', 'a merchant asks');
@@ -122,13 +151,25 @@ export function registerRegistryRoutes(
     return { partyId: party.id };
   });
   // A customer (or a new device of one) registers with the binding its own bank issued at enrolment.
-  app.post('/customers', { schema: { body: customerSchema } }, async (request, reply) => {
+  const customer = {
+    summary: 'Registers a customer (or a new device) with the binding its bank issued',
+    tags,
+    body: customerSchema,
+    response: { 201: customerRegistered },
+  };
+  app.post('/customers', { schema: customer }, async (request, reply) => {
     const verified = await verifyCustomerRegistration(context, request.body as CustomerRegistration);
     return answerOnce(context, request, reply, verified.binding.subject, 201, (sql, now) =>
       storeCustomer(sql, verified, now),
     );
   });
-  app.post('/admin/banks', { schema: { body: bankSchema }, preValidation }, async (request, reply) => {
+  const bank = {
+    summary: 'Registers a bank (operator)',
+    tags,
+    body: bankSchema,
+    response: { 201: bankRegistered },
+  };
+  app.post('/admin/banks', { schema: bank, preValidation }, async (request, reply) => {
     const bank = parseBankRegistration(request.body as BankRegistration);
     return answerOnce(context, request, reply, 'operator', 201, async (sql) => {
       await upsertBank(sql, bank);
@@ -137,14 +178,28 @@ export function registerRegistryRoutes(
   });
   app.post(
     '/admin/merchants',
-    { schema: { body: merchantSchema }, preValidation },
+    {
+      schema: {
+        summary: 'Registers a merchant and certifies its keys (operator)',
+        tags,
+        body: merchantSchema,
+        response: { 201: merchantRegistered },
+      },
+      preValidation,
+    },
     async (request, reply) => {
       return answerOnce(context, request, reply, 'operator', 201, (sql) =>
         registerMerchant(context, sql, request.body as MerchantRegistration),
       );
     },
   );
-  app.post('/admin/aliases', { schema: { body: aliasSchema }, preValidation }, async (request, reply) => {
+  const alias = {
+    summary: 'Adds a phone number alias of a party (operator)',
+    tags,
+    body: aliasSchema,
+    response: { 201: aliasRegistered },
+  };
+  app.post('/admin/aliases', { schema: alias, preValidation }, async (request, reply) => {
     const { alias, partyId } = request.body as { alias: string; partyId: string };
     return answerOnce(context, request, reply, 'operator', 201, async (sql) => {
       await registerAlias(sql, alias, partyId);
@@ -153,7 +208,15 @@ export function registerRegistryRoutes(
   });
   app.post(
     '/admin/certificates/:serial/revoke',
-    { schema: { body: reasonSchema }, preValidation },
+    {
+      schema: {
+        summary: "Revokes a merchant's certificate (operator)",
+        tags,
+        body: reasonSchema,
+        response: { 200: revoked },
+      },
+      preValidation,
+    },
     async (request) => {
       const reason = (request.body as { reason?: string } | null)?.reason ?? 'unspecified';
       await revokeCertificate(
@@ -164,11 +227,26 @@ export function registerRegistryRoutes(
       return { revoked: true };
     },
   );
-  app.post('/admin/key-bindings/:bank/:serial/revoke', { preValidation }, async (request) => {
-    const { bank, serial } = request.params as { bank?: unknown; serial?: unknown };
-    const { partyId } = await revokeBinding(context.database, String(bank), String(serial), context.clock());
-    // The lost device's open streams end now; the customer's other devices open theirs again.
-    context.hub.disconnect(partyId);
-    return { revoked: true };
-  });
+  const revokeBindingSchema = {
+    summary: "Revokes a customer's key binding, a lost device (operator)",
+    tags,
+    noRequestBody: true,
+    response: { 200: revoked },
+  };
+  app.post(
+    '/admin/key-bindings/:bank/:serial/revoke',
+    { schema: revokeBindingSchema, preValidation },
+    async (request) => {
+      const { bank, serial } = request.params as { bank?: unknown; serial?: unknown };
+      const { partyId } = await revokeBinding(
+        context.database,
+        String(bank),
+        String(serial),
+        context.clock(),
+      );
+      // The lost device's open streams end now; the customer's other devices open theirs again.
+      context.hub.disconnect(partyId);
+      return { revoked: true };
+    },
+  );
 }

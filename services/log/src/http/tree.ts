@@ -1,3 +1,4 @@
+import { arrayOf, exactObject, integerSchema, stringSchema, textAnswer } from '@mpay/http-server';
 import { consistencyProof, inclusionProof } from '@mpay/merkle';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
@@ -15,6 +16,32 @@ import { jsonNumber, uint64Parameter } from './query.ts';
  * RFC 9162 proofs, base64 hashes, for sizes up to the published checkpoint;
  * each one batched read of O(log n) stored nodes.
  */
+const tags = ['tree'];
+const uint64Text = { type: 'string', pattern: '^(?:0|[1-9][0-9]{0,19})$' };
+const checkpointSchema = {
+  summary: 'The latest checkpoint: a signed note, cosigned by the witnesses',
+  tags,
+  response: { 200: textAnswer('text/plain') },
+};
+const inclusionSchema = {
+  summary: 'An RFC 9162 inclusion proof (base64 hashes)',
+  tags,
+  querystring: {
+    type: 'object',
+    required: ['index', 'size'],
+    properties: { index: uint64Text, size: uint64Text },
+  },
+  response: {
+    200: exactObject({ index: integerSchema, treeSize: integerSchema, hashes: arrayOf(stringSchema) }),
+  },
+};
+const consistencySchema = {
+  summary: 'An RFC 9162 consistency proof (base64 hashes)',
+  tags,
+  querystring: { type: 'object', required: ['from', 'to'], properties: { from: uint64Text, to: uint64Text } },
+  response: { 200: exactObject({ from: integerSchema, to: integerSchema, hashes: arrayOf(stringSchema) }) },
+};
+
 export function registerTreeRoutes(app: FastifyInstance, context: LogRouteContext): void {
   const reader = new SqlTreeReader(context.database);
   const checkSize = async (size: bigint) => {
@@ -22,7 +49,7 @@ export function registerTreeRoutes(app: FastifyInstance, context: LogRouteContex
       throw new MpayError('PROOF_REQUEST_INVALID', 'size beyond checkpoint');
     }
   };
-  app.get('/checkpoint', async (_request, reply) => {
+  app.get('/checkpoint', { schema: checkpointSchema }, async (_request, reply) => {
     const latest = await readPublishedCheckpoint(context.database, context.origin);
     if (latest === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'no checkpoint yet');
     return reply
@@ -30,14 +57,14 @@ export function registerTreeRoutes(app: FastifyInstance, context: LogRouteContex
       .type('text/plain; charset=utf-8')
       .send(latest.cosignedNote);
   });
-  app.get('/proofs/inclusion', async (request) => {
+  app.get('/proofs/inclusion', { schema: inclusionSchema }, async (request) => {
     const index = uint64Parameter(request.query, 'index');
     const size = uint64Parameter(request.query, 'size');
     await checkSize(size);
     const hashes = await inclusionProof(index, size, reader);
     return { index: jsonNumber(index), treeSize: jsonNumber(size), hashes: hashes.map(base64Of) };
   });
-  app.get('/proofs/consistency', async (request) => {
+  app.get('/proofs/consistency', { schema: consistencySchema }, async (request) => {
     const from = uint64Parameter(request.query, 'from');
     const to = uint64Parameter(request.query, 'to');
     await checkSize(to);

@@ -28,6 +28,8 @@ export interface LogStackOptions {
   readonly limits?: Partial<LogLimits> | undefined;
   readonly logger?: boolean | { level: string } | undefined;
   readonly onAlarm?: ((alarm: WitnessAlarm) => void) | undefined;
+  /** The bearer token the log's and the witness's GET /metrics ask for; none: nobody scrapes. */
+  readonly metricsToken?: string | undefined;
 }
 
 export interface LogStack {
@@ -89,7 +91,10 @@ export async function startLogStack(options: LogStackOptions): Promise<LogStack>
       logs: [{ origin, verifierKey: logKey.verifierKey }],
       onAlarm: options.onAlarm,
     });
-    const witnessServer = createWitnessServer(witness, { logger: options.logger ?? false });
+    const witnessServer = createWitnessServer(witness, {
+      logger: options.logger ?? false,
+      metricsToken: options.metricsToken,
+    });
     const witnessUrl = await witnessServer.listen({ port: options.ports?.witness ?? 0, host });
     closers.push(() => witnessServer.close());
     const logDatabase = await open('log');
@@ -102,6 +107,7 @@ export async function startLogStack(options: LogStackOptions): Promise<LogStack>
       witnesses: [{ url: witnessUrl, verifierKey: witnessKey.verifierKey }],
       limits: options.limits,
       logger: options.logger,
+      metricsToken: options.metricsToken,
     });
     closers.push(() => log.close());
     const logUrl = await log.listen(options.ports?.log ?? 0, host);

@@ -1,7 +1,8 @@
-import { createHttpServer, httpStatusOf } from '@mpay/http-server';
+import { createHttpServer, httpStatusOf, type ServerTls, textAnswer } from '@mpay/http-server';
 import { parseAddCheckpoint, treeSizeContentType } from '@mpay/log-client';
 import { isMpayError, type MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { createWitnessMetrics, registerWitnessMetrics } from '../metrics-witness.ts';
 import { forkDetails, type Witness } from './witness.ts';
 
 /** The HTTP statuses c2sp.org/tlog-witness names; every other code keeps its usual status. */
@@ -20,6 +21,24 @@ function sendRefusal(reply: FastifyReply, error: MpayError): FastifyReply {
   return reply.status(statusOf(error)).type('application/json').send({ error: error.toJSON() });
 }
 
+/** c2sp.org/tlog-witness's add-checkpoint, as GET /openapi.json tells it. */
+const addCheckpointSchema = {
+  summary: 'Cosigns a checkpoint that is consistent with the last one seen (c2sp.org/tlog-witness)',
+  tags: ['witness'],
+  rawBody: {
+    contentTypes: ['text/plain'],
+    schema: { type: 'string' },
+    description: '`old <size>`, the consistency proof lines, a blank line, then the signed checkpoint note',
+  },
+  response: {
+    200: textAnswer('text/plain'),
+    409: {
+      ...textAnswer(treeSizeContentType),
+      description: 'The size the witness holds, when `old` is not it',
+    },
+  },
+};
+
 /**
  * The witness's HTTP face, c2sp.org/tlog-witness: POST /add-checkpoint with
  * the text body of parseAddCheckpoint → 200 text/plain cosignature line;
@@ -29,16 +48,25 @@ function sendRefusal(reply: FastifyReply, error: MpayError): FastifyReply {
  */
 export function createWitnessServer(
   witness: Witness,
-  options: { logger?: boolean | { level: string }; bodyLimitBytes?: number } = {},
+  options: {
+    logger?: boolean | { level: string };
+    bodyLimitBytes?: number;
+    /** The bearer token GET /metrics asks for (Prometheus's scrape credential); none: nobody scrapes. */
+    metricsToken?: string | undefined;
+    /** TLS for its port (@mpay/pki: institutionServerTls for the log's calls); absent: plain HTTP. */
+    tls?: ServerTls | undefined;
+  } = {},
 ): FastifyInstance {
   const app = createHttpServer({
     name: `witness ${witness.name}`,
     logger: options.logger ?? false,
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
+    tls: options.tls,
   });
+  registerWitnessMetrics(app, createWitnessMetrics(witness), options.metricsToken);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
-  app.post('/add-checkpoint', async (request, reply) => {
+  app.post('/add-checkpoint', { schema: addCheckpointSchema }, async (request, reply) => {
     try {
       const cosigned = await witness.addCheckpoint(parseAddCheckpoint(request.body));
       return reply.type('text/plain; charset=utf-8').send(cosigned.cosignature);

@@ -74,6 +74,11 @@ export class Witness {
     return this.cosigner.name;
   }
 
+  /** The origins of the logs this witness follows. */
+  get origins(): readonly string[] {
+    return this.options.logs.map((log) => log.origin);
+  }
+
   get alarmCount(): number {
     return [...this.alarmCounts.values()].reduce((sum, count) => sum + count, 0);
   }

@@ -1,5 +1,5 @@
 import { MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import { bearerTokenOf, tokenMatches } from '../auth/tokens.ts';
 import { createCart, openCart, setCartLine } from '../cart/carts.ts';
 import { priceCart } from '../cart/pricing.ts';
@@ -8,6 +8,7 @@ import { productIdPattern } from '../catalogue/catalogue.ts';
 import type { ShopContext } from '../context.ts';
 import { checkout } from '../orders/checkout.ts';
 import { findOrder, listOrderEvents, type Order } from '../orders/store.ts';
+import { cartAnswer, checkoutAnswer, customerOrderAnswer, newCartAnswer, productsAnswer } from './answers.ts';
 import { cartView, customerOrderView, productView } from './views.ts';
 
 /** Cart and order ids are UUIDs the shop chose. */
@@ -59,27 +60,47 @@ const checkoutBody = {
  * order with its shipment, read with the order's token. An unknown id and a
  * wrong token get the same 404.
  */
+const tags = ['shop'];
+
 export function registerCustomerRoutes(app: FastifyInstance, context: ShopContext): void {
   const priced = (cart: Cart) =>
     cart.lines.length === 0 ? undefined : priceCart(cart.lines, context.catalogue, context.limits);
   const cartOf = (request: FastifyRequest) =>
     openCart(context.database, (request.params as { cartId: string }).cartId, bearerTokenOf(request));
 
-  app.get('/products', async () => ({ products: context.catalogue.products.map(productView) }));
+  const products = { summary: 'The catalogue', tags, response: { 200: productsAnswer } };
+  app.get('/products', { schema: products }, async () => ({
+    products: context.catalogue.products.map(productView),
+  }));
 
-  app.post('/carts', async (_request, reply) => {
+  const newCart: FastifySchema = {
+    summary: 'Opens a cart: its bearer token',
+    tags,
+    noRequestBody: true,
+    response: { 201: newCartAnswer },
+  };
+  app.post('/carts', { schema: newCart }, async (_request, reply) => {
     const { cart, token } = await createCart(context);
     return reply.status(201).send({ cartToken: token, ...cartView(cart, undefined) });
   });
 
-  app.get('/carts/:cartId', { schema: { params: cartParams } }, async (request) => {
+  const cartSchema = { summary: 'A cart, priced', tags, params: cartParams, response: { 200: cartAnswer } };
+  app.get('/carts/:cartId', { schema: cartSchema }, async (request) => {
     const cart = await cartOf(request);
     return cartView(cart, priced(cart));
   });
 
   app.put(
     '/carts/:cartId/lines/:productId',
-    { schema: { params: lineParams, body: quantityBody } },
+    {
+      schema: {
+        summary: "Sets a product's quantity in the cart (0 removes it)",
+        tags,
+        params: lineParams,
+        body: quantityBody,
+        response: { 200: cartAnswer },
+      },
+    },
     async (request) => {
       const { cartId, productId } = request.params as { cartId: string; productId: string };
       const { quantity } = request.body as { quantity: number };
@@ -88,7 +109,13 @@ export function registerCustomerRoutes(app: FastifyInstance, context: ShopContex
     },
   );
 
-  app.delete('/carts/:cartId/lines/:productId', { schema: { params: lineParams } }, async (request) => {
+  const removeLine = {
+    summary: 'Removes a product from the cart',
+    tags,
+    params: lineParams,
+    response: { 200: cartAnswer },
+  };
+  app.delete('/carts/:cartId/lines/:productId', { schema: removeLine }, async (request) => {
     const { cartId, productId } = request.params as { cartId: string; productId: string };
     const cart = await setCartLine(context, cartId, bearerTokenOf(request), productId, 0);
     return cartView(cart, priced(cart));
@@ -96,7 +123,15 @@ export function registerCustomerRoutes(app: FastifyInstance, context: ShopContex
 
   app.post(
     '/carts/:cartId/checkout',
-    { schema: { params: cartParams, body: checkoutBody } },
+    {
+      schema: {
+        summary: 'Checks the cart out: the order, and the payment request to the customer',
+        tags,
+        params: cartParams,
+        body: checkoutBody,
+        response: { 200: checkoutAnswer, 201: checkoutAnswer },
+      } satisfies FastifySchema as FastifySchema,
+    },
     async (request, reply) => {
       const { cartId } = request.params as { cartId: string };
       const { customer } = request.body as { customer: string };
@@ -108,7 +143,13 @@ export function registerCustomerRoutes(app: FastifyInstance, context: ShopContex
     },
   );
 
-  app.get('/orders/:orderId', { schema: { params: orderParams } }, async (request) => {
+  const orderSchema = {
+    summary: "The customer's order, read with its token",
+    tags,
+    params: orderParams,
+    response: { 200: customerOrderAnswer },
+  };
+  app.get('/orders/:orderId', { schema: orderSchema }, async (request) => {
     const order = await orderForToken(context, (request.params as { orderId: string }).orderId, request);
     return customerOrderView(order, await listOrderEvents(context.database, order.id));
   });

@@ -14,6 +14,12 @@ import {
 } from '../notifications/store.ts';
 import { advanceShipment, type ShipmentAction, shipmentActions } from '../orders/shipment.ts';
 import { findOrder, listOrderEvents, listOrders } from '../orders/store.ts';
+import {
+  merchantOrderAnswer,
+  notificationsAnswer,
+  orderListAnswer,
+  paymentNotificationsAnswer,
+} from './answers.ts';
 import { uuidPattern } from './customer.ts';
 import { merchantOrderView, orderSummaryView } from './views.ts';
 
@@ -67,6 +73,8 @@ function pageSize(context: ShopContext, limit: string | undefined): number {
  * the request is even validated (401 AUTHENTICATION_FAILED, the same for a
  * missing and a wrong token).
  */
+const tags = ['merchant'];
+
 export function registerMerchantRoutes(
   app: FastifyInstance,
   context: ShopContext,
@@ -79,7 +87,10 @@ export function registerMerchantRoutes(
     {
       preValidation,
       schema: {
+        summary: 'Orders, newest first (merchant)',
+        tags,
         querystring: pageQuery({ status: { type: 'string', enum: publicStatuses } }),
+        response: { 200: orderListAnswer },
       },
     },
     async (request) => {
@@ -99,7 +110,15 @@ export function registerMerchantRoutes(
 
   app.get(
     '/merchant/orders/:orderId',
-    { preValidation, schema: { params: orderParams } },
+    {
+      preValidation,
+      schema: {
+        summary: 'An order with its parties, payment, refund and history (merchant)',
+        tags,
+        params: orderParams,
+        response: { 200: merchantOrderAnswer },
+      },
+    },
     async (request) => {
       const order = await findOrder(context.database, (request.params as { orderId: string }).orderId);
       if (order === undefined) throw new MpayError('ORDER_UNKNOWN');
@@ -109,7 +128,16 @@ export function registerMerchantRoutes(
 
   app.post(
     '/merchant/orders/:orderId/shipment',
-    { preValidation, schema: { params: orderParams, body: shipmentBody } },
+    {
+      preValidation,
+      schema: {
+        summary: "Advances an order's shipment: pack, ship, deliver (merchant)",
+        tags,
+        params: orderParams,
+        body: shipmentBody,
+        response: { 200: merchantOrderAnswer },
+      },
+    },
     async (request) => {
       const { orderId } = request.params as { orderId: string };
       const body = request.body as { action: ShipmentAction; carrier?: string; trackingReference?: string };
@@ -126,6 +154,9 @@ export function registerMerchantRoutes(
     {
       preValidation,
       schema: {
+        summary: "The FSP's notifications, newest first (merchant)",
+        tags,
+        response: { 200: notificationsAnswer },
         querystring: pageQuery({
           event: { type: 'string', enum: ['payment.updated', 'trade.claimed', 'refund.updated'] },
           subject: identifier,
@@ -158,6 +189,9 @@ export function registerMerchantRoutes(
     {
       preValidation,
       schema: {
+        summary: "One payment's notifications, oldest first (merchant)",
+        tags,
+        response: { 200: paymentNotificationsAnswer },
         params: {
           type: 'object',
           additionalProperties: false,

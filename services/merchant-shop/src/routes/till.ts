@@ -1,5 +1,5 @@
 import { MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { ShopContext } from '../context.ts';
 import { cancelSale } from '../till/cancel.ts';
 import type { TillConfig } from '../till/config.ts';
@@ -9,6 +9,7 @@ import { listPaidPayments } from '../till/payments.ts';
 import { followRefund, type RefundRequest, refundPayment } from '../till/refunds.ts';
 import { listSaleEvents, listSales } from '../till/store.ts';
 import { paidPaymentView, refundView, saleView } from '../till/views.ts';
+import { paidPaymentsAnswer, saleAnswer, salesAnswer, tillRefundAnswer } from './answers.ts';
 import { uuidPattern } from './customer.ts';
 
 /** The staff's key for one sale: what a retried request repeats (the page makes one per sale it enters). */
@@ -91,6 +92,34 @@ function idempotencyKeyOf(request: FastifyRequest): string {
  * unknown sale is PAYMENT_UNKNOWN (a sale is a payment; its id the
  * payment's); an unknown refund REFUND_UNKNOWN.
  */
+const tags = ['till'];
+const docs = {
+  newSale: {
+    summary: 'A sale: its QR code, signed by the merchant',
+    tags,
+    response: { 200: saleAnswer, 201: saleAnswer },
+  },
+  sales: { summary: 'Sales, newest first', tags, response: { 200: salesAnswer } },
+  sale: { summary: 'A sale as it stands, with its events', tags, response: { 200: saleAnswer } },
+  cancellation: {
+    summary: 'Cancels a sale not yet paid',
+    tags,
+    noRequestBody: true,
+    response: { 200: saleAnswer },
+  },
+  payments: {
+    summary: 'Paid sales and orders, with what is left to refund',
+    tags,
+    response: { 200: paidPaymentsAnswer },
+  },
+  newRefund: {
+    summary: 'Refunds a paid sale or order',
+    tags,
+    response: { 200: tillRefundAnswer, 201: tillRefundAnswer },
+  },
+  refund: { summary: 'A refund as it stands', tags, response: { 200: tillRefundAnswer } },
+} satisfies Record<string, FastifySchema>;
+
 export function registerTillRoutes(
   app: FastifyInstance,
   context: ShopContext,
@@ -99,54 +128,78 @@ export function registerTillRoutes(
 ): void {
   const preValidation = authenticate;
 
-  app.post('/till/sales', { preValidation, schema: { body: saleBody } }, async (request, reply) => {
-    const result = await createSale(context, till, idempotencyKeyOf(request), request.body as SaleInput);
-    return reply.status(result.created ? 201 : 200).send(saleView(result.sale));
-  });
+  app.post(
+    '/till/sales',
+    { preValidation, schema: { ...docs.newSale, body: saleBody } as FastifySchema },
+    async (request, reply) => {
+      const result = await createSale(context, till, idempotencyKeyOf(request), request.body as SaleInput);
+      return reply.status(result.created ? 201 : 200).send(saleView(result.sale));
+    },
+  );
 
-  app.get('/till/sales', { preValidation, schema: { querystring: pageQuery } }, async (request) => {
-    const query = request.query as { limit?: string; before?: string };
-    const listed = await listSales(context.database, {
-      beforeSeq: query.before,
-      limit: pageSize(context, query.limit),
-    });
-    const sales = [];
-    for (const sale of listed) {
-      const current = await followSale(context, till, sale.id);
-      if (current !== undefined) sales.push({ seq: current.seq, ...saleView(current) });
-    }
-    return { sales };
-  });
+  app.get(
+    '/till/sales',
+    { preValidation, schema: { ...docs.sales, querystring: pageQuery } },
+    async (request) => {
+      const query = request.query as { limit?: string; before?: string };
+      const listed = await listSales(context.database, {
+        beforeSeq: query.before,
+        limit: pageSize(context, query.limit),
+      });
+      const sales = [];
+      for (const sale of listed) {
+        const current = await followSale(context, till, sale.id);
+        if (current !== undefined) sales.push({ seq: current.seq, ...saleView(current) });
+      }
+      return { sales };
+    },
+  );
 
-  app.get('/till/sales/:saleId', { preValidation, schema: { params: saleParams } }, async (request) => {
-    const sale = await followSale(context, till, (request.params as { saleId: string }).saleId);
-    if (sale === undefined) throw new MpayError('PAYMENT_UNKNOWN');
-    return saleView(sale, await listSaleEvents(context.database, sale.id));
-  });
+  app.get(
+    '/till/sales/:saleId',
+    { preValidation, schema: { ...docs.sale, params: saleParams } },
+    async (request) => {
+      const sale = await followSale(context, till, (request.params as { saleId: string }).saleId);
+      if (sale === undefined) throw new MpayError('PAYMENT_UNKNOWN');
+      return saleView(sale, await listSaleEvents(context.database, sale.id));
+    },
+  );
 
   app.post(
     '/till/sales/:saleId/cancellation',
-    { preValidation, schema: { params: saleParams } },
+    { preValidation, schema: { ...docs.cancellation, params: saleParams } },
     async (request) => {
       const sale = await cancelSale(context, till, (request.params as { saleId: string }).saleId);
       return saleView(sale, await listSaleEvents(context.database, sale.id));
     },
   );
 
-  app.get('/till/payments', { preValidation, schema: { querystring: pageQuery } }, async (request) => {
-    const query = request.query as { limit?: string };
-    const payments = await listPaidPayments(context, till, pageSize(context, query.limit));
-    return { payments: payments.map(paidPaymentView) };
-  });
+  app.get(
+    '/till/payments',
+    { preValidation, schema: { ...docs.payments, querystring: pageQuery } },
+    async (request) => {
+      const query = request.query as { limit?: string };
+      const payments = await listPaidPayments(context, till, pageSize(context, query.limit));
+      return { payments: payments.map(paidPaymentView) };
+    },
+  );
 
-  app.post('/till/refunds', { preValidation, schema: { body: refundBody } }, async (request, reply) => {
-    const result = await refundPayment(context, till, request.body as RefundRequest);
-    return reply.status(result.created ? 201 : 200).send(refundView(result.refund));
-  });
+  app.post(
+    '/till/refunds',
+    { preValidation, schema: { ...docs.newRefund, body: refundBody } as FastifySchema },
+    async (request, reply) => {
+      const result = await refundPayment(context, till, request.body as RefundRequest);
+      return reply.status(result.created ? 201 : 200).send(refundView(result.refund));
+    },
+  );
 
-  app.get('/till/refunds/:refundId', { preValidation, schema: { params: refundParams } }, async (request) => {
-    const refund = await followRefund(context, (request.params as { refundId: string }).refundId);
-    if (refund === undefined) throw new MpayError('REFUND_UNKNOWN');
-    return refundView(refund);
-  });
+  app.get(
+    '/till/refunds/:refundId',
+    { preValidation, schema: { ...docs.refund, params: refundParams } },
+    async (request) => {
+      const refund = await followRefund(context, (request.params as { refundId: string }).refundId);
+      if (refund === undefined) throw new MpayError('REFUND_UNKNOWN');
+      return refundView(refund);
+    },
+  );
 }

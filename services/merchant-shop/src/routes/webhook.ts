@@ -1,7 +1,9 @@
+import { joseBody } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ShopContext } from '../context.ts';
 import { receiveNotification } from '../notifications/receive.ts';
+import { webhookAnswer } from './answers.ts';
 
 /**
  * The FSP's signed webhooks (iMS step 9), as a compact JWS
@@ -10,7 +12,13 @@ import { receiveNotification } from '../notifications/receive.ts';
  * verification's generic code, and nothing is stored.
  */
 export function registerWebhookRoutes(app: FastifyInstance, context: ShopContext): void {
-  app.post('/webhooks/mpay', async (request) => {
+  const schema = {
+    summary: "The FSP's signed notification of a payment, claim or refund (iMS step 9)",
+    tags: ['shop'],
+    rawBody: joseBody("The FSP's compact JWS"),
+    response: { 200: webhookAnswer },
+  };
+  app.post('/webhooks/mpay', { schema }, async (request) => {
     if (typeof request.body !== 'string') throw new MpayError('REQUEST_INVALID', 'content-type');
     const received = await receiveNotification(context, request.body);
     return { received: true, duplicate: !received.stored };

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { closeAccount } from '../../store/close.ts';
 import { selectAccountLimits, selectAccountWithLimits } from '../../store/limits.ts';
+import { bankDocs } from '../answers.ts';
 import type { RouteContext } from '../context.ts';
 import { respondIdempotently } from '../idempotent.ts';
 import { accountJson } from '../json.ts';
@@ -16,7 +17,7 @@ import { accountWithLimitsJson } from './limits.ts';
 export function registerAccountRoutes(app: FastifyInstance, context: RouteContext): void {
   app.post<{ Body: OpenAccountBody }>(
     '/accounts',
-    { schema: { body: openAccountBodySchema } },
+    { schema: { ...bankDocs['POST /accounts'], body: openAccountBodySchema } },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => {
         const { id = context.newId(), owner, currency, kind } = request.body;
@@ -29,8 +30,11 @@ export function registerAccountRoutes(app: FastifyInstance, context: RouteContex
   );
 
   /** The account with its balances, whether it is closed, and its debit limits. */
-  app.get<{ Params: IdParams }>('/accounts/:id', { schema: { params: idParamsSchema } }, async (request) =>
-    accountWithLimitsJson(await selectAccountWithLimits(context.database, request.params.id)),
+  app.get<{ Params: IdParams }>(
+    '/accounts/:id',
+    { schema: { ...bankDocs['GET /accounts/:id'], params: idParamsSchema } },
+    async (request) =>
+      accountWithLimitsJson(await selectAccountWithLimits(context.database, request.params.id)),
   );
 
   /**
@@ -41,7 +45,13 @@ export function registerAccountRoutes(app: FastifyInstance, context: RouteContex
    */
   app.post<{ Params: IdParams }>(
     '/accounts/:id/close',
-    { schema: { params: idParamsSchema, body: closeAccountBodySchema } },
+    {
+      schema: {
+        ...bankDocs['POST /accounts/:id/close'],
+        params: idParamsSchema,
+        body: closeAccountBodySchema,
+      },
+    },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => {
         const { account } = await closeAccount(context.database, request.params.id);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { BankingContext } from '../../banking/context.ts';
 import { issueRenewalNotice } from '../../banking/key-management-server/renewal-notices.ts';
+import { bankDocs } from '../answers.ts';
 import { callerOf } from '../authenticate.ts';
 import { respondIdempotently } from '../idempotent.ts';
 import type { StrictSchema } from '../strict-validator.ts';
@@ -34,7 +35,7 @@ interface RenewalNoticeBody {
 export function registerBankingKeyManagementRoutes(app: FastifyInstance, context: BankingContext): void {
   app.post<{ Body: RenewalNoticeBody }>(
     '/banking/renewal-notices',
-    { schema: { body: renewalNoticeBodySchema } },
+    { schema: { ...bankDocs['POST /banking/renewal-notices'], body: renewalNoticeBodySchema } },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => {
         const { notice, created } = await issueRenewalNotice(

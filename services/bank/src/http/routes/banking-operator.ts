@@ -9,6 +9,7 @@ import {
 } from '../../banking/business-logic-server/customers.ts';
 import type { BankingContext } from '../../banking/context.ts';
 import { selectBankingTransaction } from '../../banking/transaction-log-server-client/store.ts';
+import { bankDocs } from '../answers.ts';
 import { callerOf } from '../authenticate.ts';
 import { respondIdempotently } from '../idempotent.ts';
 import { type IdParams, idParamsSchema, partyId } from '../schemas.ts';
@@ -89,7 +90,7 @@ interface BillerBody {
 export function registerBankingOperatorRoutes(app: FastifyInstance, context: BankingContext): void {
   app.post<{ Body: CustomerBody }>(
     '/banking/customers',
-    { schema: { body: customerBodySchema } },
+    { schema: { ...bankDocs['POST /banking/customers'], body: customerBodySchema } },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => ({
         statusCode: 201,
@@ -99,7 +100,13 @@ export function registerBankingOperatorRoutes(app: FastifyInstance, context: Ban
 
   app.post<{ Params: PartyParams }>(
     '/banking/customers/:partyId/unblock',
-    { schema: { params: partyParamsSchema, body: emptyBodySchema } },
+    {
+      schema: {
+        ...bankDocs['POST /banking/customers/:partyId/unblock'],
+        params: partyParamsSchema,
+        body: emptyBodySchema,
+      },
+    },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => ({
         statusCode: 200,
@@ -109,7 +116,13 @@ export function registerBankingOperatorRoutes(app: FastifyInstance, context: Ban
 
   app.post<{ Params: PartyParams }>(
     '/banking/customers/:partyId/password-reset',
-    { schema: { params: partyParamsSchema, body: emptyBodySchema } },
+    {
+      schema: {
+        ...bankDocs['POST /banking/customers/:partyId/password-reset'],
+        params: partyParamsSchema,
+        body: emptyBodySchema,
+      },
+    },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => ({
         statusCode: 200,
@@ -119,7 +132,7 @@ export function registerBankingOperatorRoutes(app: FastifyInstance, context: Ban
 
   app.post<{ Body: BillerBody }>(
     '/banking/billers',
-    { schema: { body: billerBodySchema } },
+    { schema: { ...bankDocs['POST /banking/billers'], body: billerBodySchema } },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => ({
         statusCode: 201,
@@ -127,11 +140,13 @@ export function registerBankingOperatorRoutes(app: FastifyInstance, context: Ban
       })),
   );
 
-  app.get('/banking/billers', async () => ({ billers: await selectBillers(context.database) }));
+  app.get('/banking/billers', { schema: bankDocs['GET /banking/billers'] }, async () => ({
+    billers: await selectBillers(context.database),
+  }));
 
   app.get<{ Params: IdParams }>(
     '/banking/transactions/:id',
-    { schema: { params: idParamsSchema } },
+    { schema: { ...bankDocs['GET /banking/transactions/:id'], params: idParamsSchema } },
     async (request) => {
       const transaction = await selectBankingTransaction(context.database, request.params.id);
       if (transaction === undefined) throw new MpayError('NOT_FOUND');

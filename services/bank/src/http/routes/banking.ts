@@ -13,6 +13,7 @@ import {
 } from '../../banking/authentication-server/registration.ts';
 import { executeBankingRequest } from '../../banking/business-logic-server/dispatch.ts';
 import type { BankingContext } from '../../banking/context.ts';
+import { bankDocs } from '../answers.ts';
 import { ledgerId } from '../schemas.ts';
 import type { StrictSchema } from '../strict-validator.ts';
 
@@ -129,7 +130,7 @@ interface LoginParams {
 export function registerBankingDeviceRoutes(app: FastifyInstance, context: BankingContext): void {
   app.post<{ Body: { device: string } }>(
     '/banking/devices',
-    { schema: { body: deviceBodySchema } },
+    { schema: { ...bankDocs['POST /banking/devices'], body: deviceBodySchema } },
     async (request, reply) => {
       const registered = await registerBankingDevice(context, request.body.device, context.clock());
       return reply.code(registered.created ? 201 : 200).send({
@@ -142,7 +143,7 @@ export function registerBankingDeviceRoutes(app: FastifyInstance, context: Banki
 
   app.post<{ Body: { userId: string; registrationRequest: string; device: string } }>(
     '/banking/passwords/start',
-    { schema: { body: passwordStartBodySchema } },
+    { schema: { ...bankDocs['POST /banking/passwords/start'], body: passwordStartBodySchema } },
     async (request) => {
       const { userId, registrationRequest, device } = request.body;
       return startPasswordRegistration(
@@ -155,7 +156,7 @@ export function registerBankingDeviceRoutes(app: FastifyInstance, context: Banki
 
   app.post<{ Body: { userId: string; registrationRecord: string; device: string } }>(
     '/banking/passwords/finish',
-    { schema: { body: passwordFinishBodySchema } },
+    { schema: { ...bankDocs['POST /banking/passwords/finish'], body: passwordFinishBodySchema } },
     async (request, reply) => {
       const { userId, registrationRecord, device } = request.body;
       const registered = await finishPasswordRegistration(
@@ -169,19 +170,31 @@ export function registerBankingDeviceRoutes(app: FastifyInstance, context: Banki
 
   app.post<{ Body: { userId: string; startLoginRequest: string; device: string } }>(
     '/banking/logins',
-    { schema: { body: loginStartBodySchema } },
+    { schema: { ...bankDocs['POST /banking/logins'], body: loginStartBodySchema } },
     async (request) => startBankingLogin(context, request.body, context.clock()),
   );
 
   app.post<{ Params: LoginParams; Body: { finishLoginRequest: string; device: string } }>(
     '/banking/logins/:loginId/finish',
-    { schema: { params: loginParamsSchema, body: loginFinishBodySchema } },
+    {
+      schema: {
+        ...bankDocs['POST /banking/logins/:loginId/finish'],
+        params: loginParamsSchema,
+        body: loginFinishBodySchema,
+      },
+    },
     async (request) => finishBankingLogin(context, request.params.loginId, request.body, context.clock()),
   );
 
   app.post<{ Params: LoginParams; Body: { code: string } }>(
     '/banking/logins/:loginId/code',
-    { schema: { params: loginParamsSchema, body: loginCodeBodySchema } },
+    {
+      schema: {
+        ...bankDocs['POST /banking/logins/:loginId/code'],
+        params: loginParamsSchema,
+        body: loginCodeBodySchema,
+      },
+    },
     async (request, reply) => {
       const session = await proveBankingLoginCode(
         context,
@@ -195,7 +208,7 @@ export function registerBankingDeviceRoutes(app: FastifyInstance, context: Banki
 
   app.post<{ Body: { sessionId: string; request: string } }>(
     '/banking/requests',
-    { schema: { body: requestBodySchema } },
+    { schema: { ...bankDocs['POST /banking/requests'], body: requestBodySchema } },
     async (request) => answerBankingRequest(context, request.body, executeBankingRequest),
   );
 }

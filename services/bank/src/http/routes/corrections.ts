@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Correction, CorrectionRequest } from '../../corrections/correction.ts';
 import { createCorrection, selectCorrectionsOf } from '../../store/corrections.ts';
+import { bankDocs } from '../answers.ts';
 import type { RouteContext } from '../context.ts';
 import { respondIdempotently } from '../idempotent.ts';
 import { transferJson } from '../json.ts';
@@ -45,7 +46,7 @@ export function registerCorrectionRoutes(app: FastifyInstance, context: RouteCon
 
   app.post<{ Params: IdParams; Body: RefundBody }>(
     '/transfers/:id/refund',
-    { schema: { params: idParamsSchema, body: refundBodySchema } },
+    { schema: { ...bankDocs['POST /transfers/:id/refund'], params: idParamsSchema, body: refundBodySchema } },
     async (request, reply) => {
       const { id, amount, reference } = request.body;
       const refund: CorrectionRequest = {
@@ -61,7 +62,9 @@ export function registerCorrectionRoutes(app: FastifyInstance, context: RouteCon
 
   app.post<{ Params: IdParams; Body: ReverseBody }>(
     '/transfers/:id/reverse',
-    { schema: { params: idParamsSchema, body: reverseBodySchema } },
+    {
+      schema: { ...bankDocs['POST /transfers/:id/reverse'], params: idParamsSchema, body: reverseBodySchema },
+    },
     async (request, reply) => {
       const { id, reference } = request.body;
       const reversal: CorrectionRequest = { kind: 'reversal', id, originalId: request.params.id, reference };
@@ -71,7 +74,7 @@ export function registerCorrectionRoutes(app: FastifyInstance, context: RouteCon
 
   app.get<{ Params: IdParams }>(
     '/transfers/:id/corrections',
-    { schema: { params: idParamsSchema } },
+    { schema: { ...bankDocs['GET /transfers/:id/corrections'], params: idParamsSchema } },
     async (request) => {
       const { original, corrected, corrections } = await selectCorrectionsOf(
         context.database,

@@ -9,6 +9,7 @@ import type { PaymentOrder } from '../../interbank/orders-store.ts';
 import { selectOrder } from '../../interbank/orders-store.ts';
 import { type ReceiveContext, receiveFundsTransfer } from '../../interbank/receive.ts';
 import { bookSettlement, type SettlementContext, settlementPositions } from '../../interbank/settlement.ts';
+import { bankDocs } from '../answers.ts';
 import { callerOf } from '../authenticate.ts';
 import {
   currency,
@@ -232,7 +233,7 @@ const creditQuerySchema = {
 export function registerPaymentOrderRoutes(app: FastifyInstance, context: InterbankRouteContext): void {
   app.post<{ Body: PaymentOrderBody }>(
     '/payment-orders',
-    { schema: { body: paymentOrderBodySchema } },
+    { schema: { ...bankDocs['POST /payment-orders'], body: paymentOrderBodySchema } },
     async (request, reply) => {
       requirePartyIds(request.body);
       const { amount, ...rest } = request.body;
@@ -257,7 +258,7 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
 
   app.get<{ Params: IdParams }>(
     '/payment-orders/:id',
-    { schema: { params: idParamsSchema } },
+    { schema: { ...bankDocs['GET /payment-orders/:id'], params: idParamsSchema } },
     async (request) => {
       const order = await selectOrder(context.database, request.params.id);
       if (order === undefined) throw new MpayError('TRANSFER_UNKNOWN');
@@ -268,7 +269,13 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
   // The merchant bank's record of a funds transfer it decided (the message as received, kept as evidence).
   app.get<{ Params: IdParams; Querystring: { from?: string } }>(
     '/interbank/credits/:id',
-    { schema: { params: idParamsSchema, querystring: creditQuerySchema } },
+    {
+      schema: {
+        ...bankDocs['GET /interbank/credits/:id'],
+        params: idParamsSchema,
+        querystring: creditQuerySchema,
+      },
+    },
     async (request) => {
       // Ids are the debtor bank's: two peers may use one; `from` names the peer when they do.
       const from = request.query.from;
@@ -304,7 +311,7 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
     },
   );
 
-  app.get('/settlement/positions', async () => ({
+  app.get('/settlement/positions', { schema: bankDocs['GET /settlement/positions'] }, async () => ({
     bank: context.interbank.self,
     positions: (await settlementPositions(context.database, context.interbank, context.clock())).map(
       (position) => ({
@@ -322,7 +329,7 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
 
   app.post<{ Body: { id: string; peer: string; currency: string; amount: string } }>(
     '/settlements',
-    { schema: { body: settlementBodySchema } },
+    { schema: { ...bankDocs['POST /settlements'], body: settlementBodySchema } },
     async (request, reply) => {
       const { amount, ...rest } = request.body;
       const booked = await bookSettlement(context, { ...rest, amount: BigInt(amount) }, context.clock());
@@ -337,7 +344,7 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
 export function registerFundsTransferRoute(app: FastifyInstance, context: InterbankRouteContext): void {
   app.post<{ Body: { message: string } }>(
     '/interbank/funds-transfers',
-    { schema: { body: fundsTransferBodySchema } },
+    { schema: { ...bankDocs['POST /interbank/funds-transfers'], body: fundsTransferBodySchema } },
     async (request) => ({ answer: await receiveFundsTransfer(context, request.body.message) }),
   );
 }

@@ -5,6 +5,7 @@ import type { DepositoryContext } from '../../key-depository/context.ts';
 import { type EnrolmentRequest, enrol } from '../../key-depository/enrol.ts';
 import { issueEnrolmentCode } from '../../key-depository/issue-code.ts';
 import { resetSecondFactor } from '../../second-factor/reset.ts';
+import { bankDocs } from '../answers.ts';
 import { callerOf } from '../authenticate.ts';
 import { respondIdempotently, respondIdempotentlyWithSecret } from '../idempotent.ts';
 import { ledgerId, partyId } from '../schemas.ts';
@@ -93,7 +94,7 @@ const secondFactorResetBodySchema = {
 export function registerKeyDepositoryOperatorRoutes(app: FastifyInstance, context: DepositoryContext): void {
   app.post<{ Body: EnrolmentCodeBody }>(
     '/enrolment-codes',
-    { schema: { body: enrolmentCodeBodySchema } },
+    { schema: { ...bankDocs['POST /enrolment-codes'], body: enrolmentCodeBodySchema } },
     async (request, reply) =>
       respondIdempotentlyWithSecret(context.database, request, reply, async () => {
         const issued = await issueEnrolmentCode(context, request.body, callerOf(request));
@@ -107,7 +108,13 @@ export function registerKeyDepositoryOperatorRoutes(app: FastifyInstance, contex
 
   app.post<{ Params: SerialParams; Body: { reason: string } }>(
     '/key-bindings/:serial/revocation',
-    { schema: { params: serialParamsSchema, body: revocationBodySchema } },
+    {
+      schema: {
+        ...bankDocs['POST /key-bindings/:serial/revocation'],
+        params: serialParamsSchema,
+        body: revocationBodySchema,
+      },
+    },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => {
         const { view, created } = await revokeKeyBinding(
@@ -122,7 +129,7 @@ export function registerKeyDepositoryOperatorRoutes(app: FastifyInstance, contex
 
   app.post<{ Body: { partyId: string; reason: string } }>(
     '/second-factor-resets',
-    { schema: { body: secondFactorResetBodySchema } },
+    { schema: { ...bankDocs['POST /second-factor-resets'], body: secondFactorResetBodySchema } },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => ({
         statusCode: 200,
@@ -146,7 +153,7 @@ export function registerKeyDepositoryOperatorRoutes(app: FastifyInstance, contex
  */
 export function registerKeyDepositoryPublicRoutes(app: FastifyInstance, context: DepositoryContext): void {
   const encryptionJwk = context.bank.encryption?.publicJwk;
-  app.get('/bank', async () => ({
+  app.get('/bank', { schema: bankDocs['GET /bank'] }, async () => ({
     id: context.bank.id,
     keys: context.bank.keys,
     ...(encryptionJwk === undefined ? {} : { encryptionJwk }),
@@ -154,7 +161,7 @@ export function registerKeyDepositoryPublicRoutes(app: FastifyInstance, context:
 
   app.post<{ Body: EnrolmentRequest }>(
     '/enrolments',
-    { schema: { body: enrolmentBodySchema } },
+    { schema: { ...bankDocs['POST /enrolments'], body: enrolmentBodySchema } },
     async (request, reply) => {
       const enrolment = await enrol(context, request.body);
       const { sealedAuthenticator } = enrolment;
@@ -169,7 +176,7 @@ export function registerKeyDepositoryPublicRoutes(app: FastifyInstance, context:
 
   app.get<{ Params: SerialParams }>(
     '/key-bindings/:serial',
-    { schema: { params: serialParamsSchema } },
+    { schema: { ...bankDocs['GET /key-bindings/:serial'], params: serialParamsSchema } },
     async (request) => readKeyBinding(context, request.params.serial),
   );
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type AccountWithLimits, setAccountLimits } from '../../store/limits.ts';
+import { bankDocs } from '../answers.ts';
 import { callerOf } from '../authenticate.ts';
 import type { RouteContext } from '../context.ts';
 import { respondIdempotently } from '../idempotent.ts';
@@ -33,7 +34,9 @@ function minorUnitsOf(text: string | undefined): bigint | undefined {
 export function registerLimitRoutes(app: FastifyInstance, context: RouteContext): void {
   app.post<{ Params: IdParams; Body: SetLimitsBody }>(
     '/accounts/:id/limits',
-    { schema: { params: idParamsSchema, body: setLimitsBodySchema } },
+    {
+      schema: { ...bankDocs['POST /accounts/:id/limits'], params: idParamsSchema, body: setLimitsBodySchema },
+    },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => {
         const limits = {

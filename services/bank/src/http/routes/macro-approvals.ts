@@ -8,6 +8,7 @@ import { readConfirmation } from '../../macro/confirmation.ts';
 import { type MacroContext, macroBankLimits } from '../../macro/context.ts';
 import { type AuthenticatedDevice, authenticateDevice } from '../../macro/device.ts';
 import { readSessionOutcome } from '../../macro/session-outcome.ts';
+import { bankDocs } from '../answers.ts';
 import { callerOf } from '../authenticate.ts';
 import { ledgerId } from '../schemas.ts';
 import type { StrictSchema } from '../strict-validator.ts';
@@ -78,7 +79,7 @@ interface SessionParams {
 export function registerMacroPaymentRequestRoute(app: FastifyInstance, context: MacroContext): void {
   app.post<{ Body: { request: string } }>(
     '/macro/payment-requests',
-    { schema: { body: paymentRequestBodySchema } },
+    { schema: { ...bankDocs['POST /macro/payment-requests'], body: paymentRequestBodySchema } },
     async (request, reply) => {
       const record = await requestApproval(context, request.body.request, callerOf(request));
       if (record.approvalRequest !== null) {
@@ -100,7 +101,7 @@ export function registerMacroPaymentRequestRoute(app: FastifyInstance, context: 
 
   app.get<{ Params: SessionParams }>(
     '/macro/sessions/:sessionId/outcome',
-    { schema: { params: sessionParamsSchema } },
+    { schema: { ...bankDocs['GET /macro/sessions/:sessionId/outcome'], params: sessionParamsSchema } },
     async (request) => readSessionOutcome(context, callerOf(request), request.params.sessionId),
   );
 
@@ -108,7 +109,7 @@ export function registerMacroPaymentRequestRoute(app: FastifyInstance, context: 
   // as received, and the bank's signed send_failure_msg2 when it refused.
   app.get<{ Params: SessionParams }>(
     '/macro/payment-requests/:sessionId',
-    { schema: { params: sessionParamsSchema } },
+    { schema: { ...bankDocs['GET /macro/payment-requests/:sessionId'], params: sessionParamsSchema } },
     async (request) => {
       const record = await selectMacroApproval(context.database, request.params.sessionId);
       if (record === undefined) throw new MpayError('MACRO_APPROVAL_UNKNOWN');
@@ -171,26 +172,36 @@ export function deviceOf(context: MacroContext, request: FastifyRequest): Promis
  * sealed to the asking device.
  */
 export function registerMacroDeviceRoutes(app: FastifyInstance, context: MacroContext): void {
-  app.get('/macro/approval-requests', async (request) => {
-    const device = await deviceOf(context, request);
-    const pending = await selectPendingMacroApprovals(
-      context.database,
-      device.partyId,
-      context.clock(),
-      macroBankLimits.pendingApprovalsPageMax,
-    );
-    return {
-      approvalRequests: pending.map((record) => ({
-        sessionId: record.sessionId,
-        expiresAt: record.expiresAt.toISOString(),
-        pappReq: record.approvalRequest,
-      })),
-    };
-  });
+  app.get(
+    '/macro/approval-requests',
+    { schema: bankDocs['GET /macro/approval-requests'] },
+    async (request) => {
+      const device = await deviceOf(context, request);
+      const pending = await selectPendingMacroApprovals(
+        context.database,
+        device.partyId,
+        context.clock(),
+        macroBankLimits.pendingApprovalsPageMax,
+      );
+      return {
+        approvalRequests: pending.map((record) => ({
+          sessionId: record.sessionId,
+          expiresAt: record.expiresAt.toISOString(),
+          pappReq: record.approvalRequest,
+        })),
+      };
+    },
+  );
 
   app.post<{ Params: SessionParams; Body: { approval: string } }>(
     '/macro/approvals/:sessionId',
-    { schema: { params: sessionParamsSchema, body: approvalBodySchema } },
+    {
+      schema: {
+        ...bankDocs['POST /macro/approvals/:sessionId'],
+        params: sessionParamsSchema,
+        body: approvalBodySchema,
+      },
+    },
     async (request, reply) => {
       const outcome = await answerApprovalRequest(context, request.params.sessionId, request.body.approval);
       const order = outcome.order;
@@ -214,7 +225,7 @@ export function registerMacroDeviceRoutes(app: FastifyInstance, context: MacroCo
 
   app.get<{ Params: SessionParams }>(
     '/macro/confirmations/:sessionId',
-    { schema: { params: sessionParamsSchema } },
+    { schema: { ...bankDocs['GET /macro/confirmations/:sessionId'], params: sessionParamsSchema } },
     async (request) => readConfirmation(context, await deviceOf(context, request), request.params.sessionId),
   );
 }

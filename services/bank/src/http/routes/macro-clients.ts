@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DepositoryContext } from '../../key-depository/context.ts';
 import { type ClientIdRequest, issueClientId } from '../../macro/client-ids.ts';
+import { bankDocs } from '../answers.ts';
 import { callerOf } from '../authenticate.ts';
 import { respondIdempotently } from '../idempotent.ts';
 import { partyId } from '../schemas.ts';
@@ -31,7 +32,7 @@ const clientIdBodySchema = {
 export function registerMacroClientRoutes(app: FastifyInstance, context: DepositoryContext): void {
   app.post<{ Body: ClientIdRequest }>(
     '/macro/clients',
-    { schema: { body: clientIdBodySchema } },
+    { schema: { ...bankDocs['POST /macro/clients'], body: clientIdBodySchema } },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => {
         const issued = await issueClientId(context, request.body, callerOf(request));

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { MacroContext } from '../../macro/context.ts';
 import { listMerchantConfirmations, parseAfter } from '../../macro/merchant-confirmation.ts';
+import { bankDocs } from '../answers.ts';
 import type { StrictSchema } from '../strict-validator.ts';
 import { deviceOf } from './macro-approvals.ts';
 
@@ -27,7 +28,12 @@ const merchantConfirmationsQuerySchema = {
 export function registerMacroMerchantRoutes(app: FastifyInstance, context: MacroContext): void {
   app.get<{ Querystring: { after?: string } }>(
     '/macro/merchant-confirmations',
-    { schema: { querystring: merchantConfirmationsQuerySchema } },
+    {
+      schema: {
+        ...bankDocs['GET /macro/merchant-confirmations'],
+        querystring: merchantConfirmationsQuerySchema,
+      },
+    },
     async (request) => {
       const device = await deviceOf(context, request);
       return listMerchantConfirmations(context, device, parseAfter(request.query.after));

@@ -7,6 +7,7 @@ import { placeRefundOrder, type RefundOrderInput } from '../../interbank/refund-
 import { type RefundOrder, selectRefundOrder } from '../../interbank/refund-orders-store.ts';
 import { receiveRefundTransfer } from '../../interbank/refund-receive.ts';
 import { OrderRefusal } from '../../interbank/refusal.ts';
+import { bankDocs } from '../answers.ts';
 import { callerOf } from '../authenticate.ts';
 import {
   currency,
@@ -196,7 +197,7 @@ function isDecision(error: unknown): error is MpayError {
 export function registerRefundOrderRoutes(app: FastifyInstance, context: InterbankRouteContext): void {
   app.post<{ Body: RefundOrderBody }>(
     '/refund-orders',
-    { schema: { body: refundOrderBodySchema } },
+    { schema: { ...bankDocs['POST /refund-orders'], body: refundOrderBodySchema } },
     async (request, reply) => {
       const { amount, ...rest } = request.body;
       if (!isPartyId(rest.payerId)) throw new MpayError('REQUEST_INVALID', 'payerId');
@@ -218,7 +219,7 @@ export function registerRefundOrderRoutes(app: FastifyInstance, context: Interba
 
   app.get<{ Params: IdParams }>(
     '/refund-orders/:id',
-    { schema: { params: idParamsSchema } },
+    { schema: { ...bankDocs['GET /refund-orders/:id'], params: idParamsSchema } },
     async (request) => {
       const order = await selectRefundOrder(context.database, request.params.id);
       if (order === undefined) throw new MpayError('TRANSFER_UNKNOWN');
@@ -231,7 +232,7 @@ export function registerRefundOrderRoutes(app: FastifyInstance, context: Interba
 export function registerRefundTransferRoute(app: FastifyInstance, context: InterbankRouteContext): void {
   app.post<{ Body: { message: string } }>(
     '/interbank/refund-transfers',
-    { schema: { body: refundTransferBodySchema } },
+    { schema: { ...bankDocs['POST /interbank/refund-transfers'], body: refundTransferBodySchema } },
     async (request) => ({ answer: await receiveRefundTransfer(context, request.body.message) }),
   );
 }

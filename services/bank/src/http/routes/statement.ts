@@ -13,6 +13,7 @@ import {
   type StatementEntry,
   type StatementPage,
 } from '../../store/statement.ts';
+import { bankDocs } from '../answers.ts';
 import type { RouteContext } from '../context.ts';
 import { type IdParams, idParamsSchema, type StatementQuery, statementQuerySchema } from '../schemas.ts';
 import { decodeStatementCursor, encodeStatementCursor } from './statement-cursor.ts';
@@ -88,7 +89,13 @@ function statementJson(page: StatementPage, now: Date) {
 export function registerStatementRoutes(app: FastifyInstance, context: RouteContext): void {
   app.get<{ Params: IdParams; Querystring: StatementQuery }>(
     '/accounts/:id/statement',
-    { schema: { params: idParamsSchema, querystring: statementQuerySchema } },
+    {
+      schema: {
+        ...bankDocs['GET /accounts/:id/statement'],
+        params: idParamsSchema,
+        querystring: statementQuerySchema,
+      },
+    },
     async (request) => {
       const { limit, cursor } = request.query;
       const pageSize = limit === undefined ? context.limits.statementPageSizeDefault : Number(limit);

@@ -8,6 +8,7 @@ import {
 } from '@mpay/ledger';
 import { assert, isMpayError, type MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
+import { bankDocs } from '../answers.ts';
 import type { RouteContext } from '../context.ts';
 import { respondIdempotently } from '../idempotent.ts';
 import { transferJson } from '../json.ts';
@@ -101,7 +102,7 @@ export function registerTransferRoutes(app: FastifyInstance, context: RouteConte
 
   app.post<{ Body: CreateTransferBody }>(
     '/transfers',
-    { schema: { body: createTransferBodySchema } },
+    { schema: { ...bankDocs['POST /transfers'], body: createTransferBodySchema } },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, () => create(inputOf(request.body))),
   );
@@ -109,7 +110,10 @@ export function registerTransferRoutes(app: FastifyInstance, context: RouteConte
   /** Up to 100 transfers (optionally linked): 200 with one result per transfer, each with its own status. */
   app.post<{ Body: CreateTransfersBody }>(
     '/transfers/batch',
-    { schema: { body: createTransfersBodySchema }, bodyLimit: transferBatchBodyLimitBytes },
+    {
+      schema: { ...bankDocs['POST /transfers/batch'], body: createTransfersBodySchema },
+      bodyLimit: transferBatchBodyLimitBytes,
+    },
     async (request, reply) =>
       respondIdempotently(context.database, request, reply, async () => {
         const now = context.clock();
@@ -121,7 +125,13 @@ export function registerTransferRoutes(app: FastifyInstance, context: RouteConte
 
   app.post<{ Params: IdParams; Body: PostPendingBody }>(
     '/transfers/:id/post',
-    { schema: { params: idParamsSchema, body: postPendingBodySchema } },
+    {
+      schema: {
+        ...bankDocs['POST /transfers/:id/post'],
+        params: idParamsSchema,
+        body: postPendingBodySchema,
+      },
+    },
     async (request, reply) => {
       const { id = context.newId(), amount, reference } = request.body;
       const input = {
@@ -137,7 +147,13 @@ export function registerTransferRoutes(app: FastifyInstance, context: RouteConte
 
   app.post<{ Params: IdParams; Body: VoidPendingBody }>(
     '/transfers/:id/void',
-    { schema: { params: idParamsSchema, body: voidPendingBodySchema } },
+    {
+      schema: {
+        ...bankDocs['POST /transfers/:id/void'],
+        params: idParamsSchema,
+        body: voidPendingBodySchema,
+      },
+    },
     async (request, reply) => {
       const { id = context.newId(), reference } = request.body;
       const input = { id, kind: 'void_pending', pendingId: request.params.id, reference };
@@ -145,7 +161,9 @@ export function registerTransferRoutes(app: FastifyInstance, context: RouteConte
     },
   );
 
-  app.get<{ Params: IdParams }>('/transfers/:id', { schema: { params: idParamsSchema } }, async (request) =>
-    transferJson(await context.ledger.getTransfer(request.params.id, context.clock())),
+  app.get<{ Params: IdParams }>(
+    '/transfers/:id',
+    { schema: { ...bankDocs['GET /transfers/:id'], params: idParamsSchema } },
+    async (request) => transferJson(await context.ledger.getTransfer(request.params.id, context.clock())),
   );
 }

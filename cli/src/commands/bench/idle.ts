@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Database } from '@mpay/storage';
+import { dropPostgresSchema } from '@mpay/storage';
+import { platformSchemas, startPlatform } from '../../platform/start.ts';
+import type { CommandIo } from '../io.ts';
+
+export const benchIdleUsage = `Usage: mpay bench idle [--seconds S] [--settle S] [--json]
+  Starts the platform twice in this process, one after the other, and measures it doing nothing:
+  first as it polled before (every background loop every 250 ms, the baseline), then as it runs
+  (loops back off to their idle maximum while they find nothing, kicked when work arrives). For
+  each: the process's CPU (every service and PGlite) as % of one core, and the statements the
+  gateway, banks, custody and shop send to their databases (the log's are not counted), per second, over S seconds (default 20, 5..600) after a settle
+  time (default 5 s, 1..120). DATABASE_URL selects PostgreSQL (fresh schemas, dropped after; the
+  server's own CPU is not counted). --json prints one JSON object.
+`;
+
+interface IdleArguments {
+  readonly seconds: number;
+  readonly settleSeconds: number;
+  readonly json: boolean;
+}
+
+export function parseBenchIdleArguments(args: readonly string[]): IdleArguments | undefined {
+  let seconds = 20;
+  let settleSeconds = 5;
+  let json = false;
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index];
+    if (arg === '--json') {
+      json = true;
+      continue;
+    }
+    const text = args[index + 1];
+    if ((arg !== '--seconds' && arg !== '--settle') || text === undefined || !/^[0-9]{1,4}$/.test(text))
+      return undefined;
+    index += 1;
+    const value = Number(text);
+    if (arg === '--seconds') {
+      if (value < 5 || value > 600) return undefined;
+      seconds = value;
+    } else {
+      if (value < 1 || value > 120) return undefined;
+      settleSeconds = value;
+    }
+  }
+  return { seconds, settleSeconds, json };
+}
+
+/** The background loops' busy interval in both runs: what `mpay up` uses. */
+const busyIntervalMs = 250;
+
+interface IdleRun {
+  readonly mode: 'polling' | 'backoff';
+  readonly cpuPercentOfOneCore: number;
+  readonly statementsPerSecond: number;
+}
+
+/** Counts what the services send to their databases: each query, script and transaction is one statement. */
+function countStatements(databases: readonly Database[]): { count(): number } {
+  let statements = 0;
+  for (const database of databases) {
+    const { query, exec, transaction } = database;
+    Object.assign(database, {
+      query: (...args: Parameters<Database['query']>) => {
+        statements += 1;
+        return query.apply(database, args);
+      },
+      exec: (...args: Parameters<Database['exec']>) => {
+        statements += 1;
+        return exec.apply(database, args);
+      },
+      transaction: (...args: Parameters<Database['transaction']>) => {
+        statements += 1;
+        return transaction.apply(database, args);
+      },
+    });
+  }
+  return { count: () => statements };
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+async function measure(mode: IdleRun['mode'], parsed: IdleArguments, io: CommandIo): Promise<IdleRun> {
+  const databaseUrl = process.env.DATABASE_URL === '' ? undefined : process.env.DATABASE_URL;
+  const schemaPrefix = `bench_idle_${randomBytes(4).toString('hex')}_`;
+  io.stderr(
+    `bench idle: starting the platform (${mode}, ${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'})\n`,
+  );
+  const platform = await startPlatform({
+    databaseUrl,
+    schemaPrefix,
+    backgroundIntervalMs: busyIntervalMs,
+    ...(mode === 'polling' ? { backgroundIdleIntervalMaxMs: busyIntervalMs } : {}),
+  });
+  try {
+    const counter = countStatements(platform.databases);
+    io.stderr(`bench idle: settling ${parsed.settleSeconds} s, then measuring ${parsed.seconds} s\n`);
+    await sleep(parsed.settleSeconds * 1000);
+    const statementsBefore = counter.count();
+    const cpuBefore = process.cpuUsage();
+    const startedAt = performance.now();
+    await sleep(parsed.seconds * 1000);
+    const cpu = process.cpuUsage(cpuBefore);
+    const elapsedMs = performance.now() - startedAt;
+    return {
+      mode,
+      cpuPercentOfOneCore: Math.round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 10_000) / 100,
+      statementsPerSecond: Math.round(((counter.count() - statementsBefore) / (elapsedMs / 1000)) * 10) / 10,
+    };
+  } finally {
+    await platform.close();
+    if (databaseUrl !== undefined)
+      for (const schema of platformSchemas) await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+  }
+}
+
+async function loadAverage(): Promise<string> {
+  return (await readFile('/proc/loadavg', 'utf8').catch(() => '')).split(' ').slice(0, 3).join(' ');
+}
+
+/** `mpay bench idle`: the platform's cost doing nothing, polling (the baseline) against backing off, in one run. */
+export async function runBenchIdle(args: readonly string[], io: CommandIo): Promise<number> {
+  const parsed = parseBenchIdleArguments(args);
+  if (parsed === undefined) {
+    io.stderr(benchIdleUsage);
+    return 2;
+  }
+  const loadBefore = await loadAverage();
+  const polling = await measure('polling', parsed, io);
+  const backoff = await measure('backoff', parsed, io);
+  const loadAfter = await loadAverage();
+  const figures = {
+    database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
+    seconds: parsed.seconds,
+    runs: [polling, backoff],
+    cpu_ratio:
+      polling.cpuPercentOfOneCore === 0 ? null : backoff.cpuPercentOfOneCore / polling.cpuPercentOfOneCore,
+    load_average: { before: loadBefore, after: loadAfter },
+  };
+  if (parsed.json) {
+    io.stdout(`${JSON.stringify(figures)}\n`);
+    return 0;
+  }
+  io.stdout(
+    [
+      `mpay bench idle (${figures.database}): ${parsed.seconds} s idle after ${parsed.settleSeconds} s settling, each run`,
+      ...[polling, backoff].map(
+        (run) =>
+          `  ${run.mode === 'polling' ? 'polling (baseline)' : 'backoff (mpay)    '}  CPU ${run.cpuPercentOfOneCore.toFixed(2)} % of one core, ${run.statementsPerSecond} statements/s`,
+      ),
+      `  backoff / polling  CPU ×${figures.cpu_ratio === null ? '–' : figures.cpu_ratio.toFixed(2)}`,
+      `  load average       ${loadBefore} before, ${loadAfter} after`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}

@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import { smtpRelayFromEnv } from '../platform/mail.ts';
+import { ProcessPlatform } from '../platform/processes.ts';
+import type { PlatformPortMap, PlatformProcessName } from '../platform/processes-service.ts';
+import { smsRelayFromEnv } from '../platform/sms.ts';
+import type { CommandIo } from './io.ts';
+
+/** Restarts of one service process after crashes of its own, before the supervisor gives up on it. */
+const crashRestartsMax = 5;
+
+/**
+ * `mpay up --processes`: the platform with each service in a process of its
+ * own (the same data folder, keys and ports as `mpay up`); the supervisor
+ * keeps the mail and SMS, starts a service again if it dies, and stops them
+ * all on Ctrl-C. The web pages are not served in this mode.
+ */
+export async function runUpProcesses(
+  dataDir: string,
+  ports: PlatformPortMap,
+  verbose: boolean,
+  io: CommandIo,
+): Promise<number> {
+  const databaseUrl = process.env.DATABASE_URL;
+  io.stdout(
+    `mpay: starting each service in its own process on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
+  );
+  const crashes = new Map<PlatformProcessName, number>();
+  let platform: ProcessPlatform | undefined;
+  const onUnexpectedExit = (service: PlatformProcessName, how: string) => {
+    const count = (crashes.get(service) ?? 0) + 1;
+    crashes.set(service, count);
+    io.stderr(`mpay: ${service} exited by itself (${how})\n`);
+    if (count > crashRestartsMax || platform === undefined) return;
+    io.stdout(`mpay: starting ${service} again (${count} of ${crashRestartsMax}) …\n`);
+    platform.restart(service).then(
+      () => io.stdout(`mpay: ${service} is up again\n`),
+      (error: unknown) => io.stderr(`mpay: ${service} did not start again: ${String(error)}\n`),
+    );
+  };
+  platform = await ProcessPlatform.start({
+    dataDir,
+    databaseUrl,
+    ports,
+    smtpRelay: smtpRelayFromEnv(process.env),
+    smsRelay: smsRelayFromEnv(process.env),
+    logger: verbose ? { level: 'info' } : false,
+    onUnexpectedExit,
+    ...(verbose ? { onOutput: (service: string, line: string) => io.stdout(`[${service}] ${line}\n`) } : {}),
+  });
+  const urls = platform.urls;
+  const pid = (name: PlatformProcessName) => `pid ${platform?.pidOf(name) ?? '-'}`;
+  io.stdout(
+    [
+      `  gateway (FSP ${platform.secrets.fsp.id})   ${urls.gateway}   (${pid('gateway')})`,
+      `  bank xbank (customers)       ${urls.xbank}   (${pid('xbank')})`,
+      `  bank ybank (merchants)       ${urls.ybank}   (${pid('ybank')})`,
+      `  merchant shop                ${urls.merchantShop}   (${pid('merchant_shop')}; token ${join(dataDir, 'keys', 'merchant-shop-token.json')})`,
+      `  transaction log              ${urls.log}   (${pid('log')}, ${platform.origin})`,
+      `  witness                      ${urls.witness}   (${pid('witness')})`,
+      `  custody (${platform.secrets.custodyId}, HSM)  ${urls.custody}   (${pid('custody')})`,
+      `  mail and sms                 in this process (${process.pid}): ${platform.layout.smtp.host}:${platform.layout.smtp.port}, ${platform.layout.sms.url}`,
+      '  web pages                    not served with --processes (use `mpay up`)',
+      '',
+      'Each service is its own process: `kill -9` one and this supervisor starts it again.',
+      '`npx mpay audit`, `npx mpay demo`, `npx mpay dispute` work as with `mpay up`. Ctrl-C stops.',
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  io.stdout('mpay: stopping …\n');
+  await platform.close();
+  return 0;
+}

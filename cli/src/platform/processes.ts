@@ -1,0 +1,405 @@
+/**
+ * The platform with every service in an operating-system process of its own
+ * (`mpay up --processes`, `mpay chaos`): a supervisor keeps the keys, the
+ * mail and the SMS gateway, forks one child per service (witness, log, the
+ * banks, custody, gateway, merchant shop) on the data folder, ports and keys
+ * `mpay up` uses, knows when each child is ready (the child says so), and can
+ * SIGKILL one child and start it again on the same data.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { restartablePorts } from '@mpay/http-server';
+import { parseVerifierKey } from '@mpay/merkle';
+import type { Deployment } from '../commands/deployment.ts';
+import { bankIds } from './banks.ts';
+import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
+import {
+  loadLogKeys,
+  loopbackUrl,
+  type PlatformPortMap,
+  type PlatformProcessLayout,
+  type PlatformProcessName,
+  platformProcessLayoutVariable,
+  platformProcessNames,
+  type ServiceReadyMessage,
+} from './processes-service.ts';
+import { type DemoCredentials, seedDemo } from './seed.ts';
+import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
+import { loadPlatformSecrets, type PlatformSecrets } from './start.ts';
+
+/** The entry of a service process, and tsx's loader (absolute, so that any working directory will do). */
+const serviceMain = fileURLToPath(new URL('./processes-main.ts', import.meta.url));
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Most output kept per service process, for the report of a failed start. */
+const outputCharsMax = 16_000;
+
+export interface ProcessPlatformLimits {
+  /** One service process to say it is ready (a busy machine takes minutes). */
+  readonly serviceStartDeadlineMs: number;
+  /** A service told to stop (SIGTERM) to exit before it is killed. */
+  readonly serviceExitDeadlineMs: number;
+}
+
+export const defaultProcessPlatformLimits: ProcessPlatformLimits = Object.freeze({
+  serviceStartDeadlineMs: 8 * 60_000,
+  serviceExitDeadlineMs: 30_000,
+});
+
+export function createProcessPlatformLimits(
+  options: Partial<ProcessPlatformLimits> = {},
+): ProcessPlatformLimits {
+  const limits = { ...defaultProcessPlatformLimits, ...options };
+  for (const [name, value] of Object.entries(limits))
+    if (!Number.isInteger(value) || value < 1_000 || value > 60 * 60_000)
+      throw new Error(`process platform limits: ${name} must be a whole number of ms in 1000..3600000`);
+  return Object.freeze(limits);
+}
+
+export interface ProcessPlatformOptions {
+  readonly dataDir: string;
+  /** PostgreSQL: every service in its own schema there (with the prefix); absent: PGlite in the data folder. */
+  readonly databaseUrl?: string | undefined;
+  readonly schemaPrefix?: string | undefined;
+  /** Fixed ports; 0 or absent: a free port below the ephemeral range, so that a restart finds it free. */
+  readonly ports?: Partial<PlatformPortMap> | undefined;
+  readonly smtpRelay?: SmtpRelay | undefined;
+  readonly smsRelay?: SmsRelay | undefined;
+  readonly logger?: boolean | { level: string } | undefined;
+  readonly backgroundIntervalMs?: number | undefined;
+  readonly limits?: Partial<ProcessPlatformLimits> | undefined;
+  /** Each line a service process prints, with its name (verbose); absent: kept for failure reports only. */
+  readonly onOutput?: ((service: PlatformProcessName, line: string) => void) | undefined;
+  /** A service process that exited without being told to (a crash of its own). */
+  readonly onUnexpectedExit?: ((service: PlatformProcessName, how: string) => void) | undefined;
+}
+
+interface Child {
+  readonly name: PlatformProcessName;
+  process: ChildProcess | undefined;
+  ready: boolean;
+  /** Set while the supervisor itself stops or kills the child. */
+  stopping: boolean;
+  output: string;
+  starts: number;
+}
+
+/** A gate the clients wait at while a service is down. */
+interface Gate {
+  readonly promise: Promise<void>;
+  open(): void;
+}
+
+function gate(): Gate {
+  let open!: () => void;
+  const promise = new Promise<void>((done) => {
+    open = done;
+  });
+  return { promise, open };
+}
+
+async function choosePorts(given: Partial<PlatformPortMap> | undefined): Promise<PlatformPortMap> {
+  const names = [
+    'gateway',
+    'xbank',
+    'ybank',
+    'merchantShop',
+    'log',
+    'witness',
+    'custody',
+    'mail',
+    'sms',
+  ] as const;
+  const free = await restartablePorts(names.length);
+  const ports: Record<string, number> = {};
+  for (const [index, name] of names.entries()) ports[name] = given?.[name] || free[index]!;
+  return ports as unknown as PlatformPortMap;
+}
+
+/**
+ * The platform's services in their own processes. Start with
+ * `ProcessPlatform.start`; `kill` and `restart` one service; `close` stops all.
+ */
+export class ProcessPlatform {
+  private readonly children = new Map<PlatformProcessName, Child>();
+  private allUp: Gate = gate();
+  private closed = false;
+  /** Service starts, first ones included: a client that saw it change knows a service came back. */
+  generation = 0;
+
+  private constructor(
+    readonly layout: PlatformProcessLayout,
+    readonly secrets: PlatformSecrets,
+    /** The log's origin (the name of its key). */
+    readonly origin: string,
+    readonly limits: ProcessPlatformLimits,
+    private readonly mail: PlatformMail,
+    private readonly sms: PlatformSms,
+    private readonly options: ProcessPlatformOptions,
+  ) {
+    for (const name of platformProcessNames)
+      this.children.set(name, {
+        name,
+        process: undefined,
+        ready: false,
+        stopping: false,
+        output: '',
+        starts: 0,
+      });
+  }
+
+  /**
+   * Creates the keys (first start), starts the mail and SMS here, then each
+   * service process in order, each once the one before is ready; seeds the
+   * demo parties and writes <data>/deployment.json. On failure, stops
+   * whatever it started.
+   */
+  static async start(options: ProcessPlatformOptions): Promise<ProcessPlatform> {
+    const limits = createProcessPlatformLimits(options.limits);
+    await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+    const secrets = await loadPlatformSecrets(options.dataDir);
+    const logKeys = await loadLogKeys(options.dataDir);
+    const origin = (await parseVerifierKey(logKeys.log.verifierKey)).name;
+    const ports = await choosePorts(options.ports);
+    const mail = await startPlatformMail({
+      dataDir: options.dataDir,
+      relay: options.smtpRelay,
+      port: ports.mail,
+    });
+    // The embedded SMS gateway's token, drawn here so that the banks' processes can send with it.
+    const smsToken = randomBytes(32).toString('base64url');
+    const sms = await startPlatformSms({
+      dataDir: options.dataDir,
+      relay: options.smsRelay,
+      port: ports.sms,
+      token: smsToken,
+    }).catch(async (error: unknown) => {
+      await mail.close();
+      throw error;
+    });
+    const smtp = options.smtpRelay ?? {
+      host: mail.server?.host ?? '127.0.0.1',
+      port: mail.server?.port ?? ports.mail,
+    };
+    const smsLink = options.smsRelay ?? { url: sms.gateway?.url ?? loopbackUrl(ports.sms), token: smsToken };
+    const layout: PlatformProcessLayout = {
+      dataDir: options.dataDir,
+      databaseUrl: options.databaseUrl,
+      schemaPrefix: options.schemaPrefix ?? '',
+      ports,
+      smtp: { host: smtp.host, port: smtp.port ?? ports.mail },
+      sms: smsLink,
+      logger: options.logger ?? false,
+      backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+    };
+    const platform = new ProcessPlatform(layout, secrets, origin, limits, mail, sms, options);
+    try {
+      for (const name of platformProcessNames) await platform.startChild(name);
+      platform.credentials = await seedDemo({
+        dataDir: options.dataDir,
+        gatewayUrl: platform.urls.gateway,
+        operatorToken: secrets.operatorToken,
+        banks: bankIds.map((id) => ({
+          id,
+          url: loopbackUrl(ports[id]),
+          operatorId: `operator.${id}`,
+          operatorKey: secrets.bankSecrets.get(id)!.operator.signing.privateJwk,
+        })),
+        merchantKeys: secrets.merchantKeys,
+        merchantShopUrl: platform.urls.merchantShop,
+        custodyUrl: platform.urls.custody,
+        custodyId: secrets.custodyId,
+      });
+      await writeFile(
+        join(options.dataDir, 'deployment.json'),
+        `${JSON.stringify(platform.deployment(), null, 2)}\n`,
+      );
+    } catch (error) {
+      await platform.close();
+      throw error;
+    }
+    return platform;
+  }
+
+  credentials: DemoCredentials | undefined;
+
+  get urls() {
+    const { ports } = this.layout;
+    return {
+      gateway: loopbackUrl(ports.gateway),
+      merchantShop: loopbackUrl(ports.merchantShop),
+      log: loopbackUrl(ports.log),
+      witness: loopbackUrl(ports.witness),
+      custody: loopbackUrl(ports.custody),
+      xbank: loopbackUrl(ports.xbank),
+      ybank: loopbackUrl(ports.ybank),
+    };
+  }
+
+  /** What the other commands (`mpay audit`, `mpay dispute`) read from <data>/deployment.json. */
+  deployment(): Deployment {
+    const urls = this.urls;
+    return {
+      gateway: urls.gateway,
+      merchantShop: urls.merchantShop,
+      fspId: this.secrets.fsp.id,
+      banks: bankIds.map((id) => ({ id, url: urls[id] })),
+      log: { url: urls.log, witness: urls.witness, origin: this.origin },
+      custody: { url: urls.custody, id: this.secrets.custodyId },
+      pid: process.pid,
+    };
+  }
+
+  /** Whether every service process is ready. */
+  get isUp(): boolean {
+    return [...this.children.values()].every((child) => child.ready);
+  }
+
+  /** Resolves once every service process is ready (at once if they are). */
+  whenUp(): Promise<void> {
+    return this.isUp ? Promise.resolve() : this.allUp.promise;
+  }
+
+  /** Process id of a service's current process (undefined while it is down). */
+  pidOf(name: PlatformProcessName): number | undefined {
+    return this.children.get(name)?.process?.pid;
+  }
+
+  /** The last output of a service's processes, over all its starts. */
+  outputOf(name: PlatformProcessName): string {
+    return this.children.get(name)?.output ?? '';
+  }
+
+  /** SIGKILL: no shutdown hook runs; the service's transactions and connections are cut wherever they are. */
+  async kill(name: PlatformProcessName): Promise<void> {
+    const child = this.child(name);
+    this.markDown(child);
+    const running = child.process;
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+    child.stopping = true;
+    const exited = new Promise((done) => running.once('exit', done));
+    running.kill('SIGKILL');
+    await exited;
+    child.stopping = false;
+  }
+
+  /** Starts a service's process again on the same data and port; resolves once it says it is ready. */
+  async restart(name: PlatformProcessName): Promise<void> {
+    await this.kill(name);
+    await this.startChild(name);
+  }
+
+  /** SIGTERM to every service (last started first), SIGKILL to any that outlives the deadline; then mail and SMS. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const name of [...platformProcessNames].reverse()) await this.stopChild(this.child(name));
+    await this.sms.close();
+    await this.mail.close();
+  }
+
+  private child(name: PlatformProcessName): Child {
+    const child = this.children.get(name);
+    if (child === undefined) throw new Error(`assertion failed: ${name} is a service of the platform`);
+    return child;
+  }
+
+  private markDown(child: Child): void {
+    if (this.isUp) this.allUp = gate();
+    child.ready = false;
+  }
+
+  private async stopChild(child: Child): Promise<void> {
+    this.markDown(child);
+    const running = child.process;
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+    child.stopping = true;
+    const exited = new Promise((done) => running.once('exit', done));
+    running.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((done) => {
+      timer = setTimeout(done, this.limits.serviceExitDeadlineMs);
+    });
+    await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (running.exitCode === null && running.signalCode === null) {
+      running.kill('SIGKILL');
+      await exited;
+    }
+  }
+
+  private async startChild(name: PlatformProcessName): Promise<void> {
+    if (this.closed) throw new Error(`the platform is closed: ${name} not started`);
+    const child = this.child(name);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      [platformProcessLayoutVariable]: JSON.stringify(this.layout),
+    };
+    const running = fork(serviceMain, [name], {
+      env,
+      execArgv: ['--import', tsxLoader],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    child.process = running;
+    child.stopping = false;
+    const keep = (chunk: Buffer) => {
+      const text = chunk.toString();
+      child.output = (child.output + text).slice(-outputCharsMax);
+      if (this.options.onOutput !== undefined)
+        for (const line of text.split('\n')) if (line.trim() !== '') this.options.onOutput(name, line);
+    };
+    running.stdout?.on('data', keep);
+    running.stderr?.on('data', keep);
+    const ready = new Promise<void>((done, fail) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (error: Error | undefined) => {
+        clearTimeout(timer);
+        running.off('message', onMessage);
+        running.off('exit', onEarlyExit);
+        if (error === undefined) done();
+        else fail(error);
+      };
+      const onMessage = (message: unknown) => {
+        const ready = message as Partial<ServiceReadyMessage>;
+        if (ready.type === 'ready' && ready.service === name) settle(undefined);
+      };
+      const onEarlyExit = (code: number | null, signal: string | null) =>
+        settle(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${child.output}`));
+      timer = setTimeout(
+        () =>
+          settle(
+            new Error(
+              `${name} did not say it was ready within ${this.limits.serviceStartDeadlineMs / 1000} s:\n${child.output}`,
+            ),
+          ),
+        this.limits.serviceStartDeadlineMs,
+      );
+      running.on('message', onMessage);
+      running.once('exit', onEarlyExit);
+    });
+    running.once('exit', (code, signal) => {
+      if (child.process !== running) return;
+      this.markDown(child);
+      if (!child.stopping && !this.closed) this.options.onUnexpectedExit?.(name, String(code ?? signal));
+    });
+    try {
+      await ready;
+    } catch (error) {
+      if (running.exitCode === null && running.signalCode === null) {
+        const exited = new Promise((done) => running.once('exit', done));
+        child.stopping = true;
+        running.kill('SIGKILL');
+        await exited;
+      }
+      throw error;
+    }
+    child.ready = true;
+    child.starts += 1;
+    this.generation += 1;
+    if (this.isUp) this.allUp.open();
+  }
+}

@@ -1,0 +1,134 @@
+import { webcrypto } from 'node:crypto';
+import { createPkiLimits, dayMs, type PkiLimits } from './limits.ts';
+import { caSubject, checkHostName, checkInstitutionId, checkServiceName, serviceSubject } from './naming.ts';
+import { x509 } from './x509.ts';
+
+/** ECDSA P-256 with SHA-256 for every key and signature of the deployment (the platform's ES256). */
+const keyAlgorithm: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
+const signingAlgorithm: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
+
+/** A key and its certificate, both PEM (PKCS #8 and X.509): what node:tls takes as `key` and `cert`. */
+export interface PemPair {
+  readonly keyPem: string;
+  readonly certPem: string;
+}
+
+/** A service certificate's request: who it is for and the names it answers to. */
+export interface LeafRequest {
+  readonly institution: string;
+  readonly service: string;
+  /** DNS names besides `localhost` (a service's host names). */
+  readonly hosts?: readonly string[];
+  /** IP addresses besides 127.0.0.1. */
+  readonly ipAddresses?: readonly string[];
+}
+
+/** Always in a leaf's SAN: services listen on loopback by default. */
+export const defaultHosts: readonly string[] = Object.freeze(['localhost']);
+export const defaultIpAddresses: readonly string[] = Object.freeze(['127.0.0.1']);
+
+const ipv4Pattern = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** A positive 128-bit serial from the CSPRNG (RFC 5280 §4.1.2.2: unique per CA, at most 20 octets). */
+function randomSerialHex(): string {
+  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
+  // High bit clear (positive INTEGER), second-highest set (no leading zero octet to strip).
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x40;
+  return Buffer.from(bytes).toString('hex');
+}
+
+async function exportKeyPem(key: CryptoKey): Promise<string> {
+  return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+}
+
+async function importSigningKey(keyPem: string): Promise<CryptoKey> {
+  return webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(keyPem), keyAlgorithm, false, [
+    'sign',
+  ]);
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+/**
+ * A new root CA for a deployment: an ECDSA P-256 key and a self-signed
+ * certificate (CA, pathLen 0: it signs service certificates only, never
+ * another CA; keyCertSign and cRLSign), valid from `now` (back-dated a little)
+ * for `caValidityDays`. `label` tells deployments apart in the subject.
+ */
+export async function createDeploymentCa(options: {
+  readonly now: Date;
+  readonly label: string;
+  readonly limits?: Partial<PkiLimits>;
+}): Promise<PemPair> {
+  const limits = createPkiLimits(options.limits);
+  const keys = (await webcrypto.subtle.generateKey(keyAlgorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const notBefore = new Date(options.now.getTime() - limits.notBeforeBackdateSeconds * 1000);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerialHex(),
+    name: caSubject(options.label),
+    notBefore,
+    notAfter: new Date(options.now.getTime() + limits.caValidityDays * dayMs),
+    signingAlgorithm,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { keyPem: await exportKeyPem(keys.privateKey), certPem: certificate.toString('pem') };
+}
+
+/**
+ * A service certificate signed by the CA: a fresh ECDSA P-256 key; subject
+ * `O=<institution>, OU=<service>, CN=<service>.<institution>`; serverAuth and
+ * clientAuth (every service both answers and calls); SAN `localhost`,
+ * 127.0.0.1 and the hosts given; valid from `now` (back-dated a little) for
+ * `leafValidityDays`, never past the CA's own notAfter.
+ */
+export async function issueServiceCertificate(
+  ca: PemPair,
+  request: LeafRequest,
+  options: { readonly now: Date; readonly limits?: Partial<PkiLimits> },
+): Promise<PemPair> {
+  const limits = createPkiLimits(options.limits);
+  const institution = checkInstitutionId(request.institution);
+  const service = checkServiceName(request.service);
+  const hosts = unique([...defaultHosts, ...(request.hosts ?? []).map(checkHostName)]);
+  const ipAddresses = unique([...defaultIpAddresses, ...(request.ipAddresses ?? [])]);
+  for (const address of ipAddresses) {
+    if (!ipv4Pattern.test(address))
+      throw new RangeError(`pki: ${JSON.stringify(address)} is not an IPv4 address`);
+  }
+  const caCertificate = new x509.X509Certificate(ca.certPem);
+  const caKey = await importSigningKey(ca.keyPem);
+  const keys = (await webcrypto.subtle.generateKey(keyAlgorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const notAfterWanted = options.now.getTime() + limits.leafValidityDays * dayMs;
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialHex(),
+    subject: serviceSubject(institution, service),
+    issuer: caCertificate.subject,
+    notBefore: new Date(options.now.getTime() - limits.notBeforeBackdateSeconds * 1000),
+    notAfter: new Date(Math.min(notAfterWanted, caCertificate.notAfter.getTime())),
+    signingAlgorithm,
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([
+        x509.ExtendedKeyUsage.serverAuth,
+        x509.ExtendedKeyUsage.clientAuth,
+      ]),
+      new x509.SubjectAlternativeNameExtension([
+        ...hosts.map((value) => ({ type: 'dns' as const, value })),
+        ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+      ]),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(caCertificate),
+    ],
+  });
+  return { keyPem: await exportKeyPem(keys.privateKey), certPem: certificate.toString('pem') };
+}

@@ -1,0 +1,47 @@
+/** The lifetimes of the deployment's certificates, as named, validated, frozen options. */
+export interface PkiLimits {
+  /** How long the deployment's root CA is valid (days). */
+  readonly caValidityDays: number;
+  /** How long a service's certificate is valid (days): short, so a stolen one is soon worthless. */
+  readonly leafValidityDays: number;
+  /** A service's certificate is reissued when it expires within this many days (rotation before expiry). */
+  readonly leafRenewBeforeDays: number;
+  /**
+   * How far before "now" a new certificate's notBefore is set (seconds), so that a peer whose clock
+   * is a little behind does not see it as not yet valid.
+   */
+  readonly notBeforeBackdateSeconds: number;
+}
+
+export const defaultPkiLimits: PkiLimits = Object.freeze({
+  caValidityDays: 3_650,
+  leafValidityDays: 90,
+  leafRenewBeforeDays: 30,
+  notBeforeBackdateSeconds: 300,
+});
+
+function checkInteger(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`pki: ${name} must be an integer in ${min}..${max}`);
+  }
+  return value;
+}
+
+export function createPkiLimits(overrides: Partial<PkiLimits> = {}): PkiLimits {
+  const limits = { ...defaultPkiLimits, ...overrides };
+  checkInteger('caValidityDays', limits.caValidityDays, 1, 36_500);
+  checkInteger('leafValidityDays', limits.leafValidityDays, 1, 825);
+  checkInteger('leafRenewBeforeDays', limits.leafRenewBeforeDays, 0, limits.leafValidityDays - 1);
+  checkInteger('notBeforeBackdateSeconds', limits.notBeforeBackdateSeconds, 0, 86_400);
+  if (limits.leafValidityDays > limits.caValidityDays) {
+    throw new RangeError('pki: leafValidityDays must not exceed caValidityDays');
+  }
+  return Object.freeze({
+    caValidityDays: limits.caValidityDays,
+    leafValidityDays: limits.leafValidityDays,
+    leafRenewBeforeDays: limits.leafRenewBeforeDays,
+    notBeforeBackdateSeconds: limits.notBeforeBackdateSeconds,
+  });
+}
+
+export const dayMs = 86_400_000;

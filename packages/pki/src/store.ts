@@ -1,0 +1,401 @@
+import { createPrivateKey, type KeyObject, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MpayError } from '@mpay/protocol';
+import { createDeploymentCa, issueServiceCertificate, type PemPair } from './ca.ts';
+import { type CertificateSummary, isIssuedBy, subjectAltNamesOf, summarizeCertificate } from './inspect.ts';
+import { createPkiLimits, dayMs, type PkiLimits } from './limits.ts';
+import { checkInstitutionId, checkServiceName, isInstitutionId, isServiceName } from './naming.ts';
+
+/**
+ * The deployment's certificates in a folder:
+ *
+ *     <dataDir>/pki/ca.key.pem, ca.cert.pem              the root CA (key 0600)
+ *     <dataDir>/pki/<institution>/<service>.key.pem      a service's key (0600)
+ *     <dataDir>/pki/<institution>/<service>.cert.pem     its certificate
+ *
+ * Every file is written to a temporary name, synced and renamed, so a crash
+ * leaves the old file or the new one, never half of one. The CA is created
+ * once and never replaced here; service certificates are reissued before
+ * they expire (`leafRenewBeforeDays`) or on `rotate`.
+ */
+
+/** A service of an institution and the extra DNS names its certificate carries (besides localhost). */
+export interface DeploymentService {
+  readonly name: string;
+  readonly hosts?: readonly string[];
+}
+
+export interface DeploymentInstitution {
+  /** The institution id (the signer id of its requests): 'xbank', 'fsp.mpay'. */
+  readonly id: string;
+  readonly services: readonly (string | DeploymentService)[];
+}
+
+export interface PkiOptions {
+  /** The time certificates are checked and issued at (default: the system clock's now). */
+  readonly now?: Date;
+  readonly limits?: Partial<PkiLimits>;
+}
+
+/** What a service needs for TLS: its key and certificate, and the deployment's CA as the one trust anchor. */
+export interface ServiceTlsMaterial {
+  readonly institution: string;
+  readonly service: string;
+  readonly keyPem: string;
+  readonly certPem: string;
+  readonly caPem: string;
+}
+
+export type LeafAction = 'kept' | 'issued' | 'reissued';
+
+export interface EnsureReport {
+  readonly caCreated: boolean;
+  readonly services: readonly {
+    readonly institution: string;
+    readonly service: string;
+    readonly action: LeafAction;
+    /** Why it was (re)issued: missing, expiring, other-ca, key-mismatch, hosts, rotate. */
+    readonly reason?: string;
+  }[];
+}
+
+export function pkiDirOf(dataDir: string): string {
+  return join(dataDir, 'pki');
+}
+
+export function caPathsOf(dataDir: string): { keyPath: string; certPath: string } {
+  return { keyPath: join(pkiDirOf(dataDir), 'ca.key.pem'), certPath: join(pkiDirOf(dataDir), 'ca.cert.pem') };
+}
+
+export function servicePathsOf(
+  dataDir: string,
+  institution: string,
+  service: string,
+): { keyPath: string; certPath: string } {
+  const folder = join(pkiDirOf(dataDir), checkInstitutionId(institution));
+  checkServiceName(service);
+  return { keyPath: join(folder, `${service}.key.pem`), certPath: join(folder, `${service}.cert.pem`) };
+}
+
+const keyMode = 0o600;
+const certMode = 0o644;
+const folderMode = 0o700;
+
+/** An I/O failure as PKI_INVALID naming the path (a read-only or full folder, a file where a folder should be). */
+function storageError(path: string, error: unknown): MpayError {
+  return new MpayError('PKI_INVALID', `${path}: ${(error as Error).message}`, { cause: error });
+}
+
+async function makeFolder(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true, mode: folderMode });
+  } catch (error) {
+    throw storageError(path, error);
+  }
+}
+
+async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
+  try {
+    await writeThenRename(path, text, mode);
+  } catch (error) {
+    throw storageError(path, error);
+  }
+}
+
+async function writeThenRename(path: string, text: string, mode: number): Promise<void> {
+  const temporary = `${path}.${randomUUID()}.tmp`;
+  const handle = await open(temporary, 'wx', mode);
+  try {
+    await handle.chmod(mode); // whatever the umask
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await rename(temporary, path);
+}
+
+async function writePair(paths: { keyPath: string; certPath: string }, pair: PemPair): Promise<void> {
+  await writeAtomically(paths.keyPath, pair.keyPem, keyMode);
+  await writeAtomically(paths.certPath, pair.certPem, certMode);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new MpayError('PKI_INVALID', `${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'missing' : (error as Error).message;
+    throw new MpayError('PKI_INVALID', `${path}: ${why}`, { cause: error });
+  }
+}
+
+function parseCertificate(path: string, pem: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch (error) {
+    throw new MpayError('PKI_INVALID', `${path}: not a PEM certificate`, { cause: error });
+  }
+}
+
+function parseKey(path: string, pem: string): KeyObject {
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    throw new MpayError('PKI_INVALID', `${path}: not a PEM private key`, { cause: error });
+  }
+}
+
+/** A key and its certificate as read from their files: the PEM text and both parsed. */
+export interface LoadedPair {
+  readonly pem: PemPair;
+  readonly certificate: X509Certificate;
+  readonly key: KeyObject;
+}
+
+/** A key and certificate from their files: both parse and the key is the certificate's, or PKI_INVALID naming the file. */
+async function loadPair(paths: { keyPath: string; certPath: string }): Promise<LoadedPair> {
+  const certPem = await readText(paths.certPath);
+  const keyPem = await readText(paths.keyPath);
+  const certificate = parseCertificate(paths.certPath, certPem);
+  const key = parseKey(paths.keyPath, keyPem);
+  if (!certificate.checkPrivateKey(key)) {
+    throw new MpayError('PKI_INVALID', `${paths.keyPath}: not the key of ${paths.certPath}`);
+  }
+  return { pem: { keyPem, certPem }, certificate, key };
+}
+
+/** The deployment's CA from the folder; PKI_INVALID (naming the file) when it is missing, damaged or expired. */
+export async function loadDeploymentCa(dataDir: string, now: Date = new Date()): Promise<LoadedPair> {
+  const paths = caPathsOf(dataDir);
+  if (!(await exists(pkiDirOf(dataDir)))) {
+    throw new MpayError('PKI_INVALID', `${pkiDirOf(dataDir)}: missing (run \`mpay pki init\`)`);
+  }
+  const ca = await loadPair(paths);
+  if (!ca.certificate.ca) throw new MpayError('PKI_INVALID', `${paths.certPath}: not a CA certificate`);
+  if (new Date(ca.certificate.validTo).getTime() <= now.getTime()) {
+    throw new MpayError('PKI_INVALID', `${paths.certPath}: the CA expired on ${ca.certificate.validTo}`);
+  }
+  return ca;
+}
+
+/** The CA, created when the folder has neither of its files; one file without the other is PKI_INVALID. */
+async function ensureCa(
+  dataDir: string,
+  now: Date,
+  limits: PkiLimits,
+): Promise<{ ca: LoadedPair; created: boolean }> {
+  const paths = caPathsOf(dataDir);
+  const [hasKey, hasCert] = [await exists(paths.keyPath), await exists(paths.certPath)];
+  if (hasKey || hasCert) return { ca: await loadDeploymentCa(dataDir, now), created: false };
+  await makeFolder(pkiDirOf(dataDir));
+  await chmod(pkiDirOf(dataDir), folderMode).catch((error: unknown) => {
+    throw storageError(pkiDirOf(dataDir), error);
+  });
+  const pair = await createDeploymentCa({ now, label: randomBytes(4).toString('hex'), limits });
+  await writePair(paths, pair);
+  return { ca: await loadPair(paths), created: true };
+}
+
+function servicesOf(institution: DeploymentInstitution): DeploymentService[] {
+  return institution.services.map((service) => (typeof service === 'string' ? { name: service } : service));
+}
+
+/** Why a service's certificate must be (re)issued now, or undefined to keep it. */
+async function reissueReason(
+  paths: { keyPath: string; certPath: string },
+  ca: LoadedPair,
+  hosts: readonly string[],
+  now: Date,
+  limits: PkiLimits,
+): Promise<string | undefined> {
+  const [hasKey, hasCert] = [await exists(paths.keyPath), await exists(paths.certPath)];
+  if (!hasKey && !hasCert) return 'missing';
+  if (!hasKey || !hasCert) return 'key-mismatch'; // a crash between the two renames
+  const certificate = parseCertificate(paths.certPath, await readText(paths.certPath));
+  const key = parseKey(paths.keyPath, await readText(paths.keyPath));
+  if (!certificate.checkPrivateKey(key)) return 'key-mismatch';
+  if (!isIssuedBy(certificate, ca.certificate)) return 'other-ca';
+  const renewAt = new Date(certificate.validTo).getTime() - limits.leafRenewBeforeDays * dayMs;
+  if (renewAt <= now.getTime()) return 'expiring';
+  const names = subjectAltNamesOf(certificate);
+  if (hosts.some((host) => !names.includes(`DNS:${host}`))) return 'hosts';
+  return undefined;
+}
+
+/**
+ * Makes the folder hold a CA and a current certificate for every service of
+ * every institution given: creates the CA the first time, issues what is
+ * missing and reissues what expires within `leafRenewBeforeDays`, was issued
+ * by another CA, lost its key or lacks a host. What `mpay pki init` runs, and
+ * what `mpay up` is to run on every start. Idempotent.
+ */
+export async function ensureDeploymentPki(
+  dataDir: string,
+  institutions: readonly DeploymentInstitution[],
+  options: PkiOptions = {},
+): Promise<EnsureReport> {
+  const now = options.now ?? new Date();
+  const limits = createPkiLimits(options.limits);
+  const { ca, created } = await ensureCa(dataDir, now, limits);
+  const services: EnsureReport['services'][number][] = [];
+  for (const institution of institutions) {
+    checkInstitutionId(institution.id);
+    await makeFolder(join(pkiDirOf(dataDir), institution.id));
+    for (const service of servicesOf(institution)) {
+      const paths = servicePathsOf(dataDir, institution.id, service.name);
+      const hosts = service.hosts ?? [];
+      const reason = await reissueReason(paths, ca, hosts, now, limits);
+      if (reason === undefined) {
+        services.push({ institution: institution.id, service: service.name, action: 'kept' });
+        continue;
+      }
+      const pair = await issueServiceCertificate(
+        ca.pem,
+        { institution: institution.id, service: service.name, hosts },
+        { now, limits },
+      );
+      await writePair(paths, pair);
+      const action: LeafAction = reason === 'missing' ? 'issued' : 'reissued';
+      services.push({ institution: institution.id, service: service.name, action, reason });
+    }
+  }
+  return { caCreated: created, services };
+}
+
+/**
+ * Issues (or reissues) one service's certificate now with the folder's CA,
+ * whatever state its old one is in: `mpay pki issue`.
+ */
+export async function issueDeploymentCertificate(
+  dataDir: string,
+  request: { readonly institution: string; readonly service: string; readonly hosts?: readonly string[] },
+  options: PkiOptions = {},
+): Promise<{ keyPath: string; certPath: string }> {
+  const now = options.now ?? new Date();
+  const paths = servicePathsOf(dataDir, request.institution, request.service); // names first: no CA read for a bad one
+  const ca = await loadDeploymentCa(dataDir, now);
+  const pair = await issueServiceCertificate(ca.pem, request, { now, limits: options.limits });
+  await makeFolder(join(pkiDirOf(dataDir), request.institution));
+  await writePair(paths, pair);
+  return paths;
+}
+
+/** Every service certificate file in the folder, by institution and service, in name order. */
+async function serviceFilesOf(dataDir: string): Promise<{ institution: string; service: string }[]> {
+  const folder = pkiDirOf(dataDir);
+  const found: { institution: string; service: string }[] = [];
+  const entries = await readdir(folder, { withFileTypes: true }).catch((error: unknown) => {
+    throw new MpayError('PKI_INVALID', `${folder}: ${(error as Error).message}`, { cause: error });
+  });
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!entry.isDirectory() || !isInstitutionId(entry.name)) continue;
+    const files = (await readdir(join(folder, entry.name))).sort();
+    for (const file of files) {
+      const service = /^(.+)\.cert\.pem$/.exec(file)?.[1];
+      if (service !== undefined && isServiceName(service)) found.push({ institution: entry.name, service });
+    }
+  }
+  return found;
+}
+
+/** The DNS names besides localhost of a certificate, to keep them on reissue. */
+function extraHostsOf(certificate: X509Certificate): string[] {
+  return subjectAltNamesOf(certificate)
+    .filter((name) => name.startsWith('DNS:'))
+    .map((name) => name.slice('DNS:'.length))
+    .filter((host) => host !== 'localhost');
+}
+
+/**
+ * Reissues every service certificate in the folder now, keeping the CA and
+ * each certificate's host names: `mpay pki rotate` (after a key may have
+ * leaked, or to test that rotation works before it is needed).
+ */
+export async function rotateDeploymentPki(dataDir: string, options: PkiOptions = {}): Promise<EnsureReport> {
+  const now = options.now ?? new Date();
+  const ca = await loadDeploymentCa(dataDir, now);
+  const services: EnsureReport['services'][number][] = [];
+  for (const { institution, service } of await serviceFilesOf(dataDir)) {
+    const paths = servicePathsOf(dataDir, institution, service);
+    const old = parseCertificate(paths.certPath, await readText(paths.certPath));
+    const pair = await issueServiceCertificate(
+      ca.pem,
+      { institution, service, hosts: extraHostsOf(old) },
+      { now, limits: options.limits },
+    );
+    await writePair(paths, pair);
+    services.push({ institution, service, action: 'reissued', reason: 'rotate' });
+  }
+  return { caCreated: false, services };
+}
+
+export interface ListedCertificate extends CertificateSummary {
+  readonly path: string;
+  readonly role: 'ca' | 'service';
+  /** For a service certificate: whether the folder's CA signed it. */
+  readonly issuedByCa: boolean;
+}
+
+/** The CA and every service certificate in the folder, with its days left at `now`: `mpay pki list`. */
+export async function listDeploymentPki(
+  dataDir: string,
+  now: Date = new Date(),
+): Promise<ListedCertificate[]> {
+  const caPaths = caPathsOf(dataDir);
+  if (!(await exists(pkiDirOf(dataDir)))) {
+    throw new MpayError('PKI_INVALID', `${pkiDirOf(dataDir)}: missing (run \`mpay pki init\`)`);
+  }
+  const ca = parseCertificate(caPaths.certPath, await readText(caPaths.certPath));
+  const listed: ListedCertificate[] = [
+    { ...summarizeCertificate(ca, now), path: caPaths.certPath, role: 'ca', issuedByCa: true },
+  ];
+  for (const { institution, service } of await serviceFilesOf(dataDir)) {
+    const { certPath } = servicePathsOf(dataDir, institution, service);
+    const certificate = parseCertificate(certPath, await readText(certPath));
+    listed.push({
+      ...summarizeCertificate(certificate, now),
+      path: certPath,
+      role: 'service',
+      issuedByCa: isIssuedBy(certificate, ca),
+    });
+  }
+  return listed;
+}
+
+/**
+ * A service's TLS material from the folder, checked: its key is its
+ * certificate's, the folder's CA issued it and it is valid at `now`;
+ * otherwise PKI_INVALID naming the file.
+ */
+export async function loadServiceTls(
+  dataDir: string,
+  institution: string,
+  service: string,
+  now: Date = new Date(),
+): Promise<ServiceTlsMaterial> {
+  const ca = await loadDeploymentCa(dataDir, now);
+  const paths = servicePathsOf(dataDir, institution, service);
+  const leaf = await loadPair(paths);
+  if (!isIssuedBy(leaf.certificate, ca.certificate)) {
+    throw new MpayError('PKI_INVALID', `${paths.certPath}: not issued by ${caPathsOf(dataDir).certPath}`);
+  }
+  if (new Date(leaf.certificate.validTo).getTime() <= now.getTime()) {
+    throw new MpayError('PKI_INVALID', `${paths.certPath}: expired on ${leaf.certificate.validTo}`);
+  }
+  return { institution, service, keyPem: leaf.pem.keyPem, certPem: leaf.pem.certPem, caPem: ca.pem.certPem };
+}

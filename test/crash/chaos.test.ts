@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { ChaosSummary } from '../../cli/src/commands/chaos.ts';
+import { chaosTargets } from '../../cli/src/commands/chaos-plan.ts';
+import {
+  backgroundWorkDeadlineMs,
+  paymentSettledDeadlineMs,
+  platformStartDeadlineMs,
+  serviceStartDeadlineMs,
+  testTimeoutMs,
+  within,
+} from '../support/deadlines.ts';
+
+/**
+ * The short chaos run of CI: `mpay chaos` with each service in its own process, 40 s of payments in two
+ * lanes and eight SIGKILLs (12 a minute) with a fixed seed, whose first six hit every service it kills
+ * (gateway, xbank, ybank, custody, log, witness) once. The command checks the money, `mpay audit` and
+ * every completed payment's evidence itself and exits non-zero on any violation; this test reads its
+ * JSON summary and checks that the run really did what it claims.
+ */
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const seed = 7;
+const killsPlanned = 8;
+const args = [
+  'chaos',
+  '--seconds',
+  '40',
+  '--kills-per-minute',
+  '12',
+  '--lanes',
+  '2',
+  '--seed',
+  String(seed),
+  '--json',
+];
+/**
+ * The whole run: the platform's start (each service one after the other), a restart per kill, the
+ * payments settling and the log proving them. `mpay chaos` has its own deadlines for each of those.
+ */
+const runDeadlineMs =
+  platformStartDeadlineMs +
+  killsPlanned * serviceStartDeadlineMs +
+  paymentSettledDeadlineMs +
+  backgroundWorkDeadlineMs;
+
+/**
+ * Once per CI: on the embedded default. The PostgreSQL run keeps the whole-platform crash test
+ * (platform-crash.test.ts) and skips this one, which costs several minutes on a busy 2-core machine
+ * (CI must stay under 30 minutes); MPAY_CHAOS_TESTS=1 runs it on PostgreSQL too, and
+ * docs/reliability.md records PostgreSQL runs of `mpay chaos`.
+ */
+const chaosHere = process.env.DATABASE_URL === undefined || process.env.MPAY_CHAOS_TESTS === '1';
+
+describe.runIf(chaosHere)('mpay chaos (CI: 40 s, 8 kills, seed 7)', () => {
+  it(
+    'kills every service at least once, and every payment ends right, audited and proved in the log',
+    async () => {
+      const child = spawn(process.execPath, ['cli/bin/mpay.js', ...args], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      let code: number | null;
+      try {
+        code = await within(exited, { deadlineMs: runDeadlineMs, what: `mpay ${args.join(' ')} to finish` });
+      } catch (error) {
+        // SIGINT: mpay chaos stops its services and removes its folder.
+        child.kill('SIGINT');
+        await exited;
+        throw new Error(`${(error as Error).message}\n${stderr.slice(-8_000)}`);
+      }
+      const progress = stderr.slice(-8_000);
+      expect(code, progress).toBe(0);
+      const summary = JSON.parse(stdout) as ChaosSummary;
+      console.log(
+        `mpay chaos (${summary.backend}, seed ${summary.seed}): kills ${JSON.stringify(summary.kills)}, ` +
+          `payments ${JSON.stringify(summary.payments)}, retries ${JSON.stringify(summary.retries)}, ` +
+          `longest recovery ${Math.max(...Object.values(summary.recoveryMsMax))} ms, ${summary.elapsedSeconds} s`,
+      );
+      expect(summary.problems, progress).toEqual([]);
+      expect(summary.ok).toBe(true);
+      expect(summary.seed).toBe(seed);
+      expect(summary.killsPlanned).toBe(killsPlanned);
+      for (const target of chaosTargets) expect(summary.kills[target], target).toBeGreaterThanOrEqual(1);
+      expect(Object.values(summary.kills).reduce((sum, count) => sum + count, 0)).toBe(killsPlanned);
+      expect(summary.payments.completed).toBeGreaterThan(0);
+      expect(summary.evidenceVerified).toBe(summary.payments.completed);
+      expect(summary.audit.ok, summary.audit.output).toBe(true);
+      // The kills must have cut requests short, or the run proves nothing.
+      expect(summary.retries.merchantRequests + summary.retries.confirmations).toBeGreaterThan(0);
+      expect(summary.unexpectedExits).toEqual([]);
+    },
+    testTimeoutMs + runDeadlineMs,
+  );
+});
