@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createBackgroundLoop, createBackgroundLoopLimits, housekeepingSchedule } from './background-loop.ts';
+import {
+  backgroundLoopLimitsOf,
+  createBackgroundLoop,
+  createBackgroundLoopLimits,
+  housekeepingSchedule,
+} from './background-loop.ts';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -101,6 +106,23 @@ describe('background loop', () => {
     expect(createBackgroundLoopLimits({ busyIntervalMs: 5_000 })).toEqual({
       busyIntervalMs: 5_000,
       idleIntervalMaxMs: 5_000,
+    });
+  });
+});
+
+describe("a service's loop limits", () => {
+  it('take the busy interval (default 500 ms) and the idle maximum, never below the busy interval', () => {
+    expect(backgroundLoopLimitsOf({}, 2_000)).toEqual({ busyIntervalMs: 500, idleIntervalMaxMs: 2_000 });
+    expect(
+      backgroundLoopLimitsOf({ backgroundIntervalMs: 250, backgroundIdleIntervalMaxMs: 250 }, 2_000),
+    ).toEqual({
+      busyIntervalMs: 250,
+      idleIntervalMaxMs: 250,
+    });
+    // Tests that drive rounds themselves set an hour: the idle maximum follows.
+    expect(backgroundLoopLimitsOf({ backgroundIntervalMs: 3_600_000 }, 2_000)).toEqual({
+      busyIntervalMs: 3_600_000,
+      idleIntervalMaxMs: 3_600_000,
     });
   });
 });

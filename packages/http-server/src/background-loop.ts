@@ -48,6 +48,29 @@ export function createBackgroundLoopLimits(
   return Object.freeze({ busyIntervalMs, idleIntervalMaxMs });
 }
 
+/** A service's options for its loop, as the gateway, custody and the shop take them. */
+export interface BackgroundLoopOptions {
+  /** The busy interval, in ms (default 500). */
+  readonly backgroundIntervalMs?: number | undefined;
+  /** The idle maximum, in ms (default the service's; at least the busy interval). */
+  readonly backgroundIdleIntervalMaxMs?: number | undefined;
+}
+
+/** The loop's limits from a service's options and its default idle maximum. */
+export function backgroundLoopLimitsOf(
+  options: BackgroundLoopOptions,
+  defaultIdleIntervalMaxMs: number,
+): BackgroundLoopLimits {
+  const busyIntervalMs = options.backgroundIntervalMs ?? 500;
+  return createBackgroundLoopLimits({
+    busyIntervalMs,
+    idleIntervalMaxMs: Math.max(
+      busyIntervalMs,
+      options.backgroundIdleIntervalMaxMs ?? defaultIdleIntervalMaxMs,
+    ),
+  });
+}
+
 export interface BackgroundLoop {
   /** Starts the rounds (the first at once); again: nothing. */
   start(): void;

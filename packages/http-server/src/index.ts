@@ -1,6 +1,8 @@
 export {
   type BackgroundLoop,
   type BackgroundLoopLimits,
+  type BackgroundLoopOptions,
+  backgroundLoopLimitsOf,
   createBackgroundLoop,
   createBackgroundLoopLimits,
   defaultBackgroundLoopLimits,

@@ -66,7 +66,9 @@ export function checkTlsPeers(
       checkPeer?.({ certificate: socket.getPeerCertificate(), authorization: request.headers.authorization });
     } catch (error) {
       if (!isMpayError(error)) return done(error as Error);
+      // Answered here: the request goes no further (Fastify: a hook that replies does not call done).
       refuse(reply, error);
+      return;
     }
     done();
   });

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { Hsm, type HsmOptions } from '@mpay/hsm';
 import {
   type BackgroundLoop,
+  backgroundLoopLimitsOf,
   createBackgroundLoop,
-  createBackgroundLoopLimits,
   createHttpServer,
   housekeepingSchedule,
   keepRawJsonBodies,
@@ -168,13 +168,7 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
       // New effects are delivered at once (deliverNow, kickOutbox); the loop is for retries and housekeeping.
       loop ??= createBackgroundLoop(
         () => runRound(false),
-        createBackgroundLoopLimits({
-          busyIntervalMs: options.backgroundIntervalMs ?? 500,
-          idleIntervalMaxMs: Math.max(
-            options.backgroundIntervalMs ?? 500,
-            options.backgroundIdleIntervalMaxMs ?? custodyIdleIntervalMaxMs,
-          ),
-        }),
+        backgroundLoopLimitsOf(options, custodyIdleIntervalMaxMs),
         (error) => log.error({ err: error }, 'background round failed'),
       );
       loop.start();

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import {
   type BackgroundLoop,
+  backgroundLoopLimitsOf,
   createBackgroundLoop,
-  createBackgroundLoopLimits,
   createHttpServer,
   housekeepingSchedule,
   keepRawJsonBodies,
@@ -221,13 +221,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       // Outbox rows are kicked on commit (kickOutbox); the loop is for retries, expiries and housekeeping.
       loop ??= createBackgroundLoop(
         () => runRound(false),
-        createBackgroundLoopLimits({
-          busyIntervalMs: options.backgroundIntervalMs ?? 500,
-          idleIntervalMaxMs: Math.max(
-            options.backgroundIntervalMs ?? 500,
-            options.backgroundIdleIntervalMaxMs ?? gatewayIdleIntervalMaxMs,
-          ),
-        }),
+        backgroundLoopLimitsOf(options, gatewayIdleIntervalMaxMs),
         (error) => log.error({ err: error }, 'background round failed'),
       );
       loop.start();

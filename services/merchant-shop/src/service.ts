@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import {
   type BackgroundLoop,
+  backgroundLoopLimitsOf,
   createBackgroundLoop,
-  createBackgroundLoopLimits,
   createHttpServer,
   housekeepingSchedule,
   type ServerTls,
@@ -191,13 +191,7 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
       // Payment requests are sent by the checkout itself, notifications kick the outbox; the loop is for retries.
       loop ??= createBackgroundLoop(
         () => runRound(false),
-        createBackgroundLoopLimits({
-          busyIntervalMs: options.backgroundIntervalMs ?? 500,
-          idleIntervalMaxMs: Math.max(
-            options.backgroundIntervalMs ?? 500,
-            options.backgroundIdleIntervalMaxMs ?? shopIdleIntervalMaxMs,
-          ),
-        }),
+        backgroundLoopLimitsOf(options, shopIdleIntervalMaxMs),
         (error) => log.error({ err: error }, 'background round failed'),
       );
       loop.start();
