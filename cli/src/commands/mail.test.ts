@@ -7,26 +7,14 @@ import { promisify } from 'node:util';
 import { createMailer, type MailServer, type StoredMail, startMailServer } from '@mpay/mail';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, serviceStartDeadlineMs, within } from '../../../test/support/deadlines.ts';
-import { main } from '../main.ts';
+import { runMpay } from './io.test-helper.ts';
 import { mailDirOf } from './mail.ts';
 
 let dataDir: string;
 let server: MailServer;
 let now = Date.parse('2026-12-02T10:00:00.000Z');
 
-async function run(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const status = await main([...argv, '--data', dataDir], {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { status, stdout, stderr };
-}
+const run = (...argv: string[]) => runMpay([...argv, '--data', dataDir]);
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'mpay-cli-mail-'));

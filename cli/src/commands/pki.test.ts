@@ -3,24 +3,12 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../main.ts';
+import { runMpay } from './io.test-helper.ts';
 import { platformInstitutions } from './pki-platform.ts';
 
 let dataDir: string;
 
-async function run(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const status = await main([...argv, '--data', dataDir], {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { status, stdout, stderr };
-}
+const run = (...argv: string[]) => runMpay([...argv, '--data', dataDir]);
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'mpay-cli-pki-'));

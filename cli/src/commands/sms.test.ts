@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { createSmsSender, type SmsGateway, type StoredSms, startSmsGateway } from '@mpay/sms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, serviceStartDeadlineMs, within } from '../../../test/support/deadlines.ts';
-import { main } from '../main.ts';
+import { runMpay } from './io.test-helper.ts';
 import { smsDirOf } from './sms.ts';
 
 let dataDir: string;
@@ -15,19 +15,7 @@ let gateway: SmsGateway;
 let now = Date.parse('2026-12-02T10:00:00.000Z');
 const token = 'cli-sms-test-token-0123456789';
 
-async function run(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const status = await main([...argv, '--data', dataDir], {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { status, stdout, stderr };
-}
+const run = (...argv: string[]) => runMpay([...argv, '--data', dataDir]);
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'mpay-cli-sms-'));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../main.ts';
+import { runMpay } from './io.test-helper.ts';
 
 let dataDir: string;
 
@@ -16,17 +16,8 @@ afterAll(async () => {
 });
 
 async function mpay(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
+  const { status, stdout, stderr } = await runMpay(argv);
+  return { code: status, stdout, stderr };
 }
 
 describe('mpay storage', () => {
