@@ -35,7 +35,7 @@ const args = [
   '--json',
 ];
 /**
- * The whole run: the platform's start (each service one after the other), a restart per kill, the
+ * The whole run: the platform's start (every service at once), a restart per kill, the
  * payments settling and the log proving them. `mpay chaos` has its own deadlines for each of those.
  */
 const runDeadlineMs =

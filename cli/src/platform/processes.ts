@@ -153,8 +153,10 @@ export class ProcessPlatform {
   }
 
   /**
-   * Creates the keys (first start), starts the mail and SMS here, then each
-   * service process in order, each once the one before is ready; seeds the
+   * Creates the keys (first start), starts the mail and SMS here, then every
+   * service process at once (none needs another to start: the gateway and the
+   * shop ask the banks for their keys until they answer, the rest reach their
+   * peers from their outboxes, as after a restart); seeds the
    * demo parties and writes <data>/deployment.json. On failure, stops
    * whatever it started.
    */
@@ -198,7 +200,9 @@ export class ProcessPlatform {
     };
     const platform = new ProcessPlatform(layout, secrets, origin, limits, mail, sms, options);
     try {
-      for (const name of platformProcessNames) await platform.startChild(name);
+      const started = await Promise.allSettled(platformProcessNames.map((name) => platform.startChild(name)));
+      const failed = started.find((result) => result.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       platform.credentials = await seedDemo({
         dataDir: options.dataDir,
         gatewayUrl: platform.urls.gateway,
