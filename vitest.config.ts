@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import HeavyFirstSequencer from './test/heavy-first-sequencer.ts';
 import { testTimeoutMs } from './test/support/deadlines.ts';
 
 // One suite for every workspace. DATABASE_URL selects the PostgreSQL backend;
@@ -33,6 +34,8 @@ const onceOnEmbedded = [
   'cli/src/commands/bench/**',
   'test/e2e/macro-demo.test.ts',
   'test/e2e/banking-demo.test.ts',
+  // The documents and the answers' shapes do not depend on the database.
+  'test/e2e/openapi-contract.test.ts',
 ];
 const everythingHere = process.env.DATABASE_URL === undefined || process.env.MPAY_FULL_POSTGRES_RUN === '1';
 
@@ -62,5 +65,7 @@ export default defineConfig({
     // load 10–15 (8–15 min → 4.7 min) without a failure; more cores get vitest's usual cores − 1.
     maxWorkers: Math.max(2, availableParallelism() - 1),
     reporters: ['default', './test/summary-reporter.ts'],
+    // The files that take minutes start first (test/heavy-first-sequencer.ts).
+    sequence: { sequencer: HeavyFirstSequencer },
   },
 });
