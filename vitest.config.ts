@@ -32,6 +32,7 @@ const onceOnEmbedded = [
   'test/crash/platform-crash.test.ts',
   'test/crash/chaos.test.ts',
   'cli/src/commands/bench/**',
+  'cli/src/commands/simulate/**',
   'test/e2e/macro-demo.test.ts',
   'test/e2e/banking-demo.test.ts',
   // The documents and the answers' shapes do not depend on the database.

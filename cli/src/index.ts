@@ -1,4 +1,5 @@
 export { bankOperator, type Deployment, type OperatorClient } from './commands/deployment.ts';
+export { ensurePlatformPki, platformInstitutions } from './commands/pki-platform.ts';
 export { main, usage } from './main.ts';
 export { type BankAccess, bankIds, type RunningBank } from './platform/banks.ts';
 export { demoParties } from './platform/seed.ts';

@@ -1,13 +1,28 @@
+import { join } from 'node:path';
 import { isMpayError } from '@mpay/protocol';
 import { runDemo } from './commands/demo.ts';
+import { type Deployment, dataDirOf, readJson } from './commands/deployment.ts';
 import { type CommandIo, parseFlags, processIo } from './commands/io.ts';
 import { runUp } from './commands/up.ts';
+import { trustDeploymentCa } from './platform/tls.ts';
+
+/** The commands that call a running deployment's services (and so must trust its CA when it runs TLS). */
+const clientCommands = new Set(['demo', 'audit', 'settlement', 'banking', 'custody', 'dispute', 'refund']);
+
+/** When `mpay up` wrote a CA into deployment.json, this process's fetch trusts it (and nothing else). */
+async function trustRunningDeployment(flags: Map<string, string>): Promise<void> {
+  const deployment = await readJson<Deployment>(join(dataDirOf(flags), 'deployment.json'));
+  if (typeof deployment?.tls?.ca === 'string') await trustDeploymentCa(deployment.tls.ca);
+}
 
 export const usage = `mpay — secure mobile payments
 
 Usage:
   mpay up [--data DIR] [--verbose]      start gateway, banks xbank and ybank, merchant shop, log and witness, custody
+          [--no-tls]                    over HTTPS with the deployment's CA in <data>/pki (made on first start);
+                                        mutual TLS between institutions; --no-tls (or MPAY_TLS=0): plain HTTP
   mpay up --processes [--data DIR]      the same with each service in its own process (restarted if it dies; no web pages)
+  mpay up --gateways N                  N gateway instances on DATABASE_URL's PostgreSQL behind one front on the gateway port
   mpay demo [--out DIR] [--data DIR]    run one payment end to end against running (or self-started) services
   mpay demo --level small|medium|large  the same at an amount of that level; large asks the one-time code and the bank's approval
   mpay demo --custody [--out DIR]       the same for the custody customer: the ten steps of iMS §5 (key in the HSM)
@@ -40,20 +55,25 @@ Usage:
                                         payments under load while services are SIGKILLed and restarted, then the
                                         money, mpay audit and every completed payment's evidence are checked
   mpay bench ledger|log [--json]        measure the ledger or the log against a baseline in the same run
+  mpay simulate [--profiles 2g,3g,4g,wifi] [--protocols ims,ims-custody,macro,banking] [--payments N]
+          [--seed X] [--json] [--write-doc]   payments over simulated GPRS/EDGE/3G/4G/Wi-Fi links (a shaping
+                                        proxy on the device's leg): time to pay, bytes, round trips, device CPU
   mpay storage status|enable-checksums  the embedded databases' folders: checksums, state, lock; add checksums
   mpay help                             this text
 
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), MPAY_DATA_DIR (default ./.mpay),
-MPAY_GATEWAY_PORT (4100), MPAY_XBANK_PORT (4101), MPAY_SHOP_PORT (4102), MPAY_YBANK_PORT (4103),
+MPAY_GATEWAY_PORT (4100; with MPAY_GATEWAYS or --gateways N > 1, the front's), MPAY_XBANK_PORT (4101), MPAY_SHOP_PORT (4102), MPAY_YBANK_PORT (4103),
 MPAY_LOG_PORT (4110), MPAY_WITNESS_PORT (4111), MPAY_CUSTODY_PORT (4120), MPAY_MAIL_PORT (4130),
 MPAY_MACRO_T_EXP_SECONDS (300, at least 10: the macro payment's T_EXP − T_iS; --fail expiry waits that long),
-MPAY_BANKING_PASSWORD (mpay banking's password where no terminal can ask for it).
+MPAY_BANKING_PASSWORD (mpay banking's password where no terminal can ask for it),
+MPAY_TLS (1; 0: mpay up without TLS).
 `;
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
   const { flags } = parseFlags(rest);
   try {
+    if (command !== undefined && clientCommands.has(command)) await trustRunningDeployment(flags);
     switch (command) {
       case 'up':
         return await runUp(flags, io);
@@ -102,6 +122,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       case 'bench': {
         const { runBench } = await import('./commands/bench/index.ts');
         return await runBench(rest, io);
+      }
+      case 'simulate': {
+        const { runSimulate } = await import('./commands/simulate/index.ts');
+        return await runSimulate(rest, io);
       }
       case 'storage': {
         const { runStorageCommand } = await import('./commands/storage.ts');

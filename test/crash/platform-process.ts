@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { platformSchemas } from '@mpay/cli';
 import { restartablePorts } from '@mpay/http-server/test-support';
 import { dropPostgresSchema } from '@mpay/storage';
 import pg from 'pg';
+import { trustDeploymentCa } from '../../cli/src/platform/tls.ts';
 import {
   platformStartDeadlineMs,
   processExitDeadlineMs,
@@ -101,8 +103,9 @@ export class PlatformProcess {
     private readonly databaseUrl: string | undefined,
   ) {}
 
+  /** `mpay up` runs TLS (its default): the gateway's https URL, under the CA it made in <data>/pki. */
   get gatewayUrl(): string {
-    return `http://127.0.0.1:${this.ports.MPAY_GATEWAY_PORT}`;
+    return `https://127.0.0.1:${this.ports.MPAY_GATEWAY_PORT}`;
   }
 
   /** The environment of `mpay up` and of the other commands (`mpay audit`) on this platform. */
@@ -157,6 +160,8 @@ export class PlatformProcess {
           // A failed start is reported as `mpay: …` on stderr; the process may linger after it.
           if (/^mpay: /m.test(errors)) throw new Error(`mpay up failed to start:\n${this.log}`);
           if (!this.output.slice(startedAt).includes('Ctrl-C stops.')) return false;
+          // The CA exists once mpay up is ready; this process (its SDK, the driver) trusts it from then on.
+          await trustDeploymentCa(join(this.dataDir, 'pki', 'ca.cert.pem'));
           return fetch(`${this.gatewayUrl}/health`, { signal: AbortSignal.timeout(requestDeadlineMs) })
             .then((response) => response.ok)
             .catch(() => false);

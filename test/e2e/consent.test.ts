@@ -457,4 +457,48 @@ describe('confirmation, decline and replays at the gateway', () => {
     expect([unknown.status, unknown.code]).toEqual([404, 'PAYMENT_UNKNOWN']);
     expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('awaiting_customer');
   });
+
+  it('a detached consent (consent/v1) is checked against the FSP’s own copy: altered claims, a stranger’s key, hostile members', async () => {
+    const { view } = await requestAndView();
+    const url = `${test.platform.urls.gateway}/payments/${view.paymentId}/confirmation`;
+    const consentOf = async (key: PrivateJwk | SigningKey, content = customerSignedContent(view.message)) => {
+      const sign = await signPayload(
+        content,
+        { issuer: customer.id, audience: test.fsp.id, transactionId: view.paymentId, expiresInSeconds: 300 },
+        key,
+      );
+      const [header, payload, signature] = sign.split('.');
+      const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as Record<
+        string,
+        unknown
+      >;
+      return { sign: `${header}..${signature}`, iat: claims.iat, exp: claims.exp, nonce: claims.nonce };
+    };
+    const post = async (consent: unknown) =>
+      postRaw(url, await encryptTo(JSON.stringify({ consent }), fspEncryptionKey(test.fsp)));
+    await expectNothingMoved(async () => {
+      const genuine = await consentOf(customerKey);
+      // Another nonce or expiry than the one signed: the re-attached payload is not the signed one.
+      expect((await post({ ...genuine, nonce: 'B'.repeat(22) })).code).toBe('CRYPTO_VERIFICATION_FAILED');
+      expect((await post({ ...genuine, exp: Number(genuine.exp) + 1 })).code).toBe(
+        'CRYPTO_VERIFICATION_FAILED',
+      );
+      // Signed over another amount: the FSP re-attaches its own copy, which the signature does not cover.
+      const altered = customerSignedContent({
+        ...view.message,
+        data: { ...view.message.data, amount: { ...view.message.data.amount, minor: 1n } },
+      });
+      expect((await post(await consentOf(customerKey, altered))).code).toBe('CRYPTO_VERIFICATION_FAILED');
+      // A key registered to someone else: the answer of an unknown payment.
+      const stranger = test.platform.credentials.merchantKeys.signing.privateJwk;
+      expect((await post(await consentOf(stranger))).code).toBe('PAYMENT_UNKNOWN');
+      // Hostile shapes never reach a signature check.
+      for (const hostile of [{ ...genuine, ims: {} }, { ...genuine, sign: `${genuine.sign}x.y` }, [], 'x']) {
+        expect((await post(hostile)).code).toBe('MESSAGE_INVALID');
+      }
+      expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('awaiting_customer');
+    });
+    // The genuine detached consent pays: the bank verified the re-attached, full signature.
+    expect((await post(await consentOf(customerKey))).status).toBe(200);
+  });
 });

@@ -29,6 +29,7 @@ import {
   Wallet,
 } from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
+import { assertAnswersMatchDocuments, installAnswerContract } from '../support/answer-contract.ts';
 import { paymentSettledDeadlineMs, platformStartDeadlineMs, waitFor, within } from '../support/deadlines.ts';
 
 /** A whole platform on loopback: real HTTP, real crypto, PGlite in memory or a fresh PostgreSQL schema set. */
@@ -64,10 +65,19 @@ type PolicyCurrency = { medium: Record<string, unknown> } & Record<string, unkno
 export async function startTestPlatform(
   options: Pick<
     PlatformOptions,
-    'gatewayLimits' | 'gatewayClock' | 'bankClock' | 'securityPolicy' | 'macroLimits' | 'dataDir' | 'web'
+    | 'gatewayLimits'
+    | 'gatewayClock'
+    | 'bankClock'
+    | 'securityPolicy'
+    | 'macroLimits'
+    | 'dataDir'
+    | 'web'
+    | 'gateways'
   > = {},
 ): Promise<TestPlatform> {
   const databaseUrl = process.env.DATABASE_URL;
+  // Every answer of every service is checked against its OpenAPI document as the suite runs.
+  installAnswerContract();
   const schemaPrefix = `e2e_${randomBytes(4).toString('hex')}_`;
   // startPlatform runs in this process and resolves once every service listens and the demo is seeded:
   // that is its readiness. The named deadline only turns a hang into a failure that says so.
@@ -84,6 +94,7 @@ export async function startTestPlatform(
       // A data folder keeps keys, mail and deployment.json where the CLI's commands find them.
       ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
       ...(options.web === undefined ? {} : { web: options.web }),
+      ...(options.gateways === undefined ? {} : { gateways: options.gateways }),
       securityPolicy: options.securityPolicy ?? suitePolicy,
     }),
     { deadlineMs: platformStartDeadlineMs, what: 'the platform (startPlatform) to start' },
@@ -122,6 +133,7 @@ export async function startTestPlatform(
       if (databaseUrl)
         for (const schema of platformSchemas)
           await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+      assertAnswersMatchDocuments();
     },
   };
 }

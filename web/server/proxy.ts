@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { fetchFor } from '@mpay/http-client';
 import { sendError } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -116,7 +117,7 @@ async function forward(
     Buffer.isBuffer(request.body) && request.body.length > 0 ? new Uint8Array(request.body) : undefined;
   let answer: Response;
   try {
-    answer = await fetch(url, {
+    answer = await fetchFor(undefined)(url, {
       method: request.method,
       headers,
       ...(body === undefined ? {} : { body }),

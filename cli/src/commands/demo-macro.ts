@@ -1,6 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { decodeUnverified } from '@mpay/envelope';
-import { openMailbox } from '@mpay/mail';
 import {
   type Amount,
   createAmount,
@@ -34,6 +33,7 @@ import {
   type OpenedMacroChallenge,
 } from '@mpay/sdk';
 import { generatePartyKeys } from '../platform/identities.ts';
+import { type RegistrationMail, readRegistrationMail } from '../platform/mail.ts';
 import { demoParties } from '../platform/seed.ts';
 import {
   balancesOf,
@@ -220,23 +220,10 @@ async function openClientAccount(demo: MacroDemo, partyId: string, balanceMinor:
 }
 
 /** The registration mail, read from the platform's mail server as `mpay mail ADDRESS` reads it. */
-async function mailedCredentials(
-  demo: MacroDemo,
-  email: string,
-  clientId: string,
-): Promise<{ mPin: string; subject: string }> {
-  const mailDir = mailDirOf(demo.context.dataDir);
-  const mail = await until(
-    `registration mail to ${email} in ${mailDir} (is MPAY_SMTP_HOST set?)`,
-    mailWaitMs,
-    async () =>
-      (await openMailbox(mailDir).list(email)).find((candidate) =>
-        candidate.text.includes(`Client id: ${clientId}`),
-      ),
+function mailedCredentials(demo: MacroDemo, email: string, clientId: string): Promise<RegistrationMail> {
+  return readRegistrationMail(mailDirOf(demo.context.dataDir), email, clientId, (what, read) =>
+    until(`${what} (is MPAY_SMTP_HOST set?)`, mailWaitMs, read),
   );
-  const mPin = /mPIN: +([0-9]{6})/.exec(mail.text)?.[1];
-  if (mPin === undefined) throw new MpayError('SERVICE_UNAVAILABLE', `no mPIN in the mail to ${email}`);
-  return { mPin, subject: mail.subject };
 }
 
 /** §3: a new customer of xbank with a device bound to its account, registered at the MPASP. */

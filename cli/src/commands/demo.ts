@@ -28,6 +28,7 @@ import {
   CustodyWallet,
   type DelegateSignature,
   type DelegationResult,
+  type DeviceEventView,
   type FspTrust,
   fetchBankTrust,
   fetchCustodyTrust,
@@ -37,6 +38,7 @@ import {
   inboxWaitMsMax,
   MerchantClient,
   type PaymentRequestAccepted,
+  type PaymentRequestView,
   type TracedMessage,
   Wallet,
   type WalletKeystoreData,
@@ -47,6 +49,7 @@ import { type Platform, startPlatform } from '../platform/start.ts';
 import { bankOperator, type Deployment, dataDirOf, readJson } from './deployment.ts';
 import { describeEvidence, fetchEvidence, logPolicyOf, verifyReceipt } from './evidence.ts';
 import type { CommandIo } from './io.ts';
+import { type CountedCall, meterFetch, type PartyTraffic } from './traffic.ts';
 import { macroLimitsFromEnv } from './up.ts';
 
 export type DemoDeployment = Omit<Deployment, 'pid'>;
@@ -233,7 +236,7 @@ async function demoPayment(
   flags: Map<string, string>,
   io: CommandIo,
 ): Promise<number> {
-  const { customer, merchant } = demoParties;
+  const { customer } = demoParties;
   const context = await openDemo(dataDir, deployment, io, { echo: true });
   const keystore = await readJson<WalletKeystoreData>(
     join(dataDir, 'parties', `${customer.id}.wallet-v2.json`),
@@ -248,21 +251,63 @@ async function demoPayment(
   const before = await balancesOf(context, customer.account);
   io.stdout(`\n1. Customer ${customer.id} opens the wallet (PIN) and listens for payment requests.\n`);
   const abort = new AbortController();
-  const requests = wallet.paymentRequests(customer.pin, abort.signal);
-  const nextRequest = requests.next();
+  // The phone's cost: the bytes each party's own calls send and receive, counted from the merchant's request
+  // to the receipt (the device's login and its stream's opening come before; the stream's events count).
+  const meter = meterFetch(['device', 'merchant'] as const);
+  try {
+    meter.counting = false;
+    let listening: () => void = () => undefined;
+    const accepted = new Promise<void>((resolve) => {
+      listening = resolve;
+    });
+    const requests = paymentRequestsOf(wallet.events(customer.pin, abort.signal, undefined, listening));
+    const opened = meter.as('device', () => requests.next());
+    await Promise.race([accepted, opened]);
+    return await demoPaymentSteps(context, wallet, keystore, flags, {
+      requests,
+      opened,
+      abort,
+      before,
+      meter,
+    });
+  } finally {
+    meter.restore();
+  }
+}
+
+async function demoPaymentSteps(
+  context: DemoContext,
+  wallet: Wallet,
+  keystore: WalletKeystoreData,
+  flags: Map<string, string>,
+  run: {
+    readonly requests: AsyncGenerator<PaymentRequestView>;
+    readonly opened: Promise<IteratorResult<PaymentRequestView>>;
+    readonly abort: AbortController;
+    readonly before: { customer: string; merchant: string };
+    readonly meter: TrafficMeterOf;
+  },
+): Promise<number> {
+  const { customer, merchant } = demoParties;
+  const { dataDir, io } = context;
+  const { requests, abort, before, meter } = run;
+  const nextRequest = run.opened;
   const amountMinor = demoAmountOf(flags.get('level'));
   io.stdout(
     `2. Merchant ${merchant.id} asks ${customer.msisdn} for ${formatMinor(amountMinor.toString())} (m-commerce): signs, encrypts to the FSP.\n`,
   );
-  const accepted = await context.merchantClient.requestPayment({
-    customer: customer.msisdn,
-    amount: { currency: 'EUR', minor: amountMinor },
-    procedure: 'm-commerce',
-    description: 'Order 1001: 250 g espresso beans',
-    orderLines: [
-      { name: 'Espresso beans, 250 g', quantity: 1, unitAmount: { currency: 'EUR', minor: amountMinor } },
-    ],
-  });
+  meter.counting = true;
+  const accepted = await meter.as('merchant', () =>
+    context.merchantClient.requestPayment({
+      customer: customer.msisdn,
+      amount: { currency: 'EUR', minor: amountMinor },
+      procedure: 'm-commerce',
+      description: 'Order 1001: 250 g espresso beans',
+      orderLines: [
+        { name: 'Espresso beans, 250 g', quantity: 1, unitAmount: { currency: 'EUR', minor: amountMinor } },
+      ],
+    }),
+  );
   const sealing = accepted.protections.includes('private_data_sealed');
   io.stdout(
     [
@@ -287,15 +332,23 @@ async function demoPayment(
       ? '5. Customer confirms with one action plus PIN; the wallet signs and encrypts to the FSP.\n'
       : `5. Customer confirms with one action plus PIN and the one-time code ${secondFactorCode} from the authenticator;\n   the wallet seals the code to ${demoParties.bank.id} (the FSP cannot read it), signs it with the message and encrypts to the FSP.\n`,
   );
-  const receipt = await wallet.confirm(view, customer.pin, {
-    ...(secondFactorCode === undefined ? {} : { secondFactorCode }),
-  });
+  const receipt = await meter.as('device', () =>
+    wallet.confirm(view, customer.pin, {
+      ...(secondFactorCode === undefined ? {} : { secondFactorCode }),
+    }),
+  );
+  // A receipt the stream repeats comes right after the answer: give it a moment to be counted.
+  await new Promise((settle) => setTimeout(settle, streamSettleMs));
+  meter.counting = false;
   await requests.return(undefined);
   abort.abort();
   io.stdout(
     `6. ${demoParties.bank.id} verified the customer's own signature under the key it bound to the account, then the banks moved the money; receipt signed by ${String(receipt.payload.iss)}.\n`,
   );
-  const notification = await waitForNotification(deployment.merchantShop, view.paymentId, dataDir);
+  io.stdout(
+    `   Bytes over the air, merchant request to receipt:\n${describeTraffic(meter.traffic, meter.calls)}`,
+  );
+  const notification = await waitForNotification(context.deployment.merchantShop, view.paymentId, dataDir);
   context.record({
     step: 'merchant-notification',
     kind: 'jws',
@@ -334,6 +387,36 @@ async function demoPayment(
     });
   }
   return status.status === 'completed' ? 0 : 1;
+}
+
+/** The payment requests of a device's event stream. */
+async function* paymentRequestsOf(
+  events: AsyncGenerator<DeviceEventView>,
+): AsyncGenerator<PaymentRequestView> {
+  for await (const event of events) if (event.kind === 'payment-request') yield event.view;
+}
+
+type TrafficMeterOf = ReturnType<typeof meterFetch<'device' | 'merchant'>>;
+
+/** How long the demo keeps counting the device's stream after the receipt (a repeated receipt would come then). */
+const streamSettleMs = 500;
+
+/** The bytes each way per party, then the device's calls one by one. */
+function describeTraffic(
+  traffic: Record<'device' | 'merchant', PartyTraffic>,
+  calls: readonly CountedCall[],
+): string {
+  const party = (name: 'device' | 'merchant') => {
+    const { sent, received, roundTrips } = traffic[name];
+    return `     ${name.padEnd(9)} sent ${sent} B, received ${received} B, ${roundTrips} request(s) it started\n`;
+  };
+  const device = calls
+    .filter((call) => call.party === 'device')
+    .map(
+      (call) =>
+        `       device ${call.method} ${call.path}: sent ${call.sent} B, received ${call.received} B\n`,
+    );
+  return `${party('device')}${party('merchant')}${device.join('')}`;
 }
 
 /** `--level small|medium|large`: an amount that reaches that level on its own (history may raise it). */

@@ -19,6 +19,7 @@ export async function runUpProcesses(
   ports: PlatformPortMap,
   verbose: boolean,
   io: CommandIo,
+  tls = false,
 ): Promise<number> {
   const databaseUrl = process.env.DATABASE_URL;
   io.stdout(
@@ -45,6 +46,7 @@ export async function runUpProcesses(
     smsRelay: smsRelayFromEnv(process.env),
     logger: verbose ? { level: 'info' } : false,
     onUnexpectedExit,
+    tls,
     ...(verbose ? { onOutput: (service: string, line: string) => io.stdout(`[${service}] ${line}\n`) } : {}),
   });
   const urls = platform.urls;
@@ -59,6 +61,9 @@ export async function runUpProcesses(
       `  witness                      ${urls.witness}   (${pid('witness')})`,
       `  custody (${platform.secrets.custodyId}, HSM)  ${urls.custody}   (${pid('custody')})`,
       `  mail and sms                 in this process (${process.pid}): ${platform.layout.smtp.host}:${platform.layout.smtp.port}, ${platform.layout.sms.url}`,
+      platform.tls === undefined
+        ? '  TLS                          off (--no-tls or MPAY_TLS=0): plain HTTP between the services'
+        : `  TLS (deployment CA)          ${platform.tls.caPath}   (mutual TLS between institutions; curl --cacert)`,
       '  web pages                    not served with --processes (use `mpay up`)',
       '',
       'Each service is its own process: `kill -9` one and this supervisor starts it again.',

@@ -1,12 +1,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCatalogueJson } from '@mpay/merchant-shop';
+import { MpayError } from '@mpay/protocol';
+import { gatewaysFromFlags } from '../platform/gateway-front.ts';
 import { macroLimitsFromEnv } from '../platform/macro-limits.ts';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { smsRelayFromEnv } from '../platform/sms.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
+import { tlsWanted } from '../platform/tls.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
+import { ensurePlatformPki } from './pki-platform.ts';
 
 export { macroLimitsFromEnv } from '../platform/macro-limits.ts';
 export { type Deployment, dataDirOf } from './deployment.ts';
@@ -27,6 +31,7 @@ export async function writeDeployment(dataDir: string, platform: Platform): Prom
     banks: platform.banks.map((bank) => ({ id: bank.id, url: bank.url })),
     log: { url: platform.urls.log, witness: platform.urls.witness, origin: platform.log.origin },
     custody: { url: platform.urls.custody, id: platform.custody.context.custody.id },
+    ...(platform.tls === undefined ? {} : { tls: { ca: platform.tls.caPath } }),
     pid: process.pid,
   };
   await writeFile(join(dataDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
@@ -54,14 +59,36 @@ function portsFromEnv() {
  */
 export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<number> {
   if (flags.has('processes')) {
+    if ((gatewaysFromFlags(flags, process.env) ?? 1) > 1)
+      throw new MpayError(
+        'CONFIGURATION_INVALID',
+        'several gateways run in one process: leave out --processes',
+      );
     const { runUpProcesses } = await import('./up-processes.ts');
-    return runUpProcesses(dataDirOf(flags), portsFromEnv(), flags.has('verbose'), io);
+    return runUpProcesses(
+      dataDirOf(flags),
+      portsFromEnv(),
+      flags.has('verbose'),
+      io,
+      tlsWanted(flags, process.env),
+    );
   }
   const dataDir = dataDirOf(flags);
   const databaseUrl = process.env.DATABASE_URL;
   io.stdout(
     `mpay: starting on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
   );
+  const tls = tlsWanted(flags, process.env);
+  if (tls) {
+    // The deployment's CA and every service's certificate, made on first start, renewed when near expiry.
+    const report = await ensurePlatformPki(dataDir);
+    const issued = report.services.filter((service) => service.action !== 'kept').length;
+    if (report.caCreated || issued > 0) {
+      io.stdout(
+        `  TLS: ${report.caCreated ? 'a new deployment CA and ' : ''}${issued} service certificate(s) in ${join(dataDir, 'pki')}\n`,
+      );
+    }
+  }
   const platform = await startPlatform({
     dataDir,
     databaseUrl,
@@ -75,6 +102,10 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
     // MPAY_MACRO_T_EXP_SECONDS: the macro payment's T_EXP − T_iS (default 300 s).
     macroLimits: macroLimitsFromEnv(process.env),
     logger: flags.has('verbose') ? { level: 'info' } : false,
+    // --gateways N or MPAY_GATEWAYS: N gateway instances behind one front on the gateway's port (DATABASE_URL only).
+    gateways: gatewaysFromFlags(flags, process.env),
+    // Every port HTTPS with its service's certificate, mutual TLS between institutions (--no-tls, MPAY_TLS=0: plain HTTP).
+    ...(tls ? { tls: { dataDir } } : {}),
     // MPAY_SHOP_CATALOGUE: a JSON file {"products":[{"id","name","price":{"currency","minor":"1250"}}]}.
     shopCatalogue: process.env.MPAY_SHOP_CATALOGUE
       ? parseCatalogueJson(await readFile(process.env.MPAY_SHOP_CATALOGUE, 'utf8'))
@@ -84,6 +115,11 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
   io.stdout(
     [
       `  gateway (FSP ${platform.fsp.id})   ${platform.urls.gateway}`,
+      ...(platform.gateways.length > 1
+        ? [
+            `    front of ${platform.gateways.length} instances    ${platform.urls.gatewayInstances.join(' ')}`,
+          ]
+        : []),
       `  bank xbank (customers)       ${platform.urls.xbank}`,
       `  bank ybank (merchants)       ${platform.urls.ybank}`,
       `  merchant shop (cart, orders) ${platform.urls.merchantShop}   (merchant's token: ${join(dataDir, 'keys', 'merchant-shop-token.json')})`,
@@ -96,6 +132,9 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       platform.sms.gateway === undefined
         ? '  sms                          through the HTTP SMS gateway MPAY_SMS_URL'
         : `  sms (embedded gateway)       ${platform.sms.gateway.url}   (banking login codes and renewal notices; read with npx mpay sms)`,
+      platform.tls === undefined
+        ? '  TLS                          off (--no-tls or MPAY_TLS=0): plain HTTP between the services'
+        : `  TLS (deployment CA)          ${platform.tls.caPath}   (mutual TLS between institutions; curl --cacert)`,
       '',
       `  web pages                    ${platform.urls.web}/`,
       `    wallet (phone)             ${platform.urls.web}/wallet/`,

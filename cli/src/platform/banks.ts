@@ -17,6 +17,7 @@ import type { SecurityPolicy } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import * as opaque from '@serenity-kit/opaque';
 import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
+import type { PlatformTls } from './tls.ts';
 
 /** The banks `mpay up` runs: xbank holds the demo customers, ybank the demo merchants. */
 export const bankIds = ['xbank', 'ybank'] as const;
@@ -75,6 +76,8 @@ export interface StartBanksInput {
   readonly only?: readonly BankId[] | undefined;
   /** Where the peers not started here listen. */
   readonly peerUrls?: Partial<Record<BankId, string>> | undefined;
+  /** TLS (./tls.ts): each bank's port and its outgoing calls with its own certificate; absent: plain HTTP. */
+  readonly tls?: Pick<PlatformTls, 'server' | 'scope'> | undefined;
 }
 
 async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankSecrets> {
@@ -121,6 +124,8 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
   const secrets = input.secrets;
   const urls = new Map<string, string>();
   const banks: RunningBank[] = [];
+  /** Each bank's workers, started (in its TLS scope) once every bank listens. */
+  const starts: (() => void)[] = [];
   for (const id of input.only ?? bankIds) {
     const database = await input.open(id);
     await migrateBank(database);
@@ -135,48 +140,53 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
         signingJwk: secrets.get(peer)!.interbank.publicJwk,
         netDebitCap: demoNetDebitCap,
       }));
-    const service = createBankService({
-      ...(input.clock === undefined ? {} : { clock: input.clock }),
-      ...(input.securityPolicy === undefined ? {} : { securityPolicy: input.securityPolicy }),
-      name: id,
-      database,
-      logger: input.logger,
-      metricsToken: input.metricsToken,
-      // One institutional key: funds-transfer messages, key bindings and answers to the FSP.
-      signingKey: own.interbank.privateJwk,
-      interbank: { signingKey: own.interbank.privateJwk, peers },
-      // Second factors: kept with the data folder, since the stored TOTP secrets are sealed to it.
-      encryptionKey: own.encryption.privateJwk,
-      // SA2pMP mobile banking: passwords by OPAQUE, codes and notices by SMS, every transaction in the log.
-      banking: {
-        opaqueServerSetup: own.opaqueServerSetup,
-        sms: input.banking.sms,
-        transactionLog: input.banking.transactionLog,
-      },
-      // The MPASP's signed messages (seed 002 step 6) under the key its requests are checked with.
-      callerKeys: (callerId) => (callerId === input.fspId ? input.fspSigningJwk : undefined),
-      verifyRequest: bankRequestVerifier(id, [
-        {
-          id: input.fspId,
-          signingJwk: input.fspSigningJwk,
-          allowed: [
-            'POST /payment-orders',
-            'GET /payment-orders/',
-            'POST /refund-orders',
-            'GET /refund-orders/',
-            // Seed 002 §3: the MPASP asks for a registering customer's client id.
-            'POST /macro/clients',
-            // Seed 002 §4.2 step 6: the MPASP's payment request to the client bank.
-            'POST /macro/payment-requests',
-            // Seed 002 §4.2 step 12: the MPASP reads the client bank's signed outcome of its session.
-            'GET /macro/sessions/',
-          ],
+    const scope = <T>(work: () => T): T => (input.tls === undefined ? work() : input.tls.scope(id, work));
+    const service = scope(() =>
+      createBankService({
+        ...(input.tls === undefined ? {} : { tls: input.tls.server(id) }),
+        ...(input.clock === undefined ? {} : { clock: input.clock }),
+        ...(input.securityPolicy === undefined ? {} : { securityPolicy: input.securityPolicy }),
+        name: id,
+        database,
+        logger: input.logger,
+        metricsToken: input.metricsToken,
+        // One institutional key: funds-transfer messages, key bindings and answers to the FSP.
+        signingKey: own.interbank.privateJwk,
+        interbank: { signingKey: own.interbank.privateJwk, peers },
+        // Second factors: kept with the data folder, since the stored TOTP secrets are sealed to it.
+        encryptionKey: own.encryption.privateJwk,
+        // SA2pMP mobile banking: passwords by OPAQUE, codes and notices by SMS, every transaction in the log.
+        banking: {
+          opaqueServerSetup: own.opaqueServerSetup,
+          sms: input.banking.sms,
+          transactionLog: input.banking.transactionLog,
         },
-        { id: `operator.${id}`, signingJwk: own.operator.signing.publicJwk, allowed: ['POST /', 'GET /'] },
-      ]),
-    });
-    const url = await service.listen(input.ports[id] ?? 0, '127.0.0.1');
+        // The MPASP's signed messages (seed 002 step 6) under the key its requests are checked with.
+        callerKeys: (callerId) => (callerId === input.fspId ? input.fspSigningJwk : undefined),
+        verifyRequest: bankRequestVerifier(id, [
+          {
+            id: input.fspId,
+            signingJwk: input.fspSigningJwk,
+            allowed: [
+              'POST /payment-orders',
+              'GET /payment-orders/',
+              'POST /refund-orders',
+              'GET /refund-orders/',
+              // Seed 002 §3: the MPASP asks for a registering customer's client id.
+              'POST /macro/clients',
+              // Seed 002 §4.2 step 6: the MPASP's payment request to the client bank.
+              'POST /macro/payment-requests',
+              // Seed 002 §4.2 step 12: the MPASP reads the client bank's signed outcome of its session.
+              'GET /macro/sessions/',
+            ],
+          },
+          { id: `operator.${id}`, signingJwk: own.operator.signing.publicJwk, allowed: ['POST /', 'GET /'] },
+        ]),
+      }),
+    );
+    const url = await scope(() => service.listen(input.ports[id] ?? 0, '127.0.0.1'));
     urls.set(id, url);
+    starts.push(() => scope(() => service.start(input.workerIntervalMs, input.workerIdleIntervalMaxMs)));
     banks.push({
       id,
       url,
@@ -188,6 +198,6 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
       signingJwk: own.interbank.publicJwk,
     });
   }
-  for (const bank of banks) bank.service.start(input.workerIntervalMs, input.workerIdleIntervalMaxMs);
+  for (const start of starts) start();
   return banks;
 }

@@ -1,7 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMailer, type Mailer, type MailerOptions, type MailServer, startMailServer } from '@mpay/mail';
+import {
+  createMailer,
+  type Mailer,
+  type MailerOptions,
+  type MailServer,
+  openMailbox,
+  startMailServer,
+} from '@mpay/mail';
+import { MpayError } from '@mpay/protocol';
 import { mailDirOf } from '../commands/mail.ts';
 
 /** An SMTP relay the platform sends its mail through instead of the embedded server. */
@@ -84,4 +92,31 @@ export async function startPlatformMail(options: {
       if (temporary) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The MPASP's registration mail (macro §3) as the client reads it: its subject and the mPIN in it. */
+export interface RegistrationMail {
+  readonly subject: string;
+  readonly mPin: string;
+}
+
+/**
+ * The registration mail to `email` naming `clientId`, read from the embedded
+ * mail server's `mailDir` as `mpay mail ADDRESS` reads it; `waitFor` asks
+ * again until the mail is there (the caller's poll and deadline).
+ */
+export async function readRegistrationMail(
+  mailDir: string,
+  email: string,
+  clientId: string,
+  waitFor: <T>(what: string, read: () => Promise<T | undefined>) => Promise<T>,
+): Promise<RegistrationMail> {
+  const mail = await waitFor(`registration mail to ${email} in ${mailDir}`, async () =>
+    (await openMailbox(mailDir).list(email)).find((candidate) =>
+      candidate.text.includes(`Client id: ${clientId}`),
+    ),
+  );
+  const mPin = /mPIN: +([0-9]{6})/.exec(mail.text)?.[1];
+  if (mPin === undefined) throw new MpayError('SERVICE_UNAVAILABLE', `no mPIN in the mail to ${email}`);
+  return { subject: mail.subject, mPin };
 }

@@ -12,6 +12,7 @@ import type { BankTrust } from '@mpay/sdk';
 import type { Database } from '@mpay/storage';
 import type { BankId } from './banks.ts';
 import type { PlatformSecrets } from './secrets.ts';
+import type { PlatformTls, PlatformTlsService } from './tls.ts';
 
 // Each service's modules are imported when that service starts: a process loads only what it runs.
 
@@ -57,6 +58,8 @@ export interface PlatformProcessLayout {
   readonly sms: { readonly url: string; readonly token: string };
   readonly logger: boolean | { readonly level: string };
   readonly backgroundIntervalMs: number;
+  /** TLS from `<dataDir>/pki` (the supervisor made it): every port HTTPS, every call with the service's certificate. */
+  readonly tls?: boolean | undefined;
 }
 
 /** The environment variable that carries the layout to a service process. */
@@ -72,8 +75,13 @@ export interface ServiceReadyMessage {
 /** How long the shop waits at start for the banks to publish their keys (they start before it). */
 const bankTrustDeadlineMs = 10 * 60_000;
 
-export function loopbackUrl(port: number): string {
-  return `http://127.0.0.1:${port}`;
+export function loopbackUrl(port: number, tls = false): string {
+  return `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+}
+
+/** A peer's URL in this layout (https when it runs TLS). */
+function peerUrl(layout: PlatformProcessLayout, port: number): string {
+  return loopbackUrl(port, layout.tls === true);
 }
 
 /** The log's and the witness's key pairs from the data folder (created there on first start). */
@@ -97,6 +105,8 @@ interface ServiceContext {
   readonly secrets: PlatformSecrets;
   readonly logKeys: { log: KeyPairText; witness: KeyPairText };
   readonly origin: string;
+  /** This process's TLS (./tls.ts) when the layout asks for it; its service runs inside its scope. */
+  readonly tls: PlatformTls | undefined;
   open(schema: string): Promise<Database>;
 }
 
@@ -104,7 +114,7 @@ function transactionLogOf(context: ServiceContext) {
   return {
     // Receipts must carry a cosignature of the platform's witness.
     witnessesRequired: 1,
-    url: loopbackUrl(context.layout.ports.log),
+    url: peerUrl(context.layout, context.layout.ports.log),
     origin: context.origin,
     logVerifierKey: context.logKeys.log.verifierKey,
     witnessVerifierKeys: [context.logKeys.witness.verifierKey],
@@ -123,6 +133,7 @@ async function startWitness(context: ServiceContext): Promise<Running> {
   const server = createWitnessServer(witness, {
     logger: context.layout.logger,
     metricsToken: context.secrets.operatorToken,
+    tls: context.tls?.server('witness'),
   });
   const url = await server.listen({ port: context.layout.ports.witness, host: '127.0.0.1' });
   return {
@@ -144,10 +155,14 @@ async function startLog(context: ServiceContext): Promise<Running> {
     signerKey: context.logKeys.log.signerKey,
     submitters: platformLogSubmitters(context.secrets),
     witnesses: [
-      { url: loopbackUrl(context.layout.ports.witness), verifierKey: context.logKeys.witness.verifierKey },
+      {
+        url: peerUrl(context.layout, context.layout.ports.witness),
+        verifierKey: context.logKeys.witness.verifierKey,
+      },
     ],
     logger: context.layout.logger,
     metricsToken: context.secrets.operatorToken,
+    tls: context.tls?.server('log'),
   });
   const url = await log.listen(context.layout.ports.log, '127.0.0.1');
   log.start();
@@ -178,7 +193,8 @@ async function startBank(context: ServiceContext, id: BankId): Promise<Running> 
     metricsToken: secrets.operatorToken,
     securityPolicy: secrets.securityPolicy,
     only: [id],
-    peerUrls: Object.fromEntries(bankIds.map((peer) => [peer, loopbackUrl(layout.ports[peer])])),
+    tls: context.tls,
+    peerUrls: Object.fromEntries(bankIds.map((peer) => [peer, peerUrl(layout, layout.ports[peer])])),
   });
   if (bank === undefined) throw new Error(`assertion failed: bank ${id} started`);
   return {
@@ -208,19 +224,20 @@ async function startCustody(context: ServiceContext): Promise<Running> {
     },
     fsp: {
       id: secrets.fsp.id,
-      url: loopbackUrl(layout.ports.gateway),
+      url: peerUrl(layout, layout.ports.gateway),
       keys: publicJwkSet([secrets.fsp.signing.publicJwk, secrets.fsp.encryption.publicJwk]),
     },
     banks: bankIds.map((id) => ({
       id,
-      url: loopbackUrl(layout.ports[id]),
+      url: peerUrl(layout, layout.ports[id]),
       signingJwk: secrets.bankSecrets.get(id)!.interbank.publicJwk,
     })),
     hsm: await ensureSoftHsmToken(softHsmOf(layout.dataDir)),
-    transactionLog: { url: loopbackUrl(layout.ports.log), origin: context.origin },
+    transactionLog: { url: peerUrl(layout, layout.ports.log), origin: context.origin },
     logger: layout.logger,
     backgroundIntervalMs: layout.backgroundIntervalMs,
     metricsToken: secrets.operatorToken,
+    tls: context.tls?.server('custody'),
   });
   const url = await custody.listen(layout.ports.custody, '127.0.0.1');
   return {
@@ -252,12 +269,13 @@ async function startGateway(context: ServiceContext): Promise<Running> {
     custodians: [
       {
         id: secrets.custodyId,
-        url: loopbackUrl(layout.ports.custody),
+        url: peerUrl(layout, layout.ports.custody),
         encryptionJwk: secrets.custodyKeys.encryption.publicJwk,
       },
     ],
     mailer: mail.mailer,
     opaqueServerSetup: secrets.opaqueServerSetup,
+    tls: context.tls?.server('gateway'),
   });
   const url = await gateway.listen(layout.ports.gateway, '127.0.0.1');
   return {
@@ -278,7 +296,7 @@ async function bankTrusts(layout: PlatformProcessLayout): Promise<BankTrust[]> {
   const end = Date.now() + bankTrustDeadlineMs;
   for (;;) {
     try {
-      return await Promise.all(bankIds.map((id) => fetchBankTrust(loopbackUrl(layout.ports[id]))));
+      return await Promise.all(bankIds.map((id) => fetchBankTrust(peerUrl(layout, layout.ports[id]))));
     } catch (error) {
       if (Date.now() >= end)
         throw new MpayError('BANK_UNAVAILABLE', `the banks' keys at start: ${String(error)}`);
@@ -292,7 +310,7 @@ async function startMerchantShop(context: ServiceContext): Promise<Running> {
   const { MerchantClient } = await import('@mpay/sdk');
   const { demoParties } = await import('./seed.ts');
   const { layout, secrets } = context;
-  const gatewayUrl = loopbackUrl(layout.ports.gateway);
+  const gatewayUrl = peerUrl(layout, layout.ports.gateway);
   const merchant = new MerchantClient({
     gatewayUrl,
     merchantId: demoParties.merchant.id,
@@ -311,6 +329,7 @@ async function startMerchantShop(context: ServiceContext): Promise<Running> {
     till: { merchantName: demoParties.merchant.displayName, city: 'Skopje' },
     logger: layout.logger,
     backgroundIntervalMs: layout.backgroundIntervalMs,
+    tls: context.tls?.server('shop'),
   });
   const url = await shop.listen(layout.ports.merchantShop, '127.0.0.1');
   return {
@@ -332,10 +351,16 @@ export async function startPlatformService(
   const { parseVerifierKey } = await import('@mpay/merkle');
   const secrets = await loadPlatformSecrets(layout.dataDir);
   const logKeys = await loadLogKeys(layout.dataDir);
+  const tlsService: PlatformTlsService = name === 'merchant_shop' ? 'shop' : name;
+  const tls =
+    layout.tls === true
+      ? await (await import('./tls.ts')).loadPlatformTls(layout.dataDir, [tlsService])
+      : undefined;
   const context: ServiceContext = {
     layout,
     secrets,
     logKeys,
+    tls,
     origin: (await parseVerifierKey(logKeys.log.verifierKey)).name,
     open: (schema) =>
       openDatabase({
@@ -344,6 +369,13 @@ export async function startPlatformService(
         schema: `${layout.schemaPrefix}${schema}`,
       }),
   };
+  // Inside its TLS scope, the service's calls (and its timers' and requests') present its certificate.
+  return tls === undefined
+    ? startNamed(name, context)
+    : tls.scope(tlsService, () => startNamed(name, context));
+}
+
+function startNamed(name: PlatformProcessName, context: ServiceContext): Promise<Running> {
   switch (name) {
     case 'witness':
       return startWitness(context);

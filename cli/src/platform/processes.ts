@@ -30,6 +30,7 @@ import {
 import { type DemoCredentials, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
 import { loadPlatformSecrets, type PlatformSecrets } from './start.ts';
+import { loadPlatformTls, type PlatformTls } from './tls.ts';
 
 /** The entry of a service process, and tsx's loader (absolute, so that any working directory will do). */
 const serviceMain = fileURLToPath(new URL('./processes-main.ts', import.meta.url));
@@ -76,6 +77,13 @@ export interface ProcessPlatformOptions {
   readonly onOutput?: ((service: PlatformProcessName, line: string) => void) | undefined;
   /** A service process that exited without being told to (a crash of its own). */
   readonly onUnexpectedExit?: ((service: PlatformProcessName, how: string) => void) | undefined;
+  /**
+   * TLS as `mpay up` runs it (./tls.ts): the supervisor makes or renews
+   * `<dataDir>/pki` before forking, every service listens HTTPS with its
+   * certificate and calls the others with it, this process trusts the CA.
+   * Absent or false: plain HTTP (`mpay chaos`).
+   */
+  readonly tls?: boolean | undefined;
 }
 
 interface Child {
@@ -167,6 +175,13 @@ export class ProcessPlatform {
     const logKeys = await loadLogKeys(options.dataDir);
     const origin = (await parseVerifierKey(logKeys.log.verifierKey)).name;
     const ports = await choosePorts(options.ports);
+    const tls = options.tls === true;
+    if (tls) {
+      const { ensurePlatformPki } = await import('../commands/pki-platform.ts');
+      await ensurePlatformPki(options.dataDir);
+    }
+    // The supervisor calls the services (the seed) with the CA and no certificate of its own.
+    const supervisorTls = tls ? await loadPlatformTls(options.dataDir, []) : undefined;
     const mail = await startPlatformMail({
       dataDir: options.dataDir,
       relay: options.smtpRelay,
@@ -197,8 +212,10 @@ export class ProcessPlatform {
       sms: smsLink,
       logger: options.logger ?? false,
       backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+      tls,
     };
     const platform = new ProcessPlatform(layout, secrets, origin, limits, mail, sms, options);
+    platform.tls = supervisorTls;
     try {
       const started = await Promise.allSettled(platformProcessNames.map((name) => platform.startChild(name)));
       const failed = started.find((result) => result.status === 'rejected');
@@ -209,7 +226,7 @@ export class ProcessPlatform {
         operatorToken: secrets.operatorToken,
         banks: bankIds.map((id) => ({
           id,
-          url: loopbackUrl(ports[id]),
+          url: loopbackUrl(ports[id], tls),
           operatorId: `operator.${id}`,
           operatorKey: secrets.bankSecrets.get(id)!.operator.signing.privateJwk,
         })),
@@ -230,17 +247,20 @@ export class ProcessPlatform {
   }
 
   credentials: DemoCredentials | undefined;
+  /** The supervisor's TLS client (the CA, no certificate) when the platform runs TLS. */
+  tls: PlatformTls | undefined;
 
   get urls() {
     const { ports } = this.layout;
+    const tls = this.layout.tls === true;
     return {
-      gateway: loopbackUrl(ports.gateway),
-      merchantShop: loopbackUrl(ports.merchantShop),
-      log: loopbackUrl(ports.log),
-      witness: loopbackUrl(ports.witness),
-      custody: loopbackUrl(ports.custody),
-      xbank: loopbackUrl(ports.xbank),
-      ybank: loopbackUrl(ports.ybank),
+      gateway: loopbackUrl(ports.gateway, tls),
+      merchantShop: loopbackUrl(ports.merchantShop, tls),
+      log: loopbackUrl(ports.log, tls),
+      witness: loopbackUrl(ports.witness, tls),
+      custody: loopbackUrl(ports.custody, tls),
+      xbank: loopbackUrl(ports.xbank, tls),
+      ybank: loopbackUrl(ports.ybank, tls),
     };
   }
 
@@ -254,6 +274,7 @@ export class ProcessPlatform {
       banks: bankIds.map((id) => ({ id, url: urls[id] })),
       log: { url: urls.log, witness: urls.witness, origin: this.origin },
       custody: { url: urls.custody, id: this.secrets.custodyId },
+      ...(this.tls === undefined ? {} : { tls: { ca: this.tls.caPath } }),
       pid: process.pid,
     };
   }
@@ -304,6 +325,7 @@ export class ProcessPlatform {
     for (const name of [...platformProcessNames].reverse()) await this.stopChild(this.child(name));
     await this.sms.close();
     await this.mail.close();
+    await this.tls?.close();
   }
 
   private child(name: PlatformProcessName): Child {

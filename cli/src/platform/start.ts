@@ -5,6 +5,7 @@ import {
   type FspIdentity,
   type GatewayLimits,
   type GatewayService,
+  type GatewayServiceOptions,
   type MacroServiceLimits,
 } from '@mpay/gateway';
 import { ensureSoftHsmToken } from '@mpay/hsm';
@@ -15,10 +16,12 @@ import { fetchBankTrust, MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
 import { consoleExtension, startWebServer } from '@mpay/web';
 import { type BankId, bankIds, type RunningBank, startBanks } from './banks.ts';
+import { gatewayCountOf, startGatewayInstances } from './gateway-front.ts';
 import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
 import { loadPlatformSecrets, platformLogSubmitters, softHsmOf, witnessesRequired } from './secrets.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
+import { loadPlatformTls, type PlatformTls } from './tls.ts';
 
 export {
   loadPlatformSecrets,
@@ -62,6 +65,12 @@ export interface PlatformOptions {
   backgroundIdleIntervalMaxMs?: number;
   /** The gateway's limits (rates, expiry, page sizes); validated by the gateway. */
   gatewayLimits?: Partial<GatewayLimits>;
+  /**
+   * Gateway instances on one schema behind a TCP front on the gateway's port
+   * (gateway-front.ts; default 1, no front). More than one only with
+   * `databaseUrl` (CONFIGURATION_INVALID on the embedded PGlite).
+   */
+  gateways?: number | undefined;
   /** The gateway's clock (tests move it to expire requests). */
   gatewayClock?: () => Date;
   /** The MPASP's macro limits (T_EXP, tries, rates); validated by the gateway. */
@@ -79,6 +88,13 @@ export interface PlatformOptions {
   smtpRelay?: SmtpRelay | undefined;
   /** An HTTP SMS gateway for the banks' texts (`smsRelayFromEnv`); absent: the embedded gateway. */
   smsRelay?: SmsRelay | undefined;
+  /**
+   * TLS on every port and every call between the services, from the
+   * deployment's PKI in `<dataDir>/pki` (ensurePlatformPki makes it; `mpay up`
+   * calls it): see ./tls.ts for who must present which certificate. Absent:
+   * plain HTTP (the in-process tests). One platform with TLS per process.
+   */
+  tls?: { readonly dataDir: string } | undefined;
 }
 
 export interface Platform {
@@ -88,6 +104,8 @@ export interface Platform {
     log: string;
     witness: string;
     custody: string;
+    /** Each gateway instance's own address (`gateway` is the front with several). */
+    gatewayInstances: readonly string[];
     /** The web pages and the API proxy; undefined unless started with `web`. */
     web: string | undefined;
   } & Record<BankId, string>;
@@ -99,7 +117,10 @@ export interface Platform {
   mail: PlatformMail;
   /** The out-of-band SMS (SA2pMP: login codes, renewal notices): the embedded gateway and its folder, or a relay. */
   sms: PlatformSms;
+  /** The first gateway instance. */
   gateway: GatewayService;
+  /** Every gateway instance (options.gateways), the first one first. */
+  gateways: readonly GatewayService[];
   merchantShop: MerchantShop;
   /** Bearer token of the shop's merchant endpoints (orders, shipment, notifications); <data>/keys/merchant-shop-token.json. */
   merchantShopToken: string;
@@ -109,6 +130,8 @@ export interface Platform {
   /** Every bank with its operator's signing identity (opens accounts, reads balances, settles). */
   banks: RunningBank[];
   databases: Database[];
+  /** The deployment's CA (PEM and path) when started with `tls`; undefined on plain HTTP. */
+  tls: { readonly caPem: string; readonly caPath: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -129,6 +152,7 @@ export const platformSchemas = [
  * creates the demo parties the first time.
  */
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
+  const gatewayCount = gatewayCountOf(options);
   const secrets = await loadPlatformSecrets(options.dataDir, options.securityPolicy);
   const { securityPolicy, fsp, operatorToken } = secrets;
   const open = (schema: string) =>
@@ -139,6 +163,20 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     });
   const gatewayDatabase = await open('gateway');
   const { bankSecrets, custodyKeys, custodyId } = secrets;
+  const tls: PlatformTls | undefined =
+    options.tls === undefined
+      ? undefined
+      : await loadPlatformTls(options.tls.dataDir, [
+          'gateway',
+          ...bankIds,
+          'custody',
+          'log',
+          'witness',
+          'shop',
+        ]);
+  /** Runs a service's creation, listen and start in its TLS client scope (its calls present its certificate). */
+  const as = <T>(service: Parameters<PlatformTls['scope']>[0], work: () => T): T =>
+    tls === undefined ? work() : tls.scope(service, work);
   const log = await startLogStack({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
@@ -148,6 +186,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     metricsToken: operatorToken,
     submitters: platformLogSubmitters(secrets),
     logger: options.logger ?? false,
+    ...(tls === undefined
+      ? {}
+      : { tls: { log: tls.server('log'), witness: tls.server('witness') }, scope: tls.scope }),
   });
   const sms = await startPlatformSms({
     dataDir: options.dataDir,
@@ -178,58 +219,84 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     clock: options.bankClock,
     // One policy: the banks' floor and the gateway's levels must agree.
     securityPolicy,
+    tls,
   });
   // Custody starts before the gateway (the gateway redirects to it); it reads the gateway's URL when it calls.
   let gatewayUrl = 'http://127.0.0.1:1';
   const custodyDatabase = await open('custody');
-  const custody = await createCustodyService({
-    database: custodyDatabase,
-    custody: { id: custodyId, signing: custodyKeys.signing, encryption: custodyKeys.encryption },
-    fsp: {
-      id: fsp.id,
-      get url() {
-        return gatewayUrl;
+  const custodyHsm = await ensureSoftHsmToken(softHsmOf(options.dataDir));
+  const custody = await as('custody', () =>
+    createCustodyService({
+      ...(tls === undefined ? {} : { tls: tls.server('custody') }),
+      database: custodyDatabase,
+      custody: { id: custodyId, signing: custodyKeys.signing, encryption: custodyKeys.encryption },
+      fsp: {
+        id: fsp.id,
+        get url() {
+          return gatewayUrl;
+        },
+        keys: publicJwkSet([fsp.signing.publicJwk, fsp.encryption.publicJwk]),
       },
-      keys: publicJwkSet([fsp.signing.publicJwk, fsp.encryption.publicJwk]),
-    },
-    banks: banks.map((bank) => ({ id: bank.id, url: bank.url, signingJwk: bank.signingJwk })),
-    hsm: await ensureSoftHsmToken(softHsmOf(options.dataDir)),
-    transactionLog: { url: log.logUrl, origin: log.origin },
-    logger: options.logger ?? false,
-    backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
-    backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
-    metricsToken: operatorToken,
-  });
-  const custodyUrl = await custody.listen(options.ports?.custody ?? 0, '127.0.0.1');
+      banks: banks.map((bank) => ({ id: bank.id, url: bank.url, signingJwk: bank.signingJwk })),
+      hsm: custodyHsm,
+      transactionLog: { url: log.logUrl, origin: log.origin },
+      logger: options.logger ?? false,
+      backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+      backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
+      metricsToken: operatorToken,
+    }),
+  );
+  const custodyUrl = await as('custody', () => custody.listen(options.ports?.custody ?? 0, '127.0.0.1'));
   const mail = await startPlatformMail({
     dataDir: options.dataDir,
     relay: options.smtpRelay,
     port: options.ports?.mail,
   });
   const { opaqueServerSetup } = secrets;
-  const gateway = await createGatewayService({
-    database: gatewayDatabase,
-    fsp,
-    operatorToken,
-    transactionLog: {
-      url: log.logUrl,
-      origin: log.origin,
-      logVerifierKey: log.logVerifierKey,
-      witnessVerifierKeys: [log.witnessVerifierKey],
-      witnessesRequired,
+  /** The first gateway's options: the other instances (options.gateways) get the same, each with its own pool. */
+  let gatewayOptions: GatewayServiceOptions | undefined;
+  const createGateway = (chosen: GatewayServiceOptions) => {
+    gatewayOptions = chosen;
+    return createGatewayService(chosen);
+  };
+  const gateway = await as('gateway', () =>
+    createGateway({
+      ...(tls === undefined ? {} : { tls: tls.server('gateway') }),
+      database: gatewayDatabase,
+      fsp,
+      operatorToken,
+      transactionLog: {
+        url: log.logUrl,
+        origin: log.origin,
+        logVerifierKey: log.logVerifierKey,
+        witnessVerifierKeys: [log.witnessVerifierKey],
+        witnessesRequired,
+      },
+      logger: options.logger ?? false,
+      backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+      backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
+      ...(options.gatewayLimits === undefined ? {} : { limits: options.gatewayLimits }),
+      ...(options.gatewayClock === undefined ? {} : { clock: options.gatewayClock }),
+      ...(options.macroLimits === undefined ? {} : { macroLimits: options.macroLimits }),
+      securityPolicy,
+      custodians: [{ id: custodyId, url: custodyUrl, encryptionJwk: custodyKeys.encryption.publicJwk }],
+      mailer: mail.mailer,
+      opaqueServerSetup,
+    }),
+  );
+  const gateways = await startGatewayInstances({
+    first: gateway,
+    count: gatewayCount,
+    port: options.ports?.gateway,
+    listen: (instance, port) => as('gateway', () => instance.listen(port, '127.0.0.1')),
+    create: async () => {
+      if (gatewayOptions === undefined) throw new Error('assertion failed: the first gateway was created');
+      const database = await open('gateway');
+      const chosen = gatewayOptions;
+      return { service: await as('gateway', () => createGatewayService({ ...chosen, database })), database };
     },
-    logger: options.logger ?? false,
-    backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
-    backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
-    ...(options.gatewayLimits === undefined ? {} : { limits: options.gatewayLimits }),
-    ...(options.gatewayClock === undefined ? {} : { clock: options.gatewayClock }),
-    ...(options.macroLimits === undefined ? {} : { macroLimits: options.macroLimits }),
-    securityPolicy,
-    custodians: [{ id: custodyId, url: custodyUrl, encryptionJwk: custodyKeys.encryption.publicJwk }],
-    mailer: mail.mailer,
-    opaqueServerSetup,
   });
-  gatewayUrl = await gateway.listen(options.ports?.gateway ?? 0, '127.0.0.1');
+  gatewayUrl = gateways.url;
   const { merchantKeys } = secrets;
   const merchant = new MerchantClient({
     gatewayUrl,
@@ -241,18 +308,23 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   });
   const { merchantShopToken } = secrets;
   const shopDatabase = await open('merchant_shop');
-  const merchantShop = await createMerchantShop({
-    database: shopDatabase,
-    merchant,
-    merchantToken: merchantShopToken,
-    // The till's QR codes name the demo merchant as the CLI's m-trade demo does.
-    till: { merchantName: demoParties.merchant.displayName, city: 'Skopje' },
-    ...(options.shopCatalogue === undefined ? {} : { catalogue: options.shopCatalogue }),
-    logger: options.logger ?? false,
-    backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
-    backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
-  });
-  const merchantShopUrl = await merchantShop.listen(options.ports?.merchantShop ?? 0, '127.0.0.1');
+  const merchantShop = await as('shop', () =>
+    createMerchantShop({
+      ...(tls === undefined ? {} : { tls: tls.server('shop') }),
+      database: shopDatabase,
+      merchant,
+      merchantToken: merchantShopToken,
+      // The till's QR codes name the demo merchant as the CLI's m-trade demo does.
+      till: { merchantName: demoParties.merchant.displayName, city: 'Skopje' },
+      ...(options.shopCatalogue === undefined ? {} : { catalogue: options.shopCatalogue }),
+      logger: options.logger ?? false,
+      backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
+      backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
+    }),
+  );
+  const merchantShopUrl = await as('shop', () =>
+    merchantShop.listen(options.ports?.merchantShop ?? 0, '127.0.0.1'),
+  );
   const credentials = await seedDemo({
     dataDir: options.dataDir,
     gatewayUrl,
@@ -322,6 +394,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       log: log.logUrl,
       witness: log.witnessUrl,
       custody: custodyUrl,
+      gatewayInstances: gateways.instanceUrls,
       web: web?.url,
       ...bankUrls,
     },
@@ -330,17 +403,26 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     mail,
     sms,
     gateway,
+    gateways: gateways.instances,
     merchantShop,
     merchantShopToken,
     credentials,
     fsp,
     operatorToken,
     banks,
-    databases: [gatewayDatabase, custodyDatabase, shopDatabase, ...banks.map((bank) => bank.database)],
+    databases: [
+      gatewayDatabase,
+      ...gateways.databases,
+      custodyDatabase,
+      shopDatabase,
+      ...banks.map((bank) => bank.database),
+    ],
+    tls: tls === undefined ? undefined : { caPem: tls.caPem, caPath: tls.caPath },
     async close() {
       await web?.close();
       await merchantShop.close();
-      await gateway.close();
+      // The front, every gateway instance and the other instances' databases.
+      await gateways.close();
       await mail.close();
       await custody.close();
       for (const bank of banks) await bank.service.close();
@@ -352,6 +434,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         shopDatabase.close(),
         ...banks.map((bank) => bank.database.close()),
       ]);
+      await tls?.close();
     },
   };
 }

@@ -1,4 +1,10 @@
 export {
+  type AnswerChecker,
+  type AnswerMismatch,
+  type AnswerValidator,
+  checkAnswersWith,
+} from './answer-check.ts';
+export {
   type BackgroundLoop,
   type BackgroundLoopLimits,
   type BackgroundLoopOptions,
@@ -8,6 +14,15 @@ export {
   defaultBackgroundLoopLimits,
   housekeepingSchedule,
 } from './background-loop.ts';
+export {
+  type Balancer,
+  type BalancerLimits,
+  type BalancerOptions,
+  type BalancerTarget,
+  createBalancerLimits,
+  defaultBalancerLimits,
+  startBalancer,
+} from './balancer.ts';
 export {
   forgetIdempotencyKeys,
   idempotencyTableSql,
@@ -35,7 +50,10 @@ export {
   type MetricsLimits,
   type MetricsRegistry,
   type MetricsRouteOptions,
+  metricsTokenFromEnvironment,
+  metricsTokenFromEnvironmentLengthMin,
   metricsTokenLengthMin,
+  metricsTokenVariable,
   observeRouteSteps,
   type ParseLimits,
   type PrometheusSample,
@@ -48,6 +66,7 @@ export {
 } from './metrics.ts';
 export {
   buildOpenApiDocument,
+  documentSecurity,
   errorBodySchema,
   type JsonSchema,
   type OpenApiDocument,
@@ -59,6 +78,9 @@ export {
   type RawBodyDoc,
   type RouteRecord,
   routesOf,
+  type SecurityRequirement,
+  type SecuritySchemeName,
+  securitySchemes,
   undocumentedRoutes,
 } from './openapi.ts';
 export {
@@ -75,11 +97,14 @@ export {
   jwk,
   jwkSet,
   logReceipt,
+  metricsScrape,
   minorUnitsText,
   noBody,
   nullable,
   openObject,
+  operatorOnly,
   pendingState,
+  signedRequest,
   stringSchema,
   textAnswer,
   uuid,
@@ -102,4 +127,4 @@ export {
   sendError,
 } from './server.ts';
 export { httpStatusOf } from './status.ts';
-export { httpsOptionsOf, type ServerTls } from './tls.ts';
+export { authorisedPeerOrganisationOf, httpsOptionsOf, type ServerTls, type TlsPeer } from './tls.ts';

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bearerTokenAuthorizer,
   createMetricsRegistry,
+  metricsTokenFromEnvironment,
   observeRouteSteps,
   parsePrometheusText,
   readDurationHistograms,
@@ -16,6 +17,19 @@ import { createHttpServer } from './server.ts';
  * scraper passes, durations kept in a database turned into histograms, and
  * the timing of the routes that are protocol steps.
  */
+describe('metricsTokenFromEnvironment (MPAY_METRICS_TOKEN of a service process)', () => {
+  it('absent or empty: no token; 32 characters or more: the token; shorter or with whitespace: refuses', () => {
+    expect(metricsTokenFromEnvironment({})).toBeUndefined();
+    expect(metricsTokenFromEnvironment({ MPAY_METRICS_TOKEN: '' })).toBeUndefined();
+    const token = 'f'.repeat(32);
+    expect(metricsTokenFromEnvironment({ MPAY_METRICS_TOKEN: token })).toBe(token);
+    expect(() => metricsTokenFromEnvironment({ MPAY_METRICS_TOKEN: 'f'.repeat(31) })).toThrow(
+      /MPAY_METRICS_TOKEN must be at least 32 characters/,
+    );
+    expect(() => metricsTokenFromEnvironment({ MPAY_METRICS_TOKEN: `${token} ` })).toThrow(RangeError);
+  });
+});
+
 describe('bearerTokenAuthorizer on GET /metrics', () => {
   const token = 'a-scrape-token-of-32-characters!';
   const app = createHttpServer({ name: 'test', logger: false });

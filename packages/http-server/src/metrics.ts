@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { metricsScrape } from './openapi-schemas.ts';
 
 /**
  * A small metrics registry and its Prometheus text exposition (format 0.0.4):
@@ -346,7 +347,12 @@ export function registerMetricsRoute(
   options: MetricsRouteOptions = {},
 ): void {
   const text = { content: { 'text/plain': { schema: { type: 'string' } } } };
-  const schema = { summary: 'Metrics in Prometheus text', tags: ['operations'], response: { 200: text } };
+  const schema = {
+    summary: 'Metrics in Prometheus text',
+    tags: ['operations'],
+    response: { 200: text },
+    ...(options.authorize === undefined ? {} : { security: metricsScrape }),
+  };
   app.get(options.path ?? '/metrics', { schema }, async (request, reply) => {
     await options.authorize?.(request);
     let text: string;
@@ -362,6 +368,28 @@ export function registerMetricsRoute(
 
 /** Shortest bearer token a scrape is accepted with: a shorter (or no) configured token refuses every scrape. */
 export const metricsTokenLengthMin = 16;
+
+/** The environment variable a service's own process (its src/main.ts) reads its metrics token from. */
+export const metricsTokenVariable = 'MPAY_METRICS_TOKEN';
+/** Shortest token a process accepts from MPAY_METRICS_TOKEN: a deployment's secret, not a test's word. */
+export const metricsTokenFromEnvironmentLengthMin = 32;
+
+/**
+ * The metrics token of a service's process, from MPAY_METRICS_TOKEN: absent
+ * or empty, undefined (GET /metrics then refuses every scrape); shorter than
+ * `metricsTokenFromEnvironmentLengthMin` characters or with whitespace, a
+ * RangeError that names the variable, so that the process refuses to start
+ * rather than serve metrics behind a guessable token.
+ */
+export function metricsTokenFromEnvironment(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const token = env[metricsTokenVariable];
+  if (token === undefined || token === '') return undefined;
+  if (token.length < metricsTokenFromEnvironmentLengthMin || /\s/.test(token))
+    throw new RangeError(
+      `${metricsTokenVariable} must be at least ${metricsTokenFromEnvironmentLengthMin} characters without whitespace (e.g. openssl rand -hex 32); unset it to refuse every scrape`,
+    );
+  return token;
+}
 
 /**
  * An `authorize` for registerMetricsRoute: `Authorization: Bearer <token>`,

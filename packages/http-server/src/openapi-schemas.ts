@@ -1,4 +1,4 @@
-import type { JsonSchema, RawBodyDoc } from './openapi.ts';
+import type { JsonSchema, RawBodyDoc, SecurityRequirement } from './openapi.ts';
 
 /**
  * Building blocks for the route schemas that only describe (response
@@ -107,3 +107,10 @@ export const logReceipt: JsonSchema = exactObject(
   },
   ['logKey', 'witnessKeys'],
 );
+
+/** `security` of a route signed with `Authorization: MPay <jws>` (an institution's or a device's key). */
+export const signedRequest: readonly SecurityRequirement[] = Object.freeze([{ mpaySignature: [] }]);
+/** `security` of an operator's route (the platform's operator token as a bearer token). */
+export const operatorOnly: readonly SecurityRequirement[] = Object.freeze([{ operatorToken: [] }]);
+/** `security` of GET /metrics. */
+export const metricsScrape: readonly SecurityRequirement[] = Object.freeze([{ metricsToken: [] }]);

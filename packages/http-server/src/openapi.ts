@@ -47,7 +47,64 @@ declare module 'fastify' {
     noRequestBody?: boolean;
     /** Leave the route out of the document (say why where it is set). */
     hide?: boolean;
+    /**
+     * The credentials the route requires, as OpenAPI's security requirements
+     * (names of `securitySchemes`: any one object of the list suffices; `{}`
+     * in the list: the credential is optional). Absent: a public route.
+     */
+    security?: readonly SecurityRequirement[];
   }
+}
+
+/** One OpenAPI security requirement: scheme names (of `securitySchemes`) with their scopes (none here). */
+export type SecurityRequirement = Readonly<Partial<Record<SecuritySchemeName, readonly string[]>>>;
+
+/**
+ * The credentials mpay's services take, as OpenAPI security schemes (the
+ * same in every document; a document lists the ones its routes use).
+ */
+export const securitySchemes = {
+  mpaySignature: {
+    type: 'http',
+    scheme: 'MPay',
+    description:
+      'Authorization: MPay <compact JWS>: a request signed by an institution (merchant, FSP, bank, custody) or a device key, bound to the method, the path, a hash of the body and a single-use nonce (@mpay/http-client signed-request.ts)',
+  },
+  operatorToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description: "The platform operator's token (.mpay/keys/operator-token.json): admin and operator routes",
+  },
+  merchantToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description: "The shop's merchant token (its configuration): orders, shipment, notifications, the till",
+  },
+  cartToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      "A cart's token, given when the shop created the cart (POST /carts); an order's, given at its checkout",
+  },
+  deviceToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description: "A custody customer's device token, given at enrolment",
+  },
+  metricsToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The scrape token (metricsToken; MPAY_METRICS_TOKEN of a service process): GET /metrics',
+  },
+} as const satisfies Record<string, JsonSchema>;
+
+export type SecuritySchemeName = keyof typeof securitySchemes;
+
+/** A route's `security`, if it says one. */
+export function securityOfRoute(
+  schema: Readonly<Record<string, unknown>> | undefined,
+): readonly SecurityRequirement[] | undefined {
+  return Array.isArray(schema?.security) ? (schema.security as SecurityRequirement[]) : undefined;
 }
 
 /** What the document builder knows of one route. */
@@ -69,7 +126,10 @@ export interface OpenApiDocument {
   readonly jsonSchemaDialect: string;
   readonly info: { readonly title: string; readonly version: string };
   readonly paths: Record<string, Record<string, OpenApiOperation>>;
-  readonly components: { readonly schemas: Record<string, JsonSchema> };
+  readonly components: {
+    readonly schemas: Record<string, JsonSchema>;
+    readonly securitySchemes?: Record<string, JsonSchema>;
+  };
 }
 
 export interface OpenApiOperation {
@@ -84,6 +144,8 @@ export interface OpenApiOperation {
     readonly content: Record<string, { readonly schema: JsonSchema }>;
   };
   readonly responses: Record<string, OpenApiResponse>;
+  /** What the route requires (none: public, `[]` said explicitly). */
+  readonly security: readonly SecurityRequirement[];
 }
 
 export interface OpenApiParameter {
@@ -231,7 +293,8 @@ function describesBody(schema: Readonly<Record<string, unknown>>): boolean {
   return ['type', 'content', '$ref', 'anyOf', 'oneOf', 'allOf', 'const', 'enum'].some((key) => key in schema);
 }
 
-function responsesOf(route: RouteRecord): Record<string, OpenApiResponse> {
+/** The documented responses of a route (its 2xx, error statuses, and `default`: mpay's error body). */
+export function responsesOfRoute(route: RouteRecord): Record<string, OpenApiResponse> {
   const declared = isObject(route.schema?.response) ? route.schema.response : {};
   const responses: Record<string, OpenApiResponse> = {};
   for (const [rawStatus, entry] of Object.entries(declared)) {
@@ -273,7 +336,8 @@ function operationOf(route: RouteRecord, method: string, path: string): OpenApiO
     ...(Array.isArray(schema.tags) ? { tags: [...(schema.tags as string[])] } : {}),
     ...(parameters.length === 0 ? {} : { parameters }),
     ...(requestBody === undefined ? {} : { requestBody }),
-    responses: responsesOf(route),
+    responses: responsesOfRoute(route),
+    security: (securityOfRoute(schema) ?? []).map((requirement) => copy(requirement)),
   };
 }
 
@@ -297,12 +361,25 @@ export function buildOpenApiDocument(info: OpenApiInfo, routes: readonly RouteRe
       paths[path] = item;
     }
   }
+  const used = new Set(
+    Object.values(paths).flatMap((item) =>
+      Object.values(item).flatMap((operation) => operation.security.flatMap((req) => Object.keys(req))),
+    ),
+  );
+  const schemes = Object.fromEntries(
+    Object.entries(securitySchemes)
+      .filter(([name]) => used.has(name))
+      .map(([name, scheme]) => [name, copy(scheme)]),
+  );
   return {
     openapi: '3.1.0',
     jsonSchemaDialect,
     info: { title: `mpay ${info.name}`, version: info.version },
     paths,
-    components: { schemas: { [errorSchemaName]: copy(errorBodySchema) } },
+    components: {
+      schemas: { [errorSchemaName]: copy(errorBodySchema) },
+      ...(used.size === 0 ? {} : { securitySchemes: schemes }),
+    },
   };
 }
 
@@ -367,7 +444,10 @@ export function registerOpenApi(app: FastifyInstance, info: OpenApiInfo): void {
     routes.push({
       method: Array.isArray(options.method) ? options.method.join(',') : String(options.method),
       url: options.url,
-      schema: options.schema as Readonly<Record<string, unknown>> | undefined,
+      // Read when the document is built: a later onRoute hook (documentSecurity) may give the route a new schema.
+      get schema() {
+        return options.schema as Readonly<Record<string, unknown>> | undefined;
+      },
     });
   });
   let document: string | undefined;
@@ -402,5 +482,33 @@ export function registerOpenApi(app: FastifyInstance, info: OpenApiInfo): void {
 
 /** One record per method (a route given `['GET', 'POST']` is two operations). */
 function expandMethods(routes: readonly RouteRecord[]): RouteRecord[] {
-  return routes.flatMap((route) => route.method.split(',').map((method) => ({ ...route, method })));
+  return routes.flatMap((route) =>
+    route.method.split(',').map((method) => ({ method, url: route.url, schema: route.schema })),
+  );
+}
+
+/**
+ * Gives the routes registered from now on in this scope their `security`
+ * (see FastifySchema.security): from `table` by `METHOD url` (as the route
+ * registers it), else `otherwise` (absent: the route keeps what it says, or
+ * is public). Call it where the routes' authentication is decided (a
+ * service's scope with an authentication hook, or a service's one table),
+ * so that the document says what each route requires. A route's own
+ * `security` wins.
+ */
+export function documentSecurity(
+  app: FastifyInstance,
+  table: Readonly<Record<string, readonly SecurityRequirement[]>>,
+  otherwise?: readonly SecurityRequirement[],
+): void {
+  app.addHook('onRoute', (options: RouteOptions) => {
+    const schema = (options.schema ?? {}) as Readonly<Record<string, unknown>>;
+    if (schema.security !== undefined || schema.hide === true) return;
+    const methods = Array.isArray(options.method) ? options.method : [options.method];
+    const security =
+      methods
+        .map((method) => table[`${String(method).toUpperCase()} ${options.url}`])
+        .find((entry) => entry !== undefined) ?? otherwise;
+    if (security !== undefined) options.schema = { ...schema, security };
+  });
 }

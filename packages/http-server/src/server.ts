@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { addAnswerCheck, installedAnswerChecker } from './answer-check.ts';
 import { describeOnlySerializerCompiler, registerOpenApi } from './openapi.ts';
 import { enterRequest, requestIdOf } from './request-id.ts';
 import { httpStatusOf } from './status.ts';
@@ -296,6 +297,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, new MpayError('NOT_FOUND')));
   addSecurityHeaders(app);
+  // Tests only (answer-check.ts): every answer against the route's document.
+  const answerChecker = installedAnswerChecker();
+  if (answerChecker !== undefined) addAnswerCheck(app, options.name, answerChecker);
   registerReadiness(
     app,
     options.name,

@@ -20,6 +20,15 @@ describe('httpsOptionsOf', () => {
     });
   });
 
+  it('asks for a client certificate without demanding it on a port shared by devices and institutions', () => {
+    expect(httpsOptionsOf({ key: 'k', cert: 'c', ca: 'a', clientCertificate: 'requested' })).toMatchObject({
+      ca: 'a',
+      requestCert: true,
+      rejectUnauthorized: false,
+    });
+    expect(() => httpsOptionsOf({ key: 'k', cert: 'c', clientCertificate: 'requested' })).toThrow(RangeError);
+  });
+
   it('refuses an institution port without the CA to verify clients against', () => {
     expect(() => httpsOptionsOf({ key: 'k', cert: 'c', clientCertificate: 'required' })).toThrow(RangeError);
     expect(() => httpsOptionsOf({ key: 'k', cert: 'c', ca: '', clientCertificate: 'required' })).toThrow(

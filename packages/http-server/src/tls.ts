@@ -1,7 +1,7 @@
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { isMpayError, MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * TLS for a service's port. Built by @mpay/pki (`institutionServerTls`,
@@ -12,27 +12,42 @@ export interface ServerTls {
   /** The service's private key and certificate, PEM. */
   readonly key: string;
   readonly cert: string;
-  /** The trust anchors for client certificates (the deployment's CA), PEM; needed with clientCertificate 'required'. */
+  /** The trust anchors for client certificates (the deployment's CA), PEM; needed unless clientCertificate is 'none'. */
   readonly ca?: string;
   /**
    * 'required' (institution ports): the handshake fails unless the client
    * presents a certificate that verifies under `ca` and is valid now.
+   * 'requested' (ports that serve devices and institutions alike: the
+   * gateway, the banks, custody, the log): a client certificate is asked for
+   * but not demanded; `checkPeer` decides per request (an institution's
+   * route needs an authorised one, a device's route none).
    * 'none' (device- and merchant-facing ports): server-authenticated TLS only.
    */
-  readonly clientCertificate: 'required' | 'none';
+  readonly clientCertificate: 'required' | 'requested' | 'none';
   /**
    * Run on every request of a TLS connection before its route, with the
-   * verified peer certificate (`{}` when none) and the Authorization header;
-   * throws an MpayError to refuse (e.g. TLS_PEER_REFUSED when the request is
-   * signed as another institution than the certificate names).
+   * peer certificate (`{}` when none), whether node:tls authorised it under
+   * `ca` (always true on a 'required' port), the Authorization header and the
+   * request line; throws an MpayError to refuse (e.g. TLS_PEER_REFUSED when
+   * the request is signed as another institution than the certificate names).
    */
-  readonly checkPeer?: (peer: { certificate: PeerCertificate; authorization: string | undefined }) => void;
+  readonly checkPeer?: (peer: TlsPeer) => void;
+}
+
+/** What `checkPeer` is told of a request on a TLS port. */
+export interface TlsPeer {
+  readonly certificate: PeerCertificate;
+  readonly authorized: boolean;
+  readonly authorization: string | undefined;
+  readonly method: string;
+  /** The path and query as requested. */
+  readonly url: string;
 }
 
 /** node:https options for a ServerTls: TLS 1.2 at least, client certificates as asked. */
 export function httpsOptionsOf(tls: ServerTls): HttpsServerOptions {
-  if (tls.clientCertificate === 'required' && (tls.ca === undefined || tls.ca === '')) {
-    throw new RangeError('http server: tls.ca is required with clientCertificate "required"');
+  if (tls.clientCertificate !== 'none' && (tls.ca === undefined || tls.ca === '')) {
+    throw new RangeError(`http server: tls.ca is required with clientCertificate "${tls.clientCertificate}"`);
   }
   const required = tls.clientCertificate === 'required';
   return {
@@ -40,7 +55,8 @@ export function httpsOptionsOf(tls: ServerTls): HttpsServerOptions {
     cert: tls.cert,
     ...(tls.ca === undefined ? {} : { ca: tls.ca }),
     minVersion: 'TLSv1.2',
-    requestCert: required,
+    requestCert: required || tls.clientCertificate === 'requested',
+    // 'requested': the handshake completes without an authorised certificate; checkPeer decides per route.
     rejectUnauthorized: required,
   };
 }
@@ -63,7 +79,13 @@ export function checkTlsPeers(
       if (tls.clientCertificate === 'required' && socket.authorized !== true) {
         throw new MpayError('TLS_PEER_REFUSED', 'client certificate not authorised');
       }
-      checkPeer?.({ certificate: socket.getPeerCertificate(), authorization: request.headers.authorization });
+      checkPeer?.({
+        certificate: socket.getPeerCertificate(),
+        authorized: socket.authorized === true,
+        authorization: request.headers.authorization,
+        method: request.method,
+        url: request.url,
+      });
     } catch (error) {
       if (!isMpayError(error)) return done(error as Error);
       // Answered here: the request goes no further (Fastify: a hook that replies does not call done).
@@ -72,4 +94,20 @@ export function checkTlsPeers(
     }
     done();
   });
+}
+
+/**
+ * The organisation (`O`) of the peer certificate a request came with, when it
+ * came over TLS with a certificate node:tls authorised under the port's CA;
+ * undefined on plain HTTP or without one. For routes whose request is signed
+ * inside its body (interbank messages): they compare the body's signer with
+ * the institution the certificate names.
+ */
+export function authorisedPeerOrganisationOf(request: FastifyRequest): string | undefined {
+  const socket = request.raw.socket as Partial<TLSSocket>;
+  if (socket.encrypted !== true || socket.authorized !== true || socket.getPeerCertificate === undefined) {
+    return undefined;
+  }
+  const organisation: unknown = socket.getPeerCertificate().subject?.O;
+  return typeof organisation === 'string' ? organisation : undefined;
 }

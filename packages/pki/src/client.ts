@@ -39,6 +39,21 @@ export function createTlsAgent(
 }
 
 /**
+ * An undici Agent for a caller without a certificate of its own (a device,
+ * the CLI, the web proxy): it trusts the deployment's CA only and presents
+ * nothing, so an institution route refuses it and any other answers.
+ */
+export function createCaTrustAgent(caPem: string, limits: Partial<TlsClientLimits> = {}): Agent {
+  const connectTimeoutMs = limits.connectTimeoutMs ?? defaultTlsClientLimits.connectTimeoutMs;
+  if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1 || connectTimeoutMs > 300_000) {
+    throw new RangeError('pki: connectTimeoutMs must be an integer in 1..300000');
+  }
+  return new Agent({
+    connect: { ca: caPem, rejectUnauthorized: true, minVersion: 'TLSv1.2', timeout: connectTimeoutMs },
+  });
+}
+
+/**
  * A fetch that goes through `agent` (undici's own fetch: Node's global fetch
  * bundles another undici whose dispatcher interface may differ). Give it to
  * @mpay/http-client as RequestOptions.fetch, or through `tlsClientScope`.

@@ -7,6 +7,7 @@ export {
   type PemPair,
 } from './ca.ts';
 export {
+  createCaTrustAgent,
   createTlsAgent,
   defaultTlsClientLimits,
   type TlsClientLimits,
@@ -33,7 +34,13 @@ export {
   type PeerCertificateLike,
   signerClaimedBy,
 } from './peer.ts';
-export { institutionServerTls, publicServerTls, type ServiceServerTls } from './server.ts';
+export {
+  type InstitutionRoutes,
+  institutionServerTls,
+  publicServerTls,
+  type ServiceServerTls,
+  sharedServerTls,
+} from './server.ts';
 export { type ServiceTls, serviceTlsOf } from './service-tls.ts';
 export {
   caPathsOf,

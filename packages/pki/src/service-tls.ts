@@ -1,6 +1,12 @@
 import type { Agent } from 'undici';
 import { createTlsAgent, type TlsFetch, tlsFetch } from './client.ts';
-import { institutionServerTls, publicServerTls, type ServiceServerTls } from './server.ts';
+import {
+  type InstitutionRoutes,
+  institutionServerTls,
+  publicServerTls,
+  type ServiceServerTls,
+  sharedServerTls,
+} from './server.ts';
 import { loadServiceTls, type ServiceTlsMaterial } from './store.ts';
 
 /** Everything one service needs for TLS, from the deployment's folder. */
@@ -16,21 +22,28 @@ export interface ServiceTls {
 /**
  * A service's TLS from `<dataDir>/pki` (checked by loadServiceTls): an
  * institution port (mutual TLS, the signer checked against the
- * certificate) or a public one (device- and merchant-facing, server TLS
- * only), and its client. The one call per service `mpay up` needs.
+ * certificate), a public one (device- and merchant-facing, server TLS
+ * only) or a shared one (`sharedServerTls`: institution routes need the
+ * institution's certificate, the others none), and its client. The one call
+ * per service `mpay up` needs.
  */
 export async function serviceTlsOf(
   dataDir: string,
   institution: string,
   service: string,
-  port: 'institution' | 'public',
+  port: 'institution' | 'public' | InstitutionRoutes,
   now: Date = new Date(),
 ): Promise<ServiceTls> {
   const material = await loadServiceTls(dataDir, institution, service, now);
   const agent = createTlsAgent(material);
   return {
     material,
-    server: port === 'institution' ? institutionServerTls(material) : publicServerTls(material),
+    server:
+      port === 'institution'
+        ? institutionServerTls(material)
+        : port === 'public'
+          ? publicServerTls(material)
+          : sharedServerTls(material, port),
     agent,
     fetch: tlsFetch(agent),
   };

@@ -1,4 +1,5 @@
 import type { DatabaseIntegrity } from './integrity/monitor.ts';
+import type { NotificationHandler, NotificationListenOptions, StopListening } from './notifications.ts';
 
 /** The SQL surface every service uses: PostgreSQL dialect, `$1` parameters. */
 export interface QueryResult<Row> {
@@ -20,6 +21,23 @@ export interface Database extends Sql {
   readonly schema: string;
   /** Runs `work` in one transaction; rolls back if it throws. */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+  /**
+   * Hears `channel` of this schema (notifications.ts): every process on the
+   * database, this one included, that notifies it. PostgreSQL: one dedicated
+   * connection that opens again when lost (then `onResume`); PGlite: its own
+   * LISTEN/NOTIFY, within its one process. The handler must not throw.
+   */
+  listen(
+    channel: string,
+    handler: NotificationHandler,
+    options?: NotificationListenOptions,
+  ): Promise<StopListening>;
+  /**
+   * Notifies `channel` of this schema with `payload` (ids only, never a
+   * secret; at most 7,900 bytes). Given a transaction's `sql`, it is sent
+   * when that transaction commits, and never when it rolls back.
+   */
+  notify(channel: string, payload: string, sql?: Sql): Promise<void>;
   close(): Promise<void>;
   /**
    * The integrity checks of an embedded database in a folder (PGlite):

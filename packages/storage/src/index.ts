@@ -13,6 +13,13 @@ export {
   type StorageLogEntry,
 } from './integrity/options.ts';
 export { type Migration, migrate, readMigrations } from './migrate.ts';
+export {
+  type NotificationHandler,
+  type NotificationListenOptions,
+  notificationPayloadBytesMax,
+  type ReconnectLimits,
+  type StopListening,
+} from './notifications.ts';
 export { type OpenDatabaseOptions, openDatabase } from './open.ts';
 export { dropPostgresSchema } from './postgres.ts';
 export { openTestDatabase, testBackend } from './testing.ts';

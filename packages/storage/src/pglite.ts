@@ -15,6 +15,7 @@ import {
   type IntegritySettings,
 } from './integrity/options.ts';
 import { sqlStateOf } from './integrity/tables.ts';
+import { channelOf, checkPayload } from './notifications.ts';
 
 interface PgliteQueryable {
   query<Row>(text: string, params?: unknown[]): Promise<{ rows: Row[]; affectedRows?: number }>;
@@ -80,6 +81,18 @@ function databaseOf(
       } catch (error) {
         throw guard.translate(error);
       }
+    },
+    // PGlite's own LISTEN/NOTIFY: one process holds the database, so its listeners are all there are.
+    async listen(channel, handler) {
+      guard.assertUsable();
+      const unlisten = await pglite.listen(channelOf(schema, channel), handler);
+      return async () => {
+        if (!pglite.closed) await unlisten();
+      };
+    },
+    async notify(channel, payload, within) {
+      checkPayload(payload);
+      await (within ?? sql).query('SELECT pg_notify($1, $2)', [channelOf(schema, channel), payload]);
     },
     async close() {
       await monitor?.stop();

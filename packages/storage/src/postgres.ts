@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
+import { channelOf, checkPayload, PostgresListener, type ReconnectLimits } from './notifications.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -11,6 +12,8 @@ export interface PostgresOptions {
   lockTimeoutMs?: number;
   /** Longest a transaction may sit idle before the server ends it and frees its locks (default 60 s). */
   idleInTransactionTimeoutMs?: number;
+  /** How the connection that LISTENs opens again when lost (notifications.ts). */
+  listenerReconnect?: ReconnectLimits;
 }
 
 function timeout(name: string, value: number): number {
@@ -59,6 +62,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     ].join(' '),
   });
   const sql = wrap(pool);
+  const listener = new PostgresListener(options.url, options.listenerReconnect);
   return {
     backend: 'postgres',
     schema: options.schema,
@@ -78,7 +82,16 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         client.release();
       }
     },
-    close: () => pool.end(),
+    listen: async (channel, handler, listenOptions) =>
+      listener.listen(channelOf(options.schema, channel), handler, listenOptions),
+    async notify(channel, payload, within) {
+      checkPayload(payload);
+      await (within ?? sql).query('SELECT pg_notify($1, $2)', [channelOf(options.schema, channel), payload]);
+    },
+    async close() {
+      await listener.close();
+      await pool.end();
+    },
   };
 }
 

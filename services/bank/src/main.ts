@@ -4,12 +4,14 @@
  * or a PGlite folder), its interbank key and peers, its own signing key
  * (default: the interbank key), its encryption key (for second factors;
  * none: no second factor), its security policy (default: the protocol's),
- * and the clients it trusts.
+ * and the clients it trusts. MPAY_METRICS_TOKEN (32 characters or more) is
+ * the bearer token GET /metrics accepts; unset, nobody scrapes.
  * SIGTERM/SIGINT stop it cleanly; after SIGKILL a restart resumes every
  * payment order still being delivered (the outbox is in the database).
  */
 import { readFile } from 'node:fs/promises';
 import type { PrivateJwk } from '@mpay/envelope';
+import { metricsTokenFromEnvironment } from '@mpay/http-server';
 import { parseSecurityPolicy } from '@mpay/protocol';
 import { openDatabase } from '@mpay/storage';
 import { type BankClient, bankRequestVerifier } from './http/signed-clients.ts';
@@ -38,6 +40,8 @@ export interface BankProcessConfig {
 
 async function main(path: string): Promise<void> {
   const config = JSON.parse(await readFile(path, 'utf8')) as BankProcessConfig;
+  // Before anything opens: a bad MPAY_METRICS_TOKEN stops the start (docs/metrics.md).
+  const metricsToken = metricsTokenFromEnvironment();
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
@@ -48,6 +52,7 @@ async function main(path: string): Promise<void> {
     name: config.name,
     database,
     logger: { level: 'warn' },
+    metricsToken,
     signingKey: config.signingKey ?? config.interbankKey,
     encryptionKey: config.encryptionKey,
     ...(config.securityPolicy === undefined

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { PrivateJwk } from '@mpay/envelope';
-import { createHttpServer, keepRawJsonBodies, type ServerTls } from '@mpay/http-server';
+import {
+  createHttpServer,
+  documentSecurity,
+  keepRawJsonBodies,
+  type ServerTls,
+  signedRequest,
+} from '@mpay/http-server';
 import {
   createBankingLimits,
   defaultSecurityPolicy,
@@ -204,7 +210,15 @@ export function createBankService(options: BankServiceOptions): BankService {
           },
         };
   keepRawJsonBodies(app);
+  // GET /openapi.json: the device routes that read a signed Authorization header (the others outside the
+  // scope below are public or carry their signature in the body); every route in the scope is signed.
+  documentSecurity(app, {
+    'GET /macro/approval-requests': signedRequest,
+    'GET /macro/confirmations/:sessionId': signedRequest,
+    'GET /macro/merchant-confirmations': signedRequest,
+  });
   app.register(async (scope) => {
+    documentSecurity(scope, {}, signedRequest);
     scope.addHook('preValidation', authenticate(options.verifyRequest, useRequestNonce(options.database)));
     registerAccountRoutes(scope, context);
     registerTransferRoutes(scope, context);

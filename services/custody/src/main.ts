@@ -7,9 +7,12 @@
  * token label and the PIN, for a real HSM) or `softHsmDirectory` (the
  * embedded softhsm2 token, created on first start). A missing or locked HSM
  * stops the start with HSM_UNAVAILABLE / HSM_LOCKED: nothing is signed.
+ * MPAY_METRICS_TOKEN (32 characters or more) is the bearer token GET /metrics
+ * accepts; unset, nobody scrapes.
  */
 import { readFile } from 'node:fs/promises';
 import { ensureSoftHsmToken, type HsmOptions } from '@mpay/hsm';
+import { metricsTokenFromEnvironment } from '@mpay/http-server';
 import { isMpayError } from '@mpay/protocol';
 import { openDatabase } from '@mpay/storage';
 import type { BankLink, CustodyIdentity, FspLink, LogLink } from './context.ts';
@@ -32,6 +35,8 @@ export interface CustodyProcessConfig {
 
 async function main(path: string): Promise<void> {
   const config = JSON.parse(await readFile(path, 'utf8')) as CustodyProcessConfig;
+  // Before anything opens: a bad MPAY_METRICS_TOKEN stops the start (docs/metrics.md).
+  const metricsToken = metricsTokenFromEnvironment();
   const hsm =
     config.hsm ??
     (config.softHsmDirectory === undefined
@@ -52,6 +57,7 @@ async function main(path: string): Promise<void> {
     ...(config.transactionLog === undefined ? {} : { transactionLog: config.transactionLog }),
     ...(config.limits === undefined ? {} : { limits: config.limits }),
     logger: { level: 'warn' },
+    ...(metricsToken === undefined ? {} : { metricsToken }),
   });
   const url = await service.listen(config.port);
   process.stdout.write(`custody ${config.custody.id} listening on ${url}\n`);

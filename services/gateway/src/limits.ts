@@ -26,6 +26,11 @@ export interface GatewayLimits {
   readonly devicePageSize: number;
   /** How long a confirmation waits for the customer's bank before answering `authorised`. */
   readonly confirmationWaitMs: number;
+  /**
+   * How long the receipt's push to a device's stream waits: a confirmation's answer that carries the
+   * receipt within it cancels the push (one delivery); a device that did not get that answer gets it then.
+   */
+  readonly receiptPushGraceMs: number;
   /** Timeout of one call to a bank. */
   readonly bankTimeoutMs: number;
   /** Outbox: attempts before an effect is abandoned (bank orders are never abandoned). */
@@ -58,6 +63,7 @@ export const defaultGatewayLimits: GatewayLimits = Object.freeze({
   aliasLookupsPerMerchantMax: 1_000,
   devicePageSize: 50,
   confirmationWaitMs: 10_000,
+  receiptPushGraceMs: 5_000,
   bankTimeoutMs: 10_000,
   outboxAttemptsMax: 12,
   outboxBackoffBaseMs: 250,
@@ -84,6 +90,7 @@ const bounds: Readonly<Record<keyof GatewayLimits, readonly [number, number]>> =
   aliasLookupsPerMerchantMax: [1, 1_000_000],
   devicePageSize: [1, 500],
   confirmationWaitMs: [0, 120_000],
+  receiptPushGraceMs: [0, 120_000],
   bankTimeoutMs: [100, 120_000],
   outboxAttemptsMax: [1, 1_000],
   outboxBackoffBaseMs: [1, 60_000],

@@ -4,6 +4,7 @@ import {
   backgroundLoopLimitsOf,
   createBackgroundLoop,
   createHttpServer,
+  documentSecurity,
   housekeepingSchedule,
   keepRawJsonBodies,
   type ServerTls,
@@ -14,6 +15,7 @@ import { type Database, migrate, readMigrations } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import type { CustodianLink, FspIdentity, GatewayContext, Logger } from './context.ts';
 import { DeviceHub } from './devices/hub.ts';
+import { type DeviceRelay, startDeviceRelay } from './devices/relay.ts';
 import { createGatewayLimits, type GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
 import type { MacroContext } from './macro/context.ts';
@@ -36,6 +38,7 @@ import { registerMetricsRoutes } from './routes/metrics.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
 import { registerRefundRoutes } from './routes/refunds.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
+import { gatewaySecurity } from './routes/security.ts';
 
 export const gatewayMigrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
 
@@ -74,11 +77,19 @@ export interface GatewayServiceOptions {
   readonly opaqueServerSetup?: string;
   /** The macro registration's and mPIN logins' limits; validated at start. */
   readonly macroLimits?: Partial<MacroServiceLimits>;
+  /**
+   * Device pushes across gateway instances on one database (devices/relay.ts;
+   * docs/scaling.md). Default: on with PostgreSQL, where other instances may
+   * share the schema; off with PGlite, one process's database.
+   */
+  readonly deviceRelay?: boolean;
 }
 
 export interface GatewayService {
   readonly app: FastifyInstance;
   readonly context: GatewayContext;
+  /** Device pushes to and from the other gateway instances on the same database (devices/relay.ts); undefined when off. */
+  readonly relay: DeviceRelay | undefined;
   listen(port?: number, host?: string): Promise<string>;
   /** One round of background work; exposed so tests can drive it deterministically. */
   runBackgroundOnce(): Promise<void>;
@@ -200,7 +211,13 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
           limits: createMacroServiceLimits(options.macroLimits),
           mpins: await MpinServer.create(options.opaqueServerSetup, options.fsp.id),
         };
+  // Several instances on one database: a push delivered by another instance reaches the streams held here.
+  const relay =
+    (options.deviceRelay ?? options.database.backend === 'postgres')
+      ? await startDeviceRelay(context)
+      : undefined;
   keepRawJsonBodies(app);
+  documentSecurity(app, gatewaySecurity);
   registerRegistryRoutes(app, context, options.operatorToken);
   registerPaymentRoutes(app, context);
   registerTradeRoutes(app, context);
@@ -215,6 +232,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   return {
     app,
     context,
+    relay,
     runBackgroundOnce,
     async listen(port = 0, host = '127.0.0.1') {
       const address = await app.listen({ port, host });
@@ -229,6 +247,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     },
     async close() {
       await loop?.stop();
+      await relay?.stop();
       context.hub.close();
       await running;
       await app.close();

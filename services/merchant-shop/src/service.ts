@@ -4,7 +4,9 @@ import {
   backgroundLoopLimitsOf,
   createBackgroundLoop,
   createHttpServer,
+  documentSecurity,
   housekeepingSchedule,
+  type SecurityRequirement,
   type ServerTls,
 } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
@@ -27,6 +29,32 @@ import { onSaleClaimed } from './till/claim.ts';
 import { createTillConfig, type TillOptions } from './till/config.ts';
 
 export const merchantShopMigrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
+
+const cartBearer: readonly SecurityRequirement[] = [{ cartToken: [] }];
+const merchantBearer: readonly SecurityRequirement[] = [{ merchantToken: [] }];
+/**
+ * What each route requires, for GET /openapi.json (keyed by `METHOD url`);
+ * the others are public (the catalogue, a new cart) or signed in their body
+ * (the FSP's webhook).
+ */
+const shopSecurity: Readonly<Record<string, readonly SecurityRequirement[]>> = {
+  'GET /carts/:cartId': cartBearer,
+  'PUT /carts/:cartId/lines/:productId': cartBearer,
+  'DELETE /carts/:cartId/lines/:productId': cartBearer,
+  'POST /carts/:cartId/checkout': cartBearer,
+  'GET /orders/:orderId': cartBearer,
+  'GET /merchant/orders': merchantBearer,
+  'GET /merchant/orders/:orderId': merchantBearer,
+  'POST /merchant/orders/:orderId/shipment': merchantBearer,
+  'GET /merchant/notifications': merchantBearer,
+  'GET /notifications/:paymentId': merchantBearer,
+  'POST /till/sales': merchantBearer,
+  'GET /till/sales': merchantBearer,
+  'GET /till/sales/:saleId': merchantBearer,
+  'POST /till/sales/:saleId/cancellation': merchantBearer,
+  'GET /till/payments': merchantBearer,
+  'POST /till/refunds': merchantBearer,
+};
 
 export interface MerchantShopOptions extends ShopHooks {
   /** The shop's own schema on the platform's database (migrated at start). */
@@ -160,6 +188,7 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
     return running.then(() => foundWork);
   };
   const runBackgroundOnce = () => runRound(true).then(() => undefined);
+  documentSecurity(app, shopSecurity);
   registerCustomerRoutes(app, context);
   registerMerchantRoutes(app, context, authenticate);
   registerWebhookRoutes(app, context);

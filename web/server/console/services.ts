@@ -1,5 +1,5 @@
 import type { PrivateJwk } from '@mpay/envelope';
-import { errorFromAnswer, readBounded, requestJson, signRequest } from '@mpay/http-client';
+import { errorFromAnswer, fetchFor, readBounded, requestJson, signRequest } from '@mpay/http-client';
 import { type ErrorCode, MpayError } from '@mpay/protocol';
 import type { ConsoleLimits } from './limits.ts';
 
@@ -87,7 +87,10 @@ export async function fetchBoundedText(
 ): Promise<string> {
   let response: Response;
   try {
-    response = await fetch(url, { headers, signal: AbortSignal.timeout(limits.serviceTimeoutMs) });
+    response = await fetchFor(undefined)(url, {
+      headers,
+      signal: AbortSignal.timeout(limits.serviceTimeoutMs),
+    });
   } catch (error) {
     throw new MpayError('SERVICE_UNAVAILABLE', new URL(url).host, { cause: error });
   }

@@ -578,6 +578,11 @@ export const errorText: Readonly<Record<ErrorCode, ErrorText>> = {
     title: 'Something went wrong on our side',
     advice: 'Try again in a moment: trying again is safe. If it keeps happening, tell support.',
   },
+  CONFIGURATION_INVALID: {
+    title: 'Service not available',
+    advice:
+      'The service was started with settings it cannot run with. Nothing was done. The operator must fix them.',
+  },
   STORAGE_UNAVAILABLE: {
     title: 'Service not available',
     advice: 'A service cannot open its data. Nothing was done. Try again later; the operator must fix it.',

@@ -119,7 +119,7 @@ function kindOfAlgorithm(method: SubtleMethod, args: readonly unknown[]): string
 }
 
 /** A copy of a buffer argument (a caller may reuse its buffer); other arguments as they are. */
-function copyArgument(value: unknown): unknown {
+export function copyArgument(value: unknown): unknown {
   if (value instanceof ArrayBuffer) return value.slice(0);
   if (ArrayBuffer.isView(value))
     return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
@@ -189,20 +189,32 @@ export async function timeMix(
     if (sample === undefined || calls === 0) continue;
     const run = () => subtle[sample.method]!.apply(globalThis.crypto.subtle, sample.args.map(copyArgument));
     await run();
-    const times: number[] = [];
-    const started = performance.now();
-    while (times.length < 5 || (performance.now() - started < budgetMs && times.length < 100_000)) {
-      const before = performance.now();
-      await run();
-      times.push(performance.now() - before);
-    }
-    // The median: a call that waited behind other work on this machine does not count for its kind.
-    times.sort((a, b) => a - b);
-    const microseconds = times[Math.floor(times.length / 2)]! * 1000;
+    const microseconds = await medianMicroseconds(run, budgetMs, 100_000);
     microsecondsPerCall[kind] = Math.round(microseconds * 10) / 10;
     msPerPayment += (calls * microseconds) / 1000;
   }
   return { msPerPayment, microsecondsPerCall };
+}
+
+/**
+ * `run` replayed for `budgetMs` (at least 5 times, at most `runsMax`): its
+ * median time in µs. The median: a call that waited behind other work on
+ * this machine does not count for its kind.
+ */
+export async function medianMicroseconds(
+  run: () => Promise<unknown>,
+  budgetMs: number,
+  runsMax: number,
+): Promise<number> {
+  const times: number[] = [];
+  const started = performance.now();
+  while (times.length < 5 || (performance.now() - started < budgetMs && times.length < runsMax)) {
+    const before = performance.now();
+    await run();
+    times.push(performance.now() - before);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]! * 1000;
 }
 
 /** Calls per payment of each kind, to two decimals. */

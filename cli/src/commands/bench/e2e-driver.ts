@@ -1,7 +1,10 @@
 /**
  * The load driver of `mpay bench e2e`, in a child process of its own so that
  * its CPU (the devices' and the merchant's work) is measured apart from the
- * servers'. It is told its customers by the parent over IPC, then:
+ * servers'. It is told its profile and customers by the parent over IPC and
+ * runs that profile's driver: the ims profile here, the others in
+ * e2e-driver-custody.ts, e2e-driver-macro.ts and e2e-driver-banking.ts (what
+ * they share, the counting and the measured run, in e2e-traffic.ts). For ims:
  *
  * - opens each device's session (a login at custody) and event stream;
  * - drives payments, each device serially, all devices in parallel: the
@@ -11,18 +14,30 @@
  *   bytes and round trips per party (its `fetch` wrapped), its own CPU and
  *   its WebCrypto calls; then times its share of the crypto mix.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { PrivateJwk } from '@mpay/envelope';
-import type { CurrencyCode } from '@mpay/protocol';
 import {
-  fetchBankTrust,
   fetchFspTrust,
-  MerchantClient,
+  type MerchantClient,
   type PaymentRequestView,
   Wallet,
   type WalletKeystoreData,
 } from '@mpay/sdk';
-import { countSubtleCalls, timeMix } from './e2e-crypto.ts';
+import type { BankingDriverConfig } from './e2e-driver-banking.ts';
+import type { CustodyDriverConfig } from './e2e-driver-custody.ts';
+import type { MacroDriverConfig } from './e2e-driver-macro.ts';
+import { type BenchMerchantKeys, merchantClient } from './e2e-registration.ts';
+import {
+  asParty,
+  type DriverMessage,
+  type DriverPayment,
+  type DriverReport,
+  describeError,
+  measure,
+  type PayingUnit,
+  type SendToParent,
+  startMeter,
+} from './e2e-traffic.ts';
+
+export type { DriverMessage, DriverReport, Party, PartyTraffic } from './e2e-traffic.ts';
 
 export interface DriverDevice {
   readonly keystore: WalletKeystoreData;
@@ -30,110 +45,20 @@ export interface DriverDevice {
   readonly msisdn: string;
 }
 
-export interface DriverConfig {
+/** The ims profile: devices holding their keys, the merchant asking each of them. */
+export interface DriverConfig extends DriverPayment {
+  readonly profile: 'ims';
   readonly gatewayUrl: string;
   readonly bankUrls: readonly string[];
-  readonly merchant: { readonly id: string; readonly signingJwk: PrivateJwk };
+  readonly merchant: BenchMerchantKeys;
   readonly devices: readonly DriverDevice[];
-  readonly warmupMs: number;
-  readonly windowMs: number;
-  readonly currency: CurrencyCode;
-  readonly amountMinor: bigint;
 }
 
-export type Party = 'device' | 'merchant';
-
-export interface PartyTraffic {
-  sent: number;
-  received: number;
-  roundTrips: number;
-}
-
-export interface DriverReport {
-  readonly payments: number;
-  readonly windowMs: number;
-  readonly latenciesMs: readonly number[];
-  /** Payments that failed, in the warm-up, the window or the drain. */
-  readonly failures: number;
-  readonly failureSamples: readonly string[];
-  /** Payments completed in all (warm-up and drain too): the money the audit should see moved. */
-  readonly completedTotal: number;
-  readonly traffic: Record<Party, PartyTraffic>;
-  readonly cpuMs: { readonly user: number; readonly system: number };
-  readonly cryptoCounts: Record<string, number>;
-  readonly cryptoMsPerPayment: number;
-  readonly cryptoMicrosecondsPerCall: Record<string, number>;
-}
-
-export type DriverMessage =
-  | { readonly type: 'window-start' }
-  | { readonly type: 'window-end' }
-  | { readonly type: 'progress'; readonly line: string }
-  | { readonly type: 'report'; readonly report: DriverReport }
-  | { readonly type: 'error'; readonly message: string };
+/** What the parent sends: one profile's parties and timing. */
+export type AnyDriverConfig = DriverConfig | CustodyDriverConfig | MacroDriverConfig | BankingDriverConfig;
 
 /** How long a device waits for a request the merchant made to reach it. */
 const requestArrivalDeadlineMs = 30_000;
-
-const partyOf = new AsyncLocalStorage<Party>();
-
-function headerBytes(headers: Headers): number {
-  let bytes = 0;
-  headers.forEach((value, name) => {
-    bytes += name.length + value.length + 4;
-  });
-  return bytes;
-}
-
-/**
- * Wraps the global fetch: per party, the calls made and the bytes of each
- * request (path, headers, body) and answer (headers, body as it streams)
- * while counting. HTTP framing (request and status lines, chunk sizes) and
- * TCP/TLS overhead are not counted (loopback, no TLS).
- */
-function countTraffic(counting: () => boolean): Record<Party, PartyTraffic> {
-  const traffic: Record<Party, PartyTraffic> = {
-    device: { sent: 0, received: 0, roundTrips: 0 },
-    merchant: { sent: 0, received: 0, roundTrips: 0 },
-  };
-  const original = globalThis.fetch;
-  globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const party = partyOf.getStore();
-    if (party === undefined) return original(input, init);
-    const counted = traffic[party];
-    // A stream opened before the window (the device's events) is wrapped too: its bytes in the window count.
-    const inWindow = counting();
-    if (inWindow) {
-      counted.roundTrips += 1;
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      const body = init?.body;
-      counted.sent +=
-        new URL(url).pathname.length +
-        headerBytes(new Headers(init?.headers)) +
-        (typeof body === 'string' ? Buffer.byteLength(body) : 0);
-    }
-    const response = await original(input, init);
-    if (inWindow) counted.received += headerBytes(response.headers);
-    if (response.body === null) return response;
-    const counter = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        if (counting()) counted.received += chunk.byteLength;
-        controller.enqueue(chunk);
-      },
-    });
-    return new Response(response.body.pipeThrough(counter), {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
-  };
-  return traffic;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
-}
 
 /** One virtual device: its wallet, its open stream, and the requests it was pushed. */
 class Device {
@@ -153,9 +78,9 @@ class Device {
 
   /** Logs in (custody) and opens the event stream; resolves once the gateway accepted it. */
   async open(): Promise<void> {
-    await partyOf.run('device', () => this.#wallet.unlock(this.#pin));
+    await asParty('device', () => this.#wallet.unlock(this.#pin));
     await new Promise<void>((opened, failed) => {
-      this.#closed = partyOf.run('device', async () => {
+      this.#closed = asParty('device', async () => {
         try {
           for await (const event of this.#wallet.events(this.#pin, this.#abort.signal, undefined, opened)) {
             if (event.kind !== 'payment-request') continue;
@@ -196,14 +121,14 @@ class Device {
   /** One payment, merchant request to receipt; its latency in ms. */
   async pay(merchant: MerchantClient, config: DriverConfig): Promise<number> {
     const started = performance.now();
-    const accepted = await partyOf.run('merchant', () =>
+    const accepted = await asParty('merchant', () =>
       merchant.requestPayment({
         customer: this.msisdn,
         amount: { currency: config.currency, minor: config.amountMinor },
       }),
     );
     const view = await this.#request(accepted.paymentId);
-    const receipt = await partyOf.run('device', () => this.#wallet.confirm(view, this.#pin));
+    const receipt = await asParty('device', () => this.#wallet.confirm(view, this.#pin));
     const status = (receipt.payload.receipt as { status?: unknown } | undefined)?.status;
     if (status !== 'completed')
       throw new Error(`payment ${accepted.paymentId}: receipt says ${String(status)}`);
@@ -216,85 +141,36 @@ class Device {
   }
 }
 
-async function drive(config: DriverConfig, send: (message: DriverMessage) => void): Promise<DriverReport> {
-  let counting = false;
-  const traffic = countTraffic(() => counting);
-  const subtle = countSubtleCalls();
+/** The ims profile's run: each device's session and stream opened, then the merchant asks and the devices confirm. */
+async function driveIms(config: DriverConfig, send: SendToParent): Promise<DriverReport> {
+  const meter = startMeter();
   const fsp = await fetchFspTrust(config.gatewayUrl);
-  const merchant = new MerchantClient({
-    gatewayUrl: config.gatewayUrl,
-    merchantId: config.merchant.id,
-    signingKey: config.merchant.signingJwk,
-    fsp,
-    banks: await Promise.all(config.bankUrls.map((url) => fetchBankTrust(url))),
-  });
+  const merchant = await merchantClient(config.merchant, config.gatewayUrl, config.bankUrls, fsp);
   const devices = config.devices.map(
     (device) =>
       new Device(new Wallet({ gatewayUrl: config.gatewayUrl, keystore: device.keystore, fsp }), device),
   );
   send({ type: 'progress', line: `opening ${devices.length} device session(s) and event streams` });
   await Promise.all(devices.map((device) => device.open()));
-  const latencies: number[] = [];
-  const failureSamples: string[] = [];
-  let failures = 0;
-  let completedTotal = 0;
-  let inWindow = false;
-  let stopping = false;
-  const loops = devices.map(async (device) => {
-    while (!stopping) {
-      const startedInWindow = inWindow;
-      try {
-        const ms = await device.pay(merchant, config);
-        completedTotal += 1;
-        // A payment is the window's when it started and ended inside it.
-        if (startedInWindow && inWindow) latencies.push(ms);
-      } catch (error) {
-        failures += 1;
-        if (failureSamples.length < 5) failureSamples.push(describe(error));
-      }
-    }
-  });
-  send({ type: 'progress', line: `warm-up ${config.warmupMs / 1000} s` });
-  await new Promise((resolve) => setTimeout(resolve, config.warmupMs));
-  const cpuAtStart = process.cpuUsage();
-  counting = true;
-  subtle.active = true;
-  inWindow = true;
-  const windowStarted = performance.now();
-  send({ type: 'window-start' });
-  send({ type: 'progress', line: `measuring ${config.windowMs / 1000} s` });
-  await new Promise((resolve) => setTimeout(resolve, config.windowMs));
-  inWindow = false;
-  counting = false;
-  subtle.active = false;
-  const windowMs = performance.now() - windowStarted;
-  const cpu = process.cpuUsage(cpuAtStart);
-  send({ type: 'window-end' });
-  stopping = true;
-  send({ type: 'progress', line: 'draining the payments under way' });
-  await Promise.all(loops);
-  await Promise.all(devices.map((device) => device.close()));
-  const payments = latencies.length;
-  const counts = subtle.counts();
-  const exact = Object.fromEntries(
-    Object.entries(counts).map(([kind, count]) => [kind, payments === 0 ? 0 : count / payments]),
-  );
-  send({ type: 'progress', line: 'timing the devices’ and merchant’s crypto mix alone' });
-  const mix = await timeMix(exact, subtle.samples);
-  subtle.restore();
-  return {
-    payments,
-    windowMs,
-    latenciesMs: latencies,
-    failures,
-    failureSamples,
-    completedTotal,
-    traffic,
-    cpuMs: { user: cpu.user / 1000, system: cpu.system / 1000 },
-    cryptoCounts: counts,
-    cryptoMsPerPayment: mix.msPerPayment,
-    cryptoMicrosecondsPerCall: mix.microsecondsPerCall,
-  };
+  const units: PayingUnit[] = devices.map((device) => ({
+    pay: () => device.pay(merchant, config),
+    close: () => device.close(),
+  }));
+  return measure(meter, units, config, send);
+}
+
+/** The profile's driver: ims here, the others in their own files. */
+async function drive(config: AnyDriverConfig, send: SendToParent): Promise<DriverReport> {
+  switch (config.profile) {
+    case 'ims':
+      return driveIms(config, send);
+    case 'ims-custody':
+      return (await import('./e2e-driver-custody.ts')).driveCustody(config, send);
+    case 'macro':
+      return (await import('./e2e-driver-macro.ts')).driveMacro(config, send);
+    case 'banking':
+      return (await import('./e2e-driver-banking.ts')).driveBanking(config, send);
+  }
 }
 
 if (process.send !== undefined) {
@@ -302,10 +178,10 @@ if (process.send !== undefined) {
   const last = (message: DriverMessage) => process.send?.(message, undefined, {}, () => process.disconnect());
   // The parent gone (ended, interrupted): stop rather than pay on against a platform that is closing.
   process.once('disconnect', () => process.exit(0));
-  process.once('message', (config: DriverConfig) => {
+  process.once('message', (config: AnyDriverConfig) => {
     drive(config, send).then(
       (report) => last({ type: 'report', report }),
-      (error: unknown) => last({ type: 'error', message: describe(error) }),
+      (error: unknown) => last({ type: 'error', message: describeError(error) }),
     );
   });
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   defaultSecurityPolicy,
@@ -8,45 +9,87 @@ import {
   type SecurityPolicy,
   securityPolicyToJson,
 } from '@mpay/protocol';
-import { createKeystore, enrolDevice, registerWithFsp } from '@mpay/sdk';
+import { fetchFspTrust } from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
-import { generatePartyKeys } from '../../platform/identities.ts';
 import { demoParties } from '../../platform/seed.ts';
-import { type Platform, platformSchemas, startPlatform } from '../../platform/start.ts';
+import { platformSchemas, startPlatform } from '../../platform/start.ts';
 import { reconcileBanks } from '../banks-report.ts';
-import { bankOperator } from '../deployment.ts';
+import { dataDirOf } from '../deployment.ts';
 import type { CommandIo } from '../io.ts';
 import { countSubtleCalls, timeMix } from './e2e-crypto.ts';
-import type { DriverConfig, DriverDevice, DriverMessage, DriverReport, PartyTraffic } from './e2e-driver.ts';
+import type {
+  AnyDriverConfig,
+  DriverDevice,
+  DriverMessage,
+  DriverReport,
+  PartyTraffic,
+} from './e2e-driver.ts';
+import { openBankingPayee, registerBankingCustomer } from './e2e-driver-banking.ts';
+import { registerCustodyCustomer } from './e2e-driver-custody.ts';
+import { registerMacroCustomer } from './e2e-driver-macro.ts';
+import { registerImsCustomer } from './e2e-registration.ts';
+import {
+  type BenchTarget,
+  bankOf,
+  inProcessTarget,
+  isDirectory,
+  isLoopbackUrl,
+  processTreeCpuMs,
+  runningTarget,
+} from './e2e-target.ts';
+import { type BenchProfile, benchProfiles } from './e2e-traffic.ts';
 
-export const benchE2eUsage = `Usage: mpay bench e2e [--profile ims] [--concurrency N] [--seconds S] [--json]
+export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--seconds S] [--gateways G]
+                      [--data DIR | --url DIR_OR_URL] [--json]
   Starts a platform in this process (PGlite in memory, or DATABASE_URL: PostgreSQL, fresh schemas
-  dropped at the end), registers N customers through the public APIs (account, enrolment code,
-  device enrolment, FSP registration, phone alias) and drives iMS payments over HTTP from a child
-  process: N devices in parallel, each paying serially, for S seconds after a warm-up. Prints
-  payments/s, p50/p95/p99 latency (merchant request to receipt), server and driver CPU per payment,
-  bytes and round trips per party, the crypto-only ceiling measured in the same run, then the audit.
-  --profile P       ims (the customer's device holds its key; default). ims-custody, macro and
-                    banking are not built yet.
-  --concurrency N   devices paying at once (default 4, 1..64)
+  dropped at the end), or drives one already running on this machine (--data, --url); registers N
+  customers of the profile through the public APIs and drives their payments over HTTP from a child
+  process: N customers in parallel, each paying serially, for S seconds after a warm-up. Prints
+  payments/s, p50/p95/p99 latency, server and driver CPU per payment, bytes and round trips per
+  party, the crypto-only ceiling measured in the same run, then the audit.
+  --profile P       what one payment is (default ims):
+                    ims          the merchant asks, the device (holding its key) confirms; to the receipt
+                    ims-custody  the same, the key in custody's HSM: the phone confirms with its PIN
+                                 through custody (iMS §5)
+                    macro        the macro-payment protocol, steps 1 to 11: the client asks the MPASP,
+                                 opens the challenge with its mPIN, answers; its bank asks it to
+                                 approve; to Pay_Confirm (money at the merchant bank)
+                    banking      one SA2pMP transfer request (signed, sealed in a session) to a payee
+                                 at the same bank, to the bank's signed answer
+  --concurrency N   customers paying at once (default 4, 1..64)
   --seconds S       measured window (default 20, 1..3600), after a warm-up of min(3, S/2) s
+  --gateways G      gateway instances behind one address (default 1, 1..8); more than one needs
+                    DATABASE_URL (they share one PostgreSQL schema; a device's pushes reach it from
+                    any instance through LISTEN/NOTIFY) and a platform this command starts
+  --data DIR        drive the platform running from DIR (its deployment.json, keys and mail, as
+                    \`mpay up --data DIR\` wrote them) instead of starting one; loopback only. Its
+                    own limits and security policy apply. Server CPU is read from /proc for its
+                    process and children ("not measured" elsewhere); the servers' crypto is not
+                    counted, so there is no ceiling
+  --url DIR_OR_URL  the same: a data folder, or the gateway's URL (then the data folder is
+                    MPAY_DATA_DIR or .mpay, whose deployment must be at that URL)
   --json            one JSON object on stdout instead of text
-  Exit 0 when every payment completed and the audit holds; 1 otherwise; 2 for wrong arguments.
+  Exit 0 when every payment completed and the audit holds; 1 otherwise; 2 for wrong arguments
+  (and for a platform that cannot be driven: not running, not on loopback, no secrets in DIR).
 `;
-
-const profiles = ['ims', 'ims-custody', 'macro', 'banking'] as const;
-type Profile = (typeof profiles)[number];
 
 interface BenchE2eArguments {
   readonly json: boolean;
-  readonly profile: 'ims';
+  readonly profile: BenchProfile;
   readonly concurrency: number;
   readonly seconds: number;
+  /** Gateway instances of the platform this command starts (more than one: PostgreSQL only). */
+  readonly gateways: number;
+  /** Set: drive the platform running from this data folder. */
+  readonly dataDir: string | undefined;
+  /** The gateway's URL given with --url (checked against the deployment's). */
+  readonly url: string | undefined;
 }
 
 const integerFlags = {
   concurrency: { default: 4, min: 1, max: 64 },
   seconds: { default: 20, min: 1, max: 3600 },
+  gateways: { default: 1, min: 1, max: 8 },
 } as const;
 
 /** The arguments, or undefined with the reason on stderr (the caller exits 2). */
@@ -56,7 +99,9 @@ export function parseBenchE2eArguments(
 ): BenchE2eArguments | undefined {
   const values: Partial<Record<keyof typeof integerFlags, number>> = {};
   let json = false;
-  let profile: Profile = 'ims';
+  let profile: BenchProfile = 'ims';
+  let dataDir: string | undefined;
+  let url: string | undefined;
   for (let index = 0; index < args.length; index += 1) {
     const arg = args[index] ?? '';
     if (arg === '--json') {
@@ -66,14 +111,45 @@ export function parseBenchE2eArguments(
     const profileMatch = /^--profile(?:=(.*))?$/.exec(arg);
     if (profileMatch !== null) {
       const text = profileMatch[1] ?? args[++index] ?? '';
-      if (!(profiles as readonly string[]).includes(text)) {
-        io.stderr(`mpay bench e2e: --profile must be one of ${profiles.join(', ')}\n`);
+      if (!(benchProfiles as readonly string[]).includes(text)) {
+        io.stderr(`mpay bench e2e: --profile must be one of ${benchProfiles.join(', ')}\n`);
         return undefined;
       }
-      profile = text as Profile;
+      profile = text as BenchProfile;
       continue;
     }
-    const match = /^--(concurrency|seconds)(?:=(.*))?$/.exec(arg);
+    const whereMatch = /^--(data|url)(?:=(.*))?$/.exec(arg);
+    if (whereMatch !== null) {
+      const text = whereMatch[2] ?? args[++index] ?? '';
+      if (text === '' || text.startsWith('--')) {
+        io.stderr(
+          `mpay bench e2e: --${whereMatch[1]} needs a ${whereMatch[1] === 'data' ? 'folder' : 'data folder or URL'}\n`,
+        );
+        return undefined;
+      }
+      if (whereMatch[1] === 'url' && /^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+        if (!/^https?:\/\//i.test(text) || !URL.canParse(text)) {
+          io.stderr(`mpay bench e2e: --url ${text} is not an http(s) URL\n`);
+          return undefined;
+        }
+        if (!isLoopbackUrl(text)) {
+          io.stderr(
+            `mpay bench e2e: --url ${text} is not on loopback: the bench drives a platform on this machine only (127.0.0.1, ::1, localhost), whose CPU it can read\n`,
+          );
+          return undefined;
+        }
+        url = text;
+        continue;
+      }
+      const folder = resolve(text);
+      if (dataDir !== undefined && dataDir !== folder) {
+        io.stderr(`mpay bench e2e: two data folders named (${dataDir}, ${folder})\n`);
+        return undefined;
+      }
+      dataDir = folder;
+      continue;
+    }
+    const match = /^--(concurrency|seconds|gateways)(?:=(.*))?$/.exec(arg);
     if (match === null) {
       io.stderr(`mpay bench e2e: unknown argument ${arg}\n${benchE2eUsage}`);
       return undefined;
@@ -87,12 +163,30 @@ export function parseBenchE2eArguments(
     }
     values[name] = Number(text);
   }
-  if (profile !== 'ims') {
-    io.stderr(`mpay bench e2e: profile ${profile} is not built yet; only ims is (issue 15)\n`);
+  if (url !== undefined && dataDir === undefined) dataDir = dataDirOf(new Map());
+  const pick = (name: keyof typeof integerFlags) => values[name] ?? integerFlags[name].default;
+  const gateways = pick('gateways');
+  if (gateways > 1 && dataDir !== undefined) {
+    io.stderr(
+      'mpay bench e2e: --gateways starts its own platform; it cannot be given with --data or --url\n',
+    );
     return undefined;
   }
-  const pick = (name: keyof typeof integerFlags) => values[name] ?? integerFlags[name].default;
-  return { json, profile, concurrency: pick('concurrency'), seconds: pick('seconds') };
+  if (gateways > 1 && (process.env.DATABASE_URL ?? '') === '') {
+    io.stderr(
+      'mpay bench e2e: --gateways above 1 needs DATABASE_URL: the instances share one PostgreSQL (PGlite is one process)\n',
+    );
+    return undefined;
+  }
+  return {
+    json,
+    profile,
+    concurrency: pick('concurrency'),
+    seconds: pick('seconds'),
+    gateways,
+    dataDir,
+    url,
+  };
 }
 
 /**
@@ -101,7 +195,7 @@ export function parseBenchE2eArguments(
  * takes a second factor a benchmark device does not type). Small and medium still alternate as
  * the defaults say (five small payments, then one with the PIN checked).
  */
-const benchPolicy: SecurityPolicy = parseSecurityPolicy({
+export const benchPolicy: SecurityPolicy = parseSecurityPolicy({
   ...securityPolicyToJson(defaultSecurityPolicy),
   currencies: Object.fromEntries(
     Object.entries(
@@ -114,64 +208,110 @@ const benchPolicy: SecurityPolicy = parseSecurityPolicy({
 });
 type PolicyCurrency = { medium: Record<string, unknown> } & Record<string, unknown>;
 
+/** The gateway's rate limits lifted: one customer pays many times a minute. */
+export const benchGatewayLimits = {
+  paymentRequestsPerCustomerMax: 100_000,
+  paymentRequestsPerMerchantMax: 10_000_000,
+  aliasLookupsPerMerchantMax: 1_000_000,
+} as const;
+
 const paymentMinor = 1_00n;
 const openingBalanceMinor = 10_000_000_00n;
 const customerPin = '1357';
 
 /** A customer as a new one would be: the bank's operator opens and funds the account, the device enrols and registers. */
-async function registerCustomer(platform: Platform, index: number): Promise<DriverDevice> {
-  const bank = platform.banks.find((candidate) => candidate.id === demoParties.bank.id);
-  if (bank === undefined) throw new Error(`assertion failed: ${demoParties.bank.id} runs`);
-  const operator = bankOperator(bank, bank.operatorKey);
+async function registerCustomer(target: BenchTarget, index: number): Promise<DriverDevice> {
+  const bank = bankOf(target, demoParties.bank.id);
   const suffix = `${index}-${randomBytes(3).toString('hex')}`;
-  const partyId = `bench.customer${suffix}@person.${bank.id}`;
-  const account = randomUUID();
-  const currency = demoParties.bank.currency;
-  await operator.post('/accounts', { id: account, owner: partyId, currency, kind: 'customer' });
-  await operator.post('/transfers', {
-    id: randomUUID(),
-    debitAccountId: demoParties.bank.fundingAccount,
-    creditAccountId: account,
-    amount: openingBalanceMinor.toString(),
-    currency,
-    reference: 'bench opening balance',
-  });
-  const { code } = await operator.post<{ code: string }>('/enrolment-codes', {
-    partyId,
-    accountIds: [account],
-  });
-  const keys = await generatePartyKeys();
-  const enrolment = await enrolDevice(
-    { bankUrl: bank.url, bankId: bank.id, partyId, code },
-    `bench-phone-${suffix}`,
-    keys,
-  );
-  const keystore = await createKeystore({
-    partyId,
+  const { keystore, msisdn } = await registerImsCustomer(target, {
+    partyId: `bench.customer${suffix}@person.${bank.id}`,
+    deviceId: `bench-phone-${suffix}`,
+    displayName: `Bench Customer ${index}`,
     pin: customerPin,
-    keys,
-    binding: enrolment.binding,
-    bankEncryptionJwk: enrolment.bankEncryptionJwk,
-    pinServer: { url: platform.urls.custody, custodyId: 'custody.mpay' },
+    pinServerUrl: target.custody.url,
+    openingBalanceMinor,
   });
-  await registerWithFsp(platform.urls.gateway, enrolment, `Bench Customer ${index}`);
-  const msisdn = `+3897${String(2_000_000 + index).padStart(7, '0')}`;
-  const response = await fetch(`${platform.urls.gateway}/admin/aliases`, {
-    method: 'POST',
-    body: JSON.stringify({ alias: msisdn, partyId }),
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Bearer ${platform.operatorToken}`,
-      'idempotency-key': `bench-alias-${msisdn}`,
-    },
-  });
-  if (!response.ok) throw new Error(`alias ${msisdn}: HTTP ${response.status} ${await response.text()}`);
   return { keystore, pin: customerPin, msisdn };
 }
 
+/** Registrations run at once: a macro registration costs the MPASP an Argon2id, a custody one an HSM key. */
+const registrationsAtOnce = 4;
+
+/** `register` for indices 0..count-1, a few at a time (a macro registration costs the MPASP an Argon2id). */
+async function registerAll<T>(count: number, register: (index: number) => Promise<T>): Promise<T[]> {
+  const registered: T[] = [];
+  for (let first = 0; first < count; first += registrationsAtOnce) {
+    const indices = Array.from(
+      { length: Math.min(registrationsAtOnce, count - first) },
+      (_, at) => first + at,
+    );
+    registered.push(...(await Promise.all(indices.map(register))));
+  }
+  return registered;
+}
+
+/** The profile's customers, registered through the public APIs, and its driver's configuration. */
+async function prepareProfile(
+  target: BenchTarget,
+  parsed: BenchE2eArguments,
+  timing: { warmupMs: number; windowMs: number; mixBudgetMs: number },
+): Promise<AnyDriverConfig> {
+  const count = parsed.concurrency;
+  const currency = demoParties.bank.currency;
+  const bankUrls = target.banks.map((bank) => bank.url);
+  const merchant = { id: target.merchant.id, signingJwk: target.merchant.signingJwk };
+  const common = { ...timing, currency, amountMinor: paymentMinor };
+  switch (parsed.profile) {
+    case 'ims':
+      return {
+        profile: 'ims',
+        ...common,
+        gatewayUrl: target.gatewayUrl,
+        bankUrls,
+        merchant,
+        devices: await registerAll(count, (index) => registerCustomer(target, index)),
+      };
+    case 'ims-custody':
+      return {
+        profile: 'ims-custody',
+        ...common,
+        gatewayUrl: target.gatewayUrl,
+        custodyUrl: target.custody.url,
+        bankUrls,
+        merchant,
+        devices: await registerAll(count, (index) =>
+          registerCustodyCustomer(target, index, openingBalanceMinor),
+        ),
+      };
+    case 'macro': {
+      const fsp = await fetchFspTrust(target.gatewayUrl);
+      return {
+        profile: 'macro',
+        ...common,
+        gatewayUrl: target.gatewayUrl,
+        bankUrl: bankOf(target, demoParties.bank.id).url,
+        merchantId: target.merchant.id,
+        devices: await registerAll(count, (index) =>
+          registerMacroCustomer(target, fsp, index, openingBalanceMinor),
+        ),
+      };
+    }
+    case 'banking':
+      return {
+        profile: 'banking',
+        ...common,
+        bankUrl: bankOf(target, demoParties.bank.id).url,
+        payeeId: await openBankingPayee(target),
+        devices: await registerAll(count, (index) =>
+          registerBankingCustomer(target, index, openingBalanceMinor),
+        ),
+      };
+  }
+}
+
 /** The audit as `mpay audit` runs it: each bank's own books, then the banks' positions pair by pair. */
-async function audit(platform: Platform): Promise<{ ok: boolean; lines: string[] }> {
-  const clients = platform.banks.map((bank) => bankOperator(bank, bank.operatorKey));
+async function audit(target: BenchTarget): Promise<{ ok: boolean; lines: string[] }> {
+  const clients = target.banks.map((bank) => bank.operator);
   const lines: string[] = [];
   let ok = true;
   for (const client of clients) {
@@ -236,19 +376,32 @@ function startDriver(): ChildProcess {
 }
 
 interface ServerWindow {
-  cpuMs: number;
+  /** The servers' CPU in the window; undefined when it cannot be read (not on this machine). */
+  cpuMs: number | undefined;
   counts: Record<string, number>;
+}
+
+/** How the servers' CPU is read: this process's, or the running platform's processes from /proc. */
+type ServerCpu = (driverPid: number | undefined) => Promise<number | undefined>;
+
+function ownCpu(): Promise<number> {
+  const cpu = process.cpuUsage();
+  return Promise.resolve((cpu.user + cpu.system) / 1000);
 }
 
 /** Runs the driver to its report; the servers' CPU and crypto are measured between its window marks. */
 async function runDriver(
-  config: DriverConfig,
+  config: AnyDriverConfig,
   io: CommandIo,
-  counter: ReturnType<typeof countSubtleCalls>,
+  counter: ReturnType<typeof countSubtleCalls> | undefined,
+  serverCpu: ServerCpu,
+  onChild: (child: ChildProcess | undefined) => void,
 ): Promise<{ report: DriverReport; server: ServerWindow }> {
   const child = startDriver();
-  let cpuAtStart: NodeJS.CpuUsage | undefined;
-  const server: ServerWindow = { cpuMs: 0, counts: {} };
+  onChild(child);
+  let cpuAtStart: Promise<number | undefined> = Promise.resolve(undefined);
+  let cpuAtEnd: Promise<number | undefined> = Promise.resolve(undefined);
+  const server: ServerWindow = { cpuMs: undefined, counts: {} };
   try {
     const report = await new Promise<DriverReport>((resolve, reject) => {
       child.on('message', (message: DriverMessage) => {
@@ -257,15 +410,18 @@ async function runDriver(
             io.stderr(`bench e2e: ${message.line}\n`);
             break;
           case 'window-start':
-            counter.reset();
-            counter.active = true;
-            cpuAtStart = process.cpuUsage();
+            if (counter !== undefined) {
+              counter.reset();
+              counter.active = true;
+            }
+            cpuAtStart = serverCpu(child.pid);
             break;
           case 'window-end': {
-            counter.active = false;
-            const cpu = process.cpuUsage(cpuAtStart);
-            server.cpuMs = (cpu.user + cpu.system) / 1000;
-            server.counts = counter.counts();
+            if (counter !== undefined) {
+              counter.active = false;
+              server.counts = counter.counts();
+            }
+            cpuAtEnd = serverCpu(child.pid);
             break;
           }
           case 'report':
@@ -280,78 +436,131 @@ async function runDriver(
       child.once('error', reject);
       child.send(config);
     });
+    const [start, end] = await Promise.all([cpuAtStart, cpuAtEnd]);
+    server.cpuMs = start === undefined || end === undefined ? undefined : Math.max(0, end - start);
     return { report, server };
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill();
+    onChild(undefined);
   }
 }
 
-/** `mpay bench e2e`: payments end to end over HTTP against a platform it starts, with the crypto-only ceiling of the same run. */
-export async function runBenchE2e(args: readonly string[], io: CommandIo): Promise<number> {
-  const parsed = parseBenchE2eArguments(args, io);
-  if (parsed === undefined) return 2;
+/** The platform the bench drives: started here, or found running; what closing it takes. */
+async function openTarget(
+  parsed: BenchE2eArguments,
+  io: CommandIo,
+): Promise<
+  | { target: BenchTarget; serverCpu: ServerCpu; countsServerCrypto: boolean; close: () => Promise<void> }
+  | { refusal: string }
+> {
+  if (parsed.dataDir !== undefined) {
+    if (!(await isDirectory(parsed.dataDir)))
+      return { refusal: `${parsed.dataDir} is not a folder: name the data folder of a running platform` };
+    const found = await runningTarget(parsed.dataDir, parsed.url);
+    if ('refusal' in found) return found;
+    const { target, pid } = found;
+    io.stderr(`bench e2e: driving the platform running from ${parsed.dataDir} (pid ${pid})\n`);
+    return {
+      target,
+      serverCpu: (driverPid) => processTreeCpuMs(pid, driverPid),
+      // The platform in this very process (a test): its crypto is counted as a started one's.
+      countsServerCrypto: pid === process.pid,
+      close: async () => undefined,
+    };
+  }
   const databaseUrl = process.env.DATABASE_URL === '' ? undefined : process.env.DATABASE_URL;
   const schemaPrefix = `bench_e2e_${randomBytes(4).toString('hex')}_`;
-  const loadBefore = await loadAverage();
   io.stderr(`bench e2e: starting the platform (${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'})\n`);
   const platform = await startPlatform({
     databaseUrl,
     schemaPrefix,
     securityPolicy: benchPolicy,
-    gatewayLimits: {
-      paymentRequestsPerCustomerMax: 100_000,
-      paymentRequestsPerMerchantMax: 10_000_000,
-      aliasLookupsPerMerchantMax: 1_000_000,
-    },
+    gatewayLimits: benchGatewayLimits,
+    gateways: parsed.gateways,
   });
-  const counter = countSubtleCalls();
-  let closed = false;
-  const closePlatform = async () => {
-    await platform.close();
-    if (databaseUrl !== undefined)
-      for (const schema of platformSchemas) await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+  let closing: Promise<void> | undefined;
+  return {
+    target: inProcessTarget(platform, databaseUrl === undefined ? 'pglite' : 'postgres'),
+    serverCpu: ownCpu,
+    countsServerCrypto: true,
+    close: () => {
+      closing ??= (async () => {
+        await platform.close();
+        if (databaseUrl !== undefined)
+          for (const schema of platformSchemas)
+            await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+      })();
+      return closing;
+    },
   };
+}
+
+/** `mpay bench e2e`: payments end to end over HTTP against a platform, with the crypto-only ceiling of the same run. */
+export async function runBenchE2e(args: readonly string[], io: CommandIo): Promise<number> {
+  const parsed = parseBenchE2eArguments(args, io);
+  if (parsed === undefined) return 2;
+  const loadBefore = await loadAverage();
+  // Ctrl-C while the platform starts: it is closed once started, then the command ends.
+  let interruptedAtStart = false;
+  const whileStarting = () => {
+    interruptedAtStart = true;
+    io.stderr('bench e2e: interrupted; closing the platform once it has started\n');
+  };
+  process.once('SIGINT', whileStarting);
+  const opened = await openTarget(parsed, io).finally(() => process.off('SIGINT', whileStarting));
+  if ('refusal' in opened) {
+    io.stderr(`mpay bench e2e: ${opened.refusal}\n`);
+    return 2;
+  }
+  if (interruptedAtStart) {
+    await opened.close();
+    return 130;
+  }
+  const { target } = opened;
+  const counter = opened.countsServerCrypto ? countSubtleCalls() : undefined;
+  let driver: ChildProcess | undefined;
+  // Ctrl-C: the driver stopped, the platform closed (its PostgreSQL schemas dropped), then exit 130.
+  const interrupted = () => {
+    io.stderr('bench e2e: interrupted; stopping the driver and closing the platform\n');
+    driver?.kill();
+    counter?.restore();
+    void opened.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
   try {
-    io.stderr(`bench e2e: registering ${parsed.concurrency} customer(s) through the public APIs\n`);
-    const devices: DriverDevice[] = [];
-    for (let index = 0; index < parsed.concurrency; index += 1)
-      devices.push(await registerCustomer(platform, index));
-    const warmupMs = Math.min(3_000, (parsed.seconds * 1000) / 2);
-    const { report, server } = await runDriver(
-      {
-        gatewayUrl: platform.urls.gateway,
-        bankUrls: platform.banks.map((bank) => bank.url),
-        merchant: {
-          id: demoParties.merchant.id,
-          signingJwk: platform.credentials.merchantKeys.signing.privateJwk,
-        },
-        devices,
-        warmupMs,
-        windowMs: parsed.seconds * 1000,
-        currency: demoParties.bank.currency,
-        amountMinor: paymentMinor,
-      },
-      io,
-      counter,
+    io.stderr(
+      `bench e2e: registering ${parsed.concurrency} ${parsed.profile} customer(s) through the public APIs\n`,
     );
+    const warmupMs = Math.min(3_000, (parsed.seconds * 1000) / 2);
+    // A short run (a smoke test) replays each kind of crypto call for less time: its ceiling is rougher.
+    const mixBudgetMs = Math.min(150, 15 * parsed.seconds);
+    const config = await prepareProfile(target, parsed, {
+      warmupMs,
+      windowMs: parsed.seconds * 1000,
+      mixBudgetMs,
+    });
+    const { report, server } = await runDriver(config, io, counter, opened.serverCpu, (child) => {
+      driver = child;
+    });
     const payments = report.payments;
     const serverExact = Object.fromEntries(
       Object.entries(server.counts).map(([kind, count]) => [kind, payments === 0 ? 0 : count / payments]),
     );
     io.stderr('bench e2e: audit\n');
-    const audited = await audit(platform);
+    const audited = await audit(target);
     // The servers' mix is timed with the platform closed: its background work would be timed too.
-    closed = true;
-    await closePlatform();
-    io.stderr('bench e2e: timing the servers’ crypto mix alone\n');
-    const serverMix = await timeMix(serverExact, counter.samples);
+    await opened.close();
+    if (counter !== undefined) io.stderr('bench e2e: timing the servers’ crypto mix alone\n');
+    const serverMix =
+      counter === undefined ? undefined : await timeMix(serverExact, counter.samples, mixBudgetMs);
     const loadAfter = await loadAverage();
     const sorted = [...report.latenciesMs].sort((a, b) => a - b);
     const seconds = report.windowMs / 1000;
     const perSecond = seconds === 0 ? 0 : payments / seconds;
-    const cryptoMs = serverMix.msPerPayment + report.cryptoMsPerPayment;
-    const ceiling = cryptoMs === 0 ? 0 : 1000 / cryptoMs;
-    const per = (value: number) => (payments === 0 ? null : round1(value / payments));
+    const cryptoMs = serverMix === undefined ? undefined : serverMix.msPerPayment + report.cryptoMsPerPayment;
+    const ceiling = cryptoMs === undefined || cryptoMs === 0 ? undefined : 1000 / cryptoMs;
+    const per = (value: number | undefined) =>
+      payments === 0 || value === undefined ? null : round1(value / payments);
     const perKind = (counts: Record<string, number>) =>
       Object.fromEntries(
         Object.entries(counts).map(([kind, count]) => [kind, payments === 0 ? 0 : round2(count / payments)]),
@@ -361,8 +570,10 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
     const figures = {
       benchmark: 'e2e',
       profile: parsed.profile,
-      database: databaseUrl === undefined ? 'pglite' : 'postgres',
+      database: target.database,
+      servers: target.where,
       concurrency: parsed.concurrency,
+      gateways: parsed.gateways,
       seconds: round1(seconds),
       warmup_seconds: warmupMs / 1000,
       payments,
@@ -381,22 +592,25 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       },
       crypto: {
         method:
-          'every crypto.subtle call counted in both processes during the window, by method and algorithm; ' +
-          'the first call of each kind replayed alone, one at a time, weighted by calls per payment',
+          serverMix === undefined
+            ? 'every crypto.subtle call of the driver counted during the window and replayed alone; ' +
+              'the servers run in another process: their crypto is not counted, so there is no ceiling'
+            : 'every crypto.subtle call counted in both processes during the window, by method and algorithm; ' +
+              'the first call of each kind replayed alone, one at a time, weighted by calls per payment',
         calls_per_payment: {
-          servers: callsPerPayment(server.counts),
+          servers: serverMix === undefined ? null : callsPerPayment(server.counts),
           driver: callsPerPayment(report.cryptoCounts),
         },
         ms_per_payment: {
-          servers: round2(serverMix.msPerPayment),
+          servers: serverMix === undefined ? null : round2(serverMix.msPerPayment),
           driver: round2(report.cryptoMsPerPayment),
         },
-        ceiling_payments_per_second: round1(ceiling),
-        ratio: ceiling === 0 ? null : Math.round((perSecond / ceiling) * 1000) / 1000,
+        ceiling_payments_per_second: ceiling === undefined ? null : round1(ceiling),
+        ratio: ceiling === undefined ? null : Math.round((perSecond / ceiling) * 1000) / 1000,
         servers: perKind(server.counts),
         driver: perKind(report.cryptoCounts),
         microseconds_per_call: {
-          servers: serverMix.microsecondsPerCall,
+          servers: serverMix?.microsecondsPerCall ?? {},
           driver: report.cryptoMicrosecondsPerCall,
         },
       },
@@ -409,11 +623,16 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
     if (!parsed.json) for (const line of audited.lines) io.stderr(`  audit ${line}\n`);
     if (report.failures > 0)
       io.stderr(`bench e2e: ${report.failures} payment(s) failed: ${report.failureSamples.join('; ')}\n`);
+    if (report.failureSamples.some((sample) => sample.includes('RATE_LIMITED')) && !target.inProcess)
+      io.stderr(
+        'bench e2e: the running platform rate-limited payments (its gateway limits apply: `mpay up` allows 10 payment requests per customer a minute)\n',
+      );
     if (!audited.ok) io.stderr('bench e2e: the audit FAILED\n');
     return report.failures === 0 && audited.ok && payments > 0 ? 0 : 1;
   } finally {
-    counter.restore();
-    if (!closed) await closePlatform();
+    process.off('SIGINT', interrupted);
+    counter?.restore();
+    await opened.close();
   }
 }
 
@@ -423,9 +642,11 @@ async function loadAverage(): Promise<string> {
 }
 
 interface TextFigures {
-  profile: string;
+  profile: BenchProfile;
   database: string;
+  servers: string;
   concurrency: number;
+  gateways: number;
   seconds: number;
   payments: number;
   payments_per_second: number;
@@ -437,9 +658,9 @@ interface TextFigures {
   driver_cpu_ms_per_payment: number | null;
   parties: Record<'device' | 'merchant', { bytes_sent: number; bytes_received: number; round_trips: number }>;
   crypto: {
-    calls_per_payment: { servers: number; driver: number };
-    ms_per_payment: { servers: number; driver: number };
-    ceiling_payments_per_second: number;
+    calls_per_payment: { servers: number | null; driver: number };
+    ms_per_payment: { servers: number | null; driver: number };
+    ceiling_payments_per_second: number | null;
     ratio: number | null;
   };
   audit_ok: boolean;
@@ -447,19 +668,33 @@ interface TextFigures {
   load_after: string;
 }
 
+/** What a payment's latency spans, per profile. */
+const latencySpan: Record<BenchProfile, string> = {
+  ims: 'merchant request to receipt',
+  'ims-custody': 'merchant request to receipt, through custody',
+  macro: 'step 1 to Pay_Confirm',
+  banking: 'transfer request to the bank’s answer',
+};
+
 function text(figures: TextFigures): string {
   const { crypto, parties } = figures;
   const party = (name: 'device' | 'merchant') =>
     `${parties[name].bytes_sent} B sent, ${parties[name].bytes_received} B received, ${parties[name].round_trips} round trips`;
+  const notMeasured = (value: number | null, unit: string) =>
+    value === null ? 'not measured' : `${value}${unit}`;
   return `${[
-    `mpay bench e2e (${figures.profile}, ${figures.database}): concurrency ${figures.concurrency}, ${figures.seconds} s measured`,
+    `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}): concurrency ${figures.concurrency}, ${figures.seconds} s measured`,
     `  payments      ${figures.payments_per_second}/s  (${figures.payments} payments, ${figures.failures} failed)`,
-    `  latency       p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms (merchant request to receipt)`,
-    `  CPU/payment   servers ${figures.server_cpu_ms_per_payment} ms, driver ${figures.driver_cpu_ms_per_payment} ms`,
+    `  latency       p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms (${latencySpan[figures.profile]})`,
+    `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
     `  device        ${party('device')} per payment`,
     `  merchant      ${party('merchant')} per payment`,
-    `  crypto        ${crypto.calls_per_payment.servers} calls servers + ${crypto.calls_per_payment.driver} driver per payment; ${crypto.ms_per_payment.servers} + ${crypto.ms_per_payment.driver} ms alone`,
-    `  ceiling       ${crypto.ceiling_payments_per_second} payments/s crypto only (one core); measured/ceiling ${crypto.ratio}`,
+    crypto.calls_per_payment.servers === null
+      ? `  crypto        servers not counted (another process); ${crypto.calls_per_payment.driver} calls driver per payment, ${crypto.ms_per_payment.driver} ms alone`
+      : `  crypto        ${crypto.calls_per_payment.servers} calls servers + ${crypto.calls_per_payment.driver} driver per payment; ${crypto.ms_per_payment.servers} + ${crypto.ms_per_payment.driver} ms alone`,
+    crypto.ceiling_payments_per_second === null
+      ? '  ceiling       not measured (the servers’ crypto is not counted)'
+      : `  ceiling       ${crypto.ceiling_payments_per_second} payments/s crypto only (one core); measured/ceiling ${crypto.ratio}`,
     `  audit         ${figures.audit_ok ? 'holds' : 'FAILED'}`,
     `  load average  ${figures.load_before} before, ${figures.load_after} after`,
   ].join('\n')}\n`;

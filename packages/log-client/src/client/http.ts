@@ -1,3 +1,4 @@
+import { fetchFor } from '@mpay/http-client';
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
 
 /** Every request of the log client is bounded in time and in answer size. */
@@ -22,7 +23,7 @@ export async function fetchText(
 ): Promise<TextAnswer> {
   let response: Response;
   try {
-    response = await fetch(url, {
+    response = await fetchFor(undefined)(url, {
       method: init.method ?? 'GET',
       headers: init.headers ?? {},
       ...(init.body === undefined ? {} : { body: init.body }),

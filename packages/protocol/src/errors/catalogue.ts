@@ -186,6 +186,9 @@ export const errorCatalogue = Object.freeze({
   SERVICE_UNAVAILABLE: retryable('The service is temporarily unavailable.'),
   SERVICE_OVERLOADED: retryable('The service is overloaded; retry after the Retry-After delay.'),
   INTERNAL: retryable('Internal error.'),
+  CONFIGURATION_INVALID: final(
+    'The deployment cannot start with this configuration (for example several gateways without a shared PostgreSQL).',
+  ),
   // the embedded database (PGlite in a data folder): the detail names the folder and the cause
   STORAGE_UNAVAILABLE: final(
     'The database cannot be opened: its folder is missing, read-only, in use by another process, not a database or damaged.',

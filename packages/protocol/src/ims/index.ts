@@ -1,3 +1,14 @@
+export {
+  attachDetached,
+  attachPayload,
+  type ConsentClaimsKnown,
+  consentPayload,
+  type DetachedConsent,
+  detachPayload,
+  parseDetachedConsent,
+  type SignatureClaims,
+  signedPayloadOf,
+} from './consent.ts';
 export { accountNumberPattern, imsDescriptionLengthMax, imsSignatureLengthMax } from './fields.ts';
 export {
   type ImsJson,

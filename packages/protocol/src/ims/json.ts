@@ -75,7 +75,7 @@ const sealedLengthMax = 4096;
 /** The sealed private fields (a description and up to 20 order lines fit well below this); the XML text limit. */
 export const imsSealedContentLengthMax = 16_384;
 
-function parseSealed(value: unknown, path: string, lengthMax = sealedLengthMax): string {
+export function parseSealed(value: unknown, path: string, lengthMax = sealedLengthMax): string {
   if (typeof value !== 'string' || value.length > lengthMax || !sealedPattern.test(value))
     throw new MpayError('MESSAGE_INVALID', path);
   return value;

@@ -6,7 +6,7 @@ import {
   type VerifiedPayload,
   verifyPayload,
 } from '@mpay/envelope';
-import { errorFromAnswer, readBounded } from '@mpay/http-client';
+import { errorFromAnswer, fetchFor, readBounded } from '@mpay/http-client';
 import { type ImsPrivateData, imsPrivateDataFromJson, isMpayError, MpayError } from '@mpay/protocol';
 import { type FspTrust, type Receipt, verifyFspStatement } from '../fsp.ts';
 import { type PaymentRequestView, verifyPaymentRequest } from '../payment-request/verify.ts';
@@ -386,7 +386,7 @@ export class CustodyWallet {
   async #evidence(path: string): Promise<string | undefined> {
     let response: Response;
     try {
-      response = await fetch(`${this.#options.custodyUrl}${path}`, {
+      response = await fetchFor(undefined)(`${this.#options.custodyUrl}${path}`, {
         headers: { ...this.#headers, accept: 'application/json' },
         signal: AbortSignal.timeout(this.#timeoutMs),
       });

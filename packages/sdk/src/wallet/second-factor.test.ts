@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   decryptWith,
+  encodeBase64url,
   encryptTo,
   type GeneratedKeyPair,
   generateEncryptionKeyPair,
@@ -9,7 +10,15 @@ import {
   signPayload,
   verifyPayload,
 } from '@mpay/envelope';
-import { defaultSecurityPolicy, isMpayError } from '@mpay/protocol';
+import {
+  attachPayload,
+  canonicalBytes,
+  consentPayload,
+  customerSignedContent,
+  defaultSecurityPolicy,
+  isMpayError,
+  parseDetachedConsent,
+} from '@mpay/protocol';
 import { HOTP, Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeCustody, startFakeCustody } from '../custody/fake-custody.test-helper.ts';
@@ -165,7 +174,7 @@ describe('Wallet.confirm at the large level', () => {
   let gateway: Server;
   let gatewayUrl: string;
   /** What the stand-in gateway received: the customer-signed iMS message, decrypted. */
-  const confirmations: Record<string, unknown>[] = [];
+  const confirmations: unknown[] = [];
 
   beforeAll(async () => {
     custody = await startFakeCustody();
@@ -191,7 +200,7 @@ describe('Wallet.confirm at the large level', () => {
         const plaintext = await decryptWith(Buffer.concat(chunks).toString('utf8'), [
           setup.fspKeys.encryption.privateJwk,
         ]);
-        confirmations.push(JSON.parse(new TextDecoder().decode(plaintext)).ims);
+        confirmations.push(JSON.parse(new TextDecoder().decode(plaintext)).consent);
         const receipt = await signPayload(
           { receipt: { paymentId, status: 'completed' } },
           { issuer: setup.fsp.id, audience: customerId, transactionId: paymentId, expiresInSeconds: 600 },
@@ -246,10 +255,21 @@ describe('Wallet.confirm at the large level', () => {
     const request = await largeRequest(session);
     const receipt = await session.confirm(request, pin, { secondFactorCode: '359152' });
     expect(receipt.payload).toMatchObject({ receipt: { paymentId: request.paymentId } });
-    const ims = confirmations.at(-1) as {
-      address: { from: { id: string; sign: string; secondFactor: string } };
+    // consent/v1: the signature with its payload detached, the three claims and the sealed code.
+    const sent = confirmations.at(-1);
+    const consent = parseDetachedConsent(sent);
+    const secondFactor = consent.secondFactor ?? '';
+    // The FSP's side: the payload re-attached, byte for byte, from the message it sent plus the sealed code.
+    const message = {
+      ...request.message,
+      address: { ...request.message.address, from: { ...request.message.address.from, secondFactor } },
     };
-    const { secondFactor, sign } = ims.address.from;
+    const payload = consentPayload(
+      customerSignedContent(message),
+      { iss: customerId, aud: setup.fsp.id, txn: request.paymentId },
+      consent,
+    );
+    const sign = attachPayload(consent, encodeBase64url(canonicalBytes(payload)));
     const opened = JSON.parse(new TextDecoder().decode(await decryptWith(secondFactor, [bank.privateJwk])));
     expect(opened).toEqual({ code: '359152', transactionId: request.paymentId, payerId: customerId });
     // The customer's signature covers the sealed code: the FSP cannot swap it.
@@ -264,7 +284,7 @@ describe('Wallet.confirm at the large level', () => {
     });
     // A resend is the same confirmation, byte for byte, with no code asked again.
     await session.confirm(request, pin);
-    expect(confirmations.at(-1)).toEqual(ims);
+    expect(confirmations.at(-1)).toEqual(sent);
   });
 
   it('a small payment needs no code and carries none', async () => {
@@ -275,7 +295,7 @@ describe('Wallet.confirm at the large level', () => {
       await encryptTo(JSON.stringify(push), keystore.encryptionPublicJwk),
     );
     await session.confirm(request, pin, { secondFactorCode: '359152' });
-    const ims = confirmations.at(-1) as { address: { from: Record<string, unknown> } };
-    expect(ims.address.from).not.toHaveProperty('secondFactor');
+    const consent = parseDetachedConsent(confirmations.at(-1));
+    expect(consent).not.toHaveProperty('secondFactor');
   });
 });

@@ -1,12 +1,13 @@
-import { decryptWith, encryptTo, openPrivateData, signPayload } from '@mpay/envelope';
-import { errorFromAnswer, readBounded, requestJson, signRequest } from '@mpay/http-client';
+import { decodeBase64url, decryptWith, encryptTo, openPrivateData, signPayload } from '@mpay/envelope';
+import { errorFromAnswer, fetchFor, readBounded, requestJson, signRequest } from '@mpay/http-client';
 import {
   customerDeclineContent,
   customerSignedContent,
+  type DetachedConsent,
+  detachPayload,
   type ErrorCode,
   type ImsMessage,
   type ImsPrivateData,
-  imsToJson,
   isMpayError,
   isRefundId,
   MpayError,
@@ -77,6 +78,22 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The customer's JWS as sent (consent/v1): its payload cut out, with the claims the FSP cannot name itself. */
+function detachedConsentOf(sign: string, secondFactor: string | undefined): DetachedConsent {
+  const bytes = decodeBase64url(sign.split('.')[1] ?? '');
+  const claims = bytes === undefined ? undefined : parseJson(new TextDecoder().decode(bytes));
+  if (!isRecord(claims) || typeof claims.iat !== 'number' || typeof claims.exp !== 'number')
+    throw new Error('assertion failed: a signature this wallet made has its claims');
+  if (typeof claims.nonce !== 'string') throw new Error('assertion failed: a signed nonce');
+  return {
+    sign: detachPayload(sign),
+    iat: claims.iat,
+    exp: claims.exp,
+    nonce: claims.nonce,
+    ...(secondFactor === undefined ? {} : { secondFactor }),
+  };
 }
 
 /** An unlocked session: the keys and the PIN check, in memory only. */
@@ -249,7 +266,7 @@ export class Wallet {
       { method: 'GET', path, body: '' },
       { issuer: this.partyId, audience: this.#options.fsp.id, key: keys.signing },
     );
-    const response = await fetch(`${this.#options.gatewayUrl}${path}`, {
+    const response = await fetchFor(undefined)(`${this.#options.gatewayUrl}${path}`, {
       headers: { authorization, accept: 'text/event-stream' },
       ...(signal ? { signal } : {}),
     });
@@ -358,7 +375,7 @@ export class Wallet {
     );
     let response: Response;
     try {
-      response = await fetch(`${this.#options.gatewayUrl}${path}`, {
+      response = await fetchFor(undefined)(`${this.#options.gatewayUrl}${path}`, {
         headers: { authorization, accept: 'application/json' },
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -539,12 +556,10 @@ export class Wallet {
       keys.signing,
     );
     this.#trace('customer-signature', 'jws', this.partyId, sign);
-    const signed: ImsMessage = {
-      ...message,
-      address: { ...message.address, from: { ...message.address.from, sign } },
-    };
+    // The FSP holds the message: only the signature, its three claims the FSP cannot name, and the sealed
+    // code go back (consent/v1, the payload detached); the FSP re-attaches the payload it sent and verifies.
     const jwe = await encryptTo(
-      JSON.stringify({ ims: imsToJson(signed) }),
+      JSON.stringify({ consent: detachedConsentOf(sign, message.address.from.secondFactor) }),
       fspEncryptionKey(this.#options.fsp),
     );
     this.#trace('customer-to-fsp (encrypted)', 'jwe', this.#options.fsp.id, jwe);

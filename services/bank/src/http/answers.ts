@@ -8,7 +8,6 @@ import {
   type JsonSchema,
   jwk,
   nullable,
-  openObject,
   stringSchema,
 } from '@mpay/http-server';
 import type { FastifySchema } from 'fastify';
@@ -30,7 +29,10 @@ const accountAnswer = exactObject({
   owner: stringSchema,
   currency: stringSchema,
   kind: stringSchema,
-  flags: { type: 'object' },
+  flags: exactObject({
+    debitsMustNotExceedCredits: booleanSchema,
+    creditsMustNotExceedDebits: booleanSchema,
+  }),
   debitsPending: minor,
   debitsPosted: minor,
   creditsPending: minor,
@@ -70,15 +72,53 @@ const transferAnswer = exactObject(
   ['pendingId', 'timeoutSeconds', 'expiresAt', 'status'],
 );
 
-const paymentOrderAnswer = openObject({
-  id: stringSchema,
-  state: stringSchema,
-  debitAccountId: stringSchema,
-  creditBankId: stringSchema,
-  amount: minor,
-  currency: stringSchema,
-  attempts: integerSchema,
-});
+/** A refund or reversal: a new transfer naming the one it corrects (http/routes/corrections.ts). */
+const correctionAnswer: JsonSchema = {
+  ...transferAnswer,
+  required: [...(transferAnswer.required as string[]), 'correction'],
+  properties: {
+    ...(transferAnswer.properties as object),
+    correction: exactObject({ kind: { enum: ['refund', 'reversal'] }, originalId: stringSchema }),
+  },
+};
+
+/** A payment order as the FSP sees it (http/routes/interbank.ts orderJson). */
+const paymentOrderAnswer = exactObject(
+  {
+    id: stringSchema,
+    state: stringSchema,
+    payerId: stringSchema,
+    debitAccountId: stringSchema,
+    payeeId: stringSchema,
+    creditBankId: stringSchema,
+    amount: minor,
+    currency: stringSchema,
+    refusalCode: stringSchema,
+    attempts: integerSchema,
+    answer: compactJose,
+    bankAnswer: compactJose,
+  },
+  ['payerId', 'payeeId', 'refusalCode', 'answer', 'bankAnswer'],
+);
+
+/** A refund order (http/routes/refunds.ts refundOrderJson). */
+const refundOrderAnswer = exactObject(
+  {
+    id: stringSchema,
+    state: stringSchema,
+    originalOrderId: stringSchema,
+    originalBank: stringSchema,
+    payerId: stringSchema,
+    payeeId: stringSchema,
+    amount: minor,
+    currency: stringSchema,
+    refusalCode: stringSchema,
+    attempts: integerSchema,
+    answer: compactJose,
+    bankAnswer: compactJose,
+  },
+  ['refusalCode', 'answer', 'bankAnswer'],
+);
 
 const auditAnswer = exactObject({
   ok: booleanSchema,
@@ -94,8 +134,12 @@ const auditAnswer = exactObject({
       creditsPosted: minor,
     }),
   ),
-  violations: arrayOf({}),
-  mismatches: arrayOf({ type: 'object' }),
+  violations: arrayOf(
+    exactObject({ rule: stringSchema, ledger: stringSchema, accountId: stringSchema }, ['accountId']),
+  ),
+  mismatches: arrayOf(
+    exactObject({ accountId: stringSchema, field: stringSchema, stored: minor, fromTransfers: minor }),
+  ),
 });
 
 const bankingCustomer = exactObject({
@@ -116,6 +160,117 @@ const deviceRegistered = exactObject({
   clientId: exactObject({ sim: stringSchema, phoneId: stringSchema, accountId: stringSchema }),
 });
 
+/** A key binding as GET /key-bindings/:serial publishes it (key-depository/bindings.ts viewOf). */
+const keyBindingView = exactObject(
+  {
+    serial: stringSchema,
+    binding: compactJose,
+    status: { enum: ['active', 'revoked', 'expired'] },
+    revokedAt: isoTime,
+  },
+  ['revokedAt'],
+);
+
+/** An enrolment: the bank-signed binding, the bank's encryption key and the sealed authenticator when it has one. */
+const enrolmentAnswer = exactObject(
+  { serial: stringSchema, binding: compactJose, bankEncryptionJwk: jwk, sealedAuthenticator: compactJose },
+  ['bankEncryptionJwk', 'sealedAuthenticator'],
+);
+
+/** A movement of an account's statement (http/routes/statement.ts movementJson). */
+const movement = {
+  id: stringSchema,
+  kind: stringSchema,
+  direction: { enum: ['credit', 'debit'] },
+  amount: minor,
+  counterpartyAccountId: stringSchema,
+  reference: stringSchema,
+  createdAt: isoTime,
+} as const;
+
+const statementAnswer = exactObject(
+  {
+    accountId: stringSchema,
+    currency: stringSchema,
+    order: { const: 'newest_first' },
+    balance: minor,
+    available: minor,
+    entries: arrayOf(
+      exactObject(
+        {
+          ...movement,
+          pendingId: stringSchema,
+          correction: exactObject({ kind: stringSchema, originalId: stringSchema }),
+          balanceAfter: minor,
+        },
+        ['pendingId', 'correction'],
+      ),
+    ),
+    openHolds: arrayOf(exactObject({ ...movement, expiresAt: isoTime, status: stringSchema })),
+    openHoldsTruncated: booleanSchema,
+    nextCursor: nullable(stringSchema),
+  },
+  ['openHolds', 'openHoldsTruncated'],
+);
+
+/** One result of POST /transfers/batch: the transfer, or its own error. */
+const batchResult = {
+  anyOf: [
+    exactObject({ status: { enum: [200, 201] }, transfer: transferAnswer }),
+    exactObject({
+      status: integerSchema,
+      error: exactObject({ code: stringSchema, message: stringSchema, detail: stringSchema }, ['detail']),
+    }),
+  ],
+} as const;
+
+const settlementRun = exactObject({
+  id: stringSchema,
+  peer: stringSchema,
+  currency: stringSchema,
+  amount: minor,
+  transferId: stringSchema,
+  createdAt: isoTime,
+});
+
+const outboxBacklog = exactObject({
+  name: stringSchema,
+  pending: integerSchema,
+  retrying: integerSchema,
+  overdue: integerSchema,
+  oldestPendingAgeSeconds: nullable({ type: 'number' }),
+});
+
+const macroClientIssued = exactObject({
+  clientId: stringSchema,
+  partyId: stringSchema,
+  bankId: stringSchema,
+  statement: compactJose,
+});
+
+/** A session's outcome for the MPASP (macro/session-outcome.ts). */
+const macroSessionOutcome = exactObject(
+  {
+    sessionId: stringSchema,
+    state: stringSchema,
+    refusalCode: stringSchema,
+    orderId: stringSchema,
+    statement: compactJose,
+  },
+  ['refusalCode', 'orderId'],
+);
+
+/** The device's approval or decline answered (http/routes/macro-approvals.ts). */
+const macroApprovalAnswer = exactObject(
+  {
+    sessionId: stringSchema,
+    state: stringSchema,
+    order: exactObject({ id: stringSchema, state: stringSchema, refusalCode: stringSchema }, ['refusalCode']),
+    statement: compactJose,
+  },
+  ['order'],
+);
+
 function doc(summary: string, tag: string, response: Record<number, JsonSchema>, more: FastifySchema = {}) {
   const schema: FastifySchema = { summary, tags: [tag], response, ...more };
   return schema;
@@ -134,26 +289,27 @@ export const bankDocs = {
     "Enrols a customer's device key with a one-time code (a bank-signed binding)",
     'key depository',
     {
-      201: openObject({ serial: stringSchema, binding: compactJose }),
-      200: openObject({ serial: stringSchema, binding: compactJose }),
+      201: enrolmentAnswer,
+      200: enrolmentAnswer,
     },
   ),
   'GET /key-bindings/:serial': doc('A key binding and its status, for anyone to check', 'key depository', {
-    200: openObject({ serial: stringSchema }),
+    200: keyBindingView,
   }),
   'POST /enrolment-codes': doc('Issues a one-time enrolment code (operator)', 'key depository', {
-    201: openObject({ partyId: stringSchema, expiresAt: isoTime }),
+    // `code` in the first answer only: a replay of the same Idempotency-Key answers without it (http/idempotent.ts).
+    201: exactObject({ partyId: stringSchema, expiresAt: isoTime, code: stringSchema }, ['code']),
   }),
   'POST /key-bindings/:serial/revocation': doc(
     'Revokes a key binding, a lost device (operator)',
     'key depository',
     {
-      201: openObject({ serial: stringSchema }),
-      200: openObject({ serial: stringSchema }),
+      201: keyBindingView,
+      200: keyBindingView,
     },
   ),
   'POST /second-factor-resets': doc("Resets a party's second factor (operator)", 'key depository', {
-    200: openObject({ partyId: stringSchema }),
+    200: exactObject({ partyId: stringSchema, reset: booleanSchema }),
   }),
   'POST /accounts': doc('Opens an account (operator)', 'accounts', {
     201: accountAnswer,
@@ -165,15 +321,14 @@ export const bankDocs = {
   'POST /accounts/:id/close': doc('Closes an empty account', 'accounts', { 200: accountWithLimits }),
   'POST /accounts/:id/limits': doc("Sets an account's debit limits", 'accounts', { 200: accountWithLimits }),
   'GET /accounts/:id/statement': doc("An account's statement, newest first, page by page", 'accounts', {
-    200: openObject({ entries: arrayOf({ type: 'object' }), nextCursor: nullable(stringSchema) }),
+    200: statementAnswer,
   }),
   'POST /transfers': doc('Creates a transfer (operator)', 'transfers', {
     201: transferAnswer,
     200: transferAnswer,
   }),
   'POST /transfers/batch': doc('Creates transfers, each alone or linked all or none', 'transfers', {
-    200: openObject({ results: arrayOf({ type: 'object' }) }),
-    201: openObject({ results: arrayOf({ type: 'object' }) }),
+    200: exactObject({ results: arrayOf(batchResult) }),
   }),
   'POST /transfers/:id/post': doc('Posts a pending transfer (a hold), all or part', 'transfers', {
     201: transferAnswer,
@@ -185,22 +340,27 @@ export const bankDocs = {
   }),
   'GET /transfers/:id': doc('A transfer', 'transfers', { 200: transferAnswer }),
   'POST /transfers/:id/refund': doc('Refunds all or part of a posted transfer', 'transfers', {
-    201: transferAnswer,
-    200: transferAnswer,
+    201: correctionAnswer,
+    200: correctionAnswer,
   }),
   'POST /transfers/:id/reverse': doc("The operator's reversal of a posted transfer", 'transfers', {
-    201: transferAnswer,
-    200: transferAnswer,
+    201: correctionAnswer,
+    200: correctionAnswer,
   }),
   'GET /transfers/:id/corrections': doc('A transfer with its refunds and reversals', 'transfers', {
-    200: openObject({ transfer: transferAnswer }),
+    200: exactObject({
+      original: transferAnswer,
+      corrected: minor,
+      remaining: minor,
+      corrections: arrayOf(correctionAnswer),
+    }),
   }),
   'GET /audit': doc("The ledger's invariants, checked now", 'operations', { 200: auditAnswer }),
   'GET /settlements': doc('Settlement runs booked here, newest first', 'operations', {
-    200: openObject({ settlements: arrayOf({ type: 'object' }) }),
+    200: exactObject({ settlements: arrayOf(settlementRun) }),
   }),
   'GET /outboxes': doc("Each outbox's backlog", 'operations', {
-    200: openObject({ outboxes: arrayOf({ type: 'object' }) }),
+    200: exactObject({ outboxes: arrayOf(outboxBacklog) }),
   }),
   'POST /payment-orders': doc("The FSP's payment order (iMS step 7)", 'interbank', {
     201: { ...paymentOrderAnswer, description: 'Finished' },
@@ -210,17 +370,32 @@ export const bankDocs = {
     200: paymentOrderAnswer,
   }),
   'GET /interbank/credits/:id': doc('A credit a peer bank asked of this bank', 'interbank', {
-    200: openObject({
-      id: stringSchema,
-      debtorBank: stringSchema,
-      outcome: { enum: ['credited', 'refused'] },
-    }),
+    200: exactObject(
+      {
+        id: stringSchema,
+        debtorBank: stringSchema,
+        outcome: { enum: ['credited', 'refused'] },
+        refusalCode: stringSchema,
+        payeeId: stringSchema,
+        amount: minor,
+        currency: stringSchema,
+        message: stringSchema,
+        createdAt: isoTime,
+      },
+      ['refusalCode', 'payeeId'],
+    ),
   }),
   'GET /settlement/positions': doc('What this bank owes each peer, per currency', 'interbank', {
     200: exactObject({
       bank: stringSchema,
       positions: arrayOf(
-        openObject({ peer: stringSchema, currency: stringSchema, net: minor, pending: minor }),
+        exactObject({
+          peer: stringSchema,
+          currency: stringSchema,
+          net: minor,
+          pending: minor,
+          inFlight: exactObject({ count: integerSchema, amount: minor, overdue: integerSchema }),
+        }),
       ),
     }),
   }),
@@ -232,28 +407,18 @@ export const bankDocs = {
     200: exactObject({ answer: compactJose }),
   }),
   'POST /refund-orders': doc("The FSP's refund order at the merchant's bank", 'refunds', {
-    201: openObject({ id: stringSchema, state: stringSchema }),
-    202: openObject({ id: stringSchema, state: stringSchema }),
+    201: refundOrderAnswer,
+    202: refundOrderAnswer,
   }),
   'GET /refund-orders/:id': doc('A refund order', 'refunds', {
-    200: openObject({ id: stringSchema, state: stringSchema }),
+    200: refundOrderAnswer,
   }),
   'POST /interbank/refund-transfers': doc("A peer bank's signed refund transfer", 'refunds', {
     200: exactObject({ answer: compactJose }),
   }),
   'POST /macro/clients': doc('Issues a macro client id to a customer (the MPASP)', 'macro', {
-    201: openObject({
-      clientId: stringSchema,
-      partyId: stringSchema,
-      bankId: stringSchema,
-      statement: compactJose,
-    }),
-    200: openObject({
-      clientId: stringSchema,
-      partyId: stringSchema,
-      bankId: stringSchema,
-      statement: compactJose,
-    }),
+    201: macroClientIssued,
+    200: macroClientIssued,
   }),
   'POST /macro/payment-requests': doc("The MPASP's step 6: a PApp_Req for the client's device", 'macro', {
     202: exactObject({ state: { const: 'approval_requested' }, sessionId: stringSchema }),
@@ -262,11 +427,20 @@ export const bankDocs = {
     "A macro session's outcome (step 12), for the MPASP",
     'macro',
     {
-      200: openObject({ sessionId: stringSchema, state: stringSchema, statement: compactJose }),
+      200: macroSessionOutcome,
     },
   ),
   'GET /macro/payment-requests/:sessionId': doc('A macro payment request as the bank recorded it', 'macro', {
-    200: openObject({ sessionId: stringSchema }),
+    200: exactObject(
+      {
+        sessionId: stringSchema,
+        requestedBy: stringSchema,
+        state: stringSchema,
+        request: stringSchema,
+        failure: stringSchema,
+      },
+      ['failure'],
+    ),
   }),
   'GET /macro/approval-requests': doc(
     "The device's open approval requests (PApp_Req), oldest first",
@@ -280,17 +454,26 @@ export const bankDocs = {
     },
   ),
   'POST /macro/approvals/:sessionId': doc("The device's signed approval or decline (PApp_Resp)", 'macro', {
-    201: openObject({ sessionId: stringSchema, state: stringSchema, statement: compactJose }),
-    202: openObject({ sessionId: stringSchema, state: stringSchema, statement: compactJose }),
-    200: openObject({ sessionId: stringSchema, state: stringSchema, statement: compactJose }),
+    201: macroApprovalAnswer,
+    202: macroApprovalAnswer,
+    200: macroApprovalAnswer,
   }),
   'GET /macro/confirmations/:sessionId': doc("The client's Pay_Confirm (step 11)", 'macro', {
-    200: openObject({ sessionId: stringSchema, state: stringSchema }),
+    200: exactObject(
+      { sessionId: stringSchema, state: stringSchema, refusalCode: stringSchema, payConfirm: compactJose },
+      ['refusalCode', 'payConfirm'],
+    ),
   }),
   'GET /macro/merchant-confirmations': doc("The merchant's Pay_Confirms (step 9), oldest first", 'macro', {
-    200: openObject({
-      confirmations: arrayOf(openObject({ sessionId: stringSchema, payConfirm: stringSchema })),
-    }),
+    200: exactObject(
+      {
+        confirmations: arrayOf(
+          exactObject({ sequence: stringSchema, sessionId: stringSchema, payConfirm: compactJose }),
+        ),
+        next: stringSchema,
+      },
+      ['next'],
+    ),
   }),
   'POST /banking/devices': doc('Registers a banking device (SA2pMP)', 'banking', {
     201: deviceRegistered,
@@ -316,7 +499,7 @@ export const bankDocs = {
   }),
   'POST /banking/renewal-notices': doc('Asks a banking device to renew its key (operator)', 'banking', {
     201: exactObject({ noticeId: stringSchema, serial: stringSchema, state: stringSchema }),
-    200: openObject({ noticeId: stringSchema, serial: stringSchema, state: stringSchema }),
+    200: exactObject({ noticeId: stringSchema, serial: stringSchema, state: stringSchema }),
   }),
   'POST /banking/customers': doc('Registers a banking customer (operator)', 'banking', {
     201: exactObject({ partyId: stringSchema, userId: stringSchema, msisdn: stringSchema }),
@@ -334,12 +517,18 @@ export const bankDocs = {
   'POST /banking/billers': doc('Registers a biller (operator)', 'banking', { 201: biller }),
   'GET /banking/billers': doc('The billers', 'banking', { 200: exactObject({ billers: arrayOf(biller) }) }),
   'GET /banking/transactions/:id': doc("A banking transaction's stored evidence (operator)", 'banking', {
-    200: openObject({
-      id: stringSchema,
-      partyId: stringSchema,
-      kind: stringSchema,
-      messages: arrayOf(stringSchema),
-    }),
+    200: exactObject(
+      {
+        id: stringSchema,
+        partyId: stringSchema,
+        kind: stringSchema,
+        transferId: stringSchema,
+        messages: arrayOf(stringSchema),
+        logIndex: integerSchema,
+        receipt: stringSchema,
+      },
+      ['transferId', 'logIndex', 'receipt'],
+    ),
   }),
 } as const satisfies Record<string, FastifySchema>;
 

@@ -1,4 +1,4 @@
-import { errorFromAnswer, readBounded } from '@mpay/http-client';
+import { errorFromAnswer, fetchFor, readBounded } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 import type { CustodyContext } from '../context.ts';
 import { custodyKeyOf, signRequestAsCustomer } from '../customers/custody-key.ts';
@@ -83,7 +83,7 @@ async function evidenceFromFsp(
   });
   let response: Response;
   try {
-    response = await fetch(`${context.fsp.url}${path}`, {
+    response = await fetchFor(undefined)(`${context.fsp.url}${path}`, {
       headers: { authorization, accept: 'application/json' },
       signal: AbortSignal.timeout(context.limits.callTimeoutMs),
     });

@@ -2,6 +2,7 @@ import { publicJwkSet } from '@mpay/envelope';
 import { verifySignedRequest } from '@mpay/http-client';
 import {
   arrayOf,
+  documentSecurity,
   exactObject,
   integerSchema,
   isoTime,
@@ -11,6 +12,8 @@ import {
   nullable,
   pendingState,
   rawBodyOf,
+  type SecurityRequirement,
+  signedRequest,
   stringSchema,
   uuid,
 } from '@mpay/http-server';
@@ -47,6 +50,18 @@ function objectSchema(properties: Record<string, unknown>, required: string[] = 
 }
 
 const tags = ['custody'];
+const deviceBearer: readonly SecurityRequirement[] = [{ deviceToken: [] }];
+/** What each route requires (GET /openapi.json); the others are public or carry their proof in the body (OPAQUE). */
+const security: Readonly<Record<string, readonly SecurityRequirement[]>> = {
+  'POST /customers/:partyId/unblock': signedRequest,
+  'POST /fsp/messages': signedRequest,
+  'GET /inbox': deviceBearer,
+  'POST /delegations': deviceBearer,
+  'POST /delegations/:delegationId/authorisation': deviceBearer,
+  'GET /delegate-signatures': deviceBearer,
+  'GET /payments/:paymentId/evidence': deviceBearer,
+  'GET /payments/:paymentId/refunds/:refundId/evidence': deviceBearer,
+};
 const loginStarted = exactObject({ loginId: stringSchema, loginResponse: stringSchema });
 const docs = {
   custody: {
@@ -276,6 +291,7 @@ export function registerCustodyRoutes(
   app: FastifyInstance,
   context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> },
 ): void {
+  documentSecurity(app, security);
   /** Long polls open per phone. */
   const polls = new Map<string, number>();
   /** Evidence requests open per customer (each signs in the HSM and calls the FSP). */

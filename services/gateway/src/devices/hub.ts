@@ -7,6 +7,24 @@ export interface DeviceEvent {
   data: string;
 }
 
+/**
+ * What one gateway instance tells the others about a customer's streams
+ * (devices/relay.ts): ids only, never the event itself. Each instance reads
+ * the event from the database and writes it to the streams it holds.
+ */
+export type DeviceNotice =
+  | {
+      readonly kind: 'payment';
+      readonly party: string;
+      readonly paymentId: string;
+      readonly event: Exclude<DeviceEvent['event'], 'refund-receipt'>;
+    }
+  | { readonly kind: 'refund'; readonly party: string; readonly refundId: string }
+  | { readonly kind: 'disconnect'; readonly party: string };
+
+/** Sends a notice to the other instances; resolves when sent, and never rejects (it logs what it could not send). */
+export type DeviceNoticeSender = (notice: DeviceNotice) => Promise<void>;
+
 export interface DeviceHubLimits {
   connectionsPerPartyMax: number;
   connectionsMax: number;
@@ -20,14 +38,19 @@ export const defaultDeviceHubLimits: DeviceHubLimits = {
 };
 
 /**
- * The open Server-Sent Events streams of customers' devices. Pushes are
- * best-effort: the payment stays stored and is sent again on reconnect.
+ * The open Server-Sent Events streams of customers' devices held by this
+ * process. Pushes are best-effort: the payment stays stored and is sent
+ * again on reconnect. With several gateway instances on one database, a
+ * device's stream is held by one of them: `announce` tells the others (the
+ * relay set with `relayTo`), and the relay pushes what another instance
+ * announced to the streams held here.
  */
 export class DeviceHub {
   readonly #streams = new Map<string, Set<ServerResponse>>();
   readonly #limits: DeviceHubLimits;
   #count = 0;
   readonly #heartbeat: NodeJS.Timeout;
+  #send: DeviceNoticeSender | undefined;
 
   constructor(limits: DeviceHubLimits = defaultDeviceHubLimits) {
     this.#limits = limits;
@@ -69,6 +92,29 @@ export class DeviceHub {
       this.#detach(partyId, streams, stream);
       stream.end();
     }
+    return ended;
+  }
+
+  /** The instances' channel (devices/relay.ts); without one (a single instance, unit tests) announce does nothing. */
+  relayTo(send: DeviceNoticeSender | undefined): void {
+    this.#send = send;
+  }
+
+  /**
+   * Tells the other gateway instances what this one pushed (or disconnected)
+   * here, for the streams they hold. Never rejects.
+   */
+  announce(notice: DeviceNotice): Promise<void> {
+    return this.#send?.(notice) ?? Promise.resolve();
+  }
+
+  /**
+   * Ends every open stream (the devices open them again and get what waits
+   * for them): after notices from other instances may have been lost.
+   */
+  disconnectAll(): number {
+    let ended = 0;
+    for (const partyId of [...this.#streams.keys()]) ended += this.disconnect(partyId);
     return ended;
   }
 

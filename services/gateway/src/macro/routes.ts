@@ -1,4 +1,5 @@
 import {
+  compactJose,
   errorBodySchema,
   exactObject,
   integerSchema,
@@ -6,7 +7,6 @@ import {
   type JsonSchema,
   joseBody,
   nullable,
-  openObject,
   stringSchema,
 } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
@@ -77,7 +77,7 @@ const loginFinishSchema = {
 const tags = ['macro'];
 const registrationAnswer = exactObject({ clientId: stringSchema, mailedTo: stringSchema });
 const loginStarted = exactObject({ loginId: stringSchema, loginResponse: stringSchema });
-const sessionAnswer = openObject({ sessionId: stringSchema, expiresAt: isoTime, confirmation: stringSchema });
+const sessionAnswer = exactObject({ sessionId: stringSchema, expiresAt: isoTime, confirmation: compactJose });
 const challengedAnswer = exactObject({
   transactionId: stringSchema,
   requestId: stringSchema,

@@ -1,5 +1,5 @@
 import { encryptTo } from '@mpay/envelope';
-import { currentRequestId, requestIdHeader } from '@mpay/http-client';
+import { currentRequestId, fetchFor, requestIdHeader } from '@mpay/http-client';
 import { withRequestId } from '@mpay/http-server';
 import { awaitingBankPaymentStates, isMpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -101,18 +101,8 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   );
 }
 
-/**
- * Sends a payment's request, receipt or outcome to the customer: to the
- * customer's open streams (a device that is offline asks again), or, for a
- * customer whose key is in custody, to custody (iMS §5 step 1: the FSP
- * "signs, encrypts and redirects the message to the trusted mobile
- * certificate server"; custody must acknowledge, else it is retried).
- */
-async function pushToDevice(
-  context: GatewayContext,
-  paymentId: string,
-  event: PaymentDeviceEvent,
-): Promise<void> {
+/** A payment's event for its customer's device (undefined: nothing to send now), encrypted to the binding's key. */
+async function renderPaymentEvent(context: GatewayContext, paymentId: string, event: PaymentDeviceEvent) {
   const payment = await findPayment(context.database, paymentId);
   const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
   let data: string | null;
@@ -122,7 +112,25 @@ async function pushToDevice(
     const signed = event === 'receipt' ? payment.receipt : payment.outcome;
     data = signed === null ? null : await encryptTo(signed, binding.encryptionJwk);
   }
-  if (data === null) return;
+  return data === null ? undefined : { payment, binding, data };
+}
+
+/**
+ * Sends a payment's request, receipt or outcome to the customer: to the
+ * customer's open streams (a device that is offline asks again), here and,
+ * through the notice, at the other gateway instances, or, for a customer
+ * whose key is in custody, to custody (iMS §5 step 1: the FSP "signs,
+ * encrypts and redirects the message to the trusted mobile certificate
+ * server"; custody must acknowledge, else it is retried).
+ */
+async function pushToDevice(
+  context: GatewayContext,
+  paymentId: string,
+  event: PaymentDeviceEvent,
+): Promise<void> {
+  const rendered = await renderPaymentEvent(context, paymentId, event);
+  if (rendered === undefined) return;
+  const { payment, binding, data } = rendered;
   const custodian = custodianOf(context, binding);
   if (custodian !== undefined) {
     // Custody names a status other than a request or a receipt an `outcome`.
@@ -131,11 +139,27 @@ async function pushToDevice(
     return;
   }
   context.hub.push(payment.customer.id, { event, id: payment.id, data });
+  await context.hub.announce({ kind: 'payment', party: payment.customer.id, paymentId: payment.id, event });
+}
+
+/**
+ * Another instance's notice (devices/relay.ts): the payment's event for its
+ * customer's streams held here; none for a customer whose key is in custody
+ * (the announcing instance redirected it there).
+ */
+export async function paymentEventForStreams(
+  context: GatewayContext,
+  paymentId: string,
+  event: PaymentDeviceEvent,
+): Promise<{ customerId: string; event: DeviceEvent } | undefined> {
+  const rendered = await renderPaymentEvent(context, paymentId, event);
+  if (rendered === undefined || custodianOf(context, rendered.binding) !== undefined) return undefined;
+  return { customerId: rendered.payment.customer.id, event: { event, id: paymentId, data: rendered.data } };
 }
 
 /** iMS step 9's delivery: POST the signed notification; any 2xx is delivered, anything else is retried. */
 async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { url: string; body: string }) {
-  const response = await fetch(payload.url, {
+  const response = await fetchFor(undefined)(payload.url, {
     method: 'POST',
     // The merchant's logs can name the payment as the platform's do (runOutboxRound sets the id).
     headers: {

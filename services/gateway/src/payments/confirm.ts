@@ -1,22 +1,31 @@
-import { encryptTo } from '@mpay/envelope';
+import { decodeBase64url, encodeBase64url, encryptTo } from '@mpay/envelope';
 import {
+  attachPayload,
+  canonicalBytes,
   canonicalize,
+  consentPayload,
   customerSignedContent,
+  type DetachedConsent,
   errorCategoryOf,
   type ImsMessage,
+  imsFromJson,
+  imsFromXml,
   isErrorCode,
   isMpayError,
   MpayError,
   type PaymentState,
+  parseDetachedConsent,
 } from '@mpay/protocol';
 import type { GatewayContext } from '../context.ts';
+import { custodianOf } from '../devices/custody-redirect.ts';
 import type { deliverPaymentEffects } from '../outbox/deliver.ts';
 import { activeBindingOf } from '../registry/bindings.ts';
+import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
 import { findPayment, type Payment } from './store.ts';
 import { applyEvent, applyEventIn } from './transition.ts';
-import { openMessageToFsp, verifyChainSignature } from './verify.ts';
+import { jsonMember, openToFsp, verifyChainSignature } from './verify.ts';
 
 export type ConfirmationResult =
   | { readonly status: 'completed'; readonly paymentId: string; readonly receipt: string }
@@ -43,7 +52,86 @@ export async function verifyConfirmation(
   paymentId: string,
   jwe: string,
 ): Promise<VerifiedConfirmation> {
-  const { message } = await openMessageToFsp(context, jwe);
+  const plaintext = await openToFsp(context, jwe);
+  if (plaintext.trimStart().startsWith('<'))
+    return verifyMessageConfirmation(context, paymentId, imsFromXml(plaintext));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(plaintext);
+  } catch {
+    throw new MpayError('MESSAGE_INVALID', 'json');
+  }
+  if (typeof parsed === 'object' && parsed !== null && Object.hasOwn(parsed, 'consent'))
+    return verifyDetachedConfirmation(context, paymentId, jsonMember(plaintext, 'consent'));
+  return verifyMessageConfirmation(context, paymentId, imsFromJson(jsonMember(plaintext, 'ims')));
+}
+
+/** The kid of a detached JWS's protected header (undefined when it does not parse: the signature then fails). */
+function kidOf(detachedSign: string): string | undefined {
+  const bytes = decodeBase64url(detachedSign.split('.')[0] ?? '');
+  if (bytes === undefined) return undefined;
+  try {
+    const header: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const kid = typeof header === 'object' && header !== null ? (header as { kid?: unknown }).kid : undefined;
+    return typeof kid === 'string' ? kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The compact consent (`{"consent": {sign, iat, exp, nonce, secondFactor?}}`,
+ * @mpay/protocol's consent.ts): the device sends the customer's JWS with its
+ * payload detached; the FSP rebuilds the payload from its own copy of the
+ * message and the claims it knows, byte for byte, and verifies the whole JWS
+ * exactly as a full one. The re-attached JWS is what it stores and forwards
+ * to the customer's bank, which verifies it as before. A key that is not the
+ * payer's gets the answer of an unknown payment.
+ */
+async function verifyDetachedConfirmation(
+  context: GatewayContext,
+  paymentId: string,
+  sent: unknown,
+): Promise<VerifiedConfirmation> {
+  const consent: DetachedConsent = parseDetachedConsent(sent);
+  const payment = await findPayment(context.database, paymentId);
+  const kid = kidOf(consent.sign);
+  if (kid !== undefined) {
+    const owner: { partyId?: string } = {};
+    const resolve = partySigningKeyResolver(keyLookup(context), undefined, owner);
+    try {
+      await resolve(kid, { alg: 'ES256', kid, typ: 'mpay+jws' });
+    } catch (error) {
+      if (!isMpayError(error, 'KEY_UNKNOWN')) throw error;
+    }
+    if (owner.partyId !== undefined && owner.partyId !== payment.customer.id)
+      throw new MpayError('PAYMENT_UNKNOWN');
+  }
+  const { secondFactor } = consent;
+  if (payment.message.protections?.includes('second_factor') && secondFactor === undefined) {
+    throw new MpayError('SECOND_FACTOR_REQUIRED');
+  }
+  const content = customerSignedContent(withCustomerAdditions(payment.message, { secondFactor }));
+  const payload = consentPayload(
+    content,
+    { iss: payment.customer.id, aud: context.fsp.id, txn: paymentId },
+    consent,
+  );
+  const sign = attachPayload(consent, encodeBase64url(canonicalBytes(payload)));
+  const verified = await verifyChainSignature(context, context.database, sign, {
+    signer: payment.customer.id,
+    transactionId: paymentId,
+    content,
+  });
+  return { payment, sign, secondFactor, nonce: verified.claims.nonce, expiresAtSeconds: verified.claims.exp };
+}
+
+/** The full message as the customer signed it (`{"ims": …}` or the paper's XML): the original wire format. */
+async function verifyMessageConfirmation(
+  context: GatewayContext,
+  paymentId: string,
+  message: ImsMessage,
+): Promise<VerifiedConfirmation> {
   const payment = await findPayment(context.database, paymentId);
   if (message.transactionId !== paymentId || message.address.from.id !== payment.customer.id) {
     throw new MpayError('PAYMENT_UNKNOWN');
@@ -106,6 +194,21 @@ function refusalError(code: string | null): MpayError {
 }
 
 /**
+ * One delivery of the receipt: this answer carries it, so its push to the
+ * device's stream, still waiting out its grace (effects.ts), is not sent. A
+ * device that loses this answer sends its confirmation again (the wallet
+ * keeps it) and gets the same receipt.
+ */
+async function cancelReceiptPush(context: GatewayContext, paymentId: string): Promise<void> {
+  await context.database.query(
+    `UPDATE outbox SET delivered_at = $2
+     WHERE payment_id = $1 AND kind = 'device_push' AND payload = $3
+       AND delivered_at IS NULL AND abandoned_at IS NULL`,
+    [paymentId, context.clock().toISOString(), JSON.stringify({ event: 'receipt' })],
+  );
+}
+
+/**
  * The answer to the customer from the payment's state: the receipt once the
  * bank paid (the same receipt on every retry), `authorised` while the bank has
  * not answered, or why the payment ended otherwise.
@@ -117,6 +220,7 @@ export async function confirmationAnswer(
   if (payment.state === 'funds_transferred') {
     if (payment.receipt === null) throw new Error('assertion failed: a completed payment has its receipt');
     const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
+    if (custodianOf(context, binding) === undefined) await cancelReceiptPush(context, payment.id);
     return {
       status: 'completed',
       paymentId: payment.id,

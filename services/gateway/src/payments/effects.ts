@@ -8,7 +8,9 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
+import { custodianOf } from '../devices/custody-redirect.ts';
 import { enqueueLogEntry } from '../log/outbox.ts';
+import { activeBindingOf } from '../registry/bindings.ts';
 import type { OutboxEntry, Payment, PaymentChanges } from './store.ts';
 
 /** What the event that caused a transition brought: the signed messages the outcome rests on. */
@@ -152,6 +154,25 @@ function loggedMessages(payment: Payment, evidence: StepEvidence, closing: strin
 }
 
 /**
+ * The receipt's push to the customer's device stream. A device that holds its
+ * key gets the receipt in its confirmation's answer, which cancels this push
+ * (`cancelReceiptPush`); so the push waits `receiptPushGraceMs` and goes out
+ * only when no answer carried the receipt (the bank answered after the
+ * confirmation gave up waiting, or the answer did not cancel it in time).
+ * Custody's redirect goes at once: custody forwards it to every phone.
+ */
+async function receiptPush(
+  context: GatewayContext,
+  sql: Sql,
+  payment: Payment,
+  now: Date,
+): Promise<OutboxEntry> {
+  const binding = await activeBindingOf(sql, payment.customer.id, now);
+  const delayMs = custodianOf(context, binding) === undefined ? context.limits.receiptPushGraceMs : 0;
+  return { kind: 'device_push', payload: { event: 'receipt' }, ...(delayMs === 0 ? {} : { delayMs }) };
+}
+
+/**
  * Turns the effects of one step into what the transaction stores: signed
  * receipts and outcome statements (changes) and outbox rows. Runs inside the
  * step's transaction (`sql`), before it commits.
@@ -184,10 +205,11 @@ export async function materialiseEffects(
         outbox.push({ kind: 'bank_order', payload: {} });
         break;
       case 'notify_customer':
-        outbox.push({
-          kind: 'device_push',
-          payload: { event: effects.includes('issue_receipt') ? 'receipt' : 'payment-status' },
-        });
+        outbox.push(
+          effects.includes('issue_receipt')
+            ? await receiptPush(context, sql, payment, now)
+            : { kind: 'device_push', payload: { event: 'payment-status' } },
+        );
         break;
       case 'notify_merchant':
         if (payment.merchant.webhookUrl !== null) {

@@ -200,6 +200,8 @@ export interface PaymentChanges {
 export interface OutboxEntry {
   readonly kind: 'device_push' | 'bank_order' | 'webhook' | 'log_entry';
   readonly payload: Readonly<Record<string, unknown>>;
+  /** Due this long after the step (default: at once). */
+  readonly delayMs?: number;
 }
 
 /**
@@ -249,8 +251,14 @@ export async function persistStep(
   });
   for (const entry of outbox) {
     await sql.query(
-      `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
-      [payment.id, entry.kind, JSON.stringify(entry.payload), now.toISOString()],
+      `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
+      [
+        payment.id,
+        entry.kind,
+        JSON.stringify(entry.payload),
+        new Date(now.getTime() + (entry.delayMs ?? 0)).toISOString(),
+        now.toISOString(),
+      ],
     );
   }
 }

@@ -87,10 +87,9 @@ export async function refundOfParty(
  * offline asks for it with GET /payments/:id/refunds/:refundId.
  */
 export async function pushRefundReceipt(context: GatewayContext, refundId: string): Promise<void> {
-  const refund = await selectRefund(context.database, refundId);
-  if (refund?.receipt == null) return;
-  const binding = await activeBindingOf(context.database, refund.customerId, context.clock());
-  const data = await encryptTo(refund.receipt, binding.encryptionJwk);
+  const rendered = await renderRefundReceipt(context, refundId);
+  if (rendered === undefined) return;
+  const { refund, binding, data } = rendered;
   const custodian = custodianOf(context, binding);
   if (custodian !== undefined) {
     await redirectToCustody(context, custodian, {
@@ -103,4 +102,23 @@ export async function pushRefundReceipt(context: GatewayContext, refundId: strin
   }
   const event: DeviceEvent = { event: 'refund-receipt', id: refund.paymentId, data };
   context.hub.push(refund.customerId, event);
+  await context.hub.announce({ kind: 'refund', party: refund.customerId, refundId: refund.id });
+}
+
+async function renderRefundReceipt(context: GatewayContext, refundId: string) {
+  const refund = await selectRefund(context.database, refundId);
+  if (refund?.receipt == null) return undefined;
+  const binding = await activeBindingOf(context.database, refund.customerId, context.clock());
+  return { refund, binding, data: await encryptTo(refund.receipt, binding.encryptionJwk) };
+}
+
+/** Another instance's notice (devices/relay.ts): the refund's receipt for its customer's streams held here. */
+export async function refundEventForStreams(
+  context: GatewayContext,
+  refundId: string,
+): Promise<{ customerId: string; event: DeviceEvent } | undefined> {
+  const rendered = await renderRefundReceipt(context, refundId);
+  if (rendered === undefined || custodianOf(context, rendered.binding) !== undefined) return undefined;
+  const { refund, data } = rendered;
+  return { customerId: refund.customerId, event: { event: 'refund-receipt', id: refund.paymentId, data } };
 }

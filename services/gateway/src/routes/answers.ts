@@ -8,7 +8,6 @@ import {
   type JsonSchema,
   jwkSet,
   nullable,
-  openObject,
   stringSchema,
   uuid,
 } from '@mpay/http-server';
@@ -111,19 +110,26 @@ export const devicePaymentRequests: JsonSchema = exactObject(
   ['next'],
 );
 
-const adminPaymentSummary: JsonSchema = openObject({
-  id: uuid,
-  procedure: stringSchema,
-  state: stringSchema,
-  status: stringSchema,
-  securityLevel: stringSchema,
-  amount: exactObject({ currency: stringSchema, minor: stringSchema }),
-  merchant: openObject({ id: stringSchema }),
-  customer: openObject({ id: stringSchema }),
-  createdAt: isoTime,
-  updatedAt: isoTime,
-  expiresAt: isoTime,
-});
+const adminParty: JsonSchema = exactObject({ id: stringSchema, displayName: stringSchema });
+
+/** A payment as the operator lists it (admin-payments.ts summaryJson). */
+const adminPaymentSummary: JsonSchema = exactObject(
+  {
+    id: uuid,
+    procedure: stringSchema,
+    state: stringSchema,
+    status: stringSchema,
+    securityLevel: stringSchema,
+    amount: exactObject({ currency: stringSchema, minor: stringSchema }),
+    merchant: adminParty,
+    customer: adminParty,
+    failureCode: stringSchema,
+    createdAt: isoTime,
+    updatedAt: isoTime,
+    expiresAt: isoTime,
+  },
+  ['failureCode'],
+);
 
 export const adminPaymentsPage: JsonSchema = exactObject({
   payments: arrayOf(adminPaymentSummary),
@@ -137,10 +143,30 @@ export const adminPaymentsPage: JsonSchema = exactObject({
 export const adminPaymentDetail: JsonSchema = exactObject({
   payment: adminPaymentSummary,
   steps: arrayOf(
-    openObject({ sequence: integerSchema, to: stringSchema, status: stringSchema, at: isoTime }),
+    exactObject({
+      sequence: integerSchema,
+      from: nullable(stringSchema),
+      to: stringSchema,
+      status: stringSchema,
+      event: nullable(stringSchema),
+      step: nullable(stringSchema),
+      detail: nullable(stringSchema),
+      at: isoTime,
+    }),
   ),
   effects: arrayOf(
-    openObject({ kind: stringSchema, attempts: integerSchema, state: stringSchema, createdAt: isoTime }),
+    exactObject(
+      {
+        kind: stringSchema,
+        attempts: integerSchema,
+        state: { enum: ['delivered', 'abandoned', 'pending'] },
+        createdAt: isoTime,
+        deliveredAt: isoTime,
+        abandonedAt: isoTime,
+        lastError: stringSchema,
+      },
+      ['deliveredAt', 'abandonedAt', 'lastError'],
+    ),
   ),
   log: nullable(exactObject({ index: nullable(stringSchema), receipted: booleanSchema })),
 });

@@ -59,7 +59,10 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
   const confirmationSchema = {
     summary: "The customer's signed confirmation of a payment",
     tags,
-    rawBody: joseBody("The customer's JWS over the FSP's copy of the message", joseContentTypes),
+    rawBody: joseBody(
+      "The customer's consent encrypted to the FSP: consent/v1 (its JWS over the FSP's copy of the message, payload detached) or the whole signed message",
+      joseContentTypes,
+    ),
     response: {
       200: { ...confirmationAnswer, description: 'Completed: the receipt, encrypted to the device' },
       202: { ...confirmationAnswer, description: 'Authorised: the banks have not answered yet' },

@@ -244,8 +244,10 @@ export function registerRegistryRoutes(
         String(serial),
         context.clock(),
       );
-      // The lost device's open streams end now; the customer's other devices open theirs again.
+      // The lost device's open streams end now, here and at the other gateway instances;
+      // the customer's other devices open theirs again.
       context.hub.disconnect(partyId);
+      await context.hub.announce({ kind: 'disconnect', party: partyId });
       return { revoked: true };
     },
   );

@@ -4,6 +4,7 @@ import {
   isoTime,
   respondIdempotently,
   type StoredResponse,
+  signedRequest,
   stringSchema,
 } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
@@ -26,6 +27,7 @@ const indexAnswer = exactObject({ index: integerSchema });
 const submitSchema: FastifySchema = {
   summary: 'Queues an entry (authenticated submitters)',
   tags,
+  security: signedRequest,
   rawBody: {
     contentTypes: ['application/json'],
     description: 'Strict: no other fields, a canonical base64 SHA-256, metadata a bounded JSON object',

@@ -1,3 +1,4 @@
+import type { ServerTls } from '@mpay/http-server';
 import { generateCosignerKey, generateNoteKey, parseVerifierKey } from '@mpay/merkle';
 import { type Database, openDatabase } from '@mpay/storage';
 import type { Submitter } from '../http/authenticate.ts';
@@ -30,6 +31,14 @@ export interface LogStackOptions {
   readonly onAlarm?: ((alarm: WitnessAlarm) => void) | undefined;
   /** The bearer token the log's and the witness's GET /metrics ask for; none: nobody scrapes. */
   readonly metricsToken?: string | undefined;
+  /** TLS for the two ports (@mpay/pki, from the deployment's folder); absent: plain HTTP. */
+  readonly tls?: { readonly log: ServerTls; readonly witness: ServerTls } | undefined;
+  /**
+   * Runs the start of the log or of the witness inside that service's TLS
+   * client scope (@mpay/pki's tlsClientScope), so that its outgoing calls
+   * (the log's to the witness) present its own certificate; absent: as is.
+   */
+  readonly scope?: (<T>(service: 'log' | 'witness', work: () => T) => T) | undefined;
 }
 
 export interface LogStack {
@@ -91,27 +100,37 @@ export async function startLogStack(options: LogStackOptions): Promise<LogStack>
       logs: [{ origin, verifierKey: logKey.verifierKey }],
       onAlarm: options.onAlarm,
     });
+    const scope = options.scope ?? ((_service, work) => work());
     const witnessServer = createWitnessServer(witness, {
       logger: options.logger ?? false,
       metricsToken: options.metricsToken,
+      tls: options.tls?.witness,
     });
-    const witnessUrl = await witnessServer.listen({ port: options.ports?.witness ?? 0, host });
+    const witnessUrl = await scope('witness', () =>
+      witnessServer.listen({ port: options.ports?.witness ?? 0, host }),
+    );
     closers.push(() => witnessServer.close());
     const logDatabase = await open('log');
     databases.push(logDatabase);
     await migrateLog(logDatabase);
-    const log = await createLogService({
-      database: logDatabase,
-      signerKey: logKey.signerKey,
-      submitters: options.submitters,
-      witnesses: [{ url: witnessUrl, verifierKey: witnessKey.verifierKey }],
-      limits: options.limits,
-      logger: options.logger,
-      metricsToken: options.metricsToken,
-    });
+    const log = await scope('log', () =>
+      createLogService({
+        database: logDatabase,
+        signerKey: logKey.signerKey,
+        submitters: options.submitters,
+        witnesses: [{ url: witnessUrl, verifierKey: witnessKey.verifierKey }],
+        limits: options.limits,
+        logger: options.logger,
+        metricsToken: options.metricsToken,
+        tls: options.tls?.log,
+      }),
+    );
     closers.push(() => log.close());
-    const logUrl = await log.listen(options.ports?.log ?? 0, host);
-    log.start();
+    const logUrl = await scope('log', async () => {
+      const url = await log.listen(options.ports?.log ?? 0, host);
+      log.start();
+      return url;
+    });
     return {
       logUrl,
       witnessUrl,

@@ -1,3 +1,4 @@
+import { fetchFor } from '@mpay/http-client';
 import { noteBytesMax, parseCheckpoint } from '@mpay/merkle';
 import { MpayError } from '@mpay/protocol';
 import type { Cosigned, Witness } from './witness.ts';
@@ -8,7 +9,9 @@ export interface FollowOptions {
 }
 
 async function fetchText(url: string, options: FollowOptions): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(options.fetchTimeoutMs) }).catch(() => {
+  const response = await fetchFor(undefined)(url, {
+    signal: AbortSignal.timeout(options.fetchTimeoutMs),
+  }).catch(() => {
     throw new MpayError('SERVICE_UNAVAILABLE', 'log unreachable');
   });
   const text = await response.text();

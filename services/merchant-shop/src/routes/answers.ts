@@ -6,7 +6,6 @@ import {
   isoTime,
   type JsonSchema,
   nullable,
-  openObject,
   stringSchema,
   uuid,
 } from '@mpay/http-server';
@@ -46,29 +45,67 @@ const cartProperties = {
 export const cartAnswer: JsonSchema = exactObject(cartProperties);
 export const newCartAnswer: JsonSchema = exactObject({ cartToken: stringSchema, ...cartProperties });
 
-export const customerOrderAnswer: JsonSchema = openObject({
+const nullableText = nullable(stringSchema);
+const nullableTime = nullable(isoTime);
+
+/** views.ts customerOrderView: what the order's token reads. */
+const customerOrderProperties = {
   orderId: uuid,
   status: stringSchema,
   lines: arrayOf(line),
   total: amountAnswer,
-  payment: openObject({ transactionId: nullable(stringSchema), status: nullable(stringSchema) }),
-  shipment: nullable(openObject({ status: stringSchema })),
+  payment: exactObject({
+    transactionId: stringSchema,
+    status: nullableText,
+    failureCode: nullableText,
+    refundStatus: nullableText,
+  }),
+  shipment: nullable(
+    exactObject({
+      status: stringSchema,
+      carrier: nullableText,
+      trackingReference: nullableText,
+      history: arrayOf(exactObject({ status: stringSchema, at: isoTime })),
+    }),
+  ),
   createdAt: isoTime,
   updatedAt: isoTime,
-});
+};
+export const customerOrderAnswer: JsonSchema = exactObject(customerOrderProperties);
 
 export const checkoutAnswer: JsonSchema = exactObject({
   orderToken: stringSchema,
   order: customerOrderAnswer,
 });
 
-export const merchantOrderAnswer: JsonSchema = openObject({
-  orderId: uuid,
-  status: stringSchema,
+/** views.ts merchantOrderView: the customer's view, the internal state, the parties and the whole history. */
+export const merchantOrderAnswer: JsonSchema = exactObject({
+  ...customerOrderProperties,
   state: stringSchema,
-  total: amountAnswer,
-  payment: openObject({ transactionId: nullable(stringSchema) }),
-  history: arrayOf(openObject({ event: stringSchema, at: isoTime })),
+  customer: stringSchema,
+  description: stringSchema,
+  payment: exactObject({
+    transactionId: stringSchema,
+    status: nullableText,
+    payer: nullableText,
+    securityLevel: nullableText,
+    expiresAt: nullableTime,
+    requestedAt: nullableTime,
+    failureCode: nullableText,
+    refund: nullable(exactObject({ id: nullableText, status: stringSchema, updatedAt: isoTime })),
+  }),
+  history: arrayOf(
+    exactObject({
+      event: stringSchema,
+      from: nullableText,
+      to: stringSchema,
+      step: stringSchema,
+      actor: stringSchema,
+      detail: nullableText,
+      notificationId: nullableText,
+      at: isoTime,
+    }),
+  ),
 });
 
 export const orderListAnswer: JsonSchema = exactObject({
@@ -87,20 +124,61 @@ export const orderListAnswer: JsonSchema = exactObject({
   ),
 });
 
-const notification = openObject({ id: stringSchema, event: stringSchema });
+/** notifications/store.ts decode: the stored FSP notification, its JWS and the object it carries by event. */
+const notificationBase = {
+  id: stringSchema,
+  receivedAt: isoTime,
+  jws: stringSchema,
+  subject: stringSchema,
+  status: nullableText,
+  orderId: nullableText,
+  outcome: stringSchema,
+  outcomeDetail: nullableText,
+};
+const notification: JsonSchema = {
+  anyOf: [
+    exactObject({ ...notificationBase, event: { const: 'payment.updated' }, payment: { type: 'object' } }),
+    exactObject({ ...notificationBase, event: { const: 'trade.claimed' }, claim: { type: 'object' } }),
+    exactObject({ ...notificationBase, event: { const: 'refund.updated' }, refund: { type: 'object' } }),
+  ],
+};
 export const notificationsAnswer: JsonSchema = exactObject({ notifications: arrayOf(notification) });
 export const paymentNotificationsAnswer: JsonSchema = arrayOf(notification);
 
 export const webhookAnswer: JsonSchema = exactObject({ received: { const: true }, duplicate: booleanSchema });
 
-export const saleAnswer: JsonSchema = openObject({
-  saleId: uuid,
-  status: stringSchema,
-  state: stringSchema,
-  amount: amountAnswer,
-  qrPayload: stringSchema,
-  codeExpiresAt: isoTime,
-});
+/** till/views.ts saleView (with `history` when one sale is read). */
+export const saleAnswer: JsonSchema = exactObject(
+  {
+    saleId: uuid,
+    status: stringSchema,
+    state: stringSchema,
+    amount: amountAnswer,
+    reference: nullableText,
+    qrPayload: stringSchema,
+    codeExpiresAt: isoTime,
+    customer: nullableText,
+    claimedAt: nullableTime,
+    securityLevel: nullableText,
+    paymentExpiresAt: nullableTime,
+    failureCode: nullableText,
+    paidAt: nullableTime,
+    createdAt: isoTime,
+    updatedAt: isoTime,
+    history: arrayOf(
+      exactObject({
+        event: stringSchema,
+        from: stringSchema,
+        to: stringSchema,
+        actor: stringSchema,
+        detail: nullableText,
+        notificationId: nullableText,
+        at: isoTime,
+      }),
+    ),
+  },
+  ['history'],
+);
 
 export const salesAnswer: JsonSchema = exactObject({ sales: arrayOf(saleAnswer) });
 
@@ -118,10 +196,18 @@ export const tillRefundAnswer: JsonSchema = exactObject({
 
 export const paidPaymentsAnswer: JsonSchema = exactObject({
   payments: arrayOf(
-    openObject({
+    exactObject({
       kind: { enum: ['sale', 'order'] },
       paymentId: uuid,
+      saleId: nullable(uuid),
+      orderId: nullable(uuid),
+      status: stringSchema,
+      amount: amountAnswer,
+      description: stringSchema,
+      customer: nullableText,
+      shipment: nullable(exactObject({ status: stringSchema })),
       refunds: arrayOf(tillRefundAnswer),
+      refundable: exactObject({ currency: stringSchema, minor: stringSchema }),
       at: isoTime,
     }),
   ),

@@ -115,14 +115,14 @@ describe('parseXmlDocument: hostile and malformed input', () => {
     expect(outcome(text)).toBe(code);
   });
 
-  it('fails fast on 10,000 levels of nesting, without recursion', () => {
+  // A recursive parser would overflow the stack (a RangeError, not the catalogued code) on a million
+  // levels. How fast it gives up is a benchmark's business, not a test's: no timing is asserted.
+  it('refuses 10,000 and 1,000,000 levels of nesting with its limit code, without recursion', () => {
     expect(outcome('<a>'.repeat(10_000))).toBe('XML_LIMIT_EXCEEDED');
     const million = `${'<a>'.repeat(1_000_000)}${'</a>'.repeat(1_000_000)}`;
-    const started = performance.now();
     expect(outcome(million, { documentBytesMax: 16 * 1024 * 1024, depthMax: 256 })).toBe(
       'XML_LIMIT_EXCEEDED',
     );
-    expect(performance.now() - started).toBeLessThan(2_000);
   });
 
   it('refuses a 10 MB document before parsing it', () => {

@@ -21,6 +21,7 @@ import {
   reference,
 } from '../schemas.ts';
 import type { StrictSchema } from '../strict-validator.ts';
+import { checkMessageSignerIsPeer } from '../tls-peer.ts';
 
 const bankId = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as const;
 
@@ -345,6 +346,9 @@ export function registerFundsTransferRoute(app: FastifyInstance, context: Interb
   app.post<{ Body: { message: string } }>(
     '/interbank/funds-transfers',
     { schema: { ...bankDocs['POST /interbank/funds-transfers'], body: fundsTransferBodySchema } },
-    async (request) => ({ answer: await receiveFundsTransfer(context, request.body.message) }),
+    async (request) => {
+      checkMessageSignerIsPeer(request, request.body.message);
+      return { answer: await receiveFundsTransfer(context, request.body.message) };
+    },
   );
 }

@@ -19,6 +19,7 @@ import {
   reference,
 } from '../schemas.ts';
 import type { StrictSchema } from '../strict-validator.ts';
+import { checkMessageSignerIsPeer } from '../tls-peer.ts';
 import type { InterbankRouteContext } from './interbank.ts';
 
 const bankId = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as const;
@@ -233,6 +234,9 @@ export function registerRefundTransferRoute(app: FastifyInstance, context: Inter
   app.post<{ Body: { message: string } }>(
     '/interbank/refund-transfers',
     { schema: { ...bankDocs['POST /interbank/refund-transfers'], body: refundTransferBodySchema } },
-    async (request) => ({ answer: await receiveRefundTransfer(context, request.body.message) }),
+    async (request) => {
+      checkMessageSignerIsPeer(request, request.body.message);
+      return { answer: await receiveRefundTransfer(context, request.body.message) };
+    },
   );
 }

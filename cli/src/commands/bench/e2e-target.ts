@@ -1,0 +1,273 @@
+/**
+ * The platform `mpay bench e2e` drives: one it starts in this process, or
+ * one already running (`--data DIR` / `--url`), found through the
+ * deployment.json `mpay up` writes and the secrets of its data folder (the
+ * banks' operator keys, the gateway's operator token, the demo merchant's
+ * keys), as `mpay demo` finds them. What each profile's registration needs
+ * comes from here, and the servers' CPU: the process's own in-process, else
+ * read from /proc for the deployment's process and its children (same
+ * machine only).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PrivateJwk } from '@mpay/envelope';
+import { demoParties } from '../../platform/seed.ts';
+import type { Platform } from '../../platform/start.ts';
+import {
+  bankOperator,
+  type Deployment,
+  type OperatorClient,
+  operatorClient,
+  readJson,
+} from '../deployment.ts';
+import { mailDirOf } from '../mail.ts';
+import { smsDirOf } from '../sms.ts';
+
+export interface BenchBank {
+  readonly id: string;
+  readonly url: string;
+  readonly operator: OperatorClient;
+}
+
+export interface BenchTarget {
+  /** 'pglite', 'postgres', or 'running' (a platform this command did not start). */
+  readonly database: string;
+  /** How the report names where the servers ran. */
+  readonly where: string;
+  readonly inProcess: boolean;
+  readonly gatewayUrl: string;
+  readonly custody: { readonly url: string; readonly id: string };
+  readonly banks: readonly BenchBank[];
+  /** The gateway's operator bearer token (phone aliases). */
+  readonly operatorToken: string;
+  readonly merchant: {
+    readonly id: string;
+    readonly signingJwk: PrivateJwk;
+    readonly encryptionJwk: PrivateJwk;
+  };
+  /** Where the embedded mail server keeps its mail (macro registration), if it is in use. */
+  readonly mailDir: string | undefined;
+  /** Where the embedded SMS gateway keeps its texts (banking login codes), if it is in use. */
+  readonly smsDir: string | undefined;
+}
+
+export function bankOf(target: BenchTarget, id: string): BenchBank {
+  const bank = target.banks.find((candidate) => candidate.id === id);
+  if (bank === undefined) throw new Error(`the platform runs no bank ${id}`);
+  return bank;
+}
+
+/** A platform this process started. */
+export function inProcessTarget(platform: Platform, database: string): BenchTarget {
+  return {
+    database,
+    where: 'in this process',
+    inProcess: true,
+    gatewayUrl: platform.urls.gateway,
+    custody: { url: platform.urls.custody, id: platform.custody.context.custody.id },
+    banks: platform.banks.map((bank) => ({
+      id: bank.id,
+      url: bank.url,
+      operator: bankOperator(bank, bank.operatorKey),
+    })),
+    operatorToken: platform.operatorToken,
+    merchant: {
+      id: demoParties.merchant.id,
+      signingJwk: platform.credentials.merchantKeys.signing.privateJwk,
+      encryptionJwk: platform.credentials.merchantKeys.encryption.privateJwk,
+    },
+    mailDir: platform.mail.dir,
+    smsDir: platform.sms.dir,
+  };
+}
+
+/** Loopback only: a platform elsewhere has its CPU out of reach, and the bench is no load generator for others' hosts. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127(\.[0-9]{1,3}){3}$/.test(host);
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** A running platform, or the reason it cannot be driven (the caller prints it and exits 2). */
+export async function runningTarget(
+  dataDir: string,
+  url: string | undefined,
+): Promise<{ target: BenchTarget; pid: number } | { refusal: string }> {
+  const deployment = await readJson<Deployment>(join(dataDir, 'deployment.json'));
+  if (deployment === undefined || typeof deployment.gateway !== 'string' || !Array.isArray(deployment.banks))
+    return {
+      refusal: `no deployment.json in ${dataDir}: start the platform there with \`mpay up --data ${dataDir}\` (or \`npm start\`)`,
+    };
+  if (url !== undefined && new URL(url).origin !== new URL(deployment.gateway).origin)
+    return {
+      refusal: `--url ${url} is not the gateway of the deployment in ${dataDir} (${deployment.gateway}); name its data folder`,
+    };
+  const urls = [
+    deployment.gateway,
+    deployment.custody?.url ?? '',
+    ...deployment.banks.map((bank) => bank.url),
+  ];
+  const remote = urls.find((candidate) => !isLoopbackUrl(candidate));
+  if (remote !== undefined)
+    return {
+      refusal: `${remote === '' ? 'the deployment names no custody' : `${remote} is not on loopback`}: mpay bench e2e drives a platform on this machine only (127.0.0.1, ::1, localhost)`,
+    };
+  if (!(await healthy(deployment.gateway)))
+    return {
+      refusal: `no platform answers at ${deployment.gateway} (from ${dataDir}/deployment.json): is it running?`,
+    };
+  const operatorToken = await readJson<string>(join(dataDir, 'keys', 'operator-token.json'));
+  const merchantKeys = await readJson<{
+    signing: { privateJwk: PrivateJwk };
+    encryption: { privateJwk: PrivateJwk };
+  }>(join(dataDir, 'parties', `${demoParties.merchant.id}.json`));
+  if (typeof operatorToken !== 'string' || merchantKeys === undefined)
+    return { refusal: `no operator token or merchant keys in ${dataDir}/keys, ${dataDir}/parties` };
+  const banks: BenchBank[] = [];
+  for (const bank of deployment.banks) {
+    try {
+      banks.push({ id: bank.id, url: bank.url, operator: await operatorClient(dataDir, bank) });
+    } catch {
+      return { refusal: `no operator key for ${bank.id} in ${dataDir}/keys` };
+    }
+  }
+  const custody = deployment.custody;
+  if (custody === undefined) return { refusal: `the deployment in ${dataDir} names no custody` };
+  return {
+    pid: deployment.pid,
+    target: {
+      database: 'running',
+      where: `a running platform, pid ${deployment.pid}`,
+      inProcess: false,
+      gatewayUrl: deployment.gateway,
+      custody,
+      banks,
+      operatorToken,
+      merchant: {
+        id: demoParties.merchant.id,
+        signingJwk: merchantKeys.signing.privateJwk,
+        encryptionJwk: merchantKeys.encryption.privateJwk,
+      },
+      mailDir: mailDirOf(dataDir),
+      smsDir: smsDirOf(dataDir),
+    },
+  };
+}
+
+let clockTicks: number | undefined;
+
+/** USER_HZ, the unit of /proc/<pid>/stat's times (100 nearly everywhere). */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+interface ProcStat {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly cpuTicks: number;
+}
+
+async function procStat(pid: number): Promise<ProcStat | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  // The command name is in parentheses and may hold spaces: the fields start after its last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // From the state (field 3): ppid is field 4, utime 14, stime 15.
+  return { pid, ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
+}
+
+/**
+ * The CPU (ms) of `pid` and every process under it (`mpay up --processes`
+ * runs each service as a child), leaving out `exclude` and its children (the
+ * driver, when the platform runs in the process that forks it). Undefined
+ * when /proc does not show `pid` (another machine, another OS, gone).
+ */
+export async function processTreeCpuMs(
+  pid: number,
+  exclude: number | undefined,
+): Promise<number | undefined> {
+  const root = await procStat(pid);
+  if (root === undefined) return undefined;
+  const all: ProcStat[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const found = await procStat(Number(entry));
+    if (found !== undefined) all.push(found);
+  }
+  const children = new Map<number, ProcStat[]>();
+  for (const entry of all) children.set(entry.ppid, [...(children.get(entry.ppid) ?? []), entry]);
+  let ticks = 0;
+  const stack = [root];
+  for (let visited = 0; stack.length > 0 && visited < 100_000; visited += 1) {
+    const next = stack.pop()!;
+    if (next.pid === exclude) continue;
+    ticks += next.cpuTicks;
+    stack.push(...(children.get(next.pid) ?? []));
+  }
+  return (ticks * 1000) / ticksPerSecond();
+}
+
+/** Whether `path` is a folder (a `--url` given a data folder). */
+export async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+/** A new customer's account at the demo customers' bank, opened and funded by its operator; its id. */
+export async function openFundedAccount(
+  target: BenchTarget,
+  partyId: string,
+  minor: bigint,
+): Promise<string> {
+  const bank = bankOf(target, demoParties.bank.id);
+  const account = randomUUID();
+  const currency = demoParties.bank.currency;
+  await bank.operator.post('/accounts', { id: account, owner: partyId, currency, kind: 'customer' });
+  await bank.operator.post('/transfers', {
+    id: randomUUID(),
+    debitAccountId: demoParties.bank.fundingAccount,
+    creditAccountId: account,
+    amount: minor.toString(),
+    currency,
+    reference: 'bench opening balance',
+  });
+  return account;
+}
+
+/** The gateway's operator API: a phone number for a party (what merchants ask by). */
+export async function addAlias(target: BenchTarget, msisdn: string, partyId: string): Promise<Response> {
+  return fetch(`${target.gatewayUrl}/admin/aliases`, {
+    method: 'POST',
+    body: JSON.stringify({ alias: msisdn, partyId }),
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${target.operatorToken}`,
+      'idempotency-key': `bench-alias-${msisdn}-${partyId}`,
+    },
+  });
+}
+
+/** A phone number no other bench customer of this run has: +3897 and 8 random digits. */
+export function benchMsisdn(): string {
+  return `+3897${(randomBytes(4).readUInt32BE(0) % 10 ** 8).toString().padStart(8, '0')}`;
+}

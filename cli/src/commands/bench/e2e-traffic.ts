@@ -1,0 +1,238 @@
+/**
+ * What every driver of `mpay bench e2e` shares, whatever its profile: the
+ * traffic counting per party (the child's `fetch` wrapped), the WebCrypto
+ * counting, and the measured run itself (warm-up, window, drain) over the
+ * profile's paying units. Each profile's driver (e2e-driver.ts for ims,
+ * e2e-driver-custody.ts, e2e-driver-macro.ts, e2e-driver-banking.ts) builds
+ * its units and hands them to `measure`.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CurrencyCode } from '@mpay/protocol';
+import { meterFetch, type PartyTraffic } from '../traffic.ts';
+import { countSubtleCalls, type SubtleCounter, timeMix } from './e2e-crypto.ts';
+
+export const benchProfiles = ['ims', 'ims-custody', 'macro', 'banking'] as const;
+export type BenchProfile = (typeof benchProfiles)[number];
+
+/** Who sends a request: the customer's device (or phone), or the merchant. */
+export type Party = 'device' | 'merchant';
+
+export type { PartyTraffic };
+
+/** What every profile's driver is told besides its own parties. */
+export interface DriverTiming {
+  readonly warmupMs: number;
+  readonly windowMs: number;
+  /** How long each kind of crypto call is replayed for the ceiling (shorter for a short run). */
+  readonly mixBudgetMs: number;
+}
+
+/** A profile driver's timing and what each of its payments pays. */
+export interface DriverPayment extends DriverTiming {
+  readonly currency: CurrencyCode;
+  readonly amountMinor: bigint;
+}
+
+export interface DriverReport {
+  readonly payments: number;
+  readonly windowMs: number;
+  readonly latenciesMs: readonly number[];
+  /** Payments that failed, in the warm-up, the window or the drain. */
+  readonly failures: number;
+  readonly failureSamples: readonly string[];
+  /** Payments completed in all (warm-up and drain too): the money the audit should see moved. */
+  readonly completedTotal: number;
+  readonly traffic: Record<Party, PartyTraffic>;
+  readonly cpuMs: { readonly user: number; readonly system: number };
+  readonly cryptoCounts: Record<string, number>;
+  readonly cryptoMsPerPayment: number;
+  readonly cryptoMicrosecondsPerCall: Record<string, number>;
+}
+
+export type DriverMessage =
+  | { readonly type: 'window-start' }
+  | { readonly type: 'window-end' }
+  | { readonly type: 'progress'; readonly line: string }
+  | { readonly type: 'report'; readonly report: DriverReport }
+  | { readonly type: 'error'; readonly message: string };
+
+export type SendToParent = (message: DriverMessage) => void;
+
+const partyOf = new AsyncLocalStorage<Party>();
+
+/** Runs `work` as `party`: every fetch it makes (and its streams) counts for that party. */
+export function asParty<T>(party: Party, work: () => Promise<T>): Promise<T> {
+  return partyOf.run(party, work);
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message}`;
+  }
+  return String(error);
+}
+
+/** The driver's meters: installed before any party opens a connection (a stream's bytes in the window count). */
+export interface Meter {
+  readonly traffic: Record<Party, PartyTraffic>;
+  readonly subtle: SubtleCounter;
+  counting: boolean;
+}
+
+/**
+ * Wraps the global fetch (../traffic.ts's meter, as `mpay demo` counts): per
+ * party, the calls made and the bytes of each request (path and query,
+ * headers, body) and answer (headers, body as it streams) while counting.
+ * HTTP framing (request and status lines, chunk sizes) and TCP/TLS overhead
+ * are not counted (loopback, no TLS). A call made outside `asParty` is not
+ * counted.
+ */
+export function startMeter(): Meter {
+  const fetchMeter = meterFetch<Party>(['device', 'merchant'], {
+    countQuery: true,
+    keepCalls: false,
+    counting: false,
+    partyOf,
+  });
+  return {
+    traffic: fetchMeter.traffic,
+    subtle: countSubtleCalls(),
+    get counting() {
+      return fetchMeter.counting;
+    },
+    set counting(value: boolean) {
+      fetchMeter.counting = value;
+    },
+  };
+}
+
+/** One customer paying serially: `pay` is one payment, resolving to its latency in ms. */
+export interface PayingUnit {
+  pay(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** How long the window stays open past its length, waiting for its first completed payment. */
+const windowExtensionMaxMs = 60_000;
+
+/** How long a unit waits, after a failure, before it pays again: a failing platform is not hammered. */
+const afterFailureMs = 100;
+
+/**
+ * The measured run: every unit pays serially, all in parallel; after the
+ * warm-up the window opens (the parent told, to read the servers' CPU and
+ * crypto), the payments that complete inside it count, with their latency;
+ * a window in which no payment both started and completed stays open until
+ * one has (so that the traffic counted is at least one whole payment's; at most
+ * `windowExtensionMaxMs` more: the report says how long it was). Then the
+ * drain, and the driver's share of the crypto mix timed alone.
+ */
+export async function measure(
+  meter: Meter,
+  units: readonly PayingUnit[],
+  timing: DriverTiming,
+  send: SendToParent,
+): Promise<DriverReport> {
+  const latencies: number[] = [];
+  const failureSamples: string[] = [];
+  let failures = 0;
+  let completedTotal = 0;
+  let inWindow = false;
+  let stopping = false;
+  let firstInWindow: (() => void) | undefined;
+  /** Payments that started and completed inside the window: all their traffic is the window's. */
+  let wholeInWindow = 0;
+  const loops = units.map(async (unit) => {
+    while (!stopping) {
+      const startedInWindow = inWindow;
+      try {
+        const ms = await unit.pay();
+        completedTotal += 1;
+        // A payment is the window's when it completed inside it (its latency too).
+        if (inWindow) {
+          latencies.push(ms);
+          if (startedInWindow) {
+            wholeInWindow += 1;
+            firstInWindow?.();
+          }
+        }
+      } catch (error) {
+        failures += 1;
+        if (failureSamples.length < 5) failureSamples.push(describeError(error));
+        await new Promise((resolve) => setTimeout(resolve, afterFailureMs));
+      }
+    }
+  });
+  send({ type: 'progress', line: `warm-up ${timing.warmupMs / 1000} s` });
+  await new Promise((resolve) => setTimeout(resolve, timing.warmupMs));
+  const cpuAtStart = process.cpuUsage();
+  meter.counting = true;
+  meter.subtle.active = true;
+  inWindow = true;
+  const windowStarted = performance.now();
+  send({ type: 'window-start' });
+  send({ type: 'progress', line: `measuring ${timing.windowMs / 1000} s` });
+  await new Promise((resolve) => setTimeout(resolve, timing.windowMs));
+  if (wholeInWindow === 0) {
+    // No payment both started and completed in it (a short window on a busy machine): it stays open until one has.
+    send({
+      type: 'progress',
+      line: `no payment has started and completed in the window yet: it stays open until one has (${windowExtensionMaxMs / 1000} s at most)`,
+    });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, windowExtensionMaxMs);
+      firstInWindow = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+  inWindow = false;
+  meter.counting = false;
+  meter.subtle.active = false;
+  const windowMs = performance.now() - windowStarted;
+  const cpu = process.cpuUsage(cpuAtStart);
+  send({ type: 'window-end' });
+  stopping = true;
+  send({ type: 'progress', line: 'draining the payments under way' });
+  await Promise.all(loops);
+  await Promise.all(units.map((unit) => unit.close()));
+  const payments = latencies.length;
+  const counts = meter.subtle.counts();
+  const exact = Object.fromEntries(
+    Object.entries(counts).map(([kind, count]) => [kind, payments === 0 ? 0 : count / payments]),
+  );
+  send({ type: 'progress', line: 'timing the driver’s crypto mix alone' });
+  const mix = await timeMix(exact, meter.subtle.samples, timing.mixBudgetMs);
+  meter.subtle.restore();
+  return {
+    payments,
+    windowMs,
+    latenciesMs: latencies,
+    failures,
+    failureSamples,
+    completedTotal,
+    traffic: meter.traffic,
+    cpuMs: { user: cpu.user / 1000, system: cpu.system / 1000 },
+    cryptoCounts: counts,
+    cryptoMsPerPayment: mix.msPerPayment,
+    cryptoMicrosecondsPerCall: mix.microsecondsPerCall,
+  };
+}
+
+/** Polls `read` every `intervalMs` until it gives a value, at most `deadlineMs` (then the error names `what`). */
+export async function pollUntil<T>(
+  what: string,
+  deadlineMs: number,
+  intervalMs: number,
+  read: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${deadlineMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

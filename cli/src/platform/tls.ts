@@ -1,0 +1,145 @@
+import { readFile } from 'node:fs/promises';
+import { type FetchFunction, setFetchSource } from '@mpay/http-client';
+import type { ServerTls } from '@mpay/http-server';
+import {
+  caPathsOf,
+  createCaTrustAgent,
+  type InstitutionRoutes,
+  loadDeploymentCa,
+  type ServiceTls,
+  serviceTlsOf,
+  tlsClientScope,
+  tlsFetch,
+} from '@mpay/pki';
+import { platformInstitutions } from '../commands/pki-platform.ts';
+import { type BankId, bankIds } from './banks.ts';
+
+/** The platform's services, each with the institution whose certificate it holds. */
+export type PlatformTlsService = 'gateway' | 'custody' | 'log' | 'witness' | 'shop' | BankId;
+
+/** The routes of a bank that an institution calls with the request signed in its body, not in an Authorization header. */
+export const interbankRoutePrefixes = Object.freeze([
+  '/interbank/funds-transfers',
+  '/interbank/refund-transfers',
+]);
+
+/** The witness's route the log calls (its note is signed by the log; the port asks for the log's certificate). */
+export const witnessRoutePrefixes = Object.freeze(['/add-checkpoint']);
+
+/**
+ * TLS for every port of the platform and every call between its services,
+ * from `<dataDir>/pki` (ensurePlatformPki made it):
+ *
+ * - the gateway, the banks, custody and the log serve devices, merchants and
+ *   the public as well as institutions: their ports ask for a client
+ *   certificate without demanding one, and a request signed as one of the
+ *   deployment's institutions (or a bank's interbank route) is refused
+ *   unless its certificate is of the deployment's CA and names that
+ *   institution (@mpay/pki's sharedServerTls);
+ * - the witness: its cosigning route (the log's call) needs a certificate
+ *   of the deployment, its reads none; the merchant shop: server TLS only
+ *   (browsers, the demo);
+ * - every service calls out with its own certificate and the CA as its only
+ *   trust anchor (the services of one process each in their own
+ *   tlsClientScope); anything else in the process (the seed, the web proxy,
+ *   the operator console) with the CA and no certificate.
+ */
+export interface PlatformTls {
+  /** The deployment's CA certificate, PEM, and its path (for deployment.json and the banner). */
+  readonly caPem: string;
+  readonly caPath: string;
+  /** The `tls` option of that service's server. */
+  server(service: PlatformTlsService): ServerTls;
+  /** Runs `work` (a service's creation, listen and start) so that its outgoing calls present its certificate. */
+  scope<T>(service: PlatformTlsService, work: () => T): T;
+  /** The fetch of this process outside any service: the CA trusted, no certificate presented. */
+  readonly fetch: FetchFunction;
+  /** Unregisters the fetch source and closes every agent. */
+  close(): Promise<void>;
+}
+
+function holderOf(service: PlatformTlsService): { institution: string; service: string } {
+  switch (service) {
+    case 'gateway':
+      return { institution: 'fsp.mpay', service: 'gateway' };
+    case 'custody':
+      return { institution: 'custody.mpay', service: 'custody' };
+    case 'log':
+      return { institution: 'log.mpay', service: 'log' };
+    case 'witness':
+      return { institution: 'witness.mpay', service: 'witness' };
+    case 'shop':
+      return { institution: 'merkur.trade', service: 'shop' };
+    default:
+      return { institution: service, service: 'bank' };
+  }
+}
+
+/**
+ * Loads every service's TLS from `<dataDir>/pki` and registers this
+ * process's fetch source (@mpay/http-client): a service's own client inside
+ * its scope, the CA-only client elsewhere. One platform with TLS per process.
+ */
+export async function loadPlatformTls(
+  dataDir: string,
+  services: readonly PlatformTlsService[],
+  now: Date = new Date(),
+): Promise<PlatformTls> {
+  const ca = await loadDeploymentCa(dataDir, now);
+  const institutions = platformInstitutions.map((institution) => institution.id);
+  const loaded = new Map<PlatformTlsService, ServiceTls>();
+  for (const service of services) {
+    const holder = holderOf(service);
+    const routes: 'public' | InstitutionRoutes =
+      service === 'shop'
+        ? 'public'
+        : service === 'witness'
+          ? { institutions, pathPrefixes: witnessRoutePrefixes, pathPrefixPeers: ['log.mpay'] }
+          : service === 'gateway' || service === 'custody' || service === 'log'
+            ? { institutions }
+            : { institutions, pathPrefixes: interbankRoutePrefixes, pathPrefixPeers: bankIds };
+    loaded.set(service, await serviceTlsOf(dataDir, holder.institution, holder.service, routes, now));
+  }
+  const anonymous = createCaTrustAgent(ca.pem.certPem);
+  const fetch = tlsFetch(anonymous);
+  setFetchSource(() => tlsClientScope.source() ?? fetch);
+  const of = (service: PlatformTlsService): ServiceTls => {
+    const tls = loaded.get(service);
+    if (tls === undefined) throw new Error(`platform TLS: ${service} was not loaded`);
+    return tls;
+  };
+  return {
+    caPem: ca.pem.certPem,
+    caPath: caPathsOf(dataDir).certPath,
+    server: (service) => of(service).server,
+    scope: (service, work) => tlsClientScope.run(of(service).fetch, work),
+    fetch,
+    async close() {
+      setFetchSource(undefined);
+      await Promise.all([anonymous.close(), ...[...loaded.values()].map((tls) => tls.agent.close())]);
+    },
+  };
+}
+
+/**
+ * For a command that calls a TLS deployment (`mpay demo`, `audit`, …):
+ * the process's fetch trusts the deployment's CA (and nothing else) when
+ * `caPath` names it; plain HTTP URLs are fetched as before. Replaces
+ * globalThis.fetch, so that every call of the process (the SDK's, the
+ * http-client's, the demo's meter) goes through it.
+ */
+export async function trustDeploymentCa(caPath: string): Promise<void> {
+  const caPem = await readFile(caPath, 'utf8');
+  const agent = createCaTrustAgent(caPem);
+  globalThis.fetch = tlsFetch(agent) as typeof globalThis.fetch;
+}
+
+/**
+ * Whether `mpay up` (and `--processes`) sets TLS up: on unless `--no-tls`
+ * or MPAY_TLS=0 (also `false`, `off`, `no`) says otherwise.
+ */
+export function tlsWanted(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv): boolean {
+  if (flags.has('no-tls')) return false;
+  const value = env.MPAY_TLS?.trim().toLowerCase();
+  return !(value === '0' || value === 'false' || value === 'off' || value === 'no');
+}

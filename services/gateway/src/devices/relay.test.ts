@@ -1,0 +1,110 @@
+import { createServer, get, type ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor, within } from '../../../../test/support/deadlines.ts';
+import { openTestGateway, type TestGateway } from '../test-helpers.ts';
+import { type DeviceRelay, deviceNoticeChannel, parseEnvelope, startDeviceRelay } from './relay.ts';
+
+/**
+ * Two gateway instances in one process on one database (the embedded PGlite
+ * here, PostgreSQL when DATABASE_URL is set): what one announces reaches the
+ * streams the other holds. The whole path with payments is test/e2e/gateways.test.ts.
+ */
+let a: TestGateway;
+let b: TestGateway;
+let relayA: DeviceRelay;
+let relayB: DeviceRelay;
+beforeAll(async () => {
+  a = await openTestGateway();
+  b = await openTestGateway({ database: a.database });
+  relayA = await startDeviceRelay(a.context);
+  relayB = await startDeviceRelay(b.context);
+});
+afterAll(async () => {
+  await relayA?.stop();
+  await relayB?.stop();
+  b?.context.hub.close();
+  await a?.close();
+});
+
+/** A device stream held by `gateway`'s hub; `ended` resolves when the server ends it. */
+async function streamAt(gateway: TestGateway, party: string) {
+  const server = createServer((_request, response: ServerResponse) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    response.write(': open\n\n');
+    gateway.context.hub.attach(party, response);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  const { ended } = await within(
+    new Promise<{ ended: Promise<void> }>((opened, failed) => {
+      get({ host: '127.0.0.1', port, path: '/', agent: false }, (response) => {
+        response.once('data', () =>
+          opened({ ended: new Promise((done) => response.on('end', () => done())) }),
+        );
+        response.resume();
+      }).on('error', failed);
+    }),
+    { deadlineMs: requestDeadlineMs, what: `a stream of ${party}` },
+  );
+  return { ended, close: () => new Promise<void>((done) => server.close(() => done())) };
+}
+
+describe('device notices between gateway instances', () => {
+  it("ends a revoked party's streams at the other instance, and not the announcer's own", async () => {
+    const atA = await streamAt(a, 'ana@person.xbank');
+    const atB = await streamAt(b, 'ana@person.xbank');
+    try {
+      const handled = relayA.handled;
+      await b.context.hub.announce({ kind: 'disconnect', party: 'ana@person.xbank' });
+      await within(atA.ended, { deadlineMs: requestDeadlineMs, what: "ana's stream at A to end" });
+      expect(a.context.hub.isConnected('ana@person.xbank')).toBe(false);
+      expect(relayA.handled).toBe(handled + 1);
+      // B ignores its own notice (it acts on what it announces itself).
+      expect(b.context.hub.isConnected('ana@person.xbank')).toBe(true);
+    } finally {
+      b.context.hub.disconnect('ana@person.xbank');
+      await atA.close();
+      await atB.close();
+    }
+  });
+
+  it('ignores what it does not understand and a notice of a payment that does not exist', async () => {
+    const atA = await streamAt(a, 'ben@person.xbank');
+    try {
+      const warnings = a.warnings.length;
+      await a.database.notify(deviceNoticeChannel, 'not json');
+      await b.context.hub.announce({
+        kind: 'payment',
+        party: 'ben@person.xbank',
+        paymentId: '00000000-0000-4000-8000-000000000000',
+        event: 'payment-request',
+      });
+      await waitFor(() => a.warnings.length >= warnings + 2, {
+        deadlineMs: requestDeadlineMs,
+        what: 'A to warn of both notices',
+      });
+      expect(a.context.hub.isConnected('ben@person.xbank')).toBe(true);
+    } finally {
+      a.context.hub.disconnect('ben@person.xbank');
+      await atA.close();
+    }
+  });
+
+  it('reads only the notices it knows, ids and no more', () => {
+    const notice = { kind: 'refund', party: 'ana@person.xbank', refundId: 'r1' };
+    expect(parseEnvelope(JSON.stringify({ from: 'x', notice }))).toEqual({ from: 'x', notice });
+    expect(
+      parseEnvelope(JSON.stringify({ from: 'x', notice: { ...notice, kind: 'other' } })),
+    ).toBeUndefined();
+    expect(
+      parseEnvelope(
+        JSON.stringify({
+          from: 'x',
+          notice: { kind: 'payment', party: 'p', paymentId: 'i', event: 'secret' },
+        }),
+      ),
+    ).toBeUndefined();
+    expect(parseEnvelope(JSON.stringify({ notice }))).toBeUndefined();
+    expect(parseEnvelope('[]')).toBeUndefined();
+  });
+});

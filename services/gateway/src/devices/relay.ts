@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import type { GatewayContext } from '../context.ts';
+import { paymentEventForStreams } from '../outbox/deliver.ts';
+import { refundEventForStreams } from '../refunds/view.ts';
+import type { DeviceEvent, DeviceNotice } from './hub.ts';
+
+/**
+ * Device pushes across gateway instances on one database (docs/scaling.md).
+ * A device's event stream is held by one instance; the outbox row of a push
+ * is delivered by whichever instance claims it. That instance writes the
+ * event to the streams it holds and announces it on the database's channel
+ * (PostgreSQL NOTIFY; PGlite: its own, one process) as ids only; every other
+ * instance that holds a stream of that customer reads the event from the
+ * database and writes it there. Nothing secret travels in a notice, and a
+ * notice only says where to look: the payment or refund named decides whose
+ * streams get it, never the notice's party.
+ */
+export const deviceNoticeChannel = 'device_events';
+
+/** Notices waiting to be handled here; above it new ones are dropped with a warning (the devices get what waits on reconnect). */
+export const relayBacklogMax = 1_000;
+
+interface Envelope {
+  /** The announcing instance, which ignores its own notices. */
+  readonly from: string;
+  readonly notice: DeviceNotice;
+}
+
+const paymentEvents: ReadonlySet<string> = new Set(['payment-request', 'receipt', 'payment-status']);
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256;
+}
+
+/** A notice as sent, or undefined for anything else on the channel. */
+export function parseEnvelope(payload: string): Envelope | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { from, notice } = value as { from?: unknown; notice?: unknown };
+  if (!isText(from) || typeof notice !== 'object' || notice === null) return undefined;
+  const fields = notice as Record<string, unknown>;
+  if (!isText(fields.party)) return undefined;
+  const party = fields.party;
+  switch (fields.kind) {
+    case 'payment':
+      if (!isText(fields.paymentId) || !isText(fields.event) || !paymentEvents.has(fields.event))
+        return undefined;
+      return {
+        from,
+        notice: {
+          kind: 'payment',
+          party,
+          paymentId: fields.paymentId,
+          event: fields.event as 'payment-request' | 'receipt' | 'payment-status',
+        },
+      };
+    case 'refund':
+      return isText(fields.refundId)
+        ? { from, notice: { kind: 'refund', party, refundId: fields.refundId } }
+        : undefined;
+    case 'disconnect':
+      return { from, notice: { kind: 'disconnect', party } };
+    default:
+      return undefined;
+  }
+}
+
+export interface DeviceRelay {
+  /** This instance's id in the notices. */
+  readonly instanceId: string;
+  /** Notices from other instances handled so far (pushed or disconnected here), for tests and metrics. */
+  readonly handled: number;
+  /** Stops listening and waits for the notices under way. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Listens for the other instances' notices and sets the hub's sender. After
+ * the listening connection was lost and is back, every stream held here is
+ * ended: the devices open them again and get what waits for them.
+ */
+export async function startDeviceRelay(context: GatewayContext): Promise<DeviceRelay> {
+  const instanceId = randomUUID();
+  let queue: Promise<void> = Promise.resolve();
+  let waiting = 0;
+  let handled = 0;
+  let stopped = false;
+
+  const handle = async (notice: DeviceNotice): Promise<void> => {
+    // The cheap test first: most notices are for streams held elsewhere.
+    if (stopped || !context.hub.isConnected(notice.party)) return;
+    if (notice.kind === 'disconnect') {
+      context.hub.disconnect(notice.party);
+      handled += 1;
+      return;
+    }
+    const found: { customerId: string; event: DeviceEvent } | undefined =
+      notice.kind === 'payment'
+        ? await paymentEventForStreams(context, notice.paymentId, notice.event)
+        : await refundEventForStreams(context, notice.refundId);
+    if (found === undefined) return;
+    context.hub.push(found.customerId, found.event);
+    handled += 1;
+  };
+
+  const stopListening = await context.database.listen(
+    deviceNoticeChannel,
+    (payload) => {
+      const envelope = parseEnvelope(payload);
+      if (envelope === undefined) {
+        context.log.warn({ channel: deviceNoticeChannel }, 'device notice not understood; ignored');
+        return;
+      }
+      if (envelope.from === instanceId) return;
+      if (waiting >= relayBacklogMax) {
+        context.log.warn({ party: envelope.notice.party }, 'device notice dropped: too many waiting');
+        return;
+      }
+      waiting += 1;
+      queue = queue
+        .then(() => handle(envelope.notice))
+        .catch((error: unknown) =>
+          context.log.warn({ err: error, party: envelope.notice.party }, 'device notice failed'),
+        )
+        .finally(() => {
+          waiting -= 1;
+        });
+    },
+    {
+      onResume: () => {
+        const ended = context.hub.disconnectAll();
+        context.log.warn({ ended }, 'device notices may have been lost: device streams ended to catch up');
+      },
+    },
+  );
+
+  context.hub.relayTo(async (notice) => {
+    const envelope: Envelope = { from: instanceId, notice };
+    try {
+      await context.database.notify(deviceNoticeChannel, JSON.stringify(envelope));
+    } catch (error) {
+      context.log.error({ err: error, party: notice.party, kind: notice.kind }, 'device notice not sent');
+    }
+  });
+
+  return {
+    instanceId,
+    get handled() {
+      return handled;
+    },
+    async stop() {
+      stopped = true;
+      context.hub.relayTo(undefined);
+      await stopListening();
+      await queue;
+    },
+  };
+}

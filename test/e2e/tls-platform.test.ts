@@ -1,0 +1,288 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoParties, ensurePlatformPki, type Platform, platformSchemas, startPlatform } from '@mpay/cli';
+import { type FetchFunction, fetchFor, requestAnswer, signRequest } from '@mpay/http-client';
+import { verifyReceipt } from '@mpay/merkle';
+import {
+  caPathsOf,
+  createCaTrustAgent,
+  createTlsAgent,
+  loadServiceTls,
+  servicePathsOf,
+  tlsFetch,
+} from '@mpay/pki';
+import { isMpayError } from '@mpay/protocol';
+import { type FspTrust, fetchBankTrust, fetchFspTrust, MerchantClient, Wallet } from '@mpay/sdk';
+import { dropPostgresSchema } from '@mpay/storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  paymentSettledDeadlineMs,
+  platformStartDeadlineMs,
+  requestDeadlineMs,
+  waitFor,
+  within,
+} from '../support/deadlines.ts';
+import { suitePolicy } from './harness.ts';
+
+/**
+ * The whole platform as `mpay up` starts it: the deployment's PKI made in a
+ * fresh data folder on first start, every port HTTPS with its service's
+ * certificate, every call between the services over TLS with the caller's
+ * certificate. An iMS payment end to end through the SDK (which trusts the
+ * deployment's CA and nothing else), its evidence from the log, then what a
+ * wrong certificate, no certificate and plain HTTP get.
+ */
+
+const databaseUrl = process.env.DATABASE_URL;
+const schemaPrefix = `e2e_tls_${randomBytes(4).toString('hex')}_`;
+let dataDir: string;
+let platform: Platform;
+let fsp: FspTrust;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'mpay-e2e-tls-platform-'));
+  await ensurePlatformPki(dataDir);
+  // startPlatform resolves once every service listens and the demo is seeded (over TLS): its readiness.
+  platform = await within(
+    // Databases and keys in memory as in the other suites; only the PKI is in the folder.
+    startPlatform({
+      databaseUrl,
+      schemaPrefix,
+      tls: { dataDir },
+      backgroundIntervalMs: 100,
+      securityPolicy: suitePolicy,
+    }),
+    { deadlineMs: platformStartDeadlineMs, what: 'the platform with TLS to start' },
+  );
+  fsp = await fetchFspTrust(platform.urls.gateway);
+});
+
+afterAll(async () => {
+  await platform?.close();
+  if (databaseUrl) {
+    for (const schema of platformSchemas) await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+  }
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** The TLS client of one service of the deployment: its certificate, the CA as its only anchor. */
+async function clientOf(institution: string, service: string): Promise<FetchFunction> {
+  return tlsFetch(createTlsAgent(await loadServiceTls(dataDir, institution, service)));
+}
+
+/** A request signed as `issuer` with `key`, sent with `fetchWith`: its status and stable code, 0 when no HTTP answer. */
+async function signedCall(
+  fetchWith: FetchFunction | undefined,
+  url: string,
+  request: { method: 'GET' | 'POST'; path: string; body?: string },
+  signer: { issuer: string; audience: string; key: Parameters<typeof signRequest>[1]['key'] },
+) {
+  const body = request.body ?? '';
+  const authorization = await signRequest({ method: request.method, path: request.path, body }, signer);
+  try {
+    const answer = await requestAnswer(`${url}${request.path}`, {
+      method: request.method,
+      ...(request.method === 'POST' ? { body, contentType: 'application/json' } : {}),
+      headers: { authorization },
+      timeoutMs: requestDeadlineMs,
+      ...(fetchWith === undefined ? {} : { fetch: fetchWith }),
+    });
+    return {
+      status: answer.status,
+      code: (answer.body as { error?: { code?: string } } | null)?.error?.code,
+    };
+  } catch (error) {
+    if (!isMpayError(error)) throw error;
+    return { status: 0, code: error.code };
+  }
+}
+
+describe('the platform over TLS', () => {
+  it('serves every port over HTTPS and pays end to end through the SDK, the evidence proved by the log', async () => {
+    for (const url of [
+      platform.urls.gateway,
+      platform.urls.xbank,
+      platform.urls.ybank,
+      platform.urls.custody,
+      platform.urls.log,
+      platform.urls.witness,
+      platform.urls.merchantShop,
+    ]) {
+      expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    }
+    expect(platform.tls?.caPath).toBe(caPathsOf(dataDir).certPath);
+    const merchant = new MerchantClient({
+      gatewayUrl: platform.urls.gateway,
+      merchantId: demoParties.merchant.id,
+      signingKey: platform.credentials.merchantKeys.signing.privateJwk,
+      fsp,
+      banks: await Promise.all(platform.banks.map((bank) => fetchBankTrust(bank.url))),
+    });
+    const wallet = new Wallet({
+      gatewayUrl: platform.urls.gateway,
+      keystore: structuredClone(platform.credentials.customerKeystore),
+      fsp,
+    });
+    const abort = new AbortController();
+    const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
+    const first = requests.next();
+    const accepted = await merchant.requestPayment({
+      customer: demoParties.customer.msisdn,
+      amount: { currency: 'EUR', minor: 4_20n },
+    });
+    let view = (await first).value!;
+    while (view.paymentId !== accepted.paymentId) view = (await requests.next()).value!;
+    abort.abort();
+    const receipt = await wallet.confirm(view, demoParties.customer.pin);
+    // The gateway → banks → log → witness chain ran over mutual TLS: the evidence is logged and cosigned.
+    const path = `/payments/${view.paymentId}/evidence`;
+    const evidence = await waitFor(
+      async () => {
+        const authorization = await signRequest(
+          { method: 'GET', path, body: '' },
+          {
+            issuer: demoParties.merchant.id,
+            audience: fsp.id,
+            key: platform.credentials.merchantKeys.signing.privateJwk,
+          },
+        );
+        const response = await fetchFor(undefined)(`${platform.urls.gateway}${path}`, {
+          headers: { authorization },
+        });
+        const text = await response.text();
+        if (response.status !== 200 && response.status !== 202) throw new Error(`HTTP ${response.status}`);
+        return response.status === 200 ? text : undefined;
+      },
+      { deadlineMs: paymentSettledDeadlineMs, what: `the evidence of payment ${view.paymentId}` },
+    );
+    const verified = await verifyReceipt(evidence, {
+      logVerifierKey: platform.log.logVerifierKey,
+      witnessVerifierKeys: [platform.log.witnessVerifierKey],
+      witnessesRequired: 1,
+    });
+    expect(verified.receipt.transactionId).toBe(view.paymentId);
+    expect(verified.receipt.messages.at(-1)).toBe(receipt.jws);
+  });
+
+  it("refuses a bank route called with another institution's certificate, or with none", async () => {
+    const xbank = platform.urls.xbank;
+    const request = { method: 'POST' as const, path: '/payment-orders', body: '{}' };
+    const asFsp = { issuer: platform.fsp.id, audience: 'xbank', key: platform.fsp.signing.privateJwk };
+    // ybank's certificate carrying a request signed as the FSP, with the FSP's own key.
+    expect(await signedCall(await clientOf('ybank', 'bank'), xbank, request, asFsp)).toEqual({
+      status: 403,
+      code: 'TLS_PEER_REFUSED',
+    });
+    // The CA trusted, no certificate presented: an institution's request is refused ...
+    const anonymous = tlsFetch(createCaTrustAgent(platform.tls!.caPem));
+    expect(await signedCall(anonymous, xbank, request, asFsp)).toEqual({
+      status: 403,
+      code: 'TLS_PEER_REFUSED',
+    });
+    // ... and so is an interbank message, whose signer is inside its body.
+    const interbank = await requestAnswer(`${xbank}/interbank/funds-transfers`, {
+      body: JSON.stringify({ message: 'x.y.z' }),
+      contentType: 'application/json',
+      timeoutMs: requestDeadlineMs,
+      fetch: anonymous,
+    });
+    expect(interbank.status).toBe(403);
+    // An interbank message claiming xbank as its signer, carried by ybank's certificate: refused before it is verified;
+    // claiming ybank, the route verifies it (and refuses its made-up signature for what it is).
+    const unsigned = (issuer: string) =>
+      [
+        { alg: 'ES256', typ: 'JWT' },
+        { iss: issuer, aud: 'xbank' },
+      ]
+        .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+        .concat('AAAA')
+        .join('.');
+    const fromYbank = await clientOf('ybank', 'bank');
+    const deliver = async (message: string) => {
+      const answer = await requestAnswer(`${xbank}/interbank/funds-transfers`, {
+        body: JSON.stringify({ message }),
+        contentType: 'application/json',
+        timeoutMs: requestDeadlineMs,
+        fetch: fromYbank,
+      });
+      return (answer.body as { error?: { code?: string } } | null)?.error?.code;
+    };
+    expect(await deliver(unsigned('xbank'))).toBe('TLS_PEER_REFUSED');
+    const verifiedNext = await deliver(unsigned('ybank'));
+    expect(verifiedNext).toBeDefined();
+    expect(verifiedNext).not.toBe('TLS_PEER_REFUSED');
+    // The FSP's own certificate passes the TLS check: the route itself answers (the empty order is invalid).
+    const own = await signedCall(await clientOf('fsp.mpay', 'gateway'), xbank, request, asFsp);
+    expect(own.status).toBe(400);
+    expect(own.code).not.toBe('TLS_PEER_REFUSED');
+  });
+
+  it('gives plain HTTP to a TLS port no HTTP answer', async () => {
+    for (const url of [platform.urls.gateway, platform.urls.xbank, platform.urls.log]) {
+      const port = Number(new URL(url).port);
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.end('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      await within(once(socket, 'close'), { deadlineMs: requestDeadlineMs, what: 'the TLS port to close' });
+      expect(Buffer.concat(chunks).toString('latin1')).not.toMatch(/HTTP\/1\.[01] /);
+    }
+  });
+
+  it("answers `openssl s_client` on every port with a chain that verifies under the deployment's CA", async () => {
+    const ports = {
+      gateway: 'gateway.fsp.mpay',
+      xbank: 'bank.xbank',
+      ybank: 'bank.ybank',
+      custody: 'custody.custody.mpay',
+      log: 'log.log.mpay',
+      witness: 'witness.witness.mpay',
+      merchantShop: 'shop.merkur.trade',
+    } as const;
+    const client = servicePathsOf(dataDir, 'fsp.mpay', 'gateway');
+    await Promise.all(
+      Object.entries(ports).map(async ([service, commonName]) => {
+        const url = platform.urls[service as keyof typeof ports];
+        const output = await openssl(
+          [
+            's_client',
+            '-ign_eof',
+            '-connect',
+            `127.0.0.1:${new URL(url).port}`,
+            '-CAfile',
+            caPathsOf(dataDir).certPath,
+            '-cert',
+            client.certPath,
+            '-key',
+            client.keyPath,
+          ],
+          'GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+        );
+        expect(output, service).toContain('Verify return code: 0 (ok)');
+        expect(output, service).toContain(`CN = ${commonName}`);
+        expect(output, service).toMatch(/HTTP\/1\.1 200/);
+      }),
+    );
+  });
+});
+
+/** Runs openssl with `input` on stdin; its stdout and stderr together, whatever its exit status. */
+async function openssl(args: string[], input: string): Promise<string> {
+  const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  child.stdin.end(input);
+  await within(once(child, 'close'), { deadlineMs: requestDeadlineMs, what: `openssl ${args[0]} to finish` });
+  return output;
+}
