@@ -192,6 +192,24 @@ describe('the platform over TLS', () => {
       fetch: anonymous,
     });
     expect(interbank.status).toBe(403);
+    // The same route reached by a percent-encoded path: the router decodes it, and so the check goes by the
+    // route it matched, not the raw url.
+    const encoded = await requestAnswer(`${xbank}/%69nterbank/funds-transfers`, {
+      body: JSON.stringify({ message: 'x.y.z' }),
+      contentType: 'application/json',
+      timeoutMs: requestDeadlineMs,
+      fetch: anonymous,
+    });
+    expect(encoded.status).toBe(403);
+    expect((encoded.body as { error?: { code?: string } } | null)?.error?.code).toBe('TLS_PEER_REFUSED');
+    // An institution that is not a bank (custody's certificate) is no peer of the interbank routes.
+    const fromCustody = await requestAnswer(`${xbank}/interbank/funds-transfers`, {
+      body: JSON.stringify({ message: 'x.y.z' }),
+      contentType: 'application/json',
+      timeoutMs: requestDeadlineMs,
+      fetch: await clientOf('custody.mpay', 'custody'),
+    });
+    expect((fromCustody.body as { error?: { code?: string } } | null)?.error?.code).toBe('TLS_PEER_REFUSED');
     // An interbank message claiming xbank as its signer, carried by ybank's certificate: refused before it is verified;
     // claiming ybank, the route verifies it (and refuses its made-up signature for what it is).
     const unsigned = (issuer: string) =>

@@ -40,8 +40,15 @@ export interface TlsPeer {
   readonly authorized: boolean;
   readonly authorization: string | undefined;
   readonly method: string;
-  /** The path and query as requested. */
+  /** The path and query as requested (raw: percent-encoded, possibly in absolute form). */
   readonly url: string;
+  /**
+   * The route the router matched, as declared (`/interbank/funds-transfers`,
+   * `/payments/:id`); '' when none matched. Decide by this, never by `url`:
+   * the router decodes `%69nterbank` and strips `https://host` before it
+   * matches, so a raw-url prefix check can be walked around.
+   */
+  readonly route: string;
 }
 
 /** node:https options for a ServerTls: TLS 1.2 at least, client certificates as asked. */
@@ -85,6 +92,7 @@ export function checkTlsPeers(
         authorization: request.headers.authorization,
         method: request.method,
         url: request.url,
+        route: request.routeOptions.url ?? '',
       });
     } catch (error) {
       if (!isMpayError(error)) return done(error as Error);

@@ -32,6 +32,8 @@ function verdict(peer: {
   authorized: boolean;
   authorization?: string;
   url?: string;
+  /** The route the router matched (default: the url). */
+  route?: string;
 }): string | undefined {
   try {
     port.checkPeer?.({
@@ -40,6 +42,7 @@ function verdict(peer: {
       authorization: peer.authorization,
       method: 'POST',
       url: peer.url ?? '/payment-orders',
+      route: peer.route ?? peer.url ?? '/payment-orders',
     });
     return undefined;
   } catch (error) {
@@ -82,6 +85,17 @@ describe('a port shared by devices and institutions', () => {
     expect(verdict({ certificate: ybank, authorized: true, url })).toBe(undefined);
   });
 
+  it('decides by the route the router matched, not the raw url (percent-encoded, absolute form)', () => {
+    const route = '/interbank/funds-transfers';
+    for (const url of [
+      '/%69nterbank/funds-transfers',
+      '/interbank/funds%2Dtransfers',
+      'https://xbank/interbank/funds-transfers',
+    ]) {
+      expect(verdict({ certificate: {}, authorized: false, url, route }), url).toBe('TLS_PEER_REFUSED');
+    }
+  });
+
   it("takes only the named institutions' certificates on such a route when it names them (the witness: the log's)", () => {
     const witness = sharedServerTls(material, {
       institutions: ['fsp.mpay', 'xbank', 'log.mpay'],
@@ -90,7 +104,14 @@ describe('a port shared by devices and institutions', () => {
     });
     const check = (certificate: { subject: { O: string; OU: string; CN: string } }, url: string) => {
       try {
-        witness.checkPeer?.({ certificate, authorized: true, authorization: undefined, method: 'POST', url });
+        witness.checkPeer?.({
+          certificate,
+          authorized: true,
+          authorization: undefined,
+          method: 'POST',
+          url,
+          route: url,
+        });
         return undefined;
       } catch (error) {
         return isMpayError(error) ? error.code : String(error);

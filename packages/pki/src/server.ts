@@ -17,6 +17,8 @@ export interface ServiceServerTls {
     authorization: string | undefined;
     method: string;
     url: string;
+    /** The route the router matched, as declared; '' when none (see @mpay/http-server's TlsPeer). */
+    route: string;
   }) => void;
 }
 
@@ -81,7 +83,8 @@ export function sharedServerTls(material: ServiceTlsMaterial, routes: Institutio
     clientCertificate: 'requested',
     checkPeer: (peer) => {
       const claimed = signerClaimedBy(peer.authorization);
-      const prefixRoute = prefixes.some((prefix) => peer.url.startsWith(prefix));
+      // The matched route, not the raw url: `%69nterbank/…` or `https://host/interbank/…` reach the same route.
+      const prefixRoute = prefixes.some((prefix) => peer.route.startsWith(prefix));
       const institutionRoute = (claimed !== undefined && institutions.has(claimed)) || prefixRoute;
       if (!institutionRoute) return;
       if (!peer.authorized) {

@@ -28,7 +28,8 @@ export interface GatewayLimits {
   readonly confirmationWaitMs: number;
   /**
    * How long the receipt's push to a device's stream waits: a confirmation's answer that carries the
-   * receipt within it cancels the push (one delivery); a device that did not get that answer gets it then.
+   * receipt, once handed to the device's connection within it, cancels the push (one delivery); a device
+   * whose answer never went out (it gave up waiting, its connection broke) gets the push then.
    */
   readonly receiptPushGraceMs: number;
   /** Timeout of one call to a bank. */

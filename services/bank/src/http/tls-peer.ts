@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import { decodeUnverified } from '@mpay/envelope';
 import { authorisedPeerOrganisationOf } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
@@ -12,12 +13,18 @@ import type { FastifyRequest } from 'fastify';
  * verifying: the route verifies it under that issuer's key next) must be
  * the institution the certificate names (its O), else TLS_PEER_REFUSED. On
  * plain HTTP (in-process tests) there is no certificate to compare with; on
- * a TLS port without an authorised certificate the port refused the request
- * before it got here (mpay up lists these routes as institution routes).
+ * a TLS port without an authorised certificate it is refused (the port's
+ * per-route check refuses it first: mpay up lists these routes).
  */
 export function checkMessageSignerIsPeer(request: FastifyRequest, message: unknown): void {
   const peer = authorisedPeerOrganisationOf(request);
-  if (peer === undefined) return;
+  if (peer === undefined) {
+    // Plain HTTP: nothing to compare. Over TLS without an authorised certificate the port should have
+    // refused already; refused here too (fail closed), whatever path the request took to get here.
+    if ((request.raw.socket as Partial<TLSSocket>).encrypted === true)
+      throw new MpayError('TLS_PEER_REFUSED', 'an interbank message needs a certificate of the deployment');
+    return;
+  }
   const payload = typeof message === 'string' ? decodeUnverified(message)?.payload : undefined;
   const issuer = (payload as { iss?: unknown } | null | undefined)?.iss;
   if (issuer !== peer) {

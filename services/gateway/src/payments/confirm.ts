@@ -194,12 +194,19 @@ function refusalError(code: string | null): MpayError {
 }
 
 /**
- * One delivery of the receipt: this answer carries it, so its push to the
+ * One delivery of the receipt: an answer that carried it has been handed to
+ * the device's connection (the route calls this on the response's `finish`,
+ * never before: an answer to a device that gave up waiting, or whose
+ * connection broke, finishes not and cancels nothing), so its push to the
  * device's stream, still waiting out its grace (effects.ts), is not sent. A
- * device that loses this answer sends its confirmation again (the wallet
- * keeps it) and gets the same receipt.
+ * device that loses the answer after that sends its confirmation again (the
+ * wallet keeps it) and gets the same receipt while its signature is fresh.
+ * Custody's customers get their receipt through custody, never cancelled.
  */
-async function cancelReceiptPush(context: GatewayContext, paymentId: string): Promise<void> {
+export async function receiptAnswerDelivered(context: GatewayContext, paymentId: string): Promise<void> {
+  const payment = await findPayment(context.database, paymentId);
+  const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
+  if (custodianOf(context, binding) !== undefined) return;
   await context.database.query(
     `UPDATE outbox SET delivered_at = $2
      WHERE payment_id = $1 AND kind = 'device_push' AND payload = $3
@@ -220,7 +227,6 @@ export async function confirmationAnswer(
   if (payment.state === 'funds_transferred') {
     if (payment.receipt === null) throw new Error('assertion failed: a completed payment has its receipt');
     const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
-    if (custodianOf(context, binding) === undefined) await cancelReceiptPush(context, payment.id);
     return {
       status: 'completed',
       paymentId: payment.id,

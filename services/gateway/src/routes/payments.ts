@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { deliverPaymentEffects } from '../outbox/deliver.ts';
 import { cancelPayment } from '../payments/cancel.ts';
-import { confirmPayment, verifyConfirmation } from '../payments/confirm.ts';
+import { confirmPayment, receiptAnswerDelivered, verifyConfirmation } from '../payments/confirm.ts';
 import { declinePayment } from '../payments/decline.ts';
 import { type IdempotencyClaim, requestHashOf } from '../payments/idempotency.ts';
 import { requestPayment, verifyPaymentRequest } from '../payments/request.ts';
@@ -100,6 +100,14 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
       idempotencyClaim(request, verified.payment.customer.id),
       deliverPaymentEffects,
     );
+    if (result.status === 'completed') {
+      // Once the answer carrying the receipt is handed to the connection, its push is not sent again.
+      reply.raw.once('finish', () => {
+        receiptAnswerDelivered(context, result.paymentId).catch((error: unknown) =>
+          request.log.warn({ err: error, paymentId: result.paymentId }, 'receipt push not cancelled'),
+        );
+      });
+    }
     return reply.code(result.status === 'completed' ? 200 : 202).send(result);
   });
   app.post('/payments/:id/decline', { schema: declineSchema }, async (request) => {

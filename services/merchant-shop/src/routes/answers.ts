@@ -148,39 +148,43 @@ export const paymentNotificationsAnswer: JsonSchema = arrayOf(notification);
 export const webhookAnswer: JsonSchema = exactObject({ received: { const: true }, duplicate: booleanSchema });
 
 /** till/views.ts saleView (with `history` when one sale is read). */
-export const saleAnswer: JsonSchema = exactObject(
-  {
-    saleId: uuid,
-    status: stringSchema,
-    state: stringSchema,
-    amount: amountAnswer,
-    reference: nullableText,
-    qrPayload: stringSchema,
-    codeExpiresAt: isoTime,
-    customer: nullableText,
-    claimedAt: nullableTime,
-    securityLevel: nullableText,
-    paymentExpiresAt: nullableTime,
-    failureCode: nullableText,
-    paidAt: nullableTime,
-    createdAt: isoTime,
-    updatedAt: isoTime,
-    history: arrayOf(
-      exactObject({
-        event: stringSchema,
-        from: stringSchema,
-        to: stringSchema,
-        actor: stringSchema,
-        detail: nullableText,
-        notificationId: nullableText,
-        at: isoTime,
-      }),
-    ),
-  },
-  ['history'],
-);
+const saleMembers = {
+  saleId: uuid,
+  status: stringSchema,
+  state: stringSchema,
+  amount: amountAnswer,
+  reference: nullableText,
+  qrPayload: stringSchema,
+  codeExpiresAt: isoTime,
+  customer: nullableText,
+  claimedAt: nullableTime,
+  securityLevel: nullableText,
+  paymentExpiresAt: nullableTime,
+  failureCode: nullableText,
+  paidAt: nullableTime,
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  history: arrayOf(
+    exactObject({
+      event: stringSchema,
+      from: stringSchema,
+      to: stringSchema,
+      actor: stringSchema,
+      detail: nullableText,
+      notificationId: nullableText,
+      at: isoTime,
+    }),
+  ),
+} as const;
 
-export const salesAnswer: JsonSchema = exactObject({ sales: arrayOf(saleAnswer) });
+export const saleAnswer: JsonSchema = exactObject(saleMembers, ['history']);
+
+/** A page of sales: each with its `seq`, the cursor the next page's `before` takes. */
+export const salesAnswer: JsonSchema = exactObject({
+  sales: arrayOf(
+    exactObject({ seq: { type: 'string', pattern: '^[0-9]{1,19}$' }, ...saleMembers }, ['history']),
+  ),
+});
 
 export const tillRefundAnswer: JsonSchema = exactObject({
   refundId: uuid,
