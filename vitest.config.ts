@@ -37,6 +37,11 @@ const onceOnEmbedded = [
   'test/e2e/banking-demo.test.ts',
   // The documents and the answers' shapes do not depend on the database.
   'test/e2e/openapi-contract.test.ts',
+  // TLS and the CLI's own behaviour (arguments, output, exit codes) do not either; the flows under them
+  // run on PostgreSQL in the e2e suites.
+  'test/e2e/tls-platform.test.ts',
+  'cli/src/commands/refund.test.ts',
+  'cli/src/commands/audit.test.ts',
 ];
 const everythingHere = process.env.DATABASE_URL === undefined || process.env.MPAY_FULL_POSTGRES_RUN === '1';
 
