@@ -161,10 +161,7 @@ refresh every figure, chart and table below.
 - Command: \`${figures.command}\`
 - Date: ${figures.date}
 - Machine: ${cpus().length} core(s) (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}
-- Load average (1, 5, 15 min): ${figures.loadBefore} before the run, ${figures.loadAfter} after. **The machine was
-  loaded by other work during this run** (other builds and test suites on 2 cores): the servers, the
-  device and the shaper's timers all share it, so times and CPU are higher than on an idle machine;
-  the shaped link adds its delays on top of that, never less.
+- Load average (1, 5, 15 min): ${figures.loadBefore} before the run, ${figures.loadAfter} after. ${loadNote(figures.loadBefore, cpus().length)}
 - ${figures.paymentsPerCell} payment(s) per protocol and profile${figures.stoppedEarly ? ' (the run stopped early: its time bound or an interrupt)' : ''}; loss seed \`${figures.seed}\`.
 
 ## Method
@@ -283,7 +280,7 @@ ${metrics.map((metric) => `![${metric.title}](mobile-study/${metric.file})`).joi
 
 ### Reading the figures
 
-- The servers run on the same loaded machine: their time is part of every
+- The servers run on the same machine: their time is part of every
   time to pay, and it varies from payment to payment by more than a fast
   link adds. Read a profile's row against the Wi-Fi row of the same
   protocol (where the link adds almost nothing): differences smaller than
@@ -358,4 +355,18 @@ space is the mPIN's 10^6 values, whose exhaustive search the table prices.
   await writeFile(docPath, doc);
   written.unshift(docPath);
   return written;
+}
+
+/**
+ * What the load before the run says of its figures: above one runnable task per core, other work
+ * shared the machine (times and CPU higher than on an idle machine); below, it was quiet.
+ */
+function loadNote(loadBefore: string, cores: number): string {
+  const oneMinute = Number(loadBefore.split(' ')[0]);
+  if (Number.isFinite(oneMinute) && oneMinute <= cores)
+    return `Quiet machine (one-minute load at most one task per core): the servers, the
+  device and the shaper's timers still share its ${cores} cores; the shaped link adds its delays on top, never less.`;
+  return `**The machine was loaded by other work during this run** (more than one runnable task per core): the
+  servers, the device and the shaper's timers all share it, so times and CPU are higher than on an idle
+  machine; the shaped link adds its delays on top of that, never less.`;
 }
