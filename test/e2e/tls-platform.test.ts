@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoParties, ensurePlatformPki, type Platform, platformSchemas, startPlatform } from '@mpay/cli';
@@ -27,6 +26,7 @@ import {
   waitFor,
   within,
 } from '../support/deadlines.ts';
+import { plainHttpAnswerOf } from '../support/plain-http.ts';
 import { suitePolicy } from './harness.ts';
 
 /**
@@ -242,14 +242,7 @@ describe('the platform over TLS', () => {
 
   it('gives plain HTTP to a TLS port no HTTP answer', async () => {
     for (const url of [platform.urls.gateway, platform.urls.xbank, platform.urls.log]) {
-      const port = Number(new URL(url).port);
-      const socket = connect(port, '127.0.0.1');
-      await once(socket, 'connect');
-      socket.end('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
-      const chunks: Buffer[] = [];
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-      await within(once(socket, 'close'), { deadlineMs: requestDeadlineMs, what: 'the TLS port to close' });
-      expect(Buffer.concat(chunks).toString('latin1')).not.toMatch(/HTTP\/1\.[01] /);
+      expect(await plainHttpAnswerOf(Number(new URL(url).port))).not.toMatch(/HTTP\/1\.[01] /);
     }
   });
 

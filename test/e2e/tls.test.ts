@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type GeneratedKeyPair, generateSigningKeyPair } from '@mpay/envelope';
@@ -26,6 +25,7 @@ import { type Database, openTestDatabase } from '@mpay/storage';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, serviceStartDeadlineMs, within } from '../support/deadlines.ts';
+import { plainHttpAnswerOf } from '../support/plain-http.ts';
 
 /**
  * The transaction log as an institution port of a deployment whose CA and
@@ -165,14 +165,7 @@ describe('the log over mutual TLS', () => {
 
   it('gives plain HTTP no HTTP answer', async () => {
     expect(await submit(undefined, 'xbank')).toEqual({ status: 0, code: 'SERVICE_UNAVAILABLE' });
-    const port = Number(new URL(logUrl).port);
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    socket.end('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    await within(once(socket, 'close'), { deadlineMs: requestDeadlineMs, what: 'the TLS port to close' });
-    expect(Buffer.concat(chunks).toString('latin1')).not.toMatch(/HTTP\/1\.[01] /);
+    expect(await plainHttpAnswerOf(Number(new URL(logUrl).port))).not.toMatch(/HTTP\/1\.[01] /);
   });
 
   it('answers `openssl s_client` with a chain that verifies, and refuses it without a client certificate', async () => {
