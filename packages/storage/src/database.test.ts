@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from './database.ts';
 import { migrate } from './migrate.ts';
+import { statementCounts } from './statement-meter.ts';
 import { openTestDatabase } from './testing.ts';
 
 describe('storage (both backends, selected by DATABASE_URL)', () => {
@@ -31,5 +32,19 @@ describe('storage (both backends, selected by DATABASE_URL)', () => {
     await database.query('INSERT INTO t VALUES ($1, $2)', [big, 'b']);
     const row = (await database.query<{ id: string }>('SELECT id::text AS id FROM t')).rows[0];
     expect(BigInt(row!.id)).toBe(big);
+  });
+
+  it('counts each schema’s statements and transactions (what the e2e bench divides by payments)', async () => {
+    database = await openTestDatabase('storage');
+    const schema = database.schema;
+    const before = statementCounts()[schema] ?? { statements: 0, transactions: 0 };
+    await database.query('CREATE TABLE t (id bigint PRIMARY KEY)');
+    await database.transaction(async (sql) => {
+      await sql.query('INSERT INTO t VALUES (1)');
+      await sql.query('INSERT INTO t VALUES (2)');
+    });
+    await database.exec('SELECT 1; SELECT 2');
+    const after = statementCounts()[schema];
+    expect(after).toEqual({ statements: before.statements + 4, transactions: before.transactions + 1 });
   });
 });

@@ -22,4 +22,5 @@ export {
 } from './notifications.ts';
 export { type OpenDatabaseOptions, openDatabase } from './open.ts';
 export { dropPostgresSchema } from './postgres.ts';
+export { type StatementCount, statementCounts } from './statement-meter.ts';
 export { openTestDatabase, testBackend } from './testing.ts';

@@ -16,6 +16,7 @@ import {
 } from './integrity/options.ts';
 import { sqlStateOf } from './integrity/tables.ts';
 import { channelOf, checkPayload } from './notifications.ts';
+import { statementCounterOf } from './statement-meter.ts';
 
 interface PgliteQueryable {
   query<Row>(text: string, params?: unknown[]): Promise<{ rows: Row[]; affectedRows?: number }>;
@@ -39,10 +40,11 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function wrap(queryable: PgliteQueryable, guard: Guard): Sql {
+function wrap(queryable: PgliteQueryable, guard: Guard, counter: { statements: number }): Sql {
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
       guard.assertUsable();
+      counter.statements += 1;
       try {
         const result = await queryable.query<Row>(text, toDriverParams(params));
         return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
@@ -52,6 +54,7 @@ function wrap(queryable: PgliteQueryable, guard: Guard): Sql {
     },
     async exec(script: string): Promise<void> {
       guard.assertUsable();
+      counter.statements += 1;
       try {
         await queryable.exec(script);
       } catch (error) {
@@ -68,7 +71,8 @@ function databaseOf(
   monitor?: IntegrityMonitor,
   lock?: DataFolderLock,
 ): Database {
-  const sql = wrap(pglite, guard);
+  const counter = statementCounterOf(schema);
+  const sql = wrap(pglite, guard, counter);
   return {
     backend: 'pglite',
     schema,
@@ -76,8 +80,9 @@ function databaseOf(
     exec: sql.exec,
     async transaction(work) {
       guard.assertUsable();
+      counter.transactions += 1;
       try {
-        return await pglite.transaction((tx) => work(wrap(tx, guard)));
+        return await pglite.transaction((tx) => work(wrap(tx, guard, counter)));
       } catch (error) {
         throw guard.translate(error);
       }

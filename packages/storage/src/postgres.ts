@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
 import { channelOf, checkPayload, PostgresListener, type ReconnectLimits } from './notifications.ts';
+import { statementCounterOf } from './statement-meter.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -23,13 +24,15 @@ function timeout(name: string, value: number): number {
   return value;
 }
 
-function wrap(client: pg.Pool | pg.PoolClient): Sql {
+function wrap(client: pg.Pool | pg.PoolClient, counter: { statements: number }): Sql {
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
+      counter.statements += 1;
       const result = await client.query(text, toDriverParams(params));
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
     async exec(script: string): Promise<void> {
+      counter.statements += 1;
       await client.query(script);
     },
   };
@@ -61,7 +64,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       `-c idle_in_transaction_session_timeout=${idleMs}`,
     ].join(' '),
   });
-  const sql = wrap(pool);
+  const counter = statementCounterOf(options.schema);
+  const sql = wrap(pool, counter);
   const listener = new PostgresListener(options.url, options.listenerReconnect);
   return {
     backend: 'postgres',
@@ -70,9 +74,10 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     exec: sql.exec,
     transaction: async (work) => {
       const client = await pool.connect();
+      counter.transactions += 1;
       try {
         await client.query('BEGIN');
-        const result = await work(wrap(client));
+        const result = await work(wrap(client, counter));
         await client.query('COMMIT');
         return result;
       } catch (error) {

@@ -56,6 +56,10 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
       expect(figures[field] as number, field).toBeGreaterThan(0);
     }
     expect(figures.p99_ms as number).toBeGreaterThanOrEqual(figures.p50_ms as number);
+    // The platform runs in this process: every service's statements are counted, the gateway's and both banks' at least.
+    const statements = figures.statements_per_payment as Record<string, { statements: number }>;
+    for (const service of ['gateway', 'xbank', 'ybank'])
+      expect(statements[service]?.statements, `${service} statements`).toBeGreaterThan(0);
     for (const party of ['device', 'merchant']) {
       for (const field of ['bytes_sent', 'bytes_received', 'round_trips'])
         expect(figures.parties[party]?.[field], `${party} ${field}`).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import {
   securityPolicyToJson,
 } from '@mpay/protocol';
 import { fetchFspTrust } from '@mpay/sdk';
-import { dropPostgresSchema } from '@mpay/storage';
+import { dropPostgresSchema, type StatementCount, statementCounts } from '@mpay/storage';
 import { demoParties } from '../../platform/seed.ts';
 import { platformSchemas, startPlatform } from '../../platform/start.ts';
 import { reconcileBanks } from '../banks-report.ts';
@@ -379,6 +379,24 @@ interface ServerWindow {
   /** The servers' CPU in the window; undefined when it cannot be read (not on this machine). */
   cpuMs: number | undefined;
   counts: Record<string, number>;
+  /** Statements and transactions per schema in the window (the platform in this process only). */
+  statements: Record<string, StatementCount> | undefined;
+}
+
+/** What each schema sent between two readings of `statementCounts()`. */
+function statementsBetween(
+  start: Record<string, StatementCount>,
+  end: Record<string, StatementCount>,
+): Record<string, StatementCount> {
+  return Object.fromEntries(
+    Object.entries(end).map(([schema, count]) => [
+      schema,
+      {
+        statements: count.statements - (start[schema]?.statements ?? 0),
+        transactions: count.transactions - (start[schema]?.transactions ?? 0),
+      },
+    ]),
+  );
 }
 
 /** How the servers' CPU is read: this process's, or the running platform's processes from /proc. */
@@ -401,7 +419,8 @@ async function runDriver(
   onChild(child);
   let cpuAtStart: Promise<number | undefined> = Promise.resolve(undefined);
   let cpuAtEnd: Promise<number | undefined> = Promise.resolve(undefined);
-  const server: ServerWindow = { cpuMs: undefined, counts: {} };
+  const server: ServerWindow = { cpuMs: undefined, counts: {}, statements: undefined };
+  let statementsAtStart: Record<string, StatementCount> = {};
   try {
     const report = await new Promise<DriverReport>((resolve, reject) => {
       child.on('message', (message: DriverMessage) => {
@@ -415,11 +434,13 @@ async function runDriver(
               counter.active = true;
             }
             cpuAtStart = serverCpu(child.pid);
+            statementsAtStart = statementCounts();
             break;
           case 'window-end': {
             if (counter !== undefined) {
               counter.active = false;
               server.counts = counter.counts();
+              server.statements = statementsBetween(statementsAtStart, statementCounts());
             }
             cpuAtEnd = serverCpu(child.pid);
             break;
@@ -567,6 +588,20 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       );
     const callsPerPayment = (counts: Record<string, number>) =>
       payments === 0 ? 0 : round1(Object.values(counts).reduce((sum, count) => sum + count, 0) / payments);
+    const statementsPerPayment =
+      server.statements === undefined || payments === 0
+        ? null
+        : Object.fromEntries(
+            Object.entries(server.statements)
+              .filter(([, count]) => count.statements + count.transactions > 0)
+              .map(([schema, count]) => [
+                schema.replace(/^bench_e2e_[0-9a-f]{8}_/, ''),
+                {
+                  statements: round1(count.statements / payments),
+                  transactions: round1(count.transactions / payments),
+                },
+              ]),
+          );
     const figures = {
       benchmark: 'e2e',
       profile: parsed.profile,
@@ -586,6 +621,7 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       p99_ms: percentile(sorted, 0.99),
       server_cpu_ms_per_payment: per(server.cpuMs),
       driver_cpu_ms_per_payment: per(report.cpuMs.user + report.cpuMs.system),
+      statements_per_payment: statementsPerPayment,
       parties: {
         device: perPaymentTraffic(report.traffic.device, payments),
         merchant: perPaymentTraffic(report.traffic.merchant, payments),
@@ -656,6 +692,7 @@ interface TextFigures {
   p99_ms: number;
   server_cpu_ms_per_payment: number | null;
   driver_cpu_ms_per_payment: number | null;
+  statements_per_payment: Record<string, { statements: number; transactions: number }> | null;
   parties: Record<'device' | 'merchant', { bytes_sent: number; bytes_received: number; round_trips: number }>;
   crypto: {
     calls_per_payment: { servers: number | null; driver: number };
@@ -676,6 +713,14 @@ const latencySpan: Record<BenchProfile, string> = {
   banking: 'transfer request to the bank’s answer',
 };
 
+/** `gateway 21.3 (4.0 tx), xbank …; 60.2 statements in all`. */
+function statementsText(perService: Record<string, { statements: number; transactions: number }>): string {
+  const entries = Object.entries(perService);
+  const total = entries.reduce((sum, [, count]) => sum + count.statements, 0);
+  const each = entries.map(([service, count]) => `${service} ${count.statements} (${count.transactions} tx)`);
+  return `${each.join(', ')}; ${round1(total)} statements in all`;
+}
+
 function text(figures: TextFigures): string {
   const { crypto, parties } = figures;
   const party = (name: 'device' | 'merchant') =>
@@ -687,6 +732,9 @@ function text(figures: TextFigures): string {
     `  payments      ${figures.payments_per_second}/s  (${figures.payments} payments, ${figures.failures} failed)`,
     `  latency       p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms (${latencySpan[figures.profile]})`,
     `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
+    figures.statements_per_payment === null
+      ? '  SQL/payment   not counted (the servers run in another process)'
+      : `  SQL/payment   ${statementsText(figures.statements_per_payment)}`,
     `  device        ${party('device')} per payment`,
     `  merchant      ${party('merchant')} per payment`,
     crypto.calls_per_payment.servers === null
