@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoParties, ensurePlatformPki, type Platform, platformSchemas, startPlatform } from '@mpay/cli';
 import { type FetchFunction, fetchFor, requestAnswer, signRequest } from '@mpay/http-client';
+import { createMailer } from '@mpay/mail';
 import { verifyReceipt } from '@mpay/merkle';
 import {
   caPathsOf,
@@ -35,7 +36,9 @@ import { suitePolicy } from './harness.ts';
  * certificate, every call between the services over TLS with the caller's
  * certificate. An iMS payment end to end through the SDK (which trusts the
  * deployment's CA and nothing else), its evidence from the log, then what a
- * wrong certificate, no certificate and plain HTTP get.
+ * wrong certificate, no certificate and plain HTTP get. The web pages (a
+ * stand-in build: no Vite here), the embedded mail server (implicit TLS) and
+ * SMS gateway (HTTPS) are on TLS too, each with its certificate.
  */
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -43,10 +46,15 @@ const schemaPrefix = `e2e_tls_${randomBytes(4).toString('hex')}_`;
 let dataDir: string;
 let platform: Platform;
 let fsp: FspTrust;
+const homePage = '<!doctype html><title>mpay over TLS</title>';
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'mpay-e2e-tls-platform-'));
   await ensurePlatformPki(dataDir);
+  // The pages the web server serves: a stand-in for the Vite build, which this suite does not test.
+  const distDir = join(dataDir, 'web-dist');
+  await mkdir(distDir, { recursive: true });
+  await writeFile(join(distDir, 'index.html'), homePage);
   // startPlatform resolves once every service listens and the demo is seeded (over TLS): its readiness.
   platform = await within(
     // Databases and keys in memory as in the other suites; only the PKI is in the folder.
@@ -54,6 +62,8 @@ beforeAll(async () => {
       databaseUrl,
       schemaPrefix,
       tls: { dataDir },
+      web: true,
+      webDistDir: distDir,
       backgroundIntervalMs: 100,
       securityPolicy: suitePolicy,
     }),
@@ -112,9 +122,12 @@ describe('the platform over TLS', () => {
       platform.urls.log,
       platform.urls.witness,
       platform.urls.merchantShop,
+      platform.urls.web,
+      platform.sms.gateway?.url,
     ]) {
       expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     }
+    expect(platform.mail.server?.secure).toBe(true);
     expect(platform.tls?.caPath).toBe(caPathsOf(dataDir).certPath);
     const merchant = new MerchantClient({
       gatewayUrl: platform.urls.gateway,
@@ -238,12 +251,62 @@ describe('the platform over TLS', () => {
     const own = await signedCall(await clientOf('fsp.mpay', 'gateway'), xbank, request, asFsp);
     expect(own.status).toBe(400);
     expect(own.code).not.toBe('TLS_PEER_REFUSED');
+    // The mail and SMS stand-ins are institutions of the deployment that sign nothing: a request claiming
+    // one as signer needs its certificate, and with it the route still finds no such signer.
+    const asMail = { issuer: 'mail.mpay', audience: 'xbank', key: platform.fsp.signing.privateJwk };
+    expect(await signedCall(anonymous, xbank, request, asMail)).toEqual({
+      status: 403,
+      code: 'TLS_PEER_REFUSED',
+    });
+    const withMailCertificate = await signedCall(await clientOf('mail.mpay', 'smtp'), xbank, request, asMail);
+    expect(withMailCertificate).toEqual({ status: 401, code: 'AUTHENTICATION_FAILED' });
   });
 
   it('gives plain HTTP to a TLS port no HTTP answer', async () => {
     for (const url of [platform.urls.gateway, platform.urls.xbank, platform.urls.log]) {
       expect(await plainHttpAnswerOf(Number(new URL(url).port))).not.toMatch(/HTTP\/1\.[01] /);
     }
+  });
+
+  it('sends the mail and the SMS, and serves the pages and their API proxy, over TLS', async () => {
+    const caPem = platform.tls!.caPem;
+    // The gateway's mailer (implicit TLS, the deployment's CA its only anchor) to the embedded server.
+    const to = 'tls.check@person.xbank';
+    await platform.mail.mailer.send({ to, subject: 'over TLS', text: 'implicit TLS from the first byte' });
+    expect((await platform.mail.server!.mailbox.list(to)).map((mail) => mail.subject)).toEqual(['over TLS']);
+    // A mailer with the system's roots only: the deployment's certificate is not trusted, nothing is sent.
+    const server = platform.mail.server!;
+    const untrusting = createMailer({
+      smtp: { host: server.host, port: server.port, secure: true },
+      from: 'MPASP <mpasp@fsp.mpay>',
+    });
+    await expect(untrusting.send({ to, subject: 'untrusted', text: 'x' })).rejects.toMatchObject({
+      code: 'MAIL_DELIVERY_FAILED',
+    });
+    // The banks' sender (its fetch trusts the deployment's CA) to the embedded gateway, over HTTPS.
+    const msisdn = '+38970999001';
+    const { id } = await platform.sms.sender.send({ to: msisdn, text: 'mpay code: 123456' });
+    expect((await platform.sms.gateway!.inbox.list(msisdn)).map((sms) => sms.id)).toEqual([id]);
+    // The pages and the proxy (which calls the gateway over TLS), trusting the deployment's CA.
+    const agent = createCaTrustAgent(caPem);
+    try {
+      const trusting = tlsFetch(agent);
+      const page = await trusting(`${platform.urls.web}/`, {
+        signal: AbortSignal.timeout(requestDeadlineMs),
+      });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toBe(homePage);
+      const proxied = await trusting(`${platform.urls.web}/api/gateway/health`, {
+        signal: AbortSignal.timeout(requestDeadlineMs),
+      });
+      expect(proxied.status).toBe(200);
+    } finally {
+      await agent.close();
+    }
+    // Node's own fetch (the system's roots) does not trust the deployment's certificate on the web port.
+    await expect(
+      fetch(`${platform.urls.web}/`, { signal: AbortSignal.timeout(requestDeadlineMs) }),
+    ).rejects.toThrow();
   });
 
   it("answers `openssl s_client` on every port with a chain that verifies under the deployment's CA", async () => {
@@ -255,45 +318,86 @@ describe('the platform over TLS', () => {
       log: 'log.log.mpay',
       witness: 'witness.witness.mpay',
       merchantShop: 'shop.merkur.trade',
+      web: 'web.web.mpay',
     } as const;
+    const httpPorts = [
+      ...Object.entries(ports).map(([service, commonName]) => ({
+        service,
+        commonName,
+        port: new URL(platform.urls[service as keyof typeof ports] ?? '').port,
+      })),
+      { service: 'sms', commonName: 'sms.sms.mpay', port: String(platform.sms.gateway?.port) },
+    ];
     const client = servicePathsOf(dataDir, 'fsp.mpay', 'gateway');
-    await Promise.all(
-      Object.entries(ports).map(async ([service, commonName]) => {
-        const url = platform.urls[service as keyof typeof ports];
-        const output = await openssl(
-          [
-            's_client',
-            '-ign_eof',
-            '-connect',
-            `127.0.0.1:${new URL(url).port}`,
-            '-CAfile',
-            caPathsOf(dataDir).certPath,
-            '-cert',
-            client.certPath,
-            '-key',
-            client.keyPath,
-          ],
+    const sClient = (port: string, input: string, after?: RegExp) =>
+      openssl(
+        [
+          's_client',
+          '-ign_eof',
+          '-connect',
+          `127.0.0.1:${port}`,
+          '-CAfile',
+          caPathsOf(dataDir).certPath,
+          '-cert',
+          client.certPath,
+          '-key',
+          client.keyPath,
+        ],
+        input,
+        after,
+      );
+    await Promise.all([
+      ...httpPorts.map(async ({ service, commonName, port }) => {
+        const output = await sClient(
+          port,
           'GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
         );
         expect(output, service).toContain('Verify return code: 0 (ok)');
         expect(output, service).toContain(`CN = ${commonName}`);
         expect(output, service).toMatch(/HTTP\/1\.1 200/);
       }),
-    );
+      // The embedded SMTP server: TLS from the first byte, then its greeting and its goodbye.
+      (async () => {
+        // QUIT once greeted: an SMTP client that talks before the greeting is cut off.
+        const output = await sClient(String(platform.mail.server?.port), 'QUIT\r\n', /^220 /m);
+        expect(output, 'smtp').toContain('Verify return code: 0 (ok)');
+        expect(output, 'smtp').toContain('CN = smtp.mail.mpay');
+        expect(output, 'smtp').toMatch(/^220 /m);
+        expect(output, 'smtp').toMatch(/^221 /m);
+      })(),
+    ]);
   });
 });
 
-/** Runs openssl with `input` on stdin; its stdout and stderr together, whatever its exit status. */
-async function openssl(args: string[], input: string): Promise<string> {
+/**
+ * Runs openssl with `input` on stdin (at once, or once its stdout matches
+ * `after`); its stdout and stderr together, whatever its exit status.
+ */
+async function openssl(args: string[], input: string, after?: RegExp): Promise<string> {
   const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
+  let stdout = '';
+  let sent = false;
+  const send = () => {
+    if (sent) return;
+    sent = true;
+    child.stdin.end(input);
+  };
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString('utf8');
+    stdout += chunk.toString('utf8');
+    if (after?.test(stdout)) send();
   });
   child.stderr.on('data', (chunk: Buffer) => {
     output += chunk.toString('utf8');
   });
-  child.stdin.end(input);
-  await within(once(child, 'close'), { deadlineMs: requestDeadlineMs, what: `openssl ${args[0]} to finish` });
+  if (after === undefined) send();
+  const closed = once(child, 'close');
+  try {
+    await within(closed, { deadlineMs: requestDeadlineMs, what: `openssl ${args[0]} to finish` });
+  } finally {
+    // One that did not finish in time (no greeting came) is stopped here, not left behind.
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  }
   return output;
 }

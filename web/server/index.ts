@@ -25,9 +25,16 @@ export interface WebServerOptions {
   readonly logger?: boolean | { level: string } | undefined;
   /** Told of long work (the first build). */
   readonly progress?: ((line: string) => void) | undefined;
+  /**
+   * HTTPS with this key and certificate (chain), PEM: the deployment's
+   * (`fsp.mpay`'s `web`) or an operator's publicly trusted one. No client
+   * certificate is asked for (browsers). Absent: plain HTTP.
+   */
+  readonly tls?: { readonly key: string; readonly cert: string } | undefined;
 }
 
 export interface WebServer {
+  /** `http://` or, with `tls`, `https://` and the address it listens on. */
   readonly url: string;
   readonly app: FastifyInstance;
   close(): Promise<void>;
@@ -42,14 +49,23 @@ const serviceNamePattern = /^[a-z][a-z0-9-]{0,31}$/;
 /**
  * The platform's web front: the built pages (wallet, shop, till, console) and
  * every service's API behind `/api/<service>/`, on one origin, so the pages
- * need no cross-origin access and the services stay on loopback.
+ * need no cross-origin access and the services stay on loopback. The proxy
+ * calls the services with the process's fetch (@mpay/http-client `fetchFor`):
+ * on a TLS platform the one that trusts the deployment's CA.
  */
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
   for (const name of Object.keys(options.upstreams))
     if (!serviceNamePattern.test(name))
       throw new Error(`web: service name ${JSON.stringify(name)} is not a path segment`);
   const distDir = options.distDir ?? (await ensureWebBuilt(options.progress));
-  const app = createHttpServer({ name: 'web', logger: options.logger ?? false });
+  const tls = options.tls;
+  const app = createHttpServer({
+    name: 'web',
+    logger: options.logger ?? false,
+    ...(tls === undefined
+      ? {}
+      : { tls: { key: tls.key, cert: tls.cert, clientCertificate: 'none' as const } }),
+  });
   const api = Object.fromEntries(Object.keys(options.upstreams).map((name) => [name, `/api/${name}`]));
   const config: WebConfig = { ...options.config, api };
   app.get('/config.json', async (_request, reply) => reply.header('cache-control', 'no-cache').send(config));

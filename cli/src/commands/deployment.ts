@@ -15,6 +15,8 @@ export interface Deployment {
   log?: { url: string; witness: string; origin: string };
   /** The trusted mobile certificate server (iMS §5). */
   custody?: { url: string; id: string };
+  /** The web pages and their API proxy (`mpay up`; absent with `--processes`): https on TLS. */
+  web?: string;
   /** TLS (absent: plain HTTP): the deployment's CA certificate, which the commands trust for its https URLs. */
   tls?: { ca: string };
   pid: number;

@@ -11,6 +11,16 @@ import { bankIds } from '../platform/banks.ts';
  * runs: each gets a certificate `O=<id>, OU=<service>, CN=<service>.<id>`.
  * The ids are the signer ids of their requests (the MPay Authorization
  * header's `iss`), which the peer check compares with the certificate.
+ *
+ * Besides the services that sign requests: the web front (`web.mpay`: the
+ * pages and the API proxy, a server only; an institution of its own, so that
+ * its key, which sits on the public edge, can never pass for the FSP's), and
+ * the two outside providers the platform embeds a stand-in for, the mail
+ * provider (`mail.mpay`, its SMTP server) and the SMS provider (`sms.mpay`,
+ * its HTTP gateway). Nobody signs requests as these three and their certificates are only ever
+ * served, never presented to a service: on the services' shared ports a
+ * request claiming either as its signer is refused without their
+ * certificate, which no caller holds.
  */
 export const platformInstitutions: readonly DeploymentInstitution[] = Object.freeze([
   { id: 'fsp.mpay', services: ['gateway'] },
@@ -19,6 +29,9 @@ export const platformInstitutions: readonly DeploymentInstitution[] = Object.fre
   { id: 'log.mpay', services: ['log'] },
   { id: 'witness.mpay', services: ['witness'] },
   { id: 'merkur.trade', services: ['shop'] },
+  { id: 'web.mpay', services: ['web'] },
+  { id: 'mail.mpay', services: ['smtp'] },
+  { id: 'sms.mpay', services: ['sms'] },
 ]);
 
 /**

@@ -8,6 +8,7 @@ import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { smsRelayFromEnv } from '../platform/sms.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
 import { tlsWanted } from '../platform/tls.ts';
+import { operatorWebTlsFromEnv } from '../platform/web-tls.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 import { ensurePlatformPki } from './pki-platform.ts';
@@ -31,6 +32,7 @@ export async function writeDeployment(dataDir: string, platform: Platform): Prom
     banks: platform.banks.map((bank) => ({ id: bank.id, url: bank.url })),
     log: { url: platform.urls.log, witness: platform.urls.witness, origin: platform.log.origin },
     custody: { url: platform.urls.custody, id: platform.custody.context.custody.id },
+    ...(platform.urls.web === undefined ? {} : { web: platform.urls.web }),
     ...(platform.tls === undefined ? {} : { tls: { ca: platform.tls.caPath } }),
     pid: process.pid,
   };
@@ -79,6 +81,14 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
     `mpay: starting on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
   );
   const tls = tlsWanted(flags, process.env);
+  // MPAY_WEB_TLS_CERT and MPAY_WEB_TLS_KEY: the pages' own (publicly trusted) certificate, checked before anything starts.
+  const webTls = await operatorWebTlsFromEnv(process.env);
+  if (webTls !== undefined && !tls) {
+    throw new MpayError(
+      'CONFIGURATION_INVALID',
+      'MPAY_WEB_TLS_CERT/KEY serve the pages over TLS: leave out --no-tls (MPAY_TLS=0), or unset them',
+    );
+  }
   if (tls) {
     // The deployment's CA and every service's certificate, made on first start, renewed when near expiry.
     const report = await ensurePlatformPki(dataDir);
@@ -106,6 +116,7 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
     gateways: gatewaysFromFlags(flags, process.env),
     // Every port HTTPS with its service's certificate, mutual TLS between institutions (--no-tls, MPAY_TLS=0: plain HTTP).
     ...(tls ? { tls: { dataDir } } : {}),
+    ...(webTls === undefined ? {} : { webTls: { key: webTls.key, cert: webTls.cert } }),
     // MPAY_SHOP_CATALOGUE: a JSON file {"products":[{"id","name","price":{"currency","minor":"1250"}}]}.
     shopCatalogue: process.env.MPAY_SHOP_CATALOGUE
       ? parseCatalogueJson(await readFile(process.env.MPAY_SHOP_CATALOGUE, 'utf8'))
@@ -128,7 +139,7 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       `  custody (${platform.custody.context.custody.id}, HSM)  ${platform.urls.custody}   (iMS §5: keys in the HSM, PINs counted)`,
       platform.mail.server === undefined
         ? '  mail                         through the SMTP relay MPAY_SMTP_HOST'
-        : `  mail (embedded SMTP)         ${platform.mail.server.host}:${platform.mail.server.port}   (macro client ids and mPINs; read with npx mpay mail)`,
+        : `  mail (embedded SMTP)         ${platform.mail.server.secure ? 'smtps://' : ''}${platform.mail.server.host}:${platform.mail.server.port}   (${platform.mail.server.secure ? 'implicit TLS; ' : ''}macro client ids and mPINs; read with npx mpay mail)`,
       platform.sms.gateway === undefined
         ? '  sms                          through the HTTP SMS gateway MPAY_SMS_URL'
         : `  sms (embedded gateway)       ${platform.sms.gateway.url}   (banking login codes and renewal notices; read with npx mpay sms)`,
@@ -137,6 +148,13 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
         : `  TLS (deployment CA)          ${platform.tls.caPath}   (mutual TLS between institutions; curl --cacert)`,
       '',
       `  web pages                    ${platform.urls.web}/`,
+      ...(platform.tls === undefined
+        ? []
+        : [
+            webTls === undefined
+              ? `    (the deployment's certificate: trust ${platform.tls.caPath} in the browser, or set MPAY_WEB_TLS_CERT/KEY)`
+              : `    (certificate ${webTls.certPath}: ${webTls.subject}, valid to ${webTls.validTo})`,
+          ]),
       `    wallet (phone)             ${platform.urls.web}/wallet/`,
       `    shop                       ${platform.urls.web}/shop/`,
       `    till                       ${platform.urls.web}/till/`,

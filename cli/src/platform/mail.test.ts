@@ -1,7 +1,8 @@
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openMailbox } from '@mpay/mail';
+import { createMailer, openMailbox } from '@mpay/mail';
+import { createDeploymentCa, issueServiceCertificate } from '@mpay/pki';
 import { describe, expect, it } from 'vitest';
 import { smtpRelayFromEnv, startPlatformMail } from './mail.ts';
 
@@ -70,5 +71,43 @@ describe('startPlatformMail', () => {
     expect(mail.server).toBeUndefined();
     expect(mail.dir).toBeUndefined();
     await mail.close();
+  });
+
+  it("speaks implicit TLS with its certificate, and its mailer trusts the deployment's CA only", async () => {
+    const now = new Date();
+    const ca = await createDeploymentCa({ now, label: 'mail-test' });
+    const pair = await issueServiceCertificate(ca, { institution: 'mail.mpay', service: 'smtp' }, { now });
+    const mail = await startPlatformMail({
+      dataDir: undefined,
+      relay: undefined,
+      port: 0,
+      tls: { key: pair.keyPem, cert: pair.certPem, caPem: ca.certPem },
+    });
+    try {
+      const server = mail.server!;
+      expect(server.secure).toBe(true);
+      await mail.mailer.send({ to: 'ann@mail.example', subject: 'Your mpay client id and mPIN', text: 'hi' });
+      expect(await server.mailbox.list('ann@mail.example')).toHaveLength(1);
+      const from = 'MPASP <mpasp@fsp.mpay>';
+      // TLS with the system's roots: the deployment's certificate is not trusted.
+      const untrusting = createMailer({ smtp: { host: server.host, port: server.port, secure: true }, from });
+      await expect(
+        untrusting.send({ to: 'ann@mail.example', subject: 's', text: 't' }),
+      ).rejects.toMatchObject({
+        code: 'MAIL_DELIVERY_FAILED',
+      });
+      // Plain SMTP to a TLS port: no greeting it understands.
+      const plain = createMailer({
+        smtp: { host: server.host, port: server.port },
+        from,
+        limits: { greetingTimeoutMs: 300 },
+      });
+      await expect(plain.send({ to: 'ann@mail.example', subject: 's', text: 't' })).rejects.toMatchObject({
+        code: 'MAIL_DELIVERY_FAILED',
+      });
+      expect(await server.mailbox.list('ann@mail.example')).toHaveLength(1);
+    } finally {
+      await mail.close();
+    }
   });
 });

@@ -63,7 +63,7 @@ export interface PlatformMail {
 
 /**
  * Starts the mail of the platform: with a relay, only a mailer for it; else
- * the embedded server on loopback, keeping its mail under `<data>/mail` (read
+ * the embedded server on loopback (implicit TLS with `tls`), keeping its mail under `<data>/mail` (read
  * with `mpay mail`), or under a temporary folder removed on close when the
  * platform keeps no data folder (tests).
  */
@@ -71,6 +71,14 @@ export async function startPlatformMail(options: {
   readonly dataDir: string | undefined;
   readonly relay: SmtpRelay | undefined;
   readonly port: number | undefined;
+  /**
+   * A TLS deployment's (./tls.ts): the embedded server speaks implicit TLS
+   * (TLS from the first byte, as on port 465) with this key and certificate
+   * (`mail.mpay`'s `smtp`), and the mailer connects with `secure` and the
+   * deployment's CA as its only trust anchor. Not used with a relay (it
+   * keeps its own settings). Absent: plain SMTP on loopback.
+   */
+  readonly tls?: { readonly key: string; readonly cert: string; readonly caPem: string } | undefined;
 }): Promise<PlatformMail> {
   if (options.relay !== undefined) {
     return {
@@ -82,9 +90,22 @@ export async function startPlatformMail(options: {
   }
   const temporary = options.dataDir === undefined;
   const dir = temporary ? await mkdtemp(join(tmpdir(), 'mpay-mail-')) : mailDirOf(options.dataDir);
-  const server = await startMailServer({ dataDir: dir, host: '127.0.0.1', port: options.port ?? 0 });
+  const tls = options.tls;
+  const server = await startMailServer({
+    dataDir: dir,
+    host: '127.0.0.1',
+    port: options.port ?? 0,
+    ...(tls === undefined ? {} : { tls: { key: tls.key, cert: tls.cert } }),
+  });
   return {
-    mailer: createMailer({ smtp: { host: server.host, port: server.port }, from: platformMailFrom }),
+    mailer: createMailer({
+      smtp: {
+        host: server.host,
+        port: server.port,
+        ...(tls === undefined ? {} : { secure: true, ca: tls.caPem }),
+      },
+      from: platformMailFrom,
+    }),
     server,
     dir,
     async close() {

@@ -52,10 +52,18 @@ export interface PlatformProcessLayout {
   /** Prefix of every schema on PostgreSQL ('' for `mpay up`'s own schemas). */
   readonly schemaPrefix: string;
   readonly ports: PlatformPortMap;
-  /** The supervisor's SMTP server (or the operator's relay): the gateway sends its mail there. */
-  readonly smtp: { readonly host: string; readonly port: number };
-  /** The supervisor's SMS gateway (or the operator's): the banks send their texts there. */
-  readonly sms: { readonly url: string; readonly token: string };
+  /**
+   * The supervisor's SMTP server (or the operator's relay): the gateway sends
+   * its mail there. `deploymentTls`: the supervisor's embedded server of a TLS
+   * platform, reached with implicit TLS and the deployment's CA as the only anchor.
+   */
+  readonly smtp: { readonly host: string; readonly port: number; readonly deploymentTls?: boolean };
+  /**
+   * The supervisor's SMS gateway (or the operator's): the banks send their
+   * texts there. `deploymentTls`: the supervisor's embedded gateway of a TLS
+   * platform (an https URL), called with the fetch that trusts the deployment's CA only.
+   */
+  readonly sms: { readonly url: string; readonly token: string; readonly deploymentTls?: boolean };
   readonly logger: boolean | { readonly level: string };
   readonly backgroundIntervalMs: number;
   /** TLS from `<dataDir>/pki` (the supervisor made it): every port HTTPS, every call with the service's certificate. */
@@ -179,7 +187,14 @@ async function startBank(context: ServiceContext, id: BankId): Promise<Running> 
   const { bankIds, startBanks } = await import('./banks.ts');
   const { startPlatformSms } = await import('./sms.ts');
   const { layout, secrets } = context;
-  const sms = await startPlatformSms({ dataDir: layout.dataDir, relay: layout.sms, port: undefined });
+  const smsFetch = layout.sms.deploymentTls === true ? context.tls?.fetch : undefined;
+  if (layout.sms.deploymentTls === true && smsFetch === undefined)
+    throw new Error('the SMS gateway runs TLS but this process has no TLS client');
+  const sms = await startPlatformSms({
+    dataDir: layout.dataDir,
+    relay: { url: layout.sms.url, token: layout.sms.token, fetch: smsFetch },
+    port: undefined,
+  });
   const [bank] = await startBanks({
     dataDir: layout.dataDir,
     secrets: secrets.bankSecrets,
@@ -255,7 +270,18 @@ async function startGateway(context: ServiceContext): Promise<Running> {
   const { startPlatformMail } = await import('./mail.ts');
   const { layout, secrets } = context;
   const database = await context.open('gateway');
-  const mail = await startPlatformMail({ dataDir: layout.dataDir, relay: layout.smtp, port: undefined });
+  const caPem = layout.smtp.deploymentTls === true ? context.tls?.caPem : undefined;
+  if (layout.smtp.deploymentTls === true && caPem === undefined)
+    throw new Error('the mail server runs TLS but this process has no deployment CA');
+  const mail = await startPlatformMail({
+    dataDir: layout.dataDir,
+    relay: {
+      host: layout.smtp.host,
+      port: layout.smtp.port,
+      ...(caPem === undefined ? {} : { secure: true, ca: caPem }),
+    },
+    port: undefined,
+  });
   const macroLimits = macroLimitsFromEnv(process.env);
   const gateway = await createGatewayService({
     database,

@@ -180,12 +180,30 @@ export class ProcessPlatform {
       const { ensurePlatformPki } = await import('../commands/pki-platform.ts');
       await ensurePlatformPki(options.dataDir);
     }
-    // The supervisor calls the services (the seed) with the CA and no certificate of its own.
-    const supervisorTls = tls ? await loadPlatformTls(options.dataDir, []) : undefined;
+    // The supervisor calls the services (the seed) with the CA and no certificate of its own, and serves
+    // the embedded mail server (implicit TLS) and SMS gateway (HTTPS) with their certificates.
+    const embeddedTls = [
+      ...(options.smtpRelay === undefined ? (['smtp'] as const) : []),
+      ...(options.smsRelay === undefined ? (['sms'] as const) : []),
+    ];
+    const supervisorTls = tls ? await loadPlatformTls(options.dataDir, embeddedTls) : undefined;
+    const serverPair = (service: 'smtp' | 'sms') => {
+      const server = supervisorTls?.server(service);
+      return server === undefined ? undefined : { key: server.key, cert: server.cert };
+    };
+    const smtpPair = options.smtpRelay === undefined ? serverPair('smtp') : undefined;
+    const smsPair = options.smsRelay === undefined ? serverPair('sms') : undefined;
     const mail = await startPlatformMail({
       dataDir: options.dataDir,
       relay: options.smtpRelay,
       port: ports.mail,
+      tls:
+        smtpPair === undefined || supervisorTls === undefined
+          ? undefined
+          : { ...smtpPair, caPem: supervisorTls.caPem },
+    }).catch(async (error: unknown) => {
+      await supervisorTls?.close();
+      throw error;
     });
     // The embedded SMS gateway's token, drawn here so that the banks' processes can send with it.
     const smsToken = randomBytes(32).toString('base64url');
@@ -194,22 +212,39 @@ export class ProcessPlatform {
       relay: options.smsRelay,
       port: ports.sms,
       token: smsToken,
+      tls:
+        smsPair === undefined || supervisorTls === undefined
+          ? undefined
+          : { ...smsPair, fetch: supervisorTls.fetch },
     }).catch(async (error: unknown) => {
       await mail.close();
+      await supervisorTls?.close();
       throw error;
     });
     const smtp = options.smtpRelay ?? {
       host: mail.server?.host ?? '127.0.0.1',
       port: mail.server?.port ?? ports.mail,
     };
-    const smsLink = options.smsRelay ?? { url: sms.gateway?.url ?? loopbackUrl(ports.sms), token: smsToken };
+    // The embedded gateway's URL is https on TLS: the banks' processes call it trusting the deployment's CA.
+    const smsLink = options.smsRelay ?? {
+      url: sms.gateway?.url ?? loopbackUrl(ports.sms, smsPair !== undefined),
+      token: smsToken,
+    };
     const layout: PlatformProcessLayout = {
       dataDir: options.dataDir,
       databaseUrl: options.databaseUrl,
       schemaPrefix: options.schemaPrefix ?? '',
       ports,
-      smtp: { host: smtp.host, port: smtp.port ?? ports.mail },
-      sms: smsLink,
+      smtp: {
+        host: smtp.host,
+        port: smtp.port ?? ports.mail,
+        ...(smtpPair === undefined ? {} : { deploymentTls: true }),
+      },
+      sms: {
+        url: smsLink.url,
+        token: smsLink.token,
+        ...(smsPair === undefined ? {} : { deploymentTls: true }),
+      },
       logger: options.logger ?? false,
       backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
       tls,

@@ -1,7 +1,8 @@
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSmsInbox } from '@mpay/sms';
+import { createCaTrustAgent, createDeploymentCa, issueServiceCertificate, tlsFetch } from '@mpay/pki';
+import { createSmsSender, openSmsInbox } from '@mpay/sms';
 import { describe, expect, it } from 'vitest';
 import { requestDeadlineMs } from '../../../test/support/deadlines.ts';
 import { smsRelayFromEnv, startPlatformSms } from './sms.ts';
@@ -80,5 +81,32 @@ describe('startPlatformSms', () => {
     expect(sms.gateway).toBeUndefined();
     expect(sms.dir).toBeUndefined();
     await sms.close();
+  });
+
+  it("serves HTTPS with its certificate, and its sender trusts the deployment's CA only", async () => {
+    const now = new Date();
+    const ca = await createDeploymentCa({ now, label: 'sms-test' });
+    const pair = await issueServiceCertificate(ca, { institution: 'sms.mpay', service: 'sms' }, { now });
+    const agent = createCaTrustAgent(ca.certPem);
+    const sms = await startPlatformSms({
+      dataDir: undefined,
+      relay: undefined,
+      port: 0,
+      token,
+      tls: { key: pair.keyPem, cert: pair.certPem, fetch: tlsFetch(agent) },
+    });
+    try {
+      expect(sms.gateway?.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const { id } = await sms.sender.send({ to: '+38970123456', text: 'mpay code: 482913' });
+      expect((await sms.gateway!.inbox.list('+38970123456')).map((stored) => stored.id)).toEqual([id]);
+      // The same gateway through the global fetch (the system's roots): its certificate is not trusted.
+      const untrusting = createSmsSender({ url: sms.gateway!.url, token, from: 'mpay' });
+      await expect(untrusting.send({ to: '+38970123456', text: 'x' })).rejects.toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+      });
+    } finally {
+      await sms.close();
+      await agent.close();
+    }
   });
 });

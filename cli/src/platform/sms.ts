@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FetchFunction } from '@mpay/http-client';
 import {
   createSmsSender,
   isSmsToken,
@@ -20,6 +21,12 @@ export interface SmsRelay {
   readonly url: string;
   /** Its bearer token. */
   readonly token: string;
+  /**
+   * The fetch to call it with; absent: the global fetch (the system's roots).
+   * A `mpay up --processes` bank calls the supervisor's embedded gateway of a
+   * TLS deployment with its fetch that trusts the deployment's CA only.
+   */
+  readonly fetch?: FetchFunction | undefined;
 }
 
 /** The sender id the platform's SMS (one-time login codes, key-renewal notices) come from. */
@@ -56,7 +63,7 @@ export interface PlatformSms {
 
 /**
  * Starts the SMS of the platform: with a relay, only a sender for it; else
- * the embedded gateway on loopback, keeping its messages under `<data>/sms`
+ * the embedded gateway on loopback (HTTPS with `tls`), keeping its messages under `<data>/sms`
  * (read with `mpay sms`), or under a temporary folder removed on close when
  * the platform keeps no data folder (tests). The embedded gateway's token is
  * drawn anew at each start (256 bits) and known only to this process's sender.
@@ -67,10 +74,22 @@ export async function startPlatformSms(options: {
   readonly port: number | undefined;
   /** The embedded gateway's token (`mpay up --processes` hands it to the banks' processes); default drawn here. */
   readonly token?: string | undefined;
+  /**
+   * A TLS deployment's (./tls.ts): the embedded gateway serves HTTPS with
+   * this key and certificate (`sms.mpay`'s `sms`), and the sender calls it
+   * with `fetch`, which trusts the deployment's CA only. Not used with a
+   * relay. Absent: plain HTTP on loopback.
+   */
+  readonly tls?: { readonly key: string; readonly cert: string; readonly fetch: FetchFunction } | undefined;
 }): Promise<PlatformSms> {
   if (options.relay !== undefined) {
     return {
-      sender: createSmsSender({ url: options.relay.url, token: options.relay.token, from: platformSmsFrom }),
+      sender: createSmsSender({
+        url: options.relay.url,
+        token: options.relay.token,
+        from: platformSmsFrom,
+        ...(options.relay.fetch === undefined ? {} : { fetch: options.relay.fetch }),
+      }),
       gateway: undefined,
       dir: undefined,
       close: async () => undefined,
@@ -79,15 +98,27 @@ export async function startPlatformSms(options: {
   const temporary = options.dataDir === undefined;
   const dir = temporary ? await mkdtemp(join(tmpdir(), 'mpay-sms-')) : smsDirOf(options.dataDir);
   const token = options.token ?? randomBytes(32).toString('base64url');
+  const tls = options.tls;
   let gateway: SmsGateway;
   try {
-    gateway = await startSmsGateway({ dataDir: dir, host: '127.0.0.1', port: options.port ?? 0, token });
+    gateway = await startSmsGateway({
+      dataDir: dir,
+      host: '127.0.0.1',
+      port: options.port ?? 0,
+      token,
+      ...(tls === undefined ? {} : { tls: { key: tls.key, cert: tls.cert } }),
+    });
   } catch (error) {
     if (temporary) await rm(dir, { recursive: true, force: true });
     throw error;
   }
   return {
-    sender: createSmsSender({ url: gateway.url, token, from: platformSmsFrom }),
+    sender: createSmsSender({
+      url: gateway.url,
+      token,
+      from: platformSmsFrom,
+      ...(tls === undefined ? {} : { fetch: tls.fetch }),
+    }),
     gateway,
     dir,
     async close() {

@@ -11,7 +11,7 @@ import {
 import { ensureSoftHsmToken } from '@mpay/hsm';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop, type ProductInput } from '@mpay/merchant-shop';
-import type { SecurityPolicy } from '@mpay/protocol';
+import { MpayError, type SecurityPolicy } from '@mpay/protocol';
 import { fetchBankTrust, MerchantClient } from '@mpay/sdk';
 import { type Database, openDatabase } from '@mpay/storage';
 import { consoleExtension, startWebServer } from '@mpay/web';
@@ -21,7 +21,8 @@ import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts'
 import { loadPlatformSecrets, platformLogSubmitters, softHsmOf, witnessesRequired } from './secrets.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
-import { loadPlatformTls, type PlatformTls } from './tls.ts';
+import { loadPlatformTls, type PlatformTls, type PlatformTlsService } from './tls.ts';
+import type { WebTlsPair } from './web-tls.ts';
 
 export {
   loadPlatformSecrets,
@@ -95,6 +96,14 @@ export interface PlatformOptions {
    * plain HTTP (the in-process tests). One platform with TLS per process.
    */
   tls?: { readonly dataDir: string } | undefined;
+  /**
+   * The web pages' certificate instead of the deployment's (`web.mpay`'s
+   * `web`): an operator's publicly trusted one (MPAY_WEB_TLS_CERT/KEY, read by
+   * ./web-tls.ts). Only with `tls` and `web` (CONFIGURATION_INVALID otherwise).
+   */
+  webTls?: WebTlsPair | undefined;
+  /** A built pages folder to serve (tests); default: built with Vite when the sources changed. */
+  webDistDir?: string | undefined;
 }
 
 export interface Platform {
@@ -135,6 +144,11 @@ export interface Platform {
   close(): Promise<void>;
 }
 
+/** A server's key and certificate, PEM, from its `tls` option. */
+function pairOf(server: { readonly key: string; readonly cert: string }): { key: string; cert: string } {
+  return { key: server.key, cert: server.cert };
+}
+
 /** The schemas (PostgreSQL) or data folders (PGlite) of a platform, before any prefix. */
 export const platformSchemas = [
   'gateway',
@@ -152,6 +166,12 @@ export const platformSchemas = [
  * creates the demo parties the first time.
  */
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
+  if (options.webTls !== undefined && (options.tls === undefined || options.web !== true)) {
+    throw new MpayError(
+      'CONFIGURATION_INVALID',
+      "the web pages' own certificate (MPAY_WEB_TLS_CERT/KEY) needs the platform on TLS with its pages",
+    );
+  }
   const gatewayCount = gatewayCountOf(options);
   const secrets = await loadPlatformSecrets(options.dataDir, options.securityPolicy);
   const { securityPolicy, fsp, operatorToken } = secrets;
@@ -163,17 +183,20 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     });
   const gatewayDatabase = await open('gateway');
   const { bankSecrets, custodyKeys, custodyId } = secrets;
+  const tlsServices: PlatformTlsService[] = [
+    'gateway',
+    ...bankIds,
+    'custody',
+    'log',
+    'witness',
+    'shop',
+    // The embedded mail server and SMS gateway (not with a relay), the pages (unless the operator's certificate).
+    ...(options.smtpRelay === undefined ? (['smtp'] as const) : []),
+    ...(options.smsRelay === undefined ? (['sms'] as const) : []),
+    ...(options.web === true && options.webTls === undefined ? (['web'] as const) : []),
+  ];
   const tls: PlatformTls | undefined =
-    options.tls === undefined
-      ? undefined
-      : await loadPlatformTls(options.tls.dataDir, [
-          'gateway',
-          ...bankIds,
-          'custody',
-          'log',
-          'witness',
-          'shop',
-        ]);
+    options.tls === undefined ? undefined : await loadPlatformTls(options.tls.dataDir, tlsServices);
   /** Runs a service's creation, listen and start in its TLS client scope (its calls present its certificate). */
   const as = <T>(service: Parameters<PlatformTls['scope']>[0], work: () => T): T =>
     tls === undefined ? work() : tls.scope(service, work);
@@ -194,6 +217,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     dataDir: options.dataDir,
     relay: options.smsRelay,
     port: options.ports?.sms,
+    // HTTPS with sms.mpay's certificate; the banks' sender trusts the deployment's CA only.
+    tls:
+      tls === undefined || options.smsRelay !== undefined
+        ? undefined
+        : { ...pairOf(tls.server('sms')), fetch: tls.fetch },
   });
   const banks = await startBanks({
     dataDir: options.dataDir,
@@ -251,6 +279,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     dataDir: options.dataDir,
     relay: options.smtpRelay,
     port: options.ports?.mail,
+    // Implicit TLS with mail.mpay's certificate; the gateway's mailer trusts the deployment's CA only.
+    tls:
+      tls === undefined || options.smtpRelay !== undefined
+        ? undefined
+        : { ...pairOf(tls.server('smtp')), caPem: tls.caPem },
   });
   const { opaqueServerSetup } = secrets;
   /** The first gateway's options: the other instances (options.gateways) get the same, each with its own pool. */
@@ -360,6 +393,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
           port: options.ports?.web,
           logger: options.logger ?? false,
           progress: options.progress,
+          distDir: options.webDistDir,
+          // HTTPS with the operator's certificate, else web.mpay's `web`; its proxy calls the services trusting the CA.
+          tls: tls === undefined ? undefined : (options.webTls ?? pairOf(tls.server('web'))),
           // The operator console's backend: it calls the services with the operator's credentials.
           extensions: [
             consoleExtension({

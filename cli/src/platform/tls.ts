@@ -14,8 +14,21 @@ import {
 import { platformInstitutions } from '../commands/pki-platform.ts';
 import { type BankId, bankIds } from './banks.ts';
 
-/** The platform's services, each with the institution whose certificate it holds. */
-export type PlatformTlsService = 'gateway' | 'custody' | 'log' | 'witness' | 'shop' | BankId;
+/**
+ * The platform's services, each with the institution whose certificate it
+ * holds; `web` (the pages and the API proxy), `smtp` (the embedded mail
+ * server) and `sms` (the embedded SMS gateway) serve only, with server TLS.
+ */
+export type PlatformTlsService =
+  | 'gateway'
+  | 'custody'
+  | 'log'
+  | 'witness'
+  | 'shop'
+  | 'web'
+  | 'smtp'
+  | 'sms'
+  | BankId;
 
 /** The routes of a bank that an institution calls with the request signed in its body, not in an Authorization header. */
 export const interbankRoutePrefixes = Object.freeze([
@@ -37,8 +50,9 @@ export const witnessRoutePrefixes = Object.freeze(['/add-checkpoint']);
  *   unless its certificate is of the deployment's CA and names that
  *   institution (@mpay/pki's sharedServerTls);
  * - the witness: its cosigning route (the log's call) needs a certificate
- *   of the deployment, its reads none; the merchant shop: server TLS only
- *   (browsers, the demo);
+ *   of the deployment, its reads none; the merchant shop, the web pages,
+ *   the embedded SMTP server and SMS gateway: server TLS only (browsers,
+ *   the demo, the platform's own mailer and sender);
  * - every service calls out with its own certificate and the CA as its only
  *   trust anchor (the services of one process each in their own
  *   tlsClientScope); anything else in the process (the seed, the web proxy,
@@ -48,7 +62,7 @@ export interface PlatformTls {
   /** The deployment's CA certificate, PEM, and its path (for deployment.json and the banner). */
   readonly caPem: string;
   readonly caPath: string;
-  /** The `tls` option of that service's server. */
+  /** The `tls` option of that service's server (its key and certificate, PEM, for the SMTP server too). */
   server(service: PlatformTlsService): ServerTls;
   /** Runs `work` (a service's creation, listen and start) so that its outgoing calls present its certificate. */
   scope<T>(service: PlatformTlsService, work: () => T): T;
@@ -70,6 +84,12 @@ function holderOf(service: PlatformTlsService): { institution: string; service: 
       return { institution: 'witness.mpay', service: 'witness' };
     case 'shop':
       return { institution: 'merkur.trade', service: 'shop' };
+    case 'web':
+      return { institution: 'web.mpay', service: 'web' };
+    case 'smtp':
+      return { institution: 'mail.mpay', service: 'smtp' };
+    case 'sms':
+      return { institution: 'sms.mpay', service: 'sms' };
     default:
       return { institution: service, service: 'bank' };
   }
@@ -91,7 +111,7 @@ export async function loadPlatformTls(
   for (const service of services) {
     const holder = holderOf(service);
     const routes: 'public' | InstitutionRoutes =
-      service === 'shop'
+      service === 'shop' || service === 'web' || service === 'smtp' || service === 'sms'
         ? 'public'
         : service === 'witness'
           ? { institutions, pathPrefixes: witnessRoutePrefixes, pathPrefixPeers: ['log.mpay'] }

@@ -14,6 +14,12 @@ export interface MailerOptions {
     secure?: boolean;
     /** Credentials; to a relay that is not on loopback they are sent only over TLS (STARTTLS required). */
     auth?: { user: string; pass: string };
+    /**
+     * The only trust anchors for the server's certificate, PEM (the embedded
+     * server of a TLS deployment: its CA); absent: the system's roots. Either
+     * way the certificate is verified and must name the host.
+     */
+    ca?: string;
   };
   /** The sender, `address` or `Name <address>`. */
   from: string;
@@ -69,6 +75,10 @@ function checkOptions(options: MailerOptions): void {
     throw new Error('mailer: smtp.port must be an integer in 1..65535');
   }
   if (addressesOf(options.from)?.length !== 1) throw new Error('mailer: from must be one address');
+  const { ca } = options.smtp;
+  if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----'))) {
+    throw new Error('mailer: smtp.ca must be PEM certificates');
+  }
 }
 
 /** A nodemailer failure as a stable code: the SMTP reply class decides, no reply means try again later. */
@@ -93,7 +103,7 @@ export function mailErrorOf(error: unknown): MpayError {
 export function createMailer(options: MailerOptions): Mailer {
   checkOptions(options);
   const limits = createMailerLimits(options.limits);
-  const { host, port, secure = false, auth } = options.smtp;
+  const { host, port, secure = false, auth, ca } = options.smtp;
   const loopback = isLoopbackHost(host);
   const transport = nodemailer.createTransport({
     host,
@@ -102,6 +112,8 @@ export function createMailer(options: MailerOptions): Mailer {
     ...(auth === undefined ? {} : { auth: { user: auth.user, pass: auth.pass } }),
     // Credentials never cross a network in clear: without TLS from the start, STARTTLS is required.
     requireTLS: auth !== undefined && !secure && !loopback,
+    // Certificates are always verified (TLS 1.2 at least); with `ca`, under those anchors only.
+    tls: { rejectUnauthorized: true, minVersion: 'TLSv1.2', ...(ca === undefined ? {} : { ca }) },
     // A relay on this machine is reached even where loopback is the only interface.
     allowInternalNetworkInterfaces: loopback,
     connectionTimeout: limits.connectionTimeoutMs,

@@ -22,6 +22,12 @@ export interface MailServerOptions {
   clock?: () => Date;
   /** Told of errors that refused no one in particular: a client's dropped socket, a failed write (answered 451). */
   onError?: (error: Error) => void;
+  /**
+   * Implicit TLS (TLS from the first byte, as on port 465) with this key and
+   * certificate, PEM (`mpay up`: the deployment's `mail.mpay`/`smtp`
+   * certificate); absent: plain SMTP. No client certificate is asked for.
+   */
+  tls?: { readonly key: string; readonly cert: string };
 }
 
 export interface MailServer {
@@ -29,6 +35,8 @@ export interface MailServer {
   readonly port: number;
   /** The address it listens on, e.g. `127.0.0.1`: give it to `createMailer({ smtp: { host, port } })`. */
   readonly host: string;
+  /** Whether it speaks TLS from the first byte (started with `tls`): a mailer connects with `secure: true`. */
+  readonly secure: boolean;
   /** Stops accepting, lets open connections finish (at most `closeTimeoutMs`) and waits for the last write. */
   close(): Promise<void>;
   /** The mail it stored, read from its data folder. */
@@ -62,7 +70,8 @@ const defaultHost = '127.0.0.1';
 
 /**
  * Starts the embedded mail server: SMTP on loopback only, for any recipient, with
- * no authentication and no TLS. That is safe only because nothing but this
+ * no authentication, and with implicit TLS when `tls` is given (plain otherwise;
+ * STARTTLS is never offered). That is safe only because nothing but this
  * machine can connect: a host that is not a loopback address is refused at start,
  * and a connection from any other address is refused too. Each accepted message
  * is decoded once and stored durably, one copy per recipient, under `dataDir`
@@ -201,13 +210,21 @@ export async function startMailServer(options: MailServerOptions): Promise<MailS
     return `OK: stored as ${result.id}`;
   }
 
+  const tls = options.tls;
+  if (tls !== undefined && (typeof tls.key !== 'string' || typeof tls.cert !== 'string')) {
+    throw new Error('mail server: tls needs a key and a certificate, PEM');
+  }
   const server = new SMTPServer({
     name: 'localhost',
-    banner: 'mpay mail (loopback only, no authentication)',
+    banner: `mpay mail (loopback only, no authentication${tls === undefined ? '' : ', TLS'})`,
+    // Implicit TLS: the handshake comes first, before the greeting; TLS 1.2 at least, no client certificate.
+    ...(tls === undefined
+      ? {}
+      : { secure: true, key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const, requestCert: false }),
     size: limits.messageSizeBytesMax,
     rejectOversized: true,
     authOptional: true,
-    // Loopback only: there is nothing to authenticate and no one to hide the traffic from.
+    // Loopback only: there is nothing to authenticate; TLS, when wanted, is implicit (no STARTTLS upgrade).
     disabledCommands: ['AUTH', 'STARTTLS'],
     disableReverseLookup: true,
     logger: false,
@@ -279,6 +296,7 @@ export async function startMailServer(options: MailServerOptions): Promise<MailS
   return Object.freeze({
     port: address.port,
     host: address.address,
+    secure: tls !== undefined,
     mailbox: openMailbox(dataDir),
     close(): Promise<void> {
       closing ??= new Promise<void>((closed) => server.close(() => closed())).then(() =>

@@ -27,10 +27,16 @@ export interface SmsGatewayOptions {
   clock?: () => Date;
   /** Told of a failed write (answered 503): the sender will try again. */
   onError?: (error: Error) => void;
+  /**
+   * HTTPS with this key and certificate, PEM (`mpay up`: the deployment's
+   * `sms.mpay`/`sms` certificate); absent: plain HTTP. No client certificate
+   * is asked for (the bearer token authenticates the sender).
+   */
+  tls?: { readonly key: string; readonly cert: string };
 }
 
 export interface SmsGateway {
-  /** The base URL to give `createSmsSender({ url })`: `http://127.0.0.1:<port>`. */
+  /** The base URL to give `createSmsSender({ url })`: `http://127.0.0.1:<port>` (`https://` with `tls`). */
   readonly url: string;
   /** The address it listens on, e.g. `127.0.0.1`. */
   readonly host: string;
@@ -82,7 +88,7 @@ const defaultHost = '127.0.0.1';
 
 /**
  * Starts the embedded SMS gateway: the HTTP SMS-gateway API (`api.ts`) on
- * loopback only, storing each accepted message durably in its recipient's inbox
+ * loopback only (over HTTPS with `tls`), storing each accepted message durably in its recipient's inbox
  * under `dataDir` (see `inbox/write.ts`); `openSmsInbox(dataDir)` reads them
  * from any process. It delivers nothing further: the inbox is the handset.
  *
@@ -161,8 +167,15 @@ export async function startSmsGateway(options: SmsGatewayOptions): Promise<SmsGa
     return stored;
   }
 
+  const tls = options.tls;
+  if (tls !== undefined && (typeof tls.key !== 'string' || typeof tls.cert !== 'string')) {
+    throw new Error('sms gateway: tls needs a key and a certificate, PEM');
+  }
   const app = createHttpServer({
     name: 'sms-gateway',
+    ...(tls === undefined
+      ? {}
+      : { tls: { key: tls.key, cert: tls.cert, clientCertificate: 'none' as const } }),
     logger: false,
     bodyLimitBytes: limits.requestBodyBytesMax,
     requestTimeoutMs: limits.requestTimeoutMs,
@@ -204,7 +217,7 @@ export async function startSmsGateway(options: SmsGatewayOptions): Promise<SmsGa
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return Object.freeze({
-    url: `http://${urlHost}:${address.port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://${urlHost}:${address.port}`,
     host: address.address,
     port: address.port,
     inbox: openSmsInbox(dataDir),

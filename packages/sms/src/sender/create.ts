@@ -1,4 +1,4 @@
-import { readBounded } from '@mpay/http-client';
+import { type FetchFunction, readBounded } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 import {
   isSmsToken,
@@ -19,6 +19,12 @@ export interface SmsSenderOptions {
   from: string;
   /** Overrides of the default limits, validated (see `SmsSenderLimits`). */
   limits?: Partial<SmsSenderLimits>;
+  /**
+   * The fetch to call the gateway with; absent: the global fetch (the
+   * system's roots verify an https gateway). The platform gives the embedded
+   * gateway of a TLS deployment a fetch that trusts the deployment's CA only.
+   */
+  fetch?: FetchFunction;
 }
 
 export interface SmsSender {
@@ -92,6 +98,9 @@ function parseJsonOrUndefined(text: string | undefined): unknown {
 }
 
 function checkOptions(options: SmsSenderOptions): void {
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+    throw new Error('sms sender: fetch must be a function');
+  }
   const problem = typeof options.url === 'string' ? smsGatewayUrlProblem(options.url) : 'must be a string';
   if (problem !== undefined) throw new Error(`sms sender: url ${problem}`);
   if (!isSmsToken(options.token)) {
@@ -120,6 +129,7 @@ export function createSmsSender(options: SmsSenderOptions): SmsSender {
   const endpoint = messagesUrlOf(options.url);
   const authorization = `Bearer ${options.token}`;
   const from = options.from;
+  const fetchWith: FetchFunction = options.fetch ?? ((url, init) => fetch(url, init));
 
   return Object.freeze({
     async send(sms: OutgoingSms): Promise<{ id: string }> {
@@ -129,7 +139,7 @@ export function createSmsSender(options: SmsSenderOptions): SmsSender {
       let response: Response;
       let text: string | undefined;
       try {
-        response = await fetch(endpoint, {
+        response = await fetchWith(endpoint, {
           method: 'POST',
           headers: { authorization, 'content-type': 'application/json', accept: 'application/json' },
           body: JSON.stringify({ from, to: sms.to, text: sms.text }),
