@@ -102,7 +102,8 @@ export class DeviceHub {
 
   /**
    * Tells the other gateway instances what this one pushed (or disconnected)
-   * here, for the streams they hold. Never rejects.
+   * here, for the streams they hold. Rejects when the notice could not be
+   * sent: the push that announced it is then retried from the outbox.
    */
   announce(notice: DeviceNotice): Promise<void> {
     return this.#send?.(notice) ?? Promise.resolve();

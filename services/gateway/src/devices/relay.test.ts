@@ -90,6 +90,20 @@ describe('device notices between gateway instances', () => {
     }
   });
 
+  it('rejects the announce when its notice cannot be sent, so that the push that made it is retried', async () => {
+    const alone = await openTestGateway();
+    const relay = await startDeviceRelay(alone.context);
+    await alone.database.close();
+    try {
+      await expect(
+        alone.context.hub.announce({ kind: 'disconnect', party: 'cai@person.xbank' }),
+      ).rejects.toThrow();
+    } finally {
+      await relay.stop().catch(() => undefined);
+      alone.context.hub.close();
+    }
+  });
+
   it('reads only the notices it knows, ids and no more', () => {
     const notice = { kind: 'refund', party: 'ana@person.xbank', refundId: 'r1' };
     expect(parseEnvelope(JSON.stringify({ from: 'x', notice }))).toEqual({ from: 'x', notice });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isMpayError } from '@mpay/protocol';
 import type { GatewayContext } from '../context.ts';
 import { paymentEventForStreams } from '../outbox/deliver.ts';
 import { refundEventForStreams } from '../refunds/view.ts';
@@ -17,7 +18,11 @@ import type { DeviceEvent, DeviceNotice } from './hub.ts';
  */
 export const deviceNoticeChannel = 'device_events';
 
-/** Notices waiting to be handled here; above it new ones are dropped with a warning (the devices get what waits on reconnect). */
+/**
+ * Notices waiting to be handled here. Above it a new notice is not queued:
+ * the streams its party holds here are ended instead, so that the device
+ * opens them again and gets what waits for it (nothing is lost, it comes later).
+ */
 export const relayBacklogMax = 1_000;
 
 interface Envelope {
@@ -117,16 +122,21 @@ export async function startDeviceRelay(context: GatewayContext): Promise<DeviceR
         return;
       }
       if (envelope.from === instanceId) return;
+      const { party } = envelope.notice;
       if (waiting >= relayBacklogMax) {
-        context.log.warn({ party: envelope.notice.party }, 'device notice dropped: too many waiting');
+        const ended = context.hub.disconnect(party);
+        context.log.warn({ party, ended }, 'device notice not queued (too many waiting): its streams ended');
         return;
       }
       waiting += 1;
       queue = queue
         .then(() => handle(envelope.notice))
-        .catch((error: unknown) =>
-          context.log.warn({ err: error, party: envelope.notice.party }, 'device notice failed'),
-        )
+        .catch((error: unknown) => {
+          // A notice naming what does not exist is ignored; one that failed for another cause (the
+          // database) ends the party's streams here, so that the device catches up when it reopens them.
+          const ended = isMpayError(error) ? 0 : context.hub.disconnect(party);
+          context.log.warn({ err: error, party, ended }, 'device notice failed');
+        })
         .finally(() => {
           waiting -= 1;
         });
@@ -139,12 +149,15 @@ export async function startDeviceRelay(context: GatewayContext): Promise<DeviceR
     },
   );
 
+  // A notice that could not be sent fails the push that announced it: its outbox row stays due and
+  // is delivered again (the streams here get the event twice; the device knows it by its id).
   context.hub.relayTo(async (notice) => {
     const envelope: Envelope = { from: instanceId, notice };
     try {
       await context.database.notify(deviceNoticeChannel, JSON.stringify(envelope));
     } catch (error) {
       context.log.error({ err: error, party: notice.party, kind: notice.kind }, 'device notice not sent');
+      throw error;
     }
   });
 

@@ -268,6 +268,7 @@ export async function confirmPayment(
         sql,
         payment.id,
         {
+          locked,
           event: 'customer_confirmed',
           changes: {
             message: withCustomerAdditions(locked.message, {

@@ -23,7 +23,7 @@ import { materialiseEffects } from './effects.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
 import {
-  findPayment,
+  insertedPayment,
   insertPayment,
   lockCustomer,
   persistStep,
@@ -245,19 +245,16 @@ export async function requestPayment(
     const security = await assessLevel(context, sql, verified, now);
     const { countersigned, push, payerAccount } = await countersign(context, verified, security, merchantKey);
     const expiresAt = new Date(now.getTime() + context.limits.paymentExpirySeconds * 1000);
-    await insertPayment(
-      sql,
-      {
-        message: countersigned,
-        merchantId: verified.merchant.id,
-        customerId: verified.customer.id,
-        payerAccount,
-        expiresAt,
-        now,
-      },
-      'merchant_request_verified',
-    );
-    const payment = await findPayment(sql, countersigned.transactionId, { lock: true });
+    const stored = {
+      message: countersigned,
+      merchantId: verified.merchant.id,
+      customerId: verified.customer.id,
+      payerAccount,
+      expiresAt,
+      now,
+    };
+    await insertPayment(sql, stored, 'merchant_request_verified');
+    const payment = insertedPayment(stored, verified, 'merchant_request_verified');
     const result = stepPayment(payment, 'countersigned', now);
     const { outbox } = await materialiseEffects(context, sql, payment, result.next, result.effects, {}, now);
     await persistStep(

@@ -132,13 +132,20 @@ export interface NewPayment {
   readonly now: Date;
 }
 
-/** Inserts a payment in the protocol's initial state with its first event; a second one with the id is a replay. */
+/**
+ * Inserts a payment in the protocol's initial state with its first event, in
+ * one statement; a second one with the id is a replay.
+ */
 export async function insertPayment(sql: Sql, payment: NewPayment, initial: PaymentState): Promise<void> {
   const { message } = payment;
   const inserted = await sql.query(
-    `INSERT INTO payments (id, merchant_id, customer_id, procedure, currency, amount_minor, security_level, state,
-       message, payer_account, expires_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (id) DO NOTHING`,
+    `WITH inserted AS (
+       INSERT INTO payments (id, merchant_id, customer_id, procedure, currency, amount_minor, security_level, state,
+         message, payer_account, expires_at, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (id) DO NOTHING
+       RETURNING id)
+     INSERT INTO payment_events (payment_id, sequence, from_state, to_state, event, step, detail, created_at)
+     SELECT id, 1, NULL, $8, NULL, $13, $14, $12 FROM inserted`,
     [
       message.transactionId,
       payment.merchantId,
@@ -152,36 +159,48 @@ export async function insertPayment(sql: Sql, payment: NewPayment, initial: Paym
       payment.payerAccount,
       payment.expiresAt.toISOString(),
       payment.now.toISOString(),
+      'iMS §5 step 1',
+      'merchant request verified',
     ],
   );
   if (inserted.rowCount === 0) throw new MpayError('MESSAGE_REPLAYED', 'transactionId');
-  await appendEvent(sql, message.transactionId, {
-    from: null,
-    to: initial,
-    event: null,
-    step: 'iMS §5 step 1',
-    detail: 'merchant request verified',
-    now: payment.now,
-  });
 }
 
-async function appendEvent(
-  sql: Sql,
-  paymentId: string,
-  event: {
-    from: PaymentState | null;
-    to: PaymentState;
-    event: PaymentEventKind | null;
-    step: string;
-    detail: string | null;
-    now: Date;
-  },
-): Promise<void> {
-  await sql.query(
-    `INSERT INTO payment_events (payment_id, sequence, from_state, to_state, event, step, detail, created_at)
-     SELECT $1, COALESCE(MAX(sequence), 0) + 1, $2, $3, $4, $5, $6, $7 FROM payment_events WHERE payment_id = $1`,
-    [paymentId, event.from, event.to, event.event, event.step, event.detail, event.now.toISOString()],
-  );
+/**
+ * The payment `insertPayment` just stored, as `findPayment` would read it
+ * back (the row is this transaction's own, so no other can lock it before
+ * the commit): no read needed for the step that follows in the same
+ * transaction.
+ */
+export function insertedPayment(
+  payment: NewPayment,
+  parties: { readonly merchant: Party; readonly customer: Party },
+  initial: PaymentState,
+): Payment {
+  const { message } = payment;
+  if (parties.merchant.id !== payment.merchantId || parties.customer.id !== payment.customerId)
+    throw new Error('assertion failed: the parties are the payment’s');
+  return {
+    id: message.transactionId,
+    procedure: message.procedure,
+    currency: message.data.amount.currency,
+    amountMinor: message.data.amount.minor,
+    securityLevel: message.type,
+    state: initial,
+    message,
+    payerAccount: payment.payerAccount,
+    merchant: parties.merchant,
+    customer: parties.customer,
+    pushMessage: null,
+    receipt: null,
+    bankAnswer: null,
+    decline: null,
+    outcome: null,
+    failureCode: null,
+    expiresAt: payment.expiresAt,
+    createdAt: payment.now,
+    updatedAt: payment.now,
+  };
 }
 
 /** What a transition stores besides the state. */
@@ -206,9 +225,11 @@ export interface OutboxEntry {
 
 /**
  * Persists one step of the protocol inside the caller's transaction, on a
- * payment read with `lock`: the new state and its changes, the event (with
- * the paper's step) and every effect as an outbox row. The state actually
- * stored must still be the step's `from` (paired assertion with the lock).
+ * payment read with `lock`, in one statement: the new state and its changes,
+ * the event (with the paper's step) and every effect as an outbox row, in the
+ * order given. The state actually stored must still be the step's `from`
+ * (paired assertion with the lock). Returns the payment as it now stands, as
+ * `findPayment` would read it back.
  */
 export async function persistStep(
   sql: Sql,
@@ -218,13 +239,27 @@ export async function persistStep(
   changes: PaymentChanges,
   outbox: readonly OutboxEntry[],
   now: Date,
-): Promise<void> {
+): Promise<Payment> {
   if (result.from !== payment.state) throw new Error('assertion failed: step computed on the locked state');
-  const updated = await sql.query(
-    `UPDATE payments SET state = $2, message = COALESCE($3, message), push_message = COALESCE($4, push_message),
-       receipt = COALESCE($5, receipt), bank_answer = COALESCE($6, bank_answer), decline = COALESCE($7, decline),
-       outcome = COALESCE($8, outcome), failure_code = COALESCE($9, failure_code), updated_at = $10
-     WHERE id = $1 AND state = $11`,
+  const { rows } = await sql.query<{ updated: number }>(
+    `WITH updated AS (
+       UPDATE payments SET state = $2, message = COALESCE($3, message), push_message = COALESCE($4, push_message),
+         receipt = COALESCE($5, receipt), bank_answer = COALESCE($6, bank_answer), decline = COALESCE($7, decline),
+         outcome = COALESCE($8, outcome), failure_code = COALESCE($9, failure_code), updated_at = $10
+       WHERE id = $1 AND state = $11
+       RETURNING id),
+     event AS (
+       INSERT INTO payment_events (payment_id, sequence, from_state, to_state, event, step, detail, created_at)
+       SELECT id, COALESCE((SELECT MAX(sequence) FROM payment_events WHERE payment_id = $1), 0) + 1,
+         $11, $2, $12, $13, $14, $10
+       FROM updated),
+     effects AS (
+       INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at)
+       SELECT updated.id, effect.kind, effect.payload, effect.due, $10
+       FROM updated, unnest($15::text[], $16::text[], $17::timestamptz[]) WITH ORDINALITY
+         AS effect (kind, payload, due, position)
+       ORDER BY effect.position)
+     SELECT count(*)::int AS updated FROM updated`,
     [
       payment.id,
       result.next,
@@ -237,30 +272,28 @@ export async function persistStep(
       changes.failureCode ?? null,
       now.toISOString(),
       result.from,
+      event,
+      result.step,
+      changes.detail ?? null,
+      outbox.map((entry) => entry.kind),
+      outbox.map((entry) => JSON.stringify(entry.payload)),
+      outbox.map((entry) => new Date(now.getTime() + (entry.delayMs ?? 0)).toISOString()),
     ],
   );
-  if (updated.rowCount !== 1)
+  if (rows[0]?.updated !== 1)
     throw new Error(`assertion failed: payment ${payment.id} is still ${result.from}`);
-  await appendEvent(sql, payment.id, {
-    from: result.from,
-    to: result.next,
-    event,
-    step: result.step,
-    detail: changes.detail ?? null,
-    now,
-  });
-  for (const entry of outbox) {
-    await sql.query(
-      `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
-      [
-        payment.id,
-        entry.kind,
-        JSON.stringify(entry.payload),
-        new Date(now.getTime() + (entry.delayMs ?? 0)).toISOString(),
-        now.toISOString(),
-      ],
-    );
-  }
+  return {
+    ...payment,
+    state: result.next,
+    message: changes.message ?? payment.message,
+    pushMessage: changes.pushMessage ?? payment.pushMessage,
+    receipt: changes.receipt ?? payment.receipt,
+    bankAnswer: changes.bankAnswer ?? payment.bankAnswer,
+    decline: changes.decline ?? payment.decline,
+    outcome: changes.outcome ?? payment.outcome,
+    failureCode: changes.failureCode ?? payment.failureCode,
+    updatedAt: now,
+  };
 }
 
 export interface PaymentEventRecord {

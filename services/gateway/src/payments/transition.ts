@@ -11,13 +11,16 @@ export interface EventInput {
   readonly changes?: PaymentChanges;
   /** Runs in the transaction on the locked payment before the step (record a nonce, check the caller). */
   readonly guard?: (sql: Sql, payment: Payment) => Promise<void>;
+  /** The payment as the caller already read it with its lock in this transaction: not read again. */
+  readonly locked?: Payment;
 }
 
 /**
  * Applies one event to a payment inside `sql`: lock the row, let the pure
  * step function decide, materialise its effects (signed receipts and outbox
  * rows), and persist all of it. Throws what the step throws; nothing is
- * written then, since the caller's transaction rolls back.
+ * written then, since the caller's transaction rolls back. Returns the
+ * payment as it now stands.
  */
 export async function applyEventIn(
   context: GatewayContext,
@@ -26,7 +29,8 @@ export async function applyEventIn(
   input: EventInput,
   now: Date,
 ): Promise<Payment> {
-  const payment = await findPayment(sql, paymentId, { lock: true });
+  const payment = input.locked ?? (await findPayment(sql, paymentId, { lock: true }));
+  if (payment.id !== paymentId) throw new Error('assertion failed: the locked payment is the one named');
   await input.guard?.(sql, payment);
   const result = stepPayment(payment, input.event, now);
   const evidence = input.evidence ?? {};
@@ -43,7 +47,7 @@ export async function applyEventIn(
     evidence,
     now,
   );
-  await persistStep(
+  return persistStep(
     sql,
     payment,
     input.event,
@@ -56,7 +60,6 @@ export async function applyEventIn(
     outbox,
     now,
   );
-  return findPayment(sql, paymentId);
 }
 
 /** `applyEventIn` in a transaction of its own; kicks the outbox after the commit. */

@@ -247,7 +247,13 @@ export function registerRegistryRoutes(
       // The lost device's open streams end now, here and at the other gateway instances;
       // the customer's other devices open theirs again.
       context.hub.disconnect(partyId);
-      await context.hub.announce({ kind: 'disconnect', party: partyId });
+      // The revocation holds whatever happens to the notice: a revoked key confirms nothing, its stream
+      // at another instance only stays open until it ends.
+      await context.hub
+        .announce({ kind: 'disconnect', party: partyId })
+        .catch((error: unknown) =>
+          context.log.warn({ err: error, party: partyId }, 'revocation notice not sent'),
+        );
       return { revoked: true };
     },
   );
