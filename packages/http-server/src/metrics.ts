@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SecurityRequirement } from './openapi.ts';
 import { metricsScrape } from './openapi-schemas.ts';
 
 /**
@@ -338,6 +339,8 @@ export interface MetricsRouteOptions {
   readonly path?: string;
   /** Throws to refuse (an operator's bearer token: volumes and backlogs are not for everyone). */
   readonly authorize?: (request: FastifyRequest) => void | Promise<void>;
+  /** What the document names as the route's credential when `authorize` is given (default: the `metricsToken` bearer). */
+  readonly security?: readonly SecurityRequirement[];
 }
 
 /** GET /metrics: the registry in Prometheus text; a collector that fails answers 503, never a half exposition. */
@@ -351,7 +354,7 @@ export function registerMetricsRoute(
     summary: 'Metrics in Prometheus text',
     tags: ['operations'],
     response: { 200: text },
-    ...(options.authorize === undefined ? {} : { security: metricsScrape }),
+    ...(options.authorize === undefined ? {} : { security: options.security ?? metricsScrape }),
   };
   app.get(options.path ?? '/metrics', { schema }, async (request, reply) => {
     await options.authorize?.(request);

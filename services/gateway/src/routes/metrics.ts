@@ -1,4 +1,9 @@
-import { createMetricsRegistry, type MetricsRegistry, registerMetricsRoute } from '@mpay/http-server';
+import {
+  createMetricsRegistry,
+  type MetricsRegistry,
+  operatorOnly,
+  registerMetricsRoute,
+} from '@mpay/http-server';
 import { publicStatusOf } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
@@ -103,5 +108,6 @@ export function registerMetricsRoutes(
 ): void {
   registerMetricsRoute(app, createGatewayMetrics(context), {
     authorize: (request) => authenticateOperator(operatorToken, request),
+    security: operatorOnly,
   });
 }
