@@ -54,11 +54,29 @@ describe('the signer a request claims', () => {
   it.each([
     ['no header', undefined],
     ['a bearer token', 'Bearer abc.def.ghi'],
-    ['a payload that is not JSON', 'MPay e30.bm90IGpzb24.c2ln'],
-    ['a payload without iss', `MPay e30.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`],
-    ['an over-long header', `MPay ${'a'.repeat(authorizationLengthMax)}`],
+    ['a scheme that only starts like it', 'MPayX e30.e30.c2ln'],
   ])('is undefined for %s', (_name, header) => {
     expect(signerClaimedBy(header)).toBeUndefined();
+  });
+
+  // Fails closed: an MPay header the check cannot read is refused, never let through unchecked.
+  it.each([
+    ['a payload that is not JSON', 'MPay e30.bm90IGpzb24.c2ln'],
+    ['a payload without iss', `MPay e30.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`],
+    ['a payload that is null', `MPay e30.${Buffer.from('null').toString('base64url')}.c2ln`],
+    [
+      'an over-long header',
+      `MPay e30.${Buffer.from('{"iss":"fsp.mpay"}').toString('base64url')}.${'a'.repeat(authorizationLengthMax)}`,
+    ],
+    ['two spaces', 'MPay  e30.e30.c2ln'],
+    [
+      'another spelling of the scheme',
+      `mpay e30.${Buffer.from('{"iss":"fsp.mpay"}').toString('base64url')}.c2ln`,
+    ],
+    ['the scheme alone', 'MPay'],
+    ['no payload', 'MPay e30'],
+  ])('refuses %s (TLS_PEER_REFUSED)', (_name, header) => {
+    expect(refusal(() => signerClaimedBy(header))).toBe('TLS_PEER_REFUSED');
   });
 });
 

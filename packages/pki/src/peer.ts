@@ -22,7 +22,7 @@ export function institutionOfPeerCertificate(certificate: PeerCertificateLike | 
   return named.institution;
 }
 
-/** Longest Authorization header read for its claimed signer; longer ones are left to the route (which refuses them). */
+/** Longest Authorization header read for its claimed signer; a longer MPay header is refused (TLS_PEER_REFUSED). */
 export const authorizationLengthMax = 16 * 1024;
 
 /**
@@ -30,20 +30,28 @@ export const authorizationLengthMax = 16 * 1024;
  * payload, read WITHOUT verifying the signature. Safe for one use only:
  * refusing early when the claim names another institution than the TLS
  * peer. The route still verifies the signature under the key of that `iss`,
- * so a request passes only if both agree. Undefined for any other header.
+ * so a request passes only if both agree. Undefined for a request without
+ * an MPay header. An MPay header whose signer cannot be read (longer than
+ * `authorizationLengthMax`, not one compact JWS, a payload that is not JSON
+ * or names no `iss`) is TLS_PEER_REFUSED: the check fails closed rather than
+ * let through unchecked a header the route might still read otherwise.
  */
 export function signerClaimedBy(authorization: string | undefined): string | undefined {
-  if (authorization === undefined || authorization.length > authorizationLengthMax) return undefined;
+  if (authorization === undefined || !/^mpay(\s|$)/i.test(authorization)) return undefined;
+  const unreadable = () => new MpayError('TLS_PEER_REFUSED', 'an MPay signature whose signer cannot be read');
+  if (authorization.length > authorizationLengthMax) throw unreadable();
   const [scheme, token, extra] = authorization.split(' ');
-  if (scheme !== 'MPay' || token === undefined || extra !== undefined) return undefined;
+  if (scheme !== 'MPay' || token === undefined || extra !== undefined) throw unreadable();
   const payload = token.split('.')[1];
-  if (payload === undefined || !/^[A-Za-z0-9_-]+$/.test(payload)) return undefined;
+  if (payload === undefined || !/^[A-Za-z0-9_-]+$/.test(payload)) throw unreadable();
+  let claims: { iss?: unknown } | null;
   try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown } | null;
-    return typeof claims?.iss === 'string' ? claims.iss : undefined;
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown } | null;
   } catch {
-    return undefined;
+    throw unreadable();
   }
+  if (typeof claims?.iss !== 'string') throw unreadable();
+  return claims.iss;
 }
 
 /**
