@@ -1,4 +1,4 @@
-import { createHttpServer } from '@mpay/http-server';
+import { createHttpServer, type TlsReloadHook } from '@mpay/http-server';
 import type { FastifyInstance } from 'fastify';
 import type { WebConfig } from '../src/config.ts';
 import { ensureWebBuilt } from './build.ts';
@@ -28,9 +28,13 @@ export interface WebServerOptions {
   /**
    * HTTPS with this key and certificate (chain), PEM: the deployment's
    * (`fsp.mpay`'s `web`) or an operator's publicly trusted one. No client
-   * certificate is asked for (browsers). Absent: plain HTTP.
+   * certificate is asked for (browsers). Absent: plain HTTP. `onReload`: as
+   * @mpay/http-server's ServerTls.onReload (the deployment's certificate
+   * after `mpay pki rotate`, for the connections to come).
    */
-  readonly tls?: { readonly key: string; readonly cert: string } | undefined;
+  readonly tls?:
+    | { readonly key: string; readonly cert: string; readonly onReload?: TlsReloadHook | undefined }
+    | undefined;
 }
 
 export interface WebServer {
@@ -64,7 +68,14 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     logger: options.logger ?? false,
     ...(tls === undefined
       ? {}
-      : { tls: { key: tls.key, cert: tls.cert, clientCertificate: 'none' as const } }),
+      : {
+          tls: {
+            key: tls.key,
+            cert: tls.cert,
+            clientCertificate: 'none' as const,
+            ...(tls.onReload === undefined ? {} : { onReload: tls.onReload }),
+          },
+        }),
   });
   const api = Object.fromEntries(Object.keys(options.upstreams).map((name) => [name, `/api/${name}`]));
   const config: WebConfig = { ...options.config, api };

@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { serviceStartDeadlineMs, waitFor } from '../../../test/support/deadlines.ts';
 import { runMpay } from './io.test-helper.ts';
 import { platformInstitutions } from './pki-platform.ts';
 
@@ -63,6 +66,71 @@ describe('mpay pki', () => {
     expect(rotated.stdout).toContain('xbank/bank: reissued (rotate)');
     expect(await serialOf(join(dataDir, 'pki', 'ca.cert.pem'))).toBe(ca);
     expect(await serialOf(join(dataDir, 'pki', 'xbank', 'bank.cert.pem'))).not.toBe(bank);
+    // No platform has run from this folder: nothing to tell.
+    expect(rotated.stdout).toContain(
+      `not reloaded (no deployment.json in ${dataDir}): a platform uses the new certificates from its next start`,
+    );
+  });
+
+  it('rotate sends SIGHUP to the mpay up running from the folder, and to nothing else', async () => {
+    await run('pki', 'init');
+    const deployment = (pid: number | undefined, tls = true) =>
+      writeFile(
+        join(dataDir, 'deployment.json'),
+        JSON.stringify({
+          gateway: 'https://127.0.0.1:1',
+          banks: [],
+          pid,
+          ...(tls ? { tls: { ca: 'x' } } : {}),
+        }),
+      );
+    // A stand-in for `mpay up` (its command line names mpay and up): says "ready", then "reload" on SIGHUP.
+    const upLike = spawn(
+      process.execPath,
+      [
+        '-e',
+        "process.on('SIGHUP', () => { process.stdout.write('reload\\n'); process.exit(0); }); process.stdout.write('ready\\n'); setInterval(() => undefined, 1000);",
+        'mpay',
+        'up',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      let output = '';
+      const saw = (what: string) =>
+        waitFor(async () => (output.includes(what) ? true : undefined), {
+          deadlineMs: serviceStartDeadlineMs,
+          what: `the stand-in process to print ${what}`,
+          detail: () => output,
+        });
+      upLike.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      await saw('ready');
+      const pid = upLike.pid ?? 0;
+
+      await deployment(pid, false);
+      expect((await run('pki', 'rotate')).stdout).toContain(
+        `not reloaded (the platform of ${dataDir} ran without TLS)`,
+      );
+      await deployment(pid);
+      expect((await run('pki', 'rotate', '--no-reload')).stdout).toContain('not reloaded (--no-reload)');
+      // This test's own process is alive but is not `mpay up`.
+      await deployment(process.pid);
+      expect((await run('pki', 'rotate')).stdout).toContain(`pid ${process.pid} is not mpay up`);
+
+      await deployment(pid);
+      const rotated = await run('pki', 'rotate', '--json');
+      expect(rotated.status).toBe(0);
+      expect((JSON.parse(rotated.stdout) as { reload: unknown }).reload).toEqual({ signalled: true, pid });
+      await saw('reload');
+      const exited = upLike.exitCode !== null ? Promise.resolve() : once(upLike, 'exit');
+      await exited;
+      // Gone now: the next rotation finds no process.
+      expect((await run('pki', 'rotate')).stdout).toContain(`not reloaded (no process ${pid} runs`);
+    } finally {
+      upLike.kill('SIGKILL');
+    }
   });
 
   it('says clearly when the folder is missing or damaged, and refuses bad names and options', async () => {

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   type EnsureReport,
   isHostName,
@@ -7,7 +9,7 @@ import {
   pkiDirOf,
   rotateDeploymentPki,
 } from '@mpay/pki';
-import { dataDirOf } from './deployment.ts';
+import { type Deployment, dataDirOf, readJson } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 import { ensurePlatformPki } from './pki-platform.ts';
 
@@ -15,7 +17,10 @@ export const pkiUsage = `usage: mpay pki init|issue|rotate|list [--data DIR] [--
   init                        create <data>/pki: the deployment's CA and a certificate per service of the platform
                               (again: keeps what is current, reissues what expires within 30 days)
   issue INSTITUTION SERVICE [--host NAME]...   issue (or reissue) one service's certificate now
-  rotate                      reissue every service certificate now, keeping the CA
+  rotate [--no-reload]        reissue every service certificate now, keeping the CA; a platform running from
+                              that data folder (deployment.json's pid, an \`mpay up\` on TLS) is sent SIGHUP and
+                              switches to them without a restart (open connections keep theirs); --no-reload: it
+                              does not, they are used from its next start
   list                        each certificate's subject, names, expiry and days left
 `;
 
@@ -36,7 +41,7 @@ function parsePkiArguments(args: readonly string[]): PkiArguments | string {
       ? (arg.slice(2).split('=', 2) as [string, string?])
       : ['', ''];
     if (name === '') positional.push(arg);
-    else if (name === 'json' && inline === undefined) flags.set('json', 'true');
+    else if ((name === 'json' || name === 'no-reload') && inline === undefined) flags.set(name, 'true');
     else if (name === 'data' || name === 'host') {
       if (inline === undefined) index += 1;
       const value = inline ?? args[index];
@@ -70,6 +75,76 @@ function describeList(listed: readonly ListedCertificate[]): string {
       ].join('\n'),
     )
     .join('\n');
+}
+
+/** Whether the rotation reached a running platform: the pid told, or why none was. */
+export type PlatformSignal =
+  | { readonly signalled: true; readonly pid: number }
+  | { readonly signalled: false; readonly why: string };
+
+/**
+ * Whether `pid` runs `mpay up` (its command line names the mpay CLI and
+ * `up`), from /proc; undefined where there is no /proc to read (not Linux).
+ */
+export async function isMpayUpProcess(pid: number): Promise<boolean | undefined> {
+  let commandLine: string;
+  try {
+    commandLine = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (
+      code === 'ENOENT' &&
+      (await readFile('/proc/self/cmdline').then(
+        () => true,
+        () => false,
+      ))
+    )
+      return false;
+    return undefined;
+  }
+  const args = commandLine.split('\0').filter((arg) => arg !== '');
+  const names = args.map((arg) => arg.split('/').pop() ?? arg);
+  const mpay =
+    names.some((name) => name === 'mpay' || name === 'mpay.js') ||
+    args.some((arg) => arg.endsWith('cli/src/main.ts'));
+  return mpay && args.includes('up');
+}
+
+/**
+ * After a rotation: SIGHUP to the platform running from `dataDir` (found by
+ * the pid `mpay up` writes to deployment.json, as `mpay bench e2e` finds
+ * it), when that process is alive, is `mpay up` and runs TLS; it reloads
+ * every certificate then (cli/src/platform/tls.ts). Otherwise, why not.
+ */
+export async function signalRunningPlatform(dataDir: string): Promise<PlatformSignal> {
+  const deployment = await readJson<Partial<Deployment>>(join(dataDir, 'deployment.json'));
+  if (deployment === undefined) return { signalled: false, why: `no deployment.json in ${dataDir}` };
+  const pid = deployment.pid;
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1)
+    return { signalled: false, why: `deployment.json in ${dataDir} names no process` };
+  if (deployment.tls === undefined)
+    return { signalled: false, why: `the platform of ${dataDir} ran without TLS` };
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return {
+      signalled: false,
+      why:
+        code === 'EPERM'
+          ? `pid ${pid} belongs to another user`
+          : `no process ${pid} runs (the platform stopped)`,
+    };
+  }
+  const mpay = await isMpayUpProcess(pid);
+  if (mpay === undefined)
+    return {
+      signalled: false,
+      why: `cannot tell whether pid ${pid} is mpay up here: send it SIGHUP yourself`,
+    };
+  if (!mpay) return { signalled: false, why: `pid ${pid} is not mpay up (the platform stopped)` };
+  process.kill(pid, 'SIGHUP');
+  return { signalled: true, pid };
 }
 
 /**
@@ -117,7 +192,13 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
     case 'rotate': {
       if (rest.length > 0) break;
       const report = await rotateDeploymentPki(dataDir);
-      print(report, describeReport(report, dataDir));
+      const reload: PlatformSignal = parsed.flags.has('no-reload')
+        ? { signalled: false, why: '--no-reload' }
+        : await signalRunningPlatform(dataDir);
+      const after = reload.signalled
+        ? `sent SIGHUP to the platform running from ${dataDir} (pid ${reload.pid}): it reloads the certificates now (its output says so); open connections keep the old ones\n`
+        : `not reloaded (${reload.why}): a platform uses the new certificates from its next start\n`;
+      print({ ...report, reload }, `${describeReport(report, dataDir)}${after}`);
       return 0;
     }
     case 'list': {

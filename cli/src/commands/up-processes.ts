@@ -3,6 +3,7 @@ import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { ProcessPlatform } from '../platform/processes.ts';
 import type { PlatformPortMap, PlatformProcessName } from '../platform/processes-service.ts';
 import { smsRelayFromEnv } from '../platform/sms.ts';
+import { describeTlsReload, describeTlsReloadRefusal } from '../platform/tls.ts';
 import type { CommandIo } from './io.ts';
 
 /** Restarts of one service process after crashes of its own, before the supervisor gives up on it. */
@@ -47,6 +48,10 @@ export async function runUpProcesses(
     logger: verbose ? { level: 'info' } : false,
     onUnexpectedExit,
     tls,
+    // Each service process's reload (SIGHUP, passed on below); with --verbose its own stderr line says it already.
+    ...(verbose
+      ? {}
+      : { onTlsReload: (service: string, line: string) => io.stdout(`mpay: [${service}] ${line}\n`) }),
     ...(verbose ? { onOutput: (service: string, line: string) => io.stdout(`[${service}] ${line}\n`) } : {}),
   });
   const urls = platform.urls;
@@ -71,10 +76,22 @@ export async function runUpProcesses(
       '',
     ].join('\n'),
   );
+  // SIGHUP (`mpay pki rotate` sends it): passed on to every service process, each reloads its certificate; and
+  // this process's own (the mail server's and the SMS gateway's).
+  const onHangup = () => {
+    platform?.reloadTls().then(
+      (changes) => {
+        for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
+      },
+      (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
+    );
+  };
+  if (tls) process.on('SIGHUP', onHangup);
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
+  process.off('SIGHUP', onHangup);
   io.stdout('mpay: stopping …\n');
   await platform.close();
   return 0;

@@ -7,7 +7,7 @@ import { macroLimitsFromEnv } from '../platform/macro-limits.ts';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { smsRelayFromEnv } from '../platform/sms.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
-import { tlsWanted } from '../platform/tls.ts';
+import { reloadTlsOnSighup, tlsWanted } from '../platform/tls.ts';
 import { operatorWebTlsFromEnv } from '../platform/web-tls.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
@@ -168,13 +168,26 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       'Run `npx mpay demo` in another terminal for a payment end to end (`--custody` for iMS §5),',
       '`npx mpay audit` to check every ledger, `npx mpay settlement` for who owes whom,',
       '`npx mpay dispute PAYMENT_ID` for the evidence of a payment. Ctrl-C stops.',
+      ...(platform.tls === undefined
+        ? []
+        : [
+            `\`npx mpay pki rotate\` reissues the certificates; this process reloads them on SIGHUP (pid ${process.pid}).`,
+          ]),
       '',
     ].join('\n'),
   );
+  // SIGHUP (`mpay pki rotate` sends it): every service's certificate again from <data>/pki, no restart.
+  const stopReloading =
+    platform.tls === undefined
+      ? undefined
+      : reloadTlsOnSighup(platform.tls, (line, refused) =>
+          (refused ? io.stderr : io.stdout)(`mpay: ${line}\n`),
+        );
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
+  stopReloading?.();
   io.stdout('mpay: stopping …\n');
   await platform.close();
   return 0;

@@ -1,6 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { createMailer, openMailbox } from '@mpay/mail';
 import { createDeploymentCa, issueServiceCertificate } from '@mpay/pki';
 import { describe, expect, it } from 'vitest';
@@ -106,6 +108,53 @@ describe('startPlatformMail', () => {
         code: 'MAIL_DELIVERY_FAILED',
       });
       expect(await server.mailbox.list('ann@mail.example')).toHaveLength(1);
+    } finally {
+      await mail.close();
+    }
+  });
+
+  it('takes a new certificate without a restart (tls.onReload): new connections get it, mail still goes', async () => {
+    const now = new Date();
+    const ca = await createDeploymentCa({ now, label: 'mail-reload' });
+    const first = await issueServiceCertificate(ca, { institution: 'mail.mpay', service: 'smtp' }, { now });
+    const second = await issueServiceCertificate(ca, { institution: 'mail.mpay', service: 'smtp' }, { now });
+    let apply: ((material: { key: string; cert: string }) => void) | undefined;
+    const mail = await startPlatformMail({
+      dataDir: undefined,
+      relay: undefined,
+      port: 0,
+      tls: {
+        key: first.keyPem,
+        cert: first.certPem,
+        caPem: ca.certPem,
+        onReload: (given) => {
+          apply = given;
+        },
+      },
+    });
+    const presented = () =>
+      new Promise<string>((done, fail) => {
+        const socket = connect({
+          host: '127.0.0.1',
+          port: mail.server!.port,
+          servername: 'localhost',
+          ca: ca.certPem,
+        });
+        socket.once('secureConnect', () => {
+          done(socket.getPeerCertificate().fingerprint256);
+          socket.destroy();
+        });
+        socket.once('error', fail);
+      });
+    try {
+      expect(await presented()).toBe(new X509Certificate(first.certPem).fingerprint256);
+      // A key that is not the certificate's is refused, and the server keeps its certificate.
+      expect(() => apply?.({ key: first.keyPem, cert: second.certPem })).toThrow();
+      expect(await presented()).toBe(new X509Certificate(first.certPem).fingerprint256);
+      apply?.({ key: second.keyPem, cert: second.certPem });
+      expect(await presented()).toBe(new X509Certificate(second.certPem).fingerprint256);
+      await mail.mailer.send({ to: 'ann@mail.example', subject: 'after the reload', text: 'hi' });
+      expect(await mail.server!.mailbox.list('ann@mail.example')).toHaveLength(1);
     } finally {
       await mail.close();
     }

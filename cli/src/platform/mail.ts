@@ -6,6 +6,7 @@ import {
   type Mailer,
   type MailerOptions,
   type MailServer,
+  type MailServerOptions,
   openMailbox,
   startMailServer,
 } from '@mpay/mail';
@@ -78,7 +79,15 @@ export async function startPlatformMail(options: {
    * deployment's CA as its only trust anchor. Not used with a relay (it
    * keeps its own settings). Absent: plain SMTP on loopback.
    */
-  readonly tls?: { readonly key: string; readonly cert: string; readonly caPem: string } | undefined;
+  readonly tls?:
+    | {
+        readonly key: string;
+        readonly cert: string;
+        readonly caPem: string;
+        /** PlatformTls.reload's hook (the server's `tls.onReload`): new key and certificate without a restart. */
+        readonly onReload?: NonNullable<MailServerOptions['tls']>['onReload'];
+      }
+    | undefined;
 }): Promise<PlatformMail> {
   if (options.relay !== undefined) {
     return {
@@ -95,7 +104,15 @@ export async function startPlatformMail(options: {
     dataDir: dir,
     host: '127.0.0.1',
     port: options.port ?? 0,
-    ...(tls === undefined ? {} : { tls: { key: tls.key, cert: tls.cert } }),
+    ...(tls === undefined
+      ? {}
+      : {
+          tls: {
+            key: tls.key,
+            cert: tls.cert,
+            ...(tls.onReload === undefined ? {} : { onReload: tls.onReload }),
+          },
+        }),
   });
   return {
     mailer: createMailer({

@@ -105,7 +105,16 @@ export async function loadLogKeys(dataDir: string): Promise<{ log: KeyPairText; 
 
 interface Running {
   readonly url: string;
+  /** This process's TLS (its service's certificate) when the layout runs TLS: `reload` after `mpay pki rotate`. */
+  readonly tls?: Pick<PlatformTls, 'reload'> | undefined;
   close(): Promise<void>;
+}
+
+/** What a service process tells its supervisor of a TLS reload (SIGHUP): one line, as `mpay up` prints it. */
+export interface TlsReloadMessage {
+  readonly type: 'tls-reload';
+  readonly service: PlatformProcessName;
+  readonly line: string;
 }
 
 interface ServiceContext {
@@ -396,9 +405,9 @@ export async function startPlatformService(
       }),
   };
   // Inside its TLS scope, the service's calls (and its timers' and requests') present its certificate.
-  return tls === undefined
-    ? startNamed(name, context)
-    : tls.scope(tlsService, () => startNamed(name, context));
+  if (tls === undefined) return startNamed(name, context);
+  const running = await tls.scope(tlsService, () => startNamed(name, context));
+  return { ...running, tls };
 }
 
 function startNamed(name: PlatformProcessName, context: ServiceContext): Promise<Running> {
@@ -437,9 +446,19 @@ export async function runPlatformService(name: string, layoutJson: string | unde
   // Ctrl-C in a terminal reaches the whole process group: the supervisor decides, and stops this one with SIGTERM.
   process.on('SIGINT', () => undefined);
   const running = await startPlatformService(name, layout);
+  // SIGHUP (the supervisor passes on its own, `mpay pki rotate` sends it): this service's certificate again from <data>/pki.
+  const stopReloading =
+    running.tls === undefined
+      ? undefined
+      : (await import('./tls.ts')).reloadTlsOnSighup(running.tls, (line) => {
+          process.stderr.write(`mpay ${name}: ${line}\n`);
+          const message: TlsReloadMessage = { type: 'tls-reload', service: name, line };
+          if (process.connected) process.send?.(message);
+        });
   const ready: ServiceReadyMessage = { type: 'ready', service: name, url: running.url };
   process.send(ready);
   await new Promise<void>((done) => process.once('SIGTERM', done));
+  stopReloading?.();
   await running.close();
   return 0;
 }

@@ -26,11 +26,12 @@ import {
   platformProcessLayoutVariable,
   platformProcessNames,
   type ServiceReadyMessage,
+  type TlsReloadMessage,
 } from './processes-service.ts';
 import { type DemoCredentials, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
 import { loadPlatformSecrets, type PlatformSecrets } from './start.ts';
-import { loadPlatformTls, type PlatformTls } from './tls.ts';
+import { loadPlatformTls, type PlatformTls, type TlsReloadChange } from './tls.ts';
 
 /** The entry of a service process, and tsx's loader (absolute, so that any working directory will do). */
 const serviceMain = fileURLToPath(new URL('./processes-main.ts', import.meta.url));
@@ -77,6 +78,8 @@ export interface ProcessPlatformOptions {
   readonly onOutput?: ((service: PlatformProcessName, line: string) => void) | undefined;
   /** A service process that exited without being told to (a crash of its own). */
   readonly onUnexpectedExit?: ((service: PlatformProcessName, how: string) => void) | undefined;
+  /** What a service process says of its TLS reload (`reloadTls`): one line per reload, or its refusal. */
+  readonly onTlsReload?: ((service: PlatformProcessName, line: string) => void) | undefined;
   /**
    * TLS as `mpay up` runs it (./tls.ts): the supervisor makes or renews
    * `<dataDir>/pki` before forking, every service listens HTTPS with its
@@ -189,7 +192,14 @@ export class ProcessPlatform {
     const supervisorTls = tls ? await loadPlatformTls(options.dataDir, embeddedTls) : undefined;
     const serverPair = (service: 'smtp' | 'sms') => {
       const server = supervisorTls?.server(service);
-      return server === undefined ? undefined : { key: server.key, cert: server.cert };
+      // With its onReload: `reloadTls` gives these two servers their new certificates too.
+      return server === undefined
+        ? undefined
+        : {
+            key: server.key,
+            cert: server.cert,
+            ...(server.onReload === undefined ? {} : { onReload: server.onReload }),
+          };
     };
     const smtpPair = options.smtpRelay === undefined ? serverPair('smtp') : undefined;
     const smsPair = options.smsRelay === undefined ? serverPair('sms') : undefined;
@@ -334,6 +344,24 @@ export class ProcessPlatform {
     return this.children.get(name)?.output ?? '';
   }
 
+  /**
+   * After `mpay pki rotate`: SIGHUP to every ready service process (each
+   * reloads its own certificate and says how in a TlsReloadMessage, passed to
+   * `onTlsReload`), then this process's reload (the embedded mail server and
+   * SMS gateway). Resolves with this process's changes; rejects, changing
+   * nothing here, when a file fails the checks (the children refuse alike).
+   */
+  async reloadTls(): Promise<readonly TlsReloadChange[]> {
+    if (this.layout.tls !== true) return [];
+    // Ready ones only: a child listens for SIGHUP once it is up; one still starting reads the files as they are now.
+    for (const child of this.children.values()) {
+      const running = child.process;
+      if (child.ready && running !== undefined && running.exitCode === null && running.signalCode === null)
+        running.kill('SIGHUP');
+    }
+    return this.tls === undefined ? [] : this.tls.reload();
+  }
+
   /** SIGKILL: no shutdown hook runs; the service's transactions and connections are cut wherever they are. */
   async kill(name: PlatformProcessName): Promise<void> {
     const child = this.child(name);
@@ -415,6 +443,11 @@ export class ProcessPlatform {
     };
     running.stdout?.on('data', keep);
     running.stderr?.on('data', keep);
+    running.on('message', (message: unknown) => {
+      const reload = message as Partial<TlsReloadMessage>;
+      if (reload.type === 'tls-reload' && typeof reload.line === 'string')
+        this.options.onTlsReload?.(name, reload.line);
+    });
     const ready = new Promise<void>((done, fail) => {
       let timer: NodeJS.Timeout | undefined;
       const settle = (error: Error | undefined) => {

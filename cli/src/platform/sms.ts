@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FetchFunction } from '@mpay/http-client';
+import type { TlsReloadHook } from '@mpay/http-server';
 import {
   createSmsSender,
   isSmsToken,
@@ -80,7 +81,15 @@ export async function startPlatformSms(options: {
    * with `fetch`, which trusts the deployment's CA only. Not used with a
    * relay. Absent: plain HTTP on loopback.
    */
-  readonly tls?: { readonly key: string; readonly cert: string; readonly fetch: FetchFunction } | undefined;
+  readonly tls?:
+    | {
+        readonly key: string;
+        readonly cert: string;
+        readonly fetch: FetchFunction;
+        /** PlatformTls.reload's hook (the server's `tls.onReload`): new key and certificate without a restart. */
+        readonly onReload?: TlsReloadHook | undefined;
+      }
+    | undefined;
 }): Promise<PlatformSms> {
   if (options.relay !== undefined) {
     return {
@@ -106,7 +115,15 @@ export async function startPlatformSms(options: {
       host: '127.0.0.1',
       port: options.port ?? 0,
       token,
-      ...(tls === undefined ? {} : { tls: { key: tls.key, cert: tls.cert } }),
+      ...(tls === undefined
+        ? {}
+        : {
+            tls: {
+              key: tls.key,
+              cert: tls.cert,
+              ...(tls.onReload === undefined ? {} : { onReload: tls.onReload }),
+            },
+          }),
     });
   } catch (error) {
     if (temporary) await rm(dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import {
   type MacroServiceLimits,
 } from '@mpay/gateway';
 import { ensureSoftHsmToken } from '@mpay/hsm';
+import type { ServerTls, TlsReloadHook } from '@mpay/http-server';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop, type ProductInput } from '@mpay/merchant-shop';
 import { MpayError, type SecurityPolicy } from '@mpay/protocol';
@@ -139,14 +140,22 @@ export interface Platform {
   /** Every bank with its operator's signing identity (opens accounts, reads balances, settles). */
   banks: RunningBank[];
   databases: Database[];
-  /** The deployment's CA (PEM and path) when started with `tls`; undefined on plain HTTP. */
-  tls: { readonly caPem: string; readonly caPath: string } | undefined;
+  /**
+   * The deployment's CA (PEM and path) when started with `tls`, and `reload`
+   * (PlatformTls.reload: every service's certificate again from `<data>/pki`,
+   * after `mpay pki rotate`); undefined on plain HTTP.
+   */
+  tls: Pick<PlatformTls, 'caPem' | 'caPath' | 'reload'> | undefined;
   close(): Promise<void>;
 }
 
-/** A server's key and certificate, PEM, from its `tls` option. */
-function pairOf(server: { readonly key: string; readonly cert: string }): { key: string; cert: string } {
-  return { key: server.key, cert: server.cert };
+/** A server's key and certificate, PEM, from its `tls` option, and how it is told of new ones (PlatformTls.reload). */
+function pairOf(server: ServerTls): { key: string; cert: string; onReload?: TlsReloadHook } {
+  return {
+    key: server.key,
+    cert: server.cert,
+    ...(server.onReload === undefined ? {} : { onReload: server.onReload }),
+  };
 }
 
 /** The schemas (PostgreSQL) or data folders (PGlite) of a platform, before any prefix. */
@@ -453,7 +462,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       shopDatabase,
       ...banks.map((bank) => bank.database),
     ],
-    tls: tls === undefined ? undefined : { caPem: tls.caPem, caPath: tls.caPath },
+    tls:
+      tls === undefined
+        ? undefined
+        : { caPem: tls.caPem, caPath: tls.caPath, reload: (now?: Date) => tls.reload(now) },
     async close() {
       await web?.close();
       await merchantShop.close();

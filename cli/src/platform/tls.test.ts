@@ -1,5 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { tlsWanted } from './tls.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type TLSSocket } from 'node:tls';
+import { createHttpServer } from '@mpay/http-server';
+import { rotateDeploymentPki, tlsClientScope } from '@mpay/pki';
+import { isMpayError } from '@mpay/protocol';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ensurePlatformPki } from '../commands/pki-platform.ts';
+import { describeTlsReload, loadPlatformTls, type PlatformTls, tlsWanted } from './tls.ts';
 
 describe('whether mpay up runs TLS', () => {
   it('does by default', () => {
@@ -11,5 +20,125 @@ describe('whether mpay up runs TLS', () => {
     expect(tlsWanted(new Map([['no-tls', 'true']]), {})).toBe(false);
     for (const value of ['0', 'false', 'OFF', ' no '])
       expect(tlsWanted(new Map(), { MPAY_TLS: value })).toBe(false);
+  });
+});
+
+/** The SHA-256 fingerprint of the certificate a new connection to 127.0.0.1:`port` is shown. */
+function presentedAt(port: number, caPem: string): Promise<string> {
+  return new Promise((done, fail) => {
+    const socket: TLSSocket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: caPem });
+    socket.once('secureConnect', () => {
+      done(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.once('error', fail);
+  });
+}
+
+describe('PlatformTls.reload', () => {
+  let dataDir: string;
+  let tls: PlatformTls | undefined;
+  const servers: FastifyInstance[] = [];
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'mpay-tls-reload-'));
+    await ensurePlatformPki(dataDir);
+  });
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await server.close();
+    await tls?.close();
+    tls = undefined;
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** A server of `service` with the platform's TLS; GET /peer answers the fingerprint of the client's certificate. */
+  async function serve(platform: PlatformTls, service: 'gateway' | 'xbank' | 'web'): Promise<number> {
+    const app = createHttpServer({ name: service, tls: platform.server(service) });
+    app.get('/peer', async (request) => ({
+      fingerprint: (request.raw.socket as TLSSocket).getPeerCertificate().fingerprint256 ?? null,
+    }));
+    servers.push(app);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return (app.server.address() as { port: number }).port;
+  }
+
+  it('switches every server and client to the rotated certificates and says which', async () => {
+    tls = await loadPlatformTls(dataDir, ['gateway', 'xbank', 'web']);
+    const platform = tls;
+    const gatewayPort = await serve(platform, 'gateway');
+    const xbankPort = await serve(platform, 'xbank');
+    const webPort = await serve(platform, 'web');
+    // The gateway's client, as its requests and timers get it (its tlsClientScope).
+    const gatewayFetch = platform.scope('gateway', () => tlsClientScope.source());
+    if (gatewayFetch === undefined) throw new Error('no fetch in the gateway scope');
+    const clientSeenByXbank = async () =>
+      (
+        (await (await gatewayFetch(`https://127.0.0.1:${xbankPort}/peer`, {})).json()) as {
+          fingerprint: string;
+        }
+      ).fingerprint;
+    const before = {
+      gateway: await presentedAt(gatewayPort, platform.caPem),
+      client: await clientSeenByXbank(),
+    };
+    expect(before.client).toBe(before.gateway);
+
+    // Nothing rotated yet: a reload keeps every certificate and says so.
+    for (const line of describeTlsReload(await platform.reload()))
+      expect(line).toMatch(/^TLS reloaded: \S+ \(\S+\) certificate [0-9A-F]+ unchanged, valid until /);
+    expect(await presentedAt(gatewayPort, platform.caPem)).toBe(before.gateway);
+
+    await rotateDeploymentPki(dataDir);
+    const changes = await platform.reload();
+    expect(changes.map((change) => [change.service, change.institution])).toEqual([
+      ['gateway', 'fsp.mpay'],
+      ['xbank', 'xbank'],
+      ['web', 'web.mpay'],
+    ]);
+    for (const change of changes) {
+      expect(change.current.serialNumber).not.toBe(change.previous.serialNumber);
+      expect(change.current.notAfter.getTime()).toBeGreaterThan(Date.now());
+    }
+    const [gateway, xbank, web] = changes;
+    expect(gateway?.previous.fingerprint256).toBe(before.gateway);
+    expect(await presentedAt(gatewayPort, platform.caPem)).toBe(gateway?.current.fingerprint256);
+    expect(await presentedAt(xbankPort, platform.caPem)).toBe(xbank?.current.fingerprint256);
+    expect(await presentedAt(webPort, platform.caPem)).toBe(web?.current.fingerprint256);
+    // The same fetch function, now with the gateway's new certificate.
+    expect(await clientSeenByXbank()).toBe(gateway?.current.fingerprint256);
+    expect(describeTlsReload(changes)[0]).toMatch(
+      /^TLS reloaded: gateway \(fsp\.mpay\) certificate [0-9A-F]+ → [0-9A-F]+, valid until \d{4}-\d\d-\d\dT/,
+    );
+
+    // A damaged file refuses the whole reload: every service keeps what it serves, the others' new files included.
+    await rotateDeploymentPki(dataDir);
+    const broken = join(dataDir, 'pki', 'web.mpay', 'web.cert.pem');
+    await writeFile(broken, 'not a certificate\n');
+    const refusal: unknown = await platform.reload().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isMpayError(refusal, 'PKI_INVALID')).toBe(true);
+    expect((refusal as { detail?: string }).detail).toContain(broken);
+    expect(await presentedAt(gatewayPort, platform.caPem)).toBe(gateway?.current.fingerprint256);
+    expect(await presentedAt(webPort, platform.caPem)).toBe(web?.current.fingerprint256);
+    expect(await clientSeenByXbank()).toBe(gateway?.current.fingerprint256);
+  });
+
+  it('refuses certificates of another CA (a new CA needs a restart)', async () => {
+    tls = await loadPlatformTls(dataDir, ['gateway']);
+    const port = await serve(tls, 'gateway');
+    const before = await presentedAt(port, tls.caPem);
+    await rm(join(dataDir, 'pki'), { recursive: true });
+    await ensurePlatformPki(dataDir);
+    const refusal: unknown = await tls.reload().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isMpayError(refusal, 'PKI_INVALID')).toBe(true);
+    expect((refusal as { detail?: string }).detail).toMatch(
+      /ca\.cert\.pem: not the CA the platform started with/,
+    );
+    expect(await presentedAt(port, tls.caPem)).toBe(before);
   });
 });

@@ -3,14 +3,21 @@ import { type FetchFunction, setFetchSource } from '@mpay/http-client';
 import type { ServerTls } from '@mpay/http-server';
 import {
   caPathsOf,
+  checkServiceTlsMaterial,
   createCaTrustAgent,
   type InstitutionRoutes,
   loadDeploymentCa,
+  loadServiceTls,
+  type PresentedCertificate,
+  presentedCertificateOf,
   type ServiceTls,
+  type ServiceTlsMaterial,
+  servicePathsOf,
   serviceTlsOf,
   tlsClientScope,
   tlsFetch,
 } from '@mpay/pki';
+import { MpayError } from '@mpay/protocol';
 import { platformInstitutions } from '../commands/pki-platform.ts';
 import { type BankId, bankIds } from './banks.ts';
 
@@ -68,8 +75,73 @@ export interface PlatformTls {
   scope<T>(service: PlatformTlsService, work: () => T): T;
   /** The fetch of this process outside any service: the CA trusted, no certificate presented. */
   readonly fetch: FetchFunction;
+  /**
+   * Reads every loaded service's key and certificate again from
+   * `<dataDir>/pki` (after `mpay pki rotate`) with the checks of the start
+   * (present, the key the certificate's, issued by the deployment's CA,
+   * valid at `now`) and switches every server built with `server(service)`
+   * and every service's client to them: the connections and calls to come
+   * present the new certificates, open ones finish with theirs. All or
+   * nothing: one file that fails a check refuses the reload (PKI_INVALID
+   * naming the file) and every service keeps its certificate. The CA stays
+   * the one of the start (a new CA needs a restart: PKI_INVALID). Reloads
+   * run one after the other. Resolves with each service's certificate
+   * before and after (the same when its files did not change).
+   */
+  reload(now?: Date): Promise<readonly TlsReloadChange[]>;
   /** Unregisters the fetch source and closes every agent. */
   close(): Promise<void>;
+}
+
+/** One service's certificate before and after a reload. */
+export interface TlsReloadChange {
+  readonly service: PlatformTlsService;
+  /** The institution whose certificate it is (fsp.mpay, xbank, …). */
+  readonly institution: string;
+  readonly previous: PresentedCertificate;
+  readonly current: PresentedCertificate;
+}
+
+/** What `mpay up` prints of a reload: one line per service. */
+export function describeTlsReload(changes: readonly TlsReloadChange[]): string[] {
+  return changes.map((change) => {
+    const { previous, current } = change;
+    const what =
+      previous.fingerprint256 === current.fingerprint256
+        ? `certificate ${current.serialNumber} unchanged`
+        : `certificate ${previous.serialNumber} → ${current.serialNumber}`;
+    return `TLS reloaded: ${change.service} (${change.institution}) ${what}, valid until ${current.notAfter.toISOString()}`;
+  });
+}
+
+/** What `mpay up` prints when a reload is refused. */
+export function describeTlsReloadRefusal(error: unknown): string {
+  const why = error instanceof MpayError ? `${error.code} ${error.detail ?? error.message}` : String(error);
+  return `TLS reload refused, the old certificates stay in use: ${why}`;
+}
+
+/**
+ * `mpay up` (and each `--processes` child): on SIGHUP, reloads `tls` and
+ * tells `report` one line per service, or why the reload was refused (the
+ * old certificates stay in use). Returns the function that stops listening.
+ * While it listens, SIGHUP no longer ends the process.
+ */
+export function reloadTlsOnSighup(
+  tls: Pick<PlatformTls, 'reload'>,
+  report: (line: string, refused: boolean) => void,
+): () => void {
+  const onHangup = () => {
+    tls.reload().then(
+      (changes) => {
+        for (const line of describeTlsReload(changes)) report(line, false);
+      },
+      (error: unknown) => report(describeTlsReloadRefusal(error), true),
+    );
+  };
+  process.on('SIGHUP', onHangup);
+  return () => {
+    process.off('SIGHUP', onHangup);
+  };
 }
 
 function holderOf(service: PlatformTlsService): { institution: string; service: string } {
@@ -128,17 +200,80 @@ export async function loadPlatformTls(
     if (tls === undefined) throw new Error(`platform TLS: ${service} was not loaded`);
     return tls;
   };
+  let reloading: Promise<unknown> = Promise.resolve();
   return {
     caPem: ca.pem.certPem,
     caPath: caPathsOf(dataDir).certPath,
     server: (service) => of(service).server,
+    // The service's fetch is one function for its whole life: a reload switches the agent behind it.
     scope: (service, work) => tlsClientScope.run(of(service).fetch, work),
     fetch,
+    reload(now = new Date()) {
+      const run = reloading.then(() => reloadAll(dataDir, ca.pem.certPem, loaded, now));
+      reloading = run.catch(() => undefined);
+      return run;
+    },
     async close() {
       setFetchSource(undefined);
-      await Promise.all([anonymous.close(), ...[...loaded.values()].map((tls) => tls.agent.close())]);
+      await Promise.all([anonymous.close(), ...[...loaded.values()].map((tls) => tls.close())]);
     },
   };
+}
+
+/** PlatformTls.reload: every file read and checked first, then every service switched (back again if one refuses). */
+async function reloadAll(
+  dataDir: string,
+  caPem: string,
+  loaded: ReadonlyMap<PlatformTlsService, ServiceTls>,
+  now: Date,
+): Promise<TlsReloadChange[]> {
+  const ca = await loadDeploymentCa(dataDir, now);
+  if (ca.pem.certPem !== caPem) {
+    throw new MpayError(
+      'PKI_INVALID',
+      `${caPathsOf(dataDir).certPath}: not the CA the platform started with (a new CA needs a restart)`,
+    );
+  }
+  const fresh: { service: PlatformTlsService; tls: ServiceTls; material: ServiceTlsMaterial }[] = [];
+  for (const [service, tls] of loaded) {
+    const holder = holderOf(service);
+    const material = await loadServiceTls(dataDir, holder.institution, holder.service, now);
+    if (material.caPem !== caPem) {
+      throw new MpayError('PKI_INVALID', `${caPathsOf(dataDir).certPath}: changed during the reload`);
+    }
+    checkServiceTlsMaterial(material, servicePathsOf(dataDir, holder.institution, holder.service).certPath);
+    fresh.push({ service, tls, material });
+  }
+  const switched: { tls: ServiceTls; previous: ServiceTlsMaterial }[] = [];
+  const changes: TlsReloadChange[] = [];
+  try {
+    for (const { service, tls, material } of fresh) {
+      const previous = tls.material;
+      // Files not rewritten since: nothing to switch (the agent and its open connections stay).
+      const unchanged = previous.certPem === material.certPem && previous.keyPem === material.keyPem;
+      if (!unchanged) {
+        switched.push({ tls, previous });
+        tls.reload(material);
+      }
+      changes.push({
+        service,
+        institution: material.institution,
+        previous: presentedCertificateOf(previous.certPem),
+        current: presentedCertificateOf(material.certPem),
+      });
+    }
+  } catch (error) {
+    // Not expected (every pair was checked above): put back what was switched, so that nothing changed.
+    for (const { tls, previous } of switched.reverse()) {
+      try {
+        tls.reload(previous);
+      } catch {
+        // The material it served a moment ago: node:tls took it then.
+      }
+    }
+    throw error;
+  }
+  return changes;
 }
 
 /**

@@ -127,4 +127,12 @@ export {
   sendError,
 } from './server.ts';
 export { httpStatusOf } from './status.ts';
-export { authorisedPeerOrganisationOf, httpsOptionsOf, type ServerTls, type TlsPeer } from './tls.ts';
+export {
+  authorisedPeerOrganisationOf,
+  httpsOptionsOf,
+  reloadTlsOf,
+  type ServerTls,
+  type TlsMaterial,
+  type TlsPeer,
+  type TlsReloadHook,
+} from './tls.ts';

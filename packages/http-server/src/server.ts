@@ -1,3 +1,4 @@
+import type { Server as TlsServer } from 'node:tls';
 import { type ErrorCode, isErrorCode, isMpayError, MpayError } from '@mpay/protocol';
 import Fastify, {
   type FastifyError,
@@ -9,7 +10,7 @@ import { addAnswerCheck, installedAnswerChecker } from './answer-check.ts';
 import { describeOnlySerializerCompiler, registerOpenApi } from './openapi.ts';
 import { enterRequest, requestIdOf } from './request-id.ts';
 import { httpStatusOf } from './status.ts';
-import { checkTlsPeers, httpsOptionsOf, type ServerTls } from './tls.ts';
+import { checkTlsPeers, httpsOptionsOf, reloadTlsOf, type ServerTls } from './tls.ts';
 
 export interface HttpServerOptions {
   /** Service name, used in logs, the health endpoint and the OpenAPI document's title. */
@@ -283,7 +284,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     reply.header('x-request-id', request.id);
     enterRequest(request.id, done);
   });
-  if (options.tls !== undefined) checkTlsPeers(app, options.tls, sendError);
+  if (options.tls !== undefined) {
+    checkTlsPeers(app, options.tls, sendError);
+    // New key and certificate for the connections to come (ServerTls.onReload); over node:https, a node:tls server.
+    reloadTlsOf(app.server as unknown as TlsServer, options.tls);
+  }
   limitRequestsInFlight(app, inFlightRequestsMax, overloadRetryAfterSeconds);
   app.addContentTypeParser(
     ['text/plain', 'application/jose', 'application/xml', 'application/jwt'],

@@ -1,5 +1,10 @@
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import {
+  createSecureContext,
+  type PeerCertificate,
+  type TLSSocket,
+  type Server as TlsServer,
+} from 'node:tls';
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -32,7 +37,29 @@ export interface ServerTls {
    * the request is signed as another institution than the certificate names).
    */
   readonly checkPeer?: (peer: TlsPeer) => void;
+  /**
+   * How the server learns of a new key and certificate without a restart
+   * (`mpay pki rotate`, then SIGHUP): createHttpServer calls it once, with
+   * `apply`; each call of `apply` gives the port that material for every
+   * connection accepted from then on (open ones keep theirs). Everything
+   * else stays as it was: the client-certificate mode, TLS 1.2 at least,
+   * `checkPeer`; `ca` is replaced only when the material has one. `apply`
+   * throws (and changes nothing) when the key is not the certificate's or a
+   * PEM does not parse.
+   */
+  readonly onReload?: TlsReloadHook;
 }
+
+/** A port's new TLS material, PEM. */
+export interface TlsMaterial {
+  readonly key: string;
+  readonly cert: string;
+  /** The trust anchors for client certificates; absent: the ones the port has. */
+  readonly ca?: string;
+}
+
+/** Told once of the function that gives a TLS port new material (ServerTls.onReload). */
+export type TlsReloadHook = (apply: (material: TlsMaterial) => void) => void;
 
 /** What `checkPeer` is told of a request on a TLS port. */
 export interface TlsPeer {
@@ -66,6 +93,33 @@ export function httpsOptionsOf(tls: ServerTls): HttpsServerOptions {
     // 'requested': the handshake completes without an authorised certificate; checkPeer decides per route.
     rejectUnauthorized: required,
   };
+}
+
+/**
+ * Wires `tls.onReload` (if any) to a listening-or-not TLS server: each
+ * `apply(material)` checks the new material by building a secure context
+ * from it first (a bad key or certificate throws and leaves the server as it
+ * was), then swaps the server's context (node:tls `setSecureContext`), with
+ * every option other than the key, certificate and CA as httpsOptionsOf
+ * gives them. For servers built on node:tls (createHttpServer's, any other).
+ */
+export function reloadTlsOf(server: Pick<TlsServer, 'setSecureContext'>, tls: ServerTls): void {
+  const { onReload } = tls;
+  if (onReload === undefined) return;
+  let current: ServerTls = tls;
+  onReload((material) => {
+    const next: ServerTls = {
+      ...current,
+      key: material.key,
+      cert: material.cert,
+      ...(material.ca === undefined ? {} : { ca: material.ca }),
+    };
+    const options = httpsOptionsOf(next);
+    // setSecureContext records the options before it builds the context: a failure there would leave them half-changed.
+    createSecureContext(options);
+    server.setSecureContext(options);
+    current = next;
+  });
 }
 
 /**

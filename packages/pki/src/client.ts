@@ -64,6 +64,76 @@ export function tlsFetch(agent: Agent): TlsFetch {
     (await undiciFetch(url, { ...(init as UndiciRequestInit), dispatcher: agent })) as unknown as Response;
 }
 
+/** A TLS client whose certificate can be switched while it is in use (serviceTlsOf's). */
+export interface ReloadableTlsClient {
+  /** The same function for the client's whole life: each call goes through the agent current at that call. */
+  readonly fetch: TlsFetch;
+  /** The current agent. */
+  readonly agent: Agent;
+  /**
+   * Calls from now on present this material: a new agent takes over, the
+   * old one is closed once the calls it already carries have their answers
+   * (undici's `close` then waits for their bodies too): nothing in flight is cut.
+   */
+  reload(material: Pick<ServiceTlsMaterial, 'keyPem' | 'certPem' | 'caPem'>): void;
+  /** Closes every agent, the retired ones included, once their requests are done. */
+  close(): Promise<void>;
+}
+
+interface AgentSlot {
+  readonly agent: Agent;
+  /** Calls that chose this agent and have no answer yet (undici may not have dispatched them). */
+  pending: number;
+  retired: boolean;
+  closing: Promise<void> | undefined;
+}
+
+/** createTlsAgent's client, with `reload` to switch its certificate without cutting a call. */
+export function createReloadableTlsClient(
+  material: Pick<ServiceTlsMaterial, 'keyPem' | 'certPem' | 'caPem'>,
+  limits: Partial<TlsClientLimits> = {},
+): ReloadableTlsClient {
+  const slotOf = (agent: Agent): AgentSlot => ({ agent, pending: 0, retired: false, closing: undefined });
+  let current = slotOf(createTlsAgent(material, limits));
+  const retiring = new Set<AgentSlot>();
+  const closeSlot = (slot: AgentSlot): Promise<void> => {
+    slot.closing ??= slot.agent.close().finally(() => retiring.delete(slot));
+    return slot.closing;
+  };
+  const fetchWith: TlsFetch = async (url, init) => {
+    const slot = current;
+    slot.pending += 1;
+    try {
+      // undici's RequestInit and Response are the WHATWG ones under other type names.
+      return (await undiciFetch(url, {
+        ...(init as UndiciRequestInit),
+        dispatcher: slot.agent,
+      })) as unknown as Response;
+    } finally {
+      slot.pending -= 1;
+      // Answered (or failed): the agent holds what is left of the call; its close waits for the body.
+      if (slot.retired && slot.pending === 0) void closeSlot(slot).catch(() => undefined);
+    }
+  };
+  return {
+    fetch: fetchWith,
+    get agent() {
+      return current.agent;
+    },
+    reload(next) {
+      const fresh = slotOf(createTlsAgent(next, limits));
+      const old = current;
+      current = fresh;
+      old.retired = true;
+      retiring.add(old);
+      if (old.pending === 0) void closeSlot(old).catch(() => undefined);
+    },
+    async close() {
+      await Promise.all([closeSlot(current), ...[...retiring].map((slot) => closeSlot(slot))]);
+    },
+  };
+}
+
 const scope = new AsyncLocalStorage<TlsFetch>();
 
 /**

@@ -8,8 +8,10 @@ export {
 } from './ca.ts';
 export {
   createCaTrustAgent,
+  createReloadableTlsClient,
   createTlsAgent,
   defaultTlsClientLimits,
+  type ReloadableTlsClient,
   type TlsClientLimits,
   type TlsFetch,
   tlsClientScope,
@@ -41,7 +43,13 @@ export {
   type ServiceServerTls,
   sharedServerTls,
 } from './server.ts';
-export { type ServiceTls, serviceTlsOf } from './service-tls.ts';
+export {
+  checkServiceTlsMaterial,
+  type PresentedCertificate,
+  presentedCertificateOf,
+  type ServiceTls,
+  serviceTlsOf,
+} from './service-tls.ts';
 export {
   caPathsOf,
   type DeploymentInstitution,

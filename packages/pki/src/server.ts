@@ -20,6 +20,12 @@ export interface ServiceServerTls {
     /** The route the router matched, as declared; '' when none (see @mpay/http-server's TlsPeer). */
     route: string;
   }) => void;
+  /**
+   * How the server is told of a new key and certificate (@mpay/http-server's
+   * ServerTls.onReload): called once with `apply`, which switches the port to
+   * that material for the connections to come. serviceTlsOf sets it.
+   */
+  readonly onReload?: (apply: (material: { key: string; cert: string; ca?: string }) => void) => void;
 }
 
 /** Which requests on a shared port are an institution's (and so need its certificate). */

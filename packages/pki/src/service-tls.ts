@@ -1,5 +1,8 @@
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
+import { MpayError } from '@mpay/protocol';
 import type { Agent } from 'undici';
-import { createTlsAgent, type TlsFetch, tlsFetch } from './client.ts';
+import { createReloadableTlsClient, type TlsFetch } from './client.ts';
 import {
   type InstitutionRoutes,
   institutionServerTls,
@@ -9,14 +12,61 @@ import {
 } from './server.ts';
 import { loadServiceTls, type ServiceTlsMaterial } from './store.ts';
 
+/** Which certificate a service presents: what a reload reports before and after. */
+export interface PresentedCertificate {
+  /** The serial number, hex (node:crypto's X509Certificate.serialNumber). */
+  readonly serialNumber: string;
+  /** SHA-256 of the certificate, `AB:CD:…`. */
+  readonly fingerprint256: string;
+  readonly notAfter: Date;
+}
+
+export function presentedCertificateOf(certPem: string): PresentedCertificate {
+  const certificate = new X509Certificate(certPem);
+  return {
+    serialNumber: certificate.serialNumber,
+    fingerprint256: certificate.fingerprint256,
+    notAfter: new Date(certificate.validTo),
+  };
+}
+
 /** Everything one service needs for TLS, from the deployment's folder. */
 export interface ServiceTls {
+  /** The material in use (the one of the last reload). */
   readonly material: ServiceTlsMaterial;
-  /** The `tls` option of its createHttpServer (through its service's options). */
+  /**
+   * The `tls` option of its createHttpServer (through its service's options);
+   * every server built with it follows `reload`.
+   */
   readonly server: ServiceServerTls;
-  /** Its TLS client: its certificate presented, the deployment's CA the only trust anchor. */
+  /** Its TLS client now: its certificate presented, the deployment's CA the only trust anchor. */
   readonly agent: Agent;
+  /** Its TLS client: one function for its whole life, presenting the certificate of the last reload. */
   readonly fetch: TlsFetch;
+  /**
+   * Switches the servers built with `server` and the client to `material`
+   * (same institution, service and CA: PKI_INVALID otherwise, nothing
+   * changed). Connections and calls already open keep the old certificate.
+   * Check the material first with `checkServiceTlsMaterial`: a server that
+   * refuses it here leaves the others switched.
+   */
+  reload(material: ServiceTlsMaterial): void;
+  /** Closes the client (every agent it used). */
+  close(): Promise<void>;
+}
+
+/**
+ * Whether node:tls accepts `material` as a server's and a client's context
+ * (the key is the certificate's, both parse): throws PKI_INVALID naming
+ * `what` otherwise. loadServiceTls checked the files; this checks what
+ * OpenSSL will be given, before anything is switched.
+ */
+export function checkServiceTlsMaterial(material: ServiceTlsMaterial, what: string): void {
+  try {
+    createSecureContext({ key: material.keyPem, cert: material.certPem, ca: material.caPem });
+  } catch (error) {
+    throw new MpayError('PKI_INVALID', `${what}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /**
@@ -25,7 +75,7 @@ export interface ServiceTls {
  * certificate), a public one (device- and merchant-facing, server TLS
  * only) or a shared one (`sharedServerTls`: institution routes need the
  * institution's certificate, the others none), and its client. The one call
- * per service `mpay up` needs.
+ * per service `mpay up` needs. `reload` switches both to new material.
  */
 export async function serviceTlsOf(
   dataDir: string,
@@ -34,17 +84,48 @@ export async function serviceTlsOf(
   port: 'institution' | 'public' | InstitutionRoutes,
   now: Date = new Date(),
 ): Promise<ServiceTls> {
-  const material = await loadServiceTls(dataDir, institution, service, now);
-  const agent = createTlsAgent(material);
+  const loaded = await loadServiceTls(dataDir, institution, service, now);
+  let material = loaded;
+  const client = createReloadableTlsClient(material);
+  const built =
+    port === 'institution'
+      ? institutionServerTls(material)
+      : port === 'public'
+        ? publicServerTls(material)
+        : sharedServerTls(material, port);
+  const appliers: ((next: { key: string; cert: string; ca?: string }) => void)[] = [];
+  const server: ServiceServerTls = {
+    ...built,
+    onReload: (apply) => {
+      appliers.push(apply);
+    },
+  };
   return {
-    material,
-    server:
-      port === 'institution'
-        ? institutionServerTls(material)
-        : port === 'public'
-          ? publicServerTls(material)
-          : sharedServerTls(material, port),
-    agent,
-    fetch: tlsFetch(agent),
+    get material() {
+      return material;
+    },
+    server,
+    get agent() {
+      return client.agent;
+    },
+    fetch: client.fetch,
+    reload(next) {
+      if (next.institution !== institution || next.service !== service || next.caPem !== loaded.caPem) {
+        throw new MpayError(
+          'PKI_INVALID',
+          `${institution}/${service}: a reload must keep the institution, the service and the CA`,
+        );
+      }
+      // A public port had no CA: it gets none now either (its secure context stays as it was).
+      const pair = {
+        key: next.keyPem,
+        cert: next.certPem,
+        ...(built.ca === undefined ? {} : { ca: next.caPem }),
+      };
+      for (const apply of appliers) apply(pair);
+      client.reload(next);
+      material = next;
+    },
+    close: () => client.close(),
   };
 }

@@ -220,6 +220,7 @@ describe('serviceTlsOf', () => {
       key: device.material.keyPem,
       cert: device.material.certPem,
       clientCertificate: 'none',
+      onReload: expect.any(Function),
     });
     await institution.agent.close();
     await device.agent.close();

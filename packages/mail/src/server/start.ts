@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import { createMailLimits, type MailLimits } from '../limits.ts';
 import { addressLengthMax, mailboxFolderOf, newMailId, normalizeAddress } from '../mailbox/names.ts';
@@ -26,8 +27,15 @@ export interface MailServerOptions {
    * Implicit TLS (TLS from the first byte, as on port 465) with this key and
    * certificate, PEM (`mpay up`: the deployment's `mail.mpay`/`smtp`
    * certificate); absent: plain SMTP. No client certificate is asked for.
+   * `onReload` (optional) is called once with `apply`: each call of `apply`
+   * gives the connections to come a new key and certificate (open ones keep
+   * theirs); it throws, and changes nothing, when they do not go together.
    */
-  tls?: { readonly key: string; readonly cert: string };
+  tls?: {
+    readonly key: string;
+    readonly cert: string;
+    readonly onReload?: (apply: (material: { key: string; cert: string }) => void) => void;
+  };
 }
 
 export interface MailServer {
@@ -281,6 +289,12 @@ export async function startMailServer(options: MailServerOptions): Promise<MailS
     onClose(session) {
       refusedTransactions.delete(session.id);
     },
+  });
+  tls?.onReload?.((material) => {
+    const next = { key: material.key, cert: material.cert };
+    // Checked first: smtp-server's updateSecureContext records the options before it builds the context.
+    createSecureContext({ ...next, minVersion: 'TLSv1.2' });
+    server.updateSecureContext(next);
   });
   // Without a listener an 'error' event (a client's reset socket) would end the process.
   server.on('error', onError);

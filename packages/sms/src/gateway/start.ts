@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
-import { createHttpServer, sendError } from '@mpay/http-server';
+import { createHttpServer, sendError, type TlsReloadHook } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import { isSmsToken, messagesPath, smsTokenLengthMax, smsTokenLengthMin } from '../api.ts';
 import { inboxFolderOf, newSmsId } from '../inbox/names.ts';
@@ -30,9 +30,11 @@ export interface SmsGatewayOptions {
   /**
    * HTTPS with this key and certificate, PEM (`mpay up`: the deployment's
    * `sms.mpay`/`sms` certificate); absent: plain HTTP. No client certificate
-   * is asked for (the bearer token authenticates the sender).
+   * is asked for (the bearer token authenticates the sender). `onReload`:
+   * as @mpay/http-server's ServerTls.onReload (a new key and certificate
+   * for the connections to come).
    */
-  tls?: { readonly key: string; readonly cert: string };
+  tls?: { readonly key: string; readonly cert: string; readonly onReload?: TlsReloadHook | undefined };
 }
 
 export interface SmsGateway {
@@ -175,7 +177,14 @@ export async function startSmsGateway(options: SmsGatewayOptions): Promise<SmsGa
     name: 'sms-gateway',
     ...(tls === undefined
       ? {}
-      : { tls: { key: tls.key, cert: tls.cert, clientCertificate: 'none' as const } }),
+      : {
+          tls: {
+            key: tls.key,
+            cert: tls.cert,
+            clientCertificate: 'none' as const,
+            ...(tls.onReload === undefined ? {} : { onReload: tls.onReload }),
+          },
+        }),
     logger: false,
     bodyLimitBytes: limits.requestBodyBytesMax,
     requestTimeoutMs: limits.requestTimeoutMs,
