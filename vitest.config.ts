@@ -42,6 +42,12 @@ const onceOnEmbedded = [
   'test/e2e/tls-platform.test.ts',
   'cli/src/commands/refund.test.ts',
   'cli/src/commands/audit.test.ts',
+  // The embedded database's own folders (data checksums, integrity checks, the folder lock, `mpay
+  // storage`, a corrupted page): these open PGlite folders whatever DATABASE_URL says.
+  'packages/storage/src/integrity/**',
+  'packages/storage/src/data-folder/**',
+  'test/e2e/data-integrity.test.ts',
+  'cli/src/commands/storage.test.ts',
 ];
 const everythingHere = process.env.DATABASE_URL === undefined || process.env.MPAY_FULL_POSTGRES_RUN === '1';
 

@@ -1,4 +1,6 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, within } from '../../../test/support/deadlines.ts';
 import { createHttpServer } from './server.ts';
 
 describe('the HTTP edge', () => {
@@ -57,5 +59,37 @@ describe('the HTTP edge', () => {
     const response = await fetch(`${url}/nope`);
     expect(response.status).toBe(404);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('closing with a request that never ends', () => {
+  it('cuts the connections still open once closeGraceMs is over, so that the close ends', async () => {
+    const app = createHttpServer({ name: 'test', closeGraceMs: 100 });
+    let arrived: () => void = () => undefined;
+    const handlerReached = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    // A handler that never answers: a peer that stops reading leaves the server in the same place.
+    app.get('/stuck', () => {
+      arrived();
+      return new Promise(() => undefined);
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const cut = new Promise<string>((resolve) => {
+      const call = request({ host: '127.0.0.1', port, path: '/stuck', agent: false }, () =>
+        resolve('answered'),
+      );
+      call.on('error', (error) => resolve((error as NodeJS.ErrnoException).code ?? error.message));
+      call.end();
+    });
+    await within(handlerReached, { deadlineMs: requestDeadlineMs, what: 'the request to reach its handler' });
+    await within(app.close(), { deadlineMs: requestDeadlineMs, what: 'the close to end' });
+    expect(await cut).toBe('ECONNRESET');
+  });
+
+  it('refuses a grace outside 0..600,000 ms', () => {
+    expect(() => createHttpServer({ name: 'test', closeGraceMs: -1 })).toThrow(/closeGraceMs/);
+    expect(() => createHttpServer({ name: 'test', closeGraceMs: 600_001 })).toThrow(/closeGraceMs/);
   });
 });

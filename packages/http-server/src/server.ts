@@ -37,7 +37,18 @@ export interface HttpServerOptions {
   readinessDeadlineMs?: number;
   /** TLS, and mutual TLS on institution ports (tls.ts, built by @mpay/pki); absent: plain HTTP. */
   tls?: ServerTls;
+  /**
+   * At close, how long requests under way may still finish, in ms (integer,
+   * 0..600,000; default 5,000): then every connection still open is cut, so
+   * that a peer that stopped reading (a proxy closed with requests pipelined
+   * on its connection) cannot hold the close for minutes. Idle connections
+   * are closed at once, new requests answered 503 meanwhile.
+   */
+  closeGraceMs?: number;
 }
+
+/** The default of HttpServerOptions.closeGraceMs. */
+export const defaultCloseGraceMs = 5_000;
 
 /** One check of GET /ready: resolves when the part works, within the deadline. */
 export interface ReadinessCheck {
@@ -263,6 +274,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     1,
     3_600,
   );
+  const closeGraceMs = checkInteger('closeGraceMs', options.closeGraceMs ?? defaultCloseGraceMs, 0, 600_000);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? defaultBodyLimitBytes,
@@ -290,6 +302,13 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     reloadTlsOf(app.server as unknown as TlsServer, options.tls);
   }
   limitRequestsInFlight(app, inFlightRequestsMax, overloadRetryAfterSeconds);
+  app.addHook('preClose', (done) => {
+    const server = app.server;
+    const cut = setTimeout(() => server.closeAllConnections(), closeGraceMs);
+    cut.unref();
+    server.once('close', () => clearTimeout(cut));
+    done();
+  });
   app.addContentTypeParser(
     ['text/plain', 'application/jose', 'application/xml', 'application/jwt'],
     { parseAs: 'string' },

@@ -60,6 +60,7 @@ export const custodyHousekeepingIntervalMs = 30_000;
 /** Long polls of phones, woken when their customer's inbox gets an event. */
 class InboxWaiters {
   readonly #waiting = new Map<string, Set<() => void>>();
+  #closed = false;
 
   notify(partyId: string): void {
     const waiting = this.#waiting.get(partyId);
@@ -68,13 +69,15 @@ class InboxWaiters {
     for (const wake of waiting) wake();
   }
 
-  wait(partyId: string, ms: number): Promise<void> {
+  /** Resolves when the inbox is notified or `ms` is over: true; false once the service is closing (answer now). */
+  wait(partyId: string, ms: number): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
     return new Promise((resolve) => {
       const waiting = this.#waiting.get(partyId) ?? new Set<() => void>();
       const wake = () => {
         clearTimeout(timer);
         waiting.delete(wake);
-        resolve();
+        resolve(!this.#closed);
       };
       const timer = setTimeout(wake, ms);
       waiting.add(wake);
@@ -82,7 +85,9 @@ class InboxWaiters {
     });
   }
 
+  /** Wakes every waiting poll and answers every later one at once: the service is closing. */
   close(): void {
+    this.#closed = true;
     for (const partyId of [...this.#waiting.keys()]) this.notify(partyId);
   }
 }
@@ -113,7 +118,7 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
   const waiters = new InboxWaiters();
   let running: Promise<void> = Promise.resolve();
   let pending = false;
-  const context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> } = {
+  const context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<boolean> } = {
     database: options.database,
     custody: options.custody,
     fsp: options.fsp,

@@ -273,7 +273,7 @@ async function useNonce(
 
 /** Waits until the customer's inbox may have something after `after`, or the wait is over. */
 async function waitForInbox(
-  context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> },
+  context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<boolean> },
   partyId: string,
   after: bigint,
   waitMs: number,
@@ -283,13 +283,14 @@ async function waitForInbox(
     const events = await inboxPage(context, partyId, after);
     const remainingMs = deadline - Date.now();
     if (events.length > 0 || remainingMs <= 0) return events;
-    await context.waitForInbox(partyId, Math.min(remainingMs, 1_000));
+    // A closing service answers its long polls now (empty), instead of holding its close for their wait.
+    if (!(await context.waitForInbox(partyId, Math.min(remainingMs, 1_000)))) return events;
   }
 }
 
 export function registerCustodyRoutes(
   app: FastifyInstance,
-  context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<void> },
+  context: CustodyContext & { waitForInbox: (partyId: string, ms: number) => Promise<boolean> },
 ): void {
   documentSecurity(app, security);
   /** Long polls open per phone. */
