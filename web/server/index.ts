@@ -1,4 +1,4 @@
-import { createHttpServer, type TlsReloadHook } from '@mpay/http-server';
+import { createHttpServer, serverOnlyTls, type TlsReloadHook } from '@mpay/http-server';
 import type { FastifyInstance } from 'fastify';
 import type { WebConfig } from '../src/config.ts';
 import { ensureWebBuilt } from './build.ts';
@@ -66,16 +66,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const app = createHttpServer({
     name: 'web',
     logger: options.logger ?? false,
-    ...(tls === undefined
-      ? {}
-      : {
-          tls: {
-            key: tls.key,
-            cert: tls.cert,
-            clientCertificate: 'none' as const,
-            ...(tls.onReload === undefined ? {} : { onReload: tls.onReload }),
-          },
-        }),
+    ...serverOnlyTls(tls),
   });
   const api = Object.fromEntries(Object.keys(options.upstreams).map((name) => [name, `/api/${name}`]));
   const config: WebConfig = { ...options.config, api };

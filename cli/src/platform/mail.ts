@@ -104,15 +104,7 @@ export async function startPlatformMail(options: {
     dataDir: dir,
     host: '127.0.0.1',
     port: options.port ?? 0,
-    ...(tls === undefined
-      ? {}
-      : {
-          tls: {
-            key: tls.key,
-            cert: tls.cert,
-            ...(tls.onReload === undefined ? {} : { onReload: tls.onReload }),
-          },
-        }),
+    ...(tls === undefined ? {} : { tls }),
   });
   return {
     mailer: createMailer({

@@ -115,15 +115,7 @@ export async function startPlatformSms(options: {
       host: '127.0.0.1',
       port: options.port ?? 0,
       token,
-      ...(tls === undefined
-        ? {}
-        : {
-            tls: {
-              key: tls.key,
-              cert: tls.cert,
-              ...(tls.onReload === undefined ? {} : { onReload: tls.onReload }),
-            },
-          }),
+      ...(tls === undefined ? {} : { tls }),
     });
   } catch (error) {
     if (temporary) await rm(dir, { recursive: true, force: true });

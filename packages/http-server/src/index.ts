@@ -132,6 +132,7 @@ export {
   httpsOptionsOf,
   reloadTlsOf,
   type ServerTls,
+  serverOnlyTls,
   type TlsMaterial,
   type TlsPeer,
   type TlsReloadHook,

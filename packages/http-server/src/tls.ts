@@ -50,6 +50,27 @@ export interface ServerTls {
   readonly onReload?: TlsReloadHook;
 }
 
+/**
+ * The TLS of a port that asks for no client certificate (browsers, the demo,
+ * senders that authenticate otherwise), from a key, a certificate and
+ * optionally its reload hook; undefined: plain HTTP.
+ */
+export function serverOnlyTls(
+  tls:
+    | { readonly key: string; readonly cert: string; readonly onReload?: TlsReloadHook | undefined }
+    | undefined,
+): { tls: ServerTls } | Record<string, never> {
+  if (tls === undefined) return {};
+  return {
+    tls: {
+      key: tls.key,
+      cert: tls.cert,
+      clientCertificate: 'none',
+      ...(tls.onReload === undefined ? {} : { onReload: tls.onReload }),
+    },
+  };
+}
+
 /** A port's new TLS material, PEM. */
 export interface TlsMaterial {
   readonly key: string;

@@ -34,7 +34,7 @@ export interface MailServerOptions {
   tls?: {
     readonly key: string;
     readonly cert: string;
-    readonly onReload?: (apply: (material: { key: string; cert: string }) => void) => void;
+    readonly onReload?: ((apply: (material: { key: string; cert: string }) => void) => void) | undefined;
   };
 }
 

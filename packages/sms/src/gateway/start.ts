@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
-import { createHttpServer, sendError, type TlsReloadHook } from '@mpay/http-server';
+import { createHttpServer, sendError, serverOnlyTls, type TlsReloadHook } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import { isSmsToken, messagesPath, smsTokenLengthMax, smsTokenLengthMin } from '../api.ts';
 import { inboxFolderOf, newSmsId } from '../inbox/names.ts';
@@ -175,16 +175,7 @@ export async function startSmsGateway(options: SmsGatewayOptions): Promise<SmsGa
   }
   const app = createHttpServer({
     name: 'sms-gateway',
-    ...(tls === undefined
-      ? {}
-      : {
-          tls: {
-            key: tls.key,
-            cert: tls.cert,
-            clientCertificate: 'none' as const,
-            ...(tls.onReload === undefined ? {} : { onReload: tls.onReload }),
-          },
-        }),
+    ...serverOnlyTls(tls),
     logger: false,
     bodyLimitBytes: limits.requestBodyBytesMax,
     requestTimeoutMs: limits.requestTimeoutMs,
