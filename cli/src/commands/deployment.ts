@@ -20,6 +20,8 @@ export interface Deployment {
   /** TLS (absent: plain HTTP): the deployment's CA certificate, which the commands trust for its https URLs. */
   tls?: { ca: string };
   pid: number;
+  /** The start time of that pid (/proc, clock ticks since boot): tells it from a later process with the same pid. */
+  pidStartTicks?: string;
 }
 
 export function dataDirOf(flags: Map<string, string>): string {

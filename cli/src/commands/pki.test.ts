@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serviceStartDeadlineMs, waitFor } from '../../../test/support/deadlines.ts';
+import { processStartTicks } from '../platform/tls.ts';
 import { runMpay } from './io.test-helper.ts';
 import { platformInstitutions } from './pki-platform.ts';
 
@@ -74,13 +75,14 @@ describe('mpay pki', () => {
 
   it('rotate sends SIGHUP to the mpay up running from the folder, and to nothing else', async () => {
     await run('pki', 'init');
-    const deployment = (pid: number | undefined, tls = true) =>
+    const deployment = (pid: number | undefined, tls = true, pidStartTicks?: string) =>
       writeFile(
         join(dataDir, 'deployment.json'),
         JSON.stringify({
           gateway: 'https://127.0.0.1:1',
           banks: [],
           pid,
+          ...(pidStartTicks === undefined ? {} : { pidStartTicks }),
           ...(tls ? { tls: { ca: 'x' } } : {}),
         }),
       );
@@ -119,7 +121,11 @@ describe('mpay pki', () => {
       await deployment(process.pid);
       expect((await run('pki', 'rotate')).stdout).toContain(`pid ${process.pid} is not mpay up`);
 
-      await deployment(pid);
+      // The pid of a platform that stopped, now another process's: its start time differs.
+      await deployment(pid, true, '1');
+      expect((await run('pki', 'rotate')).stdout).toContain(`pid ${pid} is another process now`);
+
+      await deployment(pid, true, await processStartTicks(pid));
       const rotated = await run('pki', 'rotate', '--json');
       expect(rotated.status).toBe(0);
       expect((JSON.parse(rotated.stdout) as { reload: unknown }).reload).toEqual({ signalled: true, pid });

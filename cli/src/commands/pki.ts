@@ -9,6 +9,7 @@ import {
   pkiDirOf,
   rotateDeploymentPki,
 } from '@mpay/pki';
+import { processStartTicks } from '../platform/tls.ts';
 import { type Deployment, dataDirOf, readJson } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 import { ensurePlatformPki } from './pki-platform.ts';
@@ -136,6 +137,9 @@ export async function signalRunningPlatform(dataDir: string): Promise<PlatformSi
           : `no process ${pid} runs (the platform stopped)`,
     };
   }
+  // A pid used again by a later process (a container restarted) is not the platform deployment.json names.
+  if (deployment.pidStartTicks !== undefined && (await processStartTicks(pid)) !== deployment.pidStartTicks)
+    return { signalled: false, why: `pid ${pid} is another process now (the platform stopped)` };
   const mpay = await isMpayUpProcess(pid);
   if (mpay === undefined)
     return {

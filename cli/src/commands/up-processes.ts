@@ -3,7 +3,7 @@ import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { ProcessPlatform } from '../platform/processes.ts';
 import type { PlatformPortMap, PlatformProcessName } from '../platform/processes-service.ts';
 import { smsRelayFromEnv } from '../platform/sms.ts';
-import { describeTlsReload, describeTlsReloadRefusal } from '../platform/tls.ts';
+import { describeTlsReload, describeTlsReloadRefusal, holdHangups } from '../platform/tls.ts';
 import type { CommandIo } from './io.ts';
 
 /** Restarts of one service process after crashes of its own, before the supervisor gives up on it. */
@@ -22,6 +22,8 @@ export async function runUpProcesses(
   io: CommandIo,
   tls = false,
 ): Promise<number> {
+  // SIGHUP never ends a TLS platform, not while it starts or stops either (`mpay pki rotate` may send it then).
+  const releaseHangups = tls ? holdHangups() : undefined;
   const databaseUrl = process.env.DATABASE_URL;
   io.stdout(
     `mpay: starting each service in its own process on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
@@ -94,5 +96,6 @@ export async function runUpProcesses(
   process.off('SIGHUP', onHangup);
   io.stdout('mpay: stopping …\n');
   await platform.close();
+  releaseHangups?.();
   return 0;
 }

@@ -7,7 +7,7 @@ import { macroLimitsFromEnv } from '../platform/macro-limits.ts';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { smsRelayFromEnv } from '../platform/sms.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
-import { reloadTlsOnSighup, tlsWanted } from '../platform/tls.ts';
+import { holdHangups, processStartTicks, reloadTlsOnSighup, tlsWanted } from '../platform/tls.ts';
 import { operatorWebTlsFromEnv } from '../platform/web-tls.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
@@ -25,6 +25,7 @@ function port(name: string, fallback: number): number {
 
 /** Writes <data>/deployment.json: where the other commands find the running services. */
 export async function writeDeployment(dataDir: string, platform: Platform): Promise<void> {
+  const startTicks = await processStartTicks('self');
   const deployment: Deployment = {
     gateway: platform.urls.gateway,
     merchantShop: platform.urls.merchantShop,
@@ -35,6 +36,7 @@ export async function writeDeployment(dataDir: string, platform: Platform): Prom
     ...(platform.urls.web === undefined ? {} : { web: platform.urls.web }),
     ...(platform.tls === undefined ? {} : { tls: { ca: platform.tls.caPath } }),
     pid: process.pid,
+    ...(startTicks === undefined ? {} : { pidStartTicks: startTicks }),
   };
   await writeFile(join(dataDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
 }
@@ -81,6 +83,8 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
     `mpay: starting on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
   );
   const tls = tlsWanted(flags, process.env);
+  // SIGHUP never ends a TLS platform, not while it starts or stops either (`mpay pki rotate` may send it then).
+  const releaseHangups = tls ? holdHangups() : undefined;
   // MPAY_WEB_TLS_CERT and MPAY_WEB_TLS_KEY: the pages' own (publicly trusted) certificate, checked before anything starts.
   const webTls = await operatorWebTlsFromEnv(process.env);
   if (webTls !== undefined && !tls) {
@@ -190,5 +194,6 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
   stopReloading?.();
   io.stdout('mpay: stopping …\n');
   await platform.close();
+  releaseHangups?.();
   return 0;
 }

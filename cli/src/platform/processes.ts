@@ -31,7 +31,7 @@ import {
 import { type DemoCredentials, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
 import { loadPlatformSecrets, type PlatformSecrets } from './start.ts';
-import { loadPlatformTls, type PlatformTls, type TlsReloadChange } from './tls.ts';
+import { loadPlatformTls, type PlatformTls, processStartTicks, type TlsReloadChange } from './tls.ts';
 
 /** The entry of a service process, and tsx's loader (absolute, so that any working directory will do). */
 const serviceMain = fileURLToPath(new URL('./processes-main.ts', import.meta.url));
@@ -282,7 +282,7 @@ export class ProcessPlatform {
       });
       await writeFile(
         join(options.dataDir, 'deployment.json'),
-        `${JSON.stringify(platform.deployment(), null, 2)}\n`,
+        `${JSON.stringify(await platform.deploymentWithStart(), null, 2)}\n`,
       );
     } catch (error) {
       await platform.close();
@@ -307,6 +307,12 @@ export class ProcessPlatform {
       xbank: loopbackUrl(ports.xbank, tls),
       ybank: loopbackUrl(ports.ybank, tls),
     };
+  }
+
+  /** `deployment()` with the start time of this pid, which `mpay pki rotate` checks before it signals it. */
+  async deploymentWithStart(): Promise<Deployment> {
+    const startTicks = await processStartTicks('self');
+    return { ...this.deployment(), ...(startTicks === undefined ? {} : { pidStartTicks: startTicks }) };
   }
 
   /** What the other commands (`mpay audit`, `mpay dispute`) read from <data>/deployment.json. */

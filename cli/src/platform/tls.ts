@@ -144,6 +144,35 @@ export function reloadTlsOnSighup(
   };
 }
 
+/**
+ * A TLS `mpay up` from its first step to its last: SIGHUP (what `mpay pki
+ * rotate` sends) must never end it, not while it starts (deployment.json may
+ * already name this pid) nor while it stops, when no reload listens. Returns
+ * the release, for after the close.
+ */
+export function holdHangups(): () => void {
+  const ignore = () => undefined;
+  process.on('SIGHUP', ignore);
+  return () => {
+    process.off('SIGHUP', ignore);
+  };
+}
+
+/**
+ * The start time of process `pid` in clock ticks since boot (/proc/<pid>/stat,
+ * field 22), which tells a process from a later one that got its pid;
+ * undefined where it cannot be read (no such process, not Linux).
+ */
+export async function processStartTicks(pid: number | 'self'): Promise<string | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return undefined;
+  // "pid (comm) state ppid …": comm may hold spaces and parentheses; the fields after the last ')' start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = fields[19];
+  return ticks !== undefined && /^[0-9]+$/.test(ticks) ? ticks : undefined;
+}
+
 function holderOf(service: PlatformTlsService): { institution: string; service: string } {
   switch (service) {
     case 'gateway':

@@ -88,6 +88,43 @@ describe('closing with a request that never ends', () => {
     expect(await cut).toBe('ECONNRESET');
   });
 
+  it('waits, after the cut, for a handler still running to end before the close ends', async () => {
+    const app = createHttpServer({ name: 'test', closeGraceMs: 100 });
+    const order: string[] = [];
+    let arrived: () => void = () => undefined;
+    const handlerReached = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    app.get('/slow', async () => {
+      arrived();
+      await released;
+      order.push('handler ended');
+      return { ok: true };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const cut = new Promise<string>((resolve) => {
+      const call = request({ host: '127.0.0.1', port, path: '/slow', agent: false }, () =>
+        resolve('answered'),
+      );
+      call.on('error', (error) => resolve((error as NodeJS.ErrnoException).code ?? error.message));
+      call.end();
+    });
+    await within(handlerReached, { deadlineMs: requestDeadlineMs, what: 'the request to reach its handler' });
+    const closed = app.close().then(() => order.push('close ended'));
+    expect(await within(cut, { deadlineMs: requestDeadlineMs, what: 'the connection to be cut' })).toBe(
+      'ECONNRESET',
+    );
+    // The connection is gone; the handler's work (a transaction, an HSM call) must still end first.
+    release();
+    await within(closed, { deadlineMs: requestDeadlineMs, what: 'the close to end' });
+    expect(order).toEqual(['handler ended', 'close ended']);
+  });
+
   it('refuses a grace outside 0..600,000 ms', () => {
     expect(() => createHttpServer({ name: 'test', closeGraceMs: -1 })).toThrow(/closeGraceMs/);
     expect(() => createHttpServer({ name: 'test', closeGraceMs: 600_001 })).toThrow(/closeGraceMs/);

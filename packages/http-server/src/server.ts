@@ -87,6 +87,80 @@ export function sendError(reply: FastifyReply, error: MpayError): FastifyReply {
   return reply.status(httpStatusOf(error.code)).type('application/json').send({ error: error.toJSON() });
 }
 
+/** How many route handlers are running, and a wait until none is (or a bound). */
+interface RunningHandlers {
+  readonly count: () => number;
+  settled(boundMs: number): Promise<void>;
+}
+
+/**
+ * Counts every route handler from its call until it returns (its promise
+ * settles): what the close waits for, so that a handler whose connection was
+ * cut still ends its transaction before the service closes its database or
+ * HSM under it.
+ */
+function countRunningHandlers(app: FastifyInstance): RunningHandlers {
+  let running = 0;
+  const waiting = new Set<() => void>();
+  const finished = () => {
+    running -= 1;
+    if (running === 0) for (const wake of [...waiting]) wake();
+  };
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler;
+    route.handler = function counted(this: FastifyInstance, request, reply) {
+      running += 1;
+      let result: unknown;
+      try {
+        result = handler.call(this, request, reply);
+      } catch (error) {
+        finished();
+        throw error;
+      }
+      if (result instanceof Promise) return result.finally(finished);
+      finished();
+      return result;
+    } as typeof handler;
+  });
+  return {
+    count: () => running,
+    settled(boundMs) {
+      if (running === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          waiting.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, boundMs);
+        timer.unref();
+        waiting.add(wake);
+      });
+    },
+  };
+}
+
+/**
+ * The close: idle connections at once (Fastify), every connection still
+ * open after `closeGraceMs` cut; then it waits (at most `closeGraceMs` more)
+ * for the handlers still running, whose answers can no longer be sent but
+ * whose work must end whole before whatever closes after the server.
+ */
+function closeWithinGrace(app: FastifyInstance, closeGraceMs: number, handlers: RunningHandlers): void {
+  app.addHook('preClose', (done) => {
+    const server = app.server;
+    const cut = setTimeout(() => server.closeAllConnections(), closeGraceMs);
+    cut.unref();
+    server.once('close', () => clearTimeout(cut));
+    done();
+  });
+  app.addHook('onClose', async () => {
+    await handlers.settled(closeGraceMs);
+    if (handlers.count() > 0)
+      app.log.warn({ running: handlers.count() }, 'closed with handlers still running');
+  });
+}
+
 function checkInteger(name: string, value: number, min: number, max: number): number {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new RangeError(`http server: ${name} must be an integer in ${min}..${max}`);
@@ -290,6 +364,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   }) as FastifyInstance; // same routes and hooks over node:https; only the raw server type differs
   // Response schemas describe answers for GET /openapi.json; they never filter or coerce them (openapi.ts).
   app.setSerializerCompiler(describeOnlySerializerCompiler);
+  // Before any route: every handler is counted for the close (closeWithinGrace).
+  const handlers = countRunningHandlers(app);
   // First, so that its onRoute hook sees every route, these below included.
   registerOpenApi(app, { name: options.name, version: options.version ?? defaultApiVersion });
   app.addHook('onRequest', (request, reply, done) => {
@@ -302,13 +378,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     reloadTlsOf(app.server as unknown as TlsServer, options.tls);
   }
   limitRequestsInFlight(app, inFlightRequestsMax, overloadRetryAfterSeconds);
-  app.addHook('preClose', (done) => {
-    const server = app.server;
-    const cut = setTimeout(() => server.closeAllConnections(), closeGraceMs);
-    cut.unref();
-    server.once('close', () => clearTimeout(cut));
-    done();
-  });
+  closeWithinGrace(app, closeGraceMs, handlers);
   app.addContentTypeParser(
     ['text/plain', 'application/jose', 'application/xml', 'application/jwt'],
     { parseAs: 'string' },

@@ -121,6 +121,22 @@ describe('ensureDeploymentPki', () => {
     expect(hosts.services.map((entry) => entry.reason)).toEqual(['hosts']);
   });
 
+  it("refuses another service's certificate of the same CA in a service's folder, and one not yet valid", async () => {
+    await ensureDeploymentPki(dataDir, institutions, { now: start });
+    const gateway = servicePathsOf(dataDir, 'fsp.mpay', 'gateway');
+    const bank = servicePathsOf(dataDir, 'xbank', 'bank');
+    await writeFile(bank.keyPath, await readFile(gateway.keyPath));
+    await writeFile(bank.certPath, await readFile(gateway.certPath));
+    expect(await pkiCode(loadServiceTls(dataDir, 'xbank', 'bank', start))).toMatch(
+      /^PKI_INVALID .*xbank\/bank\.cert\.pem: names fsp\.mpay\/gateway, not xbank\/bank$/,
+    );
+    await ensureDeploymentPki(dataDir, institutions, { now: start });
+    const before = new Date(start.getTime() - dayMs);
+    expect(await pkiCode(loadServiceTls(dataDir, 'xbank', 'bank', before))).toMatch(
+      /^PKI_INVALID .*: not valid before /,
+    );
+  });
+
   it('refuses a half CA, a damaged CA and a damaged service certificate, naming the file', async () => {
     await ensureDeploymentPki(dataDir, institutions, { now: start });
     const ca = caPathsOf(dataDir);

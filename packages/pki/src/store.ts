@@ -397,5 +397,16 @@ export async function loadServiceTls(
   if (new Date(leaf.certificate.validTo).getTime() <= now.getTime()) {
     throw new MpayError('PKI_INVALID', `${paths.certPath}: expired on ${leaf.certificate.validTo}`);
   }
+  if (new Date(leaf.certificate.validFrom).getTime() > now.getTime()) {
+    throw new MpayError('PKI_INVALID', `${paths.certPath}: not valid before ${leaf.certificate.validFrom}`);
+  }
+  // The file in <institution>/<service> must be that service's certificate, not another's of the same CA.
+  const named = summarizeCertificate(leaf.certificate, now);
+  if (named.institution !== institution || named.service !== service) {
+    throw new MpayError(
+      'PKI_INVALID',
+      `${paths.certPath}: names ${named.institution ?? '?'}/${named.service ?? '?'}, not ${institution}/${service}`,
+    );
+  }
   return { institution, service, keyPem: leaf.pem.keyPem, certPem: leaf.pem.certPem, caPem: ca.pem.certPem };
 }
