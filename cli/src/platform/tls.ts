@@ -164,7 +164,6 @@ export function holdHangups(): () => void {
  * undefined where it cannot be read (no such process, not Linux).
  */
 export async function processStartTicks(pid: number | 'self'): Promise<string | undefined> {
-  const { readFile } = await import('node:fs/promises');
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (stat === undefined) return undefined;
   // "pid (comm) state ppid …": comm may hold spaces and parentheses; the fields after the last ')' start at field 3.

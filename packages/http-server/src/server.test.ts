@@ -62,6 +62,15 @@ describe('the HTTP edge', () => {
   });
 });
 
+/** How a GET ends for the client: 'answered', or the error's code (ECONNRESET when the server cuts it). */
+function outcomeOf(port: number, path: string): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const call = request({ host: '127.0.0.1', port, path, agent: false }, () => resolve('answered'));
+    call.on('error', (error) => resolve((error as NodeJS.ErrnoException).code ?? error.message));
+    call.end();
+  });
+}
+
 describe('closing with a request that never ends', () => {
   it('cuts the connections still open once closeGraceMs is over, so that the close ends', async () => {
     const app = createHttpServer({ name: 'test', closeGraceMs: 100 });
@@ -76,13 +85,7 @@ describe('closing with a request that never ends', () => {
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as { port: number };
-    const cut = new Promise<string>((resolve) => {
-      const call = request({ host: '127.0.0.1', port, path: '/stuck', agent: false }, () =>
-        resolve('answered'),
-      );
-      call.on('error', (error) => resolve((error as NodeJS.ErrnoException).code ?? error.message));
-      call.end();
-    });
+    const cut = outcomeOf(port, '/stuck');
     await within(handlerReached, { deadlineMs: requestDeadlineMs, what: 'the request to reach its handler' });
     await within(app.close(), { deadlineMs: requestDeadlineMs, what: 'the close to end' });
     expect(await cut).toBe('ECONNRESET');
@@ -107,13 +110,7 @@ describe('closing with a request that never ends', () => {
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as { port: number };
-    const cut = new Promise<string>((resolve) => {
-      const call = request({ host: '127.0.0.1', port, path: '/slow', agent: false }, () =>
-        resolve('answered'),
-      );
-      call.on('error', (error) => resolve((error as NodeJS.ErrnoException).code ?? error.message));
-      call.end();
-    });
+    const cut = outcomeOf(port, '/slow');
     await within(handlerReached, { deadlineMs: requestDeadlineMs, what: 'the request to reach its handler' });
     const closed = app.close().then(() => order.push('close ended'));
     expect(await within(cut, { deadlineMs: requestDeadlineMs, what: 'the connection to be cut' })).toBe(
