@@ -5,6 +5,7 @@ import type { Database } from '@mpay/storage';
 import type { DeviceHub } from './devices/hub.ts';
 import type { GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
+import type { RegistryKeyCache } from './registry/key-cache.ts';
 
 /** The FSP's own identity: its party id and its signing and encryption keys. */
 export interface FspIdentity {
@@ -48,6 +49,8 @@ export interface GatewayContext {
   readonly kickOutbox: () => void;
   /** Sends the out-of-band mail (macro §3: client id and mPIN); none: such mails wait in the outbox. */
   readonly mailer?: Mailer | undefined;
+  /** The registry's checked keys, kept a few seconds (registry/key-cache.ts); none: every lookup reads. */
+  readonly keyCache?: RegistryKeyCache | undefined;
 }
 
 export type { GatewayLimits } from './limits.ts';

@@ -49,6 +49,14 @@ export interface GatewayLimits {
   readonly idempotencyKeptSeconds: number;
   /** Lifetime of the FSP's signature on receipts, outcomes and notifications (the envelope's maximum). */
   readonly receiptLifetimeSeconds: number;
+  /**
+   * Longest time a checked key of the registry (a customer's binding, a merchant's certified key) is
+   * used from memory without reading it again (0: never). Changes empty the cache at once through the
+   * database's notifications (registry/key-cache.ts); this bounds the staleness when those stop.
+   */
+  readonly keyCacheTtlMs: number;
+  /** Keys held in that cache, per kind (bindings by customer, owners by kid). */
+  readonly keyCacheEntriesMax: number;
 }
 
 export const defaultGatewayLimits: GatewayLimits = Object.freeze({
@@ -75,6 +83,8 @@ export const defaultGatewayLimits: GatewayLimits = Object.freeze({
   expiryBatchSizeMax: 100,
   idempotencyKeptSeconds: 86_400,
   receiptLifetimeSeconds: 86_400,
+  keyCacheTtlMs: 5_000,
+  keyCacheEntriesMax: 10_000,
 });
 
 /** Inclusive bounds of every limit: a value outside them is a configuration error at start. */
@@ -102,6 +112,8 @@ const bounds: Readonly<Record<keyof GatewayLimits, readonly [number, number]>> =
   expiryBatchSizeMax: [1, 10_000],
   idempotencyKeptSeconds: [60, 30 * 86_400],
   receiptLifetimeSeconds: [60, 86_400],
+  keyCacheTtlMs: [0, 60_000],
+  keyCacheEntriesMax: [1, 1_000_000],
 };
 
 /** Validates and freezes the gateway's limits; throws naming the first limit out of bounds. */

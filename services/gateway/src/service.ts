@@ -29,6 +29,7 @@ import { forgetExpiredNonces } from './payments/nonces.ts';
 import { expiredPaymentIds } from './payments/store.ts';
 import { applyEvent } from './payments/transition.ts';
 import { certifyMerchantNames } from './registry/certificates.ts';
+import { listenForRegistryChanges, RegistryKeyCache } from './registry/key-cache.ts';
 import { registerAdminOutboxRoutes } from './routes/admin-outboxes.ts';
 import { registerAdminPaymentRoutes } from './routes/admin-payments.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
@@ -197,7 +198,16 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         .catch((error: unknown) => log.error({ err: error }, 'outbox round failed'));
     },
     mailer: options.mailer,
+    keyCache:
+      limits.keyCacheTtlMs === 0
+        ? undefined
+        : new RegistryKeyCache({ ttlMs: limits.keyCacheTtlMs, entriesMax: limits.keyCacheEntriesMax }),
   };
+  // Any change of the registry, by any instance or writer, empties the key cache (a lost listener too).
+  const stopRegistryListener =
+    context.keyCache === undefined
+      ? undefined
+      : await listenForRegistryChanges(context.database, context.keyCache);
   // Merchants certified before certificates carried the display name get one that does, so wallets
   // show the FSP's certified name (never the unsigned push field they once read).
   const certified = await certifyMerchantNames(context.database, context.fsp, context.clock());
@@ -248,6 +258,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     async close() {
       await loop?.stop();
       await relay?.stop();
+      await stopRegistryListener?.();
       context.hub.close();
       await running;
       await app.close();

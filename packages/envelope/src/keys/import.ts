@@ -21,7 +21,29 @@ export type ImportedKey =
 /** RFC 7638 JWK thumbprint: base64url SHA-256 over the required members. */
 export async function jwkThumbprint(jwk: PublicJwk): Promise<string> {
   const { kty, crv, x, y } = jwk;
-  return calculateJwkThumbprint(y === undefined ? { kty, crv, x } : { kty, crv, x, y }, 'sha256');
+  const members = y === undefined ? { kty, crv, x } : { kty, crv, x, y };
+  const key = JSON.stringify([kty, crv, x, y ?? null]);
+  const known = thumbprints.get(key);
+  if (known !== undefined) return known;
+  const thumbprint = await calculateJwkThumbprint(members, 'sha256');
+  rememberBounded(thumbprints, key, thumbprint, thumbprintsMax);
+  return thumbprint;
+}
+
+/**
+ * Thumbprints computed already, by the members they hash: a pure function of
+ * public values, asked again for every certificate and binding a payment
+ * checks. At most thumbprintsMax, the oldest out first.
+ */
+const thumbprints = new Map<string, string>();
+export const thumbprintsMax = 4_096;
+
+function rememberBounded<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.set(key, value);
+  if (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
 }
 
 /**
@@ -40,11 +62,7 @@ export async function importPublicKey(value: unknown): Promise<ImportedKey> {
     return cached;
   }
   const imported = importParsed(jwk);
-  importedPublicKeys.set(key, imported);
-  if (importedPublicKeys.size > importedPublicKeysMax) {
-    const oldest = importedPublicKeys.keys().next().value;
-    if (oldest !== undefined) importedPublicKeys.delete(oldest);
-  }
+  rememberBounded(importedPublicKeys, key, imported, importedPublicKeysMax);
   // A key that fails to import is not remembered: the next call fails the same way, afresh.
   imported.catch(() => importedPublicKeys.delete(key));
   return imported;
@@ -66,10 +84,33 @@ function cacheKeyOf(jwk: PublicJwk): string {
   return JSON.stringify([jwk.kty, jwk.crv, jwk.x, jwk.y ?? null, jwk.alg, jwk.use, jwk.kid ?? null]);
 }
 
-/** Imports a private JWK; the CryptoKey is not extractable. */
+/**
+ * Imports a private JWK; the CryptoKey is not extractable. A service signs
+ * and decrypts with the same JWK object for its whole life, and an import
+ * costs several times a signature: the import is remembered for that object
+ * (weakly, so a key dropped by its holder goes with it), and used again only
+ * while the object still holds exactly the members it was imported from.
+ * Nothing is kept by the key's value, so no private key outlives its holder
+ * here.
+ */
 export async function importPrivateKey(value: unknown): Promise<ImportedKey> {
-  return importParsed(parsePrivateJwk(value));
+  const jwk = parsePrivateJwk(value);
+  if (typeof value !== 'object' || value === null) return importParsed(jwk);
+  const members = JSON.stringify([cacheKeyOf(jwk), jwk.d]);
+  const cached = importedPrivateKeys.get(value);
+  if (cached !== undefined && cached.members === members) return cached.imported;
+  const imported = importParsed(jwk);
+  importedPrivateKeys.set(value, { members, imported });
+  imported.catch(() => {
+    if (importedPrivateKeys.get(value)?.imported === imported) importedPrivateKeys.delete(value);
+  });
+  return imported;
 }
+
+const importedPrivateKeys = new WeakMap<
+  object,
+  { readonly members: string; readonly imported: Promise<ImportedKey> }
+>();
 
 async function importParsed(jwk: PublicJwk | PrivateJwk): Promise<ImportedKey> {
   const kid = jwk.kid ?? (await jwkThumbprint(jwk));

@@ -2,7 +2,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
 import { expectMpayError } from '../test-support/fixtures.ts';
 import { generateEncryptionKeyPair, generateSigningKeyPair } from './generate.ts';
-import { importPrivateKey, importPublicKey } from './import.ts';
+import { importPrivateKey, importPublicKey, jwkThumbprint } from './import.ts';
 import { keyResolverFromJwkSet, publicJwkSet } from './key-set.ts';
 
 async function exported(alg: string, options: { crv?: string; modulusLength?: number } = {}) {
@@ -127,6 +127,66 @@ describe('imported public keys', () => {
     } finally {
       importKey.mockRestore();
     }
+  });
+});
+
+describe('imported private keys', () => {
+  it('are imported once per JWK object, and again when the object holds other members', async () => {
+    const pair = await generateSigningKeyPair();
+    const other = await generateSigningKeyPair();
+    const holder: Record<string, unknown> = { ...pair.privateJwk };
+    const importKey = vi.spyOn(crypto.subtle, 'importKey');
+    try {
+      const first = await importPrivateKey(holder);
+      expect((await importPrivateKey(holder)).cryptoKey).toBe(first.cryptoKey);
+      expect(importKey).toHaveBeenCalledTimes(1);
+      // Another object with the same members is imported afresh: nothing is kept by the key's value.
+      expect((await importPrivateKey({ ...pair.privateJwk })).cryptoKey).not.toBe(first.cryptoKey);
+      expect(importKey).toHaveBeenCalledTimes(2);
+      // The same object, now holding another key: that key, not the one imported before.
+      Object.assign(holder, other.privateJwk);
+      const changed = await importPrivateKey(holder);
+      expect(changed.kid).toBe(other.kid);
+      const message = new TextEncoder().encode('which key signed this');
+      const signature = await crypto.subtle.sign(
+        { name: 'ECDSA', hash: 'SHA-256' },
+        changed.cryptoKey,
+        message,
+      );
+      const otherPublic = await importPublicKey(other.publicJwk);
+      const firstPublic = await importPublicKey(pair.publicJwk);
+      const ecdsa = { name: 'ECDSA', hash: 'SHA-256' };
+      expect(await crypto.subtle.verify(ecdsa, otherPublic.cryptoKey, signature, message)).toBe(true);
+      expect(await crypto.subtle.verify(ecdsa, firstPublic.cryptoKey, signature, message)).toBe(false);
+    } finally {
+      importKey.mockRestore();
+    }
+  });
+});
+
+describe('jwkThumbprint', () => {
+  // The P-256 key of RFC 7517 appendix A.1 (RFC 7638's own example is an RSA key, which mpay
+  // refuses), checked against jose's RFC 7638 implementation, before and after it is remembered.
+  it('gives the RFC 7638 thumbprint, the same when asked again', async () => {
+    const jwk = {
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4',
+      y: '4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM',
+      alg: 'ES256',
+      use: 'sig',
+    } as const;
+    const expected = await calculateJwkThumbprint(
+      { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y },
+      'sha256',
+    );
+    expect(await jwkThumbprint(jwk)).toBe(expected);
+    expect(await jwkThumbprint(jwk)).toBe(expected);
+    const moved = { ...jwk, x: 'NKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4' };
+    expect(await jwkThumbprint(moved)).not.toBe(expected);
+    expect(await jwkThumbprint(moved)).toBe(
+      await calculateJwkThumbprint({ kty: moved.kty, crv: moved.crv, x: moved.x, y: moved.y }, 'sha256'),
+    );
   });
 });
 

@@ -104,7 +104,12 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
 /** A payment's event for its customer's device (undefined: nothing to send now), encrypted to the binding's key. */
 async function renderPaymentEvent(context: GatewayContext, paymentId: string, event: PaymentDeviceEvent) {
   const payment = await findPayment(context.database, paymentId);
-  const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
+  const binding = await activeBindingOf(
+    context.database,
+    payment.customer.id,
+    context.clock(),
+    context.keyCache,
+  );
   let data: string | null;
   if (event === 'payment-request') {
     data = payment.state === 'awaiting_customer_signature' ? payment.pushMessage : null;

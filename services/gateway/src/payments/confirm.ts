@@ -205,7 +205,12 @@ function refusalError(code: string | null): MpayError {
  */
 export async function receiptAnswerDelivered(context: GatewayContext, paymentId: string): Promise<void> {
   const payment = await findPayment(context.database, paymentId);
-  const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
+  const binding = await activeBindingOf(
+    context.database,
+    payment.customer.id,
+    context.clock(),
+    context.keyCache,
+  );
   if (custodianOf(context, binding) !== undefined) return;
   await context.database.query(
     `UPDATE outbox SET delivered_at = $2
@@ -226,7 +231,12 @@ export async function confirmationAnswer(
 ): Promise<ConfirmationResult> {
   if (payment.state === 'funds_transferred') {
     if (payment.receipt === null) throw new Error('assertion failed: a completed payment has its receipt');
-    const binding = await activeBindingOf(context.database, payment.customer.id, context.clock());
+    const binding = await activeBindingOf(
+      context.database,
+      payment.customer.id,
+      context.clock(),
+      context.keyCache,
+    );
     return {
       status: 'completed',
       paymentId: payment.id,

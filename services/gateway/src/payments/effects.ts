@@ -167,7 +167,7 @@ async function receiptPush(
   payment: Payment,
   now: Date,
 ): Promise<OutboxEntry> {
-  const binding = await activeBindingOf(sql, payment.customer.id, now);
+  const binding = await activeBindingOf(sql, payment.customer.id, now, context.keyCache);
   const delayMs = custodianOf(context, binding) === undefined ? context.limits.receiptPushGraceMs : 0;
   return { kind: 'device_push', payload: { event: 'receipt' }, ...(delayMs === 0 ? {} : { delayMs }) };
 }

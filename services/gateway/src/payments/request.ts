@@ -82,7 +82,12 @@ export async function verifyPaymentRequest(
   const customer = await resolveParty(context.database, message.address.from.id);
   if (customer.kind !== 'person' || customer.id !== message.address.from.id)
     throw new MpayError('PARTY_UNKNOWN', 'payer');
-  const binding = await activeBindingOf(context.database, customer.id, context.clock()).catch(() => {
+  const binding = await activeBindingOf(
+    context.database,
+    customer.id,
+    context.clock(),
+    context.keyCache,
+  ).catch(() => {
     throw new MpayError('PARTY_UNKNOWN', 'payer');
   });
   if (message.protections !== undefined) throw new MpayError('MESSAGE_INVALID', 'protections');

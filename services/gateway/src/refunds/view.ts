@@ -36,7 +36,12 @@ export async function refundView(
   const events = await listRefundEvents(context.database, refund.id);
   let receipt: string | undefined;
   if (forCustomer && refund.receipt !== null) {
-    const binding = await activeBindingOf(context.database, refund.customerId, context.clock());
+    const binding = await activeBindingOf(
+      context.database,
+      refund.customerId,
+      context.clock(),
+      context.keyCache,
+    );
     receipt = await encryptTo(refund.receipt, binding.encryptionJwk);
   }
   return {
@@ -108,7 +113,12 @@ export async function pushRefundReceipt(context: GatewayContext, refundId: strin
 async function renderRefundReceipt(context: GatewayContext, refundId: string) {
   const refund = await selectRefund(context.database, refundId);
   if (refund?.receipt == null) return undefined;
-  const binding = await activeBindingOf(context.database, refund.customerId, context.clock());
+  const binding = await activeBindingOf(
+    context.database,
+    refund.customerId,
+    context.clock(),
+    context.keyCache,
+  );
   return { refund, binding, data: await encryptTo(refund.receipt, binding.encryptionJwk) };
 }
 

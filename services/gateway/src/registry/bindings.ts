@@ -10,6 +10,7 @@ import { MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { findBank } from './banks.ts';
+import type { RegistryKeyCache } from './key-cache.ts';
 import { addAlias, findParty, upsertParty } from './parties.ts';
 
 /** A customer's key as its bank bound it, read back from the FSP's copy of the binding. */
@@ -65,16 +66,28 @@ export async function activeBindingByKid(sql: Sql, kid: string, now: Date): Prom
   return rows[0] === undefined ? undefined : toBoundKey(rows[0]);
 }
 
-/** The customer's newest active binding: its device gets the requests, its first account pays. */
-export async function activeBindingOf(sql: Sql, partyId: string, now: Date): Promise<BoundKey> {
-  const { rows } = await sql.query<BindingRow>(
-    `SELECT ${bindingColumns} FROM key_bindings
-     WHERE party_id = $1 AND revoked_at IS NULL AND not_before <= $2 AND not_after > $2
-     ORDER BY created_at DESC, serial_number LIMIT 1`,
-    [partyId, now.toISOString()],
-  );
-  if (rows[0] === undefined) throw new MpayError('KEY_UNKNOWN');
-  return toBoundKey(rows[0]);
+/**
+ * The customer's newest active binding: its device gets the requests, its
+ * first account pays. Through `cache` when given (the gateway's key cache).
+ */
+export async function activeBindingOf(
+  sql: Sql,
+  partyId: string,
+  now: Date,
+  cache?: RegistryKeyCache,
+): Promise<BoundKey> {
+  const read = async () => {
+    const { rows } = await sql.query<BindingRow>(
+      `SELECT ${bindingColumns} FROM key_bindings
+       WHERE party_id = $1 AND revoked_at IS NULL AND not_before <= $2 AND not_after > $2
+       ORDER BY created_at DESC, serial_number LIMIT 1`,
+      [partyId, now.toISOString()],
+    );
+    return rows[0] === undefined ? undefined : toBoundKey(rows[0]);
+  };
+  const bound = cache === undefined ? await read() : await cache.binding(partyId, now, read);
+  if (bound === undefined) throw new MpayError('KEY_UNKNOWN');
+  return bound;
 }
 
 export interface CustomerRegistration {

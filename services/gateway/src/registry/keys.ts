@@ -4,12 +4,15 @@ import type { Sql } from '@mpay/storage';
 import type { FspIdentity } from '../context.ts';
 import { activeBindingByKid, activeBindingOf } from './bindings.ts';
 import { certificateBySigningKid, checkCertificate, currentCertificate } from './certificates.ts';
+import type { KeyOwner, RegistryKeyCache } from './key-cache.ts';
 
 export interface KeyLookup {
   readonly sql: Sql;
   readonly fsp: FspIdentity;
   readonly clockSkewSeconds: number;
   readonly now: Date;
+  /** The gateway's key cache (registry/key-cache.ts); none: every lookup reads and checks. */
+  readonly cache?: RegistryKeyCache | undefined;
 }
 
 /**
@@ -17,12 +20,20 @@ export interface KeyLookup {
  * binding (active now), a merchant's by the FSP's certificate (verified, valid,
  * not revoked). Returns undefined for a kid nobody holds.
  */
-async function ownerOfKid(
+async function ownerOfKid(lookup: KeyLookup, kid: string): Promise<KeyOwner | undefined> {
+  const read = () => readOwnerOfKid(lookup, kid);
+  if (lookup.cache === undefined) return (await read())?.owner;
+  return lookup.cache.signer(kid, lookup.now, read);
+}
+
+async function readOwnerOfKid(
   lookup: KeyLookup,
   kid: string,
-): Promise<{ partyId: string; jwk: PublicJwk } | undefined> {
+): Promise<{ owner: KeyOwner; validUntil: Date } | undefined> {
   const bound = await activeBindingByKid(lookup.sql, kid, lookup.now);
-  if (bound !== undefined) return { partyId: bound.partyId, jwk: bound.signingJwk };
+  if (bound !== undefined) {
+    return { owner: { partyId: bound.partyId, jwk: bound.signingJwk }, validUntil: bound.notAfter };
+  }
   const record = await certificateBySigningKid(lookup.sql, kid);
   if (record === undefined) return undefined;
   const certificate = await checkCertificate(
@@ -32,7 +43,11 @@ async function ownerOfKid(
     lookup.clockSkewSeconds,
     lookup.now,
   ).catch(() => undefined);
-  return certificate === undefined ? undefined : { partyId: record.partyId, jwk: certificate.signingJwk };
+  if (certificate === undefined) return undefined;
+  return {
+    owner: { partyId: record.partyId, jwk: certificate.signingJwk },
+    validUntil: new Date(certificate.notAfter * 1000),
+  };
 }
 
 /**
@@ -62,7 +77,7 @@ export async function partyEncryptionKey(
   party: { id: string; kind: 'person' | 'merchant' },
 ): Promise<{ jwk: PublicJwk; certificate?: string }> {
   if (party.kind === 'person')
-    return { jwk: (await activeBindingOf(lookup.sql, party.id, lookup.now)).encryptionJwk };
+    return { jwk: (await activeBindingOf(lookup.sql, party.id, lookup.now, lookup.cache)).encryptionJwk };
   const record = await currentCertificate(lookup.sql, party.id, lookup.now);
   const certificate = await checkCertificate(
     lookup.fsp,
@@ -75,8 +90,20 @@ export async function partyEncryptionKey(
 }
 
 export function keyLookup(
-  context: { database: Sql; fsp: FspIdentity; limits: { clockSkewSeconds: number }; clock: () => Date },
+  context: {
+    database: Sql;
+    fsp: FspIdentity;
+    limits: { clockSkewSeconds: number };
+    clock: () => Date;
+    keyCache?: RegistryKeyCache | undefined;
+  },
   sql: Sql = context.database,
 ): KeyLookup {
-  return { sql, fsp: context.fsp, clockSkewSeconds: context.limits.clockSkewSeconds, now: context.clock() };
+  return {
+    sql,
+    fsp: context.fsp,
+    clockSkewSeconds: context.limits.clockSkewSeconds,
+    now: context.clock(),
+    cache: context.keyCache,
+  };
 }

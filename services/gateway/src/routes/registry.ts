@@ -126,9 +126,11 @@ export function registerRegistryRoutes(
     if (!isPartyId(id)) throw new MpayError('PARTY_UNKNOWN');
     const party = await resolveParty(context.database, id);
     if (party.kind !== 'person') throw new MpayError('PARTY_UNKNOWN');
-    const bound = await activeBindingOf(context.database, party.id, context.clock()).catch(() => {
-      throw new MpayError('PARTY_UNKNOWN');
-    });
+    const bound = await activeBindingOf(context.database, party.id, context.clock(), context.keyCache).catch(
+      () => {
+        throw new MpayError('PARTY_UNKNOWN');
+      },
+    );
     return { partyId: party.id, bankId: bound.bankId, binding: bound.binding };
   });
   // A phone number is personal data: only a merchant resolves one, with its signed token, and only so often.
@@ -159,9 +161,13 @@ export function registerRegistryRoutes(
   };
   app.post('/customers', { schema: customer }, async (request, reply) => {
     const verified = await verifyCustomerRegistration(context, request.body as CustomerRegistration);
-    return answerOnce(context, request, reply, verified.binding.subject, 201, (sql, now) =>
+    const answer = await answerOnce(context, request, reply, verified.binding.subject, 201, (sql, now) =>
       storeCustomer(sql, verified, now),
     );
+    // A new device's binding is the customer's newest now: this instance reads it at once (the others
+    // when the registry's notification reaches them).
+    context.keyCache?.clear();
+    return answer;
   });
   const bank = {
     summary: 'Registers a bank (operator)',
@@ -224,6 +230,7 @@ export function registerRegistryRoutes(
         String((request.params as { serial?: unknown }).serial),
         reason,
       );
+      context.keyCache?.clear();
       return { revoked: true };
     },
   );
@@ -244,6 +251,8 @@ export function registerRegistryRoutes(
         String(serial),
         context.clock(),
       );
+      // Committed: this instance stops using the key now, the others when the registry's notification comes.
+      context.keyCache?.clear();
       // The lost device's open streams end now, here and at the other gateway instances;
       // the customer's other devices open theirs again.
       context.hub.disconnect(partyId);

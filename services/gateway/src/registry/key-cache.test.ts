@@ -1,0 +1,233 @@
+import { generateEncryptionKeyPair, generateSigningKeyPair, type PublicJwk } from '@mpay/envelope';
+import { isMpayError } from '@mpay/protocol';
+import { statementCounts } from '@mpay/storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addBank, enrolCustomer, openTestGateway, type TestBank, type TestGateway } from '../test-helpers.ts';
+import type { BoundKey } from './bindings.ts';
+import { certificateBySigningKid } from './certificates.ts';
+import { type KeyOwner, listenForRegistryChanges, RegistryKeyCache } from './key-cache.ts';
+import { type KeyLookup, partyEncryptionKey, partySigningKeyResolver } from './keys.ts';
+import { registerMerchant } from './register.ts';
+
+const jwk = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', alg: 'ES256', use: 'sig' } as unknown as PublicJwk;
+const owner: KeyOwner = { partyId: 'ana@person.xbank', jwk };
+const t0 = new Date('2026-12-03T12:00:00Z');
+const at = (ms: number) => new Date(t0.getTime() + ms);
+const farFuture = new Date('2030-01-01T00:00:00Z');
+
+/** A load that counts its calls and answers `found`. */
+function counted<T>(found: () => T) {
+  const load = async () => {
+    load.calls += 1;
+    return found();
+  };
+  load.calls = 0;
+  return load;
+}
+
+describe('RegistryKeyCache', () => {
+  it('keeps what it found until ttlMs on the service clock, then reads again', async () => {
+    const cache = new RegistryKeyCache({ ttlMs: 5_000, entriesMax: 10 });
+    const load = counted(() => ({ owner, validUntil: farFuture }));
+    expect(await cache.signer('k1', at(0), load)).toEqual(owner);
+    expect(await cache.signer('k1', at(4_999), load)).toEqual(owner);
+    expect(load.calls).toBe(1);
+    expect(await cache.signer('k1', at(5_000), load)).toEqual(owner);
+    expect(load.calls).toBe(2);
+  });
+
+  it('never keeps an entry past the end of its binding or certificate', async () => {
+    const cache = new RegistryKeyCache({ ttlMs: 60_000, entriesMax: 10 });
+    const load = counted(() => ({ owner, validUntil: at(1_000) }));
+    await cache.signer('k1', at(0), load);
+    await cache.signer('k1', at(999), load);
+    expect(load.calls).toBe(1);
+    await cache.signer('k1', at(1_000), load);
+    expect(load.calls).toBe(2);
+  });
+
+  it('never keeps an absence: a key registered a moment ago is found', async () => {
+    const cache = new RegistryKeyCache({ ttlMs: 60_000, entriesMax: 10 });
+    let registered = false;
+    const load = counted(() => (registered ? { owner, validUntil: farFuture } : undefined));
+    expect(await cache.signer('k1', at(0), load)).toBeUndefined();
+    registered = true;
+    expect(await cache.signer('k1', at(1), load)).toEqual(owner);
+    expect(load.calls).toBe(2);
+  });
+
+  it('forgets everything on clear, and does not keep a read that a clear overtook', async () => {
+    const cache = new RegistryKeyCache({ ttlMs: 60_000, entriesMax: 10 });
+    const load = counted(() => ({ owner, validUntil: farFuture }));
+    await cache.signer('k1', at(0), load);
+    cache.clear();
+    expect(cache.size).toBe(0);
+    // The registry changes while a read is under way: its answer serves that caller only.
+    let release: () => void = () => undefined;
+    const slow = cache.signer('k2', at(0), async () => {
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return { owner, validUntil: farFuture };
+    });
+    cache.clear();
+    release();
+    expect(await slow).toEqual(owner);
+    expect(cache.size).toBe(0);
+  });
+
+  it('holds at most entriesMax per kind, the oldest out first; ttlMs 0 holds nothing', async () => {
+    const cache = new RegistryKeyCache({ ttlMs: 60_000, entriesMax: 2 });
+    const load = counted(() => ({ owner, validUntil: farFuture }));
+    for (const kid of ['a', 'b', 'c']) await cache.signer(kid, at(0), load);
+    expect(cache.size).toBe(2);
+    await cache.signer('a', at(0), load);
+    expect(load.calls).toBe(4);
+    const none = new RegistryKeyCache({ ttlMs: 0, entriesMax: 2 });
+    const bound = { notAfter: farFuture } as BoundKey;
+    const loadBinding = counted(() => bound);
+    await none.binding('p', at(0), loadBinding);
+    await none.binding('p', at(0), loadBinding);
+    expect(loadBinding.calls).toBe(2);
+    expect(none.size).toBe(0);
+  });
+});
+
+describe('the key cache over the registry (trigger, notification, listener)', () => {
+  let gateway: TestGateway;
+  let xbank: TestBank;
+  let cache: RegistryKeyCache;
+  let stopListening: () => Promise<void>;
+  let stopCounting: () => Promise<void>;
+  /** Notifications of the registry this test heard (on the same listener as the cache's). */
+  let heard = 0;
+
+  beforeAll(async () => {
+    gateway = await openTestGateway();
+    xbank = await addBank(gateway.database, 'xbank');
+    cache = new RegistryKeyCache({ ttlMs: 60_000, entriesMax: 100 });
+    stopListening = await listenForRegistryChanges(gateway.database, cache);
+    stopCounting = await gateway.database.listen('registry_changed', () => {
+      heard += 1;
+    });
+  });
+  afterAll(async () => {
+    await stopCounting();
+    await stopListening();
+    await gateway.close();
+  });
+
+  const lookup = (): KeyLookup => ({
+    sql: gateway.database,
+    fsp: gateway.fsp,
+    clockSkewSeconds: 60,
+    now: gateway.now(),
+    cache,
+  });
+  const resolve = (kid: string) =>
+    partySigningKeyResolver(lookup())(kid, { alg: 'ES256', kid, typ: 'mpay+jws' }).catch((error: unknown) =>
+      isMpayError(error) ? error.code : String(error),
+    );
+  const statementsNow = () => statementCounts()[gateway.database.schema]?.statements ?? 0;
+
+  /**
+   * Runs `change` (one committed transaction) and waits until its notification has been heard, so the
+   * cache's own handler has run too; fails after a generous deadline.
+   */
+  async function changed(what: string, change: () => Promise<unknown>): Promise<void> {
+    const before = heard;
+    await change();
+    const deadlineMs = 20_000;
+    const started = Date.now();
+    while (heard === before) {
+      if (Date.now() - started > deadlineMs)
+        throw new Error(`${what}: no notification within ${deadlineMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(cache.size).toBe(0);
+  }
+
+  it("serves a customer's key again without a statement, and drops it when the binding is revoked by SQL", async () => {
+    let customer = undefined as unknown as Awaited<ReturnType<typeof enrolCustomer>>;
+    await changed('customer enrolled', async () => {
+      customer = await enrolCustomer(gateway.database, xbank, 'ana');
+    });
+    const kid = customer.signing.kid;
+    expect(await resolve(kid)).toEqual(customer.signing.publicJwk);
+    const before = statementsNow();
+    expect(await resolve(kid)).toEqual(customer.signing.publicJwk);
+    expect((await partyEncryptionKey(lookup(), { id: customer.id, kind: 'person' })).jwk).toEqual(
+      customer.encryption.publicJwk,
+    );
+    expect((await partyEncryptionKey(lookup(), { id: customer.id, kind: 'person' })).jwk).toEqual(
+      customer.encryption.publicJwk,
+    );
+    // One read of the binding by party; the signing key came from memory.
+    expect(statementsNow() - before).toBe(1);
+    // An operator's own SQL, not the gateway's revocation route: the trigger still tells every instance.
+    await changed('binding revoked', () =>
+      gateway.database.query('UPDATE key_bindings SET revoked_at = now() WHERE serial_number = $1', [
+        customer.serialNumber,
+      ]),
+    );
+    expect(await resolve(kid)).toBe('KEY_UNKNOWN');
+    await expect(partyEncryptionKey(lookup(), { id: customer.id, kind: 'person' })).rejects.toMatchObject({
+      code: 'KEY_UNKNOWN',
+    });
+  });
+
+  it("serves a merchant's certified key again without reading or verifying, and drops it when revoked", async () => {
+    const signing = await generateSigningKeyPair();
+    const encryption = await generateEncryptionKeyPair();
+    await changed('merchant registered', () =>
+      gateway.database.transaction((sql) =>
+        registerMerchant(gateway.context, sql, {
+          id: 'shop@merchant.xbank',
+          displayName: 'Shop',
+          signingJwk: signing.publicJwk,
+          encryptionJwk: encryption.publicJwk,
+        }),
+      ),
+    );
+    expect(await resolve(signing.kid)).toEqual(signing.publicJwk);
+    const before = statementsNow();
+    expect(await resolve(signing.kid)).toEqual(signing.publicJwk);
+    expect(statementsNow() - before).toBe(0);
+    const record = await certificateBySigningKid(gateway.database, signing.kid);
+    await changed('certificate revoked', () =>
+      gateway.database.query(
+        "UPDATE key_certificates SET revoked_at = now(), revocation_reason = 'test' WHERE serial_number = $1",
+        [record?.serialNumber],
+      ),
+    );
+    expect(await resolve(signing.kid)).toBe('KEY_UNKNOWN');
+  });
+
+  it('tells nothing for a transaction that rolled back', async () => {
+    let customer = undefined as unknown as Awaited<ReturnType<typeof enrolCustomer>>;
+    await changed('customer enrolled', async () => {
+      customer = await enrolCustomer(gateway.database, xbank, 'bea');
+    });
+    expect(await resolve(customer.signing.kid)).toEqual(customer.signing.publicJwk);
+    const heardBefore = heard;
+    await gateway.database
+      .transaction(async (sql) => {
+        await sql.query('UPDATE key_bindings SET revoked_at = now() WHERE serial_number = $1', [
+          customer.serialNumber,
+        ]);
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    // Nothing was heard of it: the key is still served from memory. A change that did commit, after it,
+    // is heard (the channel works), and the rolled-back revocation left the key usable.
+    const before = statementsNow();
+    expect(await resolve(customer.signing.kid)).toEqual(customer.signing.publicJwk);
+    expect(statementsNow() - before).toBe(0);
+    await changed('a later change', () =>
+      gateway.database.query('UPDATE key_certificates SET revocation_reason = revocation_reason'),
+    );
+    // Notifications arrive in commit order: the rolled-back one would have come first.
+    expect(heard - heardBefore).toBe(1);
+    expect(await resolve(customer.signing.kid)).toEqual(customer.signing.publicJwk);
+  });
+});

@@ -1,0 +1,138 @@
+import type { PublicJwk } from '@mpay/envelope';
+import type { Database } from '@mpay/storage';
+import type { BoundKey } from './bindings.ts';
+
+/** Whom a signing key speaks for, as `ownerOfKid` found it: the binding's customer or the certificate's merchant. */
+export interface KeyOwner {
+  readonly partyId: string;
+  readonly jwk: PublicJwk;
+}
+
+/** The limits of a `RegistryKeyCache`: named, validated at start. */
+export interface RegistryKeyCacheLimits {
+  /** Longest time an entry is used without being read again (0: no cache). */
+  readonly ttlMs: number;
+  /** Entries kept per map; the oldest goes first. */
+  readonly entriesMax: number;
+}
+
+interface Entry<T> {
+  readonly value: T;
+  /** Service-clock milliseconds after which the entry is read again. */
+  readonly expiresAtMs: number;
+}
+
+/**
+ * The gateway's keys of the registry, as checked, for a few seconds: every
+ * payment looks up the customer's binding and the merchant's certified key
+ * several times (each signature it verifies, each message it encrypts), and
+ * each lookup was a query (two for a merchant's key: the binding by kid first)
+ * and a certificate verification.
+ *
+ * Only what was found active and valid is kept, never an absence: a key
+ * registered a moment ago is found at once. An entry is dropped
+ *
+ * - when any row of `key_bindings` or `key_certificates` changes, on this
+ *   instance or another on the same database: a trigger notifies
+ *   `registry_changed` in the writing transaction (sent at its commit), and
+ *   every instance's listener empties its cache (`listenForRegistryChanges`);
+ *   after a lost listening connection comes back, too;
+ * - when this instance writes the registry itself, once the write has
+ *   committed (`clear`), so its own next request never waits for the
+ *   notification;
+ * - when its binding or certificate ends (`notAfter`), and at the latest
+ *   `ttlMs` after it was read: the bound on staleness if notifications stop
+ *   (a listener down and not yet back).
+ *
+ * A revocation therefore takes effect here when its notification arrives (a
+ * few milliseconds on one database), within `ttlMs` at worst; the customer's
+ * bank checks its own binding before any debit whatever the gateway believes.
+ */
+export class RegistryKeyCache {
+  readonly #limits: RegistryKeyCacheLimits;
+  readonly #signers = new Map<string, Entry<KeyOwner>>();
+  readonly #bindings = new Map<string, Entry<BoundKey>>();
+  #generation = 0;
+
+  constructor(limits: RegistryKeyCacheLimits) {
+    this.#limits = limits;
+  }
+
+  /** The owner of signing key `kid`, from the cache or `load` (kept when found, until `validUntil`). */
+  async signer(
+    kid: string,
+    now: Date,
+    load: () => Promise<{ owner: KeyOwner; validUntil: Date } | undefined>,
+  ): Promise<KeyOwner | undefined> {
+    return this.#through(this.#signers, kid, now, async () => {
+      const found = await load();
+      return found === undefined ? undefined : { value: found.owner, validUntil: found.validUntil };
+    });
+  }
+
+  /** The customer's newest active binding, from the cache or `load` (kept until the binding's notAfter). */
+  async binding(
+    partyId: string,
+    now: Date,
+    load: () => Promise<BoundKey | undefined>,
+  ): Promise<BoundKey | undefined> {
+    return this.#through(this.#bindings, partyId, now, async () => {
+      const bound = await load();
+      return bound === undefined ? undefined : { value: bound, validUntil: bound.notAfter };
+    });
+  }
+
+  /** Forgets everything: the registry changed (here or on another instance), or may have unseen. */
+  clear(): void {
+    this.#generation += 1;
+    this.#signers.clear();
+    this.#bindings.clear();
+  }
+
+  /** Entries held now (tests, metrics). */
+  get size(): number {
+    return this.#signers.size + this.#bindings.size;
+  }
+
+  async #through<T>(
+    map: Map<string, Entry<T>>,
+    key: string,
+    now: Date,
+    load: () => Promise<{ value: T; validUntil: Date } | undefined>,
+  ): Promise<T | undefined> {
+    const nowMs = now.getTime();
+    const cached = map.get(key);
+    if (cached !== undefined) {
+      if (nowMs < cached.expiresAtMs) return cached.value;
+      map.delete(key);
+    }
+    // A clear while the read was under way means the read may predate the change: used once, not kept.
+    const generation = this.#generation;
+    const found = await load();
+    if (found === undefined || this.#limits.ttlMs === 0 || generation !== this.#generation)
+      return found?.value;
+    const expiresAtMs = Math.min(nowMs + this.#limits.ttlMs, found.validUntil.getTime());
+    if (expiresAtMs <= nowMs) return found.value;
+    map.set(key, { value: found.value, expiresAtMs });
+    if (map.size > this.#limits.entriesMax) {
+      const oldest = map.keys().next().value;
+      if (oldest !== undefined) map.delete(oldest);
+    }
+    return found.value;
+  }
+}
+
+/** The channel the registry's trigger notifies (migration 0009_registry_changes.sql). */
+export const registryChangedChannel = 'registry_changed';
+
+/**
+ * Empties `cache` whenever the registry changes on the database (any
+ * instance, any writer) and whenever a lost listening connection is back.
+ * Returns the function that stops listening.
+ */
+export async function listenForRegistryChanges(
+  database: Database,
+  cache: RegistryKeyCache,
+): Promise<() => Promise<void>> {
+  return database.listen(registryChangedChannel, () => cache.clear(), { onResume: () => cache.clear() });
+}
