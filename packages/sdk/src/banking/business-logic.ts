@@ -125,12 +125,15 @@ export interface BankingLoginInput {
 
 /**
  * The bank carries out a money request once per request id (the signed
- * request's txn, the order's id) and answers any later request with that id
- * BANKING_REQUEST_REPLAYED. An app that may send the same order again (its
- * answer was lost: a timeout, SERVICE_UNAVAILABLE, BANK_UNAVAILABLE,
- * BANK_ANSWER_INVALID) draws the id once per order the customer entered and
- * passes it on every try; without one, each call draws a fresh id and is a
- * new order.
+ * request's txn, the order's id), records its outcome with its effect, and
+ * answers a later request with that id and the same content (signed again:
+ * another nonce, another lifetime) that recorded outcome again, moving
+ * nothing; the same id with other content is BANKING_REQUEST_REPLAYED. An
+ * app that may send the same order again (its answer was lost: a timeout,
+ * SERVICE_UNAVAILABLE, BANK_UNAVAILABLE, BANK_ANSWER_INVALID) draws the id
+ * once per order the customer entered and passes it on every try, in the
+ * same session and within the request's lifetime, and gets the order's
+ * answer; without one, each call draws a fresh id and is a new order.
  */
 export interface BankingOrderIdentity {
   /** A lowercase UUID, as the bank requires of a request id; default: a fresh one for this call. */

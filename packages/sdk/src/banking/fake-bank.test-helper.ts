@@ -116,6 +116,8 @@ export async function startFakeBank(): Promise<FakeBank> {
   const bindings = new Map<string, Binding>();
   const devices = new Map<string, { userId: string; clientId: BankingClientId }>();
   const logins = new Map<string, Login>();
+  /** Each request id's signed content (JSON) and outcome, as the bank records them. */
+  const outcomes = new Map<string, { content: string; outcome: Awaited<ReturnType<typeof execute>> }>();
   const notices = new Map<string, { serial: string; open: boolean }>();
   let opaqueRecord: string | undefined;
   // OPAQUE's credential identifier: fresh at each registration start, the record's at its finish.
@@ -519,16 +521,23 @@ export async function startFakeBank(): Promise<FakeBank> {
       ).catch(() => undefined);
       if (verified === undefined || binding.revoked) return problem(403, 'BANKING_REQUEST_INVALID');
       const requestId = verified.claims.txn;
-      if (bank.signedRequests.has(requestId)) return problem(409, 'BANKING_REQUEST_REPLAYED');
-      const signed = parseBankingSignedRequest(onlyMember(verified.payload, 'banking'));
+      const content = onlyMember(verified.payload, 'banking');
+      // As the bank: a request id seen before is answered its recorded outcome again when the
+      // device signed the same content (a retry), and is a replay otherwise.
+      const seen = outcomes.get(requestId);
+      if (seen !== undefined && seen.content !== JSON.stringify(content)) {
+        return problem(409, 'BANKING_REQUEST_REPLAYED');
+      }
+      const signed = parseBankingSignedRequest(content);
       if (
         signed.sessionId !== session.id ||
         JSON.stringify(signed.clientId) !== JSON.stringify(session.clientId)
       ) {
         return problem(403, 'BANKING_REQUEST_INVALID');
       }
-      bank.signedRequests.set(requestId, jws);
-      const outcome = await execute(signed.request, session.serial!, requestId);
+      if (!bank.signedRequests.has(requestId)) bank.signedRequests.set(requestId, jws);
+      const outcome = seen?.outcome ?? (await execute(signed.request, session.serial!, requestId));
+      outcomes.set(requestId, { content: JSON.stringify(content), outcome });
       if (Array.isArray(outcome)) return outcome as unknown as Answer;
       const result = bank.tamperResult === undefined ? outcome : bank.tamperResult({ ...outcome });
       const answerJws = await signForParty(

@@ -440,7 +440,7 @@ export interface SealBankingRequestInput {
   readonly signingKey: BankingSigningKey;
   /** The session key of the login (32 bytes). */
   readonly sessionKey: Uint8Array;
-  /** Default: a fresh UUID v4. The bank refuses one it has seen (BANKING_REQUEST_REPLAYED). */
+  /** Default: a fresh UUID v4. The bank answers one it has seen its recorded outcome for the same content, BANKING_REQUEST_REPLAYED for other content. */
   readonly requestId?: string | undefined;
   /** Default 60; at most the bank's limits.requestLifetimeSecondsMax (never above 300). */
   readonly expiresInSeconds?: number | undefined;

@@ -8,6 +8,7 @@ import {
   deviceCall,
   finishTestLogin,
   loginTestDevice,
+  openTestBankingAnswer,
   registerTestBankingCustomer,
   sealTestBankingRequest,
   sendTestBankingRequest,
@@ -141,10 +142,8 @@ describe('a request in its session', () => {
     });
     expect(seen[0]?.binding.subject).toBe(device.partyId);
     expect(await requestRow(sealed.requestId)).toMatchObject({ outcome: 'INSUFFICIENT_FUNDS', answer: null });
-    // Claimed before it ran: the same request again is a replay, whatever the first outcome.
-    expect(await codeOf(answerBankingRequest(context, sealed.body, refusing))).toBe(
-      'BANKING_REQUEST_REPLAYED',
-    );
+    // The same request again is answered its recorded refusal, without running again.
+    expect(await codeOf(answerBankingRequest(context, sealed.body, refusing))).toBe('INSUFFICIENT_FUNDS');
     expect(seen).toHaveLength(1);
   });
 
@@ -163,22 +162,59 @@ describe('a request in its session', () => {
 });
 
 describe('a replayed request', () => {
-  it('the same request again: BANKING_REQUEST_REPLAYED, run once', async () => {
+  it('the same request again: its recorded answer, run once; the same id with other content: BANKING_REQUEST_REPLAYED', async () => {
     const { device, session } = await customerWithSession();
+    const context = testBankingContext(bank);
+    let runs = 0;
+    const counting: BankingRequestExecutor = async (_context, request) => {
+      runs += 1;
+      return { accountId: request.clientId.accountId, balance: String(runs) };
+    };
     const sealed = await sealTestBankingRequest(bank, device, session, balance);
-    expect((await deviceCall(bank, '/banking/requests', sealed.body)).status).toBe(200);
-    const replayed = await deviceCall(bank, '/banking/requests', sealed.body);
-    expect(replayed.status).toBe(409);
-    expect(errorCodeOf(replayed)).toBe('BANKING_REQUEST_REPLAYED');
-    // The same request id signed again (another nonce) is a replay too.
+    const first = await answerBankingRequest(context, sealed.body, counting);
+    const firstRow = await requestRow(sealed.requestId);
+    const replayed = await answerBankingRequest(context, sealed.body, counting);
+    expect(runs).toBe(1);
+    const expected = { accountId: device.clientId.accountId, balance: '1' };
+    for (const answered of [first, replayed]) {
+      expect(answered.requestId).toBe(sealed.requestId);
+      const content = await openTestBankingAnswer(bank, device, session, answered.answer);
+      expect(content).toMatchObject({ requestId: sealed.requestId, kind: 'balance', result: expected });
+    }
+    // The same request id and content signed again (another nonce, another lifetime), over HTTP.
     const again = await sendTestBankingRequest(bank, device, session, balance, {
       requestId: sealed.requestId,
     });
-    expect(errorCodeOf(again.answer)).toBe('BANKING_REQUEST_REPLAYED');
+    expect(again.answer.status).toBe(200);
+    expect(again.content).toMatchObject({ requestId: sealed.requestId, result: expected });
+    expect(runs).toBe(1);
+    // A retry records nothing: the first signed answer stays the evidence.
+    expect(await requestRow(sealed.requestId)).toEqual(firstRow);
+    // The same id with other content (another kind, another account of the binding): a replay.
+    const other = await sendTestBankingRequest(
+      bank,
+      device,
+      session,
+      { kind: 'devices' },
+      { requestId: sealed.requestId },
+    );
+    expect(other.answer.status).toBe(409);
+    expect(errorCodeOf(other.answer)).toBe('BANKING_REQUEST_REPLAYED');
+    // The same kind with another body: a replay too.
+    const statement = await sealTestBankingRequest(bank, device, session, { kind: 'statement' });
+    expect((await deviceCall(bank, '/banking/requests', statement.body)).status).toBe(200);
+    const otherPage = await sendTestBankingRequest(
+      bank,
+      device,
+      session,
+      { kind: 'statement', pageSize: 1 },
+      { requestId: statement.requestId },
+    );
+    expect(errorCodeOf(otherPage.answer)).toBe('BANKING_REQUEST_REPLAYED');
     const { rows } = await bank.database.query('SELECT id FROM banking_requests WHERE session_id = $1', [
       session.sessionId,
     ]);
-    expect(rows).toHaveLength(1);
+    expect(rows).toHaveLength(2);
   });
 
   it('the same nonce in the session under another id: replayed', async () => {

@@ -1,7 +1,16 @@
-import { decryptDirect, encryptDirect, type KeyBinding, signPayload, verifyPayload } from '@mpay/envelope';
+import {
+  decodeUnverified,
+  decryptDirect,
+  encryptDirect,
+  type KeyBinding,
+  signPayload,
+  verifyPayload,
+} from '@mpay/envelope';
 import {
   type BankingClientId,
   type BankingRequest,
+  type BankingRequestKind,
+  canonicalize,
   isMpayError,
   isUuid,
   MpayError,
@@ -37,13 +46,18 @@ import {
  * writes), claimed in its own committed transaction (`claimBankingRequest`:
  * a replay can never run twice), executed by the business logic server
  * (which re-checks the session and its binding under their row locks in a
- * money request's own transaction: `lockSessionBinding`), and answered sealed under the session
- * key (`sealBankingAnswer`), the outcome recorded (`recordRequestOutcome`).
+ * money request's own transaction: `lockSessionBinding`, and records the
+ * request's outcome in that same transaction: `recordOutcomeWithEffect`),
+ * and answered sealed under the session key (`sealBankingAnswer`), the
+ * signed answer recorded (`recordBankingAnswer`). A retry of the same
+ * request (same id, same signed content) is answered its recorded outcome
+ * again, executing nothing (answer.ts answerBankingRequest).
  *
  * Codes: BANKING_SESSION_INVALID (no such session, not active, expired,
  * idle), CRYPTO_DECRYPTION_FAILED (generic), BANKING_REQUEST_INVALID
  * (whatever else: the reason goes to the log only), BANKING_REQUEST_EXPIRED,
- * BANKING_REQUEST_REPLAYED.
+ * BANKING_REQUEST_REPLAYED (a request id claimed with other content, a
+ * nonce the session used under another id).
  */
 
 /** A request the authentication server opened and verified: what the business logic server acts on. */
@@ -255,20 +269,113 @@ export async function openBankingRequest(
 }
 
 /**
+ * What claiming a request found (claimBankingRequest): a request id new to
+ * the bank, claimed now (`claimed`); or a retry of one claimed before with
+ * the same signed content: its recorded outcome (`answered` with its result,
+ * `refused` with its code), or none yet (`unfinished`).
+ */
+export type ClaimedBankingRequest =
+  | { readonly state: 'claimed' }
+  | { readonly state: 'unfinished' }
+  | { readonly state: 'answered'; readonly result: Readonly<Record<string, unknown>> }
+  | { readonly state: 'refused'; readonly code: string };
+
+/**
+ * The request kinds that write nothing: their outcome is recorded after
+ * they answered (recordBankingAnswer). Every other kind records its outcome
+ * in the transaction of its effect (recordOutcomeWithEffect).
+ */
+export const readOnlyBankingKinds: ReadonlySet<BankingRequestKind> = new Set<BankingRequestKind>([
+  'balance',
+  'statement',
+  'devices',
+  'renewal_notices',
+]);
+
+interface RequestRow {
+  readonly session_id: string;
+  readonly party_id: string;
+  readonly serial: string;
+  readonly kind: string;
+  readonly request: string;
+  readonly outcome: string | null;
+  readonly answer: string | null;
+  readonly result: string | null;
+}
+
+/** The `banking` member a device's JWS signed (request, ID_C, session), canonical: undefined if none. */
+function signedContentOf(jws: string): string | undefined {
+  const payload = decodeUnverified(jws)?.payload;
+  if (!isRecord(payload) || !isRecord(payload.banking)) return undefined;
+  try {
+    return canonicalize(payload.banking);
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The result a request with outcome 'OK' answered: that of the bank's signed
+ * answer when one was recorded (the last word: a money order's state after
+ * its delivery), else the result its effect's transaction recorded.
+ */
+function recordedResult(row: RequestRow): Readonly<Record<string, unknown>> {
+  let result: unknown;
+  if (row.answer !== null) {
+    const payload = decodeUnverified(row.answer)?.payload;
+    const answer = isRecord(payload) ? payload.bankingAnswer : undefined;
+    result = isRecord(answer) ? answer.result : undefined;
+  } else if (row.result !== null) {
+    result = JSON.parse(row.result) as unknown;
+  }
+  if (!isRecord(result)) throw new Error('assertion failed: an OK outcome has its result');
+  return result;
+}
+
+/** The outcome recorded on a claimed request's row, as a retry is answered. */
+function claimedStateOf(row: RequestRow): Exclude<ClaimedBankingRequest, { state: 'claimed' }> {
+  if (row.outcome === null) return { state: 'unfinished' };
+  if (row.outcome === 'OK') return { state: 'answered', result: recordedResult(row) };
+  return { state: 'refused', code: row.outcome };
+}
+
+async function selectRequestRow(sql: Sql, requestId: string): Promise<RequestRow | undefined> {
+  const { rows } = await sql.query<RequestRow>(
+    `SELECT session_id, party_id, serial, kind, request, outcome, answer, result
+       FROM banking_requests WHERE id = $1`,
+    [requestId],
+  );
+  return rows[0];
+}
+
+/**
  * Claims an opened request, in its own committed transaction, before it is
  * executed: the session (locked) still active, the binding (locked) still
  * active, the request not expired, then the banking_requests row (one per
- * request id, one per nonce and session) and the session's last use. A
- * second claim of the same request id or nonce is BANKING_REQUEST_REPLAYED,
- * so a replay can never run twice, even concurrently.
+ * request id, one per nonce and session) and the session's last use.
+ *
+ * A request id claimed before is a retry only when it is the same request:
+ * same session, party, binding and kind, and the same signed content (the
+ * JWS's `banking` member, canonical: the device may sign it again, with
+ * another nonce and lifetime, as the SDK does for an order retried with its
+ * request id). Then the claim answers what the first claim came to (see
+ * ClaimedBankingRequest) and writes nothing, not even the session's use (a
+ * sealed request replayed by someone who saw it keeps no session alive; it
+ * only gets an answer sealed under a key they do not have). Anything else
+ * under a claimed id, and a nonce the session used under another id, is
+ * BANKING_REQUEST_REPLAYED: a replay never runs twice, even concurrently.
  */
 export async function claimBankingRequest(
   context: BankingContext,
   opened: OpenedBankingRequest,
   now: Date,
-): Promise<void> {
+): Promise<ClaimedBankingRequest> {
   const { sessionId } = opened;
-  await context.database.transaction(async (sql) => {
+  return context.database.transaction(async (sql) => {
     const session = activeSession(
       await selectBankingSession(sql, sessionId, true),
       context.banking.limits.sessionIdleSeconds,
@@ -297,12 +404,71 @@ export async function claimBankingRequest(
         now.toISOString(),
       ],
     );
-    if (inserted.rowCount !== 1) {
+    if (inserted.rowCount === 1) {
+      await touchSession(sql, sessionId, now);
+      return { state: 'claimed' } as const;
+    }
+    const row = await selectRequestRow(sql, opened.requestId);
+    const content = signedContentOf(opened.jws);
+    if (
+      row === undefined ||
+      row.session_id !== sessionId ||
+      row.party_id !== opened.partyId ||
+      row.serial !== opened.serial ||
+      row.kind !== opened.request.kind ||
+      content === undefined ||
+      signedContentOf(row.request) !== content
+    ) {
       context.log.info({ sessionId, requestId: opened.requestId }, 'banking request replayed');
       throw new MpayError('BANKING_REQUEST_REPLAYED');
     }
-    await touchSession(sql, sessionId, now);
+    const state = claimedStateOf(row);
+    context.log.info(
+      { sessionId, requestId: opened.requestId, state: state.state },
+      'banking request received again',
+    );
+    return state;
   });
+}
+
+/**
+ * Thrown in an effect's transaction (recordOutcomeWithEffect) when the
+ * request has an outcome already (a concurrent try of the same request
+ * recorded it first): the transaction rolls back, nothing of this try is
+ * written, and the request is answered with the recorded outcome.
+ */
+export class BankingOutcomeRecorded extends Error {
+  constructor(readonly requestId: string) {
+    super(`banking request ${requestId} has an outcome already`);
+    this.name = 'BankingOutcomeRecorded';
+  }
+}
+
+/**
+ * Records a writing request's outcome IN the transaction of its effect
+ * (`sql`): outcome 'OK' and the plain result the device is answered (not
+ * the sealed answer: it is sealed under the session key, which lives in
+ * memory only and is never stored; not the signed answer either, signed
+ * when the request is answered, with its own lifetime). The effect and the
+ * outcome commit together or not at all, so a claimed request without an
+ * outcome is one whose effect never committed: a retry may run it (see
+ * answerBankingRequest). The row stays locked to the end of the
+ * transaction: a concurrent try of the same request waits here, then finds
+ * the outcome and rolls back (BankingOutcomeRecorded).
+ */
+export async function recordOutcomeWithEffect(
+  sql: Sql,
+  opened: OpenedBankingRequest,
+  result: Readonly<Record<string, unknown>>,
+): Promise<void> {
+  if (readOnlyBankingKinds.has(opened.request.kind)) {
+    throw new Error('assertion failed: a request that writes records its outcome with its effect');
+  }
+  const updated = await sql.query(
+    "UPDATE banking_requests SET outcome = 'OK', result = $2 WHERE id = $1 AND outcome IS NULL",
+    [opened.requestId, JSON.stringify(result)],
+  );
+  if (updated.rowCount !== 1) throw new BankingOutcomeRecorded(opened.requestId);
 }
 
 /**
@@ -377,6 +543,7 @@ export async function logoutBankingSession(
   now: Date,
 ): Promise<Readonly<Record<string, unknown>>> {
   if (opened.request.kind !== 'logout') throw new Error('assertion failed: a logout request');
+  const result = { sessionId: opened.sessionId, closedAt: now.toISOString() };
   await context.database.transaction(async (sql) => {
     requireSessionOpen(context, opened, await lockSession(sql, opened), now);
     await moveSession(
@@ -387,9 +554,10 @@ export async function logoutBankingSession(
       { closedReason: 'logged out', sealedSessionKey: null, codeHash: null },
       now,
     );
+    await recordOutcomeWithEffect(sql, opened, result);
   });
   context.log.info({ sessionId: opened.sessionId, partyId: opened.partyId }, 'banking session logged out');
-  return { sessionId: opened.sessionId, closedAt: now.toISOString() };
+  return result;
 }
 
 /** Lifetime of the bank's signed answer (the spec's expiresInSeconds 300). */
@@ -427,18 +595,70 @@ export async function sealBankingAnswer(
   return { jws, sealed };
 }
 
-/** What a claimed request came to: the bank's signed answer (outcome 'OK'), or the code it was refused with. */
-export async function recordRequestOutcome(
+/**
+ * The bank's signed answer to a claimed request, recorded once it is
+ * signed (the evidence; a retry answered again is signed again, not
+ * recorded again): for a read-only kind with its outcome 'OK'; for a kind
+ * that writes, on the outcome its effect's transaction recorded. Answers
+ * false when the request had another outcome already (a concurrent try's:
+ * the caller answers that one).
+ */
+export async function recordBankingAnswer(
+  context: BankingContext,
+  opened: OpenedBankingRequest,
+  jws: string,
+): Promise<boolean> {
+  const before = await context.database.transaction(async (sql) => {
+    const { rows } = await sql.query<{ outcome: string | null; answer: string | null }>(
+      'SELECT outcome, answer FROM banking_requests WHERE id = $1 FOR UPDATE',
+      [opened.requestId],
+    );
+    const row = rows[0];
+    if (row === undefined) throw new Error('assertion failed: an answered request was claimed');
+    if (row.answer === null && (row.outcome === null || row.outcome === 'OK')) {
+      await sql.query("UPDATE banking_requests SET outcome = 'OK', answer = $2 WHERE id = $1", [
+        opened.requestId,
+        jws,
+      ]);
+    }
+    return row;
+  });
+  if (before.outcome === null && !readOnlyBankingKinds.has(opened.request.kind)) {
+    // Only a request whose effect predates recordOutcomeWithEffect (or an executor that forgot it).
+    context.log.warn(
+      { requestId: opened.requestId, kind: opened.request.kind },
+      'banking request that writes recorded its outcome after its effect',
+    );
+  }
+  // Answered already (a concurrent try signed first) is fine; another outcome is the caller's to answer.
+  return before.outcome === null || before.outcome === 'OK';
+}
+
+/**
+ * Records a refusal (an MpayError of the executor: nothing of the request
+ * committed) on a claimed request without an outcome. Answers false when it
+ * had one already (a concurrent try's, which the caller answers instead).
+ */
+export async function recordBankingRefusal(
   context: BankingContext,
   requestId: string,
-  outcome: { answer: string } | { code: string },
-): Promise<void> {
-  const [answer, code] = 'answer' in outcome ? [outcome.answer, 'OK'] : [null, outcome.code];
+  code: string,
+): Promise<boolean> {
   const updated = await context.database.query(
-    'UPDATE banking_requests SET answer = $2, outcome = $3 WHERE id = $1 AND outcome IS NULL',
-    [requestId, answer, code],
+    'UPDATE banking_requests SET outcome = $2 WHERE id = $1 AND outcome IS NULL',
+    [requestId, code],
   );
-  if (updated.rowCount !== 1) throw new Error('assertion failed: a claimed request gets one outcome');
+  return updated.rowCount === 1;
+}
+
+/** A claimed request's recorded outcome, read again (after a concurrent try recorded it). */
+export async function recordedBankingOutcome(
+  context: BankingContext,
+  requestId: string,
+): Promise<Exclude<ClaimedBankingRequest, { state: 'claimed' }>> {
+  const row = await selectRequestRow(context.database, requestId);
+  if (row === undefined) throw new Error('assertion failed: a claimed request has its row');
+  return claimedStateOf(row);
 }
 
 /**

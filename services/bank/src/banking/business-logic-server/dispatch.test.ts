@@ -47,6 +47,17 @@ async function run(customer: BankingTestCustomer, request: BankingRequest, accou
   );
 }
 
+/** The outcome recorded on the request's row, and its result parsed. */
+async function outcomeOf(requestId: string): Promise<{ outcome: string | null; result: unknown }> {
+  const { rows } = await bank.database.query<{ outcome: string | null; result: string | null }>(
+    'SELECT outcome, result FROM banking_requests WHERE id = $1',
+    [requestId],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error('assertion failed: a claimed request has its row');
+  return { outcome: row.outcome, result: row.result === null ? null : (JSON.parse(row.result) as unknown) };
+}
+
 beforeAll(async () => {
   bank = await startTestBank({ banking: {} });
   context = bankingContextOf(bank);
@@ -102,6 +113,8 @@ describe('transfer to a customer of this bank', () => {
     });
     expect((await balanceOf(bank, alice.clientId.accountId)).balance).toBe(before.balance - 2_500n);
     expect((await balanceOf(bank, bob.clientId.accountId)).balance).toBe(payeeBefore.balance + 2_500n);
+    // The request's outcome committed with the debit: what the device is answered, even after a cut.
+    expect(await outcomeOf(opened.requestId)).toEqual({ outcome: 'OK', result });
     const { rows } = await bank.database.query<{ reference: string; amount: string }>(
       'SELECT reference, amount::text AS amount FROM transfers WHERE id = $1',
       [opened.requestId],
@@ -148,6 +161,8 @@ describe('transfer to a customer of this bank', () => {
     await expect(execute(opened)).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
     expect(await balanceOf(bank, alice.clientId.accountId)).toEqual(before);
     expect(await bankingTransactionRows(bank, opened.requestId)).toBe(0);
+    // Rolled back with the debit: no outcome (the authentication server records the refusal).
+    expect(await outcomeOf(opened.requestId)).toEqual({ outcome: null, result: null });
   });
 
   it('refuses a debit beyond the daily limit (LIMIT_EXCEEDED) after one within it', async () => {

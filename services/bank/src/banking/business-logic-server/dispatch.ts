@@ -44,6 +44,12 @@ const executors: Readonly<Record<BankingRequestKind, Execute>> = Object.freeze({
  * (INSUFFICIENT_FUNDS, LIMIT_EXCEEDED, BANKING_BILLER_UNKNOWN,
  * PAYEE_UNKNOWN, ACCOUNT_UNKNOWN, BANKING_REQUEST_INVALID for a binding
  * revoked in flight, ...): then nothing moved and nothing was recorded.
+ *
+ * A kind that writes records the request's outcome in the transaction of
+ * its effect (recordOutcomeWithEffect: effect and outcome commit together,
+ * so that a retry of the request is answered the outcome and never runs it
+ * twice); only the kinds of readOnlyBankingKinds write nothing and leave
+ * their outcome to the authentication server, after the answer.
  */
 export async function executeBankingRequest(
   context: BankingContext,

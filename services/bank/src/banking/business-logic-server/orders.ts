@@ -4,7 +4,11 @@ import { deliverOrder } from '../../interbank/deliver.ts';
 import { type ConsentVerifier, type PaymentOrderInput, placeOrder } from '../../interbank/order.ts';
 import type { PaymentOrder } from '../../interbank/orders-store.ts';
 import { OrderRefusal } from '../../interbank/refusal.ts';
-import { lockSessionBinding, type OpenedBankingRequest } from '../authentication-server/request.ts';
+import {
+  lockSessionBinding,
+  type OpenedBankingRequest,
+  recordOutcomeWithEffect,
+} from '../authentication-server/request.ts';
 import type { BankingContext } from '../context.ts';
 import { recordBankingTransaction } from '../transaction-log-server-client/record.ts';
 import { selectBiller } from './billers.ts';
@@ -38,6 +42,8 @@ interface BankingOrder {
   readonly input: PaymentOrderInput;
   /** What the bank's signed record says besides the request id, kind, party and ID_C. */
   readonly facts: Readonly<Record<string, unknown>>;
+  /** The result's members besides the order's state (stateOf). */
+  readonly answer: Readonly<Record<string, unknown>>;
 }
 
 /** The payee's bank, as its address names it (`…@person.ybank`): money goes to no other. */
@@ -53,8 +59,10 @@ function payeeBankOf(payeeId: string): string {
  * (a revocation that commits while the request was in flight is seen, and
  * none can commit between this check and the debit), its subject the payer,
  * naming the debited account (ID_C's ACCID); then the banking transaction
- * is recorded in the same transaction, so that it exists if and only if the
- * money moved.
+ * and the request's outcome (its result, with the state the order commits
+ * in: recordOutcomeWithEffect) are recorded in the same transaction, so that
+ * they exist if and only if the money moved. The answer path records the
+ * order's state after its delivery later, when it gets that far.
  */
 function bankingConsentVerifier(
   context: BankingContext,
@@ -88,6 +96,9 @@ function bankingConsentVerifier(
       { kind: expected.kind, transferId: order.id, facts: expected.facts },
       now,
     );
+    // The outcome with the debit: placeOrder commits the order in this state, or nothing.
+    const placedState = order.creditBankId === context.interbank.self ? 'completed' : 'sending';
+    await recordOutcomeWithEffect(sql, opened, resultOf(expected, { id: order.id, state: placedState }));
     return { keyBindingSerial: bound.serial, approval: undefined };
   };
 }
@@ -113,13 +124,22 @@ async function placeBankingOrder(
   return placed.state === 'sending' ? ((await deliverOrder(context, placed.id)) ?? placed) : placed;
 }
 
+type OrderStateOf = Pick<PaymentOrder, 'id' | 'state'> & Partial<Pick<PaymentOrder, 'refusalCode'>>;
+
 /** The order's state as the customer sees it; a refusal by the payee's bank names its code (the hold is released). */
-function stateOf(order: PaymentOrder): Record<string, unknown> {
+function stateOf(order: OrderStateOf): Record<string, unknown> {
   return {
     orderId: order.id,
     state: order.state,
-    ...(order.state === 'refused' && order.refusalCode !== null ? { refusalCode: order.refusalCode } : {}),
+    ...(order.state === 'refused' && order.refusalCode !== undefined && order.refusalCode !== null
+      ? { refusalCode: order.refusalCode }
+      : {}),
   };
+}
+
+/** The request's result: the order's state and what the kind answers besides. */
+function resultOf(order: BankingOrder, state: OrderStateOf): Readonly<Record<string, unknown>> {
+  return Object.freeze({ ...stateOf(state), ...order.answer });
 }
 
 /**
@@ -160,15 +180,9 @@ export async function executeTransfer(
       reference: request.reference,
       orderReference: reference,
     },
+    answer: { payeeId: request.payeeId, amount, currency: request.currency, reference: request.reference },
   };
-  const placed = await placeBankingOrder(context, opened, order, now);
-  return Object.freeze({
-    ...stateOf(placed),
-    payeeId: request.payeeId,
-    amount,
-    currency: request.currency,
-    reference: request.reference,
-  });
+  return resultOf(order, await placeBankingOrder(context, opened, order, now));
 }
 
 /**
@@ -214,14 +228,13 @@ export async function executeBillPayment(
       currency: request.currency,
       orderReference: reference,
     },
+    answer: {
+      billerId: biller.id,
+      billerName: biller.name,
+      customerReference: request.customerReference,
+      amount,
+      currency: request.currency,
+    },
   };
-  const placed = await placeBankingOrder(context, opened, order, now);
-  return Object.freeze({
-    ...stateOf(placed),
-    billerId: biller.id,
-    billerName: biller.name,
-    customerReference: request.customerReference,
-    amount,
-    currency: request.currency,
-  });
+  return resultOf(order, await placeBankingOrder(context, opened, order, now));
 }

@@ -91,6 +91,14 @@ describe('the devices and revoke_device requests', () => {
     const at = bank.now();
     const result = await revokeDevice(context, opened, at);
     expect(result).toEqual({ serial: lost.key.serial, revokedAt: at.toISOString() });
+    // The request's outcome committed with the revocation (a retry is answered it).
+    const { rows } = await bank.database.query<{ outcome: string; result: string }>(
+      'SELECT outcome, result FROM banking_requests WHERE id = $1',
+      [opened.requestId],
+    );
+    expect(rows.map((row) => ({ outcome: row.outcome, result: JSON.parse(row.result) as unknown }))).toEqual([
+      { outcome: 'OK', result },
+    ]);
     expect(await revocationOf(bank, lost.key.serial)).toEqual({
       reason: 'customer: stolen',
       revoked_by: customer.partyId,

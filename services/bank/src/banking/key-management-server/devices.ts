@@ -5,6 +5,7 @@ import {
   closeSessionsOfSerial,
   lockSessionBinding,
   type OpenedBankingRequest,
+  recordOutcomeWithEffect,
 } from '../authentication-server/request.ts';
 import type { BankingContext } from '../context.ts';
 import { recordBankingTransaction } from '../transaction-log-server-client/record.ts';
@@ -89,7 +90,7 @@ async function lockBoth(
  * a key revoked meanwhile is refused by `lockSessionBinding`): the
  * revocation (reason `customer: <reason>`, revoked by the party), every
  * active session of that binding closed, and the banking transaction
- * recorded for the third-party log.
+ * recorded for the third-party log, the request's outcome with them.
  *
  * Idempotent: a binding revoked already (by this request kind, the
  * operator, or a renewal) is answered with its first revocation's time,
@@ -108,7 +109,9 @@ export async function revokeDevice(
     if (target === undefined || target.partyId !== opened.partyId)
       throw new MpayError('BANKING_DEVICE_UNKNOWN');
     if (target.revocation !== undefined) {
-      return { revokedAt: target.revocation.revokedAt, created: false, sessionsClosed: 0 };
+      const revokedAt = target.revocation.revokedAt;
+      await recordOutcomeWithEffect(sql, opened, resultOf(serial, revokedAt));
+      return { revokedAt, created: false, sessionsClosed: 0 };
     }
     const created = await insertRevocation(sql, serial, `customer: ${reason}`, opened.partyId, now);
     if (!created) throw new Error('assertion failed: a locked, unrevoked binding is revoked once');
@@ -120,6 +123,7 @@ export async function revokeDevice(
       { kind: 'revoke_device', facts: { serial, reason, revokedAt: now.toISOString() } },
       now,
     );
+    await recordOutcomeWithEffect(sql, opened, resultOf(serial, now));
     return { revokedAt: now, created: true, sessionsClosed };
   });
   if (outcome.created) {
@@ -134,5 +138,10 @@ export async function revokeDevice(
       'key binding revoked by the customer',
     );
   }
-  return { serial, revokedAt: outcome.revokedAt.toISOString() };
+  return resultOf(serial, outcome.revokedAt);
+}
+
+/** revoke_device's result, recorded with the revocation (recordOutcomeWithEffect). */
+function resultOf(serial: string, revokedAt: Date): Readonly<Record<string, unknown>> {
+  return { serial, revokedAt: revokedAt.toISOString() };
 }

@@ -8,6 +8,7 @@ import {
   closeSessionsOfSerial,
   lockSessionBinding,
   type OpenedBankingRequest,
+  recordOutcomeWithEffect,
 } from '../authentication-server/request.ts';
 import type { BankingContext } from '../context.ts';
 import { recordBankingTransaction } from '../transaction-log-server-client/record.ts';
@@ -171,6 +172,7 @@ async function renewUnderLock(
   if (!revoked) throw new Error('assertion failed: the locked, active old binding is revoked once');
   await completeRenewalNotice(sql, notice.id, serial, now);
   const sessionsClosed = await closeSessionsOfSerial(sql, old.serial, 'key renewed', now);
+  await recordOutcomeWithEffect(sql, opened, { serial, binding, renewedFrom: old.serial });
   await recordBankingTransaction(
     sql,
     context,
@@ -195,7 +197,9 @@ async function renewUnderLock(
  * the old), the device's banking registration carried over (`renewed_from`),
  * the old binding revoked ('renewed', by the party), the notice completed,
  * the old key's sessions closed, the banking transaction recorded for the
- * third-party log. Any failure of the renewal itself is
+ * third-party log, the request's outcome with them (recordOutcomeWithEffect;
+ * the session closed with the old key, a retry finds no session to answer
+ * in: the device learns of the new binding by logging in with it). Any failure of the renewal itself is
  * BANKING_RENEWAL_INVALID (the reason to the log only); a session binding
  * revoked or expired in flight is refused by `lockSessionBinding`.
  *

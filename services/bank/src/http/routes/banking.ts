@@ -125,7 +125,10 @@ interface LoginParams {
  * Requests, E(S(msg, ID_C)):
  * - POST /banking/requests {sessionId, request} → 200 {sessionId, requestId, answer}
  *   (BANKING_SESSION_INVALID, CRYPTO_DECRYPTION_FAILED, BANKING_REQUEST_INVALID,
- *   BANKING_REQUEST_EXPIRED, BANKING_REQUEST_REPLAYED, and the business refusals)
+ *   BANKING_REQUEST_EXPIRED, BANKING_REQUEST_REPLAYED, and the business refusals).
+ *   Idempotent per request id: a retry with the same signed content (sent again, or
+ *   signed again) gets the recorded outcome again, sealed under the session key, and
+ *   runs nothing; the same id with other content is BANKING_REQUEST_REPLAYED.
  */
 export function registerBankingDeviceRoutes(app: FastifyInstance, context: BankingContext): void {
   app.post<{ Body: { device: string } }>(
