@@ -125,9 +125,9 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
     cache,
   });
   const resolve = (kid: string) =>
-    partySigningKeyResolver(lookup())(kid, { alg: 'ES256', kid, typ: 'mpay+jws' }).catch((error: unknown) =>
-      isMpayError(error) ? error.code : String(error),
-    );
+    Promise.resolve()
+      .then(() => partySigningKeyResolver(lookup())(kid, { alg: 'ES256', kid, typ: 'mpay+jws' }))
+      .catch((error: unknown) => (isMpayError(error) ? error.code : String(error)));
   const statementsNow = () => statementCounts()[gateway.database.schema]?.statements ?? 0;
 
   /**
