@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createUnconstrainedCa } from '../../../packages/pki/src/forge.test-helper.ts';
 import { serviceStartDeadlineMs, waitFor } from '../../../test/support/deadlines.ts';
 import { processStartTicks } from '../platform/tls.ts';
 import { runMpay } from './io.test-helper.ts';
@@ -39,11 +40,14 @@ describe('mpay pki', () => {
   });
 
   it('list shows subject, names, not-after and days left; issue adds a service with its host', async () => {
-    await run('pki', 'init');
+    expect((await run('pki', 'init', '--permit', 'xbank.example', '--permit', '10.1.0.0/16')).status).toBe(0);
     const issued = await run('pki', 'issue', 'xbank', 'api', '--host', 'api.xbank.example');
     expect(issued.status).toBe(0);
     const listed = await run('pki', 'list');
     expect(listed.status).toBe(0);
+    expect(listed.stdout).toContain(
+      'permits:   DNS:localhost, DNS:xbank.example, IP:127.0.0.0/8, IP:::1/128, IP:10.1.0.0/16 (name-constrained)',
+    );
     expect(listed.stdout).toMatch(
       /xbank\/api {2}\S+api\.cert\.pem\n {2}subject: {3}O=xbank, OU=api, CN=api\.xbank\n/,
     );
@@ -53,8 +57,30 @@ describe('mpay pki', () => {
       role: string;
       daysLeft: number;
     }[];
-    expect(json[0]).toMatchObject({ role: 'ca' });
+    expect(json[0]).toMatchObject({
+      role: 'ca',
+      nameConstraints: { permitted: expect.arrayContaining(['DNS:xbank.example']), excluded: [] },
+    });
     expect(json.filter((entry) => entry.role === 'service').length).toBeGreaterThan(5);
+  });
+
+  it('issue refuses a host the CA does not permit, before reading its key; list says whether the CA is constrained', async () => {
+    await run('pki', 'init');
+    const refused = await run('pki', 'issue', 'xbank', 'api', '--host', 'www.example.org');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(
+      `PKI_INVALID: The deployment's certificate folder is missing, incomplete or damaged; the detail names the file. (${join(dataDir, 'pki', 'ca.cert.pem')}: its name constraints do not permit DNS:www.example.org (it permits DNS:localhost, IP:127.0.0.0/8, IP:::1/128;`,
+    );
+    await expect(stat(join(dataDir, 'pki', 'xbank', 'api.cert.pem'))).rejects.toThrow(/ENOENT/);
+    // A CA made before name constraints (an older data folder): still used, and shown as trusted for every name.
+    const legacy = await createUnconstrainedCa(new Date(), 'legacy');
+    await writeFile(join(dataDir, 'pki', 'ca.key.pem'), legacy.keyPem);
+    await writeFile(join(dataDir, 'pki', 'ca.cert.pem'), legacy.certPem);
+    expect((await run('pki', 'issue', 'xbank', 'api', '--host', 'www.example.org')).status).toBe(0);
+    const listed = await run('pki', 'list');
+    expect(listed.stdout).toContain(
+      'permits:   any name (no name constraints: whoever trusts it trusts it for every site)',
+    );
   });
 
   it('rotate reissues every service certificate and keeps the CA', async () => {
@@ -73,7 +99,7 @@ describe('mpay pki', () => {
     );
   });
 
-  it('rotate sends SIGHUP to the mpay up running from the folder, and to nothing else', async () => {
+  it('rotate and issue send SIGUSR2 to the mpay up running from the folder, and to nothing else', async () => {
     await run('pki', 'init');
     const deployment = (pid: number | undefined, tls = true, pidStartTicks?: string) =>
       writeFile(
@@ -86,12 +112,12 @@ describe('mpay pki', () => {
           ...(tls ? { tls: { ca: 'x' } } : {}),
         }),
       );
-    // A stand-in for `mpay up` (its command line names mpay and up): says "ready", then "reload" on SIGHUP.
+    // A stand-in for `mpay up` (its command line names mpay and up): says "ready", then which reload signal came.
     const upLike = spawn(
       process.execPath,
       [
         '-e',
-        "process.on('SIGHUP', () => { process.stdout.write('reload\\n'); process.exit(0); }); process.stdout.write('ready\\n'); setInterval(() => undefined, 1000);",
+        "for (const signal of ['SIGUSR2', 'SIGHUP']) process.on(signal, () => process.stdout.write('reload ' + signal + '\\n')); process.stdout.write('ready\\n'); setInterval(() => undefined, 1000);",
         'mpay',
         'up',
       ],
@@ -99,10 +125,10 @@ describe('mpay pki', () => {
     );
     try {
       let output = '';
-      const saw = (what: string) =>
-        waitFor(async () => (output.includes(what) ? true : undefined), {
+      const saw = (what: string, times = 1) =>
+        waitFor(async () => (output.split(what).length - 1 >= times ? true : undefined), {
           deadlineMs: serviceStartDeadlineMs,
-          what: `the stand-in process to print ${what}`,
+          what: `the stand-in process to print ${what} ${times} time(s)`,
           detail: () => output,
         });
       upLike.stdout.on('data', (chunk: Buffer) => {
@@ -129,11 +155,29 @@ describe('mpay pki', () => {
       const rotated = await run('pki', 'rotate', '--json');
       expect(rotated.status).toBe(0);
       expect((JSON.parse(rotated.stdout) as { reload: unknown }).reload).toEqual({ signalled: true, pid });
-      await saw('reload');
+      await saw('reload SIGUSR2');
+
+      // One service's certificate issued again: the running platform reloads it too, unless --no-reload.
+      const issued = await run('pki', 'issue', 'xbank', 'bank');
+      expect(issued.status).toBe(0);
+      expect(issued.stdout).toContain(`sent SIGUSR2 to the platform running from ${dataDir} (pid ${pid})`);
+      await saw('reload SIGUSR2', 2);
+      const quiet = await run('pki', 'issue', 'xbank', 'bank', '--no-reload', '--json');
+      expect((JSON.parse(quiet.stdout) as { reload: unknown }).reload).toEqual({
+        signalled: false,
+        why: '--no-reload',
+      });
+      // Not SIGHUP: a terminal sends that one too; nothing but SIGUSR2 ever came.
+      expect(output).not.toContain('reload SIGHUP');
+
       const exited = upLike.exitCode !== null ? Promise.resolve() : once(upLike, 'exit');
+      upLike.kill('SIGTERM');
       await exited;
-      // Gone now: the next rotation finds no process.
+      // Gone now: the next rotation (and issue) finds no process.
       expect((await run('pki', 'rotate')).stdout).toContain(`not reloaded (no process ${pid} runs`);
+      expect((await run('pki', 'issue', 'xbank', 'bank')).stdout).toContain(
+        `not reloaded (no process ${pid} runs`,
+      );
     } finally {
       upLike.kill('SIGKILL');
     }
@@ -155,6 +199,15 @@ describe('mpay pki', () => {
     expect((await run('pki', 'issue', 'X Bank', 'bank')).stderr).toMatch(/institution id "X Bank"/);
     expect((await run('pki', 'issue', 'xbank', 'bank', '--host', 'a b')).status).toBe(2);
     expect((await run('pki', 'frobnicate')).status).toBe(2);
+    expect((await run('pki', 'init', '--permit', 'Not A Name')).stderr).toMatch(
+      /--permit "Not A Name" is not/,
+    );
+    expect((await run('pki', 'init', '--permit', '10.0.0.0/40')).stderr).toMatch(
+      /not an IP address or range/,
+    );
+    expect((await run('pki', 'issue', 'xbank', 'bank', '--permit', 'x.example')).stderr).toMatch(
+      /--permit is for init/,
+    );
     expect((await run('pki', 'list', '--force')).stderr).toMatch(/unknown option --force/);
   });
 });

@@ -6,6 +6,8 @@ import {
   issueDeploymentCertificate,
   type ListedCertificate,
   listDeploymentPki,
+  type PermittedNames,
+  parseIpRange,
   pkiDirOf,
   rotateDeploymentPki,
 } from '@mpay/pki';
@@ -15,11 +17,14 @@ import type { CommandIo } from './io.ts';
 import { ensurePlatformPki } from './pki-platform.ts';
 
 export const pkiUsage = `usage: mpay pki init|issue|rotate|list [--data DIR] [--json]
-  init                        create <data>/pki: the deployment's CA and a certificate per service of the platform
-                              (again: keeps what is current, reissues what expires within 30 days)
-  issue INSTITUTION SERVICE [--host NAME]...   issue (or reissue) one service's certificate now
+  init [--permit NAME|CIDR]...  create <data>/pki: the deployment's CA and a certificate per service of the platform
+                              (again: keeps what is current, reissues what expires within 30 days). The CA is
+                              name-constrained: it can vouch for localhost, 127.0.0.0/8 and ::1 only, plus each
+                              --permit DNS name (and the names under it) or IP range, fixed when it is created
+  issue INSTITUTION SERVICE [--host NAME]... [--no-reload]   issue (or reissue) one service's certificate now;
+                              a platform running from that data folder reloads it, as after rotate
   rotate [--no-reload]        reissue every service certificate now, keeping the CA; a platform running from
-                              that data folder (deployment.json's pid, an \`mpay up\` on TLS) is sent SIGHUP and
+                              that data folder (deployment.json's pid, an \`mpay up\` on TLS) is sent SIGUSR2 and
                               switches to them without a restart (open connections keep theirs); --no-reload: it
                               does not, they are used from its next start
   list                        each certificate's subject, names, expiry and days left
@@ -29,6 +34,7 @@ interface PkiArguments {
   readonly positional: string[];
   readonly flags: Map<string, string>;
   readonly hosts: string[];
+  readonly permits: string[];
 }
 
 /** `--data DIR`, `--json`, repeated `--host NAME`; anything else is an error. */
@@ -36,6 +42,7 @@ function parsePkiArguments(args: readonly string[]): PkiArguments | string {
   const positional: string[] = [];
   const flags = new Map<string, string>();
   const hosts: string[] = [];
+  const permits: string[] = [];
   for (let index = 0; index < args.length; index += 1) {
     const arg = args[index] as string;
     const [name, inline] = arg.startsWith('--')
@@ -43,15 +50,34 @@ function parsePkiArguments(args: readonly string[]): PkiArguments | string {
       : ['', ''];
     if (name === '') positional.push(arg);
     else if ((name === 'json' || name === 'no-reload') && inline === undefined) flags.set(name, 'true');
-    else if (name === 'data' || name === 'host') {
+    else if (name === 'data' || name === 'host' || name === 'permit') {
       if (inline === undefined) index += 1;
       const value = inline ?? args[index];
       if (value === undefined || value === '') return `--${name} needs a value`;
       if (name === 'data') flags.set('data', value);
-      else hosts.push(value);
+      else if (name === 'host') hosts.push(value);
+      else permits.push(value);
     } else return `unknown option ${arg}`;
   }
-  return { positional, flags, hosts };
+  return { positional, flags, hosts, permits };
+}
+
+/** `--permit` values as DNS names and IP ranges (an address, a CIDR: anything with a ':' or all digits and dots), or the bad one. */
+function permittedNamesOf(permits: readonly string[]): PermittedNames | string {
+  const hosts: string[] = [];
+  const ipRanges: string[] = [];
+  for (const permit of permits) {
+    if (permit.includes(':') || /^[0-9./]+$/.test(permit)) {
+      try {
+        parseIpRange(permit);
+      } catch {
+        return `--permit ${JSON.stringify(permit)} is not an IP address or range (CIDR)`;
+      }
+      ipRanges.push(permit);
+    } else if (isHostName(permit)) hosts.push(permit);
+    else return `--permit ${JSON.stringify(permit)} is not a lower-case DNS name`;
+  }
+  return { hosts, ipRanges };
 }
 
 function describeReport(report: EnsureReport, dataDir: string): string {
@@ -69,7 +95,13 @@ function describeList(listed: readonly ListedCertificate[]): string {
       [
         `${entry.role === 'ca' ? 'CA' : `${entry.institution ?? '?'}/${entry.service ?? '?'}`}  ${entry.path}`,
         `  subject:   ${entry.subject}`,
-        ...(entry.role === 'ca' ? [] : [`  names:     ${entry.subjectAltNames.join(', ') || '(none)'}`]),
+        ...(entry.role === 'ca'
+          ? [
+              entry.nameConstraints === null || entry.nameConstraints === undefined
+                ? '  permits:   any name (no name constraints: whoever trusts it trusts it for every site)'
+                : `  permits:   ${entry.nameConstraints.permitted.join(', ')} (name-constrained)`,
+            ]
+          : [`  names:     ${entry.subjectAltNames.join(', ') || '(none)'}`]),
         `  not after: ${entry.notAfter.toISOString()} (${entry.daysLeft} days left${entry.daysLeft < 0 ? ', EXPIRED' : ''})`,
         ...(entry.issuedByCa ? [] : ['  NOT issued by this CA']),
         '',
@@ -112,7 +144,7 @@ export async function isMpayUpProcess(pid: number): Promise<boolean | undefined>
 }
 
 /**
- * After a rotation: SIGHUP to the platform running from `dataDir` (found by
+ * After a rotation (or an issue): SIGUSR2 to the platform running from `dataDir` (found by
  * the pid `mpay up` writes to deployment.json, as `mpay bench e2e` finds
  * it), when that process is alive, is `mpay up` and runs TLS; it reloads
  * every certificate then (cli/src/platform/tls.ts). Otherwise, why not.
@@ -144,11 +176,27 @@ export async function signalRunningPlatform(dataDir: string): Promise<PlatformSi
   if (mpay === undefined)
     return {
       signalled: false,
-      why: `cannot tell whether pid ${pid} is mpay up here: send it SIGHUP yourself`,
+      why: `cannot tell whether pid ${pid} is mpay up here: send it SIGUSR2 yourself`,
     };
   if (!mpay) return { signalled: false, why: `pid ${pid} is not mpay up (the platform stopped)` };
-  process.kill(pid, 'SIGHUP');
+  // SIGUSR2: the explicit reload (a TLS mpay up takes SIGHUP alike, but a terminal sends that one too).
+  process.kill(pid, 'SIGUSR2');
   return { signalled: true, pid };
+}
+
+/** rotate's and issue's reload: the running platform signalled unless `--no-reload`, and the line that says so. */
+async function reloadRunningPlatform(
+  dataDir: string,
+  flags: ReadonlyMap<string, string>,
+  what: string,
+): Promise<{ readonly reload: PlatformSignal; readonly line: string }> {
+  const reload: PlatformSignal = flags.has('no-reload')
+    ? { signalled: false, why: '--no-reload' }
+    : await signalRunningPlatform(dataDir);
+  const line = reload.signalled
+    ? `sent SIGUSR2 to the platform running from ${dataDir} (pid ${reload.pid}): it reloads the ${what} now (its output says so); open connections keep the old ones\n`
+    : `not reloaded (${reload.why}): a platform uses the new ${what} from its next start\n`;
+  return { reload, line };
 }
 
 /**
@@ -162,6 +210,10 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
     return 2;
   }
   const [verb, ...rest] = parsed.positional;
+  if (parsed.permits.length > 0 && verb !== 'init') {
+    io.stderr(`mpay pki: --permit is for init (the CA's name constraints are fixed when it is created)\n`);
+    return 2;
+  }
   const dataDir = dataDirOf(parsed.flags);
   const json = parsed.flags.has('json');
   const print = (value: unknown, text: string) =>
@@ -169,7 +221,12 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
   switch (verb) {
     case 'init': {
       if (rest.length > 0) break;
-      const report = await ensurePlatformPki(dataDir);
+      const permitted = permittedNamesOf(parsed.permits);
+      if (typeof permitted === 'string') {
+        io.stderr(`mpay pki: ${permitted}\n`);
+        return 2;
+      }
+      const report = await ensurePlatformPki(dataDir, { permitted });
       print(report, describeReport(report, dataDir));
       return 0;
     }
@@ -190,19 +247,15 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
         io.stderr(`mpay ${paths}\n`);
         return 2;
       }
-      print(paths, `issued ${paths.certPath}\n       ${paths.keyPath}\n`);
+      const { reload, line } = await reloadRunningPlatform(dataDir, parsed.flags, 'certificate');
+      print({ ...paths, reload }, `issued ${paths.certPath}\n       ${paths.keyPath}\n${line}`);
       return 0;
     }
     case 'rotate': {
       if (rest.length > 0) break;
       const report = await rotateDeploymentPki(dataDir);
-      const reload: PlatformSignal = parsed.flags.has('no-reload')
-        ? { signalled: false, why: '--no-reload' }
-        : await signalRunningPlatform(dataDir);
-      const after = reload.signalled
-        ? `sent SIGHUP to the platform running from ${dataDir} (pid ${reload.pid}): it reloads the certificates now (its output says so); open connections keep the old ones\n`
-        : `not reloaded (${reload.why}): a platform uses the new certificates from its next start\n`;
-      print({ ...report, reload }, `${describeReport(report, dataDir)}${after}`);
+      const { reload, line } = await reloadRunningPlatform(dataDir, parsed.flags, 'certificates');
+      print({ ...report, reload }, `${describeReport(report, dataDir)}${line}`);
       return 0;
     }
     case 'list': {

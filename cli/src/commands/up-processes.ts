@@ -1,9 +1,14 @@
 import { join } from 'node:path';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
-import { ProcessPlatform } from '../platform/processes.ts';
+import { deferredReloadLine, ProcessPlatform } from '../platform/processes.ts';
 import type { PlatformPortMap, PlatformProcessName } from '../platform/processes-service.ts';
 import { smsRelayFromEnv } from '../platform/sms.ts';
-import { describeTlsReload, describeTlsReloadRefusal, holdHangups } from '../platform/tls.ts';
+import {
+  describeTlsReload,
+  describeTlsReloadRefusal,
+  holdHangups,
+  onTlsReloadSignal,
+} from '../platform/tls.ts';
 import type { CommandIo } from './io.ts';
 
 /** Restarts of one service process after crashes of its own, before the supervisor gives up on it. */
@@ -22,7 +27,8 @@ export async function runUpProcesses(
   io: CommandIo,
   tls = false,
 ): Promise<number> {
-  // SIGHUP never ends a TLS platform, not while it starts or stops either (`mpay pki rotate` may send it then).
+  // A reload signal (SIGUSR2, SIGHUP) never ends a TLS platform, not while it starts or stops either
+  // (`mpay pki rotate` may send it then).
   const releaseHangups = tls ? holdHangups() : undefined;
   const databaseUrl = process.env.DATABASE_URL;
   io.stdout(
@@ -50,10 +56,11 @@ export async function runUpProcesses(
     logger: verbose ? { level: 'info' } : false,
     onUnexpectedExit,
     tls,
-    // Each service process's reload (SIGHUP, passed on below); with --verbose its own stderr line says it already.
-    ...(verbose
-      ? {}
-      : { onTlsReload: (service: string, line: string) => io.stdout(`mpay: [${service}] ${line}\n`) }),
+    // Each service process's reload (passed on below); with --verbose its own stderr line says it already,
+    // and only the supervisor's word on one still starting is printed here.
+    onTlsReload: (service: string, line: string) => {
+      if (!verbose || line === deferredReloadLine) io.stdout(`mpay: [${service}] ${line}\n`);
+    },
     ...(verbose ? { onOutput: (service: string, line: string) => io.stdout(`[${service}] ${line}\n`) } : {}),
   });
   const urls = platform.urls;
@@ -78,22 +85,24 @@ export async function runUpProcesses(
       '',
     ].join('\n'),
   );
-  // SIGHUP (`mpay pki rotate` sends it): passed on to every service process, each reloads its certificate; and
-  // this process's own (the mail server's and the SMS gateway's).
-  const onHangup = () => {
-    platform?.reloadTls().then(
-      (changes) => {
-        for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
-      },
-      (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
-    );
-  };
-  if (tls) process.on('SIGHUP', onHangup);
+  // SIGUSR2 (`mpay pki rotate` and `issue` send it) or SIGHUP: passed on to every service process, each
+  // reloads its certificate (one still starting once it is ready); and this process's own (the mail
+  // server's and the SMS gateway's).
+  const stopReloading = tls
+    ? onTlsReloadSignal(() => {
+        platform?.reloadTls().then(
+          (changes) => {
+            for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
+          },
+          (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
+        );
+      })
+    : undefined;
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
-  process.off('SIGHUP', onHangup);
+  stopReloading?.();
   io.stdout('mpay: stopping …\n');
   await platform.close();
   releaseHangups?.();

@@ -5,10 +5,23 @@ import { MpayError } from '@mpay/protocol';
 import { gatewaysFromFlags } from '../platform/gateway-front.ts';
 import { macroLimitsFromEnv } from '../platform/macro-limits.ts';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
+import { surviveOutputErrors } from '../platform/output-guard.ts';
 import { smsRelayFromEnv } from '../platform/sms.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
-import { holdHangups, processStartTicks, reloadTlsOnSighup, tlsWanted } from '../platform/tls.ts';
-import { operatorWebTlsFromEnv } from '../platform/web-tls.ts';
+import {
+  describeTlsReload,
+  describeTlsReloadRefusal,
+  holdHangups,
+  onTlsReloadSignal,
+  processStartTicks,
+  tlsWanted,
+} from '../platform/tls.ts';
+import {
+  describeWebTlsReload,
+  describeWebTlsReloadRefusal,
+  operatorWebTlsFromEnv,
+  reloadableOperatorWebTls,
+} from '../platform/web-tls.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 import { ensurePlatformPki } from './pki-platform.ts';
@@ -41,6 +54,15 @@ export async function writeDeployment(dataDir: string, platform: Platform): Prom
   await writeFile(join(dataDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
 }
 
+/**
+ * The services' logger with --verbose: pino's lines (fastify's `logger.stream`) written with `io.stdout`, not
+ * to fd 1 directly, so that a stdout that went away (EIO) stops them instead of ending the platform.
+ */
+function verboseLogger(io: CommandIo): { level: string } {
+  const options = { level: 'info', stream: { write: (line: string) => io.stdout(line) } };
+  return options;
+}
+
 /** The ports `mpay up` listens on, as the environment names them (defaults 4100–4140). */
 function portsFromEnv() {
   return {
@@ -60,8 +82,19 @@ function portsFromEnv() {
 /**
  * `mpay up`: every service in one process on the embedded database (or DATABASE_URL);
  * `--processes`: each service in a process of its own under a supervisor.
+ * Either runs on when its terminal goes away: a failed write to stdout or
+ * stderr (EIO, EPIPE) stops the writes to that stream, not the platform.
  */
 export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<number> {
+  const output = surviveOutputErrors(io);
+  try {
+    return await runUpGuarded(flags, output.io);
+  } finally {
+    output.release();
+  }
+}
+
+async function runUpGuarded(flags: Map<string, string>, io: CommandIo): Promise<number> {
   if (flags.has('processes')) {
     if ((gatewaysFromFlags(flags, process.env) ?? 1) > 1)
       throw new MpayError(
@@ -83,10 +116,13 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
     `mpay: starting on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
   );
   const tls = tlsWanted(flags, process.env);
-  // SIGHUP never ends a TLS platform, not while it starts or stops either (`mpay pki rotate` may send it then).
+  // A reload signal (SIGUSR2, SIGHUP) never ends a TLS platform, not while it starts or stops either
+  // (`mpay pki rotate` may send it then).
   const releaseHangups = tls ? holdHangups() : undefined;
   // MPAY_WEB_TLS_CERT and MPAY_WEB_TLS_KEY: the pages' own (publicly trusted) certificate, checked before anything starts.
   const webTls = await operatorWebTlsFromEnv(process.env);
+  // Read again on each reload signal, with the same checks.
+  const reloadableWebTls = webTls === undefined ? undefined : reloadableOperatorWebTls(webTls);
   if (webTls !== undefined && !tls) {
     throw new MpayError(
       'CONFIGURATION_INVALID',
@@ -115,12 +151,13 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
     smsRelay: smsRelayFromEnv(process.env),
     // MPAY_MACRO_T_EXP_SECONDS: the macro payment's T_EXP − T_iS (default 300 s).
     macroLimits: macroLimitsFromEnv(process.env),
-    logger: flags.has('verbose') ? { level: 'info' } : false,
+    // --verbose: the services' request logs on stdout, through `io` (a terminal gone, they stop; the platform runs on).
+    logger: flags.has('verbose') ? verboseLogger(io) : false,
     // --gateways N or MPAY_GATEWAYS: N gateway instances behind one front on the gateway's port (DATABASE_URL only).
     gateways: gatewaysFromFlags(flags, process.env),
     // Every port HTTPS with its service's certificate, mutual TLS between institutions (--no-tls, MPAY_TLS=0: plain HTTP).
     ...(tls ? { tls: { dataDir } } : {}),
-    ...(webTls === undefined ? {} : { webTls: { key: webTls.key, cert: webTls.cert } }),
+    ...(reloadableWebTls === undefined ? {} : { webTls: reloadableWebTls.pair }),
     // MPAY_SHOP_CATALOGUE: a JSON file {"products":[{"id","name","price":{"currency","minor":"1250"}}]}.
     shopCatalogue: process.env.MPAY_SHOP_CATALOGUE
       ? parseCatalogueJson(await readFile(process.env.MPAY_SHOP_CATALOGUE, 'utf8'))
@@ -175,18 +212,30 @@ export async function runUp(flags: Map<string, string>, io: CommandIo): Promise<
       ...(platform.tls === undefined
         ? []
         : [
-            `\`npx mpay pki rotate\` reissues the certificates; this process reloads them on SIGHUP (pid ${process.pid}).`,
+            `\`npx mpay pki rotate\` reissues the certificates; this process reloads them on SIGUSR2 or SIGHUP (pid ${process.pid}).`,
           ]),
       '',
     ].join('\n'),
   );
-  // SIGHUP (`mpay pki rotate` sends it): every service's certificate again from <data>/pki, no restart.
+  // SIGUSR2 (`mpay pki rotate` and `issue` send it) or SIGHUP: every service's certificate again from
+  // <data>/pki, and the operator's web certificate again from its files, no restart. Each all or nothing,
+  // independently: a refused one keeps its old certificates and says why.
+  const platformTls = platform.tls;
   const stopReloading =
-    platform.tls === undefined
+    platformTls === undefined
       ? undefined
-      : reloadTlsOnSighup(platform.tls, (line, refused) =>
-          (refused ? io.stderr : io.stdout)(`mpay: ${line}\n`),
-        );
+      : onTlsReloadSignal(() => {
+          platformTls.reload().then(
+            (changes) => {
+              for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
+            },
+            (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
+          );
+          reloadableWebTls?.reload().then(
+            (change) => io.stdout(`mpay: ${describeWebTlsReload(change)}\n`),
+            (error: unknown) => io.stderr(`mpay: ${describeWebTlsReloadRefusal(error)}\n`),
+          );
+        });
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);

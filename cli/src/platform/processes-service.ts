@@ -11,6 +11,7 @@ import type { KeyPairText } from '@mpay/log-service';
 import type { BankTrust } from '@mpay/sdk';
 import type { Database } from '@mpay/storage';
 import type { BankId } from './banks.ts';
+import type { SmtpRelay } from './mail.ts';
 import type { PlatformSecrets } from './secrets.ts';
 import type { PlatformTls, PlatformTlsService } from './tls.ts';
 
@@ -56,8 +57,18 @@ export interface PlatformProcessLayout {
    * The supervisor's SMTP server (or the operator's relay): the gateway sends
    * its mail there. `deploymentTls`: the supervisor's embedded server of a TLS
    * platform, reached with implicit TLS and the deployment's CA as the only anchor.
+   * The operator's relay comes whole (MPAY_SMTP_SECURE, its trust anchors);
+   * its credentials (`auth`) only in the gateway's own copy of the layout
+   * (processes.ts `serviceProcessSpawn`: in its environment, never on its command line).
    */
-  readonly smtp: { readonly host: string; readonly port: number; readonly deploymentTls?: boolean };
+  readonly smtp: {
+    readonly host: string;
+    readonly port: number;
+    readonly deploymentTls?: boolean;
+    readonly secure?: boolean;
+    readonly ca?: string;
+    readonly auth?: { readonly user: string; readonly pass: string };
+  };
   /**
    * The supervisor's SMS gateway (or the operator's): the banks send their
    * texts there. `deploymentTls`: the supervisor's embedded gateway of a TLS
@@ -110,7 +121,7 @@ interface Running {
   close(): Promise<void>;
 }
 
-/** What a service process tells its supervisor of a TLS reload (SIGHUP): one line, as `mpay up` prints it. */
+/** What a service process tells its supervisor of a TLS reload (SIGUSR2 or SIGHUP): one line, as `mpay up` prints it. */
 export interface TlsReloadMessage {
   readonly type: 'tls-reload';
   readonly service: PlatformProcessName;
@@ -273,6 +284,24 @@ async function startCustody(context: ServiceContext): Promise<Running> {
   };
 }
 
+/**
+ * The SMTP the gateway process sends through, from its layout: the
+ * supervisor's embedded server of a TLS platform with implicit TLS and the
+ * deployment's CA (`caPem`), else the server or the operator's relay with its
+ * own settings (`secure`, trust anchors, credentials).
+ */
+export function gatewayMailRelay(smtp: PlatformProcessLayout['smtp'], caPem: string | undefined): SmtpRelay {
+  const { secure, ca, auth } = smtp;
+  return {
+    host: smtp.host,
+    port: smtp.port,
+    ...(caPem === undefined
+      ? { ...(secure === undefined ? {} : { secure }), ...(ca === undefined ? {} : { ca }) }
+      : { secure: true, ca: caPem }),
+    ...(auth === undefined ? {} : { auth: { user: auth.user, pass: auth.pass } }),
+  };
+}
+
 async function startGateway(context: ServiceContext): Promise<Running> {
   const { createGatewayService } = await import('@mpay/gateway');
   const { macroLimitsFromEnv } = await import('./macro-limits.ts');
@@ -284,11 +313,7 @@ async function startGateway(context: ServiceContext): Promise<Running> {
     throw new Error('the mail server runs TLS but this process has no deployment CA');
   const mail = await startPlatformMail({
     dataDir: layout.dataDir,
-    relay: {
-      host: layout.smtp.host,
-      port: layout.smtp.port,
-      ...(caPem === undefined ? {} : { secure: true, ca: caPem }),
-    },
+    relay: gatewayMailRelay(layout.smtp, caPem),
     port: undefined,
   });
   const macroLimits = macroLimitsFromEnv(process.env);
@@ -445,12 +470,15 @@ export async function runPlatformService(name: string, layoutJson: string | unde
   process.once('disconnect', () => process.exit(1));
   // Ctrl-C in a terminal reaches the whole process group: the supervisor decides, and stops this one with SIGTERM.
   process.on('SIGINT', () => undefined);
+  // A reload signal while it starts (a terminal's SIGHUP reaches the whole group) must not end it: the
+  // supervisor sends the reload again once this process is ready (ProcessPlatform.reloadTls).
+  const releaseHangups = layout.tls === true ? (await import('./tls.ts')).holdHangups() : undefined;
   const running = await startPlatformService(name, layout);
-  // SIGHUP (the supervisor passes on its own, `mpay pki rotate` sends it): this service's certificate again from <data>/pki.
+  // SIGUSR2 or SIGHUP (the supervisor passes its own on): this service's certificate again from <data>/pki.
   const stopReloading =
     running.tls === undefined
       ? undefined
-      : (await import('./tls.ts')).reloadTlsOnSighup(running.tls, (line) => {
+      : (await import('./tls.ts')).reloadTlsOnSignal(running.tls, (line) => {
           process.stderr.write(`mpay ${name}: ${line}\n`);
           const message: TlsReloadMessage = { type: 'tls-reload', service: name, line };
           if (process.connected) process.send?.(message);
@@ -460,5 +488,6 @@ export async function runPlatformService(name: string, layoutJson: string | unde
   await new Promise<void>((done) => process.once('SIGTERM', done));
   stopReloading?.();
   await running.close();
+  releaseHangups?.();
   return 0;
 }

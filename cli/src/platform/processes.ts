@@ -89,7 +89,51 @@ export interface ProcessPlatformOptions {
   readonly tls?: boolean | undefined;
 }
 
-interface Child {
+/** The signal the supervisor passes a TLS reload on with (a service process takes SIGHUP alike). */
+const childReloadSignal = 'SIGUSR2';
+
+/** What the supervisor says of a service process that was starting when a reload was asked for. */
+export const deferredReloadLine = 'still starting: its certificate is reloaded once it is ready';
+
+/** What `requestChildReload` and `childBecameReady` need of a service process. */
+export interface ReloadableChild {
+  readonly process: Pick<ChildProcess, 'kill' | 'exitCode' | 'signalCode'> | undefined;
+  readonly ready: boolean;
+  /** A reload was asked for while this process was starting: sent once it is ready. */
+  reloadPending: boolean;
+}
+
+function isRunning(child: ReloadableChild): boolean {
+  const running = child.process;
+  return running !== undefined && running.exitCode === null && running.signalCode === null;
+}
+
+/**
+ * A reload for one service process: signalled now when it is ready (it
+ * listens then); remembered when it is still starting, since it may have
+ * read its files before they changed (`childBecameReady` sends it); nothing
+ * for one that is down (its next start reads the files as they are then).
+ */
+export function requestChildReload(child: ReloadableChild): 'signalled' | 'deferred' | 'down' {
+  if (!isRunning(child)) return 'down';
+  if (!child.ready) {
+    child.reloadPending = true;
+    return 'deferred';
+  }
+  child.process?.kill(childReloadSignal);
+  return 'signalled';
+}
+
+/** Once a service process is ready: the reload asked for while it started, if one was. */
+export function childBecameReady(child: ReloadableChild): boolean {
+  if (!child.reloadPending) return false;
+  child.reloadPending = false;
+  if (!child.ready || !isRunning(child)) return false;
+  child.process?.kill(childReloadSignal);
+  return true;
+}
+
+interface Child extends ReloadableChild {
   readonly name: PlatformProcessName;
   process: ChildProcess | undefined;
   ready: boolean;
@@ -132,6 +176,53 @@ async function choosePorts(given: Partial<PlatformPortMap> | undefined): Promise
 }
 
 /**
+ * The SMTP of the layout every service process gets: the operator's relay
+ * as MPAY_SMTP_* give it (secure, trust anchors) but its credentials, which
+ * reach the gateway alone (`serviceProcessSpawn`); else the supervisor's
+ * embedded server (`deploymentTls`: it speaks implicit TLS with the deployment's certificate).
+ */
+export function smtpLayoutOf(
+  relay: SmtpRelay | undefined,
+  embedded: { readonly host: string; readonly port: number },
+  deploymentTls: boolean,
+): PlatformProcessLayout['smtp'] {
+  if (relay === undefined) return { ...embedded, ...(deploymentTls ? { deploymentTls: true } : {}) };
+  return {
+    host: relay.host,
+    port: relay.port,
+    ...(relay.secure === undefined ? {} : { secure: relay.secure }),
+    ...(relay.ca === undefined ? {} : { ca: relay.ca }),
+  };
+}
+
+/** The variables of the operator's SMTP credentials, read by this process only (smtpRelayFromEnv). */
+const smtpCredentialVariables = ['MPAY_SMTP_USER', 'MPAY_SMTP_PASS'] as const;
+
+/**
+ * How a service process is forked: its command line (`args` after the
+ * entry: the service's name, nothing secret, as /proc/<pid>/cmdline shows it
+ * to every user) and its environment (`env`: this process's, with the layout
+ * in MPAY_PLATFORM_PROCESS). The gateway's layout carries the operator's
+ * SMTP relay whole, credentials included; no other service gets them, and
+ * MPAY_SMTP_USER/PASS are taken out of every child's environment.
+ */
+export function serviceProcessSpawn(
+  name: PlatformProcessName,
+  layout: PlatformProcessLayout,
+  smtpRelay: SmtpRelay | undefined,
+  baseEnv: NodeJS.ProcessEnv,
+): { readonly args: readonly string[]; readonly env: NodeJS.ProcessEnv } {
+  const auth = name === 'gateway' ? smtpRelay?.auth : undefined;
+  const own: PlatformProcessLayout =
+    auth === undefined
+      ? layout
+      : { ...layout, smtp: { ...layout.smtp, auth: { user: auth.user, pass: auth.pass } } };
+  const env: NodeJS.ProcessEnv = { ...baseEnv, [platformProcessLayoutVariable]: JSON.stringify(own) };
+  for (const variable of smtpCredentialVariables) delete env[variable];
+  return { args: [name], env };
+}
+
+/**
  * The platform's services in their own processes. Start with
  * `ProcessPlatform.start`; `kill` and `restart` one service; `close` stops all.
  */
@@ -157,6 +248,7 @@ export class ProcessPlatform {
         name,
         process: undefined,
         ready: false,
+        reloadPending: false,
         stopping: false,
         output: '',
         starts: 0,
@@ -231,10 +323,6 @@ export class ProcessPlatform {
       await supervisorTls?.close();
       throw error;
     });
-    const smtp = options.smtpRelay ?? {
-      host: mail.server?.host ?? '127.0.0.1',
-      port: mail.server?.port ?? ports.mail,
-    };
     // The embedded gateway's URL is https on TLS: the banks' processes call it trusting the deployment's CA.
     const smsLink = options.smsRelay ?? {
       url: sms.gateway?.url ?? loopbackUrl(ports.sms, smsPair !== undefined),
@@ -245,11 +333,11 @@ export class ProcessPlatform {
       databaseUrl: options.databaseUrl,
       schemaPrefix: options.schemaPrefix ?? '',
       ports,
-      smtp: {
-        host: smtp.host,
-        port: smtp.port ?? ports.mail,
-        ...(smtpPair === undefined ? {} : { deploymentTls: true }),
-      },
+      smtp: smtpLayoutOf(
+        options.smtpRelay,
+        { host: mail.server?.host ?? '127.0.0.1', port: mail.server?.port ?? ports.mail },
+        smtpPair !== undefined,
+      ),
       sms: {
         url: smsLink.url,
         token: smsLink.token,
@@ -351,19 +439,20 @@ export class ProcessPlatform {
   }
 
   /**
-   * After `mpay pki rotate`: SIGHUP to every ready service process (each
+   * After `mpay pki rotate`: SIGUSR2 to every ready service process (each
    * reloads its own certificate and says how in a TlsReloadMessage, passed to
    * `onTlsReload`), then this process's reload (the embedded mail server and
-   * SMS gateway). Resolves with this process's changes; rejects, changing
-   * nothing here, when a file fails the checks (the children refuse alike).
+   * SMS gateway). A service process still starting may have read the files
+   * before they changed: it is told once it is ready (`onTlsReload` says so
+   * now, and its own line follows then). Resolves with this process's
+   * changes; rejects, changing nothing here, when a file fails the checks
+   * (the children refuse alike).
    */
   async reloadTls(): Promise<readonly TlsReloadChange[]> {
     if (this.layout.tls !== true) return [];
-    // Ready ones only: a child listens for SIGHUP once it is up; one still starting reads the files as they are now.
     for (const child of this.children.values()) {
-      const running = child.process;
-      if (child.ready && running !== undefined && running.exitCode === null && running.signalCode === null)
-        running.kill('SIGHUP');
+      if (requestChildReload(child) === 'deferred')
+        this.options.onTlsReload?.(child.name, deferredReloadLine);
     }
     return this.tls === undefined ? [] : this.tls.reload();
   }
@@ -430,17 +519,16 @@ export class ProcessPlatform {
   private async startChild(name: PlatformProcessName): Promise<void> {
     if (this.closed) throw new Error(`the platform is closed: ${name} not started`);
     const child = this.child(name);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      [platformProcessLayoutVariable]: JSON.stringify(this.layout),
-    };
-    const running = fork(serviceMain, [name], {
+    const { args, env } = serviceProcessSpawn(name, this.layout, this.options.smtpRelay, process.env);
+    const running = fork(serviceMain, args, {
       env,
       execArgv: ['--import', tsxLoader],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child.process = running;
     child.stopping = false;
+    // This process reads the files as they are from now on: a reload asked for before concerns it no more.
+    child.reloadPending = false;
     const keep = (chunk: Buffer) => {
       const text = chunk.toString();
       child.output = (child.output + text).slice(-outputCharsMax);
@@ -500,6 +588,7 @@ export class ProcessPlatform {
     child.ready = true;
     child.starts += 1;
     this.generation += 1;
+    childBecameReady(child);
     if (this.isUp) this.allUp.open();
   }
 }

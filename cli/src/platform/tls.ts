@@ -6,7 +6,7 @@ import {
   checkServiceTlsMaterial,
   createCaTrustAgent,
   type InstitutionRoutes,
-  loadDeploymentCa,
+  loadDeploymentCaCertificate,
   loadServiceTls,
   type PresentedCertificate,
   presentedCertificateOf,
@@ -121,41 +121,53 @@ export function describeTlsReloadRefusal(error: unknown): string {
 }
 
 /**
- * `mpay up` (and each `--processes` child): on SIGHUP, reloads `tls` and
- * tells `report` one line per service, or why the reload was refused (the
- * old certificates stay in use). Returns the function that stops listening.
- * While it listens, SIGHUP no longer ends the process.
+ * The signals that tell a TLS `mpay up` (and each `--processes` child) to
+ * reload its certificates: SIGUSR2, the explicit one (`mpay pki rotate` and
+ * `issue` send it; a terminal never does), and SIGHUP, as before, for
+ * operators used to it (a dying SSH session sends it too: a reload then,
+ * never the end of the platform).
  */
-export function reloadTlsOnSighup(
+export const tlsReloadSignals = Object.freeze(['SIGUSR2', 'SIGHUP'] as const);
+
+/**
+ * Runs `onSignal` on each reload signal (`tlsReloadSignals`). Returns the
+ * function that stops listening. While it listens, neither signal ends the process.
+ */
+export function onTlsReloadSignal(onSignal: (signal: NodeJS.Signals) => void): () => void {
+  for (const signal of tlsReloadSignals) process.on(signal, onSignal);
+  return () => {
+    for (const signal of tlsReloadSignals) process.off(signal, onSignal);
+  };
+}
+
+/**
+ * `mpay up` (and each `--processes` child): on a reload signal (SIGUSR2 or
+ * SIGHUP), reloads `tls` and tells `report` one line per service, or why the
+ * reload was refused (the old certificates stay in use). Returns the
+ * function that stops listening.
+ */
+export function reloadTlsOnSignal(
   tls: Pick<PlatformTls, 'reload'>,
   report: (line: string, refused: boolean) => void,
 ): () => void {
-  const onHangup = () => {
+  return onTlsReloadSignal(() => {
     tls.reload().then(
       (changes) => {
         for (const line of describeTlsReload(changes)) report(line, false);
       },
       (error: unknown) => report(describeTlsReloadRefusal(error), true),
     );
-  };
-  process.on('SIGHUP', onHangup);
-  return () => {
-    process.off('SIGHUP', onHangup);
-  };
+  });
 }
 
 /**
- * A TLS `mpay up` from its first step to its last: SIGHUP (what `mpay pki
- * rotate` sends) must never end it, not while it starts (deployment.json may
- * already name this pid) nor while it stops, when no reload listens. Returns
- * the release, for after the close.
+ * A TLS `mpay up` from its first step to its last: a reload signal (SIGUSR2,
+ * what `mpay pki rotate` sends, or SIGHUP) must never end it, not while it
+ * starts (deployment.json may already name this pid) nor while it stops,
+ * when no reload listens. Returns the release, for after the close.
  */
 export function holdHangups(): () => void {
-  const ignore = () => undefined;
-  process.on('SIGHUP', ignore);
-  return () => {
-    process.off('SIGHUP', ignore);
-  };
+  return onTlsReloadSignal(() => undefined);
 }
 
 /**
@@ -205,7 +217,7 @@ export async function loadPlatformTls(
   services: readonly PlatformTlsService[],
   now: Date = new Date(),
 ): Promise<PlatformTls> {
-  const ca = await loadDeploymentCa(dataDir, now);
+  const ca = await loadDeploymentCaCertificate(dataDir, now); // the certificate only: services never read the CA's key
   const institutions = platformInstitutions.map((institution) => institution.id);
   const loaded = new Map<PlatformTlsService, ServiceTls>();
   for (const service of services) {
@@ -220,7 +232,7 @@ export async function loadPlatformTls(
             : { institutions, pathPrefixes: interbankRoutePrefixes, pathPrefixPeers: bankIds };
     loaded.set(service, await serviceTlsOf(dataDir, holder.institution, holder.service, routes, now));
   }
-  const anonymous = createCaTrustAgent(ca.pem.certPem);
+  const anonymous = createCaTrustAgent(ca.certPem);
   const fetch = tlsFetch(anonymous);
   setFetchSource(() => tlsClientScope.source() ?? fetch);
   const of = (service: PlatformTlsService): ServiceTls => {
@@ -230,14 +242,14 @@ export async function loadPlatformTls(
   };
   let reloading: Promise<unknown> = Promise.resolve();
   return {
-    caPem: ca.pem.certPem,
+    caPem: ca.certPem,
     caPath: caPathsOf(dataDir).certPath,
     server: (service) => of(service).server,
     // The service's fetch is one function for its whole life: a reload switches the agent behind it.
     scope: (service, work) => tlsClientScope.run(of(service).fetch, work),
     fetch,
     reload(now = new Date()) {
-      const run = reloading.then(() => reloadAll(dataDir, ca.pem.certPem, loaded, now));
+      const run = reloading.then(() => reloadAll(dataDir, ca.certPem, loaded, now));
       reloading = run.catch(() => undefined);
       return run;
     },
@@ -255,8 +267,8 @@ async function reloadAll(
   loaded: ReadonlyMap<PlatformTlsService, ServiceTls>,
   now: Date,
 ): Promise<TlsReloadChange[]> {
-  const ca = await loadDeploymentCa(dataDir, now);
-  if (ca.pem.certPem !== caPem) {
+  const ca = await loadDeploymentCaCertificate(dataDir, now);
+  if (ca.certPem !== caPem) {
     throw new MpayError(
       'PKI_INVALID',
       `${caPathsOf(dataDir).certPath}: not the CA the platform started with (a new CA needs a restart)`,

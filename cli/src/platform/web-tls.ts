@@ -1,12 +1,15 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { TlsMaterial, TlsReloadHook } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 
 /** The web port's key and certificate (chain), PEM, as startWebServer takes them. */
 export interface WebTlsPair {
   readonly key: string;
   readonly cert: string;
+  /** How the web server gives itself a new pair without a restart (ServerTls.onReload). */
+  readonly onReload?: TlsReloadHook | undefined;
 }
 
 /** The operator's certificate for the web pages: its files, and the pair read from them. */
@@ -16,6 +19,9 @@ export interface OperatorWebTls extends WebTlsPair {
   /** The certificate's subject and validity end, for the banner. */
   readonly subject: string;
   readonly validTo: string;
+  /** The certificate's serial number (hex) and SHA-256 fingerprint: a reload says whether it changed. */
+  readonly serialNumber: string;
+  readonly fingerprint256: string;
 }
 
 function refused(detail: string, cause?: unknown): MpayError {
@@ -99,5 +105,81 @@ export async function operatorWebTlsFromEnv(
     keyPath,
     subject: certificate.subject.replaceAll('\n', ', '),
     validTo: validTo.toISOString(),
+    serialNumber: certificate.serialNumber,
+    fingerprint256: certificate.fingerprint256,
   };
+}
+
+/** The operator's web certificate of a running `mpay up`, which a reload signal reads again. */
+export interface ReloadableOperatorWebTls {
+  /** For startWebServer: the pair of the start, with the hook through which `reload` switches the server. */
+  readonly pair: WebTlsPair;
+  /** The certificate in use. */
+  current(): OperatorWebTls;
+  /**
+   * Reads MPAY_WEB_TLS_CERT/KEY's files again (the paths of the start) with
+   * the checks of the start, and gives the web server the new pair for the
+   * connections to come (open ones keep theirs). A file that fails a check,
+   * or a pair node:tls refuses, rejects (CONFIGURATION_INVALID naming the
+   * file) and the server keeps the certificate it has. Reloads run one after
+   * the other. Resolves with the certificate before and after.
+   */
+  reload(now?: Date): Promise<{ readonly previous: OperatorWebTls; readonly current: OperatorWebTls }>;
+}
+
+export function reloadableOperatorWebTls(initial: OperatorWebTls): ReloadableOperatorWebTls {
+  let current = initial;
+  let apply: ((material: TlsMaterial) => void) | undefined;
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reloadNow = async (now: Date) => {
+    const next = await operatorWebTlsFromEnv(
+      { MPAY_WEB_TLS_CERT: initial.certPath, MPAY_WEB_TLS_KEY: initial.keyPath },
+      now,
+    );
+    if (next === undefined) throw new Error('assertion failed: both web TLS files named');
+    const previous = current;
+    if (next.cert !== previous.cert || next.key !== previous.key) {
+      try {
+        apply?.({ key: next.key, cert: next.cert });
+      } catch (error) {
+        throw refused(`MPAY_WEB_TLS_CERT ${next.certPath}: refused by TLS (${String(error)})`, error);
+      }
+    }
+    current = next;
+    return { previous, current: next };
+  };
+  return {
+    pair: {
+      key: initial.key,
+      cert: initial.cert,
+      onReload: (switchTo) => {
+        apply = switchTo;
+      },
+    },
+    current: () => current,
+    reload(now = new Date()) {
+      const run = reloading.then(() => reloadNow(now));
+      reloading = run.catch(() => undefined);
+      return run;
+    },
+  };
+}
+
+/** What `mpay up` prints of a reload of the operator's web certificate. */
+export function describeWebTlsReload(change: {
+  readonly previous: OperatorWebTls;
+  readonly current: OperatorWebTls;
+}): string {
+  const { previous, current } = change;
+  const what =
+    previous.fingerprint256 === current.fingerprint256
+      ? `certificate ${current.serialNumber} unchanged`
+      : `certificate ${previous.serialNumber} → ${current.serialNumber}`;
+  return `TLS reloaded: web pages (${current.certPath}: ${current.subject}) ${what}, valid until ${current.validTo}`;
+}
+
+/** What `mpay up` prints when the operator's web certificate is not reloaded. */
+export function describeWebTlsReloadRefusal(error: unknown): string {
+  const why = error instanceof MpayError ? `${error.code} ${error.detail ?? error.message}` : String(error);
+  return `TLS reload of the web pages refused, their old certificate stays in use: ${why}`;
 }

@@ -19,9 +19,9 @@ let otherCa: PemPair;
 let leaf: PemPair;
 
 beforeAll(async () => {
-  ca = await createDeploymentCa({ now, label: 'test' });
+  ca = await createDeploymentCa({ now, label: 'test', permitted: { hosts: ['xbank.example'] } });
   // Same subject as `ca`: only the signature tells them apart.
-  otherCa = await createDeploymentCa({ now, label: 'test' });
+  otherCa = await createDeploymentCa({ now, label: 'test', permitted: { hosts: ['xbank.example'] } });
   leaf = await issueServiceCertificate(
     ca,
     { institution: 'xbank', service: 'bank', hosts: ['bank.xbank.example'] },
@@ -141,5 +141,8 @@ describe('node:tls and openssl accept what it issues', () => {
     ]);
     expect(caText).toMatch(/Basic Constraints: critical\s+CA:TRUE, pathlen:0/);
     expect(caText).toMatch(/Key Usage: critical\s+Certificate Sign, CRL Sign/);
+    expect(caText).toMatch(
+      /Name Constraints: critical\s+Permitted:\s+DNS:localhost\s+DNS:xbank\.example\s+IP:127\.0\.0\.0\/255\.0\.0\.0\s+IP:0:0:0:0:0:0:0:1\/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF\s+X509v3/,
+    );
   });
 });

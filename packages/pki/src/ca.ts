@@ -1,5 +1,12 @@
 import { webcrypto } from 'node:crypto';
 import { createPkiLimits, dayMs, type PkiLimits } from './limits.ts';
+import {
+  checkNamesPermitted,
+  nameConstraintsExtension,
+  nameConstraintsOf,
+  type PermittedNames,
+  permittedSubtreesOf,
+} from './name-constraints.ts';
 import { caSubject, checkHostName, checkInstitutionId, checkServiceName, serviceSubject } from './naming.ts';
 import { x509 } from './x509.ts';
 
@@ -56,13 +63,19 @@ function unique(values: readonly string[]): string[] {
  * certificate (CA, pathLen 0: it signs service certificates only, never
  * another CA; keyCertSign and cRLSign), valid from `now` (back-dated a little)
  * for `caValidityDays`. `label` tells deployments apart in the subject.
+ * A critical name constraints extension (./name-constraints.ts) limits what
+ * it can vouch for to `localhost`, 127.0.0.0/8, ::1/128 and `permitted`:
+ * whoever trusts it trusts it for those names only.
  */
 export async function createDeploymentCa(options: {
   readonly now: Date;
   readonly label: string;
   readonly limits?: Partial<PkiLimits>;
+  /** DNS names (each with the names under it) and IP ranges the CA may name besides loopback. */
+  readonly permitted?: PermittedNames;
 }): Promise<PemPair> {
   const limits = createPkiLimits(options.limits);
+  const subtrees = permittedSubtreesOf(options.permitted); // checked before any key is made
   const keys = (await webcrypto.subtle.generateKey(keyAlgorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
   const notBefore = new Date(options.now.getTime() - limits.notBeforeBackdateSeconds * 1000);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
@@ -75,6 +88,7 @@ export async function createDeploymentCa(options: {
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      nameConstraintsExtension(subtrees),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
@@ -86,7 +100,9 @@ export async function createDeploymentCa(options: {
  * `O=<institution>, OU=<service>, CN=<service>.<institution>`; serverAuth and
  * clientAuth (every service both answers and calls); SAN `localhost`,
  * 127.0.0.1 and the hosts given; valid from `now` (back-dated a little) for
- * `leafValidityDays`, never past the CA's own notAfter.
+ * `leafValidityDays`, never past the CA's own notAfter. A name the CA's name
+ * constraints do not permit is PKI_INVALID before anything is signed (every
+ * client would refuse that certificate).
  */
 export async function issueServiceCertificate(
   ca: PemPair,
@@ -102,6 +118,7 @@ export async function issueServiceCertificate(
     if (!ipv4Pattern.test(address))
       throw new RangeError(`pki: ${JSON.stringify(address)} is not an IPv4 address`);
   }
+  checkNamesPermitted(nameConstraintsOf(ca.certPem), { hosts, ipAddresses }, 'the deployment CA');
   const caCertificate = new x509.X509Certificate(ca.certPem);
   const caKey = await importSigningKey(ca.keyPem);
   const keys = (await webcrypto.subtle.generateKey(keyAlgorithm, true, ['sign', 'verify'])) as CryptoKeyPair;

@@ -20,6 +20,16 @@ export {
 export { type CertificateSummary, isIssuedBy, summarizeCertificate } from './inspect.ts';
 export { createPkiLimits, defaultPkiLimits, type PkiLimits } from './limits.ts';
 export {
+  defaultPermittedHosts,
+  defaultPermittedIpRanges,
+  describeSubtree,
+  isNamePermitted,
+  type NameConstraintSet,
+  nameConstraintsOf,
+  type PermittedNames,
+  parseIpRange,
+} from './name-constraints.ts';
+export {
   caSubject,
   isHostName,
   isInstitutionId,
@@ -59,9 +69,11 @@ export {
   issueDeploymentCertificate,
   type LeafAction,
   type ListedCertificate,
+  type LoadedCaCertificate,
   type LoadedPair,
   listDeploymentPki,
   loadDeploymentCa,
+  loadDeploymentCaCertificate,
   loadServiceTls,
   type PkiOptions,
   pkiDirOf,

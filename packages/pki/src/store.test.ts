@@ -1,10 +1,11 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMpayError } from '@mpay/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeploymentCa, issueServiceCertificate } from './ca.ts';
+import { createUnconstrainedCa } from './forge.test-helper.ts';
 import { dayMs } from './limits.ts';
 import { serviceTlsOf } from './service-tls.ts';
 import {
@@ -13,6 +14,7 @@ import {
   ensureDeploymentPki,
   issueDeploymentCertificate,
   listDeploymentPki,
+  loadDeploymentCaCertificate,
   loadServiceTls,
   pkiDirOf,
   rotateDeploymentPki,
@@ -114,11 +116,89 @@ describe('ensureDeploymentPki', () => {
     expect(report.services.map((entry) => entry.reason)).toEqual(['key-mismatch', 'other-ca']);
     await expect(loadServiceTls(dataDir, 'xbank', 'bank', start)).resolves.toBeDefined();
 
+    // A host under one the CA permits (bank.xbank.example, from the services' hosts when it was created).
     const withHost: DeploymentInstitution[] = [
-      { id: 'xbank', services: [{ name: 'bank', hosts: ['x.example'] }] },
+      { id: 'xbank', services: [{ name: 'bank', hosts: ['api.bank.xbank.example'] }] },
     ];
     const hosts = await ensureDeploymentPki(dataDir, withHost, { now: start });
     expect(hosts.services.map((entry) => entry.reason)).toEqual(['hosts']);
+    // One it does not permit: refused before anything is issued (no client would accept the certificate).
+    const bankSerial = await serialOf(bank.certPath);
+    const outside: DeploymentInstitution[] = [
+      { id: 'xbank', services: [{ name: 'bank', hosts: ['x.example'] }] },
+    ];
+    expect(await pkiCode(ensureDeploymentPki(dataDir, outside, { now: start }))).toMatch(
+      /^PKI_INVALID .*ca\.cert\.pem: the CA exists and its name constraints \(DNS:localhost, DNS:bank\.xbank\.example, IP:127\.0\.0\.0\/8, IP:::1\/128\) do not permit DNS:x\.example; they are fixed when the CA is created$/,
+    );
+    expect(await serialOf(bank.certPath)).toBe(bankSerial);
+  });
+
+  it("creates the CA name-constrained to loopback, the services' hosts and the names permitted", async () => {
+    await ensureDeploymentPki(dataDir, institutions, {
+      now: start,
+      permitted: { hosts: ['pay.example'], ipRanges: ['10.1.0.0/16'] },
+    });
+    const ca = await loadDeploymentCaCertificate(dataDir, start);
+    expect(ca.nameConstraints?.critical).toBe(true);
+    const listed = await listDeploymentPki(dataDir, start);
+    expect(listed[0]?.nameConstraints).toEqual({
+      permitted: [
+        'DNS:localhost',
+        'DNS:pay.example',
+        'DNS:bank.xbank.example',
+        'IP:127.0.0.0/8',
+        'IP:::1/128',
+        'IP:10.1.0.0/16',
+      ],
+      excluded: [],
+    });
+    expect(listed[1]?.nameConstraints).toBeUndefined();
+    // Again with names within those: kept; with one outside: PKI_INVALID, the CA unchanged.
+    const again = await ensureDeploymentPki(dataDir, institutions, {
+      now: start,
+      permitted: { hosts: ['shop.pay.example'], ipRanges: ['10.1.2.0/24'] },
+    });
+    expect(again.caCreated).toBe(false);
+    expect(
+      await pkiCode(
+        ensureDeploymentPki(dataDir, institutions, { now: start, permitted: { ipRanges: ['10.0.0.0/8'] } }),
+      ),
+    ).toMatch(/do not permit IP:10\.0\.0\.0\/8; they are fixed when the CA is created$/);
+    expect(
+      await pkiCode(
+        issueDeploymentCertificate(
+          dataDir,
+          { institution: 'ybank', service: 'bank', hosts: ['www.example.org'] },
+          { now: start },
+        ),
+      ),
+    ).toMatch(
+      /^PKI_INVALID .*ca\.cert\.pem: its name constraints do not permit DNS:www\.example\.org \(it permits /,
+    );
+    await issueDeploymentCertificate(
+      dataDir,
+      { institution: 'ybank', service: 'bank', hosts: ['bank.pay.example'] },
+      { now: start },
+    );
+  });
+
+  it('keeps working with a CA made before name constraints (trusted for every name)', async () => {
+    const legacy = await createUnconstrainedCa(start, 'legacy');
+    const ca = caPathsOf(dataDir);
+    await ensureDeploymentPki(dataDir, [], { now: start }); // the folder, with a CA of today
+    await writeFile(ca.keyPath, legacy.keyPem);
+    await writeFile(ca.certPath, legacy.certPem);
+    const report = await ensureDeploymentPki(dataDir, institutions, { now: start });
+    expect(report.services.map((entry) => entry.action)).toEqual(['issued', 'issued']);
+    await issueDeploymentCertificate(
+      dataDir,
+      { institution: 'ybank', service: 'bank', hosts: ['www.example.org'] },
+      { now: start },
+    );
+    await expect(loadServiceTls(dataDir, 'ybank', 'bank', start)).resolves.toBeDefined();
+    expect((await loadDeploymentCaCertificate(dataDir, start)).nameConstraints).toBeUndefined();
+    expect((await listDeploymentPki(dataDir, start))[0]?.nameConstraints).toBeNull();
+    await rotateDeploymentPki(dataDir, { now: start });
   });
 
   it("refuses another service's certificate of the same CA in a service's folder, and one not yet valid", async () => {
@@ -148,12 +228,22 @@ describe('ensureDeploymentPki', () => {
     );
     await writeFile(bank.certPath, bankCert);
     await writeFile(ca.keyPath, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    // Nothing to issue: the CA's key is not read.
+    const kept = await ensureDeploymentPki(dataDir, institutions, { now: start });
+    expect(kept.services.map((entry) => entry.action)).toEqual(['kept', 'kept']);
+    await rm(bank.certPath); // now something must be issued
     expect(await pkiCode(ensureDeploymentPki(dataDir, institutions, { now: start }))).toBe(
       `PKI_INVALID ${ca.keyPath}: not a PEM private key`,
     );
     await rm(ca.keyPath);
     expect(await pkiCode(ensureDeploymentPki(dataDir, institutions, { now: start }))).toBe(
-      `PKI_INVALID ${ca.keyPath}: missing`,
+      `PKI_INVALID ${ca.keyPath}: missing (the CA's private key is needed to issue a certificate)`,
+    );
+    // A key without its certificate (neither would make a new CA).
+    await writeFile(ca.keyPath, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    await rm(ca.certPath);
+    expect(await pkiCode(ensureDeploymentPki(dataDir, institutions, { now: start }))).toBe(
+      `PKI_INVALID ${ca.certPath}: missing`,
     );
   });
 });
@@ -240,5 +330,60 @@ describe('serviceTlsOf', () => {
     });
     await institution.agent.close();
     await device.agent.close();
+  });
+});
+
+describe("the CA's private key", () => {
+  /** Moves ca.key.pem out of the pki folder (as an operator keeping the CA offline would); returns the way back. */
+  async function hideCaKey(): Promise<() => Promise<void>> {
+    const { keyPath } = caPathsOf(dataDir);
+    const away = join(dataDir, 'ca.key.pem.offline');
+    await rename(keyPath, away);
+    return async () => {
+      await rm(keyPath, { force: true });
+      await rename(away, keyPath);
+    };
+  }
+
+  it("is not read to load or reload a service's TLS, nor by ensure when nothing is due", async () => {
+    await ensureDeploymentPki(dataDir, institutions, { now: start });
+    const restore = await hideCaKey();
+    const tls = await serviceTlsOf(dataDir, 'xbank', 'bank', 'institution', start);
+    try {
+      const ca = await loadDeploymentCaCertificate(dataDir, start);
+      expect(tls.material.caPem).toBe(ca.certPem);
+      expect(
+        (await ensureDeploymentPki(dataDir, institutions, { now: start })).services.map((e) => e.action),
+      ).toEqual(['kept', 'kept']);
+      // A rotation needs the key: brought back for it, then away again before the service reloads.
+      expect(await pkiCode(rotateDeploymentPki(dataDir, { now: later(1) }))).toBe(
+        `PKI_INVALID ${caPathsOf(dataDir).keyPath}: missing (the CA's private key is needed to issue a certificate)`,
+      );
+      await restore();
+      await rotateDeploymentPki(dataDir, { now: later(1) });
+      const restoreAgain = await hideCaKey();
+      // An unreadable file in its place too, where permissions bind (root reads it anyway: the key is away above).
+      await writeFile(caPathsOf(dataDir).keyPath, 'not for services', { mode: 0o000 });
+      await chmod(caPathsOf(dataDir).keyPath, 0o000);
+      const next = await loadServiceTls(dataDir, 'xbank', 'bank', later(1));
+      expect(next.certPem).not.toBe(tls.material.certPem);
+      tls.reload(next);
+      expect(tls.material.certPem).toBe(next.certPem);
+      // Issuing still needs it, and says so.
+      expect(
+        await pkiCode(
+          issueDeploymentCertificate(dataDir, { institution: 'ybank', service: 'bank' }, { now: start }),
+        ),
+      ).toMatch(
+        new RegExp(`^PKI_INVALID ${caPathsOf(dataDir).keyPath}: (not a PEM private key|.*permission denied)`),
+      );
+      await rm(servicePathsOf(dataDir, 'xbank', 'bank').certPath);
+      expect(await pkiCode(ensureDeploymentPki(dataDir, institutions, { now: later(1) }))).toMatch(
+        new RegExp(`^PKI_INVALID ${caPathsOf(dataDir).keyPath}: `),
+      );
+      await restoreAgain();
+    } finally {
+      await tls.close();
+    }
   });
 });

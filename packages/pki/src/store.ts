@@ -5,6 +5,15 @@ import { MpayError } from '@mpay/protocol';
 import { createDeploymentCa, issueServiceCertificate, type PemPair } from './ca.ts';
 import { type CertificateSummary, isIssuedBy, subjectAltNamesOf, summarizeCertificate } from './inspect.ts';
 import { createPkiLimits, dayMs, type PkiLimits } from './limits.ts';
+import {
+  checkNamesPermitted,
+  describeSubtree,
+  isNamePermitted,
+  isRangePermitted,
+  type NameConstraintSet,
+  nameConstraintsOf,
+  type PermittedNames,
+} from './name-constraints.ts';
 import { checkInstitutionId, checkServiceName, isInstitutionId, isServiceName } from './naming.ts';
 
 /**
@@ -18,6 +27,12 @@ import { checkInstitutionId, checkServiceName, isInstitutionId, isServiceName } 
  * leaves the old file or the new one, never half of one. The CA is created
  * once and never replaced here; service certificates are reissued before
  * they expire (`leafRenewBeforeDays`) or on `rotate`.
+ *
+ * Only what issues certificates reads `ca.key.pem` (ensureDeploymentPki when
+ * it must issue, issueDeploymentCertificate, rotateDeploymentPki): loading a
+ * service's TLS reads the CA's certificate alone (loadDeploymentCaCertificate),
+ * so the key may be kept unreadable to the services, or offline, between
+ * issues.
  */
 
 /** A service of an institution and the extra DNS names its certificate carries (besides localhost). */
@@ -36,6 +51,14 @@ export interface PkiOptions {
   /** The time certificates are checked and issued at (default: the system clock's now). */
   readonly now?: Date;
   readonly limits?: Partial<PkiLimits>;
+  /**
+   * ensureDeploymentPki: DNS names (each with the names under it) and IP
+   * ranges a CA created now permits, besides localhost, loopback and the
+   * services' hosts (its name constraints: ./name-constraints.ts). With a CA
+   * already there: PKI_INVALID when its constraints do not permit them (they
+   * are fixed when it is created).
+   */
+  readonly permitted?: PermittedNames;
 }
 
 /** What a service needs for TLS: its key and certificate, and the deployment's CA as the one trust anchor. */
@@ -179,36 +202,121 @@ async function loadPair(paths: { keyPath: string; certPath: string }): Promise<L
   return { pem: { keyPem, certPem }, certificate, key };
 }
 
-/** The deployment's CA from the folder; PKI_INVALID (naming the file) when it is missing, damaged or expired. */
-export async function loadDeploymentCa(dataDir: string, now: Date = new Date()): Promise<LoadedPair> {
-  const paths = caPathsOf(dataDir);
+/** The deployment CA's certificate as read from `ca.cert.pem`: the PEM and parsed, and its name constraints. */
+export interface LoadedCaCertificate {
+  readonly certPem: string;
+  readonly certificate: X509Certificate;
+  /** Undefined for a CA made before name constraints (it is trusted for every name). */
+  readonly nameConstraints: NameConstraintSet | undefined;
+}
+
+function nameConstraintsAt(path: string, certPem: string): NameConstraintSet | undefined {
+  try {
+    return nameConstraintsOf(certPem);
+  } catch (error) {
+    throw new MpayError('PKI_INVALID', `${path}: damaged name constraints`, { cause: error });
+  }
+}
+
+/**
+ * The deployment CA's certificate from the folder, without its private key
+ * (what every service trusts and checks its own certificate against);
+ * PKI_INVALID (naming the file) when it is missing, damaged, not a CA or
+ * expired. `ca.key.pem` is not read.
+ */
+export async function loadDeploymentCaCertificate(
+  dataDir: string,
+  now: Date = new Date(),
+): Promise<LoadedCaCertificate> {
+  const { certPath } = caPathsOf(dataDir);
   if (!(await exists(pkiDirOf(dataDir)))) {
     throw new MpayError('PKI_INVALID', `${pkiDirOf(dataDir)}: missing (run \`mpay pki init\`)`);
   }
-  const ca = await loadPair(paths);
-  if (!ca.certificate.ca) throw new MpayError('PKI_INVALID', `${paths.certPath}: not a CA certificate`);
-  if (new Date(ca.certificate.validTo).getTime() <= now.getTime()) {
-    throw new MpayError('PKI_INVALID', `${paths.certPath}: the CA expired on ${ca.certificate.validTo}`);
+  const certPem = await readText(certPath);
+  const certificate = parseCertificate(certPath, certPem);
+  if (!certificate.ca) throw new MpayError('PKI_INVALID', `${certPath}: not a CA certificate`);
+  if (new Date(certificate.validTo).getTime() <= now.getTime()) {
+    throw new MpayError('PKI_INVALID', `${certPath}: the CA expired on ${certificate.validTo}`);
   }
-  return ca;
+  return { certPem, certificate, nameConstraints: nameConstraintsAt(certPath, certPem) };
 }
 
-/** The CA, created when the folder has neither of its files; one file without the other is PKI_INVALID. */
+/** The CA's key for `ca` (its certificate, read already): what issuing needs, and only issuing. */
+async function loadCaKey(dataDir: string, ca: LoadedCaCertificate): Promise<LoadedPair> {
+  const { keyPath, certPath } = caPathsOf(dataDir);
+  let keyPem: string;
+  try {
+    keyPem = await readFile(keyPath, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'missing' : (error as Error).message;
+    throw new MpayError(
+      'PKI_INVALID',
+      `${keyPath}: ${why} (the CA's private key is needed to issue a certificate)`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const key = parseKey(keyPath, keyPem);
+  if (!ca.certificate.checkPrivateKey(key)) {
+    throw new MpayError('PKI_INVALID', `${keyPath}: not the key of ${certPath}`);
+  }
+  return { pem: { keyPem, certPem: ca.certPem }, certificate: ca.certificate, key };
+}
+
+/**
+ * The deployment's CA from the folder, its certificate and its private key:
+ * for issuing only (services load loadDeploymentCaCertificate). PKI_INVALID
+ * (naming the file) when either is missing or damaged, the key is not the
+ * certificate's, or the CA expired.
+ */
+export async function loadDeploymentCa(dataDir: string, now: Date = new Date()): Promise<LoadedPair> {
+  return loadCaKey(dataDir, await loadDeploymentCaCertificate(dataDir, now));
+}
+
+/** Whether the CA may name every host and range of `permitted`: PKI_INVALID naming its file otherwise. */
+function checkCaPermits(dataDir: string, ca: LoadedCaCertificate, permitted: PermittedNames): void {
+  const set = ca.nameConstraints;
+  const outside = [
+    ...(permitted.hosts ?? [])
+      .filter((value) => !isNamePermitted(set, { type: 'dns', value }))
+      .map((host) => `DNS:${host}`),
+    ...(permitted.ipRanges ?? [])
+      .filter((range) => !isRangePermitted(set, range))
+      .map((range) => `IP:${range}`),
+  ];
+  if (outside.length === 0 || set === undefined) return;
+  throw new MpayError(
+    'PKI_INVALID',
+    `${caPathsOf(dataDir).certPath}: the CA exists and its name constraints (${set.permitted
+      .map(describeSubtree)
+      .join(', ')}) do not permit ${outside.join(', ')}; they are fixed when the CA is created`,
+  );
+}
+
+/**
+ * The CA, created (permitting `permitted`) when the folder has neither of its
+ * files. With one there, its certificate only: a key without a certificate is
+ * PKI_INVALID (the certificate missing); a certificate without its key is
+ * fine until something must be issued.
+ */
 async function ensureCa(
   dataDir: string,
   now: Date,
   limits: PkiLimits,
-): Promise<{ ca: LoadedPair; created: boolean }> {
+  permitted: PermittedNames,
+): Promise<{ ca: LoadedCaCertificate; created: boolean }> {
   const paths = caPathsOf(dataDir);
   const [hasKey, hasCert] = [await exists(paths.keyPath), await exists(paths.certPath)];
-  if (hasKey || hasCert) return { ca: await loadDeploymentCa(dataDir, now), created: false };
+  if (hasKey || hasCert) return { ca: await loadDeploymentCaCertificate(dataDir, now), created: false };
   await makeFolder(pkiDirOf(dataDir));
   await chmod(pkiDirOf(dataDir), folderMode).catch((error: unknown) => {
     throw storageError(pkiDirOf(dataDir), error);
   });
-  const pair = await createDeploymentCa({ now, label: randomBytes(4).toString('hex'), limits });
+  const pair = await createDeploymentCa({ now, label: randomBytes(4).toString('hex'), limits, permitted });
   await writePair(paths, pair);
-  return { ca: await loadPair(paths), created: true };
+  return { ca: await loadDeploymentCaCertificate(dataDir, now), created: true };
 }
 
 function servicesOf(institution: DeploymentInstitution): DeploymentService[] {
@@ -218,7 +326,7 @@ function servicesOf(institution: DeploymentInstitution): DeploymentService[] {
 /** Why a service's certificate must be (re)issued now, or undefined to keep it. */
 async function reissueReason(
   paths: { keyPath: string; certPath: string },
-  ca: LoadedPair,
+  ca: LoadedCaCertificate,
   hosts: readonly string[],
   now: Date,
   limits: PkiLimits,
@@ -243,6 +351,11 @@ async function reissueReason(
  * missing and reissues what expires within `leafRenewBeforeDays`, was issued
  * by another CA, lost its key or lacks a host. What `mpay pki init` runs, and
  * what `mpay up` is to run on every start. Idempotent.
+ *
+ * A CA created here permits (name constraints) localhost, loopback, the
+ * services' hosts and `options.permitted`. The CA's key is read only when a
+ * certificate must be issued; a host its constraints do not permit is
+ * PKI_INVALID before anything is issued.
  */
 export async function ensureDeploymentPki(
   dataDir: string,
@@ -251,10 +364,19 @@ export async function ensureDeploymentPki(
 ): Promise<EnsureReport> {
   const now = options.now ?? new Date();
   const limits = createPkiLimits(options.limits);
-  const { ca, created } = await ensureCa(dataDir, now, limits);
+  for (const institution of institutions) checkInstitutionId(institution.id);
+  const serviceHosts = institutions.flatMap((institution) =>
+    servicesOf(institution).flatMap((service) => service.hosts ?? []),
+  );
+  const permitted: PermittedNames = {
+    hosts: [...(options.permitted?.hosts ?? []), ...serviceHosts],
+    ipRanges: options.permitted?.ipRanges ?? [],
+  };
+  const { ca, created } = await ensureCa(dataDir, now, limits, permitted);
+  if (!created) checkCaPermits(dataDir, ca, permitted);
+  let signer: LoadedPair | undefined;
   const services: EnsureReport['services'][number][] = [];
   for (const institution of institutions) {
-    checkInstitutionId(institution.id);
     await makeFolder(join(pkiDirOf(dataDir), institution.id));
     for (const service of servicesOf(institution)) {
       const paths = servicePathsOf(dataDir, institution.id, service.name);
@@ -264,8 +386,9 @@ export async function ensureDeploymentPki(
         services.push({ institution: institution.id, service: service.name, action: 'kept' });
         continue;
       }
+      signer ??= await loadCaKey(dataDir, ca);
       const pair = await issueServiceCertificate(
-        ca.pem,
+        signer.pem,
         { institution: institution.id, service: service.name, hosts },
         { now, limits },
       );
@@ -288,7 +411,14 @@ export async function issueDeploymentCertificate(
 ): Promise<{ keyPath: string; certPath: string }> {
   const now = options.now ?? new Date();
   const paths = servicePathsOf(dataDir, request.institution, request.service); // names first: no CA read for a bad one
-  const ca = await loadDeploymentCa(dataDir, now);
+  const certificate = await loadDeploymentCaCertificate(dataDir, now);
+  // A name the CA may not vouch for is refused before its key is read (no client would accept the certificate).
+  checkNamesPermitted(
+    certificate.nameConstraints,
+    { hosts: request.hosts ?? [], ipAddresses: [] },
+    caPathsOf(dataDir).certPath,
+  );
+  const ca = await loadCaKey(dataDir, certificate);
   const pair = await issueServiceCertificate(ca.pem, request, { now, limits: options.limits });
   await makeFolder(join(pkiDirOf(dataDir), request.institution));
   await writePair(paths, pair);
@@ -330,12 +460,19 @@ export async function rotateDeploymentPki(dataDir: string, options: PkiOptions =
   const now = options.now ?? new Date();
   const ca = await loadDeploymentCa(dataDir, now);
   const services: EnsureReport['services'][number][] = [];
+  // Every certificate read and its names checked first: a name the CA does not permit stops the rotation before any file changes.
+  const planned: { institution: string; service: string; hosts: string[] }[] = [];
   for (const { institution, service } of await serviceFilesOf(dataDir)) {
+    const { certPath } = servicePathsOf(dataDir, institution, service);
+    const hosts = extraHostsOf(parseCertificate(certPath, await readText(certPath)));
+    checkNamesPermitted(nameConstraintsOf(ca.pem.certPem), { hosts, ipAddresses: [] }, certPath);
+    planned.push({ institution, service, hosts });
+  }
+  for (const { institution, service, hosts } of planned) {
     const paths = servicePathsOf(dataDir, institution, service);
-    const old = parseCertificate(paths.certPath, await readText(paths.certPath));
     const pair = await issueServiceCertificate(
       ca.pem,
-      { institution, service, hosts: extraHostsOf(old) },
+      { institution, service, hosts },
       { now, limits: options.limits },
     );
     await writePair(paths, pair);
@@ -349,6 +486,15 @@ export interface ListedCertificate extends CertificateSummary {
   readonly role: 'ca' | 'service';
   /** For a service certificate: whether the folder's CA signed it. */
   readonly issuedByCa: boolean;
+  /**
+   * For the CA: the names it may vouch for (`DNS:localhost`, `IP:127.0.0.0/8`),
+   * or null when it has no name constraints (a CA made before them: trusted
+   * for every name). Absent for a service certificate.
+   */
+  readonly nameConstraints?: {
+    readonly permitted: readonly string[];
+    readonly excluded: readonly string[];
+  } | null;
 }
 
 /** The CA and every service certificate in the folder, with its days left at `now`: `mpay pki list`. */
@@ -360,9 +506,23 @@ export async function listDeploymentPki(
   if (!(await exists(pkiDirOf(dataDir)))) {
     throw new MpayError('PKI_INVALID', `${pkiDirOf(dataDir)}: missing (run \`mpay pki init\`)`);
   }
-  const ca = parseCertificate(caPaths.certPath, await readText(caPaths.certPath));
+  const caPem = await readText(caPaths.certPath);
+  const ca = parseCertificate(caPaths.certPath, caPem);
+  const constraints = nameConstraintsAt(caPaths.certPath, caPem);
   const listed: ListedCertificate[] = [
-    { ...summarizeCertificate(ca, now), path: caPaths.certPath, role: 'ca', issuedByCa: true },
+    {
+      ...summarizeCertificate(ca, now),
+      path: caPaths.certPath,
+      role: 'ca',
+      issuedByCa: true,
+      nameConstraints:
+        constraints === undefined
+          ? null
+          : {
+              permitted: constraints.permitted.map(describeSubtree),
+              excluded: constraints.excluded.map(describeSubtree),
+            },
+    },
   ];
   for (const { institution, service } of await serviceFilesOf(dataDir)) {
     const { certPath } = servicePathsOf(dataDir, institution, service);
@@ -388,7 +548,7 @@ export async function loadServiceTls(
   service: string,
   now: Date = new Date(),
 ): Promise<ServiceTlsMaterial> {
-  const ca = await loadDeploymentCa(dataDir, now);
+  const ca = await loadDeploymentCaCertificate(dataDir, now); // never the CA's key
   const paths = servicePathsOf(dataDir, institution, service);
   const leaf = await loadPair(paths);
   if (!isIssuedBy(leaf.certificate, ca.certificate)) {
@@ -408,5 +568,5 @@ export async function loadServiceTls(
       `${paths.certPath}: names ${named.institution ?? '?'}/${named.service ?? '?'}, not ${institution}/${service}`,
     );
   }
-  return { institution, service, keyPem: leaf.pem.keyPem, certPem: leaf.pem.certPem, caPem: ca.pem.certPem };
+  return { institution, service, keyPem: leaf.pem.keyPem, certPem: leaf.pem.certPem, caPem: ca.certPem };
 }
