@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { enochVerifierKey, peterSignerKey, peterVerifierKey } from './go-note-vectors.test-helper.ts';
 import { generateNoteKey, parseSignerKey, parseVerifierKey } from './note-key.ts';
 
@@ -36,6 +36,18 @@ describe('note keys (golang.org/x/mod/sumdb/note encoding)', () => {
     expect(await verifier.verify(message, signature)).toBe(true);
     signature[0]! ^= 1;
     expect(await verifier.verify(message, signature)).toBe(false);
+  });
+
+  it('parses a verifier key once: the same text gives the same verifier', async () => {
+    const { verifierKey } = await generateNoteKey('once.example');
+    const importKey = vi.spyOn(crypto.subtle, 'importKey');
+    try {
+      const first = await parseVerifierKey(verifierKey);
+      expect(await parseVerifierKey(verifierKey)).toBe(first);
+      expect(importKey).toHaveBeenCalledTimes(1);
+    } finally {
+      importKey.mockRestore();
+    }
   });
 
   it('rejects every mangling of the verifier key', async () => {

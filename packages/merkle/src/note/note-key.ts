@@ -48,8 +48,34 @@ export async function parseSignerKey(text: string): Promise<NoteSigner> {
  * Parses a verifier key `<name>+<hash>+<base64(type || public key)>` and
  * checks the hash: type 0x01 verifies Ed25519 note signatures, type 0x04
  * verifies c2sp.org/tlog-cosignature v1 cosignatures.
+ *
+ * The same text gives the same verifier, parsed once: every checkpoint a
+ * payment's evidence is checked against parses the log's and the witnesses'
+ * keys again, and each parse costs a digest and a key import. A verifier is
+ * frozen and holds public values only; its `typedPublicKey` is shared and
+ * must not be written to. At most parsedVerifiersMax are kept, the oldest
+ * out first; a key that fails to parse is not kept.
  */
 export async function parseVerifierKey(text: string): Promise<NoteVerifier> {
+  if (typeof text !== 'string') return parseVerifierKeyNow(text);
+  const known = parsedVerifiers.get(text);
+  if (known !== undefined) return known;
+  const parsing = parseVerifierKeyNow(text);
+  parsedVerifiers.set(text, parsing);
+  if (parsedVerifiers.size > parsedVerifiersMax) {
+    const oldest = parsedVerifiers.keys().next().value;
+    if (oldest !== undefined) parsedVerifiers.delete(oldest);
+  }
+  parsing.catch(() => {
+    if (parsedVerifiers.get(text) === parsing) parsedVerifiers.delete(text);
+  });
+  return parsing;
+}
+
+const parsedVerifiers = new Map<string, Promise<NoteVerifier>>();
+export const parsedVerifiersMax = 1_024;
+
+async function parseVerifierKeyNow(text: string): Promise<NoteVerifier> {
   const parsed = parseKeyText(text);
   if (parsed.signatureType === signatureTypes.cosignatureV1) return cosigner.cosignatureVerifier(parsed);
   if (parsed.signatureType !== ed25519SignatureType) throw keyInvalid('key algorithm');
