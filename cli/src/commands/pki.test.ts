@@ -40,6 +40,12 @@ describe('mpay pki', () => {
   });
 
   it('list shows subject, names, not-after and days left; issue adds a service with its host', async () => {
+    // A permit that would all but undo the constraints is refused, and makes nothing.
+    for (const wide of ['com', '0.0.0.0/0', '::/0']) {
+      const refused = await run('pki', 'init', '--permit', wide);
+      expect(refused.status, wide).toBe(2);
+      expect(refused.stderr).toContain(`--permit ${JSON.stringify(wide)}`);
+    }
     expect((await run('pki', 'init', '--permit', 'xbank.example', '--permit', '10.1.0.0/16')).status).toBe(0);
     const issued = await run('pki', 'issue', 'xbank', 'api', '--host', 'api.xbank.example');
     expect(issued.status).toBe(0);

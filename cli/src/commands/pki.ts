@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  checkOperatorPermitted,
   type EnsureReport,
   isHostName,
   issueDeploymentCertificate,
@@ -76,6 +77,11 @@ function permittedNamesOf(permits: readonly string[]): PermittedNames | string {
       ipRanges.push(permit);
     } else if (isHostName(permit)) hosts.push(permit);
     else return `--permit ${JSON.stringify(permit)} is not a lower-case DNS name`;
+  }
+  try {
+    checkOperatorPermitted({ hosts, ipRanges });
+  } catch (error) {
+    return error instanceof RangeError ? error.message.replace(/^pki: /, '') : String(error);
   }
   return { hosts, ipRanges };
 }

@@ -7,7 +7,11 @@
 import { platformProcessLayoutVariable, runPlatformService } from './processes-service.ts';
 
 const [name] = process.argv.slice(2);
-runPlatformService(name ?? '', process.env[platformProcessLayoutVariable]).then(
+const layout = process.env[platformProcessLayoutVariable];
+// The layout may carry a secret (the gateway's SMTP relay credentials): read once, then out of the
+// environment, so nothing this process starts or reports (a diagnostic report) carries it on.
+delete process.env[platformProcessLayoutVariable];
+runPlatformService(name ?? '', layout).then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(

@@ -142,6 +142,9 @@ describe('node:tls and openssl accept what it issues', () => {
     expect(caText).toMatch(/Basic Constraints: critical\s+CA:TRUE, pathlen:0/);
     expect(caText).toMatch(/Key Usage: critical\s+Certificate Sign, CRL Sign/);
     expect(caText).toMatch(
+      /Extended Key Usage:\s+TLS Web Server Authentication, TLS Web Client Authentication/,
+    );
+    expect(caText).toMatch(
       /Name Constraints: critical\s+Permitted:\s+DNS:localhost\s+DNS:xbank\.example\s+IP:127\.0\.0\.0\/255\.0\.0\.0\s+IP:0:0:0:0:0:0:0:1\/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF\s+X509v3/,
     );
   });

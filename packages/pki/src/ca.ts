@@ -89,6 +89,12 @@ export async function createDeploymentCa(options: {
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       nameConstraintsExtension(subtrees),
+      // What the CA's certificates may be used for (Windows, macOS and OpenSSL read an EKU on a CA as a
+      // limit): TLS servers and clients only, never code signing or mail, whoever holds ca.key.pem.
+      new x509.ExtendedKeyUsageExtension([
+        x509.ExtendedKeyUsage.serverAuth,
+        x509.ExtendedKeyUsage.clientAuth,
+      ]),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });

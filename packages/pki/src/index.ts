@@ -20,6 +20,7 @@ export {
 export { type CertificateSummary, isIssuedBy, summarizeCertificate } from './inspect.ts';
 export { createPkiLimits, defaultPkiLimits, type PkiLimits } from './limits.ts';
 export {
+  checkOperatorPermitted,
   defaultPermittedHosts,
   defaultPermittedIpRanges,
   describeSubtree,

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeploymentCa, issueServiceCertificate, type PemPair } from './ca.ts';
 import { createUnconstrainedCa, forgeLeaf } from './forge.test-helper.ts';
 import {
+  checkOperatorPermitted,
   decodeNameConstraints,
   describeSubtree,
   encodeNameConstraints,
@@ -63,6 +64,20 @@ describe('the NameConstraints DER', () => {
     for (const bad of ['10.0.0.0/33', '1.2.3', 'fd00::/129', 'example', '10.0.0.0/8/8', '10.0.0.0/'])
       expect(() => parseIpRange(bad), bad).toThrow(RangeError);
     expect(() => permittedSubtreesOf({ hosts: ['*.example'] })).toThrow(RangeError);
+  });
+
+  it("refuses an operator's permit that would all but undo the constraint", () => {
+    for (const wide of [
+      { hosts: ['com'] },
+      { ipRanges: ['0.0.0.0/0'] },
+      { ipRanges: ['::/0'] },
+      { ipRanges: ['10.0.0.0/7'] },
+      { ipRanges: ['2001:db8::/31'] },
+    ])
+      expect(() => checkOperatorPermitted(wide), JSON.stringify(wide)).toThrow(RangeError);
+    expect(() =>
+      checkOperatorPermitted({ hosts: ['pay.example'], ipRanges: ['10.0.0.0/8', '2001:db8::/32'] }),
+    ).not.toThrow();
   });
 
   it('permits a name and the names under it, an address within a range, nothing else', () => {

@@ -173,6 +173,36 @@ export function permittedSubtreesOf(extra: PermittedNames = {}): Subtree[] {
   return subtrees;
 }
 
+/** Shortest prefixes a permitted IP range may have: a wider one would all but undo the constraint. */
+export const permittedPrefixMin = { ipv4: 8, ipv6: 32 } as const;
+
+/**
+ * What an operator asks a new CA to permit (`mpay pki init --permit`), before
+ * it is merged with the services' own hosts: DNS names of at least two labels
+ * (a single label, `com`, would permit a whole top-level domain) and IP ranges
+ * no wider than permittedPrefixMin (`0.0.0.0/0` would undo the constraint).
+ * RangeError naming the value otherwise.
+ */
+export function checkOperatorPermitted(names: PermittedNames): void {
+  for (const host of names.hosts ?? []) {
+    if (!checkHostName(host).includes('.')) {
+      throw new RangeError(
+        `pki: --permit ${JSON.stringify(host)} is a single label: it would permit a whole domain`,
+      );
+    }
+  }
+  for (const range of names.ipRanges ?? []) {
+    const { mask } = parseIpRange(range);
+    const prefix = prefixLengthOf(mask) ?? 0;
+    const min = mask.length === 4 ? permittedPrefixMin.ipv4 : permittedPrefixMin.ipv6;
+    if (prefix < min) {
+      throw new RangeError(
+        `pki: --permit ${JSON.stringify(range)} is wider than /${min}: it would permit too much`,
+      );
+    }
+  }
+}
+
 /** The DER of a NameConstraints value permitting `subtrees` (and excluding nothing). */
 export function encodeNameConstraints(subtrees: readonly Subtree[]): Uint8Array<ArrayBuffer> {
   const encoded = subtrees.map((subtree) => {

@@ -7,6 +7,7 @@ import { type CertificateSummary, isIssuedBy, subjectAltNamesOf, summarizeCertif
 import { createPkiLimits, dayMs, type PkiLimits } from './limits.ts';
 import {
   checkNamesPermitted,
+  checkOperatorPermitted,
   describeSubtree,
   isNamePermitted,
   isRangePermitted,
@@ -368,6 +369,7 @@ export async function ensureDeploymentPki(
   const serviceHosts = institutions.flatMap((institution) =>
     servicesOf(institution).flatMap((service) => service.hosts ?? []),
   );
+  if (options.permitted !== undefined) checkOperatorPermitted(options.permitted);
   const permitted: PermittedNames = {
     hosts: [...(options.permitted?.hosts ?? []), ...serviceHosts],
     ipRanges: options.permitted?.ipRanges ?? [],

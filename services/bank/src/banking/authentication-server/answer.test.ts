@@ -124,30 +124,35 @@ describe('a transfer whose answer was lost after the money moved', () => {
     expect(recorded).toMatchObject({ outcome: 'OK', answer: null });
     expect(JSON.parse(recorded?.result ?? 'null')).toEqual(expectedResult(sealed.requestId, '1500'));
 
-    // The device sends the same sealed request again.
-    const retried = await deviceCall(bank, '/banking/requests', sealed.body);
-    expect(retried.status).toBe(200);
-    const content = await openTestBankingAnswer(bank, device, session, retried.body.answer as string);
-    expect(content).toMatchObject({
+    // The same sealed request again, byte for byte (a copy someone saw on the way): nothing.
+    const copied = await deviceCall(bank, '/banking/requests', sealed.body);
+    expect(copied.status).toBe(409);
+    expect(errorCodeOf(copied)).toBe('BANKING_REQUEST_REPLAYED');
+    // The device signs it again under the same request id (as the SDK does): the recorded answer.
+    const resigned = await sendTestBankingRequest(bank, device, session, transfer(1_500n), {
+      requestId: sealed.requestId,
+    });
+    expect(resigned.answer.status).toBe(200);
+    expect(resigned.content).toMatchObject({
       requestId: sealed.requestId,
       sessionId: session.sessionId,
       kind: 'transfer',
       result: expectedResult(sealed.requestId, '1500'),
     });
-    // Or signs it again under the same request id (as the SDK does): the same answer.
-    const resigned = await sendTestBankingRequest(bank, device, session, transfer(1_500n), {
-      requestId: sealed.requestId,
-    });
-    expect(resigned.answer.status).toBe(200);
-    expect(resigned.content?.result).toEqual(expectedResult(sealed.requestId, '1500'));
-    // Answered from the record: the executor does not run again.
+    // Answered from the record: the executor does not run again; a copy of the retry gets nothing.
     const counting: BankingRequestExecutor = async (executeContext, opened, now) => {
       runs += 1;
       return executeBankingRequest(executeContext, opened, now);
     };
-    const fromRecord = await answerBankingRequest(context, sealed.body, counting);
+    const again = await sealTestBankingRequest(bank, device, session, transfer(1_500n), {
+      requestId: sealed.requestId,
+    });
+    const fromRecord = await answerBankingRequest(context, again.body, counting);
     const recordedContent = await openTestBankingAnswer(bank, device, session, fromRecord.answer);
     expect(recordedContent.result).toEqual(expectedResult(sealed.requestId, '1500'));
+    expect(await rejection(answerBankingRequest(context, again.body, counting))).toMatchObject({
+      code: 'BANKING_REQUEST_REPLAYED',
+    });
 
     expect(runs).toBe(1);
     expect((await balanceOf(bank, device.clientId.accountId)).balance).toBe(before.balance - 1_500n);
@@ -197,12 +202,22 @@ describe('a transfer whose answer was lost after the money moved', () => {
     expect(await requestRow(sealed.requestId)).toEqual({ outcome: null, answer: null, result: null });
     expect(await transfersOf(sealed.requestId)).toBe(0);
 
-    const retried = await deviceCall(bank, '/banking/requests', sealed.body);
-    expect(retried.status).toBe(200);
-    const content = await openTestBankingAnswer(bank, device, session, retried.body.answer as string);
-    expect(content.result).toEqual(expectedResult(sealed.requestId, '300'));
-    const again = await deviceCall(bank, '/banking/requests', sealed.body);
-    expect(again.status).toBe(200);
+    // A copy of the request, replayed by whoever saw it, runs nothing, even with no outcome recorded.
+    const copied = await deviceCall(bank, '/banking/requests', sealed.body);
+    expect(copied.status).toBe(409);
+    expect(errorCodeOf(copied)).toBe('BANKING_REQUEST_REPLAYED');
+    expect(await transfersOf(sealed.requestId)).toBe(0);
+    // The device, signing it again, runs it; signing it again once more, gets the same answer.
+    const retried = await sendTestBankingRequest(bank, device, session, transfer(300n), {
+      requestId: sealed.requestId,
+    });
+    expect(retried.answer.status).toBe(200);
+    expect(retried.content?.result).toEqual(expectedResult(sealed.requestId, '300'));
+    const again = await sendTestBankingRequest(bank, device, session, transfer(300n), {
+      requestId: sealed.requestId,
+    });
+    expect(again.answer.status).toBe(200);
+    expect(again.content?.result).toEqual(expectedResult(sealed.requestId, '300'));
     expect((await balanceOf(bank, device.clientId.accountId)).balance).toBe(before.balance - 300n);
     expect(await transfersOf(sealed.requestId)).toBe(1);
   });

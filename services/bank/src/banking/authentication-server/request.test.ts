@@ -142,8 +142,15 @@ describe('a request in its session', () => {
     });
     expect(seen[0]?.binding.subject).toBe(device.partyId);
     expect(await requestRow(sealed.requestId)).toMatchObject({ outcome: 'INSUFFICIENT_FUNDS', answer: null });
-    // The same request again is answered its recorded refusal, without running again.
-    expect(await codeOf(answerBankingRequest(context, sealed.body, refusing))).toBe('INSUFFICIENT_FUNDS');
+    // The same request signed again is answered its recorded refusal, without running again; a copy of
+    // the first, replayed, learns nothing of it.
+    const resigned = await sealTestBankingRequest(bank, device, session, transfer, {
+      requestId: sealed.requestId,
+    });
+    expect(await codeOf(answerBankingRequest(context, resigned.body, refusing))).toBe('INSUFFICIENT_FUNDS');
+    expect(await codeOf(answerBankingRequest(context, sealed.body, refusing))).toBe(
+      'BANKING_REQUEST_REPLAYED',
+    );
     expect(seen).toHaveLength(1);
   });
 
@@ -173,7 +180,14 @@ describe('a replayed request', () => {
     const sealed = await sealTestBankingRequest(bank, device, session, balance);
     const first = await answerBankingRequest(context, sealed.body, counting);
     const firstRow = await requestRow(sealed.requestId);
-    const replayed = await answerBankingRequest(context, sealed.body, counting);
+    // A copy of it, byte for byte: nothing. Signed again by the device: its recorded answer.
+    expect(await codeOf(answerBankingRequest(context, sealed.body, counting))).toBe(
+      'BANKING_REQUEST_REPLAYED',
+    );
+    const resealed = await sealTestBankingRequest(bank, device, session, balance, {
+      requestId: sealed.requestId,
+    });
+    const replayed = await answerBankingRequest(context, resealed.body, counting);
     expect(runs).toBe(1);
     const expected = { accountId: device.clientId.accountId, balance: '1' };
     for (const answered of [first, replayed]) {

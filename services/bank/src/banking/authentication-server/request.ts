@@ -422,6 +422,19 @@ export async function claimBankingRequest(
       context.log.info({ sessionId, requestId: opened.requestId }, 'banking request replayed');
       throw new MpayError('BANKING_REQUEST_REPLAYED');
     }
+    // A retry is signed again: a nonce this session used already (the first try's, another request's,
+    // an earlier retry's) is a copy replayed by whoever saw it, and gets nothing (no outcome, no code).
+    const nonceIsNew = await sql.query(
+      `INSERT INTO banking_retry_nonces (session_id, nonce, request_id, received_at)
+       SELECT $1, $2, $3, $4
+       WHERE NOT EXISTS (SELECT 1 FROM banking_requests WHERE session_id = $1 AND nonce = $2)
+       ON CONFLICT DO NOTHING`,
+      [sessionId, opened.nonce, opened.requestId, now.toISOString()],
+    );
+    if (nonceIsNew.rowCount !== 1) {
+      context.log.info({ sessionId, requestId: opened.requestId }, 'banking request replayed (its nonce)');
+      throw new MpayError('BANKING_REQUEST_REPLAYED');
+    }
     const state = claimedStateOf(row);
     context.log.info(
       { sessionId, requestId: opened.requestId, state: state.state },
