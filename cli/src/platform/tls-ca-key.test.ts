@@ -1,26 +1,14 @@
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type TLSSocket } from 'node:tls';
 import { createHttpServer } from '@mpay/http-server';
 import { caPathsOf, rotateDeploymentPki } from '@mpay/pki';
 import { isMpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { presentedAt } from '../../../test/support/tls-presented.ts';
 import { ensurePlatformPki } from '../commands/pki-platform.ts';
 import { loadPlatformTls, type PlatformTls } from './tls.ts';
-
-/** The SHA-256 fingerprint of the certificate a new connection to 127.0.0.1:`port` is shown (the CA as trust anchor). */
-function presentedAt(port: number, caPem: string): Promise<string> {
-  return new Promise((done, fail) => {
-    const socket: TLSSocket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: caPem });
-    socket.once('secureConnect', () => {
-      done(socket.getPeerCertificate().fingerprint256);
-      socket.destroy();
-    });
-    socket.once('error', fail);
-  });
-}
 
 describe("the platform's TLS without the CA's private key", () => {
   let dataDir: string;

@@ -1,12 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { createHttpServer } from '@mpay/http-server';
 import { rotateDeploymentPki, tlsClientScope } from '@mpay/pki';
 import { isMpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { presentedAt } from '../../../test/support/tls-presented.ts';
 import { ensurePlatformPki } from '../commands/pki-platform.ts';
 import { describeTlsReload, loadPlatformTls, type PlatformTls, tlsWanted } from './tls.ts';
 
@@ -22,18 +23,6 @@ describe('whether mpay up runs TLS', () => {
       expect(tlsWanted(new Map(), { MPAY_TLS: value })).toBe(false);
   });
 });
-
-/** The SHA-256 fingerprint of the certificate a new connection to 127.0.0.1:`port` is shown. */
-function presentedAt(port: number, caPem: string): Promise<string> {
-  return new Promise((done, fail) => {
-    const socket: TLSSocket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: caPem });
-    socket.once('secureConnect', () => {
-      done(socket.getPeerCertificate().fingerprint256);
-      socket.destroy();
-    });
-    socket.once('error', fail);
-  });
-}
 
 describe('PlatformTls.reload', () => {
   let dataDir: string;

@@ -2,10 +2,10 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type TLSSocket } from 'node:tls';
 import { createHttpServer, serverOnlyTls } from '@mpay/http-server';
 import { createDeploymentCa, issueServiceCertificate, type PemPair } from '@mpay/pki';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { presentedAt } from '../../../test/support/tls-presented.ts';
 import {
   describeWebTlsReload,
   describeWebTlsReloadRefusal,
@@ -97,18 +97,6 @@ describe("the web pages' operator certificate (MPAY_WEB_TLS_CERT/KEY)", () => {
     });
   });
 });
-
-/** The SHA-256 fingerprint of the certificate a new connection to 127.0.0.1:`port` is shown. */
-function presentedAt(port: number, caPem: string): Promise<string> {
-  return new Promise((done, fail) => {
-    const socket: TLSSocket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: caPem });
-    socket.once('secureConnect', () => {
-      done(socket.getPeerCertificate().fingerprint256);
-      socket.destroy();
-    });
-    socket.once('error', fail);
-  });
-}
 
 describe("the web pages' operator certificate, reloaded on the reload signal", () => {
   const now = new Date();
