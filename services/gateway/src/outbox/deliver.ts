@@ -9,7 +9,7 @@ import type { DeviceEvent } from '../devices/hub.ts';
 import { advanceLogEntry } from '../log/outbox.ts';
 import { deliverRegistrationMail, eraseRegistrationMail } from '../macro/mail.ts';
 import { settleWithBank } from '../payments/settle.ts';
-import { findPayment } from '../payments/store.ts';
+import { findPayment, type Payment } from '../payments/store.ts';
 import { advanceRefundLogEntry } from '../refunds/log.ts';
 import { settleRefundWithBank } from '../refunds/settle.ts';
 import { pushRefundReceipt } from '../refunds/view.ts';
@@ -242,21 +242,23 @@ export async function runOutboxRound(context: GatewayContext): Promise<number> {
  * Delivers one payment's effects of one kind now, and for a bank order waits
  * (up to `waitMs`) until the payment has its bank's answer, asking again as
  * the backoff allows. The background round delivers whatever this leaves.
+ * For a bank order, returns the payment as last read (answered, or still
+ * waiting when the time is up), so the caller need not read it again.
  */
 export async function deliverPaymentEffects(
   context: GatewayContext,
   paymentId: string,
   kind: OutboxKind,
   waitMs: number,
-): Promise<void> {
+): Promise<Payment | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     for (const row of await claimDue(context, context.clock(), { paymentId, kind }))
       await deliver(context, row);
-    if (kind !== 'bank_order') return;
+    if (kind !== 'bank_order') return undefined;
     const payment = await findPayment(context.database, paymentId);
     const remainingMs = deadline - Date.now();
-    if (!awaitingBankPaymentStates.includes(payment.state) || remainingMs <= 0) return;
+    if (!awaitingBankPaymentStates.includes(payment.state) || remainingMs <= 0) return payment;
     // Waiting for a condition (the bank's answer), polled at the outbox's base backoff.
     await new Promise((resolve) =>
       setTimeout(resolve, Math.min(remainingMs, context.limits.outboxBackoffBaseMs)),

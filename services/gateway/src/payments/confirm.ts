@@ -203,14 +203,12 @@ function refusalError(code: string | null): MpayError {
  * wallet keeps it) and gets the same receipt while its signature is fresh.
  * Custody's customers get their receipt through custody, never cancelled.
  */
-export async function receiptAnswerDelivered(context: GatewayContext, paymentId: string): Promise<void> {
-  const payment = await findPayment(context.database, paymentId);
-  const binding = await activeBindingOf(
-    context.database,
-    payment.customer.id,
-    context.clock(),
-    context.keyCache,
-  );
+export async function receiptAnswerDelivered(
+  context: GatewayContext,
+  paymentId: string,
+  customerId: string,
+): Promise<void> {
+  const binding = await activeBindingOf(context.database, customerId, context.clock(), context.keyCache);
   if (custodianOf(context, binding) !== undefined) return;
   await context.database.query(
     `UPDATE outbox SET delivered_at = $2
@@ -299,6 +297,6 @@ export async function confirmPayment(
     throw error;
   }
   context.kickOutbox();
-  await deliver(context, payment.id, 'bank_order', context.limits.confirmationWaitMs);
-  return confirmationAnswer(context, await findPayment(context.database, payment.id));
+  const after = await deliver(context, payment.id, 'bank_order', context.limits.confirmationWaitMs);
+  return confirmationAnswer(context, after ?? (await findPayment(context.database, payment.id)));
 }

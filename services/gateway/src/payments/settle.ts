@@ -3,7 +3,7 @@ import type { Sql } from '@mpay/storage';
 import { type PaymentOrderOutcome, placePaymentOrder } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
 import { findBank } from '../registry/banks.ts';
-import { findPayment } from './store.ts';
+import { findPayment, type Payment } from './store.ts';
 import { applyEventIn } from './transition.ts';
 
 export type SettlementStep = { readonly done: true } | { readonly done: false; readonly code: string };
@@ -54,20 +54,21 @@ export async function settleWithBank(
   await context.database.transaction(async (sql) => {
     const locked = await findPayment(sql, paymentId, { lock: true });
     // Another worker may have recorded the answer while this one asked the bank.
-    if (awaitingBankPaymentStates.includes(locked.state))
-      await recordOutcome(context, sql, paymentId, outcome);
+    if (awaitingBankPaymentStates.includes(locked.state)) await recordOutcome(context, sql, locked, outcome);
     await finish(sql);
   });
   return { done: true };
 }
 
+/** The bank's answer as the payment's next step, on the payment `locked` in this transaction (not read again). */
 async function recordOutcome(
   context: GatewayContext,
   sql: Sql,
-  paymentId: string,
+  locked: Payment,
   outcome: Exclude<PaymentOrderOutcome, { kind: 'pending' }>,
 ): Promise<void> {
   const now = context.clock();
+  const paymentId = locked.id;
   if (outcome.kind === 'transferred') {
     await applyEventIn(
       context,
@@ -75,6 +76,7 @@ async function recordOutcome(
       paymentId,
       {
         event: 'bank_transferred',
+        locked,
         evidence: { bankAnswer: outcome.bankAnswer },
         changes: {
           bankAnswer: outcome.bankAnswer,
@@ -90,6 +92,7 @@ async function recordOutcome(
       paymentId,
       {
         event: 'bank_refused',
+        locked,
         evidence: { bankAnswer: outcome.bankAnswer, failureCode: outcome.code },
         changes: {
           ...(outcome.bankAnswer === undefined ? {} : { bankAnswer: outcome.bankAnswer }),
@@ -106,6 +109,7 @@ async function recordOutcome(
       paymentId,
       {
         event: 'bank_failed',
+        locked,
         evidence: { failureCode: outcome.code },
         changes: { detail: `the customer bank answered ${outcome.code}` },
       },

@@ -103,8 +103,9 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
     if (result.status === 'completed') {
       // Once the answer carrying the receipt is handed to the connection, its push is not sent again.
       reply.raw.once('finish', () => {
-        receiptAnswerDelivered(context, result.paymentId).catch((error: unknown) =>
-          request.log.warn({ err: error, paymentId: result.paymentId }, 'receipt push not cancelled'),
+        receiptAnswerDelivered(context, result.paymentId, verified.payment.customer.id).catch(
+          (error: unknown) =>
+            request.log.warn({ err: error, paymentId: result.paymentId }, 'receipt push not cancelled'),
         );
       });
     }
