@@ -534,6 +534,11 @@ describe('the wallet pays with its own device key (iMS)', () => {
     await expect(warning.count()).resolves.toBe(0);
     expect(await balances()).toEqual(before);
     await test.merchant.cancel(accepted.paymentId);
+    // The withdrawal reaches the page through its stream; the history (read once when it opens, in the
+    // next test) must find it stored, so wait for it here (a busy machine delivers it later).
+    await page.getByText("Merkur Trade's request for EUR 3.30 was withdrawn. Nothing was paid.").waitFor({
+      timeout: backgroundWorkDeadlineMs,
+    });
   });
 
   it('keeps the history newest first; a receipt’s log proof altered in transit is shown as not proven', async () => {

@@ -17,6 +17,7 @@ import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { checkTradeClaim } from '../m-trade/check.ts';
 import { activeBindingOf, type BoundKey } from '../registry/bindings.ts';
+import { cachedAt } from '../registry/key-cache.ts';
 import { keyLookup, partyEncryptionKey } from '../registry/keys.ts';
 import { findParty, type Party, resolveParty } from '../registry/parties.ts';
 import { materialiseEffects } from './effects.ts';
@@ -77,9 +78,9 @@ export async function verifyPaymentRequest(
     transactionId: message.transactionId,
     content: merchantSignedContent(message),
   });
-  const merchant = await findParty(context.database, message.address.to.id);
+  const merchant = await findParty(context.database, message.address.to.id, cachedAt(context));
   if (merchant?.kind !== 'merchant') throw new MpayError('FORBIDDEN', 'payee');
-  const customer = await resolveParty(context.database, message.address.from.id);
+  const customer = await resolveParty(context.database, message.address.from.id, cachedAt(context));
   if (customer.kind !== 'person' || customer.id !== message.address.from.id)
     throw new MpayError('PARTY_UNKNOWN', 'payer');
   const binding = await activeBindingOf(

@@ -7,6 +7,7 @@ import type { BoundKey } from './bindings.ts';
 import { certificateBySigningKid } from './certificates.ts';
 import { type KeyOwner, listenForRegistryChanges, RegistryKeyCache } from './key-cache.ts';
 import { type KeyLookup, partyEncryptionKey, partySigningKeyResolver } from './keys.ts';
+import { findParty, resolveParty } from './parties.ts';
 import { registerMerchant } from './register.ts';
 
 const jwk = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', alg: 'ES256', use: 'sig' } as unknown as PublicJwk;
@@ -131,15 +132,16 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
   const statementsNow = () => statementCounts()[gateway.database.schema]?.statements ?? 0;
 
   /**
-   * Runs `change` (one committed transaction) and waits until its notification has been heard, so the
-   * cache's own handler has run too; fails after a generous deadline.
+   * Runs `change` and waits until its `notifications` (one per committed transaction that wrote the
+   * registry: enrolCustomer commits the party and the binding apart) have been heard, so the cache's own
+   * handler has run too; fails after a generous deadline.
    */
-  async function changed(what: string, change: () => Promise<unknown>): Promise<void> {
+  async function changed(what: string, change: () => Promise<unknown>, notifications = 1): Promise<void> {
     const before = heard;
     await change();
     const deadlineMs = 20_000;
     const started = Date.now();
-    while (heard === before) {
+    while (heard < before + notifications) {
       if (Date.now() - started > deadlineMs)
         throw new Error(`${what}: no notification within ${deadlineMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -149,9 +151,13 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
 
   it("serves a customer's key again without a statement, and drops it when the binding is revoked by SQL", async () => {
     let customer = undefined as unknown as Awaited<ReturnType<typeof enrolCustomer>>;
-    await changed('customer enrolled', async () => {
-      customer = await enrolCustomer(gateway.database, xbank, 'ana');
-    });
+    await changed(
+      'customer enrolled',
+      async () => {
+        customer = await enrolCustomer(gateway.database, xbank, 'ana');
+      },
+      2,
+    );
     const kid = customer.signing.kid;
     expect(await resolve(kid)).toEqual(customer.signing.publicJwk);
     const before = statementsNow();
@@ -203,11 +209,49 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
     expect(await resolve(signing.kid)).toBe('KEY_UNKNOWN');
   });
 
+  it('serves a party (by id or alias) again without a statement, and reads it again when it changes', async () => {
+    let customer = undefined as unknown as Awaited<ReturnType<typeof enrolCustomer>>;
+    await changed(
+      'customer enrolled',
+      async () => {
+        customer = await enrolCustomer(gateway.database, xbank, 'cem');
+      },
+      2,
+    );
+    await changed('alias added', () =>
+      gateway.database.query('INSERT INTO aliases (alias, party_id) VALUES ($1, $2)', [
+        '+38970000111',
+        customer.id,
+      ]),
+    );
+    const cached = { cache, now: gateway.now() };
+    expect((await findParty(gateway.database, customer.id, cached))?.displayName).toBe('cem');
+    expect((await resolveParty(gateway.database, '+38970000111', cached)).id).toBe(customer.id);
+    const before = statementsNow();
+    expect((await findParty(gateway.database, customer.id, cached))?.displayName).toBe('cem');
+    expect((await resolveParty(gateway.database, '+38970000111', cached)).id).toBe(customer.id);
+    expect(statementsNow() - before).toBe(0);
+    await changed('party renamed', () =>
+      gateway.database.query("UPDATE parties SET display_name = 'Cem' WHERE id = $1", [customer.id]),
+    );
+    expect((await findParty(gateway.database, customer.id, cached))?.displayName).toBe('Cem');
+    await changed('alias removed', () =>
+      gateway.database.query('DELETE FROM aliases WHERE alias = $1', ['+38970000111']),
+    );
+    await expect(resolveParty(gateway.database, '+38970000111', cached)).rejects.toMatchObject({
+      code: 'PARTY_UNKNOWN',
+    });
+  });
+
   it('tells nothing for a transaction that rolled back', async () => {
     let customer = undefined as unknown as Awaited<ReturnType<typeof enrolCustomer>>;
-    await changed('customer enrolled', async () => {
-      customer = await enrolCustomer(gateway.database, xbank, 'bea');
-    });
+    await changed(
+      'customer enrolled',
+      async () => {
+        customer = await enrolCustomer(gateway.database, xbank, 'bea');
+      },
+      2,
+    );
     expect(await resolve(customer.signing.kid)).toEqual(customer.signing.publicJwk);
     const heardBefore = heard;
     await gateway.database

@@ -1,6 +1,7 @@
 import type { PublicJwk } from '@mpay/envelope';
 import type { Database } from '@mpay/storage';
 import type { BoundKey } from './bindings.ts';
+import type { Party } from './parties.ts';
 
 /** Whom a signing key speaks for, as `ownerOfKid` found it: the binding's customer or the certificate's merchant. */
 export interface KeyOwner {
@@ -32,7 +33,8 @@ interface Entry<T> {
  * Only what was found active and valid is kept, never an absence: a key
  * registered a moment ago is found at once. An entry is dropped
  *
- * - when any row of `key_bindings` or `key_certificates` changes, on this
+ * - when any row of `key_bindings`, `key_certificates`, `parties` or
+ *   `aliases` changes, on this
  *   instance or another on the same database: a trigger notifies
  *   `registry_changed` in the writing transaction (sent at its commit), and
  *   every instance's listener empties its cache (`listenForRegistryChanges`);
@@ -52,6 +54,7 @@ export class RegistryKeyCache {
   readonly #limits: RegistryKeyCacheLimits;
   readonly #signers = new Map<string, Entry<KeyOwner>>();
   readonly #bindings = new Map<string, Entry<BoundKey>>();
+  readonly #parties = new Map<string, Entry<Party>>();
   #generation = 0;
 
   constructor(limits: RegistryKeyCacheLimits) {
@@ -82,16 +85,33 @@ export class RegistryKeyCache {
     });
   }
 
+  /**
+   * The party a party id or an MSISDN alias names, from the cache or `load`
+   * (kept until ttlMs; `parties` and `aliases` notify like the keys). The
+   * party is frozen: every caller shares it.
+   */
+  async party(
+    idOrAlias: string,
+    now: Date,
+    load: () => Promise<Party | undefined>,
+  ): Promise<Party | undefined> {
+    return this.#through(this.#parties, idOrAlias, now, async () => {
+      const party = await load();
+      return party === undefined ? undefined : { value: Object.freeze({ ...party }), validUntil: never };
+    });
+  }
+
   /** Forgets everything: the registry changed (here or on another instance), or may have unseen. */
   clear(): void {
     this.#generation += 1;
     this.#signers.clear();
     this.#bindings.clear();
+    this.#parties.clear();
   }
 
   /** Entries held now (tests, metrics). */
   get size(): number {
-    return this.#signers.size + this.#bindings.size;
+    return this.#signers.size + this.#bindings.size + this.#parties.size;
   }
 
   async #through<T>(
@@ -121,6 +141,23 @@ export class RegistryKeyCache {
     return found.value;
   }
 }
+
+/** A lookup through the cache at the service's time `now`. */
+export interface CachedAt {
+  readonly cache: RegistryKeyCache;
+  readonly now: Date;
+}
+
+/** The context's key cache at its clock's now, or undefined when it has none (every lookup reads). */
+export function cachedAt(context: {
+  readonly keyCache?: RegistryKeyCache | undefined;
+  readonly clock: () => Date;
+}): CachedAt | undefined {
+  return context.keyCache === undefined ? undefined : { cache: context.keyCache, now: context.clock() };
+}
+
+/** A party has no end of validity of its own: only ttlMs and the notifications bound its entry. */
+const never = new Date(8.64e15);
 
 /** The channel the registry's trigger notifies (migration 0009_registry_changes.sql). */
 export const registryChangedChannel = 'registry_changed';

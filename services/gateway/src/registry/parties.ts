@@ -1,5 +1,6 @@
 import { MpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
+import type { CachedAt } from './key-cache.ts';
 
 export type PartyKind = 'person' | 'merchant';
 
@@ -58,22 +59,31 @@ export async function addAlias(sql: Sql, alias: string, partyId: string): Promis
   if (added.rowCount === 0) throw new MpayError('ALIAS_EXISTS');
 }
 
-export async function findParty(sql: Sql, id: string): Promise<Party | undefined> {
-  const { rows } = await sql.query<PartyRow>(`SELECT ${partyColumns} FROM parties WHERE id = $1`, [id]);
-  return rows[0] === undefined ? undefined : toParty(rows[0]);
+/** The party registered under `id`; through the gateway's key cache when `cached` names it. */
+export async function findParty(sql: Sql, id: string, cached?: CachedAt): Promise<Party | undefined> {
+  const read = async () => {
+    const { rows } = await sql.query<PartyRow>(`SELECT ${partyColumns} FROM parties WHERE id = $1`, [id]);
+    return rows[0] === undefined ? undefined : toParty(rows[0]);
+  };
+  // An id never has the form of an alias (an MSISDN), so one map serves both lookups.
+  return cached === undefined ? read() : cached.cache.party(id, cached.now, read);
 }
 
-/** Resolves a party address or an MSISDN alias (`+38970123456`) to the party. */
-export async function resolveParty(sql: Sql, idOrAlias: string): Promise<Party> {
-  const { rows } = await sql.query<PartyRow>(
-    `SELECT ${partyColumns} FROM parties WHERE id = $1
-     UNION ALL
-     SELECT p.id, p.kind, p.display_name, p.bank_id, p.webhook_url FROM aliases a JOIN parties p ON p.id = a.party_id
-     WHERE a.alias = $1 LIMIT 1`,
-    [idOrAlias],
-  );
-  if (rows[0] === undefined) throw new MpayError('PARTY_UNKNOWN');
-  return toParty(rows[0]);
+/** Resolves a party address or an MSISDN alias (`+38970123456`) to the party; through the key cache when `cached` names it. */
+export async function resolveParty(sql: Sql, idOrAlias: string, cached?: CachedAt): Promise<Party> {
+  const read = async () => {
+    const { rows } = await sql.query<PartyRow>(
+      `SELECT ${partyColumns} FROM parties WHERE id = $1
+       UNION ALL
+       SELECT p.id, p.kind, p.display_name, p.bank_id, p.webhook_url FROM aliases a JOIN parties p ON p.id = a.party_id
+       WHERE a.alias = $1 LIMIT 1`,
+      [idOrAlias],
+    );
+    return rows[0] === undefined ? undefined : toParty(rows[0]);
+  };
+  const party = cached === undefined ? await read() : await cached.cache.party(idOrAlias, cached.now, read);
+  if (party === undefined) throw new MpayError('PARTY_UNKNOWN');
+  return party;
 }
 
 export async function updateWebhookUrl(sql: Sql, partyId: string, webhookUrl: string): Promise<void> {

@@ -13,6 +13,7 @@ import {
   verifyCustomerRegistration,
 } from '../registry/bindings.ts';
 import { currentCertificate, revokeCertificate } from '../registry/certificates.ts';
+import { cachedAt } from '../registry/key-cache.ts';
 import { LookupRate } from '../registry/lookup-rate.ts';
 import { findParty, resolveParty } from '../registry/parties.ts';
 import { type MerchantRegistration, registerMerchant } from '../registry/register.ts';
@@ -119,12 +120,12 @@ export function registerRegistryRoutes(
   };
   app.get('/parties/:id/sealing-key', { schema: sealingSchema }, async (request) => {
     const caller = await authenticateParty(context, request);
-    const merchant = await findParty(context.database, caller.partyId);
+    const merchant = await findParty(context.database, caller.partyId, cachedAt(context));
     if (merchant?.kind !== 'merchant') throw new MpayError('FORBIDDEN', 'a merchant asks');
     // A party id only, never a phone number: the merchant resolved the alias already.
     const id = String((request.params as { id?: unknown }).id);
     if (!isPartyId(id)) throw new MpayError('PARTY_UNKNOWN');
-    const party = await resolveParty(context.database, id);
+    const party = await resolveParty(context.database, id, cachedAt(context));
     if (party.kind !== 'person') throw new MpayError('PARTY_UNKNOWN');
     const bound = await activeBindingOf(context.database, party.id, context.clock(), context.keyCache).catch(
       () => {
@@ -194,9 +195,12 @@ export function registerRegistryRoutes(
       preValidation,
     },
     async (request, reply) => {
-      return answerOnce(context, request, reply, 'operator', 201, (sql) =>
+      const answer = await answerOnce(context, request, reply, 'operator', 201, (sql) =>
         registerMerchant(context, sql, request.body as MerchantRegistration),
       );
+      // A merchant registered again (a new name, a new webhook): this instance reads it at once.
+      context.keyCache?.clear();
+      return answer;
     },
   );
   const alias = {
