@@ -3,9 +3,12 @@ import { errorCategoryOf, isErrorCode, isMpayError } from '@mpay/protocol';
 /**
  * A money order (a transfer, a bill payment) as the customer entered it and
  * the page signs it, and the request id it goes with. The bank carries out a
- * money request once per request id (the order's id) and answers any later
- * request with that id BANKING_REQUEST_REPLAYED; so the page draws one id per
- * order entered and sends every try of that order with it. Another order (the
+ * money request once per request id (the order's id), records its outcome
+ * with its effect, and answers a later try with that id and the same fields
+ * (signed again) that recorded outcome; a try with other fields under that id
+ * is BANKING_REQUEST_REPLAYED (so is a try after the session that made it
+ * ended: then the page looks for the order on the statement). So the page
+ * draws one id per order entered and sends every try of that order with it. Another order (the
  * customer changed the payee, the amount or a reference) is another id. Pure:
  * the section's hook (order.ts) keeps the open order in IndexedDB.
  */
