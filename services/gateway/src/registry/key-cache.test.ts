@@ -2,7 +2,14 @@ import { generateEncryptionKeyPair, generateSigningKeyPair, type PublicJwk } fro
 import { isMpayError } from '@mpay/protocol';
 import { statementCounts } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addBank, enrolCustomer, openTestGateway, type TestBank, type TestGateway } from '../test-helpers.ts';
+import {
+  addBank,
+  enrolCustomer,
+  openTestGateway,
+  type TestBank,
+  type TestCustomer,
+  type TestGateway,
+} from '../test-helpers.ts';
 import type { BoundKey } from './bindings.ts';
 import { certificateBySigningKid } from './certificates.ts';
 import { type KeyOwner, listenForRegistryChanges, RegistryKeyCache } from './key-cache.ts';
@@ -149,15 +156,22 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
     expect(cache.size).toBe(0);
   }
 
-  it("serves a customer's key again without a statement, and drops it when the binding is revoked by SQL", async () => {
-    let customer = undefined as unknown as Awaited<ReturnType<typeof enrolCustomer>>;
+  /** A customer enrolled (the party and the binding: two commits, two notifications), both heard. */
+  async function enrolled(name: string): Promise<TestCustomer> {
+    let customer: TestCustomer | undefined;
     await changed(
-      'customer enrolled',
+      `${name} enrolled`,
       async () => {
-        customer = await enrolCustomer(gateway.database, xbank, 'ana');
+        customer = await enrolCustomer(gateway.database, xbank, name);
       },
       2,
     );
+    if (customer === undefined) throw new Error('assertion failed: enrolled');
+    return customer;
+  }
+
+  it("serves a customer's key again without a statement, and drops it when the binding is revoked by SQL", async () => {
+    const customer = await enrolled('ana');
     const kid = customer.signing.kid;
     expect(await resolve(kid)).toEqual(customer.signing.publicJwk);
     const before = statementsNow();
@@ -210,14 +224,7 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
   });
 
   it('serves a party (by id or alias) again without a statement, and reads it again when it changes', async () => {
-    let customer = undefined as unknown as Awaited<ReturnType<typeof enrolCustomer>>;
-    await changed(
-      'customer enrolled',
-      async () => {
-        customer = await enrolCustomer(gateway.database, xbank, 'cem');
-      },
-      2,
-    );
+    const customer = await enrolled('cem');
     await changed('alias added', () =>
       gateway.database.query('INSERT INTO aliases (alias, party_id) VALUES ($1, $2)', [
         '+38970000111',
@@ -244,14 +251,7 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
   });
 
   it('tells nothing for a transaction that rolled back', async () => {
-    let customer = undefined as unknown as Awaited<ReturnType<typeof enrolCustomer>>;
-    await changed(
-      'customer enrolled',
-      async () => {
-        customer = await enrolCustomer(gateway.database, xbank, 'bea');
-      },
-      2,
-    );
+    const customer = await enrolled('bea');
     expect(await resolve(customer.signing.kid)).toEqual(customer.signing.publicJwk);
     const heardBefore = heard;
     await gateway.database
