@@ -72,6 +72,16 @@ async function verifiedLogMark(): Promise<string> {
   return (await mark.textContent()) ?? '';
 }
 
+/** The gateway's device pushes of a refund not yet delivered (due or retrying). */
+async function undeliveredRefundPushes(refundId: string): Promise<number> {
+  const { rows } = await test.platform.gateway.context.database.query<{ count: number | string }>(
+    `SELECT count(*) AS count FROM outbox
+      WHERE kind = 'device_push' AND delivered_at IS NULL AND abandoned_at IS NULL AND payload LIKE $1`,
+    [`%${refundId}%`],
+  );
+  return Number(rows[0]?.count ?? 0);
+}
+
 /** Opens the waiting request for `amount` from the list (it arrives live). */
 async function openRequest(amount: string): Promise<void> {
   await page.getByRole('button', { name: 'Requests' }).click();
@@ -626,6 +636,11 @@ describe('the wallet pays with its own device key (iMS)', () => {
 
     // Locked, the phone hears nothing; a second refund comes meanwhile; the payment's receipt finds it.
     await page.getByRole('button', { name: 'Lock' }).click();
+    const hub = test.platform.gateway.context.hub;
+    await waitFor(() => !hub.isConnected(customer.id), {
+      deadlineMs: backgroundWorkDeadlineMs,
+      what: 'the locked page to close its event stream',
+    });
     const missed = await test.merchant.refund(teaPaymentId, { amount: createAmount('EUR', 2_50n) });
     await waitFor(
       async () => (await test.merchant.refundStatus(teaPaymentId, missed.refundId)).status === 'completed',
@@ -634,6 +649,12 @@ describe('the wallet pays with its own device key (iMS)', () => {
         what: 'the second refund to complete',
       },
     );
+    // The refund's push is an outbox row delivered after the refund completed: on a busy machine it could
+    // still be due when the page unlocks and reach the new stream live. The test waits until it went (to no stream).
+    await waitFor(async () => (await undeliveredRefundPushes(missed.refundId)) === 0, {
+      deadlineMs: backgroundWorkDeadlineMs,
+      what: "the gateway's push of the second refund to be delivered while the page is locked",
+    });
     await page.getByLabel('PIN', { exact: true }).fill(customer.pin);
     await page.getByRole('button', { name: 'Unlock' }).click();
     await page.getByRole('button', { name: 'History' }).click();
