@@ -37,8 +37,16 @@ export const platformInstitutions: readonly DeploymentInstitution[] = Object.fre
 /**
  * What `mpay up` is to call on every start, before it starts the services:
  * creates `<dataDir>/pki` (the CA and every service's certificate) the first
- * time, reissues certificates that expire within 30 days. Not wired yet.
+ * time, reissues certificates that expire within 30 days. Its warnings (a CA
+ * without name constraints) go to `warn`, once per call: the standard error
+ * unless told otherwise.
  */
-export function ensurePlatformPki(dataDir: string, options: PkiOptions = {}): Promise<EnsureReport> {
-  return ensureDeploymentPki(dataDir, platformInstitutions, options);
+export async function ensurePlatformPki(
+  dataDir: string,
+  options: PkiOptions = {},
+  warn: (line: string) => void = (line) => process.stderr.write(line),
+): Promise<EnsureReport> {
+  const report = await ensureDeploymentPki(dataDir, platformInstitutions, options);
+  for (const warning of report.warnings ?? []) warn(`mpay: warning: ${warning}\n`);
+  return report;
 }

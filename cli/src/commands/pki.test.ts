@@ -105,6 +105,83 @@ describe('mpay pki', () => {
     );
   });
 
+  it('ca begin, switch and retire replace the CA in order, list shows each CA, and steps out of order are refused', async () => {
+    await run('pki', 'init');
+    const pki = join(dataDir, 'pki');
+    const early = await run('pki', 'ca', 'switch');
+    expect(early.status).toBe(1);
+    expect(early.stderr).toContain(
+      `PKI_INVALID: The deployment's certificate folder is missing, incomplete or damaged; the detail names the file. (${join(pki, 'ca.next.cert.pem')}: missing: no next CA to switch to (\`mpay pki ca begin\` first))`,
+    );
+    expect((await run('pki', 'ca', 'retire')).stderr).toContain('no previous CA to retire');
+    expect((await run('pki', 'ca', 'rotate')).status).toBe(2);
+    expect((await run('pki', 'ca')).status).toBe(2);
+
+    const oldCa = new X509Certificate(await readFile(join(pki, 'ca.cert.pem'), 'utf8'));
+    const begun = await run('pki', 'ca', 'begin', '--no-reload', '--json');
+    expect(begun.status).toBe(0);
+    expect(JSON.parse(begun.stdout)).toMatchObject({
+      step: 'begin',
+      paths: [join(pki, 'ca.next.key.pem'), join(pki, 'ca.next.cert.pem')],
+      reload: { signalled: false, why: '--no-reload' },
+    });
+    const duringBegin = await run('pki', 'list');
+    expect(duringBegin.stdout).toMatch(/^CA {2}\S+\/ca\.cert\.pem\n/);
+    expect(duringBegin.stdout).toMatch(
+      /\nnext CA {2}\S+\/ca\.next\.cert\.pem\n {2}subject: .*\n {2}permits: .*\n {2}not after: \S+ \(\d+ days left\)/,
+    );
+    expect(duringBegin.stdout).not.toContain('NOT issued');
+
+    const switched = await run('pki', 'ca', 'switch');
+    expect(switched.status).toBe(0);
+    expect(switched.stdout).toContain('switched to the next CA');
+    expect(switched.stdout).toContain('xbank/bank: reissued (ca-switch)');
+    expect(switched.stdout).toContain(`not reloaded (no deployment.json in ${dataDir})`);
+    const newCa = new X509Certificate(await readFile(join(pki, 'ca.cert.pem'), 'utf8'));
+    expect(newCa.fingerprint256).not.toBe(oldCa.fingerprint256);
+    for (const institution of platformInstitutions) {
+      for (const service of institution.services) {
+        const leaf = new X509Certificate(
+          await readFile(join(pki, institution.id, `${String(service)}.cert.pem`), 'utf8'),
+        );
+        expect(
+          leaf.checkIssued(newCa) && leaf.verify(newCa.publicKey),
+          `${institution.id}/${String(service)}`,
+        ).toBe(true);
+      }
+    }
+    const duringSwitch = await run('pki', 'list');
+    expect(duringSwitch.stdout).toMatch(/\nprevious CA {2}\S+\/ca\.previous\.cert\.pem\n/);
+    expect((await run('pki', 'ca', 'switch')).stderr).toContain('the switch is done');
+
+    const retired = await run('pki', 'ca', 'retire');
+    expect(retired.status).toBe(0);
+    expect(retired.stdout).toContain(`removed ${join(pki, 'ca.previous.cert.pem')}`);
+    expect((await run('pki', 'list')).stdout).not.toContain('previous CA');
+  });
+
+  it('init (what mpay up runs at start) warns once of a CA without name constraints', async () => {
+    await run('pki', 'init');
+    const legacy = await createUnconstrainedCa(new Date(), 'legacy');
+    await writeFile(join(dataDir, 'pki', 'ca.key.pem'), legacy.keyPem);
+    await writeFile(join(dataDir, 'pki', 'ca.cert.pem'), legacy.certPem);
+    const warned = await run('pki', 'init');
+    expect(warned.status).toBe(0);
+    const warning = `mpay: warning: ${join(dataDir, 'pki', 'ca.cert.pem')}: this CA has no name constraints (made by an older mpay): whoever trusts it trusts it for every site; \`mpay pki ca begin\` then \`mpay pki ca switch\` replace it by a name-constrained CA\n`;
+    expect(warned.stderr).toBe(warning);
+    expect((await run('pki', 'ca', 'begin', '--permit', 'pay.example')).status).toBe(0);
+    expect((await run('pki', 'ca', 'switch')).status).toBe(0);
+    expect((await run('pki', 'init')).stderr).toBe('');
+    expect((await run('pki', 'list')).stdout).toContain(
+      'permits:   DNS:localhost, DNS:pay.example, IP:127.0.0.0/8, IP:::1/128 (name-constrained)',
+    );
+    // A constrained CA's constraints are copied: nothing to permit besides them.
+    expect((await run('pki', 'ca', 'retire')).status).toBe(0);
+    const widened = await run('pki', 'ca', 'begin', '--permit', 'other.example');
+    expect(widened.status).toBe(1);
+    expect(widened.stderr).toContain("the next CA copies this CA's name constraints");
+  });
+
   it('rotate and issue send SIGUSR2 to the mpay up running from the folder, and to nothing else', async () => {
     await run('pki', 'init');
     const deployment = (pid: number | undefined, tls = true, pidStartTicks?: string) =>
@@ -173,6 +250,13 @@ describe('mpay pki', () => {
         signalled: false,
         why: '--no-reload',
       });
+      // A CA rotation's step: the same reload.
+      const begun = await run('pki', 'ca', 'begin');
+      expect(begun.status).toBe(0);
+      expect(begun.stdout).toContain(
+        `sent SIGUSR2 to the platform running from ${dataDir} (pid ${pid}): it reloads the CAs now`,
+      );
+      await saw('reload SIGUSR2', 3);
       // Not SIGHUP: a terminal sends that one too; nothing but SIGUSR2 ever came.
       expect(output).not.toContain('reload SIGHUP');
 

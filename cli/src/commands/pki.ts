@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  beginCaRotation,
+  type CaRotationReport,
   checkOperatorPermitted,
   type EnsureReport,
   isHostName,
@@ -10,14 +12,16 @@ import {
   type PermittedNames,
   parseIpRange,
   pkiDirOf,
+  retireCa,
   rotateDeploymentPki,
+  switchCa,
 } from '@mpay/pki';
 import { processStartTicks } from '../platform/tls.ts';
 import { type Deployment, dataDirOf, readJson } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 import { ensurePlatformPki } from './pki-platform.ts';
 
-export const pkiUsage = `usage: mpay pki init|issue|rotate|list [--data DIR] [--json]
+export const pkiUsage = `usage: mpay pki init|issue|rotate|ca|list [--data DIR] [--json]
   init [--permit NAME|CIDR]...  create <data>/pki: the deployment's CA and a certificate per service of the platform
                               (again: keeps what is current, reissues what expires within 30 days). The CA is
                               name-constrained: it can vouch for localhost, 127.0.0.0/8 and ::1 only, plus each
@@ -28,7 +32,16 @@ export const pkiUsage = `usage: mpay pki init|issue|rotate|list [--data DIR] [--
                               that data folder (deployment.json's pid, an \`mpay up\` on TLS) is sent SIGUSR2 and
                               switches to them without a restart (open connections keep theirs); --no-reload: it
                               does not, they are used from its next start
-  list                        each certificate's subject, names, expiry and days left
+  ca begin [--no-reload]      replace the CA in three steps, each reloaded as rotate is (with other machines: copy
+                              <data>/pki there and reload them after each step): begin makes the next CA
+                              (ca.next.*.pem, the current one's name constraints, a new key) and every service
+                              trusts both; nothing is reissued. After a CA without name constraints (an older
+                              mpay's) the next one permits loopback, the certificates' hosts and each --permit
+  ca switch [--no-reload]     the next CA becomes the CA (ca.key.pem, ca.cert.pem) and reissues every service
+                              certificate; the old one stays trusted as ca.previous.cert.pem (its key is gone)
+  ca retire [--no-reload]     stop trusting the previous CA (refused while a service certificate is still its)
+  list                        the CAs (current, next, previous) and each certificate's subject, names, expiry
+                              and days left
 `;
 
 interface PkiArguments {
@@ -95,11 +108,30 @@ function describeReport(report: EnsureReport, dataDir: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** What `ca begin|switch|retire` did, one line per file and per service. */
+function describeCaRotation(report: CaRotationReport): string {
+  const lines = {
+    begin: 'next CA created: every service trusts it beside the CA (`mpay pki ca switch` is next)',
+    switch:
+      'switched to the next CA: it issues from now on; the previous one stays trusted (`mpay pki ca retire` is next)',
+    retire: 'previous CA retired: only the CA is trusted',
+  };
+  return `${[
+    lines[report.step],
+    ...report.paths.map((path) => `  ${report.step === 'retire' ? 'removed' : 'wrote'} ${path}`),
+    ...(report.services ?? []).map(
+      (entry) => `  ${entry.institution}/${entry.service}: ${entry.action} (${entry.reason ?? ''})`,
+    ),
+  ].join('\n')}\n`;
+}
+
+const caRoleNames = { current: 'CA', next: 'next CA', previous: 'previous CA' } as const;
+
 function describeList(listed: readonly ListedCertificate[]): string {
   return listed
     .map((entry) =>
       [
-        `${entry.role === 'ca' ? 'CA' : `${entry.institution ?? '?'}/${entry.service ?? '?'}`}  ${entry.path}`,
+        `${entry.role === 'ca' ? caRoleNames[entry.caRole ?? 'current'] : `${entry.institution ?? '?'}/${entry.service ?? '?'}`}  ${entry.path}`,
         `  subject:   ${entry.subject}`,
         ...(entry.role === 'ca'
           ? [
@@ -109,7 +141,13 @@ function describeList(listed: readonly ListedCertificate[]): string {
             ]
           : [`  names:     ${entry.subjectAltNames.join(', ') || '(none)'}`]),
         `  not after: ${entry.notAfter.toISOString()} (${entry.daysLeft} days left${entry.daysLeft < 0 ? ', EXPIRED' : ''})`,
-        ...(entry.issuedByCa ? [] : ['  NOT issued by this CA']),
+        ...(entry.issuedByCa
+          ? []
+          : [
+              entry.issuedBy === undefined
+                ? '  NOT issued by this CA'
+                : `  issued by the ${caRoleNames[entry.issuedBy]}, not the CA`,
+            ]),
         '',
       ].join('\n'),
     )
@@ -190,7 +228,7 @@ export async function signalRunningPlatform(dataDir: string): Promise<PlatformSi
   return { signalled: true, pid };
 }
 
-/** rotate's and issue's reload: the running platform signalled unless `--no-reload`, and the line that says so. */
+/** rotate's, issue's and ca's reload: the running platform signalled unless `--no-reload`, and the line that says so. */
 async function reloadRunningPlatform(
   dataDir: string,
   flags: ReadonlyMap<string, string>,
@@ -216,8 +254,10 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
     return 2;
   }
   const [verb, ...rest] = parsed.positional;
-  if (parsed.permits.length > 0 && verb !== 'init') {
-    io.stderr(`mpay pki: --permit is for init (the CA's name constraints are fixed when it is created)\n`);
+  if (parsed.permits.length > 0 && verb !== 'init' && !(verb === 'ca' && rest[0] === 'begin')) {
+    io.stderr(
+      `mpay pki: --permit is for init and ca begin (the CA's name constraints are fixed when it is created)\n`,
+    );
     return 2;
   }
   const dataDir = dataDirOf(parsed.flags);
@@ -232,8 +272,26 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
         io.stderr(`mpay pki: ${permitted}\n`);
         return 2;
       }
-      const report = await ensurePlatformPki(dataDir, { permitted });
+      const report = await ensurePlatformPki(dataDir, { permitted }, (line) => io.stderr(line));
       print(report, describeReport(report, dataDir));
+      return 0;
+    }
+    case 'ca': {
+      const [step, ...more] = rest;
+      if (more.length > 0 || (step !== 'begin' && step !== 'switch' && step !== 'retire')) break;
+      const permitted = permittedNamesOf(parsed.permits);
+      if (typeof permitted === 'string') {
+        io.stderr(`mpay pki: ${permitted}\n`);
+        return 2;
+      }
+      const run = { begin: beginCaRotation, switch: switchCa, retire: retireCa }[step];
+      const report = await run(dataDir, parsed.permits.length > 0 ? { permitted } : {});
+      const { reload, line } = await reloadRunningPlatform(
+        dataDir,
+        parsed.flags,
+        step === 'switch' ? 'CAs and certificates' : 'CAs',
+      );
+      print({ ...report, reload }, `${describeCaRotation(report)}${line}`);
       return 0;
     }
     case 'issue': {

@@ -3,13 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { createHttpServer } from '@mpay/http-server';
-import { rotateDeploymentPki, tlsClientScope } from '@mpay/pki';
+import {
+  beginCaRotation,
+  loadServiceTls,
+  publicServerTls,
+  retireCa,
+  rotateDeploymentPki,
+  switchCa,
+  tlsClientScope,
+} from '@mpay/pki';
 import { isMpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { presentedAt } from '../../../test/support/tls-presented.ts';
 import { ensurePlatformPki } from '../commands/pki-platform.ts';
-import { describeTlsReload, loadPlatformTls, type PlatformTls, tlsWanted } from './tls.ts';
+import { describeTlsReload, loadPlatformTls, type PlatformTls, tlsWanted, trustDeploymentCa } from './tls.ts';
 
 describe('whether mpay up runs TLS', () => {
   it('does by default', () => {
@@ -114,7 +122,64 @@ describe('PlatformTls.reload', () => {
     expect(await clientSeenByXbank()).toBe(gateway?.current.fingerprint256);
   });
 
-  it('refuses certificates of another CA (a new CA needs a restart)', async () => {
+  it('follows a CA rotation: both CAs trusted after begin, the new certificates after switch, one CA after retire', async () => {
+    tls = await loadPlatformTls(dataDir, ['gateway', 'xbank']);
+    const platform = tls;
+    const gatewayPort = await serve(platform, 'gateway');
+    const count = (pem: string) => pem.split('-----BEGIN CERTIFICATE-----').length - 1;
+    expect(count(platform.caPem)).toBe(1);
+    const before = await presentedAt(gatewayPort, platform.caPem);
+    // A server of the old CA that the rotation does not reach (an institution on another machine, not yet switched).
+    const elsewhere = createHttpServer({
+      name: 'elsewhere',
+      tls: publicServerTls(await loadServiceTls(dataDir, 'xbank', 'bank')),
+    });
+    elsewhere.get('/ok', async () => ({ ok: true }));
+    servers.push(elsewhere);
+    await elsewhere.listen({ port: 0, host: '127.0.0.1' });
+    const elsewhereUrl = `https://localhost:${(elsewhere.server.address() as { port: number }).port}/ok`;
+    const statusWith = (fetchWith: (url: string) => Promise<Response>) =>
+      fetchWith(elsewhereUrl).then(
+        (answer) => answer.status,
+        () => 'refused',
+      );
+
+    await beginCaRotation(dataDir);
+    const afterBegin = await platform.reload();
+    expect(
+      afterBegin.every((change) => change.previous.fingerprint256 === change.current.fingerprint256),
+    ).toBe(true);
+    expect(count(platform.caPem)).toBe(2);
+    expect(describeTlsReload(afterBegin)[0]).toMatch(
+      /^TLS reloaded: gateway \(fsp\.mpay\) certificate [0-9A-F]+ unchanged, valid until \S+, trusting 2 CAs \(a CA rotation\)$/,
+    );
+    const bundleOfBegin = platform.caPem;
+
+    await switchCa(dataDir);
+    const afterSwitch = await platform.reload();
+    const gateway = afterSwitch.find((change) => change.service === 'gateway');
+    expect(gateway?.current.fingerprint256).not.toBe(before);
+    // New connections get the certificate of the new CA; the bundle of the begin step (old + new) verifies it.
+    expect(await presentedAt(gatewayPort, bundleOfBegin)).toBe(gateway?.current.fingerprint256);
+    expect(count(platform.caPem)).toBe(2);
+    // The process's CA-only client and a CLI command (trustDeploymentCa) trust the previous CA still.
+    expect(await statusWith((url) => platform.fetch(url, {}))).toBe(200);
+    const globalFetch = globalThis.fetch;
+    try {
+      await trustDeploymentCa(platform.caPath);
+      expect(await statusWith((url) => globalThis.fetch(url))).toBe(200);
+    } finally {
+      globalThis.fetch = globalFetch;
+    }
+
+    await retireCa(dataDir);
+    await platform.reload();
+    expect(count(platform.caPem)).toBe(1);
+    expect(await statusWith((url) => platform.fetch(url, {}))).toBe('refused');
+    expect(await presentedAt(gatewayPort, platform.caPem)).toBe(gateway?.current.fingerprint256);
+  });
+
+  it('refuses certificates of another CA outside a rotation (a new CA needs a restart)', async () => {
     tls = await loadPlatformTls(dataDir, ['gateway']);
     const port = await serve(tls, 'gateway');
     const before = await presentedAt(port, tls.caPem);
@@ -126,7 +191,7 @@ describe('PlatformTls.reload', () => {
     );
     expect(isMpayError(refusal, 'PKI_INVALID')).toBe(true);
     expect((refusal as { detail?: string }).detail).toMatch(
-      /ca\.cert\.pem: not the CA the platform started with/,
+      /ca\.cert\.pem: none of the CAs the platform trusts now/,
     );
     expect(await presentedAt(port, tls.caPem)).toBe(before);
   });

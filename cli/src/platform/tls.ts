@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { type FetchFunction, setFetchSource } from '@mpay/http-client';
 import type { ServerTls } from '@mpay/http-server';
 import {
@@ -6,9 +8,10 @@ import {
   checkServiceTlsMaterial,
   createCaTrustAgent,
   type InstitutionRoutes,
-  loadDeploymentCaCertificate,
+  loadDeploymentTrust,
   loadServiceTls,
   type PresentedCertificate,
+  pemBundleOf,
   presentedCertificateOf,
   type ServiceTls,
   type ServiceTlsMaterial,
@@ -66,7 +69,11 @@ export const witnessRoutePrefixes = Object.freeze(['/add-checkpoint']);
  *   the operator console) with the CA and no certificate.
  */
 export interface PlatformTls {
-  /** The deployment's CA certificate, PEM, and its path (for deployment.json and the banner). */
+  /**
+   * The deployment's trust bundle, PEM (the current CA, plus the next or the
+   * previous one during a CA rotation; the one of the last reload), and the
+   * current CA's path (for deployment.json and the banner).
+   */
   readonly caPem: string;
   readonly caPath: string;
   /** The `tls` option of that service's server (its key and certificate, PEM, for the SMTP server too). */
@@ -83,8 +90,10 @@ export interface PlatformTls {
    * and every service's client to them: the connections and calls to come
    * present the new certificates, open ones finish with theirs. All or
    * nothing: one file that fails a check refuses the reload (PKI_INVALID
-   * naming the file) and every service keeps its certificate. The CA stays
-   * the one of the start (a new CA needs a restart: PKI_INVALID). Reloads
+   * naming the file) and every service keeps its certificate. The trust
+   * bundle is read again too (a CA rotation: `mpay pki ca begin|switch|
+   * retire`); one that shares no CA with the bundle in use is refused (a
+   * CA replaced outside a rotation needs a restart: PKI_INVALID). Reloads
    * run one after the other. Resolves with each service's certificate
    * before and after (the same when its files did not change).
    */
@@ -100,6 +109,8 @@ export interface TlsReloadChange {
   readonly institution: string;
   readonly previous: PresentedCertificate;
   readonly current: PresentedCertificate;
+  /** How many CAs it trusts after the reload: 2 during a CA rotation. */
+  readonly trustedCas?: number;
 }
 
 /** What `mpay up` prints of a reload: one line per service. */
@@ -110,7 +121,11 @@ export function describeTlsReload(changes: readonly TlsReloadChange[]): string[]
       previous.fingerprint256 === current.fingerprint256
         ? `certificate ${current.serialNumber} unchanged`
         : `certificate ${previous.serialNumber} → ${current.serialNumber}`;
-    return `TLS reloaded: ${change.service} (${change.institution}) ${what}, valid until ${current.notAfter.toISOString()}`;
+    const trust =
+      change.trustedCas !== undefined && change.trustedCas > 1
+        ? `, trusting ${change.trustedCas} CAs (a CA rotation)`
+        : '';
+    return `TLS reloaded: ${change.service} (${change.institution}) ${what}, valid until ${current.notAfter.toISOString()}${trust}`;
   });
 }
 
@@ -217,7 +232,7 @@ export async function loadPlatformTls(
   services: readonly PlatformTlsService[],
   now: Date = new Date(),
 ): Promise<PlatformTls> {
-  const ca = await loadDeploymentCaCertificate(dataDir, now); // the certificate only: services never read the CA's key
+  const trust = await loadDeploymentTrust(dataDir, now); // certificates only: services never read a CA's key
   const institutions = platformInstitutions.map((institution) => institution.id);
   const loaded = new Map<PlatformTlsService, ServiceTls>();
   for (const service of services) {
@@ -232,8 +247,13 @@ export async function loadPlatformTls(
             : { institutions, pathPrefixes: interbankRoutePrefixes, pathPrefixPeers: bankIds };
     loaded.set(service, await serviceTlsOf(dataDir, holder.institution, holder.service, routes, now));
   }
-  const anonymous = createCaTrustAgent(ca.certPem);
-  const fetch = tlsFetch(anonymous);
+  // The process's client without a certificate: the same function for its whole life, its agent
+  // (and trust bundle) switched by a reload; the old agent closes once its calls are done.
+  let caPem = trust.certPem;
+  let anonymous = createCaTrustAgent(caPem);
+  let anonymousFetch = tlsFetch(anonymous);
+  const retired: Promise<void>[] = [];
+  const fetch: FetchFunction = (url, init) => anonymousFetch(url, init);
   setFetchSource(() => tlsClientScope.source() ?? fetch);
   const of = (service: PlatformTlsService): ServiceTls => {
     const tls = loaded.get(service);
@@ -242,22 +262,40 @@ export async function loadPlatformTls(
   };
   let reloading: Promise<unknown> = Promise.resolve();
   return {
-    caPem: ca.certPem,
+    get caPem() {
+      return caPem;
+    },
     caPath: caPathsOf(dataDir).certPath,
     server: (service) => of(service).server,
     // The service's fetch is one function for its whole life: a reload switches the agent behind it.
     scope: (service, work) => tlsClientScope.run(of(service).fetch, work),
     fetch,
     reload(now = new Date()) {
-      const run = reloading.then(() => reloadAll(dataDir, ca.certPem, loaded, now));
+      const run = reloading.then(async () => {
+        const result = await reloadAll(dataDir, caPem, loaded, now);
+        if (result.caPem !== caPem) {
+          const old = anonymous;
+          anonymous = createCaTrustAgent(result.caPem);
+          anonymousFetch = tlsFetch(anonymous);
+          caPem = result.caPem;
+          retired.push(old.close().catch(() => undefined));
+        }
+        return result.changes;
+      });
       reloading = run.catch(() => undefined);
       return run;
     },
     async close() {
       setFetchSource(undefined);
-      await Promise.all([anonymous.close(), ...[...loaded.values()].map((tls) => tls.close())]);
+      await Promise.all([anonymous.close(), ...retired, ...[...loaded.values()].map((tls) => tls.close())]);
     },
   };
+}
+
+/** The certificates of a PEM bundle (node:tls's `ca` string), by SHA-256 fingerprint. */
+function fingerprintsOf(bundlePem: string): Set<string> {
+  const blocks = bundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return new Set(blocks.map((block) => new X509Certificate(block).fingerprint256));
 }
 
 /** PlatformTls.reload: every file read and checked first, then every service switched (back again if one refuses). */
@@ -266,19 +304,21 @@ async function reloadAll(
   caPem: string,
   loaded: ReadonlyMap<PlatformTlsService, ServiceTls>,
   now: Date,
-): Promise<TlsReloadChange[]> {
-  const ca = await loadDeploymentCaCertificate(dataDir, now);
-  if (ca.certPem !== caPem) {
+): Promise<{ caPem: string; changes: TlsReloadChange[] }> {
+  const trust = await loadDeploymentTrust(dataDir, now);
+  // Each step of a CA rotation keeps one CA of the bundle before it trusted: a bundle sharing none is another deployment's.
+  const inUse = fingerprintsOf(caPem);
+  if (!trust.anchors.some((anchor) => inUse.has(anchor.certificate.fingerprint256))) {
     throw new MpayError(
       'PKI_INVALID',
-      `${caPathsOf(dataDir).certPath}: not the CA the platform started with (a new CA needs a restart)`,
+      `${caPathsOf(dataDir).certPath}: none of the CAs the platform trusts now (a CA replaced outside \`mpay pki ca begin|switch\` needs a restart)`,
     );
   }
   const fresh: { service: PlatformTlsService; tls: ServiceTls; material: ServiceTlsMaterial }[] = [];
   for (const [service, tls] of loaded) {
     const holder = holderOf(service);
     const material = await loadServiceTls(dataDir, holder.institution, holder.service, now);
-    if (material.caPem !== caPem) {
+    if (material.caPem !== trust.certPem) {
       throw new MpayError('PKI_INVALID', `${caPathsOf(dataDir).certPath}: changed during the reload`);
     }
     checkServiceTlsMaterial(material, servicePathsOf(dataDir, holder.institution, holder.service).certPath);
@@ -290,7 +330,10 @@ async function reloadAll(
     for (const { service, tls, material } of fresh) {
       const previous = tls.material;
       // Files not rewritten since: nothing to switch (the agent and its open connections stay).
-      const unchanged = previous.certPem === material.certPem && previous.keyPem === material.keyPem;
+      const unchanged =
+        previous.certPem === material.certPem &&
+        previous.keyPem === material.keyPem &&
+        previous.caPem === material.caPem;
       if (!unchanged) {
         switched.push({ tls, previous });
         tls.reload(material);
@@ -300,6 +343,7 @@ async function reloadAll(
         institution: material.institution,
         previous: presentedCertificateOf(previous.certPem),
         current: presentedCertificateOf(material.certPem),
+        trustedCas: trust.anchors.length,
       });
     }
   } catch (error) {
@@ -313,7 +357,7 @@ async function reloadAll(
     }
     throw error;
   }
-  return changes;
+  return { caPem: trust.certPem, changes };
 }
 
 /**
@@ -321,10 +365,19 @@ async function reloadAll(
  * the process's fetch trusts the deployment's CA (and nothing else) when
  * `caPath` names it; plain HTTP URLs are fetched as before. Replaces
  * globalThis.fetch, so that every call of the process (the SDK's, the
- * http-client's, the demo's meter) goes through it.
+ * http-client's, the demo's meter) goes through it. During a CA rotation
+ * the next or previous CA beside it (`ca.next.cert.pem`,
+ * `ca.previous.cert.pem` in the same folder) is trusted too, as the
+ * services do.
  */
 export async function trustDeploymentCa(caPath: string): Promise<void> {
-  const caPem = await readFile(caPath, 'utf8');
+  const folder = dirname(caPath);
+  const others = await Promise.all(
+    ['ca.next.cert.pem', 'ca.previous.cert.pem'].map((name) =>
+      join(folder, name) === caPath ? undefined : readFile(join(folder, name), 'utf8').catch(() => undefined),
+    ),
+  );
+  const caPem = pemBundleOf([await readFile(caPath, 'utf8'), ...others.filter((pem) => pem !== undefined)]);
   const agent = createCaTrustAgent(caPem);
   globalThis.fetch = tlsFetch(agent) as typeof globalThis.fetch;
 }

@@ -6,6 +6,7 @@ import {
   nameConstraintsOf,
   type PermittedNames,
   permittedSubtreesOf,
+  type Subtree,
 } from './name-constraints.ts';
 import { caSubject, checkHostName, checkInstitutionId, checkServiceName, serviceSubject } from './naming.ts';
 import { x509 } from './x509.ts';
@@ -73,9 +74,16 @@ export async function createDeploymentCa(options: {
   readonly limits?: Partial<PkiLimits>;
   /** DNS names (each with the names under it) and IP ranges the CA may name besides loopback. */
   readonly permitted?: PermittedNames;
+  /**
+   * Exactly these permitted subtrees instead of the defaults and `permitted`:
+   * the next CA of a rotation copies the current one's (`mpay pki ca begin`).
+   */
+  readonly permittedSubtrees?: readonly Subtree[];
 }): Promise<PemPair> {
   const limits = createPkiLimits(options.limits);
-  const subtrees = permittedSubtreesOf(options.permitted); // checked before any key is made
+  // Checked before any key is made (encodeNameConstraints refuses a subtree type it cannot write).
+  const subtrees = options.permittedSubtrees ?? permittedSubtreesOf(options.permitted);
+  const constraints = nameConstraintsExtension(subtrees);
   const keys = (await webcrypto.subtle.generateKey(keyAlgorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
   const notBefore = new Date(options.now.getTime() - limits.notBeforeBackdateSeconds * 1000);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
@@ -88,7 +96,7 @@ export async function createDeploymentCa(options: {
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      nameConstraintsExtension(subtrees),
+      constraints,
       // What the CA's certificates may be used for (Windows, macOS and OpenSSL read an EKU on a CA as a
       // limit): TLS servers and clients only, never code signing or mail, whoever holds ca.key.pem.
       new x509.ExtendedKeyUsageExtension([

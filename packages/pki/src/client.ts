@@ -14,8 +14,9 @@ export const defaultTlsClientLimits: TlsClientLimits = Object.freeze({ connectTi
 
 /**
  * An undici Agent that presents the service's certificate and trusts the
- * deployment's CA only (not the system's roots): a server is accepted when
- * its certificate chains to that CA and names the host called (localhost,
+ * deployment's CAs only (`caPem`, the trust bundle: one CA, two during a CA
+ * rotation; not the system's roots): a server is accepted when its
+ * certificate chains to one of them and names the host called (localhost,
  * 127.0.0.1 or a host of its SAN).
  */
 export function createTlsAgent(

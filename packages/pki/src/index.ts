@@ -7,6 +7,14 @@ export {
   type PemPair,
 } from './ca.ts';
 export {
+  beginCaRotation,
+  type CaRotationReport,
+  type CaRotationState,
+  caRotationState,
+  retireCa,
+  switchCa,
+} from './ca-rotation.ts';
+export {
   createCaTrustAgent,
   createReloadableTlsClient,
   createTlsAgent,
@@ -62,9 +70,12 @@ export {
   serviceTlsOf,
 } from './service-tls.ts';
 export {
+  type CaRole,
   caPathsOf,
+  caRotationPathsOf,
   type DeploymentInstitution,
   type DeploymentService,
+  type DeploymentTrust,
   type EnsureReport,
   ensureDeploymentPki,
   issueDeploymentCertificate,
@@ -75,10 +86,14 @@ export {
   listDeploymentPki,
   loadDeploymentCa,
   loadDeploymentCaCertificate,
+  loadDeploymentTrust,
   loadServiceTls,
   type PkiOptions,
+  pemBundleOf,
   pkiDirOf,
   rotateDeploymentPki,
   type ServiceTlsMaterial,
   servicePathsOf,
+  type TrustedCa,
+  unconstrainedCaWarning,
 } from './store.ts';

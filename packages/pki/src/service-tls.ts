@@ -39,14 +39,15 @@ export interface ServiceTls {
    * every server built with it follows `reload`.
    */
   readonly server: ServiceServerTls;
-  /** Its TLS client now: its certificate presented, the deployment's CA the only trust anchor. */
+  /** Its TLS client now: its certificate presented, the deployment's trust bundle (its CAs) the only anchors. */
   readonly agent: Agent;
   /** Its TLS client: one function for its whole life, presenting the certificate of the last reload. */
   readonly fetch: TlsFetch;
   /**
    * Switches the servers built with `server` and the client to `material`
-   * (same institution, service and CA: PKI_INVALID otherwise, nothing
-   * changed). Connections and calls already open keep the old certificate.
+   * (same institution and service: PKI_INVALID otherwise, nothing changed),
+   * its trust bundle too (a CA rotation's step: the caller checks that the
+   * bundles overlap). Connections and calls already open keep the old ones.
    * Check the material first with `checkServiceTlsMaterial`: a server that
    * refuses it here leaves the others switched.
    */
@@ -110,10 +111,10 @@ export async function serviceTlsOf(
     },
     fetch: client.fetch,
     reload(next) {
-      if (next.institution !== institution || next.service !== service || next.caPem !== loaded.caPem) {
+      if (next.institution !== institution || next.service !== service) {
         throw new MpayError(
           'PKI_INVALID',
-          `${institution}/${service}: a reload must keep the institution, the service and the CA`,
+          `${institution}/${service}: a reload must keep the institution and the service`,
         );
       }
       // A public port had no CA: it gets none now either (its secure context stays as it was).

@@ -20,20 +20,27 @@ import { checkInstitutionId, checkServiceName, isInstitutionId, isServiceName } 
 /**
  * The deployment's certificates in a folder:
  *
- *     <dataDir>/pki/ca.key.pem, ca.cert.pem              the root CA (key 0600)
+ *     <dataDir>/pki/ca.key.pem, ca.cert.pem              the root CA, the one that issues (key 0600)
+ *     <dataDir>/pki/ca.next.key.pem, ca.next.cert.pem    the next CA, during a rotation (`mpay pki ca begin`)
+ *     <dataDir>/pki/ca.previous.cert.pem                 the CA before the last switch, still trusted
+ *                                                        until `mpay pki ca retire` (no key: never issues again)
  *     <dataDir>/pki/<institution>/<service>.key.pem      a service's key (0600)
  *     <dataDir>/pki/<institution>/<service>.cert.pem     its certificate
  *
  * Every file is written to a temporary name, synced and renamed, so a crash
- * leaves the old file or the new one, never half of one. The CA is created
- * once and never replaced here; service certificates are reissued before
- * they expire (`leafRenewBeforeDays`) or on `rotate`.
+ * leaves the old file or the new one, never half of one. Service
+ * certificates are reissued before they expire (`leafRenewBeforeDays`) or on
+ * `rotate`. The CA is replaced in three steps (./ca-rotation.ts), so that
+ * institutions on other machines can follow one step at a time: the trust
+ * bundle every service verifies its peers with is the current CA plus the
+ * next or the previous one while a rotation is under way
+ * (loadDeploymentTrust).
  *
  * Only what issues certificates reads `ca.key.pem` (ensureDeploymentPki when
- * it must issue, issueDeploymentCertificate, rotateDeploymentPki): loading a
- * service's TLS reads the CA's certificate alone (loadDeploymentCaCertificate),
- * so the key may be kept unreadable to the services, or offline, between
- * issues.
+ * it must issue, issueDeploymentCertificate, rotateDeploymentPki, and a CA
+ * rotation's switch, which reads `ca.next.key.pem`): loading a service's TLS
+ * reads the CAs' certificates alone (loadDeploymentTrust), so the keys may be
+ * kept unreadable to the services, or offline, between issues.
  */
 
 /** A service of an institution and the extra DNS names its certificate carries (besides localhost). */
@@ -62,12 +69,17 @@ export interface PkiOptions {
   readonly permitted?: PermittedNames;
 }
 
-/** What a service needs for TLS: its key and certificate, and the deployment's CA as the one trust anchor. */
+/** What a service needs for TLS: its key and certificate, and the deployment's trust bundle. */
 export interface ServiceTlsMaterial {
   readonly institution: string;
   readonly service: string;
   readonly keyPem: string;
   readonly certPem: string;
+  /**
+   * The deployment's CA certificates its peers are verified with, PEM, one
+   * after the other (node:tls takes several in one `ca` string): the current
+   * CA, plus the next or the previous one during a CA rotation.
+   */
   readonly caPem: string;
 }
 
@@ -75,6 +87,8 @@ export type LeafAction = 'kept' | 'issued' | 'reissued';
 
 export interface EnsureReport {
   readonly caCreated: boolean;
+  /** What the operator should know (a CA without name constraints): one line each, said once at start. */
+  readonly warnings?: readonly string[];
   readonly services: readonly {
     readonly institution: string;
     readonly service: string;
@@ -90,6 +104,18 @@ export function pkiDirOf(dataDir: string): string {
 
 export function caPathsOf(dataDir: string): { keyPath: string; certPath: string } {
   return { keyPath: join(pkiDirOf(dataDir), 'ca.key.pem'), certPath: join(pkiDirOf(dataDir), 'ca.cert.pem') };
+}
+
+/** The CA files of a rotation: the next CA (key and certificate) and the previous one (certificate only). */
+export function caRotationPathsOf(dataDir: string): {
+  next: { keyPath: string; certPath: string };
+  previousCertPath: string;
+} {
+  const folder = pkiDirOf(dataDir);
+  return {
+    next: { keyPath: join(folder, 'ca.next.key.pem'), certPath: join(folder, 'ca.next.cert.pem') },
+    previousCertPath: join(folder, 'ca.previous.cert.pem'),
+  };
 }
 
 export function servicePathsOf(
@@ -119,7 +145,8 @@ async function makeFolder(path: string): Promise<void> {
   }
 }
 
-async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
+/** Shared with ./ca-rotation.ts (not exported by the package). */
+export async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
   try {
     await writeThenRename(path, text, mode);
   } catch (error) {
@@ -143,12 +170,14 @@ async function writeThenRename(path: string, text: string, mode: number): Promis
   await rename(temporary, path);
 }
 
-async function writePair(paths: { keyPath: string; certPath: string }, pair: PemPair): Promise<void> {
+/** Shared with ./ca-rotation.ts (not exported by the package). */
+export async function writePair(paths: { keyPath: string; certPath: string }, pair: PemPair): Promise<void> {
   await writeAtomically(paths.keyPath, pair.keyPem, keyMode);
   await writeAtomically(paths.certPath, pair.certPem, certMode);
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Shared with ./ca-rotation.ts (not exported by the package). */
+export async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
@@ -158,7 +187,8 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function readText(path: string): Promise<string> {
+/** Shared with ./ca-rotation.ts (not exported by the package). */
+export async function readText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
@@ -168,7 +198,8 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-function parseCertificate(path: string, pem: string): X509Certificate {
+/** Shared with ./ca-rotation.ts (not exported by the package). */
+export function parseCertificate(path: string, pem: string): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch (error) {
@@ -176,7 +207,8 @@ function parseCertificate(path: string, pem: string): X509Certificate {
   }
 }
 
-function parseKey(path: string, pem: string): KeyObject {
+/** Shared with ./ca-rotation.ts (not exported by the package). */
+export function parseKey(path: string, pem: string): KeyObject {
   try {
     return createPrivateKey(pem);
   } catch (error) {
@@ -242,6 +274,70 @@ export async function loadDeploymentCaCertificate(
   return { certPem, certificate, nameConstraints: nameConstraintsAt(certPath, certPem) };
 }
 
+/** Which CA of the deployment a certificate file is: the one that issues, the next one or the previous one. */
+export type CaRole = 'current' | 'next' | 'previous';
+
+/** One CA of the trust bundle. */
+export interface TrustedCa extends LoadedCaCertificate {
+  readonly role: CaRole;
+  readonly path: string;
+}
+
+/** Every CA a service verifies its peers with, and the bundle as node:tls takes it. */
+export interface DeploymentTrust {
+  /** The current CA first, then the next or the previous one (no certificate twice). */
+  readonly anchors: readonly TrustedCa[];
+  /** Their certificates, PEM, one after the other: ServiceTlsMaterial.caPem. */
+  readonly certPem: string;
+}
+
+/** A CA certificate of a rotation (next or previous) when its file is there; PKI_INVALID when it is damaged or not a CA. */
+async function loadOptionalCa(path: string, role: CaRole): Promise<TrustedCa | undefined> {
+  if (!(await exists(path))) return undefined;
+  const certPem = await readText(path);
+  const certificate = parseCertificate(path, certPem);
+  if (!certificate.ca) throw new MpayError('PKI_INVALID', `${path}: not a CA certificate`);
+  return { certPem, certificate, nameConstraints: nameConstraintsAt(path, certPem), role, path };
+}
+
+/**
+ * The deployment's trust bundle from the folder, without any private key:
+ * `ca.cert.pem` (checked as loadDeploymentCaCertificate does), plus
+ * `ca.next.cert.pem` after `mpay pki ca begin` and `ca.previous.cert.pem`
+ * after `switch` until `retire`. A next or previous CA that has expired
+ * vouches for nothing and is left out. A certificate in two files (a switch
+ * interrupted between its renames) is in the bundle once: whatever step a
+ * crash stopped at, the bundle holds the old CA and the new one.
+ */
+export async function loadDeploymentTrust(dataDir: string, now: Date = new Date()): Promise<DeploymentTrust> {
+  const current = await loadDeploymentCaCertificate(dataDir, now);
+  const rotation = caRotationPathsOf(dataDir);
+  const anchors: TrustedCa[] = [{ ...current, role: 'current', path: caPathsOf(dataDir).certPath }];
+  for (const other of [
+    await loadOptionalCa(rotation.next.certPath, 'next'),
+    await loadOptionalCa(rotation.previousCertPath, 'previous'),
+  ]) {
+    if (other === undefined) continue;
+    if (new Date(other.certificate.validTo).getTime() <= now.getTime()) continue;
+    if (anchors.some((anchor) => anchor.certificate.fingerprint256 === other.certificate.fingerprint256))
+      continue;
+    anchors.push(other);
+  }
+  return {
+    anchors,
+    // One CA: its file as it is; several: one after the other, each on lines of its own.
+    certPem: pemBundleOf(anchors.map((anchor) => anchor.certPem)),
+  };
+}
+
+/** PEM texts one after the other, a line break between two where the first lacks one; one text unchanged. */
+export function pemBundleOf(pems: readonly string[]): string {
+  return pems.reduce(
+    (bundle, pem) => (bundle === '' || bundle.endsWith('\n') ? bundle + pem : `${bundle}\n${pem}`),
+    '',
+  );
+}
+
 /** The CA's key for `ca` (its certificate, read already): what issuing needs, and only issuing. */
 async function loadCaKey(dataDir: string, ca: LoadedCaCertificate): Promise<LoadedPair> {
   const { keyPath, certPath } = caPathsOf(dataDir);
@@ -261,7 +357,12 @@ async function loadCaKey(dataDir: string, ca: LoadedCaCertificate): Promise<Load
   }
   const key = parseKey(keyPath, keyPem);
   if (!ca.certificate.checkPrivateKey(key)) {
-    throw new MpayError('PKI_INVALID', `${keyPath}: not the key of ${certPath}`);
+    // Between the two renames of `mpay pki ca switch` the certificate is the next CA's and the key the old one's.
+    const interrupted = await exists(caRotationPathsOf(dataDir).next.certPath);
+    throw new MpayError(
+      'PKI_INVALID',
+      `${keyPath}: not the key of ${certPath}${interrupted ? ' (a `mpay pki ca switch` was interrupted: run it again)' : ''}`,
+    );
   }
   return { pem: { keyPem, certPem: ca.certPem }, certificate: ca.certificate, key };
 }
@@ -399,7 +500,16 @@ export async function ensureDeploymentPki(
       services.push({ institution: institution.id, service: service.name, action, reason });
     }
   }
-  return { caCreated: created, services };
+  const warnings = ca.nameConstraints === undefined ? [unconstrainedCaWarning(dataDir)] : [];
+  return { caCreated: created, services, warnings };
+}
+
+/**
+ * What `mpay up` (and `pki init`) says once at start of a CA made before name
+ * constraints: whoever trusts it trusts it for every site.
+ */
+export function unconstrainedCaWarning(dataDir: string): string {
+  return `${caPathsOf(dataDir).certPath}: this CA has no name constraints (made by an older mpay): whoever trusts it trusts it for every site; \`mpay pki ca begin\` then \`mpay pki ca switch\` replace it by a name-constrained CA`;
 }
 
 /**
@@ -427,8 +537,8 @@ export async function issueDeploymentCertificate(
   return paths;
 }
 
-/** Every service certificate file in the folder, by institution and service, in name order. */
-async function serviceFilesOf(dataDir: string): Promise<{ institution: string; service: string }[]> {
+/** Every service certificate file in the folder, by institution and service, in name order (./ca-rotation.ts too). */
+export async function serviceFilesOf(dataDir: string): Promise<{ institution: string; service: string }[]> {
   const folder = pkiDirOf(dataDir);
   const found: { institution: string; service: string }[] = [];
   const entries = await readdir(folder, { withFileTypes: true }).catch((error: unknown) => {
@@ -445,8 +555,8 @@ async function serviceFilesOf(dataDir: string): Promise<{ institution: string; s
   return found;
 }
 
-/** The DNS names besides localhost of a certificate, to keep them on reissue. */
-function extraHostsOf(certificate: X509Certificate): string[] {
+/** The DNS names besides localhost of a certificate, to keep them on reissue (./ca-rotation.ts too). */
+export function extraHostsOf(certificate: X509Certificate): string[] {
   return subjectAltNamesOf(certificate)
     .filter((name) => name.startsWith('DNS:'))
     .map((name) => name.slice('DNS:'.length))
@@ -486,8 +596,12 @@ export async function rotateDeploymentPki(dataDir: string, options: PkiOptions =
 export interface ListedCertificate extends CertificateSummary {
   readonly path: string;
   readonly role: 'ca' | 'service';
-  /** For a service certificate: whether the folder's CA signed it. */
+  /** For a CA: which one (the one that issues, the next one, the previous one still trusted). */
+  readonly caRole?: CaRole;
+  /** For a service certificate: whether the folder's current CA signed it. */
   readonly issuedByCa: boolean;
+  /** For a service certificate: which CA of the folder signed it (undefined: none of them). */
+  readonly issuedBy?: CaRole | undefined;
   /**
    * For the CA: the names it may vouch for (`DNS:localhost`, `IP:127.0.0.0/8`),
    * or null when it has no name constraints (a CA made before them: trusted
@@ -499,7 +613,7 @@ export interface ListedCertificate extends CertificateSummary {
   } | null;
 }
 
-/** The CA and every service certificate in the folder, with its days left at `now`: `mpay pki list`. */
+/** The CAs (current, next, previous) and every service certificate in the folder, with its days left at `now`: `mpay pki list`. */
 export async function listDeploymentPki(
   dataDir: string,
   now: Date = new Date(),
@@ -508,24 +622,39 @@ export async function listDeploymentPki(
   if (!(await exists(pkiDirOf(dataDir)))) {
     throw new MpayError('PKI_INVALID', `${pkiDirOf(dataDir)}: missing (run \`mpay pki init\`)`);
   }
+  const rotation = caRotationPathsOf(dataDir);
   const caPem = await readText(caPaths.certPath);
-  const ca = parseCertificate(caPaths.certPath, caPem);
-  const constraints = nameConstraintsAt(caPaths.certPath, caPem);
-  const listed: ListedCertificate[] = [
+  const cas: TrustedCa[] = [
     {
-      ...summarizeCertificate(ca, now),
+      certPem: caPem,
+      certificate: parseCertificate(caPaths.certPath, caPem),
+      nameConstraints: nameConstraintsAt(caPaths.certPath, caPem),
+      role: 'current',
       path: caPaths.certPath,
-      role: 'ca',
-      issuedByCa: true,
-      nameConstraints:
-        constraints === undefined
-          ? null
-          : {
-              permitted: constraints.permitted.map(describeSubtree),
-              excluded: constraints.excluded.map(describeSubtree),
-            },
     },
   ];
+  // Listed even when expired (the list says so): what the folder holds, not what is trusted.
+  for (const other of [
+    await loadOptionalCa(rotation.next.certPath, 'next'),
+    await loadOptionalCa(rotation.previousCertPath, 'previous'),
+  ]) {
+    if (other !== undefined) cas.push(other);
+  }
+  const listed: ListedCertificate[] = cas.map((ca) => ({
+    ...summarizeCertificate(ca.certificate, now),
+    path: ca.path,
+    role: 'ca',
+    caRole: ca.role,
+    issuedByCa: true,
+    nameConstraints:
+      ca.nameConstraints === undefined
+        ? null
+        : {
+            permitted: ca.nameConstraints.permitted.map(describeSubtree),
+            excluded: ca.nameConstraints.excluded.map(describeSubtree),
+          },
+  }));
+  const current = cas[0] as TrustedCa;
   for (const { institution, service } of await serviceFilesOf(dataDir)) {
     const { certPath } = servicePathsOf(dataDir, institution, service);
     const certificate = parseCertificate(certPath, await readText(certPath));
@@ -533,7 +662,8 @@ export async function listDeploymentPki(
       ...summarizeCertificate(certificate, now),
       path: certPath,
       role: 'service',
-      issuedByCa: isIssuedBy(certificate, ca),
+      issuedByCa: isIssuedBy(certificate, current.certificate),
+      issuedBy: cas.find((ca) => isIssuedBy(certificate, ca.certificate))?.role,
     });
   }
   return listed;
@@ -541,8 +671,9 @@ export async function listDeploymentPki(
 
 /**
  * A service's TLS material from the folder, checked: its key is its
- * certificate's, the folder's CA issued it and it is valid at `now`;
- * otherwise PKI_INVALID naming the file.
+ * certificate's, a CA of the trust bundle (loadDeploymentTrust: the current
+ * one, or the next or previous one during a rotation) issued it and it is
+ * valid at `now`; otherwise PKI_INVALID naming the file.
  */
 export async function loadServiceTls(
   dataDir: string,
@@ -550,11 +681,14 @@ export async function loadServiceTls(
   service: string,
   now: Date = new Date(),
 ): Promise<ServiceTlsMaterial> {
-  const ca = await loadDeploymentCaCertificate(dataDir, now); // never the CA's key
+  const trust = await loadDeploymentTrust(dataDir, now); // never a CA's key
   const paths = servicePathsOf(dataDir, institution, service);
   const leaf = await loadPair(paths);
-  if (!isIssuedBy(leaf.certificate, ca.certificate)) {
-    throw new MpayError('PKI_INVALID', `${paths.certPath}: not issued by ${caPathsOf(dataDir).certPath}`);
+  if (!trust.anchors.some((anchor) => isIssuedBy(leaf.certificate, anchor.certificate))) {
+    throw new MpayError(
+      'PKI_INVALID',
+      `${paths.certPath}: not issued by ${trust.anchors.map((anchor) => anchor.path).join(' or ')}`,
+    );
   }
   if (new Date(leaf.certificate.validTo).getTime() <= now.getTime()) {
     throw new MpayError('PKI_INVALID', `${paths.certPath}: expired on ${leaf.certificate.validTo}`);
@@ -570,5 +704,5 @@ export async function loadServiceTls(
       `${paths.certPath}: names ${named.institution ?? '?'}/${named.service ?? '?'}, not ${institution}/${service}`,
     );
   }
-  return { institution, service, keyPem: leaf.pem.keyPem, certPem: leaf.pem.certPem, caPem: ca.certPem };
+  return { institution, service, keyPem: leaf.pem.keyPem, certPem: leaf.pem.certPem, caPem: trust.certPem };
 }

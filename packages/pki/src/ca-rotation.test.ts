@@ -1,0 +1,271 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHttpServer } from '@mpay/http-server';
+import { isMpayError } from '@mpay/protocol';
+import { fetch as undiciFetch } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beginCaRotation, caRotationState, retireCa, switchCa } from './ca-rotation.ts';
+import { createTlsAgent } from './client.ts';
+import { createUnconstrainedCa } from './forge.test-helper.ts';
+import { isIssuedBy } from './inspect.ts';
+import { describeSubtree, nameConstraintsOf } from './name-constraints.ts';
+import { institutionServerTls } from './server.ts';
+import {
+  caPathsOf,
+  caRotationPathsOf,
+  type DeploymentInstitution,
+  ensureDeploymentPki,
+  issueDeploymentCertificate,
+  listDeploymentPki,
+  loadDeploymentTrust,
+  loadServiceTls,
+  rotateDeploymentPki,
+  type ServiceTlsMaterial,
+  servicePathsOf,
+} from './store.ts';
+
+const institutions: DeploymentInstitution[] = [
+  { id: 'xbank', services: [{ name: 'bank', hosts: ['bank.xbank.example'] }] },
+  { id: 'ybank', services: ['bank'] },
+];
+
+let dataDir: string;
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'mpay-ca-rotation-'));
+});
+afterEach(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** The error `work` fails with (the test fails when it does not). */
+async function failureOf(work: () => Promise<unknown>): Promise<{ code: string; detail: string }> {
+  const error: unknown = await work().then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!isMpayError(error)) throw new Error(`expected an MpayError, got ${String(error)}`);
+  return { code: error.code, detail: error.detail ?? '' };
+}
+
+const certificatesIn = (bundle: string) =>
+  (bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (pem) => new X509Certificate(pem),
+  );
+
+/**
+ * One mutual-TLS call (the institution port's rules, as every service has
+ * them): a server with `server`'s certificate and trust bundle, a client
+ * with `client`'s. The institution the server saw, or why the call failed.
+ */
+async function call(server: ServiceTlsMaterial, client: ServiceTlsMaterial): Promise<string> {
+  const app = createHttpServer({ name: 'rotation', tls: institutionServerTls(server) });
+  app.get('/peer', async (request) => ({
+    institution: (request.raw.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.O,
+  }));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const agent = createTlsAgent(client);
+  try {
+    const answer = await undiciFetch(`${url.replace('127.0.0.1', 'localhost')}/peer`, { dispatcher: agent });
+    const body = (await answer.json()) as { institution?: string };
+    return answer.status === 200 ? `ok ${body.institution}` : `status ${answer.status}`;
+  } catch (error) {
+    const causes: string[] = [];
+    for (let current = error; current instanceof Error; current = current.cause)
+      causes.push(String((current as { code?: unknown }).code ?? current.message));
+    return `refused ${causes.join(' | ')}`;
+  } finally {
+    await agent.close();
+    await app.close();
+  }
+}
+
+describe('a CA rotation in three steps', () => {
+  it('trusts both CAs from begin to retire, so old and new certificates meet either way, and the old one is refused after retire', async () => {
+    await ensureDeploymentPki(dataDir, institutions);
+    const oldCaPem = await readFile(caPathsOf(dataDir).certPath, 'utf8');
+    const oldCa = new X509Certificate(oldCaPem);
+    const beforeBegin = await loadServiceTls(dataDir, 'xbank', 'bank');
+    expect(certificatesIn(beforeBegin.caPem)).toHaveLength(1);
+
+    // 1. begin: a next CA with the same name constraints, trusted beside the current one; no leaf changes.
+    const begun = await beginCaRotation(dataDir);
+    expect(begun.paths).toEqual([
+      caRotationPathsOf(dataDir).next.keyPath,
+      caRotationPathsOf(dataDir).next.certPath,
+    ]);
+    expect(await caRotationState(dataDir)).toBe('begun');
+    const nextPem = await readFile(caRotationPathsOf(dataDir).next.certPath, 'utf8');
+    const next = new X509Certificate(nextPem);
+    expect(next.ca).toBe(true);
+    expect(next.fingerprint256).not.toBe(oldCa.fingerprint256);
+    expect(next.subject).toMatch(/^O=mpay deployment\nCN=mpay deployment CA [0-9a-f]{8}$/);
+    expect(nameConstraintsOf(nextPem)?.permitted.map(describeSubtree)).toEqual(
+      nameConstraintsOf(oldCaPem)?.permitted.map(describeSubtree),
+    );
+    expect((await stat(caRotationPathsOf(dataDir).next.keyPath)).mode & 0o777).toBe(0o600);
+    // Machine A (xbank) has only had the begin step: its old certificate, both CAs trusted.
+    const xbankAfterBegin = await loadServiceTls(dataDir, 'xbank', 'bank');
+    expect(xbankAfterBegin.certPem).toBe(beforeBegin.certPem);
+    expect(certificatesIn(xbankAfterBegin.caPem).map((ca) => ca.fingerprint256)).toEqual([
+      oldCa.fingerprint256,
+      next.fingerprint256,
+    ]);
+
+    // 2. switch: the next CA issues, every leaf reissued by it; the old CA trusted as previous.
+    const switched = await switchCa(dataDir);
+    expect(
+      switched.services?.map((entry) => `${entry.institution}/${entry.service} ${entry.action}`),
+    ).toEqual(['xbank/bank reissued', 'ybank/bank reissued']);
+    expect(await caRotationState(dataDir)).toBe('switched');
+    expect(await readFile(caPathsOf(dataDir).certPath, 'utf8')).toBe(nextPem);
+    expect(await readFile(caRotationPathsOf(dataDir).previousCertPath, 'utf8')).toBe(oldCaPem);
+    const files = await readdir(join(dataDir, 'pki'));
+    expect(files.filter((file) => file.startsWith('ca.')).sort()).toEqual([
+      'ca.cert.pem',
+      'ca.key.pem',
+      'ca.previous.cert.pem',
+    ]);
+    expect(next.checkPrivateKey(createPrivateKey(await readFile(caPathsOf(dataDir).keyPath, 'utf8')))).toBe(
+      true,
+    );
+    // Machine B (ybank) switched: its new certificate, the new CA and the previous one trusted.
+    const ybankAfterSwitch = await loadServiceTls(dataDir, 'ybank', 'bank');
+    const xbankAfterSwitch = await loadServiceTls(dataDir, 'xbank', 'bank');
+    for (const material of [ybankAfterSwitch, xbankAfterSwitch]) {
+      expect(isIssuedBy(new X509Certificate(material.certPem), next)).toBe(true);
+      expect(certificatesIn(material.caPem).map((ca) => ca.fingerprint256)).toEqual([
+        next.fingerprint256,
+        oldCa.fingerprint256,
+      ]);
+    }
+    // The reissued leaf keeps its host.
+    expect(new X509Certificate(xbankAfterSwitch.certPem).subjectAltName).toContain('DNS:bank.xbank.example');
+
+    // The trust period: an old-CA server accepts a new-CA client, and a new-CA server an old-CA client.
+    expect(await call(xbankAfterBegin, ybankAfterSwitch)).toBe('ok ybank');
+    expect(await call(ybankAfterSwitch, xbankAfterBegin)).toBe('ok xbank');
+    expect(await call(ybankAfterSwitch, xbankAfterSwitch)).toBe('ok xbank');
+
+    // 3. retire: only the new CA trusted; an old-CA certificate is refused either way.
+    await retireCa(dataDir);
+    expect(await caRotationState(dataDir)).toBe('none');
+    const ybankAfterRetire = await loadServiceTls(dataDir, 'ybank', 'bank');
+    expect(certificatesIn(ybankAfterRetire.caPem).map((ca) => ca.fingerprint256)).toEqual([
+      next.fingerprint256,
+    ]);
+    expect(await call(ybankAfterRetire, xbankAfterSwitch)).toBe('ok xbank');
+    expect(await call(ybankAfterRetire, xbankAfterBegin)).toMatch(/^refused /);
+    // The client trusts the new CA only: the old server's chain ends in a CA it does not know.
+    expect(await call(xbankAfterBegin, ybankAfterRetire)).toMatch(
+      /^refused .*(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)/,
+    );
+  });
+
+  it('refuses steps out of order, and retire while a certificate of the previous CA remains', async () => {
+    await ensureDeploymentPki(dataDir, institutions);
+    for (const [step, pattern] of [
+      [switchCa, /ca\.next\.cert\.pem: missing: no next CA to switch to \(`mpay pki ca begin` first\)/],
+      [retireCa, /ca\.previous\.cert\.pem: missing: no previous CA to retire/],
+    ] as const) {
+      const refused = await failureOf(() => step(dataDir));
+      expect(refused.code).toBe('PKI_INVALID');
+      expect(refused.detail).toMatch(pattern);
+    }
+    const oldLeaf = servicePathsOf(dataDir, 'xbank', 'bank');
+    const saved = { key: `${oldLeaf.keyPath}.saved`, cert: `${oldLeaf.certPath}.saved` };
+    await copyFile(oldLeaf.keyPath, saved.key);
+    await copyFile(oldLeaf.certPath, saved.cert);
+
+    await beginCaRotation(dataDir);
+    expect((await failureOf(() => beginCaRotation(dataDir))).detail).toMatch(/a rotation has begun already/);
+    expect((await failureOf(() => retireCa(dataDir))).detail).toMatch(
+      /has not switched yet \(`mpay pki ca switch` first\)/,
+    );
+
+    await switchCa(dataDir);
+    expect((await failureOf(() => switchCa(dataDir))).detail).toMatch(/the switch is done/);
+    expect((await failureOf(() => beginCaRotation(dataDir))).detail).toMatch(
+      /the previous CA is still trusted: `mpay pki ca retire` it before a new rotation/,
+    );
+    // An old-CA certificate put back (a machine not yet switched, copied here): retire refuses, naming it.
+    await copyFile(saved.key, oldLeaf.keyPath);
+    await copyFile(saved.cert, oldLeaf.certPath);
+    const refused = await failureOf(() => retireCa(dataDir));
+    expect(refused.code).toBe('PKI_INVALID');
+    expect(refused.detail).toContain(`still the issuer of ${oldLeaf.certPath}`);
+    expect(await caRotationState(dataDir)).toBe('switched');
+    // The list says which CA issued what.
+    const listed = await listDeploymentPki(dataDir);
+    expect(listed.filter((entry) => entry.role === 'ca').map((entry) => entry.caRole)).toEqual([
+      'current',
+      'previous',
+    ]);
+    expect(listed.find((entry) => entry.institution === 'xbank')?.issuedBy).toBe('previous');
+    expect(listed.find((entry) => entry.institution === 'ybank')?.issuedBy).toBe('current');
+    await rotateDeploymentPki(dataDir);
+    await retireCa(dataDir);
+    await expect(stat(caRotationPathsOf(dataDir).previousCertPath)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('goes on after a switch interrupted between its renames; the trust bundle holds both CAs meanwhile', async () => {
+    await ensureDeploymentPki(dataDir, institutions);
+    const oldCaPem = await readFile(caPathsOf(dataDir).certPath, 'utf8');
+    await beginCaRotation(dataDir);
+    const rotation = caRotationPathsOf(dataDir);
+    const nextPem = await readFile(rotation.next.certPath, 'utf8');
+    // A crash after step 2: previous written, ca.cert.pem the next CA's, ca.key.pem still the old one's.
+    await writeFile(rotation.previousCertPath, oldCaPem);
+    await writeFile(caPathsOf(dataDir).certPath, nextPem);
+    expect(await caRotationState(dataDir)).toBe('switching');
+    const trust = await loadDeploymentTrust(dataDir);
+    expect(trust.anchors.map((anchor) => anchor.role)).toEqual(['current', 'previous']);
+    // Services still load (their old certificates, the old CA in the bundle as previous) …
+    expect((await loadServiceTls(dataDir, 'xbank', 'bank')).institution).toBe('xbank');
+    // … issuing names the interrupted switch; begin and retire refuse.
+    expect(
+      (await failureOf(() => issueDeploymentCertificate(dataDir, { institution: 'xbank', service: 'bank' })))
+        .detail,
+    ).toMatch(
+      /ca\.key\.pem: not the key of .*ca\.cert\.pem \(a `mpay pki ca switch` was interrupted: run it again\)/,
+    );
+    expect((await failureOf(() => beginCaRotation(dataDir))).detail).toMatch(/was interrupted: run it again/);
+    expect((await failureOf(() => retireCa(dataDir))).detail).toMatch(/was interrupted: run it again first/);
+    const done = await switchCa(dataDir);
+    expect(done.services).toHaveLength(2);
+    expect(await caRotationState(dataDir)).toBe('switched');
+    const next = new X509Certificate(nextPem);
+    for (const institution of ['xbank', 'ybank']) {
+      const leaf = new X509Certificate(
+        await readFile(servicePathsOf(dataDir, institution, 'bank').certPath, 'utf8'),
+      );
+      expect(isIssuedBy(leaf, next)).toBe(true);
+    }
+    await retireCa(dataDir);
+    expect(await caRotationState(dataDir)).toBe('none');
+  });
+
+  it('warns of a CA without name constraints, and replaces it by a constrained one', async () => {
+    await ensureDeploymentPki(dataDir, institutions);
+    const legacy = await createUnconstrainedCa(new Date(), 'legacy');
+    await writeFile(caPathsOf(dataDir).keyPath, legacy.keyPem);
+    await writeFile(caPathsOf(dataDir).certPath, legacy.certPem);
+    const report = await ensureDeploymentPki(dataDir, institutions);
+    expect(report.warnings).toEqual([
+      `${caPathsOf(dataDir).certPath}: this CA has no name constraints (made by an older mpay): whoever trusts it trusts it for every site; \`mpay pki ca begin\` then \`mpay pki ca switch\` replace it by a name-constrained CA`,
+    ]);
+    await beginCaRotation(dataDir);
+    await switchCa(dataDir);
+    await retireCa(dataDir);
+    const constraints = nameConstraintsOf(await readFile(caPathsOf(dataDir).certPath, 'utf8'));
+    expect(constraints?.permitted.map(describeSubtree)).toEqual([
+      'DNS:localhost',
+      'DNS:bank.xbank.example',
+      'IP:127.0.0.0/8',
+      'IP:::1/128',
+    ]);
+    expect((await ensureDeploymentPki(dataDir, institutions)).warnings).toEqual([]);
+  });
+});
