@@ -39,6 +39,7 @@ import {
   parseMinorUnits,
   parseMsisdn,
   parsePartyId,
+  parsePushSignatureClaims,
   parseSecretAnswer,
   parseTillCode,
   parseTransactionData,
@@ -128,6 +129,19 @@ const imsJson = campaign(
   async () => {
     const seeds = imsSeeds().map((message) => imsToJson(message) as unknown as Json);
     return { arbitrary: jsonInputs(seeds, imsJsonTokens), run: (value: Json) => imsFromJson(value) };
+  },
+);
+
+const imsPushClaims = campaign(
+  'ims-push-claims',
+  'parsePushSignatureClaims (push/v2: the claims beside the detached merchant and FSP signatures)',
+  async () => {
+    const claims = { iat: 1_796_362_243, exp: 1_796_362_543, nonce: 'R2rpXm2rD2ORDmx-D0vkwA' };
+    const seeds: Json[] = [{ merchant: claims, fsp: { ...claims, nonce: 'hTwHi06Oq9-sQ9554GpMUg' } }];
+    return {
+      arbitrary: jsonInputs(seeds, ['iat', 'exp', 'nonce', 'merchant', 'fsp']),
+      run: (value: Json) => parsePushSignatureClaims(value),
+    };
   },
 );
 
@@ -416,6 +430,7 @@ const macroMessages = campaign(
 export const protocolCampaigns: readonly Campaign[] = [
   imsXml,
   imsJson,
+  imsPushClaims,
   imsPrivate,
   canonicalJson,
   amountDecimal,

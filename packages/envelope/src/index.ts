@@ -44,6 +44,7 @@ export {
   sealedDataReaders,
   sealPrivateData,
 } from './jwe/sealed-data.ts';
+export { attachCanonicalPayload } from './jws/detached.ts';
 export { type JwsProtectedHeader, MESSAGE_TYPE } from './jws/header.ts';
 export { type ExternalSigningKey, type SigningKey, type SignOptions, signPayload } from './jws/sign.ts';
 export { decodeUnverified, type VerifiedPayload, type VerifyOptions, verifyPayload } from './jws/verify.ts';

@@ -47,20 +47,37 @@ function readSeconds(value: unknown, path: string): number {
   return value;
 }
 
+/** The issued, expires and nonce of a detached signature, from an object already checked for its members. */
+function readClaimMembers(object: Readonly<Record<string, unknown>>, path: string): SignatureClaims {
+  const { nonce } = object;
+  if (typeof nonce !== 'string' || !noncePattern.test(nonce))
+    throw new MpayError('MESSAGE_INVALID', `${path}.nonce`);
+  const iat = readSeconds(object.iat, `${path}.iat`);
+  const exp = readSeconds(object.exp, `${path}.exp`);
+  if (exp < iat) throw new MpayError('MESSAGE_INVALID', `${path}.exp`);
+  return { iat, exp, nonce };
+}
+
+/** Reads `{iat, exp, nonce}` as sent beside another party's detached signature (./push.ts): MESSAGE_INVALID otherwise. */
+export function readSignatureClaims(value: unknown, path: string): SignatureClaims {
+  return Object.freeze(readClaimMembers(readObject(value, path, ['iat', 'exp', 'nonce']), path));
+}
+
+/** True for `<protected header>..<signature>`: a compact JWS with its payload cut out. */
+export function isDetachedSign(sign: string): boolean {
+  return detachedSignPattern.test(sign);
+}
+
 /** Reads `{sign, iat, exp, nonce, secondFactor?}` as sent: MESSAGE_INVALID (with the member) for anything else. */
 export function parseDetachedConsent(value: unknown): DetachedConsent {
   const path = 'consent';
   const object = readObject(value, path, ['sign', 'iat', 'exp', 'nonce'], ['secondFactor']);
-  const { sign, nonce } = object;
-  if (typeof sign !== 'string' || !detachedSignPattern.test(sign))
+  const { sign } = object;
+  if (typeof sign !== 'string' || !isDetachedSign(sign))
     throw new MpayError('MESSAGE_INVALID', 'consent.sign');
-  if (typeof nonce !== 'string' || !noncePattern.test(nonce))
-    throw new MpayError('MESSAGE_INVALID', 'consent.nonce');
-  const iat = readSeconds(object.iat, 'consent.iat');
-  const exp = readSeconds(object.exp, 'consent.exp');
-  if (exp < iat) throw new MpayError('MESSAGE_INVALID', 'consent.exp');
+  const claims = readClaimMembers(object, path);
   const secondFactor = readOptional(object, 'secondFactor', path, (sealed, at) => parseSealed(sealed, at));
-  return Object.freeze({ sign, iat, exp, nonce, ...(secondFactor === undefined ? {} : { secondFactor }) });
+  return Object.freeze({ sign, ...claims, ...(secondFactor === undefined ? {} : { secondFactor }) });
 }
 
 /** The claims of a detached JWS that its verifier cannot name itself. */

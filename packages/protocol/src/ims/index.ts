@@ -5,7 +5,9 @@ export {
   consentPayload,
   type DetachedConsent,
   detachPayload,
+  isDetachedSign,
   parseDetachedConsent,
+  readSignatureClaims,
   type SignatureClaims,
   signedPayloadOf,
 } from './consent.ts';
@@ -39,6 +41,14 @@ export {
   imsPrivateDataFromText,
   imsPrivateDataToText,
 } from './private-data.ts';
+export {
+  fspSignatureKnown,
+  merchantSignatureKnown,
+  type PushSignatureClaims,
+  parsePushSignatureClaims,
+  pushDetachedSigns,
+  withChainSigns,
+} from './push.ts';
 export {
   customerDeclineContent,
   customerSignedContent,

@@ -1,6 +1,7 @@
 // Test-only: a payment request exactly as the FSP pushes it (iMS step 2), made with the
 // envelope's own signing functions, with knobs to break one thing at a time.
 import {
+  decodeUnverified,
   type GeneratedKeyPair,
   generateEncryptionKeyPair,
   generateSigningKeyPair,
@@ -10,10 +11,13 @@ import {
 } from '@mpay/envelope';
 import {
   defaultSecurityPolicy,
+  detachPayload,
   fspSignedContent,
   type ImsMessage,
   imsToJson,
   merchantSignedContent,
+  type SignatureClaims,
+  withChainSigns,
 } from '@mpay/protocol';
 import type { FspTrust } from '../fsp.ts';
 
@@ -116,5 +120,25 @@ export async function paymentRequestPush(
   return {
     push: { ims: imsToJson(message), merchantCertificate, ...pushedName },
     message,
+  };
+}
+
+/** The issued, expires and nonce push/v2 carries beside a detached signature. */
+export function claimsOf(jws: string): SignatureClaims {
+  const { iat, exp, nonce } = decodeUnverified(jws)!.payload as SignatureClaims;
+  return { iat, exp, nonce };
+}
+
+/**
+ * The same request as push/v2 (@mpay/protocol ims/push.ts): both signatures of `message` detached in place,
+ * their claims beside it (a `mutate`d message keeps the signatures made before it was changed).
+ */
+export function pushV2(push: Record<string, unknown>, message: ImsMessage): Record<string, unknown> {
+  const merchant = message.address.to.sign!;
+  const fsp = message.address.fspSign!;
+  return {
+    ...push,
+    ims: imsToJson(withChainSigns(message, { merchant: detachPayload(merchant), fsp: detachPayload(fsp) })),
+    signatureClaims: { merchant: claimsOf(merchant), fsp: claimsOf(fsp) },
   };
 }

@@ -1,7 +1,15 @@
 import { generateSigningKeyPair } from '@mpay/envelope';
 import { isMpayError } from '@mpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { customerId, merchantId, type Parties, parties, paymentRequestPush } from './fixture.test-helper.ts';
+import {
+  claimsOf,
+  customerId,
+  merchantId,
+  type Parties,
+  parties,
+  paymentRequestPush,
+  pushV2,
+} from './fixture.test-helper.ts';
 import { verifyPaymentRequest } from './verify.ts';
 
 let setup: Parties;
@@ -95,5 +103,84 @@ describe('verifyPaymentRequest (iMS step 3, shared by both wallets)', () => {
     expect(await codeOf(verifyPaymentRequest(rest, { partyId: customerId, fsp: setup.fsp }))).toBe(
       'CRYPTO_VERIFICATION_FAILED',
     );
+  });
+});
+
+describe('verifyPaymentRequest with push/v2 (both signatures detached in the message, their claims beside it)', () => {
+  const context = () => ({ partyId: customerId, fsp: setup.fsp });
+  type Claims = Record<'merchant' | 'fsp', Record<string, unknown>>;
+
+  it('makes both signatures whole exactly as signed and shows the same request as the whole message would', async () => {
+    const { push, message } = await paymentRequestPush(setup);
+    const v2 = pushV2(push, message);
+    expect(JSON.stringify(v2).length).toBeLessThan(JSON.stringify(push).length * 0.8);
+    const whole = await verifyPaymentRequest(push, context());
+    const view = await verifyPaymentRequest(JSON.parse(JSON.stringify(v2)), context());
+    expect(view.message.address.to.sign).toBe(message.address.to.sign);
+    expect(view.message.address.fspSign).toBe(message.address.fspSign);
+    expect(view).toEqual(whole);
+  });
+
+  it('refuses content changed after the signatures, and a changed issued, expires or nonce', async () => {
+    const { push, message } = await paymentRequestPush(setup);
+    const changed = pushV2(push, {
+      ...message,
+      data: { ...message.data, amount: { currency: 'EUR', minor: 1_50n } },
+    });
+    expect(await codeOf(verifyPaymentRequest(changed, context()))).toBe('CRYPTO_VERIFICATION_FAILED');
+    const v2 = pushV2(push, message);
+    const claims = v2.signatureClaims as Claims;
+    for (const [who, claim, value] of [
+      ['merchant', 'exp', Number(claims.merchant.exp) + 600],
+      ['fsp', 'iat', Number(claims.fsp.iat) - 1],
+      ['fsp', 'nonce', 'A'.repeat(22)],
+    ] as const) {
+      const moved = { ...v2, signatureClaims: { ...claims, [who]: { ...claims[who], [claim]: value } } };
+      expect(await codeOf(verifyPaymentRequest(moved, context())), `${who}.${claim}`).toBe(
+        'CRYPTO_VERIFICATION_FAILED',
+      );
+    }
+    // The claims swapped, or another payment's, never fit.
+    const swapped = { ...v2, signatureClaims: { merchant: claims.fsp, fsp: claims.merchant } };
+    expect(await codeOf(verifyPaymentRequest(swapped, context()))).toBe('CRYPTO_VERIFICATION_FAILED');
+    const other = await paymentRequestPush(setup);
+    const foreign = { ...v2, signatureClaims: { ...claims, fsp: claimsOf(other.message.address.fspSign!) } };
+    expect(await codeOf(verifyPaymentRequest(foreign, context()))).toBe('CRYPTO_VERIFICATION_FAILED');
+  });
+
+  it('refuses a push/v2 addressed to another party, or countersigned by a key that is not the FSP’s', async () => {
+    const elsewhere = await paymentRequestPush(setup, { from: 'someone.else@person.xbank' });
+    expect(await codeOf(verifyPaymentRequest(pushV2(elsewhere.push, elsewhere.message), context()))).toBe(
+      'CRYPTO_VERIFICATION_FAILED',
+    );
+    const forged = await paymentRequestPush(setup, { fspSigningKey: await generateSigningKeyPair('ES256') });
+    expect(await codeOf(verifyPaymentRequest(pushV2(forged.push, forged.message), context()))).toBe(
+      'CRYPTO_VERIFICATION_FAILED',
+    );
+  });
+
+  it('refuses claims beside whole signatures, and claims that are not well formed', async () => {
+    const { push, message } = await paymentRequestPush(setup);
+    const v2 = pushV2(push, message);
+    // Which payload would count is never guessed: claims come only with detached signatures.
+    expect(
+      await codeOf(verifyPaymentRequest({ ...push, signatureClaims: v2.signatureClaims }, context())),
+    ).toBe('MESSAGE_INVALID');
+    const claims = v2.signatureClaims as Claims;
+    for (const bad of [
+      null,
+      [],
+      { merchant: claims.merchant },
+      { ...claims, extra: claims.fsp },
+      { ...claims, merchant: { ...claims.merchant, nonce: undefined } },
+      { ...claims, merchant: { ...claims.merchant, sign: message.address.to.sign } },
+      { ...claims, fsp: { ...claims.fsp, exp: -1 } },
+      { ...claims, fsp: { ...claims.fsp, exp: Number(claims.fsp.iat) - 1 } },
+      { ...claims, fsp: { ...claims.fsp, nonce: 'short' } },
+    ])
+      expect(
+        await codeOf(verifyPaymentRequest({ ...v2, signatureClaims: bad }, context())),
+        JSON.stringify(bad),
+      ).toBe('MESSAGE_INVALID');
   });
 });

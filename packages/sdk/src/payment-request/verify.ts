@@ -1,13 +1,25 @@
-import { type KeyCertificate, verifyKeyCertificate, verifyPayload } from '@mpay/envelope';
+import {
+  attachCanonicalPayload,
+  type KeyCertificate,
+  verifyKeyCertificate,
+  verifyPayload,
+} from '@mpay/envelope';
 import {
   formatDecimalAmount,
+  fspSignatureKnown,
   fspSignedContent,
   type ImsMessage,
   type ImsOrderLine,
   imsFromJson,
   MpayError,
+  merchantSignatureKnown,
   merchantSignedContent,
+  type PushSignatureClaims,
+  parsePushSignatureClaims,
+  pushDetachedSigns,
   signedContentMatches,
+  signedPayloadOf,
+  withChainSigns,
 } from '@mpay/protocol';
 import { type FspTrust, fspKeyResolver } from '../fsp.ts';
 
@@ -90,9 +102,31 @@ export function merchantShown(certificate: KeyCertificate): MerchantShown {
 }
 
 /**
+ * A `push/v2` message (@mpay/protocol ims/push.ts) with its two detached
+ * signatures made whole: each payload rebuilt from the message and the claims
+ * this phone names itself (the payee signed for the FSP, the FSP for this
+ * party). Verified afterwards as a message that came whole: a content or claim
+ * other than the signed one fails the signature.
+ */
+function withWholeSigns(message: ImsMessage, claims: PushSignatureClaims, fspId: string): ImsMessage {
+  const detached = pushDetachedSigns(message);
+  const merchant = attachCanonicalPayload(
+    detached.merchant,
+    signedPayloadOf(merchantSignedContent(message), merchantSignatureKnown(message, fspId), claims.merchant),
+  );
+  // The FSP's content names the merchant's signature by its value, the same in both forms.
+  const fsp = attachCanonicalPayload(
+    detached.fsp,
+    signedPayloadOf(fspSignedContent(message), fspSignatureKnown(message, fspId), claims.fsp),
+  );
+  return withChainSigns(message, { merchant, fsp });
+}
+
+/**
  * iMS step 3 (§4 and §5), the same for a wallet that holds its key and for a
  * custody customer's phone: the request `{ ims, merchantCertificate }` as the
- * FSP sent it is shown only if it is addressed to this party, the FSP
+ * FSP sent it (or `push/v2`: `{ ims, signatureClaims, merchantCertificate }`,
+ * both signatures detached in `ims` and made whole here) is shown only if it is addressed to this party, the FSP
  * countersigned exactly its content, the merchant's certificate is the FSP's
  * for the payee, and the merchant signed exactly its content. Any failure is
  * CRYPTO_VERIFICATION_FAILED (or the message format's own code), without
@@ -104,9 +138,12 @@ export async function verifyPaymentRequest(
   push: unknown,
   context: VerifyPaymentRequestContext,
 ): Promise<PaymentRequestView> {
-  const { ims, merchantCertificate } = (push ?? {}) as Record<string, unknown>;
+  const { ims, merchantCertificate, signatureClaims } = (push ?? {}) as Record<string, unknown>;
   if (typeof merchantCertificate !== 'string') verificationFailed();
-  const message = imsFromJson(ims);
+  const message =
+    signatureClaims === undefined
+      ? imsFromJson(ims)
+      : withWholeSigns(imsFromJson(ims), parsePushSignatureClaims(signatureClaims), context.fsp.id);
   if (message.address.from.id !== context.partyId) verificationFailed();
   const fspSign = message.address.fspSign;
   const merchantSign = message.address.to.sign;

@@ -4,7 +4,6 @@ import {
   fspSignedContent,
   higherLevel,
   type ImsMessage,
-  imsToJson,
   MpayError,
   merchantSignedContent,
   type PaymentState,
@@ -15,6 +14,7 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
+import { custodianOf } from '../devices/custody-redirect.ts';
 import { checkTradeClaim } from '../m-trade/check.ts';
 import { activeBindingOf, type BoundKey } from '../registry/bindings.ts';
 import { cachedAt } from '../registry/key-cache.ts';
@@ -23,6 +23,7 @@ import { findParty, type Party, resolveParty } from '../registry/parties.ts';
 import { materialiseEffects } from './effects.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
+import { devicePushContent } from './push.ts';
 import {
   insertedPayment,
   insertPayment,
@@ -170,12 +171,11 @@ async function countersign(
     context.fsp.signing.privateJwk,
   );
   const countersigned: ImsMessage = { ...filled, address: { ...filled.address, fspSign } };
+  const toCustody = custodianOf(context, verified.binding) !== undefined;
   const push = await encryptTo(
-    JSON.stringify({
-      ims: imsToJson(countersigned),
-      // The merchant's name travels in the certificate, signed by the FSP: the only name a wallet shows.
-      merchantCertificate: merchantKey.certificate,
-    }),
+    JSON.stringify(
+      devicePushContent(countersigned, merchantKey.certificate, { fspId: context.fsp.id, toCustody }),
+    ),
     verified.binding.encryptionJwk,
   );
   return { countersigned, push, payerAccount };

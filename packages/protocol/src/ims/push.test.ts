@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { sampleImsJson, sampleSignatures } from './arbitraries.test-helper.ts';
+import { imsFromJson } from './json.ts';
+import {
+  fspSignatureKnown,
+  merchantSignatureKnown,
+  parsePushSignatureClaims,
+  pushDetachedSigns,
+  withChainSigns,
+} from './push.ts';
+
+const claims = { iat: 1_700_000_000, exp: 1_700_000_300, nonce: 'A'.repeat(22) };
+
+function codeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+/** The sample message at step 2: the merchant's and the FSP's signatures detached, no customer signature yet. */
+function pushedMessage() {
+  const json = sampleImsJson();
+  const { sign: _customer, ...from } = json.address.from;
+  return imsFromJson({ ...json, address: { ...json.address, from } });
+}
+
+describe('push/v2: the step-2 message with its two signatures detached', () => {
+  it('reads the two sets of claims and nothing else', () => {
+    expect(parsePushSignatureClaims({ merchant: claims, fsp: claims })).toEqual({
+      merchant: claims,
+      fsp: claims,
+    });
+    const hostile: unknown[] = [
+      null,
+      [],
+      { merchant: claims },
+      { merchant: claims, fsp: claims, customer: claims },
+      { merchant: claims, fsp: { ...claims, nonce: 'short' } },
+      { merchant: { ...claims, exp: claims.iat - 1 }, fsp: claims },
+      { merchant: { ...claims, iss: 'someone' }, fsp: claims },
+      JSON.parse(`{"merchant":${JSON.stringify(claims)},"fsp":${JSON.stringify(claims)},"__proto__":{}}`),
+    ];
+    for (const value of hostile)
+      expect(
+        codeOf(() => parsePushSignatureClaims(value)),
+        JSON.stringify(value),
+      ).toBe('MESSAGE_INVALID');
+  });
+
+  it('takes both signatures only detached, and only before the customer signed', () => {
+    const message = pushedMessage();
+    expect(pushDetachedSigns(message)).toEqual({
+      merchant: sampleSignatures.merchant,
+      fsp: sampleSignatures.fsp,
+    });
+    const whole = 'eyJhbGciOiJFUzI1NiJ9.e30.c2lnbmF0dXJl';
+    expect(
+      codeOf(() =>
+        pushDetachedSigns(withChainSigns(message, { merchant: whole, fsp: sampleSignatures.fsp })),
+      ),
+    ).toBe('MESSAGE_INVALID');
+    expect(
+      codeOf(() =>
+        pushDetachedSigns(withChainSigns(message, { merchant: sampleSignatures.merchant, fsp: whole })),
+      ),
+    ).toBe('MESSAGE_INVALID');
+    const signed = {
+      ...message,
+      address: { ...message.address, from: { ...message.address.from, sign: whole } },
+    };
+    expect(codeOf(() => pushDetachedSigns(signed))).toBe('MESSAGE_INVALID');
+  });
+
+  it('names the claims each verifier knows from the message itself', () => {
+    const message = pushedMessage();
+    expect(merchantSignatureKnown(message, 'fsp.example')).toEqual({
+      iss: 'merkur.trade@merchant.xbank',
+      aud: 'fsp.example',
+      txn: message.transactionId,
+    });
+    expect(fspSignatureKnown(message, 'fsp.example')).toEqual({
+      iss: 'fsp.example',
+      aud: 'john.bernard@person.xbank',
+      txn: message.transactionId,
+    });
+  });
+});

@@ -1,0 +1,126 @@
+import { attachCanonicalPayload, generateSigningKeyPair, signPayload, verifyPayload } from '@mpay/envelope';
+import {
+  defaultSecurityPolicy,
+  fspSignatureKnown,
+  fspSignedContent,
+  type ImsMessage,
+  imsFromJson,
+  imsToJson,
+  isDetachedSign,
+  merchantSignatureKnown,
+  merchantSignedContent,
+  parsePushSignatureClaims,
+  pushDetachedSigns,
+  signedPayloadOf,
+} from '@mpay/protocol';
+import { describe, expect, it } from 'vitest';
+import { devicePushContent } from './push.ts';
+
+const fspId = 'fsp.test';
+const customer = 'john.bernard@person.xbank';
+const merchant = 'merkur.trade@merchant.ybank';
+
+/** A message as the FSP has it after step 2: signed by the merchant (over `merchantContent`) and countersigned. */
+async function countersigned(merchantContent?: (message: ImsMessage) => Record<string, unknown>) {
+  const merchantKey = await generateSigningKeyPair('ES256');
+  const fspKey = await generateSigningKeyPair('ES256');
+  const unsigned: ImsMessage = {
+    type: 'small',
+    transactionId: crypto.randomUUID(),
+    procedure: 'm-commerce',
+    address: {
+      from: { id: customer as ImsMessage['address']['from']['id'] },
+      to: { id: merchant as ImsMessage['address']['to']['id'] },
+      timestamp: new Date().toISOString(),
+    },
+    data: { amount: { currency: 'EUR', minor: 3_00n }, description: 'tea' },
+  };
+  const txn = unsigned.transactionId;
+  const sign = await signPayload(
+    merchantContent?.(unsigned) ?? merchantSignedContent(unsigned),
+    { issuer: merchant, audience: fspId, transactionId: txn, expiresInSeconds: 300 },
+    merchantKey.privateJwk,
+  );
+  const filled: ImsMessage = {
+    ...unsigned,
+    protections: defaultSecurityPolicy.levels.small,
+    address: { ...unsigned.address, to: { ...unsigned.address.to, sign } },
+    data: { ...unsigned.data, accountPayable: 'acct-1234' },
+  };
+  const fspSign = await signPayload(
+    fspSignedContent(filled),
+    { issuer: fspId, audience: customer, transactionId: txn, expiresInSeconds: 600 },
+    fspKey.privateJwk,
+  );
+  return {
+    message: { ...filled, address: { ...filled.address, fspSign } } as ImsMessage,
+    merchantKey,
+    fspKey,
+  };
+}
+
+describe('devicePushContent (iMS step 2 to the phone)', () => {
+  it('sends push/v2 to a phone: both signatures detached in place, their claims beside, rebuilt exactly', async () => {
+    const { message, merchantKey, fspKey } = await countersigned();
+    const push = devicePushContent(message, 'certificate', { fspId, toCustody: false });
+    const whole = devicePushContent(message, 'certificate', { fspId, toCustody: true });
+    expect(JSON.stringify(push).length).toBeLessThan(JSON.stringify(whole).length * 0.7);
+    const sent = JSON.parse(JSON.stringify(push)) as Record<string, unknown>;
+    const received = imsFromJson(sent.ims);
+    const signs = pushDetachedSigns(received);
+    expect(isDetachedSign(signs.merchant) && isDetachedSign(signs.fsp)).toBe(true);
+    const claims = parsePushSignatureClaims(sent.signatureClaims);
+    const merchantSign = attachCanonicalPayload(
+      signs.merchant,
+      signedPayloadOf(
+        merchantSignedContent(received),
+        merchantSignatureKnown(received, fspId),
+        claims.merchant,
+      ),
+    );
+    const fspSign = attachCanonicalPayload(
+      signs.fsp,
+      signedPayloadOf(fspSignedContent(received), fspSignatureKnown(received, fspId), claims.fsp),
+    );
+    expect(merchantSign).toBe(message.address.to.sign);
+    expect(fspSign).toBe(message.address.fspSign);
+    await verifyPayload(
+      merchantSign,
+      async () => merchantKey.publicJwk,
+      {
+        issuer: merchant,
+        audience: fspId,
+        transactionId: message.transactionId,
+      },
+      { maxAgeSeconds: 600 },
+    );
+    await verifyPayload(
+      fspSign,
+      async () => fspKey.publicJwk,
+      {
+        issuer: fspId,
+        audience: customer,
+        transactionId: message.transactionId,
+      },
+      { maxAgeSeconds: 600 },
+    );
+  });
+
+  it('sends the whole message (push/v1) to custody, and to a phone when a signature cannot be rebuilt exactly', async () => {
+    const { message } = await countersigned();
+    const toCustody = devicePushContent(message, 'certificate', { fspId, toCustody: true });
+    expect(toCustody).toEqual({ ims: imsToJson(message), merchantCertificate: 'certificate' });
+    // A merchant that signed more than the message's content: its signature verifies on its own, but a
+    // phone rebuilding the payload from the message would get other bytes, so it travels whole.
+    const extra = await countersigned((unsigned) => ({
+      ...merchantSignedContent(unsigned),
+      extra: 'member',
+    }));
+    const push = devicePushContent(extra.message, 'certificate', { fspId, toCustody: false });
+    expect(push).toEqual({ ims: imsToJson(extra.message), merchantCertificate: 'certificate' });
+    // Another FSP id than the one that signed: no exact rebuild, the whole message.
+    expect(devicePushContent(message, 'certificate', { fspId: 'fsp.other', toCustody: false })).toEqual(
+      toCustody,
+    );
+  });
+});
