@@ -247,6 +247,41 @@ describe('a CA rotation in three steps', () => {
     expect(await caRotationState(dataDir)).toBe('none');
   });
 
+  it.each(['previous written', 'certificate renamed', 'key renamed', 'next key removed'] as const)(
+    'starts (mpay up) from a switch cut short after "%s", and the switch run again finishes',
+    async (step) => {
+      await ensureDeploymentPki(dataDir, institutions);
+      const oldCaPem = await readFile(caPathsOf(dataDir).certPath, 'utf8');
+      await beginCaRotation(dataDir);
+      const rotation = caRotationPathsOf(dataDir);
+      const steps = ['previous written', 'certificate renamed', 'key renamed', 'next key removed'];
+      const upTo = steps.indexOf(step);
+      // The files as switchCa writes them, in its order, up to the crash.
+      await writeFile(rotation.previousCertPath, oldCaPem);
+      if (upTo >= 1) await copyFile(rotation.next.certPath, caPathsOf(dataDir).certPath);
+      if (upTo >= 2) await copyFile(rotation.next.keyPath, caPathsOf(dataDir).keyPath);
+      if (upTo >= 3) await rm(rotation.next.keyPath);
+      // mpay up: it starts, every service loads its certificate, and the warning says what to do.
+      const report = await ensureDeploymentPki(dataDir, institutions);
+      expect(report.warnings ?? []).toEqual(
+        step === 'certificate renamed'
+          ? [expect.stringMatching(/a `mpay pki ca switch` was interrupted; run it again/)]
+          : [],
+      );
+      for (const institution of ['xbank', 'ybank'])
+        expect((await loadServiceTls(dataDir, institution, 'bank')).institution).toBe(institution);
+      await switchCa(dataDir);
+      expect(await caRotationState(dataDir)).toBe('switched');
+      const current = new X509Certificate(await readFile(caPathsOf(dataDir).certPath, 'utf8'));
+      expect(current.fingerprint256).not.toBe(new X509Certificate(oldCaPem).fingerprint256);
+      for (const institution of ['xbank', 'ybank']) {
+        const leaf = await readFile(servicePathsOf(dataDir, institution, 'bank').certPath, 'utf8');
+        expect(isIssuedBy(new X509Certificate(leaf), current)).toBe(true);
+      }
+      await retireCa(dataDir);
+    },
+  );
+
   it('warns of a CA without name constraints, and replaces it by a constrained one', async () => {
     await ensureDeploymentPki(dataDir, institutions);
     const legacy = await createUnconstrainedCa(new Date(), 'legacy');

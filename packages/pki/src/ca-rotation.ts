@@ -217,7 +217,7 @@ export async function switchCa(dataDir: string, options: PkiOptions = {}): Promi
       if (previous.fingerprint256 !== current.certificate.fingerprint256)
         throw new MpayError(
           'PKI_INVALID',
-          `${rotation.previousCertPath}: neither the current CA nor the next one: remove it or ${ca('retire')} first`,
+          `${rotation.previousCertPath}: neither the current CA nor the next one (a CA from elsewhere): delete this file, then run ${ca('switch')} again`,
         );
     } else await writeAtomically(rotation.previousCertPath, current.certPem, 0o644);
     written.push(rotation.previousCertPath);

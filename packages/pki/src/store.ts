@@ -448,6 +448,25 @@ async function reissueReason(
 }
 
 /**
+ * Whether a `mpay pki ca switch` stopped between renaming the certificate and
+ * the key: `ca.cert.pem` is the next CA's (`ca.next.cert.pem` still there),
+ * `ca.key.pem` the old one's. A key kept offline (missing) is not this.
+ */
+async function switchInterrupted(dataDir: string, ca: LoadedCaCertificate): Promise<boolean> {
+  const next = caRotationPathsOf(dataDir).next.certPath;
+  const { keyPath } = caPathsOf(dataDir);
+  if (!(await exists(next)) || !(await exists(keyPath))) return false;
+  if (parseCertificate(next, await readText(next)).fingerprint256 !== ca.certificate.fingerprint256)
+    return false;
+  return !ca.certificate.checkPrivateKey(parseKey(keyPath, await readText(keyPath)));
+}
+
+async function issuedByOneOf(certPath: string, issuers: readonly X509Certificate[]): Promise<boolean> {
+  const certificate = parseCertificate(certPath, await readText(certPath));
+  return issuers.some((issuer) => isIssuedBy(certificate, issuer));
+}
+
+/**
  * Makes the folder hold a CA and a current certificate for every service of
  * every institution given: creates the CA the first time, issues what is
  * missing and reissues what expires within `leafRenewBeforeDays`, was issued
@@ -479,13 +498,29 @@ export async function ensureDeploymentPki(
   if (!created) checkCaPermits(dataDir, ca, permitted);
   let signer: LoadedPair | undefined;
   const services: EnsureReport['services'][number][] = [];
+  // A `mpay pki ca switch` cut short between its renames: nothing can be issued until it runs again;
+  // meanwhile a certificate of the old CA, still in the trust bundle, is kept (the platform starts).
+  const interrupted = await switchInterrupted(dataDir, ca);
+  const trust = interrupted ? await loadDeploymentTrust(dataDir, now) : undefined;
+  const warnings = ca.nameConstraints === undefined ? [unconstrainedCaWarning(dataDir)] : [];
+  if (interrupted)
+    warnings.push(
+      `${caPathsOf(dataDir).keyPath}: not the key of ${caPathsOf(dataDir).certPath}: a \`mpay pki ca switch\` was interrupted; run it again (until then both CAs are trusted and no certificate can be issued)`,
+    );
   for (const institution of institutions) {
     await makeFolder(join(pkiDirOf(dataDir), institution.id));
     for (const service of servicesOf(institution)) {
       const paths = servicePathsOf(dataDir, institution.id, service.name);
       const hosts = service.hosts ?? [];
       const reason = await reissueReason(paths, ca, hosts, now, limits);
-      if (reason === undefined) {
+      const trustedMeanwhile =
+        reason === 'other-ca' &&
+        trust !== undefined &&
+        (await issuedByOneOf(
+          paths.certPath,
+          trust.anchors.map((anchor) => anchor.certificate),
+        ));
+      if (reason === undefined || trustedMeanwhile) {
         services.push({ institution: institution.id, service: service.name, action: 'kept' });
         continue;
       }
@@ -500,7 +535,6 @@ export async function ensureDeploymentPki(
       services.push({ institution: institution.id, service: service.name, action, reason });
     }
   }
-  const warnings = ca.nameConstraints === undefined ? [unconstrainedCaWarning(dataDir)] : [];
   return { caCreated: created, services, warnings };
 }
 
