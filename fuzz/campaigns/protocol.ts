@@ -27,6 +27,7 @@ import {
   parseBankingPasswordContent,
   parseBankingRequest,
   parseBankingSignedRequest,
+  parseCompactReceipt,
   parseCurrencyCode,
   parseDecimalAmount,
   parseEmvPayload,
@@ -141,6 +142,38 @@ const imsPushClaims = campaign(
     return {
       arbitrary: jsonInputs(seeds, ['iat', 'exp', 'nonce', 'merchant', 'fsp']),
       run: (value: Json) => parsePushSignatureClaims(value),
+    };
+  },
+);
+
+const imsCompactReceipt = campaign(
+  'ims-compact-receipt',
+  "parseCompactReceipt (receipt/v2: the FSP's detached receipt signature, its claims, the members the payer cannot derive)",
+  async () => {
+    const seeds: Json[] = [
+      {
+        sign: 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImZzcCIsInR5cCI6Im1wYXkrandzIn0..c2lnbmF0dXJlLW9mLXRoZS1mc3A',
+        claims: { iat: 1_796_362_243, exp: 1_796_448_643, nonce: 'R2rpXm2rD2ORDmx-D0vkwA' },
+        receipt: {
+          bankTransferId: '0b8f2a6e-4c1d-4f7a-9e3b-2d5c6a7b8c9d',
+          customerSignature: 'Y3VzdG9tZXItc2lnbmF0dXJl',
+          bankAnswer: 'YmFuay1hbnN3ZXI',
+          completedAt: '2026-12-04T10:30:00.000Z',
+        },
+      },
+    ];
+    return {
+      arbitrary: jsonInputs(seeds, [
+        'sign',
+        'claims',
+        'receipt',
+        'iat',
+        'exp',
+        'nonce',
+        'bankAnswer',
+        'paymentId',
+      ]),
+      run: (value: Json) => parseCompactReceipt(value),
     };
   },
 );
@@ -431,6 +464,7 @@ export const protocolCampaigns: readonly Campaign[] = [
   imsXml,
   imsJson,
   imsPushClaims,
+  imsCompactReceipt,
   imsPrivate,
   canonicalJson,
   amountDecimal,

@@ -50,6 +50,14 @@ export {
   withChainSigns,
 } from './push.ts';
 export {
+  type CompactReceipt,
+  parseCompactReceipt,
+  receiptContentOf,
+  receiptKnownToPayer,
+  receiptSentPart,
+  receiptSignatureKnown,
+} from './receipt.ts';
+export {
   customerDeclineContent,
   customerSignedContent,
   fspSignedContent,

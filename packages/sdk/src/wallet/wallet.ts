@@ -24,6 +24,7 @@ import {
   paymentClosedOf,
 } from './device-events.ts';
 import { parseKeystore, type UnlockedKeys, unlockKeystore, type WalletKeystoreData } from './keystore.ts';
+import { receiptJwsOf } from './receipt.ts';
 import { openRefundReceipt, type RefundReceipt } from './refund.ts';
 import { sealSecondFactor } from './second-factor.ts';
 import { SessionPinCheck, SessionPinTries, sessionPinTriesMaxOf } from './session-pin.ts';
@@ -509,7 +510,7 @@ export class Wallet {
       if (body.receipt !== undefined) {
         this.#trace('receipt (encrypted)', 'jwe', this.partyId, body.receipt);
         // The keys this call was authorised with: a lock meanwhile does not lose the receipt.
-        return this.#openReceipt(body.receipt, request.paymentId, keys);
+        return this.#openReceipt(body.receipt, request.paymentId, keys, request.message);
       }
       // Authorised: the customer's bank has not answered yet. Ask again with the same confirmation.
       const remainingMs = deadline - Date.now();
@@ -610,8 +611,15 @@ export class Wallet {
     return this.#openReceipt(jwe, paymentId, this.#sessionKeys());
   }
 
-  async #openReceipt(jwe: string, paymentId: string, keys: UnlockedKeys): Promise<Receipt> {
-    const jws = new TextDecoder().decode(await decryptWith(jwe, [keys.encryption]));
+  /** `confirmed`: the message this phone confirmed, from which a `receipt/v2` answer is made whole. */
+  async #openReceipt(
+    jwe: string,
+    paymentId: string,
+    keys: UnlockedKeys,
+    confirmed?: ImsMessage,
+  ): Promise<Receipt> {
+    const plaintext = new TextDecoder().decode(await decryptWith(jwe, [keys.encryption]));
+    const jws = receiptJwsOf(plaintext, confirmed, this.#options.fsp.id);
     const receipt = await verifyFspStatement(jws, this.#options.fsp, this.partyId, paymentId);
     this.#trace('receipt', 'jws', this.#options.fsp.id, jws);
     return receipt;

@@ -21,6 +21,7 @@ import { custodianOf } from '../devices/custody-redirect.ts';
 import type { deliverPaymentEffects } from '../outbox/deliver.ts';
 import { activeBindingOf } from '../registry/bindings.ts';
 import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
+import { deviceReceiptContent } from './device-receipt.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
 import { findPayment, type Payment } from './store.ts';
@@ -235,10 +236,14 @@ export async function confirmationAnswer(
       context.clock(),
       context.keyCache,
     );
+    const content = deviceReceiptContent(payment.receipt, payment.message, {
+      fspId: context.fsp.id,
+      toCustody: custodianOf(context, binding) !== undefined,
+    });
     return {
       status: 'completed',
       paymentId: payment.id,
-      receipt: await encryptTo(payment.receipt, binding.encryptionJwk),
+      receipt: await encryptTo(content, binding.encryptionJwk),
     };
   }
   if (payment.state === 'customer_signature_verified') return { status: 'authorised', paymentId: payment.id };

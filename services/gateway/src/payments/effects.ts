@@ -37,31 +37,41 @@ function securityOf(payment: Payment) {
 // The FSP signs with the wall clock (iat/exp are about transport freshness, checked by parties on
 // their own clocks); the times inside the documents (completedAt, at) are the protocol's clock.
 
-/** iMS step 10: the customer's receipt, signed by the FSP; it names the bank's signed answer it rests on. */
-async function signReceipt(context: GatewayContext, payment: Payment, evidence: StepEvidence, now: Date) {
+/**
+ * iMS step 10: what the customer's receipt states; it names the bank's signed
+ * answer it rests on. A phone rebuilds all but the bank's part, the customer
+ * signature's value and the time from the message it confirmed
+ * (@mpay/protocol ims/receipt.ts, receipt/v2): change one, change the other.
+ */
+export function receiptContent(payment: Payment, evidence: StepEvidence, now: Date) {
   const customerSign = payment.message.address.from.sign;
   if (customerSign === undefined || evidence.bankAnswer === undefined) {
     throw new Error('assertion failed: a receipt rests on the customer signature and the bank answer');
   }
-  return signPayload(
-    {
-      receipt: {
-        paymentId: payment.id,
-        status: 'completed',
-        payer: payment.customer.id,
-        payee: payment.merchant.id,
-        // The receipt goes into the public log: at a sealing level no account number travels in clear.
-        ...(payment.message.protections?.includes('private_data_sealed')
-          ? {}
-          : { accountPayable: payment.payerAccount }),
-        amount: amountOf(payment),
-        security: securityOf(payment),
-        bankTransferId: evidence.transferId ?? payment.id,
-        customerSignature: signatureValue(customerSign),
-        bankAnswer: signatureValue(evidence.bankAnswer),
-        completedAt: now.toISOString(),
-      },
+  return {
+    receipt: {
+      paymentId: payment.id,
+      status: 'completed',
+      payer: payment.customer.id,
+      payee: payment.merchant.id,
+      // The receipt goes into the public log: at a sealing level no account number travels in clear.
+      ...(payment.message.protections?.includes('private_data_sealed')
+        ? {}
+        : { accountPayable: payment.payerAccount }),
+      amount: amountOf(payment),
+      security: securityOf(payment),
+      bankTransferId: evidence.transferId ?? payment.id,
+      customerSignature: signatureValue(customerSign),
+      bankAnswer: signatureValue(evidence.bankAnswer),
+      completedAt: now.toISOString(),
     },
+  };
+}
+
+/** The customer's receipt, signed by the FSP for the customer. */
+async function signReceipt(context: GatewayContext, payment: Payment, evidence: StepEvidence, now: Date) {
+  return signPayload(
+    receiptContent(payment, evidence, now),
     {
       issuer: context.fsp.id,
       audience: payment.customer.id,
