@@ -159,4 +159,50 @@ describe('startPlatformMail', () => {
       await mail.close();
     }
   });
+
+  it("follows the deployment's trust bundle (a CA rotation) without a restart: each mail asks for the anchors", async () => {
+    const now = new Date();
+    const oldCa = await createDeploymentCa({ now, label: 'mail-old' });
+    const newCa = await createDeploymentCa({ now, label: 'mail-new' });
+    const first = await issueServiceCertificate(
+      oldCa,
+      { institution: 'mail.mpay', service: 'smtp' },
+      { now },
+    );
+    const second = await issueServiceCertificate(
+      newCa,
+      { institution: 'mail.mpay', service: 'smtp' },
+      { now },
+    );
+    let apply: ((material: { key: string; cert: string }) => void) | undefined;
+    let bundle = oldCa.certPem;
+    const mail = await startPlatformMail({
+      dataDir: undefined,
+      relay: undefined,
+      port: 0,
+      tls: {
+        key: first.keyPem,
+        cert: first.certPem,
+        caPem: () => bundle,
+        onReload: (given) => {
+          apply = given;
+        },
+      },
+    });
+    const send = (subject: string) => mail.mailer.send({ to: 'ann@mail.example', subject, text: 'hi' });
+    try {
+      await send('before');
+      // The switch: the server presents the new CA's certificate; a mailer on the old bundle refuses it.
+      apply?.({ key: second.keyPem, cert: second.certPem });
+      await expect(send('old bundle')).rejects.toMatchObject({ code: 'MAIL_DELIVERY_FAILED' });
+      // The reload of the bundle (both CAs, as during a rotation), then the retirement (the new one only).
+      bundle = `${oldCa.certPem}\n${newCa.certPem}`;
+      await send('both');
+      bundle = newCa.certPem;
+      await send('after');
+      expect(await mail.server!.mailbox.list('ann@mail.example')).toHaveLength(3);
+    } finally {
+      await mail.close();
+    }
+  });
 });

@@ -13,8 +13,8 @@ import {
 import { MpayError } from '@mpay/protocol';
 import { mailDirOf } from '../commands/mail.ts';
 
-/** An SMTP relay the platform sends its mail through instead of the embedded server. */
-export type SmtpRelay = MailerOptions['smtp'];
+/** An SMTP relay the platform sends its mail through instead of the embedded server (as the operator gives it: anchors as PEM text). */
+export type SmtpRelay = MailerOptions['smtp'] & { ca?: string };
 
 /** Who the MPASP's mail (macro §3: client id and mPIN) comes from. */
 export const platformMailFrom = 'MPASP <mpasp@fsp.mpay>';
@@ -70,7 +70,8 @@ export interface PlatformMail {
  */
 export async function startPlatformMail(options: {
   readonly dataDir: string | undefined;
-  readonly relay: SmtpRelay | undefined;
+  /** A relay, or (a service process's gateway) the supervisor's embedded server, whose anchors may follow reloads. */
+  readonly relay: MailerOptions['smtp'] | undefined;
   readonly port: number | undefined;
   /**
    * A TLS deployment's (./tls.ts): the embedded server speaks implicit TLS
@@ -83,7 +84,8 @@ export async function startPlatformMail(options: {
     | {
         readonly key: string;
         readonly cert: string;
-        readonly caPem: string;
+        /** The deployment's trust bundle for the mailer: a function follows PlatformTls's reloads (a CA rotation). */
+        readonly caPem: string | (() => string);
         /** PlatformTls.reload's hook (the server's `tls.onReload`): new key and certificate without a restart. */
         readonly onReload?: NonNullable<MailServerOptions['tls']>['onReload'];
       }

@@ -8,10 +8,10 @@
  * outlives its supervisor.
  */
 import type { KeyPairText } from '@mpay/log-service';
+import type { MailerOptions } from '@mpay/mail';
 import type { BankTrust } from '@mpay/sdk';
 import type { Database } from '@mpay/storage';
 import type { BankId } from './banks.ts';
-import type { SmtpRelay } from './mail.ts';
 import type { PlatformSecrets } from './secrets.ts';
 import type { PlatformTls, PlatformTlsService } from './tls.ts';
 
@@ -290,7 +290,10 @@ async function startCustody(context: ServiceContext): Promise<Running> {
  * deployment's CA (`caPem`), else the server or the operator's relay with its
  * own settings (`secure`, trust anchors, credentials).
  */
-export function gatewayMailRelay(smtp: PlatformProcessLayout['smtp'], caPem: string | undefined): SmtpRelay {
+export function gatewayMailRelay(
+  smtp: PlatformProcessLayout['smtp'],
+  caPem: string | (() => string) | undefined,
+): MailerOptions['smtp'] {
   const { secure, ca, auth } = smtp;
   return {
     host: smtp.host,
@@ -308,9 +311,11 @@ async function startGateway(context: ServiceContext): Promise<Running> {
   const { startPlatformMail } = await import('./mail.ts');
   const { layout, secrets } = context;
   const database = await context.open('gateway');
-  const caPem = layout.smtp.deploymentTls === true ? context.tls?.caPem : undefined;
-  if (layout.smtp.deploymentTls === true && caPem === undefined)
+  const tls = layout.smtp.deploymentTls === true ? context.tls : undefined;
+  if (layout.smtp.deploymentTls === true && tls === undefined)
     throw new Error('the mail server runs TLS but this process has no deployment CA');
+  // The bundle of this process's last reload: a CA rotation reaches the mailer without a restart.
+  const caPem = tls === undefined ? undefined : () => tls.caPem;
   const mail = await startPlatformMail({
     dataDir: layout.dataDir,
     relay: gatewayMailRelay(layout.smtp, caPem),

@@ -302,7 +302,7 @@ export class ProcessPlatform {
       tls:
         smtpPair === undefined || supervisorTls === undefined
           ? undefined
-          : { ...smtpPair, caPem: supervisorTls.caPem },
+          : { ...smtpPair, caPem: () => supervisorTls.caPem },
     }).catch(async (error: unknown) => {
       await supervisorTls?.close();
       throw error;

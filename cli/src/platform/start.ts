@@ -288,11 +288,12 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     dataDir: options.dataDir,
     relay: options.smtpRelay,
     port: options.ports?.mail,
-    // Implicit TLS with mail.mpay's certificate; the gateway's mailer trusts the deployment's CA only.
+    // Implicit TLS with mail.mpay's certificate; the gateway's mailer trusts the deployment's CA only
+    // (the bundle of the last reload: a CA rotation reaches it without a restart).
     tls:
       tls === undefined || options.smtpRelay !== undefined
         ? undefined
-        : { ...pairOf(tls.server('smtp')), caPem: tls.caPem },
+        : { ...pairOf(tls.server('smtp')), caPem: () => tls.caPem },
   });
   const { opaqueServerSetup } = secrets;
   /** The first gateway's options: the other instances (options.gateways) get the same, each with its own pool. */

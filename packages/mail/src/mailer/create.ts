@@ -17,9 +17,11 @@ export interface MailerOptions {
     /**
      * The only trust anchors for the server's certificate, PEM (the embedded
      * server of a TLS deployment: its CA); absent: the system's roots. Either
-     * way the certificate is verified and must name the host.
+     * way the certificate is verified and must name the host. A function is
+     * asked again for each mail: the anchors of a deployment that reloads
+     * them (a CA rotation) without a restart.
      */
-    ca?: string;
+    ca?: string | (() => string);
   };
   /** The sender, `address` or `Name <address>`. */
   from: string;
@@ -76,9 +78,14 @@ function checkOptions(options: MailerOptions): void {
   }
   if (addressesOf(options.from)?.length !== 1) throw new Error('mailer: from must be one address');
   const { ca } = options.smtp;
-  if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----'))) {
+  if (ca !== undefined && typeof ca !== 'function') checkAnchors(ca);
+}
+
+function checkAnchors(ca: unknown): string {
+  if (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----')) {
     throw new Error('mailer: smtp.ca must be PEM certificates');
   }
+  return ca;
 }
 
 /** A nodemailer failure as a stable code: the SMTP reply class decides, no reply means try again later. */
@@ -105,26 +112,41 @@ export function createMailer(options: MailerOptions): Mailer {
   const limits = createMailerLimits(options.limits);
   const { host, port, secure = false, auth, ca } = options.smtp;
   const loopback = isLoopbackHost(host);
-  const transport = nodemailer.createTransport({
-    host,
-    port,
-    secure,
-    ...(auth === undefined ? {} : { auth: { user: auth.user, pass: auth.pass } }),
-    // Credentials never cross a network in clear: without TLS from the start, STARTTLS is required.
-    requireTLS: auth !== undefined && !secure && !loopback,
-    // Certificates are always verified (TLS 1.2 at least); with `ca`, under those anchors only.
-    tls: { rejectUnauthorized: true, minVersion: 'TLSv1.2', ...(ca === undefined ? {} : { ca }) },
-    // A relay on this machine is reached even where loopback is the only interface.
-    allowInternalNetworkInterfaces: loopback,
-    connectionTimeout: limits.connectionTimeoutMs,
-    greetingTimeout: limits.greetingTimeoutMs,
-    socketTimeout: limits.socketTimeoutMs,
-    dnsTimeout: limits.dnsTimeoutMs,
-    // The mails are plain text from this process: no attachment may read a file or fetch a URL.
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    logger: false,
-  });
+  const transportFor = (anchors: string | undefined) =>
+    nodemailer.createTransport({
+      host,
+      port,
+      secure,
+      ...(auth === undefined ? {} : { auth: { user: auth.user, pass: auth.pass } }),
+      // Credentials never cross a network in clear: without TLS from the start, STARTTLS is required.
+      requireTLS: auth !== undefined && !secure && !loopback,
+      // Certificates are always verified (TLS 1.2 at least); with `ca`, under those anchors only.
+      tls: {
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        ...(anchors === undefined ? {} : { ca: anchors }),
+      },
+      // A relay on this machine is reached even where loopback is the only interface.
+      allowInternalNetworkInterfaces: loopback,
+      connectionTimeout: limits.connectionTimeoutMs,
+      greetingTimeout: limits.greetingTimeoutMs,
+      socketTimeout: limits.socketTimeoutMs,
+      dnsTimeout: limits.dnsTimeoutMs,
+      // The mails are plain text from this process: no attachment may read a file or fetch a URL.
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      logger: false,
+    });
+  // The transport of the anchors in use, made again when a function gives others (one connection per mail anyway).
+  let current: { anchors: string | undefined; transport: ReturnType<typeof transportFor> } | undefined;
+  const transportNow = () => {
+    const anchors = typeof ca === 'function' ? checkAnchors(ca()) : ca;
+    if (current === undefined || current.anchors !== anchors) {
+      current?.transport.close();
+      current = { anchors, transport: transportFor(anchors) };
+    }
+    return current.transport;
+  };
 
   return Object.freeze({
     async send(mail: OutgoingMail): Promise<{ messageId: string }> {
@@ -142,7 +164,7 @@ export function createMailer(options: MailerOptions): Mailer {
       }
       let info: { messageId: string; rejected: readonly unknown[]; response: string };
       try {
-        info = await transport.sendMail({
+        info = await transportNow().sendMail({
           from: options.from,
           to: mail.to,
           subject: mail.subject,
