@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -48,15 +50,62 @@ describe('PlatformTls.reload', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  /** A server of `service` with the platform's TLS; GET /peer answers the fingerprint of the client's certificate. */
+  /**
+   * A server of `service` with the platform's TLS; GET /peer answers the
+   * fingerprint of the client's certificate and whether node:tls authorised it
+   * under the port's trust bundle (a bank's port only requests one: phones
+   * call it without).
+   */
   async function serve(platform: PlatformTls, service: 'gateway' | 'xbank' | 'web'): Promise<number> {
     const app = createHttpServer({ name: service, tls: platform.server(service) });
     app.get('/peer', async (request) => ({
       fingerprint: (request.raw.socket as TLSSocket).getPeerCertificate().fingerprint256 ?? null,
+      authorized: (request.raw.socket as TLSSocket).authorized,
     }));
     servers.push(app);
     await app.listen({ port: 0, host: '127.0.0.1' });
     return (app.server.address() as { port: number }).port;
+  }
+
+  /**
+   * A mutual-TLS call to `port`'s GET /peer from a client elsewhere (its own
+   * key and certificate, trusting `caPem`): the fingerprint the server saw
+   * and authorised, or 'refused' when either side refused the other.
+   */
+  function peerSeenWith(
+    port: number,
+    client: { readonly keyPem: string; readonly certPem: string },
+    caPem: string,
+  ): Promise<string> {
+    return new Promise((done) => {
+      const request = get(
+        // A new connection each time (no keep-alive, no session to resume): the handshake decides.
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/peer',
+          key: client.keyPem,
+          cert: client.certPem,
+          ca: caPem,
+          agent: false,
+        },
+        (answer) => {
+          let body = '';
+          answer.setEncoding('utf8');
+          answer.on('data', (chunk: string) => {
+            body += chunk;
+          });
+          answer.on('end', () => {
+            const seen =
+              answer.statusCode === 200
+                ? (JSON.parse(body) as { fingerprint: string; authorized: boolean })
+                : undefined;
+            done(seen?.authorized === true ? seen.fingerprint : 'refused');
+          });
+        },
+      );
+      request.on('error', () => done('refused'));
+    });
   }
 
   it('switches every server and client to the rotated certificates and says which', async () => {
@@ -126,6 +175,11 @@ describe('PlatformTls.reload', () => {
     tls = await loadPlatformTls(dataDir, ['gateway', 'xbank']);
     const platform = tls;
     const gatewayPort = await serve(platform, 'gateway');
+    const xbankPort = await serve(platform, 'xbank');
+    // An institution on another machine that keeps its certificate of the old CA (a client of xbank's port).
+    const oldClient = await loadServiceTls(dataDir, 'ybank', 'bank');
+    const oldClientFingerprint = new X509Certificate(oldClient.certPem).fingerprint256;
+    expect(await peerSeenWith(xbankPort, oldClient, platform.caPem)).toBe(oldClientFingerprint);
     const count = (pem: string) => pem.split('-----BEGIN CERTIFICATE-----').length - 1;
     expect(count(platform.caPem)).toBe(1);
     const before = await presentedAt(gatewayPort, platform.caPem);
@@ -161,6 +215,15 @@ describe('PlatformTls.reload', () => {
     expect(gateway?.current.fingerprint256).not.toBe(before);
     // New connections get the certificate of the new CA; the bundle of the begin step (old + new) verifies it.
     expect(await presentedAt(gatewayPort, bundleOfBegin)).toBe(gateway?.current.fingerprint256);
+    // Mutual TLS through the trust period, after the reload: the old CA's client still gets in …
+    expect(await peerSeenWith(xbankPort, oldClient, bundleOfBegin)).toBe(oldClientFingerprint);
+    // … and the gateway's client, now of the new CA, too.
+    const gatewayFetch = platform.scope('gateway', () => tlsClientScope.source());
+    if (gatewayFetch === undefined) throw new Error('no fetch in the gateway scope');
+    const answer = await gatewayFetch(`https://127.0.0.1:${xbankPort}/peer`, {});
+    expect(((await answer.json()) as { fingerprint: string }).fingerprint).toBe(
+      gateway?.current.fingerprint256,
+    );
     expect(count(platform.caPem)).toBe(2);
     // The process's CA-only client and a CLI command (trustDeploymentCa) trust the previous CA still.
     expect(await statusWith((url) => platform.fetch(url, {}))).toBe(200);
@@ -175,6 +238,8 @@ describe('PlatformTls.reload', () => {
     await retireCa(dataDir);
     await platform.reload();
     expect(count(platform.caPem)).toBe(1);
+    // After the retirement the old CA's client certificate is refused, the server's trust bundle reloaded.
+    expect(await peerSeenWith(xbankPort, oldClient, bundleOfBegin)).toBe('refused');
     expect(await statusWith((url) => platform.fetch(url, {}))).toBe('refused');
     expect(await presentedAt(gatewayPort, platform.caPem)).toBe(gateway?.current.fingerprint256);
   });
