@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
-import { encryptTo, type PrivateJwk, type SigningKey, signPayload } from '@mpay/envelope';
+import { decryptWith, encryptTo, type PrivateJwk, type SigningKey, signPayload } from '@mpay/envelope';
 import { signRequest } from '@mpay/http-client';
 import { customerSignedContent, type ImsMessage, imsToJson } from '@mpay/protocol';
 import { type DeviceKeys, enrolDevice, fspEncryptionKey, unlockKeystore } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
+import { receiptJwsOf } from '../../packages/sdk/src/wallet/receipt.ts';
 import { paymentSettledDeadlineMs } from '../support/deadlines.ts';
 import { postRaw, startTestPlatform, suitePolicy, type TestPlatform } from './harness.ts';
 
@@ -499,6 +500,25 @@ describe('confirmation, decline and replays at the gateway', () => {
       expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('awaiting_customer');
     });
     // The genuine detached consent pays: the bank verified the re-attached, full signature.
-    expect((await post(await consentOf(customerKey))).status).toBe(200);
+    const genuine = await consentOf(customerKey);
+    const paid = await post(genuine);
+    expect(paid.status).toBe(200);
+    // A client that does not ask for receipt/v2 gets the whole receipt JWS; one that asks gets the
+    // compact form, which the wallet's rebuild from the message it confirmed turns into the same JWS.
+    const { encryption } = await unlockKeystore(test.platform.credentials.customerKeystore, customer.pin);
+    const opened = async (answer: { body: Record<string, unknown> }) =>
+      new TextDecoder().decode(await decryptWith(String(answer.body.receipt), [encryption]));
+    const whole = await opened(paid);
+    expect(whole.split('.')).toHaveLength(3);
+    const compactAnswer = await postRaw(
+      `${url}?receipt=v2`,
+      await encryptTo(JSON.stringify({ consent: genuine }), fspEncryptionKey(test.fsp)),
+    );
+    expect(compactAnswer.status).toBe(200);
+    const compact = await opened(compactAnswer);
+    expect(compact.startsWith('{')).toBe(true);
+    expect(compact.length).toBeLessThan(whole.length / 2);
+    expect(receiptJwsOf(compact, view.message, test.fsp.id)).toBe(whole);
+    expect((await postRaw(`${url}?receipt=v3`, 'x')).code).toBe('REQUEST_INVALID');
   });
 });

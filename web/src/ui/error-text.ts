@@ -552,6 +552,11 @@ export const errorText: Readonly<Record<ErrorCode, ErrorText>> = {
     title: 'Receipt could not be read',
     advice: 'The receipt is malformed, so it cannot be checked. Keep it and tell support.',
   },
+  RECEIPT_UNVERIFIED: {
+    title: 'Payment not confirmed yet',
+    advice:
+      'The payment may have gone through, but its receipt could not be checked. Do not pay again. Trying again is safe: it asks for the same receipt and never pays twice.',
+  },
 
   // mail
   MAIL_DELIVERY_FAILED: {

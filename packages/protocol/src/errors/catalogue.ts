@@ -175,6 +175,9 @@ export const errorCatalogue = Object.freeze({
     'No log entry for this payment (not completed, or logged before the log was configured).',
   ),
   RECEIPT_INVALID: final('The receipt is malformed.'),
+  RECEIPT_UNVERIFIED: retryable(
+    "The payment's receipt could not be opened or verified; the payment may have completed: check its status before paying again.",
+  ),
 
   // out-of-band channels: mail (SMTP); the SMTP reply class decides the code (4xx retryable, 5xx final)
   MAIL_DELIVERY_FAILED: retryable(

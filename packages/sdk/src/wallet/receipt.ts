@@ -9,6 +9,9 @@ import {
   signedPayloadOf,
 } from '@mpay/protocol';
 
+/** A receipt/v2 is about 600 characters: four times that is refused unread. */
+const compactReceiptLengthMax = 4_096;
+
 /**
  * The FSP's receipt JWS from a confirmation's answer, decrypted: whole
  * (`receipt/v1`, a compact JWS), or `receipt/v2` (@mpay/protocol
@@ -20,7 +23,8 @@ import {
  */
 export function receiptJwsOf(plaintext: string, message: ImsMessage | undefined, fspId: string): string {
   if (!plaintext.startsWith('{')) return plaintext;
-  if (message === undefined) throw new MpayError('MESSAGE_INVALID', 'receipt');
+  if (message === undefined || plaintext.length > compactReceiptLengthMax)
+    throw new MpayError('MESSAGE_INVALID', 'receipt');
   let value: unknown;
   try {
     value = JSON.parse(plaintext);

@@ -16,6 +16,7 @@ import {
   consentPayload,
   customerSignedContent,
   defaultSecurityPolicy,
+  errorCategoryOf,
   isMpayError,
   parseDetachedConsent,
 } from '@mpay/protocol';
@@ -175,6 +176,8 @@ describe('Wallet.confirm at the large level', () => {
   let gatewayUrl: string;
   /** What the stand-in gateway received: the customer-signed iMS message, decrypted. */
   const confirmations: unknown[] = [];
+  /** Who the stand-in signs the receipt as (another than the FSP: a receipt that does not verify). */
+  let receiptIssuer: string | undefined;
 
   beforeAll(async () => {
     custody = await startFakeCustody();
@@ -196,14 +199,21 @@ describe('Wallet.confirm at the large level', () => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', async () => {
-        const paymentId = /^\/payments\/([^/]+)\/confirmation$/.exec(request.url ?? '')?.[1] ?? '';
+        // The wallet asks for receipt/v2; this FSP answers the whole JWS, which every wallet reads.
+        const paymentId =
+          /^\/payments\/([^/?]+)\/confirmation\?receipt=v2$/.exec(request.url ?? '')?.[1] ?? '';
         const plaintext = await decryptWith(Buffer.concat(chunks).toString('utf8'), [
           setup.fspKeys.encryption.privateJwk,
         ]);
         confirmations.push(JSON.parse(new TextDecoder().decode(plaintext)).consent);
         const receipt = await signPayload(
           { receipt: { paymentId, status: 'completed' } },
-          { issuer: setup.fsp.id, audience: customerId, transactionId: paymentId, expiresInSeconds: 600 },
+          {
+            issuer: receiptIssuer ?? setup.fsp.id,
+            audience: customerId,
+            transactionId: paymentId,
+            expiresInSeconds: 600,
+          },
           setup.fspKeys.signing.privateJwk,
         );
         const body = JSON.stringify({
@@ -297,5 +307,25 @@ describe('Wallet.confirm at the large level', () => {
     await session.confirm(request, pin, { secondFactorCode: '359152' });
     const consent = parseDetachedConsent(confirmations.at(-1));
     expect(consent).not.toHaveProperty('secondFactor');
+  });
+
+  it('a receipt that does not verify once the FSP answered completed is RECEIPT_UNVERIFIED (retryable), never a refusal', async () => {
+    const session = new Wallet({ gatewayUrl, keystore: structuredClone(keystore), fsp: setup.fsp });
+    await session.unlock(pin);
+    const { push } = await paymentRequestPush(setup);
+    const request = await session.openPaymentRequest(
+      await encryptTo(JSON.stringify(push), keystore.encryptionPublicJwk),
+    );
+    receiptIssuer = 'someone.else';
+    try {
+      const failure: unknown = await session.confirm(request, pin).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toMatchObject({ code: 'RECEIPT_UNVERIFIED', detail: request.paymentId });
+      expect(errorCategoryOf('RECEIPT_UNVERIFIED')).toBe('retryable');
+    } finally {
+      receiptIssuer = undefined;
+    }
   });
 });

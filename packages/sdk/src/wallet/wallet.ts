@@ -504,13 +504,19 @@ export class Wallet {
     const deadline = Date.now() + (options.waitMs ?? 60_000);
     for (let attempt = 0; ; attempt += 1) {
       const { body } = await requestJson<{ status: string; receipt?: string }>(
-        `${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation`,
+        // receipt/v2: this wallet rebuilds the receipt from the message it confirmed (./receipt.ts).
+        `${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation?receipt=v2`,
         { body: jwe, contentType: 'application/jose', timeoutMs: 30_000 },
       );
       if (body.receipt !== undefined) {
         this.#trace('receipt (encrypted)', 'jwe', this.partyId, body.receipt);
         // The keys this call was authorised with: a lock meanwhile does not lose the receipt.
-        return this.#openReceipt(body.receipt, request.paymentId, keys, request.message);
+        // The bank has paid: a receipt that does not open or verify never reads as a refusal.
+        return await this.#openReceipt(body.receipt, request.paymentId, keys, request.message).catch(
+          (error: unknown) => {
+            throw new MpayError('RECEIPT_UNVERIFIED', request.paymentId, { cause: error });
+          },
+        );
       }
       // Authorised: the customer's bank has not answered yet. Ask again with the same confirmation.
       const remainingMs = deadline - Date.now();

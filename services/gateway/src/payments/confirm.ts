@@ -220,6 +220,13 @@ export async function receiptAnswerDelivered(
 }
 
 /**
+ * The receipt's wire format in the confirmation's answer: `v1` the whole JWS,
+ * `v2` (@mpay/protocol ims/receipt.ts) when the wallet asks for it
+ * (`?receipt=v2`) and can be sent it.
+ */
+export type ReceiptFormat = 'v1' | 'v2';
+
+/**
  * The answer to the customer from the payment's state: the receipt once the
  * bank paid (the same receipt on every retry), `authorised` while the bank has
  * not answered, or why the payment ended otherwise.
@@ -227,6 +234,7 @@ export async function receiptAnswerDelivered(
 export async function confirmationAnswer(
   context: GatewayContext,
   payment: Payment,
+  receiptFormat: ReceiptFormat = 'v1',
 ): Promise<ConfirmationResult> {
   if (payment.state === 'funds_transferred') {
     if (payment.receipt === null) throw new Error('assertion failed: a completed payment has its receipt');
@@ -236,10 +244,14 @@ export async function confirmationAnswer(
       context.clock(),
       context.keyCache,
     );
-    const content = deviceReceiptContent(payment.receipt, payment.message, {
-      fspId: context.fsp.id,
-      toCustody: custodianOf(context, binding) !== undefined,
-    });
+    // receipt/v2 only to a wallet that asked for it (an older one reads the whole JWS alone).
+    const content =
+      receiptFormat === 'v2'
+        ? deviceReceiptContent(payment.receipt, payment.message, {
+            fspId: context.fsp.id,
+            toCustody: custodianOf(context, binding) !== undefined,
+          })
+        : payment.receipt;
     return {
       status: 'completed',
       paymentId: payment.id,
@@ -265,6 +277,7 @@ export async function confirmPayment(
   confirmation: VerifiedConfirmation,
   idempotency: IdempotencyClaim | undefined,
   deliver: typeof deliverPaymentEffects,
+  receiptFormat: ReceiptFormat = 'v1',
 ): Promise<ConfirmationResult> {
   const { payment } = confirmation;
   const now = context.clock();
@@ -303,5 +316,9 @@ export async function confirmPayment(
   }
   context.kickOutbox();
   const after = await deliver(context, payment.id, 'bank_order', context.limits.confirmationWaitMs);
-  return confirmationAnswer(context, after ?? (await findPayment(context.database, payment.id)));
+  return confirmationAnswer(
+    context,
+    after ?? (await findPayment(context.database, payment.id)),
+    receiptFormat,
+  );
 }

@@ -1,47 +1,62 @@
 import { attachCanonicalPayload, decodeUnverified } from '@mpay/envelope';
 import {
-  type ConsentClaimsKnown,
   detachPayload,
   fspSignatureKnown,
   fspSignedContent,
   type ImsMessage,
-  type ImsSignedContent,
+  imsFromJson,
   imsToJson,
   merchantSignatureKnown,
   merchantSignedContent,
+  parsePushSignatureClaims,
+  pushDetachedSigns,
   type SignatureClaims,
   signedPayloadOf,
   withChainSigns,
 } from '@mpay/protocol';
 
-/**
- * The claims a phone needs beside `jws` detached to rebuild it from `content`
- * and `known` (@mpay/protocol ims/push.ts), or undefined when the rebuilt JWS
- * would not be the signed one byte for byte. The claims are read unverified:
- * both JWSs were verified (the merchant's) or made (the FSP's) here, and the
- * comparison with the rebuilt JWS is the only decision taken on them.
- */
-function claimsForPhone(
-  jws: string | undefined,
-  content: ImsSignedContent,
-  known: ConsentClaimsKnown,
-): SignatureClaims | undefined {
-  if (jws === undefined) return undefined;
+/** The claims of a JWS made or verified here, read unverified: undefined unless they have the phone's shape. */
+function claimsOf(jws: string): SignatureClaims | undefined {
   const payload = decodeUnverified(jws)?.payload as Record<string, unknown> | undefined;
   const { iat, exp, nonce } = payload ?? {};
   if (typeof iat !== 'number' || typeof exp !== 'number' || typeof nonce !== 'string') return undefined;
-  const claims: SignatureClaims = { iat, exp, nonce };
-  const rebuilt = attachCanonicalPayload(detachPayload(jws), signedPayloadOf(content, known, claims));
-  return rebuilt === jws ? claims : undefined;
+  return { iat, exp, nonce };
+}
+
+/**
+ * What the phone does with a `push/v2` (packages/sdk payment-request/verify.ts
+ * `withWholeSigns`), from the text it receives: parse the message and the
+ * claims as hostile input, put both payloads back. Throws what the phone would.
+ */
+function rebuiltByPhone(text: string, fspId: string): { readonly merchant: string; readonly fsp: string } {
+  const sent = JSON.parse(text) as Record<string, unknown>;
+  const message = imsFromJson(sent.ims);
+  const claims = parsePushSignatureClaims(sent.signatureClaims);
+  const detached = pushDetachedSigns(message);
+  return {
+    merchant: attachCanonicalPayload(
+      detached.merchant,
+      signedPayloadOf(
+        merchantSignedContent(message),
+        merchantSignatureKnown(message, fspId),
+        claims.merchant,
+      ),
+    ),
+    fsp: attachCanonicalPayload(
+      detached.fsp,
+      signedPayloadOf(fspSignedContent(message), fspSignatureKnown(message, fspId), claims.fsp),
+    ),
+  };
 }
 
 /**
  * What the FSP encrypts to the customer's device in iMS step 2: `push/v2`
  * (both signatures detached in the message, their claims beside it: about two
  * fifths smaller) for a phone that holds its key, else `push/v1` (the whole
- * message: what custody reads, and what a phone gets when a signature could
- * not be detached exactly). The merchant's name travels in its certificate,
- * signed by the FSP: the only name a wallet shows.
+ * message: what custody reads, and what a phone gets when its rebuild would
+ * not give back both signed JWSs byte for byte, or fails). The rebuild is the
+ * phone's own, run here on the very text sent. The merchant's name travels in
+ * its certificate, signed by the FSP: the only name a wallet shows.
  */
 export function devicePushContent(
   countersigned: ImsMessage,
@@ -51,20 +66,18 @@ export function devicePushContent(
   const whole = { ims: imsToJson(countersigned), merchantCertificate };
   const { to, fspSign } = countersigned.address;
   if (options.toCustody || to.sign === undefined || fspSign === undefined) return whole;
-  const merchant = claimsForPhone(
-    to.sign,
-    merchantSignedContent(countersigned),
-    merchantSignatureKnown(countersigned, options.fspId),
-  );
-  const fsp = claimsForPhone(
-    fspSign,
-    fspSignedContent(countersigned),
-    fspSignatureKnown(countersigned, options.fspId),
-  );
+  const merchant = claimsOf(to.sign);
+  const fsp = claimsOf(fspSign);
   if (merchant === undefined || fsp === undefined) return whole;
-  const detached = withChainSigns(countersigned, {
-    merchant: detachPayload(to.sign),
-    fsp: detachPayload(fspSign),
-  });
-  return { ims: imsToJson(detached), signatureClaims: { merchant, fsp }, merchantCertificate };
+  try {
+    const detached = withChainSigns(countersigned, {
+      merchant: detachPayload(to.sign),
+      fsp: detachPayload(fspSign),
+    });
+    const compact = { ims: imsToJson(detached), signatureClaims: { merchant, fsp }, merchantCertificate };
+    const rebuilt = rebuiltByPhone(JSON.stringify(compact), options.fspId);
+    return rebuilt.merchant === to.sign && rebuilt.fsp === fspSign ? compact : whole;
+  } catch {
+    return whole;
+  }
 }

@@ -63,6 +63,18 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
       "The customer's consent encrypted to the FSP: consent/v1 (its JWS over the FSP's copy of the message, payload detached) or the whole signed message",
       joseContentTypes,
     ),
+    querystring: {
+      type: 'object',
+      properties: {
+        receipt: {
+          type: 'string',
+          enum: ['v2'],
+          description:
+            "v2: the receipt as receipt/v2 (the FSP's JWS detached, only what the payer cannot derive from the message it confirmed), for a wallet that rebuilds it; absent: the whole JWS",
+        },
+      },
+      additionalProperties: false,
+    },
     response: {
       200: { ...confirmationAnswer, description: 'Completed: the receipt, encrypted to the device' },
       202: { ...confirmationAnswer, description: 'Authorised: the banks have not answered yet' },
@@ -99,6 +111,7 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
       verified,
       idempotencyClaim(request, verified.payment.customer.id),
       deliverPaymentEffects,
+      (request.query as { receipt?: string }).receipt === 'v2' ? 'v2' : 'v1',
     );
     if (result.status === 'completed') {
       // Once the answer carrying the receipt is handed to the connection, its push is not sent again.
