@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thrownCodeOf } from '../../../../test/support/code-of.ts';
 import { sampleImsJson, sampleSignatures } from './arbitraries.test-helper.ts';
 import { imsFromJson } from './json.ts';
 import {
@@ -10,15 +11,6 @@ import {
 } from './push.ts';
 
 const claims = { iat: 1_700_000_000, exp: 1_700_000_300, nonce: 'A'.repeat(22) };
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-}
 
 /** The sample message at step 2: the merchant's and the FSP's signatures detached, no customer signature yet. */
 function pushedMessage() {
@@ -45,7 +37,7 @@ describe('push/v2: the step-2 message with its two signatures detached', () => {
     ];
     for (const value of hostile)
       expect(
-        codeOf(() => parsePushSignatureClaims(value)),
+        thrownCodeOf(() => parsePushSignatureClaims(value)),
         JSON.stringify(value),
       ).toBe('MESSAGE_INVALID');
   });
@@ -58,12 +50,12 @@ describe('push/v2: the step-2 message with its two signatures detached', () => {
     });
     const whole = 'eyJhbGciOiJFUzI1NiJ9.e30.c2lnbmF0dXJl';
     expect(
-      codeOf(() =>
+      thrownCodeOf(() =>
         pushDetachedSigns(withChainSigns(message, { merchant: whole, fsp: sampleSignatures.fsp })),
       ),
     ).toBe('MESSAGE_INVALID');
     expect(
-      codeOf(() =>
+      thrownCodeOf(() =>
         pushDetachedSigns(withChainSigns(message, { merchant: sampleSignatures.merchant, fsp: whole })),
       ),
     ).toBe('MESSAGE_INVALID');
@@ -71,7 +63,7 @@ describe('push/v2: the step-2 message with its two signatures detached', () => {
       ...message,
       address: { ...message.address, from: { ...message.address.from, sign: whole } },
     };
-    expect(codeOf(() => pushDetachedSigns(signed))).toBe('MESSAGE_INVALID');
+    expect(thrownCodeOf(() => pushDetachedSigns(signed))).toBe('MESSAGE_INVALID');
   });
 
   it('names the claims each verifier knows from the message itself', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thrownCodeOf } from '../../../../test/support/code-of.ts';
 import { sampleImsJson } from './arbitraries.test-helper.ts';
 import { imsFromJson } from './json.ts';
 import { parseCompactReceipt, receiptContentOf, receiptKnownToPayer, receiptSentPart } from './receipt.ts';
@@ -14,15 +15,6 @@ const valid = {
   claims: { iat: 1_700_000_000, exp: 1_700_086_400, nonce: 'A'.repeat(22) },
   receipt: sent,
 };
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-}
 
 describe('receipt/v2: the receipt with its signature detached and the payer-derived members left out', () => {
   it('reads a well-formed compact receipt and refuses anything else as MESSAGE_INVALID', () => {
@@ -44,7 +36,7 @@ describe('receipt/v2: the receipt with its signature detached and the payer-deri
     ];
     for (const value of hostile)
       expect(
-        codeOf(() => parseCompactReceipt(value)),
+        thrownCodeOf(() => parseCompactReceipt(value)),
         JSON.stringify(value),
       ).toBe('MESSAGE_INVALID');
   });
@@ -74,6 +66,8 @@ describe('receipt/v2: the receipt with its signature detached and the payer-deri
     const known = receiptKnownToPayer(imsFromJson(sampleImsJson()));
     expect(receiptSentPart({ ...known, ...sent }, known)).toEqual(sent);
     expect(receiptContentOf(known, sent)).toEqual({ receipt: { ...known, ...sent } });
-    expect(codeOf(() => receiptContentOf(known, { ...sent, status: 'refused' }))).toBe('MESSAGE_INVALID');
+    expect(thrownCodeOf(() => receiptContentOf(known, { ...sent, status: 'refused' }))).toBe(
+      'MESSAGE_INVALID',
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { imsFromJson } from '@mpay/protocol';
 import { describe, expect, it } from 'vitest';
+import { thrownCodeOf } from '../../../../test/support/code-of.ts';
 import { receiptJwsOf } from './receipt.ts';
 
 const message = imsFromJson({
@@ -25,15 +26,6 @@ const compact = {
     completedAt: 'now',
   },
 };
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-}
 
 describe('receiptJwsOf (the confirmation answer, decrypted)', () => {
   it('takes a whole JWS as it is, and makes a receipt/v2 whole from the confirmed message', () => {
@@ -66,11 +58,13 @@ describe('receiptJwsOf (the confirmation answer, decrypted)', () => {
   });
 
   it('refuses as MESSAGE_INVALID a compact receipt without the message, or not of its form', () => {
-    expect(codeOf(() => receiptJwsOf(JSON.stringify(compact), undefined, 'fsp.test'))).toBe(
+    expect(thrownCodeOf(() => receiptJwsOf(JSON.stringify(compact), undefined, 'fsp.test'))).toBe(
       'MESSAGE_INVALID',
     );
-    expect(codeOf(() => receiptJwsOf('{not json', message, 'fsp.test'))).toBe('MESSAGE_INVALID');
+    expect(thrownCodeOf(() => receiptJwsOf('{not json', message, 'fsp.test'))).toBe('MESSAGE_INVALID');
     const derived = { ...compact, receipt: { ...compact.receipt, status: 'refused' } };
-    expect(codeOf(() => receiptJwsOf(JSON.stringify(derived), message, 'fsp.test'))).toBe('MESSAGE_INVALID');
+    expect(thrownCodeOf(() => receiptJwsOf(JSON.stringify(derived), message, 'fsp.test'))).toBe(
+      'MESSAGE_INVALID',
+    );
   });
 });

@@ -1,0 +1,12 @@
+/**
+ * The `code` of what `run` throws (an MpayError's stable code), or undefined
+ * when it returns: for tests that expect a refusal by code.
+ */
+export function thrownCodeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
