@@ -115,7 +115,8 @@ export class Wallet {
   readonly #options: WalletOptions;
   readonly #keystore: WalletKeystoreData;
   readonly #sessionPinTriesMax: number;
-  readonly #confirmations = new Map<string, string>();
+  /** Per payment: the confirmation as sent, and the message it signed (what a receipt/v2 is rebuilt from). */
+  readonly #confirmations = new Map<string, { readonly jwe: string; readonly message: ImsMessage }>();
   #session: Session | undefined;
   #unlocking: Promise<Session> | undefined;
   /** Counts `lock` calls, so that a login still running when the wallet is locked opens no session. */
@@ -489,18 +490,19 @@ export class Wallet {
   ): Promise<Receipt> {
     // Never sign a request whose sealed description this device could not show.
     if (request.privateDataUnreadable === true) throw new MpayError('PRIVATE_DATA_INVALID', 'customer');
-    let jwe = this.#confirmations.get(request.paymentId);
+    let kept = this.#confirmations.get(request.paymentId);
     const asksCode = request.message.protections?.includes('second_factor') === true;
     const secondFactorCode = asksCode ? options.secondFactorCode : undefined;
-    if (jwe === undefined && asksCode && secondFactorCode === undefined) {
+    if (kept === undefined && asksCode && secondFactorCode === undefined) {
       throw new MpayError('SECOND_FACTOR_REQUIRED');
     }
     const keys = await this.#keysFor(pin);
-    jwe ??= this.#confirmations.get(request.paymentId);
-    if (jwe === undefined) {
-      jwe = await this.#signConfirmation(request, keys, secondFactorCode);
-      this.#remember(request.paymentId, jwe);
+    kept ??= this.#confirmations.get(request.paymentId);
+    if (kept === undefined) {
+      kept = { jwe: await this.#signConfirmation(request, keys, secondFactorCode), message: request.message };
+      this.#remember(request.paymentId, kept);
     }
+    const { jwe, message } = kept;
     const deadline = Date.now() + (options.waitMs ?? 60_000);
     for (let attempt = 0; ; attempt += 1) {
       const { body } = await requestJson<{ status: string; receipt?: string }>(
@@ -512,7 +514,7 @@ export class Wallet {
         this.#trace('receipt (encrypted)', 'jwe', this.partyId, body.receipt);
         // The keys this call was authorised with: a lock meanwhile does not lose the receipt.
         // The bank has paid: a receipt that does not open or verify never reads as a refusal.
-        return await this.#openReceipt(body.receipt, request.paymentId, keys, request.message).catch(
+        return await this.#openReceipt(body.receipt, request.paymentId, keys, message).catch(
           (error: unknown) => {
             throw new MpayError('RECEIPT_UNVERIFIED', request.paymentId, { cause: error });
           },
@@ -573,13 +575,13 @@ export class Wallet {
     return jwe;
   }
 
-  #remember(paymentId: string, jwe: string): void {
+  #remember(paymentId: string, confirmation: { readonly jwe: string; readonly message: ImsMessage }): void {
     // Bounded: the oldest confirmations are forgotten first (their payments are long settled).
     if (this.#confirmations.size >= confirmationsKeptMax) {
       const oldest = this.#confirmations.keys().next().value;
       if (oldest !== undefined) this.#confirmations.delete(oldest);
     }
-    this.#confirmations.set(paymentId, jwe);
+    this.#confirmations.set(paymentId, confirmation);
   }
 
   /**
