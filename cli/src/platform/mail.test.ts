@@ -37,6 +37,32 @@ describe('smtpRelayFromEnv', () => {
   });
 });
 
+/** The embedded server on TLS with `pair`, trusting `caPem`; `reload()` gives the function its tls.onReload was told of. */
+async function startReloadableMail(
+  pair: { keyPem: string; certPem: string },
+  caPem: string | (() => string),
+) {
+  let apply: ((material: { key: string; cert: string }) => void) | undefined;
+  const mail = await startPlatformMail({
+    dataDir: undefined,
+    relay: undefined,
+    port: 0,
+    tls: {
+      key: pair.keyPem,
+      cert: pair.certPem,
+      caPem,
+      onReload: (given) => {
+        apply = given;
+      },
+    },
+  });
+  const reload = (material: { key: string; cert: string }) => {
+    if (apply === undefined) throw new Error('the mail server took no reload hook');
+    apply(material);
+  };
+  return { mail, reload };
+}
+
 describe('startPlatformMail', () => {
   it('keeps the mail under <data>/mail, where mpay mail reads it', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'mpay-platform-mail-'));
@@ -118,20 +144,7 @@ describe('startPlatformMail', () => {
     const ca = await createDeploymentCa({ now, label: 'mail-reload' });
     const first = await issueServiceCertificate(ca, { institution: 'mail.mpay', service: 'smtp' }, { now });
     const second = await issueServiceCertificate(ca, { institution: 'mail.mpay', service: 'smtp' }, { now });
-    let apply: ((material: { key: string; cert: string }) => void) | undefined;
-    const mail = await startPlatformMail({
-      dataDir: undefined,
-      relay: undefined,
-      port: 0,
-      tls: {
-        key: first.keyPem,
-        cert: first.certPem,
-        caPem: ca.certPem,
-        onReload: (given) => {
-          apply = given;
-        },
-      },
-    });
+    const { mail, reload: apply } = await startReloadableMail(first, ca.certPem);
     const presented = () =>
       new Promise<string>((done, fail) => {
         const socket = connect({
@@ -149,9 +162,9 @@ describe('startPlatformMail', () => {
     try {
       expect(await presented()).toBe(new X509Certificate(first.certPem).fingerprint256);
       // A key that is not the certificate's is refused, and the server keeps its certificate.
-      expect(() => apply?.({ key: first.keyPem, cert: second.certPem })).toThrow();
+      expect(() => apply({ key: first.keyPem, cert: second.certPem })).toThrow();
       expect(await presented()).toBe(new X509Certificate(first.certPem).fingerprint256);
-      apply?.({ key: second.keyPem, cert: second.certPem });
+      apply({ key: second.keyPem, cert: second.certPem });
       expect(await presented()).toBe(new X509Certificate(second.certPem).fingerprint256);
       await mail.mailer.send({ to: 'ann@mail.example', subject: 'after the reload', text: 'hi' });
       expect(await mail.server!.mailbox.list('ann@mail.example')).toHaveLength(1);
@@ -174,26 +187,13 @@ describe('startPlatformMail', () => {
       { institution: 'mail.mpay', service: 'smtp' },
       { now },
     );
-    let apply: ((material: { key: string; cert: string }) => void) | undefined;
     let bundle = oldCa.certPem;
-    const mail = await startPlatformMail({
-      dataDir: undefined,
-      relay: undefined,
-      port: 0,
-      tls: {
-        key: first.keyPem,
-        cert: first.certPem,
-        caPem: () => bundle,
-        onReload: (given) => {
-          apply = given;
-        },
-      },
-    });
+    const { mail, reload: apply } = await startReloadableMail(first, () => bundle);
     const send = (subject: string) => mail.mailer.send({ to: 'ann@mail.example', subject, text: 'hi' });
     try {
       await send('before');
       // The switch: the server presents the new CA's certificate; a mailer on the old bundle refuses it.
-      apply?.({ key: second.keyPem, cert: second.certPem });
+      apply({ key: second.keyPem, cert: second.certPem });
       await expect(send('old bundle')).rejects.toMatchObject({ code: 'MAIL_DELIVERY_FAILED' });
       // The reload of the bundle (both CAs, as during a rotation), then the retirement (the new one only).
       bundle = `${oldCa.certPem}\n${newCa.certPem}`;

@@ -47,15 +47,18 @@ export {
   type PushSignatureClaims,
   parsePushSignatureClaims,
   pushDetachedSigns,
+  pushSignedPayloads,
   withChainSigns,
 } from './push.ts';
 export {
   type CompactReceipt,
+  compactReceiptLengthMax,
   parseCompactReceipt,
   receiptContentOf,
   receiptKnownToPayer,
   receiptSentPart,
   receiptSignatureKnown,
+  receiptSignedPayload,
 } from './receipt.ts';
 export {
   customerDeclineContent,

@@ -23,9 +23,11 @@ import {
   isDetachedSign,
   readSignatureClaims,
   type SignatureClaims,
+  signedPayloadOf,
 } from './consent.ts';
 import { readObject } from './json-object.ts';
 import type { ImsMessage } from './message.ts';
+import { fspSignedContent, merchantSignedContent } from './signed-content.ts';
 
 /** The claims of the merchant's and the FSP's detached signatures in a `push/v2` message. */
 export interface PushSignatureClaims {
@@ -66,6 +68,29 @@ export function pushDetachedSigns(message: ImsMessage): { readonly merchant: str
     throw new MpayError('MESSAGE_INVALID', 'ims.address.fspSign');
   if (from.sign !== undefined) throw new MpayError('MESSAGE_INVALID', 'ims.address.from.sign');
   return { merchant: to.sign, fsp: fspSign };
+}
+
+/**
+ * The payloads a phone puts back into a `push/v2` message's two detached
+ * signatures: each rebuilt from the message, the claims it names itself and
+ * the claims sent. The FSP's content names the merchant's signature by its
+ * value, the same detached or whole. Serialise with RFC 8785 (the envelope's
+ * `attachCanonicalPayload`); a content or claim not the signed one fails the
+ * signature.
+ */
+export function pushSignedPayloads(
+  message: ImsMessage,
+  fspId: string,
+  claims: PushSignatureClaims,
+): { readonly merchant: Record<string, unknown>; readonly fsp: Record<string, unknown> } {
+  return {
+    merchant: signedPayloadOf(
+      merchantSignedContent(message),
+      merchantSignatureKnown(message, fspId),
+      claims.merchant,
+    ),
+    fsp: signedPayloadOf(fspSignedContent(message), fspSignatureKnown(message, fspId), claims.fsp),
+  };
 }
 
 /** The message with the merchant's and the FSP's signatures replaced (detached or put back). */

@@ -20,6 +20,7 @@ import {
   isDetachedSign,
   readSignatureClaims,
   type SignatureClaims,
+  signedPayloadOf,
 } from './consent.ts';
 import { readObject } from './json-object.ts';
 import type { ImsMessage } from './message.ts';
@@ -30,6 +31,9 @@ export interface CompactReceipt {
   readonly claims: SignatureClaims;
   readonly receipt: Readonly<Record<string, unknown>>;
 }
+
+/** The longest `receipt/v2` text a payer reads (one is about 600 characters): longer is refused unread. */
+export const compactReceiptLengthMax = 4_096;
 
 /** The members of a `receipt/v2` answer's `receipt` (what the payer cannot derive): at most these. */
 const receiptSentMembers = ['bankTransferId', 'customerSignature', 'bankAnswer', 'completedAt'] as const;
@@ -64,6 +68,22 @@ export function receiptSentPart(
   known: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
   return Object.fromEntries(Object.entries(receipt).filter(([name]) => !Object.hasOwn(known, name)));
+}
+
+/**
+ * The payload a payer puts back into a `receipt/v2`'s detached signature:
+ * what it derives from the message it confirmed, what was sent, and the
+ * claims (its own and the sent ones). Serialise with RFC 8785 (the
+ * envelope's `attachCanonicalPayload`). MESSAGE_INVALID for a sent member the
+ * payer derives.
+ */
+export function receiptSignedPayload(
+  message: ImsMessage,
+  fspId: string,
+  sent: CompactReceipt,
+): Record<string, unknown> {
+  const content = receiptContentOf(receiptKnownToPayer(message), sent.receipt);
+  return signedPayloadOf(content, receiptSignatureKnown(message, fspId), sent.claims);
 }
 
 /** Reads `{sign, claims, receipt}` as sent: MESSAGE_INVALID (with the member) for anything else. */

@@ -6,19 +6,17 @@ import {
 } from '@mpay/envelope';
 import {
   formatDecimalAmount,
-  fspSignatureKnown,
   fspSignedContent,
   type ImsMessage,
   type ImsOrderLine,
   imsFromJson,
   MpayError,
-  merchantSignatureKnown,
   merchantSignedContent,
   type PushSignatureClaims,
   parsePushSignatureClaims,
   pushDetachedSigns,
+  pushSignedPayloads,
   signedContentMatches,
-  signedPayloadOf,
   withChainSigns,
 } from '@mpay/protocol';
 import { type FspTrust, fspKeyResolver } from '../fsp.ts';
@@ -110,16 +108,11 @@ export function merchantShown(certificate: KeyCertificate): MerchantShown {
  */
 function withWholeSigns(message: ImsMessage, claims: PushSignatureClaims, fspId: string): ImsMessage {
   const detached = pushDetachedSigns(message);
-  const merchant = attachCanonicalPayload(
-    detached.merchant,
-    signedPayloadOf(merchantSignedContent(message), merchantSignatureKnown(message, fspId), claims.merchant),
-  );
-  // The FSP's content names the merchant's signature by its value, the same in both forms.
-  const fsp = attachCanonicalPayload(
-    detached.fsp,
-    signedPayloadOf(fspSignedContent(message), fspSignatureKnown(message, fspId), claims.fsp),
-  );
-  return withChainSigns(message, { merchant, fsp });
+  const payloads = pushSignedPayloads(message, fspId, claims);
+  return withChainSigns(message, {
+    merchant: attachCanonicalPayload(detached.merchant, payloads.merchant),
+    fsp: attachCanonicalPayload(detached.fsp, payloads.fsp),
+  });
 }
 
 /**

@@ -1,16 +1,11 @@
 import { attachCanonicalPayload } from '@mpay/envelope';
 import {
+  compactReceiptLengthMax,
   type ImsMessage,
   MpayError,
   parseCompactReceipt,
-  receiptContentOf,
-  receiptKnownToPayer,
-  receiptSignatureKnown,
-  signedPayloadOf,
+  receiptSignedPayload,
 } from '@mpay/protocol';
-
-/** A receipt/v2 is about 600 characters: four times that is refused unread. */
-const compactReceiptLengthMax = 4_096;
 
 /**
  * The FSP's receipt JWS from a confirmation's answer, decrypted: whole
@@ -32,9 +27,5 @@ export function receiptJwsOf(plaintext: string, message: ImsMessage | undefined,
     throw new MpayError('MESSAGE_INVALID', 'receipt');
   }
   const sent = parseCompactReceipt(value);
-  const content = receiptContentOf(receiptKnownToPayer(message), sent.receipt);
-  return attachCanonicalPayload(
-    sent.sign,
-    signedPayloadOf(content, receiptSignatureKnown(message, fspId), sent.claims),
-  );
+  return attachCanonicalPayload(sent.sign, receiptSignedPayload(message, fspId, sent));
 }

@@ -3,10 +3,7 @@ import {
   defaultSecurityPolicy,
   type ImsMessage,
   parseCompactReceipt,
-  receiptContentOf,
-  receiptKnownToPayer,
-  receiptSignatureKnown,
-  signedPayloadOf,
+  receiptSignedPayload,
 } from '@mpay/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Party } from '../registry/parties.ts';
@@ -59,11 +56,7 @@ async function signedReceipt(payment: Payment) {
 /** What the phone does with a receipt/v2 answer: the whole JWS back from the message it confirmed. */
 function rebuiltByPhone(text: string, message: ImsMessage): string {
   const sent = parseCompactReceipt(JSON.parse(text));
-  const content = receiptContentOf(receiptKnownToPayer(message), sent.receipt);
-  return attachCanonicalPayload(
-    sent.sign,
-    signedPayloadOf(content, receiptSignatureKnown(message, fspId), sent.claims),
-  );
+  return attachCanonicalPayload(sent.sign, receiptSignedPayload(message, fspId, sent));
 }
 
 describe('deviceReceiptContent (iMS step 10 in the confirmation answer)', () => {

@@ -1,13 +1,12 @@
 import { attachCanonicalPayload, decodeUnverified } from '@mpay/envelope';
 import {
+  compactReceiptLengthMax,
   detachPayload,
   type ImsMessage,
   parseCompactReceipt,
-  receiptContentOf,
   receiptKnownToPayer,
   receiptSentPart,
-  receiptSignatureKnown,
-  signedPayloadOf,
+  receiptSignedPayload,
 } from '@mpay/protocol';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -32,24 +31,17 @@ export function deviceReceiptContent(
   if (options.toCustody) return receipt;
   const payload = decodeUnverified(receipt)?.payload;
   if (!isRecord(payload) || !isRecord(payload.receipt)) return receipt;
-  const known = receiptKnownToPayer(message);
-  const compact = {
-    sign: detachPayload(receipt),
-    claims: { iat: payload.iat, exp: payload.exp, nonce: payload.nonce },
-    receipt: receiptSentPart(payload.receipt, known),
-  };
-  const text = JSON.stringify(compact);
   try {
-    // Exactly what the phone does with it.
+    const known = receiptKnownToPayer(message);
+    const text = JSON.stringify({
+      sign: detachPayload(receipt),
+      claims: { iat: payload.iat, exp: payload.exp, nonce: payload.nonce },
+      receipt: receiptSentPart(payload.receipt, known),
+    });
+    // Exactly what the phone does with it (packages/sdk wallet/receipt.ts receiptJwsOf).
+    if (text.length > compactReceiptLengthMax) return receipt;
     const sent = parseCompactReceipt(JSON.parse(text));
-    const rebuilt = attachCanonicalPayload(
-      sent.sign,
-      signedPayloadOf(
-        receiptContentOf(known, sent.receipt),
-        receiptSignatureKnown(message, options.fspId),
-        sent.claims,
-      ),
-    );
+    const rebuilt = attachCanonicalPayload(sent.sign, receiptSignedPayload(message, options.fspId, sent));
     return rebuilt === receipt ? text : receipt;
   } catch {
     return receipt;

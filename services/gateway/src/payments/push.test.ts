@@ -1,17 +1,15 @@
 import { attachCanonicalPayload, generateSigningKeyPair, signPayload, verifyPayload } from '@mpay/envelope';
 import {
   defaultSecurityPolicy,
-  fspSignatureKnown,
   fspSignedContent,
   type ImsMessage,
   imsFromJson,
   imsToJson,
   isDetachedSign,
-  merchantSignatureKnown,
   merchantSignedContent,
   parsePushSignatureClaims,
   pushDetachedSigns,
-  signedPayloadOf,
+  pushSignedPayloads,
 } from '@mpay/protocol';
 import { describe, expect, it } from 'vitest';
 import { devicePushContent } from './push.ts';
@@ -70,18 +68,9 @@ describe('devicePushContent (iMS step 2 to the phone)', () => {
     const signs = pushDetachedSigns(received);
     expect(isDetachedSign(signs.merchant) && isDetachedSign(signs.fsp)).toBe(true);
     const claims = parsePushSignatureClaims(sent.signatureClaims);
-    const merchantSign = attachCanonicalPayload(
-      signs.merchant,
-      signedPayloadOf(
-        merchantSignedContent(received),
-        merchantSignatureKnown(received, fspId),
-        claims.merchant,
-      ),
-    );
-    const fspSign = attachCanonicalPayload(
-      signs.fsp,
-      signedPayloadOf(fspSignedContent(received), fspSignatureKnown(received, fspId), claims.fsp),
-    );
+    const payloads = pushSignedPayloads(received, fspId, claims);
+    const merchantSign = attachCanonicalPayload(signs.merchant, payloads.merchant);
+    const fspSign = attachCanonicalPayload(signs.fsp, payloads.fsp);
     expect(merchantSign).toBe(message.address.to.sign);
     expect(fspSign).toBe(message.address.fspSign);
     await verifyPayload(

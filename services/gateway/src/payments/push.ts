@@ -1,17 +1,13 @@
 import { attachCanonicalPayload, decodeUnverified } from '@mpay/envelope';
 import {
   detachPayload,
-  fspSignatureKnown,
-  fspSignedContent,
   type ImsMessage,
   imsFromJson,
   imsToJson,
-  merchantSignatureKnown,
-  merchantSignedContent,
   parsePushSignatureClaims,
   pushDetachedSigns,
+  pushSignedPayloads,
   type SignatureClaims,
-  signedPayloadOf,
   withChainSigns,
 } from '@mpay/protocol';
 
@@ -33,19 +29,10 @@ function rebuiltByPhone(text: string, fspId: string): { readonly merchant: strin
   const message = imsFromJson(sent.ims);
   const claims = parsePushSignatureClaims(sent.signatureClaims);
   const detached = pushDetachedSigns(message);
+  const payloads = pushSignedPayloads(message, fspId, claims);
   return {
-    merchant: attachCanonicalPayload(
-      detached.merchant,
-      signedPayloadOf(
-        merchantSignedContent(message),
-        merchantSignatureKnown(message, fspId),
-        claims.merchant,
-      ),
-    ),
-    fsp: attachCanonicalPayload(
-      detached.fsp,
-      signedPayloadOf(fspSignedContent(message), fspSignatureKnown(message, fspId), claims.fsp),
-    ),
+    merchant: attachCanonicalPayload(detached.merchant, payloads.merchant),
+    fsp: attachCanonicalPayload(detached.fsp, payloads.fsp),
   };
 }
 
