@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto';
 import { demoParties } from '@mpay/cli';
-import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair } from '@mpay/envelope';
+import { decryptWith, encryptTo, generateEncryptionKeyPair, generateSigningKeyPair } from '@mpay/envelope';
 import { signRequest } from '@mpay/http-client';
 import { generateNoteKey, verifyReceipt } from '@mpay/merkle';
 import { imsToJson } from '@mpay/protocol';
-import { authenticatorCode, Wallet } from '@mpay/sdk';
+import { authenticatorCode, unlockKeystore, Wallet } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paymentSettledDeadlineMs } from '../support/deadlines.ts';
 import {
@@ -47,6 +47,63 @@ async function payAndConfirm(
 }
 
 describe('an iMS payment end to end over HTTP', () => {
+  it('sends push/v2 only to a wallet that said it reads it, and the whole message again after one that did not', async () => {
+    const { customer } = demoParties;
+    const keys = await unlockKeystore(test.platform.credentials.customerKeystore, customer.pin);
+    const signed = async (path: string) => ({
+      authorization: await signRequest(
+        { method: 'GET', path, body: '' },
+        { issuer: customer.id, audience: test.fsp.id, key: keys.signing },
+      ),
+    });
+    /** Opens the device's stream as a wallet would (the gateway records the form before answering), then leaves. */
+    const openStream = async (path: string) => {
+      const stream = await fetch(`${test.platform.urls.gateway}${path}`, { headers: await signed(path) });
+      await stream.body?.cancel();
+      return stream.status;
+    };
+    /** The push of one payment as the device gets it (the polling list), decrypted. */
+    const pushOf = async (paymentId: string) => {
+      const path = '/devices/payment-requests';
+      const page = (await (
+        await fetch(`${test.platform.urls.gateway}${path}`, { headers: await signed(path) })
+      ).json()) as { requests: { paymentId: string; message: string }[] };
+      const jwe = page.requests.find((pending) => pending.paymentId === paymentId)?.message;
+      if (jwe === undefined) throw new Error(`payment ${paymentId} is not waiting for the device`);
+      return { jwe, push: JSON.parse(new TextDecoder().decode(await decryptWith(jwe, [keys.encryption]))) };
+    };
+    const request = () =>
+      test.merchant.requestPayment({ customer: customer.msisdn, amount: { currency: 'EUR', minor: 1_10n } });
+    const wallet = test.wallet();
+    await wallet.unlock(customer.pin);
+
+    // A wallet that does not say it reads v2 (an older page): the whole message, both signatures attached.
+    expect(await openStream('/devices/events')).toBe(200);
+    const before = await request();
+    const whole = await pushOf(before.paymentId);
+    expect(whole.push.signatureClaims).toBeUndefined();
+    expect(whole.push.ims.address.to.sign.split('.')[1]).not.toBe('');
+    expect((await wallet.openPaymentRequest(whole.jwe)).paymentId).toBe(before.paymentId);
+
+    // Once it says so, the requests encrypted to it from then on are compact, and open to the same view.
+    expect(await openStream('/devices/events?push=v2')).toBe(200);
+    const after = await request();
+    const compact = await pushOf(after.paymentId);
+    expect(Object.keys(compact.push.signatureClaims).sort()).toEqual(['fsp', 'merchant']);
+    expect(compact.push.ims.address.to.sign.split('.')[1]).toBe('');
+    expect(compact.push.ims.address.fspSign.split('.')[1]).toBe('');
+    expect(compact.jwe.length).toBeLessThan(whole.jwe.length);
+    const view = await wallet.openPaymentRequest(compact.jwe);
+    expect([view.paymentId, view.amount.value]).toEqual([after.paymentId, '1.10']);
+
+    // And back to the whole message when a wallet opens the stream without it; an unknown form is refused.
+    expect(await openStream('/devices/events')).toBe(200);
+    const again = await request();
+    expect((await pushOf(again.paymentId)).push.signatureClaims).toBeUndefined();
+    expect(await openStream('/devices/events?push=v3')).toBe(400);
+    wallet.lock();
+  });
+
   it('logs the completed payment: a receipt with an inclusion proof under a witness-cosigned checkpoint', async () => {
     const { wallet, view } = await payAndConfirm(3_00n);
     const receipt = await wallet.confirm(view, demoParties.customer.pin);

@@ -263,7 +263,8 @@ export class Wallet {
     onOpen?: () => void,
   ): AsyncGenerator<DeviceEventView> {
     const keys = await unlock();
-    const path = '/devices/events';
+    // push/v2: the FSP may send its requests with both signatures detached (this wallet rebuilds them).
+    const path = '/devices/events?push=v2';
     const authorization = await signRequest(
       { method: 'GET', path, body: '' },
       { issuer: this.partyId, audience: this.#options.fsp.id, key: keys.signing },

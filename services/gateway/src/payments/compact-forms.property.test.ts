@@ -57,7 +57,7 @@ describe('the compact forms for every message the FSP makes', () => {
     await fc.assert(
       fc.asyncProperty(countersignedArbitrary, async (generated) => {
         const { message } = await signedChain(generated);
-        const push = devicePushContent(message, 'certificate', { fspId, toCustody: false });
+        const push = devicePushContent(message, 'certificate', { fspId, format: 'v2' });
         expect(push).toHaveProperty('signatureClaims');
       }),
       runs,

@@ -60,8 +60,8 @@ async function countersigned(merchantContent?: (message: ImsMessage) => Record<s
 describe('devicePushContent (iMS step 2 to the phone)', () => {
   it('sends push/v2 to a phone: both signatures detached in place, their claims beside, rebuilt exactly', async () => {
     const { message, merchantKey, fspKey } = await countersigned();
-    const push = devicePushContent(message, 'certificate', { fspId, toCustody: false });
-    const whole = devicePushContent(message, 'certificate', { fspId, toCustody: true });
+    const push = devicePushContent(message, 'certificate', { fspId, format: 'v2' });
+    const whole = devicePushContent(message, 'certificate', { fspId, format: 'v1' });
     expect(JSON.stringify(push).length).toBeLessThan(JSON.stringify(whole).length * 0.7);
     const sent = JSON.parse(JSON.stringify(push)) as Record<string, unknown>;
     const received = imsFromJson(sent.ims);
@@ -95,21 +95,19 @@ describe('devicePushContent (iMS step 2 to the phone)', () => {
     );
   });
 
-  it('sends the whole message (push/v1) to custody, and to a phone when a signature cannot be rebuilt exactly', async () => {
+  it('sends the whole message (push/v1) when v1 is asked for (custody, an older wallet), and to a phone when a signature cannot be rebuilt exactly', async () => {
     const { message } = await countersigned();
-    const toCustody = devicePushContent(message, 'certificate', { fspId, toCustody: true });
-    expect(toCustody).toEqual({ ims: imsToJson(message), merchantCertificate: 'certificate' });
+    const asV1 = devicePushContent(message, 'certificate', { fspId, format: 'v1' });
+    expect(asV1).toEqual({ ims: imsToJson(message), merchantCertificate: 'certificate' });
     // A merchant that signed more than the message's content: its signature verifies on its own, but a
     // phone rebuilding the payload from the message would get other bytes, so it travels whole.
     const extra = await countersigned((unsigned) => ({
       ...merchantSignedContent(unsigned),
       extra: 'member',
     }));
-    const push = devicePushContent(extra.message, 'certificate', { fspId, toCustody: false });
+    const push = devicePushContent(extra.message, 'certificate', { fspId, format: 'v2' });
     expect(push).toEqual({ ims: imsToJson(extra.message), merchantCertificate: 'certificate' });
     // Another FSP id than the one that signed: no exact rebuild, the whole message.
-    expect(devicePushContent(message, 'certificate', { fspId: 'fsp.other', toCustody: false })).toEqual(
-      toCustody,
-    );
+    expect(devicePushContent(message, 'certificate', { fspId: 'fsp.other', format: 'v2' })).toEqual(asV1);
   });
 });

@@ -10,6 +10,7 @@ import {
   type SignatureClaims,
   withChainSigns,
 } from '@mpay/protocol';
+import type { PushFormat } from '../registry/bindings.ts';
 
 /** The claims of a JWS made or verified here, read unverified: undefined unless they have the phone's shape. */
 function claimsOf(jws: string): SignatureClaims | undefined {
@@ -39,20 +40,21 @@ function rebuiltByPhone(text: string, fspId: string): { readonly merchant: strin
 /**
  * What the FSP encrypts to the customer's device in iMS step 2: `push/v2`
  * (both signatures detached in the message, their claims beside it: about two
- * fifths smaller) for a phone that holds its key, else `push/v1` (the whole
- * message: what custody reads, and what a phone gets when its rebuild would
- * not give back both signed JWSs byte for byte, or fails). The rebuild is the
- * phone's own, run here on the very text sent. The merchant's name travels in
- * its certificate, signed by the FSP: the only name a wallet shows.
+ * fifths smaller) when `format` asks for it (a wallet that said it reads it),
+ * else `push/v1` (the whole message: what custody and older wallets read, and
+ * what a phone gets when its rebuild would not give back both signed JWSs byte
+ * for byte, or fails). The rebuild is the phone's own, run here on the very
+ * text sent. The merchant's name travels in its certificate, signed by the
+ * FSP: the only name a wallet shows.
  */
 export function devicePushContent(
   countersigned: ImsMessage,
   merchantCertificate: string | undefined,
-  options: { readonly fspId: string; readonly toCustody: boolean },
+  options: { readonly fspId: string; readonly format: PushFormat },
 ): Record<string, unknown> {
   const whole = { ims: imsToJson(countersigned), merchantCertificate };
   const { to, fspSign } = countersigned.address;
-  if (options.toCustody || to.sign === undefined || fspSign === undefined) return whole;
+  if (options.format !== 'v2' || to.sign === undefined || fspSign === undefined) return whole;
   const merchant = claimsOf(to.sign);
   const fsp = claimsOf(fspSign);
   if (merchant === undefined || fsp === undefined) return whole;

@@ -171,10 +171,11 @@ async function countersign(
     context.fsp.signing.privateJwk,
   );
   const countersigned: ImsMessage = { ...filled, address: { ...filled.address, fspSign } };
-  const toCustody = custodianOf(context, verified.binding) !== undefined;
+  // Custody reads the whole message; a wallet the compact one only once it said so (GET /devices/events?push=v2).
+  const format = custodianOf(context, verified.binding) === undefined ? verified.binding.pushFormat : 'v1';
   const push = await encryptTo(
     JSON.stringify(
-      devicePushContent(countersigned, merchantKey.certificate, { fspId: context.fsp.id, toCustody }),
+      devicePushContent(countersigned, merchantKey.certificate, { fspId: context.fsp.id, format }),
     ),
     verified.binding.encryptionJwk,
   );

@@ -25,7 +25,12 @@ export interface BoundKey {
   readonly notAfter: Date;
   /** The binding itself, the bank's compact JWS: whoever trusts the bank's key checks it without trusting the FSP. */
   readonly binding: string;
+  /** The form of iMS step 2 the device's wallet last said it reads (migration 0011). */
+  readonly pushFormat: PushFormat;
 }
+
+/** `v1`: the whole countersigned message; `v2`: both signatures detached, their claims beside it. */
+export type PushFormat = 'v1' | 'v2';
 
 interface BindingRow {
   serial_number: string;
@@ -37,10 +42,11 @@ interface BindingRow {
   accounts: string;
   not_after: Date | string;
   binding: string;
+  push_format: string;
 }
 
 const bindingColumns =
-  'serial_number, bank_id, party_id, device_id, signing_jwk, encryption_jwk, accounts, not_after, binding';
+  'serial_number, bank_id, party_id, device_id, signing_jwk, encryption_jwk, accounts, not_after, binding, push_format';
 
 function toBoundKey(row: BindingRow): BoundKey {
   return {
@@ -53,7 +59,24 @@ function toBoundKey(row: BindingRow): BoundKey {
     accounts: JSON.parse(row.accounts) as string[],
     notAfter: new Date(row.not_after),
     binding: row.binding,
+    pushFormat: row.push_format === 'v2' ? 'v2' : 'v1',
   };
+}
+
+/**
+ * Records the form of the push the device holding this signing key reads, as
+ * its wallet said when it opened its stream; true when that changed it.
+ * Written only then: every write of `key_bindings` empties every instance's
+ * key cache (at the commit's notification; the caller empties its own now).
+ */
+export async function recordPushFormat(sql: Sql, signingKid: string, format: PushFormat): Promise<boolean> {
+  const { rows } = await sql.query<{ push_format: string }>(
+    'SELECT push_format FROM key_bindings WHERE signing_kid = $1',
+    [signingKid],
+  );
+  if (rows[0] === undefined || rows[0].push_format === format) return false;
+  await sql.query('UPDATE key_bindings SET push_format = $2 WHERE signing_kid = $1', [signingKid, format]);
+  return true;
 }
 
 /** The binding whose signing key has this kid, if it is neither revoked nor expired at `now`. */

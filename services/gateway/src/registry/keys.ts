@@ -59,14 +59,17 @@ async function readOwnerOfKid(
 export function partySigningKeyResolver(
   lookup: KeyLookup,
   partyId?: string,
-  owner?: { partyId?: string },
+  owner?: { partyId?: string; kid?: string },
 ): VerificationKeyResolver {
   return async (kid: string) => {
     const found = await ownerOfKid(lookup, kid);
     if (found === undefined || (partyId !== undefined && found.partyId !== partyId)) {
       throw new MpayError('KEY_UNKNOWN');
     }
-    if (owner !== undefined) owner.partyId = found.partyId;
+    if (owner !== undefined) {
+      owner.partyId = found.partyId;
+      owner.kid = kid;
+    }
     return found.jwk;
   };
 }

@@ -10,6 +10,8 @@ import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
 /** The verified signer of a request's `Authorization: MPay …` token, and the token itself (evidence). */
 export interface AuthenticatedParty {
   readonly partyId: string;
+  /** The kid of the key that signed the token (a device's binding or a merchant's certificate). */
+  readonly kid: string;
   readonly token: string;
 }
 
@@ -22,7 +24,7 @@ export async function authenticateParty(
   context: GatewayContext,
   request: FastifyRequest,
 ): Promise<AuthenticatedParty> {
-  const owner: { partyId?: string } = {};
+  const owner: { partyId?: string; kid?: string } = {};
   const authorization = request.headers.authorization;
   const verified = await verifySignedRequest(
     {
@@ -38,12 +40,12 @@ export async function authenticateParty(
       : new MpayError('AUTHENTICATION_FAILED');
   });
   // The token's issuer must be the party whose binding or certificate holds the key, not just any registered party.
-  if (owner.partyId === undefined || owner.partyId !== verified.issuer)
+  if (owner.partyId === undefined || owner.kid === undefined || owner.partyId !== verified.issuer)
     throw new MpayError('AUTHENTICATION_FAILED');
   // A token is used once: its nonce is kept until it expires, so a copy (a log, a proxy) cannot be sent again.
   await recordNonce(context.database, verified.issuer, verified.nonce, verified.expiresAtSeconds);
   const token = (authorization ?? '').slice(authorizationScheme.length + 1);
-  return { partyId: verified.issuer, token };
+  return { partyId: verified.issuer, kid: owner.kid, token };
 }
 
 /** The operator's bearer token for administration (registering banks and merchants, aliases, revocations). */

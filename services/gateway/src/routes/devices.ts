@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { writeEvent } from '../devices/hub.ts';
 import { pendingRequestsPage } from '../payments/store.ts';
+import { recordPushFormat } from '../registry/bindings.ts';
 import { findParty } from '../registry/parties.ts';
 import { deviceEventStream, devicePaymentRequests } from './answers.ts';
 import { authenticateParty } from './auth.ts';
@@ -34,10 +35,26 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
   const eventsSchema = {
     summary: "The customer's device stream of payment requests (Server-Sent Events)",
     tags,
+    querystring: {
+      type: 'object',
+      properties: {
+        push: {
+          type: 'string',
+          enum: ['v2'],
+          description:
+            'The wallet reads `push/v2` (both signatures detached, their claims beside the message). Without it, requests made from now on are `push/v1`, the whole message.',
+        },
+      },
+      additionalProperties: false,
+    },
     response: { 200: deviceEventStream },
   };
   app.get('/devices/events', { schema: eventsSchema }, async (request, reply) => {
-    const customerId = await customerOf(context, (await authenticateParty(context, request)).partyId);
+    const signer = await authenticateParty(context, request);
+    const customerId = await customerOf(context, signer.partyId);
+    // What this wallet reads decides the form of the requests encrypted to it from now on.
+    const push = (request.query as { push?: string }).push === 'v2' ? 'v2' : 'v1';
+    if (await recordPushFormat(context.database, signer.kid, push)) context.keyCache?.clear();
     reply.hijack();
     const stream = reply.raw;
     stream.writeHead(200, {
