@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { demoParties } from '@mpay/cli';
 import { decryptWith, encryptTo, generateEncryptionKeyPair, generateSigningKeyPair } from '@mpay/envelope';
 import { signRequest } from '@mpay/http-client';
@@ -93,10 +93,41 @@ describe('an iMS payment end to end over HTTP', () => {
     expect(compact.push.ims.address.to.sign.split('.')[1]).toBe('');
     expect(compact.push.ims.address.fspSign.split('.')[1]).toBe('');
     expect(compact.jwe.length).toBeLessThan(whole.jwe.length);
+    // It said it holds no certificate: this one came whole.
+    const certificate: string = compact.push.merchantCertificate;
+    expect(typeof certificate).toBe('string');
     const view = await wallet.openPaymentRequest(compact.jwe);
     expect([view.paymentId, view.amount.value]).toEqual([after.paymentId, '1.10']);
 
-    // And back to the whole message when a wallet opens the stream without it; an unknown form is refused.
+    // Once the device confirmed a payment whose push carried the certificate, the next push names it by
+    // its reference (the SHA-256 of its text) instead, and the wallet that verified it fills it in.
+    await wallet.confirm(view, customer.pin);
+    const named = await request();
+    const byReference = await pushOf(named.paymentId);
+    expect(byReference.push.merchantCertificate).toBeUndefined();
+    expect(byReference.push.merchantCertificateSha256).toBe(
+      createHash('sha256').update(certificate, 'utf8').digest('base64url'),
+    );
+    expect(byReference.jwe.length).toBeLessThan(compact.jwe.length - 1_000);
+    expect((await wallet.openPaymentRequest(byReference.jwe)).merchant).toEqual(view.merchant);
+    // A wallet that lost it (a new page) fetches the merchant's certificate once and checks it is the one named.
+    const fresh = test.wallet();
+    await fresh.unlock(customer.pin);
+    expect((await fresh.openPaymentRequest(byReference.jwe)).paymentId).toBe(named.paymentId);
+    fresh.lock();
+    // A stream opened listing what is recorded already (the page reconnecting) keeps it; one saying it
+    // holds nothing: the certificate travels whole again; one that lists it again: by reference.
+    const reference = byReference.push.merchantCertificateSha256;
+    expect(await openStream(`/devices/events?push=v2&certificates=${reference}`)).toBe(200);
+    expect((await pushOf((await request()).paymentId)).push.merchantCertificateSha256).toBe(reference);
+    expect(await openStream('/devices/events?push=v2')).toBe(200);
+    expect((await pushOf((await request()).paymentId)).push.merchantCertificate).toBe(certificate);
+    expect(await openStream(`/devices/events?push=v2&certificates=${reference}`)).toBe(200);
+    expect((await pushOf((await request()).paymentId)).push.merchantCertificateSha256).toBe(reference);
+    for (const bad of ['x', `${reference},${reference}`])
+      expect(await openStream(`/devices/events?push=v2&certificates=${bad}`)).toBe(400);
+
+    // And back to the whole message when a wallet opens the stream without push=v2; an unknown form is refused.
     expect(await openStream('/devices/events')).toBe(200);
     const again = await request();
     expect((await pushOf(again.paymentId)).push.signatureClaims).toBeUndefined();

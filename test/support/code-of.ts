@@ -10,3 +10,13 @@ export function thrownCodeOf(run: () => unknown): string | undefined {
     return (error as { code?: string }).code;
   }
 }
+
+/** The `code` of what `promise` rejects with (an MpayError's stable code), or undefined when it resolves. */
+export async function rejectedCodeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}

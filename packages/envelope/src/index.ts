@@ -22,6 +22,7 @@ export {
   certifiableKey,
   isCertifiedName,
 } from './certificate/payload.ts';
+export { certificateReference } from './certificate/reference.ts';
 export {
   type KeyCertificate,
   type VerifyCertificateOptions,

@@ -42,9 +42,13 @@ export {
   imsPrivateDataToText,
 } from './private-data.ts';
 export {
+  certificateReferencePattern,
+  deviceCertificatesMax,
   fspSignatureKnown,
   merchantSignatureKnown,
   type PushSignatureClaims,
+  parseCertificateReference,
+  parseCertificateReferences,
   parsePushSignatureClaims,
   pushDetachedSigns,
   pushSignedPayloads,

@@ -3,8 +3,11 @@ import { thrownCodeOf } from '../../../../test/support/code-of.ts';
 import { sampleImsJson, sampleSignatures } from './arbitraries.test-helper.ts';
 import { imsFromJson } from './json.ts';
 import {
+  deviceCertificatesMax,
   fspSignatureKnown,
   merchantSignatureKnown,
+  parseCertificateReference,
+  parseCertificateReferences,
   parsePushSignatureClaims,
   pushDetachedSigns,
   withChainSigns,
@@ -78,5 +81,26 @@ describe('push/v2: the step-2 message with its two signatures detached', () => {
       aud: 'john.bernard@person.xbank',
       txn: message.transactionId,
     });
+  });
+
+  it("reads a certificate reference and a wallet's list of them, and nothing else", () => {
+    const reference = `${'A'.repeat(42)}_`;
+    expect(parseCertificateReference(reference)).toBe(reference);
+    for (const bad of [undefined, 1, '', `${reference}=`, 'A'.repeat(44), `${'A'.repeat(42)}+`])
+      expect(thrownCodeOf(() => parseCertificateReference(bad))).toBe('MESSAGE_INVALID');
+    expect(parseCertificateReferences('')).toEqual([]);
+    const many = Array.from(
+      { length: deviceCertificatesMax },
+      (_, index) => `${String(index).padStart(2, '0')}${'B'.repeat(41)}`,
+    );
+    expect(parseCertificateReferences(many.join(','))).toEqual(many);
+    for (const bad of [
+      [...many, `99${'B'.repeat(41)}`].join(','),
+      `${reference},${reference}`,
+      `${reference},`,
+      `${reference} `,
+      'x',
+    ])
+      expect(thrownCodeOf(() => parseCertificateReferences(bad))).toBe('REQUEST_INVALID');
   });
 });

@@ -103,3 +103,38 @@ export function withChainSigns(
     address: { ...message.address, to: { ...message.address.to, sign: signs.merchant }, fspSign: signs.fsp },
   };
 }
+
+/**
+ * The merchant's certificate named by reference (`merchantCertificateSha256`,
+ * the base64url SHA-256 of its compact text) instead of carried: in a
+ * `push/v2` to a device that holds that certificate already, as it said when
+ * it opened its stream or by confirming a payment whose push carried it.
+ */
+export const certificateReferencePattern = /^[A-Za-z0-9_-]{43}$/;
+
+/** At most this many certificate references in a device's stream request (`?certificates=`): what a wallet keeps. */
+export const deviceCertificatesMax = 16;
+
+/** A certificate reference as sent: MESSAGE_INVALID (with the member) for anything else. */
+export function parseCertificateReference(value: unknown, member = 'merchantCertificateSha256'): string {
+  if (typeof value !== 'string' || !certificateReferencePattern.test(value))
+    throw new MpayError('MESSAGE_INVALID', member);
+  return value;
+}
+
+/**
+ * The references a wallet lists when it opens its stream, comma-separated:
+ * REQUEST_INVALID for more than `deviceCertificatesMax`, a repeated one, or
+ * anything that is not a reference. The empty text is none.
+ */
+export function parseCertificateReferences(value: string): readonly string[] {
+  if (value === '') return [];
+  const references = value.split(',');
+  if (
+    references.length > deviceCertificatesMax ||
+    new Set(references).size !== references.length ||
+    !references.every((reference) => certificateReferencePattern.test(reference))
+  )
+    throw new MpayError('REQUEST_INVALID', 'certificates');
+  return references;
+}

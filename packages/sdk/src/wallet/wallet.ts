@@ -17,6 +17,7 @@ import { type PaymentRequestView, verifyPaymentRequest } from '../payment-reques
 import { requirePinFormat } from '../pin/opaque.ts';
 import { readServerSentEvents } from '../sse.ts';
 import type { MessageTrace } from '../trace.ts';
+import { MerchantCertificates } from './certificates.ts';
 import {
   type DeviceEventKind,
   type DeviceEventView,
@@ -117,6 +118,8 @@ export class Wallet {
   readonly #sessionPinTriesMax: number;
   /** Per payment: the confirmation as sent, and the message it signed (what a receipt/v2 is rebuilt from). */
   readonly #confirmations = new Map<string, { readonly jwe: string; readonly message: ImsMessage }>();
+  /** The merchant certificates verified here, which a push/v2 may name by reference. */
+  readonly #certificates = new MerchantCertificates();
   #session: Session | undefined;
   #unlocking: Promise<Session> | undefined;
   /** Counts `lock` calls, so that a login still running when the wallet is locked opens no session. */
@@ -263,8 +266,10 @@ export class Wallet {
     onOpen?: () => void,
   ): AsyncGenerator<DeviceEventView> {
     const keys = await unlock();
-    // push/v2: the FSP may send its requests with both signatures detached (this wallet rebuilds them).
-    const path = '/devices/events?push=v2';
+    // push/v2: the FSP may send its requests with both signatures detached (this wallet rebuilds them),
+    // and name by reference the merchant certificates this wallet holds.
+    const held = this.#certificates.references();
+    const path = `/devices/events?push=v2${held.length === 0 ? '' : `&certificates=${held.join(',')}`}`;
     const authorization = await signRequest(
       { method: 'GET', path, body: '' },
       { issuer: this.partyId, audience: this.#options.fsp.id, key: keys.signing },
@@ -437,7 +442,10 @@ export class Wallet {
     } catch {
       throw new MpayError('CRYPTO_VERIFICATION_FAILED');
     }
-    const view = await verifyPaymentRequest(push, {
+    const whole = await this.#certificates.resolve(push, (merchantId) =>
+      this.#merchantCertificate(merchantId),
+    );
+    const view = await verifyPaymentRequest(whole, {
       partyId: this.partyId,
       fsp: this.#options.fsp,
       ...(this.#options.messageAgeSecondsMax === undefined
@@ -445,7 +453,18 @@ export class Wallet {
         : { messageAgeSecondsMax: this.#options.messageAgeSecondsMax }),
     });
     this.#trace('fsp-countersignature', 'jws', this.#options.fsp.id, view.message.address.fspSign!);
+    await this.#certificates.remember((whole as { merchantCertificate: string }).merchantCertificate);
     return this.#openPrivateFields(view);
+  }
+
+  /** A merchant's current certificate from the FSP (GET /parties/:id): for a push naming one this wallet lost. */
+  async #merchantCertificate(merchantId: string): Promise<string> {
+    const { body } = await requestJson<{ certificate?: unknown }>(
+      `${this.#options.gatewayUrl}/parties/${encodeURIComponent(merchantId)}`,
+      { timeoutMs: 30_000, responseBytesMax: 16 * 1024 },
+    );
+    if (typeof body?.certificate !== 'string') throw new MpayError('MESSAGE_INVALID', 'certificate');
+    return body.certificate;
   }
 
   /**

@@ -19,7 +19,7 @@ import {
 import type { GatewayContext } from '../context.ts';
 import { custodianOf } from '../devices/custody-redirect.ts';
 import type { deliverPaymentEffects } from '../outbox/deliver.ts';
-import { activeBindingOf } from '../registry/bindings.ts';
+import { activeBindingOf, recordDeviceCertificate } from '../registry/bindings.ts';
 import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
 import { deviceReceiptContent } from './device-receipt.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
@@ -308,6 +308,10 @@ export async function confirmPayment(
         },
         now,
       );
+      // The device verified the certificate its push carried: the next push to it names it by reference.
+      const device = kidOf(confirmation.sign);
+      if (locked.pushCertificateSha256 !== null && device !== undefined)
+        await recordDeviceCertificate(sql, device, locked.pushCertificateSha256, now);
     });
   } catch (error) {
     if (!isMpayError(error, 'PAYMENT_EXPIRED')) throw error;

@@ -95,6 +95,25 @@ describe('devicePushContent (iMS step 2 to the phone)', () => {
     );
   });
 
+  it('names a certificate the device holds by its reference in push/v2, never in push/v1', async () => {
+    const { message } = await countersigned();
+    const reference = 'R'.repeat(43);
+    const named = devicePushContent(message, 'certificate', {
+      fspId,
+      format: 'v2',
+      heldCertificate: reference,
+    });
+    expect(named.merchantCertificateSha256).toBe(reference);
+    expect(Object.hasOwn(named, 'merchantCertificate')).toBe(false);
+    expect(named.signatureClaims).toBeDefined();
+    const whole = devicePushContent(message, 'certificate', {
+      fspId,
+      format: 'v1',
+      heldCertificate: reference,
+    });
+    expect(whole).toEqual({ ims: imsToJson(message), merchantCertificate: 'certificate' });
+  });
+
   it('sends the whole message (push/v1) when v1 is asked for (custody, an older wallet), and to a phone when a signature cannot be rebuilt exactly', async () => {
     const { message } = await countersigned();
     const asV1 = devicePushContent(message, 'certificate', { fspId, format: 'v1' });

@@ -45,12 +45,14 @@ function rebuiltByPhone(text: string, fspId: string): { readonly merchant: strin
  * what a phone gets when its rebuild would not give back both signed JWSs byte
  * for byte, or fails). The rebuild is the phone's own, run here on the very
  * text sent. The merchant's name travels in its certificate, signed by the
- * FSP: the only name a wallet shows.
+ * FSP: the only name a wallet shows. In `push/v2`, a certificate the device
+ * holds already travels as `heldCertificate`, its reference
+ * (`merchantCertificateSha256`), instead of whole.
  */
 export function devicePushContent(
   countersigned: ImsMessage,
   merchantCertificate: string | undefined,
-  options: { readonly fspId: string; readonly format: PushFormat },
+  options: { readonly fspId: string; readonly format: PushFormat; readonly heldCertificate?: string },
 ): Record<string, unknown> {
   const whole = { ims: imsToJson(countersigned), merchantCertificate };
   const { to, fspSign } = countersigned.address;
@@ -63,7 +65,11 @@ export function devicePushContent(
       merchant: detachPayload(to.sign),
       fsp: detachPayload(fspSign),
     });
-    const compact = { ims: imsToJson(detached), signatureClaims: { merchant, fsp }, merchantCertificate };
+    const certificate =
+      options.heldCertificate === undefined
+        ? { merchantCertificate }
+        : { merchantCertificateSha256: options.heldCertificate };
+    const compact = { ims: imsToJson(detached), signatureClaims: { merchant, fsp }, ...certificate };
     const rebuilt = rebuiltByPhone(JSON.stringify(compact), options.fspId);
     return rebuilt.merchant === to.sign && rebuilt.fsp === fspSign ? compact : whole;
   } catch {

@@ -1,4 +1,4 @@
-import { decodeBase64url, encryptTo, signPayload } from '@mpay/envelope';
+import { certificateReference, decodeBase64url, encryptTo, signPayload } from '@mpay/envelope';
 import {
   assessSecurity,
   fspSignedContent,
@@ -16,7 +16,7 @@ import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { custodianOf } from '../devices/custody-redirect.ts';
 import { checkTradeClaim } from '../m-trade/check.ts';
-import { activeBindingOf, type BoundKey } from '../registry/bindings.ts';
+import { activeBindingOf, type BoundKey, deviceHoldsCertificate } from '../registry/bindings.ts';
 import { cachedAt } from '../registry/key-cache.ts';
 import { keyLookup, partyEncryptionKey } from '../registry/keys.ts';
 import { findParty, type Party, resolveParty } from '../registry/parties.ts';
@@ -144,6 +144,7 @@ async function assessLevel(
  */
 async function countersign(
   context: GatewayContext,
+  sql: Sql,
   verified: VerifiedPaymentRequest,
   security: SecurityAssessment,
   merchantKey: { readonly certificate?: string | undefined },
@@ -173,13 +174,25 @@ async function countersign(
   const countersigned: ImsMessage = { ...filled, address: { ...filled.address, fspSign } };
   // Custody reads the whole message; a wallet the compact one only once it said so (GET /devices/events?push=v2).
   const format = custodianOf(context, verified.binding) === undefined ? verified.binding.pushFormat : 'v1';
-  const push = await encryptTo(
-    JSON.stringify(
-      devicePushContent(countersigned, merchantKey.certificate, { fspId: context.fsp.id, format }),
-    ),
-    verified.binding.encryptionJwk,
-  );
-  return { countersigned, push, payerAccount };
+  const device = verified.binding.signingJwk.kid;
+  const reference =
+    format === 'v2' && merchantKey.certificate !== undefined
+      ? await certificateReference(merchantKey.certificate)
+      : undefined;
+  const held =
+    reference !== undefined && device !== undefined && (await deviceHoldsCertificate(sql, device, reference))
+      ? reference
+      : undefined;
+  const content = devicePushContent(countersigned, merchantKey.certificate, {
+    fspId: context.fsp.id,
+    format,
+    ...(held === undefined ? {} : { heldCertificate: held }),
+  });
+  const push = await encryptTo(JSON.stringify(content), verified.binding.encryptionJwk);
+  // A push/v2 that carried the certificate: the device's confirmation records that it holds it.
+  const carried =
+    held === undefined && reference !== undefined && 'signatureClaims' in content ? reference : undefined;
+  return { countersigned, push, payerAccount, pushCertificateSha256: carried };
 }
 
 /** The `kid` in a compact JWE's protected header (what the FSP can see of a sealed part). */
@@ -250,7 +263,13 @@ export async function requestPayment(
     await checkTradeClaim(sql, verified, now);
     await recordNonce(sql, verified.merchant.id, verified.nonce, verified.expiresAtSeconds);
     const security = await assessLevel(context, sql, verified, now);
-    const { countersigned, push, payerAccount } = await countersign(context, verified, security, merchantKey);
+    const { countersigned, push, payerAccount, pushCertificateSha256 } = await countersign(
+      context,
+      sql,
+      verified,
+      security,
+      merchantKey,
+    );
     const expiresAt = new Date(now.getTime() + context.limits.paymentExpirySeconds * 1000);
     const stored = {
       message: countersigned,
@@ -272,6 +291,7 @@ export async function requestPayment(
       {
         message: countersigned,
         pushMessage: push,
+        ...(pushCertificateSha256 === undefined ? {} : { pushCertificateSha256 }),
         detail: `FSP countersigned and sent the message to the customer device; level ${security.level}: ${security.reason}`,
       },
       outbox,

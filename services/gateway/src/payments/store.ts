@@ -31,6 +31,8 @@ export interface Payment {
   readonly merchant: Party;
   readonly customer: Party;
   readonly pushMessage: string | null;
+  /** The merchant certificate a push/v2 carried whole (its reference): the confirmation records the device holds it. */
+  readonly pushCertificateSha256: string | null;
   readonly receipt: string | null;
   readonly bankAnswer: string | null;
   readonly decline: string | null;
@@ -51,6 +53,7 @@ interface PaymentRow {
   message: string;
   payer_account: string | null;
   push_message: string | null;
+  push_certificate_sha256: string | null;
   receipt: string | null;
   bank_answer: string | null;
   decline: string | null;
@@ -69,7 +72,7 @@ interface PaymentRow {
 }
 
 const selectPayment = `SELECT p.id, p.procedure, p.currency, p.amount_minor::text AS amount_minor, p.security_level,
-  p.state, p.message, p.payer_account, p.push_message, p.receipt, p.bank_answer, p.decline, p.outcome, p.failure_code,
+  p.state, p.message, p.payer_account, p.push_message, p.push_certificate_sha256, p.receipt, p.bank_answer, p.decline, p.outcome, p.failure_code,
   p.expires_at, p.created_at, p.updated_at,
   m.id AS merchant_id, m.display_name AS merchant_name, m.bank_id AS merchant_bank, m.webhook_url AS merchant_webhook,
   c.id AS customer_id, c.display_name AS customer_name, c.bank_id AS customer_bank
@@ -102,6 +105,7 @@ function toPayment(row: PaymentRow): Payment {
       webhookUrl: null,
     },
     pushMessage: row.push_message,
+    pushCertificateSha256: row.push_certificate_sha256,
     receipt: row.receipt,
     bankAnswer: row.bank_answer,
     decline: row.decline,
@@ -192,6 +196,7 @@ export function insertedPayment(
     merchant: parties.merchant,
     customer: parties.customer,
     pushMessage: null,
+    pushCertificateSha256: null,
     receipt: null,
     bankAnswer: null,
     decline: null,
@@ -207,6 +212,7 @@ export function insertedPayment(
 export interface PaymentChanges {
   readonly message?: ImsMessage;
   readonly pushMessage?: string;
+  readonly pushCertificateSha256?: string;
   readonly receipt?: string;
   readonly bankAnswer?: string;
   readonly decline?: string;
@@ -245,7 +251,8 @@ export async function persistStep(
     `WITH updated AS (
        UPDATE payments SET state = $2, message = COALESCE($3, message), push_message = COALESCE($4, push_message),
          receipt = COALESCE($5, receipt), bank_answer = COALESCE($6, bank_answer), decline = COALESCE($7, decline),
-         outcome = COALESCE($8, outcome), failure_code = COALESCE($9, failure_code), updated_at = $10
+         outcome = COALESCE($8, outcome), failure_code = COALESCE($9, failure_code), updated_at = $10,
+         push_certificate_sha256 = COALESCE($18, push_certificate_sha256)
        WHERE id = $1 AND state = $11
        RETURNING id),
      event AS (
@@ -278,6 +285,7 @@ export async function persistStep(
       outbox.map((entry) => entry.kind),
       outbox.map((entry) => JSON.stringify(entry.payload)),
       outbox.map((entry) => new Date(now.getTime() + (entry.delayMs ?? 0)).toISOString()),
+      changes.pushCertificateSha256 ?? null,
     ],
   );
   if (rows[0]?.updated !== 1)
@@ -287,6 +295,7 @@ export async function persistStep(
     state: result.next,
     message: changes.message ?? payment.message,
     pushMessage: changes.pushMessage ?? payment.pushMessage,
+    pushCertificateSha256: changes.pushCertificateSha256 ?? payment.pushCertificateSha256,
     receipt: changes.receipt ?? payment.receipt,
     bankAnswer: changes.bankAnswer ?? payment.bankAnswer,
     decline: changes.decline ?? payment.decline,

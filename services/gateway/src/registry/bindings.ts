@@ -7,7 +7,7 @@ import {
 } from '@mpay/envelope';
 import { requestJson } from '@mpay/http-client';
 import { MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
-import type { Sql } from '@mpay/storage';
+import type { Database, Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { findBank } from './banks.ts';
 import type { RegistryKeyCache } from './key-cache.ts';
@@ -63,20 +63,77 @@ function toBoundKey(row: BindingRow): BoundKey {
   };
 }
 
+/** What a wallet said of itself when it opened its stream (GET /devices/events). */
+export interface DeviceStreamRequest {
+  /** The form of the push it reads. */
+  readonly pushFormat: PushFormat;
+  /** The merchant certificates it holds, by reference (at most `deviceCertificatesMax`). */
+  readonly certificates: readonly string[];
+}
+
 /**
- * Records the form of the push the device holding this signing key reads, as
- * its wallet said when it opened its stream; true when that changed it.
- * Written only then: every write of `key_bindings` empties every instance's
- * key cache (at the commit's notification; the caller empties its own now).
+ * Records what the device holding this signing key said when it opened its
+ * stream: the push form it reads (returns true when that changed) and the
+ * certificates it holds, which replace the ones recorded before. The form is
+ * written only when it changes: every write of `key_bindings` empties every
+ * instance's key cache (at the commit's notification; the caller empties its
+ * own at once).
  */
-export async function recordPushFormat(sql: Sql, signingKid: string, format: PushFormat): Promise<boolean> {
-  const { rows } = await sql.query<{ push_format: string }>(
-    'SELECT push_format FROM key_bindings WHERE signing_kid = $1',
-    [signingKid],
+export async function recordDeviceStream(
+  database: Database,
+  signingKid: string,
+  stream: DeviceStreamRequest,
+  now: Date,
+): Promise<boolean> {
+  return database.transaction(async (tx) => {
+    const { rows } = await tx.query<{ push_format: string }>(
+      'SELECT push_format FROM key_bindings WHERE signing_kid = $1',
+      [signingKid],
+    );
+    if (rows[0] === undefined) return false;
+    await tx.query(
+      // Disjoint rows: one statement's parts do not see each other's changes.
+      `WITH dropped AS (
+         DELETE FROM device_certificates WHERE signing_kid = $1 AND NOT (certificate_sha256 = ANY($2::text[])))
+       INSERT INTO device_certificates (signing_kid, certificate_sha256, recorded_at)
+       SELECT $1, reference, $3 FROM unnest($2::text[]) AS reference
+       ON CONFLICT DO NOTHING`,
+      [signingKid, stream.certificates, now.toISOString()],
+    );
+    if (rows[0].push_format === stream.pushFormat) return false;
+    await tx.query('UPDATE key_bindings SET push_format = $2 WHERE signing_kid = $1', [
+      signingKid,
+      stream.pushFormat,
+    ]);
+    return true;
+  });
+}
+
+/** Whether the device holding this signing key holds the certificate with this reference. */
+export async function deviceHoldsCertificate(
+  sql: Sql,
+  signingKid: string,
+  reference: string,
+): Promise<boolean> {
+  const { rows } = await sql.query(
+    'SELECT 1 FROM device_certificates WHERE signing_kid = $1 AND certificate_sha256 = $2',
+    [signingKid, reference],
   );
-  if (rows[0] === undefined || rows[0].push_format === format) return false;
-  await sql.query('UPDATE key_bindings SET push_format = $2 WHERE signing_kid = $1', [signingKid, format]);
-  return true;
+  return rows.length > 0;
+}
+
+/** The device confirmed a payment whose push carried this certificate: it verified it, so it holds it. */
+export async function recordDeviceCertificate(
+  sql: Sql,
+  signingKid: string,
+  reference: string,
+  now: Date,
+): Promise<void> {
+  await sql.query(
+    `INSERT INTO device_certificates (signing_kid, certificate_sha256, recorded_at) VALUES ($1, $2, $3)
+     ON CONFLICT DO NOTHING`,
+    [signingKid, reference, now.toISOString()],
+  );
 }
 
 /** The binding whose signing key has this kid, if it is neither revoked nor expired at `now`. */

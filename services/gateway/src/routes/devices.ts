@@ -1,9 +1,9 @@
-import { MpayError } from '@mpay/protocol';
+import { deviceCertificatesMax, MpayError, parseCertificateReferences } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { writeEvent } from '../devices/hub.ts';
 import { pendingRequestsPage } from '../payments/store.ts';
-import { recordPushFormat } from '../registry/bindings.ts';
+import { recordDeviceStream } from '../registry/bindings.ts';
 import { findParty } from '../registry/parties.ts';
 import { deviceEventStream, devicePaymentRequests } from './answers.ts';
 import { authenticateParty } from './auth.ts';
@@ -44,6 +44,11 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
           description:
             'The wallet reads `push/v2` (both signatures detached, their claims beside the message). Without it, requests made from now on are `push/v1`, the whole message.',
         },
+        certificates: {
+          type: 'string',
+          maxLength: deviceCertificatesMax * 44,
+          description: `The merchant certificates the wallet holds, as comma-separated references (base64url SHA-256 of each certificate's text, at most ${deviceCertificatesMax}): a push/v2 names one of these by reference instead of carrying it.`,
+        },
       },
       additionalProperties: false,
     },
@@ -52,9 +57,14 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
   app.get('/devices/events', { schema: eventsSchema }, async (request, reply) => {
     const signer = await authenticateParty(context, request);
     const customerId = await customerOf(context, signer.partyId);
-    // What this wallet reads decides the form of the requests encrypted to it from now on.
-    const push = (request.query as { push?: string }).push === 'v2' ? 'v2' : 'v1';
-    if (await recordPushFormat(context.database, signer.kid, push)) context.keyCache?.clear();
+    // What this wallet reads and holds decides the form of the requests encrypted to it from now on.
+    const query = request.query as { push?: string; certificates?: string };
+    const said = {
+      pushFormat: query.push === 'v2' ? ('v2' as const) : ('v1' as const),
+      certificates: parseCertificateReferences(query.certificates ?? ''),
+    };
+    if (await recordDeviceStream(context.database, signer.kid, said, context.clock()))
+      context.keyCache?.clear();
     reply.hijack();
     const stream = reply.raw;
     stream.writeHead(200, {
