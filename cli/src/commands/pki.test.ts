@@ -122,7 +122,7 @@ describe('mpay pki', () => {
     expect(begun.status).toBe(0);
     expect(JSON.parse(begun.stdout)).toMatchObject({
       step: 'begin',
-      paths: [join(pki, 'ca.next.key.pem'), join(pki, 'ca.next.cert.pem')],
+      paths: [join(pki, 'ca.next.key.pem'), join(pki, 'ca.next.cert.pem'), join(pki, 'ca.next.proof.json')],
       reload: { signalled: false, why: '--no-reload' },
     });
     const duringBegin = await run('pki', 'list');

@@ -141,6 +141,9 @@ function describeList(listed: readonly ListedCertificate[]): string {
             ]
           : [`  names:     ${entry.subjectAltNames.join(', ') || '(none)'}`]),
         `  not after: ${entry.notAfter.toISOString()} (${entry.daysLeft} days left${entry.daysLeft < 0 ? ', EXPIRED' : ''})`,
+        ...(entry.role === 'ca' && entry.trusted === false
+          ? [`  NOT TRUSTED by the services: ${entry.notTrustedBecause ?? 'expired'}`]
+          : []),
         ...(entry.issuedByCa
           ? []
           : [
@@ -262,6 +265,8 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
   }
   const dataDir = dataDirOf(parsed.flags);
   const json = parsed.flags.has('json');
+  // A stale lock taken over, temporary files of a crashed write removed: said on stderr.
+  const onNote = (line: string) => io.stderr(`mpay: note: ${line}\n`);
   const print = (value: unknown, text: string) =>
     io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : text);
   switch (verb) {
@@ -272,7 +277,7 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
         io.stderr(`mpay pki: ${permitted}\n`);
         return 2;
       }
-      const report = await ensurePlatformPki(dataDir, { permitted }, (line) => io.stderr(line));
+      const report = await ensurePlatformPki(dataDir, { permitted, onNote }, (line) => io.stderr(line));
       print(report, describeReport(report, dataDir));
       return 0;
     }
@@ -285,7 +290,8 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
         return 2;
       }
       const run = { begin: beginCaRotation, switch: switchCa, retire: retireCa }[step];
-      const report = await run(dataDir, parsed.permits.length > 0 ? { permitted } : {});
+      const report = await run(dataDir, { onNote, ...(parsed.permits.length > 0 ? { permitted } : {}) });
+      for (const warning of report.warnings ?? []) io.stderr(`mpay: warning: ${warning}\n`);
       const { reload, line } = await reloadRunningPlatform(
         dataDir,
         parsed.flags,
@@ -303,7 +309,7 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
         return 2;
       }
       const request = { institution, service, hosts: parsed.hosts };
-      const paths = await issueDeploymentCertificate(dataDir, request).catch((error: unknown) => {
+      const paths = await issueDeploymentCertificate(dataDir, request, { onNote }).catch((error: unknown) => {
         if (error instanceof RangeError) return error.message; // a name outside the scheme
         throw error;
       });
@@ -317,7 +323,7 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
     }
     case 'rotate': {
       if (rest.length > 0) break;
-      const report = await rotateDeploymentPki(dataDir);
+      const report = await rotateDeploymentPki(dataDir, { onNote });
       const { reload, line } = await reloadRunningPlatform(dataDir, parsed.flags, 'certificates');
       print({ ...report, reload }, `${describeReport(report, dataDir)}${line}`);
       return 0;

@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { type FetchFunction, setFetchSource } from '@mpay/http-client';
 import type { ServerTls } from '@mpay/http-server';
 import {
@@ -8,10 +7,10 @@ import {
   checkServiceTlsMaterial,
   createCaTrustAgent,
   type InstitutionRoutes,
+  loadCaTrustBundle,
   loadDeploymentTrust,
   loadServiceTls,
   type PresentedCertificate,
-  pemBundleOf,
   presentedCertificateOf,
   type ServiceTls,
   type ServiceTlsMaterial,
@@ -222,17 +221,26 @@ function holderOf(service: PlatformTlsService): { institution: string; service: 
   }
 }
 
+/** Where a process says what the operator should know (a CA file left out of the trust bundle): the standard error. */
+const warnOnStderr = (line: string): void => {
+  process.stderr.write(`mpay: warning: ${line}\n`);
+};
+
 /**
  * Loads every service's TLS from `<dataDir>/pki` and registers this
  * process's fetch source (@mpay/http-client): a service's own client inside
  * its scope, the CA-only client elsewhere. One platform with TLS per process.
+ * The trust bundle's warnings (a next or previous CA left out: no proof,
+ * expired, …) go to `warn` once at this load and once at each reload.
  */
 export async function loadPlatformTls(
   dataDir: string,
   services: readonly PlatformTlsService[],
   now: Date = new Date(),
+  warn: (line: string) => void = warnOnStderr,
 ): Promise<PlatformTls> {
   const trust = await loadDeploymentTrust(dataDir, now); // certificates only: services never read a CA's key
+  for (const warning of trust.warnings) warn(warning);
   const institutions = platformInstitutions.map((institution) => institution.id);
   const loaded = new Map<PlatformTlsService, ServiceTls>();
   for (const service of services) {
@@ -272,7 +280,7 @@ export async function loadPlatformTls(
     fetch,
     reload(now = new Date()) {
       const run = reloading.then(async () => {
-        const result = await reloadAll(dataDir, caPem, loaded, now);
+        const result = await reloadAll(dataDir, caPem, loaded, now, warn);
         if (result.caPem !== caPem) {
           const old = anonymous;
           anonymous = createCaTrustAgent(result.caPem);
@@ -304,8 +312,10 @@ async function reloadAll(
   caPem: string,
   loaded: ReadonlyMap<PlatformTlsService, ServiceTls>,
   now: Date,
+  warn: (line: string) => void,
 ): Promise<{ caPem: string; changes: TlsReloadChange[] }> {
   const trust = await loadDeploymentTrust(dataDir, now);
+  for (const warning of trust.warnings) warn(warning);
   // Each step of a CA rotation keeps one CA of the bundle before it trusted: a bundle sharing none is another deployment's.
   const inUse = fingerprintsOf(caPem);
   if (!trust.anchors.some((anchor) => inUse.has(anchor.certificate.fingerprint256))) {
@@ -365,20 +375,22 @@ async function reloadAll(
  * the process's fetch trusts the deployment's CA (and nothing else) when
  * `caPath` names it; plain HTTP URLs are fetched as before. Replaces
  * globalThis.fetch, so that every call of the process (the SDK's, the
- * http-client's, the demo's meter) goes through it. During a CA rotation
- * the next or previous CA beside it (`ca.next.cert.pem`,
- * `ca.previous.cert.pem` in the same folder) is trusted too, as the
- * services do.
+ * http-client's, the demo's meter) goes through it. The bundle is the
+ * services' (@mpay/pki's loadCaTrustBundle, the one function both use):
+ * during a CA rotation the next or previous CA beside it
+ * (`ca.next.cert.pem`, `ca.previous.cert.pem` in the same folder) is trusted
+ * too when its proof verifies and it is a CA that has not expired; one left
+ * out is said on `warn`. A current CA that is missing, not a CA or expired
+ * is PKI_INVALID naming the file.
  */
-export async function trustDeploymentCa(caPath: string): Promise<void> {
-  const folder = dirname(caPath);
-  const others = await Promise.all(
-    ['ca.next.cert.pem', 'ca.previous.cert.pem'].map((name) =>
-      join(folder, name) === caPath ? undefined : readFile(join(folder, name), 'utf8').catch(() => undefined),
-    ),
-  );
-  const caPem = pemBundleOf([await readFile(caPath, 'utf8'), ...others.filter((pem) => pem !== undefined)]);
-  const agent = createCaTrustAgent(caPem);
+export async function trustDeploymentCa(
+  caPath: string,
+  now: Date = new Date(),
+  warn: (line: string) => void = warnOnStderr,
+): Promise<void> {
+  const trust = await loadCaTrustBundle(caPath, now);
+  for (const warning of trust.warnings) warn(warning);
+  const agent = createCaTrustAgent(trust.certPem);
   globalThis.fetch = tlsFetch(agent) as typeof globalThis.fetch;
 }
 

@@ -6,6 +6,7 @@ import { createHttpServer } from '@mpay/http-server';
 import { isMpayError } from '@mpay/protocol';
 import { fetch as undiciFetch } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { signCaProof } from './ca-proof.ts';
 import { beginCaRotation, caRotationState, retireCa, switchCa } from './ca-rotation.ts';
 import { createTlsAgent } from './client.ts';
 import { createUnconstrainedCa } from './forge.test-helper.ts';
@@ -39,6 +40,28 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
+
+/**
+ * What switchCa writes first: the next CA's proof of the current one as
+ * `previous`, signed with the next key (a test writes the switch's files one
+ * by one to stop where a crash would).
+ */
+async function provePrevious(oldCaPem: string): Promise<void> {
+  const rotation = caRotationPathsOf(dataDir);
+  const nextKeyPem = await readFile(rotation.next.keyPath, 'utf8');
+  await writeFile(
+    rotation.previousProofPath,
+    signCaProof({
+      signerKeyPem: nextKeyPem,
+      signer: new X509Certificate(await readFile(rotation.next.certPath, 'utf8')),
+      subject: new X509Certificate(oldCaPem),
+      role: 'previous',
+      now: new Date(),
+      validityDays: 365,
+      backdateSeconds: 300,
+    }),
+  );
+}
 
 /** The error `work` fails with (the test fails when it does not). */
 async function failureOf(work: () => Promise<unknown>): Promise<{ code: string; detail: string }> {
@@ -95,6 +118,7 @@ describe('a CA rotation in three steps', () => {
     expect(begun.paths).toEqual([
       caRotationPathsOf(dataDir).next.keyPath,
       caRotationPathsOf(dataDir).next.certPath,
+      caRotationPathsOf(dataDir).next.proofPath,
     ]);
     expect(await caRotationState(dataDir)).toBe('begun');
     const nextPem = await readFile(caRotationPathsOf(dataDir).next.certPath, 'utf8');
@@ -127,6 +151,7 @@ describe('a CA rotation in three steps', () => {
       'ca.cert.pem',
       'ca.key.pem',
       'ca.previous.cert.pem',
+      'ca.previous.proof.json',
     ]);
     expect(next.checkPrivateKey(createPrivateKey(await readFile(caPathsOf(dataDir).keyPath, 'utf8')))).toBe(
       true,
@@ -216,7 +241,8 @@ describe('a CA rotation in three steps', () => {
     await beginCaRotation(dataDir);
     const rotation = caRotationPathsOf(dataDir);
     const nextPem = await readFile(rotation.next.certPath, 'utf8');
-    // A crash after step 2: previous written, ca.cert.pem the next CA's, ca.key.pem still the old one's.
+    // A crash after step 2: previous proven and written, ca.cert.pem the next CA's, ca.key.pem still the old one's.
+    await provePrevious(oldCaPem);
     await writeFile(rotation.previousCertPath, oldCaPem);
     await writeFile(caPathsOf(dataDir).certPath, nextPem);
     expect(await caRotationState(dataDir)).toBe('switching');
@@ -247,20 +273,36 @@ describe('a CA rotation in three steps', () => {
     expect(await caRotationState(dataDir)).toBe('none');
   });
 
-  it.each(['previous written', 'certificate renamed', 'key renamed', 'next key removed'] as const)(
-    'starts (mpay up) from a switch cut short after "%s", and the switch run again finishes',
+  const switchSteps = [
+    'previous proof written',
+    'previous written',
+    'certificate renamed',
+    'key renamed',
+    'next key removed',
+    'next certificate removed',
+  ] as const;
+  it.each(switchSteps)(
+    'starts (mpay up) from a switch cut short after "%s", both CAs trusted, and the switch run again finishes',
     async (step) => {
       await ensureDeploymentPki(dataDir, institutions);
       const oldCaPem = await readFile(caPathsOf(dataDir).certPath, 'utf8');
       await beginCaRotation(dataDir);
       const rotation = caRotationPathsOf(dataDir);
-      const steps = ['previous written', 'certificate renamed', 'key renamed', 'next key removed'];
-      const upTo = steps.indexOf(step);
+      const nextPem = await readFile(rotation.next.certPath, 'utf8');
+      const upTo = switchSteps.indexOf(step);
       // The files as switchCa writes them, in its order, up to the crash.
-      await writeFile(rotation.previousCertPath, oldCaPem);
-      if (upTo >= 1) await copyFile(rotation.next.certPath, caPathsOf(dataDir).certPath);
-      if (upTo >= 2) await copyFile(rotation.next.keyPath, caPathsOf(dataDir).keyPath);
-      if (upTo >= 3) await rm(rotation.next.keyPath);
+      await provePrevious(oldCaPem);
+      if (upTo >= 1) await writeFile(rotation.previousCertPath, oldCaPem);
+      if (upTo >= 2) await copyFile(rotation.next.certPath, caPathsOf(dataDir).certPath);
+      if (upTo >= 3) await copyFile(rotation.next.keyPath, caPathsOf(dataDir).keyPath);
+      if (upTo >= 4) await rm(rotation.next.keyPath);
+      if (upTo >= 5) await rm(rotation.next.certPath);
+      // The trust bundle (what every service loads, on this machine or a copy) holds both CAs, with no warning.
+      const trust = await loadDeploymentTrust(dataDir);
+      expect(trust.warnings).toEqual([]);
+      expect(trust.anchors.map((anchor) => anchor.certificate.fingerprint256).sort()).toEqual(
+        [new X509Certificate(oldCaPem).fingerprint256, new X509Certificate(nextPem).fingerprint256].sort(),
+      );
       // mpay up: it starts, every service loads its certificate, and the warning says what to do.
       const report = await ensureDeploymentPki(dataDir, institutions);
       expect(report.warnings ?? []).toEqual(
@@ -270,8 +312,15 @@ describe('a CA rotation in three steps', () => {
       );
       for (const institution of ['xbank', 'ybank'])
         expect((await loadServiceTls(dataDir, institution, 'bank')).institution).toBe(institution);
-      await switchCa(dataDir);
+      // After the next files are gone the switch is done (mpay up reissued the leaves); before, it goes on.
+      if (step === 'next certificate removed')
+        expect((await failureOf(() => switchCa(dataDir))).detail).toMatch(/the switch is done/);
+      else await switchCa(dataDir);
       expect(await caRotationState(dataDir)).toBe('switched');
+      expect((await loadDeploymentTrust(dataDir)).anchors.map((anchor) => anchor.role)).toEqual([
+        'current',
+        'previous',
+      ]);
       const current = new X509Certificate(await readFile(caPathsOf(dataDir).certPath, 'utf8'));
       expect(current.fingerprint256).not.toBe(new X509Certificate(oldCaPem).fingerprint256);
       for (const institution of ['xbank', 'ybank']) {

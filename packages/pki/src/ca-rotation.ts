@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { randomBytes, type X509Certificate } from 'node:crypto';
 import { MpayError } from '@mpay/protocol';
 import { createDeploymentCa } from './ca.ts';
+import { signCaProof, verifyCaProof } from './ca-proof.ts';
 import { isIssuedBy } from './inspect.ts';
 import { createPkiLimits } from './limits.ts';
 import {
@@ -17,14 +17,18 @@ import {
   type EnsureReport,
   exists,
   extraHostsOf,
+  loadDeploymentCa,
   loadDeploymentCaCertificate,
+  otherCaStatus,
   type PkiOptions,
   parseCertificate,
   parseKey,
   readText,
-  rotateDeploymentPki,
+  reissueEveryCertificate,
+  removeFile,
   serviceFilesOf,
   servicePathsOf,
+  withPkiWriter,
   writeAtomically,
   writePair,
 } from './store.ts';
@@ -36,25 +40,36 @@ import {
  * copying the certificates there):
  *
  * 1. `begin`: a next CA (a new key, the current one's name constraints) in
- *    `ca.next.{key,cert}.pem`. Every service trusts both from its reload on;
- *    nothing is reissued.
+ *    `ca.next.{key,cert}.pem`, and `ca.next.proof.json`: the current CA's
+ *    signed statement that this certificate is its next CA (./ca-proof.ts).
+ *    Every service trusts both from its reload on; nothing is reissued.
  * 2. `switch`: the next CA becomes the current one (`ca.{key,cert}.pem`),
- *    the old certificate is kept as `ca.previous.cert.pem`, the old key is
- *    gone (the next key's rename replaces it), and every service certificate
- *    is reissued by the new CA. Both are still trusted.
- * 3. `retire`: `ca.previous.cert.pem` removed: only the new CA is trusted.
- *    Refused while a service certificate of the folder is still the old CA's.
+ *    the old certificate is kept as `ca.previous.cert.pem` with
+ *    `ca.previous.proof.json` (the new CA's statement that it is its
+ *    previous CA), the old key is gone (the next key's rename replaces it),
+ *    and every service certificate is reissued by the new CA. Both are still
+ *    trusted.
+ * 3. `retire`: `ca.previous.cert.pem` and its proof removed: only the new CA
+ *    is trusted. Refused while a service certificate of the folder is still
+ *    the old CA's.
  *
- * Every file is written to a temporary name, synced and renamed. A crash
- * leaves one of the states below, each of which the trust bundle
- * (loadDeploymentTrust) reads as old + new, and the step run again finishes:
+ * A CA other than the current one is trusted only with its proof, checked
+ * against the CA that issues now (loadDeploymentTrust): a certificate
+ * dropped into the folder is not. Each step holds the folder's lock
+ * (./lock.ts). Every file is written to a temporary name, synced and
+ * renamed. A crash leaves one of the states below, each of which the trust
+ * bundle reads as old + new (with their proofs), and the step run again
+ * finishes:
  *
- * - begin: `ca.next.key.pem` without its certificate: no rotation yet (the
- *   key is unused); `begin` again makes a new pair.
- * - switch: `ca.previous.cert.pem` equal to `ca.cert.pem`, or `ca.cert.pem`
- *   equal to `ca.next.cert.pem` (its key not yet renamed: issuing refuses,
- *   naming the interrupted switch), or the next files partly removed, or
- *   service certificates of the old CA left: `switch` again goes on from there.
+ * - begin: `ca.next.key.pem` without its certificate, or both without the
+ *   proof: no rotation yet (an unproven next CA is not trusted); `begin`
+ *   again makes a new pair.
+ * - switch: the previous proof written (signed with the next key) and
+ *   nothing else; `ca.previous.cert.pem` equal to `ca.cert.pem`; or
+ *   `ca.cert.pem` equal to `ca.next.cert.pem` (its key not yet renamed:
+ *   issuing refuses, naming the interrupted switch), the previous CA proven
+ *   by the new one already; or the next files partly removed; or service
+ *   certificates of the old CA left: `switch` again goes on from there.
  */
 
 /** Where a rotation stands, read from which CA files are there. */
@@ -68,8 +83,14 @@ export type CaRotationState =
   /** `switch` done: the previous CA still trusted. */
   | 'switched';
 
-/** The rotation's state in the folder (which files there are, and whether the swap began). */
-export async function caRotationState(dataDir: string): Promise<CaRotationState> {
+/**
+ * The rotation's state in the folder at `now` (which files there are,
+ * whether the swap began, and whether the next CA is proven): a next CA
+ * without a valid proof (a `begin` cut short before its proof, a rotation
+ * begun by an mpay before proofs, a file from elsewhere) is no rotation,
+ * 'none', as a stray next key is.
+ */
+export async function caRotationState(dataDir: string, now: Date = new Date()): Promise<CaRotationState> {
   const rotation = caRotationPathsOf(dataDir);
   const current = await loadDeploymentCaCertificate(dataDir, new Date(0));
   const hasNextCert = await exists(rotation.next.certPath);
@@ -77,7 +98,10 @@ export async function caRotationState(dataDir: string): Promise<CaRotationState>
   if (hasNextCert) {
     const next = parseCertificate(rotation.next.certPath, await readText(rotation.next.certPath));
     const swapped = next.fingerprint256 === current.certificate.fingerprint256;
-    return hasPrevious || swapped ? 'switching' : 'begun';
+    if (hasPrevious || swapped) return 'switching';
+    return (await otherCaStatus(dataDir, 'next', current.certificate, now))?.trusted === true
+      ? 'begun'
+      : 'none';
   }
   return hasPrevious ? 'switched' : 'none';
 }
@@ -95,23 +119,65 @@ export interface CaRotationReport {
   readonly paths: readonly string[];
   /** switch: every service certificate reissued by the new CA. */
   readonly services?: EnsureReport['services'];
+  /** What the operator should know (a previous CA that could not be proven): one line each. */
+  readonly warnings?: readonly string[];
+}
+
+/**
+ * The DNS names a next CA after one without name constraints permits
+ * besides the defaults: `--permit` and the hosts of the folder's service
+ * certificates, each under the checks an operator's `--permit` gets
+ * (checkOperatorPermitted: at least two labels, so that a leaf's `internal`
+ * or `com` cannot become a constraint permitting a whole domain).
+ */
+async function hostsCarriedOver(
+  dataDir: string,
+  permitted: PermittedNames | undefined,
+): Promise<PermittedNames> {
+  if (permitted !== undefined) checkOperatorPermitted(permitted);
+  const hosts: string[] = [];
+  for (const { institution, service } of await serviceFilesOf(dataDir)) {
+    const { certPath } = servicePathsOf(dataDir, institution, service);
+    for (const host of extraHostsOf(parseCertificate(certPath, await readText(certPath)))) {
+      try {
+        checkOperatorPermitted({ hosts: [host] });
+      } catch (error) {
+        throw new MpayError(
+          'PKI_INVALID',
+          `${certPath}: its host ${JSON.stringify(host)} cannot be permitted by the next CA (${(error as Error).message.replace(/^pki: --permit "[^"]*" /, '')}): reissue it without that host (\`mpay pki issue ${institution} ${service} --host …\`) before ${ca('begin')}`,
+          { cause: error },
+        );
+      }
+      hosts.push(host);
+    }
+  }
+  return {
+    hosts: [...new Set([...(permitted?.hosts ?? []), ...hosts])],
+    ipRanges: permitted?.ipRanges ?? [],
+  };
 }
 
 /**
  * Step 1: a next CA beside the current one, with the current one's name
  * constraints (copied subtree by subtree) and the same subject scheme, a new
- * key and label, valid from `now`. A current CA without name constraints
- * (made by an older mpay) is followed by a constrained one: localhost,
- * loopback, the hosts of the folder's service certificates and
- * `options.permitted` (`--permit`, refused with a constrained current CA:
- * its constraints are copied). Refused (PKI_INVALID) while a rotation is
- * under way.
+ * key and label, valid from `now`, and the current CA's proof of it
+ * (`ca.next.proof.json`). A current CA without name constraints (made by an
+ * older mpay) is followed by a constrained one: localhost, loopback, the
+ * hosts of the folder's service certificates and `options.permitted`
+ * (`--permit`, refused with a constrained current CA: its constraints are
+ * copied), all checked as `--permit` is. Refused (PKI_INVALID) while a
+ * rotation is under way; a next CA without a valid proof is replaced. Holds
+ * the folder's lock.
  */
 export async function beginCaRotation(dataDir: string, options: PkiOptions = {}): Promise<CaRotationReport> {
+  return withPkiWriter(dataDir, options, () => beginLocked(dataDir, options));
+}
+
+async function beginLocked(dataDir: string, options: PkiOptions): Promise<CaRotationReport> {
   const now = options.now ?? new Date();
   const limits = createPkiLimits(options.limits);
   const current = await loadDeploymentCaCertificate(dataDir, now);
-  const state = await caRotationState(dataDir);
+  const state = await caRotationState(dataDir, now);
   const rotation = caRotationPathsOf(dataDir);
   if (state === 'begun')
     throw outOfOrder(`${rotation.next.certPath}: a rotation has begun already (${ca('switch')} is next)`);
@@ -141,43 +207,56 @@ export async function beginCaRotation(dataDir: string, options: PkiOptions = {})
       );
     constraints = { permittedSubtrees: set.permitted };
   } else {
-    if (options.permitted !== undefined) checkOperatorPermitted(options.permitted);
-    const hosts: string[] = [];
-    for (const { institution, service } of await serviceFilesOf(dataDir)) {
-      const { certPath } = servicePathsOf(dataDir, institution, service);
-      hosts.push(...extraHostsOf(parseCertificate(certPath, await readText(certPath))));
-    }
-    const permitted: PermittedNames = {
-      hosts: [...new Set([...(options.permitted?.hosts ?? []), ...hosts])],
-      ipRanges: options.permitted?.ipRanges ?? [],
-    };
-    constraints = { permitted };
+    constraints = { permitted: await hostsCarriedOver(dataDir, options.permitted) };
   }
+  const signer = await loadDeploymentCa(dataDir, now); // the current CA's key signs the proof
   const pair = await createDeploymentCa({
     now,
     label: randomBytes(4).toString('hex'),
     limits,
     ...constraints,
   });
-  // The key first: a crash before the certificate leaves a stray key, no rotation (state 'none').
+  const proof = signCaProof({
+    signerKeyPem: signer.pem.keyPem,
+    signer: signer.certificate,
+    subject: parseCertificate(rotation.next.certPath, pair.certPem),
+    role: 'next',
+    now,
+    validityDays: limits.caProofValidityDays,
+    backdateSeconds: limits.notBeforeBackdateSeconds,
+  });
+  // The key first, the proof last: a crash before the proof leaves an unproven next CA, no rotation (state 'none').
   await writePair(rotation.next, pair);
-  return { step: 'begin', paths: [rotation.next.keyPath, rotation.next.certPath] };
+  await writeAtomically(rotation.next.proofPath, proof, 0o644);
+  return { step: 'begin', paths: [rotation.next.keyPath, rotation.next.certPath, rotation.next.proofPath] };
 }
 
 /**
  * Step 2: the next CA becomes the current one and reissues every service
  * certificate (keeping its host names); the old CA's certificate stays
- * trusted as `ca.previous.cert.pem`, its key is replaced by the next one's
- * and so gone. Refused without a `begin`. Run again after a crash, it goes
- * on from where it stopped.
+ * trusted as `ca.previous.cert.pem`, proven by the new CA
+ * (`ca.previous.proof.json`, written before anything is renamed), its key is
+ * replaced by the next one's and so gone. Refused without a `begin`, or when
+ * the next CA's proof does not verify under the current CA. Run again after
+ * a crash, it goes on from where it stopped. Holds the folder's lock.
  */
 export async function switchCa(dataDir: string, options: PkiOptions = {}): Promise<CaRotationReport> {
+  return withPkiWriter(dataDir, options, () => switchLocked(dataDir, options));
+}
+
+async function switchLocked(dataDir: string, options: PkiOptions): Promise<CaRotationReport> {
   const now = options.now ?? new Date();
-  const state = await caRotationState(dataDir);
+  const limits = createPkiLimits(options.limits);
+  const state = await caRotationState(dataDir, now);
   const paths = caPathsOf(dataDir);
   const rotation = caRotationPathsOf(dataDir);
-  if (state === 'none')
-    throw outOfOrder(`${rotation.next.certPath}: missing: no next CA to switch to (${ca('begin')} first)`);
+  if (state === 'none') {
+    throw outOfOrder(
+      (await exists(rotation.next.certPath))
+        ? `${rotation.next.certPath}: not proven by the current CA (${(await otherCaStatus(dataDir, 'next', (await loadDeploymentCaCertificate(dataDir, now)).certificate, now))?.why ?? 'no proof'}): run ${ca('begin')} again, which replaces it by a next CA with its proof`
+        : `${rotation.next.certPath}: missing: no next CA to switch to (${ca('begin')} first)`,
+    );
+  }
   if (state === 'switched')
     throw outOfOrder(
       `${rotation.previousCertPath}: the switch is done (${ca('retire')} is next; \`mpay pki rotate\` reissues what the old CA still signs)`,
@@ -189,20 +268,23 @@ export async function switchCa(dataDir: string, options: PkiOptions = {}): Promi
   if (new Date(next.validTo).getTime() <= now.getTime())
     throw new MpayError('PKI_INVALID', `${rotation.next.certPath}: the CA expired on ${next.validTo}`);
   const swapped = next.fingerprint256 === current.certificate.fingerprint256;
+  if (!swapped) {
+    // Never switch to a CA the current one did not make the next one (a certificate and key dropped here).
+    const proven = await otherCaStatus(dataDir, 'next', current.certificate, now);
+    if (proven?.trusted !== true)
+      throw new MpayError(
+        'PKI_INVALID',
+        `${rotation.next.certPath}: not proven by the current CA (${proven?.why ?? 'no proof'}): delete the next CA's files (${rotation.next.keyPath}, ${rotation.next.certPath}, ${rotation.next.proofPath}${(await exists(rotation.previousCertPath)) ? `, ${rotation.previousCertPath}` : ''}), then run ${ca('begin')}`,
+      );
+  }
   // The current key already the next CA's (a switch stopped after the key's rename): the next key may be gone.
   const currentKeyIsNext =
     swapped &&
     (await exists(paths.keyPath)) &&
     next.checkPrivateKey(parseKey(paths.keyPath, await readText(paths.keyPath)));
-  let nextKeyPem: string | undefined;
-  if (!currentKeyIsNext) {
-    nextKeyPem = await readText(rotation.next.keyPath);
-    if (!next.checkPrivateKey(parseKey(rotation.next.keyPath, nextKeyPem)))
-      throw new MpayError(
-        'PKI_INVALID',
-        `${rotation.next.keyPath}: not the key of ${rotation.next.certPath}`,
-      );
-  }
+  const newKeyPem = currentKeyIsNext ? await readText(paths.keyPath) : await readText(rotation.next.keyPath);
+  if (!currentKeyIsNext && !next.checkPrivateKey(parseKey(rotation.next.keyPath, newKeyPem)))
+    throw new MpayError('PKI_INVALID', `${rotation.next.keyPath}: not the key of ${rotation.next.certPath}`);
   // Every service certificate's names checked against the new CA before any file changes.
   for (const { institution, service } of await serviceFilesOf(dataDir)) {
     const { certPath } = servicePathsOf(dataDir, institution, service);
@@ -210,8 +292,10 @@ export async function switchCa(dataDir: string, options: PkiOptions = {}): Promi
     checkNamesPermitted(nameConstraintsOf(nextCertPem), { hosts, ipAddresses: [] }, rotation.next.certPath);
   }
   const written: string[] = [];
+  const warnings: string[] = [];
   if (!swapped) {
-    // 1. The old certificate kept as the previous CA (a crash: previous = current, 'switching').
+    // 0. The new CA's proof of the old one as previous, before anything is renamed: from the certificate's
+    //    rename on, the old CA is trusted through it (a crash: a proof of a certificate not there yet, unused).
     if (await exists(rotation.previousCertPath)) {
       const previous = parseCertificate(rotation.previousCertPath, await readText(rotation.previousCertPath));
       if (previous.fingerprint256 !== current.certificate.fingerprint256)
@@ -219,37 +303,83 @@ export async function switchCa(dataDir: string, options: PkiOptions = {}): Promi
           'PKI_INVALID',
           `${rotation.previousCertPath}: neither the current CA nor the next one (a CA from elsewhere): delete this file, then run ${ca('switch')} again`,
         );
-    } else await writeAtomically(rotation.previousCertPath, current.certPem, 0o644);
+    }
+    await writeAtomically(
+      rotation.previousProofPath,
+      signCaProof({
+        signerKeyPem: newKeyPem,
+        signer: next,
+        subject: current.certificate,
+        role: 'previous',
+        now,
+        validityDays: limits.caProofValidityDays,
+        backdateSeconds: limits.notBeforeBackdateSeconds,
+      }),
+      0o644,
+    );
+    written.push(rotation.previousProofPath);
+    // 1. The old certificate kept as the previous CA (a crash: previous = current, 'switching').
+    if (!(await exists(rotation.previousCertPath)))
+      await writeAtomically(rotation.previousCertPath, current.certPem, 0o644);
     written.push(rotation.previousCertPath);
     // 2. The certificate (a crash: current = next, the key still the old one's: issuing refuses, naming this).
     await writeAtomically(paths.certPath, nextCertPem, 0o644);
     written.push(paths.certPath);
+  } else {
+    warnings.push(...(await previousUnproven(dataDir, next, now)));
   }
-  if (nextKeyPem !== undefined) {
+  if (!currentKeyIsNext) {
     // 3. The key: the rename replaces the old CA's key, which nothing reads again.
-    await writeAtomically(paths.keyPath, nextKeyPem, 0o600);
+    await writeAtomically(paths.keyPath, newKeyPem, 0o600);
     written.push(paths.keyPath);
   }
-  // 4. The next files, the key first (a crash: the next certificate alone, equal to the current one).
-  await rm(rotation.next.keyPath, { force: true });
-  await rm(rotation.next.certPath, { force: true });
+  // 4. The next files, the key first, the proof last (a crash: the next certificate alone, equal to the current one).
+  await removeFile(rotation.next.keyPath);
+  await removeFile(rotation.next.certPath);
+  await removeFile(rotation.next.proofPath);
   // 5. Every service certificate by the new CA (a crash: `switch` refuses as done; `mpay pki rotate` or `mpay up` finish).
-  const report = await rotateDeploymentPki(dataDir, options);
+  const report = await reissueEveryCertificate(dataDir, options);
   return {
     step: 'switch',
     paths: written,
     services: report.services.map((entry) => ({ ...entry, reason: 'ca-switch' })),
+    ...(warnings.length === 0 ? {} : { warnings }),
   };
 }
 
 /**
- * Step 3: the previous CA no longer trusted (`ca.previous.cert.pem`
- * removed). Refused (PKI_INVALID naming them) while a service certificate of
- * the folder is still the previous CA's: it would no longer be trusted.
+ * A switch resumed after the certificate's rename: the previous CA was proven
+ * by the new one before that rename, unless an mpay before proofs made the
+ * switch. Its proof is not made now (the old CA no longer issues, and
+ * nothing tells the file is the one this rotation began from): a warning.
+ */
+async function previousUnproven(dataDir: string, current: X509Certificate, now: Date): Promise<string[]> {
+  const rotation = caRotationPathsOf(dataDir);
+  if (!(await exists(rotation.previousCertPath))) return [];
+  const previous = parseCertificate(rotation.previousCertPath, await readText(rotation.previousCertPath));
+  const proofText = (await exists(rotation.previousProofPath))
+    ? await readText(rotation.previousProofPath)
+    : undefined;
+  const proof = verifyCaProof(proofText, { signer: current, subject: previous, role: 'previous', now });
+  if (proof.valid) return [];
+  return [
+    `${rotation.previousCertPath}: not trusted (${proof.why}): certificates of the old CA are refused from now on; reissue them (\`mpay pki rotate\`, and copy them to other machines)`,
+  ];
+}
+
+/**
+ * Step 3: the previous CA no longer trusted (`ca.previous.cert.pem` and its
+ * proof removed). Refused (PKI_INVALID naming them) while a service
+ * certificate of the folder is still the previous CA's: it would no longer
+ * be trusted. Holds the folder's lock.
  */
 export async function retireCa(dataDir: string, options: PkiOptions = {}): Promise<CaRotationReport> {
+  return withPkiWriter(dataDir, options, () => retireLocked(dataDir, options));
+}
+
+async function retireLocked(dataDir: string, options: PkiOptions): Promise<CaRotationReport> {
   const now = options.now ?? new Date();
-  const state = await caRotationState(dataDir);
+  const state = await caRotationState(dataDir, now);
   const rotation = caRotationPathsOf(dataDir);
   if (state === 'none')
     throw outOfOrder(
@@ -272,6 +402,8 @@ export async function retireCa(dataDir: string, options: PkiOptions = {}): Promi
       `${rotation.previousCertPath}: still the issuer of ${stale.join(', ')}: reissue them first (\`mpay pki rotate\`)`,
     );
   }
-  await rm(rotation.previousCertPath, { force: true });
-  return { step: 'retire', paths: [rotation.previousCertPath] };
+  // The certificate first: a crash leaves a proof of nothing, never a previous CA without its proof.
+  await removeFile(rotation.previousCertPath);
+  await removeFile(rotation.previousProofPath);
+  return { step: 'retire', paths: [rotation.previousCertPath, rotation.previousProofPath] };
 }

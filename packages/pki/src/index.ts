@@ -7,6 +7,13 @@ export {
   type PemPair,
 } from './ca.ts';
 export {
+  type CaProofCheck,
+  type CaProofRole,
+  caProofLengthMax,
+  certificateSha256,
+  verifyCaProof,
+} from './ca-proof.ts';
+export {
   beginCaRotation,
   type CaRotationReport,
   type CaRotationState,
@@ -27,6 +34,7 @@ export {
 } from './client.ts';
 export { type CertificateSummary, isIssuedBy, summarizeCertificate } from './inspect.ts';
 export { createPkiLimits, defaultPkiLimits, type PkiLimits } from './limits.ts';
+export { pkiLockFileName } from './lock.ts';
 export {
   checkOperatorPermitted,
   defaultPermittedHosts,
@@ -71,6 +79,7 @@ export {
 } from './service-tls.ts';
 export {
   type CaRole,
+  type CaRotationPaths,
   caPathsOf,
   caRotationPathsOf,
   type DeploymentInstitution,
@@ -84,6 +93,7 @@ export {
   type LoadedCaCertificate,
   type LoadedPair,
   listDeploymentPki,
+  loadCaTrustBundle,
   loadDeploymentCa,
   loadDeploymentCaCertificate,
   loadDeploymentTrust,
@@ -95,5 +105,6 @@ export {
   type ServiceTlsMaterial,
   servicePathsOf,
   type TrustedCa,
+  trustedCaCountMax,
   unconstrainedCaWarning,
 } from './store.ts';

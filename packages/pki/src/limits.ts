@@ -11,6 +11,15 @@ export interface PkiLimits {
    * is a little behind does not see it as not yet valid.
    */
   readonly notBeforeBackdateSeconds: number;
+  /**
+   * How long the current CA's proof that another CA of the folder belongs to
+   * its rotation (`ca.next.proof.json`, `ca.previous.proof.json`: ./ca-proof.ts)
+   * is valid (days), never past either CA's notAfter: the time an operator has
+   * from `begin` to `switch`, and how long after `switch` the previous CA is
+   * trusted. At least `leafValidityDays`, so that every certificate the
+   * previous CA issued before the switch expires before its proof does.
+   */
+  readonly caProofValidityDays: number;
 }
 
 export const defaultPkiLimits: PkiLimits = Object.freeze({
@@ -18,6 +27,7 @@ export const defaultPkiLimits: PkiLimits = Object.freeze({
   leafValidityDays: 90,
   leafRenewBeforeDays: 30,
   notBeforeBackdateSeconds: 300,
+  caProofValidityDays: 365,
 });
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
@@ -33,14 +43,19 @@ export function createPkiLimits(overrides: Partial<PkiLimits> = {}): PkiLimits {
   checkInteger('leafValidityDays', limits.leafValidityDays, 1, 825);
   checkInteger('leafRenewBeforeDays', limits.leafRenewBeforeDays, 0, limits.leafValidityDays - 1);
   checkInteger('notBeforeBackdateSeconds', limits.notBeforeBackdateSeconds, 0, 86_400);
+  checkInteger('caProofValidityDays', limits.caProofValidityDays, 1, 36_500);
   if (limits.leafValidityDays > limits.caValidityDays) {
     throw new RangeError('pki: leafValidityDays must not exceed caValidityDays');
+  }
+  if (limits.caProofValidityDays < limits.leafValidityDays) {
+    throw new RangeError('pki: caProofValidityDays must be at least leafValidityDays');
   }
   return Object.freeze({
     caValidityDays: limits.caValidityDays,
     leafValidityDays: limits.leafValidityDays,
     leafRenewBeforeDays: limits.leafRenewBeforeDays,
     notBeforeBackdateSeconds: limits.notBeforeBackdateSeconds,
+    caProofValidityDays: limits.caProofValidityDays,
   });
 }
 

@@ -300,7 +300,7 @@ describe('a folder it cannot write', () => {
   it('is PKI_INVALID naming the path, not a bare file system error', async () => {
     await writeFile(join(dataDir, 'pki'), 'a file where the folder should be');
     expect(await pkiCode(ensureDeploymentPki(dataDir, institutions, { now: start }))).toMatch(
-      new RegExp(`^PKI_INVALID ${pkiDirOf(dataDir)}/ca\\.key\\.pem: ENOTDIR`),
+      new RegExp(`^PKI_INVALID ${pkiDirOf(dataDir)}/pki\\.lock: ENOTDIR`),
     );
     await rm(join(dataDir, 'pki'));
     await ensureDeploymentPki(dataDir, institutions, { now: start });

@@ -1,10 +1,12 @@
 import { createPrivateKey, type KeyObject, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MpayError } from '@mpay/protocol';
 import { createDeploymentCa, issueServiceCertificate, type PemPair } from './ca.ts';
+import { caProofLengthMax, verifyCaProof } from './ca-proof.ts';
 import { type CertificateSummary, isIssuedBy, subjectAltNamesOf, summarizeCertificate } from './inspect.ts';
 import { createPkiLimits, dayMs, type PkiLimits } from './limits.ts';
+import { removeLeftoverTemporaryFiles, withPkiLock } from './lock.ts';
 import {
   checkNamesPermitted,
   checkOperatorPermitted,
@@ -22,19 +24,24 @@ import { checkInstitutionId, checkServiceName, isInstitutionId, isServiceName } 
  *
  *     <dataDir>/pki/ca.key.pem, ca.cert.pem              the root CA, the one that issues (key 0600)
  *     <dataDir>/pki/ca.next.key.pem, ca.next.cert.pem    the next CA, during a rotation (`mpay pki ca begin`)
+ *     <dataDir>/pki/ca.next.proof.json                   the current CA's signed statement that it is the next CA
  *     <dataDir>/pki/ca.previous.cert.pem                 the CA before the last switch, still trusted
  *                                                        until `mpay pki ca retire` (no key: never issues again)
+ *     <dataDir>/pki/ca.previous.proof.json               the current CA's signed statement that it is the previous CA
+ *     <dataDir>/pki/pki.lock                             held by the command writing the folder (./lock.ts)
  *     <dataDir>/pki/<institution>/<service>.key.pem      a service's key (0600)
  *     <dataDir>/pki/<institution>/<service>.cert.pem     its certificate
  *
- * Every file is written to a temporary name, synced and renamed, so a crash
- * leaves the old file or the new one, never half of one. Service
+ * Every file is written to a temporary name, synced and renamed, and the
+ * folder synced after the rename, so a crash leaves the old file or the new
+ * one, never half of one; the temporary files a crash leaves are removed by
+ * the next command that writes (under the folder's lock, ./lock.ts). Service
  * certificates are reissued before they expire (`leafRenewBeforeDays`) or on
  * `rotate`. The CA is replaced in three steps (./ca-rotation.ts), so that
  * institutions on other machines can follow one step at a time: the trust
  * bundle every service verifies its peers with is the current CA plus the
- * next or the previous one while a rotation is under way
- * (loadDeploymentTrust).
+ * next or the previous one while a rotation is under way, each only with its
+ * proof signed by the current CA (loadDeploymentTrust, ./ca-proof.ts).
  *
  * Only what issues certificates reads `ca.key.pem` (ensureDeploymentPki when
  * it must issue, issueDeploymentCertificate, rotateDeploymentPki, and a CA
@@ -67,6 +74,12 @@ export interface PkiOptions {
    * are fixed when it is created).
    */
   readonly permitted?: PermittedNames;
+  /**
+   * Hears what a writing command did besides its work (a stale lock taken
+   * over, temporary files of a crashed write removed): one line each.
+   * Default: the standard error.
+   */
+  readonly onNote?: (line: string) => void;
 }
 
 /** What a service needs for TLS: its key and certificate, and the deployment's trust bundle. */
@@ -106,16 +119,28 @@ export function caPathsOf(dataDir: string): { keyPath: string; certPath: string 
   return { keyPath: join(pkiDirOf(dataDir), 'ca.key.pem'), certPath: join(pkiDirOf(dataDir), 'ca.cert.pem') };
 }
 
-/** The CA files of a rotation: the next CA (key and certificate) and the previous one (certificate only). */
-export function caRotationPathsOf(dataDir: string): {
-  next: { keyPath: string; certPath: string };
-  previousCertPath: string;
-} {
-  const folder = pkiDirOf(dataDir);
+/** The CA files of a rotation in a pki folder: the next CA (key, certificate, proof), the previous one (certificate, proof). */
+export interface CaRotationPaths {
+  readonly next: { readonly keyPath: string; readonly certPath: string; readonly proofPath: string };
+  readonly previousCertPath: string;
+  readonly previousProofPath: string;
+}
+
+function rotationPathsIn(folder: string): CaRotationPaths {
   return {
-    next: { keyPath: join(folder, 'ca.next.key.pem'), certPath: join(folder, 'ca.next.cert.pem') },
+    next: {
+      keyPath: join(folder, 'ca.next.key.pem'),
+      certPath: join(folder, 'ca.next.cert.pem'),
+      proofPath: join(folder, 'ca.next.proof.json'),
+    },
     previousCertPath: join(folder, 'ca.previous.cert.pem'),
+    previousProofPath: join(folder, 'ca.previous.proof.json'),
   };
+}
+
+/** The CA files of a rotation: the next CA (key, certificate, proof) and the previous one (certificate, proof). */
+export function caRotationPathsOf(dataDir: string): CaRotationPaths {
+  return rotationPathsIn(pkiDirOf(dataDir));
 }
 
 export function servicePathsOf(
@@ -168,6 +193,64 @@ async function writeThenRename(path: string, text: string, mode: number): Promis
   }
   await handle.close();
   await rename(temporary, path);
+  await syncFolder(dirname(path));
+}
+
+/**
+ * fsync of a folder, so that a rename or removal in it survives a power cut
+ * (the file's own sync does not cover its name). Where a platform cannot
+ * sync a folder (EISDIR, EINVAL, EPERM: not Linux), the rename stands as before.
+ */
+async function syncFolder(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM') throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes a file (none there: nothing to do) and syncs its folder. Shared with ./ca-rotation.ts. */
+export async function removeFile(path: string): Promise<void> {
+  try {
+    await rm(path, { force: true });
+    await syncFolder(dirname(path));
+  } catch (error) {
+    throw storageError(path, error);
+  }
+}
+
+/**
+ * Runs `work` holding the pki folder's lock (./lock.ts), after removing the
+ * temporary files a crashed write left. `create`: makes the folder (0700)
+ * when missing (ensureDeploymentPki); otherwise a missing folder is
+ * PKI_INVALID. Shared with ./ca-rotation.ts.
+ */
+export async function withPkiWriter<T>(
+  dataDir: string,
+  options: PkiOptions & { readonly create?: boolean },
+  work: () => Promise<T>,
+): Promise<T> {
+  const folder = pkiDirOf(dataDir);
+  const note = options.onNote ?? ((line: string) => process.stderr.write(`mpay: note: ${line}\n`));
+  if (!(await exists(folder))) {
+    if (options.create !== true)
+      throw new MpayError('PKI_INVALID', `${folder}: missing (run \`mpay pki init\`)`);
+    await makeFolder(folder);
+    await chmod(folder, folderMode).catch((error: unknown) => {
+      throw storageError(folder, error);
+    });
+  }
+  return withPkiLock(folder, { now: options.now ?? new Date(), note }, async () => {
+    const removed = await removeLeftoverTemporaryFiles(folder).catch((error: unknown) => {
+      throw storageError(folder, error);
+    });
+    for (const path of removed) note(`${path}: removed (a temporary file of a write cut short)`);
+    return work();
+  });
 }
 
 /** Shared with ./ca-rotation.ts (not exported by the package). */
@@ -285,49 +368,207 @@ export interface TrustedCa extends LoadedCaCertificate {
 
 /** Every CA a service verifies its peers with, and the bundle as node:tls takes it. */
 export interface DeploymentTrust {
-  /** The current CA first, then the next or the previous one (no certificate twice). */
+  /** The current CA first, then the next or the previous one (no certificate twice, two CAs at most). */
   readonly anchors: readonly TrustedCa[];
   /** Their certificates, PEM, one after the other: ServiceTlsMaterial.caPem. */
   readonly certPem: string;
+  /**
+   * One line per CA file of the folder left out of the bundle (no proof, a
+   * proof that does not verify, expired, not a CA, unreadable), naming the
+   * file and what to do: said once per load or reload by whoever loads it.
+   */
+  readonly warnings: readonly string[];
 }
 
-/** A CA certificate of a rotation (next or previous) when its file is there; PKI_INVALID when it is damaged or not a CA. */
-async function loadOptionalCa(path: string, role: CaRole): Promise<TrustedCa | undefined> {
-  if (!(await exists(path))) return undefined;
-  const certPem = await readText(path);
-  const certificate = parseCertificate(path, certPem);
-  if (!certificate.ca) throw new MpayError('PKI_INVALID', `${path}: not a CA certificate`);
-  return { certPem, certificate, nameConstraints: nameConstraintsAt(path, certPem), role, path };
+/** How many CAs a trust bundle holds at most: the current one and the next or the previous one. */
+export const trustedCaCountMax = 2;
+
+/** What examining a next or previous CA file found: trusted, the current one again, or left out and why. */
+type OtherCaCheck =
+  | { readonly kind: 'trusted'; readonly ca: TrustedCa }
+  | { readonly kind: 'current'; readonly certificate: X509Certificate }
+  | {
+      readonly kind: 'refused';
+      readonly role: CaRole;
+      readonly path: string;
+      readonly why: string;
+      readonly certificate?: X509Certificate;
+    };
+
+/** A file's text, at most `lengthMax` bytes (more: undefined), or undefined when it is missing or unreadable. */
+async function readBounded(path: string, lengthMax: number): Promise<string | undefined | Error> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : (error as Error);
+  }
+  try {
+    const buffer = Buffer.alloc(lengthMax + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return bytesRead > lengthMax
+      ? new Error(`longer than ${lengthMax} bytes`)
+      : buffer.toString('utf8', 0, bytesRead);
+  } catch (error) {
+    return error as Error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Longest CA certificate file read for the trust bundle (bytes): ours are under 1 kB. */
+const caCertificateLengthMax = 16_384;
+
+/**
+ * The one check of a next or previous CA file, for the services' trust
+ * bundle (loadDeploymentTrust), the CLI's (trustDeploymentCa, through
+ * loadCaTrustBundle) and `mpay pki list`: readable, a certificate, the current
+ * one again (a switch cut short: counted once), or a CA, not expired, whose
+ * proof (`proofPath`, ./ca-proof.ts) verifies under the current CA's key
+ * for this role. Undefined when the file is not there.
+ */
+async function examineOtherCa(
+  paths: { readonly certPath: string; readonly proofPath: string },
+  role: Exclude<CaRole, 'current'>,
+  current: X509Certificate,
+  now: Date,
+): Promise<OtherCaCheck | undefined> {
+  const path = paths.certPath;
+  const refused = (why: string, certificate?: X509Certificate): OtherCaCheck =>
+    certificate === undefined
+      ? { kind: 'refused', role, path, why }
+      : { kind: 'refused', role, path, why, certificate };
+  const certPem = await readBounded(path, caCertificateLengthMax);
+  if (certPem === undefined) return undefined;
+  if (certPem instanceof Error) return refused(`unreadable: ${certPem.message}`);
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certPem);
+  } catch {
+    return refused('not a PEM certificate');
+  }
+  if (certificate.fingerprint256 === current.fingerprint256) return { kind: 'current', certificate };
+  if (!certificate.ca) return refused('not a CA certificate', certificate);
+  if (new Date(certificate.validTo).getTime() <= now.getTime())
+    return refused(`the CA expired on ${new Date(certificate.validTo).toISOString()}`, certificate);
+  let nameConstraints: NameConstraintSet | undefined;
+  try {
+    nameConstraints = nameConstraintsOf(certPem);
+  } catch {
+    return refused('damaged name constraints', certificate);
+  }
+  const proofText = await readBounded(paths.proofPath, caProofLengthMax);
+  const proof =
+    proofText instanceof Error
+      ? { valid: false as const, why: `an unreadable proof (${proofText.message})` }
+      : verifyCaProof(proofText, { signer: current, subject: certificate, role, now });
+  if (!proof.valid) return refused(`${proof.why} in ${paths.proofPath}`, certificate);
+  return { kind: 'trusted', ca: { certPem, certificate, nameConstraints, role, path } };
+}
+
+/** What to do about a next or previous CA left out of the bundle: the warning's second half. */
+function remedyFor(role: Exclude<CaRole, 'current'>, why: string): string {
+  if (role === 'next')
+    return 'run `mpay pki ca begin` again: it replaces it by a new next CA with its proof (a rotation begun by an mpay before proofs, or a file from elsewhere)';
+  if (why.startsWith('the CA expired'))
+    return '`mpay pki ca retire` removes it (after `mpay pki rotate` if a certificate is still its)';
+  return 'certificates it issued are refused: `mpay pki rotate` reissues them under the current CA, then `mpay pki ca retire` removes it (a rotation switched by an mpay before proofs, or a file from elsewhere)';
 }
 
 /**
- * The deployment's trust bundle from the folder, without any private key:
- * `ca.cert.pem` (checked as loadDeploymentCaCertificate does), plus
- * `ca.next.cert.pem` after `mpay pki ca begin` and `ca.previous.cert.pem`
- * after `switch` until `retire`. A next or previous CA that has expired
- * vouches for nothing and is left out. A certificate in two files (a switch
- * interrupted between its renames) is in the bundle once: whatever step a
- * crash stopped at, the bundle holds the old CA and the new one.
+ * The trust bundle of the CA certificate at `caCertPath` and its folder:
+ * that CA (the current one: present, a CA, not expired, else PKI_INVALID
+ * naming the file), plus `ca.next.cert.pem` or `ca.previous.cert.pem` beside
+ * it when examineOtherCa trusts it; every other one is left out with a
+ * warning naming its file. Two CAs at most. The one function that reads a
+ * deployment's bundle: the services' (loadDeploymentTrust) and the CLI's
+ * (trustDeploymentCa).
  */
-export async function loadDeploymentTrust(dataDir: string, now: Date = new Date()): Promise<DeploymentTrust> {
-  const current = await loadDeploymentCaCertificate(dataDir, now);
-  const rotation = caRotationPathsOf(dataDir);
-  const anchors: TrustedCa[] = [{ ...current, role: 'current', path: caPathsOf(dataDir).certPath }];
-  for (const other of [
-    await loadOptionalCa(rotation.next.certPath, 'next'),
-    await loadOptionalCa(rotation.previousCertPath, 'previous'),
-  ]) {
-    if (other === undefined) continue;
-    if (new Date(other.certificate.validTo).getTime() <= now.getTime()) continue;
-    if (anchors.some((anchor) => anchor.certificate.fingerprint256 === other.certificate.fingerprint256))
+export async function loadCaTrustBundle(
+  caCertPath: string,
+  now: Date = new Date(),
+): Promise<DeploymentTrust> {
+  const certPem = await readText(caCertPath);
+  const certificate = parseCertificate(caCertPath, certPem);
+  if (!certificate.ca) throw new MpayError('PKI_INVALID', `${caCertPath}: not a CA certificate`);
+  if (new Date(certificate.validTo).getTime() <= now.getTime()) {
+    throw new MpayError('PKI_INVALID', `${caCertPath}: the CA expired on ${certificate.validTo}`);
+  }
+  const anchors: TrustedCa[] = [
+    {
+      certPem,
+      certificate,
+      nameConstraints: nameConstraintsAt(caCertPath, certPem),
+      role: 'current',
+      path: caCertPath,
+    },
+  ];
+  const warnings: string[] = [];
+  const rotation = rotationPathsIn(dirname(caCertPath));
+  for (const [paths, role] of [
+    [rotation.next, 'next'],
+    [{ certPath: rotation.previousCertPath, proofPath: rotation.previousProofPath }, 'previous'],
+  ] as const) {
+    const found = await examineOtherCa(paths, role, certificate, now);
+    if (found === undefined || found.kind === 'current') continue;
+    if (found.kind === 'refused') {
+      warnings.push(`${found.path}: not trusted (${found.why}): ${remedyFor(role, found.why)}`);
       continue;
-    anchors.push(other);
+    }
+    if (anchors.length >= trustedCaCountMax) {
+      warnings.push(
+        `${found.ca.path}: not trusted: the trust bundle holds ${trustedCaCountMax} CAs at most (the current one and the next or the previous one); finish the rotation`,
+      );
+      continue;
+    }
+    anchors.push(found.ca);
   }
   return {
     anchors,
     // One CA: its file as it is; several: one after the other, each on lines of its own.
     certPem: pemBundleOf(anchors.map((anchor) => anchor.certPem)),
+    warnings,
   };
+}
+
+/**
+ * The deployment's trust bundle from the folder, without any private key
+ * (loadCaTrustBundle of `ca.cert.pem`): the current CA, plus
+ * `ca.next.cert.pem` after `mpay pki ca begin` or `ca.previous.cert.pem`
+ * after `switch` until `retire`, each only with its proof signed by the
+ * current CA. A next or previous CA that has expired, has no proof or one
+ * that does not verify is left out (DeploymentTrust.warnings says so, naming
+ * the file): a service still starts. A certificate in two files (a switch
+ * interrupted between its renames) is in the bundle once: whatever step a
+ * crash stopped at, the bundle holds the old CA and the new one.
+ */
+export async function loadDeploymentTrust(dataDir: string, now: Date = new Date()): Promise<DeploymentTrust> {
+  if (!(await exists(pkiDirOf(dataDir)))) {
+    throw new MpayError('PKI_INVALID', `${pkiDirOf(dataDir)}: missing (run \`mpay pki init\`)`);
+  }
+  return loadCaTrustBundle(caPathsOf(dataDir).certPath, now);
+}
+
+/**
+ * Whether the next (or previous) CA file holds a CA the current one proved
+ * for that role at `now`: what ./ca-rotation.ts asks before it signs or
+ * switches to it. The reason when not (undefined: no such file).
+ */
+export async function otherCaStatus(
+  dataDir: string,
+  role: Exclude<CaRole, 'current'>,
+  current: X509Certificate,
+  now: Date,
+): Promise<{ readonly trusted: boolean; readonly current: boolean; readonly why?: string } | undefined> {
+  const rotation = caRotationPathsOf(dataDir);
+  const paths =
+    role === 'next'
+      ? rotation.next
+      : { certPath: rotation.previousCertPath, proofPath: rotation.previousProofPath };
+  const found = await examineOtherCa(paths, role, current, now);
+  if (found === undefined) return undefined;
+  if (found.kind === 'refused') return { trusted: false, current: false, why: found.why };
+  return { trusted: found.kind === 'trusted', current: found.kind === 'current' };
 }
 
 /** PEM texts one after the other, a line break between two where the first lacks one; one text unchanged. */
@@ -476,20 +717,32 @@ async function issuedByOneOf(certPath: string, issuers: readonly X509Certificate
  * A CA created here permits (name constraints) localhost, loopback, the
  * services' hosts and `options.permitted`. The CA's key is read only when a
  * certificate must be issued; a host its constraints do not permit is
- * PKI_INVALID before anything is issued.
+ * PKI_INVALID before anything is issued. Holds the folder's lock
+ * (PKI_BUSY while another command writes it).
  */
 export async function ensureDeploymentPki(
   dataDir: string,
   institutions: readonly DeploymentInstitution[],
   options: PkiOptions = {},
 ): Promise<EnsureReport> {
-  const now = options.now ?? new Date();
   const limits = createPkiLimits(options.limits);
   for (const institution of institutions) checkInstitutionId(institution.id);
+  if (options.permitted !== undefined) checkOperatorPermitted(options.permitted);
+  return withPkiWriter(dataDir, { ...options, create: true }, () =>
+    ensureLocked(dataDir, institutions, limits, options),
+  );
+}
+
+async function ensureLocked(
+  dataDir: string,
+  institutions: readonly DeploymentInstitution[],
+  limits: PkiLimits,
+  options: PkiOptions,
+): Promise<EnsureReport> {
+  const now = options.now ?? new Date();
   const serviceHosts = institutions.flatMap((institution) =>
     servicesOf(institution).flatMap((service) => service.hosts ?? []),
   );
-  if (options.permitted !== undefined) checkOperatorPermitted(options.permitted);
   const permitted: PermittedNames = {
     hosts: [...(options.permitted?.hosts ?? []), ...serviceHosts],
     ipRanges: options.permitted?.ipRanges ?? [],
@@ -557,6 +810,16 @@ export async function issueDeploymentCertificate(
 ): Promise<{ keyPath: string; certPath: string }> {
   const now = options.now ?? new Date();
   const paths = servicePathsOf(dataDir, request.institution, request.service); // names first: no CA read for a bad one
+  return withPkiWriter(dataDir, options, () => issueLocked(dataDir, request, paths, now, options));
+}
+
+async function issueLocked(
+  dataDir: string,
+  request: { readonly institution: string; readonly service: string; readonly hosts?: readonly string[] },
+  paths: { keyPath: string; certPath: string },
+  now: Date,
+  options: PkiOptions,
+): Promise<{ keyPath: string; certPath: string }> {
   const certificate = await loadDeploymentCaCertificate(dataDir, now);
   // A name the CA may not vouch for is refused before its key is read (no client would accept the certificate).
   checkNamesPermitted(
@@ -600,9 +863,15 @@ export function extraHostsOf(certificate: X509Certificate): string[] {
 /**
  * Reissues every service certificate in the folder now, keeping the CA and
  * each certificate's host names: `mpay pki rotate` (after a key may have
- * leaked, or to test that rotation works before it is needed).
+ * leaked, or to test that rotation works before it is needed). Holds the
+ * folder's lock.
  */
 export async function rotateDeploymentPki(dataDir: string, options: PkiOptions = {}): Promise<EnsureReport> {
+  return withPkiWriter(dataDir, options, () => reissueEveryCertificate(dataDir, options));
+}
+
+/** rotateDeploymentPki under a lock already held (`mpay pki ca switch` too: ./ca-rotation.ts). */
+export async function reissueEveryCertificate(dataDir: string, options: PkiOptions): Promise<EnsureReport> {
   const now = options.now ?? new Date();
   const ca = await loadDeploymentCa(dataDir, now);
   const services: EnsureReport['services'][number][] = [];
@@ -632,6 +901,12 @@ export interface ListedCertificate extends CertificateSummary {
   readonly role: 'ca' | 'service';
   /** For a CA: which one (the one that issues, the next one, the previous one still trusted). */
   readonly caRole?: CaRole;
+  /**
+   * For a CA: whether services trust it (in the trust bundle), and why not
+   * (no proof, expired, …) as the services' warning says it.
+   */
+  readonly trusted?: boolean;
+  readonly notTrustedBecause?: string;
   /** For a service certificate: whether the folder's current CA signed it. */
   readonly issuedByCa: boolean;
   /** For a service certificate: which CA of the folder signed it (undefined: none of them). */
@@ -658,27 +933,47 @@ export async function listDeploymentPki(
   }
   const rotation = caRotationPathsOf(dataDir);
   const caPem = await readText(caPaths.certPath);
-  const cas: TrustedCa[] = [
+  const currentCertificate = parseCertificate(caPaths.certPath, caPem);
+  const cas: (TrustedCa & { trusted: boolean; notTrustedBecause?: string })[] = [
     {
       certPem: caPem,
-      certificate: parseCertificate(caPaths.certPath, caPem),
+      certificate: currentCertificate,
       nameConstraints: nameConstraintsAt(caPaths.certPath, caPem),
       role: 'current',
       path: caPaths.certPath,
+      trusted: new Date(currentCertificate.validTo).getTime() > now.getTime(),
     },
   ];
-  // Listed even when expired (the list says so): what the folder holds, not what is trusted.
-  for (const other of [
-    await loadOptionalCa(rotation.next.certPath, 'next'),
-    await loadOptionalCa(rotation.previousCertPath, 'previous'),
-  ]) {
-    if (other !== undefined) cas.push(other);
+  // Listed even when left out of the bundle (expired, no proof: the list says so): what the folder holds.
+  for (const [paths, role] of [
+    [rotation.next, 'next'],
+    [{ certPath: rotation.previousCertPath, proofPath: rotation.previousProofPath }, 'previous'],
+  ] as const) {
+    const found = await examineOtherCa(paths, role, currentCertificate, now);
+    if (found === undefined || found.kind === 'current') continue;
+    if (found.kind === 'trusted') {
+      cas.push({ ...found.ca, trusted: true });
+      continue;
+    }
+    const certificate = found.certificate ?? parseCertificate(found.path, await readText(found.path));
+    const certPem = certificate.toString();
+    cas.push({
+      certPem,
+      certificate,
+      nameConstraints: nameConstraintsAt(found.path, certPem),
+      role,
+      path: found.path,
+      trusted: false,
+      notTrustedBecause: found.why,
+    });
   }
   const listed: ListedCertificate[] = cas.map((ca) => ({
     ...summarizeCertificate(ca.certificate, now),
     path: ca.path,
     role: 'ca',
     caRole: ca.role,
+    trusted: ca.trusted,
+    ...(ca.notTrustedBecause === undefined ? {} : { notTrustedBecause: ca.notTrustedBecause }),
     issuedByCa: true,
     nameConstraints:
       ca.nameConstraints === undefined

@@ -241,6 +241,10 @@ export const errorText: Readonly<Record<ErrorCode, ErrorText>> = {
     advice:
       'A service cannot read its certificates. Nothing was done. Try again later; the operator must fix it.',
   },
+  PKI_BUSY: {
+    title: 'Service busy',
+    advice: "The operator is updating the service's certificates. Nothing was done. Try again in a moment.",
+  },
 
   // payments
   PAYMENT_UNKNOWN: {

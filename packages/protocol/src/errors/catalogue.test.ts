@@ -49,6 +49,7 @@ describe('the error catalogue', () => {
         'REQUEST_RATE_LIMITED',
         'SERVICE_OVERLOADED',
         'BANK_ANSWER_INVALID',
+        'PKI_BUSY',
       ],
     ],
     [

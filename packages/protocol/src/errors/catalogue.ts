@@ -88,6 +88,9 @@ export const errorCatalogue = Object.freeze({
   PKI_INVALID: final(
     "The deployment's certificate folder is missing, incomplete or damaged; the detail names the file.",
   ),
+  PKI_BUSY: retryable(
+    "Another command is writing the deployment's certificate folder; the detail names its process. Retry when it is done.",
+  ),
 
   // payments
   PAYMENT_UNKNOWN: final('No such payment.'),

@@ -1,0 +1,137 @@
+import { open, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MpayError } from '@mpay/protocol';
+import { isInstitutionId } from './naming.ts';
+
+/**
+ * One writer at a time in a deployment's pki folder: `mpay pki ca
+ * begin|switch|retire`, `rotate`, `issue` and `ensureDeploymentPki` (`mpay
+ * up`, `pki init`) each hold `<pki>/pki.lock` while they read and write.
+ * Without it two of them (an operator's `switch` while `mpay up` starts)
+ * could each read the folder, then write over the other's files: a leaf of
+ * a CA whose key is gone, or a `ca.key.pem` that is not `ca.cert.pem`'s.
+ * Readers (a service's trust bundle, `pki list`) take no lock: every file is
+ * renamed into place whole.
+ *
+ * The lock file is created with O_EXCL and holds the holder's pid and start
+ * time. A holder that is alive gives PKI_BUSY naming its pid; a pid that no
+ * longer runs (a command killed) left a stale lock, taken over with a note.
+ * Known limit: two commands taking over the same stale lock at the same
+ * moment could both get it (the file is read again just before it is
+ * removed, which leaves a window of microseconds); and a pid reused by an
+ * unrelated process makes the lock look held (the message says to delete
+ * the file then).
+ */
+
+export const pkiLockFileName = 'pki.lock';
+
+interface LockHolder {
+  readonly pid: number;
+  readonly startedAt: string;
+}
+
+function holderOf(text: string): LockHolder | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<LockHolder>;
+    if (typeof value.pid !== 'number' || !Number.isSafeInteger(value.pid) || value.pid <= 0) return undefined;
+    return { pid: value.pid, startedAt: typeof value.startedAt === 'string' ? value.startedAt : '?' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether process `pid` runs (EPERM: it does, as another user). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function tryCreate(path: string, holder: LockHolder): Promise<boolean> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new MpayError('PKI_INVALID', `${path}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    await handle.writeFile(`${JSON.stringify(holder)}\n`, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+function busy(path: string, why: string): MpayError {
+  return new MpayError(
+    'PKI_BUSY',
+    `${path}: ${why}; retry when it is done (if no mpay command runs, delete ${path})`,
+  );
+}
+
+/**
+ * Takes the folder's lock (`folder` must exist), runs `work`, releases the
+ * lock in `finally`. `note` hears of a stale lock taken over.
+ */
+export async function withPkiLock<T>(
+  folder: string,
+  options: { readonly now: Date; readonly note: (line: string) => void },
+  work: () => Promise<T>,
+): Promise<T> {
+  const path = join(folder, pkiLockFileName);
+  const holder: LockHolder = { pid: process.pid, startedAt: options.now.toISOString() };
+  if (!(await tryCreate(path, holder))) {
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    const found = text === undefined ? undefined : holderOf(text);
+    // Unreadable or half written: maybe a holder between its create and its write; never taken over.
+    if (found === undefined) throw busy(path, 'held by a command whose lock cannot be read');
+    if (isAlive(found.pid))
+      throw busy(path, `held by process ${found.pid} (since ${found.startedAt}), which is still running`);
+    // The same stale content still there (not another command's fresh lock): remove it, then create ours.
+    if ((await readFile(path, 'utf8').catch(() => undefined)) === text) await rm(path, { force: true });
+    if (!(await tryCreate(path, holder)))
+      throw busy(path, 'taken by another command while a stale lock was being taken over');
+    options.note(
+      `${path}: took over the lock of process ${found.pid} (since ${found.startedAt}), which no longer runs`,
+    );
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
+/** A temporary file of ./store.ts's writeAtomically: `<name>.<uuid>.tmp`. */
+const temporaryPattern = /\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes what a write cut short left in the folder and its institutions'
+ * folders (`*.<uuid>.tmp`, some with a CA's or a service's private key).
+ * Only under the lock: no other writer's temporary file is in flight then.
+ * The paths removed.
+ */
+export async function removeLeftoverTemporaryFiles(folder: string): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+  const folders = [
+    folder,
+    ...entries
+      .filter((entry) => entry.isDirectory() && isInstitutionId(entry.name))
+      .map((entry) => join(folder, entry.name)),
+  ];
+  for (const where of folders) {
+    const files = where === folder ? entries : await readdir(where, { withFileTypes: true }).catch(() => []);
+    for (const file of files) {
+      if (!file.isFile() || !temporaryPattern.test(file.name)) continue;
+      await rm(join(where, file.name), { force: true });
+      removed.push(join(where, file.name));
+    }
+  }
+  return removed.sort();
+}
