@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,8 @@ import type { TLSSocket } from 'node:tls';
 import { createHttpServer } from '@mpay/http-server';
 import {
   beginCaRotation,
+  createDeploymentCa,
+  issueServiceCertificate,
   loadServiceTls,
   publicServerTls,
   retireCa,
@@ -244,6 +246,46 @@ describe('PlatformTls.reload', () => {
     expect(await presentedAt(gatewayPort, platform.caPem)).toBe(gateway?.current.fingerprint256);
   });
 
+  it('does not trust a CA dropped into the folder as the next CA after a reload (no proof), and warns once naming it', async () => {
+    const warnings: string[] = [];
+    tls = await loadPlatformTls(dataDir, ['xbank'], new Date(), (line) => warnings.push(line));
+    const platform = tls;
+    const xbankPort = await serve(platform, 'xbank');
+    const pki = join(dataDir, 'pki');
+    // Someone with write access to the folder (or to what is copied to another machine) drops a CA and holds a leaf of it.
+    const foreign = await createDeploymentCa({ now: new Date(), label: 'intruder' });
+    await writeFile(join(pki, 'ca.next.cert.pem'), foreign.certPem);
+    const intruder = await issueServiceCertificate(
+      foreign,
+      { institution: 'ybank', service: 'bank' },
+      { now: new Date() },
+    );
+    const changes = await platform.reload();
+    expect(changes.map((change) => change.trustedCas)).toEqual([1]);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^\S+\/pki\/ca\.next\.cert\.pem: not trusted \(no proof in \S+ca\.next\.proof\.json\): run `mpay pki ca begin` again/,
+      ),
+    ]);
+    expect(await peerSeenWith(xbankPort, intruder, foreign.certPem)).toBe('refused');
+    // The same handshake with a leaf of a next CA the current one proved (begin) is accepted after the reload.
+    await beginCaRotation(dataDir);
+    await platform.reload();
+    expect(warnings).toHaveLength(1);
+    const next = {
+      keyPem: await readFile(join(pki, 'ca.next.key.pem'), 'utf8'),
+      certPem: await readFile(join(pki, 'ca.next.cert.pem'), 'utf8'),
+    };
+    const proven = await issueServiceCertificate(
+      next,
+      { institution: 'ybank', service: 'bank' },
+      { now: new Date() },
+    );
+    expect(await peerSeenWith(xbankPort, proven, platform.caPem)).toBe(
+      new X509Certificate(proven.certPem).fingerprint256,
+    );
+  });
+
   it('refuses certificates of another CA outside a rotation (a new CA needs a restart)', async () => {
     tls = await loadPlatformTls(dataDir, ['gateway']);
     const port = await serve(tls, 'gateway');
@@ -259,5 +301,57 @@ describe('PlatformTls.reload', () => {
       /ca\.cert\.pem: none of the CAs the platform trusts now/,
     );
     expect(await presentedAt(port, tls.caPem)).toBe(before);
+  });
+});
+
+describe('trustDeploymentCa (the CLI commands that call a TLS deployment)', () => {
+  let dataDir: string;
+  const globalFetch = globalThis.fetch;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'mpay-tls-trust-'));
+    await ensurePlatformPki(dataDir);
+  });
+  afterEach(async () => {
+    globalThis.fetch = globalFetch;
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("applies the services' checks: a sibling that is not a CA, expired or unreadable is left out with a warning", async () => {
+    const pki = join(dataDir, 'pki');
+    const caPath = join(pki, 'ca.cert.pem');
+    // A service certificate copied as the previous CA: not a CA.
+    await copyFile(join(pki, 'xbank', 'bank.cert.pem'), join(pki, 'ca.previous.cert.pem'));
+    // A CA that expired, as the next one.
+    const past = new Date('2020-01-01T00:00:00Z');
+    const expired = await createDeploymentCa({
+      now: past,
+      label: 'expired',
+      limits: { caValidityDays: 2, leafValidityDays: 1, leafRenewBeforeDays: 0, caProofValidityDays: 1 },
+    });
+    await writeFile(join(pki, 'ca.next.cert.pem'), expired.certPem);
+    let warnings: string[] = [];
+    await trustDeploymentCa(caPath, new Date(), (line) => warnings.push(line));
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /ca\.next\.cert\.pem: not trusted \(the CA expired on 2020-01-03T00:00:00\.000Z\)/,
+      ),
+      expect.stringMatching(/ca\.previous\.cert\.pem: not trusted \(not a CA certificate\)/),
+    ]);
+    // Unreadable (a folder where the file should be): said, not skipped silently.
+    await rm(join(pki, 'ca.next.cert.pem'));
+    await mkdir(join(pki, 'ca.next.cert.pem'));
+    warnings = [];
+    await trustDeploymentCa(caPath, new Date(), (line) => warnings.push(line));
+    expect(warnings[0]).toMatch(/ca\.next\.cert\.pem: not trusted \(unreadable: EISDIR/);
+  });
+
+  it('is PKI_INVALID naming the file for a current CA that is missing', async () => {
+    const missing = join(dataDir, 'elsewhere', 'ca.cert.pem');
+    const refusal: unknown = await trustDeploymentCa(missing).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isMpayError(refusal, 'PKI_INVALID')).toBe(true);
+    expect((refusal as { detail?: string }).detail).toBe(`${missing}: missing`);
   });
 });

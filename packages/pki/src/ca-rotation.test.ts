@@ -6,6 +6,7 @@ import { createHttpServer } from '@mpay/http-server';
 import { isMpayError } from '@mpay/protocol';
 import { fetch as undiciFetch } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDeploymentCa, issueServiceCertificate } from './ca.ts';
 import { signCaProof } from './ca-proof.ts';
 import { beginCaRotation, caRotationState, retireCa, switchCa } from './ca-rotation.ts';
 import { createTlsAgent } from './client.ts';
@@ -351,5 +352,138 @@ describe('a CA rotation in three steps', () => {
       'IP:::1/128',
     ]);
     expect((await ensureDeploymentPki(dataDir, institutions)).warnings).toEqual([]);
+  });
+});
+
+describe('a CA in the folder that is not the current one', () => {
+  /** A CA from elsewhere, a leaf of it for ybank/bank, and its files dropped into the folder as the next CA. */
+  async function dropForeignNextCa(proofSignedBy?: 'itself'): Promise<ServiceTlsMaterial> {
+    const foreign = await createDeploymentCa({ now: new Date(), label: 'foreign' });
+    const rotation = caRotationPathsOf(dataDir);
+    await writeFile(rotation.next.certPath, foreign.certPem);
+    if (proofSignedBy === 'itself') {
+      // A proof of the right form, for this certificate and role, but signed with the dropped CA's own key.
+      const certificate = new X509Certificate(foreign.certPem);
+      await writeFile(
+        rotation.next.proofPath,
+        signCaProof({
+          signerKeyPem: foreign.keyPem,
+          signer: certificate,
+          subject: certificate,
+          role: 'next',
+          now: new Date(),
+          validityDays: 365,
+          backdateSeconds: 300,
+        }),
+      );
+    }
+    const leaf = await issueServiceCertificate(
+      foreign,
+      { institution: 'ybank', service: 'bank' },
+      { now: new Date() },
+    );
+    return { institution: 'ybank', service: 'bank', ...leaf, caPem: foreign.certPem };
+  }
+
+  it.each([
+    [
+      'without a proof',
+      undefined,
+      /ca\.next\.cert\.pem: not trusted \(no proof in \S+ca\.next\.proof\.json\)/,
+    ],
+    [
+      "with a proof made by the dropped CA's own key",
+      'itself',
+      /ca\.next\.cert\.pem: not trusted \(a proof not signed by the current CA's key in \S+ca\.next\.proof\.json\)/,
+    ],
+  ] as const)(
+    'dropped as the next CA %s is left out of the bundle with a warning; its leaf is refused',
+    async (_, signer, warning) => {
+      await ensureDeploymentPki(dataDir, institutions);
+      const xbank = await loadServiceTls(dataDir, 'xbank', 'bank');
+      const intruder = await dropForeignNextCa(signer);
+      const trust = await loadDeploymentTrust(dataDir);
+      expect(trust.anchors.map((anchor) => anchor.role)).toEqual(['current']);
+      expect(trust.warnings).toEqual([expect.stringMatching(warning)]);
+      expect(trust.warnings[0]).toContain('run `mpay pki ca begin` again');
+      // What a reload loads: xbank's server trusts the current CA only, so the intruder's leaf is refused.
+      const reloaded = await loadServiceTls(dataDir, 'xbank', 'bank');
+      expect(reloaded.caPem).toBe(xbank.caPem);
+      expect(await call(reloaded, intruder)).toMatch(/^refused /);
+      // No rotation: switch refuses to make it the CA, begin replaces it by a proven next CA.
+      expect(await caRotationState(dataDir)).toBe('none');
+      expect((await failureOf(() => switchCa(dataDir))).detail).toMatch(
+        /ca\.next\.cert\.pem: not proven by the current CA .*run `mpay pki ca begin` again/,
+      );
+      await beginCaRotation(dataDir);
+      expect(await caRotationState(dataDir)).toBe('begun');
+      expect((await loadDeploymentTrust(dataDir)).warnings).toEqual([]);
+    },
+  );
+
+  it('is not trusted by a proof of another role (a next proof copied as the previous one)', async () => {
+    await ensureDeploymentPki(dataDir, institutions);
+    await beginCaRotation(dataDir);
+    const rotation = caRotationPathsOf(dataDir);
+    await copyFile(rotation.next.certPath, rotation.previousCertPath);
+    await copyFile(rotation.next.proofPath, rotation.previousProofPath);
+    await rm(rotation.next.certPath);
+    const trust = await loadDeploymentTrust(dataDir);
+    expect(trust.anchors).toHaveLength(1);
+    expect(trust.warnings).toEqual([
+      expect.stringMatching(
+        /ca\.previous\.cert\.pem: not trusted \(a proof for the next CA, not the previous one in /,
+      ),
+    ]);
+  });
+
+  it('a previous CA that expired is left out with a warning naming the file and its notAfter, and listed as expired and not trusted', async () => {
+    const start = new Date('2026-01-01T00:00:00Z');
+    const limits = {
+      caValidityDays: 120,
+      leafValidityDays: 30,
+      leafRenewBeforeDays: 10,
+      caProofValidityDays: 60,
+    };
+    await ensureDeploymentPki(dataDir, institutions, { now: start, limits });
+    const oldCa = new X509Certificate(await readFile(caPathsOf(dataDir).certPath, 'utf8'));
+    await beginCaRotation(dataDir, { now: new Date('2026-03-01T00:00:00Z'), limits });
+    await switchCa(dataDir, { now: new Date('2026-03-02T00:00:00Z'), limits });
+    const before = await loadDeploymentTrust(dataDir, new Date('2026-04-01T00:00:00Z'));
+    expect(before.anchors.map((anchor) => anchor.role)).toEqual(['current', 'previous']);
+    const later = new Date(new Date(oldCa.validTo).getTime() + 1000);
+    const trust = await loadDeploymentTrust(dataDir, later);
+    expect(trust.anchors.map((anchor) => anchor.role)).toEqual(['current']);
+    expect(trust.warnings).toEqual([
+      `${caRotationPathsOf(dataDir).previousCertPath}: not trusted (the CA expired on ${new Date(oldCa.validTo).toISOString()}): \`mpay pki ca retire\` removes it (after \`mpay pki rotate\` if a certificate is still its)`,
+    ]);
+    const listed = (await listDeploymentPki(dataDir, later)).find((entry) => entry.caRole === 'previous');
+    expect(listed).toMatchObject({
+      trusted: false,
+      notTrustedBecause: expect.stringMatching(/^the CA expired on /),
+    });
+    expect(listed?.daysLeft).toBeLessThan(0);
+  });
+
+  it('begin after a CA without name constraints refuses to carry a single-label leaf host into the new constraints', async () => {
+    await ensureDeploymentPki(dataDir, institutions);
+    const legacy = await createUnconstrainedCa(new Date(), 'legacy');
+    await writeFile(caPathsOf(dataDir).keyPath, legacy.keyPem);
+    await writeFile(caPathsOf(dataDir).certPath, legacy.certPem);
+    await rotateDeploymentPki(dataDir);
+    // The unconstrained CA issued a certificate for the bare name `internal`: as a constraint it would permit a whole domain.
+    await issueDeploymentCertificate(dataDir, { institution: 'ybank', service: 'bank', hosts: ['internal'] });
+    const refused = await failureOf(() => beginCaRotation(dataDir));
+    expect(refused.code).toBe('PKI_INVALID');
+    expect(refused.detail).toMatch(
+      /ybank\/bank\.cert\.pem: its host "internal" cannot be permitted by the next CA \(is a single label: it would permit a whole domain\)/,
+    );
+    await expect(stat(caRotationPathsOf(dataDir).next.certPath)).rejects.toThrow(/ENOENT/);
+    await issueDeploymentCertificate(dataDir, {
+      institution: 'ybank',
+      service: 'bank',
+      hosts: ['bank.ybank.example'],
+    });
+    await beginCaRotation(dataDir);
   });
 });
