@@ -34,14 +34,17 @@ export const pkiUsage = `usage: mpay pki init|issue|rotate|ca|list [--data DIR] 
                               does not, they are used from its next start
   ca begin [--no-reload]      replace the CA in three steps, each reloaded as rotate is (with other machines: copy
                               <data>/pki there and reload them after each step): begin makes the next CA
-                              (ca.next.*.pem, the current one's name constraints, a new key) and every service
-                              trusts both; nothing is reissued. After a CA without name constraints (an older
+                              (ca.next.*.pem, the current one's name constraints, a new key) and its proof
+                              signed by the CA (ca.next.proof.json) and every service trusts both; nothing is
+                              reissued; a next CA without a valid proof is replaced. After a CA without name constraints (an older
                               mpay's) the next one permits loopback, the certificates' hosts and each --permit
   ca switch [--no-reload]     the next CA becomes the CA (ca.key.pem, ca.cert.pem) and reissues every service
-                              certificate; the old one stays trusted as ca.previous.cert.pem (its key is gone)
+                              certificate; the old one stays trusted as ca.previous.cert.pem with the new CA's
+                              proof (ca.previous.proof.json; its key is gone)
   ca retire [--no-reload]     stop trusting the previous CA (refused while a service certificate is still its)
-  list                        the CAs (current, next, previous) and each certificate's subject, names, expiry
-                              and days left
+  list                        the CAs (current, next, previous; whether the services trust them) and each
+                              certificate's subject, names, expiry and days left
+A command that writes <data>/pki holds <data>/pki/pki.lock: another one meanwhile is PKI_BUSY.
 `;
 
 interface PkiArguments {
