@@ -243,7 +243,8 @@ export const errorText: Readonly<Record<ErrorCode, ErrorText>> = {
   },
   PKI_BUSY: {
     title: 'Service busy',
-    advice: "The operator is updating the service's certificates. Nothing was done. Try again in a moment.",
+    advice:
+      "The operator is updating the service's certificates. Nothing was done; trying again is safe in a moment.",
   },
 
   // payments
