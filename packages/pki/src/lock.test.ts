@@ -48,16 +48,17 @@ describe("the pki folder's lock", () => {
     // This test's own process: alive, as an `mpay pki ca switch` running in another terminal would be.
     const held = `${JSON.stringify({ pid: process.pid, startedAt: '2026-12-02T10:00:00.000Z' })}\n`;
     await writeFile(lockPath(), held);
+    // One at a time: each refusal is awaited as it happens (none is left unhandled while another runs).
     const commands = [
-      ensureDeploymentPki(dataDir, institutions),
-      issueDeploymentCertificate(dataDir, { institution: 'xbank', service: 'bank' }),
-      rotateDeploymentPki(dataDir),
-      beginCaRotation(dataDir),
-      switchCa(dataDir),
-      retireCa(dataDir),
+      () => ensureDeploymentPki(dataDir, institutions),
+      () => issueDeploymentCertificate(dataDir, { institution: 'xbank', service: 'bank' }),
+      () => rotateDeploymentPki(dataDir),
+      () => beginCaRotation(dataDir),
+      () => switchCa(dataDir),
+      () => retireCa(dataDir),
     ];
     for (const command of commands) {
-      const refused = await failureOf(command);
+      const refused = await failureOf(command());
       expect(refused.code).toBe('PKI_BUSY');
       expect(refused.detail).toBe(
         `${lockPath()}: held by process ${process.pid} (since 2026-12-02T10:00:00.000Z), which is still running; retry when it is done (if no mpay command runs, delete ${lockPath()})`,
@@ -86,13 +87,11 @@ describe("the pki folder's lock", () => {
     await ensureDeploymentPki(dataDir, institutions);
     expect((await failureOf(switchCa(dataDir))).code).toBe('PKI_INVALID'); // no begin: refused
     await expect(stat(lockPath())).rejects.toThrow(/ENOENT/);
-    // Two writers at once in one process: the second is refused while the first holds the lock.
-    const [first, second] = await Promise.allSettled([
-      rotateDeploymentPki(dataDir),
-      rotateDeploymentPki(dataDir),
-    ]);
-    expect(first.status).toBe('fulfilled');
-    expect(second.status === 'rejected' && isMpayError(second.reason, 'PKI_BUSY')).toBe(true);
+    // Two writers at once in one process: whichever takes the lock first runs, the other is refused.
+    const outcomes = await Promise.allSettled([rotateDeploymentPki(dataDir), rotateDeploymentPki(dataDir)]);
+    expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+    expect(refused?.status === 'rejected' && isMpayError(refused.reason, 'PKI_BUSY')).toBe(true);
   });
 });
 
