@@ -16,6 +16,10 @@ import {
 import {
   activeBindingByKid,
   activeBindingOf,
+  deviceHoldsCertificate,
+  forgetDeviceCertificates,
+  recordDeviceCertificate,
+  recordDeviceStream,
   revokeBinding,
   storeCustomer,
   verifyCustomerRegistration,
@@ -44,6 +48,64 @@ describe('key bindings at the FSP', () => {
   });
   beforeEach(() => {
     statusEndpoint.requests.length = 0;
+  });
+
+  describe('what a device said when it opened its stream (push form, certificates held)', () => {
+    const reference = (letter: string) => letter.repeat(43);
+
+    it('records the push form (true only when it changes), and replaces the certificates held', async () => {
+      const erin = await enrolCustomer(gateway.database, xbank, 'streamer');
+      const kid = erin.signing.kid;
+      const now = gateway.now();
+      expect((await activeBindingOf(gateway.database, erin.id, now)).pushFormat).toBe('v1');
+      const said = { pushFormat: 'v2' as const, certificates: [reference('a'), reference('b')] };
+      expect(await recordDeviceStream(gateway.database, kid, said, now)).toBe(true);
+      expect(await recordDeviceStream(gateway.database, kid, said, now)).toBe(false);
+      expect((await activeBindingOf(gateway.database, erin.id, now)).pushFormat).toBe('v2');
+      expect(await deviceHoldsCertificate(gateway.database, kid, reference('a'))).toBe(true);
+      // Listing one held already and a new one (a page reconnecting): kept, added, the other dropped.
+      await recordDeviceStream(
+        gateway.database,
+        kid,
+        { ...said, certificates: [reference('b'), reference('c')] },
+        now,
+      );
+      const held = async () =>
+        Promise.all(
+          ['a', 'b', 'c'].map((letter) => deviceHoldsCertificate(gateway.database, kid, reference(letter))),
+        );
+      expect(await held()).toEqual([false, true, true]);
+      // A confirmation adds one; confirming again changes nothing.
+      await recordDeviceCertificate(gateway.database, kid, reference('a'), now);
+      await recordDeviceCertificate(gateway.database, kid, reference('a'), now);
+      expect(await held()).toEqual([true, true, true]);
+      expect(
+        await recordDeviceStream(gateway.database, kid, { pushFormat: 'v1', certificates: [] }, now),
+      ).toBe(true);
+      expect(await held()).toEqual([false, false, false]);
+      // A key the FSP never bound: nothing recorded.
+      expect(await recordDeviceStream(gateway.database, 'unknown-kid', said, now)).toBe(false);
+      expect(await deviceHoldsCertificate(gateway.database, 'unknown-kid', reference('a'))).toBe(false);
+    });
+
+    it("forgets the certificates of a device whose binding ended, and keeps an active device's", async () => {
+      const now = gateway.now();
+      const kept = await enrolCustomer(gateway.database, xbank, 'kept');
+      const ended = await enrolCustomer(gateway.database, xbank, 'ended');
+      for (const device of [kept, ended])
+        await recordDeviceStream(
+          gateway.database,
+          device.signing.kid,
+          { pushFormat: 'v2', certificates: [reference('d'), reference('e')] },
+          now,
+        );
+      await revokeBinding(gateway.database, 'xbank', ended.serialNumber, now);
+      expect(await forgetDeviceCertificates(gateway.database, now, 1)).toBe(1);
+      expect(await forgetDeviceCertificates(gateway.database, now, 10)).toBeGreaterThanOrEqual(1);
+      expect(await deviceHoldsCertificate(gateway.database, ended.signing.kid, reference('d'))).toBe(false);
+      expect(await deviceHoldsCertificate(gateway.database, ended.signing.kid, reference('e'))).toBe(false);
+      expect(await deviceHoldsCertificate(gateway.database, kept.signing.kid, reference('d'))).toBe(true);
+    });
   });
 
   describe('storeCustomer, activeBindingOf and revokeBinding', () => {

@@ -322,3 +322,21 @@ export async function registerAlias(sql: Sql, msisdn: string, partyId: string): 
   if ((await findParty(sql, party.id)) === undefined) throw new MpayError('PARTY_UNKNOWN', 'partyId');
   await addAlias(sql, alias, partyId);
 }
+
+/**
+ * Housekeeping: forgets the certificates recorded for device keys whose
+ * binding is revoked, expired or gone (no push goes to them again); at most
+ * `batchMax` rows a round. Returns how many.
+ */
+export async function forgetDeviceCertificates(sql: Sql, now: Date, batchMax: number): Promise<number> {
+  const { rowCount } = await sql.query(
+    `DELETE FROM device_certificates WHERE ctid IN (
+       SELECT d.ctid FROM device_certificates d
+       WHERE NOT EXISTS (
+         SELECT 1 FROM key_bindings k
+         WHERE k.signing_kid = d.signing_kid AND k.revoked_at IS NULL AND k.not_after > $1)
+       LIMIT $2)`,
+    [now.toISOString(), batchMax],
+  );
+  return rowCount;
+}
