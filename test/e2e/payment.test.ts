@@ -6,7 +6,7 @@ import { generateNoteKey, verifyReceipt } from '@mpay/merkle';
 import { imsToJson } from '@mpay/protocol';
 import { authenticatorCode, unlockKeystore, Wallet } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paymentSettledDeadlineMs } from '../support/deadlines.ts';
+import { backgroundWorkDeadlineMs, paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
 import {
   craftMerchantRequest,
   evidenceOf,
@@ -86,7 +86,7 @@ describe('an iMS payment end to end over HTTP', () => {
     expect((await wallet.openPaymentRequest(whole.jwe)).paymentId).toBe(before.paymentId);
 
     // Once it says so, the requests encrypted to it from then on are compact, and open to the same view.
-    expect(await openStream('/devices/events?push=v2')).toBe(200);
+    expect(await openStream('/devices/events?push=v2&certificates=')).toBe(200);
     const after = await request();
     const compact = await pushOf(after.paymentId);
     expect(Object.keys(compact.push.signatureClaims).sort()).toEqual(['fsp', 'merchant']);
@@ -118,20 +118,54 @@ describe('an iMS payment end to end over HTTP', () => {
     // A stream opened listing what is recorded already (the page reconnecting) keeps it; one saying it
     // holds nothing: the certificate travels whole again; one that lists it again: by reference.
     const reference = byReference.push.merchantCertificateSha256;
+    const certificateOfNext = async () => {
+      const { push } = await pushOf((await request()).paymentId);
+      return push.merchantCertificateSha256 ?? push.merchantCertificate;
+    };
     expect(await openStream(`/devices/events?push=v2&certificates=${reference}`)).toBe(200);
-    expect((await pushOf((await request()).paymentId)).push.merchantCertificateSha256).toBe(reference);
+    expect(await certificateOfNext()).toBe(reference);
+    expect(await openStream('/devices/events?push=v2&certificates=')).toBe(200);
+    expect(await certificateOfNext()).toBe(certificate);
+    expect(await openStream(`/devices/events?push=v2&certificates=${reference}`)).toBe(200);
+    expect(await certificateOfNext()).toBe(reference);
+    // A wallet that reads push/v2 but not references (it sends no `certificates`, as the SDK before them):
+    // never a reference, even after it confirmed a payment whose push carried the certificate.
     expect(await openStream('/devices/events?push=v2')).toBe(200);
-    expect((await pushOf((await request()).paymentId)).push.merchantCertificate).toBe(certificate);
-    expect(await openStream(`/devices/events?push=v2&certificates=${reference}`)).toBe(200);
-    expect((await pushOf((await request()).paymentId)).push.merchantCertificateSha256).toBe(reference);
-    for (const bad of ['x', `${reference},${reference}`])
-      expect(await openStream(`/devices/events?push=v2&certificates=${bad}`)).toBe(400);
+    const older = await request();
+    const olderPush = await pushOf(older.paymentId);
+    expect(olderPush.push.merchantCertificate).toBe(certificate);
+    await wallet.confirm(await wallet.openPaymentRequest(olderPush.jwe), customer.pin);
+    expect(await certificateOfNext()).toBe(certificate);
+    // The stream's parameters are hints: a list that does not parse reads as not sent, an unknown form
+    // as v1, and neither keeps the stream from opening (a newer wallet at an older gateway, or the reverse).
+    for (const bad of ['x', `${reference},${reference}`]) {
+      expect(await openStream(`/devices/events?push=v2&certificates=${bad}`)).toBe(200);
+      expect(await certificateOfNext()).toBe(certificate);
+    }
 
-    // And back to the whole message when a wallet opens the stream without push=v2; an unknown form is refused.
-    expect(await openStream('/devices/events')).toBe(200);
-    const again = await request();
-    expect((await pushOf(again.paymentId)).push.signatureClaims).toBeUndefined();
-    expect(await openStream('/devices/events?push=v3')).toBe(400);
+    // A stream refused for want of room (four are open) records nothing: the next push keeps the open ones' form.
+    const held: ReadableStream<Uint8Array>[] = [];
+    for (let index = 0; index < 4; index += 1) {
+      const path = '/devices/events?push=v2&certificates=';
+      const open = await fetch(`${test.platform.urls.gateway}${path}`, { headers: await signed(path) });
+      if (open.body !== null) held.push(open.body);
+    }
+    const refused = await fetch(`${test.platform.urls.gateway}/devices/events`, {
+      headers: await signed('/devices/events'),
+    });
+    expect(await refused.text()).toContain('REQUEST_RATE_LIMITED');
+    expect((await pushOf((await request()).paymentId)).push.signatureClaims).toBeDefined();
+    await Promise.all(held.map((body) => body.cancel()));
+    await waitFor(() => !test.platform.gateway.context.hub.isConnected(customer.id), {
+      deadlineMs: backgroundWorkDeadlineMs,
+      what: 'the four streams to close',
+    });
+
+    // And back to the whole message when a wallet opens the stream without push=v2, or with a form unknown here.
+    for (const path of ['/devices/events', '/devices/events?push=v3&certificates=&later=1']) {
+      expect(await openStream(path)).toBe(200);
+      expect((await pushOf((await request()).paymentId)).push.signatureClaims).toBeUndefined();
+    }
     wallet.lock();
   });
 

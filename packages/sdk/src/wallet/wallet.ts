@@ -54,6 +54,8 @@ export interface WalletOptions {
   sessionPinTriesMax?: number;
 }
 
+/** How long the wallet waits for a merchant certificate it lost (the stream's later events wait too). */
+const certificateFetchTimeoutMs = 10_000;
 /** Signed confirmations a wallet keeps to resend after a lost answer. */
 const confirmationsKeptMax = 64;
 /** An answer read at most: a payment's evidence file (@mpay/merkle's receiptBytesMax: 32 messages and a proof). */
@@ -267,9 +269,9 @@ export class Wallet {
   ): AsyncGenerator<DeviceEventView> {
     const keys = await unlock();
     // push/v2: the FSP may send its requests with both signatures detached (this wallet rebuilds them),
-    // and name by reference the merchant certificates this wallet holds.
-    const held = this.#certificates.references();
-    const path = `/devices/events?push=v2${held.length === 0 ? '' : `&certificates=${held.join(',')}`}`;
+    // and name by reference the merchant certificates this wallet holds (`certificates`, even empty, says
+    // that it reads references at all).
+    const path = `/devices/events?push=v2&certificates=${this.#certificates.references().join(',')}`;
     const authorization = await signRequest(
       { method: 'GET', path, body: '' },
       { issuer: this.partyId, audience: this.#options.fsp.id, key: keys.signing },
@@ -461,7 +463,7 @@ export class Wallet {
   async #merchantCertificate(merchantId: string): Promise<string> {
     const { body } = await requestJson<{ certificate?: unknown }>(
       `${this.#options.gatewayUrl}/parties/${encodeURIComponent(merchantId)}`,
-      { timeoutMs: 30_000, responseBytesMax: 16 * 1024 },
+      { timeoutMs: certificateFetchTimeoutMs, responseBytesMax: 16 * 1024 },
     );
     if (typeof body?.certificate !== 'string') throw new MpayError('MESSAGE_INVALID', 'certificate');
     return body.certificate;

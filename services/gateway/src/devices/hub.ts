@@ -58,12 +58,16 @@ export class DeviceHub {
     this.#heartbeat.unref();
   }
 
+  /** Whether a stream of the party would be attached now (no limit reached). */
+  hasRoomFor(partyId: string): boolean {
+    const held = this.#streams.get(partyId)?.size ?? 0;
+    return held < this.#limits.connectionsPerPartyMax && this.#count < this.#limits.connectionsMax;
+  }
+
   /** Registers a stream; returns false when a limit is reached. */
   attach(partyId: string, stream: ServerResponse): boolean {
-    if (isClosed(stream)) return false;
+    if (isClosed(stream) || !this.hasRoomFor(partyId)) return false;
     const streams = this.#streams.get(partyId) ?? new Set<ServerResponse>();
-    if (streams.size >= this.#limits.connectionsPerPartyMax || this.#count >= this.#limits.connectionsMax)
-      return false;
     streams.add(stream);
     this.#streams.set(partyId, streams);
     this.#count += 1;

@@ -16,7 +16,7 @@ import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { custodianOf } from '../devices/custody-redirect.ts';
 import { checkTradeClaim } from '../m-trade/check.ts';
-import { activeBindingOf, type BoundKey, deviceHoldsCertificate } from '../registry/bindings.ts';
+import { activeBindingOf, type BoundKey, devicePushForm } from '../registry/bindings.ts';
 import { cachedAt } from '../registry/key-cache.ts';
 import { keyLookup, partyEncryptionKey } from '../registry/keys.ts';
 import { findParty, type Party, resolveParty } from '../registry/parties.ts';
@@ -172,26 +172,24 @@ async function countersign(
     context.fsp.signing.privateJwk,
   );
   const countersigned: ImsMessage = { ...filled, address: { ...filled.address, fspSign } };
-  // Custody reads the whole message; a wallet the compact one only once it said so (GET /devices/events?push=v2).
-  const format = custodianOf(context, verified.binding) === undefined ? verified.binding.pushFormat : 'v1';
+  // Custody reads the whole message; a wallet the compact one only once it said so (GET /devices/events?push=v2),
+  // and a certificate by reference only when it said it reads them and holds this one.
   const device = verified.binding.signingJwk.kid;
+  const toCustody = custodianOf(context, verified.binding) !== undefined;
   const reference =
-    format === 'v2' && merchantKey.certificate !== undefined
-      ? await certificateReference(merchantKey.certificate)
-      : undefined;
-  const held =
-    reference !== undefined && device !== undefined && (await deviceHoldsCertificate(sql, device, reference))
-      ? reference
-      : undefined;
+    merchantKey.certificate === undefined ? undefined : await certificateReference(merchantKey.certificate);
+  const form =
+    toCustody || device === undefined
+      ? { pushFormat: 'v1' as const, holdsCertificate: false }
+      : await devicePushForm(sql, device, reference);
   const content = devicePushContent(countersigned, merchantKey.certificate, {
     fspId: context.fsp.id,
-    format,
-    ...(held === undefined ? {} : { heldCertificate: held }),
+    format: form.pushFormat,
+    ...(form.holdsCertificate && reference !== undefined ? { heldCertificate: reference } : {}),
   });
   const push = await encryptTo(JSON.stringify(content), verified.binding.encryptionJwk);
   // A push/v2 that carried the certificate: the device's confirmation records that it holds it.
-  const carried =
-    held === undefined && reference !== undefined && 'signatureClaims' in content ? reference : undefined;
+  const carried = !form.holdsCertificate && 'signatureClaims' in content ? reference : undefined;
   return { countersigned, push, payerAccount, pushCertificateSha256: carried };
 }
 

@@ -16,7 +16,7 @@ import {
 import {
   activeBindingByKid,
   activeBindingOf,
-  deviceHoldsCertificate,
+  devicePushForm,
   forgetDeviceCertificates,
   recordDeviceCertificate,
   recordDeviceStream,
@@ -52,40 +52,46 @@ describe('key bindings at the FSP', () => {
 
   describe('what a device said when it opened its stream (push form, certificates held)', () => {
     const reference = (letter: string) => letter.repeat(43);
+    const formOf = (kid: string, letter: string) => devicePushForm(gateway.database, kid, reference(letter));
 
-    it('records the push form (true only when it changes), and replaces the certificates held', async () => {
-      const erin = await enrolCustomer(gateway.database, xbank, 'streamer');
-      const kid = erin.signing.kid;
+    it('records the push form and whether it reads references, and replaces the certificates held', async () => {
+      const device = await enrolCustomer(gateway.database, xbank, 'streamer');
+      const kid = device.signing.kid;
       const now = gateway.now();
-      expect((await activeBindingOf(gateway.database, erin.id, now)).pushFormat).toBe('v1');
-      const said = { pushFormat: 'v2' as const, certificates: [reference('a'), reference('b')] };
-      expect(await recordDeviceStream(gateway.database, kid, said, now)).toBe(true);
-      expect(await recordDeviceStream(gateway.database, kid, said, now)).toBe(false);
-      expect((await activeBindingOf(gateway.database, erin.id, now)).pushFormat).toBe('v2');
-      expect(await deviceHoldsCertificate(gateway.database, kid, reference('a'))).toBe(true);
+      // Never opened here: the whole message, nothing held.
+      expect(await formOf(kid, 'a')).toEqual({ pushFormat: 'v1', holdsCertificate: false });
+      await recordDeviceStream(
+        gateway.database,
+        kid,
+        { pushFormat: 'v2', certificates: [reference('a'), reference('b')] },
+        now,
+      );
+      expect(await formOf(kid, 'a')).toEqual({ pushFormat: 'v2', holdsCertificate: true });
+      expect(await formOf(kid, 'c')).toEqual({ pushFormat: 'v2', holdsCertificate: false });
+      expect(await devicePushForm(gateway.database, kid, undefined)).toEqual({
+        pushFormat: 'v2',
+        holdsCertificate: false,
+      });
       // Listing one held already and a new one (a page reconnecting): kept, added, the other dropped.
       await recordDeviceStream(
         gateway.database,
         kid,
-        { ...said, certificates: [reference('b'), reference('c')] },
+        { pushFormat: 'v2', certificates: [reference('c'), reference('b')] },
         now,
       );
       const held = async () =>
-        Promise.all(
-          ['a', 'b', 'c'].map((letter) => deviceHoldsCertificate(gateway.database, kid, reference(letter))),
-        );
+        Promise.all(['a', 'b', 'c'].map(async (letter) => (await formOf(kid, letter)).holdsCertificate));
       expect(await held()).toEqual([false, true, true]);
       // A confirmation adds one; confirming again changes nothing.
       await recordDeviceCertificate(gateway.database, kid, reference('a'), now);
       await recordDeviceCertificate(gateway.database, kid, reference('a'), now);
       expect(await held()).toEqual([true, true, true]);
-      expect(
-        await recordDeviceStream(gateway.database, kid, { pushFormat: 'v1', certificates: [] }, now),
-      ).toBe(true);
+      // A wallet that does not read references (no `certificates`): none held, and a confirmation adds none.
+      await recordDeviceStream(gateway.database, kid, { pushFormat: 'v2', certificates: undefined }, now);
+      await recordDeviceCertificate(gateway.database, kid, reference('a'), now);
       expect(await held()).toEqual([false, false, false]);
-      // A key the FSP never bound: nothing recorded.
-      expect(await recordDeviceStream(gateway.database, 'unknown-kid', said, now)).toBe(false);
-      expect(await deviceHoldsCertificate(gateway.database, 'unknown-kid', reference('a'))).toBe(false);
+      await recordDeviceStream(gateway.database, kid, { pushFormat: 'v1', certificates: [] }, now);
+      expect(await formOf(kid, 'a')).toEqual({ pushFormat: 'v1', holdsCertificate: false });
     });
 
     it("forgets the certificates of a device whose binding ended, and keeps an active device's", async () => {
@@ -102,9 +108,9 @@ describe('key bindings at the FSP', () => {
       await revokeBinding(gateway.database, 'xbank', ended.serialNumber, now);
       expect(await forgetDeviceCertificates(gateway.database, now, 1)).toBe(1);
       expect(await forgetDeviceCertificates(gateway.database, now, 10)).toBeGreaterThanOrEqual(1);
-      expect(await deviceHoldsCertificate(gateway.database, ended.signing.kid, reference('d'))).toBe(false);
-      expect(await deviceHoldsCertificate(gateway.database, ended.signing.kid, reference('e'))).toBe(false);
-      expect(await deviceHoldsCertificate(gateway.database, kept.signing.kid, reference('d'))).toBe(true);
+      expect((await formOf(ended.signing.kid, 'd')).holdsCertificate).toBe(false);
+      expect((await formOf(ended.signing.kid, 'e')).holdsCertificate).toBe(false);
+      expect((await formOf(kept.signing.kid, 'd')).holdsCertificate).toBe(true);
     });
   });
 

@@ -25,8 +25,6 @@ export interface BoundKey {
   readonly notAfter: Date;
   /** The binding itself, the bank's compact JWS: whoever trusts the bank's key checks it without trusting the FSP. */
   readonly binding: string;
-  /** The form of iMS step 2 the device's wallet last said it reads (migration 0011). */
-  readonly pushFormat: PushFormat;
 }
 
 /** `v1`: the whole countersigned message; `v2`: both signatures detached, their claims beside it. */
@@ -42,11 +40,10 @@ interface BindingRow {
   accounts: string;
   not_after: Date | string;
   binding: string;
-  push_format: string;
 }
 
 const bindingColumns =
-  'serial_number, bank_id, party_id, device_id, signing_jwk, encryption_jwk, accounts, not_after, binding, push_format';
+  'serial_number, bank_id, party_id, device_id, signing_jwk, encryption_jwk, accounts, not_after, binding';
 
 function toBoundKey(row: BindingRow): BoundKey {
   return {
@@ -59,7 +56,6 @@ function toBoundKey(row: BindingRow): BoundKey {
     accounts: JSON.parse(row.accounts) as string[],
     notAfter: new Date(row.not_after),
     binding: row.binding,
-    pushFormat: row.push_format === 'v2' ? 'v2' : 'v1',
   };
 }
 
@@ -67,62 +63,82 @@ function toBoundKey(row: BindingRow): BoundKey {
 export interface DeviceStreamRequest {
   /** The form of the push it reads. */
   readonly pushFormat: PushFormat;
-  /** The merchant certificates it holds, by reference (at most `deviceCertificatesMax`). */
-  readonly certificates: readonly string[];
+  /**
+   * The merchant certificates it holds, by reference (at most
+   * `deviceCertificatesMax`); undefined for a wallet that does not read a
+   * certificate by reference (it sent no `certificates`).
+   */
+  readonly certificates: readonly string[] | undefined;
 }
 
 /**
  * Records what the device holding this signing key said when it opened its
- * stream: the push form it reads (returns true when that changed) and the
- * certificates it holds, which replace the ones recorded before. The form is
- * written only when it changes: every write of `key_bindings` empties every
- * instance's key cache (at the commit's notification; the caller empties its
- * own at once).
+ * stream (migration 0012): the push form it reads, whether it reads
+ * certificates by reference, and the ones it holds, which replace those
+ * recorded before. The device's row is written first: two opens of one key
+ * at once take their turns on it.
  */
 export async function recordDeviceStream(
   database: Database,
   signingKid: string,
   stream: DeviceStreamRequest,
   now: Date,
-): Promise<boolean> {
-  return database.transaction(async (tx) => {
-    const { rows } = await tx.query<{ push_format: string }>(
-      'SELECT push_format FROM key_bindings WHERE signing_kid = $1',
-      [signingKid],
-    );
-    if (rows[0] === undefined) return false;
+): Promise<void> {
+  const references = [...(stream.certificates ?? [])].sort();
+  await database.transaction(async (tx) => {
     await tx.query(
-      // Disjoint rows: one statement's parts do not see each other's changes.
+      `INSERT INTO device_streams (signing_kid, push_format, certificate_references, opened_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (signing_kid) DO UPDATE
+         SET push_format = $2, certificate_references = $3, opened_at = $4`,
+      [signingKid, stream.pushFormat, stream.certificates !== undefined, now.toISOString()],
+    );
+    // Disjoint rows: one statement's parts do not see each other's changes.
+    await tx.query(
       `WITH dropped AS (
          DELETE FROM device_certificates WHERE signing_kid = $1 AND NOT (certificate_sha256 = ANY($2::text[])))
        INSERT INTO device_certificates (signing_kid, certificate_sha256, recorded_at)
        SELECT $1, reference, $3 FROM unnest($2::text[]) AS reference
        ON CONFLICT DO NOTHING`,
-      [signingKid, stream.certificates, now.toISOString()],
+      [signingKid, references, now.toISOString()],
     );
-    if (rows[0].push_format === stream.pushFormat) return false;
-    await tx.query('UPDATE key_bindings SET push_format = $2 WHERE signing_kid = $1', [
-      signingKid,
-      stream.pushFormat,
-    ]);
-    return true;
   });
 }
 
-/** Whether the device holding this signing key holds the certificate with this reference. */
-export async function deviceHoldsCertificate(
-  sql: Sql,
-  signingKid: string,
-  reference: string,
-): Promise<boolean> {
-  const { rows } = await sql.query(
-    'SELECT 1 FROM device_certificates WHERE signing_kid = $1 AND certificate_sha256 = $2',
-    [signingKid, reference],
-  );
-  return rows.length > 0;
+/** How the FSP may write a push to a device: what its wallet last said, and whether it holds a certificate. */
+export interface DevicePushForm {
+  readonly pushFormat: PushFormat;
+  /** The wallet reads a certificate by reference, and holds the one asked about. */
+  readonly holdsCertificate: boolean;
 }
 
-/** The device confirmed a payment whose push carried this certificate: it verified it, so it holds it. */
+/**
+ * The push form for the device holding this signing key: `v1` and no
+ * certificate held for a device whose wallet never opened its stream here.
+ * `certificate` is the reference of the certificate the push would carry.
+ */
+export async function devicePushForm(
+  sql: Sql,
+  signingKid: string,
+  certificate: string | undefined,
+): Promise<DevicePushForm> {
+  const { rows } = await sql.query<{ push_format: string; held: boolean }>(
+    `SELECT s.push_format, s.certificate_references AND EXISTS (
+         SELECT 1 FROM device_certificates d WHERE d.signing_kid = s.signing_kid AND d.certificate_sha256 = $2) AS held
+     FROM device_streams s WHERE s.signing_kid = $1`,
+    [signingKid, certificate ?? null],
+  );
+  const row = rows[0];
+  return {
+    pushFormat: row?.push_format === 'v2' ? 'v2' : 'v1',
+    holdsCertificate: certificate !== undefined && row?.held === true,
+  };
+}
+
+/**
+ * The device confirmed a payment whose push carried this certificate: it
+ * verified it, so it holds it; recorded only for a wallet that reads
+ * certificates by reference (an older one would be sent one it cannot read).
+ */
 export async function recordDeviceCertificate(
   sql: Sql,
   signingKid: string,
@@ -130,7 +146,9 @@ export async function recordDeviceCertificate(
   now: Date,
 ): Promise<void> {
   await sql.query(
-    `INSERT INTO device_certificates (signing_kid, certificate_sha256, recorded_at) VALUES ($1, $2, $3)
+    `INSERT INTO device_certificates (signing_kid, certificate_sha256, recorded_at)
+     SELECT $1, $2, $3 WHERE EXISTS (
+       SELECT 1 FROM device_streams WHERE signing_kid = $1 AND certificate_references)
      ON CONFLICT DO NOTHING`,
     [signingKid, reference, now.toISOString()],
   );

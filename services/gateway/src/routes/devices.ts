@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { writeEvent } from '../devices/hub.ts';
 import { pendingRequestsPage } from '../payments/store.ts';
-import { recordDeviceStream } from '../registry/bindings.ts';
+import { type DeviceStreamRequest, recordDeviceStream } from '../registry/bindings.ts';
 import { findParty } from '../registry/parties.ts';
 import { deviceEventStream, devicePaymentRequests } from './answers.ts';
 import { authenticateParty } from './auth.ts';
@@ -23,6 +23,18 @@ async function customerOf(context: GatewayContext, partyId: string): Promise<str
   return party.id;
 }
 
+/** What a wallet's stream request says of it (`?push=v2&certificates=…`): hints, anything else read as none. */
+export function deviceStreamRequestOf(query: unknown): DeviceStreamRequest {
+  const { push, certificates } = (query ?? {}) as { push?: unknown; certificates?: unknown };
+  let held: readonly string[] | undefined;
+  try {
+    held = typeof certificates === 'string' ? parseCertificateReferences(certificates) : undefined;
+  } catch {
+    held = undefined;
+  }
+  return { pushFormat: push === 'v2' ? 'v2' : 'v1', certificates: held };
+}
+
 /**
  * The customer's device listens here (Server-Sent Events) for payment
  * requests encrypted to its key. On connect it first receives every request
@@ -35,36 +47,32 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
   const eventsSchema = {
     summary: "The customer's device stream of payment requests (Server-Sent Events)",
     tags,
+    // Hints only: any other value, or a parameter a later wallet sends, reads as none (an older gateway's 400
+    // must not keep a newer wallet from its requests).
     querystring: {
       type: 'object',
       properties: {
         push: {
           type: 'string',
-          enum: ['v2'],
           description:
-            'The wallet reads `push/v2` (both signatures detached, their claims beside the message). Without it, requests made from now on are `push/v1`, the whole message.',
+            '`v2`: the wallet reads `push/v2` (both signatures detached, their claims beside the message). Otherwise requests made from now on are `push/v1`, the whole message.',
         },
         certificates: {
           type: 'string',
-          maxLength: deviceCertificatesMax * 44,
-          description: `The merchant certificates the wallet holds, as comma-separated references (base64url SHA-256 of each certificate's text, at most ${deviceCertificatesMax}): a push/v2 names one of these by reference instead of carrying it.`,
+          description: `Sent (even empty) by a wallet that reads a merchant certificate named by reference in push/v2: the ones it holds, as comma-separated references (base64url SHA-256 of each certificate's text, at most ${deviceCertificatesMax}). A list that does not parse counts as not sent.`,
         },
       },
-      additionalProperties: false,
     },
     response: { 200: deviceEventStream },
   };
   app.get('/devices/events', { schema: eventsSchema }, async (request, reply) => {
     const signer = await authenticateParty(context, request);
     const customerId = await customerOf(context, signer.partyId);
-    // What this wallet reads and holds decides the form of the requests encrypted to it from now on.
-    const query = request.query as { push?: string; certificates?: string };
-    const said = {
-      pushFormat: query.push === 'v2' ? ('v2' as const) : ('v1' as const),
-      certificates: parseCertificateReferences(query.certificates ?? ''),
-    };
-    if (await recordDeviceStream(context.database, signer.kid, said, context.clock()))
-      context.keyCache?.clear();
+    // What this wallet reads and holds decides the form of the requests encrypted to it from now on:
+    // recorded for a stream the hub has room for, before the device sees the stream open.
+    const said = deviceStreamRequestOf(request.query);
+    if (context.hub.hasRoomFor(customerId))
+      await recordDeviceStream(context.database, signer.kid, said, context.clock());
     reply.hijack();
     const stream = reply.raw;
     stream.writeHead(200, {
