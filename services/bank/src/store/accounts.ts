@@ -70,13 +70,3 @@ export async function lockAccounts(
   if (credit === undefined) throw new MpayError('ACCOUNT_UNKNOWN', 'creditAccountId');
   return { debit, credit };
 }
-
-/** Writes the balances `applyTransfer` computed for an account locked in this transaction. */
-export async function updateBalances(sql: Sql, account: Account): Promise<void> {
-  const updated = await sql.query(
-    `UPDATE accounts SET debits_pending = $2, debits_posted = $3, credits_pending = $4, credits_posted = $5
-     WHERE id = $1`,
-    [account.id, account.debitsPending, account.debitsPosted, account.creditsPending, account.creditsPosted],
-  );
-  assert(updated.rowCount === 1, 'a locked account is updated');
-}

@@ -35,7 +35,9 @@ function transferColumns(transfers: readonly Transfer[]): unknown[][] {
  * order they were decided (one INSERT … SELECT unnest, so the transfers'
  * `seq` follows that order). Arrays keep the statement text the same for
  * every batch size. The table's CHECK constraints, foreign keys and unique
- * indexes check every row as they would one by one.
+ * indexes check every row as they would one by one. The only write to the
+ * transfers table (a trigger refuses UPDATE, DELETE and TRUNCATE): the
+ * batcher's batches and `commitTransfer`'s single transfer, as a batch of one.
  */
 export async function writeBatch(
   sql: Sql,

@@ -10,8 +10,9 @@ import {
 } from '@mpay/ledger';
 import { assert, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
-import { lockAccounts, updateBalances } from './accounts.ts';
-import { insertTransfer, selectExpiredPending, selectResolution, selectTransfer } from './transfers.ts';
+import { lockAccounts } from './accounts.ts';
+import { writeBatch } from './batch-writes.ts';
+import { selectExpiredPending, selectResolution, selectTransfer } from './transfers.ts';
 
 export interface TransferOutcome {
   readonly transfer: Transfer;
@@ -24,7 +25,8 @@ type Build = (resolution: Transfer | undefined) => Transfer | undefined;
 /**
  * Concurrency: each transfer is one transaction that locks its two accounts
  * with SELECT … FOR UPDATE in id order, runs the pure rules of @mpay/ledger
- * on the locked balances, writes both balances and inserts the transfer.
+ * on the locked balances, writes both balances and inserts the transfer (one
+ * statement, as a batch of one: `writeBatch`).
  * We chose this over one conditional UPDATE … WHERE <balance check> statement,
  * although DESIGN.md measures that at about twice the throughput (7.4k/s
  * against 3.3k/s on 16 connections), so that the rules exist once, in the
@@ -47,9 +49,7 @@ async function commitTransfer(
   const transfer = build(resolution);
   if (transfer === undefined) return undefined;
   const applied = applyTransfer(debit, credit, transfer, pending);
-  await updateBalances(sql, applied.debit);
-  await updateBalances(sql, applied.credit);
-  await insertTransfer(sql, transfer);
+  await writeBatch(sql, [applied.debit, applied.credit], [transfer]);
   return transfer;
 }
 

@@ -1,4 +1,4 @@
-import { pendingExpiresAt, type Transfer } from '@mpay/ledger';
+import type { Transfer } from '@mpay/ledger';
 import type { Sql } from '@mpay/storage';
 import { type TransferRow, transferColumns, transferFromRow } from './rows.ts';
 
@@ -16,29 +16,6 @@ export async function selectResolution(sql: Sql, pendingId: string): Promise<Tra
     [pendingId],
   );
   return rows[0] === undefined ? undefined : transferFromRow(rows[0]);
-}
-
-/** The only write to the transfers table: a trigger refuses UPDATE, DELETE and TRUNCATE. */
-export async function insertTransfer(sql: Sql, transfer: Transfer): Promise<void> {
-  const expiresAt = transfer.kind === 'pending' ? pendingExpiresAt(transfer).toISOString() : null;
-  await sql.query(
-    `INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, ledger, kind, pending_id,
-       timeout_seconds, expires_at, reference, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [
-      transfer.id,
-      transfer.debitAccountId,
-      transfer.creditAccountId,
-      transfer.amount,
-      transfer.ledger,
-      transfer.kind,
-      transfer.pendingId ?? null,
-      transfer.timeoutSeconds ?? null,
-      expiresAt,
-      transfer.reference,
-      transfer.createdAt.toISOString(),
-    ],
-  );
 }
 
 /** Holds whose timeout has passed and that nothing resolved, oldest expiry first. */
