@@ -46,7 +46,7 @@ export type ConsentVerifier = (
   now: Date,
 ) => Promise<CustomerConsent>;
 
-/** Called under the debit account's lock, before the debit: throws LIMIT_EXCEEDED. */
+/** Called under the debit account's lock, before the debit: throws LIMIT_EXCEEDED. Reads only (the debit reuses the locked balances). */
 export type DebitLimitCheck = (sql: Sql, accountId: string, amount: bigint, now: Date) => Promise<void>;
 
 export interface OrderContext extends ConsentContext {
@@ -78,11 +78,8 @@ async function debit(
   now: Date,
 ): Promise<PaymentOrder | undefined> {
   if (request.kind !== 'posted' && request.kind !== 'pending') throw new Error('assertion failed: a debit');
-  const { debit: payer, credit: payee } = await lockAccounts(
-    sql,
-    request.debitAccountId,
-    request.creditAccountId,
-  );
+  const locked = await lockAccounts(sql, request.debitAccountId, request.creditAccountId);
+  const { debit: payer, credit: payee } = locked;
   // The binding named the account, and an account's owner never changes; checked again where it is locked.
   if (payer.kind !== 'customer' || payer.owner !== payerId) {
     throw new MpayError('ACCOUNT_UNKNOWN', 'debitAccountId');
@@ -93,7 +90,8 @@ async function debit(
   const placed = await selectOrder(sql, request.id);
   if (placed !== undefined) return placed;
   await context.checkDebitLimits(sql, request.debitAccountId, request.amount, now);
-  await createTransferInTransaction(sql, request, now);
+  // The limit check only reads: the accounts are still as locked above.
+  await createTransferInTransaction(sql, request, now, locked);
   return undefined;
 }
 

@@ -2,7 +2,7 @@ import { type LedgerLimits, validateTransfer } from '@mpay/ledger';
 import { isMpayError, MpayError, payAckOf } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import { recordMerchantConfirmation } from '../macro/merchant-confirmation.ts';
-import { lockAccounts } from '../store/accounts.ts';
+import { type LockedAccounts, lockAccounts } from '../store/accounts.ts';
 import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
 import { ensureSettlementAccount } from './accounts.ts';
 import { interbankCreditId } from './ids.ts';
@@ -86,11 +86,12 @@ async function beyondNetDebitCap(
   creditAccountId: string,
   transfer: FundsTransfer,
   cap: bigint | undefined,
-) {
-  const { debit } = await lockAccounts(sql, settlement, creditAccountId);
-  if (cap === undefined) return false;
+): Promise<{ beyond: boolean; locked: LockedAccounts }> {
+  const locked = await lockAccounts(sql, settlement, creditAccountId);
+  if (cap === undefined) return { beyond: false, locked };
+  const { debit } = locked;
   const owed = debit.debitsPosted + debit.debitsPending - debit.creditsPosted - debit.creditsPending;
-  return owed + BigInt(transfer.amount) > cap;
+  return { beyond: owed + BigInt(transfer.amount) > cap, locked };
 }
 
 /**
@@ -117,9 +118,8 @@ async function credit(
     transfer.currency,
     now,
   );
-  if (await beyondNetDebitCap(sql, settlement, creditAccountId, transfer, peer.netDebitCap)) {
-    return { outcome: 'refused', code: 'LIMIT_EXCEEDED', creditAccountId };
-  }
+  const cap = await beyondNetDebitCap(sql, settlement, creditAccountId, transfer, peer.netDebitCap);
+  if (cap.beyond) return { outcome: 'refused', code: 'LIMIT_EXCEEDED', creditAccountId };
   try {
     const request = validateTransfer(
       {
@@ -133,7 +133,7 @@ async function credit(
       },
       context.limits,
     );
-    await createTransferInTransaction(sql, request, now);
+    await createTransferInTransaction(sql, request, now, cap.locked);
     return { outcome: 'credited', creditAccountId };
   } catch (error) {
     // Ledger answers that are a decision on the message (signed and kept), not a failure to retry.

@@ -172,7 +172,8 @@ async function holdForPeer(
   }
   const peer = context.interbank.peer(input.originalBank).id;
   const settlement = await ensureSettlementAccount(sql, context.interbank.self, peer, input.currency, now);
-  const { debit: merchant } = await lockAccounts(sql, original.merchantAccountId, settlement);
+  const locked = await lockAccounts(sql, original.merchantAccountId, settlement);
+  const { debit: merchant } = locked;
   if (merchant.owner !== input.payerId) throw new MpayError('ACCOUNT_UNKNOWN', 'merchant account');
   const hold = validateTransfer(
     {
@@ -187,7 +188,7 @@ async function holdForPeer(
     },
     context.limits,
   );
-  await createTransferInTransaction(sql, hold, now);
+  await createTransferInTransaction(sql, hold, now, locked);
 }
 
 async function placeInTransaction(

@@ -106,7 +106,8 @@ async function credit(
     transfer.currency,
     now,
   );
-  const { debit } = await lockAccounts(sql, settlement, creditAccountId);
+  const locked = await lockAccounts(sql, settlement, creditAccountId);
+  const { debit } = locked;
   const cap = context.interbank.peer(transfer.debtorBank).netDebitCap;
   const owed = debit.debitsPosted + debit.debitsPending - debit.creditsPosted - debit.creditsPending;
   if (cap !== undefined && owed + amount > cap)
@@ -124,7 +125,7 @@ async function credit(
       },
       context.limits,
     );
-    await createTransferInTransaction(sql, request, now);
+    await createTransferInTransaction(sql, request, now, locked);
     return { outcome: 'credited', creditAccountId };
   } catch (error) {
     // Ledger answers that are a decision on the message (signed and kept), not a failure to retry.

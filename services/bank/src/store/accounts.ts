@@ -48,6 +48,12 @@ export async function selectAccounts(sql: Sql, ids: readonly string[]): Promise<
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
+/** A transfer's two accounts as `lockAccounts` read them, locked until the transaction ends. */
+export interface LockedAccounts {
+  readonly debit: Account;
+  readonly credit: Account;
+}
+
 /**
  * Locks the two accounts of a transfer for the rest of the transaction, always
  * in id order so that two transfers between the same accounts in opposite
@@ -58,7 +64,7 @@ export async function lockAccounts(
   sql: Sql,
   debitAccountId: string,
   creditAccountId: string,
-): Promise<{ debit: Account; credit: Account }> {
+): Promise<LockedAccounts> {
   const { rows } = await sql.query<AccountRow>(
     `SELECT ${accountColumns} FROM accounts WHERE id IN ($1, $2) ORDER BY id FOR UPDATE`,
     [debitAccountId, creditAccountId],

@@ -10,7 +10,7 @@ import {
 } from '@mpay/ledger';
 import { assert, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
-import { lockAccounts } from './accounts.ts';
+import { type LockedAccounts, lockAccounts } from './accounts.ts';
 import { writeBatch } from './batch-writes.ts';
 import { selectExpiredPending, selectResolution, selectTransfer } from './transfers.ts';
 
@@ -36,15 +36,25 @@ type Build = (resolution: Transfer | undefined) => Transfer | undefined;
  * resolution-per-pending index settle the races the locks do not cover.
  *
  * `build` makes the transfer once the locks are held, from the pending
- * transfer's current resolution; undefined writes nothing.
+ * transfer's current resolution; undefined writes nothing. `locked`: the two
+ * accounts as the caller locked them earlier in this transaction (nothing
+ * has written them since), used instead of reading them again.
  */
 async function commitTransfer(
   sql: Sql,
   accounts: Pick<Transfer, 'debitAccountId' | 'creditAccountId'>,
   pending: Transfer | undefined,
   build: Build,
+  locked?: LockedAccounts,
 ): Promise<Transfer | undefined> {
-  const { debit, credit } = await lockAccounts(sql, accounts.debitAccountId, accounts.creditAccountId);
+  if (locked !== undefined) {
+    assert(
+      locked.debit.id === accounts.debitAccountId && locked.credit.id === accounts.creditAccountId,
+      'the accounts locked are the transfer accounts',
+    );
+  }
+  const { debit, credit } =
+    locked ?? (await lockAccounts(sql, accounts.debitAccountId, accounts.creditAccountId));
   const resolution = pending === undefined ? undefined : await selectResolution(sql, pending.id);
   const transfer = build(resolution);
   if (transfer === undefined) return undefined;
@@ -53,11 +63,17 @@ async function commitTransfer(
   return transfer;
 }
 
-/** The single-transfer path inside the caller's transaction (locks both accounts FOR UPDATE in id order). */
+/**
+ * The single-transfer path inside the caller's transaction (locks both
+ * accounts FOR UPDATE in id order). A caller that already locked a new
+ * transfer's two accounts with `lockAccounts` in this transaction, and wrote
+ * neither since, passes them as `locked`: one read fewer, the same locks.
+ */
 export async function createTransferInTransaction(
   sql: Sql,
   request: TransferRequest,
   now: Date,
+  locked?: LockedAccounts,
 ): Promise<TransferOutcome> {
   const existing = await selectTransfer(sql, request.id);
   if (existing !== undefined) {
@@ -66,6 +82,7 @@ export async function createTransferInTransaction(
   }
   let transfer: Transfer | undefined;
   if (isResolveRequest(request)) {
+    assert(locked === undefined, 'a resolution locks the accounts of its pending transfer itself');
     const pending = await selectTransfer(sql, request.pendingId);
     if (pending === undefined) throw new MpayError('TRANSFER_UNKNOWN', 'pendingId');
     const build = (resolution: Transfer | undefined) =>
@@ -73,7 +90,7 @@ export async function createTransferInTransaction(
     transfer = await commitTransfer(sql, pending, pending, build);
   } else {
     const recorded = recordTransfer(request, now);
-    transfer = await commitTransfer(sql, recorded, undefined, () => recorded);
+    transfer = await commitTransfer(sql, recorded, undefined, () => recorded, locked);
   }
   assert(transfer !== undefined, 'a request commits a transfer or throws');
   return { transfer, created: true };
