@@ -9,13 +9,23 @@ export interface AccountOutcome {
   readonly created: boolean;
 }
 
-/** Stores a new account; the same id with the same fields returns the existing one, else ACCOUNT_EXISTS. */
+/**
+ * Stores a new account; the same id with the same fields returns the existing
+ * one, else ACCOUNT_EXISTS. One statement: the insert and, in the same
+ * snapshot, the row it conflicted with (what a payment's settlement account
+ * meets every time). A conflicting row committed after that snapshot (a
+ * concurrent insert the conflict waited for) is read in a second statement.
+ */
 export async function insertAccount(database: Sql, account: Account, now: Date): Promise<AccountOutcome> {
   assert(account.debitsPosted === 0n && account.creditsPosted === 0n, 'a new account has zero balances');
-  const inserted = await database.query(
-    `INSERT INTO accounts (id, ledger, owner, kind, debits_must_not_exceed_credits,
-       credits_must_not_exceed_debits, closed, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+  const { rows } = await database.query<{ inserted: number } & Nullable<AccountRow>>(
+    `WITH inserted AS (
+       INSERT INTO accounts (id, ledger, owner, kind, debits_must_not_exceed_credits,
+         credits_must_not_exceed_debits, closed, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id
+     )
+     SELECT (SELECT count(*) FROM inserted)::integer AS inserted, ${accountColumns}
+     FROM (SELECT 1) AS one LEFT JOIN accounts ON accounts.id = $1`,
     [
       account.id,
       account.ledger,
@@ -27,11 +37,20 @@ export async function insertAccount(database: Sql, account: Account, now: Date):
       now.toISOString(),
     ],
   );
-  if (inserted.rowCount === 1) return { account, created: true };
-  const existing = await selectAccount(database, account.id);
+  const row = rows[0];
+  assert(row !== undefined, 'the insert answers one row');
+  if (row.inserted === 1) return { account, created: true };
+  const existing = isPresent(row) ? accountFromRow(row) : await selectAccount(database, account.id);
   assert(existing !== undefined, 'a conflicting account exists');
   compareAccount(existing, account);
   return { account: existing, created: false };
+}
+
+type Nullable<Row> = { [Column in keyof Row]: Row[Column] | null };
+
+/** The LEFT JOIN found the row: every column of an account is NOT NULL. */
+function isPresent(row: Nullable<AccountRow>): row is AccountRow {
+  return row.id !== null;
 }
 
 export async function selectAccount(sql: Sql, id: string): Promise<Account | undefined> {
