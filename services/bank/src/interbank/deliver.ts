@@ -112,32 +112,34 @@ async function resolveExpired(
 /**
  * Posts (credited) or voids (refused) the hold and closes the order, in one
  * transaction. The order leaves 'sending' first: the database refuses any
- * other resolution of a hold whose order is still 'sending'.
+ * other resolution of a hold whose order is still 'sending'. Returns the
+ * closed order; undefined when another delivery had closed it (nothing done).
  */
 async function resolve(
   context: DeliveryContext,
   order: PaymentOrder,
   answer: FundsTransferAnswer,
   jws: string,
-) {
+): Promise<PaymentOrder | undefined> {
   const now = context.clock();
   const credited = answer.outcome === 'credited';
-  await context.database.transaction(async (sql) => {
-    const current = await selectOrder(sql, order.id, true);
-    if (current?.state !== 'sending') return;
+  return context.database.transaction(async (sql) => {
     const refusalCode = credited ? null : (answer.code ?? 'REFUSED');
-    await finishOrder(
+    // Locks the order, as SELECT … FOR UPDATE did: a concurrent close waits, then finds it closed.
+    const closed = await finishOrder(
       sql,
       order.id,
       { state: credited ? 'completed' : 'refused', refusalCode, answer: jws },
       now,
     );
+    if (closed === undefined) return undefined;
     try {
       await createTransferInTransaction(sql, resolutionOf(order, answer), now);
     } catch (error) {
       if (!isMpayError(error) || error.code !== 'TRANSFER_EXPIRED') throw error;
       await resolveExpired(sql, order, answer, context.interbank.self, now);
     }
+    return closed;
   });
 }
 
@@ -153,10 +155,24 @@ export async function deliverOrder(
   orderId: string,
 ): Promise<PaymentOrder | undefined> {
   const order = await selectOrder(context.database, orderId);
-  if (order?.state !== 'sending') return order;
+  return order === undefined ? undefined : deliverPlacedOrder(context, order);
+}
+
+/**
+ * `deliverOrder` for an order its caller has just read or placed: what the
+ * order is after the attempt (the closed order from the database, or read
+ * again when the attempt failed or another delivery closed it). Returns it
+ * unchanged when it is not 'sending'.
+ */
+export async function deliverPlacedOrder(
+  context: DeliveryContext,
+  order: PaymentOrder,
+): Promise<PaymentOrder> {
+  if (order.state !== 'sending') return order;
   try {
     const { answer, jws } = await exchange(context, order);
-    await resolve(context, order, answer, jws);
+    const closed = await resolve(context, order, answer, jws);
+    if (closed !== undefined) return closed;
   } catch (error) {
     const code = isMpayError(error) ? error.code : 'INTERNAL';
     const now = context.clock();
@@ -164,10 +180,10 @@ export async function deliverOrder(
     await recordAttemptFailure(context.database, order.id, code, next, now);
     if (code !== 'BANK_UNAVAILABLE' || order.attempts >= 5) {
       context.alarm(
-        { orderId, peer: order.creditorBank, code, attempts: order.attempts + 1 },
+        { orderId: order.id, peer: order.creditorBank, code, attempts: order.attempts + 1 },
         'funds transfer not answered',
       );
     }
   }
-  return selectOrder(context.database, orderId);
+  return (await selectOrder(context.database, order.id)) ?? order;
 }

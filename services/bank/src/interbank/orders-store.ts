@@ -153,18 +153,24 @@ export async function insertRefusal(sql: Sql, refusal: OrderRefusalRecord): Prom
   );
 }
 
-/** Records the merchant bank's signed answer and the order's final state. */
+/**
+ * Records the merchant bank's signed answer and the order's final state, if
+ * the order is still 'sending', and returns the order as it is now; undefined
+ * when it was not (another delivery closed it first). The UPDATE locks the
+ * row: a concurrent close waits for this one, then finds the state changed.
+ */
 export async function finishOrder(
   sql: Sql,
   id: string,
   outcome: { state: 'completed' | 'refused'; refusalCode: string | null; answer: string },
   now: Date,
-): Promise<void> {
-  await sql.query(
+): Promise<PaymentOrder | undefined> {
+  const { rows } = await sql.query<OrderRow>(
     `UPDATE payment_orders SET state = $2, refusal_code = $3, answer = $4, last_error = NULL, updated_at = $5
-     WHERE id = $1 AND state = 'sending'`,
+     WHERE id = $1 AND state = 'sending' RETURNING ${columns}`,
     [id, outcome.state, outcome.refusalCode, outcome.answer, now.toISOString()],
   );
+  return rows[0] === undefined ? undefined : orderFromRow(rows[0]);
 }
 
 /** Counts a failed delivery attempt and schedules the next one. */

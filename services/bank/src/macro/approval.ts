@@ -12,7 +12,7 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { CustomerConsent } from '../interbank/authorisation.ts';
-import { deliverOrder } from '../interbank/deliver.ts';
+import { deliverPlacedOrder } from '../interbank/deliver.ts';
 import { derivedId } from '../interbank/ids.ts';
 import { type ConsentVerifier, type PaymentOrderInput, placeOrder } from '../interbank/order.ts';
 import type { PaymentOrder } from '../interbank/orders-store.ts';
@@ -314,7 +314,7 @@ async function approve(
     }
     throw error;
   }
-  const order = placed.state === 'sending' ? ((await deliverOrder(context, placed.id)) ?? placed) : placed;
+  const order = await deliverPlacedOrder(context, placed);
   return {
     sessionId: record.sessionId,
     state: 'approved',

@@ -1,6 +1,6 @@
 import { MpayError, parsePartyId } from '@mpay/protocol';
 import type { CustomerConsent } from '../../interbank/authorisation.ts';
-import { deliverOrder } from '../../interbank/deliver.ts';
+import { deliverPlacedOrder } from '../../interbank/deliver.ts';
 import { type ConsentVerifier, type PaymentOrderInput, placeOrder } from '../../interbank/order.ts';
 import type { PaymentOrder } from '../../interbank/orders-store.ts';
 import { OrderRefusal } from '../../interbank/refusal.ts';
@@ -121,7 +121,7 @@ async function placeBankingOrder(
     now,
     bankingConsentVerifier(context, opened, order),
   );
-  return placed.state === 'sending' ? ((await deliverOrder(context, placed.id)) ?? placed) : placed;
+  return deliverPlacedOrder(context, placed);
 }
 
 type OrderStateOf = Pick<PaymentOrder, 'id' | 'state'> & Partial<Pick<PaymentOrder, 'refusalCode'>>;

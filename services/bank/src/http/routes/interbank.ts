@@ -3,7 +3,7 @@ import { httpStatusOf } from '@mpay/http-server';
 import { errorCategoryOf, isMpayError, isPartyId, MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { OrderApproval } from '../../interbank/approval.ts';
-import { type DeliveryContext, deliverOrder } from '../../interbank/deliver.ts';
+import { type DeliveryContext, deliverPlacedOrder } from '../../interbank/deliver.ts';
 import { type OrderContext, type PaymentOrderInput, placeOrder } from '../../interbank/order.ts';
 import type { PaymentOrder } from '../../interbank/orders-store.ts';
 import { selectOrder } from '../../interbank/orders-store.ts';
@@ -250,8 +250,7 @@ export function registerPaymentOrderRoutes(app: FastifyInstance, context: Interb
         }
         throw error;
       }
-      const order =
-        placed.state === 'sending' ? ((await deliverOrder(context, placed.id)) ?? placed) : placed;
+      const order = await deliverPlacedOrder(context, placed);
       // 201 for a finished order, 202 while the merchant bank has not answered: ask again with the same id.
       return reply.code(order.state === 'sending' ? 202 : 201).send(await orderJson(context, order));
     },
