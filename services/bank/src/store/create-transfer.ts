@@ -12,7 +12,7 @@ import { assert, MpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import { type LockedAccounts, lockAccounts } from './accounts.ts';
 import { writeBatch } from './batch-writes.ts';
-import { selectExpiredPending, selectResolution, selectTransfer } from './transfers.ts';
+import { selectExpiredPending, selectResolution, selectTransfer, selectTransfersById } from './transfers.ts';
 
 export interface TransferOutcome {
   readonly transfer: Transfer;
@@ -75,7 +75,12 @@ export async function createTransferInTransaction(
   now: Date,
   locked?: LockedAccounts,
 ): Promise<TransferOutcome> {
-  const existing = await selectTransfer(sql, request.id);
+  // A resolution reads itself (a retry) and its pending transfer in one statement.
+  const found = await selectTransfersById(
+    sql,
+    isResolveRequest(request) ? [request.id, request.pendingId] : [request.id],
+  );
+  const existing = found.get(request.id);
   if (existing !== undefined) {
     compareTransfer(existing, request);
     return { transfer: existing, created: false };
@@ -83,7 +88,7 @@ export async function createTransferInTransaction(
   let transfer: Transfer | undefined;
   if (isResolveRequest(request)) {
     assert(locked === undefined, 'a resolution locks the accounts of its pending transfer itself');
-    const pending = await selectTransfer(sql, request.pendingId);
+    const pending = found.get(request.pendingId);
     if (pending === undefined) throw new MpayError('TRANSFER_UNKNOWN', 'pendingId');
     const build = (resolution: Transfer | undefined) =>
       resolvePendingTransfer(request, pending, resolution, now);

@@ -9,6 +9,15 @@ export async function selectTransfer(sql: Sql, id: string): Promise<Transfer | u
   return rows[0] === undefined ? undefined : transferFromRow(rows[0]);
 }
 
+/** The transfers with these ids that exist, by id (one statement). */
+export async function selectTransfersById(sql: Sql, ids: readonly string[]): Promise<Map<string, Transfer>> {
+  const { rows } = await sql.query<TransferRow>(
+    `SELECT ${transferColumns} FROM transfers WHERE id = ANY($1::uuid[])`,
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.id, transferFromRow(row)]));
+}
+
 /** The post_pending or void_pending that resolved `pendingId`, if any (at most one, by a unique index). */
 export async function selectResolution(sql: Sql, pendingId: string): Promise<Transfer | undefined> {
   const { rows } = await sql.query<TransferRow>(
