@@ -33,36 +33,41 @@ interface Credit extends Decision {
   readonly creditAccountId?: string | undefined;
 }
 
-async function recordNonce(sql: Sql, verified: VerifiedFundsTransfer): Promise<void> {
-  const inserted = await sql.query(
-    'INSERT INTO interbank_nonces (bank, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-    [verified.peer.id, verified.nonce, verified.expiresAt.toISOString()],
-  );
-  if (inserted.rowCount !== 1) throw new MpayError('MESSAGE_REPLAYED');
-}
-
 /**
- * The decision already taken on this peer's transfer `id`, if any. Keyed by
- * the debtor bank as well: one peer can never take another peer's id. A
- * macro payment's order delivered before its messages carried the FT has the
- * transfer's own hash (`legacyHash`): the same request.
+ * Records the message's nonce (MESSAGE_REPLAYED when it was seen) and returns
+ * the decision already taken on this peer's transfer `id`, if any, in one
+ * statement. Keyed by the debtor bank as well: one peer can never take
+ * another peer's id. A macro payment's order delivered before its messages
+ * carried the FT has the transfer's own hash (`legacyHash`): the same request.
+ * A decision committed by a concurrent delivery after this statement's
+ * snapshot is not seen here; its interbank_credits row then refuses this
+ * transaction's (unique violation), and the retry answers with it.
  */
-async function existingDecision(
+async function recordNonceAndFindDecision(
   sql: Sql,
-  transfer: FundsTransfer,
+  verified: VerifiedFundsTransfer,
   hash: string,
   legacyHash: string,
 ): Promise<Decision | undefined> {
+  const { transfer } = verified;
   const { rows } = await sql.query<{
-    request_hash: string;
-    outcome: 'credited' | 'refused';
+    nonce_recorded: number;
+    request_hash: string | null;
+    outcome: 'credited' | 'refused' | null;
     refusal_code: string | null;
-  }>('SELECT request_hash, outcome, refusal_code FROM interbank_credits WHERE debtor_bank = $1 AND id = $2', [
-    transfer.debtorBank,
-    transfer.id,
-  ]);
+  }>(
+    `WITH nonce AS (
+       INSERT INTO interbank_nonces (bank, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM nonce)::integer AS nonce_recorded, c.request_hash, c.outcome, c.refusal_code
+     FROM (SELECT 1) AS one
+       LEFT JOIN interbank_credits AS c ON c.debtor_bank = $4 AND c.id = $5`,
+    [verified.peer.id, verified.nonce, verified.expiresAt.toISOString(), transfer.debtorBank, transfer.id],
+  );
   const row = rows[0];
-  if (row === undefined) return undefined;
+  if (row?.nonce_recorded !== 1) throw new MpayError('MESSAGE_REPLAYED');
+  if (row.request_hash === null || row.outcome === null) return undefined;
   if (row.request_hash !== hash && row.request_hash !== legacyHash)
     throw new MpayError('TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS');
   return { outcome: row.outcome, code: row.refusal_code ?? undefined };
@@ -153,8 +158,7 @@ async function decide(
   const hash = fundsTransferHash(transfer, macro);
   const now = context.clock();
   return context.database.transaction(async (sql) => {
-    await recordNonce(sql, verified);
-    const existing = await existingDecision(sql, transfer, hash, fundsTransferHash(transfer));
+    const existing = await recordNonceAndFindDecision(sql, verified, hash, fundsTransferHash(transfer));
     if (existing !== undefined) return existing;
     const { creditAccountId, ...decision } = await credit(context, sql, transfer, now);
     await sql.query(
