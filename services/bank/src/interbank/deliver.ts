@@ -159,6 +159,29 @@ export async function deliverOrder(
 }
 
 /**
+ * Orders this process is delivering right now, per bank (its database
+ * handle): the worker leaves them to that delivery instead of sending the
+ * same message a second time. Only an optimisation: another process's worker
+ * may still deliver one twice, which the merchant bank answers from its
+ * stored decision, and after a crash the set is gone with the process.
+ */
+const deliveringNow = new WeakMap<Database, Set<string>>();
+
+function deliveringIn(database: Database): Set<string> {
+  let delivering = deliveringNow.get(database);
+  if (delivering === undefined) {
+    delivering = new Set();
+    deliveringNow.set(database, delivering);
+  }
+  return delivering;
+}
+
+/** Whether this process is delivering order `orderId` of this bank now (see `deliveringNow`). */
+export function isBeingDelivered(context: DeliveryContext, orderId: string): boolean {
+  return deliveringIn(context.database).has(orderId);
+}
+
+/**
  * `deliverOrder` for an order its caller has just read or placed: what the
  * order is after the attempt (the closed order from the database, or read
  * again when the attempt failed or another delivery closed it). Returns it
@@ -169,6 +192,9 @@ export async function deliverPlacedOrder(
   order: PaymentOrder,
 ): Promise<PaymentOrder> {
   if (order.state !== 'sending') return order;
+  const delivering = deliveringIn(context.database);
+  const first = !delivering.has(order.id);
+  delivering.add(order.id);
   try {
     const { answer, jws } = await exchange(context, order);
     const closed = await resolve(context, order, answer, jws);
@@ -184,6 +210,8 @@ export async function deliverPlacedOrder(
         'funds transfer not answered',
       );
     }
+  } finally {
+    if (first) delivering.delete(order.id);
   }
   return (await selectOrder(context.database, order.id)) ?? order;
 }

@@ -13,7 +13,7 @@ import { sendDueRenewalNotices } from '../banking/key-management-server/renewal-
 import { advanceBankingTransactions } from '../banking/transaction-log-server-client/submit.ts';
 import { sweepRequestNonces } from '../http/request-nonces.ts';
 import type { BankLedger } from '../store/bank-ledger.ts';
-import { type DeliveryContext, deliverOrder } from './deliver.ts';
+import { type DeliveryContext, deliverOrder, isBeingDelivered } from './deliver.ts';
 import { selectDueOrders } from './orders-store.ts';
 import { deliverRefundOrder } from './refund-deliver.ts';
 import { selectDueRefundOrders } from './refund-orders-store.ts';
@@ -79,7 +79,10 @@ export function createBankWorker(
   const dueWork = async () => {
     let delivered = 0;
     if (context !== undefined) {
-      const due = await selectDueOrders(context.database, clock(), deliveryBatchMax);
+      // An order this process is delivering now (placed and delivered at once by its route) is left to it.
+      const due = (await selectDueOrders(context.database, clock(), deliveryBatchMax)).filter(
+        (id) => !isBeingDelivered(context, id),
+      );
       // A few at a time, so that one unreachable peer (a timeout per order) does not hold up the others.
       for (let start = 0; start < due.length; start += deliveriesInParallel) {
         await Promise.all(
