@@ -15,6 +15,8 @@ beforeAll(async () => {
       return response.end(JSON.stringify({ error: { code: 'INSUFFICIENT_FUNDS' }, extra: 'kept' }));
     }
     if (request.url === '/garbage') return response.end('<html>');
+    // Never answers: only the caller's signal or timeout ends the request.
+    if (request.url === '/silent') return;
     if (request.url === '/huge') {
       // Far more than the client's limit, in many chunks: the client must stop reading early.
       const chunk = 'x'.repeat(64 * 1024);
@@ -65,5 +67,16 @@ describe('bounded JSON requests', () => {
     );
     expect(await codeOf(requestJson(`${base}/garbage`))).toBe('SERVICE_UNAVAILABLE');
     expect(await codeOf(requestJson('http://127.0.0.1:1/nothing-listens'))).toBe('SERVICE_UNAVAILABLE');
+  });
+
+  it("ends a request when the caller's signal aborts, long before its timeout", async () => {
+    const caller = new AbortController();
+    const pending = codeOf(requestJson(`${base}/silent`, { timeoutMs: 10 * 60_000, signal: caller.signal }));
+    caller.abort();
+    expect(await pending).toBe('SERVICE_UNAVAILABLE');
+    const already = AbortSignal.abort();
+    expect(await codeOf(requestJson(`${base}/silent`, { timeoutMs: 10 * 60_000, signal: already }))).toBe(
+      'SERVICE_UNAVAILABLE',
+    );
   });
 });

@@ -12,6 +12,8 @@ export interface RequestOptions {
   responseBytesMax?: number;
   /** The fetch to call with (a TLS client's, transport.ts); default: the registered source's, else the global fetch. */
   fetch?: FetchFunction;
+  /** Ends the request early besides the timeout (the caller gave up: a stream closed, a wallet locked). */
+  signal?: AbortSignal;
 }
 
 export interface JsonResponse<T> {
@@ -71,7 +73,10 @@ export async function requestAnswer(
         ...options.headers,
       },
       ...(options.body === undefined ? {} : { body: options.body }),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      signal:
+        options.signal === undefined
+          ? AbortSignal.timeout(options.timeoutMs ?? 10_000)
+          : AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 10_000)]),
     });
   } catch (error) {
     throw new MpayError(unreachableCode, new URL(url).host, { cause: error });

@@ -290,7 +290,7 @@ export class Wallet {
       this.#trace(`${kind} (encrypted)`, 'jwe', this.partyId, event.data);
       let view: DeviceEventView;
       try {
-        view = await this.#openEvent(kind, event.id, event.data);
+        view = await this.#openEvent(kind, event.id, event.data, signal);
       } catch (error) {
         // A lock ends the stream; an event that does not verify is only refused, when the caller listens.
         if (onRefused === undefined || !isMpayError(error) || error.code === 'WALLET_LOCKED') throw error;
@@ -301,8 +301,13 @@ export class Wallet {
     }
   }
 
-  async #openEvent(kind: DeviceEventKind, eventId: string, data: string): Promise<DeviceEventView> {
-    if (kind === 'payment-request') return { kind, view: await this.openPaymentRequest(data) };
+  async #openEvent(
+    kind: DeviceEventKind,
+    eventId: string,
+    data: string,
+    signal: AbortSignal | undefined,
+  ): Promise<DeviceEventView> {
+    if (kind === 'payment-request') return { kind, view: await this.openPaymentRequest(data, { signal }) };
     // The event's id names the payment; what it claims is checked inside the FSP's signed statement.
     if (!uuidPattern.test(eventId)) throw new MpayError('MESSAGE_INVALID', 'event id');
     if (kind === 'refund-receipt') return { kind, receipt: await this.openRefundReceipt(data, eventId) };
@@ -436,7 +441,10 @@ export class Wallet {
    * (FSP countersignature, merchant certificate and signature, addressed to
    * this party). WALLET_LOCKED when no session is open.
    */
-  async openPaymentRequest(jwe: string): Promise<PaymentRequestView> {
+  async openPaymentRequest(
+    jwe: string,
+    options: { readonly signal?: AbortSignal | undefined } = {},
+  ): Promise<PaymentRequestView> {
     const plaintext = await decryptWith(jwe, [this.#sessionKeys().encryption]);
     let push: unknown;
     try {
@@ -445,7 +453,7 @@ export class Wallet {
       throw new MpayError('CRYPTO_VERIFICATION_FAILED');
     }
     const whole = await this.#certificates.resolve(push, (merchantId) =>
-      this.#merchantCertificate(merchantId),
+      this.#merchantCertificate(merchantId, options.signal),
     );
     const view = await verifyPaymentRequest(whole, {
       partyId: this.partyId,
@@ -460,10 +468,14 @@ export class Wallet {
   }
 
   /** A merchant's current certificate from the FSP (GET /parties/:id): for a push naming one this wallet lost. */
-  async #merchantCertificate(merchantId: string): Promise<string> {
+  async #merchantCertificate(merchantId: string, signal: AbortSignal | undefined): Promise<string> {
     const { body } = await requestJson<{ certificate?: unknown }>(
       `${this.#options.gatewayUrl}/parties/${encodeURIComponent(merchantId)}`,
-      { timeoutMs: certificateFetchTimeoutMs, responseBytesMax: 16 * 1024 },
+      {
+        timeoutMs: certificateFetchTimeoutMs,
+        responseBytesMax: 16 * 1024,
+        ...(signal === undefined ? {} : { signal }),
+      },
     );
     if (typeof body?.certificate !== 'string') throw new MpayError('MESSAGE_INVALID', 'certificate');
     return body.certificate;
