@@ -83,6 +83,23 @@ describe("the pki folder's lock", () => {
     await expect(stat(lockPath())).rejects.toThrow(/ENOENT/);
   });
 
+  it('tells a pid reused by another process from the holder by its start time in /proc', async () => {
+    await ensureDeploymentPki(dataDir, institutions);
+    const procStat = await readFile('/proc/self/stat', 'utf8');
+    const ownTicks = procStat.slice(procStat.lastIndexOf(')') + 2).split(' ')[19];
+    // This very process, started when the lock says: still the holder.
+    const held = { pid: process.pid, startedAt: '2026-12-02T10:00:00.000Z', startTicks: ownTicks };
+    await writeFile(lockPath(), JSON.stringify(held));
+    expect((await failureOf(rotateDeploymentPki(dataDir))).code).toBe('PKI_BUSY');
+    // The same pid, but the lock's holder started at another time: its pid was reused, the lock is stale.
+    await writeFile(lockPath(), JSON.stringify({ ...held, startTicks: `${Number(ownTicks) + 1}` }));
+    const notes: string[] = [];
+    await rotateDeploymentPki(dataDir, { onNote: (line) => notes.push(line) });
+    expect(notes).toEqual([
+      `${lockPath()}: took over the lock of process ${process.pid} (since 2026-12-02T10:00:00.000Z), which no longer runs`,
+    ]);
+  });
+
   it('is released when the command fails, and held (with this pid) while it runs', async () => {
     await ensureDeploymentPki(dataDir, institutions);
     expect((await failureOf(switchCa(dataDir))).code).toBe('PKI_INVALID'); // no begin: refused

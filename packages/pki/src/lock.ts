@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MpayError } from '@mpay/protocol';
@@ -18,9 +19,10 @@ import { isInstitutionId } from './naming.ts';
  * longer runs (a command killed) left a stale lock, taken over with a note.
  * Known limit: two commands taking over the same stale lock at the same
  * moment could both get it (the file is read again just before it is
- * removed, which leaves a window of microseconds); and a pid reused by an
- * unrelated process makes the lock look held (the message says to delete
- * the file then).
+ * removed, which leaves a window of microseconds). A pid reused by an
+ * unrelated process is told apart by the process's start time in /proc
+ * (`startTicks`, kept in the lock); where /proc is not there, such a pid
+ * makes the lock look held (the message says to delete the file then).
  */
 
 export const pkiLockFileName = 'pki.lock';
@@ -28,26 +30,44 @@ export const pkiLockFileName = 'pki.lock';
 interface LockHolder {
   readonly pid: number;
   readonly startedAt: string;
+  /** The process's start time in clock ticks since boot (/proc/<pid>/stat), where there is one. */
+  readonly startTicks?: string;
+}
+
+/** A process's start time in clock ticks since boot, from /proc; undefined where there is none. */
+function startTicksOf(pid: number | 'self'): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 function holderOf(text: string): LockHolder | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockHolder>;
     if (typeof value.pid !== 'number' || !Number.isSafeInteger(value.pid) || value.pid <= 0) return undefined;
-    return { pid: value.pid, startedAt: typeof value.startedAt === 'string' ? value.startedAt : '?' };
+    return {
+      pid: value.pid,
+      startedAt: typeof value.startedAt === 'string' ? value.startedAt : '?',
+      ...(typeof value.startTicks === 'string' ? { startTicks: value.startTicks } : {}),
+    };
   } catch {
     return undefined;
   }
 }
 
-/** Whether process `pid` runs (EPERM: it does, as another user). */
-function isAlive(pid: number): boolean {
+/** Whether the holder still runs (EPERM: it does, as another user), and is the same process, not a reuse of its pid. */
+function isAlive(holder: LockHolder): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    process.kill(holder.pid, 0);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  const now = startTicksOf(holder.pid);
+  return holder.startTicks === undefined || now === undefined || now === holder.startTicks;
 }
 
 async function tryCreate(path: string, holder: LockHolder): Promise<boolean> {
@@ -84,13 +104,18 @@ export async function withPkiLock<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   const path = join(folder, pkiLockFileName);
-  const holder: LockHolder = { pid: process.pid, startedAt: options.now.toISOString() };
+  const startTicks = startTicksOf('self');
+  const holder: LockHolder = {
+    pid: process.pid,
+    startedAt: options.now.toISOString(),
+    ...(startTicks === undefined ? {} : { startTicks }),
+  };
   if (!(await tryCreate(path, holder))) {
     const text = await readFile(path, 'utf8').catch(() => undefined);
     const found = text === undefined ? undefined : holderOf(text);
     // Unreadable or half written: maybe a holder between its create and its write; never taken over.
     if (found === undefined) throw busy(path, 'held by a command whose lock cannot be read');
-    if (isAlive(found.pid))
+    if (isAlive(found))
       throw busy(path, `held by process ${found.pid} (since ${found.startedAt}), which is still running`);
     // The same stale content still there (not another command's fresh lock): remove it, then create ours.
     if ((await readFile(path, 'utf8').catch(() => undefined)) === text) await rm(path, { force: true });
