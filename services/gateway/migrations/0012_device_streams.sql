@@ -23,7 +23,7 @@ ALTER TABLE key_bindings DROP COLUMN push_format;
 -- stream (`?certificates=`, at most 16), and added to when the device confirms
 -- a payment whose push carried a certificate (it verified it, so it kept it),
 -- for a wallet that reads references only. Not a trust store: a wrong row costs
--- the device one GET /parties/:id.
+-- the device one GET /certificates/:reference.
 CREATE TABLE device_certificates (
   signing_kid text NOT NULL,
   certificate_sha256 text NOT NULL,
@@ -34,3 +34,34 @@ CREATE TABLE device_certificates (
 -- The certificate a push/v2 carried whole, for the confirmation to record.
 ALTER TABLE payments ADD COLUMN push_certificate_sha256 text;
 
+
+-- Every certificate the FSP issued, by its reference, kept when a certificate
+-- is issued again (a newly certified name replaces the text in key_certificates):
+-- a wallet that lost the one a pending push names fetches it here
+-- (GET /certificates/:reference), while its key's certificate is not revoked.
+-- Written by a trigger, so that every way a certificate is stored keeps it.
+CREATE TABLE issued_certificates (
+  certificate_sha256 text PRIMARY KEY,
+  signing_kid text NOT NULL,
+  certificate text NOT NULL,
+  issued_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION keep_issued_certificate() RETURNS trigger LANGUAGE plpgsql AS $function$
+BEGIN
+  INSERT INTO issued_certificates (certificate_sha256, signing_kid, certificate)
+    VALUES (rtrim(translate(encode(sha256(convert_to(NEW.certificate, 'UTF8')), 'base64'), '+/', '-_'), '='),
+      NEW.signing_kid, NEW.certificate)
+    ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END;
+$function$;
+
+CREATE TRIGGER key_certificates_issued AFTER INSERT OR UPDATE OF certificate ON key_certificates
+  FOR EACH ROW EXECUTE FUNCTION keep_issued_certificate();
+
+INSERT INTO issued_certificates (certificate_sha256, signing_kid, certificate)
+  SELECT rtrim(translate(encode(sha256(convert_to(certificate, 'UTF8')), 'base64'), '+/', '-_'), '='),
+    signing_kid, certificate
+  FROM key_certificates
+  ON CONFLICT DO NOTHING;

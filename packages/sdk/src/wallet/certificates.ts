@@ -1,12 +1,12 @@
 import { certificateReference } from '@mpay/envelope';
-import { deviceCertificatesMax, isPartyId, MpayError, parseCertificateReference } from '@mpay/protocol';
+import { deviceCertificatesMax, MpayError, parseCertificateReference } from '@mpay/protocol';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Fetches a merchant's current certificate (GET /parties/:id): the fallback for a reference this wallet lost. */
-export type MerchantCertificateFetch = (merchantId: string) => Promise<string>;
+/** Fetches a certificate by its reference (GET /certificates/:reference): the fallback for one this wallet lost. */
+export type MerchantCertificateFetch = (reference: string) => Promise<string>;
 
 /**
  * The merchant certificates this wallet verified, by reference (the base64url
@@ -28,7 +28,7 @@ export class MerchantCertificates {
 
   /**
    * The push with its merchant certificate whole: as sent, from this cache
-   * by its reference, or fetched (one round trip) when the cache lost it.
+   * by its reference, or fetched by it (one round trip) when the cache lost it.
    * MESSAGE_INVALID for a reference that is not one or a push with both;
    * CRYPTO_VERIFICATION_FAILED when the fetched text is not the one named.
    */
@@ -40,12 +40,7 @@ export class MerchantCertificates {
     const { merchantCertificateSha256: _named, ...rest } = push;
     const kept = this.#texts.get(reference);
     if (kept !== undefined) return { ...rest, merchantCertificate: kept };
-    const merchantId =
-      isRecord(push.ims) && isRecord(push.ims.address) && isRecord(push.ims.address.to)
-        ? push.ims.address.to.id
-        : undefined;
-    if (!isPartyId(merchantId)) throw new MpayError('MESSAGE_INVALID', 'ims.address.to.id');
-    const fetched = await fetchCertificate(merchantId);
+    const fetched = await fetchCertificate(reference);
     if ((await certificateReference(fetched)) !== reference)
       throw new MpayError('CRYPTO_VERIFICATION_FAILED');
     return { ...rest, merchantCertificate: fetched };

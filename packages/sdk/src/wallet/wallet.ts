@@ -452,8 +452,8 @@ export class Wallet {
     } catch {
       throw new MpayError('CRYPTO_VERIFICATION_FAILED');
     }
-    const whole = await this.#certificates.resolve(push, (merchantId) =>
-      this.#merchantCertificate(merchantId, options.signal),
+    const whole = await this.#certificates.resolve(push, (reference) =>
+      this.#issuedCertificate(reference, options.signal),
     );
     const view = await verifyPaymentRequest(whole, {
       partyId: this.partyId,
@@ -467,10 +467,10 @@ export class Wallet {
     return this.#openPrivateFields(view);
   }
 
-  /** A merchant's current certificate from the FSP (GET /parties/:id): for a push naming one this wallet lost. */
-  async #merchantCertificate(merchantId: string, signal: AbortSignal | undefined): Promise<string> {
+  /** A certificate the FSP issued, by its reference (GET /certificates/:reference): for a push naming one this wallet lost. */
+  async #issuedCertificate(reference: string, signal: AbortSignal | undefined): Promise<string> {
     const { body } = await requestJson<{ certificate?: unknown }>(
-      `${this.#options.gatewayUrl}/parties/${encodeURIComponent(merchantId)}`,
+      `${this.#options.gatewayUrl}/certificates/${reference}`,
       {
         timeoutMs: certificateFetchTimeoutMs,
         responseBytesMax: 16 * 1024,

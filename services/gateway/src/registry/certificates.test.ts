@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type GeneratedKeyPair,
   generateEncryptionKeyPair,
@@ -10,6 +11,7 @@ import {
   certificateBySigningKid,
   certifyKeys,
   certifyMerchantNames,
+  issuedCertificateByReference,
   revokeCertificate,
 } from './certificates.ts';
 import { upsertParty } from './parties.ts';
@@ -114,6 +116,23 @@ describe('certifyMerchantNames (at start: certificates issued before names were 
     expect(again.map(({ record }) => record.certificate)).toEqual(
       after.map(({ record }) => record.certificate),
     );
+  });
+
+  it('keeps every certificate it issued by its reference, also once issued again with a name, until its key is revoked', async () => {
+    const { id, signing } = await unnamedMerchant('referenced', 'Referenced Goods');
+    const first = (await certificateBySigningKid(gateway.database, signing.kid))?.certificate ?? '';
+    await certifyMerchantNames(gateway.database, gateway.fsp, gateway.now());
+    const second = (await certificateBySigningKid(gateway.database, signing.kid))?.certificate ?? '';
+    expect(second).not.toBe(first);
+    // The reference as a wallet computes it, independently of the migration's SQL.
+    const referenceOf = (text: string) => createHash('sha256').update(text, 'utf8').digest('base64url');
+    expect(await issuedCertificateByReference(gateway.database, referenceOf(first))).toBe(first);
+    expect(await issuedCertificateByReference(gateway.database, referenceOf(second))).toBe(second);
+    expect(await issuedCertificateByReference(gateway.database, referenceOf('another text'))).toBeUndefined();
+    const record = await certificateBySigningKid(gateway.database, signing.kid);
+    await revokeCertificate(gateway.database, record?.serialNumber ?? '', `test: ${id} revoked`);
+    expect(await issuedCertificateByReference(gateway.database, referenceOf(first))).toBeUndefined();
+    expect(await issuedCertificateByReference(gateway.database, referenceOf(second))).toBeUndefined();
   });
 
   it('refuses a batch size that is not a positive integer', async () => {

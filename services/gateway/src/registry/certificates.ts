@@ -232,3 +232,18 @@ export async function checkCertificate(
     throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   return verified;
 }
+
+/**
+ * A certificate the FSP issued, by its reference (the base64url SHA-256 of
+ * its text; migration 0012 keeps each one, also after it was issued again),
+ * while its key's certificate is not revoked: for a wallet that lost the one
+ * a push names.
+ */
+export async function issuedCertificateByReference(sql: Sql, reference: string): Promise<string | undefined> {
+  const { rows } = await sql.query<{ certificate: string }>(
+    `SELECT i.certificate FROM issued_certificates i JOIN key_certificates k ON k.signing_kid = i.signing_kid
+     WHERE i.certificate_sha256 = $1 AND k.revoked_at IS NULL`,
+    [reference],
+  );
+  return rows[0]?.certificate;
+}

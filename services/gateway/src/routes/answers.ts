@@ -30,6 +30,8 @@ export const partyAnswer: JsonSchema = exactObject({
   certificate: stringSchema,
 });
 
+export const certificateAnswer: JsonSchema = exactObject({ certificate: stringSchema });
+
 export const sealingKeyAnswer: JsonSchema = exactObject({
   partyId: stringSchema,
   bankId: stringSchema,

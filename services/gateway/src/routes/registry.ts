@@ -1,6 +1,6 @@
 import { publicJwkSet } from '@mpay/envelope';
 import { exactObject, stringSchema } from '@mpay/http-server';
-import { isPartyId, MpayError } from '@mpay/protocol';
+import { certificateReferencePattern, isPartyId, MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { type BankRegistration, parseBankRegistration, upsertBank } from '../registry/banks.ts';
@@ -12,13 +12,14 @@ import {
   storeCustomer,
   verifyCustomerRegistration,
 } from '../registry/bindings.ts';
-import { currentCertificate, revokeCertificate } from '../registry/certificates.ts';
+import { currentCertificate, issuedCertificateByReference, revokeCertificate } from '../registry/certificates.ts';
 import { cachedAt } from '../registry/key-cache.ts';
 import { LookupRate } from '../registry/lookup-rate.ts';
 import { findParty, resolveParty } from '../registry/parties.ts';
 import { type MerchantRegistration, registerMerchant } from '../registry/register.ts';
 import {
   aliasAnswer,
+  certificateAnswer,
   customerRegistered,
   fspAnswer,
   partyAnswer,
@@ -109,6 +110,21 @@ export function registerRegistryRoutes(
       displayName: party.displayName,
       certificate: certificate.certificate,
     };
+  });
+  // A certificate the FSP issued, by its reference: for a wallet that lost the one a push/v2 names
+  // (also one issued again since, with a new name, while its key is not revoked).
+  const certificateSchema = {
+    summary: 'A certificate the FSP issued, by its reference (base64url SHA-256 of its text)',
+    tags,
+    response: { 200: certificateAnswer },
+  };
+  app.get('/certificates/:reference', { schema: certificateSchema }, async (request) => {
+    const reference = String((request.params as { reference?: unknown }).reference);
+    const certificate = certificateReferencePattern.test(reference)
+      ? await issuedCertificateByReference(context.database, reference)
+      : undefined;
+    if (certificate === undefined) throw new MpayError('NOT_FOUND', 'certificate');
+    return { certificate };
   });
   // What a merchant seals a payment's private fields to (iMS large level): the customer's binding as the
   // customer's bank signed it, which names the device's encryption key. A merchant's signed token only,
