@@ -12,7 +12,11 @@ import {
   storeCustomer,
   verifyCustomerRegistration,
 } from '../registry/bindings.ts';
-import { currentCertificate, issuedCertificateByReference, revokeCertificate } from '../registry/certificates.ts';
+import {
+  currentCertificate,
+  issuedCertificateByReference,
+  revokeCertificate,
+} from '../registry/certificates.ts';
 import { cachedAt } from '../registry/key-cache.ts';
 import { LookupRate } from '../registry/lookup-rate.ts';
 import { findParty, resolveParty } from '../registry/parties.ts';
