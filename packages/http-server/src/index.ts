@@ -24,6 +24,15 @@ export {
   startBalancer,
 } from './balancer.ts';
 export {
+  acceptsGzip,
+  type CompressionLimits,
+  createCompressionLimits,
+  defaultCompressionLimits,
+  eventStreamGzipOptions,
+  gzipAnswers,
+  varyOnAcceptEncoding,
+} from './compression.ts';
+export {
   forgetIdempotencyKeys,
   idempotencyTableSql,
   parseIdempotencyKey,

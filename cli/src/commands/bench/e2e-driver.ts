@@ -21,6 +21,7 @@ import {
   Wallet,
   type WalletKeystoreData,
 } from '@mpay/sdk';
+import { Shaper } from '../simulate/shaper.ts';
 import type { BankingDriverConfig } from './e2e-driver-banking.ts';
 import type { CustodyDriverConfig } from './e2e-driver-custody.ts';
 import type { MacroDriverConfig } from './e2e-driver-macro.ts';
@@ -146,17 +147,37 @@ async function driveIms(config: DriverConfig, send: SendToParent): Promise<Drive
   const meter = startMeter();
   const fsp = await fetchFspTrust(config.gatewayUrl);
   const merchant = await merchantClient(config.merchant, config.gatewayUrl, config.bankUrls, fsp);
-  const devices = config.devices.map(
-    (device) =>
-      new Device(new Wallet({ gatewayUrl: config.gatewayUrl, keystore: device.keystore, fsp }), device),
-  );
-  send({ type: 'progress', line: `opening ${devices.length} device session(s) and event streams` });
-  await Promise.all(devices.map((device) => device.open()));
-  const units: PayingUnit[] = devices.map((device) => ({
-    pay: () => device.pay(merchant, config),
-    close: () => device.close(),
-  }));
-  return measure(meter, units, config, send);
+  // The devices reach the gateway through a counting proxy (the simulator's shaper, shaping nothing): their bytes
+  // on the wire, compressed and framed as sent, beside what their fetch saw.
+  const proxy = await Shaper.start({ upstream: upstreamOf(config.gatewayUrl) });
+  try {
+    meter.deviceWire = () => {
+      const counters = proxy.snapshot();
+      return { sent: counters.up, received: counters.down };
+    };
+    const gatewayUrl = proxy.urlFor(config.gatewayUrl);
+    const devices = config.devices.map(
+      (device) => new Device(new Wallet({ gatewayUrl, keystore: device.keystore, fsp }), device),
+    );
+    send({ type: 'progress', line: `opening ${devices.length} device session(s) and event streams` });
+    await Promise.all(devices.map((device) => device.open()));
+    const units: PayingUnit[] = devices.map((device) => ({
+      pay: () => device.pay(merchant, config),
+      close: () => device.close(),
+    }));
+    return await measure(meter, units, config, send);
+  } finally {
+    await proxy.close();
+  }
+}
+
+/** The host and port of a loopback URL (the bench targets loopback only: e2e.ts checks it). */
+function upstreamOf(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80)),
+  };
 }
 
 /** The profile's driver: ims here, the others in their own files. */

@@ -43,6 +43,12 @@ export interface DriverReport {
   /** Payments completed in all (warm-up and drain too): the money the audit should see moved. */
   readonly completedTotal: number;
   readonly traffic: Record<Party, PartyTraffic>;
+  /**
+   * The device's bytes on the wire in the window (its connections crossed a
+   * counting proxy: HTTP framing and compression as sent), when the profile
+   * routes them through one.
+   */
+  readonly deviceWire?: WireBytes;
   readonly cpuMs: { readonly user: number; readonly system: number };
   readonly cryptoCounts: Record<string, number>;
   readonly cryptoMsPerPayment: number;
@@ -73,11 +79,19 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
+/** Bytes on the wire each way, device side. */
+export interface WireBytes {
+  readonly sent: number;
+  readonly received: number;
+}
+
 /** The driver's meters: installed before any party opens a connection (a stream's bytes in the window count). */
 export interface Meter {
   readonly traffic: Record<Party, PartyTraffic>;
   readonly subtle: SubtleCounter;
   counting: boolean;
+  /** The device's wire bytes so far, when its connections cross a counting proxy (set by the profile's driver). */
+  deviceWire?: () => WireBytes;
 }
 
 /**
@@ -167,6 +181,7 @@ export async function measure(
   send({ type: 'progress', line: `warm-up ${timing.warmupMs / 1000} s` });
   await new Promise((resolve) => setTimeout(resolve, timing.warmupMs));
   const cpuAtStart = process.cpuUsage();
+  const wireAtStart = meter.deviceWire?.();
   meter.counting = true;
   meter.subtle.active = true;
   inWindow = true;
@@ -190,6 +205,7 @@ export async function measure(
   }
   inWindow = false;
   meter.counting = false;
+  const wireAtEnd = meter.deviceWire?.();
   meter.subtle.active = false;
   const windowMs = performance.now() - windowStarted;
   const cpu = process.cpuUsage(cpuAtStart);
@@ -214,6 +230,14 @@ export async function measure(
     failureSamples,
     completedTotal,
     traffic: meter.traffic,
+    ...(wireAtStart === undefined || wireAtEnd === undefined
+      ? {}
+      : {
+          deviceWire: {
+            sent: wireAtEnd.sent - wireAtStart.sent,
+            received: wireAtEnd.received - wireAtStart.received,
+          },
+        }),
     cpuMs: { user: cpu.user / 1000, system: cpu.system / 1000 },
     cryptoCounts: counts,
     cryptoMsPerPayment: mix.msPerPayment,

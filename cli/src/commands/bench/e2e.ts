@@ -46,7 +46,9 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
   customers of the profile through the public APIs and drives their payments over HTTP from a child
   process: N customers in parallel, each paying serially, for S seconds after a warm-up. Prints
   payments/s, p50/p95/p99 latency, server and driver CPU per payment, bytes and round trips per
-  party, the crypto-only ceiling measured in the same run, then the audit.
+  party (for ims also the device's bytes on the wire: its connections cross a counting proxy in
+  the driver, so compression and HTTP framing count as sent), the crypto-only ceiling measured in
+  the same run, then the audit.
   --profile P       what one payment is (default ims):
                     ims          the merchant asks, the device (holding its key) confirms; to the receipt
                     ims-custody  the same, the key in custody's HSM: the phone confirms with its PIN
@@ -623,7 +625,15 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       driver_cpu_ms_per_payment: per(report.cpuMs.user + report.cpuMs.system),
       statements_per_payment: statementsPerPayment,
       parties: {
-        device: perPaymentTraffic(report.traffic.device, payments),
+        device: {
+          ...perPaymentTraffic(report.traffic.device, payments),
+          ...(report.deviceWire === undefined
+            ? {}
+            : {
+                wire_bytes_sent: payments === 0 ? 0 : round1(report.deviceWire.sent / payments),
+                wire_bytes_received: payments === 0 ? 0 : round1(report.deviceWire.received / payments),
+              }),
+        },
         merchant: perPaymentTraffic(report.traffic.merchant, payments),
       },
       crypto: {
@@ -693,7 +703,16 @@ interface TextFigures {
   server_cpu_ms_per_payment: number | null;
   driver_cpu_ms_per_payment: number | null;
   statements_per_payment: Record<string, { statements: number; transactions: number }> | null;
-  parties: Record<'device' | 'merchant', { bytes_sent: number; bytes_received: number; round_trips: number }>;
+  parties: Record<
+    'device' | 'merchant',
+    {
+      bytes_sent: number;
+      bytes_received: number;
+      round_trips: number;
+      wire_bytes_sent?: number;
+      wire_bytes_received?: number;
+    }
+  >;
   crypto: {
     calls_per_payment: { servers: number | null; driver: number };
     ms_per_payment: { servers: number | null; driver: number };
@@ -723,8 +742,14 @@ function statementsText(perService: Record<string, { statements: number; transac
 
 function text(figures: TextFigures): string {
   const { crypto, parties } = figures;
-  const party = (name: 'device' | 'merchant') =>
-    `${parties[name].bytes_sent} B sent, ${parties[name].bytes_received} B received, ${parties[name].round_trips} round trips`;
+  const party = (name: 'device' | 'merchant') => {
+    const figures = parties[name];
+    const wire =
+      figures.wire_bytes_sent === undefined
+        ? ''
+        : `; on the wire ${figures.wire_bytes_sent} B sent, ${figures.wire_bytes_received} B received`;
+    return `${figures.bytes_sent} B sent, ${figures.bytes_received} B received, ${figures.round_trips} round trips${wire}`;
+  };
   const notMeasured = (value: number | null, unit: string) =>
     value === null ? 'not measured' : `${value}${unit}`;
   return `${[

@@ -1,18 +1,25 @@
 import { createServer, get, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { EventStream } from './event-stream.ts';
 import { DeviceHub } from './hub.ts';
 
 describe('device hub', () => {
   it('never gives a slot to a client that already went away, so it cannot lock the customer out', async () => {
-    const hub = new DeviceHub({ connectionsPerPartyMax: 2, connectionsMax: 10, heartbeatMs: 60_000 });
+    const hub = new DeviceHub({
+      connectionsPerPartyMax: 2,
+      connectionsMax: 10,
+      heartbeatMs: 60_000,
+      compressedStreamsMax: 10,
+    });
     const pending: Promise<void>[] = [];
-    const server = createServer((_request, response: ServerResponse) => {
+    const server = createServer((request, response: ServerResponse) => {
       // The route authenticates before attaching; the client is gone by then.
       pending.push(
         new Promise((done) =>
           setTimeout(() => {
-            expect(hub.attach('john@person.xbank', response)).toBe(false);
+            const stream = EventStream.open(response, request.headers, { compress: true });
+            expect(hub.attach('john@person.xbank', stream)).toBe(false);
             done();
           }, 50),
         ),
@@ -35,11 +42,16 @@ describe('device hub', () => {
   });
 
   it("disconnect ends that party's open streams only, and frees their slots", async () => {
-    const hub = new DeviceHub({ connectionsPerPartyMax: 2, connectionsMax: 10, heartbeatMs: 60_000 });
+    const hub = new DeviceHub({
+      connectionsPerPartyMax: 2,
+      connectionsMax: 10,
+      heartbeatMs: 60_000,
+      compressedStreamsMax: 10,
+    });
     const server = createServer((request, response: ServerResponse) => {
-      response.writeHead(200, { 'content-type': 'text/event-stream' });
-      response.write(': open\n\n');
-      hub.attach(String(request.url).slice(1), response);
+      const stream = EventStream.open(response, request.headers, { compress: hub.mayCompress() });
+      stream.write(': open\n\n');
+      hub.attach(String(request.url).slice(1), stream);
     });
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     const { port } = server.address() as { port: number };

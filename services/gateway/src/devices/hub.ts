@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { EventStream } from './event-stream.ts';
 
 /** One Server-Sent Event. `data` must not contain newlines (compact JOSE never does). */
 export interface DeviceEvent {
@@ -29,12 +29,18 @@ export interface DeviceHubLimits {
   connectionsPerPartyMax: number;
   connectionsMax: number;
   heartbeatMs: number;
+  /**
+   * Streams gzipped at once (each holds about 48 KiB of deflate state:
+   * devices/event-stream.ts); past it, new streams go plain.
+   */
+  compressedStreamsMax: number;
 }
 
 export const defaultDeviceHubLimits: DeviceHubLimits = {
   connectionsPerPartyMax: 4,
   connectionsMax: 10_000,
   heartbeatMs: 15_000,
+  compressedStreamsMax: 2_000,
 };
 
 /**
@@ -46,9 +52,10 @@ export const defaultDeviceHubLimits: DeviceHubLimits = {
  * announced to the streams held here.
  */
 export class DeviceHub {
-  readonly #streams = new Map<string, Set<ServerResponse>>();
+  readonly #streams = new Map<string, Set<EventStream>>();
   readonly #limits: DeviceHubLimits;
   #count = 0;
+  #compressedCount = 0;
   readonly #heartbeat: NodeJS.Timeout;
   #send: DeviceNoticeSender | undefined;
 
@@ -64,14 +71,20 @@ export class DeviceHub {
     return held < this.#limits.connectionsPerPartyMax && this.#count < this.#limits.connectionsMax;
   }
 
+  /** Whether a stream opened now may be gzipped (fewer than `compressedStreamsMax` are). */
+  mayCompress(): boolean {
+    return this.#compressedCount < this.#limits.compressedStreamsMax;
+  }
+
   /** Registers a stream; returns false when a limit is reached. */
-  attach(partyId: string, stream: ServerResponse): boolean {
-    if (isClosed(stream) || !this.hasRoomFor(partyId)) return false;
-    const streams = this.#streams.get(partyId) ?? new Set<ServerResponse>();
+  attach(partyId: string, stream: EventStream): boolean {
+    if (stream.closed || !this.hasRoomFor(partyId)) return false;
+    const streams = this.#streams.get(partyId) ?? new Set<EventStream>();
     streams.add(stream);
     this.#streams.set(partyId, streams);
     this.#count += 1;
-    stream.on('close', () => this.#detach(partyId, streams, stream));
+    if (stream.compressed) this.#compressedCount += 1;
+    stream.onClose(() => this.#detach(partyId, streams, stream));
     return true;
   }
 
@@ -132,29 +145,28 @@ export class DeviceHub {
     for (const streams of this.#streams.values()) for (const stream of streams) stream.end();
     this.#streams.clear();
     this.#count = 0;
+    this.#compressedCount = 0;
   }
 
   #beat(): void {
     for (const [partyId, streams] of this.#streams) {
       for (const stream of streams) {
-        if (isClosed(stream)) this.#detach(partyId, streams, stream);
+        if (stream.closed) this.#detach(partyId, streams, stream);
         else stream.write(': heartbeat\n\n');
       }
     }
   }
 
-  #detach(partyId: string, streams: Set<ServerResponse>, stream: ServerResponse): void {
-    if (streams.delete(stream)) this.#count -= 1;
+  #detach(partyId: string, streams: Set<EventStream>, stream: EventStream): void {
+    if (streams.delete(stream)) {
+      this.#count -= 1;
+      if (stream.compressed) this.#compressedCount -= 1;
+    }
     if (streams.size === 0) this.#streams.delete(partyId);
   }
 }
 
-/** A client that went away before or while it was attached must not hold a slot. */
-function isClosed(stream: ServerResponse): boolean {
-  return stream.destroyed || stream.writableEnded || stream.socket === null || stream.socket.destroyed;
-}
-
-export function writeEvent(stream: ServerResponse, event: DeviceEvent): void {
+export function writeEvent(stream: EventStream, event: DeviceEvent): void {
   if (/[\r\n]/.test(event.data) || /[\r\n]/.test(event.id))
     throw new Error('assertion failed: SSE field with newline');
   stream.write(`event: ${event.event}\nid: ${event.id}\ndata: ${event.data}\n\n`);

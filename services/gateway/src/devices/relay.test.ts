@@ -2,6 +2,7 @@ import { createServer, get, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, waitFor, within } from '../../../../test/support/deadlines.ts';
 import { openTestGateway, type TestGateway } from '../test-helpers.ts';
+import { EventStream } from './event-stream.ts';
 import { type DeviceRelay, deviceNoticeChannel, parseEnvelope, startDeviceRelay } from './relay.ts';
 
 /**
@@ -28,10 +29,12 @@ afterAll(async () => {
 
 /** A device stream held by `gateway`'s hub; `ended` resolves when the server ends it. */
 async function streamAt(gateway: TestGateway, party: string) {
-  const server = createServer((_request, response: ServerResponse) => {
-    response.writeHead(200, { 'content-type': 'text/event-stream' });
-    response.write(': open\n\n');
-    gateway.context.hub.attach(party, response);
+  const server = createServer((request, response: ServerResponse) => {
+    const stream = EventStream.open(response, request.headers, {
+      compress: gateway.context.hub.mayCompress(),
+    });
+    stream.write(': open\n\n');
+    gateway.context.hub.attach(party, stream);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const { port } = server.address() as { port: number };

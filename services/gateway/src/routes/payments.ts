@@ -1,4 +1,4 @@
-import { joseBody, rawBodyOf } from '@mpay/http-server';
+import { gzipAnswers, joseBody, rawBodyOf } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { GatewayContext } from '../context.ts';
@@ -104,26 +104,31 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
     const answer = await requestPayment(context, verified, idempotencyClaim(request, verified.merchant.id));
     return reply.code(answer.statusCode).send(answer.body);
   });
-  app.post('/payments/:id/confirmation', { schema: confirmationSchema }, async (request, reply) => {
-    const verified = await verifyConfirmation(context, paymentId(request), compactBody(request));
-    const result = await confirmPayment(
-      context,
-      verified,
-      idempotencyClaim(request, verified.payment.customer.id),
-      deliverPaymentEffects,
-      (request.query as { receipt?: string }).receipt === 'v2' ? 'v2' : 'v1',
-    );
-    if (result.status === 'completed') {
-      // Once the answer carrying the receipt is handed to the connection, its push is not sent again.
-      reply.raw.once('finish', () => {
-        receiptAnswerDelivered(context, result.paymentId, verified.payment.customer.id).catch(
-          (error: unknown) =>
-            request.log.warn({ err: error, paymentId: result.paymentId }, 'receipt push not cancelled'),
-        );
-      });
-    }
-    return reply.code(result.status === 'completed' ? 200 : 202).send(result);
-  });
+  // The answer carries the receipt encrypted to the device: gzipped for a device that takes it (@mpay/http-server compression.ts).
+  app.post(
+    '/payments/:id/confirmation',
+    { schema: confirmationSchema, onSend: gzipAnswers() },
+    async (request, reply) => {
+      const verified = await verifyConfirmation(context, paymentId(request), compactBody(request));
+      const result = await confirmPayment(
+        context,
+        verified,
+        idempotencyClaim(request, verified.payment.customer.id),
+        deliverPaymentEffects,
+        (request.query as { receipt?: string }).receipt === 'v2' ? 'v2' : 'v1',
+      );
+      if (result.status === 'completed') {
+        // Once the answer carrying the receipt is handed to the connection, its push is not sent again.
+        reply.raw.once('finish', () => {
+          receiptAnswerDelivered(context, result.paymentId, verified.payment.customer.id).catch(
+            (error: unknown) =>
+              request.log.warn({ err: error, paymentId: result.paymentId }, 'receipt push not cancelled'),
+          );
+        });
+      }
+      return reply.code(result.status === 'completed' ? 200 : 202).send(result);
+    },
+  );
   app.post('/payments/:id/decline', { schema: declineSchema }, async (request) => {
     const payment = await declinePayment(context, paymentId(request), compactBody(request));
     return { paymentId: payment.id, status: 'declined' };

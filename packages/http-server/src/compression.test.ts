@@ -1,0 +1,139 @@
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acceptsGzip, createCompressionLimits, gzipAnswers } from './compression.ts';
+import { createHttpServer } from './server.ts';
+
+describe('acceptsGzip (RFC 9110 §12.5.3)', () => {
+  it.each([
+    ['gzip', true],
+    ['gzip, deflate, br', true],
+    ['deflate, GZIP;q=0.5', true],
+    ['x-gzip', true],
+    ['*', true],
+    ['*;q=0.1', true],
+    ['br;q=1, gzip;q=0.001', true],
+    ['gzip;q=1.000', true],
+  ])('%j takes gzip', (header, expected) => {
+    expect(acceptsGzip(header)).toBe(expected);
+  });
+
+  it.each([
+    [undefined],
+    [''],
+    ['identity'],
+    ['deflate, br'],
+    ['gzip;q=0'],
+    ['gzip;q=0.000'],
+    ['gzip;q=0, *'],
+    ['*;q=0'],
+    ['gzip;q=2'],
+    ['gzip;q=abc'],
+    ['gzip;q=0.5555'],
+    ['gzip;q='],
+    [`${'deflate, '.repeat(200)}gzip`],
+    [`${Array.from({ length: 40 }, () => 'a').join(',')},gzip`],
+  ])('%j does not', (header) => {
+    expect(acceptsGzip(header)).toBe(false);
+  });
+
+  it('reads a header given as several lines', () => {
+    expect(acceptsGzip(['deflate', 'gzip'])).toBe(true);
+    expect(acceptsGzip(['deflate', 'br'])).toBe(false);
+  });
+});
+
+describe('createCompressionLimits', () => {
+  it('refuses limits out of range', () => {
+    expect(() => createCompressionLimits({ level: 0 })).toThrow(/level/);
+    expect(() => createCompressionLimits({ level: 10 })).toThrow(/level/);
+    expect(() => createCompressionLimits({ minimumBytes: -1 })).toThrow(/minimumBytes/);
+    expect(() => createCompressionLimits({ minimumBytes: 1.5 })).toThrow(/minimumBytes/);
+    expect(createCompressionLimits({ level: 9 }).level).toBe(9);
+  });
+});
+
+/** Random base64url text, as compact JOSE is: what the routes that opt in carry. */
+function joseLike(length: number): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(Math.ceil((length * 3) / 4))))
+    .toString('base64url')
+    .slice(0, length);
+}
+
+describe('gzipAnswers, over real HTTP', () => {
+  const app = createHttpServer({ name: 'compression' });
+  const big = { receipt: joseLike(1_200) };
+  let url = '';
+  beforeAll(async () => {
+    app.get('/big', { onSend: gzipAnswers() }, async () => big);
+    app.get('/small', { onSend: gzipAnswers() }, async () => ({ ok: true }));
+    app.get('/plain', async () => big);
+    app.get('/error', { onSend: gzipAnswers({ minimumBytes: 0, level: 6 }) }, async (_request, reply) =>
+      reply.code(404).send({ error: { code: 'PAYMENT_UNKNOWN', message: 'No such payment.' } }),
+    );
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => app.close());
+
+  /** The answer as it crossed the wire: fetch would decode it, so read it raw. */
+  async function raw(path: string, acceptEncoding: string | undefined) {
+    const { request } = await import('node:http');
+    return new Promise<{ headers: Record<string, unknown>; body: Buffer; status: number }>((done, failed) => {
+      const call = request(
+        `${url}${path}`,
+        { headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () =>
+            done({
+              headers: response.headers,
+              body: Buffer.concat(chunks),
+              status: response.statusCode ?? 0,
+            }),
+          );
+        },
+      );
+      call.on('error', failed);
+      call.end();
+    });
+  }
+
+  it('gzips a large answer for a client that takes gzip: smaller, and the same JSON once decoded', async () => {
+    const answer = await raw('/big', 'gzip, deflate');
+    expect(answer.headers['content-encoding']).toBe('gzip');
+    expect(answer.headers.vary).toBe('accept-encoding');
+    expect(Number(answer.headers['content-length'])).toBe(answer.body.length);
+    const plain = JSON.stringify(big);
+    expect(JSON.parse(gunzipSync(answer.body).toString('utf8'))).toEqual(big);
+    // Base64url carries 6 bits per character: deflate gives back at least a sixth.
+    expect(answer.body.length).toBeLessThan((plain.length * 5) / 6);
+  });
+
+  it('sends it as it is to a client that does not take gzip, still saying it varies', async () => {
+    for (const acceptEncoding of [undefined, 'identity', 'gzip;q=0']) {
+      const answer = await raw('/big', acceptEncoding);
+      expect(answer.headers['content-encoding'], String(acceptEncoding)).toBeUndefined();
+      expect(answer.headers.vary).toBe('accept-encoding');
+      expect(JSON.parse(answer.body.toString('utf8'))).toEqual(big);
+    }
+  });
+
+  it('leaves small answers, and the routes that did not opt in, alone', async () => {
+    const small = await raw('/small', 'gzip');
+    expect(small.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(small.body.toString('utf8'))).toEqual({ ok: true });
+    const plain = await raw('/plain', 'gzip');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers.vary).toBeUndefined();
+  });
+
+  it('gzips an error answer too, and fetch reads it back transparently', async () => {
+    const answer = await raw('/error', 'gzip');
+    expect(answer.status).toBe(404);
+    expect(answer.headers['content-encoding']).toBe('gzip');
+    const viaFetch = await fetch(`${url}/error`);
+    expect(await viaFetch.json()).toEqual({
+      error: { code: 'PAYMENT_UNKNOWN', message: 'No such payment.' },
+    });
+  });
+});

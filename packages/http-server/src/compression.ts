@@ -1,0 +1,131 @@
+/**
+ * gzip for the answers that are mostly compact JOSE (base64url: 6 bits of
+ * information in every 8-bit character, so deflate's Huffman coding alone
+ * gives back about a fifth to a quarter): the device's confirmation answer
+ * and its event stream. A route opts in (`gzipAnswers` as its onSend hook);
+ * the answer is compressed only for a client whose Accept-Encoding takes
+ * gzip, and only above a size.
+ *
+ * Compression and secrets (BREACH): a length oracle needs a secret and
+ * attacker-chosen text compressed together, and an attacker who can make the
+ * victim's client send requests with its credentials. The routes that opt in
+ * carry ciphertext (JWE) beside public ids, and their requests are signed by
+ * the device's key, not carried by a cookie: neither holds. A route whose
+ * answer mixes a secret with echoed input must not opt in.
+ */
+import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+export interface CompressionLimits {
+  /** Answers shorter than this go as they are (gzip's 18 bytes of framing and the header cost more). */
+  readonly minimumBytes: number;
+  /** zlib level, 1 (fastest) to 9; on base64url text they differ by a few bytes. */
+  readonly level: number;
+}
+
+export const defaultCompressionLimits: CompressionLimits = Object.freeze({ minimumBytes: 512, level: 6 });
+
+/** Validated limits: integers, minimumBytes in 0..1 MiB, level in 1..9. */
+export function createCompressionLimits(overrides: Partial<CompressionLimits> = {}): CompressionLimits {
+  const limits = { ...defaultCompressionLimits, ...overrides };
+  if (!Number.isSafeInteger(limits.minimumBytes) || limits.minimumBytes < 0 || limits.minimumBytes > 1 << 20)
+    throw new RangeError('compression: minimumBytes must be an integer in 0..1048576');
+  if (!Number.isSafeInteger(limits.level) || limits.level < 1 || limits.level > 9)
+    throw new RangeError('compression: level must be an integer in 1..9');
+  return Object.freeze(limits);
+}
+
+/** Longer Accept-Encoding values, or more members, are read as not taking gzip (hostile input, bounded work). */
+const acceptEncodingLengthMax = 1024;
+const acceptEncodingMembersMax = 32;
+
+function qualityOf(parameters: readonly string[]): number {
+  for (const parameter of parameters) {
+    const [name, value] = parameter.split('=').map((part) => part.trim());
+    if (name?.toLowerCase() !== 'q') continue;
+    if (value === undefined || !/^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(value)) return 0;
+    return Number(value);
+  }
+  return 1;
+}
+
+/**
+ * Whether an Accept-Encoding header takes gzip (RFC 9110 §12.5.3): `gzip`
+ * (or its alias `x-gzip`) with a quality above 0, or, when neither is named,
+ * `*` with a quality above 0. No header, an empty one, a malformed quality
+ * (read as 0) or an oversized header: no.
+ */
+export function acceptsGzip(header: string | readonly string[] | undefined): boolean {
+  const text = typeof header === 'string' ? header : header?.join(',');
+  if (text === undefined || text.length > acceptEncodingLengthMax) return false;
+  const members = text.split(',');
+  if (members.length > acceptEncodingMembersMax) return false;
+  let named: number | undefined;
+  let wildcard: number | undefined;
+  for (const member of members) {
+    const [coding, ...parameters] = member.split(';');
+    const name = coding?.trim().toLowerCase();
+    if (name === 'gzip' || name === 'x-gzip') named = Math.max(named ?? 0, qualityOf(parameters));
+    else if (name === '*') wildcard = qualityOf(parameters);
+  }
+  return (named ?? wildcard ?? 0) > 0;
+}
+
+/** Adds `accept-encoding` to the answer's Vary (its body depends on it), keeping what a route set. */
+export function varyOnAcceptEncoding(reply: FastifyReply): void {
+  const current = reply.getHeader('vary');
+  const members = (typeof current === 'string' ? current : '')
+    .split(',')
+    .map((member) => member.trim())
+    .filter((member) => member !== '');
+  if (members.some((member) => member === '*' || member.toLowerCase() === 'accept-encoding')) return;
+  reply.header('vary', [...members, 'accept-encoding'].join(', '));
+}
+
+type OnSendDone = (error: Error | null, payload?: unknown) => void;
+
+/**
+ * A route's onSend hook: its answer gzipped when the client takes gzip and
+ * the body (a string or a Buffer: what Fastify serialised) is at least
+ * `minimumBytes`. A body that could not be compressed goes as it was.
+ */
+export function gzipAnswers(limits: CompressionLimits = defaultCompressionLimits) {
+  const checked = createCompressionLimits(limits);
+  return (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone): void => {
+    varyOnAcceptEncoding(reply);
+    const body =
+      typeof payload === 'string' ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : undefined;
+    if (
+      body === undefined ||
+      body.length < checked.minimumBytes ||
+      reply.hasHeader('content-encoding') ||
+      !acceptsGzip(request.headers['accept-encoding'])
+    ) {
+      done(null, payload);
+      return;
+    }
+    gzipCallback(body, { level: checked.level }, (error, compressed) => {
+      if (error !== null) {
+        done(null, payload);
+        return;
+      }
+      reply.header('content-encoding', 'gzip');
+      reply.removeHeader('content-length');
+      done(null, compressed);
+    });
+  };
+}
+
+/**
+ * zlib settings of one compressed event stream: a 4 KiB window (it reaches the
+ * previous event, whose JWE header and key id the next one repeats: about a
+ * tenth more saved than Huffman coding alone) and memLevel 6; by zlib's
+ * formula about 48 KiB of deflate state per stream.
+ */
+export const eventStreamGzipOptions = Object.freeze({
+  level: 6,
+  windowBits: 12,
+  memLevel: 6,
+  chunkSize: 4096,
+  flush: zlibConstants.Z_NO_FLUSH,
+});

@@ -1,0 +1,144 @@
+import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createGunzip } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, within } from '../../../../test/support/deadlines.ts';
+import { EventStream } from './event-stream.ts';
+import { DeviceHub } from './hub.ts';
+
+/** A push as a device gets it: a JWE-sized run of base64url. */
+function pushData(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(1_400))).toString('base64url');
+}
+
+describe('device event streams, plain and gzipped, over real HTTP', () => {
+  const hub = new DeviceHub({
+    connectionsPerPartyMax: 4,
+    connectionsMax: 10,
+    heartbeatMs: 60_000,
+    compressedStreamsMax: 2,
+  });
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const stream = EventStream.open(response, request.headers, { compress: hub.mayCompress() });
+    stream.write(': connected\n\n');
+    hub.attach(String(request.url).slice(1), stream);
+  });
+  let port = 0;
+  beforeAll(async () => {
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    hub.close();
+    await new Promise<void>((done) => server.close(() => done()));
+  });
+
+  /**
+   * Opens a stream as `party`; `texts` holds what was decoded so far (gunzipped
+   * as it arrives when the server gzipped it), `wire` the bytes received.
+   */
+  function open(party: string, acceptEncoding: string | undefined) {
+    const state = { texts: '', wire: 0, encoding: undefined as string | undefined, ended: false };
+    const opened = new Promise<typeof state>((done, failed) => {
+      get(
+        {
+          host: '127.0.0.1',
+          port,
+          path: `/${party}`,
+          agent: false,
+          headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding },
+        },
+        (response) => {
+          state.encoding = response.headers['content-encoding'];
+          response.on('data', (chunk: Buffer) => {
+            state.wire += chunk.length;
+          });
+          const decoded = state.encoding === 'gzip' ? response.pipe(createGunzip()) : response;
+          decoded.on('data', (chunk: Buffer) => {
+            state.texts += chunk.toString('utf8');
+            if (state.texts.includes(': connected\n\n')) done(state);
+          });
+          decoded.on('end', () => {
+            state.ended = true;
+          });
+        },
+      ).on('error', failed);
+    });
+    return within(opened, { deadlineMs: requestDeadlineMs, what: `the stream of ${party}` });
+  }
+
+  async function until(state: { texts: string }, text: string, what: string) {
+    const deadline = Date.now() + requestDeadlineMs;
+    while (!state.texts.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`${what}: not received within ${requestDeadlineMs} ms`);
+      await new Promise((done) => setImmediate(done));
+    }
+  }
+
+  it('gzips for a device that takes gzip, each event readable as soon as it is written, and smaller', async () => {
+    const zipped = await open('ana', 'gzip, deflate');
+    const plain = await open('ben', undefined);
+    expect(zipped.encoding).toBe('gzip');
+    expect(plain.encoding).toBeUndefined();
+    const wireBefore = { zipped: zipped.wire, plain: plain.wire };
+    const events = [1, 2, 3].map((index) => ({
+      event: 'payment-request' as const,
+      id: `p${index}`,
+      data: pushData(),
+    }));
+    for (const event of events) {
+      expect(hub.push('ana', event)).toBe(1);
+      expect(hub.push('ben', event)).toBe(1);
+      // The stream stays open: the event must come through the compressor's flush, not its end.
+      await until(zipped, event.data, `gzipped event ${event.id}`);
+      await until(plain, event.data, `plain event ${event.id}`);
+    }
+    expect(zipped.texts).toBe(plain.texts);
+    const sent = { zipped: zipped.wire - wireBefore.zipped, plain: plain.wire - wireBefore.plain };
+    expect(sent.zipped).toBeLessThan(sent.plain * 0.85);
+    hub.disconnect('ana');
+    hub.disconnect('ben');
+  });
+
+  it('gzips at most compressedStreamsMax streams at once; past it, and for gzip;q=0, streams go plain', async () => {
+    const first = await open('cy', 'gzip');
+    const second = await open('cy', 'gzip');
+    const third = await open('dan', 'gzip');
+    const refused = await open('eve', 'gzip;q=0');
+    expect([first.encoding, second.encoding, third.encoding, refused.encoding]).toEqual([
+      'gzip',
+      'gzip',
+      undefined,
+      undefined,
+    ]);
+    const event = { event: 'payment-request' as const, id: 'p', data: pushData() };
+    expect(hub.push('dan', event)).toBe(1);
+    await until(third, event.data, 'the plain stream past the limit');
+    hub.disconnect('cy');
+    // A gzipped slot is free again once a compressed stream closed.
+    await waitForMayCompress();
+    const again = await open('fay', 'gzip');
+    expect(again.encoding).toBe('gzip');
+    hub.disconnect('dan');
+    hub.disconnect('eve');
+    hub.disconnect('fay');
+  });
+
+  async function waitForMayCompress() {
+    const deadline = Date.now() + requestDeadlineMs;
+    while (!hub.mayCompress()) {
+      if (Date.now() > deadline) throw new Error('no gzipped slot freed');
+      await new Promise((done) => setImmediate(done));
+    }
+  }
+
+  it('ends a gzipped stream cleanly: the gzip trailer arrives and the device reads the end', async () => {
+    const zipped = await open('gus', 'gzip');
+    hub.disconnect('gus');
+    const deadline = Date.now() + requestDeadlineMs;
+    while (!zipped.ended) {
+      if (Date.now() > deadline) throw new Error('the gzipped stream did not end');
+      await new Promise((done) => setImmediate(done));
+    }
+    expect(zipped.texts).toBe(': connected\n\n');
+  });
+});
