@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { generateSigningKeyPair } from '@mpay/envelope';
 import { isMpayError } from '@mpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MerchantCertificates } from '../wallet/certificates.ts';
 import {
   claimsOf,
   customerId,
@@ -182,5 +184,38 @@ describe('verifyPaymentRequest with push/v2 (both signatures detached in the mes
         await codeOf(verifyPaymentRequest({ ...v2, signatureClaims: bad }, context())),
         JSON.stringify(bad),
       ).toBe('MESSAGE_INVALID');
+  });
+});
+
+describe('a push/v2 naming a held certificate by reference (the wallet fills it in, then verifies as if it came whole)', () => {
+  const context = () => ({ partyId: customerId, fsp: setup.fsp });
+  const otherMerchant = 'other.shop@merchant.ybank';
+
+  /** A v2 push for `merkur` that names `certificate` by reference, filled in from a wallet that holds it. */
+  async function filledIn(certificate: string) {
+    const { push, message } = await paymentRequestPush(setup);
+    const { merchantCertificate: _whole, ...v2 } = pushV2(push, message);
+    const held = new MerchantCertificates();
+    await held.remember(certificate);
+    const reference = createHash('sha256').update(certificate, 'utf8').digest('base64url');
+    const noFetch = async (): Promise<string> => {
+      throw new Error('the wallet holds it: no fetch expected');
+    };
+    return held.resolve(JSON.parse(JSON.stringify({ ...v2, merchantCertificateSha256: reference })), noFetch);
+  }
+
+  it("shows the request when the reference names the payee's own certificate", async () => {
+    const own = (await paymentRequestPush(setup)).push.merchantCertificate as string;
+    const view = await verifyPaymentRequest(await filledIn(own), context());
+    expect(view.merchant).toMatchObject({ id: merchantId, name: 'Merkur Trade' });
+  });
+
+  it("refuses it when the reference names another merchant's certificate the wallet holds, even one for the same keys", async () => {
+    // The wallet paid other.shop before and kept its certificate; the FSP (or whoever) names it for merkur's request.
+    const others = (await paymentRequestPush(setup, { certificateSubject: otherMerchant })).push
+      .merchantCertificate as string;
+    expect(await codeOf(verifyPaymentRequest(await filledIn(others), context()))).toBe(
+      'CRYPTO_VERIFICATION_FAILED',
+    );
   });
 });
