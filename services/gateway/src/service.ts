@@ -28,7 +28,7 @@ import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
 import { expiredPaymentIds } from './payments/store.ts';
 import { applyEvent } from './payments/transition.ts';
-import { forgetDeviceCertificates } from './registry/bindings.ts';
+import { forgetEndedDeviceKeys } from './registry/bindings.ts';
 import { certifyMerchantNames } from './registry/certificates.ts';
 import { listenForRegistryChanges, RegistryKeyCache } from './registry/key-cache.ts';
 import { registerAdminOutboxRoutes } from './routes/admin-outboxes.ts';
@@ -119,9 +119,9 @@ async function expireDueRequests(context: GatewayContext): Promise<number> {
 const outboxRoundsPerBackgroundRoundMax = 8;
 /** The longest an idle gateway waits before it looks for due work again (retries, expiries). */
 export const gatewayIdleIntervalMaxMs = 2_000;
-/** Rows of device_certificates of ended bindings forgotten per housekeeping round. */
-const deviceCertificatesForgottenPerRoundMax = 10_000;
-/** How often the gateway forgets expired nonces, idempotency keys, ended devices' certificates and stale macro state, by its clock. */
+/** Rows of device_certificates, and of device_streams, of ended bindings forgotten per housekeeping round. */
+const endedDeviceRowsForgottenPerRoundMax = 10_000;
+/** How often the gateway forgets expired nonces, idempotency keys, what ended device keys held and said, and stale macro state, by its clock. */
 export const gatewayHousekeepingIntervalMs = 30_000;
 
 /** One background round: what is due, and the housekeeping when asked. Returns whether it found work. */
@@ -142,7 +142,7 @@ async function backgroundRound(
     const now = context.clock();
     await forgetExpiredNonces(context.database, now, context.limits.messageAgeSecondsMax);
     await forgetIdempotencyKeys(context.database, now, context.limits.idempotencyKeptSeconds);
-    await forgetDeviceCertificates(context.database, now, deviceCertificatesForgottenPerRoundMax);
+    await forgetEndedDeviceKeys(context.database, now, endedDeviceRowsForgottenPerRoundMax);
     if (macro !== undefined) await forgetStaleMacroState(context.database, now, macro.limits);
   }
   return done > 0;

@@ -17,7 +17,7 @@ import {
   activeBindingByKid,
   activeBindingOf,
   devicePushForm,
-  forgetDeviceCertificates,
+  forgetEndedDeviceKeys,
   recordDeviceCertificate,
   recordDeviceStream,
   revokeBinding,
@@ -94,7 +94,7 @@ describe('key bindings at the FSP', () => {
       expect(await formOf(kid, 'a')).toEqual({ pushFormat: 'v1', holdsCertificate: false });
     });
 
-    it("forgets the certificates of a device whose binding ended, and keeps an active device's", async () => {
+    it("forgets the certificates and the stream form of a device whose binding ended, and keeps an active device's", async () => {
       const now = gateway.now();
       const kept = await enrolCustomer(gateway.database, xbank, 'kept');
       const ended = await enrolCustomer(gateway.database, xbank, 'ended');
@@ -106,11 +106,21 @@ describe('key bindings at the FSP', () => {
           now,
         );
       await revokeBinding(gateway.database, 'xbank', ended.serialNumber, now);
-      expect(await forgetDeviceCertificates(gateway.database, now, 1)).toBe(1);
-      expect(await forgetDeviceCertificates(gateway.database, now, 10)).toBeGreaterThanOrEqual(1);
+      const streamRows = async (kid: string) =>
+        (await gateway.database.query('SELECT 1 FROM device_streams WHERE signing_kid = $1', [kid])).rows
+          .length;
+      // One row of each table a round at most: the ended key's certificate and its stream row.
+      expect(await forgetEndedDeviceKeys(gateway.database, now, 1)).toBe(2);
+      expect(await forgetEndedDeviceKeys(gateway.database, now, 10)).toBeGreaterThanOrEqual(1);
       expect((await formOf(ended.signing.kid, 'd')).holdsCertificate).toBe(false);
       expect((await formOf(ended.signing.kid, 'e')).holdsCertificate).toBe(false);
+      expect(await streamRows(ended.signing.kid)).toBe(0);
       expect((await formOf(kept.signing.kid, 'd')).holdsCertificate).toBe(true);
+      expect(await streamRows(kept.signing.kid)).toBe(1);
+      expect(await devicePushForm(gateway.database, kept.signing.kid, undefined)).toEqual({
+        pushFormat: 'v2',
+        holdsCertificate: false,
+      });
     });
   });
 

@@ -341,20 +341,26 @@ export async function registerAlias(sql: Sql, msisdn: string, partyId: string): 
   await addAlias(sql, alias, partyId);
 }
 
+/** A device key whose binding is revoked, expired or gone: no push goes to it again. */
+const bindingEnded = `NOT EXISTS (
+  SELECT 1 FROM key_bindings k
+  WHERE k.signing_kid = d.signing_kid AND k.revoked_at IS NULL AND k.not_after > $1)`;
+
 /**
- * Housekeeping: forgets the certificates recorded for device keys whose
- * binding is revoked, expired or gone (no push goes to them again); at most
- * `batchMax` rows a round. Returns how many.
+ * Housekeeping: forgets what was recorded for device keys whose binding
+ * ended: the certificates they held (device_certificates) and what their
+ * wallet said at its last stream open (device_streams); at most `batchMax`
+ * rows of each a round. Returns how many rows in all.
  */
-export async function forgetDeviceCertificates(sql: Sql, now: Date, batchMax: number): Promise<number> {
-  const { rowCount } = await sql.query(
-    `DELETE FROM device_certificates WHERE ctid IN (
-       SELECT d.ctid FROM device_certificates d
-       WHERE NOT EXISTS (
-         SELECT 1 FROM key_bindings k
-         WHERE k.signing_kid = d.signing_kid AND k.revoked_at IS NULL AND k.not_after > $1)
-       LIMIT $2)`,
-    [now.toISOString(), batchMax],
-  );
-  return rowCount;
+export async function forgetEndedDeviceKeys(sql: Sql, now: Date, batchMax: number): Promise<number> {
+  let forgotten = 0;
+  for (const table of ['device_certificates', 'device_streams'] as const) {
+    const { rowCount } = await sql.query(
+      `DELETE FROM ${table} WHERE ctid IN (
+         SELECT d.ctid FROM ${table} d WHERE ${bindingEnded} LIMIT $2)`,
+      [now.toISOString(), batchMax],
+    );
+    forgotten += rowCount;
+  }
+  return forgotten;
 }
