@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMpayError } from '@mpay/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { beginCaRotation, retireCa, switchCa } from './ca-rotation.ts';
-import { pkiLockFileName } from './lock.ts';
+import { pkiLockFileName, withPkiLock } from './lock.ts';
 import {
   type DeploymentInstitution,
   ensureDeploymentPki,
@@ -81,6 +81,54 @@ describe("the pki folder's lock", () => {
       `${lockPath()}: took over the lock of process ${pid} (since 2026-12-01T00:00:00.000Z), which no longer runs`,
     ]);
     await expect(stat(lockPath())).rejects.toThrow(/ENOENT/);
+  });
+
+  it('lets one command only take over a stale lock when many try at once; the others get PKI_BUSY', async () => {
+    const folder = await mkdtemp(join(dataDir, 'race-'));
+    const stale = JSON.stringify({ pid: deadPid(), startedAt: '2026-12-01T00:00:00.000Z' });
+    for (let round = 0; round < 5; round += 1) {
+      await writeFile(join(folder, pkiLockFileName), stale);
+      let inside = 0;
+      let most = 0;
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 16 }, async (_, index) => {
+          // Staggered: some start while another is between its reads, its removal and its create.
+          for (let turn = 0; turn < index % 4; turn += 1) await stat(folder);
+          return withPkiLock(folder, { now: new Date(), note: () => undefined }, async () => {
+            inside += 1;
+            most = Math.max(most, inside);
+            // Hold it across some turns of the event loop and the thread pool: the others' steps run meanwhile.
+            for (let turn = 0; turn < 20; turn += 1) await readdir(folder);
+            inside -= 1;
+          });
+        }),
+      );
+      expect(most, `round ${round}: holders at once`).toBe(1);
+      const won = outcomes.filter((outcome) => outcome.status === 'fulfilled').length;
+      expect(won, `round ${round}: commands that got the lock`).toBeGreaterThanOrEqual(1);
+      for (const outcome of outcomes)
+        if (outcome.status === 'rejected')
+          expect((outcome.reason as { code?: unknown }).code).toBe('PKI_BUSY');
+      // Nothing of the takeover is left behind: the folder is as empty as before.
+      expect(await readdir(folder)).toEqual([]);
+    }
+  });
+
+  it('refuses, naming both files, while the marker of a takeover cut short is left', async () => {
+    const folder = await mkdtemp(join(dataDir, 'cut-'));
+    const stale = JSON.stringify({ pid: deadPid(), startedAt: '2026-12-01T00:00:00.000Z' });
+    await writeFile(join(folder, pkiLockFileName), stale);
+    const digest = createHash('sha256').update(stale, 'utf8').digest('hex').slice(0, 32);
+    const marker = join(folder, `${pkiLockFileName}.takeover-${digest}`);
+    await writeFile(marker, stale);
+    const refused = await failureOf(
+      withPkiLock(folder, { now: new Date(), note: () => undefined }, async () => 1),
+    );
+    expect(refused.code).toBe('PKI_BUSY');
+    expect(refused.detail).toContain(marker);
+    // Deleted as the message says: the next command takes the stale lock over.
+    await rm(marker);
+    expect(await withPkiLock(folder, { now: new Date(), note: () => undefined }, async () => 2)).toBe(2);
   });
 
   it('tells a pid reused by another process from the holder by its start time in /proc', async () => {

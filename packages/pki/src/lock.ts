@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,9 +18,8 @@ import { isInstitutionId } from './naming.ts';
  * The lock file is created with O_EXCL and holds the holder's pid and start
  * time. A holder that is alive gives PKI_BUSY naming its pid; a pid that no
  * longer runs (a command killed) left a stale lock, taken over with a note.
- * Known limit: two commands taking over the same stale lock at the same
- * moment could both get it (the file is read again just before it is
- * removed, which leaves a window of microseconds). A pid reused by an
+ * Two commands taking over the same stale lock at once: one gets it
+ * (`takeOverStale`). A pid reused by an
  * unrelated process is told apart by the process's start time in /proc
  * (`startTicks`, kept in the lock); where /proc is not there, such a pid
  * makes the lock look held (the message says to delete the file then).
@@ -95,6 +95,31 @@ function busy(path: string, why: string): MpayError {
 }
 
 /**
+ * Replaces the stale lock whose text is `stale` by ours. Removing a file and
+ * creating another is two steps: two commands doing both at once could each
+ * remove the other's fresh lock and both hold one. So the right to remove
+ * this stale lock is itself taken first, with O_EXCL, as a marker named by a
+ * digest of its text (`pki.lock.takeover-<digest>`): one command only holds it;
+ * under it, the lock is read again and removed only while it is still that
+ * stale text. The marker is removed once done; a command that comes later
+ * reads the new holder's lock and is told PKI_BUSY. A command killed while
+ * holding a marker leaves it (and the stale lock): the next get PKI_BUSY
+ * naming both files.
+ */
+async function takeOverStale(path: string, stale: string, holder: LockHolder): Promise<void> {
+  const marker = `${path}.takeover-${createHash('sha256').update(stale, 'utf8').digest('hex').slice(0, 32)}`;
+  if (!(await tryCreate(marker, holder)))
+    throw busy(path, `another command is taking over its stale lock (if none runs, delete ${marker})`);
+  try {
+    if ((await readFile(path, 'utf8').catch(() => undefined)) === stale) await rm(path, { force: true });
+    if (!(await tryCreate(path, holder)))
+      throw busy(path, 'taken by another command while a stale lock was being taken over');
+  } finally {
+    await rm(marker, { force: true });
+  }
+}
+
+/**
  * Takes the folder's lock (`folder` must exist), runs `work`, releases the
  * lock in `finally`. `note` hears of a stale lock taken over.
  */
@@ -114,13 +139,11 @@ export async function withPkiLock<T>(
     const text = await readFile(path, 'utf8').catch(() => undefined);
     const found = text === undefined ? undefined : holderOf(text);
     // Unreadable or half written: maybe a holder between its create and its write; never taken over.
-    if (found === undefined) throw busy(path, 'held by a command whose lock cannot be read');
+    if (text === undefined || found === undefined)
+      throw busy(path, 'held by a command whose lock cannot be read');
     if (isAlive(found))
       throw busy(path, `held by process ${found.pid} (since ${found.startedAt}), which is still running`);
-    // The same stale content still there (not another command's fresh lock): remove it, then create ours.
-    if ((await readFile(path, 'utf8').catch(() => undefined)) === text) await rm(path, { force: true });
-    if (!(await tryCreate(path, holder)))
-      throw busy(path, 'taken by another command while a stale lock was being taken over');
+    await takeOverStale(path, text, holder);
     options.note(
       `${path}: took over the lock of process ${found.pid} (since ${found.startedAt}), which no longer runs`,
     );
