@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MpayError } from '@mpay/protocol';
+import { processStartTicks, processStillRuns } from '@mpay/storage/process-identity';
 import { isInstitutionId } from './naming.ts';
 
 /**
@@ -34,17 +34,6 @@ interface LockHolder {
   readonly startTicks?: string;
 }
 
-/** A process's start time in clock ticks since boot, from /proc; undefined where there is none. */
-function startTicksOf(pid: number | 'self'): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
 function holderOf(text: string): LockHolder | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockHolder>;
@@ -59,15 +48,9 @@ function holderOf(text: string): LockHolder | undefined {
   }
 }
 
-/** Whether the holder still runs (EPERM: it does, as another user), and is the same process, not a reuse of its pid. */
+/** Whether the holder still runs, and is the same process, not a reuse of its pid. */
 function isAlive(holder: LockHolder): boolean {
-  try {
-    process.kill(holder.pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  const now = startTicksOf(holder.pid);
-  return holder.startTicks === undefined || now === undefined || now === holder.startTicks;
+  return processStillRuns(holder.pid, holder.startTicks);
 }
 
 async function tryCreate(path: string, holder: LockHolder): Promise<boolean> {
@@ -129,7 +112,7 @@ export async function withPkiLock<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   const path = join(folder, pkiLockFileName);
-  const startTicks = startTicksOf('self');
+  const startTicks = processStartTicks('self');
   const holder: LockHolder = {
     pid: process.pid,
     startedAt: options.now.toISOString(),

@@ -138,6 +138,20 @@ function rotationPathsIn(folder: string): CaRotationPaths {
   };
 }
 
+/** The two places a CA other than the current one may be, in the order they are examined: the next, then the previous. */
+function otherCaSlots(rotation: CaRotationPaths): readonly {
+  readonly paths: { readonly certPath: string; readonly proofPath: string };
+  readonly role: Exclude<CaRole, 'current'>;
+}[] {
+  return [
+    { paths: rotation.next, role: 'next' },
+    {
+      paths: { certPath: rotation.previousCertPath, proofPath: rotation.previousProofPath },
+      role: 'previous',
+    },
+  ];
+}
+
 /** The CA files of a rotation: the next CA (key, certificate, proof) and the previous one (certificate, proof). */
 export function caRotationPathsOf(dataDir: string): CaRotationPaths {
   return rotationPathsIn(pkiDirOf(dataDir));
@@ -505,10 +519,7 @@ export async function loadCaTrustBundle(
   ];
   const warnings: string[] = [];
   const rotation = rotationPathsIn(dirname(caCertPath));
-  for (const [paths, role] of [
-    [rotation.next, 'next'],
-    [{ certPath: rotation.previousCertPath, proofPath: rotation.previousProofPath }, 'previous'],
-  ] as const) {
+  for (const { paths, role } of otherCaSlots(rotation)) {
     const found = await examineOtherCa(paths, role, certificate, now);
     if (found === undefined || found.kind === 'current') continue;
     if (found.kind === 'refused') {
@@ -945,10 +956,7 @@ export async function listDeploymentPki(
     },
   ];
   // Listed even when left out of the bundle (expired, no proof: the list says so): what the folder holds.
-  for (const [paths, role] of [
-    [rotation.next, 'next'],
-    [{ certPath: rotation.previousCertPath, proofPath: rotation.previousProofPath }, 'previous'],
-  ] as const) {
+  for (const { paths, role } of otherCaSlots(rotation)) {
     const found = await examineOtherCa(paths, role, currentCertificate, now);
     if (found === undefined || found.kind === 'current') continue;
     if (found.kind === 'trusted') {

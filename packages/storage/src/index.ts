@@ -22,5 +22,6 @@ export {
 } from './notifications.ts';
 export { type OpenDatabaseOptions, openDatabase } from './open.ts';
 export { dropPostgresSchema } from './postgres.ts';
+export { processStartTicks, processStillRuns } from './process-identity.ts';
 export { type StatementCount, statementCounts } from './statement-meter.ts';
 export { openTestDatabase, testBackend } from './testing.ts';

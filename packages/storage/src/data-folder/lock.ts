@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { MpayError } from '@mpay/protocol';
+import { processStartTicks, processStillRuns } from '../process-identity.ts';
 import { describeFileError } from './inspect.ts';
 
 /**
@@ -39,28 +39,6 @@ export function lockPathOf(folder: string): string {
   return `${folder}.lock`;
 }
 
-/** The start time of a process in clock ticks since boot, read from /proc; undefined where there is none. */
-function startTicksOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, under another user.
-    return (error as { code?: unknown }).code === 'EPERM';
-  }
-}
-
 function parseOwner(text: string): LockOwner | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockOwner>;
@@ -79,9 +57,7 @@ function parseOwner(text: string): LockOwner | undefined {
 /** Whether the owner may still be running: on another host it always may. */
 function ownerAlive(owner: LockOwner): boolean {
   if (owner.host !== hostname()) return true;
-  if (!processExists(owner.pid)) return false;
-  const ticks = startTicksOf(owner.pid);
-  return owner.startTicks === undefined || ticks === undefined || ticks === owner.startTicks;
+  return processStillRuns(owner.pid, owner.startTicks);
 }
 
 function inUse(folder: string, path: string, owner: LockOwner): MpayError {
@@ -105,7 +81,7 @@ export async function lockDataFolder(folder: string): Promise<DataFolderLock> {
   const owner: LockOwner = {
     pid: process.pid,
     host: hostname(),
-    startTicks: startTicksOf(process.pid),
+    startTicks: processStartTicks(process.pid),
     lockedAt: new Date().toISOString(),
   };
   const content = `${JSON.stringify(owner)}\n`;
