@@ -36,6 +36,14 @@ export {
   verifyClaims,
 } from './claims.ts';
 export { decodeBase64url, encodeBase64url } from './encoding.ts';
+export {
+  answerKeyLabel,
+  answerKeyOf,
+  decryptAnswer,
+  encryptAnswer,
+  encryptToWithAnswerKey,
+  type RequestWithAnswerKey,
+} from './jwe/answer-key.ts';
 export { type DecryptionKey, decryptCompact, decryptDirect, decryptWith } from './jwe/decrypt.ts';
 export { type EncryptDirectOptions, type EncryptOptions, encryptDirect, encryptTo } from './jwe/encrypt.ts';
 export type { DecryptOptions, JweProtectedHeader } from './jwe/header.ts';
