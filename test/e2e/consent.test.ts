@@ -1,12 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { bankOperator, demoParties, type RunningBank } from '@mpay/cli';
-import { decryptWith, encryptTo, type PrivateJwk, type SigningKey, signPayload } from '@mpay/envelope';
+import {
+  decryptAnswer,
+  decryptWith,
+  encryptTo,
+  encryptToWithAnswerKey,
+  type PrivateJwk,
+  type SigningKey,
+  signPayload,
+} from '@mpay/envelope';
 import { signRequest } from '@mpay/http-client';
 import { customerSignedContent, type ImsMessage, imsToJson } from '@mpay/protocol';
 import { type DeviceKeys, enrolDevice, fspEncryptionKey, unlockKeystore } from '@mpay/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePartyKeys } from '../../cli/src/platform/identities.ts';
 import { receiptJwsOf } from '../../packages/sdk/src/wallet/receipt.ts';
+import { rejectedCodeOf } from '../support/code-of.ts';
 import { paymentSettledDeadlineMs } from '../support/deadlines.ts';
 import { postRaw, startTestPlatform, suitePolicy, type TestPlatform } from './harness.ts';
 
@@ -519,6 +528,26 @@ describe('confirmation, decline and replays at the gateway', () => {
     expect(compact.startsWith('{')).toBe(true);
     expect(compact.length).toBeLessThan(whole.length / 2);
     expect(receiptJwsOf(compact, view.message, test.fsp.id)).toBe(whole);
-    expect((await postRaw(`${url}?receipt=v3`, 'x')).code).toBe('REQUEST_INVALID');
+    // receipt/v3: the same compact form under this confirmation's own answer key (dir), which only its sender and
+    // the FSP can derive; not a JWE to the device's key.
+    const sent = await encryptToWithAnswerKey(
+      JSON.stringify({ consent: genuine }),
+      fspEncryptionKey(test.fsp),
+    );
+    const v3 = await postRaw(`${url}?receipt=v3`, sent.jwe);
+    expect(v3.status).toBe(200);
+    const underAnswerKey = new TextDecoder().decode(
+      await decryptAnswer(String(v3.body.receipt), sent.answerKey),
+    );
+    expect(receiptJwsOf(underAnswerKey, view.message, test.fsp.id)).toBe(whole);
+    expect(await rejectedCodeOf(decryptWith(String(v3.body.receipt), [encryption]))).toBe(
+      'CRYPTO_ALGORITHM_REJECTED',
+    );
+    // A form this gateway does not know reads as v1, the whole JWS, which every wallet reads (never a 400).
+    const unknown = await postRaw(
+      `${url}?receipt=v9`,
+      await encryptTo(JSON.stringify({ consent: genuine }), fspEncryptionKey(test.fsp)),
+    );
+    expect(await opened(unknown)).toBe(whole);
   });
 });

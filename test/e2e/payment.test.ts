@@ -65,9 +65,9 @@ describe('an iMS payment end to end over HTTP', () => {
     /** The push of one payment as the device gets it (the polling list), decrypted. */
     const pushOf = async (paymentId: string) => {
       const path = '/devices/payment-requests';
-      const page = (await (
-        await fetch(`${test.platform.urls.gateway}${path}`, { headers: await signed(path) })
-      ).json()) as { requests: { paymentId: string; message: string }[] };
+      const answer = await fetch(`${test.platform.urls.gateway}${path}`, { headers: await signed(path) });
+      expect(answer.headers.get('content-encoding')).toBe('gzip');
+      const page = (await answer.json()) as { requests: { paymentId: string; message: string }[] };
       const jwe = page.requests.find((pending) => pending.paymentId === paymentId)?.message;
       if (jwe === undefined) throw new Error(`payment ${paymentId} is not waiting for the device`);
       return { jwe, push: JSON.parse(new TextDecoder().decode(await decryptWith(jwe, [keys.encryption]))) };
@@ -77,6 +77,12 @@ describe('an iMS payment end to end over HTTP', () => {
     const wallet = test.wallet();
     await wallet.unlock(customer.pin);
 
+    // The stream comes gzipped to a device that takes gzip (fetch asks for it and decodes it); the page too (pushOf).
+    const zipped = await fetch(`${test.platform.urls.gateway}/devices/events`, {
+      headers: await signed('/devices/events'),
+    });
+    expect(zipped.headers.get('content-encoding')).toBe('gzip');
+    await zipped.body?.cancel();
     // A wallet that does not say it reads v2 (an older page): the whole message, both signatures attached.
     expect(await openStream('/devices/events')).toBe(200);
     const before = await request();
@@ -261,6 +267,24 @@ describe('an iMS payment end to end over HTTP', () => {
     );
     expect(replay.status).toBe(200);
     expect(replay.body.status).toBe('completed');
+    expect((await test.balances()).customer).toBe(before.customer - 1_00n);
+    // Asked as the wallet asks (receipt/v3): the answer gzipped (fetch asks for gzip and decodes it), the receipt
+    // under the confirmation's own answer key (dir: no ephemeral key of its own); v2: a JWE to the device's key.
+    const algorithmOf = (jwe: string) =>
+      (JSON.parse(Buffer.from(jwe.split('.')[0]!, 'base64url').toString('utf8')) as { alg: string }).alg;
+    for (const [form, algorithm] of [
+      ['v3', 'dir'],
+      ['v2', 'ECDH-ES'],
+    ] as const) {
+      const answer = await fetch(
+        `${test.platform.urls.gateway}/payments/${view.paymentId}/confirmation?receipt=${form}`,
+        { method: 'POST', headers: { 'content-type': 'application/jose' }, body: trace[0]! },
+      );
+      expect(answer.status, form).toBe(200);
+      expect(answer.headers.get('content-encoding'), form).toBe('gzip');
+      const { receipt } = (await answer.json()) as { receipt: string };
+      expect(algorithmOf(receipt), form).toBe(algorithm);
+    }
     expect((await test.balances()).customer).toBe(before.customer - 1_00n);
   });
 });

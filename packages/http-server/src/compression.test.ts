@@ -67,6 +67,9 @@ describe('gzipAnswers, over real HTTP', () => {
     app.get('/big', { onSend: gzipAnswers() }, async () => big);
     app.get('/small', { onSend: gzipAnswers() }, async () => ({ ok: true }));
     app.get('/plain', async () => big);
+    app.get('/varies', { onSend: gzipAnswers() }, async (_request, reply) =>
+      reply.header('vary', ['origin', 'accept-language']).send(big),
+    );
     app.get('/error', { onSend: gzipAnswers({ minimumBytes: 0, level: 6 }) }, async (_request, reply) =>
       reply.code(404).send({ error: { code: 'PAYMENT_UNKNOWN', message: 'No such payment.' } }),
     );
@@ -125,6 +128,12 @@ describe('gzipAnswers, over real HTTP', () => {
     const plain = await raw('/plain', 'gzip');
     expect(plain.headers['content-encoding']).toBeUndefined();
     expect(plain.headers.vary).toBeUndefined();
+  });
+
+  it('adds accept-encoding to a Vary the route set, as a string or as several values', async () => {
+    const answer = await raw('/varies', 'gzip');
+    expect(answer.headers.vary).toBe('origin, accept-language, accept-encoding');
+    expect(answer.headers['content-encoding']).toBe('gzip');
   });
 
   it('gzips an error answer too, and fetch reads it back transparently', async () => {

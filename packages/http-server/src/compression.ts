@@ -74,7 +74,7 @@ export function acceptsGzip(header: string | readonly string[] | undefined): boo
 /** Adds `accept-encoding` to the answer's Vary (its body depends on it), keeping what a route set. */
 export function varyOnAcceptEncoding(reply: FastifyReply): void {
   const current = reply.getHeader('vary');
-  const members = (typeof current === 'string' ? current : '')
+  const members = (Array.isArray(current) ? current.join(',') : typeof current === 'string' ? current : '')
     .split(',')
     .map((member) => member.trim())
     .filter((member) => member !== '');

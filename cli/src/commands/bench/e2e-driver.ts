@@ -149,7 +149,11 @@ async function driveIms(config: DriverConfig, send: SendToParent): Promise<Drive
   const merchant = await merchantClient(config.merchant, config.gatewayUrl, config.bankUrls, fsp);
   // The devices reach the gateway through a counting proxy (the simulator's shaper, shaping nothing): their bytes
   // on the wire, compressed and framed as sent, beside what their fetch saw.
-  const proxy = await Shaper.start({ upstream: upstreamOf(config.gatewayUrl) });
+  // Each device holds its event stream and a connection or two for its requests: room for all of them.
+  const proxy = await Shaper.start({
+    upstream: upstreamOf(config.gatewayUrl),
+    maxConnections: 4 * config.devices.length + 16,
+  });
   try {
     meter.deviceWire = () => {
       const counters = proxy.snapshot();

@@ -126,6 +126,11 @@ class Link {
     const profile = this.shaper.profile;
     const now = performance.now();
     if (profile === undefined) {
+      // Nothing to shape: forwarded at once (no timer hop), counted, with the target's back-pressure.
+      if (this.#queue.length === 0 && !this.#closed) {
+        this.#forward(data);
+        return;
+      }
       this.#enqueue(Math.max(now, this.#lastDelivery), data);
       return;
     }
@@ -161,6 +166,14 @@ class Link {
       }
       this.#enqueue(Math.max(delivery, this.#lastDelivery), piece);
     }
+  }
+
+  #forward(data: Buffer): void {
+    if (!this.target.destroyed && !this.target.write(data)) {
+      this.source.pause();
+      this.target.once('drain', () => this.source.resume());
+    }
+    this.shaper.delivered(this, data.length);
   }
 
   #enqueue(at: number, data: Buffer): void {

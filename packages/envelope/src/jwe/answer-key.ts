@@ -1,12 +1,11 @@
 import { MpayError } from '@mpay/protocol';
 import { CompactEncrypt } from 'jose';
-import { CONTENT_ENCRYPTION_ALGORITHM } from '../algorithms.ts';
 import { encodeUtf8 } from '../encoding.ts';
 import { importPrivateKey, importPublicKey } from '../keys/import.ts';
 import type { PrivateJwk, PublicJwk } from '../keys/jwk.ts';
 import type { DecryptionKey } from './decrypt.ts';
 import { decryptDirect } from './decrypt.ts';
-import { type EncryptOptions, encryptDirect } from './encrypt.ts';
+import { buildHeader, type EncryptOptions, encryptDirect } from './encrypt.ts';
 import { readJweHeader } from './header.ts';
 
 /**
@@ -65,15 +64,10 @@ export async function encryptToWithAnswerKey(
   const ephemeral = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, [
     'deriveBits',
   ]);
-  const header = {
-    alg: recipient.alg,
-    enc: CONTENT_ENCRYPTION_ALGORITHM,
-    kid: recipient.kid,
-    ...(options.contentType === undefined ? {} : { cty: options.contentType }),
-  };
+  const header = buildHeader({ alg: recipient.alg, kid: recipient.kid }, options.contentType);
   const bytes = typeof plaintext === 'string' ? encodeUtf8(plaintext) : plaintext;
   const jwe = await new CompactEncrypt(bytes)
-    .setProtectedHeader(header)
+    .setProtectedHeader({ ...header })
     .setKeyManagementParameters({ epk: ephemeral.privateKey })
     .encrypt(recipient.cryptoKey);
   const sharedSecret = await crypto.subtle.deriveBits(

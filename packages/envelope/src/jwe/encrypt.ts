@@ -52,7 +52,8 @@ export function requireSessionKey(sessionKey: unknown): asserts sessionKey is Ui
   }
 }
 
-function buildHeader(
+/** The protected header of every JWE made here: alg, A256GCM, the key's kid, the plaintext's media type. */
+export function buildHeader(
   key: { alg: JweProtectedHeader['alg']; kid: string | undefined },
   contentType: string | undefined,
 ): JweProtectedHeader {

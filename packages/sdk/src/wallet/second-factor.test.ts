@@ -1,9 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  answerKeyOf,
   decryptWith,
   encodeBase64url,
+  encryptAnswer,
   encryptTo,
+  encryptToWithAnswerKey,
   type GeneratedKeyPair,
   generateEncryptionKeyPair,
   generateSigningKeyPair,
@@ -178,6 +181,14 @@ describe('Wallet.confirm at the large level', () => {
   const confirmations: unknown[] = [];
   /** Who the stand-in signs the receipt as (another than the FSP: a receipt that does not verify). */
   let receiptIssuer: string | undefined;
+  /**
+   * How the stand-in answers `?receipt=`: `ignores` the whole JWS encrypted to the device's key whatever is
+   * asked (an FSP that ignores the parameter); `older` refuses v3 with REQUEST_INVALID as a gateway before v3
+   * did, answering v2 like `ignores`; `v3` under the confirmation's answer key; `wrong-key` under another key.
+   */
+  let answerMode: 'ignores' | 'older' | 'v3' | 'wrong-key' = 'ignores';
+  /** The `receipt` parameter of every confirmation the stand-in received. */
+  const asked: string[] = [];
 
   beforeAll(async () => {
     custody = await startFakeCustody();
@@ -199,12 +210,21 @@ describe('Wallet.confirm at the large level', () => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', async () => {
-        // The wallet asks for receipt/v2; this FSP answers the whole JWS, which every wallet reads.
-        const paymentId =
-          /^\/payments\/([^/?]+)\/confirmation\?receipt=v2$/.exec(request.url ?? '')?.[1] ?? '';
-        const plaintext = await decryptWith(Buffer.concat(chunks).toString('utf8'), [
-          setup.fspKeys.encryption.privateJwk,
-        ]);
+        const [, paymentId = '', form = ''] =
+          /^\/payments\/([^/?]+)\/confirmation\?receipt=(v\d)$/.exec(request.url ?? '') ?? [];
+        asked.push(form);
+        if (answerMode === 'older' && form === 'v3') {
+          const refusal = {
+            error: {
+              code: 'REQUEST_INVALID',
+              message: 'querystring/receipt must be equal to one of the allowed values',
+            },
+          };
+          response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(refusal));
+          return;
+        }
+        const jwe = Buffer.concat(chunks).toString('utf8');
+        const plaintext = await decryptWith(jwe, [setup.fspKeys.encryption.privateJwk]);
         confirmations.push(JSON.parse(new TextDecoder().decode(plaintext)).consent);
         const receipt = await signPayload(
           { receipt: { paymentId, status: 'completed' } },
@@ -216,10 +236,16 @@ describe('Wallet.confirm at the large level', () => {
           },
           setup.fspKeys.signing.privateJwk,
         );
-        const body = JSON.stringify({
-          status: 'completed',
-          receipt: await encryptTo(receipt, keystore.encryptionPublicJwk),
-        });
+        const otherKey = (
+          await encryptToWithAnswerKey('another confirmation', setup.fspKeys.encryption.publicJwk)
+        ).answerKey;
+        const sealed =
+          answerMode === 'v3'
+            ? await encryptAnswer(receipt, await answerKeyOf(jwe, setup.fspKeys.encryption.privateJwk))
+            : answerMode === 'wrong-key'
+              ? await encryptAnswer(receipt, otherKey)
+              : await encryptTo(receipt, keystore.encryptionPublicJwk);
+        const body = JSON.stringify({ status: 'completed', receipt: sealed });
         response.writeHead(200, { 'content-type': 'application/json' }).end(body);
       });
     });
@@ -295,6 +321,45 @@ describe('Wallet.confirm at the large level', () => {
     // A resend is the same confirmation, byte for byte, with no code asked again.
     await session.confirm(request, pin);
     expect(confirmations.at(-1)).toEqual(sent);
+  });
+
+  it('asks for receipt/v3 and opens an answer under its confirmation’s answer key, or one to its own key', async () => {
+    const session = new Wallet({ gatewayUrl, keystore: structuredClone(keystore), fsp: setup.fsp });
+    await session.unlock(pin);
+    for (const mode of ['v3', 'ignores'] as const) {
+      answerMode = mode;
+      const request = await largeRequest(session);
+      asked.length = 0;
+      const receipt = await session.confirm(request, pin, { secondFactorCode: '359152' });
+      expect(receipt.payload, mode).toMatchObject({ receipt: { paymentId: request.paymentId } });
+      expect(asked, mode).toEqual(['v3']);
+    }
+    answerMode = 'ignores';
+  });
+
+  it('asks again for receipt/v2 with the same confirmation when an older gateway refuses v3', async () => {
+    const session = new Wallet({ gatewayUrl, keystore: structuredClone(keystore), fsp: setup.fsp });
+    await session.unlock(pin);
+    answerMode = 'older';
+    const request = await largeRequest(session);
+    asked.length = 0;
+    const sent = confirmations.length;
+    const receipt = await session.confirm(request, pin, { secondFactorCode: '359152' });
+    expect(receipt.payload).toMatchObject({ receipt: { paymentId: request.paymentId } });
+    expect(asked).toEqual(['v3', 'v2']);
+    // Refused before anything was read: the stand-in decrypted one confirmation, the v2 one.
+    expect(confirmations).toHaveLength(sent + 1);
+    answerMode = 'ignores';
+  });
+
+  it('an answer under another answer key is RECEIPT_UNVERIFIED, never a refusal', async () => {
+    const session = new Wallet({ gatewayUrl, keystore: structuredClone(keystore), fsp: setup.fsp });
+    await session.unlock(pin);
+    answerMode = 'wrong-key';
+    const request = await largeRequest(session);
+    const code = await codeOf(session.confirm(request, pin, { secondFactorCode: '359152' }));
+    answerMode = 'ignores';
+    expect(code).toBe('RECEIPT_UNVERIFIED');
   });
 
   it('a small payment needs no code and carries none', async () => {

@@ -1,4 +1,13 @@
-import { decodeBase64url, decryptWith, encryptTo, openPrivateData, signPayload } from '@mpay/envelope';
+import {
+  decodeBase64url,
+  decryptAnswer,
+  decryptWith,
+  encryptTo,
+  encryptToWithAnswerKey,
+  openPrivateData,
+  type RequestWithAnswerKey,
+  signPayload,
+} from '@mpay/envelope';
 import { errorFromAnswer, fetchFor, readBounded, requestJson, signRequest } from '@mpay/http-client';
 import {
   customerDeclineContent,
@@ -56,8 +65,30 @@ export interface WalletOptions {
 
 /** How long the wallet waits for a merchant certificate it lost (the stream's later events wait too). */
 const certificateFetchTimeoutMs = 10_000;
+/** Whether a compact JWE's header says `dir` (an answer under its request's answer key); read unverified, decryption decides. */
+function isDirectJwe(jwe: string): boolean {
+  const header = decodeBase64url(jwe.slice(0, Math.max(0, jwe.indexOf('.'))));
+  if (header === undefined) return false;
+  try {
+    return (JSON.parse(new TextDecoder().decode(header)) as { alg?: unknown }).alg === 'dir';
+  } catch {
+    return false;
+  }
+}
+
 /** Signed confirmations a wallet keeps to resend after a lost answer. */
 const confirmationsKeptMax = 64;
+
+/**
+ * A confirmation kept to resend after a lost answer: the JWE as sent, the
+ * message it confirmed (to rebuild a receipt/v2), and the answer key its
+ * own key agreement gave (a receipt/v3 answer comes under it; memory only).
+ */
+interface KeptConfirmation {
+  readonly jwe: string;
+  readonly message: ImsMessage;
+  readonly answerKey: Uint8Array;
+}
 /** An answer read at most: a payment's evidence file (@mpay/merkle's receiptBytesMax: 32 messages and a proof). */
 const answerBytesMax = 4 * 1024 * 1024;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -119,7 +150,7 @@ export class Wallet {
   readonly #keystore: WalletKeystoreData;
   readonly #sessionPinTriesMax: number;
   /** Per payment: the confirmation as sent, and the message it signed (what a receipt/v2 is rebuilt from). */
-  readonly #confirmations = new Map<string, { readonly jwe: string; readonly message: ImsMessage }>();
+  readonly #confirmations = new Map<string, KeptConfirmation>();
   /** The merchant certificates verified here, which a push/v2 may name by reference. */
   readonly #certificates = new MerchantCertificates();
   #session: Session | undefined;
@@ -533,22 +564,34 @@ export class Wallet {
     const keys = await this.#keysFor(pin);
     kept ??= this.#confirmations.get(request.paymentId);
     if (kept === undefined) {
-      kept = { jwe: await this.#signConfirmation(request, keys, secondFactorCode), message: request.message };
+      kept = { ...(await this.#signConfirmation(request, keys, secondFactorCode)), message: request.message };
       this.#remember(request.paymentId, kept);
     }
-    const { jwe, message } = kept;
+    const { jwe, message, answerKey } = kept;
     const deadline = Date.now() + (options.waitMs ?? 60_000);
+    // receipt/v3: this wallet rebuilds the receipt from the message it confirmed (./receipt.ts), and the answer
+    // comes under this confirmation's answer key. A gateway older than v3 refuses the parameter: v2 then.
+    let receiptForm: 'v3' | 'v2' = 'v3';
     for (let attempt = 0; ; attempt += 1) {
-      const { body } = await requestJson<{ status: string; receipt?: string }>(
-        // receipt/v2: this wallet rebuilds the receipt from the message it confirmed (./receipt.ts).
-        `${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation?receipt=v2`,
-        { body: jwe, contentType: 'application/jose', timeoutMs: 30_000 },
-      );
-      if (body.receipt !== undefined) {
-        this.#trace('receipt (encrypted)', 'jwe', this.partyId, body.receipt);
+      let answer: { status: string; receipt?: string };
+      try {
+        ({ body: answer } = await requestJson<{ status: string; receipt?: string }>(
+          `${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation?receipt=${receiptForm}`,
+          { body: jwe, contentType: 'application/jose', timeoutMs: 30_000 },
+        ));
+      } catch (error) {
+        if (receiptForm === 'v3' && isMpayError(error, 'REQUEST_INVALID')) {
+          receiptForm = 'v2';
+          continue;
+        }
+        throw error;
+      }
+      if (answer.receipt !== undefined) {
+        const receiptJwe = answer.receipt;
+        this.#trace('receipt (encrypted)', 'jwe', this.partyId, receiptJwe);
         // The keys this call was authorised with: a lock meanwhile does not lose the receipt.
         // The bank has paid: a receipt that does not open or verify never reads as a refusal.
-        return await this.#openReceipt(body.receipt, request.paymentId, keys, message).catch(
+        return await this.#openReceipt(receiptJwe, request.paymentId, keys, message, answerKey).catch(
           (error: unknown) => {
             throw new MpayError('RECEIPT_UNVERIFIED', request.paymentId, { cause: error });
           },
@@ -556,7 +599,7 @@ export class Wallet {
       }
       // Authorised: the customer's bank has not answered yet. Ask again with the same confirmation.
       const remainingMs = deadline - Date.now();
-      if (remainingMs <= 0) throw new MpayError('SERVICE_UNAVAILABLE', `payment ${body.status}`);
+      if (remainingMs <= 0) throw new MpayError('SERVICE_UNAVAILABLE', `payment ${answer.status}`);
       await new Promise((resolve) =>
         setTimeout(resolve, Math.min(remainingMs, 250 * 2 ** Math.min(attempt, 4))),
       );
@@ -579,7 +622,7 @@ export class Wallet {
     request: PaymentRequestView,
     keys: UnlockedKeys,
     secondFactorCode: string | undefined,
-  ): Promise<string> {
+  ): Promise<RequestWithAnswerKey> {
     const message =
       secondFactorCode === undefined
         ? request.message
@@ -601,15 +644,15 @@ export class Wallet {
     this.#trace('customer-signature', 'jws', this.partyId, sign);
     // The FSP holds the message: only the signature, its three claims the FSP cannot name, and the sealed
     // code go back (consent/v1, the payload detached); the FSP re-attaches the payload it sent and verifies.
-    const jwe = await encryptTo(
+    const sent = await encryptToWithAnswerKey(
       JSON.stringify({ consent: detachedConsentOf(sign, message.address.from.secondFactor) }),
       fspEncryptionKey(this.#options.fsp),
     );
-    this.#trace('customer-to-fsp (encrypted)', 'jwe', this.#options.fsp.id, jwe);
-    return jwe;
+    this.#trace('customer-to-fsp (encrypted)', 'jwe', this.#options.fsp.id, sent.jwe);
+    return sent;
   }
 
-  #remember(paymentId: string, confirmation: { readonly jwe: string; readonly message: ImsMessage }): void {
+  #remember(paymentId: string, confirmation: KeptConfirmation): void {
     // Bounded: the oldest confirmations are forgotten first (their payments are long settled).
     if (this.#confirmations.size >= confirmationsKeptMax) {
       const oldest = this.#confirmations.keys().next().value;
@@ -653,14 +696,24 @@ export class Wallet {
     return this.#openReceipt(jwe, paymentId, this.#sessionKeys());
   }
 
-  /** `confirmed`: the message this phone confirmed, from which a `receipt/v2` answer is made whole. */
+  /**
+   * `confirmed`: the message this phone confirmed, from which a `receipt/v2`
+   * answer is made whole; `answerKey`: its confirmation's, under which a
+   * receipt/v3 answer (`dir`) comes. Anything else is encrypted to this
+   * device's key.
+   */
   async #openReceipt(
     jwe: string,
     paymentId: string,
     keys: UnlockedKeys,
     confirmed?: ImsMessage,
+    answerKey?: Uint8Array,
   ): Promise<Receipt> {
-    const plaintext = new TextDecoder().decode(await decryptWith(jwe, [keys.encryption]));
+    const opened =
+      answerKey !== undefined && isDirectJwe(jwe)
+        ? await decryptAnswer(jwe, answerKey)
+        : await decryptWith(jwe, [keys.encryption]);
+    const plaintext = new TextDecoder().decode(opened);
     const jws = receiptJwsOf(plaintext, confirmed, this.#options.fsp.id);
     const receipt = await verifyFspStatement(jws, this.#options.fsp, this.partyId, paymentId);
     this.#trace('receipt', 'jws', this.#options.fsp.id, jws);

@@ -1,36 +1,60 @@
 import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { createGunzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, within } from '../../../../test/support/deadlines.ts';
-import { EventStream } from './event-stream.ts';
+import { EventStream, eventStreamQueuedBytesMax } from './event-stream.ts';
 import { DeviceHub } from './hub.ts';
+
+/** An incompressible event of 8,000 characters. */
+function bigEvent(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(6_000))).toString('base64url');
+}
 
 /** A push as a device gets it: a JWE-sized run of base64url. */
 function pushData(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(1_400))).toString('base64url');
 }
 
-describe('device event streams, plain and gzipped, over real HTTP', () => {
+/**
+ * A hub and a server that opens an event stream per request as the devices
+ * route does (the path names the party), gzipped while the hub allows.
+ */
+function streamServer(compressedStreamsMax: number) {
   const hub = new DeviceHub({
     connectionsPerPartyMax: 4,
     connectionsMax: 10,
     heartbeatMs: 60_000,
-    compressedStreamsMax: 2,
+    compressedStreamsMax,
   });
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const stream = EventStream.open(response, request.headers, { compress: hub.mayCompress() });
     stream.write(': connected\n\n');
     hub.attach(String(request.url).slice(1), stream);
   });
+  return {
+    hub,
+    async listen(): Promise<number> {
+      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+      return (server.address() as { port: number }).port;
+    },
+    async close(): Promise<void> {
+      hub.close();
+      // A client that stopped reading would hold the server open.
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+describe('device event streams, plain and gzipped, over real HTTP', () => {
+  const streams = streamServer(2);
+  const hub = streams.hub;
   let port = 0;
   beforeAll(async () => {
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    port = (server.address() as { port: number }).port;
+    port = await streams.listen();
   });
-  afterAll(async () => {
-    hub.close();
-    await new Promise<void>((done) => server.close(() => done()));
-  });
+  afterAll(() => streams.close());
 
   /**
    * Opens a stream as `party`; `texts` holds what was decoded so far (gunzipped
@@ -140,5 +164,69 @@ describe('device event streams, plain and gzipped, over real HTTP', () => {
       await new Promise((done) => setImmediate(done));
     }
     expect(zipped.texts).toBe(': connected\n\n');
+  });
+});
+
+describe('device event streams whose device is gone or stopped reading', () => {
+  const streams = streamServer(1);
+  const hub = streams.hub;
+  let port = 0;
+  beforeAll(async () => {
+    port = await streams.listen();
+  });
+  afterAll(() => streams.close());
+
+  /** A raw client asking for gzip; resolves once the head came. `paused`: it then reads nothing more. */
+  function rawClient(party: string, paused: boolean) {
+    return within(
+      new Promise<Socket>((opened, failed) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(`GET /${party} HTTP/1.1\r\nhost: x\r\naccept-encoding: gzip\r\n\r\n`),
+        );
+        socket.once('data', () => {
+          if (paused) socket.pause();
+          opened(socket);
+        });
+        socket.on('error', failed);
+      }),
+      { deadlineMs: requestDeadlineMs, what: `the stream of ${party}` },
+    );
+  }
+
+  async function until(condition: () => boolean, what: string) {
+    const deadline = Date.now() + requestDeadlineMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`${what}: not within ${requestDeadlineMs} ms`);
+      await new Promise((done) => setTimeout(done, 5));
+    }
+  }
+
+  it('gives its gzipped slot back when the device vanishes without a word', async () => {
+    const socket = await rawClient('hana', false);
+    await until(() => hub.isConnected('hana'), 'the stream attached');
+    expect(hub.mayCompress()).toBe(false);
+    socket.destroy();
+    await until(() => !hub.isConnected('hana'), 'the stream detached');
+    expect(hub.mayCompress()).toBe(true);
+  });
+
+  it(`cuts off a device that stopped reading once more than ${eventStreamQueuedBytesMax} bytes wait for it`, async () => {
+    const socket = await rawClient('ivan', true);
+    try {
+      await until(() => hub.isConnected('ivan'), 'the stream attached');
+      // Incompressible events of 8 KB: the kernel's buffers fill, then the stream's own; bounded at 40 MB.
+      for (let index = 0; index < 5_000 && hub.isConnected('ivan'); index += 1) {
+        hub.push('ivan', {
+          event: 'payment-request',
+          id: `p${index}`,
+          data: bigEvent(),
+        });
+        if (index % 16 === 0) await new Promise((done) => setImmediate(done));
+      }
+      await until(() => !hub.isConnected('ivan'), 'the reader that stopped cut off');
+      expect(hub.mayCompress()).toBe(true);
+    } finally {
+      socket.destroy();
+    }
   });
 });

@@ -3,6 +3,12 @@ import { createGzip, type Gzip, constants as zlibConstants } from 'node:zlib';
 import { acceptsGzip, eventStreamGzipOptions } from '@mpay/http-server';
 
 /**
+ * Bytes an event stream may hold unsent (its response's buffer plus its
+ * compressor's) before the device counts as gone: about a hundred pushes.
+ */
+export const eventStreamQueuedBytesMax = 256 * 1024;
+
+/**
  * One device's Server-Sent Events stream, as the hub writes to it: plain, or
  * gzipped for a client that takes gzip (every write flushed at once, with
  * Z_SYNC_FLUSH, so an event reaches the device as soon as it is written; the
@@ -29,17 +35,24 @@ export class EventStream {
     requestHeaders: IncomingHttpHeaders,
     options: { readonly compress: boolean },
   ): EventStream {
-    const gzip = options.compress && acceptsGzip(requestHeaders['accept-encoding']);
+    // Made before the head is written: a compressor that cannot be made (zlib out of memory) means a plain stream.
+    let compressor: Gzip | undefined;
+    if (options.compress && acceptsGzip(requestHeaders['accept-encoding'])) {
+      try {
+        compressor = createGzip(eventStreamGzipOptions);
+      } catch {
+        compressor = undefined;
+      }
+    }
     response.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
       vary: 'accept-encoding',
-      ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+      ...(compressor === undefined ? {} : { 'content-encoding': 'gzip' }),
     });
-    if (!gzip) return new EventStream(response, undefined);
-    const compressor = createGzip(eventStreamGzipOptions);
+    if (compressor === undefined) return new EventStream(response, undefined);
     compressor.pipe(response);
     compressor.on('error', () => response.destroy());
     response.once('close', () => {
@@ -71,9 +84,20 @@ export class EventStream {
     this.#response.on('close', listener);
   }
 
-  /** Writes `text` and sends it on now. Nothing once closed. */
+  /**
+   * Writes `text` and sends it on now. Nothing once closed. A device that
+   * stopped reading (more than `eventStreamQueuedBytesMax` waiting here) is
+   * cut off: what it has not read stays stored, and it gets it again when it
+   * opens its stream again.
+   */
   write(text: string): void {
     if (this.closed) return;
+    const queued =
+      this.#response.writableLength + (this.#gzip?.writableLength ?? 0) + (this.#gzip?.readableLength ?? 0);
+    if (queued > eventStreamQueuedBytesMax) {
+      this.#response.destroy();
+      return;
+    }
     if (this.#gzip === undefined) {
       this.#response.write(text);
       return;
@@ -82,9 +106,10 @@ export class EventStream {
     this.#gzip.flush(zlibConstants.Z_SYNC_FLUSH);
   }
 
-  /** Ends the stream, after `text` if given (the gzip trailer follows it). */
+  /** Ends the stream, after `text` if given (the gzip trailer follows it). Nothing once closed. */
   end(text?: string): void {
     if (this.#gzip === undefined) {
+      if (this.closed) return;
       if (text === undefined) this.#response.end();
       else this.#response.end(text);
       return;

@@ -1,4 +1,4 @@
-import { decodeBase64url, encodeBase64url, encryptTo } from '@mpay/envelope';
+import { decodeBase64url, encodeBase64url, encryptAnswer, encryptTo } from '@mpay/envelope';
 import {
   attachPayload,
   canonicalBytes,
@@ -222,9 +222,23 @@ export async function receiptAnswerDelivered(
 /**
  * The receipt's wire format in the confirmation's answer: `v1` the whole JWS,
  * `v2` (@mpay/protocol ims/receipt.ts) when the wallet asks for it
- * (`?receipt=v2`) and can be sent it.
+ * (`?receipt=v2`) and can be sent it. Both encrypted to the device's key.
+ * `v3` (`?receipt=v3`): v2's content, encrypted under the confirmation's own
+ * answer key (@mpay/envelope jwe/answer-key.ts: `dir`, no ephemeral key of
+ * its own, about 250 characters less) for a device that holds its key;
+ * custody's customers get v1 to custody's key whatever is asked.
  */
-export type ReceiptFormat = 'v1' | 'v2';
+export type ReceiptFormat = 'v1' | 'v2' | 'v3';
+
+/** How the answer's receipt is sent: its format and, for `v3`, the confirmation's answer key. */
+export type ReceiptAnswer =
+  | { readonly format: 'v1' | 'v2' }
+  | { readonly format: 'v3'; readonly answerKey: Uint8Array };
+
+/** The receipt form a wallet asked for (`?receipt=`): any value other than v2 and v3 reads as v1, which every wallet reads. */
+export function receiptFormatOf(asked: unknown): ReceiptFormat {
+  return asked === 'v2' || asked === 'v3' ? asked : 'v1';
+}
 
 /**
  * The answer to the customer from the payment's state: the receipt once the
@@ -234,7 +248,7 @@ export type ReceiptFormat = 'v1' | 'v2';
 export async function confirmationAnswer(
   context: GatewayContext,
   payment: Payment,
-  receiptFormat: ReceiptFormat = 'v1',
+  receipt: ReceiptAnswer = { format: 'v1' },
 ): Promise<ConfirmationResult> {
   if (payment.state === 'funds_transferred') {
     if (payment.receipt === null) throw new Error('assertion failed: a completed payment has its receipt');
@@ -244,18 +258,19 @@ export async function confirmationAnswer(
       context.clock(),
       context.keyCache,
     );
+    const toCustody = custodianOf(context, binding) !== undefined;
     // receipt/v2 only to a wallet that asked for it (an older one reads the whole JWS alone).
     const content =
-      receiptFormat === 'v2'
-        ? deviceReceiptContent(payment.receipt, payment.message, {
-            fspId: context.fsp.id,
-            toCustody: custodianOf(context, binding) !== undefined,
-          })
-        : payment.receipt;
+      receipt.format === 'v1'
+        ? payment.receipt
+        : deviceReceiptContent(payment.receipt, payment.message, { fspId: context.fsp.id, toCustody });
     return {
       status: 'completed',
       paymentId: payment.id,
-      receipt: await encryptTo(content, binding.encryptionJwk),
+      receipt:
+        receipt.format === 'v3' && !toCustody
+          ? await encryptAnswer(content, receipt.answerKey)
+          : await encryptTo(content, binding.encryptionJwk),
     };
   }
   if (payment.state === 'customer_signature_verified') return { status: 'authorised', paymentId: payment.id };
@@ -277,7 +292,7 @@ export async function confirmPayment(
   confirmation: VerifiedConfirmation,
   idempotency: IdempotencyClaim | undefined,
   deliver: typeof deliverPaymentEffects,
-  receiptFormat: ReceiptFormat = 'v1',
+  receipt: ReceiptAnswer = { format: 'v1' },
 ): Promise<ConfirmationResult> {
   const { payment } = confirmation;
   const now = context.clock();
@@ -320,9 +335,5 @@ export async function confirmPayment(
   }
   context.kickOutbox();
   const after = await deliver(context, payment.id, 'bank_order', context.limits.confirmationWaitMs);
-  return confirmationAnswer(
-    context,
-    after ?? (await findPayment(context.database, payment.id)),
-    receiptFormat,
-  );
+  return confirmationAnswer(context, after ?? (await findPayment(context.database, payment.id)), receipt);
 }

@@ -67,7 +67,8 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
     },
     response: { 200: deviceEventStream },
   };
-  app.get('/devices/events', { schema: eventsSchema }, async (request, reply) => {
+  // No HEAD twin: a stream's head would never be sent, and it would hold a slot.
+  app.get('/devices/events', { schema: eventsSchema, exposeHeadRoute: false }, async (request, reply) => {
     const signer = await authenticateParty(context, request);
     const customerId = await customerOf(context, signer.partyId);
     // What this wallet reads and holds decides the form of the requests encrypted to it from now on:

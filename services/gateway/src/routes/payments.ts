@@ -1,10 +1,16 @@
+import { answerKeyOf } from '@mpay/envelope';
 import { gzipAnswers, joseBody, rawBodyOf } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { deliverPaymentEffects } from '../outbox/deliver.ts';
 import { cancelPayment } from '../payments/cancel.ts';
-import { confirmPayment, receiptAnswerDelivered, verifyConfirmation } from '../payments/confirm.ts';
+import {
+  confirmPayment,
+  receiptAnswerDelivered,
+  receiptFormatOf,
+  verifyConfirmation,
+} from '../payments/confirm.ts';
 import { declinePayment } from '../payments/decline.ts';
 import { type IdempotencyClaim, requestHashOf } from '../payments/idempotency.ts';
 import { requestPayment, verifyPaymentRequest } from '../payments/request.ts';
@@ -68,9 +74,8 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
       properties: {
         receipt: {
           type: 'string',
-          enum: ['v2'],
           description:
-            "v2: the receipt as receipt/v2 (the FSP's JWS detached, only what the payer cannot derive from the message it confirmed), for a wallet that rebuilds it; absent: the whole JWS",
+            "v2: the receipt as receipt/v2 (the FSP's JWS detached, only what the payer cannot derive from the message it confirmed), for a wallet that rebuilds it, encrypted to the device's key; v3: the same, encrypted under this confirmation's answer key (dir + A256GCM; HKDF-SHA-256 over the confirmation's own ECDH-ES agreement and protected header, label `mpay/answer-key/v1`); absent or any other value: the whole JWS, encrypted to the device's key. A custody customer's receipt is always the whole JWS to custody's key",
         },
       },
       additionalProperties: false,
@@ -109,13 +114,17 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
     '/payments/:id/confirmation',
     { schema: confirmationSchema, onSend: gzipAnswers() },
     async (request, reply) => {
-      const verified = await verifyConfirmation(context, paymentId(request), compactBody(request));
+      const body = compactBody(request);
+      const verified = await verifyConfirmation(context, paymentId(request), body);
+      const format = receiptFormatOf((request.query as { receipt?: unknown }).receipt);
       const result = await confirmPayment(
         context,
         verified,
         idempotencyClaim(request, verified.payment.customer.id),
         deliverPaymentEffects,
-        (request.query as { receipt?: string }).receipt === 'v2' ? 'v2' : 'v1',
+        format === 'v3'
+          ? { format, answerKey: await answerKeyOf(body, context.fsp.encryption.privateJwk) }
+          : { format },
       );
       if (result.status === 'completed') {
         // Once the answer carrying the receipt is handed to the connection, its push is not sent again.
