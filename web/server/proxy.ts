@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
+import { createGzip, constants as zlibConstants } from 'node:zlib';
 import { fetchFor } from '@mpay/http-client';
-import { sendError } from '@mpay/http-server';
+import { acceptsGzip, eventStreamGzipOptions, sendError } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -136,5 +137,32 @@ async function forward(
   });
   for (const [name, value] of Object.entries(apiAnswerHeaders)) reply.header(name, value);
   if (answer.body === null) return reply.send();
-  return reply.send(Readable.fromWeb(answer.body as import('node:stream/web').ReadableStream<Uint8Array>));
+  const answerBody = Readable.fromWeb(answer.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  // fetch decoded what the service gzipped; the page gets it gzipped again if it takes gzip (only what the
+  // service chose to compress: its answers that are ciphertext, @mpay/http-server compression.ts).
+  if (answer.headers.get('content-encoding') !== 'gzip') return reply.send(answerBody);
+  reply.header('vary', 'accept-encoding');
+  if (!acceptsGzip(request.headers['accept-encoding'])) return reply.send(answerBody);
+  reply.header('content-encoding', 'gzip');
+  return reply.send(gzippedAsItComes(answerBody));
+}
+
+/**
+ * `source` gzipped, each chunk flushed as it comes (Z_SYNC_FLUSH): an event
+ * of a device's stream reaches the page as soon as the service sent it.
+ * Back-pressure passes through; an error of the source ends the output.
+ */
+export function gzippedAsItComes(source: Readable): Readable {
+  const gzip = createGzip(eventStreamGzipOptions);
+  source.on('data', (chunk: Buffer) => {
+    if (!gzip.write(chunk)) {
+      source.pause();
+      gzip.once('drain', () => source.resume());
+    }
+    gzip.flush(zlibConstants.Z_SYNC_FLUSH);
+  });
+  source.once('end', () => gzip.end());
+  source.once('error', (error) => gzip.destroy(error));
+  gzip.once('close', () => source.destroy());
+  return gzip;
 }

@@ -1,10 +1,15 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHttpServer } from '@mpay/http-server';
+import { createGzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
+import { createHttpServer, gzipAnswers } from '@mpay/http-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebServer, type WebServer } from './index.ts';
+
+/** A run of base64url as long as a receipt's JWE: what the gateway compresses. */
+const joseLike = Buffer.from(crypto.getRandomValues(new Uint8Array(900))).toString('base64url');
 
 /** The web front over real HTTP against a real upstream service: what passes, what does not, and the pages. */
 describe('web server', () => {
@@ -43,6 +48,19 @@ describe('web server', () => {
         reply.raw.end();
       };
     });
+    // What the gateway compresses (the device's answers and stream): gzipped by the service itself.
+    upstream.get('/zipped', { onSend: gzipAnswers() }, async () => ({ receipt: joseLike }));
+    upstream.get('/zstream', async (_request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+      const gzip = createGzip();
+      gzip.pipe(reply.raw);
+      gzip.write(`event: first\ndata: ${joseLike}\n\n`);
+      gzip.flush(zlibConstants.Z_SYNC_FLUSH);
+      zipGate = () => {
+        gzip.end('event: second\ndata: two\n\n');
+      };
+    });
     upstreamUrl = await upstream.listen({ port: 0, host: '127.0.0.1' });
     // A port that was free a moment ago and that nothing listens on: a service that is down.
     const closed = createHttpServer({ name: 'closed' });
@@ -75,6 +93,7 @@ describe('web server', () => {
   });
 
   let streamGate: () => void = () => undefined;
+  let zipGate: () => void = () => undefined;
 
   /** Sends a raw request line (what fetch would normalise away) and returns the status code. */
   async function rawStatus(requestLine: string): Promise<number> {
@@ -171,6 +190,55 @@ describe('web server', () => {
       text += decoder.decode(value, { stream: true });
     }
     expect(text).toContain('data: two');
+  });
+
+  /** An answer as it crossed the wire from the pages' origin (fetch would decode it): its headers and bytes. */
+  async function rawGet(path: string, acceptEncoding: string | undefined) {
+    return new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+      const call = httpGet(
+        `${web.url}${path}`,
+        { headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ headers: response.headers, body: Buffer.concat(chunks) }));
+        },
+      );
+      call.on('error', reject);
+    });
+  }
+
+  it('gzips again for the page what the service gzipped, only for a page that takes gzip; nothing else', async () => {
+    const zipped = await rawGet('/api/svc/zipped', 'gzip, deflate');
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers.vary).toBe('accept-encoding');
+    expect(JSON.parse(gunzipSync(zipped.body).toString('utf8'))).toEqual({ receipt: joseLike });
+    const plainToo = await rawGet('/api/svc/zipped', undefined);
+    expect(plainToo.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(plainToo.body.toString('utf8'))).toEqual({ receipt: joseLike });
+    // An answer the service did not compress is not compressed here either.
+    const notChosen = await rawGet('/api/svc/items/7', 'gzip');
+    expect(notChosen.headers['content-encoding']).toBeUndefined();
+  });
+
+  it('passes a gzipped event stream on gzipped, each event as it comes', async () => {
+    const response = await fetch(`${web.url}/api/svc/zstream`);
+    expect(response.headers.get('content-encoding')).toBe('gzip');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('event: first')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the stream ended before its first event');
+      text += decoder.decode(value, { stream: true });
+    }
+    zipGate();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(text).toBe(`event: first\ndata: ${joseLike}\n\nevent: second\ndata: two\n\n`);
   });
 
   it('answers SERVICE_UNAVAILABLE with Retry-After when a service does not answer, NOT_FOUND for no such service', async () => {
