@@ -134,6 +134,22 @@ describe('an iMS payment end to end over HTTP', () => {
     expect(await certificateOfNext()).toBe(certificate);
     expect(await openStream(`/devices/events?push=v2&certificates=${reference}`)).toBe(200);
     expect(await certificateOfNext()).toBe(reference);
+    // The list in the mpay-certificates header (as the SDK sends it: URLs are logged), which wins over the query.
+    const openListing = async (listed: string, query = '') => {
+      const path = `/devices/events?push=v2${query}`;
+      const stream = await fetch(`${test.platform.urls.gateway}${path}`, {
+        headers: { ...(await signed(path)), 'mpay-certificates': listed },
+      });
+      await stream.body?.cancel();
+      return stream.status;
+    };
+    expect(await openListing('')).toBe(200);
+    expect(await certificateOfNext()).toBe(certificate);
+    expect(await openListing(reference)).toBe(200);
+    expect(await certificateOfNext()).toBe(reference);
+    expect(await openListing('', `&certificates=${reference}`)).toBe(200);
+    expect(await certificateOfNext()).toBe(certificate);
+    expect(await openListing(reference)).toBe(200);
     // A wallet that reads push/v2 but not references (it sends no `certificates`, as the SDK before them):
     // never a reference, even after it confirmed a payment whose push carried the certificate.
     expect(await openStream('/devices/events?push=v2')).toBe(200);

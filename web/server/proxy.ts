@@ -12,6 +12,8 @@ const forwardedRequestHeaders = [
   'content-type',
   'idempotency-key',
   'last-event-id',
+  // The certificates a wallet holds, when it opens its stream (@mpay/protocol deviceCertificatesHeader).
+  'mpay-certificates',
 ] as const;
 
 export interface ProxyOptions {

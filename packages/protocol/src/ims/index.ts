@@ -43,6 +43,7 @@ export {
 } from './private-data.ts';
 export {
   certificateReferencePattern,
+  deviceCertificatesHeader,
   deviceCertificatesMax,
   fspSignatureKnown,
   merchantSignatureKnown,

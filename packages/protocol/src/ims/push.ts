@@ -112,8 +112,17 @@ export function withChainSigns(
  */
 export const certificateReferencePattern = /^[A-Za-z0-9_-]{43}$/;
 
-/** At most this many certificate references in a device's stream request (`?certificates=`): what a wallet keeps. */
+/** At most this many certificate references in a device's stream request: what a wallet keeps. */
 export const deviceCertificatesMax = 16;
+
+/**
+ * The request header in which a wallet lists the certificates it holds when
+ * it opens its stream (`GET /devices/events`), comma-separated; in a header
+ * rather than the URL, which request logs and proxies write down (the list
+ * names the merchants the customer paid lately). Older wallets sent it as
+ * `?certificates=`.
+ */
+export const deviceCertificatesHeader = 'mpay-certificates';
 
 /** A certificate reference as sent: MESSAGE_INVALID (with the member) for anything else. */
 export function parseCertificateReference(value: unknown, member = 'merchantCertificateSha256'): string {

@@ -21,7 +21,7 @@ export type MerchantCertificateFetch = (reference: string) => Promise<string>;
 export class MerchantCertificates {
   readonly #texts = new Map<string, string>();
 
-  /** The references held, for the stream's `?certificates=`. */
+  /** The references held, for the stream's `mpay-certificates` header. */
   references(): readonly string[] {
     return [...this.#texts.keys()];
   }

@@ -14,6 +14,7 @@ import {
   customerSignedContent,
   type DetachedConsent,
   detachPayload,
+  deviceCertificatesHeader,
   type ErrorCode,
   type ImsMessage,
   type ImsPrivateData,
@@ -300,15 +301,19 @@ export class Wallet {
   ): AsyncGenerator<DeviceEventView> {
     const keys = await unlock();
     // push/v2: the FSP may send its requests with both signatures detached (this wallet rebuilds them),
-    // and name by reference the merchant certificates this wallet holds (`certificates`, even empty, says
-    // that it reads references at all).
-    const path = `/devices/events?push=v2&certificates=${this.#certificates.references().join(',')}`;
+    // and name by reference the merchant certificates this wallet holds (the header, even empty, says that
+    // it reads references at all; a header, not the URL, which logs write down).
+    const path = '/devices/events?push=v2';
     const authorization = await signRequest(
       { method: 'GET', path, body: '' },
       { issuer: this.partyId, audience: this.#options.fsp.id, key: keys.signing },
     );
     const response = await fetchFor(undefined)(`${this.#options.gatewayUrl}${path}`, {
-      headers: { authorization, accept: 'text/event-stream' },
+      headers: {
+        authorization,
+        accept: 'text/event-stream',
+        [deviceCertificatesHeader]: this.#certificates.references().join(','),
+      },
       ...(signal ? { signal } : {}),
     });
     if (!response.ok || response.body === null)

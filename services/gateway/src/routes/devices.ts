@@ -1,5 +1,11 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { gzipAnswers } from '@mpay/http-server';
-import { deviceCertificatesMax, MpayError, parseCertificateReferences } from '@mpay/protocol';
+import {
+  deviceCertificatesHeader,
+  deviceCertificatesMax,
+  MpayError,
+  parseCertificateReferences,
+} from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
 import { EventStream } from '../devices/event-stream.ts';
@@ -25,12 +31,18 @@ async function customerOf(context: GatewayContext, partyId: string): Promise<str
   return party.id;
 }
 
-/** What a wallet's stream request says of it (`?push=v2&certificates=…`): hints, anything else read as none. */
-export function deviceStreamRequestOf(query: unknown): DeviceStreamRequest {
+/** What a wallet's stream request says of it (`?push=v2`, the `mpay-certificates` header or, from an older wallet, `?certificates=…`): hints, anything else read as none. */
+export function deviceStreamRequestOf(
+  query: unknown,
+  headers: IncomingHttpHeaders = {},
+): DeviceStreamRequest {
   const { push, certificates } = (query ?? {}) as { push?: unknown; certificates?: unknown };
+  // The header (what the SDK sends: not written into URLs and their logs) over the query (older wallets).
+  const header = headers[deviceCertificatesHeader];
+  const listed = typeof header === 'string' ? header : certificates;
   let held: readonly string[] | undefined;
   try {
-    held = typeof certificates === 'string' ? parseCertificateReferences(certificates) : undefined;
+    held = typeof listed === 'string' ? parseCertificateReferences(listed) : undefined;
   } catch {
     held = undefined;
   }
@@ -61,6 +73,15 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
         },
         certificates: {
           type: 'string',
+          description: `As the \`${deviceCertificatesHeader}\` header, from a wallet before it (in the URL, the list is written into request logs; the header wins when both are sent).`,
+        },
+      },
+    },
+    headers: {
+      type: 'object',
+      properties: {
+        [deviceCertificatesHeader]: {
+          type: 'string',
           description: `Sent (even empty) by a wallet that reads a merchant certificate named by reference in push/v2: the ones it holds, as comma-separated references (base64url SHA-256 of each certificate's text, at most ${deviceCertificatesMax}). A list that does not parse counts as not sent.`,
         },
       },
@@ -73,7 +94,7 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
     const customerId = await customerOf(context, signer.partyId);
     // What this wallet reads and holds decides the form of the requests encrypted to it from now on:
     // recorded for a stream the hub has room for, before the device sees the stream open.
-    const said = deviceStreamRequestOf(request.query);
+    const said = deviceStreamRequestOf(request.query, request.headers);
     if (context.hub.hasRoomFor(customerId))
       await recordDeviceStream(context.database, signer.kid, said, context.clock());
     reply.hijack();
