@@ -230,3 +230,58 @@ describe('device event streams whose device is gone or stopped reading', () => {
     }
   });
 });
+
+describe('a burst larger than a stream holds (the requests waiting when a device connects)', () => {
+  const events = 400;
+  /** `/paced`: each event once there is room (as the devices route writes its backlog); `/burst`: all at once. */
+  const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
+    const stream = EventStream.open(response, request.headers, { compress: true });
+    for (let index = 0; index < events; index += 1) {
+      if (request.url === '/paced' && !(await stream.whenRoom(requestDeadlineMs))) return;
+      stream.write(`event: payment-request\nid: p${index}\ndata: ${pushData()}\n\n`);
+    }
+    stream.end();
+  });
+  let port = 0;
+  beforeAll(async () => {
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((done) => server.close(() => done()));
+  });
+
+  /** How many events a reading client got before the stream ended or was cut off. */
+  function received(path: string) {
+    return within(
+      new Promise<number>((done) => {
+        get(
+          { host: '127.0.0.1', port, path, agent: false, headers: { 'accept-encoding': 'gzip' } },
+          (response) => {
+            let text = '';
+            const count = () => text.split('\n\n').filter((block) => block.startsWith('event: ')).length;
+            const decoded = response.pipe(createGunzip());
+            decoded.on('data', (chunk: Buffer) => {
+              text += chunk.toString('utf8');
+            });
+            decoded.on('end', () => done(count()));
+            // Cut off: the gzip stream breaks off unfinished.
+            decoded.on('error', () => done(count()));
+            response.on('aborted', () => done(count()));
+          },
+          // Cut off before its head was sent (the burst passed the limit at once): none received.
+        ).on('error', () => done(0));
+      }),
+      { deadlineMs: requestDeadlineMs, what: `the events of ${path}` },
+    );
+  }
+
+  it(`gets all ${events} events (about 800 KB) when written as the device reads them`, async () => {
+    expect(await received('/paced')).toBe(events);
+  });
+
+  it(`is cut off past ${eventStreamQueuedBytesMax} bytes when written all at once (why the route paces its backlog)`, async () => {
+    expect(await received('/burst')).toBeLessThan(events);
+  });
+});

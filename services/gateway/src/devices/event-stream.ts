@@ -8,6 +8,9 @@ import { acceptsGzip, eventStreamGzipOptions } from '@mpay/http-server';
  */
 export const eventStreamQueuedBytesMax = 256 * 1024;
 
+/** How often `whenRoom` looks again while a burst waits for the device to read. */
+const roomPollMs = 10;
+
 /**
  * One device's Server-Sent Events stream, as the hub writes to it: plain, or
  * gzipped for a client that takes gzip (every write flushed at once, with
@@ -92,9 +95,7 @@ export class EventStream {
    */
   write(text: string): void {
     if (this.closed) return;
-    const queued =
-      this.#response.writableLength + (this.#gzip?.writableLength ?? 0) + (this.#gzip?.readableLength ?? 0);
-    if (queued > eventStreamQueuedBytesMax) {
+    if (this.#queued() > eventStreamQueuedBytesMax) {
       this.#response.destroy();
       return;
     }
@@ -104,6 +105,33 @@ export class EventStream {
     }
     this.#gzip.write(text);
     this.#gzip.flush(zlibConstants.Z_SYNC_FLUSH);
+  }
+
+  /** Bytes written here and not yet handed to the connection (the compressor's input and output included). */
+  #queued(): number {
+    return (
+      this.#response.writableLength + (this.#gzip?.writableLength ?? 0) + (this.#gzip?.readableLength ?? 0)
+    );
+  }
+
+  /**
+   * For a burst (the requests waiting when the device connects): resolves
+   * true once less than half of `eventStreamQueuedBytesMax` waits here (at
+   * once when so), false when the stream closed or `deadlineMs` passed first
+   * (the device is not reading; the stream is then cut off). A burst written
+   * without it could pass the limit on its own while the compressor catches up.
+   */
+  async whenRoom(deadlineMs: number): Promise<boolean> {
+    const deadline = Date.now() + deadlineMs;
+    while (this.#queued() > eventStreamQueuedBytesMax / 2) {
+      if (this.closed) return false;
+      if (Date.now() > deadline) {
+        this.#response.destroy();
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, roomPollMs));
+    }
+    return !this.closed;
   }
 
   /** Ends the stream, after `text` if given (the gzip trailer follows it). Nothing once closed. */

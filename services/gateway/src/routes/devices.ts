@@ -49,6 +49,9 @@ export function deviceStreamRequestOf(
   return { pushFormat: push === 'v2' ? 'v2' : 'v1', certificates: held };
 }
 
+/** How long a device that connected may take to read its next backlog event before its stream is cut off. */
+const deviceBacklogReadDeadlineMs = 30_000;
+
 /**
  * The customer's device listens here (Server-Sent Events) for payment
  * requests encrypted to its key. On connect it first receives every request
@@ -115,8 +118,11 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
         context.limits.devicePageSize,
         after,
       );
-      for (const pending of page)
+      for (const pending of page) {
+        // Each once the device has read enough of what came before (a backlog can be larger than a stream holds).
+        if (!(await stream.whenRoom(deviceBacklogReadDeadlineMs))) return;
         writeEvent(stream, { event: 'payment-request', id: pending.id, data: pending.pushMessage });
+      }
       const last = page.at(-1);
       if (last === undefined || page.length < context.limits.devicePageSize) break;
       after = { createdAt: last.createdAt, id: last.id };
