@@ -83,6 +83,12 @@ describe('an iMS payment end to end over HTTP', () => {
     });
     expect(zipped.headers.get('content-encoding')).toBe('gzip');
     await zipped.body?.cancel();
+    // No HEAD twin of the stream: its head would never be sent, and it would hold one of the device's slots.
+    const head = await fetch(`${test.platform.urls.gateway}/devices/events`, {
+      method: 'HEAD',
+      headers: await signed('/devices/events'),
+    });
+    expect(head.status).toBe(404);
     // A wallet that does not say it reads v2 (an older page): the whole message, both signatures attached.
     expect(await openStream('/devices/events')).toBe(200);
     const before = await request();
