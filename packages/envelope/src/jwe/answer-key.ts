@@ -1,11 +1,11 @@
 import { MpayError } from '@mpay/protocol';
 import { CompactEncrypt } from 'jose';
 import { encodeUtf8 } from '../encoding.ts';
-import { importPrivateKey, importPublicKey } from '../keys/import.ts';
+import { importPrivateKey } from '../keys/import.ts';
 import type { PrivateJwk, PublicJwk } from '../keys/jwk.ts';
 import type { DecryptionKey } from './decrypt.ts';
 import { decryptDirect } from './decrypt.ts';
-import { buildHeader, type EncryptOptions, encryptDirect } from './encrypt.ts';
+import { type EncryptOptions, encryptDirect, recipientOf } from './encrypt.ts';
 import { readJweHeader } from './header.ts';
 
 /**
@@ -58,16 +58,14 @@ export async function encryptToWithAnswerKey(
   recipientPublicJwk: PublicJwk,
   options: EncryptOptions = {},
 ): Promise<RequestWithAnswerKey> {
-  const recipient = await importPublicKey(recipientPublicJwk);
-  if (recipient.use !== 'enc') throw new MpayError('CRYPTO_KEY_INVALID', 'use');
+  const recipient = await recipientOf(recipientPublicJwk, options.contentType);
   // Extractable: jose writes its public half into the header. It lives as long as this call.
   const ephemeral = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, [
     'deriveBits',
   ]);
-  const header = buildHeader({ alg: recipient.alg, kid: recipient.kid }, options.contentType);
   const bytes = typeof plaintext === 'string' ? encodeUtf8(plaintext) : plaintext;
   const jwe = await new CompactEncrypt(bytes)
-    .setProtectedHeader({ ...header })
+    .setProtectedHeader({ ...recipient.header })
     .setKeyManagementParameters({ epk: ephemeral.privateKey })
     .encrypt(recipient.cryptoKey);
   const sharedSecret = await crypto.subtle.deriveBits(

@@ -28,10 +28,21 @@ export async function encryptTo(
   recipientPublicJwk: PublicJwk,
   options: EncryptOptions = {},
 ): Promise<string> {
+  const { cryptoKey, header } = await recipientOf(recipientPublicJwk, options.contentType);
+  return seal(plaintext, header, cryptoKey);
+}
+
+/** A party's P-256 encryption key, imported (refused unless `use` is enc), and the protected header for it. */
+export async function recipientOf(
+  recipientPublicJwk: PublicJwk,
+  contentType: string | undefined,
+): Promise<{ readonly cryptoKey: CryptoKey; readonly header: JweProtectedHeader }> {
   const recipient = await importPublicKey(recipientPublicJwk);
   if (recipient.use !== 'enc') throw new MpayError('CRYPTO_KEY_INVALID', 'use');
-  const header = buildHeader({ alg: recipient.alg, kid: recipient.kid }, options.contentType);
-  return seal(plaintext, header, recipient.cryptoKey);
+  return {
+    cryptoKey: recipient.cryptoKey,
+    header: buildHeader({ alg: recipient.alg, kid: recipient.kid }, contentType),
+  };
 }
 
 /** Encrypts with a shared 256-bit session key: `dir` and A256GCM. */
@@ -53,7 +64,7 @@ export function requireSessionKey(sessionKey: unknown): asserts sessionKey is Ui
 }
 
 /** The protected header of every JWE made here: alg, A256GCM, the key's kid, the plaintext's media type. */
-export function buildHeader(
+function buildHeader(
   key: { alg: JweProtectedHeader['alg']; kid: string | undefined },
   contentType: string | undefined,
 ): JweProtectedHeader {

@@ -6,6 +6,15 @@ import { requestDeadlineMs, within } from '../../../../test/support/deadlines.ts
 import { EventStream, eventStreamQueuedBytesMax } from './event-stream.ts';
 import { DeviceHub } from './hub.ts';
 
+/** Resolves once `condition` holds, looking every 5 ms; fails naming `what` past the request deadline. */
+async function waitUntil(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + requestDeadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${requestDeadlineMs} ms`);
+    await new Promise((done) => setTimeout(done, 5));
+  }
+}
+
 /** An incompressible event of 8,000 characters. */
 function bigEvent(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(6_000))).toString('base64url');
@@ -90,14 +99,6 @@ describe('device event streams, plain and gzipped, over real HTTP', () => {
     return within(opened, { deadlineMs: requestDeadlineMs, what: `the stream of ${party}` });
   }
 
-  async function until(state: { texts: string }, text: string, what: string) {
-    const deadline = Date.now() + requestDeadlineMs;
-    while (!state.texts.includes(text)) {
-      if (Date.now() > deadline) throw new Error(`${what}: not received within ${requestDeadlineMs} ms`);
-      await new Promise((done) => setImmediate(done));
-    }
-  }
-
   it('gzips for a device that takes gzip, each event readable as soon as it is written, and smaller', async () => {
     const zipped = await open('ana', 'gzip, deflate');
     const plain = await open('ben', undefined);
@@ -113,8 +114,8 @@ describe('device event streams, plain and gzipped, over real HTTP', () => {
       expect(hub.push('ana', event)).toBe(1);
       expect(hub.push('ben', event)).toBe(1);
       // The stream stays open: the event must come through the compressor's flush, not its end.
-      await until(zipped, event.data, `gzipped event ${event.id}`);
-      await until(plain, event.data, `plain event ${event.id}`);
+      await waitUntil(() => zipped.texts.includes(event.data), `gzipped event ${event.id}`);
+      await waitUntil(() => plain.texts.includes(event.data), `plain event ${event.id}`);
     }
     expect(zipped.texts).toBe(plain.texts);
     const sent = { zipped: zipped.wire - wireBefore.zipped, plain: plain.wire - wireBefore.plain };
@@ -136,10 +137,10 @@ describe('device event streams, plain and gzipped, over real HTTP', () => {
     ]);
     const event = { event: 'payment-request' as const, id: 'p', data: pushData() };
     expect(hub.push('dan', event)).toBe(1);
-    await until(third, event.data, 'the plain stream past the limit');
+    await waitUntil(() => third.texts.includes(event.data), 'the plain stream past the limit');
     hub.disconnect('cy');
     // A gzipped slot is free again once a compressed stream closed.
-    await waitForMayCompress();
+    await waitUntil(() => hub.mayCompress(), 'a gzipped slot freed');
     const again = await open('fay', 'gzip');
     expect(again.encoding).toBe('gzip');
     hub.disconnect('dan');
@@ -147,22 +148,10 @@ describe('device event streams, plain and gzipped, over real HTTP', () => {
     hub.disconnect('fay');
   });
 
-  async function waitForMayCompress() {
-    const deadline = Date.now() + requestDeadlineMs;
-    while (!hub.mayCompress()) {
-      if (Date.now() > deadline) throw new Error('no gzipped slot freed');
-      await new Promise((done) => setImmediate(done));
-    }
-  }
-
   it('ends a gzipped stream cleanly: the gzip trailer arrives and the device reads the end', async () => {
     const zipped = await open('gus', 'gzip');
     hub.disconnect('gus');
-    const deadline = Date.now() + requestDeadlineMs;
-    while (!zipped.ended) {
-      if (Date.now() > deadline) throw new Error('the gzipped stream did not end');
-      await new Promise((done) => setImmediate(done));
-    }
+    await waitUntil(() => zipped.ended, 'the end of the gzipped stream');
     expect(zipped.texts).toBe(': connected\n\n');
   });
 });
@@ -193,27 +182,19 @@ describe('device event streams whose device is gone or stopped reading', () => {
     );
   }
 
-  async function until(condition: () => boolean, what: string) {
-    const deadline = Date.now() + requestDeadlineMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${requestDeadlineMs} ms`);
-      await new Promise((done) => setTimeout(done, 5));
-    }
-  }
-
   it('gives its gzipped slot back when the device vanishes without a word', async () => {
     const socket = await rawClient('hana', false);
-    await until(() => hub.isConnected('hana'), 'the stream attached');
+    await waitUntil(() => hub.isConnected('hana'), 'the stream attached');
     expect(hub.mayCompress()).toBe(false);
     socket.destroy();
-    await until(() => !hub.isConnected('hana'), 'the stream detached');
+    await waitUntil(() => !hub.isConnected('hana'), 'the stream detached');
     expect(hub.mayCompress()).toBe(true);
   });
 
   it(`cuts off a device that stopped reading once more than ${eventStreamQueuedBytesMax} bytes wait for it`, async () => {
     const socket = await rawClient('ivan', true);
     try {
-      await until(() => hub.isConnected('ivan'), 'the stream attached');
+      await waitUntil(() => hub.isConnected('ivan'), 'the stream attached');
       // Incompressible events of 8 KB: the kernel's buffers fill, then the stream's own; bounded at 40 MB.
       for (let index = 0; index < 5_000 && hub.isConnected('ivan'); index += 1) {
         hub.push('ivan', {
@@ -223,7 +204,7 @@ describe('device event streams whose device is gone or stopped reading', () => {
         });
         if (index % 16 === 0) await new Promise((done) => setImmediate(done));
       }
-      await until(() => !hub.isConnected('ivan'), 'the reader that stopped cut off');
+      await waitUntil(() => !hub.isConnected('ivan'), 'the reader that stopped cut off');
       expect(hub.mayCompress()).toBe(true);
     } finally {
       socket.destroy();
