@@ -2,8 +2,11 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect as http2Connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { createGunzip } from 'node:zlib';
 import { demoParties, ensurePlatformPki, type Platform, platformSchemas, startPlatform } from '@mpay/cli';
 import { type FetchFunction, fetchFor, requestAnswer, signRequest } from '@mpay/http-client';
 import { createMailer } from '@mpay/mail';
@@ -14,10 +17,18 @@ import {
   createTlsAgent,
   loadServiceTls,
   servicePathsOf,
+  tlsClientScope,
   tlsFetch,
 } from '@mpay/pki';
 import { isMpayError } from '@mpay/protocol';
-import { type FspTrust, fetchBankTrust, fetchFspTrust, MerchantClient, Wallet } from '@mpay/sdk';
+import {
+  type FspTrust,
+  fetchBankTrust,
+  fetchFspTrust,
+  MerchantClient,
+  unlockKeystore,
+  Wallet,
+} from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -180,6 +191,92 @@ describe('the platform over TLS', () => {
     });
     expect(verified.receipt.transactionId).toBe(view.paymentId);
     expect(verified.receipt.messages.at(-1)).toBe(receipt.jws);
+  });
+
+  it('offers HTTP/2 on the gateway: a wallet pays over it, its event stream one stream among others', async () => {
+    const caPem = platform.tls!.caPem;
+    // ALPN: the gateway takes h2 (a client that offers only HTTP/1.1 still gets it: institutions, older wallets).
+    const session = http2Connect(platform.urls.gateway, { ca: caPem });
+    const answerOf = async (headers: Record<string, string>) => {
+      const stream = session.request(headers);
+      const [head] = (await once(stream, 'response')) as [Record<string, string | number>];
+      return { stream, head };
+    };
+    try {
+      await once(session, 'connect');
+      expect(session.alpnProtocol).toBe('h2');
+      // The device's stream (gzipped, signed with the session's device key) and, beside it on the same
+      // connection, other requests: the stream's head has no connection header (RFC 9113 §8.2.2).
+      const keys = await unlockKeystore(
+        structuredClone(platform.credentials.customerKeystore),
+        demoParties.customer.pin,
+      );
+      const path = '/devices/events?push=v2';
+      const authorization = await signRequest(
+        { method: 'GET', path, body: '' },
+        { issuer: demoParties.customer.id, audience: fsp.id, key: keys.signing },
+      );
+      const events = await answerOf({ ':path': path, authorization, 'accept-encoding': 'gzip' });
+      expect(events.head[':status']).toBe(200);
+      expect(events.head['content-type']).toBe('text/event-stream');
+      expect(events.head['content-encoding']).toBe('gzip');
+      expect(events.head.connection).toBeUndefined();
+      const gunzip = createGunzip();
+      events.stream.pipe(gunzip);
+      const [first] = (await once(gunzip, 'data')) as [Buffer];
+      expect(first.toString()).toBe(': connected\n\n');
+      for (let request = 0; request < 3; request += 1) {
+        const health = await answerOf({ ':path': '/health' });
+        expect(health.head[':status']).toBe(200);
+        health.stream.resume();
+        await once(health.stream, 'end');
+      }
+      // Closed mid-stream: the gzip is cut short on purpose.
+      events.stream.unpipe(gunzip);
+      gunzip.destroy();
+      events.stream.close();
+    } finally {
+      session.close();
+    }
+    // The SDK's wallet and merchant with a fetch that offers h2: a payment end to end.
+    const agent = createCaTrustAgent(caPem, {}, { http2: true });
+    let http2Connections = 0;
+    const count = (socket: TLSSocket) => {
+      if (socket.alpnProtocol === 'h2') http2Connections += 1;
+    };
+    platform.gateway.app.server.on('secureConnection', count);
+    try {
+      await tlsClientScope.run(tlsFetch(agent), async () => {
+        const merchant = new MerchantClient({
+          gatewayUrl: platform.urls.gateway,
+          merchantId: demoParties.merchant.id,
+          signingKey: platform.credentials.merchantKeys.signing.privateJwk,
+          fsp,
+          banks: await Promise.all(platform.banks.map((bank) => fetchBankTrust(bank.url))),
+        });
+        const wallet = new Wallet({
+          gatewayUrl: platform.urls.gateway,
+          keystore: structuredClone(platform.credentials.customerKeystore),
+          fsp,
+        });
+        const abort = new AbortController();
+        const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
+        const first = requests.next();
+        const accepted = await merchant.requestPayment({
+          customer: demoParties.customer.msisdn,
+          amount: { currency: 'EUR', minor: 1_05n },
+        });
+        let view = (await first).value!;
+        while (view.paymentId !== accepted.paymentId) view = (await requests.next()).value!;
+        const receipt = await wallet.confirm(view, demoParties.customer.pin);
+        abort.abort();
+        expect(receipt.payload.txn).toBe(view.paymentId);
+      });
+    } finally {
+      platform.gateway.app.server.off('secureConnection', count);
+      await agent.close();
+    }
+    expect(http2Connections).toBeGreaterThan(0);
   });
 
   it("refuses a bank route called with another institution's certificate, or with none", async () => {

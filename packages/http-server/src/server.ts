@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { type ErrorCode, isErrorCode, isMpayError, MpayError } from '@mpay/protocol';
 import Fastify, {
@@ -37,6 +38,13 @@ export interface HttpServerOptions {
   readinessDeadlineMs?: number;
   /** TLS, and mutual TLS on institution ports (tls.ts, built by @mpay/pki); absent: plain HTTP. */
   tls?: ServerTls;
+  /**
+   * HTTP/2 beside HTTP/1.1 on a TLS port (chosen by ALPN): one connection
+   * carries a device's event stream and its requests at once, and HPACK sends
+   * a header once per connection instead of with every request and answer.
+   * Needs `tls` (browsers speak HTTP/2 only over TLS); default false.
+   */
+  http2?: boolean;
   /**
    * At close, how long requests under way may still finish, in ms (integer,
    * 0..600,000; default 5,000): then every connection still open is cut, so
@@ -146,10 +154,27 @@ function countRunningHandlers(app: FastifyInstance): RunningHandlers {
  * for the handlers still running, whose answers can no longer be sent but
  * whose work must end whole before whatever closes after the server.
  */
-function closeWithinGrace(app: FastifyInstance, closeGraceMs: number, handlers: RunningHandlers): void {
+function closeWithinGrace(
+  app: FastifyInstance,
+  closeGraceMs: number,
+  handlers: RunningHandlers,
+  http2: boolean,
+): void {
+  // node:http2's server has no closeAllConnections: its TLS connections (HTTP/2 sessions and HTTP/1.1 alike) are kept here.
+  const connections = new Set<Socket>();
+  if (http2)
+    app.server.on('secureConnection', (socket: Socket) => {
+      connections.add(socket);
+      socket.once('close', () => connections.delete(socket));
+    });
+  const closeAll = http2
+    ? () => {
+        for (const socket of connections) socket.destroy();
+      }
+    : () => app.server.closeAllConnections();
   app.addHook('preClose', (done) => {
     const server = app.server;
-    const cut = setTimeout(() => server.closeAllConnections(), closeGraceMs);
+    const cut = setTimeout(closeAll, closeGraceMs);
     cut.unref();
     server.once('close', () => clearTimeout(cut));
     done();
@@ -349,6 +374,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     3_600,
   );
   const closeGraceMs = checkInteger('closeGraceMs', options.closeGraceMs ?? defaultCloseGraceMs, 0, 600_000);
+  if (options.http2 === true && options.tls === undefined)
+    throw new RangeError('http server: http2 needs tls (HTTP/2 is offered by ALPN on a TLS port)');
+  const http2 = options.http2 === true;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? defaultBodyLimitBytes,
@@ -360,7 +388,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     },
     // One id follows a piece of work across services: the caller's x-request-id when well-formed.
     genReqId: requestIdOf,
-    ...(options.tls === undefined ? {} : { https: httpsOptionsOf(options.tls) }),
+    ...(options.tls === undefined
+      ? {}
+      : http2
+        ? { http2: true, https: { ...httpsOptionsOf(options.tls), allowHTTP1: true } }
+        : { https: httpsOptionsOf(options.tls) }),
   }) as FastifyInstance; // same routes and hooks over node:https; only the raw server type differs
   // Response schemas describe answers for GET /openapi.json; they never filter or coerce them (openapi.ts).
   app.setSerializerCompiler(describeOnlySerializerCompiler);
@@ -378,7 +410,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     reloadTlsOf(app.server as unknown as TlsServer, options.tls);
   }
   limitRequestsInFlight(app, inFlightRequestsMax, overloadRetryAfterSeconds);
-  closeWithinGrace(app, closeGraceMs, handlers);
+  closeWithinGrace(app, closeGraceMs, handlers, http2);
   app.addContentTypeParser(
     ['text/plain', 'application/jose', 'application/xml', 'application/jwt'],
     { parseAs: 'string' },

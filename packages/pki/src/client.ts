@@ -44,13 +44,22 @@ export function createTlsAgent(
  * the CLI, the web proxy): it trusts the deployment's CA only and presents
  * nothing, so an institution route refuses it and any other answers.
  */
-export function createCaTrustAgent(caPem: string, limits: Partial<TlsClientLimits> = {}): Agent {
+export function createCaTrustAgent(
+  caPem: string,
+  limits: Partial<TlsClientLimits> = {},
+  options: { readonly http2?: boolean } = {},
+): Agent {
   const connectTimeoutMs = limits.connectTimeoutMs ?? defaultTlsClientLimits.connectTimeoutMs;
   if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1 || connectTimeoutMs > 300_000) {
     throw new RangeError('pki: connectTimeoutMs must be an integer in 1..300000');
   }
   return new Agent({
     connect: { ca: caPem, rejectUnauthorized: true, minVersion: 'TLSv1.2', timeout: connectTimeoutMs },
+    // `http2`: offer HTTP/2 by ALPN (a device: HPACK sends each header once per connection); a server that
+    // does not take it answers in HTTP/1.1. undici 7 sends a non-idempotent request (a POST) on a connection
+    // only when nothing else runs there, so a device's event stream keeps one connection and its requests
+    // take a second (a browser multiplexes them on one).
+    ...(options.http2 === true ? { allowH2: true } : {}),
   });
 }
 

@@ -55,6 +55,12 @@ export interface GatewayServiceOptions {
   readonly logger?: boolean | { level: string };
   /** TLS for its port (@mpay/pki: institutionServerTls or publicServerTls); absent: plain HTTP. */
   readonly tls?: ServerTls | undefined;
+  /**
+   * With `tls`, HTTP/2 beside HTTP/1.1 on its port (default true): a device's
+   * event stream and its requests share one connection, and headers are sent
+   * once per connection (HPACK) instead of with every request and answer.
+   */
+  readonly http2?: boolean;
   /** How often background work (outbox, expiry, clean-up) runs. */
   readonly backgroundIntervalMs?: number;
   /**
@@ -155,6 +161,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     name: 'gateway',
     logger: options.logger ?? false,
     tls: options.tls,
+    http2: options.tls !== undefined && options.http2 !== false,
     bodyLimitBytes: limits.bodyLimitBytes,
     inFlightRequestsMax: limits.inFlightRequestsMax,
     readiness: [{ name: 'database', check: () => context.database.query('SELECT 1') }],

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 import { createGzip, type Gzip, constants as zlibConstants } from 'node:zlib';
 import { acceptsGzip, eventStreamGzipOptions } from '@mpay/http-server';
 
@@ -20,12 +21,17 @@ const roomPollMs = 10;
  * The deflate state (about 48 KiB) is freed when the stream closes.
  */
 export class EventStream {
-  readonly #response: ServerResponse;
+  readonly #response: ServerResponse | Http2ServerResponse;
   readonly #gzip: Gzip | undefined;
+  /** Set by the response's close: an HTTP/2 stream has no `destroyed`, and its `socket` is the shared connection's. */
+  #gone = false;
 
-  private constructor(response: ServerResponse, gzip: Gzip | undefined) {
+  private constructor(response: ServerResponse | Http2ServerResponse, gzip: Gzip | undefined) {
     this.#response = response;
     this.#gzip = gzip;
+    response.once('close', () => {
+      this.#gone = true;
+    });
   }
 
   /**
@@ -34,7 +40,7 @@ export class EventStream {
    * the request's Accept-Encoding takes gzip.
    */
   static open(
-    response: ServerResponse,
+    response: ServerResponse | Http2ServerResponse,
     requestHeaders: IncomingHttpHeaders,
     options: { readonly compress: boolean },
   ): EventStream {
@@ -47,16 +53,19 @@ export class EventStream {
         compressor = undefined;
       }
     }
+    // HTTP/2 has no connection header (RFC 9113 §8.2.2): its streams are multiplexed on one connection that stays.
+    const http2 = response instanceof Http2ServerResponse;
     response.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
-      connection: 'keep-alive',
+      ...(http2 ? {} : { connection: 'keep-alive' }),
       'x-accel-buffering': 'no',
       vary: 'accept-encoding',
       ...(compressor === undefined ? {} : { 'content-encoding': 'gzip' }),
     });
     if (compressor === undefined) return new EventStream(response, undefined);
-    compressor.pipe(response);
+    // An HTTP/2 response is no stream.Writable by type, but takes writes, drain and end as one (node:http2's compat API).
+    compressor.pipe(response as ServerResponse);
     compressor.on('error', () => response.destroy());
     response.once('close', () => {
       compressor.unpipe(response);
@@ -68,14 +77,13 @@ export class EventStream {
   /** Whether its client went away (or it was ended): it must not hold a slot. */
   get closed(): boolean {
     const response = this.#response;
-    return (
-      response.destroyed ||
-      response.writableEnded ||
-      response.socket === null ||
-      response.socket.destroyed ||
-      this.#gzip?.destroyed === true ||
-      this.#gzip?.writableEnded === true
-    );
+    if (this.#gone || response.writableEnded) return true;
+    if (response instanceof Http2ServerResponse) return response.stream.destroyed || this.#gzipDone();
+    return response.destroyed || response.socket === null || response.socket.destroyed || this.#gzipDone();
+  }
+
+  #gzipDone(): boolean {
+    return this.#gzip?.destroyed === true || this.#gzip?.writableEnded === true;
   }
 
   /** Whether it is gzipped. */
@@ -100,7 +108,10 @@ export class EventStream {
       return;
     }
     if (this.#gzip === undefined) {
-      this.#response.write(text);
+      const response = this.#response;
+      // Narrowed for the compiler: the two write()s have overloads it cannot unite.
+      if (response instanceof Http2ServerResponse) response.write(text);
+      else response.write(text);
       return;
     }
     this.#gzip.write(text);

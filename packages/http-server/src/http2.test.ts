@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect as http2Connect } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, within } from '../../../test/support/deadlines.ts';
+import { createHttpServer } from './server.ts';
+
+/** A self-signed P-256 certificate for 127.0.0.1, made by openssl (Debian's, as the e2e TLS tests use). */
+let material: { key: string; cert: string };
+let folder: string;
+
+beforeAll(async () => {
+  folder = await mkdtemp(join(tmpdir(), 'mpay-http2-'));
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    join(folder, 'key.pem'),
+    '-out',
+    join(folder, 'cert.pem'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
+  material = {
+    key: await readFile(join(folder, 'key.pem'), 'utf8'),
+    cert: await readFile(join(folder, 'cert.pem'), 'utf8'),
+  };
+});
+
+afterAll(async () => {
+  await rm(folder, { recursive: true, force: true });
+});
+
+/** The server with a never-ending stream (as a device's event stream) and a plain answer. */
+async function serverWithStream(closeGraceMs: number) {
+  const app = createHttpServer({
+    name: 'test',
+    tls: { ...material, clientCertificate: 'none' },
+    http2: true,
+    closeGraceMs,
+  });
+  app.get('/stream', (_request, reply) => {
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream' });
+    reply.raw.write(': connected\n\n');
+  });
+  app.get('/version', async (request) => ({ version: request.raw.httpVersion }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  return { app, url: `https://127.0.0.1:${port}` };
+}
+
+describe('HTTP/2 on a TLS port', () => {
+  it('is refused without TLS (HTTP/2 is offered by ALPN)', () => {
+    expect(() => createHttpServer({ name: 'test', http2: true })).toThrow(/http2 needs tls/);
+  });
+
+  it('answers HTTP/2 and HTTP/1.1 on one port, a stream open beside other requests on one connection', async () => {
+    const { app, url } = await serverWithStream(5_000);
+    const session = http2Connect(url, { ca: material.cert });
+    try {
+      await within(once(session, 'connect'), { deadlineMs: requestDeadlineMs, what: 'the h2 connection' });
+      expect(session.alpnProtocol).toBe('h2');
+      const stream = session.request({ ':path': '/stream' });
+      const [head] = (await once(stream, 'response')) as [Record<string, unknown>];
+      expect(head[':status']).toBe(200);
+      for (let index = 0; index < 3; index += 1) {
+        const beside = session.request({ ':path': '/version' });
+        const [answerHead] = (await once(beside, 'response')) as [Record<string, unknown>];
+        // Every answer carries the security headers and the request id, in HTTP/2 too.
+        expect(answerHead['x-content-type-options']).toBe('nosniff');
+        expect(typeof answerHead['x-request-id']).toBe('string');
+        beside.setEncoding('utf8');
+        let text = '';
+        beside.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        await within(once(beside, 'end'), {
+          deadlineMs: requestDeadlineMs,
+          what: 'an answer beside the stream',
+        });
+        expect(JSON.parse(text)).toEqual({ version: '2.0' });
+      }
+      stream.close();
+      // A client that offers only HTTP/1.1 (institutions, older wallets) is answered in HTTP/1.1.
+      const answer = await within(
+        new Promise<string>((resolve, reject) => {
+          const call = httpsRequest(`${url}/version`, { ca: material.cert }, (response) => {
+            let text = '';
+            response.setEncoding('utf8');
+            response.on('data', (chunk: string) => {
+              text += chunk;
+            });
+            response.on('end', () => resolve(text));
+          });
+          call.on('error', reject);
+          call.end();
+        }),
+        { deadlineMs: requestDeadlineMs, what: 'the HTTP/1.1 answer' },
+      );
+      expect(JSON.parse(answer)).toEqual({ version: '1.1' });
+    } finally {
+      session.close();
+      await app.close();
+    }
+  });
+
+  it('cuts an HTTP/2 connection still open once closeGraceMs is over, so that the close ends', async () => {
+    const { app, url } = await serverWithStream(100);
+    const session = http2Connect(url, { ca: material.cert });
+    session.on('error', () => undefined);
+    const stream = session.request({ ':path': '/stream' });
+    stream.on('error', () => undefined);
+    await within(once(stream, 'response'), { deadlineMs: requestDeadlineMs, what: 'the stream to open' });
+    const sessionClosed = once(session, 'close');
+    await within(app.close(), { deadlineMs: requestDeadlineMs, what: 'the close to end' });
+    await within(sessionClosed, {
+      deadlineMs: requestDeadlineMs,
+      what: 'the client to see its connection cut',
+    });
+    expect(session.destroyed).toBe(true);
+  });
+});
