@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { demoParties } from '@mpay/cli';
 import { decryptWith, encryptTo, generateEncryptionKeyPair, generateSigningKeyPair } from '@mpay/envelope';
 import { signRequest } from '@mpay/http-client';
@@ -304,10 +305,62 @@ describe('an iMS payment end to end over HTTP', () => {
       );
       expect(answer.status, form).toBe(200);
       expect(answer.headers.get('content-encoding'), form).toBe('gzip');
+      // The confirmation may come gzipped too (RFC 9110 §12.5.3: the answer names the codings taken).
+      expect(answer.headers.get('accept-encoding'), form).toBe('gzip');
       const { receipt } = (await answer.json()) as { receipt: string };
       expect(algorithmOf(receipt), form).toBe(algorithm);
     }
+    // The same confirmation gzipped is the same replay; another coding is 415 and says which one it takes.
+    const url = `${test.platform.urls.gateway}/payments/${view.paymentId}/confirmation?receipt=v3`;
+    const zipped = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/jose', 'content-encoding': 'gzip' },
+      body: gzipSync(trace[0]!),
+    });
+    expect(zipped.status).toBe(200);
+    expect(((await zipped.json()) as { status: string }).status).toBe('completed');
+    const brotli = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/jose', 'content-encoding': 'br' },
+      body: trace[0]!,
+    });
+    expect(brotli.status).toBe(415);
+    expect(brotli.headers.get('accept-encoding')).toBe('gzip');
+    expect(((await brotli.json()) as { error: { code: string } }).error.code).toBe(
+      'REQUEST_ENCODING_UNSUPPORTED',
+    );
     expect((await test.balances()).customer).toBe(before.customer - 1_00n);
+  });
+
+  it('the wallet gzips its confirmation once the gateway’s stream said it takes one (about a fifth fewer bytes up)', async () => {
+    const before = await test.balances();
+    const { wallet, view } = await payAndConfirm(2_00n);
+    const sent: { encoding: string | null; jwe: string; bytes: number }[] = [];
+    const original = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      if (String(input).includes('/confirmation')) {
+        const body = init?.body;
+        const bytes = body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(String(body));
+        const encoding = new Headers(init?.headers).get('content-encoding');
+        sent.push({
+          encoding,
+          jwe: (encoding === 'gzip' ? gunzipSync(bytes) : bytes).toString(),
+          bytes: bytes.length,
+        });
+      }
+      return original(input, init);
+    };
+    try {
+      await wallet.confirm(view, demoParties.customer.pin);
+    } finally {
+      globalThis.fetch = original;
+    }
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.encoding).toBe('gzip');
+    // A compact JWE with ECDH-ES (no encrypted key): header..iv.ciphertext.tag.
+    expect(sent[0]?.jwe).toMatch(/^[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(sent[0]?.bytes).toBeLessThan(sent[0]!.jwe.length * 0.85);
+    expect((await test.balances()).customer).toBe(before.customer - 2_00n);
   });
 });
 

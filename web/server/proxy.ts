@@ -10,6 +10,8 @@ const forwardedRequestHeaders = [
   'accept',
   'authorization',
   'content-type',
+  // A body in a content coding (the wallet's gzipped confirmation): passed on as sent, the service decodes it.
+  'content-encoding',
   'idempotency-key',
   'last-event-id',
   // The certificates a wallet holds, when it opens its stream (@mpay/protocol deviceCertificatesHeader).
@@ -37,6 +39,8 @@ export const operatorOnlyPaths: readonly string[] = ['/admin', '/metrics', '/out
  */
 const passedAnswerHeaders: ReadonlySet<string> = new Set([
   'content-type',
+  // The codings a service takes in request bodies (RFC 9110 §12.5.3): the wallet gzips its confirmation.
+  'accept-encoding',
   'cache-control',
   'retry-after',
   'location',

@@ -4,7 +4,8 @@ import { type FetchFunction, fetchFor } from './transport.ts';
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'DELETE';
-  body?: string;
+  /** Text, or bytes (a body in a content coding: say which in `headers`). */
+  body?: string | Uint8Array<ArrayBuffer>;
   contentType?: string;
   headers?: Record<string, string>;
   timeoutMs?: number;

@@ -1,6 +1,6 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acceptsGzip, createCompressionLimits, gzipAnswers } from './compression.ts';
+import { acceptsGzip, createCompressionLimits, gunzipRequests, gzipAnswers } from './compression.ts';
 import { createHttpServer } from './server.ts';
 
 describe('acceptsGzip (RFC 9110 §12.5.3)', () => {
@@ -144,5 +144,61 @@ describe('gzipAnswers, over real HTTP', () => {
     expect(await viaFetch.json()).toEqual({
       error: { code: 'PAYMENT_UNKNOWN', message: 'No such payment.' },
     });
+  });
+});
+
+describe('gunzipRequests, over real HTTP', () => {
+  const bodyLimitBytes = 4_096;
+  const app = createHttpServer({ name: 'compression', bodyLimitBytes });
+  let url = '';
+  beforeAll(async () => {
+    app.post('/echo', { preParsing: gunzipRequests() }, async (request) => ({
+      length: String(request.body).length,
+      body: String(request.body),
+    }));
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => app.close());
+
+  /** A POST of `body` as application/jose with these headers: the status, the answer's JSON and headers. */
+  async function post(body: Uint8Array<ArrayBuffer> | string, headers: Record<string, string>) {
+    const response = await fetch(`${url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/jose', ...headers },
+      body,
+    });
+    return {
+      status: response.status,
+      json: (await response.json()) as { body?: string; error?: { code: string } },
+      acceptEncoding: response.headers.get('accept-encoding'),
+    };
+  }
+
+  it('reads a gzipped body as the text it compresses, and a body without a coding as it is', async () => {
+    const jwe = joseLike(720);
+    expect((await post(gzipSync(jwe), { 'content-encoding': 'gzip' })).json.body).toBe(jwe);
+    expect((await post(gzipSync(jwe), { 'content-encoding': ' GZIP ' })).json.body).toBe(jwe);
+    expect((await post(jwe, {})).json.body).toBe(jwe);
+    expect((await post(jwe, { 'content-encoding': 'identity' })).json.body).toBe(jwe);
+    // base64url text: deflate codes it at about three quarters, plus gzip's 18 bytes of framing.
+    expect(gzipSync(jwe).length).toBeLessThan(jwe.length * 0.85);
+  });
+
+  it('refuses a body that inflates past the limit (413), that is not gzip (400), or another coding (415)', async () => {
+    // A bomb: 64 bytes or so that inflate to a megabyte.
+    const bomb = gzipSync(Buffer.alloc(1 << 20, 0x41));
+    expect(bomb.length).toBeLessThan(bodyLimitBytes);
+    const inflated = await post(bomb, { 'content-encoding': 'gzip' });
+    expect([inflated.status, inflated.json.error?.code]).toEqual([413, 'REQUEST_TOO_LARGE']);
+    const broken = await post('not gzip at all', { 'content-encoding': 'gzip' });
+    expect([broken.status, broken.json.error?.code]).toEqual([400, 'REQUEST_INVALID']);
+    const cut = gzipSync(joseLike(720)).subarray(0, 100);
+    expect((await post(cut, { 'content-encoding': 'gzip' })).status).toBe(400);
+    const other = await post(joseLike(100), { 'content-encoding': 'br' });
+    expect([other.status, other.json.error?.code, other.acceptEncoding]).toEqual([
+      415,
+      'REQUEST_ENCODING_UNSUPPORTED',
+      'gzip',
+    ]);
   });
 });

@@ -13,7 +13,10 @@
  * the device's key, not carried by a cookie: neither holds. A route whose
  * answer mixes a secret with echoed input must not opt in.
  */
-import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
+
+import type { Readable } from 'node:stream';
+import { createGunzip, gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
+import { MpayError } from '@mpay/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export interface CompressionLimits {
@@ -129,3 +132,51 @@ export const eventStreamGzipOptions = Object.freeze({
   chunkSize: 4096,
   flush: zlibConstants.Z_NO_FLUSH,
 });
+
+/**
+ * What a route that takes gzipped bodies says in its answers (RFC 9110
+ * §12.5.3: Accept-Encoding in a response names the codings the server takes
+ * in requests), so that a client compresses only for a server that reads it.
+ */
+export const requestCodingsTaken = 'gzip';
+
+/** A request body stream as Fastify reads it after preParsing: the encoded bytes counted for its checks. */
+type DecodedBody = Readable & { receivedEncodedLength?: number };
+
+type PreParsingDone = (error: Error | null, payload?: Readable) => void;
+
+/**
+ * A route's preParsing hook: a body sent with `Content-Encoding: gzip` is
+ * decompressed as it arrives (the device's confirmation: compact JWE, whose
+ * base64url deflate codes at about three quarters). Fastify's body limit
+ * then counts the decompressed bytes, so a small body that inflates past it
+ * is refused (413) as soon as it does, and Content-Length is checked against
+ * the bytes received; a body that is not gzip is REQUEST_INVALID. No coding
+ * (or `identity`) passes as it is; any other coding is 415 with
+ * `Accept-Encoding: gzip`. Nothing here is compressed, so no length oracle.
+ */
+export function gunzipRequests() {
+  return (request: FastifyRequest, reply: FastifyReply, payload: DecodedBody, done: PreParsingDone): void => {
+    const header = request.headers['content-encoding'];
+    const coding = (typeof header === 'string' ? header : '').trim().toLowerCase();
+    if (header === undefined || coding === '' || coding === 'identity') {
+      done(null, payload);
+      return;
+    }
+    if (coding !== 'gzip' && coding !== 'x-gzip') {
+      reply.header('accept-encoding', requestCodingsTaken);
+      done(new MpayError('REQUEST_ENCODING_UNSUPPORTED', coding.slice(0, 40)));
+      return;
+    }
+    const gunzip = createGunzip();
+    const decoded: DecodedBody = gunzip;
+    let encoded = 0;
+    payload.on('data', (chunk: Buffer) => {
+      encoded += chunk.length;
+      decoded.receivedEncodedLength = encoded;
+    });
+    payload.on('error', (error: Error) => gunzip.destroy(error));
+    payload.pipe(gunzip);
+    done(null, decoded);
+  };
+}

@@ -29,7 +29,9 @@ export {
   createCompressionLimits,
   defaultCompressionLimits,
   eventStreamGzipOptions,
+  gunzipRequests,
   gzipAnswers,
+  requestCodingsTaken,
   varyOnAcceptEncoding,
 } from './compression.ts';
 export {

@@ -3,6 +3,7 @@ import type { ErrorCode } from '@mpay/protocol';
 /** The one place where error codes become HTTP statuses (the edge). */
 const statusByCode: Partial<Record<ErrorCode, number>> = {
   REQUEST_TOO_LARGE: 413,
+  REQUEST_ENCODING_UNSUPPORTED: 415,
   REQUEST_RATE_LIMITED: 429,
   IDEMPOTENCY_KEY_REUSED: 422,
   IDEMPOTENCY_REQUEST_IN_PROGRESS: 409,

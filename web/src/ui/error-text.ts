@@ -54,6 +54,10 @@ export const errorText: Readonly<Record<ErrorCode, ErrorText>> = {
     title: 'Request not accepted',
     advice: 'Something in it is missing or not in the expected form. Check what you entered and try again.',
   },
+  REQUEST_ENCODING_UNSUPPORTED: {
+    title: 'The service could not read this',
+    advice: 'The app sent data in a form this service does not read. Update the app, or try again.',
+  },
   REQUEST_TOO_LARGE: {
     title: 'Too much data',
     advice: 'The request is larger than allowed. Send less: shorten the text or choose a smaller file.',

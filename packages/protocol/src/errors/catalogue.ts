@@ -34,6 +34,9 @@ export const errorCatalogue = Object.freeze({
   // request shape and limits
   REQUEST_INVALID: final('The request does not match the expected schema.'),
   REQUEST_TOO_LARGE: final('The request body is larger than the limit.'),
+  REQUEST_ENCODING_UNSUPPORTED: final(
+    'The request body is sent in a content coding this route does not take (its Accept-Encoding names those it takes).',
+  ),
   REQUEST_RATE_LIMITED: retryable('Too many requests; retry later.'),
   IDEMPOTENCY_KEY_INVALID: final('The Idempotency-Key header is missing or malformed.'),
   IDEMPOTENCY_KEY_REUSED: final('The Idempotency-Key was already used with a different request.'),

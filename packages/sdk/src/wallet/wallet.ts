@@ -156,6 +156,8 @@ export class Wallet {
   readonly #certificates = new MerchantCertificates();
   #session: Session | undefined;
   #unlocking: Promise<Session> | undefined;
+  /** Whether the gateway said (its stream's Accept-Encoding) that it takes a gzipped confirmation. */
+  #gzipConfirmations = false;
   /** Counts `lock` calls, so that a login still running when the wallet is locked opens no session. */
   #locks = 0;
 
@@ -319,6 +321,8 @@ export class Wallet {
     if (!response.ok || response.body === null)
       throw new MpayError(response.status === 401 ? 'AUTHENTICATION_FAILED' : 'SERVICE_UNAVAILABLE');
     // The gateway accepted the subscription: events come from here on.
+    // It says whether it takes a gzipped confirmation (RFC 9110 §12.5.3: Accept-Encoding in an answer).
+    if (takesGzipBodies(response.headers.get('accept-encoding'))) this.#gzipConfirmations = true;
     onOpen?.();
     for await (const event of readServerSentEvents(response.body)) {
       const kind = kinds.find((wanted) => wanted === event.event);
@@ -577,14 +581,30 @@ export class Wallet {
     // receipt/v3: this wallet rebuilds the receipt from the message it confirmed (./receipt.ts), and the answer
     // comes under this confirmation's answer key. A gateway older than v3 refuses the parameter: v2 then.
     let receiptForm: 'v3' | 'v2' = 'v3';
+    // Gzipped (about a fifth fewer bytes up: base64url) once the gateway said it takes it; sent plain when
+    // a gzipped one is refused (a proxy between that does not pass the coding on).
+    let gzipped = this.#gzipConfirmations ? await gzipText(jwe) : undefined;
     for (let attempt = 0; ; attempt += 1) {
       let answer: { status: string; receipt?: string };
       try {
         ({ body: answer } = await requestJson<{ status: string; receipt?: string }>(
           `${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation?receipt=${receiptForm}`,
-          { body: jwe, contentType: 'application/jose', timeoutMs: 30_000 },
+          {
+            body: gzipped ?? jwe,
+            contentType: 'application/jose',
+            ...(gzipped === undefined ? {} : { headers: { 'content-encoding': 'gzip' } }),
+            timeoutMs: 30_000,
+          },
         ));
       } catch (error) {
+        if (
+          gzipped !== undefined &&
+          (isMpayError(error, 'REQUEST_ENCODING_UNSUPPORTED') || isMpayError(error, 'REQUEST_INVALID'))
+        ) {
+          gzipped = undefined;
+          this.#gzipConfirmations = false;
+          continue;
+        }
         if (receiptForm === 'v3' && isMpayError(error, 'REQUEST_INVALID')) {
           receiptForm = 'v2';
           continue;
@@ -724,4 +744,17 @@ export class Wallet {
     this.#trace('receipt', 'jws', this.#options.fsp.id, jws);
     return receipt;
   }
+}
+
+/** Whether an answer's Accept-Encoding names gzip for request bodies (the gateway's own header: a plain list). */
+function takesGzipBodies(header: string | null): boolean {
+  if (header === null || header.length > 256) return false;
+  return header.split(',').some((member) => /^\s*(?:x-)?gzip\s*$/i.test(member));
+}
+
+/** `text` gzipped with the platform's CompressionStream (browsers and Node alike); undefined where there is none. */
+async function gzipText(text: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  if (typeof CompressionStream === 'undefined') return undefined;
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }

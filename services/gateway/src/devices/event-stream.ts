@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import { createGzip, type Gzip, constants as zlibConstants } from 'node:zlib';
-import { acceptsGzip, eventStreamGzipOptions } from '@mpay/http-server';
+import { acceptsGzip, eventStreamGzipOptions, requestCodingsTaken } from '@mpay/http-server';
 
 /**
  * Bytes an event stream may hold unsent (its response's buffer plus its
@@ -61,6 +61,8 @@ export class EventStream {
       ...(http2 ? {} : { connection: 'keep-alive' }),
       'x-accel-buffering': 'no',
       vary: 'accept-encoding',
+      // The confirmation takes a gzipped body (RFC 9110 §12.5.3): the device learns it before it confirms.
+      'accept-encoding': requestCodingsTaken,
       ...(compressor === undefined ? {} : { 'content-encoding': 'gzip' }),
     });
     if (compressor === undefined) return new EventStream(response, undefined);

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { gzipAnswers } from '@mpay/http-server';
+import { gzipAnswers, requestCodingsTaken } from '@mpay/http-server';
 import {
   deviceCertificatesHeader,
   deviceCertificatesMax,
@@ -136,22 +136,28 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
     querystring: { type: 'object', properties: { after: { type: 'string', maxLength: 64 } } },
     response: { 200: devicePaymentRequests },
   };
-  app.get('/devices/payment-requests', { schema: pageSchema, onSend: gzipAnswers() }, async (request) => {
-    const customerId = await customerOf(context, (await authenticateParty(context, request)).partyId);
-    const after = parseCursor((request.query as { after?: unknown }).after);
-    const page = await pendingRequestsPage(
-      context.database,
-      customerId,
-      context.clock(),
-      context.limits.devicePageSize,
-      after,
-    );
-    const last = page.at(-1);
-    return {
-      requests: page.map((pending) => ({ paymentId: pending.id, message: pending.pushMessage })),
-      ...(last !== undefined && page.length === context.limits.devicePageSize
-        ? { next: `${last.createdAt.toISOString()}_${last.id}` }
-        : {}),
-    };
-  });
+  app.get(
+    '/devices/payment-requests',
+    { schema: pageSchema, onSend: gzipAnswers() },
+    async (request, reply) => {
+      // The confirmation takes a gzipped body: said before the device confirms one of these.
+      reply.header('accept-encoding', requestCodingsTaken);
+      const customerId = await customerOf(context, (await authenticateParty(context, request)).partyId);
+      const after = parseCursor((request.query as { after?: unknown }).after);
+      const page = await pendingRequestsPage(
+        context.database,
+        customerId,
+        context.clock(),
+        context.limits.devicePageSize,
+        after,
+      );
+      const last = page.at(-1);
+      return {
+        requests: page.map((pending) => ({ paymentId: pending.id, message: pending.pushMessage })),
+        ...(last !== undefined && page.length === context.limits.devicePageSize
+          ? { next: `${last.createdAt.toISOString()}_${last.id}` }
+          : {}),
+      };
+    },
+  );
 }

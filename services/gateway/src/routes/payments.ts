@@ -1,5 +1,5 @@
 import { answerKeyOf } from '@mpay/envelope';
-import { gzipAnswers, joseBody, rawBodyOf } from '@mpay/http-server';
+import { gunzipRequests, gzipAnswers, joseBody, rawBodyOf, requestCodingsTaken } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { GatewayContext } from '../context.ts';
@@ -109,11 +109,13 @@ export function registerPaymentRoutes(app: FastifyInstance, context: GatewayCont
     const answer = await requestPayment(context, verified, idempotencyClaim(request, verified.merchant.id));
     return reply.code(answer.statusCode).send(answer.body);
   });
-  // The answer carries the receipt encrypted to the device: gzipped for a device that takes it (@mpay/http-server compression.ts).
+  // The answer carries the receipt encrypted to the device: gzipped for a device that takes it; the confirmation
+  // itself may come gzipped (@mpay/http-server compression.ts), as every answer here and the device's stream say.
   app.post(
     '/payments/:id/confirmation',
-    { schema: confirmationSchema, onSend: gzipAnswers() },
+    { schema: confirmationSchema, onSend: gzipAnswers(), preParsing: gunzipRequests() },
     async (request, reply) => {
+      reply.header('accept-encoding', requestCodingsTaken);
       const body = compactBody(request);
       const verified = await verifyConfirmation(context, paymentId(request), body);
       const format = receiptFormatOf((request.query as { receipt?: unknown }).receipt);
