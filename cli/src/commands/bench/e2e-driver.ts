@@ -14,6 +14,7 @@
  *   bytes and round trips per party (its `fetch` wrapped), its own CPU and
  *   its WebCrypto calls; then times its share of the crypto mix.
  */
+import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
 import {
   fetchFspTrust,
   type MerchantClient,
@@ -186,6 +187,10 @@ function upstreamOf(url: string): { host: string; port: number } {
 
 /** The profile's driver: ims here, the others in their own files. */
 async function drive(config: AnyDriverConfig, send: SendToParent): Promise<DriverReport> {
+  // Over HTTPS: every call of this process (the SDK's) trusts the deployment's CA only and offers HTTP/2;
+  // set before the profile's meter wraps the global fetch.
+  if (config.caPem !== undefined)
+    globalThis.fetch = tlsFetch(createCaTrustAgent(config.caPem, {}, { http2: true })) as typeof fetch;
   switch (config.profile) {
     case 'ims':
       return driveIms(config, send);

@@ -51,6 +51,8 @@ export interface BenchTarget {
   readonly mailDir: string | undefined;
   /** Where the embedded SMS gateway keeps its texts (banking login codes), if it is in use. */
   readonly smsDir: string | undefined;
+  /** The deployment's CA, PEM, when its ports serve HTTPS (the driver trusts it and nothing else). */
+  readonly caPem?: string | undefined;
 }
 
 export function bankOf(target: BenchTarget, id: string): BenchBank {
@@ -80,6 +82,7 @@ export function inProcessTarget(platform: Platform, database: string): BenchTarg
     },
     mailDir: platform.mail.dir,
     smsDir: platform.sms.dir,
+    caPem: platform.tls?.caPem,
   };
 }
 

@@ -31,6 +31,11 @@ export interface DriverTiming {
 export interface DriverPayment extends DriverTiming {
   readonly currency: CurrencyCode;
   readonly amountMinor: bigint;
+  /**
+   * The deployment's CA, PEM, when the platform serves HTTPS: the driver's
+   * fetch trusts it and nothing else, and offers HTTP/2 (as a phone's does).
+   */
+  readonly caPem?: string | undefined;
 }
 
 export interface DriverReport {

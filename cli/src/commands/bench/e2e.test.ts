@@ -40,6 +40,7 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
       profile: 'ims',
       concurrency: 2,
       database: testBackend(),
+      transport: 'http',
       failures: 0,
       audit_ok: true,
     });
@@ -71,6 +72,22 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     expect(figures.crypto.ratio as number).toBeGreaterThan(0);
   });
 
+  it('--tls: every port HTTPS, the gateway offering HTTP/2; the device’s bytes on the wire are TLS records', async () => {
+    const io = memoryIo();
+    const processFetch = globalThis.fetch;
+    const code = await runBenchE2e(['--concurrency', '1', '--seconds', '1', '--tls', '--json'], io);
+    const figures = JSON.parse(io.out) as Figures;
+    expect(figures.failure_samples, io.err).toEqual([]);
+    expect(code).toBe(0);
+    expect(figures).toMatchObject({ transport: 'https, h2 offered', failures: 0, audit_ok: true });
+    expect(figures.payments as number).toBeGreaterThan(0);
+    const device = figures.parties.device ?? {};
+    for (const field of ['wire_bytes_sent', 'wire_bytes_received'])
+      expect(device[field], field).toBeGreaterThan(0);
+    // The fetch that trusted the bench's CA is gone with it.
+    expect(globalThis.fetch).toBe(processFetch);
+  });
+
   it('refuses wrong flags and a platform it cannot drive (exit 2) before starting anything', async () => {
     const emptyDir = await mkdtemp(join(tmpdir(), 'mpay-bench-empty-'));
     try {
@@ -80,6 +97,7 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
         [['--seconds'], '--seconds must be an integer'],
         [['--gateways', '9'], '--gateways must be an integer in 1..8'],
         [['--gateways', '2', '--data', emptyDir], '--gateways starts its own platform'],
+        [['--tls', '--data', emptyDir], '--tls starts its own platform'],
         [['--fast'], 'unknown argument --fast'],
         [['e2e'], 'unknown argument e2e'],
         [['--data'], '--data needs a folder'],

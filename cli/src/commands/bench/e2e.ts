@@ -1,8 +1,11 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
 import {
   defaultSecurityPolicy,
   parseSecurityPolicy,
@@ -12,10 +15,11 @@ import {
 import { fetchFspTrust } from '@mpay/sdk';
 import { dropPostgresSchema, type StatementCount, statementCounts } from '@mpay/storage';
 import { demoParties } from '../../platform/seed.ts';
-import { platformSchemas, startPlatform } from '../../platform/start.ts';
+import { type Platform, platformSchemas, startPlatform } from '../../platform/start.ts';
 import { reconcileBanks } from '../banks-report.ts';
 import { dataDirOf } from '../deployment.ts';
 import type { CommandIo } from '../io.ts';
+import { ensurePlatformPki } from '../pki-platform.ts';
 import { countSubtleCalls, timeMix } from './e2e-crypto.ts';
 import type {
   AnyDriverConfig,
@@ -40,7 +44,7 @@ import {
 import { type BenchProfile, benchProfiles } from './e2e-traffic.ts';
 
 export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--seconds S] [--gateways G]
-                      [--data DIR | --url DIR_OR_URL] [--json]
+                      [--tls] [--data DIR | --url DIR_OR_URL] [--json]
   Starts a platform in this process (PGlite in memory, or DATABASE_URL: PostgreSQL, fresh schemas
   dropped at the end), or drives one already running on this machine (--data, --url); registers N
   customers of the profile through the public APIs and drives their payments over HTTP from a child
@@ -63,6 +67,10 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
   --gateways G      gateway instances behind one address (default 1, 1..8); more than one needs
                     DATABASE_URL (they share one PostgreSQL schema; a device's pushes reach it from
                     any instance through LISTEN/NOTIFY) and a platform this command starts
+  --tls             start the platform as \`mpay up\` does, every port HTTPS (its deployment CA made
+                    in a temporary folder, removed at the end) and the gateway offering HTTP/2: the
+                    devices' and the merchant's fetch offers h2 and trusts that CA only, so the
+                    device's bytes on the wire are TLS records of HTTP/2 frames, as a phone's are
   --data DIR        drive the platform running from DIR (its deployment.json, keys and mail, as
                     \`mpay up --data DIR\` wrote them) instead of starting one; loopback only. Its
                     own limits and security policy apply. Server CPU is read from /proc for its
@@ -86,6 +94,8 @@ interface BenchE2eArguments {
   readonly dataDir: string | undefined;
   /** The gateway's URL given with --url (checked against the deployment's). */
   readonly url: string | undefined;
+  /** --tls: the platform it starts serves HTTPS (HTTP/2 offered on the gateway). */
+  readonly tls: boolean;
 }
 
 const integerFlags = {
@@ -101,6 +111,7 @@ export function parseBenchE2eArguments(
 ): BenchE2eArguments | undefined {
   const values: Partial<Record<keyof typeof integerFlags, number>> = {};
   let json = false;
+  let tls = false;
   let profile: BenchProfile = 'ims';
   let dataDir: string | undefined;
   let url: string | undefined;
@@ -108,6 +119,10 @@ export function parseBenchE2eArguments(
     const arg = args[index] ?? '';
     if (arg === '--json') {
       json = true;
+      continue;
+    }
+    if (arg === '--tls') {
+      tls = true;
       continue;
     }
     const profileMatch = /^--profile(?:=(.*))?$/.exec(arg);
@@ -174,6 +189,12 @@ export function parseBenchE2eArguments(
     );
     return undefined;
   }
+  if (tls && dataDir !== undefined) {
+    io.stderr(
+      'mpay bench e2e: --tls starts its own platform; with --data or --url the running platform serves as it was started\n',
+    );
+    return undefined;
+  }
   if (gateways > 1 && (process.env.DATABASE_URL ?? '') === '') {
     io.stderr(
       'mpay bench e2e: --gateways above 1 needs DATABASE_URL: the instances share one PostgreSQL (PGlite is one process)\n',
@@ -188,6 +209,7 @@ export function parseBenchE2eArguments(
     gateways,
     dataDir,
     url,
+    tls,
   };
 }
 
@@ -262,7 +284,7 @@ async function prepareProfile(
   const currency = demoParties.bank.currency;
   const bankUrls = target.banks.map((bank) => bank.url);
   const merchant = { id: target.merchant.id, signingJwk: target.merchant.signingJwk };
-  const common = { ...timing, currency, amountMinor: paymentMinor };
+  const common = { ...timing, currency, amountMinor: paymentMinor, caPem: target.caPem };
   switch (parsed.profile) {
     case 'ims':
       return {
@@ -493,14 +515,32 @@ async function openTarget(
   }
   const databaseUrl = process.env.DATABASE_URL === '' ? undefined : process.env.DATABASE_URL;
   const schemaPrefix = `bench_e2e_${randomBytes(4).toString('hex')}_`;
-  io.stderr(`bench e2e: starting the platform (${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'})\n`);
-  const platform = await startPlatform({
-    databaseUrl,
-    schemaPrefix,
-    securityPolicy: benchPolicy,
-    gatewayLimits: benchGatewayLimits,
-    gateways: parsed.gateways,
-  });
+  io.stderr(
+    `bench e2e: starting the platform (${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'}${parsed.tls ? ', every port HTTPS' : ''})\n`,
+  );
+  // --tls: the deployment's CA and the services' certificates in a folder of their own, removed at the end.
+  const pkiDir = parsed.tls ? await mkdtemp(join(tmpdir(), 'mpay-bench-tls-')) : undefined;
+  const removePki = () => (pkiDir === undefined ? undefined : rm(pkiDir, { recursive: true, force: true }));
+  let platform: Platform;
+  try {
+    if (pkiDir !== undefined) await ensurePlatformPki(pkiDir);
+    platform = await startPlatform({
+      databaseUrl,
+      schemaPrefix,
+      securityPolicy: benchPolicy,
+      gatewayLimits: benchGatewayLimits,
+      gateways: parsed.gateways,
+      ...(pkiDir === undefined ? {} : { tls: { dataDir: pkiDir } }),
+    });
+  } catch (error) {
+    await removePki();
+    throw error;
+  }
+  // The bench's own calls outside the SDK (the operator's alias registration) trust the deployment's CA.
+  const globalFetch = globalThis.fetch;
+  const caPem = platform.tls?.caPem;
+  const agent = caPem === undefined ? undefined : createCaTrustAgent(caPem);
+  if (agent !== undefined) globalThis.fetch = tlsFetch(agent) as typeof globalThis.fetch;
   let closing: Promise<void> | undefined;
   return {
     target: inProcessTarget(platform, databaseUrl === undefined ? 'pglite' : 'postgres'),
@@ -509,6 +549,11 @@ async function openTarget(
     close: () => {
       closing ??= (async () => {
         await platform.close();
+        if (agent !== undefined) {
+          globalThis.fetch = globalFetch;
+          await agent.close();
+        }
+        await removePki();
         if (databaseUrl !== undefined)
           for (const schema of platformSchemas)
             await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
@@ -609,6 +654,8 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       profile: parsed.profile,
       database: target.database,
       servers: target.where,
+      // How the parties reach the servers: plain HTTP/1.1, or HTTPS with HTTP/2 offered (--tls).
+      transport: target.caPem === undefined ? 'http' : 'https, h2 offered',
       concurrency: parsed.concurrency,
       gateways: parsed.gateways,
       seconds: round1(seconds),
@@ -691,6 +738,7 @@ interface TextFigures {
   profile: BenchProfile;
   database: string;
   servers: string;
+  transport: string;
   concurrency: number;
   gateways: number;
   seconds: number;
@@ -753,7 +801,7 @@ function text(figures: TextFigures): string {
   const notMeasured = (value: number | null, unit: string) =>
     value === null ? 'not measured' : `${value}${unit}`;
   return `${[
-    `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}): concurrency ${figures.concurrency}, ${figures.seconds} s measured`,
+    `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}, ${figures.transport}): concurrency ${figures.concurrency}, ${figures.seconds} s measured`,
     `  payments      ${figures.payments_per_second}/s  (${figures.payments} payments, ${figures.failures} failed)`,
     `  latency       p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms (${latencySpan[figures.profile]})`,
     `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
