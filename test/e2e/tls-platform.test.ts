@@ -400,6 +400,29 @@ describe('the platform over TLS', () => {
     } finally {
       await agent.close();
     }
+    // A browser speaks HTTP/2 to the pages (ALPN): the page, the proxy and the gateway's answer on one connection.
+    const session = http2Connect(platform.urls.web!, { ca: caPem });
+    try {
+      await once(session, 'connect');
+      expect(session.alpnProtocol).toBe('h2');
+      for (const [path, expected] of [
+        ['/', homePage],
+        ['/api/gateway/health', '{"status":"ok","service":"gateway"}'],
+      ] as const) {
+        const stream = session.request({ ':path': path });
+        const [head] = (await once(stream, 'response')) as [Record<string, string | number>];
+        expect(head[':status'], path).toBe(200);
+        stream.setEncoding('utf8');
+        let text = '';
+        stream.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        await once(stream, 'end');
+        expect(text, path).toBe(expected);
+      }
+    } finally {
+      session.close();
+    }
     // Node's own fetch (the system's roots) does not trust the deployment's certificate on the web port.
     await expect(
       fetch(`${platform.urls.web}/`, { signal: AbortSignal.timeout(requestDeadlineMs) }),

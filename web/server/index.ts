@@ -35,6 +35,12 @@ export interface WebServerOptions {
   readonly tls?:
     | { readonly key: string; readonly cert: string; readonly onReload?: TlsReloadHook | undefined }
     | undefined;
+  /**
+   * With `tls`, HTTP/2 beside HTTP/1.1 (default true): a phone's browser
+   * sends the pages' requests, the wallet's event stream and its
+   * confirmations on one connection, each header once (HPACK).
+   */
+  readonly http2?: boolean;
 }
 
 export interface WebServer {
@@ -67,6 +73,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     name: 'web',
     logger: options.logger ?? false,
     ...serverOnlyTls(tls),
+    http2: tls !== undefined && options.http2 !== false,
   });
   const api = Object.fromEntries(Object.keys(options.upstreams).map((name) => [name, `/api/${name}`]));
   const config: WebConfig = { ...options.config, api };
