@@ -284,7 +284,12 @@ describe('the wallet pays with its own device key (iMS)', () => {
     await screenshot(page, 'wallet-ims-request');
 
     await page.getByLabel('PIN', { exact: true }).fill(customer.pin);
+    // The confirmation leaves the page gzipped (CompressionStream), as the gateway's stream said it takes it.
+    const confirmation = page.waitForRequest((sent) => sent.url().includes('/confirmation'), {
+      timeout: requestDeadlineMs,
+    });
     await page.getByRole('button', { name: 'Pay EUR 42.50' }).click();
+    expect((await confirmation).headers()['content-encoding']).toBe('gzip');
     await page.getByRole('heading', { name: 'Paid' }).waitFor({ timeout: paymentSettledDeadlineMs });
     expect(await page.getByTestId('receipt').textContent()).toContain('EUR 42.50');
     expect(await verifiedLogMark()).toMatch(/Recorded in the public log \(entry \d+, tree size \d+\)/);

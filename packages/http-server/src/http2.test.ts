@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, within } from '../../../test/support/deadlines.ts';
-import { createHttpServer } from './server.ts';
+import { createHttpServer, http2StreamsPerConnectionMax } from './server.ts';
 
 /** A self-signed P-256 certificate for 127.0.0.1, made by openssl (Debian's, as the e2e TLS tests use). */
 let material: { key: string; cert: string };
@@ -78,6 +78,9 @@ describe('HTTP/2 on a TLS port', () => {
       const stream = session.request({ ':path': '/stream' });
       const [head] = (await once(stream, 'response')) as [Record<string, unknown>];
       expect(head[':status']).toBe(200);
+      // Streams per connection are bounded (node:http2's default is 2^32 - 1): the server's SETTINGS, its
+      // first frame, came before this answer.
+      expect(session.remoteSettings.maxConcurrentStreams).toBe(http2StreamsPerConnectionMax);
       for (let index = 0; index < 3; index += 1) {
         const beside = session.request({ ':path': '/version' });
         const [answerHead] = (await once(beside, 'response')) as [Record<string, unknown>];

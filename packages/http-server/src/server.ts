@@ -55,6 +55,9 @@ export interface HttpServerOptions {
   closeGraceMs?: number;
 }
 
+/** Streams one HTTP/2 connection may have open at once (a device needs its event stream and a request or two). */
+export const http2StreamsPerConnectionMax = 100;
+
 /** The default of HttpServerOptions.closeGraceMs. */
 export const defaultCloseGraceMs = 5_000;
 
@@ -391,7 +394,16 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     ...(options.tls === undefined
       ? {}
       : http2
-        ? { http2: true, https: { ...httpsOptionsOf(options.tls), allowHTTP1: true } }
+        ? {
+            http2: true,
+            https: {
+              ...httpsOptionsOf(options.tls),
+              allowHTTP1: true,
+              // node:http2 lets a client open 2^32 - 1 streams at once: bounded per connection, as
+              // inFlightRequestsMax bounds the requests of all of them.
+              settings: { maxConcurrentStreams: http2StreamsPerConnectionMax },
+            },
+          }
         : { https: httpsOptionsOf(options.tls) }),
   }) as FastifyInstance; // same routes and hooks over node:https; only the raw server type differs
   // Response schemas describe answers for GET /openapi.json; they never filter or coerce them (openapi.ts).
