@@ -123,6 +123,37 @@ async function signedCall(
   }
 }
 
+/**
+ * One iMS payment through the SDK, with the process's fetch (the deployment's
+ * CA trusted) or the one of the scope it runs in: the merchant asks, the
+ * wallet gets the request on its stream and confirms; the view and the receipt.
+ */
+async function payThroughSdk(amountMinor: bigint) {
+  const merchant = new MerchantClient({
+    gatewayUrl: platform.urls.gateway,
+    merchantId: demoParties.merchant.id,
+    signingKey: platform.credentials.merchantKeys.signing.privateJwk,
+    fsp,
+    banks: await Promise.all(platform.banks.map((bank) => fetchBankTrust(bank.url))),
+  });
+  const wallet = new Wallet({
+    gatewayUrl: platform.urls.gateway,
+    keystore: structuredClone(platform.credentials.customerKeystore),
+    fsp,
+  });
+  const abort = new AbortController();
+  const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
+  const first = requests.next();
+  const accepted = await merchant.requestPayment({
+    customer: demoParties.customer.msisdn,
+    amount: { currency: 'EUR', minor: amountMinor },
+  });
+  let view = (await first).value!;
+  while (view.paymentId !== accepted.paymentId) view = (await requests.next()).value!;
+  abort.abort();
+  return { view, receipt: await wallet.confirm(view, demoParties.customer.pin) };
+}
+
 describe('the platform over TLS', () => {
   it('serves every port over HTTPS and pays end to end through the SDK, the evidence proved by the log', async () => {
     for (const url of [
@@ -140,29 +171,7 @@ describe('the platform over TLS', () => {
     }
     expect(platform.mail.server?.secure).toBe(true);
     expect(platform.tls?.caPath).toBe(caPathsOf(dataDir).certPath);
-    const merchant = new MerchantClient({
-      gatewayUrl: platform.urls.gateway,
-      merchantId: demoParties.merchant.id,
-      signingKey: platform.credentials.merchantKeys.signing.privateJwk,
-      fsp,
-      banks: await Promise.all(platform.banks.map((bank) => fetchBankTrust(bank.url))),
-    });
-    const wallet = new Wallet({
-      gatewayUrl: platform.urls.gateway,
-      keystore: structuredClone(platform.credentials.customerKeystore),
-      fsp,
-    });
-    const abort = new AbortController();
-    const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
-    const first = requests.next();
-    const accepted = await merchant.requestPayment({
-      customer: demoParties.customer.msisdn,
-      amount: { currency: 'EUR', minor: 4_20n },
-    });
-    let view = (await first).value!;
-    while (view.paymentId !== accepted.paymentId) view = (await requests.next()).value!;
-    abort.abort();
-    const receipt = await wallet.confirm(view, demoParties.customer.pin);
+    const { view, receipt } = await payThroughSdk(4_20n);
     // The gateway → banks → log → witness chain ran over mutual TLS: the evidence is logged and cosigned.
     const path = `/payments/${view.paymentId}/evidence`;
     const evidence = await waitFor(
@@ -246,32 +255,8 @@ describe('the platform over TLS', () => {
     };
     platform.gateway.app.server.on('secureConnection', count);
     try {
-      await tlsClientScope.run(tlsFetch(agent), async () => {
-        const merchant = new MerchantClient({
-          gatewayUrl: platform.urls.gateway,
-          merchantId: demoParties.merchant.id,
-          signingKey: platform.credentials.merchantKeys.signing.privateJwk,
-          fsp,
-          banks: await Promise.all(platform.banks.map((bank) => fetchBankTrust(bank.url))),
-        });
-        const wallet = new Wallet({
-          gatewayUrl: platform.urls.gateway,
-          keystore: structuredClone(platform.credentials.customerKeystore),
-          fsp,
-        });
-        const abort = new AbortController();
-        const requests = wallet.paymentRequests(demoParties.customer.pin, abort.signal);
-        const first = requests.next();
-        const accepted = await merchant.requestPayment({
-          customer: demoParties.customer.msisdn,
-          amount: { currency: 'EUR', minor: 1_05n },
-        });
-        let view = (await first).value!;
-        while (view.paymentId !== accepted.paymentId) view = (await requests.next()).value!;
-        const receipt = await wallet.confirm(view, demoParties.customer.pin);
-        abort.abort();
-        expect(receipt.payload.txn).toBe(view.paymentId);
-      });
+      const { view, receipt } = await tlsClientScope.run(tlsFetch(agent), () => payThroughSdk(1_05n));
+      expect(receipt.payload.txn).toBe(view.paymentId);
     } finally {
       platform.gateway.app.server.off('secureConnection', count);
       await agent.close();
