@@ -19,13 +19,22 @@
  * Device CPU per payment = JS-thread CPU + Σ WebCrypto calls × their median.
  */
 import { AsyncLocalStorage, createHook } from 'node:async_hooks';
+import { tlsClientScope } from '@mpay/pki';
 import { copyArgument, medianMicroseconds } from '../bench/e2e-crypto.ts';
 
 const deviceScope = new AsyncLocalStorage<true>();
 
-/** Runs `work` as the device: its requests, callbacks and WebCrypto calls count as the device's. */
+/** The process's global fetch at call time (the meter's wrapper while it counts). */
+const globalFetch = (url: string, init: RequestInit) => globalThis.fetch(url, init);
+
+/**
+ * Runs `work` as the device: its requests, callbacks and WebCrypto calls count
+ * as the device's. Its calls go through the process's global fetch (where the
+ * meter counts them), also on a TLS platform, whose services' and seed's
+ * calls take a fetch of their own (@mpay/pki tlsClientScope).
+ */
 export function asDevice<T>(work: () => Promise<T>): Promise<T> {
-  return deviceScope.run(true, work);
+  return tlsClientScope.run(globalFetch, () => deviceScope.run(true, work));
 }
 
 type SubtleFunction = (...args: unknown[]) => Promise<unknown>;

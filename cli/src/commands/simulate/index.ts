@@ -9,7 +9,10 @@
  * device's HTTP requests, wire exchanges and TCP connections, its CPU
  * (device-meter.ts). `--write-doc` writes docs/mobile-study.md and its charts.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
 import { type BenchTarget, inProcessTarget } from '../bench/e2e-target.ts';
 import type { CommandIo } from '../io.ts';
 import { DeviceMeter } from './device-meter.ts';
@@ -24,7 +27,7 @@ import { expandProfileName, type NetworkProfileId, networkProfileIds, networkPro
 import { Shaper, type ShaperCounters } from './shaper.ts';
 
 export const simulateUsage = `Usage: mpay simulate [--profiles 2g,3g,4g,wifi] [--protocols ims,ims-custody,macro,banking]
-                     [--payments N] [--seed X] [--max-minutes M] [--json] [--write-doc]
+                     [--payments N] [--seed X] [--max-minutes M] [--tls] [--json] [--write-doc]
 
 Payments over simulated mobile links: a platform in this process, the device's traffic through a
 shaping proxy (RTT, bandwidth each way, loss as TCP feels it), the merchant's and banks' unshaped.
@@ -34,6 +37,9 @@ shaping proxy (RTT, bandwidth each way, loss as TCP feels it), the merchant's an
   --payments    payments per protocol and profile, 1 to 200 (default 5)
   --seed        the loss draws' seed (default mpay)
   --max-minutes stop starting payments after M minutes, 1 to 600 (default 120)
+  --tls         every port HTTPS as \`mpay up\` serves it (a deployment CA made in a temporary
+                folder, removed at the end); the device's fetch offers HTTP/2 (the gateway takes it),
+                so its bytes are TLS records, as a phone's are
   --json        the figures as JSON on stdout
   --write-doc   write docs/mobile-study.md and docs/mobile-study/*.svg
 `;
@@ -46,6 +52,7 @@ export interface SimulateArguments {
   readonly maxMinutes: number;
   readonly json: boolean;
   readonly writeDoc: boolean;
+  readonly tls: boolean;
 }
 
 const valueFlags = ['profiles', 'protocols', 'payments', 'seed', 'max-minutes'] as const;
@@ -68,10 +75,12 @@ export function parseSimulateArguments(
   const values = new Map<string, string>();
   let json = false;
   let writeDoc = false;
+  let tls = false;
   for (let index = 0; index < args.length; index += 1) {
     const arg = args[index]!;
     if (arg === '--json') json = true;
     else if (arg === '--write-doc') writeDoc = true;
+    else if (arg === '--tls') tls = true;
     else {
       const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
       const name = match?.[1];
@@ -107,7 +116,7 @@ export function parseSimulateArguments(
   const seed = values.get('seed') ?? 'mpay';
   if (seed.length > 100 || !/^[\x21-\x7e]+$/.test(seed))
     return refuse('--seed must be 1 to 100 printable characters without spaces');
-  return { profiles, protocols, payments, seed, maxMinutes, json, writeDoc };
+  return { profiles, protocols, payments, seed, maxMinutes, json, writeDoc, tls };
 }
 
 /** One payment's figures. */
@@ -154,6 +163,8 @@ export interface SimulateFigures {
   readonly loadAfter: string;
   readonly seed: string;
   readonly paymentsPerCell: number;
+  /** Whether the device's leg was HTTPS (HTTP/2 offered) rather than plain HTTP/1.1. */
+  readonly tls: boolean;
   readonly stoppedEarly: boolean;
   readonly cells: readonly CellFigures[];
   readonly unshapedSamples: readonly string[];
@@ -426,16 +437,39 @@ export async function runSimulate(args: readonly string[], io: CommandIo): Promi
   };
   process.once('SIGINT', interrupted);
   try {
-    io.stderr('simulate: starting the platform in this process (PGlite, in memory)\n');
+    io.stderr(
+      `simulate: starting the platform in this process (PGlite, in memory${parsed.tls ? ', every port HTTPS' : ''})\n`,
+    );
     // Loaded here, not at the top: the flags' refusals need none of the platform.
     const { startPlatform } = await import('../../platform/start.ts');
     const { benchGatewayLimits, benchPolicy } = await import('../bench/e2e.ts');
+    let pkiDir: string | undefined;
+    if (parsed.tls) {
+      // The deployment's CA and certificates for this run only.
+      const folder = await mkdtemp(join(tmpdir(), 'mpay-simulate-tls-'));
+      pkiDir = folder;
+      cleanups.push(() => rm(folder, { recursive: true, force: true }));
+      const { ensurePlatformPki } = await import('../pki-platform.ts');
+      await ensurePlatformPki(folder);
+    }
     const platform = await startPlatform({
       databaseUrl: undefined,
       securityPolicy: benchPolicy,
       gatewayLimits: benchGatewayLimits,
+      ...(pkiDir === undefined ? {} : { tls: { dataDir: pkiDir } }),
     });
     cleanups.push(() => platform.close());
+    if (platform.tls !== undefined) {
+      // The device's calls (asDevice runs them with the process's global fetch): the CA trusted, HTTP/2
+      // offered; set before the device meter wraps the global fetch.
+      const agent = createCaTrustAgent(platform.tls.caPem, {}, { http2: true });
+      const processFetch = globalThis.fetch;
+      globalThis.fetch = tlsFetch(agent) as typeof fetch;
+      cleanups.push(async () => {
+        globalThis.fetch = processFetch;
+        await agent.close();
+      });
+    }
     const target = inProcessTarget(platform, 'pglite');
     const bankUrl = target.banks.find((bank) => bank.id === 'xbank')?.url ?? target.banks[0]!.url;
     const shapers: Shapers = {
@@ -465,6 +499,7 @@ export async function runSimulate(args: readonly string[], io: CommandIo): Promi
       loadAfter: await loadAverage(),
       seed: parsed.seed,
       paymentsPerCell: parsed.payments,
+      tls: parsed.tls,
       stoppedEarly,
       cells,
       unshapedSamples: meter.unshapedSamples,

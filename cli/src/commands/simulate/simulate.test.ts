@@ -24,6 +24,7 @@ describe('mpay simulate flags', () => {
     [['--max-minutes', '0'], /--max-minutes must be/],
     [['--profile', 'wifi'], /unknown argument "--profile"/],
     [['--payments', '2', '--payments', '3'], /--payments given twice/],
+    [['--tls=yes'], /unknown argument "--tls=yes"/],
   ])('refuses %j', async (argv, message) => {
     const { status, stderr } = await runMpay(['simulate', ...argv]);
     expect(status).toBe(2);
@@ -59,9 +60,12 @@ describe('mpay simulate flags', () => {
 });
 
 describe('mpay simulate run', () => {
-  it(
-    'pays twice with ims over Wi-Fi and reports every figure',
-    async () => {
+  it.each([
+    ['plain HTTP', []],
+    ['--tls: HTTPS, HTTP/2 with the gateway', ['--tls']],
+  ])(
+    'pays twice with ims over Wi-Fi and reports every figure (%s)',
+    async (_transport, extra) => {
       const { status, stdout, stderr } = await runMpay([
         'simulate',
         '--profiles',
@@ -71,6 +75,7 @@ describe('mpay simulate run', () => {
         '--payments',
         '2',
         '--json',
+        ...extra,
       ]);
       expect(stderr).not.toMatch(/failed|bypassed/);
       expect(status).toBe(0);
@@ -93,6 +98,8 @@ describe('mpay simulate run', () => {
       expect(cell.deviceCpuMs).toBeGreaterThan(0);
       expect(cell.deviceCryptoMs).toBeGreaterThan(0);
       expect(figures.loadBefore).toMatch(/^[0-9.]+ [0-9.]+ [0-9.]+$/);
+      // Over TLS the device's calls still go through the meter and the shaper (unshapedRequests 0 above).
+      expect(figures.tls).toBe(extra.length > 0);
     },
     platformStartDeadlineMs + 5 * 60_000,
   );

@@ -183,9 +183,17 @@ What each payment counts:
 
 - **Time to pay**, per protocol:
 ${protocols.map((protocol) => `  - ${protocol}: ${timeToPay[protocol]}.`).join('\n')}
-- **Bytes up and down**: on the device's wire, counted by the proxies: HTTP
+- **Bytes up and down**: on the device's wire, counted by the proxies: ${
+    figures.tls
+      ? `TLS records of what the
+  device sent and got (every port HTTPS, as \`mpay up\` serves it; HTTP/2 with
+  the gateway, which offers it, HPACK sending each header once per connection;
+  HTTP/1.1 with custody and the bank), after the connections' handshakes (see
+  the method above: they are opened by the warm-up payment).`
+      : `HTTP
   request and status lines, headers, bodies (the platform runs plain HTTP
-  here: no TLS records; see the weaknesses).
+  here: no TLS records; see the weaknesses).`
+  }
 - **HTTP requests** started by the device (its \`fetch\` calls, the
   application's round trips), and **wire exchanges**: on each connection, a
   burst of bytes up after bytes down (a request and its answer), as the
@@ -232,10 +240,17 @@ Assumptions and weaknesses of the model:
   which this model does not add. Handshake and ACK losses are not drawn.
 - Constant rates: real cells vary with signal, load and movement; the
   profiles are typical presets, not measurements of a network.
-- No TLS: mpay deploys HTTPS (TLS 1.3: one extra RTT per new connection,
-  ~3–5 kB of certificates); the in-process platform here runs plain HTTP,
-  as \`mpay bench e2e\` does. With keep-alive connections the per-payment
-  cost of TLS is the records' ~22–29 bytes each.
+${
+  figures.tls
+    ? `- TLS handshakes are not in the payments' figures: the warm-up payment opens
+  the connections (TLS 1.3: one extra RTT per new connection, ~1–3 kB of
+  certificates each), as a phone in use has them open; a phone whose
+  connections were closed pays them again.`
+    : `- No TLS: mpay deploys HTTPS (TLS 1.3: one extra RTT per new connection,
+  ~3–5 kB of certificates); the in-process platform here runs plain HTTP
+  (\`--tls\` measures it over HTTPS). With keep-alive connections the
+  per-payment cost of TLS is the records' ~22–29 bytes each.`
+}
 - The servers, the device and the proxy share the machine: server time is
   part of time to pay, as on a real platform, but inflated here by the load.
 
