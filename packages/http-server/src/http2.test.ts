@@ -137,4 +137,54 @@ describe('HTTP/2 on a TLS port', () => {
     });
     expect(session.destroyed).toBe(true);
   });
+
+  it('gives the per-request peer check the client certificate of an HTTP/2 connection, as of an HTTP/1.1 one', async () => {
+    const seen: { authorized: boolean; subject: unknown; route: string }[] = [];
+    // A port that asks for a certificate without demanding one: the gateway's, the banks'.
+    const app = createHttpServer({
+      name: 'test',
+      tls: {
+        ...material,
+        ca: material.cert,
+        clientCertificate: 'requested',
+        checkPeer: (peer) => {
+          seen.push({
+            authorized: peer.authorized,
+            subject: peer.certificate.subject?.CN,
+            route: peer.route,
+          });
+        },
+      },
+      http2: true,
+    });
+    app.get('/version', async (request) => ({ version: request.raw.httpVersion }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const askOnce = async (options: { key?: string; cert?: string }) => {
+      const session = http2Connect(`https://127.0.0.1:${port}`, { ca: material.cert, ...options });
+      try {
+        const stream = session.request({ ':path': '/version' });
+        const [head] = (await within(once(stream, 'response'), {
+          deadlineMs: requestDeadlineMs,
+          what: 'the answer',
+        })) as [Record<string, unknown>];
+        stream.resume();
+        await once(stream, 'end');
+        return head[':status'];
+      } finally {
+        session.close();
+      }
+    };
+    try {
+      // The certificate (self-signed, the port's CA here) authorised; none: not authorised, nothing named.
+      expect(await askOnce({ key: material.key, cert: material.cert })).toBe(200);
+      expect(await askOnce({})).toBe(200);
+      expect(seen).toEqual([
+        { authorized: true, subject: '127.0.0.1', route: '/version' },
+        { authorized: false, subject: undefined, route: '/version' },
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
 });
