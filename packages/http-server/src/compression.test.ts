@@ -194,6 +194,13 @@ describe('gunzipRequests, over real HTTP', () => {
     expect([broken.status, broken.json.error?.code]).toEqual([400, 'REQUEST_INVALID']);
     const cut = gzipSync(joseLike(720)).subarray(0, 100);
     expect((await post(cut, { 'content-encoding': 'gzip' })).status).toBe(400);
+    // A gzip header whose file name never ends: gzip gives no output, the encoded bytes still count.
+    const endlessName = Buffer.concat([
+      Buffer.from([0x1f, 0x8b, 0x08, 0x08, 0, 0, 0, 0, 0, 0x03]),
+      Buffer.alloc(2 * bodyLimitBytes, 0x61),
+    ]);
+    const unnamed = await post(endlessName, { 'content-encoding': 'gzip' });
+    expect([unnamed.status, unnamed.json.error?.code]).toEqual([413, 'REQUEST_TOO_LARGE']);
     const other = await post(joseLike(100), { 'content-encoding': 'br' });
     expect([other.status, other.json.error?.code, other.acceptEncoding]).toEqual([
       415,

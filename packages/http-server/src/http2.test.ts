@@ -187,4 +187,45 @@ describe('HTTP/2 on a TLS port', () => {
       await app.close();
     }
   });
+
+  it('ends the close at once with an idle HTTP/2 connection (GOAWAY), whatever the grace', async () => {
+    const { app, url } = await serverWithStream(600_000);
+    const session = http2Connect(url, { ca: material.cert });
+    session.on('error', () => undefined);
+    const stream = session.request({ ':path': '/version' });
+    stream.resume();
+    await within(once(stream, 'end'), { deadlineMs: requestDeadlineMs, what: 'an answer' });
+    const goaway = once(session, 'goaway');
+    // Ten minutes of grace: only the GOAWAY lets this end within the deadline.
+    await within(app.close(), { deadlineMs: requestDeadlineMs, what: 'the close to end' });
+    await within(goaway, { deadlineMs: requestDeadlineMs, what: 'the client to be told' });
+  });
+
+  it('cancels an HTTP/2 request whose body has not all come within requestTimeoutMs', async () => {
+    const app = createHttpServer({
+      name: 'test',
+      tls: { ...material, clientCertificate: 'none' },
+      http2: true,
+      requestTimeoutMs: 300,
+    });
+    app.post('/echo', async (request) => ({ length: String(request.body).length }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const session = http2Connect(`https://127.0.0.1:${port}`, { ca: material.cert });
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/echo',
+        'content-type': 'application/jose',
+      });
+      stream.on('error', () => undefined);
+      stream.write('a body that never ends');
+      await within(once(stream, 'close'), { deadlineMs: requestDeadlineMs, what: 'the server to cancel it' });
+      expect(stream.rstCode).toBe(8); // NGHTTP2_CANCEL
+    } finally {
+      session.destroy();
+      await app.close();
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { Http2ServerRequest, type Http2Session, constants as http2Constants } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { type ErrorCode, isErrorCode, isMpayError, MpayError } from '@mpay/protocol';
@@ -56,7 +57,10 @@ export interface HttpServerOptions {
 }
 
 /** Streams one HTTP/2 connection may have open at once (a device needs its event stream and a request or two). */
-export const http2StreamsPerConnectionMax = 100;
+export const http2StreamsPerConnectionMax = 32;
+
+/** The largest header list an HTTP/2 request may carry: node:http's own bound for HTTP/1.1. */
+export const http2HeaderListBytesMax = 16 * 1024;
 
 /** The default of HttpServerOptions.closeGraceMs. */
 export const defaultCloseGraceMs = 5_000;
@@ -170,6 +174,12 @@ function closeWithinGrace(
       connections.add(socket);
       socket.once('close', () => connections.delete(socket));
     });
+  const sessions = new Set<Http2Session>();
+  if (http2)
+    app.server.on('session', (session: Http2Session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    });
   const closeAll = http2
     ? () => {
         for (const socket of connections) socket.destroy();
@@ -177,6 +187,8 @@ function closeWithinGrace(
     : () => app.server.closeAllConnections();
   app.addHook('preClose', (done) => {
     const server = app.server;
+    // HTTP/2: GOAWAY at once, so that an idle connection ends now and open streams may still finish.
+    for (const session of sessions) session.close();
     const cut = setTimeout(closeAll, closeGraceMs);
     cut.unref();
     server.once('close', () => clearTimeout(cut));
@@ -186,6 +198,29 @@ function closeWithinGrace(
     await handlers.settled(closeGraceMs);
     if (handlers.count() > 0)
       app.log.warn({ running: handlers.count() }, 'closed with handlers still running');
+  });
+}
+
+/**
+ * requestTimeoutMs for HTTP/2 streams, which node:http's request timeout
+ * (what Fastify sets) does not reach: a request whose body has not all
+ * arrived within it is cancelled (RST_STREAM), which frees its in-flight
+ * slot. A request without a body (its headers ended the stream: an event
+ * stream's GET) is not timed.
+ */
+function limitHttp2RequestTime(app: FastifyInstance, requestTimeoutMs: number): void {
+  app.addHook('onRequest', (request, _reply, done) => {
+    const raw: unknown = request.raw;
+    if (raw instanceof Http2ServerRequest && !raw.stream.endAfterHeaders) {
+      const timer = setTimeout(() => {
+        if (!raw.stream.closed && !raw.readableEnded) raw.stream.close(http2Constants.NGHTTP2_CANCEL);
+      }, requestTimeoutMs);
+      timer.unref();
+      const clear = () => clearTimeout(timer);
+      raw.once('end', clear);
+      raw.stream.once('close', clear);
+    }
+    done();
   });
 }
 
@@ -400,8 +435,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
               ...httpsOptionsOf(options.tls),
               allowHTTP1: true,
               // node:http2 lets a client open 2^32 - 1 streams at once: bounded per connection, as
-              // inFlightRequestsMax bounds the requests of all of them.
-              settings: { maxConcurrentStreams: http2StreamsPerConnectionMax },
+              // inFlightRequestsMax bounds the requests of all of them; headers bounded as HTTP/1.1's (16 KiB).
+              settings: {
+                maxConcurrentStreams: http2StreamsPerConnectionMax,
+                maxHeaderListSize: http2HeaderListBytesMax,
+              },
             },
           }
         : { https: httpsOptionsOf(options.tls) }),
@@ -422,6 +460,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     reloadTlsOf(app.server as unknown as TlsServer, options.tls);
   }
   limitRequestsInFlight(app, inFlightRequestsMax, overloadRetryAfterSeconds);
+  if (http2) limitHttp2RequestTime(app, options.requestTimeoutMs ?? 30_000);
   closeWithinGrace(app, closeGraceMs, handlers, http2);
   app.addContentTypeParser(
     ['text/plain', 'application/jose', 'application/xml', 'application/jwt'],

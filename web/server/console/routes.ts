@@ -78,8 +78,8 @@ function isSecure(request: FastifyRequest): boolean {
 function checkSameOrigin(request: FastifyRequest): void {
   const origin = request.headers.origin;
   if (origin === undefined) return;
-  if (origin !== `${request.protocol}://${request.headers.host ?? ''}`)
-    throw new MpayError('FORBIDDEN', 'origin');
+  // request.host: the Host header, or HTTP/2's :authority (an HTTP/2 request has no Host header).
+  if (origin !== `${request.protocol}://${request.host}`) throw new MpayError('FORBIDDEN', 'origin');
 }
 
 function pairJson(pair: PairReconciliation) {

@@ -158,6 +158,8 @@ export class Wallet {
   #unlocking: Promise<Session> | undefined;
   /** Whether the gateway said (its stream's Accept-Encoding) that it takes a gzipped confirmation. */
   #gzipConfirmations = false;
+  /** A gzipped confirmation was refused once (a proxy between): plain from then on. */
+  #gzipRefused = false;
   /** Counts `lock` calls, so that a login still running when the wallet is locked opens no session. */
   #locks = 0;
 
@@ -322,7 +324,8 @@ export class Wallet {
       throw new MpayError(response.status === 401 ? 'AUTHENTICATION_FAILED' : 'SERVICE_UNAVAILABLE');
     // The gateway accepted the subscription: events come from here on.
     // It says whether it takes a gzipped confirmation (RFC 9110 §12.5.3: Accept-Encoding in an answer).
-    if (takesGzipBodies(response.headers.get('accept-encoding'))) this.#gzipConfirmations = true;
+    if (!this.#gzipRefused && takesGzipBodies(response.headers.get('accept-encoding')))
+      this.#gzipConfirmations = true;
     onOpen?.();
     for await (const event of readServerSentEvents(response.body)) {
       const kind = kinds.find((wanted) => wanted === event.event);
@@ -597,12 +600,18 @@ export class Wallet {
           },
         ));
       } catch (error) {
+        // Refused gzipped: sent plain once more (the same JWE: the gateway answers a repeat with the first
+        // result), and never gzipped again by this wallet. A proxy that drops the coding but passes the
+        // gzip bytes makes the gateway fail to decrypt them.
         if (
           gzipped !== undefined &&
-          (isMpayError(error, 'REQUEST_ENCODING_UNSUPPORTED') || isMpayError(error, 'REQUEST_INVALID'))
+          (isMpayError(error, 'REQUEST_ENCODING_UNSUPPORTED') ||
+            isMpayError(error, 'REQUEST_INVALID') ||
+            isMpayError(error, 'CRYPTO_DECRYPTION_FAILED'))
         ) {
           gzipped = undefined;
           this.#gzipConfirmations = false;
+          this.#gzipRefused = true;
           continue;
         }
         if (receiptForm === 'v3' && isMpayError(error, 'REQUEST_INVALID')) {

@@ -21,7 +21,12 @@ export function checkMessageSignerIsPeer(request: FastifyRequest, message: unkno
   if (peer === undefined) {
     // Plain HTTP: nothing to compare. Over TLS without an authorised certificate the port should have
     // refused already; refused here too (fail closed), whatever path the request took to get here.
-    if ((request.raw.socket as Partial<TLSSocket>).encrypted === true)
+    // HTTP/2 is TLS only here: a request of one counts as encrypted even once its stream's socket is gone
+    // (node:http2's compat socket answers undefined after a reset).
+    if (
+      (request.raw.socket as Partial<TLSSocket> | null)?.encrypted === true ||
+      request.raw.httpVersionMajor === 2
+    )
       throw new MpayError('TLS_PEER_REFUSED', 'an interbank message needs a certificate of the deployment');
     return;
   }
