@@ -204,6 +204,14 @@ describe('the platform over TLS', () => {
 
   it('offers HTTP/2 on the gateway: a wallet pays over it, its event stream one stream among others', async () => {
     const caPem = platform.tls!.caPem;
+    // Custody's port too, for the phones whose key it holds.
+    const custody = http2Connect(platform.urls.custody, { ca: caPem });
+    try {
+      await once(custody, 'connect');
+      expect(custody.alpnProtocol).toBe('h2');
+    } finally {
+      custody.close();
+    }
     // ALPN: the gateway takes h2 (a client that offers only HTTP/1.1 still gets it: institutions, older wallets).
     const session = http2Connect(platform.urls.gateway, { ca: caPem });
     const answerOf = async (headers: Record<string, string>) => {

@@ -33,6 +33,12 @@ export interface CustodyServiceOptions {
   readonly logger?: boolean | { level: string };
   /** TLS for its port (@mpay/pki: institutionServerTls or publicServerTls); absent: plain HTTP. */
   readonly tls?: ServerTls | undefined;
+  /**
+   * With `tls`, HTTP/2 beside HTTP/1.1 on its port (default true): a phone
+   * whose key custody holds sends its PIN logins, confirmations and inbox
+   * polls on one connection, each header once (HPACK).
+   */
+  readonly http2?: boolean;
   readonly backgroundIntervalMs?: number;
   /**
    * The longest wait of the background loop while it finds nothing due (default custodyIdleIntervalMaxMs,
@@ -107,6 +113,7 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
     name: 'custody',
     logger: options.logger ?? false,
     tls: options.tls,
+    http2: options.tls !== undefined && options.http2 !== false,
     bodyLimitBytes: limits.bodyLimitBytes,
     inFlightRequestsMax: limits.inFlightRequestsMax,
     readiness: [{ name: 'database', check: () => options.database.query('SELECT 1') }],
