@@ -38,7 +38,7 @@ shaping proxy (RTT, bandwidth each way, loss as TCP feels it), the merchant's an
   --seed        the loss draws' seed (default mpay)
   --max-minutes stop starting payments after M minutes, 1 to 600 (default 120)
   --tls         every port HTTPS as \`mpay up\` serves it (a deployment CA made in a temporary
-                folder, removed at the end); the device's fetch offers HTTP/2 (the gateway takes it),
+                folder, removed at the end); the device's fetch offers HTTP/2 (the gateway and custody take it),
                 so its bytes are TLS records, as a phone's are
   --json        the figures as JSON on stdout
   --write-doc   write docs/mobile-study.md and docs/mobile-study/*.svg

@@ -187,8 +187,8 @@ ${protocols.map((protocol) => `  - ${protocol}: ${timeToPay[protocol]}.`).join('
     figures.tls
       ? `TLS records of what the
   device sent and got (every port HTTPS, as \`mpay up\` serves it; HTTP/2 with
-  the gateway, which offers it, HPACK sending each header once per connection;
-  HTTP/1.1 with custody and the bank), after the connections' handshakes (see
+  the gateway and custody, which offer it, HPACK sending each header once per
+  connection; HTTP/1.1 with the bank), after the connections' handshakes (see
   the method above: they are opened by the warm-up payment).`
       : `HTTP
   request and status lines, headers, bodies (the platform runs plain HTTP
