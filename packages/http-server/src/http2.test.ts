@@ -228,4 +228,38 @@ describe('HTTP/2 on a TLS port', () => {
       await app.close();
     }
   });
+
+  it('closes an HTTP/1.1 connection of an HTTP/2 port whose request body has not all come within requestTimeoutMs', async () => {
+    const app = createHttpServer({
+      name: 'test',
+      tls: { ...material, clientCertificate: 'none' },
+      http2: true,
+      requestTimeoutMs: 300,
+    });
+    app.post('/echo', async (request) => ({ length: String(request.body).length }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    try {
+      const outcome = new Promise<string>((resolve) => {
+        const call = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/echo',
+            method: 'POST',
+            ca: material.cert,
+            headers: { 'content-type': 'application/jose', 'content-length': '100' },
+          },
+          (response) => resolve(`answered ${response.statusCode}`),
+        );
+        call.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        call.write('seven bytes of a hundred');
+      });
+      expect(await within(outcome, { deadlineMs: requestDeadlineMs, what: 'the server to give up' })).toBe(
+        'ECONNRESET',
+      );
+    } finally {
+      await app.close();
+    }
+  });
 });

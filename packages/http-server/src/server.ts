@@ -202,23 +202,30 @@ function closeWithinGrace(
 }
 
 /**
- * requestTimeoutMs for HTTP/2 streams, which node:http's request timeout
- * (what Fastify sets) does not reach: a request whose body has not all
- * arrived within it is cancelled (RST_STREAM), which frees its in-flight
- * slot. A request without a body (its headers ended the stream: an event
- * stream's GET) is not timed.
+ * requestTimeoutMs on an HTTP/2 port, which node:http's request timeout
+ * (what Fastify sets on an HTTP/1 server) does not reach, neither for its
+ * HTTP/2 streams nor for the HTTP/1.1 connections it also takes: a request
+ * whose body has not all come within it is cancelled (an HTTP/2 stream with
+ * RST_STREAM, an HTTP/1.1 connection closed), which frees its in-flight
+ * slot. A request without a body (its headers ended it: an event stream's
+ * GET) is not timed.
  */
-function limitHttp2RequestTime(app: FastifyInstance, requestTimeoutMs: number): void {
+function limitRequestTimeOnHttp2Port(app: FastifyInstance, requestTimeoutMs: number): void {
   app.addHook('onRequest', (request, _reply, done) => {
     const raw: unknown = request.raw;
-    if (raw instanceof Http2ServerRequest && !raw.stream.endAfterHeaders) {
-      const timer = setTimeout(() => {
-        if (!raw.stream.closed && !raw.readableEnded) raw.stream.close(http2Constants.NGHTTP2_CANCEL);
-      }, requestTimeoutMs);
+    const http2 = raw instanceof Http2ServerRequest;
+    const bodyless = http2 ? raw.stream.endAfterHeaders : request.raw.complete;
+    if (!bodyless) {
+      const cancel = () => {
+        if (raw instanceof Http2ServerRequest) {
+          if (!raw.stream.closed && !raw.readableEnded) raw.stream.close(http2Constants.NGHTTP2_CANCEL);
+        } else if (!request.raw.complete) request.raw.socket.destroy();
+      };
+      const timer = setTimeout(cancel, requestTimeoutMs);
       timer.unref();
       const clear = () => clearTimeout(timer);
-      raw.once('end', clear);
-      raw.stream.once('close', clear);
+      request.raw.once('end', clear);
+      request.raw.once('close', clear);
     }
     done();
   });
@@ -460,7 +467,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     reloadTlsOf(app.server as unknown as TlsServer, options.tls);
   }
   limitRequestsInFlight(app, inFlightRequestsMax, overloadRetryAfterSeconds);
-  if (http2) limitHttp2RequestTime(app, options.requestTimeoutMs ?? 30_000);
+  if (http2) limitRequestTimeOnHttp2Port(app, options.requestTimeoutMs ?? 30_000);
   closeWithinGrace(app, closeGraceMs, handlers, http2);
   app.addContentTypeParser(
     ['text/plain', 'application/jose', 'application/xml', 'application/jwt'],
