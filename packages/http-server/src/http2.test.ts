@@ -64,6 +64,19 @@ async function serverWithStream(closeGraceMs: number) {
   return { app, url: `https://127.0.0.1:${port}` };
 }
 
+/** An HTTP/2 port whose POST /echo answers the body's length, with this request timeout. */
+async function echoServerTimingOutAfter(requestTimeoutMs: number) {
+  const app = createHttpServer({
+    name: 'test',
+    tls: { ...material, clientCertificate: 'none' },
+    http2: true,
+    requestTimeoutMs,
+  });
+  app.post('/echo', async (request) => ({ length: String(request.body).length }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return { app, port: (app.server.address() as { port: number }).port };
+}
+
 describe('HTTP/2 on a TLS port', () => {
   it('is refused without TLS (HTTP/2 is offered by ALPN)', () => {
     expect(() => createHttpServer({ name: 'test', http2: true })).toThrow(/http2 needs tls/);
@@ -202,15 +215,7 @@ describe('HTTP/2 on a TLS port', () => {
   });
 
   it('cancels an HTTP/2 request whose body has not all come within requestTimeoutMs', async () => {
-    const app = createHttpServer({
-      name: 'test',
-      tls: { ...material, clientCertificate: 'none' },
-      http2: true,
-      requestTimeoutMs: 300,
-    });
-    app.post('/echo', async (request) => ({ length: String(request.body).length }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = app.server.address() as { port: number };
+    const { app, port } = await echoServerTimingOutAfter(300);
     const session = http2Connect(`https://127.0.0.1:${port}`, { ca: material.cert });
     session.on('error', () => undefined);
     try {
@@ -230,15 +235,7 @@ describe('HTTP/2 on a TLS port', () => {
   });
 
   it('closes an HTTP/1.1 connection of an HTTP/2 port whose request body has not all come within requestTimeoutMs', async () => {
-    const app = createHttpServer({
-      name: 'test',
-      tls: { ...material, clientCertificate: 'none' },
-      http2: true,
-      requestTimeoutMs: 300,
-    });
-    app.post('/echo', async (request) => ({ length: String(request.body).length }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = app.server.address() as { port: number };
+    const { app, port } = await echoServerTimingOutAfter(300);
     try {
       const outcome = new Promise<string>((resolve) => {
         const call = httpsRequest(
