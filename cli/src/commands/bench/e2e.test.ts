@@ -25,9 +25,11 @@ function memoryIo(): CommandIo & { out: string; err: string } {
 }
 
 describe(`mpay bench e2e (${testBackend()})`, () => {
-  it('--json: payments end to end at concurrency 2 for 2 s (the window stays open to the first completion on a busy machine), every figure present, the audit holds', async () => {
+  it('--json --tls: payments end to end at concurrency 2 for 2 s over HTTPS, HTTP/2 offered (the window stays open to the first completion on a busy machine), every figure present, the audit holds', async () => {
     const io = memoryIo();
-    const code = await runBenchE2e(['--concurrency', '2', '--seconds', '2', '--json'], io);
+    const processFetch = globalThis.fetch;
+    // --tls as a phone meets the platform (one run: CI's time; the plain HTTP runs are the profiles' below).
+    const code = await runBenchE2e(['--concurrency', '2', '--seconds', '2', '--tls', '--json'], io);
     expect(io.out.trim().split('\n')).toHaveLength(1);
     const figures = JSON.parse(io.out) as Record<string, unknown> & {
       parties: Record<string, Record<string, number>>;
@@ -40,10 +42,12 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
       profile: 'ims',
       concurrency: 2,
       database: testBackend(),
-      transport: 'http',
+      transport: 'https, h2 offered',
       failures: 0,
       audit_ok: true,
     });
+    // The fetch that trusted the bench's CA is gone with it.
+    expect(globalThis.fetch).toBe(processFetch);
     expect(figures.payments as number).toBeGreaterThan(0);
     for (const field of [
       'payments_per_second',
@@ -65,27 +69,14 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
       for (const field of ['bytes_sent', 'bytes_received', 'round_trips'])
         expect(figures.parties[party]?.[field], `${party} ${field}`).toBeGreaterThan(0);
     }
+    // The device's bytes on the wire: TLS records, through the counting proxy.
+    for (const field of ['wire_bytes_sent', 'wire_bytes_received'])
+      expect(figures.parties.device?.[field], field).toBeGreaterThan(0);
     // Both sides sign and verify: the counts name ECDSA on each, and the ceiling is a rate above zero.
     expect(Object.keys(figures.crypto.servers).some((kind) => kind.startsWith('verify ECDSA'))).toBe(true);
     expect(Object.keys(figures.crypto.driver).some((kind) => kind.startsWith('sign ECDSA'))).toBe(true);
     expect(figures.crypto.ceiling_payments_per_second as number).toBeGreaterThan(0);
     expect(figures.crypto.ratio as number).toBeGreaterThan(0);
-  });
-
-  it('--tls: every port HTTPS, the gateway offering HTTP/2; the device’s bytes on the wire are TLS records', async () => {
-    const io = memoryIo();
-    const processFetch = globalThis.fetch;
-    const code = await runBenchE2e(['--concurrency', '1', '--seconds', '1', '--tls', '--json'], io);
-    const figures = JSON.parse(io.out) as Figures;
-    expect(figures.failure_samples, io.err).toEqual([]);
-    expect(code).toBe(0);
-    expect(figures).toMatchObject({ transport: 'https, h2 offered', failures: 0, audit_ok: true });
-    expect(figures.payments as number).toBeGreaterThan(0);
-    const device = figures.parties.device ?? {};
-    for (const field of ['wire_bytes_sent', 'wire_bytes_received'])
-      expect(device[field], field).toBeGreaterThan(0);
-    // The fetch that trusted the bench's CA is gone with it.
-    expect(globalThis.fetch).toBe(processFetch);
   });
 
   it('refuses wrong flags and a platform it cannot drive (exit 2) before starting anything', async () => {
