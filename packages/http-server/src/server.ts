@@ -167,19 +167,20 @@ function closeWithinGrace(
   handlers: RunningHandlers,
   http2: boolean,
 ): void {
-  // node:http2's server has no closeAllConnections: its TLS connections (HTTP/2 sessions and HTTP/1.1 alike) are kept here.
+  // node:http2's server has no closeAllConnections: its TLS connections (HTTP/2 sessions and HTTP/1.1 alike)
+  // are kept here, and its HTTP/2 sessions, to be told GOAWAY.
   const connections = new Set<Socket>();
-  if (http2)
+  const sessions = new Set<Http2Session>();
+  if (http2) {
     app.server.on('secureConnection', (socket: Socket) => {
       connections.add(socket);
       socket.once('close', () => connections.delete(socket));
     });
-  const sessions = new Set<Http2Session>();
-  if (http2)
     app.server.on('session', (session: Http2Session) => {
       sessions.add(session);
       session.once('close', () => sessions.delete(session));
     });
+  }
   const closeAll = http2
     ? () => {
         for (const socket of connections) socket.destroy();
@@ -213,8 +214,7 @@ function closeWithinGrace(
 function limitRequestTimeOnHttp2Port(app: FastifyInstance, requestTimeoutMs: number): void {
   app.addHook('onRequest', (request, _reply, done) => {
     const raw: unknown = request.raw;
-    const http2 = raw instanceof Http2ServerRequest;
-    const bodyless = http2 ? raw.stream.endAfterHeaders : request.raw.complete;
+    const bodyless = raw instanceof Http2ServerRequest ? raw.stream.endAfterHeaders : request.raw.complete;
     if (!bodyless) {
       const cancel = () => {
         if (raw instanceof Http2ServerRequest) {
