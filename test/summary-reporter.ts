@@ -1,6 +1,13 @@
+import { relative } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
 
-/** Ends every run with the line `N passed, N failed` that CI reads. */
+/** How many of the slowest files the run lists before its summary line. */
+const slowestFilesListed = 15;
+
+/**
+ * Ends every run with the line `N passed, N failed` that CI reads. Before it, the slowest files with
+ * their wall time (import plus tests and hooks), so a CI log shows where its minutes went.
+ */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
     let passed = 0;
@@ -16,6 +23,22 @@ export default class SummaryReporter implements Reporter {
       if (testModule.state() === 'failed' && failedInModule === 0) failedInModule = 1;
       failed += failedInModule;
     }
+    process.stdout.write(slowestFiles(testModules));
     process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
   }
+}
+
+function slowestFiles(testModules: ReadonlyArray<TestModule>): string {
+  const timed = testModules.map((testModule) => {
+    const diagnostic = testModule.diagnostic();
+    return {
+      file: relative(testModule.project.config.root, testModule.moduleId),
+      ms: diagnostic.collectDuration + diagnostic.duration,
+    };
+  });
+  timed.sort((a, b) => b.ms - a.ms);
+  const rows = timed
+    .slice(0, slowestFilesListed)
+    .map(({ file, ms }) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${file}`);
+  return rows.length === 0 ? '' : `\nslowest files:\n${rows.join('\n')}\n`;
 }
