@@ -173,19 +173,21 @@ export function gunzipRequests() {
     const gunzip = createGunzip();
     const decoded: DecodedBody = gunzip;
     // Once answered (a 413 when the decoded body passed the limit, any other end): nothing more is
-    // inflated, and an HTTP/2 stream still sending is cancelled (HTTP/2 has no Connection: close).
+    // inflated, and an HTTP/2 stream whose client is still sending is told to stop with RST_STREAM
+    // NO_ERROR after the complete answer (RFC 9113 §8.1; HTTP/2 has no Connection: close). An HTTP/2
+    // answer's own 'finish' comes only when its stream closes: the stream's writable side is watched.
     let inflatedWhole = false;
     gunzip.once('end', () => {
       inflatedWhole = true;
     });
+    const raw: unknown = request.raw;
     const stop = () => {
       payload.unpipe(gunzip);
       gunzip.destroy();
-      const raw: unknown = request.raw;
       if (!inflatedWhole && raw instanceof Http2ServerRequest && !raw.stream.closed)
-        raw.stream.close(http2Constants.NGHTTP2_CANCEL);
+        raw.stream.close(http2Constants.NGHTTP2_NO_ERROR);
     };
-    reply.raw.once('finish', stop);
+    (raw instanceof Http2ServerRequest ? raw.stream : reply.raw).once('finish', stop);
     let encoded = 0;
     payload.on('data', (chunk: Buffer) => {
       encoded += chunk.length;

@@ -5,9 +5,12 @@ import { connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
+import { createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, within } from '../../../test/support/deadlines.ts';
+import { gunzipRequests } from './compression.ts';
 import { createHttpServer, http2StreamsPerConnectionMax } from './server.ts';
 
 /** A self-signed P-256 certificate for 127.0.0.1, made by openssl (Debian's, as the e2e TLS tests use). */
@@ -256,6 +259,98 @@ describe('HTTP/2 on a TLS port', () => {
         'ECONNRESET',
       );
     } finally {
+      await app.close();
+    }
+  });
+
+  it('answers a gzip bomb on an HTTP/2 stream 413, then tells the client to stop sending; the answer has no connection header to drop', async () => {
+    const app = createHttpServer({
+      name: 'test',
+      tls: { ...material, clientCertificate: 'none' },
+      http2: true,
+      bodyLimitBytes: 4_096,
+      // Ten minutes: only the cancel after the answer can end the stream within the deadline.
+      requestTimeoutMs: 600_000,
+    });
+    app.post('/echo', { preParsing: gunzipRequests() }, async (request) => ({
+      length: String(request.body).length,
+    }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    const session = http2Connect(`https://127.0.0.1:${(app.server.address() as { port: number }).port}`, {
+      ca: material.cert,
+    });
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/echo',
+        'content-type': 'application/jose',
+        'content-encoding': 'gzip',
+      });
+      stream.on('error', () => undefined);
+      // A body that never ends: zeros gzipped as they are written (about a thousand to one), at most 256 MiB
+      // of them; the stream is never ended by this side, so only the server can close it.
+      const gzip = createGzip();
+      gzip.pipe(stream, { end: false });
+      const zeros = Buffer.alloc(64 * 1024);
+      void (async () => {
+        for (let written = 0; written < 4_096 && !stream.closed; written += 1)
+          if (!gzip.write(zeros)) await once(gzip, 'drain');
+      })();
+      const [head] = (await within(once(stream, 'response'), {
+        deadlineMs: requestDeadlineMs,
+        what: 'the answer to the bomb',
+      })) as [Record<string, unknown>];
+      expect(head[':status']).toBe(413);
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      // The complete answer, then RST_STREAM NO_ERROR: stop sending (RFC 9113 §8.1). This side never ended
+      // its body, so only the server's reset closes the stream.
+      await within(once(stream, 'close'), {
+        deadlineMs: requestDeadlineMs,
+        what: 'the server to reset the stream',
+      });
+      expect(stream.rstCode).toBe(0); // NGHTTP2_NO_ERROR
+      expect(JSON.parse(text).error.code).toBe('REQUEST_TOO_LARGE');
+      gzip.destroy();
+      // Fastify asks for Connection: close after a refused body; HTTP/2 has no such header (RFC 9113 §8.2.2).
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      session.destroy();
+      await app.close();
+    }
+  });
+
+  it('closes an HTTP/1.1 connection of an HTTP/2 port whose request headers have not all come within requestTimeoutMs', async () => {
+    const { app, port } = await echoServerTimingOutAfter(300);
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: material.cert, ALPNProtocols: ['http/1.1'] });
+    socket.on('error', () => undefined);
+    try {
+      await within(once(socket, 'secureConnect'), {
+        deadlineMs: requestDeadlineMs,
+        what: 'the TLS connection',
+      });
+      expect(socket.alpnProtocol).toBe('http/1.1');
+      socket.write('POST /echo HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: ');
+      // A byte every 50 ms, at most for the deadline: the connection is never idle, its headers never end.
+      const dribble = setInterval(() => socket.write('a'), 50);
+      try {
+        await within(once(socket, 'close'), {
+          deadlineMs: requestDeadlineMs,
+          what: 'the server to close it',
+        });
+      } finally {
+        clearInterval(dribble);
+      }
+    } finally {
+      socket.destroy();
       await app.close();
     }
   });

@@ -1,6 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Http2ServerRequest, type Http2Session, constants as http2Constants } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Server as TlsServer } from 'node:tls';
+import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import { type ErrorCode, isErrorCode, isMpayError, MpayError } from '@mpay/protocol';
 import Fastify, {
   type FastifyError,
@@ -212,6 +213,7 @@ function closeWithinGrace(
  * GET) is not timed.
  */
 function limitRequestTimeOnHttp2Port(app: FastifyInstance, requestTimeoutMs: number): void {
+  limitHttp1HeadersTimeOnHttp2Port(app, requestTimeoutMs);
   app.addHook('onRequest', (request, _reply, done) => {
     const raw: unknown = request.raw;
     const bodyless = raw instanceof Http2ServerRequest ? raw.stream.endAfterHeaders : request.raw.complete;
@@ -228,6 +230,38 @@ function limitRequestTimeOnHttp2Port(app: FastifyInstance, requestTimeoutMs: num
       request.raw.once('close', clear);
     }
     done();
+  });
+}
+
+/**
+ * An HTTP/1.1 connection of an HTTP/2 port (ALPN http/1.1, or none) has
+ * neither node:http's headers timeout nor its keep-alive timeout: a client
+ * sending its headers a byte at a time held it for ever (the idle timeout
+ * never fired). Here its request headers must all have come within
+ * requestTimeoutMs of the connection's start, or of the last answer's end
+ * (which bounds an idle keep-alive connection too); else it is closed.
+ */
+function limitHttp1HeadersTimeOnHttp2Port(app: FastifyInstance, requestTimeoutMs: number): void {
+  const waitingForHeaders = new WeakMap<Socket, { readonly disarm: () => void; readonly arm: () => void }>();
+  app.server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2') return;
+    let timer: NodeJS.Timeout | undefined;
+    const disarm = () => clearTimeout(timer);
+    const arm = () => {
+      disarm();
+      timer = setTimeout(() => socket.destroy(), requestTimeoutMs);
+      timer.unref();
+    };
+    waitingForHeaders.set(socket, { arm, disarm });
+    socket.once('close', disarm);
+    arm();
+  });
+  app.server.on('request', (request: IncomingMessage | Http2ServerRequest, response: ServerResponse) => {
+    if (request instanceof Http2ServerRequest) return;
+    const timing = waitingForHeaders.get(request.socket);
+    if (timing === undefined) return;
+    timing.disarm();
+    response.once('finish', timing.arm);
   });
 }
 
@@ -316,6 +350,27 @@ export const securityHeaders: Readonly<Record<string, string>> = Object.freeze({
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'cache-control': 'no-store',
 });
+
+/**
+ * HTTP/1.1's connection-specific headers, which an HTTP/2 message must not
+ * carry (RFC 9113 §8.2.2): node:http2 drops them with a process warning.
+ * Fastify sets `Connection: close` on an answer to a refused body.
+ */
+const connectionSpecificHeaders = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+];
+
+function dropConnectionHeadersOnHttp2(app: FastifyInstance): void {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.raw instanceof Http2ServerRequest)
+      for (const name of connectionSpecificHeaders) if (reply.hasHeader(name)) reply.removeHeader(name);
+    done(null, payload);
+  });
+}
 
 function addSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -481,6 +536,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, new MpayError('NOT_FOUND')));
   addSecurityHeaders(app);
+  if (http2) dropConnectionHeadersOnHttp2(app);
   // Tests only (answer-check.ts): every answer against the route's document.
   const answerChecker = installedAnswerChecker();
   if (answerChecker !== undefined) addAnswerCheck(app, options.name, answerChecker);
