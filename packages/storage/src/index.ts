@@ -23,5 +23,10 @@ export {
 export { type OpenDatabaseOptions, openDatabase } from './open.ts';
 export { dropPostgresSchema } from './postgres.ts';
 export { processStartTicks, processStillRuns } from './process-identity.ts';
-export { type StatementCount, statementCounts } from './statement-meter.ts';
+export {
+  type StatementCount,
+  statementCounts,
+  statementTexts,
+  traceStatementTexts,
+} from './statement-meter.ts';
 export { openTestDatabase, testBackend } from './testing.ts';

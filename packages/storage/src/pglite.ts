@@ -16,7 +16,7 @@ import {
 } from './integrity/options.ts';
 import { sqlStateOf } from './integrity/tables.ts';
 import { channelOf, checkPayload } from './notifications.ts';
-import { statementCounterOf } from './statement-meter.ts';
+import { countStatement, type StatementCounter, statementCounterOf } from './statement-meter.ts';
 
 interface PgliteQueryable {
   query<Row>(text: string, params?: unknown[]): Promise<{ rows: Row[]; affectedRows?: number }>;
@@ -40,11 +40,11 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function wrap(queryable: PgliteQueryable, guard: Guard, counter: { statements: number }): Sql {
+function wrap(queryable: PgliteQueryable, guard: Guard, counter: StatementCounter): Sql {
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
       guard.assertUsable();
-      counter.statements += 1;
+      countStatement(counter, text);
       try {
         const result = await queryable.query<Row>(text, toDriverParams(params));
         return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
@@ -54,7 +54,7 @@ function wrap(queryable: PgliteQueryable, guard: Guard, counter: { statements: n
     },
     async exec(script: string): Promise<void> {
       guard.assertUsable();
-      counter.statements += 1;
+      countStatement(counter, script);
       try {
         await queryable.exec(script);
       } catch (error) {

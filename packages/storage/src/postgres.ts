@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
 import { channelOf, checkPayload, PostgresListener, type ReconnectLimits } from './notifications.ts';
-import { statementCounterOf } from './statement-meter.ts';
+import { countStatement, type StatementCounter, statementCounterOf } from './statement-meter.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -24,15 +24,15 @@ function timeout(name: string, value: number): number {
   return value;
 }
 
-function wrap(client: pg.Pool | pg.PoolClient, counter: { statements: number }): Sql {
+function wrap(client: pg.Pool | pg.PoolClient, counter: StatementCounter): Sql {
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
-      counter.statements += 1;
+      countStatement(counter, text);
       const result = await client.query(text, toDriverParams(params));
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
     async exec(script: string): Promise<void> {
-      counter.statements += 1;
+      countStatement(counter, script);
       await client.query(script);
     },
   };

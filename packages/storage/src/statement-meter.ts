@@ -11,18 +11,25 @@ export interface StatementCount {
   readonly transactions: number;
 }
 
-interface Counter {
+export interface StatementCounter {
   statements: number;
   transactions: number;
+  /** Statement text → times sent, while texts are traced (traceStatementTexts). */
+  texts: Map<string, number> | undefined;
 }
 
-const counters = new Map<string, Counter>();
+/** Distinct texts kept per schema while tracing; the rest are counted under `otherTexts`. */
+export const tracedTextsPerSchemaMax = 500;
+const otherTexts = '(other texts)';
+let tracingTexts = false;
+
+const counters = new Map<string, StatementCounter>();
 
 /** The per-schema counter the storage handles increment (internal to @mpay/storage). */
-export function statementCounterOf(schema: string): Counter {
+export function statementCounterOf(schema: string): StatementCounter {
   let counter = counters.get(schema);
   if (counter === undefined) {
-    counter = { statements: 0, transactions: 0 };
+    counter = { statements: 0, transactions: 0, texts: tracingTexts ? new Map() : undefined };
     counters.set(schema, counter);
   }
   return counter;
@@ -35,5 +42,34 @@ export function statementCounts(): Record<string, StatementCount> {
       schema,
       { statements: counter.statements, transactions: counter.transactions },
     ]),
+  );
+}
+
+/** Counts one statement of a schema, and its text while texts are traced. */
+export function countStatement(counter: StatementCounter, text: string): void {
+  counter.statements += 1;
+  const texts = counter.texts;
+  if (texts === undefined) return;
+  const key = texts.has(text) || texts.size < tracedTextsPerSchemaMax ? text : otherTexts;
+  texts.set(key, (texts.get(key) ?? 0) + 1);
+}
+
+/**
+ * Starts (and empties) or stops keeping each statement's text with its count,
+ * per schema: what `mpay bench e2e --statements` reads to show where a
+ * service's statements per payment go. Off by default (a map update per
+ * statement); bounded to tracedTextsPerSchemaMax texts per schema.
+ */
+export function traceStatementTexts(on: boolean): void {
+  tracingTexts = on;
+  for (const counter of counters.values()) counter.texts = on ? new Map() : undefined;
+}
+
+/** Every schema's traced statement texts with their counts since tracing started (empty when off). */
+export function statementTexts(): Record<string, Record<string, number>> {
+  return Object.fromEntries(
+    [...counters]
+      .filter(([, counter]) => counter.texts !== undefined)
+      .map(([schema, counter]) => [schema, Object.fromEntries(counter.texts ?? [])]),
   );
 }

@@ -13,7 +13,13 @@ import {
   securityPolicyToJson,
 } from '@mpay/protocol';
 import { fetchFspTrust } from '@mpay/sdk';
-import { dropPostgresSchema, type StatementCount, statementCounts } from '@mpay/storage';
+import {
+  dropPostgresSchema,
+  type StatementCount,
+  statementCounts,
+  statementTexts,
+  traceStatementTexts,
+} from '@mpay/storage';
 import { demoParties } from '../../platform/seed.ts';
 import { type Platform, platformSchemas, startPlatform } from '../../platform/start.ts';
 import { reconcileBanks } from '../banks-report.ts';
@@ -44,7 +50,7 @@ import {
 import { type BenchProfile, benchProfiles } from './e2e-traffic.ts';
 
 export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--seconds S] [--gateways G]
-                      [--tls] [--data DIR | --url DIR_OR_URL] [--json]
+                      [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
   Starts a platform in this process (PGlite in memory, or DATABASE_URL: PostgreSQL, fresh schemas
   dropped at the end), or drives one already running on this machine (--data, --url); registers N
   customers of the profile through the public APIs and drives their payments over HTTP from a child
@@ -71,6 +77,9 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
                     in a temporary folder, removed at the end) and the gateway offering HTTP/2: the
                     devices' and the merchant's fetch offers h2 and trusts that CA only, so the
                     device's bytes on the wire are TLS records of HTTP/2 frames, as a phone's are
+  --statements      also list, per service, each SQL statement's text with how often it was sent per
+                    payment in the window (most first): where a service's statements per payment
+                    go. Only for a platform this command starts (its services run in this process)
   --data DIR        drive the platform running from DIR (its deployment.json, keys and mail, as
                     \`mpay up --data DIR\` wrote them) instead of starting one; loopback only. Its
                     own limits and security policy apply. Server CPU is read from /proc for its
@@ -96,6 +105,8 @@ interface BenchE2eArguments {
   readonly url: string | undefined;
   /** --tls: the platform it starts serves HTTPS (HTTP/2 offered on the gateway). */
   readonly tls: boolean;
+  /** --statements: each statement's text with its count per payment, per service. */
+  readonly statementTexts: boolean;
 }
 
 const integerFlags = {
@@ -112,6 +123,7 @@ export function parseBenchE2eArguments(
   const values: Partial<Record<keyof typeof integerFlags, number>> = {};
   let json = false;
   let tls = false;
+  let statementTextsAsked = false;
   let profile: BenchProfile = 'ims';
   let dataDir: string | undefined;
   let url: string | undefined;
@@ -123,6 +135,10 @@ export function parseBenchE2eArguments(
     }
     if (arg === '--tls') {
       tls = true;
+      continue;
+    }
+    if (arg === '--statements') {
+      statementTextsAsked = true;
       continue;
     }
     const profileMatch = /^--profile(?:=(.*))?$/.exec(arg);
@@ -195,6 +211,12 @@ export function parseBenchE2eArguments(
     );
     return undefined;
   }
+  if (statementTextsAsked && dataDir !== undefined) {
+    io.stderr(
+      'mpay bench e2e: --statements reads the statements of the services in this process; with --data or --url they run in another\n',
+    );
+    return undefined;
+  }
   if (gateways > 1 && (process.env.DATABASE_URL ?? '') === '') {
     io.stderr(
       'mpay bench e2e: --gateways above 1 needs DATABASE_URL: the instances share one PostgreSQL (PGlite is one process)\n',
@@ -210,6 +232,7 @@ export function parseBenchE2eArguments(
     dataDir,
     url,
     tls,
+    statementTexts: statementTextsAsked,
   };
 }
 
@@ -405,6 +428,8 @@ interface ServerWindow {
   counts: Record<string, number>;
   /** Statements and transactions per schema in the window (the platform in this process only). */
   statements: Record<string, StatementCount> | undefined;
+  /** Each statement's text with its count in the window, per schema (--statements only). */
+  texts: Record<string, Record<string, number>> | undefined;
 }
 
 /** What each schema sent between two readings of `statementCounts()`. */
@@ -438,12 +463,13 @@ async function runDriver(
   counter: ReturnType<typeof countSubtleCalls> | undefined,
   serverCpu: ServerCpu,
   onChild: (child: ChildProcess | undefined) => void,
+  tracingTexts: boolean,
 ): Promise<{ report: DriverReport; server: ServerWindow }> {
   const child = startDriver();
   onChild(child);
   let cpuAtStart: Promise<number | undefined> = Promise.resolve(undefined);
   let cpuAtEnd: Promise<number | undefined> = Promise.resolve(undefined);
-  const server: ServerWindow = { cpuMs: undefined, counts: {}, statements: undefined };
+  const server: ServerWindow = { cpuMs: undefined, counts: {}, statements: undefined, texts: undefined };
   let statementsAtStart: Record<string, StatementCount> = {};
   try {
     const report = await new Promise<DriverReport>((resolve, reject) => {
@@ -459,12 +485,17 @@ async function runDriver(
             }
             cpuAtStart = serverCpu(child.pid);
             statementsAtStart = statementCounts();
+            if (tracingTexts) traceStatementTexts(true);
             break;
           case 'window-end': {
             if (counter !== undefined) {
               counter.active = false;
               server.counts = counter.counts();
               server.statements = statementsBetween(statementsAtStart, statementCounts());
+            }
+            if (tracingTexts) {
+              server.texts = statementTexts();
+              traceStatementTexts(false);
             }
             cpuAtEnd = serverCpu(child.pid);
             break;
@@ -607,9 +638,16 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       windowMs: parsed.seconds * 1000,
       mixBudgetMs,
     });
-    const { report, server } = await runDriver(config, io, counter, opened.serverCpu, (child) => {
-      driver = child;
-    });
+    const { report, server } = await runDriver(
+      config,
+      io,
+      counter,
+      opened.serverCpu,
+      (child) => {
+        driver = child;
+      },
+      parsed.statementTexts,
+    );
     const payments = report.payments;
     const serverExact = Object.fromEntries(
       Object.entries(server.counts).map(([kind, count]) => [kind, payments === 0 ? 0 : count / payments]),
@@ -671,6 +709,9 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       server_cpu_ms_per_payment: per(server.cpuMs),
       driver_cpu_ms_per_payment: per(report.cpuMs.user + report.cpuMs.system),
       statements_per_payment: statementsPerPayment,
+      ...(server.texts === undefined
+        ? {}
+        : { statement_texts: statementTextsPerPayment(server.texts, payments) }),
       parties: {
         device: {
           ...perPaymentTraffic(report.traffic.device, payments),
@@ -713,6 +754,8 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       load_after: loadAfter,
     };
     io.stdout(parsed.json ? `${JSON.stringify(figures)}\n` : text(figures));
+    if (!parsed.json && figures.statement_texts !== undefined)
+      io.stdout(statementTextsText(figures.statement_texts));
     if (!parsed.json) for (const line of audited.lines) io.stderr(`  audit ${line}\n`);
     if (report.failures > 0)
       io.stderr(`bench e2e: ${report.failures} payment(s) failed: ${report.failureSamples.join('; ')}\n`);
@@ -727,6 +770,45 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
     counter?.restore();
     await opened.close();
   }
+}
+
+/** Statement texts shown: whitespace folded, at most this many characters. */
+const statementTextShownMax = 160;
+
+interface StatementTextPerPayment {
+  readonly per_payment: number;
+  readonly text: string;
+}
+
+/** Per service (the bench's schema prefix dropped), its texts with their count per payment, most first. */
+function statementTextsPerPayment(
+  texts: Record<string, Record<string, number>>,
+  payments: number,
+): Record<string, StatementTextPerPayment[]> {
+  return Object.fromEntries(
+    Object.entries(texts)
+      .map(([schema, counts]) => {
+        const folded = new Map<string, number>();
+        for (const [statement, count] of Object.entries(counts)) {
+          const shown = statement.replace(/\s+/g, ' ').trim().slice(0, statementTextShownMax);
+          folded.set(shown, (folded.get(shown) ?? 0) + count);
+        }
+        const rows = [...folded]
+          .map(([text, count]) => ({ per_payment: payments === 0 ? 0 : round2(count / payments), text }))
+          .sort((a, b) => b.per_payment - a.per_payment);
+        return [schema.replace(/^bench_e2e_[0-9a-f]{8}_/, ''), rows] as const;
+      })
+      .filter(([, rows]) => rows.length > 0),
+  );
+}
+
+function statementTextsText(perService: Record<string, StatementTextPerPayment[]>): string {
+  const lines = ['statements per payment, by text (--statements):'];
+  for (const [service, rows] of Object.entries(perService)) {
+    lines.push(`  ${service}`);
+    for (const row of rows) lines.push(`    ${row.per_payment.toFixed(2).padStart(6)}  ${row.text}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 async function loadAverage(): Promise<string> {
