@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from './database.ts';
 import { migrate } from './migrate.ts';
-import { statementCounts } from './statement-meter.ts';
+import { statementCounts, statementTexts, traceStatementTexts } from './statement-meter.ts';
 import { openTestDatabase } from './testing.ts';
 
 describe('storage (both backends, selected by DATABASE_URL)', () => {
@@ -46,5 +46,28 @@ describe('storage (both backends, selected by DATABASE_URL)', () => {
     await database.exec('SELECT 1; SELECT 2');
     const after = statementCounts()[schema];
     expect(after).toEqual({ statements: before.statements + 4, transactions: before.transactions + 1 });
+  });
+
+  it('keeps each statement’s text with its count only while texts are traced (mpay bench e2e --statements)', async () => {
+    database = await openTestDatabase('storage');
+    const schema = database.schema;
+    await database.query('CREATE TABLE t (id bigint PRIMARY KEY)');
+    expect(statementTexts()[schema]).toBeUndefined();
+    traceStatementTexts(true);
+    try {
+      await database.query('INSERT INTO t VALUES ($1)', [1n]);
+      await database.transaction(async (sql) => {
+        await sql.query('INSERT INTO t VALUES ($1)', [2n]);
+        await sql.query('SELECT count(*) FROM t');
+      });
+      expect(statementTexts()[schema]).toEqual({
+        'INSERT INTO t VALUES ($1)': 2,
+        'SELECT count(*) FROM t': 1,
+      });
+    } finally {
+      traceStatementTexts(false);
+    }
+    await database.query('SELECT count(*) FROM t');
+    expect(statementTexts()[schema]).toBeUndefined();
   });
 });

@@ -16,10 +16,15 @@ import {
 } from './integrity/options.ts';
 import { sqlStateOf } from './integrity/tables.ts';
 import { channelOf, checkPayload } from './notifications.ts';
+import { PgliteStatements } from './pglite-statements.ts';
 import { countStatement, type StatementCounter, statementCounterOf } from './statement-meter.ts';
 
+/** How a handle runs its statements: PGlite's own transaction object for scripts, the prepared path for queries. */
 interface PgliteQueryable {
-  query<Row>(text: string, params?: unknown[]): Promise<{ rows: Row[]; affectedRows?: number }>;
+  query<Row>(
+    text: string,
+    params: readonly unknown[],
+  ): Promise<{ rows: Row[]; affectedRows?: number | undefined }>;
   exec(script: string): Promise<unknown>;
 }
 
@@ -72,7 +77,12 @@ function databaseOf(
   lock?: DataFolderLock,
 ): Database {
   const counter = statementCounterOf(schema);
-  const sql = wrap(pglite, guard, counter);
+  const statements = new PgliteStatements(pglite);
+  const sql = wrap(
+    { query: (text, params) => statements.query(text, params, false), exec: (script) => pglite.exec(script) },
+    guard,
+    counter,
+  );
   return {
     backend: 'pglite',
     schema,
@@ -82,7 +92,16 @@ function databaseOf(
       guard.assertUsable();
       counter.transactions += 1;
       try {
-        return await pglite.transaction((tx) => work(wrap(tx, guard, counter)));
+        return await pglite.transaction((tx) => {
+          const within: PgliteQueryable = {
+            query: (text, params) => {
+              if (tx.closed) throw new Error('Transaction is closed');
+              return statements.query(text, params, true);
+            },
+            exec: (script) => tx.exec(script),
+          };
+          return work(wrap(within, guard, counter));
+        });
       } catch (error) {
         throw guard.translate(error);
       }
