@@ -41,6 +41,14 @@ export interface GatewayLimits {
   /** Outbox: effects claimed per round, and how long a claimed effect is hidden from other workers. */
   readonly outboxBatchSizeMax: number;
   readonly outboxLeaseMs: number;
+  /**
+   * Outbox: how long after submitting a payment's or refund's entry to the transaction log its receipt
+   * is first asked for. The log integrates on a timer (its integrationIntervalMs, 1 s by default) and
+   * then its witnesses cosign: asked at once, the receipt never exists yet, and each early ask costs an
+   * HTTP round trip, the checkpoint's signature checks and three statements. Later asks back off as
+   * any retry does.
+   */
+  readonly logReceiptFirstCheckMs: number;
   /** Timeout of one webhook delivery. */
   readonly webhookTimeoutMs: number;
   /** Payments the expiry sweep closes per round. */
@@ -79,6 +87,7 @@ export const defaultGatewayLimits: GatewayLimits = Object.freeze({
   outboxBackoffMaxMs: 10 * 60_000,
   outboxBatchSizeMax: 32,
   outboxLeaseMs: 30_000,
+  logReceiptFirstCheckMs: 1_000,
   webhookTimeoutMs: 5_000,
   expiryBatchSizeMax: 100,
   idempotencyKeptSeconds: 86_400,
@@ -108,6 +117,7 @@ const bounds: Readonly<Record<keyof GatewayLimits, readonly [number, number]>> =
   outboxBackoffMaxMs: [1, 86_400_000],
   outboxBatchSizeMax: [1, 1_000],
   outboxLeaseMs: [1_000, 3_600_000],
+  logReceiptFirstCheckMs: [0, 600_000],
   webhookTimeoutMs: [100, 120_000],
   expiryBatchSizeMax: [1, 10_000],
   idempotencyKeptSeconds: [60, 30 * 86_400],

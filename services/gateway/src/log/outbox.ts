@@ -40,23 +40,30 @@ interface EntryRow {
 }
 
 /**
+ * Where one step left a log entry: its receipt in (`proved`), or `submitted`
+ * just now, when no checkpoint can cover it yet (the log integrates on its
+ * own timer, then its witnesses cosign): the caller looks again after
+ * `logReceiptFirstCheckMs` instead of asking at once and failing.
+ */
+export type LogEntryStep = 'proved' | 'submitted';
+
+/**
  * One step for one payment's entry: submit it, or (once submitted) collect
- * its receipt if the log has proved it. Returns true when the receipt is in,
- * false when the entry must be looked at again later.
+ * its receipt if the log has proved it; throws while the log has not.
  */
 export async function advanceLogEntry(
   sql: Sql,
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
   paymentId: string,
-): Promise<boolean> {
+): Promise<LogEntryStep> {
   const { rows } = await sql.query<EntryRow>(
     'SELECT payment_id, kind, messages, log_index, receipt FROM log_entries WHERE payment_id = $1',
     [paymentId],
   );
   const row = rows[0];
   if (row === undefined) throw new Error(`assertion failed: payment ${paymentId} has a log entry`);
-  if (row.receipt !== null) return true;
+  if (row.receipt !== null) return 'proved';
   const entry = {
     transactionId: row.payment_id,
     messages: JSON.parse(row.messages) as string[],
@@ -71,6 +78,7 @@ export async function advanceLogEntry(
       paymentId,
       index.toString(),
     ]);
+    return 'submitted';
   }
   // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
   const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
@@ -80,7 +88,7 @@ export async function advanceLogEntry(
     paymentId,
     receipt,
   ]);
-  return true;
+  return 'proved';
 }
 
 /** The payment's receipt file once the log has proved it; undefined while it is still on its way. */

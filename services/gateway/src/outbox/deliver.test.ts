@@ -1,5 +1,6 @@
 import { signPayload, verifyPayload } from '@mpay/envelope';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { enqueueLogEntry } from '../log/outbox.ts';
 import { findPayment } from '../payments/store.ts';
 import { applyEvent } from '../payments/transition.ts';
 import {
@@ -312,6 +313,64 @@ describe('the outbox', () => {
         expect((await findPayment(gateway.database, id)).state).toBe('customer_signature_verified');
       } finally {
         await gateway.database.query('UPDATE banks SET url = $2 WHERE id = $1', ['xbank', bankStub.url]);
+      }
+    });
+  });
+
+  describe('log entries', () => {
+    it('asks for a receipt first logReceiptFirstCheckMs after the submission: not at once, and not counted as a failure', async () => {
+      // The log over real HTTP: it takes the submission (index 7) and has no checkpoint yet.
+      const logStub = await startHttpStub((request) =>
+        request.method === 'POST' && request.url === '/entries'
+          ? { status: 202, json: { index: 7 } }
+          : { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } },
+      );
+      const context = {
+        ...gateway.context,
+        transactionLog: {
+          url: logStub.url,
+          origin: 'log.test/transactions',
+          logVerifierKey: 'log.test/transactions+00000000+AAAA',
+          witnessVerifierKeys: [],
+          witnessesRequired: 0,
+        },
+      };
+      const firstCheckMs = gateway.context.limits.logReceiptFirstCheckMs;
+      try {
+        const id = await createPayment(gateway, { merchant: shop, customer: ann });
+        const submittedAt = gateway.now();
+        await enqueueLogEntry(gateway.database, id, 'payment', ['a.b.c'], submittedAt);
+        await gateway.database.query(
+          `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, 'log_entry', '{}', $2, $2)`,
+          [id, submittedAt.toISOString()],
+        );
+        const asked = () => logStub.requests.map((request) => `${request.method} ${request.url}`);
+        await runOutboxRound(context);
+        expect(asked()).toEqual(['POST /entries']);
+        const [submitted] = await outboxOf(gateway.database, id, 'log_entry');
+        expect(submitted).toMatchObject({ attempts: 0, lastError: null, deliveredAt: null });
+        expect(submitted?.nextAttemptAt.getTime()).toBe(submittedAt.getTime() + firstCheckMs);
+        const { rows } = await gateway.database.query<{ log_index: string }>(
+          'SELECT log_index::text AS log_index FROM log_entries WHERE payment_id = $1',
+          [id],
+        );
+        expect(rows).toEqual([{ log_index: '7' }]);
+        // Not before its time; then the checkpoint is asked for (none yet: a failure, backed off as any).
+        gateway.advanceMs(firstCheckMs - 1);
+        await runOutboxRound(context);
+        expect(asked()).toEqual(['POST /entries']);
+        gateway.advanceMs(1);
+        await runOutboxRound(context);
+        expect(
+          asked()
+            .slice(1)
+            .every((line) => line.startsWith('GET ')),
+        ).toBe(true);
+        expect(asked().length).toBeGreaterThan(1);
+        const [failed] = await outboxOf(gateway.database, id, 'log_entry');
+        expect(failed).toMatchObject({ attempts: 1, lastError: 'SERVICE_UNAVAILABLE', deliveredAt: null });
+      } finally {
+        await logStub.close();
       }
     });
   });

@@ -101,6 +101,14 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   );
 }
 
+/** The row's next attempt at `at`, without counting one. */
+async function deferAttempt(context: GatewayContext, row: OutboxRow, at: Date): Promise<void> {
+  await context.database.query('UPDATE outbox SET next_attempt_at = $2 WHERE id = $1', [
+    row.id,
+    at.toISOString(),
+  ]);
+}
+
 /** A payment's event for its customer's device (undefined: nothing to send now), encrypted to the binding's key. */
 async function renderPaymentEvent(context: GatewayContext, paymentId: string, event: PaymentDeviceEvent) {
   const payment = await findPayment(context.database, paymentId);
@@ -214,13 +222,15 @@ async function deliver(context: GatewayContext, row: OutboxRow): Promise<void> {
         const link = context.transactionLog;
         if (link === undefined) throw new Error('no transaction log configured');
         const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
-        const logged =
+        const step =
           typeof payload.refundId === 'string'
             ? await advanceRefundLogEntry(context.database, link, submitter, payload.refundId)
             : await advanceLogEntry(context.database, link, submitter, row.payment_id);
-        if (logged) {
-          await markDelivered(context.database, row, now);
-        }
+        if (step === 'proved') await markDelivered(context.database, row, now);
+        // Just submitted: no checkpoint covers it yet; its receipt is asked for once the log has had time
+        // to integrate it and its witnesses to cosign, not at once (not a failure: attempts stay as they are).
+        else
+          await deferAttempt(context, row, new Date(now.getTime() + context.limits.logReceiptFirstCheckMs));
         return;
       }
     }

@@ -1,6 +1,6 @@
 import { buildReceipt, type SubmitterCredentials, submitMessages } from '@mpay/log-client';
 import type { Sql } from '@mpay/storage';
-import type { TransactionLogLink } from '../log/outbox.ts';
+import type { LogEntryStep, TransactionLogLink } from '../log/outbox.ts';
 
 /**
  * Records what the log will commit to for a refund's outcome, in the
@@ -43,7 +43,7 @@ export async function advanceRefundLogEntry(
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
   refundId: string,
-): Promise<boolean> {
+): Promise<LogEntryStep> {
   const { rows } = await sql.query<RefundEntryRow>(
     `SELECT e.refund_id, r.payment_id, e.kind, e.messages, e.log_index, e.receipt
      FROM refund_log_entries e JOIN refunds r ON r.id = e.refund_id WHERE e.refund_id = $1`,
@@ -51,7 +51,7 @@ export async function advanceRefundLogEntry(
   );
   const row = rows[0];
   if (row === undefined) throw new Error(`assertion failed: refund ${refundId} has a log entry`);
-  if (row.receipt !== null) return true;
+  if (row.receipt !== null) return 'proved';
   const entry = {
     transactionId: row.refund_id,
     messages: JSON.parse(row.messages) as string[],
@@ -66,13 +66,14 @@ export async function advanceRefundLogEntry(
       refundId,
       index.toString(),
     ]);
+    return 'submitted';
   }
   // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
   const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
     waitMs: 0,
   });
   await sql.query('UPDATE refund_log_entries SET receipt = $2 WHERE refund_id = $1', [refundId, receipt]);
-  return true;
+  return 'proved';
 }
 
 /** The refund's log receipt once the log has proved it; undefined while it is on its way. */
