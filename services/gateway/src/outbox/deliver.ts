@@ -188,7 +188,16 @@ async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { u
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
 }
 
-async function deliver(context: GatewayContext, row: OutboxRow): Promise<void> {
+/**
+ * One row's delivery. For a bank order, returns the payment as its settlement
+ * left it (undefined when the bank has not answered yet, and for other
+ * kinds); `known`: the payment as the caller just committed it.
+ */
+async function deliver(
+  context: GatewayContext,
+  row: OutboxRow,
+  known?: Payment,
+): Promise<Payment | undefined> {
   const now = context.clock();
   const payload = JSON.parse(row.payload) as Record<string, unknown>;
   try {
@@ -203,9 +212,17 @@ async function deliver(context: GatewayContext, row: OutboxRow): Promise<void> {
         await markDelivered(context.database, row, now);
         return;
       case 'bank_order': {
-        const step = await settleWithBank(context, row.payment_id, (sql) => markDelivered(sql, row, now));
-        if (!step.done) await markFailed(context, row, step.code, now);
-        return;
+        const step = await settleWithBank(
+          context,
+          row.payment_id,
+          (sql) => markDelivered(sql, row, now),
+          known,
+        );
+        if (!step.done) {
+          await markFailed(context, row, step.code, now);
+          return undefined;
+        }
+        return step.payment;
       }
       case 'refund_order': {
         const step = await settleRefundWithBank(context, String(payload.refundId), (sql) =>
@@ -254,19 +271,26 @@ export async function runOutboxRound(context: GatewayContext): Promise<number> {
  * the backoff allows. The background round delivers whatever this leaves.
  * For a bank order, returns the payment as last read (answered, or still
  * waiting when the time is up), so the caller need not read it again.
+ * `known`: the payment as the caller just committed it (the confirmation),
+ * which the first delivery uses instead of reading it.
  */
 export async function deliverPaymentEffects(
   context: GatewayContext,
   paymentId: string,
   kind: OutboxKind,
   waitMs: number,
+  known?: Payment,
 ): Promise<Payment | undefined> {
   const deadline = Date.now() + waitMs;
+  let fresh = known;
   for (;;) {
+    let settled: Payment | undefined;
     for (const row of await claimDue(context, context.clock(), { paymentId, kind }))
-      await deliver(context, row);
+      settled = (await deliver(context, row, fresh)) ?? settled;
+    fresh = undefined;
     if (kind !== 'bank_order') return undefined;
-    const payment = await findPayment(context.database, paymentId);
+    // The settlement's own reading when it got an answer; otherwise another worker may have: read.
+    const payment = settled ?? (await findPayment(context.database, paymentId));
     const remainingMs = deadline - Date.now();
     if (!awaitingBankPaymentStates.includes(payment.state) || remainingMs <= 0) return payment;
     // Waiting for a condition (the bank's answer), polled at the outbox's base backoff.

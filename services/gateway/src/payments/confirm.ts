@@ -296,6 +296,7 @@ export async function confirmPayment(
 ): Promise<ConfirmationResult> {
   const { payment } = confirmation;
   const now = context.clock();
+  let confirmed: Payment | undefined;
   try {
     await context.database.transaction(async (sql) => {
       // The answer is the payment's state, not a stored copy: only the key's request hash is kept.
@@ -304,7 +305,7 @@ export async function confirmPayment(
       }
       const locked = await findPayment(sql, payment.id, { lock: true });
       if (locked.state !== 'awaiting_customer_signature') return;
-      await applyEventIn(
+      const authorised = await applyEventIn(
         context,
         sql,
         payment.id,
@@ -327,6 +328,7 @@ export async function confirmPayment(
       const device = kidOf(confirmation.sign);
       if (locked.pushCertificateSha256 !== null && device !== undefined)
         await recordDeviceCertificate(sql, device, locked.pushCertificateSha256, now);
+      confirmed = authorised;
     });
   } catch (error) {
     if (!isMpayError(error, 'PAYMENT_EXPIRED')) throw error;
@@ -334,6 +336,13 @@ export async function confirmPayment(
     throw error;
   }
   context.kickOutbox();
-  const after = await deliver(context, payment.id, 'bank_order', context.limits.confirmationWaitMs);
+  // The payment as this transaction committed it: the order goes to the bank without reading it again.
+  const after = await deliver(
+    context,
+    payment.id,
+    'bank_order',
+    context.limits.confirmationWaitMs,
+    confirmed,
+  );
   return confirmationAnswer(context, after ?? (await findPayment(context.database, payment.id)), receipt);
 }

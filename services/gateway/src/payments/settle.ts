@@ -6,7 +6,13 @@ import { findBank } from '../registry/banks.ts';
 import { findPayment, type Payment } from './store.ts';
 import { applyEventIn } from './transition.ts';
 
-export type SettlementStep = { readonly done: true } | { readonly done: false; readonly code: string };
+/** A delivery to a bank: done, or to be tried again (the code of why not, for the outbox row). */
+export type DeliveryStep = { readonly done: true } | { readonly done: false; readonly code: string };
+
+/** Done: also the payment as this step left it (answered, or found answered), read in its transaction. */
+export type SettlementStep =
+  | { readonly done: true; readonly payment: Payment }
+  | { readonly done: false; readonly code: string };
 
 /**
  * iMS steps 7–8 for a payment the customer authorised: order the payment from
@@ -16,16 +22,19 @@ export type SettlementStep = { readonly done: true } | { readonly done: false; r
  * payment id, and a payment no longer waiting for its bank is left alone.
  * No database transaction is held while the bank is asked; the outcome then
  * commits with `finish` (the outbox row's delivery), or not at all.
+ * `known`: the payment as its caller just committed it (the confirmation),
+ * not read again before the bank is asked; it is read under lock after.
  */
 export async function settleWithBank(
   context: GatewayContext,
   paymentId: string,
   finish: (sql: Sql) => Promise<void>,
+  known?: Payment,
 ): Promise<SettlementStep> {
-  const payment = await findPayment(context.database, paymentId);
+  const payment = known?.id === paymentId ? known : await findPayment(context.database, paymentId);
   if (!awaitingBankPaymentStates.includes(payment.state)) {
     await context.database.transaction(finish);
-    return { done: true };
+    return { done: true, payment };
   }
   const authorisation = payment.message.address.from.sign;
   if (authorisation === undefined)
@@ -51,13 +60,16 @@ export async function settleWithBank(
     context.limits.bankTimeoutMs,
   );
   if (outcome.kind === 'pending') return { done: false, code: outcome.code };
-  await context.database.transaction(async (sql) => {
+  const settled = await context.database.transaction(async (sql) => {
     const locked = await findPayment(sql, paymentId, { lock: true });
     // Another worker may have recorded the answer while this one asked the bank.
-    if (awaitingBankPaymentStates.includes(locked.state)) await recordOutcome(context, sql, locked, outcome);
+    const after = awaitingBankPaymentStates.includes(locked.state)
+      ? await recordOutcome(context, sql, locked, outcome)
+      : locked;
     await finish(sql);
+    return after;
   });
-  return { done: true };
+  return { done: true, payment: settled };
 }
 
 /** The bank's answer as the payment's next step, on the payment `locked` in this transaction (not read again). */
@@ -66,11 +78,11 @@ async function recordOutcome(
   sql: Sql,
   locked: Payment,
   outcome: Exclude<PaymentOrderOutcome, { kind: 'pending' }>,
-): Promise<void> {
+): Promise<Payment> {
   const now = context.clock();
   const paymentId = locked.id;
   if (outcome.kind === 'transferred') {
-    await applyEventIn(
+    return applyEventIn(
       context,
       sql,
       paymentId,
@@ -85,8 +97,9 @@ async function recordOutcome(
       },
       now,
     );
-  } else if (outcome.kind === 'refused') {
-    await applyEventIn(
+  }
+  if (outcome.kind === 'refused') {
+    return applyEventIn(
       context,
       sql,
       paymentId,
@@ -101,19 +114,18 @@ async function recordOutcome(
       },
       now,
     );
-  } else {
-    context.log.error({ paymentId, code: outcome.code }, 'the customer bank failed the order for good');
-    await applyEventIn(
-      context,
-      sql,
-      paymentId,
-      {
-        event: 'bank_failed',
-        locked,
-        evidence: { failureCode: outcome.code },
-        changes: { detail: `the customer bank answered ${outcome.code}` },
-      },
-      now,
-    );
   }
+  context.log.error({ paymentId, code: outcome.code }, 'the customer bank failed the order for good');
+  return applyEventIn(
+    context,
+    sql,
+    paymentId,
+    {
+      event: 'bank_failed',
+      locked,
+      evidence: { failureCode: outcome.code },
+      changes: { detail: `the customer bank answered ${outcome.code}` },
+    },
+    now,
+  );
 }

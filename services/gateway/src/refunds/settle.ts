@@ -1,7 +1,7 @@
 import { awaitingBankRefundStates } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
-import type { SettlementStep } from '../payments/settle.ts';
+import type { DeliveryStep } from '../payments/settle.ts';
 import { findPayment } from '../payments/store.ts';
 import { findBank } from '../registry/banks.ts';
 import { placeRefundOrder, type RefundOrderOutcome } from './bank-client.ts';
@@ -69,7 +69,7 @@ export async function settleRefundWithBank(
   context: GatewayContext,
   refundId: string,
   finish: (sql: Sql) => Promise<void>,
-): Promise<SettlementStep> {
+): Promise<DeliveryStep> {
   const refund = await findRefund(context.database, refundId);
   if (!awaitingBankRefundStates.includes(refund.state)) {
     await context.database.transaction(finish);
