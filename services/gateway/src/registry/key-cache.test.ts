@@ -196,7 +196,7 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
     });
   });
 
-  it("serves a merchant's certified key again without reading or verifying, and drops it when revoked", async () => {
+  it("serves a merchant's certified keys (signing and encryption) again without reading or verifying, and drops them when revoked", async () => {
     const signing = await generateSigningKeyPair();
     const encryption = await generateEncryptionKeyPair();
     await changed('merchant registered', () =>
@@ -210,8 +210,13 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
       ),
     );
     expect(await resolve(signing.kid)).toEqual(signing.publicJwk);
+    const merchant = { id: 'shop@merchant.xbank', kind: 'merchant' } as const;
+    const encryptTo = await partyEncryptionKey(lookup(), merchant);
+    expect(encryptTo.jwk).toEqual(encryption.publicJwk);
     const before = statementsNow();
     expect(await resolve(signing.kid)).toEqual(signing.publicJwk);
+    // The key every push is encrypted to, with its certificate: from memory too (no read, no verification).
+    expect(await partyEncryptionKey(lookup(), merchant)).toEqual(encryptTo);
     expect(statementsNow() - before).toBe(0);
     const record = await certificateBySigningKid(gateway.database, signing.kid);
     await changed('certificate revoked', () =>
@@ -221,6 +226,7 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
       ),
     );
     expect(await resolve(signing.kid)).toBe('KEY_UNKNOWN');
+    await expect(partyEncryptionKey(lookup(), merchant)).rejects.toMatchObject({ code: 'KEY_UNKNOWN' });
   });
 
   it('serves a party (by id or alias) again without a statement, and reads it again when it changes', async () => {

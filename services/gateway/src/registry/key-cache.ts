@@ -9,6 +9,12 @@ export interface KeyOwner {
   readonly jwk: PublicJwk;
 }
 
+/** A merchant's current certified encryption key, with the certificate it comes from (what a push names). */
+export interface CertifiedEncryptionKey {
+  readonly jwk: PublicJwk;
+  readonly certificate: string;
+}
+
 /** The limits of a `RegistryKeyCache`: named, validated at start. */
 export interface RegistryKeyCacheLimits {
   /** Longest time an entry is used without being read again (0: no cache). */
@@ -55,6 +61,7 @@ export class RegistryKeyCache {
   readonly #signers = new Map<string, Entry<KeyOwner>>();
   readonly #bindings = new Map<string, Entry<BoundKey>>();
   readonly #parties = new Map<string, Entry<Party>>();
+  readonly #encryptionKeys = new Map<string, Entry<CertifiedEncryptionKey>>();
   #generation = 0;
 
   constructor(limits: RegistryKeyCacheLimits) {
@@ -101,17 +108,36 @@ export class RegistryKeyCache {
     });
   }
 
+  /**
+   * A merchant's current certified encryption key, checked (the FSP's
+   * signature, validity, revocation), from the cache or `load` (kept until
+   * the certificate's end): every push is encrypted to it.
+   */
+  async encryptionKey(
+    partyId: string,
+    now: Date,
+    load: () => Promise<{ key: CertifiedEncryptionKey; validUntil: Date }>,
+  ): Promise<CertifiedEncryptionKey> {
+    const found = await this.#through(this.#encryptionKeys, partyId, now, async () => {
+      const loaded = await load();
+      return { value: Object.freeze({ ...loaded.key }), validUntil: loaded.validUntil };
+    });
+    if (found === undefined) throw new Error('assertion failed: a loaded encryption key is kept or returned');
+    return found;
+  }
+
   /** Forgets everything: the registry changed (here or on another instance), or may have unseen. */
   clear(): void {
     this.#generation += 1;
     this.#signers.clear();
     this.#bindings.clear();
     this.#parties.clear();
+    this.#encryptionKeys.clear();
   }
 
   /** Entries held now (tests, metrics). */
   get size(): number {
-    return this.#signers.size + this.#bindings.size + this.#parties.size;
+    return this.#signers.size + this.#bindings.size + this.#parties.size + this.#encryptionKeys.size;
   }
 
   async #through<T>(

@@ -81,15 +81,17 @@ export async function partyEncryptionKey(
 ): Promise<{ jwk: PublicJwk; certificate?: string }> {
   if (party.kind === 'person')
     return { jwk: (await activeBindingOf(lookup.sql, party.id, lookup.now, lookup.cache)).encryptionJwk };
-  const record = await currentCertificate(lookup.sql, party.id, lookup.now);
-  const certificate = await checkCertificate(
-    lookup.fsp,
-    record,
-    party.id,
-    lookup.clockSkewSeconds,
-    lookup.now,
-  );
-  return { jwk: certificate.encryptionJwk, certificate: record.certificate };
+  const load = async () => {
+    const record = await currentCertificate(lookup.sql, party.id, lookup.now);
+    const checked = await checkCertificate(lookup.fsp, record, party.id, lookup.clockSkewSeconds, lookup.now);
+    return {
+      key: { jwk: checked.encryptionJwk, certificate: record.certificate },
+      validUntil: new Date(checked.notAfter * 1000),
+    };
+  };
+  return lookup.cache === undefined
+    ? (await load()).key
+    : lookup.cache.encryptionKey(party.id, lookup.now, load);
 }
 
 export function keyLookup(

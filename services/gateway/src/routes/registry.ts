@@ -163,12 +163,15 @@ export function registerRegistryRoutes(
   };
   app.get('/aliases/:msisdn', { schema: aliasLookup }, async (request) => {
     const caller = await authenticateParty(context, request);
-    const merchant = await findParty(context.database, caller.partyId);
+    // Through the key cache, as the payment request resolves the same alias: a change of `parties` or
+    // `aliases` empties it at its commit (registry_changed).
+    const merchant = await findParty(context.database, caller.partyId, cachedAt(context));
     if (merchant?.kind !== 'merchant') throw new MpayError('FORBIDDEN', 'a merchant asks');
     lookups.take(merchant.id, context.clock());
     const party = await resolveParty(
       context.database,
       String((request.params as { msisdn?: unknown }).msisdn),
+      cachedAt(context),
     );
     if (party.kind !== 'person') throw new MpayError('PARTY_UNKNOWN');
     return { partyId: party.id };
