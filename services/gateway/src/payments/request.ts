@@ -223,17 +223,21 @@ function checkSealedData(verified: VerifiedPaymentRequest, sealing: boolean): vo
 async function checkRates(context: GatewayContext, sql: Sql, verified: VerifiedPaymentRequest, now: Date) {
   const { rateWindowSeconds, paymentRequestsPerMerchantMax, paymentRequestsPerCustomerMax } = context.limits;
   const since = new Date(now.getTime() - rateWindowSeconds * 1000);
+  const windows = await requestsSince(
+    sql,
+    { merchantId: verified.merchant.id, customerId: verified.customer.id },
+    since,
+  );
+  // The merchant's limit first, then the customer's.
   for (const [party, max] of [
-    [{ merchantId: verified.merchant.id }, paymentRequestsPerMerchantMax],
-    [{ customerId: verified.customer.id }, paymentRequestsPerCustomerMax],
+    ['merchant', paymentRequestsPerMerchantMax],
+    ['customer', paymentRequestsPerCustomerMax],
   ] as const) {
-    const { count, oldest } = await requestsSince(sql, party, since);
+    const { count, oldest } = windows[party];
     if (count >= max) {
       const freeAtMs = (oldest ?? now).getTime() + rateWindowSeconds * 1000;
       const retryAfterSeconds = Math.max(1, Math.ceil((freeAtMs - now.getTime()) / 1000));
-      throw new MpayError('REQUEST_RATE_LIMITED', 'merchantId' in party ? 'merchant' : 'customer', {
-        retryAfterSeconds,
-      });
+      throw new MpayError('REQUEST_RATE_LIMITED', party, { retryAfterSeconds });
     }
   }
 }

@@ -433,27 +433,30 @@ describe('payment store', () => {
       await createPayment(gateway, { merchant: shop, customer: carol, at: later(t0, 20_000) });
       await createPayment(gateway, { merchant: solo, customer: carol, at: later(t0, 30_000) });
 
-      expect(await requestsSince(gateway.database, { merchantId: solo.id }, later(t0, -1))).toEqual({
-        count: 3,
-        oldest: t0,
+      const since = (parties: { merchantId: string; customerId: string }, at: Date) =>
+        requestsSince(gateway.database, parties, at);
+      expect(await since({ merchantId: solo.id, customerId: carol.id }, later(t0, -1))).toEqual({
+        merchant: { count: 3, oldest: t0 },
+        // A customer's count is over all merchants.
+        customer: { count: 3, oldest: t0 },
       });
       // The window is open at its start: a request made exactly at `since` is outside it.
-      expect(await requestsSince(gateway.database, { merchantId: solo.id }, t0)).toEqual({
-        count: 2,
-        oldest: later(t0, 10_000),
+      expect(await since({ merchantId: solo.id, customerId: carol.id }, t0)).toEqual({
+        merchant: { count: 2, oldest: later(t0, 10_000) },
+        customer: { count: 2, oldest: later(t0, 20_000) },
       });
-      // A customer's count is over all merchants.
-      expect(await requestsSince(gateway.database, { customerId: carol.id }, later(t0, -1))).toEqual({
-        count: 3,
-        oldest: t0,
+      expect(await since({ merchantId: shop.id, customerId: carol.id }, later(t0, 15_000))).toEqual({
+        merchant: { count: expect.any(Number), oldest: expect.any(Date) },
+        customer: { count: 2, oldest: later(t0, 20_000) },
       });
-      expect(await requestsSince(gateway.database, { customerId: carol.id }, later(t0, 15_000))).toEqual({
-        count: 2,
-        oldest: later(t0, 20_000),
+      expect(await since({ merchantId: solo.id, customerId: dave.id }, later(t0, 10_000))).toEqual({
+        merchant: { count: 1, oldest: later(t0, 30_000) },
+        customer: { count: 0, oldest: null },
       });
-      expect(await requestsSince(gateway.database, { customerId: dave.id }, later(t0, 10_000))).toEqual({
-        count: 0,
-        oldest: null,
+      // A party with nothing in the window: zero, no oldest, on both sides.
+      expect(await since({ merchantId: solo.id, customerId: dave.id }, later(t0, 30_000))).toEqual({
+        merchant: { count: 0, oldest: null },
+        customer: { count: 0, oldest: null },
       });
     });
   });

@@ -427,18 +427,42 @@ export async function lockCustomer(sql: Sql, customerId: string): Promise<void> 
   await sql.query('SELECT id FROM parties WHERE id = $1 FOR NO KEY UPDATE', [customerId]);
 }
 
-/** Payment requests created since `since` by a merchant or to a customer, and the oldest of them (rate limits). */
+/** How many payment requests fall in a rate window, and the oldest of them. */
+export interface RequestsInWindow {
+  readonly count: number;
+  readonly oldest: Date | null;
+}
+
+/**
+ * Payment requests created after `since` by a merchant and to a customer
+ * (from all merchants), each with the oldest of them: the rate limits, in one
+ * statement.
+ */
 export async function requestsSince(
   sql: Sql,
-  party: { merchantId: string } | { customerId: string },
+  parties: { readonly merchantId: string; readonly customerId: string },
   since: Date,
-): Promise<{ count: number; oldest: Date | null }> {
-  const column = 'merchantId' in party ? 'merchant_id' : 'customer_id';
-  const id = 'merchantId' in party ? party.merchantId : party.customerId;
-  const { rows } = await sql.query<{ count: string; oldest: Date | string | null }>(
-    `SELECT count(*)::text AS count, min(created_at) AS oldest FROM payments WHERE ${column} = $1 AND created_at > $2`,
-    [id, since.toISOString()],
+): Promise<{ merchant: RequestsInWindow; customer: RequestsInWindow }> {
+  const { rows } = await sql.query<{
+    merchant_count: string;
+    merchant_oldest: Date | string | null;
+    customer_count: string;
+    customer_oldest: Date | string | null;
+  }>(
+    `SELECT count(*) FILTER (WHERE merchant_id = $1)::text AS merchant_count,
+            min(created_at) FILTER (WHERE merchant_id = $1) AS merchant_oldest,
+            count(*) FILTER (WHERE customer_id = $2)::text AS customer_count,
+            min(created_at) FILTER (WHERE customer_id = $2) AS customer_oldest
+     FROM payments WHERE (merchant_id = $1 OR customer_id = $2) AND created_at > $3`,
+    [parties.merchantId, parties.customerId, since.toISOString()],
   );
   const row = rows[0];
-  return { count: Number(row?.count ?? 0), oldest: row?.oldest == null ? null : new Date(row.oldest) };
+  const window = (count: string | undefined, oldest: Date | string | null | undefined): RequestsInWindow => ({
+    count: Number(count ?? 0),
+    oldest: oldest == null ? null : new Date(oldest),
+  });
+  return {
+    merchant: window(row?.merchant_count, row?.merchant_oldest),
+    customer: window(row?.customer_count, row?.customer_oldest),
+  };
 }
