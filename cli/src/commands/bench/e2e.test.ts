@@ -29,7 +29,10 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     const io = memoryIo();
     const processFetch = globalThis.fetch;
     // --tls as a phone meets the platform (one run: CI's time; the plain HTTP runs are the profiles' below).
-    const code = await runBenchE2e(['--concurrency', '2', '--seconds', '2', '--tls', '--json'], io);
+    const code = await runBenchE2e(
+      ['--concurrency', '2', '--seconds', '2', '--tls', '--statements', '--json'],
+      io,
+    );
     expect(io.out.trim().split('\n')).toHaveLength(1);
     const figures = JSON.parse(io.out) as Record<string, unknown> & {
       parties: Record<string, Record<string, number>>;
@@ -65,6 +68,21 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     const statements = figures.statements_per_payment as Record<string, { statements: number }>;
     for (const service of ['gateway', 'xbank', 'ybank'])
       expect(statements[service]?.statements, `${service} statements`).toBeGreaterThan(0);
+    // --statements: each service's texts with their count per payment, most first, adding up to its statements.
+    const texts = figures.statement_texts as Record<string, { per_payment: number; text: string }[]>;
+    for (const service of ['gateway', 'xbank', 'ybank']) {
+      const rows = texts[service] ?? [];
+      expect(rows.length, `${service} texts`).toBeGreaterThan(0);
+      expect(rows.map((row) => row.per_payment)).toEqual(
+        rows.map((row) => row.per_payment).sort((a, b) => b - a),
+      );
+      const sum = rows.reduce((total, row) => total + row.per_payment, 0);
+      // Both rounded per payment (one decimal for the count, two per text): within a rounding step per text.
+      expect(Math.abs(sum - (statements[service]?.statements ?? 0))).toBeLessThanOrEqual(
+        0.06 + rows.length * 0.005,
+      );
+    }
+    expect(texts.gateway?.some((row) => row.text.startsWith('INSERT INTO seen_nonces'))).toBe(true);
     for (const party of ['device', 'merchant']) {
       for (const field of ['bytes_sent', 'bytes_received', 'round_trips'])
         expect(figures.parties[party]?.[field], `${party} ${field}`).toBeGreaterThan(0);
@@ -89,6 +107,10 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
         [['--gateways', '9'], '--gateways must be an integer in 1..8'],
         [['--gateways', '2', '--data', emptyDir], '--gateways starts its own platform'],
         [['--tls', '--data', emptyDir], '--tls starts its own platform'],
+        [
+          ['--statements', '--data', emptyDir],
+          '--statements reads the statements of the services in this process',
+        ],
         [['--fast'], 'unknown argument --fast'],
         [['e2e'], 'unknown argument e2e'],
         [['--data'], '--data needs a folder'],
