@@ -115,6 +115,25 @@ describe('PgliteStatements (one call into the engine, each text prepared once)',
     expect((await statements.query(all, [], false)).rows).toEqual([{ id: 1, v: 'a', w: null }]);
   });
 
+  it('inside a transaction, throws the invalidated plan’s own error (the transaction is aborted) and prepares the text again after', async () => {
+    const all = 'SELECT * FROM t ORDER BY id';
+    await statements.query('INSERT INTO t VALUES (1, $1)', ['a'], false);
+    await statements.query(all, [], false);
+    await pglite.exec('ALTER TABLE t ADD COLUMN w text');
+    await expect(
+      pglite.transaction(async () => {
+        await statements.query(all, [], true);
+      }),
+    ).rejects.toMatchObject({ code: '0A000', query: all });
+    expect((await statements.query(all, [], false)).rows).toEqual([{ id: 1, v: 'a', w: null }]);
+    // The error names the statement, never its parameters.
+    const refused = await statements
+      .query('INSERT INTO t VALUES (1, $1)', ['secret'], false)
+      .catch((error) => error);
+    expect(refused).toMatchObject({ code: '23505', query: 'INSERT INTO t VALUES (1, $1)' });
+    expect(refused).not.toHaveProperty('params');
+  });
+
   it('keeps at most preparedStatementsMax texts; the rest still run, parsed each time', async () => {
     for (let index = 0; index < preparedStatementsMax + 20; index += 1) {
       const { rows } = await statements.query<{ n: number }>(`SELECT $1::int + ${index} AS n`, [1], false);

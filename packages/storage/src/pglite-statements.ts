@@ -15,7 +15,9 @@
  *   transaction lock, and every statement holds its query lock;
  * - the data folder synced after a statement outside a transaction;
  * - rows parsed by PGlite's own type parsers (`parseResults`), errors thrown
- *   as PGlite's DatabaseError with its SQLSTATE `code`.
+ *   as PGlite's DatabaseError with its SQLSTATE `code` and the statement's
+ *   text in `query` (not its parameters, which PGlite's own path attached:
+ *   they can be keys or codes, and errors are logged).
  *
  * What differs: parameters are sent as text with their types left to
  * PostgreSQL to infer, converted by node-postgres's own `prepareValue` (what
@@ -32,11 +34,18 @@ import { prepareValue } from 'pg/lib/utils.js';
 /** Texts prepared per database; any text beyond is parsed each time (dynamic texts cannot fill memory). */
 export const preparedStatementsMax = 512;
 
-/** SQLSTATEs after which a prepared text is prepared again once: a table changed under its plan, or it is gone. */
-const planInvalid: ReadonlySet<string> = new Set([
-  '0A000', // feature_not_supported: "cached plan must not change result type"
-  '26000', // invalid_sql_statement_name: the prepared statement does not exist
-]);
+/**
+ * A prepared text whose plan no longer stands: a table changed under it
+ * ("cached plan must not change result type": SQLSTATE 0A000, which other
+ * errors share, so the message is checked too), or the statement is gone
+ * (26000). Outside a transaction the text is prepared again at once; inside
+ * one the error has aborted the transaction, so it is thrown as it is and
+ * the text is prepared again at its next use.
+ */
+function planInvalid(error: DatabaseErrorLike): boolean {
+  if (error.code === '26000') return true;
+  return error.code === '0A000' && /cached plan must not change result type/i.test(error.message);
+}
 
 interface Message {
   readonly name: string;
@@ -45,7 +54,6 @@ interface Message {
 interface DatabaseErrorLike extends Error {
   readonly code?: string;
   query?: string;
-  params?: unknown[];
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
@@ -66,6 +74,8 @@ export interface PgliteRows<Row> {
 export class PgliteStatements {
   readonly #pglite: PGlite;
   readonly #names = new Map<string, string>();
+  /** Names given up on (their plan stood no more), closed in the engine with the next statement. */
+  #stale: string[] = [];
   #nextName = 0;
 
   constructor(pglite: PGlite) {
@@ -81,7 +91,13 @@ export class PgliteStatements {
    * One statement. `inTransaction`: the caller runs inside `pglite.transaction`
    * (which holds the transaction lock); otherwise this waits for it.
    */
-  query<Row>(text: string, params: readonly unknown[], inTransaction: boolean): Promise<PgliteRows<Row>> {
+  async query<Row>(
+    text: string,
+    params: readonly unknown[],
+    inTransaction: boolean,
+  ): Promise<PgliteRows<Row>> {
+    // As PGlite's query() does: refused at once while the database starts or closes.
+    await this.#pglite._checkReady();
     const values = params.map((value) => prepareValue(value));
     const run = () =>
       this.#pglite._runExclusiveQuery(() => this.#run<Row>(text, values, inTransaction, true));
@@ -94,9 +110,12 @@ export class PgliteStatements {
     inTransaction: boolean,
     mayPrepareAgain: boolean,
   ): Promise<PgliteRows<Row>> {
-    if (this.#pglite.closed) throw new Error('PGlite is closed');
+    if (this.#pglite.closed || !this.#pglite.ready) throw new Error('PGlite is closed');
     const { serialize } = protocol;
     const parts: Uint8Array[] = [];
+    // Closing a prepared statement is not transactional; outside a transaction nothing can abort it.
+    if (!inTransaction)
+      for (const name of this.#stale.splice(0)) parts.push(serialize.close({ type: 'S', name }));
     const prepared = this.#names.get(text);
     let preparing: string | undefined;
     if (prepared === undefined) {
@@ -120,13 +139,13 @@ export class PgliteStatements {
       this.#names.set(text, preparing);
     const error = messages.find((message) => message.name === 'error') as DatabaseErrorLike | undefined;
     if (error !== undefined) {
-      if (prepared !== undefined && mayPrepareAgain && planInvalid.has(error.code ?? '')) {
+      if (prepared !== undefined && planInvalid(error)) {
         this.#names.delete(text);
-        return this.#run<Row>(text, values, inTransaction, false);
+        this.#stale.push(prepared);
+        if (!inTransaction && mayPrepareAgain) return this.#run<Row>(text, values, inTransaction, false);
       }
-      // As PGlite's query() does: the error names its statement and parameters.
+      // The error names its statement, never its parameters: they can be keys or codes, and errors are logged.
       error.query = text;
-      error.params = [...values];
       throw error;
     }
     if (!inTransaction) await this.#pglite.syncToFs();

@@ -93,14 +93,22 @@ function databaseOf(
       counter.transactions += 1;
       try {
         return await pglite.transaction((tx) => {
+          // Ended once its work settled, committed or not (PGlite marks a transaction closed only after a
+          // commit or an explicit rollback): a statement still sent on it never runs in a later one.
+          let ended = false;
           const within: PgliteQueryable = {
             query: (text, params) => {
-              if (tx.closed) throw new Error('Transaction is closed');
+              if (ended || tx.closed) throw new Error('Transaction is closed');
               return statements.query(text, params, true);
             },
-            exec: (script) => tx.exec(script),
+            exec: (script) => {
+              if (ended || tx.closed) throw new Error('Transaction is closed');
+              return tx.exec(script);
+            },
           };
-          return work(wrap(within, guard, counter));
+          return work(wrap(within, guard, counter)).finally(() => {
+            ended = true;
+          });
         });
       } catch (error) {
         throw guard.translate(error);
