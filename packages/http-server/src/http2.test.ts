@@ -80,6 +80,13 @@ async function echoServerTimingOutAfter(requestTimeoutMs: number) {
   return { app, port: (app.server.address() as { port: number }).port };
 }
 
+/** An HTTP/2 client session trusting the test certificate; its connection errors (the server cutting it) are expected. */
+function h2Session(url: string) {
+  const session = http2Connect(url, { ca: material.cert });
+  session.on('error', () => undefined);
+  return session;
+}
+
 describe('HTTP/2 on a TLS port', () => {
   it('is refused without TLS (HTTP/2 is offered by ALPN)', () => {
     expect(() => createHttpServer({ name: 'test', http2: true })).toThrow(/http2 needs tls/);
@@ -140,8 +147,7 @@ describe('HTTP/2 on a TLS port', () => {
 
   it('cuts an HTTP/2 connection still open once closeGraceMs is over, so that the close ends', async () => {
     const { app, url } = await serverWithStream(100);
-    const session = http2Connect(url, { ca: material.cert });
-    session.on('error', () => undefined);
+    const session = h2Session(url);
     const stream = session.request({ ':path': '/stream' });
     stream.on('error', () => undefined);
     await within(once(stream, 'response'), { deadlineMs: requestDeadlineMs, what: 'the stream to open' });
@@ -206,8 +212,7 @@ describe('HTTP/2 on a TLS port', () => {
 
   it('ends the close at once with an idle HTTP/2 connection (GOAWAY), whatever the grace', async () => {
     const { app, url } = await serverWithStream(600_000);
-    const session = http2Connect(url, { ca: material.cert });
-    session.on('error', () => undefined);
+    const session = h2Session(url);
     const stream = session.request({ ':path': '/version' });
     stream.resume();
     await within(once(stream, 'end'), { deadlineMs: requestDeadlineMs, what: 'an answer' });
@@ -219,8 +224,7 @@ describe('HTTP/2 on a TLS port', () => {
 
   it('cancels an HTTP/2 request whose body has not all come within requestTimeoutMs', async () => {
     const { app, port } = await echoServerTimingOutAfter(300);
-    const session = http2Connect(`https://127.0.0.1:${port}`, { ca: material.cert });
-    session.on('error', () => undefined);
+    const session = h2Session(`https://127.0.0.1:${port}`);
     try {
       const stream = session.request({
         ':method': 'POST',
@@ -279,10 +283,7 @@ describe('HTTP/2 on a TLS port', () => {
     const warnings: string[] = [];
     const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
     process.on('warning', onWarning);
-    const session = http2Connect(`https://127.0.0.1:${(app.server.address() as { port: number }).port}`, {
-      ca: material.cert,
-    });
-    session.on('error', () => undefined);
+    const session = h2Session(`https://127.0.0.1:${(app.server.address() as { port: number }).port}`);
     try {
       const stream = session.request({
         ':method': 'POST',
