@@ -121,7 +121,7 @@ describe('PgliteStatements (one call into the engine, each text prepared once)',
     await statements.query(all, [], false);
     await pglite.exec('ALTER TABLE t ADD COLUMN w text');
     await expect(
-      pglite.transaction(async () => {
+      statements.transaction(async () => {
         await statements.query(all, [], true);
       }),
     ).rejects.toMatchObject({ code: '0A000', query: all });
@@ -151,7 +151,7 @@ describe('PgliteStatements (one call into the engine, each text prepared once)',
     const insertedOnce = new Promise<void>((resolve) => {
       inserted = resolve;
     });
-    const transaction = pglite.transaction(async () => {
+    const transaction = statements.transaction(async () => {
       await statements.query('INSERT INTO t VALUES (1, $1)', ['inside'], true);
       inserted();
       await held;
@@ -163,6 +163,49 @@ describe('PgliteStatements (one call into the engine, each text prepared once)',
     await transaction;
     // Run after the commit, never between the transaction's two statements.
     expect((await outside).rows).toEqual([{ v: 'committed' }]);
+  });
+
+  it('commits a transaction’s statements and scripts together; a failed one rolls all of it back and throws its own error', async () => {
+    const count = async () =>
+      (await statements.query<{ n: number }>('SELECT count(*)::int AS n FROM t', [], false)).rows[0]?.n;
+    const answer = await statements.transaction(async () => {
+      await statements.query('INSERT INTO t VALUES (1, $1)', ['a'], true);
+      await statements.exec("INSERT INTO t VALUES (2, 'b'); INSERT INTO t VALUES (3, 'c')", true);
+      return 'done';
+    });
+    expect(answer).toBe('done');
+    expect(await count()).toBe(3);
+    const failure = new Error('work failed');
+    await expect(
+      statements.transaction(async () => {
+        await statements.query('DELETE FROM t WHERE id = $1', [1], true);
+        await statements.exec("INSERT INTO t VALUES (4, 'd')", true);
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(await count()).toBe(3);
+    // A statement refused by the engine aborts the transaction: nothing of it stays, and the session is usable after.
+    await expect(
+      statements.transaction(async () => {
+        await statements.query('INSERT INTO t VALUES (5, $1)', ['e'], true);
+        await statements.query('INSERT INTO t VALUES (1, $1)', ['duplicate'], true);
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect(await count()).toBe(3);
+    await expect(statements.exec('SELEC nothing', false)).rejects.toMatchObject({ code: '42601' });
+    expect((await statements.query('SELECT v FROM t WHERE id = $1', [3], false)).rows).toEqual([{ v: 'c' }]);
+  });
+
+  it('counts the rows a statement affected, as PGlite’s own query() does', async () => {
+    const affected = async (text: string, params: unknown[] = []) =>
+      (await statements.query(text, params, false)).affectedRows;
+    expect(await affected("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")).toBe(3);
+    expect(await affected('UPDATE t SET v = $1 WHERE id > 1', ['z'])).toBe(2);
+    expect(await affected('DELETE FROM t WHERE id = $1', [3])).toBe(1);
+    expect(await affected('SELECT * FROM t')).toBe(0);
+    // The same statements through PGlite's own path count the same.
+    for (const text of ["INSERT INTO t VALUES (7, 'g')", 'UPDATE t SET v = v'])
+      expect(await affected(text), text).toBe((await pglite.query(text.replace('7', '8'))).affectedRows);
   });
 
   it('refuses a statement once the database is closed', async () => {

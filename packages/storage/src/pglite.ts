@@ -79,7 +79,10 @@ function databaseOf(
   const counter = statementCounterOf(schema);
   const statements = new PgliteStatements(pglite);
   const sql = wrap(
-    { query: (text, params) => statements.query(text, params, false), exec: (script) => pglite.exec(script) },
+    {
+      query: (text, params) => statements.query(text, params, false),
+      exec: (script) => statements.exec(script, false),
+    },
     guard,
     counter,
   );
@@ -92,24 +95,23 @@ function databaseOf(
       guard.assertUsable();
       counter.transactions += 1;
       try {
-        return await pglite.transaction((tx) => {
-          // Ended once its work settled, committed or not (PGlite marks a transaction closed only after a
-          // commit or an explicit rollback): a statement still sent on it never runs in a later one.
-          let ended = false;
-          const within: PgliteQueryable = {
-            query: (text, params) => {
-              if (ended || tx.closed) throw new Error('Transaction is closed');
-              return statements.query(text, params, true);
-            },
-            exec: (script) => {
-              if (ended || tx.closed) throw new Error('Transaction is closed');
-              return tx.exec(script);
-            },
-          };
-          return work(wrap(within, guard, counter)).finally(() => {
+        // Ended once its work settled, committed or not: a statement still sent on it never runs in a later one.
+        let ended = false;
+        const within: PgliteQueryable = {
+          query: (text, params) => {
+            if (ended) throw new Error('Transaction is closed');
+            return statements.query(text, params, true);
+          },
+          exec: (script) => {
+            if (ended) throw new Error('Transaction is closed');
+            return statements.exec(script, true);
+          },
+        };
+        return await statements.transaction(() =>
+          work(wrap(within, guard, counter)).finally(() => {
             ended = true;
-          });
-        });
+          }),
+        );
       } catch (error) {
         throw guard.translate(error);
       }
