@@ -1,6 +1,8 @@
 // Installs the system packages the platform needs when they are missing: softhsm2 (the
-// embedded HSM of @mpay/hsm) and opensc (pkcs11-tool), and chromium, Debian's browser that the
-// real-browser tests of the web pages drive (test/browser; never a downloaded browser). Runs as the root package's postinstall, so a fresh
+// embedded HSM of @mpay/hsm) and opensc (pkcs11-tool), chromium, Debian's browser that the
+// real-browser tests of the web pages drive (test/browser; never a downloaded browser), and
+// strace, with which a storage test sees the embedded database's syncs reach the kernel
+// (packages/storage/src/data-folder/durable-fs.test.ts). Runs as the root package's postinstall, so a fresh
 // machine gets them from the project's own setup. It never fails `npm install`: when it
 // cannot install, it says what is missing and the custody service refuses to start with
 // HSM_UNAVAILABLE instead.
@@ -13,7 +15,7 @@ const softHsmModules = [
   '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
   '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
 ];
-const debianPackages = ['softhsm2', 'opensc', 'chromium'];
+const debianPackages = ['softhsm2', 'opensc', 'chromium', 'strace'];
 
 function onPath(command) {
   return (process.env.PATH ?? '').split(delimiter).some((folder) => existsSync(join(folder, command)));
@@ -22,7 +24,7 @@ function onPath(command) {
 function missing() {
   const absent = [];
   if (!softHsmModules.some((path) => existsSync(path))) absent.push('libsofthsm2.so');
-  for (const command of ['softhsm2-util', 'pkcs11-tool', 'chromium'])
+  for (const command of ['softhsm2-util', 'pkcs11-tool', 'chromium', 'strace'])
     if (!onPath(command)) absent.push(command);
   return absent;
 }
@@ -45,7 +47,7 @@ function install() {
 
 if (missing().length > 0) {
   if (install() && missing().length === 0) {
-    console.log(`system-packages: installed ${debianPackages.join(' ')} (HSM, browser tests)`);
+    console.log(`system-packages: installed ${debianPackages.join(' ')} (HSM, browser tests, sync tests)`);
   } else {
     console.log(
       `system-packages: missing ${missing().join(', ')} ; install them as root with ` +

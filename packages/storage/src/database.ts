@@ -1,3 +1,4 @@
+import type { DurableSyncCounts } from './data-folder/durable-fs.ts';
 import type { DatabaseIntegrity } from './integrity/monitor.ts';
 import type { NotificationHandler, NotificationListenOptions, StopListening } from './notifications.ts';
 
@@ -45,6 +46,11 @@ export interface Database extends Sql {
    * to run one now. Undefined on PostgreSQL and in memory.
    */
   readonly integrity?: DatabaseIntegrity | undefined;
+  /**
+   * An embedded database in a folder (PGlite): the syncs to disk made so far
+   * (data-folder/durable-fs.ts). Undefined on PostgreSQL and in memory.
+   */
+  readonly durableSyncs?: Readonly<DurableSyncCounts> | undefined;
 }
 
 const schemaNamePattern = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -4,6 +4,7 @@ import { amcheck } from '@electric-sql/pglite/contrib/amcheck';
 import { MpayError } from '@mpay/protocol';
 import { type ChecksumScan, verifyDataChecksums } from './data-folder/checksums.ts';
 import { createDataFolder } from './data-folder/create.ts';
+import { DurableNodeFs } from './data-folder/durable-fs.ts';
 import { cannotOpen, findUnwritable, inspectDataFolder } from './data-folder/inspect.ts';
 import { type DataFolderLock, lockDataFolder } from './data-folder/lock.ts';
 import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
@@ -134,6 +135,7 @@ function databaseOf(
       await lock?.release();
     },
     integrity: monitor,
+    durableSyncs: pglite.fs instanceof DurableNodeFs ? pglite.fs.syncs : undefined,
   };
 }
 
@@ -170,7 +172,7 @@ function monitorGuard(monitor: IntegrityMonitor): Guard {
  */
 async function startPglite(folder: string): Promise<PGlite> {
   try {
-    const pglite = new PGlite(folder, { extensions: { amcheck } });
+    const pglite = new PGlite({ fs: new DurableNodeFs(folder), extensions: { amcheck } });
     await pglite.waitReady;
     return pglite;
   } catch (error) {

@@ -3,6 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { enableDataChecksums } from './checksums.ts';
+import { syncDirectory, syncFolderTree } from './durable-fs.ts';
 import { cannotOpen, describeFileError, probeWrite } from './inspect.ts';
 
 async function exists(path: string): Promise<boolean> {
@@ -29,6 +30,8 @@ async function initialise(folder: string): Promise<void> {
  * final place and renamed into it, so a crash while creating leaves no
  * half-made database behind (a `.<name>.creating-*` folder at most); a
  * folder that exists and is empty (a mount point) is filled in place.
+ * Every file is flushed to disk before the rename, as `initdb` does: PGlite
+ * writes its first cluster without one sync (durable-fs.ts).
  */
 export async function createDataFolder(folder: string): Promise<void> {
   const parent = dirname(folder);
@@ -43,7 +46,11 @@ export async function createDataFolder(folder: string): Promise<void> {
     : join(parent, `.${basename(folder)}.creating-${randomBytes(6).toString('hex')}`);
   try {
     await initialise(building);
-    if (!inPlace) await rename(building, folder);
+    await syncFolderTree(building);
+    if (!inPlace) {
+      await rename(building, folder);
+      syncDirectory(parent);
+    }
   } catch (error) {
     if (!inPlace) await rm(building, { recursive: true, force: true });
     const unwritable = await probeWrite(

@@ -1,0 +1,173 @@
+/**
+ * PGlite's folder storage, made durable: a commit reaches the disk.
+ *
+ * PGlite keeps a data folder through Emscripten's NODEFS. There, PostgreSQL's
+ * `fdatasync()` (its WAL flush at every commit: `wal_sync_method` is
+ * `fdatasync`) is a system call that checks the descriptor and reports
+ * success, and `fsync()` (data files at a checkpoint, a directory after a
+ * file was created or renamed) does nothing either, since NODEFS has no
+ * fsync operation. Found by reading PGlite 0.3's Emscripten glue and checked
+ * with `strace` (data-folder/durable-fs.test.ts): not one fsync or fdatasync
+ * reached the kernel. A committed payment stayed in the kernel's page cache:
+ * kept when the process is killed, lost when the machine loses power or its
+ * kernel crashes, and the database possibly damaged, once a checkpoint has
+ * recycled WAL that still described pages never written.
+ *
+ * Here both reach the disk, where PostgreSQL asks for them:
+ * - `fdatasync(fd)` on a file of the folder becomes `fs.fdatasyncSync` on its
+ *   real descriptor; `fsync(fd)` becomes `fs.fsyncSync`;
+ * - `fsync` on a directory of the folder opens the real directory and syncs it;
+ * - a stream outside the folder (PGlite's in-memory files) has nothing to sync.
+ *
+ * A failed sync is reported to PostgreSQL as EIO, which then stops rather
+ * than carry on with data it cannot trust (`data_sync_retry` is off).
+ *
+ * The cost: each sync blocks the process's event loop for the disk's flush
+ * time (docs/benchmarks.md has the measured effect on a payment). PostgreSQL
+ * proper pays the same flush, in its own process.
+ */
+
+import { closeSync, constants, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import { NodeFS } from '@electric-sql/pglite/nodefs';
+
+/** Emscripten's numbering (not Linux's) of the two errors a sync can report. */
+const emscriptenErrno = { EBADF: 8, EIO: 29 } as const;
+
+interface EmscriptenNode {
+  readonly mode: number;
+  readonly mount: { readonly type: unknown };
+}
+
+interface EmscriptenStream {
+  readonly node: EmscriptenNode;
+  /** The real descriptor, on a NODEFS file (directories have none). */
+  readonly nfd?: number;
+}
+
+interface EmscriptenFs {
+  getStream(fd: number): EmscriptenStream | undefined;
+  isDir(mode: number): boolean;
+  ErrnoError: new (errno: number) => Error;
+  filesystems: {
+    NODEFS: {
+      realPath(node: EmscriptenNode): string;
+      stream_ops: { fsync?: (stream: EmscriptenStream) => number };
+    };
+  };
+}
+
+interface EmscriptenModule {
+  FS: EmscriptenFs;
+}
+
+type WasmImports = Record<string, Record<string, unknown>>;
+type InstantiateWasm = (imports: WasmImports, done: (...args: unknown[]) => void) => unknown;
+
+/** Syncs made so far, by kind (for tests and diagnostics). */
+export interface DurableSyncCounts {
+  /** fdatasync on a file: PostgreSQL's WAL flush at a commit. */
+  dataOnly: number;
+  /** fsync on a file: data files at a checkpoint, WAL segments. */
+  files: number;
+  /** fsync on a directory, after a file in it was created, renamed or removed. */
+  directories: number;
+}
+
+export class DurableNodeFs extends NodeFS {
+  readonly syncs: DurableSyncCounts = { dataOnly: 0, files: 0, directories: 0 };
+
+  override async init(pg: PGlite, options: Parameters<NodeFS['init']>[1]): ReturnType<NodeFS['init']> {
+    const { emscriptenOpts } = await super.init(pg, options);
+    let fs: EmscriptenFs | undefined;
+    const sync = (stream: EmscriptenStream, dataOnly: boolean): void => {
+      if (fs === undefined || stream.node.mount.type !== fs.filesystems.NODEFS) return;
+      if (fs.isDir(stream.node.mode)) {
+        syncDirectory(fs.filesystems.NODEFS.realPath(stream.node));
+        this.syncs.directories += 1;
+      } else if (stream.nfd !== undefined) {
+        if (dataOnly) fdatasyncSync(stream.nfd);
+        else fsyncSync(stream.nfd);
+        if (dataOnly) this.syncs.dataOnly += 1;
+        else this.syncs.files += 1;
+      }
+    };
+    const instantiate = emscriptenOpts.instantiateWasm as InstantiateWasm | undefined;
+    if (instantiate === undefined)
+      throw new Error('PGlite no longer instantiates its engine through its options');
+    const preRun = (emscriptenOpts.preRun ?? []) as ((module: EmscriptenModule) => void)[];
+    return {
+      emscriptenOpts: {
+        ...emscriptenOpts,
+        preRun: [
+          ...preRun,
+          (module: EmscriptenModule) => {
+            fs = module.FS;
+            const owned = fs;
+            // Returned to the engine's fsync as WASI's fd_sync expects: 0, or an ErrnoError it turns into one.
+            owned.filesystems.NODEFS.stream_ops.fsync = (stream) => {
+              try {
+                sync(stream, false);
+                return 0;
+              } catch {
+                throw new owned.ErrnoError(emscriptenErrno.EIO);
+              }
+            };
+          },
+        ],
+        instantiateWasm: (imports: WasmImports, done: (...args: unknown[]) => void) => {
+          const env = imports.env;
+          if (env === undefined || typeof env.__syscall_fdatasync !== 'function')
+            throw new Error(
+              'PGlite’s engine no longer imports fdatasync: its durability must be checked again',
+            );
+          // A system call's answer: 0, or a negative errno.
+          env.__syscall_fdatasync = (fd: number): number => {
+            const stream = fs?.getStream(fd);
+            if (stream === undefined) return -emscriptenErrno.EBADF;
+            try {
+              sync(stream, true);
+              return 0;
+            } catch {
+              return -emscriptenErrno.EIO;
+            }
+          };
+          return instantiate(imports, done);
+        },
+      } as typeof emscriptenOpts,
+    };
+  }
+}
+
+/** fsync on a directory: what it lists (a file created, renamed or removed in it) survives a power loss. */
+export function syncDirectory(path: string): void {
+  const directory = openSync(path, constants.O_RDONLY);
+  try {
+    fsyncSync(directory);
+  } finally {
+    closeSync(directory);
+  }
+}
+
+/**
+ * Every file and directory under `folder` flushed to disk, as `initdb` does
+ * before it reports a new cluster: PGlite writes its first cluster through
+ * the same NODEFS, never synced.
+ */
+export async function syncFolderTree(folder: string): Promise<void> {
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) await syncFolderTree(path);
+    else if (entry.isFile()) {
+      const file = openSync(path, constants.O_RDONLY);
+      try {
+        fsyncSync(file);
+      } finally {
+        closeSync(file);
+      }
+    }
+  }
+  syncDirectory(folder);
+}
