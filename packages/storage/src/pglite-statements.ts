@@ -42,7 +42,7 @@ export const preparedStatementsMax = 512;
  * one the error has aborted the transaction, so it is thrown as it is and
  * the text is prepared again at its next use.
  */
-function planInvalid(error: DatabaseErrorLike): boolean {
+export function planInvalid(error: { readonly code?: string; readonly message: string }): boolean {
   if (error.code === '26000') return true;
   return error.code === '0A000' && /cached plan must not change result type/i.test(error.message);
 }

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
 import { channelOf, checkPayload, PostgresListener, type ReconnectLimits } from './notifications.ts';
+import { planInvalid } from './pglite-statements.ts';
 import { countStatement, type StatementCounter, statementCounterOf } from './statement-meter.ts';
 
 export interface PostgresOptions {
@@ -24,12 +26,59 @@ function timeout(name: string, value: number): number {
   return value;
 }
 
-function wrap(client: pg.Pool | pg.PoolClient, counter: StatementCounter): Sql {
+/** Texts given a prepared statement's name per database; any text beyond is parsed each time. */
+export const postgresPreparedTextsMax = 512;
+
+/**
+ * The names under which the services' texts are prepared. node-postgres
+ * prepares a named statement once per connection of the pool and then sends
+ * only Bind, Describe, Execute and Sync: the server parses and plans the text
+ * once per connection instead of at every statement (its plan cache may then
+ * keep a generic plan, as for any prepared statement). The name is the text's
+ * hash, so a text never meets a name prepared for another text. A text whose
+ * plan stopped standing (planInvalid: a table changed under it) is sent
+ * unnamed from then on; the stale statement stays on its connections unused.
+ */
+class StatementNames {
+  readonly #names = new Map<string, string | null>();
+
+  nameOf(text: string): string | undefined {
+    const known = this.#names.get(text);
+    if (known !== undefined) return known ?? undefined;
+    if (this.#names.size >= postgresPreparedTextsMax) return undefined;
+    const name = `mpay_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    this.#names.set(text, name);
+    return name;
+  }
+
+  sendUnnamed(text: string): void {
+    this.#names.set(text, null);
+  }
+}
+
+function wrap(
+  client: pg.Pool | pg.PoolClient,
+  counter: StatementCounter,
+  names: StatementNames,
+  inTransaction: boolean,
+): Sql {
+  const run = async <Row>(text: string, values: unknown[], mayRetry: boolean): Promise<QueryResult<Row>> => {
+    const name = names.nameOf(text);
+    try {
+      const result = await client.query(name === undefined ? { text, values } : { name, text, values });
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+    } catch (error) {
+      if (name === undefined || !(error instanceof Error) || !planInvalid(error)) throw error;
+      names.sendUnnamed(text);
+      // Inside a transaction the error has aborted it: thrown as it is, the text unnamed from its next use.
+      if (inTransaction || !mayRetry) throw error;
+      return run<Row>(text, values, false);
+    }
+  };
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
       countStatement(counter, text);
-      const result = await client.query(text, toDriverParams(params));
-      return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+      return run<Row>(text, toDriverParams(params), true);
     },
     async exec(script: string): Promise<void> {
       countStatement(counter, script);
@@ -65,7 +114,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     ].join(' '),
   });
   const counter = statementCounterOf(options.schema);
-  const sql = wrap(pool, counter);
+  const names = new StatementNames();
+  const sql = wrap(pool, counter, names, false);
   const listener = new PostgresListener(options.url, options.listenerReconnect);
   return {
     backend: 'postgres',
@@ -77,7 +127,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       counter.transactions += 1;
       try {
         await client.query('BEGIN');
-        const result = await work(wrap(client, counter));
+        const result = await work(wrap(client, counter, names, true));
         await client.query('COMMIT');
         return result;
       } catch (error) {
