@@ -23,6 +23,7 @@ async function kernelSyncs(
     'strace',
     [
       '-f',
+      '--seccomp-bpf',
       '-qq',
       '-e',
       'trace=fsync,fdatasync',

@@ -28,7 +28,7 @@
  */
 
 import { closeSync, constants, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { NodeFS } from '@electric-sql/pglite/nodefs';
@@ -151,23 +151,48 @@ export function syncDirectory(path: string): void {
   }
 }
 
+/** Files flushed at once while a new folder is synced (the flushes run on libuv's threads, not the event loop). */
+const treeSyncConcurrency = 8;
+
+async function filesAndDirectoriesUnder(
+  folder: string,
+  files: string[],
+  directories: string[],
+): Promise<void> {
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) await filesAndDirectoriesUnder(path, files, directories);
+    else if (entry.isFile()) files.push(path);
+  }
+  directories.push(folder);
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Every file and directory under `folder` flushed to disk, as `initdb` does
  * before it reports a new cluster: PGlite writes its first cluster through
- * the same NODEFS, never synced.
+ * the same NODEFS, never synced. Files first, then the directories that list
+ * them, deepest first.
  */
 export async function syncFolderTree(folder: string): Promise<void> {
-  for (const entry of await readdir(folder, { withFileTypes: true })) {
-    const path = join(folder, entry.name);
-    if (entry.isDirectory()) await syncFolderTree(path);
-    else if (entry.isFile()) {
-      const file = openSync(path, constants.O_RDONLY);
-      try {
-        fsyncSync(file);
-      } finally {
-        closeSync(file);
-      }
+  const files: string[] = [];
+  const directories: string[] = [];
+  await filesAndDirectoriesUnder(folder, files, directories);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const path = files[next++];
+      if (path !== undefined) await syncFile(path);
     }
-  }
-  syncDirectory(folder);
+  };
+  await Promise.all(Array.from({ length: treeSyncConcurrency }, worker));
+  for (const directory of directories) await syncFile(directory);
 }
