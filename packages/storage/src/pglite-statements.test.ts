@@ -196,6 +196,20 @@ describe('PgliteStatements (one call into the engine, each text prepared once)',
     expect((await statements.query('SELECT v FROM t WHERE id = $1', [3], false)).rows).toEqual([{ v: 'c' }]);
   });
 
+  it('refuses at COMMIT a transaction whose failed statement the work caught: nothing of it was kept (25P02)', async () => {
+    await statements.query('INSERT INTO t VALUES (1, $1)', ['a'], false);
+    await expect(
+      statements.transaction(async () => {
+        await statements.query('INSERT INTO t VALUES (2, $1)', ['b'], true);
+        await statements.query('INSERT INTO t VALUES (1, $1)', ['duplicate'], true).catch(() => undefined);
+        return 'ok';
+      }),
+    ).rejects.toMatchObject({ code: '25P02' });
+    expect((await statements.query('SELECT id FROM t ORDER BY id', [], false)).rows).toEqual([{ id: 1 }]);
+    // The session is usable after.
+    expect(await statements.transaction(async () => 'next')).toBe('next');
+  });
+
   it('counts the rows a statement affected, as PGlite’s own query() does', async () => {
     const affected = async (text: string, params: unknown[] = []) =>
       (await statements.query(text, params, false)).affectedRows;

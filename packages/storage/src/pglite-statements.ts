@@ -147,7 +147,9 @@ export class PgliteStatements {
    * own `transaction()` does; BEGIN and COMMIT are one call into the engine
    * each (PGlite's take two, and read their answers with the costly
    * `parseResults`). A failed `work` is rolled back and its error thrown; a
-   * failed ROLLBACK is not reported over it, as on the PostgreSQL backend.
+   * failed ROLLBACK is not reported over it, as on the PostgreSQL backend. A
+   * work that caught a failed statement's error and returned is refused at
+   * COMMIT (25P02): PostgreSQL rolled all of it back.
    */
   async transaction<T>(work: () => Promise<T>): Promise<T> {
     await this.#pglite._checkReady();
@@ -161,7 +163,20 @@ export class PgliteStatements {
         await control('ROLLBACK').catch(() => undefined);
         throw error;
       }
-      await control('COMMIT');
+      const committed = await control('COMMIT');
+      // PostgreSQL answers COMMIT of a transaction a failed statement aborted with the tag ROLLBACK and no
+      // error: a work that caught that statement's error would otherwise be told its writes were kept.
+      if (
+        committed.some(
+          (message) => message.name === 'commandComplete' && (message as CommandComplete).text === 'ROLLBACK',
+        )
+      )
+        throw Object.assign(
+          new Error('the transaction was rolled back at COMMIT: a statement in it had failed'),
+          {
+            code: '25P02',
+          },
+        );
       return result;
     });
   }
@@ -180,7 +195,7 @@ export class PgliteStatements {
     await (inTransaction ? run() : this.#pglite._runExclusiveTransaction(run));
   }
 
-  async #simple(script: string): Promise<void> {
+  async #simple(script: string): Promise<readonly Message[]> {
     if (this.#pglite.closed || !this.#pglite.ready) throw new Error('PGlite is closed');
     const messages = (await this.#pglite.execProtocolStream(protocol.serialize.query(script), {
       syncToFs: false,
@@ -191,6 +206,7 @@ export class PgliteStatements {
       error.query = script.length > 200 ? `${script.slice(0, 200)}…` : script;
       throw error;
     }
+    return messages;
   }
 
   /**

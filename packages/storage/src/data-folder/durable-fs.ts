@@ -48,7 +48,7 @@ interface EmscriptenStream {
 }
 
 interface EmscriptenFs {
-  getStream(fd: number): EmscriptenStream | undefined;
+  getStream(fd: number): EmscriptenStream | null | undefined;
   isDir(mode: number): boolean;
   ErrnoError: new (errno: number) => Error;
   filesystems: {
@@ -125,8 +125,9 @@ export class DurableNodeFs extends NodeFS {
             );
           // A system call's answer: 0, or a negative errno.
           env.__syscall_fdatasync = (fd: number): number => {
+            // Emscripten keeps a closed descriptor's slot as null.
             const stream = fs?.getStream(fd);
-            if (stream === undefined) return -emscriptenErrno.EBADF;
+            if (stream === undefined || stream === null) return -emscriptenErrno.EBADF;
             try {
               sync(stream, true);
               return 0;
