@@ -63,3 +63,15 @@ export function assertSchemaName(schema: string): void {
 export function toDriverParams(params: readonly unknown[] | undefined): unknown[] {
   return (params ?? []).map((value) => (typeof value === 'bigint' ? value.toString() : value));
 }
+
+/**
+ * A prepared text whose plan no longer stands: a table changed under it
+ * ("cached plan must not change result type": SQLSTATE 0A000, which other
+ * errors share, so the message is checked too), or the statement is gone
+ * (26000). Both backends: outside a transaction the text runs again at once;
+ * inside one the error has aborted the transaction, so it is thrown as it is.
+ */
+export function planInvalid(error: { readonly code?: string; readonly message: string }): boolean {
+  if (error.code === '26000') return true;
+  return error.code === '0A000' && /cached plan must not change result type/i.test(error.message);
+}

@@ -30,22 +30,10 @@
 
 import { type PGlite, protocol, types } from '@electric-sql/pglite';
 import { prepareValue } from 'pg/lib/utils.js';
+import { planInvalid } from './database.ts';
 
 /** Texts prepared per database; any text beyond is parsed each time (dynamic texts cannot fill memory). */
 export const preparedStatementsMax = 512;
-
-/**
- * A prepared text whose plan no longer stands: a table changed under it
- * ("cached plan must not change result type": SQLSTATE 0A000, which other
- * errors share, so the message is checked too), or the statement is gone
- * (26000). Outside a transaction the text is prepared again at once; inside
- * one the error has aborted the transaction, so it is thrown as it is and
- * the text is prepared again at its next use.
- */
-export function planInvalid(error: { readonly code?: string; readonly message: string }): boolean {
-  if (error.code === '26000') return true;
-  return error.code === '0A000' && /cached plan must not change result type/i.test(error.message);
-}
 
 interface Message {
   readonly name: string;

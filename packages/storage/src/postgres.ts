@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
+import {
+  assertSchemaName,
+  type Database,
+  planInvalid,
+  type QueryResult,
+  type Sql,
+  toDriverParams,
+} from './database.ts';
 import { channelOf, checkPayload, PostgresListener, type ReconnectLimits } from './notifications.ts';
-import { planInvalid } from './pglite-statements.ts';
 import { countStatement, type StatementCounter, statementCounterOf } from './statement-meter.ts';
 
 export interface PostgresOptions {

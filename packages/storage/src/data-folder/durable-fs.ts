@@ -87,11 +87,12 @@ export class DurableNodeFs extends NodeFS {
       if (fs.isDir(stream.node.mode)) {
         syncDirectory(fs.filesystems.NODEFS.realPath(stream.node));
         this.syncs.directories += 1;
+      } else if (stream.nfd !== undefined && dataOnly) {
+        fdatasyncSync(stream.nfd);
+        this.syncs.dataOnly += 1;
       } else if (stream.nfd !== undefined) {
-        if (dataOnly) fdatasyncSync(stream.nfd);
-        else fsyncSync(stream.nfd);
-        if (dataOnly) this.syncs.dataOnly += 1;
-        else this.syncs.files += 1;
+        fsyncSync(stream.nfd);
+        this.syncs.files += 1;
       }
     };
     const instantiate = emscriptenOpts.instantiateWasm as InstantiateWasm | undefined;
