@@ -34,6 +34,25 @@ describe('storage (both backends, selected by DATABASE_URL)', () => {
     expect(BigInt(row!.id)).toBe(big);
   });
 
+  it('refuses at COMMIT a transaction whose work caught a failed statement’s error: nothing of it was kept (25P02)', async () => {
+    database = await openTestDatabase('storage');
+    await database.query('CREATE TABLE t (id bigint PRIMARY KEY)');
+    await database.query('INSERT INTO t VALUES (1)');
+    await expect(
+      database.transaction(async (sql) => {
+        await sql.query('INSERT INTO t VALUES (2)');
+        await sql.query('INSERT INTO t VALUES (1)').catch(() => undefined);
+        return 'told it was kept';
+      }),
+    ).rejects.toMatchObject({ code: '25P02' });
+    expect((await database.query<{ id: string }>('SELECT id::text AS id FROM t ORDER BY id')).rows).toEqual([
+      { id: '1' },
+    ]);
+    expect(await database.transaction(async (sql) => (await sql.query('SELECT 1 AS one')).rows)).toEqual([
+      { one: 1 },
+    ]);
+  });
+
   it('counts each schema’s statements and transactions (what the e2e bench divides by payments)', async () => {
     database = await openTestDatabase('storage');
     const schema = database.schema;

@@ -75,3 +75,15 @@ export function planInvalid(error: { readonly code?: string; readonly message: s
   if (error.code === '26000') return true;
   return error.code === '0A000' && /cached plan must not change result type/i.test(error.message);
 }
+
+/**
+ * PostgreSQL answers COMMIT of a transaction that a failed statement aborted
+ * with the tag ROLLBACK and no error. A work that caught that statement's
+ * error and returned would otherwise be told its writes were kept; both
+ * backends throw this instead (SQLSTATE 25P02, in_failed_sql_transaction).
+ */
+export function rolledBackAtCommit(): Error & { readonly code: '25P02' } {
+  return Object.assign(new Error('the transaction was rolled back at COMMIT: a statement in it had failed'), {
+    code: '25P02' as const,
+  });
+}

@@ -30,7 +30,7 @@
 
 import { type PGlite, protocol, types } from '@electric-sql/pglite';
 import { prepareValue } from 'pg/lib/utils.js';
-import { planInvalid } from './database.ts';
+import { planInvalid, rolledBackAtCommit } from './database.ts';
 
 /** Texts prepared per database; any text beyond is parsed each time (dynamic texts cannot fill memory). */
 export const preparedStatementsMax = 512;
@@ -152,19 +152,12 @@ export class PgliteStatements {
         throw error;
       }
       const committed = await control('COMMIT');
-      // PostgreSQL answers COMMIT of a transaction a failed statement aborted with the tag ROLLBACK and no
-      // error: a work that caught that statement's error would otherwise be told its writes were kept.
       if (
         committed.some(
           (message) => message.name === 'commandComplete' && (message as CommandComplete).text === 'ROLLBACK',
         )
       )
-        throw Object.assign(
-          new Error('the transaction was rolled back at COMMIT: a statement in it had failed'),
-          {
-            code: '25P02',
-          },
-        );
+        throw rolledBackAtCommit();
       return result;
     });
   }

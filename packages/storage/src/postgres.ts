@@ -5,6 +5,7 @@ import {
   type Database,
   planInvalid,
   type QueryResult,
+  rolledBackAtCommit,
   type Sql,
   toDriverParams,
 } from './database.ts';
@@ -134,7 +135,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       try {
         await client.query('BEGIN');
         const result = await work(wrap(client, counter, names, true));
-        await client.query('COMMIT');
+        const committed = await client.query('COMMIT');
+        if (committed.command === 'ROLLBACK') throw rolledBackAtCommit();
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
