@@ -13,6 +13,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrivateJwk } from '@mpay/envelope';
+import { withPostgresBackendPid } from '@mpay/storage';
 import { demoParties } from '../../platform/seed.ts';
 import type { Platform } from '../../platform/start.ts';
 import {
@@ -188,6 +189,7 @@ function ticksPerSecond(): number {
 interface ProcStat {
   readonly pid: number;
   readonly ppid: number;
+  /** Its own CPU and its ended children's. */
   readonly cpuTicks: number;
 }
 
@@ -196,14 +198,19 @@ async function procStat(pid: number): Promise<ProcStat | undefined> {
   if (text === undefined) return undefined;
   // The command name is in parentheses and may hold spaces: the fields start after its last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // From the state (field 3): ppid is field 4, utime 14, stime 15.
-  return { pid, ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
+  // From the state (field 3): ppid is field 4, utime 14, stime 15, and cutime 16, cstime 17: the time
+  // of its children that ended and were waited for (a PostgreSQL session that closed, a service that a
+  // crash restarted), which /proc no longer shows as processes.
+  const ticks = [11, 12, 13, 14].reduce((sum, field) => sum + Number(fields[field]), 0);
+  return { pid, ppid: Number(fields[1]), cpuTicks: ticks };
 }
 
 /**
  * The CPU (ms) of `pid` and every process under it (`mpay up --processes`
- * runs each service as a child), leaving out `exclude` and its children (the
- * driver, when the platform runs in the process that forks it). Undefined
+ * runs each service as a child) and of those under them that ended (a
+ * PostgreSQL session that closed, a service a crash restarted), leaving out
+ * `exclude` and its children (the driver, when the platform runs in the
+ * process that forks it; it is read while the driver runs). Undefined
  * when /proc does not show `pid` (another machine, another OS, gone).
  */
 export async function processTreeCpuMs(
@@ -229,6 +236,30 @@ export async function processTreeCpuMs(
     stack.push(...(children.get(next.pid) ?? []));
   }
   return (ticks * 1000) / ticksPerSecond();
+}
+
+/**
+ * The PostgreSQL server's main process (the postmaster) on this machine, for
+ * reading its CPU and its children's: the parent of a session's backend, when
+ * `url` names a server on loopback or a local socket and /proc shows that
+ * parent as `postgres`. Undefined otherwise (another machine, another OS, no
+ * access): its CPU is then not measured.
+ */
+export async function localPostgresServerPid(url: string): Promise<number | undefined> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const socket = parsed.searchParams.get('host')?.startsWith('/') === true;
+  if (!socket && parsed.hostname !== '' && !isLoopbackUrl(`http://${parsed.host}`)) return undefined;
+  return withPostgresBackendPid(url, async (backend) => {
+    const session = await procStat(backend);
+    if (session === undefined) return undefined;
+    const name = await readFile(`/proc/${session.ppid}/comm`, 'utf8').catch(() => '');
+    return name.trim() === 'postgres' ? session.ppid : undefined;
+  }).catch(() => undefined);
 }
 
 /** Whether `path` is a folder (a `--url` given a data folder). */

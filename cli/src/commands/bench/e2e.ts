@@ -44,6 +44,7 @@ import {
   inProcessTarget,
   isDirectory,
   isLoopbackUrl,
+  localPostgresServerPid,
   processTreeCpuMs,
   runningTarget,
 } from './e2e-target.ts';
@@ -425,6 +426,12 @@ function startDriver(): ChildProcess {
 interface ServerWindow {
   /** The servers' CPU in the window; undefined when it cannot be read (not on this machine). */
   cpuMs: number | undefined;
+  /**
+   * The PostgreSQL server's CPU in the window (all its processes, whoever they
+   * serve); undefined on PGlite (its engine runs in the servers' own process,
+   * inside cpuMs) or when the server is not on this machine.
+   */
+  databaseCpuMs: number | undefined;
   counts: Record<string, number>;
   /** Statements and transactions per schema in the window (the platform in this process only). */
   statements: Record<string, StatementCount> | undefined;
@@ -451,6 +458,17 @@ function statementsBetween(
 /** How the servers' CPU is read: this process's, or the running platform's processes from /proc. */
 type ServerCpu = (driverPid: number | undefined) => Promise<number | undefined>;
 
+/** How the database server's CPU is read: its process tree from /proc, or not at all. */
+type DatabaseCpu = () => Promise<number | undefined>;
+
+const notReadable: DatabaseCpu = () => Promise.resolve(undefined);
+
+/** The PostgreSQL server at `url`, when it runs on this machine: its process tree's CPU. */
+async function databaseCpuOf(url: string | undefined): Promise<DatabaseCpu> {
+  const pid = url === undefined ? undefined : await localPostgresServerPid(url);
+  return pid === undefined ? notReadable : () => processTreeCpuMs(pid, undefined);
+}
+
 function ownCpu(): Promise<number> {
   const cpu = process.cpuUsage();
   return Promise.resolve((cpu.user + cpu.system) / 1000);
@@ -462,6 +480,7 @@ async function runDriver(
   io: CommandIo,
   counter: ReturnType<typeof countSubtleCalls> | undefined,
   serverCpu: ServerCpu,
+  databaseCpu: DatabaseCpu,
   onChild: (child: ChildProcess | undefined) => void,
   tracingTexts: boolean,
 ): Promise<{ report: DriverReport; server: ServerWindow }> {
@@ -469,7 +488,15 @@ async function runDriver(
   onChild(child);
   let cpuAtStart: Promise<number | undefined> = Promise.resolve(undefined);
   let cpuAtEnd: Promise<number | undefined> = Promise.resolve(undefined);
-  const server: ServerWindow = { cpuMs: undefined, counts: {}, statements: undefined, texts: undefined };
+  let databaseAtStart: Promise<number | undefined> = Promise.resolve(undefined);
+  let databaseAtEnd: Promise<number | undefined> = Promise.resolve(undefined);
+  const server: ServerWindow = {
+    cpuMs: undefined,
+    databaseCpuMs: undefined,
+    counts: {},
+    statements: undefined,
+    texts: undefined,
+  };
   let statementsAtStart: Record<string, StatementCount> = {};
   try {
     const report = await new Promise<DriverReport>((resolve, reject) => {
@@ -484,6 +511,7 @@ async function runDriver(
               counter.active = true;
             }
             cpuAtStart = serverCpu(child.pid);
+            databaseAtStart = databaseCpu();
             statementsAtStart = statementCounts();
             if (tracingTexts) traceStatementTexts(true);
             break;
@@ -498,6 +526,7 @@ async function runDriver(
               traceStatementTexts(false);
             }
             cpuAtEnd = serverCpu(child.pid);
+            databaseAtEnd = databaseCpu();
             break;
           }
           case 'report':
@@ -512,8 +541,12 @@ async function runDriver(
       child.once('error', reject);
       child.send(config);
     });
-    const [start, end] = await Promise.all([cpuAtStart, cpuAtEnd]);
-    server.cpuMs = start === undefined || end === undefined ? undefined : Math.max(0, end - start);
+    const between = async (start: Promise<number | undefined>, end: Promise<number | undefined>) => {
+      const [at, until] = await Promise.all([start, end]);
+      return at === undefined || until === undefined ? undefined : Math.max(0, until - at);
+    };
+    server.cpuMs = await between(cpuAtStart, cpuAtEnd);
+    server.databaseCpuMs = await between(databaseAtStart, databaseAtEnd);
     return { report, server };
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill();
@@ -526,7 +559,13 @@ async function openTarget(
   parsed: BenchE2eArguments,
   io: CommandIo,
 ): Promise<
-  | { target: BenchTarget; serverCpu: ServerCpu; countsServerCrypto: boolean; close: () => Promise<void> }
+  | {
+      target: BenchTarget;
+      serverCpu: ServerCpu;
+      databaseCpu: DatabaseCpu;
+      countsServerCrypto: boolean;
+      close: () => Promise<void>;
+    }
   | { refusal: string }
 > {
   if (parsed.dataDir !== undefined) {
@@ -539,6 +578,11 @@ async function openTarget(
     return {
       target,
       serverCpu: (driverPid) => processTreeCpuMs(pid, driverPid),
+      // The running platform's database is not named in its deployment: DATABASE_URL, when it is its.
+      databaseCpu:
+        target.database === 'pglite'
+          ? notReadable
+          : await databaseCpuOf(process.env.DATABASE_URL || undefined),
       // The platform in this very process (a test): its crypto is counted as a started one's.
       countsServerCrypto: pid === process.pid,
       close: async () => undefined,
@@ -576,6 +620,7 @@ async function openTarget(
   return {
     target: inProcessTarget(platform, databaseUrl === undefined ? 'pglite' : 'postgres'),
     serverCpu: ownCpu,
+    databaseCpu: await databaseCpuOf(databaseUrl),
     countsServerCrypto: true,
     close: () => {
       closing ??= (async () => {
@@ -643,6 +688,7 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       io,
       counter,
       opened.serverCpu,
+      opened.databaseCpu,
       (child) => {
         driver = child;
       },
@@ -707,6 +753,7 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       p95_ms: percentile(sorted, 0.95),
       p99_ms: percentile(sorted, 0.99),
       server_cpu_ms_per_payment: per(server.cpuMs),
+      database_server_cpu_ms_per_payment: per(server.databaseCpuMs),
       driver_cpu_ms_per_payment: per(report.cpuMs.user + report.cpuMs.system),
       statements_per_payment: statementsPerPayment,
       ...(server.texts === undefined
@@ -831,6 +878,7 @@ interface TextFigures {
   p95_ms: number;
   p99_ms: number;
   server_cpu_ms_per_payment: number | null;
+  database_server_cpu_ms_per_payment: number | null;
   driver_cpu_ms_per_payment: number | null;
   statements_per_payment: Record<string, { statements: number; transactions: number }> | null;
   parties: Record<
@@ -870,6 +918,14 @@ function statementsText(perService: Record<string, { statements: number; transac
   return `${each.join(', ')}; ${round1(total)} statements in all`;
 }
 
+/** The database server's share: inside the servers' own on PGlite, its processes' on a local PostgreSQL. */
+function databaseCpuText(figures: TextFigures): string {
+  if (figures.database === 'pglite') return 'database inside the servers’';
+  return figures.database_server_cpu_ms_per_payment === null
+    ? 'database server not measured'
+    : `PostgreSQL server ${figures.database_server_cpu_ms_per_payment} ms (all its processes)`;
+}
+
 function text(figures: TextFigures): string {
   const { crypto, parties } = figures;
   const party = (name: 'device' | 'merchant') => {
@@ -886,7 +942,7 @@ function text(figures: TextFigures): string {
     `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}, ${figures.transport}): concurrency ${figures.concurrency}, ${figures.seconds} s measured`,
     `  payments      ${figures.payments_per_second}/s  (${figures.payments} payments, ${figures.failures} failed)`,
     `  latency       p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms (${latencySpan[figures.profile]})`,
-    `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
+    `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}, ${databaseCpuText(figures)}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
     figures.statements_per_payment === null
       ? '  SQL/payment   not counted (the servers run in another process)'
       : `  SQL/payment   ${statementsText(figures.statements_per_payment)}`,

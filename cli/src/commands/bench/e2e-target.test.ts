@@ -1,0 +1,40 @@
+import { readFile } from 'node:fs/promises';
+import { openTestDatabase, withPostgresBackendPid } from '@mpay/storage';
+import { describe, expect, it } from 'vitest';
+import { localPostgresServerPid, processTreeCpuMs } from './e2e-target.ts';
+
+const serverUrl = process.env.DATABASE_URL || undefined;
+
+describe('the database server’s CPU (mpay bench e2e on PostgreSQL)', () => {
+  it('is not looked for on a server that is not on this machine, nor for a URL it cannot read', async () => {
+    // Neither is connected to: a remote host's process ids mean nothing in this machine's /proc.
+    expect(await localPostgresServerPid('postgres://postgres@db.example:5432/test')).toBeUndefined();
+    expect(await localPostgresServerPid('postgres://postgres@10.0.0.7/test')).toBeUndefined();
+    expect(await localPostgresServerPid('not a url')).toBeUndefined();
+  });
+
+  it.runIf(serverUrl !== undefined)(
+    'finds the local server’s main process, the parent of a session, and reads its tree’s CPU as it works',
+    async () => {
+      const url = serverUrl!;
+      const pid = await localPostgresServerPid(url);
+      expect(pid).toBeTypeOf('number');
+      expect((await readFile(`/proc/${pid}/comm`, 'utf8')).trim()).toBe('postgres');
+      // A session's backend is a child of it.
+      await withPostgresBackendPid(url, async (backend) => {
+        const stat = await readFile(`/proc/${backend}/stat`, 'utf8');
+        expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(pid);
+      });
+      const before = (await processTreeCpuMs(pid!, undefined))!;
+      // Some hundreds of ms of the server's own CPU, in a session it forks for it.
+      const database = await openTestDatabase('bench');
+      try {
+        await database.query('SELECT count(*) FROM generate_series(1, 3000000)');
+      } finally {
+        await database.close();
+      }
+      const after = (await processTreeCpuMs(pid!, undefined))!;
+      expect(after - before).toBeGreaterThan(100);
+    },
+  );
+});
