@@ -17,6 +17,7 @@ import {
 } from './integrity/options.ts';
 import { sqlStateOf } from './integrity/tables.ts';
 import { channelOf, checkPayload } from './notifications.ts';
+import { pgliteEngine } from './pglite-engine.ts';
 import { PgliteStatements } from './pglite-statements.ts';
 import { countStatement, type StatementCounter, statementCounterOf } from './statement-meter.ts';
 
@@ -172,7 +173,11 @@ function monitorGuard(monitor: IntegrityMonitor): Guard {
  */
 async function startPglite(folder: string): Promise<PGlite> {
   try {
-    const pglite = new PGlite({ fs: new DurableNodeFs(folder), extensions: { amcheck } });
+    const pglite = new PGlite({
+      ...(await pgliteEngine()),
+      fs: new DurableNodeFs(folder),
+      extensions: { amcheck },
+    });
     await pglite.waitReady;
     return pglite;
   } catch (error) {
@@ -315,7 +320,7 @@ export async function openPglite(options: PgliteOptions): Promise<Database> {
   if (options.dataDir !== undefined) {
     return openFolder(resolve(options.dataDir), options.schema, options.integrity ?? {});
   }
-  const pglite = new PGlite();
+  const pglite = new PGlite({ ...(await pgliteEngine()) });
   await pglite.waitReady;
   await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema};`);
   return databaseOf(pglite, options.schema, inMemoryGuard);

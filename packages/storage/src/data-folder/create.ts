@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { pgliteEngine } from '../pglite-engine.ts';
 import { enableDataChecksums } from './checksums.ts';
 import { syncDirectory, syncFolderTree } from './durable-fs.ts';
 import { cannotOpen, describeFileError, probeWrite } from './inspect.ts';
@@ -16,7 +17,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function initialise(folder: string): Promise<void> {
-  const pglite = new PGlite(folder);
+  const pglite = new PGlite(folder, { ...(await pgliteEngine()) });
   await pglite.waitReady;
   await pglite.close();
   await enableDataChecksums(folder, { sync: false });

@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { MpayError } from '@mpay/protocol';
+import { pgliteEngine } from '../pglite-engine.ts';
 import { enableDataChecksums, verifyDataChecksums } from './checksums.ts';
 import { DurableNodeFs } from './durable-fs.ts';
 import { inspectDataFolder } from './inspect.ts';
@@ -25,7 +26,7 @@ export async function enableChecksumsInFolder(folder: string): Promise<EnableChe
     if (found.control.dataChecksumVersion !== 0) return { folder, outcome: 'already-on' };
     if (found.control.state !== 'shut down') {
       // Not closed cleanly (a crash): PGlite replays its log when it opens, and closes it cleanly.
-      const pglite = new PGlite({ fs: new DurableNodeFs(folder) });
+      const pglite = new PGlite({ ...(await pgliteEngine()), fs: new DurableNodeFs(folder) });
       await pglite.waitReady;
       await pglite.close();
     }
@@ -36,7 +37,7 @@ export async function enableChecksumsInFolder(folder: string): Promise<EnableChe
         'STORAGE_CORRUPTED',
         `the embedded database in ${folder}: ${scan.failureCount} pages fail their new checksum; restore the copy`,
       );
-    const pglite = new PGlite({ fs: new DurableNodeFs(folder) });
+    const pglite = new PGlite({ ...(await pgliteEngine()), fs: new DurableNodeFs(folder) });
     try {
       const { rows } = await pglite.query<{ data_checksums: string }>('SHOW data_checksums');
       if (rows[0]?.data_checksums !== 'on')

@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+/**
+ * PGlite's engine as every mpay database runs it: compiled once per process
+ * and shared by each PGlite opened in it, with a smaller shared buffer pool.
+ *
+ * PGlite 0.3 starts PostgreSQL with options fixed in the WebAssembly module's
+ * data, among them `shared_buffers=128MB`, and no way to pass others. The
+ * engine then zeroes all 128 MB when it starts: about a third of a second of
+ * CPU for every database opened (a third of opening a folder; measured with
+ * `node --cpu-prof` on `mpay up`, where one engine function doing it took 33 %
+ * of the start), and 128 MB of memory for each of a platform's seven
+ * databases. mpay's services keep small tables hot; pages beyond the pool are
+ * read from the folder's files through the operating system's cache.
+ *
+ * The option's text is rewritten in the module's bytes before it is compiled,
+ * to the same length; if a PGlite upgrade no longer holds it exactly once,
+ * opening fails loudly instead of running with settings nobody checked.
+ */
+export const pgliteSharedBuffers = '32MB';
+
+/** The text PGlite 0.3 holds, NUL-terminated, and what replaces it (padded with NULs to its length). */
+const fixedOption = 'shared_buffers=128MB\0';
+
+export interface PgliteEngine {
+  readonly wasmModule: WebAssembly.Module;
+  readonly fsBundle: Blob;
+}
+
+/** The module's bytes with `shared_buffers` set to `size` (at most five characters: "16MB", "128MB"). */
+export function withSharedBuffers(wasm: Uint8Array, size: string): Uint8Array<ArrayBuffer> {
+  const replacement = `shared_buffers=${size}`;
+  const megabytes = Number(size.slice(0, -2));
+  if (!/^[0-9]{1,3}MB$/.test(size) || megabytes < 1 || megabytes > 128)
+    throw new RangeError(`shared_buffers ${size}: give 1MB to 128MB`);
+  const bytes = new Uint8Array(wasm);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const needle = Buffer.from(fixedOption, 'latin1');
+  const at = view.indexOf(needle);
+  if (at === -1 || view.indexOf(needle, at + 1) !== -1)
+    throw new Error(
+      'PGlite’s engine no longer fixes shared_buffers=128MB once in its module: how mpay sizes its buffers must be checked again',
+    );
+  view.write(replacement.padEnd(fixedOption.length, '\0'), at, 'latin1');
+  return bytes;
+}
+
+let engine: Promise<PgliteEngine> | undefined;
+
+/** The engine of this process, compiled on first use. */
+export function pgliteEngine(): Promise<PgliteEngine> {
+  engine ??= (async () => {
+    const dist = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
+    const [wasm, data] = await Promise.all([
+      readFile(join(dist, 'pglite.wasm')),
+      readFile(join(dist, 'pglite.data')),
+    ]);
+    const wasmModule = await WebAssembly.compile(withSharedBuffers(wasm, pgliteSharedBuffers));
+    return { wasmModule, fsBundle: new Blob([data]) };
+  })();
+  // A failed read or compile is not kept: the next open tries again, and says why.
+  engine.catch(() => {
+    engine = undefined;
+  });
+  return engine;
+}
