@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { temporaryFolder } from './data-folder/folders.test-helper.ts';
 import type { Database } from './database.ts';
 import { openPglite } from './pglite.ts';
-import { pgliteEngine, pgliteSharedBuffers, withSharedBuffers } from './pglite-engine.ts';
+import { newInMemoryPglite, pgliteEngine, pgliteSharedBuffers, withSharedBuffers } from './pglite-engine.ts';
 
 const fixed = new TextEncoder().encode('\0asm…shared_buffers=128MB\0…wal_buffers=4MB\0');
 
@@ -37,6 +37,26 @@ describe('PGlite’s engine as mpay runs it', () => {
 
   it('compiles the engine once per process', async () => {
     expect(await pgliteEngine()).toBe(await pgliteEngine());
+  });
+
+  it('starts in-memory databases after the first from a copy of a fresh cluster: each its own, and empty', async () => {
+    const catalog = `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1, 2`;
+    const first = await newInMemoryPglite();
+    const fresh = (await first.query(catalog)).rows;
+    await first.exec('CREATE TABLE only_in_first (id int); INSERT INTO only_in_first VALUES (1)');
+    const [second, third] = await Promise.all([newInMemoryPglite(), newInMemoryPglite()]);
+    try {
+      for (const later of [second!, third!]) {
+        expect((await later.query(catalog)).rows).toEqual(fresh);
+        await later.exec('CREATE TABLE t (id int PRIMARY KEY)');
+      }
+      await second!.exec('INSERT INTO t VALUES (2)');
+      expect((await third!.query('SELECT count(*)::int AS n FROM t')).rows).toEqual([{ n: 0 }]);
+      expect((await first.query('SELECT count(*)::int AS n FROM only_in_first')).rows).toEqual([{ n: 1 }]);
+    } finally {
+      for (const pglite of [first, second, third]) await pglite?.close();
+    }
   });
 
   it('runs every database, in memory or in a folder, with its smaller pool', async () => {

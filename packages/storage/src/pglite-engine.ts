@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 
 /**
  * PGlite's engine as every mpay database runs it: compiled once per process
@@ -65,4 +66,47 @@ export function pgliteEngine(): Promise<PgliteEngine> {
     engine = undefined;
   });
   return engine;
+}
+
+let freshCluster: Promise<Blob> | undefined;
+
+/**
+ * A new in-memory PGlite. The first of a process runs PGlite's initdb and
+ * keeps a copy of the new, still empty cluster's files; every later one
+ * starts from that copy instead of running initdb again (about 0.35 s less
+ * each, on this project's 2-core machines: a platform opens seven).
+ */
+export async function newInMemoryPglite(): Promise<PGlite> {
+  const engine = await pgliteEngine();
+  const files = freshCluster === undefined ? undefined : await freshCluster.catch(() => undefined);
+  if (files !== undefined) {
+    const pglite = new PGlite({ ...engine, loadDataDir: files });
+    await pglite.waitReady;
+    return pglite;
+  }
+  const pglite = new PGlite({ ...engine });
+  if (freshCluster !== undefined) {
+    // The copy failed: this one runs initdb, as the next will.
+    await pglite.waitReady;
+    return pglite;
+  }
+  let copied!: (files: Blob) => void;
+  let failed!: (error: unknown) => void;
+  const copying = new Promise<Blob>((resolve, reject) => {
+    copied = resolve;
+    failed = reject;
+  });
+  // Those waiting handle a failure themselves; nothing is left unhandled.
+  copying.catch(() => undefined);
+  freshCluster = copying;
+  try {
+    await pglite.waitReady;
+    copied(await pglite.dumpDataDir('none'));
+  } catch (error) {
+    failed(error);
+    freshCluster = undefined;
+    await pglite.close().catch(() => undefined);
+    throw error;
+  }
+  return pglite;
 }

@@ -17,7 +17,7 @@ import {
 } from './integrity/options.ts';
 import { sqlStateOf } from './integrity/tables.ts';
 import { channelOf, checkPayload } from './notifications.ts';
-import { pgliteEngine } from './pglite-engine.ts';
+import { newInMemoryPglite, pgliteEngine } from './pglite-engine.ts';
 import { PgliteStatements } from './pglite-statements.ts';
 import { countStatement, type StatementCounter, statementCounterOf } from './statement-meter.ts';
 
@@ -320,8 +320,7 @@ export async function openPglite(options: PgliteOptions): Promise<Database> {
   if (options.dataDir !== undefined) {
     return openFolder(resolve(options.dataDir), options.schema, options.integrity ?? {});
   }
-  const pglite = new PGlite({ ...(await pgliteEngine()) });
-  await pglite.waitReady;
+  const pglite = await newInMemoryPglite();
   await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema};`);
   return databaseOf(pglite, options.schema, inMemoryGuard);
 }
