@@ -160,15 +160,19 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
 
 /**
  * Runs `use` with the process id of a live session of the server at `url`
- * (`pg_backend_pid()`), while that session is open: what `mpay bench e2e`
- * needs to find the server's processes on this machine.
+ * (`pg_backend_pid()`) and the host it was reached at (a folder for a Unix
+ * socket), while that session is open: what `mpay bench e2e` needs to find
+ * the server's processes on this machine.
  */
-export async function withPostgresBackendPid<T>(url: string, use: (pid: number) => Promise<T>): Promise<T> {
+export async function withPostgresBackendPid<T>(
+  url: string,
+  use: (session: { readonly pid: number; readonly host: string }) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    return await use(rows[0]!.pid);
+    return await use({ pid: rows[0]!.pid, host: client.host });
   } finally {
     await client.end();
   }

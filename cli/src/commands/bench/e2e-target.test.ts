@@ -1,9 +1,15 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { openTestDatabase, withPostgresBackendPid } from '@mpay/storage';
 import { describe, expect, it } from 'vitest';
 import { localPostgresServerPid, processTreeCpuMs } from './e2e-target.ts';
 
 const serverUrl = process.env.DATABASE_URL || undefined;
+/** Debian's PostgreSQL socket, when the server runs here: a URL that WHATWG URLs refuse but node-postgres reads. */
+const socketFolder = '/var/run/postgresql';
+const socketUrl = existsSync(`${socketFolder}/.s.PGSQL.5432`)
+  ? `postgres://postgres@/test?host=${socketFolder}`
+  : undefined;
 
 describe('the database server’s CPU (mpay bench e2e on PostgreSQL)', () => {
   it('is not looked for on a server that is not on this machine, nor for a URL it cannot read', async () => {
@@ -11,6 +17,9 @@ describe('the database server’s CPU (mpay bench e2e on PostgreSQL)', () => {
     expect(await localPostgresServerPid('postgres://postgres@db.example:5432/test')).toBeUndefined();
     expect(await localPostgresServerPid('postgres://postgres@10.0.0.7/test')).toBeUndefined();
     expect(await localPostgresServerPid('not a url')).toBeUndefined();
+    expect(
+      await localPostgresServerPid('postgres://postgres@db.example:5432/test?sslmode=require'),
+    ).toBeUndefined();
   });
 
   it.runIf(serverUrl !== undefined)(
@@ -21,7 +30,7 @@ describe('the database server’s CPU (mpay bench e2e on PostgreSQL)', () => {
       expect(pid).toBeTypeOf('number');
       expect((await readFile(`/proc/${pid}/comm`, 'utf8')).trim()).toBe('postgres');
       // A session's backend is a child of it.
-      await withPostgresBackendPid(url, async (backend) => {
+      await withPostgresBackendPid(url, async ({ pid: backend }) => {
         const stat = await readFile(`/proc/${backend}/stat`, 'utf8');
         expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(pid);
       });
@@ -35,6 +44,13 @@ describe('the database server’s CPU (mpay bench e2e on PostgreSQL)', () => {
       }
       const after = (await processTreeCpuMs(pid!, undefined))!;
       expect(after - before).toBeGreaterThan(100);
+    },
+  );
+
+  it.runIf(serverUrl !== undefined && socketUrl !== undefined)(
+    'finds the same server through its Unix socket',
+    async () => {
+      expect(await localPostgresServerPid(socketUrl!)).toBe(await localPostgresServerPid(serverUrl!));
     },
   );
 });

@@ -95,6 +95,10 @@ export function isLoopbackUrl(url: string): boolean {
   } catch {
     return false;
   }
+  return isLoopbackHost(host);
+}
+
+function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || host === '::1' || /^127(\.[0-9]{1,3}){3}$/.test(host);
 }
 
@@ -246,16 +250,20 @@ export async function processTreeCpuMs(
  * access): its CPU is then not measured.
  */
 export async function localPostgresServerPid(url: string): Promise<number | undefined> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
+  // Not connected to at all when the URL plainly names another machine. node-postgres reads forms
+  // that WHATWG URLs refuse (`postgres://user@/db?host=/run/postgresql`): those are looked at once
+  // connected, by the host the session reached.
+  const named = URL.canParse(url) ? new URL(url) : undefined;
+  if (
+    named !== undefined &&
+    named.hostname !== '' &&
+    !named.searchParams.has('host') &&
+    !isLoopbackHost(named.hostname)
+  )
     return undefined;
-  }
-  const socket = parsed.searchParams.get('host')?.startsWith('/') === true;
-  if (!socket && parsed.hostname !== '' && !isLoopbackUrl(`http://${parsed.host}`)) return undefined;
-  return withPostgresBackendPid(url, async (backend) => {
-    const session = await procStat(backend);
+  return withPostgresBackendPid(url, async ({ pid, host }) => {
+    if (!host.startsWith('/') && !isLoopbackHost(host)) return undefined;
+    const session = await procStat(pid);
     if (session === undefined) return undefined;
     const name = await readFile(`/proc/${session.ppid}/comm`, 'utf8').catch(() => '');
     return name.trim() === 'postgres' ? session.ppid : undefined;
