@@ -49,6 +49,7 @@ const onceOnEmbedded = [
   // storage`, a corrupted page): these open PGlite folders whatever DATABASE_URL says.
   'packages/storage/src/integrity/**',
   'packages/storage/src/data-folder/**',
+  'packages/storage/src/pglite-engine.test.ts',
   'test/e2e/data-integrity.test.ts',
   'cli/src/commands/storage.test.ts',
 ];
