@@ -5,7 +5,7 @@ import type { Database } from './database.ts';
 import { openPglite } from './pglite.ts';
 import { newInMemoryPglite, pgliteEngine, pgliteSharedBuffers, withSharedBuffers } from './pglite-engine.ts';
 
-const fixed = new TextEncoder().encode('\0asm…shared_buffers=128MB\0…wal_buffers=4MB\0');
+const fixed = new TextEncoder().encode('\0asm…temp_buffers=8MB\0shared_buffers=128MB\0wal_buffers=4MB\0');
 
 describe('PGlite’s engine as mpay runs it', () => {
   const opened: Database[] = [];
@@ -31,6 +31,10 @@ describe('PGlite’s engine as mpay runs it', () => {
       /no longer fixes shared_buffers=128MB once/,
     );
     expect(() => withSharedBuffers(twice, '32MB')).toThrow(/no longer fixes shared_buffers=128MB once/);
+    // Only the option itself, between NULs: not a longer name that ends the same way.
+    expect(() =>
+      withSharedBuffers(new TextEncoder().encode('\0asm\0xshared_buffers=128MB\0'), '32MB'),
+    ).toThrow(/no longer fixes shared_buffers=128MB once/);
     for (const size of ['1GB', '1024MB', '256MB', '0MB', '32', '', '32MB; fsync=off'])
       expect(() => withSharedBuffers(fixed, size)).toThrow(RangeError);
   });

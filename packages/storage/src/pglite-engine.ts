@@ -22,8 +22,8 @@ import { PGlite } from '@electric-sql/pglite';
  */
 export const pgliteSharedBuffers = '32MB';
 
-/** The text PGlite 0.3 holds, NUL-terminated, and what replaces it (padded with NULs to its length). */
-const fixedOption = 'shared_buffers=128MB\0';
+/** The text PGlite 0.3 holds, between the NULs that end the option before it and itself. */
+const fixedOption = '\0shared_buffers=128MB\0';
 
 export interface PgliteEngine {
   readonly wasmModule: WebAssembly.Module;
@@ -32,7 +32,7 @@ export interface PgliteEngine {
 
 /** The module's bytes with `shared_buffers` set to `size` (at most five characters: "16MB", "128MB"). */
 export function withSharedBuffers(wasm: Uint8Array, size: string): Uint8Array<ArrayBuffer> {
-  const replacement = `shared_buffers=${size}`;
+  const replacement = `\0shared_buffers=${size}`;
   const megabytes = Number(size.slice(0, -2));
   if (!/^[0-9]{1,3}MB$/.test(size) || megabytes < 1 || megabytes > 128)
     throw new RangeError(`shared_buffers ${size}: give 1MB to 128MB`);
@@ -52,7 +52,8 @@ let engine: Promise<PgliteEngine> | undefined;
 
 /** The engine of this process, compiled on first use. */
 export function pgliteEngine(): Promise<PgliteEngine> {
-  engine ??= (async () => {
+  if (engine !== undefined) return engine;
+  const compiling = (async () => {
     const dist = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
     const [wasm, data] = await Promise.all([
       readFile(join(dist, 'pglite.wasm')),
@@ -61,52 +62,57 @@ export function pgliteEngine(): Promise<PgliteEngine> {
     const wasmModule = await WebAssembly.compile(withSharedBuffers(wasm, pgliteSharedBuffers));
     return { wasmModule, fsBundle: new Blob([data]) };
   })();
+  engine = compiling;
   // A failed read or compile is not kept: the next open tries again, and says why.
-  engine.catch(() => {
-    engine = undefined;
+  compiling.catch(() => {
+    if (engine === compiling) engine = undefined;
   });
-  return engine;
+  return compiling;
 }
 
-let freshCluster: Promise<Blob> | undefined;
-
-/**
- * A new in-memory PGlite. The first of a process runs PGlite's initdb and
- * keeps a copy of the new, still empty cluster's files; every later one
- * starts from that copy instead of running initdb again (about 0.35 s less
- * each, on this project's 2-core machines: a platform opens seven).
- */
-export async function newInMemoryPglite(): Promise<PGlite> {
-  const engine = await pgliteEngine();
-  const files = freshCluster === undefined ? undefined : await freshCluster.catch(() => undefined);
-  if (files !== undefined) {
-    const pglite = new PGlite({ ...engine, loadDataDir: files });
-    await pglite.waitReady;
-    return pglite;
-  }
-  const pglite = new PGlite({ ...engine });
-  if (freshCluster !== undefined) {
-    // The copy failed: this one runs initdb, as the next will.
-    await pglite.waitReady;
-    return pglite;
-  }
-  let copied!: (files: Blob) => void;
-  let failed!: (error: unknown) => void;
-  const copying = new Promise<Blob>((resolve, reject) => {
-    copied = resolve;
-    failed = reject;
-  });
-  // Those waiting handle a failure themselves; nothing is left unhandled.
-  copying.catch(() => undefined);
-  freshCluster = copying;
+/** A started PGlite, or none left behind: one whose start failed is closed. */
+async function started(pglite: PGlite): Promise<PGlite> {
   try {
     await pglite.waitReady;
-    copied(await pglite.dumpDataDir('none'));
+    return pglite;
   } catch (error) {
-    failed(error);
-    freshCluster = undefined;
     await pglite.close().catch(() => undefined);
     throw error;
   }
+}
+
+let freshCluster: Promise<Blob | undefined> | undefined;
+
+/**
+ * A new in-memory PGlite. The first of a process runs PGlite's initdb and
+ * keeps a copy of the new, still empty cluster's files (before anyone uses
+ * it); every later one starts from that copy instead of running initdb again
+ * (about 0.35 s less each, on this project's 2-core machines: a platform
+ * opens seven). If the copy cannot be made, the database is still handed
+ * over, and the next one runs initdb and tries again.
+ */
+export async function newInMemoryPglite(): Promise<PGlite> {
+  const engine = await pgliteEngine();
+  const files = freshCluster === undefined ? undefined : await freshCluster;
+  if (files !== undefined) return started(new PGlite({ ...engine, loadDataDir: files }));
+  // Either no copy yet, or the one being made failed: this database runs initdb. Only one copy
+  // is made at a time; no await runs between looking at freshCluster and setting it.
+  const copying = freshCluster === undefined;
+  let copied: (files: Blob | undefined) => void = () => undefined;
+  if (copying) freshCluster = new Promise((resolve) => (copied = resolve));
+  let pglite: PGlite;
+  try {
+    pglite = await started(new PGlite({ ...engine }));
+  } catch (error) {
+    if (copying) {
+      freshCluster = undefined;
+      copied(undefined);
+    }
+    throw error;
+  }
+  if (!copying) return pglite;
+  const dump = await pglite.dumpDataDir('none').catch(() => undefined);
+  if (dump === undefined) freshCluster = undefined;
+  copied(dump);
   return pglite;
 }

@@ -168,7 +168,9 @@ export async function withPostgresBackendPid<T>(
   url: string,
   use: (session: { readonly pid: number; readonly host: string }) => Promise<T>,
 ): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  // A connection that breaks while `use` runs fails the query under way or `end`, not the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
