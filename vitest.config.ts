@@ -50,6 +50,7 @@ const onceOnEmbedded = [
   'packages/storage/src/integrity/**',
   'packages/storage/src/data-folder/**',
   'packages/storage/src/pglite-engine.test.ts',
+  'packages/storage/src/pglite-statements.test.ts',
   'test/e2e/data-integrity.test.ts',
   'cli/src/commands/storage.test.ts',
 ];

@@ -1,6 +1,7 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from './database.ts';
+import { newInMemoryPglite } from './pglite-engine.ts';
 import { PgliteStatements, preparedStatementsMax } from './pglite-statements.ts';
 import { openTestDatabase } from './testing.ts';
 
@@ -90,7 +91,7 @@ describe('PgliteStatements (one call into the engine, each text prepared once)',
   let pglite: PGlite;
   let statements: PgliteStatements;
   beforeEach(async () => {
-    pglite = await PGlite.create();
+    pglite = await newInMemoryPglite();
     statements = new PgliteStatements(pglite);
     await pglite.exec('CREATE TABLE t (id int PRIMARY KEY, v text)');
   });
@@ -223,7 +224,7 @@ describe('PgliteStatements (one call into the engine, each text prepared once)',
   });
 
   it('refuses a statement once the database is closed', async () => {
-    const other = await PGlite.create();
+    const other = await newInMemoryPglite();
     const closing = new PgliteStatements(other);
     await other.close();
     await expect(closing.query('SELECT 1', [], false)).rejects.toThrow(/closed/);
