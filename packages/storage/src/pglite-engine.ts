@@ -9,11 +9,10 @@ import { PGlite } from '@electric-sql/pglite';
  *
  * PGlite 0.3 starts PostgreSQL with options fixed in the WebAssembly module's
  * data, among them `shared_buffers=128MB`, and no way to pass others. The
- * engine then zeroes all 128 MB when it starts: about a third of a second of
- * CPU for every database opened (a third of opening a folder; measured with
- * `node --cpu-prof` on `mpay up`, where one engine function doing it took 33 %
- * of the start), and 128 MB of memory for each of a platform's seven
- * databases. mpay's services keep small tables hot; pages beyond the pool are
+ * engine then zeroes all 128 MB when it starts: one engine function doing it
+ * took 33 % of `mpay up`'s start (`node --cpu-prof`); with 32 MB a folder
+ * opens in about half the time (515 → 267 ms here), and each of a platform's
+ * seven databases holds 96 MB less. mpay's services keep small tables hot; pages beyond the pool are
  * read from the folder's files through the operating system's cache.
  *
  * The option's text is rewritten in the module's bytes before it is compiled,
