@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { chaosTargets, customersFor, parseChaosOptions, planKills, seededRandom } from './chaos-plan.ts';
+import {
+  chaosTargets,
+  customersFor,
+  nextCustomer,
+  parseChaosOptions,
+  planKills,
+  seededRandom,
+} from './chaos-plan.ts';
 
 const noSeed = () => {
   throw new Error('assertion failed: the seed was given');
@@ -79,7 +86,25 @@ describe('the kill plan', () => {
   });
 
   it('enrols enough customers for the gateway’s rate per customer', () => {
-    expect(customersFor(1)).toBe(4);
-    expect(customersFor(3)).toBe(9);
+    expect(customersFor(1)).toBe(6);
+    expect(customersFor(3)).toBe(18);
+  });
+
+  it('paces each customer to the gateway’s rate: the next with room, round the list, else the wait for one', () => {
+    const rate = { perWindowMax: 2, windowMs: 60_000 };
+    const now = 100_000;
+    // Customer 0 had two in the window, 1 one, 2 two long ago.
+    const started = [[50_000, 90_000], [95_000], [10_000, 20_000]];
+    expect(nextCustomer(started, 0, rate, now)).toEqual({ customer: 1 });
+    expect(nextCustomer(started, 2, rate, now)).toEqual({ customer: 2 });
+    // Every customer full: the wait until the earliest has room (customer 0's 50 s request leaves at 110 s).
+    const full = [
+      [50_000, 90_000],
+      [60_000, 95_000],
+    ];
+    expect(nextCustomer(full, 0, rate, now)).toEqual({ waitMs: 10_001 });
+    expect(nextCustomer(full, 1, rate, now)).toEqual({ waitMs: 10_001 });
+    // One past its window is free again.
+    expect(nextCustomer(full, 1, rate, 110_001)).toEqual({ customer: 0 });
   });
 });

@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultGatewayLimits } from '@mpay/gateway';
 import { dropPostgresSchema } from '@mpay/storage';
 import { ProcessPlatform } from '../platform/processes.ts';
 import type { PlatformProcessName } from '../platform/processes-service.ts';
@@ -28,6 +29,7 @@ import {
   chaosTargets,
   chaosUsage,
   customersFor,
+  nextCustomer,
   parseChaosOptions,
   planKills,
   seededRandom,
@@ -50,6 +52,16 @@ export const chaosDeadlines = Object.freeze({
 });
 
 const openingMinor = 1_000_00n;
+/**
+ * The gateway's rate per customer as the chaos platform runs it (its defaults), with 5 s more
+ * window: a lane counts a payment from when it starts, the gateway a little later.
+ */
+const customerRate = Object.freeze({
+  perWindowMax: defaultGatewayLimits.paymentRequestsPerCustomerMax,
+  windowMs: defaultGatewayLimits.rateWindowSeconds * 1000 + 5_000,
+});
+/** Longest a lane sleeps at once while every customer is at the rate (it then looks again). */
+const paceWaitMaxMs = 1_000;
 /** How often a progress line is printed. */
 const progressIntervalMs = 10_000;
 
@@ -206,22 +218,28 @@ class ChaosRun {
     const runEnd = this.began + options.durationSeconds * 1000;
     const more = () =>
       (Date.now() < runEnd || !killsDone) && driver.payments.length < chaosLimits.paymentsMax;
-    const lane = async (laneIndex: number) => {
-      for (let turn = 0; more(); turn += 1) {
-        const customer = driver.customers[
-          (turn * options.lanes + laneIndex) % driver.customers.length
-        ] as Customer;
+    // When each customer's payments started, to keep within the gateway's rate per customer.
+    const started: number[][] = driver.customers.map(() => []);
+    let nextFrom = 0;
+    const lane = async () => {
+      while (more()) {
+        const next = nextCustomer(started, nextFrom, customerRate, Date.now());
+        if ('waitMs' in next) {
+          await new Promise((done) => setTimeout(done, Math.min(next.waitMs, paceWaitMaxMs)));
+          continue;
+        }
+        nextFrom = next.customer + 1;
+        started[next.customer]?.push(Date.now());
+        const customer = driver.customers[next.customer] as Customer;
         const amountMinor = BigInt(100 + Math.floor(random() * 200));
         await driver.pay(driver.newPayment(customer, amountMinor, 'chaos'));
       }
     };
     const ticker = setInterval(() => this.progressLine(plan.length), progressIntervalMs);
     try {
-      const lanes = Promise.all(Array.from({ length: options.lanes }, (_, index) => lane(index))).finally(
-        () => {
-          lanesDone = true;
-        },
-      );
+      const lanes = Promise.all(Array.from({ length: options.lanes }, lane)).finally(() => {
+        lanesDone = true;
+      });
       const killing = this.killAll(plan, () => lanesDone).finally(() => {
         killsDone = true;
       });

@@ -30,7 +30,7 @@ import {
 } from './processes-service.ts';
 import { type DemoCredentials, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
-import { loadPlatformSecrets, type PlatformSecrets } from './start.ts';
+import { loadPlatformSecrets, type PlatformSecrets, platformSchemas } from './start.ts';
 import { loadPlatformTls, type PlatformTls, processStartTicks, type TlsReloadChange } from './tls.ts';
 
 /** The entry of a service process, and tsx's loader (absolute, so that any working directory will do). */
@@ -266,6 +266,15 @@ export class ProcessPlatform {
   static async start(options: ProcessPlatformOptions): Promise<ProcessPlatform> {
     const limits = createProcessPlatformLimits(options.limits);
     await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+    if (options.databaseUrl === undefined) {
+      // PGlite: the new folders made here, one initdb for all, before the service processes open them.
+      const { createMissingDataFolders } = await import('@mpay/storage');
+      const prefix = options.schemaPrefix ?? '';
+      await createMissingDataFolders(
+        options.dataDir,
+        platformSchemas.map((schema) => `${prefix}${schema}`),
+      );
+    }
     const secrets = await loadPlatformSecrets(options.dataDir);
     const logKeys = await loadLogKeys(options.dataDir);
     const origin = (await parseVerifierKey(logKeys.log.verifierKey)).name;

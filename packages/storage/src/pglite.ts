@@ -235,6 +235,28 @@ async function checkAtStart(
   return report;
 }
 
+/**
+ * Creates the data folders of `schemas` under `dataDir` that do not exist
+ * yet, one after the other, each under its lock; folders that exist are
+ * left as they are (opening them checks them). A supervisor calls this
+ * before its service processes open their folders (`mpay up --processes`,
+ * `mpay chaos`): one initdb then serves every new folder, the rest are
+ * copies of its cluster (data-folder/create.ts), where each process would
+ * otherwise run initdb of its own, all at once.
+ */
+export async function createMissingDataFolders(dataDir: string, schemas: readonly string[]): Promise<void> {
+  for (const schema of schemas) {
+    assertSchemaName(schema);
+    const folder = resolve(dataDir, schema);
+    const lock = await lockDataFolder(folder);
+    try {
+      if ((await inspectDataFolder(folder)).kind === 'new') await createDataFolder(folder);
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
 /** Opens the folder under its lock (data-folder/lock.ts): one process at a time. */
 async function openFolder(
   folder: string,
