@@ -327,6 +327,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       opaqueServerSetup,
     }),
   );
+  let gatewaysCreated = 1;
   const gateways = await startGatewayInstances({
     first: gateway,
     count: gatewayCount,
@@ -336,7 +337,13 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       if (gatewayOptions === undefined) throw new Error('assertion failed: the first gateway was created');
       const database = await open('gateway');
       const chosen = gatewayOptions;
-      return { service: await as('gateway', () => createGatewayService({ ...chosen, database })), database };
+      // Each instance its own name on the shared schema: its outbox leases are its own (the first is `gateway`).
+      gatewaysCreated += 1;
+      const instanceName = `gateway-${gatewaysCreated}`;
+      return {
+        service: await as('gateway', () => createGatewayService({ ...chosen, database, instanceName })),
+        database,
+      };
     },
   });
   gatewayUrl = gateways.url;

@@ -45,6 +45,11 @@ export interface GatewayContext {
   readonly log: Logger;
   /** The service's clock; tests move it. */
   readonly clock: () => Date;
+  /**
+   * This start's boot id as the owner of the outbox rows it claims (outbox/lease-owner.ts): the next
+   * start of the same instance hands them back at once. None: rows are claimed for their lease only.
+   */
+  readonly outboxLeaseOwner?: string | undefined;
   /** Asks the outbox to deliver what is due now (after a commit that queued effects). */
   readonly kickOutbox: () => void;
   /** Sends the out-of-band mail (macro §3: client id and mPIN); none: such mails wait in the outbox. */

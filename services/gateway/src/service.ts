@@ -24,6 +24,7 @@ import { MpinServer } from './macro/mpin.ts';
 import { registerMacroRoutes, runMacroDueWork } from './macro/routes.ts';
 import { forgetStaleMacroState } from './macro/store.ts';
 import { runOutboxRound } from './outbox/deliver.ts';
+import { defaultGatewayInstanceName, startOutboxLeases } from './outbox/lease-owner.ts';
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
 import { expiredPaymentIds } from './payments/store.ts';
@@ -47,6 +48,12 @@ export const gatewayMigrationsFolder = fileURLToPath(new URL('../migrations', im
 export interface GatewayServiceOptions {
   readonly database: Database;
   readonly fsp: FspIdentity;
+  /**
+   * This instance's name on its database (default `gateway`), the same at every start: a start
+   * hands back at once the outbox rows its last start was delivering when it ended (a crash), instead
+   * of after their lease. Several instances on one database need a name each (outbox/lease-owner.ts).
+   */
+  readonly instanceName?: string;
   readonly limits?: Partial<GatewayLimits>;
   /** The security-level policy (default: defaultSecurityPolicy); configuration as JSON is read with parseSecurityPolicy. */
   readonly securityPolicy?: SecurityPolicy;
@@ -157,6 +164,12 @@ async function backgroundRound(
 export async function createGatewayService(options: GatewayServiceOptions): Promise<GatewayService> {
   const limits = createGatewayLimits(options.limits);
   await migrate(options.database, await readMigrations(gatewayMigrationsFolder));
+  const clock = options.clock ?? (() => new Date());
+  const leases = await startOutboxLeases(
+    options.database,
+    options.instanceName ?? defaultGatewayInstanceName,
+    clock(),
+  );
   const app = createHttpServer({
     name: 'gateway',
     logger: options.logger ?? false,
@@ -167,12 +180,11 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     readiness: [{ name: 'database', check: () => context.database.query('SELECT 1') }],
   });
   const log: Logger = app.log;
+  if (leases.released > 0)
+    log.info({ released: leases.released }, 'outbox rows the last start was delivering are due again');
   let running: Promise<void> = Promise.resolve();
   let pending = false;
-  const housekeeping = housekeepingSchedule(
-    gatewayHousekeepingIntervalMs,
-    options.clock ?? (() => new Date()),
-  );
+  const housekeeping = housekeepingSchedule(gatewayHousekeepingIntervalMs, clock);
   /** One round after the others (a kicked outbox round, a test's), with the housekeeping when due or `always`. */
   const runRound = (always: boolean) => {
     let foundWork = false;
@@ -194,7 +206,8 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     limits,
     securityPolicy: options.securityPolicy ?? defaultSecurityPolicy,
     log,
-    clock: options.clock ?? (() => new Date()),
+    clock,
+    outboxLeaseOwner: leases.bootId,
     transactionLog: options.transactionLog,
     // Coalesced: many commits in a burst ask for one outbox round after the current one.
     kickOutbox: () => {

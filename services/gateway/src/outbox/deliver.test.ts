@@ -21,6 +21,7 @@ import {
   type TestMerchant,
 } from '../test-helpers.ts';
 import { runOutboxRound } from './deliver.ts';
+import { startOutboxLeases } from './lease-owner.ts';
 
 describe('the outbox', () => {
   const limits = {
@@ -216,6 +217,40 @@ describe('the outbox', () => {
     expect(await Promise.all([first, second])).toEqual([1, 1]);
     expect(hook.requests.map((request) => request.headers['mpay-delivery-id'])).toEqual([row.id, row.id]);
     expect((await rowNow(row)).deliveredAt).not.toBeNull();
+  });
+
+  it('hands back at once the row a killed start of its instance was delivering; another instance keeps its lease', async () => {
+    const one = { ...gateway.context.limits, outboxBatchSizeMax: 1 };
+    const killed = await startOutboxLeases(gateway.database, 'gateway', gateway.now());
+    const other = await startOutboxLeases(gateway.database, 'gateway-2', gateway.now());
+    const [a, b] = [await webhookRow(), await webhookRow()];
+    hook.answer = () => 'hang';
+    // The instance `gateway` claims one row and hangs delivering it (it is killed there); `gateway-2` the other.
+    const killedRound = runOutboxRound({ ...gateway.context, limits: one, outboxLeaseOwner: killed.bootId });
+    await until(() => hook.requests.length === 1);
+    const otherRound = runOutboxRound({ ...gateway.context, limits: one, outboxLeaseOwner: other.bootId });
+    await until(() => hook.requests.length === 2);
+    const [killedRow, otherRow] = hook.requests[0]?.headers['mpay-delivery-id'] === a.id ? [a, b] : [b, a];
+
+    // `gateway` starts again: the row its last start held is due now, not a lease later; the other is not.
+    const restarted = await startOutboxLeases(gateway.database, 'gateway', gateway.now());
+    expect(restarted.released).toBe(1);
+    expect(restarted.bootId).not.toBe(killed.bootId);
+    hook.answer = () => ({ status: 204 });
+    expect(await runOutboxRound({ ...gateway.context, outboxLeaseOwner: restarted.bootId })).toBe(1);
+    expect(hook.requests[2]?.headers['mpay-delivery-id']).toBe(killedRow.id);
+    expect((await rowNow(killedRow)).deliveredAt).not.toBeNull();
+    expect((await rowNow(otherRow)).deliveredAt).toBeNull();
+    // Another start of `gateway` hands back nothing of `gateway-2`'s: that start is still its current one.
+    expect((await startOutboxLeases(gateway.database, 'gateway', gateway.now())).released).toBe(0);
+    hook.release({ status: 204 });
+    expect(await Promise.all([killedRound, otherRound])).toEqual([1, 1]);
+    expect((await rowNow(otherRow)).deliveredAt).not.toBeNull();
+  });
+
+  it('refuses an instance name that is not a plain lowercase name', async () => {
+    for (const name of ['', 'Gateway', 'gateway 2', 'x'.repeat(64), 'gateway;drop'])
+      await expect(startOutboxLeases(gateway.database, name, gateway.now())).rejects.toThrow(RangeError);
   });
 
   describe('bank orders', () => {

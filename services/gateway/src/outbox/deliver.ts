@@ -37,7 +37,8 @@ interface OutboxRow {
 /**
  * Claims due rows (all, or one payment's of one kind) by pushing their next
  * attempt a lease into the future, so that no other worker takes them while
- * this one delivers; a worker that dies leaves them due again after the lease.
+ * this one delivers; a worker that dies leaves them due again after the lease,
+ * or at once when its instance starts again (lease-owner.ts).
  */
 async function claimDue(
   context: GatewayContext,
@@ -45,7 +46,7 @@ async function claimDue(
   only?: { paymentId: string; kind: OutboxKind },
 ): Promise<OutboxRow[]> {
   const { rows } = await context.database.query<OutboxRow>(
-    `UPDATE outbox SET next_attempt_at = $1
+    `UPDATE outbox SET next_attempt_at = $1, lease_owner = $6
      WHERE id IN (SELECT id FROM outbox
                   WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $2
                     AND ($3::text IS NULL OR (payment_id = $3 AND kind = $4))
@@ -57,6 +58,7 @@ async function claimDue(
       only?.paymentId ?? null,
       only?.kind ?? '',
       context.limits.outboxBatchSizeMax,
+      context.outboxLeaseOwner ?? null,
     ],
   );
   return rows;
@@ -79,12 +81,10 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   const persistent = row.kind === 'bank_order' || row.kind === 'log_entry' || row.kind === 'refund_order';
   if (!persistent && attempts >= context.limits.outboxAttemptsMax) {
     await context.database.transaction(async (sql) => {
-      await sql.query('UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4 WHERE id = $1', [
-        row.id,
-        now.toISOString(),
-        attempts,
-        error,
-      ]);
+      await sql.query(
+        'UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4, lease_owner = NULL WHERE id = $1',
+        [row.id, now.toISOString(), attempts, error],
+      );
       // A mail given up on must not keep the mPIN it carries.
       if (row.kind === 'macro_mail') await eraseRegistrationMail(sql, row.id);
     });
@@ -96,14 +96,14 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   }
   const next = new Date(now.getTime() + retryDelayMs(attempts, context.limits));
   await context.database.query(
-    'UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $1',
+    'UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4, lease_owner = NULL WHERE id = $1',
     [row.id, attempts, error.slice(0, 200), next.toISOString()],
   );
 }
 
 /** The row's next attempt at `at`, without counting one. */
 async function deferAttempt(context: GatewayContext, row: OutboxRow, at: Date): Promise<void> {
-  await context.database.query('UPDATE outbox SET next_attempt_at = $2 WHERE id = $1', [
+  await context.database.query('UPDATE outbox SET next_attempt_at = $2, lease_owner = NULL WHERE id = $1', [
     row.id,
     at.toISOString(),
   ]);
