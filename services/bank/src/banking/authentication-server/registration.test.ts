@@ -20,6 +20,7 @@ import {
   signTestStatement,
   startTestLogin,
   type TestBankingDevice,
+  testKeyStretching,
   testSimAndPhoneId,
 } from './banking.test-helper.ts';
 
@@ -251,6 +252,7 @@ describe('POST /banking/passwords', () => {
           clientRegistrationState: state.clientRegistrationState,
           registrationResponse: start.body.registrationResponse as string,
           password,
+          keyStretching: testKeyStretching,
         }).registrationRecord,
       );
     }
@@ -316,6 +318,7 @@ describe('POST /banking/passwords', () => {
           clientRegistrationState: registration.clientRegistrationState,
           registrationResponse: start.body.registrationResponse as string,
           password: 'the password',
+          keyStretching: testKeyStretching,
         });
         expectRefused(
           await deviceCall(bank, '/banking/passwords/finish', {
