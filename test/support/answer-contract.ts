@@ -1,4 +1,10 @@
-import { type AnswerMismatch, checkAnswersWith, type JsonSchema } from '@mpay/http-server';
+import {
+  type AnswerChecker,
+  type AnswerMismatch,
+  checkAnswersWith,
+  installedAnswerChecker,
+  type JsonSchema,
+} from '@mpay/http-server';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 
 /**
@@ -14,7 +20,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 const compiled = new WeakMap<object, ValidateFunction>();
 const mismatches: AnswerMismatch[] = [];
-let installed = false;
+const checker: AnswerChecker = { validate, report: (mismatch) => mismatches.push(mismatch) };
 
 function validate(schema: JsonSchema, value: unknown): string | undefined {
   let check = compiled.get(schema);
@@ -25,11 +31,15 @@ function validate(schema: JsonSchema, value: unknown): string | undefined {
   return check(value) ? undefined : ajv.errorsText(check.errors).slice(0, 500);
 }
 
-/** Installs the check for the servers created from now on (once per process; idempotent). */
+/**
+ * Installs the check for the servers created from now on (idempotent). A worker runs many files in
+ * one process, and test/shared-worker-setup.ts removes the check before each: a file that installs
+ * it starts with no mismatch of an earlier file's.
+ */
 export function installAnswerContract(): void {
-  if (installed || process.env.MPAY_CHECK_ANSWERS === '0') return;
-  installed = true;
-  checkAnswersWith({ validate, report: (mismatch) => mismatches.push(mismatch) });
+  if (installedAnswerChecker() === checker || process.env.MPAY_CHECK_ANSWERS === '0') return;
+  mismatches.length = 0;
+  checkAnswersWith(checker);
 }
 
 /** The mismatches seen since the last call, as lines (and forgets them). */

@@ -3,6 +3,7 @@ export {
   type AnswerMismatch,
   type AnswerValidator,
   checkAnswersWith,
+  installedAnswerChecker,
 } from './answer-check.ts';
 export {
   type BackgroundLoop,
