@@ -1,3 +1,4 @@
+import { setFetchSource } from '@mpay/http-client';
 import { checkAnswersWith } from '@mpay/http-server';
 
 /**
@@ -6,7 +7,8 @@ import { checkAnswersWith } from '@mpay/http-server';
  * copy are loaded once per worker, not once per file), so what a file may change for the whole
  * process is put back here, and each file starts as it would in a process of its own:
  * - globalThis.fetch: `mpay`'s main() trusts a TLS deployment's CA by replacing it
- *   (trustDeploymentCa), and some suites wrap it to watch calls;
+ *   (trustDeploymentCa), and some suites wrap it to watch calls; and the http-client's fetch
+ *   source, which a TLS platform sets for the process (loadPlatformTls) until it is closed;
  * - the OpenAPI answer check (test/support/answer-contract.ts), installed by the e2e harness for
  *   the servers it starts: off again until a file installs it;
  * - process.env, as the worker started with it.
@@ -18,6 +20,7 @@ holder[pristine] ??= { fetch: globalThis.fetch, env: { ...process.env } };
 const state = holder[pristine];
 
 globalThis.fetch = state.fetch;
+setFetchSource(undefined);
 checkAnswersWith(undefined);
 for (const name of Object.keys(process.env)) if (!(name in state.env)) delete process.env[name];
 for (const [name, value] of Object.entries(state.env)) if (value !== undefined) process.env[name] = value;

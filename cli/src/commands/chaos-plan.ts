@@ -154,10 +154,10 @@ export interface CustomerRate {
 }
 
 /**
- * The customer a lane pays next: the first, from `from` on round the list, whose requests in the
- * last window (`started[i]`, times in ms, oldest first) leave room for one more; else how long
- * until the earliest one has room again. Requests the gateway refused with 429 are not counted
- * by it, nor should they be here: `started` holds the accepted ones' times.
+ * The customer a lane pays next: the first, from `from` on round the list, whose payments in the
+ * last window (`started[i]`, times in ms, in any order) leave room for one more; else how long
+ * until the earliest one has room again. The gateway counts a payment from when it accepts the
+ * request; a lane marks it when it starts and again when it ends, the later of the two.
  */
 export function nextCustomer(
   started: readonly (readonly number[])[],
@@ -169,7 +169,7 @@ export function nextCustomer(
   for (let step = 0; step < started.length; step += 1) {
     const customer = (from + step) % started.length;
     const times = started[customer] ?? [];
-    const inWindow = times.filter((at) => at > nowMs - rate.windowMs);
+    const inWindow = times.filter((at) => at > nowMs - rate.windowMs).sort((a, b) => a - b);
     if (inWindow.length < rate.perWindowMax) return { customer };
     const oldest = inWindow[inWindow.length - rate.perWindowMax] ?? nowMs;
     waitMs = Math.min(waitMs, oldest + rate.windowMs - nowMs + 1);

@@ -229,10 +229,19 @@ class ChaosRun {
           continue;
         }
         nextFrom = next.customer + 1;
-        started[next.customer]?.push(Date.now());
+        const marks = started[next.customer] ?? [];
+        const startedAt = Date.now();
+        marks.push(startedAt);
         const customer = driver.customers[next.customer] as Customer;
         const amountMinor = BigInt(100 + Math.floor(random() * 200));
         await driver.pay(driver.newPayment(customer, amountMinor, 'chaos'));
+        // Accepted at the latest now (after a gateway restart, long after it started); the
+        // marks past the window are dropped, so a long run's lists stay short.
+        const now = Date.now();
+        const kept = marks
+          .map((at) => (at === startedAt ? now : at))
+          .filter((at) => at > now - customerRate.windowMs);
+        marks.splice(0, marks.length, ...kept);
       }
     };
     const ticker = setInterval(() => this.progressLine(plan.length), progressIntervalMs);

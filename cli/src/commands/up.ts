@@ -119,130 +119,134 @@ async function runUpGuarded(flags: Map<string, string>, io: CommandIo): Promise<
   // A reload signal (SIGUSR2, SIGHUP) never ends a TLS platform, not while it starts or stops either
   // (`mpay pki rotate` may send it then).
   const releaseHangups = tls ? holdHangups() : undefined;
-  // MPAY_WEB_TLS_CERT and MPAY_WEB_TLS_KEY: the pages' own (publicly trusted) certificate, checked before anything starts.
-  const webTls = await operatorWebTlsFromEnv(process.env);
-  // Read again on each reload signal, with the same checks.
-  const reloadableWebTls = webTls === undefined ? undefined : reloadableOperatorWebTls(webTls);
-  if (webTls !== undefined && !tls) {
-    throw new MpayError(
-      'CONFIGURATION_INVALID',
-      'MPAY_WEB_TLS_CERT/KEY serve the pages over TLS: leave out --no-tls (MPAY_TLS=0), or unset them',
-    );
-  }
-  if (tls) {
-    // The deployment's CA and every service's certificate, made on first start, renewed when near expiry.
-    const report = await ensurePlatformPki(dataDir);
-    const issued = report.services.filter((service) => service.action !== 'kept').length;
-    if (report.caCreated || issued > 0) {
-      io.stdout(
-        `  TLS: ${report.caCreated ? 'a new deployment CA and ' : ''}${issued} service certificate(s) in ${join(dataDir, 'pki')}\n`,
+  try {
+    // MPAY_WEB_TLS_CERT and MPAY_WEB_TLS_KEY: the pages' own (publicly trusted) certificate, checked before anything starts.
+    const webTls = await operatorWebTlsFromEnv(process.env);
+    // Read again on each reload signal, with the same checks.
+    const reloadableWebTls = webTls === undefined ? undefined : reloadableOperatorWebTls(webTls);
+    if (webTls !== undefined && !tls) {
+      throw new MpayError(
+        'CONFIGURATION_INVALID',
+        'MPAY_WEB_TLS_CERT/KEY serve the pages over TLS: leave out --no-tls (MPAY_TLS=0), or unset them',
       );
     }
+    if (tls) {
+      // The deployment's CA and every service's certificate, made on first start, renewed when near expiry.
+      const report = await ensurePlatformPki(dataDir);
+      const issued = report.services.filter((service) => service.action !== 'kept').length;
+      if (report.caCreated || issued > 0) {
+        io.stdout(
+          `  TLS: ${report.caCreated ? 'a new deployment CA and ' : ''}${issued} service certificate(s) in ${join(dataDir, 'pki')}\n`,
+        );
+      }
+    }
+    const platform = await startPlatform({
+      dataDir,
+      databaseUrl,
+      ports: portsFromEnv(),
+      web: true,
+      progress: (line) => io.stdout(`  ${line}\n`),
+      // MPAY_SMTP_HOST (and _PORT, _SECURE, _USER, _PASS): mail through that relay, not the embedded server.
+      smtpRelay: smtpRelayFromEnv(process.env),
+      // MPAY_SMS_URL and MPAY_SMS_TOKEN: the banks' texts through that HTTP SMS gateway, not the embedded one.
+      smsRelay: smsRelayFromEnv(process.env),
+      // MPAY_MACRO_T_EXP_SECONDS: the macro payment's T_EXP − T_iS (default 300 s).
+      macroLimits: macroLimitsFromEnv(process.env),
+      // --verbose: the services' request logs on stdout, through `io` (a terminal gone, they stop; the platform runs on).
+      logger: flags.has('verbose') ? verboseLogger(io) : false,
+      // --gateways N or MPAY_GATEWAYS: N gateway instances behind one front on the gateway's port (DATABASE_URL only).
+      gateways: gatewaysFromFlags(flags, process.env),
+      // Every port HTTPS with its service's certificate, mutual TLS between institutions (--no-tls, MPAY_TLS=0: plain HTTP).
+      ...(tls ? { tls: { dataDir } } : {}),
+      ...(reloadableWebTls === undefined ? {} : { webTls: reloadableWebTls.pair }),
+      // MPAY_SHOP_CATALOGUE: a JSON file {"products":[{"id","name","price":{"currency","minor":"1250"}}]}.
+      shopCatalogue: process.env.MPAY_SHOP_CATALOGUE
+        ? parseCatalogueJson(await readFile(process.env.MPAY_SHOP_CATALOGUE, 'utf8'))
+        : undefined,
+    });
+    await writeDeployment(dataDir, platform);
+    io.stdout(
+      [
+        `  gateway (FSP ${platform.fsp.id})   ${platform.urls.gateway}`,
+        ...(platform.gateways.length > 1
+          ? [
+              `    front of ${platform.gateways.length} instances    ${platform.urls.gatewayInstances.join(' ')}`,
+            ]
+          : []),
+        `  bank xbank (customers)       ${platform.urls.xbank}`,
+        `  bank ybank (merchants)       ${platform.urls.ybank}`,
+        `  merchant shop (cart, orders) ${platform.urls.merchantShop}   (merchant's token: ${join(dataDir, 'keys', 'merchant-shop-token.json')})`,
+        `  transaction log              ${platform.urls.log}   (${platform.log.origin})`,
+        `  witness                      ${platform.urls.witness}`,
+        `  custody (${platform.custody.context.custody.id}, HSM)  ${platform.urls.custody}   (iMS §5: keys in the HSM, PINs counted)`,
+        platform.mail.server === undefined
+          ? '  mail                         through the SMTP relay MPAY_SMTP_HOST'
+          : `  mail (embedded SMTP)         ${platform.mail.server.secure ? 'smtps://' : ''}${platform.mail.server.host}:${platform.mail.server.port}   (${platform.mail.server.secure ? 'implicit TLS; ' : ''}macro client ids and mPINs; read with npx mpay mail)`,
+        platform.sms.gateway === undefined
+          ? '  sms                          through the HTTP SMS gateway MPAY_SMS_URL'
+          : `  sms (embedded gateway)       ${platform.sms.gateway.url}   (banking login codes and renewal notices; read with npx mpay sms)`,
+        platform.tls === undefined
+          ? '  TLS                          off (--no-tls or MPAY_TLS=0): plain HTTP between the services'
+          : `  TLS (deployment CA)          ${platform.tls.caPath}   (mutual TLS between institutions; curl --cacert)`,
+        '',
+        `  web pages                    ${platform.urls.web}/`,
+        ...(platform.tls === undefined
+          ? []
+          : [
+              webTls === undefined
+                ? `    (the deployment's certificate: trust ${platform.tls.caPath} in the browser, or set MPAY_WEB_TLS_CERT/KEY)`
+                : `    (certificate ${webTls.certPath}: ${webTls.subject}, valid to ${webTls.validTo})`,
+            ]),
+        `    wallet (phone)             ${platform.urls.web}/wallet/`,
+        `    shop                       ${platform.urls.web}/shop/`,
+        `    till                       ${platform.urls.web}/till/`,
+        `    operator console           ${platform.urls.web}/console/`,
+        '',
+        '  demo parties:',
+        `    customer  john.bernard@person.xbank  (+38970123456, PIN ${platform.credentials.customerPin})`,
+        "    custody   mila.novak@person.xbank  (+38970765432, PIN 1357; her key is in custody's HSM)",
+        '    merchant  merkur.trade@merchant.ybank  (paid from xbank through ybank)',
+        '',
+        'Run `npx mpay demo` in another terminal for a payment end to end (`--custody` for iMS §5),',
+        '`npx mpay audit` to check every ledger, `npx mpay settlement` for who owes whom,',
+        '`npx mpay dispute PAYMENT_ID` for the evidence of a payment. Ctrl-C stops.',
+        ...(platform.tls === undefined
+          ? []
+          : [
+              `\`npx mpay pki rotate\` reissues the certificates; this process reloads them on SIGUSR2 or SIGHUP (pid ${process.pid}).`,
+            ]),
+        '',
+      ].join('\n'),
+    );
+    // SIGUSR2 (`mpay pki rotate` and `issue` send it) or SIGHUP: every service's certificate again from
+    // <data>/pki, and the operator's web certificate again from its files, no restart. Each all or nothing,
+    // independently: a refused one keeps its old certificates and says why.
+    const platformTls = platform.tls;
+    const stopReloading =
+      platformTls === undefined
+        ? undefined
+        : onTlsReloadSignal(() => {
+            platformTls.reload().then(
+              (changes) => {
+                for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
+              },
+              (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
+            );
+            reloadableWebTls?.reload().then(
+              (change) => io.stdout(`mpay: ${describeWebTlsReload(change)}\n`),
+              (error: unknown) => io.stderr(`mpay: ${describeWebTlsReloadRefusal(error)}\n`),
+            );
+          });
+    await new Promise<void>((done) => {
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
+    });
+    stopReloading?.();
+    io.stdout('mpay: stopping …\n');
+    await platform.close();
+    return 0;
+  } finally {
+    // Also when the start fails: the hold's listeners are not left on the process.
+    releaseHangups?.();
   }
-  const platform = await startPlatform({
-    dataDir,
-    databaseUrl,
-    ports: portsFromEnv(),
-    web: true,
-    progress: (line) => io.stdout(`  ${line}\n`),
-    // MPAY_SMTP_HOST (and _PORT, _SECURE, _USER, _PASS): mail through that relay, not the embedded server.
-    smtpRelay: smtpRelayFromEnv(process.env),
-    // MPAY_SMS_URL and MPAY_SMS_TOKEN: the banks' texts through that HTTP SMS gateway, not the embedded one.
-    smsRelay: smsRelayFromEnv(process.env),
-    // MPAY_MACRO_T_EXP_SECONDS: the macro payment's T_EXP − T_iS (default 300 s).
-    macroLimits: macroLimitsFromEnv(process.env),
-    // --verbose: the services' request logs on stdout, through `io` (a terminal gone, they stop; the platform runs on).
-    logger: flags.has('verbose') ? verboseLogger(io) : false,
-    // --gateways N or MPAY_GATEWAYS: N gateway instances behind one front on the gateway's port (DATABASE_URL only).
-    gateways: gatewaysFromFlags(flags, process.env),
-    // Every port HTTPS with its service's certificate, mutual TLS between institutions (--no-tls, MPAY_TLS=0: plain HTTP).
-    ...(tls ? { tls: { dataDir } } : {}),
-    ...(reloadableWebTls === undefined ? {} : { webTls: reloadableWebTls.pair }),
-    // MPAY_SHOP_CATALOGUE: a JSON file {"products":[{"id","name","price":{"currency","minor":"1250"}}]}.
-    shopCatalogue: process.env.MPAY_SHOP_CATALOGUE
-      ? parseCatalogueJson(await readFile(process.env.MPAY_SHOP_CATALOGUE, 'utf8'))
-      : undefined,
-  });
-  await writeDeployment(dataDir, platform);
-  io.stdout(
-    [
-      `  gateway (FSP ${platform.fsp.id})   ${platform.urls.gateway}`,
-      ...(platform.gateways.length > 1
-        ? [
-            `    front of ${platform.gateways.length} instances    ${platform.urls.gatewayInstances.join(' ')}`,
-          ]
-        : []),
-      `  bank xbank (customers)       ${platform.urls.xbank}`,
-      `  bank ybank (merchants)       ${platform.urls.ybank}`,
-      `  merchant shop (cart, orders) ${platform.urls.merchantShop}   (merchant's token: ${join(dataDir, 'keys', 'merchant-shop-token.json')})`,
-      `  transaction log              ${platform.urls.log}   (${platform.log.origin})`,
-      `  witness                      ${platform.urls.witness}`,
-      `  custody (${platform.custody.context.custody.id}, HSM)  ${platform.urls.custody}   (iMS §5: keys in the HSM, PINs counted)`,
-      platform.mail.server === undefined
-        ? '  mail                         through the SMTP relay MPAY_SMTP_HOST'
-        : `  mail (embedded SMTP)         ${platform.mail.server.secure ? 'smtps://' : ''}${platform.mail.server.host}:${platform.mail.server.port}   (${platform.mail.server.secure ? 'implicit TLS; ' : ''}macro client ids and mPINs; read with npx mpay mail)`,
-      platform.sms.gateway === undefined
-        ? '  sms                          through the HTTP SMS gateway MPAY_SMS_URL'
-        : `  sms (embedded gateway)       ${platform.sms.gateway.url}   (banking login codes and renewal notices; read with npx mpay sms)`,
-      platform.tls === undefined
-        ? '  TLS                          off (--no-tls or MPAY_TLS=0): plain HTTP between the services'
-        : `  TLS (deployment CA)          ${platform.tls.caPath}   (mutual TLS between institutions; curl --cacert)`,
-      '',
-      `  web pages                    ${platform.urls.web}/`,
-      ...(platform.tls === undefined
-        ? []
-        : [
-            webTls === undefined
-              ? `    (the deployment's certificate: trust ${platform.tls.caPath} in the browser, or set MPAY_WEB_TLS_CERT/KEY)`
-              : `    (certificate ${webTls.certPath}: ${webTls.subject}, valid to ${webTls.validTo})`,
-          ]),
-      `    wallet (phone)             ${platform.urls.web}/wallet/`,
-      `    shop                       ${platform.urls.web}/shop/`,
-      `    till                       ${platform.urls.web}/till/`,
-      `    operator console           ${platform.urls.web}/console/`,
-      '',
-      '  demo parties:',
-      `    customer  john.bernard@person.xbank  (+38970123456, PIN ${platform.credentials.customerPin})`,
-      "    custody   mila.novak@person.xbank  (+38970765432, PIN 1357; her key is in custody's HSM)",
-      '    merchant  merkur.trade@merchant.ybank  (paid from xbank through ybank)',
-      '',
-      'Run `npx mpay demo` in another terminal for a payment end to end (`--custody` for iMS §5),',
-      '`npx mpay audit` to check every ledger, `npx mpay settlement` for who owes whom,',
-      '`npx mpay dispute PAYMENT_ID` for the evidence of a payment. Ctrl-C stops.',
-      ...(platform.tls === undefined
-        ? []
-        : [
-            `\`npx mpay pki rotate\` reissues the certificates; this process reloads them on SIGUSR2 or SIGHUP (pid ${process.pid}).`,
-          ]),
-      '',
-    ].join('\n'),
-  );
-  // SIGUSR2 (`mpay pki rotate` and `issue` send it) or SIGHUP: every service's certificate again from
-  // <data>/pki, and the operator's web certificate again from its files, no restart. Each all or nothing,
-  // independently: a refused one keeps its old certificates and says why.
-  const platformTls = platform.tls;
-  const stopReloading =
-    platformTls === undefined
-      ? undefined
-      : onTlsReloadSignal(() => {
-          platformTls.reload().then(
-            (changes) => {
-              for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
-            },
-            (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
-          );
-          reloadableWebTls?.reload().then(
-            (change) => io.stdout(`mpay: ${describeWebTlsReload(change)}\n`),
-            (error: unknown) => io.stderr(`mpay: ${describeWebTlsReloadRefusal(error)}\n`),
-          );
-        });
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  stopReloading?.();
-  io.stdout('mpay: stopping …\n');
-  await platform.close();
-  releaseHangups?.();
-  return 0;
 }

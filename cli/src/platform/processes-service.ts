@@ -324,6 +324,8 @@ async function startGateway(context: ServiceContext): Promise<Running> {
   const macroLimits = macroLimitsFromEnv(process.env);
   const gateway = await createGatewayService({
     database,
+    // A restart of this process takes back at once the outbox rows its killed start was delivering.
+    instanceName: 'gateway',
     fsp: secrets.fsp,
     operatorToken: secrets.operatorToken,
     transactionLog: transactionLogOf(context),

@@ -306,6 +306,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     createGateway({
       ...(tls === undefined ? {} : { tls: tls.server('gateway') }),
       database: gatewayDatabase,
+      // Its outbox leases are its own: a restart takes back what its killed start was delivering.
+      instanceName: 'gateway',
       fsp,
       operatorToken,
       transactionLog: {

@@ -24,7 +24,7 @@ import { MpinServer } from './macro/mpin.ts';
 import { registerMacroRoutes, runMacroDueWork } from './macro/routes.ts';
 import { forgetStaleMacroState } from './macro/store.ts';
 import { runOutboxRound } from './outbox/deliver.ts';
-import { defaultGatewayInstanceName, startOutboxLeases } from './outbox/lease-owner.ts';
+import { startOutboxLeases } from './outbox/lease-owner.ts';
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
 import { expiredPaymentIds } from './payments/store.ts';
@@ -49,9 +49,10 @@ export interface GatewayServiceOptions {
   readonly database: Database;
   readonly fsp: FspIdentity;
   /**
-   * This instance's name on its database (default `gateway`), the same at every start: a start
-   * hands back at once the outbox rows its last start was delivering when it ended (a crash), instead
-   * of after their lease. Several instances on one database need a name each (outbox/lease-owner.ts).
+   * This instance's name on its database, the same at every start (`mpay up` names its gateway
+   * `gateway`, further instances `gateway-2`, …): a start hands back at once the outbox rows its last
+   * start was delivering when it ended (a crash), instead of after their lease. Instances on one
+   * database need a name each (outbox/lease-owner.ts). None: the rows it claims wait out their lease.
    */
   readonly instanceName?: string;
   readonly limits?: Partial<GatewayLimits>;
@@ -165,11 +166,10 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   const limits = createGatewayLimits(options.limits);
   await migrate(options.database, await readMigrations(gatewayMigrationsFolder));
   const clock = options.clock ?? (() => new Date());
-  const leases = await startOutboxLeases(
-    options.database,
-    options.instanceName ?? defaultGatewayInstanceName,
-    clock(),
-  );
+  const leases =
+    options.instanceName === undefined
+      ? undefined
+      : await startOutboxLeases(options.database, options.instanceName, clock());
   const app = createHttpServer({
     name: 'gateway',
     logger: options.logger ?? false,
@@ -180,7 +180,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     readiness: [{ name: 'database', check: () => context.database.query('SELECT 1') }],
   });
   const log: Logger = app.log;
-  if (leases.released > 0)
+  if (leases !== undefined && leases.released > 0)
     log.info({ released: leases.released }, 'outbox rows the last start was delivering are due again');
   let running: Promise<void> = Promise.resolve();
   let pending = false;
@@ -207,7 +207,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     securityPolicy: options.securityPolicy ?? defaultSecurityPolicy,
     log,
     clock,
-    outboxLeaseOwner: leases.bootId,
+    outboxLeaseOwner: leases?.bootId,
     transactionLog: options.transactionLog,
     // Coalesced: many commits in a burst ask for one outbox round after the current one.
     kickOutbox: () => {

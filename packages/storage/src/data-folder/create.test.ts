@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../open.ts';
 import { readControlFile } from './checksums.ts';
-import { createDataFolder } from './create.ts';
+import { createDataFolder, forgetNewClusterTemplate } from './create.ts';
 import { temporaryFolder } from './folders.test-helper.ts';
 
 let root: { path: string; remove(): Promise<void> };
 
 beforeAll(async () => {
   root = await temporaryFolder('storage-create');
+  // This worker may have made a folder for another file within the minute: start from initdb.
+  forgetNewClusterTemplate();
 });
 afterAll(async () => {
   await root?.remove();

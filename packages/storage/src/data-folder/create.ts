@@ -39,6 +39,13 @@ function keepTemplateFor(ms: number): void {
   forgetTemplate.unref();
 }
 
+/** Forgets the new-cluster files now: the next folder runs initdb (and is kept again). */
+export function forgetNewClusterTemplate(): void {
+  if (forgetTemplate !== undefined) clearTimeout(forgetTemplate);
+  forgetTemplate = undefined;
+  template = undefined;
+}
+
 async function readClusterFiles(folder: string): Promise<ClusterFiles> {
   const directories: { relative: string; mode: number }[] = [];
   const files: { relative: string; mode: number; bytes: Buffer }[] = [];

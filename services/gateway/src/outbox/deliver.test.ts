@@ -241,16 +241,30 @@ describe('the outbox', () => {
     expect(hook.requests[2]?.headers['mpay-delivery-id']).toBe(killedRow.id);
     expect((await rowNow(killedRow)).deliveredAt).not.toBeNull();
     expect((await rowNow(otherRow)).deliveredAt).toBeNull();
-    // Another start of `gateway` hands back nothing of `gateway-2`'s: that start is still its current one.
+    // Another start of `gateway` hands back nothing of `gateway-2`'s, whose start is still its current one.
+    expect((await startOutboxLeases(gateway.database, 'gateway', gateway.now())).released).toBe(0);
+    // A start whose place was taken (still running, wrongly) stamps no owner on what it claims: the
+    // next start of `gateway` does not take that row from it; the row keeps its lease.
+    const replaced = await webhookRow();
+    hook.answer = () => 'hang';
+    const replacedRound = runOutboxRound({ ...gateway.context, outboxLeaseOwner: killed.bootId });
+    await until(() => hook.requests.length === 4);
+    const owner = await gateway.database.query<{ lease_owner: string | null }>(
+      'SELECT lease_owner::text AS lease_owner FROM outbox WHERE id = $1',
+      [replaced.id],
+    );
+    expect(owner.rows).toEqual([{ lease_owner: null }]);
     expect((await startOutboxLeases(gateway.database, 'gateway', gateway.now())).released).toBe(0);
     hook.release({ status: 204 });
-    expect(await Promise.all([killedRound, otherRound])).toEqual([1, 1]);
+    expect(await Promise.all([killedRound, otherRound, replacedRound])).toEqual([1, 1, 1]);
     expect((await rowNow(otherRow)).deliveredAt).not.toBeNull();
   });
 
-  it('refuses an instance name that is not a plain lowercase name', async () => {
+  it('refuses an instance name that is not a plain lowercase name (CONFIGURATION_INVALID)', async () => {
     for (const name of ['', 'Gateway', 'gateway 2', 'x'.repeat(64), 'gateway;drop'])
-      await expect(startOutboxLeases(gateway.database, name, gateway.now())).rejects.toThrow(RangeError);
+      await expect(startOutboxLeases(gateway.database, name, gateway.now())).rejects.toMatchObject({
+        code: 'CONFIGURATION_INVALID',
+      });
   });
 
   describe('bank orders', () => {

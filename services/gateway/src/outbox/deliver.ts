@@ -46,7 +46,8 @@ async function claimDue(
   only?: { paymentId: string; kind: OutboxKind },
 ): Promise<OutboxRow[]> {
   const { rows } = await context.database.query<OutboxRow>(
-    `UPDATE outbox SET next_attempt_at = $1, lease_owner = $6
+    `UPDATE outbox SET next_attempt_at = $1,
+       lease_owner = (SELECT boot_id FROM outbox_instances WHERE boot_id = $6::uuid)
      WHERE id IN (SELECT id FROM outbox
                   WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $2
                     AND ($3::text IS NULL OR (payment_id = $3 AND kind = $4))
@@ -82,8 +83,9 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   if (!persistent && attempts >= context.limits.outboxAttemptsMax) {
     await context.database.transaction(async (sql) => {
       await sql.query(
-        'UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4, lease_owner = NULL WHERE id = $1',
-        [row.id, now.toISOString(), attempts, error],
+        `UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4,
+           lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
+        [row.id, now.toISOString(), attempts, error, context.outboxLeaseOwner ?? null],
       );
       // A mail given up on must not keep the mPIN it carries.
       if (row.kind === 'macro_mail') await eraseRegistrationMail(sql, row.id);
@@ -96,17 +98,18 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   }
   const next = new Date(now.getTime() + retryDelayMs(attempts, context.limits));
   await context.database.query(
-    'UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4, lease_owner = NULL WHERE id = $1',
-    [row.id, attempts, error.slice(0, 200), next.toISOString()],
+    `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4,
+       lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
+    [row.id, attempts, error.slice(0, 200), next.toISOString(), context.outboxLeaseOwner ?? null],
   );
 }
 
 /** The row's next attempt at `at`, without counting one. */
 async function deferAttempt(context: GatewayContext, row: OutboxRow, at: Date): Promise<void> {
-  await context.database.query('UPDATE outbox SET next_attempt_at = $2, lease_owner = NULL WHERE id = $1', [
-    row.id,
-    at.toISOString(),
-  ]);
+  await context.database.query(
+    'UPDATE outbox SET next_attempt_at = $2, lease_owner = NULLIF(lease_owner, $3::uuid) WHERE id = $1',
+    [row.id, at.toISOString(), context.outboxLeaseOwner ?? null],
+  );
 }
 
 /** A payment's event for its customer's device (undefined: nothing to send now), encrypted to the binding's key. */

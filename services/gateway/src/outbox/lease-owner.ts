@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import { MpayError } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 
 /** A gateway instance's name on its database: what stays the same from one start to the next. */
 export const gatewayInstanceNamePattern = /^[a-z][a-z0-9-]{0,62}$/;
 
-/** The instance name of a gateway that is given none (the only instance of a deployment). */
-export const defaultGatewayInstanceName = 'gateway';
-
 /**
  * This start of the gateway instance `name` as the owner of the outbox rows it
- * claims (their `lease_owner`): its last start's place is taken, and the rows
+ * claims (their `lease_owner`): it takes its last start's place, and the rows
  * that start still held (it was killed while delivering them) are due now,
- * instead of once their lease runs out. Two instances must never run under one
- * name: each start would take the other's rows (delivered twice then, which
- * every delivery tolerates, as after any crash). Returns the new boot id and
- * how many rows were handed back.
+ * instead of once their lease runs out. Rows of other instances are not
+ * touched, and a start whose place was taken stamps no owner on what it claims
+ * afterwards (claimDue), so its rows keep their lease. Two instances must never
+ * run under one name: each start would take the other's rows (delivered twice
+ * then, which every delivery tolerates, as after any crash). Returns the new
+ * boot id and how many rows were handed back.
  */
 export async function startOutboxLeases(
   database: Database,
@@ -22,21 +22,29 @@ export async function startOutboxLeases(
   now: Date,
 ): Promise<{ readonly bootId: string; readonly released: number }> {
   if (!gatewayInstanceNamePattern.test(name))
-    throw new RangeError(`gateway instance name ${JSON.stringify(name)}: give ${gatewayInstanceNamePattern}`);
+    throw new MpayError(
+      'CONFIGURATION_INVALID',
+      `gateway instance name ${JSON.stringify(name)}: give 1-63 of a-z, 0-9 and -, starting with a letter`,
+    );
   const bootId = randomUUID();
   const released = await database.transaction(async (sql) => {
+    // Locked until this start is registered: two starts under one name take turns.
+    const { rows } = await sql.query<{ boot_id: string }>(
+      'SELECT boot_id::text AS boot_id FROM outbox_instances WHERE name = $1 FOR UPDATE',
+      [name],
+    );
     await sql.query(
       `INSERT INTO outbox_instances (name, boot_id, started_at) VALUES ($1, $2, $3)
        ON CONFLICT (name) DO UPDATE SET boot_id = EXCLUDED.boot_id, started_at = EXCLUDED.started_at`,
       [name, bootId, now.toISOString()],
     );
-    // Rows leased to a start that is no instance's current one: that start ended without finishing them.
+    const previous = rows[0]?.boot_id;
+    if (previous === undefined) return 0;
+    // The rows the last start of this instance held: it ended without finishing them.
     const { rowCount } = await sql.query(
       `UPDATE outbox SET next_attempt_at = $1, lease_owner = NULL
-       WHERE delivered_at IS NULL AND abandoned_at IS NULL AND lease_owner IS NOT NULL
-         AND next_attempt_at > $1
-         AND NOT EXISTS (SELECT 1 FROM outbox_instances i WHERE i.boot_id = outbox.lease_owner)`,
-      [now.toISOString()],
+       WHERE delivered_at IS NULL AND abandoned_at IS NULL AND lease_owner = $2 AND next_attempt_at > $1`,
+      [now.toISOString(), previous],
     );
     return rowCount;
   });
