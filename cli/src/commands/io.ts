@@ -32,3 +32,16 @@ export function parseFlags(args: readonly string[]): { flags: Map<string, string
   }
   return { flags, positional };
 }
+
+/**
+ * How `mpay up` runs once started: until the process is asked to stop (Ctrl-C, SIGTERM), then
+ * says so and runs `stop`.
+ */
+export async function serveUntilStopSignal(io: CommandIo, stop: () => Promise<void>): Promise<void> {
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  io.stdout('mpay: stopping …\n');
+  await stop();
+}

@@ -9,7 +9,7 @@ import {
   holdHangups,
   onTlsReloadSignal,
 } from '../platform/tls.ts';
-import type { CommandIo } from './io.ts';
+import { type CommandIo, serveUntilStopSignal } from './io.ts';
 
 /** Restarts of one service process after crashes of its own, before the supervisor gives up on it. */
 const crashRestartsMax = 5;
@@ -30,81 +30,84 @@ export async function runUpProcesses(
   // A reload signal (SIGUSR2, SIGHUP) never ends a TLS platform, not while it starts or stops either
   // (`mpay pki rotate` may send it then).
   const releaseHangups = tls ? holdHangups() : undefined;
-  const databaseUrl = process.env.DATABASE_URL;
-  io.stdout(
-    `mpay: starting each service in its own process on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
-  );
-  const crashes = new Map<PlatformProcessName, number>();
-  let platform: ProcessPlatform | undefined;
-  const onUnexpectedExit = (service: PlatformProcessName, how: string) => {
-    const count = (crashes.get(service) ?? 0) + 1;
-    crashes.set(service, count);
-    io.stderr(`mpay: ${service} exited by itself (${how})\n`);
-    if (count > crashRestartsMax || platform === undefined) return;
-    io.stdout(`mpay: starting ${service} again (${count} of ${crashRestartsMax}) …\n`);
-    platform.restart(service).then(
-      () => io.stdout(`mpay: ${service} is up again\n`),
-      (error: unknown) => io.stderr(`mpay: ${service} did not start again: ${String(error)}\n`),
+  try {
+    const databaseUrl = process.env.DATABASE_URL;
+    io.stdout(
+      `mpay: starting each service in its own process on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
     );
-  };
-  platform = await ProcessPlatform.start({
-    dataDir,
-    databaseUrl,
-    ports,
-    smtpRelay: smtpRelayFromEnv(process.env),
-    smsRelay: smsRelayFromEnv(process.env),
-    logger: verbose ? { level: 'info' } : false,
-    onUnexpectedExit,
-    tls,
-    // Each service process's reload (passed on below); with --verbose its own stderr line says it already,
-    // and only the supervisor's word on one still starting is printed here.
-    onTlsReload: (service: string, line: string) => {
-      if (!verbose || line === deferredReloadLine) io.stdout(`mpay: [${service}] ${line}\n`);
-    },
-    ...(verbose ? { onOutput: (service: string, line: string) => io.stdout(`[${service}] ${line}\n`) } : {}),
-  });
-  const urls = platform.urls;
-  const pid = (name: PlatformProcessName) => `pid ${platform?.pidOf(name) ?? '-'}`;
-  io.stdout(
-    [
-      `  gateway (FSP ${platform.secrets.fsp.id})   ${urls.gateway}   (${pid('gateway')})`,
-      `  bank xbank (customers)       ${urls.xbank}   (${pid('xbank')})`,
-      `  bank ybank (merchants)       ${urls.ybank}   (${pid('ybank')})`,
-      `  merchant shop                ${urls.merchantShop}   (${pid('merchant_shop')}; token ${join(dataDir, 'keys', 'merchant-shop-token.json')})`,
-      `  transaction log              ${urls.log}   (${pid('log')}, ${platform.origin})`,
-      `  witness                      ${urls.witness}   (${pid('witness')})`,
-      `  custody (${platform.secrets.custodyId}, HSM)  ${urls.custody}   (${pid('custody')})`,
-      `  mail and sms                 in this process (${process.pid}): ${platform.layout.smtp.host}:${platform.layout.smtp.port}, ${platform.layout.sms.url}`,
-      platform.tls === undefined
-        ? '  TLS                          off (--no-tls or MPAY_TLS=0): plain HTTP between the services'
-        : `  TLS (deployment CA)          ${platform.tls.caPath}   (mutual TLS between institutions; curl --cacert)`,
-      '  web pages                    not served with --processes (use `mpay up`)',
-      '',
-      'Each service is its own process: `kill -9` one and this supervisor starts it again.',
-      '`npx mpay audit`, `npx mpay demo`, `npx mpay dispute` work as with `mpay up`. Ctrl-C stops.',
-      '',
-    ].join('\n'),
-  );
-  // SIGUSR2 (`mpay pki rotate` and `issue` send it) or SIGHUP: passed on to every service process, each
-  // reloads its certificate (one still starting once it is ready); and this process's own (the mail
-  // server's and the SMS gateway's).
-  const stopReloading = tls
-    ? onTlsReloadSignal(() => {
-        platform?.reloadTls().then(
-          (changes) => {
-            for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
-          },
-          (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
-        );
-      })
-    : undefined;
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  stopReloading?.();
-  io.stdout('mpay: stopping …\n');
-  await platform.close();
-  releaseHangups?.();
-  return 0;
+    const crashes = new Map<PlatformProcessName, number>();
+    let platform: ProcessPlatform | undefined;
+    const onUnexpectedExit = (service: PlatformProcessName, how: string) => {
+      const count = (crashes.get(service) ?? 0) + 1;
+      crashes.set(service, count);
+      io.stderr(`mpay: ${service} exited by itself (${how})\n`);
+      if (count > crashRestartsMax || platform === undefined) return;
+      io.stdout(`mpay: starting ${service} again (${count} of ${crashRestartsMax}) …\n`);
+      platform.restart(service).then(
+        () => io.stdout(`mpay: ${service} is up again\n`),
+        (error: unknown) => io.stderr(`mpay: ${service} did not start again: ${String(error)}\n`),
+      );
+    };
+    platform = await ProcessPlatform.start({
+      dataDir,
+      databaseUrl,
+      ports,
+      smtpRelay: smtpRelayFromEnv(process.env),
+      smsRelay: smsRelayFromEnv(process.env),
+      logger: verbose ? { level: 'info' } : false,
+      onUnexpectedExit,
+      tls,
+      // Each service process's reload (passed on below); with --verbose its own stderr line says it already,
+      // and only the supervisor's word on one still starting is printed here.
+      onTlsReload: (service: string, line: string) => {
+        if (!verbose || line === deferredReloadLine) io.stdout(`mpay: [${service}] ${line}\n`);
+      },
+      ...(verbose
+        ? { onOutput: (service: string, line: string) => io.stdout(`[${service}] ${line}\n`) }
+        : {}),
+    });
+    const urls = platform.urls;
+    const pid = (name: PlatformProcessName) => `pid ${platform?.pidOf(name) ?? '-'}`;
+    io.stdout(
+      [
+        `  gateway (FSP ${platform.secrets.fsp.id})   ${urls.gateway}   (${pid('gateway')})`,
+        `  bank xbank (customers)       ${urls.xbank}   (${pid('xbank')})`,
+        `  bank ybank (merchants)       ${urls.ybank}   (${pid('ybank')})`,
+        `  merchant shop                ${urls.merchantShop}   (${pid('merchant_shop')}; token ${join(dataDir, 'keys', 'merchant-shop-token.json')})`,
+        `  transaction log              ${urls.log}   (${pid('log')}, ${platform.origin})`,
+        `  witness                      ${urls.witness}   (${pid('witness')})`,
+        `  custody (${platform.secrets.custodyId}, HSM)  ${urls.custody}   (${pid('custody')})`,
+        `  mail and sms                 in this process (${process.pid}): ${platform.layout.smtp.host}:${platform.layout.smtp.port}, ${platform.layout.sms.url}`,
+        platform.tls === undefined
+          ? '  TLS                          off (--no-tls or MPAY_TLS=0): plain HTTP between the services'
+          : `  TLS (deployment CA)          ${platform.tls.caPath}   (mutual TLS between institutions; curl --cacert)`,
+        '  web pages                    not served with --processes (use `mpay up`)',
+        '',
+        'Each service is its own process: `kill -9` one and this supervisor starts it again.',
+        '`npx mpay audit`, `npx mpay demo`, `npx mpay dispute` work as with `mpay up`. Ctrl-C stops.',
+        '',
+      ].join('\n'),
+    );
+    // SIGUSR2 (`mpay pki rotate` and `issue` send it) or SIGHUP: passed on to every service process, each
+    // reloads its certificate (one still starting once it is ready); and this process's own (the mail
+    // server's and the SMS gateway's).
+    const stopReloading = tls
+      ? onTlsReloadSignal(() => {
+          platform?.reloadTls().then(
+            (changes) => {
+              for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
+            },
+            (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
+          );
+        })
+      : undefined;
+    await serveUntilStopSignal(io, async () => {
+      stopReloading?.();
+      await platform.close();
+    });
+    return 0;
+  } finally {
+    // Also when the start fails: the hold's listeners are not left on the process.
+    releaseHangups?.();
+  }
 }

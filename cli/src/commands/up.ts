@@ -23,7 +23,7 @@ import {
   reloadableOperatorWebTls,
 } from '../platform/web-tls.ts';
 import { type Deployment, dataDirOf } from './deployment.ts';
-import type { CommandIo } from './io.ts';
+import { type CommandIo, serveUntilStopSignal } from './io.ts';
 import { ensurePlatformPki } from './pki-platform.ts';
 
 export { macroLimitsFromEnv } from '../platform/macro-limits.ts';
@@ -237,13 +237,10 @@ async function runUpGuarded(flags: Map<string, string>, io: CommandIo): Promise<
               (error: unknown) => io.stderr(`mpay: ${describeWebTlsReloadRefusal(error)}\n`),
             );
           });
-    await new Promise<void>((done) => {
-      process.once('SIGINT', done);
-      process.once('SIGTERM', done);
+    await serveUntilStopSignal(io, async () => {
+      stopReloading?.();
+      await platform.close();
     });
-    stopReloading?.();
-    io.stdout('mpay: stopping …\n');
-    await platform.close();
     return 0;
   } finally {
     // Also when the start fails: the hold's listeners are not left on the process.
