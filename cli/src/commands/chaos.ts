@@ -54,7 +54,8 @@ export const chaosDeadlines = Object.freeze({
 const openingMinor = 1_000_00n;
 /**
  * The gateway's rate per customer as the chaos platform runs it (its defaults), with 5 s more
- * window: a lane counts a payment from when it starts, the gateway a little later.
+ * window: a lane marks a payment when it starts and moves the mark to when it ends, and the
+ * gateway counts it from when it accepted it, in between; the margin covers clocks read apart.
  */
 const customerRate = Object.freeze({
   perWindowMax: defaultGatewayLimits.paymentRequestsPerCustomerMax,
@@ -218,7 +219,7 @@ class ChaosRun {
     const runEnd = this.began + options.durationSeconds * 1000;
     const more = () =>
       (Date.now() < runEnd || !killsDone) && driver.payments.length < chaosLimits.paymentsMax;
-    // When each customer's payments started, to keep within the gateway's rate per customer.
+    // Each customer's payments in the window (marked at start, moved to the end), to keep within its rate.
     const started: number[][] = driver.customers.map(() => []);
     let nextFrom = 0;
     const lane = async () => {
