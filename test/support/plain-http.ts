@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { requestDeadlineMs, within } from './deadlines.ts';
+import { socketClosed } from './socket-closed.ts';
 
 /**
  * What a port on loopback sends back to a plain HTTP request (`GET /health`) before it closes the
@@ -12,6 +12,6 @@ export async function plainHttpAnswerOf(port: number): Promise<string> {
   socket.end('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  await within(once(socket, 'close'), { deadlineMs: requestDeadlineMs, what: 'the TLS port to close' });
+  await socketClosed(socket, 'the TLS port to close');
   return Buffer.concat(chunks).toString('latin1');
 }
