@@ -28,9 +28,10 @@
  * a prepared plan always resolves the same schema.
  */
 
-import { type PGlite, protocol, types } from '@electric-sql/pglite';
+import { type PGlite, types } from '@electric-sql/pglite';
 import { prepareValue } from 'pg/lib/utils.js';
 import { planInvalid, rolledBackAtCommit } from './database.ts';
+import { FrontendMessages, type WireValue } from './pglite-wire.ts';
 
 /** Texts prepared per database; any text beyond is parsed each time (dynamic texts cannot fill memory). */
 export const preparedStatementsMax = 512;
@@ -99,16 +100,6 @@ interface DatabaseErrorLike extends Error {
   query?: string;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 export interface PgliteRows<Row> {
   readonly rows: Row[];
   readonly affectedRows?: number | undefined;
@@ -120,6 +111,8 @@ export class PgliteStatements {
   /** Names given up on (their plan stood no more), closed in the engine with the next statement. */
   #stale: string[] = [];
   #nextName = 0;
+  /** The messages of the call being sent: written and taken with no await between, so calls never mix. */
+  readonly #wire = new FrontendMessages();
 
   constructor(pglite: PGlite) {
     this.#pglite = pglite;
@@ -178,7 +171,7 @@ export class PgliteStatements {
 
   async #simple(script: string): Promise<readonly Message[]> {
     if (this.#pglite.closed || !this.#pglite.ready) throw new Error('PGlite is closed');
-    const messages = (await this.#pglite.execProtocolStream(protocol.serialize.query(script), {
+    const messages = (await this.#pglite.execProtocolStream(this.#wire.query(script).take(), {
       syncToFs: false,
       throwOnError: false,
     })) as Message[];
@@ -209,32 +202,26 @@ export class PgliteStatements {
 
   async #run<Row>(
     text: string,
-    values: readonly (string | Uint8Array | null)[],
+    values: readonly WireValue[],
     inTransaction: boolean,
     mayPrepareAgain: boolean,
   ): Promise<PgliteRows<Row>> {
     if (this.#pglite.closed || !this.#pglite.ready) throw new Error('PGlite is closed');
-    const { serialize } = protocol;
-    const parts: Uint8Array[] = [];
+    const wire = this.#wire;
     // Closing a prepared statement is not transactional; outside a transaction nothing can abort it.
-    if (!inTransaction)
-      for (const name of this.#stale.splice(0)) parts.push(serialize.close({ type: 'S', name }));
+    if (!inTransaction) for (const name of this.#stale.splice(0)) wire.closeStatement(name);
     const prepared = this.#names.get(text);
     let preparing: string | undefined;
     if (prepared === undefined) {
       if (this.#names.size < preparedStatementsMax) preparing = `mpay_${this.#nextName++}`;
-      parts.push(
-        serialize.parse({ ...(preparing === undefined ? {} : { name: preparing }), text, types: [] }),
-      );
+      wire.parse(preparing ?? '', text);
     }
-    const statement = prepared ?? preparing ?? '';
-    parts.push(
-      serialize.bind({ statement, values: [...values] }),
-      serialize.describe({ type: 'P' }),
-      serialize.execute({}),
-      serialize.sync(),
-    );
-    const messages = (await this.#pglite.execProtocolStream(concat(parts), {
+    wire
+      .bind(prepared ?? preparing ?? '', values)
+      .describePortal()
+      .execute()
+      .sync();
+    const messages = (await this.#pglite.execProtocolStream(wire.take(), {
       syncToFs: false,
       throwOnError: false,
     })) as Message[];
