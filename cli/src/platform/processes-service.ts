@@ -273,6 +273,7 @@ async function startCustody(context: ServiceContext): Promise<Running> {
     backgroundIntervalMs: layout.backgroundIntervalMs,
     metricsToken: secrets.operatorToken,
     tls: context.tls?.server('custody'),
+    instanceName: 'custody',
   });
   const url = await custody.listen(layout.ports.custody, '127.0.0.1');
   return {
@@ -397,6 +398,7 @@ async function startMerchantShop(context: ServiceContext): Promise<Running> {
     logger: layout.logger,
     backgroundIntervalMs: layout.backgroundIntervalMs,
     tls: context.tls?.server('shop'),
+    instanceName: 'shop',
   });
   const url = await shop.listen(layout.ports.merchantShop, '127.0.0.1');
   return {

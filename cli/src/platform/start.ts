@@ -281,6 +281,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
       backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
       metricsToken: operatorToken,
+      // Its restart takes back at once what its killed start was sending (as the gateway's).
+      instanceName: 'custody',
     }),
   );
   const custodyUrl = await as('custody', () => custody.listen(options.ports?.custody ?? 0, '127.0.0.1'));
@@ -372,6 +374,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       logger: options.logger ?? false,
       backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
       backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
+      instanceName: 'shop',
     }),
   );
   const merchantShopUrl = await as('shop', () =>

@@ -1,6 +1,7 @@
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Hsm, type HsmOptions } from './hsm.ts';
+import { heldModule } from './pkcs11/module.ts';
 import { ensureSoftHsmToken } from './soft-hsm/ensure-token.ts';
 
 /**
@@ -19,4 +20,9 @@ export async function openSharedTestHsm(
 ): Promise<{ readonly hsm: Hsm; readonly options: HsmOptions & { readonly configPath: string } }> {
   const options = await ensureSoftHsmToken({ directory: sharedTestHsmDirectory(), tokenLabel });
   return { hsm: Hsm.open(options), options };
+}
+
+/** How many open `Hsm`s (and token set-ups under way) of this process hold the library at `modulePath`. */
+export function moduleHoldersOf(modulePath: string): number {
+  return heldModule(modulePath)?.holders ?? 0;
 }

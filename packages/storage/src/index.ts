@@ -21,6 +21,7 @@ export {
   type StopListening,
 } from './notifications.ts';
 export { type OpenDatabaseOptions, openDatabase } from './open.ts';
+export { outboxInstanceNamePattern, startOutboxLeases } from './outbox-leases.ts';
 export { createMissingDataFolders } from './pglite.ts';
 export { dropPostgresSchema, withPostgresBackendPid } from './postgres.ts';
 export { processStartTicks, processStillRuns } from './process-identity.ts';

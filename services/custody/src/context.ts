@@ -49,6 +49,12 @@ export interface CustodyContext {
   readonly limits: CustodyLimits;
   readonly log: Logger;
   readonly clock: () => Date;
+  /**
+   * This start's boot id as the owner of the outbox rows it claims (@mpay/storage's outbox-leases.ts):
+   * the next start of the same named instance takes back at once what this one held. Undefined
+   * (an unnamed instance): claimed rows carry no owner and wait out their lease.
+   */
+  readonly outboxLeaseOwner?: string | undefined;
   /** Asks the outbox to deliver what is due now (after a commit that queued effects). */
   readonly kickOutbox: () => void;
   /** Wakes the long polls of a customer's phones after an inbox event committed. */

@@ -9,7 +9,7 @@ import {
   keepRawJsonBodies,
   type ServerTls,
 } from '@mpay/http-server';
-import { type Database, migrate, readMigrations } from '@mpay/storage';
+import { type Database, migrate, readMigrations, startOutboxLeases } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import type { BankLink, CustodyContext, CustodyIdentity, FspLink, Logger, LogLink } from './context.ts';
 import { type CustodyLimits, createCustodyLimits } from './limits.ts';
@@ -48,6 +48,12 @@ export interface CustodyServiceOptions {
   readonly clock?: () => Date;
   /** The bearer token GET /metrics asks for (Prometheus's scrape credential); none: nobody scrapes. */
   readonly metricsToken?: string;
+  /**
+   * This instance's name on its database (1-63 of a-z, 0-9 and -): a start takes back at once the
+   * outbox rows its last start under that name was delivering when it was killed. Instances sharing
+   * a database need a name each. None: the rows it claims wait out their lease (outboxLeaseMs).
+   */
+  readonly instanceName?: string;
 }
 
 export interface CustodyService {
@@ -106,9 +112,21 @@ class InboxWaiters {
 export async function createCustodyService(options: CustodyServiceOptions): Promise<CustodyService> {
   const limits = createCustodyLimits(options.limits);
   const hsm = Hsm.open(options.hsm);
-  await migrate(options.database, await readMigrations(custodyMigrationsFolder));
   const clock = options.clock ?? (() => new Date());
-  const pins = await PinServer.load(options.database, hsm, clock());
+  let pins: PinServer;
+  let leases: { readonly bootId: string; readonly released: number } | undefined;
+  try {
+    await migrate(options.database, await readMigrations(custodyMigrationsFolder));
+    pins = await PinServer.load(options.database, hsm, clock());
+    leases =
+      options.instanceName === undefined
+        ? undefined
+        : await startOutboxLeases(options.database, options.instanceName, clock());
+  } catch (error) {
+    // The HSM's module is one per process: a start that fails must not leave its session open.
+    hsm.close();
+    throw error;
+  }
   const app = createHttpServer({
     name: 'custody',
     logger: options.logger ?? false,
@@ -122,6 +140,8 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
   timeHsmSignatures(hsm, metrics);
   registerCustodyMetrics(app, metrics, options.metricsToken);
   const log: Logger = app.log;
+  if (leases !== undefined && leases.released > 0)
+    log.info({ released: leases.released }, 'outbox rows the last start was delivering are due again');
   const waiters = new InboxWaiters();
   let running: Promise<void> = Promise.resolve();
   let pending = false;
@@ -136,6 +156,7 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
     limits,
     log,
     clock,
+    outboxLeaseOwner: leases?.bootId,
     kickOutbox: () => {
       if (pending) return;
       pending = true;

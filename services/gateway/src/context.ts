@@ -46,7 +46,7 @@ export interface GatewayContext {
   /** The service's clock; tests move it. */
   readonly clock: () => Date;
   /**
-   * This start's boot id as the owner of the outbox rows it claims (outbox/lease-owner.ts): the next
+   * This start's boot id as the owner of the outbox rows it claims (@mpay/storage's outbox-leases.ts): the next
    * start of the same instance hands them back at once. None: rows are claimed for their lease only.
    */
   readonly outboxLeaseOwner?: string | undefined;

@@ -11,7 +11,7 @@ import {
 } from '@mpay/http-server';
 import type { Mailer } from '@mpay/mail';
 import { defaultSecurityPolicy, expiringPaymentStates, type SecurityPolicy } from '@mpay/protocol';
-import { type Database, migrate, readMigrations } from '@mpay/storage';
+import { type Database, migrate, readMigrations, startOutboxLeases } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import type { CustodianLink, FspIdentity, GatewayContext, Logger } from './context.ts';
 import { DeviceHub } from './devices/hub.ts';
@@ -24,7 +24,7 @@ import { MpinServer } from './macro/mpin.ts';
 import { registerMacroRoutes, runMacroDueWork } from './macro/routes.ts';
 import { forgetStaleMacroState } from './macro/store.ts';
 import { runOutboxRound } from './outbox/deliver.ts';
-import { startOutboxLeases } from './outbox/lease-owner.ts';
+
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
 import { expiredPaymentIds } from './payments/store.ts';
@@ -52,7 +52,7 @@ export interface GatewayServiceOptions {
    * This instance's name on its database, the same at every start (`mpay up` names its gateway
    * `gateway`, further instances `gateway-2`, …): a start hands back at once the outbox rows its last
    * start was delivering when it ended (a crash), instead of after their lease. Instances on one
-   * database need a name each (outbox/lease-owner.ts). None: the rows it claims wait out their lease.
+   * database need a name each (@mpay/storage's outbox-leases.ts). None: the rows it claims wait out their lease.
    */
   readonly instanceName?: string;
   readonly limits?: Partial<GatewayLimits>;

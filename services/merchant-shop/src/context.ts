@@ -53,6 +53,12 @@ export interface ShopContext {
   readonly log: Logger;
   /** The service's clock; tests move it. */
   readonly clock: () => Date;
+  /**
+   * This start's boot id as the owner of the outbox rows it claims or queues for itself
+   * (@mpay/storage's outbox-leases.ts): the next start of the same named instance takes back at
+   * once what this one held. Undefined (an unnamed instance): those rows wait out their lease.
+   */
+  readonly outboxLeaseOwner?: string | undefined;
   /** Asks the outbox to deliver what is due now (after a commit that queued work). */
   readonly kickOutbox: () => void;
   /** Wakes whoever waits for a notification (after a commit that stored one). */

@@ -11,7 +11,7 @@ import {
 } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
 import type { MerchantClient } from '@mpay/sdk';
-import { type Database, migrate, readMigrations } from '@mpay/storage';
+import { type Database, migrate, readMigrations, startOutboxLeases } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import { merchantAuthenticator } from './auth/tokens.ts';
 import { forgetStaleCarts } from './cart/store.ts';
@@ -79,6 +79,13 @@ export interface MerchantShopOptions extends ShopHooks {
    */
   readonly backgroundIdleIntervalMaxMs?: number;
   readonly clock?: () => Date;
+  /**
+   * This instance's name on its database (1-63 of a-z, 0-9 and -): a start takes back at once the
+   * outbox rows its last start under that name held when it was killed (a payment request it was
+   * sending, a notification it was handing to its hook). Instances sharing a database need a name
+   * each. None: those rows wait out their lease (outboxLeaseMs).
+   */
+  readonly instanceName?: string;
 }
 
 export interface MerchantShop {
@@ -133,6 +140,11 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
   const authenticate = merchantAuthenticator(options.merchantToken);
   const till = createTillConfig(options.till ?? {}, catalogue.products[0]?.price.currency ?? 'EUR');
   await migrate(options.database, await readMigrations(merchantShopMigrationsFolder));
+  const clock = options.clock ?? (() => new Date());
+  const leases =
+    options.instanceName === undefined
+      ? undefined
+      : await startOutboxLeases(options.database, options.instanceName, clock());
   const app = createHttpServer({
     name: 'merchant-shop',
     logger: options.logger ?? false,
@@ -142,6 +154,8 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
     readiness: [{ name: 'database', check: () => options.database.query('SELECT 1') }],
   });
   const log: Logger = app.log;
+  if (leases !== undefined && leases.released > 0)
+    log.info({ released: leases.released }, 'outbox rows the last start was delivering are due again');
   const waiters = new NotificationWaiters();
   let running: Promise<unknown> = Promise.resolve();
   let pending = false;
@@ -159,7 +173,8 @@ export async function createMerchantShop(options: MerchantShopOptions): Promise<
       ...(options.onRefundUpdated === undefined ? {} : { onRefundUpdated: options.onRefundUpdated }),
     },
     log,
-    clock: options.clock ?? (() => new Date()),
+    clock,
+    outboxLeaseOwner: leases?.bootId,
     kickOutbox: () => {
       if (pending) return;
       pending = true;

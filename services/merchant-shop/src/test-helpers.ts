@@ -178,6 +178,7 @@ export interface TestShop {
 export interface TestShopOptions extends ShopHooks {
   readonly limits?: Partial<ShopLimits>;
   readonly catalogue?: readonly ProductInput[];
+  readonly instanceName?: string;
 }
 
 export const testMerchantToken = 'merchant-token-for-tests-0123456789abcdefghij';
@@ -206,6 +207,7 @@ export async function openTestShop(
     limits: options.limits ?? {},
     ...(options.onTradeClaimed === undefined ? {} : { onTradeClaimed: options.onTradeClaimed }),
     ...(options.onRefundUpdated === undefined ? {} : { onRefundUpdated: options.onRefundUpdated }),
+    ...(options.instanceName === undefined ? {} : { instanceName: options.instanceName }),
     // The background runs only when a test asks (runBackgroundOnce): no timer races a test's steps.
     backgroundIntervalMs: 3_600_000,
     clock: () => new Date(Date.now() + offsetMs.value),

@@ -30,13 +30,20 @@ export async function queueEffect(
   );
 }
 
+/**
+ * Claims due rows (all, or one subject's of one kind) by pushing their next
+ * attempt a lease into the future, so that no other worker takes them while
+ * this one delivers; a worker that dies leaves them due again after the lease,
+ * or at once when its instance starts again (@mpay/storage's outbox-leases.ts).
+ */
 async function claimDue(
   context: CustodyContext,
   only?: { kind: EffectKind; subject: string },
 ): Promise<EffectRow[]> {
   const now = context.clock();
   const { rows } = await context.database.query<EffectRow>(
-    `UPDATE outbox SET next_attempt_at = $1
+    `UPDATE outbox SET next_attempt_at = $1,
+       lease_owner = (SELECT boot_id FROM outbox_instances WHERE boot_id = $6::uuid)
      WHERE id IN (SELECT id FROM outbox
                   WHERE delivered_at IS NULL AND next_attempt_at <= $2
                     AND ($3::text IS NULL OR (kind = $3 AND subject = $4))
@@ -48,6 +55,7 @@ async function claimDue(
       only?.kind ?? null,
       only?.subject ?? '',
       context.limits.outboxBatchSizeMax,
+      context.outboxLeaseOwner ?? null,
     ],
   );
   return rows;
@@ -166,12 +174,14 @@ async function deliver(context: CustodyContext, row: EffectRow): Promise<void> {
   }
   const attempts = row.attempts + 1;
   await context.database.query(
-    'UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $1',
+    `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4,
+       lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
     [
       row.id,
       attempts,
       (failure ?? 'waiting').slice(0, 200),
       new Date(now.getTime() + retryDelayMs(attempts, context.limits)).toISOString(),
+      context.outboxLeaseOwner ?? null,
     ],
   );
 }

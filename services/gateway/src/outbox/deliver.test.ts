@@ -1,4 +1,5 @@
 import { signPayload, verifyPayload } from '@mpay/envelope';
+import { startOutboxLeases } from '@mpay/storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { enqueueLogEntry } from '../log/outbox.ts';
 import { findPayment } from '../payments/store.ts';
@@ -21,7 +22,6 @@ import {
   type TestMerchant,
 } from '../test-helpers.ts';
 import { runOutboxRound } from './deliver.ts';
-import { startOutboxLeases } from './lease-owner.ts';
 
 describe('the outbox', () => {
   const limits = {

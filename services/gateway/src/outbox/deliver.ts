@@ -38,7 +38,7 @@ interface OutboxRow {
  * Claims due rows (all, or one payment's of one kind) by pushing their next
  * attempt a lease into the future, so that no other worker takes them while
  * this one delivers; a worker that dies leaves them due again after the lease,
- * or at once when its instance starts again (lease-owner.ts).
+ * or at once when its instance starts again (@mpay/storage's outbox-leases.ts).
  */
 async function claimDue(
   context: GatewayContext,

@@ -80,7 +80,10 @@ export async function checkout(
     );
     if (closed.rowCount !== 1) throw new Error('assertion failed: the cart was open under its lock');
     // Owned by this request for a lease: it sends the request now; the background only if it could not.
-    const outboxId = await enqueue(sql, 'payment_request', orderId, now, context.limits.outboxLeaseMs);
+    const outboxId = await enqueue(sql, 'payment_request', orderId, now, {
+      forMs: context.limits.outboxLeaseMs,
+      owner: context.outboxLeaseOwner,
+    });
     return { created: true, orderId, outboxId };
   });
   if (placed.outboxId !== undefined) {

@@ -17,21 +17,37 @@ export interface OutboxRow {
   readonly attempts: number;
 }
 
+/** A row queued for the request that queues it: leased to it for `forMs`, held by this start (`owner`). */
+export interface OwnedRow {
+  readonly forMs: number;
+  /** This start's boot id (ShopContext.outboxLeaseOwner); undefined for an unnamed instance. */
+  readonly owner: string | undefined;
+}
+
 /**
- * Queues work in the caller's transaction. `ownedForMs` leaves the row to the
+ * Queues work in the caller's transaction. `owned` leaves the row to the
  * request that queued it for that long (it delivers it at once); the
- * background takes it after that, e.g. when the process died in between.
+ * background takes it after that, e.g. when the process died in between,
+ * or at once when its instance starts again (@mpay/storage's outbox-leases.ts).
  */
 export async function enqueue(
   sql: Sql,
   kind: OutboxKind,
   subject: string,
   now: Date,
-  ownedForMs = 0,
+  owned?: OwnedRow,
 ): Promise<string> {
   const { rows } = await sql.query<{ id: string }>(
-    `INSERT INTO outbox (kind, subject, next_attempt_at, created_at) VALUES ($1, $2, $3, $4) RETURNING id::text AS id`,
-    [kind, subject, new Date(now.getTime() + ownedForMs).toISOString(), now.toISOString()],
+    `INSERT INTO outbox (kind, subject, next_attempt_at, created_at, lease_owner)
+     VALUES ($1, $2, $3, $4, (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid))
+     RETURNING id::text AS id`,
+    [
+      kind,
+      subject,
+      new Date(now.getTime() + (owned?.forMs ?? 0)).toISOString(),
+      now.toISOString(),
+      owned?.owner ?? null,
+    ],
   );
   const id = rows[0]?.id;
   if (id === undefined) throw new Error('assertion failed: an outbox row was inserted');
@@ -41,7 +57,8 @@ export async function enqueue(
 /**
  * Claims due rows by pushing their next attempt a lease into the future, so
  * that no other worker takes them while this one works; a worker that dies
- * leaves them due again after the lease.
+ * leaves them due again after the lease, or at once when its instance starts
+ * again (@mpay/storage's outbox-leases.ts).
  */
 export async function claimDue(context: ShopContext, now: Date): Promise<OutboxRow[]> {
   const { rows } = await context.database.query<{
@@ -50,7 +67,8 @@ export async function claimDue(context: ShopContext, now: Date): Promise<OutboxR
     subject: string;
     attempts: number;
   }>(
-    `UPDATE outbox SET next_attempt_at = $1
+    `UPDATE outbox SET next_attempt_at = $1,
+       lease_owner = (SELECT boot_id FROM outbox_instances WHERE boot_id = $4::uuid)
      WHERE id IN (SELECT id FROM outbox
                   WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $2
                   ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
@@ -59,6 +77,7 @@ export async function claimDue(context: ShopContext, now: Date): Promise<OutboxR
       new Date(now.getTime() + context.limits.outboxLeaseMs).toISOString(),
       now.toISOString(),
       context.limits.outboxBatchSizeMax,
+      context.outboxLeaseOwner ?? null,
     ],
   );
   return rows.map((row) => Object.freeze({ ...row, attempts: Number(row.attempts) }));
@@ -84,8 +103,9 @@ export async function markFailed(
   const attempts = row.attempts + 1;
   if (attempts >= attemptsMax) {
     await context.database.query(
-      'UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4 WHERE id = $1',
-      [row.id, now.toISOString(), attempts, error.slice(0, 200)],
+      `UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4,
+         lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
+      [row.id, now.toISOString(), attempts, error.slice(0, 200), context.outboxLeaseOwner ?? null],
     );
     context.log.warn(
       { outboxId: row.id, kind: row.kind, subject: row.subject, error },
@@ -95,7 +115,8 @@ export async function markFailed(
   }
   const next = new Date(now.getTime() + retryDelayMs(attempts, context.limits));
   await context.database.query(
-    'UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $1',
-    [row.id, attempts, error.slice(0, 200), next.toISOString()],
+    `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4,
+       lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
+    [row.id, attempts, error.slice(0, 200), next.toISOString(), context.outboxLeaseOwner ?? null],
   );
 }

@@ -1,0 +1,108 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateEncryptionKeyPair, generateSigningKeyPair, publicJwkSet } from '@mpay/envelope';
+import { ensureSoftHsmToken } from '@mpay/hsm';
+import { moduleHoldersOf, sharedTestHsmDirectory } from '@mpay/hsm/test-support';
+import { openTestDatabase, startOutboxLeases } from '@mpay/storage';
+import { describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
+import { createCustodyService } from '../service.ts';
+import { queueEffect } from './outbox.ts';
+
+/** An FSP that holds every request until released: a delivery under way when custody is killed. */
+async function heldFsp() {
+  const held: ServerResponse<IncomingMessage>[] = [];
+  const server = createServer((request, response) => {
+    request.resume();
+    held.push(response);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    held,
+    async close() {
+      for (const response of held) response.writeHead(201, { 'content-type': 'application/json' }).end('{}');
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+async function startOptions(fspUrl: string) {
+  const fspKey = await generateSigningKeyPair('ES256');
+  return {
+    custody: {
+      id: 'custody.test',
+      signing: await generateSigningKeyPair('ES256'),
+      encryption: await generateEncryptionKeyPair(),
+    },
+    fsp: { id: 'fsp.test', url: fspUrl, keys: publicJwkSet([fspKey.publicJwk]) },
+    banks: [],
+    backgroundIntervalMs: 3_600_000,
+  };
+}
+
+describe("custody's outbox leases (a restarted instance takes back what its killed start was sending)", () => {
+  it('stamps a named start on what it claims; its next start hands that row back at once', async () => {
+    const hsm = await ensureSoftHsmToken({
+      directory: sharedTestHsmDirectory(),
+      tokenLabel: `custody-lease-${crypto.randomUUID().slice(0, 8)}`,
+    });
+    const database = await openTestDatabase('custody');
+    const fsp = await heldFsp();
+    const service = await createCustodyService({
+      ...(await startOptions(fsp.url)),
+      database,
+      hsm,
+      instanceName: 'custody',
+    });
+    try {
+      const owner = service.context.outboxLeaseOwner;
+      expect(owner).toMatch(/^[0-9a-f-]{36}$/);
+      const now = service.context.clock();
+      await queueEffect(database, 'fsp_registration', 'party-1', { binding: 'b', displayName: 'd' }, now);
+      // Its round claims the registration and waits for the FSP's answer: killed there, it would hold it.
+      const round = service.runBackgroundOnce();
+      await waitFor(() => fsp.held.length === 1, { deadlineMs: requestDeadlineMs, what: 'the FSP asked' });
+      const read = () =>
+        database.query<{ lease_owner: string | null; due: boolean }>(
+          'SELECT lease_owner::text AS lease_owner, next_attempt_at <= $1 AS due FROM outbox',
+          [service.context.clock().toISOString()],
+        );
+      expect((await read()).rows).toEqual([{ lease_owner: owner, due: false }]);
+      // The next start of `custody` (its registration, as createCustodyService does it) gives it back.
+      const next = await startOutboxLeases(database, 'custody', service.context.clock());
+      expect(next.released).toBe(1);
+      expect((await read()).rows).toEqual([{ lease_owner: null, due: true }]);
+      await fsp.close();
+      await round;
+    } finally {
+      await service.close();
+      await database.close();
+    }
+  });
+
+  it('refuses a bad instance name (CONFIGURATION_INVALID) and leaves its HSM closed, so a start after it opens it', async () => {
+    const hsm = await ensureSoftHsmToken({
+      directory: sharedTestHsmDirectory(),
+      tokenLabel: `custody-name-${crypto.randomUUID().slice(0, 8)}`,
+    });
+    const database = await openTestDatabase('custody');
+    try {
+      const options = await startOptions('http://127.0.0.1:1');
+      const holders = moduleHoldersOf(hsm.modulePath);
+      await expect(
+        createCustodyService({ ...options, database, hsm, instanceName: 'Custody One' }),
+      ).rejects.toMatchObject({ code: 'CONFIGURATION_INVALID' });
+      // The PKCS#11 library is one per process: a failed start that kept its session would hold it.
+      expect(moduleHoldersOf(hsm.modulePath)).toBe(holders);
+      const service = await createCustodyService({ ...options, database, hsm });
+      expect(service.context.outboxLeaseOwner).toBeUndefined();
+      await service.close();
+    } finally {
+      await database.close();
+    }
+  });
+});
