@@ -105,6 +105,31 @@ describe('mpay pki', () => {
     );
   });
 
+  it('revoke lists the certificate on the CA’s revocation list and issues the service a new key; list counts it', async () => {
+    await run('pki', 'init');
+    const certPath = join(dataDir, 'pki', 'xbank', 'bank.cert.pem');
+    const before = new X509Certificate(await readFile(certPath, 'utf8')).serialNumber;
+    const revoked = await run('pki', 'revoke', 'xbank', 'bank', '--json');
+    expect(revoked.status).toBe(0);
+    const report = JSON.parse(revoked.stdout) as {
+      revokedSerial: string;
+      issuedSerial: string;
+      crlPath: string;
+    };
+    expect(report.revokedSerial).toBe(before.replace(/^0+/, ''));
+    expect(new X509Certificate(await readFile(certPath, 'utf8')).serialNumber).not.toBe(before);
+    expect(report.crlPath.startsWith(join(dataDir, 'pki', 'crl'))).toBe(true);
+    const listed = await run('pki', 'list');
+    expect(listed.stdout).toContain('revoked:   1 certificate(s) on its revocation list');
+    expect(listed.stdout).not.toContain('REVOKED');
+    // Wrong arguments: usage, exit 2; a service without a certificate: PKI_INVALID naming the file.
+    expect((await run('pki', 'revoke', 'xbank')).status).toBe(2);
+    expect((await run('pki', 'revoke', 'xbank', 'bank', '--host', 'x.example')).status).toBe(2);
+    const unknown = await run('pki', 'revoke', 'xbank', 'nothing');
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain(join(dataDir, 'pki', 'xbank', 'nothing.cert.pem'));
+  });
+
   it('ca begin, switch and retire replace the CA in order, list shows each CA, and steps out of order are refused', async () => {
     await run('pki', 'init');
     const pki = join(dataDir, 'pki');
@@ -250,13 +275,20 @@ describe('mpay pki', () => {
         signalled: false,
         why: '--no-reload',
       });
+      // A revocation: the running platform reloads the lists (and the service's new certificate).
+      const revoked = await run('pki', 'revoke', 'xbank', 'bank');
+      expect(revoked.status).toBe(0);
+      expect(revoked.stdout).toContain(
+        `sent SIGUSR2 to the platform running from ${dataDir} (pid ${pid}): it reloads the revocation lists and certificate now`,
+      );
+      await saw('reload SIGUSR2', 3);
       // A CA rotation's step: the same reload.
       const begun = await run('pki', 'ca', 'begin');
       expect(begun.status).toBe(0);
       expect(begun.stdout).toContain(
         `sent SIGUSR2 to the platform running from ${dataDir} (pid ${pid}): it reloads the CAs now`,
       );
-      await saw('reload SIGUSR2', 3);
+      await saw('reload SIGUSR2', 4);
       // Not SIGHUP: a terminal sends that one too; nothing but SIGUSR2 ever came.
       expect(output).not.toContain('reload SIGHUP');
 

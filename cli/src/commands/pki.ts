@@ -13,6 +13,7 @@ import {
   parseIpRange,
   pkiDirOf,
   retireCa,
+  revokeServiceCertificate,
   rotateDeploymentPki,
   switchCa,
 } from '@mpay/pki';
@@ -21,13 +22,17 @@ import { type Deployment, dataDirOf, readJson } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 import { ensurePlatformPki } from './pki-platform.ts';
 
-export const pkiUsage = `usage: mpay pki init|issue|rotate|ca|list [--data DIR] [--json]
+export const pkiUsage = `usage: mpay pki init|issue|revoke|rotate|ca|list [--data DIR] [--json]
   init [--permit NAME|CIDR]...  create <data>/pki: the deployment's CA and a certificate per service of the platform
                               (again: keeps what is current, reissues what expires within 30 days). The CA is
                               name-constrained: it can vouch for localhost, 127.0.0.0/8 and ::1 only, plus each
                               --permit DNS name (and the names under it) or IP range, fixed when it is created
   issue INSTITUTION SERVICE [--host NAME]... [--no-reload]   issue (or reissue) one service's certificate now;
                               a platform running from that data folder reloads it, as after rotate
+  revoke INSTITUTION SERVICE [--no-reload]   revoke one service's certificate (its key may have leaked): the
+                              CA's revocation list (<data>/pki/crl/<CA SHA-256>.crl.pem) names it, and the
+                              service gets a new certificate with a new key; every service refuses the old one,
+                              as a client and as a server, once it has reloaded (as after issue) or restarted
   rotate [--no-reload]        reissue every service certificate now, keeping the CA; a platform running from
                               that data folder (deployment.json's pid, an \`mpay up\` on TLS) is sent SIGUSR2 and
                               switches to them without a restart (open connections keep theirs); --no-reload: it
@@ -144,6 +149,12 @@ function describeList(listed: readonly ListedCertificate[]): string {
             ]
           : [`  names:     ${entry.subjectAltNames.join(', ') || '(none)'}`]),
         `  not after: ${entry.notAfter.toISOString()} (${entry.daysLeft} days left${entry.daysLeft < 0 ? ', EXPIRED' : ''})`,
+        ...(entry.role === 'ca' && (entry.revokedCount ?? 0) > 0
+          ? [`  revoked:   ${entry.revokedCount} certificate(s) on its revocation list`]
+          : []),
+        ...(entry.revoked === true
+          ? ['  REVOKED: every service refuses it (`mpay pki issue` replaces it)']
+          : []),
         ...(entry.role === 'ca' && entry.trusted === false
           ? [`  NOT TRUSTED by the services: ${entry.notTrustedBecause ?? 'expired'}`]
           : []),
@@ -322,6 +333,32 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
       }
       const { reload, line } = await reloadRunningPlatform(dataDir, parsed.flags, 'certificate');
       print({ ...paths, reload }, `issued ${paths.certPath}\n       ${paths.keyPath}\n${line}`);
+      return 0;
+    }
+    case 'revoke': {
+      const [institution, service] = rest;
+      if (institution === undefined || service === undefined || rest.length > 2 || parsed.hosts.length > 0)
+        break;
+      const report = await revokeServiceCertificate(dataDir, { institution, service }, { onNote }).catch(
+        (error: unknown) => {
+          if (error instanceof RangeError) return error.message; // a name outside the scheme
+          throw error;
+        },
+      );
+      if (typeof report === 'string') {
+        io.stderr(`mpay ${report}\n`);
+        return 2;
+      }
+      const { reload, line } = await reloadRunningPlatform(
+        dataDir,
+        parsed.flags,
+        'revocation lists and certificate',
+      );
+      print(
+        { ...report, reload },
+        `revoked ${institution}/${service}'s certificate ${report.revokedSerial} (${report.crlPath}: ${report.revokedCount} revoked)\n` +
+          `issued its new certificate ${report.issuedSerial}, with a new key\n${line}`,
+      );
       return 0;
     }
     case 'rotate': {

@@ -12,6 +12,7 @@ import {
   loadServiceTls,
   publicServerTls,
   retireCa,
+  revokeServiceCertificate,
   rotateDeploymentPki,
   switchCa,
   tlsClientScope,
@@ -171,6 +172,64 @@ describe('PlatformTls.reload', () => {
     expect(await presentedAt(gatewayPort, platform.caPem)).toBe(gateway?.current.fingerprint256);
     expect(await presentedAt(webPort, platform.caPem)).toBe(web?.current.fingerprint256);
     expect(await clientSeenByXbank()).toBe(gateway?.current.fingerprint256);
+  });
+
+  it('takes a revocation to every service at the reload: the revoked certificate is refused where an institution is asked for', async () => {
+    tls = await loadPlatformTls(dataDir, ['gateway', 'xbank']);
+    const platform = tls;
+    const gatewayPort = await serve(platform, 'gateway');
+    const oldXbank = await loadServiceTls(dataDir, 'xbank', 'bank');
+    // A request that claims xbank as its signer (an MPay header's iss, read unverified by the port's
+    // check): the gateway's port asks for xbank's certificate; its answer, or how it refused.
+    const claimAsXbank = (client: { readonly keyPem: string; readonly certPem: string }) =>
+      new Promise<string>((done) => {
+        const claim = Buffer.from(JSON.stringify({ iss: 'xbank' })).toString('base64url');
+        const request = get(
+          {
+            host: '127.0.0.1',
+            port: gatewayPort,
+            path: '/peer',
+            key: client.keyPem,
+            cert: client.certPem,
+            ca: platform.caPem,
+            agent: false,
+            headers: { authorization: `MPay e30.${claim}.sig` },
+          },
+          (answer) => {
+            let body = '';
+            answer.setEncoding('utf8');
+            answer.on('data', (chunk: string) => {
+              body += chunk;
+            });
+            answer.on('end', () =>
+              done(
+                answer.statusCode === 200
+                  ? 'answered'
+                  : (JSON.parse(body) as { error: { code: string } }).error.code,
+              ),
+            );
+          },
+        );
+        request.on('error', (error) => done(`error ${error.message}`));
+      });
+    expect(await claimAsXbank(oldXbank)).toBe('answered');
+
+    await revokeServiceCertificate(
+      dataDir,
+      { institution: 'xbank', service: 'bank' },
+      { onNote: () => undefined },
+    );
+    const changes = await platform.reload();
+    // The gateway's files did not change, its revocation lists did: it switched all the same, and says so.
+    const lines = describeTlsReload(changes);
+    expect(lines[0]).toMatch(
+      /^TLS reloaded: gateway \(fsp\.mpay\) certificate [0-9A-F]+ unchanged, .*, refusing 1 revoked$/,
+    );
+    expect(lines[1]).toMatch(
+      /^TLS reloaded: xbank \(xbank\) certificate [0-9A-F]+ → [0-9A-F]+, .*, refusing 1 revoked$/,
+    );
+    expect(await claimAsXbank(oldXbank)).toBe('TLS_PEER_REFUSED');
+    expect(await claimAsXbank(await loadServiceTls(dataDir, 'xbank', 'bank'))).toBe('answered');
   });
 
   it('follows a CA rotation: both CAs trusted after begin, the new certificates after switch, one CA after retire', async () => {

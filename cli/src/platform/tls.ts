@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { type FetchFunction, setFetchSource } from '@mpay/http-client';
 import type { ServerTls } from '@mpay/http-server';
 import {
@@ -9,6 +10,7 @@ import {
   type InstitutionRoutes,
   loadCaTrustBundle,
   loadDeploymentTrust,
+  loadRevokedSerials,
   loadServiceTls,
   type PresentedCertificate,
   presentedCertificateOf,
@@ -110,6 +112,8 @@ export interface TlsReloadChange {
   readonly current: PresentedCertificate;
   /** How many CAs it trusts after the reload: 2 during a CA rotation. */
   readonly trustedCas?: number;
+  /** How many certificates its CAs have revoked after the reload (`mpay pki revoke`): peers refused. */
+  readonly revokedCertificates?: number;
 }
 
 /** What `mpay up` prints of a reload: one line per service. */
@@ -124,7 +128,11 @@ export function describeTlsReload(changes: readonly TlsReloadChange[]): string[]
       change.trustedCas !== undefined && change.trustedCas > 1
         ? `, trusting ${change.trustedCas} CAs (a CA rotation)`
         : '';
-    return `TLS reloaded: ${change.service} (${change.institution}) ${what}, valid until ${current.notAfter.toISOString()}${trust}`;
+    const revoked =
+      change.revokedCertificates !== undefined && change.revokedCertificates > 0
+        ? `, refusing ${change.revokedCertificates} revoked`
+        : '';
+    return `TLS reloaded: ${change.service} (${change.institution}) ${what}, valid until ${current.notAfter.toISOString()}${trust}${revoked}`;
   });
 }
 
@@ -258,7 +266,10 @@ export async function loadPlatformTls(
   // The process's client without a certificate: the same function for its whole life, its agent
   // (and trust bundle) switched by a reload; the old agent closes once its calls are done.
   let caPem = trust.certPem;
-  let anonymous = createCaTrustAgent(caPem);
+  // Every service's material names the same revocations (the lists of the CAs they all trust).
+  const revokedNow = () => [...loaded.values()][0]?.material.revokedSerials;
+  let anonymousRevoked = revokedNow();
+  let anonymous = createCaTrustAgent(caPem, {}, { revokedSerials: anonymousRevoked });
   let anonymousFetch = tlsFetch(anonymous);
   const retired: Promise<void>[] = [];
   const fetch: FetchFunction = (url, init) => anonymousFetch(url, init);
@@ -281,9 +292,11 @@ export async function loadPlatformTls(
     reload(now = new Date()) {
       const run = reloading.then(async () => {
         const result = await reloadAll(dataDir, caPem, loaded, now, warn);
-        if (result.caPem !== caPem) {
+        const revoked = revokedNow();
+        if (result.caPem !== caPem || !sameSerials(anonymousRevoked, revoked)) {
           const old = anonymous;
-          anonymous = createCaTrustAgent(result.caPem);
+          anonymousRevoked = revoked;
+          anonymous = createCaTrustAgent(result.caPem, {}, { revokedSerials: revoked });
           anonymousFetch = tlsFetch(anonymous);
           caPem = result.caPem;
           retired.push(old.close().catch(() => undefined));
@@ -304,6 +317,12 @@ export async function loadPlatformTls(
 function fingerprintsOf(bundlePem: string): Set<string> {
   const blocks = bundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   return new Set(blocks.map((block) => new X509Certificate(block).fingerprint256));
+}
+
+/** Whether two revocation sets name the same serials (absent: none). */
+function sameSerials(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
+  const [left, right] = [a ?? new Set<string>(), b ?? new Set<string>()];
+  return left.size === right.size && [...left].every((serial) => right.has(serial));
 }
 
 /** PlatformTls.reload: every file read and checked first, then every service switched (back again if one refuses). */
@@ -343,7 +362,8 @@ async function reloadAll(
       const unchanged =
         previous.certPem === material.certPem &&
         previous.keyPem === material.keyPem &&
-        previous.caPem === material.caPem;
+        previous.caPem === material.caPem &&
+        sameSerials(previous.revokedSerials, material.revokedSerials);
       if (!unchanged) {
         switched.push({ tls, previous });
         tls.reload(material);
@@ -354,6 +374,7 @@ async function reloadAll(
         previous: presentedCertificateOf(previous.certPem),
         current: presentedCertificateOf(material.certPem),
         trustedCas: trust.anchors.length,
+        revokedCertificates: material.revokedSerials?.size ?? 0,
       });
     }
   } catch (error) {
@@ -390,7 +411,9 @@ export async function trustDeploymentCa(
 ): Promise<void> {
   const trust = await loadCaTrustBundle(caPath, now);
   for (const warning of trust.warnings) warn(warning);
-  const agent = createCaTrustAgent(trust.certPem);
+  // The revocation lists beside the CA: a server presenting a revoked certificate is refused.
+  const revokedSerials = await loadRevokedSerials(dirname(caPath), trust.anchors);
+  const agent = createCaTrustAgent(trust.certPem, {}, { revokedSerials });
   globalThis.fetch = tlsFetch(agent) as typeof globalThis.fetch;
 }
 

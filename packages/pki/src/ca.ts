@@ -163,3 +163,49 @@ export async function issueServiceCertificate(
   });
   return { keyPem: await exportKeyPem(keys.privateKey), certPem: certificate.toString('pem') };
 }
+
+/** A certificate the deployment CA no longer vouches for: its serial (hex) and when it was revoked. */
+export interface RevokedCertificate {
+  readonly serialNumber: string;
+  readonly revokedAt: Date;
+}
+
+/** The CRL number extension (RFC 5280 §5.2.3): a non-critical INTEGER, here the seconds of `at` since 1970. */
+function crlNumberExtension(at: Date): x509.Extension {
+  let hex = Math.floor(at.getTime() / 1000).toString(16);
+  if (hex.length % 2 === 1) hex = `0${hex}`;
+  if (Number.parseInt(hex.slice(0, 2), 16) >= 0x80) hex = `00${hex}`; // a positive INTEGER
+  const value = Buffer.from(hex, 'hex');
+  const der = Buffer.concat([Buffer.from([0x02, value.length]), value]);
+  return new x509.Extension('2.5.29.20', false, der);
+}
+
+/**
+ * The CA's certificate revocation list (RFC 5280 §5, PEM) naming `revoked`
+ * (key compromise), issued at `now`, next update when the CA itself expires:
+ * the list is replaced whenever a certificate is revoked, and a private CA's
+ * list travels with its folder, not from a distribution point, so there is no
+ * schedule to keep. `openssl crl -CAfile ca.cert.pem -in <file> -noout` checks it.
+ */
+export async function signRevocationList(
+  ca: PemPair,
+  revoked: readonly RevokedCertificate[],
+  now: Date,
+): Promise<string> {
+  const caCertificate = new x509.X509Certificate(ca.certPem);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: caCertificate.subject,
+    thisUpdate: now,
+    nextUpdate: caCertificate.notAfter,
+    signingAlgorithm,
+    signingKey: await importSigningKey(ca.keyPem),
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCertificate), crlNumberExtension(now)],
+    entries: revoked.map((entry) => ({
+      serialNumber: entry.serialNumber,
+      revocationDate: entry.revokedAt,
+      reason: x509.X509CrlReason.keyCompromise,
+    })),
+  });
+  // RFC 7468 §5's label, which OpenSSL reads (the library's own PEM says "CRL").
+  return x509.PemConverter.encode(crl.rawData, 'X509 CRL');
+}

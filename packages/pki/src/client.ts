@@ -1,6 +1,28 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { Agent, type RequestInit as UndiciRequestInit, fetch as undiciFetch } from 'undici';
+import { isRevoked } from './revocation.ts';
 import type { ServiceTlsMaterial } from './store.ts';
+
+type ClientMaterial = Pick<ServiceTlsMaterial, 'keyPem' | 'certPem' | 'caPem' | 'revokedSerials'>;
+
+/**
+ * node:tls's check of the server's name, then the deployment's revocation
+ * lists: a server presenting a revoked certificate (its key may have leaked)
+ * is refused as one that names another host is.
+ */
+function serverIdentityCheck(revoked: ReadonlySet<string> | undefined) {
+  return (host: string, certificate: PeerCertificate): Error | undefined => {
+    const named = checkServerIdentity(host, certificate);
+    if (named !== undefined) return named;
+    if (isRevoked(revoked, certificate)) {
+      return Object.assign(new Error('the server presented a revoked certificate of the deployment'), {
+        code: 'ERR_TLS_CERT_REVOKED',
+      });
+    }
+    return undefined;
+  };
+}
 
 /** The shape of @mpay/http-client's FetchFunction (kept structural: this package does not depend on it). */
 export type TlsFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -16,13 +38,10 @@ export const defaultTlsClientLimits: TlsClientLimits = Object.freeze({ connectTi
  * An undici Agent that presents the service's certificate and trusts the
  * deployment's CAs only (`caPem`, the trust bundle: one CA, two during a CA
  * rotation; not the system's roots): a server is accepted when its
- * certificate chains to one of them and names the host called (localhost,
- * 127.0.0.1 or a host of its SAN).
+ * certificate chains to one of them, names the host called (localhost,
+ * 127.0.0.1 or a host of its SAN) and is not revoked (`revokedSerials`).
  */
-export function createTlsAgent(
-  material: Pick<ServiceTlsMaterial, 'keyPem' | 'certPem' | 'caPem'>,
-  limits: Partial<TlsClientLimits> = {},
-): Agent {
+export function createTlsAgent(material: ClientMaterial, limits: Partial<TlsClientLimits> = {}): Agent {
   const connectTimeoutMs = limits.connectTimeoutMs ?? defaultTlsClientLimits.connectTimeoutMs;
   if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1 || connectTimeoutMs > 300_000) {
     throw new RangeError('pki: connectTimeoutMs must be an integer in 1..300000');
@@ -33,6 +52,7 @@ export function createTlsAgent(
       cert: material.certPem,
       ca: material.caPem,
       rejectUnauthorized: true,
+      checkServerIdentity: serverIdentityCheck(material.revokedSerials),
       minVersion: 'TLSv1.2',
       timeout: connectTimeoutMs,
     },
@@ -47,14 +67,20 @@ export function createTlsAgent(
 export function createCaTrustAgent(
   caPem: string,
   limits: Partial<TlsClientLimits> = {},
-  options: { readonly http2?: boolean } = {},
+  options: { readonly http2?: boolean; readonly revokedSerials?: ReadonlySet<string> | undefined } = {},
 ): Agent {
   const connectTimeoutMs = limits.connectTimeoutMs ?? defaultTlsClientLimits.connectTimeoutMs;
   if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1 || connectTimeoutMs > 300_000) {
     throw new RangeError('pki: connectTimeoutMs must be an integer in 1..300000');
   }
   return new Agent({
-    connect: { ca: caPem, rejectUnauthorized: true, minVersion: 'TLSv1.2', timeout: connectTimeoutMs },
+    connect: {
+      ca: caPem,
+      rejectUnauthorized: true,
+      checkServerIdentity: serverIdentityCheck(options.revokedSerials),
+      minVersion: 'TLSv1.2',
+      timeout: connectTimeoutMs,
+    },
     // `http2`: offer HTTP/2 by ALPN (a device: HPACK sends each header once per connection); a server that
     // does not take it answers in HTTP/1.1. undici 7 sends a non-idempotent request (a POST) on a connection
     // only when nothing else runs there, so a device's event stream keeps one connection and its requests
@@ -85,7 +111,7 @@ export interface ReloadableTlsClient {
    * old one is closed once the calls it already carries have their answers
    * (undici's `close` then waits for their bodies too): nothing in flight is cut.
    */
-  reload(material: Pick<ServiceTlsMaterial, 'keyPem' | 'certPem' | 'caPem'>): void;
+  reload(material: ClientMaterial): void;
   /** Closes every agent, the retired ones included, once their requests are done. */
   close(): Promise<void>;
 }
@@ -100,7 +126,7 @@ interface AgentSlot {
 
 /** createTlsAgent's client, with `reload` to switch its certificate without cutting a call. */
 export function createReloadableTlsClient(
-  material: Pick<ServiceTlsMaterial, 'keyPem' | 'certPem' | 'caPem'>,
+  material: ClientMaterial,
   limits: Partial<TlsClientLimits> = {},
 ): ReloadableTlsClient {
   const slotOf = (agent: Agent): AgentSlot => ({ agent, pending: 0, retired: false, closing: undefined });

@@ -5,6 +5,8 @@ export {
   issueServiceCertificate,
   type LeafRequest,
   type PemPair,
+  type RevokedCertificate,
+  signRevocationList,
 } from './ca.ts';
 export {
   type CaProofCheck,
@@ -63,6 +65,7 @@ export {
   type PeerCertificateLike,
   signerClaimedBy,
 } from './peer.ts';
+export { crlPathOf, isRevoked, loadRevokedSerials, readRevocationList, serialKey } from './revocation.ts';
 export {
   type InstitutionRoutes,
   institutionServerTls,
@@ -101,6 +104,8 @@ export {
   type PkiOptions,
   pemBundleOf,
   pkiDirOf,
+  type RevokeReport,
+  revokeServiceCertificate,
   rotateDeploymentPki,
   type ServiceTlsMaterial,
   servicePathsOf,

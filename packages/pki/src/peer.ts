@@ -1,5 +1,6 @@
 import { MpayError } from '@mpay/protocol';
 import { parseServiceSubject } from './naming.ts';
+import { isRevoked } from './revocation.ts';
 
 /**
  * A peer certificate as `tlsSocket.getPeerCertificate()` gives it (only the
@@ -7,6 +8,8 @@ import { parseServiceSubject } from './naming.ts';
  */
 export interface PeerCertificateLike {
   readonly subject?: { readonly O?: unknown; readonly OU?: unknown; readonly CN?: unknown } | undefined;
+  /** Hex, as node:tls gives it; read only to refuse a revoked certificate. */
+  readonly serialNumber?: unknown;
 }
 
 /**
@@ -77,9 +80,25 @@ export function checkPeerInstitution(peerInstitution: string, claimedInstitution
 export function checkTlsPeer(peer: {
   readonly certificate: PeerCertificateLike | null | undefined;
   readonly authorization: string | undefined;
+  /** The serials the deployment's CAs have revoked (./revocation.ts); absent: none. */
+  readonly revoked?: ReadonlySet<string> | undefined;
 }): string {
+  checkNotRevoked(peer.revoked, peer.certificate);
   const institution = institutionOfPeerCertificate(peer.certificate);
   const claimed = signerClaimedBy(peer.authorization);
   if (claimed !== undefined) checkPeerInstitution(institution, claimed);
   return institution;
+}
+
+/**
+ * Refuses a peer certificate its CA has revoked (`mpay pki revoke`:
+ * TLS_PEER_REFUSED). node:tls verified the chain and the validity; the
+ * revocation lists are the deployment's own (./revocation.ts).
+ */
+export function checkNotRevoked(
+  revoked: ReadonlySet<string> | undefined,
+  certificate: PeerCertificateLike | null | undefined,
+): void {
+  if (isRevoked(revoked, certificate))
+    throw new MpayError('TLS_PEER_REFUSED', 'a revoked certificate of the deployment');
 }

@@ -1,5 +1,11 @@
 import { MpayError } from '@mpay/protocol';
-import { checkPeerInstitution, checkTlsPeer, institutionOfPeerCertificate, signerClaimedBy } from './peer.ts';
+import {
+  checkNotRevoked,
+  checkPeerInstitution,
+  checkTlsPeer,
+  institutionOfPeerCertificate,
+  signerClaimedBy,
+} from './peer.ts';
 import type { ServiceTlsMaterial } from './store.ts';
 
 /**
@@ -12,7 +18,7 @@ export interface ServiceServerTls {
   readonly ca?: string;
   readonly clientCertificate: 'required' | 'requested' | 'none';
   readonly checkPeer?: (peer: {
-    certificate: { subject?: { O?: unknown; OU?: unknown; CN?: unknown } };
+    certificate: { subject?: { O?: unknown; OU?: unknown; CN?: unknown }; serialNumber?: unknown };
     authorized: boolean;
     authorization: string | undefined;
     method: string;
@@ -27,6 +33,12 @@ export interface ServiceServerTls {
    */
   readonly onReload?: (apply: (material: { key: string; cert: string; ca?: string }) => void) => void;
 }
+
+/**
+ * The serials revoked now (ServiceTlsMaterial.revokedSerials of the material
+ * in use): asked on every request, so that a reload's new lists apply at once.
+ */
+export type RevokedNow = () => ReadonlySet<string> | undefined;
 
 /** Which requests on a shared port are an institution's (and so need its certificate). */
 export interface InstitutionRoutes {
@@ -51,14 +63,17 @@ export interface InstitutionRoutes {
  * CA, valid now; every request's signer (the MPay Authorization header's
  * `iss`) must be the institution that certificate names (TLS_PEER_REFUSED).
  */
-export function institutionServerTls(material: ServiceTlsMaterial): ServiceServerTls {
+export function institutionServerTls(
+  material: ServiceTlsMaterial,
+  revoked: RevokedNow = () => material.revokedSerials,
+): ServiceServerTls {
   return {
     key: material.keyPem,
     cert: material.certPem,
     ca: material.caPem,
     clientCertificate: 'required',
     checkPeer: (peer) => {
-      checkTlsPeer(peer);
+      checkTlsPeer({ ...peer, revoked: revoked() });
     },
   };
 }
@@ -78,7 +93,11 @@ export function publicServerTls(material: ServiceTlsMaterial): ServiceServerTls 
  * that institution; any other request (a device's, a merchant's, an
  * operator's, a public read) needs none: server-authenticated TLS.
  */
-export function sharedServerTls(material: ServiceTlsMaterial, routes: InstitutionRoutes): ServiceServerTls {
+export function sharedServerTls(
+  material: ServiceTlsMaterial,
+  routes: InstitutionRoutes,
+  revoked: RevokedNow = () => material.revokedSerials,
+): ServiceServerTls {
   const institutions = new Set(routes.institutions);
   const prefixes = routes.pathPrefixes ?? [];
   const prefixPeers = routes.pathPrefixPeers === undefined ? institutions : new Set(routes.pathPrefixPeers);
@@ -96,6 +115,7 @@ export function sharedServerTls(material: ServiceTlsMaterial, routes: Institutio
       if (!peer.authorized) {
         throw new MpayError('TLS_PEER_REFUSED', 'an institution route needs a certificate of the deployment');
       }
+      checkNotRevoked(revoked(), peer.certificate);
       const institution = institutionOfPeerCertificate(peer.certificate);
       if (claimed !== undefined) checkPeerInstitution(institution, claimed);
       if (prefixRoute && !prefixPeers.has(institution)) {

@@ -88,12 +88,14 @@ export async function serviceTlsOf(
   const loaded = await loadServiceTls(dataDir, institution, service, now);
   let material = loaded;
   const client = createReloadableTlsClient(material);
+  // The revocation lists of the material in use: a reload's apply to the next request.
+  const revokedNow = () => material.revokedSerials;
   const built =
     port === 'institution'
-      ? institutionServerTls(material)
+      ? institutionServerTls(material, revokedNow)
       : port === 'public'
         ? publicServerTls(material)
-        : sharedServerTls(material, port);
+        : sharedServerTls(material, port, revokedNow);
   const appliers: ((next: { key: string; cert: string; ca?: string }) => void)[] = [];
   const server: ServiceServerTls = {
     ...built,

@@ -2,7 +2,7 @@ import { createPrivateKey, type KeyObject, randomBytes, randomUUID, X509Certific
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MpayError } from '@mpay/protocol';
-import { createDeploymentCa, issueServiceCertificate, type PemPair } from './ca.ts';
+import { createDeploymentCa, issueServiceCertificate, type PemPair, signRevocationList } from './ca.ts';
 import { caProofLengthMax, verifyCaProof } from './ca-proof.ts';
 import { type CertificateSummary, isIssuedBy, subjectAltNamesOf, summarizeCertificate } from './inspect.ts';
 import { createPkiLimits, dayMs, type PkiLimits } from './limits.ts';
@@ -18,6 +18,7 @@ import {
   type PermittedNames,
 } from './name-constraints.ts';
 import { checkInstitutionId, checkServiceName, isInstitutionId, isServiceName } from './naming.ts';
+import { crlPathOf, isRevoked, loadRevokedSerials, readRevocationList, serialKey } from './revocation.ts';
 
 /**
  * The deployment's certificates in a folder:
@@ -94,6 +95,12 @@ export interface ServiceTlsMaterial {
    * CA, plus the next or the previous one during a CA rotation.
    */
   readonly caPem: string;
+  /**
+   * The serial numbers (serialKey's form) the CAs of `caPem` have revoked
+   * (./revocation.ts): a peer presenting one is refused. loadServiceTls reads
+   * them; absent, nothing is revoked.
+   */
+  readonly revokedSerials?: ReadonlySet<string>;
 }
 
 export type LeafAction = 'kept' | 'issued' | 'reissued';
@@ -106,7 +113,7 @@ export interface EnsureReport {
     readonly institution: string;
     readonly service: string;
     readonly action: LeafAction;
-    /** Why it was (re)issued: missing, expiring, other-ca, key-mismatch, hosts, rotate. */
+    /** Why it was (re)issued: missing, expiring, other-ca, key-mismatch, revoked, hosts, rotate. */
     readonly reason?: string;
   }[];
 }
@@ -684,6 +691,7 @@ async function reissueReason(
   hosts: readonly string[],
   now: Date,
   limits: PkiLimits,
+  revoked: ReadonlySet<string>,
 ): Promise<string | undefined> {
   const [hasKey, hasCert] = [await exists(paths.keyPath), await exists(paths.certPath)];
   if (!hasKey && !hasCert) return 'missing';
@@ -692,6 +700,8 @@ async function reissueReason(
   const key = parseKey(paths.keyPath, await readText(paths.keyPath));
   if (!certificate.checkPrivateKey(key)) return 'key-mismatch';
   if (!isIssuedBy(certificate, ca.certificate)) return 'other-ca';
+  // Revoked (a `mpay pki revoke` that stopped before its reissue): its peers refuse it.
+  if (isRevoked(revoked, certificate)) return 'revoked';
   const renewAt = new Date(certificate.validTo).getTime() - limits.leafRenewBeforeDays * dayMs;
   if (renewAt <= now.getTime()) return 'expiring';
   const names = subjectAltNamesOf(certificate);
@@ -760,6 +770,7 @@ async function ensureLocked(
   };
   const { ca, created } = await ensureCa(dataDir, now, limits, permitted);
   if (!created) checkCaPermits(dataDir, ca, permitted);
+  const revoked = await loadRevokedSerials(pkiDirOf(dataDir), [ca]);
   let signer: LoadedPair | undefined;
   const services: EnsureReport['services'][number][] = [];
   // A `mpay pki ca switch` cut short between its renames: nothing can be issued until it runs again;
@@ -776,7 +787,7 @@ async function ensureLocked(
     for (const service of servicesOf(institution)) {
       const paths = servicePathsOf(dataDir, institution.id, service.name);
       const hosts = service.hosts ?? [];
-      const reason = await reissueReason(paths, ca, hosts, now, limits);
+      const reason = await reissueReason(paths, ca, hosts, now, limits, revoked);
       const trustedMeanwhile =
         reason === 'other-ca' &&
         trust !== undefined &&
@@ -843,6 +854,76 @@ async function issueLocked(
   await makeFolder(join(pkiDirOf(dataDir), request.institution));
   await writePair(paths, pair);
   return paths;
+}
+
+/** What `mpay pki revoke` did: the certificate revoked, the one issued in its place, the CA's list. */
+export interface RevokeReport {
+  readonly institution: string;
+  readonly service: string;
+  /** Serial of the certificate revoked (upper-case hex). */
+  readonly revokedSerial: string;
+  /** Serial of the certificate issued in its place, with a new key. */
+  readonly issuedSerial: string;
+  /** The CA's revocation list now, and how many certificates it names. */
+  readonly crlPath: string;
+  readonly revokedCount: number;
+}
+
+/**
+ * Revokes a service's certificate (its key may have leaked): adds it to the
+ * current CA's revocation list (./revocation.ts), signed again, then issues
+ * the service a new certificate with a new key, keeping its host names.
+ * Every service that loads its material after this (a start, a reload)
+ * refuses the old certificate, as a client and as a server. Only the current
+ * CA signs lists: a certificate of another CA (the previous one, whose key is
+ * gone) is PKI_INVALID; `mpay pki ca retire` ends the trust in all of them.
+ * Safe to run again after a crash: a certificate already listed is not
+ * listed twice, and a start reissues a revoked certificate it finds
+ * (ensureDeploymentPki). Holds the folder's lock.
+ */
+export async function revokeServiceCertificate(
+  dataDir: string,
+  request: { readonly institution: string; readonly service: string },
+  options: PkiOptions = {},
+): Promise<RevokeReport> {
+  const now = options.now ?? new Date();
+  const paths = servicePathsOf(dataDir, request.institution, request.service);
+  return withPkiWriter(dataDir, options, async () => {
+    const current = await loadDeploymentCaCertificate(dataDir, now);
+    const leaf = parseCertificate(paths.certPath, await readText(paths.certPath));
+    if (!isIssuedBy(leaf, current.certificate)) {
+      throw new MpayError(
+        'PKI_INVALID',
+        `${paths.certPath}: not issued by ${caPathsOf(dataDir).certPath}; only the current CA revokes (\`mpay pki ca retire\` stops trusting the previous one)`,
+      );
+    }
+    const signer = await loadCaKey(dataDir, current);
+    const pkiDir = pkiDirOf(dataDir);
+    const listed = await readRevocationList(pkiDir, current);
+    const revokedSerial = serialKey(leaf.serialNumber);
+    const entries = listed.some((entry) => entry.serialNumber === revokedSerial)
+      ? listed
+      : [...listed, { serialNumber: revokedSerial, revokedAt: now }];
+    const crlPath = crlPathOf(pkiDir, current.certificate);
+    await makeFolder(dirname(crlPath));
+    await writeAtomically(crlPath, await signRevocationList(signer.pem, entries, now), certMode);
+    await issueLocked(
+      dataDir,
+      { institution: request.institution, service: request.service, hosts: extraHostsOf(leaf) },
+      paths,
+      now,
+      options,
+    );
+    const issued = parseCertificate(paths.certPath, await readText(paths.certPath));
+    return {
+      institution: request.institution,
+      service: request.service,
+      revokedSerial,
+      issuedSerial: serialKey(issued.serialNumber),
+      crlPath,
+      revokedCount: entries.length,
+    };
+  });
 }
 
 /** Every service certificate file in the folder, by institution and service, in name order (./ca-rotation.ts too). */
@@ -922,6 +1003,10 @@ export interface ListedCertificate extends CertificateSummary {
   readonly issuedByCa: boolean;
   /** For a service certificate: which CA of the folder signed it (undefined: none of them). */
   readonly issuedBy?: CaRole | undefined;
+  /** For a service certificate: its CA has revoked it (`mpay pki revoke`): peers refuse it. */
+  readonly revoked?: boolean;
+  /** For a CA: how many certificates its revocation list names (0: it has none). */
+  readonly revokedCount?: number;
   /**
    * For the CA: the names it may vouch for (`DNS:localhost`, `IP:127.0.0.0/8`),
    * or null when it has no name constraints (a CA made before them: trusted
@@ -975,12 +1060,20 @@ export async function listDeploymentPki(
       notTrustedBecause: found.why,
     });
   }
+  const revocations = new Map<string, readonly string[]>();
+  for (const ca of cas)
+    revocations.set(
+      ca.path,
+      (await readRevocationList(pkiDirOf(dataDir), ca)).map((entry) => entry.serialNumber),
+    );
+  const revokedSerials = new Set([...revocations.values()].flat());
   const listed: ListedCertificate[] = cas.map((ca) => ({
     ...summarizeCertificate(ca.certificate, now),
     path: ca.path,
     role: 'ca',
     caRole: ca.role,
     trusted: ca.trusted,
+    revokedCount: revocations.get(ca.path)?.length ?? 0,
     ...(ca.notTrustedBecause === undefined ? {} : { notTrustedBecause: ca.notTrustedBecause }),
     issuedByCa: true,
     nameConstraints:
@@ -1001,6 +1094,7 @@ export async function listDeploymentPki(
       role: 'service',
       issuedByCa: isIssuedBy(certificate, current.certificate),
       issuedBy: cas.find((ca) => isIssuedBy(certificate, ca.certificate))?.role,
+      revoked: isRevoked(revokedSerials, certificate),
     });
   }
   return listed;
@@ -1041,5 +1135,19 @@ export async function loadServiceTls(
       `${paths.certPath}: names ${named.institution ?? '?'}/${named.service ?? '?'}, not ${institution}/${service}`,
     );
   }
-  return { institution, service, keyPem: leaf.pem.keyPem, certPem: leaf.pem.certPem, caPem: trust.certPem };
+  const revokedSerials = await loadRevokedSerials(pkiDirOf(dataDir), trust.anchors);
+  if (isRevoked(revokedSerials, leaf.certificate)) {
+    throw new MpayError(
+      'PKI_INVALID',
+      `${paths.certPath}: revoked (its peers refuse it): \`mpay pki issue ${institution} ${service}\` issues a new one`,
+    );
+  }
+  return {
+    institution,
+    service,
+    keyPem: leaf.pem.keyPem,
+    certPem: leaf.pem.certPem,
+    caPem: trust.certPem,
+    revokedSerials,
+  };
 }
