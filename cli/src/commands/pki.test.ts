@@ -122,6 +122,20 @@ describe('mpay pki', () => {
     const listed = await run('pki', 'list');
     expect(listed.stdout).toContain('revoked:   1 certificate(s) on its revocation list');
     expect(listed.stdout).not.toContain('REVOKED');
+    // issue says which certificate it replaces (valid until revoked); revoke --serial lists that one.
+    const current = new X509Certificate(await readFile(certPath, 'utf8')).serialNumber.replace(/^0+/, '');
+    const issued = await run('pki', 'issue', 'xbank', 'bank');
+    expect(issued.stdout).toContain(`the certificate it replaces, ${current}, stays valid until `);
+    expect(issued.stdout).toContain(`\`mpay pki revoke xbank bank --serial ${current}\``);
+    const older = await run('pki', 'revoke', 'xbank', 'bank', '--serial', current);
+    expect(older.status).toBe(0);
+    expect(older.stdout).toContain(`revoked xbank/bank's certificate ${current}`);
+    expect(older.stdout).toContain('its current certificate is kept');
+    expect((await run('pki', 'list')).stdout).toContain('revoked:   2 certificate(s) on its revocation list');
+    expect((await run('pki', 'issue', 'xbank', 'bank', '--serial', current)).stderr).toContain(
+      '--serial is for revoke',
+    );
+    expect((await run('pki', 'revoke', 'xbank', 'bank', '--serial', 'not-hex')).status).toBe(2);
     // Wrong arguments: usage, exit 2; a service without a certificate: PKI_INVALID naming the file.
     expect((await run('pki', 'revoke', 'xbank')).status).toBe(2);
     expect((await run('pki', 'revoke', 'xbank', 'bank', '--host', 'x.example')).status).toBe(2);

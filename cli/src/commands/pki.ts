@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -15,6 +16,8 @@ import {
   retireCa,
   revokeServiceCertificate,
   rotateDeploymentPki,
+  serialKey,
+  servicePathsOf,
   switchCa,
 } from '@mpay/pki';
 import { processStartTicks } from '../platform/tls.ts';
@@ -29,10 +32,12 @@ export const pkiUsage = `usage: mpay pki init|issue|revoke|rotate|ca|list [--dat
                               --permit DNS name (and the names under it) or IP range, fixed when it is created
   issue INSTITUTION SERVICE [--host NAME]... [--no-reload]   issue (or reissue) one service's certificate now;
                               a platform running from that data folder reloads it, as after rotate
-  revoke INSTITUTION SERVICE [--no-reload]   revoke one service's certificate (its key may have leaked): the
-                              CA's revocation list (<data>/pki/crl/<CA SHA-256>.crl.pem) names it, and the
-                              service gets a new certificate with a new key; every service refuses the old one,
-                              as a client and as a server, once it has reloaded (as after issue) or restarted
+  revoke INSTITUTION SERVICE [--serial HEX] [--no-reload]   revoke one service's certificate (its key may have
+                              leaked): the CA's revocation list (<data>/pki/crl/<CA SHA-256>.crl.pem) names it,
+                              and the service gets a new certificate with a new key; every service refuses the
+                              old one, as a client and as a server, once it has reloaded (as after issue) or
+                              restarted. --serial: a certificate the service had before instead (issue and rotate
+                              leave the one they replace valid until it expires; issue prints its serial)
   rotate [--no-reload]        reissue every service certificate now, keeping the CA; a platform running from
                               that data folder (deployment.json's pid, an \`mpay up\` on TLS) is sent SIGUSR2 and
                               switches to them without a restart (open connections keep theirs); --no-reload: it
@@ -72,11 +77,11 @@ function parsePkiArguments(args: readonly string[]): PkiArguments | string {
       : ['', ''];
     if (name === '') positional.push(arg);
     else if ((name === 'json' || name === 'no-reload') && inline === undefined) flags.set(name, 'true');
-    else if (name === 'data' || name === 'host' || name === 'permit') {
+    else if (name === 'data' || name === 'host' || name === 'permit' || name === 'serial') {
       if (inline === undefined) index += 1;
       const value = inline ?? args[index];
       if (value === undefined || value === '') return `--${name} needs a value`;
-      if (name === 'data') flags.set('data', value);
+      if (name === 'data' || name === 'serial') flags.set(name, value);
       else if (name === 'host') hosts.push(value);
       else permits.push(value);
     } else return `unknown option ${arg}`;
@@ -169,6 +174,25 @@ function describeList(listed: readonly ListedCertificate[]): string {
       ].join('\n'),
     )
     .join('\n');
+}
+
+/** The service's certificate before an issue replaces it (undefined: none, or not a name of the scheme). */
+async function replacedCertificateOf(
+  dataDir: string,
+  institution: string,
+  service: string,
+): Promise<{ readonly serialNumber: string; readonly notAfter: string } | undefined> {
+  try {
+    const certificate = new X509Certificate(
+      await readFile(servicePathsOf(dataDir, institution, service).certPath, 'utf8'),
+    );
+    return {
+      serialNumber: serialKey(certificate.serialNumber),
+      notAfter: new Date(certificate.validTo).toISOString(),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether the rotation reached a running platform: the pid told, or why none was. */
@@ -277,6 +301,10 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
     );
     return 2;
   }
+  if (parsed.flags.has('serial') && verb !== 'revoke') {
+    io.stderr('mpay pki: --serial is for revoke\n');
+    return 2;
+  }
   const dataDir = dataDirOf(parsed.flags);
   const json = parsed.flags.has('json');
   // A stale lock taken over, temporary files of a crashed write removed: said on stderr.
@@ -323,6 +351,7 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
         return 2;
       }
       const request = { institution, service, hosts: parsed.hosts };
+      const replaced = await replacedCertificateOf(dataDir, institution, service);
       const paths = await issueDeploymentCertificate(dataDir, request, { onNote }).catch((error: unknown) => {
         if (error instanceof RangeError) return error.message; // a name outside the scheme
         throw error;
@@ -332,19 +361,26 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
         return 2;
       }
       const { reload, line } = await reloadRunningPlatform(dataDir, parsed.flags, 'certificate');
-      print({ ...paths, reload }, `issued ${paths.certPath}\n       ${paths.keyPath}\n${line}`);
+      const stillValid =
+        replaced === undefined
+          ? ''
+          : `the certificate it replaces, ${replaced.serialNumber}, stays valid until ${replaced.notAfter} unless revoked (\`mpay pki revoke ${institution} ${service} --serial ${replaced.serialNumber}\`)\n`;
+      print(
+        { ...paths, ...(replaced === undefined ? {} : { replacedSerial: replaced.serialNumber }), reload },
+        `issued ${paths.certPath}\n       ${paths.keyPath}\n${stillValid}${line}`,
+      );
       return 0;
     }
     case 'revoke': {
       const [institution, service] = rest;
       if (institution === undefined || service === undefined || rest.length > 2 || parsed.hosts.length > 0)
         break;
-      const report = await revokeServiceCertificate(dataDir, { institution, service }, { onNote }).catch(
-        (error: unknown) => {
-          if (error instanceof RangeError) return error.message; // a name outside the scheme
-          throw error;
-        },
-      );
+      const serialNumber = parsed.flags.get('serial');
+      const request = { institution, service, ...(serialNumber === undefined ? {} : { serialNumber }) };
+      const report = await revokeServiceCertificate(dataDir, request, { onNote }).catch((error: unknown) => {
+        if (error instanceof RangeError) return error.message; // a name outside the scheme
+        throw error;
+      });
       if (typeof report === 'string') {
         io.stderr(`mpay ${report}\n`);
         return 2;
@@ -357,7 +393,9 @@ export async function runPkiCommand(args: readonly string[], io: CommandIo): Pro
       print(
         { ...report, reload },
         `revoked ${institution}/${service}'s certificate ${report.revokedSerial} (${report.crlPath}: ${report.revokedCount} revoked)\n` +
-          `issued its new certificate ${report.issuedSerial}, with a new key\n${line}`,
+          (report.issuedSerial === undefined
+            ? `its current certificate is kept\n${line}`
+            : `issued its new certificate ${report.issuedSerial}, with a new key\n${line}`),
       );
       return 0;
     }

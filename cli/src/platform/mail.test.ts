@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { createMailer, openMailbox } from '@mpay/mail';
-import { createDeploymentCa, issueServiceCertificate } from '@mpay/pki';
+import { createDeploymentCa, issueServiceCertificate, serialKey } from '@mpay/pki';
 import { describe, expect, it } from 'vitest';
 import { smtpRelayFromEnv, startPlatformMail } from './mail.ts';
+import { refuseRevokedOf } from './tls.ts';
 
 describe('smtpRelayFromEnv', () => {
   it('uses the embedded server unless MPAY_SMTP_HOST names a relay', () => {
@@ -133,6 +134,36 @@ describe('startPlatformMail', () => {
       await expect(plain.send({ to: 'ann@mail.example', subject: 's', text: 't' })).rejects.toMatchObject({
         code: 'MAIL_DELIVERY_FAILED',
       });
+      expect(await server.mailbox.list('ann@mail.example')).toHaveLength(1);
+    } finally {
+      await mail.close();
+    }
+  });
+
+  it('refuses to send to a mail server presenting a revoked certificate, asked at each mail', async () => {
+    const now = new Date();
+    const ca = await createDeploymentCa({ now, label: 'mail-revoked' });
+    const pair = await issueServiceCertificate(ca, { institution: 'mail.mpay', service: 'smtp' }, { now });
+    const revoked = new Set<string>();
+    const mail = await startPlatformMail({
+      dataDir: undefined,
+      relay: undefined,
+      port: 0,
+      tls: {
+        key: pair.keyPem,
+        cert: pair.certPem,
+        caPem: ca.certPem,
+        // As PlatformTls gives it (refuseRevokedOf): the set of its last reload.
+        refuseCertificate: refuseRevokedOf({ revokedSerials: revoked }),
+      },
+    });
+    try {
+      const server = mail.server!;
+      const letter = { to: 'ann@mail.example', subject: 'Your mpay client id and mPIN', text: 'hi' };
+      await mail.mailer.send(letter);
+      revoked.add(serialKey(new X509Certificate(pair.certPem).serialNumber));
+      // The mPIN never goes to a server whose key may have leaked.
+      await expect(mail.mailer.send(letter)).rejects.toMatchObject({ code: 'MAIL_DELIVERY_FAILED' });
       expect(await server.mailbox.list('ann@mail.example')).toHaveLength(1);
     } finally {
       await mail.close();

@@ -86,6 +86,8 @@ export async function startPlatformMail(options: {
         readonly cert: string;
         /** The deployment's trust bundle for the mailer: a function follows PlatformTls's reloads (a CA rotation). */
         readonly caPem: string | (() => string);
+        /** Refuses the server's certificate when revoked (PlatformTls.revokedSerials of the last reload). */
+        readonly refuseCertificate?: MailerOptions['smtp']['refuseCertificate'];
         /** PlatformTls.reload's hook (the server's `tls.onReload`): new key and certificate without a restart. */
         readonly onReload?: NonNullable<MailServerOptions['tls']>['onReload'];
       }
@@ -113,7 +115,13 @@ export async function startPlatformMail(options: {
       smtp: {
         host: server.host,
         port: server.port,
-        ...(tls === undefined ? {} : { secure: true, ca: tls.caPem }),
+        ...(tls === undefined
+          ? {}
+          : {
+              secure: true,
+              ca: tls.caPem,
+              ...(tls.refuseCertificate === undefined ? {} : { refuseCertificate: tls.refuseCertificate }),
+            }),
       },
       from: platformMailFrom,
     }),

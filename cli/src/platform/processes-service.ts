@@ -294,6 +294,7 @@ async function startCustody(context: ServiceContext): Promise<Running> {
 export function gatewayMailRelay(
   smtp: PlatformProcessLayout['smtp'],
   caPem: string | (() => string) | undefined,
+  refuseCertificate?: MailerOptions['smtp']['refuseCertificate'],
 ): MailerOptions['smtp'] {
   const { secure, ca, auth } = smtp;
   return {
@@ -301,7 +302,7 @@ export function gatewayMailRelay(
     port: smtp.port,
     ...(caPem === undefined
       ? { ...(secure === undefined ? {} : { secure }), ...(ca === undefined ? {} : { ca }) }
-      : { secure: true, ca: caPem }),
+      : { secure: true, ca: caPem, ...(refuseCertificate === undefined ? {} : { refuseCertificate }) }),
     ...(auth === undefined ? {} : { auth: { user: auth.user, pass: auth.pass } }),
   };
 }
@@ -319,7 +320,11 @@ async function startGateway(context: ServiceContext): Promise<Running> {
   const caPem = tls === undefined ? undefined : () => tls.caPem;
   const mail = await startPlatformMail({
     dataDir: layout.dataDir,
-    relay: gatewayMailRelay(layout.smtp, caPem),
+    relay: gatewayMailRelay(
+      layout.smtp,
+      caPem,
+      tls === undefined ? undefined : (await import('./tls.ts')).refuseRevokedOf(tls),
+    ),
     port: undefined,
   });
   const macroLimits = macroLimitsFromEnv(process.env);

@@ -22,7 +22,7 @@ import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts'
 import { loadPlatformSecrets, platformLogSubmitters, softHsmOf, witnessesRequired } from './secrets.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
-import { loadPlatformTls, type PlatformTls, type PlatformTlsService } from './tls.ts';
+import { loadPlatformTls, type PlatformTls, type PlatformTlsService, refuseRevokedOf } from './tls.ts';
 import type { WebTlsPair } from './web-tls.ts';
 
 export {
@@ -295,7 +295,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     tls:
       tls === undefined || options.smtpRelay !== undefined
         ? undefined
-        : { ...pairOf(tls.server('smtp')), caPem: () => tls.caPem },
+        : { ...pairOf(tls.server('smtp')), caPem: () => tls.caPem, refuseCertificate: refuseRevokedOf(tls) },
   });
   const { opaqueServerSetup } = secrets;
   /** The first gateway's options: the other instances (options.gateways) get the same, each with its own pool. */

@@ -232,6 +232,61 @@ describe('PlatformTls.reload', () => {
     expect(await claimAsXbank(await loadServiceTls(dataDir, 'xbank', 'bank'))).toBe('answered');
   });
 
+  it('refuses a server presenting a revoked certificate from every client of the process, the CLI’s too; a list removed keeps it refused', async () => {
+    const warnings: string[] = [];
+    tls = await loadPlatformTls(dataDir, ['gateway'], new Date(), (line) => warnings.push(line));
+    const platform = tls;
+    // A bank's port elsewhere still presenting the certificate about to be revoked (its key leaked).
+    const leaked = await loadServiceTls(dataDir, 'xbank', 'bank');
+    const impostor = createHttpServer({ name: 'impostor', tls: publicServerTls(leaked) });
+    impostor.get('/peer', async () => ({ ok: true }));
+    servers.push(impostor);
+    await impostor.listen({ port: 0, host: '127.0.0.1' });
+    const url = `https://localhost:${(impostor.server.address() as { port: number }).port}/peer`;
+    const gatewayFetch = platform.scope('gateway', () => tlsClientScope.source());
+    if (gatewayFetch === undefined) throw new Error('no fetch in the gateway scope');
+    const outcome = (call: () => Promise<Response>) =>
+      call().then(
+        (answer) => `HTTP ${answer.status}`,
+        (error: unknown) => {
+          const parts: string[] = [];
+          for (let current = error; current instanceof Error; current = current.cause)
+            parts.push(String((current as { code?: unknown }).code ?? current.message));
+          return parts.join(' | ');
+        },
+      );
+    expect(await outcome(() => platform.fetch(url, {}))).toBe('HTTP 200');
+
+    await revokeServiceCertificate(
+      dataDir,
+      { institution: 'xbank', service: 'bank' },
+      { onNote: () => undefined },
+    );
+    await platform.reload();
+    expect(platform.revokedSerials.size).toBe(1);
+    // The process's client without a certificate (the seed, the web proxy), and a service's own client.
+    expect(await outcome(() => platform.fetch(url, {}))).toContain('ERR_TLS_CERT_REVOKED');
+    expect(await outcome(() => gatewayFetch(url, {}))).toContain('ERR_TLS_CERT_REVOKED');
+    // The CLI's client (mpay demo, audit, …) reads the lists beside the CA.
+    const globalFetch = globalThis.fetch;
+    try {
+      await trustDeploymentCa(platform.caPath);
+      expect(await outcome(() => globalThis.fetch(url))).toContain('ERR_TLS_CERT_REVOKED');
+    } finally {
+      globalThis.fetch = globalFetch;
+    }
+
+    // The list deleted (or an older copy restored): a running platform does not un-revoke, and says so.
+    await rm(join(dataDir, 'pki', 'crl'), { recursive: true });
+    await platform.reload();
+    expect(
+      warnings.some((line) => line.includes('fewer than before') && line.includes('until a restart')),
+    ).toBe(true);
+    expect(platform.revokedSerials.size).toBe(1);
+    expect(await outcome(() => platform.fetch(url, {}))).toContain('ERR_TLS_CERT_REVOKED');
+    expect(await outcome(() => gatewayFetch(url, {}))).toContain('ERR_TLS_CERT_REVOKED');
+  });
+
   it('follows a CA rotation: both CAs trusted after begin, the new certificates after switch, one CA after retire', async () => {
     tls = await loadPlatformTls(dataDir, ['gateway', 'xbank']);
     const platform = tls;

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { PeerCertificate } from 'node:tls';
 import { type FetchFunction, setFetchSource } from '@mpay/http-client';
 import type { ServerTls } from '@mpay/http-server';
 import {
@@ -8,11 +9,13 @@ import {
   checkServiceTlsMaterial,
   createCaTrustAgent,
   type InstitutionRoutes,
+  isRevoked,
   loadCaTrustBundle,
   loadDeploymentTrust,
   loadRevokedSerials,
   loadServiceTls,
   type PresentedCertificate,
+  pkiDirOf,
   presentedCertificateOf,
   type ServiceTls,
   type ServiceTlsMaterial,
@@ -83,6 +86,12 @@ export interface PlatformTls {
   scope<T>(service: PlatformTlsService, work: () => T): T;
   /** The fetch of this process outside any service: the CA trusted, no certificate presented. */
   readonly fetch: FetchFunction;
+  /**
+   * The serials the deployment's CAs have revoked, as of the last load or
+   * reload, never fewer than before (see `keptRevocations`): for a client
+   * this module does not make (the gateway's mailer).
+   */
+  readonly revokedSerials: ReadonlySet<string>;
   /**
    * Reads every loaded service's key and certificate again from
    * `<dataDir>/pki` (after `mpay pki rotate`) with the checks of the start
@@ -249,6 +258,7 @@ export async function loadPlatformTls(
 ): Promise<PlatformTls> {
   const trust = await loadDeploymentTrust(dataDir, now); // certificates only: services never read a CA's key
   for (const warning of trust.warnings) warn(warning);
+  let revokedSerials = await loadRevokedSerials(pkiDirOf(dataDir), trust.anchors);
   const institutions = platformInstitutions.map((institution) => institution.id);
   const loaded = new Map<PlatformTlsService, ServiceTls>();
   for (const service of services) {
@@ -261,15 +271,14 @@ export async function loadPlatformTls(
           : service === 'gateway' || service === 'custody' || service === 'log'
             ? { institutions }
             : { institutions, pathPrefixes: interbankRoutePrefixes, pathPrefixPeers: bankIds };
-    loaded.set(service, await serviceTlsOf(dataDir, holder.institution, holder.service, routes, now));
+    const tls = await serviceTlsOf(dataDir, holder.institution, holder.service, routes, now);
+    warnIfOwnRevoked(tls.material, dataDir, warn);
+    loaded.set(service, tls);
   }
   // The process's client without a certificate: the same function for its whole life, its agent
   // (and trust bundle) switched by a reload; the old agent closes once its calls are done.
   let caPem = trust.certPem;
-  // Every service's material names the same revocations (the lists of the CAs they all trust).
-  const revokedNow = () => [...loaded.values()][0]?.material.revokedSerials;
-  let anonymousRevoked = revokedNow();
-  let anonymous = createCaTrustAgent(caPem, {}, { revokedSerials: anonymousRevoked });
+  let anonymous = createCaTrustAgent(caPem, {}, { revokedSerials });
   let anonymousFetch = tlsFetch(anonymous);
   const retired: Promise<void>[] = [];
   const fetch: FetchFunction = (url, init) => anonymousFetch(url, init);
@@ -289,14 +298,16 @@ export async function loadPlatformTls(
     // The service's fetch is one function for its whole life: a reload switches the agent behind it.
     scope: (service, work) => tlsClientScope.run(of(service).fetch, work),
     fetch,
+    get revokedSerials() {
+      return revokedSerials;
+    },
     reload(now = new Date()) {
       const run = reloading.then(async () => {
-        const result = await reloadAll(dataDir, caPem, loaded, now, warn);
-        const revoked = revokedNow();
-        if (result.caPem !== caPem || !sameSerials(anonymousRevoked, revoked)) {
+        const result = await reloadAll(dataDir, caPem, revokedSerials, loaded, now, warn);
+        if (result.caPem !== caPem || !sameSerials(revokedSerials, result.revokedSerials)) {
           const old = anonymous;
-          anonymousRevoked = revoked;
-          anonymous = createCaTrustAgent(result.caPem, {}, { revokedSerials: revoked });
+          revokedSerials = result.revokedSerials;
+          anonymous = createCaTrustAgent(result.caPem, {}, { revokedSerials });
           anonymousFetch = tlsFetch(anonymous);
           caPem = result.caPem;
           retired.push(old.close().catch(() => undefined));
@@ -329,12 +340,19 @@ function sameSerials(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> 
 async function reloadAll(
   dataDir: string,
   caPem: string,
+  revokedBefore: ReadonlySet<string>,
   loaded: ReadonlyMap<PlatformTlsService, ServiceTls>,
   now: Date,
   warn: (line: string) => void,
-): Promise<{ caPem: string; changes: TlsReloadChange[] }> {
+): Promise<{ caPem: string; revokedSerials: ReadonlySet<string>; changes: TlsReloadChange[] }> {
   const trust = await loadDeploymentTrust(dataDir, now);
   for (const warning of trust.warnings) warn(warning);
+  const revokedSerials = keptRevocations(
+    revokedBefore,
+    await loadRevokedSerials(pkiDirOf(dataDir), trust.anchors),
+    trust.anchors.length < fingerprintsOf(caPem).size,
+    warn,
+  );
   // Each step of a CA rotation keeps one CA of the bundle before it trusted: a bundle sharing none is another deployment's.
   const inUse = fingerprintsOf(caPem);
   if (!trust.anchors.some((anchor) => inUse.has(anchor.certificate.fingerprint256))) {
@@ -346,11 +364,16 @@ async function reloadAll(
   const fresh: { service: PlatformTlsService; tls: ServiceTls; material: ServiceTlsMaterial }[] = [];
   for (const [service, tls] of loaded) {
     const holder = holderOf(service);
-    const material = await loadServiceTls(dataDir, holder.institution, holder.service, now);
+    // Every service refuses what the platform has refused so far (keptRevocations), whatever its lists say now.
+    const material = {
+      ...(await loadServiceTls(dataDir, holder.institution, holder.service, now)),
+      revokedSerials,
+    };
     if (material.caPem !== trust.certPem) {
       throw new MpayError('PKI_INVALID', `${caPathsOf(dataDir).certPath}: changed during the reload`);
     }
     checkServiceTlsMaterial(material, servicePathsOf(dataDir, holder.institution, holder.service).certPath);
+    warnIfOwnRevoked(material, dataDir, warn);
     fresh.push({ service, tls, material });
   }
   const switched: { tls: ServiceTls; previous: ServiceTlsMaterial }[] = [];
@@ -388,7 +411,39 @@ async function reloadAll(
     }
     throw error;
   }
-  return { caPem: trust.certPem, changes };
+  return { caPem: trust.certPem, revokedSerials, changes };
+}
+
+/**
+ * The serials to refuse after a reload: those of the lists now, and every one
+ * refused before. A list that lost entries was removed, or replaced by an
+ * older copy (a backup restored, a folder copied without its crl/); neither
+ * can un-revoke a leaked certificate while the platform runs, and `warn`
+ * says so. Only a restart reads the lists as they are. When the reload
+ * dropped a CA from the trust bundle (`ca retire`), its serials are no longer
+ * needed and may go.
+ */
+function keptRevocations(
+  before: ReadonlySet<string>,
+  now: ReadonlySet<string>,
+  caRetired: boolean,
+  warn: (line: string) => void,
+): ReadonlySet<string> {
+  const lost = [...before].filter((serial) => !now.has(serial));
+  if (lost.length === 0 || caRetired) return now;
+  warn(
+    `the revocation lists name ${lost.length} certificate(s) fewer than before (a list removed or older): they stay refused until a restart (${lost.join(', ')})`,
+  );
+  return new Set([...now, ...lost]);
+}
+
+/** Says that a service's own certificate is revoked: its peers refuse it until it gets a new one. */
+function warnIfOwnRevoked(material: ServiceTlsMaterial, dataDir: string, warn: (line: string) => void): void {
+  if (!isRevoked(material.revokedSerials, new X509Certificate(material.certPem))) return;
+  const { certPath } = servicePathsOf(dataDir, material.institution, material.service);
+  warn(
+    `${certPath}: revoked: the other services refuse it; \`mpay pki issue ${material.institution} ${material.service}\` (or a start) issues a new one`,
+  );
 }
 
 /**
@@ -425,4 +480,10 @@ export function tlsWanted(flags: ReadonlyMap<string, string>, env: NodeJS.Proces
   if (flags.has('no-tls')) return false;
   const value = env.MPAY_TLS?.trim().toLowerCase();
   return !(value === '0' || value === 'false' || value === 'off' || value === 'no');
+}
+
+/** A mailer's check (MailerOptions' refuseCertificate): the platform's revoked certificates of the last reload. */
+export function refuseRevokedOf(tls: Pick<PlatformTls, 'revokedSerials'>) {
+  return (certificate: PeerCertificate): string | undefined =>
+    isRevoked(tls.revokedSerials, certificate) ? 'revoked by the deployment' : undefined;
 }

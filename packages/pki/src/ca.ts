@@ -170,9 +170,9 @@ export interface RevokedCertificate {
   readonly revokedAt: Date;
 }
 
-/** The CRL number extension (RFC 5280 §5.2.3): a non-critical INTEGER, here the seconds of `at` since 1970. */
-function crlNumberExtension(at: Date): x509.Extension {
-  let hex = Math.floor(at.getTime() / 1000).toString(16);
+/** The CRL number extension (RFC 5280 §5.2.3): a non-critical, non-negative INTEGER. */
+function crlNumberExtension(number: bigint): x509.Extension {
+  let hex = number.toString(16);
   if (hex.length % 2 === 1) hex = `0${hex}`;
   if (Number.parseInt(hex.slice(0, 2), 16) >= 0x80) hex = `00${hex}`; // a positive INTEGER
   const value = Buffer.from(hex, 'hex');
@@ -182,7 +182,8 @@ function crlNumberExtension(at: Date): x509.Extension {
 
 /**
  * The CA's certificate revocation list (RFC 5280 §5, PEM) naming `revoked`
- * (key compromise), issued at `now`, next update when the CA itself expires:
+ * (key compromise), numbered `number` (one more than the list it replaces),
+ * issued at `now`, next update when the CA itself expires:
  * the list is replaced whenever a certificate is revoked, and a private CA's
  * list travels with its folder, not from a distribution point, so there is no
  * schedule to keep. `openssl crl -CAfile ca.cert.pem -in <file> -noout` checks it.
@@ -190,8 +191,10 @@ function crlNumberExtension(at: Date): x509.Extension {
 export async function signRevocationList(
   ca: PemPair,
   revoked: readonly RevokedCertificate[],
+  number: bigint,
   now: Date,
 ): Promise<string> {
+  if (number < 1n || number >= 1n << 159n) throw new RangeError('pki: a CRL number is in 1..2^159-1');
   const caCertificate = new x509.X509Certificate(ca.certPem);
   const crl = await x509.X509CrlGenerator.create({
     issuer: caCertificate.subject,
@@ -199,7 +202,10 @@ export async function signRevocationList(
     nextUpdate: caCertificate.notAfter,
     signingAlgorithm,
     signingKey: await importSigningKey(ca.keyPem),
-    extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCertificate), crlNumberExtension(now)],
+    extensions: [
+      await x509.AuthorityKeyIdentifierExtension.create(caCertificate),
+      crlNumberExtension(number),
+    ],
     entries: revoked.map((entry) => ({
       serialNumber: entry.serialNumber,
       revocationDate: entry.revokedAt,

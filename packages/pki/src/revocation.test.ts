@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { webcrypto, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,17 +9,19 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeploymentCa, signRevocationList } from './ca.ts';
 import { createReloadableTlsClient, type ReloadableTlsClient } from './client.ts';
-import { crlPathOf, serialKey } from './revocation.ts';
+import { crlPathOf, readRevocationList, revocationListLengthMax, serialKey } from './revocation.ts';
 import { serviceTlsOf } from './service-tls.ts';
 import {
   caPathsOf,
   ensureDeploymentPki,
+  issueDeploymentCertificate,
   loadDeploymentCaCertificate,
   loadServiceTls,
   pkiDirOf,
   revokeServiceCertificate,
   type ServiceTlsMaterial,
 } from './store.ts';
+import { x509 } from './x509.ts';
 
 const institutions = [
   { id: 'xbank', services: ['bank'] },
@@ -77,6 +79,34 @@ describe('mpay pki revoke: the CA lists the certificate, the service gets a new 
     const again = await revokeServiceCertificate(dataDir, { institution: 'xbank', service: 'bank' }, silent);
     expect(again.crlPath).toBe(report.crlPath);
     expect(again.revokedCount).toBe(2);
+    // Each list replaces the one before with the next number (RFC 5280 §5.2.3).
+    const ca = await loadDeploymentCaCertificate(dataDir);
+    expect((await readRevocationList(pkiDirOf(dataDir), ca)).number).toBe(2n);
+  });
+
+  it('revokes with --serial a certificate the service had before, keeping its current one', async () => {
+    const superseded = await loadServiceTls(dataDir, 'xbank', 'bank');
+    // `mpay pki issue` replaces the certificate; the one it replaces stays valid until it is revoked.
+    await issueDeploymentCertificate(dataDir, { institution: 'xbank', service: 'bank' }, silent);
+    const current = await loadServiceTls(dataDir, 'xbank', 'bank');
+    expect(current.revokedSerials?.has(serialOf(superseded))).toBe(false);
+    const report = await revokeServiceCertificate(
+      dataDir,
+      { institution: 'xbank', service: 'bank', serialNumber: serialOf(superseded).toLowerCase() },
+      silent,
+    );
+    expect(report).toMatchObject({ revokedSerial: serialOf(superseded) });
+    expect(report.issuedSerial).toBeUndefined();
+    const after = await loadServiceTls(dataDir, 'xbank', 'bank');
+    expect(after.certPem).toBe(current.certPem);
+    expect(after.revokedSerials?.has(serialOf(superseded))).toBe(true);
+    await expect(
+      revokeServiceCertificate(
+        dataDir,
+        { institution: 'xbank', service: 'bank', serialNumber: 'zz' },
+        silent,
+      ),
+    ).rejects.toThrow(/not 1 to 20 bytes of hex/);
   });
 
   it('refuses a list that is not the CA’s, or damaged, rather than read it as "nothing revoked"', async () => {
@@ -88,20 +118,45 @@ describe('mpay pki revoke: the CA lists the certificate, the service gets a new 
       const stranger = await createDeploymentCa({ now: new Date(), label: 'stranger' });
       await writeFile(
         path,
-        await signRevocationList({ keyPem: stranger.keyPem, certPem: ca.certPem }, [], new Date()),
+        await signRevocationList({ keyPem: stranger.keyPem, certPem: ca.certPem }, [], 1n, new Date()),
       );
       await expect(loadServiceTls(dataDir, 'xbank', 'bank')).rejects.toMatchObject({
         code: 'PKI_INVALID',
         detail: expect.stringContaining(path),
       });
+      // Signed with the CA's own key, but naming another issuer: not this CA's list.
+      const caKey = await webcrypto.subtle.importKey(
+        'pkcs8',
+        x509.PemConverter.decodeFirst(await readFile(caPathsOf(dataDir).keyPath, 'utf8')),
+        { name: 'ECDSA', namedCurve: 'P-256' },
+        false,
+        ['sign'],
+      );
+      const renamed = await x509.X509CrlGenerator.create({
+        issuer: 'CN=another issuer',
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        signingKey: caKey,
+        entries: [],
+      });
+      await writeFile(path, x509.PemConverter.encode(renamed.rawData, 'X509 CRL'));
+      await expect(loadServiceTls(dataDir, 'xbank', 'bank')).rejects.toMatchObject({
+        code: 'PKI_INVALID',
+        detail: expect.stringContaining('not signed by the CA it is named after'),
+      });
       await writeFile(path, 'not a list');
       await expect(loadServiceTls(dataDir, 'xbank', 'bank')).rejects.toMatchObject({ code: 'PKI_INVALID' });
+      // Longer than any list of ours: refused before it is read whole.
+      await writeFile(path, Buffer.alloc(revocationListLengthMax + 1, 0x41));
+      await expect(loadServiceTls(dataDir, 'xbank', 'bank')).rejects.toMatchObject({
+        code: 'PKI_INVALID',
+        detail: expect.stringContaining('longer than'),
+      });
     } finally {
       await writeFile(path, good);
     }
   });
 
-  it('leaves a service whose revocation stopped before its reissue unable to load it; the next start reissues it', async () => {
+  it('leaves a service whose revocation stopped before its reissue listed; the next start reissues it', async () => {
     const ca = await loadDeploymentCaCertificate(dataDir);
     const current = await loadServiceTls(dataDir, 'fsp.mpay', 'gateway');
     const path = crlPathOf(pkiDir(), ca.certificate);
@@ -116,13 +171,13 @@ describe('mpay pki revoke: the CA lists the certificate, the service gets a new 
       await signRevocationList(
         { keyPem: caKey, certPem: ca.certPem },
         [...listed, { serialNumber: serialOf(current), revokedAt: new Date() }],
+        100n,
         new Date(),
       ),
     );
-    await expect(loadServiceTls(dataDir, 'fsp.mpay', 'gateway')).rejects.toMatchObject({
-      code: 'PKI_INVALID',
-      detail: expect.stringContaining('revoked'),
-    });
+    // Loaded all the same (its peers' lists must still apply; the platform warns of it), and named revoked.
+    const stranded = await loadServiceTls(dataDir, 'fsp.mpay', 'gateway');
+    expect(stranded.revokedSerials?.has(serialOf(stranded))).toBe(true);
     const report = await ensureDeploymentPki(dataDir, institutions, silent);
     expect(report.services).toContainEqual({
       institution: 'fsp.mpay',

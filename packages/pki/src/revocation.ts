@@ -1,5 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MpayError } from '@mpay/protocol';
 import type { RevokedCertificate } from './ca.ts';
@@ -34,38 +34,87 @@ export function crlPathOf(pkiDir: string, caCertificate: X509Certificate): strin
   return join(pkiDir, 'crl', `${sha256}.crl.pem`);
 }
 
+/** Longest revocation list read (bytes): about 25,000 entries; a longer file is PKI_INVALID, not read whole. */
+export const revocationListLengthMax = 2 * 1024 * 1024;
+
+/** A CA's revocation list as read: what it names, and its CRL number (0 when it has none). */
+export interface RevocationList {
+  readonly entries: readonly RevokedCertificate[];
+  readonly number: bigint;
+}
+
+/** The CRL number extension's INTEGER (RFC 5280 §5.2.3), or 0n when the list has none. */
+function crlNumberOf(crl: x509.X509Crl): bigint {
+  const extension = crl.extensions.find((entry) => entry.type === '2.5.29.20');
+  if (extension === undefined) return 0n;
+  const der = new Uint8Array(extension.value);
+  const length = der[1] ?? 0;
+  if (der[0] !== 0x02 || length === 0 || length > 20 || der.length !== 2 + length)
+    throw new Error('a CRL number that is not a short INTEGER');
+  return BigInt(`0x${Buffer.from(der.subarray(2)).toString('hex')}`);
+}
+
+/** The file's text, or undefined when it is missing; PKI_INVALID naming it when unreadable or too long. */
+async function readListFile(path: string): Promise<string | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new MpayError('PKI_INVALID', `${path}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const buffer = Buffer.alloc(revocationListLengthMax + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    if (bytesRead > revocationListLengthMax)
+      throw new MpayError('PKI_INVALID', `${path}: longer than ${revocationListLengthMax} bytes`);
+    return buffer.toString('utf8', 0, bytesRead);
+  } catch (error) {
+    if (error instanceof MpayError) throw error;
+    throw new MpayError('PKI_INVALID', `${path}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * The certificates the CA `ca` has revoked, from its list in `pkiDir`
- * (none when it has no list). A list that does not parse, is not the CA's
- * or whose signature does not verify under the CA's key is PKI_INVALID
- * naming the file: a damaged list must not read as "nothing revoked".
+ * (none when it has no list), with the list's number. A list that is too
+ * long, does not parse, names another issuer or whose signature does not
+ * verify under the CA's key is PKI_INVALID naming the file: a damaged list
+ * must not read as "nothing revoked". (A list removed, or replaced by an
+ * older one, cannot be told from here: a running platform keeps what it
+ * has refused so far, cli/src/platform/tls.ts.)
  */
 export async function readRevocationList(
   pkiDir: string,
   ca: { readonly certPem: string; readonly certificate: X509Certificate },
-): Promise<RevokedCertificate[]> {
+): Promise<RevocationList> {
   const path = crlPathOf(pkiDir, ca.certificate);
-  let pem: string;
+  const pem = await readListFile(path);
+  if (pem === undefined) return { entries: [], number: 0n };
   try {
-    pem = await readFile(path, 'utf8');
+    const crl = new x509.X509Crl(pem);
+    const issuer = new x509.X509Certificate(ca.certPem);
+    if (crl.issuer !== issuer.subject || !(await crl.verify({ publicKey: issuer })))
+      throw new MpayError('PKI_INVALID', `${path}: not signed by the CA it is named after`);
+    return {
+      entries: crl.entries.map((entry) => ({
+        serialNumber: serialKey(entry.serialNumber),
+        revokedAt: entry.revocationDate,
+      })),
+      number: crlNumberOf(crl),
+    };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new MpayError('PKI_INVALID', `${path}: ${(error as Error).message}`, { cause: error });
+    if (error instanceof MpayError) throw error;
+    throw new MpayError(
+      'PKI_INVALID',
+      `${path}: not a revocation list of its CA (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
   }
-  let crl: x509.X509Crl;
-  try {
-    crl = new x509.X509Crl(pem);
-  } catch (error) {
-    throw new MpayError('PKI_INVALID', `${path}: not a certificate revocation list`, { cause: error });
-  }
-  const issuer = new x509.X509Certificate(ca.certPem);
-  if (crl.issuer !== issuer.subject || !(await crl.verify({ publicKey: issuer }))) {
-    throw new MpayError('PKI_INVALID', `${path}: not signed by the CA it is named after`);
-  }
-  return crl.entries.map((entry) => ({
-    serialNumber: serialKey(entry.serialNumber),
-    revokedAt: entry.revocationDate,
-  }));
 }
 
 /** Every serial revoked by one of `anchors` (the CAs a service trusts). */
@@ -75,7 +124,7 @@ export async function loadRevokedSerials(
 ): Promise<ReadonlySet<string>> {
   const serials = new Set<string>();
   for (const anchor of anchors)
-    for (const entry of await readRevocationList(pkiDir, anchor)) serials.add(entry.serialNumber);
+    for (const entry of (await readRevocationList(pkiDir, anchor)).entries) serials.add(entry.serialNumber);
   return serials;
 }
 

@@ -862,8 +862,8 @@ export interface RevokeReport {
   readonly service: string;
   /** Serial of the certificate revoked (upper-case hex). */
   readonly revokedSerial: string;
-  /** Serial of the certificate issued in its place, with a new key. */
-  readonly issuedSerial: string;
+  /** Serial of the certificate issued in its place, with a new key; none when `--serial` named an older one. */
+  readonly issuedSerial?: string;
   /** The CA's revocation list now, and how many certificates it names. */
   readonly crlPath: string;
   readonly revokedCount: number;
@@ -873,6 +873,10 @@ export interface RevokeReport {
  * Revokes a service's certificate (its key may have leaked): adds it to the
  * current CA's revocation list (./revocation.ts), signed again, then issues
  * the service a new certificate with a new key, keeping its host names.
+ * `serialNumber` names another certificate of the CA instead, one the
+ * service had before (`mpay pki issue` and `rotate` leave the one they
+ * replace valid until it expires): it is listed, and the service's current
+ * certificate stays as it is.
  * Every service that loads its material after this (a start, a reload)
  * refuses the old certificate, as a client and as a server. Only the current
  * CA signs lists: a certificate of another CA (the previous one, whose key is
@@ -883,15 +887,19 @@ export interface RevokeReport {
  */
 export async function revokeServiceCertificate(
   dataDir: string,
-  request: { readonly institution: string; readonly service: string },
+  request: { readonly institution: string; readonly service: string; readonly serialNumber?: string },
   options: PkiOptions = {},
 ): Promise<RevokeReport> {
   const now = options.now ?? new Date();
   const paths = servicePathsOf(dataDir, request.institution, request.service);
+  if (request.serialNumber !== undefined && !/^(?:[0-9A-Fa-f]{2}:?){1,20}$/.test(request.serialNumber))
+    throw new RangeError(`pki: serial ${JSON.stringify(request.serialNumber)} is not 1 to 20 bytes of hex`);
   return withPkiWriter(dataDir, options, async () => {
     const current = await loadDeploymentCaCertificate(dataDir, now);
     const leaf = parseCertificate(paths.certPath, await readText(paths.certPath));
-    if (!isIssuedBy(leaf, current.certificate)) {
+    const named = request.serialNumber === undefined ? undefined : serialKey(request.serialNumber);
+    const older = named !== undefined && named !== serialKey(leaf.serialNumber);
+    if (!older && !isIssuedBy(leaf, current.certificate)) {
       throw new MpayError(
         'PKI_INVALID',
         `${paths.certPath}: not issued by ${caPathsOf(dataDir).certPath}; only the current CA revokes (\`mpay pki ca retire\` stops trusting the previous one)`,
@@ -900,13 +908,22 @@ export async function revokeServiceCertificate(
     const signer = await loadCaKey(dataDir, current);
     const pkiDir = pkiDirOf(dataDir);
     const listed = await readRevocationList(pkiDir, current);
-    const revokedSerial = serialKey(leaf.serialNumber);
-    const entries = listed.some((entry) => entry.serialNumber === revokedSerial)
-      ? listed
-      : [...listed, { serialNumber: revokedSerial, revokedAt: now }];
+    const revokedSerial = named ?? serialKey(leaf.serialNumber);
+    const entries = listed.entries.some((entry) => entry.serialNumber === revokedSerial)
+      ? listed.entries
+      : [...listed.entries, { serialNumber: revokedSerial, revokedAt: now }];
     const crlPath = crlPathOf(pkiDir, current.certificate);
     await makeFolder(dirname(crlPath));
-    await writeAtomically(crlPath, await signRevocationList(signer.pem, entries, now), certMode);
+    const signed = await signRevocationList(signer.pem, entries, listed.number + 1n, now);
+    await writeAtomically(crlPath, signed, certMode);
+    const report = {
+      institution: request.institution,
+      service: request.service,
+      revokedSerial,
+      crlPath,
+      revokedCount: entries.length,
+    };
+    if (older) return report;
     await issueLocked(
       dataDir,
       { institution: request.institution, service: request.service, hosts: extraHostsOf(leaf) },
@@ -915,14 +932,7 @@ export async function revokeServiceCertificate(
       options,
     );
     const issued = parseCertificate(paths.certPath, await readText(paths.certPath));
-    return {
-      institution: request.institution,
-      service: request.service,
-      revokedSerial,
-      issuedSerial: serialKey(issued.serialNumber),
-      crlPath,
-      revokedCount: entries.length,
-    };
+    return { ...report, issuedSerial: serialKey(issued.serialNumber) };
   });
 }
 
@@ -1064,7 +1074,7 @@ export async function listDeploymentPki(
   for (const ca of cas)
     revocations.set(
       ca.path,
-      (await readRevocationList(pkiDirOf(dataDir), ca)).map((entry) => entry.serialNumber),
+      (await readRevocationList(pkiDirOf(dataDir), ca)).entries.map((entry) => entry.serialNumber),
     );
   const revokedSerials = new Set([...revocations.values()].flat());
   const listed: ListedCertificate[] = cas.map((ca) => ({
@@ -1135,13 +1145,9 @@ export async function loadServiceTls(
       `${paths.certPath}: names ${named.institution ?? '?'}/${named.service ?? '?'}, not ${institution}/${service}`,
     );
   }
+  // Its own certificate may be listed (a revoke stopped before its reissue): loaded all the same, so
+  // that its peers' lists still apply; the platform warns of it (PlatformTls), and a start reissues it.
   const revokedSerials = await loadRevokedSerials(pkiDirOf(dataDir), trust.anchors);
-  if (isRevoked(revokedSerials, leaf.certificate)) {
-    throw new MpayError(
-      'PKI_INVALID',
-      `${paths.certPath}: revoked (its peers refuse it): \`mpay pki issue ${institution} ${service}\` issues a new one`,
-    );
-  }
   return {
     institution,
     service,

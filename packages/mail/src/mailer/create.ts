@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { MpayError } from '@mpay/protocol';
 import nodemailer from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
@@ -22,6 +23,12 @@ export interface MailerOptions {
      * them (a CA rotation) without a restart.
      */
     ca?: string | (() => string);
+    /**
+     * Asked on each connection once the server's certificate has verified and
+     * names the host: a reason refuses it (the deployment's revoked
+     * certificates, which a reload may change); undefined accepts it.
+     */
+    refuseCertificate?: (certificate: PeerCertificate) => string | undefined;
   };
   /** The sender, `address` or `Name <address>`. */
   from: string;
@@ -110,7 +117,7 @@ export function mailErrorOf(error: unknown): MpayError {
 export function createMailer(options: MailerOptions): Mailer {
   checkOptions(options);
   const limits = createMailerLimits(options.limits);
-  const { host, port, secure = false, auth, ca } = options.smtp;
+  const { host, port, secure = false, auth, ca, refuseCertificate } = options.smtp;
   const loopback = isLoopbackHost(host);
   const transportFor = (anchors: string | undefined) =>
     nodemailer.createTransport({
@@ -125,6 +132,18 @@ export function createMailer(options: MailerOptions): Mailer {
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
         ...(anchors === undefined ? {} : { ca: anchors }),
+        ...(refuseCertificate === undefined
+          ? {}
+          : {
+              checkServerIdentity: (name: string, certificate: PeerCertificate) => {
+                const named = checkServerIdentity(name, certificate);
+                if (named !== undefined) return named;
+                const refused = refuseCertificate(certificate);
+                return refused === undefined
+                  ? undefined
+                  : new Error(`the mail server's certificate: ${refused}`);
+              },
+            }),
       },
       // A relay on this machine is reached even where loopback is the only interface.
       allowInternalNetworkInterfaces: loopback,
