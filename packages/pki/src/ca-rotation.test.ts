@@ -19,6 +19,7 @@ import {
   caRotationPathsOf,
   type DeploymentInstitution,
   ensureDeploymentPki,
+  fileStepsForTests,
   issueDeploymentCertificate,
   listDeploymentPki,
   loadDeploymentTrust,
@@ -274,63 +275,111 @@ describe('a CA rotation in three steps', () => {
     expect(await caRotationState(dataDir)).toBe('none');
   });
 
-  const switchSteps = [
-    'previous proof written',
-    'previous written',
-    'certificate renamed',
-    'key renamed',
-    'next key removed',
-    'next certificate removed',
-  ] as const;
-  it.each(switchSteps)(
-    'starts (mpay up) from a switch cut short after "%s", both CAs trusted, and the switch run again finishes',
-    async (step) => {
-      await ensureDeploymentPki(dataDir, institutions);
-      const oldCaPem = await readFile(caPathsOf(dataDir).certPath, 'utf8');
-      await beginCaRotation(dataDir);
-      const rotation = caRotationPathsOf(dataDir);
-      const nextPem = await readFile(rotation.next.certPath, 'utf8');
-      const upTo = switchSteps.indexOf(step);
-      // The files as switchCa writes them, in its order, up to the crash.
-      await provePrevious(oldCaPem);
-      if (upTo >= 1) await writeFile(rotation.previousCertPath, oldCaPem);
-      if (upTo >= 2) await copyFile(rotation.next.certPath, caPathsOf(dataDir).certPath);
-      if (upTo >= 3) await copyFile(rotation.next.keyPath, caPathsOf(dataDir).keyPath);
-      if (upTo >= 4) await rm(rotation.next.keyPath);
-      if (upTo >= 5) await rm(rotation.next.certPath);
-      // The trust bundle (what every service loads, on this machine or a copy) holds both CAs, with no warning.
-      const trust = await loadDeploymentTrust(dataDir);
-      expect(trust.warnings).toEqual([]);
-      expect(trust.anchors.map((anchor) => anchor.certificate.fingerprint256).sort()).toEqual(
-        [new X509Certificate(oldCaPem).fingerprint256, new X509Certificate(nextPem).fingerprint256].sort(),
-      );
-      // mpay up: it starts, every service loads its certificate, and the warning says what to do.
-      const report = await ensureDeploymentPki(dataDir, institutions);
-      expect(report.warnings ?? []).toEqual(
-        step === 'certificate renamed'
-          ? [expect.stringMatching(/a `mpay pki ca switch` was interrupted; run it again/)]
-          : [],
-      );
-      for (const institution of ['xbank', 'ybank'])
-        expect((await loadServiceTls(dataDir, institution, 'bank')).institution).toBe(institution);
-      // After the next files are gone the switch is done (mpay up reissued the leaves); before, it goes on.
-      if (step === 'next certificate removed')
-        expect((await failureOf(() => switchCa(dataDir))).detail).toMatch(/the switch is done/);
-      else await switchCa(dataDir);
-      expect(await caRotationState(dataDir)).toBe('switched');
-      expect((await loadDeploymentTrust(dataDir)).anchors.map((anchor) => anchor.role)).toEqual([
-        'current',
-        'previous',
-      ]);
-      const current = new X509Certificate(await readFile(caPathsOf(dataDir).certPath, 'utf8'));
-      expect(current.fingerprint256).not.toBe(new X509Certificate(oldCaPem).fingerprint256);
-      for (const institution of ['xbank', 'ybank']) {
-        const leaf = await readFile(servicePathsOf(dataDir, institution, 'bank').certPath, 'utf8');
-        expect(isIssuedBy(new X509Certificate(leaf), current)).toBe(true);
+  /**
+   * The switch stopped after each of its file steps in turn, as a crash would:
+   * the steps are counted where the code takes them (fileStepsForTests), so
+   * the walk follows switchCa's own order, the reissue of every service
+   * certificate included (a key and a certificate each).
+   */
+  it('starts (mpay up) after a switch stopped at any of its file steps, and a switch run again finishes', async () => {
+    const crash = new Error('crash (test)');
+    const stoppedBy = (error: unknown) => {
+      for (let current = error; current instanceof Error; current = current.cause)
+        if (current === crash) return true;
+      return false;
+    };
+    const walked: string[] = [];
+    let finished = false;
+    for (let stopAfter = 1; stopAfter <= 64 && !finished; stopAfter += 1) {
+      const folder = await mkdtemp(join(tmpdir(), 'mpay-ca-switch-walk-'));
+      try {
+        await ensureDeploymentPki(folder, institutions, { onNote: () => undefined });
+        const oldCa = new X509Certificate(await readFile(caPathsOf(folder).certPath, 'utf8'));
+        await beginCaRotation(folder);
+        const nextCa = new X509Certificate(await readFile(caRotationPathsOf(folder).next.certPath, 'utf8'));
+        let steps = 0;
+        let stoppedAfter: string | undefined;
+        fileStepsForTests.after = (path) => {
+          steps += 1;
+          if (steps === stopAfter) {
+            stoppedAfter = path;
+            throw crash;
+          }
+        };
+        const outcome = await switchCa(folder).then(
+          () => 'finished',
+          (error: unknown) => {
+            if (stoppedBy(error)) return 'stopped';
+            throw error;
+          },
+        );
+        fileStepsForTests.after = undefined;
+        if (outcome === 'finished') {
+          finished = true;
+          break;
+        }
+        walked.push(stoppedAfter?.slice(folder.length) ?? '?');
+        // The trust bundle (what every service loads, here or on a copy) holds both CAs, with no warning.
+        const trust = await loadDeploymentTrust(folder);
+        expect(trust.warnings, `after ${stoppedAfter}`).toEqual([]);
+        expect(trust.anchors.map((anchor) => anchor.certificate.fingerprint256).sort()).toEqual(
+          [oldCa.fingerprint256, nextCa.fingerprint256].sort(),
+        );
+        // mpay up: it starts, and every service loads its certificate, issued by a CA it trusts.
+        const report = await ensureDeploymentPki(folder, institutions, { onNote: () => undefined });
+        const keyIsOld = oldCa.checkPrivateKey(
+          createPrivateKey(await readFile(caPathsOf(folder).keyPath, 'utf8')),
+        );
+        const certificateIsNext =
+          new X509Certificate(await readFile(caPathsOf(folder).certPath, 'utf8')).fingerprint256 ===
+          nextCa.fingerprint256;
+        // Only between the certificate's rename and the key's can nothing be issued: the start says so.
+        expect(report.warnings ?? [], `after ${stoppedAfter}`).toEqual(
+          certificateIsNext && keyIsOld
+            ? [expect.stringMatching(/a `mpay pki ca switch` was interrupted; run it again/)]
+            : [],
+        );
+        for (const institution of ['xbank', 'ybank']) {
+          const material = await loadServiceTls(folder, institution, 'bank');
+          const leaf = new X509Certificate(material.certPem);
+          expect(isIssuedBy(leaf, oldCa) || isIssuedBy(leaf, nextCa), `after ${stoppedAfter}`).toBe(true);
+        }
+        // The switch run again finishes it, or says it is done (the next files gone: the start reissued the rest).
+        const again = await switchCa(folder).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        if (again !== undefined) expect((again as { detail?: string }).detail).toMatch(/the switch is done/);
+        expect(await caRotationState(folder)).toBe('switched');
+        await ensureDeploymentPki(folder, institutions, { onNote: () => undefined });
+        for (const institution of ['xbank', 'ybank']) {
+          const leaf = await readFile(servicePathsOf(folder, institution, 'bank').certPath, 'utf8');
+          expect(isIssuedBy(new X509Certificate(leaf), nextCa), `after ${stoppedAfter}`).toBe(true);
+        }
+        await retireCa(folder);
+        expect(await caRotationState(folder)).toBe('none');
+      } finally {
+        fileStepsForTests.after = undefined;
+        await rm(folder, { recursive: true, force: true });
       }
-      await retireCa(dataDir);
-    },
-  );
+    }
+    expect(finished).toBe(true);
+    // Every step of the switch was a stop: its proof, the previous CA, the CA's certificate and key, the
+    // next files, then each service's key and certificate (two banks).
+    expect(walked).toEqual([
+      '/pki/ca.previous.proof.json',
+      '/pki/ca.previous.cert.pem',
+      '/pki/ca.cert.pem',
+      '/pki/ca.key.pem',
+      '/pki/ca.next.key.pem',
+      '/pki/ca.next.cert.pem',
+      '/pki/ca.next.proof.json',
+      '/pki/xbank/bank.key.pem',
+      '/pki/xbank/bank.cert.pem',
+      '/pki/ybank/bank.key.pem',
+      '/pki/ybank/bank.cert.pem',
+    ]);
+  });
 
   it('warns of a CA without name constraints, and replaces it by a constrained one', async () => {
     await ensureDeploymentPki(dataDir, institutions);

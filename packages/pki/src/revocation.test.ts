@@ -14,6 +14,7 @@ import { serviceTlsOf } from './service-tls.ts';
 import {
   caPathsOf,
   ensureDeploymentPki,
+  fileStepsForTests,
   issueDeploymentCertificate,
   loadDeploymentCaCertificate,
   loadServiceTls,
@@ -186,6 +187,60 @@ describe('mpay pki revoke: the CA lists the certificate, the service gets a new 
       reason: 'revoked',
     });
     expect(serialOf(await loadServiceTls(dataDir, 'fsp.mpay', 'gateway'))).not.toBe(serialOf(current));
+  });
+});
+
+describe('a revoke stopped after any of its file steps, as a crash would', () => {
+  it('leaves the certificate refused, and a start (or the revoke run again) gives the service a valid one', async () => {
+    const crash = new Error('crash (test)');
+    const walked: string[] = [];
+    for (let stopAfter = 1; stopAfter <= 8; stopAfter += 1) {
+      const folder = await mkdtemp(join(tmpdir(), 'mpay-revoke-walk-'));
+      try {
+        await ensureDeploymentPki(folder, institutions, silent);
+        const leaked = serialOf(await loadServiceTls(folder, 'xbank', 'bank'));
+        let steps = 0;
+        let stoppedAfter = '';
+        fileStepsForTests.after = (path) => {
+          steps += 1;
+          if (steps === stopAfter) {
+            stoppedAfter = path.slice(folder.length);
+            throw crash;
+          }
+        };
+        const finished = await revokeServiceCertificate(
+          folder,
+          { institution: 'xbank', service: 'bank' },
+          silent,
+        ).then(
+          () => true,
+          (error: unknown) => {
+            if ((error as Error).cause === crash) return false;
+            throw error;
+          },
+        );
+        fileStepsForTests.after = undefined;
+        if (finished) break;
+        walked.push(stoppedAfter.replace(/[0-9a-f]{64}/, '<ca>'));
+        // The list is written first: from then on every service refuses the leaked certificate.
+        expect((await loadServiceTls(folder, 'fsp.mpay', 'gateway')).revokedSerials?.has(leaked)).toBe(true);
+        // mpay up: the service gets a certificate nobody refuses (reissued if the crash left it listed or torn).
+        await ensureDeploymentPki(folder, institutions, silent);
+        const started = await loadServiceTls(folder, 'xbank', 'bank');
+        expect(started.revokedSerials?.has(serialOf(started)), `after ${stoppedAfter}`).toBe(false);
+        // The revoke run again lists nothing twice.
+        const again = await revokeServiceCertificate(
+          folder,
+          { institution: 'xbank', service: 'bank' },
+          silent,
+        );
+        expect(again.revokedCount).toBe(2);
+      } finally {
+        fileStepsForTests.after = undefined;
+        await rm(folder, { recursive: true, force: true });
+      }
+    }
+    expect(walked).toEqual(['/pki/crl/<ca>.crl.pem', '/pki/xbank/bank.key.pem', '/pki/xbank/bank.cert.pem']);
   });
 });
 

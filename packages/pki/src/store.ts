@@ -191,6 +191,14 @@ async function makeFolder(path: string): Promise<void> {
   }
 }
 
+/**
+ * Tests only (not exported by the package): called after each file a command
+ * has put in place (renamed, its folder synced) or removed, in the command's
+ * order. A test throws from it to stop the command there, as a crash would:
+ * the crash walk of ca-rotation.test.ts follows the code's own order this way.
+ */
+export const fileStepsForTests: { after: ((path: string) => void) | undefined } = { after: undefined };
+
 /** Shared with ./ca-rotation.ts (not exported by the package). */
 export async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
   try {
@@ -215,6 +223,7 @@ async function writeThenRename(path: string, text: string, mode: number): Promis
   await handle.close();
   await rename(temporary, path);
   await syncFolder(dirname(path));
+  fileStepsForTests.after?.(path);
 }
 
 /**
@@ -239,6 +248,7 @@ export async function removeFile(path: string): Promise<void> {
   try {
     await rm(path, { force: true });
     await syncFolder(dirname(path));
+    fileStepsForTests.after?.(path);
   } catch (error) {
     throw storageError(path, error);
   }
