@@ -7,7 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serviceStartDeadlineMs } from '../../../../test/support/deadlines.ts';
 import { openPglite } from '../pglite.ts';
-import { DurableNodeFs } from './durable-fs.ts';
+import { DurableNodeFs, failedFlushExitStatus } from './durable-fs.ts';
 import { temporaryFolder } from './folders.test-helper.ts';
 
 const run = promisify(execFile);
@@ -45,6 +45,44 @@ async function kernelSyncs(
     lines.filter((line) => new RegExp(`\\b${call}\\(\\d+\\)\\s+= 0`).test(line)).length;
   return { fsync: count('fsync'), fdatasync: count('fdatasync') };
 }
+
+const flushChild = fileURLToPath(new URL('./durable-fs-flush-child.test-helper.ts', import.meta.url));
+
+describe('a flush that fails', () => {
+  it('stops the process at once with status 74, naming the folder, the file and the cause; the commit before it is kept', async () => {
+    const folder = await temporaryFolder('durable-fs-flush');
+    try {
+      const child = await run(process.execPath, ['--import', 'tsx', flushChild, join(folder.path, 'db')], {
+        timeout: serviceStartDeadlineMs,
+      }).then(
+        () => ({ code: 0, stdout: '', stderr: '' }),
+        (error: { code?: number; stdout?: string; stderr?: string; killed?: boolean }) => ({
+          code: error.killed === true ? 'killed (hung)' : error.code,
+          stdout: error.stdout ?? '',
+          stderr: error.stderr ?? '',
+        }),
+      );
+      expect(child.code).toBe(failedFlushExitStatus);
+      expect(child.stdout).toContain('first committed');
+      expect(child.stdout).not.toContain('second committed');
+      expect(child.stderr).toMatch(
+        new RegExp(
+          `mpay: fatal: STORAGE_UNAVAILABLE: the embedded database in ${join(folder.path, 'db')} could not flush \\S*pg_wal\\S* to the disk \\(EIO: EIO: i/o error, fdatasync\\)`,
+        ),
+      );
+      // What the disk holds is what a restart recovers from: the first commit, flushed before the failure.
+      const pglite = new PGlite({ fs: new DurableNodeFs(join(folder.path, 'db')) });
+      try {
+        const { rows } = await pglite.query<{ id: number }>('SELECT id FROM payments ORDER BY id');
+        expect(rows.map((row) => row.id)).toContain(1);
+      } finally {
+        await pglite.close();
+      }
+    } finally {
+      await folder.remove();
+    }
+  });
+});
 
 describe('the embedded database’s folder is durable: a commit reaches the disk', () => {
   const folders: { remove(): Promise<void> }[] = [];

@@ -19,8 +19,16 @@
  * - `fsync` on a directory of the folder opens the real directory and syncs it;
  * - a stream outside the folder (PGlite's in-memory files) has nothing to sync.
  *
- * A failed sync is reported to PostgreSQL as EIO, which then stops rather
- * than carry on with data it cannot trust (`data_sync_retry` is off).
+ * A failed sync stops the process (`stopOnFailedFlush`). PostgreSQL itself
+ * would PANIC and restart from its WAL (`data_sync_retry` is off): after a
+ * failed flush, the kernel may have dropped the pages it could not write, so
+ * nothing in memory can be trusted. PGlite cannot restart its engine, and
+ * told EIO it froze the whole process, timers and other services included,
+ * without a word (measured: the event loop never ran again). So mpay says
+ * which file of which folder failed and why, on stderr, and exits with
+ * status 74 (EX_IOERR). A supervisor (`mpay up --processes`, systemd)
+ * restarts the service, which recovers from what the disk holds, as
+ * PostgreSQL proper does after a PANIC.
  *
  * The cost: each sync blocks the process's event loop for the disk's flush
  * time (docs/benchmarks.md has the measured effect on a payment). PostgreSQL
@@ -33,8 +41,42 @@ import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { NodeFS } from '@electric-sql/pglite/nodefs';
 
-/** Emscripten's numbering (not Linux's) of the two errors a sync can report. */
-const emscriptenErrno = { EBADF: 8, EIO: 29 } as const;
+/** Emscripten's numbering (not Linux's) of the one error a sync reports itself. */
+const emscriptenErrno = { EBADF: 8 } as const;
+
+/** The exit status of a process stopped by a failed flush: EX_IOERR (sysexits.h). */
+export const failedFlushExitStatus = 74;
+
+/** What a failed flush is reported with before the process stops. */
+export interface FailedFlush {
+  /** The data folder. */
+  readonly folder: string;
+  /** The file or directory whose flush failed. */
+  readonly path: string;
+  readonly error: Error;
+}
+
+/**
+ * The line a failed flush writes to stderr, then the exit (see the module's
+ * comment). The process cannot go on: the engine that asked for the flush
+ * must not be answered at all.
+ */
+export function stopOnFailedFlush(failure: FailedFlush): never {
+  const code = (failure.error as NodeJS.ErrnoException).code ?? failure.error.name;
+  process.stderr.write(
+    `mpay: fatal: STORAGE_UNAVAILABLE: the embedded database in ${failure.folder} could not flush ${failure.path} to the disk (${code}: ${failure.error.message}); the last commit may not be on the disk, and nothing this process holds can be trusted: it stops now (status ${failedFlushExitStatus}), and a restart recovers from what the disk holds\n`,
+  );
+  process.exit(failedFlushExitStatus);
+}
+
+/**
+ * Tests only (not exported by the package): a flush fails with this error
+ * instead of reaching the kernel, when it returns one for the path; and the
+ * failure is handed here instead of stopping the process when `stop` is set.
+ */
+export const flushFaultsForTests: {
+  fail: ((path: string) => Error | undefined) | undefined;
+} = { fail: undefined };
 
 interface EmscriptenNode {
   readonly mode: number;
@@ -78,20 +120,44 @@ export interface DurableSyncCounts {
 
 export class DurableNodeFs extends NodeFS {
   readonly syncs: DurableSyncCounts = { dataOnly: 0, files: 0, directories: 0 };
+  readonly #folder: string;
+  readonly #onFailedFlush: (failure: FailedFlush) => never;
+
+  /** `onFailedFlush` (tests): what a failed flush does instead of stopping the process; it must not return. */
+  constructor(folder: string, options: { readonly onFailedFlush?: (failure: FailedFlush) => never } = {}) {
+    super(folder);
+    this.#folder = folder;
+    this.#onFailedFlush = options.onFailedFlush ?? stopOnFailedFlush;
+  }
 
   override async init(pg: PGlite, options: Parameters<NodeFS['init']>[1]): ReturnType<NodeFS['init']> {
     const { emscriptenOpts } = await super.init(pg, options);
     let fs: EmscriptenFs | undefined;
+    const flush = (path: string, run: () => void): void => {
+      try {
+        const injected = flushFaultsForTests.fail?.(path);
+        if (injected !== undefined) throw injected;
+        run();
+      } catch (error) {
+        this.#onFailedFlush({
+          folder: this.#folder,
+          path,
+          error: error instanceof Error ? error : new Error(String(error)),
+        });
+      }
+    };
     const sync = (stream: EmscriptenStream, dataOnly: boolean): void => {
       if (fs === undefined || stream.node.mount.type !== fs.filesystems.NODEFS) return;
+      const path = fs.filesystems.NODEFS.realPath(stream.node);
+      const nfd = stream.nfd;
       if (fs.isDir(stream.node.mode)) {
-        syncDirectory(fs.filesystems.NODEFS.realPath(stream.node));
+        flush(path, () => syncDirectory(path));
         this.syncs.directories += 1;
-      } else if (stream.nfd !== undefined && dataOnly) {
-        fdatasyncSync(stream.nfd);
+      } else if (nfd !== undefined && dataOnly) {
+        flush(path, () => fdatasyncSync(nfd));
         this.syncs.dataOnly += 1;
-      } else if (stream.nfd !== undefined) {
-        fsyncSync(stream.nfd);
+      } else if (nfd !== undefined) {
+        flush(path, () => fsyncSync(nfd));
         this.syncs.files += 1;
       }
     };
@@ -107,14 +173,10 @@ export class DurableNodeFs extends NodeFS {
           (module: EmscriptenModule) => {
             fs = module.FS;
             const owned = fs;
-            // Returned to the engine's fsync as WASI's fd_sync expects: 0, or an ErrnoError it turns into one.
+            // Returned to the engine's fsync as WASI's fd_sync expects: 0 (a failure stops the process first).
             owned.filesystems.NODEFS.stream_ops.fsync = (stream) => {
-              try {
-                sync(stream, false);
-                return 0;
-              } catch {
-                throw new owned.ErrnoError(emscriptenErrno.EIO);
-              }
+              sync(stream, false);
+              return 0;
             };
           },
         ],
@@ -129,12 +191,8 @@ export class DurableNodeFs extends NodeFS {
             // Emscripten keeps a closed descriptor's slot as null.
             const stream = fs?.getStream(fd);
             if (stream === undefined || stream === null) return -emscriptenErrno.EBADF;
-            try {
-              sync(stream, true);
-              return 0;
-            } catch {
-              return -emscriptenErrno.EIO;
-            }
+            sync(stream, true);
+            return 0;
           };
           return instantiate(imports, done);
         },
