@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decodeUnverified, generateSigningKeyPair } from '@mpay/envelope';
+import { statementTexts, traceStatementTexts } from '@mpay/storage';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serviceStartDeadlineMs, within } from '../../../../test/support/deadlines.ts';
 import {
@@ -116,6 +117,28 @@ describe('payment orders between two banks', () => {
     expect(await banks.x.balance(customer)).toEqual({ balance: 8_750n, available: 8_750n });
     expect(await banks.y.balance(merchant)).toEqual({ balance: 1_250n, available: 1_250n });
     expect(await moved()).toEqual({ x: 1_250n, y: -1_250n });
+    await expectAudited();
+  });
+
+  it('opens each settlement account once: later orders meet it without sending its insert again', async () => {
+    // The first orders open (or find) the account at each bank; from then on it is known to exist.
+    for (let index = 0; index < 2; index += 1)
+      expect((await banks.x.call('POST', '/payment-orders', await order())).status).toBe(201);
+    traceStatementTexts(true);
+    try {
+      for (let index = 0; index < 2; index += 1)
+        expect((await banks.x.call('POST', '/payment-orders', await order())).body).toMatchObject({
+          state: 'completed',
+        });
+      const inserts = Object.values(statementTexts())
+        .flatMap((texts) => Object.entries(texts))
+        .filter(([text]) => text.includes('INSERT INTO accounts'))
+        .reduce((sum, [, count]) => sum + count, 0);
+      expect(inserts).toBe(0);
+    } finally {
+      traceStatementTexts(false);
+    }
+    expect(await banks.y.balance(merchant)).toEqual({ balance: 5_000n, available: 5_000n });
     await expectAudited();
   });
 

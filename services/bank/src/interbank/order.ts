@@ -154,7 +154,7 @@ async function creditAccountOf(
   }
   if (input.creditBankId !== self) {
     const peer = context.interbank.peer(input.creditBankId).id;
-    const settlement = await ensureSettlementAccount(sql, self, peer, input.currency, now);
+    const settlement = await ensureSettlementAccount(sql, context.interbank, peer, input.currency, now);
     return { local: false, creditAccountId: settlement, payeeAccountId: null };
   }
   const payeeAccountId = await resolvePayeeAccount(sql, input.payeeId, input.currency);

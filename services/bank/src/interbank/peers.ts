@@ -45,6 +45,11 @@ export interface Interbank {
   peer(id: string): InterbankPeer;
   findPeerByKid(kid: string): InterbankPeer | undefined;
   readonly peers: readonly InterbankPeer[];
+  /**
+   * Settlement accounts found stored in this bank's database (ensureSettlementAccount):
+   * their insert is not sent again. One set per bank service, as its database is.
+   */
+  readonly settlementAccountsSeen: Set<string>;
 }
 
 function bounded(name: string, value: number, min: number, max: number): number {
@@ -63,6 +68,7 @@ export function createInterbank(self: string, options: InterbankOptions): Interb
     self,
     signingKey: options.signingKey,
     peers: options.peers,
+    settlementAccountsSeen: new Set<string>(),
     holdTimeoutSeconds: bounded(
       'holdTimeoutSeconds',
       options.holdTimeoutSeconds ?? 7 * 86_400,

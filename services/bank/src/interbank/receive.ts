@@ -118,7 +118,7 @@ async function credit(
   const peer = context.interbank.peer(transfer.debtorBank);
   const settlement = await ensureSettlementAccount(
     sql,
-    context.interbank.self,
+    context.interbank,
     transfer.debtorBank,
     transfer.currency,
     now,

@@ -171,7 +171,7 @@ async function holdForPeer(
     );
   }
   const peer = context.interbank.peer(input.originalBank).id;
-  const settlement = await ensureSettlementAccount(sql, context.interbank.self, peer, input.currency, now);
+  const settlement = await ensureSettlementAccount(sql, context.interbank, peer, input.currency, now);
   const locked = await lockAccounts(sql, original.merchantAccountId, settlement);
   const { debit: merchant } = locked;
   if (merchant.owner !== input.payerId) throw new MpayError('ACCOUNT_UNKNOWN', 'merchant account');

@@ -101,7 +101,7 @@ async function credit(
   const creditAccountId = order.debitAccountId;
   const settlement = await ensureSettlementAccount(
     sql,
-    context.interbank.self,
+    context.interbank,
     transfer.debtorBank,
     transfer.currency,
     now,
