@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MpayError } from '@mpay/protocol';
-import type { Database } from './database.ts';
+import type { Database, Sql } from './database.ts';
 
 /**
  * Who holds an outbox row's lease, for the services whose outbox leases the
@@ -33,6 +33,13 @@ export async function startOutboxLeases(
   database: Database,
   name: string,
   now: Date,
+  options: {
+    /**
+     * Leases of the service's own tables besides `outbox` (the gateway's macro exchanges), given back in the
+     * same transaction: what the last start (`previousBootId`) held is due at `now`. Returns how many.
+     */
+    readonly alsoRelease?: (sql: Sql, previousBootId: string, now: Date) => Promise<number>;
+  } = {},
 ): Promise<{ readonly bootId: string; readonly released: number }> {
   if (!outboxInstanceNamePattern.test(name))
     throw new MpayError(
@@ -59,7 +66,7 @@ export async function startOutboxLeases(
        WHERE delivered_at IS NULL AND lease_owner = $2 AND next_attempt_at > $1`,
       [now.toISOString(), previous],
     );
-    return rowCount;
+    return rowCount + ((await options.alsoRelease?.(sql, previous, now)) ?? 0);
   });
   return { bootId, released };
 }

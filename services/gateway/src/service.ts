@@ -18,6 +18,7 @@ import { DeviceHub } from './devices/hub.ts';
 import { type DeviceRelay, startDeviceRelay } from './devices/relay.ts';
 import { createGatewayLimits, type GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
+import { releaseMacroLeases } from './macro/client-bank-store.ts';
 import type { MacroContext } from './macro/context.ts';
 import { createMacroServiceLimits, type MacroServiceLimits } from './macro/limits.ts';
 import { MpinServer } from './macro/mpin.ts';
@@ -169,7 +170,9 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   const leases =
     options.instanceName === undefined
       ? undefined
-      : await startOutboxLeases(options.database, options.instanceName, clock());
+      : await startOutboxLeases(options.database, options.instanceName, clock(), {
+          alsoRelease: releaseMacroLeases,
+        });
   const app = createHttpServer({
     name: 'gateway',
     logger: options.logger ?? false,

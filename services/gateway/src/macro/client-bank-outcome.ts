@@ -273,6 +273,7 @@ async function checkOne(macro: MacroContext, watched: WatchedClientBankOutcome):
       watched.sessionId,
       reason,
       new Date(now.getTime() + delayMs),
+      gateway.outboxLeaseOwner,
     );
     return;
   }
@@ -307,6 +308,7 @@ export async function checkClientBankOutcomes(macro: MacroContext): Promise<numb
     now,
     new Date(now.getTime() + gateway.limits.outboxLeaseMs),
     macro.limits.clientBankBatchSizeMax,
+    gateway.outboxLeaseOwner,
   );
   for (const watched of due) {
     try {

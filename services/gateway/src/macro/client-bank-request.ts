@@ -205,7 +205,7 @@ async function retryLater(macro: MacroContext, due: DueClientBankRequest, code: 
   const { gateway } = macro;
   const now = gateway.clock();
   const next = new Date(now.getTime() + retryDelayMs(due.attempts + 1, gateway.limits));
-  await markClientBankRequestFailed(gateway.database, due.sessionId, code, next);
+  await markClientBankRequestFailed(gateway.database, due.sessionId, code, next, gateway.outboxLeaseOwner);
   // A refusal is not the network: it will not go away by itself (T_EXP will close the payment).
   const category = isErrorCode(code) ? errorCategoryOf(code) : undefined;
   if (category === 'refused' || category === 'final')
@@ -221,6 +221,7 @@ export async function sendClientBankRequests(macro: MacroContext): Promise<numbe
     now,
     new Date(now.getTime() + gateway.limits.outboxLeaseMs),
     macro.limits.clientBankBatchSizeMax,
+    gateway.outboxLeaseOwner,
   );
   for (const request of due) {
     try {

@@ -29,6 +29,7 @@ export async function claimDueClientBankRequests(
   now: Date,
   leaseUntil: Date,
   batchSizeMax: number,
+  leaseOwner?: string,
 ): Promise<DueClientBankRequest[]> {
   const { rows } = await sql.query<{
     session_id: string;
@@ -36,7 +37,8 @@ export async function claimDueClientBankRequests(
     content: string;
     attempts: number;
   }>(
-    `UPDATE macro_client_bank_requests SET next_attempt_at = $1
+    `UPDATE macro_client_bank_requests SET next_attempt_at = $1,
+       request_lease_owner = (SELECT boot_id FROM outbox_instances WHERE boot_id = $4::uuid)
      WHERE session_id IN (
        SELECT r.session_id FROM macro_client_bank_requests r
        JOIN macro_payments p ON p.transaction_id = r.transaction_id
@@ -44,7 +46,7 @@ export async function claimDueClientBankRequests(
          AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= $2)
        ORDER BY r.created_at LIMIT $3 FOR UPDATE OF r SKIP LOCKED)
      RETURNING session_id, transaction_id, content, attempts`,
-    [leaseUntil.toISOString(), now.toISOString(), batchSizeMax],
+    [leaseUntil.toISOString(), now.toISOString(), batchSizeMax, leaseOwner ?? null],
   );
   return rows.map((row) => {
     const content = parseClientBankRequestContent(JSON.parse(row.content), sha256);
@@ -81,11 +83,13 @@ export async function markClientBankRequestFailed(
   sessionId: string,
   error: string,
   nextAttemptAt: Date,
+  leaseOwner?: string,
 ): Promise<void> {
   await sql.query(
-    `UPDATE macro_client_bank_requests SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
+    `UPDATE macro_client_bank_requests SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3,
+       request_lease_owner = NULLIF(request_lease_owner, $4::uuid)
      WHERE session_id = $1 AND sent_at IS NULL`,
-    [sessionId, error.slice(0, 200), nextAttemptAt.toISOString()],
+    [sessionId, error.slice(0, 200), nextAttemptAt.toISOString(), leaseOwner ?? null],
   );
 }
 
@@ -103,6 +107,7 @@ export async function claimDueOutcomeChecks(
   now: Date,
   leaseUntil: Date,
   batchSizeMax: number,
+  leaseOwner?: string,
 ): Promise<WatchedClientBankOutcome[]> {
   const { rows } = await sql.query<{
     session_id: string;
@@ -110,7 +115,8 @@ export async function claimDueOutcomeChecks(
     client_bank_id: string;
     outcome_checks: number;
   }>(
-    `UPDATE macro_client_bank_requests SET next_check_at = $1
+    `UPDATE macro_client_bank_requests SET next_check_at = $1,
+       check_lease_owner = (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)
      WHERE session_id IN (
        SELECT r.session_id FROM macro_client_bank_requests r
        JOIN macro_payments p ON p.transaction_id = r.transaction_id
@@ -118,7 +124,13 @@ export async function claimDueOutcomeChecks(
          AND (r.next_check_at IS NULL OR r.next_check_at <= $2)
        ORDER BY r.next_check_at NULLS FIRST LIMIT $3 FOR UPDATE OF r SKIP LOCKED)
      RETURNING session_id, transaction_id, client_bank_id, outcome_checks`,
-    [leaseUntil.toISOString(), now.toISOString(), batchSizeMax, macroOutcomeAwaitingState],
+    [
+      leaseUntil.toISOString(),
+      now.toISOString(),
+      batchSizeMax,
+      macroOutcomeAwaitingState,
+      leaseOwner ?? null,
+    ],
   );
   return rows.map((row) => ({
     sessionId: row.session_id,
@@ -149,13 +161,34 @@ export async function rescheduleOutcomeCheck(
   sessionId: string,
   reason: string,
   nextCheckAt: Date,
+  leaseOwner?: string,
 ): Promise<void> {
   await sql.query(
     `UPDATE macro_client_bank_requests
-     SET outcome_checks = outcome_checks + 1, last_error = $2, next_check_at = $3
+     SET outcome_checks = outcome_checks + 1, last_error = $2, next_check_at = $3,
+       check_lease_owner = NULLIF(check_lease_owner, $4::uuid)
      WHERE session_id = $1 AND outcome_at IS NULL`,
-    [sessionId, reason.slice(0, 200), nextCheckAt.toISOString()],
+    [sessionId, reason.slice(0, 200), nextCheckAt.toISOString(), leaseOwner ?? null],
   );
+}
+
+/**
+ * At a start of the gateway instance whose last start was `previousBootId`
+ * (@mpay/storage's startOutboxLeases, in its transaction): the step-6
+ * requests and step-12 checks that start held are due now. Returns how many.
+ */
+export async function releaseMacroLeases(sql: Sql, previousBootId: string, now: Date): Promise<number> {
+  const requests = await sql.query(
+    `UPDATE macro_client_bank_requests SET next_attempt_at = $1, request_lease_owner = NULL
+     WHERE request_lease_owner = $2 AND sent_at IS NULL AND next_attempt_at > $1`,
+    [now.toISOString(), previousBootId],
+  );
+  const checks = await sql.query(
+    `UPDATE macro_client_bank_requests SET next_check_at = $1, check_lease_owner = NULL
+     WHERE check_lease_owner = $2 AND outcome_at IS NULL AND next_check_at > $1`,
+    [now.toISOString(), previousBootId],
+  );
+  return requests.rowCount + checks.rowCount;
 }
 
 /** What the MPASP keeps of the client bank's answers for one payment (for tests and audits). */

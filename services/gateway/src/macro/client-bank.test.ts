@@ -16,9 +16,15 @@ import {
   startMacro,
   stepMacro,
 } from '@mpay/protocol';
+import { startOutboxLeases } from '@mpay/storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RecordedRequest, StubAnswer } from '../test-helpers.ts';
-import { findClientBankExchange } from './client-bank-store.ts';
+import {
+  claimDueClientBankRequests,
+  claimDueOutcomeChecks,
+  findClientBankExchange,
+  releaseMacroLeases,
+} from './client-bank-store.ts';
 import {
   enrolDevice,
   type MacroTestGateway,
@@ -293,6 +299,59 @@ describe('step 6 at the MPASP: the Payment Request to the client bank', () => {
     // Sent once: a later round does not send it again.
     await gateway.service.runBackgroundOnce();
     expect(sentFor(payment.sessionId)).toHaveLength(1);
+  });
+
+  it('is taken back at once by the next start of the instance whose killed start was sending it, with its step-12 check', async () => {
+    const payment = await sessionCreated();
+    const leases = (name: string) =>
+      startOutboxLeases(gateway.database, name, gateway.now(), { alsoRelease: releaseMacroLeases });
+    const ownerOf = async () =>
+      (
+        await gateway.database.query<{ request: string | null; check: string | null }>(
+          `SELECT request_lease_owner::text AS request, check_lease_owner::text AS check
+           FROM macro_client_bank_requests WHERE transaction_id = $1`,
+          [payment.transactionId],
+        )
+      ).rows[0];
+    // The instance `gateway` claims the step-6 request and is killed before it sends it.
+    const killed = await leases('gateway');
+    const leaseUntil = new Date(gateway.now().getTime() + gateway.service.context.limits.outboxLeaseMs);
+    const claimed = await claimDueClientBankRequests(
+      gateway.database,
+      gateway.now(),
+      leaseUntil,
+      10,
+      killed.bootId,
+    );
+    expect(claimed.map((request) => request.sessionId)).toEqual([payment.sessionId]);
+    expect(await ownerOf()).toEqual({ request: killed.bootId, check: null });
+    clientBank = (request) =>
+      request.url === '/macro/payment-requests' ? approvalRequested(payment.sessionId) : noOrder;
+    // Leased: nobody sends it meanwhile.
+    await gateway.service.runBackgroundOnce();
+    expect(sentFor(payment.sessionId)).toHaveLength(0);
+    // `gateway` starts again: the request is due now, not a lease later (and another instance's would not be).
+    const restarted = await leases('gateway');
+    expect(restarted.released).toBe(1);
+    expect(await ownerOf()).toEqual({ request: null, check: null });
+    await gateway.service.runBackgroundOnce();
+    expect(sentFor(payment.sessionId)).toHaveLength(1);
+    expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+    // The step-12 check the next start claims and is killed in: the start after it hands it back.
+    gateway.advanceSeconds(120);
+    const watched = await claimDueOutcomeChecks(
+      gateway.database,
+      gateway.now(),
+      new Date(gateway.now().getTime() + gateway.service.context.limits.outboxLeaseMs),
+      10,
+      restarted.bootId,
+    );
+    // (The earlier tests' payments still watched are claimed with it.)
+    expect(watched.map((entry) => entry.sessionId)).toContain(payment.sessionId);
+    expect(await ownerOf()).toEqual({ request: null, check: restarted.bootId });
+    expect((await leases('gateway-2')).released).toBe(0);
+    expect((await leases('gateway')).released).toBe(watched.length);
+    expect(await ownerOf()).toEqual({ request: null, check: null });
   });
 
   it('retries after a failure with a backoff, the same content each time, and changes nothing before an answer', async () => {
