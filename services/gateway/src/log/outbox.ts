@@ -48,22 +48,38 @@ interface EntryRow {
 export type LogEntryStep = 'proved' | 'submitted';
 
 /**
+ * The outbox row that drives the entry, closed in the statement that records
+ * the step: delivered with the receipt, or due again at `recheckAt` with the
+ * log index (its lease given back when `leaseOwner` holds it). Without it,
+ * the caller closes the row itself.
+ */
+export interface LogEntryOutboxRow {
+  readonly id: string;
+  readonly now: Date;
+  readonly recheckAt: Date;
+  readonly leaseOwner: string | null;
+}
+
+/**
  * One step for one payment's entry: submit it, or (once submitted) collect
- * its receipt if the log has proved it; throws while the log has not.
+ * its receipt if the log has proved it; throws while the log has not. With
+ * `outboxRow`, each step's write and the row's are one statement; an entry
+ * proved before leaves the row to the caller.
  */
 export async function advanceLogEntry(
   sql: Sql,
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
   paymentId: string,
-): Promise<LogEntryStep> {
+  outboxRow?: LogEntryOutboxRow,
+): Promise<LogEntryStep | 'proved-before'> {
   const { rows } = await sql.query<EntryRow>(
     'SELECT payment_id, kind, messages, log_index, receipt FROM log_entries WHERE payment_id = $1',
     [paymentId],
   );
   const row = rows[0];
   if (row === undefined) throw new Error(`assertion failed: payment ${paymentId} has a log entry`);
-  if (row.receipt !== null) return 'proved';
+  if (row.receipt !== null) return 'proved-before';
   const entry = {
     transactionId: row.payment_id,
     messages: JSON.parse(row.messages) as string[],
@@ -74,20 +90,34 @@ export async function advanceLogEntry(
   if (index === undefined) {
     const logged = await submitMessages({ url: link.url, origin: link.origin }, submitter, entry);
     index = logged.index;
-    await sql.query('UPDATE log_entries SET log_index = $2 WHERE payment_id = $1', [
-      paymentId,
-      index.toString(),
-    ]);
+    if (outboxRow === undefined)
+      await sql.query('UPDATE log_entries SET log_index = $2 WHERE payment_id = $1', [
+        paymentId,
+        index.toString(),
+      ]);
+    else
+      await sql.query(
+        `WITH entry AS (UPDATE log_entries SET log_index = $2 WHERE payment_id = $1 RETURNING 1)
+         UPDATE outbox SET next_attempt_at = $4, lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $3`,
+        [paymentId, index.toString(), outboxRow.id, outboxRow.recheckAt.toISOString(), outboxRow.leaseOwner],
+      );
     return 'submitted';
   }
   // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
   const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
     waitMs: 0,
   });
-  await sql.query('UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1', [
-    paymentId,
-    receipt,
-  ]);
+  if (outboxRow === undefined)
+    await sql.query('UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1', [
+      paymentId,
+      receipt,
+    ]);
+  else
+    await sql.query(
+      `WITH entry AS (UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1 RETURNING 1)
+       UPDATE outbox SET delivered_at = $4, attempts = attempts + 1, last_error = NULL WHERE id = $3`,
+      [paymentId, receipt, outboxRow.id, outboxRow.now.toISOString()],
+    );
   return 'proved';
 }
 

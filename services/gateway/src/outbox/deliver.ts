@@ -242,15 +242,23 @@ async function deliver(
         const link = context.transactionLog;
         if (link === undefined) throw new Error('no transaction log configured');
         const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
-        const step =
-          typeof payload.refundId === 'string'
-            ? await advanceRefundLogEntry(context.database, link, submitter, payload.refundId)
-            : await advanceLogEntry(context.database, link, submitter, row.payment_id);
-        if (step === 'proved') await markDelivered(context.database, row, now);
         // Just submitted: no checkpoint covers it yet; its receipt is asked for once the log has had time
         // to integrate it and its witnesses to cosign, not at once (not a failure: attempts stay as they are).
-        else
-          await deferAttempt(context, row, new Date(now.getTime() + context.limits.logReceiptFirstCheckMs));
+        const recheckAt = new Date(now.getTime() + context.limits.logReceiptFirstCheckMs);
+        if (typeof payload.refundId === 'string') {
+          const step = await advanceRefundLogEntry(context.database, link, submitter, payload.refundId);
+          if (step === 'proved') await markDelivered(context.database, row, now);
+          else await deferAttempt(context, row, recheckAt);
+          return;
+        }
+        // A payment's entry: each step's write and this row's are one statement.
+        const step = await advanceLogEntry(context.database, link, submitter, row.payment_id, {
+          id: row.id,
+          now,
+          recheckAt,
+          leaseOwner: context.outboxLeaseOwner ?? null,
+        });
+        if (step === 'proved-before') await markDelivered(context.database, row, now);
         return;
       }
     }
