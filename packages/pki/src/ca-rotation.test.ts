@@ -300,6 +300,8 @@ describe('a CA rotation in three steps', () => {
         let steps = 0;
         let stoppedAfter: string | undefined;
         fileStepsForTests.after = (path) => {
+          // Only this walk's folder: a walk cut short by a timeout must not stop another test's writes.
+          if (!path.startsWith(folder)) return;
           steps += 1;
           if (steps === stopAfter) {
             stoppedAfter = path;

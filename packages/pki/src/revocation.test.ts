@@ -202,6 +202,8 @@ describe('a revoke stopped after any of its file steps, as a crash would', () =>
         let steps = 0;
         let stoppedAfter = '';
         fileStepsForTests.after = (path) => {
+          // Only this walk's folder: a walk cut short by a timeout must not stop another test's writes.
+          if (!path.startsWith(folder)) return;
           steps += 1;
           if (steps === stopAfter) {
             stoppedAfter = path.slice(folder.length);

@@ -312,6 +312,8 @@ async function openLockedFolder(
     const startReport = checking ? await checkAtStart(target, settings, scan) : undefined;
     const monitor = new IntegrityMonitor({ ...target, now: settings.now }, settings, startReport);
     if (checking) monitor.start();
+    // Started and checked: from here an engine that gives up (a full disk) stops the process (durable-fs.ts).
+    if (pglite.fs instanceof DurableNodeFs) pglite.fs.stopProcessOnEngineAbort();
     return databaseOf(pglite, schema, monitorGuard(monitor), monitor, lock);
   } catch (error) {
     await pglite.close().catch(() => undefined);

@@ -48,39 +48,78 @@ async function kernelSyncs(
 
 const flushChild = fileURLToPath(new URL('./durable-fs-flush-child.test-helper.ts', import.meta.url));
 
-describe('a flush that fails', () => {
-  it('stops the process at once with status 74, naming the folder, the file and the cause; the commit before it is kept', async () => {
+/** Runs the flush child in `mode` on a new folder: its exit status and output, or 'hung' past the deadline. */
+async function flushChildIn(folder: string, mode: string) {
+  return run(process.execPath, ['--import', 'tsx', flushChild, folder, mode], {
+    timeout: serviceStartDeadlineMs,
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0 as number | string | undefined, stdout, stderr }),
+    (error: { code?: number; stdout?: string; stderr?: string; killed?: boolean }) => ({
+      code: error.killed === true ? 'hung' : error.code,
+      stdout: error.stdout ?? '',
+      stderr: error.stderr ?? '',
+    }),
+  );
+}
+
+/** What the folder holds when it is opened again (the restart's view). */
+async function committedIn(folder: string): Promise<number[]> {
+  const pglite = new PGlite({ fs: new DurableNodeFs(folder) });
+  try {
+    const { rows } = await pglite.query<{ id: number }>('SELECT id FROM payments ORDER BY id');
+    return rows.map((row) => row.id);
+  } finally {
+    await pglite.close();
+  }
+}
+
+describe('the disk failing under the embedded database', () => {
+  const folders: { remove(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const folder of folders.splice(0)) await folder.remove();
+  });
+
+  it('a failed flush stops the process at once (status 74), naming the folder, the file and the cause; the commit before it is kept', async () => {
     const folder = await temporaryFolder('durable-fs-flush');
-    try {
-      const child = await run(process.execPath, ['--import', 'tsx', flushChild, join(folder.path, 'db')], {
-        timeout: serviceStartDeadlineMs,
-      }).then(
-        () => ({ code: 0, stdout: '', stderr: '' }),
-        (error: { code?: number; stdout?: string; stderr?: string; killed?: boolean }) => ({
-          code: error.killed === true ? 'killed (hung)' : error.code,
-          stdout: error.stdout ?? '',
-          stderr: error.stderr ?? '',
-        }),
-      );
-      expect(child.code).toBe(failedFlushExitStatus);
-      expect(child.stdout).toContain('first committed');
-      expect(child.stdout).not.toContain('second committed');
-      expect(child.stderr).toMatch(
-        new RegExp(
-          `mpay: fatal: STORAGE_UNAVAILABLE: the embedded database in ${join(folder.path, 'db')} could not flush \\S*pg_wal\\S* to the disk \\(EIO: EIO: i/o error, fdatasync\\)`,
-        ),
-      );
-      // What the disk holds is what a restart recovers from: the first commit, flushed before the failure.
-      const pglite = new PGlite({ fs: new DurableNodeFs(join(folder.path, 'db')) });
-      try {
-        const { rows } = await pglite.query<{ id: number }>('SELECT id FROM payments ORDER BY id');
-        expect(rows.map((row) => row.id)).toContain(1);
-      } finally {
-        await pglite.close();
-      }
-    } finally {
-      await folder.remove();
-    }
+    folders.push(folder);
+    const db = join(folder.path, 'db');
+    const child = await flushChildIn(db, 'flush-eio');
+    expect(child.code).toBe(failedFlushExitStatus);
+    expect(child.stdout).toContain('first committed');
+    expect(child.stdout).not.toContain('second committed');
+    expect(child.stderr).toMatch(
+      new RegExp(
+        `mpay: fatal: STORAGE_UNAVAILABLE: the embedded database in ${db} could not flush \\S*pg_wal\\S* to the disk \\(EIO: EIO: injected by the test\\)`,
+      ),
+    );
+    // What the disk holds is what a restart recovers from: the first commit, flushed before the failure.
+    expect(await committedIn(db)).toContain(1);
+  });
+
+  it('a write the disk refuses (full: ENOSPC) stops the process the same way once the engine gives up, never freezes it', async () => {
+    const folder = await temporaryFolder('durable-fs-enospc');
+    folders.push(folder);
+    const db = join(folder.path, 'db');
+    const child = await flushChildIn(db, 'write-enospc');
+    expect(child.code).toBe(failedFlushExitStatus);
+    expect(child.stdout).toContain('first committed');
+    expect(child.stdout).not.toContain('second committed');
+    expect(child.stderr).toContain(
+      `mpay: fatal: STORAGE_UNAVAILABLE: the embedded database engine of ${db} stopped`,
+    );
+    expect(await committedIn(db)).toContain(1);
+  });
+
+  it('a directory flush the file system cannot do (EINVAL) is tolerated, as PostgreSQL does', async () => {
+    const folder = await temporaryFolder('durable-fs-dir');
+    folders.push(folder);
+    const db = join(folder.path, 'db');
+    const child = await flushChildIn(db, 'directory-einval');
+    expect(child).toMatchObject({ code: 0 });
+    expect(child.stdout).toContain('second committed');
+    // Directories were flushed meanwhile (a table created, a checkpoint), each refused, none fatal.
+    expect(Number(/directory flushes refused: (\d+)/.exec(child.stdout)?.[1])).toBeGreaterThan(0);
+    expect(await committedIn(db)).toEqual([1, 2]);
   });
 });
 

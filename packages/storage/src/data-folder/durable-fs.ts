@@ -63,16 +63,40 @@ export interface FailedFlush {
  */
 export function stopOnFailedFlush(failure: FailedFlush): never {
   const code = (failure.error as NodeJS.ErrnoException).code ?? failure.error.name;
+  return stopProcess(
+    `the embedded database in ${failure.folder} could not flush ${failure.path} to the disk (${code}: ${failure.error.message}); the last commit may not be on the disk, and nothing this process holds can be trusted`,
+  );
+}
+
+/**
+ * The same stop when the engine itself gave up after the start (`Aborted()`):
+ * a write it could not make (ENOSPC: the disk is full) or any other PANIC.
+ * PGlite cannot run its engine again, and the next statement froze the
+ * process (measured by a review: a 2 s timer had not fired after 25 s).
+ */
+export function stopOnEngineAbort(folder: string, what: unknown): never {
+  return stopProcess(
+    `the embedded database engine of ${folder} stopped (${String(what)}): a write to the folder failed (a full disk?) or the engine hit an error it cannot go on from`,
+  );
+}
+
+function stopProcess(why: string): never {
   process.stderr.write(
-    `mpay: fatal: STORAGE_UNAVAILABLE: the embedded database in ${failure.folder} could not flush ${failure.path} to the disk (${code}: ${failure.error.message}); the last commit may not be on the disk, and nothing this process holds can be trusted: it stops now (status ${failedFlushExitStatus}), and a restart recovers from what the disk holds\n`,
+    `mpay: fatal: STORAGE_UNAVAILABLE: ${why}: this process stops now (status ${failedFlushExitStatus}); a supervisor restarts it (mpay up --processes, systemd), and the restart recovers from what the disk holds (mpay up in one process stops with all its services)\n`,
   );
   process.exit(failedFlushExitStatus);
 }
 
 /**
+ * What PostgreSQL tolerates from the flush of a directory (fsync_fname_ext):
+ * a file system that cannot flush directories says so with these, and the
+ * flush of the files in it stands. Anything else is a failed flush.
+ */
+const directoryFlushUnsupported: ReadonlySet<string> = new Set(['EBADF', 'EINVAL', 'EACCES']);
+
+/**
  * Tests only (not exported by the package): a flush fails with this error
- * instead of reaching the kernel, when it returns one for the path; and the
- * failure is handed here instead of stopping the process when `stop` is set.
+ * instead of reaching the kernel, when it returns one for the path.
  */
 export const flushFaultsForTests: {
   fail: ((path: string) => Error | undefined) | undefined;
@@ -122,6 +146,7 @@ export class DurableNodeFs extends NodeFS {
   readonly syncs: DurableSyncCounts = { dataOnly: 0, files: 0, directories: 0 };
   readonly #folder: string;
   readonly #onFailedFlush: (failure: FailedFlush) => never;
+  #stopOnAbort = false;
 
   /** `onFailedFlush` (tests): what a failed flush does instead of stopping the process; it must not return. */
   constructor(folder: string, options: { readonly onFailedFlush?: (failure: FailedFlush) => never } = {}) {
@@ -130,15 +155,42 @@ export class DurableNodeFs extends NodeFS {
     this.#onFailedFlush = options.onFailedFlush ?? stopOnFailedFlush;
   }
 
+  /**
+   * From now on an abort of the engine stops the process (stopOnEngineAbort).
+   * Called once the database has started and passed its start checks: an
+   * abort while it starts is a folder it cannot open, which the opener
+   * reports itself (STORAGE_UNAVAILABLE naming the folder, a refused start).
+   */
+  stopProcessOnEngineAbort(): void {
+    this.#stopOnAbort = true;
+  }
+
   override async init(pg: PGlite, options: Parameters<NodeFS['init']>[1]): ReturnType<NodeFS['init']> {
     const { emscriptenOpts } = await super.init(pg, options);
     let fs: EmscriptenFs | undefined;
-    const flush = (path: string, run: () => void): void => {
+    const sync = (stream: EmscriptenStream, dataOnly: boolean): void => {
+      if (fs === undefined || stream.node.mount.type !== fs.filesystems.NODEFS) return;
+      let path = '(a file of the folder)';
+      let directory = false;
       try {
+        path = fs.filesystems.NODEFS.realPath(stream.node);
+        directory = fs.isDir(stream.node.mode);
+        const nfd = stream.nfd;
         const injected = flushFaultsForTests.fail?.(path);
         if (injected !== undefined) throw injected;
-        run();
+        if (directory) {
+          syncDirectory(path);
+          this.syncs.directories += 1;
+        } else if (nfd !== undefined && dataOnly) {
+          fdatasyncSync(nfd);
+          this.syncs.dataOnly += 1;
+        } else if (nfd !== undefined) {
+          fsyncSync(nfd);
+          this.syncs.files += 1;
+        }
       } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (directory && code !== undefined && directoryFlushUnsupported.has(code)) return;
         this.#onFailedFlush({
           folder: this.#folder,
           path,
@@ -146,28 +198,19 @@ export class DurableNodeFs extends NodeFS {
         });
       }
     };
-    const sync = (stream: EmscriptenStream, dataOnly: boolean): void => {
-      if (fs === undefined || stream.node.mount.type !== fs.filesystems.NODEFS) return;
-      const path = fs.filesystems.NODEFS.realPath(stream.node);
-      const nfd = stream.nfd;
-      if (fs.isDir(stream.node.mode)) {
-        flush(path, () => syncDirectory(path));
-        this.syncs.directories += 1;
-      } else if (nfd !== undefined && dataOnly) {
-        flush(path, () => fdatasyncSync(nfd));
-        this.syncs.dataOnly += 1;
-      } else if (nfd !== undefined) {
-        flush(path, () => fsyncSync(nfd));
-        this.syncs.files += 1;
-      }
-    };
     const instantiate = emscriptenOpts.instantiateWasm as InstantiateWasm | undefined;
     if (instantiate === undefined)
       throw new Error('PGlite no longer instantiates its engine through its options');
     const preRun = (emscriptenOpts.preRun ?? []) as ((module: EmscriptenModule) => void)[];
+    const onAbort = emscriptenOpts.onAbort as ((what: unknown) => void) | undefined;
     return {
       emscriptenOpts: {
         ...emscriptenOpts,
+        // Emscripten calls it from abort(), before it throws RuntimeError: Aborted() into PGlite.
+        onAbort: (what: unknown) => {
+          if (this.#stopOnAbort) stopOnEngineAbort(this.#folder, what);
+          onAbort?.(what);
+        },
         preRun: [
           ...preRun,
           (module: EmscriptenModule) => {
