@@ -77,7 +77,11 @@ export async function markClientBankRequestSent(
   if (updated.rowCount !== 1) throw new Error('assertion failed: the request was unsent');
 }
 
-/** A failed attempt at step 6: due again at `nextAttemptAt`. */
+/**
+ * A failed attempt at step 6: due again at `nextAttemptAt`. Only by the start
+ * that holds the request (`leaseOwner`, none for an unnamed instance): one
+ * whose lease ran out, and whose request another start took, changes nothing.
+ */
 export async function markClientBankRequestFailed(
   sql: Sql,
   sessionId: string,
@@ -88,7 +92,7 @@ export async function markClientBankRequestFailed(
   await sql.query(
     `UPDATE macro_client_bank_requests SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3,
        request_lease_owner = NULLIF(request_lease_owner, $4::uuid)
-     WHERE session_id = $1 AND sent_at IS NULL`,
+     WHERE session_id = $1 AND sent_at IS NULL AND request_lease_owner IS NOT DISTINCT FROM $4::uuid`,
     [sessionId, error.slice(0, 200), nextAttemptAt.toISOString(), leaseOwner ?? null],
   );
 }
@@ -155,7 +159,11 @@ export async function recordClientBankOutcome(
   );
 }
 
-/** Not known yet (or not answered): asked again at `nextCheckAt`. */
+/**
+ * Not known yet (or not answered): asked again at `nextCheckAt`. Only by the
+ * start that holds the check (`leaseOwner`, none for an unnamed instance):
+ * one whose lease ran out, and whose check another start took, changes nothing.
+ */
 export async function rescheduleOutcomeCheck(
   sql: Sql,
   sessionId: string,
@@ -167,7 +175,7 @@ export async function rescheduleOutcomeCheck(
     `UPDATE macro_client_bank_requests
      SET outcome_checks = outcome_checks + 1, last_error = $2, next_check_at = $3,
        check_lease_owner = NULLIF(check_lease_owner, $4::uuid)
-     WHERE session_id = $1 AND outcome_at IS NULL`,
+     WHERE session_id = $1 AND outcome_at IS NULL AND check_lease_owner IS NOT DISTINCT FROM $4::uuid`,
     [sessionId, reason.slice(0, 200), nextCheckAt.toISOString(), leaseOwner ?? null],
   );
 }

@@ -18,6 +18,8 @@ import {
 } from '@mpay/protocol';
 import { startOutboxLeases } from '@mpay/storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
+import { createGatewayService } from '../service.ts';
 import type { RecordedRequest, StubAnswer } from '../test-helpers.ts';
 import {
   claimDueClientBankRequests,
@@ -352,6 +354,51 @@ describe('step 6 at the MPASP: the Payment Request to the client bank', () => {
     expect((await leases('gateway-2')).released).toBe(0);
     expect((await leases('gateway')).released).toBe(watched.length);
     expect(await ownerOf()).toEqual({ request: null, check: null });
+  });
+
+  it('is sent at once by the next start of a named instance killed while sending it (the service wires its leases)', async () => {
+    const payment = await sessionCreated();
+    // The bank holds the first start's request unanswered: that start is killed while it waits.
+    let releaseHeld: (answer: StubAnswer) => void = () => undefined;
+    const held = new Promise<StubAnswer>((resolve) => {
+      releaseHeld = resolve;
+    });
+    let asked = 0;
+    clientBank = (request) => {
+      if (request.url !== '/macro/payment-requests') return noOrder;
+      asked += 1;
+      return asked === 1 ? held : approvalRequested(payment.sessionId);
+    };
+    const killed = await createGatewayService({ ...gateway.serviceOptions, instanceName: 'gateway' });
+    const killedRound = killed.runBackgroundOnce();
+    try {
+      await waitFor(() => asked === 1, {
+        deadlineMs: requestDeadlineMs,
+        what: 'the first start to send step 6',
+      });
+      const due = async () =>
+        (
+          await gateway.database.query<{ due: boolean }>(
+            'SELECT next_attempt_at <= $2 AS due FROM macro_client_bank_requests WHERE transaction_id = $1',
+            [payment.transactionId, gateway.now().toISOString()],
+          )
+        ).rows[0]?.due;
+      expect(await due()).toBe(false);
+      // Its instance starts again: the request it held is due now, and that start sends it.
+      const restarted = await createGatewayService({ ...gateway.serviceOptions, instanceName: 'gateway' });
+      try {
+        expect(await due()).toBe(true);
+        await restarted.runBackgroundOnce();
+        expect(asked).toBe(2);
+        expect(await stateOf(payment.transactionId)).toBe('approval_requested');
+      } finally {
+        await restarted.close();
+      }
+    } finally {
+      releaseHeld(approvalRequested(payment.sessionId));
+      await killedRound;
+      await killed.close();
+    }
   });
 
   it('retries after a failure with a backoff, the same content each time, and changes nothing before an answer', async () => {

@@ -4,7 +4,7 @@ import type { Mailer, OutgoingMail } from '@mpay/mail';
 import { type MacroClientIdContent, type MacroRegistrationContent, MpayError } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { FspIdentity } from '../context.ts';
-import { createGatewayService, type GatewayService } from '../service.ts';
+import { createGatewayService, type GatewayService, type GatewayServiceOptions } from '../service.ts';
 import {
   addBank,
   type HttpStub,
@@ -28,6 +28,8 @@ import { createMacroOpaqueServerSetup } from './mpin.ts';
  */
 export interface MacroTestGateway {
   readonly service: GatewayService;
+  /** The options it was created with: another instance on the same database (a restart, a second one). */
+  readonly serviceOptions: GatewayServiceOptions;
   readonly database: Database;
   readonly fsp: FspIdentity;
   readonly url: string;
@@ -95,7 +97,7 @@ export async function startMacroTestGateway(
       return { messageId: `<${randomUUID()}@test>` };
     },
   };
-  const service = await createGatewayService({
+  const serviceOptions: GatewayServiceOptions = {
     database,
     fsp,
     clock: now,
@@ -107,10 +109,12 @@ export async function startMacroTestGateway(
     ...(options.outboxAttemptsMax === undefined
       ? {}
       : { limits: { outboxAttemptsMax: options.outboxAttemptsMax } }),
-  });
+  };
+  const service = await createGatewayService(serviceOptions);
   const url = await service.listen(0);
   return Object.assign(harness, {
     service,
+    serviceOptions,
     database,
     fsp,
     url,
