@@ -79,11 +79,16 @@ describe('the disk failing under the embedded database', () => {
     for (const folder of folders.splice(0)) await folder.remove();
   });
 
-  it('a failed flush stops the process at once (status 74), naming the folder, the file and the cause; the commit before it is kept', async () => {
-    const folder = await temporaryFolder('durable-fs-flush');
+  /** The flush child in `mode` on a new folder: the folder, and how the child ended. */
+  async function childIn(mode: string) {
+    const folder = await temporaryFolder(`durable-fs-${mode}`);
     folders.push(folder);
     const db = join(folder.path, 'db');
-    const child = await flushChildIn(db, 'flush-eio');
+    return { db, child: await flushChildIn(db, mode) };
+  }
+
+  it('a failed flush stops the process at once (status 74), naming the folder, the file and the cause; the commit before it is kept', async () => {
+    const { db, child } = await childIn('flush-eio');
     expect(child.code).toBe(failedFlushExitStatus);
     expect(child.stdout).toContain('first committed');
     expect(child.stdout).not.toContain('second committed');
@@ -97,10 +102,7 @@ describe('the disk failing under the embedded database', () => {
   });
 
   it('a write the disk refuses (full: ENOSPC) stops the process the same way once the engine gives up, never freezes it', async () => {
-    const folder = await temporaryFolder('durable-fs-enospc');
-    folders.push(folder);
-    const db = join(folder.path, 'db');
-    const child = await flushChildIn(db, 'write-enospc');
+    const { db, child } = await childIn('write-enospc');
     expect(child.code).toBe(failedFlushExitStatus);
     expect(child.stdout).toContain('first committed');
     expect(child.stdout).not.toContain('second committed');
@@ -111,10 +113,7 @@ describe('the disk failing under the embedded database', () => {
   });
 
   it('a directory flush the file system cannot do (EINVAL) is tolerated, as PostgreSQL does', async () => {
-    const folder = await temporaryFolder('durable-fs-dir');
-    folders.push(folder);
-    const db = join(folder.path, 'db');
-    const child = await flushChildIn(db, 'directory-einval');
+    const { db, child } = await childIn('directory-einval');
     expect(child).toMatchObject({ code: 0 });
     expect(child.stdout).toContain('second committed');
     // Directories were flushed meanwhile (a table created, a checkpoint), each refused, none fatal.
