@@ -1,7 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MpayError } from '@mpay/protocol';
+import { readBounded } from './bounded-read.ts';
 import type { RevokedCertificate } from './ca.ts';
 import { x509 } from './x509.ts';
 
@@ -54,29 +54,6 @@ function crlNumberOf(crl: x509.X509Crl): bigint {
   return BigInt(`0x${Buffer.from(der.subarray(2)).toString('hex')}`);
 }
 
-/** The file's text, or undefined when it is missing; PKI_INVALID naming it when unreadable or too long. */
-async function readListFile(path: string): Promise<string | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new MpayError('PKI_INVALID', `${path}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    const buffer = Buffer.alloc(revocationListLengthMax + 1);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    if (bytesRead > revocationListLengthMax)
-      throw new MpayError('PKI_INVALID', `${path}: longer than ${revocationListLengthMax} bytes`);
-    return buffer.toString('utf8', 0, bytesRead);
-  } catch (error) {
-    if (error instanceof MpayError) throw error;
-    throw new MpayError('PKI_INVALID', `${path}: ${(error as Error).message}`, { cause: error });
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * The certificates the CA `ca` has revoked, from its list in `pkiDir`
  * (none when it has no list), with the list's number. A list that is too
@@ -91,8 +68,9 @@ export async function readRevocationList(
   ca: { readonly certPem: string; readonly certificate: X509Certificate },
 ): Promise<RevocationList> {
   const path = crlPathOf(pkiDir, ca.certificate);
-  const pem = await readListFile(path);
+  const pem = await readBounded(path, revocationListLengthMax);
   if (pem === undefined) return { entries: [], number: 0n };
+  if (pem instanceof Error) throw new MpayError('PKI_INVALID', `${path}: ${pem.message}`, { cause: pem });
   try {
     const crl = new x509.X509Crl(pem);
     const issuer = new x509.X509Certificate(ca.certPem);

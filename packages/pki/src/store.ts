@@ -2,6 +2,7 @@ import { createPrivateKey, type KeyObject, randomBytes, randomUUID, X509Certific
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MpayError } from '@mpay/protocol';
+import { readBounded } from './bounded-read.ts';
 import { createDeploymentCa, issueServiceCertificate, type PemPair, signRevocationList } from './ca.ts';
 import { caProofLengthMax, verifyCaProof } from './ca-proof.ts';
 import { type CertificateSummary, isIssuedBy, subjectAltNamesOf, summarizeCertificate } from './inspect.ts';
@@ -425,27 +426,6 @@ type OtherCaCheck =
       readonly why: string;
       readonly certificate?: X509Certificate;
     };
-
-/** A file's text, at most `lengthMax` bytes (more: undefined), or undefined when it is missing or unreadable. */
-async function readBounded(path: string, lengthMax: number): Promise<string | undefined | Error> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : (error as Error);
-  }
-  try {
-    const buffer = Buffer.alloc(lengthMax + 1);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return bytesRead > lengthMax
-      ? new Error(`longer than ${lengthMax} bytes`)
-      : buffer.toString('utf8', 0, bytesRead);
-  } catch (error) {
-    return error as Error;
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Longest CA certificate file read for the trust bundle (bytes): ours are under 1 kB. */
 const caCertificateLengthMax = 16_384;

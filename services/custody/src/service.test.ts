@@ -1,27 +1,10 @@
-import { generateEncryptionKeyPair, generateSigningKeyPair, publicJwkSet } from '@mpay/envelope';
 import { ensureSoftHsmToken } from '@mpay/hsm';
 import { sharedTestHsmDirectory } from '@mpay/hsm/test-support';
 import { openTestDatabase } from '@mpay/storage';
 import { describe, expect, it } from 'vitest';
 import { createCustodyLimits } from './limits.ts';
 import { createCustodyService } from './service.ts';
-
-async function identity() {
-  return {
-    id: 'custody.test',
-    signing: await generateSigningKeyPair('ES256'),
-    encryption: await generateEncryptionKeyPair(),
-  };
-}
-
-async function startOptions() {
-  const fspKey = await generateSigningKeyPair('ES256');
-  return {
-    custody: await identity(),
-    fsp: { id: 'fsp.test', url: 'http://127.0.0.1:1', keys: publicJwkSet([fspKey.publicJwk]) },
-    banks: [],
-  };
-}
+import { custodyStartOptions } from './start-options.test-helper.ts';
 
 describe('custody refuses to start without its HSM', () => {
   it('names a missing PKCS#11 module (HSM_UNAVAILABLE) and signs nothing', async () => {
@@ -29,7 +12,7 @@ describe('custody refuses to start without its HSM', () => {
     try {
       await expect(
         createCustodyService({
-          ...(await startOptions()),
+          ...(await custodyStartOptions()),
           database,
           hsm: { modulePath: '/nonexistent/libsofthsm2.so', tokenLabel: 'none', userPin: '1234' },
         }),
@@ -47,16 +30,20 @@ describe('custody refuses to start without its HSM', () => {
     const database = await openTestDatabase('custody');
     try {
       await expect(
-        createCustodyService({ ...(await startOptions()), database, hsm: { ...hsm, userPin: '000000' } }),
+        createCustodyService({
+          ...(await custodyStartOptions()),
+          database,
+          hsm: { ...hsm, userPin: '000000' },
+        }),
       ).rejects.toMatchObject({ code: 'HSM_LOCKED' });
-      const service = await createCustodyService({ ...(await startOptions()), database, hsm });
+      const service = await createCustodyService({ ...(await custodyStartOptions()), database, hsm });
       // The OPRF secret is sealed by the HSM: the database holds no usable copy of it.
       const { rows } = await database.query<{ sealed: string }>('SELECT sealed FROM sealed_secrets');
       expect(rows).toHaveLength(1);
       expect(Buffer.from(rows[0]!.sealed, 'base64url').toString('utf8')).not.toMatch(/^[A-Za-z0-9_-]{40,}$/);
       await service.close();
       // A restart unseals the same secret (the same OPAQUE server key).
-      const again = await createCustodyService({ ...(await startOptions()), database, hsm });
+      const again = await createCustodyService({ ...(await custodyStartOptions()), database, hsm });
       expect(again.context.pins.publicKey).toBe(service.context.pins.publicKey);
       await again.close();
     } finally {

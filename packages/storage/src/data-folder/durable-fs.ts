@@ -170,16 +170,17 @@ export class DurableNodeFs extends NodeFS {
     let fs: EmscriptenFs | undefined;
     const sync = (stream: EmscriptenStream, dataOnly: boolean): void => {
       if (fs === undefined || stream.node.mount.type !== fs.filesystems.NODEFS) return;
-      let path = '(a file of the folder)';
+      const nodefs = fs.filesystems.NODEFS;
+      // The real path only where it is needed: a directory, a failure, a test's fault (not every commit's flush).
+      const pathOf = () => nodefs.realPath(stream.node);
       let directory = false;
       try {
-        path = fs.filesystems.NODEFS.realPath(stream.node);
         directory = fs.isDir(stream.node.mode);
         const nfd = stream.nfd;
-        const injected = flushFaultsForTests.fail?.(path);
+        const injected = flushFaultsForTests.fail?.(pathOf());
         if (injected !== undefined) throw injected;
         if (directory) {
-          syncDirectory(path);
+          syncDirectory(pathOf());
           this.syncs.directories += 1;
         } else if (nfd !== undefined && dataOnly) {
           fdatasyncSync(nfd);
@@ -191,6 +192,12 @@ export class DurableNodeFs extends NodeFS {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (directory && code !== undefined && directoryFlushUnsupported.has(code)) return;
+        let path = '(a file of the folder)';
+        try {
+          path = pathOf();
+        } catch {
+          // Named as above: the failure is reported all the same.
+        }
         this.#onFailedFlush({
           folder: this.#folder,
           path,

@@ -1,13 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateEncryptionKeyPair, generateSigningKeyPair, publicJwkSet } from '@mpay/envelope';
 import { ensureSoftHsmToken } from '@mpay/hsm';
 import { moduleHoldersOf, sharedTestHsmDirectory } from '@mpay/hsm/test-support';
 import { openTestDatabase, startOutboxLeases } from '@mpay/storage';
 import { describe, expect, it } from 'vitest';
 import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
 import { createCustodyService } from '../service.ts';
+import { custodyStartOptions } from '../start-options.test-helper.ts';
 import { queueEffect } from './outbox.ts';
 
 /** An FSP that holds every request until released: a delivery under way when custody is killed. */
@@ -30,20 +30,6 @@ async function heldFsp() {
   };
 }
 
-async function startOptions(fspUrl: string) {
-  const fspKey = await generateSigningKeyPair('ES256');
-  return {
-    custody: {
-      id: 'custody.test',
-      signing: await generateSigningKeyPair('ES256'),
-      encryption: await generateEncryptionKeyPair(),
-    },
-    fsp: { id: 'fsp.test', url: fspUrl, keys: publicJwkSet([fspKey.publicJwk]) },
-    banks: [],
-    backgroundIntervalMs: 3_600_000,
-  };
-}
-
 describe("custody's outbox leases (a restarted instance takes back what its killed start was sending)", () => {
   it('stamps a named start on what it claims; its next start hands that row back at once', async () => {
     const hsm = await ensureSoftHsmToken({
@@ -53,7 +39,8 @@ describe("custody's outbox leases (a restarted instance takes back what its kill
     const database = await openTestDatabase('custody');
     const fsp = await heldFsp();
     const service = await createCustodyService({
-      ...(await startOptions(fsp.url)),
+      ...(await custodyStartOptions(fsp.url)),
+      backgroundIntervalMs: 3_600_000,
       database,
       hsm,
       instanceName: 'custody',
@@ -91,7 +78,7 @@ describe("custody's outbox leases (a restarted instance takes back what its kill
     });
     const database = await openTestDatabase('custody');
     try {
-      const options = await startOptions('http://127.0.0.1:1');
+      const options = { ...(await custodyStartOptions()), backgroundIntervalMs: 3_600_000 };
       const holders = moduleHoldersOf(hsm.modulePath);
       await expect(
         createCustodyService({ ...options, database, hsm, instanceName: 'Custody One' }),

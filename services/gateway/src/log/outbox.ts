@@ -50,8 +50,7 @@ export type LogEntryStep = 'proved' | 'submitted';
 /**
  * The outbox row that drives the entry, closed in the statement that records
  * the step: delivered with the receipt, or due again at `recheckAt` with the
- * log index (its lease given back when `leaseOwner` holds it). Without it,
- * the caller closes the row itself.
+ * log index (its lease given back when `leaseOwner` holds it).
  */
 export interface LogEntryOutboxRow {
   readonly id: string;
@@ -62,16 +61,16 @@ export interface LogEntryOutboxRow {
 
 /**
  * One step for one payment's entry: submit it, or (once submitted) collect
- * its receipt if the log has proved it; throws while the log has not. With
- * `outboxRow`, each step's write and the row's are one statement; an entry
- * proved before leaves the row to the caller.
+ * its receipt if the log has proved it; throws while the log has not. Each
+ * step's write and `outboxRow`'s are one statement; an entry proved before
+ * leaves the row to the caller.
  */
 export async function advanceLogEntry(
   sql: Sql,
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
   paymentId: string,
-  outboxRow?: LogEntryOutboxRow,
+  outboxRow: LogEntryOutboxRow,
 ): Promise<LogEntryStep | 'proved-before'> {
   const { rows } = await sql.query<EntryRow>(
     'SELECT payment_id, kind, messages, log_index, receipt FROM log_entries WHERE payment_id = $1',
@@ -90,34 +89,22 @@ export async function advanceLogEntry(
   if (index === undefined) {
     const logged = await submitMessages({ url: link.url, origin: link.origin }, submitter, entry);
     index = logged.index;
-    if (outboxRow === undefined)
-      await sql.query('UPDATE log_entries SET log_index = $2 WHERE payment_id = $1', [
-        paymentId,
-        index.toString(),
-      ]);
-    else
-      await sql.query(
-        `WITH entry AS (UPDATE log_entries SET log_index = $2 WHERE payment_id = $1 RETURNING 1)
+    await sql.query(
+      `WITH entry AS (UPDATE log_entries SET log_index = $2 WHERE payment_id = $1 RETURNING 1)
          UPDATE outbox SET next_attempt_at = $4, lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $3`,
-        [paymentId, index.toString(), outboxRow.id, outboxRow.recheckAt.toISOString(), outboxRow.leaseOwner],
-      );
+      [paymentId, index.toString(), outboxRow.id, outboxRow.recheckAt.toISOString(), outboxRow.leaseOwner],
+    );
     return 'submitted';
   }
   // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
   const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
     waitMs: 0,
   });
-  if (outboxRow === undefined)
-    await sql.query('UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1', [
-      paymentId,
-      receipt,
-    ]);
-  else
-    await sql.query(
-      `WITH entry AS (UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1 RETURNING 1)
+  await sql.query(
+    `WITH entry AS (UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1 RETURNING 1)
        UPDATE outbox SET delivered_at = $4, attempts = attempts + 1, last_error = NULL WHERE id = $3`,
-      [paymentId, receipt, outboxRow.id, outboxRow.now.toISOString()],
-    );
+    [paymentId, receipt, outboxRow.id, outboxRow.now.toISOString()],
+  );
   return 'proved';
 }
 
