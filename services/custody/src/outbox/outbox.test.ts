@@ -63,8 +63,19 @@ describe("custody's outbox leases (a restarted instance takes back what its kill
       const next = await startOutboxLeases(database, 'custody', service.context.clock());
       expect(next.released).toBe(1);
       expect((await read()).rows).toEqual([{ lease_owner: null, due: true }]);
-      await fsp.close();
+      // The FSP answers the first start's request at last, with a failure: that start no longer holds
+      // the row, so its failed attempt is not counted and the row stays due for the next start.
+      fsp.held
+        .shift()
+        ?.writeHead(503, { 'content-type': 'application/json' })
+        .end('{"error":{"code":"SERVICE_UNAVAILABLE"}}');
       await round;
+      await fsp.close();
+      expect((await read()).rows).toEqual([{ lease_owner: null, due: true }]);
+      const attempts = await database.query<{ attempts: number; delivered: boolean }>(
+        'SELECT attempts::int AS attempts, delivered_at IS NOT NULL AS delivered FROM outbox',
+      );
+      expect(attempts.rows).toEqual([{ attempts: 0, delivered: false }]);
     } finally {
       await service.close();
       await database.close();

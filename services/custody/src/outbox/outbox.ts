@@ -173,9 +173,12 @@ async function deliver(context: CustodyContext, row: EffectRow): Promise<void> {
     return;
   }
   const attempts = row.attempts + 1;
+  // Only by the start that holds the row: one whose lease ran out, and whose row another start took,
+  // changes nothing (it would push that start's delivery back).
   await context.database.query(
     `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4,
-       lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
+       lease_owner = NULLIF(lease_owner, $5::uuid)
+     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
     [
       row.id,
       attempts,

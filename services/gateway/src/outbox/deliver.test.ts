@@ -260,6 +260,26 @@ describe('the outbox', () => {
     expect((await rowNow(otherRow)).deliveredAt).not.toBeNull();
   });
 
+  it('a start whose lease ran out changes nothing of the row another start took and delivered', async () => {
+    const late = await startOutboxLeases(gateway.database, 'gateway', gateway.now());
+    const other = await startOutboxLeases(gateway.database, 'gateway-2', gateway.now());
+    const row = await webhookRow();
+    hook.answer = () => 'hang';
+    const lateRound = runOutboxRound({ ...gateway.context, outboxLeaseOwner: late.bootId });
+    await until(() => hook.requests.length === 1);
+    // Its lease runs out while it waits: the other instance takes the row and delivers it.
+    gateway.advanceMs(limits.outboxLeaseMs);
+    hook.answer = () => ({ status: 204 });
+    expect(await runOutboxRound({ ...gateway.context, outboxLeaseOwner: other.bootId })).toBe(1);
+    const delivered = await rowNow(row);
+    expect(delivered).toMatchObject({ attempts: 1, lastError: null, abandonedAt: null });
+    expect(delivered.deliveredAt).not.toBeNull();
+    // The late start's attempt fails now: it must not count it, nor reschedule or abandon the row.
+    hook.release({ status: 500, json: { error: 'late' } });
+    expect(await lateRound).toBe(1);
+    expect(await rowNow(row)).toEqual(delivered);
+  });
+
   it('refuses an instance name that is not a plain lowercase name (CONFIGURATION_INVALID)', async () => {
     for (const name of ['', 'Gateway', 'gateway 2', 'x'.repeat(64), 'gateway;drop'])
       await expect(startOutboxLeases(gateway.database, name, gateway.now())).rejects.toMatchObject({

@@ -75,21 +75,27 @@ async function markDelivered(sql: Sql, row: OutboxRow, now: Date): Promise<void>
 /**
  * A failed attempt: due again after a backoff, or abandoned after the limit.
  * Bank orders and log entries are never abandoned: a payment must reach its
- * outcome, and the evidence of every outcome must reach the log.
+ * outcome, and the evidence of every outcome must reach the log. Only by the
+ * start that holds the row (`outboxLeaseOwner`, none for an unnamed
+ * instance): one whose lease ran out, and whose row another start took,
+ * changes nothing (it would push back or abandon that start's delivery).
  */
 async function markFailed(context: GatewayContext, row: OutboxRow, error: string, now: Date): Promise<void> {
   const attempts = row.attempts + 1;
   const persistent = row.kind === 'bank_order' || row.kind === 'log_entry' || row.kind === 'refund_order';
   if (!persistent && attempts >= context.limits.outboxAttemptsMax) {
-    await context.database.transaction(async (sql) => {
-      await sql.query(
+    const abandoned = await context.database.transaction(async (sql) => {
+      const updated = await sql.query(
         `UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4,
-           lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
+           lease_owner = NULLIF(lease_owner, $5::uuid)
+         WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
         [row.id, now.toISOString(), attempts, error, context.outboxLeaseOwner ?? null],
       );
       // A mail given up on must not keep the mPIN it carries.
-      if (row.kind === 'macro_mail') await eraseRegistrationMail(sql, row.id);
+      if (updated.rowCount === 1 && row.kind === 'macro_mail') await eraseRegistrationMail(sql, row.id);
+      return updated.rowCount === 1;
     });
+    if (!abandoned) return;
     context.log.warn(
       { outboxId: row.id, paymentId: row.payment_id, kind: row.kind, error },
       'outbox effect abandoned',
@@ -99,15 +105,17 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   const next = new Date(now.getTime() + retryDelayMs(attempts, context.limits));
   await context.database.query(
     `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4,
-       lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
+       lease_owner = NULLIF(lease_owner, $5::uuid)
+     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
     [row.id, attempts, error.slice(0, 200), next.toISOString(), context.outboxLeaseOwner ?? null],
   );
 }
 
-/** The row's next attempt at `at`, without counting one. */
+/** The row's next attempt at `at`, without counting one; only by the start that holds it, as `markFailed`. */
 async function deferAttempt(context: GatewayContext, row: OutboxRow, at: Date): Promise<void> {
   await context.database.query(
-    'UPDATE outbox SET next_attempt_at = $2, lease_owner = NULLIF(lease_owner, $3::uuid) WHERE id = $1',
+    `UPDATE outbox SET next_attempt_at = $2, lease_owner = NULLIF(lease_owner, $3::uuid)
+     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $3::uuid`,
     [row.id, at.toISOString(), context.outboxLeaseOwner ?? null],
   );
 }

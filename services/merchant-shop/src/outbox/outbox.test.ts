@@ -19,6 +19,22 @@ async function rowNow(id: string) {
   return rows[0];
 }
 
+async function attemptsOf(id: string) {
+  const { rows } = await test.database.query<{
+    attempts: number;
+    last_error: string | null;
+    next_attempt_at: string;
+    abandoned: boolean;
+  }>(
+    `SELECT attempts::int AS attempts, last_error, next_attempt_at::text AS next_attempt_at,
+       abandoned_at IS NOT NULL AS abandoned FROM outbox WHERE id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error(`outbox row ${id} is gone`);
+  return row;
+}
+
 describe("the shop's outbox leases (a restarted instance takes back what its killed start held)", () => {
   it('registers a named start as the owner of what it claims', async () => {
     const owner = test.shop.context.outboxLeaseOwner;
@@ -61,10 +77,16 @@ describe("the shop's outbox leases (a restarted instance takes back what its kil
     expect(again.map((row) => row.id).sort()).toEqual([owned, claimedId].sort());
     const [first] = again;
     if (first === undefined) throw new Error('claimed');
+    const held = await attemptsOf(first.id);
     await markFailed({ ...test.shop.context, outboxLeaseOwner: other.bootId }, first, 'not mine', now);
     expect((await rowNow(first.id))?.lease_owner).toBe(restarted.bootId);
+    // Nor is the attempt counted, the row rescheduled or abandoned by a start that does not hold it.
+    expect(await attemptsOf(first.id)).toEqual(held);
+    await markFailed({ ...test.shop.context, outboxLeaseOwner: other.bootId }, first, 'not mine', now, 1);
+    expect(await attemptsOf(first.id)).toEqual(held);
     await markFailed({ ...test.shop.context, outboxLeaseOwner: restarted.bootId }, first, 'mine', now);
     expect((await rowNow(first.id))?.lease_owner).toBeNull();
+    expect(await attemptsOf(first.id)).toMatchObject({ attempts: held.attempts + 1, last_error: 'mine' });
     // Leave nothing for the other tests' rounds: these rows name orders and notifications that do not exist.
     await test.database.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [
       [owned, claimedId, othersRow],

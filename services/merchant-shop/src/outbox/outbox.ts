@@ -92,7 +92,11 @@ export async function markDelivered(sql: Sql, row: OutboxRow, now: Date): Promis
   if (updated.rowCount !== 1) throw new Error(`assertion failed: outbox row ${row.id} is delivered once`);
 }
 
-/** A failed attempt: due again after a backoff, or abandoned once `attemptsMax` is reached. */
+/**
+ * A failed attempt: due again after a backoff, or abandoned once `attemptsMax` is reached. Only by
+ * the start that holds the row (`outboxLeaseOwner`, none for an unnamed instance): one whose lease
+ * ran out, and whose row another start took, changes nothing.
+ */
 export async function markFailed(
   context: ShopContext,
   row: OutboxRow,
@@ -102,11 +106,13 @@ export async function markFailed(
 ): Promise<void> {
   const attempts = row.attempts + 1;
   if (attempts >= attemptsMax) {
-    await context.database.query(
+    const updated = await context.database.query(
       `UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4,
-         lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
+         lease_owner = NULLIF(lease_owner, $5::uuid)
+       WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
       [row.id, now.toISOString(), attempts, error.slice(0, 200), context.outboxLeaseOwner ?? null],
     );
+    if (updated.rowCount !== 1) return;
     context.log.warn(
       { outboxId: row.id, kind: row.kind, subject: row.subject, error },
       'outbox work abandoned',
@@ -116,7 +122,8 @@ export async function markFailed(
   const next = new Date(now.getTime() + retryDelayMs(attempts, context.limits));
   await context.database.query(
     `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4,
-       lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $1`,
+       lease_owner = NULLIF(lease_owner, $5::uuid)
+     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
     [row.id, attempts, error.slice(0, 200), next.toISOString(), context.outboxLeaseOwner ?? null],
   );
 }
