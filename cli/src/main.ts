@@ -69,8 +69,87 @@ MPAY_BANKING_PASSWORD (mpay banking's password where no terminal can ask for it)
 MPAY_TLS (1; 0: mpay up without TLS).
 `;
 
+/**
+ * What each command parsed here (`parseFlags`) accepts: flags with a value, switches, and how many
+ * words besides. Anything else is refused with exit 2 instead of being ignored (`mpay up --daat x`
+ * would otherwise start a platform in ./.mpay). The other commands check their own arguments.
+ */
+const commandArguments: Readonly<
+  Record<
+    string,
+    { readonly values: readonly string[]; readonly switches: readonly string[]; readonly words: number }
+  >
+> = {
+  up: { values: ['data', 'gateways'], switches: ['verbose', 'no-tls', 'processes'], words: 0 },
+  demo: { values: ['data', 'out', 'level', 'fail'], switches: ['custody', 'm-trade', 'trace'], words: 1 },
+  audit: { values: ['data'], switches: [], words: 0 },
+  settlement: { values: ['data'], switches: ['book', 'json'], words: 0 },
+  dispute: { values: ['data', 'out'], switches: [], words: 1 },
+  mail: { values: ['data'], switches: ['json'], words: 1 },
+  sms: { values: ['data'], switches: ['json'], words: 1 },
+};
+
+const helpFlags = new Set(['--help', '-h']);
+
+/** What is wrong with a command's arguments (one line), or undefined. */
+export function argumentProblem(command: string, args: readonly string[]): string | undefined {
+  const accepted = commandArguments[command];
+  if (accepted === undefined) return undefined;
+  let words = 0;
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index] ?? '';
+    if (!arg.startsWith('-')) {
+      words += 1;
+      if (words > accepted.words) return `unexpected argument ${arg}`;
+      continue;
+    }
+    const [name = '', inline] = arg.replace(/^--?/, '').split('=', 2) as [string, string | undefined];
+    if (accepted.values.includes(name)) {
+      if (inline !== undefined) {
+        if (inline === '') return `--${name} needs a value`;
+        continue;
+      }
+      const next = args[index + 1];
+      if (next === undefined || next.startsWith('--')) return `--${name} needs a value`;
+      index += 1;
+      continue;
+    }
+    if (accepted.switches.includes(name)) {
+      if (inline !== undefined) return `--${name} takes no value`;
+      continue;
+    }
+    return `unknown flag ${arg.split('=', 1)[0]}`;
+  }
+  return undefined;
+}
+
+/** The lines of the usage that describe `command` (its first line and those that continue it). */
+export function usageOf(command: string): string {
+  const lines = usage.split('\n');
+  const kept: string[] = [];
+  let inCommand = false;
+  for (const line of lines) {
+    if (/^ {2}mpay /.test(line))
+      inCommand = line.startsWith(`  mpay ${command} `) || line === `  mpay ${command}`;
+    else if (!/^ {10}/.test(line)) inCommand = false;
+    if (inCommand) kept.push(line);
+  }
+  return `Usage:\n${kept.join('\n')}\n\nEverything: mpay help\n`;
+}
+
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && command in commandArguments) {
+    if (rest.some((arg) => helpFlags.has(arg))) {
+      io.stdout(usageOf(command));
+      return 0;
+    }
+    const problem = argumentProblem(command, rest);
+    if (problem !== undefined) {
+      io.stderr(`mpay ${command}: ${problem}\n\n${usageOf(command)}`);
+      return 2;
+    }
+  }
   const { flags } = parseFlags(rest);
   try {
     if (command !== undefined && clientCommands.has(command)) await trustRunningDeployment(flags);
