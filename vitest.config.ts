@@ -45,6 +45,9 @@ const onceOnEmbedded = [
   'test/e2e/tls-platform.test.ts',
   'cli/src/commands/refund.test.ts',
   'cli/src/commands/audit.test.ts',
+  'cli/src/main.test.ts',
+  // The operator's gateway limits file: read and applied the same on both databases.
+  'cli/src/platform/gateway-limits-file.test.ts',
   // The embedded database's own folders (data checksums, integrity checks, the folder lock, `mpay
   // storage`, a corrupted page): these open PGlite folders whatever DATABASE_URL says.
   'packages/storage/src/integrity/**',

@@ -67,6 +67,8 @@ MPAY_LOG_PORT (4110), MPAY_WITNESS_PORT (4111), MPAY_CUSTODY_PORT (4120), MPAY_M
 MPAY_MACRO_T_EXP_SECONDS (300, at least 10: the macro payment's T_EXP − T_iS; --fail expiry waits that long),
 MPAY_BANKING_PASSWORD (mpay banking's password where no terminal can ask for it),
 MPAY_TLS (1; 0: mpay up without TLS).
+Configuration in the data folder: security-policy.json (the security levels; written with the defaults on
+first start), gateway-limits.json (optional: the gateway limits it names, e.g. {"paymentRequestsPerCustomerMax": 30}).
 `;
 
 /**

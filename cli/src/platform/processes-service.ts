@@ -79,6 +79,11 @@ export interface PlatformProcessLayout {
   readonly backgroundIntervalMs: number;
   /** TLS from `<dataDir>/pki` (the supervisor made it): every port HTTPS, every call with the service's certificate. */
   readonly tls?: boolean | undefined;
+  /**
+   * `mpay bench e2e --processes`: the process counts its WebCrypto calls and SQL statements
+   * in the bench's window and answers its requests (commands/bench/e2e-server-counting.ts).
+   */
+  readonly benchCounting?: boolean | undefined;
 }
 
 /** The environment variable that carries the layout to a service process. */
@@ -328,6 +333,8 @@ async function startGateway(context: ServiceContext): Promise<Running> {
     port: undefined,
   });
   const macroLimits = macroLimitsFromEnv(process.env);
+  const { readGatewayLimitsFile } = await import('./gateway-limits-file.ts');
+  const limits = await readGatewayLimitsFile(layout.dataDir);
   const gateway = await createGatewayService({
     database,
     // A restart of this process takes back at once the outbox rows its killed start was delivering.
@@ -338,6 +345,8 @@ async function startGateway(context: ServiceContext): Promise<Running> {
     logger: layout.logger,
     backgroundIntervalMs: layout.backgroundIntervalMs,
     ...(macroLimits === undefined ? {} : { macroLimits }),
+    // The operator's <data>/gateway-limits.json, as `mpay up` reads it.
+    ...(limits === undefined ? {} : { limits }),
     securityPolicy: secrets.securityPolicy,
     custodians: [
       {
@@ -497,9 +506,14 @@ export async function runPlatformService(name: string, layoutJson: string | unde
           const message: TlsReloadMessage = { type: 'tls-reload', service: name, line };
           if (process.connected) process.send?.(message);
         });
+  const stopCounting =
+    layout.benchCounting === true
+      ? (await import('../commands/bench/e2e-server-counting.ts')).answerBenchRequests()
+      : undefined;
   const ready: ServiceReadyMessage = { type: 'ready', service: name, url: running.url };
   process.send(ready);
   await new Promise<void>((done) => process.once('SIGTERM', done));
+  stopCounting?.();
   stopReloading?.();
   await running.close();
   releaseHangups?.();

@@ -14,8 +14,14 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { restartablePorts } from '@mpay/http-server';
 import { parseVerifierKey } from '@mpay/merkle';
+import type {
+  BenchServiceAnswer,
+  BenchServiceMessage,
+  BenchServiceRequest,
+} from '../commands/bench/e2e-server-counting.ts';
 import type { Deployment } from '../commands/deployment.ts';
 import { bankIds } from './banks.ts';
+import { readGatewayLimitsFile } from './gateway-limits-file.ts';
 import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
 import {
   loadLogKeys,
@@ -87,7 +93,12 @@ export interface ProcessPlatformOptions {
    * Absent or false: plain HTTP (`mpay chaos`).
    */
   readonly tls?: boolean | undefined;
+  /** `mpay bench e2e --processes`: every service process answers `askService` (PlatformProcessLayout). */
+  readonly benchCounting?: boolean | undefined;
 }
+
+/** A service process to answer one of the bench's requests (the crypto mix replayed takes seconds). */
+const benchAnswerDeadlineMs = 5 * 60_000;
 
 /** The signal the supervisor passes a TLS reload on with (a service process takes SIGHUP alike). */
 const childReloadSignal = 'SIGUSR2';
@@ -276,6 +287,8 @@ export class ProcessPlatform {
       );
     }
     const secrets = await loadPlatformSecrets(options.dataDir);
+    // The operator's gateway limits, checked here so that a wrong file stops the start before any fork.
+    await readGatewayLimitsFile(options.dataDir);
     const logKeys = await loadLogKeys(options.dataDir);
     const origin = (await parseVerifierKey(logKeys.log.verifierKey)).name;
     const ports = await choosePorts(options.ports);
@@ -355,6 +368,7 @@ export class ProcessPlatform {
       logger: options.logger ?? false,
       backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
       tls,
+      ...(options.benchCounting === true ? { benchCounting: true } : {}),
     };
     const platform = new ProcessPlatform(layout, secrets, origin, limits, mail, sms, options);
     platform.tls = supervisorTls;
@@ -465,6 +479,44 @@ export class ProcessPlatform {
     }
     return this.tls === undefined ? [] : this.tls.reload();
   }
+
+  /**
+   * One of the bench's requests to a ready service process of a platform
+   * started with `benchCounting`, and its answer (e2e-server-counting.ts).
+   */
+  askService(name: PlatformProcessName, request: BenchServiceRequest): Promise<unknown> {
+    const running = this.child(name).process;
+    if (this.layout.benchCounting !== true || running === undefined || !running.connected)
+      return Promise.reject(new Error(`${name} cannot answer the bench (not started for it, or down)`));
+    this.benchRequests += 1;
+    const id = this.benchRequests;
+    return new Promise((resolve, reject) => {
+      const settle = (error: Error | undefined, answer?: unknown) => {
+        clearTimeout(timer);
+        running.off('message', onMessage);
+        running.off('exit', onExit);
+        if (error === undefined) resolve(answer);
+        else reject(error);
+      };
+      const onMessage = (message: unknown) => {
+        const answer = message as Partial<BenchServiceAnswer>;
+        if (answer.type !== 'bench-answer' || answer.id !== id) return;
+        if (answer.error !== undefined) settle(new Error(`${name}: ${answer.error}`));
+        else settle(undefined, answer.answer);
+      };
+      const onExit = () => settle(new Error(`${name} exited before it answered the bench`));
+      const timer = setTimeout(
+        () => settle(new Error(`${name} did not answer the bench within ${benchAnswerDeadlineMs / 1000} s`)),
+        benchAnswerDeadlineMs,
+      );
+      running.on('message', onMessage);
+      running.once('exit', onExit);
+      const message: BenchServiceMessage = { type: 'bench', id, request };
+      running.send(message);
+    });
+  }
+
+  private benchRequests = 0;
 
   /** SIGKILL: no shutdown hook runs; the service's transactions and connections are cut wherever they are. */
   async kill(name: PlatformProcessName): Promise<void> {

@@ -18,6 +18,7 @@ import { type Database, openDatabase } from '@mpay/storage';
 import { consoleExtension, startWebServer } from '@mpay/web';
 import { type BankId, bankIds, type RunningBank, startBanks } from './banks.ts';
 import { gatewayCountOf, startGatewayInstances } from './gateway-front.ts';
+import { readGatewayLimitsFile } from './gateway-limits-file.ts';
 import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
 import { loadPlatformSecrets, platformLogSubmitters, softHsmOf, witnessesRequired } from './secrets.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
@@ -65,7 +66,10 @@ export interface PlatformOptions {
   backgroundIntervalMs?: number;
   /** The background loops' longest idle wait (each service's default when absent); equal to backgroundIntervalMs, they poll. */
   backgroundIdleIntervalMaxMs?: number;
-  /** The gateway's limits (rates, expiry, page sizes); validated by the gateway. */
+  /**
+   * The gateway's limits (rates, expiry, page sizes); validated by the gateway. Default: those
+   * `<dataDir>/gateway-limits.json` changes (./gateway-limits-file.ts), when there is one.
+   */
   gatewayLimits?: Partial<GatewayLimits>;
   /**
    * Gateway instances on one schema behind a TCP front on the gateway's port
@@ -145,7 +149,7 @@ export interface Platform {
    * (PlatformTls.reload: every service's certificate again from `<data>/pki`,
    * after `mpay pki rotate`); undefined on plain HTTP.
    */
-  tls: Pick<PlatformTls, 'caPem' | 'caPath' | 'reload'> | undefined;
+  tls: Pick<PlatformTls, 'caPem' | 'caPath' | 'reload' | 'revokedSerials'> | undefined;
   close(): Promise<void>;
 }
 
@@ -184,6 +188,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const gatewayCount = gatewayCountOf(options);
   const secrets = await loadPlatformSecrets(options.dataDir, options.securityPolicy);
   const { securityPolicy, fsp, operatorToken } = secrets;
+  // The operator's `<data>/gateway-limits.json`, read (and refused when wrong) before anything opens.
+  const gatewayLimits =
+    options.gatewayLimits ??
+    (options.dataDir === undefined ? undefined : await readGatewayLimitsFile(options.dataDir));
   const open = (schema: string) =>
     openDatabase({
       url: options.databaseUrl,
@@ -322,7 +330,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       logger: options.logger ?? false,
       backgroundIntervalMs: options.backgroundIntervalMs ?? 250,
       backgroundIdleIntervalMaxMs: options.backgroundIdleIntervalMaxMs,
-      ...(options.gatewayLimits === undefined ? {} : { limits: options.gatewayLimits }),
+      ...(gatewayLimits === undefined ? {} : { limits: gatewayLimits }),
       ...(options.gatewayClock === undefined ? {} : { clock: options.gatewayClock }),
       ...(options.macroLimits === undefined ? {} : { macroLimits: options.macroLimits }),
       securityPolicy,
@@ -478,7 +486,15 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     tls:
       tls === undefined
         ? undefined
-        : { caPem: tls.caPem, caPath: tls.caPath, reload: (now?: Date) => tls.reload(now) },
+        : {
+            caPem: tls.caPem,
+            caPath: tls.caPath,
+            reload: (now?: Date) => tls.reload(now),
+            // Those of the last reload.
+            get revokedSerials() {
+              return tls.revokedSerials;
+            },
+          },
     async close() {
       await web?.close();
       await merchantShop.close();

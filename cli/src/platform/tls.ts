@@ -464,12 +464,26 @@ export async function trustDeploymentCa(
   now: Date = new Date(),
   warn: (line: string) => void = warnOnStderr,
 ): Promise<void> {
+  const { caPem, revokedSerials } = await deploymentTrustOf(caPath, now, warn);
+  const agent = createCaTrustAgent(caPem, {}, { revokedSerials });
+  globalThis.fetch = tlsFetch(agent) as typeof globalThis.fetch;
+}
+
+/**
+ * What a client of a running deployment trusts: the CA bundle at `caPath`
+ * (deployment.json's `tls.ca`), checked as `mpay up` checks it, and the
+ * serials its revocation lists beside it refuse.
+ */
+export async function deploymentTrustOf(
+  caPath: string,
+  now: Date = new Date(),
+  warn: (line: string) => void = warnOnStderr,
+): Promise<{ readonly caPem: string; readonly revokedSerials: ReadonlySet<string> }> {
   const trust = await loadCaTrustBundle(caPath, now);
   for (const warning of trust.warnings) warn(warning);
   // The revocation lists beside the CA: a server presenting a revoked certificate is refused.
   const revokedSerials = await loadRevokedSerials(dirname(caPath), trust.anchors);
-  const agent = createCaTrustAgent(trust.certPem, {}, { revokedSerials });
-  globalThis.fetch = tlsFetch(agent) as typeof globalThis.fetch;
+  return { caPem: trust.certPem, revokedSerials };
 }
 
 /**

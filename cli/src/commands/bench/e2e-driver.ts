@@ -189,8 +189,11 @@ function upstreamOf(url: string): { host: string; port: number } {
 async function drive(config: AnyDriverConfig, send: SendToParent): Promise<DriverReport> {
   // Over HTTPS: every call of this process (the SDK's) trusts the deployment's CA only and offers HTTP/2;
   // set before the profile's meter wraps the global fetch.
-  if (config.caPem !== undefined)
-    globalThis.fetch = tlsFetch(createCaTrustAgent(config.caPem, {}, { http2: true })) as typeof fetch;
+  if (config.caPem !== undefined) {
+    const revokedSerials = new Set(config.revokedSerials ?? []);
+    const agent = createCaTrustAgent(config.caPem, {}, { http2: true, revokedSerials });
+    globalThis.fetch = tlsFetch(agent) as typeof fetch;
+  }
   switch (config.profile) {
     case 'ims':
       return driveIms(config, send);

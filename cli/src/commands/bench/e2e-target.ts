@@ -13,9 +13,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrivateJwk } from '@mpay/envelope';
+import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
 import { withPostgresBackendPid } from '@mpay/storage';
 import { demoParties } from '../../platform/seed.ts';
 import type { Platform } from '../../platform/start.ts';
+import { deploymentTrustOf } from '../../platform/tls.ts';
 import {
   bankOperator,
   type Deployment,
@@ -54,6 +56,8 @@ export interface BenchTarget {
   readonly smsDir: string | undefined;
   /** The deployment's CA, PEM, when its ports serve HTTPS (the driver trusts it and nothing else). */
   readonly caPem?: string | undefined;
+  /** Serials the deployment's revocation lists refuse (with caPem). */
+  readonly revokedSerials?: readonly string[] | undefined;
 }
 
 export function bankOf(target: BenchTarget, id: string): BenchBank {
@@ -84,6 +88,7 @@ export function inProcessTarget(platform: Platform, database: string): BenchTarg
     mailDir: platform.mail.dir,
     smsDir: platform.sms.dir,
     caPem: platform.tls?.caPem,
+    revokedSerials: platform.tls === undefined ? undefined : [...platform.tls.revokedSerials],
   };
 }
 
@@ -102,19 +107,40 @@ function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || host === '::1' || /^127(\.[0-9]{1,3}){3}$/.test(host);
 }
 
-async function healthy(url: string): Promise<boolean> {
+async function healthy(url: string, fetchTrusting: typeof fetch): Promise<boolean> {
   try {
-    return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) })).ok;
+    return (await fetchTrusting(`${url}/health`, { signal: AbortSignal.timeout(2_000) })).ok;
   } catch {
     return false;
   }
+}
+
+/** A running deployment's TLS trust, as `mpay demo` takes it: its CA bundle and revocation lists. */
+interface RunningTls {
+  readonly caPem: string;
+  readonly revokedSerials: ReadonlySet<string>;
+  readonly agent: ReturnType<typeof createCaTrustAgent>;
+  readonly fetch: typeof fetch;
+}
+
+async function runningTlsOf(deployment: Deployment): Promise<RunningTls | undefined | { refusal: string }> {
+  const caPath = deployment.tls?.ca;
+  if (caPath === undefined) return undefined;
+  let trust: Awaited<ReturnType<typeof deploymentTrustOf>>;
+  try {
+    trust = await deploymentTrustOf(caPath);
+  } catch (error) {
+    return { refusal: `the deployment's CA (${caPath}) cannot be trusted: ${String(error)}` };
+  }
+  const agent = createCaTrustAgent(trust.caPem, {}, { revokedSerials: trust.revokedSerials });
+  return { ...trust, agent, fetch: tlsFetch(agent) as typeof fetch };
 }
 
 /** A running platform, or the reason it cannot be driven (the caller prints it and exits 2). */
 export async function runningTarget(
   dataDir: string,
   url: string | undefined,
-): Promise<{ target: BenchTarget; pid: number } | { refusal: string }> {
+): Promise<{ target: BenchTarget; pid: number; tls: RunningTls | undefined } | { refusal: string }> {
   const deployment = await readJson<Deployment>(join(dataDir, 'deployment.json'));
   if (deployment === undefined || typeof deployment.gateway !== 'string' || !Array.isArray(deployment.banks))
     return {
@@ -134,10 +160,6 @@ export async function runningTarget(
     return {
       refusal: `${remote === '' ? 'the deployment names no custody' : `${remote} is not on loopback`}: mpay bench e2e drives a platform on this machine only (127.0.0.1, ::1, localhost)`,
     };
-  if (!(await healthy(deployment.gateway)))
-    return {
-      refusal: `no platform answers at ${deployment.gateway} (from ${dataDir}/deployment.json): is it running?`,
-    };
   const operatorToken = await readJson<string>(join(dataDir, 'keys', 'operator-token.json'));
   const merchantKeys = await readJson<{
     signing: { privateJwk: PrivateJwk };
@@ -155,8 +177,18 @@ export async function runningTarget(
   }
   const custody = deployment.custody;
   if (custody === undefined) return { refusal: `the deployment in ${dataDir} names no custody` };
+  // Its ports serve HTTPS (`mpay up` without --no-tls): the bench and its driver trust its CA only.
+  const tls = await runningTlsOf(deployment);
+  if (tls !== undefined && 'refusal' in tls) return tls;
+  if (!(await healthy(deployment.gateway, tls?.fetch ?? fetch))) {
+    await tls?.agent.close();
+    return {
+      refusal: `no platform answers at ${deployment.gateway} (from ${dataDir}/deployment.json): is it running?`,
+    };
+  }
   return {
     pid: deployment.pid,
+    tls,
     target: {
       database: 'running',
       where: `a running platform, pid ${deployment.pid}`,
@@ -172,6 +204,7 @@ export async function runningTarget(
       },
       mailDir: mailDirOf(dataDir),
       smsDir: smsDirOf(dataDir),
+      ...(tls === undefined ? {} : { caPem: tls.caPem, revokedSerials: [...tls.revokedSerials] }),
     },
   };
 }

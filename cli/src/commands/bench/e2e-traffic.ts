@@ -36,6 +36,8 @@ export interface DriverPayment extends DriverTiming {
    * fetch trusts it and nothing else, and offers HTTP/2 (as a phone's does).
    */
   readonly caPem?: string | undefined;
+  /** Serials the deployment's revocation lists refuse: a server presenting one is refused. */
+  readonly revokedSerials?: readonly string[] | undefined;
 }
 
 export interface DriverReport {

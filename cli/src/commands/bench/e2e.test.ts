@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropPostgresSchema, testBackend } from '@mpay/storage';
@@ -97,6 +97,39 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     expect(figures.crypto.ratio as number).toBeGreaterThan(0);
   });
 
+  it('--processes --tls: each service in its own process on HTTPS; each counts its own crypto and statements, the temporary data folder is removed', async () => {
+    const io = memoryIo();
+    const foldersBefore = (await readdir(tmpdir())).filter((name) =>
+      name.startsWith('mpay-bench-processes-'),
+    );
+    const code = await runBenchE2e(
+      ['--processes', '--tls', '--concurrency', '1', '--seconds', '1', '--json'],
+      io,
+    );
+    expect(io.out.trim().split('\n'), io.err).toHaveLength(1);
+    const figures = JSON.parse(io.out) as Figures;
+    expect(figures.failure_samples).toEqual([]);
+    expect(code).toBe(0);
+    expect(figures).toMatchObject({
+      database: testBackend(),
+      servers: '7 processes, one per service',
+      transport: 'https, h2 offered',
+      failures: 0,
+      audit_ok: true,
+    });
+    expect(figures.payments as number).toBeGreaterThan(0);
+    // Read from /proc: every service process and this one, the driver left out.
+    expect(figures.server_cpu_ms_per_payment as number).toBeGreaterThan(0);
+    // Counted in the service processes and summed: the gateway's and both banks' statements, the servers' ECDSA.
+    const statements = figures.statements_per_payment as Record<string, { statements: number }>;
+    for (const service of ['gateway', 'xbank', 'ybank'])
+      expect(statements[service]?.statements, `${service} statements`).toBeGreaterThan(0);
+    expect(Object.keys(figures.crypto.servers).some((kind) => kind.startsWith('verify ECDSA'))).toBe(true);
+    expect(figures.crypto.ceiling_payments_per_second as number).toBeGreaterThan(0);
+    const foldersAfter = (await readdir(tmpdir())).filter((name) => name.startsWith('mpay-bench-processes-'));
+    expect(foldersAfter).toEqual(foldersBefore);
+  });
+
   it('refuses wrong flags and a platform it cannot drive (exit 2) before starting anything', async () => {
     const emptyDir = await mkdtemp(join(tmpdir(), 'mpay-bench-empty-'));
     try {
@@ -111,6 +144,9 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
           ['--statements', '--data', emptyDir],
           '--statements reads the statements of the services in this process',
         ],
+        [['--processes', '--data', emptyDir], '--processes starts its own platform'],
+        [['--processes', '--gateways', '2'], 'leave out --gateways'],
+        [['--processes', '--statements'], 'leave out --statements'],
         [['--fast'], 'unknown argument --fast'],
         [['e2e'], 'unknown argument e2e'],
         [['--data'], '--data needs a folder'],

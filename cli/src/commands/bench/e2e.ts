@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,20 +13,15 @@ import {
   securityPolicyToJson,
 } from '@mpay/protocol';
 import { fetchFspTrust } from '@mpay/sdk';
-import {
-  dropPostgresSchema,
-  type StatementCount,
-  statementCounts,
-  statementTexts,
-  traceStatementTexts,
-} from '@mpay/storage';
+import { dropPostgresSchema, type StatementCount, statementTexts, traceStatementTexts } from '@mpay/storage';
+import { gatewayLimitsFileName } from '../../platform/gateway-limits-file.ts';
+import type { ProcessPlatform } from '../../platform/processes.ts';
 import { demoParties } from '../../platform/seed.ts';
 import { type Platform, platformSchemas, startPlatform } from '../../platform/start.ts';
 import { reconcileBanks } from '../banks-report.ts';
 import { dataDirOf } from '../deployment.ts';
 import type { CommandIo } from '../io.ts';
 import { ensurePlatformPki } from '../pki-platform.ts';
-import { countSubtleCalls, timeMix } from './e2e-crypto.ts';
 import type {
   AnyDriverConfig,
   DriverDevice,
@@ -38,6 +33,12 @@ import { openBankingPayee, registerBankingCustomer } from './e2e-driver-banking.
 import { registerCustodyCustomer } from './e2e-driver-custody.ts';
 import { registerMacroCustomer } from './e2e-driver-macro.ts';
 import { registerImsCustomer } from './e2e-registration.ts';
+import {
+  inProcessCounting,
+  processesCounting,
+  type ServerCounting,
+  type ServerWindowCounts,
+} from './e2e-server-counting.ts';
 import {
   type BenchTarget,
   bankOf,
@@ -51,7 +52,7 @@ import {
 import { type BenchProfile, benchProfiles } from './e2e-traffic.ts';
 
 export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--seconds S] [--gateways G]
-                      [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
+                      [--processes] [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
   Starts a platform in this process (PGlite in memory, or DATABASE_URL: PostgreSQL, fresh schemas
   dropped at the end), or drives one already running on this machine (--data, --url); registers N
   customers of the profile through the public APIs and drives their payments over HTTP from a child
@@ -74,6 +75,10 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
   --gateways G      gateway instances behind one address (default 1, 1..8); more than one needs
                     DATABASE_URL (they share one PostgreSQL schema; a device's pushes reach it from
                     any instance through LISTEN/NOTIFY) and a platform this command starts
+  --processes       start the platform as \`mpay up --processes\` does, each service in a process of its own
+                    (PGlite in a temporary folder, removed at the end, or DATABASE_URL), with the bench's
+                    policy and limits; each process counts its own crypto and statements for the bench.
+                    Server CPU is all of them (and this process), read from /proc
   --tls             start the platform as \`mpay up\` does, every port HTTPS (its deployment CA made
                     in a temporary folder, removed at the end) and the gateway offering HTTP/2: the
                     devices' and the merchant's fetch offers h2 and trusts that CA only, so the
@@ -108,6 +113,8 @@ interface BenchE2eArguments {
   readonly tls: boolean;
   /** --statements: each statement's text with its count per payment, per service. */
   readonly statementTexts: boolean;
+  /** --processes: the platform it starts runs each service in a process of its own. */
+  readonly processes: boolean;
 }
 
 const integerFlags = {
@@ -124,6 +131,7 @@ export function parseBenchE2eArguments(
   const values: Partial<Record<keyof typeof integerFlags, number>> = {};
   let json = false;
   let tls = false;
+  let processes = false;
   let statementTextsAsked = false;
   let profile: BenchProfile = 'ims';
   let dataDir: string | undefined;
@@ -136,6 +144,10 @@ export function parseBenchE2eArguments(
     }
     if (arg === '--tls') {
       tls = true;
+      continue;
+    }
+    if (arg === '--processes') {
+      processes = true;
       continue;
     }
     if (arg === '--statements') {
@@ -218,6 +230,18 @@ export function parseBenchE2eArguments(
     );
     return undefined;
   }
+  if (processes && dataDir !== undefined) {
+    io.stderr(
+      'mpay bench e2e: --processes starts its own platform; with --data or --url the running platform runs as it was started\n',
+    );
+    return undefined;
+  }
+  if (processes && (gateways > 1 || statementTextsAsked)) {
+    io.stderr(
+      `mpay bench e2e: --processes runs one gateway process and counts statements per process, not by text: leave out ${gateways > 1 ? '--gateways' : '--statements'}\n`,
+    );
+    return undefined;
+  }
   if (gateways > 1 && (process.env.DATABASE_URL ?? '') === '') {
     io.stderr(
       'mpay bench e2e: --gateways above 1 needs DATABASE_URL: the instances share one PostgreSQL (PGlite is one process)\n',
@@ -234,6 +258,7 @@ export function parseBenchE2eArguments(
     url,
     tls,
     statementTexts: statementTextsAsked,
+    processes,
   };
 }
 
@@ -308,7 +333,13 @@ async function prepareProfile(
   const currency = demoParties.bank.currency;
   const bankUrls = target.banks.map((bank) => bank.url);
   const merchant = { id: target.merchant.id, signingJwk: target.merchant.signingJwk };
-  const common = { ...timing, currency, amountMinor: paymentMinor, caPem: target.caPem };
+  const common = {
+    ...timing,
+    currency,
+    amountMinor: paymentMinor,
+    caPem: target.caPem,
+    revokedSerials: target.revokedSerials,
+  };
   switch (parsed.profile) {
     case 'ims':
       return {
@@ -439,22 +470,6 @@ interface ServerWindow {
   texts: Record<string, Record<string, number>> | undefined;
 }
 
-/** What each schema sent between two readings of `statementCounts()`. */
-function statementsBetween(
-  start: Record<string, StatementCount>,
-  end: Record<string, StatementCount>,
-): Record<string, StatementCount> {
-  return Object.fromEntries(
-    Object.entries(end).map(([schema, count]) => [
-      schema,
-      {
-        statements: count.statements - (start[schema]?.statements ?? 0),
-        transactions: count.transactions - (start[schema]?.transactions ?? 0),
-      },
-    ]),
-  );
-}
-
 /** How the servers' CPU is read: this process's, or the running platform's processes from /proc. */
 type ServerCpu = (driverPid: number | undefined) => Promise<number | undefined>;
 
@@ -484,7 +499,7 @@ function ownCpu(): Promise<number> {
 async function runDriver(
   config: AnyDriverConfig,
   io: CommandIo,
-  counter: ReturnType<typeof countSubtleCalls> | undefined,
+  counting: ServerCounting | undefined,
   serverCpu: ServerCpu,
   databaseCpu: DatabaseCpu,
   onChild: (child: ChildProcess | undefined) => void,
@@ -503,7 +518,7 @@ async function runDriver(
     statements: undefined,
     texts: undefined,
   };
-  let statementsAtStart: Record<string, StatementCount> = {};
+  let countsAtEnd: Promise<ServerWindowCounts> | undefined;
   try {
     const report = await new Promise<DriverReport>((resolve, reject) => {
       child.on('message', (message: DriverMessage) => {
@@ -512,24 +527,18 @@ async function runDriver(
             io.stderr(`bench e2e: ${message.line}\n`);
             break;
           case 'window-start': {
-            if (counter !== undefined) {
-              counter.reset();
-              counter.active = true;
-            }
+            counting?.windowStart();
             // The database's reading walks /proc: done first, so that the servers' reading starts after it.
             databaseAtStart = databaseCpu();
             const afterDatabase = () => serverCpu(child.pid);
             cpuAtStart = databaseAtStart.then(afterDatabase, afterDatabase);
-            statementsAtStart = statementCounts();
             if (tracingTexts) traceStatementTexts(true);
             break;
           }
           case 'window-end': {
-            if (counter !== undefined) {
-              counter.active = false;
-              server.counts = counter.counts();
-              server.statements = statementsBetween(statementsAtStart, statementCounts());
-            }
+            countsAtEnd = counting?.windowEnd();
+            // Awaited after the report; a failure to count fails the run then.
+            countsAtEnd?.catch(() => undefined);
             if (tracingTexts) {
               server.texts = statementTexts();
               traceStatementTexts(false);
@@ -554,6 +563,11 @@ async function runDriver(
       const [at, until] = await Promise.all([start, end]);
       return at === undefined || until === undefined ? undefined : Math.max(0, until - at);
     };
+    if (countsAtEnd !== undefined) {
+      const counted = await countsAtEnd;
+      server.counts = counted.counts;
+      server.statements = counted.statements;
+    }
     server.cpuMs = await between(cpuAtStart, cpuAtEnd);
     server.databaseCpuMs = await between(databaseAtStart, databaseAtEnd);
     return { report, server };
@@ -572,7 +586,8 @@ async function openTarget(
       target: BenchTarget;
       serverCpu: ServerCpu;
       databaseCpu: DatabaseCpu;
-      countsServerCrypto: boolean;
+      /** How the servers' crypto and statements are counted; undefined: they are not (another process). */
+      counting: () => ServerCounting | undefined;
       close: () => Promise<void>;
     }
   | { refusal: string }
@@ -584,18 +599,20 @@ async function openTarget(
     if ('refusal' in found) return found;
     const { target, pid } = found;
     io.stderr(`bench e2e: driving the platform running from ${parsed.dataDir} (pid ${pid})\n`);
+    const untrust = trustWhileDriving(found.tls);
     return {
       target,
       serverCpu: (driverPid) => processTreeCpuMs(pid, driverPid),
       // Its database is not named in its deployment: whatever DATABASE_URL names here might be another.
       databaseCpu: notReadable,
       // The platform in this very process (a test): its crypto is counted as a started one's.
-      countsServerCrypto: pid === process.pid,
-      close: async () => undefined,
+      counting: () => (pid === process.pid ? inProcessCounting() : undefined),
+      close: untrust,
     };
   }
   const databaseUrl = process.env.DATABASE_URL === '' ? undefined : process.env.DATABASE_URL;
   const schemaPrefix = `bench_e2e_${randomBytes(4).toString('hex')}_`;
+  if (parsed.processes) return openProcessesTarget(parsed, io, databaseUrl, schemaPrefix);
   io.stderr(
     `bench e2e: starting the platform (${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'}${parsed.tls ? ', every port HTTPS' : ''})\n`,
   );
@@ -627,7 +644,7 @@ async function openTarget(
     target: inProcessTarget(platform, databaseUrl === undefined ? 'pglite' : 'postgres'),
     serverCpu: ownCpu,
     databaseCpu: await databaseCpuOf(databaseUrl),
-    countsServerCrypto: true,
+    counting: inProcessCounting,
     close: () => {
       closing ??= (async () => {
         await platform.close();
@@ -639,6 +656,97 @@ async function openTarget(
         if (databaseUrl !== undefined)
           for (const schema of platformSchemas)
             await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * The bench's own calls outside the SDK (the operator's alias registration, the audit) trust a
+ * running deployment's CA while it drives it; what puts the process's fetch back (once).
+ */
+function trustWhileDriving(
+  tls: { readonly fetch: typeof fetch; readonly agent: { close(): Promise<void> } } | undefined,
+) {
+  if (tls === undefined) return () => Promise.resolve();
+  const processFetch = globalThis.fetch;
+  globalThis.fetch = tls.fetch;
+  let closing: Promise<void> | undefined;
+  return () => {
+    closing ??= (async () => {
+      globalThis.fetch = processFetch;
+      await tls.agent.close();
+    })();
+    return closing;
+  };
+}
+
+/**
+ * `--processes`: the platform as `mpay up --processes` runs it (each service a process of its own,
+ * PGlite in a temporary data folder or DATABASE_URL's schemas), with the bench's policy and gateway
+ * limits written where an operator writes them, every service process counting for the bench.
+ */
+async function openProcessesTarget(
+  parsed: BenchE2eArguments,
+  io: CommandIo,
+  databaseUrl: string | undefined,
+  schemaPrefix: string,
+): Promise<Awaited<ReturnType<typeof openTarget>>> {
+  const { ProcessPlatform: processPlatform } = await import('../../platform/processes.ts');
+  const { platformProcessNames } = await import('../../platform/processes-service.ts');
+  io.stderr(
+    `bench e2e: starting the platform, each service in its own process (${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'}${parsed.tls ? ', every port HTTPS' : ''})\n`,
+  );
+  const dataDir = await mkdtemp(join(tmpdir(), 'mpay-bench-processes-'));
+  const dropData = async () => {
+    await rm(dataDir, { recursive: true, force: true });
+    if (databaseUrl !== undefined)
+      for (const schema of platformSchemas) await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+  };
+  let platform: ProcessPlatform;
+  try {
+    const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+    await writeFile(join(dataDir, 'security-policy.json'), json(securityPolicyToJson(benchPolicy)));
+    await writeFile(join(dataDir, gatewayLimitsFileName), json(benchGatewayLimits));
+    platform = await processPlatform.start({
+      dataDir,
+      databaseUrl,
+      schemaPrefix,
+      tls: parsed.tls,
+      benchCounting: true,
+    });
+  } catch (error) {
+    await dropData();
+    throw error;
+  }
+  const found = await runningTarget(dataDir, undefined);
+  if ('refusal' in found) {
+    await platform.close();
+    await dropData();
+    return found;
+  }
+  const untrust = trustWhileDriving(found.tls);
+  let closing: Promise<void> | undefined;
+  return {
+    target: {
+      ...found.target,
+      database: databaseUrl === undefined ? 'pglite' : 'postgres',
+      where: `${platformProcessNames.length} processes, one per service`,
+    },
+    // Every service process and this one (its mail and SMS servers, the supervisor), not the driver.
+    serverCpu: (driverPid) => processTreeCpuMs(process.pid, driverPid),
+    databaseCpu: await databaseCpuOf(databaseUrl),
+    counting: () =>
+      processesCounting({
+        names: platformProcessNames,
+        ask: (name, request) => platform.askService(name as (typeof platformProcessNames)[number], request),
+      }),
+    close: () => {
+      closing ??= (async () => {
+        await platform.close();
+        await untrust();
+        await dropData();
       })();
       return closing;
     },
@@ -667,13 +775,13 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
     return 130;
   }
   const { target } = opened;
-  const counter = opened.countsServerCrypto ? countSubtleCalls() : undefined;
+  const counting = opened.counting();
   let driver: ChildProcess | undefined;
   // Ctrl-C: the driver stopped, the platform closed (its PostgreSQL schemas dropped), then exit 130.
   const interrupted = () => {
     io.stderr('bench e2e: interrupted; stopping the driver and closing the platform\n');
     driver?.kill();
-    counter?.restore();
+    counting?.restore();
     void opened.close().finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted);
@@ -692,7 +800,7 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
     const { report, server } = await runDriver(
       config,
       io,
-      counter,
+      counting,
       opened.serverCpu,
       opened.databaseCpu,
       (child) => {
@@ -701,16 +809,18 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       parsed.statementTexts,
     );
     const payments = report.payments;
-    const serverExact = Object.fromEntries(
-      Object.entries(server.counts).map(([kind, count]) => [kind, payments === 0 ? 0 : count / payments]),
-    );
     io.stderr('bench e2e: audit\n');
     const audited = await audit(target);
-    // The servers' mix is timed with the platform closed: its background work would be timed too.
+    const timeServerMix = () => {
+      if (counting === undefined) return Promise.resolve(undefined);
+      io.stderr('bench e2e: timing the servers’ crypto mix alone\n');
+      return counting.timeMix(payments, mixBudgetMs);
+    };
+    // In this process, the servers' mix is timed with the platform closed: its background work would be
+    // timed too. Service processes hold their calls' keys: each times its own before they are closed.
+    const mixBeforeClose = counting?.timeMixBeforeClose === true ? await timeServerMix() : undefined;
     await opened.close();
-    if (counter !== undefined) io.stderr('bench e2e: timing the servers’ crypto mix alone\n');
-    const serverMix =
-      counter === undefined ? undefined : await timeMix(serverExact, counter.samples, mixBudgetMs);
+    const serverMix = counting?.timeMixBeforeClose === true ? mixBeforeClose : await timeServerMix();
     const loadAfter = await loadAverage();
     const sorted = [...report.latenciesMs].sort((a, b) => a - b);
     const seconds = report.windowMs / 1000;
@@ -820,7 +930,7 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
     return report.failures === 0 && audited.ok && payments > 0 ? 0 : 1;
   } finally {
     process.off('SIGINT', interrupted);
-    counter?.restore();
+    counting?.restore();
     await opened.close();
   }
 }

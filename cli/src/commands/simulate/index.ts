@@ -462,7 +462,14 @@ export async function runSimulate(args: readonly string[], io: CommandIo): Promi
     if (platform.tls !== undefined) {
       // The device's calls (asDevice runs them with the process's global fetch): the CA trusted, HTTP/2
       // offered; set before the device meter wraps the global fetch.
-      const agent = createCaTrustAgent(platform.tls.caPem, {}, { http2: true });
+      const agent = createCaTrustAgent(
+        platform.tls.caPem,
+        {},
+        {
+          http2: true,
+          revokedSerials: platform.tls.revokedSerials,
+        },
+      );
       const processFetch = globalThis.fetch;
       globalThis.fetch = tlsFetch(agent) as typeof fetch;
       cleanups.push(async () => {
