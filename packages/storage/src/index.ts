@@ -4,7 +4,7 @@ export { inspectDataFolder } from './data-folder/inspect.ts';
 export { type DataFolderLock, lockDataFolder, lockPathOf } from './data-folder/lock.ts';
 export type { Backend, Database, QueryResult, Sql } from './database.ts';
 export type { IntegrityReport } from './integrity/check.ts';
-export type { DatabaseIntegrity, StorageReadinessCheck } from './integrity/monitor.ts';
+export type { DatabaseIntegrity, StorageReadinessCheck, VacuumReport } from './integrity/monitor.ts';
 export {
   defaultIntegrityIntervalMs,
   type IntegrityOptions,

@@ -250,6 +250,69 @@ describe('a damaged page', () => {
   });
 });
 
+describe('housekeeping: VACUUM (ANALYZE), which no autovacuum does in single-user PGlite', () => {
+  it('runs in the periodic round once its interval has passed, not before, and gives the planner its statistics', async () => {
+    const { dataDir } = await copyOf(withChecksums, 'vacuum');
+    const timer = manualTimer();
+    const { log, warnings, errors } = recordingLog();
+    let now = Date.parse('2026-12-05T12:00:00Z');
+    open = await openDatabase({
+      dataDir,
+      schema: 'xbank',
+      integrity: { log, timer, intervalMs: 60_000, vacuumIntervalMs: 3_600_000, now: () => now },
+    });
+    await open.exec(
+      "CREATE TABLE payments (id bigint PRIMARY KEY, state text NOT NULL); INSERT INTO payments SELECT g, 'asked' FROM generate_series(1, 500) AS g; UPDATE payments SET state = 'paid'",
+    );
+    // Never vacuumed nor analysed: PostgreSQL knows no row count (-1).
+    const reltuples = async () =>
+      (
+        await open!.query<{ n: number }>(
+          "SELECT reltuples::int AS n FROM pg_class WHERE relname = 'payments'",
+        )
+      ).rows[0]?.n;
+    expect(await reltuples()).toBe(-1);
+    // A round before the interval: the check runs, no VACUUM.
+    now += 3_599_000;
+    timer.fire();
+    await waitFor(() => timer.scheduled.length === 2, {
+      deadlineMs: backgroundWorkDeadlineMs,
+      what: 'the first round to end',
+    });
+    expect(open.integrity?.lastVacuum).toBeUndefined();
+    expect(await reltuples()).toBe(-1);
+    // The next round, past the hour: VACUUM (ANALYZE) of every table, then the next round is scheduled.
+    now += 60_000;
+    timer.fire();
+    await waitFor(() => timer.scheduled.length === 3, {
+      deadlineMs: backgroundWorkDeadlineMs,
+      what: 'the round with the VACUUM to end',
+    });
+    expect(open.integrity?.lastVacuum).toEqual({ at: now, durationMs: expect.any(Number) });
+    expect(await reltuples()).toBe(500);
+    expect(errors).toEqual([]);
+    expect(warnings.filter((entry) => entry.code === 'STORAGE_VACUUM_SLOW')).toEqual([]);
+    // Due again an hour after that one, not at the next round.
+    const first = open.integrity?.lastVacuum;
+    now += 60_000;
+    timer.fire();
+    await waitFor(() => timer.scheduled.length === 4, {
+      deadlineMs: backgroundWorkDeadlineMs,
+      what: 'the round after the VACUUM to end',
+    });
+    expect(open.integrity?.lastVacuum).toBe(first);
+  });
+
+  it('is refused out of bounds, and 0 turns it off', () => {
+    expect(createIntegritySettings().vacuumIntervalMs).toBe(3_600_000);
+    expect(createIntegritySettings({ vacuumIntervalMs: 0 }).vacuumIntervalMs).toBe(0);
+    for (const vacuumIntervalMs of [59_999, 1.5, 604_800_001, -1, Number.NaN])
+      expect(() => createIntegritySettings({ vacuumIntervalMs })).toThrow(
+        'storage integrity: vacuumIntervalMs must be 0 or an integer in 60000..604800000',
+      );
+  });
+});
+
 describe('the options', () => {
   it('take a named, validated interval (ten minutes by default), refused before the folder is touched', async () => {
     expect(createIntegritySettings().intervalMs).toBe(defaultIntegrityIntervalMs);

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { MpayError } from '@mpay/protocol';
 import { type IntegrityCheckTarget, type IntegrityReport, runIntegrityCheck } from './check.ts';
-import type { IntegritySettings } from './options.ts';
+import { type IntegritySettings, vacuumSlowMs } from './options.ts';
 
 /** Structurally a ReadinessCheck of @mpay/http-server (storage does not depend on the web server). */
 export interface StorageReadinessCheck {
@@ -19,8 +19,19 @@ export interface DatabaseIntegrity {
   readonly damage: MpayError | undefined;
   /** Runs a check now (or joins the one running); raises the alarm if it finds damage. */
   check(): Promise<IntegrityReport>;
+  /** The last periodic (or asked for) VACUUM (ANALYZE): when it ended and how long it held the database. */
+  readonly lastVacuum: VacuumReport | undefined;
+  /** Runs `VACUUM (ANALYZE)` now (or joins the one running). */
+  vacuum(): Promise<VacuumReport>;
   /** For the service's GET /ready: fails once damage was found. */
   readonly readiness: StorageReadinessCheck;
+}
+
+export interface VacuumReport {
+  /** Milliseconds since the epoch (the settings' clock) when it ended. */
+  readonly at: number;
+  /** How long it held the database (wall time). */
+  readonly durationMs: number;
 }
 
 /**
@@ -52,6 +63,10 @@ export class IntegrityMonitor implements DatabaseIntegrity {
   #lastReport: IntegrityReport | undefined;
   #damage: MpayError | undefined;
   #running: Promise<IntegrityReport> | undefined;
+  #vacuuming: Promise<VacuumReport> | undefined;
+  #lastVacuum: VacuumReport | undefined;
+  /** When the database opened or was last vacuumed: the next VACUUM is due vacuumIntervalMs after. */
+  #vacuumedAt: number;
   #timer: unknown;
   #stopped = false;
 
@@ -63,6 +78,7 @@ export class IntegrityMonitor implements DatabaseIntegrity {
     this.folder = target.folder;
     this.dataChecksums = target.dataChecksums;
     this.#lastReport = startReport;
+    this.#vacuumedAt = settings.now();
     this.readiness = Object.freeze({
       name: 'storage integrity',
       check: async () => {
@@ -78,6 +94,51 @@ export class IntegrityMonitor implements DatabaseIntegrity {
 
   get damage(): MpayError | undefined {
     return this.#damage;
+  }
+
+  get lastVacuum(): VacuumReport | undefined {
+    return this.#lastVacuum;
+  }
+
+  vacuum(): Promise<VacuumReport> {
+    this.#vacuuming ??= this.#vacuum().finally(() => {
+      this.#vacuuming = undefined;
+    });
+    return this.#vacuuming;
+  }
+
+  async #vacuum(): Promise<VacuumReport> {
+    const started = performance.now();
+    await this.target.pglite.exec('VACUUM (ANALYZE)');
+    const report = { at: this.settings.now(), durationMs: Math.round(performance.now() - started) };
+    this.#vacuumedAt = report.at;
+    this.#lastVacuum = report;
+    if (report.durationMs > vacuumSlowMs)
+      this.settings.log.warn({
+        code: 'STORAGE_VACUUM_SLOW',
+        folder: this.folder,
+        message: `VACUUM (ANALYZE) of ${this.folder} held the database for ${report.durationMs} ms: its requests waited that long`,
+      });
+    return report;
+  }
+
+  /** The periodic VACUUM, when its interval has passed (never on a damaged database). */
+  async #vacuumWhenDue(): Promise<void> {
+    const interval = this.settings.vacuumIntervalMs;
+    if (interval === 0 || this.#damage !== undefined || this.#stopped) return;
+    if (this.settings.now() - this.#vacuumedAt < interval) return;
+    try {
+      await this.vacuum();
+    } catch (error) {
+      if (this.#stopped) return;
+      this.settings.log.error({
+        code: 'STORAGE_VACUUM_FAILED',
+        folder: this.folder,
+        message: `VACUUM (ANALYZE) of ${this.folder} could not run: ${error instanceof Error ? error.message : String(error)}`,
+      });
+      // Tried again at the next round's due time, not at every round.
+      this.#vacuumedAt = this.settings.now();
+    }
   }
 
   check(): Promise<IntegrityReport> {
@@ -131,6 +192,7 @@ export class IntegrityMonitor implements DatabaseIntegrity {
         message: `the integrity check of ${this.folder} could not run: ${error instanceof Error ? error.message : String(error)}`,
       });
     }
+    await this.#vacuumWhenDue();
     this.start();
   }
 
@@ -144,5 +206,6 @@ export class IntegrityMonitor implements DatabaseIntegrity {
     this.#stopped = true;
     this.#cancel();
     await this.#running?.catch(() => undefined);
+    await this.#vacuuming?.catch(() => undefined);
   }
 }

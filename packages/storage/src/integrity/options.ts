@@ -13,9 +13,16 @@ export interface IntegrityTimer {
 export interface StorageLogEntry {
   /**
    * STORAGE_CORRUPTED (the alarm), STORAGE_CHECK_FAILED (a periodic check
-   * could not run), STORAGE_CHECKSUMS_OFF (the warning at start).
+   * could not run), STORAGE_CHECKSUMS_OFF (the warning at start),
+   * STORAGE_VACUUM_FAILED (the periodic VACUUM could not run),
+   * STORAGE_VACUUM_SLOW (it held the database longer than vacuumSlowMs).
    */
-  readonly code: 'STORAGE_CORRUPTED' | 'STORAGE_CHECK_FAILED' | 'STORAGE_CHECKSUMS_OFF';
+  readonly code:
+    | 'STORAGE_CORRUPTED'
+    | 'STORAGE_CHECK_FAILED'
+    | 'STORAGE_CHECKSUMS_OFF'
+    | 'STORAGE_VACUUM_FAILED'
+    | 'STORAGE_VACUUM_SLOW';
   readonly folder: string;
   readonly message: string;
   /** What the check found: a page, a table, an index (at most problemsMax). */
@@ -37,6 +44,17 @@ export interface IntegrityOptions {
   readonly checks?: boolean;
   /** Time between two checks of a running database, in ms (integer, 1,000..86,400,000; default 600,000: ten minutes). */
   readonly intervalMs?: number;
+  /**
+   * Time between two `VACUUM (ANALYZE)` runs of a running database, in ms (integer, 0 = never,
+   * else 60,000..604,800,000; default 3,600,000: an hour). PGlite runs PostgreSQL in single-user
+   * mode, so no autovacuum ever runs: without this, dead rows and index entries are never
+   * reclaimed, the planner never gets statistics, and transaction ids are never frozen (after
+   * about two billion transactions PostgreSQL stops accepting writes). It runs in the periodic
+   * check's round once this long has passed since the database opened or was last vacuumed;
+   * it holds the database while it runs (one connection). With `checks` false there is no round:
+   * no VACUUM either.
+   */
+  readonly vacuumIntervalMs?: number;
   /** Default: the process's timers, unref'd (a pending check never keeps the process alive). */
   readonly timer?: IntegrityTimer;
   /** Milliseconds since the epoch, for the reports (default Date.now). */
@@ -48,12 +66,16 @@ export interface IntegrityOptions {
 export interface IntegritySettings {
   readonly checks: boolean;
   readonly intervalMs: number;
+  readonly vacuumIntervalMs: number;
   readonly timer: IntegrityTimer;
   readonly now: () => number;
   readonly log: StorageLog;
 }
 
 export const defaultIntegrityIntervalMs = 600_000;
+export const defaultVacuumIntervalMs = 3_600_000;
+/** A VACUUM that held the database longer than this is logged (STORAGE_VACUUM_SLOW): requests waited that long. */
+export const vacuumSlowMs = 2_000;
 /** Most problems one report lists (each is one line of the alarm). */
 export const problemsMax = 20;
 
@@ -78,9 +100,17 @@ export function createIntegritySettings(options: IntegrityOptions = {}): Integri
   if (!Number.isSafeInteger(intervalMs) || intervalMs < 1_000 || intervalMs > 86_400_000) {
     throw new RangeError('storage integrity: intervalMs must be an integer in 1000..86400000');
   }
+  const vacuumIntervalMs = options.vacuumIntervalMs ?? defaultVacuumIntervalMs;
+  if (
+    !Number.isSafeInteger(vacuumIntervalMs) ||
+    (vacuumIntervalMs !== 0 && (vacuumIntervalMs < 60_000 || vacuumIntervalMs > 604_800_000))
+  ) {
+    throw new RangeError('storage integrity: vacuumIntervalMs must be 0 or an integer in 60000..604800000');
+  }
   return Object.freeze({
     checks: options.checks ?? true,
     intervalMs,
+    vacuumIntervalMs,
     timer: options.timer ?? processTimer,
     now: options.now ?? Date.now,
     log: options.log ?? stderrStorageLog,
