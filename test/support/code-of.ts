@@ -20,3 +20,8 @@ export async function rejectedCodeOf(promise: Promise<unknown>): Promise<string 
     return (error as { code?: string }).code;
   }
 }
+
+/** The `code` of an error already caught (an MpayError's stable code), or undefined when it has none. */
+export function codeOfError(error: unknown): string | undefined {
+  return (error as { code?: string }).code;
+}

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isMpayError } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../test/support/code-of.ts';
 import { requestAnswer, requestJson } from './client.ts';
 
 /** A real HTTP server on loopback answering what each path asks for. */
@@ -39,21 +39,11 @@ afterAll(async () => {
   await new Promise((closed) => server.close(closed));
 });
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-}
-
 describe('bounded JSON requests', () => {
   it('answers a success, and turns an error answer into its stable code', async () => {
     expect((await requestJson<{ fine: boolean }>(`${base}/ok`)).body).toEqual({ fine: true });
-    expect(await codeOf(requestJson(`${base}/refused`))).toBe('INSUFFICIENT_FUNDS');
-    expect(await codeOf(requestJson(`${base}/empty-500`))).toBe('SERVICE_UNAVAILABLE');
+    expect(await rejectedCodeOf(requestJson(`${base}/refused`))).toBe('INSUFFICIENT_FUNDS');
+    expect(await rejectedCodeOf(requestJson(`${base}/empty-500`))).toBe('SERVICE_UNAVAILABLE');
   });
 
   it('requestAnswer keeps the whole error answer for callers that need more than the code', async () => {
@@ -62,21 +52,25 @@ describe('bounded JSON requests', () => {
   });
 
   it('refuses an answer over the limit and one that is not JSON with the unreachable code, never a raw error', async () => {
-    expect(await codeOf(requestJson(`${base}/huge`, { responseBytesMax: 100_000 }, 'BANK_UNAVAILABLE'))).toBe(
-      'BANK_UNAVAILABLE',
+    expect(
+      await rejectedCodeOf(requestJson(`${base}/huge`, { responseBytesMax: 100_000 }, 'BANK_UNAVAILABLE')),
+    ).toBe('BANK_UNAVAILABLE');
+    expect(await rejectedCodeOf(requestJson(`${base}/garbage`))).toBe('SERVICE_UNAVAILABLE');
+    expect(await rejectedCodeOf(requestJson('http://127.0.0.1:1/nothing-listens'))).toBe(
+      'SERVICE_UNAVAILABLE',
     );
-    expect(await codeOf(requestJson(`${base}/garbage`))).toBe('SERVICE_UNAVAILABLE');
-    expect(await codeOf(requestJson('http://127.0.0.1:1/nothing-listens'))).toBe('SERVICE_UNAVAILABLE');
   });
 
   it("ends a request when the caller's signal aborts, long before its timeout", async () => {
     const caller = new AbortController();
-    const pending = codeOf(requestJson(`${base}/silent`, { timeoutMs: 10 * 60_000, signal: caller.signal }));
+    const pending = rejectedCodeOf(
+      requestJson(`${base}/silent`, { timeoutMs: 10 * 60_000, signal: caller.signal }),
+    );
     caller.abort();
     expect(await pending).toBe('SERVICE_UNAVAILABLE');
     const already = AbortSignal.abort();
-    expect(await codeOf(requestJson(`${base}/silent`, { timeoutMs: 10 * 60_000, signal: already }))).toBe(
-      'SERVICE_UNAVAILABLE',
-    );
+    expect(
+      await rejectedCodeOf(requestJson(`${base}/silent`, { timeoutMs: 10 * 60_000, signal: already })),
+    ).toBe('SERVICE_UNAVAILABLE');
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thrownCodeOf } from '../../../../test/support/code-of.ts';
 import { attachPayload, consentPayload, detachPayload, parseDetachedConsent } from './consent.ts';
 
 const header = 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsiLCJ0eXAiOiJtcGF5K2p3cyJ9';
@@ -10,15 +11,6 @@ const valid = {
   nonce: 'A'.repeat(22),
 };
 const sealed = 'aGVhZGVy..aXY.Y2lwaGVy.dGFn';
-
-function codeOf(value: unknown): string | undefined {
-  try {
-    parseDetachedConsent(value);
-    return undefined;
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-}
 
 describe('the detached consent (consent/v1)', () => {
   it('reads a well-formed consent, with or without the sealed second factor', () => {
@@ -49,7 +41,11 @@ describe('the detached consent (consent/v1)', () => {
       { ...valid, secondFactor: 42 },
       JSON.parse(`{"sign":"${valid.sign}","iat":1,"exp":2,"nonce":"${valid.nonce}","__proto__":{}}`),
     ];
-    for (const value of hostile) expect(codeOf(value), JSON.stringify(value)).toBe('MESSAGE_INVALID');
+    for (const value of hostile)
+      expect(
+        thrownCodeOf(() => parseDetachedConsent(value)),
+        JSON.stringify(value),
+      ).toBe('MESSAGE_INVALID');
   });
 
   it('puts back exactly the payload cut out, and names the claims the FSP knows itself', () => {

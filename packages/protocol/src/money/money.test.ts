@@ -1,21 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { thrownCodeOf } from '../../../../test/support/code-of.ts';
 import { isMpayError } from '../errors/index.ts';
 import { amountEquals, amountMinorMax, createAmount } from './amount.ts';
 import { type CurrencyCode, currencyExponent, currencyExponents, isCurrencyCode } from './currency.ts';
 import { formatDecimalAmount, formatDecimalBalance, parseDecimalAmount, parseMinorUnits } from './decimal.ts';
 
 const currencies = Object.keys(currencyExponents) as CurrencyCode[];
-
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-  return 'accepted';
-}
 
 describe('currencies', () => {
   it('knows the ISO 4217 exponents of the currencies the seeds and markets need', () => {
@@ -73,22 +64,22 @@ describe('parseDecimalAmount', () => {
     ['99999999999999999999999999.00', 'AMOUNT_TOO_LARGE'],
     [`${'9'.repeat(100_000)}.00`, 'AMOUNT_TOO_LARGE'],
   ])('EUR %j → %s', (text, code) => {
-    expect(codeOf(() => parseDecimalAmount(text, 'EUR'))).toBe(code);
+    expect(thrownCodeOf(() => parseDecimalAmount(text, 'EUR'))).toBe(code);
   });
 
   it('rejects fraction digits for zero-exponent currencies and short ones for three', () => {
-    expect(codeOf(() => parseDecimalAmount('1000.00', 'JPY'))).toBe('AMOUNT_INVALID');
-    expect(codeOf(() => parseDecimalAmount('1.50', 'BHD'))).toBe('AMOUNT_INVALID');
-    expect(codeOf(() => parseDecimalAmount('0', 'UGX'))).toBe('AMOUNT_INVALID');
+    expect(thrownCodeOf(() => parseDecimalAmount('1000.00', 'JPY'))).toBe('AMOUNT_INVALID');
+    expect(thrownCodeOf(() => parseDecimalAmount('1.50', 'BHD'))).toBe('AMOUNT_INVALID');
+    expect(thrownCodeOf(() => parseDecimalAmount('0', 'UGX'))).toBe('AMOUNT_INVALID');
   });
 
   it('rejects unsupported currencies before looking at the amount', () => {
-    expect(codeOf(() => parseDecimalAmount('1.00', 'XXX'))).toBe('CURRENCY_INVALID');
-    expect(codeOf(() => parseDecimalAmount('-1', 'eur'))).toBe('CURRENCY_INVALID');
+    expect(thrownCodeOf(() => parseDecimalAmount('1.00', 'XXX'))).toBe('CURRENCY_INVALID');
+    expect(thrownCodeOf(() => parseDecimalAmount('-1', 'eur'))).toBe('CURRENCY_INVALID');
   });
 
   it('rejects non-strings at run time', () => {
-    expect(codeOf(() => parseDecimalAmount(1000 as unknown as string, 'EUR'))).toBe('AMOUNT_INVALID');
+    expect(thrownCodeOf(() => parseDecimalAmount(1000 as unknown as string, 'EUR'))).toBe('AMOUNT_INVALID');
   });
 
   it('property: format ∘ parse is the identity on every valid amount', () => {
@@ -140,13 +131,13 @@ describe('formatDecimalAmount', () => {
   });
 
   it('refuses amounts built by hand that break the rules', () => {
-    expect(codeOf(() => formatDecimalAmount({ currency: 'EUR', minor: 0n }))).toBe('AMOUNT_INVALID');
-    expect(codeOf(() => formatDecimalAmount({ currency: 'EUR', minor: -5n }))).toBe('AMOUNT_INVALID');
-    expect(codeOf(() => formatDecimalAmount({ currency: 'EUR', minor: amountMinorMax + 1n }))).toBe(
+    expect(thrownCodeOf(() => formatDecimalAmount({ currency: 'EUR', minor: 0n }))).toBe('AMOUNT_INVALID');
+    expect(thrownCodeOf(() => formatDecimalAmount({ currency: 'EUR', minor: -5n }))).toBe('AMOUNT_INVALID');
+    expect(thrownCodeOf(() => formatDecimalAmount({ currency: 'EUR', minor: amountMinorMax + 1n }))).toBe(
       'AMOUNT_TOO_LARGE',
     );
     const float = { currency: 'EUR', minor: 1.5 } as unknown as { currency: 'EUR'; minor: bigint };
-    expect(codeOf(() => formatDecimalAmount(float))).toBe('AMOUNT_INVALID');
+    expect(thrownCodeOf(() => formatDecimalAmount(float))).toBe('AMOUNT_INVALID');
   });
 });
 
@@ -155,10 +146,10 @@ describe('parseMinorUnits and amountEquals', () => {
     expect(parseMinorUnits('100000')).toBe(100000n);
     expect(parseMinorUnits(amountMinorMax.toString())).toBe(amountMinorMax);
     for (const text of ['0', '-1', '+1', '01', '1.0', '1e3', ' 1', '0x1', '']) {
-      expect(codeOf(() => parseMinorUnits(text))).toBe('AMOUNT_INVALID');
+      expect(thrownCodeOf(() => parseMinorUnits(text))).toBe('AMOUNT_INVALID');
     }
-    expect(codeOf(() => parseMinorUnits((amountMinorMax + 1n).toString()))).toBe('AMOUNT_TOO_LARGE');
-    expect(codeOf(() => parseMinorUnits('9'.repeat(1000)))).toBe('AMOUNT_TOO_LARGE');
+    expect(thrownCodeOf(() => parseMinorUnits((amountMinorMax + 1n).toString()))).toBe('AMOUNT_TOO_LARGE');
+    expect(thrownCodeOf(() => parseMinorUnits('9'.repeat(1000)))).toBe('AMOUNT_TOO_LARGE');
   });
 
   it('compares currency and minor units', () => {

@@ -1,6 +1,7 @@
 import { decodeUnverified } from '@mpay/envelope';
-import { isMpayError, luhnCheckDigit } from '@mpay/protocol';
+import { luhnCheckDigit } from '@mpay/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import { BankingClient, type BankingCodePrompt } from './business-logic.ts';
 import {
   type FakeBank,
@@ -35,16 +36,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await bank.close();
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'none';
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-}
 
 /** The code the bank's SMS carried, as the person would type it. */
 const smsCode = async (_prompt: BankingCodePrompt) => bank.sms.at(-1)!.code;
@@ -144,14 +135,14 @@ describe('BankingClient against the bank’s side of the contract', () => {
     const { client } = await registeredClient();
     await client.login(loginInput);
     const transfer = { payeeId: 'bob@person.ybank', amount: 500_00n, currency: 'EUR', reference: 'car' };
-    expect(await codeOf(client.transfer(transfer))).toBe('INSUFFICIENT_FUNDS');
+    expect(await rejectedCodeOf(client.transfer(transfer))).toBe('INSUFFICIENT_FUNDS');
 
     bank.tamperResult = (result) => ({ ...result, amount: '1' });
-    expect(await codeOf(client.transfer({ ...transfer, amount: 1_00n }))).toBe('BANK_ANSWER_INVALID');
+    expect(await rejectedCodeOf(client.transfer({ ...transfer, amount: 1_00n }))).toBe('BANK_ANSWER_INVALID');
     bank.tamperResult = (result) => ({ ...result, accountId: '11111111-2222-4333-8444-555555555555' });
-    expect(await codeOf(client.balance())).toBe('BANK_ANSWER_INVALID');
+    expect(await rejectedCodeOf(client.balance())).toBe('BANK_ANSWER_INVALID');
     bank.tamperResult = (result) => ({ ...result, overdraft: '0' });
-    expect(await codeOf(client.balance())).toBe('BANK_ANSWER_INVALID');
+    expect(await rejectedCodeOf(client.balance())).toBe('BANK_ANSWER_INVALID');
     bank.tamperResult = undefined;
     expect((await client.balance()).balance).toBe(99_00n);
   });
@@ -177,7 +168,9 @@ describe('BankingClient against the bank’s side of the contract', () => {
     expect(await client.transfer(order)).toEqual(transfer);
     expect(bank.balance).toBe(87_50n);
     // The same request id for another order is a replay.
-    expect(await codeOf(client.transfer({ ...order, amount: 12_51n }))).toBe('BANKING_REQUEST_REPLAYED');
+    expect(await rejectedCodeOf(client.transfer({ ...order, amount: 12_51n }))).toBe(
+      'BANKING_REQUEST_REPLAYED',
+    );
     expect(bank.balance).toBe(87_50n);
 
     const billRequestId = crypto.randomUUID();
@@ -208,8 +201,8 @@ describe('BankingClient against the bank’s side of the contract', () => {
     const transfer = { payeeId: 'bob@person.ybank', amount: 1_00n, currency: 'EUR', reference: 'x' };
     const bill = { billerId: fakeBillerId, customerReference: 'INV-1', amount: 1_00n, currency: 'EUR' };
     for (const requestId of ['', 'order-1', crypto.randomUUID().toUpperCase(), `${crypto.randomUUID()} `]) {
-      expect(await codeOf(client.transfer({ ...transfer, requestId }))).toBe('REQUEST_INVALID');
-      expect(await codeOf(client.payBill({ ...bill, requestId }))).toBe('REQUEST_INVALID');
+      expect(await rejectedCodeOf(client.transfer({ ...transfer, requestId }))).toBe('REQUEST_INVALID');
+      expect(await rejectedCodeOf(client.payBill({ ...bill, requestId }))).toBe('REQUEST_INVALID');
     }
     expect(bank.requests.length).toBe(sent);
     expect(bank.balance).toBe(100_00n);
@@ -217,7 +210,7 @@ describe('BankingClient against the bank’s side of the contract', () => {
 
   it('signs step 1 over its KE1; a wrong password is counted there, nothing more is sent, the login just fails', async () => {
     const { client } = await registeredClient();
-    expect(await codeOf(client.login({ ...loginInput, password: 'not the password' }))).toBe(
+    expect(await rejectedCodeOf(client.login({ ...loginInput, password: 'not the password' }))).toBe(
       'BANKING_LOGIN_FAILED',
     );
     // The bank counted the signed start (not a decoy); no finish was sent for a login the client could not prove.
@@ -225,7 +218,7 @@ describe('BankingClient against the bank’s side of the contract', () => {
     expect(bank.failures()).toBe(1);
     expect(bank.requests.filter((request) => /\/logins\/.*\/finish$/.test(request))).toHaveLength(0);
     expect(client.session()).toBeUndefined();
-    expect(await codeOf(client.balance())).toBe('BANKING_SESSION_INVALID');
+    expect(await rejectedCodeOf(client.balance())).toBe('BANKING_SESSION_INVALID');
     // A start without the device's statement: a decoy, not counted.
     const opaque = await import('@serenity-kit/opaque');
     await opaque.ready;
@@ -243,7 +236,7 @@ describe('BankingClient against the bank’s side of the contract', () => {
   it('refuses a login answer that says the code went to another number than the one given', async () => {
     const { client } = await registeredClient();
     bank.tamperCodeSentTo = '+389*****999';
-    expect(await codeOf(client.login(loginInput))).toBe('BANK_ANSWER_INVALID');
+    expect(await rejectedCodeOf(client.login(loginInput))).toBe('BANK_ANSWER_INVALID');
     expect(client.session()).toBeUndefined();
     bank.tamperCodeSentTo = undefined;
     await client.login(loginInput);
@@ -267,13 +260,13 @@ describe('BankingClient against the bank’s side of the contract', () => {
 
     // Failures in a row, across factors: two wrong passwords, then three wrong codes; the fifth blocks.
     const outcomes = [
-      await codeOf(client.login({ ...loginInput, password: 'wrong password 1' })),
-      await codeOf(client.login({ ...loginInput, password: 'wrong password 2' })),
-      await codeOf(client.login({ ...loginInput, readCode: wrongCode })),
+      await rejectedCodeOf(client.login({ ...loginInput, password: 'wrong password 1' })),
+      await rejectedCodeOf(client.login({ ...loginInput, password: 'wrong password 2' })),
+      await rejectedCodeOf(client.login({ ...loginInput, readCode: wrongCode })),
     ];
     expect(outcomes).toEqual(['BANKING_LOGIN_FAILED', 'BANKING_LOGIN_FAILED', 'BANKING_LOGIN_BLOCKED']);
     expect(bank.failures()).toBe(5);
-    expect(await codeOf(client.login(loginInput))).toBe('BANKING_LOGIN_BLOCKED');
+    expect(await rejectedCodeOf(client.login(loginInput))).toBe('BANKING_LOGIN_BLOCKED');
   });
 
   it('renews the key on the bank’s notice: new pair saved first, the new binding checked, then swapped', async () => {
@@ -301,7 +294,7 @@ describe('BankingClient against the bank’s side of the contract', () => {
     const { client, manager } = await registeredClient();
     await client.login(loginInput);
     const before = await manager.state();
-    expect(await codeOf(client.renewKey(crypto.randomUUID()))).toBe('BANKING_RENEWAL_INVALID');
+    expect(await rejectedCodeOf(client.renewKey(crypto.randomUUID()))).toBe('BANKING_RENEWAL_INVALID');
     const after = await manager.state();
     expect(after.pending).toBeUndefined();
     expect(after.current).toEqual(before.current);
@@ -314,7 +307,9 @@ describe('BankingClient against the bank’s side of the contract', () => {
       expect(pair.privateJwk).not.toHaveProperty('d');
       expect(pair.privateJwk).toMatchObject({ kid: pair.publicJwk.kid, cryptoKey: { extractable: false } });
     }
-    expect(await codeOf(Promise.resolve().then(() => exportBankingKeyState(held)))).toBe('REQUEST_INVALID');
+    expect(await rejectedCodeOf(Promise.resolve().then(() => exportBankingKeyState(held)))).toBe(
+      'REQUEST_INVALID',
+    );
     await client.login(loginInput);
     expect((await client.balance()).balance).toBe(100_00n);
 
@@ -338,7 +333,7 @@ describe('BankingClient against the bank’s side of the contract', () => {
     const other = new BankingClient({ bankUrl: bank.url, keys: manager, bank: bank.trust });
     await other.resumeSession(exported);
     expect((await other.balance()).balance).toBe(100_00n);
-    expect(await codeOf(other.resumeSession({ ...exported, serial: 'serial-99' }))).toBe(
+    expect(await rejectedCodeOf(other.resumeSession({ ...exported, serial: 'serial-99' }))).toBe(
       'BANKING_SESSION_INVALID',
     );
   });
@@ -346,10 +341,12 @@ describe('BankingClient against the bank’s side of the contract', () => {
   it('refuses local mistakes before anything is sent', async () => {
     const { client } = await registeredClient();
     const sent = bank.requests.length;
-    expect(await codeOf(client.registerPassword(fakeUserId, 'short'))).toBe('REQUEST_INVALID');
-    expect(await codeOf(client.login({ ...loginInput, msisdn: '070123456' }))).toBe('REQUEST_INVALID');
+    expect(await rejectedCodeOf(client.registerPassword(fakeUserId, 'short'))).toBe('REQUEST_INVALID');
+    expect(await rejectedCodeOf(client.login({ ...loginInput, msisdn: '070123456' }))).toBe(
+      'REQUEST_INVALID',
+    );
     expect(
-      await codeOf(
+      await rejectedCodeOf(
         client.registerDevice(
           { sim, phoneId, accountId: '11111111-2222-4333-8444-555555555555' },
           fakeUserId,

@@ -1,6 +1,7 @@
 import { generateSigningKeyPair, publicJwkSet } from '@mpay/envelope';
 import { isMpayError, luhnCheckDigit } from '@mpay/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import {
   type FakeBank,
   fakeAccountId,
@@ -26,16 +27,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await bank.close();
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'none';
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-}
 
 function enrol(store = new MemoryBankingKeyStore(), trust = bank.trust) {
   return BankingKeyManager.enrol({
@@ -67,12 +58,12 @@ describe('BankingKeyManager.enrol (§4.3: keys generated on the device, the publ
   it('saves nothing when the binding does not verify under the pinned bank, and never enrols twice', async () => {
     const impostor = await generateSigningKeyPair('ES256');
     const store = new MemoryBankingKeyStore();
-    expect(await codeOf(enrol(store, { ...bank.trust, keys: publicJwkSet([impostor.publicJwk]) }))).toBe(
-      'KEY_BINDING_INVALID',
-    );
+    expect(
+      await rejectedCodeOf(enrol(store, { ...bank.trust, keys: publicJwkSet([impostor.publicJwk]) })),
+    ).toBe('KEY_BINDING_INVALID');
     expect(await store.load()).toBeUndefined();
     await enrol(store);
-    expect(await codeOf(enrol(store))).toBe('REQUEST_INVALID');
+    expect(await rejectedCodeOf(enrol(store))).toBe('REQUEST_INVALID');
   });
 });
 
@@ -101,7 +92,7 @@ describe('renewal at the device', () => {
     const pending = (await manager.state()).pending;
     // The current binding names the old keys: not a renewal of them.
     expect(
-      await codeOf(
+      await rejectedCodeOf(
         manager.completeRenewal(
           { serial: state.current.serial, binding: state.current.binding, renewedFrom: state.current.serial },
           bank.trust,
@@ -109,7 +100,7 @@ describe('renewal at the device', () => {
       ),
     ).toBe('KEY_BINDING_INVALID');
     expect(
-      await codeOf(
+      await rejectedCodeOf(
         manager.completeRenewal(
           { serial: 'serial-9', binding: state.current.binding, renewedFrom: 'serial-0' },
           bank.trust,
@@ -175,7 +166,7 @@ describe('the JSON form of the keys (the CLI’s file)', () => {
   it('registers only an account of the binding', async () => {
     const { manager } = await enrol();
     expect(
-      await codeOf(
+      await rejectedCodeOf(
         manager.register({
           userId: 'alice',
           clientId: { sim, phoneId, accountId: '11111111-2222-4333-8444-555555555555' },

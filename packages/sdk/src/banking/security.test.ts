@@ -18,6 +18,7 @@ import {
   parseBankingSignedRequest,
 } from '@mpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import {
   type BankingBankKeys,
   bankingClientIdOf,
@@ -53,16 +54,6 @@ beforeAll(async () => {
   bankSigning = await generateSigningKeyPair('ES256');
   bank = { id: bankId, keys: publicJwkSet([bankSigning.publicJwk]) };
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'none';
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-}
 
 function codeOfSync(work: () => unknown): string {
   try {
@@ -167,9 +158,9 @@ describe('deriveBankingSessionKey', () => {
       partyId,
       sessionId,
     };
-    expect(await codeOf(deriveBankingSessionKey(input))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(deriveBankingSessionKey(input))).toBe('CRYPTO_KEY_INVALID');
     expect(
-      await codeOf(
+      await rejectedCodeOf(
         deriveBankingSessionKey({ ...input, peerPublicJwk: share.publicJwk, opaqueSessionKey: 'c2hvcnQ' }),
       ),
     ).toBe('CRYPTO_KEY_INVALID');
@@ -228,20 +219,22 @@ describe('sealBankingRequest (Equation 1: E(S(msg, ID_C)))', () => {
       signingKey: device.privateJwk,
       sessionKey: new Uint8Array(32),
     };
-    expect(await codeOf(sealBankingRequest({ ...base, request: { ...transfer, amount: 0n } }))).toBe(
+    expect(await rejectedCodeOf(sealBankingRequest({ ...base, request: { ...transfer, amount: 0n } }))).toBe(
       'AMOUNT_INVALID',
     );
-    expect(await codeOf(sealBankingRequest({ ...base, request: transfer, expiresInSeconds: 301 }))).toBe(
-      'REQUEST_INVALID',
-    );
-    expect(await codeOf(sealBankingRequest({ ...base, request: transfer, requestId: 'request-1' }))).toBe(
-      'REQUEST_INVALID',
-    );
     expect(
-      await codeOf(sealBankingRequest({ ...base, request: transfer, clientId: { ...clientId, sim: '89' } })),
+      await rejectedCodeOf(sealBankingRequest({ ...base, request: transfer, expiresInSeconds: 301 })),
+    ).toBe('REQUEST_INVALID');
+    expect(
+      await rejectedCodeOf(sealBankingRequest({ ...base, request: transfer, requestId: 'request-1' })),
+    ).toBe('REQUEST_INVALID');
+    expect(
+      await rejectedCodeOf(
+        sealBankingRequest({ ...base, request: transfer, clientId: { ...clientId, sim: '89' } }),
+      ),
     ).toBe('MESSAGE_INVALID');
     expect(
-      await codeOf(
+      await rejectedCodeOf(
         sealBankingRequest({ ...base, request: { kind: 'balance', extra: 1 } as unknown as BankingRequest }),
       ),
     ).toBe('MESSAGE_INVALID');
@@ -314,7 +307,7 @@ describe('openBankingAnswer', () => {
       expired: bankAnswer({ sessionKey, now: () => Date.now() - 3_600_000 }),
     };
     for (const [name, sealed] of Object.entries(tampered)) {
-      expect([name, await codeOf(openBankingAnswer(await sealed, context(sessionKey)))]).toEqual([
+      expect([name, await rejectedCodeOf(openBankingAnswer(await sealed, context(sessionKey)))]).toEqual([
         name,
         'CRYPTO_VERIFICATION_FAILED',
       ]);
@@ -325,7 +318,9 @@ describe('openBankingAnswer', () => {
       { issuer: bankId, audience: partyId, transactionId: requestId, expiresInSeconds: 300 },
       bankSigning.privateJwk,
     );
-    expect(await codeOf(openBankingAnswer(jwsAlone, context(sessionKey)))).toBe('CRYPTO_VERIFICATION_FAILED');
+    expect(await rejectedCodeOf(openBankingAnswer(jwsAlone, context(sessionKey)))).toBe(
+      'CRYPTO_VERIFICATION_FAILED',
+    );
   });
 });
 
@@ -367,9 +362,11 @@ describe('the login at the device', () => {
     expect(fresh[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(fresh[0]).not.toBe(fresh[1]);
     expect(
-      await codeOf(signBankingLoginStart({ userId: 'alice', messageHash }, { ...input, transactionId: 'x' })),
+      await rejectedCodeOf(
+        signBankingLoginStart({ userId: 'alice', messageHash }, { ...input, transactionId: 'x' }),
+      ),
     ).toBe('REQUEST_INVALID');
-    expect(await codeOf(signBankingLoginStart({ userId: 'Alice', messageHash }, input))).toBe(
+    expect(await rejectedCodeOf(signBankingLoginStart({ userId: 'Alice', messageHash }, input))).toBe(
       'MESSAGE_INVALID',
     );
   });
@@ -398,7 +395,9 @@ describe('the login at the device', () => {
       sign({ bankingLoginAnswer: answer }, loginId, device),
     ];
     for (const jws of refusals) {
-      expect(await codeOf(openBankingLoginAnswer(await jws, context))).toBe('CRYPTO_VERIFICATION_FAILED');
+      expect(await rejectedCodeOf(openBankingLoginAnswer(await jws, context))).toBe(
+        'CRYPTO_VERIFICATION_FAILED',
+      );
     }
 
     const session = {
@@ -413,16 +412,16 @@ describe('the login at the device', () => {
       session,
     );
     expect(
-      await codeOf(
+      await rejectedCodeOf(
         openBankingSession(
           await sign({ bankingSession: { ...session, partyId: 'bob@person.xbank' } }),
           sessionContext,
         ),
       ),
     ).toBe('CRYPTO_VERIFICATION_FAILED');
-    expect(await codeOf(openBankingSession(await sign({ bankingLoginAnswer: answer }), sessionContext))).toBe(
-      'CRYPTO_VERIFICATION_FAILED',
-    );
+    expect(
+      await rejectedCodeOf(openBankingSession(await sign({ bankingLoginAnswer: answer }), sessionContext)),
+    ).toBe('CRYPTO_VERIFICATION_FAILED');
   });
 
   it('seals the code under the session key, kid the login, as the bank opens and parses it', async () => {
@@ -434,7 +433,7 @@ describe('the login at the device', () => {
     expect(Object.keys(parsed)).toEqual(['bankingCode']);
     expect(parseBankingCodeContent(parsed.bankingCode, 6)).toEqual({ loginId, code: '012345' });
     for (const code of ['12345', '12345a', ' 123456', '1234567890']) {
-      expect(await codeOf(sealBankingCode({ loginId, code, sessionKey }))).toBe('REQUEST_INVALID');
+      expect(await rejectedCodeOf(sealBankingCode({ loginId, code, sessionKey }))).toBe('REQUEST_INVALID');
     }
   });
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { generateSigningKeyPair } from '@mpay/envelope';
-import { isMpayError } from '@mpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import { MerchantCertificates } from '../wallet/certificates.ts';
 import {
   claimsOf,
@@ -19,16 +19,6 @@ let setup: Parties;
 beforeAll(async () => {
   setup = await parties();
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-}
 
 describe('verifyPaymentRequest (iMS step 3, shared by both wallets)', () => {
   it('shows a request the FSP countersigned and the certified merchant signed, addressed to this party', async () => {
@@ -66,7 +56,7 @@ describe('verifyPaymentRequest (iMS step 3, shared by both wallets)', () => {
 
   it('refuses a request addressed to another party', async () => {
     const { push } = await paymentRequestPush(setup, { from: 'someone.else@person.xbank' });
-    expect(await codeOf(verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp }))).toBe(
+    expect(await rejectedCodeOf(verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp }))).toBe(
       'CRYPTO_VERIFICATION_FAILED',
     );
   });
@@ -75,14 +65,14 @@ describe('verifyPaymentRequest (iMS step 3, shared by both wallets)', () => {
     const { push } = await paymentRequestPush(setup, {
       fspSigningKey: await generateSigningKeyPair('ES256'),
     });
-    expect(await codeOf(verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp }))).toBe(
+    expect(await rejectedCodeOf(verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp }))).toBe(
       'CRYPTO_VERIFICATION_FAILED',
     );
   });
 
   it('refuses a merchant certificate issued for another party', async () => {
     const { push } = await paymentRequestPush(setup, { certificateSubject: 'other.shop@merchant.ybank' });
-    expect(await codeOf(verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp }))).toBe(
+    expect(await rejectedCodeOf(verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp }))).toBe(
       'CRYPTO_VERIFICATION_FAILED',
     );
   });
@@ -94,7 +84,7 @@ describe('verifyPaymentRequest (iMS step 3, shared by both wallets)', () => {
         data: { ...message.data, amount: { currency: 'EUR', minor: 1_50n } },
       }),
     });
-    expect(await codeOf(verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp }))).toBe(
+    expect(await rejectedCodeOf(verifyPaymentRequest(push, { partyId: customerId, fsp: setup.fsp }))).toBe(
       'CRYPTO_VERIFICATION_FAILED',
     );
   });
@@ -102,7 +92,7 @@ describe('verifyPaymentRequest (iMS step 3, shared by both wallets)', () => {
   it('refuses a push without the merchant’s certificate', async () => {
     const { push } = await paymentRequestPush(setup);
     const { merchantCertificate: _gone, ...rest } = push;
-    expect(await codeOf(verifyPaymentRequest(rest, { partyId: customerId, fsp: setup.fsp }))).toBe(
+    expect(await rejectedCodeOf(verifyPaymentRequest(rest, { partyId: customerId, fsp: setup.fsp }))).toBe(
       'CRYPTO_VERIFICATION_FAILED',
     );
   });
@@ -129,7 +119,7 @@ describe('verifyPaymentRequest with push/v2 (both signatures detached in the mes
       ...message,
       data: { ...message.data, amount: { currency: 'EUR', minor: 1_50n } },
     });
-    expect(await codeOf(verifyPaymentRequest(changed, context()))).toBe('CRYPTO_VERIFICATION_FAILED');
+    expect(await rejectedCodeOf(verifyPaymentRequest(changed, context()))).toBe('CRYPTO_VERIFICATION_FAILED');
     const v2 = pushV2(push, message);
     const claims = v2.signatureClaims as Claims;
     for (const [who, claim, value] of [
@@ -138,25 +128,25 @@ describe('verifyPaymentRequest with push/v2 (both signatures detached in the mes
       ['fsp', 'nonce', 'A'.repeat(22)],
     ] as const) {
       const moved = { ...v2, signatureClaims: { ...claims, [who]: { ...claims[who], [claim]: value } } };
-      expect(await codeOf(verifyPaymentRequest(moved, context())), `${who}.${claim}`).toBe(
+      expect(await rejectedCodeOf(verifyPaymentRequest(moved, context())), `${who}.${claim}`).toBe(
         'CRYPTO_VERIFICATION_FAILED',
       );
     }
     // The claims swapped, or another payment's, never fit.
     const swapped = { ...v2, signatureClaims: { merchant: claims.fsp, fsp: claims.merchant } };
-    expect(await codeOf(verifyPaymentRequest(swapped, context()))).toBe('CRYPTO_VERIFICATION_FAILED');
+    expect(await rejectedCodeOf(verifyPaymentRequest(swapped, context()))).toBe('CRYPTO_VERIFICATION_FAILED');
     const other = await paymentRequestPush(setup);
     const foreign = { ...v2, signatureClaims: { ...claims, fsp: claimsOf(other.message.address.fspSign!) } };
-    expect(await codeOf(verifyPaymentRequest(foreign, context()))).toBe('CRYPTO_VERIFICATION_FAILED');
+    expect(await rejectedCodeOf(verifyPaymentRequest(foreign, context()))).toBe('CRYPTO_VERIFICATION_FAILED');
   });
 
   it('refuses a push/v2 addressed to another party, or countersigned by a key that is not the FSP’s', async () => {
     const elsewhere = await paymentRequestPush(setup, { from: 'someone.else@person.xbank' });
-    expect(await codeOf(verifyPaymentRequest(pushV2(elsewhere.push, elsewhere.message), context()))).toBe(
-      'CRYPTO_VERIFICATION_FAILED',
-    );
+    expect(
+      await rejectedCodeOf(verifyPaymentRequest(pushV2(elsewhere.push, elsewhere.message), context())),
+    ).toBe('CRYPTO_VERIFICATION_FAILED');
     const forged = await paymentRequestPush(setup, { fspSigningKey: await generateSigningKeyPair('ES256') });
-    expect(await codeOf(verifyPaymentRequest(pushV2(forged.push, forged.message), context()))).toBe(
+    expect(await rejectedCodeOf(verifyPaymentRequest(pushV2(forged.push, forged.message), context()))).toBe(
       'CRYPTO_VERIFICATION_FAILED',
     );
   });
@@ -166,7 +156,7 @@ describe('verifyPaymentRequest with push/v2 (both signatures detached in the mes
     const v2 = pushV2(push, message);
     // Which payload would count is never guessed: claims come only with detached signatures.
     expect(
-      await codeOf(verifyPaymentRequest({ ...push, signatureClaims: v2.signatureClaims }, context())),
+      await rejectedCodeOf(verifyPaymentRequest({ ...push, signatureClaims: v2.signatureClaims }, context())),
     ).toBe('MESSAGE_INVALID');
     const claims = v2.signatureClaims as Claims;
     for (const bad of [
@@ -181,7 +171,7 @@ describe('verifyPaymentRequest with push/v2 (both signatures detached in the mes
       { ...claims, fsp: { ...claims.fsp, nonce: 'short' } },
     ])
       expect(
-        await codeOf(verifyPaymentRequest({ ...v2, signatureClaims: bad }, context())),
+        await rejectedCodeOf(verifyPaymentRequest({ ...v2, signatureClaims: bad }, context())),
         JSON.stringify(bad),
       ).toBe('MESSAGE_INVALID');
   });
@@ -214,7 +204,7 @@ describe('a push/v2 naming a held certificate by reference (the wallet fills it 
     // The wallet paid other.shop before and kept its certificate; the FSP (or whoever) names it for merkur's request.
     const others = (await paymentRequestPush(setup, { certificateSubject: otherMerchant })).push
       .merchantCertificate as string;
-    expect(await codeOf(verifyPaymentRequest(await filledIn(others), context()))).toBe(
+    expect(await rejectedCodeOf(verifyPaymentRequest(await filledIn(others), context()))).toBe(
       'CRYPTO_VERIFICATION_FAILED',
     );
   });

@@ -1,18 +1,9 @@
-import { isMpayError } from '@mpay/protocol';
 import { describe, expect, it } from 'vitest';
+import { thrownCodeOf } from '../../../../test/support/code-of.ts';
 import { paymentClosedOf } from './device-events.ts';
 
 const paymentId = '0b6f7f1e-9a43-4d2e-8c57-0f3c1b2a4d5e';
 const statement = (payload: Record<string, unknown>) => ({ jws: 'x.y.z', payload });
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return isMpayError(error) ? error.code : 'not an MpayError';
-  }
-  return undefined;
-}
 
 describe('paymentClosedOf', () => {
   it("reads the FSP's receipt as completed and an outcome as its final status, with a known failure code", () => {
@@ -50,7 +41,9 @@ describe('paymentClosedOf', () => {
       {},
     ];
     for (const payload of refused) {
-      expect(codeOf(() => paymentClosedOf(statement(payload), paymentId))).toBe('CRYPTO_VERIFICATION_FAILED');
+      expect(thrownCodeOf(() => paymentClosedOf(statement(payload), paymentId))).toBe(
+        'CRYPTO_VERIFICATION_FAILED',
+      );
     }
   });
 });

@@ -9,6 +9,7 @@ import {
 } from '@mpay/envelope';
 import { isMpayError } from '@mpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import {
   type DeviceKeyPairs,
   parseKeystore,
@@ -25,16 +26,6 @@ let keystore: WalletKeystoreData;
 
 function newExportKey(): string {
   return randomBytes(64).toString('base64url');
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
 }
 
 beforeAll(async () => {
@@ -101,15 +92,15 @@ describe('wallet keystore v2: keys wrapped under the OPAQUE export key', () => {
   });
 
   it('gives nothing for another export key (CRYPTO_KEY_INVALID)', async () => {
-    expect(await codeOf(unwrapKeystore(keystore, newExportKey()))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(unwrapKeystore(keystore, newExportKey()))).toBe('CRYPTO_KEY_INVALID');
   });
 
   it('is bound to the party and the credential (GCM additional data)', async () => {
     const otherParty = { ...structuredClone(keystore), partyId: 'mallory@person.xbank' };
-    expect(await codeOf(unwrapKeystore(otherParty, exportKey))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(unwrapKeystore(otherParty, exportKey))).toBe('CRYPTO_KEY_INVALID');
     const otherCredential = structuredClone(keystore) as { pinServer: { credentialId: string } };
     otherCredential.pinServer.credentialId = 'credential-2';
-    expect(await codeOf(unwrapKeystore(otherCredential as WalletKeystoreData, exportKey))).toBe(
+    expect(await rejectedCodeOf(unwrapKeystore(otherCredential as WalletKeystoreData, exportKey))).toBe(
       'CRYPTO_KEY_INVALID',
     );
   });
@@ -117,7 +108,7 @@ describe('wallet keystore v2: keys wrapped under the OPAQUE export key', () => {
   it('refuses keys whose public halves are not the file’s (a swapped public key)', async () => {
     const stranger = await generateSigningKeyPair('ES256');
     const swapped = { ...structuredClone(keystore), signingPublicJwk: stranger.publicJwk };
-    expect(await codeOf(unwrapKeystore(swapped, exportKey))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(unwrapKeystore(swapped, exportKey))).toBe('CRYPTO_KEY_INVALID');
   });
 
   it('refuses a changed byte of the ciphertext', async () => {
@@ -125,12 +116,14 @@ describe('wallet keystore v2: keys wrapped under the OPAQUE export key', () => {
     const bytes = Buffer.from(changed.wrappedKeys.ciphertext, 'base64url');
     bytes[0] = (bytes[0] ?? 0) ^ 1;
     changed.wrappedKeys.ciphertext = bytes.toString('base64url');
-    expect(await codeOf(unwrapKeystore(changed as WalletKeystoreData, exportKey))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(unwrapKeystore(changed as WalletKeystoreData, exportKey))).toBe(
+      'CRYPTO_KEY_INVALID',
+    );
   });
 
   it('refuses an export key that is not one', async () => {
-    expect(await codeOf(unwrapKeystore(keystore, 'c2hvcnQ'))).toBe('CRYPTO_KEY_INVALID');
-    expect(await codeOf(unwrapKeystore(keystore, 'not base64url!'))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(unwrapKeystore(keystore, 'c2hvcnQ'))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(unwrapKeystore(keystore, 'not base64url!'))).toBe('CRYPTO_KEY_INVALID');
   });
 });
 

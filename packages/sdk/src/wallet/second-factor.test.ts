@@ -20,11 +20,11 @@ import {
   customerSignedContent,
   defaultSecurityPolicy,
   errorCategoryOf,
-  isMpayError,
   parseDetachedConsent,
 } from '@mpay/protocol';
 import { HOTP, Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import { type FakeCustody, startFakeCustody } from '../custody/fake-custody.test-helper.ts';
 import {
   customerId,
@@ -55,16 +55,6 @@ beforeAll(async () => {
   bank = await generateEncryptionKeyPair();
 });
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-}
-
 const protectedHeaderOf = (jwe: string) =>
   JSON.parse(Buffer.from(jwe.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 
@@ -81,7 +71,7 @@ describe('sealSecondFactor', () => {
     const plaintext = await decryptWith(jwe, [bank.privateJwk]);
     expect(JSON.parse(new TextDecoder().decode(plaintext))).toEqual(input);
     const other = await generateEncryptionKeyPair();
-    expect(await codeOf(decryptWith(jwe, [other.privateJwk]))).toBe('CRYPTO_DECRYPTION_FAILED');
+    expect(await rejectedCodeOf(decryptWith(jwe, [other.privateJwk]))).toBe('CRYPTO_DECRYPTION_FAILED');
     // Two seals of one code differ (fresh ephemeral key and IV): a sealed code says nothing about another.
     expect(await sealSecondFactor(input, bank.publicJwk)).not.toBe(jwe);
   });
@@ -135,7 +125,7 @@ describe('the authenticator (standing for the customer’s authenticator app)', 
       ],
     ] as const;
     for (const [jwe, key, party] of refused) {
-      expect(await codeOf(openAuthenticator(jwe, key, party))).toBe('CRYPTO_DECRYPTION_FAILED');
+      expect(await rejectedCodeOf(openAuthenticator(jwe, key, party))).toBe('CRYPTO_DECRYPTION_FAILED');
     }
   });
 });
@@ -162,11 +152,13 @@ describe('the bank key in the keystore', () => {
     await unwrapKeystore(structuredClone(keystore), exportKey);
     const attacker = await generateEncryptionKeyPair();
     const swapped = { ...keystore, bankEncryptionJwk: attacker.publicJwk };
-    expect(await codeOf(unwrapKeystore(swapped, exportKey))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(unwrapKeystore(swapped, exportKey))).toBe('CRYPTO_KEY_INVALID');
     const { bankEncryptionJwk: _, ...dropped } = keystore;
-    expect(await codeOf(unwrapKeystore(dropped as WalletKeystoreData, exportKey))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(unwrapKeystore(dropped as WalletKeystoreData, exportKey))).toBe(
+      'CRYPTO_KEY_INVALID',
+    );
     const signingKey = { ...keystore, bankEncryptionJwk: keys.signing.publicJwk };
-    expect(await codeOf(unwrapKeystore(signingKey, exportKey))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(unwrapKeystore(signingKey, exportKey))).toBe('CRYPTO_KEY_INVALID');
   });
 });
 
@@ -281,7 +273,7 @@ describe('Wallet.confirm at the large level', () => {
     await session.unlock(pin);
     const request = await largeRequest(session);
     const sent = confirmations.length;
-    expect(await codeOf(session.confirm(request, pin))).toBe('SECOND_FACTOR_REQUIRED');
+    expect(await rejectedCodeOf(session.confirm(request, pin))).toBe('SECOND_FACTOR_REQUIRED');
     expect(confirmations).toHaveLength(sent);
   });
 
@@ -357,7 +349,7 @@ describe('Wallet.confirm at the large level', () => {
     await session.unlock(pin);
     answerMode = 'wrong-key';
     const request = await largeRequest(session);
-    const code = await codeOf(session.confirm(request, pin, { secondFactorCode: '359152' }));
+    const code = await rejectedCodeOf(session.confirm(request, pin, { secondFactorCode: '359152' }));
     answerMode = 'ignores';
     expect(code).toBe('RECEIPT_UNVERIFIED');
   });

@@ -3,9 +3,10 @@ import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type GeneratedKeyPair, generateSigningKeyPair, issueKeyCertificate } from '@mpay/envelope';
-import { emvCrcOf, isMpayError, parseTillCode } from '@mpay/protocol';
+import { emvCrcOf, parseTillCode } from '@mpay/protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import { createTillQr, type TillClaim, tillClaimOf } from '../merchant/till.ts';
 import { merchantId, type Parties, parties } from '../payment-request/fixture.test-helper.ts';
 import type { PaymentRequestView } from '../payment-request/verify.ts';
@@ -124,16 +125,6 @@ const till = {
   },
 };
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-  return 'accepted';
-}
-
 /** The payload with its amount text replaced and the CRC made right again: what a forger can do. */
 function withAmount(payload: string, from: string, to: string): string {
   const tlv = (text: string) => `54${String(text.length).padStart(2, '0')}${text}`;
@@ -202,7 +193,7 @@ describe('createTillQr and readTillQr', () => {
     for (const amount of ['1.25', '125.00', '12.51']) {
       const altered = withAmount(qr.payload, '12.50', amount);
       expect(parseTillCode(altered).amount).not.toEqual({ currency: 'EUR', minor: 12_50n });
-      expect(await codeOf(readTillQr(altered, context())), amount).toBe('QR_SIGNATURE_INVALID');
+      expect(await rejectedCodeOf(readTillQr(altered, context())), amount).toBe('QR_SIGNATURE_INVALID');
     }
   });
 
@@ -210,7 +201,7 @@ describe('createTillQr and readTillQr', () => {
     const qr = await createTillQr(till, { amount: { currency: 'EUR', minor: 12_50n } });
     const last = qr.payload.at(-1)!;
     const bad = `${qr.payload.slice(0, -1)}${last === '0' ? '1' : '0'}`;
-    expect(await codeOf(readTillQr(bad, context()))).toBe('QR_CRC_INVALID');
+    expect(await rejectedCodeOf(readTillQr(bad, context()))).toBe('QR_CRC_INVALID');
     expect(requests).toEqual([]);
   });
 
@@ -220,7 +211,7 @@ describe('createTillQr and readTillQr', () => {
       { merchantId, signingKey: stranger.privateJwk },
       { amount: { currency: 'EUR', minor: 12_50n } },
     );
-    expect(await codeOf(readTillQr(forged.payload, context()))).toBe('QR_SIGNATURE_INVALID');
+    expect(await rejectedCodeOf(readTillQr(forged.payload, context()))).toBe('QR_SIGNATURE_INVALID');
     // The merchant's certificate is for another subject, or signed by someone who is not the FSP.
     for (const certificate of [
       await certificateFor('other@merchant.ybank', setup.merchantKeys.signing),
@@ -228,20 +219,20 @@ describe('createTillQr and readTillQr', () => {
     ]) {
       await register(merchantId, setup.merchantKeys.signing, certificate);
       const qr = await createTillQr(till, { amount: { currency: 'EUR', minor: 12_50n } });
-      expect(await codeOf(readTillQr(qr.payload, context()))).toBe('QR_SIGNATURE_INVALID');
+      expect(await rejectedCodeOf(readTillQr(qr.payload, context()))).toBe('QR_SIGNATURE_INVALID');
     }
     // A merchant the FSP does not know, or an answer that is not the FSP's registry entry.
     registry.clear();
     const unknown = await createTillQr(till, { amount: { currency: 'EUR', minor: 12_50n } });
-    expect(await codeOf(readTillQr(unknown.payload, context()))).toBe('QR_SIGNATURE_INVALID');
+    expect(await rejectedCodeOf(readTillQr(unknown.payload, context()))).toBe('QR_SIGNATURE_INVALID');
     registry.set(merchantId, {
       status: 200,
       body: { id: merchantId, kind: 'person', displayName: 'x', certificate: 'y' },
     });
-    expect(await codeOf(readTillQr(unknown.payload, context()))).toBe('QR_SIGNATURE_INVALID');
+    expect(await rejectedCodeOf(readTillQr(unknown.payload, context()))).toBe('QR_SIGNATURE_INVALID');
     // The FSP down is not a forgery: retry later.
     registry.set(merchantId, { status: 503, body: { error: { code: 'SERVICE_UNAVAILABLE' } } });
-    expect(await codeOf(readTillQr(unknown.payload, context()))).toBe('SERVICE_UNAVAILABLE');
+    expect(await rejectedCodeOf(readTillQr(unknown.payload, context()))).toBe('SERVICE_UNAVAILABLE');
   });
 
   it('refuses an expired code (QR_EXPIRED) and one valid for too long (QR_INVALID)', async () => {
@@ -250,26 +241,30 @@ describe('createTillQr and readTillQr', () => {
       { amount: { currency: 'EUR', minor: 12_50n }, expiresInSeconds: 60 },
       new Date(Date.now() - 10 * 60_000),
     );
-    expect(await codeOf(readTillQr(old.payload, context()))).toBe('QR_EXPIRED');
+    expect(await rejectedCodeOf(readTillQr(old.payload, context()))).toBe('QR_EXPIRED');
     const future = await createTillQr(
       till,
       { amount: { currency: 'EUR', minor: 12_50n }, expiresInSeconds: 900 },
       new Date(Date.now() + 10 * 60_000),
     );
-    expect(await codeOf(readTillQr(future.payload, context()))).toBe('QR_INVALID');
+    expect(await rejectedCodeOf(readTillQr(future.payload, context()))).toBe('QR_INVALID');
     expect(requests).toEqual([]);
   });
 
   it('refuses till inputs it cannot encode', async () => {
     for (const expiresInSeconds of [0, -1, 1.5, 901]) {
       expect(
-        await codeOf(createTillQr(till, { amount: { currency: 'EUR', minor: 1n }, expiresInSeconds })),
+        await rejectedCodeOf(
+          createTillQr(till, { amount: { currency: 'EUR', minor: 1n }, expiresInSeconds }),
+        ),
       ).toBe('QR_INVALID');
     }
     expect(
-      await codeOf(createTillQr(till, { amount: { currency: 'EUR', minor: 1n }, city: 'x'.repeat(16) })),
+      await rejectedCodeOf(
+        createTillQr(till, { amount: { currency: 'EUR', minor: 1n }, city: 'x'.repeat(16) }),
+      ),
     ).toBe('QR_INVALID');
-    expect(await codeOf(createTillQr(till, { amount: { currency: 'EUR', minor: 0n } }))).toBe(
+    expect(await rejectedCodeOf(createTillQr(till, { amount: { currency: 'EUR', minor: 0n } }))).toBe(
       'AMOUNT_INVALID',
     );
   });
@@ -295,7 +290,7 @@ describe('createTillQr and readTillQr', () => {
           fc.pre(characters[position] !== replacement);
           const changed = [...characters];
           changed[position] = replacement;
-          const code = await codeOf(readTillQr(changed.join(''), context()));
+          const code = await rejectedCodeOf(readTillQr(changed.join(''), context()));
           expect(refusals, `${position}: ${JSON.stringify(replacement)} → ${code}`).toContain(code);
         },
       ),
@@ -315,7 +310,7 @@ describe('createTillQr and readTillQr', () => {
           const changed = [...body];
           changed[position] = replacement;
           const text = `${changed.join('')}6304`;
-          const code = await codeOf(readTillQr(`${text}${emvCrcOf(text)}`, context()));
+          const code = await rejectedCodeOf(readTillQr(`${text}${emvCrcOf(text)}`, context()));
           expect(['QR_INVALID', 'QR_SIGNATURE_INVALID', 'QR_UNSUPPORTED', 'QR_EXPIRED']).toContain(code);
         },
       ),
@@ -336,7 +331,7 @@ describe('claimTill', () => {
 
     requests = [];
     const handMade: TillOffer = { ...offer, amount: { currency: 'EUR', minor: 1n } };
-    const refused = await codeOf(
+    const refused = await rejectedCodeOf(
       claimTill(handMade, { ...context(), partyId: customerId, key: device.privateJwk }),
     );
     expect(refused).toBe('QR_SIGNATURE_INVALID');
@@ -384,8 +379,10 @@ describe('matching the till’s payment request to the offer', () => {
     const other = view({ paymentId: crypto.randomUUID() });
     expect(await awaitTillRequest(stream(other, view()), offer)).toEqual(view());
     const wrong = view({ amount: { currency: 'EUR', value: '99.00', minor: 99_00n } });
-    expect(await codeOf(awaitTillRequest(stream(other, wrong, view()), offer))).toBe('TRADE_CLAIM_MISMATCH');
-    expect(await codeOf(awaitTillRequest(stream(other), offer))).toBe('SERVICE_UNAVAILABLE');
+    expect(await rejectedCodeOf(awaitTillRequest(stream(other, wrong, view()), offer))).toBe(
+      'TRADE_CLAIM_MISMATCH',
+    );
+    expect(await rejectedCodeOf(awaitTillRequest(stream(other), offer))).toBe('SERVICE_UNAVAILABLE');
   });
 });
 

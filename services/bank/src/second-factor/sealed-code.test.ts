@@ -8,9 +8,9 @@ import {
   generateEncryptionKeyPair,
   generateSigningKeyPair,
 } from '@mpay/envelope';
-import { isMpayError } from '@mpay/protocol';
 import { sealSecondFactor } from '@mpay/sdk';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import { openSecondFactor, secondFactorContentType } from './sealed-code.ts';
 
 // The wallet seals (@mpay/sdk sealSecondFactor), the customer's bank opens
@@ -22,15 +22,6 @@ const input = () => ({ code: '492039', transactionId: randomUUID(), payerId: 'jo
 beforeAll(async () => {
   bank = await generateEncryptionKeyPair();
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    return isMpayError(error) ? error.code : `not an MpayError: ${String(error)}`;
-  }
-}
 
 /** A JWE to the bank's key with the right content type but any plaintext: what a forger with the public key can make. */
 function sealRaw(plaintext: string, contentType = secondFactorContentType): Promise<string> {
@@ -54,15 +45,16 @@ describe('a sealed one-time code', () => {
   it('opens under no other key, and a changed byte anywhere fails, saying nothing more', async () => {
     const jwe = await sealSecondFactor(input(), bank.publicJwk);
     const other = await generateEncryptionKeyPair();
-    expect(await codeOf(openSecondFactor(jwe, other.privateJwk))).toBe('SECOND_FACTOR_INVALID');
+    expect(await rejectedCodeOf(openSecondFactor(jwe, other.privateJwk))).toBe('SECOND_FACTOR_INVALID');
     const segments = jwe.split('.');
     for (const index of [0, 2, 3, 4]) {
       const bytes = decodeBase64url(segments[index]!)!;
       bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
       const tampered = segments.map((segment, at) => (at === index ? encodeBase64url(bytes) : segment));
-      expect(await codeOf(openSecondFactor(tampered.join('.'), bank.privateJwk)), `segment ${index}`).toBe(
-        'SECOND_FACTOR_INVALID',
-      );
+      expect(
+        await rejectedCodeOf(openSecondFactor(tampered.join('.'), bank.privateJwk)),
+        `segment ${index}`,
+      ).toBe('SECOND_FACTOR_INVALID');
     }
   });
 
@@ -81,7 +73,7 @@ describe('a sealed one-time code', () => {
       undefined,
     ];
     for (const value of notACode) {
-      expect(await codeOf(openSecondFactor(value, bank.privateJwk)), String(value).slice(0, 40)).toBe(
+      expect(await rejectedCodeOf(openSecondFactor(value, bank.privateJwk)), String(value).slice(0, 40)).toBe(
         'SECOND_FACTOR_INVALID',
       );
     }
@@ -107,26 +99,26 @@ describe('a sealed one-time code', () => {
     ];
     for (const content of contents) {
       const jwe = await sealRaw(JSON.stringify(content));
-      expect(await codeOf(openSecondFactor(jwe, bank.privateJwk)), JSON.stringify(content)).toBe(
+      expect(await rejectedCodeOf(openSecondFactor(jwe, bank.privateJwk)), JSON.stringify(content)).toBe(
         'SECOND_FACTOR_INVALID',
       );
     }
-    expect(await codeOf(openSecondFactor(await sealRaw('{"code":'), bank.privateJwk))).toBe(
+    expect(await rejectedCodeOf(openSecondFactor(await sealRaw('{"code":'), bank.privateJwk))).toBe(
       'SECOND_FACTOR_INVALID',
     );
   });
 
   it('is sealed by the wallet only from a well-formed code, to an encryption key', async () => {
-    expect(await codeOf(sealSecondFactor({ ...input(), code: '12 34 56' }, bank.publicJwk))).toBe(
+    expect(await rejectedCodeOf(sealSecondFactor({ ...input(), code: '12 34 56' }, bank.publicJwk))).toBe(
       'SECOND_FACTOR_INVALID',
     );
-    expect(await codeOf(sealSecondFactor({ ...input(), transactionId: 'x' }, bank.publicJwk))).toBe(
+    expect(await rejectedCodeOf(sealSecondFactor({ ...input(), transactionId: 'x' }, bank.publicJwk))).toBe(
       'REQUEST_INVALID',
     );
     expect(
-      await codeOf(sealSecondFactor({ ...input(), payerId: 'Nobody@person.xbank' }, bank.publicJwk)),
+      await rejectedCodeOf(sealSecondFactor({ ...input(), payerId: 'Nobody@person.xbank' }, bank.publicJwk)),
     ).toBe('REQUEST_INVALID');
     const signing = await generateSigningKeyPair();
-    expect(await codeOf(sealSecondFactor(input(), signing.publicJwk))).toBe('CRYPTO_KEY_INVALID');
+    expect(await rejectedCodeOf(sealSecondFactor(input(), signing.publicJwk))).toBe('CRYPTO_KEY_INVALID');
   });
 });

@@ -1,6 +1,6 @@
-import { isMpayError } from '@mpay/protocol';
 import { type Database, type Sql, testBackend } from '@mpay/storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import { openGatewayDatabase } from '../test-helpers.ts';
 import {
   claimIdempotencyKey,
@@ -36,10 +36,6 @@ async function answerOnce(
 async function keysStored(database: Database): Promise<string[]> {
   const { rows } = await database.query<{ key: string }>('SELECT key FROM idempotency_keys ORDER BY key');
   return rows.map((row) => row.key);
-}
-
-function codeOf(error: unknown): string {
-  return isMpayError(error) ? error.code : String(error);
 }
 
 describe('Idempotency-Key claims', () => {
@@ -83,10 +79,12 @@ describe('Idempotency-Key claims', () => {
   it('refuses the same key for another request with IDEMPOTENCY_KEY_REUSED, and keeps the first answer', async () => {
     await answerOnce(database, claimOf('order-1'), async () => ({ statusCode: 201, body: { n: 1 } }));
     const other = claimOf('order-1', '{"amount":"99.00"}');
-    const refused = await answerOnce(database, other, async () => ({
-      statusCode: 201,
-      body: { n: 2 },
-    })).catch(codeOf);
+    const refused = await rejectedCodeOf(
+      answerOnce(database, other, async () => ({
+        statusCode: 201,
+        body: { n: 2 },
+      })),
+    );
     expect(refused).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(
       await answerOnce(database, claimOf('order-1'), async () => ({ statusCode: 500, body: {} })),
@@ -135,9 +133,9 @@ describe('Idempotency-Key claims', () => {
       'INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4)',
       ['shop@merchant.xbank', 'order-1', claimOf('order-1').requestHash, t0.toISOString()],
     );
-    const answer = await database
-      .transaction((sql) => claimIdempotencyKey(sql, claimOf('order-1'), t0))
-      .catch(codeOf);
+    const answer = await rejectedCodeOf(
+      database.transaction((sql) => claimIdempotencyKey(sql, claimOf('order-1'), t0)),
+    );
     expect(answer).toBe('IDEMPOTENCY_REQUEST_IN_PROGRESS');
   });
 

@@ -1,6 +1,6 @@
 import { generateSigningKeyPair } from '@mpay/envelope';
-import { isMpayError } from '@mpay/protocol';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { codeOfError } from '../../../../test/support/code-of.ts';
 import {
   addBank,
   closedPortUrl,
@@ -25,10 +25,6 @@ import {
   verifyCustomerRegistration,
 } from './bindings.ts';
 import { findParty } from './parties.ts';
-
-function codeOf(error: unknown): string {
-  return isMpayError(error) ? error.code : error instanceof Error ? error.message : String(error);
-}
 
 describe('key bindings at the FSP', () => {
   let gateway: TestGateway;
@@ -175,23 +171,23 @@ describe('key bindings at the FSP', () => {
       expect((await activeBindingOf(gateway.database, phone.id, t0)).deviceId).toBe('phone');
       expect(await activeBindingByKid(gateway.database, tablet.signing.kid, t0)).toBeUndefined();
       await revokeBinding(gateway.database, 'xbank', phone.serialNumber, t0);
-      expect(await activeBindingOf(gateway.database, phone.id, t0).catch(codeOf)).toBe('KEY_UNKNOWN');
+      expect(await activeBindingOf(gateway.database, phone.id, t0).catch(codeOfError)).toBe('KEY_UNKNOWN');
     });
 
     it('revokes a binding once, at its own bank only', async () => {
       const dave = await enrolCustomer(gateway.database, xbank, 'dave');
       expect(
-        await revokeBinding(gateway.database, 'ybank', dave.serialNumber, gateway.now()).catch(codeOf),
+        await revokeBinding(gateway.database, 'ybank', dave.serialNumber, gateway.now()).catch(codeOfError),
       ).toBe('NOT_FOUND');
       expect((await activeBindingOf(gateway.database, dave.id, gateway.now())).serialNumber).toBe(
         dave.serialNumber,
       );
       await revokeBinding(gateway.database, 'xbank', dave.serialNumber, gateway.now());
       expect(
-        await revokeBinding(gateway.database, 'xbank', dave.serialNumber, gateway.now()).catch(codeOf),
+        await revokeBinding(gateway.database, 'xbank', dave.serialNumber, gateway.now()).catch(codeOfError),
       ).toBe('NOT_FOUND');
       expect(
-        await revokeBinding(gateway.database, 'xbank', 'kb-nonexistent', gateway.now()).catch(codeOf),
+        await revokeBinding(gateway.database, 'xbank', 'kb-nonexistent', gateway.now()).catch(codeOfError),
       ).toBe('NOT_FOUND');
     });
 
@@ -205,10 +201,10 @@ describe('key bindings at the FSP', () => {
         (await activeBindingOf(gateway.database, erin.id, new Date((seconds + 99) * 1000))).serialNumber,
       ).toBe(erin.serialNumber);
       expect(
-        await activeBindingOf(gateway.database, erin.id, new Date((seconds + 100) * 1000)).catch(codeOf),
+        await activeBindingOf(gateway.database, erin.id, new Date((seconds + 100) * 1000)).catch(codeOfError),
       ).toBe('KEY_UNKNOWN');
       expect(
-        await activeBindingOf(gateway.database, erin.id, new Date((seconds - 101) * 1000)).catch(codeOf),
+        await activeBindingOf(gateway.database, erin.id, new Date((seconds - 101) * 1000)).catch(codeOfError),
       ).toBe('KEY_UNKNOWN');
     });
 
@@ -225,7 +221,7 @@ describe('key bindings at the FSP', () => {
         gateway.database,
         await verifiedCustomer(ybank, atYbank.binding, 'frank'),
         gateway.now(),
-      ).catch(codeOf);
+      ).catch(codeOfError);
       expect(refused).toBe('CRYPTO_KEY_INVALID');
       // The first binding keeps its key.
       expect((await activeBindingByKid(gateway.database, frank.signing.kid, gateway.now()))?.partyId).toBe(
@@ -262,13 +258,13 @@ describe('key bindings at the FSP', () => {
       const issued = await issueTestBinding(xbank, { subject: 'heidi@person.xbank' });
       for (const status of ['revoked', 'expired']) {
         statusEndpoint.answer = () => ({ status: 200, json: { serial: issued.serialNumber, status } });
-        expect(await verify(issued.binding).catch(codeOf)).toBe('KEY_BINDING_REVOKED');
+        expect(await verify(issued.binding).catch(codeOfError)).toBe('KEY_BINDING_REVOKED');
       }
       statusEndpoint.answer = () => ({ status: 404, json: { error: { code: 'NOT_FOUND' } } });
-      expect(await verify(issued.binding).then(() => 'accepted', codeOf)).not.toBe('accepted');
+      expect(await verify(issued.binding).then(() => 'accepted', codeOfError)).not.toBe('accepted');
       const down = await addBank(gateway.database, 'downbank', await closedPortUrl());
       const atDownBank = await issueTestBinding(down, { subject: 'heidi@person.downbank' });
-      expect(await verify(atDownBank.binding).catch(codeOf)).toBe('BANK_UNAVAILABLE');
+      expect(await verify(atDownBank.binding).catch(codeOfError)).toBe('BANK_UNAVAILABLE');
     });
 
     it('refuses, before asking the bank anything, every binding that does not verify on its face', async () => {
@@ -333,7 +329,7 @@ describe('key bindings at the FSP', () => {
         ],
       ];
       for (const [name, binding, code, displayName] of cases) {
-        expect([name, await verify(await binding, displayName).catch(codeOf)]).toEqual([name, code]);
+        expect([name, await verify(await binding, displayName).catch(codeOfError)]).toEqual([name, code]);
       }
       expect(statusEndpoint.requests).toEqual([]);
     });

@@ -1,6 +1,6 @@
 import { type GeneratedKeyPair, generateEncryptionKeyPair, generateSigningKeyPair } from '@mpay/envelope';
-import { isMpayError } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOfError } from '../../../../test/support/code-of.ts';
 import {
   addBank,
   enrolCustomer,
@@ -15,10 +15,6 @@ import { type KeyLookup, partyEncryptionKey, partySigningKeyResolver } from './k
 import { registerMerchant } from './register.ts';
 
 const day = 86_400_000;
-
-function codeOf(error: unknown): string {
-  return isMpayError(error) ? error.code : error instanceof Error ? error.message : String(error);
-}
 
 describe('partySigningKeyResolver', () => {
   let gateway: TestGateway;
@@ -57,7 +53,7 @@ describe('partySigningKeyResolver', () => {
     const header = { alg: 'ES256', kid, typ: 'mpay+jws' } as const;
     return Promise.resolve()
       .then(() => partySigningKeyResolver(lookup, partyId, owner)(kid, header))
-      .catch(codeOf);
+      .catch(codeOfError);
   }
 
   it("resolves a customer's key by its bank's binding and a merchant's by the FSP's certificate, for that party only", async () => {
@@ -100,7 +96,7 @@ describe('partySigningKeyResolver', () => {
     expect(await resolve(lookupAt(gateway.now()), shop.signing.kid, shop.id)).toBe('KEY_UNKNOWN');
     expect(await resolve(lookupAt(gateway.now()), shop.signing.kid)).toBe('KEY_UNKNOWN');
     expect(
-      await partyEncryptionKey(lookupAt(gateway.now()), { id: shop.id, kind: 'merchant' }).catch(codeOf),
+      await partyEncryptionKey(lookupAt(gateway.now()), { id: shop.id, kind: 'merchant' }).catch(codeOfError),
     ).toBe('KEY_UNKNOWN');
   });
 

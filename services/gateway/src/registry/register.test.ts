@@ -1,14 +1,10 @@
 import { generateEncryptionKeyPair, generateSigningKeyPair, verifyKeyCertificate } from '@mpay/envelope';
-import { isMpayError } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOfError } from '../../../../test/support/code-of.ts';
 import { addBank, openTestGateway, type TestGateway } from '../test-helpers.ts';
 import { certificateBySigningKid, revokeCertificate } from './certificates.ts';
 import { findParty } from './parties.ts';
 import { type MerchantRegistration, registerMerchant } from './register.ts';
-
-function codeOf(error: unknown): string {
-  return isMpayError(error) ? error.code : error instanceof Error ? error.message : String(error);
-}
 
 describe('registerMerchant', () => {
   let gateway: TestGateway;
@@ -118,7 +114,7 @@ describe('registerMerchant', () => {
     const input = await registration('deli');
     const first = await register(input);
     for (const displayName of ['Deli \u202eileD', 'Deli\u0007', 'De\u2066li\u2069', 'Deli\u200bDeli']) {
-      expect([displayName, await register({ ...input, displayName }).catch(codeOf)]).toEqual([
+      expect([displayName, await register({ ...input, displayName }).catch(codeOfError)]).toEqual([
         displayName,
         'REQUEST_INVALID',
       ]);
@@ -127,7 +123,7 @@ describe('registerMerchant', () => {
     const kid = String((input.signingJwk as { kid: string }).kid);
     expect((await certificateBySigningKid(gateway.database, kid))?.certificate).toBe(first.certificate);
     const fresh = await registration('cheese');
-    expect(await register({ ...fresh, displayName: 'Cheese \u202eeseehC' }).catch(codeOf)).toBe(
+    expect(await register({ ...fresh, displayName: 'Cheese \u202eeseehC' }).catch(codeOfError)).toBe(
       'REQUEST_INVALID',
     );
     expect(await findParty(gateway.database, fresh.id)).toBeUndefined();
@@ -139,7 +135,7 @@ describe('registerMerchant', () => {
     const refused = await register({
       ...(await registration('copycat')),
       signingJwk: input.signingJwk,
-    }).catch(codeOf);
+    }).catch(codeOfError);
     expect(refused).toBe('CRYPTO_KEY_INVALID');
     expect(await findParty(gateway.database, 'copycat@merchant.ybank')).toBeUndefined();
     const certificate = await certificateBySigningKid(
@@ -155,7 +151,7 @@ describe('registerMerchant', () => {
     const kid = String((input.signingJwk as { kid: string }).kid);
     const certificate = await certificateBySigningKid(gateway.database, kid);
     await revokeCertificate(gateway.database, certificate?.serialNumber ?? '', 'key compromised');
-    expect(await register(input).catch(codeOf)).toBe('CRYPTO_KEY_INVALID');
+    expect(await register(input).catch(codeOfError)).toBe('CRYPTO_KEY_INVALID');
   });
 
   it('refuses malformed registrations before storing anything', async () => {
@@ -173,20 +169,20 @@ describe('registerMerchant', () => {
         ...(await registration(`m${cases.findIndex((entry) => entry[0] === name)}`)),
         ...change,
       };
-      expect([name, await register(input).catch(codeOf)]).toEqual([name, code]);
+      expect([name, await register(input).catch(codeOfError)]).toEqual([name, code]);
       expect(await findParty(gateway.database, input.id)).toBeUndefined();
     }
     const keys = await registration('swapped');
     expect(
       await register({ ...keys, signingJwk: keys.encryptionJwk, encryptionJwk: keys.signingJwk }).catch(
-        codeOf,
+        codeOfError,
       ),
     ).toBe('CRYPTO_KEY_INVALID');
     expect(await findParty(gateway.database, 'swapped@merchant.ybank')).toBeUndefined();
     const privateKey = (await generateSigningKeyPair()).privateJwk;
     const leaky = await register({ ...(await registration('leaky')), signingJwk: privateKey }).then(
       () => 'registered',
-      codeOf,
+      codeOfError,
     );
     expect(leaky).not.toBe('registered');
     expect(await findParty(gateway.database, 'leaky@merchant.ybank')).toBeUndefined();
@@ -209,7 +205,7 @@ describe('registerAlias', () => {
       .transaction((sql) => registerAlias(sql, '+38970999888', 'nobody.yet@person.xbank'))
       .then(
         () => 'registered',
-        (error: unknown) => codeOf(error),
+        (error: unknown) => codeOfError(error),
       );
     expect(outcome).toBe('PARTY_UNKNOWN');
   });

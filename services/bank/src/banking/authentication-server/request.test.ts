@@ -1,6 +1,7 @@
 import { encryptDirect, signPayload } from '@mpay/envelope';
-import { type BankingRequest, isMpayError, MpayError } from '@mpay/protocol';
+import { type BankingRequest, MpayError } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rejectedCodeOf } from '../../../../../test/support/code-of.ts';
 import { errorCodeOf, startTestBank, type TestBank } from '../../test-helpers.ts';
 import { answerBankingRequest, type BankingRequestExecutor } from './answer.ts';
 import {
@@ -72,16 +73,6 @@ function revoke(serial: string) {
 }
 
 /** The MpayError code `work` throws. */
-async function codeOf(work: Promise<unknown>): Promise<string> {
-  try {
-    await work;
-  } catch (error) {
-    if (isMpayError(error)) return error.code;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
-
 /** The request opened as the route opens it. */
 async function opened(device: TestBankingDevice, session: TestBankingSession, request = balance) {
   const sealed = await sealTestBankingRequest(bank, device, session, request);
@@ -129,7 +120,9 @@ describe('a request in its session', () => {
       reference: 'rent',
     };
     const sealed = await sealTestBankingRequest(bank, device, session, transfer);
-    expect(await codeOf(answerBankingRequest(context, sealed.body, refusing))).toBe('INSUFFICIENT_FUNDS');
+    expect(await rejectedCodeOf(answerBankingRequest(context, sealed.body, refusing))).toBe(
+      'INSUFFICIENT_FUNDS',
+    );
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({
       requestId: sealed.requestId,
@@ -147,8 +140,10 @@ describe('a request in its session', () => {
     const resigned = await sealTestBankingRequest(bank, device, session, transfer, {
       requestId: sealed.requestId,
     });
-    expect(await codeOf(answerBankingRequest(context, resigned.body, refusing))).toBe('INSUFFICIENT_FUNDS');
-    expect(await codeOf(answerBankingRequest(context, sealed.body, refusing))).toBe(
+    expect(await rejectedCodeOf(answerBankingRequest(context, resigned.body, refusing))).toBe(
+      'INSUFFICIENT_FUNDS',
+    );
+    expect(await rejectedCodeOf(answerBankingRequest(context, sealed.body, refusing))).toBe(
       'BANKING_REQUEST_REPLAYED',
     );
     expect(seen).toHaveLength(1);
@@ -181,7 +176,7 @@ describe('a replayed request', () => {
     const first = await answerBankingRequest(context, sealed.body, counting);
     const firstRow = await requestRow(sealed.requestId);
     // A copy of it, byte for byte: nothing. Signed again by the device: its recorded answer.
-    expect(await codeOf(answerBankingRequest(context, sealed.body, counting))).toBe(
+    expect(await rejectedCodeOf(answerBankingRequest(context, sealed.body, counting))).toBe(
       'BANKING_REQUEST_REPLAYED',
     );
     const resealed = await sealTestBankingRequest(bank, device, session, balance, {
@@ -237,7 +232,7 @@ describe('a replayed request', () => {
     const request = await opened(device, session);
     await claimBankingRequest(context, request, bank.now());
     const sameNonce = { ...request, requestId: crypto.randomUUID() };
-    expect(await codeOf(claimBankingRequest(context, sameNonce, bank.now()))).toBe(
+    expect(await rejectedCodeOf(claimBankingRequest(context, sameNonce, bank.now()))).toBe(
       'BANKING_REQUEST_REPLAYED',
     );
   });
@@ -364,7 +359,9 @@ describe('time', () => {
     const context = testBankingContext(bank);
     const request = await openBankingRequest(context, sealed.body, bank.now());
     bank.advanceSeconds(5 + 60);
-    expect(await codeOf(claimBankingRequest(context, request, bank.now()))).toBe('BANKING_REQUEST_EXPIRED');
+    expect(await rejectedCodeOf(claimBankingRequest(context, request, bank.now()))).toBe(
+      'BANKING_REQUEST_EXPIRED',
+    );
     expect(await requestRow(request.requestId)).toBeUndefined();
   });
 
@@ -401,7 +398,9 @@ describe('time', () => {
     const context = testBankingContext(bank);
     const request = await opened(device, session);
     bank.advanceSeconds(context.banking.limits.sessionIdleSeconds);
-    expect(await codeOf(claimBankingRequest(context, request, bank.now()))).toBe('BANKING_SESSION_INVALID');
+    expect(await rejectedCodeOf(claimBankingRequest(context, request, bank.now()))).toBe(
+      'BANKING_SESSION_INVALID',
+    );
   });
 });
 
@@ -468,10 +467,12 @@ describe('sessions and bindings', () => {
     const context = testBankingContext(bank);
     const request = await opened(device, session);
     expect((await revoke(device.key.serial)).status).toBe(201);
-    expect(await codeOf(claimBankingRequest(context, request, bank.now()))).toBe('BANKING_REQUEST_INVALID');
+    expect(await rejectedCodeOf(claimBankingRequest(context, request, bank.now()))).toBe(
+      'BANKING_REQUEST_INVALID',
+    );
     expect(await requestRow(request.requestId)).toBeUndefined();
     // And a request opened after the revocation does not open (the session itself is left to the KMS to close).
-    expect(await codeOf(opened(device, session))).toBe('BANKING_REQUEST_INVALID');
+    expect(await rejectedCodeOf(opened(device, session))).toBe('BANKING_REQUEST_INVALID');
   });
 
   it('a key revoked after the claim is refused by lockSessionBinding in the money request’s transaction', async () => {
@@ -485,7 +486,9 @@ describe('sessions and bindings', () => {
     expect(bound.serial).toBe(device.key.serial);
     expect((await revoke(device.key.serial)).status).toBe(201);
     expect(
-      await codeOf(bank.database.transaction((sql) => lockSessionBinding(sql, context, request, bank.now()))),
+      await rejectedCodeOf(
+        bank.database.transaction((sql) => lockSessionBinding(sql, context, request, bank.now())),
+      ),
     ).toBe('BANKING_REQUEST_INVALID');
   });
 });
@@ -530,7 +533,9 @@ describe('logout', () => {
     await claimBankingRequest(context, request, bank.now());
     expect((await sendTestBankingRequest(bank, device, session, { kind: 'logout' })).answer.status).toBe(200);
     expect(
-      await codeOf(bank.database.transaction((sql) => lockSessionBinding(sql, context, request, bank.now()))),
+      await rejectedCodeOf(
+        bank.database.transaction((sql) => lockSessionBinding(sql, context, request, bank.now())),
+      ),
     ).toBe('BANKING_SESSION_INVALID');
   });
 
@@ -543,7 +548,9 @@ describe('logout', () => {
       closeSessionsOfSerial(sql, device.key.serial, 'device revoked: lost', bank.now()),
     );
     expect(
-      await codeOf(bank.database.transaction((sql) => lockSessionBinding(sql, context, request, bank.now()))),
+      await rejectedCodeOf(
+        bank.database.transaction((sql) => lockSessionBinding(sql, context, request, bank.now())),
+      ),
     ).toBe('BANKING_SESSION_INVALID');
   });
 });

@@ -1,5 +1,5 @@
-import { isMpayError } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOfError } from '../../../../../test/support/code-of.ts';
 import { BindingRejected, boundKeyOfSerial } from '../../macro/device.ts';
 import { startTestBank, type TestBank } from '../../test-helpers.ts';
 import type { BankingContext } from '../context.ts';
@@ -23,10 +23,6 @@ async function revocationOf(bank: TestBank, serial: string) {
   return rows[0] === undefined
     ? undefined
     : { ...rows[0], revoked_at: new Date(rows[0].revoked_at).toISOString() };
-}
-
-function codeOf(error: unknown): string | undefined {
-  return isMpayError(error) ? error.code : undefined;
 }
 
 describe('the devices and revoke_device requests', () => {
@@ -178,7 +174,7 @@ describe('the devices and revoke_device requests', () => {
         await openedRequest(bank, context, phone, { kind: 'revoke_device', serial, reason: 'lost' }),
         bank.now(),
       ).catch((caught: unknown) => caught);
-      expect(codeOf(error)).toBe('BANKING_DEVICE_UNKNOWN');
+      expect(codeOfError(error)).toBe('BANKING_DEVICE_UNKNOWN');
     }
     expect(await revocationOf(bank, stranger.key.serial)).toBeUndefined();
     expect((await sessionState(bank, stranger.sessionId)).state).toBe('active');
@@ -198,7 +194,7 @@ describe('the devices and revoke_device requests', () => {
       (await bank.call('POST', `/key-bindings/${phone.key.serial}/revocation`, { reason: 'lost' })).status,
     ).toBe(201);
     const error = await revokeDevice(context, opened, bank.now()).catch((caught: unknown) => caught);
-    expect(codeOf(error)).toBe('BANKING_REQUEST_INVALID');
+    expect(codeOfError(error)).toBe('BANKING_REQUEST_INVALID');
     expect(await revocationOf(bank, tablet.key.serial)).toBeUndefined();
   });
 });

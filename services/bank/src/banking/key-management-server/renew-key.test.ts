@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type GeneratedKeyPair, type PublicJwk, verifyKeyBinding } from '@mpay/envelope';
-import { type BankingRequest, isMpayError } from '@mpay/protocol';
+import type { BankingRequest } from '@mpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOfError } from '../../../../../test/support/code-of.ts';
 import { BindingRejected, boundKeyOfKid, boundKeyOfSerial } from '../../macro/device.ts';
 import { startTestBank, type TestBank } from '../../test-helpers.ts';
 import type { BankingContext } from '../context.ts';
@@ -17,10 +18,6 @@ import {
 } from './fixture.test-helper.ts';
 import { issueRenewalNotice } from './renewal-notices.ts';
 import { listRenewalNotices, renewKey, revokeDevice } from './requests.ts';
-
-function codeOf(error: unknown): string | undefined {
-  return isMpayError(error) ? error.code : undefined;
-}
 
 function renewRequest(
   noticeId: string,
@@ -76,7 +73,7 @@ describe('the renew_key request (SA2pMP §4.3)', () => {
   }
 
   async function refusal(device: BankingDevice, request: BankingRequest): Promise<string | undefined> {
-    return codeOf(await renew(device, request).catch((error: unknown) => error));
+    return codeOfError(await renew(device, request).catch((error: unknown) => error));
   }
 
   it('renews the key signed by the old one: a new binding, the old revoked, the notice completed', async () => {
@@ -161,7 +158,7 @@ describe('the renew_key request (SA2pMP §4.3)', () => {
       }),
       bank.now(),
     ).catch((error: unknown) => error);
-    expect(codeOf(oldRevoke)).toBe('BANKING_REQUEST_INVALID');
+    expect(codeOfError(oldRevoke)).toBe('BANKING_REQUEST_INVALID');
     // The completed notice cannot be answered again, not even with fresh keys.
     expect(await refusal(device, renewRequest(noticeId, await renewalKeys(bank, partyId, noticeId)))).toBe(
       'BANKING_RENEWAL_INVALID',
@@ -273,7 +270,7 @@ describe('the renew_key request (SA2pMP §4.3)', () => {
       (await bank.call('POST', `/key-bindings/${device.key.serial}/revocation`, { reason: 'lost' })).status,
     ).toBe(201);
     const error = await renewKey(context, opened, bank.now()).catch((caught: unknown) => caught);
-    expect(codeOf(error)).toBe('BANKING_REQUEST_INVALID');
+    expect(codeOfError(error)).toBe('BANKING_REQUEST_INVALID');
     expect(await noticeRow(bank, noticeId)).toEqual({ state: 'sent', renewed_serial: null });
   });
 });
