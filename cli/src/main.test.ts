@@ -44,6 +44,10 @@ describe('arguments a command does not take', () => {
       [['dispute', 'p-1', 'p-2'], 'unexpected argument p-2'],
       [['mail', '--jsn'], 'unknown flag --jsn'],
       [['demo', '--level'], '--level needs a value'],
+      [['up', '-data', '/tmp/x'], 'unknown flag -data (flags start with --)'],
+      [['audit', '-verbose'], 'unknown flag -verbose (flags start with --)'],
+      [['dispute', 'pay\u001b[2J', 'x'], 'unexpected argument x'],
+      [['up', '--da\u001bta'], 'unknown flag --da\uFFFDta'],
     ] as const) {
       const result = await run(...argv);
       expect(result.status, argv.join(' ')).toBe(2);

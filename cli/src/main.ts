@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { isMpayError } from '@mpay/protocol';
 import { runDemo } from './commands/demo.ts';
 import { type Deployment, dataDirOf, readJson } from './commands/deployment.ts';
-import { type CommandIo, parseFlags, processIo } from './commands/io.ts';
+import { type CommandIo, parseFlags, printable, processIo } from './commands/io.ts';
 import { runUp } from './commands/up.ts';
 import { trustDeploymentCa } from './platform/tls.ts';
 
@@ -102,10 +102,12 @@ export function argumentProblem(command: string, args: readonly string[]): strin
     const arg = args[index] ?? '';
     if (!arg.startsWith('-')) {
       words += 1;
-      if (words > accepted.words) return `unexpected argument ${arg}`;
+      if (words > accepted.words) return `unexpected argument ${printable(arg)}`;
       continue;
     }
-    const [name = '', inline] = arg.replace(/^--?/, '').split('=', 2) as [string, string | undefined];
+    // Flags have two dashes (parseFlags reads no other): `-data` would be a word there.
+    if (!arg.startsWith('--')) return `unknown flag ${printable(arg)} (flags start with --)`;
+    const [name = '', inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     if (accepted.values.includes(name)) {
       if (inline !== undefined) {
         if (inline === '') return `--${name} needs a value`;
@@ -120,7 +122,7 @@ export function argumentProblem(command: string, args: readonly string[]): strin
       if (inline !== undefined) return `--${name} takes no value`;
       continue;
     }
-    return `unknown flag ${arg.split('=', 1)[0]}`;
+    return `unknown flag ${printable(arg.split('=', 1)[0] ?? arg)}`;
   }
   return undefined;
 }

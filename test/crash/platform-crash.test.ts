@@ -45,8 +45,9 @@ const paymentsMax = 30;
 const lanes = 3;
 /**
  * Customers paying, round robin: the demo customer and customers this test enrols at xbank. The gateway
- * lets a customer receive 10 payment requests a minute (`mpay up` has no way to change it), so one
- * customer alone would turn most of the run into waiting out 429s.
+ * lets a customer receive 10 payment requests a minute by default (the test runs `mpay up` as an
+ * operator would, without a <data>/gateway-limits.json), so one customer alone would turn most of the
+ * run into waiting out 429s.
  */
 const customerCount = 4;
 const openingMinor = 1_000_00n;

@@ -45,3 +45,12 @@ export async function serveUntilStopSignal(io: CommandIo, stop: () => Promise<vo
   io.stdout('mpay: stopping …\n');
   await stop();
 }
+
+// Text from elsewhere (a message, a mail, an argument) is printed without its escape sequences.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const terminalControls = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** `text` with every terminal control character but tab and newline replaced by U+FFFD. */
+export function printable(text: string): string {
+  return text.replace(terminalControls, '\uFFFD');
+}

@@ -90,7 +90,7 @@ describe('mpay mail', () => {
     expect((await run('mail', 'nobody@person.xbank', '--json')).stdout.trim()).toBe('[]');
     const two = await run('mail', 'a@b', 'c@d');
     expect(two.status).toBe(2);
-    expect(two.stderr).toMatch(/^usage: mpay mail/);
+    expect(two.stderr).toMatch(/^mpay mail: unexpected argument c@d\n\nUsage:\n {2}mpay mail \[ADDRESS\]/);
   });
 
   it('reads the same folder from another process', async () => {

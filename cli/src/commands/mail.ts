@@ -1,19 +1,11 @@
 import { join } from 'node:path';
 import { openMailbox, type StoredMail } from '@mpay/mail';
 import { dataDirOf } from './deployment.ts';
-import type { CommandIo } from './io.ts';
+import { type CommandIo, printable } from './io.ts';
 
 /** Where the platform's embedded mail server keeps its mailboxes: `<data>/mail`. */
 export function mailDirOf(dataDir: string): string {
   return join(dataDir, 'mail');
-}
-
-// Mail comes from anyone who can reach the server: no escape sequence of it reaches the terminal.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-const terminalControls = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-
-function printable(text: string): string {
-  return text.replace(terminalControls, '\uFFFD');
 }
 
 function describeMail(mail: StoredMail): string {

@@ -96,7 +96,9 @@ describe('mpay sms', () => {
     expect((await run('sms', '+38970000000', '--json')).stdout.trim()).toBe('[]');
     const two = await run('sms', '+38970123456', '+38971000001');
     expect(two.status).toBe(2);
-    expect(two.stderr).toMatch(/^usage: mpay sms/);
+    expect(two.stderr).toMatch(
+      /^mpay sms: unexpected argument \+38971000001\n\nUsage:\n {2}mpay sms \[MSISDN\]/,
+    );
     const national = await run('sms', '070123456\u001b[2J');
     expect(national.status).toBe(2);
     expect(national.stderr).toMatch(/^mpay sms: 070123456\uFFFD\[2J is not an MSISDN in E\.164 form/);

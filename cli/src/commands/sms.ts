@@ -2,19 +2,11 @@ import { join } from 'node:path';
 import { isMsisdn } from '@mpay/protocol';
 import { openSmsInbox, type StoredSms } from '@mpay/sms';
 import { dataDirOf } from './deployment.ts';
-import type { CommandIo } from './io.ts';
+import { type CommandIo, printable } from './io.ts';
 
 /** Where the platform's embedded SMS gateway keeps its inboxes: `<data>/sms`. */
 export function smsDirOf(dataDir: string): string {
   return join(dataDir, 'sms');
-}
-
-// A message comes from whoever holds the gateway's token: no escape sequence of it reaches the terminal.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-const terminalControls = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-
-function printable(text: string): string {
-  return text.replace(terminalControls, '\uFFFD');
 }
 
 /**

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { MpayError } from '@mpay/protocol';
 import { fetchFspTrust, MerchantClient } from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
@@ -48,6 +50,9 @@ describe('<data>/gateway-limits.json', () => {
       ['{"paymentRequestsPerCustomerMax": 1.5}', /paymentRequestsPerCustomerMax must be an integer/],
       ['{"paymentRequestsPerCustomerMax": "30"}', /paymentRequestsPerCustomerMax must be a number/],
       ['{"paymentsPerMinute": 30}', /unknown limit paymentsPerMinute/],
+      ['{"__proto__": {"paymentRequestsPerCustomerMax": 1}}', /__proto__ must be a number/],
+      ['{"constructor": 30}', /unknown limit constructor/],
+      ['{"paymentRequestsPerCustomerMax": 1e400}', /paymentRequestsPerCustomerMax must be an integer/],
       ['[30]', /must be one object of limits/],
       ['null', /must be one object of limits/],
       ['{"paymentRequestsPerCustomerMax": 30', /is not JSON/],
@@ -63,6 +68,27 @@ describe('<data>/gateway-limits.json', () => {
       expect((thrown as MpayError).detail, text).toMatch(reason);
       expect((thrown as MpayError).detail, text).toContain('/srv/mpay/gateway-limits.json');
     }
+  });
+
+  it('reads a file an editor saved with a byte-order mark', async () => {
+    await write('\uFEFF{"paymentRequestsPerCustomerMax": 30}');
+    expect(await readGatewayLimitsFile(dataDir)).toEqual({ paymentRequestsPerCustomerMax: 30 });
+  });
+
+  it('refuses a folder or a FIFO in its place at once, without waiting on it', async () => {
+    const path = join(dataDir, gatewayLimitsFileName);
+    await rm(path, { force: true });
+    await mkdir(path);
+    await expect(readGatewayLimitsFile(dataDir)).rejects.toMatchObject({
+      code: 'CONFIGURATION_INVALID',
+      detail: `${path}: is not a regular file`,
+    });
+    await rm(path, { recursive: true });
+    await promisify(execFile)('mkfifo', [path]);
+    await expect(readGatewayLimitsFile(dataDir)).rejects.toMatchObject({
+      detail: `${path}: is not a regular file`,
+    });
+    await rm(path);
   });
 
   it('refuses a file longer than 64 KiB without reading it all', async () => {

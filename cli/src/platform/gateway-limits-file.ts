@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGatewayLimits, type GatewayLimits } from '@mpay/gateway';
@@ -8,7 +9,9 @@ import { MpayError } from '@mpay/protocol';
  * (`{"paymentRequestsPerCustomerMax": 30}`), each by the name and in the
  * bounds of `services/gateway/src/limits.ts`; the others keep their defaults.
  * Optional: `mpay up` does not write it. Read at every start of the gateway
- * (`mpay up`, each gateway process of `mpay up --processes`); a file that is
+ * (`mpay up`, each gateway process of `mpay up --processes`): an edit takes
+ * effect at the next start, and under `--processes` a wrong file written
+ * while it runs keeps a restarted gateway down until it is mended; a file that is
  * not such an object, names an unknown limit or a value out of bounds stops
  * the start (CONFIGURATION_INVALID naming the file and the limit).
  */
@@ -24,12 +27,14 @@ function invalid(path: string, reason: string): MpayError {
 async function readText(path: string): Promise<string | undefined> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
-    handle = await open(path, 'r');
+    // Non-blocking: a FIFO put there must not hold the start; it is refused below.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw invalid(path, `cannot be read (${(error as Error).message})`);
   }
   try {
+    if (!(await handle.stat()).isFile()) throw invalid(path, 'is not a regular file');
     const buffer = Buffer.alloc(gatewayLimitsFileBytesMax + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     if (bytesRead > gatewayLimitsFileBytesMax)
@@ -52,7 +57,8 @@ export async function readGatewayLimitsFile(dataDir: string): Promise<Partial<Ga
 export function parseGatewayLimitsText(text: string, where: string): Partial<GatewayLimits> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    // A byte-order mark some editors write is not part of the JSON.
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
     throw invalid(where, 'is not JSON');
   }

@@ -512,7 +512,13 @@ export class ProcessPlatform {
       running.on('message', onMessage);
       running.once('exit', onExit);
       const message: BenchServiceMessage = { type: 'bench', id, request };
-      running.send(message);
+      try {
+        running.send(message, (error) => {
+          if (error) settle(error);
+        });
+      } catch (error) {
+        settle(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 

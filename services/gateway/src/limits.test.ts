@@ -16,6 +16,14 @@ describe('gateway limits', () => {
     expect(() => createGatewayLimits({ outboxBackoffBaseMs: 5_000, outboxBackoffMaxMs: 1_000 })).toThrow(
       /outboxBackoffBaseMs/,
     );
+    // A lease shorter than a call it covers: the row would be claimed again while still being delivered.
+    expect(() => createGatewayLimits({ outboxLeaseMs: 10_000 })).toThrow(
+      'gateway limits: outboxLeaseMs (10000) must exceed bankTimeoutMs and webhookTimeoutMs (10000)',
+    );
+    expect(() => createGatewayLimits({ outboxLeaseMs: 20_000, webhookTimeoutMs: 30_000 })).toThrow(
+      /outboxLeaseMs \(20000\) must exceed/,
+    );
+    expect(createGatewayLimits({ outboxLeaseMs: 10_001 }).outboxLeaseMs).toBe(10_001);
   });
 
   it('takes a valid override', () => {

@@ -142,5 +142,13 @@ export function createGatewayLimits(options: Partial<GatewayLimits> = {}): Gatew
   if (limits.outboxBackoffBaseMs > limits.outboxBackoffMaxMs) {
     throw new Error('gateway limits: outboxBackoffBaseMs must not exceed outboxBackoffMaxMs');
   }
+  // A delivery must end within its lease: one still waiting for its bank or webhook when the lease runs
+  // out is claimed again by another worker, and both deliver.
+  const slowestCallMs = Math.max(limits.bankTimeoutMs, limits.webhookTimeoutMs);
+  if (limits.outboxLeaseMs <= slowestCallMs) {
+    throw new Error(
+      `gateway limits: outboxLeaseMs (${limits.outboxLeaseMs}) must exceed bankTimeoutMs and webhookTimeoutMs (${slowestCallMs})`,
+    );
+  }
   return Object.freeze(limits);
 }

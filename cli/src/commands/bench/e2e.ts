@@ -720,7 +720,16 @@ async function openProcessesTarget(
     await dropData();
     throw error;
   }
-  const found = await runningTarget(dataDir, undefined);
+  let found: Awaited<ReturnType<typeof runningTarget>>;
+  let databaseCpu: DatabaseCpu;
+  try {
+    found = await runningTarget(dataDir, undefined);
+    databaseCpu = await databaseCpuOf(databaseUrl);
+  } catch (error) {
+    await platform.close();
+    await dropData();
+    throw error;
+  }
   if ('refusal' in found) {
     await platform.close();
     await dropData();
@@ -736,7 +745,7 @@ async function openProcessesTarget(
     },
     // Every service process and this one (its mail and SMS servers, the supervisor), not the driver.
     serverCpu: (driverPid) => processTreeCpuMs(process.pid, driverPid),
-    databaseCpu: await databaseCpuOf(databaseUrl),
+    databaseCpu,
     counting: () =>
       processesCounting({
         names: platformProcessNames,
@@ -924,7 +933,7 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       io.stderr(`bench e2e: ${report.failures} payment(s) failed: ${report.failureSamples.join('; ')}\n`);
     if (report.failureSamples.some((sample) => sample.includes('RATE_LIMITED')) && !target.inProcess)
       io.stderr(
-        'bench e2e: the running platform rate-limited payments (its gateway limits apply: `mpay up` allows 10 payment requests per customer a minute)\n',
+        "bench e2e: the running platform rate-limited payments (its gateway limits apply: `mpay up` allows 10 payment requests per customer a minute unless <data>/gateway-limits.json raises paymentRequestsPerCustomerMax; --processes starts a platform with the bench's limits)\n",
       );
     if (!audited.ok) io.stderr('bench e2e: the audit FAILED\n');
     return report.failures === 0 && audited.ok && payments > 0 ? 0 : 1;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
 import { createCustodyService } from '../service.ts';
 import { custodyStartOptions } from '../start-options.test-helper.ts';
-import { queueEffect } from './outbox.ts';
+import { queueEffect, runOutboxRound } from './outbox.ts';
 
 /** An FSP that holds every request until released: a delivery under way when custody is killed. */
 async function heldFsp() {
@@ -63,19 +63,28 @@ describe("custody's outbox leases (a restarted instance takes back what its kill
       const next = await startOutboxLeases(database, 'custody', service.context.clock());
       expect(next.released).toBe(1);
       expect((await read()).rows).toEqual([{ lease_owner: null, due: true }]);
+      // The next start claims it and asks the FSP in turn (held too).
+      const nextRound = runOutboxRound({ ...service.context, outboxLeaseOwner: next.bootId });
+      await waitFor(() => fsp.held.length === 2, {
+        deadlineMs: requestDeadlineMs,
+        what: 'the FSP asked again',
+      });
+      expect((await read()).rows).toEqual([{ lease_owner: next.bootId, due: false }]);
       // The FSP answers the first start's request at last, with a failure: that start no longer holds
-      // the row, so its failed attempt is not counted and the row stays due for the next start.
+      // the row, so its failed attempt is not counted and the next start's lease stands.
       fsp.held
         .shift()
         ?.writeHead(503, { 'content-type': 'application/json' })
         .end('{"error":{"code":"SERVICE_UNAVAILABLE"}}');
       await round;
+      expect((await read()).rows).toEqual([{ lease_owner: next.bootId, due: false }]);
+      const attempts = () =>
+        database.query<{ attempts: number; last_error: string | null }>(
+          'SELECT attempts::int AS attempts, last_error FROM outbox',
+        );
+      expect((await attempts()).rows).toEqual([{ attempts: 0, last_error: null }]);
       await fsp.close();
-      expect((await read()).rows).toEqual([{ lease_owner: null, due: true }]);
-      const attempts = await database.query<{ attempts: number; delivered: boolean }>(
-        'SELECT attempts::int AS attempts, delivered_at IS NOT NULL AS delivered FROM outbox',
-      );
-      expect(attempts.rows).toEqual([{ attempts: 0, delivered: false }]);
+      await nextRound;
     } finally {
       await service.close();
       await database.close();

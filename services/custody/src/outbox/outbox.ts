@@ -178,7 +178,7 @@ async function deliver(context: CustodyContext, row: EffectRow): Promise<void> {
   await context.database.query(
     `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4,
        lease_owner = NULLIF(lease_owner, $5::uuid)
-     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
+     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
     [
       row.id,
       attempts,

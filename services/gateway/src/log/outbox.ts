@@ -91,7 +91,9 @@ export async function advanceLogEntry(
     index = logged.index;
     await sql.query(
       `WITH entry AS (UPDATE log_entries SET log_index = $2 WHERE payment_id = $1 RETURNING 1)
-         UPDATE outbox SET next_attempt_at = $4, lease_owner = NULLIF(lease_owner, $5::uuid) WHERE id = $3`,
+         UPDATE outbox SET next_attempt_at = $4, lease_owner = NULLIF(lease_owner, $5::uuid)
+         WHERE id = $3 AND lease_owner IS NOT DISTINCT FROM
+           (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
       [paymentId, index.toString(), outboxRow.id, outboxRow.recheckAt.toISOString(), outboxRow.leaseOwner],
     );
     return 'submitted';

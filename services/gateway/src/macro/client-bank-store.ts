@@ -92,7 +92,7 @@ export async function markClientBankRequestFailed(
   await sql.query(
     `UPDATE macro_client_bank_requests SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3,
        request_lease_owner = NULLIF(request_lease_owner, $4::uuid)
-     WHERE session_id = $1 AND sent_at IS NULL AND request_lease_owner IS NOT DISTINCT FROM $4::uuid`,
+     WHERE session_id = $1 AND sent_at IS NULL AND request_lease_owner IS NOT DISTINCT FROM (SELECT boot_id FROM outbox_instances WHERE boot_id = $4::uuid)`,
     [sessionId, error.slice(0, 200), nextAttemptAt.toISOString(), leaseOwner ?? null],
   );
 }
@@ -175,7 +175,7 @@ export async function rescheduleOutcomeCheck(
     `UPDATE macro_client_bank_requests
      SET outcome_checks = outcome_checks + 1, last_error = $2, next_check_at = $3,
        check_lease_owner = NULLIF(check_lease_owner, $4::uuid)
-     WHERE session_id = $1 AND outcome_at IS NULL AND check_lease_owner IS NOT DISTINCT FROM $4::uuid`,
+     WHERE session_id = $1 AND outcome_at IS NULL AND check_lease_owner IS NOT DISTINCT FROM (SELECT boot_id FROM outbox_instances WHERE boot_id = $4::uuid)`,
     [sessionId, reason.slice(0, 200), nextCheckAt.toISOString(), leaseOwner ?? null],
   );
 }

@@ -135,9 +135,12 @@ export async function deliverRegistrationMail(
     await mailer.send(queued.mail);
   } catch (error) {
     if (!isMpayError(error, 'MAIL_REJECTED') && !isMpayError(error, 'REQUEST_INVALID')) throw error;
+    // Only by the start that holds the row (deliver.ts markFailed): another may have sent it since.
     await context.database.query(
-      `UPDATE outbox SET abandoned_at = $2, attempts = attempts + 1, last_error = $3, payload = $4 WHERE id = $1`,
-      [row.id, now.toISOString(), error.code, erased(queued)],
+      `UPDATE outbox SET abandoned_at = $2, attempts = attempts + 1, last_error = $3, payload = $4
+       WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM
+         (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
+      [row.id, now.toISOString(), error.code, erased(queued), context.outboxLeaseOwner ?? null],
     );
     context.log.warn(
       { outboxId: row.id, clientId: queued.clientId, code: error.code },

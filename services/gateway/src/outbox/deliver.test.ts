@@ -280,6 +280,17 @@ describe('the outbox', () => {
     expect(await rowNow(row)).toEqual(delivered);
   });
 
+  it('a start whose name a later start took still counts its failures on the rows it claimed (no owner stamped)', async () => {
+    const replaced = await startOutboxLeases(gateway.database, 'gateway', gateway.now());
+    await startOutboxLeases(gateway.database, 'gateway', gateway.now());
+    const row = await webhookRow();
+    hook.answer = () => ({ status: 500, json: { error: 'down' } });
+    expect(await runOutboxRound({ ...gateway.context, outboxLeaseOwner: replaced.bootId })).toBe(1);
+    // Counted and backed off, as any failure: not retried at every lease, never abandoned.
+    expect(await rowNow(row)).toMatchObject({ attempts: 1, deliveredAt: null, abandonedAt: null });
+    expect((await rowNow(row)).lastError).not.toBeNull();
+  });
+
   it('refuses an instance name that is not a plain lowercase name (CONFIGURATION_INVALID)', async () => {
     for (const name of ['', 'Gateway', 'gateway 2', 'x'.repeat(64), 'gateway;drop'])
       await expect(startOutboxLeases(gateway.database, name, gateway.now())).rejects.toMatchObject({

@@ -88,7 +88,7 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
       const updated = await sql.query(
         `UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4,
            lease_owner = NULLIF(lease_owner, $5::uuid)
-         WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
+         WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
         [row.id, now.toISOString(), attempts, error, context.outboxLeaseOwner ?? null],
       );
       // A mail given up on must not keep the mPIN it carries.
@@ -106,7 +106,7 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
   await context.database.query(
     `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4,
        lease_owner = NULLIF(lease_owner, $5::uuid)
-     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
+     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
     [row.id, attempts, error.slice(0, 200), next.toISOString(), context.outboxLeaseOwner ?? null],
   );
 }
@@ -115,7 +115,7 @@ async function markFailed(context: GatewayContext, row: OutboxRow, error: string
 async function deferAttempt(context: GatewayContext, row: OutboxRow, at: Date): Promise<void> {
   await context.database.query(
     `UPDATE outbox SET next_attempt_at = $2, lease_owner = NULLIF(lease_owner, $3::uuid)
-     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $3::uuid`,
+     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM (SELECT boot_id FROM outbox_instances WHERE boot_id = $3::uuid)`,
     [row.id, at.toISOString(), context.outboxLeaseOwner ?? null],
   );
 }

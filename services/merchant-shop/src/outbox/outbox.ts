@@ -109,7 +109,7 @@ export async function markFailed(
     const updated = await context.database.query(
       `UPDATE outbox SET abandoned_at = $2, attempts = $3, last_error = $4,
          lease_owner = NULLIF(lease_owner, $5::uuid)
-       WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
+       WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
       [row.id, now.toISOString(), attempts, error.slice(0, 200), context.outboxLeaseOwner ?? null],
     );
     if (updated.rowCount !== 1) return;
@@ -123,7 +123,7 @@ export async function markFailed(
   await context.database.query(
     `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = $4,
        lease_owner = NULLIF(lease_owner, $5::uuid)
-     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5::uuid`,
+     WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
     [row.id, attempts, error.slice(0, 200), next.toISOString(), context.outboxLeaseOwner ?? null],
   );
 }
