@@ -16,22 +16,40 @@ async function run(...argv: string[]) {
 }
 
 describe('mpay COMMAND --help', () => {
-  it("prints the command's own usage and starts nothing", async () => {
-    const up = await run('up', '--help');
-    expect(up.status).toBe(0);
-    expect(up.stdout).toContain('mpay up [--data DIR] [--verbose]');
-    expect(up.stdout).toContain('mpay up --processes');
-    expect(up.stdout).toContain('[--no-tls]');
-    expect(up.stdout).not.toContain('mpay demo');
-    const demo = await run('demo', 'macro', '-h');
-    expect(demo.status).toBe(0);
-    expect(demo.stdout).toContain('mpay demo macro --fail secret|balance|expiry|tries');
-    expect(demo.stdout).not.toContain('mpay up');
+  it("prints the command's own usage and runs nothing", async () => {
+    // Through main with commands that would only fail here should --help ever be missed (`up` would start a platform).
+    const audit = await run('audit', '--help');
+    expect(audit).toMatchObject({ status: 0, stderr: '' });
+    expect(audit.stdout).toMatch(/^Usage:\n {2}mpay audit \[--data DIR\]/);
+    expect(audit.stdout).not.toContain('mpay up');
+    const settlement = await run('settlement', '--book', '-h');
+    expect(settlement.status).toBe(0);
+    expect(settlement.stdout).toContain('mpay settlement [--book] [--json]');
+  });
+
+  it("holds each command's lines, continuations included, and no other command's", () => {
+    const up = usageOf('up');
+    expect(up).toContain('mpay up [--data DIR] [--verbose]');
+    expect(up).toContain('mpay up --processes');
+    expect(up).toContain('[--no-tls]');
+    expect(up).not.toContain('mpay demo');
+    const demo = usageOf('demo');
+    expect(demo).toContain('mpay demo macro --fail secret|balance|expiry|tries');
+    expect(demo).not.toContain('mpay up');
   });
 });
 
 describe('arguments a command does not take', () => {
-  it('are refused with exit 2 and the reason, before anything starts', async () => {
+  it('are refused by main with exit 2, the reason and the usage, before anything starts', async () => {
+    // A command whose run would only fail (no deployment here) should the check ever let it through.
+    const result = await run('audit', '--json');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^mpay audit: unknown flag --json\n\nUsage:\n {2}mpay audit/);
+    expect(result.stdout).toBe('');
+  });
+
+  it('each with its reason', () => {
+    // Checked without running main: a check that let one through would start a platform or a demo.
     for (const [argv, reason] of [
       [['up', '--daat', '/tmp/x'], 'unknown flag --daat'],
       [['up', '--data'], '--data needs a value'],
@@ -44,16 +62,18 @@ describe('arguments a command does not take', () => {
       [['dispute', 'p-1', 'p-2'], 'unexpected argument p-2'],
       [['mail', '--jsn'], 'unknown flag --jsn'],
       [['demo', '--level'], '--level needs a value'],
+      [['demo', '--trace'], '--trace is not a flag of `mpay demo`'],
+      [['demo', '--fail', 'secret'], '--fail is not a flag of `mpay demo`'],
+      [['demo', 'banking', '--level', 'large'], '--level is not a flag of `mpay demo banking`'],
+      [['demo', '--data', 'macro', 'macro', '--custody'], '--custody is not a flag of `mpay demo macro`'],
+      [['demo', '--custody', '--m-trade'], '--custody and --m-trade are two demos: name one'],
       [['up', '-data', '/tmp/x'], 'unknown flag -data (flags start with --)'],
       [['audit', '-verbose'], 'unknown flag -verbose (flags start with --)'],
       [['dispute', 'pay\u001b[2J', 'x'], 'unexpected argument x'],
       [['up', '--da\u001bta'], 'unknown flag --da\uFFFDta'],
     ] as const) {
-      const result = await run(...argv);
-      expect(result.status, argv.join(' ')).toBe(2);
-      expect(result.stderr, argv.join(' ')).toContain(`mpay ${argv[0]}: ${reason}`);
-      expect(result.stderr).toContain('Usage:');
-      expect(result.stdout).toBe('');
+      const [command, ...rest] = argv;
+      expect(argumentProblem(command, rest), argv.join(' ')).toBe(reason);
     }
   });
 
@@ -63,6 +83,8 @@ describe('arguments a command does not take', () => {
     expect(argumentProblem('up', ['--gateways', '2'])).toBeUndefined();
     expect(argumentProblem('demo', ['macro', '--fail', 'secret', '--trace'])).toBeUndefined();
     expect(argumentProblem('demo', ['--custody', '--out', 'evidence', '--level', 'large'])).toBeUndefined();
+    expect(argumentProblem('demo', ['--out', 'macro', '--m-trade'])).toBeUndefined();
+    expect(argumentProblem('demo', ['banking', '--data', '/srv/mpay'])).toBeUndefined();
     expect(argumentProblem('settlement', ['--book', '--json'])).toBeUndefined();
     expect(argumentProblem('dispute', ['pay_1', '--out', 'dispute.json'])).toBeUndefined();
     expect(argumentProblem('mail', ['client@example.org', '--json'])).toBeUndefined();

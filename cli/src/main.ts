@@ -124,7 +124,34 @@ export function argumentProblem(command: string, args: readonly string[]): strin
     }
     return `unknown flag ${printable(arg.split('=', 1)[0] ?? arg)}`;
   }
+  return command === 'demo' ? demoArgumentProblem(args) : undefined;
+}
+
+/** The flags each demo reads (`mpay demo`, `mpay demo macro`, `mpay demo banking`); --data for all. */
+const demoFlags: Readonly<Record<string, readonly string[]>> = {
+  payment: ['out', 'level', 'custody', 'm-trade'],
+  macro: ['fail', 'trace'],
+  banking: [],
+};
+
+/** A flag of one demo given to another (`mpay demo --trace`): refused, not ignored. */
+function demoArgumentProblem(args: readonly string[]): string | undefined {
+  const kind = args.find((arg, index) => !arg.startsWith('-') && !isFlagValue(args, index)) ?? 'payment';
+  const own = demoFlags[kind];
+  if (own === undefined) return undefined;
+  const names = args.filter((arg) => arg.startsWith('--')).map((arg) => arg.slice(2).split('=', 1)[0] ?? '');
+  const foreign = names.find((name) => name !== 'data' && !own.includes(name));
+  if (foreign !== undefined)
+    return `--${foreign} is not a flag of ${kind === 'payment' ? '`mpay demo`' : `\`mpay demo ${kind}\``}`;
+  if (names.includes('custody') && names.includes('m-trade'))
+    return '--custody and --m-trade are two demos: name one';
   return undefined;
+}
+
+/** Whether the word at `index` is the value of the value flag before it (`--out DIR`). */
+function isFlagValue(args: readonly string[], index: number): boolean {
+  const before = args[index - 1];
+  return before !== undefined && ['--data', '--out', '--level', '--fail'].includes(before);
 }
 
 /** The lines of the usage that describe `command` (its first line and those that continue it). */

@@ -203,7 +203,9 @@ export async function runDemo(
 ): Promise<number> {
   const [kind, ...extra] = positional;
   if ((kind !== undefined && kind !== 'macro' && kind !== 'banking') || extra.length > 0) {
-    io.stderr(`mpay demo: unknown demo ${positional.join(' ')} (only \`mpay demo macro\`)\n`);
+    io.stderr(
+      `mpay demo: unknown demo ${positional.join(' ')} (\`mpay demo macro\` or \`mpay demo banking\`)\n`,
+    );
     return 2;
   }
   const macro = kind === 'macro' ? await import('./demo-macro.ts') : undefined;

@@ -24,6 +24,22 @@ function memoryIo(): CommandIo & { out: string; err: string } {
   return io;
 }
 
+type Figures = Record<string, unknown> & {
+  parties: Record<string, Record<string, number>>;
+  crypto: Record<string, unknown> & { servers: Record<string, number>; driver: Record<string, number> };
+};
+
+/** A run with --json that completed: one line of figures, no failure, exit 0. */
+async function completedRun(args: readonly string[]): Promise<Figures> {
+  const io = memoryIo();
+  const code = await runBenchE2e([...args, '--json'], io);
+  expect(io.out.trim().split('\n'), io.err).toHaveLength(1);
+  const figures = JSON.parse(io.out) as Figures;
+  expect(figures.failure_samples).toEqual([]);
+  expect(code).toBe(0);
+  return figures;
+}
+
 describe(`mpay bench e2e (${testBackend()})`, () => {
   it('--json --tls: payments end to end at concurrency 2 for 2 s over HTTPS, HTTP/2 offered (the window stays open to the first completion on a busy machine), every figure present, the audit holds', async () => {
     const io = memoryIo();
@@ -98,18 +114,10 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
   });
 
   it('--processes --tls: each service in its own process on HTTPS; each counts its own crypto and statements, the temporary data folder is removed', async () => {
-    const io = memoryIo();
     const foldersBefore = (await readdir(tmpdir())).filter((name) =>
       name.startsWith('mpay-bench-processes-'),
     );
-    const code = await runBenchE2e(
-      ['--processes', '--tls', '--concurrency', '1', '--seconds', '1', '--json'],
-      io,
-    );
-    expect(io.out.trim().split('\n'), io.err).toHaveLength(1);
-    const figures = JSON.parse(io.out) as Figures;
-    expect(figures.failure_samples).toEqual([]);
-    expect(code).toBe(0);
+    const figures = await completedRun(['--processes', '--tls', '--concurrency', '1', '--seconds', '1']);
     expect(figures).toMatchObject({
       database: testBackend(),
       servers: '7 processes, one per service',
@@ -166,11 +174,6 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
   });
 });
 
-type Figures = Record<string, unknown> & {
-  parties: Record<string, Record<string, number>>;
-  crypto: Record<string, unknown> & { servers: Record<string, number>; driver: Record<string, number> };
-};
-
 /**
  * The other profiles, each for a second at concurrency 1 (a smoke run: that
  * payments complete and every figure is there), against ONE platform started
@@ -208,15 +211,15 @@ describe(`mpay bench e2e against a running platform: ims-custody, macro, banking
   });
 
   async function smokeRun(profile: string, where: readonly string[]): Promise<Figures> {
-    const io = memoryIo();
-    const code = await runBenchE2e(
-      ['--profile', profile, ...where, '--seconds', '1', '--concurrency', '1', '--json'],
-      io,
-    );
-    expect(io.out.trim().split('\n'), io.err).toHaveLength(1);
-    const figures = JSON.parse(io.out) as Figures;
-    expect(figures.failure_samples).toEqual([]);
-    expect(code).toBe(0);
+    const figures = await completedRun([
+      '--profile',
+      profile,
+      ...where,
+      '--seconds',
+      '1',
+      '--concurrency',
+      '1',
+    ]);
     expect(figures).toMatchObject({
       profile,
       database: 'running',
