@@ -90,10 +90,21 @@ describe('arguments a command does not take', () => {
     expect(argumentProblem('mail', ['client@example.org', '--json'])).toBeUndefined();
     // The commands that check their own arguments are not checked here.
     expect(argumentProblem('bench', ['e2e', '--anything'])).toBeUndefined();
+    expect(argumentProblem('constructor', ['--anything'])).toBeUndefined();
   });
 
   it("every command's usage is found", () => {
     for (const command of ['up', 'demo', 'audit', 'settlement', 'dispute', 'mail', 'sms'])
       expect(usageOf(command), command).toMatch(new RegExp(`\\n {2}mpay ${command}\\b`));
+  });
+});
+
+describe('a command that is not one', () => {
+  it('is unknown, even when its name is an object property', async () => {
+    for (const command of ['constructor', 'toString', '__proto__']) {
+      const result = await run(command, '--help');
+      expect(result.status, command).toBe(2);
+      expect(result.stderr, command).toContain(`mpay: unknown command ${command}`);
+    }
   });
 });

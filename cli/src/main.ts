@@ -95,6 +95,7 @@ const helpFlags = new Set(['--help', '-h']);
 
 /** What is wrong with a command's arguments (one line), or undefined. */
 export function argumentProblem(command: string, args: readonly string[]): string | undefined {
+  if (!Object.hasOwn(commandArguments, command)) return undefined;
   const accepted = commandArguments[command];
   if (accepted === undefined) return undefined;
   let words = 0;
@@ -151,7 +152,7 @@ function demoArgumentProblem(args: readonly string[]): string | undefined {
 /** Whether the word at `index` is the value of the value flag before it (`--out DIR`). */
 function isFlagValue(args: readonly string[], index: number): boolean {
   const before = args[index - 1];
-  return before !== undefined && ['--data', '--out', '--level', '--fail'].includes(before);
+  return before?.startsWith('--') === true && (commandArguments.demo?.values ?? []).includes(before.slice(2));
 }
 
 /** The lines of the usage that describe `command` (its first line and those that continue it). */
@@ -170,7 +171,7 @@ export function usageOf(command: string): string {
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
-  if (command !== undefined && command in commandArguments) {
+  if (command !== undefined && Object.hasOwn(commandArguments, command)) {
     if (rest.some((arg) => helpFlags.has(arg))) {
       io.stdout(usageOf(command));
       return 0;
