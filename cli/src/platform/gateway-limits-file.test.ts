@@ -81,12 +81,12 @@ describe('<data>/gateway-limits.json', () => {
     await mkdir(path);
     await expect(readGatewayLimitsFile(dataDir)).rejects.toMatchObject({
       code: 'CONFIGURATION_INVALID',
-      detail: `${path}: is not a regular file`,
+      detail: `${path}: cannot be read (not a regular file)`,
     });
     await rm(path, { recursive: true });
     await promisify(execFile)('mkfifo', [path]);
     await expect(readGatewayLimitsFile(dataDir)).rejects.toMatchObject({
-      detail: `${path}: is not a regular file`,
+      detail: `${path}: cannot be read (not a regular file)`,
     });
     await rm(path);
   });

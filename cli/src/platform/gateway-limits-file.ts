@@ -1,7 +1,6 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGatewayLimits, type GatewayLimits } from '@mpay/gateway';
+import { readBoundedFile } from '@mpay/pki';
 import { MpayError } from '@mpay/protocol';
 
 /**
@@ -24,32 +23,12 @@ function invalid(path: string, reason: string): MpayError {
   return new MpayError('CONFIGURATION_INVALID', `${path}: ${reason}`);
 }
 
-async function readText(path: string): Promise<string | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    // Non-blocking: a FIFO put there must not hold the start; it is refused below.
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw invalid(path, `cannot be read (${(error as Error).message})`);
-  }
-  try {
-    if (!(await handle.stat()).isFile()) throw invalid(path, 'is not a regular file');
-    const buffer = Buffer.alloc(gatewayLimitsFileBytesMax + 1);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    if (bytesRead > gatewayLimitsFileBytesMax)
-      throw invalid(path, `longer than ${gatewayLimitsFileBytesMax} bytes`);
-    return buffer.toString('utf8', 0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}
-
 /** The limits the file sets, validated; undefined when there is no file. */
 export async function readGatewayLimitsFile(dataDir: string): Promise<Partial<GatewayLimits> | undefined> {
   const path = join(dataDir, gatewayLimitsFileName);
-  const text = await readText(path);
+  const text = await readBoundedFile(path, gatewayLimitsFileBytesMax);
   if (text === undefined) return undefined;
+  if (text instanceof Error) throw invalid(path, `cannot be read (${text.message})`);
   return parseGatewayLimitsText(text, path);
 }
 

@@ -1,3 +1,4 @@
+export { readBounded as readBoundedFile } from './bounded-read.ts';
 export {
   createDeploymentCa,
   defaultHosts,
