@@ -28,7 +28,7 @@ import { runOutboxRound } from './outbox/deliver.ts';
 
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
-import { expiredPaymentIds } from './payments/store.ts';
+import { expiredPaymentIds, forgetRateBuckets } from './payments/store.ts';
 import { applyEvent } from './payments/transition.ts';
 import { forgetEndedDeviceKeys } from './registry/bindings.ts';
 import { certifyMerchantNames } from './registry/certificates.ts';
@@ -136,7 +136,9 @@ const outboxRoundsPerBackgroundRoundMax = 8;
 export const gatewayIdleIntervalMaxMs = 2_000;
 /** Rows of device_certificates, and of device_streams, of ended bindings forgotten per housekeeping round. */
 const endedDeviceRowsForgottenPerRoundMax = 10_000;
-/** How often the gateway forgets expired nonces, idempotency keys, what ended device keys held and said, and stale macro state, by its clock. */
+/** Rate buckets that left every window forgotten per housekeeping round. */
+const rateBucketsForgottenPerRoundMax = 10_000;
+/** How often the gateway forgets expired nonces, idempotency keys, rate buckets, what ended device keys held and said, and stale macro state, by its clock. */
 export const gatewayHousekeepingIntervalMs = 30_000;
 
 /** One background round: what is due, and the housekeeping when asked. Returns whether it found work. */
@@ -157,6 +159,12 @@ async function backgroundRound(
     const now = context.clock();
     await forgetExpiredNonces(context.database, now, context.limits.messageAgeSecondsMax);
     await forgetIdempotencyKeys(context.database, now, context.limits.idempotencyKeptSeconds);
+    await forgetRateBuckets(
+      context.database,
+      now,
+      context.limits.rateWindowSeconds,
+      rateBucketsForgottenPerRoundMax,
+    );
     await forgetEndedDeviceKeys(context.database, now, endedDeviceRowsForgottenPerRoundMax);
     if (macro !== undefined) await forgetStaleMacroState(context.database, now, macro.limits);
   }

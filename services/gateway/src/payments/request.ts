@@ -24,13 +24,14 @@ import { materialiseEffects } from './effects.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
 import { devicePushContent } from './push.ts';
+import { rateBucketStart, rateRetryAfterSeconds } from './rate-window.ts';
 import {
   insertedPayment,
   insertPayment,
   lockCustomer,
   persistStep,
   recentPaymentsOf,
-  requestsSince,
+  requestsInWindow,
 } from './store.ts';
 import { openMessageToFsp, verifyChainSignature } from './verify.ts';
 
@@ -222,11 +223,11 @@ function checkSealedData(verified: VerifiedPaymentRequest, sealing: boolean): vo
 /** 429 with Retry-After when a merchant asks too often, or a customer is asked too often (burying a real request). */
 async function checkRates(context: GatewayContext, sql: Sql, verified: VerifiedPaymentRequest, now: Date) {
   const { rateWindowSeconds, paymentRequestsPerMerchantMax, paymentRequestsPerCustomerMax } = context.limits;
-  const since = new Date(now.getTime() - rateWindowSeconds * 1000);
-  const windows = await requestsSince(
+  const windows = await requestsInWindow(
     sql,
     { merchantId: verified.merchant.id, customerId: verified.customer.id },
-    since,
+    now,
+    rateWindowSeconds,
   );
   // The merchant's limit first, then the customer's.
   for (const [party, max] of [
@@ -235,8 +236,7 @@ async function checkRates(context: GatewayContext, sql: Sql, verified: VerifiedP
   ] as const) {
     const { count, oldest } = windows[party];
     if (count >= max) {
-      const freeAtMs = (oldest ?? now).getTime() + rateWindowSeconds * 1000;
-      const retryAfterSeconds = Math.max(1, Math.ceil((freeAtMs - now.getTime()) / 1000));
+      const retryAfterSeconds = rateRetryAfterSeconds(oldest ?? now, now, rateWindowSeconds);
       throw new MpayError('REQUEST_RATE_LIMITED', party, { retryAfterSeconds });
     }
   }
@@ -280,6 +280,7 @@ export async function requestPayment(
       payerAccount,
       expiresAt,
       now,
+      rateBucket: rateBucketStart(now, context.limits.rateWindowSeconds),
     };
     await insertPayment(sql, stored, 'merchant_request_verified');
     const payment = insertedPayment(stored, verified, 'merchant_request_verified');

@@ -23,11 +23,12 @@ import {
 import {
   expiredPaymentIds,
   findPayment,
+  forgetRateBuckets,
   insertPayment,
   listPaymentEvents,
   pendingRequestsPage,
   persistStep,
-  requestsSince,
+  requestsInWindow,
 } from './store.ts';
 
 const minute = 60_000;
@@ -73,7 +74,15 @@ describe('payment store', () => {
       await gateway.database.transaction((sql) =>
         insertPayment(
           sql,
-          { message, merchantId: shop.id, customerId: ann.id, payerAccount: ann.account, expiresAt, now },
+          {
+            message,
+            merchantId: shop.id,
+            customerId: ann.id,
+            payerAccount: ann.account,
+            expiresAt,
+            now,
+            rateBucket: now,
+          },
           'merchant_request_verified',
         ),
       );
@@ -150,6 +159,7 @@ describe('payment store', () => {
               payerAccount: ann.account,
               expiresAt: later(now, minute),
               now,
+              rateBucket: now,
             },
             'merchant_request_verified',
           ),
@@ -160,6 +170,27 @@ describe('payment store', () => {
       const payment = await findPayment(gateway.database, message.transactionId);
       expect(payment.amountMinor).toBe(12_50n);
       expect(await listPaymentEvents(gateway.database, payment.id)).toHaveLength(1);
+
+      // The statement itself counts a replay nowhere, even in a transaction that goes on after it.
+      const again = await merchantRequest(gateway.fsp.id, shop, ann, 12_50n, now);
+      const bucket = later(now, 7 * 24 * 60 * minute);
+      const stored = { merchantId: shop.id, customerId: ann.id, payerAccount: ann.account, now };
+      await gateway.database.transaction(async (sql) => {
+        for (let attempt = 0; attempt < 2; attempt += 1)
+          await insertPayment(
+            sql,
+            { ...stored, message: again, expiresAt: later(now, minute), rateBucket: bucket },
+            'merchant_request_verified',
+          ).catch(codeOf);
+      });
+      const { rows } = await gateway.database.query<{ role: string; requests: number }>(
+        'SELECT role, requests FROM request_rate_buckets WHERE bucket_start = $1 ORDER BY role',
+        [bucket.toISOString()],
+      );
+      expect(rows).toEqual([
+        { role: 'customer', requests: 1 },
+        { role: 'merchant', requests: 1 },
+      ]);
     });
 
     it('refuses a payment to a party the registry does not hold', async () => {
@@ -177,6 +208,7 @@ describe('payment store', () => {
               payerAccount: ann.account,
               expiresAt: later(now, minute),
               now,
+              rateBucket: now,
             },
             'merchant_request_verified',
           ),
@@ -418,8 +450,11 @@ describe('payment store', () => {
     });
   });
 
-  describe('requestsSince', () => {
-    it('counts the requests of a window per merchant and per customer, with the oldest of them', async () => {
+  describe('requestsInWindow', () => {
+    const window = 60;
+    const second = 1_000;
+
+    it('counts the requests of a window per merchant and per customer, with the start of the oldest bucket', async () => {
       const carol = await freshCustomer('carol');
       const dave = await freshCustomer('dave');
       const solo = await addMerchant(
@@ -427,37 +462,90 @@ describe('payment store', () => {
         xbank,
         `solo-${Math.random().toString(36).slice(2, 8)}`,
       );
-      const t0 = gateway.now();
-      await createPayment(gateway, { merchant: solo, customer: carol, at: t0 });
+      // On a bucket's start (a 60-second window counts in one-second buckets).
+      const t0 = new Date(Math.ceil(gateway.now().getTime() / second) * second + 5 * minute);
+      await createPayment(gateway, { merchant: solo, customer: carol, at: later(t0, 400) });
       await createPayment(gateway, { merchant: solo, customer: dave, at: later(t0, 10_000) });
       await createPayment(gateway, { merchant: shop, customer: carol, at: later(t0, 20_000) });
       await createPayment(gateway, { merchant: solo, customer: carol, at: later(t0, 30_000) });
 
-      const since = (parties: { merchantId: string; customerId: string }, at: Date) =>
-        requestsSince(gateway.database, parties, at);
-      expect(await since({ merchantId: solo.id, customerId: carol.id }, later(t0, -1))).toEqual({
+      const inWindow = (parties: { merchantId: string; customerId: string }, now: Date) =>
+        requestsInWindow(gateway.database, parties, now, window);
+      expect(await inWindow({ merchantId: solo.id, customerId: carol.id }, later(t0, 30_000))).toEqual({
         merchant: { count: 3, oldest: t0 },
         // A customer's count is over all merchants.
         customer: { count: 3, oldest: t0 },
       });
-      // The window is open at its start: a request made exactly at `since` is outside it.
-      expect(await since({ merchantId: solo.id, customerId: carol.id }, t0)).toEqual({
+      // A bucket counts while any of it is in the window: t0's bucket until t0 + 61 s.
+      expect(await inWindow({ merchantId: solo.id, customerId: carol.id }, later(t0, 60_999))).toEqual({
+        merchant: { count: 3, oldest: t0 },
+        customer: { count: 3, oldest: t0 },
+      });
+      expect(await inWindow({ merchantId: solo.id, customerId: carol.id }, later(t0, 61_000))).toEqual({
         merchant: { count: 2, oldest: later(t0, 10_000) },
         customer: { count: 2, oldest: later(t0, 20_000) },
       });
-      expect(await since({ merchantId: shop.id, customerId: carol.id }, later(t0, 15_000))).toEqual({
-        merchant: { count: expect.any(Number), oldest: expect.any(Date) },
-        customer: { count: 2, oldest: later(t0, 20_000) },
-      });
-      expect(await since({ merchantId: solo.id, customerId: dave.id }, later(t0, 10_000))).toEqual({
+      expect(await inWindow({ merchantId: solo.id, customerId: dave.id }, later(t0, 71_000))).toEqual({
         merchant: { count: 1, oldest: later(t0, 30_000) },
         customer: { count: 0, oldest: null },
       });
       // A party with nothing in the window: zero, no oldest, on both sides.
-      expect(await since({ merchantId: solo.id, customerId: dave.id }, later(t0, 30_000))).toEqual({
+      expect(await inWindow({ merchantId: solo.id, customerId: dave.id }, later(t0, 91_000))).toEqual({
         merchant: { count: 0, oldest: null },
         customer: { count: 0, oldest: null },
       });
+    });
+
+    it('reads buckets, not payments: many requests in one bucket are one row per party', async () => {
+      const erin = await freshCustomer('erin');
+      const busy = await addMerchant(
+        gateway.database,
+        xbank,
+        `busy-${Math.random().toString(36).slice(2, 8)}`,
+      );
+      const t0 = new Date(Math.ceil(gateway.now().getTime() / second) * second + 10 * minute);
+      for (let index = 0; index < 5; index += 1)
+        await createPayment(gateway, { merchant: busy, customer: erin, at: later(t0, index * 100) });
+      const { rows } = await gateway.database.query<{ role: string; requests: number }>(
+        'SELECT role, requests FROM request_rate_buckets WHERE party_id = ANY($1) ORDER BY role',
+        [[busy.id, erin.id]],
+      );
+      expect(rows).toEqual([
+        { role: 'customer', requests: 5 },
+        { role: 'merchant', requests: 5 },
+      ]);
+      expect(
+        await requestsInWindow(gateway.database, { merchantId: busy.id, customerId: erin.id }, t0, window),
+      ).toEqual({ merchant: { count: 5, oldest: t0 }, customer: { count: 5, oldest: t0 } });
+    });
+
+    it('forgets the buckets that have left the window, up to the limit a round', async () => {
+      const fred = await freshCustomer('fred');
+      const t0 = new Date(Math.ceil(gateway.now().getTime() / second) * second + 20 * minute);
+      for (let index = 0; index < 3; index += 1)
+        await createPayment(gateway, { merchant: shop, customer: fred, at: later(t0, index * second) });
+      const fredsBuckets = async () =>
+        (
+          await gateway.database.query<{ bucket_start: Date }>(
+            "SELECT bucket_start FROM request_rate_buckets WHERE party_id = $1 AND role = 'customer' ORDER BY bucket_start",
+            [fred.id],
+          )
+        ).rows.map((row) => new Date(row.bucket_start).getTime());
+      expect(await fredsBuckets()).toEqual([0, 1, 2].map((index) => t0.getTime() + index * second));
+      // Every bucket older than Fred's (other tests') goes; Fred's are still in the window.
+      await forgetRateBuckets(gateway.database, later(t0, 60_999), window, 10_000);
+      expect(await fredsBuckets()).toHaveLength(3);
+      const { rows } = await gateway.database.query<{ left: string }>(
+        'SELECT count(*)::text AS left FROM request_rate_buckets WHERE bucket_start < $1',
+        [t0.toISOString()],
+      );
+      expect(rows[0]?.left).toBe('0');
+      // At t0 + 62 s the first two of Fred's and of the shop's have left: with a limit of one, one goes a round.
+      const rounds: number[] = [];
+      for (let round = 0; round < 5; round += 1)
+        rounds.push(await forgetRateBuckets(gateway.database, later(t0, 62_000), window, 1));
+      expect(rounds).toEqual([1, 1, 1, 1, 0]);
+      expect(await fredsBuckets()).toEqual([t0.getTime() + 2 * second]);
     });
   });
 

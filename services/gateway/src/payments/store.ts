@@ -12,6 +12,7 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { Party } from '../registry/parties.ts';
+import { rateWindowBucketsAfter } from './rate-window.ts';
 
 /**
  * A payment as the gateway works with it: the row decoded once, its iMS
@@ -134,11 +135,14 @@ export interface NewPayment {
   readonly payerAccount: string;
   readonly expiresAt: Date;
   readonly now: Date;
+  /** The rate window's bucket the request counts in, for its merchant and its customer (rate-window.ts). */
+  readonly rateBucket: Date;
 }
 
 /**
- * Inserts a payment in the protocol's initial state with its first event, in
- * one statement; a second one with the id is a replay.
+ * Inserts a payment in the protocol's initial state with its first event, and
+ * counts the request in its merchant's and its customer's rate bucket, in one
+ * statement; a second one with the id is a replay (and is not counted).
  */
 export async function insertPayment(sql: Sql, payment: NewPayment, initial: PaymentState): Promise<void> {
   const { message } = payment;
@@ -147,7 +151,12 @@ export async function insertPayment(sql: Sql, payment: NewPayment, initial: Paym
        INSERT INTO payments (id, merchant_id, customer_id, procedure, currency, amount_minor, security_level, state,
          message, payer_account, expires_at, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (id) DO NOTHING
-       RETURNING id)
+       RETURNING id),
+     counted AS (
+       INSERT INTO request_rate_buckets (party_id, role, bucket_start, requests)
+       SELECT party.id, party.role, $15, 1
+       FROM inserted, (VALUES ($2, 'merchant'), ($3, 'customer')) AS party (id, role)
+       ON CONFLICT (party_id, role, bucket_start) DO UPDATE SET requests = request_rate_buckets.requests + 1)
      INSERT INTO payment_events (payment_id, sequence, from_state, to_state, event, step, detail, created_at)
      SELECT id, 1, NULL, $8, NULL, $13, $14, $12 FROM inserted`,
     [
@@ -165,6 +174,7 @@ export async function insertPayment(sql: Sql, payment: NewPayment, initial: Paym
       payment.now.toISOString(),
       'iMS §5 step 1',
       'merchant request verified',
+      payment.rateBucket.toISOString(),
     ],
   );
   if (inserted.rowCount === 0) throw new MpayError('MESSAGE_REPLAYED', 'transactionId');
@@ -427,42 +437,53 @@ export async function lockCustomer(sql: Sql, customerId: string): Promise<void> 
   await sql.query('SELECT id FROM parties WHERE id = $1 FOR NO KEY UPDATE', [customerId]);
 }
 
-/** How many payment requests fall in a rate window, and the oldest of them. */
+/** How many payment requests fall in a rate window, and the start of the oldest bucket counted. */
 export interface RequestsInWindow {
   readonly count: number;
   readonly oldest: Date | null;
 }
 
 /**
- * Payment requests created after `since` by a merchant and to a customer
- * (from all merchants), each with the oldest of them: the rate limits, in one
- * statement.
+ * A merchant's requests and a customer's (from all merchants) in the rate
+ * window that ends at `now`, each with the start of its oldest bucket: the
+ * rate limits, in one statement that reads at most 61 buckets per party
+ * (rate-window.ts).
  */
-export async function requestsSince(
+export async function requestsInWindow(
   sql: Sql,
   parties: { readonly merchantId: string; readonly customerId: string },
-  since: Date,
+  now: Date,
+  windowSeconds: number,
 ): Promise<{ merchant: RequestsInWindow; customer: RequestsInWindow }> {
-  const { rows } = await sql.query<{
-    merchant_count: string;
-    merchant_oldest: Date | string | null;
-    customer_count: string;
-    customer_oldest: Date | string | null;
-  }>(
-    `SELECT count(*) FILTER (WHERE merchant_id = $1)::text AS merchant_count,
-            min(created_at) FILTER (WHERE merchant_id = $1) AS merchant_oldest,
-            count(*) FILTER (WHERE customer_id = $2)::text AS customer_count,
-            min(created_at) FILTER (WHERE customer_id = $2) AS customer_oldest
-     FROM payments WHERE (merchant_id = $1 OR customer_id = $2) AND created_at > $3`,
-    [parties.merchantId, parties.customerId, since.toISOString()],
+  const { rows } = await sql.query<{ role: string; requests: string; oldest: Date | string }>(
+    `SELECT role, sum(requests)::text AS requests, min(bucket_start) AS oldest FROM request_rate_buckets
+     WHERE ((party_id = $1 AND role = 'merchant') OR (party_id = $2 AND role = 'customer')) AND bucket_start > $3
+     GROUP BY role`,
+    [parties.merchantId, parties.customerId, rateWindowBucketsAfter(now, windowSeconds).toISOString()],
   );
-  const row = rows[0];
-  const window = (count: string | undefined, oldest: Date | string | null | undefined): RequestsInWindow => ({
-    count: Number(count ?? 0),
-    oldest: oldest == null ? null : new Date(oldest),
-  });
-  return {
-    merchant: window(row?.merchant_count, row?.merchant_oldest),
-    customer: window(row?.customer_count, row?.customer_oldest),
+  const window = (role: 'merchant' | 'customer'): RequestsInWindow => {
+    const row = rows.find((candidate) => candidate.role === role);
+    return row === undefined
+      ? { count: 0, oldest: null }
+      : { count: Number(row.requests), oldest: new Date(row.oldest) };
   };
+  return { merchant: window('merchant'), customer: window('customer') };
+}
+
+/**
+ * Forgets, up to `limit`, the rate buckets that have left every window of
+ * `windowSeconds` ending at `now` or later. Returns how many.
+ */
+export async function forgetRateBuckets(
+  sql: Sql,
+  now: Date,
+  windowSeconds: number,
+  limit: number,
+): Promise<number> {
+  const deleted = await sql.query(
+    `DELETE FROM request_rate_buckets WHERE (party_id, role, bucket_start) IN (
+       SELECT party_id, role, bucket_start FROM request_rate_buckets WHERE bucket_start <= $1 LIMIT $2)`,
+    [rateWindowBucketsAfter(now, windowSeconds).toISOString(), limit],
+  );
+  return deleted.rowCount;
 }
