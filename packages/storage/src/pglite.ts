@@ -15,7 +15,7 @@ import {
   type IntegrityOptions,
   type IntegritySettings,
 } from './integrity/options.ts';
-import { sqlStateOf } from './integrity/tables.ts';
+import { damageOnReadOf } from './integrity/tables.ts';
 import { channelOf, checkPayload } from './notifications.ts';
 import { newInMemoryPglite, pgliteEngine } from './pglite-engine.ts';
 import { PgliteStatements } from './pglite-statements.ts';
@@ -40,8 +40,6 @@ interface Guard {
   assertUsable(): void;
   translate(error: unknown): unknown;
 }
-
-const damageOnRead: ReadonlySet<string> = new Set(['XX001', 'XX002']);
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -143,8 +141,7 @@ function databaseOf(
 const inMemoryGuard: Guard = {
   assertUsable() {},
   translate(error) {
-    const code = sqlStateOf(error);
-    if (code === undefined || !damageOnRead.has(code)) return error;
+    if (damageOnReadOf(error) === undefined) return error;
     return new MpayError('STORAGE_CORRUPTED', `the in-memory database is damaged: ${messageOf(error)}`, {
       cause: error,
     });
@@ -158,8 +155,8 @@ function monitorGuard(monitor: IntegrityMonitor): Guard {
       if (damage !== undefined) throw damage;
     },
     translate(error) {
-      const code = sqlStateOf(error);
-      if (code === undefined || !damageOnRead.has(code)) return error;
+      const code = damageOnReadOf(error);
+      if (code === undefined) return error;
       return monitor.raise([`a query: ${messageOf(error)} (SQLSTATE ${code})`]);
     },
   };

@@ -251,6 +251,40 @@ describe('a damaged page', () => {
 });
 
 describe('housekeeping: VACUUM (ANALYZE), which no autovacuum does in single-user PGlite', () => {
+  it('that reads a damaged page raises the alarm and fences the database, as a query would', async () => {
+    const { dataDir, folder } = await copyOf(withChecksums, 'vacuum-damaged');
+    await overwrite(await accountsFile(dataDir, folder), itemPointersOffset, new Uint8Array(64));
+    const timer = manualTimer();
+    const { log, errors } = recordingLog();
+    let now = Date.parse('2026-12-05T12:00:00Z');
+    // The start's check off, so that the damage is still there for the round's VACUUM to meet.
+    open = await openDatabase({
+      dataDir,
+      schema: 'xbank',
+      integrity: { checks: false, log, timer, vacuumIntervalMs: 3_600_000, now: () => now },
+    });
+    now += 3_600_000;
+    const refused = await rejection(Promise.resolve(open.integrity?.vacuum()));
+    expect(refused.code).toBe('STORAGE_CORRUPTED');
+    expect(errors).toEqual([
+      expect.objectContaining({
+        code: 'STORAGE_CORRUPTED',
+        folder,
+        problems: [
+          expect.stringMatching(
+            /^VACUUM \(ANALYZE\): invalid page in block 0 of relation base\/1\/\d+ \(SQLSTATE XX001\)$/,
+          ),
+        ],
+      }),
+    ]);
+    // Fenced: no query, no readiness, no VACUUM_FAILED line besides the alarm.
+    expect((await rejection(open.query('SELECT 1 AS one'))).code).toBe('STORAGE_CORRUPTED');
+    expect((await rejection(Promise.resolve(open.integrity?.readiness.check()))).code).toBe(
+      'STORAGE_CORRUPTED',
+    );
+    expect(errors.map((entry) => entry.code)).toEqual(['STORAGE_CORRUPTED']);
+  });
+
   it('runs in the periodic round once its interval has passed, not before, and gives the planner its statistics', async () => {
     const { dataDir } = await copyOf(withChecksums, 'vacuum');
     const timer = manualTimer();

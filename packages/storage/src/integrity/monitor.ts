@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { MpayError } from '@mpay/protocol';
 import { type IntegrityCheckTarget, type IntegrityReport, runIntegrityCheck } from './check.ts';
 import { type IntegritySettings, vacuumSlowMs } from './options.ts';
+import { damageOnReadOf } from './tables.ts';
 
 /** Structurally a ReadinessCheck of @mpay/http-server (storage does not depend on the web server). */
 export interface StorageReadinessCheck {
@@ -107,9 +108,18 @@ export class IntegrityMonitor implements DatabaseIntegrity {
     return this.#vacuuming;
   }
 
+  /** A VACUUM reads every page not known all-visible: one that finds a damaged one raises the alarm, as a query does. */
   async #vacuum(): Promise<VacuumReport> {
     const started = performance.now();
-    await this.target.pglite.exec('VACUUM (ANALYZE)');
+    try {
+      await this.target.pglite.exec('VACUUM (ANALYZE)');
+    } catch (error) {
+      const code = damageOnReadOf(error);
+      if (code === undefined) throw error;
+      throw this.raise([
+        `VACUUM (ANALYZE): ${error instanceof Error ? error.message : String(error)} (SQLSTATE ${code})`,
+      ]);
+    }
     const report = { at: this.settings.now(), durationMs: Math.round(performance.now() - started) };
     this.#vacuumedAt = report.at;
     this.#lastVacuum = report;
@@ -130,7 +140,8 @@ export class IntegrityMonitor implements DatabaseIntegrity {
     try {
       await this.vacuum();
     } catch (error) {
-      if (this.#stopped) return;
+      // Damage found raised its own alarm (STORAGE_CORRUPTED) and fenced the database.
+      if (this.#stopped || this.#damage !== undefined) return;
       this.settings.log.error({
         code: 'STORAGE_VACUUM_FAILED',
         folder: this.folder,

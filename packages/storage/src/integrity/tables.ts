@@ -32,6 +32,17 @@ export function isDamageSqlState(code: string | undefined): boolean {
   return code !== undefined && (code.startsWith('XX') || code.startsWith('58'));
 }
 
+/**
+ * What the engine answers when it read a damaged page or index (XX001
+ * data_corrupted: "invalid page in block 3 of relation base/1/16384"; XX002
+ * index_corrupted): from a query, a check or a VACUUM, damage that fences
+ * the database (IntegrityMonitor.raise).
+ */
+export function damageOnReadOf(error: unknown): string | undefined {
+  const code = sqlStateOf(error);
+  return code === 'XX001' || code === 'XX002' ? code : undefined;
+}
+
 export function sqlStateOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
