@@ -78,6 +78,8 @@ export interface StartBanksInput {
   readonly peerUrls?: Partial<Record<BankId, string>> | undefined;
   /** TLS (./tls.ts): each bank's port and its outgoing calls with its own certificate; absent: plain HTTP. */
   readonly tls?: Pick<PlatformTls, 'server' | 'scope'> | undefined;
+  /** Without TLS: the scope each bank runs in (its calls through the plain client, ./plain-client.ts). */
+  readonly scope?: (<T>(id: BankId, work: () => T) => T) | undefined;
 }
 
 async function secretsOf(dataDir: string | undefined, id: BankId): Promise<BankSecrets> {
@@ -140,7 +142,12 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
         signingJwk: secrets.get(peer)!.interbank.publicJwk,
         netDebitCap: demoNetDebitCap,
       }));
-    const scope = <T>(work: () => T): T => (input.tls === undefined ? work() : input.tls.scope(id, work));
+    const scope = <T>(work: () => T): T =>
+      input.tls !== undefined
+        ? input.tls.scope(id, work)
+        : input.scope !== undefined
+          ? input.scope(id, work)
+          : work();
     const service = scope(() =>
       createBankService({
         ...(input.tls === undefined ? {} : { tls: input.tls.server(id) }),

@@ -452,8 +452,24 @@ export async function startPlatformService(
         schema: `${layout.schemaPrefix}${schema}`,
       }),
   };
-  // Inside its TLS scope, the service's calls (and its timers' and requests') present its certificate.
-  if (tls === undefined) return startNamed(name, context);
+  // Inside its TLS scope, the service's calls (and its timers' and requests') present its certificate;
+  // without TLS they go through the plain client's agent (./plain-client.ts).
+  if (tls === undefined) {
+    const plain = (await import('./plain-client.ts')).startPlainPlatformClient();
+    const running = await plain
+      .scope(() => startNamed(name, context))
+      .catch(async (error: unknown) => {
+        await plain.close();
+        throw error;
+      });
+    return {
+      ...running,
+      close: async () => {
+        await running.close();
+        await plain.close();
+      },
+    };
+  }
   const running = await tls.scope(tlsService, () => startNamed(name, context));
   return { ...running, tls };
 }

@@ -20,6 +20,7 @@ import { type BankId, bankIds, type RunningBank, startBanks } from './banks.ts';
 import { gatewayCountOf, startGatewayInstances } from './gateway-front.ts';
 import { readGatewayLimitsFile } from './gateway-limits-file.ts';
 import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
+import { type PlainPlatformClient, startPlainPlatformClient } from './plain-client.ts';
 import { loadPlatformSecrets, platformLogSubmitters, softHsmOf, witnessesRequired } from './secrets.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
@@ -214,9 +215,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   ];
   const tls: PlatformTls | undefined =
     options.tls === undefined ? undefined : await loadPlatformTls(options.tls.dataDir, tlsServices);
-  /** Runs a service's creation, listen and start in its TLS client scope (its calls present its certificate). */
+  // Without TLS, the services' calls to one another still go through undici's request (./plain-client.ts).
+  const plain = tls === undefined ? startPlainPlatformClient() : undefined;
+  /** Runs a service's creation, listen and start in its client scope (with TLS, its calls present its certificate). */
   const as = <T>(service: Parameters<PlatformTls['scope']>[0], work: () => T): T =>
-    tls === undefined ? work() : tls.scope(service, work);
+    tls === undefined ? (plain as PlainPlatformClient).scope(work) : tls.scope(service, work);
   const log = await startLogStack({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
@@ -227,7 +230,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     submitters: platformLogSubmitters(secrets),
     logger: options.logger ?? false,
     ...(tls === undefined
-      ? {}
+      ? { scope: as }
       : { tls: { log: tls.server('log'), witness: tls.server('witness') }, scope: tls.scope }),
   });
   const sms = await startPlatformSms({
@@ -265,6 +268,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     // One policy: the banks' floor and the gateway's levels must agree.
     securityPolicy,
     tls,
+    scope: as,
   });
   // Custody starts before the gateway (the gateway redirects to it); it reads the gateway's URL when it calls.
   let gatewayUrl = 'http://127.0.0.1:1';
@@ -512,6 +516,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         ...banks.map((bank) => bank.database.close()),
       ]);
       await tls?.close();
+      await plain?.close();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
 import { currentRequestId, requestIdHeader } from './request-id.ts';
-import { type FetchFunction, fetchFor } from './transport.ts';
+import { type ExchangeAnswer, exchangeFor, type FetchFunction } from './transport.ts';
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'DELETE';
@@ -23,37 +23,9 @@ export interface JsonResponse<T> {
 }
 
 /**
- * Reads at most `bytesMax` bytes of a response body, stopping (and cancelling
- * the stream) as soon as the limit is passed, rather than after reading it all.
- */
-export async function readBounded(response: Response, bytesMax: number): Promise<string | undefined> {
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > bytesMax) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  // Web standards only (no Buffer): the same client runs in browsers.
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
-}
-
-/**
- * fetch with a timeout and a response size limit, answering whatever the
- * server answered (any status) as parsed JSON. A network failure, an answer
+ * One call (the exchange of the fetch it goes through, transport.ts) with a
+ * timeout and a response size limit, answering whatever the server answered
+ * (any status) as parsed JSON. A network failure, an answer
  * over the limit or one that is not JSON becomes `unreachableCode` (default
  * SERVICE_UNAVAILABLE): nothing unbounded or unparsed reaches the caller.
  */
@@ -62,10 +34,10 @@ export async function requestAnswer(
   options: RequestOptions = {},
   unreachableCode: ErrorCode = 'SERVICE_UNAVAILABLE',
 ): Promise<JsonResponse<unknown>> {
-  let response: Response;
+  let answer: ExchangeAnswer;
   const requestId = currentRequestId();
   try {
-    response = await fetchFor(options.fetch)(url, {
+    answer = await exchangeFor(options.fetch)(url, {
       method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
       headers: {
         ...(options.contentType ? { 'content-type': options.contentType } : {}),
@@ -73,7 +45,7 @@ export async function requestAnswer(
         ...(requestId === undefined ? {} : { [requestIdHeader]: requestId }),
         ...options.headers,
       },
-      ...(options.body === undefined ? {} : { body: options.body }),
+      body: options.body,
       signal:
         options.signal === undefined
           ? AbortSignal.timeout(options.timeoutMs ?? 10_000)
@@ -82,14 +54,12 @@ export async function requestAnswer(
   } catch (error) {
     throw new MpayError(unreachableCode, new URL(url).host, { cause: error });
   }
-  const text = await readBounded(response, options.responseBytesMax ?? 1024 * 1024).catch(
-    (error: unknown) => {
-      throw new MpayError(unreachableCode, 'response interrupted', { cause: error });
-    },
-  );
+  const text = await answer.read(options.responseBytesMax ?? 1024 * 1024).catch((error: unknown) => {
+    throw new MpayError(unreachableCode, 'response interrupted', { cause: error });
+  });
   if (text === undefined) throw new MpayError(unreachableCode, 'response too large');
   try {
-    return { status: response.status, body: text === '' ? null : (JSON.parse(text) as unknown) };
+    return { status: answer.status, body: text === '' ? null : (JSON.parse(text) as unknown) };
   } catch (error) {
     throw new MpayError(unreachableCode, 'response is not JSON', { cause: error });
   }

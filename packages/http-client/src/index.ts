@@ -2,7 +2,6 @@ export {
   errorFromAnswer,
   type JsonResponse,
   type RequestOptions,
-  readBounded,
   requestAnswer,
   requestJson,
 } from './client.ts';
@@ -20,4 +19,14 @@ export {
   type VerifiedRequest,
   verifySignedRequest,
 } from './signed-request.ts';
-export { type FetchFunction, fetchFor, setFetchSource } from './transport.ts';
+export {
+  type ExchangeAnswer,
+  type ExchangeFunction,
+  type ExchangeRequest,
+  exchangeFor,
+  type FetchFunction,
+  fetchExchange,
+  fetchFor,
+  readBounded,
+  setFetchSource,
+} from './transport.ts';

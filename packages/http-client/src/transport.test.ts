@@ -29,4 +29,31 @@ describe('the fetch outgoing calls use', () => {
       code: 'SERVICE_UNAVAILABLE',
     });
   });
+
+  it("goes through a fetch's own exchange when it has one, and through the fetch when it has none", async () => {
+    const calls: string[] = [];
+    const withExchange: FetchFunction = Object.assign(
+      async () => {
+        calls.push('fetch');
+        return new Response('{"via":"fetch"}');
+      },
+      {
+        exchange: async (url: string, request: { method: string }) => {
+          calls.push(`exchange ${request.method} ${url}`);
+          return {
+            status: 200,
+            contentType: 'application/json',
+            read: async () => '{"via":"exchange"}',
+            discard: async () => undefined,
+          };
+        },
+      },
+    );
+    setFetchSource(() => withExchange);
+    expect((await requestJson('https://bank.test/a', { body: '{}' })).body).toEqual({ via: 'exchange' });
+    expect((await requestJson('https://bank.test/b', { fetch: answering('given', calls) })).body).toEqual({
+      from: 'given',
+    });
+    expect(calls).toEqual(['exchange POST https://bank.test/a', 'given https://bank.test/b']);
+  });
 });

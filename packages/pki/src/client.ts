@@ -1,6 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { Agent, type RequestInit as UndiciRequestInit, fetch as undiciFetch } from 'undici';
+import type { ExchangeAnswer, ExchangeFunction, ExchangeRequest, FetchFunction } from '@mpay/http-client';
+import {
+  Agent,
+  type Dispatcher,
+  type RequestInit as UndiciRequestInit,
+  fetch as undiciFetch,
+  request as undiciRequest,
+} from 'undici';
 import { isRevoked } from './revocation.ts';
 import type { ServiceTlsMaterial } from './store.ts';
 
@@ -24,8 +31,91 @@ function serverIdentityCheck(revoked: ReadonlySet<string> | undefined) {
   };
 }
 
-/** The shape of @mpay/http-client's FetchFunction (kept structural: this package does not depend on it). */
-export type TlsFetch = (url: string, init: RequestInit) => Promise<Response>;
+/** @mpay/http-client's FetchFunction, always with its exchange (undiciExchange) through the same agent. */
+export type TlsFetch = FetchFunction & { readonly exchange: ExchangeFunction };
+
+/** The body of an undici answer as UTF-8 text, read no further than `bytesMax` (undefined past it). */
+async function readBody(
+  body: Dispatcher.ResponseData['body'],
+  bytesMax: number,
+): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > bytesMax) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, length).toString('utf8');
+}
+
+/** A discarded body: read and dropped up to this many bytes (the connection is kept), closed beyond. */
+const discardedBodyBytesMax = 64 * 1024;
+
+/**
+ * One exchange (@mpay/http-client) over undici's `request` through
+ * `dispatcher`: what a call between services needs, without fetch's WHATWG
+ * streams and objects (a sixth of its client CPU for a small JSON call on
+ * this machine kind, docs/benchmarks.md). A redirect is never followed, and
+ * no Accept-Encoding is sent, so an answer comes as the server wrote it.
+ */
+export async function exchangeThrough(
+  dispatcher: Dispatcher,
+  url: string,
+  request: ExchangeRequest,
+): Promise<ExchangeAnswer> {
+  const answer = await undiciRequest(url, {
+    method: request.method as Dispatcher.HttpMethod,
+    headers: request.headers,
+    body: request.body ?? null,
+    signal: request.signal,
+    dispatcher,
+  });
+  const contentType = answer.headers['content-type'];
+  return {
+    status: answer.statusCode,
+    contentType: typeof contentType === 'string' ? contentType : (contentType?.[0] ?? ''),
+    read: (bytesMax) => readBody(answer.body, bytesMax),
+    discard: async () => {
+      await answer.body.dump({ limit: discardedBodyBytesMax }).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * The services' client on a platform without TLS: a call between services
+ * (an exchange: requestJson, the log client, a webhook) goes through undici's
+ * `request` over one keep-alive agent, as it does with TLS; a plain fetch
+ * stays the process's global fetch at call time. Give `fetch` to
+ * `tlsClientScope.run` around each service's start; `close` ends the agent
+ * once its calls are done.
+ */
+export interface PlainServiceClient {
+  readonly fetch: FetchFunction;
+  close(): Promise<void>;
+}
+
+export function createPlainServiceClient(): PlainServiceClient {
+  const agent = new Agent();
+  const fetchWith: FetchFunction = Object.assign(
+    (url: string, init: RequestInit) => globalThis.fetch(url, init),
+    { exchange: (url: string, request: ExchangeRequest) => exchangeThrough(agent, url, request) },
+  );
+  return { fetch: fetchWith, close: () => agent.close() };
+}
+
+/** A fetch through `agent` with its exchange through the same agent (TlsFetch). */
+export function agentFetch(agent: Dispatcher): TlsFetch {
+  const fetchWith = async (url: string, init: RequestInit) =>
+    // undici's RequestInit and Response are the WHATWG ones under other type names.
+    (await undiciFetch(url, { ...(init as UndiciRequestInit), dispatcher: agent })) as unknown as Response;
+  return Object.assign(fetchWith, {
+    exchange: (url: string, request: ExchangeRequest) => exchangeThrough(agent, url, request),
+  });
+}
 
 export interface TlsClientLimits {
   /** How long a TCP connect plus TLS handshake may take (ms). */
@@ -95,9 +185,7 @@ export function createCaTrustAgent(
  * @mpay/http-client as RequestOptions.fetch, or through `tlsClientScope`.
  */
 export function tlsFetch(agent: Agent): TlsFetch {
-  return async (url, init) =>
-    // undici's RequestInit and Response are the WHATWG ones under other type names.
-    (await undiciFetch(url, { ...(init as UndiciRequestInit), dispatcher: agent })) as unknown as Response;
+  return agentFetch(agent);
 }
 
 /** A TLS client whose certificate can be switched while it is in use (serviceTlsOf's). */
@@ -136,21 +224,33 @@ export function createReloadableTlsClient(
     slot.closing ??= slot.agent.close().finally(() => retiring.delete(slot));
     return slot.closing;
   };
-  const fetchWith: TlsFetch = async (url, init) => {
+  /** `work` through the agent current at the call, counted on it until its answer (or failure) has come. */
+  const through = async <T>(work: (agent: Agent) => Promise<T>): Promise<T> => {
     const slot = current;
     slot.pending += 1;
     try {
-      // undici's RequestInit and Response are the WHATWG ones under other type names.
-      return (await undiciFetch(url, {
-        ...(init as UndiciRequestInit),
-        dispatcher: slot.agent,
-      })) as unknown as Response;
+      return await work(slot.agent);
     } finally {
       slot.pending -= 1;
       // Answered (or failed): the agent holds what is left of the call; its close waits for the body.
       if (slot.retired && slot.pending === 0) void closeSlot(slot).catch(() => undefined);
     }
   };
+  const fetchWith: TlsFetch = Object.assign(
+    (url: string, init: RequestInit) =>
+      through(
+        async (agent) =>
+          // undici's RequestInit and Response are the WHATWG ones under other type names.
+          (await undiciFetch(url, {
+            ...(init as UndiciRequestInit),
+            dispatcher: agent,
+          })) as unknown as Response,
+      ),
+    {
+      exchange: (url: string, request: ExchangeRequest) =>
+        through((agent) => exchangeThrough(agent, url, request)),
+    },
+  );
   return {
     fetch: fetchWith,
     get agent() {
@@ -170,7 +270,7 @@ export function createReloadableTlsClient(
   };
 }
 
-const scope = new AsyncLocalStorage<TlsFetch>();
+const scope = new AsyncLocalStorage<FetchFunction>();
 
 /**
  * Which TLS client the current work calls out with, for processes that run
@@ -182,6 +282,6 @@ const scope = new AsyncLocalStorage<TlsFetch>();
  * `requestJson`/`requestAnswer` calls use its certificate.
  */
 export const tlsClientScope = Object.freeze({
-  source: (): TlsFetch | undefined => scope.getStore(),
-  run: <T>(fetchWith: TlsFetch, work: () => T): T => scope.run(fetchWith, work),
+  source: (): FetchFunction | undefined => scope.getStore(),
+  run: <T>(fetchWith: FetchFunction, work: () => T): T => scope.run(fetchWith, work),
 });

@@ -26,9 +26,12 @@ export {
 } from './ca-rotation.ts';
 export {
   createCaTrustAgent,
+  createPlainServiceClient,
   createReloadableTlsClient,
   createTlsAgent,
   defaultTlsClientLimits,
+  exchangeThrough,
+  type PlainServiceClient,
   type ReloadableTlsClient,
   type TlsClientLimits,
   type TlsFetch,

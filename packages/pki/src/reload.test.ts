@@ -198,4 +198,31 @@ describe('a reloadable TLS client', () => {
       await app.close();
     }
   });
+
+  it('sends its exchanges (calls between services) through the same agent, before and after a reload', async () => {
+    const server = await material('xbank', 'bank');
+    const first = await material('fsp.mpay', 'gateway');
+    const second = await material('fsp.mpay', 'gateway');
+    const app = peerServer(institutionServerTls(server));
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    const client = createReloadableTlsClient(first);
+    try {
+      const seen = async () => {
+        const answer = await client.fetch.exchange(`${url}/peer`, {
+          method: 'GET',
+          headers: {},
+          signal: AbortSignal.timeout(10_000),
+        });
+        expect(answer.status).toBe(200);
+        expect(answer.contentType).toMatch(/^application\/json/);
+        return (JSON.parse((await answer.read(4096)) ?? '') as { fingerprint: string }).fingerprint;
+      };
+      expect(await seen()).toBe(fingerprintOf(first.certPem));
+      client.reload(second);
+      expect(await seen()).toBe(fingerprintOf(second.certPem));
+    } finally {
+      await client.close();
+      await app.close();
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { fetchFor } from '@mpay/http-client';
+import { type ExchangeAnswer, exchangeFor } from '@mpay/http-client';
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
 
 /** Every request of the log client is bounded in time and in answer size. */
@@ -15,29 +15,31 @@ export interface TextAnswer {
   readonly text: string;
 }
 
-/** fetch with a timeout and a size limit; network failures are SERVICE_UNAVAILABLE. */
+/**
+ * One call with a timeout and a size limit (the answer is read no further
+ * than `answerBytesMax`); network failures are SERVICE_UNAVAILABLE.
+ */
 export async function fetchText(
   url: string,
   init: { method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string> },
   limits: ClientLimits = {},
 ): Promise<TextAnswer> {
-  let response: Response;
+  let answer: ExchangeAnswer;
   try {
-    response = await fetchFor(undefined)(url, {
+    answer = await exchangeFor(undefined)(url, {
       method: init.method ?? 'GET',
       headers: init.headers ?? {},
-      ...(init.body === undefined ? {} : { body: init.body }),
+      body: init.body,
       signal: AbortSignal.timeout(limits.timeoutMs ?? clientDefaults.timeoutMs),
     });
   } catch (error) {
     throw new MpayError('SERVICE_UNAVAILABLE', new URL(url).host, { cause: error });
   }
-  const text = await response.text().catch((error: unknown) => {
+  const text = await answer.read(clientDefaults.answerBytesMax).catch((error: unknown) => {
     throw new MpayError('SERVICE_UNAVAILABLE', 'answer interrupted', { cause: error });
   });
-  if (text.length > clientDefaults.answerBytesMax)
-    throw new MpayError('SERVICE_UNAVAILABLE', 'answer too large');
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', text };
+  if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'answer too large');
+  return { status: answer.status, contentType: answer.contentType, text };
 }
 
 /** The MpayError of an mpay JSON error answer, or one named by `fallback` for the status. */

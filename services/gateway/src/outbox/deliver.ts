@@ -1,5 +1,5 @@
 import { encryptTo } from '@mpay/envelope';
-import { currentRequestId, fetchFor, requestIdHeader } from '@mpay/http-client';
+import { currentRequestId, exchangeFor, requestIdHeader } from '@mpay/http-client';
 import { withRequestId } from '@mpay/http-server';
 import { awaitingBankPaymentStates, isMpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -183,7 +183,7 @@ export async function paymentEventForStreams(
 
 /** iMS step 9's delivery: POST the signed notification; any 2xx is delivered, anything else is retried. */
 async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { url: string; body: string }) {
-  const response = await fetchFor(undefined)(payload.url, {
+  const answer = await exchangeFor(undefined)(payload.url, {
     method: 'POST',
     // The merchant's logs can name the payment as the platform's do (runOutboxRound sets the id).
     headers: {
@@ -195,8 +195,8 @@ async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { u
     signal: AbortSignal.timeout(context.limits.webhookTimeoutMs),
     redirect: 'manual',
   });
-  await response.body?.cancel();
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  await answer.discard();
+  if (answer.status < 200 || answer.status > 299) throw new Error(`HTTP ${answer.status}`);
 }
 
 /**

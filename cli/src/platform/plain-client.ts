@@ -1,0 +1,28 @@
+import { setFetchSource } from '@mpay/http-client';
+import { createPlainServiceClient, tlsClientScope } from '@mpay/pki';
+
+/**
+ * The services' calls to one another on a platform without TLS: each service
+ * runs in the plain client's scope (@mpay/pki's createPlainServiceClient), so
+ * that its calls go through undici's `request`, as on a TLS platform they go
+ * through its certificate's agent. Anything else in the process (the seed, an
+ * SDK, a wrapper a test or `mpay simulate` puts around the global fetch)
+ * keeps the global fetch. The process's fetch source is this platform's until
+ * `close`.
+ */
+export interface PlainPlatformClient {
+  scope<T>(work: () => T): T;
+  close(): Promise<void>;
+}
+
+export function startPlainPlatformClient(): PlainPlatformClient {
+  const client = createPlainServiceClient();
+  setFetchSource(() => tlsClientScope.source());
+  return {
+    scope: (work) => tlsClientScope.run(client.fetch, work),
+    async close() {
+      setFetchSource(undefined);
+      await client.close();
+    },
+  };
+}
