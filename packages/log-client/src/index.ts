@@ -9,6 +9,7 @@
  * where `policy` names the log's key and the witnesses' keys and how many
  * must have cosigned. Every request is bounded in time and answer size.
  */
+export { CheckpointFollower, checkpointFollowerOf } from './client/checkpoints.ts';
 export { type ClientLimits, clientDefaults } from './client/http.ts';
 export {
   buildReceipt,

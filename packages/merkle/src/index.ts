@@ -74,6 +74,7 @@ export { parseTlogProof } from './tlog-proof/parse.ts';
 export { type TlogProof, tlogProofHeader } from './tlog-proof/tlog-proof.ts';
 export {
   type LeafInput,
+  type OpenedCheckpointNote,
   type TlogProofPolicy,
   type VerifiedTlogProof,
   verifyTlogProof,

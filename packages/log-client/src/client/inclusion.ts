@@ -9,6 +9,7 @@ import {
   type WitnessPolicy,
 } from '@mpay/merkle';
 import { isMpayError, MpayError } from '@mpay/protocol';
+import type { CheckpointFollower } from './checkpoints.ts';
 import type { ClientLimits } from './http.ts';
 import { fetchCheckpoint, fetchInclusionProof } from './proofs.ts';
 
@@ -17,6 +18,12 @@ export interface WaitOptions extends ClientLimits {
   readonly waitMs?: number | undefined;
   /** Time between two polls of the checkpoint. */
   readonly pollIntervalMs?: number | undefined;
+  /**
+   * The client's checkpoint follower (checkpoints.ts): the checkpoint it
+   * holds serves the entries it holds, and a fresh one must extend it.
+   * Without: a checkpoint fetched for this entry alone.
+   */
+  readonly checkpoints?: CheckpointFollower | undefined;
 }
 
 export const waitDefaults = Object.freeze({ waitMs: 30_000, pollIntervalMs: 250 });
@@ -25,6 +32,17 @@ export interface Inclusion {
   /** The c2sp.org/tlog-proof text: verifiable offline with the policy's keys. */
   readonly proof: string;
   readonly verified: VerifiedTlogProof;
+}
+
+/** The same keys and quorum (the same key objects, or the same key texts). */
+function samePolicy(a: WitnessPolicy, b: WitnessPolicy): boolean {
+  return (
+    a === b ||
+    (a.logVerifierKey === b.logVerifierKey &&
+      a.witnessesRequired === b.witnessesRequired &&
+      a.witnessVerifierKeys.length === b.witnessVerifierKeys.length &&
+      a.witnessVerifierKeys.every((key, index) => key === b.witnessVerifierKeys[index]))
+  );
 }
 
 /** Conditions that end with time (the entry not integrated yet, cosignatures still to come). */
@@ -45,7 +63,10 @@ export async function waitForInclusion(
 ): Promise<Inclusion> {
   const deadline = Date.now() + (options.waitMs ?? waitDefaults.waitMs);
   for (;;) {
-    const checkpoint = await fetchCheckpoint(logUrl, policy, options).catch((error: unknown) => {
+    if (options.checkpoints !== undefined && !samePolicy(options.checkpoints.policy, policy))
+      throw new Error('assertion failed: the checkpoint follower opens checkpoints with this policy');
+    const fetching = options.checkpoints?.covering(entry.index) ?? fetchCheckpoint(logUrl, policy, options);
+    const checkpoint = await fetching.catch((error: unknown) => {
       if (isNotYet(error) && Date.now() < deadline) return undefined;
       throw error;
     });
@@ -54,7 +75,8 @@ export async function waitForInclusion(
       const proof = formatTlogProof({ index: entry.index, proof: hashes, checkpoint: checkpoint.signedNote });
       const leaf: LeafInput =
         entry.leafData !== undefined ? { leafData: entry.leafData } : { leafHash: entry.leafHash };
-      return { proof, verified: await verifyTlogProof(proof, { ...policy, ...leaf }) };
+      // The checkpoint was opened with the policy's keys when it was fetched: not verified again.
+      return { proof, verified: await verifyTlogProof(proof, { ...policy, ...leaf }, checkpoint) };
     }
     if (Date.now() >= deadline) throw new MpayError('SERVICE_UNAVAILABLE', 'entry not included in time');
     await new Promise((resolve) =>

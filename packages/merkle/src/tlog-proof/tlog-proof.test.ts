@@ -2,6 +2,7 @@ import { isMpayError } from '@mpay/protocol';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { base64Encode } from '../bytes.ts';
+import { openCosignedCheckpoint } from '../checkpoint/cosigned.ts';
 import { formatCheckpoint } from '../checkpoint/format.ts';
 import { generateNoteKey } from '../note/note-key.ts';
 import { signNote } from '../note/sign.ts';
@@ -146,6 +147,27 @@ describe('verifyTlogProof', () => {
     expect(await codeOf(verifyTlogProof(await fixture.proofText(6, bigger), policy(6)))).toBe('VERIFIED');
     fixture = await proofFixture(size);
     note = await fixture.checkpointNote();
+  });
+
+  it('takes a checkpoint its caller opened from the same note without verifying it again, and checks the rest', async () => {
+    const opened = { ...(await openCosignedCheckpoint(note, policy(4))), signedNote: note };
+    const stranger = await generateNoteKey(origin);
+    // With a log key that would refuse the note: it is not opened again, so the proof verifies.
+    const otherKeys = policy(4, { logVerifierKey: stranger.verifierKey });
+    const text = await fixture.proofText(4, note);
+    expect(await codeOf(verifyTlogProof(text, otherKeys))).toBe('NOTE_KEY_UNKNOWN');
+    const verified = await verifyTlogProof(text, otherKeys, opened);
+    expect(verified).toMatchObject({ index: 4n, checkpoint: opened.checkpoint });
+    expect(verified).not.toHaveProperty('signedNote');
+    // The leaf and the path are still checked against it.
+    expect(await codeOf(verifyTlogProof(text, policy(5), opened))).toBe('PROOF_INVALID');
+    expect(await codeOf(verifyTlogProof(text.replace('index 4', 'index 5'), policy(4), opened))).toBe(
+      'PROOF_INVALID',
+    );
+    // Another note than the one opened (one character): opened and checked here.
+    const altered = text.replace(/\n\n([^\n]*)\n/, (_whole, origin: string) => `\n\n${origin} \n`);
+    expect(altered).not.toBe(text);
+    expect(await codeOf(verifyTlogProof(altered, policy(4), opened))).not.toBe('VERIFIED');
   });
 
   it('rejects checkpoints with a wrong signature, an unknown key, extra lines or no log signature', async () => {

@@ -31,6 +31,11 @@ async function leafHashOf(input: LeafInput): Promise<Uint8Array> {
   throw new MpayError('REQUEST_INVALID', 'give the leaf data or the leaf hash');
 }
 
+/** A checkpoint its holder opened (openCosignedCheckpoint) from this note text, under the same policy. */
+export interface OpenedCheckpointNote extends CosignedCheckpoint {
+  readonly signedNote: string;
+}
+
 /**
  * Verifies a c2sp.org/tlog-proof offline, with only the keys of the policy:
  * the proof text is well formed (TLOG_PROOF_INVALID), its checkpoint is
@@ -42,10 +47,16 @@ async function leafHashOf(input: LeafInput): Promise<Uint8Array> {
 export async function verifyTlogProof(
   text: string | Uint8Array,
   policy: TlogProofPolicy,
+  opened?: OpenedCheckpointNote,
 ): Promise<VerifiedTlogProof> {
   const leafHash = await leafHashOf(policy);
   const parsed = parseTlogProof(text);
-  const cosigned = await openCosignedCheckpoint(parsed.checkpoint, policy);
+  // `opened`: the caller opened this very note with the policy's keys (a client that just fetched and
+  // checked it); its signatures are not verified again. Any other note is opened here.
+  const cosigned: CosignedCheckpoint =
+    opened !== undefined && opened.signedNote === parsed.checkpoint
+      ? { checkpoint: opened.checkpoint, note: opened.note, witnesses: opened.witnesses }
+      : await openCosignedCheckpoint(parsed.checkpoint, policy);
   const { treeSize, rootHash } = cosigned.checkpoint;
   await verifyInclusion(leafHash, parsed.index, treeSize, parsed.proof, rootHash);
   return Object.freeze({ ...cosigned, index: parsed.index, leafHash, extra: parsed.extra });

@@ -1,4 +1,9 @@
-import { buildReceipt, type SubmitterCredentials, submitMessages } from '@mpay/log-client';
+import {
+  buildReceipt,
+  checkpointFollowerOf,
+  type SubmitterCredentials,
+  submitMessages,
+} from '@mpay/log-client';
 import type { Sql } from '@mpay/storage';
 
 /** Where the gateway logs, and what a receipt must carry to be accepted. */
@@ -101,6 +106,7 @@ export async function advanceLogEntry(
   // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
   const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
     waitMs: 0,
+    checkpoints: checkpointFollowerOf(link),
   });
   await sql.query(
     `WITH entry AS (UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1 RETURNING 1)

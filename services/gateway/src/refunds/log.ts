@@ -1,4 +1,9 @@
-import { buildReceipt, type SubmitterCredentials, submitMessages } from '@mpay/log-client';
+import {
+  buildReceipt,
+  checkpointFollowerOf,
+  type SubmitterCredentials,
+  submitMessages,
+} from '@mpay/log-client';
 import type { Sql } from '@mpay/storage';
 import type { LogEntryStep, TransactionLogLink } from '../log/outbox.ts';
 
@@ -71,6 +76,7 @@ export async function advanceRefundLogEntry(
   // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
   const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
     waitMs: 0,
+    checkpoints: checkpointFollowerOf(link),
   });
   await sql.query('UPDATE refund_log_entries SET receipt = $2 WHERE refund_id = $1', [refundId, receipt]);
   return 'proved';

@@ -1,11 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type GeneratedKeyPair, generateSigningKeyPair } from '@mpay/envelope';
 import {
   buildReceipt,
+  CheckpointFollower,
+  type FetchedCheckpoint,
   fetchCheckpoint,
   submitEntry,
   submitMessages,
@@ -160,6 +163,72 @@ describe('a log and its witness started together (startLogStack) and the log cli
     await expect(
       fetchCheckpoint(stack.logUrl, policy(), { previous: smallerOtherRoot }),
     ).rejects.toMatchObject({ code: 'CHECKPOINT_FORK' });
+  });
+
+  it('a checkpoint follower serves every entry its checkpoint holds without asking the log, and refuses a rollback', async () => {
+    const asked: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (input, init) => {
+      asked.push(new URL(String(input)).pathname);
+      return realFetch(input, init);
+    };
+    const follower = new CheckpointFollower(stack.logUrl, policy());
+    let held: FetchedCheckpoint | undefined;
+    const submit = (i: number) =>
+      submitMessages(endpoint(), credentials(), {
+        transactionId: `follow-${i}`,
+        messages: messages(100 + i),
+        kind: 'payment.completed',
+      });
+    try {
+      const first = await submit(1);
+      const second = await submit(2);
+      const wait = { waitMs: backgroundWorkDeadlineMs, checkpoints: follower };
+      await waitForInclusion(stack.logUrl, second, policy(), wait);
+      held = follower.held;
+      expect(held?.checkpoint.treeSize).toBeGreaterThan(second.index);
+      // Both entries under the checkpoint held: proofs only, no checkpoint asked for again.
+      asked.length = 0;
+      const proofs = [
+        await waitForInclusion(stack.logUrl, first, policy(), wait),
+        await waitForInclusion(stack.logUrl, second, policy(), wait),
+      ];
+      expect(asked).toEqual(['/proofs/inclusion', '/proofs/inclusion']);
+      // A follower is used only with the keys and quorum it opens checkpoints with.
+      await expect(waitForInclusion(stack.logUrl, first, policy(2), wait)).rejects.toThrow(
+        'assertion failed: the checkpoint follower opens checkpoints with this policy',
+      );
+      expect(proofs.map((proof) => proof.verified.checkpoint.treeSize)).toEqual([
+        held?.checkpoint.treeSize,
+        held?.checkpoint.treeSize,
+      ]);
+      // An entry past it: a fresh checkpoint, checked to extend the one held, then held instead.
+      const third = await submit(3);
+      await waitForInclusion(stack.logUrl, third, policy(), wait);
+      expect(asked).toContain('/checkpoint');
+      expect(follower.held?.checkpoint.treeSize).toBeGreaterThan(third.index);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+
+    // A log that answers an older checkpoint than the one the follower holds: refused, not used.
+    const newest = follower.held?.signedNote ?? '';
+    const older = (await fetchCheckpoint(stack.logUrl, policy())).signedNote;
+    const notes = [newest, held?.signedNote ?? ''];
+    const stale = createServer((request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      response.end(request.url === '/checkpoint' ? (notes.shift() ?? older) : '');
+    });
+    await new Promise<void>((done) => stale.listen(0, '127.0.0.1', done));
+    try {
+      const staleUrl = `http://127.0.0.1:${(stale.address() as { port: number }).port}`;
+      const fooled = new CheckpointFollower(staleUrl, policy());
+      const newestSize = (await fooled.covering(0n)).checkpoint.treeSize;
+      await expect(fooled.covering(newestSize)).rejects.toMatchObject({ code: 'CHECKPOINT_ROLLBACK' });
+      expect(fooled.held?.checkpoint.treeSize).toBe(newestSize);
+    } finally {
+      await new Promise((done) => stale.close(done));
+    }
   });
 
   it('refuses submissions from unknown keys and impostors', async () => {

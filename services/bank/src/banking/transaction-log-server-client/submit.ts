@@ -1,4 +1,9 @@
-import { buildReceipt, type SubmitterCredentials, submitMessages } from '@mpay/log-client';
+import {
+  buildReceipt,
+  checkpointFollowerOf,
+  type SubmitterCredentials,
+  submitMessages,
+} from '@mpay/log-client';
 import { isMpayError } from '@mpay/protocol';
 import type { BankingContext, BankTransactionLogLink } from '../context.ts';
 import {
@@ -70,6 +75,7 @@ async function advanceOne(
   // One look, no waiting: the pass must not stall on an entry the log has not integrated yet.
   const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
     waitMs: 0,
+    checkpoints: checkpointFollowerOf(link),
   });
   await recordReceipt(context.database, transaction.id, receipt);
 }
