@@ -90,6 +90,17 @@ async function accountsFile(dataDir: string, folder: string): Promise<string> {
   }
 }
 
+/** The one alarm line of a database found damaged, with its one problem. */
+function oneAlarm(folder: string, problem: RegExp): unknown[] {
+  return [
+    expect.objectContaining({
+      code: 'STORAGE_CORRUPTED',
+      folder,
+      problems: [expect.stringMatching(problem)],
+    }),
+  ];
+}
+
 /** The page's item pointers start at byte 24, after its header: 64 zero bytes drop 16 rows. */
 const itemPointersOffset = 24;
 
@@ -179,17 +190,9 @@ describe('a damaged page', () => {
     const error = await rejection(open.query('SELECT owner FROM accounts WHERE id = 7'));
     expect(error.code).toBe('STORAGE_CORRUPTED');
     expect(error.detail).toBe(`the embedded database "xbank" is damaged; the service's log names the pages`);
-    expect(errors).toEqual([
-      expect.objectContaining({
-        code: 'STORAGE_CORRUPTED',
-        folder,
-        problems: [
-          expect.stringMatching(
-            /^a query: invalid page in block 0 of relation base\/1\/\d+ \(SQLSTATE XX001\)$/,
-          ),
-        ],
-      }),
-    ]);
+    expect(errors).toEqual(
+      oneAlarm(folder, /^a query: invalid page in block 0 of relation base\/1\/\d+ \(SQLSTATE XX001\)$/),
+    );
     // From now on nothing is served from this database, and its readiness check says so.
     expect((await rejection(open.query('SELECT 1 AS one'))).code).toBe('STORAGE_CORRUPTED');
     expect((await rejection(open.transaction(async (sql) => sql.query('SELECT 1')))).code).toBe(
@@ -266,17 +269,12 @@ describe('housekeeping: VACUUM (ANALYZE), which no autovacuum does in single-use
     now += 3_600_000;
     const refused = await rejection(Promise.resolve(open.integrity?.vacuum()));
     expect(refused.code).toBe('STORAGE_CORRUPTED');
-    expect(errors).toEqual([
-      expect.objectContaining({
-        code: 'STORAGE_CORRUPTED',
+    expect(errors).toEqual(
+      oneAlarm(
         folder,
-        problems: [
-          expect.stringMatching(
-            /^VACUUM \(ANALYZE\): invalid page in block 0 of relation base\/1\/\d+ \(SQLSTATE XX001\)$/,
-          ),
-        ],
-      }),
-    ]);
+        /^VACUUM \(ANALYZE\): invalid page in block 0 of relation base\/1\/\d+ \(SQLSTATE XX001\)$/,
+      ),
+    );
     // Fenced: no query, no readiness, no VACUUM_FAILED line besides the alarm.
     expect((await rejection(open.query('SELECT 1 AS one'))).code).toBe('STORAGE_CORRUPTED');
     expect((await rejection(Promise.resolve(open.integrity?.readiness.check()))).code).toBe(

@@ -62,8 +62,12 @@ describe('payment store', () => {
   });
 
   /** A customer of its own, so that counts and pages see only this test's payments. */
+  const unique = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}`;
   async function freshCustomer(name: string): Promise<TestCustomer> {
-    return enrolCustomer(gateway.database, xbank, `${name}-${Math.random().toString(36).slice(2, 8)}`);
+    return enrolCustomer(gateway.database, xbank, unique(name));
+  }
+  async function freshMerchant(name: string): Promise<TestMerchant> {
+    return addMerchant(gateway.database, xbank, unique(name));
   }
 
   describe('insertPayment and findPayment', () => {
@@ -457,11 +461,7 @@ describe('payment store', () => {
     it('counts the requests of a window per merchant and per customer, with the start of the oldest bucket', async () => {
       const carol = await freshCustomer('carol');
       const dave = await freshCustomer('dave');
-      const solo = await addMerchant(
-        gateway.database,
-        xbank,
-        `solo-${Math.random().toString(36).slice(2, 8)}`,
-      );
+      const solo = await freshMerchant('solo');
       // On a bucket's start (a 60-second window counts in one-second buckets).
       const t0 = new Date(Math.ceil(gateway.now().getTime() / second) * second + 5 * minute);
       await createPayment(gateway, { merchant: solo, customer: carol, at: later(t0, 400) });
@@ -498,11 +498,7 @@ describe('payment store', () => {
 
     it('reads buckets, not payments: many requests in one bucket are one row per party', async () => {
       const erin = await freshCustomer('erin');
-      const busy = await addMerchant(
-        gateway.database,
-        xbank,
-        `busy-${Math.random().toString(36).slice(2, 8)}`,
-      );
+      const busy = await freshMerchant('busy');
       const t0 = new Date(Math.ceil(gateway.now().getTime() / second) * second + 10 * minute);
       for (let index = 0; index < 5; index += 1)
         await createPayment(gateway, { merchant: busy, customer: erin, at: later(t0, index * 100) });
