@@ -34,10 +34,13 @@ import { evidenceOf, startTestPlatform, type TestPlatform } from './harness.ts';
  * The contract: every service serves an OpenAPI 3.1 document at
  * /openapi.json that names every route it has, and what the services really
  * answer during a payment, a refund and their evidence matches what the
- * documents say. Every response this process receives from a service (the
- * SDKs and the services call each other with fetch, all in this process) is
- * recorded and validated against the schema of its route, status and media
- * type.
+ * documents say. Every response this process's global fetch receives from a
+ * service (the SDKs', the seed's, this file's own calls) is recorded and
+ * validated against the schema of its route, status and media type. The
+ * services' calls to one another go through undici's request in their own
+ * scope (cli/src/platform/plain-client.ts), not the global fetch: their
+ * answers are checked on the server side, by the answer check every e2e
+ * platform installs (test/support/answer-contract.ts).
  */
 
 interface Recorded {

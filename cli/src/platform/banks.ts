@@ -166,7 +166,10 @@ export async function startBanks(input: StartBanksInput): Promise<RunningBank[]>
         banking: {
           opaqueServerSetup: own.opaqueServerSetup,
           sms: input.banking.sms,
-          transactionLog: input.banking.transactionLog,
+          // Its own link object: the log client keeps one checkpoint follower per link, whose fetches
+          // run in the scope (the client certificate) of the bank that makes them.
+          transactionLog:
+            input.banking.transactionLog === undefined ? undefined : { ...input.banking.transactionLog },
         },
         // The MPASP's signed messages (seed 002 step 6) under the key its requests are checked with.
         callerKeys: (callerId) => (callerId === input.fspId ? input.fspSigningJwk : undefined),

@@ -1,4 +1,4 @@
-import { setFetchSource } from '@mpay/http-client';
+import { fetchSource, setFetchSource } from '@mpay/http-client';
 import { createPlainServiceClient, tlsClientScope } from '@mpay/pki';
 
 /**
@@ -8,7 +8,8 @@ import { createPlainServiceClient, tlsClientScope } from '@mpay/pki';
  * through its certificate's agent. Anything else in the process (the seed, an
  * SDK, a wrapper a test or `mpay simulate` puts around the global fetch)
  * keeps the global fetch. The process's fetch source is this platform's until
- * `close`.
+ * `close`, which puts back the one it replaced (unless another was registered
+ * since: that one stays).
  */
 export interface PlainPlatformClient {
   scope<T>(work: () => T): T;
@@ -17,11 +18,13 @@ export interface PlainPlatformClient {
 
 export function startPlainPlatformClient(): PlainPlatformClient {
   const client = createPlainServiceClient();
-  setFetchSource(() => tlsClientScope.source());
+  const replaced = fetchSource();
+  const ours = () => tlsClientScope.source();
+  setFetchSource(ours);
   return {
     scope: (work) => tlsClientScope.run(client.fetch, work),
     async close() {
-      setFetchSource(undefined);
+      if (fetchSource() === ours) setFetchSource(replaced);
       await client.close();
     },
   };

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
-import { type FetchFunction, setFetchSource } from '@mpay/http-client';
+import { type FetchFunction, fetchSource, setFetchSource } from '@mpay/http-client';
 import type { ServerTls } from '@mpay/http-server';
 import {
   caPathsOf,
@@ -282,7 +282,10 @@ export async function loadPlatformTls(
   let anonymousFetch = tlsFetch(anonymous);
   const retired: Promise<void>[] = [];
   const fetch: FetchFunction = (url, init) => anonymousFetch(url, init);
-  setFetchSource(() => tlsClientScope.source() ?? fetch);
+  // The process's source until close, which puts back the one it replaced unless another came since.
+  const replaced = fetchSource();
+  const ours = () => tlsClientScope.source() ?? fetch;
+  setFetchSource(ours);
   const of = (service: PlatformTlsService): ServiceTls => {
     const tls = loaded.get(service);
     if (tls === undefined) throw new Error(`platform TLS: ${service} was not loaded`);
@@ -318,7 +321,7 @@ export async function loadPlatformTls(
       return run;
     },
     async close() {
-      setFetchSource(undefined);
+      if (fetchSource() === ours) setFetchSource(replaced);
       await Promise.all([anonymous.close(), ...retired, ...[...loaded.values()].map((tls) => tls.close())]);
     },
   };

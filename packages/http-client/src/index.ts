@@ -27,6 +27,7 @@ export {
   type FetchFunction,
   fetchExchange,
   fetchFor,
+  fetchSource,
   readBounded,
   setFetchSource,
 } from './transport.ts';

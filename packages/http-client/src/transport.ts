@@ -56,6 +56,11 @@ export function setFetchSource(next: (() => FetchFunction | undefined) | undefin
   source = next;
 }
 
+/** The source registered now (setFetchSource), to put it back after a registration of one's own. */
+export function fetchSource(): (() => FetchFunction | undefined) | undefined {
+  return source;
+}
+
 /** The fetch a call uses: the one it was given, else the registered source's, else the global fetch. */
 export function fetchFor(given: FetchFunction | undefined): FetchFunction {
   return given ?? source?.() ?? ((url, init) => fetch(url, init));

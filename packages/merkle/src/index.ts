@@ -9,6 +9,7 @@ export { verifyCheckpointConsistency } from './checkpoint/consistency.ts';
 export {
   type CosignedCheckpoint,
   openCosignedCheckpoint,
+  samePolicy,
   type WitnessCosignature,
   type WitnessPolicy,
   witnessKeysMax,
@@ -74,7 +75,6 @@ export { parseTlogProof } from './tlog-proof/parse.ts';
 export { type TlogProof, tlogProofHeader } from './tlog-proof/tlog-proof.ts';
 export {
   type LeafInput,
-  type OpenedCheckpointNote,
   type TlogProofPolicy,
   type VerifiedTlogProof,
   verifyTlogProof,

@@ -34,6 +34,12 @@ function serverIdentityCheck(revoked: ReadonlySet<string> | undefined) {
 /** @mpay/http-client's FetchFunction, always with its exchange (undiciExchange) through the same agent. */
 export type TlsFetch = FetchFunction & { readonly exchange: ExchangeFunction };
 
+/** Ends a body unread: its socket closes; the abort it reports is expected, not an error to throw. */
+function dropBody(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 /** The body of an undici answer as UTF-8 text, read no further than `bytesMax` (undefined past it). */
 async function readBody(
   body: Dispatcher.ResponseData['body'],
@@ -44,16 +50,13 @@ async function readBody(
   for await (const chunk of body as AsyncIterable<Buffer>) {
     length += chunk.length;
     if (length > bytesMax) {
-      body.destroy();
+      dropBody(body);
       return undefined;
     }
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, length).toString('utf8');
 }
-
-/** A discarded body: read and dropped up to this many bytes (the connection is kept), closed beyond. */
-const discardedBodyBytesMax = 64 * 1024;
 
 /**
  * One exchange (@mpay/http-client) over undici's `request` through
@@ -79,9 +82,8 @@ export async function exchangeThrough(
     status: answer.statusCode,
     contentType: typeof contentType === 'string' ? contentType : (contentType?.[0] ?? ''),
     read: (bytesMax) => readBody(answer.body, bytesMax),
-    discard: async () => {
-      await answer.body.dump({ limit: discardedBodyBytesMax }).catch(() => undefined);
-    },
+    // Dropped at once, the connection with it: a body nobody reads must not hold the caller (a webhook).
+    discard: async () => dropBody(answer.body),
   };
 }
 

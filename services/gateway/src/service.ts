@@ -136,8 +136,28 @@ const outboxRoundsPerBackgroundRoundMax = 8;
 export const gatewayIdleIntervalMaxMs = 2_000;
 /** Rows of device_certificates, and of device_streams, of ended bindings forgotten per housekeeping round. */
 const endedDeviceRowsForgottenPerRoundMax = 10_000;
-/** Rate buckets that left every window forgotten per housekeeping round. */
-const rateBucketsForgottenPerRoundMax = 10_000;
+/** Rate buckets forgotten per statement, and statements per housekeeping round at most. */
+const rateBucketsForgottenPerStatementMax = 10_000;
+const rateBucketStatementsPerRoundMax = 10;
+
+/**
+ * Forgets the rate buckets that left the window a whole window ago (the margin: an instance whose
+ * clock is behind, or a window raised since, still finds its own), in bounded statements until
+ * none is left or the round's bound is reached (the next round goes on).
+ */
+async function forgetOldRateBuckets(context: GatewayContext, now: Date): Promise<void> {
+  const windowSeconds = context.limits.rateWindowSeconds;
+  const before = new Date(now.getTime() - windowSeconds * 1000);
+  for (let statement = 0; statement < rateBucketStatementsPerRoundMax; statement += 1) {
+    const forgotten = await forgetRateBuckets(
+      context.database,
+      before,
+      windowSeconds,
+      rateBucketsForgottenPerStatementMax,
+    );
+    if (forgotten < rateBucketsForgottenPerStatementMax) return;
+  }
+}
 /** How often the gateway forgets expired nonces, idempotency keys, rate buckets, what ended device keys held and said, and stale macro state, by its clock. */
 export const gatewayHousekeepingIntervalMs = 30_000;
 
@@ -159,12 +179,7 @@ async function backgroundRound(
     const now = context.clock();
     await forgetExpiredNonces(context.database, now, context.limits.messageAgeSecondsMax);
     await forgetIdempotencyKeys(context.database, now, context.limits.idempotencyKeptSeconds);
-    await forgetRateBuckets(
-      context.database,
-      now,
-      context.limits.rateWindowSeconds,
-      rateBucketsForgottenPerRoundMax,
-    );
+    await forgetOldRateBuckets(context, now);
     await forgetEndedDeviceKeys(context.database, now, endedDeviceRowsForgottenPerRoundMax);
     if (macro !== undefined) await forgetStaleMacroState(context.database, now, macro.limits);
   }

@@ -4,6 +4,7 @@ import {
   type LeafInput,
   leafDataOf,
   messagesHash,
+  samePolicy,
   type VerifiedTlogProof,
   verifyTlogProof,
   type WitnessPolicy,
@@ -32,17 +33,6 @@ export interface Inclusion {
   /** The c2sp.org/tlog-proof text: verifiable offline with the policy's keys. */
   readonly proof: string;
   readonly verified: VerifiedTlogProof;
-}
-
-/** The same keys and quorum (the same key objects, or the same key texts). */
-function samePolicy(a: WitnessPolicy, b: WitnessPolicy): boolean {
-  return (
-    a === b ||
-    (a.logVerifierKey === b.logVerifierKey &&
-      a.witnessesRequired === b.witnessesRequired &&
-      a.witnessVerifierKeys.length === b.witnessVerifierKeys.length &&
-      a.witnessVerifierKeys.every((key, index) => key === b.witnessVerifierKeys[index]))
-  );
 }
 
 /** Conditions that end with time (the entry not integrated yet, cosignatures still to come). */

@@ -73,6 +73,41 @@ export async function resolveWitnessPolicy(policy: WitnessPolicy): Promise<Resol
  * lines — mpay's log writes none (CHECKPOINT_INVALID), and cosigned by at
  * least `witnessesRequired` distinct known witnesses (WITNESS_QUORUM_NOT_MET).
  */
+/** What openCosignedCheckpoint opened: the note text and the policy, kept by the checkpoint it returned. */
+const openings = new WeakMap<
+  Checkpoint,
+  { readonly text: string; readonly policy: WitnessPolicy; readonly cosigned: CosignedCheckpoint }
+>();
+
+/** The same keys and quorum: the same key objects, or the same key texts. */
+export function samePolicy(a: WitnessPolicy, b: WitnessPolicy): boolean {
+  return (
+    a === b ||
+    (a.logVerifierKey === b.logVerifierKey &&
+      a.witnessesRequired === b.witnessesRequired &&
+      a.witnessVerifierKeys.length === b.witnessVerifierKeys.length &&
+      a.witnessVerifierKeys.every((key, index) => key === b.witnessVerifierKeys[index]))
+  );
+}
+
+/**
+ * The checkpoint openCosignedCheckpoint returned for this very `checkpoint`
+ * object, when it opened it from `text` under the same keys and quorum as
+ * `policy`; otherwise undefined. What lets a verifier that meets the same
+ * note again (a tlog-proof built on a checkpoint just fetched) skip its
+ * signatures without taking anyone's word for them.
+ */
+export function openedCheckpointOf(
+  checkpoint: Checkpoint,
+  text: string,
+  policy: WitnessPolicy,
+): CosignedCheckpoint | undefined {
+  const opening = openings.get(checkpoint);
+  return opening !== undefined && opening.text === text && samePolicy(opening.policy, policy)
+    ? opening.cosigned
+    : undefined;
+}
+
 export async function openCosignedCheckpoint(
   signedNote: string | Uint8Array,
   policy: WitnessPolicy,
@@ -97,5 +132,11 @@ export async function openCosignedCheckpoint(
   if (cosignatures.length < witnessesRequired) {
     throw new MpayError('WITNESS_QUORUM_NOT_MET', `${cosignatures.length} of ${witnessesRequired}`);
   }
-  return Object.freeze({ checkpoint, note, witnesses: Object.freeze(cosignatures) });
+  const cosigned = Object.freeze({ checkpoint, note, witnesses: Object.freeze(cosignatures) });
+  if (typeof signedNote === 'string') {
+    const { logVerifierKey, witnessVerifierKeys } = policy;
+    const kept = { logVerifierKey, witnessVerifierKeys: [...witnessVerifierKeys], witnessesRequired };
+    openings.set(checkpoint, { text: signedNote, policy: kept, cosigned });
+  }
+  return cosigned;
 }

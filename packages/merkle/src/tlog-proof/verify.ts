@@ -3,6 +3,7 @@ import { utf8Encode } from '../bytes.ts';
 import {
   type CosignedCheckpoint,
   openCosignedCheckpoint,
+  openedCheckpointOf,
   type WitnessPolicy,
 } from '../checkpoint/cosigned.ts';
 import { leafHash as hashLeaf } from '../hash/rfc9162.ts';
@@ -31,11 +32,6 @@ async function leafHashOf(input: LeafInput): Promise<Uint8Array> {
   throw new MpayError('REQUEST_INVALID', 'give the leaf data or the leaf hash');
 }
 
-/** A checkpoint its holder opened (openCosignedCheckpoint) from this note text, under the same policy. */
-export interface OpenedCheckpointNote extends CosignedCheckpoint {
-  readonly signedNote: string;
-}
-
 /**
  * Verifies a c2sp.org/tlog-proof offline, with only the keys of the policy:
  * the proof text is well formed (TLOG_PROOF_INVALID), its checkpoint is
@@ -47,16 +43,16 @@ export interface OpenedCheckpointNote extends CosignedCheckpoint {
 export async function verifyTlogProof(
   text: string | Uint8Array,
   policy: TlogProofPolicy,
-  opened?: OpenedCheckpointNote,
+  opened?: CosignedCheckpoint,
 ): Promise<VerifiedTlogProof> {
   const leafHash = await leafHashOf(policy);
   const parsed = parseTlogProof(text);
-  // `opened`: the caller opened this very note with the policy's keys (a client that just fetched and
-  // checked it); its signatures are not verified again. Any other note is opened here.
-  const cosigned: CosignedCheckpoint =
-    opened !== undefined && opened.signedNote === parsed.checkpoint
-      ? { checkpoint: opened.checkpoint, note: opened.note, witnesses: opened.witnesses }
-      : await openCosignedCheckpoint(parsed.checkpoint, policy);
+  // `opened`: a checkpoint the caller had openCosignedCheckpoint open (a client that just fetched it).
+  // When that opening was of this very note text under the same keys and quorum, its signatures are
+  // not verified again; any other note, or any other object, is opened here.
+  const cosigned =
+    (opened === undefined ? undefined : openedCheckpointOf(opened.checkpoint, parsed.checkpoint, policy)) ??
+    (await openCosignedCheckpoint(parsed.checkpoint, policy));
   const { treeSize, rootHash } = cosigned.checkpoint;
   await verifyInclusion(leafHash, parsed.index, treeSize, parsed.proof, rootHash);
   return Object.freeze({ ...cosigned, index: parsed.index, leafHash, extra: parsed.extra });

@@ -272,6 +272,18 @@ async function deliver(
     }
   } catch (error) {
     const code = isMpayError(error) ? error.code : error instanceof Error ? error.message : 'error';
+    // The log showed a checkpoint that does not extend the one the gateway holds: a log that forked or
+    // went back. Every receipt stops until an operator looks (log entries are retried, never abandoned).
+    if (code === 'CHECKPOINT_FORK' || code === 'CHECKPOINT_ROLLBACK')
+      context.log.error(
+        {
+          code,
+          outboxId: row.id,
+          paymentId: row.payment_id,
+          detail: isMpayError(error) ? error.detail : undefined,
+        },
+        'the transaction log served a checkpoint that does not extend the one held: receipts stop',
+      );
     await markFailed(context, row, code, now);
   }
 }
