@@ -31,7 +31,7 @@ function serverIdentityCheck(revoked: ReadonlySet<string> | undefined) {
   };
 }
 
-/** @mpay/http-client's FetchFunction, always with its exchange (undiciExchange) through the same agent. */
+/** @mpay/http-client's FetchFunction, always with its exchange (exchangeThrough) through the same agent. */
 export type TlsFetch = FetchFunction & { readonly exchange: ExchangeFunction };
 
 /** Ends a body unread: its socket closes; the abort it reports is expected, not an error to throw. */

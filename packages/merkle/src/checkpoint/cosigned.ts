@@ -66,13 +66,6 @@ export async function resolveWitnessPolicy(policy: WitnessPolicy): Promise<Resol
   return { log, witnesses, witnessesRequired };
 }
 
-/**
- * Opens a checkpoint as a client must before trusting it: signed by the log
- * (NOTE_KEY_UNKNOWN otherwise), every signature by a known key valid
- * (NOTE_SIGNATURE_INVALID), origin = the log key's name and no extension
- * lines — mpay's log writes none (CHECKPOINT_INVALID), and cosigned by at
- * least `witnessesRequired` distinct known witnesses (WITNESS_QUORUM_NOT_MET).
- */
 /** What openCosignedCheckpoint opened: the note text and the policy, kept by the checkpoint it returned. */
 const openings = new WeakMap<
   Checkpoint,
@@ -108,6 +101,13 @@ export function openedCheckpointOf(
     : undefined;
 }
 
+/**
+ * Opens a checkpoint as a client must before trusting it: signed by the log
+ * (NOTE_KEY_UNKNOWN otherwise), every signature by a known key valid
+ * (NOTE_SIGNATURE_INVALID), origin = the log key's name and no extension
+ * lines — mpay's log writes none (CHECKPOINT_INVALID), and cosigned by at
+ * least `witnessesRequired` distinct known witnesses (WITNESS_QUORUM_NOT_MET).
+ */
 export async function openCosignedCheckpoint(
   signedNote: string | Uint8Array,
   policy: WitnessPolicy,
