@@ -72,3 +72,20 @@ export async function outboxBacklogs(sql: Sql, now: Date): Promise<OutboxBacklog
     };
   });
 }
+
+/** The log's refusals of a checkpoint (@mpay/log-client's CheckpointFollower), as markFailed records them. */
+const checkpointRefusals = ['CHECKPOINT_FORK', 'CHECKPOINT_ROLLBACK'];
+
+/**
+ * Log entries still waiting whose last attempt met a checkpoint that does not
+ * extend the one the gateway holds (a log that forked or went back): their
+ * receipts stop until an operator looks. What /metrics exports as an alarm.
+ */
+export async function logCheckpointRefusals(sql: Sql): Promise<number> {
+  const { rows } = await sql.query<{ count: string }>(
+    `SELECT count(*)::text AS count FROM outbox
+     WHERE kind = 'log_entry' AND delivered_at IS NULL AND abandoned_at IS NULL AND last_error = ANY($1)`,
+    [checkpointRefusals],
+  );
+  return Number(rows[0]?.count ?? 0);
+}

@@ -236,5 +236,23 @@ describe('the operator views of the gateway', () => {
       92,
     );
     expect(value('mpay_gateway_outbox_oldest_pending_age_seconds', { outbox: 'outbox/webhook' })).toBe(0);
+    expect(value('mpay_gateway_log_checkpoint_refusals', {})).toBe(0);
+  });
+
+  it('raise the log checkpoint alarm while an entry waits on a checkpoint that did not extend the one held', async () => {
+    const refused = async () =>
+      parsePrometheusText((await get('/metrics')).text).find(
+        (sample) => sample.name === 'mpay_gateway_log_checkpoint_refusals',
+      )?.value;
+    // As markFailed leaves a log entry the follower refused (not due again for a long while here).
+    const notDue = '2100-01-01T00:00:00Z';
+    const { rows } = await gateway.database.query<{ id: string }>(
+      `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at, attempts, last_error)
+       VALUES ($1, 'log_entry', '{}', $2, $2, 1, 'CHECKPOINT_FORK') RETURNING id::text AS id`,
+      [ids.authorised, notDue],
+    );
+    expect(await refused()).toBe(1);
+    await gateway.database.query('UPDATE outbox SET abandoned_at = $2 WHERE id = $1', [rows[0]?.id, notDue]);
+    expect(await refused()).toBe(0);
   });
 });

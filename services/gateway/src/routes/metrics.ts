@@ -7,7 +7,7 @@ import {
 import { publicStatusOf } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
-import { outboxBacklogs, outboxKinds } from '../outbox/backlog.ts';
+import { logCheckpointRefusals, outboxBacklogs, outboxKinds } from '../outbox/backlog.ts';
 import {
   paymentDurationBucketsSeconds,
   paymentStepBucketsSeconds,
@@ -68,6 +68,10 @@ export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
     help: 'Age of the oldest waiting effect, per outbox (0 when none waits).',
     labelNames: ['outbox'],
   });
+  const refusedCheckpoints = registry.gauge({
+    name: 'mpay_gateway_log_checkpoint_refusals',
+    help: 'Log entries waiting because the log served a checkpoint that does not extend the one the gateway holds (a fork or a rollback of the transaction log): alert on any.',
+  });
   registry.onCollect(async () => {
     const statistics = await readPaymentStatistics(context.database);
     for (const [state, count] of statistics.reached)
@@ -83,6 +87,7 @@ export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
       stepDuration.set({ from_state: step.from, to_state: step.to }, histogram);
     for (const [kind, histogram] of await readDeliveryDurations(context.database, outboxKinds))
       deliveryDuration.set({ outbox: `outbox/${kind}` }, histogram);
+    refusedCheckpoints.set({}, await logCheckpointRefusals(context.database));
     for (const backlog of await outboxBacklogs(context.database, context.clock())) {
       const labels = { outbox: backlog.name };
       pending.set(labels, backlog.pending);
