@@ -17,7 +17,7 @@ import type { CustodianLink, FspIdentity, GatewayContext, Logger } from './conte
 import { DeviceHub } from './devices/hub.ts';
 import { type DeviceRelay, startDeviceRelay } from './devices/relay.ts';
 import { createGatewayLimits, type GatewayLimits } from './limits.ts';
-import type { TransactionLogLink } from './log/outbox.ts';
+import { rememberLastReceipt, type TransactionLogLink } from './log/outbox.ts';
 import { releaseMacroLeases } from './macro/client-bank-store.ts';
 import type { MacroContext } from './macro/context.ts';
 import { createMacroServiceLimits, type MacroServiceLimits } from './macro/limits.ts';
@@ -253,6 +253,8 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         ? undefined
         : new RegistryKeyCache({ ttlMs: limits.keyCacheTtlMs, entriesMax: limits.keyCacheEntriesMax }),
   };
+  if (options.transactionLog !== undefined)
+    await rememberLastReceipt(options.database, options.transactionLog, log);
   // Any change of the registry, by any instance or writer, empties the key cache (a lost listener too).
   const stopRegistryListener =
     context.keyCache === undefined

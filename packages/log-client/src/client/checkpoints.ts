@@ -1,4 +1,4 @@
-import type { WitnessPolicy } from '@mpay/merkle';
+import { openCosignedCheckpoint, parseReceipt, parseTlogProof, type WitnessPolicy } from '@mpay/merkle';
 import type { ClientLimits } from './http.ts';
 import { type FetchedCheckpoint, fetchCheckpoint } from './proofs.ts';
 
@@ -52,6 +52,21 @@ export class CheckpointFollower {
       this.#fetching = undefined;
     });
     return this.#fetching;
+  }
+
+  /**
+   * Holds the checkpoint of a receipt this client stored before (its latest),
+   * opened again with the policy's keys, unless it holds a larger one
+   * already: after a restart the log must still extend what it showed
+   * before, not merely whatever it serves first. Throws what reading the
+   * receipt or opening its note throws.
+   */
+  async rememberReceipt(receiptText: string): Promise<void> {
+    const signedNote = parseTlogProof(parseReceipt(receiptText).proof).checkpoint;
+    const opened = await openCosignedCheckpoint(signedNote, this.#policy);
+    const held = this.#held;
+    if (held === undefined || opened.checkpoint.treeSize > held.checkpoint.treeSize)
+      this.#held = Object.freeze({ ...opened, signedNote });
   }
 
   async #fetch(): Promise<FetchedCheckpoint> {

@@ -116,6 +116,33 @@ export async function advanceLogEntry(
   return 'proved';
 }
 
+/**
+ * At start: the gateway's checkpoint follower holds the checkpoint of the
+ * last receipt it stored (the proved entry with the largest index), so that
+ * a log that went back or forked while the gateway was stopped is refused
+ * at the next receipt. A stored receipt that cannot be read again is
+ * logged and left: the follower then starts from the log's first answer.
+ */
+export async function rememberLastReceipt(
+  sql: Sql,
+  link: TransactionLogLink,
+  log: { warn(fields: object, message: string): void },
+): Promise<void> {
+  const { rows } = await sql.query<{ payment_id: string; receipt: string }>(
+    'SELECT payment_id, receipt FROM log_entries WHERE receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1',
+  );
+  const last = rows[0];
+  if (last === undefined) return;
+  try {
+    await checkpointFollowerOf(link).rememberReceipt(last.receipt);
+  } catch (error) {
+    log.warn(
+      { err: error, paymentId: last.payment_id },
+      "the last stored receipt could not be read again: the log's checkpoints are followed from its next answer",
+    );
+  }
+}
+
 /** The payment's receipt file once the log has proved it; undefined while it is still on its way. */
 export async function logReceiptOf(
   sql: Sql,

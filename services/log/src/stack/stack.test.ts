@@ -42,6 +42,22 @@ describe('a log and its witness started together (startLogStack) and the log cli
   });
   const endpoint = () => ({ url: stack.logUrl, origin: stack.origin });
   const credentials = () => ({ id: 'gateway', key: submitter.privateJwk });
+  /** Logs the entry and waits for its receipt, as the gateway does. */
+  const logAndProve = async (entry: {
+    transactionId: string;
+    messages: string[];
+    kind: string;
+    metadata: Record<string, unknown>;
+  }) => {
+    const logged = await submitMessages(endpoint(), credentials(), entry);
+    const receipt = await buildReceipt(
+      stack.logUrl,
+      { ...entry, index: logged.index, submitter: 'gateway' },
+      policy(),
+      { waitMs: backgroundWorkDeadlineMs },
+    );
+    return { logged, receipt };
+  };
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'mpay-log-stack-'));
@@ -94,13 +110,7 @@ describe('a log and its witness started together (startLogStack) and the log cli
         kind: 'payment.completed',
         metadata: { amount: '42', n: 7 },
       };
-      const logged = await submitMessages(endpoint(), credentials(), entry);
-      const receipt = await buildReceipt(
-        stack.logUrl,
-        { ...entry, index: logged.index, submitter: 'gateway' },
-        policy(),
-        { waitMs: backgroundWorkDeadlineMs },
-      );
+      const { logged, receipt } = await logAndProve(entry);
       const file = (name: string, text: string) =>
         writeFile(join(dataDir, name), text).then(() => join(dataDir, name));
       const keys = [
@@ -229,6 +239,50 @@ describe('a log and its witness started together (startLogStack) and the log cli
     } finally {
       await new Promise((done) => stale.close(done));
     }
+  });
+
+  it('a follower that remembers a stored receipt holds its checkpoint, and refuses a log that went back behind it', async () => {
+    // What the log showed before this entry: a checkpoint older than the receipt's.
+    const before = await fetchCheckpoint(stack.logUrl, policy());
+    const entry = {
+      transactionId: 'remember-1',
+      messages: messages(200),
+      kind: 'payment.completed',
+      metadata: {},
+    };
+    const { logged, receipt } = await logAndProve(entry);
+    const stored = (await verifyReceipt(receipt, policy())).proof.checkpoint;
+    expect(stored.treeSize).toBeGreaterThan(before.checkpoint.treeSize);
+    // A gateway that starts again: a new follower, told its last receipt.
+    const restarted = new CheckpointFollower(stack.logUrl, policy());
+    await restarted.rememberReceipt(receipt);
+    expect(restarted.held?.checkpoint).toEqual(stored);
+    expect((await restarted.covering(logged.index)).checkpoint.treeSize).toBe(stored.treeSize);
+    // A log that serves the older checkpoint again (it lost its history): refused.
+    const lost = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      response.end(before.signedNote);
+    });
+    await new Promise<void>((done) => lost.listen(0, '127.0.0.1', done));
+    try {
+      const url = `http://127.0.0.1:${(lost.address() as { port: number }).port}`;
+      const follower = new CheckpointFollower(url, policy());
+      await follower.rememberReceipt(receipt);
+      await expect(follower.covering(stored.treeSize)).rejects.toMatchObject({ code: 'CHECKPOINT_ROLLBACK' });
+      // Without the receipt remembered, the same log would have been believed.
+      const forgetful = new CheckpointFollower(url, policy());
+      expect((await forgetful.covering(0n)).checkpoint.treeSize).toBe(before.checkpoint.treeSize);
+    } finally {
+      await new Promise((done) => lost.close(done));
+    }
+    // A receipt under other keys is not taken.
+    const otherWitness = await generateCosignerKey('witness.log.mpay.example');
+    const strict = new CheckpointFollower(stack.logUrl, {
+      ...policy(),
+      witnessVerifierKeys: [otherWitness.verifierKey],
+    });
+    await expect(strict.rememberReceipt(receipt)).rejects.toMatchObject({ code: 'WITNESS_QUORUM_NOT_MET' });
+    expect(strict.held).toBeUndefined();
   });
 
   it('refuses submissions from unknown keys and impostors', async () => {
