@@ -74,7 +74,7 @@ export async function outboxBacklogs(sql: Sql, now: Date): Promise<OutboxBacklog
 }
 
 /** The log's refusals of a checkpoint (@mpay/log-client's CheckpointFollower), as markFailed records them. */
-const checkpointRefusals = ['CHECKPOINT_FORK', 'CHECKPOINT_ROLLBACK'];
+export const checkpointRefusals: readonly string[] = ['CHECKPOINT_FORK', 'CHECKPOINT_ROLLBACK'];
 
 /**
  * Log entries still waiting whose last attempt met a checkpoint that does not

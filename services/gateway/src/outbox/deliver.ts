@@ -14,6 +14,7 @@ import { advanceRefundLogEntry } from '../refunds/log.ts';
 import { settleRefundWithBank } from '../refunds/settle.ts';
 import { pushRefundReceipt } from '../refunds/view.ts';
 import { activeBindingOf } from '../registry/bindings.ts';
+import { checkpointRefusals } from './backlog.ts';
 
 /** The device events of a payment; a refund's receipt is pushed by pushRefundReceipt. */
 type PaymentDeviceEvent = Exclude<DeviceEvent['event'], 'refund-receipt'>;
@@ -274,7 +275,7 @@ async function deliver(
     const code = isMpayError(error) ? error.code : error instanceof Error ? error.message : 'error';
     // The log showed a checkpoint that does not extend the one the gateway holds: a log that forked or
     // went back. Every receipt stops until an operator looks (log entries are retried, never abandoned).
-    if (code === 'CHECKPOINT_FORK' || code === 'CHECKPOINT_ROLLBACK')
+    if (checkpointRefusals.includes(code))
       context.log.error(
         {
           code,
