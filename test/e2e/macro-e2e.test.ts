@@ -121,6 +121,17 @@ async function stateOf(transactionId: string): Promise<string | undefined> {
   return rows[0]?.state;
 }
 
+/**
+ * The MPASP's state once it is `state`. The MPASP records xbank's answer to step 6 after xbank
+ * has made PApp_Req, so a test that saw the request may still read the state before it.
+ */
+function stateOnceItIs(transactionId: string, state: string): Promise<string> {
+  return waitFor(
+    async () => ((await stateOf(transactionId)) === state ? state : undefined),
+    { deadlineMs: backgroundWorkDeadlineMs, what: `the MPASP's state ${state} for ${transactionId}` },
+  );
+}
+
 describe('macro payment, the twelve steps of §4.2 across two banks', () => {
   it('pays the merchant at ybank once the client approved at xbank; the MPASP learns Pay_Confirm (step 12)', async () => {
     const registered = await registeredClient('ana', 1_000_00n);
@@ -136,7 +147,7 @@ describe('macro payment, the twelve steps of §4.2 across two banks', () => {
       transactionId: session.transactionId,
       amount: { currency: 'EUR', value: '129.90' },
     });
-    expect(await stateOf(session.transactionId)).toBe('approval_requested');
+    expect(await stateOnceItIs(session.transactionId, 'approval_requested')).toBe('approval_requested');
     // Asked, not yet approved: nothing moved.
     expect(await balancesOf(registered)).toEqual(before);
 
@@ -339,7 +350,7 @@ describe('macro payment, the twelve steps of §4.2 across two banks', () => {
     );
     expect(atMpasp).toMatchObject({ status: 404, code: 'NOT_FOUND' });
     // The MPASP has no say in the approval: the payment still waits for the client at its bank.
-    expect(await stateOf(session.transactionId)).toBe('approval_requested');
+    expect(await stateOnceItIs(session.transactionId, 'approval_requested')).toBe('approval_requested');
     expect((await registered.bank.approvalRequests()).map((entry) => entry.sessionId)).toContain(
       session.sessionId,
     );
