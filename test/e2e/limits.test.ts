@@ -150,6 +150,18 @@ describe('delivery and abuse limits at the gateway', () => {
     expect(await rateLimited(request(test.merchant))).toBe(false);
   });
 
+  it('concurrent requests never pass the rate limit: of a burst that crosses it, exactly the rest of the window is accepted', async () => {
+    offsetMs += limits.rateWindowSeconds * 1000 + 1_000;
+    const left = 4;
+    for (let index = 0; index < limits.paymentRequestsPerMerchantMax - left; index += 1)
+      await request(test.merchant);
+    // Below the in-flight limit, so that every one of them reaches the rate check together.
+    const burst = await Promise.all(
+      Array.from({ length: limits.inFlightRequestsMax - 4 }, () => rateLimited(request(test.merchant))),
+    );
+    expect(burst.filter((refused) => !refused)).toHaveLength(left);
+  });
+
   it('a customer asked too often by several merchants: the next request is refused, whoever sends it', async () => {
     offsetMs += limits.rateWindowSeconds * 1000 + 1_000;
     const keys = await generatePartyKeys();

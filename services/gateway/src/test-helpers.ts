@@ -24,7 +24,6 @@ import { type Database, migrate, openTestDatabase, readMigrations, type Sql } fr
 import type { FspIdentity, GatewayContext, Logger } from './context.ts';
 import { DeviceHub } from './devices/hub.ts';
 import { createGatewayLimits, type GatewayLimits } from './limits.ts';
-import { rateBucketStart } from './payments/rate-window.ts';
 import { insertPayment } from './payments/store.ts';
 import { applyEventIn } from './payments/transition.ts';
 import { type BankRecord, upsertBank } from './registry/banks.ts';
@@ -351,7 +350,7 @@ export async function createPayment(gateway: TestGateway, input: NewTestPayment)
         payerAccount: input.customer.account,
         expiresAt,
         now: at,
-        rateBucket: rateBucketStart(at, context.limits.rateWindowSeconds),
+        rateWindowSeconds: context.limits.rateWindowSeconds,
       },
       'merchant_request_verified',
     );

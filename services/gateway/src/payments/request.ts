@@ -24,12 +24,13 @@ import { materialiseEffects } from './effects.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
 import { devicePushContent } from './push.ts';
-import { rateBucketStart, rateRetryAfterSeconds } from './rate-window.ts';
+import { rateRetryAfterSeconds } from './rate-window.ts';
 import {
   insertedPayment,
   insertPayment,
   lockCustomer,
   persistStep,
+  type RequestsInWindow,
   recentPaymentsOf,
   requestsInWindow,
 } from './store.ts';
@@ -220,26 +221,44 @@ function checkSealedData(verified: VerifiedPaymentRequest, sealing: boolean): vo
     throw new MpayError('PRIVATE_DATA_INVALID', 'data.sealed.customer');
 }
 
-/** 429 with Retry-After when a merchant asks too often, or a customer is asked too often (burying a real request). */
-async function checkRates(context: GatewayContext, sql: Sql, verified: VerifiedPaymentRequest, now: Date) {
+/**
+ * 429 with Retry-After when a merchant asks too often, or a customer is asked
+ * too often (burying a real request). `windows` counts `counted` of this
+ * request's own: none before it is stored, one once `insertPayment` counted it.
+ */
+function refuseOverRate(
+  context: GatewayContext,
+  windows: { merchant: RequestsInWindow; customer: RequestsInWindow },
+  counted: 0 | 1,
+  now: Date,
+): void {
   const { rateWindowSeconds, paymentRequestsPerMerchantMax, paymentRequestsPerCustomerMax } = context.limits;
-  const windows = await requestsInWindow(
-    sql,
-    { merchantId: verified.merchant.id, customerId: verified.customer.id },
-    now,
-    rateWindowSeconds,
-  );
   // The merchant's limit first, then the customer's.
   for (const [party, max] of [
     ['merchant', paymentRequestsPerMerchantMax],
     ['customer', paymentRequestsPerCustomerMax],
   ] as const) {
     const { count, oldest } = windows[party];
-    if (count >= max) {
+    if (count - counted >= max) {
       const retryAfterSeconds = rateRetryAfterSeconds(oldest ?? now, now, rateWindowSeconds);
       throw new MpayError('REQUEST_RATE_LIMITED', party, { retryAfterSeconds });
     }
   }
+}
+
+/**
+ * The rate limits before any work: a party already at its limit is refused
+ * without the request's cryptography. Requests in flight together all pass
+ * here; the exact check is the one on the count `insertPayment` returns.
+ */
+async function checkRates(context: GatewayContext, sql: Sql, verified: VerifiedPaymentRequest, now: Date) {
+  const windows = await requestsInWindow(
+    sql,
+    { merchantId: verified.merchant.id, customerId: verified.customer.id },
+    now,
+    context.limits.rateWindowSeconds,
+  );
+  refuseOverRate(context, windows, 0, now);
 }
 
 /**
@@ -280,9 +299,10 @@ export async function requestPayment(
       payerAccount,
       expiresAt,
       now,
-      rateBucket: rateBucketStart(now, context.limits.rateWindowSeconds),
+      rateWindowSeconds: context.limits.rateWindowSeconds,
     };
-    await insertPayment(sql, stored, 'merchant_request_verified');
+    // Exact: counts this request after any other in flight for the same parties (store.ts).
+    refuseOverRate(context, await insertPayment(sql, stored, 'merchant_request_verified'), 1, now);
     const payment = insertedPayment(stored, verified, 'merchant_request_verified');
     const result = stepPayment(payment, 'countersigned', now);
     const { outbox } = await materialiseEffects(context, sql, payment, result.next, result.effects, {}, now);

@@ -20,6 +20,7 @@ import {
   type TestGateway,
   type TestMerchant,
 } from '../test-helpers.ts';
+import { rateBucketStart } from './rate-window.ts';
 import {
   expiredPaymentIds,
   findPayment,
@@ -85,7 +86,7 @@ describe('payment store', () => {
             payerAccount: ann.account,
             expiresAt,
             now,
-            rateBucket: now,
+            rateWindowSeconds: 60,
           },
           'merchant_request_verified',
         ),
@@ -163,7 +164,7 @@ describe('payment store', () => {
               payerAccount: ann.account,
               expiresAt: later(now, minute),
               now,
-              rateBucket: now,
+              rateWindowSeconds: 60,
             },
             'merchant_request_verified',
           ),
@@ -177,13 +178,13 @@ describe('payment store', () => {
 
       // The statement itself counts a replay nowhere, even in a transaction that goes on after it.
       const again = await merchantRequest(gateway.fsp.id, shop, ann, 12_50n, now);
-      const bucket = later(now, 7 * 24 * 60 * minute);
-      const stored = { merchantId: shop.id, customerId: ann.id, payerAccount: ann.account, now };
+      const bucket = rateBucketStart(later(now, 7 * 24 * 60 * minute), 60);
+      const stored = { merchantId: shop.id, customerId: ann.id, payerAccount: ann.account, now: bucket };
       await gateway.database.transaction(async (sql) => {
         for (let attempt = 0; attempt < 2; attempt += 1)
           await insertPayment(
             sql,
-            { ...stored, message: again, expiresAt: later(now, minute), rateBucket: bucket },
+            { ...stored, message: again, expiresAt: later(bucket, minute), rateWindowSeconds: 60 },
             'merchant_request_verified',
           ).catch(codeOf);
       });
@@ -195,6 +196,41 @@ describe('payment store', () => {
         { role: 'customer', requests: 1 },
         { role: 'merchant', requests: 1 },
       ]);
+    });
+
+    it("returns each party's requests in the window, its own and its earlier buckets', but none older", async () => {
+      // A week ahead, so that no other test's buckets fall in these windows; a 60-s window has 1-s buckets.
+      const start = rateBucketStart(later(gateway.now(), 8 * 24 * 60 * minute), 60);
+      const store = async (at: Date, merchant: typeof shop) => {
+        const message = await merchantRequest(gateway.fsp.id, merchant, ann, 1_00n, at);
+        return gateway.database.transaction((sql) =>
+          insertPayment(
+            sql,
+            {
+              message,
+              merchantId: merchant.id,
+              customerId: ann.id,
+              payerAccount: ann.account,
+              expiresAt: later(at, minute),
+              now: at,
+              rateWindowSeconds: 60,
+            },
+            'merchant_request_verified',
+          ),
+        );
+      };
+      const other = await freshMerchant('rates');
+      await store(start, shop);
+      await store(later(start, 10_000), other);
+      expect(await store(later(start, 30_500), shop)).toEqual({
+        merchant: { count: 2, oldest: start },
+        customer: { count: 3, oldest: start },
+      });
+      // 61.5 s after the first: its bucket has left the window; the second one's has not.
+      expect(await store(later(start, 61_500), shop)).toEqual({
+        merchant: { count: 2, oldest: later(start, 30_000) },
+        customer: { count: 3, oldest: later(start, 10_000) },
+      });
     });
 
     it('refuses a payment to a party the registry does not hold', async () => {
@@ -212,7 +248,7 @@ describe('payment store', () => {
               payerAccount: ann.account,
               expiresAt: later(now, minute),
               now,
-              rateBucket: now,
+              rateWindowSeconds: 60,
             },
             'merchant_request_verified',
           ),

@@ -12,7 +12,7 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { Party } from '../registry/parties.ts';
-import { rateWindowBucketsAfter } from './rate-window.ts';
+import { rateBucketStart, rateWindowBucketsAfter } from './rate-window.ts';
 
 /**
  * A payment as the gateway works with it: the row decoded once, its iMS
@@ -135,18 +135,34 @@ export interface NewPayment {
   readonly payerAccount: string;
   readonly expiresAt: Date;
   readonly now: Date;
-  /** The rate window's bucket the request counts in, for its merchant and its customer (rate-window.ts). */
-  readonly rateBucket: Date;
+  /**
+   * The rate window the request counts in, for its merchant and its customer
+   * (rate-window.ts): its bucket is the one `now` falls in.
+   */
+  readonly rateWindowSeconds: number;
 }
 
 /**
  * Inserts a payment in the protocol's initial state with its first event, and
  * counts the request in its merchant's and its customer's rate bucket, in one
  * statement; a second one with the id is a replay (and is not counted).
+ *
+ * Returns each party's requests in the window, this one included, exactly:
+ * the bucket's increment waits for any other transaction's uncommitted one
+ * on the same row and returns the count after both, and the window's earlier
+ * buckets no longer change. A caller that finds a count over its limit throws,
+ * and the rollback takes the request back out. The row lock lasts from here
+ * to the commit, so a busy merchant's requests queue only for that end of
+ * their transactions, after their cryptography.
  */
-export async function insertPayment(sql: Sql, payment: NewPayment, initial: PaymentState): Promise<void> {
+export async function insertPayment(
+  sql: Sql,
+  payment: NewPayment,
+  initial: PaymentState,
+): Promise<{ merchant: RequestsInWindow; customer: RequestsInWindow }> {
   const { message } = payment;
-  const inserted = await sql.query(
+  const bucket = rateBucketStart(payment.now, payment.rateWindowSeconds);
+  const { rows } = await sql.query<WindowRow>(
     `WITH inserted AS (
        INSERT INTO payments (id, merchant_id, customer_id, procedure, currency, amount_minor, security_level, state,
          message, payer_account, expires_at, created_at, updated_at)
@@ -155,10 +171,20 @@ export async function insertPayment(sql: Sql, payment: NewPayment, initial: Paym
      counted AS (
        INSERT INTO request_rate_buckets (party_id, role, bucket_start, requests)
        SELECT party.id, party.role, $15, 1
-       FROM inserted, (VALUES ($2, 'merchant'), ($3, 'customer')) AS party (id, role)
-       ON CONFLICT (party_id, role, bucket_start) DO UPDATE SET requests = request_rate_buckets.requests + 1)
-     INSERT INTO payment_events (payment_id, sequence, from_state, to_state, event, step, detail, created_at)
-     SELECT id, 1, NULL, $8, NULL, $13, $14, $12 FROM inserted`,
+       FROM inserted, (VALUES ($2, 'merchant', 1), ($3, 'customer', 2)) AS party (id, role, lock_order)
+       ORDER BY party.lock_order
+       ON CONFLICT (party_id, role, bucket_start) DO UPDATE SET requests = request_rate_buckets.requests + 1
+       RETURNING role, requests),
+     earlier AS (
+       SELECT role, sum(requests) AS requests, min(bucket_start) AS oldest FROM request_rate_buckets
+       WHERE ((party_id = $2 AND role = 'merchant') OR (party_id = $3 AND role = 'customer'))
+         AND bucket_start > $16 AND bucket_start < $15
+       GROUP BY role),
+     event AS (
+       INSERT INTO payment_events (payment_id, sequence, from_state, to_state, event, step, detail, created_at)
+       SELECT id, 1, NULL, $8, NULL, $13, $14, $12 FROM inserted)
+     SELECT c.role, (c.requests + COALESCE(e.requests, 0))::text AS requests, COALESCE(e.oldest, $15) AS oldest
+     FROM counted c LEFT JOIN earlier e USING (role)`,
     [
       message.transactionId,
       payment.merchantId,
@@ -174,10 +200,12 @@ export async function insertPayment(sql: Sql, payment: NewPayment, initial: Paym
       payment.now.toISOString(),
       'iMS §5 step 1',
       'merchant request verified',
-      payment.rateBucket.toISOString(),
+      bucket.toISOString(),
+      rateWindowBucketsAfter(payment.now, payment.rateWindowSeconds).toISOString(),
     ],
   );
-  if (inserted.rowCount === 0) throw new MpayError('MESSAGE_REPLAYED', 'transactionId');
+  if (rows.length === 0) throw new MpayError('MESSAGE_REPLAYED', 'transactionId');
+  return windowsOf(rows);
 }
 
 /**
@@ -455,12 +483,22 @@ export async function requestsInWindow(
   now: Date,
   windowSeconds: number,
 ): Promise<{ merchant: RequestsInWindow; customer: RequestsInWindow }> {
-  const { rows } = await sql.query<{ role: string; requests: string; oldest: Date | string }>(
+  const { rows } = await sql.query<WindowRow>(
     `SELECT role, sum(requests)::text AS requests, min(bucket_start) AS oldest FROM request_rate_buckets
      WHERE ((party_id = $1 AND role = 'merchant') OR (party_id = $2 AND role = 'customer')) AND bucket_start > $3
      GROUP BY role`,
     [parties.merchantId, parties.customerId, rateWindowBucketsAfter(now, windowSeconds).toISOString()],
   );
+  return windowsOf(rows);
+}
+
+interface WindowRow {
+  readonly role: string;
+  readonly requests: string;
+  readonly oldest: Date | string;
+}
+
+function windowsOf(rows: readonly WindowRow[]): { merchant: RequestsInWindow; customer: RequestsInWindow } {
   const window = (role: 'merchant' | 'customer'): RequestsInWindow => {
     const row = rows.find((candidate) => candidate.role === role);
     return row === undefined
