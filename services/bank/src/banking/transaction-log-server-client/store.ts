@@ -151,6 +151,16 @@ export async function recordReceipt(database: Database, id: string, receipt: str
   );
 }
 
+/** The stored receipt with the largest log index (the log's latest view this bank holds), if any. */
+export async function lastStoredReceipt(
+  database: Database,
+): Promise<{ readonly id: string; readonly receipt: string } | undefined> {
+  const { rows } = await database.query<{ id: string; receipt: string }>(
+    'SELECT id, receipt FROM banking_transactions WHERE receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1',
+  );
+  return rows[0];
+}
+
 /** A failed attempt (the log unreachable, the entry not proved yet): due again at `nextAttemptAt`. */
 export async function recordAttemptFailure(
   database: Database,

@@ -1,5 +1,6 @@
+import { checkpointFollowerOf } from '@mpay/log-client';
 import { type LogStack, startLogStack } from '@mpay/log-service';
-import { verifyReceipt } from '@mpay/merkle';
+import { generateCosignerKey, verifyReceipt } from '@mpay/merkle';
 import { openTestDatabase } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -123,6 +124,38 @@ describe('advanceBankingTransactions', () => {
       (candidate) => candidate.transferId === opened.requestId,
     );
     expect(line).toMatchObject({ requestId: opened.requestId, receipt });
+  });
+
+  it("holds the last stored receipt's checkpoint before its first receipt after a start; one it cannot read only warns", async () => {
+    const { rows } = await bank.database.query<{ receipt: string }>(
+      'SELECT receipt FROM banking_transactions WHERE receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1',
+    );
+    const last = rows[0]?.receipt ?? '';
+    const policy = {
+      logVerifierKey: stack.logVerifierKey,
+      witnessVerifierKeys: [stack.witnessVerifierKey],
+      witnessesRequired: 1,
+    };
+    const stored = (await verifyReceipt(last, policy)).proof.checkpoint;
+    // A start is a new link, and so a new follower; a pass at the epoch finds nothing due.
+    const restarted = { ...link };
+    expect(checkpointFollowerOf(restarted).held).toBeUndefined();
+    expect(await advanceBankingTransactions(withLog(bankingContextOf(bank), restarted), new Date(0))).toBe(0);
+    expect(checkpointFollowerOf(restarted).held?.checkpoint).toEqual(stored);
+    // Under a witness key that did not cosign it, the stored receipt is not taken: a warning, and the pass goes on.
+    const otherWitness = await generateCosignerKey('witness.log.mpay.example');
+    const rekeyed = { ...link, witnessVerifierKeys: [otherWitness.verifierKey] };
+    const warnings: string[] = [];
+    const context = withLog(bankingContextOf(bank), rekeyed);
+    const watched = {
+      ...context,
+      log: { info: () => undefined, warn: (_: object, message: string) => warnings.push(message) },
+    };
+    expect(await advanceBankingTransactions(watched, new Date(0))).toBe(0);
+    expect(checkpointFollowerOf(rekeyed).held).toBeUndefined();
+    expect(warnings).toEqual([
+      expect.stringContaining('the last stored banking receipt could not be read again'),
+    ]);
   });
 
   it('records a failed attempt and backs off: not due again before next_attempt_at', async () => {

@@ -9,6 +9,7 @@ import type { BankingContext, BankTransactionLogLink } from '../context.ts';
 import {
   type BankingTransactionRecord,
   claimDueBankingTransactions,
+  lastStoredReceipt,
   recordAttemptFailure,
   recordLogIndex,
   recordReceipt,
@@ -80,6 +81,32 @@ async function advanceOne(
   await recordReceipt(context.database, transaction.id, receipt);
 }
 
+/** The links whose follower was given the bank's last stored receipt (once per link, so once per start). */
+const remembered = new WeakSet<BankTransactionLogLink>();
+
+/**
+ * Before the first receipt of a start: the link's checkpoint follower holds
+ * the checkpoint of the last receipt this bank stored, so that a log that
+ * went back or forked while the bank was stopped is refused at the next
+ * receipt (CHECKPOINT_ROLLBACK or CHECKPOINT_FORK), as at the gateway. A
+ * stored receipt that cannot be read again is logged and left: the follower
+ * then starts from the log's first answer.
+ */
+async function rememberLastReceipt(context: BankingContext, link: BankTransactionLogLink): Promise<void> {
+  if (remembered.has(link)) return;
+  const last = await lastStoredReceipt(context.database);
+  remembered.add(link);
+  if (last === undefined) return;
+  try {
+    await checkpointFollowerOf(link).rememberReceipt(last.receipt);
+  } catch (error) {
+    context.log.warn(
+      { err: error, requestId: last.id },
+      "the last stored banking receipt could not be read again: the log's checkpoints are followed from its next answer",
+    );
+  }
+}
+
 /**
  * One pass of the transaction log server client (seed 003 §4.2: the log is
  * kept by a third party, the network operator's gateway in the paper): takes
@@ -95,6 +122,7 @@ export async function advanceBankingTransactions(context: BankingContext, now: D
   const link = context.banking.transactionLog;
   if (link === undefined) return 0;
   const submitter = { id: context.bank.id, key: context.bank.signingKey };
+  await rememberLastReceipt(context, link);
   const due = await claimDueBankingTransactions(
     context.database,
     now,
