@@ -68,7 +68,8 @@ MPAY_MACRO_T_EXP_SECONDS (300, at least 10: the macro payment's T_EXP − T_iS; 
 MPAY_BANKING_PASSWORD (mpay banking's password where no terminal can ask for it),
 MPAY_TLS (1; 0: mpay up without TLS).
 Configuration in the data folder: security-policy.json (the security levels; written with the defaults on
-first start), gateway-limits.json (optional: the gateway limits it names, e.g. {"paymentRequestsPerCustomerMax": 30}).
+first start), gateway-limits.json (optional: the gateway limits it names, e.g. {"paymentRequestsPerCustomerMax": 30};
+read again when mpay up gets SIGHUP).
 `;
 
 /**

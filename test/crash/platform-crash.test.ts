@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,4 +165,24 @@ describe('the whole platform survives SIGKILL in the middle of payments', () => 
     },
     runBackstopMs,
   );
+
+  it('reloads <data>/gateway-limits.json on SIGHUP without a restart, and keeps its limits when the file is wrong', async () => {
+    await platform.whenUp();
+    const starts = platform.starts;
+    const file = join(folder, 'gateway-limits.json');
+    await writeFile(file, '{"paymentRequestsPerCustomerMax": 30, "bodyLimitBytes": 2048}');
+    await platform.signalAndAwait(
+      'SIGHUP',
+      'gateway limits reloaded from gateway-limits.json: changed paymentRequestsPerCustomerMax; bodyLimitBytes only at the next start',
+    );
+    await writeFile(file, '{"paymentRequestsPerCustomerMax": -1}');
+    await platform.signalAndAwait(
+      'SIGHUP',
+      'gateway limits reload refused, the old limits stay in use: CONFIGURATION_INVALID',
+    );
+    // Neither reload restarted anything: the same start still answers.
+    expect(platform.starts).toBe(starts);
+    expect((await fetch(`${platform.gatewayUrl}/health`)).status).toBe(200);
+    await rm(file);
+  });
 });

@@ -215,6 +215,20 @@ export class PlatformProcess {
     }
   }
 
+  /** Sends `signal` to the running `mpay up`; resolves once it printed `line` after that (a named deadline). */
+  async signalAndAwait(signal: NodeJS.Signals, line: string): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`mpay up is not running: cannot send ${signal}`);
+    const from = this.output.length;
+    child.kill(signal);
+    await waitFor(() => this.output.slice(from).includes(line), {
+      deadlineMs: requestDeadlineMs,
+      what: `mpay up to print "${line}" after ${signal}`,
+      detail: () => this.log,
+    });
+  }
+
   /** The last part of everything the platform printed, over all its starts. */
   get log(): string {
     return this.output.length > 8_000 ? `…${this.output.slice(-8_000)}` : this.output;

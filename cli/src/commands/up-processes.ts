@@ -27,9 +27,9 @@ export async function runUpProcesses(
   io: CommandIo,
   tls = false,
 ): Promise<number> {
-  // A reload signal (SIGUSR2, SIGHUP) never ends a TLS platform, not while it starts or stops either
+  // A reload signal (SIGUSR2, SIGHUP) never ends the platform, not while it starts or stops either
   // (`mpay pki rotate` may send it then).
-  const releaseHangups = tls ? holdHangups() : undefined;
+  const releaseHangups = holdHangups();
   try {
     const databaseUrl = process.env.DATABASE_URL;
     io.stdout(
@@ -59,6 +59,10 @@ export async function runUpProcesses(
       tls,
       // Each service process's reload (passed on below); with --verbose its own stderr line says it already,
       // and only the supervisor's word on one still starting is printed here.
+      // The gateway process's reload of its limits (SIGHUP, below); with --verbose its stderr line says it.
+      onGatewayLimitsReload: (line: string, refused: boolean) => {
+        if (!verbose) (refused ? io.stderr : io.stdout)(`mpay: [gateway] ${line}\n`);
+      },
       onTlsReload: (service: string, line: string) => {
         if (!verbose || line === deferredReloadLine) io.stdout(`mpay: [${service}] ${line}\n`);
       },
@@ -91,23 +95,25 @@ export async function runUpProcesses(
     // SIGUSR2 (`mpay pki rotate` and `issue` send it) or SIGHUP: passed on to every service process, each
     // reloads its certificate (one still starting once it is ready); and this process's own (the mail
     // server's and the SMS gateway's).
-    const stopReloading = tls
-      ? onTlsReloadSignal(() => {
-          platform?.reloadTls().then(
-            (changes) => {
-              for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
-            },
-            (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
-          );
-        })
-      : undefined;
+    // SIGHUP also: the gateway process reads <data>/gateway-limits.json again.
+    const stopReloading = onTlsReloadSignal((signal) => {
+      if (tls)
+        platform?.reloadTls().then(
+          (changes) => {
+            for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
+          },
+          (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
+        );
+      if (signal === 'SIGHUP' && platform?.reloadGatewayLimits() === false)
+        io.stderr('mpay: [gateway] not up: it reads gateway-limits.json when it starts again\n');
+    });
     await serveUntilStopSignal(io, async () => {
-      stopReloading?.();
+      stopReloading();
       await platform.close();
     });
     return 0;
   } finally {
     // Also when the start fails: the hold's listeners are not left on the process.
-    releaseHangups?.();
+    releaseHangups();
   }
 }

@@ -3,6 +3,11 @@ import { join } from 'node:path';
 import { parseCatalogueJson } from '@mpay/merchant-shop';
 import { MpayError } from '@mpay/protocol';
 import { gatewaysFromFlags } from '../platform/gateway-front.ts';
+import {
+  describeGatewayLimitsRefusal,
+  describeGatewayLimitsReload,
+  gatewayLimitsFileName,
+} from '../platform/gateway-limits-file.ts';
 import { macroLimitsFromEnv } from '../platform/macro-limits.ts';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { surviveOutputErrors } from '../platform/output-guard.ts';
@@ -116,9 +121,9 @@ async function runUpGuarded(flags: Map<string, string>, io: CommandIo): Promise<
     `mpay: starting on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
   );
   const tls = tlsWanted(flags, process.env);
-  // A reload signal (SIGUSR2, SIGHUP) never ends a TLS platform, not while it starts or stops either
+  // A reload signal (SIGUSR2, SIGHUP) never ends the platform, not while it starts or stops either
   // (`mpay pki rotate` may send it then).
-  const releaseHangups = tls ? holdHangups() : undefined;
+  const releaseHangups = holdHangups();
   try {
     // MPAY_WEB_TLS_CERT and MPAY_WEB_TLS_KEY: the pages' own (publicly trusted) certificate, checked before anything starts.
     const webTls = await operatorWebTlsFromEnv(process.env);
@@ -215,35 +220,39 @@ async function runUpGuarded(flags: Map<string, string>, io: CommandIo): Promise<
           : [
               `\`npx mpay pki rotate\` reissues the certificates; this process reloads them on SIGUSR2 or SIGHUP (pid ${process.pid}).`,
             ]),
+        `SIGHUP (\`kill -HUP ${process.pid}\`) also reloads ${join(dataDir, gatewayLimitsFileName)}.`,
         '',
       ].join('\n'),
     );
     // SIGUSR2 (`mpay pki rotate` and `issue` send it) or SIGHUP: every service's certificate again from
-    // <data>/pki, and the operator's web certificate again from its files, no restart. Each all or nothing,
-    // independently: a refused one keeps its old certificates and says why.
+    // <data>/pki, and the operator's web certificate again from its files, no restart. SIGHUP also: the
+    // gateway limits again from <data>/gateway-limits.json. Each all or nothing, independently: a refused
+    // one keeps what was in use and says why.
     const platformTls = platform.tls;
-    const stopReloading =
-      platformTls === undefined
-        ? undefined
-        : onTlsReloadSignal(() => {
-            platformTls.reload().then(
-              (changes) => {
-                for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
-              },
-              (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
-            );
-            reloadableWebTls?.reload().then(
-              (change) => io.stdout(`mpay: ${describeWebTlsReload(change)}\n`),
-              (error: unknown) => io.stderr(`mpay: ${describeWebTlsReloadRefusal(error)}\n`),
-            );
-          });
+    const stopReloading = onTlsReloadSignal((signal) => {
+      platformTls?.reload().then(
+        (changes) => {
+          for (const line of describeTlsReload(changes)) io.stdout(`mpay: ${line}\n`);
+        },
+        (error: unknown) => io.stderr(`mpay: ${describeTlsReloadRefusal(error)}\n`),
+      );
+      reloadableWebTls?.reload().then(
+        (change) => io.stdout(`mpay: ${describeWebTlsReload(change)}\n`),
+        (error: unknown) => io.stderr(`mpay: ${describeWebTlsReloadRefusal(error)}\n`),
+      );
+      if (signal === 'SIGHUP')
+        platform.reloadGatewayLimits().then(
+          (reload) => io.stdout(`mpay: ${describeGatewayLimitsReload(reload)}\n`),
+          (error: unknown) => io.stderr(`mpay: ${describeGatewayLimitsRefusal(error)}\n`),
+        );
+    });
     await serveUntilStopSignal(io, async () => {
-      stopReloading?.();
+      stopReloading();
       await platform.close();
     });
     return 0;
   } finally {
     // Also when the start fails: the hold's listeners are not left on the process.
-    releaseHangups?.();
+    releaseHangups();
   }
 }

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { defaultGatewayLimits } from '@mpay/gateway';
 import type { MpayError } from '@mpay/protocol';
 import { fetchFspTrust, MerchantClient } from '@mpay/sdk';
 import { dropPostgresSchema } from '@mpay/storage';
@@ -139,5 +140,21 @@ describe('the limits the file sets reach the gateway of `mpay up`', () => {
       });
     await ask();
     await expect(ask()).rejects.toMatchObject({ code: 'REQUEST_RATE_LIMITED' });
+
+    // A reload (SIGHUP to `mpay up`) takes the file as it is now: two a minute, and the next one passes.
+    await write('{"paymentRequestsPerCustomerMax": 2, "inFlightRequestsMax": 64}');
+    expect(await platform.reloadGatewayLimits()).toEqual({
+      changed: ['paymentRequestsPerCustomerMax'],
+      atNextStart: ['inFlightRequestsMax'],
+    });
+    await ask();
+    await expect(ask()).rejects.toMatchObject({ code: 'REQUEST_RATE_LIMITED' });
+    // A wrong file is refused, and the limits in use stay.
+    await write('{"paymentRequestsPerCustomerMax": 0}');
+    await expect(platform.reloadGatewayLimits()).rejects.toMatchObject({ code: 'CONFIGURATION_INVALID' });
+    expect(platform.gateway.context.limits.paymentRequestsPerCustomerMax).toBe(2);
+    expect(platform.gateway.context.limits.inFlightRequestsMax).toBe(
+      defaultGatewayLimits.inFlightRequestsMax,
+    );
   });
 });

@@ -123,7 +123,21 @@ interface Running {
   readonly url: string;
   /** This process's TLS (its service's certificate) when the layout runs TLS: `reload` after `mpay pki rotate`. */
   readonly tls?: Pick<PlatformTls, 'reload'> | undefined;
+  /** The gateway's: its limits again from `<data>/gateway-limits.json`, and the line that says how. */
+  readonly reloadGatewayLimits?: (() => Promise<string>) | undefined;
   close(): Promise<void>;
+}
+
+/** The supervisor asks the gateway process to read `<data>/gateway-limits.json` again (SIGHUP to `mpay up --processes`). */
+export interface GatewayLimitsReloadRequest {
+  readonly type: 'gateway-limits-reload';
+}
+
+/** The gateway process's answer: one line, as `mpay up` prints it, and whether the file was refused. */
+export interface GatewayLimitsReloadAnswer {
+  readonly type: 'gateway-limits-reloaded';
+  readonly line: string;
+  readonly refused: boolean;
 }
 
 /** What a service process tells its supervisor of a TLS reload (SIGUSR2 or SIGHUP): one line, as `mpay up` prints it. */
@@ -360,8 +374,11 @@ async function startGateway(context: ServiceContext): Promise<Running> {
     tls: context.tls?.server('gateway'),
   });
   const url = await gateway.listen(layout.ports.gateway, '127.0.0.1');
+  const { describeGatewayLimitsReload } = await import('./gateway-limits-file.ts');
   return {
     url,
+    reloadGatewayLimits: async () =>
+      describeGatewayLimitsReload(gateway.reloadLimits(await readGatewayLimitsFile(layout.dataDir))),
     async close() {
       await gateway.close();
       await mail.close();
@@ -511,8 +528,27 @@ export async function runPlatformService(name: string, layoutJson: string | unde
   process.on('SIGINT', () => undefined);
   // A reload signal while it starts (a terminal's SIGHUP reaches the whole group) must not end it: the
   // supervisor sends the reload again once this process is ready (ProcessPlatform.reloadTls).
-  const releaseHangups = layout.tls === true ? (await import('./tls.ts')).holdHangups() : undefined;
+  const releaseHangups = (await import('./tls.ts')).holdHangups();
   const running = await startPlatformService(name, layout);
+  // The gateway: its limits again when the supervisor asks (ProcessPlatform.reloadGatewayLimits).
+  const reloadGatewayLimits = running.reloadGatewayLimits;
+  const onLimitsRequest =
+    reloadGatewayLimits === undefined
+      ? undefined
+      : (message: unknown) => {
+          if ((message as Partial<GatewayLimitsReloadRequest>).type !== 'gateway-limits-reload') return;
+          const answer = (line: string, refused: boolean) => {
+            process.stderr.write(`mpay ${name}: ${line}\n`);
+            const reply: GatewayLimitsReloadAnswer = { type: 'gateway-limits-reloaded', line, refused };
+            if (process.connected) process.send?.(reply);
+          };
+          reloadGatewayLimits().then(
+            (line) => answer(line, false),
+            async (error: unknown) =>
+              answer((await import('./gateway-limits-file.ts')).describeGatewayLimitsRefusal(error), true),
+          );
+        };
+  if (onLimitsRequest !== undefined) process.on('message', onLimitsRequest);
   // SIGUSR2 or SIGHUP (the supervisor passes its own on): this service's certificate again from <data>/pki.
   const stopReloading =
     running.tls === undefined
@@ -531,7 +567,8 @@ export async function runPlatformService(name: string, layoutJson: string | unde
   await new Promise<void>((done) => process.once('SIGTERM', done));
   stopCounting?.();
   stopReloading?.();
+  if (onLimitsRequest !== undefined) process.off('message', onLimitsRequest);
   await running.close();
-  releaseHangups?.();
+  releaseHangups();
   return 0;
 }

@@ -24,6 +24,8 @@ import { bankIds } from './banks.ts';
 import { readGatewayLimitsFile } from './gateway-limits-file.ts';
 import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
 import {
+  type GatewayLimitsReloadAnswer,
+  type GatewayLimitsReloadRequest,
   loadLogKeys,
   loopbackUrl,
   type PlatformPortMap,
@@ -84,6 +86,8 @@ export interface ProcessPlatformOptions {
   readonly onOutput?: ((service: PlatformProcessName, line: string) => void) | undefined;
   /** A service process that exited without being told to (a crash of its own). */
   readonly onUnexpectedExit?: ((service: PlatformProcessName, how: string) => void) | undefined;
+  /** What the gateway process says of its limits' reload (`reloadGatewayLimits`): one line, and whether refused. */
+  readonly onGatewayLimitsReload?: ((line: string, refused: boolean) => void) | undefined;
   /** What a service process says of its TLS reload (`reloadTls`): one line per reload, or its refusal. */
   readonly onTlsReload?: ((service: PlatformProcessName, line: string) => void) | undefined;
   /**
@@ -481,6 +485,24 @@ export class ProcessPlatform {
   }
 
   /**
+   * Asks the gateway process to read `<data>/gateway-limits.json` again
+   * (GatewayService.reloadLimits); its answer comes to `onGatewayLimitsReload`.
+   * False when the gateway is not up: it reads the file when it starts again.
+   */
+  reloadGatewayLimits(): boolean {
+    const child = this.child('gateway');
+    const running = child.process;
+    if (!child.ready || running === undefined || !running.connected) return false;
+    const request: GatewayLimitsReloadRequest = { type: 'gateway-limits-reload' };
+    try {
+      running.send(request);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * One of the bench's requests to a ready service process of a platform
    * started with `benchCounting`, and its answer (e2e-server-counting.ts).
    */
@@ -608,6 +630,9 @@ export class ProcessPlatform {
       const reload = message as Partial<TlsReloadMessage>;
       if (reload.type === 'tls-reload' && typeof reload.line === 'string')
         this.options.onTlsReload?.(name, reload.line);
+      const limits = message as Partial<GatewayLimitsReloadAnswer>;
+      if (limits.type === 'gateway-limits-reloaded' && typeof limits.line === 'string')
+        this.options.onGatewayLimitsReload?.(limits.line, limits.refused === true);
     });
     const ready = new Promise<void>((done, fail) => {
       let timer: NodeJS.Timeout | undefined;

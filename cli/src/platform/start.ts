@@ -4,6 +4,7 @@ import {
   createGatewayService,
   type FspIdentity,
   type GatewayLimits,
+  type GatewayLimitsReload,
   type GatewayService,
   type GatewayServiceOptions,
   type MacroServiceLimits,
@@ -151,6 +152,12 @@ export interface Platform {
    * after `mpay pki rotate`); undefined on plain HTTP.
    */
   tls: Pick<PlatformTls, 'caPem' | 'caPath' | 'reload' | 'revokedSerials'> | undefined;
+  /**
+   * The gateway limits again, as at start (`<dataDir>/gateway-limits.json`, or the
+   * `gatewayLimits` option), for every gateway instance (GatewayService.reloadLimits).
+   * Rejects (CONFIGURATION_INVALID) on a wrong file, and nothing changes.
+   */
+  reloadGatewayLimits(): Promise<GatewayLimitsReload>;
   close(): Promise<void>;
 }
 
@@ -189,10 +196,12 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const gatewayCount = gatewayCountOf(options);
   const secrets = await loadPlatformSecrets(options.dataDir, options.securityPolicy);
   const { securityPolicy, fsp, operatorToken } = secrets;
-  // The operator's `<data>/gateway-limits.json`, read (and refused when wrong) before anything opens.
-  const gatewayLimits =
+  // The operator's `<data>/gateway-limits.json`, read (and refused when wrong) before anything opens,
+  // and again by reloadGatewayLimits.
+  const readGatewayLimits = async () =>
     options.gatewayLimits ??
     (options.dataDir === undefined ? undefined : await readGatewayLimitsFile(options.dataDir));
+  const gatewayLimits = await readGatewayLimits();
   const open = (schema: string) =>
     openDatabase({
       url: options.databaseUrl,
@@ -499,6 +508,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
               return tls.revokedSerials;
             },
           },
+    async reloadGatewayLimits() {
+      const limits = await readGatewayLimits();
+      const reloads = gateways.instances.map((instance) => instance.reloadLimits(limits));
+      return reloads[0] ?? { changed: [], atNextStart: [] };
+    },
     async close() {
       await web?.close();
       await merchantShop.close();

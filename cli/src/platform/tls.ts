@@ -192,8 +192,8 @@ export function reloadTlsOnSignal(
 }
 
 /**
- * A TLS `mpay up` from its first step to its last: a reload signal (SIGUSR2,
- * what `mpay pki rotate` sends, or SIGHUP) must never end it, not while it
+ * `mpay up` (TLS or not) from its first step to its last: a reload signal (SIGUSR2,
+ * what `mpay pki rotate` sends, or SIGHUP, which also reloads the gateway limits) must never end it, not while it
  * starts (deployment.json may already name this pid) nor while it stops,
  * when no reload listens. Returns the release, for after the close.
  */

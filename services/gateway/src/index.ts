@@ -1,5 +1,12 @@
 export type { FspIdentity, GatewayContext } from './context.ts';
-export { createGatewayLimits, defaultGatewayLimits, type GatewayLimits } from './limits.ts';
+export {
+  createGatewayLimits,
+  defaultGatewayLimits,
+  type GatewayLimits,
+  type GatewayLimitsReload,
+  gatewayStartOnlyLimits,
+  reloadedGatewayLimits,
+} from './limits.ts';
 export type { TransactionLogLink } from './log/outbox.ts';
 export {
   createMacroServiceLimits,

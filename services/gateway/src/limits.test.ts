@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createGatewayLimits, defaultGatewayLimits } from './limits.ts';
+import { createGatewayLimits, defaultGatewayLimits, reloadedGatewayLimits } from './limits.ts';
 
 describe('gateway limits', () => {
   it('defaults are valid and frozen', () => {
@@ -28,5 +28,31 @@ describe('gateway limits', () => {
 
   it('takes a valid override', () => {
     expect(createGatewayLimits({ paymentRequestsPerCustomerMax: 3 }).paymentRequestsPerCustomerMax).toBe(3);
+  });
+
+  it('a reload takes the limits it is given and the defaults for the rest, keeps the start-only ones and names them', () => {
+    const current = createGatewayLimits({ paymentRequestsPerCustomerMax: 3, inFlightRequestsMax: 64 });
+    const { limits, reload } = reloadedGatewayLimits(current, {
+      paymentRequestsPerMerchantMax: 50,
+      bodyLimitBytes: 2_048,
+    });
+    expect(limits).toEqual({
+      ...defaultGatewayLimits,
+      paymentRequestsPerMerchantMax: 50,
+      inFlightRequestsMax: 64,
+    });
+    expect(Object.isFrozen(limits)).toBe(true);
+    // The customer's limit went back to its default: the file no longer names it.
+    expect(reload).toEqual({
+      changed: ['paymentRequestsPerMerchantMax', 'paymentRequestsPerCustomerMax'],
+      atNextStart: ['bodyLimitBytes', 'inFlightRequestsMax'],
+    });
+    expect(
+      reloadedGatewayLimits(limits, { paymentRequestsPerMerchantMax: 50, inFlightRequestsMax: 64 }).reload,
+    ).toEqual({
+      changed: [],
+      atNextStart: [],
+    });
+    expect(() => reloadedGatewayLimits(current, { outboxLeaseMs: 1_000 })).toThrow(/outboxLeaseMs/);
   });
 });

@@ -152,3 +152,43 @@ export function createGatewayLimits(options: Partial<GatewayLimits> = {}): Gatew
   }
   return Object.freeze(limits);
 }
+
+/**
+ * The limits a running gateway reads once, at its start: the HTTP server's
+ * (body size, requests in flight) and the key cache's. A reload leaves them
+ * as they are and names them: they take effect at the next start.
+ */
+export const gatewayStartOnlyLimits: readonly (keyof GatewayLimits)[] = Object.freeze([
+  'bodyLimitBytes',
+  'inFlightRequestsMax',
+  'keyCacheTtlMs',
+  'keyCacheEntriesMax',
+]);
+
+/** What a reload of the gateway's limits did: the limits it changed, and those left for the next start. */
+export interface GatewayLimitsReload {
+  readonly changed: readonly (keyof GatewayLimits)[];
+  readonly atNextStart: readonly (keyof GatewayLimits)[];
+}
+
+/**
+ * The limits a running gateway takes on a reload: `options` validated as at
+ * a start (the defaults for any it leaves out; throws naming the first one
+ * wrong, and nothing changes), with the start-only limits kept as `current`.
+ */
+export function reloadedGatewayLimits(
+  current: GatewayLimits,
+  options: Partial<GatewayLimits> = {},
+): { readonly limits: GatewayLimits; readonly reload: GatewayLimitsReload } {
+  const next: Record<string, number> = { ...createGatewayLimits(options) };
+  const atNextStart: (keyof GatewayLimits)[] = [];
+  for (const name of gatewayStartOnlyLimits) {
+    if (next[name] !== current[name]) atNextStart.push(name);
+    next[name] = current[name];
+  }
+  const limits = Object.freeze(next as unknown as GatewayLimits);
+  const changed = (Object.keys(bounds) as (keyof GatewayLimits)[]).filter(
+    (name) => limits[name] !== current[name],
+  );
+  return { limits, reload: { changed, atNextStart } };
+}

@@ -16,7 +16,12 @@ import type { FastifyInstance } from 'fastify';
 import type { CustodianLink, FspIdentity, GatewayContext, Logger } from './context.ts';
 import { DeviceHub } from './devices/hub.ts';
 import { type DeviceRelay, startDeviceRelay } from './devices/relay.ts';
-import { createGatewayLimits, type GatewayLimits } from './limits.ts';
+import {
+  createGatewayLimits,
+  type GatewayLimits,
+  type GatewayLimitsReload,
+  reloadedGatewayLimits,
+} from './limits.ts';
 import { rememberLastReceipt, type TransactionLogLink } from './log/outbox.ts';
 import { releaseMacroLeases } from './macro/client-bank-store.ts';
 import type { MacroContext } from './macro/context.ts';
@@ -110,6 +115,12 @@ export interface GatewayService {
   listen(port?: number, host?: string): Promise<string>;
   /** One round of background work; exposed so tests can drive it deterministically. */
   runBackgroundOnce(): Promise<void>;
+  /**
+   * The limits again from `changes` (those it names; the defaults for the others), validated as at a
+   * start: a wrong one throws and nothing changes. Each request, round and delivery reads them from
+   * then on; the start-only ones (`gatewayStartOnlyLimits`) stay and are named for the next start.
+   */
+  reloadLimits(changes?: Partial<GatewayLimits>): GatewayLimitsReload;
   close(): Promise<void>;
 }
 
@@ -187,7 +198,8 @@ async function backgroundRound(
 }
 
 export async function createGatewayService(options: GatewayServiceOptions): Promise<GatewayService> {
-  const limits = createGatewayLimits(options.limits);
+  // Replaced whole by reloadLimits; read through context.limits at each use.
+  let limits = createGatewayLimits(options.limits);
   await migrate(options.database, await readMigrations(gatewayMigrationsFolder));
   const clock = options.clock ?? (() => new Date());
   const leases =
@@ -229,7 +241,9 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     fsp: options.fsp,
     hub: new DeviceHub(),
     custodians: options.custodians ?? [],
-    limits,
+    get limits() {
+      return limits;
+    },
     securityPolicy: options.securityPolicy ?? defaultSecurityPolicy,
     log,
     clock,
@@ -296,6 +310,13 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     context,
     relay,
     runBackgroundOnce,
+    reloadLimits(changes) {
+      const reloaded = reloadedGatewayLimits(limits, changes);
+      limits = reloaded.limits;
+      if (reloaded.reload.changed.length > 0 || reloaded.reload.atNextStart.length > 0)
+        log.info({ ...reloaded.reload }, 'gateway limits reloaded');
+      return reloaded.reload;
+    },
     async listen(port = 0, host = '127.0.0.1') {
       const address = await app.listen({ port, host });
       // Outbox rows are kicked on commit (kickOutbox); the loop is for retries, expiries and housekeeping.
