@@ -70,10 +70,10 @@ export function wholeSecond(at: number = Date.now()): Date {
 
 /** A migrated database and a gateway context over it; the clock starts at the wall clock's current second. */
 export async function openTestGateway(
-  options: { limits?: Partial<GatewayLimits>; database?: Database } = {},
+  options: { limits?: Partial<GatewayLimits>; database?: Database; fsp?: FspIdentity } = {},
 ): Promise<TestGateway> {
   const database = options.database ?? (await openGatewayDatabase());
-  const fsp = await testFspIdentity();
+  const fsp = options.fsp ?? (await testFspIdentity());
   const warnings: object[] = [];
   let now = wholeSecond();
   const log: Logger = {

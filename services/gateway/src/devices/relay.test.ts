@@ -1,9 +1,17 @@
 import { createServer, get, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, waitFor, within } from '../../../../test/support/deadlines.ts';
-import { openTestGateway, type TestGateway } from '../test-helpers.ts';
+import { openTestGateway, type TestGateway, testFspIdentity } from '../test-helpers.ts';
 import { EventStream } from './event-stream.ts';
-import { type DeviceRelay, deviceNoticeChannel, parseEnvelope, startDeviceRelay } from './relay.ts';
+import {
+  type DeviceRelay,
+  deviceNoticeChannel,
+  deviceNoticeKey,
+  openEnvelope,
+  parseEnvelope,
+  sealEnvelope,
+  startDeviceRelay,
+} from './relay.ts';
 
 /**
  * Two gateway instances in one process on one database (the embedded PGlite
@@ -16,7 +24,8 @@ let relayA: DeviceRelay;
 let relayB: DeviceRelay;
 beforeAll(async () => {
   a = await openTestGateway();
-  b = await openTestGateway({ database: a.database });
+  // Instances of one FSP: the same FSP identity, whose signing key the notices' key comes from.
+  b = await openTestGateway({ database: a.database, fsp: a.fsp });
   relayA = await startDeviceRelay(a.context);
   relayB = await startDeviceRelay(b.context);
 });
@@ -93,6 +102,40 @@ describe('device notices between gateway instances', () => {
     }
   });
 
+  it('ignores a notice no instance of this FSP sealed: bare, under another FSP, or changed after sealing', async () => {
+    const atA = await streamAt(a, 'dora@person.xbank');
+    try {
+      const warnings = a.warnings.length;
+      const handled = relayA.handled;
+      const envelope = {
+        from: 'elsewhere',
+        notice: { kind: 'disconnect' as const, party: 'dora@person.xbank' },
+      };
+      const other = deviceNoticeKey(await testFspIdentity());
+      const sealed = sealEnvelope(envelope, deviceNoticeKey(a.fsp));
+      for (const payload of [
+        JSON.stringify(envelope),
+        sealEnvelope(envelope, other),
+        sealed.replace('dora@person.xbank', 'dorb@person.xbank'),
+        // The MAC's first character carries six of its bits: another one is another MAC.
+        `${sealed.startsWith('A') ? 'B' : 'A'}${sealed.slice(1)}`,
+      ])
+        await a.database.notify(deviceNoticeChannel, payload);
+      await waitFor(() => a.warnings.length >= warnings + 4, {
+        deadlineMs: requestDeadlineMs,
+        what: 'A to warn of the four notices',
+      });
+      expect(a.context.hub.isConnected('dora@person.xbank')).toBe(true);
+      expect(relayA.handled).toBe(handled);
+      // The same notice sealed with this FSP's key is taken.
+      await a.database.notify(deviceNoticeChannel, sealed);
+      await within(atA.ended, { deadlineMs: requestDeadlineMs, what: "dora's stream at A to end" });
+    } finally {
+      a.context.hub.disconnect('dora@person.xbank');
+      await atA.close();
+    }
+  });
+
   it('rejects the announce when its notice cannot be sent, so that the push that made it is retried', async () => {
     const alone = await openTestGateway();
     const relay = await startDeviceRelay(alone.context);
@@ -105,6 +148,22 @@ describe('device notices between gateway instances', () => {
       await relay.stop().catch(() => undefined);
       alone.context.hub.close();
     }
+  });
+
+  it('opens only what its key sealed', async () => {
+    const key = deviceNoticeKey(a.fsp);
+    const envelope = {
+      from: 'x',
+      notice: { kind: 'refund' as const, party: 'ana@person.xbank', refundId: 'r1' },
+    };
+    expect(openEnvelope(sealEnvelope(envelope, key), key)).toEqual(envelope);
+    expect(
+      openEnvelope(sealEnvelope(envelope, key), deviceNoticeKey(await testFspIdentity())),
+    ).toBeUndefined();
+    expect(openEnvelope(`.${JSON.stringify(envelope)}`, key)).toBeUndefined();
+    expect(openEnvelope('', key)).toBeUndefined();
+    // The key is the FSP's alone: another FSP id with the same signing key derives another.
+    expect(deviceNoticeKey({ ...a.fsp, id: 'other.fsp' }).equals(key)).toBe(false);
   });
 
   it('reads only the notices it knows, ids and no more', () => {

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
 import { isMpayError } from '@mpay/protocol';
-import type { GatewayContext } from '../context.ts';
+import type { FspIdentity, GatewayContext } from '../context.ts';
 import { paymentEventForStreams } from '../outbox/deliver.ts';
 import { refundEventForStreams } from '../refunds/view.ts';
 import type { DeviceEvent, DeviceNotice } from './hub.ts';
@@ -15,6 +15,13 @@ import type { DeviceEvent, DeviceNotice } from './hub.ts';
  * database and writes it there. Nothing secret travels in a notice, and a
  * notice only says where to look: the payment or refund named decides whose
  * streams get it, never the notice's party.
+ *
+ * Any role that may connect to the database may NOTIFY on the channel, so
+ * each notice carries an HMAC-SHA256 under a key every instance of the FSP
+ * derives from the FSP's own signing key (`deviceNoticeKey`): a notice made
+ * by anything else is ignored with a warning. A notice seen on the channel
+ * and sent again is accepted: it pushes an event the device already has (it
+ * knows it by its id) or ends streams the device opens again.
  */
 export const deviceNoticeChannel = 'device_events';
 
@@ -25,7 +32,7 @@ export const deviceNoticeChannel = 'device_events';
  */
 export const relayBacklogMax = 1_000;
 
-interface Envelope {
+export interface Envelope {
   /** The announcing instance, which ignores its own notices. */
   readonly from: string;
   readonly notice: DeviceNotice;
@@ -37,7 +44,40 @@ function isText(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= 256;
 }
 
-/** A notice as sent, or undefined for anything else on the channel. */
+/** HKDF's info for the notices' key: a key derived for anything else is another. */
+const deviceNoticeKeyInfo = 'mpay gateway device notices v1';
+
+/** Characters of an HMAC-SHA256 in base64url, without padding. */
+const macChars = 43;
+
+/**
+ * The key of the notices between the instances of one FSP: derived from the
+ * FSP's signing key, which every instance holds and nothing else that can
+ * reach the database does.
+ */
+export function deviceNoticeKey(fsp: FspIdentity): Buffer {
+  const secret = fsp.signing.privateJwk.d;
+  if (typeof secret !== 'string') throw new Error('assertion failed: the FSP signs with a private JWK');
+  return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'base64url'), fsp.id, deviceNoticeKeyInfo, 32));
+}
+
+/** The payload of a notice on the channel: its MAC under `key`, a dot, its JSON. */
+export function sealEnvelope(envelope: Envelope, key: Buffer): string {
+  const json = JSON.stringify(envelope);
+  return `${createHmac('sha256', key).update(json).digest('base64url')}.${json}`;
+}
+
+/** A notice whose MAC verifies under `key` and that `parseEnvelope` reads; undefined for anything else. */
+export function openEnvelope(payload: string, key: Buffer): Envelope | undefined {
+  if (payload.charAt(macChars) !== '.') return undefined;
+  const sent = Buffer.from(payload.slice(0, macChars), 'base64url');
+  const json = payload.slice(macChars + 1);
+  const expected = createHmac('sha256', key).update(json).digest();
+  if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) return undefined;
+  return parseEnvelope(json);
+}
+
+/** A notice's JSON as sent, or undefined for anything else. */
 export function parseEnvelope(payload: string): Envelope | undefined {
   let value: unknown;
   try {
@@ -91,6 +131,7 @@ export interface DeviceRelay {
  */
 export async function startDeviceRelay(context: GatewayContext): Promise<DeviceRelay> {
   const instanceId = randomUUID();
+  const key = deviceNoticeKey(context.fsp);
   let queue: Promise<void> = Promise.resolve();
   let waiting = 0;
   let handled = 0;
@@ -116,9 +157,12 @@ export async function startDeviceRelay(context: GatewayContext): Promise<DeviceR
   const stopListening = await context.database.listen(
     deviceNoticeChannel,
     (payload) => {
-      const envelope = parseEnvelope(payload);
+      const envelope = openEnvelope(payload, key);
       if (envelope === undefined) {
-        context.log.warn({ channel: deviceNoticeChannel }, 'device notice not understood; ignored');
+        context.log.warn(
+          { channel: deviceNoticeChannel },
+          'device notice not understood or not sealed by an instance of this FSP; ignored',
+        );
         return;
       }
       if (envelope.from === instanceId) return;
@@ -154,7 +198,7 @@ export async function startDeviceRelay(context: GatewayContext): Promise<DeviceR
   context.hub.relayTo(async (notice) => {
     const envelope: Envelope = { from: instanceId, notice };
     try {
-      await context.database.notify(deviceNoticeChannel, JSON.stringify(envelope));
+      await context.database.notify(deviceNoticeChannel, sealEnvelope(envelope, key));
     } catch (error) {
       context.log.error({ err: error, party: notice.party, kind: notice.kind }, 'device notice not sent');
       throw error;
