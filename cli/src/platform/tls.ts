@@ -11,11 +11,10 @@ import {
   type InstitutionRoutes,
   isRevoked,
   loadCaTrustBundle,
-  loadDeploymentTrust,
+  loadDeploymentTrustWithRevocations,
   loadRevokedSerials,
   loadServiceTls,
   type PresentedCertificate,
-  pkiDirOf,
   presentedCertificateOf,
   type ServiceTls,
   type ServiceTlsMaterial,
@@ -256,9 +255,11 @@ export async function loadPlatformTls(
   now: Date = new Date(),
   warn: (line: string) => void = warnOnStderr,
 ): Promise<PlatformTls> {
-  const trust = await loadDeploymentTrust(dataDir, now); // certificates only: services never read a CA's key
+  // Certificates only (services never read a CA's key), and the revocation lists, once for every service.
+  const loadedTrust = await loadDeploymentTrustWithRevocations(dataDir, now);
+  const { trust } = loadedTrust;
   for (const warning of trust.warnings) warn(warning);
-  let revokedSerials = await loadRevokedSerials(pkiDirOf(dataDir), trust.anchors);
+  let revokedSerials = loadedTrust.revokedSerials;
   const institutions = platformInstitutions.map((institution) => institution.id);
   const loaded = new Map<PlatformTlsService, ServiceTls>();
   for (const service of services) {
@@ -271,7 +272,7 @@ export async function loadPlatformTls(
           : service === 'gateway' || service === 'custody' || service === 'log'
             ? { institutions }
             : { institutions, pathPrefixes: interbankRoutePrefixes, pathPrefixPeers: bankIds };
-    const tls = await serviceTlsOf(dataDir, holder.institution, holder.service, routes, now);
+    const tls = await serviceTlsOf(dataDir, holder.institution, holder.service, routes, now, loadedTrust);
     warnIfOwnRevoked(tls.material, dataDir, warn);
     loaded.set(service, tls);
   }
@@ -348,11 +349,12 @@ async function reloadAll(
   now: Date,
   warn: (line: string) => void,
 ): Promise<{ caPem: string; revokedSerials: ReadonlySet<string>; changes: TlsReloadChange[] }> {
-  const trust = await loadDeploymentTrust(dataDir, now);
+  const loadedTrust = await loadDeploymentTrustWithRevocations(dataDir, now);
+  const { trust } = loadedTrust;
   for (const warning of trust.warnings) warn(warning);
   const revokedSerials = keptRevocations(
     revokedBefore,
-    await loadRevokedSerials(pkiDirOf(dataDir), trust.anchors),
+    loadedTrust.revokedSerials,
     trust.anchors.length < fingerprintsOf(caPem).size,
     warn,
   );
@@ -369,12 +371,9 @@ async function reloadAll(
     const holder = holderOf(service);
     // Every service refuses what the platform has refused so far (keptRevocations), whatever its lists say now.
     const material = {
-      ...(await loadServiceTls(dataDir, holder.institution, holder.service, now)),
+      ...(await loadServiceTls(dataDir, holder.institution, holder.service, now, loadedTrust)),
       revokedSerials,
     };
-    if (material.caPem !== trust.certPem) {
-      throw new MpayError('PKI_INVALID', `${caPathsOf(dataDir).certPath}: changed during the reload`);
-    }
     checkServiceTlsMaterial(material, servicePathsOf(dataDir, holder.institution, holder.service).certPath);
     warnIfOwnRevoked(material, dataDir, warn);
     fresh.push({ service, tls, material });

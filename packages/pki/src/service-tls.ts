@@ -10,7 +10,7 @@ import {
   type ServiceServerTls,
   sharedServerTls,
 } from './server.ts';
-import { loadServiceTls, type ServiceTlsMaterial } from './store.ts';
+import { type LoadedDeploymentTrust, loadServiceTls, type ServiceTlsMaterial } from './store.ts';
 
 /** Which certificate a service presents: what a reload reports before and after. */
 export interface PresentedCertificate {
@@ -84,8 +84,9 @@ export async function serviceTlsOf(
   service: string,
   port: 'institution' | 'public' | InstitutionRoutes,
   now: Date = new Date(),
+  trust?: LoadedDeploymentTrust,
 ): Promise<ServiceTls> {
-  const loaded = await loadServiceTls(dataDir, institution, service, now);
+  const loaded = await loadServiceTls(dataDir, institution, service, now, trust);
   let material = loaded;
   const client = createReloadableTlsClient(material);
   // The revocation lists of the material in use: a reload's apply to the next request.

@@ -1101,18 +1101,39 @@ export async function listDeploymentPki(
 }
 
 /**
+ * The trust bundle and the serials its CAs revoked, read once for many
+ * services' `loadServiceTls` (each revocation list's signature is checked
+ * once, not once per service).
+ */
+export interface LoadedDeploymentTrust {
+  readonly trust: DeploymentTrust;
+  readonly revokedSerials: ReadonlySet<string>;
+}
+
+/** The folder's trust bundle and its revocations, as `loadServiceTls` reads them. */
+export async function loadDeploymentTrustWithRevocations(
+  dataDir: string,
+  now: Date = new Date(),
+): Promise<LoadedDeploymentTrust> {
+  const trust = await loadDeploymentTrust(dataDir, now); // never a CA's key
+  return { trust, revokedSerials: await loadRevokedSerials(pkiDirOf(dataDir), trust.anchors) };
+}
+
+/**
  * A service's TLS material from the folder, checked: its key is its
  * certificate's, a CA of the trust bundle (loadDeploymentTrust: the current
  * one, or the next or previous one during a rotation) issued it and it is
- * valid at `now`; otherwise PKI_INVALID naming the file.
+ * valid at `now`; otherwise PKI_INVALID naming the file. `loaded`: the
+ * bundle and revocations already read for this load of several services.
  */
 export async function loadServiceTls(
   dataDir: string,
   institution: string,
   service: string,
   now: Date = new Date(),
+  loaded?: LoadedDeploymentTrust,
 ): Promise<ServiceTlsMaterial> {
-  const trust = await loadDeploymentTrust(dataDir, now); // never a CA's key
+  const { trust, revokedSerials } = loaded ?? (await loadDeploymentTrustWithRevocations(dataDir, now));
   const paths = servicePathsOf(dataDir, institution, service);
   const leaf = await loadPair(paths);
   if (!trust.anchors.some((anchor) => isIssuedBy(leaf.certificate, anchor.certificate))) {
@@ -1137,7 +1158,6 @@ export async function loadServiceTls(
   }
   // Its own certificate may be listed (a revoke stopped before its reissue): loaded all the same, so
   // that its peers' lists still apply; the platform warns of it (PlatformTls), and a start reissues it.
-  const revokedSerials = await loadRevokedSerials(pkiDirOf(dataDir), trust.anchors);
   return {
     institution,
     service,
