@@ -24,7 +24,7 @@ import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
 import { deviceReceiptContent } from './device-receipt.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { recordNonce } from './nonces.ts';
-import { findPayment, type Payment } from './store.ts';
+import { findPayment, lockPayment, type Payment } from './store.ts';
 import { applyEvent, applyEventIn } from './transition.ts';
 import { jsonMember, openToFsp, verifyChainSignature } from './verify.ts';
 
@@ -303,7 +303,8 @@ export async function confirmPayment(
       if (idempotency !== undefined && (await claimIdempotencyKey(sql, idempotency, now)) === undefined) {
         await storeIdempotentAnswer(sql, idempotency, { statusCode: 200, body: { paymentId: payment.id } });
       }
-      const locked = await findPayment(sql, payment.id, { lock: true });
+      // Read a moment ago (the confirmation's check): kept unless a step came in between.
+      const locked = await lockPayment(sql, payment);
       if (locked.state !== 'awaiting_customer_signature') return;
       const authorised = await applyEventIn(
         context,

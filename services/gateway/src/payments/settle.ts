@@ -3,7 +3,7 @@ import type { Sql } from '@mpay/storage';
 import { type PaymentOrderOutcome, placePaymentOrder } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
 import { findBank } from '../registry/banks.ts';
-import { findPayment, type Payment } from './store.ts';
+import { findPayment, lockPayment, type Payment } from './store.ts';
 import { applyEventIn } from './transition.ts';
 
 /** A delivery to a bank: done, or to be tried again (the code of why not, for the outbox row). */
@@ -61,7 +61,8 @@ export async function settleWithBank(
   );
   if (outcome.kind === 'pending') return { done: false, code: outcome.code };
   const settled = await context.database.transaction(async (sql) => {
-    const locked = await findPayment(sql, paymentId, { lock: true });
+    // Read before the bank was asked: kept unless another worker recorded a step meanwhile.
+    const locked = await lockPayment(sql, payment);
     // Another worker may have recorded the answer while this one asked the bank.
     const after = awaitingBankPaymentStates.includes(locked.state)
       ? await recordOutcome(context, sql, locked, outcome)

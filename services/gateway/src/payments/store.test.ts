@@ -27,6 +27,7 @@ import {
   forgetRateBuckets,
   insertPayment,
   listPaymentEvents,
+  lockPayment,
   pendingRequestsPage,
   persistStep,
   requestsInWindow,
@@ -259,6 +260,44 @@ describe('payment store', () => {
         );
       expect(refused).toBe('refused');
       expect(await findPayment(gateway.database, message.transactionId).catch(codeOf)).toBe(
+        'PAYMENT_UNKNOWN',
+      );
+    });
+  });
+
+  describe('lockPayment', () => {
+    it('keeps a read whose version is still stored, reads again after a step in between, and knows no stranger', async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
+      const read = await findPayment(gateway.database, id);
+      expect(read.version).toBe(0);
+      expect(await gateway.database.transaction((sql) => lockPayment(sql, read))).toBe(read);
+      // Another step persisted after the read: the lock reads the payment as it now stands.
+      const now = later(gateway.now(), 1_000);
+      const stepped = await gateway.database.transaction(async (sql) => {
+        const payment = await findPayment(sql, id, { lock: true });
+        return persistStep(
+          sql,
+          payment,
+          'countersigned',
+          stepPayment(payment, 'countersigned', now),
+          { pushMessage: 'push-1', detail: 'countersigned' },
+          [],
+          now,
+        );
+      });
+      expect(stepped.version).toBe(1);
+      const relocked = await gateway.database.transaction((sql) => lockPayment(sql, read));
+      expect(relocked).not.toBe(read);
+      expect(relocked).toEqual(await findPayment(gateway.database, id));
+      expect(relocked).toMatchObject({
+        state: 'awaiting_customer_signature',
+        version: 1,
+        pushMessage: 'push-1',
+      });
+      // What persistStep returned is the payment as stored: kept as it is.
+      expect(await gateway.database.transaction((sql) => lockPayment(sql, stepped))).toBe(stepped);
+      const stranger = { ...read, id: '00000000-0000-4000-8000-000000000000' };
+      expect(await gateway.database.transaction((sql) => lockPayment(sql, stranger)).catch(codeOf)).toBe(
         'PAYMENT_UNKNOWN',
       );
     });

@@ -42,6 +42,8 @@ export interface Payment {
   readonly expiresAt: Date;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /** One more at each step persisted: a read with the version still stored is the payment as it stands. */
+  readonly version: number;
 }
 
 interface PaymentRow {
@@ -63,6 +65,7 @@ interface PaymentRow {
   expires_at: Date | string;
   created_at: Date | string;
   updated_at: Date | string;
+  version: number;
   merchant_id: string;
   merchant_name: string;
   merchant_bank: string;
@@ -74,7 +77,7 @@ interface PaymentRow {
 
 const selectPayment = `SELECT p.id, p.procedure, p.currency, p.amount_minor::text AS amount_minor, p.security_level,
   p.state, p.message, p.payer_account, p.push_message, p.push_certificate_sha256, p.receipt, p.bank_answer, p.decline, p.outcome, p.failure_code,
-  p.expires_at, p.created_at, p.updated_at,
+  p.expires_at, p.created_at, p.updated_at, p.version,
   m.id AS merchant_id, m.display_name AS merchant_name, m.bank_id AS merchant_bank, m.webhook_url AS merchant_webhook,
   c.id AS customer_id, c.display_name AS customer_name, c.bank_id AS customer_bank
   FROM payments p JOIN parties m ON m.id = p.merchant_id JOIN parties c ON c.id = p.customer_id`;
@@ -115,10 +118,25 @@ function toPayment(row: PaymentRow): Payment {
     expiresAt: new Date(row.expires_at),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
+    version: row.version,
   };
 }
 
-/** The payment, or PAYMENT_UNKNOWN. `lock` takes the row lock for a transition (the one place locks are taken). */
+/**
+ * The payment `read` a moment before, locked for a transition in this
+ * transaction: `read` itself when its version is still the one stored (one
+ * narrow statement), else the payment read again under the lock.
+ */
+export async function lockPayment(sql: Sql, read: Payment): Promise<Payment> {
+  const { rows } = await sql.query<{ version: number }>(
+    'SELECT version FROM payments WHERE id = $1 FOR UPDATE',
+    [read.id],
+  );
+  if (rows[0] === undefined) throw new MpayError('PAYMENT_UNKNOWN');
+  return rows[0].version === read.version ? read : findPayment(sql, read.id, { lock: true });
+}
+
+/** The payment, or PAYMENT_UNKNOWN. `lock` takes the row lock for a transition (with lockPayment, the only places locks are taken). */
 export async function findPayment(sql: Sql, id: string, options: { lock?: boolean } = {}): Promise<Payment> {
   const { rows } = await sql.query<PaymentRow>(
     `${selectPayment} WHERE p.id = $1${options.lock === true ? ' FOR UPDATE OF p' : ''}`,
@@ -243,6 +261,7 @@ export function insertedPayment(
     expiresAt: payment.expiresAt,
     createdAt: payment.now,
     updatedAt: payment.now,
+    version: 0,
   };
 }
 
@@ -290,7 +309,7 @@ export async function persistStep(
        UPDATE payments SET state = $2, message = COALESCE($3, message), push_message = COALESCE($4, push_message),
          receipt = COALESCE($5, receipt), bank_answer = COALESCE($6, bank_answer), decline = COALESCE($7, decline),
          outcome = COALESCE($8, outcome), failure_code = COALESCE($9, failure_code), updated_at = $10,
-         push_certificate_sha256 = COALESCE($18, push_certificate_sha256)
+         push_certificate_sha256 = COALESCE($18, push_certificate_sha256), version = version + 1
        WHERE id = $1 AND state = $11
        RETURNING id),
      event AS (
@@ -340,6 +359,7 @@ export async function persistStep(
     outcome: changes.outcome ?? payment.outcome,
     failureCode: changes.failureCode ?? payment.failureCode,
     updatedAt: now,
+    version: payment.version + 1,
   };
 }
 
