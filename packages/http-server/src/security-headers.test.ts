@@ -71,3 +71,53 @@ describe('security headers and a database that gave up waiting', () => {
     databaseWorks = true;
   });
 });
+
+describe('a readiness check that hangs', () => {
+  let calls = 0;
+  let hanging = true;
+  let release: () => void = () => undefined;
+  const app = createHttpServer({
+    name: 'stuck',
+    readinessDeadlineMs: 200,
+    readiness: [
+      {
+        name: 'database',
+        check: () => {
+          calls += 1;
+          return hanging
+            ? new Promise<void>((done) => {
+                release = done;
+              })
+            : Promise.resolve();
+        },
+      },
+    ],
+  });
+  let url = '';
+  beforeAll(async () => {
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    release();
+    await app.close();
+  });
+
+  it('runs once for many probes while it hangs (a query waiting on a lock holds one connection, not the pool)', async () => {
+    const probes = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const answer = await fetch(`${url}/ready`);
+        return [answer.status, ((await answer.json()) as { checks: unknown }).checks];
+      }),
+    );
+    expect(probes).toEqual(Array.from({ length: 5 }, () => [503, { database: 'timeout' }]));
+    const again = await fetch(`${url}/ready`);
+    expect(again.status).toBe(503);
+    await again.arrayBuffer();
+    expect(calls).toBe(1);
+    // Once it ends, the next probe runs it again.
+    hanging = false;
+    release();
+    expect((await fetch(`${url}/ready`)).status).toBe(200);
+    expect(calls).toBe(2);
+  });
+});

@@ -381,19 +381,35 @@ function addSecurityHeaders(app: FastifyInstance): void {
   });
 }
 
-/** 'ok', or why not: 'timeout' past the deadline, 'failed' otherwise (the cause goes to the log only). */
-async function runCheck(app: FastifyInstance, check: ReadinessCheck, deadlineMs: number): Promise<string> {
+/**
+ * 'ok', or why not: 'timeout' past the deadline, 'failed' otherwise (the cause goes to the log only).
+ * A check still running for an earlier probe is not started again: this probe waits for the same
+ * run. A database query that waits on a lock outlives the probe's deadline (up to the database's
+ * own lock timeout); started anew by every probe, such queries would take every connection of the
+ * pool while the lock is held, and the service's own requests would wait behind them.
+ */
+async function runCheck(
+  app: FastifyInstance,
+  check: ReadinessCheck,
+  deadlineMs: number,
+  running: Map<ReadinessCheck, Promise<string>>,
+): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<string>((done) => {
     timer = setTimeout(() => done('timeout'), deadlineMs);
   });
-  const outcome = check.check().then(
-    () => 'ok',
-    (error: unknown) => {
-      app.log.warn({ err: error, check: check.name }, 'readiness check failed');
-      return 'failed';
-    },
-  );
+  let outcome = running.get(check);
+  if (outcome === undefined) {
+    const started = check.check().then(
+      () => 'ok',
+      (error: unknown) => {
+        app.log.warn({ err: error, check: check.name }, 'readiness check failed');
+        return 'failed';
+      },
+    );
+    outcome = started.finally(() => running.delete(check));
+    running.set(check, outcome);
+  }
   try {
     return await Promise.race([outcome, deadline]);
   } finally {
@@ -427,8 +443,10 @@ function registerReadiness(
     tags: ['operations'],
     response: { 200: readiness, 503: { ...readiness, description: 'A check failed or timed out' } },
   };
+  // The checks under way, one run each at most (runCheck).
+  const running = new Map<ReadinessCheck, Promise<string>>();
   app.get('/ready', { schema }, async (_request, reply) => {
-    const states = await Promise.all(checks.map((check) => runCheck(app, check, deadlineMs)));
+    const states = await Promise.all(checks.map((check) => runCheck(app, check, deadlineMs, running)));
     const named = Object.fromEntries(checks.map((check, index) => [check.name, states[index]]));
     const ready = states.every((state) => state === 'ok');
     if (!ready) reply.header('retry-after', String(defaultRetryAfterSeconds));
