@@ -29,6 +29,7 @@ import {
   insertedPayment,
   insertPayment,
   lockCustomer,
+  lockMerchant,
   persistStep,
   type RequestsInWindow,
   recentPaymentsOf,
@@ -301,7 +302,9 @@ export async function requestPayment(
       now,
       rateWindowSeconds: context.limits.rateWindowSeconds,
     };
-    // Exact: counts this request after any other in flight for the same parties (store.ts).
+    // Exact: counts this request after any other in flight for the same parties (store.ts); the
+    // customer is locked already (assessLevel).
+    await lockMerchant(sql, verified.merchant.id);
     refuseOverRate(context, await insertPayment(sql, stored, 'merchant_request_verified'), 1, now);
     const payment = insertedPayment(stored, verified, 'merchant_request_verified');
     const result = stepPayment(payment, 'countersigned', now);

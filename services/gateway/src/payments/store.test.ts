@@ -6,7 +6,9 @@ import {
   signedContentMatches,
   stepPayment,
 } from '@mpay/protocol';
+import type { Sql } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
 import {
   addBank,
   addMerchant,
@@ -27,6 +29,8 @@ import {
   forgetRateBuckets,
   insertPayment,
   listPaymentEvents,
+  lockCustomer,
+  lockMerchant,
   lockPayment,
   pendingRequestsPage,
   persistStep,
@@ -263,6 +267,65 @@ describe('payment store', () => {
         'PAYMENT_UNKNOWN',
       );
     });
+  });
+
+  describe('exact rate counts', () => {
+    // Two transactions at once need two connections: PostgreSQL only (PGlite runs one transaction at a time).
+    it.runIf(process.env.DATABASE_URL !== undefined)(
+      "counts a request still uncommitted in the previous bucket, once the merchant's lock lets the next one on",
+      async () => {
+        const merchant = await freshMerchant('boundary');
+        const [first, second] = [await freshCustomer('first'), await freshCustomer('second')];
+        // Two seconds in a row, a week ahead: two buckets of a 60-s window no other test uses.
+        const start = rateBucketStart(later(gateway.now(), 9 * 24 * 60 * minute), 60);
+        const request = async (sql: Sql, customer: TestCustomer, at: Date) => {
+          await lockCustomer(sql, customer.id);
+          await lockMerchant(sql, merchant.id);
+          return insertPayment(
+            sql,
+            {
+              message: await merchantRequest(gateway.fsp.id, merchant, customer, 1_00n, at),
+              merchantId: merchant.id,
+              customerId: customer.id,
+              payerAccount: customer.account,
+              expiresAt: later(at, minute),
+              now: at,
+              rateWindowSeconds: 60,
+            },
+            'merchant_request_verified',
+          );
+        };
+        let commitFirst: () => void = () => undefined;
+        let firstCounted: () => void = () => undefined;
+        const counted = new Promise<void>((done) => {
+          firstCounted = done;
+        });
+        const held = gateway.database.transaction(async (sql) => {
+          const windows = await request(sql, first, start);
+          firstCounted();
+          await new Promise<void>((done) => {
+            commitFirst = done;
+          });
+          return windows;
+        });
+        await counted;
+        const next = gateway.database.transaction((sql) => request(sql, second, later(start, 1_000)));
+        // The second one waits on the merchant's lock before the first commits (else it proves nothing).
+        await waitFor(
+          async () => {
+            const { rows } = await gateway.database.query<{ waiting: number }>(
+              `SELECT count(*)::int AS waiting FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT id FROM parties WHERE id = $1 FOR NO KEY UPDATE%'`,
+            );
+            return (rows[0]?.waiting ?? 0) > 0;
+          },
+          { deadlineMs: requestDeadlineMs, what: "the second request to wait on the merchant's lock" },
+        );
+        commitFirst();
+        expect((await held).merchant.count).toBe(1);
+        expect((await next).merchant).toEqual({ count: 2, oldest: start });
+      },
+    );
   });
 
   describe('lockPayment', () => {

@@ -165,13 +165,13 @@ export interface NewPayment {
  * counts the request in its merchant's and its customer's rate bucket, in one
  * statement; a second one with the id is a replay (and is not counted).
  *
- * Returns each party's requests in the window, this one included, exactly:
- * the bucket's increment waits for any other transaction's uncommitted one
- * on the same row and returns the count after both, and the window's earlier
- * buckets no longer change. A caller that finds a count over its limit throws,
- * and the rollback takes the request back out. The row lock lasts from here
- * to the commit, so a busy merchant's requests queue only for that end of
- * their transactions, after their cryptography.
+ * Returns each party's requests in the window, this one included: exactly,
+ * when the caller holds lockCustomer and lockMerchant (taken before this
+ * statement, so that its snapshot sees every other request of those parties
+ * committed, in any bucket). A caller that finds a count over its limit throws,
+ * and the rollback takes the request back out. The locks last to the commit,
+ * so a busy merchant's requests queue only for that end of their
+ * transactions, after their cryptography.
  */
 export async function insertPayment(
   sql: Sql,
@@ -477,6 +477,18 @@ const authenticated: readonly PaymentState[] = ['customer_signature_verified', '
 function readOneLevel(value: string): SecurityLevel {
   if (value === 'small' || value === 'medium' || value === 'large') return value;
   throw new Error(`assertion failed: a stored security level is one of the three, got ${value}`);
+}
+
+/**
+ * Serialises the end of one merchant's payment requests, from here to the
+ * commit (taken after lockCustomer, never before: one order everywhere).
+ * insertPayment's count is exact only under it: without it, a request still
+ * uncommitted in one bucket is not seen by another counting in the next one
+ * (a different bucket row, so no wait).
+ */
+export async function lockMerchant(sql: Sql, merchantId: string): Promise<void> {
+  // NO KEY UPDATE: the payments' foreign keys take KEY SHARE on the same row and must not wait.
+  await sql.query('SELECT id FROM parties WHERE id = $1 FOR NO KEY UPDATE', [merchantId]);
 }
 
 /** Serialises the security assessment of one customer's requests (held to the end of the transaction). */
