@@ -495,7 +495,15 @@ export class ProcessPlatform {
     if (!child.ready || running === undefined || !running.connected) return false;
     const request: GatewayLimitsReloadRequest = { type: 'gateway-limits-reload' };
     try {
-      running.send(request);
+      // With a callback: a channel that broke under a process just gone is an error here, not an
+      // 'error' event nobody listens to (which would end the supervisor).
+      running.send(request, (error) => {
+        if (error)
+          this.options.onGatewayLimitsReload?.(
+            `gateway not reached (${error.message}): it reads the file when it starts again`,
+            true,
+          );
+      });
       return true;
     } catch {
       return false;

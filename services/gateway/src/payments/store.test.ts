@@ -359,6 +359,21 @@ describe('payment store', () => {
       });
       // What persistStep returned is the payment as stored: kept as it is.
       expect(await gateway.database.transaction((sql) => lockPayment(sql, stepped))).toBe(stepped);
+      // A party's field changed since the read (the merchant's webhook): read again.
+      await gateway.database.query('UPDATE parties SET webhook_url = $2 WHERE id = $1', [
+        shop.id,
+        'https://shop.example/hooks/new',
+      ]);
+      try {
+        const moved = await gateway.database.transaction((sql) => lockPayment(sql, stepped));
+        expect(moved).not.toBe(stepped);
+        expect(moved.merchant.webhookUrl).toBe('https://shop.example/hooks/new');
+      } finally {
+        await gateway.database.query('UPDATE parties SET webhook_url = $2 WHERE id = $1', [
+          shop.id,
+          'https://shop.example/hooks/mpay',
+        ]);
+      }
       const stranger = { ...read, id: '00000000-0000-4000-8000-000000000000' };
       expect(await gateway.database.transaction((sql) => lockPayment(sql, stranger)).catch(codeOf)).toBe(
         'PAYMENT_UNKNOWN',

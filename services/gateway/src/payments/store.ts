@@ -124,16 +124,35 @@ function toPayment(row: PaymentRow): Payment {
 
 /**
  * The payment `read` a moment before, locked for a transition in this
- * transaction: `read` itself when its version is still the one stored (one
- * narrow statement), else the payment read again under the lock.
+ * transaction: `read` itself when its version is still the one stored and
+ * its parties' fields are as read (a merchant's new webhook URL counts), in
+ * one statement without the message; else the payment read again under the lock.
  */
 export async function lockPayment(sql: Sql, read: Payment): Promise<Payment> {
-  const { rows } = await sql.query<{ version: number }>(
-    'SELECT version FROM payments WHERE id = $1 FOR UPDATE',
+  const { rows } = await sql.query<{
+    version: number;
+    merchant_name: string;
+    merchant_bank: string;
+    merchant_webhook: string | null;
+    customer_name: string;
+    customer_bank: string;
+  }>(
+    `SELECT p.version, m.display_name AS merchant_name, m.bank_id AS merchant_bank, m.webhook_url AS merchant_webhook,
+       c.display_name AS customer_name, c.bank_id AS customer_bank
+     FROM payments p JOIN parties m ON m.id = p.merchant_id JOIN parties c ON c.id = p.customer_id
+     WHERE p.id = $1 FOR UPDATE OF p`,
     [read.id],
   );
-  if (rows[0] === undefined) throw new MpayError('PAYMENT_UNKNOWN');
-  return rows[0].version === read.version ? read : findPayment(sql, read.id, { lock: true });
+  const row = rows[0];
+  if (row === undefined) throw new MpayError('PAYMENT_UNKNOWN');
+  const same =
+    row.version === read.version &&
+    row.merchant_name === read.merchant.displayName &&
+    row.merchant_bank === read.merchant.bankId &&
+    row.merchant_webhook === read.merchant.webhookUrl &&
+    row.customer_name === read.customer.displayName &&
+    row.customer_bank === read.customer.bankId;
+  return same ? read : findPayment(sql, read.id, { lock: true });
 }
 
 /** The payment, or PAYMENT_UNKNOWN. `lock` takes the row lock for a transition (with lockPayment, the only places locks are taken). */

@@ -109,22 +109,18 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
     }
     stream.write(': connected\n\n');
     const now = context.clock();
+    // Once for the whole backlog: a reload of the limits meanwhile must not change what a full page is.
+    const pageSize = context.limits.devicePageSize;
     let after: { createdAt: Date; id: string } | undefined;
     for (;;) {
-      const page = await pendingRequestsPage(
-        context.database,
-        customerId,
-        now,
-        context.limits.devicePageSize,
-        after,
-      );
+      const page = await pendingRequestsPage(context.database, customerId, now, pageSize, after);
       for (const pending of page) {
         // Each once the device has read enough of what came before (a backlog can be larger than a stream holds).
         if (!(await stream.whenRoom(deviceBacklogReadDeadlineMs))) return;
         writeEvent(stream, { event: 'payment-request', id: pending.id, data: pending.pushMessage });
       }
       const last = page.at(-1);
-      if (last === undefined || page.length < context.limits.devicePageSize) break;
+      if (last === undefined || page.length < pageSize) break;
       after = { createdAt: last.createdAt, id: last.id };
     }
   });
@@ -144,17 +140,13 @@ export function registerDeviceRoutes(app: FastifyInstance, context: GatewayConte
       reply.header('accept-encoding', requestCodingsTaken);
       const customerId = await customerOf(context, (await authenticateParty(context, request)).partyId);
       const after = parseCursor((request.query as { after?: unknown }).after);
-      const page = await pendingRequestsPage(
-        context.database,
-        customerId,
-        context.clock(),
-        context.limits.devicePageSize,
-        after,
-      );
+      // Once per request: a reload of the limits meanwhile must not change what a full page is.
+      const pageSize = context.limits.devicePageSize;
+      const page = await pendingRequestsPage(context.database, customerId, context.clock(), pageSize, after);
       const last = page.at(-1);
       return {
         requests: page.map((pending) => ({ paymentId: pending.id, message: pending.pushMessage })),
-        ...(last !== undefined && page.length === context.limits.devicePageSize
+        ...(last !== undefined && page.length === pageSize
           ? { next: `${last.createdAt.toISOString()}_${last.id}` }
           : {}),
       };
