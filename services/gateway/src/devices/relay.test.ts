@@ -7,8 +7,10 @@ import {
   type DeviceRelay,
   deviceNoticeChannel,
   deviceNoticeKey,
+  NoticeReplayGuard,
   openEnvelope,
   parseEnvelope,
+  relayNoticeLifetimeMs,
   sealEnvelope,
   startDeviceRelay,
 } from './relay.ts';
@@ -109,6 +111,8 @@ describe('device notices between gateway instances', () => {
       const handled = relayA.handled;
       const envelope = {
         from: 'elsewhere',
+        seq: 1,
+        at: Date.now(),
         notice: { kind: 'disconnect' as const, party: 'dora@person.xbank' },
       };
       const other = deviceNoticeKey(await testFspIdentity());
@@ -136,6 +140,65 @@ describe('device notices between gateway instances', () => {
     }
   });
 
+  it('refuses a sealed notice sent again as seen, and one past its lifetime', async () => {
+    const atA = await streamAt(a, 'emil@person.xbank');
+    try {
+      const key = deviceNoticeKey(a.fsp);
+      const notice = { kind: 'disconnect' as const, party: 'emil@person.xbank' };
+      const taken = sealEnvelope({ from: 'elsewhere', seq: 7, at: Date.now(), notice }, key);
+      await a.database.notify(deviceNoticeChannel, taken);
+      await within(atA.ended, { deadlineMs: requestDeadlineMs, what: "emil's first stream at A to end" });
+    } finally {
+      await atA.close();
+    }
+    const again = await streamAt(a, 'emil@person.xbank');
+    try {
+      const key = deviceNoticeKey(a.fsp);
+      const notice = { kind: 'disconnect' as const, party: 'emil@person.xbank' };
+      const warnings = a.warnings.length;
+      const handled = relayA.handled;
+      await a.database.notify(
+        deviceNoticeChannel,
+        sealEnvelope({ from: 'elsewhere', seq: 7, at: Date.now(), notice }, key),
+      );
+      await a.database.notify(
+        deviceNoticeChannel,
+        sealEnvelope({ from: 'elsewhere', seq: 8, at: Date.now() - 2 * relayNoticeLifetimeMs, notice }, key),
+      );
+      await waitFor(() => a.warnings.length >= warnings + 2, {
+        deadlineMs: requestDeadlineMs,
+        what: 'A to refuse the replay and the stale notice',
+      });
+      expect(a.warnings.slice(warnings)).toEqual([
+        expect.objectContaining({ admitted: 'replayed' }),
+        expect.objectContaining({ admitted: 'stale' }),
+      ]);
+      expect(a.context.hub.isConnected('emil@person.xbank')).toBe(true);
+      expect(relayA.handled).toBe(handled);
+    } finally {
+      a.context.hub.disconnect('emil@person.xbank');
+      await again.close();
+    }
+  });
+
+  it('remembers each notice for its lifetime only, and at most so many', () => {
+    const guard = new NoticeReplayGuard(1_000, 3);
+    const notice = { kind: 'disconnect' as const, party: 'p' };
+    const at = 1_000_000;
+    const named = (seq: number, sent = at) => ({ from: 'x', seq, at: sent, notice });
+    expect(guard.admit(named(1), at)).toBe('fresh');
+    expect(guard.admit(named(1), at + 10)).toBe('replayed');
+    expect(guard.admit({ ...named(1), from: 'y' }, at + 10)).toBe('fresh');
+    expect(guard.admit(named(2, at - 1_001), at)).toBe('stale');
+    expect(guard.admit(named(3, at + 1_001), at)).toBe('stale');
+    // Past its lifetime it is stale before it could be a replay.
+    expect(guard.admit(named(1), at + 1_001)).toBe('stale');
+    // Full: the oldest is forgotten first.
+    expect(guard.admit(named(4), at + 20)).toBe('fresh');
+    expect(guard.admit(named(5), at + 20)).toBe('fresh');
+    expect(guard.admit(named(1), at + 30)).toBe('fresh');
+  });
+
   it('rejects the announce when its notice cannot be sent, so that the push that made it is retried', async () => {
     const alone = await openTestGateway();
     const relay = await startDeviceRelay(alone.context);
@@ -154,6 +217,8 @@ describe('device notices between gateway instances', () => {
     const key = deviceNoticeKey(a.fsp);
     const envelope = {
       from: 'x',
+      seq: 1,
+      at: Date.now(),
       notice: { kind: 'refund' as const, party: 'ana@person.xbank', refundId: 'r1' },
     };
     expect(openEnvelope(sealEnvelope(envelope, key), key)).toEqual(envelope);
@@ -168,19 +233,22 @@ describe('device notices between gateway instances', () => {
 
   it('reads only the notices it knows, ids and no more', () => {
     const notice = { kind: 'refund', party: 'ana@person.xbank', refundId: 'r1' };
-    expect(parseEnvelope(JSON.stringify({ from: 'x', notice }))).toEqual({ from: 'x', notice });
-    expect(
-      parseEnvelope(JSON.stringify({ from: 'x', notice: { ...notice, kind: 'other' } })),
-    ).toBeUndefined();
+    const named = { from: 'x', seq: 3, at: 1_700_000_000_000 };
+    expect(parseEnvelope(JSON.stringify({ ...named, notice }))).toEqual({ ...named, notice });
+    expect(parseEnvelope(JSON.stringify({ ...named, notice: { ...notice, kind: 'other' } }))).toBeUndefined();
     expect(
       parseEnvelope(
         JSON.stringify({
-          from: 'x',
+          ...named,
           notice: { kind: 'payment', party: 'p', paymentId: 'i', event: 'secret' },
         }),
       ),
     ).toBeUndefined();
-    expect(parseEnvelope(JSON.stringify({ notice }))).toBeUndefined();
+    expect(parseEnvelope(JSON.stringify({ ...named, from: undefined, notice }))).toBeUndefined();
+    // A notice without its name and time (the version before the seal) is not read.
+    expect(parseEnvelope(JSON.stringify({ from: 'x', notice }))).toBeUndefined();
+    expect(parseEnvelope(JSON.stringify({ ...named, seq: -1, notice }))).toBeUndefined();
+    expect(parseEnvelope(JSON.stringify({ ...named, at: 1.5, notice }))).toBeUndefined();
     expect(parseEnvelope('[]')).toBeUndefined();
   });
 });

@@ -19,9 +19,12 @@ import type { DeviceEvent, DeviceNotice } from './hub.ts';
  * Any role that may connect to the database may NOTIFY on the channel, so
  * each notice carries an HMAC-SHA256 under a key every instance of the FSP
  * derives from the FSP's own signing key (`deviceNoticeKey`): a notice made
- * by anything else is ignored with a warning. A notice seen on the channel
- * and sent again is accepted: it pushes an event the device already has (it
- * knows it by its id) or ends streams the device opens again.
+ * by anything else is ignored with a warning. Each notice is named (its
+ * instance and count) and timed: one seen on the channel and sent again is
+ * refused (NoticeReplayGuard), so is one older than relayNoticeLifetimeMs.
+ * The notices of a version before the seal are not read, nor are sealed ones
+ * by that version: instances on one database are upgraded together (while
+ * they are mixed, pushes across instances wait for the device to reconnect).
  */
 export const deviceNoticeChannel = 'device_events';
 
@@ -32,10 +35,51 @@ export const deviceNoticeChannel = 'device_events';
  */
 export const relayBacklogMax = 1_000;
 
+/**
+ * How far from this instance's clock a notice's time may be: older (or
+ * further ahead) is refused, so that a notice seen on the channel cannot be
+ * sent again later. The instances' clocks must agree within it.
+ */
+export const relayNoticeLifetimeMs = 30_000;
+
+/** Notices remembered as seen (their lifetime); when full, the oldest is forgotten first. */
+export const relaySeenNoticesMax = 50_000;
+
 export interface Envelope {
   /** The announcing instance, which ignores its own notices. */
   readonly from: string;
+  /** The announcing instance's count of its notices: with `from`, one notice's name. */
+  readonly seq: number;
+  /** When it was sent, ms since the epoch (the announcer's wall clock). */
+  readonly at: number;
   readonly notice: DeviceNotice;
+}
+
+/**
+ * The notices this instance took, by name, until their lifetime is over: a
+ * sealed notice seen on the channel and sent again is refused as a replay,
+ * and one older than its lifetime as stale.
+ */
+export class NoticeReplayGuard {
+  readonly #seen = new Map<string, number>();
+
+  constructor(
+    private readonly lifetimeMs: number = relayNoticeLifetimeMs,
+    private readonly seenMax: number = relaySeenNoticesMax,
+  ) {}
+
+  admit(envelope: Envelope, nowMs: number): 'fresh' | 'stale' | 'replayed' {
+    if (Math.abs(nowMs - envelope.at) > this.lifetimeMs) return 'stale';
+    // Forget what has outlived its lifetime (the oldest first: the map keeps insertion order, near enough).
+    for (const [name, until] of this.#seen) {
+      if (until >= nowMs && this.#seen.size < this.seenMax) break;
+      this.#seen.delete(name);
+    }
+    const name = `${envelope.from} ${envelope.seq}`;
+    if (this.#seen.has(name)) return 'replayed';
+    this.#seen.set(name, envelope.at + this.lifetimeMs);
+    return 'fresh';
+  }
 }
 
 const paymentEvents: ReadonlySet<string> = new Set(['payment-request', 'receipt', 'payment-status']);
@@ -70,9 +114,10 @@ export function sealEnvelope(envelope: Envelope, key: Buffer): string {
 /** A notice whose MAC verifies under `key` and that `parseEnvelope` reads; undefined for anything else. */
 export function openEnvelope(payload: string, key: Buffer): Envelope | undefined {
   if (payload.charAt(macChars) !== '.') return undefined;
-  const sent = Buffer.from(payload.slice(0, macChars), 'base64url');
+  // Compared as text: one MAC has one encoding (a decoder would take other spellings of the same bytes).
+  const sent = Buffer.from(payload.slice(0, macChars));
   const json = payload.slice(macChars + 1);
-  const expected = createHmac('sha256', key).update(json).digest();
+  const expected = Buffer.from(createHmac('sha256', key).update(json).digest('base64url'));
   if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) return undefined;
   return parseEnvelope(json);
 }
@@ -86,8 +131,15 @@ export function parseEnvelope(payload: string): Envelope | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { from, notice } = value as { from?: unknown; notice?: unknown };
+  const { from, seq, at, notice } = value as {
+    from?: unknown;
+    seq?: unknown;
+    at?: unknown;
+    notice?: unknown;
+  };
   if (!isText(from) || typeof notice !== 'object' || notice === null) return undefined;
+  if (!Number.isSafeInteger(seq) || (seq as number) < 0 || !Number.isSafeInteger(at)) return undefined;
+  const named = { from, seq: seq as number, at: at as number };
   const fields = notice as Record<string, unknown>;
   if (!isText(fields.party)) return undefined;
   const party = fields.party;
@@ -96,7 +148,7 @@ export function parseEnvelope(payload: string): Envelope | undefined {
       if (!isText(fields.paymentId) || !isText(fields.event) || !paymentEvents.has(fields.event))
         return undefined;
       return {
-        from,
+        ...named,
         notice: {
           kind: 'payment',
           party,
@@ -106,10 +158,10 @@ export function parseEnvelope(payload: string): Envelope | undefined {
       };
     case 'refund':
       return isText(fields.refundId)
-        ? { from, notice: { kind: 'refund', party, refundId: fields.refundId } }
+        ? { ...named, notice: { kind: 'refund', party, refundId: fields.refundId } }
         : undefined;
     case 'disconnect':
-      return { from, notice: { kind: 'disconnect', party } };
+      return { ...named, notice: { kind: 'disconnect', party } };
     default:
       return undefined;
   }
@@ -132,6 +184,8 @@ export interface DeviceRelay {
 export async function startDeviceRelay(context: GatewayContext): Promise<DeviceRelay> {
   const instanceId = randomUUID();
   const key = deviceNoticeKey(context.fsp);
+  const replays = new NoticeReplayGuard();
+  let sent = 0;
   let queue: Promise<void> = Promise.resolve();
   let waiting = 0;
   let handled = 0;
@@ -166,6 +220,14 @@ export async function startDeviceRelay(context: GatewayContext): Promise<DeviceR
         return;
       }
       if (envelope.from === instanceId) return;
+      const admitted = replays.admit(envelope, Date.now());
+      if (admitted !== 'fresh') {
+        context.log.warn(
+          { channel: deviceNoticeChannel, from: envelope.from, admitted },
+          'device notice refused',
+        );
+        return;
+      }
       const { party } = envelope.notice;
       if (waiting >= relayBacklogMax) {
         const ended = context.hub.disconnect(party);
@@ -196,7 +258,8 @@ export async function startDeviceRelay(context: GatewayContext): Promise<DeviceR
   // A notice that could not be sent fails the push that announced it: its outbox row stays due and
   // is delivered again (the streams here get the event twice; the device knows it by its id).
   context.hub.relayTo(async (notice) => {
-    const envelope: Envelope = { from: instanceId, notice };
+    sent += 1;
+    const envelope: Envelope = { from: instanceId, seq: sent, at: Date.now(), notice };
     try {
       await context.database.notify(deviceNoticeChannel, sealEnvelope(envelope, key));
     } catch (error) {
