@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -112,6 +113,35 @@ describe('mpay audit and mpay settlement', () => {
     await ybank.database.query('UPDATE accounts SET credits_posted = credits_posted - 1 WHERE id = $1', [
       demoParties.merchant.account,
     ]);
+  });
+
+  it('says the platform is not running when the mpay up that wrote deployment.json has ended', async () => {
+    const stopped = await mkdtemp(join(tmpdir(), 'mpay-audit-stopped-'));
+    try {
+      // A process that has ended: its pid is in no process table now.
+      const ended = spawn(process.execPath, ['-e', '']);
+      const pid = ended.pid;
+      await new Promise((done) => ended.once('exit', done));
+      const deployment = JSON.parse(await readFile(join(dataDir, 'deployment.json'), 'utf8'));
+      await writeFile(
+        join(stopped, 'deployment.json'),
+        JSON.stringify({ ...deployment, pid, pidStartTicks: undefined }),
+      );
+      let output = '';
+      const status = await main(['audit', '--data', stopped], {
+        stdout: (text) => {
+          output += text;
+        },
+        stderr: (text) => {
+          output += text;
+        },
+      });
+      expect(status).not.toBe(0);
+      expect(output).toContain(`the platform of ${stopped} is not running (its process ${pid} ended)`);
+      expect(output).toContain('mpay storage status');
+    } finally {
+      await rm(stopped, { recursive: true, force: true });
+    }
   });
 
   it('fails when one bank books money the other never sent', async () => {

@@ -4,6 +4,7 @@ import type { PrivateJwk } from '@mpay/envelope';
 import { requestJson, signRequest } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 import type { PartyKeys } from '../platform/identities.ts';
+import { processStartTicks } from '../platform/tls.ts';
 
 /** What `mpay up` writes to <data>/deployment.json for the other commands. */
 export interface Deployment {
@@ -36,13 +37,40 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-/** The running deployment of this data folder, or MPAY_NOT_RUNNING-like failure as SERVICE_UNAVAILABLE. */
+/**
+ * Whether the process deployment.json names has ended: no such pid, or one
+ * started at another time (the pid taken again). False when it runs, when it
+ * belongs to another user, or when this cannot be told.
+ */
+export async function deploymentProcessEnded(deployment: Partial<Deployment>): Promise<boolean> {
+  const pid = deployment.pid;
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  if (deployment.pidStartTicks === undefined) return false;
+  const ticks = await processStartTicks(pid);
+  return ticks !== undefined && ticks !== deployment.pidStartTicks;
+}
+
+/**
+ * The running deployment of this data folder; SERVICE_UNAVAILABLE when there is none, or when
+ * the `mpay up` that wrote it has ended (said at once, instead of each service "not reached").
+ */
 export async function readDeployment(dataDir: string): Promise<Deployment> {
   const deployment = await readJson<Deployment>(join(dataDir, 'deployment.json'));
   if (deployment === undefined || !Array.isArray(deployment.banks)) {
     throw new MpayError(
       'SERVICE_UNAVAILABLE',
       `no deployment in ${dataDir}: start the platform with \`npm start\``,
+    );
+  }
+  if (await deploymentProcessEnded(deployment)) {
+    throw new MpayError(
+      'SERVICE_UNAVAILABLE',
+      `the platform of ${dataDir} is not running (its process ${deployment.pid} ended): start it with \`npx mpay up --data ${dataDir}\`; \`npx mpay storage status --data ${dataDir}\` reads its folders while it is stopped`,
     );
   }
   return deployment;

@@ -2,12 +2,21 @@ import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
 import { currentRequestId, requestIdHeader } from './request-id.ts';
 import { type ExchangeAnswer, exchangeFor, type FetchFunction } from './transport.ts';
 
+/**
+ * How long a call waits for its answer unless told otherwise: longer than a
+ * service waits on a held database lock (10 s, @mpay/storage's lockTimeoutMs),
+ * so that a busy service's 503 "database busy" reaches the caller instead of
+ * the caller giving up first and reporting the service unreachable.
+ */
+export const defaultRequestTimeoutMs = 15_000;
+
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'DELETE';
   /** Text, or bytes (a body in a content coding: say which in `headers`). */
   body?: string | Uint8Array<ArrayBuffer>;
   contentType?: string;
   headers?: Record<string, string>;
+  /** Default defaultRequestTimeoutMs. */
   timeoutMs?: number;
   /** Largest response body accepted, in bytes. */
   responseBytesMax?: number;
@@ -48,8 +57,11 @@ export async function requestAnswer(
       body: options.body,
       signal:
         options.signal === undefined
-          ? AbortSignal.timeout(options.timeoutMs ?? 10_000)
-          : AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 10_000)]),
+          ? AbortSignal.timeout(options.timeoutMs ?? defaultRequestTimeoutMs)
+          : AbortSignal.any([
+              options.signal,
+              AbortSignal.timeout(options.timeoutMs ?? defaultRequestTimeoutMs),
+            ]),
     });
   } catch (error) {
     throw new MpayError(unreachableCode, new URL(url).host, { cause: error });
