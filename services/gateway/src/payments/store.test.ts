@@ -3,6 +3,7 @@ import {
   expiringPaymentStates,
   isMpayError,
   merchantSignedContent,
+  type PaymentEventKind,
   signedContentMatches,
   stepPayment,
 } from '@mpay/protocol';
@@ -32,6 +33,7 @@ import {
   lockCustomer,
   lockMerchant,
   lockPayment,
+  type PaymentChanges,
   pendingRequestsPage,
   persistStep,
   requestsInWindow,
@@ -74,6 +76,13 @@ describe('payment store', () => {
   }
   async function freshMerchant(name: string): Promise<TestMerchant> {
     return addMerchant(gateway.database, xbank, unique(name));
+  }
+  /** One step of the stored payment, as a worker takes it: locked, stepped, persisted (no effects). */
+  function stepStored(id: string, event: PaymentEventKind, changes: PaymentChanges, now: Date) {
+    return gateway.database.transaction(async (sql) => {
+      const payment = await findPayment(sql, id, { lock: true });
+      return persistStep(sql, payment, event, stepPayment(payment, event, now), changes, [], now);
+    });
   }
 
   describe('insertPayment and findPayment', () => {
@@ -336,18 +345,12 @@ describe('payment store', () => {
       expect(await gateway.database.transaction((sql) => lockPayment(sql, read))).toBe(read);
       // Another step persisted after the read: the lock reads the payment as it now stands.
       const now = later(gateway.now(), 1_000);
-      const stepped = await gateway.database.transaction(async (sql) => {
-        const payment = await findPayment(sql, id, { lock: true });
-        return persistStep(
-          sql,
-          payment,
-          'countersigned',
-          stepPayment(payment, 'countersigned', now),
-          { pushMessage: 'push-1', detail: 'countersigned' },
-          [],
-          now,
-        );
-      });
+      const stepped = await stepStored(
+        id,
+        'countersigned',
+        { pushMessage: 'push-1', detail: 'countersigned' },
+        now,
+      );
       expect(stepped.version).toBe(1);
       const relocked = await gateway.database.transaction((sql) => lockPayment(sql, read));
       expect(relocked).not.toBe(read);
@@ -466,18 +469,12 @@ describe('payment store', () => {
       const before = await findPayment(gateway.database, id);
       expect(before.pushMessage).not.toBeNull();
       const now = later(gateway.now(), 1_000);
-      await gateway.database.transaction(async (sql) => {
-        const payment = await findPayment(sql, id, { lock: true });
-        await persistStep(
-          sql,
-          payment,
-          'merchant_cancelled',
-          stepPayment(payment, 'merchant_cancelled', now),
-          { outcome: 'outcome-jws', failureCode: 'PAYMENT_CANCELLED' },
-          [],
-          now,
-        );
-      });
+      await stepStored(
+        id,
+        'merchant_cancelled',
+        { outcome: 'outcome-jws', failureCode: 'PAYMENT_CANCELLED' },
+        now,
+      );
       const after = await findPayment(gateway.database, id);
       expect(after).toMatchObject({
         state: 'merchant_cancelled',
@@ -494,20 +491,7 @@ describe('payment store', () => {
       const stale = await findPayment(gateway.database, id);
       const now = later(gateway.now(), 1_000);
       // Another worker moves the payment on first.
-      await gateway.database.transaction(async (sql) => {
-        const payment = await findPayment(sql, id, { lock: true });
-        await persistStep(
-          sql,
-          payment,
-          'countersigned',
-          stepPayment(payment, 'countersigned', now),
-          {
-            pushMessage: 'push-1',
-          },
-          [],
-          now,
-        );
-      });
+      await stepStored(id, 'countersigned', { pushMessage: 'push-1' }, now);
       const refused = await gateway.database
         .transaction((sql) =>
           persistStep(
