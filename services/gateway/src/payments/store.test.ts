@@ -1,6 +1,7 @@
 import { verifyPayload } from '@mpay/envelope';
 import {
   expiringPaymentStates,
+  type ImsMessage,
   isMpayError,
   merchantSignedContent,
   type PaymentEventKind,
@@ -33,6 +34,7 @@ import {
   lockCustomer,
   lockMerchant,
   lockPayment,
+  type NewPayment,
   type PaymentChanges,
   pendingRequestsPage,
   persistStep,
@@ -77,6 +79,24 @@ describe('payment store', () => {
   async function freshMerchant(name: string): Promise<TestMerchant> {
     return addMerchant(gateway.database, xbank, unique(name));
   }
+  /** What insertPayment stores of `message` from `merchant` to `customer` at `at` (a minute to answer, a 60-s rate window). */
+  function newPayment(
+    message: ImsMessage,
+    merchant: { readonly id: string },
+    customer: TestCustomer,
+    at: Date,
+    expiresAt: Date = later(at, minute),
+  ): NewPayment {
+    return {
+      message,
+      merchantId: merchant.id,
+      customerId: customer.id,
+      payerAccount: customer.account,
+      expiresAt,
+      now: at,
+      rateWindowSeconds: 60,
+    };
+  }
   /** One step of the stored payment, as a worker takes it: locked, stepped, persisted (no effects). */
   function stepStored(id: string, event: PaymentEventKind, changes: PaymentChanges, now: Date) {
     return gateway.database.transaction(async (sql) => {
@@ -91,19 +111,7 @@ describe('payment store', () => {
       const expiresAt = later(now, 5 * minute);
       const message = await merchantRequest(gateway.fsp.id, shop, ann, 12_50n, now);
       await gateway.database.transaction((sql) =>
-        insertPayment(
-          sql,
-          {
-            message,
-            merchantId: shop.id,
-            customerId: ann.id,
-            payerAccount: ann.account,
-            expiresAt,
-            now,
-            rateWindowSeconds: 60,
-          },
-          'merchant_request_verified',
-        ),
+        insertPayment(sql, newPayment(message, shop, ann, now, expiresAt), 'merchant_request_verified'),
       );
       const payment = await findPayment(gateway.database, message.transactionId);
       expect(payment).toMatchObject({
@@ -218,19 +226,7 @@ describe('payment store', () => {
       const store = async (at: Date, merchant: typeof shop) => {
         const message = await merchantRequest(gateway.fsp.id, merchant, ann, 1_00n, at);
         return gateway.database.transaction((sql) =>
-          insertPayment(
-            sql,
-            {
-              message,
-              merchantId: merchant.id,
-              customerId: ann.id,
-              payerAccount: ann.account,
-              expiresAt: later(at, minute),
-              now: at,
-              rateWindowSeconds: 60,
-            },
-            'merchant_request_verified',
-          ),
+          insertPayment(sql, newPayment(message, merchant, ann, at), 'merchant_request_verified'),
         );
       };
       const other = await freshMerchant('rates');
@@ -290,19 +286,8 @@ describe('payment store', () => {
         const request = async (sql: Sql, customer: TestCustomer, at: Date) => {
           await lockCustomer(sql, customer.id);
           await lockMerchant(sql, merchant.id);
-          return insertPayment(
-            sql,
-            {
-              message: await merchantRequest(gateway.fsp.id, merchant, customer, 1_00n, at),
-              merchantId: merchant.id,
-              customerId: customer.id,
-              payerAccount: customer.account,
-              expiresAt: later(at, minute),
-              now: at,
-              rateWindowSeconds: 60,
-            },
-            'merchant_request_verified',
-          );
+          const message = await merchantRequest(gateway.fsp.id, merchant, customer, 1_00n, at);
+          return insertPayment(sql, newPayment(message, merchant, customer, at), 'merchant_request_verified');
         };
         let commitFirst: () => void = () => undefined;
         let firstCounted: () => void = () => undefined;
