@@ -59,12 +59,12 @@ export async function runUpProcesses(
       tls,
       // Each service process's reload (passed on below); with --verbose its own stderr line says it already,
       // and only the supervisor's word on one still starting is printed here.
+      onTlsReload: (service: string, line: string) => {
+        if (!verbose || line === deferredReloadLine) io.stdout(`mpay: [${service}] ${line}\n`);
+      },
       // The gateway process's reload of its limits (SIGHUP, below); with --verbose its stderr line says it.
       onGatewayLimitsReload: (line: string, refused: boolean) => {
         if (!verbose) (refused ? io.stderr : io.stdout)(`mpay: [gateway] ${line}\n`);
-      },
-      onTlsReload: (service: string, line: string) => {
-        if (!verbose || line === deferredReloadLine) io.stdout(`mpay: [${service}] ${line}\n`);
       },
       ...(verbose
         ? { onOutput: (service: string, line: string) => io.stdout(`[${service}] ${line}\n`) }
