@@ -126,10 +126,10 @@ async function stateOf(transactionId: string): Promise<string | undefined> {
  * has made PApp_Req, so a test that saw the request may still read the state before it.
  */
 function stateOnceItIs(transactionId: string, state: string): Promise<string> {
-  return waitFor(
-    async () => ((await stateOf(transactionId)) === state ? state : undefined),
-    { deadlineMs: backgroundWorkDeadlineMs, what: `the MPASP's state ${state} for ${transactionId}` },
-  );
+  return waitFor(async () => ((await stateOf(transactionId)) === state ? state : undefined), {
+    deadlineMs: backgroundWorkDeadlineMs,
+    what: `the MPASP's state ${state} for ${transactionId}`,
+  });
 }
 
 describe('macro payment, the twelve steps of §4.2 across two banks', () => {
