@@ -137,7 +137,7 @@ describe('mpay audit and mpay settlement', () => {
         },
       });
       expect(status).not.toBe(0);
-      expect(output).toContain(`the platform of ${stopped} is not running (its process ${pid} ended)`);
+      expect(output).toContain(`the platform of ${stopped} is not running, no process ${pid} runs`);
       expect(output).toContain('mpay storage status');
     } finally {
       await rm(stopped, { recursive: true, force: true });

@@ -37,22 +37,34 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+/** The process deployment.json names: running, ended, or not to be told (with why, as the commands say it). */
+export type DeploymentProcess =
+  | { readonly state: 'running'; readonly pid: number }
+  | { readonly state: 'ended' | 'unknown'; readonly why: string };
+
 /**
- * Whether the process deployment.json names has ended: no such pid, or one
- * started at another time (the pid taken again). False when it runs, when it
- * belongs to another user, or when this cannot be told.
+ * Whether the `mpay up` that wrote deployment.json of `dataDir` still runs:
+ * ended when no such pid runs or the pid runs a process started at another
+ * time (taken again); unknown when it names no pid or the pid is another user's.
  */
-export async function deploymentProcessEnded(deployment: Partial<Deployment>): Promise<boolean> {
+export async function deploymentProcessOf(
+  deployment: Partial<Deployment>,
+  dataDir: string,
+): Promise<DeploymentProcess> {
   const pid = deployment.pid;
-  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1) return false;
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1)
+    return { state: 'unknown', why: `deployment.json in ${dataDir} names no process` };
   try {
     process.kill(pid, 0);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+      ? { state: 'unknown', why: `pid ${pid} belongs to another user` }
+      : { state: 'ended', why: `no process ${pid} runs (the platform stopped)` };
   }
-  if (deployment.pidStartTicks === undefined) return false;
-  const ticks = await processStartTicks(pid);
-  return ticks !== undefined && ticks !== deployment.pidStartTicks;
+  // A pid used again by a later process (a container restarted) is not the platform deployment.json names.
+  if (deployment.pidStartTicks !== undefined && (await processStartTicks(pid)) !== deployment.pidStartTicks)
+    return { state: 'ended', why: `pid ${pid} is another process now (the platform stopped)` };
+  return { state: 'running', pid };
 }
 
 /**
@@ -67,10 +79,11 @@ export async function readDeployment(dataDir: string): Promise<Deployment> {
       `no deployment in ${dataDir}: start the platform with \`npm start\``,
     );
   }
-  if (await deploymentProcessEnded(deployment)) {
+  const running = await deploymentProcessOf(deployment, dataDir);
+  if (running.state === 'ended') {
     throw new MpayError(
       'SERVICE_UNAVAILABLE',
-      `the platform of ${dataDir} is not running (its process ${deployment.pid} ended): start it with \`npx mpay up --data ${dataDir}\`; \`npx mpay storage status --data ${dataDir}\` reads its folders while it is stopped`,
+      `the platform of ${dataDir} is not running, ${running.why}: start it with \`npx mpay up --data ${dataDir}\`; \`npx mpay storage status --data ${dataDir}\` reads its folders while it is stopped`,
     );
   }
   return deployment;

@@ -20,8 +20,7 @@ import {
   servicePathsOf,
   switchCa,
 } from '@mpay/pki';
-import { processStartTicks } from '../platform/tls.ts';
-import { type Deployment, dataDirOf, readJson } from './deployment.ts';
+import { type Deployment, dataDirOf, deploymentProcessOf, readJson } from './deployment.ts';
 import type { CommandIo } from './io.ts';
 import { ensurePlatformPki } from './pki-platform.ts';
 
@@ -237,26 +236,11 @@ export async function isMpayUpProcess(pid: number): Promise<boolean | undefined>
 export async function signalRunningPlatform(dataDir: string): Promise<PlatformSignal> {
   const deployment = await readJson<Partial<Deployment>>(join(dataDir, 'deployment.json'));
   if (deployment === undefined) return { signalled: false, why: `no deployment.json in ${dataDir}` };
-  const pid = deployment.pid;
-  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1)
-    return { signalled: false, why: `deployment.json in ${dataDir} names no process` };
+  const running = await deploymentProcessOf(deployment, dataDir);
+  if (running.state !== 'running') return { signalled: false, why: running.why };
+  const { pid } = running;
   if (deployment.tls === undefined)
     return { signalled: false, why: `the platform of ${dataDir} ran without TLS` };
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return {
-      signalled: false,
-      why:
-        code === 'EPERM'
-          ? `pid ${pid} belongs to another user`
-          : `no process ${pid} runs (the platform stopped)`,
-    };
-  }
-  // A pid used again by a later process (a container restarted) is not the platform deployment.json names.
-  if (deployment.pidStartTicks !== undefined && (await processStartTicks(pid)) !== deployment.pidStartTicks)
-    return { signalled: false, why: `pid ${pid} is another process now (the platform stopped)` };
   const mpay = await isMpayUpProcess(pid);
   if (mpay === undefined)
     return {
