@@ -5,6 +5,7 @@ import type { Database } from '@mpay/storage';
 import type { DeviceHub } from './devices/hub.ts';
 import type { GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
+import type { OutboxLease } from './payments/store.ts';
 import type { RegistryKeyCache } from './registry/key-cache.ts';
 
 /** The FSP's own identity: its party id and its signing and encryption keys. */
@@ -52,6 +53,12 @@ export interface GatewayContext {
   readonly outboxLeaseOwner?: string | undefined;
   /** Asks the outbox to deliver what is due now (after a commit that queued effects). */
   readonly kickOutbox: () => void;
+  /**
+   * Delivers, after their commit, the effects a step wrote leased to this start
+   * (outbox/deliver.ts's outboxLeaseOf), without a round's claim. None: steps
+   * write their effects due at once and kick a round instead.
+   */
+  readonly deliverLeased?: ((lease: OutboxLease) => void) | undefined;
   /** Sends the out-of-band mail (macro §3: client id and mPIN); none: such mails wait in the outbox. */
   readonly mailer?: Mailer | undefined;
   /** The registry's checked keys, kept a few seconds (registry/key-cache.ts); none: every lookup reads. */

@@ -29,7 +29,7 @@ import { createMacroServiceLimits, type MacroServiceLimits } from './macro/limit
 import { MpinServer } from './macro/mpin.ts';
 import { registerMacroRoutes, runMacroDueWork } from './macro/routes.ts';
 import { forgetStaleMacroState } from './macro/store.ts';
-import { runOutboxRound } from './outbox/deliver.ts';
+import { deliverLeasedRows, type OutboxRow, runOutboxRound } from './outbox/deliver.ts';
 
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
@@ -222,6 +222,8 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     log.info({ released: leases.released }, 'outbox rows the last start was delivering are due again');
   let running: Promise<void> = Promise.resolve();
   let pending = false;
+  // Rows leased at their commit, waiting for their turn after the round or delivery under way.
+  let leasedQueue: { readonly row: OutboxRow; readonly until: Date }[] = [];
   const housekeeping = housekeepingSchedule(gatewayHousekeepingIntervalMs, clock);
   /** One round after the others (a kicked outbox round, a test's), with the housekeeping when due or `always`. */
   const runRound = (always: boolean) => {
@@ -260,6 +262,20 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         })
         .then(() => undefined)
         .catch((error: unknown) => log.error({ err: error }, 'outbox round failed'));
+    },
+    // In the same line as the rounds: one delivery at a time, as a round delivers its rows.
+    deliverLeased: (lease) => {
+      if (lease.rows.length === 0) return;
+      const queued = leasedQueue.length > 0;
+      for (const row of lease.rows) leasedQueue.push({ row, until: lease.until });
+      if (queued) return;
+      running = running
+        .then(() => {
+          const rows = leasedQueue;
+          leasedQueue = [];
+          return deliverLeasedRows(context, rows);
+        })
+        .catch((error: unknown) => log.error({ err: error }, 'outbox delivery failed'));
     },
     mailer: options.mailer,
     keyCache:

@@ -2,7 +2,7 @@ import { signPayload, verifyPayload } from '@mpay/envelope';
 import { startOutboxLeases } from '@mpay/storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { enqueueLogEntry } from '../log/outbox.ts';
-import { findPayment } from '../payments/store.ts';
+import { findPayment, type OutboxLease, type OutboxRow } from '../payments/store.ts';
 import { applyEvent } from '../payments/transition.ts';
 import {
   addBank,
@@ -21,7 +21,7 @@ import {
   type TestGateway,
   type TestMerchant,
 } from '../test-helpers.ts';
-import { runOutboxRound } from './deliver.ts';
+import { deliverLeasedRows, runOutboxRound } from './deliver.ts';
 
 describe('the outbox', () => {
   const limits = {
@@ -88,6 +88,38 @@ describe('the outbox', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
+
+  it('delivers the rows a step leased at its commit without a claim, and leaves one whose lease ran out to the rounds', async () => {
+    const leases: OutboxLease[] = [];
+    const leasing = { ...gateway.context, deliverLeased: (lease: OutboxLease) => void leases.push(lease) };
+    const id = await createPayment(gateway, { merchant: shop, customer: ann });
+    await applyEvent(leasing, id, { event: 'merchant_cancelled' });
+    expect(leases).toHaveLength(1);
+    const lease = leases[0] as OutboxLease;
+    const webhook = lease.rows.find((row) => row.kind === 'webhook');
+    expect(webhook).toBeDefined();
+    // Leased: no round takes it while the lease holds (the round finds only the payment request's push).
+    await runOutboxRound(gateway.context);
+    expect(hook.requests).toHaveLength(0);
+    expect((await outboxOf(gateway.database, id, 'webhook'))[0]?.attempts).toBe(0);
+    await deliverLeasedRows(leasing, [{ row: webhook as OutboxRow, until: lease.until }]);
+    expect(hook.requests).toHaveLength(1);
+    expect((await outboxOf(gateway.database, id, 'webhook'))[0]?.deliveredAt).not.toBeNull();
+
+    // Another: its lease has run out by the time its turn comes (another worker may hold it now).
+    const late = await createPayment(gateway, { merchant: shop, customer: ann });
+    await applyEvent(leasing, late, { event: 'merchant_cancelled' });
+    const lateLease = leases[1] as OutboxLease;
+    const lateWebhook = lateLease.rows.find((row) => row.kind === 'webhook') as OutboxRow;
+    gateway.advanceMs(limits.outboxLeaseMs);
+    await deliverLeasedRows(leasing, [{ row: lateWebhook, until: lateLease.until }]);
+    expect(hook.requests).toHaveLength(1);
+    expect((await outboxOf(gateway.database, late, 'webhook'))[0]?.deliveredAt).toBeNull();
+    // Due again: a round delivers it.
+    await runOutboxRound(gateway.context);
+    expect(hook.requests).toHaveLength(2);
+    expect((await outboxOf(gateway.database, late, 'webhook'))[0]?.deliveredAt).not.toBeNull();
+  });
 
   it("delivers a webhook once on 2xx: the FSP's signed notification, with the row's delivery id", async () => {
     const row = await webhookRow();

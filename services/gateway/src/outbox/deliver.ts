@@ -9,7 +9,7 @@ import type { DeviceEvent } from '../devices/hub.ts';
 import { advanceLogEntry } from '../log/outbox.ts';
 import { deliverRegistrationMail, eraseRegistrationMail } from '../macro/mail.ts';
 import { settleWithBank } from '../payments/settle.ts';
-import { findPayment, type Payment } from '../payments/store.ts';
+import { findPayment, type OutboxLease, type OutboxRow, type Payment } from '../payments/store.ts';
 import { advanceRefundLogEntry } from '../refunds/log.ts';
 import { settleRefundWithBank } from '../refunds/settle.ts';
 import { pushRefundReceipt } from '../refunds/view.ts';
@@ -19,20 +19,43 @@ import { checkpointRefusals } from './backlog.ts';
 /** The device events of a payment; a refund's receipt is pushed by pushRefundReceipt. */
 type PaymentDeviceEvent = Exclude<DeviceEvent['event'], 'refund-receipt'>;
 
-export type OutboxKind =
-  | 'device_push'
-  | 'bank_order'
-  | 'webhook'
-  | 'log_entry'
-  | 'refund_order'
-  | 'macro_mail';
+export type OutboxKind = OutboxRow['kind'];
 
-interface OutboxRow {
-  id: string;
-  payment_id: string;
-  kind: OutboxKind;
-  payload: string;
-  attempts: number;
+export type { OutboxRow };
+
+/**
+ * A lease for the effects a step writes due at once (store.ts's OutboxLease),
+ * for a context that delivers them itself after the commit (`deliverLeased`);
+ * undefined where it does not (the effects are then due at once, for a round).
+ */
+export function outboxLeaseOf(context: GatewayContext, now: Date): OutboxLease | undefined {
+  if (context.deliverLeased === undefined) return undefined;
+  return {
+    until: new Date(now.getTime() + context.limits.outboxLeaseMs),
+    owner: context.outboxLeaseOwner ?? null,
+    rows: [],
+  };
+}
+
+/** After the commit that wrote a step's effects: the leased ones delivered now, or else a round kicked. */
+export function deliverAfterCommit(context: GatewayContext, lease: OutboxLease | undefined): void {
+  if (lease === undefined || context.deliverLeased === undefined) context.kickOutbox();
+  else context.deliverLeased(lease);
+}
+
+/**
+ * Rows leased to this start as they were written, one after the other, each
+ * while its lease holds (`until`): a row whose lease ran out meanwhile may be
+ * another worker's now, and is left to the rounds.
+ */
+export async function deliverLeasedRows(
+  context: GatewayContext,
+  rows: readonly { readonly row: OutboxRow; readonly until: Date }[],
+): Promise<void> {
+  for (const { row, until } of rows) {
+    if (context.clock().getTime() >= until.getTime()) continue;
+    await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row));
+  }
 }
 
 /**
@@ -312,13 +335,18 @@ export async function deliverPaymentEffects(
   kind: OutboxKind,
   waitMs: number,
   known?: Payment,
+  leased?: OutboxLease,
 ): Promise<Payment | undefined> {
   const deadline = Date.now() + waitMs;
   let fresh = known;
+  // The rows the caller's commit leased to this start: delivered without a claim, the first time.
+  const mine = leased?.rows.filter((row) => row.payment_id === paymentId && row.kind === kind) ?? [];
+  let first = mine.length > 0 ? mine : undefined;
   for (;;) {
     let settled: Payment | undefined;
-    for (const row of await claimDue(context, context.clock(), { paymentId, kind }))
-      settled = (await deliver(context, row, fresh)) ?? settled;
+    const rows = first ?? (await claimDue(context, context.clock(), { paymentId, kind }));
+    first = undefined;
+    for (const row of rows) settled = (await deliver(context, row, fresh)) ?? settled;
     fresh = undefined;
     if (kind !== 'bank_order') return undefined;
     // The settlement's own reading when it got an answer; otherwise another worker may have: read.

@@ -18,7 +18,7 @@ import {
 } from '@mpay/protocol';
 import type { GatewayContext } from '../context.ts';
 import { custodianOf } from '../devices/custody-redirect.ts';
-import type { deliverPaymentEffects } from '../outbox/deliver.ts';
+import { deliverAfterCommit, type deliverPaymentEffects, outboxLeaseOf } from '../outbox/deliver.ts';
 import { activeBindingOf, recordDeviceCertificate } from '../registry/bindings.ts';
 import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
 import { deviceReceiptContent } from './device-receipt.ts';
@@ -296,6 +296,7 @@ export async function confirmPayment(
 ): Promise<ConfirmationResult> {
   const { payment } = confirmation;
   const now = context.clock();
+  const lease = outboxLeaseOf(context, now);
   let confirmed: Payment | undefined;
   try {
     await context.database.transaction(async (sql) => {
@@ -312,6 +313,7 @@ export async function confirmPayment(
         payment.id,
         {
           locked,
+          lease,
           event: 'customer_confirmed',
           changes: {
             message: withCustomerAdditions(locked.message, {
@@ -336,7 +338,9 @@ export async function confirmPayment(
     await applyEvent(context, payment.id, { event: 'expiry_due' }).catch(() => undefined);
     throw error;
   }
-  context.kickOutbox();
+  // The order is delivered here and now; the step's other effects, if any, in the outbox's line.
+  const others = lease && { ...lease, rows: lease.rows.filter((row) => row.kind !== 'bank_order') };
+  deliverAfterCommit(context, others);
   // The payment as this transaction committed it: the order goes to the bank without reading it again.
   const after = await deliver(
     context,
@@ -344,6 +348,7 @@ export async function confirmPayment(
     'bank_order',
     context.limits.confirmationWaitMs,
     confirmed,
+    lease,
   );
   return confirmationAnswer(context, after ?? (await findPayment(context.database, payment.id)), receipt);
 }

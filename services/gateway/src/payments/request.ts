@@ -16,6 +16,7 @@ import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { custodianOf } from '../devices/custody-redirect.ts';
 import { checkTradeClaim } from '../m-trade/check.ts';
+import { deliverAfterCommit, outboxLeaseOf } from '../outbox/deliver.ts';
 import { activeBindingOf, type BoundKey, devicePushForm } from '../registry/bindings.ts';
 import { cachedAt } from '../registry/key-cache.ts';
 import { keyLookup, partyEncryptionKey } from '../registry/keys.ts';
@@ -276,6 +277,7 @@ export async function requestPayment(
   const now = context.clock();
   // Read before the transaction: with one connection (PGlite) a read outside it would wait for it.
   const merchantKey = await partyEncryptionKey(keyLookup(context), verified.merchant);
+  const lease = outboxLeaseOf(context, now);
   const answer = await context.database.transaction(async (sql) => {
     if (idempotency !== undefined) {
       const stored = await claimIdempotencyKey(sql, idempotency, now);
@@ -322,6 +324,7 @@ export async function requestPayment(
       },
       outbox,
       now,
+      lease,
     );
     const body: PaymentRequestAccepted = {
       paymentId: payment.id,
@@ -335,6 +338,6 @@ export async function requestPayment(
     if (idempotency !== undefined) await storeIdempotentAnswer(sql, idempotency, created);
     return created;
   });
-  context.kickOutbox();
+  deliverAfterCommit(context, lease);
   return answer;
 }

@@ -2,8 +2,9 @@ import { awaitingBankPaymentStates } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import { type PaymentOrderOutcome, placePaymentOrder } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
+import { deliverAfterCommit, outboxLeaseOf } from '../outbox/deliver.ts';
 import { findBank } from '../registry/banks.ts';
-import { findPayment, lockPayment, type Payment } from './store.ts';
+import { findPayment, lockPayment, type OutboxLease, type Payment } from './store.ts';
 import { applyEventIn } from './transition.ts';
 
 /** A delivery to a bank: done, or to be tried again (the code of why not, for the outbox row). */
@@ -60,16 +61,19 @@ export async function settleWithBank(
     context.limits.bankTimeoutMs,
   );
   if (outcome.kind === 'pending') return { done: false, code: outcome.code };
+  const lease = outboxLeaseOf(context, context.clock());
   const settled = await context.database.transaction(async (sql) => {
     // Read before the bank was asked: kept unless another worker recorded a step meanwhile.
     const locked = await lockPayment(sql, payment);
     // Another worker may have recorded the answer while this one asked the bank.
     const after = awaitingBankPaymentStates.includes(locked.state)
-      ? await recordOutcome(context, sql, locked, outcome)
+      ? await recordOutcome(context, sql, locked, outcome, lease)
       : locked;
     await finish(sql);
     return after;
   });
+  // The receipt, the notification and the log entry, after the commit that wrote them.
+  deliverAfterCommit(context, lease);
   return { done: true, payment: settled };
 }
 
@@ -79,6 +83,7 @@ async function recordOutcome(
   sql: Sql,
   locked: Payment,
   outcome: Exclude<PaymentOrderOutcome, { kind: 'pending' }>,
+  lease: OutboxLease | undefined,
 ): Promise<Payment> {
   const now = context.clock();
   const paymentId = locked.id;
@@ -90,6 +95,7 @@ async function recordOutcome(
       {
         event: 'bank_transferred',
         locked,
+        lease,
         evidence: { bankAnswer: outcome.bankAnswer },
         changes: {
           bankAnswer: outcome.bankAnswer,
@@ -107,6 +113,7 @@ async function recordOutcome(
       {
         event: 'bank_refused',
         locked,
+        lease,
         evidence: { bankAnswer: outcome.bankAnswer, failureCode: outcome.code },
         changes: {
           ...(outcome.bankAnswer === undefined ? {} : { bankAnswer: outcome.bankAnswer }),
@@ -124,6 +131,7 @@ async function recordOutcome(
     {
       event: 'bank_failed',
       locked,
+      lease,
       evidence: { failureCode: outcome.code },
       changes: { detail: `the customer bank answered ${outcome.code}` },
     },

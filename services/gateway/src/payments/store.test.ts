@@ -8,7 +8,7 @@ import {
   signedContentMatches,
   stepPayment,
 } from '@mpay/protocol';
-import type { Sql } from '@mpay/storage';
+import { type Sql, startOutboxLeases } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
 import {
@@ -35,6 +35,7 @@ import {
   lockMerchant,
   lockPayment,
   type NewPayment,
+  type OutboxLease,
   type PaymentChanges,
   pendingRequestsPage,
   persistStep,
@@ -447,6 +448,94 @@ describe('payment store', () => {
         },
       ]);
       expect(outbox.every((row) => row.nextAttemptAt.getTime() === now.getTime())).toBe(true);
+    });
+
+    it('writes the effects due at once leased to this start and hands them over, leaving delayed ones due', async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
+      const now = later(gateway.now(), 1_000);
+      const name = unique('lessee');
+      const first = await startOutboxLeases(gateway.database, name, now);
+      const lease: OutboxLease = { until: later(now, 30_000), owner: first.bootId, rows: [] };
+      await gateway.database.transaction(async (sql) => {
+        const payment = await findPayment(sql, id, { lock: true });
+        const effects = [
+          { kind: 'device_push', payload: { event: 'payment-request' } },
+          {
+            kind: 'webhook',
+            payload: { url: 'https://shop.example/hooks/mpay', body: 'jws' },
+            delayMs: 5_000,
+          },
+          { kind: 'log_entry', payload: {} },
+        ] as const;
+        const result = stepPayment(payment, 'countersigned', now);
+        await persistStep(
+          sql,
+          payment,
+          'countersigned',
+          result,
+          { pushMessage: 'push-2' },
+          effects,
+          now,
+          lease,
+        );
+      });
+      const stored = await outboxOf(gateway.database, id);
+      expect(stored.map(({ kind, nextAttemptAt }) => ({ kind, at: nextAttemptAt.getTime() }))).toEqual([
+        { kind: 'device_push', at: lease.until.getTime() },
+        { kind: 'webhook', at: later(now, 5_000).getTime() },
+        { kind: 'log_entry', at: lease.until.getTime() },
+      ]);
+      // Handed over in the effects' order, as a claim would return them; the delayed one is not.
+      expect(lease.rows).toEqual([
+        {
+          id: stored[0]?.id,
+          payment_id: id,
+          kind: 'device_push',
+          payload: '{"event":"payment-request"}',
+          attempts: 0,
+        },
+        { id: stored[2]?.id, payment_id: id, kind: 'log_entry', payload: '{}', attempts: 0 },
+      ]);
+      const owners = await gateway.database.query<{ kind: string; owner: string | null }>(
+        'SELECT kind, lease_owner::text AS owner FROM outbox WHERE payment_id = $1 ORDER BY id',
+        [id],
+      );
+      expect(owners.rows).toEqual([
+        { kind: 'device_push', owner: first.bootId },
+        { kind: 'webhook', owner: null },
+        { kind: 'log_entry', owner: first.bootId },
+      ]);
+      // A start that died before delivering them: its next start makes them due at once.
+      const next = await startOutboxLeases(gateway.database, name, later(now, 2_000));
+      expect(next.released).toBe(2);
+      const released = await outboxOf(gateway.database, id);
+      expect(
+        released.filter((row) => row.nextAttemptAt.getTime() === later(now, 2_000).getTime()),
+      ).toHaveLength(2);
+    });
+
+    it('writes nothing leased without a lease, and no lease owner for a start whose place was taken', async () => {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
+      const now = later(gateway.now(), 1_000);
+      const name = unique('replaced');
+      const old = await startOutboxLeases(gateway.database, name, now);
+      await startOutboxLeases(gateway.database, name, now);
+      const lease: OutboxLease = { until: later(now, 30_000), owner: old.bootId, rows: [] };
+      await gateway.database.transaction(async (sql) => {
+        const payment = await findPayment(sql, id, { lock: true });
+        const result = stepPayment(payment, 'countersigned', now);
+        const effects = [{ kind: 'device_push', payload: { event: 'payment-request' } }] as const;
+        await persistStep(sql, payment, 'countersigned', result, {}, effects, now, lease);
+      });
+      // Still leased for its time (the request delivers it), but stamped with no owner, as a claim would be.
+      const owners = await gateway.database.query<{ owner: string | null; at: Date | string }>(
+        'SELECT lease_owner::text AS owner, next_attempt_at AS at FROM outbox WHERE payment_id = $1',
+        [id],
+      );
+      expect(owners.rows.map((row) => ({ owner: row.owner, at: new Date(row.at).getTime() }))).toEqual([
+        { owner: null, at: lease.until.getTime() },
+      ]);
+      expect(lease.rows).toHaveLength(1);
     });
 
     it('keeps what a later step does not change (the push stays when the outcome is written)', async () => {

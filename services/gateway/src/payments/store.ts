@@ -305,13 +305,37 @@ export interface OutboxEntry {
   readonly delayMs?: number;
 }
 
+/** An outbox row as a delivery takes it: claimed by a round, or leased as it was written (OutboxLease). */
+export interface OutboxRow {
+  readonly id: string;
+  readonly payment_id: string;
+  readonly kind: 'device_push' | 'bank_order' | 'webhook' | 'log_entry' | 'refund_order' | 'macro_mail';
+  readonly payload: string;
+  readonly attempts: number;
+}
+
+/**
+ * The effects a step writes due at once, leased to this start as they are
+ * written, as a round's claim would lease them (@mpay/storage's
+ * outbox-leases.ts): due again at `until`, stamped with `owner` while that
+ * boot id is registered. The caller delivers `rows` after its commit, without
+ * a claim; a start that dies first leaves them to its next start, or to any
+ * worker once `until` has passed. `persistStep` fills `rows`.
+ */
+export interface OutboxLease {
+  readonly until: Date;
+  readonly owner: string | null;
+  readonly rows: OutboxRow[];
+}
+
 /**
  * Persists one step of the protocol inside the caller's transaction, on a
  * payment read with `lock`, in one statement: the new state and its changes,
  * the event (with the paper's step) and every effect as an outbox row, in the
- * order given. The state actually stored must still be the step's `from`
- * (paired assertion with the lock). Returns the payment as it now stands, as
- * `findPayment` would read it back.
+ * order given; with `lease`, the effects due at once are written leased and
+ * added to `lease.rows`. The state actually stored must still be the step's
+ * `from` (paired assertion with the lock). Returns the payment as it now
+ * stands, as `findPayment` would read it back.
  */
 export async function persistStep(
   sql: Sql,
@@ -321,9 +345,15 @@ export async function persistStep(
   changes: PaymentChanges,
   outbox: readonly OutboxEntry[],
   now: Date,
+  lease?: OutboxLease,
 ): Promise<Payment> {
   if (result.from !== payment.state) throw new Error('assertion failed: step computed on the locked state');
-  const { rows } = await sql.query<{ updated: number }>(
+  const leased = outbox.map((entry) => lease !== undefined && (entry.delayMs ?? 0) === 0);
+  const { rows } = await sql.query<{
+    id: string | null;
+    kind: OutboxRow['kind'] | null;
+    payload: string | null;
+  }>(
     `WITH updated AS (
        UPDATE payments SET state = $2, message = COALESCE($3, message), push_message = COALESCE($4, push_message),
          receipt = COALESCE($5, receipt), bank_answer = COALESCE($6, bank_answer), decline = COALESCE($7, decline),
@@ -336,13 +366,17 @@ export async function persistStep(
        SELECT id, COALESCE((SELECT MAX(sequence) FROM payment_events WHERE payment_id = $1), 0) + 1,
          $11, $2, $12, $13, $14, $10
        FROM updated),
+     lease_holder AS (SELECT boot_id FROM outbox_instances WHERE boot_id = $20::uuid),
      effects AS (
-       INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at)
-       SELECT updated.id, effect.kind, effect.payload, effect.due, $10
-       FROM updated, unnest($15::text[], $16::text[], $17::timestamptz[]) WITH ORDINALITY
-         AS effect (kind, payload, due, position)
-       ORDER BY effect.position)
-     SELECT count(*)::int AS updated FROM updated`,
+       INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at, lease_owner)
+       SELECT updated.id, effect.kind, effect.payload, CASE WHEN effect.leased THEN $19 ELSE effect.due END, $10,
+         CASE WHEN effect.leased THEN (SELECT boot_id FROM lease_holder) END
+       FROM updated, unnest($15::text[], $16::text[], $17::timestamptz[], $21::boolean[]) WITH ORDINALITY
+         AS effect (kind, payload, due, leased, position)
+       ORDER BY effect.position
+       RETURNING id, kind, payload)
+     SELECT effects.id::text AS id, effects.kind, effects.payload
+     FROM updated LEFT JOIN effects ON TRUE ORDER BY effects.id`,
     [
       payment.id,
       result.next,
@@ -362,10 +396,27 @@ export async function persistStep(
       outbox.map((entry) => JSON.stringify(entry.payload)),
       outbox.map((entry) => new Date(now.getTime() + (entry.delayMs ?? 0)).toISOString()),
       changes.pushCertificateSha256 ?? null,
+      lease?.until.toISOString() ?? null,
+      lease?.owner ?? null,
+      leased,
     ],
   );
-  if (rows[0]?.updated !== 1)
-    throw new Error(`assertion failed: payment ${payment.id} is still ${result.from}`);
+  if (rows.length === 0) throw new Error(`assertion failed: payment ${payment.id} is still ${result.from}`);
+  if (lease !== undefined) {
+    // Ids in the order of the effects (the insert's ORDER BY): the ones written leased are delivered by the caller.
+    const written = rows.filter((row) => row.id !== null);
+    if (written.length !== outbox.length) throw new Error('assertion failed: every effect written');
+    written.forEach((row, position) => {
+      if (!leased[position] || row.id === null || row.kind === null || row.payload === null) return;
+      lease.rows.push({
+        id: row.id,
+        payment_id: payment.id,
+        kind: row.kind,
+        payload: row.payload,
+        attempts: 0,
+      });
+    });
+  }
   return {
     ...payment,
     state: result.next,

@@ -1,8 +1,9 @@
 import { type PaymentEventKind, stepPayment } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
+import { deliverAfterCommit, outboxLeaseOf } from '../outbox/deliver.ts';
 import { materialiseEffects, type StepEvidence } from './effects.ts';
-import { findPayment, type Payment, type PaymentChanges, persistStep } from './store.ts';
+import { findPayment, type OutboxLease, type Payment, type PaymentChanges, persistStep } from './store.ts';
 
 export interface EventInput {
   readonly event: PaymentEventKind;
@@ -13,6 +14,8 @@ export interface EventInput {
   readonly guard?: (sql: Sql, payment: Payment) => Promise<void>;
   /** The payment as the caller already read it with its lock in this transaction: not read again. */
   readonly locked?: Payment;
+  /** Where the step's effects due at once are leased to this start, for the caller to deliver after its commit. */
+  readonly lease?: OutboxLease | undefined;
 }
 
 /**
@@ -59,19 +62,21 @@ export async function applyEventIn(
     },
     outbox,
     now,
+    input.lease,
   );
 }
 
-/** `applyEventIn` in a transaction of its own; kicks the outbox after the commit. */
+/** `applyEventIn` in a transaction of its own; its effects are delivered after the commit. */
 export async function applyEvent(
   context: GatewayContext,
   paymentId: string,
-  input: EventInput,
+  input: Omit<EventInput, 'lease'>,
 ): Promise<Payment> {
   const now = context.clock();
+  const lease = outboxLeaseOf(context, now);
   const payment = await context.database.transaction((sql) =>
-    applyEventIn(context, sql, paymentId, input, now),
+    applyEventIn(context, sql, paymentId, { ...input, lease }, now),
   );
-  context.kickOutbox();
+  deliverAfterCommit(context, lease);
   return payment;
 }

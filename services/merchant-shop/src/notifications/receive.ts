@@ -19,7 +19,6 @@ import {
   readRefundUpdate,
 } from './events.ts';
 import {
-  countNotificationsOf,
   insertNotification,
   type NotificationEvent,
   type NotificationOutcome,
@@ -36,6 +35,8 @@ interface Outcome {
   readonly outcome: NotificationOutcome;
   readonly detail?: string | undefined;
   readonly orderId?: string | undefined;
+  /** Work queued in the outbox (a hook's call): the outbox is kicked after the commit. */
+  readonly queued?: boolean;
 }
 
 /**
@@ -137,8 +138,9 @@ function classify(context: ShopContext, verified: MerchantEvent, jwsHash: string
               { id: refund.refundId ?? null, status: refund.status },
               now,
             );
-          if (context.hooks.onRefundUpdated !== undefined) await enqueue(sql, 'refund_updated', id, now);
-          return { outcome: 'recorded', orderId };
+          const queued = context.hooks.onRefundUpdated !== undefined;
+          if (queued) await enqueue(sql, 'refund_updated', id, now);
+          return { outcome: 'recorded', orderId, queued };
         },
       };
     }
@@ -149,8 +151,9 @@ function classify(context: ShopContext, verified: MerchantEvent, jwsHash: string
         status: claimStatusOf(verified.claim),
         object: verified.claim,
         apply: async (sql, id, now) => {
-          if (context.hooks.onTradeClaimed !== undefined) await enqueue(sql, 'trade_claimed', id, now);
-          return { outcome: 'recorded' };
+          const queued = context.hooks.onTradeClaimed !== undefined;
+          if (queued) await enqueue(sql, 'trade_claimed', id, now);
+          return { outcome: 'recorded', queued };
         },
       };
   }
@@ -168,23 +171,23 @@ export async function receiveNotification(context: ShopContext, body: string): P
   const jwsHash = createHash('sha256').update(jws, 'utf8').digest('hex');
   const classified = classify(context, verified, jwsHash);
   const now = context.clock();
+  let queued = false;
   const result = await context.database.transaction(async (sql): Promise<ReceivedNotification> => {
     const { event, subject, status } = classified;
-    if ((await countNotificationsOf(sql, event, subject)) >= context.limits.notificationsPerSubjectMax)
-      return { stored: false };
     const id = await insertNotification(
       sql,
       { jws, jwsHash, event, subject, status, object: classified.object },
       now,
+      context.limits.notificationsPerSubjectMax,
     );
     if (id === undefined) return { stored: false };
     const outcome = await classified.apply(sql, id, now);
     await setNotificationOutcome(sql, id, outcome);
+    queued = outcome.queued === true;
     return { stored: true, outcome: outcome.outcome };
   });
-  if (result.stored) {
-    context.notificationStored();
-    context.kickOutbox();
-  }
+  if (result.stored) context.notificationStored();
+  // A payment's notification queues nothing: no round to claim it.
+  if (queued) context.kickOutbox();
   return result;
 }

@@ -71,7 +71,12 @@ function decode(row: NotificationRow): Notification {
 const selectNotification = `SELECT id::text AS id, jws, event, subject, status, object, order_id, outcome,
   outcome_detail, received_at FROM notifications`;
 
-/** Stores a verified notification once: undefined if the same JWS was stored before (a redelivery). */
+/**
+ * Stores a verified notification once, in one statement: undefined if the
+ * same JWS was stored before (a redelivery), or if its subject has
+ * `perSubjectMax` notifications stored already (a bound on what one payment
+ * can make the shop keep).
+ */
 export async function insertNotification(
   sql: Sql,
   notification: {
@@ -83,10 +88,12 @@ export async function insertNotification(
     object: Readonly<Record<string, unknown>>;
   },
   now: Date,
+  perSubjectMax: number,
 ): Promise<string | undefined> {
   const { rows } = await sql.query<{ id: string }>(
     `INSERT INTO notifications (jws_sha256, jws, event, subject, status, object, outcome, received_at)
-     VALUES ($1, $2, $3, $4, $5, $6, 'recorded', $7)
+     SELECT $1, $2, $3, $4, $5, $6, 'recorded', $7
+     WHERE (SELECT count(*) FROM notifications WHERE event = $3 AND subject = $4) < $8
      ON CONFLICT (jws_sha256) DO NOTHING RETURNING id::text AS id`,
     [
       notification.jwsHash,
@@ -96,6 +103,7 @@ export async function insertNotification(
       notification.status,
       JSON.stringify(notification.object),
       now.toISOString(),
+      perSubjectMax,
     ],
   );
   return rows[0]?.id;
@@ -112,18 +120,6 @@ export async function setNotificationOutcome(
     outcome.detail?.slice(0, 200) ?? null,
     outcome.orderId ?? null,
   ]);
-}
-
-export async function countNotificationsOf(
-  sql: Sql,
-  event: NotificationEvent,
-  subject: string,
-): Promise<number> {
-  const { rows } = await sql.query<{ count: string }>(
-    'SELECT count(*)::text AS count FROM notifications WHERE event = $1 AND subject = $2',
-    [event, subject],
-  );
-  return Number(rows[0]?.count ?? '0');
 }
 
 export async function findNotification(sql: Sql, id: string): Promise<Notification | undefined> {
