@@ -4,6 +4,7 @@ import { type PaymentOrderOutcome, placePaymentOrder } from '../banks/client.ts'
 import type { GatewayContext } from '../context.ts';
 import { deliverAfterCommit, outboxLeaseOf } from '../outbox/deliver.ts';
 import { findBank } from '../registry/banks.ts';
+import { cachedAt } from '../registry/key-cache.ts';
 import { findPayment, lockPayment, type OutboxLease, type Payment } from './store.ts';
 import { applyEventIn } from './transition.ts';
 
@@ -40,7 +41,7 @@ export async function settleWithBank(
   const authorisation = payment.message.address.from.sign;
   if (authorisation === undefined)
     throw new Error('assertion failed: an authorised payment carries the customer signature');
-  const bank = await findBank(context.database, payment.customer.bankId);
+  const bank = await findBank(context.database, payment.customer.bankId, cachedAt(context));
   const outcome = await placePaymentOrder(
     context.fsp,
     bank,

@@ -4,6 +4,7 @@ import type { GatewayContext } from '../context.ts';
 import type { DeliveryStep } from '../payments/settle.ts';
 import { findPayment } from '../payments/store.ts';
 import { findBank } from '../registry/banks.ts';
+import { cachedAt } from '../registry/key-cache.ts';
 import { placeRefundOrder, type RefundOrderOutcome } from './bank-client.ts';
 import { findRefund } from './store.ts';
 import { applyRefundEventIn } from './transition.ts';
@@ -76,7 +77,7 @@ export async function settleRefundWithBank(
     return { done: true };
   }
   const payment = await findPayment(context.database, refund.paymentId);
-  const bank = await findBank(context.database, payment.merchant.bankId);
+  const bank = await findBank(context.database, payment.merchant.bankId, cachedAt(context));
   const outcome = await placeRefundOrder(
     context.fsp,
     bank,

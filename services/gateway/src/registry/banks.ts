@@ -1,6 +1,7 @@
 import { type PublicJwk, parsePublicJwk } from '@mpay/envelope';
 import { MpayError, parsePartyId } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
+import type { CachedAt } from './key-cache.ts';
 
 /** A bank the FSP routes to: where it answers and the key its bindings and answers are signed with. */
 export interface BankRecord {
@@ -32,6 +33,7 @@ export function parseBankRegistration(input: BankRegistration): BankRecord {
   return { id: input.id, url: url.origin, signingJwk };
 }
 
+/** Registers or changes a bank; the registry's trigger empties every instance's key cache at the commit. */
 export async function upsertBank(sql: Sql, bank: BankRecord): Promise<void> {
   await sql.query(
     `INSERT INTO banks (id, url, signing_jwk) VALUES ($1, $2, $3)
@@ -40,12 +42,21 @@ export async function upsertBank(sql: Sql, bank: BankRecord): Promise<void> {
   );
 }
 
-export async function findBank(sql: Sql, bankId: string): Promise<BankRecord> {
+async function readBank(sql: Sql, bankId: string): Promise<BankRecord | undefined> {
   const { rows } = await sql.query<{ id: string; url: string; signing_jwk: string | null }>(
     'SELECT id, url, signing_jwk FROM banks WHERE id = $1',
     [bankId],
   );
   const row = rows[0];
-  if (row === undefined || row.signing_jwk === null) throw new MpayError('BANK_UNKNOWN');
+  if (row === undefined || row.signing_jwk === null) return undefined;
   return { id: row.id, url: row.url, signingJwk: parsePublicJwk(JSON.parse(row.signing_jwk)) };
+}
+
+export async function findBank(sql: Sql, bankId: string, cached?: CachedAt): Promise<BankRecord> {
+  const bank =
+    cached === undefined
+      ? await readBank(sql, bankId)
+      : await cached.cache.bank(bankId, cached.now, () => readBank(sql, bankId));
+  if (bank === undefined) throw new MpayError('BANK_UNKNOWN');
+  return bank;
 }

@@ -10,6 +10,7 @@ import {
   type TestCustomer,
   type TestGateway,
 } from '../test-helpers.ts';
+import { findBank } from './banks.ts';
 import type { BoundKey } from './bindings.ts';
 import { certificateBySigningKid } from './certificates.ts';
 import { type KeyOwner, listenForRegistryChanges, RegistryKeyCache } from './key-cache.ts';
@@ -253,6 +254,26 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
     );
     await expect(resolveParty(gateway.database, '+38970000111', cached)).rejects.toMatchObject({
       code: 'PARTY_UNKNOWN',
+    });
+  });
+
+  it('serves a bank (its URL and key) again without a statement, and reads it again when it changes', async () => {
+    const cached = { cache, now: gateway.now() };
+    expect((await findBank(gateway.database, xbank.record.id, cached)).url).toBe(xbank.record.url);
+    const before = statementsNow();
+    expect((await findBank(gateway.database, xbank.record.id, cached)).url).toBe(xbank.record.url);
+    expect(statementsNow() - before).toBe(0);
+    const moved = 'https://xbank-moved.example';
+    await changed('bank moved', () =>
+      gateway.database.query('UPDATE banks SET url = $2 WHERE id = $1', [xbank.record.id, moved]),
+    );
+    expect((await findBank(gateway.database, xbank.record.id, cached)).url).toBe(moved);
+    await changed('bank moved back', () =>
+      gateway.database.query('UPDATE banks SET url = $2 WHERE id = $1', [xbank.record.id, xbank.record.url]),
+    );
+    // An unknown bank is never kept: registered a moment later, it is found.
+    await expect(findBank(gateway.database, 'bank:zbank', cached)).rejects.toMatchObject({
+      code: 'BANK_UNKNOWN',
     });
   });
 

@@ -1,5 +1,6 @@
 import type { PublicJwk } from '@mpay/envelope';
 import type { Database } from '@mpay/storage';
+import type { BankRecord } from './banks.ts';
 import type { BoundKey } from './bindings.ts';
 import type { Party } from './parties.ts';
 
@@ -39,8 +40,8 @@ interface Entry<T> {
  * Only what was found active and valid is kept, never an absence: a key
  * registered a moment ago is found at once. An entry is dropped
  *
- * - when any row of `key_bindings`, `key_certificates`, `parties` or
- *   `aliases` changes, on this
+ * - when any row of `key_bindings`, `key_certificates`, `parties`,
+ *   `aliases` or `banks` changes, on this
  *   instance or another on the same database: a trigger notifies
  *   `registry_changed` in the writing transaction (sent at its commit), and
  *   every instance's listener empties its cache (`listenForRegistryChanges`);
@@ -62,6 +63,7 @@ export class RegistryKeyCache {
   readonly #bindings = new Map<string, Entry<BoundKey>>();
   readonly #parties = new Map<string, Entry<Party>>();
   readonly #encryptionKeys = new Map<string, Entry<CertifiedEncryptionKey>>();
+  readonly #banks = new Map<string, Entry<BankRecord>>();
   #generation = 0;
 
   constructor(limits: RegistryKeyCacheLimits) {
@@ -126,6 +128,22 @@ export class RegistryKeyCache {
     return found;
   }
 
+  /**
+   * A registered bank (its URL and signing key), from the cache or `load`
+   * (kept until ttlMs; `banks` notifies like the keys): every payment's order
+   * goes to the customer's bank. The record is frozen: every caller shares it.
+   */
+  async bank(
+    bankId: string,
+    now: Date,
+    load: () => Promise<BankRecord | undefined>,
+  ): Promise<BankRecord | undefined> {
+    return this.#through(this.#banks, bankId, now, async () => {
+      const bank = await load();
+      return bank === undefined ? undefined : { value: Object.freeze({ ...bank }), validUntil: never };
+    });
+  }
+
   /** Forgets everything: the registry changed (here or on another instance), or may have unseen. */
   clear(): void {
     this.#generation += 1;
@@ -133,11 +151,18 @@ export class RegistryKeyCache {
     this.#bindings.clear();
     this.#parties.clear();
     this.#encryptionKeys.clear();
+    this.#banks.clear();
   }
 
   /** Entries held now (tests, metrics). */
   get size(): number {
-    return this.#signers.size + this.#bindings.size + this.#parties.size + this.#encryptionKeys.size;
+    return (
+      this.#signers.size +
+      this.#bindings.size +
+      this.#parties.size +
+      this.#encryptionKeys.size +
+      this.#banks.size
+    );
   }
 
   async #through<T>(

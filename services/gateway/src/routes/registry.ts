@@ -201,10 +201,13 @@ export function registerRegistryRoutes(
   };
   app.post('/admin/banks', { schema: bank, preValidation }, async (request, reply) => {
     const bank = parseBankRegistration(request.body as BankRegistration);
-    return answerOnce(context, request, reply, 'operator', 201, async (sql) => {
+    const answer = await answerOnce(context, request, reply, 'operator', 201, async (sql) => {
       await upsertBank(sql, bank);
       return { id: bank.id };
     });
+    // A bank's new URL or key: this instance uses it at once (the others when the notification reaches them).
+    context.keyCache?.clear();
+    return answer;
   });
   app.post(
     '/admin/merchants',
