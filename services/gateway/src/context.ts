@@ -54,15 +54,27 @@ export interface GatewayContext {
   /** Asks the outbox to deliver what is due now (after a commit that queued effects). */
   readonly kickOutbox: () => void;
   /**
-   * Delivers, after their commit, the effects a step wrote leased to this start
-   * (outbox/deliver.ts's outboxLeaseOf), without a round's claim. None: steps
-   * write their effects due at once and kick a round instead.
+   * How this start delivers, after their commit, the effects a step wrote
+   * leased to it (outbox/deliver.ts's outboxLeaseOf), without a round's claim.
+   * None: steps write their effects due at once and kick a round instead.
    */
-  readonly deliverLeased?: ((lease: OutboxLease) => void) | undefined;
+  readonly leasedDelivery?: LeasedDelivery | undefined;
   /** Sends the out-of-band mail (macro §3: client id and mPIN); none: such mails wait in the outbox. */
   readonly mailer?: Mailer | undefined;
   /** The registry's checked keys, kept a few seconds (registry/key-cache.ts); none: every lookup reads. */
   readonly keyCache?: RegistryKeyCache | undefined;
+}
+
+/** The outbox's line for effects leased as they are written (service.ts). */
+export interface LeasedDelivery {
+  /**
+   * False while the line is backed up (`outboxBatchSizeMax` rows waiting: a slow
+   * delivery holds it) or the service is closing: a step then writes its effects
+   * due at once, for any instance's round, instead of holding them here.
+   */
+  accepts(): boolean;
+  /** Queues the rows of `lease` after the commit that wrote them; each is delivered in turn while its lease holds. */
+  deliver(lease: OutboxLease): void;
 }
 
 export type { GatewayLimits } from './limits.ts';

@@ -224,6 +224,8 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   let pending = false;
   // Rows leased at their commit, waiting for their turn after the round or delivery under way.
   let leasedQueue: { readonly row: OutboxRow; readonly until: Date }[] = [];
+  // Closing: no step leases its effects any more (they are due at once, for the next start or another instance).
+  let closing = false;
   const housekeeping = housekeepingSchedule(gatewayHousekeepingIntervalMs, clock);
   /** One round after the others (a kicked outbox round, a test's), with the housekeeping when due or `always`. */
   const runRound = (always: boolean) => {
@@ -264,18 +266,21 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         .catch((error: unknown) => log.error({ err: error }, 'outbox round failed'));
     },
     // In the same line as the rounds: one delivery at a time, as a round delivers its rows.
-    deliverLeased: (lease) => {
-      if (lease.rows.length === 0) return;
-      const queued = leasedQueue.length > 0;
-      for (const row of lease.rows) leasedQueue.push({ row, until: lease.until });
-      if (queued) return;
-      running = running
-        .then(() => {
-          const rows = leasedQueue;
-          leasedQueue = [];
-          return deliverLeasedRows(context, rows);
-        })
-        .catch((error: unknown) => log.error({ err: error }, 'outbox delivery failed'));
+    leasedDelivery: {
+      accepts: () => !closing && leasedQueue.length < context.limits.outboxBatchSizeMax,
+      deliver: (lease) => {
+        if (lease.rows.length === 0) return;
+        const queued = leasedQueue.length > 0;
+        for (const row of lease.rows) leasedQueue.push({ row, until: lease.until });
+        if (queued) return;
+        running = running
+          .then(() => {
+            const rows = leasedQueue;
+            leasedQueue = [];
+            return deliverLeasedRows(context, rows);
+          })
+          .catch((error: unknown) => log.error({ err: error }, 'outbox delivery failed'));
+      },
     },
     mailer: options.mailer,
     keyCache:
@@ -345,12 +350,17 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       return address;
     },
     async close() {
+      closing = true;
       await loop?.stop();
       await relay?.stop();
       await stopRegistryListener?.();
       context.hub.close();
-      await running;
       await app.close();
+      // The line as it stands, and whatever a request that finished meanwhile added to it.
+      for (let last: Promise<void> | undefined; last !== running; ) {
+        last = running;
+        await last;
+      }
     },
   };
 }

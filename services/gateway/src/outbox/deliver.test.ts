@@ -91,7 +91,10 @@ describe('the outbox', () => {
 
   it('delivers the rows a step leased at its commit without a claim, and leaves one whose lease ran out to the rounds', async () => {
     const leases: OutboxLease[] = [];
-    const leasing = { ...gateway.context, deliverLeased: (lease: OutboxLease) => void leases.push(lease) };
+    const leasing = {
+      ...gateway.context,
+      leasedDelivery: { accepts: () => true, deliver: (lease: OutboxLease) => void leases.push(lease) },
+    };
     const id = await createPayment(gateway, { merchant: shop, customer: ann });
     await applyEvent(leasing, id, { event: 'merchant_cancelled' });
     expect(leases).toHaveLength(1);
@@ -119,6 +122,35 @@ describe('the outbox', () => {
     await runOutboxRound(gateway.context);
     expect(hook.requests).toHaveLength(2);
     expect((await outboxOf(gateway.database, late, 'webhook'))[0]?.deliveredAt).not.toBeNull();
+
+    // One whose lease would end before its slowest call could: left to the rounds too.
+    const short = await createPayment(gateway, { merchant: shop, customer: ann });
+    await applyEvent(leasing, short, { event: 'merchant_cancelled' });
+    const shortLease = leases[2] as OutboxLease;
+    const shortWebhook = shortLease.rows.find((row) => row.kind === 'webhook') as OutboxRow;
+    gateway.advanceMs(limits.outboxLeaseMs - limits.webhookTimeoutMs);
+    await deliverLeasedRows(leasing, [{ row: shortWebhook, until: shortLease.until }]);
+    expect(hook.requests).toHaveLength(2);
+  });
+
+  it('writes the effects due at once, for any round, while the line accepts no more (backed up, or closing)', async () => {
+    const leases: OutboxLease[] = [];
+    let kicks = 0;
+    const full = {
+      ...gateway.context,
+      kickOutbox: () => {
+        kicks += 1;
+      },
+      leasedDelivery: { accepts: () => false, deliver: (lease: OutboxLease) => void leases.push(lease) },
+    };
+    const id = await createPayment(gateway, { merchant: shop, customer: ann });
+    await applyEvent(full, id, { event: 'merchant_cancelled' });
+    expect(leases).toHaveLength(0);
+    expect(kicks).toBe(1);
+    const [webhook] = await outboxOf(gateway.database, id, 'webhook');
+    expect(webhook?.nextAttemptAt.getTime()).toBe(gateway.now().getTime());
+    await runOutboxRound(gateway.context);
+    expect(hook.requests).toHaveLength(1);
   });
 
   it("delivers a webhook once on 2xx: the FSP's signed notification, with the row's delivery id", async () => {

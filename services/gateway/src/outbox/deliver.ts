@@ -25,11 +25,12 @@ export type { OutboxRow };
 
 /**
  * A lease for the effects a step writes due at once (store.ts's OutboxLease),
- * for a context that delivers them itself after the commit (`deliverLeased`);
- * undefined where it does not (the effects are then due at once, for a round).
+ * for a context that delivers them itself after the commit and accepts more
+ * now (`leasedDelivery`); undefined otherwise (the effects are then due at
+ * once, for a round).
  */
 export function outboxLeaseOf(context: GatewayContext, now: Date): OutboxLease | undefined {
-  if (context.deliverLeased === undefined) return undefined;
+  if (context.leasedDelivery?.accepts() !== true) return undefined;
   return {
     until: new Date(now.getTime() + context.limits.outboxLeaseMs),
     owner: context.outboxLeaseOwner ?? null,
@@ -37,23 +38,33 @@ export function outboxLeaseOf(context: GatewayContext, now: Date): OutboxLease |
   };
 }
 
-/** After the commit that wrote a step's effects: the leased ones delivered now, or else a round kicked. */
+/** After the commit that wrote a step's effects: the leased ones queued for delivery, or else a round kicked. */
 export function deliverAfterCommit(context: GatewayContext, lease: OutboxLease | undefined): void {
-  if (lease === undefined || context.deliverLeased === undefined) context.kickOutbox();
-  else context.deliverLeased(lease);
+  if (lease === undefined || context.leasedDelivery === undefined) context.kickOutbox();
+  else context.leasedDelivery.deliver(lease);
+}
+
+/**
+ * Whether a delivery started now ends within the lease that ends at `until`,
+ * its slowest call included (the limits keep outboxLeaseMs above both): past
+ * that, another worker may claim the row while this one still delivers it.
+ */
+function leaseHolds(context: GatewayContext, until: Date): boolean {
+  const slowestCallMs = Math.max(context.limits.bankTimeoutMs, context.limits.webhookTimeoutMs);
+  return context.clock().getTime() + slowestCallMs < until.getTime();
 }
 
 /**
  * Rows leased to this start as they were written, one after the other, each
- * while its lease holds (`until`): a row whose lease ran out meanwhile may be
- * another worker's now, and is left to the rounds.
+ * while its lease holds: a row whose lease is (nearly) over may be another
+ * worker's by now, and is left to the rounds.
  */
 export async function deliverLeasedRows(
   context: GatewayContext,
   rows: readonly { readonly row: OutboxRow; readonly until: Date }[],
 ): Promise<void> {
   for (const { row, until } of rows) {
-    if (context.clock().getTime() >= until.getTime()) continue;
+    if (!leaseHolds(context, until)) continue;
     await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row));
   }
 }
@@ -340,7 +351,10 @@ export async function deliverPaymentEffects(
   const deadline = Date.now() + waitMs;
   let fresh = known;
   // The rows the caller's commit leased to this start: delivered without a claim, the first time.
-  const mine = leased?.rows.filter((row) => row.payment_id === paymentId && row.kind === kind) ?? [];
+  const mine =
+    leased === undefined || !leaseHolds(context, leased.until)
+      ? []
+      : leased.rows.filter((row) => row.payment_id === paymentId && row.kind === kind);
   let first = mine.length > 0 ? mine : undefined;
   for (;;) {
     let settled: Payment | undefined;

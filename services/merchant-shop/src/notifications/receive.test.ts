@@ -1,5 +1,6 @@
+import { statementTexts, traceStatementTexts } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, openTestShop, type TestShop, testMerchantToken } from '../test-helpers.ts';
+import { call, openTestShop, type TestShop, testCustomer, testMerchantToken } from '../test-helpers.ts';
 
 let test: TestShop;
 beforeAll(async () => {
@@ -46,5 +47,46 @@ describe('notifications kept per subject', () => {
       duplicate: false,
     });
     expect(await storedFor(other)).toBe(1);
+  });
+
+  it("kicks the outbox only when the notification queued work: a payment's queues none", async () => {
+    const claims = () =>
+      Object.entries(statementTexts()[test.database.schema] ?? {})
+        .filter(([text]) => text.startsWith('UPDATE outbox SET next_attempt_at'))
+        .reduce((sum, [, count]) => sum + count, 0);
+    traceStatementTexts(true);
+    try {
+      const paymentId = crypto.randomUUID();
+      const body = await test.fsp.signNotification(
+        {
+          event: 'payment.updated',
+          payment: {
+            id: paymentId,
+            status: 'completed',
+            amount: { currency: 'EUR', minor: '100' },
+            payer: testCustomer.id,
+          },
+        },
+        paymentId,
+      );
+      const answer = await call(test.url, 'POST', '/webhooks/mpay', {
+        raw: body,
+        contentType: 'application/jose',
+      });
+      expect(answer.body).toEqual({ received: true, duplicate: false });
+      // The background's own round, after any the notification kicked: only its claim.
+      await test.shop.runBackgroundOnce();
+      expect(claims()).toBe(1);
+      // A trade claim queues the till's hook: its round claims it, then the background's.
+      const claimId = crypto.randomUUID();
+      expect((await postClaim({ id: claimId, status: 'claimed', qr: 'till-2' })).body).toEqual({
+        received: true,
+        duplicate: false,
+      });
+      await test.shop.runBackgroundOnce();
+      expect(claims()).toBe(3);
+    } finally {
+      traceStatementTexts(false);
+    }
   });
 });
