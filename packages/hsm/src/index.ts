@@ -7,3 +7,4 @@ export { Hsm, type HsmOptions } from './hsm.ts';
 export type { HsmKeyAttributes, HsmSigningKeyInfo } from './key/signing-key.ts';
 export { ensureSoftHsmToken, type SoftHsmTokenOptions } from './soft-hsm/ensure-token.ts';
 export { locateSoftHsmModule } from './soft-hsm/locate.ts';
+export { openHsm } from './soft-hsm/open.ts';

@@ -1,8 +1,9 @@
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { Hsm, type HsmOptions } from './hsm.ts';
+import type { Hsm, HsmOptions } from './hsm.ts';
 import { heldModule } from './pkcs11/module.ts';
 import { ensureSoftHsmToken } from './soft-hsm/ensure-token.ts';
+import { openHsm } from './soft-hsm/open.ts';
 
 /**
  * One softhsm2 directory per user for every test of the repository: a process
@@ -14,12 +15,13 @@ export function sharedTestHsmDirectory(): string {
   return join(tmpdir(), `mpay-hsm-${userInfo().uid}`);
 }
 
-/** A token of the shared test directory, made on first use, and an open `Hsm` on it. Close it in afterAll. */
+/** A token of the shared test directory, made on first use, and an open `Hsm` on it (`openHsm`). Close it in afterAll. */
 export async function openSharedTestHsm(
   tokenLabel: string,
 ): Promise<{ readonly hsm: Hsm; readonly options: HsmOptions & { readonly configPath: string } }> {
-  const options = await ensureSoftHsmToken({ directory: sharedTestHsmDirectory(), tokenLabel });
-  return { hsm: Hsm.open(options), options };
+  const directory = sharedTestHsmDirectory();
+  const options = await ensureSoftHsmToken({ directory, tokenLabel });
+  return { hsm: await openHsm(options), options };
 }
 
 /** How many open `Hsm`s (and token set-ups under way) of this process hold the library at `modulePath`. */

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Hsm, type HsmOptions } from '@mpay/hsm';
+import { type HsmOptions, openHsm } from '@mpay/hsm';
 import {
   type BackgroundLoop,
   backgroundLoopLimitsOf,
@@ -111,7 +111,7 @@ class InboxWaiters {
  */
 export async function createCustodyService(options: CustodyServiceOptions): Promise<CustodyService> {
   const limits = createCustodyLimits(options.limits);
-  const hsm = Hsm.open(options.hsm);
+  const hsm = await openHsm(options.hsm);
   const clock = options.clock ?? (() => new Date());
   let pins: PinServer;
   let leases: { readonly bootId: string; readonly released: number } | undefined;

@@ -405,7 +405,12 @@ export async function persistStep(
   if (lease !== undefined) {
     // Ids in the order of the effects (the insert's ORDER BY): the ones written leased are delivered by the caller.
     const written = rows.filter((row) => row.id !== null);
-    if (written.length !== outbox.length) throw new Error('assertion failed: every effect written');
+    // PostgreSQL and PGlite number the rows as the insert's ORDER BY gives them: checked, never assumed silently.
+    if (
+      written.length !== outbox.length ||
+      written.some((row, position) => row.kind !== outbox[position]?.kind)
+    )
+      throw new Error('assertion failed: every effect written, in order');
     written.forEach((row, position) => {
       if (!leased[position] || row.id === null || row.kind === null || row.payload === null) return;
       lease.rows.push({
