@@ -95,41 +95,41 @@ describe('the outbox', () => {
       ...gateway.context,
       leasedDelivery: { accepts: () => true, deliver: (lease: OutboxLease) => void leases.push(lease) },
     };
-    const id = await createPayment(gateway, { merchant: shop, customer: ann });
-    await applyEvent(leasing, id, { event: 'merchant_cancelled' });
-    expect(leases).toHaveLength(1);
-    const lease = leases[0] as OutboxLease;
-    const webhook = lease.rows.find((row) => row.kind === 'webhook');
-    expect(webhook).toBeDefined();
+    /** A cancelled payment's webhook, leased as the cancellation wrote it, with the lease's end. */
+    async function leasedWebhook(): Promise<{ id: string; row: OutboxRow; until: Date }> {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann });
+      const before = leases.length;
+      await applyEvent(leasing, id, { event: 'merchant_cancelled' });
+      expect(leases).toHaveLength(before + 1);
+      const lease = leases[before] as OutboxLease;
+      const row = lease.rows.find((candidate) => candidate.kind === 'webhook');
+      if (row === undefined) throw new Error('assertion failed: the webhook was leased');
+      return { id, row, until: lease.until };
+    }
+    const leased = await leasedWebhook();
     // Leased: no round takes it while the lease holds (the round finds only the payment request's push).
     await runOutboxRound(gateway.context);
     expect(hook.requests).toHaveLength(0);
-    expect((await outboxOf(gateway.database, id, 'webhook'))[0]?.attempts).toBe(0);
-    await deliverLeasedRows(leasing, [{ row: webhook as OutboxRow, until: lease.until }]);
+    expect((await outboxOf(gateway.database, leased.id, 'webhook'))[0]?.attempts).toBe(0);
+    await deliverLeasedRows(leasing, [leased]);
     expect(hook.requests).toHaveLength(1);
-    expect((await outboxOf(gateway.database, id, 'webhook'))[0]?.deliveredAt).not.toBeNull();
+    expect((await outboxOf(gateway.database, leased.id, 'webhook'))[0]?.deliveredAt).not.toBeNull();
 
     // Another: its lease has run out by the time its turn comes (another worker may hold it now).
-    const late = await createPayment(gateway, { merchant: shop, customer: ann });
-    await applyEvent(leasing, late, { event: 'merchant_cancelled' });
-    const lateLease = leases[1] as OutboxLease;
-    const lateWebhook = lateLease.rows.find((row) => row.kind === 'webhook') as OutboxRow;
+    const late = await leasedWebhook();
     gateway.advanceMs(limits.outboxLeaseMs);
-    await deliverLeasedRows(leasing, [{ row: lateWebhook, until: lateLease.until }]);
+    await deliverLeasedRows(leasing, [late]);
     expect(hook.requests).toHaveLength(1);
-    expect((await outboxOf(gateway.database, late, 'webhook'))[0]?.deliveredAt).toBeNull();
+    expect((await outboxOf(gateway.database, late.id, 'webhook'))[0]?.deliveredAt).toBeNull();
     // Due again: a round delivers it.
     await runOutboxRound(gateway.context);
     expect(hook.requests).toHaveLength(2);
-    expect((await outboxOf(gateway.database, late, 'webhook'))[0]?.deliveredAt).not.toBeNull();
+    expect((await outboxOf(gateway.database, late.id, 'webhook'))[0]?.deliveredAt).not.toBeNull();
 
     // One whose lease would end before its slowest call could: left to the rounds too.
-    const short = await createPayment(gateway, { merchant: shop, customer: ann });
-    await applyEvent(leasing, short, { event: 'merchant_cancelled' });
-    const shortLease = leases[2] as OutboxLease;
-    const shortWebhook = shortLease.rows.find((row) => row.kind === 'webhook') as OutboxRow;
+    const short = await leasedWebhook();
     gateway.advanceMs(limits.outboxLeaseMs - limits.webhookTimeoutMs);
-    await deliverLeasedRows(leasing, [{ row: shortWebhook, until: shortLease.until }]);
+    await deliverLeasedRows(leasing, [short]);
     expect(hook.requests).toHaveLength(2);
   });
 

@@ -35,6 +35,7 @@ import {
   lockMerchant,
   lockPayment,
   type NewPayment,
+  type OutboxEntry,
   type OutboxLease,
   type PaymentChanges,
   pendingRequestsPage,
@@ -98,11 +99,18 @@ describe('payment store', () => {
       rateWindowSeconds: 60,
     };
   }
-  /** One step of the stored payment, as a worker takes it: locked, stepped, persisted (no effects). */
-  function stepStored(id: string, event: PaymentEventKind, changes: PaymentChanges, now: Date) {
+  /** One step of the stored payment, as a worker takes it: locked, stepped, persisted (with `effects`, leased by `lease`). */
+  function stepStored(
+    id: string,
+    event: PaymentEventKind,
+    changes: PaymentChanges,
+    now: Date,
+    effects: readonly OutboxEntry[] = [],
+    lease?: OutboxLease,
+  ) {
     return gateway.database.transaction(async (sql) => {
       const payment = await findPayment(sql, id, { lock: true });
-      return persistStep(sql, payment, event, stepPayment(payment, event, now), changes, [], now);
+      return persistStep(sql, payment, event, stepPayment(payment, event, now), changes, effects, now, lease);
     });
   }
 
@@ -374,22 +382,10 @@ describe('payment store', () => {
     it('writes the state, the changes, the event with its kind and step, and every outbox row together', async () => {
       const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
       const now = later(gateway.now(), 1_000);
-      await gateway.database.transaction(async (sql) => {
-        const payment = await findPayment(sql, id, { lock: true });
-        const result = stepPayment(payment, 'countersigned', now);
-        await persistStep(
-          sql,
-          payment,
-          'countersigned',
-          result,
-          { pushMessage: 'push-1', detail: 'countersigned' },
-          [
-            { kind: 'device_push', payload: { event: 'payment-request' } },
-            { kind: 'webhook', payload: { url: 'https://shop.example/hooks/mpay', body: 'jws' } },
-          ],
-          now,
-        );
-      });
+      await stepStored(id, 'countersigned', { pushMessage: 'push-1', detail: 'countersigned' }, now, [
+        { kind: 'device_push', payload: { event: 'payment-request' } },
+        { kind: 'webhook', payload: { url: 'https://shop.example/hooks/mpay', body: 'jws' } },
+      ]);
       const payment = await findPayment(gateway.database, id);
       expect(payment.state).toBe('awaiting_customer_signature');
       expect(payment.pushMessage).toBe('push-1');
@@ -456,29 +452,12 @@ describe('payment store', () => {
       const name = unique('lessee');
       const first = await startOutboxLeases(gateway.database, name, now);
       const lease: OutboxLease = { until: later(now, 30_000), owner: first.bootId, rows: [] };
-      await gateway.database.transaction(async (sql) => {
-        const payment = await findPayment(sql, id, { lock: true });
-        const effects = [
-          { kind: 'device_push', payload: { event: 'payment-request' } },
-          {
-            kind: 'webhook',
-            payload: { url: 'https://shop.example/hooks/mpay', body: 'jws' },
-            delayMs: 5_000,
-          },
-          { kind: 'log_entry', payload: {} },
-        ] as const;
-        const result = stepPayment(payment, 'countersigned', now);
-        await persistStep(
-          sql,
-          payment,
-          'countersigned',
-          result,
-          { pushMessage: 'push-2' },
-          effects,
-          now,
-          lease,
-        );
-      });
+      const effects = [
+        { kind: 'device_push', payload: { event: 'payment-request' } },
+        { kind: 'webhook', payload: { url: 'https://shop.example/hooks/mpay', body: 'jws' }, delayMs: 5_000 },
+        { kind: 'log_entry', payload: {} },
+      ] as const;
+      await stepStored(id, 'countersigned', { pushMessage: 'push-2' }, now, effects, lease);
       const stored = await outboxOf(gateway.database, id);
       expect(stored.map(({ kind, nextAttemptAt }) => ({ kind, at: nextAttemptAt.getTime() }))).toEqual([
         { kind: 'device_push', at: lease.until.getTime() },
@@ -514,19 +493,15 @@ describe('payment store', () => {
       ).toHaveLength(2);
     });
 
-    it('writes nothing leased without a lease, and no lease owner for a start whose place was taken', async () => {
+    it('stamps no lease owner for a start whose place was taken, as a claim would not', async () => {
       const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
       const now = later(gateway.now(), 1_000);
       const name = unique('replaced');
       const old = await startOutboxLeases(gateway.database, name, now);
       await startOutboxLeases(gateway.database, name, now);
       const lease: OutboxLease = { until: later(now, 30_000), owner: old.bootId, rows: [] };
-      await gateway.database.transaction(async (sql) => {
-        const payment = await findPayment(sql, id, { lock: true });
-        const result = stepPayment(payment, 'countersigned', now);
-        const effects = [{ kind: 'device_push', payload: { event: 'payment-request' } }] as const;
-        await persistStep(sql, payment, 'countersigned', result, {}, effects, now, lease);
-      });
+      const effects = [{ kind: 'device_push', payload: { event: 'payment-request' } }] as const;
+      await stepStored(id, 'countersigned', {}, now, effects, lease);
       // Still leased for its time (the request delivers it), but stamped with no owner, as a claim would be.
       const owners = await gateway.database.query<{ owner: string | null; at: Date | string }>(
         'SELECT lease_owner::text AS owner, next_attempt_at AS at FROM outbox WHERE payment_id = $1',
