@@ -695,10 +695,10 @@ async function openProcessesTarget(
 ): Promise<Awaited<ReturnType<typeof openTarget>>> {
   const { ProcessPlatform: processPlatform } = await import('../../platform/processes.ts');
   const { platformProcessNames } = await import('../../platform/processes-service.ts');
-  io.stderr(
-    `bench e2e: starting the platform, each service in its own process (${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'}${parsed.tls ? ', every port HTTPS' : ''})\n`,
-  );
   const dataDir = await mkdtemp(join(tmpdir(), 'mpay-bench-processes-'));
+  io.stderr(
+    `bench e2e: starting the platform, each service in its own process (${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'}${parsed.tls ? ', every port HTTPS' : ''}), its data in ${dataDir} (removed at the end)\n`,
+  );
   const dropData = async () => {
     await rm(dataDir, { recursive: true, force: true });
     if (databaseUrl !== undefined)
