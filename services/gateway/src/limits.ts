@@ -126,6 +126,13 @@ const bounds: Readonly<Record<keyof GatewayLimits, readonly [number, number]>> =
   keyCacheEntriesMax: [1, 1_000_000],
 };
 
+/** The longest call an outbox delivery makes (a bank order or a webhook): a lease must outlast it. */
+export function slowestOutboxCallMs(
+  limits: Pick<GatewayLimits, 'bankTimeoutMs' | 'webhookTimeoutMs'>,
+): number {
+  return Math.max(limits.bankTimeoutMs, limits.webhookTimeoutMs);
+}
+
 /** Validates and freezes the gateway's limits; throws naming the first limit out of bounds. */
 export function createGatewayLimits(options: Partial<GatewayLimits> = {}): GatewayLimits {
   const limits: GatewayLimits = { ...defaultGatewayLimits, ...options };
@@ -144,7 +151,7 @@ export function createGatewayLimits(options: Partial<GatewayLimits> = {}): Gatew
   }
   // A delivery must end within its lease: one still waiting for its bank or webhook when the lease runs
   // out is claimed again by another worker, and both deliver.
-  const slowestCallMs = Math.max(limits.bankTimeoutMs, limits.webhookTimeoutMs);
+  const slowestCallMs = slowestOutboxCallMs(limits);
   if (limits.outboxLeaseMs <= slowestCallMs) {
     throw new Error(
       `gateway limits: outboxLeaseMs (${limits.outboxLeaseMs}) must exceed bankTimeoutMs and webhookTimeoutMs (${slowestCallMs})`,

@@ -6,6 +6,7 @@ import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { custodianOf, redirectToCustody } from '../devices/custody-redirect.ts';
 import type { DeviceEvent } from '../devices/hub.ts';
+import { slowestOutboxCallMs } from '../limits.ts';
 import { advanceLogEntry } from '../log/outbox.ts';
 import { deliverRegistrationMail, eraseRegistrationMail } from '../macro/mail.ts';
 import { settleWithBank } from '../payments/settle.ts';
@@ -50,8 +51,7 @@ export function deliverAfterCommit(context: GatewayContext, lease: OutboxLease |
  * that, another worker may claim the row while this one still delivers it.
  */
 function leaseHolds(context: GatewayContext, until: Date): boolean {
-  const slowestCallMs = Math.max(context.limits.bankTimeoutMs, context.limits.webhookTimeoutMs);
-  return context.clock().getTime() + slowestCallMs < until.getTime();
+  return context.clock().getTime() + slowestOutboxCallMs(context.limits) < until.getTime();
 }
 
 /**

@@ -104,10 +104,7 @@ export class RegistryKeyCache {
     now: Date,
     load: () => Promise<Party | undefined>,
   ): Promise<Party | undefined> {
-    return this.#through(this.#parties, idOrAlias, now, async () => {
-      const party = await load();
-      return party === undefined ? undefined : { value: Object.freeze({ ...party }), validUntil: never };
-    });
+    return this.#frozenForTtl(this.#parties, idOrAlias, now, load);
   }
 
   /**
@@ -138,10 +135,7 @@ export class RegistryKeyCache {
     now: Date,
     load: () => Promise<BankRecord | undefined>,
   ): Promise<BankRecord | undefined> {
-    return this.#through(this.#banks, bankId, now, async () => {
-      const bank = await load();
-      return bank === undefined ? undefined : { value: Object.freeze({ ...bank }), validUntil: never };
-    });
+    return this.#frozenForTtl(this.#banks, bankId, now, load);
   }
 
   /** Forgets everything: the registry changed (here or on another instance), or may have unseen. */
@@ -163,6 +157,19 @@ export class RegistryKeyCache {
       this.#encryptionKeys.size +
       this.#banks.size
     );
+  }
+
+  /** A record with no end of validity of its own (a party, a bank): frozen and shared, kept for ttlMs. */
+  async #frozenForTtl<T extends object>(
+    map: Map<string, Entry<Readonly<T>>>,
+    key: string,
+    now: Date,
+    load: () => Promise<T | undefined>,
+  ): Promise<Readonly<T> | undefined> {
+    return this.#through(map, key, now, async () => {
+      const found = await load();
+      return found === undefined ? undefined : { value: Object.freeze({ ...found }), validUntil: never };
+    });
   }
 
   async #through<T>(
