@@ -1,7 +1,8 @@
 /**
  * @mpay/envelope: signed and encrypted mpay messages (JWS, JWE), keys, key
- * certificates and key bindings. Pure: no I/O; WebCrypto and `jose` only, so
- * it runs in Node and in browsers.
+ * certificates and key bindings. Pure: no I/O; WebCrypto and `jose`, and
+ * node:crypto where the runtime has it (./engine.ts), so it runs in Node and in
+ * browsers.
  */
 export {
   CONTENT_ENCRYPTION_ALGORITHM,
@@ -36,6 +37,16 @@ export {
   verifyClaims,
 } from './claims.ts';
 export { decodeBase64url, encodeBase64url } from './encoding.ts';
+export {
+  type CryptoEngine,
+  type CryptoEngineName,
+  cryptoEngine,
+  nodeCryptoEngine,
+  nodeCryptoModule,
+  selectCryptoEngine,
+  sha256,
+  webCryptoEngine,
+} from './engine.ts';
 export {
   answerKeyLabel,
   answerKeyOf,

@@ -1,5 +1,6 @@
 import { isMpayError } from '@mpay/protocol';
 import { describe, expect, it } from 'vitest';
+import { type CryptoEngine, nodeCryptoEngine, nodeCryptoModule, webCryptoEngine } from './engine.ts';
 import type { PublicJwk } from './keys/jwk.ts';
 import { verifyRawSignature } from './signature.ts';
 import {
@@ -26,14 +27,19 @@ function groupJwk(group: WycheproofGroup, crv: string, alg: string): PublicJwk {
   return { kty: 'EC', crv, x, y, alg } as unknown as PublicJwk;
 }
 
-async function runFile(name: string, alg: 'ES256' | 'EdDSA', crv: string): Promise<Tally> {
+async function runFile(
+  name: string,
+  alg: 'ES256' | 'EdDSA',
+  crv: string,
+  engine: CryptoEngine,
+): Promise<Tally> {
   const file = loadWycheproof(name);
   const tally = new Tally();
   for (const group of file.testGroups) {
     const jwk = groupJwk(group, crv, alg);
     for (const test of group.tests) {
       const outcome = await outcomeOf(() =>
-        verifyRawSignature(alg, jwk, hexToBytes(test.msg as string), hexToBytes(test.sig as string)),
+        verifyRawSignature(alg, jwk, hexToBytes(test.msg as string), hexToBytes(test.sig as string), engine),
       );
       tally.record(test, outcome);
     }
@@ -42,19 +48,25 @@ async function runFile(name: string, alg: 'ES256' | 'EdDSA', crv: string): Promi
   return tally;
 }
 
-describe('Wycheproof signatures through verifyRawSignature', () => {
+const nodeModule = nodeCryptoModule();
+if (nodeModule === undefined) throw new Error('these tests run on Node ≥ 20.16, which has node:crypto');
+const engines: readonly CryptoEngine[] = [webCryptoEngine, nodeCryptoEngine(nodeModule)];
+
+describe.each(engines)('Wycheproof signatures through verifyRawSignature, engine $name', (engine) => {
   it('ECDSA P-256 SHA-256 (IEEE P1363): every case', async () => {
-    const tally = await runFile('ecdsa_secp256r1_sha256_p1363_test.json', 'ES256', 'P-256');
+    const tally = await runFile('ecdsa_secp256r1_sha256_p1363_test.json', 'ES256', 'P-256', engine);
     expect(tally.mismatches).toEqual([]);
     expect(tally.counts).toEqual({ valid: 173, invalid: 89, acceptable: 0, acceptableAccepted: 0 });
   });
 
   it('Ed25519: every case', async () => {
-    const tally = await runFile('ed25519_test.json', 'EdDSA', 'Ed25519');
+    const tally = await runFile('ed25519_test.json', 'EdDSA', 'Ed25519', engine);
     expect(tally.mismatches).toEqual([]);
     expect(tally.counts).toEqual({ valid: 88, invalid: 63, acceptable: 0, acceptableAccepted: 0 });
   });
+});
 
+describe('Wycheproof keys refused by policy', () => {
   it('ECDSA P-192: every key is refused by policy before any verification', async () => {
     const file = loadWycheproof('ecdsa_secp192r1_sha256_test.json');
     let refused = 0;

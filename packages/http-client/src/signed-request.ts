@@ -3,6 +3,7 @@ import {
   encodeBase64url,
   type PrivateJwk,
   type SigningKey,
+  sha256,
   signPayload,
   type VerificationKeyResolver,
   verifyPayload,
@@ -18,10 +19,10 @@ import { canonicalize, MpayError } from '@mpay/protocol';
 export const authorizationScheme = 'MPay';
 export const requestTokenLifetimeSeconds = 60;
 
+const textEncoder = new TextEncoder();
+
 async function sha256Base64Url(text: string): Promise<string> {
-  return encodeBase64url(
-    new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))),
-  );
+  return encodeBase64url(await sha256(textEncoder.encode(text)));
 }
 
 export interface RequestToSign {

@@ -1,3 +1,4 @@
+import { sha256 } from '@mpay/envelope';
 import { MpayError } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 
@@ -97,9 +98,10 @@ async function replay(
   return { statusCode: row.status_code, body };
 }
 
+const textEncoder = new TextEncoder();
+
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return Buffer.from(digest).toString('hex');
+  return Buffer.from(await sha256(textEncoder.encode(text))).toString('hex');
 }
 
 /**

@@ -1,15 +1,19 @@
 /**
- * Counting the WebCrypto calls of a payment and timing that mix alone: the
+ * Counting the crypto calls of a payment and timing that mix alone: the
  * crypto-only ceiling of `mpay bench e2e`.
  *
- * `countSubtleCalls` wraps every method of this process's `crypto.subtle`
- * (which jose and @mpay/envelope call) and counts each call by its kind:
- * the method and the algorithm with what fixes its cost (curve, hash,
- * iterations, key length, and the data's length to the next power of two). It keeps a copy of the first call of each kind
- * (arguments and key objects). `timeMix` then runs each kept call alone, one
- * at a time, and weighs its median time by how often a payment made it: the
- * time the crypto of one payment takes on one core when nothing else runs.
+ * `countCryptoCalls` wraps every method of this process's `crypto.subtle`
+ * (which jose and @mpay/envelope's WebCrypto engine call) and the node:crypto
+ * functions @mpay/envelope's node:crypto engine calls through the module
+ * object (`sign`, `verify`, `hash`), and counts each call by its kind: the
+ * engine, the method and the algorithm with what fixes its cost (curve, hash,
+ * iterations, key length, and the data's length to the next power of two). It
+ * keeps a copy of the first call of each kind (arguments and key objects).
+ * `timeMix` then runs each kept call alone, one at a time, through the engine
+ * that made it, and weighs its median time by how often a payment made it:
+ * the time the crypto of one payment takes on one core when nothing else runs.
  */
+import { nodeCryptoModule } from '@mpay/envelope';
 
 type SubtleMethod =
   | 'decrypt'
@@ -40,12 +44,15 @@ const methods: readonly SubtleMethod[] = [
   'wrapKey',
 ];
 
-interface Sample {
-  readonly method: SubtleMethod;
-  readonly args: readonly unknown[];
-}
+/** The node:crypto functions the envelope's node:crypto engine calls. */
+type NodeMethod = 'sign' | 'verify' | 'hash';
+const nodeMethods: readonly NodeMethod[] = ['sign', 'verify', 'hash'];
 
-export interface SubtleCounter {
+type Sample =
+  | { readonly engine: 'subtle'; readonly method: SubtleMethod; readonly args: readonly unknown[] }
+  | { readonly engine: 'node'; readonly method: NodeMethod; readonly args: readonly unknown[] };
+
+export interface CryptoCounter {
   /** Calls by kind since the last reset. */
   counts(): Record<string, number>;
   reset(): void;
@@ -53,7 +60,7 @@ export interface SubtleCounter {
   active: boolean;
   /** The kept first call of each kind, for `timeMix`. */
   readonly samples: ReadonlyMap<string, Sample>;
-  /** Puts the original methods back. */
+  /** Puts the original methods and functions back. */
   restore(): void;
 }
 
@@ -118,6 +125,29 @@ function kindOfAlgorithm(method: SubtleMethod, args: readonly unknown[]): string
   }
 }
 
+/** A node:crypto key argument ({key: KeyObject} or a KeyObject) as an algorithm: 'ECDSA P-256', 'Ed25519'. */
+function describeNodeKey(value: unknown): string {
+  const keyObject = (typeof value === 'object' && value !== null && 'key' in value ? value.key : value) as
+    | { asymmetricKeyType?: string; asymmetricKeyDetails?: { namedCurve?: string } }
+    | undefined;
+  const type = keyObject?.asymmetricKeyType;
+  if (type === 'ec') {
+    const curve = keyObject?.asymmetricKeyDetails?.namedCurve;
+    return `ECDSA ${curve === 'prime256v1' ? 'P-256' : curve}`;
+  }
+  return type === 'ed25519' ? 'Ed25519' : String(type);
+}
+
+/** The kind of a node:crypto call: `sign(hash, data, key)`, `verify(hash, data, key, signature)`, `hash(name, data)`. */
+function kindOfNode(method: NodeMethod, args: readonly unknown[]): string {
+  const data = args[1];
+  const length = data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data.byteLength : 0;
+  const size = ` ≤${2 ** Math.max(6, Math.ceil(Math.log2(Math.max(1, length))))} B`;
+  const hash = typeof args[0] === 'string' ? ` ${args[0].toUpperCase().replace(/^SHA/, 'SHA-')}` : '';
+  if (method === 'hash') return `node:crypto hash${hash}${size}`;
+  return `node:crypto ${method} ${describeNodeKey(args[2])}${hash}${size}`;
+}
+
 /** A copy of a buffer argument (a caller may reuse its buffer); other arguments as they are. */
 export function copyArgument(value: unknown): unknown {
   if (value instanceof ArrayBuffer) return value.slice(0);
@@ -126,15 +156,18 @@ export function copyArgument(value: unknown): unknown {
   return value;
 }
 
-export function countSubtleCalls(): SubtleCounter {
+export function countCryptoCalls(): CryptoCounter {
   const subtle = globalThis.crypto.subtle as unknown as Record<
     SubtleMethod,
     (...args: unknown[]) => Promise<unknown>
   >;
-  const originals = new Map<SubtleMethod, (...args: unknown[]) => Promise<unknown>>();
+  const node = nodeCryptoModule() as unknown as
+    | Record<NodeMethod, (...args: unknown[]) => unknown>
+    | undefined;
+  const restorers: (() => void)[] = [];
   let counts = new Map<string, number>();
   const samples = new Map<string, Sample>();
-  const counter: SubtleCounter = {
+  const counter: CryptoCounter = {
     active: false,
     counts: () => Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b))),
     reset: () => {
@@ -142,22 +175,52 @@ export function countSubtleCalls(): SubtleCounter {
     },
     samples,
     restore: () => {
-      for (const [method, original] of originals) subtle[method] = original;
+      for (const restore of restorers) restore();
     },
+  };
+  const record = (kind: string, sample: () => Sample) => {
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    if (!samples.has(kind)) samples.set(kind, sample());
   };
   for (const method of methods) {
     const original = subtle[method];
-    originals.set(method, original);
+    restorers.push(() => {
+      subtle[method] = original;
+    });
     subtle[method] = function counted(...args: unknown[]): Promise<unknown> {
-      if (counter.active) {
-        const kind = kindOf(method, args);
-        counts.set(kind, (counts.get(kind) ?? 0) + 1);
-        if (!samples.has(kind)) samples.set(kind, { method, args: args.map(copyArgument) });
-      }
+      if (counter.active)
+        record(kindOf(method, args), () => ({ engine: 'subtle', method, args: args.map(copyArgument) }));
       return original.apply(globalThis.crypto.subtle, args);
     };
   }
+  if (node !== undefined) {
+    for (const method of nodeMethods) {
+      const original = node[method];
+      restorers.push(() => {
+        node[method] = original;
+      });
+      node[method] = function counted(...args: unknown[]): unknown {
+        if (counter.active)
+          record(kindOfNode(method, args), () => ({ engine: 'node', method, args: args.map(copyArgument) }));
+        return original.apply(node, args);
+      };
+    }
+  }
   return counter;
+}
+
+/** Runs a kept call again, through the engine that made it, on fresh copies of its buffers. */
+function replay(sample: Sample): Promise<unknown> {
+  const args = sample.args.map(copyArgument);
+  if (sample.engine === 'subtle') {
+    const subtle = globalThis.crypto.subtle as unknown as Record<
+      SubtleMethod,
+      (...args: unknown[]) => Promise<unknown>
+    >;
+    return subtle[sample.method]!.apply(globalThis.crypto.subtle, args);
+  }
+  const node = nodeCryptoModule() as unknown as Record<NodeMethod, (...args: unknown[]) => unknown>;
+  return Promise.resolve(node[sample.method]!.apply(node, args));
 }
 
 export interface MixTiming {
@@ -178,16 +241,12 @@ export async function timeMix(
   samples: ReadonlyMap<string, Sample>,
   budgetMs = 150,
 ): Promise<MixTiming> {
-  const subtle = globalThis.crypto.subtle as unknown as Record<
-    SubtleMethod,
-    (...args: unknown[]) => Promise<unknown>
-  >;
   const microsecondsPerCall: Record<string, number> = {};
   let msPerPayment = 0;
   for (const [kind, calls] of Object.entries(perPayment)) {
     const sample = samples.get(kind);
     if (sample === undefined || calls === 0) continue;
-    const run = () => subtle[sample.method]!.apply(globalThis.crypto.subtle, sample.args.map(copyArgument));
+    const run = () => replay(sample);
     await run();
     const microseconds = await medianMicroseconds(run, budgetMs, 100_000);
     microsecondsPerCall[kind] = Math.round(microseconds * 10) / 10;

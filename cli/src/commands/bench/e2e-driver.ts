@@ -12,8 +12,10 @@
  *   request on its stream and confirms (Wallet.confirm) until the receipt;
  * - after the warm-up, counts for the window: payments completed, latencies,
  *   bytes and round trips per party (its `fetch` wrapped), its own CPU and
- *   its WebCrypto calls; then times its share of the crypto mix.
+ *   its WebCrypto calls (it keeps the browser's engine: selectCryptoEngine);
+ *   then times its share of the crypto mix.
  */
+import { selectCryptoEngine } from '@mpay/envelope';
 import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
 import {
   fetchFspTrust,
@@ -187,6 +189,9 @@ function upstreamOf(url: string): { host: string; port: number } {
 
 /** The profile's driver: ims here, the others in their own files. */
 async function drive(config: AnyDriverConfig, send: SendToParent): Promise<DriverReport> {
+  // The devices' and the merchant's crypto as a phone's browser computes it (WebCrypto), whatever Node offers:
+  // the device's cost is the figure of a phone, and the driver's share of the ceiling stays comparable.
+  selectCryptoEngine('webcrypto');
   // Over HTTPS: every call of this process (the SDK's) trusts the deployment's CA only and offers HTTP/2;
   // set before the profile's meter wraps the global fetch.
   if (config.caPem !== undefined) {

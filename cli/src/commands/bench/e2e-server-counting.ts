@@ -7,7 +7,7 @@
  * `answerBenchRequests`, and `processesCounting` gathers their answers).
  */
 import { type StatementCount, statementCounts } from '@mpay/storage';
-import { countSubtleCalls, type MixTiming, timeMix } from './e2e-crypto.ts';
+import { countCryptoCalls, type MixTiming, timeMix } from './e2e-crypto.ts';
 
 /** The servers' counts over the window. */
 export interface ServerWindowCounts {
@@ -58,7 +58,7 @@ function exactPerPayment(counts: Record<string, number>, payments: number): Reco
 
 /** Counting in this very process: the servers' and the counter's. */
 export function inProcessCounting(): ServerCounting {
-  const counter = countSubtleCalls();
+  const counter = countCryptoCalls();
   let statementsAtStart: Record<string, StatementCount> = {};
   let last: ServerWindowCounts = { counts: {}, statements: {} };
   return {

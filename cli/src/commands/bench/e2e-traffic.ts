@@ -9,7 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CurrencyCode } from '@mpay/protocol';
 import { meterFetch, type PartyTraffic } from '../traffic.ts';
-import { countSubtleCalls, type SubtleCounter, timeMix } from './e2e-crypto.ts';
+import { type CryptoCounter, countCryptoCalls, timeMix } from './e2e-crypto.ts';
 
 export const benchProfiles = ['ims', 'ims-custody', 'macro', 'banking'] as const;
 export type BenchProfile = (typeof benchProfiles)[number];
@@ -95,7 +95,7 @@ export interface WireBytes {
 /** The driver's meters: installed before any party opens a connection (a stream's bytes in the window count). */
 export interface Meter {
   readonly traffic: Record<Party, PartyTraffic>;
-  readonly subtle: SubtleCounter;
+  readonly crypto: CryptoCounter;
   counting: boolean;
   /** The device's wire bytes so far, when its connections cross a counting proxy (set by the profile's driver). */
   deviceWire?: () => WireBytes;
@@ -118,7 +118,7 @@ export function startMeter(): Meter {
   });
   return {
     traffic: fetchMeter.traffic,
-    subtle: countSubtleCalls(),
+    crypto: countCryptoCalls(),
     get counting() {
       return fetchMeter.counting;
     },
@@ -190,7 +190,7 @@ export async function measure(
   const cpuAtStart = process.cpuUsage();
   const wireAtStart = meter.deviceWire?.();
   meter.counting = true;
-  meter.subtle.active = true;
+  meter.crypto.active = true;
   inWindow = true;
   const windowStarted = performance.now();
   send({ type: 'window-start' });
@@ -213,7 +213,7 @@ export async function measure(
   inWindow = false;
   meter.counting = false;
   const wireAtEnd = meter.deviceWire?.();
-  meter.subtle.active = false;
+  meter.crypto.active = false;
   const windowMs = performance.now() - windowStarted;
   const cpu = process.cpuUsage(cpuAtStart);
   send({ type: 'window-end' });
@@ -222,13 +222,13 @@ export async function measure(
   await Promise.all(loops);
   await Promise.all(units.map((unit) => unit.close()));
   const payments = latencies.length;
-  const counts = meter.subtle.counts();
+  const counts = meter.crypto.counts();
   const exact = Object.fromEntries(
     Object.entries(counts).map(([kind, count]) => [kind, payments === 0 ? 0 : count / payments]),
   );
   send({ type: 'progress', line: 'timing the driver’s crypto mix alone' });
-  const mix = await timeMix(exact, meter.subtle.samples, timing.mixBudgetMs);
-  meter.subtle.restore();
+  const mix = await timeMix(exact, meter.crypto.samples, timing.mixBudgetMs);
+  meter.crypto.restore();
   return {
     payments,
     windowMs,

@@ -1,4 +1,5 @@
 import { encodeBase64url } from '../encoding.ts';
+import { sha256 } from '../engine.ts';
 
 const textEncoder = new TextEncoder();
 
@@ -10,7 +11,5 @@ const textEncoder = new TextEncoder();
  * verifies the certificate as if it had come whole.
  */
 export async function certificateReference(certificate: string): Promise<string> {
-  return encodeBase64url(
-    new Uint8Array(await crypto.subtle.digest('SHA-256', textEncoder.encode(certificate))),
-  );
+  return encodeBase64url(await sha256(textEncoder.encode(certificate)));
 }

@@ -7,6 +7,7 @@ import {
 } from '@mpay/protocol';
 import { SESSION_KEY_LENGTH_BYTES } from '../algorithms.ts';
 import { decodeUtf8, encodeBase64url, encodeUtf8 } from '../encoding.ts';
+import { sha256 } from '../engine.ts';
 import type { PrivateJwk, PublicJwk } from '../keys/jwk.ts';
 import { type DecryptionKey, decryptDirect, decryptWith } from './decrypt.ts';
 import { encryptDirect, encryptTo } from './encrypt.ts';
@@ -35,7 +36,7 @@ export async function keyCommitment(contentKey: Uint8Array): Promise<string> {
   const input = new Uint8Array(label.length + contentKey.length);
   input.set(label);
   input.set(contentKey, label.length);
-  return encodeBase64url(new Uint8Array(await crypto.subtle.digest('SHA-256', input)));
+  return encodeBase64url(await sha256(input));
 }
 
 /**

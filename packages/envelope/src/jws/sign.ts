@@ -1,8 +1,8 @@
 import { assert, canonicalBytes, MpayError } from '@mpay/protocol';
-import { CompactSign } from 'jose';
 import { isSigningAlgorithm, type SigningAlgorithm } from '../algorithms.ts';
 import { CLAIM_NAMES, type ClaimsInput, issueClaims } from '../claims.ts';
 import { encodeBase64url, isPlainRecord } from '../encoding.ts';
+import { cryptoEngine } from '../engine.ts';
 import { importPrivateKey } from '../keys/import.ts';
 import type { PrivateJwk } from '../keys/jwk.ts';
 import { isIdentifier } from '../limits.ts';
@@ -59,14 +59,11 @@ export async function signCanonical(
   assert(isMediaType(typ), 'typ must be a media type');
   if ('sign' in privateKey) return signExternally(content, privateKey, typ);
   const key = await resolveSigningKey(privateKey);
-  // Members in sorted order, so the header is canonical JSON as verification requires.
-  const header: JwsProtectedHeader = { alg: key.alg, kid: key.kid, typ };
-  const signer = new CompactSign(canonicalBytes(content)).setProtectedHeader({ ...header });
-  try {
-    return await signer.sign(key.cryptoKey);
-  } catch (cause) {
-    throw new MpayError('CRYPTO_KEY_INVALID', undefined, { cause });
-  }
+  return signWith(
+    content,
+    { kid: key.kid, alg: key.alg, sign: (input) => cryptoEngine().sign(key.alg, key.cryptoKey, input) },
+    typ,
+  );
 }
 
 async function resolveSigningKey(privateKey: PrivateJwk | SigningKey): Promise<SigningKey> {
@@ -83,14 +80,27 @@ async function resolveSigningKey(privateKey: PrivateJwk | SigningKey): Promise<S
 
 const textEncoder = new TextEncoder();
 
-/** The same compact JWS as jose's, with the signature computed by the key's holder. */
-async function signExternally(
+/** A key held elsewhere (an HSM): its kid and alg checked as an imported key's are. */
+function signExternally(
   content: Readonly<Record<string, unknown>>,
   key: ExternalSigningKey,
   typ: string,
 ): Promise<string> {
   if (!isSigningAlgorithm(key.alg)) throw new MpayError('CRYPTO_ALGORITHM_REJECTED', 'alg');
   if (!isIdentifier(key.kid)) throw new MpayError('CRYPTO_KEY_INVALID', 'kid');
+  return signWith(content, key, typ);
+}
+
+/**
+ * The compact JWS (RFC 7515 §7.1) of the canonical bytes of `content` under the header
+ * {alg, kid, typ}, its members in sorted order so that the header is canonical JSON as
+ * verification requires. The signature is `key.sign`'s over the ASCII signing input.
+ */
+async function signWith(
+  content: Readonly<Record<string, unknown>>,
+  key: ExternalSigningKey,
+  typ: string,
+): Promise<string> {
   const header: JwsProtectedHeader = { alg: key.alg, kid: key.kid, typ };
   const signingInput = `${encodeBase64url(canonicalBytes(header))}.${encodeBase64url(canonicalBytes(content))}`;
   let signature: Uint8Array;

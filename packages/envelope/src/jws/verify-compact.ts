@@ -1,5 +1,5 @@
 import { isMpayError, MpayError } from '@mpay/protocol';
-import { compactVerify } from 'jose';
+import { cryptoEngine } from '../engine.ts';
 import { importPublicKey } from '../keys/import.ts';
 import type { PublicJwk } from '../keys/jwk.ts';
 import { jwsCompactLengthLimit, resolveLimit } from '../limits.ts';
@@ -30,7 +30,8 @@ export interface VerifiedCompact {
 /**
  * The signature layer of `verifyPayload`: length limit, strict base64url,
  * header policy (before any key is looked up), key resolution, then the
- * signature through `jose` restricted to the header's allow-listed algorithm.
+ * signature through this process's crypto engine (./engine.ts) under the header's
+ * allow-listed algorithm, which the key must fit.
  * Says nothing about the payload. Every failure after the header policy is a
  * bare CRYPTO_VERIFICATION_FAILED.
  */
@@ -46,14 +47,20 @@ export async function verifyCompactSignature(
   if (segments === undefined) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   const header = parseProtectedHeader(segments.header, options.typ);
   const key = await resolveVerificationKey(resolveKey, header);
-  let payloadBytes: Uint8Array;
+  // The signing input is the message's own first two segments, as they came (RFC 7515 §5.2).
+  const signingInput = textEncoder.encode(jws.slice(0, jws.lastIndexOf('.')));
+  let valid: boolean;
   try {
-    ({ payload: payloadBytes } = await compactVerify(jws, key, { algorithms: [header.alg] }));
+    valid = await cryptoEngine().verify(header.alg, key, segments.signature, signingInput);
   } catch (cause) {
     throw new MpayError('CRYPTO_VERIFICATION_FAILED', undefined, { cause });
   }
+  if (!valid) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  const payloadBytes = segments.payload;
   return Object.freeze({ header, payloadBytes });
 }
+
+const textEncoder = new TextEncoder();
 
 async function resolveVerificationKey(
   resolveKey: VerificationKeyResolver,
@@ -68,7 +75,7 @@ async function resolveVerificationKey(
   }
   if (resolved === undefined || resolved === null) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   if (resolved instanceof CryptoKey) {
-    // jose checks that the CryptoKey's algorithm and curve match `alg`.
+    // The engine checks that the CryptoKey's algorithm, curve and usages fit `alg`.
     if (resolved.type !== 'public') throw new MpayError('CRYPTO_VERIFICATION_FAILED');
     return resolved;
   }
