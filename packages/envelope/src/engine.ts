@@ -32,6 +32,8 @@ export interface CryptoEngine {
   /** True only for a valid signature; false for any malformed one. */
   verify(alg: SigningAlgorithm, key: CryptoKey, signature: Uint8Array, data: Uint8Array): Promise<boolean>;
   sha256(data: Uint8Array): Promise<Uint8Array>;
+  /** JWE's ECDH-ES and `dir` operations, where the engine computes them itself (node:crypto); else jose does. */
+  readonly jwe?: JweOperations;
 }
 
 export type CryptoEngineName = 'webcrypto' | 'node:crypto';
@@ -100,23 +102,9 @@ export const webCryptoEngine: CryptoEngine = Object.freeze({
   },
 });
 
-/** The part of node:crypto the engine calls, always through the module object (so that a counter can wrap it). */
-export interface NodeCryptoModule {
-  sign(algorithm: string | null, data: Uint8Array, key: NodeSignKey): Uint8Array;
-  verify(algorithm: string | null, data: Uint8Array, key: NodeSignKey, signature: Uint8Array): boolean;
-  hash(algorithm: 'sha256', data: Uint8Array, outputEncoding: 'buffer'): Uint8Array;
-  KeyObject: { from(key: CryptoKey): NodeKeyObject };
-}
-
-/** A node:crypto KeyObject, as far as the engine uses it. */
-export interface NodeKeyObject {
-  readonly type: string;
-}
-
-export interface NodeSignKey {
-  readonly key: NodeKeyObject;
-  readonly dsaEncoding?: 'ieee-p1363';
-}
+/** node:crypto, as the runtime has it (type only: a browser bundle never imports it). */
+export type NodeCryptoModule = typeof import('node:crypto');
+type NodeKeyObject = import('node:crypto').KeyObject;
 
 /** The node:crypto module where the runtime has one (Node ≥ 20.16), else undefined. */
 export function nodeCryptoModule(): NodeCryptoModule | undefined {
@@ -125,33 +113,176 @@ export function nodeCryptoModule(): NodeCryptoModule | undefined {
   return typeof module?.hash === 'function' ? module : undefined;
 }
 
+/** A P-256 public key's JWK members (a JWE's `epk`). */
+export interface P256PublicMembers {
+  readonly kty: 'EC';
+  readonly crv: 'P-256';
+  readonly x: string;
+  readonly y: string;
+}
+
+/**
+ * Every operation of the node:crypto engine, one crypto call each, in a table
+ * the engine calls through (so that `mpay bench e2e` can count and replay
+ * each: cli's bench/e2e-crypto.ts). Synchronous, as node:crypto is.
+ */
+export interface NodeCryptoCalls {
+  sign(alg: SigningAlgorithm, data: Uint8Array, key: NodeKeyObject): Uint8Array;
+  verify(alg: SigningAlgorithm, data: Uint8Array, key: NodeKeyObject, signature: Uint8Array): boolean;
+  sha256(data: Uint8Array): Uint8Array;
+  /** A fresh P-256 key pair (an ephemeral key for one message). */
+  generateP256(): { readonly privateKey: NodeKeyObject; readonly publicKey: NodeKeyObject };
+  /** A P-256 public key from its members; throws for a point not on the curve. */
+  importP256(members: P256PublicMembers): NodeKeyObject;
+  /** ECDH on P-256: Z, 32 bytes. */
+  ecdhP256(privateKey: NodeKeyObject, publicKey: NodeKeyObject): Uint8Array;
+  /** AES-256-GCM with a 96-bit IV and a 128-bit tag. */
+  aes256GcmSeal(
+    plaintext: Uint8Array,
+    key: Uint8Array,
+    iv: Uint8Array,
+    aad: Uint8Array,
+  ): { readonly ciphertext: Uint8Array; readonly tag: Uint8Array };
+  /** Throws unless the tag authenticates `ciphertext` and `aad` under `key`. */
+  aes256GcmOpen(
+    ciphertext: Uint8Array,
+    key: Uint8Array,
+    iv: Uint8Array,
+    tag: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array;
+  /** HKDF-SHA-256 (RFC 5869) with an empty salt. */
+  hkdfSha256(ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+}
+
 /** The hash node:crypto signs with, per algorithm (EdDSA hashes inside the algorithm). */
 const nodeHashes: Readonly<Record<SigningAlgorithm, string | null>> = Object.freeze({
   ES256: 'sha256',
   EdDSA: null,
 });
 
+/** A fresh Uint8Array over an ArrayBuffer of its own (never a view into Node's buffer pool). */
+function own(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+/** The table over `module`. */
+export function nodeCryptoCalls(module: NodeCryptoModule): NodeCryptoCalls {
+  return {
+    sign: (alg, data, key) =>
+      own(module.sign(nodeHashes[alg], data, alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key)),
+    verify: (alg, data, key, signature) =>
+      module.verify(
+        nodeHashes[alg],
+        data,
+        alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key,
+        signature,
+      ),
+    sha256: (data) => own(module.hash('sha256', data, 'buffer')),
+    generateP256: () => module.generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+    importP256: ({ kty, crv, x, y }) => module.createPublicKey({ key: { kty, crv, x, y }, format: 'jwk' }),
+    ecdhP256: (privateKey, publicKey) => own(module.diffieHellman({ privateKey, publicKey })),
+    aes256GcmSeal(plaintext, key, iv, aad) {
+      const cipher = module.createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+      cipher.setAAD(aad);
+      const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+      return { ciphertext: own(ciphertext), tag: own(cipher.getAuthTag()) };
+    },
+    aes256GcmOpen(ciphertext, key, iv, tag, aad) {
+      const decipher = module.createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+      decipher.setAAD(aad);
+      decipher.setAuthTag(tag);
+      return own(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
+    },
+    hkdfSha256: (ikm, info, length) =>
+      new Uint8Array(module.hkdfSync('sha256', ikm, new Uint8Array(0), info, length)),
+  };
+}
+
 /**
- * The node:crypto engine over `module`. KeyObjects are made once per
- * CryptoKey (a WeakMap: a key no longer held is forgotten with it).
+ * What the node:crypto engine adds for JWE (ECDH-ES and `dir` with A256GCM):
+ * the same operations as WebCrypto's, synchronous. jose keeps computing JWE
+ * under the WebCrypto engine, and ECDH-ES+A256KW under both.
  */
-export function nodeCryptoEngine(module: NodeCryptoModule): CryptoEngine {
-  const keyObjects = new WeakMap<CryptoKey, NodeSignKey>();
-  const keyOf = (alg: SigningAlgorithm, key: CryptoKey): NodeSignKey => {
+export interface JweOperations {
+  /** A fresh ephemeral P-256 key's public members, and Z with `recipient` (a public ECDH CryptoKey). */
+  ephemeralAgreement(recipient: CryptoKey): { readonly epk: P256PublicMembers; readonly z: Uint8Array };
+  /** Z of `privateKey` (a private ECDH CryptoKey) and a sender's ephemeral key; throws for a point off the curve. */
+  agreement(privateKey: CryptoKey, epk: P256PublicMembers): Uint8Array;
+  aes256GcmSeal(
+    plaintext: Uint8Array,
+    key: Uint8Array,
+    iv: Uint8Array,
+    aad: Uint8Array,
+  ): { readonly ciphertext: Uint8Array; readonly tag: Uint8Array };
+  aes256GcmOpen(
+    ciphertext: Uint8Array,
+    key: Uint8Array,
+    iv: Uint8Array,
+    tag: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array;
+  sha256(data: Uint8Array): Uint8Array;
+  hkdfSha256(ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+}
+
+/**
+ * The node:crypto engine, calling `calls` (looked up at each call). KeyObjects
+ * are made once per CryptoKey (a WeakMap: a key no longer held is forgotten
+ * with it).
+ */
+export function nodeCryptoEngine(
+  module: NodeCryptoModule,
+  calls: NodeCryptoCalls = nodeCryptoCalls(module),
+): CryptoEngine {
+  const keyObjects = new WeakMap<CryptoKey, NodeKeyObject>();
+  const keyObjectOf = (key: CryptoKey): NodeKeyObject => {
     let known = keyObjects.get(key);
     if (known === undefined) {
-      const keyObject = module.KeyObject.from(key);
-      known = alg === 'ES256' ? { key: keyObject, dsaEncoding: 'ieee-p1363' } : { key: keyObject };
+      known = module.KeyObject.from(key);
       keyObjects.set(key, known);
     }
     return known;
   };
+  const requireEcdhKey = (key: CryptoKey, type: 'public' | 'private') => {
+    const algorithm = key.algorithm as { name?: string; namedCurve?: string };
+    if (key.type !== type || algorithm.name !== 'ECDH' || algorithm.namedCurve !== 'P-256')
+      throw new MpayError('CRYPTO_KEY_INVALID');
+  };
+  const jwe: JweOperations = Object.freeze({
+    ephemeralAgreement(recipient: CryptoKey) {
+      requireEcdhKey(recipient, 'public');
+      const ephemeral = calls.generateP256();
+      const { x, y } = ephemeral.publicKey.export({ format: 'jwk' });
+      if (typeof x !== 'string' || typeof y !== 'string') throw new MpayError('CRYPTO_KEY_INVALID');
+      return {
+        epk: { kty: 'EC' as const, crv: 'P-256' as const, x, y },
+        z: calls.ecdhP256(ephemeral.privateKey, keyObjectOf(recipient)),
+      };
+    },
+    agreement(privateKey: CryptoKey, epk: P256PublicMembers) {
+      requireEcdhKey(privateKey, 'private');
+      return calls.ecdhP256(keyObjectOf(privateKey), calls.importP256(epk));
+    },
+    aes256GcmSeal: (plaintext: Uint8Array, key: Uint8Array, iv: Uint8Array, aad: Uint8Array) =>
+      calls.aes256GcmSeal(plaintext, key, iv, aad),
+    aes256GcmOpen: (
+      ciphertext: Uint8Array,
+      key: Uint8Array,
+      iv: Uint8Array,
+      tag: Uint8Array,
+      aad: Uint8Array,
+    ) => calls.aes256GcmOpen(ciphertext, key, iv, tag, aad),
+    sha256: (data: Uint8Array) => calls.sha256(data),
+    hkdfSha256: (ikm: Uint8Array, info: Uint8Array, length: number) => calls.hkdfSha256(ikm, info, length),
+  });
   return Object.freeze({
     name: 'node:crypto' as const,
+    jwe,
     sign(alg: SigningAlgorithm, key: CryptoKey, data: Uint8Array) {
       try {
         requireSigningKey(alg, key);
-        return Promise.resolve(new Uint8Array(module.sign(nodeHashes[alg], data, keyOf(alg, key))));
+        return Promise.resolve(calls.sign(alg, data, keyObjectOf(key)));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -159,20 +290,22 @@ export function nodeCryptoEngine(module: NodeCryptoModule): CryptoEngine {
     verify(alg: SigningAlgorithm, key: CryptoKey, signature: Uint8Array, data: Uint8Array) {
       if (!keyFits(alg, key, 'verify') || signature.length !== signatureLength) return Promise.resolve(false);
       try {
-        return Promise.resolve(module.verify(nodeHashes[alg], data, keyOf(alg, key), signature));
+        return Promise.resolve(calls.verify(alg, data, keyObjectOf(key), signature));
       } catch {
         return Promise.resolve(false);
       }
     },
     sha256(data: Uint8Array) {
-      // A copy: a fresh ArrayBuffer of exactly 32 bytes, never a view into Node's buffer pool.
-      return Promise.resolve(new Uint8Array(module.hash('sha256', data, 'buffer')));
+      return Promise.resolve(calls.sha256(data));
     },
   });
 }
 
 const nodeModule = nodeCryptoModule();
-const nodeEngine = nodeModule === undefined ? undefined : nodeCryptoEngine(nodeModule);
+/** This process's table of node:crypto calls (undefined outside Node), which its node:crypto engine calls through. */
+export const nodeCalls: NodeCryptoCalls | undefined =
+  nodeModule === undefined ? undefined : nodeCryptoCalls(nodeModule);
+const nodeEngine = nodeModule === undefined ? undefined : nodeCryptoEngine(nodeModule, nodeCalls);
 let selected: CryptoEngine = nodeEngine ?? webCryptoEngine;
 
 /** SHA-256 through this process's engine. */

@@ -3,9 +3,9 @@
  * crypto-only ceiling of `mpay bench e2e`.
  *
  * `countCryptoCalls` wraps every method of this process's `crypto.subtle`
- * (which jose and @mpay/envelope's WebCrypto engine call) and the node:crypto
- * functions @mpay/envelope's node:crypto engine calls through the module
- * object (`sign`, `verify`, `hash`), and counts each call by its kind: the
+ * (which jose and @mpay/envelope's WebCrypto engine call) and every
+ * operation of @mpay/envelope's node:crypto engine (its table `nodeCalls`:
+ * sign, verify, SHA-256, ECDH, AES-GCM, HKDF), and counts each call by its kind: the
  * engine, the method and the algorithm with what fixes its cost (curve, hash,
  * iterations, key length, and the data's length to the next power of two). It
  * keeps a copy of the first call of each kind (arguments and key objects).
@@ -13,7 +13,7 @@
  * that made it, and weighs its median time by how often a payment made it:
  * the time the crypto of one payment takes on one core when nothing else runs.
  */
-import { nodeCryptoModule } from '@mpay/envelope';
+import { type NodeCryptoCalls, nodeCalls } from '@mpay/envelope';
 
 type SubtleMethod =
   | 'decrypt'
@@ -44,9 +44,28 @@ const methods: readonly SubtleMethod[] = [
   'wrapKey',
 ];
 
-/** The node:crypto functions the envelope's node:crypto engine calls. */
-type NodeMethod = 'sign' | 'verify' | 'hash';
-const nodeMethods: readonly NodeMethod[] = ['sign', 'verify', 'hash'];
+/** The operations of the envelope's node:crypto engine, each one crypto call (`NodeCryptoCalls`). */
+type NodeMethod = keyof NodeCryptoCalls;
+const nodeMethods: readonly NodeMethod[] = [
+  'sign',
+  'verify',
+  'sha256',
+  'generateP256',
+  'importP256',
+  'ecdhP256',
+  'aes256GcmSeal',
+  'aes256GcmOpen',
+  'hkdfSha256',
+];
+
+/** Where the data of a node:crypto call is, for the calls whose cost grows with its length. */
+const nodeDataArgument: Partial<Record<NodeMethod, number>> = {
+  sign: 1,
+  verify: 1,
+  sha256: 0,
+  aes256GcmSeal: 0,
+  aes256GcmOpen: 0,
+};
 
 type Sample =
   | { readonly engine: 'subtle'; readonly method: SubtleMethod; readonly args: readonly unknown[] }
@@ -125,27 +144,16 @@ function kindOfAlgorithm(method: SubtleMethod, args: readonly unknown[]): string
   }
 }
 
-/** A node:crypto key argument ({key: KeyObject} or a KeyObject) as an algorithm: 'ECDSA P-256', 'Ed25519'. */
-function describeNodeKey(value: unknown): string {
-  const keyObject = (typeof value === 'object' && value !== null && 'key' in value ? value.key : value) as
-    | { asymmetricKeyType?: string; asymmetricKeyDetails?: { namedCurve?: string } }
-    | undefined;
-  const type = keyObject?.asymmetricKeyType;
-  if (type === 'ec') {
-    const curve = keyObject?.asymmetricKeyDetails?.namedCurve;
-    return `ECDSA ${curve === 'prime256v1' ? 'P-256' : curve}`;
-  }
-  return type === 'ed25519' ? 'Ed25519' : String(type);
-}
-
-/** The kind of a node:crypto call: `sign(hash, data, key)`, `verify(hash, data, key, signature)`, `hash(name, data)`. */
+/** The kind of a node:crypto call: the operation, its JWS algorithm (sign, verify), its data's size. */
 function kindOfNode(method: NodeMethod, args: readonly unknown[]): string {
-  const data = args[1];
-  const length = data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data.byteLength : 0;
-  const size = ` ≤${2 ** Math.max(6, Math.ceil(Math.log2(Math.max(1, length))))} B`;
-  const hash = typeof args[0] === 'string' ? ` ${args[0].toUpperCase().replace(/^SHA/, 'SHA-')}` : '';
-  if (method === 'hash') return `node:crypto hash${hash}${size}`;
-  return `node:crypto ${method} ${describeNodeKey(args[2])}${hash}${size}`;
+  const index = nodeDataArgument[method];
+  const data = index === undefined ? undefined : args[index];
+  const size =
+    index === undefined
+      ? ''
+      : ` ≤${2 ** Math.max(6, Math.ceil(Math.log2(Math.max(1, ArrayBuffer.isView(data) ? data.byteLength : 0))))} B`;
+  const algorithm = method === 'sign' || method === 'verify' ? ` ${String(args[0])}` : '';
+  return `node:crypto ${method}${algorithm}${size}`;
 }
 
 /** A copy of a buffer argument (a caller may reuse its buffer); other arguments as they are. */
@@ -161,9 +169,7 @@ export function countCryptoCalls(): CryptoCounter {
     SubtleMethod,
     (...args: unknown[]) => Promise<unknown>
   >;
-  const node = nodeCryptoModule() as unknown as
-    | Record<NodeMethod, (...args: unknown[]) => unknown>
-    | undefined;
+  const node = nodeCalls as unknown as Record<NodeMethod, (...args: unknown[]) => unknown> | undefined;
   const restorers: (() => void)[] = [];
   let counts = new Map<string, number>();
   const samples = new Map<string, Sample>();
@@ -219,7 +225,7 @@ function replay(sample: Sample): Promise<unknown> {
     >;
     return subtle[sample.method]!.apply(globalThis.crypto.subtle, args);
   }
-  const node = nodeCryptoModule() as unknown as Record<NodeMethod, (...args: unknown[]) => unknown>;
+  const node = nodeCalls as unknown as Record<NodeMethod, (...args: unknown[]) => unknown>;
   return Promise.resolve(node[sample.method]!.apply(node, args));
 }
 

@@ -109,7 +109,7 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     // Both sides sign and verify: the counts name ECDSA on each (the servers' through node:crypto, the driver's
     // through WebCrypto, as a phone's), and the ceiling is a rate above zero.
     expect(
-      Object.keys(figures.crypto.servers).some((kind) => kind.startsWith('node:crypto verify ECDSA')),
+      Object.keys(figures.crypto.servers).some((kind) => kind.startsWith('node:crypto verify ES256')),
     ).toBe(true);
     expect(Object.keys(figures.crypto.driver).some((kind) => kind.startsWith('sign ECDSA'))).toBe(true);
     expect(figures.crypto.ceiling_payments_per_second as number).toBeGreaterThan(0);
@@ -135,7 +135,7 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     for (const service of ['gateway', 'xbank', 'ybank'])
       expect(statements[service]?.statements, `${service} statements`).toBeGreaterThan(0);
     expect(
-      Object.keys(figures.crypto.servers).some((kind) => kind.startsWith('node:crypto verify ECDSA')),
+      Object.keys(figures.crypto.servers).some((kind) => kind.startsWith('node:crypto verify ES256')),
     ).toBe(true);
     expect(figures.crypto.ceiling_payments_per_second as number).toBeGreaterThan(0);
     // Its own folder, as its progress named it, is gone (another run's on this machine may come and go).
@@ -260,7 +260,7 @@ describe(`mpay bench e2e against a running platform: ims-custody, macro, banking
     const figures = await smokeRun('ims-custody', ['--url', dataDir]);
     // Custody signs its forwards to the phone (node:crypto; the customer's own signature is the HSM's).
     expect(
-      Object.keys(figures.crypto.servers).some((kind) => kind.startsWith('node:crypto sign ECDSA')),
+      Object.keys(figures.crypto.servers).some((kind) => kind.startsWith('node:crypto sign ES256')),
     ).toBe(true);
   });
 

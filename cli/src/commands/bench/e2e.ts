@@ -902,7 +902,7 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
             ? 'every crypto.subtle call of the driver (which keeps WebCrypto, as a phone) counted during the window ' +
               'and replayed alone; ' +
               'the servers run in another process: their crypto is not counted, so there is no ceiling'
-            : 'every crypto.subtle call, and every node:crypto sign, verify and hash of the servers’ node:crypto engine, ' +
+            : 'every crypto.subtle call, and every operation of the servers’ node:crypto engine, ' +
               'counted in both processes during the window, by engine, method and algorithm; the first call of ' +
               'each kind replayed alone through its engine, one at a time, weighted by calls per payment',
         calls_per_payment: {

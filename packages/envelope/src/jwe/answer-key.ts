@@ -1,8 +1,10 @@
 import { MpayError } from '@mpay/protocol';
 import { CompactEncrypt } from 'jose';
 import { encodeUtf8 } from '../encoding.ts';
+import { cryptoEngine, type P256PublicMembers } from '../engine.ts';
 import { importPrivateKey } from '../keys/import.ts';
 import type { PrivateJwk, PublicJwk } from '../keys/jwk.ts';
+import { computedHere, sealCompact } from './compact.ts';
 import type { DecryptionKey } from './decrypt.ts';
 import { decryptDirect } from './decrypt.ts';
 import { type EncryptOptions, encryptDirect, recipientOf } from './encrypt.ts';
@@ -26,6 +28,11 @@ export const answerKeyLabel = 'mpay/answer-key/v1\n';
 
 const answerKeyBits = 256;
 const p256Bits = 256;
+
+/** HKDF's info for the answer key of the request `jwe`: the label and the request's protected header as sent. */
+function answerKeyInfo(jwe: string): Uint8Array {
+  return encodeUtf8(answerKeyLabel + jwe.slice(0, jwe.indexOf('.')));
+}
 
 async function answerKeyFrom(sharedSecret: ArrayBuffer, protectedHeader: string): Promise<Uint8Array> {
   const material = await crypto.subtle.importKey('raw', sharedSecret, 'HKDF', false, ['deriveBits']);
@@ -59,11 +66,17 @@ export async function encryptToWithAnswerKey(
   options: EncryptOptions = {},
 ): Promise<RequestWithAnswerKey> {
   const recipient = await recipientOf(recipientPublicJwk, options.contentType);
+  const bytes = typeof plaintext === 'string' ? encodeUtf8(plaintext) : plaintext;
+  const own = cryptoEngine().jwe;
+  if (own !== undefined && computedHere(recipient.header.alg)) {
+    const { compact, z } = sealCompact(own, bytes, recipient.header, recipient.cryptoKey);
+    if (z === undefined) throw new MpayError('CRYPTO_KEY_INVALID');
+    return { jwe: compact, answerKey: own.hkdfSha256(z, answerKeyInfo(compact), answerKeyBits / 8) };
+  }
   // Extractable: jose writes its public half into the header. It lives as long as this call.
   const ephemeral = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, [
     'deriveBits',
   ]);
-  const bytes = typeof plaintext === 'string' ? encodeUtf8(plaintext) : plaintext;
   const jwe = await new CompactEncrypt(bytes)
     .setProtectedHeader({ ...recipient.header })
     .setKeyManagementParameters({ epk: ephemeral.privateKey })
@@ -87,6 +100,16 @@ export async function answerKeyOf(jwe: unknown, privateKey: PrivateJwk | Decrypt
   const recipient = 'cryptoKey' in privateKey ? privateKey : await importPrivateKey(privateKey);
   if (header.kid !== undefined && header.kid !== recipient.kid)
     throw new MpayError('CRYPTO_DECRYPTION_FAILED');
+  const own = cryptoEngine().jwe;
+  if (own !== undefined) {
+    try {
+      const { kty, crv, x, y } = header.epk as P256PublicMembers;
+      const z = own.agreement(recipient.cryptoKey, { kty, crv, x, y });
+      return own.hkdfSha256(z, answerKeyInfo(jwe as string), answerKeyBits / 8);
+    } catch (cause) {
+      throw new MpayError('CRYPTO_DECRYPTION_FAILED', undefined, { cause });
+    }
+  }
   try {
     const { kty, crv, x, y } = header.epk;
     const ephemeral = await crypto.subtle.importKey(

@@ -2,10 +2,12 @@ import { assert, MpayError } from '@mpay/protocol';
 import { CompactEncrypt } from 'jose';
 import { CONTENT_ENCRYPTION_ALGORITHM, DIRECT_ALGORITHM, SESSION_KEY_LENGTH_BYTES } from '../algorithms.ts';
 import { encodeUtf8 } from '../encoding.ts';
+import { cryptoEngine } from '../engine.ts';
 import { isMediaType } from '../jws/header.ts';
 import { importPublicKey } from '../keys/import.ts';
 import type { PublicJwk } from '../keys/jwk.ts';
 import { isIdentifier } from '../limits.ts';
+import { computedHere, sealCompact } from './compact.ts';
 import type { JweProtectedHeader } from './header.ts';
 
 export interface EncryptOptions {
@@ -83,5 +85,7 @@ async function seal(
   key: CryptoKey | Uint8Array,
 ): Promise<string> {
   const bytes = typeof plaintext === 'string' ? encodeUtf8(plaintext) : plaintext;
+  const own = cryptoEngine().jwe;
+  if (own !== undefined && computedHere(header.alg)) return sealCompact(own, bytes, header, key).compact;
   return new CompactEncrypt(bytes).setProtectedHeader({ ...header }).encrypt(key);
 }
