@@ -1,20 +1,39 @@
 /** Byte and text helpers shared by the envelope; WebCrypto and web standards only. */
 
 const base64urlAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const base64urlPattern = /^[A-Za-z0-9_-]*$/;
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** Each character's code in the alphabet's order. */
+const base64urlCodes = Uint8Array.from(base64urlAlphabet, (character) => character.charCodeAt(0));
+/** Each ASCII code's value in the alphabet, or -1: outside it. */
+const base64urlValues = (() => {
+  const values = new Int8Array(128).fill(-1);
+  for (let value = 0; value < 64; value++) values[base64urlCodes[value]!] = value;
+  return values;
+})();
+const asciiDecoder = new TextDecoder();
+
+/** Base64url without padding. The characters are written as ASCII bytes, then read as one string. */
 export function encodeBase64url(bytes: Uint8Array): string {
-  let text = '';
-  for (let index = 0; index < bytes.length; index += 3) {
-    const chunk = (bytes[index]! << 16) | ((bytes[index + 1] ?? 0) << 8) | (bytes[index + 2] ?? 0);
-    const characters = Math.min(4, Math.ceil(((bytes.length - index) * 8) / 6));
-    for (let position = 0; position < characters; position++) {
-      text += base64urlAlphabet[(chunk >> (18 - 6 * position)) & 63];
-    }
+  const whole = bytes.length - (bytes.length % 3);
+  const rest = bytes.length - whole;
+  const out = new Uint8Array((whole / 3) * 4 + (rest === 0 ? 0 : rest + 1));
+  let written = 0;
+  for (let index = 0; index < whole; index += 3) {
+    const chunk = (bytes[index]! << 16) | (bytes[index + 1]! << 8) | bytes[index + 2]!;
+    out[written++] = base64urlCodes[chunk >>> 18]!;
+    out[written++] = base64urlCodes[(chunk >>> 12) & 63]!;
+    out[written++] = base64urlCodes[(chunk >>> 6) & 63]!;
+    out[written++] = base64urlCodes[chunk & 63]!;
   }
-  return text;
+  if (rest > 0) {
+    const chunk = (bytes[whole]! << 16) | (rest === 2 ? bytes[whole + 1]! << 8 : 0);
+    out[written++] = base64urlCodes[chunk >>> 18]!;
+    out[written++] = base64urlCodes[(chunk >>> 12) & 63]!;
+    if (rest === 2) out[written++] = base64urlCodes[(chunk >>> 6) & 63]!;
+  }
+  return asciiDecoder.decode(out);
 }
 
 /**
@@ -24,13 +43,17 @@ export function encodeBase64url(bytes: Uint8Array): string {
  * token cannot be altered without altering its bytes.
  */
 export function decodeBase64url(text: string): Uint8Array | undefined {
-  if (!base64urlPattern.test(text) || text.length % 4 === 1) return undefined;
-  const bytes = new Uint8Array(Math.floor((text.length * 6) / 8));
+  const length = text.length;
+  if (length % 4 === 1) return undefined;
+  const bytes = new Uint8Array(Math.floor((length * 6) / 8));
   let accumulator = 0;
   let bits = 0;
   let written = 0;
-  for (const character of text) {
-    accumulator = ((accumulator << 6) | base64urlAlphabet.indexOf(character)) & 0xffffff;
+  for (let index = 0; index < length; index++) {
+    const code = text.charCodeAt(index);
+    const value = code < 128 ? base64urlValues[code]! : -1;
+    if (value < 0) return undefined;
+    accumulator = ((accumulator << 6) | value) & 0xffffff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
