@@ -201,6 +201,27 @@ describe('imsToJson and validateImsMessage', () => {
     expect(() => validateImsMessage(unsigned)).toThrow(expect.objectContaining({ code: 'MESSAGE_INVALID' }));
   });
 
+  it('a message imsFromJson built is valid as it is: returned itself, and frozen at every level, so it cannot change', () => {
+    const deepFrozen = (value: unknown): boolean =>
+      typeof value !== 'object' ||
+      value === null ||
+      (Object.isFrozen(value) && Object.values(value).every((member) => deepFrozen(member)));
+    fc.assert(
+      fc.property(imsMessageArbitrary, (built) => {
+        // A model built in code is checked (a new, frozen message); the parsed one is taken as it is.
+        const parsed = validateImsMessage(built);
+        expect(validateImsMessage(parsed)).toBe(parsed);
+        expect(deepFrozen(parsed)).toBe(true);
+        expect(imsToJson(parsed)).toEqual(imsToJson(built));
+      }),
+      { numRuns: 100 },
+    );
+    // A copy of a parsed message is a new object: checked again.
+    const message = imsFromJson(sampleImsJson());
+    const copied = { ...message, address: { ...message.address, fspSign: undefined } };
+    expect(() => validateImsMessage(copied)).toThrow(expect.objectContaining({ code: 'MESSAGE_INVALID' }));
+  });
+
   it('property: model → JSON → model is the identity, and the JSON survives JSON.stringify', () => {
     fc.assert(
       fc.property(imsMessageArbitrary, (message) => {

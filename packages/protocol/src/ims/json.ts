@@ -202,8 +202,18 @@ export function imsFromJson(value: unknown): ImsMessage {
     data: readData(root.data),
   });
   checkRolesAndSigningChain(message);
+  validatedMessages.add(message);
   return message;
 }
+
+/**
+ * The messages `imsFromJson` built: frozen at every level (parties, address,
+ * data, amount, sealed data, protections), so that what was checked once
+ * stays true, and `validateImsMessage` need not check it again. A payment's
+ * message is turned to JSON several times a step (its signed contents, its
+ * push, its row); each check was a whole parse.
+ */
+const validatedMessages = new WeakSet<ImsMessage>();
 
 function partyToJson(party: ImsPayer): ImsJson['address']['from'] {
   return {
@@ -241,6 +251,7 @@ function toJsonUnchecked(message: ImsMessage): ImsJson {
  * it frozen and normalised; the same checks as `imsFromJson`.
  */
 export function validateImsMessage(message: ImsMessage): ImsMessage {
+  if (validatedMessages.has(message)) return message;
   return imsFromJson(toJsonUnchecked(message));
 }
 
