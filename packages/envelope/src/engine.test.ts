@@ -2,10 +2,13 @@ import { isMpayError } from '@mpay/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type CryptoEngine,
+  chooseCryptoEngineBy,
   cryptoEngine,
+  instrumentNodeCalls,
   nodeCryptoEngine,
   nodeCryptoModule,
   selectCryptoEngine,
+  sha256,
   webCryptoEngine,
 } from './engine.ts';
 import { hexToBytes } from './test-support/wycheproof.ts';
@@ -120,5 +123,72 @@ describe('crypto engines', () => {
         expect(digest.buffer.byteLength).toBe(32);
       }
     }
+  });
+});
+
+describe('choosing the engine call by call, and the bench’s instrumented table', () => {
+  it('chooseCryptoEngineBy names the engine of each call until it is undone', () => {
+    let phone = true;
+    const undo = chooseCryptoEngineBy(() => (phone ? 'webcrypto' : 'node:crypto'));
+    try {
+      expect(cryptoEngine()).toBe(webCryptoEngine);
+      phone = false;
+      expect(cryptoEngine().name).toBe('node:crypto');
+    } finally {
+      undo();
+    }
+    phone = true;
+    expect(cryptoEngine().name).toBe('node:crypto');
+  });
+
+  it('instrumentNodeCalls sees every node:crypto operation until restored; the plain table is frozen', async () => {
+    const seen: string[] = [];
+    const restore = instrumentNodeCalls((plain) => {
+      expect(Object.isFrozen(plain)).toBe(true);
+      return {
+        ...plain,
+        sha256: (bytes) => {
+          seen.push('sha256');
+          return plain.sha256(bytes);
+        },
+      };
+    });
+    expect(restore).toBeDefined();
+    await sha256(data);
+    restore?.();
+    await sha256(data);
+    expect(seen).toEqual(['sha256']);
+  });
+});
+
+describe('the JWE key agreement refuses a key of another kind, as jose does', () => {
+  it('an ECDSA private key, or a public key, given as the decryption key: CRYPTO_DECRYPTION_FAILED', async () => {
+    const { generateEncryptionKeyPair } = await import('./keys/generate.ts');
+    const { encryptTo } = await import('./jwe/encrypt.ts');
+    const { decryptCompact } = await import('./jwe/decrypt.ts');
+    const { answerKeyOf } = await import('./jwe/answer-key.ts');
+    const pair = await generateEncryptionKeyPair();
+    const jwe = await encryptTo('text', pair.publicJwk);
+    const ecdsa = await ecdsaPair();
+    const ecdhPublic = (await (await import('./keys/import.ts')).importPublicKey(pair.publicJwk)).cryptoKey;
+    for (const engine of ['webcrypto', 'node:crypto'] as const) {
+      selectCryptoEngine(engine);
+      for (const cryptoKey of [ecdsa.privateKey, ecdhPublic]) {
+        const key = { cryptoKey, kid: pair.publicJwk.kid ?? 'k', alg: 'ECDH-ES' as const };
+        const decrypted = await rejection(() => decryptCompact(jwe, { ...key, kid: key.kid }));
+        const answered = await rejection(() => answerKeyOf(jwe, key));
+        // A public key is refused before any cryptography (CRYPTO_KEY_INVALID); an ECDSA key fails to decrypt.
+        for (const error of [decrypted, answered])
+          expect(
+            isMpayError(error, 'CRYPTO_DECRYPTION_FAILED') || isMpayError(error, 'CRYPTO_KEY_INVALID'),
+            `${engine} ${cryptoKey.type}`,
+          ).toBe(true);
+        if (cryptoKey.type === 'private') {
+          expect(isMpayError(decrypted, 'CRYPTO_DECRYPTION_FAILED'), engine).toBe(true);
+          expect(isMpayError(answered, 'CRYPTO_DECRYPTION_FAILED'), engine).toBe(true);
+        }
+      }
+    }
+    selectCryptoEngine('node:crypto');
   });
 });

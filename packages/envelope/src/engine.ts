@@ -166,9 +166,9 @@ function own(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-/** The table over `module`. */
+/** The table over `module`, frozen. */
 export function nodeCryptoCalls(module: NodeCryptoModule): NodeCryptoCalls {
-  return {
+  const calls: NodeCryptoCalls = {
     sign: (alg, data, key) =>
       own(module.sign(nodeHashes[alg], data, alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key)),
     verify: (alg, data, key, signature) =>
@@ -197,6 +197,7 @@ export function nodeCryptoCalls(module: NodeCryptoModule): NodeCryptoCalls {
     hkdfSha256: (ikm, info, length) =>
       new Uint8Array(module.hkdfSync('sha256', ikm, new Uint8Array(0), info, length)),
   };
+  return Object.freeze(calls);
 }
 
 /**
@@ -246,7 +247,12 @@ export function nodeCryptoEngine(
   };
   const requireEcdhKey = (key: CryptoKey, type: 'public' | 'private') => {
     const algorithm = key.algorithm as { name?: string; namedCurve?: string };
-    if (key.type !== type || algorithm.name !== 'ECDH' || algorithm.namedCurve !== 'P-256')
+    if (
+      key.type !== type ||
+      algorithm.name !== 'ECDH' ||
+      algorithm.namedCurve !== 'P-256' ||
+      (type === 'private' && !key.usages.includes('deriveBits'))
+    )
       throw new MpayError('CRYPTO_KEY_INVALID');
   };
   const jwe: JweOperations = Object.freeze({
@@ -302,20 +308,58 @@ export function nodeCryptoEngine(
 }
 
 const nodeModule = nodeCryptoModule();
-/** This process's table of node:crypto calls (undefined outside Node), which its node:crypto engine calls through. */
-export const nodeCalls: NodeCryptoCalls | undefined =
+/** This process's table of node:crypto calls (undefined outside Node), frozen. */
+const nodeCalls: NodeCryptoCalls | undefined =
   nodeModule === undefined ? undefined : nodeCryptoCalls(nodeModule);
-const nodeEngine = nodeModule === undefined ? undefined : nodeCryptoEngine(nodeModule, nodeCalls);
+const plainNodeEngine = nodeModule === undefined ? undefined : nodeCryptoEngine(nodeModule, nodeCalls);
+let nodeEngine = plainNodeEngine;
 let selected: CryptoEngine = nodeEngine ?? webCryptoEngine;
+/** Set while a process chooses its engine call by call (`chooseCryptoEngineBy`). */
+let chooser: (() => CryptoEngineName) | undefined;
 
 /** SHA-256 through this process's engine. */
 export function sha256(data: Uint8Array): Promise<Uint8Array> {
-  return selected.sha256(data);
+  return cryptoEngine().sha256(data);
 }
 
-/** The engine this process uses. */
+/** The engine of this call: the process's, or the one its chooser names. */
 export function cryptoEngine(): CryptoEngine {
-  return selected;
+  if (chooser === undefined) return selected;
+  return chooser() === 'webcrypto' ? webCryptoEngine : (nodeEngine ?? webCryptoEngine);
+}
+
+/**
+ * Chooses the engine call by call, until the returned function is called:
+ * `mpay simulate` runs a phone in the servers' process, and the phone's calls
+ * (its async scope) compute with WebCrypto as a browser does, the servers'
+ * with node:crypto.
+ */
+export function chooseCryptoEngineBy(choose: () => CryptoEngineName): () => void {
+  chooser = choose;
+  return () => {
+    if (chooser === choose) chooser = undefined;
+  };
+}
+
+/**
+ * For `mpay bench e2e` (`@mpay/envelope/instrumentation`, not the package's
+ * API): makes the process's node:crypto engine call the table `wrap` returns
+ * over the plain one (to count and time each operation), until the returned
+ * function puts the plain engine back. Undefined outside Node.
+ */
+export function instrumentNodeCalls(
+  wrap: (plain: NodeCryptoCalls) => NodeCryptoCalls,
+): (() => void) | undefined {
+  if (nodeModule === undefined || nodeCalls === undefined || plainNodeEngine === undefined) return undefined;
+  const instrumented = nodeCryptoEngine(nodeModule, Object.freeze(wrap(nodeCalls)));
+  const swap = (from: CryptoEngine, to: CryptoEngine) => {
+    if (selected === from) selected = to;
+    nodeEngine = to;
+  };
+  swap(plainNodeEngine, instrumented);
+  return () => {
+    if (nodeEngine === instrumented) swap(instrumented, plainNodeEngine);
+  };
 }
 
 /**

@@ -40,10 +40,10 @@ export { decodeBase64url, encodeBase64url } from './encoding.ts';
 export {
   type CryptoEngine,
   type CryptoEngineName,
+  chooseCryptoEngineBy,
   cryptoEngine,
   type JweOperations,
   type NodeCryptoCalls,
-  nodeCalls,
   nodeCryptoCalls,
   nodeCryptoEngine,
   nodeCryptoModule,

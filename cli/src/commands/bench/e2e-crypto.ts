@@ -4,8 +4,9 @@
  *
  * `countCryptoCalls` wraps every method of this process's `crypto.subtle`
  * (which jose and @mpay/envelope's WebCrypto engine call) and every
- * operation of @mpay/envelope's node:crypto engine (its table `nodeCalls`:
- * sign, verify, SHA-256, ECDH, AES-GCM, HKDF), and counts each call by its kind: the
+ * operation of @mpay/envelope's node:crypto engine (its table of calls,
+ * wrapped through `instrumentNodeCalls`: sign, verify, SHA-256, ECDH,
+ * AES-GCM, HKDF), and counts each call by its kind: the
  * engine, the method and the algorithm with what fixes its cost (curve, hash,
  * iterations, key length, and the data's length to the next power of two). It
  * keeps a copy of the first call of each kind (arguments and key objects).
@@ -13,7 +14,7 @@
  * that made it, and weighs its median time by how often a payment made it:
  * the time the crypto of one payment takes on one core when nothing else runs.
  */
-import { type NodeCryptoCalls, nodeCalls } from '@mpay/envelope';
+import { instrumentNodeCalls, type NodeCryptoCalls } from '@mpay/envelope/instrumentation';
 
 type SubtleMethod =
   | 'decrypt'
@@ -69,7 +70,13 @@ const nodeDataArgument: Partial<Record<NodeMethod, number>> = {
 
 type Sample =
   | { readonly engine: 'subtle'; readonly method: SubtleMethod; readonly args: readonly unknown[] }
-  | { readonly engine: 'node'; readonly method: NodeMethod; readonly args: readonly unknown[] };
+  | {
+      readonly engine: 'node';
+      readonly method: NodeMethod;
+      readonly args: readonly unknown[];
+      /** The operation itself, uncounted (the plain table's). */
+      readonly plain: (...args: unknown[]) => unknown;
+    };
 
 export interface CryptoCounter {
   /** Calls by kind since the last reset. */
@@ -169,7 +176,6 @@ export function countCryptoCalls(): CryptoCounter {
     SubtleMethod,
     (...args: unknown[]) => Promise<unknown>
   >;
-  const node = nodeCalls as unknown as Record<NodeMethod, (...args: unknown[]) => unknown> | undefined;
   const restorers: (() => void)[] = [];
   let counts = new Map<string, number>();
   const samples = new Map<string, Sample>();
@@ -199,19 +205,25 @@ export function countCryptoCalls(): CryptoCounter {
       return original.apply(globalThis.crypto.subtle, args);
     };
   }
-  if (node !== undefined) {
+  const restoreNode = instrumentNodeCalls((plainTable) => {
+    const plain = plainTable as unknown as Record<NodeMethod, (...args: unknown[]) => unknown>;
+    const counted: Partial<Record<NodeMethod, (...args: unknown[]) => unknown>> = {};
     for (const method of nodeMethods) {
-      const original = node[method];
-      restorers.push(() => {
-        node[method] = original;
-      });
-      node[method] = function counted(...args: unknown[]): unknown {
+      const original = plain[method].bind(plain);
+      counted[method] = (...args: unknown[]): unknown => {
         if (counter.active)
-          record(kindOfNode(method, args), () => ({ engine: 'node', method, args: args.map(copyArgument) }));
-        return original.apply(node, args);
+          record(kindOfNode(method, args), () => ({
+            engine: 'node',
+            method,
+            args: args.map(copyArgument),
+            plain: original,
+          }));
+        return original(...args);
       };
     }
-  }
+    return counted as unknown as NodeCryptoCalls;
+  });
+  if (restoreNode !== undefined) restorers.push(restoreNode);
   return counter;
 }
 
@@ -225,8 +237,7 @@ function replay(sample: Sample): Promise<unknown> {
     >;
     return subtle[sample.method]!.apply(globalThis.crypto.subtle, args);
   }
-  const node = nodeCalls as unknown as Record<NodeMethod, (...args: unknown[]) => unknown>;
-  return Promise.resolve(node[sample.method]!.apply(node, args));
+  return Promise.resolve(sample.plain(...args));
 }
 
 export interface MixTiming {

@@ -12,13 +12,16 @@
  *   JSON, OPAQUE's WebAssembly with its Argon2id), summed. getrusage is
  *   process-wide: work of other threads in those instants (libuv's pool
  *   running a server's WebCrypto job) is counted too, an over-estimate;
- * - its WebCrypto calls by kind, whose work runs off the JavaScript thread:
+ * - its WebCrypto calls by kind, whose work runs off the JavaScript thread
+ *   (the device's calls compute with WebCrypto, as a browser's, while the
+ *   servers' compute with node:crypto: chooseCryptoEngineBy):
  *   each kind is timed alone afterwards (median of repeated calls) and
  *   weighed by how often the device made it.
  *
  * Device CPU per payment = JS-thread CPU + Σ WebCrypto calls × their median.
  */
 import { AsyncLocalStorage, createHook } from 'node:async_hooks';
+import { chooseCryptoEngineBy } from '@mpay/envelope';
 import { tlsClientScope } from '@mpay/pki';
 import { copyArgument, medianMicroseconds } from '../bench/e2e-crypto.ts';
 
@@ -85,12 +88,17 @@ export class DeviceMeter {
   readonly #originalFetch = globalThis.fetch;
   readonly #originalSubtle = new Map<SubtleMethodName, SubtleFunction>();
   readonly #hook;
+  readonly #restoreEngine: () => void;
   #depth = 0;
   #enteredAt: NodeJS.CpuUsage | undefined;
   readonly unshapedSamples: string[] = [];
 
   constructor(shapedOrigins: readonly string[]) {
     this.#shapedOrigins = new Set(shapedOrigins);
+    // The phone computes its crypto in a browser (WebCrypto), the servers beside it with node:crypto.
+    this.#restoreEngine = chooseCryptoEngineBy(() =>
+      deviceScope.getStore() === true ? 'webcrypto' : 'node:crypto',
+    );
     const original = this.#originalFetch;
     globalThis.fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
       if (deviceScope.getStore() === true) {
@@ -159,9 +167,10 @@ export class DeviceMeter {
     return medians;
   }
 
-  /** Puts fetch and crypto.subtle back and stops the hook. */
+  /** Puts fetch, crypto.subtle and the crypto engine back and stops the hook. */
   restore(): void {
     this.#hook.disable();
+    this.#restoreEngine();
     globalThis.fetch = this.#originalFetch;
     const subtle = globalThis.crypto.subtle as unknown as Record<SubtleMethodName, SubtleFunction>;
     for (const [method, original] of this.#originalSubtle) subtle[method] = original;

@@ -148,7 +148,8 @@ export function openCompact(
     const plaintext = jwe.aes256GcmOpen(ciphertext, contentKey, iv, tag, encodeUtf8(protectedHeader));
     return z === undefined ? { plaintext } : { plaintext, z };
   } catch (cause) {
-    if (cause instanceof MpayError) throw cause;
+    // Whatever failed (a key of another kind included) says only that decryption failed, as jose's path does.
+    if (cause instanceof MpayError && cause.code === 'CRYPTO_DECRYPTION_FAILED') throw cause;
     return fail(cause);
   }
 }

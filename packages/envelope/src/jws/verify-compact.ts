@@ -55,7 +55,7 @@ export async function verifyCompactSignature(
   } catch (cause) {
     throw new MpayError('CRYPTO_VERIFICATION_FAILED', undefined, { cause });
   }
-  if (!valid) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
+  if (valid !== true) throw new MpayError('CRYPTO_VERIFICATION_FAILED');
   const payloadBytes = segments.payload;
   return Object.freeze({ header, payloadBytes });
 }
