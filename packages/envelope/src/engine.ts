@@ -205,26 +205,12 @@ export function nodeCryptoCalls(module: NodeCryptoModule): NodeCryptoCalls {
  * the same operations as WebCrypto's, synchronous. jose keeps computing JWE
  * under the WebCrypto engine, and ECDH-ES+A256KW under both.
  */
-export interface JweOperations {
+export interface JweOperations
+  extends Pick<NodeCryptoCalls, 'aes256GcmSeal' | 'aes256GcmOpen' | 'sha256' | 'hkdfSha256'> {
   /** A fresh ephemeral P-256 key's public members, and Z with `recipient` (a public ECDH CryptoKey). */
   ephemeralAgreement(recipient: CryptoKey): { readonly epk: P256PublicMembers; readonly z: Uint8Array };
   /** Z of `privateKey` (a private ECDH CryptoKey) and a sender's ephemeral key; throws for a point off the curve. */
   agreement(privateKey: CryptoKey, epk: P256PublicMembers): Uint8Array;
-  aes256GcmSeal(
-    plaintext: Uint8Array,
-    key: Uint8Array,
-    iv: Uint8Array,
-    aad: Uint8Array,
-  ): { readonly ciphertext: Uint8Array; readonly tag: Uint8Array };
-  aes256GcmOpen(
-    ciphertext: Uint8Array,
-    key: Uint8Array,
-    iv: Uint8Array,
-    tag: Uint8Array,
-    aad: Uint8Array,
-  ): Uint8Array;
-  sha256(data: Uint8Array): Uint8Array;
-  hkdfSha256(ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 }
 
 /**
