@@ -2,24 +2,26 @@ import { MpayError } from '@mpay/protocol';
 import type { SigningAlgorithm } from './algorithms.ts';
 
 /**
- * The primitives under every JWS and message digest of the envelope: ECDSA
- * P-256 / Ed25519 signatures over bytes, and SHA-256.
+ * The primitives under every JWS, message digest and (on Node) JWE of the
+ * envelope: ECDSA P-256 / Ed25519 signatures over bytes, SHA-256, and ECDH
+ * P-256, AES-256-GCM and HKDF for JWE's ECDH-ES and `dir`.
  *
  * Two engines compute them:
  * - `webcrypto`: `crypto.subtle`, in browsers and wherever nothing else is
  *   chosen. Each call is a job on Node's thread pool, resolved through a
- *   promise.
+ *   promise. JWE stays jose's under this engine.
  * - `node:crypto`: Node's synchronous OpenSSL calls on the same CryptoKeys
- *   (through `KeyObject.from`). Measured on this project's machine (Node 20,
- *   one call at a time, `node` CPU per call): ECDSA P-256 verify 74 µs
- *   against 139 µs, sign 32 µs against 86 µs, SHA-256 of 800 B 4 µs against
- *   48 µs. The results are the same bytes and the same verdicts (the
- *   Wycheproof vectors run through both).
+ *   (through `KeyObject.from`): no job, no promise per call, 1.5–50× less CPU
+ *   per operation (docs/benchmarks.md, "The servers' cryptography on
+ *   node:crypto", from `mpay bench e2e`'s own replay of each kind). The
+ *   results are the same bytes and the same verdicts: the tests cross tokens
+ *   with jose both ways, and the Wycheproof vectors run through both engines.
  *
  * Node picks `node:crypto` by itself (`process.getBuiltinModule`, Node ≥
  * 20.16); a browser has no such module and keeps `webcrypto`. A process may
  * choose with `selectCryptoEngine` (the bench's driver keeps the phone's
- * WebCrypto, so that the device's cost is what a browser pays).
+ * WebCrypto, so that the device's cost is what a browser pays), or call by
+ * call with `chooseCryptoEngineBy` (`mpay simulate`'s phone beside the servers).
  *
  * Both engines check the key against the algorithm first: its type, its
  * algorithm and curve, and its usages, as jose did before these signatures
