@@ -11,7 +11,7 @@ import type { SigningAlgorithm } from './algorithms.ts';
  *   chosen. Each call is a job on Node's thread pool, resolved through a
  *   promise. JWE stays jose's under this engine.
  * - `node:crypto`: Node's synchronous OpenSSL calls on the same CryptoKeys
- *   (through `KeyObject.from`): no job, no promise per call, 1.5–50× less CPU
+ *   (through `KeyObject.from`): no job, no promise per call, 1.5–27× less CPU
  *   per operation (docs/benchmarks.md, "The servers' cryptography on
  *   node:crypto", from `mpay bench e2e`'s own replay of each kind). The
  *   results are the same bytes and the same verdicts: the tests cross tokens
