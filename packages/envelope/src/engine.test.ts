@@ -5,6 +5,7 @@ import {
   chooseCryptoEngineBy,
   cryptoEngine,
   instrumentNodeCalls,
+  nodeCryptoCalls,
   nodeCryptoEngine,
   nodeCryptoModule,
   selectCryptoEngine,
@@ -104,6 +105,20 @@ describe('crypto engines', () => {
       }
       expect(await engine.verify('ES256', pair.publicKey, new Uint8Array(64), data)).toBe(false);
     }
+  });
+
+  it('the node:crypto engine’s own checks stand even under a table that would accept any signature', async () => {
+    // The engine's checks come before node:crypto: with a verify that always says yes, only they can refuse.
+    const yes = nodeCryptoEngine(nodeModule, { ...nodeCryptoCalls(nodeModule), verify: () => true });
+    const pair = await ecdsaPair();
+    const ed25519 = await ed25519Pair();
+    const signature = await nodeEngine.sign('ES256', pair.privateKey, data);
+    expect(await yes.verify('ES256', pair.publicKey, signature, data)).toBe(true);
+    for (const wrong of [signature.subarray(0, 63), new Uint8Array([...signature, 0]), new Uint8Array(0)])
+      expect(await yes.verify('ES256', pair.publicKey, wrong, data)).toBe(false);
+    expect(await yes.verify('ES256', pair.privateKey, signature, data)).toBe(false);
+    expect(await yes.verify('ES256', ed25519.publicKey, signature, data)).toBe(false);
+    expect(await yes.verify('EdDSA', pair.publicKey, signature, data)).toBe(false);
   });
 
   it('SHA-256: the FIPS 180-2 vectors, through both engines, into buffers of their own', async () => {
