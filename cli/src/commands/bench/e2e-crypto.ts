@@ -123,7 +123,11 @@ const dataArgument: Partial<Record<SubtleMethod, number>> = {
 function sizeOf(method: SubtleMethod, args: readonly unknown[]): string {
   const index = dataArgument[method];
   if (index === undefined) return '';
-  const data = args[index];
+  return sizeBucket(args[index]);
+}
+
+/** A buffer's length to the next power of two, at least 64: ' ≤1024 B'. */
+function sizeBucket(data: unknown): string {
   const length = data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data.byteLength : 0;
   return ` ≤${2 ** Math.max(6, Math.ceil(Math.log2(Math.max(1, length))))} B`;
 }
@@ -154,11 +158,7 @@ function kindOfAlgorithm(method: SubtleMethod, args: readonly unknown[]): string
 /** The kind of a node:crypto call: the operation, its JWS algorithm (sign, verify), its data's size. */
 function kindOfNode(method: NodeMethod, args: readonly unknown[]): string {
   const index = nodeDataArgument[method];
-  const data = index === undefined ? undefined : args[index];
-  const size =
-    index === undefined
-      ? ''
-      : ` ≤${2 ** Math.max(6, Math.ceil(Math.log2(Math.max(1, ArrayBuffer.isView(data) ? data.byteLength : 0))))} B`;
+  const size = index === undefined ? '' : sizeBucket(args[index]);
   const algorithm = method === 'sign' || method === 'verify' ? ` ${String(args[0])}` : '';
   return `node:crypto ${method}${algorithm}${size}`;
 }

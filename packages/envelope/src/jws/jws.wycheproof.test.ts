@@ -1,7 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isSigningAlgorithm } from '../algorithms.ts';
-import { type CryptoEngineName, selectCryptoEngine } from '../engine.ts';
 import type { PublicJwk } from '../keys/jwk.ts';
+import { describeEachEngine } from '../test-support/engines.ts';
 import { loadWycheproof, outcomeOf, Tally, type WycheproofGroup } from '../test-support/wycheproof.ts';
 import type { VerificationKeyResolver } from './verify-compact.ts';
 import { verifyCompactSignature } from './verify-compact.ts';
@@ -22,36 +22,28 @@ function withinPolicy(key: Jwk): boolean {
   return isSigningAlgorithm(key.alg) && key.use === 'sig' && key.key_ops === undefined;
 }
 
-const engines: readonly CryptoEngineName[] = ['webcrypto', 'node:crypto'];
-
-describe.each(engines)(
-  'Wycheproof json_web_signature_test.json through verifyCompactSignature, engine %s',
-  (engine) => {
-    afterAll(() => selectCryptoEngine('node:crypto'));
-
-    it('accepts the valid tokens our policy allows and rejects everything else', async () => {
-      selectCryptoEngine(engine);
-      const file = loadWycheproof('json_web_signature_test.json');
-      const tally = new Tally();
-      let validRefusedByPolicy = 0;
-      for (const group of file.testGroups) {
-        const key = registryKey(group);
-        const allowed = withinPolicy(key);
-        for (const test of group.tests) {
-          const outcome = await outcomeOf(() =>
-            verifyCompactSignature(test.jws, resolverFor(key), { typ: undefined }),
-          );
-          if (test.result === 'valid' && !allowed) validRefusedByPolicy++;
-          tally.record(test, outcome, allowed ? 'accepted' : 'rejected');
-        }
+describeEachEngine('Wycheproof json_web_signature_test.json through verifyCompactSignature', () => {
+  it('accepts the valid tokens our policy allows and rejects everything else', async () => {
+    const file = loadWycheproof('json_web_signature_test.json');
+    const tally = new Tally();
+    let validRefusedByPolicy = 0;
+    for (const group of file.testGroups) {
+      const key = registryKey(group);
+      const allowed = withinPolicy(key);
+      for (const test of group.tests) {
+        const outcome = await outcomeOf(() =>
+          verifyCompactSignature(test.jws, resolverFor(key), { typ: undefined }),
+        );
+        if (test.result === 'valid' && !allowed) validRefusedByPolicy++;
+        tally.record(test, outcome, allowed ? 'accepted' : 'rejected');
       }
-      expect(tally.mismatches).toEqual([]);
-      expect(tally.counts).toEqual({ valid: 46, invalid: 355, acceptable: 0, acceptableAccepted: 0 });
-      // HS*, RS*, PS* and ES512 tokens that are valid JOSE but outside mpay's allow-list.
-      expect(validRefusedByPolicy).toBe(44);
-    });
-  },
-);
+    }
+    expect(tally.mismatches).toEqual([]);
+    expect(tally.counts).toEqual({ valid: 46, invalid: 355, acceptable: 0, acceptableAccepted: 0 });
+    // HS*, RS*, PS* and ES512 tokens that are valid JOSE but outside mpay's allow-list.
+    expect(validRefusedByPolicy).toBe(44);
+  });
+});
 
 describe('Wycheproof json_web_key_test.json through keyResolverFromJwkSet', () => {
   it('refuses every key set or token: all valid cases are HMAC or RSA, outside the allow-list', async () => {
