@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Database } from './database.ts';
+import { type Database, together } from './database.ts';
 import { migrate } from './migrate.ts';
 import { statementCounts, statementTexts, traceStatementTexts } from './statement-meter.ts';
 import { openTestDatabase } from './testing.ts';
@@ -53,18 +53,94 @@ describe('storage (both backends, selected by DATABASE_URL)', () => {
     ]);
   });
 
+  it('runs statements a transaction starts together in the order started, each with its own answer', async () => {
+    database = await openTestDatabase('storage');
+    await database.query('CREATE TABLE t (id bigint PRIMARY KEY, v text NOT NULL)');
+    const [inserted, counted, missing] = await database.transaction((sql) =>
+      Promise.all([
+        sql.query<{ id: string }>('INSERT INTO t VALUES (1, $1), (2, $2) RETURNING id::text AS id', [
+          'a',
+          'b',
+        ]),
+        sql.query<{ n: number }>('SELECT count(*)::int AS n FROM t'),
+        sql.query('SELECT v FROM t WHERE id = $1', [3]),
+      ]),
+    );
+    expect(inserted.rows).toEqual([{ id: '1' }, { id: '2' }]);
+    expect(counted.rows).toEqual([{ n: 2 }]);
+    expect(missing.rows).toEqual([]);
+    await expect(
+      database.transaction((sql) =>
+        Promise.all([
+          sql.query('INSERT INTO t VALUES (3, $1)', ['c']),
+          sql.query('INSERT INTO t VALUES (1, $1)', ['d']),
+        ]),
+      ),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect((await database.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows).toEqual([
+      { n: 2 },
+    ]);
+  });
+
+  it('together: all steps settle, and the first to fail in the order given is thrown, not the first in time', async () => {
+    database = await openTestDatabase('storage');
+    await database.query('CREATE TABLE t (id bigint PRIMARY KEY)');
+    const events: string[] = [];
+    // The first step fails only once the second and third have settled: last in time, yet first in order.
+    let laterSettled: () => void = () => undefined;
+    const later = new Promise<void>((resolve) => {
+      laterSettled = resolve;
+    });
+    const outcome = await database
+      .transaction((sql) => {
+        const second = sql.query('SELECT 1').then(() => {
+          events.push('second failed');
+          throw new Error('the second step');
+        });
+        const third = sql.query('INSERT INTO t VALUES (2)').then(() => events.push('third done'));
+        void Promise.allSettled([second, third]).then(() => laterSettled());
+        return together([
+          sql.query('INSERT INTO t VALUES (1)').then(async () => {
+            await later;
+            events.push('first failed');
+            throw new Error('the first step');
+          }),
+          second,
+          third,
+        ]);
+      })
+      .catch((error: Error) => error.message);
+    expect(outcome).toBe('the first step');
+    expect(events).toEqual(['second failed', 'third done', 'first failed']);
+    expect((await database.query('SELECT count(*)::int AS n FROM t')).rows).toEqual([{ n: 0 }]);
+    expect(
+      await database.transaction((sql) =>
+        together([sql.query<{ a: number }>('SELECT 1 AS a'), Promise.resolve('b')]),
+      ),
+    ).toMatchObject([{ rows: [{ a: 1 }] }, 'b']);
+  });
+
   it('counts each schema’s statements and transactions (what the e2e bench divides by payments)', async () => {
     database = await openTestDatabase('storage');
     const schema = database.schema;
-    const before = statementCounts()[schema] ?? { statements: 0, transactions: 0 };
+    const before = statementCounts()[schema] ?? { statements: 0, transactions: 0, roundTrips: 0 };
     await database.query('CREATE TABLE t (id bigint PRIMARY KEY)');
     await database.transaction(async (sql) => {
       await sql.query('INSERT INTO t VALUES (1)');
       await sql.query('INSERT INTO t VALUES (2)');
     });
+    // Started together: one round trip on PostgreSQL, with the BEGIN now prepared on the connection.
+    await database.transaction((sql) =>
+      Promise.all([sql.query('INSERT INTO t VALUES (3)'), sql.query('INSERT INTO t VALUES (4)')]),
+    );
     await database.exec('SELECT 1; SELECT 2');
     const after = statementCounts()[schema];
-    expect(after).toEqual({ statements: before.statements + 4, transactions: before.transactions + 1 });
+    expect(after).toEqual({
+      statements: before.statements + 6,
+      transactions: before.transactions + 2,
+      // CREATE; BEGIN alone (the connection's first), two INSERTs, COMMIT; one pipeline, COMMIT; the script.
+      roundTrips: before.roundTrips + (database.backend === 'postgres' ? 8 : 0),
+    });
   });
 
   it('keeps each statement’s text with its count only while texts are traced (mpay bench e2e --statements)', async () => {

@@ -14,6 +14,29 @@ export interface Sql {
   exec(script: string): Promise<void>;
 }
 
+/**
+ * Steps of one transaction started together and taken as if one after the
+ * other: the statements each starts before its first await leave together
+ * (one pipeline, one round trip, on PostgreSQL; in turn on PGlite), in the
+ * order given, so each still sees the writes and waits for the locks of
+ * those before it. All of them settle before this does; the first to fail
+ * in the order given is thrown, whatever failed first in time, so a caller
+ * reports the error a sequence of awaits would have. A step whose check
+ * fails lets the later ones run (their writes roll back with the
+ * transaction, which that error ends).
+ */
+export async function together<T extends readonly unknown[]>(
+  steps: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(steps);
+  const values: unknown[] = [];
+  for (const outcome of settled) {
+    if (outcome.status === 'rejected') throw outcome.reason;
+    values.push(outcome.value);
+  }
+  return values as unknown as T;
+}
+
 export type Backend = 'pglite' | 'postgres';
 
 export interface Database extends Sql {

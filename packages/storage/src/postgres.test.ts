@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gate } from '../../../test/support/gate.ts';
-import type { Database } from './database.ts';
+import type { Database, Sql } from './database.ts';
 import { dropPostgresSchema, openPostgres } from './postgres.ts';
 
 const url = process.env.DATABASE_URL;
@@ -102,3 +103,193 @@ describe.skipIf(url === undefined || url === '')('PostgreSQL statements prepared
     expect((await database.query(other, [2])).rows).toEqual([{ id: 2, v: 'v2', w: null, x: null }]);
   });
 });
+
+/**
+ * A proxy between the pool and the server that counts the exchanges the
+ * client starts: each Sync (extended protocol) and each Query (simple
+ * protocol) is one round trip, whatever else travels with it.
+ */
+async function roundTripCounter(
+  target: URL,
+): Promise<{ url: string; roundTrips(): number; close(): Promise<void> }> {
+  let count = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    sockets.add(client).add(upstream);
+    let pending = Buffer.alloc(0);
+    let started = false;
+    client.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      // The startup message has no type byte; every message after it has one, then its length.
+      if (!started && pending.length >= 4) {
+        const length = pending.readUInt32BE(0);
+        if (pending.length < length) return;
+        pending = pending.subarray(length);
+        started = true;
+      }
+      while (started && pending.length >= 5) {
+        const length = pending.readUInt32BE(1);
+        if (pending.length < 1 + length) break;
+        const type = String.fromCharCode(pending[0]!);
+        if (type === 'S' || type === 'Q') count += 1;
+        pending = pending.subarray(1 + length);
+      }
+    });
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    roundTrips: () => count,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe.skipIf(url === undefined || url === '')(
+  'PostgreSQL transactions: BEGIN travels with the first statement',
+  () => {
+    const schema = `t_begin_${randomBytes(5).toString('hex')}`;
+    let proxy: Awaited<ReturnType<typeof roundTripCounter>>;
+    let database: Database;
+    beforeAll(async () => {
+      proxy = await roundTripCounter(new URL(url!));
+      // One connection, so its first transaction prepares BEGIN and the later ones carry it.
+      database = await openPostgres({ url: proxy.url, schema, poolSizeMax: 1 });
+      await database.exec('CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)');
+    });
+    afterAll(async () => {
+      await database?.close();
+      await proxy?.close();
+      await dropPostgresSchema(url!, schema);
+    });
+
+    const ids = async () =>
+      (await database.query<{ id: number }>('SELECT id FROM t ORDER BY id')).rows.map((row) => row.id);
+
+    it('opens with the first statement: a transaction of two statements is three round trips, its COMMIT included', async () => {
+      // The connection's first transaction sends BEGIN on its own, preparing it.
+      await database.transaction((sql) => sql.query('INSERT INTO t VALUES (0, $1)', ['first']));
+      const before = proxy.roundTrips();
+      await database.transaction(async (sql) => {
+        await sql.query('INSERT INTO t VALUES (1, $1)', ['a']);
+        await sql.query('UPDATE t SET v = $1 WHERE id = 1', ['b']);
+      });
+      expect(proxy.roundTrips() - before).toBe(3);
+      expect((await database.query<{ v: string }>('SELECT v FROM t WHERE id = 1')).rows).toEqual([
+        { v: 'b' },
+      ]);
+    });
+
+    it('the opening statement is inside the transaction: a later failure takes it back too', async () => {
+      await expect(
+        database.transaction(async (sql) => {
+          await sql.query('INSERT INTO t VALUES (2, $1)', ['kept?']);
+          await sql.query('INSERT INTO t VALUES (1, $1)', ['duplicate']);
+        }),
+      ).rejects.toMatchObject({ code: '23505' });
+      expect(await ids()).toEqual([0, 1]);
+    });
+
+    it('an opening statement that fails aborts only its transaction; the connection serves the next', async () => {
+      await expect(
+        database.transaction((sql) => sql.query('INSERT INTO t VALUES (1, $1)', ['duplicate'])),
+      ).rejects.toMatchObject({ code: '23505' });
+      await database.transaction((sql) => sql.query('INSERT INTO t VALUES (3, $1)', ['after']));
+      expect(await ids()).toEqual([0, 1, 3]);
+    });
+
+    it('statements started at once leave in one pipeline with the BEGIN, each with its own answer', async () => {
+      const before = proxy.roundTrips();
+      const [inserted, counted, read] = await database.transaction((sql) =>
+        Promise.all([
+          sql.query<{ id: number }>('INSERT INTO t VALUES (4, $1), (5, $2) RETURNING id', ['x', 'y']),
+          // Run after the insert, in the same transaction: it sees its rows.
+          sql.query<{ n: string }>('SELECT count(*) AS n FROM t WHERE id >= $1', [4]),
+          sql.query<{ v: string }>('SELECT v FROM t WHERE id = $1', [5]),
+        ]),
+      );
+      // One pipeline and the COMMIT.
+      expect(proxy.roundTrips() - before).toBe(2);
+      expect(inserted.rows).toEqual([{ id: 4 }, { id: 5 }]);
+      expect(inserted.rowCount).toBe(2);
+      expect(counted.rows).toEqual([{ n: '2' }]);
+      expect(read.rows).toEqual([{ v: 'y' }]);
+      const idle = proxy.roundTrips();
+      expect(await database.transaction(async () => 'nothing')).toBe('nothing');
+      expect(proxy.roundTrips()).toBe(idle);
+      expect(await ids()).toEqual([0, 1, 3, 4, 5]);
+    });
+
+    it('a statement that fails in a pipeline: the ones before it answered, the ones after never ran, nothing kept', async () => {
+      let outcomes: PromiseSettledResult<unknown>[] = [];
+      const committed = await database
+        .transaction(async (sql) => {
+          outcomes = await Promise.allSettled([
+            sql.query('INSERT INTO t VALUES (8, $1)', ['before']),
+            sql.query('INSERT INTO t VALUES (1, $1)', ['duplicate']),
+            sql.query('INSERT INTO t VALUES (9, $1)', ['after']),
+          ]);
+        })
+        .catch((error: unknown) => error);
+      // The work swallowed the errors; COMMIT of the aborted transaction is refused.
+      expect(committed).toMatchObject({ code: '25P02' });
+      const [before, failed, after] = outcomes;
+      expect(before).toMatchObject({ status: 'fulfilled', value: { rowCount: 1 } });
+      expect(failed).toMatchObject({ status: 'rejected', reason: { code: '23505' } });
+      expect(after).toMatchObject({ status: 'rejected', reason: { code: '23505' } });
+      expect(String((after as PromiseRejectedResult).reason.message)).toMatch(/^not run: /);
+      expect(await ids()).toEqual([0, 1, 3, 4, 5]);
+    });
+
+    it('a text new on the connection twice in one pipeline is parsed once; bytes cross as bytes', async () => {
+      await database.exec('CREATE TABLE b (id int PRIMARY KEY, data bytea NOT NULL)');
+      const text = 'INSERT INTO b VALUES ($1, $2) RETURNING length(data) AS n';
+      const answers = await database.transaction((sql) =>
+        Promise.all([
+          sql.query<{ n: number }>(text, [1, new Uint8Array([0, 255, 7])]),
+          sql.query<{ n: number }>(text, [2, Buffer.from('abcd')]),
+        ]),
+      );
+      expect(answers.map((answer) => answer.rows)).toEqual([[{ n: 3 }], [{ n: 4 }]]);
+      const stored = await database.query<{ data: Buffer }>('SELECT data FROM b WHERE id = 1');
+      expect([...stored.rows[0]!.data]).toEqual([0, 255, 7]);
+    });
+
+    it('a statement the work started and did not await runs in the transaction; none runs after it ends', async () => {
+      let kept: Sql | undefined;
+      await database.transaction(async (sql) => {
+        kept = sql;
+        void sql.query('INSERT INTO t VALUES (10, $1)', ['not awaited']);
+      });
+      expect(await ids()).toEqual([0, 1, 3, 4, 5, 10]);
+      await expect(kept!.query('INSERT INTO t VALUES (11, $1)', ['late'])).rejects.toThrow(
+        'Transaction is closed',
+      );
+      expect(await ids()).toEqual([0, 1, 3, 4, 5, 10]);
+    });
+
+    it('a script first in a transaction opens it on its own', async () => {
+      await expect(
+        database.transaction(async (sql) => {
+          await sql.exec('INSERT INTO t VALUES (6, 6::text); INSERT INTO t VALUES (7, 7::text)');
+          await sql.query('INSERT INTO t VALUES (0, $1)', ['duplicate']);
+        }),
+      ).rejects.toMatchObject({ code: '23505' });
+      expect(await ids()).toEqual([0, 1, 3, 4, 5, 10]);
+    });
+  },
+);

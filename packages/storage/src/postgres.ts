@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { prepareValue } from 'pg/lib/utils.js';
 import {
   assertSchemaName,
   type Database,
@@ -63,22 +64,287 @@ class StatementNames {
   }
 }
 
+/**
+ * The name BEGIN is prepared under on each connection (once, by the first
+ * transaction that connection carries), so that a later transaction's BEGIN
+ * can travel in the same write as its first statements (Pipeline).
+ */
+const beginStatementName = 'mpay_begin';
+
+/** Connections of the pool on which BEGIN is prepared (beginStatementName). */
+const beginPrepared = new WeakSet<pg.PoolClient>();
+
+/** The handlers node-postgres's Client calls on the query it sent, which its types leave out. */
+interface DrivenQuery {
+  handleRowDescription(message: unknown): void;
+  handleDataRow(message: unknown): void;
+  handleCommandComplete(message: unknown, connection: pg.Connection): void;
+  handleError(error: Error, connection?: pg.Connection): void;
+  handleReadyForQuery(connection: pg.Connection): void;
+}
+
+/** node-postgres's record, per connection, of the statement names parsed on it (what its own Query reads). */
+interface ParsedOnConnection {
+  readonly parsedStatements: Record<string, string | undefined>;
+}
+
+/** One statement of a pipeline, as node-postgres's Query takes it. */
+interface PipelinedStatement {
+  readonly config: { readonly name?: string; readonly text: string; readonly values: unknown[] };
+  readonly callback: (error: Error | undefined, result: pg.ResultBuilder) => void;
+}
+
+/**
+ * Statements of one transaction sent in one write and answered at once: for
+ * each, its Parse (when its name is new on the connection), Bind, Describe
+ * and Execute, then one Sync; with `opens`, the prepared BEGIN first, as the
+ * PostgreSQL JDBC driver sends it. The server runs them in order, so a
+ * statement still sees what the ones before it wrote and waits for the locks
+ * they took; only the client's wait is shared. An error skips everything
+ * after it up to the Sync: the failed statement gets the error, the ones
+ * after it `notRunInPipeline`, and the transaction is aborted as it would
+ * have been one statement at a time. Inside a transaction only (outside, one
+ * Sync would make the statements one implicit transaction). Each statement's
+ * rows are node-postgres's own Query's; BEGIN's answer is set aside.
+ */
+class Pipeline implements pg.Submittable {
+  readonly #statements: readonly PipelinedStatement[];
+  readonly #queries: (pg.Query & DrivenQuery)[];
+  #beginPending: boolean;
+  /** Statements answered in full (their CommandComplete arrived). */
+  #answered = 0;
+
+  constructor(statements: readonly PipelinedStatement[], opens: boolean) {
+    this.#statements = statements;
+    this.#beginPending = opens;
+    // Rows are parsed with node-postgres's type parsers, as its Client gives its own queries.
+    this.#queries = statements.map(
+      ({ config, callback }) =>
+        new pg.Query({ ...config, values: [...config.values], types: pg.types }, callback) as pg.Query &
+          DrivenQuery,
+    );
+  }
+
+  /** The statement whose answers come next: node-postgres records a ParseComplete under this name. */
+  get name(): string | undefined {
+    return this.#statements[this.#answered]?.config.name;
+  }
+
+  get text(): string | undefined {
+    return this.#statements[this.#answered]?.config.text;
+  }
+
+  submit(connection: pg.Connection): Error | undefined {
+    let values: (string | Buffer | null)[][];
+    try {
+      // Converted before anything is written: a value that cannot be sent fails the pipeline whole.
+      values = this.#statements.map(({ config }) => config.values.map(driverValue));
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    const parsed = (connection as unknown as ParsedOnConnection).parsedStatements;
+    const parsedHere = new Set<string>();
+    connection.stream.cork();
+    try {
+      if (this.#beginPending) {
+        connection.bind({ statement: beginStatementName, portal: '', values: [] }, false);
+        connection.execute({ portal: '' }, false);
+      }
+      this.#statements.forEach(({ config }, index) => {
+        const name = config.name ?? '';
+        if (name === '' || (parsed[name] === undefined && !parsedHere.has(name))) {
+          connection.parse({ name, text: config.text, types: [] }, false);
+          if (name !== '') parsedHere.add(name);
+        }
+        connection.bind({ statement: name, portal: '', values: values[index] ?? [] }, false);
+        connection.describe({ type: 'P', name: '' }, false);
+        connection.execute({ portal: '' }, false);
+      });
+      connection.sync();
+    } finally {
+      connection.stream.uncork();
+    }
+    return undefined;
+  }
+
+  handleRowDescription(message: unknown): void {
+    this.#current().handleRowDescription(message);
+  }
+
+  handleDataRow(message: unknown): void {
+    this.#current().handleDataRow(message);
+  }
+
+  handleCommandComplete(message: unknown, connection: pg.Connection): void {
+    if (this.#beginPending) {
+      this.#beginPending = false;
+      return;
+    }
+    this.#current().handleCommandComplete(message, connection);
+    this.#answered += 1;
+  }
+
+  /** Not sent by mpay (no statement is empty); counted so that later answers stay with their statements. */
+  handleEmptyQuery(): void {
+    this.#answered += 1;
+  }
+
+  /** node-postgres lets go of the pipeline at an error (no ReadyForQuery reaches it): everything settles now. */
+  handleError(error: Error, connection: pg.Connection): void {
+    const failed = this.#beginPending ? -1 : this.#answered;
+    this.#queries.forEach((query, index) => {
+      if (index < failed) query.handleReadyForQuery(connection);
+      else if (index === failed) query.handleError(error, connection);
+      else query.handleError(notRunInPipeline(error), connection);
+    });
+  }
+
+  handleReadyForQuery(connection: pg.Connection): void {
+    for (const query of this.#queries) query.handleReadyForQuery(connection);
+  }
+
+  /** Before anything was sent (the BEGIN sent on its own failed): every statement gets the error. */
+  fail(error: Error): void {
+    for (const query of this.#queries) query.handleError(error);
+  }
+
+  /** No mpay statement copies; refused as node-postgres's own Query does. */
+  handleCopyInResponse(connection: pg.Connection & { sendCopyFail(message: string): void }): void {
+    connection.sendCopyFail('No source stream defined');
+  }
+
+  handleCopyData(): void {}
+
+  handlePortalSuspended(): void {}
+
+  #current(): pg.Query & DrivenQuery {
+    const query = this.#queries[this.#answered];
+    if (query === undefined) throw new Error('assertion failed: an answer for a statement of the pipeline');
+    return query;
+  }
+}
+
+/** A parameter as the wire takes it: node-postgres's own conversion, bytes as a Buffer (sent binary). */
+function driverValue(value: unknown): string | Buffer | null {
+  const converted = prepareValue(value);
+  return converted === null || typeof converted === 'string' || Buffer.isBuffer(converted)
+    ? converted
+    : Buffer.from(converted.buffer, converted.byteOffset, converted.byteLength);
+}
+
+/**
+ * What a statement sent after one that failed in its pipeline is rejected
+ * with: it never ran. It carries the failure's SQLSTATE (a work that looks
+ * at codes sees the cause) under a message of its own.
+ */
+function notRunInPipeline(cause: Error): Error {
+  const code = (cause as { code?: unknown }).code;
+  return Object.assign(
+    new Error(`not run: a statement before it in its pipeline failed (${cause.message})`),
+    {
+      code,
+      cause,
+    },
+  );
+}
+
+/**
+ * A transaction's statements as they are sent: those its work starts
+ * together (before awaiting any: Promise.all) leave in one Pipeline at the
+ * next microtask, the first of them carrying the BEGIN on a connection where
+ * it is prepared; on a connection new to the pool, BEGIN goes on its own
+ * first and is prepared for the next transactions.
+ */
+class TransactionLine {
+  readonly client: pg.PoolClient;
+  readonly #counter: StatementCounter;
+  /** Whether BEGIN has been sent. */
+  begun = false;
+  #closed = false;
+  #queued: PipelinedStatement[] = [];
+  /** Settles once a BEGIN sent on its own has been answered. */
+  #opened: Promise<void> = Promise.resolve();
+  /** Settles once the last pipeline is in node-postgres's queue, after everything sent before it. */
+  #enqueued: Promise<void> = Promise.resolve();
+
+  constructor(client: pg.PoolClient, counter: StatementCounter) {
+    this.client = client;
+    this.#counter = counter;
+  }
+
+  send(config: PipelinedStatement['config']): Promise<pg.QueryResult> {
+    if (this.#closed) return Promise.reject(new Error('Transaction is closed'));
+    return new Promise((resolve, reject) => {
+      if (this.#queued.length === 0) queueMicrotask(() => this.#flush());
+      this.#queued.push({ config, callback: (error, result) => (error ? reject(error) : resolve(result)) });
+    });
+  }
+
+  /** Opens the transaction for a script (the simple protocol carries no BEGIN with it). */
+  async openAlone(): Promise<void> {
+    if (!this.begun) {
+      this.begun = true;
+      this.#counter.roundTrips += 1;
+      this.#opened = this.client.query('BEGIN').then(() => undefined);
+    }
+    await this.#opened;
+  }
+
+  /**
+   * The work has ended: what it started and did not await is sent now, in
+   * the transaction, before its COMMIT or ROLLBACK; nothing after.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#flush();
+    await this.#enqueued;
+  }
+
+  #flush(): void {
+    if (this.#queued.length === 0) return;
+    const statements = this.#queued;
+    this.#queued = [];
+    let opens = false;
+    if (!this.begun) {
+      this.begun = true;
+      if (beginPrepared.has(this.client)) opens = true;
+      else {
+        this.#counter.roundTrips += 1;
+        this.#opened = this.client.query({ name: beginStatementName, text: 'BEGIN' }).then(() => {
+          beginPrepared.add(this.client);
+        });
+      }
+    }
+    this.#counter.roundTrips += 1;
+    const pipeline = new Pipeline(statements, opens);
+    // After a BEGIN sent on its own, and only if it was answered: never a statement outside the transaction.
+    this.#enqueued = this.#opened.then(
+      () => {
+        this.client.query(pipeline);
+      },
+      (error: unknown) => pipeline.fail(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+}
+
 function wrap(
   client: pg.Pool | pg.PoolClient,
   counter: StatementCounter,
   names: StatementNames,
-  inTransaction: boolean,
+  line: TransactionLine | undefined,
 ): Sql {
   const run = async <Row>(text: string, values: unknown[], mayRetry: boolean): Promise<QueryResult<Row>> => {
     const name = names.nameOf(text);
+    const config = name === undefined ? { text, values } : { name, text, values };
     try {
-      const result = await client.query(name === undefined ? { text, values } : { name, text, values });
+      if (line === undefined) counter.roundTrips += 1;
+      const result = await (line === undefined ? client.query(config) : line.send(config));
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     } catch (error) {
       if (name === undefined || !(error instanceof Error) || !planInvalid(error)) throw error;
       names.sendUnnamed(text);
       // Inside a transaction the error has aborted it: thrown as it is, the text unnamed from its next use.
-      if (inTransaction || !mayRetry) throw error;
+      if (line !== undefined || !mayRetry) throw error;
       return run<Row>(text, values, false);
     }
   };
@@ -89,6 +355,8 @@ function wrap(
     },
     async exec(script: string): Promise<void> {
       countStatement(counter, script);
+      await line?.openAlone();
+      counter.roundTrips += 1;
       await client.query(script);
     },
   };
@@ -122,7 +390,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   });
   const counter = statementCounterOf(options.schema);
   const names = new StatementNames();
-  const sql = wrap(pool, counter, names, false);
+  const sql = wrap(pool, counter, names, undefined);
   const listener = new PostgresListener(options.url, options.listenerReconnect);
   return {
     backend: 'postgres',
@@ -132,14 +400,22 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     transaction: async (work) => {
       const client = await pool.connect();
       counter.transactions += 1;
+      // BEGIN goes with the first statements (TransactionLine); a work that sent none has nothing to commit.
+      const line = new TransactionLine(client, counter);
       try {
-        await client.query('BEGIN');
-        const result = await work(wrap(client, counter, names, true));
+        const result = await work(wrap(client, counter, names, line));
+        await line.close();
+        if (!line.begun) return result;
+        counter.roundTrips += 1;
         const committed = await client.query('COMMIT');
         if (committed.command === 'ROLLBACK') throw rolledBackAtCommit();
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await line.close();
+        if (line.begun) {
+          counter.roundTrips += 1;
+          await client.query('ROLLBACK').catch(() => undefined);
+        }
         throw error;
       } finally {
         client.release();

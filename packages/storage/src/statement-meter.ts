@@ -9,11 +9,18 @@
 export interface StatementCount {
   readonly statements: number;
   readonly transactions: number;
+  /**
+   * Exchanges with a PostgreSQL server that each waited for its answer: a
+   * statement alone, a pipeline of a transaction's statements sent together,
+   * a BEGIN sent alone, a COMMIT or a ROLLBACK. 0 on PGlite (no server).
+   */
+  readonly roundTrips: number;
 }
 
 export interface StatementCounter {
   statements: number;
   transactions: number;
+  roundTrips: number;
   /** Statement text → times sent, while texts are traced (traceStatementTexts). */
   texts: Map<string, number> | undefined;
 }
@@ -29,7 +36,7 @@ const counters = new Map<string, StatementCounter>();
 export function statementCounterOf(schema: string): StatementCounter {
   let counter = counters.get(schema);
   if (counter === undefined) {
-    counter = { statements: 0, transactions: 0, texts: tracingTexts ? new Map() : undefined };
+    counter = { statements: 0, transactions: 0, roundTrips: 0, texts: tracingTexts ? new Map() : undefined };
     counters.set(schema, counter);
   }
   return counter;
@@ -40,7 +47,7 @@ export function statementCounts(): Record<string, StatementCount> {
   return Object.fromEntries(
     [...counters].map(([schema, counter]) => [
       schema,
-      { statements: counter.statements, transactions: counter.transactions },
+      { statements: counter.statements, transactions: counter.transactions, roundTrips: counter.roundTrips },
     ]),
   );
 }

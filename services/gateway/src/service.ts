@@ -29,7 +29,7 @@ import { createMacroServiceLimits, type MacroServiceLimits } from './macro/limit
 import { MpinServer } from './macro/mpin.ts';
 import { registerMacroRoutes, runMacroDueWork } from './macro/routes.ts';
 import { forgetStaleMacroState } from './macro/store.ts';
-import { deliverLeasedRows, type OutboxRow, runOutboxRound } from './outbox/deliver.ts';
+import { deliverLeasedRows, type LeasedRow, runOutboxRound } from './outbox/deliver.ts';
 
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
@@ -223,7 +223,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   let running: Promise<void> = Promise.resolve();
   let pending = false;
   // Rows leased at their commit, waiting for their turn after the round or delivery under way.
-  let leasedQueue: { readonly row: OutboxRow; readonly until: Date }[] = [];
+  let leasedQueue: LeasedRow[] = [];
   // Closing: no step leases its effects any more (they are due at once, for the next start or another instance).
   let closing = false;
   const housekeeping = housekeepingSchedule(gatewayHousekeepingIntervalMs, clock);
@@ -271,7 +271,8 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       deliver: (lease) => {
         if (lease.rows.length === 0) return;
         const queued = leasedQueue.length > 0;
-        for (const row of lease.rows) leasedQueue.push({ row, until: lease.until });
+        for (const row of lease.rows)
+          leasedQueue.push({ row, until: lease.until, written: lease.payments.get(row.payment_id) });
         if (queued) return;
         running = running
           .then(() => {

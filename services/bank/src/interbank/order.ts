@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type TransferRequest, validateTransfer } from '@mpay/ledger';
 import { canonicalize, isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
-import type { Database, Sql } from '@mpay/storage';
+import { type Database, type Sql, together } from '@mpay/storage';
 import type { EventLog } from '../key-depository/context.ts';
 import { countedRefusal, SecondFactorRefusal } from '../second-factor/check.ts';
 import { lockAccounts } from '../store/accounts.ts';
@@ -67,7 +67,8 @@ function requestHashOf(input: PaymentOrderInput): string {
  * what an FSP may order: only a customer account pays, and a local payee is a
  * customer or merchant, never one of the bank's own accounts. Answers the
  * committed order if a concurrent identical request placed it while this one
- * waited for the locks; otherwise checks the debit limits and debits.
+ * waited for the locks; otherwise checks the debit limits and debits, with
+ * `alongside` (the order's own row) started beside the transfer.
  */
 async function debit(
   context: OrderContext,
@@ -76,9 +77,22 @@ async function debit(
   payerId: string,
   local: boolean,
   now: Date,
+  alongside: () => Promise<void>,
 ): Promise<PaymentOrder | undefined> {
   if (request.kind !== 'posted' && request.kind !== 'pending') throw new Error('assertion failed: a debit');
-  const locked = await lockAccounts(sql, request.debitAccountId, request.creditAccountId);
+  // One round trip: the locks, then under them the order as another request may have placed it and the
+  // debit limits (whose refusal counts only for an order not placed yet); checked below in that order.
+  const [locked, placed, overLimit] = await together([
+    lockAccounts(sql, request.debitAccountId, request.creditAccountId),
+    selectOrder(sql, request.id),
+    context.checkDebitLimits(sql, request.debitAccountId, request.amount, now).then(
+      () => undefined,
+      (error: unknown) => {
+        if (isMpayError(error)) return error;
+        throw error;
+      },
+    ),
+  ]);
   const { debit: payer, credit: payee } = locked;
   // The binding named the account, and an account's owner never changes; checked again where it is locked.
   if (payer.kind !== 'customer' || payer.owner !== payerId) {
@@ -87,11 +101,11 @@ async function debit(
   if (local && payee.kind !== 'customer' && payee.kind !== 'merchant') {
     throw new MpayError('ACCOUNT_UNKNOWN', 'creditAccountId');
   }
-  const placed = await selectOrder(sql, request.id);
   if (placed !== undefined) return placed;
-  await context.checkDebitLimits(sql, request.debitAccountId, request.amount, now);
-  // The limit check only reads: the accounts are still as locked above.
-  await createTransferInTransaction(sql, request, now, locked);
+  if (overLimit !== undefined) throw overLimit;
+  // The limit check only reads: the accounts are still as locked above. The transfer's first statement and
+  // the order's row leave together; a refused transfer rolls the row back with the transaction.
+  await together([createTransferInTransaction(sql, request, now, locked), alongside()]);
   return undefined;
 }
 
@@ -192,14 +206,15 @@ async function placeInTransaction(
     },
     context.limits,
   );
-  const placed = await debit(context, sql, transfer, input.payerId, local, now);
-  if (placed !== undefined) return sameOrder(placed, hash);
   const order = {
     ...orderOf(input, { ...consent, creditAccountId: payeeAccountId }, orderedBy, hash, now),
     state: local ? ('completed' as const) : ('sending' as const),
     deadline: new Date(now.getTime() + (local ? 0 : context.interbank.deadlineSeconds * 1000)),
   };
-  await insertOrder(sql, order);
+  const placed = await debit(context, sql, transfer, input.payerId, local, now, () =>
+    insertOrder(sql, order),
+  );
+  if (placed !== undefined) return sameOrder(placed, hash);
   return order;
 }
 

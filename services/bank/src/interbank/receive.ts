@@ -1,6 +1,6 @@
 import { type LedgerLimits, validateTransfer } from '@mpay/ledger';
 import { isMpayError, MpayError, payAckOf } from '@mpay/protocol';
-import type { Database, Sql } from '@mpay/storage';
+import { type Database, type Sql, together } from '@mpay/storage';
 import { recordMerchantConfirmation } from '../macro/merchant-confirmation.ts';
 import { type LockedAccounts, lockAccounts } from '../store/accounts.ts';
 import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
@@ -101,19 +101,20 @@ async function beyondNetDebitCap(
 
 /**
  * Credits the payee from the debtor bank's settlement account, or says why
- * not. The account is the one this bank's records bind to the payee id (only
- * a customer's or merchant's: never the bank's own accounts); a payee with
- * none in the currency is refused with PAYEE_UNKNOWN.
+ * not. `creditAccountId` is the account this bank's records bind to the
+ * payee id (only a customer's or merchant's: never the bank's own accounts),
+ * as the caller read it in this transaction; a payee with none in the
+ * currency (undefined) is refused with PAYEE_UNKNOWN.
  */
 async function credit(
   context: ReceiveContext,
   sql: Sql,
   transfer: FundsTransfer,
+  creditAccountId: string | undefined,
   now: Date,
 ): Promise<Credit> {
   if (now.getTime() > Date.parse(transfer.deadline))
     return { outcome: 'refused', code: 'FUNDS_TRANSFER_EXPIRED' };
-  const creditAccountId = await resolvePayeeAccount(sql, transfer.payeeId, transfer.currency);
   if (creditAccountId === undefined) return { outcome: 'refused', code: 'PAYEE_UNKNOWN' };
   const peer = context.interbank.peer(transfer.debtorBank);
   const settlement = await ensureSettlementAccount(
@@ -158,9 +159,14 @@ async function decide(
   const hash = fundsTransferHash(transfer, macro);
   const now = context.clock();
   return context.database.transaction(async (sql) => {
-    const existing = await recordNonceAndFindDecision(sql, verified, hash, fundsTransferHash(transfer));
+    // One round trip: the nonce with any decision taken before, and the account this bank's records bind
+    // to the payee id (read for nothing when a decision exists).
+    const [existing, payeeAccount] = await together([
+      recordNonceAndFindDecision(sql, verified, hash, fundsTransferHash(transfer)),
+      resolvePayeeAccount(sql, transfer.payeeId, transfer.currency),
+    ]);
     if (existing !== undefined) return existing;
-    const { creditAccountId, ...decision } = await credit(context, sql, transfer, now);
+    const { creditAccountId, ...decision } = await credit(context, sql, transfer, payeeAccount, now);
     await sql.query(
       `INSERT INTO interbank_credits (id, debtor_bank, transfer_id, request_hash, outcome, refusal_code,
          payee_id, credit_account_id, amount, ledger, message, created_at)

@@ -1,6 +1,6 @@
 import { signPayload, verifyPayload } from '@mpay/envelope';
-import { startOutboxLeases } from '@mpay/storage';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startOutboxLeases, statementTexts, traceStatementTexts } from '@mpay/storage';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { enqueueLogEntry } from '../log/outbox.ts';
 import { findPayment, type OutboxLease, type OutboxRow } from '../payments/store.ts';
 import { applyEvent } from '../payments/transition.ts';
@@ -131,6 +131,43 @@ describe('the outbox', () => {
     gateway.advanceMs(limits.outboxLeaseMs - limits.webhookTimeoutMs);
     await deliverLeasedRows(leasing, [short]);
     expect(hook.requests).toHaveLength(2);
+  });
+
+  it('renders a leased push from the payment as its step wrote it, without reading it back; a claimed one reads it', async () => {
+    const leases: OutboxLease[] = [];
+    const leasing = {
+      ...gateway.context,
+      leasedDelivery: { accepts: () => true, deliver: (lease: OutboxLease) => void leases.push(lease) },
+    };
+    const id = await createPayment(gateway, { merchant: shop, customer: ann });
+    await applyEvent(leasing, id, { event: 'merchant_cancelled' });
+    const lease = leases[0] as OutboxLease;
+    const push = lease.rows.find((row) => row.kind === 'device_push');
+    if (push === undefined) throw new Error('assertion failed: the status push was leased');
+    const written = lease.payments.get(id);
+    expect(written).toEqual(await findPayment(gateway.database, id));
+    const pushed = vi.spyOn(gateway.context.hub, 'push');
+    const paymentReads = () =>
+      Object.values(statementTexts())
+        .flatMap((texts) => Object.entries(texts))
+        .filter(([text]) => text.startsWith('SELECT p.id, p.procedure'))
+        .reduce((sum, [, count]) => sum + count, 0);
+    traceStatementTexts(true);
+    try {
+      await deliverLeasedRows(leasing, [{ row: push, until: lease.until, written }]);
+      expect(paymentReads()).toBe(0);
+      expect(pushed).toHaveBeenLastCalledWith(
+        ann.id,
+        expect.objectContaining({ id, event: 'payment-status' }),
+      );
+      // The same row as a round would claim it, with no payment at hand: read.
+      await deliverLeasedRows(leasing, [{ row: push, until: lease.until }]);
+      expect(paymentReads()).toBe(1);
+      expect(pushed).toHaveBeenCalledTimes(2);
+    } finally {
+      traceStatementTexts(false);
+      pushed.mockRestore();
+    }
   });
 
   it('writes the effects due at once, for any round, while the line accepts no more (backed up, or closing)', async () => {

@@ -36,6 +36,7 @@ export function outboxLeaseOf(context: GatewayContext, now: Date): OutboxLease |
     until: new Date(now.getTime() + context.limits.outboxLeaseMs),
     owner: context.outboxLeaseOwner ?? null,
     rows: [],
+    payments: new Map(),
   };
 }
 
@@ -59,14 +60,18 @@ function leaseHolds(context: GatewayContext, until: Date): boolean {
  * while its lease holds: a row whose lease is (nearly) over may be another
  * worker's by now, and is left to the rounds.
  */
-export async function deliverLeasedRows(
-  context: GatewayContext,
-  rows: readonly { readonly row: OutboxRow; readonly until: Date }[],
-): Promise<void> {
-  for (const { row, until } of rows) {
+export async function deliverLeasedRows(context: GatewayContext, rows: readonly LeasedRow[]): Promise<void> {
+  for (const { row, until, written } of rows) {
     if (!leaseHolds(context, until)) continue;
-    await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row));
+    await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written));
   }
+}
+
+/** A row leased to this start, with its payment as the step that wrote it left it (OutboxLease.payments). */
+export interface LeasedRow {
+  readonly row: OutboxRow;
+  readonly until: Date;
+  readonly written?: Payment | undefined;
 }
 
 /**
@@ -155,9 +160,20 @@ async function deferAttempt(context: GatewayContext, row: OutboxRow, at: Date): 
   );
 }
 
-/** A payment's event for its customer's device (undefined: nothing to send now), encrypted to the binding's key. */
-async function renderPaymentEvent(context: GatewayContext, paymentId: string, event: PaymentDeviceEvent) {
-  const payment = await findPayment(context.database, paymentId);
+/**
+ * A payment's event for its customer's device (undefined: nothing to send
+ * now), encrypted to the binding's key. `written`: the payment as the step
+ * that wrote the push left it a moment ago, rendered without reading it back
+ * (a later step is possible, as it is after any read: the device's answer is
+ * checked against the payment as it then stands).
+ */
+async function renderPaymentEvent(
+  context: GatewayContext,
+  paymentId: string,
+  event: PaymentDeviceEvent,
+  written?: Payment,
+) {
+  const payment = written?.id === paymentId ? written : await findPayment(context.database, paymentId);
   const binding = await activeBindingOf(
     context.database,
     payment.customer.id,
@@ -186,8 +202,9 @@ async function pushToDevice(
   context: GatewayContext,
   paymentId: string,
   event: PaymentDeviceEvent,
+  written?: Payment,
 ): Promise<void> {
-  const rendered = await renderPaymentEvent(context, paymentId, event);
+  const rendered = await renderPaymentEvent(context, paymentId, event, written);
   if (rendered === undefined) return;
   const { payment, binding, data } = rendered;
   const custodian = custodianOf(context, binding);
@@ -237,7 +254,9 @@ async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { u
 /**
  * One row's delivery. For a bank order, returns the payment as its settlement
  * left it (undefined when the bank has not answered yet, and for other
- * kinds); `known`: the payment as the caller just committed it.
+ * kinds); `known`: the payment as the caller (or the step that leased the
+ * row) just committed it, which a bank order and a push use instead of
+ * reading it.
  */
 async function deliver(
   context: GatewayContext,
@@ -250,7 +269,7 @@ async function deliver(
     switch (row.kind) {
       case 'device_push':
         if (payload.event === 'refund-receipt') await pushRefundReceipt(context, String(payload.refundId));
-        else await pushToDevice(context, row.payment_id, payload.event as PaymentDeviceEvent);
+        else await pushToDevice(context, row.payment_id, payload.event as PaymentDeviceEvent, known);
         await markDelivered(context.database, row, now);
         return;
       case 'webhook':

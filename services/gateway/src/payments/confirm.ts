@@ -16,6 +16,7 @@ import {
   type PaymentState,
   parseDetachedConsent,
 } from '@mpay/protocol';
+import { together } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { custodianOf } from '../devices/custody-redirect.ts';
 import { deliverAfterCommit, type deliverPaymentEffects, outboxLeaseOf } from '../outbox/deliver.ts';
@@ -23,7 +24,7 @@ import { activeBindingOf, recordDeviceCertificate } from '../registry/bindings.t
 import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
 import { deviceReceiptContent } from './device-receipt.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
-import { recordNonce } from './nonces.ts';
+import { insertNonce } from './nonces.ts';
 import { findPayment, lockPayment, type Payment } from './store.ts';
 import { applyEvent, applyEventIn } from './transition.ts';
 import { jsonMember, openToFsp, verifyChainSignature } from './verify.ts';
@@ -304,9 +305,15 @@ export async function confirmPayment(
       if (idempotency !== undefined && (await claimIdempotencyKey(sql, idempotency, now)) === undefined) {
         await storeIdempotentAnswer(sql, idempotency, { statusCode: 200, body: { paymentId: payment.id } });
       }
-      // Read a moment ago (the confirmation's check): kept unless a step came in between.
-      const locked = await lockPayment(sql, payment);
+      // Read a moment ago (the confirmation's check): kept unless a step came in between. The device's
+      // nonce goes in the same round trip; a replay matters only for a payment still awaiting it (a
+      // confirmation sent again after its payment moved on is answered with the payment as it stands).
+      const [locked, fresh] = await together([
+        lockPayment(sql, payment),
+        insertNonce(sql, payment.customer.id, confirmation.nonce, confirmation.expiresAtSeconds),
+      ]);
       if (locked.state !== 'awaiting_customer_signature') return;
+      if (!fresh) throw new MpayError('MESSAGE_REPLAYED');
       const authorised = await applyEventIn(
         context,
         sql,
@@ -322,8 +329,6 @@ export async function confirmPayment(
             }),
             detail: 'customer signature verified; order queued for the customer bank',
           },
-          guard: (guardSql) =>
-            recordNonce(guardSql, payment.customer.id, confirmation.nonce, confirmation.expiresAtSeconds),
         },
         now,
       );

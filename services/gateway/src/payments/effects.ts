@@ -184,8 +184,10 @@ async function receiptPush(
 
 /**
  * Turns the effects of one step into what the transaction stores: signed
- * receipts and outcome statements (changes) and outbox rows. Runs inside the
- * step's transaction (`sql`), before it commits.
+ * receipts and outcome statements (changes), outbox rows, and `writes` of
+ * other tables (a log entry) that the caller starts beside the step's own
+ * statement (`persistStep`), in the same round trip. Runs inside the step's
+ * transaction (`sql`), before it commits.
  */
 export async function materialiseEffects(
   context: GatewayContext,
@@ -195,8 +197,9 @@ export async function materialiseEffects(
   effects: readonly PaymentEffect[],
   evidence: StepEvidence,
   now: Date,
-): Promise<{ changes: PaymentChanges; outbox: OutboxEntry[] }> {
+): Promise<{ changes: PaymentChanges; outbox: OutboxEntry[]; writes: (() => Promise<void>)[] }> {
   const outbox: OutboxEntry[] = [];
+  const writes: (() => Promise<void>)[] = [];
   let closing: string | undefined;
   const changes: { receipt?: string; outcome?: string } = {};
   if (effects.includes('issue_receipt')) {
@@ -229,12 +232,9 @@ export async function materialiseEffects(
         break;
       case 'log_outcome':
         if (context.transactionLog !== undefined && closing !== undefined) {
-          await enqueueLogEntry(
-            sql,
-            payment.id,
-            `payment.${publicStatusOf(next)}`,
-            loggedMessages(payment, evidence, closing),
-            now,
+          const messages = loggedMessages(payment, evidence, closing);
+          writes.push(() =>
+            enqueueLogEntry(sql, payment.id, `payment.${publicStatusOf(next)}`, messages, now),
           );
           outbox.push({ kind: 'log_entry', payload: {} });
         }
@@ -243,5 +243,5 @@ export async function materialiseEffects(
         break;
     }
   }
-  return { changes, outbox };
+  return { changes, outbox, writes };
 }

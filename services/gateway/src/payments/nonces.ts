@@ -11,11 +11,24 @@ export async function recordNonce(
   nonce: string,
   expiresAtSeconds: number,
 ): Promise<void> {
+  if (!(await insertNonce(sql, issuer, nonce, expiresAtSeconds))) throw new MpayError('MESSAGE_REPLAYED');
+}
+
+/**
+ * `recordNonce` for a caller that decides later whether a replay matters:
+ * true when the nonce is new, false when it was recorded before.
+ */
+export async function insertNonce(
+  sql: Sql,
+  issuer: string,
+  nonce: string,
+  expiresAtSeconds: number,
+): Promise<boolean> {
   const inserted = await sql.query(
     'INSERT INTO seen_nonces (issuer, nonce, expires_at) VALUES ($1, $2, to_timestamp($3)) ON CONFLICT DO NOTHING',
     [issuer, nonce, expiresAtSeconds],
   );
-  if (inserted.rowCount === 0) throw new MpayError('MESSAGE_REPLAYED');
+  return inserted.rowCount === 1;
 }
 
 export async function forgetExpiredNonces(sql: Sql, now: Date, graceSeconds: number): Promise<number> {

@@ -4,6 +4,7 @@ import {
   rateBucketStart,
   rateRetryAfterSeconds,
   rateWindowBucketsAfter,
+  rateWindowBucketsUntil,
 } from './rate-window.ts';
 
 const at = (iso: string) => new Date(iso);
@@ -27,6 +28,16 @@ describe('the rate window in buckets', () => {
     expect(after).toEqual(at('2026-12-05T09:59:59.500Z'));
     expect(at('2026-12-05T10:00:00.000Z') > after).toBe(true);
     expect(at('2026-12-05T09:59:59.000Z') > after).toBe(false);
+  });
+
+  it('buckets ahead count up to a window ahead: a request at most a window later shares a window with this one', () => {
+    const now = at('2026-12-05T10:01:00.500Z');
+    const until = rateWindowBucketsUntil(now, 60);
+    expect(until).toEqual(at('2026-12-05T10:02:00.500Z'));
+    // A request at now + 60 s (its window (now, now + 60 s] holds now's request) is in the bucket of 10:02:00.
+    expect(rateBucketStart(at('2026-12-05T10:02:00.500Z'), 60) <= until).toBe(true);
+    // One bucket further, a request more than a window later: it shares no window with now's.
+    expect(at('2026-12-05T10:02:01.000Z') <= until).toBe(false);
   });
 
   it('Retry-After: when the oldest bucket counted has left the window, at least a second', () => {

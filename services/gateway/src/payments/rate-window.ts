@@ -13,6 +13,12 @@
  * (a 60th of it, at least a second): the limit errs on the strict side, never
  * the lenient one. Retry-After is when the oldest bucket counted has left the
  * window.
+ *
+ * Buckets after the one `now` falls in count too, up to a window ahead: a
+ * request whose clock read later may have been counted first (it took the
+ * parties' locks while this one waited for them), and the two share a
+ * window. Further ahead (a clock more than a window fast) a bucket shares no
+ * window with this request and does not count.
  */
 
 /** Buckets per window: the count's precision is a 60th of the window. */
@@ -36,6 +42,11 @@ export function rateBucketStart(at: Date, windowSeconds: number): Date {
  */
 export function rateWindowBucketsAfter(now: Date, windowSeconds: number): Date {
   return new Date(now.getTime() - (windowSeconds + rateBucketSeconds(windowSeconds)) * 1000);
+}
+
+/** The last bucket start that shares a window with a request at `now`: a window ahead. */
+export function rateWindowBucketsUntil(now: Date, windowSeconds: number): Date {
+  return new Date(now.getTime() + windowSeconds * 1000);
 }
 
 /** Seconds until the bucket that started at `oldest` no longer overlaps the window: at least 1. */

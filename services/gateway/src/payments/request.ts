@@ -9,15 +9,16 @@ import {
   type PaymentState,
   paymentStates,
   publicStatusOf,
+  type RecentPayment,
   type SecurityAssessment,
   stepPayment,
 } from '@mpay/protocol';
-import type { Sql } from '@mpay/storage';
+import { type Sql, together } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { custodianOf } from '../devices/custody-redirect.ts';
 import { checkTradeClaim } from '../m-trade/check.ts';
 import { deliverAfterCommit, outboxLeaseOf } from '../outbox/deliver.ts';
-import { activeBindingOf, type BoundKey, devicePushForm } from '../registry/bindings.ts';
+import { activeBindingOf, type BoundKey, type DevicePushForm, devicePushForm } from '../registry/bindings.ts';
 import { cachedAt } from '../registry/key-cache.ts';
 import { keyLookup, partyEncryptionKey } from '../registry/keys.ts';
 import { findParty, type Party, resolveParty } from '../registry/parties.ts';
@@ -108,26 +109,18 @@ const countingStates: readonly PaymentState[] = paymentStates.filter((state) =>
 
 /**
  * The level this payment gets: the gateway's own assessment from the amount
- * and the customer's recent payments (so that splitting a purchase does not
- * lower it), raised to the merchant's <type> when the merchant asks for more.
- * Runs under the customer's lock, so requests at once are assessed in turn.
+ * and the customer's recent payments (`history`, read under the customer's
+ * lock, so requests at once are assessed in turn; so that splitting a
+ * purchase does not lower it), raised to the merchant's <type> when the
+ * merchant asks for more.
  */
-async function assessLevel(
+function assessLevel(
   context: GatewayContext,
-  sql: Sql,
   verified: VerifiedPaymentRequest,
+  history: readonly RecentPayment[],
   now: Date,
-): Promise<SecurityAssessment> {
+): SecurityAssessment {
   const { amount } = verified.message.data;
-  await lockCustomer(sql, verified.customer.id);
-  const windowSeconds = context.securityPolicy.currencies[amount.currency]?.windowSeconds ?? 0;
-  const history = await recentPaymentsOf(
-    sql,
-    verified.customer.id,
-    amount.currency,
-    new Date(now.getTime() - windowSeconds * 1000),
-    countingStates,
-  );
   const assessed = assessSecurity(amount, history, context.securityPolicy, now);
   const level = higherLevel(assessed.level, verified.message.type);
   if (level === assessed.level) return assessed;
@@ -139,6 +132,32 @@ async function assessLevel(
   };
 }
 
+/** The customer's payments that count towards the level, from the start of the policy's window to `now`. */
+function historyOf(context: GatewayContext, sql: Sql, verified: VerifiedPaymentRequest, now: Date) {
+  const { currency } = verified.message.data.amount;
+  const windowSeconds = context.securityPolicy.currencies[currency]?.windowSeconds ?? 0;
+  return recentPaymentsOf(
+    sql,
+    verified.customer.id,
+    currency,
+    new Date(now.getTime() - windowSeconds * 1000),
+    countingStates,
+  );
+}
+
+/** How the push reaches the customer's device (push.ts): custody and a device without a key id get push/v1. */
+async function pushFormOf(
+  context: GatewayContext,
+  sql: Sql,
+  verified: VerifiedPaymentRequest,
+  reference: string | undefined,
+): Promise<DevicePushForm> {
+  const device = verified.binding.signingJwk.kid;
+  if (custodianOf(context, verified.binding) !== undefined || device === undefined)
+    return { pushFormat: 'v1', holdsCertificate: false };
+  return devicePushForm(sql, device, reference);
+}
+
 /**
  * iMS step 2's content: the FSP writes the level and its protections, fills
  * in the payer's account (from the bank's binding, never from the merchant),
@@ -148,10 +167,10 @@ async function assessLevel(
  */
 async function countersign(
   context: GatewayContext,
-  sql: Sql,
   verified: VerifiedPaymentRequest,
   security: SecurityAssessment,
   merchantKey: { readonly certificate?: string | undefined },
+  delivery: { readonly form: DevicePushForm; readonly reference: string | undefined },
 ) {
   const payerAccount = verified.binding.accounts[0];
   if (payerAccount === undefined)
@@ -177,15 +196,8 @@ async function countersign(
   );
   const countersigned: ImsMessage = { ...filled, address: { ...filled.address, fspSign } };
   // Custody reads the whole message; a wallet the compact one only once it said so (GET /devices/events?push=v2),
-  // and a certificate by reference only when it said it reads them and holds this one.
-  const device = verified.binding.signingJwk.kid;
-  const toCustody = custodianOf(context, verified.binding) !== undefined;
-  const reference =
-    merchantKey.certificate === undefined ? undefined : await certificateReference(merchantKey.certificate);
-  const form =
-    toCustody || device === undefined
-      ? { pushFormat: 'v1' as const, holdsCertificate: false }
-      : await devicePushForm(sql, device, reference);
+  // and a certificate by reference only when it said it reads them and holds this one (pushFormOf).
+  const { form, reference } = delivery;
   const content = devicePushContent(countersigned, merchantKey.certificate, {
     fspId: context.fsp.id,
     format: form.pushFormat,
@@ -278,21 +290,30 @@ export async function requestPayment(
   // Read before the transaction: with one connection (PGlite) a read outside it would wait for it.
   const merchantKey = await partyEncryptionKey(keyLookup(context), verified.merchant);
   const lease = outboxLeaseOf(context, now);
+  const reference =
+    merchantKey.certificate === undefined ? undefined : await certificateReference(merchantKey.certificate);
   const answer = await context.database.transaction(async (sql) => {
     if (idempotency !== undefined) {
       const stored = await claimIdempotencyKey(sql, idempotency, now);
       if (stored !== undefined) return stored;
     }
-    await checkRates(context, sql, verified, now);
-    await checkTradeClaim(sql, verified, now);
-    await recordNonce(sql, verified.merchant.id, verified.nonce, verified.expiresAtSeconds);
-    const security = await assessLevel(context, sql, verified, now);
+    // Read and checked together (one round trip on PostgreSQL), refused in this order: the rates, an
+    // m-trade claim, the merchant's nonce; then the customer's lock and, under it, the customer's history.
+    const [, , , , history, form] = await together([
+      checkRates(context, sql, verified, now),
+      checkTradeClaim(sql, verified, now),
+      recordNonce(sql, verified.merchant.id, verified.nonce, verified.expiresAtSeconds),
+      lockCustomer(sql, verified.customer.id),
+      historyOf(context, sql, verified, now),
+      pushFormOf(context, sql, verified, reference),
+    ]);
+    const security = assessLevel(context, verified, history, now);
     const { countersigned, push, payerAccount, pushCertificateSha256 } = await countersign(
       context,
-      sql,
       verified,
       security,
       merchantKey,
+      { form, reference },
     );
     const expiresAt = new Date(now.getTime() + context.limits.paymentExpirySeconds * 1000);
     const stored = {
@@ -304,27 +325,16 @@ export async function requestPayment(
       now,
       rateWindowSeconds: context.limits.rateWindowSeconds,
     };
-    // Exact: counts this request after any other in flight for the same parties (store.ts); the
-    // customer is locked already (assessLevel).
-    await lockMerchant(sql, verified.merchant.id);
-    refuseOverRate(context, await insertPayment(sql, stored, 'merchant_request_verified'), 1, now);
     const payment = insertedPayment(stored, verified, 'merchant_request_verified');
     const result = stepPayment(payment, 'countersigned', now);
-    const { outbox } = await materialiseEffects(context, sql, payment, result.next, result.effects, {}, now);
-    await persistStep(
+    const { outbox, writes } = await materialiseEffects(
+      context,
       sql,
       payment,
-      'countersigned',
-      result,
-      {
-        message: countersigned,
-        pushMessage: push,
-        ...(pushCertificateSha256 === undefined ? {} : { pushCertificateSha256 }),
-        detail: `FSP countersigned and sent the message to the customer device; level ${security.level}: ${security.reason}`,
-      },
-      outbox,
+      result.next,
+      result.effects,
+      {},
       now,
-      lease,
     );
     const body: PaymentRequestAccepted = {
       paymentId: payment.id,
@@ -335,7 +345,32 @@ export async function requestPayment(
       delivered: context.hub.isConnected(verified.customer.id),
     };
     const created = { statusCode: 201, body };
-    if (idempotency !== undefined) await storeIdempotentAnswer(sql, idempotency, created);
+    // Written together, in this order: the merchant's lock (the customer's is held since the reads), the
+    // payment with its exact count (store.ts), its countersigned step, the stored answer. A count over a
+    // limit throws, and the rollback takes all of it back out.
+    await together([
+      lockMerchant(sql, verified.merchant.id),
+      insertPayment(sql, stored, 'merchant_request_verified').then((windows) =>
+        refuseOverRate(context, windows, 1, now),
+      ),
+      persistStep(
+        sql,
+        payment,
+        'countersigned',
+        result,
+        {
+          message: countersigned,
+          pushMessage: push,
+          ...(pushCertificateSha256 === undefined ? {} : { pushCertificateSha256 }),
+          detail: `FSP countersigned and sent the message to the customer device; level ${security.level}: ${security.reason}`,
+        },
+        outbox,
+        now,
+        lease,
+      ),
+      idempotency === undefined ? Promise.resolve() : storeIdempotentAnswer(sql, idempotency, created),
+      ...writes.map((write) => write()),
+    ]);
     return created;
   });
   deliverAfterCommit(context, lease);

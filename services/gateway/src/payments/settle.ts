@@ -1,5 +1,5 @@
 import { awaitingBankPaymentStates } from '@mpay/protocol';
-import type { Sql } from '@mpay/storage';
+import { type Sql, together } from '@mpay/storage';
 import { type PaymentOrderOutcome, placePaymentOrder } from '../banks/client.ts';
 import type { GatewayContext } from '../context.ts';
 import { deliverAfterCommit, outboxLeaseOf } from '../outbox/deliver.ts';
@@ -64,14 +64,13 @@ export async function settleWithBank(
   if (outcome.kind === 'pending') return { done: false, code: outcome.code };
   const lease = outboxLeaseOf(context, context.clock());
   const settled = await context.database.transaction(async (sql) => {
-    // Read before the bank was asked: kept unless another worker recorded a step meanwhile.
-    const locked = await lockPayment(sql, payment);
+    // Read before the bank was asked: kept unless another worker recorded a step meanwhile. The order's
+    // outbox row is marked delivered in the same round trip (whatever the step: the bank has answered).
+    const [locked] = await together([lockPayment(sql, payment), finish(sql)]);
     // Another worker may have recorded the answer while this one asked the bank.
-    const after = awaitingBankPaymentStates.includes(locked.state)
+    return awaitingBankPaymentStates.includes(locked.state)
       ? await recordOutcome(context, sql, locked, outcome, lease)
       : locked;
-    await finish(sql);
-    return after;
   });
   // The receipt, the notification and the log entry, after the commit that wrote them.
   deliverAfterCommit(context, lease);

@@ -8,9 +8,9 @@ import {
   signedContentMatches,
   stepPayment,
 } from '@mpay/protocol';
-import { type Sql, startOutboxLeases } from '@mpay/storage';
+import { type Sql, startOutboxLeases, together } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
+import { untilOneWaitsOn } from '../../../../test/support/lock-waits.ts';
 import {
   addBank,
   addMerchant,
@@ -252,6 +252,33 @@ describe('payment store', () => {
       });
     });
 
+    it('counts a later bucket stored first (a request whose clock read later), up to a window ahead', async () => {
+      // Fresh parties, nine and a half days ahead: buckets no other test's windows reach. The request at
+      // start + 1 s reads its clock last but is stored first (as when the other waits on the customer's lock).
+      const [merchant, customer] = [await freshMerchant('later-first'), await freshCustomer('later-first')];
+      const start = rateBucketStart(later(gateway.now(), 9.5 * 24 * 60 * minute), 60);
+      const store = async (at: Date) => {
+        const message = await merchantRequest(gateway.fsp.id, merchant, customer, 1_00n, at);
+        return gateway.database.transaction((sql) =>
+          insertPayment(sql, newPayment(message, merchant, customer, at), 'merchant_request_verified'),
+        );
+      };
+      await store(later(start, 1_000));
+      // More than a window ahead of start (a clock that fast shares no window with it): not counted.
+      await store(later(start, 61_000));
+      // Counted: its own and start + 1 s's. Its own bucket holds only itself, which a refusal rolls back:
+      // the oldest for Retry-After is then start + 1 s's.
+      expect(await store(start)).toEqual({
+        merchant: { count: 2, oldest: later(start, 1_000) },
+        customer: { count: 2, oldest: later(start, 1_000) },
+      });
+      // Another in the same bucket as start's: its own bucket then holds one that stays.
+      expect(await store(later(start, 500))).toEqual({
+        merchant: { count: 3, oldest: start },
+        customer: { count: 3, oldest: start },
+      });
+    });
+
     it('refuses a payment to a party the registry does not hold', async () => {
       const now = gateway.now();
       const stranger = { id: 'bob@person.xbank' };
@@ -284,49 +311,96 @@ describe('payment store', () => {
   });
 
   describe('exact rate counts', () => {
+    /**
+     * Two payment requests as requestPayment makes them (the customer's lock,
+     * the merchant's, the insert with its count): the first holds its locks
+     * uncommitted until the second waits on one of them (known from
+     * pg_blocking_pids, not from a timer), then commits. Returns each one's
+     * count.
+     */
+    async function oneWaitingOnTheOther(
+      merchant: TestMerchant,
+      first: { readonly customer: TestCustomer; readonly at: Date },
+      second: { readonly customer: TestCustomer; readonly at: Date },
+    ) {
+      const request = async (sql: Sql, customer: TestCustomer, at: Date) => {
+        const message = await merchantRequest(gateway.fsp.id, merchant, customer, 1_00n, at);
+        await lockCustomer(sql, customer.id);
+        // As requestPayment sends them: the merchant's lock and the insert in one pipeline.
+        const [, windows] = await together([
+          lockMerchant(sql, merchant.id),
+          insertPayment(sql, newPayment(message, merchant, customer, at), 'merchant_request_verified'),
+        ]);
+        return windows;
+      };
+      let commitFirst: () => void = () => undefined;
+      const committing = new Promise<void>((done) => {
+        commitFirst = done;
+      });
+      let firstCounted: (holder: number) => void = () => undefined;
+      const counted = new Promise<number>((done) => {
+        firstCounted = done;
+      });
+      const held = gateway.database.transaction(async (sql) => {
+        const windows = await request(sql, first.customer, first.at);
+        const { rows } = await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        firstCounted(rows[0]!.pid);
+        await committing;
+        return windows;
+      });
+      let next: Promise<Awaited<ReturnType<typeof request>>> | undefined;
+      try {
+        // The first one's failure ends the test instead of leaving it waiting.
+        const holder = await Promise.race([counted, held.then(() => -1)]);
+        next = gateway.database.transaction((sql) => request(sql, second.customer, second.at));
+        // The second one waits on the first's lock before the first commits (else it proves nothing).
+        await untilOneWaitsOn(gateway.database, holder, "the second request to wait on the first one's lock");
+        commitFirst();
+        return { first: await held, second: await next };
+      } finally {
+        // Whatever failed, the first transaction ends (its connection and locks are not left held), then the second.
+        commitFirst();
+        await held.catch(() => undefined);
+        await next?.catch(() => undefined);
+      }
+    }
+
     // Two transactions at once need two connections: PostgreSQL only (PGlite runs one transaction at a time).
     it.runIf(process.env.DATABASE_URL !== undefined)(
       "counts a request still uncommitted in the previous bucket, once the merchant's lock lets the next one on",
       async () => {
         const merchant = await freshMerchant('boundary');
         const [first, second] = [await freshCustomer('first'), await freshCustomer('second')];
-        // Two seconds in a row, a week ahead: two buckets of a 60-s window no other test uses.
+        // Two seconds in a row, nine days ahead: two buckets of a 60-s window no other test uses.
         const start = rateBucketStart(later(gateway.now(), 9 * 24 * 60 * minute), 60);
-        const request = async (sql: Sql, customer: TestCustomer, at: Date) => {
-          await lockCustomer(sql, customer.id);
-          await lockMerchant(sql, merchant.id);
-          const message = await merchantRequest(gateway.fsp.id, merchant, customer, 1_00n, at);
-          return insertPayment(sql, newPayment(message, merchant, customer, at), 'merchant_request_verified');
-        };
-        let commitFirst: () => void = () => undefined;
-        let firstCounted: () => void = () => undefined;
-        const counted = new Promise<void>((done) => {
-          firstCounted = done;
-        });
-        const held = gateway.database.transaction(async (sql) => {
-          const windows = await request(sql, first, start);
-          firstCounted();
-          await new Promise<void>((done) => {
-            commitFirst = done;
-          });
-          return windows;
-        });
-        await counted;
-        const next = gateway.database.transaction((sql) => request(sql, second, later(start, 1_000)));
-        // The second one waits on the merchant's lock before the first commits (else it proves nothing).
-        await waitFor(
-          async () => {
-            const { rows } = await gateway.database.query<{ waiting: number }>(
-              `SELECT count(*)::int AS waiting FROM pg_stat_activity
-               WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT id FROM parties WHERE id = $1 FOR NO KEY UPDATE%'`,
-            );
-            return (rows[0]?.waiting ?? 0) > 0;
-          },
-          { deadlineMs: requestDeadlineMs, what: "the second request to wait on the merchant's lock" },
+        const counts = await oneWaitingOnTheOther(
+          merchant,
+          { customer: first, at: start },
+          { customer: second, at: later(start, 1_000) },
         );
-        commitFirst();
-        expect((await held).merchant.count).toBe(1);
-        expect((await next).merchant).toEqual({ count: 2, oldest: start });
+        expect(counts.first.merchant.count).toBe(1);
+        expect(counts.second.merchant).toEqual({ count: 2, oldest: start });
+      },
+    );
+
+    it.runIf(process.env.DATABASE_URL !== undefined)(
+      "counts a request in the next bucket that took the customer's lock first, though its clock was read later",
+      async () => {
+        const merchant = await freshMerchant('clock-order');
+        const customer = await freshCustomer('clock-order');
+        // Ten days ahead: buckets no other test uses. The one whose clock reads start + 1 s commits first.
+        const start = rateBucketStart(later(gateway.now(), 10 * 24 * 60 * minute), 60);
+        const counts = await oneWaitingOnTheOther(
+          merchant,
+          { customer, at: later(start, 1_000) },
+          { customer, at: start },
+        );
+        expect(counts.first.merchant.count).toBe(1);
+        // Its own bucket holds only itself (a refusal would roll it back): the oldest is the other's.
+        expect(counts.second).toEqual({
+          merchant: { count: 2, oldest: later(start, 1_000) },
+          customer: { count: 2, oldest: later(start, 1_000) },
+        });
       },
     );
   });
@@ -451,7 +525,12 @@ describe('payment store', () => {
       const now = later(gateway.now(), 1_000);
       const name = unique('lessee');
       const first = await startOutboxLeases(gateway.database, name, now);
-      const lease: OutboxLease = { until: later(now, 30_000), owner: first.bootId, rows: [] };
+      const lease: OutboxLease = {
+        until: later(now, 30_000),
+        owner: first.bootId,
+        rows: [],
+        payments: new Map(),
+      };
       const effects = [
         { kind: 'device_push', payload: { event: 'payment-request' } },
         { kind: 'webhook', payload: { url: 'https://shop.example/hooks/mpay', body: 'jws' }, delayMs: 5_000 },
@@ -499,7 +578,12 @@ describe('payment store', () => {
       const name = unique('replaced');
       const old = await startOutboxLeases(gateway.database, name, now);
       await startOutboxLeases(gateway.database, name, now);
-      const lease: OutboxLease = { until: later(now, 30_000), owner: old.bootId, rows: [] };
+      const lease: OutboxLease = {
+        until: later(now, 30_000),
+        owner: old.bootId,
+        rows: [],
+        payments: new Map(),
+      };
       const effects = [{ kind: 'device_push', payload: { event: 'payment-request' } }] as const;
       await stepStored(id, 'countersigned', {}, now, effects, lease);
       // Still leased for its time (the request delivers it), but stamped with no owner, as a claim would be.
@@ -674,6 +758,12 @@ describe('payment store', () => {
       expect(await inWindow({ merchantId: solo.id, customerId: dave.id }, later(t0, 71_000))).toEqual({
         merchant: { count: 1, oldest: later(t0, 30_000) },
         customer: { count: 0, oldest: null },
+      });
+      // Buckets after now's count up to a window ahead (a request whose clock read later, counted first):
+      // 50 s before t0, t0's and t0 + 10 s's, not t0 + 20 s's or t0 + 30 s's.
+      expect(await inWindow({ merchantId: solo.id, customerId: carol.id }, later(t0, -50_000))).toEqual({
+        merchant: { count: 2, oldest: t0 },
+        customer: { count: 1, oldest: t0 },
       });
       // A party with nothing in the window: zero, no oldest, on both sides.
       expect(await inWindow({ merchantId: solo.id, customerId: dave.id }, later(t0, 91_000))).toEqual({

@@ -12,7 +12,7 @@ import {
 } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { Party } from '../registry/parties.ts';
-import { rateBucketStart, rateWindowBucketsAfter } from './rate-window.ts';
+import { rateBucketStart, rateWindowBucketsAfter, rateWindowBucketsUntil } from './rate-window.ts';
 
 /**
  * A payment as the gateway works with it: the row decoded once, its iMS
@@ -187,10 +187,15 @@ export interface NewPayment {
  * Returns each party's requests in the window, this one included: exactly,
  * when the caller holds lockCustomer and lockMerchant (taken before this
  * statement, so that its snapshot sees every other request of those parties
- * committed, in any bucket). A caller that finds a count over its limit throws,
- * and the rollback takes the request back out. The locks last to the commit,
- * so a busy merchant's requests queue only for that end of their
- * transactions, after their cryptography.
+ * committed, in any bucket). Later buckets than this one's count too, up to
+ * a window ahead (rate-window.ts): a request that read its clock later may
+ * have taken the locks first and committed while this one waited, and the
+ * two share a window. The oldest bucket (for Retry-After) is this request's
+ * own only when another request is in it: a refusal rolls this one back. A
+ * caller that finds a count over its limit throws, and the rollback takes
+ * the request back out. The locks last to the commit, so a busy merchant's
+ * requests queue only for that end of their transactions, after their
+ * cryptography.
  */
 export async function insertPayment(
   sql: Sql,
@@ -212,16 +217,17 @@ export async function insertPayment(
        ORDER BY party.lock_order
        ON CONFLICT (party_id, role, bucket_start) DO UPDATE SET requests = request_rate_buckets.requests + 1
        RETURNING role, requests),
-     earlier AS (
+     others AS (
        SELECT role, sum(requests) AS requests, min(bucket_start) AS oldest FROM request_rate_buckets
        WHERE ((party_id = $2 AND role = 'merchant') OR (party_id = $3 AND role = 'customer'))
-         AND bucket_start > $16 AND bucket_start < $15
+         AND bucket_start > $16 AND bucket_start <= $17 AND bucket_start <> $15
        GROUP BY role),
      event AS (
        INSERT INTO payment_events (payment_id, sequence, from_state, to_state, event, step, detail, created_at)
        SELECT id, 1, NULL, $8, NULL, $13, $14, $12 FROM inserted)
-     SELECT c.role, (c.requests + COALESCE(e.requests, 0))::text AS requests, COALESCE(e.oldest, $15) AS oldest
-     FROM counted c LEFT JOIN earlier e USING (role)`,
+     SELECT c.role, (c.requests + COALESCE(e.requests, 0))::text AS requests,
+       CASE WHEN c.requests > 1 THEN LEAST(e.oldest, $15) ELSE COALESCE(e.oldest, $15) END AS oldest
+     FROM counted c LEFT JOIN others e USING (role)`,
     [
       message.transactionId,
       payment.merchantId,
@@ -239,6 +245,7 @@ export async function insertPayment(
       'merchant request verified',
       bucket.toISOString(),
       rateWindowBucketsAfter(payment.now, payment.rateWindowSeconds).toISOString(),
+      rateWindowBucketsUntil(payment.now, payment.rateWindowSeconds).toISOString(),
     ],
   );
   if (rows.length === 0) throw new MpayError('MESSAGE_REPLAYED', 'transactionId');
@@ -326,6 +333,12 @@ export interface OutboxLease {
   readonly until: Date;
   readonly owner: string | null;
   readonly rows: OutboxRow[];
+  /**
+   * Each payment as the step that wrote its rows left it (`persistStep`
+   * fills it beside `rows`): what a push renders right after the commit,
+   * without reading the payment back.
+   */
+  readonly payments: Map<string, Payment>;
 }
 
 /**
@@ -422,7 +435,7 @@ export async function persistStep(
       });
     });
   }
-  return {
+  const stepped: Payment = {
     ...payment,
     state: result.next,
     message: changes.message ?? payment.message,
@@ -436,6 +449,8 @@ export async function persistStep(
     updatedAt: now,
     version: payment.version + 1,
   };
+  lease?.payments.set(payment.id, stepped);
+  return stepped;
 }
 
 export interface PaymentEventRecord {
@@ -580,9 +595,10 @@ export interface RequestsInWindow {
 
 /**
  * A merchant's requests and a customer's (from all merchants) in the rate
- * window that ends at `now`, each with the start of its oldest bucket: the
- * rate limits, in one statement that reads at most 61 buckets per party
- * (rate-window.ts).
+ * window that ends at `now`, and in the buckets up to a window ahead (a
+ * request whose clock read later, counted first), each with the start of
+ * its oldest bucket: the rate limits, in one statement that reads at most
+ * 121 buckets per party (rate-window.ts).
  */
 export async function requestsInWindow(
   sql: Sql,
@@ -592,9 +608,15 @@ export async function requestsInWindow(
 ): Promise<{ merchant: RequestsInWindow; customer: RequestsInWindow }> {
   const { rows } = await sql.query<WindowRow>(
     `SELECT role, sum(requests)::text AS requests, min(bucket_start) AS oldest FROM request_rate_buckets
-     WHERE ((party_id = $1 AND role = 'merchant') OR (party_id = $2 AND role = 'customer')) AND bucket_start > $3
+     WHERE ((party_id = $1 AND role = 'merchant') OR (party_id = $2 AND role = 'customer'))
+       AND bucket_start > $3 AND bucket_start <= $4
      GROUP BY role`,
-    [parties.merchantId, parties.customerId, rateWindowBucketsAfter(now, windowSeconds).toISOString()],
+    [
+      parties.merchantId,
+      parties.customerId,
+      rateWindowBucketsAfter(now, windowSeconds).toISOString(),
+      rateWindowBucketsUntil(now, windowSeconds).toISOString(),
+    ],
   );
   return windowsOf(rows);
 }

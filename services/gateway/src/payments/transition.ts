@@ -1,5 +1,5 @@
 import { type PaymentEventKind, stepPayment } from '@mpay/protocol';
-import type { Sql } from '@mpay/storage';
+import { type Sql, together } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { deliverAfterCommit, outboxLeaseOf } from '../outbox/deliver.ts';
 import { materialiseEffects, type StepEvidence } from './effects.ts';
@@ -41,7 +41,7 @@ export async function applyEventIn(
     ...payment,
     message: input.changes?.message ?? payment.message,
   };
-  const { changes, outbox } = await materialiseEffects(
+  const { changes, outbox, writes } = await materialiseEffects(
     context,
     sql,
     withChanges,
@@ -50,20 +50,25 @@ export async function applyEventIn(
     evidence,
     now,
   );
-  return persistStep(
-    sql,
-    payment,
-    input.event,
-    result,
-    {
-      ...input.changes,
-      ...changes,
-      ...(evidence.failureCode === undefined ? {} : { failureCode: evidence.failureCode }),
-    },
-    outbox,
-    now,
-    input.lease,
-  );
+  // The step and the effects' other writes (a log entry) in one round trip.
+  const [stepped] = await together([
+    persistStep(
+      sql,
+      payment,
+      input.event,
+      result,
+      {
+        ...input.changes,
+        ...changes,
+        ...(evidence.failureCode === undefined ? {} : { failureCode: evidence.failureCode }),
+      },
+      outbox,
+      now,
+      input.lease,
+    ),
+    ...writes.map((write) => write()),
+  ]);
+  return stepped;
 }
 
 /** `applyEventIn` in a transaction of its own; its effects are delivered after the commit. */

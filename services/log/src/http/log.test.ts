@@ -147,4 +147,16 @@ describe('log service over HTTP', () => {
       expect((await log.get(path)).body, path).toMatchObject({ error: { code } });
     }
   });
+
+  it('proves within the latest published checkpoint only: a size beyond it is refused until one covers it', async () => {
+    const size = (await checkpoint()).treeSize;
+    const beyond = `/proofs/inclusion?index=0&size=${size + 1n}`;
+    expect((await log.get(`/proofs/inclusion?index=0&size=${size}`)).status).toBe(200);
+    expect((await log.get(beyond)).body).toMatchObject({ error: { code: 'PROOF_REQUEST_INVALID' } });
+    await log.submit(await entryFor('one more', 'txn-one-more'));
+    await log.service.integrateNow();
+    expect((await checkpoint()).treeSize).toBeGreaterThan(size);
+    expect((await log.get(beyond)).status).toBe(200);
+    expect((await log.get(`/proofs/consistency?from=1&to=${size + 1n}`)).status).toBe(200);
+  });
 });

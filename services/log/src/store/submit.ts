@@ -1,6 +1,6 @@
 import { leafHash } from '@mpay/merkle';
 import { assert, MpayError } from '@mpay/protocol';
-import type { Database, Sql } from '@mpay/storage';
+import { type Database, type Sql, together } from '@mpay/storage';
 import { type PhaseMeter, timed } from '../meter.ts';
 import { type EntrySubmission, entryLeafData, lockLogState } from './entries.ts';
 import { toHex } from './hex.ts';
@@ -111,8 +111,13 @@ export async function submitEntries(
 ): Promise<Submitted[]> {
   const prepared = await timed(options.meter, 'hashing', () => prepare(submissions, submitter));
   return database.transaction(async (sql) => {
-    const state = await lockLogState(sql);
-    const known = prepared.length === 0 ? new Map() : await existingIndices(sql, submitter, prepared);
+    // One round trip: the state's lock, then under it the indices these entries already have.
+    const [state, known] = await together([
+      lockLogState(sql),
+      prepared.length === 0
+        ? Promise.resolve(new Map<string, bigint>())
+        : existingIndices(sql, submitter, prepared),
+    ]);
     const fresh: PreparedEntry[] = [];
     const results = prepared.map((entry) => {
       const existing = known.get(entry.key);
@@ -125,10 +130,8 @@ export async function submitEntries(
     if (state.nextIndex - state.treeSize + BigInt(fresh.length) > BigInt(options.pendingEntriesMax)) {
       throw new MpayError('SERVICE_UNAVAILABLE', 'integration queue full');
     }
+    // Its statement moves next_index past them too (checked there).
     await insertEntries(sql, submitter, state.nextIndex, fresh, options.now);
-    await sql.query('UPDATE log_state SET next_index = $1 WHERE id = 1', [
-      state.nextIndex + BigInt(fresh.length),
-    ]);
     return results;
   });
 }
