@@ -1,4 +1,4 @@
-import type { Sql } from '@mpay/storage';
+import { type Sql, together } from '@mpay/storage';
 import { toDate } from '../cart/store.ts';
 
 export type NotificationEvent = 'payment.updated' | 'trade.claimed' | 'refund.updated';
@@ -72,10 +72,14 @@ const selectNotification = `SELECT id::text AS id, jws, event, subject, status, 
   outcome_detail, received_at FROM notifications`;
 
 /**
- * Stores a verified notification once, in one statement: undefined if the
- * same JWS was stored before (a redelivery), or if its subject has
- * `perSubjectMax` notifications stored already (a bound on what one payment
- * can make the shop keep).
+ * Stores a verified notification once: undefined if the same JWS was stored
+ * before (a redelivery), or if its subject has `perSubjectMax` notifications
+ * stored already (a bound on what one payment can make the shop keep). Inside
+ * a transaction: the subject's lock (an advisory lock of this schema, held to
+ * the commit) comes first, in the same round trip, so that two notifications
+ * of one subject at once are counted one after the other; under READ
+ * COMMITTED the count alone would not see the other's uncommitted row, and
+ * both could pass the bound.
  */
 export async function insertNotification(
   sql: Sql,
@@ -90,22 +94,28 @@ export async function insertNotification(
   now: Date,
   perSubjectMax: number,
 ): Promise<string | undefined> {
-  const { rows } = await sql.query<{ id: string }>(
-    `INSERT INTO notifications (jws_sha256, jws, event, subject, status, object, outcome, received_at)
+  const [, { rows }] = await together([
+    sql.query(
+      "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.notifications.' || $1, 0))",
+      [`${notification.event}\n${notification.subject}`],
+    ),
+    sql.query<{ id: string }>(
+      `INSERT INTO notifications (jws_sha256, jws, event, subject, status, object, outcome, received_at)
      SELECT $1, $2, $3, $4, $5, $6, 'recorded', $7
      WHERE (SELECT count(*) FROM notifications WHERE event = $3 AND subject = $4) < $8
      ON CONFLICT (jws_sha256) DO NOTHING RETURNING id::text AS id`,
-    [
-      notification.jwsHash,
-      notification.jws,
-      notification.event,
-      notification.subject,
-      notification.status,
-      JSON.stringify(notification.object),
-      now.toISOString(),
-      perSubjectMax,
-    ],
-  );
+      [
+        notification.jwsHash,
+        notification.jws,
+        notification.event,
+        notification.subject,
+        notification.status,
+        JSON.stringify(notification.object),
+        now.toISOString(),
+        perSubjectMax,
+      ],
+    ),
+  ]);
   return rows[0]?.id;
 }
 
