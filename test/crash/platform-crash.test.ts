@@ -76,6 +76,7 @@ beforeAll(async () => {
     retryAfterMaxMs: 61_000,
     evidenceDeadlineMs: backgroundWorkDeadlineMs,
     restartsMax: killsPlanned + 1,
+    platformDownMaxMs: platformStartDeadlineMs + requestDeadlineMs,
   });
   await driver.addDemoCustomer();
   for (let index = 1; index < customerCount; index += 1)

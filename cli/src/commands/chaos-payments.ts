@@ -51,6 +51,11 @@ export interface PaymentDriverLimits {
   readonly evidenceDeadlineMs: number;
   /** Restarts a step may outlive before it counts as stuck (bounds every loop). */
   readonly restartsMax: number;
+  /**
+   * Longest the platform may stay down at once (a service restarting) while a step waits: past it,
+   * or at once when a start failed or the platform was closed, the step fails instead of waiting.
+   */
+  readonly platformDownMaxMs: number;
 }
 
 export const finalStatuses: readonly string[] = ['completed', 'declined', 'expired', 'failed', 'cancelled'];
@@ -121,9 +126,15 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 export class Device {
   readonly views = new Map<string, PaymentRequestView>();
   private readonly abort = new AbortController();
+  /** Resolves at `stop`: a wait for the platform ends there, even if the platform never comes back. */
+  private readonly aborted = new Promise<void>((done) =>
+    this.abort.signal.addEventListener('abort', () => done(), { once: true }),
+  );
   private running: Promise<void> | undefined;
   private stopped = false;
   lastError = '';
+  /** Whether it waits for the platform to be up again between two event streams (for the reports and tests). */
+  waitingForPlatform = false;
 
   constructor(
     private readonly wallet: Wallet,
@@ -137,10 +148,13 @@ export class Device {
 
   private async listen(): Promise<void> {
     while (!this.stopped) {
+      this.waitingForPlatform = !this.platform.isUp;
       try {
-        await this.platform.whenUp();
+        await Promise.race([this.platform.whenUp(), this.aborted]);
       } catch {
-        return; // the platform was stopped for good
+        return; // the platform was closed, or a service did not start again
+      } finally {
+        this.waitingForPlatform = false;
       }
       if (this.stopped) return;
       try {
@@ -190,6 +204,11 @@ export class PaymentDriver {
   readonly violations: string[] = [];
   /** Protocol steps answered (a merchant request, a request shown on the device, a confirmation). */
   progress = 0;
+  /**
+   * Merchant requests and customer confirmations on the wire right now: a kill that lands while one is
+   * in flight cuts it short (`mpay chaos` waits for one before each kill).
+   */
+  attemptsInFlight = 0;
 
   private constructor(
     readonly dataDir: string,
@@ -369,7 +388,25 @@ export class PaymentDriver {
     let generation = this.platform.generation;
     let restarts = 0;
     let deadline = Date.now() + this.limits.stepDeadlineMs;
+    // Since when the platform is down, and in which generation: a start in between (even one this
+    // loop did not see up, while an attempt ran) begins a new down time.
+    let down: { since: number; generation: number } | undefined;
     for (;;) {
+      if (this.platform.isUp) down = undefined;
+      else {
+        if (down?.generation !== this.platform.generation)
+          down = { since: Date.now(), generation: this.platform.generation };
+        if (Date.now() - down.since > this.limits.platformDownMaxMs)
+          throw new Error(
+            `the platform stayed down for more than ${this.limits.platformDownMaxMs / 1000} s while waiting for ${what}`,
+          );
+        // A start that failed, or the platform closed: nothing will bring it back, so no step can end.
+        await Promise.race([this.platform.whenUp(), pause(0)]).catch((error: unknown) => {
+          throw new Error(
+            `the platform will not come back (${describeError(error)}) while waiting for ${what}`,
+          );
+        });
+      }
       if (!this.platform.isUp || this.platform.generation !== generation) {
         if (this.platform.generation !== generation) {
           restarts += 1;
@@ -403,6 +440,7 @@ export class PaymentDriver {
     let status: number;
     let text: string;
     let retryAfter: string | null;
+    this.attemptsInFlight += 1;
     try {
       const response = await fetch(`${this.gatewayUrl}/payments`, {
         method: 'POST',
@@ -416,6 +454,8 @@ export class PaymentDriver {
     } catch (error) {
       payment.lastError = `request: ${describeError(error)}`;
       return false;
+    } finally {
+      this.attemptsInFlight -= 1;
     }
     let body: { paymentId?: string; status?: string; error?: { code?: string } } | undefined;
     try {
@@ -456,12 +496,15 @@ export class PaymentDriver {
   /** One try of the customer's confirmation: the wallet resends the same signed confirmation. */
   async confirmOnce(payment: Payment, view: PaymentRequestView): Promise<boolean> {
     payment.confirmAttempts += 1;
+    this.attemptsInFlight += 1;
     try {
       payment.receipt = await payment.customer.wallet.confirm(view, payment.customer.pin, { waitMs: 5_000 });
     } catch (error) {
       payment.lastError = `confirmation: ${describeError(error)}`;
       if (!isMpayError(error) || errorCategoryOf(error.code) === 'retryable') return false;
       payment.customerRefusal = error.code;
+    } finally {
+      this.attemptsInFlight -= 1;
     }
     this.progress += 1;
     return true;
@@ -604,11 +647,13 @@ export class PaymentDriver {
     return problems;
   }
 
-  /** The payment's evidence file, as the merchant (a party of the payment) asks for it. */
-  async evidenceOf(paymentId: string): Promise<string> {
+  /**
+   * The payment's evidence file, as the merchant (a party of the payment) asks for it, waiting
+   * until `end` (Date.now() ms) for the log to prove it.
+   */
+  async evidenceOf(paymentId: string, end: number): Promise<string> {
     const path = `/payments/${paymentId}/evidence`;
     let last = '';
-    const end = Date.now() + this.limits.evidenceDeadlineMs;
     for (;;) {
       const authorization = await signRequest(
         { method: 'GET', path, body: '' },
@@ -641,10 +686,24 @@ export class PaymentDriver {
     const policy = await logPolicyOf(this.dataDir);
     const problems: string[] = [];
     let verified = 0;
-    for (const payment of this.payments.filter((p) => p.finalStatus === 'completed')) {
+    // The log proves the payments together (one checkpoint covers every entry before it): each
+    // payment's evidence is waited for until the deadline counted from the last one the log proved,
+    // and once it has run out the rest are not waited for one by one (a log that proves nothing more
+    // costs one deadline, not one per payment; a long run's many proofs are never cut short).
+    let end = Date.now() + this.limits.evidenceDeadlineMs;
+    const completed = this.payments.filter((p) => p.finalStatus === 'completed');
+    for (const [index, payment] of completed.entries()) {
       const label = this.label(payment);
+      if (Date.now() > end) {
+        problems.push(
+          `${completed.length - index} completed payment(s) from ${label} on not checked: the log proved none for ${this.limits.evidenceDeadlineMs / 1000} s`,
+        );
+        break;
+      }
       try {
-        const result = await verifyReceipt(await this.evidenceOf(payment.transactionId), policy);
+        const evidence = await this.evidenceOf(payment.transactionId, end);
+        end = Date.now() + this.limits.evidenceDeadlineMs;
+        const result = await verifyReceipt(evidence, policy);
         if (result.receipt.transactionId !== payment.transactionId)
           problems.push(`${label}: the evidence names ${result.receipt.transactionId}`);
         else if (payment.receipt !== undefined && !result.receipt.messages.includes(payment.receipt.jws))

@@ -36,19 +36,31 @@ import {
 } from './chaos-plan.ts';
 import type { CommandIo } from './io.ts';
 
+/** One service process to say it is ready (a busy machine starts one in minutes rather than seconds). */
+const serviceStartMs = 8 * 60_000;
+
 /** Named deadlines: generous, since a busy machine starts a service in minutes rather than seconds. */
 export const chaosDeadlines = Object.freeze({
   /** One service process to say it is ready. */
-  serviceStartMs: 8 * 60_000,
+  serviceStartMs,
   /** Payments to make progress after a restart before the next kill. */
   progressMs: 5 * 60_000,
+  /**
+   * A kill waits for a merchant request or a confirmation to be on the wire, so that it cuts one short;
+   * past this it lands anyway (the lanes paced by the customers' rate, a very slow machine).
+   */
+  inFlightWaitMs: 30_000,
   driver: {
     stepDeadlineMs: 5 * 60_000,
     requestTimeoutMs: 60_000,
     retryAfterMaxMs: 61_000,
     evidenceDeadlineMs: 3 * 60_000,
     restartsMax: chaosLimits.killsMax + 16,
+    // A restart fails by itself after serviceStartMs; the minute more is the kill and the fork.
+    platformDownMaxMs: serviceStartMs + 60_000,
   } satisfies PaymentDriverLimits,
+  /** Ctrl-C (or SIGTERM): the cleanup's own steps are bounded; past this the command exits anyway. */
+  interruptedCleanupMs: 3 * 60_000,
 });
 
 const openingMinor = 1_000_00n;
@@ -76,6 +88,8 @@ export interface ChaosSummary {
   readonly customers: number;
   readonly killsPlanned: number;
   readonly kills: Record<ChaosTarget, number>;
+  /** Kills that landed while a merchant request or a confirmation was on the wire. */
+  readonly killsDuringRequests: number;
   /** Longest time from a kill to the service saying it is ready again, per service (ms). */
   readonly recoveryMsMax: Record<ChaosTarget, number>;
   readonly unexpectedExits: string[];
@@ -115,6 +129,13 @@ export async function runChaos(args: readonly string[], io: CommandIo): Promise<
   const run = new ChaosRun(options, say);
   const interrupted = () => {
     say('mpay chaos: interrupted, stopping the services …');
+    // The services also exit by themselves once this process is gone (their IPC channel closes).
+    setTimeout(() => {
+      say(
+        `mpay chaos: the services did not all stop within ${chaosDeadlines.interruptedCleanupMs / 1000} s; exiting anyway`,
+      );
+      process.exit(130);
+    }, chaosDeadlines.interruptedCleanupMs).unref();
     run.cleanup().finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted);
@@ -141,7 +162,7 @@ function printSummary(summary: ChaosSummary, say: (line: string) => void): void 
   say('');
   say(`chaos summary (seed ${summary.seed}, ${summary.backend}, ${summary.elapsedSeconds} s):`);
   say(
-    `  kills       ${chaosTargets.map((target) => `${target} ${summary.kills[target]}`).join(', ')} (${Object.values(summary.kills).reduce((a, b) => a + b, 0)} of ${summary.killsPlanned})`,
+    `  kills       ${chaosTargets.map((target) => `${target} ${summary.kills[target]}`).join(', ')} (${Object.values(summary.kills).reduce((a, b) => a + b, 0)} of ${summary.killsPlanned}, ${summary.killsDuringRequests} with a request on the wire)`,
   );
   say(
     `  recovery    longest kill → ready: ${chaosTargets.map((target) => `${target} ${(summary.recoveryMsMax[target] / 1000).toFixed(1)} s`).join(', ')}`,
@@ -169,6 +190,7 @@ class ChaosRun {
   private driver: PaymentDriver | undefined;
   private cleaned: Promise<void> | undefined;
   private readonly kills = zeroPerTarget();
+  private killsDuringRequests = 0;
   private readonly recoveryMsMax = zeroPerTarget();
   private readonly unexpectedExits: string[] = [];
   private began = Date.now();
@@ -288,6 +310,7 @@ class ChaosRun {
       customers: driver.customers.length,
       killsPlanned: plan.length,
       kills: { ...this.kills },
+      killsDuringRequests: this.killsDuringRequests,
       recoveryMsMax: { ...this.recoveryMsMax },
       unexpectedExits: [...this.unexpectedExits],
       payments: {
@@ -330,7 +353,10 @@ class ChaosRun {
     );
   }
 
-  /** Each planned kill at its moment, once payments progressed since the last restart; then the restart. */
+  /**
+   * Each planned kill at its moment, once payments progressed since the last restart and while a request
+   * is on the wire (so that the kill cuts it short, as a crash in production does); then the restart.
+   */
   private async killAll(plan: ReturnType<typeof planKills>, lanesDone: () => boolean): Promise<void> {
     const platform = this.platform;
     const driver = this.driver;
@@ -350,6 +376,9 @@ class ChaosRun {
         await pause(50);
       }
       await pause(kill.jitterMs);
+      const onTheWire = Date.now() + chaosDeadlines.inFlightWaitMs;
+      while (driver.attemptsInFlight === 0 && Date.now() < onTheWire && !lanesDone()) await pause(2);
+      if (driver.attemptsInFlight > 0) this.killsDuringRequests += 1;
       const pid = platform.pidOf(kill.target);
       const killedAt = Date.now();
       await platform.kill(kill.target);

@@ -12,7 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { restartablePorts } from '@mpay/http-server';
+import { releaseRestartablePorts, restartablePorts } from '@mpay/http-server';
 import { parseVerifierKey } from '@mpay/merkle';
 import type {
   BenchServiceAnswer,
@@ -162,17 +162,24 @@ interface Child extends ReloadableChild {
 interface Gate {
   readonly promise: Promise<void>;
   open(): void;
+  fail(error: Error): void;
 }
 
 function gate(): Gate {
   let open!: () => void;
-  const promise = new Promise<void>((done) => {
+  let fail!: (error: Error) => void;
+  const promise = new Promise<void>((done, failed) => {
     open = done;
+    fail = failed;
   });
-  return { promise, open };
+  // Waiters see the failure; nobody waiting is not an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, open, fail };
 }
 
-async function choosePorts(given: Partial<PlatformPortMap> | undefined): Promise<PlatformPortMap> {
+async function choosePorts(
+  given: Partial<PlatformPortMap> | undefined,
+): Promise<{ readonly ports: PlatformPortMap; readonly drawn: readonly number[] }> {
   const names = [
     'gateway',
     'xbank',
@@ -184,10 +191,11 @@ async function choosePorts(given: Partial<PlatformPortMap> | undefined): Promise
     'mail',
     'sms',
   ] as const;
-  const free = await restartablePorts(names.length);
+  const drawn = await restartablePorts(names.filter((name) => !given?.[name]).length);
+  const free = [...drawn];
   const ports: Record<string, number> = {};
-  for (const [index, name] of names.entries()) ports[name] = given?.[name] || free[index]!;
-  return ports as unknown as PlatformPortMap;
+  for (const name of names) ports[name] = given?.[name] || free.shift()!;
+  return { ports: ports as unknown as PlatformPortMap, drawn };
 }
 
 /**
@@ -237,6 +245,15 @@ export function serviceProcessSpawn(
   return { args: [name], env };
 }
 
+/** What ProcessPlatform.start has read and drawn before it starts anything. */
+interface StartInputs {
+  readonly limits: ProcessPlatformLimits;
+  readonly secrets: PlatformSecrets;
+  readonly origin: string;
+  readonly ports: PlatformPortMap;
+  readonly drawn: readonly number[];
+}
+
 /**
  * The platform's services in their own processes. Start with
  * `ProcessPlatform.start`; `kill` and `restart` one service; `close` stops all.
@@ -245,6 +262,14 @@ export class ProcessPlatform {
   private readonly children = new Map<PlatformProcessName, Child>();
   private allUp: Gate = gate();
   private closed = false;
+  /** Each service whose last start failed, and why: until it starts again, `whenUp` fails at once. */
+  private readonly failedStarts = new Map<PlatformProcessName, Error>();
+  /** Processes the supervisor itself killed or stopped: one that ends before it was ready has not failed. */
+  private readonly stoppedHere = new WeakSet<ChildProcess>();
+  /** Each service's restart under way: a restart waits for the one before it (never two processes at once). */
+  private readonly restarts = new Map<PlatformProcessName, Promise<void>>();
+  /** The ports this start drew (restartablePorts), given back at close. */
+  private drawnPorts: readonly number[] = [];
   /** Service starts, first ones included: a client that saw it change knows a service came back. */
   generation = 0;
 
@@ -295,7 +320,21 @@ export class ProcessPlatform {
     await readGatewayLimitsFile(options.dataDir);
     const logKeys = await loadLogKeys(options.dataDir);
     const origin = (await parseVerifierKey(logKeys.log.verifierKey)).name;
-    const ports = await choosePorts(options.ports);
+    const { ports, drawn } = await choosePorts(options.ports);
+    try {
+      return await ProcessPlatform.startOn(options, { limits, secrets, origin, ports, drawn });
+    } catch (error) {
+      // A start that failed gives back the ports it drew (a platform built already gave them at close).
+      await releaseRestartablePorts(drawn);
+      throw error;
+    }
+  }
+
+  /** The rest of `start`, once the ports are drawn. */
+  private static async startOn(
+    options: ProcessPlatformOptions,
+    { limits, secrets, origin, ports, drawn }: StartInputs,
+  ): Promise<ProcessPlatform> {
     const tls = options.tls === true;
     if (tls) {
       const { ensurePlatformPki } = await import('../commands/pki-platform.ts');
@@ -376,6 +415,7 @@ export class ProcessPlatform {
     };
     const platform = new ProcessPlatform(layout, secrets, origin, limits, mail, sms, options);
     platform.tls = supervisorTls;
+    platform.drawnPorts = drawn;
     try {
       const started = await Promise.allSettled(platformProcessNames.map((name) => platform.startChild(name)));
       const failed = started.find((result) => result.status === 'rejected');
@@ -450,8 +490,15 @@ export class ProcessPlatform {
     return [...this.children.values()].every((child) => child.ready);
   }
 
-  /** Resolves once every service process is ready (at once if they are). */
+  /**
+   * Resolves once every service process is ready (at once if they are). Fails, rather than waiting
+   * for ever, once the platform is closed or while a service's last start failed; a wait under way
+   * then fails too.
+   */
   whenUp(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the platform is closed'));
+    const failed = this.failedStarts.values().next().value;
+    if (failed !== undefined) return Promise.reject(failed);
     return this.isUp ? Promise.resolve() : this.allUp.promise;
   }
 
@@ -561,6 +608,7 @@ export class ProcessPlatform {
     const running = child.process;
     if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
     child.stopping = true;
+    this.stoppedHere.add(running);
     const exited = new Promise((done) => running.once('exit', done));
     running.kill('SIGKILL');
     await exited;
@@ -568,25 +616,41 @@ export class ProcessPlatform {
   }
 
   /** Starts a service's process again on the same data and port; resolves once it says it is ready. */
-  async restart(name: PlatformProcessName): Promise<void> {
-    await this.kill(name);
-    await this.startChild(name);
+  restart(name: PlatformProcessName): Promise<void> {
+    const next = (this.restarts.get(name) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        await this.kill(name);
+        await this.startChild(name);
+      });
+    this.restarts.set(name, next);
+    return next;
   }
 
   /** SIGTERM to every service (last started first), SIGKILL to any that outlives the deadline; then mail and SMS. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.failWaiters(new Error('the platform is closed'));
     for (const name of [...platformProcessNames].reverse()) await this.stopChild(this.child(name));
     await this.sms.close();
     await this.mail.close();
     await this.tls?.close();
+    // The ports this start drew are free for other platforms again (the operator's own ones were never held).
+    await releaseRestartablePorts(this.drawnPorts);
   }
 
   private child(name: PlatformProcessName): Child {
     const child = this.children.get(name);
     if (child === undefined) throw new Error(`assertion failed: ${name} is a service of the platform`);
     return child;
+  }
+
+  /** Fails every `whenUp` under way; later ones wait on a new gate (or fail at once, see whenUp). */
+  private failWaiters(error: Error): void {
+    const waiting = this.allUp;
+    this.allUp = gate();
+    waiting.fail(error);
   }
 
   private markDown(child: Child): void {
@@ -599,6 +663,7 @@ export class ProcessPlatform {
     const running = child.process;
     if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
     child.stopping = true;
+    this.stoppedHere.add(running);
     const exited = new Promise((done) => running.once('exit', done));
     running.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
@@ -683,8 +748,16 @@ export class ProcessPlatform {
         running.kill('SIGKILL');
         await exited;
       }
+      // A start the supervisor cut short itself (a kill, the close) or that a newer start replaced is
+      // no failure of the service: the waits go on for the start that follows.
+      if (!this.stoppedHere.has(running) && child.process === running && !this.closed) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        this.failedStarts.set(name, failure);
+        this.failWaiters(failure);
+      }
       throw error;
     }
+    this.failedStarts.delete(name);
     child.ready = true;
     child.starts += 1;
     this.generation += 1;

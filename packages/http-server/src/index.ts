@@ -121,7 +121,7 @@ export {
   textAnswer,
   uuid,
 } from './openapi-schemas.ts';
-export { restartablePort, restartablePorts } from './ports.ts';
+export { releaseRestartablePorts, restartablePort, restartablePorts } from './ports.ts';
 export { keepRawJsonBodies, rawBodyOf } from './raw-body.ts';
 export { requestIdOf, withRequestId } from './request-id.ts';
 export { respondIdempotently } from './respond.ts';

@@ -1,2 +1,2 @@
 // The crash tests' ports, kept here under their old name; the CLI takes them from the package itself.
-export { restartablePort, restartablePorts } from './ports.ts';
+export { releaseRestartablePorts, restartablePort, restartablePorts } from './ports.ts';
