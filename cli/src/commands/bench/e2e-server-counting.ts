@@ -44,6 +44,7 @@ export function statementsBetween(
       {
         statements: count.statements - (start[schema]?.statements ?? 0),
         transactions: count.transactions - (start[schema]?.transactions ?? 0),
+        roundTrips: count.roundTrips - (start[schema]?.roundTrips ?? 0),
       },
     ]),
   );
@@ -156,6 +157,7 @@ function mergeWindows(windows: readonly ServerWindowCounts[]): ServerWindowCount
       statements[schema] = {
         statements: (before?.statements ?? 0) + count.statements,
         transactions: (before?.transactions ?? 0) + count.transactions,
+        roundTrips: (before?.roundTrips ?? 0) + count.roundTrips,
       };
     }
   }

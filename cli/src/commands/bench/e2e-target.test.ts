@@ -1,8 +1,15 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { openTestDatabase, withPostgresBackendPid } from '@mpay/storage';
 import { describe, expect, it } from 'vitest';
-import { localPostgresServerPid, processTreeCpuMs } from './e2e-target.ts';
+import {
+  type CpuReading,
+  localPostgresServerPid,
+  namedProcessesCpuBetween,
+  namedProcessesCpuMs,
+  processTreeCpu,
+} from './e2e-target.ts';
 
 const serverUrl = process.env.DATABASE_URL || undefined;
 /** Debian's PostgreSQL socket, when the server runs here: a URL that WHATWG URLs refuse but node-postgres reads. */
@@ -34,18 +41,21 @@ describe('the database server’s CPU (mpay bench e2e on PostgreSQL)', () => {
         const stat = await readFile(`/proc/${backend}/stat`, 'utf8');
         expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(pid);
       });
-      const before = (await processTreeCpuMs(pid!, undefined))!;
+      const before = (await processTreeCpu(pid!, undefined))!;
       // Some hundreds of ms of the server's own CPU, in a session it forks for it, read while that
       // session still runs: a session that ends while /proc is walked can be missed (the figure's noise).
       const database = await openTestDatabase('bench');
-      let after: number;
+      let after: CpuReading;
       try {
         await database.query('SELECT count(*) FROM generate_series(1, 3000000)');
-        after = (await processTreeCpuMs(pid!, undefined))!;
+        after = (await processTreeCpu(pid!, undefined))!;
       } finally {
         await database.close();
       }
-      expect(after - before).toBeGreaterThan(100);
+      expect(after.ms - before.ms).toBeGreaterThan(100);
+      // The part in the kernel is a part.
+      expect(after.kernelMs - before.kernelMs).toBeGreaterThanOrEqual(0);
+      expect(after.kernelMs - before.kernelMs).toBeLessThanOrEqual(after.ms - before.ms);
     },
   );
 
@@ -55,4 +65,59 @@ describe('the database server’s CPU (mpay bench e2e on PostgreSQL)', () => {
       expect(await localPostgresServerPid(socketUrl!)).toBe(await localPostgresServerPid(serverUrl!));
     },
   );
+});
+
+describe('each service process’s CPU (mpay bench e2e --processes)', () => {
+  /** Generous: a busy machine may take seconds to start a node process and run 300 ms of its CPU. */
+  const busyChildDeadlineMs = 60_000;
+
+  it('reads each named process’s tree apart, and knows none for one gone or restarted', async () => {
+    // Once told (a line on its stdin), spends 300 ms of its own CPU (its clock, not the wall's), says
+    // so, then waits to be stopped.
+    const busy = spawn(
+      process.execPath,
+      [
+        '-e',
+        "process.stdin.once('data', () => { const start = process.cpuUsage(); while (process.cpuUsage(start).user < 300_000); console.log(JSON.stringify(process.cpuUsage(start))); });",
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    try {
+      const before = await namedProcessesCpuMs({ busy: busy.pid, gone: 2 ** 22 + 1, unknown: undefined });
+      const treeBefore = (await processTreeCpu(busy.pid!, undefined))!;
+      expect(before.busy?.pid).toBe(busy.pid);
+      // No process has that id (above Linux's pid_max): left out, as one not started.
+      expect(Object.keys(before)).toEqual(['busy']);
+      busy.stdin.write('go\n');
+      // What the child says it spent: its loop asks the kernel for its CPU time at every turn, so
+      // much of that is the kernel's (system), which /proc must show apart.
+      const spent = await new Promise<{ user: number; system: number }>((done, failed) => {
+        const timer = setTimeout(
+          () => failed(new Error('the busy child did not spend its CPU before its deadline')),
+          busyChildDeadlineMs,
+        );
+        busy.stdout.once('data', (line: Buffer) => {
+          clearTimeout(timer);
+          done(JSON.parse(line.toString()) as { user: number; system: number });
+        });
+      });
+      const after = await namedProcessesCpuMs({ busy: busy.pid, self: process.pid });
+      const treeAfter = (await processTreeCpu(busy.pid!, undefined))!;
+      const window = namedProcessesCpuBetween(before, after, ['busy', 'self']);
+      // 300 ms, read in clock ticks (10 ms).
+      expect(window.busy).toBeGreaterThanOrEqual(280);
+      // The tree's reading splits it as the child does, to within a few clock ticks.
+      const kernelMs = treeAfter.kernelMs - treeBefore.kernelMs;
+      const allMs = treeAfter.ms - treeBefore.ms;
+      expect(Math.abs(kernelMs - spent.system / 1000)).toBeLessThan(50);
+      expect(Math.abs(allMs - kernelMs - spent.user / 1000)).toBeLessThan(50);
+      // Not in the first reading: not known, rather than all its CPU since it started.
+      expect(window.self).toBeUndefined();
+      // Restarted in between (another id): its CPU in the window is not known either.
+      const restarted = { busy: { pid: busy.pid! + 1, ms: after.busy!.ms } };
+      expect(namedProcessesCpuBetween(before, restarted, ['busy']).busy).toBeUndefined();
+    } finally {
+      busy.kill();
+    }
+  });
 });

@@ -228,6 +228,14 @@ interface ProcStat {
   readonly ppid: number;
   /** Its own CPU and its ended children's. */
   readonly cpuTicks: number;
+  /** The part of cpuTicks spent in the kernel (system calls: the network, files, waking others). */
+  readonly kernelTicks: number;
+}
+
+/** CPU read from /proc or from the process itself, in ms: all of it, and its part in the kernel. */
+export interface CpuReading {
+  readonly ms: number;
+  readonly kernelMs: number;
 }
 
 async function procStat(pid: number): Promise<ProcStat | undefined> {
@@ -239,40 +247,109 @@ async function procStat(pid: number): Promise<ProcStat | undefined> {
   // of its children that ended and were waited for (a PostgreSQL session that closed, a service that a
   // crash restarted), which /proc no longer shows as processes.
   const ticks = [11, 12, 13, 14].reduce((sum, field) => sum + Number(fields[field]), 0);
-  return { pid, ppid: Number(fields[1]), cpuTicks: ticks };
+  return {
+    pid,
+    ppid: Number(fields[1]),
+    cpuTicks: ticks,
+    kernelTicks: Number(fields[12]) + Number(fields[14]),
+  };
+}
+
+/** Every process /proc shows, by its id and by its parent's, from one walk. */
+async function processTable(): Promise<{ byPid: Map<number, ProcStat>; children: Map<number, ProcStat[]> }> {
+  const byPid = new Map<number, ProcStat>();
+  const children = new Map<number, ProcStat[]>();
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const found = await procStat(Number(entry));
+    if (found === undefined) continue;
+    byPid.set(found.pid, found);
+    children.set(found.ppid, [...(children.get(found.ppid) ?? []), found]);
+  }
+  return { byPid, children };
+}
+
+/** The CPU of `root` and every process under it, leaving out `exclude` and those under it. */
+function subtreeCpu(
+  root: ProcStat,
+  children: Map<number, ProcStat[]>,
+  exclude: number | undefined,
+): CpuReading {
+  let ticks = 0;
+  let kernelTicks = 0;
+  const stack = [root];
+  for (let visited = 0; stack.length > 0 && visited < 100_000; visited += 1) {
+    const next = stack.pop()!;
+    if (next.pid === exclude) continue;
+    ticks += next.cpuTicks;
+    kernelTicks += next.kernelTicks;
+    stack.push(...(children.get(next.pid) ?? []));
+  }
+  const msPerTick = 1000 / ticksPerSecond();
+  return { ms: ticks * msPerTick, kernelMs: kernelTicks * msPerTick };
 }
 
 /**
- * The CPU (ms) of `pid` and every process under it (`mpay up --processes`
+ * The CPU (ms, and its part in the kernel) of `pid` and every process under it (`mpay up --processes`
  * runs each service as a child) and of those under them that ended (a
  * PostgreSQL session that closed, a service a crash restarted), leaving out
  * `exclude` and its children (the driver, when the platform runs in the
  * process that forks it; it is read while the driver runs). Undefined
  * when /proc does not show `pid` (another machine, another OS, gone).
  */
-export async function processTreeCpuMs(
+export async function processTreeCpu(
   pid: number,
   exclude: number | undefined,
-): Promise<number | undefined> {
+): Promise<CpuReading | undefined> {
   const root = await procStat(pid);
   if (root === undefined) return undefined;
-  const all: ProcStat[] = [];
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    const found = await procStat(Number(entry));
-    if (found !== undefined) all.push(found);
+  return subtreeCpu(root, (await processTable()).children, exclude);
+}
+
+/** One named process's CPU so far: its id (a restart changes it) and ms, its own and its children's. */
+export interface NamedProcessCpu {
+  readonly pid: number;
+  readonly ms: number;
+}
+
+/**
+ * The CPU (ms) of each named process and every process under it, from one
+ * walk of /proc: `mpay up --processes`'s services, each by its name. A
+ * process /proc does not show (gone, being restarted) is left out.
+ */
+export async function namedProcessesCpuMs(
+  pids: Readonly<Record<string, number | undefined>>,
+): Promise<Record<string, NamedProcessCpu>> {
+  const { byPid, children } = await processTable();
+  const cpu: Record<string, NamedProcessCpu> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    const root = pid === undefined ? undefined : byPid.get(pid);
+    if (root !== undefined) cpu[name] = { pid: root.pid, ms: subtreeCpu(root, children, undefined).ms };
   }
-  const children = new Map<number, ProcStat[]>();
-  for (const entry of all) children.set(entry.ppid, [...(children.get(entry.ppid) ?? []), entry]);
-  let ticks = 0;
-  const stack = [root];
-  for (let visited = 0; stack.length > 0 && visited < 100_000; visited += 1) {
-    const next = stack.pop()!;
-    if (next.pid === exclude) continue;
-    ticks += next.cpuTicks;
-    stack.push(...(children.get(next.pid) ?? []));
-  }
-  return (ticks * 1000) / ticksPerSecond();
+  return cpu;
+}
+
+/**
+ * Each named process's CPU between two readings; a process missing from
+ * either, or restarted in between (another id), is undefined: its CPU in the
+ * window is not known.
+ */
+export function namedProcessesCpuBetween(
+  start: Readonly<Record<string, NamedProcessCpu>>,
+  end: Readonly<Record<string, NamedProcessCpu>>,
+  names: readonly string[],
+): Record<string, number | undefined> {
+  return Object.fromEntries(
+    names.map((name) => {
+      const [at, until] = [start[name], end[name]];
+      return [
+        name,
+        at === undefined || until === undefined || at.pid !== until.pid
+          ? undefined
+          : Math.max(0, until.ms - at.ms),
+      ];
+    }),
+  );
 }
 
 /**

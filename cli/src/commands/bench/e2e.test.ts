@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { dropPostgresSchema, testBackend } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformStartDeadlineMs, within } from '../../../../test/support/deadlines.ts';
+import { platformProcessNames } from '../../platform/processes-service.ts';
 import { type Platform, platformSchemas, startPlatform } from '../../platform/start.ts';
 import type { CommandIo } from '../io.ts';
 import { ensurePlatformPki } from '../pki-platform.ts';
@@ -68,6 +69,8 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     // The fetch that trusted the bench's CA is gone with it.
     expect(globalThis.fetch).toBe(processFetch);
     expect(figures.payments as number).toBeGreaterThan(0);
+    // The services share this process: no CPU per service process.
+    expect(figures).not.toHaveProperty('server_cpu_ms_per_payment_by_process');
     for (const field of [
       'payments_per_second',
       'p50_ms',
@@ -80,6 +83,12 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
       expect(figures[field] as number, field).toBeGreaterThan(0);
     }
     expect(figures.p99_ms as number).toBeGreaterThanOrEqual(figures.p50_ms as number);
+    // The part in the kernel of the servers' CPU, and of the PostgreSQL server's (PGlite: inside the servers').
+    expect(figures.server_cpu_kernel_share as number).toBeGreaterThan(0);
+    expect(figures.server_cpu_kernel_share as number).toBeLessThan(1);
+    if (testBackend() === 'postgres')
+      expect(figures.database_server_cpu_kernel_share as number).toBeGreaterThan(0);
+    else expect(figures.database_server_cpu_kernel_share).toBeNull();
     // The platform runs in this process: every service's statements are counted, the gateway's and both banks' at least.
     const statements = figures.statements_per_payment as Record<string, { statements: number }>;
     for (const service of ['gateway', 'xbank', 'ybank'])
@@ -130,6 +139,12 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     expect(figures.payments as number).toBeGreaterThan(0);
     // Read from /proc: every service process and this one, the driver left out.
     expect(figures.server_cpu_ms_per_payment as number).toBeGreaterThan(0);
+    // And each service process's apart, a part of that total (read a moment apart: not summed here).
+    const byProcess = figures.server_cpu_ms_per_payment_by_process as Record<string, number | null>;
+    expect(Object.keys(byProcess).sort()).toEqual([...platformProcessNames].sort());
+    expect(byProcess.gateway as number).toBeGreaterThan(0);
+    for (const [name, ms] of Object.entries(byProcess))
+      expect(ms as number, name).toBeLessThan(figures.server_cpu_ms_per_payment as number);
     // Counted in the service processes and summed: the gateway's and both banks' statements, the servers' ECDSA.
     const statements = figures.statements_per_payment as Record<string, { statements: number }>;
     for (const service of ['gateway', 'xbank', 'ybank'])

@@ -42,11 +42,15 @@ import {
 import {
   type BenchTarget,
   bankOf,
+  type CpuReading,
   inProcessTarget,
   isDirectory,
   isLoopbackUrl,
   localPostgresServerPid,
-  processTreeCpuMs,
+  type NamedProcessCpu,
+  namedProcessesCpuBetween,
+  namedProcessesCpuMs,
+  processTreeCpu,
   runningTarget,
 } from './e2e-target.ts';
 import { type BenchProfile, benchProfiles } from './e2e-traffic.ts';
@@ -59,8 +63,9 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
   process: N customers in parallel, each paying serially, for S seconds after a warm-up. Prints
   payments/s, p50/p95/p99 latency, server and driver CPU per payment, bytes and round trips per
   party (for ims also the device's bytes on the wire: its connections cross a counting proxy in
-  the driver, so compression and HTTP framing count as sent), the crypto-only ceiling measured in
-  the same run, then the audit.
+  the driver, so compression and HTTP framing count as sent), SQL statements, transactions and
+  (PostgreSQL) round trips to the database per service per payment, the crypto-only ceiling
+  measured in the same run, then the audit.
   --profile P       what one payment is (default ims):
                     ims          the merchant asks, the device (holding its key) confirms; to the receipt
                     ims-custody  the same, the key in custody's HSM: the phone confirms with its PIN
@@ -78,7 +83,8 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
   --processes       start the platform as \`mpay up --processes\` does, each service in a process of its own
                     (PGlite in a temporary folder, removed at the end, or DATABASE_URL), with the bench's
                     policy and limits; each process counts its own crypto and statements for the bench.
-                    Server CPU is all of them (and this process), read from /proc
+                    Server CPU is all of them (and this process), read from /proc, and each
+                    service process's apart ("by process"; its children's included)
   --tls             start the platform as \`mpay up\` does, every port HTTPS (its deployment CA made
                     in a temporary folder, removed at the end) and the gateway offering HTTP/2: the
                     devices' and the merchant's fetch offers h2 and trusts that CA only, so the
@@ -455,14 +461,23 @@ function startDriver(): ChildProcess {
 }
 
 interface ServerWindow {
-  /** The servers' CPU in the window; undefined when it cannot be read (not on this machine). */
-  cpuMs: number | undefined;
+  /**
+   * The servers' CPU in the window, and its part in the kernel (system
+   * calls); undefined when it cannot be read (not on this machine).
+   */
+  cpu: CpuReading | undefined;
   /**
    * The PostgreSQL server's CPU in the window (all its processes, whoever they
    * serve); undefined on PGlite (its engine runs in the servers' own process,
-   * inside cpuMs) or when the server is not on this machine.
+   * inside cpu) or when the server is not on this machine.
    */
-  databaseCpuMs: number | undefined;
+  databaseCpu: CpuReading | undefined;
+  /**
+   * Each service process's CPU in the window (--processes: its own and its
+   * children's, inside cpu); a service restarted in the window is
+   * undefined. Undefined when the services share one process.
+   */
+  cpuMsByProcess: Record<string, number | undefined> | undefined;
   counts: Record<string, number>;
   /** Statements and transactions per schema in the window (the platform in this process only). */
   statements: Record<string, StatementCount> | undefined;
@@ -471,10 +486,16 @@ interface ServerWindow {
 }
 
 /** How the servers' CPU is read: this process's, or the running platform's processes from /proc. */
-type ServerCpu = (driverPid: number | undefined) => Promise<number | undefined>;
+type ServerCpu = (driverPid: number | undefined) => Promise<CpuReading | undefined>;
+
+/** How each service process's CPU is read (--processes): their names, and a reading of all of them. */
+interface ProcessesCpu {
+  readonly names: readonly string[];
+  readonly read: () => Promise<Record<string, NamedProcessCpu>>;
+}
 
 /** How the database server's CPU is read: its process tree from /proc, or not at all. */
-type DatabaseCpu = () => Promise<number | undefined>;
+type DatabaseCpu = () => Promise<CpuReading | undefined>;
 
 const notReadable: DatabaseCpu = () => Promise.resolve(undefined);
 
@@ -486,13 +507,13 @@ const notReadable: DatabaseCpu = () => Promise.resolve(undefined);
 async function databaseCpuOf(url: string | undefined): Promise<DatabaseCpu> {
   const pid = url === undefined ? undefined : await localPostgresServerPid(url);
   if (pid === undefined) return notReadable;
-  await processTreeCpuMs(pid, undefined);
-  return () => processTreeCpuMs(pid, undefined);
+  await processTreeCpu(pid, undefined);
+  return () => processTreeCpu(pid, undefined);
 }
 
-function ownCpu(): Promise<number> {
+function ownCpu(): Promise<CpuReading> {
   const cpu = process.cpuUsage();
-  return Promise.resolve((cpu.user + cpu.system) / 1000);
+  return Promise.resolve({ ms: (cpu.user + cpu.system) / 1000, kernelMs: cpu.system / 1000 });
 }
 
 /** Runs the driver to its report; the servers' CPU and crypto are measured between its window marks. */
@@ -502,18 +523,22 @@ async function runDriver(
   counting: ServerCounting | undefined,
   serverCpu: ServerCpu,
   databaseCpu: DatabaseCpu,
+  processesCpu: ProcessesCpu | undefined,
   onChild: (child: ChildProcess | undefined) => void,
   tracingTexts: boolean,
 ): Promise<{ report: DriverReport; server: ServerWindow }> {
   const child = startDriver();
   onChild(child);
-  let cpuAtStart: Promise<number | undefined> = Promise.resolve(undefined);
-  let cpuAtEnd: Promise<number | undefined> = Promise.resolve(undefined);
-  let databaseAtStart: Promise<number | undefined> = Promise.resolve(undefined);
-  let databaseAtEnd: Promise<number | undefined> = Promise.resolve(undefined);
+  let cpuAtStart: Promise<CpuReading | undefined> = Promise.resolve(undefined);
+  let cpuAtEnd: Promise<CpuReading | undefined> = Promise.resolve(undefined);
+  let databaseAtStart: Promise<CpuReading | undefined> = Promise.resolve(undefined);
+  let databaseAtEnd: Promise<CpuReading | undefined> = Promise.resolve(undefined);
+  let processesAtStart: Promise<Record<string, NamedProcessCpu>> | undefined;
+  let processesAtEnd: Promise<Record<string, NamedProcessCpu>> | undefined;
   const server: ServerWindow = {
-    cpuMs: undefined,
-    databaseCpuMs: undefined,
+    cpu: undefined,
+    databaseCpu: undefined,
+    cpuMsByProcess: undefined,
     counts: {},
     statements: undefined,
     texts: undefined,
@@ -532,6 +557,8 @@ async function runDriver(
             databaseAtStart = databaseCpu();
             const afterDatabase = () => serverCpu(child.pid);
             cpuAtStart = databaseAtStart.then(afterDatabase, afterDatabase);
+            processesAtStart = processesCpu?.read();
+            processesAtStart?.catch(() => undefined);
             if (tracingTexts) traceStatementTexts(true);
             break;
           }
@@ -544,6 +571,8 @@ async function runDriver(
               traceStatementTexts(false);
             }
             cpuAtEnd = serverCpu(child.pid);
+            processesAtEnd = processesCpu?.read();
+            processesAtEnd?.catch(() => undefined);
             databaseAtEnd = databaseCpu();
             break;
           }
@@ -559,17 +588,25 @@ async function runDriver(
       child.once('error', reject);
       child.send(config);
     });
-    const between = async (start: Promise<number | undefined>, end: Promise<number | undefined>) => {
+    const between = async (start: Promise<CpuReading | undefined>, end: Promise<CpuReading | undefined>) => {
       const [at, until] = await Promise.all([start, end]);
-      return at === undefined || until === undefined ? undefined : Math.max(0, until - at);
+      return at === undefined || until === undefined
+        ? undefined
+        : { ms: Math.max(0, until.ms - at.ms), kernelMs: Math.max(0, until.kernelMs - at.kernelMs) };
     };
     if (countsAtEnd !== undefined) {
       const counted = await countsAtEnd;
       server.counts = counted.counts;
       server.statements = counted.statements;
     }
-    server.cpuMs = await between(cpuAtStart, cpuAtEnd);
-    server.databaseCpuMs = await between(databaseAtStart, databaseAtEnd);
+    server.cpu = await between(cpuAtStart, cpuAtEnd);
+    server.databaseCpu = await between(databaseAtStart, databaseAtEnd);
+    if (processesCpu !== undefined && processesAtStart !== undefined && processesAtEnd !== undefined)
+      server.cpuMsByProcess = namedProcessesCpuBetween(
+        await processesAtStart,
+        await processesAtEnd,
+        processesCpu.names,
+      );
     return { report, server };
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill();
@@ -586,6 +623,8 @@ async function openTarget(
       target: BenchTarget;
       serverCpu: ServerCpu;
       databaseCpu: DatabaseCpu;
+      /** Each service process's CPU (--processes); undefined: the services share one process. */
+      processesCpu?: ProcessesCpu;
       /** How the servers' crypto and statements are counted; undefined: they are not (another process). */
       counting: () => ServerCounting | undefined;
       close: () => Promise<void>;
@@ -602,7 +641,7 @@ async function openTarget(
     const untrust = trustWhileDriving(found.tls);
     return {
       target,
-      serverCpu: (driverPid) => processTreeCpuMs(pid, driverPid),
+      serverCpu: (driverPid) => processTreeCpu(pid, driverPid),
       // Its database is not named in its deployment: whatever DATABASE_URL names here might be another.
       databaseCpu: notReadable,
       // The platform in this very process (a test): its crypto is counted as a started one's.
@@ -744,7 +783,14 @@ async function openProcessesTarget(
       where: `${platformProcessNames.length} processes, one per service`,
     },
     // Every service process and this one (its mail and SMS servers, the supervisor), not the driver.
-    serverCpu: (driverPid) => processTreeCpuMs(process.pid, driverPid),
+    serverCpu: (driverPid) => processTreeCpu(process.pid, driverPid),
+    processesCpu: {
+      names: platformProcessNames,
+      read: () =>
+        namedProcessesCpuMs(
+          Object.fromEntries(platformProcessNames.map((name) => [name, platform.pidOf(name)])),
+        ),
+    },
     databaseCpu,
     counting: () =>
       processesCounting({
@@ -812,6 +858,7 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       counting,
       opened.serverCpu,
       opened.databaseCpu,
+      opened.processesCpu,
       (child) => {
         driver = child;
       },
@@ -838,6 +885,9 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
     const ceiling = cryptoMs === undefined || cryptoMs === 0 ? undefined : 1000 / cryptoMs;
     const per = (value: number | undefined) =>
       payments === 0 || value === undefined ? null : round1(value / payments);
+    // The part of a CPU reading spent in the kernel: the system calls (network, files, waking others).
+    const kernelShare = (cpu: CpuReading | undefined) =>
+      cpu === undefined || cpu.ms === 0 ? null : round2(cpu.kernelMs / cpu.ms);
     const perKind = (counts: Record<string, number>) =>
       Object.fromEntries(
         Object.entries(counts).map(([kind, count]) => [kind, payments === 0 ? 0 : round2(count / payments)]),
@@ -855,6 +905,8 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
                 {
                   statements: round1(count.statements / payments),
                   transactions: round1(count.transactions / payments),
+                  // PostgreSQL only: its server's answers waited for (0 on PGlite: left out).
+                  ...(count.roundTrips > 0 ? { round_trips: round1(count.roundTrips / payments) } : {}),
                 },
               ]),
           );
@@ -877,8 +929,17 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
       p50_ms: percentile(sorted, 0.5),
       p95_ms: percentile(sorted, 0.95),
       p99_ms: percentile(sorted, 0.99),
-      server_cpu_ms_per_payment: per(server.cpuMs),
-      database_server_cpu_ms_per_payment: per(server.databaseCpuMs),
+      server_cpu_ms_per_payment: per(server.cpu?.ms),
+      server_cpu_kernel_share: kernelShare(server.cpu),
+      database_server_cpu_ms_per_payment: per(server.databaseCpu?.ms),
+      database_server_cpu_kernel_share: kernelShare(server.databaseCpu),
+      ...(server.cpuMsByProcess === undefined
+        ? {}
+        : {
+            server_cpu_ms_per_payment_by_process: Object.fromEntries(
+              Object.entries(server.cpuMsByProcess).map(([name, ms]) => [name, per(ms)]),
+            ),
+          }),
       driver_cpu_ms_per_payment: per(report.cpuMs.user + report.cpuMs.system),
       statements_per_payment: statementsPerPayment,
       ...(server.texts === undefined
@@ -1005,9 +1066,14 @@ interface TextFigures {
   p95_ms: number;
   p99_ms: number;
   server_cpu_ms_per_payment: number | null;
+  /** The part of the servers' CPU spent in the kernel (0..1). */
+  server_cpu_kernel_share: number | null;
   database_server_cpu_ms_per_payment: number | null;
+  /** The part of the PostgreSQL server's CPU spent in the kernel (0..1). */
+  database_server_cpu_kernel_share: number | null;
+  server_cpu_ms_per_payment_by_process?: Record<string, number | null>;
   driver_cpu_ms_per_payment: number | null;
-  statements_per_payment: Record<string, { statements: number; transactions: number }> | null;
+  statements_per_payment: Record<string, StatementsOfService> | null;
   parties: Record<
     'device' | 'merchant',
     {
@@ -1037,12 +1103,41 @@ const latencySpan: Record<BenchProfile, string> = {
   banking: 'transfer request to the bank’s answer',
 };
 
-/** `gateway 21.3 (4.0 tx), xbank …; 60.2 statements in all`. */
-function statementsText(perService: Record<string, { statements: number; transactions: number }>): string {
+/** A service's statements per payment; round trips on PostgreSQL only. */
+interface StatementsOfService {
+  statements: number;
+  transactions: number;
+  round_trips?: number;
+}
+
+/** `gateway 21.3 (4.0 tx, 13.2 round trips), xbank …; 60.2 statements, 40.1 round trips in all`. */
+function statementsText(perService: Record<string, StatementsOfService>): string {
   const entries = Object.entries(perService);
   const total = entries.reduce((sum, [, count]) => sum + count.statements, 0);
-  const each = entries.map(([service, count]) => `${service} ${count.statements} (${count.transactions} tx)`);
-  return `${each.join(', ')}; ${round1(total)} statements in all`;
+  const trips = entries.reduce((sum, [, count]) => sum + (count.round_trips ?? 0), 0);
+  const each = entries.map(
+    ([service, count]) =>
+      `${service} ${count.statements} (${count.transactions} tx${count.round_trips === undefined ? '' : `, ${count.round_trips} round trips`})`,
+  );
+  return `${each.join(', ')}; ${round1(total)} statements${trips > 0 ? `, ${round1(trips)} round trips` : ''} in all`;
+}
+
+/**
+ * `gateway 21.3 ms, xbank 9.1 ms, …; the supervisor's process 1.2 ms`: each
+ * service process's share of the servers', and what is left of it for the
+ * process that runs the supervisor (its mail and SMS servers, the bench).
+ */
+function processesCpuText(byProcess: Record<string, number | null>, total: number | null): string {
+  const entries = Object.entries(byProcess);
+  const each = entries.map(
+    ([name, ms]) => `${name} ${ms === null ? 'not measured (restarted)' : `${ms} ms`}`,
+  );
+  const measured = entries.map(([, ms]) => ms).filter((ms): ms is number => ms !== null);
+  const rest =
+    total === null || measured.length < entries.length
+      ? ''
+      : `; the supervisor's process ${round1(Math.max(0, total - measured.reduce((sum, ms) => sum + ms, 0)))} ms`;
+  return `${each.join(', ')}${rest}`;
 }
 
 /** The database server's share: inside the servers' own on PGlite, its processes' on a local PostgreSQL. */
@@ -1050,7 +1145,12 @@ function databaseCpuText(figures: TextFigures): string {
   if (figures.database === 'pglite') return 'database inside the servers’';
   return figures.database_server_cpu_ms_per_payment === null
     ? 'database server not measured'
-    : `PostgreSQL server ${figures.database_server_cpu_ms_per_payment} ms (all its processes)`;
+    : `PostgreSQL server ${figures.database_server_cpu_ms_per_payment} ms (all its processes${figures.database_server_cpu_kernel_share === null ? '' : `, ${kernelText(figures.database_server_cpu_kernel_share)}`})`;
+}
+
+/** '12 % in the kernel'. */
+function kernelText(share: number): string {
+  return `${Math.round(share * 100)} % in the kernel`;
 }
 
 function text(figures: TextFigures): string {
@@ -1069,7 +1169,12 @@ function text(figures: TextFigures): string {
     `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}, ${figures.transport}): concurrency ${figures.concurrency}, ${figures.seconds} s measured`,
     `  payments      ${figures.payments_per_second}/s  (${figures.payments} payments, ${figures.failures} failed)`,
     `  latency       p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms (${latencySpan[figures.profile]})`,
-    `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}, ${databaseCpuText(figures)}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
+    `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}${figures.server_cpu_kernel_share === null ? '' : ` (${kernelText(figures.server_cpu_kernel_share)})`}, ${databaseCpuText(figures)}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
+    ...(figures.server_cpu_ms_per_payment_by_process === undefined
+      ? []
+      : [
+          `  by process    ${processesCpuText(figures.server_cpu_ms_per_payment_by_process, figures.server_cpu_ms_per_payment)}`,
+        ]),
     figures.statements_per_payment === null
       ? '  SQL/payment   not counted (the servers run in another process)'
       : `  SQL/payment   ${statementsText(figures.statements_per_payment)}`,
