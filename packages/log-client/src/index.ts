@@ -28,12 +28,15 @@ export {
 } from './client/proofs.ts';
 export {
   type EntryToSubmit,
+  entryBatchLimits,
   type LogEndpoint,
   type LoggedMessages,
   type MessagesToLog,
   type SubmittedEntry,
   type SubmitterCredentials,
   submitEntry,
+  submitEntryBatch,
+  submitMessageBatch,
   submitMessages,
 } from './client/submit.ts';
 export {

@@ -14,6 +14,10 @@ export interface LogLimits {
   readonly witnessTimeoutMs: number;
   /** Submissions waiting to be written in the next group commit; beyond it SERVICE_UNAVAILABLE. */
   readonly submissionQueueMax: number;
+  /** Most entries in one POST /entry-batches (REQUEST_INVALID above). */
+  readonly submissionBatchEntriesMax: number;
+  /** Largest body of one POST /entry-batches (413 above); every other request keeps bodyLimitBytes. */
+  readonly submissionBatchBodyLimitBytes: number;
 }
 
 const logDefaults: LogLimits = {
@@ -24,6 +28,8 @@ const logDefaults: LogLimits = {
   integrationIntervalMs: 1_000,
   witnessTimeoutMs: 3_000,
   submissionQueueMax: 10_000,
+  submissionBatchEntriesMax: 64,
+  submissionBatchBodyLimitBytes: 64 * 1024,
 };
 
 function checkInteger(name: string, value: number, min: number, max: number): void {
@@ -41,5 +47,12 @@ export function createLogLimits(options: Partial<LogLimits> = {}): LogLimits {
   checkInteger('integrationIntervalMs', limits.integrationIntervalMs, 10, 3_600_000);
   checkInteger('witnessTimeoutMs', limits.witnessTimeoutMs, 100, 60_000);
   checkInteger('submissionQueueMax', limits.submissionQueueMax, 1, 1_000_000);
+  checkInteger('submissionBatchEntriesMax', limits.submissionBatchEntriesMax, 1, limits.submissionQueueMax);
+  checkInteger(
+    'submissionBatchBodyLimitBytes',
+    limits.submissionBatchBodyLimitBytes,
+    limits.bodyLimitBytes,
+    8 * 1024 * 1024,
+  );
   return Object.freeze(limits);
 }

@@ -7,6 +7,7 @@ import {
 import { parseVerifierKey } from '@mpay/merkle';
 import type { Database } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
+import { batchOutcomes } from './http/entries.ts';
 import type { LogWitness } from './integrate/cosign.ts';
 
 /**
@@ -56,8 +57,18 @@ interface LogRow {
 
 export interface LogMetrics {
   readonly registry: MetricsRegistry;
-  /** One POST /entries answered with `statusCode` after `seconds`. */
-  observeSubmission(statusCode: number, seconds: number): void;
+  /**
+   * One POST /entries answered with `statusCode` after `seconds`; for a POST
+   * /entry-batches answered 200, `entries` says how many of its entries were
+   * appended and how many the log had (each counted as one submission).
+   */
+  observeSubmission(statusCode: number, seconds: number, entries?: BatchOutcome): void;
+}
+
+/** The entries of one POST /entry-batches: new ones, and ones the log already had. */
+export interface BatchOutcome {
+  readonly appended: number;
+  readonly duplicate: number;
 }
 
 export async function createLogMetrics(
@@ -95,12 +106,12 @@ export async function createLogMetrics(
   });
   const submissions = registry.counter({
     name: 'mpay_log_submissions_total',
-    help: 'POST /entries by outcome (appended, duplicate, refused, error), since this process started.',
+    help: 'POST /entries, and each entry of a POST /entry-batches, by outcome (appended, duplicate, refused, error; a refused or failed batch once), since this process started.',
     labelNames: ['outcome'],
   });
   const submissionDuration = registry.histogram({
     name: 'mpay_log_submission_duration_seconds',
-    help: 'POST /entries from arrival to reply (signature check and group commit).',
+    help: 'POST /entries and POST /entry-batches from arrival to reply (signature check and group commit).',
     buckets: submissionBucketsSeconds,
   });
   for (const outcome of submissionOutcomes) submissions.inc({ outcome }, 0);
@@ -143,8 +154,12 @@ export async function createLogMetrics(
 
   return {
     registry,
-    observeSubmission(statusCode, seconds) {
-      submissions.inc({ outcome: submissionOutcomeOf(statusCode) });
+    observeSubmission(statusCode, seconds, entries) {
+      if (entries === undefined) submissions.inc({ outcome: submissionOutcomeOf(statusCode) });
+      else {
+        submissions.inc({ outcome: 'appended' }, entries.appended);
+        submissions.inc({ outcome: 'duplicate' }, entries.duplicate);
+      }
       submissionDuration.observe({}, seconds);
     },
   };
@@ -161,8 +176,11 @@ export function registerLogMetrics(
   metricsToken: string | undefined,
 ): void {
   app.addHook('onResponse', async (request, reply) => {
-    if (request.method === 'POST' && request.routeOptions.url === '/entries')
+    if (request.method !== 'POST') return;
+    if (request.routeOptions.url === '/entries')
       metrics.observeSubmission(reply.statusCode, reply.elapsedTime / 1000);
+    else if (request.routeOptions.url === '/entry-batches')
+      metrics.observeSubmission(reply.statusCode, reply.elapsedTime / 1000, batchOutcomes.get(request));
   });
   registerMetricsRoute(app, metrics.registry, { authorize: bearerTokenAuthorizer(metricsToken) });
 }

@@ -22,10 +22,10 @@ export interface TestLog {
   readonly verifierKey: string;
   readonly submitter: GeneratedKeyPair;
   get(path: string): Promise<Answer>;
-  /** POSTs JSON signed by `key` as `issuer` (default: the configured submitter 'gateway'). */
+  /** POSTs JSON to `path` (default /entries) signed by `key` as `issuer` (default: the configured submitter 'gateway'). */
   submit(
     body: unknown,
-    options?: { key?: GeneratedKeyPair; issuer?: string; headers?: Record<string, string> },
+    options?: { key?: GeneratedKeyPair; issuer?: string; headers?: Record<string, string>; path?: string },
   ): Promise<Answer>;
   close(): Promise<void>;
 }
@@ -65,13 +65,13 @@ export async function startTestLog(
     verifierKey: noteKey.verifierKey,
     submitter,
     get: async (path) => answerOf(await fetch(`${url}${path}`)),
-    submit: async (body, { key = submitter, issuer = 'gateway', headers = {} } = {}) => {
+    submit: async (body, { key = submitter, issuer = 'gateway', headers = {}, path = '/entries' } = {}) => {
       const text = typeof body === 'string' ? body : JSON.stringify(body);
       const authorization = await signRequest(
-        { method: 'POST', path: '/entries', body: text },
+        { method: 'POST', path, body: text },
         { issuer, audience: testOrigin, key: key.privateJwk },
       );
-      const response = await fetch(`${url}/entries`, {
+      const response = await fetch(`${url}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization, ...headers },
         body: text,

@@ -2,9 +2,10 @@ import {
   buildReceipt,
   checkpointFollowerOf,
   type SubmitterCredentials,
+  submitMessageBatch,
   submitMessages,
 } from '@mpay/log-client';
-import type { Sql } from '@mpay/storage';
+import type { Database, Sql } from '@mpay/storage';
 
 /** Where the gateway logs, and what a receipt must carry to be accepted. */
 export interface TransactionLogLink {
@@ -114,6 +115,71 @@ export async function advanceLogEntry(
     [paymentId, receipt, outboxRow.id, outboxRow.now.toISOString()],
   );
   return 'proved';
+}
+
+/** A payment's entry to submit with others: its payment and the outbox row that drives it. */
+export interface LogEntryToSubmit {
+  readonly paymentId: string;
+  readonly outboxRowId: string;
+}
+
+/**
+ * The first step of several payments' entries at once: those not submitted
+ * yet go to the log in one signed request (POST /entry-batches, in as many
+ * as its limits need), then each gets its log index and its outbox row the
+ * recheck at `recheckAt`, all in one statement, as `advanceLogEntry` does for
+ * one. Returns the outbox rows stepped; an entry already submitted or proved
+ * is left to `advanceLogEntry`. Throws when the log refuses or cannot be
+ * reached, having written nothing.
+ */
+export async function submitLogEntries(
+  database: Database,
+  link: TransactionLogLink,
+  submitter: SubmitterCredentials,
+  entries: readonly LogEntryToSubmit[],
+  outbox: { readonly recheckAt: Date; readonly leaseOwner: string | null },
+): Promise<Set<string>> {
+  const { rows } = await database.query<EntryRow>(
+    `SELECT payment_id, kind, messages, log_index, receipt FROM log_entries
+      WHERE payment_id = ANY($1::text[]) AND log_index IS NULL AND receipt IS NULL`,
+    [entries.map((entry) => entry.paymentId)],
+  );
+  const unsubmitted = new Map(rows.map((row) => [row.payment_id, row]));
+  const batch = entries.flatMap((entry) => {
+    const row = unsubmitted.get(entry.paymentId);
+    // One row per payment: a payment listed twice is submitted once.
+    unsubmitted.delete(entry.paymentId);
+    return row === undefined ? [] : [{ entry, row }];
+  });
+  if (batch.length === 0) return new Set();
+  const logged = await submitMessageBatch(
+    { url: link.url, origin: link.origin },
+    submitter,
+    batch.map(({ row }) => ({
+      transactionId: row.payment_id,
+      messages: JSON.parse(row.messages) as string[],
+      kind: row.kind,
+      metadata: {},
+    })),
+  );
+  await database.query(
+    `WITH given AS (
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS g(payment_id, log_index, outbox_id)),
+     entry AS (
+       UPDATE log_entries e SET log_index = g.log_index FROM given g WHERE e.payment_id = g.payment_id RETURNING 1)
+     UPDATE outbox o SET next_attempt_at = $4, lease_owner = NULLIF(o.lease_owner, $5::uuid)
+       FROM given g
+      WHERE o.id = g.outbox_id AND o.lease_owner IS NOT DISTINCT FROM
+        (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
+    [
+      batch.map(({ entry }) => entry.paymentId),
+      logged.map((entry) => entry.index.toString()),
+      batch.map(({ entry }) => entry.outboxRowId),
+      outbox.recheckAt.toISOString(),
+      outbox.leaseOwner,
+    ],
+  );
+  return new Set(batch.map(({ entry }) => entry.outboxRowId));
 }
 
 /**

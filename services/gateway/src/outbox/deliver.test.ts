@@ -554,5 +554,125 @@ describe('the outbox', () => {
         await logStub.close();
       }
     });
+
+    /** A log over real HTTP that gives indices from 40 on, as `answer` lets it; no checkpoint yet. */
+    async function logTakingEntries(batches: 'take' | 'refuse') {
+      let next = 40;
+      const stub = await startHttpStub((request) => {
+        if (request.method === 'POST' && request.url === '/entries')
+          return { status: 202, json: { index: next++ } };
+        if (request.method === 'POST' && request.url === '/entry-batches' && batches === 'take') {
+          const { entries } = JSON.parse(request.body) as { entries: unknown[] };
+          return { status: 200, json: { entries: entries.map(() => ({ index: next++, created: true })) } };
+        }
+        return { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } };
+      });
+      const context = {
+        ...gateway.context,
+        transactionLog: {
+          url: stub.url,
+          origin: 'log.test/transactions',
+          logVerifierKey: 'log.test/transactions+00000000+AAAA',
+          witnessVerifierKeys: [],
+          witnessesRequired: 0,
+        },
+      };
+      return { stub, context };
+    }
+
+    /** `count` payments with an entry to log each (their outbox rows due now), in the order made. */
+    async function paymentsToLog(count: number): Promise<string[]> {
+      const ids: string[] = [];
+      for (let i = 0; i < count; i += 1) {
+        const id = await createPayment(gateway, { merchant: shop, customer: ann });
+        await enqueueLogEntry(gateway.database, id, 'payment.completed', [`m${i}.b.c`], gateway.now());
+        await gateway.database.query(
+          `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, 'log_entry', '{}', $2, $2)`,
+          [id, gateway.now().toISOString()],
+        );
+        ids.push(id);
+      }
+      return ids;
+    }
+
+    const logIndexOf = async (id: string) =>
+      (
+        await gateway.database.query<{ log_index: string | null }>(
+          'SELECT log_index::text AS log_index FROM log_entries WHERE payment_id = $1',
+          [id],
+        )
+      ).rows[0]?.log_index;
+
+    it("sends the entries of a round's payments to the log together, under one signature, and each gets its own index", async () => {
+      const { stub, context } = await logTakingEntries('take');
+      try {
+        const ids = await paymentsToLog(3);
+        // One of them submitted before (its index known): only its receipt is left to ask for, not in the batch.
+        await gateway.database.query('UPDATE log_entries SET log_index = 7 WHERE payment_id = $1', [ids[1]]);
+        await runOutboxRound(context);
+        const posts = stub.requests.filter((request) => request.method === 'POST');
+        expect(posts.map((request) => request.url)).toEqual(['/entry-batches']);
+        const sent = JSON.parse(posts[0]?.body ?? '') as {
+          entries: { transactionId: string; kind: string }[];
+        };
+        // In the order the round claimed them, which is none in particular.
+        const sentIds = sent.entries.map((entry) => entry.transactionId);
+        expect([...sentIds].sort()).toEqual([ids[0], ids[2]].sort());
+        expect(sent.entries.every((entry) => entry.kind === 'payment.completed')).toBe(true);
+        expect(posts[0]?.headers.authorization).toMatch(/^MPay /);
+        // Each the index the log answered at its place in the batch.
+        for (const [place, id] of sentIds.entries()) expect(await logIndexOf(id)).toBe(String(40 + place));
+        expect(await logIndexOf(ids[1] ?? '')).toBe('7');
+        const firstCheckMs = gateway.context.limits.logReceiptFirstCheckMs;
+        for (const id of [ids[0], ids[2]]) {
+          const [row] = await outboxOf(gateway.database, id ?? '', 'log_entry');
+          // Submitted, as one submission alone leaves it: its receipt asked for at the first check, no attempt counted.
+          expect(row).toMatchObject({ attempts: 0, lastError: null, deliveredAt: null });
+          expect(row?.nextAttemptAt.getTime()).toBe(gateway.now().getTime() + firstCheckMs);
+        }
+        // The one submitted before asked the log for its proof instead (none yet: backed off as any failure).
+        const [asked] = await outboxOf(gateway.database, ids[1] ?? '', 'log_entry');
+        expect(asked).toMatchObject({ attempts: 1, lastError: 'SERVICE_UNAVAILABLE' });
+      } finally {
+        await stub.close();
+      }
+    });
+
+    it('tries each entry alone when the log refuses the batch, so none waits on the others', async () => {
+      const { stub, context } = await logTakingEntries('refuse');
+      try {
+        const ids = await paymentsToLog(2);
+        await runOutboxRound(context);
+        const posts = stub.requests.filter((request) => request.method === 'POST');
+        expect(posts.map((request) => request.url)).toEqual(['/entry-batches', '/entries', '/entries']);
+        // Each the index the log answered to its own POST /entries.
+        for (const [place, request] of posts.slice(1).entries()) {
+          const { transactionId } = JSON.parse(request.body) as { transactionId: string };
+          expect(await logIndexOf(transactionId)).toBe(String(40 + place));
+        }
+        expect(
+          posts
+            .slice(1)
+            .map((request) => (JSON.parse(request.body) as { transactionId: string }).transactionId)
+            .sort(),
+        ).toEqual([...ids].sort());
+      } finally {
+        await stub.close();
+      }
+    });
+
+    it('sends a lone entry as before, with POST /entries', async () => {
+      const { stub, context } = await logTakingEntries('take');
+      try {
+        const [id] = await paymentsToLog(1);
+        await runOutboxRound(context);
+        expect(
+          stub.requests.filter((request) => request.method === 'POST').map((request) => request.url),
+        ).toEqual(['/entries']);
+        expect(await logIndexOf(id ?? '')).toBe('40');
+      } finally {
+        await stub.close();
+      }
+    });
   });
 });

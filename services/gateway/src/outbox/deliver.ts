@@ -7,7 +7,7 @@ import type { GatewayContext } from '../context.ts';
 import { custodianOf, redirectToCustody } from '../devices/custody-redirect.ts';
 import type { DeviceEvent } from '../devices/hub.ts';
 import { slowestOutboxCallMs } from '../limits.ts';
-import { advanceLogEntry } from '../log/outbox.ts';
+import { advanceLogEntry, submitLogEntries } from '../log/outbox.ts';
 import { deliverRegistrationMail, eraseRegistrationMail } from '../macro/mail.ts';
 import { settleWithBank } from '../payments/settle.ts';
 import { findPayment, type OutboxLease, type OutboxRow, type Payment } from '../payments/store.ts';
@@ -61,9 +61,58 @@ function leaseHolds(context: GatewayContext, until: Date): boolean {
  * worker's by now, and is left to the rounds.
  */
 export async function deliverLeasedRows(context: GatewayContext, rows: readonly LeasedRow[]): Promise<void> {
-  for (const { row, until, written } of rows) {
-    if (!leaseHolds(context, until)) continue;
+  await deliverRows(
+    context,
+    rows.filter(({ until }) => leaseHolds(context, until)),
+  );
+}
+
+/**
+ * Rows one after the other, except that the payments' log entries not yet
+ * submitted among them go to the log together first (one signed request for
+ * them all, `submitLogEntries`); each then steps on alone at its recheck.
+ * Should that request fail, each entry is tried alone, as if never batched:
+ * one entry the log refuses never holds back the others.
+ */
+async function deliverRows(
+  context: GatewayContext,
+  rows: readonly { readonly row: OutboxRow; readonly written?: Payment | undefined }[],
+): Promise<void> {
+  const submitted = await submitLogEntriesTogether(
+    context,
+    rows.map(({ row }) => row),
+  );
+  for (const { row, written } of rows) {
+    if (submitted.has(row.id)) continue;
     await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written));
+  }
+}
+
+/** The outbox rows whose payment's log entry `deliverRows` sent with others (none when fewer than two). */
+async function submitLogEntriesTogether(
+  context: GatewayContext,
+  rows: readonly OutboxRow[],
+): Promise<Set<string>> {
+  const link = context.transactionLog;
+  const entries = rows
+    .filter((row) => row.kind === 'log_entry' && typeof JSON.parse(row.payload).refundId !== 'string')
+    .map((row) => ({ paymentId: row.payment_id, outboxRowId: row.id }));
+  if (link === undefined || entries.length < 2) return new Set();
+  const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
+  const recheckAt = new Date(context.clock().getTime() + context.limits.logReceiptFirstCheckMs);
+  try {
+    return await withRequestId(`log-entries:${entries.length}:${entries[0]?.paymentId}`, () =>
+      submitLogEntries(context.database, link, submitter, entries, {
+        recheckAt,
+        leaseOwner: context.outboxLeaseOwner ?? null,
+      }),
+    );
+  } catch (error) {
+    context.log.info(
+      { err: error, entries: entries.length },
+      'log entries not submitted together: each is tried alone',
+    );
+    return new Set();
   }
 }
 
@@ -346,7 +395,10 @@ async function deliver(
 export async function runOutboxRound(context: GatewayContext): Promise<number> {
   const rows = await claimDue(context, context.clock());
   // Outside any request: the calls made for a row carry its payment as their request id.
-  for (const row of rows) await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row));
+  await deliverRows(
+    context,
+    rows.map((row) => ({ row })),
+  );
   return rows.length;
 }
 

@@ -1,4 +1,6 @@
 import {
+  arrayOf,
+  booleanSchema,
   exactObject,
   integerSchema,
   isoTime,
@@ -8,21 +10,29 @@ import {
   stringSchema,
 } from '@mpay/http-server';
 import { MpayError } from '@mpay/protocol';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
+import type { BatchOutcome } from '../metrics.ts';
 import { readEntry } from '../store/entries.ts';
 import { base64Of } from '../store/hex.ts';
 import { authenticateSubmitter } from './authenticate.ts';
 import type { LogRouteContext } from './context.ts';
 import { jsonNumber, uint64Parameter } from './query.ts';
-import { parseSubmission } from './submission.ts';
+import { parseSubmission, parseSubmissionBatch } from './submission.ts';
 
 /**
  * POST /entries (authenticated submitters): queues an entry, 202 `{ index }`;
  * the same hash and transaction id again gives 200 with the same index.
+ * POST /entry-batches (authenticated submitters): queues up to
+ * `submissionBatchEntriesMax` entries under one signature, 200
+ * `{ entries: [{ index, created }] }` in the order sent; as safe to send again.
  * GET /entries/:index (public): the entry and its RFC 9162 leaf data.
  */
 const tags = ['entries'];
 const indexAnswer = exactObject({ index: integerSchema });
+const entryFields = exactObject(
+  { hash: stringSchema, kind: stringSchema, transactionId: stringSchema, metadata: { type: 'object' } },
+  ['metadata'],
+);
 /** POST /entries: read as text and checked by parseSubmission (strict, canonical), not by a validator. */
 const submitSchema: FastifySchema = {
   summary: 'Queues an entry (authenticated submitters)',
@@ -31,14 +41,29 @@ const submitSchema: FastifySchema = {
   rawBody: {
     contentTypes: ['application/json'],
     description: 'Strict: no other fields, a canonical base64 SHA-256, metadata a bounded JSON object',
-    schema: exactObject(
-      { hash: stringSchema, kind: stringSchema, transactionId: stringSchema, metadata: { type: 'object' } },
-      ['metadata'],
-    ),
+    schema: entryFields,
   },
   response: {
     200: { ...indexAnswer, description: 'The same entry again: its index' },
     202: { ...indexAnswer, description: 'Queued: the index it will have' },
+  },
+};
+/** POST /entry-batches: read as text and checked by parseSubmissionBatch, as POST /entries. */
+const batchSchema: FastifySchema = {
+  summary: 'Queues several entries under one signature (authenticated submitters)',
+  tags,
+  security: signedRequest,
+  rawBody: {
+    contentTypes: ['application/json'],
+    description:
+      'Strict: `entries` only, 1 to submissionBatchEntriesMax (64) of them, each as POST /entries takes one; one wrong entry refuses them all',
+    schema: exactObject({ entries: arrayOf(entryFields) }),
+  },
+  response: {
+    200: {
+      ...exactObject({ entries: arrayOf(exactObject({ index: integerSchema, created: booleanSchema })) }),
+      description: 'Each entry in the order sent: its index, and created false for one the log already had',
+    },
   },
 };
 const entrySchema: FastifySchema = {
@@ -59,6 +84,9 @@ const entrySchema: FastifySchema = {
   },
 };
 
+/** Each POST /entry-batches answered 200: how many of its entries were new (for the metrics). */
+export const batchOutcomes = new WeakMap<FastifyRequest, BatchOutcome>();
+
 export function registerEntryRoutes(app: FastifyInstance, context: LogRouteContext): void {
   app.post('/entries', { schema: submitSchema }, async (request, reply) => {
     const rawBody = typeof request.body === 'string' ? request.body : '';
@@ -70,6 +98,24 @@ export function registerEntryRoutes(app: FastifyInstance, context: LogRouteConte
     };
     return respondIdempotently(context.database, request, reply, { scope: submitter, rawBody }, submit);
   });
+
+  app.post(
+    '/entry-batches',
+    { schema: batchSchema, bodyLimit: context.limits.submissionBatchBodyLimitBytes },
+    async (request) => {
+      const rawBody = typeof request.body === 'string' ? request.body : '';
+      const submitter = await authenticateSubmitter(request, rawBody, context);
+      const { metadataBytesMax, submissionBatchEntriesMax } = context.limits;
+      const submissions = parseSubmissionBatch(rawBody, metadataBytesMax, submissionBatchEntriesMax);
+      // Each joins the group commit, so they are written with whatever else is waiting, in one transaction.
+      const results = await Promise.all(
+        submissions.map((submission) => context.submissions.submit(submission, submitter)),
+      );
+      const appended = results.filter((result) => result.created).length;
+      batchOutcomes.set(request, { appended, duplicate: results.length - appended });
+      return { entries: results.map(({ index, created }) => ({ index: jsonNumber(index), created })) };
+    },
+  );
 
   app.get('/entries/:index', { schema: entrySchema }, async (request) => {
     const index = uint64Parameter(request.params, 'index');
