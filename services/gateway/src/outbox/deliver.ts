@@ -61,29 +61,29 @@ function leaseHolds(context: GatewayContext, until: Date): boolean {
  * worker's by now, and is left to the rounds.
  */
 export async function deliverLeasedRows(context: GatewayContext, rows: readonly LeasedRow[]): Promise<void> {
-  await deliverRows(
-    context,
-    rows.filter(({ until }) => leaseHolds(context, until)),
-  );
+  await deliverRows(context, rows);
 }
 
 /**
- * Rows one after the other, except that the payments' log entries not yet
- * submitted among them go to the log together first (one signed request for
- * them all, `submitLogEntries`); each then steps on alone at its recheck.
- * Should that request fail, each entry is tried alone, as if never batched:
- * one entry the log refuses never holds back the others.
+ * Rows one after the other, each while its lease (`until`, when leased at a
+ * commit) holds, except that the payments' log entries not yet submitted
+ * among them go to the log together first (one signed request for them all,
+ * `submitLogEntries`); each then steps on alone at its recheck. Should that
+ * request fail, each entry is tried alone, as if never batched: one entry the
+ * log refuses never holds back the others.
  */
 async function deliverRows(
   context: GatewayContext,
-  rows: readonly { readonly row: OutboxRow; readonly written?: Payment | undefined }[],
+  rows: readonly { readonly row: OutboxRow; readonly until?: Date; readonly written?: Payment | undefined }[],
 ): Promise<void> {
+  const holds = ({ until }: { readonly until?: Date }) => until === undefined || leaseHolds(context, until);
   const submitted = await submitLogEntriesTogether(
     context,
-    rows.map(({ row }) => row),
+    rows.filter(holds).map(({ row }) => row),
   );
-  for (const { row, written } of rows) {
-    if (submitted.has(row.id)) continue;
+  for (const leased of rows) {
+    const { row, written } = leased;
+    if (submitted.has(row.id) || !holds(leased)) continue;
     await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written));
   }
 }
