@@ -13,6 +13,7 @@ export { CheckpointFollower, checkpointFollowerOf } from './client/checkpoints.t
 export { type ClientLimits, clientDefaults } from './client/http.ts';
 export {
   buildReceipt,
+  buildReceipts,
   type Inclusion,
   type ReceiptEntry,
   type WaitOptions,
@@ -25,6 +26,8 @@ export {
   fetchCheckpoint,
   fetchConsistencyProof,
   fetchInclusionProof,
+  fetchInclusionProofs,
+  inclusionBatchIndicesMax,
 } from './client/proofs.ts';
 export {
   type EntryToSubmit,

@@ -45,7 +45,7 @@ export { parseAnySignerKey, signNote } from './note/sign.ts';
 export type { NoteSignature } from './note/signature-line.ts';
 export { consistencyProof } from './proof/consistency/generate.ts';
 export { verifyConsistency } from './proof/consistency/verify.ts';
-export { inclusionProof } from './proof/inclusion/generate.ts';
+export { inclusionProof, inclusionProofs } from './proof/inclusion/generate.ts';
 export { verifyInclusion } from './proof/inclusion/verify.ts';
 export {
   assembleProof,

@@ -18,6 +18,8 @@ export interface LogLimits {
   readonly submissionBatchEntriesMax: number;
   /** Largest body of one POST /entry-batches (413 above); every other request keeps bodyLimitBytes. */
   readonly submissionBatchBodyLimitBytes: number;
+  /** Most leaves one GET /proofs/inclusions proves (REQUEST_INVALID above). */
+  readonly proofBatchIndicesMax: number;
 }
 
 const logDefaults: LogLimits = {
@@ -30,6 +32,7 @@ const logDefaults: LogLimits = {
   submissionQueueMax: 10_000,
   submissionBatchEntriesMax: 64,
   submissionBatchBodyLimitBytes: 64 * 1024,
+  proofBatchIndicesMax: 64,
 };
 
 function checkInteger(name: string, value: number, min: number, max: number): void {
@@ -54,5 +57,6 @@ export function createLogLimits(options: Partial<LogLimits> = {}): LogLimits {
     limits.bodyLimitBytes,
     8 * 1024 * 1024,
   );
+  checkInteger('proofBatchIndicesMax', limits.proofBatchIndicesMax, 1, 1_000);
   return Object.freeze(limits);
 }

@@ -12,7 +12,7 @@ import {
 import { isMpayError, MpayError } from '@mpay/protocol';
 import type { CheckpointFollower } from './checkpoints.ts';
 import type { ClientLimits } from './http.ts';
-import { fetchCheckpoint, fetchInclusionProof } from './proofs.ts';
+import { fetchCheckpoint, fetchInclusionProof, fetchInclusionProofs } from './proofs.ts';
 
 export interface WaitOptions extends ClientLimits {
   /** Give up after this long (SERVICE_UNAVAILABLE). */
@@ -98,14 +98,66 @@ export async function buildReceipt(
   policy: WitnessPolicy,
   options: WaitOptions = {},
 ): Promise<string> {
-  const leafData = leafDataOf({
+  const leafData = await leafDataOfEntry(entry);
+  const { proof } = await waitForInclusion(logUrl, { index: entry.index, leafData }, policy, options);
+  return receiptFile(entry, proof, policy);
+}
+
+/**
+ * `buildReceipt` for several entries at once, without waiting: one
+ * checkpoint (the follower's, or a fresh one when it does not cover the
+ * largest index), then the inclusion proofs of every entry it covers in one
+ * request (GET /proofs/inclusions), each verified as `buildReceipt` verifies
+ * one. In the order of `entries`: the receipt, or undefined for an entry that
+ * checkpoint does not cover yet. Throws what a checkpoint or a proof request
+ * throws (a log that is down, a checkpoint not cosigned yet, a fork).
+ */
+export async function buildReceipts(
+  logUrl: string,
+  entries: readonly ReceiptEntry[],
+  policy: WitnessPolicy,
+  options: ClientLimits & { readonly checkpoints?: CheckpointFollower | undefined } = {},
+): Promise<(string | undefined)[]> {
+  if (entries.length === 0) return [];
+  if (options.checkpoints !== undefined && !samePolicy(options.checkpoints.policy, policy))
+    throw new Error('assertion failed: the checkpoint follower opens checkpoints with this policy');
+  const largest = entries.reduce((max, entry) => (entry.index > max ? entry.index : max), 0n);
+  const checkpoint = await (options.checkpoints?.covering(largest) ??
+    fetchCheckpoint(logUrl, policy, options));
+  const size = checkpoint.checkpoint.treeSize;
+  const covered = entries.filter((entry) => entry.index < size);
+  const hashes = await fetchInclusionProofs(
+    logUrl,
+    covered.map((entry) => entry.index),
+    size,
+    options,
+  );
+  const receipts = new Map<ReceiptEntry, string>();
+  for (const [i, entry] of covered.entries()) {
+    const proof = formatTlogProof({
+      index: entry.index,
+      proof: hashes[i] ?? [],
+      checkpoint: checkpoint.signedNote,
+    });
+    // The checkpoint was opened with the policy's keys when it was fetched: not verified again.
+    await verifyTlogProof(proof, { ...policy, leafData: await leafDataOfEntry(entry) }, checkpoint);
+    receipts.set(entry, receiptFile(entry, proof, policy));
+  }
+  return entries.map((entry) => receipts.get(entry));
+}
+
+async function leafDataOfEntry(entry: ReceiptEntry): Promise<string> {
+  return leafDataOf({
     messageHash: await messagesHash(entry.messages),
     kind: entry.kind,
     transactionId: entry.transactionId,
     metadata: entry.metadata,
     submitter: entry.submitter,
   });
-  const { proof } = await waitForInclusion(logUrl, { index: entry.index, leafData }, policy, options);
+}
+
+/** The mpay-receipt/v1 file of an entry and its verified tlog-proof. */
+function receiptFile(entry: ReceiptEntry, proof: string, policy: WitnessPolicy): string {
   const keyText = (key: unknown) => (typeof key === 'string' ? key : undefined);
   return formatReceipt({
     transactionId: entry.transactionId,

@@ -39,6 +39,41 @@ export async function fetchInclusionProof(
   return hashesOf(jsonOf(answer), inclusionProofHashesMax);
 }
 
+/** What the client asks in one GET /proofs/inclusions: the log's default proofBatchIndicesMax. */
+export const inclusionBatchIndicesMax = 64;
+
+/**
+ * GET /proofs/inclusions: the inclusion proofs of `indices` in the tree of
+ * `treeSize`, in their order (not verified here), in as many requests of
+ * `inclusionBatchIndicesMax` as they need. An answer for other leaves than
+ * asked is PROOF_INVALID.
+ */
+export async function fetchInclusionProofs(
+  logUrl: string,
+  indices: readonly bigint[],
+  treeSize: bigint,
+  limits: ClientLimits = {},
+): Promise<Uint8Array[][]> {
+  const proofs: Uint8Array[][] = [];
+  for (let start = 0; start < indices.length; start += inclusionBatchIndicesMax) {
+    const asked = indices.slice(start, start + inclusionBatchIndicesMax);
+    const answer = await fetchText(
+      joinUrl(logUrl, `/proofs/inclusions?indices=${asked.join(',')}&size=${treeSize}`),
+      {},
+      limits,
+    );
+    const answered = (jsonOf(answer) as { proofs?: unknown } | null)?.proofs;
+    if (!Array.isArray(answered) || answered.length !== asked.length)
+      throw new MpayError('PROOF_INVALID', 'proof encoding');
+    for (const [i, proof] of answered.entries()) {
+      if ((proof as { index?: unknown } | null)?.index !== Number(asked[i]))
+        throw new MpayError('PROOF_INVALID', 'proof for another leaf');
+      proofs.push(hashesOf(proof, inclusionProofHashesMax));
+    }
+  }
+  return proofs;
+}
+
 /** GET /proofs/consistency from `from` to `to` (not verified here). */
 export async function fetchConsistencyProof(
   logUrl: string,

@@ -6,7 +6,7 @@ import { MemoryTree } from '../tree/memory-tree.ts';
 import { rootHash, treeRootHash } from '../tree/root-hash.ts';
 import { consistencyProof } from './consistency/generate.ts';
 import { verifyConsistency } from './consistency/verify.ts';
-import { inclusionProof } from './inclusion/generate.ts';
+import { inclusionProof, inclusionProofs } from './inclusion/generate.ts';
 import { verifyInclusion } from './inclusion/verify.ts';
 import { naiveConsistencyProof, naiveInclusionProof, naiveRootHash } from './naive-rfc9162.test-helper.ts';
 
@@ -109,6 +109,38 @@ describe('proof generation against the literal RFC 9162 definitions', () => {
       },
     );
     await fc.assert(property, { numRuns: 100 });
+  });
+
+  it('inclusion proofs of several leaves come from one read and equal PATH(m, D[n]) each, in the order asked', async () => {
+    const property = fc.asyncProperty(
+      entries,
+      batches,
+      fraction,
+      fc.array(fraction, { minLength: 1, maxLength: 12 }),
+      async (list, batchSizes, f, picks) => {
+        const { leaves, tree } = await buildTree(list, batchSizes);
+        const size = 1 + pick(f, leaves.length);
+        const indices = picks.map((g) => pick(g, size));
+        let reads = 0;
+        const counting = {
+          getHashes: (ids: Parameters<MemoryTree['getHashes']>[0]) => {
+            reads += 1;
+            // Each node asked for once, however many proofs need it.
+            expect(new Set(ids.map((id) => `${id.level}/${id.index}`)).size).toBe(ids.length);
+            return tree.getHashes(ids);
+          },
+        };
+        const proofs = await inclusionProofs(indices, size, counting);
+        expect(reads).toBeLessThanOrEqual(1);
+        expect(proofs).toHaveLength(indices.length);
+        for (const [i, index] of indices.entries())
+          expect(proofs[i]).toEqual(await naiveInclusionProof(index, leaves.slice(0, size)));
+      },
+    );
+    await fc.assert(property, { numRuns: 60 });
+    await expect(inclusionProofs([0, 3], 3, new MemoryTree())).rejects.toMatchObject({
+      code: 'PROOF_REQUEST_INVALID',
+    });
   });
 
   it('consistency proofs equal PROOF(m, D[n]), verify, and fail when mutated', async () => {

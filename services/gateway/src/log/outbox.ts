@@ -1,5 +1,6 @@
 import {
   buildReceipt,
+  buildReceipts,
   checkpointFollowerOf,
   type SubmitterCredentials,
   submitMessageBatch,
@@ -180,6 +181,73 @@ export async function submitLogEntries(
     ],
   );
   return new Set(batch.map(({ entry }) => entry.outboxRowId));
+}
+
+/**
+ * The receipts of several payments' submitted entries at once
+ * (`buildReceipts`: one checkpoint, one request for all their proofs), each
+ * stored with its outbox row delivered, in one statement, as
+ * `advanceLogEntry` does for one. Returns the outbox rows proved, and those
+ * whose entry the checkpoint does not cover yet (for the caller to back off
+ * as it would one alone); an entry not submitted yet, or proved before, is in
+ * neither. Throws what the log's answers throw, having written nothing.
+ */
+export async function proveLogEntries(
+  database: Database,
+  link: TransactionLogLink,
+  submitter: SubmitterCredentials,
+  entries: readonly LogEntryToSubmit[],
+  now: Date,
+): Promise<{ proved: Set<string>; notYet: Set<string> }> {
+  const { rows } = await database.query<EntryRow>(
+    `SELECT payment_id, kind, messages, log_index, receipt FROM log_entries
+      WHERE payment_id = ANY($1::text[]) AND log_index IS NOT NULL AND receipt IS NULL`,
+    [entries.map((entry) => entry.paymentId)],
+  );
+  const submitted = new Map(rows.map((row) => [row.payment_id, row]));
+  const batch = entries.flatMap((entry) => {
+    const row = submitted.get(entry.paymentId);
+    submitted.delete(entry.paymentId);
+    return row === undefined ? [] : [{ entry, row }];
+  });
+  if (batch.length === 0) return { proved: new Set(), notYet: new Set() };
+  const receipts = await buildReceipts(
+    link.url,
+    batch.map(({ row }) => ({
+      transactionId: row.payment_id,
+      messages: JSON.parse(row.messages) as string[],
+      kind: row.kind,
+      metadata: {},
+      index: BigInt(row.log_index as string | number),
+      submitter: submitter.id,
+    })),
+    link,
+    { checkpoints: checkpointFollowerOf(link) },
+  );
+  const proved = batch.flatMap(({ entry }, i) => {
+    const receipt = receipts[i];
+    return receipt === undefined ? [] : [{ entry, receipt }];
+  });
+  if (proved.length > 0)
+    await database.query(
+      `WITH given AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS g(payment_id, receipt, outbox_id)),
+       entry AS (
+         UPDATE log_entries e SET receipt = g.receipt, last_error = NULL FROM given g
+          WHERE e.payment_id = g.payment_id RETURNING 1)
+       UPDATE outbox o SET delivered_at = $4, attempts = o.attempts + 1, last_error = NULL
+         FROM given g WHERE o.id = g.outbox_id`,
+      [
+        proved.map(({ entry }) => entry.paymentId),
+        proved.map(({ receipt }) => receipt),
+        proved.map(({ entry }) => entry.outboxRowId),
+        now.toISOString(),
+      ],
+    );
+  return {
+    proved: new Set(proved.map(({ entry }) => entry.outboxRowId)),
+    notYet: new Set(batch.filter((_, i) => receipts[i] === undefined).map(({ entry }) => entry.outboxRowId)),
+  };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { GatewayContext } from '../context.ts';
 import { custodianOf, redirectToCustody } from '../devices/custody-redirect.ts';
 import type { DeviceEvent } from '../devices/hub.ts';
 import { slowestOutboxCallMs } from '../limits.ts';
-import { advanceLogEntry, submitLogEntries } from '../log/outbox.ts';
+import { advanceLogEntry, type LogEntryToSubmit, proveLogEntries, submitLogEntries } from '../log/outbox.ts';
 import { deliverRegistrationMail, eraseRegistrationMail } from '../macro/mail.ts';
 import { settleWithBank } from '../payments/settle.ts';
 import { findPayment, type OutboxLease, type OutboxRow, type Payment } from '../payments/store.ts';
@@ -66,18 +66,19 @@ export async function deliverLeasedRows(context: GatewayContext, rows: readonly 
 
 /**
  * Rows one after the other, each while its lease (`until`, when leased at a
- * commit) holds, except that the payments' log entries not yet submitted
- * among them go to the log together first (one signed request for them all,
- * `submitLogEntries`); each then steps on alone at its recheck. Should that
- * request fail, each entry is tried alone, as if never batched: one entry the
- * log refuses never holds back the others.
+ * commit) holds, except the payments' log entries among them: those not yet
+ * submitted go to the log together first (one signed request for them all,
+ * `submitLogEntries`), and those submitted before have their receipts built
+ * together (one checkpoint and one request for their proofs,
+ * `proveLogEntries`). Should either fail, each entry is tried alone, as if
+ * never batched: one entry the log refuses never holds back the others.
  */
 async function deliverRows(
   context: GatewayContext,
   rows: readonly { readonly row: OutboxRow; readonly until?: Date; readonly written?: Payment | undefined }[],
 ): Promise<void> {
   const holds = ({ until }: { readonly until?: Date }) => until === undefined || leaseHolds(context, until);
-  const submitted = await submitLogEntriesTogether(
+  const submitted = await advanceLogEntriesTogether(
     context,
     rows.filter(holds).map(({ row }) => row),
   );
@@ -88,32 +89,58 @@ async function deliverRows(
   }
 }
 
-/** The outbox rows whose payment's log entry `deliverRows` sent with others (none when fewer than two). */
-async function submitLogEntriesTogether(
+/**
+ * The outbox rows whose payment's log entry `deliverRows` stepped together
+ * with others: submitted, proved, or (not covered by a checkpoint yet) backed
+ * off as one alone would be. Only when two or more entries would go in one
+ * request.
+ */
+async function advanceLogEntriesTogether(
   context: GatewayContext,
   rows: readonly OutboxRow[],
 ): Promise<Set<string>> {
   const link = context.transactionLog;
-  const entries = rows
-    .filter((row) => row.kind === 'log_entry' && typeof JSON.parse(row.payload).refundId !== 'string')
-    .map((row) => ({ paymentId: row.payment_id, outboxRowId: row.id }));
-  if (link === undefined || entries.length < 2) return new Set();
+  const logRows = rows.filter(
+    (row) => row.kind === 'log_entry' && typeof JSON.parse(row.payload).refundId !== 'string',
+  );
+  const stepped = new Set<string>();
+  if (link === undefined || logRows.length < 2) return stepped;
   const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
-  const recheckAt = new Date(context.clock().getTime() + context.limits.logReceiptFirstCheckMs);
-  try {
-    return await withRequestId(`log-entries:${entries.length}:${entries[0]?.paymentId}`, () =>
-      submitLogEntries(context.database, link, submitter, entries, {
-        recheckAt,
-        leaseOwner: context.outboxLeaseOwner ?? null,
-      }),
-    );
-  } catch (error) {
-    context.log.info(
-      { err: error, entries: entries.length },
-      'log entries not submitted together: each is tried alone',
-    );
-    return new Set();
+  const now = context.clock();
+  const together = async <T>(what: string, step: (entries: LogEntryToSubmit[]) => Promise<T>) => {
+    const entries = logRows
+      .filter((row) => !stepped.has(row.id))
+      .map((row) => ({ paymentId: row.payment_id, outboxRowId: row.id }));
+    if (entries.length < 2) return undefined;
+    try {
+      return await withRequestId(`log-entries:${entries.length}:${entries[0]?.paymentId}`, () =>
+        step(entries),
+      );
+    } catch (error) {
+      context.log.info(
+        { err: error, entries: entries.length },
+        `log entries not ${what} together: each is tried alone`,
+      );
+      return undefined;
+    }
+  };
+  const submitted = await together('submitted', (entries) =>
+    submitLogEntries(context.database, link, submitter, entries, {
+      recheckAt: new Date(now.getTime() + context.limits.logReceiptFirstCheckMs),
+      leaseOwner: context.outboxLeaseOwner ?? null,
+    }),
+  );
+  for (const id of submitted ?? []) stepped.add(id);
+  const proofs = await together('proved', (entries) =>
+    proveLogEntries(context.database, link, submitter, entries, now),
+  );
+  for (const id of proofs?.proved ?? []) stepped.add(id);
+  for (const row of logRows.filter((candidate) => proofs?.notYet.has(candidate.id) === true)) {
+    // As one alone: the checkpoint does not cover it yet, a failed attempt backed off.
+    await markFailed(context, row, 'SERVICE_UNAVAILABLE', now);
+    stepped.add(row.id);
   }
+  return stepped;
 }
 
 /** A row leased to this start, with its payment as the step that wrote it left it (OutboxLease.payments). */

@@ -148,6 +148,33 @@ describe('log service over HTTP', () => {
     }
   });
 
+  it('proves several leaves at once, each proof as GET /proofs/inclusion gives it, in the order asked', async () => {
+    const asked = [10, 0, 7, 4, 7];
+    const answer = await log.get(`/proofs/inclusions?indices=${asked.join(',')}&size=11`);
+    expect(answer.status).toBe(200);
+    expect(answer.body.treeSize).toBe(11);
+    const proofs = answer.body.proofs as { index: number; hashes: string[] }[];
+    expect(proofs.map((proof) => proof.index)).toEqual(asked);
+    for (const proof of proofs) {
+      const alone = await log.get(`/proofs/inclusion?index=${proof.index}&size=11`);
+      expect(proof.hashes).toEqual(alone.body.hashes);
+    }
+    const cases: Array<[string, string]> = [
+      ['/proofs/inclusions?indices=0,11&size=11', 'PROOF_REQUEST_INVALID'],
+      ['/proofs/inclusions?indices=0&size=12', 'PROOF_REQUEST_INVALID'],
+      ['/proofs/inclusions?indices=0,,1&size=11', 'REQUEST_INVALID'],
+      ['/proofs/inclusions?indices=01&size=11', 'REQUEST_INVALID'],
+      ['/proofs/inclusions?indices=&size=11', 'REQUEST_INVALID'],
+      ['/proofs/inclusions?size=11', 'REQUEST_INVALID'],
+      [
+        `/proofs/inclusions?indices=${Array.from({ length: 65 }, () => '1').join(',')}&size=11`,
+        'REQUEST_INVALID',
+      ],
+    ];
+    for (const [path, code] of cases)
+      expect((await log.get(path)).body, path).toMatchObject({ error: { code } });
+  });
+
   it('proves within the latest published checkpoint only: a size beyond it is refused until one covers it', async () => {
     const size = (await checkpoint()).treeSize;
     const beyond = `/proofs/inclusion?index=0&size=${size + 1n}`;

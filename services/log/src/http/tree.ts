@@ -1,12 +1,12 @@
 import { arrayOf, exactObject, integerSchema, stringSchema, textAnswer } from '@mpay/http-server';
-import { consistencyProof, inclusionProof } from '@mpay/merkle';
+import { consistencyProof, inclusionProof, inclusionProofs } from '@mpay/merkle';
 import { MpayError } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import { readPublishedCheckpoint, readPublishedSize } from '../store/checkpoints.ts';
 import { base64Of } from '../store/hex.ts';
 import { SqlTreeReader } from '../store/tree-nodes.ts';
 import type { LogRouteContext } from './context.ts';
-import { jsonNumber, uint64Parameter } from './query.ts';
+import { jsonNumber, uint64ListParameter, uint64Parameter } from './query.ts';
 
 /**
  * GET /checkpoint: the latest published checkpoint as a text/plain signed
@@ -15,6 +15,9 @@ import { jsonNumber, uint64Parameter } from './query.ts';
  * GET /proofs/inclusion?index=&size= and GET /proofs/consistency?from=&to=:
  * RFC 9162 proofs, base64 hashes, for sizes up to the published checkpoint;
  * each one batched read of O(log n) stored nodes.
+ * GET /proofs/inclusions?indices=1,5,9&size=: the inclusion proofs of up to
+ * `proofBatchIndicesMax` leaves in one tree size, in the order asked, from
+ * one batched read of the nodes they need together.
  */
 const tags = ['tree'];
 const uint64Text = { type: 'string', pattern: '^(?:0|[1-9][0-9]{0,19})$' };
@@ -33,6 +36,28 @@ const inclusionSchema = {
   },
   response: {
     200: exactObject({ index: integerSchema, treeSize: integerSchema, hashes: arrayOf(stringSchema) }),
+  },
+};
+const inclusionsSchema = {
+  summary: 'RFC 9162 inclusion proofs of several leaves in one tree size (base64 hashes), in the order asked',
+  tags,
+  querystring: {
+    type: 'object',
+    required: ['indices', 'size'],
+    properties: {
+      indices: {
+        type: 'string',
+        pattern: '^(?:0|[1-9][0-9]{0,19})(?:,(?:0|[1-9][0-9]{0,19}))*$',
+        description: 'Leaf indices separated by commas, at most proofBatchIndicesMax (64)',
+      },
+      size: uint64Text,
+    },
+  },
+  response: {
+    200: exactObject({
+      treeSize: integerSchema,
+      proofs: arrayOf(exactObject({ index: integerSchema, hashes: arrayOf(stringSchema) })),
+    }),
   },
 };
 const consistencySchema = {
@@ -67,6 +92,19 @@ export function registerTreeRoutes(app: FastifyInstance, context: LogRouteContex
     await checkSize(size);
     const hashes = await inclusionProof(index, size, reader);
     return { index: jsonNumber(index), treeSize: jsonNumber(size), hashes: hashes.map(base64Of) };
+  });
+  app.get('/proofs/inclusions', { schema: inclusionsSchema }, async (request) => {
+    const indices = uint64ListParameter(request.query, 'indices', context.limits.proofBatchIndicesMax);
+    const size = uint64Parameter(request.query, 'size');
+    await checkSize(size);
+    const proofs = await inclusionProofs(indices, size, reader);
+    return {
+      treeSize: jsonNumber(size),
+      proofs: proofs.map((hashes, i) => ({
+        index: jsonNumber(indices[i] as bigint),
+        hashes: hashes.map(base64Of),
+      })),
+    };
   });
   app.get('/proofs/consistency', { schema: consistencySchema }, async (request) => {
     const from = uint64Parameter(request.query, 'from');
