@@ -48,17 +48,21 @@ export async function submitEntry(
   submitter: SubmitterCredentials,
   entry: EntryToSubmit,
 ): Promise<SubmittedEntry> {
-  const body = JSON.stringify(entryBody(entry));
+  const answer = await postSigned(log, submitter, '/entries', JSON.stringify(entryBody(entry)));
+  return { index: indexOf(jsonOf(answer)), created: answer.status === 202 };
+}
+
+/** A JSON body POSTed to the log, signed by the submitter for that path (audience the log's origin). */
+async function postSigned(log: LogEndpoint, submitter: SubmitterCredentials, path: string, body: string) {
   const authorization = await signRequest(
-    { method: 'POST', path: '/entries', body },
+    { method: 'POST', path, body },
     { issuer: submitter.id, audience: log.origin, key: submitter.key },
   );
-  const answer = await fetchText(
-    joinUrl(log.url, '/entries'),
+  return fetchText(
+    joinUrl(log.url, path),
     { method: 'POST', body, headers: { 'content-type': 'application/json', authorization } },
     log,
   );
-  return { index: indexOf(jsonOf(answer)), created: answer.status === 202 };
 }
 
 /**
@@ -108,15 +112,7 @@ export async function submitEntryBatch(
     const sent = chunk.length;
     chunk = [];
     chunkBytes = frameBytes;
-    const authorization = await signRequest(
-      { method: 'POST', path: '/entry-batches', body },
-      { issuer: submitter.id, audience: log.origin, key: submitter.key },
-    );
-    const answer = await fetchText(
-      joinUrl(log.url, '/entry-batches'),
-      { method: 'POST', body, headers: { 'content-type': 'application/json', authorization } },
-      log,
-    );
+    const answer = await postSigned(log, submitter, '/entry-batches', body);
     const answered = (jsonOf(answer) as { entries?: unknown } | null)?.entries;
     if (!Array.isArray(answered) || answered.length !== sent)
       throw new MpayError('SERVICE_UNAVAILABLE', 'answer');

@@ -125,6 +125,29 @@ export interface LogEntryToSubmit {
 }
 
 /**
+ * Those of `entries` whose log entry is at `step` (not submitted yet, or
+ * submitted and not proved), each with its row, in the order given; a
+ * payment listed twice comes once.
+ */
+async function entriesAt(
+  database: Database,
+  entries: readonly LogEntryToSubmit[],
+  step: 'unsubmitted' | 'submitted',
+): Promise<{ entry: LogEntryToSubmit; row: EntryRow }[]> {
+  const { rows } = await database.query<EntryRow>(
+    `SELECT payment_id, kind, messages, log_index, receipt FROM log_entries
+      WHERE payment_id = ANY($1::text[]) AND (log_index IS NOT NULL) = $2 AND receipt IS NULL`,
+    [entries.map((entry) => entry.paymentId), step === 'submitted'],
+  );
+  const found = new Map(rows.map((row) => [row.payment_id, row]));
+  return entries.flatMap((entry) => {
+    const row = found.get(entry.paymentId);
+    found.delete(entry.paymentId);
+    return row === undefined ? [] : [{ entry, row }];
+  });
+}
+
+/**
  * The first step of several payments' entries at once: those not submitted
  * yet go to the log in one signed request (POST /entry-batches, in as many
  * as its limits need), then each gets its log index and its outbox row the
@@ -140,18 +163,7 @@ export async function submitLogEntries(
   entries: readonly LogEntryToSubmit[],
   outbox: { readonly recheckAt: Date; readonly leaseOwner: string | null },
 ): Promise<Set<string>> {
-  const { rows } = await database.query<EntryRow>(
-    `SELECT payment_id, kind, messages, log_index, receipt FROM log_entries
-      WHERE payment_id = ANY($1::text[]) AND log_index IS NULL AND receipt IS NULL`,
-    [entries.map((entry) => entry.paymentId)],
-  );
-  const unsubmitted = new Map(rows.map((row) => [row.payment_id, row]));
-  const batch = entries.flatMap((entry) => {
-    const row = unsubmitted.get(entry.paymentId);
-    // One row per payment: a payment listed twice is submitted once.
-    unsubmitted.delete(entry.paymentId);
-    return row === undefined ? [] : [{ entry, row }];
-  });
+  const batch = await entriesAt(database, entries, 'unsubmitted');
   if (batch.length === 0) return new Set();
   const logged = await submitMessageBatch(
     { url: link.url, origin: link.origin },
@@ -199,17 +211,7 @@ export async function proveLogEntries(
   entries: readonly LogEntryToSubmit[],
   now: Date,
 ): Promise<{ proved: Set<string>; notYet: Set<string> }> {
-  const { rows } = await database.query<EntryRow>(
-    `SELECT payment_id, kind, messages, log_index, receipt FROM log_entries
-      WHERE payment_id = ANY($1::text[]) AND log_index IS NOT NULL AND receipt IS NULL`,
-    [entries.map((entry) => entry.paymentId)],
-  );
-  const submitted = new Map(rows.map((row) => [row.payment_id, row]));
-  const batch = entries.flatMap((entry) => {
-    const row = submitted.get(entry.paymentId);
-    submitted.delete(entry.paymentId);
-    return row === undefined ? [] : [{ entry, row }];
-  });
+  const batch = await entriesAt(database, entries, 'submitted');
   if (batch.length === 0) return { proved: new Set(), notYet: new Set() };
   const receipts = await buildReceipts(
     link.url,

@@ -21,6 +21,12 @@ import { jsonNumber, uint64ListParameter, uint64Parameter } from './query.ts';
  */
 const tags = ['tree'];
 const uint64Text = { type: 'string', pattern: '^(?:0|[1-9][0-9]{0,19})$' };
+/** A query string of these parameters, all required. */
+const queryOf = (properties: Record<string, object>) => ({
+  type: 'object',
+  required: Object.keys(properties),
+  properties,
+});
 const checkpointSchema = {
   summary: 'The latest checkpoint: a signed note, cosigned by the witnesses',
   tags,
@@ -29,11 +35,7 @@ const checkpointSchema = {
 const inclusionSchema = {
   summary: 'An RFC 9162 inclusion proof (base64 hashes)',
   tags,
-  querystring: {
-    type: 'object',
-    required: ['index', 'size'],
-    properties: { index: uint64Text, size: uint64Text },
-  },
+  querystring: queryOf({ index: uint64Text, size: uint64Text }),
   response: {
     200: exactObject({ index: integerSchema, treeSize: integerSchema, hashes: arrayOf(stringSchema) }),
   },
@@ -41,18 +43,14 @@ const inclusionSchema = {
 const inclusionsSchema = {
   summary: 'RFC 9162 inclusion proofs of several leaves in one tree size (base64 hashes), in the order asked',
   tags,
-  querystring: {
-    type: 'object',
-    required: ['indices', 'size'],
-    properties: {
-      indices: {
-        type: 'string',
-        pattern: '^(?:0|[1-9][0-9]{0,19})(?:,(?:0|[1-9][0-9]{0,19}))*$',
-        description: 'Leaf indices separated by commas, at most proofBatchIndicesMax (64)',
-      },
-      size: uint64Text,
+  querystring: queryOf({
+    indices: {
+      type: 'string',
+      pattern: '^(?:0|[1-9][0-9]{0,19})(?:,(?:0|[1-9][0-9]{0,19}))*$',
+      description: 'Leaf indices separated by commas, at most proofBatchIndicesMax (64)',
     },
-  },
+    size: uint64Text,
+  }),
   response: {
     200: exactObject({
       treeSize: integerSchema,
@@ -63,7 +61,7 @@ const inclusionsSchema = {
 const consistencySchema = {
   summary: 'An RFC 9162 consistency proof (base64 hashes)',
   tags,
-  querystring: { type: 'object', required: ['from', 'to'], properties: { from: uint64Text, to: uint64Text } },
+  querystring: queryOf({ from: uint64Text, to: uint64Text }),
   response: { 200: exactObject({ from: integerSchema, to: integerSchema, hashes: arrayOf(stringSchema) }) },
 };
 
