@@ -76,8 +76,8 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     await gateway?.close();
   });
 
-  it('submits them in one request, proves them from one checkpoint in one more, and each receipt verifies', async () => {
-    const context = { ...gateway.context, transactionLog: link };
+  /** Three payments with an entry to log each, their outbox rows due now. */
+  async function paymentsToLog(): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < 3; i += 1) {
       const id = await createPayment(gateway, { merchant: shop, customer: ann });
@@ -94,6 +94,28 @@ describe("the gateway's log entries, several at once, against a real log", () =>
       );
       ids.push(id);
     }
+    return ids;
+  }
+
+  const rowOf = async (id: string) =>
+    (
+      await gateway.database.query<{
+        receipt: string | null;
+        delivered: boolean;
+        attempts: number;
+        last_error: string | null;
+      }>(
+        `SELECT l.receipt, o.delivered_at IS NOT NULL AS delivered, o.attempts, o.last_error
+           FROM log_entries l JOIN outbox o ON o.payment_id = l.payment_id AND o.kind = 'log_entry'
+          WHERE l.payment_id = $1`,
+        [id],
+      )
+    ).rows[0];
+
+  it('submits them in one request, proves them from one checkpoint in one more, and each receipt verifies', async () => {
+    const context = { ...gateway.context, transactionLog: link };
+    asked.length = 0;
+    const ids = await paymentsToLog();
     await runOutboxRound(context);
     expect(asked).toEqual(['POST /entry-batches']);
     // The log integrates them and its witness cosigns the checkpoint.
@@ -122,5 +144,29 @@ describe("the gateway's log entries, several at once, against a real log", () =>
         verifyReceipt(rows[0]?.receipt ?? '', { ...policy, witnessVerifierKeys: [stack.logVerifierKey] }),
       ).rejects.toThrow();
     }
+  });
+
+  it('refuses the one entry whose proof does not verify, as alone, and proves the others', async () => {
+    const context = { ...gateway.context, transactionLog: link };
+    const ids = await paymentsToLog();
+    await runOutboxRound(context);
+    await stack.log.integrateNow();
+    // The gateway's stored messages of the first no longer match what the log holds: its proof cannot verify.
+    await gateway.database.query(`UPDATE log_entries SET messages = '["tampered"]' WHERE payment_id = $1`, [
+      ids[0],
+    ]);
+    gateway.advanceMs(gateway.context.limits.logReceiptFirstCheckMs);
+    asked.length = 0;
+    await runOutboxRound(context);
+    // The fresh checkpoint is checked to extend the one the gateway holds (a fork or a rollback is refused).
+    expect(asked).toEqual(['GET /checkpoint', 'GET /proofs/consistency', 'GET /proofs/inclusions']);
+    expect(await rowOf(ids[0] ?? '')).toMatchObject({
+      receipt: null,
+      delivered: false,
+      attempts: 1,
+      last_error: 'PROOF_INVALID',
+    });
+    for (const id of [ids[1], ids[2]])
+      expect(await rowOf(id ?? '')).toMatchObject({ delivered: true, attempts: 1 });
   });
 });

@@ -16,6 +16,7 @@ export {
   buildReceipts,
   type Inclusion,
   type ReceiptEntry,
+  type ReceiptOutcome,
   type WaitOptions,
   waitDefaults,
   waitForInclusion,

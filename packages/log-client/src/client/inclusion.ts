@@ -103,13 +103,21 @@ export async function buildReceipt(
   return receiptFile(entry, proof, policy);
 }
 
+/** One entry's part of `buildReceipts`. */
+export type ReceiptOutcome =
+  | { readonly receipt: string }
+  /** The checkpoint does not cover the entry yet. */
+  | { readonly notYet: true }
+  /** Its proof did not verify (PROOF_INVALID, …): no receipt, as `buildReceipt` would refuse it alone. */
+  | { readonly refused: MpayError };
+
 /**
  * `buildReceipt` for several entries at once, without waiting: one
  * checkpoint (the follower's, or a fresh one when it does not cover the
  * largest index), then the inclusion proofs of every entry it covers in one
  * request (GET /proofs/inclusions), each verified as `buildReceipt` verifies
- * one. In the order of `entries`: the receipt, or undefined for an entry that
- * checkpoint does not cover yet. Throws what a checkpoint or a proof request
+ * one. In the order of `entries`, each one's outcome: one proof that fails
+ * refuses that entry only. Throws what a checkpoint or a proof request
  * throws (a log that is down, a checkpoint not cosigned yet, a fork).
  */
 export async function buildReceipts(
@@ -117,7 +125,7 @@ export async function buildReceipts(
   entries: readonly ReceiptEntry[],
   policy: WitnessPolicy,
   options: ClientLimits & { readonly checkpoints?: CheckpointFollower | undefined } = {},
-): Promise<(string | undefined)[]> {
+): Promise<ReceiptOutcome[]> {
   if (entries.length === 0) return [];
   if (options.checkpoints !== undefined && !samePolicy(options.checkpoints.policy, policy))
     throw new Error('assertion failed: the checkpoint follower opens checkpoints with this policy');
@@ -132,18 +140,24 @@ export async function buildReceipts(
     size,
     options,
   );
-  const receipts = new Map<ReceiptEntry, string>();
+  const outcomes = new Map<ReceiptEntry, ReceiptOutcome>();
   for (const [i, entry] of covered.entries()) {
     const proof = formatTlogProof({
       index: entry.index,
       proof: hashes[i] ?? [],
       checkpoint: checkpoint.signedNote,
     });
-    // The checkpoint was opened with the policy's keys when it was fetched: not verified again.
-    await verifyTlogProof(proof, { ...policy, leafData: await leafDataOfEntry(entry) }, checkpoint);
-    receipts.set(entry, receiptFile(entry, proof, policy));
+    try {
+      // The checkpoint was opened with the policy's keys when it was fetched: not verified again.
+      await verifyTlogProof(proof, { ...policy, leafData: await leafDataOfEntry(entry) }, checkpoint);
+    } catch (error) {
+      if (!isMpayError(error)) throw error;
+      outcomes.set(entry, { refused: error });
+      continue;
+    }
+    outcomes.set(entry, { receipt: receiptFile(entry, proof, policy) });
   }
-  return entries.map((entry) => receipts.get(entry));
+  return entries.map((entry) => outcomes.get(entry) ?? { notYet: true });
 }
 
 async function leafDataOfEntry(entry: ReceiptEntry): Promise<string> {

@@ -199,21 +199,23 @@ export async function submitLogEntries(
  * The receipts of several payments' submitted entries at once
  * (`buildReceipts`: one checkpoint, one request for all their proofs), each
  * stored with its outbox row delivered, in one statement, as
- * `advanceLogEntry` does for one. Returns the outbox rows proved, and those
- * whose entry the checkpoint does not cover yet (for the caller to back off
- * as it would one alone); an entry not submitted yet, or proved before, is in
- * neither. Throws what the log's answers throw, having written nothing.
+ * `advanceLogEntry` does for one, while this start holds the row. Returns
+ * the outbox rows proved, and those the caller backs off as it would one
+ * alone, with the code of the failure (an entry the checkpoint does not
+ * cover yet: SERVICE_UNAVAILABLE; a proof that does not verify: its code).
+ * An entry not submitted yet, or proved before, is in neither. Throws what
+ * the log's answers throw for all of them, having written nothing.
  */
 export async function proveLogEntries(
   database: Database,
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
   entries: readonly LogEntryToSubmit[],
-  now: Date,
-): Promise<{ proved: Set<string>; notYet: Set<string> }> {
+  outbox: { readonly now: Date; readonly leaseOwner: string | null },
+): Promise<{ proved: Set<string>; failed: Map<string, string> }> {
   const batch = await entriesAt(database, entries, 'submitted');
-  if (batch.length === 0) return { proved: new Set(), notYet: new Set() };
-  const receipts = await buildReceipts(
+  if (batch.length === 0) return { proved: new Set(), failed: new Map() };
+  const outcomes = await buildReceipts(
     link.url,
     batch.map(({ row }) => ({
       transactionId: row.payment_id,
@@ -226,30 +228,33 @@ export async function proveLogEntries(
     link,
     { checkpoints: checkpointFollowerOf(link) },
   );
-  const proved = batch.flatMap(({ entry }, i) => {
-    const receipt = receipts[i];
-    return receipt === undefined ? [] : [{ entry, receipt }];
-  });
+  const proved: { entry: LogEntryToSubmit; receipt: string }[] = [];
+  const failed = new Map<string, string>();
+  for (const [i, { entry }] of batch.entries()) {
+    const outcome = outcomes[i] ?? { notYet: true };
+    if ('receipt' in outcome) proved.push({ entry, receipt: outcome.receipt });
+    else failed.set(entry.outboxRowId, 'refused' in outcome ? outcome.refused.code : 'SERVICE_UNAVAILABLE');
+  }
   if (proved.length > 0)
     await database.query(
       `WITH given AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS g(payment_id, receipt, outbox_id)),
        entry AS (
          UPDATE log_entries e SET receipt = g.receipt, last_error = NULL FROM given g
-          WHERE e.payment_id = g.payment_id RETURNING 1)
+          WHERE e.payment_id = g.payment_id AND e.receipt IS NULL RETURNING 1)
        UPDATE outbox o SET delivered_at = $4, attempts = o.attempts + 1, last_error = NULL
-         FROM given g WHERE o.id = g.outbox_id`,
+         FROM given g
+        WHERE o.id = g.outbox_id AND o.delivered_at IS NULL AND o.lease_owner IS NOT DISTINCT FROM
+          (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
       [
         proved.map(({ entry }) => entry.paymentId),
         proved.map(({ receipt }) => receipt),
         proved.map(({ entry }) => entry.outboxRowId),
-        now.toISOString(),
+        outbox.now.toISOString(),
+        outbox.leaseOwner,
       ],
     );
-  return {
-    proved: new Set(proved.map(({ entry }) => entry.outboxRowId)),
-    notYet: new Set(batch.filter((_, i) => receipts[i] === undefined).map(({ entry }) => entry.outboxRowId)),
-  };
+  return { proved: new Set(proved.map(({ entry }) => entry.outboxRowId)), failed };
 }
 
 /**

@@ -78,10 +78,7 @@ async function deliverRows(
   rows: readonly { readonly row: OutboxRow; readonly until?: Date; readonly written?: Payment | undefined }[],
 ): Promise<void> {
   const holds = ({ until }: { readonly until?: Date }) => until === undefined || leaseHolds(context, until);
-  const submitted = await advanceLogEntriesTogether(
-    context,
-    rows.filter(holds).map(({ row }) => row),
-  );
+  const submitted = await advanceLogEntriesTogether(context, rows, holds);
   for (const leased of rows) {
     const { row, written } = leased;
     if (submitted.has(row.id) || !holds(leased)) continue;
@@ -95,29 +92,32 @@ async function deliverRows(
  * off as one alone would be. Only when two or more entries would go in one
  * request.
  */
-async function advanceLogEntriesTogether(
+async function advanceLogEntriesTogether<Row extends { readonly row: OutboxRow }>(
   context: GatewayContext,
-  rows: readonly OutboxRow[],
+  rows: readonly Row[],
+  holds: (row: Row) => boolean,
 ): Promise<Set<string>> {
   const link = context.transactionLog;
   const logRows = rows.filter(
-    (row) => row.kind === 'log_entry' && typeof JSON.parse(row.payload).refundId !== 'string',
+    ({ row }) => row.kind === 'log_entry' && typeof JSON.parse(row.payload).refundId !== 'string',
   );
   const stepped = new Set<string>();
   if (link === undefined || logRows.length < 2) return stepped;
   const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
-  const now = context.clock();
+  const leaseOwner = context.outboxLeaseOwner ?? null;
+  // Each step takes the rows whose lease still holds as it starts (a step makes requests to the log).
   const together = async <T>(what: string, step: (entries: LogEntryToSubmit[]) => Promise<T>) => {
     const entries = logRows
-      .filter((row) => !stepped.has(row.id))
-      .map((row) => ({ paymentId: row.payment_id, outboxRowId: row.id }));
+      .filter((leased) => !stepped.has(leased.row.id) && holds(leased))
+      .map(({ row }) => ({ paymentId: row.payment_id, outboxRowId: row.id }));
     if (entries.length < 2) return undefined;
     try {
       return await withRequestId(`log-entries:${entries.length}:${entries[0]?.paymentId}`, () =>
         step(entries),
       );
     } catch (error) {
-      context.log.info(
+      // Said as a warning: a log whose limits are below the client's refuses every batch.
+      context.log.warn(
         { err: error, entries: entries.length },
         `log entries not ${what} together: each is tried alone`,
       );
@@ -126,18 +126,21 @@ async function advanceLogEntriesTogether(
   };
   const submitted = await together('submitted', (entries) =>
     submitLogEntries(context.database, link, submitter, entries, {
-      recheckAt: new Date(now.getTime() + context.limits.logReceiptFirstCheckMs),
-      leaseOwner: context.outboxLeaseOwner ?? null,
+      recheckAt: new Date(context.clock().getTime() + context.limits.logReceiptFirstCheckMs),
+      leaseOwner,
     }),
   );
   for (const id of submitted ?? []) stepped.add(id);
+  const now = context.clock();
   const proofs = await together('proved', (entries) =>
-    proveLogEntries(context.database, link, submitter, entries, now),
+    proveLogEntries(context.database, link, submitter, entries, { now, leaseOwner }),
   );
   for (const id of proofs?.proved ?? []) stepped.add(id);
-  for (const row of logRows.filter((candidate) => proofs?.notYet.has(candidate.id) === true)) {
-    // As one alone: the checkpoint does not cover it yet, a failed attempt backed off.
-    await markFailed(context, row, 'SERVICE_UNAVAILABLE', now);
+  for (const { row } of logRows) {
+    const code = proofs?.failed.get(row.id);
+    if (code === undefined) continue;
+    // As one alone: not covered by a checkpoint yet, or a proof that did not verify; backed off.
+    await markFailed(context, row, code, now);
     stepped.add(row.id);
   }
   return stepped;

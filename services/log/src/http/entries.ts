@@ -102,18 +102,23 @@ export function registerEntryRoutes(app: FastifyInstance, context: LogRouteConte
   app.post(
     '/entry-batches',
     { schema: batchSchema, bodyLimit: context.limits.submissionBatchBodyLimitBytes },
-    async (request) => {
+    async (request, reply) => {
       const rawBody = typeof request.body === 'string' ? request.body : '';
       const submitter = await authenticateSubmitter(request, rawBody, context);
-      const { metadataBytesMax, submissionBatchEntriesMax } = context.limits;
-      const submissions = parseSubmissionBatch(rawBody, metadataBytesMax, submissionBatchEntriesMax);
-      // Each joins the group commit, so they are written with whatever else is waiting, in one transaction.
-      const results = await Promise.all(
-        submissions.map((submission) => context.submissions.submit(submission, submitter)),
-      );
-      const appended = results.filter((result) => result.created).length;
-      batchOutcomes.set(request, { appended, duplicate: results.length - appended });
-      return { entries: results.map(({ index, created }) => ({ index: jsonNumber(index), created })) };
+      const submit = async (): Promise<StoredResponse> => {
+        const { metadataBytesMax, submissionBatchEntriesMax } = context.limits;
+        const submissions = parseSubmissionBatch(rawBody, metadataBytesMax, submissionBatchEntriesMax);
+        // All join the group commit at once (or none, when its queue is full), written with whatever
+        // else is waiting.
+        const results = await context.submissions.submitAll(submissions, submitter);
+        const appended = results.filter((result) => result.created).length;
+        batchOutcomes.set(request, { appended, duplicate: results.length - appended });
+        return {
+          statusCode: 200,
+          body: { entries: results.map(({ index, created }) => ({ index: jsonNumber(index), created })) },
+        };
+      };
+      return respondIdempotently(context.database, request, reply, { scope: submitter, rawBody }, submit);
     },
   );
 

@@ -62,6 +62,14 @@ describe('group commit of submissions', () => {
     const settled = await Promise.allSettled(burst);
     expect(settled.filter((result) => result.status === 'rejected')).toHaveLength(2);
     expect((settled[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    // Several at once (POST /entry-batches): all or none, never the first few of them.
+    const room = commits({ queueMax: 3 });
+    const first = room.submit(syntheticSubmissions(920, 1, 'first')[0]!, 'gateway');
+    await expect(room.submitAll(syntheticSubmissions(930, 3, 'three'), 'gateway')).rejects.toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+    });
+    const two = await room.submitAll(syntheticSubmissions(940, 2, 'two'), 'gateway');
+    expect(two.map((result) => result.index)).toEqual([(await first).index + 1n, (await first).index + 2n]);
     const full = commits({ pendingEntriesMax: 1 });
     await expect(full.submit(syntheticSubmissions(950, 1, 'full')[0]!, 'gateway')).rejects.toMatchObject({
       code: 'SERVICE_UNAVAILABLE',

@@ -37,16 +37,29 @@ export class GroupCommit {
   }
 
   submit(submission: EntrySubmission, submitter: string): Promise<Submitted> {
-    if (this.waiting.length >= this.options.queueMax) {
+    return this.submitAll([submission], submitter).then((results) => results[0] as Submitted);
+  }
+
+  /**
+   * Several submissions of one submitter, queued together: all, or none
+   * (SERVICE_UNAVAILABLE) when the queue has no room for them all. Written
+   * in one transaction when they fit in one batch (batchSizeMax).
+   */
+  submitAll(submissions: readonly EntrySubmission[], submitter: string): Promise<Submitted[]> {
+    if (this.waiting.length + submissions.length > this.options.queueMax) {
       return Promise.reject(new MpayError('SERVICE_UNAVAILABLE', 'submission queue full'));
     }
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ submission, submitter, resolve, reject });
-      if (!this.writing) {
-        this.writing = true;
-        setImmediate(() => void this.drain());
-      }
-    });
+    const results = submissions.map(
+      (submission) =>
+        new Promise<Submitted>((resolve, reject) => {
+          this.waiting.push({ submission, submitter, resolve, reject });
+        }),
+    );
+    if (!this.writing) {
+      this.writing = true;
+      setImmediate(() => void this.drain());
+    }
+    return Promise.all(results);
   }
 
   private async drain(): Promise<void> {
