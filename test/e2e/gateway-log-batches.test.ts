@@ -15,6 +15,7 @@ import {
   type TestGateway,
   type TestMerchant,
 } from '../../services/gateway/src/test-helpers.ts';
+import { requestDeadlineMs } from '../support/deadlines.ts';
 
 /**
  * The gateway's outbox against a real log and witness: the entries of the
@@ -36,6 +37,9 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     gateway = await openTestGateway();
     stack = await startLogStack({
       submitters: [{ id: gateway.fsp.id, signingJwk: gateway.fsp.signing.publicJwk }],
+      // The witness's answer on a busy machine: its default 3 s would publish a checkpoint without it.
+      // The log integrates when the test says (integrateNow), not on its own timer as well.
+      limits: { witnessTimeoutMs: Math.min(requestDeadlineMs, 60_000), integrationIntervalMs: 3_600_000 },
     });
     // A counting proxy between the gateway and the log, over real HTTP.
     const target = new URL(stack.logUrl);

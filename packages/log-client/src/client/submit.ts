@@ -82,16 +82,21 @@ function entryBody(entry: EntryToSubmit): Record<string, unknown> {
   };
 }
 
-function submittedOf(value: unknown): SubmittedEntry {
-  const created = (value as { created?: unknown } | null)?.created;
-  if (typeof created !== 'boolean') throw new MpayError('SERVICE_UNAVAILABLE', 'answer');
-  return { index: indexOf(value), created };
+/** One entry's answer in a batch, which must name the transaction it answers. */
+function submittedOf(value: unknown, transactionId: string): SubmittedEntry {
+  const answer = value as { created?: unknown; transactionId?: unknown } | null;
+  if (typeof answer?.created !== 'boolean') throw new MpayError('SERVICE_UNAVAILABLE', 'answer');
+  if (answer.transactionId !== transactionId)
+    throw new MpayError('SERVICE_UNAVAILABLE', 'answer for another entry');
+  return { index: indexOf(value), created: answer.created };
 }
 
 /**
  * POST /entry-batches: many entries under one signature (one request, one
  * signature check at the log, and the log writes them in one transaction).
- * The answers come in the order of `entries`. Entries beyond one request's
+ * The answers come in the order of `entries`, each naming its transaction;
+ * an answer out of that order, or one index for two different entries, is
+ * SERVICE_UNAVAILABLE (nothing of it is used). Entries beyond one request's
  * limits (`entryBatchLimits`) go in the next request; a failed request fails
  * the call, and sending them all again is safe (the log answers an entry it
  * has with its index).
@@ -104,26 +109,35 @@ export async function submitEntryBatch(
   const results: SubmittedEntry[] = [];
   // `{"entries":[` and `]}`, then each entry and its comma.
   const frameBytes = 15;
-  let chunk: string[] = [];
+  let chunk: { text: string; entry: EntryToSubmit }[] = [];
   let chunkBytes = frameBytes;
+  // Each index given so far, and to which entry (transaction and hash): one index is one entry.
+  const given = new Map<bigint, string>();
   const send = async () => {
     if (chunk.length === 0) return;
-    const body = `{"entries":[${chunk.join(',')}]}`;
-    const sent = chunk.length;
+    const sent = chunk;
+    const body = `{"entries":[${sent.map(({ text }) => text).join(',')}]}`;
     chunk = [];
     chunkBytes = frameBytes;
     const answer = await postSigned(log, submitter, '/entry-batches', body);
     const answered = (jsonOf(answer) as { entries?: unknown } | null)?.entries;
-    if (!Array.isArray(answered) || answered.length !== sent)
+    if (!Array.isArray(answered) || answered.length !== sent.length)
       throw new MpayError('SERVICE_UNAVAILABLE', 'answer');
-    results.push(...answered.map(submittedOf));
+    for (const [i, { entry }] of sent.entries()) {
+      const submitted = submittedOf(answered[i], entry.transactionId);
+      const key = `${entry.transactionId} ${Buffer.from(entry.messageHash).toString('base64')}`;
+      if ((given.get(submitted.index) ?? key) !== key)
+        throw new MpayError('SERVICE_UNAVAILABLE', 'one index for two entries');
+      given.set(submitted.index, key);
+      results.push(submitted);
+    }
   };
   for (const entry of entries) {
     const text = JSON.stringify(entryBody(entry));
     const bytes = Buffer.byteLength(text, 'utf8') + 1;
     if (chunk.length === entryBatchLimits.entriesMax || chunkBytes + bytes > entryBatchLimits.bodyBytesMax)
       await send();
-    chunk.push(text);
+    chunk.push({ text, entry });
     chunkBytes += bytes;
   }
   await send();

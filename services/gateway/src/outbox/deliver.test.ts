@@ -562,8 +562,13 @@ describe('the outbox', () => {
         if (request.method === 'POST' && request.url === '/entries')
           return { status: 202, json: { index: next++ } };
         if (request.method === 'POST' && request.url === '/entry-batches' && batches === 'take') {
-          const { entries } = JSON.parse(request.body) as { entries: unknown[] };
-          return { status: 200, json: { entries: entries.map(() => ({ index: next++, created: true })) } };
+          const { entries } = JSON.parse(request.body) as { entries: { transactionId: string }[] };
+          return {
+            status: 200,
+            json: {
+              entries: entries.map(({ transactionId }) => ({ index: next++, created: true, transactionId })),
+            },
+          };
         }
         return { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } };
       });

@@ -61,8 +61,13 @@ const batchSchema: FastifySchema = {
   },
   response: {
     200: {
-      ...exactObject({ entries: arrayOf(exactObject({ index: integerSchema, created: booleanSchema })) }),
-      description: 'Each entry in the order sent: its index, and created false for one the log already had',
+      ...exactObject({
+        entries: arrayOf(
+          exactObject({ index: integerSchema, created: booleanSchema, transactionId: stringSchema }),
+        ),
+      }),
+      description:
+        'Each entry in the order sent: its index, created false for one the log already had, and its transaction',
     },
   },
 };
@@ -115,7 +120,13 @@ export function registerEntryRoutes(app: FastifyInstance, context: LogRouteConte
         batchOutcomes.set(request, { appended, duplicate: results.length - appended });
         return {
           statusCode: 200,
-          body: { entries: results.map(({ index, created }) => ({ index: jsonNumber(index), created })) },
+          body: {
+            entries: results.map(({ index, created }, i) => ({
+              index: jsonNumber(index),
+              created,
+              transactionId: submissions[i]?.transactionId,
+            })),
+          },
         };
       };
       return respondIdempotently(context.database, request, reply, { scope: submitter, rawBody }, submit);

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { entryBatchLimits, submitEntryBatch, submitMessageBatch } from '@mpay/log-client';
 import { leafHash, messagesHash, openCheckpoint, verifyInclusion } from '@mpay/merkle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,10 +46,10 @@ describe('POST /entry-batches', () => {
     // The same batch again: the same indices, none created.
     expect((await batch([a, earlier, b, a])).body).toEqual({
       entries: [
-        { index: 1, created: false },
-        { index: 0, created: false },
-        { index: 2, created: false },
-        { index: 1, created: false },
+        { index: 1, created: false, transactionId: 'txn-a' },
+        { index: 0, created: false, transactionId: 'txn-earlier' },
+        { index: 2, created: false, transactionId: 'txn-b' },
+        { index: 1, created: false, transactionId: 'txn-a' },
       ],
     });
     await log.service.integrateNow();
@@ -170,6 +172,60 @@ describe('POST /entry-batches', () => {
       expect(again).toEqual([0n, 1n, 2n].map((index) => ({ index, created: false })));
     } finally {
       await fitting.close();
+    }
+  });
+
+  it("is checked by the client: a log's answer in another order, or one index for two entries, is refused", async () => {
+    // A log that answers as it likes, over HTTP.
+    let answer: (sent: { transactionId: string }[]) => unknown = () => ({});
+    const hostile = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      request.on('end', () => {
+        const { entries } = JSON.parse(body) as { entries: { transactionId: string }[] };
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(answer(entries)));
+      });
+    });
+    await new Promise<void>((listening) => hostile.listen(0, '127.0.0.1', listening));
+    const endpoint = {
+      url: `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`,
+      origin: testOrigin,
+    };
+    const submitter = { id: 'gateway', key: log.submitter.privateJwk };
+    const entries = await Promise.all(
+      ['x', 'y'].map(async (name) => ({
+        transactionId: `txn-${name}`,
+        kind: 'payment.completed',
+        messageHash: await messagesHash([name]),
+      })),
+    );
+    try {
+      answer = (sent) => ({ entries: sent.map((entry, i) => ({ index: i, created: true, ...entry })) });
+      expect(await submitEntryBatch(endpoint, submitter, entries)).toEqual([
+        { index: 0n, created: true },
+        { index: 1n, created: true },
+      ]);
+      answer = (sent) => ({
+        entries: [...sent].reverse().map((entry, i) => ({ index: i, created: true, ...entry })),
+      });
+      await expect(submitEntryBatch(endpoint, submitter, entries)).rejects.toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        detail: 'answer for another entry',
+      });
+      answer = (sent) => ({ entries: sent.map((entry) => ({ index: 5, created: true, ...entry })) });
+      await expect(submitEntryBatch(endpoint, submitter, entries)).rejects.toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        detail: 'one index for two entries',
+      });
+      answer = (sent) => ({ entries: sent.slice(1).map((entry) => ({ index: 1, created: true, ...entry })) });
+      await expect(submitEntryBatch(endpoint, submitter, entries)).rejects.toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+      });
+    } finally {
+      await new Promise((closed) => hostile.close(closed));
     }
   });
 
