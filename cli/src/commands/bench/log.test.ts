@@ -45,12 +45,13 @@ describe('mpay bench log', () => {
       inclusion_proofs: { count: 20, database_reads_per_proof: 1, verified: 20 },
       consistency_proofs: { count: 20, database_reads_per_proof: 1, verified: 20 },
       baseline: { entries: 5 },
-      http: { entries: 10, clients: 2 },
+      http: { entries: 10, clients: 2, batched: { entries_per_request: 10 } },
     });
     for (const figure of [
       report.appends_per_second,
       report.proofs_per_second,
       report.baseline.appends_per_second,
+      report.http.batched.submissions_per_second,
     ]) {
       expect(Number.isSafeInteger(figure) && figure > 0).toBe(true);
     }

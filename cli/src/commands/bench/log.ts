@@ -7,7 +7,7 @@ export const benchLogUsage = `Usage: mpay bench log [--json] [--entries N] [--ba
   Appends N entries (default 1,000,000) through the log's storage path in batches (default 10,000 per
   transaction and signed checkpoint), then measures random inclusion and consistency proofs at that size,
   a baseline of one entry per transaction and checkpoint (default 500 entries), and signed HTTP appends
-  (default 2,000 over 4 clients; 0 skips). DATABASE_URL selects PostgreSQL (a fresh schema, dropped
+  (default 2,000 over 4 clients; 0 skips), then as many in signed batches of 64 (POST /entry-batches). DATABASE_URL selects PostgreSQL (a fresh schema, dropped
   afterwards); otherwise an in-memory PGlite. Progress on stderr; --json prints one JSON object.
 `;
 
@@ -93,6 +93,15 @@ export function benchLogReport(result: LogBenchmarkResult, database: string) {
             clients: http.clients,
             submissions_per_second: http.submissionsPerSecond,
             appends_per_second: http.appendsPerSecond,
+            batched: {
+              method: 'as many more entries in signed POST /entry-batches',
+              entries_per_request: http.batched.entriesPerRequest,
+              submissions_per_second: http.batched.submissionsPerSecond,
+              speedup:
+                http.submissionsPerSecond === 0
+                  ? null
+                  : Math.round((http.batched.submissionsPerSecond / http.submissionsPerSecond) * 10) / 10,
+            },
           },
   };
 }
@@ -120,6 +129,7 @@ function text(report: ReturnType<typeof benchLogReport>): string {
   if (report.http !== null) {
     lines.push(
       `  HTTP         ${report.http.submissions_per_second} signed submissions/s, ${report.http.appends_per_second} appends/s with integration (${report.http.clients} clients, ${report.http.entries} entries)`,
+      `  HTTP batched ${report.http.batched.submissions_per_second} entries/s in signed batches of ${report.http.batched.entries_per_request} (${report.http.batched.speedup}x the single submissions)`,
     );
   }
   return `${lines.join('\n')}\n`;
