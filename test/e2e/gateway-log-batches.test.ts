@@ -3,14 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { verifyReceipt } from '@mpay/merkle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueLogEntry, type TransactionLogLink } from '../../services/gateway/src/log/outbox.ts';
+import type { TransactionLogLink } from '../../services/gateway/src/log/outbox.ts';
 import { runOutboxRound } from '../../services/gateway/src/outbox/deliver.ts';
 import {
   addBank,
   addMerchant,
-  createPayment,
   enrolCustomer,
   openTestGateway,
+  paymentsToLog,
   type TestCustomer,
   type TestGateway,
   type TestMerchant,
@@ -80,27 +80,6 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     await gateway?.close();
   });
 
-  /** Three payments with an entry to log each, their outbox rows due now. */
-  async function paymentsToLog(): Promise<string[]> {
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i += 1) {
-      const id = await createPayment(gateway, { merchant: shop, customer: ann });
-      await enqueueLogEntry(
-        gateway.database,
-        id,
-        'payment.completed',
-        [`header.payload${i}.signature`],
-        gateway.now(),
-      );
-      await gateway.database.query(
-        `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, 'log_entry', '{}', $2, $2)`,
-        [id, gateway.now().toISOString()],
-      );
-      ids.push(id);
-    }
-    return ids;
-  }
-
   const rowOf = async (id: string) =>
     (
       await gateway.database.query<{
@@ -119,7 +98,7 @@ describe("the gateway's log entries, several at once, against a real log", () =>
   it('submits them in one request, proves them from one checkpoint in one more, and each receipt verifies', async () => {
     const context = { ...gateway.context, transactionLog: link };
     asked.length = 0;
-    const ids = await paymentsToLog();
+    const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 3);
     await runOutboxRound(context);
     expect(asked).toEqual(['POST /entry-batches']);
     // The log integrates them and its witness cosigns the checkpoint.
@@ -152,7 +131,7 @@ describe("the gateway's log entries, several at once, against a real log", () =>
 
   it('refuses the one entry whose proof does not verify, as alone, and proves the others', async () => {
     const context = { ...gateway.context, transactionLog: link };
-    const ids = await paymentsToLog();
+    const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 3);
     await runOutboxRound(context);
     await stack.log.integrateNow();
     // The gateway's stored messages of the first no longer match what the log holds: its proof cannot verify.

@@ -24,6 +24,7 @@ import { type Database, migrate, openTestDatabase, readMigrations, type Sql } fr
 import type { FspIdentity, GatewayContext, Logger } from './context.ts';
 import { DeviceHub } from './devices/hub.ts';
 import { createGatewayLimits, type GatewayLimits } from './limits.ts';
+import { enqueueLogEntry } from './log/outbox.ts';
 import { insertPayment } from './payments/store.ts';
 import { applyEventIn } from './payments/transition.ts';
 import { type BankRecord, upsertBank } from './registry/banks.ts';
@@ -294,6 +295,28 @@ export interface NewTestPayment {
   readonly expiresAt?: Date;
   /** How far the protocol gets: verified only, countersigned and pushed, or confirmed by the customer. */
   readonly stage?: PaymentStage;
+}
+
+/**
+ * `count` payments, each with an entry to log (its messages `m<i>.b.c`) and
+ * the outbox row that drives it, due now; their ids in the order made.
+ */
+export async function paymentsToLog(
+  gateway: TestGateway,
+  input: Pick<NewTestPayment, 'merchant' | 'customer'>,
+  count: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const id = await createPayment(gateway, input);
+    await enqueueLogEntry(gateway.database, id, 'payment.completed', [`m${i}.b.c`], gateway.now());
+    await gateway.database.query(
+      `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, 'log_entry', '{}', $2, $2)`,
+      [id, gateway.now().toISOString()],
+    );
+    ids.push(id);
+  }
+  return ids;
 }
 
 /**

@@ -129,7 +129,8 @@ export async function buildReceipts(
   if (entries.length === 0) return [];
   if (options.checkpoints !== undefined && !samePolicy(options.checkpoints.policy, policy))
     throw new Error('assertion failed: the checkpoint follower opens checkpoints with this policy');
-  const largest = entries.reduce((max, entry) => (entry.index > max ? entry.index : max), 0n);
+  let largest = 0n;
+  for (const entry of entries) if (entry.index > largest) largest = entry.index;
   const checkpoint = await (options.checkpoints?.covering(largest) ??
     fetchCheckpoint(logUrl, policy, options));
   const size = checkpoint.checkpoint.treeSize;

@@ -14,6 +14,7 @@ import {
   type OutboxRecord,
   openTestGateway,
   outboxOf,
+  paymentsToLog,
   type RecordedRequest,
   startHttpStub,
   type TestBank,
@@ -585,21 +586,6 @@ describe('the outbox', () => {
       return { stub, context };
     }
 
-    /** `count` payments with an entry to log each (their outbox rows due now), in the order made. */
-    async function paymentsToLog(count: number): Promise<string[]> {
-      const ids: string[] = [];
-      for (let i = 0; i < count; i += 1) {
-        const id = await createPayment(gateway, { merchant: shop, customer: ann });
-        await enqueueLogEntry(gateway.database, id, 'payment.completed', [`m${i}.b.c`], gateway.now());
-        await gateway.database.query(
-          `INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at) VALUES ($1, 'log_entry', '{}', $2, $2)`,
-          [id, gateway.now().toISOString()],
-        );
-        ids.push(id);
-      }
-      return ids;
-    }
-
     const logIndexOf = async (id: string) =>
       (
         await gateway.database.query<{ log_index: string | null }>(
@@ -611,7 +597,7 @@ describe('the outbox', () => {
     it("sends the entries of a round's payments to the log together, under one signature, and each gets its own index", async () => {
       const { stub, context } = await logTakingEntries('take');
       try {
-        const ids = await paymentsToLog(3);
+        const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 3);
         // One of them submitted before (its index known): only its receipt is left to ask for, not in the batch.
         await gateway.database.query('UPDATE log_entries SET log_index = 7 WHERE payment_id = $1', [ids[1]]);
         await runOutboxRound(context);
@@ -646,7 +632,7 @@ describe('the outbox', () => {
     it('tries each entry alone when the log refuses the batch, so none waits on the others', async () => {
       const { stub, context } = await logTakingEntries('refuse');
       try {
-        const ids = await paymentsToLog(2);
+        const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 2);
         await runOutboxRound(context);
         const posts = stub.requests.filter((request) => request.method === 'POST');
         expect(posts.map((request) => request.url)).toEqual(['/entry-batches', '/entries', '/entries']);
@@ -669,7 +655,7 @@ describe('the outbox', () => {
     it('sends a lone entry as before, with POST /entries', async () => {
       const { stub, context } = await logTakingEntries('take');
       try {
-        const [id] = await paymentsToLog(1);
+        const [id] = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 1);
         await runOutboxRound(context);
         expect(
           stub.requests.filter((request) => request.method === 'POST').map((request) => request.url),
