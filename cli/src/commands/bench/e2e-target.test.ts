@@ -72,17 +72,32 @@ describe('each service process’s CPU (mpay bench e2e --processes)', () => {
   const busyChildDeadlineMs = 60_000;
 
   it('reads each named process’s tree apart, and knows none for one gone or restarted', async () => {
-    // Once told (a line on its stdin), spends 300 ms of its own CPU (its clock, not the wall's), says
-    // so, then waits to be stopped.
+    // Says it is ready once started; once told (a line on its stdin), spends 300 ms of its own CPU (its
+    // clock, not the wall's), says so, then waits to be stopped.
     const busy = spawn(
       process.execPath,
       [
         '-e',
-        "process.stdin.once('data', () => { const start = process.cpuUsage(); while (process.cpuUsage(start).user < 300_000); console.log(JSON.stringify(process.cpuUsage(start))); });",
+        "process.stdin.once('data', () => { const start = process.cpuUsage(); while (process.cpuUsage(start).user < 300_000); console.log(JSON.stringify(process.cpuUsage(start))); }); console.log('ready');",
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
+    /** The child's next line on stdout, within the deadline. */
+    const lineOf = (what: string) =>
+      new Promise<string>((done, failed) => {
+        const timer = setTimeout(
+          () => failed(new Error(`the busy child did not say ${what} before its deadline`)),
+          busyChildDeadlineMs,
+        );
+        busy.stdout.once('data', (line: Buffer) => {
+          clearTimeout(timer);
+          done(line.toString());
+        });
+      });
     try {
+      // Its start (node's own CPU, in both user and kernel time) is over before the first reading:
+      // on a busy machine it was not, and the window counted 70 ms of it (a CI run of 6 December).
+      expect((await lineOf('it is ready')).trim()).toBe('ready');
       const before = await namedProcessesCpuMs({ busy: busy.pid, gone: 2 ** 22 + 1, unknown: undefined });
       const treeBefore = (await processTreeCpu(busy.pid!, undefined))!;
       expect(before.busy?.pid).toBe(busy.pid);
@@ -91,16 +106,7 @@ describe('each service process’s CPU (mpay bench e2e --processes)', () => {
       busy.stdin.write('go\n');
       // What the child says it spent: its loop asks the kernel for its CPU time at every turn, so
       // much of that is the kernel's (system), which /proc must show apart.
-      const spent = await new Promise<{ user: number; system: number }>((done, failed) => {
-        const timer = setTimeout(
-          () => failed(new Error('the busy child did not spend its CPU before its deadline')),
-          busyChildDeadlineMs,
-        );
-        busy.stdout.once('data', (line: Buffer) => {
-          clearTimeout(timer);
-          done(JSON.parse(line.toString()) as { user: number; system: number });
-        });
-      });
+      const spent = JSON.parse(await lineOf('what it spent')) as { user: number; system: number };
       const after = await namedProcessesCpuMs({ busy: busy.pid, self: process.pid });
       const treeAfter = (await processTreeCpu(busy.pid!, undefined))!;
       const window = namedProcessesCpuBetween(before, after, ['busy', 'self']);
