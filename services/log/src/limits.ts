@@ -1,3 +1,5 @@
+import { entryBatchLimits, inclusionBatchIndicesMax } from '@mpay/log-client';
+
 /** Every limit of the log service, as named, validated options. */
 export interface LogLimits {
   /** Largest request body accepted (413 above). */
@@ -30,9 +32,12 @@ const logDefaults: LogLimits = {
   integrationIntervalMs: 1_000,
   witnessTimeoutMs: 3_000,
   submissionQueueMax: 10_000,
-  submissionBatchEntriesMax: 64,
-  submissionBatchBodyLimitBytes: 64 * 1024,
-  proofBatchIndicesMax: 64,
+  // The batches' limits are the ones every client of the log sends within (@mpay/log-client): one
+  // definition, so a log on its defaults never refuses a batch for its size. A log configured below
+  // them refuses every batch; its submitters then fall back to single requests.
+  submissionBatchEntriesMax: entryBatchLimits.entriesMax,
+  submissionBatchBodyLimitBytes: entryBatchLimits.bodyBytesMax,
+  proofBatchIndicesMax: inclusionBatchIndicesMax,
 };
 
 function checkInteger(name: string, value: number, min: number, max: number): void {

@@ -44,6 +44,8 @@ export async function startTestLog(
     witnesses?: readonly LogWitness[];
     /** An existing (migrated) log database to start on instead of a new one; the caller closes it. */
     database?: Database;
+    /** The bearer token GET /metrics takes (none: /metrics refuses everyone). */
+    metricsToken?: string;
   } = {},
 ): Promise<TestLog> {
   const noteKey = options.noteKey ?? (await generateNoteKey(testOrigin));
@@ -56,6 +58,7 @@ export async function startTestLog(
     submitters: [{ id: 'gateway', signingJwk: submitter.publicJwk }],
     witnesses: options.witnesses,
     limits: options.limits,
+    metricsToken: options.metricsToken,
   });
   const url = await service.listen(0);
   return {

@@ -39,7 +39,7 @@ export async function fetchInclusionProof(
   return hashesOf(jsonOf(answer), inclusionProofHashesMax);
 }
 
-/** What the client asks in one GET /proofs/inclusions: the log's default proofBatchIndicesMax. */
+/** What the client asks in one GET /proofs/inclusions, and the log's default proofBatchIndicesMax (defined as this). */
 export const inclusionBatchIndicesMax = 64;
 
 /**

@@ -66,10 +66,10 @@ async function postSigned(log: LogEndpoint, submitter: SubmitterCredentials, pat
 }
 
 /**
- * What the client puts in one POST /entry-batches: the log's defaults
- * (submissionBatchEntriesMax 64, submissionBatchBodyLimitBytes 64 KiB), so a
- * batch the log refuses for its size is never sent; more entries go in more
- * requests.
+ * What the client puts in one POST /entry-batches, and the log's defaults
+ * (its submissionBatchEntriesMax and submissionBatchBodyLimitBytes are these,
+ * by definition): a batch a log on its defaults refuses for its size is never
+ * sent; more entries go in more requests.
  */
 export const entryBatchLimits = Object.freeze({ entriesMax: 64, bodyBytesMax: 64 * 1024 });
 

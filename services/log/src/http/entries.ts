@@ -24,7 +24,8 @@ import { parseSubmission, parseSubmissionBatch } from './submission.ts';
  * the same hash and transaction id again gives 200 with the same index.
  * POST /entry-batches (authenticated submitters): queues up to
  * `submissionBatchEntriesMax` entries under one signature, 200
- * `{ entries: [{ index, created }] }` in the order sent; as safe to send again.
+ * `{ entries: [{ index, created, transactionId }] }` in the order sent; as safe
+ * to send again.
  * GET /entries/:index (public): the entry and its RFC 9162 leaf data.
  */
 const tags = ['entries'];
@@ -129,7 +130,20 @@ export function registerEntryRoutes(app: FastifyInstance, context: LogRouteConte
           },
         };
       };
-      return respondIdempotently(context.database, request, reply, { scope: submitter, rawBody }, submit);
+      const answered = await respondIdempotently(
+        context.database,
+        request,
+        reply,
+        { scope: submitter, rawBody },
+        submit,
+      );
+      // An answer stored under the same Idempotency-Key and this very body, sent again without
+      // submitting: each of its entries counts as one the log already had, as on a first answer.
+      if (reply.statusCode === 200 && !batchOutcomes.has(request)) {
+        const sent = (JSON.parse(rawBody) as { entries: unknown[] }).entries.length;
+        batchOutcomes.set(request, { appended: 0, duplicate: sent });
+      }
+      return answered;
     },
   );
 

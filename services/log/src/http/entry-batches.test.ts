@@ -13,6 +13,18 @@ import { entryFor, startTestLog, type TestLog, testOrigin } from '../test-helper
  */
 describe('POST /entry-batches', () => {
   let log: TestLog;
+  const metricsToken = 'entry-batches-metrics-token-0123456789';
+  /** mpay_log_submissions_total{outcome} as GET /metrics gives it now. */
+  const submissions = async (outcome: string): Promise<number> => {
+    const answer = await fetch(`${log.url}/metrics`, {
+      headers: { authorization: `Bearer ${metricsToken}` },
+    });
+    expect(answer.status).toBe(200);
+    const line = (await answer.text())
+      .split('\n')
+      .find((text) => text.startsWith(`mpay_log_submissions_total{outcome="${outcome}"} `));
+    return line === undefined ? 0 : Number(line.split(' ')[1]);
+  };
   const batch = (entries: unknown, options: Parameters<TestLog['submit']>[1] = {}) =>
     log.submit({ entries }, { path: '/entry-batches', ...options });
   /** The index the next new entry gets: a single submission of a fresh entry. */
@@ -21,7 +33,7 @@ describe('POST /entry-batches', () => {
 
   beforeAll(async () => {
     // Entries above the default body limit (8 KiB) but within the batch's own.
-    log = await startTestLog({ limits: { submissionBatchEntriesMax: 40 } });
+    log = await startTestLog({ limits: { submissionBatchEntriesMax: 40 }, metricsToken });
   });
   afterAll(async () => log.close());
 
@@ -70,6 +82,26 @@ describe('POST /entry-batches', () => {
       );
       await expect(verifyInclusion(leaf, index, 3, hashes, checkpoint.rootHash)).resolves.toBeUndefined();
     }
+  });
+
+  it('counts each entry in the metrics, a batch answered again under its Idempotency-Key as duplicates', async () => {
+    const entries = [await entryFor('keyed a', 'txn-keyed-a'), await entryFor('keyed b', 'txn-keyed-b')];
+    const headers = { 'idempotency-key': 'batch-key-1' };
+    const [appended, duplicate] = [await submissions('appended'), await submissions('duplicate')];
+    const first = await batch(entries, { headers });
+    expect(first.status).toBe(200);
+    expect(await submissions('appended')).toBe(appended + 2);
+    // Replayed from the stored answer (nothing submitted): both entries were there.
+    const replay = await batch(entries, { headers });
+    expect(replay).toMatchObject({ status: 200, body: first.body });
+    expect(await submissions('duplicate')).toBe(duplicate + 2);
+    expect(await submissions('appended')).toBe(appended + 2);
+    // The same key for another body is refused, and counted once as refused, not per entry.
+    const refused = await submissions('refused');
+    const reused = await batch([entries[0]], { headers });
+    expect(reused).toMatchObject({ status: 422, body: { error: { code: 'IDEMPOTENCY_KEY_REUSED' } } });
+    expect(await submissions('refused')).toBe(refused + 1);
+    expect(await submissions('duplicate')).toBe(duplicate + 2);
   });
 
   it('refuses a wrong batch whole, naming the first wrong entry, and writes none of it', async () => {
