@@ -32,6 +32,8 @@ describe("the gateway's log entries, several at once, against a real log", () =>
   let ann: TestCustomer;
   /** Each request the gateway made to the log, as `METHOD path` without the query. */
   const asked: string[] = [];
+  /** A log that lies: the next answer to POST `path` rewritten by `rewrite` (its JSON body). */
+  let lie: { path: string; rewrite: (body: { [key: string]: unknown }) => unknown } | undefined;
 
   beforeAll(async () => {
     gateway = await openTestGateway();
@@ -44,18 +46,31 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     // A counting proxy between the gateway and the log, over real HTTP.
     const target = new URL(stack.logUrl);
     proxy = createServer((incoming, outgoing) => {
-      asked.push(`${incoming.method} ${(incoming.url ?? '').split('?')[0]}`);
+      const path = (incoming.url ?? '').split('?')[0];
+      asked.push(`${incoming.method} ${path}`);
+      const lying = incoming.method === 'POST' && lie?.path === path ? lie : undefined;
+      if (lying !== undefined) lie = undefined;
+      const headers = { ...incoming.headers };
+      // An answer to rewrite comes uncompressed.
+      if (lying !== undefined) delete headers['accept-encoding'];
       const forward = httpRequest(
-        {
-          host: target.hostname,
-          port: target.port,
-          method: incoming.method,
-          path: incoming.url,
-          headers: incoming.headers,
-        },
+        { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers },
         (answer) => {
-          outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(outgoing);
+          if (lying === undefined) {
+            outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(outgoing);
+            return;
+          }
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () => {
+            const body = JSON.stringify(lying.rewrite(JSON.parse(Buffer.concat(chunks).toString())));
+            outgoing.writeHead(answer.statusCode ?? 502, {
+              'content-type': 'application/json; charset=utf-8',
+              'content-length': Buffer.byteLength(body),
+            });
+            outgoing.end(body);
+          });
         },
       );
       forward.on('error', () => outgoing.destroy());
@@ -95,6 +110,14 @@ describe("the gateway's log entries, several at once, against a real log", () =>
       )
     ).rows[0];
 
+  /** The index the gateway holds for a payment's entry, and the one the log gives it (GET /entries/:index). */
+  const indexOf = async (id: string) =>
+    (
+      await gateway.database.query<{ log_index: string | null }>(
+        'SELECT log_index::text AS log_index FROM log_entries WHERE payment_id = $1',
+        [id],
+      )
+    ).rows[0]?.log_index;
   it('submits them in one request, proves them from one checkpoint in one more, and each receipt verifies', async () => {
     const context = { ...gateway.context, transactionLog: link };
     asked.length = 0;
@@ -142,7 +165,14 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     asked.length = 0;
     await runOutboxRound(context);
     // The fresh checkpoint is checked to extend the one the gateway holds (a fork or a rollback is refused).
-    expect(asked).toEqual(['GET /checkpoint', 'GET /proofs/consistency', 'GET /proofs/inclusions']);
+    // For the proof that failed, the log is asked what it holds at that index: this payment's own entry, so
+    // the index is right and nothing is submitted again.
+    expect(asked).toEqual([
+      'GET /checkpoint',
+      'GET /proofs/consistency',
+      'GET /proofs/inclusions',
+      `GET /entries/${await indexOf(ids[0] ?? '')}`,
+    ]);
     expect(await rowOf(ids[0] ?? '')).toMatchObject({
       receipt: null,
       delivered: false,
@@ -151,5 +181,104 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     });
     for (const id of [ids[1], ids[2]])
       expect(await rowOf(id ?? '')).toMatchObject({ delivered: true, attempts: 1 });
+  });
+
+  /** The log entries earlier tests left undelivered (one refused on purpose) out of these rounds. */
+  const setAsideEarlierEntries = () =>
+    gateway.database.query(
+      `UPDATE outbox SET abandoned_at = $1
+        WHERE kind = 'log_entry' AND delivered_at IS NULL AND abandoned_at IS NULL`,
+      [gateway.context.clock().toISOString()],
+    );
+  const policy = () => ({
+    logVerifierKey: stack.logVerifierKey,
+    witnessVerifierKeys: [stack.witnessVerifierKey],
+    witnessesRequired: 1,
+  });
+
+  it('puts right the indices a lying log gave a batch, and proves each entry at its own', async () => {
+    const context = { ...gateway.context, transactionLog: link };
+    await setAsideEarlierEntries();
+    const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 2);
+    // The log's answer with the two entries' indices swapped: each gets the other's.
+    lie = {
+      path: '/entry-batches',
+      rewrite: (body) => {
+        const [a, b] = body.entries as { index: number }[];
+        return {
+          entries: [
+            { ...a, index: b?.index },
+            { ...b, index: a?.index },
+          ],
+        };
+      },
+    };
+    await runOutboxRound(context);
+    expect(lie).toBeUndefined();
+    const given = [await indexOf(ids[0] ?? ''), await indexOf(ids[1] ?? '')];
+    await stack.log.integrateNow();
+    gateway.advanceMs(gateway.context.limits.logReceiptFirstCheckMs);
+    asked.length = 0;
+    await runOutboxRound(context);
+    // Both proofs failed; each index was checked at the log and the entry submitted again.
+    expect(asked.filter((line) => line.startsWith('GET /entries/'))).toHaveLength(2);
+    expect(asked.filter((line) => line === 'POST /entries')).toHaveLength(2);
+    const corrected = [await indexOf(ids[0] ?? ''), await indexOf(ids[1] ?? '')];
+    expect(corrected).toEqual([given[1], given[0]]);
+    // Nothing new was appended: the log held both entries, each at the other's given index.
+    for (const [i, id] of ids.entries()) {
+      const held = await fetch(`${stack.logUrl}/entries/${corrected[i]}`);
+      expect(((await held.json()) as { transactionId: string }).transactionId).toBe(id);
+      expect(await rowOf(id)).toMatchObject({ delivered: false, attempts: 0, receipt: null });
+    }
+    expect((await stack.log.integrateNow()).appended).toBe(0);
+    gateway.advanceMs(gateway.context.limits.logReceiptFirstCheckMs);
+    await runOutboxRound(context);
+    for (const id of ids) {
+      const row = await rowOf(id);
+      expect(row?.delivered, id).toBe(true);
+      const verified = await verifyReceipt(row?.receipt ?? '', policy());
+      expect(verified.receipt.transactionId).toBe(id);
+    }
+  });
+
+  it('puts right the index a lying log gave one entry alone; a right index with a wrong proof stands', async () => {
+    const context = { ...gateway.context, transactionLog: link };
+    await setAsideEarlierEntries();
+    const [id] = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 1);
+    // Index 0: another payment's entry (the first test's).
+    lie = { path: '/entries', rewrite: () => ({ index: 0 }) };
+    await runOutboxRound(context);
+    expect(await indexOf(id ?? '')).toBe('0');
+    expect((await stack.log.integrateNow()).appended).toBe(1);
+    gateway.advanceMs(gateway.context.limits.logReceiptFirstCheckMs);
+    asked.length = 0;
+    await runOutboxRound(context);
+    expect(asked).toContain('GET /entries/0');
+    expect(asked).toContain('POST /entries');
+    const corrected = await indexOf(id ?? '');
+    expect(corrected).not.toBe('0');
+    gateway.advanceMs(gateway.context.limits.logReceiptFirstCheckMs);
+    await runOutboxRound(context);
+    const row = await rowOf(id ?? '');
+    expect(row?.delivered).toBe(true);
+    expect((await verifyReceipt(row?.receipt ?? '', policy())).receipt.transactionId).toBe(id);
+
+    // The log holds this payment's own entry at the index given, but the gateway's data no longer
+    // matches it: not a wrong index, nothing is submitted again, the refusal stands.
+    const [other] = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 1);
+    await runOutboxRound(context);
+    await stack.log.integrateNow();
+    await gateway.database.query(`UPDATE log_entries SET messages = '["tampered"]' WHERE payment_id = $1`, [
+      other,
+    ]);
+    const before = await indexOf(other ?? '');
+    gateway.advanceMs(gateway.context.limits.logReceiptFirstCheckMs);
+    asked.length = 0;
+    await runOutboxRound(context);
+    expect(asked).toContain(`GET /entries/${before}`);
+    expect(asked).not.toContain('POST /entries');
+    expect(await indexOf(other ?? '')).toBe(before);
+    expect(await rowOf(other ?? '')).toMatchObject({ delivered: false, last_error: 'PROOF_INVALID' });
   });
 });

@@ -10,6 +10,7 @@
  * must have cosigned. Every request is bounded in time and answer size.
  */
 export { CheckpointFollower, checkpointFollowerOf } from './client/checkpoints.ts';
+export { fetchLoggedEntry, type LoggedEntry } from './client/entries.ts';
 export { type ClientLimits, clientDefaults } from './client/http.ts';
 export {
   buildReceipt,

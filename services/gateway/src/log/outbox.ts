@@ -2,10 +2,12 @@ import {
   buildReceipt,
   buildReceipts,
   checkpointFollowerOf,
+  fetchLoggedEntry,
   type SubmitterCredentials,
   submitMessageBatch,
   submitMessages,
 } from '@mpay/log-client';
+import { isMpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 
 /** Where the gateway logs, and what a receipt must carry to be accepted. */
@@ -38,7 +40,7 @@ export async function enqueueLogEntry(
   );
 }
 
-interface EntryRow {
+export interface EntryRow {
   payment_id: string;
   kind: string;
   messages: string;
@@ -70,7 +72,9 @@ export interface LogEntryOutboxRow {
  * One step for one payment's entry: submit it, or (once submitted) collect
  * its receipt if the log has proved it; throws while the log has not. Each
  * step's write and `outboxRow`'s are one statement; an entry proved before
- * leaves the row to the caller.
+ * leaves the row to the caller. A proof that does not verify because the
+ * log gave a wrong index is put right (`correctLogIndex`: `submitted`
+ * again); any other stands.
  */
 export async function advanceLogEntry(
   sql: Sql,
@@ -78,6 +82,7 @@ export async function advanceLogEntry(
   submitter: SubmitterCredentials,
   paymentId: string,
   outboxRow: LogEntryOutboxRow,
+  log: IndexCorrectionLog = quietLog,
 ): Promise<LogEntryStep | 'proved-before'> {
   const { rows } = await sql.query<EntryRow>(
     'SELECT payment_id, kind, messages, log_index, receipt FROM log_entries WHERE payment_id = $1',
@@ -106,10 +111,18 @@ export async function advanceLogEntry(
     return 'submitted';
   }
   // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
-  const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
-    waitMs: 0,
-    checkpoints: checkpointFollowerOf(link),
-  });
+  let receipt: string;
+  try {
+    receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
+      waitMs: 0,
+      checkpoints: checkpointFollowerOf(link),
+    });
+  } catch (error) {
+    if (!isMpayError(error) || error.code !== 'PROOF_INVALID') throw error;
+    // A wrong index is put right (the entry then proved at its own), anything else stands.
+    if ((await correctLogIndex(sql, link, submitter, row, outboxRow, log)) === undefined) throw error;
+    return 'submitted';
+  }
   await sql.query(
     `WITH entry AS (UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1 RETURNING 1)
        UPDATE outbox SET delivered_at = $4, attempts = attempts + 1, last_error = NULL WHERE id = $3`,
@@ -118,52 +131,130 @@ export async function advanceLogEntry(
   return 'proved';
 }
 
+/** Where a corrected index is said (the gateway's logger). */
+export interface IndexCorrectionLog {
+  warn(fields: object, message: string): void;
+}
+
+const quietLog: IndexCorrectionLog = { warn: () => {} };
+
+/**
+ * After a submitted entry's inclusion proof did not verify (PROOF_INVALID):
+ * asks the log what it holds at the index it gave (GET /entries/:index).
+ *
+ * - Another transaction's entry there, or another submitter's, or none: the
+ *   index is wrong (a log that answered wrongly, a write it lost). The entry
+ *   is submitted again: the log answers the index it holds it at, and
+ *   appends it only if it holds it nowhere. That index is stored, the row's
+ *   next attempt set to `recheckAt` (lease given back, as at a submission),
+ *   and the correction said as a warning. Returns the new index.
+ * - This transaction's own entry there: the index is right, the data or the
+ *   proof is not. Nothing changes (undefined); the caller backs the row off
+ *   and the refusal stays in its last error for an operator.
+ *
+ * Only ever a liveness repair: a receipt is still built only from a proof
+ * that verifies against the gateway's own leaf data.
+ */
+export async function correctLogIndex(
+  sql: Sql,
+  link: TransactionLogLink,
+  submitter: SubmitterCredentials,
+  row: EntryRow,
+  outboxRow: { readonly id: string; readonly recheckAt: Date; readonly leaseOwner: string | null },
+  log: IndexCorrectionLog,
+): Promise<bigint | undefined> {
+  if (row.log_index === null) return undefined;
+  const given = BigInt(row.log_index);
+  const held = await fetchLoggedEntry(link.url, given);
+  if (held !== undefined && held.transactionId === row.payment_id && held.submitter === submitter.id)
+    return undefined;
+  const logged = await submitMessages({ url: link.url, origin: link.origin }, submitter, {
+    transactionId: row.payment_id,
+    messages: JSON.parse(row.messages) as string[],
+    kind: row.kind,
+    metadata: {},
+  });
+  if (logged.index === given) return undefined;
+  await sql.query(
+    `WITH entry AS (UPDATE log_entries SET log_index = $2 WHERE payment_id = $1 AND log_index = $6 RETURNING 1)
+       UPDATE outbox SET next_attempt_at = $4, lease_owner = NULLIF(lease_owner, $5::uuid)
+       WHERE id = $3 AND lease_owner IS NOT DISTINCT FROM
+         (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
+    [
+      row.payment_id,
+      logged.index.toString(),
+      outboxRow.id,
+      outboxRow.recheckAt.toISOString(),
+      outboxRow.leaseOwner,
+      given.toString(),
+    ],
+  );
+  log.warn(
+    {
+      paymentId: row.payment_id,
+      givenIndex: given.toString(),
+      heldThere: held === undefined ? null : held.transactionId,
+      index: logged.index.toString(),
+    },
+    'the transaction log gave a log entry a wrong index: submitted again, its index corrected',
+  );
+  return logged.index;
+}
+
 /** A payment's entry to submit with others: its payment and the outbox row that drives it. */
 export interface LogEntryToSubmit {
   readonly paymentId: string;
   readonly outboxRowId: string;
 }
 
-/**
- * Those of `entries` whose log entry is at `step` (not submitted yet, or
- * submitted and not proved), each with its row, in the order given; a
- * payment listed twice comes once.
- */
-async function entriesAt(
-  database: Database,
-  entries: readonly LogEntryToSubmit[],
-  step: 'unsubmitted' | 'submitted',
-): Promise<{ entry: LogEntryToSubmit; row: EntryRow }[]> {
-  const { rows } = await database.query<EntryRow>(
-    `SELECT payment_id, kind, messages, log_index, receipt FROM log_entries
-      WHERE payment_id = ANY($1::text[]) AND (log_index IS NOT NULL) = $2 AND receipt IS NULL`,
-    [entries.map((entry) => entry.paymentId), step === 'submitted'],
-  );
-  const found = new Map(rows.map((row) => [row.payment_id, row]));
-  return entries.flatMap((entry) => {
-    const row = found.get(entry.paymentId);
-    found.delete(entry.paymentId);
-    return row === undefined ? [] : [{ entry, row }];
-  });
+/** A payment's entry to step with others, as read for the round (`logEntriesAt`). */
+export interface LogEntryAt {
+  readonly entry: LogEntryToSubmit;
+  readonly row: EntryRow;
 }
 
 /**
- * The first step of several payments' entries at once: those not submitted
- * yet go to the log in one signed request (POST /entry-batches, in as many
- * as its limits need), then each gets its log index and its outbox row the
- * recheck at `recheckAt`, all in one statement, as `advanceLogEntry` does for
- * one. Returns the outbox rows stepped; an entry already submitted or proved
- * is left to `advanceLogEntry`. Throws when the log refuses or cannot be
- * reached, having written nothing.
+ * Those of `entries` whose log entry has no receipt yet, read in one
+ * statement for both batched steps: the ones not submitted yet and the ones
+ * submitted and not proved, each with its row, in the order given; a
+ * payment listed twice comes once.
+ */
+export async function logEntriesAt(
+  database: Database,
+  entries: readonly LogEntryToSubmit[],
+): Promise<{ unsubmitted: LogEntryAt[]; submitted: LogEntryAt[] }> {
+  const { rows } = await database.query<EntryRow>(
+    `SELECT payment_id, kind, messages, log_index, receipt FROM log_entries
+      WHERE payment_id = ANY($1::text[]) AND receipt IS NULL`,
+    [entries.map((entry) => entry.paymentId)],
+  );
+  const found = new Map(rows.map((row) => [row.payment_id, row]));
+  const unsubmitted: LogEntryAt[] = [];
+  const submitted: LogEntryAt[] = [];
+  for (const entry of entries) {
+    const row = found.get(entry.paymentId);
+    found.delete(entry.paymentId);
+    if (row !== undefined) (row.log_index === null ? unsubmitted : submitted).push({ entry, row });
+  }
+  return { unsubmitted, submitted };
+}
+
+/**
+ * The first step of several payments' entries at once, those not submitted
+ * yet (`logEntriesAt`'s unsubmitted): they go to the log in one signed
+ * request (POST /entry-batches, in as many as its limits need), then each
+ * gets its log index and its outbox row the recheck at `recheckAt`, all in
+ * one statement, as `advanceLogEntry` does for one. Returns the outbox rows
+ * stepped. Throws when the log refuses or cannot be reached, having written
+ * nothing.
  */
 export async function submitLogEntries(
   database: Database,
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
-  entries: readonly LogEntryToSubmit[],
+  batch: readonly LogEntryAt[],
   outbox: { readonly recheckAt: Date; readonly leaseOwner: string | null },
 ): Promise<Set<string>> {
-  const batch = await entriesAt(database, entries, 'unsubmitted');
   if (batch.length === 0) return new Set();
   const logged = await submitMessageBatch(
     { url: link.url, origin: link.origin },
@@ -196,24 +287,23 @@ export async function submitLogEntries(
 }
 
 /**
- * The receipts of several payments' submitted entries at once
- * (`buildReceipts`: one checkpoint, one request for all their proofs), each
+ * The receipts of several payments' submitted entries at once (`logEntriesAt`'s
+ * submitted; `buildReceipts`: one checkpoint, one request for all their proofs), each
  * stored with its outbox row delivered, in one statement, as
  * `advanceLogEntry` does for one, while this start holds the row. Returns
  * the outbox rows proved, and those the caller backs off as it would one
  * alone, with the code of the failure (an entry the checkpoint does not
  * cover yet: SERVICE_UNAVAILABLE; a proof that does not verify: its code).
- * An entry not submitted yet, or proved before, is in neither. Throws what
- * the log's answers throw for all of them, having written nothing.
+ * Throws what the log's answers throw for all of them, having written
+ * nothing.
  */
 export async function proveLogEntries(
   database: Database,
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
-  entries: readonly LogEntryToSubmit[],
+  batch: readonly LogEntryAt[],
   outbox: { readonly now: Date; readonly leaseOwner: string | null },
 ): Promise<{ proved: Set<string>; failed: Map<string, string> }> {
-  const batch = await entriesAt(database, entries, 'submitted');
   if (batch.length === 0) return { proved: new Set(), failed: new Map() };
   const outcomes = await buildReceipts(
     link.url,

@@ -7,7 +7,14 @@ import type { GatewayContext } from '../context.ts';
 import { custodianOf, redirectToCustody } from '../devices/custody-redirect.ts';
 import type { DeviceEvent } from '../devices/hub.ts';
 import { slowestOutboxCallMs } from '../limits.ts';
-import { advanceLogEntry, type LogEntryToSubmit, proveLogEntries, submitLogEntries } from '../log/outbox.ts';
+import {
+  advanceLogEntry,
+  correctLogIndex,
+  type LogEntryAt,
+  logEntriesAt,
+  proveLogEntries,
+  submitLogEntries,
+} from '../log/outbox.ts';
 import { deliverRegistrationMail, eraseRegistrationMail } from '../macro/mail.ts';
 import { settleWithBank } from '../payments/settle.ts';
 import { findPayment, type OutboxLease, type OutboxRow, type Payment } from '../payments/store.ts';
@@ -105,43 +112,77 @@ async function advanceLogEntriesTogether<Row extends { readonly row: OutboxRow }
   if (link === undefined || logRows.length < 2) return stepped;
   const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
   const leaseOwner = context.outboxLeaseOwner ?? null;
-  // Each step takes the rows whose lease still holds as it starts (a step makes requests to the log).
-  const together = async <T>(what: string, step: (entries: LogEntryToSubmit[]) => Promise<T>) => {
-    const entries = logRows
-      .filter((leased) => !stepped.has(leased.row.id) && holds(leased))
-      .map(({ row }) => ({ paymentId: row.payment_id, outboxRowId: row.id }));
-    if (entries.length < 2) return undefined;
+  const leasedRows = new Map(logRows.map((leased) => [leased.row.id, leased]));
+  // Said as a warning: a log whose limits are below the client's refuses every batch.
+  const alone = (what: string, error: unknown, entries: number) =>
+    context.log.warn({ err: error, entries }, `log entries not ${what} together: each is tried alone`);
+  // Both steps' entries in one read: those to submit, and those submitted before, to prove.
+  let read: { unsubmitted: LogEntryAt[]; submitted: LogEntryAt[] };
+  try {
+    read = await logEntriesAt(
+      context.database,
+      logRows.map(({ row }) => ({ paymentId: row.payment_id, outboxRowId: row.id })),
+    );
+  } catch (error) {
+    alone('read', error, logRows.length);
+    return stepped;
+  }
+  // Each step takes its entries whose lease still holds as it starts (a step makes requests to the log).
+  const together = async <T>(
+    what: string,
+    at: readonly LogEntryAt[],
+    step: (batch: LogEntryAt[]) => Promise<T>,
+  ) => {
+    const batch = at.filter(({ entry }) => {
+      const leased = leasedRows.get(entry.outboxRowId);
+      return leased !== undefined && !stepped.has(entry.outboxRowId) && holds(leased);
+    });
+    if (batch.length < 2) return undefined;
     try {
-      return await withRequestId(`log-entries:${entries.length}:${entries[0]?.paymentId}`, () =>
-        step(entries),
+      return await withRequestId(`log-entries:${batch.length}:${batch[0]?.entry.paymentId}`, () =>
+        step(batch),
       );
     } catch (error) {
-      // Said as a warning: a log whose limits are below the client's refuses every batch.
-      context.log.warn(
-        { err: error, entries: entries.length },
-        `log entries not ${what} together: each is tried alone`,
-      );
+      alone(what, error, batch.length);
       return undefined;
     }
   };
-  const submitted = await together('submitted', (entries) =>
-    submitLogEntries(context.database, link, submitter, entries, {
+  const submitted = await together('submitted', read.unsubmitted, (batch) =>
+    submitLogEntries(context.database, link, submitter, batch, {
       recheckAt: new Date(context.clock().getTime() + context.limits.logReceiptFirstCheckMs),
       leaseOwner,
     }),
   );
   for (const id of submitted ?? []) stepped.add(id);
   const now = context.clock();
-  const proofs = await together('proved', (entries) =>
-    proveLogEntries(context.database, link, submitter, entries, { now, leaseOwner }),
+  const proofs = await together('proved', read.submitted, (batch) =>
+    proveLogEntries(context.database, link, submitter, batch, { now, leaseOwner }),
   );
   for (const id of proofs?.proved ?? []) stepped.add(id);
+  const rowsRead = new Map(read.submitted.map(({ entry, row }) => [entry.outboxRowId, row]));
   for (const { row } of logRows) {
     const code = proofs?.failed.get(row.id);
     if (code === undefined) continue;
+    stepped.add(row.id);
+    // A proof that did not verify for a wrong index is put right, as for one alone.
+    const entryRow = rowsRead.get(row.id);
+    if (code === 'PROOF_INVALID' && entryRow !== undefined) {
+      const recheckAt = new Date(context.clock().getTime() + context.limits.logReceiptFirstCheckMs);
+      const corrected = await correctLogIndex(
+        context.database,
+        link,
+        submitter,
+        entryRow,
+        { id: row.id, recheckAt, leaseOwner },
+        context.log,
+      ).catch((error: unknown) => {
+        context.log.warn({ err: error, paymentId: row.payment_id }, 'log index not checked');
+        return undefined;
+      });
+      if (corrected !== undefined) continue;
+    }
     // As one alone: not covered by a checkpoint yet, or a proof that did not verify; backed off.
     await markFailed(context, row, code, now);
-    stepped.add(row.id);
   }
   return stepped;
 }
@@ -393,12 +434,14 @@ async function deliver(
           return;
         }
         // A payment's entry: each step's write and this row's are one statement.
-        const step = await advanceLogEntry(context.database, link, submitter, row.payment_id, {
-          id: row.id,
-          now,
-          recheckAt,
-          leaseOwner: context.outboxLeaseOwner ?? null,
-        });
+        const step = await advanceLogEntry(
+          context.database,
+          link,
+          submitter,
+          row.payment_id,
+          { id: row.id, now, recheckAt, leaseOwner: context.outboxLeaseOwner ?? null },
+          context.log,
+        );
         if (step === 'proved-before') await markDelivered(context.database, row, now);
         return;
       }
