@@ -122,6 +122,7 @@ export {
   uuid,
 } from './openapi-schemas.ts';
 export { releaseRestartablePorts, restartablePort, restartablePorts } from './ports.ts';
+export { type ProcStatFields, parseProcStat } from './proc-stat.ts';
 export { keepRawJsonBodies, rawBodyOf } from './raw-body.ts';
 export { requestIdOf, withRequestId } from './request-id.ts';
 export { respondIdempotently } from './respond.ts';

@@ -1,12 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readlinkSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processExitDeadlineMs, serviceStartDeadlineMs, within } from '../../../test/support/deadlines.ts';
-import { portReservationsFolder, releaseRestartablePorts, restartablePorts } from './ports.ts';
+import {
+  portReservationsFolder,
+  portReservationsWarningCode,
+  releaseRestartablePorts,
+  restartablePorts,
+} from './ports.ts';
 
 /**
  * Two platforms on one machine must never draw the same port: a CI run of `mpay chaos` could find
@@ -115,5 +121,48 @@ describe('restartablePorts', () => {
     expect(await readdir(folder)).toContain(foreign);
     await rm(join(folder, foreign));
     await releaseRestartablePorts([port]);
+  });
+
+  it('says so, once, when the reservations folder is not safe to use, and still draws free ports', async () => {
+    // Another temporary folder (TMPDIR) whose reservations folder is open to other users (mode 0755).
+    const temporary = await mkdtemp(join(tmpdir(), 'mpay-ports-test-'));
+    const folder = join(temporary, `mpay-port-reservations-${process.getuid?.() ?? 'user'}`);
+    await mkdir(folder);
+    await chmod(folder, 0o755);
+    const range = rangeOf(3);
+    const script = `import { restartablePorts } from ${JSON.stringify(portsModule)};
+const ports = [...await restartablePorts(2, ${JSON.stringify(range)}), ...await restartablePorts(1, ${JSON.stringify(range)})];
+process.stdout.write(JSON.stringify(ports) + '\\n');`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: temporary },
+    });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    try {
+      const [code] = await within(once(child, 'exit'), {
+        deadlineMs: serviceStartDeadlineMs,
+        what: 'the other process to draw its ports and exit',
+      });
+      expect(code, stderr).toBe(0);
+      const ports = JSON.parse(stdout) as number[];
+      expect(new Set(ports).size).toBe(3);
+      expect(inRange(ports, range)).toBe(true);
+      // One warning for the three draws, naming the folder and why.
+      expect(stderr.split(portReservationsWarningCode).length - 1, stderr).toBe(1);
+      expect(stderr).toContain(folder);
+      expect(stderr).toContain('not mode 0700');
+      // Nothing was written into the unsafe folder.
+      expect(await readdir(folder)).toEqual([]);
+    } finally {
+      await rm(temporary, { recursive: true, force: true });
+    }
   });
 });

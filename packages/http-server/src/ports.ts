@@ -4,6 +4,7 @@ import { lstat, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseProcStat } from './proc-stat.ts';
 
 /**
  * Ports for a service that is stopped and started again on the same address
@@ -97,20 +98,38 @@ function pidNamespace(): string {
 
 let usableFolder: Promise<boolean> | undefined;
 
-/** Whether the reservations folder is there (made now if need be) and safe: a directory, this user's, 0700. */
+/** Code of the process warning emitted (once) when ports cannot be reserved: only listening once decides then. */
+export const portReservationsWarningCode = 'MPAY_PORT_RESERVATIONS_UNUSABLE';
+
+/**
+ * Whether the reservations folder is there (made now if need be) and safe: a directory, this user's,
+ * 0700. When it is not, a process warning says so once: ports are then drawn without reservations, and
+ * two platforms on the machine may draw the same one (a restart then fails with EADDRINUSE).
+ */
 function reservationsUsable(): Promise<boolean> {
   usableFolder ??= (async () => {
+    const unusable = (why: string) => {
+      process.emitWarning(
+        `ports are drawn without reservations (${portReservationsFolder}: ${why}); another platform on this machine may draw the same port`,
+        { code: portReservationsWarningCode },
+      );
+      return false;
+    };
     try {
       await mkdir(portReservationsFolder, { mode: 0o700 });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') return unusable(`cannot be made (${code ?? String(error)})`);
     }
     try {
       const folder = await lstat(portReservationsFolder);
       const uid = process.getuid?.();
-      return folder.isDirectory() && (uid === undefined || folder.uid === uid) && (folder.mode & 0o077) === 0;
-    } catch {
-      return false;
+      if (!folder.isDirectory()) return unusable('not a directory');
+      if (uid !== undefined && folder.uid !== uid) return unusable("another user's");
+      if ((folder.mode & 0o077) !== 0) return unusable('open to other users (not mode 0700)');
+      return true;
+    } catch (error) {
+      return unusable(`cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
     }
   })();
   return usableFolder;
@@ -171,11 +190,7 @@ function claimantAlive(claim: string): boolean {
 /** A process's start time from /proc/<pid>/stat (field 22), or undefined (no such process, no /proc). */
 function startTimeOf(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: the fields after it follow the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const start = Number(fields[19]);
-    return Number.isFinite(start) ? start : undefined;
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.startTicks;
   } catch {
     return undefined;
   }

@@ -112,11 +112,14 @@ describe('each service process’s CPU (mpay bench e2e --processes)', () => {
       const window = namedProcessesCpuBetween(before, after, ['busy', 'self']);
       // 300 ms, read in clock ticks (10 ms).
       expect(window.busy).toBeGreaterThanOrEqual(280);
-      // The tree's reading splits it as the child does, to within a few clock ticks.
+      // The tree's reading splits it as the child does: each part within 5 clock ticks or a fifth of the
+      // window, whichever is more (the window also holds the child's own work around its loop, its line
+      // out and its idle turns, which a busy machine makes longer: two clocks, compared loosely).
       const kernelMs = treeAfter.kernelMs - treeBefore.kernelMs;
       const allMs = treeAfter.ms - treeBefore.ms;
-      expect(Math.abs(kernelMs - spent.system / 1000)).toBeLessThan(50);
-      expect(Math.abs(allMs - kernelMs - spent.user / 1000)).toBeLessThan(50);
+      const toleranceMs = Math.max(50, allMs / 5);
+      expect(Math.abs(kernelMs - spent.system / 1000)).toBeLessThan(toleranceMs);
+      expect(Math.abs(allMs - kernelMs - spent.user / 1000)).toBeLessThan(toleranceMs);
       // Not in the first reading: not known, rather than all its CPU since it started.
       expect(window.self).toBeUndefined();
       // Restarted in between (another id): its CPU in the window is not known either.

@@ -13,6 +13,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrivateJwk } from '@mpay/envelope';
+import { parseProcStat } from '@mpay/http-server';
 import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
 import { withPostgresBackendPid } from '@mpay/storage';
 import { demoParties } from '../../platform/seed.ts';
@@ -240,18 +241,16 @@ export interface CpuReading {
 
 async function procStat(pid: number): Promise<ProcStat | undefined> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  // The command name is in parentheses and may hold spaces: the fields start after its last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // From the state (field 3): ppid is field 4, utime 14, stime 15, and cutime 16, cstime 17: the time
-  // of its children that ended and were waited for (a PostgreSQL session that closed, a service that a
-  // crash restarted), which /proc no longer shows as processes.
-  const ticks = [11, 12, 13, 14].reduce((sum, field) => sum + Number(fields[field]), 0);
+  const fields = text === undefined ? undefined : parseProcStat(text);
+  if (fields === undefined) return undefined;
+  // With its children that ended and were waited for (a PostgreSQL session that closed, a service that
+  // a crash restarted), which /proc no longer shows as processes.
+  const kernelTicks = fields.kernelTicks + fields.childrenKernelTicks;
   return {
     pid,
-    ppid: Number(fields[1]),
-    cpuTicks: ticks,
-    kernelTicks: Number(fields[12]) + Number(fields[14]),
+    ppid: fields.ppid,
+    cpuTicks: fields.userTicks + fields.childrenUserTicks + kernelTicks,
+    kernelTicks,
   };
 }
 
