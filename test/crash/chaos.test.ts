@@ -5,6 +5,7 @@ import type { ChaosSummary } from '../../cli/src/commands/chaos.ts';
 import { chaosTargets } from '../../cli/src/commands/chaos-plan.ts';
 import {
   backgroundWorkDeadlineMs,
+  chaosRunDeadlineMs,
   paymentSettledDeadlineMs,
   platformStartDeadlineMs,
   processExitDeadlineMs,
@@ -36,14 +37,18 @@ const args = [
   '--json',
 ];
 /**
- * The whole run: the platform's start (every service at once), a restart per kill, the
- * payments settling and the log proving them. `mpay chaos` has its own deadlines for each of those.
+ * The whole run. `mpay chaos` bounds each of its phases itself (the platform's start, a restart per
+ * kill, the payments settling, the log proving them); their sum (`phasesDeadlineMs`, 40 min) is
+ * above CI's whole budget of 30 minutes, so a run that hung would be cut off by CI without its
+ * output. This deadline stops it first, in time to report it: the run takes 2–4 minutes on a busy
+ * machine, and CI's two passes of the whole suite must fit in 30.
  */
-const runDeadlineMs =
+const phasesDeadlineMs =
   platformStartDeadlineMs +
   killsPlanned * serviceStartDeadlineMs +
   paymentSettledDeadlineMs +
   backgroundWorkDeadlineMs;
+const runDeadlineMs = Math.min(phasesDeadlineMs, chaosRunDeadlineMs);
 /** `mpay chaos` told to stop (SIGINT): it stops its services one by one, each within a bounded time. */
 const interruptDeadlineMs = 5 * processExitDeadlineMs;
 

@@ -43,6 +43,12 @@ export const backgroundWorkDeadlineMs = scaled(3 * minute);
 export const requestDeadlineMs = scaled(1 * minute);
 /** A process told to stop (SIGTERM) to exit before it is killed; not a failure when it runs out. */
 export const processExitDeadlineMs = scaled(1 * minute);
+/**
+ * A whole short chaos run (test/crash/chaos.test.ts: 30 s of payments, six kills and restarts, the
+ * audit and the evidence), which takes 2–4 minutes on a busy machine: bounded below CI's own 30
+ * minutes, so that a hang is reported with the run's output.
+ */
+export const chaosRunDeadlineMs = scaled(12 * minute);
 /** vitest's testTimeout and hookTimeout: a backstop above every named deadline, never the one that decides. */
 export const testTimeoutMs = scaled(15 * minute);
 

@@ -34,16 +34,30 @@ export function parseFlags(args: readonly string[]): { flags: Map<string, string
 }
 
 /**
- * How `mpay up` runs once started: until the process is asked to stop (Ctrl-C, SIGTERM), then
- * says so and runs `stop`.
+ * How `mpay up` runs once started: until the process is asked to stop (Ctrl-C, SIGTERM), or until
+ * `failed` gives a reason to (a service given up on), then says so and runs `stop`. Returns that
+ * reason, or undefined when asked to stop.
  */
-export async function serveUntilStopSignal(io: CommandIo, stop: () => Promise<void>): Promise<void> {
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
+export async function serveUntilStopSignal(
+  io: CommandIo,
+  stop: () => Promise<void>,
+  failed?: Promise<string>,
+): Promise<string | undefined> {
+  let listener: (() => void) | undefined;
+  const signalled = new Promise<undefined>((done) => {
+    listener = () => done(undefined);
+    process.once('SIGINT', listener);
+    process.once('SIGTERM', listener);
   });
-  io.stdout('mpay: stopping …\n');
+  const reason = await Promise.race(failed === undefined ? [signalled] : [signalled, failed]);
+  if (listener !== undefined) {
+    process.removeListener('SIGINT', listener);
+    process.removeListener('SIGTERM', listener);
+  }
+  if (reason === undefined) io.stdout('mpay: stopping …\n');
+  else io.stderr(`mpay: ${reason}\n`);
   await stop();
+  return reason;
 }
 
 // Text from elsewhere (a message, a mail, an argument) is printed without its escape sequences.

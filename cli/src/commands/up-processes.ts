@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createCrashBudget, defaultCrashBudgetOptions } from '../platform/crash-budget.ts';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { deferredReloadLine, ProcessPlatform } from '../platform/processes.ts';
 import type { PlatformPortMap, PlatformProcessName } from '../platform/processes-service.ts';
@@ -11,14 +12,14 @@ import {
 } from '../platform/tls.ts';
 import { type CommandIo, serveUntilStopSignal } from './io.ts';
 
-/** Restarts of one service process after crashes of its own, before the supervisor gives up on it. */
-const crashRestartsMax = 5;
-
 /**
  * `mpay up --processes`: the platform with each service in a process of its
  * own (the same data folder, keys and ports as `mpay up`); the supervisor
  * keeps the mail and SMS, starts a service again if it dies, and stops them
- * all on Ctrl-C. The web pages are not served in this mode.
+ * all on Ctrl-C. A service that crashes more often than its budget allows
+ * (crash-budget.ts: 5 restarts within 10 minutes), or that does not start
+ * again, stops the platform: the command then exits 1. The web pages are not
+ * served in this mode.
  */
 export async function runUpProcesses(
   dataDir: string,
@@ -35,17 +36,31 @@ export async function runUpProcesses(
     io.stdout(
       `mpay: starting each service in its own process on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
     );
-    const crashes = new Map<PlatformProcessName, number>();
+    const budget = createCrashBudget();
+    const { restartsMax, windowMs } = defaultCrashBudgetOptions;
     let platform: ProcessPlatform | undefined;
+    // Set when a service is given up on: the platform stops as on Ctrl-C, and the command fails.
+    let giveUp: (reason: string) => void = () => {};
+    const givenUp = new Promise<string>((done) => {
+      giveUp = done;
+    });
     const onUnexpectedExit = (service: PlatformProcessName, how: string) => {
-      const count = (crashes.get(service) ?? 0) + 1;
-      crashes.set(service, count);
       io.stderr(`mpay: ${service} exited by itself (${how})\n`);
-      if (count > crashRestartsMax || platform === undefined) return;
-      io.stdout(`mpay: starting ${service} again (${count} of ${crashRestartsMax}) …\n`);
+      if (platform === undefined) return;
+      const verdict = budget.crashed(service, new Date());
+      if (!verdict.restart) {
+        giveUp(
+          `${service} crashed more than ${restartsMax} times within ${windowMs / 60_000} minutes: stopping the platform`,
+        );
+        return;
+      }
+      io.stdout(
+        `mpay: starting ${service} again (${verdict.count} of ${restartsMax} within ${windowMs / 60_000} minutes) …\n`,
+      );
       platform.restart(service).then(
         () => io.stdout(`mpay: ${service} is up again\n`),
-        (error: unknown) => io.stderr(`mpay: ${service} did not start again: ${String(error)}\n`),
+        (error: unknown) =>
+          giveUp(`${service} did not start again (${String(error)}): stopping the platform`),
       );
     };
     platform = await ProcessPlatform.start({
@@ -107,11 +122,16 @@ export async function runUpProcesses(
       if (signal === 'SIGHUP' && platform?.reloadGatewayLimits() === false)
         io.stderr('mpay: [gateway] not up: it reads gateway-limits.json when it starts again\n');
     });
-    await serveUntilStopSignal(io, async () => {
-      stopReloading();
-      await platform.close();
-    });
-    return 0;
+    const reason = await serveUntilStopSignal(
+      io,
+      async () => {
+        stopReloading();
+        await platform.close();
+      },
+      givenUp,
+    );
+    if (reason === undefined) return 0;
+    return 1;
   } finally {
     // Also when the start fails: the hold's listeners are not left on the process.
     releaseHangups();
