@@ -45,8 +45,8 @@ export const requestDeadlineMs = scaled(1 * minute);
 export const processExitDeadlineMs = scaled(1 * minute);
 /**
  * A whole short chaos run (test/crash/chaos.test.ts: 30 s of payments, six kills and restarts, the
- * audit and the evidence), which takes 2–4 minutes on a busy machine: bounded below CI's own 30
- * minutes, so that a hang is reported with the run's output.
+ * audit and the evidence), which took 67 s on a quiet machine (6 December): bounded below CI's own
+ * 30 minutes, so that a hang is reported with the run's output.
  */
 export const chaosRunDeadlineMs = scaled(12 * minute);
 /** vitest's testTimeout and hookTimeout: a backstop above every named deadline, never the one that decides. */
