@@ -652,6 +652,56 @@ describe('the outbox', () => {
       }
     });
 
+    it("delivers the round's other rows while the log is slow to take its entries", async () => {
+      // The log holds its answer to the batch until the test lets it go.
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let next = 60;
+      const stub = await startHttpStub(async (request) => {
+        if (request.method !== 'POST' || request.url !== '/entry-batches')
+          return { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } };
+        await held;
+        const { entries } = JSON.parse(request.body) as { entries: { transactionId: string }[] };
+        return {
+          status: 200,
+          json: {
+            entries: entries.map(({ transactionId }) => ({ index: next++, created: true, transactionId })),
+          },
+        };
+      });
+      try {
+        const context = {
+          ...gateway.context,
+          transactionLog: {
+            url: stub.url,
+            origin: 'log.test/transactions',
+            logVerifierKey: 'log.test/transactions+00000000+AAAA',
+            witnessVerifierKeys: [],
+            witnessesRequired: 0,
+          },
+        };
+        const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 2);
+        const webhook = await webhookRow();
+        const round = runOutboxRound(context);
+        // The webhook is delivered and recorded while the log's answer is still held.
+        await until(() => hook.requests.length === 1 && stub.requests.length === 1);
+        const deadline = Date.now() + 30_000;
+        while ((await rowNow(webhook)).deliveredAt === null) {
+          if (Date.now() > deadline) throw new Error('the webhook was not recorded delivered');
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        expect(stub.requests.map((request) => request.url)).toEqual(['/entry-batches']);
+        release();
+        await round;
+        expect((await Promise.all(ids.map(logIndexOf))).sort()).toEqual(['60', '61']);
+      } finally {
+        release();
+        await stub.close();
+      }
+    });
+
     it('sends a lone entry as before, with POST /entries', async () => {
       const { stub, context } = await logTakingEntries('take');
       try {

@@ -71,26 +71,42 @@ export async function deliverLeasedRows(context: GatewayContext, rows: readonly 
   await deliverRows(context, rows);
 }
 
+/** Whether a row is a payment's log entry (a refund's goes alone, refunds/log.ts). */
+function isPaymentLogEntry(row: OutboxRow): boolean {
+  return row.kind === 'log_entry' && typeof JSON.parse(row.payload).refundId !== 'string';
+}
+
 /**
  * Rows one after the other, each while its lease (`until`, when leased at a
- * commit) holds, except the payments' log entries among them: those not yet
- * submitted go to the log together first (one signed request for them all,
- * `submitLogEntries`), and those submitted before have their receipts built
- * together (one checkpoint and one request for their proofs,
- * `proveLogEntries`). Should either fail, each entry is tried alone, as if
- * never batched: one entry the log refuses never holds back the others.
+ * commit) holds, in two lines that run side by side: the payments' log
+ * entries, and the rest. The log entries not yet submitted go to the log
+ * together first (one signed request for them all, `submitLogEntries`), and
+ * those submitted before have their receipts built together (one checkpoint
+ * and one request for their proofs, `proveLogEntries`). Should either fail,
+ * each entry is tried alone, as if never batched: one entry the log refuses
+ * never holds back the others. A log that is slow or hangs holds back no
+ * push, bank order or webhook of the same round: those go meanwhile.
  */
 async function deliverRows(
   context: GatewayContext,
   rows: readonly { readonly row: OutboxRow; readonly until?: Date; readonly written?: Payment | undefined }[],
 ): Promise<void> {
   const holds = ({ until }: { readonly until?: Date }) => until === undefined || leaseHolds(context, until);
-  const submitted = await advanceLogEntriesTogether(context, rows, holds);
-  for (const leased of rows) {
-    const { row, written } = leased;
-    if (submitted.has(row.id) || !holds(leased)) continue;
-    await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written));
-  }
+  const oneByOne = async (line: typeof rows, skip: ReadonlySet<string>) => {
+    for (const leased of line) {
+      const { row, written } = leased;
+      if (skip.has(row.id) || !holds(leased)) continue;
+      await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written));
+    }
+  };
+  const logRows = rows.filter(({ row }) => isPaymentLogEntry(row));
+  const others = rows.filter(({ row }) => !isPaymentLogEntry(row));
+  const lines = await Promise.allSettled([
+    advanceLogEntriesTogether(context, logRows, holds).then((stepped) => oneByOne(logRows, stepped)),
+    oneByOne(others, new Set()),
+  ]);
+  // Each delivery records its own failure; what reaches here is the database failing under both.
+  for (const line of lines) if (line.status === 'rejected') throw line.reason;
 }
 
 /**
@@ -105,9 +121,7 @@ async function advanceLogEntriesTogether<Row extends { readonly row: OutboxRow }
   holds: (row: Row) => boolean,
 ): Promise<Set<string>> {
   const link = context.transactionLog;
-  const logRows = rows.filter(
-    ({ row }) => row.kind === 'log_entry' && typeof JSON.parse(row.payload).refundId !== 'string',
-  );
+  const logRows = rows.filter(({ row }) => isPaymentLogEntry(row));
   const stepped = new Set<string>();
   if (link === undefined || logRows.length < 2) return stepped;
   const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };
