@@ -3,7 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { verifyReceipt } from '@mpay/merkle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TransactionLogLink } from '../../services/gateway/src/log/outbox.ts';
+import {
+  correctLogIndex,
+  type EntryRow,
+  type TransactionLogLink,
+} from '../../services/gateway/src/log/outbox.ts';
 import { runOutboxRound } from '../../services/gateway/src/outbox/deliver.ts';
 import {
   addBank,
@@ -220,19 +224,27 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     gateway.advanceMs(gateway.context.limits.logReceiptFirstCheckMs);
     asked.length = 0;
     await runOutboxRound(context);
-    // Both proofs failed; each index was checked at the log and the entry submitted again.
-    expect(asked.filter((line) => line.startsWith('GET /entries/'))).toHaveLength(2);
-    expect(asked.filter((line) => line === 'POST /entries')).toHaveLength(2);
+    // Both proofs failed; one index was checked at the log and its entry submitted again.
+    expect(asked.filter((line) => line.startsWith('GET /entries/'))).toHaveLength(1);
+    expect(asked.filter((line) => line === 'POST /entries')).toHaveLength(1);
+    // Nothing new was appended: the log held both entries, each at the other's given index. Only one
+    // index is put right per round; the other row is backed off, and put right in the next round.
+    expect((await stack.log.integrateNow()).appended).toBe(0);
+    for (const id of ids)
+      expect(await rowOf(id)).toMatchObject({ delivered: false, attempts: 1, last_error: 'PROOF_INVALID' });
+    gateway.advanceMs(gateway.context.limits.outboxBackoffMaxMs);
+    asked.length = 0;
+    await runOutboxRound(context);
+    expect(asked.filter((line) => line === 'POST /entries')).toHaveLength(1);
     const corrected = [await indexOf(ids[0] ?? ''), await indexOf(ids[1] ?? '')];
     expect(corrected).toEqual([given[1], given[0]]);
-    // Nothing new was appended: the log held both entries, each at the other's given index.
     for (const [i, id] of ids.entries()) {
       const held = await fetch(`${stack.logUrl}/entries/${corrected[i]}`);
       expect(((await held.json()) as { transactionId: string }).transactionId).toBe(id);
-      expect(await rowOf(id)).toMatchObject({ delivered: false, attempts: 0, receipt: null });
     }
     expect((await stack.log.integrateNow()).appended).toBe(0);
-    gateway.advanceMs(gateway.context.limits.logReceiptFirstCheckMs);
+    // Each corrected row waits out one failed attempt's backoff: a log that kept lying would meet it too.
+    gateway.advanceMs(gateway.context.limits.outboxBackoffMaxMs);
     await runOutboxRound(context);
     for (const id of ids) {
       const row = await rowOf(id);
@@ -258,7 +270,12 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     expect(asked).toContain('POST /entries');
     const corrected = await indexOf(id ?? '');
     expect(corrected).not.toBe('0');
-    gateway.advanceMs(gateway.context.limits.logReceiptFirstCheckMs);
+    expect(await rowOf(id ?? '')).toMatchObject({
+      delivered: false,
+      attempts: 1,
+      last_error: 'PROOF_INVALID',
+    });
+    gateway.advanceMs(gateway.context.limits.outboxBackoffMaxMs);
     await runOutboxRound(context);
     const row = await rowOf(id ?? '');
     expect(row?.delivered).toBe(true);
@@ -280,5 +297,60 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     expect(asked).not.toContain('POST /entries');
     expect(await indexOf(other ?? '')).toBe(before);
     expect(await rowOf(other ?? '')).toMatchObject({ delivered: false, last_error: 'PROOF_INVALID' });
+  });
+
+  it('corrects an index only under the lease of the row and while the entry still has the index checked', async () => {
+    await setAsideEarlierEntries();
+    const [id] = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 1);
+    const context = { ...gateway.context, transactionLog: link };
+    await runOutboxRound(context);
+    await stack.log.integrateNow();
+    const right = await indexOf(id ?? '');
+    // As if the log had answered index 0 (another payment's entry).
+    await gateway.database.query('UPDATE log_entries SET log_index = 0 WHERE payment_id = $1', [id]);
+    const read = async () =>
+      (
+        await gateway.database.query<EntryRow>(
+          'SELECT payment_id, kind, messages, log_index, receipt FROM log_entries WHERE payment_id = $1',
+          [id],
+        )
+      ).rows[0] as EntryRow;
+    const [row] = await gateway.database
+      .query<{ id: string }>(
+        "SELECT id::text AS id FROM outbox WHERE payment_id = $1 AND kind = 'log_entry'",
+        [id],
+      )
+      .then((result) => result.rows);
+    const submitter = { id: gateway.fsp.id, key: gateway.fsp.signing.privateJwk };
+    const warnings: string[] = [];
+    const log = { warn: (_fields: object, message: string) => warnings.push(message) };
+    const outboxRow = { id: row?.id ?? '', retryAt: gateway.context.clock(), leaseOwner: null };
+    // Another start holds the row: nothing is written.
+    await gateway.database.query(
+      `INSERT INTO outbox_instances (boot_id, name, started_at) VALUES ('00000000-0000-4000-8000-000000000001', 'other', now())
+       ON CONFLICT DO NOTHING`,
+    );
+    await gateway.database.query(
+      "UPDATE outbox SET lease_owner = '00000000-0000-4000-8000-000000000001' WHERE id = $1",
+      [row?.id],
+    );
+    expect(
+      await correctLogIndex(gateway.database, link, submitter, await read(), outboxRow, log),
+    ).toBeUndefined();
+    expect(await indexOf(id ?? '')).toBe('0');
+    await gateway.database.query('UPDATE outbox SET lease_owner = NULL WHERE id = $1', [row?.id]);
+    // The entry's index changed since it was read: nothing is written.
+    const stale = await read();
+    await gateway.database.query('UPDATE log_entries SET log_index = 1 WHERE payment_id = $1', [id]);
+    expect(await correctLogIndex(gateway.database, link, submitter, stale, outboxRow, log)).toBeUndefined();
+    expect(await indexOf(id ?? '')).toBe('1');
+    expect(warnings).toEqual([]);
+    // Held by this start (no owner) and as read: corrected, with one attempt counted.
+    expect(
+      String(await correctLogIndex(gateway.database, link, submitter, await read(), outboxRow, log)),
+    ).toBe(right);
+    expect(await indexOf(id ?? '')).toBe(right);
+    expect(await rowOf(id ?? '')).toMatchObject({ attempts: 1, last_error: 'PROOF_INVALID' });
+    expect(warnings).toHaveLength(1);
   });
 });

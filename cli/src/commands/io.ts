@@ -43,21 +43,24 @@ export async function serveUntilStopSignal(
   stop: () => Promise<void>,
   failed?: Promise<string>,
 ): Promise<string | undefined> {
-  let listener: (() => void) | undefined;
-  const signalled = new Promise<undefined>((done) => {
-    listener = () => done(undefined);
-    process.once('SIGINT', listener);
-    process.once('SIGTERM', listener);
+  let signalled: () => void = () => {};
+  const asked = new Promise<undefined>((done) => {
+    signalled = () => done(undefined);
   });
-  const reason = await Promise.race(failed === undefined ? [signalled] : [signalled, failed]);
-  if (listener !== undefined) {
-    process.removeListener('SIGINT', listener);
-    process.removeListener('SIGTERM', listener);
+  // Kept until `stop` is done: a second Ctrl-C or a SIGTERM (systemd, docker stop) while stopping does not
+  // kill the process half way (the default action), it lets the stop finish.
+  process.on('SIGINT', signalled);
+  process.on('SIGTERM', signalled);
+  try {
+    const reason = await Promise.race(failed === undefined ? [asked] : [asked, failed]);
+    if (reason === undefined) io.stdout('mpay: stopping …\n');
+    else io.stderr(`mpay: ${reason}\n`);
+    await stop();
+    return reason;
+  } finally {
+    process.removeListener('SIGINT', signalled);
+    process.removeListener('SIGTERM', signalled);
   }
-  if (reason === undefined) io.stdout('mpay: stopping …\n');
-  else io.stderr(`mpay: ${reason}\n`);
-  await stop();
-  return reason;
 }
 
 // Text from elsewhere (a message, a mail, an argument) is printed without its escape sequences.

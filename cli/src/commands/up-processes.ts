@@ -16,10 +16,10 @@ import { type CommandIo, serveUntilStopSignal } from './io.ts';
  * `mpay up --processes`: the platform with each service in a process of its
  * own (the same data folder, keys and ports as `mpay up`); the supervisor
  * keeps the mail and SMS, starts a service again if it dies, and stops them
- * all on Ctrl-C. A service that crashes more often than its budget allows
- * (crash-budget.ts: 5 restarts within 10 minutes), or that does not start
- * again, stops the platform: the command then exits 1. The web pages are not
- * served in this mode.
+ * all on Ctrl-C. A failed start again counts as one more crash; a service
+ * that crashes more often than its budget allows (crash-budget.ts: 5
+ * restarts within 10 minutes) stops the platform, and the command then exits
+ * 1. The web pages are not served in this mode.
  */
 export async function runUpProcesses(
   dataDir: string,
@@ -40,13 +40,19 @@ export async function runUpProcesses(
     const { restartsMax, windowMs } = defaultCrashBudgetOptions;
     let platform: ProcessPlatform | undefined;
     // Set when a service is given up on: the platform stops as on Ctrl-C, and the command fails.
+    let stopping = false;
     let giveUp: (reason: string) => void = () => {};
     const givenUp = new Promise<string>((done) => {
-      giveUp = done;
+      giveUp = (reason) => {
+        stopping = true;
+        done(reason);
+      };
     });
-    const onUnexpectedExit = (service: PlatformProcessName, how: string) => {
-      io.stderr(`mpay: ${service} exited by itself (${how})\n`);
-      if (platform === undefined) return;
+    // Services being started again: a start that fails is counted once, by its restart's failure (its
+    // exit before it was ready is not counted again).
+    const restarting = new Set<PlatformProcessName>();
+    const crashed = (service: PlatformProcessName) => {
+      if (stopping || platform === undefined) return;
       const verdict = budget.crashed(service, new Date());
       if (!verdict.restart) {
         giveUp(
@@ -57,11 +63,23 @@ export async function runUpProcesses(
       io.stdout(
         `mpay: starting ${service} again (${verdict.count} of ${restartsMax} within ${windowMs / 60_000} minutes) …\n`,
       );
+      restarting.add(service);
       platform.restart(service).then(
-        () => io.stdout(`mpay: ${service} is up again\n`),
-        (error: unknown) =>
-          giveUp(`${service} did not start again (${String(error)}): stopping the platform`),
+        () => {
+          restarting.delete(service);
+          io.stdout(`mpay: ${service} is up again\n`);
+        },
+        (error: unknown) => {
+          restarting.delete(service);
+          if (stopping) return;
+          io.stderr(`mpay: ${service} did not start again: ${String(error)}\n`);
+          crashed(service);
+        },
       );
+    };
+    const onUnexpectedExit = (service: PlatformProcessName, how: string) => {
+      io.stderr(`mpay: ${service} exited by itself (${how})\n`);
+      if (!restarting.has(service)) crashed(service);
     };
     platform = await ProcessPlatform.start({
       dataDir,

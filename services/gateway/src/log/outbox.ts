@@ -65,6 +65,8 @@ export interface LogEntryOutboxRow {
   readonly id: string;
   readonly now: Date;
   readonly recheckAt: Date;
+  /** When an entry whose index was corrected is looked at again: the backoff of one more failed attempt. */
+  readonly retryAt: Date;
   readonly leaseOwner: string | null;
 }
 
@@ -119,8 +121,15 @@ export async function advanceLogEntry(
     });
   } catch (error) {
     if (!isMpayError(error) || error.code !== 'PROOF_INVALID') throw error;
-    // A wrong index is put right (the entry then proved at its own), anything else stands.
-    if ((await correctLogIndex(sql, link, submitter, row, outboxRow, log)) === undefined) throw error;
+    // A wrong index is put right (the entry then proved at its own), anything else stands: the refusal
+    // stays PROOF_INVALID whatever the check's own requests met.
+    const corrected = await correctLogIndex(sql, link, submitter, row, outboxRow, log).catch(
+      (checkFailed: unknown) => {
+        log.warn({ err: checkFailed, paymentId }, 'log index not checked');
+        return undefined;
+      },
+    );
+    if (corrected === undefined) throw error;
     return 'submitted';
   }
   await sql.query(
@@ -145,13 +154,17 @@ const quietLog: IndexCorrectionLog = { warn: () => {} };
  * - Another transaction's entry there, or another submitter's, or none: the
  *   index is wrong (a log that answered wrongly, a write it lost). The entry
  *   is submitted again: the log answers the index it holds it at, and
- *   appends it only if it holds it nowhere. That index is stored, the row's
- *   next attempt set to `recheckAt` (lease given back, as at a submission),
- *   and the correction said as a warning. Returns the new index.
+ *   appends it only if it holds it nowhere. That index is stored, with the
+ *   outbox row counted as one failed attempt (PROOF_INVALID) and due again at
+ *   `retryAt`, its backoff: a log that keeps lying meets the backoff, as a
+ *   failure would, and the row shows among those retrying. The correction is
+ *   said as a warning. Returns the new index.
  * - This transaction's own entry there: the index is right, the data or the
  *   proof is not. Nothing changes (undefined); the caller backs the row off
  *   and the refusal stays in its last error for an operator.
  *
+ * Written only while this start holds the row and the entry still has the
+ * index checked and no receipt (undefined otherwise: another start took it).
  * Only ever a liveness repair: a receipt is still built only from a proof
  * that verifies against the gateway's own leaf data.
  */
@@ -160,7 +173,7 @@ export async function correctLogIndex(
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
   row: EntryRow,
-  outboxRow: { readonly id: string; readonly recheckAt: Date; readonly leaseOwner: string | null },
+  outboxRow: { readonly id: string; readonly retryAt: Date; readonly leaseOwner: string | null },
   log: IndexCorrectionLog,
 ): Promise<bigint | undefined> {
   if (row.log_index === null) return undefined;
@@ -175,20 +188,29 @@ export async function correctLogIndex(
     metadata: {},
   });
   if (logged.index === given) return undefined;
-  await sql.query(
-    `WITH entry AS (UPDATE log_entries SET log_index = $2 WHERE payment_id = $1 AND log_index = $6 RETURNING 1)
-       UPDATE outbox SET next_attempt_at = $4, lease_owner = NULLIF(lease_owner, $5::uuid)
-       WHERE id = $3 AND lease_owner IS NOT DISTINCT FROM
-         (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
+  // The lease, the entry's index and the row's attempt in one statement, each part on the one before.
+  const { rowCount } = await sql.query(
+    `WITH lease AS (
+       SELECT 1 FROM outbox
+        WHERE id = $3 AND delivered_at IS NULL AND lease_owner IS NOT DISTINCT FROM
+          (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)),
+     entry AS (
+       UPDATE log_entries SET log_index = $2
+        WHERE payment_id = $1 AND log_index = $6 AND receipt IS NULL AND EXISTS (SELECT 1 FROM lease)
+        RETURNING 1)
+     UPDATE outbox SET attempts = attempts + 1, last_error = 'PROOF_INVALID', next_attempt_at = $4,
+         lease_owner = NULLIF(lease_owner, $5::uuid)
+      WHERE id = $3 AND EXISTS (SELECT 1 FROM entry)`,
     [
       row.payment_id,
       logged.index.toString(),
       outboxRow.id,
-      outboxRow.recheckAt.toISOString(),
+      outboxRow.retryAt.toISOString(),
       outboxRow.leaseOwner,
       given.toString(),
     ],
   );
+  if (rowCount !== 1) return undefined;
   log.warn(
     {
       paymentId: row.payment_id,

@@ -685,8 +685,9 @@ describe('the outbox', () => {
         const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 2);
         const webhook = await webhookRow();
         const round = runOutboxRound(context);
-        // The webhook is delivered and recorded while the log's answer is still held.
-        await until(() => hook.requests.length === 1 && stub.requests.length === 1);
+        // The webhook is delivered and recorded while the log's answer is still held (the log's client gives
+        // up after 10 s and tries each entry alone: the webhook comes long before on any machine).
+        await until(() => hook.requests.length === 1);
         const deadline = Date.now() + 30_000;
         while ((await rowNow(webhook)).deliveredAt === null) {
           if (Date.now() > deadline) throw new Error('the webhook was not recorded delivered');

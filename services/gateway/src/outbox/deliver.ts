@@ -105,8 +105,10 @@ async function deliverRows(
     advanceLogEntriesTogether(context, logRows, holds).then((stepped) => oneByOne(logRows, stepped)),
     oneByOne(others, new Set()),
   ]);
-  // Each delivery records its own failure; what reaches here is the database failing under both.
-  for (const line of lines) if (line.status === 'rejected') throw line.reason;
+  // Each delivery records its own failure; what reaches here is the database failing under a line.
+  const failures = lines.flatMap((line) => (line.status === 'rejected' ? [line.reason as unknown] : []));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, 'both outbox lines failed');
 }
 
 /**
@@ -174,20 +176,24 @@ async function advanceLogEntriesTogether<Row extends { readonly row: OutboxRow }
   );
   for (const id of proofs?.proved ?? []) stepped.add(id);
   const rowsRead = new Map(read.submitted.map(({ entry, row }) => [entry.outboxRowId, row]));
-  for (const { row } of logRows) {
+  // At most one wrong index put right per round (two requests to a log that may hang): the others are
+  // backed off below as failures, and put right alone in later rounds.
+  let correctionsLeft = 1;
+  for (const leased of logRows) {
+    const { row } = leased;
     const code = proofs?.failed.get(row.id);
     if (code === undefined) continue;
     stepped.add(row.id);
-    // A proof that did not verify for a wrong index is put right, as for one alone.
     const entryRow = rowsRead.get(row.id);
-    if (code === 'PROOF_INVALID' && entryRow !== undefined) {
-      const recheckAt = new Date(context.clock().getTime() + context.limits.logReceiptFirstCheckMs);
+    if (code === 'PROOF_INVALID' && entryRow !== undefined && correctionsLeft > 0 && holds(leased)) {
+      correctionsLeft -= 1;
+      const retryAt = new Date(context.clock().getTime() + retryDelayMs(row.attempts + 1, context.limits));
       const corrected = await correctLogIndex(
         context.database,
         link,
         submitter,
         entryRow,
-        { id: row.id, recheckAt, leaseOwner },
+        { id: row.id, retryAt, leaseOwner },
         context.log,
       ).catch((error: unknown) => {
         context.log.warn({ err: error, paymentId: row.payment_id }, 'log index not checked');
@@ -453,7 +459,13 @@ async function deliver(
           link,
           submitter,
           row.payment_id,
-          { id: row.id, now, recheckAt, leaseOwner: context.outboxLeaseOwner ?? null },
+          {
+            id: row.id,
+            now,
+            recheckAt,
+            retryAt: new Date(now.getTime() + retryDelayMs(row.attempts + 1, context.limits)),
+            leaseOwner: context.outboxLeaseOwner ?? null,
+          },
           context.log,
         );
         if (step === 'proved-before') await markDelivered(context.database, row, now);
