@@ -557,11 +557,14 @@ describe('the outbox', () => {
     });
 
     /** A log over real HTTP that gives indices from 40 on, as `answer` lets it; no checkpoint yet. */
-    async function logTakingEntries(batches: 'take' | 'refuse') {
+    async function logTakingEntries(batches: 'take' | 'refuse' | 'unavailable') {
       let next = 40;
       const stub = await startHttpStub((request) => {
         if (request.method === 'POST' && request.url === '/entries')
           return { status: 202, json: { index: next++ } };
+        // A log configured with a lower batch limit than the client's: a refusal of the batch itself.
+        if (request.method === 'POST' && request.url === '/entry-batches' && batches === 'refuse')
+          return { status: 400, json: { error: { code: 'REQUEST_INVALID', detail: 'entries' } } };
         if (request.method === 'POST' && request.url === '/entry-batches' && batches === 'take') {
           const { entries } = JSON.parse(request.body) as { entries: { transactionId: string }[] };
           return {
@@ -699,6 +702,25 @@ describe('the outbox', () => {
         expect((await Promise.all(ids.map(logIndexOf))).sort()).toEqual(['60', '61']);
       } finally {
         release();
+        await stub.close();
+      }
+    });
+
+    it('backs every entry off when the log is unavailable to their batch, without trying each alone', async () => {
+      const { stub, context } = await logTakingEntries('unavailable');
+      try {
+        const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 3);
+        await runOutboxRound(context);
+        expect(
+          stub.requests.filter((request) => request.method === 'POST').map((request) => request.url),
+        ).toEqual(['/entry-batches']);
+        for (const id of ids) {
+          const [row] = await outboxOf(gateway.database, id ?? '', 'log_entry');
+          expect(row).toMatchObject({ attempts: 1, lastError: 'SERVICE_UNAVAILABLE', deliveredAt: null });
+          expect(row?.nextAttemptAt.getTime()).toBeGreaterThan(gateway.now().getTime());
+          expect(await logIndexOf(id ?? '')).toBeNull();
+        }
+      } finally {
         await stub.close();
       }
     });

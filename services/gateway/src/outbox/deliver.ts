@@ -159,6 +159,22 @@ async function advanceLogEntriesTogether<Row extends { readonly row: OutboxRow }
         step(batch),
       );
     } catch (error) {
+      if (isMpayError(error) && error.code === 'SERVICE_UNAVAILABLE') {
+        // The log did not answer (a timeout, a connection refused, its queue full): each entry alone would
+        // meet the same, one timeout after the other while the round waits. All are backed off instead.
+        context.log.warn(
+          { err: error, entries: batch.length },
+          `log entries not ${what}: the log is unavailable`,
+        );
+        const now = context.clock();
+        for (const { entry } of batch) {
+          const leased = leasedRows.get(entry.outboxRowId);
+          if (leased === undefined) continue;
+          await markFailed(context, leased.row, error.code, now);
+          stepped.add(entry.outboxRowId);
+        }
+        return undefined;
+      }
       alone(what, error, batch.length);
       return undefined;
     }
