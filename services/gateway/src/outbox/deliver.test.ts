@@ -507,16 +507,7 @@ describe('the outbox', () => {
           ? { status: 202, json: { index: 7 } }
           : { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } },
       );
-      const context = {
-        ...gateway.context,
-        transactionLog: {
-          url: logStub.url,
-          origin: 'log.test/transactions',
-          logVerifierKey: 'log.test/transactions+00000000+AAAA',
-          witnessVerifierKeys: [],
-          witnessesRequired: 0,
-        },
-      };
+      const context = contextLoggingTo(logStub);
       const firstCheckMs = gateway.context.limits.logReceiptFirstCheckMs;
       try {
         const id = await createPayment(gateway, { merchant: shop, customer: ann });
@@ -576,7 +567,12 @@ describe('the outbox', () => {
         }
         return { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } };
       });
-      const context = {
+      return { stub, context: contextLoggingTo(stub) };
+    }
+
+    /** The gateway's context with its transaction log at `stub` (no witness; no checkpoint will verify). */
+    function contextLoggingTo(stub: HttpStub) {
+      return {
         ...gateway.context,
         transactionLog: {
           url: stub.url,
@@ -586,7 +582,6 @@ describe('the outbox', () => {
           witnessesRequired: 0,
         },
       };
-      return { stub, context };
     }
 
     const logIndexOf = async (id: string) =>
@@ -675,16 +670,7 @@ describe('the outbox', () => {
         };
       });
       try {
-        const context = {
-          ...gateway.context,
-          transactionLog: {
-            url: stub.url,
-            origin: 'log.test/transactions',
-            logVerifierKey: 'log.test/transactions+00000000+AAAA',
-            witnessVerifierKeys: [],
-            witnessesRequired: 0,
-          },
-        };
+        const context = contextLoggingTo(stub);
         const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 2);
         const webhook = await webhookRow();
         const round = runOutboxRound(context);
