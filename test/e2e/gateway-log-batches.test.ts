@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type LogStack, startLogStack } from '@mpay/log-service';
@@ -9,9 +10,11 @@ import {
   type TransactionLogLink,
 } from '../../services/gateway/src/log/outbox.ts';
 import { runOutboxRound } from '../../services/gateway/src/outbox/deliver.ts';
+import { advanceRefundLogEntry, enqueueRefundLogEntry } from '../../services/gateway/src/refunds/log.ts';
 import {
   addBank,
   addMerchant,
+  createPayment,
   enrolCustomer,
   openTestGateway,
   paymentsToLog,
@@ -352,5 +355,53 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     expect(await indexOf(id ?? '')).toBe(right);
     expect(await rowOf(id ?? '')).toMatchObject({ attempts: 1, last_error: 'PROOF_INVALID' });
     expect(warnings).toHaveLength(1);
+  });
+
+  it("puts right the index a lying log gave a refund's entry, then proves it", async () => {
+    const paymentId = await createPayment(gateway, { merchant: shop, customer: ann });
+    const refundId = randomUUID();
+    const now = gateway.context.clock().toISOString();
+    // A refund as the refund's steps leave it once its outcome is known (only what its log entry needs).
+    await gateway.database.query(
+      `INSERT INTO refunds (id, payment_id, merchant_id, customer_id, currency, amount_minor, request_hash,
+                            state, authorisation, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, 'EUR', 100, 'hash', 'completed', 'a.b.c', $5, $5)`,
+      [refundId, paymentId, shop.id, ann.id, now],
+    );
+    await enqueueRefundLogEntry(
+      gateway.database,
+      refundId,
+      'refund.completed',
+      ['m.b.f'],
+      gateway.context.clock(),
+    );
+    const submitter = { id: gateway.fsp.id, key: gateway.fsp.signing.privateJwk };
+    const refundIndex = async () =>
+      (
+        await gateway.database.query<{ log_index: string | null }>(
+          'SELECT log_index::text AS log_index FROM refund_log_entries WHERE refund_id = $1',
+          [refundId],
+        )
+      ).rows[0]?.log_index;
+    // Index 0: another transaction's entry.
+    lie = { path: '/entries', rewrite: () => ({ index: 0 }) };
+    expect(await advanceRefundLogEntry(gateway.database, link, submitter, refundId)).toBe('submitted');
+    expect(await refundIndex()).toBe('0');
+    expect((await stack.log.integrateNow()).appended).toBe(1);
+    // The proof fails, the index is put right, and the failure is still thrown (the caller backs the row off).
+    asked.length = 0;
+    await expect(advanceRefundLogEntry(gateway.database, link, submitter, refundId)).rejects.toMatchObject({
+      code: 'PROOF_INVALID',
+    });
+    expect(asked).toContain('GET /entries/0');
+    expect(asked).toContain('POST /entries');
+    expect(await refundIndex()).not.toBe('0');
+    expect((await stack.log.integrateNow()).appended).toBe(0);
+    expect(await advanceRefundLogEntry(gateway.database, link, submitter, refundId)).toBe('proved');
+    const { rows } = await gateway.database.query<{ receipt: string }>(
+      'SELECT receipt FROM refund_log_entries WHERE refund_id = $1',
+      [refundId],
+    );
+    expect((await verifyReceipt(rows[0]?.receipt ?? '', policy())).receipt.transactionId).toBe(refundId);
   });
 });

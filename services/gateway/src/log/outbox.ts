@@ -148,6 +148,23 @@ export interface IndexCorrectionLog {
 const quietLog: IndexCorrectionLog = { warn: () => {} };
 
 /**
+ * Whether the log holds, at the index it gave a submitter's entry, something
+ * else (GET /entries/:index): the transaction id it holds there instead (null
+ * for nothing there), or false when it holds that very transaction's entry
+ * by this submitter there (the index is right).
+ */
+export async function entryElsewhere(
+  link: TransactionLogLink,
+  index: bigint,
+  transactionId: string,
+  submitter: SubmitterCredentials,
+): Promise<string | null | false> {
+  const held = await fetchLoggedEntry(link.url, index);
+  if (held === undefined) return null;
+  return held.transactionId === transactionId && held.submitter === submitter.id ? false : held.transactionId;
+}
+
+/**
  * After a submitted entry's inclusion proof did not verify (PROOF_INVALID):
  * asks the log what it holds at the index it gave (GET /entries/:index).
  *
@@ -178,9 +195,8 @@ export async function correctLogIndex(
 ): Promise<bigint | undefined> {
   if (row.log_index === null) return undefined;
   const given = BigInt(row.log_index);
-  const held = await fetchLoggedEntry(link.url, given);
-  if (held !== undefined && held.transactionId === row.payment_id && held.submitter === submitter.id)
-    return undefined;
+  const held = await entryElsewhere(link, given, row.payment_id, submitter);
+  if (held === false) return undefined;
   const logged = await submitMessages({ url: link.url, origin: link.origin }, submitter, {
     transactionId: row.payment_id,
     messages: JSON.parse(row.messages) as string[],
@@ -215,7 +231,7 @@ export async function correctLogIndex(
     {
       paymentId: row.payment_id,
       givenIndex: given.toString(),
-      heldThere: held === undefined ? null : held.transactionId,
+      heldThere: held,
       index: logged.index.toString(),
     },
     'the transaction log gave a log entry a wrong index: submitted again, its index corrected',

@@ -4,8 +4,9 @@ import {
   type SubmitterCredentials,
   submitMessages,
 } from '@mpay/log-client';
+import { isMpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
-import type { LogEntryStep, TransactionLogLink } from '../log/outbox.ts';
+import { entryElsewhere, type LogEntryStep, type TransactionLogLink } from '../log/outbox.ts';
 
 /**
  * Records what the log will commit to for a refund's outcome, in the
@@ -74,12 +75,46 @@ export async function advanceRefundLogEntry(
     return 'submitted';
   }
   // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
-  const receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
-    waitMs: 0,
-    checkpoints: checkpointFollowerOf(link),
-  });
+  let receipt: string;
+  try {
+    receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
+      waitMs: 0,
+      checkpoints: checkpointFollowerOf(link),
+    });
+  } catch (error) {
+    if (isMpayError(error) && error.code === 'PROOF_INVALID')
+      await correctRefundLogIndex(sql, link, submitter, entry, index).catch(() => undefined);
+    // Thrown in any case: the caller backs the row off, and its next attempt uses the index put right.
+    throw error;
+  }
   await sql.query('UPDATE refund_log_entries SET receipt = $2 WHERE refund_id = $1', [refundId, receipt]);
   return 'proved';
+}
+
+/**
+ * A refund's entry whose proof did not verify, as correctLogIndex does for a
+ * payment's: when the log holds something else at the index it gave, the
+ * entry is submitted again and the index the log answers stored (while the
+ * entry still has the index checked and no receipt). Returns the new index,
+ * or undefined when the index was right (the data or the proof is not) or
+ * nothing was written.
+ */
+export async function correctRefundLogIndex(
+  sql: Sql,
+  link: TransactionLogLink,
+  submitter: SubmitterCredentials,
+  entry: { transactionId: string; messages: string[]; kind: string; metadata: Record<string, unknown> },
+  given: bigint,
+): Promise<bigint | undefined> {
+  if ((await entryElsewhere(link, given, entry.transactionId, submitter)) === false) return undefined;
+  const logged = await submitMessages({ url: link.url, origin: link.origin }, submitter, entry);
+  if (logged.index === given) return undefined;
+  const { rowCount } = await sql.query(
+    `UPDATE refund_log_entries SET log_index = $2
+      WHERE refund_id = $1 AND log_index = $3 AND receipt IS NULL`,
+    [entry.transactionId, logged.index.toString(), given.toString()],
+  );
+  return rowCount === 1 ? logged.index : undefined;
 }
 
 /** The refund's log receipt once the log has proved it; undefined while it is on its way. */
