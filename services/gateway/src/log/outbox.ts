@@ -3,6 +3,7 @@ import {
   buildReceipts,
   checkpointFollowerOf,
   fetchLoggedEntry,
+  type ReceiptEntry,
   type SubmitterCredentials,
   submitMessageBatch,
   submitMessages,
@@ -112,13 +113,9 @@ export async function advanceLogEntry(
     );
     return 'submitted';
   }
-  // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
   let receipt: string;
   try {
-    receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
-      waitMs: 0,
-      checkpoints: checkpointFollowerOf(link),
-    });
+    receipt = await receiptIfProved(link, submitter, entry, index);
   } catch (error) {
     if (!isMpayError(error) || error.code !== 'PROOF_INVALID') throw error;
     // A wrong index is put right (the entry then proved at its own), anything else stands: the refusal
@@ -146,6 +143,24 @@ export interface IndexCorrectionLog {
 }
 
 const quietLog: IndexCorrectionLog = { warn: () => {} };
+
+/**
+ * A submitted entry's receipt at `index`, from one look and no waiting (the
+ * outbox must not stall on an entry the log has not proved yet): throws
+ * while no checkpoint covers it, and PROOF_INVALID for a proof that does not
+ * verify against the entry as given.
+ */
+export function receiptIfProved(
+  link: TransactionLogLink,
+  submitter: SubmitterCredentials,
+  entry: Omit<ReceiptEntry, 'index' | 'submitter'>,
+  index: bigint,
+): Promise<string> {
+  return buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
+    waitMs: 0,
+    checkpoints: checkpointFollowerOf(link),
+  });
+}
 
 /**
  * Whether the log holds, at the index it gave a submitter's entry, something

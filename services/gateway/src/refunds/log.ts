@@ -1,12 +1,12 @@
-import {
-  buildReceipt,
-  checkpointFollowerOf,
-  type SubmitterCredentials,
-  submitMessages,
-} from '@mpay/log-client';
+import { type SubmitterCredentials, submitMessages } from '@mpay/log-client';
 import { isMpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
-import { entryElsewhere, type LogEntryStep, type TransactionLogLink } from '../log/outbox.ts';
+import {
+  entryElsewhere,
+  type LogEntryStep,
+  receiptIfProved,
+  type TransactionLogLink,
+} from '../log/outbox.ts';
 
 /**
  * Records what the log will commit to for a refund's outcome, in the
@@ -74,13 +74,9 @@ export async function advanceRefundLogEntry(
     ]);
     return 'submitted';
   }
-  // One look, no waiting: the outbox must not stall on an entry the log has not proved yet.
   let receipt: string;
   try {
-    receipt = await buildReceipt(link.url, { ...entry, index, submitter: submitter.id }, link, {
-      waitMs: 0,
-      checkpoints: checkpointFollowerOf(link),
-    });
+    receipt = await receiptIfProved(link, submitter, entry, index);
   } catch (error) {
     if (isMpayError(error) && error.code === 'PROOF_INVALID')
       await correctRefundLogIndex(sql, link, submitter, entry, index).catch(() => undefined);
