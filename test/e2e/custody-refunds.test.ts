@@ -163,14 +163,26 @@ describe('a refund to a customer whose key is in custody', () => {
       amount: { currency: 'EUR', value: '8.00' },
     });
     expect((receipt!.payload.refundReceipt as { payee: string }).payee).toBe(custodyCustomer.id);
-    // The FSP's outbox delivered the redirect once: custody acknowledged it.
-    const { rows } = await test.platform.gateway.context.database.query<{
-      delivered: boolean;
-      attempts: number;
-    }>(
-      `SELECT delivered_at IS NOT NULL AS delivered, attempts FROM outbox
-       WHERE kind = 'device_push' AND payload::json->>'refundId' = $1`,
-      [part.refundId],
+    // The FSP's outbox delivered the redirect once: custody acknowledged it. The gateway records that
+    // after custody's answer, which the phone may beat to custody's inbox: waited for, not read once (a
+    // CI run on 6 December read it a moment before).
+    const redirects = async () =>
+      (
+        await test.platform.gateway.context.database.query<{ delivered: boolean; attempts: number }>(
+          `SELECT delivered_at IS NOT NULL AS delivered, attempts FROM outbox
+           WHERE kind = 'device_push' AND payload::json->>'refundId' = $1`,
+          [part.refundId],
+        )
+      ).rows;
+    const rows = await waitFor(
+      async () => {
+        const found = await redirects();
+        return found.length > 0 && found.every((row) => row.delivered) ? found : undefined;
+      },
+      {
+        deadlineMs: backgroundWorkDeadlineMs,
+        what: `the gateway to record refund ${part.refundId}'s redirect`,
+      },
     );
     expect(rows).toEqual([{ delivered: true, attempts: 1 }]);
 
