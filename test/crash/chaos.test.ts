@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ChaosSummary } from '../../cli/src/commands/chaos.ts';
 import { chaosTargets } from '../../cli/src/commands/chaos-plan.ts';
@@ -13,6 +11,7 @@ import {
   testTimeoutMs,
   within,
 } from '../support/deadlines.ts';
+import { startMpay } from './platform-process.ts';
 
 /**
  * The short chaos run of CI: `mpay chaos` with each service in its own process, 30 s of payments in two
@@ -21,7 +20,6 @@ import {
  * every completed payment's evidence itself and exits non-zero on any violation; this test reads its
  * JSON summary and checks that the run really did what it claims.
  */
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const seed = 7;
 const killsPlanned = 6;
 const args = [
@@ -56,38 +54,22 @@ describe('mpay chaos (CI: 30 s, 6 kills, seed 7)', () => {
   it(
     'kills every service at least once, and every payment ends right, audited and proved in the log',
     async () => {
-      const child = spawn(process.execPath, ['cli/bin/mpay.js', ...args], {
-        cwd: repoRoot,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      const chaos = startMpay(args);
       let code: number | null;
       try {
-        code = await within(exited, { deadlineMs: runDeadlineMs, what: `mpay ${args.join(' ')} to finish` });
+        code = await within(chaos.exited, {
+          deadlineMs: runDeadlineMs,
+          what: `mpay ${args.join(' ')} to finish`,
+        });
       } catch (error) {
-        // SIGINT: mpay chaos stops its services and removes its folder. Should it not exit, SIGKILL
-        // (its services exit once their IPC channel closes), so that this failure is reported
-        // with the command's output rather than as vitest's timeout.
-        child.kill('SIGINT');
-        await within(exited, { deadlineMs: interruptDeadlineMs, what: 'mpay chaos to exit on SIGINT' }).catch(
-          () => {
-            child.kill('SIGKILL');
-            return exited;
-          },
-        );
-        throw new Error(`${(error as Error).message}\n${stderr.slice(-8_000)}`);
+        // mpay chaos stops its services and removes its folder on SIGINT; the failure is reported with
+        // the command's output rather than as vitest's timeout.
+        await chaos.interrupt(interruptDeadlineMs);
+        throw new Error(`${(error as Error).message}\n${chaos.stderr().slice(-8_000)}`);
       }
-      const progress = stderr.slice(-8_000);
+      const progress = chaos.stderr().slice(-8_000);
       expect(code, progress).toBe(0);
-      const summary = JSON.parse(stdout) as ChaosSummary;
+      const summary = JSON.parse(chaos.stdout()) as ChaosSummary;
       console.log(
         `mpay chaos (${summary.backend}, seed ${summary.seed}): kills ${JSON.stringify(summary.kills)} ` +
           `(${summary.killsDuringRequests} with a request on the wire), ` +

@@ -235,29 +235,70 @@ export class PlatformProcess {
   }
 }
 
+/** `mpay ARGS` started as a child of a test, in the repository, its output kept as it comes. */
+export interface MpayChild {
+  readonly child: ChildProcess;
+  /** Its exit code (null when a signal ended it). */
+  readonly exited: Promise<number | null>;
+  stdout(): string;
+  stderr(): string;
+  /** Both, in the order they came. */
+  output(): string;
+  /**
+   * Ctrl-C (SIGINT, on which mpay's commands stop what they started), then SIGKILL should it not
+   * have exited within `deadlineMs` (its services exit once their IPC channel closes). At once when
+   * it has exited already.
+   */
+  interrupt(deadlineMs: number): Promise<void>;
+}
+
+export function startMpay(args: readonly string[], env: NodeJS.ProcessEnv = process.env): MpayChild {
+  const child = spawn(process.execPath, [mpayBin, ...args], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return {
+    child,
+    exited,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    output: () => output,
+    interrupt: async (deadlineMs) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGINT');
+      await within(exited, { deadlineMs, what: `mpay ${args.join(' ')} to exit on SIGINT` }).catch(() => {
+        child.kill('SIGKILL');
+        return exited;
+      });
+    },
+  };
+}
+
 /** Runs `mpay ARGS` to the end; its exit code and output. */
 export async function runMpay(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   deadlineMs: number,
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [mpayBin, ...args], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  const mpay = startMpay(args, env);
   try {
-    return { code: await within(exited, { deadlineMs, what: `mpay ${args.join(' ')} to finish` }), output };
+    const code = await within(mpay.exited, { deadlineMs, what: `mpay ${args.join(' ')} to finish` });
+    return { code, output: mpay.output() };
   } catch (error) {
-    child.kill('SIGKILL');
+    mpay.child.kill('SIGKILL');
     throw error;
   }
 }

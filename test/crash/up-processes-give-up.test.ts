@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseProcStat } from '@mpay/http-server';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,7 +11,7 @@ import {
   waitFor,
   within,
 } from '../support/deadlines.ts';
-import { freePlatformPorts } from './platform-process.ts';
+import { freePlatformPorts, startMpay } from './platform-process.ts';
 
 /**
  * `mpay up --processes` starts a service again when it dies by itself, up to 5 times within any 10
@@ -23,7 +21,6 @@ import { freePlatformPorts } from './platform-process.ts';
  * up again. On the embedded database in a temporary folder, whatever DATABASE_URL says: the test is
  * about the supervisor.
  */
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const kills = 6;
 
 /** The witness's process under the supervisor: its child whose command line ends with `witness`. */
@@ -48,30 +45,18 @@ describe.runIf(process.platform === 'linux')('mpay up --processes and a service 
       delete env.DATABASE_URL;
       delete env.MPAY_DATA_DIR;
       for (const [name, port] of Object.entries(await freePlatformPorts())) env[name] = String(port);
-      const child = spawn(process.execPath, ['cli/bin/mpay.js', 'up', '--processes', '--data', dataDir], {
-        cwd: repoRoot,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-      const detail = () => `stdout:\n${stdout.slice(-4000)}\nstderr:\n${stderr.slice(-4000)}`;
-      const upAgain = () => (stdout.match(/mpay: witness is up again/g) ?? []).length;
+      const up = startMpay(['up', '--processes', '--data', dataDir], env);
+      const supervisor = up.child.pid as number;
+      const detail = () => `stdout:\n${up.stdout().slice(-4000)}\nstderr:\n${up.stderr().slice(-4000)}`;
+      const upAgain = () => (up.stdout().match(/mpay: witness is up again/g) ?? []).length;
       try {
-        await waitFor(() => stdout.includes('Ctrl-C stops.'), {
+        await waitFor(() => up.stdout().includes('Ctrl-C stops.'), {
           deadlineMs: platformStartDeadlineMs,
           what: 'mpay up --processes to be up',
           detail,
         });
         for (let kill = 1; kill <= kills; kill += 1) {
-          const pid = await waitFor(() => witnessPid(child.pid as number), {
+          const pid = await waitFor(() => witnessPid(supervisor), {
             deadlineMs: serviceStartDeadlineMs,
             what: `the witness's process before kill ${kill}`,
             detail,
@@ -84,27 +69,20 @@ describe.runIf(process.platform === 'linux')('mpay up --processes and a service 
             detail,
           });
         }
-        const code = await within(exited, {
+        const code = await within(up.exited, {
           deadlineMs: 5 * processExitDeadlineMs,
           what: 'the supervisor to give up on the witness and exit',
         });
         expect(code, detail()).toBe(1);
         expect(upAgain()).toBe(kills - 1);
-        expect(stdout).toContain('mpay: starting witness again (5 of 5 within 10 minutes)');
-        expect(stderr).toContain(
+        expect(up.stdout()).toContain('mpay: starting witness again (5 of 5 within 10 minutes)');
+        expect(up.stderr()).toContain(
           'mpay: witness crashed more than 5 times within 10 minutes: stopping the platform',
         );
         // Its services went with it (each exits when its channel to the supervisor closes).
-        expect(await witnessPid(child.pid as number)).toBeUndefined();
+        expect(await witnessPid(supervisor)).toBeUndefined();
       } finally {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGINT');
-          await within(exited, { deadlineMs: 5 * processExitDeadlineMs, what: 'mpay up to stop' }).catch(
-            () => {
-              child.kill('SIGKILL');
-            },
-          );
-        }
+        await up.interrupt(5 * processExitDeadlineMs);
         await rm(dataDir, { recursive: true, force: true });
       }
     },

@@ -85,7 +85,7 @@ export async function advanceLogEntry(
   submitter: SubmitterCredentials,
   paymentId: string,
   outboxRow: LogEntryOutboxRow,
-  log: IndexCorrectionLog = quietLog,
+  log: IndexCorrectionLog,
 ): Promise<LogEntryStep | 'proved-before'> {
   const { rows } = await sql.query<EntryRow>(
     'SELECT payment_id, kind, messages, log_index, receipt FROM log_entries WHERE payment_id = $1',
@@ -141,8 +141,6 @@ export async function advanceLogEntry(
 export interface IndexCorrectionLog {
   warn(fields: object, message: string): void;
 }
-
-const quietLog: IndexCorrectionLog = { warn: () => {} };
 
 /**
  * A submitted entry's receipt at `index`, from one look and no waiting (the

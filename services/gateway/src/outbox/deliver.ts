@@ -99,8 +99,9 @@ async function deliverRows(
       await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written));
     }
   };
-  const logRows = rows.filter(({ row }) => isPaymentLogEntry(row));
-  const others = rows.filter(({ row }) => !isPaymentLogEntry(row));
+  const logRows: (typeof rows)[number][] = [];
+  const others: (typeof rows)[number][] = [];
+  for (const leased of rows) (isPaymentLogEntry(leased.row) ? logRows : others).push(leased);
   const lines = await Promise.allSettled([
     advanceLogEntriesTogether(context, logRows, holds).then((stepped) => oneByOne(logRows, stepped)),
     oneByOne(others, new Set()),
@@ -112,18 +113,17 @@ async function deliverRows(
 }
 
 /**
- * The outbox rows whose payment's log entry `deliverRows` stepped together
- * with others: submitted, proved, or (not covered by a checkpoint yet) backed
- * off as one alone would be. Only when two or more entries would go in one
- * request.
+ * Of `logRows` (payments' log entries only, isPaymentLogEntry), those whose
+ * entry `deliverRows` stepped together with others: submitted, proved, or
+ * (not covered by a checkpoint yet) backed off as one alone would be. Only
+ * when two or more entries would go in one request.
  */
 async function advanceLogEntriesTogether<Row extends { readonly row: OutboxRow }>(
   context: GatewayContext,
-  rows: readonly Row[],
+  logRows: readonly Row[],
   holds: (row: Row) => boolean,
 ): Promise<Set<string>> {
   const link = context.transactionLog;
-  const logRows = rows.filter(({ row }) => isPaymentLogEntry(row));
   const stepped = new Set<string>();
   if (link === undefined || logRows.length < 2) return stepped;
   const submitter = { id: context.fsp.id, key: context.fsp.signing.privateJwk };

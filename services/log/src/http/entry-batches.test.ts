@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parsePrometheusText } from '@mpay/http-server';
 import { entryBatchLimits, submitEntryBatch, submitMessageBatch } from '@mpay/log-client';
 import { leafHash, messagesHash, openCheckpoint, verifyInclusion } from '@mpay/merkle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,10 +21,10 @@ describe('POST /entry-batches', () => {
       headers: { authorization: `Bearer ${metricsToken}` },
     });
     expect(answer.status).toBe(200);
-    const line = (await answer.text())
-      .split('\n')
-      .find((text) => text.startsWith(`mpay_log_submissions_total{outcome="${outcome}"} `));
-    return line === undefined ? 0 : Number(line.split(' ')[1]);
+    const sample = parsePrometheusText(await answer.text()).find(
+      ({ name, labels }) => name === 'mpay_log_submissions_total' && labels.outcome === outcome,
+    );
+    return sample?.value ?? 0;
   };
   const batch = (entries: unknown, options: Parameters<TestLog['submit']>[1] = {}) =>
     log.submit({ entries }, { path: '/entry-batches', ...options });
