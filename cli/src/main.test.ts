@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseFlags } from './commands/io.ts';
 import { argumentProblem, main, usageOf } from './main.ts';
 
 async function run(...argv: string[]) {
@@ -81,6 +82,17 @@ describe('arguments a command does not take', () => {
     expect(argumentProblem('up', ['--data', '/srv/mpay', '--verbose', '--no-tls'])).toBeUndefined();
     expect(argumentProblem('up', ['--processes', '--data=/srv/mpay'])).toBeUndefined();
     expect(argumentProblem('up', ['--gateways', '2'])).toBeUndefined();
+    const budget = ['--processes', '--restarts', '3', '--restart-window', '2'];
+    expect(argumentProblem('up', budget)).toBeUndefined();
+    // And the command reads them as values, not as switches followed by words.
+    expect(parseFlags(budget)).toEqual({
+      flags: new Map([
+        ['processes', 'true'],
+        ['restarts', '3'],
+        ['restart-window', '2'],
+      ]),
+      positional: [],
+    });
     expect(argumentProblem('demo', ['macro', '--fail', 'secret', '--trace'])).toBeUndefined();
     expect(argumentProblem('demo', ['--custody', '--out', 'evidence', '--level', 'large'])).toBeUndefined();
     expect(argumentProblem('demo', ['--out', 'macro', '--m-trade'])).toBeUndefined();

@@ -22,6 +22,8 @@ Usage:
           [--no-tls]                    over HTTPS with the deployment's CA in <data>/pki (made on first start);
                                         mutual TLS between institutions; --no-tls (or MPAY_TLS=0): plain HTTP
   mpay up --processes [--data DIR]      the same with each service in its own process (restarted if it dies; no web pages)
+          [--restarts N] [--restart-window MINUTES]   restarts of one service within the window before the
+                                        platform stops and exits 1 (default 5 within 10 minutes)
   mpay up --gateways N                  N gateway instances on DATABASE_URL's PostgreSQL behind one front on the gateway port
   mpay demo [--out DIR] [--data DIR]    run one payment end to end against running (or self-started) services
   mpay demo --level small|medium|large  the same at an amount of that level; large asks the one-time code and the bank's approval
@@ -83,7 +85,11 @@ const commandArguments: Readonly<
     { readonly values: readonly string[]; readonly switches: readonly string[]; readonly words: number }
   >
 > = {
-  up: { values: ['data', 'gateways'], switches: ['verbose', 'no-tls', 'processes'], words: 0 },
+  up: {
+    values: ['data', 'gateways', 'restarts', 'restart-window'],
+    switches: ['verbose', 'no-tls', 'processes'],
+    words: 0,
+  },
   demo: { values: ['data', 'out', 'level', 'fail'], switches: ['custody', 'm-trade', 'trace'], words: 1 },
   audit: { values: ['data'], switches: [], words: 0 },
   settlement: { values: ['data'], switches: ['book', 'json'], words: 0 },

@@ -14,14 +14,17 @@ import {
 import { freePlatformPorts, startMpay } from './platform-process.ts';
 
 /**
- * `mpay up --processes` starts a service again when it dies by itself, up to 5 times within any 10
- * minutes (cli/src/platform/crash-budget.ts); a service that crashes more often stops the whole
- * platform, and the command exits 1, so that whatever runs it sees a failed platform rather than one
- * serving without that service. Here the witness is killed six times in a row, each time once it is
- * up again. On the embedded database in a temporary folder, whatever DATABASE_URL says: the test is
- * about the supervisor.
+ * `mpay up --processes` starts a service again when it dies by itself, up to `--restarts` times
+ * within any `--restart-window` minutes (cli/src/platform/crash-budget.ts; 5 within 10 by default);
+ * a service that crashes more often stops the whole platform, and the command exits 1, so that
+ * whatever runs it sees a failed platform rather than one serving without that service. The first
+ * restart is at once, the later ones after a pause that doubles from 1 s. Here, with a budget of 3
+ * within 2 minutes, the witness is killed four times in a row, each time once it is up again. On the
+ * embedded database in a temporary folder, whatever DATABASE_URL says: the test is about the
+ * supervisor.
  */
-const kills = 6;
+const restarts = 3;
+const kills = restarts + 1;
 
 /** The witness's process under the supervisor: its child whose command line ends with `witness`. */
 async function witnessPid(supervisor: number): Promise<number | undefined> {
@@ -38,23 +41,34 @@ async function witnessPid(supervisor: number): Promise<number | undefined> {
 
 describe.runIf(process.platform === 'linux')('mpay up --processes and a service that keeps crashing', () => {
   it(
-    'starts the witness again 5 times within 10 minutes, then stops the platform and exits 1',
+    'starts the witness again 3 times within 2 minutes (at once, then after 1 s and 2 s), then stops the platform and exits 1',
     async () => {
       const dataDir = await mkdtemp(join(tmpdir(), 'mpay-give-up-'));
       const env: NodeJS.ProcessEnv = { ...process.env };
       delete env.DATABASE_URL;
       delete env.MPAY_DATA_DIR;
       for (const [name, port] of Object.entries(await freePlatformPorts())) env[name] = String(port);
-      const up = startMpay(['up', '--processes', '--data', dataDir], env);
+      const up = startMpay(
+        ['up', '--processes', '--restarts', String(restarts), '--restart-window', '2', '--data', dataDir],
+        env,
+      );
       const supervisor = up.child.pid as number;
       const detail = () => `stdout:\n${up.stdout().slice(-4000)}\nstderr:\n${up.stderr().slice(-4000)}`;
       const upAgain = () => (up.stdout().match(/mpay: witness is up again/g) ?? []).length;
       try {
-        await waitFor(() => up.stdout().includes('Ctrl-C stops.'), {
-          deadlineMs: platformStartDeadlineMs,
-          what: 'mpay up --processes to be up',
-          detail,
-        });
+        // An mpay that exits instead (wrong arguments) fails the test at once, with its output.
+        await waitFor(
+          () => {
+            if (up.child.exitCode !== null)
+              throw new Error(`mpay up exited (${up.child.exitCode}): ${detail()}`);
+            return up.stdout().includes('Ctrl-C stops.');
+          },
+          {
+            deadlineMs: platformStartDeadlineMs,
+            what: 'mpay up --processes to be up',
+            detail,
+          },
+        );
         for (let kill = 1; kill <= kills; kill += 1) {
           const pid = await waitFor(() => witnessPid(supervisor), {
             deadlineMs: serviceStartDeadlineMs,
@@ -75,9 +89,11 @@ describe.runIf(process.platform === 'linux')('mpay up --processes and a service 
         });
         expect(code, detail()).toBe(1);
         expect(upAgain()).toBe(kills - 1);
-        expect(up.stdout()).toContain('mpay: starting witness again (5 of 5 within 10 minutes)');
+        expect(up.stdout()).toContain('mpay: starting witness again (1 of 3 within 2 minutes)');
+        expect(up.stdout()).toContain('mpay: starting witness again in 1 s (2 of 3 within 2 minutes)');
+        expect(up.stdout()).toContain('mpay: starting witness again in 2 s (3 of 3 within 2 minutes)');
         expect(up.stderr()).toContain(
-          'mpay: witness crashed more than 5 times within 10 minutes: stopping the platform',
+          'mpay: witness crashed more than 3 times within 2 minutes: stopping the platform',
         );
         // Its services went with it (each exits when its channel to the supervisor closes).
         expect(await witnessPid(supervisor)).toBeUndefined();

@@ -24,7 +24,9 @@ export function parseFlags(args: readonly string[]): { flags: Map<string, string
     else if (
       next !== undefined &&
       !next.startsWith('--') &&
-      ['out', 'data', 'format', 'level', 'amount', 'fail', 'gateways'].includes(name)
+      ['out', 'data', 'format', 'level', 'amount', 'fail', 'gateways', 'restarts', 'restart-window'].includes(
+        name,
+      )
     ) {
       flags.set(name, next);
       index += 1;

@@ -1,5 +1,9 @@
 import { join } from 'node:path';
-import { createCrashBudget, defaultCrashBudgetOptions } from '../platform/crash-budget.ts';
+import {
+  type CrashBudgetOptions,
+  createCrashBudget,
+  defaultCrashBudgetOptions,
+} from '../platform/crash-budget.ts';
 import { smtpRelayFromEnv } from '../platform/mail.ts';
 import { deferredReloadLine, ProcessPlatform } from '../platform/processes.ts';
 import type { PlatformPortMap, PlatformProcessName } from '../platform/processes-service.ts';
@@ -17,9 +21,11 @@ import { type CommandIo, serveUntilStopSignal } from './io.ts';
  * own (the same data folder, keys and ports as `mpay up`); the supervisor
  * keeps the mail and SMS, starts a service again if it dies, and stops them
  * all on Ctrl-C. A failed start again counts as one more crash; a service
- * that crashes more often than its budget allows (crash-budget.ts: 5
- * restarts within 10 minutes) stops the platform, and the command then exits
- * 1. The web pages are not served in this mode.
+ * that crashes more often than its budget allows (crash-budget.ts: by
+ * default 5 restarts within 10 minutes, `--restarts` and `--restart-window`)
+ * stops the platform, and the command then exits 1. The first restart within
+ * the window is at once, each later one after a pause that doubles (1 s, 2 s,
+ * … up to 30 s). The web pages are not served in this mode.
  */
 export async function runUpProcesses(
   dataDir: string,
@@ -27,6 +33,7 @@ export async function runUpProcesses(
   verbose: boolean,
   io: CommandIo,
   tls = false,
+  crashBudget: CrashBudgetOptions = defaultCrashBudgetOptions,
 ): Promise<number> {
   // A reload signal (SIGUSR2, SIGHUP) never ends the platform, not while it starts or stops either
   // (`mpay pki rotate` may send it then).
@@ -36,15 +43,24 @@ export async function runUpProcesses(
     io.stdout(
       `mpay: starting each service in its own process on ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`} …\n`,
     );
-    const budget = createCrashBudget();
-    const { restartsMax, windowMs } = defaultCrashBudgetOptions;
+    const budget = createCrashBudget(crashBudget);
+    const { restartsMax, windowMs } = crashBudget;
+    const within = `within ${windowMs / 60_000} minute${windowMs === 60_000 ? '' : 's'}`;
+    // Restarts waiting out their pause: cancelled when the platform stops meanwhile.
+    const pauses = new Set<NodeJS.Timeout>();
     let platform: ProcessPlatform | undefined;
     // Set when a service is given up on: the platform stops as on Ctrl-C, and the command fails.
     let stopping = false;
     let giveUp: (reason: string) => void = () => {};
+    // No restart from now on, nor one waiting out its pause.
+    const stopRestarts = () => {
+      stopping = true;
+      for (const pause of pauses) clearTimeout(pause);
+      pauses.clear();
+    };
     const givenUp = new Promise<string>((done) => {
       giveUp = (reason) => {
-        stopping = true;
+        stopRestarts();
         done(reason);
       };
     });
@@ -55,16 +71,27 @@ export async function runUpProcesses(
       if (stopping || platform === undefined) return;
       const verdict = budget.crashed(service, new Date());
       if (!verdict.restart) {
-        giveUp(
-          `${service} crashed more than ${restartsMax} times within ${windowMs / 60_000} minutes: stopping the platform`,
-        );
+        giveUp(`${service} crashed more than ${restartsMax} times ${within}: stopping the platform`);
         return;
       }
-      io.stdout(
-        `mpay: starting ${service} again (${verdict.count} of ${restartsMax} within ${windowMs / 60_000} minutes) …\n`,
-      );
+      const pause = verdict.delayMs === 0 ? '' : ` in ${verdict.delayMs / 1000} s`;
+      io.stdout(`mpay: starting ${service} again${pause} (${verdict.count} of ${restartsMax} ${within}) …\n`);
       restarting.add(service);
-      platform.restart(service).then(
+      const started = new Promise<void>((resolve) => {
+        if (verdict.delayMs === 0) {
+          resolve();
+          return;
+        }
+        const timer = setTimeout(() => {
+          pauses.delete(timer);
+          resolve();
+        }, verdict.delayMs);
+        pauses.add(timer);
+      }).then(() => {
+        if (stopping || platform === undefined) throw new Error('the platform is stopping');
+        return platform.restart(service);
+      });
+      started.then(
         () => {
           restarting.delete(service);
           io.stdout(`mpay: ${service} is up again\n`);
@@ -143,6 +170,7 @@ export async function runUpProcesses(
     const reason = await serveUntilStopSignal(
       io,
       async () => {
+        stopRestarts();
         stopReloading();
         await platform.close();
       },

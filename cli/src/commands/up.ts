@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCatalogueJson } from '@mpay/merchant-shop';
 import { MpayError } from '@mpay/protocol';
+import { crashBudgetOptionsFromFlags } from '../platform/crash-budget.ts';
 import { gatewaysFromFlags } from '../platform/gateway-front.ts';
 import {
   describeGatewayLimitsRefusal,
@@ -113,8 +114,14 @@ async function runUpGuarded(flags: Map<string, string>, io: CommandIo): Promise<
       flags.has('verbose'),
       io,
       tlsWanted(flags, process.env),
+      crashBudgetOptionsFromFlags(flags),
     );
   }
+  if (flags.has('restarts') || flags.has('restart-window'))
+    throw new MpayError(
+      'CONFIGURATION_INVALID',
+      '--restarts and --restart-window are for --processes (a supervisor restarts the service processes)',
+    );
   const dataDir = dataDirOf(flags);
   const databaseUrl = process.env.DATABASE_URL;
   io.stdout(

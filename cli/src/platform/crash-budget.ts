@@ -1,3 +1,5 @@
+import { MpayError } from '@mpay/protocol';
+
 /**
  * How many times `mpay up --processes` starts a service process again after
  * crashes of its own: at most `restartsMax` within any `windowMs`. A service
@@ -12,11 +14,22 @@ export interface CrashBudgetOptions {
   readonly restartsMax: number;
   /** The sliding window the restarts are counted in, in ms (1 s..1 day). */
   readonly windowMs: number;
+  /**
+   * The pause before the second restart within the window, doubled for each
+   * one after (0..60 s): a service that fails as it starts (a port taken, a
+   * database down) is not started again and again within a second, using
+   * its budget before the cause can pass. The first restart is at once.
+   */
+  readonly restartDelayBaseMs: number;
+  /** The longest pause before a restart (restartDelayBaseMs..10 min). */
+  readonly restartDelayMaxMs: number;
 }
 
 export const defaultCrashBudgetOptions: CrashBudgetOptions = Object.freeze({
   restartsMax: 5,
   windowMs: 10 * 60_000,
+  restartDelayBaseMs: 1_000,
+  restartDelayMaxMs: 30_000,
 });
 
 export function createCrashBudgetOptions(options: Partial<CrashBudgetOptions> = {}): CrashBudgetOptions {
@@ -28,12 +41,25 @@ export function createCrashBudgetOptions(options: Partial<CrashBudgetOptions> = 
   };
   check('restartsMax', 1, 100);
   check('windowMs', 1_000, 86_400_000);
+  check('restartDelayBaseMs', 0, 60_000);
+  check('restartDelayMaxMs', merged.restartDelayBaseMs, 600_000);
   return Object.freeze(merged);
 }
 
-/** A crash's verdict: start it again (the `count`th restart within the window), or give up. */
+/** The pause before the `count`th restart within the window: none for the first, then doubling up to the max. */
+export function restartDelayMs(options: CrashBudgetOptions, count: number): number {
+  if (count <= 1) return 0;
+  // 2^(count − 2), capped before it can overflow (count ≤ restartsMax ≤ 100).
+  const factor = 2 ** Math.min(count - 2, 30);
+  return Math.min(options.restartDelayBaseMs * factor, options.restartDelayMaxMs);
+}
+
+/**
+ * A crash's verdict: start it again after `delayMs` (the `count`th restart
+ * within the window), or give up.
+ */
 export type CrashVerdict =
-  | { readonly restart: true; readonly count: number }
+  | { readonly restart: true; readonly count: number; readonly delayMs: number }
   | { readonly restart: false; readonly count: number };
 
 export interface CrashBudget {
@@ -41,8 +67,9 @@ export interface CrashBudget {
   crashed(service: string, now: Date): CrashVerdict;
 }
 
-export function createCrashBudget(options: CrashBudgetOptions = defaultCrashBudgetOptions): CrashBudget {
-  const { restartsMax, windowMs } = createCrashBudgetOptions(options);
+export function createCrashBudget(options: Partial<CrashBudgetOptions> = {}): CrashBudget {
+  const checked = createCrashBudgetOptions(options);
+  const { restartsMax, windowMs } = checked;
   // Per service, the times of its restarts within the window, oldest first (at most restartsMax).
   const restarts = new Map<string, number[]>();
   return {
@@ -55,7 +82,34 @@ export function createCrashBudget(options: CrashBudgetOptions = defaultCrashBudg
       }
       recent.push(at);
       restarts.set(service, recent);
-      return { restart: true, count: recent.length };
+      return { restart: true, count: recent.length, delayMs: restartDelayMs(checked, recent.length) };
     },
   };
+}
+
+/** A flag's whole number in min..max, or CONFIGURATION_INVALID naming the flag. */
+function wholeNumberFlag(flags: ReadonlyMap<string, string>, name: string, min: number, max: number) {
+  const text = flags.get(name);
+  if (text === undefined) return undefined;
+  const value = /^\d{1,7}$/.test(text.trim()) ? Number.parseInt(text.trim(), 10) : Number.NaN;
+  if (!(value >= min && value <= max))
+    throw new MpayError(
+      'CONFIGURATION_INVALID',
+      `--${name} must be a whole number in ${min}..${max}, not ${JSON.stringify(text)}`,
+    );
+  return value;
+}
+
+/**
+ * The budget an operator sets on `mpay up --processes`: `--restarts N`
+ * (restarts of one service within the window, 1..100) and `--restart-window
+ * MINUTES` (1..1440); the defaults otherwise.
+ */
+export function crashBudgetOptionsFromFlags(flags: ReadonlyMap<string, string>): CrashBudgetOptions {
+  const restartsMax = wholeNumberFlag(flags, 'restarts', 1, 100);
+  const windowMinutes = wholeNumberFlag(flags, 'restart-window', 1, 1_440);
+  return createCrashBudgetOptions({
+    ...(restartsMax === undefined ? {} : { restartsMax }),
+    ...(windowMinutes === undefined ? {} : { windowMs: windowMinutes * 60_000 }),
+  });
 }

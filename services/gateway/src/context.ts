@@ -5,6 +5,7 @@ import type { Database } from '@mpay/storage';
 import type { DeviceHub } from './devices/hub.ts';
 import type { GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
+import type { LogLine } from './outbox/log-line.ts';
 import type { OutboxLease } from './payments/store.ts';
 import type { RegistryKeyCache } from './registry/key-cache.ts';
 
@@ -59,6 +60,12 @@ export interface GatewayContext {
    * None: steps write their effects due at once and kick a round instead.
    */
   readonly leasedDelivery?: LeasedDelivery | undefined;
+  /**
+   * The outbox's line for the transaction log's entries (outbox/log-line.ts),
+   * beside the rounds: a round hands them to it and goes on. None: a round
+   * delivers them itself, beside its other rows, and waits for both.
+   */
+  readonly logLine?: LogLine | undefined;
   /** Sends the out-of-band mail (macro §3: client id and mPIN); none: such mails wait in the outbox. */
   readonly mailer?: Mailer | undefined;
   /** The registry's checked keys, kept a few seconds (registry/key-cache.ts); none: every lookup reads. */

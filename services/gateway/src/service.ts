@@ -29,7 +29,8 @@ import { createMacroServiceLimits, type MacroServiceLimits } from './macro/limit
 import { MpinServer } from './macro/mpin.ts';
 import { registerMacroRoutes, runMacroDueWork } from './macro/routes.ts';
 import { forgetStaleMacroState } from './macro/store.ts';
-import { deliverLeasedRows, type LeasedRow, runOutboxRound } from './outbox/deliver.ts';
+import { deliverLeasedRows, deliverLogRows, type LeasedRow, runOutboxRound } from './outbox/deliver.ts';
+import { LogLine } from './outbox/log-line.ts';
 
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
@@ -181,7 +182,8 @@ async function backgroundRound(
   let done = await expireDueRequests(context);
   // Deliver until nothing due is left, bounded so that expiry and clean-up still get their turn.
   for (let round = 0; round < outboxRoundsPerBackgroundRoundMax; round += 1) {
-    const delivered = await runOutboxRound(context);
+    // The log's entries are left to the log line: a log that hangs holds back no other effect.
+    const delivered = await runOutboxRound(context, { awaitLogLine: false });
     done += delivered;
     if (delivered < context.limits.outboxBatchSizeMax) break;
   }
@@ -239,7 +241,13 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       .catch((error: unknown) => log.error({ err: error }, 'background round failed'));
     return running.then(() => foundWork);
   };
-  const runBackgroundOnce = () => runRound(true).then(() => undefined);
+  // Once the round is done, its log entries too: a caller (a test) sees every effect attempted.
+  const runBackgroundOnce = () => runRound(true).then(() => logLine.drained());
+  const logLine = new LogLine({
+    deliver: deliverLogRows,
+    onError: (error) => log.error({ err: error }, 'outbox log line failed'),
+    waitingMax: () => context.limits.outboxBatchSizeMax,
+  });
   const context: GatewayContext = {
     database: options.database,
     fsp: options.fsp,
@@ -253,6 +261,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     clock,
     outboxLeaseOwner: leases?.bootId,
     transactionLog: options.transactionLog,
+    logLine,
     // Coalesced: many commits in a burst ask for one outbox round after the current one.
     kickOutbox: () => {
       if (pending) return;
@@ -260,7 +269,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       running = running
         .then(() => {
           pending = false;
-          return runOutboxRound(context);
+          return runOutboxRound(context, { awaitLogLine: false });
         })
         .then(() => undefined)
         .catch((error: unknown) => log.error({ err: error }, 'outbox round failed'));
@@ -362,6 +371,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         last = running;
         await last;
       }
+      await logLine.drained();
     },
   };
 }

@@ -22,7 +22,8 @@ import {
   type TestGateway,
   type TestMerchant,
 } from '../test-helpers.ts';
-import { deliverLeasedRows, runOutboxRound } from './deliver.ts';
+import { deliverLeasedRows, deliverLogRows, runOutboxRound } from './deliver.ts';
+import { LogLine } from './log-line.ts';
 
 describe('the outbox', () => {
   const limits = {
@@ -688,6 +689,59 @@ describe('the outbox', () => {
         expect((await Promise.all(ids.map(logIndexOf))).sort()).toEqual(['60', '61']);
       } finally {
         release();
+        await stub.close();
+      }
+    });
+
+    it('with a log line, later rounds deliver their rows while the log still holds an earlier round’s entries', async () => {
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let next = 80;
+      const stub = await startHttpStub(async (request) => {
+        if (request.method !== 'POST' || request.url !== '/entry-batches')
+          return { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } };
+        await held;
+        const { entries } = JSON.parse(request.body) as { entries: { transactionId: string }[] };
+        return {
+          status: 200,
+          json: {
+            entries: entries.map(({ transactionId }) => ({ index: next++, created: true, transactionId })),
+          },
+        };
+      });
+      const failures: unknown[] = [];
+      const logLine = new LogLine({
+        deliver: deliverLogRows,
+        onError: (error) => failures.push(error),
+        waitingMax: () => gateway.context.limits.outboxBatchSizeMax,
+      });
+      try {
+        const context = { ...contextLoggingTo(stub), logLine };
+        const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 2);
+        await gateway.database.query(
+          "UPDATE outbox SET delivered_at = next_attempt_at WHERE kind <> 'log_entry'",
+        );
+        // The first round hands its entries to the line and returns while the log holds its answer.
+        expect(await runOutboxRound(context, { awaitLogLine: false })).toBe(2);
+        await until(() => stub.requests.length === 1);
+        // Rounds after it deliver their own rows meanwhile; the entries the line holds stay leased to it.
+        for (const round of [1, 2]) {
+          const webhook = await webhookRow();
+          expect(await runOutboxRound(context, { awaitLogLine: false })).toBe(1);
+          expect(hook.requests).toHaveLength(round);
+          expect((await rowNow(webhook)).deliveredAt).not.toBeNull();
+        }
+        expect(stub.requests.map((request) => request.url)).toEqual(['/entry-batches']);
+        expect((await Promise.all(ids.map(logIndexOf))).sort()).toEqual([null, null]);
+        release();
+        await logLine.drained();
+        expect((await Promise.all(ids.map(logIndexOf))).sort()).toEqual(['80', '81']);
+        expect(failures).toEqual([]);
+      } finally {
+        release();
+        await logLine.drained();
         await stub.close();
       }
     });

@@ -65,10 +65,11 @@ function leaseHolds(context: GatewayContext, until: Date): boolean {
 /**
  * Rows leased to this start as they were written, one after the other, each
  * while its lease holds: a row whose lease is (nearly) over may be another
- * worker's by now, and is left to the rounds.
+ * worker's by now, and is left to the rounds. Log entries go to the log line
+ * when the context has one, without waiting for them (deliverRows).
  */
 export async function deliverLeasedRows(context: GatewayContext, rows: readonly LeasedRow[]): Promise<void> {
-  await deliverRows(context, rows);
+  await deliverRows(context, rows, { awaitLogLine: false });
 }
 
 /** Whether a row is a payment's log entry (a refund's goes alone, refunds/log.ts). */
@@ -76,35 +77,79 @@ function isPaymentLogEntry(row: OutboxRow): boolean {
   return row.kind === 'log_entry' && typeof JSON.parse(row.payload).refundId !== 'string';
 }
 
+type DeliverableRow = {
+  readonly row: OutboxRow;
+  readonly until?: Date;
+  readonly written?: Payment | undefined;
+};
+
+/** Rows one after the other, each while its lease (`until`, when leased) holds, and not those in `skip`. */
+async function deliverOneByOne(
+  context: GatewayContext,
+  rows: readonly DeliverableRow[],
+  skip: ReadonlySet<string>,
+): Promise<void> {
+  for (const leased of rows) {
+    const { row, written, until } = leased;
+    if (skip.has(row.id) || (until !== undefined && !leaseHolds(context, until))) continue;
+    await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written));
+  }
+}
+
 /**
- * Rows one after the other, each while its lease (`until`, when leased at a
- * commit) holds, in two lines that run side by side: the payments' log
- * entries, and the rest. The log entries not yet submitted go to the log
- * together first (one signed request for them all, `submitLogEntries`), and
- * those submitted before have their receipts built together (one checkpoint
- * and one request for their proofs, `proveLogEntries`). Should either fail,
- * each entry is tried alone, as if never batched: one entry the log refuses
- * never holds back the others. A log that is slow or hangs holds back no
- * push, bank order or webhook of the same round: those go meanwhile.
+ * A batch of log entry rows (payments' and refunds'): the payments' entries
+ * not yet submitted go to the log together first (one signed request for them
+ * all, `submitLogEntries`), and those submitted before have their receipts
+ * built together (one checkpoint and one request for their proofs,
+ * `proveLogEntries`). Should either fail, each entry is tried alone, as if
+ * never batched: one entry the log refuses never holds back the others. A
+ * refund's entry goes alone. What the log line delivers (log-line.ts).
+ */
+export async function deliverLogRows(
+  context: GatewayContext,
+  rows: readonly DeliverableRow[],
+): Promise<void> {
+  const holds = ({ until }: DeliverableRow) => until === undefined || leaseHolds(context, until);
+  const payments = rows.filter(({ row }) => isPaymentLogEntry(row));
+  const stepped = await advanceLogEntriesTogether(context, payments, holds);
+  await deliverOneByOne(context, rows, stepped);
+}
+
+/**
+ * Rows each while its lease holds, in two lines: the log entries, and the
+ * rest. With a log line (the service's, log-line.ts), the log entries are
+ * handed to it and delivered beside this and later rounds, so a log that is
+ * slow or hangs holds back no push, bank order or webhook; `awaitLogLine`
+ * waits for the line to drain before returning (a caller that wants every
+ * effect attempted, as tests do). Without one, the two lines run side by
+ * side here and both are awaited.
  */
 async function deliverRows(
   context: GatewayContext,
-  rows: readonly { readonly row: OutboxRow; readonly until?: Date; readonly written?: Payment | undefined }[],
+  rows: readonly DeliverableRow[],
+  options: { readonly awaitLogLine: boolean },
 ): Promise<void> {
-  const holds = ({ until }: { readonly until?: Date }) => until === undefined || leaseHolds(context, until);
-  const oneByOne = async (line: typeof rows, skip: ReadonlySet<string>) => {
-    for (const leased of line) {
-      const { row, written } = leased;
-      if (skip.has(row.id) || !holds(leased)) continue;
-      await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written));
-    }
-  };
-  const logRows: (typeof rows)[number][] = [];
-  const others: (typeof rows)[number][] = [];
-  for (const leased of rows) (isPaymentLogEntry(leased.row) ? logRows : others).push(leased);
+  const logRows: DeliverableRow[] = [];
+  const others: DeliverableRow[] = [];
+  for (const leased of rows) (leased.row.kind === 'log_entry' ? logRows : others).push(leased);
+  const line = context.logLine;
+  if (line !== undefined) {
+    const now = context.clock().getTime();
+    // A row without a lease of its own (none here: rounds and commits lease theirs) holds one as long as a claim.
+    line.add(
+      context,
+      logRows.map(({ row, until }) => ({
+        row,
+        until: until ?? new Date(now + context.limits.outboxLeaseMs),
+      })),
+    );
+    await deliverOneByOne(context, others, new Set());
+    if (options.awaitLogLine) await line.drained();
+    return;
+  }
   const lines = await Promise.allSettled([
-    advanceLogEntriesTogether(context, logRows, holds).then((stepped) => oneByOne(logRows, stepped)),
-    oneByOne(others, new Set()),
+    deliverLogRows(context, logRows),
+    deliverOneByOne(context, others, new Set()),
   ]);
   // Each delivery records its own failure; what reaches here is the database failing under a line.
   const failures = lines.flatMap((line) => (line.status === 'rejected' ? [line.reason as unknown] : []));
@@ -506,13 +551,25 @@ async function deliver(
   }
 }
 
-/** One round of the outbox: deliver every due effect (up to the batch size). Returns how many were attempted. */
-export async function runOutboxRound(context: GatewayContext): Promise<number> {
-  const rows = await claimDue(context, context.clock());
+/**
+ * One round of the outbox: deliver every due effect (up to the batch size),
+ * each while the lease its claim took holds. Returns how many were claimed.
+ * By default it returns once all were attempted, the log entries handed to
+ * the log line included; `awaitLogLine: false` (the service's own rounds)
+ * leaves those to the line and returns once the others were.
+ */
+export async function runOutboxRound(
+  context: GatewayContext,
+  options: { readonly awaitLogLine?: boolean } = {},
+): Promise<number> {
+  const now = context.clock();
+  const rows = await claimDue(context, now);
+  const until = new Date(now.getTime() + context.limits.outboxLeaseMs);
   // Outside any request: the calls made for a row carry its payment as their request id.
   await deliverRows(
     context,
-    rows.map((row) => ({ row })),
+    rows.map((row) => ({ row, until })),
+    { awaitLogLine: options.awaitLogLine ?? true },
   );
   return rows.length;
 }
