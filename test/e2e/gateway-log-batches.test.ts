@@ -41,6 +41,8 @@ describe("the gateway's log entries, several at once, against a real log", () =>
   const asked: string[] = [];
   /** A log that lies: the next answer to POST `path` rewritten by `rewrite` (its JSON body). */
   let lie: { path: string; rewrite: (body: { [key: string]: unknown }) => unknown } | undefined;
+  /** A log that fails: the next GET of `path` answered 503 without reaching the log. */
+  let failGet: string | undefined;
 
   beforeAll(async () => {
     gateway = await openTestGateway();
@@ -55,6 +57,13 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     proxy = createServer((incoming, outgoing) => {
       const path = (incoming.url ?? '').split('?')[0];
       asked.push(`${incoming.method} ${path}`);
+      if (incoming.method === 'GET' && failGet === path) {
+        failGet = undefined;
+        incoming.resume();
+        outgoing.writeHead(503, { 'content-type': 'application/json' });
+        outgoing.end(JSON.stringify({ error: { code: 'SERVICE_UNAVAILABLE' } }));
+        return;
+      }
       const lying = incoming.method === 'POST' && lie?.path === path ? lie : undefined;
       if (lying !== undefined) lie = undefined;
       const headers = { ...incoming.headers };
@@ -388,6 +397,19 @@ describe("the gateway's log entries, several at once, against a real log", () =>
     expect(await advanceRefundLogEntry(gateway.database, link, submitter, refundId)).toBe('submitted');
     expect(await refundIndex()).toBe('0');
     expect((await stack.log.integrateNow()).appended).toBe(1);
+    // The proof fails and the log does not say what it holds at 0: the refusal is thrown as it is, the
+    // failed check said in the gateway's log, the index left for the next attempt.
+    const warned: { object: object; message?: string | undefined }[] = [];
+    const log = { warn: (object: object, message?: string) => void warned.push({ object, message }) };
+    failGet = '/entries/0';
+    await expect(
+      advanceRefundLogEntry(gateway.database, link, submitter, refundId, log),
+    ).rejects.toMatchObject({ code: 'PROOF_INVALID' });
+    expect(failGet).toBeUndefined();
+    expect(warned).toEqual([
+      { object: expect.objectContaining({ refundId }), message: 'refund log index not checked' },
+    ]);
+    expect(await refundIndex()).toBe('0');
     // The proof fails, the index is put right, and the failure is still thrown (the caller backs the row off).
     asked.length = 0;
     await expect(advanceRefundLogEntry(gateway.database, link, submitter, refundId)).rejects.toMatchObject({

@@ -509,7 +509,13 @@ async function deliver(
         // to integrate it and its witnesses to cosign, not at once (not a failure: attempts stay as they are).
         const recheckAt = new Date(now.getTime() + context.limits.logReceiptFirstCheckMs);
         if (typeof payload.refundId === 'string') {
-          const step = await advanceRefundLogEntry(context.database, link, submitter, payload.refundId);
+          const step = await advanceRefundLogEntry(
+            context.database,
+            link,
+            submitter,
+            payload.refundId,
+            context.log,
+          );
           if (step === 'proved') await markDelivered(context.database, row, now);
           else await deferAttempt(context, row, recheckAt);
           return;

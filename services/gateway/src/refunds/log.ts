@@ -1,6 +1,7 @@
 import { type SubmitterCredentials, submitMessages } from '@mpay/log-client';
 import { isMpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
+import type { Logger } from '../context.ts';
 import {
   entryElsewhere,
   type LogEntryStep,
@@ -49,6 +50,7 @@ export async function advanceRefundLogEntry(
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
   refundId: string,
+  log?: Pick<Logger, 'warn'>,
 ): Promise<LogEntryStep> {
   const { rows } = await sql.query<RefundEntryRow>(
     `SELECT e.refund_id, r.payment_id, e.kind, e.messages, e.log_index, e.receipt
@@ -79,7 +81,10 @@ export async function advanceRefundLogEntry(
     receipt = await receiptIfProved(link, submitter, entry, index);
   } catch (error) {
     if (isMpayError(error) && error.code === 'PROOF_INVALID')
-      await correctRefundLogIndex(sql, link, submitter, entry, index).catch(() => undefined);
+      await correctRefundLogIndex(sql, link, submitter, entry, index).catch((correction: unknown) =>
+        // Said, not thrown: the proof's refusal is what the caller records; the next attempt checks again.
+        log?.warn({ err: correction, refundId }, 'refund log index not checked'),
+      );
     // Thrown in any case: the caller backs the row off, and its next attempt uses the index put right.
     throw error;
   }
