@@ -1,3 +1,4 @@
+import type { Sql } from '@mpay/storage';
 import type { EventStream } from './event-stream.ts';
 
 /** One Server-Sent Event. `data` must not contain newlines (compact JOSE never does). */
@@ -23,7 +24,8 @@ export type DeviceNotice =
   | { readonly kind: 'disconnect'; readonly party: string };
 
 /** Sends a notice to the other instances; resolves when sent, and never rejects (it logs what it could not send). */
-export type DeviceNoticeSender = (notice: DeviceNotice) => Promise<void>;
+/** Sends a notice to the other instances; given a transaction's `sql`, at its commit (never on a rollback). */
+export type DeviceNoticeSender = (notice: DeviceNotice, within?: Sql) => Promise<void>;
 
 export interface DeviceHubLimits {
   connectionsPerPartyMax: number;
@@ -120,10 +122,13 @@ export class DeviceHub {
   /**
    * Tells the other gateway instances what this one pushed (or disconnected)
    * here, for the streams they hold. Rejects when the notice could not be
-   * sent: the push that announced it is then retried from the outbox.
+   * sent: the push that announced it is then retried from the outbox. Given
+   * a transaction's `sql` (a push made at the commit of the step that wrote
+   * it), the notice leaves when that transaction commits, and never if it
+   * rolls back.
    */
-  announce(notice: DeviceNotice): Promise<void> {
-    return this.#send?.(notice) ?? Promise.resolve();
+  announce(notice: DeviceNotice, within?: Sql): Promise<void> {
+    return this.#send?.(notice, within) ?? Promise.resolve();
   }
 
   /**

@@ -257,11 +257,11 @@ export async function startDeviceRelay(context: GatewayContext): Promise<DeviceR
 
   // A notice that could not be sent fails the push that announced it: its outbox row stays due and
   // is delivered again (the streams here get the event twice; the device knows it by its id).
-  context.hub.relayTo(async (notice) => {
+  context.hub.relayTo(async (notice, within) => {
     sent += 1;
     const envelope: Envelope = { from: instanceId, seq: sent, at: Date.now(), notice };
     try {
-      await context.database.notify(deviceNoticeChannel, sealEnvelope(envelope, key));
+      await context.database.notify(deviceNoticeChannel, sealEnvelope(envelope, key), within);
     } catch (error) {
       context.log.error({ err: error, party: notice.party, kind: notice.kind }, 'device notice not sent');
       throw error;

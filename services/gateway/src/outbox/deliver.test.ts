@@ -3,7 +3,7 @@ import { startOutboxLeases, statementTexts, traceStatementTexts } from '@mpay/st
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { enqueueLogEntry } from '../log/outbox.ts';
 import { findPayment, type OutboxLease, type OutboxRow } from '../payments/store.ts';
-import { applyEvent } from '../payments/transition.ts';
+import { applyEvent, applyEventIn } from '../payments/transition.ts';
 import {
   addBank,
   addMerchant,
@@ -22,7 +22,7 @@ import {
   type TestGateway,
   type TestMerchant,
 } from '../test-helpers.ts';
-import { deliverLeasedRows, deliverLogRows, runOutboxRound } from './deliver.ts';
+import { deliverLeasedRows, deliverLogRows, outboxLeaseOf, runOutboxRound } from './deliver.ts';
 import { LogLine } from './log-line.ts';
 
 describe('the outbox', () => {
@@ -133,6 +133,64 @@ describe('the outbox', () => {
     gateway.advanceMs(limits.outboxLeaseMs - limits.webhookTimeoutMs);
     await deliverLeasedRows(leasing, [short]);
     expect(hook.requests).toHaveLength(2);
+  });
+
+  it('pushes a payment request at the commit of the step that writes it: the row written delivered, the notice sent with the commit, never on a rollback', async () => {
+    const leases: OutboxLease[] = [];
+    const leasing = {
+      ...gateway.context,
+      leasedDelivery: { accepts: () => true, deliver: (lease: OutboxLease) => void leases.push(lease) },
+    };
+    // The other instances' channel, as the relay sends on it: the database's own NOTIFY, heard back here.
+    const heard: string[] = [];
+    const stopListening = await gateway.database.listen('test_device_notices', (payload) => {
+      heard.push(payload);
+    });
+    gateway.context.hub.relayTo((notice, within) =>
+      gateway.database.notify('test_device_notices', JSON.stringify(notice), within),
+    );
+    const pushed = vi.spyOn(gateway.context.hub, 'push');
+    try {
+      // A step that rolls back after writing the push: no notice, no push, no row.
+      const undone = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
+      await expect(
+        gateway.database.transaction(async (sql) => {
+          await applyEventIn(
+            leasing,
+            sql,
+            undone,
+            {
+              event: 'countersigned',
+              changes: { pushMessage: 'undone' },
+              lease: outboxLeaseOf(leasing, gateway.now()),
+            },
+            gateway.now(),
+          );
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect(await outboxOf(gateway.database, undone, 'device_push')).toEqual([]);
+
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
+      await applyEvent(leasing, id, { event: 'countersigned', changes: { pushMessage: 'the push' } });
+      expect(pushed).toHaveBeenCalledTimes(1);
+      expect(pushed).toHaveBeenCalledWith(ann.id, { event: 'payment-request', id, data: 'the push' });
+      const [row] = await outboxOf(gateway.database, id, 'device_push');
+      expect(row).toMatchObject({ attempts: 1, lastError: null });
+      expect(row?.deliveredAt).not.toBeNull();
+      // Nothing left for the line or a round.
+      expect(leases.at(-1)?.rows).toEqual([]);
+      expect(await runOutboxRound(gateway.context)).toBe(0);
+      // Heard once, the committed step's only (the rolled back one's notice never left).
+      await until(() => heard.length > 0);
+      expect(heard.map((payload) => JSON.parse(payload))).toEqual([
+        { kind: 'payment', party: ann.id, paymentId: id, event: 'payment-request' },
+      ]);
+    } finally {
+      pushed.mockRestore();
+      gateway.context.hub.relayTo(undefined);
+      await stopListening();
+    }
   });
 
   it('renders a leased push from the payment as its step wrote it, without reading it back; a claimed one reads it', async () => {

@@ -44,11 +44,26 @@ export function outboxLeaseOf(context: GatewayContext, now: Date): OutboxLease |
     owner: context.outboxLeaseOwner ?? null,
     rows: [],
     payments: new Map(),
+    pushedAtCommit: [],
   };
 }
 
-/** After the commit that wrote a step's effects: the leased ones queued for delivery, or else a round kicked. */
+/**
+ * After the commit that wrote a step's effects: the payment requests pushed
+ * at the commit handed to the streams held here (their notice to the other
+ * instances left with the commit), then the leased rows queued for delivery,
+ * or else a round kicked.
+ */
 export function deliverAfterCommit(context: GatewayContext, lease: OutboxLease | undefined): void {
+  for (const paymentId of lease?.pushedAtCommit ?? []) {
+    const payment = lease?.payments.get(paymentId);
+    if (payment?.state !== 'awaiting_customer_signature' || payment.pushMessage === null) continue;
+    context.hub.push(payment.customer.id, {
+      event: 'payment-request',
+      id: payment.id,
+      data: payment.pushMessage,
+    });
+  }
   if (lease === undefined || context.leasedDelivery === undefined) context.kickOutbox();
   else context.leasedDelivery.deliver(lease);
 }

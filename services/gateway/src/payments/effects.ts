@@ -11,7 +11,7 @@ import type { GatewayContext } from '../context.ts';
 import { custodianOf } from '../devices/custody-redirect.ts';
 import { enqueueLogEntry } from '../log/outbox.ts';
 import { activeBindingOf } from '../registry/bindings.ts';
-import type { OutboxEntry, Payment, PaymentChanges } from './store.ts';
+import type { OutboxEntry, OutboxLease, Payment, PaymentChanges } from './store.ts';
 
 /** What the event that caused a transition brought: the signed messages the outcome rests on. */
 export interface StepEvidence {
@@ -183,6 +183,32 @@ async function receiptPush(
 }
 
 /**
+ * Whether the payment request's push is made at the commit of the step that
+ * writes it, rather than delivered from the outbox after it: for a customer
+ * whose device holds the key, by a step that leases its effects (its caller
+ * hands them over after the commit, deliverAfterCommit). The push is a hand
+ * to the device's open streams, which acknowledge nothing: here, right after
+ * the commit, and at the other instances through a notice that leaves with
+ * the commit itself. Made from the outbox it costs two more statements (the
+ * notice, then the row marked delivered) for the same guarantee: a gateway
+ * that dies after the commit takes its streams with it, and their devices
+ * catch up as they open them again. Custody's customers go through custody,
+ * which must acknowledge: from the outbox, retried.
+ */
+async function requestPushedAtCommit(
+  context: GatewayContext,
+  sql: Sql,
+  payment: Payment,
+  now: Date,
+  lease: OutboxLease | undefined,
+): Promise<boolean> {
+  if (lease === undefined) return false;
+  if (context.custodians.length === 0) return true;
+  const binding = await activeBindingOf(sql, payment.customer.id, now, context.keyCache);
+  return custodianOf(context, binding) === undefined;
+}
+
+/**
  * Turns the effects of one step into what the transaction stores: signed
  * receipts and outcome statements (changes), outbox rows, and `writes` of
  * other tables (a log entry) that the caller starts beside the step's own
@@ -197,6 +223,7 @@ export async function materialiseEffects(
   effects: readonly PaymentEffect[],
   evidence: StepEvidence,
   now: Date,
+  lease?: OutboxLease,
 ): Promise<{ changes: PaymentChanges; outbox: OutboxEntry[]; writes: (() => Promise<void>)[] }> {
   const outbox: OutboxEntry[] = [];
   const writes: (() => Promise<void>)[] = [];
@@ -212,7 +239,17 @@ export async function materialiseEffects(
   for (const effect of effects) {
     switch (effect) {
       case 'push_request':
-        outbox.push({ kind: 'device_push', payload: { event: 'payment-request' } });
+        if (await requestPushedAtCommit(context, sql, payment, now, lease)) {
+          outbox.push({ kind: 'device_push', payload: { event: 'payment-request' }, pushedAtCommit: true });
+          // The other instances' streams hear of it as the step commits (never if it rolls back).
+          const notice = {
+            kind: 'payment',
+            party: payment.customer.id,
+            paymentId: payment.id,
+            event: 'payment-request',
+          } as const;
+          writes.push(() => context.hub.announce(notice, sql));
+        } else outbox.push({ kind: 'device_push', payload: { event: 'payment-request' } });
         break;
       case 'order_transfer':
         outbox.push({ kind: 'bank_order', payload: {} });

@@ -335,6 +335,7 @@ export async function requestPayment(
       result.effects,
       {},
       now,
+      lease,
     );
     const body: PaymentRequestAccepted = {
       paymentId: payment.id,

@@ -530,6 +530,7 @@ describe('payment store', () => {
         owner: first.bootId,
         rows: [],
         payments: new Map(),
+        pushedAtCommit: [],
       };
       const effects = [
         { kind: 'device_push', payload: { event: 'payment-request' } },
@@ -583,6 +584,7 @@ describe('payment store', () => {
         owner: old.bootId,
         rows: [],
         payments: new Map(),
+        pushedAtCommit: [],
       };
       const effects = [{ kind: 'device_push', payload: { event: 'payment-request' } }] as const;
       await stepStored(id, 'countersigned', {}, now, effects, lease);

@@ -310,6 +310,13 @@ export interface OutboxEntry {
   readonly payload: Readonly<Record<string, unknown>>;
   /** Due this long after the step (default: at once). */
   readonly delayMs?: number;
+  /**
+   * A payment request's push made at the commit (a lease's `pushedAtCommit`):
+   * the row is written delivered, its notice to the other instances leaves
+   * with the commit (materialiseEffects), and the caller pushes to the
+   * streams held here once committed (deliverAfterCommit). Only with a lease.
+   */
+  readonly pushedAtCommit?: boolean;
 }
 
 /** An outbox row as a delivery takes it: claimed by a round, or leased as it was written (OutboxLease). */
@@ -339,6 +346,12 @@ export interface OutboxLease {
    * without reading the payment back.
    */
   readonly payments: Map<string, Payment>;
+  /**
+   * The payments whose request the step pushed at its commit
+   * (OutboxEntry.pushedAtCommit): the caller hands it to the streams held
+   * here after the commit (`persistStep` fills it).
+   */
+  readonly pushedAtCommit: string[];
 }
 
 /**
@@ -361,7 +374,12 @@ export async function persistStep(
   lease?: OutboxLease,
 ): Promise<Payment> {
   if (result.from !== payment.state) throw new Error('assertion failed: step computed on the locked state');
-  const leased = outbox.map((entry) => lease !== undefined && (entry.delayMs ?? 0) === 0);
+  if (lease === undefined && outbox.some((entry) => entry.pushedAtCommit === true))
+    throw new Error('assertion failed: a push made at the commit has a lease to hand it over');
+  const delivered = outbox.map((entry) => entry.pushedAtCommit === true);
+  const leased = outbox.map(
+    (entry, position) => lease !== undefined && (entry.delayMs ?? 0) === 0 && !delivered[position],
+  );
   const { rows } = await sql.query<{
     id: string | null;
     kind: OutboxRow['kind'] | null;
@@ -381,11 +399,12 @@ export async function persistStep(
        FROM updated),
      lease_holder AS (SELECT boot_id FROM outbox_instances WHERE boot_id = $20::uuid),
      effects AS (
-       INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at, lease_owner)
+       INSERT INTO outbox (payment_id, kind, payload, next_attempt_at, created_at, lease_owner, delivered_at, attempts)
        SELECT updated.id, effect.kind, effect.payload, CASE WHEN effect.leased THEN $19 ELSE effect.due END, $10,
-         CASE WHEN effect.leased THEN (SELECT boot_id FROM lease_holder) END
-       FROM updated, unnest($15::text[], $16::text[], $17::timestamptz[], $21::boolean[]) WITH ORDINALITY
-         AS effect (kind, payload, due, leased, position)
+         CASE WHEN effect.leased THEN (SELECT boot_id FROM lease_holder) END,
+         CASE WHEN effect.delivered THEN $10::timestamptz END, CASE WHEN effect.delivered THEN 1 ELSE 0 END
+       FROM updated, unnest($15::text[], $16::text[], $17::timestamptz[], $21::boolean[], $22::boolean[])
+         WITH ORDINALITY AS effect (kind, payload, due, leased, delivered, position)
        ORDER BY effect.position
        RETURNING id, kind, payload)
      SELECT effects.id::text AS id, effects.kind, effects.payload
@@ -412,6 +431,7 @@ export async function persistStep(
       lease?.until.toISOString() ?? null,
       lease?.owner ?? null,
       leased,
+      delivered,
     ],
   );
   if (rows.length === 0) throw new Error(`assertion failed: payment ${payment.id} is still ${result.from}`);
@@ -425,6 +445,8 @@ export async function persistStep(
     )
       throw new Error('assertion failed: every effect written, in order');
     written.forEach((row, position) => {
+      if (delivered[position] && !lease.pushedAtCommit.includes(payment.id))
+        lease.pushedAtCommit.push(payment.id);
       if (!leased[position] || row.id === null || row.kind === null || row.payload === null) return;
       lease.rows.push({
         id: row.id,

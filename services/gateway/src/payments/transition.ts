@@ -49,6 +49,7 @@ export async function applyEventIn(
     result.effects,
     evidence,
     now,
+    input.lease,
   );
   // The step and the effects' other writes (a log entry) in one round trip.
   const [stepped] = await together([
