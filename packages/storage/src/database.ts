@@ -12,6 +12,26 @@ export interface Sql {
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
+  /**
+   * A transaction's (commitWithLastStatements): its COMMIT leaves with the
+   * statements started so far. None outside a transaction, nor on PGlite.
+   */
+  readonly commitWithLast?: () => void;
+}
+
+/**
+ * Inside a transaction, called right after the work starts its last
+ * statements (each one statement, as `together` takes them) and before it
+ * awaits them: the COMMIT goes with them, on PostgreSQL in the same pipeline
+ * (one round trip less); it runs only if every statement before it
+ * succeeded, and else the transaction rolls back with the first failure
+ * thrown, as always. The work may send nothing after (refused), and must not
+ * fail once those statements succeeded: whatever checks their results must
+ * be in the statements themselves. Elsewhere (PGlite, or outside a
+ * transaction) it does nothing: the COMMIT follows the work as usual.
+ */
+export function commitWithLastStatements(sql: Sql): void {
+  sql.commitWithLast?.();
 }
 
 /**

@@ -2,7 +2,14 @@ export { type ChecksumScan, enableDataChecksums, verifyDataChecksums } from './d
 export { type EnableChecksumsOutcome, enableChecksumsInFolder } from './data-folder/enable.ts';
 export { inspectDataFolder } from './data-folder/inspect.ts';
 export { type DataFolderLock, lockDataFolder, lockPathOf } from './data-folder/lock.ts';
-export { type Backend, type Database, type QueryResult, type Sql, together } from './database.ts';
+export {
+  type Backend,
+  commitWithLastStatements,
+  type Database,
+  type QueryResult,
+  type Sql,
+  together,
+} from './database.ts';
 export type { IntegrityReport } from './integrity/check.ts';
 export type { DatabaseIntegrity, StorageReadinessCheck, VacuumReport } from './integrity/monitor.ts';
 export {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gate } from '../../../test/support/gate.ts';
-import type { Database, Sql } from './database.ts';
+import { commitWithLastStatements, type Database, type Sql } from './database.ts';
 import { dropPostgresSchema, openPostgres } from './postgres.ts';
 
 const url = process.env.DATABASE_URL;
@@ -280,6 +280,69 @@ describe.skipIf(url === undefined || url === '')(
         'Transaction is closed',
       );
       expect(await ids()).toEqual([0, 1, 3, 4, 5, 10]);
+    });
+
+    it('commitWithLastStatements: the COMMIT leaves with the last statements, one round trip for all', async () => {
+      const before = proxy.roundTrips();
+      const [inserted] = await database.transaction(async (sql) => {
+        await sql.query('INSERT INTO t VALUES (20, $1)', ['first']);
+        const last = Promise.all([
+          sql.query<{ id: number }>('INSERT INTO t VALUES (21, $1) RETURNING id', ['last']),
+          sql.query('UPDATE t SET v = $1 WHERE id = 20', ['changed']),
+        ]);
+        commitWithLastStatements(sql);
+        return last;
+      });
+      // The first statement with its BEGIN, then the last two with the COMMIT.
+      expect(proxy.roundTrips() - before).toBe(2);
+      expect(inserted.rows).toEqual([{ id: 21 }]);
+      expect((await database.query<{ v: string }>('SELECT v FROM t WHERE id = 20')).rows).toEqual([
+        { v: 'changed' },
+      ]);
+      await database.exec('DELETE FROM t WHERE id IN (20, 21)');
+    });
+
+    it('commitWithLastStatements: a last statement that fails skips the COMMIT; the transaction rolls back, its error thrown', async () => {
+      const before = await ids();
+      await expect(
+        database.transaction(async (sql) => {
+          await sql.query('INSERT INTO t VALUES (22, $1)', ['kept?']);
+          const last = Promise.all([
+            sql.query('INSERT INTO t VALUES (23, $1)', ['kept?']),
+            sql.query('INSERT INTO t VALUES (1, $1)', ['duplicate']),
+          ]);
+          commitWithLastStatements(sql);
+          return last;
+        }),
+      ).rejects.toMatchObject({ code: '23505' });
+      expect(await ids()).toEqual(before);
+      // The connection serves the next transaction.
+      await database.transaction((sql) => sql.query('INSERT INTO t VALUES (24, $1)', ['next']));
+      expect(await ids()).toEqual([...before, 24]);
+      await database.exec('DELETE FROM t WHERE id = 24');
+    });
+
+    it('commitWithLastStatements: a statement after it is refused, and a work that fails after its COMMIT ran says it committed', async () => {
+      const before = await ids();
+      await expect(
+        database.transaction(async (sql) => {
+          const last = sql.query('INSERT INTO t VALUES (25, $1)', ['committed']);
+          commitWithLastStatements(sql);
+          await last;
+          await sql.query('INSERT INTO t VALUES (26, $1)', ['after the commit']);
+        }),
+      ).rejects.toThrow(/the work failed after its COMMIT ran \(committed\).*a statement after the COMMIT/);
+      expect(await ids()).toEqual([...before, 25].sort((a, b) => a - b));
+      await database.exec('DELETE FROM t WHERE id = 25');
+      // With nothing started since the last pipeline left, it does nothing: the COMMIT follows the work.
+      await database.transaction(async (sql) => {
+        await sql.query('INSERT INTO t VALUES (27, $1)', ['alone']);
+        commitWithLastStatements(sql);
+        await sql.query('DELETE FROM t WHERE id = 27');
+      });
+      expect(await ids()).toEqual(before);
+      // Outside a transaction: nothing.
+      commitWithLastStatements(database);
     });
 
     it('a script first in a transaction opens it on its own', async () => {

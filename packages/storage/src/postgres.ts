@@ -266,6 +266,8 @@ class TransactionLine {
   #opened: Promise<void> = Promise.resolve();
   /** Settles once the last pipeline is in node-postgres's queue, after everything sent before it. */
   #enqueued: Promise<void> = Promise.resolve();
+  /** The COMMIT sent with the work's last statements (commitWithLast); its answer. */
+  commit: Promise<pg.QueryResult> | undefined;
 
   constructor(client: pg.PoolClient, counter: StatementCounter) {
     this.client = client;
@@ -273,11 +275,32 @@ class TransactionLine {
   }
 
   send(config: PipelinedStatement['config']): Promise<pg.QueryResult> {
+    if (this.commit !== undefined)
+      return Promise.reject(
+        new Error('assertion failed: a statement after the COMMIT sent with the last ones'),
+      );
     if (this.#closed) return Promise.reject(new Error('Transaction is closed'));
     return new Promise((resolve, reject) => {
       if (this.#queued.length === 0) queueMicrotask(() => this.#flush());
       this.#queued.push({ config, callback: (error, result) => (error ? reject(error) : resolve(result)) });
     });
+  }
+
+  /**
+   * The COMMIT queued after the statements started so far, in their pipeline
+   * (it runs only if they all succeed: an error skips the rest of a
+   * pipeline). With none started since the last pipeline left, nothing: the
+   * COMMIT follows the work as usual.
+   */
+  commitWithLast(names: StatementNames): void {
+    if (this.commit !== undefined || this.#closed || this.#queued.length === 0) return;
+    const name = names.nameOf('COMMIT');
+    const config = name === undefined ? { text: 'COMMIT', values: [] } : { name, text: 'COMMIT', values: [] };
+    this.commit = new Promise((resolve, reject) => {
+      this.#queued.push({ config, callback: (error, result) => (error ? reject(error) : resolve(result)) });
+    });
+    // Answered (or skipped) with the pipeline; looked at by the transaction once its work settles.
+    this.commit.catch(() => undefined);
   }
 
   /** Opens the transaction for a script (the simple protocol carries no BEGIN with it). */
@@ -353,6 +376,7 @@ function wrap(
       countStatement(counter, text);
       return run<Row>(text, toDriverParams(params), true);
     },
+    ...(line === undefined ? {} : { commitWithLast: () => line.commitWithLast(names) }),
     async exec(script: string): Promise<void> {
       countStatement(counter, script);
       await line?.openAlone();
@@ -406,12 +430,25 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         const result = await work(wrap(client, counter, names, line));
         await line.close();
         if (!line.begun) return result;
-        counter.roundTrips += 1;
-        const committed = await client.query('COMMIT');
+        let committed: pg.QueryResult;
+        if (line.commit === undefined) {
+          counter.roundTrips += 1;
+          committed = await client.query('COMMIT');
+        } else committed = await line.commit;
         if (committed.command === 'ROLLBACK') throw rolledBackAtCommit();
         return result;
       } catch (error) {
         await line.close();
+        // A COMMIT sent with the last statements ran if they all succeeded: then the work failed after it.
+        const ran = await line.commit?.then(
+          () => true,
+          () => false,
+        );
+        if (ran === true)
+          throw new Error(
+            `assertion failed: the work failed after its COMMIT ran (committed): ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          );
         if (line.begun) {
           counter.roundTrips += 1;
           await client.query('ROLLBACK').catch(() => undefined);

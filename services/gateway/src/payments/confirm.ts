@@ -314,6 +314,9 @@ export async function confirmPayment(
       ]);
       if (locked.state !== 'awaiting_customer_signature') return;
       if (!fresh) throw new MpayError('MESSAGE_REPLAYED');
+      // The device verified the certificate its push carried: the next push to it names it by reference.
+      const device = kidOf(confirmation.sign);
+      const certificateVerified = locked.pushCertificateSha256 !== null && device !== undefined;
       const authorised = await applyEventIn(
         context,
         sql,
@@ -321,6 +324,8 @@ export async function confirmPayment(
         {
           locked,
           lease,
+          // Else the certificate's record follows the step.
+          lastInTransaction: !certificateVerified,
           event: 'customer_confirmed',
           changes: {
             message: withCustomerAdditions(locked.message, {
@@ -332,9 +337,7 @@ export async function confirmPayment(
         },
         now,
       );
-      // The device verified the certificate its push carried: the next push to it names it by reference.
-      const device = kidOf(confirmation.sign);
-      if (locked.pushCertificateSha256 !== null && device !== undefined)
+      if (certificateVerified && locked.pushCertificateSha256 !== null && device !== undefined)
         await recordDeviceCertificate(sql, device, locked.pushCertificateSha256, now);
       confirmed = authorised;
     });

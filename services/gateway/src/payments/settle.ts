@@ -96,6 +96,7 @@ async function recordOutcome(
         event: 'bank_transferred',
         locked,
         lease,
+        lastInTransaction: true,
         evidence: { bankAnswer: outcome.bankAnswer },
         changes: {
           bankAnswer: outcome.bankAnswer,
@@ -114,6 +115,7 @@ async function recordOutcome(
         event: 'bank_refused',
         locked,
         lease,
+        lastInTransaction: true,
         evidence: { bankAnswer: outcome.bankAnswer, failureCode: outcome.code },
         changes: {
           ...(outcome.bankAnswer === undefined ? {} : { bankAnswer: outcome.bankAnswer }),
@@ -132,6 +134,7 @@ async function recordOutcome(
       event: 'bank_failed',
       locked,
       lease,
+      lastInTransaction: true,
       evidence: { failureCode: outcome.code },
       changes: { detail: `the customer bank answered ${outcome.code}` },
     },

@@ -1,5 +1,5 @@
 import { type PaymentEventKind, stepPayment } from '@mpay/protocol';
-import { type Sql, together } from '@mpay/storage';
+import { commitWithLastStatements, type Sql, together } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { deliverAfterCommit, outboxLeaseOf } from '../outbox/deliver.ts';
 import { materialiseEffects, type StepEvidence } from './effects.ts';
@@ -16,6 +16,12 @@ export interface EventInput {
   readonly locked?: Payment;
   /** Where the step's effects due at once are leased to this start, for the caller to deliver after its commit. */
   readonly lease?: OutboxLease | undefined;
+  /**
+   * The step is the last of the caller's transaction: its COMMIT leaves with
+   * the step's statements (@mpay/storage's commitWithLastStatements, one
+   * round trip less on PostgreSQL). The caller sends nothing after.
+   */
+  readonly lastInTransaction?: boolean;
 }
 
 /**
@@ -52,7 +58,7 @@ export async function applyEventIn(
     input.lease,
   );
   // The step and the effects' other writes (a log entry) in one round trip.
-  const [stepped] = await together([
+  const step = together([
     persistStep(
       sql,
       payment,
@@ -69,6 +75,8 @@ export async function applyEventIn(
     ),
     ...writes.map((write) => write()),
   ]);
+  if (input.lastInTransaction === true) commitWithLastStatements(sql);
+  const [stepped] = await step;
   return stepped;
 }
 
@@ -81,7 +89,7 @@ export async function applyEvent(
   const now = context.clock();
   const lease = outboxLeaseOf(context, now);
   const payment = await context.database.transaction((sql) =>
-    applyEventIn(context, sql, paymentId, { ...input, lease }, now),
+    applyEventIn(context, sql, paymentId, { ...input, lease, lastInTransaction: true }, now),
   );
   deliverAfterCommit(context, lease);
   return payment;
