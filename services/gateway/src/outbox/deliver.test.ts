@@ -709,13 +709,13 @@ describe('the outbox', () => {
       }
     });
 
-    it("delivers the round's other rows while the log is slow to take its entries", async () => {
-      // The log holds its answer to the batch until the test lets it go.
+    /** A log that takes batches only (503 to anything else), holding each answer until the test releases them; indices from `first`. */
+    async function logHoldingBatches(first: number): Promise<{ stub: HttpStub; release: () => void }> {
       let release: () => void = () => {};
       const held = new Promise<void>((resolve) => {
         release = resolve;
       });
-      let next = 60;
+      let next = first;
       const stub = await startHttpStub(async (request) => {
         if (request.method !== 'POST' || request.url !== '/entry-batches')
           return { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } };
@@ -728,6 +728,11 @@ describe('the outbox', () => {
           },
         };
       });
+      return { stub, release };
+    }
+
+    it("delivers the round's other rows while the log is slow to take its entries", async () => {
+      const { stub, release } = await logHoldingBatches(60);
       try {
         const context = contextLoggingTo(stub);
         const ids = await paymentsToLog(gateway, { merchant: shop, customer: ann }, 2);
@@ -752,23 +757,7 @@ describe('the outbox', () => {
     });
 
     it('with a log line, later rounds deliver their rows while the log still holds an earlier round’s entries', async () => {
-      let release: () => void = () => {};
-      const held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let next = 80;
-      const stub = await startHttpStub(async (request) => {
-        if (request.method !== 'POST' || request.url !== '/entry-batches')
-          return { status: 503, json: { error: { code: 'SERVICE_UNAVAILABLE' } } };
-        await held;
-        const { entries } = JSON.parse(request.body) as { entries: { transactionId: string }[] };
-        return {
-          status: 200,
-          json: {
-            entries: entries.map(({ transactionId }) => ({ index: next++, created: true, transactionId })),
-          },
-        };
-      });
+      const { stub, release } = await logHoldingBatches(80);
       const failures: unknown[] = [];
       const logLine = new LogLine({
         deliver: deliverLogRows,
