@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseFlags } from './commands/io.ts';
-import { argumentProblem, main, usageOf } from './main.ts';
+import { argumentProblem, main, usageOf, valueFlagsOf } from './main.ts';
 
 async function run(...argv: string[]) {
   let stdout = '';
@@ -85,7 +85,7 @@ describe('arguments a command does not take', () => {
     const budget = ['--processes', '--restarts', '3', '--restart-window', '2'];
     expect(argumentProblem('up', budget)).toBeUndefined();
     // And the command reads them as values, not as switches followed by words.
-    expect(parseFlags(budget)).toEqual({
+    expect(parseFlags(budget, valueFlagsOf('up'))).toEqual({
       flags: new Map([
         ['processes', 'true'],
         ['restarts', '3'],

@@ -100,6 +100,12 @@ const commandArguments: Readonly<
 
 const helpFlags = new Set(['--help', '-h']);
 
+/** The flags `command` reads with a value, as its entry in the table says (undefined: a command that checks its own). */
+export function valueFlagsOf(command: string | undefined): readonly string[] | undefined {
+  if (command === undefined || !Object.hasOwn(commandArguments, command)) return undefined;
+  return commandArguments[command]?.values;
+}
+
 /** What is wrong with a command's arguments (one line), or undefined. */
 export function argumentProblem(command: string, args: readonly string[]): string | undefined {
   if (!Object.hasOwn(commandArguments, command)) return undefined;
@@ -189,14 +195,15 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       return 2;
     }
   }
-  const { flags } = parseFlags(rest);
+  // Parsed with the values the table declares, so the check above and the reading agree.
+  const { flags } = parseFlags(rest, valueFlagsOf(command));
   try {
     if (command !== undefined && clientCommands.has(command)) await trustRunningDeployment(flags);
     switch (command) {
       case 'up':
         return await runUp(flags, io);
       case 'demo':
-        return await runDemo(flags, io, parseFlags(rest).positional);
+        return await runDemo(flags, io, parseFlags(rest, valueFlagsOf(command)).positional);
       case 'audit': {
         const { runAudit } = await import('./commands/audit.ts');
         return await runAudit(flags, io);
@@ -215,7 +222,7 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       }
       case 'dispute': {
         const { runDispute } = await import('./commands/dispute.ts');
-        return await runDispute(parseFlags(rest).positional, flags, io);
+        return await runDispute(parseFlags(rest, valueFlagsOf(command)).positional, flags, io);
       }
       case 'refund': {
         const { runRefund } = await import('./commands/refund.ts');
@@ -223,11 +230,11 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       }
       case 'mail': {
         const { runMail } = await import('./commands/mail.ts');
-        return await runMail(parseFlags(rest).positional, flags, io);
+        return await runMail(parseFlags(rest, valueFlagsOf(command)).positional, flags, io);
       }
       case 'sms': {
         const { runSms } = await import('./commands/sms.ts');
-        return await runSms(parseFlags(rest).positional, flags, io);
+        return await runSms(parseFlags(rest, valueFlagsOf(command)).positional, flags, io);
       }
       case 'pki': {
         const { runPkiCommand } = await import('./commands/pki.ts');

@@ -9,7 +9,13 @@ export const processIo: CommandIo = {
 };
 
 /** `--name value`, `--name=value` and bare `--flag` into a map; the rest stay positional. */
-export function parseFlags(args: readonly string[]): { flags: Map<string, string>; positional: string[] } {
+/** The flags that take a value, for a command that declares none of its own (main.ts's table declares the others'). */
+const defaultValueFlags: readonly string[] = ['out', 'data', 'format', 'level', 'amount', 'fail', 'gateways'];
+
+export function parseFlags(
+  args: readonly string[],
+  valueFlags: readonly string[] = defaultValueFlags,
+): { flags: Map<string, string>; positional: string[] } {
   const flags = new Map<string, string>();
   const positional: string[] = [];
   for (let index = 0; index < args.length; index += 1) {
@@ -21,13 +27,7 @@ export function parseFlags(args: readonly string[]): { flags: Map<string, string
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     const next = args[index + 1];
     if (inline !== undefined) flags.set(name, inline);
-    else if (
-      next !== undefined &&
-      !next.startsWith('--') &&
-      ['out', 'data', 'format', 'level', 'amount', 'fail', 'gateways', 'restarts', 'restart-window'].includes(
-        name,
-      )
-    ) {
+    else if (next !== undefined && !next.startsWith('--') && valueFlags.includes(name)) {
       flags.set(name, next);
       index += 1;
     } else flags.set(name, 'true');
