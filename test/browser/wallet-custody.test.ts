@@ -192,7 +192,7 @@ describe('custody in the browser: a customer whose key is in custody’s HSM', (
       const response = await route.fetch();
       if (response.status() !== 200) return route.fulfill({ response });
       const file = JSON.parse(await response.text()) as { messages: string[] };
-      file.messages[0] = `${file.messages[0]!.slice(0, -4)}AAAA`;
+      file.messages[0] = `${file.messages[0]!.slice(0, -4)}${file.messages[0]!.endsWith('AAAA') ? 'AAAE' : 'AAAA'}`;
       return route.fulfill({ response, body: JSON.stringify(file) });
     });
     await answer(card, pin, 'Confirm');

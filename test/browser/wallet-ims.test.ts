@@ -578,7 +578,7 @@ describe('the wallet pays with its own device key (iMS)', () => {
       const response = await route.fetch();
       if (response.status() !== 200) return route.fulfill({ response });
       const file = JSON.parse(await response.text()) as { messages: string[] };
-      file.messages[0] = `${file.messages[0]!.slice(0, -4)}AAAA`;
+      file.messages[0] = `${file.messages[0]!.slice(0, -4)}${file.messages[0]!.endsWith('AAAA') ? 'AAAE' : 'AAAA'}`;
       return route.fulfill({ response, body: JSON.stringify(file) });
     });
     await list.getByRole('button', { name: /EUR 42\.50/ }).click();

@@ -36,6 +36,7 @@ describe('the crash budget of mpay up --processes', () => {
   it('pauses before each restart after the first within the window, doubling up to the max', () => {
     const options = createCrashBudgetOptions({
       restartsMax: 100,
+      windowMs: 86_400_000,
       restartDelayBaseMs: 1_000,
       restartDelayMaxMs: 30_000,
     });
@@ -56,6 +57,21 @@ describe('the crash budget of mpay up --processes', () => {
         ]),
       ),
     ).toMatchObject({ restartsMax: 2, windowMs: minute });
+    // More restarts than the pauses leave room for in the window: never given up on, so refused.
+    expect(() =>
+      crashBudgetOptionsFromFlags(
+        new Map([
+          ['restarts', '100'],
+          ['restart-window', '10'],
+        ]),
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'CONFIGURATION_INVALID',
+        detail: expect.stringMatching(/never be given up on/),
+      }),
+    );
+    expect(crashBudgetOptionsFromFlags(new Map([['restarts', '20']]))).toMatchObject({ restartsMax: 20 });
     for (const [flag, text] of [
       ['restarts', '0'],
       ['restarts', '101'],

@@ -43,6 +43,14 @@ export function createCrashBudgetOptions(options: Partial<CrashBudgetOptions> = 
   check('windowMs', 1_000, 86_400_000);
   check('restartDelayBaseMs', 0, 60_000);
   check('restartDelayMaxMs', merged.restartDelayBaseMs, 600_000);
+  // The pauses before restarts 2..restartsMax must fit in the window, or a service that keeps crashing
+  // would never use up its budget: restarted for ever, one pause apart.
+  let pauses = 0;
+  for (let count = 2; count <= merged.restartsMax; count += 1) pauses += restartDelayMs(merged, count);
+  if (pauses >= merged.windowMs)
+    throw new RangeError(
+      `crash budget: ${merged.restartsMax} restarts take ${pauses / 1000} s of pauses, beyond the ${merged.windowMs / 1000}-s window: a service that keeps crashing would never be given up on`,
+    );
   return Object.freeze(merged);
 }
 
@@ -108,8 +116,15 @@ function wholeNumberFlag(flags: ReadonlyMap<string, string>, name: string, min: 
 export function crashBudgetOptionsFromFlags(flags: ReadonlyMap<string, string>): CrashBudgetOptions {
   const restartsMax = wholeNumberFlag(flags, 'restarts', 1, 100);
   const windowMinutes = wholeNumberFlag(flags, 'restart-window', 1, 1_440);
-  return createCrashBudgetOptions({
-    ...(restartsMax === undefined ? {} : { restartsMax }),
-    ...(windowMinutes === undefined ? {} : { windowMs: windowMinutes * 60_000 }),
-  });
+  try {
+    return createCrashBudgetOptions({
+      ...(restartsMax === undefined ? {} : { restartsMax }),
+      ...(windowMinutes === undefined ? {} : { windowMs: windowMinutes * 60_000 }),
+    });
+  } catch (error) {
+    throw new MpayError(
+      'CONFIGURATION_INVALID',
+      `--restarts ${restartsMax ?? defaultCrashBudgetOptions.restartsMax} within --restart-window ${windowMinutes ?? defaultCrashBudgetOptions.windowMs / 60_000}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }

@@ -25,10 +25,13 @@ export interface Sql {
  * awaits them: the COMMIT goes with them, on PostgreSQL in the same pipeline
  * (one round trip less); it runs only if every statement before it
  * succeeded, and else the transaction rolls back with the first failure
- * thrown, as always. The work may send nothing after (refused), and must not
- * fail once those statements succeeded: whatever checks their results must
- * be in the statements themselves. Elsewhere (PGlite, or outside a
- * transaction) it does nothing: the COMMIT follows the work as usual.
+ * thrown, as always. The pipeline leaves at the next microtask, so from this
+ * call on the work may send nothing (refused) and must not fail in any other
+ * way: whatever checks the statements' results must be in the statements
+ * themselves, and every other check before this call. A work that fails
+ * after its COMMIT ran is thrown as such (the transaction committed).
+ * Elsewhere (PGlite, or outside a transaction) it does nothing: the COMMIT
+ * follows the work as usual.
  */
 export function commitWithLastStatements(sql: Sql): void {
   sql.commitWithLast?.();

@@ -334,6 +334,17 @@ describe.skipIf(url === undefined || url === '')(
       ).rejects.toThrow(/the work failed after its COMMIT ran \(committed\).*a statement after the COMMIT/);
       expect(await ids()).toEqual([...before, 25].sort((a, b) => a - b));
       await database.exec('DELETE FROM t WHERE id = 25');
+      // A script is refused too: it would run outside the transaction.
+      await expect(
+        database.transaction(async (sql) => {
+          const last = sql.query('INSERT INTO t VALUES (28, $1)', ['committed']);
+          commitWithLastStatements(sql);
+          await last;
+          await sql.exec('DELETE FROM t WHERE id = 28');
+        }),
+      ).rejects.toThrow(/committed.*a script after the COMMIT/);
+      expect(await ids()).toEqual([...before, 28].sort((a, b) => a - b));
+      await database.exec('DELETE FROM t WHERE id = 28');
       // With nothing started since the last pipeline left, it does nothing: the COMMIT follows the work.
       await database.transaction(async (sql) => {
         await sql.query('INSERT INTO t VALUES (27, $1)', ['alone']);

@@ -378,6 +378,8 @@ function wrap(
     },
     ...(line === undefined ? {} : { commitWithLast: () => line.commitWithLast(names) }),
     async exec(script: string): Promise<void> {
+      if (line?.commit !== undefined)
+        throw new Error('assertion failed: a script after the COMMIT sent with the last statements');
       countStatement(counter, script);
       await line?.openAlone();
       counter.roundTrips += 1;

@@ -1,4 +1,3 @@
-import type { Sql } from '@mpay/storage';
 import type { EventStream } from './event-stream.ts';
 
 /** One Server-Sent Event. `data` must not contain newlines (compact JOSE never does). */
@@ -24,8 +23,7 @@ export type DeviceNotice =
   | { readonly kind: 'disconnect'; readonly party: string };
 
 /** Sends a notice to the other instances; resolves when sent, and never rejects (it logs what it could not send). */
-/** Sends a notice to the other instances; given a transaction's `sql`, at its commit (never on a rollback). */
-export type DeviceNoticeSender = (notice: DeviceNotice, within?: Sql) => Promise<void>;
+export type DeviceNoticeSender = (notice: DeviceNotice) => Promise<void>;
 
 export interface DeviceHubLimits {
   connectionsPerPartyMax: number;
@@ -122,13 +120,15 @@ export class DeviceHub {
   /**
    * Tells the other gateway instances what this one pushed (or disconnected)
    * here, for the streams they hold. Rejects when the notice could not be
-   * sent: the push that announced it is then retried from the outbox. Given
-   * a transaction's `sql` (a push made at the commit of the step that wrote
-   * it), the notice leaves when that transaction commits, and never if it
-   * rolls back.
+   * sent: the push that announced it is then retried from the outbox.
    */
-  announce(notice: DeviceNotice, within?: Sql): Promise<void> {
-    return this.#send?.(notice, within) ?? Promise.resolve();
+  announce(notice: DeviceNotice): Promise<void> {
+    return this.#send?.(notice) ?? Promise.resolve();
+  }
+
+  /** Whether the other instances hear what this one announces (a relay is on). */
+  get relaying(): boolean {
+    return this.#send !== undefined;
   }
 
   /**

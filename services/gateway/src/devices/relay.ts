@@ -257,11 +257,11 @@ export async function startDeviceRelay(context: GatewayContext): Promise<DeviceR
 
   // A notice that could not be sent fails the push that announced it: its outbox row stays due and
   // is delivered again (the streams here get the event twice; the device knows it by its id).
-  context.hub.relayTo(async (notice, within) => {
+  context.hub.relayTo(async (notice) => {
     sent += 1;
     const envelope: Envelope = { from: instanceId, seq: sent, at: Date.now(), notice };
     try {
-      await context.database.notify(deviceNoticeChannel, sealEnvelope(envelope, key), within);
+      await context.database.notify(deviceNoticeChannel, sealEnvelope(envelope, key));
     } catch (error) {
       context.log.error({ err: error, party: notice.party, kind: notice.kind }, 'device notice not sent');
       throw error;

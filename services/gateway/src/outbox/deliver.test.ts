@@ -135,23 +135,15 @@ describe('the outbox', () => {
     expect(hook.requests).toHaveLength(2);
   });
 
-  it('pushes a payment request at the commit of the step that writes it: the row written delivered, the notice sent with the commit, never on a rollback', async () => {
+  it('pushes a payment request at the commit of the step that writes it when no other instance hears its notices: the row written delivered, the streams here told after the commit', async () => {
     const leases: OutboxLease[] = [];
     const leasing = {
       ...gateway.context,
       leasedDelivery: { accepts: () => true, deliver: (lease: OutboxLease) => void leases.push(lease) },
     };
-    // The other instances' channel, as the relay sends on it: the database's own NOTIFY, heard back here.
-    const heard: string[] = [];
-    const stopListening = await gateway.database.listen('test_device_notices', (payload) => {
-      heard.push(payload);
-    });
-    gateway.context.hub.relayTo((notice, within) =>
-      gateway.database.notify('test_device_notices', JSON.stringify(notice), within),
-    );
     const pushed = vi.spyOn(gateway.context.hub, 'push');
     try {
-      // A step that rolls back after writing the push: no notice, no push, no row.
+      // A step that rolls back after writing the push: no push, no row.
       const undone = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
       await expect(
         gateway.database.transaction(async (sql) => {
@@ -170,6 +162,7 @@ describe('the outbox', () => {
         }),
       ).rejects.toThrow('rolled back');
       expect(await outboxOf(gateway.database, undone, 'device_push')).toEqual([]);
+      expect(pushed).not.toHaveBeenCalled();
 
       const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
       await applyEvent(leasing, id, { event: 'countersigned', changes: { pushMessage: 'the push' } });
@@ -181,15 +174,36 @@ describe('the outbox', () => {
       // Nothing left for the line or a round.
       expect(leases.at(-1)?.rows).toEqual([]);
       expect(await runOutboxRound(gateway.context)).toBe(0);
-      // Heard once, the committed step's only (the rolled back one's notice never left).
-      await until(() => heard.length > 0);
-      expect(heard.map((payload) => JSON.parse(payload))).toEqual([
-        { kind: 'payment', party: ann.id, paymentId: id, event: 'payment-request' },
-      ]);
+    } finally {
+      pushed.mockRestore();
+    }
+  });
+
+  it('leaves a payment request to the outbox while other instances hear its notices: the notice and the mark after the commit', async () => {
+    const leases: OutboxLease[] = [];
+    const leasing = {
+      ...gateway.context,
+      leasedDelivery: { accepts: () => true, deliver: (lease: OutboxLease) => void leases.push(lease) },
+    };
+    const notices: unknown[] = [];
+    gateway.context.hub.relayTo(async (notice) => void notices.push(notice));
+    const pushed = vi.spyOn(gateway.context.hub, 'push');
+    try {
+      const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });
+      await applyEvent(leasing, id, { event: 'countersigned', changes: { pushMessage: 'the push' } });
+      // Not pushed at the commit: the row is leased to this start, as any effect.
+      expect(pushed).not.toHaveBeenCalled();
+      expect(notices).toEqual([]);
+      const push = leases.at(-1)?.rows.find((candidate) => candidate.kind === 'device_push');
+      if (push === undefined) throw new Error('assertion failed: the request push was leased');
+      expect((await outboxOf(gateway.database, id, 'device_push'))[0]?.deliveredAt).toBeNull();
+      await deliverLeasedRows(leasing, [{ row: push, until: leases.at(-1)?.until ?? gateway.now() }]);
+      expect(pushed).toHaveBeenCalledWith(ann.id, { event: 'payment-request', id, data: 'the push' });
+      expect(notices).toEqual([{ kind: 'payment', party: ann.id, paymentId: id, event: 'payment-request' }]);
+      expect((await outboxOf(gateway.database, id, 'device_push'))[0]?.deliveredAt).not.toBeNull();
     } finally {
       pushed.mockRestore();
       gateway.context.hub.relayTo(undefined);
-      await stopListening();
     }
   });
 

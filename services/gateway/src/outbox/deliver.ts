@@ -151,13 +151,18 @@ async function deliverRows(
   if (line !== undefined) {
     const now = context.clock().getTime();
     // A row without a lease of its own (none here: rounds and commits lease theirs) holds one as long as a claim.
-    line.add(
+    const left = line.add(
       context,
       logRows.map(({ row, until }) => ({
         row,
         until: until ?? new Date(now + context.limits.outboxLeaseMs),
       })),
     );
+    if (left > 0)
+      context.log.warn(
+        { left, waiting: line.waiting },
+        'log entries left to a later round (due again after their lease): the log line is full',
+      );
     await deliverOneByOne(context, others, new Set());
     if (options.awaitLogLine) await line.drained();
     return;

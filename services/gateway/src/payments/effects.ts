@@ -186,14 +186,17 @@ async function receiptPush(
  * Whether the payment request's push is made at the commit of the step that
  * writes it, rather than delivered from the outbox after it: for a customer
  * whose device holds the key, by a step that leases its effects (its caller
- * hands them over after the commit, deliverAfterCommit). The push is a hand
- * to the device's open streams, which acknowledge nothing: here, right after
- * the commit, and at the other instances through a notice that leaves with
- * the commit itself. Made from the outbox it costs two more statements (the
- * notice, then the row marked delivered) for the same guarantee: a gateway
- * that dies after the commit takes its streams with it, and their devices
- * catch up as they open them again. Custody's customers go through custody,
- * which must acknowledge: from the outbox, retried.
+ * hands them over after the commit, deliverAfterCommit), on a gateway that
+ * tells no other instance (no relay: PGlite, or a single instance so
+ * configured). The push is a hand to the device's open streams, which
+ * acknowledge nothing: made right after the commit, its outbox row is written
+ * delivered, one statement less. With a relay the outbox keeps it: the
+ * notice to the other instances must survive a crash right after the commit
+ * (the row stays leased until the notice went), and a NOTIFY inside the
+ * step's transaction would hold PostgreSQL's one notification lock through
+ * that transaction's commit, making every gateway's commits wait in turn.
+ * Custody's customers go through custody, which must acknowledge: from the
+ * outbox, retried.
  */
 async function requestPushedAtCommit(
   context: GatewayContext,
@@ -202,7 +205,7 @@ async function requestPushedAtCommit(
   now: Date,
   lease: OutboxLease | undefined,
 ): Promise<boolean> {
-  if (lease === undefined) return false;
+  if (lease === undefined || context.hub.relaying) return false;
   if (context.custodians.length === 0) return true;
   const binding = await activeBindingOf(sql, payment.customer.id, now, context.keyCache);
   return custodianOf(context, binding) === undefined;
@@ -239,17 +242,13 @@ export async function materialiseEffects(
   for (const effect of effects) {
     switch (effect) {
       case 'push_request':
-        if (await requestPushedAtCommit(context, sql, payment, now, lease)) {
-          outbox.push({ kind: 'device_push', payload: { event: 'payment-request' }, pushedAtCommit: true });
-          // The other instances' streams hear of it as the step commits (never if it rolls back).
-          const notice = {
-            kind: 'payment',
-            party: payment.customer.id,
-            paymentId: payment.id,
-            event: 'payment-request',
-          } as const;
-          writes.push(() => context.hub.announce(notice, sql));
-        } else outbox.push({ kind: 'device_push', payload: { event: 'payment-request' } });
+        outbox.push({
+          kind: 'device_push',
+          payload: { event: 'payment-request' },
+          ...((await requestPushedAtCommit(context, sql, payment, now, lease))
+            ? { pushedAtCommit: true }
+            : {}),
+        });
         break;
       case 'order_transfer':
         outbox.push({ kind: 'bank_order', payload: {} });

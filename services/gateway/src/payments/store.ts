@@ -311,10 +311,10 @@ export interface OutboxEntry {
   /** Due this long after the step (default: at once). */
   readonly delayMs?: number;
   /**
-   * A payment request's push made at the commit (a lease's `pushedAtCommit`):
-   * the row is written delivered, its notice to the other instances leaves
-   * with the commit (materialiseEffects), and the caller pushes to the
-   * streams held here once committed (deliverAfterCommit). Only with a lease.
+   * A payment request's push made at the commit (a lease's `pushedAtCommit`,
+   * effects.ts's requestPushedAtCommit): the row is written delivered, and
+   * the caller pushes to the streams held here once committed
+   * (deliverAfterCommit). Only with a lease.
    */
   readonly pushedAtCommit?: boolean;
 }
@@ -363,7 +363,7 @@ export interface OutboxLease {
  * `from` (paired assertion with the lock). Returns the payment as it now
  * stands, as `findPayment` would read it back.
  */
-export async function persistStep(
+export function persistStep(
   sql: Sql,
   payment: Payment,
   event: PaymentEventKind,
@@ -373,19 +373,34 @@ export async function persistStep(
   now: Date,
   lease?: OutboxLease,
 ): Promise<Payment> {
+  // Thrown here, not as a rejected promise: nothing started beside the step (its COMMIT included) leaves.
   if (result.from !== payment.state) throw new Error('assertion failed: step computed on the locked state');
   if (lease === undefined && outbox.some((entry) => entry.pushedAtCommit === true))
     throw new Error('assertion failed: a push made at the commit has a lease to hand it over');
+  return writeStep(sql, payment, event, result, changes, outbox, now, lease);
+}
+
+async function writeStep(
+  sql: Sql,
+  payment: Payment,
+  event: PaymentEventKind,
+  result: PaymentStepResult,
+  changes: PaymentChanges,
+  outbox: readonly OutboxEntry[],
+  now: Date,
+  lease: OutboxLease | undefined,
+): Promise<Payment> {
   const delivered = outbox.map((entry) => entry.pushedAtCommit === true);
   const leased = outbox.map(
     (entry, position) => lease !== undefined && (entry.delayMs ?? 0) === 0 && !delivered[position],
   );
-  const { rows } = await sql.query<{
-    id: string | null;
-    kind: OutboxRow['kind'] | null;
-    payload: string | null;
-  }>(
-    `WITH updated AS (
+  const { rows } = await sql
+    .query<{
+      id: string | null;
+      kind: OutboxRow['kind'] | null;
+      payload: string | null;
+    }>(
+      `WITH updated AS (
        UPDATE payments SET state = $2, message = COALESCE($3, message), push_message = COALESCE($4, push_message),
          receipt = COALESCE($5, receipt), bank_answer = COALESCE($6, bank_answer), decline = COALESCE($7, decline),
          outcome = COALESCE($8, outcome), failure_code = COALESCE($9, failure_code), updated_at = $10,
@@ -408,32 +423,44 @@ export async function persistStep(
        ORDER BY effect.position
        RETURNING id, kind, payload)
      SELECT effects.id::text AS id, effects.kind, effects.payload
-     FROM updated LEFT JOIN effects ON TRUE ORDER BY effects.id`,
-    [
-      payment.id,
-      result.next,
-      changes.message === undefined ? null : JSON.stringify(imsToJson(changes.message)),
-      changes.pushMessage ?? null,
-      changes.receipt ?? null,
-      changes.bankAnswer ?? null,
-      changes.decline ?? null,
-      changes.outcome ?? null,
-      changes.failureCode ?? null,
-      now.toISOString(),
-      result.from,
-      event,
-      result.step,
-      changes.detail ?? null,
-      outbox.map((entry) => entry.kind),
-      outbox.map((entry) => JSON.stringify(entry.payload)),
-      outbox.map((entry) => new Date(now.getTime() + (entry.delayMs ?? 0)).toISOString()),
-      changes.pushCertificateSha256 ?? null,
-      lease?.until.toISOString() ?? null,
-      lease?.owner ?? null,
-      leased,
-      delivered,
-    ],
-  );
+     -- No payment in the step's state: an error (division by zero, 22012), not an empty answer, so that
+     -- whatever leaves with this statement in its pipeline (a COMMIT too) is not run, and all rolls back.
+     FROM (SELECT 1 / (SELECT count(*)::int FROM updated) AS stepped) AS guard
+       LEFT JOIN updated ON TRUE LEFT JOIN effects ON TRUE
+     WHERE guard.stepped = 1 ORDER BY effects.id`,
+      [
+        payment.id,
+        result.next,
+        changes.message === undefined ? null : JSON.stringify(imsToJson(changes.message)),
+        changes.pushMessage ?? null,
+        changes.receipt ?? null,
+        changes.bankAnswer ?? null,
+        changes.decline ?? null,
+        changes.outcome ?? null,
+        changes.failureCode ?? null,
+        now.toISOString(),
+        result.from,
+        event,
+        result.step,
+        changes.detail ?? null,
+        outbox.map((entry) => entry.kind),
+        outbox.map((entry) => JSON.stringify(entry.payload)),
+        outbox.map((entry) => new Date(now.getTime() + (entry.delayMs ?? 0)).toISOString()),
+        changes.pushCertificateSha256 ?? null,
+        lease?.until.toISOString() ?? null,
+        lease?.owner ?? null,
+        leased,
+        delivered,
+      ],
+    )
+    .catch((error: unknown) => {
+      // The guard's division by zero: no payment in the step's state (another step came first).
+      if ((error as { code?: unknown }).code === '22012')
+        throw new Error(`assertion failed: payment ${payment.id} is no longer ${result.from}`, {
+          cause: error,
+        });
+      throw error;
+    });
   if (rows.length === 0) throw new Error(`assertion failed: payment ${payment.id} is still ${result.from}`);
   if (lease !== undefined) {
     // Ids in the order of the effects (the insert's ORDER BY): the ones written leased are delivered by the caller.
