@@ -380,16 +380,9 @@ export function persistStep(
   return writeStep(sql, payment, event, result, changes, outbox, now, lease);
 }
 
-async function writeStep(
-  sql: Sql,
-  payment: Payment,
-  event: PaymentEventKind,
-  result: PaymentStepResult,
-  changes: PaymentChanges,
-  outbox: readonly OutboxEntry[],
-  now: Date,
-  lease: OutboxLease | undefined,
-): Promise<Payment> {
+/** persistStep's statement, once its checks passed (they throw before anything leaves). */
+async function writeStep(...step: Parameters<typeof persistStep>): Promise<Payment> {
+  const [sql, payment, event, result, changes, outbox, now, lease] = step;
   const delivered = outbox.map((entry) => entry.pushedAtCommit === true);
   const leased = outbox.map(
     (entry, position) => lease !== undefined && (entry.delayMs ?? 0) === 0 && !delivered[position],
