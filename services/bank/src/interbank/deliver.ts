@@ -1,9 +1,10 @@
 import { requestJson } from '@mpay/http-client';
-import type { Transfer, TransferRequest } from '@mpay/ledger';
+import type { ResolveTransferRequest, Transfer } from '@mpay/ledger';
 import { isMpayError } from '@mpay/protocol';
-import type { Database, Sql } from '@mpay/storage';
+import { type Database, type Sql, together } from '@mpay/storage';
 import { checkAnswerPayAck, macroFundsTransferOf } from '../macro/funds-transfer.ts';
 import { createTransferInTransaction, expirePendingInTransaction } from '../store/create-transfer.ts';
+import { selectTransfersById } from '../store/transfers.ts';
 import { holdResolutionId, settlementAccountId } from './ids.ts';
 import { type FundsTransfer, type FundsTransferAnswer, signFundsTransfer, verifyAnswer } from './messages.ts';
 import { finishOrder, type PaymentOrder, recordAttemptFailure, selectOrder } from './orders-store.ts';
@@ -67,7 +68,7 @@ async function exchange(
 }
 
 /** The post or void of the hold that the merchant bank's answer asks for. */
-function resolutionOf(order: PaymentOrder, answer: FundsTransferAnswer): TransferRequest {
+function resolutionOf(order: PaymentOrder, answer: FundsTransferAnswer): ResolveTransferRequest {
   const credited = answer.outcome === 'credited';
   return {
     kind: credited ? 'post_pending' : 'void_pending',
@@ -125,16 +126,23 @@ async function resolve(
   const credited = answer.outcome === 'credited';
   return context.database.transaction(async (sql) => {
     const refusalCode = credited ? null : (answer.code ?? 'REFUSED');
-    // Locks the order, as SELECT … FOR UPDATE did: a concurrent close waits, then finds it closed.
-    const closed = await finishOrder(
-      sql,
-      order.id,
-      { state: credited ? 'completed' : 'refused', refusalCode, answer: jws },
-      now,
-    );
+    const resolution = resolutionOf(order, answer);
+    // Locks the order, as SELECT … FOR UPDATE did: a concurrent close waits, then finds it closed. Under
+    // that lock, in the same round trip, the resolution's id and its hold as the ledger has them.
+    const [closed, found] = await together([
+      finishOrder(
+        sql,
+        order.id,
+        { state: credited ? 'completed' : 'refused', refusalCode, answer: jws },
+        now,
+      ),
+      selectTransfersById(sql, [resolution.id, resolution.pendingId]),
+    ]);
     if (closed === undefined) return undefined;
     try {
-      await createTransferInTransaction(sql, resolutionOf(order, answer), now);
+      // Nothing follows the resolution but the COMMIT, which leaves with its write. A hold past its
+      // timeout is refused before anything is written (TRANSFER_EXPIRED), and released below instead.
+      await createTransferInTransaction(sql, resolution, now, { found, lastInTransaction: true });
     } catch (error) {
       if (!isMpayError(error) || error.code !== 'TRANSFER_EXPIRED') throw error;
       await resolveExpired(sql, order, answer, context.interbank.self, now);

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type TransferRequest, validateTransfer } from '@mpay/ledger';
 import { canonicalize, isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
-import { type Database, type Sql, together } from '@mpay/storage';
+import { commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
 import type { EventLog } from '../key-depository/context.ts';
 import { countedRefusal, SecondFactorRefusal } from '../second-factor/check.ts';
 import { lockAccounts } from '../store/accounts.ts';
-import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
+import { decideTransfer, retryOnUniqueViolation, writeTransfer } from '../store/create-transfer.ts';
+import { selectTransfersById } from '../store/transfers.ts';
 import { ensureSettlementAccount } from './accounts.ts';
 import { type ConsentContext, type CustomerConsent, verifyCustomerAuthorisation } from './authorisation.ts';
 import { insertOrder, insertRefusal, type PaymentOrder, selectOrder } from './orders-store.ts';
@@ -67,8 +68,9 @@ function requestHashOf(input: PaymentOrderInput): string {
  * what an FSP may order: only a customer account pays, and a local payee is a
  * customer or merchant, never one of the bank's own accounts. Answers the
  * committed order if a concurrent identical request placed it while this one
- * waited for the locks; otherwise checks the debit limits and debits, with
- * `alongside` (the order's own row) started beside the transfer.
+ * waited for the locks; otherwise checks the debit limits and the ledger's
+ * rules, then writes the debit with `alongside` (the order's own row) and, as
+ * nothing follows them in the order's transaction, the COMMIT.
  */
 async function debit(
   context: OrderContext,
@@ -80,9 +82,10 @@ async function debit(
   alongside: () => Promise<void>,
 ): Promise<PaymentOrder | undefined> {
   if (request.kind !== 'posted' && request.kind !== 'pending') throw new Error('assertion failed: a debit');
-  // One round trip: the locks, then under them the order as another request may have placed it and the
-  // debit limits (whose refusal counts only for an order not placed yet); checked below in that order.
-  const [locked, placed, overLimit] = await together([
+  // One round trip: the locks, then under them the order as another request may have placed it, the debit
+  // limits (whose refusal counts only for an order not placed yet) and the transfer's id in the ledger;
+  // checked below in that order.
+  const [locked, placed, overLimit, found] = await together([
     lockAccounts(sql, request.debitAccountId, request.creditAccountId),
     selectOrder(sql, request.id),
     context.checkDebitLimits(sql, request.debitAccountId, request.amount, now).then(
@@ -92,6 +95,7 @@ async function debit(
         throw error;
       },
     ),
+    selectTransfersById(sql, [request.id]),
   ]);
   const { debit: payer, credit: payee } = locked;
   // The binding named the account, and an account's owner never changes; checked again where it is locked.
@@ -103,9 +107,13 @@ async function debit(
   }
   if (placed !== undefined) return placed;
   if (overLimit !== undefined) throw overLimit;
-  // The limit check only reads: the accounts are still as locked above. The transfer's first statement and
-  // the order's row leave together; a refused transfer rolls the row back with the transaction.
-  await together([createTransferInTransaction(sql, request, now, locked), alongside()]);
+  // The limit check only reads: the accounts are still as locked above. The ledger's rules decide before
+  // anything is written (a refusal rolls back a transaction that wrote nothing); then the transfer, the
+  // order's row and the COMMIT leave together, and the COMMIT runs only if both writes succeeded.
+  const decision = decideTransfer(request, now, { found, locked });
+  const written = together([writeTransfer(sql, decision), alongside()]);
+  commitWithLastStatements(sql);
+  await written;
   return undefined;
 }
 

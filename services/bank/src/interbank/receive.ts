@@ -2,8 +2,15 @@ import { type LedgerLimits, validateTransfer } from '@mpay/ledger';
 import { isMpayError, MpayError, payAckOf } from '@mpay/protocol';
 import { commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
 import { recordMerchantConfirmation } from '../macro/merchant-confirmation.ts';
-import { type LockedAccounts, lockAccounts } from '../store/accounts.ts';
-import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
+import { lockAccounts } from '../store/accounts.ts';
+import {
+  decideTransfer,
+  retryOnUniqueViolation,
+  type TransferDecision,
+  type TransferReads,
+  writeTransfer,
+} from '../store/create-transfer.ts';
+import { selectTransfersById } from '../store/transfers.ts';
 import { ensureSettlementAccount } from './accounts.ts';
 import { interbankCreditId } from './ids.ts';
 import {
@@ -83,28 +90,36 @@ function truncate(text: string, length: number): string {
  * The net debit cap (as at a clearing house): what the peer owes this bank,
  * posted and held, may not exceed the cap after this credit. Locks both
  * accounts in id order first, as the transfer path does, so concurrent
- * credits from one peer are checked one after the other.
+ * credits from one peer are checked one after the other; the credit's
+ * transfer id is read in the ledger under the same locks, in the same round
+ * trip.
  */
 async function beyondNetDebitCap(
   sql: Sql,
   settlement: string,
   creditAccountId: string,
   transfer: FundsTransfer,
+  transferId: string,
   cap: bigint | undefined,
-): Promise<{ beyond: boolean; locked: LockedAccounts }> {
-  const locked = await lockAccounts(sql, settlement, creditAccountId);
-  if (cap === undefined) return { beyond: false, locked };
+): Promise<{ beyond: boolean; reads: TransferReads }> {
+  const [locked, found] = await together([
+    lockAccounts(sql, settlement, creditAccountId),
+    selectTransfersById(sql, [transferId]),
+  ]);
+  const reads = { locked, found };
+  if (cap === undefined) return { beyond: false, reads };
   const { debit } = locked;
   const owed = debit.debitsPosted + debit.debitsPending - debit.creditsPosted - debit.creditsPending;
-  return { beyond: owed + BigInt(transfer.amount) > cap, locked };
+  return { beyond: owed + BigInt(transfer.amount) > cap, reads };
 }
 
 /**
- * Credits the payee from the debtor bank's settlement account, or says why
- * not. `creditAccountId` is the account this bank's records bind to the
- * payee id (only a customer's or merchant's: never the bank's own accounts),
- * as the caller read it in this transaction; a payee with none in the
- * currency (undefined) is refused with PAYEE_UNKNOWN.
+ * Decides whether to credit the payee from the debtor bank's settlement
+ * account, or says why not; writes nothing (the credit's write, `ledger`,
+ * leaves with the decision's record). `creditAccountId` is the account this
+ * bank's records bind to the payee id (only a customer's or merchant's:
+ * never the bank's own accounts), as the caller read it in this transaction;
+ * a payee with none in the currency (undefined) is refused with PAYEE_UNKNOWN.
  */
 async function credit(
   context: ReceiveContext,
@@ -112,7 +127,7 @@ async function credit(
   transfer: FundsTransfer,
   creditAccountId: string | undefined,
   now: Date,
-): Promise<Credit> {
+): Promise<Credit & { readonly ledger?: TransferDecision }> {
   if (now.getTime() > Date.parse(transfer.deadline))
     return { outcome: 'refused', code: 'FUNDS_TRANSFER_EXPIRED' };
   if (creditAccountId === undefined) return { outcome: 'refused', code: 'PAYEE_UNKNOWN' };
@@ -124,13 +139,14 @@ async function credit(
     transfer.currency,
     now,
   );
-  const cap = await beyondNetDebitCap(sql, settlement, creditAccountId, transfer, peer.netDebitCap);
+  const id = interbankCreditId(transfer.debtorBank, transfer.id);
+  const cap = await beyondNetDebitCap(sql, settlement, creditAccountId, transfer, id, peer.netDebitCap);
   if (cap.beyond) return { outcome: 'refused', code: 'LIMIT_EXCEEDED', creditAccountId };
   try {
     const request = validateTransfer(
       {
         kind: 'posted',
-        id: interbankCreditId(transfer.debtorBank, transfer.id),
+        id,
         debitAccountId: settlement,
         creditAccountId,
         amount: BigInt(transfer.amount),
@@ -139,8 +155,7 @@ async function credit(
       },
       context.limits,
     );
-    await createTransferInTransaction(sql, request, now, cap.locked);
-    return { outcome: 'credited', creditAccountId };
+    return { outcome: 'credited', creditAccountId, ledger: decideTransfer(request, now, cap.reads) };
   } catch (error) {
     // Ledger answers that are a decision on the message (signed and kept), not a failure to retry.
     if (isMpayError(error) && error.category === 'refused') {
@@ -166,8 +181,10 @@ async function decide(
       resolvePayeeAccount(sql, transfer.payeeId, transfer.currency),
     ]);
     if (existing !== undefined) return existing;
-    const { creditAccountId, ...decision } = await credit(context, sql, transfer, payeeAccount, now);
+    const { creditAccountId, ledger, ...decision } = await credit(context, sql, transfer, payeeAccount, now);
     const confirmsToMerchant = macro !== undefined && decision.outcome === 'credited';
+    // The credit's write and the decision's record leave together (the credit's first, as before).
+    const credited = ledger === undefined ? Promise.resolve() : writeTransfer(sql, ledger);
     const recorded = sql.query(
       `INSERT INTO interbank_credits (id, debtor_bank, transfer_id, request_hash, outcome, refusal_code,
          payee_id, credit_account_id, amount, ledger, message, created_at)
@@ -189,7 +206,7 @@ async function decide(
     );
     // The decision is the transaction's last write (one round trip less), unless a macro payment's follows.
     if (!confirmsToMerchant) commitWithLastStatements(sql);
-    await recorded;
+    await together([credited, recorded]);
     // Step 9 of a macro payment: Pay_Confirm owed to the merchant, recorded with the credit.
     if (confirmsToMerchant) await recordMerchantConfirmation(sql, transfer, macro, now);
     return decision;

@@ -188,7 +188,7 @@ async function holdForPeer(
     },
     context.limits,
   );
-  await createTransferInTransaction(sql, hold, now, locked);
+  await createTransferInTransaction(sql, hold, now, { locked });
 }
 
 async function placeInTransaction(

@@ -125,7 +125,7 @@ async function credit(
       },
       context.limits,
     );
-    await createTransferInTransaction(sql, request, now, locked);
+    await createTransferInTransaction(sql, request, now, { locked });
     return { outcome: 'credited', creditAccountId };
   } catch (error) {
     // Ledger answers that are a decision on the message (signed and kept), not a failure to retry.

@@ -46,23 +46,38 @@ export async function writeBatch(
 ): Promise<void> {
   assert(transfers.length > 0 || accounts.length === 0, 'only a new transfer moves an account');
   if (transfers.length === 0) return;
-  const { rows } = await sql.query<{ updated: number; inserted: number }>(
-    `WITH updated AS (
-       UPDATE accounts AS a SET debits_pending = v.debits_pending, debits_posted = v.debits_posted,
-         credits_pending = v.credits_pending, credits_posted = v.credits_posted
-       FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[])
-         AS v (id, debits_pending, debits_posted, credits_pending, credits_posted)
-       WHERE a.id = v.id RETURNING a.id
-     ), inserted AS (
-       INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, ledger, kind, pending_id,
-         timeout_seconds, expires_at, reference, created_at)
-       SELECT * FROM unnest($6::uuid[], $7::uuid[], $8::uuid[], $9::bigint[], $10::text[], $11::text[],
-         $12::uuid[], $13::integer[], $14::timestamptz[], $15::text[], $16::timestamptz[])
-       RETURNING id
-     )
-     SELECT (SELECT count(*) FROM updated)::integer AS updated, (SELECT count(*) FROM inserted)::integer AS inserted`,
-    [...balanceColumns(accounts), ...transferColumns(transfers)],
-  );
+  const { rows } = await sql
+    .query<{ updated: number; inserted: number }>(
+      `WITH updated AS (
+         UPDATE accounts AS a SET debits_pending = v.debits_pending, debits_posted = v.debits_posted,
+           credits_pending = v.credits_pending, credits_posted = v.credits_posted
+         FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[])
+           AS v (id, debits_pending, debits_posted, credits_pending, credits_posted)
+         WHERE a.id = v.id RETURNING a.id
+       ), inserted AS (
+         INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, ledger, kind, pending_id,
+           timeout_seconds, expires_at, reference, created_at)
+         SELECT * FROM unnest($6::uuid[], $7::uuid[], $8::uuid[], $9::bigint[], $10::text[], $11::text[],
+           $12::uuid[], $13::integer[], $14::timestamptz[], $15::text[], $16::timestamptz[])
+         RETURNING id
+       ), counted AS (
+         SELECT (SELECT count(*) FROM updated)::integer AS updated, (SELECT count(*) FROM inserted)::integer AS inserted
+       )
+       -- The counts are checked here (division by zero, 22012, when one is off), not only after the answer:
+       -- a COMMIT that leaves with this statement (commitWithLastStatements) then does not run.
+       SELECT updated, inserted, 1 / (updated = $17 AND inserted = $18)::integer AS checked FROM counted`,
+      [...balanceColumns(accounts), ...transferColumns(transfers), accounts.length, transfers.length],
+    )
+    .catch((error: unknown) => {
+      if ((error as { code?: unknown }).code === '22012')
+        throw new Error(
+          'assertion failed: every moved account is updated once, every new transfer inserted',
+          {
+            cause: error,
+          },
+        );
+      throw error;
+    });
   assert(rows[0]?.updated === accounts.length, 'every moved account is updated once');
   assert(rows[0]?.inserted === transfers.length, 'every new transfer is inserted');
 }

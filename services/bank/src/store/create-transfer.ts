@@ -1,4 +1,5 @@
 import {
+  type Account,
   applyTransfer,
   compareTransfer,
   expirePendingTransfer,
@@ -9,7 +10,7 @@ import {
   type TransferRequest,
 } from '@mpay/ledger';
 import { assert, MpayError } from '@mpay/protocol';
-import type { Database, Sql } from '@mpay/storage';
+import { commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
 import { type LockedAccounts, lockAccounts } from './accounts.ts';
 import { writeBatch } from './batch-writes.ts';
 import { selectExpiredPending, selectResolution, selectTransfer, selectTransfersById } from './transfers.ts';
@@ -64,41 +65,130 @@ async function commitTransfer(
 }
 
 /**
+ * What a transfer's decision reads in its transaction: the transfers with its
+ * id (and, for a resolution, its pending transfer's id) that exist, its two
+ * accounts locked FOR UPDATE (a new transfer's own, a resolution's pending
+ * transfer's), and a resolution's pending transfer's current resolution.
+ */
+export interface TransferReads {
+  readonly found: ReadonlyMap<string, Transfer>;
+  readonly locked: LockedAccounts;
+  readonly resolution?: Transfer | undefined;
+}
+
+/**
+ * A transfer decided on what its transaction read: an idempotent retry
+ * answers the transfer that exists; a new one carries the two balances it
+ * leaves, for `writeTransfer`.
+ */
+export type TransferDecision =
+  | { readonly created: false; readonly transfer: Transfer }
+  | {
+      readonly created: true;
+      readonly transfer: Transfer;
+      readonly accounts: readonly [Account, Account];
+    };
+
+/**
+ * The pure part of the single-transfer path: the rules of @mpay/ledger on
+ * the balances read under the locks. Throws the rule's refusal (nothing is
+ * written then); writes nothing itself, so a caller can start the write
+ * together with its own last statements and the COMMIT.
+ */
+export function decideTransfer(request: TransferRequest, now: Date, reads: TransferReads): TransferDecision {
+  const existing = reads.found.get(request.id);
+  if (existing !== undefined) {
+    compareTransfer(existing, request);
+    return { created: false, transfer: existing };
+  }
+  const { debit, credit } = reads.locked;
+  if (isResolveRequest(request)) {
+    const pending = reads.found.get(request.pendingId);
+    if (pending === undefined) throw new MpayError('TRANSFER_UNKNOWN', 'pendingId');
+    const transfer = resolvePendingTransfer(request, pending, reads.resolution, now);
+    const applied = applyTransfer(debit, credit, transfer, pending);
+    return { created: true, transfer, accounts: [applied.debit, applied.credit] };
+  }
+  const transfer = recordTransfer(request, now);
+  const applied = applyTransfer(debit, credit, transfer);
+  return { created: true, transfer, accounts: [applied.debit, applied.credit] };
+}
+
+/**
+ * A decision's write (one statement, `writeBatch`, whose counts are checked
+ * in the statement itself); nothing for a retry. Started beside a caller's
+ * last statements, it may leave with their COMMIT (commitWithLastStatements).
+ */
+export async function writeTransfer(sql: Sql, decision: TransferDecision): Promise<void> {
+  if (!decision.created) return;
+  await writeBatch(sql, decision.accounts, [decision.transfer]);
+}
+
+/** What a caller of the single-transfer path read already in its transaction (nothing written since). */
+export interface TransferReadsGiven {
+  /** The transfer's two accounts, locked with `lockAccounts` (a new transfer only). */
+  readonly locked?: LockedAccounts;
+  /** `selectTransfersById` of the request's id (and a resolution's pending id), read under those locks or the order's. */
+  readonly found?: ReadonlyMap<string, Transfer>;
+  /**
+   * Nothing follows the transfer in the transaction: its write leaves with
+   * the COMMIT (commitWithLastStatements; on PostgreSQL one round trip less).
+   */
+  readonly lastInTransaction?: boolean;
+}
+
+/**
  * The single-transfer path inside the caller's transaction (locks both
  * accounts FOR UPDATE in id order). A caller that already locked a new
- * transfer's two accounts with `lockAccounts` in this transaction, and wrote
- * neither since, passes them as `locked`: one read fewer, the same locks.
+ * transfer's two accounts with `lockAccounts` in this transaction, or read
+ * its transfers by id, and wrote neither since, passes them (`given`): the
+ * same locks and reads, fewer round trips. A new transfer's locks and its
+ * id's read leave together, the locks first, so the read sees what a
+ * transaction that held them committed.
  */
 export async function createTransferInTransaction(
   sql: Sql,
   request: TransferRequest,
   now: Date,
-  locked?: LockedAccounts,
+  given: TransferReadsGiven = {},
 ): Promise<TransferOutcome> {
-  // A resolution reads itself (a retry) and its pending transfer in one statement.
-  const found = await selectTransfersById(
-    sql,
-    isResolveRequest(request) ? [request.id, request.pendingId] : [request.id],
-  );
-  const existing = found.get(request.id);
-  if (existing !== undefined) {
-    compareTransfer(existing, request);
-    return { transfer: existing, created: false };
-  }
-  let transfer: Transfer | undefined;
+  let reads: TransferReads;
   if (isResolveRequest(request)) {
-    assert(locked === undefined, 'a resolution locks the accounts of its pending transfer itself');
+    assert(given.locked === undefined, 'a resolution locks the accounts of its pending transfer itself');
+    // A resolution reads itself (a retry) and its pending transfer in one statement.
+    const found = given.found ?? (await selectTransfersById(sql, [request.id, request.pendingId]));
+    const existing = found.get(request.id);
+    if (existing !== undefined) {
+      compareTransfer(existing, request);
+      return { transfer: existing, created: false };
+    }
     const pending = found.get(request.pendingId);
     if (pending === undefined) throw new MpayError('TRANSFER_UNKNOWN', 'pendingId');
-    const build = (resolution: Transfer | undefined) =>
-      resolvePendingTransfer(request, pending, resolution, now);
-    transfer = await commitTransfer(sql, pending, pending, build);
+    // The resolution is read under the locks: the two leave together, the locks first.
+    const [locked, resolution] = await together([
+      lockAccounts(sql, pending.debitAccountId, pending.creditAccountId),
+      selectResolution(sql, pending.id),
+    ]);
+    reads = { found, locked, resolution };
+  } else if (given.locked !== undefined) {
+    const { locked } = given;
+    assert(
+      locked.debit.id === request.debitAccountId && locked.credit.id === request.creditAccountId,
+      'the accounts locked are the transfer accounts',
+    );
+    reads = { found: given.found ?? (await selectTransfersById(sql, [request.id])), locked };
   } else {
-    const recorded = recordTransfer(request, now);
-    transfer = await commitTransfer(sql, recorded, undefined, () => recorded, locked);
+    const [locked, found] = await together([
+      lockAccounts(sql, request.debitAccountId, request.creditAccountId),
+      given.found === undefined ? selectTransfersById(sql, [request.id]) : Promise.resolve(given.found),
+    ]);
+    reads = { found, locked };
   }
-  assert(transfer !== undefined, 'a request commits a transfer or throws');
-  return { transfer, created: true };
+  const decision = decideTransfer(request, now, reads);
+  const written = writeTransfer(sql, decision);
+  if (given.lastInTransaction === true && decision.created) commitWithLastStatements(sql);
+  await written;
+  return { transfer: decision.transfer, created: decision.created };
 }
 
 export function isUniqueViolation(error: unknown): boolean {
