@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { applyTransfer, type PostedTransferRequest, recordTransfer } from '@mpay/ledger';
+import { isMpayError } from '@mpay/protocol';
+import {
+  commitWithLastStatements,
+  type Database,
+  openTestDatabase,
+  statementCounts,
+  testBackend,
+} from '@mpay/storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBankLimits } from '../limits.ts';
+import { migrateBank } from '../migrations.ts';
+import { lockAccounts } from './accounts.ts';
+import { type BankLedger, createBankLedger } from './bank-ledger.ts';
+import { writeBatch } from './batch-writes.ts';
+import { createTransferInTransaction } from './create-transfer.ts';
+import { selectTransfer } from './transfers.ts';
+
+let database: Database;
+let ledger: BankLedger;
+
+beforeAll(async () => {
+  database = await openTestDatabase('bank_single');
+  await migrateBank(database);
+  ledger = createBankLedger(database, { bankName: 'xbank', limits: createBankLimits(), batching: false });
+});
+afterAll(() => database.close());
+
+/** A customer account with `balance` credited from the bank's cash account, and a merchant's account. */
+async function accounts(balance: bigint): Promise<{ payer: string; payee: string }> {
+  const now = new Date();
+  const [cash, payer, payee] = await Promise.all(
+    (['funding', 'customer', 'merchant'] as const).map(async (kind) => {
+      const { account } = await ledger.openAccount(
+        {
+          id: randomUUID(),
+          ledger: 'EUR',
+          owner:
+            kind === 'funding'
+              ? 'xbank'
+              : `${kind}-${randomUUID().slice(0, 8)}@${kind === 'customer' ? 'person' : 'merchant'}.xbank`,
+          kind,
+        },
+        now,
+      );
+      return account.id;
+    }),
+  );
+  if (cash === undefined || payer === undefined || payee === undefined) throw new Error('three accounts');
+  await ledger.createTransfer(
+    {
+      kind: 'posted',
+      id: randomUUID(),
+      debitAccountId: cash,
+      creditAccountId: payer,
+      amount: balance,
+      ledger: 'EUR',
+      reference: 'opening',
+    },
+    now,
+  );
+  return { payer, payee };
+}
+
+function payment(payer: string, payee: string, amount: bigint): PostedTransferRequest {
+  return {
+    kind: 'posted',
+    id: randomUUID(),
+    debitAccountId: payer,
+    creditAccountId: payee,
+    amount,
+    ledger: 'EUR',
+    reference: 'payment',
+  };
+}
+
+function roundTrips(): number {
+  return Object.values(statementCounts()).reduce((sum, count) => sum + count.roundTrips, 0);
+}
+
+describe(`the single-transfer path with the COMMIT sent with its write (${testBackend()})`, () => {
+  it('commits a new transfer: its locks and its id read in one round trip, its write and the COMMIT in one', async () => {
+    const { payer, payee } = await accounts(1_000n);
+    const request = payment(payer, payee, 400n);
+    const before = roundTrips();
+    const outcome = await database.transaction((sql) =>
+      createTransferInTransaction(sql, request, new Date(), { lastInTransaction: true }),
+    );
+    // Counted on PostgreSQL only (PGlite has no server to go to and back from).
+    expect(roundTrips() - before).toBe(testBackend() === 'postgres' ? 2 : 0);
+    expect(outcome.created).toBe(true);
+    expect((await selectTransfer(database, request.id))?.amount).toBe(400n);
+    const [account] = await ledger.getAccounts([payer]);
+    expect(account?.debitsPosted).toBe(400n);
+    // The same request again: the transfer that exists, nothing written.
+    const again = await database.transaction((sql) =>
+      createTransferInTransaction(sql, request, new Date(), { lastInTransaction: true }),
+    );
+    expect(again.created).toBe(false);
+    expect((await ledger.getAccounts([payer]))[0]?.debitsPosted).toBe(400n);
+  });
+
+  it("refuses by the ledger's rules before anything is written: the caller's statements started before roll back", async () => {
+    const { payer, payee } = await accounts(100n);
+    const request = payment(payer, payee, 101n);
+    const marker = randomUUID();
+    const refusal = await database
+      .transaction(async (sql) => {
+        await sql.query(
+          'INSERT INTO request_nonces (caller, nonce, expires_at) VALUES ($1, $2, to_timestamp($3))',
+          ['test', marker, Math.floor(Date.now() / 1000) + 60],
+        );
+        return createTransferInTransaction(sql, request, new Date(), { lastInTransaction: true });
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(isMpayError(refusal) ? refusal.code : refusal).toBe('INSUFFICIENT_FUNDS');
+    expect(await selectTransfer(database, request.id)).toBeUndefined();
+    const { rows } = await database.query('SELECT 1 FROM request_nonces WHERE nonce = $1', [marker]);
+    expect(rows).toEqual([]);
+  });
+
+  it('a batch whose counts are off fails in its statement, so a COMMIT sent with it does not run', async () => {
+    const { payer, payee } = await accounts(500n);
+    const request = payment(payer, payee, 200n);
+    const now = new Date();
+    const failure = await database
+      .transaction(async (sql) => {
+        const { debit, credit } = await lockAccounts(sql, payer, payee);
+        const transfer = recordTransfer(request, now);
+        const applied = applyTransfer(debit, credit, transfer);
+        // The payer's balance twice: one row updated for two given, a count the statement must refuse.
+        const written = writeBatch(sql, [applied.debit, applied.credit, applied.debit], [transfer]);
+        commitWithLastStatements(sql);
+        await written;
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(String(failure)).toMatch(/assertion failed: every moved account is updated once/);
+    expect(String(failure)).not.toMatch(/committed/);
+    expect(await selectTransfer(database, request.id)).toBeUndefined();
+    expect((await ledger.getAccounts([payer]))[0]?.debitsPosted).toBe(0n);
+  });
+});
