@@ -6,6 +6,7 @@ import { signRequest } from '@mpay/http-client';
 import { generateNoteKey, verifyReceipt } from '@mpay/merkle';
 import { imsToJson } from '@mpay/protocol';
 import { authenticatorCode, unlockKeystore, Wallet } from '@mpay/sdk';
+import { statementTexts, traceStatementTexts } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backgroundWorkDeadlineMs, paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
 import {
@@ -263,6 +264,26 @@ describe('an iMS payment end to end over HTTP', () => {
       'authorised',
       'completed',
     ]);
+  });
+
+  it('checks a confirmation against the payment as its request committed it, without reading it back', async () => {
+    const { wallet, view } = await payAndConfirm(3_10n);
+    // The gateway's full read of a payment (store.ts's findPayment), with or without its lock.
+    const paymentReads = () =>
+      Object.values(statementTexts())
+        .flatMap((texts) => Object.entries(texts))
+        .filter(([text]) => text.startsWith('SELECT p.id, p.procedure'))
+        .reduce((sum, [, count]) => sum + count, 0);
+    traceStatementTexts(true);
+    let reads: number;
+    try {
+      const receipt = await wallet.confirm(view, demoParties.customer.pin);
+      expect((receipt.payload.receipt as { status: string }).status).toBe('completed');
+      reads = paymentReads();
+    } finally {
+      traceStatementTexts(false);
+    }
+    expect(reads).toBe(0);
   });
 
   it('accepts the iMS XML wire form of the paper (m-trade: the till takes the phone number)', async () => {

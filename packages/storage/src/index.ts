@@ -21,6 +21,7 @@ export {
 } from './integrity/options.ts';
 export { type Migration, migrate, readMigrations } from './migrate.ts';
 export {
+  checkPayload,
   type NotificationHandler,
   type NotificationListenOptions,
   notificationPayloadBytesMax,

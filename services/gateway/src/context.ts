@@ -6,6 +6,7 @@ import type { DeviceHub } from './devices/hub.ts';
 import type { GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
 import type { LogLine } from './outbox/log-line.ts';
+import type { RecentPayments } from './payments/recent.ts';
 import type { OutboxLease } from './payments/store.ts';
 import type { RegistryKeyCache } from './registry/key-cache.ts';
 
@@ -70,6 +71,8 @@ export interface GatewayContext {
   readonly mailer?: Mailer | undefined;
   /** The registry's checked keys, kept a few seconds (registry/key-cache.ts); none: every lookup reads. */
   readonly keyCache?: RegistryKeyCache | undefined;
+  /** Payment requests committed here a moment ago, for their confirmation (payments/recent.ts); none: it reads them. */
+  readonly recentPayments?: RecentPayments | undefined;
 }
 
 /** The outbox's line for effects leased as they are written (service.ts). */

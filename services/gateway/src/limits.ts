@@ -65,6 +65,11 @@ export interface GatewayLimits {
   readonly keyCacheTtlMs: number;
   /** Keys held in that cache, per kind (bindings by customer, owners by kid). */
   readonly keyCacheEntriesMax: number;
+  /**
+   * Payment requests kept in memory after their commit, for their customer's confirmation to be checked
+   * against without reading them back (payments/recent.ts); 0: every confirmation reads its payment.
+   */
+  readonly recentPaymentsMax: number;
 }
 
 export const defaultGatewayLimits: GatewayLimits = Object.freeze({
@@ -94,6 +99,7 @@ export const defaultGatewayLimits: GatewayLimits = Object.freeze({
   receiptLifetimeSeconds: 86_400,
   keyCacheTtlMs: 5_000,
   keyCacheEntriesMax: 10_000,
+  recentPaymentsMax: 1_024,
 });
 
 /** Inclusive bounds of every limit: a value outside them is a configuration error at start. */
@@ -124,6 +130,7 @@ const bounds: Readonly<Record<keyof GatewayLimits, readonly [number, number]>> =
   receiptLifetimeSeconds: [60, 86_400],
   keyCacheTtlMs: [0, 60_000],
   keyCacheEntriesMax: [1, 1_000_000],
+  recentPaymentsMax: [0, 100_000],
 };
 
 /** The longest call an outbox delivery makes (a bank order or a webhook): a lease must outlast it. */
@@ -162,7 +169,7 @@ export function createGatewayLimits(options: Partial<GatewayLimits> = {}): Gatew
 
 /**
  * The limits a running gateway reads once, at its start: the HTTP server's
- * (body size, requests in flight) and the key cache's. A reload leaves them
+ * (body size, requests in flight), the key cache's and the recent payments'. A reload leaves them
  * as they are and names them: they take effect at the next start.
  */
 export const gatewayStartOnlyLimits: readonly (keyof GatewayLimits)[] = Object.freeze([
@@ -170,6 +177,7 @@ export const gatewayStartOnlyLimits: readonly (keyof GatewayLimits)[] = Object.f
   'inFlightRequestsMax',
   'keyCacheTtlMs',
   'keyCacheEntriesMax',
+  'recentPaymentsMax',
 ]);
 
 /** What a reload of the gateway's limits did: the limits it changed, and those left for the next start. */

@@ -34,6 +34,7 @@ import { LogLine } from './outbox/log-line.ts';
 
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
+import { RecentPayments } from './payments/recent.ts';
 import { expiredPaymentIds, forgetRateBuckets } from './payments/store.ts';
 import { applyEvent } from './payments/transition.ts';
 import { forgetEndedDeviceKeys } from './registry/bindings.ts';
@@ -301,6 +302,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       limits.keyCacheTtlMs === 0
         ? undefined
         : new RegistryKeyCache({ ttlMs: limits.keyCacheTtlMs, entriesMax: limits.keyCacheEntriesMax }),
+    recentPayments: limits.recentPaymentsMax === 0 ? undefined : new RecentPayments(limits.recentPaymentsMax),
   };
   if (options.transactionLog !== undefined)
     await rememberLastReceipt(options.database, options.transactionLog, log);

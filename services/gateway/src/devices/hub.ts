@@ -1,3 +1,4 @@
+import type { Sql } from '@mpay/storage';
 import type { EventStream } from './event-stream.ts';
 
 /** One Server-Sent Event. `data` must not contain newlines (compact JOSE never does). */
@@ -22,8 +23,17 @@ export type DeviceNotice =
   | { readonly kind: 'refund'; readonly party: string; readonly refundId: string }
   | { readonly kind: 'disconnect'; readonly party: string };
 
-/** Sends a notice to the other instances; resolves when sent, and never rejects (it logs what it could not send). */
-export type DeviceNoticeSender = (notice: DeviceNotice) => Promise<void>;
+/**
+ * What records, in the database, that a notice was sent (an outbox row's
+ * mark): one statement, started with the notice in its transaction.
+ */
+export type NoticeRecord = (sql: Sql) => Promise<void>;
+
+/**
+ * Sends a notice to the other instances (with `record`, in one transaction
+ * with it); resolves when sent, rejects (after logging) when it could not be.
+ */
+export type DeviceNoticeSender = (notice: DeviceNotice, record?: NoticeRecord) => Promise<void>;
 
 export interface DeviceHubLimits {
   connectionsPerPartyMax: number;
@@ -121,9 +131,12 @@ export class DeviceHub {
    * Tells the other gateway instances what this one pushed (or disconnected)
    * here, for the streams they hold. Rejects when the notice could not be
    * sent: the push that announced it is then retried from the outbox.
+   * With a relay, `record` (the push's mark) commits with the notice, in
+   * one round trip; without one, nothing is sent and nothing recorded: the
+   * caller records it itself.
    */
-  announce(notice: DeviceNotice): Promise<void> {
-    return this.#send?.(notice) ?? Promise.resolve();
+  announce(notice: DeviceNotice, record?: NoticeRecord): Promise<void> {
+    return this.#send?.(notice, record) ?? Promise.resolve();
   }
 
   /** Whether the other instances hear what this one announces (a relay is on). */

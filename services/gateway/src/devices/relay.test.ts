@@ -213,6 +213,54 @@ describe('device notices between gateway instances', () => {
     }
   });
 
+  it('commits a notice with its record in one transaction: both, or neither when the record fails', async () => {
+    const table = `relay_records_${Date.now().toString(36)}`;
+    await b.database.exec(`CREATE TABLE ${table} (party text NOT NULL)`);
+    const atA = await streamAt(a, 'dan@person.xbank');
+    try {
+      // A record that fails: the transaction rolls back, the notice with it (no instance hears it).
+      const handled = relayA.handled;
+      await expect(
+        b.context.hub.announce({ kind: 'disconnect', party: 'dan@person.xbank' }, async (sql) => {
+          await sql.query(`INSERT INTO ${table} (party) VALUES (NULL)`);
+        }),
+      ).rejects.toThrow();
+      // The next notice, with a record that holds, is heard; had the first been sent, A would count two.
+      await b.context.hub.announce({ kind: 'disconnect', party: 'dan@person.xbank' }, async (sql) => {
+        await sql.query(`INSERT INTO ${table} (party) VALUES ($1)`, ['dan@person.xbank']);
+      });
+      await within(atA.ended, { deadlineMs: requestDeadlineMs, what: "dan's stream at A to end" });
+      await waitFor(() => relayA.handled >= handled + 1, {
+        deadlineMs: requestDeadlineMs,
+        what: 'A to handle the notice',
+      });
+      expect(relayA.handled).toBe(handled + 1);
+      const { rows } = await b.database.query(`SELECT party FROM ${table}`);
+      expect(rows).toEqual([{ party: 'dan@person.xbank' }]);
+    } finally {
+      await atA.close();
+      await b.database.exec(`DROP TABLE ${table}`);
+    }
+  });
+
+  it('sends nothing, and records nothing, for a notice too long to send', async () => {
+    const table = `relay_long_${Date.now().toString(36)}`;
+    await b.database.exec(`CREATE TABLE ${table} (party text NOT NULL)`);
+    try {
+      // A party id no real one is: the sealed notice is over the channel's payload limit.
+      const party = `${'x'.repeat(8_000)}@person.xbank`;
+      await expect(
+        b.context.hub.announce({ kind: 'disconnect', party }, async (sql) => {
+          await sql.query(`INSERT INTO ${table} (party) VALUES ($1)`, [party]);
+        }),
+      ).rejects.toThrow(/payload/);
+      const { rows } = await b.database.query(`SELECT party FROM ${table}`);
+      expect(rows).toEqual([]);
+    } finally {
+      await b.database.exec(`DROP TABLE ${table}`);
+    }
+  });
+
   it('opens only what its key sealed', async () => {
     const key = deviceNoticeKey(a.fsp);
     const envelope = {

@@ -1,9 +1,10 @@
 import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
 import { isMpayError } from '@mpay/protocol';
+import { checkPayload, commitWithLastStatements, type Database, together } from '@mpay/storage';
 import type { FspIdentity, GatewayContext } from '../context.ts';
 import { paymentEventForStreams } from '../outbox/deliver.ts';
 import { refundEventForStreams } from '../refunds/view.ts';
-import type { DeviceEvent, DeviceNotice } from './hub.ts';
+import type { DeviceEvent, DeviceNotice, NoticeRecord } from './hub.ts';
 
 /**
  * Device pushes across gateway instances on one database (docs/scaling.md).
@@ -27,6 +28,32 @@ import type { DeviceEvent, DeviceNotice } from './hub.ts';
  * they are mixed, pushes across instances wait for the device to reconnect).
  */
 export const deviceNoticeChannel = 'device_events';
+
+/**
+ * The notice and what records it (a push's outbox mark) in one transaction,
+ * one round trip on PostgreSQL: the notice, the record and the COMMIT leave
+ * in one pipeline, and the COMMIT runs only if both succeeded. The
+ * transaction commits without waiting for its WAL flush (synchronous_commit
+ * off, for it alone): PostgreSQL holds its one notification lock through the
+ * commit of a transaction that notified, and a flush inside it would make
+ * every instance's notices wait for each other's. A crash of the database
+ * may then lose the record of a notice sent: the push is made again, and the
+ * device knows it by its id. The payload's size is checked before anything
+ * is sent, so that no refusal of the notice can leave the record to commit
+ * alone.
+ */
+async function notifyAndRecord(database: Database, sealed: string, record: NoticeRecord): Promise<void> {
+  checkPayload(sealed);
+  await database.transaction(async (sql) => {
+    const started = [
+      sql.query("SELECT set_config('synchronous_commit', 'off', true)"),
+      database.notify(deviceNoticeChannel, sealed, sql),
+      record(sql),
+    ] as const;
+    commitWithLastStatements(sql);
+    await together(started);
+  });
+}
 
 /**
  * Notices waiting to be handled here. Above it a new notice is not queued:
@@ -257,11 +284,13 @@ export async function startDeviceRelay(context: GatewayContext): Promise<DeviceR
 
   // A notice that could not be sent fails the push that announced it: its outbox row stays due and
   // is delivered again (the streams here get the event twice; the device knows it by its id).
-  context.hub.relayTo(async (notice) => {
+  context.hub.relayTo(async (notice, record) => {
     sent += 1;
     const envelope: Envelope = { from: instanceId, seq: sent, at: Date.now(), notice };
     try {
-      await context.database.notify(deviceNoticeChannel, sealEnvelope(envelope, key));
+      const sealed = sealEnvelope(envelope, key);
+      if (record === undefined) await context.database.notify(deviceNoticeChannel, sealed);
+      else await notifyAndRecord(context.database, sealed, record);
     } catch (error) {
       context.log.error({ err: error, party: notice.party, kind: notice.kind }, 'device notice not sent');
       throw error;

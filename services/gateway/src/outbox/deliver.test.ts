@@ -186,7 +186,11 @@ describe('the outbox', () => {
       leasedDelivery: { accepts: () => true, deliver: (lease: OutboxLease) => void leases.push(lease) },
     };
     const notices: unknown[] = [];
-    gateway.context.hub.relayTo(async (notice) => void notices.push(notice));
+    // A sender records the push with its notice (devices/relay.ts: one transaction).
+    gateway.context.hub.relayTo(async (notice, record) => {
+      notices.push(notice);
+      if (record !== undefined) await gateway.database.transaction((sql) => record(sql));
+    });
     const pushed = vi.spyOn(gateway.context.hub, 'push');
     try {
       const id = await createPayment(gateway, { merchant: shop, customer: ann, stage: 'requested' });

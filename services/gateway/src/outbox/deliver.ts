@@ -421,22 +421,27 @@ async function renderPaymentEvent(
  */
 async function pushToDevice(
   context: GatewayContext,
-  paymentId: string,
+  row: OutboxRow,
   event: PaymentDeviceEvent,
+  now: Date,
   written?: Payment,
 ): Promise<void> {
-  const rendered = await renderPaymentEvent(context, paymentId, event, written);
-  if (rendered === undefined) return;
+  const delivered = (sql: Sql) => markDelivered(sql, row, now);
+  const rendered = await renderPaymentEvent(context, row.payment_id, event, written);
+  if (rendered === undefined) return delivered(context.database);
   const { payment, binding, data } = rendered;
   const custodian = custodianOf(context, binding);
   if (custodian !== undefined) {
     // Custody names a status other than a request or a receipt an `outcome`.
     const redirected = event === 'payment-status' ? 'outcome' : event;
     await redirectToCustody(context, custodian, { event: redirected, paymentId: payment.id, data });
-    return;
+    return delivered(context.database);
   }
   context.hub.push(payment.customer.id, { event, id: payment.id, data });
-  await context.hub.announce({ kind: 'payment', party: payment.customer.id, paymentId: payment.id, event });
+  const notice = { kind: 'payment', party: payment.customer.id, paymentId: payment.id, event } as const;
+  // With a relay, the row's mark commits with the notice to the other instances (one round trip).
+  if (context.hub.relaying) await context.hub.announce(notice, delivered);
+  else await delivered(context.database);
 }
 
 /**
@@ -489,8 +494,12 @@ async function deliver(
   try {
     switch (row.kind) {
       case 'device_push':
-        if (payload.event === 'refund-receipt') await pushRefundReceipt(context, String(payload.refundId));
-        else await pushToDevice(context, row.payment_id, payload.event as PaymentDeviceEvent, known);
+        if (payload.event !== 'refund-receipt') {
+          // Marks the row delivered itself: with the notice to the other instances when there are any.
+          await pushToDevice(context, row, payload.event as PaymentDeviceEvent, now, known);
+          return;
+        }
+        await pushRefundReceipt(context, String(payload.refundId));
         await markDelivered(context.database, row, now);
         return;
       case 'webhook':

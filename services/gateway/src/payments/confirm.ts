@@ -68,6 +68,15 @@ export async function verifyConfirmation(
   return verifyMessageConfirmation(context, paymentId, imsFromJson(jsonMember(plaintext, 'ims')));
 }
 
+/**
+ * The payment a confirmation names: as this instance committed its request a
+ * moment ago (payments/recent.ts), or read. confirmPayment's lockPayment
+ * checks, under the row's lock, that no step came in between.
+ */
+async function paymentToConfirm(context: GatewayContext, paymentId: string): Promise<Payment> {
+  return context.recentPayments?.take(paymentId) ?? (await findPayment(context.database, paymentId));
+}
+
 /** The kid of a detached JWS's protected header (undefined when it does not parse: the signature then fails). */
 function kidOf(detachedSign: string): string | undefined {
   const bytes = decodeBase64url(detachedSign.split('.')[0] ?? '');
@@ -96,7 +105,7 @@ async function verifyDetachedConfirmation(
   sent: unknown,
 ): Promise<VerifiedConfirmation> {
   const consent: DetachedConsent = parseDetachedConsent(sent);
-  const payment = await findPayment(context.database, paymentId);
+  const payment = await paymentToConfirm(context, paymentId);
   const kid = kidOf(consent.sign);
   if (kid !== undefined) {
     const owner: { partyId?: string } = {};
@@ -134,7 +143,7 @@ async function verifyMessageConfirmation(
   paymentId: string,
   message: ImsMessage,
 ): Promise<VerifiedConfirmation> {
-  const payment = await findPayment(context.database, paymentId);
+  const payment = await paymentToConfirm(context, paymentId);
   if (message.transactionId !== paymentId || message.address.from.id !== payment.customer.id) {
     throw new MpayError('PAYMENT_UNKNOWN');
   }

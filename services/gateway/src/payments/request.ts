@@ -32,6 +32,7 @@ import {
   insertPayment,
   lockCustomer,
   lockMerchant,
+  type Payment,
   persistStep,
   type RequestsInWindow,
   recentPaymentsOf,
@@ -292,7 +293,10 @@ export async function requestPayment(
   const lease = outboxLeaseOf(context, now);
   const reference =
     merchantKey.certificate === undefined ? undefined : await certificateReference(merchantKey.certificate);
+  // The payment as its step left it, remembered once the transaction committed (payments/recent.ts).
+  let written: Payment | undefined;
   const answer = await context.database.transaction(async (sql) => {
+    written = undefined;
     if (idempotency !== undefined) {
       const stored = await claimIdempotencyKey(sql, idempotency, now);
       if (stored !== undefined) return stored;
@@ -349,7 +353,7 @@ export async function requestPayment(
     // Written together, in this order: the merchant's lock (the customer's is held since the reads), the
     // payment with its exact count (store.ts), its countersigned step, the stored answer. A count over a
     // limit throws, and the rollback takes all of it back out.
-    await together([
+    const [, , stepped] = await together([
       lockMerchant(sql, verified.merchant.id),
       insertPayment(sql, stored, 'merchant_request_verified').then((windows) =>
         refuseOverRate(context, windows, 1, now),
@@ -372,8 +376,10 @@ export async function requestPayment(
       idempotency === undefined ? Promise.resolve() : storeIdempotentAnswer(sql, idempotency, created),
       ...writes.map((write) => write()),
     ]);
+    written = stepped;
     return created;
   });
+  if (written !== undefined) context.recentPayments?.remember(written);
   deliverAfterCommit(context, lease);
   return answer;
 }
