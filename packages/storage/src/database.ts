@@ -82,9 +82,20 @@ export interface Database extends Sql {
   /**
    * Notifies `channel` of this schema with `payload` (ids only, never a
    * secret; at most 7,900 bytes). Given a transaction's `sql`, it is sent
-   * when that transaction commits, and never when it rolls back.
+   * when that transaction commits, and never when it rolls back; with
+   * `commitWithoutFlush`, that transaction's COMMIT does not wait for its
+   * WAL flush (synchronous_commit off, for it alone, set by the same
+   * statement): PostgreSQL holds its one notification lock through the
+   * commit of a transaction that notified, flush included, so a transaction
+   * that notifies and writes would make every other notifier wait that long.
+   * Only for writes a crash of the database may lose (they are redone).
    */
-  notify(channel: string, payload: string, sql?: Sql): Promise<void>;
+  notify(
+    channel: string,
+    payload: string,
+    sql?: Sql,
+    options?: { readonly commitWithoutFlush?: boolean },
+  ): Promise<void>;
   close(): Promise<void>;
   /**
    * The integrity checks of an embedded database in a folder (PGlite):
@@ -132,4 +143,11 @@ export function rolledBackAtCommit(): Error & { readonly code: '25P02' } {
   return Object.assign(new Error('the transaction was rolled back at COMMIT: a statement in it had failed'), {
     code: '25P02' as const,
   });
+}
+
+/** The statement `notify` sends (its parameters: the channel, the payload). */
+export function notifyStatement(options?: { readonly commitWithoutFlush?: boolean }): string {
+  return options?.commitWithoutFlush === true
+    ? "SELECT pg_notify($1, $2), set_config('synchronous_commit', 'off', true)"
+    : 'SELECT pg_notify($1, $2)';
 }

@@ -51,6 +51,25 @@ describe('notifications between the processes of one database (LISTEN/NOTIFY)', 
     expect(events.heard).toEqual(['e1', 'e2']);
   });
 
+  it('with commitWithoutFlush, commits that transaction alone without waiting for its WAL flush', async () => {
+    const quick = collector();
+    await database.listen('quick_events', quick.handler);
+    const setting = async (sql: Pick<Database, 'query'>) =>
+      (await sql.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]
+        ?.synchronous_commit;
+    const before = await setting(database);
+    let inside: string | undefined;
+    await database.transaction(async (sql) => {
+      await database.notify('quick_events', 'q1', sql, { commitWithoutFlush: true });
+      inside = await setting(sql);
+    });
+    await quick.until(1);
+    expect(inside).toBe('off');
+    // For that transaction only: the session's setting is back.
+    expect(await setting(database)).toBe(before);
+    expect(before).not.toBe('off');
+  });
+
   it('keeps channels apart, stops a listener on request and refuses payloads that are too large', async () => {
     const one = collector();
     const other = collector();

@@ -7,7 +7,14 @@ import { createDataFolder } from './data-folder/create.ts';
 import { DurableNodeFs } from './data-folder/durable-fs.ts';
 import { cannotOpen, findUnwritable, inspectDataFolder } from './data-folder/inspect.ts';
 import { type DataFolderLock, lockDataFolder } from './data-folder/lock.ts';
-import { assertSchemaName, type Database, type QueryResult, type Sql, toDriverParams } from './database.ts';
+import {
+  assertSchemaName,
+  type Database,
+  notifyStatement,
+  type QueryResult,
+  type Sql,
+  toDriverParams,
+} from './database.ts';
 import { type IntegrityReport, runIntegrityCheck } from './integrity/check.ts';
 import { damagedAtStart, IntegrityMonitor } from './integrity/monitor.ts';
 import {
@@ -124,9 +131,9 @@ function databaseOf(
         if (!pglite.closed) await unlisten();
       };
     },
-    async notify(channel, payload, within) {
+    async notify(channel, payload, within, notifyOptions) {
       checkPayload(payload);
-      await (within ?? sql).query('SELECT pg_notify($1, $2)', [channelOf(schema, channel), payload]);
+      await (within ?? sql).query(notifyStatement(notifyOptions), [channelOf(schema, channel), payload]);
     },
     async close() {
       await monitor?.stop();

@@ -4,6 +4,7 @@ import { prepareValue } from 'pg/lib/utils.js';
 import {
   assertSchemaName,
   type Database,
+  notifyStatement,
   planInvalid,
   type QueryResult,
   rolledBackAtCommit,
@@ -462,9 +463,12 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     },
     listen: async (channel, handler, listenOptions) =>
       listener.listen(channelOf(options.schema, channel), handler, listenOptions),
-    async notify(channel, payload, within) {
+    async notify(channel, payload, within, notifyOptions) {
       checkPayload(payload);
-      await (within ?? sql).query('SELECT pg_notify($1, $2)', [channelOf(options.schema, channel), payload]);
+      await (within ?? sql).query(notifyStatement(notifyOptions), [
+        channelOf(options.schema, channel),
+        payload,
+      ]);
     },
     async close() {
       await listener.close();

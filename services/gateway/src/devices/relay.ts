@@ -33,9 +33,9 @@ export const deviceNoticeChannel = 'device_events';
  * The notice and what records it (a push's outbox mark) in one transaction,
  * one round trip on PostgreSQL: the notice, the record and the COMMIT leave
  * in one pipeline, and the COMMIT runs only if both succeeded. The
- * transaction commits without waiting for its WAL flush (synchronous_commit
- * off, for it alone): PostgreSQL holds its one notification lock through the
- * commit of a transaction that notified, and a flush inside it would make
+ * transaction commits without waiting for its WAL flush (the notice's
+ * `commitWithoutFlush`): PostgreSQL holds its one notification lock through
+ * the commit of a transaction that notified, and a flush inside it would make
  * every instance's notices wait for each other's. A crash of the database
  * may then lose the record of a notice sent: the push is made again, and the
  * device knows it by its id. The payload's size is checked before anything
@@ -46,8 +46,7 @@ async function notifyAndRecord(database: Database, sealed: string, record: Notic
   checkPayload(sealed);
   await database.transaction(async (sql) => {
     const started = [
-      sql.query("SELECT set_config('synchronous_commit', 'off', true)"),
-      database.notify(deviceNoticeChannel, sealed, sql),
+      database.notify(deviceNoticeChannel, sealed, sql, { commitWithoutFlush: true }),
       record(sql),
     ] as const;
     commitWithLastStatements(sql);
