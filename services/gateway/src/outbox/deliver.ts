@@ -87,6 +87,9 @@ export async function deliverLeasedRows(context: GatewayContext, rows: readonly 
   await deliverRows(context, rows, { awaitLogLine: false });
 }
 
+/** How often, at most, a full log line is said in the gateway's log (the metrics count every row left). */
+export const logLineFullWarningIntervalMs = 60_000;
+
 /** Whether a row is a payment's log entry (a refund's goes alone, refunds/log.ts). */
 function isPaymentLogEntry(row: OutboxRow): boolean {
   return row.kind === 'log_entry' && typeof JSON.parse(row.payload).refundId !== 'string';
@@ -158,9 +161,11 @@ async function deliverRows(
         until: until ?? new Date(now + context.limits.outboxLeaseMs),
       })),
     );
-    if (left > 0)
+    // Said at most once per logLineFullWarningIntervalMs, with the count since the last time.
+    const unsaid = left > 0 ? line.leftToSay(now, logLineFullWarningIntervalMs) : 0;
+    if (unsaid > 0)
       context.log.warn(
-        { left, waiting: line.waiting },
+        { left: unsaid, leftSinceStart: line.left, waiting: line.waiting },
         'log entries left to a later round (due again after their lease): the log line is full',
       );
     await deliverOneByOne(context, others, new Set());

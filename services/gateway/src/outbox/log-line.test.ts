@@ -102,6 +102,23 @@ describe('the log line (the outbox beside the rounds, for the log’s entries)',
     expect(deliveries.map(({ ids }) => ids)).toEqual([['1'], ['2', '3']]);
   });
 
+  it('says the rows it left at most once per interval, each row once', async () => {
+    const { line, releaseNext } = heldLine(1);
+    line.add(contextA, [rowOf('1')]);
+    expect(line.leftToSay(0, 60_000)).toBe(0);
+    line.add(contextA, [rowOf('2'), rowOf('3'), rowOf('4')]);
+    expect(line.leftToSay(1_000, 60_000)).toBe(2);
+    line.add(contextA, [rowOf('5')]);
+    // Within the interval: not said again, and not forgotten.
+    expect(line.leftToSay(30_000, 60_000)).toBe(0);
+    expect(line.leftToSay(61_000, 60_000)).toBe(1);
+    expect(line.leftToSay(200_000, 60_000)).toBe(0);
+    expect(line.left).toBe(3);
+    await releaseNext();
+    await releaseNext();
+    await line.drained();
+  });
+
   it('delivers the rows of each context apart, in the order handed in', async () => {
     const { line, deliveries, releaseNext } = heldLine();
     line.add(contextA, [rowOf('1')]);

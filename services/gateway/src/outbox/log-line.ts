@@ -32,6 +32,8 @@ export class LogLine {
   #waiting = new Map<string, { readonly context: GatewayContext; readonly leased: LogLineRow }>();
   #running: Promise<void> | undefined;
   #left = 0;
+  #said = 0;
+  #saidAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: {
     readonly deliver: DeliverLogRows;
@@ -47,6 +49,19 @@ export class LogLine {
   /** Rows left since the start because the line was full (they came due again after their lease). */
   get left(): number {
     return this.#left;
+  }
+
+  /**
+   * The rows left since the last call that returned some, once `intervalMs`
+   * has passed since that call (0 otherwise): a line full for long is said
+   * once in a while, not at every round.
+   */
+  leftToSay(nowMs: number, intervalMs: number): number {
+    const unsaid = this.#left - this.#said;
+    if (unsaid === 0 || nowMs - this.#saidAt < intervalMs) return 0;
+    this.#said = this.#left;
+    this.#saidAt = nowMs;
+    return unsaid;
   }
 
   /** Rows waiting for their turn (not counting the delivery under way). */

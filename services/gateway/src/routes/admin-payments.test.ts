@@ -237,6 +237,9 @@ describe('the operator views of the gateway', () => {
     );
     expect(value('mpay_gateway_outbox_oldest_pending_age_seconds', { outbox: 'outbox/webhook' })).toBe(0);
     expect(value('mpay_gateway_log_checkpoint_refusals', {})).toBe(0);
+    // This gateway has no log line (its rounds deliver log entries themselves): nothing waits, nothing left.
+    expect(value('mpay_gateway_log_line_waiting', {})).toBe(0);
+    expect(value('mpay_gateway_log_line_left_total', {})).toBe(0);
   });
 
   it('raise the log checkpoint alarm while an entry waits on a checkpoint that did not extend the one held', async () => {

@@ -72,7 +72,17 @@ export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
     name: 'mpay_gateway_log_checkpoint_refusals',
     help: 'Log entries waiting because the log served a checkpoint that does not extend the one the gateway holds (a fork or a rollback of the transaction log): alert on any.',
   });
+  const logLineWaiting = registry.gauge({
+    name: 'mpay_gateway_log_line_waiting',
+    help: "Log entries waiting in this process's log line for their turn to go to the transaction log (outbox/log-line.ts).",
+  });
+  const logLineLeft = registry.counter({
+    name: 'mpay_gateway_log_line_left_total',
+    help: "Log entries this process's log line left since its start because it was full; each came due again after its lease.",
+  });
   registry.onCollect(async () => {
+    logLineWaiting.set({}, context.logLine?.waiting ?? 0);
+    logLineLeft.set({}, context.logLine?.left ?? 0);
     const statistics = await readPaymentStatistics(context.database);
     for (const [state, count] of statistics.reached)
       reached.set({ state, status: publicStatusOf(state) }, count);
