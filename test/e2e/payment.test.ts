@@ -6,8 +6,7 @@ import { signRequest } from '@mpay/http-client';
 import { generateNoteKey, verifyReceipt } from '@mpay/merkle';
 import { imsToJson } from '@mpay/protocol';
 import { authenticatorCode, unlockKeystore, Wallet } from '@mpay/sdk';
-import { statementTexts, traceStatementTexts } from '@mpay/storage';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backgroundWorkDeadlineMs, paymentSettledDeadlineMs, waitFor } from '../support/deadlines.ts';
 import {
   craftMerchantRequest,
@@ -267,23 +266,23 @@ describe('an iMS payment end to end over HTTP', () => {
   });
 
   it('checks a confirmation against the payment as its request committed it, without reading it back', async () => {
+    const recent = test.platform.gateway.context.recentPayments;
+    if (recent === undefined) throw new Error('the gateway keeps no recent payments');
     const { wallet, view } = await payAndConfirm(3_10n);
-    // The gateway's full read of a payment (store.ts's findPayment), with or without its lock.
-    const paymentReads = () =>
-      Object.values(statementTexts())
-        .flatMap((texts) => Object.entries(texts))
-        .filter(([text]) => text.startsWith('SELECT p.id, p.procedure'))
-        .reduce((sum, [, count]) => sum + count, 0);
-    traceStatementTexts(true);
-    let reads: number;
+    const remembered = recent.get(view.paymentId);
+    expect(remembered?.state).toBe('awaiting_customer_signature');
+    const asked = vi.spyOn(recent, 'get');
     try {
       const receipt = await wallet.confirm(view, demoParties.customer.pin);
       expect((receipt.payload.receipt as { status: string }).status).toBe('completed');
-      reads = paymentReads();
+      // The confirmation was checked against the payment as the request's step left it ...
+      expect(asked).toHaveBeenCalledWith(view.paymentId);
+      expect(asked.mock.results.some(({ value }) => value === remembered)).toBe(true);
     } finally {
-      traceStatementTexts(false);
+      asked.mockRestore();
     }
-    expect(reads).toBe(0);
+    // ... and, verified, forgotten: a later confirmation reads the payment as it stands.
+    expect(recent.get(view.paymentId)).toBeUndefined();
   });
 
   it('accepts the iMS XML wire form of the paper (m-trade: the till takes the phone number)', async () => {

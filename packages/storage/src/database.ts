@@ -16,7 +16,7 @@ export interface Sql {
    * A transaction's (commitWithLastStatements): its COMMIT leaves with the
    * statements started so far. None outside a transaction, nor on PGlite.
    */
-  readonly commitWithLast?: () => void;
+  readonly commitWithLast?: (statements?: number) => void;
 }
 
 /**
@@ -32,9 +32,15 @@ export interface Sql {
  * after its COMMIT ran is thrown as such (the transaction committed).
  * Elsewhere (PGlite, or outside a transaction) it does nothing: the COMMIT
  * follows the work as usual.
+ *
+ * `statements`: how many statements the work started for this pipeline. A
+ * step that failed before its statement left (a parameter it could not
+ * build, a check in its code) sends none, and the COMMIT would then carry
+ * the others alone; when fewer are waiting than said, a statement that fails
+ * goes instead of the COMMIT, and the transaction rolls back.
  */
-export function commitWithLastStatements(sql: Sql): void {
-  sql.commitWithLast?.();
+export function commitWithLastStatements(sql: Sql, statements?: number): void {
+  sql.commitWithLast?.(statements);
 }
 
 /**

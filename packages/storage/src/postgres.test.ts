@@ -322,6 +322,35 @@ describe.skipIf(url === undefined || url === '')(
       await database.exec('DELETE FROM t WHERE id = 24');
     });
 
+    it('commitWithLastStatements with a count: a step whose statement never left commits nothing', async () => {
+      const before = await ids();
+      const neverSent = new Error('a parameter that could not be built');
+      await expect(
+        database.transaction(async (sql) => {
+          await sql.query('INSERT INTO t VALUES (27, $1)', ['kept?']);
+          const last = Promise.all([
+            sql.query('INSERT INTO t VALUES (28, $1)', ['kept?']),
+            // The second step fails before its statement is sent.
+            Promise.reject(neverSent),
+          ]);
+          commitWithLastStatements(sql, 2);
+          return last;
+        }),
+      ).rejects.toBe(neverSent);
+      expect(await ids()).toEqual(before);
+      // Counted right, the same work commits.
+      await database.transaction(async (sql) => {
+        const last = Promise.all([
+          sql.query('INSERT INTO t VALUES (29, $1)', ['kept']),
+          sql.query('INSERT INTO t VALUES (30, $1)', ['kept']),
+        ]);
+        commitWithLastStatements(sql, 2);
+        return last;
+      });
+      expect(await ids()).toEqual([...before, 29, 30]);
+      await database.exec('DELETE FROM t WHERE id IN (29, 30)');
+    });
+
     it('commitWithLastStatements: a statement after it is refused, and a work that fails after its COMMIT ran says it committed', async () => {
       const before = await ids();
       await expect(

@@ -293,8 +293,19 @@ class TransactionLine {
    * pipeline). With none started since the last pipeline left, nothing: the
    * COMMIT follows the work as usual.
    */
-  commitWithLast(names: StatementNames): void {
+  commitWithLast(names: StatementNames, statements?: number): void {
     if (this.commit !== undefined || this.#closed || this.#queued.length === 0) return;
+    if (statements !== undefined && this.#queued.length !== statements) {
+      // A statement the work started never left (it failed before): the others must not commit alone.
+      this.#queued.push({
+        config: {
+          text: "SELECT 'assertion failed: a statement of the last ones did not leave; nothing commits'::integer",
+          values: [],
+        },
+        callback: () => undefined,
+      });
+      return;
+    }
     const name = names.nameOf('COMMIT');
     const config = name === undefined ? { text: 'COMMIT', values: [] } : { name, text: 'COMMIT', values: [] };
     this.commit = new Promise((resolve, reject) => {
@@ -377,7 +388,9 @@ function wrap(
       countStatement(counter, text);
       return run<Row>(text, toDriverParams(params), true);
     },
-    ...(line === undefined ? {} : { commitWithLast: () => line.commitWithLast(names) }),
+    ...(line === undefined
+      ? {}
+      : { commitWithLast: (statements?: number) => line.commitWithLast(names, statements) }),
     async exec(script: string): Promise<void> {
       if (line?.commit !== undefined)
         throw new Error('assertion failed: a script after the COMMIT sent with the last statements');

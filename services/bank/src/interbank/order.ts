@@ -5,7 +5,7 @@ import { commitWithLastStatements, type Database, type Sql, together } from '@mp
 import type { EventLog } from '../key-depository/context.ts';
 import { countedRefusal, SecondFactorRefusal } from '../second-factor/check.ts';
 import { lockAccounts } from '../store/accounts.ts';
-import { decideTransfer, retryOnUniqueViolation, writeTransfer } from '../store/create-transfer.ts';
+import { decideOnReads, retryOnUniqueViolation, writeTransfer } from '../store/create-transfer.ts';
 import { selectTransfersById } from '../store/transfers.ts';
 import { ensureSettlementAccount } from './accounts.ts';
 import { type ConsentContext, type CustomerConsent, verifyCustomerAuthorisation } from './authorisation.ts';
@@ -110,9 +110,9 @@ async function debit(
   // The limit check only reads: the accounts are still as locked above. The ledger's rules decide before
   // anything is written (a refusal rolls back a transaction that wrote nothing); then the transfer, the
   // order's row and the COMMIT leave together, and the COMMIT runs only if both writes succeeded.
-  const decision = decideTransfer(request, now, { found, locked });
+  const decision = decideOnReads(request, now, { found, locked: [payer, payee] });
   const written = together([writeTransfer(sql, decision), alongside()]);
-  commitWithLastStatements(sql);
+  commitWithLastStatements(sql, decision.created ? 2 : 1);
   await written;
   return undefined;
 }

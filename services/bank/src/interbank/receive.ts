@@ -1,12 +1,11 @@
-import { type LedgerLimits, validateTransfer } from '@mpay/ledger';
+import { type LedgerLimits, type TransferDecision, validateTransfer } from '@mpay/ledger';
 import { isMpayError, MpayError, payAckOf } from '@mpay/protocol';
 import { commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
 import { recordMerchantConfirmation } from '../macro/merchant-confirmation.ts';
 import { lockAccounts } from '../store/accounts.ts';
 import {
-  decideTransfer,
+  decideOnReads,
   retryOnUniqueViolation,
-  type TransferDecision,
   type TransferReads,
   writeTransfer,
 } from '../store/create-transfer.ts';
@@ -106,7 +105,7 @@ async function beyondNetDebitCap(
     lockAccounts(sql, settlement, creditAccountId),
     selectTransfersById(sql, [transferId]),
   ]);
-  const reads = { locked, found };
+  const reads = { locked: [locked.debit, locked.credit], found };
   if (cap === undefined) return { beyond: false, reads };
   const { debit } = locked;
   const owed = debit.debitsPosted + debit.debitsPending - debit.creditsPosted - debit.creditsPending;
@@ -155,7 +154,7 @@ async function credit(
       },
       context.limits,
     );
-    return { outcome: 'credited', creditAccountId, ledger: decideTransfer(request, now, cap.reads) };
+    return { outcome: 'credited', creditAccountId, ledger: decideOnReads(request, now, cap.reads) };
   } catch (error) {
     // Ledger answers that are a decision on the message (signed and kept), not a failure to retry.
     if (isMpayError(error) && error.category === 'refused') {
@@ -205,7 +204,7 @@ async function decide(
       ],
     );
     // The decision is the transaction's last write (one round trip less), unless a macro payment's follows.
-    if (!confirmsToMerchant) commitWithLastStatements(sql);
+    if (!confirmsToMerchant) commitWithLastStatements(sql, ledger?.created === true ? 2 : 1);
     await together([credited, recorded]);
     // Step 9 of a macro payment: Pay_Confirm owed to the merchant, recorded with the credit.
     if (confirmsToMerchant) await recordMerchantConfirmation(sql, transfer, macro, now);

@@ -84,14 +84,27 @@ export async function lockAccounts(
   debitAccountId: string,
   creditAccountId: string,
 ): Promise<LockedAccounts> {
-  const { rows } = await sql.query<AccountRow>(
-    `SELECT ${accountColumns} FROM accounts WHERE id IN ($1, $2) ORDER BY id FOR UPDATE`,
-    [debitAccountId, creditAccountId],
-  );
-  const accounts = rows.map(accountFromRow);
+  const accounts = await lockAccountRows(sql, debitAccountId, creditAccountId);
   const debit = accounts.find((account) => account.id === debitAccountId);
   const credit = accounts.find((account) => account.id === creditAccountId);
   if (debit === undefined) throw new MpayError('ACCOUNT_UNKNOWN', 'debitAccountId');
   if (credit === undefined) throw new MpayError('ACCOUNT_UNKNOWN', 'creditAccountId');
   return { debit, credit };
+}
+
+/**
+ * `lockAccounts` for a caller that lets the ledger's decision say which is
+ * unknown (@mpay/ledger's decideTransfer: an existing transfer id first):
+ * the accounts of the two that exist, locked in id order.
+ */
+export async function lockAccountRows(
+  sql: Sql,
+  debitAccountId: string,
+  creditAccountId: string,
+): Promise<Account[]> {
+  const { rows } = await sql.query<AccountRow>(
+    `SELECT ${accountColumns} FROM accounts WHERE id IN ($1, $2) ORDER BY id FOR UPDATE`,
+    [debitAccountId, creditAccountId],
+  );
+  return rows.map(accountFromRow);
 }

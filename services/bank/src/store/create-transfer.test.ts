@@ -101,6 +101,20 @@ describe(`the single-transfer path with the COMMIT sent with its write (${testBa
     expect((await ledger.getAccounts([payer]))[0]?.debitsPosted).toBe(400n);
   });
 
+  it('answers a retry that names another account as the ledger does: the fields differ, whatever the account', async () => {
+    const { payer, payee } = await accounts(1_000n);
+    const request = payment(payer, payee, 100n);
+    await database.transaction((sql) => createTransferInTransaction(sql, request, new Date()));
+    const unknownAccount = { ...request, creditAccountId: randomUUID() };
+    const refusal = await database
+      .transaction((sql) => createTransferInTransaction(sql, unknownAccount, new Date()))
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(isMpayError(refusal) ? refusal.code : refusal).toBe('TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS');
+  });
+
   it("refuses by the ledger's rules before anything is written: the caller's statements started before roll back", async () => {
     const { payer, payee } = await accounts(100n);
     const request = payment(payer, payee, 101n);

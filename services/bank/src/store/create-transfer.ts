@@ -1,17 +1,19 @@
 import {
   type Account,
   applyTransfer,
-  compareTransfer,
+  decideTransfer,
   expirePendingTransfer,
   isResolveRequest,
+  type LedgerView,
   recordTransfer,
   resolvePendingTransfer,
   type Transfer,
+  type TransferDecision,
   type TransferRequest,
 } from '@mpay/ledger';
 import { assert, MpayError } from '@mpay/protocol';
 import { commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
-import { type LockedAccounts, lockAccounts } from './accounts.ts';
+import { type LockedAccounts, lockAccountRows, lockAccounts } from './accounts.ts';
 import { writeBatch } from './batch-writes.ts';
 import { selectExpiredPending, selectResolution, selectTransfer, selectTransfersById } from './transfers.ts';
 
@@ -67,51 +69,30 @@ async function commitTransfer(
 /**
  * What a transfer's decision reads in its transaction: the transfers with its
  * id (and, for a resolution, its pending transfer's id) that exist, its two
- * accounts locked FOR UPDATE (a new transfer's own, a resolution's pending
- * transfer's), and a resolution's pending transfer's current resolution.
+ * accounts as locked FOR UPDATE (a new transfer's own, a resolution's pending
+ * transfer's; an account that does not exist is absent), and a resolution's
+ * pending transfer's current resolution.
  */
 export interface TransferReads {
   readonly found: ReadonlyMap<string, Transfer>;
-  readonly locked: LockedAccounts;
+  readonly locked: readonly Account[];
   readonly resolution?: Transfer | undefined;
 }
 
 /**
- * A transfer decided on what its transaction read: an idempotent retry
- * answers the transfer that exists; a new one carries the two balances it
- * leaves, for `writeTransfer`.
+ * The ledger's one decision (@mpay/ledger's decideTransfer, as the model and
+ * the batches take it) on what the transaction read: an existing id is a
+ * retry (or TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS), then the rules. Pure: a
+ * refusal is thrown before anything is written, so a caller can start the
+ * write together with its own last statements and the COMMIT.
  */
-export type TransferDecision =
-  | { readonly created: false; readonly transfer: Transfer }
-  | {
-      readonly created: true;
-      readonly transfer: Transfer;
-      readonly accounts: readonly [Account, Account];
-    };
-
-/**
- * The pure part of the single-transfer path: the rules of @mpay/ledger on
- * the balances read under the locks. Throws the rule's refusal (nothing is
- * written then); writes nothing itself, so a caller can start the write
- * together with its own last statements and the COMMIT.
- */
-export function decideTransfer(request: TransferRequest, now: Date, reads: TransferReads): TransferDecision {
-  const existing = reads.found.get(request.id);
-  if (existing !== undefined) {
-    compareTransfer(existing, request);
-    return { created: false, transfer: existing };
-  }
-  const { debit, credit } = reads.locked;
-  if (isResolveRequest(request)) {
-    const pending = reads.found.get(request.pendingId);
-    if (pending === undefined) throw new MpayError('TRANSFER_UNKNOWN', 'pendingId');
-    const transfer = resolvePendingTransfer(request, pending, reads.resolution, now);
-    const applied = applyTransfer(debit, credit, transfer, pending);
-    return { created: true, transfer, accounts: [applied.debit, applied.credit] };
-  }
-  const transfer = recordTransfer(request, now);
-  const applied = applyTransfer(debit, credit, transfer);
-  return { created: true, transfer, accounts: [applied.debit, applied.credit] };
+export function decideOnReads(request: TransferRequest, now: Date, reads: TransferReads): TransferDecision {
+  const view: LedgerView = {
+    account: (id) => reads.locked.find((account) => account.id === id),
+    transfer: (id) => reads.found.get(id),
+    resolution: () => reads.resolution,
+  };
+  return decideTransfer(view, request, now);
 }
 
 /**
@@ -121,14 +102,14 @@ export function decideTransfer(request: TransferRequest, now: Date, reads: Trans
  */
 export async function writeTransfer(sql: Sql, decision: TransferDecision): Promise<void> {
   if (!decision.created) return;
-  await writeBatch(sql, decision.accounts, [decision.transfer]);
+  await writeBatch(sql, [decision.debit, decision.credit], [decision.transfer]);
 }
 
 /** What a caller of the single-transfer path read already in its transaction (nothing written since). */
 export interface TransferReadsGiven {
   /** The transfer's two accounts, locked with `lockAccounts` (a new transfer only). */
   readonly locked?: LockedAccounts;
-  /** `selectTransfersById` of the request's id (and a resolution's pending id), read under those locks or the order's. */
+  /** `selectTransfersById` of the request's id (and a resolution's pending id), read in this transaction. */
   readonly found?: ReadonlyMap<string, Transfer>;
   /**
    * Nothing follows the transfer in the transaction: its write leaves with
@@ -142,9 +123,9 @@ export interface TransferReadsGiven {
  * accounts FOR UPDATE in id order). A caller that already locked a new
  * transfer's two accounts with `lockAccounts` in this transaction, or read
  * its transfers by id, and wrote neither since, passes them (`given`): the
- * same locks and reads, fewer round trips. A new transfer's locks and its
- * id's read leave together, the locks first, so the read sees what a
- * transaction that held them committed.
+ * same locks and reads, fewer round trips. A new transfer's id is read with
+ * its accounts' locks, in one round trip; a resolution's pending transfer
+ * first, then its accounts' locks with its current resolution.
  */
 export async function createTransferInTransaction(
   sql: Sql,
@@ -157,36 +138,33 @@ export async function createTransferInTransaction(
     assert(given.locked === undefined, 'a resolution locks the accounts of its pending transfer itself');
     // A resolution reads itself (a retry) and its pending transfer in one statement.
     const found = given.found ?? (await selectTransfersById(sql, [request.id, request.pendingId]));
-    const existing = found.get(request.id);
-    if (existing !== undefined) {
-      compareTransfer(existing, request);
-      return { transfer: existing, created: false };
-    }
     const pending = found.get(request.pendingId);
-    if (pending === undefined) throw new MpayError('TRANSFER_UNKNOWN', 'pendingId');
-    // The resolution is read under the locks: the two leave together, the locks first.
-    const [locked, resolution] = await together([
-      lockAccounts(sql, pending.debitAccountId, pending.creditAccountId),
-      selectResolution(sql, pending.id),
-    ]);
-    reads = { found, locked, resolution };
+    if (found.has(request.id) || pending === undefined) reads = { found, locked: [] };
+    else {
+      // The resolution is read under the locks: the two leave together, the locks first.
+      const [locked, resolution] = await together([
+        lockAccountRows(sql, pending.debitAccountId, pending.creditAccountId),
+        selectResolution(sql, pending.id),
+      ]);
+      reads = { found, locked, resolution };
+    }
   } else if (given.locked !== undefined) {
-    const { locked } = given;
+    const { debit, credit } = given.locked;
     assert(
-      locked.debit.id === request.debitAccountId && locked.credit.id === request.creditAccountId,
+      debit.id === request.debitAccountId && credit.id === request.creditAccountId,
       'the accounts locked are the transfer accounts',
     );
-    reads = { found: given.found ?? (await selectTransfersById(sql, [request.id])), locked };
+    reads = { found: given.found ?? (await selectTransfersById(sql, [request.id])), locked: [debit, credit] };
   } else {
     const [locked, found] = await together([
-      lockAccounts(sql, request.debitAccountId, request.creditAccountId),
+      lockAccountRows(sql, request.debitAccountId, request.creditAccountId),
       given.found === undefined ? selectTransfersById(sql, [request.id]) : Promise.resolve(given.found),
     ]);
     reads = { found, locked };
   }
-  const decision = decideTransfer(request, now, reads);
+  const decision = decideOnReads(request, now, reads);
   const written = writeTransfer(sql, decision);
-  if (given.lastInTransaction === true && decision.created) commitWithLastStatements(sql);
+  if (given.lastInTransaction === true && decision.created) commitWithLastStatements(sql, 1);
   await written;
   return { transfer: decision.transfer, created: decision.created };
 }

@@ -49,7 +49,7 @@ async function notifyAndRecord(database: Database, sealed: string, record: Notic
       database.notify(deviceNoticeChannel, sealed, sql, { commitWithoutFlush: true }),
       record(sql),
     ] as const;
-    commitWithLastStatements(sql);
+    commitWithLastStatements(sql, started.length);
     await together(started);
   });
 }

@@ -74,7 +74,7 @@ export async function verifyConfirmation(
  * checks, under the row's lock, that no step came in between.
  */
 async function paymentToConfirm(context: GatewayContext, paymentId: string): Promise<Payment> {
-  return context.recentPayments?.take(paymentId) ?? (await findPayment(context.database, paymentId));
+  return context.recentPayments?.get(paymentId) ?? (await findPayment(context.database, paymentId));
 }
 
 /** The kid of a detached JWS's protected header (undefined when it does not parse: the signature then fails). */
@@ -305,6 +305,8 @@ export async function confirmPayment(
   receipt: ReceiptAnswer = { format: 'v1' },
 ): Promise<ConfirmationResult> {
   const { payment } = confirmation;
+  // Verified: a later confirmation of this payment reads it as it stands.
+  context.recentPayments?.forget(payment.id);
   const now = context.clock();
   const lease = outboxLeaseOf(context, now);
   let confirmed: Payment | undefined;

@@ -8,13 +8,15 @@ function paymentOf(id: string, version = 1): Payment {
 }
 
 describe('recent payments', () => {
-  it('gives a remembered payment once, as it was remembered', () => {
+  it('gives a remembered payment as it was remembered, until it is forgotten', () => {
     const recent = new RecentPayments(4);
     const payment = paymentOf('a');
     recent.remember(payment);
-    expect(recent.take('a')).toBe(payment);
-    expect(recent.take('a')).toBeUndefined();
-    expect(recent.take('never')).toBeUndefined();
+    expect(recent.get('a')).toBe(payment);
+    expect(recent.get('a')).toBe(payment);
+    recent.forget('a');
+    expect(recent.get('a')).toBeUndefined();
+    expect(recent.get('never')).toBeUndefined();
   });
 
   it('keeps the latest of a payment remembered twice', () => {
@@ -22,17 +24,16 @@ describe('recent payments', () => {
     recent.remember(paymentOf('a', 1));
     recent.remember(paymentOf('a', 2));
     expect(recent.size).toBe(1);
-    expect(recent.take('a')?.version).toBe(2);
+    expect(recent.get('a')?.version).toBe(2);
   });
 
   it('holds at most entriesMax, dropping the oldest first', () => {
     const recent = new RecentPayments(3);
     for (const id of ['a', 'b', 'c', 'd', 'e']) recent.remember(paymentOf(id));
     expect(recent.size).toBe(3);
-    expect(recent.take('a')).toBeUndefined();
-    expect(recent.take('b')).toBeUndefined();
-    expect(['c', 'd', 'e'].map((id) => recent.take(id)?.id)).toEqual(['c', 'd', 'e']);
-    expect(recent.size).toBe(0);
+    expect(recent.get('a')).toBeUndefined();
+    expect(recent.get('b')).toBeUndefined();
+    expect(['c', 'd', 'e'].map((id) => recent.get(id)?.id)).toEqual(['c', 'd', 'e']);
   });
 
   it('refuses a size that is not a positive integer', () => {

@@ -8,8 +8,9 @@ import type { Payment } from './store.ts';
  * relies on is checked again under the row's lock (store.ts's lockPayment:
  * the version, the parties' names and banks), so an entry that another step
  * or instance made stale costs a read there, never a wrong answer.
- * First in, first out, at most `entriesMax`; an entry is taken once (a
- * second confirmation reads the payment as it stands).
+ * First in, first out, at most `entriesMax`; an entry is forgotten once a
+ * confirmation of its payment verified (a second one reads the payment as it
+ * stands).
  */
 export class RecentPayments {
   readonly #entries = new Map<string, Payment>();
@@ -31,11 +32,18 @@ export class RecentPayments {
     }
   }
 
-  /** The payment remembered under `id`, once; undefined when none is (the caller reads it). */
-  take(id: string): Payment | undefined {
-    const payment = this.#entries.get(id);
-    if (payment !== undefined) this.#entries.delete(id);
-    return payment;
+  /** The payment remembered under `id`; undefined when none is (the caller reads it). */
+  get(id: string): Payment | undefined {
+    return this.#entries.get(id);
+  }
+
+  /**
+   * Once a confirmation of the payment verified: its next one reads the
+   * payment as it stands. (A confirmation that does not verify, anyone's,
+   * leaves the entry for the customer's own.)
+   */
+  forget(id: string): void {
+    this.#entries.delete(id);
   }
 
   get size(): number {

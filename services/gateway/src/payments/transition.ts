@@ -75,7 +75,8 @@ export async function applyEventIn(
     ),
     ...writes.map((write) => write()),
   ]);
-  if (input.lastInTransaction === true) commitWithLastStatements(sql);
+  // Each write is one statement: persistStep's and theirs are counted, so none is left to commit alone.
+  if (input.lastInTransaction === true) commitWithLastStatements(sql, 1 + writes.length);
   const [stepped] = await step;
   return stepped;
 }

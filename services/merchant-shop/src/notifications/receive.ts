@@ -184,7 +184,7 @@ export async function receiveNotification(context: ShopContext, body: string): P
     const outcome = await classified.apply(sql, id, now);
     // The transaction's last write: its COMMIT goes with it (one round trip less on PostgreSQL).
     const set = setNotificationOutcome(sql, id, outcome);
-    commitWithLastStatements(sql);
+    commitWithLastStatements(sql, 1);
     await set;
     queued = outcome.queued === true;
     return { stored: true, outcome: outcome.outcome };
