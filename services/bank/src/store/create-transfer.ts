@@ -5,8 +5,6 @@ import {
   expirePendingTransfer,
   isResolveRequest,
   type LedgerView,
-  recordTransfer,
-  resolvePendingTransfer,
   type Transfer,
   type TransferDecision,
   type TransferRequest,
