@@ -21,7 +21,6 @@ export {
 } from './integrity/options.ts';
 export { type Migration, migrate, readMigrations } from './migrate.ts';
 export {
-  checkPayload,
   type NotificationHandler,
   type NotificationListenOptions,
   notificationPayloadBytesMax,

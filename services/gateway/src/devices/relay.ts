@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
 import { isMpayError } from '@mpay/protocol';
-import { checkPayload, commitWithLastStatements, type Database, together } from '@mpay/storage';
+import { commitWithLastStatements, type Database, together } from '@mpay/storage';
 import type { FspIdentity, GatewayContext } from '../context.ts';
 import { paymentEventForStreams } from '../outbox/deliver.ts';
 import { refundEventForStreams } from '../refunds/view.ts';
@@ -38,12 +38,11 @@ export const deviceNoticeChannel = 'device_events';
  * the commit of a transaction that notified, and a flush inside it would make
  * every instance's notices wait for each other's. A crash of the database
  * may then lose the record of a notice sent: the push is made again, and the
- * device knows it by its id. The payload's size is checked before anything
- * is sent, so that no refusal of the notice can leave the record to commit
- * alone.
+ * device knows it by its id. A notice refused before it leaves (its payload
+ * too long) leaves the COMMIT one statement short, and nothing commits
+ * (commitWithLastStatements counts them).
  */
 async function notifyAndRecord(database: Database, sealed: string, record: NoticeRecord): Promise<void> {
-  checkPayload(sealed);
   await database.transaction(async (sql) => {
     const started = [
       database.notify(deviceNoticeChannel, sealed, sql, { commitWithoutFlush: true }),
