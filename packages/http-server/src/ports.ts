@@ -50,6 +50,7 @@ export async function restartablePort(): Promise<number> {
 /** Gives back ports this process reserved (restartablePorts), for others to draw; the rest are left. */
 export async function releaseRestartablePorts(ports: readonly number[]): Promise<void> {
   for (const port of ports) {
+    drawnUnreserved.delete(port);
     const file = heldHere.get(port);
     if (file === undefined) continue;
     heldHere.delete(port);
@@ -78,6 +79,8 @@ const claimName = /^\d+-\d+-\d+-\d+\.[0-9a-f]{8}$/;
 
 /** This process's claims still held: port → its claim file. */
 const heldHere = new Map<number, string>();
+/** Ports this process drew while the reservations folder could not be used (nothing on disk holds them). */
+const drawnUnreserved = new Set<number>();
 let claims = 0;
 
 /** This process as claims name it: pid namespace, pid, start time (clock ticks since boot; 0 where /proc is absent). */
@@ -136,8 +139,13 @@ function reservationsUsable(): Promise<boolean> {
 }
 
 async function reserve(port: number): Promise<boolean> {
-  // No safe folder to reserve in (a read-only /tmp, a folder not this user's): listening once decides.
-  if (!(await reservationsUsable())) return true;
+  // No safe folder to reserve in (a read-only /tmp, a folder not this user's): listening once decides,
+  // and this process at least never draws a port twice until it gives it back.
+  if (!(await reservationsUsable())) {
+    if (drawnUnreserved.has(port)) return false;
+    drawnUnreserved.add(port);
+    return true;
+  }
   const folder = join(portReservationsFolder, String(port));
   claims += 1;
   // The count is this module's; a random part keeps apart the claims of two threads of one process.
