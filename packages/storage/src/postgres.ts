@@ -66,14 +66,32 @@ class StatementNames {
 }
 
 /**
- * The name BEGIN is prepared under on each connection (once, by the first
- * transaction that connection carries), so that a later transaction's BEGIN
- * can travel in the same write as its first statements (Pipeline).
+ * The name BEGIN is prepared under on each connection (once, as the pool
+ * opens it: prepareBeginOn), so that every transaction's BEGIN can travel in
+ * the same write as its first statements (Pipeline).
  */
 const beginStatementName = 'mpay_begin';
 
 /** Connections of the pool on which BEGIN is prepared (beginStatementName). */
 const beginPrepared = new WeakSet<pg.PoolClient>();
+
+/**
+ * As the pool opens a connection, before it hands it to anyone: BEGIN
+ * prepared under beginStatementName (run, and rolled back at once), two
+ * round trips counted. node-postgres sends a connection's queries one after
+ * the other, so both are answered before the first transaction's pipeline
+ * leaves, and that transaction's BEGIN already travels with its first
+ * statements. Should the preparation fail, the connection's transactions
+ * send BEGIN alone again (TransactionLine); a connection that broke fails
+ * whatever is sent on it anyway.
+ */
+function prepareBeginOn(client: pg.PoolClient, counter: StatementCounter): void {
+  counter.roundTrips += 2;
+  beginPrepared.add(client);
+  const prepared = client.query({ name: beginStatementName, text: 'BEGIN' });
+  const rolledBack = client.query('ROLLBACK');
+  Promise.all([prepared, rolledBack]).catch(() => beginPrepared.delete(client));
+}
 
 /** The handlers node-postgres's Client calls on the query it sent, which its types leave out. */
 interface DrivenQuery {
@@ -429,6 +447,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     ].join(' '),
   });
   const counter = statementCounterOf(options.schema);
+  pool.on('connect', (client) => prepareBeginOn(client, counter));
   const names = new StatementNames();
   const sql = wrap(pool, counter, names, undefined);
   const listener = new PostgresListener(options.url, options.listenerReconnect);
