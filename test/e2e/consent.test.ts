@@ -486,6 +486,11 @@ describe('confirmation, decline and replays at the gateway', () => {
     };
     const post = async (consent: unknown) =>
       postRaw(url, await encryptTo(JSON.stringify({ consent }), fspEncryptionKey(test.fsp)));
+    // Each refusal below is checked against the payment as its request committed it (payments/recent.ts) ...
+    const recent = test.platform.gateway.context.recentPayments;
+    if (recent === undefined) throw new Error('the gateway keeps no recent payments');
+    const remembered = recent.get(view.paymentId);
+    expect(remembered?.state).toBe('awaiting_customer_signature');
     await expectNothingMoved(async () => {
       const genuine = await consentOf(customerKey);
       // Another nonce or expiry than the one signed: the re-attached payload is not the signed one.
@@ -508,10 +513,13 @@ describe('confirmation, decline and replays at the gateway', () => {
       }
       expect((await test.merchant.paymentStatus(view.paymentId)).status).toBe('awaiting_customer');
     });
+    // ... and none of them, a stranger's key included, made the gateway forget it for the customer's own.
+    expect(recent.get(view.paymentId)).toBe(remembered);
     // The genuine detached consent pays: the bank verified the re-attached, full signature.
     const genuine = await consentOf(customerKey);
     const paid = await post(genuine);
     expect(paid.status).toBe(200);
+    expect(recent.get(view.paymentId)).toBeUndefined();
     // A client that does not ask for receipt/v2 gets the whole receipt JWS; one that asks gets the
     // compact form, which the wallet's rebuild from the message it confirmed turns into the same JWS.
     const { encryption } = await unlockKeystore(test.platform.credentials.customerKeystore, customer.pin);

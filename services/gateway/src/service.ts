@@ -278,10 +278,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     // In the same line as the rounds: one delivery at a time, as a round delivers its rows.
     leasedDelivery: {
       // Nor while the log line is full: a log entry leased now would wait out its lease there.
-      accepts: () =>
-        !closing &&
-        leasedQueue.length < context.limits.outboxBatchSizeMax &&
-        logLine.waiting < context.limits.outboxBatchSizeMax,
+      accepts: () => !closing && leasedQueue.length < context.limits.outboxBatchSizeMax && !logLine.full,
       deliver: (lease) => {
         if (lease.rows.length === 0) return;
         const queued = leasedQueue.length > 0;

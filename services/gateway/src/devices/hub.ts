@@ -132,11 +132,16 @@ export class DeviceHub {
    * here, for the streams they hold. Rejects when the notice could not be
    * sent: the push that announced it is then retried from the outbox.
    * With a relay, `record` (the push's mark) commits with the notice, in
-   * one round trip; without one, nothing is sent and nothing recorded: the
-   * caller records it itself.
+   * one round trip, and the answer is true; without one (none was ever set,
+   * or it stopped), nothing is sent and nothing recorded, and the answer is
+   * false: the caller records it itself. The relay is read once, here, so
+   * the answer always says what happened to `record`.
    */
-  announce(notice: DeviceNotice, record?: NoticeRecord): Promise<void> {
-    return this.#send?.(notice, record) ?? Promise.resolve();
+  async announce(notice: DeviceNotice, record?: NoticeRecord): Promise<boolean> {
+    const send = this.#send;
+    if (send === undefined) return false;
+    await send(notice, record);
+    return true;
   }
 
   /** Whether the other instances hear what this one announces (a relay is on). */

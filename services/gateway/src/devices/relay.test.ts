@@ -243,6 +243,30 @@ describe('device notices between gateway instances', () => {
     }
   });
 
+  it('says whether it recorded: true with a relay, false (the record not run) once its relay stopped', async () => {
+    const alone = await openTestGateway();
+    const relay = await startDeviceRelay(alone.context);
+    const recorded: string[] = [];
+    const record = (party: string) => async () => {
+      recorded.push(party);
+    };
+    try {
+      expect(
+        await alone.context.hub.announce({ kind: 'disconnect', party: 'fay@person.xbank' }, record('fay')),
+      ).toBe(true);
+      await relay.stop();
+      // The push that announces now writes its mark itself (outbox/deliver.ts's pushToDevice).
+      expect(
+        await alone.context.hub.announce({ kind: 'disconnect', party: 'gus@person.xbank' }, record('gus')),
+      ).toBe(false);
+      expect(recorded).toEqual(['fay']);
+    } finally {
+      await relay.stop();
+      alone.context.hub.close();
+      await alone.close();
+    }
+  });
+
   it('sends nothing, and records nothing, for a notice too long to send', async () => {
     const table = `relay_long_${Date.now().toString(36)}`;
     await b.database.exec(`CREATE TABLE ${table} (party text NOT NULL)`);

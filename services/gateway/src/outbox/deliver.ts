@@ -444,9 +444,9 @@ async function pushToDevice(
   }
   context.hub.push(payment.customer.id, { event, id: payment.id, data });
   const notice = { kind: 'payment', party: payment.customer.id, paymentId: payment.id, event } as const;
-  // With a relay, the row's mark commits with the notice to the other instances (one round trip).
-  if (context.hub.relaying) await context.hub.announce(notice, delivered);
-  else await delivered(context.database);
+  // With a relay, the row's mark commits with the notice to the other instances (one round trip);
+  // without one (a single instance, or its relay stopped meanwhile), the mark is written alone.
+  if (!(await context.hub.announce(notice, delivered))) await delivered(context.database);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
 import type { GatewayContext } from '../context.ts';
 import type { OutboxRow } from '../payments/store.ts';
 import { LogLine, type LogLineRow } from './log-line.ts';
@@ -92,11 +93,21 @@ describe('the log line (the outbox beside the rounds, for the log’s entries)',
   it('leaves the rows beyond its bound (they stay leased and come due again) and counts them', async () => {
     const { line, deliveries, releaseNext } = heldLine(2);
     line.add(contextA, [rowOf('1')]);
+    // The delivery under way does not count: one row waits, the line has room.
+    expect(line.full).toBe(false);
     expect(line.add(contextA, [rowOf('2'), rowOf('3'), rowOf('4')])).toBe(1);
+    // Full: the gateway leases no new step's effects to this start meanwhile (service.ts's accepts).
+    expect(line.full).toBe(true);
     // A row already waiting is no new row: taken again even at the bound.
     expect(line.add(contextA, [rowOf('3')])).toBe(0);
     expect(line.left).toBe(1);
     await releaseNext();
+    // Once the next delivery took its two rows: room again.
+    await waitFor(() => deliveries.length === 2, {
+      deadlineMs: requestDeadlineMs,
+      what: 'the second delivery to start',
+    });
+    expect(line.full).toBe(false);
     await releaseNext();
     await line.drained();
     expect(deliveries.map(({ ids }) => ids)).toEqual([['1'], ['2', '3']]);

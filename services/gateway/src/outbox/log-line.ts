@@ -69,6 +69,15 @@ export class LogLine {
     return this.#waiting.size;
   }
 
+  /**
+   * Whether a new row handed in now would be left (as many wait as the bound
+   * allows): a step should then not lease its log entry to this start (the
+   * gateway's leasedDelivery.accepts), since it would only wait out its lease.
+   */
+  get full(): boolean {
+    return this.#waiting.size >= this.#waitingMax();
+  }
+
   /** Queues `rows` for delivery under `context`; returns how many it left because the line was full. */
   add(context: GatewayContext, rows: readonly LogLineRow[]): number {
     let left = 0;
