@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
@@ -30,6 +30,7 @@ import type {
   PartyTraffic,
 } from './e2e-driver.ts';
 import { openBankingPayee, registerBankingCustomer } from './e2e-driver-banking.ts';
+import { type MachineBound, machineBound, machineBoundText } from './e2e-machine-bound.ts';
 import { registerCustodyCustomer } from './e2e-driver-custody.ts';
 import { registerMacroCustomer } from './e2e-driver-macro.ts';
 import { registerImsCustomer } from './e2e-registration.ts';
@@ -983,6 +984,16 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
           driver: report.cryptoMicrosecondsPerCall,
         },
       },
+      // What the driver and a local PostgreSQL leave the servers on this machine's cores.
+      machine:
+        ceiling === undefined || payments === 0
+          ? null
+          : machineBound({
+              cores: availableParallelism(),
+              ceilingPerSecond: ceiling,
+              driverMs: (report.cpuMs.user + report.cpuMs.system) / payments,
+              databaseMs: server.databaseCpu === undefined ? undefined : server.databaseCpu.ms / payments,
+            }),
       audit_ok: audited.ok,
       audit: audited.lines,
       load_before: loadBefore,
@@ -1090,6 +1101,7 @@ interface TextFigures {
     ceiling_payments_per_second: number | null;
     ratio: number | null;
   };
+  machine: MachineBound | null;
   audit_ok: boolean;
   load_before: string;
   load_after: string;
@@ -1186,6 +1198,7 @@ function text(figures: TextFigures): string {
     crypto.ceiling_payments_per_second === null
       ? '  ceiling       not measured (the servers’ crypto is not counted)'
       : `  ceiling       ${crypto.ceiling_payments_per_second} payments/s crypto only (one core); measured/ceiling ${crypto.ratio}`,
+    ...(figures.machine === null ? [] : [`  machine       ${machineBoundText(figures.machine)}`]),
     `  audit         ${figures.audit_ok ? 'holds' : 'FAILED'}`,
     `  load average  ${figures.load_before} before, ${figures.load_after} after`,
   ].join('\n')}\n`;
