@@ -27,6 +27,8 @@ describe('what the machine leaves the servers (mpay bench e2e)', () => {
     const bound = machineBound({ cores: 2, ceilingPerSecond: 0, driverMs: 0, databaseMs: undefined });
     expect(bound.payments_per_second_without_servers).toBeNull();
     expect(bound.servers_cpu_ms_for_target_ratio).toBeNull();
-    expect(() => machineBound({ cores: 0, ceilingPerSecond: 1, driverMs: 1, databaseMs: 1 })).toThrow(/cores/);
+    expect(() => machineBound({ cores: 0, ceilingPerSecond: 1, driverMs: 1, databaseMs: 1 })).toThrow(
+      /cores/,
+    );
   });
 });

@@ -30,9 +30,9 @@ import type {
   PartyTraffic,
 } from './e2e-driver.ts';
 import { openBankingPayee, registerBankingCustomer } from './e2e-driver-banking.ts';
-import { type MachineBound, machineBound, machineBoundText } from './e2e-machine-bound.ts';
 import { registerCustodyCustomer } from './e2e-driver-custody.ts';
 import { registerMacroCustomer } from './e2e-driver-macro.ts';
+import { type MachineBound, machineBound, machineBoundText } from './e2e-machine-bound.ts';
 import { registerImsCustomer } from './e2e-registration.ts';
 import {
   inProcessCounting,
