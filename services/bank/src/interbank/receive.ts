@@ -95,21 +95,26 @@ function truncate(text: string, length: number): string {
  */
 async function beyondNetDebitCap(
   sql: Sql,
-  settlement: string,
-  creditAccountId: string,
-  transfer: FundsTransfer,
-  transferId: string,
-  cap: bigint | undefined,
+  credit: {
+    /** The peer's settlement account here, which the credit debits. */
+    readonly settlement: string;
+    readonly creditAccountId: string;
+    readonly amount: bigint;
+    /** The credit's transfer id in the ledger. */
+    readonly transferId: string;
+    /** The peer's net debit cap; none: no cap. */
+    readonly cap: bigint | undefined;
+  },
 ): Promise<{ beyond: boolean; reads: TransferReads }> {
   const [locked, found] = await together([
-    lockAccounts(sql, settlement, creditAccountId),
-    selectTransfersById(sql, [transferId]),
+    lockAccounts(sql, credit.settlement, credit.creditAccountId),
+    selectTransfersById(sql, [credit.transferId]),
   ]);
   const reads = { locked: [locked.debit, locked.credit], found };
-  if (cap === undefined) return { beyond: false, reads };
+  if (credit.cap === undefined) return { beyond: false, reads };
   const { debit } = locked;
   const owed = debit.debitsPosted + debit.debitsPending - debit.creditsPosted - debit.creditsPending;
-  return { beyond: owed + BigInt(transfer.amount) > cap, reads };
+  return { beyond: owed + credit.amount > credit.cap, reads };
 }
 
 /**
@@ -139,7 +144,13 @@ async function credit(
     now,
   );
   const id = interbankCreditId(transfer.debtorBank, transfer.id);
-  const cap = await beyondNetDebitCap(sql, settlement, creditAccountId, transfer, id, peer.netDebitCap);
+  const cap = await beyondNetDebitCap(sql, {
+    settlement,
+    creditAccountId,
+    amount: BigInt(transfer.amount),
+    transferId: id,
+    cap: peer.netDebitCap,
+  });
   if (cap.beyond) return { outcome: 'refused', code: 'LIMIT_EXCEEDED', creditAccountId };
   try {
     const request = validateTransfer(

@@ -296,7 +296,6 @@ export async function requestPayment(
   // The payment as its step left it, remembered once the transaction committed (payments/recent.ts).
   let written: Payment | undefined;
   const answer = await context.database.transaction(async (sql) => {
-    written = undefined;
     if (idempotency !== undefined) {
       const stored = await claimIdempotencyKey(sql, idempotency, now);
       if (stored !== undefined) return stored;
