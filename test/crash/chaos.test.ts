@@ -87,7 +87,10 @@ describe('mpay chaos (CI: 30 s, 6 kills, seed 7)', () => {
       expect(summary.audit.ok, summary.audit.output).toBe(true);
       // The kills must have cut requests short, or the run proves nothing: each kill waits for a merchant
       // request or a confirmation on the wire (a CI run of 6 December failed here with no retry at all:
-      // every kill had landed between requests).
+      // every kill had landed between requests). Both sides of it: kills with a request on the wire, and
+      // the requests they cut retried.
+      expect(summary.killsDuringRequests, progress).toBeGreaterThan(0);
+      expect(summary.killsDuringRequests).toBeLessThanOrEqual(killsPlanned);
       expect(summary.retries.merchantRequests + summary.retries.confirmations).toBeGreaterThan(0);
       expect(summary.unexpectedExits).toEqual([]);
     },
