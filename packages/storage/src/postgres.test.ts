@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor } from '../../../test/support/deadlines.ts';
 import { gate } from '../../../test/support/gate.ts';
 import { commitWithLastStatements, type Database, type Sql } from './database.ts';
 import { dropPostgresSchema, openPostgres } from './postgres.ts';
@@ -167,7 +168,7 @@ describe.skipIf(url === undefined || url === '')(
     let database: Database;
     beforeAll(async () => {
       proxy = await roundTripCounter(new URL(url!));
-      // One connection, so its first transaction prepares BEGIN and the later ones carry it.
+      // One connection: BEGIN is prepared on it as the pool opens it, and every transaction carries it.
       database = await openPostgres({ url: proxy.url, schema, poolSizeMax: 1 });
       await database.exec('CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)');
     });
@@ -181,7 +182,6 @@ describe.skipIf(url === undefined || url === '')(
       (await database.query<{ id: number }>('SELECT id FROM t ORDER BY id')).rows.map((row) => row.id);
 
     it('opens with the first statement: a transaction of two statements is three round trips, its COMMIT included', async () => {
-      // The connection's first transaction sends BEGIN on its own, preparing it.
       await database.transaction((sql) => sql.query('INSERT INTO t VALUES (0, $1)', ['first']));
       const before = proxy.roundTrips();
       await database.transaction(async (sql) => {
@@ -385,6 +385,22 @@ describe.skipIf(url === undefined || url === '')(
       commitWithLastStatements(database);
     });
 
+    it('a connection whose prepared BEGIN is gone: the transaction that finds out fails whole, the next prepares it again', async () => {
+      await database.transaction((sql) => sql.query('DEALLOCATE mpay_begin'));
+      await expect(
+        database.transaction((sql) => sql.query('INSERT INTO t VALUES (20, $1)', ['never'])),
+      ).rejects.toMatchObject({ code: undefined, cause: { code: '26000' } });
+      // Its statement never ran (nothing outside a transaction). The cause is the BEGIN's, so the error
+      // carries no code of a stale plan of its own: its text stays prepared, not sent unnamed from now on.
+      await database.transaction((sql) => sql.query('INSERT INTO t VALUES (21, $1)', ['again']));
+      const before = proxy.roundTrips();
+      await database.transaction((sql) => sql.query('INSERT INTO t VALUES (22, $1)', ['carried']));
+      // The BEGIN with the INSERT, then the COMMIT: prepared again by the transaction before.
+      expect(proxy.roundTrips() - before).toBe(2);
+      expect((await ids()).filter((id) => id >= 20)).toEqual([21, 22]);
+      await database.query('DELETE FROM t WHERE id >= 20');
+    });
+
     it('a script first in a transaction opens it on its own', async () => {
       await expect(
         database.transaction(async (sql) => {
@@ -396,3 +412,60 @@ describe.skipIf(url === undefined || url === '')(
     });
   },
 );
+
+/**
+ * A connection the server ends (a restart, a failover, an administrator's
+ * pg_terminate_backend) fails what runs on it, never the process: node-postgres
+ * emits an 'error' event that nothing would otherwise listen to.
+ */
+describe.skipIf(url === undefined || url === '')('PostgreSQL connections the server ends', () => {
+  const schema = `t_broken_${randomBytes(5).toString('hex')}`;
+  let database: Database;
+  let administrator: Database;
+  beforeAll(async () => {
+    database = await openPostgres({ url: url!, schema, poolSizeMax: 2 });
+    administrator = await openPostgres({ url: url!, schema, poolSizeMax: 1 });
+    await database.exec('CREATE TABLE t (id int PRIMARY KEY)');
+  });
+  afterAll(async () => {
+    await database?.close();
+    await administrator?.close();
+    await dropPostgresSchema(url!, schema);
+  });
+
+  const terminate = async (pid: number) => {
+    await administrator.query('SELECT pg_terminate_backend($1)', [pid]);
+    // Ended on the server's side: the connection's error reaches the driver as its socket closes.
+    await waitFor(
+      async () =>
+        (await administrator.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rows.length === 0,
+      { deadlineMs: requestDeadlineMs, what: `backend ${pid} to end` },
+    );
+  };
+
+  it('a transaction whose connection is ended fails; the connection is not pooled again; the next works', async () => {
+    const failed = await database
+      .transaction(async (sql) => {
+        const { rows } = await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await sql.query('INSERT INTO t VALUES (1)');
+        await terminate(rows[0]!.pid);
+        await sql.query('INSERT INTO t VALUES (2)');
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failed).toBeInstanceOf(Error);
+    await database.transaction((sql) => sql.query('INSERT INTO t VALUES (3)'));
+    expect((await database.query<{ id: number }>('SELECT id FROM t ORDER BY id')).rows).toEqual([{ id: 3 }]);
+  });
+
+  it('an idle pooled connection that is ended is dropped; the next statement opens another', async () => {
+    const { rows } = await database.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    await terminate(rows[0]!.pid);
+    await database.transaction((sql) => sql.query('INSERT INTO t VALUES (4)'));
+    expect((await database.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows).toEqual([
+      { n: 2 },
+    ]);
+  });
+});

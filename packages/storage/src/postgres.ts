@@ -76,21 +76,23 @@ const beginStatementName = 'mpay_begin';
 const beginPrepared = new WeakSet<pg.PoolClient>();
 
 /**
- * As the pool opens a connection, before it hands it to anyone: BEGIN
- * prepared under beginStatementName (run, and rolled back at once), two
- * round trips counted. node-postgres sends a connection's queries one after
- * the other, so both are answered before the first transaction's pipeline
- * leaves, and that transaction's BEGIN already travels with its first
- * statements. Should the preparation fail, the connection's transactions
- * send BEGIN alone again (TransactionLine); a connection that broke fails
- * whatever is sent on it anyway.
+ * As the pool opens a connection, before it hands it to anyone (pg-pool's
+ * `onConnect`, awaited): BEGIN prepared under beginStatementName (run, and
+ * rolled back at once), two round trips counted, so that the first
+ * transaction on the connection already sends its BEGIN with its first
+ * statements. A preparation that fails ends the connection and fails the
+ * connect (the caller's transaction fails; nothing ran).
  */
-function prepareBeginOn(client: pg.PoolClient, counter: StatementCounter): void {
+async function prepareBeginOn(client: pg.PoolClient, counter: StatementCounter): Promise<void> {
   counter.roundTrips += 2;
+  await client.query({ name: beginStatementName, text: 'BEGIN' });
+  await client.query('ROLLBACK');
   beginPrepared.add(client);
-  const prepared = client.query({ name: beginStatementName, text: 'BEGIN' });
-  const rolledBack = client.query('ROLLBACK');
-  Promise.all([prepared, rolledBack]).catch(() => beginPrepared.delete(client));
+}
+
+/** pg-pool's hook, awaited as a connection opens (pg-pool 3.14; not in @types/pg). */
+interface PoolConnectHook {
+  readonly onConnect?: (client: pg.PoolClient) => Promise<void>;
 }
 
 /** The handlers node-postgres's Client calls on the query it sent, which its types leave out. */
@@ -133,9 +135,13 @@ class Pipeline implements pg.Submittable {
   /** Statements answered in full (their CommandComplete arrived). */
   #answered = 0;
 
-  constructor(statements: readonly PipelinedStatement[], opens: boolean) {
+  readonly #onBeginFailed: () => void;
+
+  /** `onBeginFailed`: the prepared BEGIN it opens with failed (its connection no longer holds it). */
+  constructor(statements: readonly PipelinedStatement[], opens: boolean, onBeginFailed: () => void) {
     this.#statements = statements;
     this.#beginPending = opens;
+    this.#onBeginFailed = onBeginFailed;
     // Rows are parsed with node-postgres's type parsers, as its Client gives its own queries.
     this.#queries = statements.map(
       ({ config, callback }) =>
@@ -211,6 +217,12 @@ class Pipeline implements pg.Submittable {
   /** node-postgres lets go of the pipeline at an error (no ReadyForQuery reaches it): everything settles now. */
   handleError(error: Error, connection: pg.Connection): void {
     const failed = this.#beginPending ? -1 : this.#answered;
+    // The BEGIN failed (its prepared statement gone: DEALLOCATE, DISCARD ALL): node-postgres forgets it
+    // was parsed, and the connection's next transaction sends BEGIN on its own again, which prepares it anew.
+    if (failed === -1) {
+      delete (connection as unknown as ParsedOnConnection).parsedStatements[beginStatementName];
+      this.#onBeginFailed();
+    }
     this.#queries.forEach((query, index) => {
       if (index < failed) query.handleReadyForQuery(connection);
       else if (index === failed) query.handleError(error, connection);
@@ -257,7 +269,10 @@ function driverValue(value: unknown): string | Buffer | null {
  * at codes sees the cause) under a message of its own.
  */
 function notRunInPipeline(cause: Error): Error {
-  const code = (cause as { code?: unknown }).code;
+  // A stale plan is the failed statement's own (or the BEGIN's): the others' texts are not made unnamed for it.
+  const code = planInvalid(cause as { code?: string; message: string })
+    ? undefined
+    : (cause as { code?: unknown }).code;
   return Object.assign(
     new Error(`not run: a statement before it in its pipeline failed (${cause.message})`),
     {
@@ -369,7 +384,8 @@ class TransactionLine {
       }
     }
     this.#counter.roundTrips += 1;
-    const pipeline = new Pipeline(statements, opens);
+    const client = this.client;
+    const pipeline = new Pipeline(statements, opens, () => beginPrepared.delete(client));
     // After a BEGIN sent on its own, and only if it was answered: never a statement outside the transaction.
     this.#enqueued = this.#opened.then(
       () => {
@@ -436,7 +452,9 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   const statementTimeoutMs = timeout('statementTimeoutMs', options.statementTimeoutMs ?? 30_000);
   const lockTimeoutMs = timeout('lockTimeoutMs', options.lockTimeoutMs ?? 10_000);
   const idleMs = timeout('idleInTransactionTimeoutMs', options.idleInTransactionTimeoutMs ?? 60_000);
-  const pool = new pg.Pool({
+  const counter = statementCounterOf(options.schema);
+  const config: pg.PoolConfig & PoolConnectHook = {
+    onConnect: (client) => prepareBeginOn(client, counter),
     connectionString: options.url,
     max: options.poolSizeMax ?? 10,
     options: [
@@ -445,9 +463,11 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       `-c lock_timeout=${lockTimeoutMs}`,
       `-c idle_in_transaction_session_timeout=${idleMs}`,
     ].join(' '),
-  });
-  const counter = statementCounterOf(options.schema);
-  pool.on('connect', (client) => prepareBeginOn(client, counter));
+  };
+  const pool = new pg.Pool(config);
+  // An idle connection that breaks is dropped by the pool (the next statement opens another); without a
+  // listener its error would end the process.
+  pool.on('error', () => undefined);
   const names = new StatementNames();
   const sql = wrap(pool, counter, names, undefined);
   const listener = new PostgresListener(options.url, options.listenerReconnect);
@@ -458,6 +478,13 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     exec: sql.exec,
     transaction: async (work) => {
       const client = await pool.connect();
+      // A connection that breaks while the work holds it (the server restarted, an administrator ended
+      // the session) fails the statement under way, not the process; it is destroyed, never pooled again.
+      let broken: Error | undefined;
+      const onBroken = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onBroken);
       counter.transactions += 1;
       // BEGIN goes with the first statements (TransactionLine); a work that sent none has nothing to commit.
       const line = new TransactionLine(client, counter);
@@ -490,7 +517,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         }
         throw error;
       } finally {
-        client.release();
+        client.off('error', onBroken);
+        client.release(broken);
       }
     },
     listen: async (channel, handler, listenOptions) =>
