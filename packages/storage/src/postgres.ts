@@ -440,6 +440,8 @@ function wrap(
 export async function openPostgres(options: PostgresOptions): Promise<Database> {
   assertSchemaName(options.schema);
   const bootstrap = new pg.Client({ connectionString: options.url });
+  // Ended by the server meanwhile: the statement under way fails, not the process.
+  bootstrap.on('error', () => undefined);
   await bootstrap.connect();
   try {
     await bootstrap.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
@@ -563,6 +565,7 @@ export async function withPostgresBackendPid<T>(
 export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
   assertSchemaName(schema);
   const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
