@@ -90,6 +90,15 @@ async function prepareBeginOn(client: pg.PoolClient, counter: StatementCounter):
   beginPrepared.add(client);
 }
 
+/** An error (or the failure it is the consequence of, in a pipeline) the server sent as it ended the session. */
+function endedByServer(error: unknown): boolean {
+  const fatal = (candidate: unknown) =>
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    (candidate as { severity?: unknown }).severity === 'FATAL';
+  return fatal(error) || fatal((error as { cause?: unknown } | null)?.cause);
+}
+
 /** pg-pool's hook, awaited as a connection opens (pg-pool 3.14; not in @types/pg). */
 interface PoolConnectHook {
   readonly onConnect?: (client: pg.PoolClient) => Promise<void>;
@@ -502,6 +511,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         if (committed.command === 'ROLLBACK') throw rolledBackAtCommit();
         return result;
       } catch (error) {
+        // The server ended the session (its FATAL answer may come before the socket's close): never pooled again.
+        if (endedByServer(error)) broken ??= error as Error;
         await line.close();
         // A COMMIT sent with the last statements ran if they all succeeded: then the work failed after it.
         const ran = await line.commit?.then(
