@@ -1,4 +1,5 @@
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
+import { requestDeadline } from './deadline.ts';
 import { currentRequestId, requestIdHeader } from './request-id.ts';
 import { type ExchangeAnswer, exchangeFor, type FetchFunction } from './transport.ts';
 
@@ -43,6 +44,21 @@ export async function requestAnswer(
   options: RequestOptions = {},
   unreachableCode: ErrorCode = 'SERVICE_UNAVAILABLE',
 ): Promise<JsonResponse<unknown>> {
+  const deadline = requestDeadline(options.timeoutMs ?? defaultRequestTimeoutMs, options.signal);
+  try {
+    return await answerWithin(url, options, unreachableCode, deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+/** requestAnswer's call, its answer read, under `signal` (the call's deadline). */
+async function answerWithin(
+  url: string,
+  options: RequestOptions,
+  unreachableCode: ErrorCode,
+  signal: AbortSignal,
+): Promise<JsonResponse<unknown>> {
   let answer: ExchangeAnswer;
   const requestId = currentRequestId();
   try {
@@ -55,13 +71,7 @@ export async function requestAnswer(
         ...options.headers,
       },
       body: options.body,
-      signal:
-        options.signal === undefined
-          ? AbortSignal.timeout(options.timeoutMs ?? defaultRequestTimeoutMs)
-          : AbortSignal.any([
-              options.signal,
-              AbortSignal.timeout(options.timeoutMs ?? defaultRequestTimeoutMs),
-            ]),
+      signal,
     });
   } catch (error) {
     throw new MpayError(unreachableCode, new URL(url).host, { cause: error });

@@ -1,4 +1,4 @@
-import { type ExchangeAnswer, exchangeFor } from '@mpay/http-client';
+import { type ExchangeAnswer, exchangeFor, requestDeadline } from '@mpay/http-client';
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
 
 /** Every request of the log client is bounded in time and in answer size. */
@@ -24,22 +24,27 @@ export async function fetchText(
   init: { method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string> },
   limits: ClientLimits = {},
 ): Promise<TextAnswer> {
-  let answer: ExchangeAnswer;
+  const deadline = requestDeadline(limits.timeoutMs ?? clientDefaults.timeoutMs);
   try {
-    answer = await exchangeFor(undefined)(url, {
-      method: init.method ?? 'GET',
-      headers: init.headers ?? {},
-      body: init.body,
-      signal: AbortSignal.timeout(limits.timeoutMs ?? clientDefaults.timeoutMs),
+    let answer: ExchangeAnswer;
+    try {
+      answer = await exchangeFor(undefined)(url, {
+        method: init.method ?? 'GET',
+        headers: init.headers ?? {},
+        body: init.body,
+        signal: deadline.signal,
+      });
+    } catch (error) {
+      throw new MpayError('SERVICE_UNAVAILABLE', new URL(url).host, { cause: error });
+    }
+    const text = await answer.read(clientDefaults.answerBytesMax).catch((error: unknown) => {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'answer interrupted', { cause: error });
     });
-  } catch (error) {
-    throw new MpayError('SERVICE_UNAVAILABLE', new URL(url).host, { cause: error });
+    if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'answer too large');
+    return { status: answer.status, contentType: answer.contentType, text };
+  } finally {
+    deadline.clear();
   }
-  const text = await answer.read(clientDefaults.answerBytesMax).catch((error: unknown) => {
-    throw new MpayError('SERVICE_UNAVAILABLE', 'answer interrupted', { cause: error });
-  });
-  if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'answer too large');
-  return { status: answer.status, contentType: answer.contentType, text };
 }
 
 /** The MpayError of an mpay JSON error answer, or one named by `fallback` for the status. */

@@ -1,5 +1,5 @@
 import { encryptTo } from '@mpay/envelope';
-import { currentRequestId, exchangeFor, requestIdHeader } from '@mpay/http-client';
+import { currentRequestId, exchangeFor, requestDeadline, requestIdHeader } from '@mpay/http-client';
 import { withRequestId } from '@mpay/http-server';
 import { awaitingBankPaymentStates, isMpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -466,20 +466,25 @@ export async function paymentEventForStreams(
 
 /** iMS step 9's delivery: POST the signed notification; any 2xx is delivered, anything else is retried. */
 async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { url: string; body: string }) {
-  const answer = await exchangeFor(undefined)(payload.url, {
-    method: 'POST',
-    // The merchant's logs can name the payment as the platform's do (runOutboxRound sets the id).
-    headers: {
-      'content-type': 'application/jose',
-      'mpay-delivery-id': row.id,
-      [requestIdHeader]: currentRequestId() ?? `payment:${row.payment_id}`,
-    },
-    body: payload.body,
-    signal: AbortSignal.timeout(context.limits.webhookTimeoutMs),
-    redirect: 'manual',
-  });
-  await answer.discard();
-  if (answer.status < 200 || answer.status > 299) throw new Error(`HTTP ${answer.status}`);
+  const deadline = requestDeadline(context.limits.webhookTimeoutMs);
+  try {
+    const answer = await exchangeFor(undefined)(payload.url, {
+      method: 'POST',
+      // The merchant's logs can name the payment as the platform's do (runOutboxRound sets the id).
+      headers: {
+        'content-type': 'application/jose',
+        'mpay-delivery-id': row.id,
+        [requestIdHeader]: currentRequestId() ?? `payment:${row.payment_id}`,
+      },
+      body: payload.body,
+      signal: deadline.signal,
+      redirect: 'manual',
+    });
+    await answer.discard();
+    if (answer.status < 200 || answer.status > 299) throw new Error(`HTTP ${answer.status}`);
+  } finally {
+    deadline.clear();
+  }
 }
 
 /**
