@@ -15,7 +15,7 @@ import { lockAccounts } from './accounts.ts';
 import { type BankLedger, createBankLedger } from './bank-ledger.ts';
 import { writeBatch } from './batch-writes.ts';
 import { createTransferInTransaction } from './create-transfer.ts';
-import { selectTransfer } from './transfers.ts';
+import { selectTransfer, selectTransfersById } from './transfers.ts';
 
 let database: Database;
 let ledger: BankLedger;
@@ -113,6 +113,39 @@ describe(`the single-transfer path with the COMMIT sent with its write (${testBa
         (error: unknown) => error,
       );
     expect(isMpayError(refusal) ? refusal.code : refusal).toBe('TRANSFER_EXISTS_WITH_DIFFERENT_FIELDS');
+  });
+
+  it('answers a resolution committed by a concurrent retry while it waited for the locks as a retry', async () => {
+    const { payer, payee } = await accounts(1_000n);
+    const hold = { ...payment(payer, payee, 300n), kind: 'pending' as const, timeoutSeconds: 600 };
+    await ledger.createTransfer(hold, new Date());
+    const post = { kind: 'post_pending' as const, id: randomUUID(), pendingId: hold.id, reference: 'post' };
+    // The ids as the second attempt read them, before its locks: the hold, and no resolution yet ...
+    const readBefore = await selectTransfersById(database, [post.id, hold.id]);
+    expect([...readBefore.keys()]).toEqual([hold.id]);
+    // ... while the first attempt, the same request, posts the hold and commits.
+    const first = await database.transaction((sql) => createTransferInTransaction(sql, post, new Date()));
+    expect(first.created).toBe(true);
+    // Under its locks the second reads that resolution: the same request, so the same answer, nothing written.
+    const second = await database.transaction((sql) =>
+      createTransferInTransaction(sql, post, new Date(), { found: readBefore }),
+    );
+    expect(second).toEqual({ transfer: first.transfer, created: false });
+    expect((await ledger.getAccounts([payer]))[0]?.debitsPosted).toBe(300n);
+    // Another resolution of the same hold is still refused.
+    const voided = await database
+      .transaction((sql) =>
+        createTransferInTransaction(
+          sql,
+          { kind: 'void_pending', id: randomUUID(), pendingId: hold.id, reference: 'void' },
+          new Date(),
+        ),
+      )
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(isMpayError(voided)).toBe(true);
   });
 
   it("refuses by the ledger's rules before anything is written: the caller's statements started before roll back", async () => {

@@ -87,7 +87,10 @@ export interface TransferReads {
 export function decideOnReads(request: TransferRequest, now: Date, reads: TransferReads): TransferDecision {
   const view: LedgerView = {
     account: (id) => reads.locked.find((account) => account.id === id),
-    transfer: (id) => reads.found.get(id),
+    // A resolution read under the locks is a transfer that exists too: the same request, committed by a
+    // concurrent retry while this one waited for the locks (its id was read before them), is answered as
+    // a retry, not refused as the pending transfer's second resolution.
+    transfer: (id) => reads.found.get(id) ?? (reads.resolution?.id === id ? reads.resolution : undefined),
     resolution: () => reads.resolution,
   };
   return decideTransfer(view, request, now);
