@@ -1,4 +1,5 @@
 import { createServer, get, type ServerResponse } from 'node:http';
+import type { Sql } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, waitFor, within } from '../../../../test/support/deadlines.ts';
 import { openTestGateway, type TestGateway, testFspIdentity } from '../test-helpers.ts';
@@ -247,8 +248,10 @@ describe('device notices between gateway instances', () => {
     const alone = await openTestGateway();
     const relay = await startDeviceRelay(alone.context);
     const recorded: string[] = [];
-    const record = (party: string) => async () => {
+    // A record is one statement (NoticeRecord): the notice's transaction commits only with it.
+    const record = (party: string) => async (sql: Sql) => {
       recorded.push(party);
+      await sql.query('SELECT $1::text AS party', [party]);
     };
     try {
       expect(
