@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Database, together } from './database.ts';
+import { commitWithLastStatements, type Database, together } from './database.ts';
 import { migrate } from './migrate.ts';
 import { statementCounts, statementTexts, traceStatementTexts } from './statement-meter.ts';
 import { openTestDatabase } from './testing.ts';
@@ -118,6 +118,43 @@ describe('storage (both backends, selected by DATABASE_URL)', () => {
         together([sql.query<{ a: number }>('SELECT 1 AS a'), Promise.resolve('b')]),
       ),
     ).toMatchObject([{ rows: [{ a: 1 }] }, 'b']);
+  });
+
+  it('holds a work to commitWithLastStatements’s count on both backends: fewer started than said commits nothing', async () => {
+    database = await openTestDatabase('storage');
+    await database.exec('CREATE TABLE t (id bigint PRIMARY KEY)');
+    // Said two, started one (a step that failed before its statement left, or a record that sent none).
+    const short = await database
+      .transaction(async (sql) => {
+        const started = sql.query('INSERT INTO t VALUES (1)');
+        commitWithLastStatements(sql, 2);
+        await started;
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(short).toBeInstanceOf(Error);
+    // As many as said: committed; a statement after the COMMIT left is refused.
+    const after = await database
+      .transaction(async (sql) => {
+        const started = together([
+          sql.query('INSERT INTO t VALUES (2)'),
+          sql.query('INSERT INTO t VALUES (3)'),
+        ]);
+        commitWithLastStatements(sql, 2);
+        await started;
+        return sql.query('INSERT INTO t VALUES (4)').then(
+          () => 'sent',
+          (error: unknown) => String(error),
+        );
+      })
+      .catch((error: unknown) => `transaction: ${String(error)}`);
+    expect(after).toMatch(/a statement after the COMMIT/);
+    expect((await database.query<{ id: string }>('SELECT id::text AS id FROM t ORDER BY id')).rows).toEqual([
+      { id: '2' },
+      { id: '3' },
+    ]);
   });
 
   it('counts each schema’s statements and transactions (what the e2e bench divides by payments)', async () => {

@@ -14,7 +14,8 @@ export interface Sql {
   exec(script: string): Promise<void>;
   /**
    * A transaction's (commitWithLastStatements): its COMMIT leaves with the
-   * statements started so far. None outside a transaction, nor on PGlite.
+   * statements started so far (PostgreSQL); on PGlite, which sends no
+   * pipeline, the same contract is checked. None outside a transaction.
    */
   readonly commitWithLast?: (statements?: number) => void;
 }
@@ -30,8 +31,10 @@ export interface Sql {
  * way: whatever checks the statements' results must be in the statements
  * themselves, and every other check before this call. A work that fails
  * after its COMMIT ran is thrown as such (the transaction committed).
- * Elsewhere (PGlite, or outside a transaction) it does nothing: the COMMIT
- * follows the work as usual.
+ * Outside a transaction it does nothing. On PGlite the COMMIT follows the
+ * work as usual, but the contract is checked as on PostgreSQL (the count
+ * below, no statement after), so that the embedded suite finds a work that
+ * breaks it.
  *
  * `statements`: how many statements the work started for this pipeline. A
  * step that failed before its statement left (a parameter it could not

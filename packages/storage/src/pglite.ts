@@ -35,6 +35,8 @@ interface PgliteQueryable {
     params: readonly unknown[],
   ): Promise<{ rows: Row[]; affectedRows?: number | undefined }>;
   exec(script: string): Promise<unknown>;
+  /** A transaction's (the Sql's commitWithLast): the counted commit's contract, checked as on PostgreSQL. */
+  commitWithLast?: (statements?: number) => void;
 }
 
 /**
@@ -50,6 +52,53 @@ interface Guard {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * commitWithLastStatements's contract on PGlite, which sends no pipeline and
+ * so has no COMMIT to send with the last statements: checked as PostgreSQL's
+ * TransactionLine checks it, so that the embedded suite finds a work that
+ * breaks it. The statements started since the last microtask are the ones a
+ * pipeline would carry; fewer than the work said, and the transaction fails
+ * at its end (PostgreSQL: a failing statement in the COMMIT's place); a
+ * statement or script started after a COMMIT that left is refused.
+ */
+class CountedCommit {
+  #startedThisTurn = 0;
+  #commitLeft = false;
+  #short: Error | undefined;
+
+  started(): void {
+    if (this.#commitLeft)
+      throw new Error('assertion failed: a statement after the COMMIT sent with the last ones');
+    if (this.#startedThisTurn === 0)
+      queueMicrotask(() => {
+        this.#startedThisTurn = 0;
+      });
+    this.#startedThisTurn += 1;
+  }
+
+  scripted(): void {
+    if (this.#commitLeft)
+      throw new Error('assertion failed: a script after the COMMIT sent with the last statements');
+  }
+
+  commitWithLast(statements: number | undefined): void {
+    if (this.#commitLeft || this.#startedThisTurn === 0) return;
+    if (statements !== undefined && this.#startedThisTurn !== statements) {
+      this.#short ??= new Error(
+        'assertion failed: a statement of the last ones did not leave; nothing commits',
+      );
+      return;
+    }
+    this.#commitLeft = true;
+  }
+
+  /** The work's result, or the count's failure: the transaction then rolls back. */
+  settled<T>(result: T): T {
+    if (this.#short !== undefined) throw this.#short;
+    return result;
+  }
 }
 
 function wrap(queryable: PgliteQueryable, guard: Guard, counter: StatementCounter): Sql {
@@ -73,6 +122,7 @@ function wrap(queryable: PgliteQueryable, guard: Guard, counter: StatementCounte
         throw guard.translate(error);
       }
     },
+    ...(queryable.commitWithLast === undefined ? {} : { commitWithLast: queryable.commitWithLast }),
   };
 }
 
@@ -104,20 +154,26 @@ function databaseOf(
       try {
         // Ended once its work settled, committed or not: a statement still sent on it never runs in a later one.
         let ended = false;
+        const counted = new CountedCommit();
         const within: PgliteQueryable = {
           query: (text, params) => {
             if (ended) throw new Error('Transaction is closed');
+            counted.started();
             return statements.query(text, params, true);
           },
           exec: (script) => {
             if (ended) throw new Error('Transaction is closed');
+            counted.scripted();
             return statements.exec(script, true);
           },
+          commitWithLast: (statementsStarted) => counted.commitWithLast(statementsStarted),
         };
         return await statements.transaction(() =>
-          work(wrap(within, guard, counter)).finally(() => {
-            ended = true;
-          }),
+          work(wrap(within, guard, counter))
+            .then((result) => counted.settled(result))
+            .finally(() => {
+              ended = true;
+            }),
         );
       } catch (error) {
         throw guard.translate(error);
