@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, waitFor } from '../../../test/support/deadlines.ts';
 import { gate } from '../../../test/support/gate.ts';
 import { commitWithLastStatements, type Database, type Sql } from './database.ts';
-import { dropPostgresSchema, openPostgres } from './postgres.ts';
+import { connectionLostWarningCode, dropPostgresSchema, openPostgres } from './postgres.ts';
 
 const url = process.env.DATABASE_URL;
 
@@ -460,7 +460,12 @@ describe.skipIf(url === undefined || url === '')('PostgreSQL connections the ser
     expect((await database.query<{ id: number }>('SELECT id FROM t ORDER BY id')).rows).toEqual([{ id: 3 }]);
   });
 
-  it('an idle pooled connection that is ended is dropped; a transaction after it works', async () => {
+  it('an idle pooled connection that is ended is dropped, and said; a transaction after it works', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => {
+      if (warning.code === connectionLostWarningCode) warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
     const { rows } = await database.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     await terminate(rows[0]!.pid);
     // The driver may not have read the server's goodbye yet: a transaction handed that connection meets it
@@ -477,5 +482,11 @@ describe.skipIf(url === undefined || url === '')('PostgreSQL connections the ser
       ({ id }) => id,
     );
     expect(ids).toEqual(first === 'committed' ? [3, 4, 5] : [3, 5]);
+    // Dropped while idle (the transaction then got a new one): said once, naming the schema.
+    if (first === 'committed') {
+      await waitFor(() => warnings.length > 0, { deadlineMs: requestDeadlineMs, what: 'the warning' });
+      expect(warnings).toEqual([expect.stringContaining(`schema ${schema} was lost while idle`)]);
+    }
+    process.off('warning', onWarning);
   });
 });

@@ -99,6 +99,21 @@ function endedByServer(error: unknown): boolean {
   return fatal(error) || fatal((error as { cause?: unknown } | null)?.cause);
 }
 
+/** The code of the process warning that says a pooled connection was lost while idle. */
+export const connectionLostWarningCode = 'MPAY_DATABASE_CONNECTION_LOST';
+
+/**
+ * An idle pooled connection the server ended (a restart, a failover, an
+ * administrator's pg_terminate_backend), said as a process warning on
+ * stderr, where the services' logs go: nothing else would say it, since no
+ * statement was running on it. One line per connection lost.
+ */
+function warnConnectionLost(schema: string, error: Error): void {
+  process.emitWarning(`a PostgreSQL connection of schema ${schema} was lost while idle: ${error.message}`, {
+    code: connectionLostWarningCode,
+  });
+}
+
 /** pg-pool's hook, awaited as a connection opens (pg-pool 3.14; not in @types/pg). */
 interface PoolConnectHook {
   readonly onConnect?: (client: pg.PoolClient) => Promise<void>;
@@ -477,8 +492,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   };
   const pool = new pg.Pool(config);
   // An idle connection that breaks is dropped by the pool (the next statement opens another); without a
-  // listener its error would end the process.
-  pool.on('error', () => undefined);
+  // listener its error would end the process. Said, since no statement fails to say it.
+  pool.on('error', (error) => warnConnectionLost(options.schema, error));
   const names = new StatementNames();
   const sql = wrap(pool, counter, names, undefined);
   const listener = new PostgresListener(options.url, options.listenerReconnect);
