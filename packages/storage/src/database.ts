@@ -42,6 +42,13 @@ export interface Sql {
  * the others alone; when fewer are waiting than said, a statement that fails
  * goes instead of the COMMIT, and the transaction rolls back.
  */
+/** What both backends say when a work breaks commitWithLastStatements's contract (assertions, never a user's error). */
+export const countedCommitBroken = {
+  statementAfter: 'assertion failed: a statement after the COMMIT sent with the last ones',
+  scriptAfter: 'assertion failed: a script after the COMMIT sent with the last statements',
+  short: 'assertion failed: a statement of the last ones did not leave; nothing commits',
+} as const;
+
 export function commitWithLastStatements(sql: Sql, statements?: number): void {
   sql.commitWithLast?.(statements);
 }

@@ -9,6 +9,7 @@ import { cannotOpen, findUnwritable, inspectDataFolder } from './data-folder/ins
 import { type DataFolderLock, lockDataFolder } from './data-folder/lock.ts';
 import {
   assertSchemaName,
+  countedCommitBroken,
   type Database,
   notifyStatement,
   type QueryResult,
@@ -69,8 +70,7 @@ class CountedCommit {
   #short: Error | undefined;
 
   started(): void {
-    if (this.#commitLeft)
-      throw new Error('assertion failed: a statement after the COMMIT sent with the last ones');
+    if (this.#commitLeft) throw new Error(countedCommitBroken.statementAfter);
     if (this.#startedThisTurn === 0)
       queueMicrotask(() => {
         this.#startedThisTurn = 0;
@@ -79,16 +79,13 @@ class CountedCommit {
   }
 
   scripted(): void {
-    if (this.#commitLeft)
-      throw new Error('assertion failed: a script after the COMMIT sent with the last statements');
+    if (this.#commitLeft) throw new Error(countedCommitBroken.scriptAfter);
   }
 
   commitWithLast(statements: number | undefined): void {
     if (this.#commitLeft || this.#startedThisTurn === 0) return;
     if (statements !== undefined && this.#startedThisTurn !== statements) {
-      this.#short ??= new Error(
-        'assertion failed: a statement of the last ones did not leave; nothing commits',
-      );
+      this.#short ??= new Error(countedCommitBroken.short);
       return;
     }
     this.#commitLeft = true;

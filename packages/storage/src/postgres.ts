@@ -3,6 +3,7 @@ import pg from 'pg';
 import { prepareValue } from 'pg/lib/utils.js';
 import {
   assertSchemaName,
+  countedCommitBroken,
   type Database,
   notifyStatement,
   planInvalid,
@@ -333,10 +334,7 @@ class TransactionLine {
   }
 
   send(config: PipelinedStatement['config']): Promise<pg.QueryResult> {
-    if (this.commit !== undefined)
-      return Promise.reject(
-        new Error('assertion failed: a statement after the COMMIT sent with the last ones'),
-      );
+    if (this.commit !== undefined) return Promise.reject(new Error(countedCommitBroken.statementAfter));
     if (this.#closed) return Promise.reject(new Error('Transaction is closed'));
     return new Promise((resolve, reject) => {
       if (this.#queued.length === 0) queueMicrotask(() => this.#flush());
@@ -356,7 +354,7 @@ class TransactionLine {
       // A statement the work started never left (it failed before): the others must not commit alone.
       this.#queued.push({
         config: {
-          text: "SELECT 'assertion failed: a statement of the last ones did not leave; nothing commits'::integer",
+          text: `SELECT '${countedCommitBroken.short}'::integer`,
           values: [],
         },
         callback: () => undefined,
@@ -450,8 +448,7 @@ function wrap(
       ? {}
       : { commitWithLast: (statements?: number) => line.commitWithLast(names, statements) }),
     async exec(script: string): Promise<void> {
-      if (line?.commit !== undefined)
-        throw new Error('assertion failed: a script after the COMMIT sent with the last statements');
+      if (line?.commit !== undefined) throw new Error(countedCommitBroken.scriptAfter);
       countStatement(counter, script);
       await line?.openAlone();
       counter.roundTrips += 1;

@@ -58,7 +58,7 @@ export function machineBound(input: MachineBoundInput): MachineBound {
   };
 }
 
-/** The text line: `2 cores: without servers' CPU at most 47.6 payments/s (ratio 0.239); ratio 0.3 needs servers ≤ …`. */
+/** The text line: `2 cores: with the driver and the PostgreSQL server as they ran, at most 47.5 payments/s even if the servers cost nothing (ratio 0.239); ratio 0.3 is out of reach …`. */
 export function machineBoundText(bound: MachineBound): string {
   const others = bound.database_counted ? 'the driver and the PostgreSQL server' : 'the driver';
   if (bound.payments_per_second_without_servers === null) return `${bound.cores} cores; not measured`;
