@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { requestDeadline } from './deadline.ts';
+import { requestDeadline, withRequestDeadline } from './deadline.ts';
 
 describe('a call’s deadline (requestDeadline)', () => {
   it('aborts with a TimeoutError once its time has passed', async () => {
@@ -36,5 +36,35 @@ describe('a call’s deadline (requestDeadline)', () => {
   it('refuses a deadline that is no time at all', () => {
     expect(() => requestDeadline(0)).toThrow(/positive/);
     expect(() => requestDeadline(Number.NaN)).toThrow(/positive/);
+  });
+
+  it('withRequestDeadline: the call sees the deadline, which is cleared once the call settles, thrown or not', async () => {
+    let seen: AbortSignal | undefined;
+    expect(
+      await withRequestDeadline(20, async (signal) => {
+        seen = signal;
+        return 'answered';
+      }),
+    ).toBe('answered');
+    const failure = new Error('refused');
+    let failed: AbortSignal | undefined;
+    await expect(
+      withRequestDeadline(20, async (signal) => {
+        failed = signal;
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    // Past the deadlines' time: a timer left behind would have aborted them by now.
+    await new Promise((done) => setTimeout(done, 60));
+    expect(seen?.aborted).toBe(false);
+    expect(failed?.aborted).toBe(false);
+  });
+
+  it('withRequestDeadline: a call still running at its deadline sees its signal abort', async () => {
+    const reason = await withRequestDeadline(
+      20,
+      (signal) => new Promise<unknown>((done) => signal.addEventListener('abort', () => done(signal.reason))),
+    );
+    expect((reason as DOMException).name).toBe('TimeoutError');
   });
 });

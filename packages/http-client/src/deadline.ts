@@ -34,3 +34,21 @@ export function requestDeadline(timeoutMs: number, also?: AbortSignal): RequestD
     },
   };
 }
+
+/**
+ * Runs `call` under a deadline (requestDeadline) and clears it once the call
+ * settles, whatever it did: `call` reads the answer's body within it too, so
+ * that a body that trickles meets the same deadline as the head.
+ */
+export async function withRequestDeadline<T>(
+  timeoutMs: number,
+  call: (signal: AbortSignal) => Promise<T>,
+  also?: AbortSignal,
+): Promise<T> {
+  const deadline = requestDeadline(timeoutMs, also);
+  try {
+    return await call(deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}

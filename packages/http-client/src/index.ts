@@ -5,7 +5,7 @@ export {
   requestAnswer,
   requestJson,
 } from './client.ts';
-export { type RequestDeadline, requestDeadline } from './deadline.ts';
+export { type RequestDeadline, requestDeadline, withRequestDeadline } from './deadline.ts';
 export {
   currentRequestId,
   requestIdHeader,

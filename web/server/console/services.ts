@@ -1,5 +1,12 @@
 import type { PrivateJwk } from '@mpay/envelope';
-import { errorFromAnswer, fetchFor, readBounded, requestJson, signRequest } from '@mpay/http-client';
+import {
+  errorFromAnswer,
+  fetchFor,
+  readBounded,
+  requestJson,
+  signRequest,
+  withRequestDeadline,
+} from '@mpay/http-client';
 import { type ErrorCode, MpayError } from '@mpay/protocol';
 import type { ConsoleLimits } from './limits.ts';
 
@@ -85,17 +92,18 @@ export async function fetchBoundedText(
   headers: Readonly<Record<string, string>>,
   limits: ConsoleLimits,
 ): Promise<string> {
-  let response: Response;
-  try {
-    response = await fetchFor(undefined)(url, {
-      headers,
-      signal: AbortSignal.timeout(limits.serviceTimeoutMs),
+  // One deadline for the answer's head and body.
+  const { response, text } = await withRequestDeadline(limits.serviceTimeoutMs, async (signal) => {
+    let response: Response;
+    try {
+      response = await fetchFor(undefined)(url, { headers, signal });
+    } catch (error) {
+      throw new MpayError('SERVICE_UNAVAILABLE', new URL(url).host, { cause: error });
+    }
+    const text = await readBounded(response, limits.serviceAnswerBytesMax).catch((error: unknown) => {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'answer interrupted', { cause: error });
     });
-  } catch (error) {
-    throw new MpayError('SERVICE_UNAVAILABLE', new URL(url).host, { cause: error });
-  }
-  const text = await readBounded(response, limits.serviceAnswerBytesMax).catch((error: unknown) => {
-    throw new MpayError('SERVICE_UNAVAILABLE', 'answer interrupted', { cause: error });
+    return { response, text };
   });
   if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'answer too large');
   if (response.ok) return text;

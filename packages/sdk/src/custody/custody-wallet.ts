@@ -6,7 +6,7 @@ import {
   type VerifiedPayload,
   verifyPayload,
 } from '@mpay/envelope';
-import { errorFromAnswer, fetchFor, readBounded } from '@mpay/http-client';
+import { errorFromAnswer, fetchFor, readBounded, withRequestDeadline } from '@mpay/http-client';
 import { type ImsPrivateData, imsPrivateDataFromJson, isMpayError, MpayError } from '@mpay/protocol';
 import { type FspTrust, type Receipt, verifyFspStatement } from '../fsp.ts';
 import { type PaymentRequestView, verifyPaymentRequest } from '../payment-request/verify.ts';
@@ -384,17 +384,21 @@ export class CustodyWallet {
 
   /** An evidence file custody fetched from the FSP: 200 the file as sent, 202 undefined, else the error. */
   async #evidence(path: string): Promise<string | undefined> {
-    let response: Response;
-    try {
-      response = await fetchFor(undefined)(`${this.#options.custodyUrl}${path}`, {
-        headers: { ...this.#headers, accept: 'application/json' },
-        signal: AbortSignal.timeout(this.#timeoutMs),
+    // One deadline for the answer's head and body.
+    const { response, text } = await withRequestDeadline(this.#timeoutMs, async (signal) => {
+      let response: Response;
+      try {
+        response = await fetchFor(undefined)(`${this.#options.custodyUrl}${path}`, {
+          headers: { ...this.#headers, accept: 'application/json' },
+          signal,
+        });
+      } catch (cause) {
+        throw new MpayError('SERVICE_UNAVAILABLE', 'evidence', { cause });
+      }
+      const text = await readBounded(response, evidenceBytesMax).catch((cause: unknown) => {
+        throw new MpayError('SERVICE_UNAVAILABLE', 'evidence interrupted', { cause });
       });
-    } catch (cause) {
-      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence', { cause });
-    }
-    const text = await readBounded(response, evidenceBytesMax).catch((cause: unknown) => {
-      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence interrupted', { cause });
+      return { response, text };
     });
     if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'evidence too large');
     if (response.status === 202) return undefined;

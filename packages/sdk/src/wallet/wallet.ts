@@ -8,7 +8,14 @@ import {
   type RequestWithAnswerKey,
   signPayload,
 } from '@mpay/envelope';
-import { errorFromAnswer, fetchFor, readBounded, requestJson, signRequest } from '@mpay/http-client';
+import {
+  errorFromAnswer,
+  fetchFor,
+  readBounded,
+  requestJson,
+  signRequest,
+  withRequestDeadline,
+} from '@mpay/http-client';
 import {
   customerDeclineContent,
   customerSignedContent,
@@ -431,20 +438,23 @@ export class Wallet {
       { method: 'GET', path, body: '' },
       { issuer: this.partyId, audience: this.#options.fsp.id, key: this.#sessionKeys().signing },
     );
-    let response: Response;
-    try {
-      response = await fetchFor(undefined)(`${this.#options.gatewayUrl}${path}`, {
-        headers: { authorization, accept: 'application/json' },
-        signal: AbortSignal.timeout(timeoutMs),
+    // One deadline for the answer's head and body.
+    return withRequestDeadline(timeoutMs, async (signal) => {
+      let response: Response;
+      try {
+        response = await fetchFor(undefined)(`${this.#options.gatewayUrl}${path}`, {
+          headers: { authorization, accept: 'application/json' },
+          signal,
+        });
+      } catch (cause) {
+        throw new MpayError('SERVICE_UNAVAILABLE', path, { cause });
+      }
+      const body = await readBounded(response, answerBytesMax).catch((cause: unknown) => {
+        throw new MpayError('SERVICE_UNAVAILABLE', `${path} interrupted`, { cause });
       });
-    } catch (cause) {
-      throw new MpayError('SERVICE_UNAVAILABLE', path, { cause });
-    }
-    const body = await readBounded(response, answerBytesMax).catch((cause: unknown) => {
-      throw new MpayError('SERVICE_UNAVAILABLE', `${path} interrupted`, { cause });
+      if (body === undefined) throw new MpayError('SERVICE_UNAVAILABLE', `${path} answer too large`);
+      return { status: response.status, body };
     });
-    if (body === undefined) throw new MpayError('SERVICE_UNAVAILABLE', `${path} answer too large`);
-    return { status: response.status, body };
   }
 
   /**

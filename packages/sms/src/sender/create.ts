@@ -1,4 +1,4 @@
-import { type FetchFunction, readBounded } from '@mpay/http-client';
+import { type FetchFunction, readBounded, withRequestDeadline } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 import {
   isSmsToken,
@@ -135,19 +135,20 @@ export function createSmsSender(options: SmsSenderOptions): SmsSender {
     async send(sms: OutgoingSms): Promise<{ id: string }> {
       const invalid = invalidSmsFieldOf(sms ?? {}, limits.textCharactersMax);
       if (invalid !== undefined) throw new MpayError('REQUEST_INVALID', `sms: ${invalid}`);
-      const signal = AbortSignal.timeout(limits.requestTimeoutMs);
       let response: Response;
       let text: string | undefined;
       try {
-        response = await fetchWith(endpoint, {
-          method: 'POST',
-          headers: { authorization, 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ from, to: sms.to, text: sms.text }),
-          redirect: 'manual',
-          signal,
+        // The same deadline bounds the answer's body: a gateway that trickles it out times out too.
+        [response, text] = await withRequestDeadline(limits.requestTimeoutMs, async (signal) => {
+          const answer = await fetchWith(endpoint, {
+            method: 'POST',
+            headers: { authorization, 'content-type': 'application/json', accept: 'application/json' },
+            body: JSON.stringify({ from, to: sms.to, text: sms.text }),
+            redirect: 'manual',
+            signal,
+          });
+          return [answer, await readBounded(answer, limits.responseBytesMax)] as const;
         });
-        // The same signal bounds the answer's body: a gateway that trickles it out times out too.
-        text = await readBounded(response, limits.responseBytesMax);
       } catch (error) {
         throw unreachable(error);
       }

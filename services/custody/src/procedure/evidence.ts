@@ -1,4 +1,4 @@
-import { errorFromAnswer, fetchFor, readBounded } from '@mpay/http-client';
+import { errorFromAnswer, fetchFor, readBounded, withRequestDeadline } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 import type { CustodyContext } from '../context.ts';
 import { custodyKeyOf, signRequestAsCustomer } from '../customers/custody-key.ts';
@@ -81,17 +81,21 @@ async function evidenceFromFsp(
     path,
     body: '',
   });
-  let response: Response;
-  try {
-    response = await fetchFor(undefined)(`${context.fsp.url}${path}`, {
-      headers: { authorization, accept: 'application/json' },
-      signal: AbortSignal.timeout(context.limits.callTimeoutMs),
+  // One deadline for the answer's head and body.
+  const { response, text } = await withRequestDeadline(context.limits.callTimeoutMs, async (signal) => {
+    let response: Response;
+    try {
+      response = await fetchFor(undefined)(`${context.fsp.url}${path}`, {
+        headers: { authorization, accept: 'application/json' },
+        signal,
+      });
+    } catch (cause) {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence', { cause });
+    }
+    const text = await readBounded(response, context.limits.evidenceBytesMax).catch((cause: unknown) => {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'evidence interrupted', { cause });
     });
-  } catch (cause) {
-    throw new MpayError('SERVICE_UNAVAILABLE', 'evidence', { cause });
-  }
-  const text = await readBounded(response, context.limits.evidenceBytesMax).catch((cause: unknown) => {
-    throw new MpayError('SERVICE_UNAVAILABLE', 'evidence interrupted', { cause });
+    return { response, text };
   });
   if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'evidence too large');
   if (response.status === 202) return { state: 'pending' };

@@ -1,4 +1,4 @@
-import { fetchFor } from '@mpay/http-client';
+import { fetchFor, readBounded, withRequestDeadline } from '@mpay/http-client';
 import { noteBytesMax, parseCheckpoint } from '@mpay/merkle';
 import { MpayError } from '@mpay/protocol';
 import type { Cosigned, Witness } from './witness.ts';
@@ -8,16 +8,34 @@ export interface FollowOptions {
   readonly fetchTimeoutMs: number;
 }
 
+/**
+ * A text the log answers, read within `noteBytesMax` (the log is not trusted: an answer beyond it
+ * is refused as soon as it passes the bound, never held whole) and within one deadline that covers
+ * the answer's body as well as its head.
+ */
 async function fetchText(url: string, options: FollowOptions): Promise<string> {
-  const response = await fetchFor(undefined)(url, {
-    signal: AbortSignal.timeout(options.fetchTimeoutMs),
-  }).catch(() => {
-    throw new MpayError('SERVICE_UNAVAILABLE', 'log unreachable');
+  return withRequestDeadline(options.fetchTimeoutMs, async (signal) => {
+    const response = await fetchFor(undefined)(url, { signal }).catch(() => {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'log unreachable');
+    });
+    const text = await readBounded(response, noteBytesMax).catch(() => {
+      throw new MpayError('SERVICE_UNAVAILABLE', 'log answer interrupted');
+    });
+    if (!response.ok) throw new MpayError('SERVICE_UNAVAILABLE', `log answered ${response.status}`);
+    if (text === undefined) throw new MpayError('REQUEST_TOO_LARGE', 'log answer');
+    return text;
   });
-  const text = await response.text();
-  if (!response.ok) throw new MpayError('SERVICE_UNAVAILABLE', `log answered ${response.status}`);
-  if (text.length > noteBytesMax) throw new MpayError('REQUEST_TOO_LARGE', 'log answer');
-  return text;
+}
+
+/** The `hashes` of a consistency proof's answer; undefined for an answer that is not such an object. */
+function proofHashesOf(answer: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(answer);
+  } catch {
+    return undefined;
+  }
+  return typeof parsed === 'object' && parsed !== null ? (parsed as { hashes?: unknown }).hashes : undefined;
 }
 
 /**
@@ -38,7 +56,7 @@ export async function followLog(
   const nextSize = parseCheckpoint(signedNote.slice(0, signedNote.indexOf('\n\n') + 1)).treeSize;
   if (heldSize > 0n && nextSize > heldSize) {
     const answer = await fetchText(`${logUrl}/proofs/consistency?from=${heldSize}&to=${nextSize}`, options);
-    const hashes = (JSON.parse(answer) as { hashes?: unknown }).hashes;
+    const hashes = proofHashesOf(answer);
     if (!Array.isArray(hashes) || !hashes.every((hash) => typeof hash === 'string')) {
       throw new MpayError('PROOF_INVALID', 'proof encoding');
     }
