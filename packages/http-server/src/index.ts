@@ -73,6 +73,7 @@ export {
   prometheusContentType,
   type RouteOutcome,
   readDurationHistograms,
+  registerDatabaseMetrics,
   registerMetricsRoute,
   routeOutcomeOf,
 } from './metrics.ts';

@@ -1,5 +1,6 @@
 import { type Database, openTestDatabase } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor } from '../../../test/support/deadlines.ts';
 import {
   bearerTokenAuthorizer,
   createMetricsRegistry,
@@ -7,6 +8,7 @@ import {
   observeRouteSteps,
   parsePrometheusText,
   readDurationHistograms,
+  registerDatabaseMetrics,
   registerMetricsRoute,
   routeOutcomeOf,
 } from './metrics.ts';
@@ -168,5 +170,45 @@ describe('observeRouteSteps', () => {
       'error',
       'error',
     ]);
+  });
+});
+
+describe('registerDatabaseMetrics: the connections the server ended', () => {
+  let database: Database;
+  let administrator: Database;
+  beforeAll(async () => {
+    database = await openTestDatabase('metrics_lost');
+    administrator = await openTestDatabase('metrics_admin');
+  });
+  afterAll(async () => {
+    await Promise.all([database.close(), administrator.close()]);
+  });
+
+  it('counts each connection the server ends (PostgreSQL), labelled with the schema; nothing on PGlite', async () => {
+    const registry = createMetricsRegistry();
+    registerDatabaseMetrics(registry, database);
+    const lostOf = async () =>
+      parsePrometheusText(await registry.expose()).find(
+        (sample) => sample.name === 'mpay_database_connections_lost_total',
+      );
+    if (database.backend === 'pglite') {
+      expect(await lostOf()).toBeUndefined();
+      return;
+    }
+    expect(await lostOf()).toMatchObject({ labels: { schema: database.schema }, value: 0 });
+    await database
+      .transaction(async (sql) => {
+        const { rows } = await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await administrator.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        await waitFor(
+          async () =>
+            (await administrator.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [rows[0]!.pid])).rows
+              .length === 0,
+          { deadlineMs: requestDeadlineMs, what: 'the backend to end' },
+        );
+        await sql.query('SELECT 1');
+      })
+      .catch(() => undefined);
+    expect(await lostOf()).toMatchObject({ labels: { schema: database.schema }, value: 1 });
   });
 });

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { MpayError } from '@mpay/protocol';
-import type { Sql } from '@mpay/storage';
+import type { Database, Sql } from '@mpay/storage';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SecurityRequirement } from './openapi.ts';
 import { metricsScrape } from './openapi-schemas.ts';
@@ -454,6 +454,29 @@ export async function readDurationHistograms(
     snapshots.set(row.key, snapshot);
   }
   return snapshots;
+}
+
+/**
+ * The service's database connections the server ended since the process
+ * started (`mpay_database_connections_lost_total`, labelled with the
+ * database's schema), beside its own metrics: a restart, a failover or an
+ * administrator ending sessions, which the service otherwise only says as a
+ * process warning. Nothing on PGlite, which has no connection to lose.
+ */
+export function registerDatabaseMetrics(
+  registry: MetricsRegistry,
+  database: Pick<Database, 'schema' | 'connections'>,
+): void {
+  const connections = database.connections;
+  if (connections === undefined) return;
+  const lost = registry.counter({
+    name: 'mpay_database_connections_lost_total',
+    help: 'Connections to PostgreSQL the server ended (restart, failover, pg_terminate_backend), idle or held by a transaction, since the process started.',
+    labelNames: ['schema'],
+  });
+  registry.onCollect(async () => {
+    lost.set({ schema: database.schema }, connections.lost);
+  });
 }
 
 /** How a request of a route ended, for a bounded label: 2xx ok, 4xx refused, anything else error. */

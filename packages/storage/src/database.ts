@@ -78,6 +78,15 @@ export async function together<T extends readonly unknown[]>(
 
 export type Backend = 'pglite' | 'postgres';
 
+/** A PostgreSQL pool's connections, counted as they go. */
+export interface ConnectionCounts {
+  /**
+   * Ended by the server (a restart, a failover, pg_terminate_backend),
+   * whether idle or held by a transaction (then destroyed, not pooled again).
+   */
+  lost: number;
+}
+
 export interface Database extends Sql {
   readonly backend: Backend;
   /** The schema this handle works in (PostgreSQL); PGlite databases are one per service. */
@@ -113,6 +122,12 @@ export interface Database extends Sql {
     options?: { readonly commitWithoutFlush?: boolean },
   ): Promise<void>;
   close(): Promise<void>;
+  /**
+   * PostgreSQL: what became of this handle's pooled connections since it
+   * opened (updated in place, so a copy of the handle reads it too).
+   * Undefined on PGlite, which has no connection to lose.
+   */
+  readonly connections?: Readonly<ConnectionCounts> | undefined;
   /**
    * The integrity checks of an embedded database in a folder (PGlite):
    * `integrity.readiness` for the service's GET /ready, `integrity.check()`

@@ -4,6 +4,7 @@ export { inspectDataFolder } from './data-folder/inspect.ts';
 export { type DataFolderLock, lockDataFolder, lockPathOf } from './data-folder/lock.ts';
 export {
   type Backend,
+  type ConnectionCounts,
   commitWithLastStatements,
   type Database,
   type QueryResult,

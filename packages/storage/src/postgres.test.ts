@@ -444,6 +444,7 @@ describe.skipIf(url === undefined || url === '')('PostgreSQL connections the ser
   };
 
   it('a transaction whose connection is ended fails; the connection is not pooled again; the next works', async () => {
+    const lostBefore = database.connections?.lost;
     const failed = await database
       .transaction(async (sql) => {
         const { rows } = await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
@@ -458,6 +459,7 @@ describe.skipIf(url === undefined || url === '')('PostgreSQL connections the ser
     expect(failed).toBeInstanceOf(Error);
     await database.transaction((sql) => sql.query('INSERT INTO t VALUES (3)'));
     expect((await database.query<{ id: number }>('SELECT id FROM t ORDER BY id')).rows).toEqual([{ id: 3 }]);
+    expect(database.connections?.lost).toBe((lostBefore ?? Number.NaN) + 1);
   });
 
   it('an idle pooled connection that is ended is dropped, and said; a transaction after it works', async () => {
@@ -466,6 +468,7 @@ describe.skipIf(url === undefined || url === '')('PostgreSQL connections the ser
       if (warning.code === connectionLostWarningCode) warnings.push(warning.message);
     };
     process.on('warning', onWarning);
+    const lostBefore = database.connections?.lost ?? Number.NaN;
     const { rows } = await database.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     await terminate(rows[0]!.pid);
     // The driver may not have read the server's goodbye yet: a transaction handed that connection meets it
@@ -487,6 +490,8 @@ describe.skipIf(url === undefined || url === '')('PostgreSQL connections the ser
       await waitFor(() => warnings.length > 0, { deadlineMs: requestDeadlineMs, what: 'the warning' });
       expect(warnings).toEqual([expect.stringContaining(`schema ${schema} was lost while idle`)]);
     }
+    // Counted once, whichever way it was found: dropped while idle, or met by the transaction.
+    expect(database.connections?.lost).toBe(lostBefore + 1);
     process.off('warning', onWarning);
   });
 });

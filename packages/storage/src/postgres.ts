@@ -3,6 +3,7 @@ import pg from 'pg';
 import { prepareValue } from 'pg/lib/utils.js';
 import {
   assertSchemaName,
+  type ConnectionCounts,
   countedCommitBroken,
   type Database,
   notifyStatement,
@@ -490,7 +491,12 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   const pool = new pg.Pool(config);
   // An idle connection that breaks is dropped by the pool (the next statement opens another); without a
   // listener its error would end the process. Said, since no statement fails to say it.
-  pool.on('error', (error) => warnConnectionLost(options.schema, error));
+  // What the server ended: idle pooled connections, and those a transaction held (destroyed, not pooled again).
+  const connections: ConnectionCounts = { lost: 0 };
+  pool.on('error', (error) => {
+    connections.lost += 1;
+    warnConnectionLost(options.schema, error);
+  });
   const names = new StatementNames();
   const sql = wrap(pool, counter, names, undefined);
   const listener = new PostgresListener(options.url, options.listenerReconnect);
@@ -543,9 +549,11 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         throw error;
       } finally {
         client.off('error', onBroken);
+        if (broken !== undefined) connections.lost += 1;
         client.release(broken);
       }
     },
+    connections,
     listen: async (channel, handler, listenOptions) =>
       listener.listen(channelOf(options.schema, channel), handler, listenOptions),
     async notify(channel, payload, within, notifyOptions) {

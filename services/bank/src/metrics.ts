@@ -5,6 +5,7 @@ import {
   observeRouteSteps,
   type RouteOutcome,
   readDurationHistograms,
+  registerDatabaseMetrics,
   registerMetricsRoute,
 } from '@mpay/http-server';
 import { isTransferRefusal } from '@mpay/ledger';
@@ -75,6 +76,7 @@ export interface BankMetrics {
 
 export function createBankMetrics(database: Database, clock: () => Date): BankMetrics {
   const registry = createMetricsRegistry();
+  registerDatabaseMetrics(registry, database);
   const batchTransfers = registry.histogram({
     name: 'mpay_bank_ledger_batch_transfers',
     help: 'Transfers per batch transaction of the ledger (group commit), since this process started.',

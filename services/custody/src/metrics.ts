@@ -6,6 +6,7 @@ import {
   observeRouteSteps,
   type RouteOutcome,
   readDurationHistograms,
+  registerDatabaseMetrics,
   registerMetricsRoute,
 } from '@mpay/http-server';
 import { custodyMessageStates } from '@mpay/protocol';
@@ -56,6 +57,7 @@ export interface CustodyMetrics {
 
 export function createCustodyMetrics(database: Database, clock: () => Date): CustodyMetrics {
   const registry = createMetricsRegistry();
+  registerDatabaseMetrics(registry, database);
   const messages = registry.gauge({
     name: 'mpay_custody_messages',
     help: "The FSP's payment messages held for custody customers, by state now (iMS §5).",

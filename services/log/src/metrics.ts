@@ -2,6 +2,7 @@ import {
   bearerTokenAuthorizer,
   createMetricsRegistry,
   type MetricsRegistry,
+  registerDatabaseMetrics,
   registerMetricsRoute,
 } from '@mpay/http-server';
 import { parseVerifierKey } from '@mpay/merkle';
@@ -78,6 +79,7 @@ export async function createLogMetrics(
 ): Promise<LogMetrics> {
   const witnessIds = await Promise.all(witnesses.map(witnessIdOf));
   const registry = createMetricsRegistry();
+  registerDatabaseMetrics(registry, database);
   const treeSize = registry.gauge({
     name: 'mpay_log_tree_size',
     help: 'Entries integrated into the Merkle tree.',

@@ -2,6 +2,7 @@ import {
   createMetricsRegistry,
   type MetricsRegistry,
   operatorOnly,
+  registerDatabaseMetrics,
   registerMetricsRoute,
 } from '@mpay/http-server';
 import { publicStatusOf } from '@mpay/protocol';
@@ -20,6 +21,7 @@ import { authenticateOperator } from './auth.ts';
 /** The gateway's metrics, read from its tables at each scrape (see payments/statistics.ts). */
 export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
   const registry = createMetricsRegistry();
+  registerDatabaseMetrics(registry, context.database);
   const reached = registry.counter({
     name: 'mpay_gateway_payments_total',
     help: 'Payments that reached each state of the iMS protocol (the first, merchant_request_verified, counts every request).',
