@@ -300,6 +300,29 @@ describe('the outbox', () => {
     expect(hook.requests).toHaveLength(1);
   });
 
+  it("marks a round's delivered webhooks in one statement; one refused in the same round is backed off, not marked", async () => {
+    const rows = [await webhookRow(), await webhookRow(), await webhookRow()];
+    const refused = rows[1]!.id;
+    hook.answer = (request) =>
+      request.headers['mpay-delivery-id'] === refused ? { status: 500 } : { status: 204 };
+    const marks = () =>
+      Object.values(statementTexts())
+        .flatMap((texts) => Object.entries(texts))
+        .filter(([text]) => text.startsWith('UPDATE outbox SET delivered_at'));
+    traceStatementTexts(true);
+    try {
+      expect(await runOutboxRound(gateway.context)).toBe(3);
+      expect(hook.requests).toHaveLength(3);
+      // One mark for the two delivered, none alone.
+      expect(marks()).toEqual([[expect.stringContaining('WHERE id = ANY($1::bigint[])'), 1]]);
+    } finally {
+      traceStatementTexts(false);
+    }
+    for (const row of [rows[0]!, rows[2]!])
+      expect(await rowNow(row)).toMatchObject({ attempts: 1, deliveredAt: gateway.now(), lastError: null });
+    expect(await rowNow(rows[1]!)).toMatchObject({ attempts: 1, deliveredAt: null, lastError: 'HTTP 500' });
+  });
+
   it('retries a webhook answered 500 after its backoff, not before, and delivers it then', async () => {
     const row = await webhookRow();
     hook.answer = () => ({ status: 500, text: 'down' });

@@ -101,16 +101,26 @@ type DeliverableRow = {
   readonly written?: Payment | undefined;
 };
 
-/** Rows one after the other, each while its lease (`until`, when leased) holds, and not those in `skip`. */
+/**
+ * Rows one after the other, each while its lease (`until`, when leased)
+ * holds, and not those in `skip`. The webhooks and pushes delivered are
+ * marked together once all were tried (`DeliveredMarks`): one statement for
+ * the batch instead of one each.
+ */
 async function deliverOneByOne(
   context: GatewayContext,
   rows: readonly DeliverableRow[],
   skip: ReadonlySet<string>,
 ): Promise<void> {
-  for (const leased of rows) {
-    const { row, written, until } = leased;
-    if (skip.has(row.id) || (until !== undefined && !leaseHolds(context, until))) continue;
-    await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written));
+  const marks = new DeliveredMarks();
+  try {
+    for (const leased of rows) {
+      const { row, written, until } = leased;
+      if (skip.has(row.id) || (until !== undefined && !leaseHolds(context, until))) continue;
+      await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written, marks));
+    }
+  } finally {
+    await marks.write(context.database, context.clock());
   }
 }
 
@@ -339,6 +349,33 @@ async function markDelivered(sql: Sql, row: OutboxRow, now: Date): Promise<void>
 }
 
 /**
+ * Rows delivered whose mark may wait for the end of their batch: effects the
+ * receiver takes twice without harm (a webhook, which the merchant tells by
+ * its delivery id and signature; a push, which the device tells by its
+ * payment), so that a batch of them is marked in one statement. Should the
+ * process stop before `write`, they are delivered again after their lease,
+ * as a row whose own mark was lost would be.
+ */
+export class DeliveredMarks {
+  readonly #ids: string[] = [];
+
+  defer(row: OutboxRow): void {
+    this.#ids.push(row.id);
+  }
+
+  /** Marks the deferred rows delivered (at `now`), in one statement; nothing when there are none. */
+  async write(sql: Sql, now: Date): Promise<void> {
+    const ids = this.#ids.splice(0);
+    if (ids.length === 0) return;
+    await sql.query(
+      `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL
+       WHERE id = ANY($1::bigint[])`,
+      [ids, now.toISOString()],
+    );
+  }
+}
+
+/**
  * A failed attempt: due again after a backoff, or abandoned after the limit.
  * Bank orders and log entries are never abandoned: a payment must reach its
  * outcome, and the evidence of every outcome must reach the log. Only by the
@@ -429,24 +466,27 @@ async function pushToDevice(
   row: OutboxRow,
   event: PaymentDeviceEvent,
   now: Date,
-  written?: Payment,
+  written: Payment | undefined,
+  marks: DeliveredMarks | undefined,
 ): Promise<void> {
   const delivered = (sql: Sql) => markDelivered(sql, row, now);
+  // Marked with the batch's other deliveries when there is a batch, else alone.
+  const deliveredLater = async () => (marks === undefined ? delivered(context.database) : marks.defer(row));
   const rendered = await renderPaymentEvent(context, row.payment_id, event, written);
-  if (rendered === undefined) return delivered(context.database);
+  if (rendered === undefined) return deliveredLater();
   const { payment, binding, data } = rendered;
   const custodian = custodianOf(context, binding);
   if (custodian !== undefined) {
     // Custody names a status other than a request or a receipt an `outcome`.
     const redirected = event === 'payment-status' ? 'outcome' : event;
     await redirectToCustody(context, custodian, { event: redirected, paymentId: payment.id, data });
-    return delivered(context.database);
+    return deliveredLater();
   }
   context.hub.push(payment.customer.id, { event, id: payment.id, data });
   const notice = { kind: 'payment', party: payment.customer.id, paymentId: payment.id, event } as const;
   // With a relay, the row's mark commits with the notice to the other instances (one round trip);
-  // without one (a single instance, or its relay stopped meanwhile), the mark is written alone.
-  if (!(await context.hub.announce(notice, delivered))) await delivered(context.database);
+  // without one (a single instance, or its relay stopped meanwhile), the mark goes with the batch's.
+  if (!(await context.hub.announce(notice, delivered))) await deliveredLater();
 }
 
 /**
@@ -492,12 +532,14 @@ async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { u
  * left it (undefined when the bank has not answered yet, and for other
  * kinds); `known`: the payment as the caller (or the step that leased the
  * row) just committed it, which a bank order and a push use instead of
- * reading it.
+ * reading it. `marks`: where a delivered webhook or push is marked with the
+ * rest of its batch (marked alone without it).
  */
 async function deliver(
   context: GatewayContext,
   row: OutboxRow,
   known?: Payment,
+  marks?: DeliveredMarks,
 ): Promise<Payment | undefined> {
   const now = context.clock();
   const payload = JSON.parse(row.payload) as Record<string, unknown>;
@@ -506,7 +548,7 @@ async function deliver(
       case 'device_push':
         if (payload.event !== 'refund-receipt') {
           // Marks the row delivered itself: with the notice to the other instances when there are any.
-          await pushToDevice(context, row, payload.event as PaymentDeviceEvent, now, known);
+          await pushToDevice(context, row, payload.event as PaymentDeviceEvent, now, known, marks);
           return;
         }
         await pushRefundReceipt(context, String(payload.refundId));
@@ -514,7 +556,8 @@ async function deliver(
         return;
       case 'webhook':
         await postWebhook(context, row, payload as { url: string; body: string });
-        await markDelivered(context.database, row, now);
+        if (marks === undefined) await markDelivered(context.database, row, now);
+        else marks.defer(row);
         return;
       case 'bank_order': {
         const step = await settleWithBank(
