@@ -186,11 +186,10 @@ const gatewayBodies = campaign(
 );
 
 /** The chunks of a response body, as a stream. */
-function streamOf(chunks: readonly string[]): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
+function streamOf(chunks: readonly Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream({
     start(controller) {
-      for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+      for (const chunk of chunks) controller.enqueue(chunk);
       controller.close();
     },
   });
@@ -211,14 +210,32 @@ const sse = campaign(
         lineLengthMax: fc.constantFrom(16, 256, 256 * 1024),
       }),
       run: async ({ text, cuts, lineLengthMax }: { text: string; cuts: number[]; lineLengthMax: number }) => {
-        const positions = [...new Set(cuts.map((cut) => cut % (text.length + 1)))].sort((a, b) => a - b);
-        const chunks = [...positions, text.length].map((end, index) =>
-          text.slice(positions[index - 1] ?? 0, end),
+        // Cut as the network cuts: between bytes, inside a character's UTF-8 sequence too.
+        const bytes = new TextEncoder().encode(text);
+        const positions = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+        const chunks = [...positions, bytes.length].map((end, index) =>
+          bytes.subarray(positions[index - 1] ?? 0, end),
         );
-        const events = [];
-        for await (const event of readServerSentEvents(streamOf(chunks), { lineLengthMax }))
-          events.push(event);
-        return events;
+        const read = async (parts: readonly Uint8Array[]) => {
+          const events = [];
+          try {
+            for await (const event of readServerSentEvents(streamOf(parts), { lineLengthMax }))
+              events.push(event);
+          } catch (error) {
+            // The stream's own refusal (a limit), with the events read before it; anything else is a defect.
+            if (!(error instanceof MpayError)) throw error;
+            return { events, refused: error.code };
+          }
+          return { events, refused: undefined };
+        };
+        // The events must not depend on how the body was cut into chunks: the same text in one piece.
+        const cut = await read(chunks);
+        const whole = await read([bytes]);
+        if (JSON.stringify(cut) !== JSON.stringify(whole))
+          throw new Error(
+            `the events depend on the chunks: ${JSON.stringify(cut)} against ${JSON.stringify(whole)}`,
+          );
+        return cut;
       },
     };
   },

@@ -12,10 +12,17 @@ function streamOf(chunks: readonly string[]): ReadableStream<Uint8Array> {
   });
 }
 
-async function read(chunks: readonly string[], lineLengthMax: number) {
+async function read(chunks: readonly string[], lineLengthMax?: number) {
   const events = [];
-  for await (const event of readServerSentEvents(streamOf(chunks), { lineLengthMax })) events.push(event);
+  const limits = lineLengthMax === undefined ? {} : { lineLengthMax };
+  for await (const event of readServerSentEvents(streamOf(chunks), limits)) events.push(event);
   return events;
+}
+
+/** The events of `text` cut into chunks at `cuts`, or the code of the error that ended the stream. */
+async function readCut(text: string, cuts: readonly number[], lineLengthMax?: number) {
+  const chunks = [...cuts, text.length].map((end, index) => text.slice(cuts[index - 1] ?? 0, end));
+  return read(chunks, lineLengthMax).catch((error: unknown) => (isMpayError(error) ? error.code : error));
 }
 
 describe('readServerSentEvents', () => {
@@ -33,5 +40,41 @@ describe('readServerSentEvents', () => {
     const error = await read(['event: payment\nid: 9999999999999'], 16).catch((caught: unknown) => caught);
     expect(isMpayError(error, 'SERVICE_UNAVAILABLE')).toBe(true);
     expect(isMpayError(error) && error.category).toBe('retryable');
+  });
+
+  it('reads the same events however the body is cut, a CRLF split between two chunks included', async () => {
+    const text = 'event: pay\r\ndata: a\r\ndata: b\r\n\r\nid: 7\rdata: c\r\rdata: d\n\n: ping\r\n\r\n';
+    const whole = await readCut(text, []);
+    expect(whole).toEqual([
+      { event: 'pay', id: '', data: 'a\nb' },
+      { event: 'message', id: '7', data: 'c' },
+      { event: 'message', id: '7', data: 'd' },
+    ]);
+    for (let first = 0; first <= text.length; first++)
+      for (let second = first; second <= text.length; second += 3)
+        expect(await readCut(text, [first, second]), `cut at ${first} and ${second}`).toEqual(whole);
+  });
+
+  it('dispatches an event whose blank line is a CR at the very end of the stream', async () => {
+    expect(await read(['data: x\n', '\r'])).toEqual([{ event: 'message', id: '', data: 'x' }]);
+    // Without its blank line the event is dropped, as the standard says.
+    expect(await read(['data: x\n'])).toEqual([]);
+  });
+
+  it('refuses a line longer than the limit even when it ends within one chunk', async () => {
+    expect(await readCut('data: 0123456789abcdef\n\n', [], 16)).toBe('SERVICE_UNAVAILABLE');
+    expect(await readCut('data: 0123456789\n\n', [], 16)).toEqual([
+      { event: 'message', id: '', data: '0123456789' },
+    ]);
+  });
+
+  it('ends a stream whose event grows past eventDataLengthMax in lines each within the line limit', async () => {
+    const line = `data: ${'x'.repeat(100 * 1024)}\n`;
+    // 20 lines of 100 KiB: about 2 MiB in one event that never ends, each line well within 256 KiB.
+    expect(await readCut(line.repeat(20), [])).toBe('SERVICE_UNAVAILABLE');
+    // Nine lines (about 0.9 MiB) and the blank line: one event, under the 1 MiB default.
+    const events = await readCut(`${line.repeat(9)}\n`, []);
+    expect(events).toHaveLength(1);
+    expect((events as { data: string }[])[0]?.data).toHaveLength(9 * 100 * 1024 + 8);
   });
 });
