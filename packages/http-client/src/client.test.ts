@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rejectedCodeOf } from '../../../test/support/code-of.ts';
-import { requestAnswer, requestJson } from './client.ts';
+import { requestAnswer, requestJson, requestObject } from './client.ts';
 
 /** A real HTTP server on loopback answering what each path asks for. */
 let server: Server;
@@ -15,6 +15,15 @@ beforeAll(async () => {
       return response.end(JSON.stringify({ error: { code: 'INSUFFICIENT_FUNDS' }, extra: 'kept' }));
     }
     if (request.url === '/garbage') return response.end('<html>');
+    // Valid JSON, but not an object: what a caller reading fields of the answer must not take.
+    const notObjects: Record<string, string> = {
+      '/null': 'null',
+      '/array': '[]',
+      '/string': '"ok"',
+      '/empty': '',
+    };
+    const notObject = notObjects[request.url ?? ''];
+    if (notObject !== undefined) return response.end(notObject);
     // Never answers: only the caller's signal or timeout ends the request.
     if (request.url === '/silent') return;
     if (request.url === '/huge') {
@@ -72,5 +81,16 @@ describe('bounded JSON requests', () => {
     expect(
       await rejectedCodeOf(requestJson(`${base}/silent`, { timeoutMs: 10 * 60_000, signal: already })),
     ).toBe('SERVICE_UNAVAILABLE');
+  });
+
+  it('requestObject refuses a success whose body is not a JSON object with the unreachable code', async () => {
+    expect((await requestObject<{ fine?: unknown }>(`${base}/ok`)).body).toEqual({ fine: true });
+    for (const path of ['/null', '/array', '/string', '/empty'])
+      expect(await rejectedCodeOf(requestObject(`${base}${path}`, {}, 'BANK_UNAVAILABLE')), path).toBe(
+        'BANK_UNAVAILABLE',
+      );
+    // requestJson takes them as they are (a 204 with no body is a success for some callers).
+    expect((await requestJson(`${base}/empty`)).body).toBeNull();
+    expect(await rejectedCodeOf(requestObject(`${base}/refused`))).toBe('INSUFFICIENT_FUNDS');
   });
 });

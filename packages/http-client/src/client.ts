@@ -102,6 +102,28 @@ export async function requestJson<T>(
   return { status: answer.status, body: answer.body as T };
 }
 
+/**
+ * `requestJson` for an answer that must be a JSON object: a 2xx answer whose
+ * body is anything else (empty, `null`, an array, a string, a number)
+ * becomes `unreachableCode`, as an answer that is not JSON does, so that the
+ * caller reads its fields without a TypeError. The fields' types are still
+ * the caller's to check.
+ */
+export async function requestObject<T extends object>(
+  url: string,
+  options: RequestOptions = {},
+  unreachableCode: ErrorCode = 'SERVICE_UNAVAILABLE',
+): Promise<JsonResponse<T>> {
+  const answer = await requestJson<unknown>(url, options, unreachableCode);
+  if (!isJsonObject(answer.body)) throw new MpayError(unreachableCode, 'response is not a JSON object');
+  return { status: answer.status, body: answer.body as T };
+}
+
+/** Whether a parsed JSON value is an object (not null, not an array). */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** The MpayError a non-2xx answer stands for: its stable code when it has one. */
 export function errorFromAnswer(body: unknown, status: number): MpayError {
   const error = (body as { error?: { code?: unknown; detail?: unknown } } | null)?.error;

@@ -1,9 +1,11 @@
 export {
   errorFromAnswer,
+  isJsonObject,
   type JsonResponse,
   type RequestOptions,
   requestAnswer,
   requestJson,
+  requestObject,
 } from './client.ts';
 export { type RequestDeadline, requestDeadline, withRequestDeadline } from './deadline.ts';
 export {

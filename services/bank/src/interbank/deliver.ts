@@ -1,4 +1,4 @@
-import { requestJson } from '@mpay/http-client';
+import { requestObject } from '@mpay/http-client';
 import type { ResolveTransferRequest, Transfer } from '@mpay/ledger';
 import { isMpayError } from '@mpay/protocol';
 import { type Database, type Sql, together } from '@mpay/storage';
@@ -51,7 +51,7 @@ async function exchange(
   const peer = context.interbank.peer(order.creditorBank);
   const macro = await macroFundsTransferOf(context.database, context.interbank.self, order);
   const message = await signFundsTransfer(context.interbank, messageOf(order, context.interbank), macro);
-  const response = await requestJson<{ answer?: unknown }>(
+  const response = await requestObject<{ answer?: unknown }>(
     `${peer.url}/interbank/funds-transfers`,
     {
       body: JSON.stringify({ message }),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { decodeUnverified, generateSigningKeyPair } from '@mpay/envelope';
 import { statementTexts, traceStatementTexts } from '@mpay/storage';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import {
 } from '../test-helpers.ts';
 import { holdResolutionId } from './ids.ts';
 import { signFundsTransfer } from './messages.ts';
+import { selectOrder } from './orders-store.ts';
 import { createInterbank } from './peers.ts';
 import { startBankPair, type TestBankPair } from './test-banks.ts';
 
@@ -203,6 +205,36 @@ describe('payment orders between two banks', () => {
     expect(await banks.x.balance(customer)).toEqual({ balance: 8_750n, available: 8_750n });
     expect(await banks.y.balance(merchant)).toMatchObject({ balance: 1_250n });
     await expectAudited();
+  });
+
+  it('takes a merchant bank that answers a success without an object as one that did not answer', async () => {
+    await banks.y.stop();
+    // In the merchant bank's place, on its address: 200 with an empty body, then the text null.
+    const answers = ['', 'null'];
+    const impostor = createServer((_request, response) => response.end(answers.shift() ?? 'null'));
+    await new Promise<void>((listening) =>
+      impostor.listen(Number(new URL(banks.y.url).port), '127.0.0.1', listening),
+    );
+    const body = await order();
+    try {
+      expect(await banks.x.call('POST', '/payment-orders', body)).toMatchObject({
+        status: 202,
+        body: { state: 'sending' },
+      });
+      banks.x.offsetMs += 5_000;
+      await banks.x.service.worker.runOnce();
+      const stored = await selectOrder(banks.x.database, body.id);
+      // Retryable and said as the peer being unavailable: no INTERNAL, no alarm on a first failure.
+      expect(stored).toMatchObject({ state: 'sending', attempts: 2, lastError: 'BANK_UNAVAILABLE' });
+    } finally {
+      impostor.closeAllConnections();
+      await new Promise((closed) => impostor.close(closed));
+      await banks.y.start();
+    }
+    // The merchant bank back: the order completes at its next attempt, as after any outage.
+    banks.x.offsetMs += 60_000;
+    await banks.x.service.worker.runOnce();
+    expect(await selectOrder(banks.x.database, body.id)).toMatchObject({ state: 'completed' });
   });
 
   it('never lets the expiry sweep release a hold the merchant bank has not answered for', async () => {

@@ -1,4 +1,4 @@
-import { requestJson } from '@mpay/http-client';
+import { requestObject } from '@mpay/http-client';
 import type { Transfer, TransferRequest } from '@mpay/ledger';
 import { isMpayError } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -46,7 +46,7 @@ async function exchange(
 ): Promise<{ answer: RefundTransferAnswer; jws: string }> {
   const peer = context.interbank.peer(order.originalBank);
   const message = await signRefundTransfer(context.interbank, messageOf(order, context.interbank.self));
-  const response = await requestJson<{ answer?: unknown }>(
+  const response = await requestObject<{ answer?: unknown }>(
     `${peer.url}/interbank/refund-transfers`,
     {
       body: JSON.stringify({ message }),

@@ -1,5 +1,5 @@
 import { decodeUnverified, type KeyBinding, verifyKeyBinding } from '@mpay/envelope';
-import { requestJson } from '@mpay/http-client';
+import { requestObject } from '@mpay/http-client';
 import { MpayError, parsePartyId } from '@mpay/protocol';
 import type { BankLink, CustodyContext } from '../context.ts';
 
@@ -35,7 +35,7 @@ export async function verifiedBinding(context: CustodyContext, compact: string):
 /** The bank still stands by the binding (it may have been revoked since it was issued). */
 export async function confirmActiveAtBank(context: CustodyContext, binding: KeyBinding): Promise<void> {
   const bank = bankOf(context, binding.issuer);
-  const { body } = await requestJson<{ status?: unknown }>(
+  const { body } = await requestObject<{ status?: unknown }>(
     `${bank.url}/key-bindings/${encodeURIComponent(binding.serialNumber)}`,
     { timeoutMs: context.limits.callTimeoutMs, responseBytesMax: 16 * 1024 },
     'BANK_UNAVAILABLE',

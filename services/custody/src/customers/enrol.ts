@@ -1,6 +1,6 @@
 import { signPayload, verifyKeyBinding } from '@mpay/envelope';
 import type { HsmSigningKeyInfo } from '@mpay/hsm';
-import { requestJson } from '@mpay/http-client';
+import { requestObject } from '@mpay/http-client';
 import { isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
 import type { BankLink, CustodyContext } from '../context.ts';
 import { newDeviceToken, newOpaqueId, tokenHash } from '../ids.ts';
@@ -91,7 +91,7 @@ async function bindAtBank(
     { issuer: request.partyId, audience: bank.id, transactionId: deviceId, expiresInSeconds: 300 },
     context.hsm.signer(key),
   );
-  const { body } = await requestJson<{ serial?: unknown; binding?: unknown }>(
+  const { body } = await requestObject<{ serial?: unknown; binding?: unknown }>(
     `${bank.url}/enrolments`,
     {
       body: JSON.stringify({

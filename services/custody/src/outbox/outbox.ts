@@ -1,7 +1,7 @@
 import { decryptWith } from '@mpay/envelope';
-import { errorFromAnswer, requestAnswer } from '@mpay/http-client';
+import { errorFromAnswer, isJsonObject, requestAnswer } from '@mpay/http-client';
 import { submitMessages } from '@mpay/log-client';
-import { isMpayError, retryDelayMs } from '@mpay/protocol';
+import { isMpayError, MpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { CustodyContext } from '../context.ts';
 import { applyFspAnswer } from '../procedure/step10-receipt.ts';
@@ -79,6 +79,9 @@ async function sendToFsp(
     responseBytesMax: 64 * 1024,
   });
   if (answer.status >= 200 && answer.status < 300) {
+    // An FSP that answers a success without an object is as one that did not answer: asked again.
+    if (!isJsonObject(answer.body))
+      throw new MpayError('SERVICE_UNAVAILABLE', 'FSP answer is not a JSON object');
     const body = answer.body as { status?: unknown; receipt?: unknown };
     if (typeof body.receipt === 'string') {
       const jws = new TextDecoder().decode(

@@ -262,6 +262,13 @@ describe('key bindings at the FSP', () => {
       }
       statusEndpoint.answer = () => ({ status: 404, json: { error: { code: 'NOT_FOUND' } } });
       expect(await verify(issued.binding).then(() => 'accepted', codeOfError)).not.toBe('accepted');
+      // A bank that answers a success without an object cannot say either (BANK_UNAVAILABLE, never a TypeError).
+      for (const text of ['', 'null', '[]', '"active"']) {
+        statusEndpoint.answer = () => ({ status: 200, text });
+        expect(await verify(issued.binding).catch(codeOfError), JSON.stringify(text)).toBe(
+          'BANK_UNAVAILABLE',
+        );
+      }
       const down = await addBank(gateway.database, 'downbank', await closedPortUrl());
       const atDownBank = await issueTestBinding(down, { subject: 'heidi@person.downbank' });
       expect(await verify(atDownBank.binding).catch(codeOfError)).toBe('BANK_UNAVAILABLE');

@@ -5,7 +5,7 @@ import {
   parsePublicJwk,
   verifyKeyBinding,
 } from '@mpay/envelope';
-import { requestJson } from '@mpay/http-client';
+import { requestObject } from '@mpay/http-client';
 import { MpayError, parseMsisdn, parsePartyId } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
@@ -198,7 +198,7 @@ const displayNameLengthMax = 100;
 
 /** Asks the bank whether it still stands by the binding (it may have been revoked since it was issued). */
 async function confirmedByBank(context: GatewayContext, url: string, binding: KeyBinding): Promise<void> {
-  const { body } = await requestJson<{ status?: unknown }>(
+  const { body } = await requestObject<{ status?: unknown }>(
     `${url}/key-bindings/${encodeURIComponent(binding.serialNumber)}`,
     { timeoutMs: context.limits.bankTimeoutMs, responseBytesMax: 16 * 1024 },
     'BANK_UNAVAILABLE',
