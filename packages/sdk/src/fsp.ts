@@ -5,7 +5,7 @@ import {
   type PublicKeyResolver,
   verifyPayload,
 } from '@mpay/envelope';
-import { requestJson } from '@mpay/http-client';
+import { requestObject } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 
 /** What a client must know of the FSP: its id and public keys (pinned in a real app). */
@@ -15,8 +15,11 @@ export interface FspTrust {
 }
 
 export async function fetchFspTrust(gatewayUrl: string): Promise<FspTrust> {
-  const { body } = await requestJson<FspTrust>(`${gatewayUrl}/fsp`);
-  return body;
+  const { body } = await requestObject<{ id?: unknown; keys?: { keys?: unknown } }>(`${gatewayUrl}/fsp`);
+  const keys = body.keys;
+  if (typeof body.id !== 'string' || typeof keys !== 'object' || keys === null || !Array.isArray(keys.keys))
+    throw new MpayError('SERVICE_UNAVAILABLE', 'fsp answer');
+  return { id: body.id, keys: keys as PublicJwkSet };
 }
 
 export function fspKeyResolver(fsp: FspTrust): PublicKeyResolver {

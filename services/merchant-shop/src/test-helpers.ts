@@ -126,6 +126,8 @@ export async function startStandInFsp(merchantSigningKey: GeneratedKeyPair): Pro
           paymentId: message?.transactionId,
           status: 'awaiting_customer',
           securityLevel: message?.type,
+          // As the gateway answers: the protections of that level (none here).
+          protections: [],
           expiresAt: new Date(Date.now() + 300_000).toISOString(),
           delivered: true,
         });

@@ -1,5 +1,5 @@
 import { encryptTo, type PrivateJwk, signPayload, verifyPayload } from '@mpay/envelope';
-import { requestJson, signRequest } from '@mpay/http-client';
+import { requestObject, signRequest } from '@mpay/http-client';
 import {
   type Amount,
   type ImsMessage,
@@ -13,6 +13,7 @@ import {
 } from '@mpay/protocol';
 import { type FspTrust, fspEncryptionKey, fspKeyResolver } from '../fsp.ts';
 import type { MessageTrace } from '../trace.ts';
+import { aliasPartyOf, cancellationOf, paymentRequestAcceptedOf } from './answers.ts';
 import { type RefundAnswer, type RefundInput, readRefund, requestRefund } from './refund.ts';
 import { type BankTrust, sealForPayment } from './seal.ts';
 import { createTillQr, fetchTillClaim, type TillClaim, type TillQr, type TillQrInput } from './till.ts';
@@ -86,10 +87,10 @@ export class MerchantClient {
       { method: 'GET', path, body: '' },
       { issuer: this.#options.merchantId, audience: this.#options.fsp.id, key: this.#options.signingKey },
     );
-    const { body } = await requestJson<{ partyId: string }>(`${this.#options.gatewayUrl}${path}`, {
+    const { body } = await requestObject<Record<string, unknown>>(`${this.#options.gatewayUrl}${path}`, {
       headers: { authorization },
     });
-    return body.partyId;
+    return aliasPartyOf(body);
   }
 
   /** Builds the iMS message (merchant's part), signs the content and encrypts it to the FSP. */
@@ -170,12 +171,12 @@ export class MerchantClient {
   }
 
   async submit(jwe: string, idempotencyKey?: string): Promise<PaymentRequestAccepted> {
-    const { body } = await requestJson<PaymentRequestAccepted>(`${this.#options.gatewayUrl}/payments`, {
+    const { body } = await requestObject<Record<string, unknown>>(`${this.#options.gatewayUrl}/payments`, {
       body: jwe,
       contentType: 'application/jose',
       headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey },
     });
-    return body;
+    return paymentRequestAcceptedOf(body);
   }
 
   /** Withdraws a request the customer has not answered yet (signed request; logged as the cancellation). */
@@ -186,15 +187,12 @@ export class MerchantClient {
       { method: 'POST', path, body },
       { issuer: this.#options.merchantId, audience: this.#options.fsp.id, key: this.#options.signingKey },
     );
-    const answer = await requestJson<{ paymentId: string; status: string }>(
-      `${this.#options.gatewayUrl}${path}`,
-      {
-        body,
-        contentType: 'application/json',
-        headers: { authorization },
-      },
-    );
-    return answer.body;
+    const answer = await requestObject<Record<string, unknown>>(`${this.#options.gatewayUrl}${path}`, {
+      body,
+      contentType: 'application/json',
+      headers: { authorization },
+    });
+    return cancellationOf(answer.body);
   }
 
   /** m-trade at the till (iMS §2.2): an EMV QR code for one payment, signed with this merchant's key. */
@@ -227,7 +225,7 @@ export class MerchantClient {
       { method: 'GET', path, body: '' },
       { issuer: this.#options.merchantId, audience: this.#options.fsp.id, key: this.#options.signingKey },
     );
-    const { body } = await requestJson<Record<string, unknown>>(`${this.#options.gatewayUrl}${path}`, {
+    const { body } = await requestObject<Record<string, unknown>>(`${this.#options.gatewayUrl}${path}`, {
       headers: { authorization },
     });
     return body;

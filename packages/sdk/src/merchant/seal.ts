@@ -6,7 +6,7 @@ import {
   sealPrivateData,
   verifyKeyBinding,
 } from '@mpay/envelope';
-import { requestJson, signRequest } from '@mpay/http-client';
+import { requestObject, signRequest } from '@mpay/http-client';
 import { type ImsPrivateData, type ImsSealedData, MpayError, parsePartyId } from '@mpay/protocol';
 import type { FspTrust } from '../fsp.ts';
 
@@ -27,7 +27,7 @@ export interface BankTrust {
 
 /** A bank's public keys from its own GET /bank. */
 export async function fetchBankTrust(bankUrl: string): Promise<BankTrust> {
-  const { body } = await requestJson<Partial<BankTrust>>(`${bankUrl}/bank`);
+  const { body } = await requestObject<Partial<BankTrust>>(`${bankUrl}/bank`);
   if (typeof body.id !== 'string' || body.keys === undefined || body.encryptionJwk === undefined)
     throw new MpayError('KEY_UNKNOWN', 'bank encryption key');
   return { id: body.id, keys: body.keys, encryptionJwk: body.encryptionJwk, url: bankUrl };
@@ -70,7 +70,7 @@ async function customerSealingKey(
     { method: 'GET', path, body: '' },
     { issuer: context.merchantId, audience: context.fsp.id, key: context.signingKey },
   );
-  const { body } = await requestJson<{ partyId?: unknown; bankId?: unknown; binding?: unknown }>(
+  const { body } = await requestObject<{ partyId?: unknown; bankId?: unknown; binding?: unknown }>(
     `${context.gatewayUrl}${path}`,
     { headers: { authorization } },
   );
@@ -92,7 +92,7 @@ async function customerSealingKey(
  * key someone else now holds), which still verifies under the bank's key.
  */
 async function requireActiveBinding(bankUrl: string, serial: string): Promise<void> {
-  const { body } = await requestJson<{ status?: unknown }>(
+  const { body } = await requestObject<{ status?: unknown }>(
     `${bankUrl}/key-bindings/${encodeURIComponent(serial)}`,
   );
   if (body.status === 'revoked') throw new MpayError('KEY_BINDING_REVOKED');

@@ -1,5 +1,5 @@
 import { type GeneratedKeyPair, type PublicJwk, parsePublicJwk, signPayload } from '@mpay/envelope';
-import { requestJson } from '@mpay/http-client';
+import { requestObject } from '@mpay/http-client';
 import { MpayError } from '@mpay/protocol';
 import { type Authenticator, openAuthenticator } from './second-factor.ts';
 
@@ -60,7 +60,7 @@ export async function enrolDevice(
     },
     keys.signing.privateJwk,
   );
-  const { body } = await requestJson<{
+  const { body } = await requestObject<{
     serial?: unknown;
     binding?: unknown;
     bankEncryptionJwk?: unknown;
@@ -109,7 +109,7 @@ export async function registerWithFsp(
   displayName: string,
   options: { timeoutMs?: number; idempotencyKey?: string } = {},
 ): Promise<{ partyId: string; serialNumber: string; bankId: string }> {
-  const { body } = await requestJson<{ partyId: string; serialNumber: string; bankId: string }>(
+  const { body } = await requestObject<{ partyId?: unknown; serialNumber?: unknown; bankId?: unknown }>(
     `${gatewayUrl}/customers`,
     {
       body: JSON.stringify({ binding: enrolment.binding, displayName }),
@@ -118,5 +118,8 @@ export async function registerWithFsp(
       timeoutMs: options.timeoutMs ?? 30_000,
     },
   );
-  return body;
+  const { partyId, serialNumber, bankId } = body;
+  if (typeof partyId !== 'string' || typeof serialNumber !== 'string' || typeof bankId !== 'string')
+    throw new MpayError('SERVICE_UNAVAILABLE', 'registration answer');
+  return { partyId, serialNumber, bankId };
 }

@@ -13,6 +13,7 @@ import {
   fetchFor,
   readBounded,
   requestJson,
+  requestObject,
   signRequest,
   withRequestDeadline,
 } from '@mpay/http-client';
@@ -600,7 +601,7 @@ export class Wallet {
     for (let attempt = 0; ; attempt += 1) {
       let answer: { status: string; receipt?: string };
       try {
-        ({ body: answer } = await requestJson<{ status: string; receipt?: string }>(
+        const { body } = await requestObject<{ status?: unknown; receipt?: unknown }>(
           `${this.#options.gatewayUrl}/payments/${request.paymentId}/confirmation?receipt=${receiptForm}`,
           {
             body: gzipped ?? jwe,
@@ -608,7 +609,13 @@ export class Wallet {
             ...(gzipped === undefined ? {} : { headers: { 'content-encoding': 'gzip' } }),
             timeoutMs: 30_000,
           },
-        ));
+        );
+        if (
+          typeof body.status !== 'string' ||
+          (body.receipt !== undefined && typeof body.receipt !== 'string')
+        )
+          throw new MpayError('SERVICE_UNAVAILABLE', 'confirmation answer');
+        answer = { status: body.status, ...(body.receipt === undefined ? {} : { receipt: body.receipt }) };
       } catch (error) {
         // Refused gzipped: sent plain once more (the same JWE: the gateway answers a repeat with the first
         // result), and never gzipped again by this wallet. A proxy that drops the coding but passes the
