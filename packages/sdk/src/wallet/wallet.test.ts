@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { encryptTo, generateEncryptionKeyPair, generateSigningKeyPair, signPayload } from '@mpay/envelope';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
 import { type FakeCustody, startFakeCustody } from '../custody/fake-custody.test-helper.ts';
 import {
   customerId,
@@ -172,6 +173,57 @@ async function fakeGateway(
 }
 
 describe('the device event stream', () => {
+  it('gives up opening a stream the gateway never answers (SERVICE_UNAVAILABLE), and keeps one that answers open', async () => {
+    let answer = false;
+    const gateway = await fakeGateway((_request, response) => {
+      // Takes the request, and answers only when told to: the head, then no event at all.
+      if (answer) response.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders();
+    });
+    try {
+      const session = new Wallet({
+        gatewayUrl: gateway.url,
+        keystore: structuredClone(keystore),
+        fsp: setup.fsp,
+        eventStreamOpenTimeoutMs: 200,
+      });
+      await session.unlock(pin);
+      await expect(session.paymentRequests(pin).next()).rejects.toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        detail: 'the event stream did not open in time',
+      });
+      // Answered in time: the stream stays open well past the open deadline, until the caller gives up.
+      answer = true;
+      const caller = new AbortController();
+      let opened = false;
+      const next = session
+        .events(pin, caller.signal, undefined, () => {
+          opened = true;
+        })
+        .next();
+      const outcome = next.then(
+        () => 'ended',
+        (error: unknown) => (error instanceof Error ? error.name : 'failed'),
+      );
+      await waitFor(() => opened, { deadlineMs: requestDeadlineMs, what: 'the stream to open' });
+      // Twice the open deadline, set after it: an open timer left running would have fired first, however
+      // busy the machine (timers run in the order they are due).
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      caller.abort();
+      expect(await outcome).toBe('AbortError');
+    } finally {
+      await gateway.close();
+    }
+    expect(
+      () =>
+        new Wallet({
+          gatewayUrl: 'http://gateway.invalid',
+          keystore,
+          fsp: setup.fsp,
+          eventStreamOpenTimeoutMs: 0,
+        }),
+    ).toThrow();
+  });
+
   it('never yields a request that does not verify: it ends the stream, or is reported when the caller listens', async () => {
     const good = await paymentRequestPush(setup);
     const forged = await paymentRequestPush(setup, { fspSigningKey: await generateSigningKeyPair('ES256') });

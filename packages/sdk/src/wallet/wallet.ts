@@ -70,6 +70,24 @@ export interface WalletOptions {
   signatureLifetimeSeconds?: number;
   /** Wrong PINs in a row an unlocked session accepts before it locks; default 3, at most 10. */
   sessionPinTriesMax?: number;
+  /**
+   * How long opening the event stream may take until the gateway's answer
+   * starts, in ms (default 30 s, 1 ms to 10 min): a gateway that takes the
+   * connection and never answers ends the stream (SERVICE_UNAVAILABLE, to
+   * reconnect from) rather than holding it open without end. Once it has
+   * answered, the stream lasts as long as it is open.
+   */
+  eventStreamOpenTimeoutMs?: number;
+}
+
+const eventStreamOpenTimeoutMsDefault = 30_000;
+const eventStreamOpenTimeoutMsMax = 600_000;
+
+function eventStreamOpenTimeoutMsOf(value: number | undefined): number {
+  if (value === undefined) return eventStreamOpenTimeoutMsDefault;
+  if (!Number.isInteger(value) || value < 1 || value > eventStreamOpenTimeoutMsMax)
+    throw new MpayError('CONFIGURATION_INVALID', 'eventStreamOpenTimeoutMs');
+  return value;
 }
 
 /** How long the wallet waits for a merchant certificate it lost (the stream's later events wait too). */
@@ -158,6 +176,7 @@ export class Wallet {
   readonly #options: WalletOptions;
   readonly #keystore: WalletKeystoreData;
   readonly #sessionPinTriesMax: number;
+  readonly #eventStreamOpenTimeoutMs: number;
   /** Per payment: the confirmation as sent, and the message it signed (what a receipt/v2 is rebuilt from). */
   readonly #confirmations = new Map<string, KeptConfirmation>();
   /** The merchant certificates verified here, which a push/v2 may name by reference. */
@@ -174,6 +193,7 @@ export class Wallet {
   constructor(options: WalletOptions) {
     this.#keystore = parseKeystore(options.keystore);
     this.#sessionPinTriesMax = sessionPinTriesMaxOf(options.sessionPinTriesMax);
+    this.#eventStreamOpenTimeoutMs = eventStreamOpenTimeoutMsOf(options.eventStreamOpenTimeoutMs);
     this.#options = options;
   }
 
@@ -320,14 +340,46 @@ export class Wallet {
       { method: 'GET', path, body: '' },
       { issuer: this.partyId, audience: this.#options.fsp.id, key: keys.signing },
     );
-    const response = await fetchFor(undefined)(`${this.#options.gatewayUrl}${path}`, {
-      headers: {
-        authorization,
-        accept: 'text/event-stream',
-        [deviceCertificatesHeader]: this.#certificates.references().join(','),
-      },
-      ...(signal ? { signal } : {}),
-    });
+    // The stream's own signal: the caller's, for as long as the stream lasts, and until the gateway's answer
+    // starts, the open deadline's too (a timer cleared once it has answered).
+    const stream = new AbortController();
+    const callerGaveUp = () => stream.abort(signal?.reason);
+    if (signal?.aborted === true) callerGaveUp();
+    else signal?.addEventListener('abort', callerGaveUp, { once: true });
+    try {
+      yield* this.#eventsOn(stream, path, authorization, kinds, signal, onRefused, onOpen);
+    } finally {
+      signal?.removeEventListener('abort', callerGaveUp);
+    }
+  }
+
+  async *#eventsOn(
+    stream: AbortController,
+    path: string,
+    authorization: string,
+    kinds: readonly DeviceEventKind[],
+    signal: AbortSignal | undefined,
+    onRefused: ((refusal: RefusedPaymentRequest) => void) | undefined,
+    onOpen: (() => void) | undefined,
+  ): AsyncGenerator<DeviceEventView> {
+    const openTimedOut = new MpayError('SERVICE_UNAVAILABLE', 'the event stream did not open in time');
+    const openTimer = setTimeout(() => stream.abort(openTimedOut), this.#eventStreamOpenTimeoutMs);
+    let response: Response;
+    try {
+      response = await fetchFor(undefined)(`${this.#options.gatewayUrl}${path}`, {
+        headers: {
+          authorization,
+          accept: 'text/event-stream',
+          [deviceCertificatesHeader]: this.#certificates.references().join(','),
+        },
+        signal: stream.signal,
+      });
+    } catch (error) {
+      if (stream.signal.reason === openTimedOut) throw openTimedOut;
+      throw error;
+    } finally {
+      clearTimeout(openTimer);
+    }
     if (!response.ok || response.body === null)
       throw new MpayError(response.status === 401 ? 'AUTHENTICATION_FAILED' : 'SERVICE_UNAVAILABLE');
     // The gateway accepted the subscription: events come from here on.
