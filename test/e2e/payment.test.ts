@@ -246,6 +246,21 @@ describe('an iMS payment end to end over HTTP', () => {
     expect(view.amount.value).toBe('12.50');
     const receipt = await wallet.confirm(view, demoParties.customer.pin);
     expect((receipt.payload.receipt as { status: string }).status).toBe('completed');
+    // The confirmation's answer carried the receipt: its push to the device, waiting out its grace, is cancelled
+    // (marked delivered without an attempt; a push sent after its grace would have counted one).
+    const receiptPush = async () =>
+      (
+        await test.platform.gateway.context.database.query<{ delivered: boolean; attempts: number }>(
+          `SELECT delivered_at IS NOT NULL AS delivered, attempts FROM outbox
+           WHERE payment_id = $1 AND kind = 'device_push' AND payload = '{"event":"receipt"}'`,
+          [view.paymentId],
+        )
+      ).rows;
+    await waitFor(async () => (await receiptPush())[0]?.delivered === true, {
+      deadlineMs: paymentSettledDeadlineMs,
+      what: 'the receipt push to be cancelled',
+    });
+    expect(await receiptPush()).toEqual([{ delivered: true, attempts: 0 }]);
     const notification = await test.platform.merchantShop.waitForNotification(
       view.paymentId,
       'completed',

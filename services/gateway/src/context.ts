@@ -6,6 +6,7 @@ import type { DeviceHub } from './devices/hub.ts';
 import type { GatewayLimits } from './limits.ts';
 import type { TransactionLogLink } from './log/outbox.ts';
 import type { LogLine } from './outbox/log-line.ts';
+import type { ReceiptPushCancellations } from './payments/receipt-cancellations.ts';
 import type { RecentPayments } from './payments/recent.ts';
 import type { OutboxLease } from './payments/store.ts';
 import type { RegistryKeyCache } from './registry/key-cache.ts';
@@ -71,6 +72,12 @@ export interface GatewayContext {
   readonly mailer?: Mailer | undefined;
   /** The registry's checked keys, kept a few seconds (registry/key-cache.ts); none: every lookup reads. */
   readonly keyCache?: RegistryKeyCache | undefined;
+  /**
+   * The receipt pushes cancelled because the confirmation's answer carried
+   * the receipt, written together (payments/receipt-cancellations.ts); none:
+   * each is written alone.
+   */
+  readonly receiptCancellations?: ReceiptPushCancellations | undefined;
   /** Payment requests committed here a moment ago, for their confirmation (payments/recent.ts); none: it reads them. */
   readonly recentPayments?: RecentPayments | undefined;
 }

@@ -34,6 +34,7 @@ import { LogLine } from './outbox/log-line.ts';
 
 import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
+import { cancelReceiptPushes, ReceiptPushCancellations } from './payments/receipt-cancellations.ts';
 import { RecentPayments } from './payments/recent.ts';
 import { expiredPaymentIds, forgetRateBuckets } from './payments/store.ts';
 import { applyEvent } from './payments/transition.ts';
@@ -300,6 +301,12 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         ? undefined
         : new RegistryKeyCache({ ttlMs: limits.keyCacheTtlMs, entriesMax: limits.keyCacheEntriesMax }),
     recentPayments: limits.recentPaymentsMax === 0 ? undefined : new RecentPayments(limits.recentPaymentsMax),
+    receiptCancellations: new ReceiptPushCancellations({
+      write: (paymentIds) => cancelReceiptPushes(options.database, paymentIds, clock()),
+      onFailed: (error, paymentIds) =>
+        log.warn({ err: error, paymentIds }, 'receipt pushes not cancelled: they go out after their grace'),
+      batchMax: limits.outboxBatchSizeMax,
+    }),
   };
   if (options.transactionLog !== undefined)
     await rememberLastReceipt(options.database, options.transactionLog, log);
@@ -375,6 +382,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         await last;
       }
       await logLine.drained();
+      await context.receiptCancellations?.drained();
     },
   };
 }

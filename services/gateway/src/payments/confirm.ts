@@ -25,6 +25,7 @@ import { keyLookup, partySigningKeyResolver } from '../registry/keys.ts';
 import { deviceReceiptContent } from './device-receipt.ts';
 import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } from './idempotency.ts';
 import { insertNonce } from './nonces.ts';
+import { cancelReceiptPushes } from './receipt-cancellations.ts';
 import { findPayment, lockPayment, type Payment } from './store.ts';
 import { applyEvent, applyEventIn } from './transition.ts';
 import { jsonMember, openToFsp, verifyChainSignature } from './verify.ts';
@@ -221,12 +222,9 @@ export async function receiptAnswerDelivered(
 ): Promise<void> {
   const binding = await activeBindingOf(context.database, customerId, context.clock(), context.keyCache);
   if (custodianOf(context, binding) !== undefined) return;
-  await context.database.query(
-    `UPDATE outbox SET delivered_at = $2
-     WHERE payment_id = $1 AND kind = 'device_push' AND payload = $3
-       AND delivered_at IS NULL AND abandoned_at IS NULL`,
-    [paymentId, context.clock().toISOString(), JSON.stringify({ event: 'receipt' })],
-  );
+  // With the service's line, in one statement with the others of the moment; alone without it.
+  if (context.receiptCancellations !== undefined) context.receiptCancellations.cancel(paymentId);
+  else await cancelReceiptPushes(context.database, [paymentId], context.clock());
 }
 
 /**
