@@ -462,6 +462,35 @@ describe.skipIf(url === undefined || url === '')('PostgreSQL connections the ser
     expect(database.connections?.lost).toBe((lostBefore ?? Number.NaN) + 1);
   });
 
+  it('a statement outside a transaction whose connection is ended fails, and the connection is counted lost once', async () => {
+    const lostBefore = database.connections?.lost ?? Number.NaN;
+    const sleeping = database.query('SELECT pg_sleep(5)').then(
+      () => 'answered',
+      (error: { code?: string }) => error.code ?? 'failed',
+    );
+    let pid: number | undefined;
+    await waitFor(
+      async () => {
+        pid = (
+          await administrator.query<{ pid: number }>(
+            "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(5)' AND state = 'active'",
+          )
+        ).rows[0]?.pid;
+        return pid !== undefined;
+      },
+      { deadlineMs: requestDeadlineMs, what: 'the statement to run' },
+    );
+    await terminate(pid!);
+    expect(await sleeping).toBe('57P01');
+    await waitFor(() => database.connections?.lost === lostBefore + 1, {
+      deadlineMs: requestDeadlineMs,
+      what: 'the connection to be counted lost',
+    });
+    // The statement after it works on another connection, and the count stays at one for that connection.
+    expect((await database.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    expect(database.connections?.lost).toBe(lostBefore + 1);
+  });
+
   it('an idle pooled connection that is ended is dropped, and said; a transaction after it works', async () => {
     const warnings: string[] = [];
     const onWarning = (warning: Error & { code?: string }) => {

@@ -491,10 +491,27 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   const pool = new pg.Pool(config);
   // An idle connection that breaks is dropped by the pool (the next statement opens another); without a
   // listener its error would end the process. Said, since no statement fails to say it.
-  // What the server ended: idle pooled connections, and those a transaction held (destroyed, not pooled again).
+  // What the server ended, each connection once however it was found: idle (the pool's error), held by a
+  // statement or a transaction that met the server's FATAL (released with it), or closed under the driver
+  // without a word (its end, when this process did not end it).
   const connections: ConnectionCounts = { lost: 0 };
-  pool.on('error', (error) => {
+  const lostClients = new WeakSet<object>();
+  const countLost = (client: object) => {
+    if (lostClients.has(client)) return;
+    lostClients.add(client);
     connections.lost += 1;
+  };
+  pool.on('connect', (client) => {
+    client.once('end', () => {
+      // node-postgres's own mark of an end this process asked for (pinned version: see the README).
+      if ((client as { _ending?: boolean })._ending !== true) countLost(client);
+    });
+  });
+  pool.on('release', (error: Error | undefined, client) => {
+    if (error instanceof Error && endedByServer(error)) countLost(client);
+  });
+  pool.on('error', (error, client) => {
+    countLost(client);
     warnConnectionLost(options.schema, error);
   });
   const names = new StatementNames();
@@ -549,7 +566,6 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         throw error;
       } finally {
         client.off('error', onBroken);
-        if (broken !== undefined) connections.lost += 1;
         client.release(broken);
       }
     },
