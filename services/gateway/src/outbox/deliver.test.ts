@@ -135,6 +135,36 @@ describe('the outbox', () => {
     expect(hook.requests).toHaveLength(2);
   });
 
+  it("writes a delivered row's waiting mark before a delivery that could outlast its lease, not at the batch's end", async () => {
+    const first = await webhookRow();
+    const second = await webhookRow();
+    const start = gateway.now().getTime();
+    const byId = new Map([first, second].map((row) => [row.id, row]));
+    const seenAtSecond: unknown[] = [];
+    hook.answer = async (request) => {
+      const id = String(request.headers['mpay-delivery-id']);
+      // The first call takes 1.5 s of the gateway's clock; when the second starts, the first must be marked.
+      if (id === first.id) gateway.advanceMs(1_500);
+      else seenAtSecond.push(await rowNow(byId.get(first.id)!));
+      return { status: 204 };
+    };
+    const asRow = (row: OutboxRecord): OutboxRow => ({
+      id: row.id,
+      payment_id: row.paymentId,
+      kind: 'webhook',
+      payload: JSON.stringify(row.payload),
+      attempts: row.attempts,
+    });
+    await deliverLeasedRows(gateway.context, [
+      // Its lease holds for its own call (2 s), not for the second's after it.
+      { row: asRow(first), until: new Date(start + 3_000) },
+      { row: asRow(second), until: new Date(start + limits.outboxLeaseMs) },
+    ]);
+    expect(hook.requests).toHaveLength(2);
+    expect(seenAtSecond).toEqual([expect.objectContaining({ attempts: 1, deliveredAt: gateway.now() })]);
+    expect(await rowNow(second)).toMatchObject({ attempts: 1, deliveredAt: gateway.now() });
+  });
+
   it('pushes a payment request at the commit of the step that writes it when no other instance hears its notices: the row written delivered, the streams here told after the commit', async () => {
     const leases: OutboxLease[] = [];
     const leasing = {

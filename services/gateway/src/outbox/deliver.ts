@@ -117,7 +117,15 @@ async function deliverOneByOne(
     for (const leased of rows) {
       const { row, written, until } = leased;
       if (skip.has(row.id) || (until !== undefined && !leaseHolds(context, until))) continue;
-      await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written, marks));
+      // A mark waits only while its row's lease holds through the next delivery: rows of several commits
+      // each have their own lease, and past it another worker would claim a delivered row again.
+      const earliest = marks.earliestUntil;
+      if (earliest !== undefined && !leaseHolds(context, earliest))
+        await marks.write(context.database, context.clock());
+      // A row without a lease of its own (none here: rounds and commits lease theirs) is marked alone.
+      const deferred =
+        until === undefined ? undefined : { defer: (done: OutboxRow) => marks.defer(done, until) };
+      await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written, deferred));
     }
   } finally {
     await marks.write(context.database, context.clock());
@@ -358,21 +366,39 @@ async function markDelivered(sql: Sql, row: OutboxRow, now: Date): Promise<void>
  */
 export class DeliveredMarks {
   readonly #ids: string[] = [];
+  #earliestUntil: Date | undefined;
 
-  defer(row: OutboxRow): void {
+  /** `row` delivered while it was leased until `until`: its mark must be written before then. */
+  defer(row: OutboxRow, until: Date): void {
     this.#ids.push(row.id);
+    if (this.#earliestUntil === undefined || until < this.#earliestUntil) this.#earliestUntil = until;
   }
 
-  /** Marks the deferred rows delivered (at `now`), in one statement; nothing when there are none. */
+  /** The earliest lease end of the marks waiting; undefined when none waits. */
+  get earliestUntil(): Date | undefined {
+    return this.#earliestUntil;
+  }
+
+  /**
+   * Marks the deferred rows delivered (at `now`), in one statement; nothing
+   * when there are none. A row marked meanwhile (another worker delivered it
+   * too) keeps its mark and its attempts.
+   */
   async write(sql: Sql, now: Date): Promise<void> {
     const ids = this.#ids.splice(0);
+    this.#earliestUntil = undefined;
     if (ids.length === 0) return;
     await sql.query(
       `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL
-       WHERE id = ANY($1::bigint[])`,
+       WHERE id = ANY($1::bigint[]) AND delivered_at IS NULL`,
       [ids, now.toISOString()],
     );
   }
+}
+
+/** Where a delivery defers its row's mark (DeliveredMarks, with the row's lease). */
+interface DeferredMark {
+  defer(row: OutboxRow): void;
 }
 
 /**
@@ -467,7 +493,7 @@ async function pushToDevice(
   event: PaymentDeviceEvent,
   now: Date,
   written: Payment | undefined,
-  marks: DeliveredMarks | undefined,
+  marks: DeferredMark | undefined,
 ): Promise<void> {
   const delivered = (sql: Sql) => markDelivered(sql, row, now);
   // Marked with the batch's other deliveries when there is a batch, else alone.
@@ -539,7 +565,7 @@ async function deliver(
   context: GatewayContext,
   row: OutboxRow,
   known?: Payment,
-  marks?: DeliveredMarks,
+  marks?: DeferredMark,
 ): Promise<Payment | undefined> {
   const now = context.clock();
   const payload = JSON.parse(row.payload) as Record<string, unknown>;
