@@ -77,4 +77,11 @@ describe('readServerSentEvents', () => {
     expect(events).toHaveLength(1);
     expect((events as { data: string }[])[0]?.data).toHaveLength(9 * 100 * 1024 + 8);
   });
+
+  it('names an event of an empty type a message, and ignores an id that holds NUL (WHATWG HTML 9.2.6)', async () => {
+    expect(await read(['id: 1\nevent: pay\nevent:\ndata: x\n\nid: 2\u0000\ndata: y\n\n'])).toEqual([
+      { event: 'message', id: '1', data: 'x' },
+      { event: 'message', id: '1', data: 'y' },
+    ]);
+  });
 });

@@ -58,9 +58,11 @@ export async function* readServerSentEvents(
     const colon = line.indexOf(':');
     const field = colon < 0 ? line : line.slice(0, colon);
     const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    if (field === 'event') event.event = value;
-    else if (field === 'id') event.id = value;
-    else if (field === 'data') {
+    // An empty type is a message (§9.2.6: the type buffer is used only when not empty); an id with NUL is ignored.
+    if (field === 'event') event.event = value === '' ? 'message' : value;
+    else if (field === 'id') {
+      if (!value.includes('\u0000')) event.id = value;
+    } else if (field === 'data') {
       if ((hasData ? event.data.length + 1 : 0) + value.length > eventDataLengthMax)
         throw new MpayError('SERVICE_UNAVAILABLE', 'event stream event too large');
       event.data = hasData ? `${event.data}\n${value}` : value;

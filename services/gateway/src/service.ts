@@ -303,8 +303,11 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     recentPayments: limits.recentPaymentsMax === 0 ? undefined : new RecentPayments(limits.recentPaymentsMax),
     receiptCancellations: new ReceiptPushCancellations({
       write: (paymentIds) => cancelReceiptPushes(options.database, paymentIds, clock()),
-      onFailed: (error, paymentIds) =>
-        log.warn({ err: error, paymentIds }, 'receipt pushes not cancelled: they go out after their grace'),
+      onFailed: (error, cancellations) =>
+        log.warn(
+          { err: error, cancellations },
+          'receipt pushes not cancelled: they go out after their grace',
+        ),
       batchMax: limits.outboxBatchSizeMax,
     }),
   };

@@ -15,7 +15,7 @@ export const receiptCancellationsWaitingMax = 10_000;
  */
 export class ReceiptPushCancellations {
   readonly #write: (paymentIds: readonly string[]) => Promise<void>;
-  readonly #onFailed: (error: unknown, paymentIds: number) => void;
+  readonly #onFailed: (error: unknown, cancellations: number) => void;
   readonly #batchMax: number;
   #waiting: string[] = [];
   #running: Promise<void> | undefined;
@@ -24,7 +24,7 @@ export class ReceiptPushCancellations {
 
   constructor(options: {
     readonly write: (paymentIds: readonly string[]) => Promise<void>;
-    readonly onFailed: (error: unknown, paymentIds: number) => void;
+    readonly onFailed: (error: unknown, cancellations: number) => void;
     readonly batchMax: number;
   }) {
     this.#write = options.write;
@@ -47,6 +47,9 @@ export class ReceiptPushCancellations {
   }
 
   async #drain(): Promise<void> {
+    // Nothing before `#running` holds this drain: a write that throws at once would otherwise end it
+    // before `cancel` stores it, and leave a settled promise there that no later cancellation replaces.
+    await Promise.resolve();
     try {
       while (this.#waiting.length > 0) {
         const batch = this.#waiting.splice(0, this.#batchMax);
