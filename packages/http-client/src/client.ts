@@ -1,5 +1,5 @@
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
-import { requestDeadline } from './deadline.ts';
+import { withRequestDeadline } from './deadline.ts';
 import { currentRequestId, requestIdHeader } from './request-id.ts';
 import { type ExchangeAnswer, exchangeFor, type FetchFunction } from './transport.ts';
 
@@ -44,12 +44,11 @@ export async function requestAnswer(
   options: RequestOptions = {},
   unreachableCode: ErrorCode = 'SERVICE_UNAVAILABLE',
 ): Promise<JsonResponse<unknown>> {
-  const deadline = requestDeadline(options.timeoutMs ?? defaultRequestTimeoutMs, options.signal);
-  try {
-    return await answerWithin(url, options, unreachableCode, deadline.signal);
-  } finally {
-    deadline.clear();
-  }
+  return withRequestDeadline(
+    options.timeoutMs ?? defaultRequestTimeoutMs,
+    (signal) => answerWithin(url, options, unreachableCode, signal),
+    options.signal,
+  );
 }
 
 /** requestAnswer's call, its answer read, under `signal` (the call's deadline). */

@@ -1,4 +1,4 @@
-import { type ExchangeAnswer, exchangeFor, requestDeadline } from '@mpay/http-client';
+import { type ExchangeAnswer, exchangeFor, withRequestDeadline } from '@mpay/http-client';
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
 
 /** Every request of the log client is bounded in time and in answer size. */
@@ -24,15 +24,14 @@ export async function fetchText(
   init: { method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string> },
   limits: ClientLimits = {},
 ): Promise<TextAnswer> {
-  const deadline = requestDeadline(limits.timeoutMs ?? clientDefaults.timeoutMs);
-  try {
+  return withRequestDeadline(limits.timeoutMs ?? clientDefaults.timeoutMs, async (signal) => {
     let answer: ExchangeAnswer;
     try {
       answer = await exchangeFor(undefined)(url, {
         method: init.method ?? 'GET',
         headers: init.headers ?? {},
         body: init.body,
-        signal: deadline.signal,
+        signal,
       });
     } catch (error) {
       throw new MpayError('SERVICE_UNAVAILABLE', new URL(url).host, { cause: error });
@@ -42,9 +41,7 @@ export async function fetchText(
     });
     if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'answer too large');
     return { status: answer.status, contentType: answer.contentType, text };
-  } finally {
-    deadline.clear();
-  }
+  });
 }
 
 /** The MpayError of an mpay JSON error answer, or one named by `fallback` for the status. */

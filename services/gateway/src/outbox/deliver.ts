@@ -1,5 +1,5 @@
 import { encryptTo } from '@mpay/envelope';
-import { currentRequestId, exchangeFor, requestDeadline, requestIdHeader } from '@mpay/http-client';
+import { currentRequestId, exchangeFor, requestIdHeader, withRequestDeadline } from '@mpay/http-client';
 import { withRequestId } from '@mpay/http-server';
 import { awaitingBankPaymentStates, isMpayError, retryDelayMs } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
@@ -364,7 +364,7 @@ async function markDelivered(sql: Sql, row: OutboxRow, now: Date): Promise<void>
  * process stop before `write`, they are delivered again after their lease,
  * as a row whose own mark was lost would be.
  */
-export class DeliveredMarks {
+class DeliveredMarks {
   readonly #ids: string[] = [];
   #earliestUntil: Date | undefined;
 
@@ -532,8 +532,7 @@ export async function paymentEventForStreams(
 
 /** iMS step 9's delivery: POST the signed notification; any 2xx is delivered, anything else is retried. */
 async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { url: string; body: string }) {
-  const deadline = requestDeadline(context.limits.webhookTimeoutMs);
-  try {
+  await withRequestDeadline(context.limits.webhookTimeoutMs, async (signal) => {
     const answer = await exchangeFor(undefined)(payload.url, {
       method: 'POST',
       // The merchant's logs can name the payment as the platform's do (runOutboxRound sets the id).
@@ -543,14 +542,12 @@ async function postWebhook(context: GatewayContext, row: OutboxRow, payload: { u
         [requestIdHeader]: currentRequestId() ?? `payment:${row.payment_id}`,
       },
       body: payload.body,
-      signal: deadline.signal,
+      signal,
       redirect: 'manual',
     });
     await answer.discard();
     if (answer.status < 200 || answer.status > 299) throw new Error(`HTTP ${answer.status}`);
-  } finally {
-    deadline.clear();
-  }
+  });
 }
 
 /**
