@@ -471,7 +471,7 @@ export function registerDatabaseMetrics(
   if (connections === undefined) return;
   const lost = registry.counter({
     name: 'mpay_database_connections_lost_total',
-    help: 'Connections to PostgreSQL the server ended (restart, failover, pg_terminate_backend), idle or held by a transaction, since the process started.',
+    help: 'Connections to PostgreSQL the server ended (restart, failover, pg_terminate_backend), idle or in use, each once, since the process started.',
     labelNames: ['schema'],
   });
   registry.onCollect(async () => {

@@ -82,7 +82,7 @@ export type Backend = 'pglite' | 'postgres';
 export interface ConnectionCounts {
   /**
    * Ended by the server (a restart, a failover, pg_terminate_backend),
-   * whether idle or held by a transaction (then destroyed, not pooled again).
+   * whether idle or in use by a statement or a transaction (then destroyed, not pooled again); each once.
    */
   lost: number;
 }

@@ -490,7 +490,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   };
   const pool = new pg.Pool(config);
   // An idle connection that breaks is dropped by the pool (the next statement opens another); without a
-  // listener its error would end the process. Said, since no statement fails to say it.
+  // listener its error would end the process. Said, since no statement fails to say it (the pool's error below).
   // What the server ended, each connection once however it was found: idle (the pool's error), held by a
   // statement or a transaction that met the server's FATAL (released with it), or closed under the driver
   // without a word (its end, when this process did not end it).
