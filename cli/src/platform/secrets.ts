@@ -18,7 +18,11 @@ import { type BankSecretsById, bankLogSubmitters, loadBankSecrets } from './bank
 import { generatePartyKeys, loadOrCreate, type PartyKeys } from './identities.ts';
 import { demoParties } from './seed.ts';
 
-/** Where the embedded softhsm2 keeps its tokens: in the data folder, or one shared folder for in-memory (test) platforms. */
+/**
+ * Where the embedded softhsm2 keeps its tokens: in the data folder, or one
+ * shared folder for in-memory (test) platforms, each under a label of its own
+ * that the platform deletes when it closes (`deleteSoftHsmToken`).
+ */
 export function softHsmOf(dataDir: string | undefined): { directory: string; tokenLabel: string } {
   if (dataDir !== undefined) return { directory: join(dataDir, 'softhsm'), tokenLabel: 'mpay-custody' };
   return {

@@ -9,7 +9,7 @@ import {
   type GatewayServiceOptions,
   type MacroServiceLimits,
 } from '@mpay/gateway';
-import { ensureSoftHsmToken } from '@mpay/hsm';
+import { deleteSoftHsmToken, ensureSoftHsmToken } from '@mpay/hsm';
 import type { ServerTls, TlsReloadHook } from '@mpay/http-server';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop, type ProductInput } from '@mpay/merchant-shop';
@@ -282,7 +282,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   // Custody starts before the gateway (the gateway redirects to it); it reads the gateway's URL when it calls.
   let gatewayUrl = 'http://127.0.0.1:1';
   const custodyDatabase = await open('custody');
-  const custodyHsm = await ensureSoftHsmToken(softHsmOf(options.dataDir));
+  const custodyToken = softHsmOf(options.dataDir);
+  const custodyHsm = await ensureSoftHsmToken(custodyToken);
   const custody = await as('custody', () =>
     createCustodyService({
       ...(tls === undefined ? {} : { tls: tls.server('custody') }),
@@ -520,6 +521,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await gateways.close();
       await mail.close();
       await custody.close();
+      // An in-memory platform's token was made for this run only (a random label in the shared test folder).
+      if (options.dataDir === undefined) await deleteSoftHsmToken(custodyToken);
       for (const bank of banks) await bank.service.close();
       await sms.close();
       await log.close();

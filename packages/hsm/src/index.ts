@@ -5,6 +5,7 @@
  */
 export { Hsm, type HsmOptions } from './hsm.ts';
 export type { HsmKeyAttributes, HsmSigningKeyInfo } from './key/signing-key.ts';
+export { deleteSoftHsmToken } from './soft-hsm/delete-token.ts';
 export { ensureSoftHsmToken, type SoftHsmTokenOptions } from './soft-hsm/ensure-token.ts';
-export { locateSoftHsmModule } from './soft-hsm/locate.ts';
+export { locateSoftHsmModule, locateSoftHsmUtil } from './soft-hsm/locate.ts';
 export { openHsm } from './soft-hsm/open.ts';

@@ -29,6 +29,8 @@ export const FIND_OBJECTS_MAX = 16;
 export const TOKEN_LOCK_WAIT_MS_MAX = 30_000;
 /** Pause between two tries of the token lock. */
 export const TOKEN_LOCK_RETRY_MS = 25;
+/** How long `deleteSoftHsmToken` lets softhsm2-util run (it removes one token folder). */
+export const TOKEN_DELETE_MS_MAX = 10_000;
 /** Random bytes of a generated user or SO PIN (base64url, 32 characters). */
 export const GENERATED_PIN_BYTES = 24;
 

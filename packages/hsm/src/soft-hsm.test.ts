@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureSoftHsmToken, Hsm } from './index.ts';
+import { deleteSoftHsmToken, ensureSoftHsmToken, Hsm } from './index.ts';
 import { sharedTestHsmDirectory } from './test-support.ts';
 
 const shared = sharedTestHsmDirectory();
@@ -171,5 +171,68 @@ describe('ensureSoftHsmToken', () => {
     rmSync(join(directory, '.lock'));
     await waiting;
     expect(finished).toBe(true);
+  });
+});
+
+describe('deleteSoftHsmToken', () => {
+  function pinLabels(directory: string): string[] {
+    return Object.keys(JSON.parse(readFileSync(join(directory, 'pins.json'), 'utf8')).tokens).sort();
+  }
+
+  it('deletes a token and its PINs; a process holding softhsm2 meanwhile still finds and makes its own', async () => {
+    const directory = scratchDirectory();
+    const keptOptions = await ensureSoftHsmToken({ directory, tokenLabel: 'kept' });
+    await ensureSoftHsmToken({ directory, tokenLabel: 'gone' });
+    const configPath = join(directory, 'softhsm2.conf');
+    // Open: the library stays initialised here with the deleted token's slot in its list.
+    const kept = Hsm.open(keptOptions);
+    try {
+      await deleteSoftHsmToken({ directory, tokenLabel: 'gone' });
+      expect(tokensLabelled(configPath, 'gone')).toBe(0);
+      expect(pinLabels(directory)).toEqual(['kept']);
+      // softhsm2 answers CKR_GENERAL_ERROR for the deleted token's slot until it finalises: passed over.
+      expect(await ensureSoftHsmToken({ directory, tokenLabel: 'kept' })).toEqual(keptOptions);
+      const again = Hsm.open(keptOptions);
+      await again.ensureSecretKey('after-delete');
+      again.close();
+      Hsm.open(await ensureSoftHsmToken({ directory, tokenLabel: 'made-after' })).close();
+      // Idempotent: nothing left to delete is not an error.
+      await deleteSoftHsmToken({ directory, tokenLabel: 'gone' });
+    } finally {
+      kept.close();
+    }
+    expect(tokensLabelled(configPath, 'kept')).toBe(1);
+    expect(pinLabels(directory)).toEqual(['kept', 'made-after']);
+    // A folder that was never set up has nothing to delete.
+    await deleteSoftHsmToken({ directory: join(directory, 'never'), tokenLabel: 'gone' });
+  });
+
+  it('does not make a second token for a label whose token it cannot read', async () => {
+    const directory = scratchDirectory();
+    const options = await ensureSoftHsmToken({ directory, tokenLabel: 'lost' });
+    const held = Hsm.open(await ensureSoftHsmToken({ directory, tokenLabel: 'holder' }));
+    try {
+      // Its folder removed behind the library's back, its PINs still listed.
+      const removed = spawnSync('softhsm2-util', ['--delete-token', '--token', 'lost'], {
+        encoding: 'utf8',
+        env: { ...process.env, SOFTHSM2_CONF: options.configPath },
+      });
+      expect(removed.status).toBe(0);
+      await expect(ensureSoftHsmToken({ directory, tokenLabel: 'lost' })).rejects.toMatchObject({
+        code: 'HSM_UNAVAILABLE',
+        detail: expect.stringContaining('token(s) of the folder unreadable'),
+      });
+    } finally {
+      held.close();
+    }
+    expect(tokensLabelled(options.configPath, 'lost')).toBe(0);
+  });
+
+  it('refuses a label that is not one', async () => {
+    await expect(deleteSoftHsmToken({ directory: scratchDirectory(), tokenLabel: '' })).rejects.toMatchObject(
+      {
+        code: 'HSM_UNAVAILABLE',
+      },
+    );
   });
 });

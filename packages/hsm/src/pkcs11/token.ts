@@ -1,33 +1,78 @@
 import { MpayError } from '@mpay/protocol';
 import pkcs11js, { type PKCS11 } from 'pkcs11js';
-import { hsmError } from './errors.ts';
+import { hsmError, isReturnValue } from './errors.ts';
 
 /** CK_TOKEN_INFO.label without its padding: blanks by the standard, NULs from some writers. */
-function tokenLabelOf(pkcs11: PKCS11, slot: Buffer): string {
-  return pkcs11.C_GetTokenInfo(slot).label.replace(/[ \0]+$/, '');
+function labelOf(info: pkcs11js.TokenInfo): string {
+  return info.label.replace(/[ \0]+$/, '');
 }
 
 /**
- * The slot holding the initialised token labelled `tokenLabel`, or undefined.
- * Two tokens with one label are refused: which one holds the keys is then a
- * guess, and a guess here signs with the wrong key or loses sealed data.
+ * A token softhsm2 still lists but can no longer read: one another process
+ * deleted (`deleteSoftHsmToken`) after this process initialised the library.
+ * softhsm2 keeps its slot until C_Finalize and answers C_GetTokenInfo on it
+ * with CKR_GENERAL_ERROR; a removed device answers with the other two.
  */
-export function findTokenSlot(pkcs11: PKCS11, tokenLabel: string, where: string): Buffer | undefined {
-  let matching: Buffer[];
+const GONE_TOKEN_RETURN_VALUES: readonly number[] = [
+  pkcs11js.CKR_GENERAL_ERROR,
+  pkcs11js.CKR_TOKEN_NOT_PRESENT,
+  pkcs11js.CKR_DEVICE_REMOVED,
+];
+
+/** What a scan of the slots for one label found. */
+export interface TokenScan {
+  /** The slot of the initialised token with the label, if any. */
+  readonly slot: Buffer | undefined;
+  /** Slots whose token could not be read (gone): one of them may have carried the label. */
+  readonly unreadable: number;
+}
+
+/**
+ * The slot holding the initialised token labelled `tokenLabel`, and how many
+ * slots could not be read. Two tokens with one label are refused: which one
+ * holds the keys is then a guess, and a guess here signs with the wrong key or
+ * loses sealed data. A slot whose token is gone (GONE_TOKEN_RETURN_VALUES) is
+ * counted, not fatal: another process deleting its own token must not stop
+ * this one from finding its own.
+ */
+export function scanTokenSlots(pkcs11: PKCS11, tokenLabel: string, where: string): TokenScan {
+  const matching: Buffer[] = [];
+  let unreadable = 0;
   try {
-    matching = pkcs11
-      .C_GetSlotList(true)
-      .filter((slot) => isInitialized(pkcs11, slot) && tokenLabelOf(pkcs11, slot) === tokenLabel);
+    for (const slot of pkcs11.C_GetSlotList(true)) {
+      let info: pkcs11js.TokenInfo;
+      try {
+        info = pkcs11.C_GetTokenInfo(slot);
+      } catch (cause) {
+        if (!GONE_TOKEN_RETURN_VALUES.some((value) => isReturnValue(cause, value))) throw cause;
+        unreadable += 1;
+        continue;
+      }
+      if ((info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) !== 0 && labelOf(info) === tokenLabel)
+        matching.push(slot);
+    }
   } catch (cause) {
     throw hsmError('HSM_UNAVAILABLE', where, cause);
   }
   if (matching.length > 1) throw new MpayError('HSM_UNAVAILABLE', `${where}: several tokens have this label`);
-  return matching[0];
+  return { slot: matching[0], unreadable };
 }
 
-/** A slot with a token that is not initialised yet (softhsm2 always offers one). */
+/** The slot holding the initialised token labelled `tokenLabel`, or undefined (`scanTokenSlots`). */
+export function findTokenSlot(pkcs11: PKCS11, tokenLabel: string, where: string): Buffer | undefined {
+  return scanTokenSlots(pkcs11, tokenLabel, where).slot;
+}
+
+/** A slot with a token that is not initialised yet (softhsm2 always offers one); gone tokens are passed over. */
 export function findFreeSlot(pkcs11: PKCS11): Buffer | undefined {
-  return pkcs11.C_GetSlotList(true).find((slot) => !isInitialized(pkcs11, slot));
+  return pkcs11.C_GetSlotList(true).find((slot) => {
+    try {
+      return !isInitialized(pkcs11, slot);
+    } catch (cause) {
+      if (GONE_TOKEN_RETURN_VALUES.some((value) => isReturnValue(cause, value))) return false;
+      throw cause;
+    }
+  });
 }
 
 export function isUserPinInitialized(pkcs11: PKCS11, slot: Buffer): boolean {

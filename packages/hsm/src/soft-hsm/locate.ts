@@ -11,3 +11,14 @@ export const SOFT_HSM_MODULE_PATHS: readonly string[] = Object.freeze([
 export function locateSoftHsmModule(): string | undefined {
   return SOFT_HSM_MODULE_PATHS.find((path) => existsSync(path));
 }
+
+/** Where Debian's softhsm2 package puts its command-line tool. */
+export const SOFT_HSM_UTIL_PATHS: readonly string[] = Object.freeze([
+  '/usr/bin/softhsm2-util',
+  '/usr/local/bin/softhsm2-util',
+]);
+
+/** softhsm2-util on this machine, or undefined. */
+export function locateSoftHsmUtil(): string | undefined {
+  return SOFT_HSM_UTIL_PATHS.find((path) => existsSync(path));
+}

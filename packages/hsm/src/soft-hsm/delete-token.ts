@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MpayError } from '@mpay/protocol';
+import { isTokenLabel, TOKEN_DELETE_MS_MAX, TOKEN_LABEL_LENGTH_MAX } from '../limits.ts';
+import { withDirectoryLock } from './directory.ts';
+import type { SoftHsmTokenOptions } from './ensure-token.ts';
+import { locateSoftHsmUtil } from './locate.ts';
+import { readPinFile, writePinFile } from './pins.ts';
+
+/** What softhsm2-util prints (and exits 1 with) when no token carries the label. */
+const NO_SUCH_TOKEN = 'Could not find a token';
+
+/**
+ * Deletes an embedded softhsm2 token made by `ensureSoftHsmToken`, with every
+ * key in it, and then its PINs from pins.json: for tokens made for one run
+ * (an in-memory platform's custody), which would otherwise pile up in the
+ * shared folder and make every C_Initialize read them all. Idempotent: a
+ * token already gone only has its PINs removed.
+ *
+ * Call it once every `Hsm` on the token is closed. Other processes may keep
+ * softhsm2 initialised on the same folder: they find their own tokens still
+ * (softhsm2 answers CKR_GENERAL_ERROR for the deleted one until they finalise,
+ * and `scanTokenSlots` passes over it). The deletion runs under the
+ * directory's lock, as token creation and opening do, through softhsm2-util:
+ * PKCS#11 has no call that removes a token.
+ */
+export async function deleteSoftHsmToken(options: SoftHsmTokenOptions): Promise<void> {
+  const { tokenLabel } = options;
+  if (!isTokenLabel(tokenLabel)) {
+    throw new MpayError(
+      'HSM_UNAVAILABLE',
+      `token label must be 1 to ${TOKEN_LABEL_LENGTH_MAX} printable ASCII characters`,
+    );
+  }
+  const directory = resolve(options.directory);
+  const configPath = join(directory, 'softhsm2.conf');
+  if (!existsSync(configPath)) return;
+  const util = locateSoftHsmUtil();
+  if (util === undefined) {
+    throw new MpayError('HSM_UNAVAILABLE', 'softhsm2-util is not installed (Debian package softhsm2)');
+  }
+  const where = `token "${tokenLabel}"`;
+  await withDirectoryLock(directory, () => {
+    const run = spawnSync(util, ['--delete-token', '--token', tokenLabel], {
+      encoding: 'utf8',
+      env: { ...process.env, SOFTHSM2_CONF: configPath },
+      timeout: TOKEN_DELETE_MS_MAX,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const gone = run.status === 1 && `${run.stdout}${run.stderr}`.includes(NO_SUCH_TOKEN);
+    if (run.status !== 0 && !gone) {
+      const why = run.error?.message ?? (run.signal === null ? `exit ${run.status}` : `signal ${run.signal}`);
+      throw new MpayError('HSM_UNAVAILABLE', `${where}: softhsm2-util --delete-token failed (${why})`);
+    }
+    // After the token: an interruption between the two leaves PINs of no token, never a token without PINs.
+    const file = readPinFile(directory);
+    if (!Object.hasOwn(file.tokens, tokenLabel)) return;
+    const tokens = Object.fromEntries(Object.entries(file.tokens).filter(([label]) => label !== tokenLabel));
+    writePinFile(directory, { tokens });
+  });
+}
