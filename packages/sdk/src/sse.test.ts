@@ -84,4 +84,46 @@ describe('readServerSentEvents', () => {
       { event: 'message', id: '1', data: 'y' },
     ]);
   });
+
+  it('ends a stream that sends nothing for silenceMsMax while it waits, not while the caller holds an event', async () => {
+    const encoder = new TextEncoder();
+    let cancelled = false;
+    // Two events in two chunks at once, then nothing: the connection is there but silent.
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode(': connected\n\nevent: a\ndata: 1\n\n'));
+        controller.enqueue(encoder.encode('event: b\ndata: 2\n\n'));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const events = readServerSentEvents(body, { silenceMsMax: 50 });
+    expect((await events.next()).value).toMatchObject({ event: 'a' });
+    // Held three times the limit: the timer runs only while the reader waits for bytes.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect((await events.next()).value).toMatchObject({ event: 'b' });
+    await expect(events.next()).rejects.toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+      detail: 'event stream silent',
+    });
+    expect(cancelled).toBe(true);
+  });
+
+  it('cancels the body when the caller stops reading early', async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('data: 1\n\n'));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    for await (const event of readServerSentEvents(body)) {
+      expect(event.data).toBe('1');
+      break;
+    }
+    expect(cancelled).toBe(true);
+  });
 });

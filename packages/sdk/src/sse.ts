@@ -20,6 +20,18 @@ export interface SseLimits {
 
 export const defaultSseLimits: SseLimits = { lineLengthMax: 256 * 1024, eventDataLengthMax: 1024 * 1024 };
 
+export interface SseReadOptions extends Partial<SseLimits> {
+  /**
+   * Longest wait for the body's next bytes, in ms, while the reader waits for
+   * them (not while the caller holds an event it was given): past it the
+   * stream ends with a retryable SERVICE_UNAVAILABLE. A connection a NAT or a
+   * proxy dropped without a word sends nothing, not even the server's
+   * heartbeats (comments), so without it such a stream waits for ever.
+   * Undefined: no such limit.
+   */
+  silenceMsMax?: number;
+}
+
 /**
  * Parses a `text/event-stream` body (WHATWG HTML §9.2) into events. Works on
  * any ReadableStream, so the same code runs in browsers and in Node. The
@@ -31,9 +43,10 @@ export const defaultSseLimits: SseLimits = { lineLengthMax: 256 * 1024, eventDat
  */
 export async function* readServerSentEvents(
   body: ReadableStream<Uint8Array>,
-  limits: Partial<SseLimits> = {},
+  options: SseReadOptions = {},
 ): AsyncGenerator<ServerSentEvent> {
-  const { lineLengthMax, eventDataLengthMax } = { ...defaultSseLimits, ...limits };
+  const { lineLengthMax, eventDataLengthMax } = { ...defaultSseLimits, ...options };
+  const { silenceMsMax } = options;
   const decoder = new TextDecoder();
   // A line ends at CR, LF or CRLF (WHATWG HTML §9.2.5). One per stream: its lastIndex is this stream's.
   const lineEnd = /[\r\n]/g;
@@ -71,9 +84,42 @@ export async function* readServerSentEvents(
     return undefined;
   };
 
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  const reader = body.getReader();
+  let ended = false;
+  let silent = false;
+  try {
+    for (;;) {
+      // Armed only while waiting for bytes: a caller that holds an event for long is not silence.
+      const silence =
+        silenceMsMax === undefined
+          ? undefined
+          : setTimeout(() => {
+              silent = true;
+              void reader.cancel().catch(() => undefined);
+            }, silenceMsMax);
+      let read: ReadableStreamReadResult<Uint8Array>;
+      try {
+        read = await reader.read();
+      } finally {
+        clearTimeout(silence);
+      }
+      if (silent) throw new MpayError('SERVICE_UNAVAILABLE', 'event stream silent');
+      if (read.done) {
+        ended = true;
+        break;
+      }
+      yield* eventsOf(read.value);
+    }
+  } finally {
+    // A caller that stops early, or an error here: the body is not read further (as for-await's cancel).
+    if (!ended && !silent) await reader.cancel().catch(() => undefined);
+  }
+  // The stream ended: an event without its blank line is dropped, as the standard says.
+
+  /** The events one chunk completes. */
+  function* eventsOf(chunk: Uint8Array): Generator<ServerSentEvent> {
     const text = decoder.decode(chunk, { stream: true });
-    if (text.length === 0) continue;
+    if (text.length === 0) return;
     let start = afterCr && text.charCodeAt(0) === 10 ? 1 : 0;
     afterCr = false;
     lineEnd.lastIndex = start;
@@ -102,5 +148,4 @@ export async function* readServerSentEvents(
         throw new MpayError('SERVICE_UNAVAILABLE', 'event stream line too long');
     }
   }
-  // The stream ended: an event without its blank line is dropped, as the standard says.
 }

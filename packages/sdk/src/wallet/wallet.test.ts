@@ -224,6 +224,44 @@ describe('the device event stream', () => {
     ).toThrow();
   });
 
+  it('ends an open stream that goes silent, heartbeats included (SERVICE_UNAVAILABLE), to reconnect from', async () => {
+    let opens = 0;
+    const gateway = await fakeGateway((_request, response) => {
+      // Answers, says it is connected, then nothing: a connection dropped on the way, not closed.
+      opens += 1;
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(': connected\n\n');
+    });
+    try {
+      const session = new Wallet({
+        gatewayUrl: gateway.url,
+        keystore: structuredClone(keystore),
+        fsp: setup.fsp,
+        eventStreamSilenceMsMax: 200,
+      });
+      await session.unlock(pin);
+      await expect(session.events(pin).next()).rejects.toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        detail: 'event stream silent',
+      });
+      // The session reconnects without the PIN, and the next silence ends that stream too.
+      await expect(session.resumeEvents().next()).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      expect(opens).toBe(2);
+    } finally {
+      await gateway.close();
+    }
+    for (const eventStreamSilenceMsMax of [0, 1.5, 600_001])
+      expect(
+        () =>
+          new Wallet({
+            gatewayUrl: 'http://gateway.invalid',
+            keystore,
+            fsp: setup.fsp,
+            eventStreamSilenceMsMax,
+          }),
+      ).toThrow(expect.objectContaining({ code: 'CONFIGURATION_INVALID' }));
+  });
+
   it('never yields a request that does not verify: it ends the stream, or is reported when the caller listens', async () => {
     const good = await paymentRequestPush(setup);
     const forged = await paymentRequestPush(setup, { fspSigningKey: await generateSigningKeyPair('ES256') });

@@ -75,18 +75,31 @@ export interface WalletOptions {
    * starts, in ms (default 30 s, 1 ms to 10 min): a gateway that takes the
    * connection and never answers ends the stream (SERVICE_UNAVAILABLE, to
    * reconnect from) rather than holding it open without end. Once it has
-   * answered, the stream lasts as long as it is open.
+   * answered, the stream lasts as long as it is open and not silent
+   * (`eventStreamSilenceMsMax`).
    */
   eventStreamOpenTimeoutMs?: number;
+  /**
+   * Longest silence of an open event stream while the wallet waits for its
+   * next event, in ms (default 45 s, three of the gateway's 15 s heartbeats;
+   * 1 ms to 10 min): a connection a NAT or a proxy dropped without a word
+   * then ends (SERVICE_UNAVAILABLE, to reconnect from with `resumeEvents`)
+   * instead of leaving the device deaf to its pushes. Time the caller spends
+   * on an event it was given does not count.
+   */
+  eventStreamSilenceMsMax?: number;
 }
 
 const eventStreamOpenTimeoutMsDefault = 30_000;
-const eventStreamOpenTimeoutMsMax = 600_000;
+const eventStreamSilenceMsMaxDefault = 45_000;
+/** The longest either event-stream deadline may be (10 min). */
+const eventStreamDeadlineMsMax = 600_000;
 
-function eventStreamOpenTimeoutMsOf(value: number | undefined): number {
-  if (value === undefined) return eventStreamOpenTimeoutMsDefault;
-  if (!Number.isInteger(value) || value < 1 || value > eventStreamOpenTimeoutMsMax)
-    throw new MpayError('CONFIGURATION_INVALID', 'eventStreamOpenTimeoutMs');
+/** A validated event-stream deadline option: an integer of 1 ms to 10 min, or its default. */
+function eventStreamDeadlineOf(name: string, value: number | undefined, byDefault: number): number {
+  if (value === undefined) return byDefault;
+  if (!Number.isInteger(value) || value < 1 || value > eventStreamDeadlineMsMax)
+    throw new MpayError('CONFIGURATION_INVALID', name);
   return value;
 }
 
@@ -177,6 +190,7 @@ export class Wallet {
   readonly #keystore: WalletKeystoreData;
   readonly #sessionPinTriesMax: number;
   readonly #eventStreamOpenTimeoutMs: number;
+  readonly #eventStreamSilenceMsMax: number;
   /** Per payment: the confirmation as sent, and the message it signed (what a receipt/v2 is rebuilt from). */
   readonly #confirmations = new Map<string, KeptConfirmation>();
   /** The merchant certificates verified here, which a push/v2 may name by reference. */
@@ -193,7 +207,16 @@ export class Wallet {
   constructor(options: WalletOptions) {
     this.#keystore = parseKeystore(options.keystore);
     this.#sessionPinTriesMax = sessionPinTriesMaxOf(options.sessionPinTriesMax);
-    this.#eventStreamOpenTimeoutMs = eventStreamOpenTimeoutMsOf(options.eventStreamOpenTimeoutMs);
+    this.#eventStreamOpenTimeoutMs = eventStreamDeadlineOf(
+      'eventStreamOpenTimeoutMs',
+      options.eventStreamOpenTimeoutMs,
+      eventStreamOpenTimeoutMsDefault,
+    );
+    this.#eventStreamSilenceMsMax = eventStreamDeadlineOf(
+      'eventStreamSilenceMsMax',
+      options.eventStreamSilenceMsMax,
+      eventStreamSilenceMsMaxDefault,
+    );
     this.#options = options;
   }
 
@@ -387,7 +410,9 @@ export class Wallet {
     if (!this.#gzipRefused && takesGzipBodies(response.headers.get('accept-encoding')))
       this.#gzipConfirmations = true;
     onOpen?.();
-    for await (const event of readServerSentEvents(response.body)) {
+    for await (const event of readServerSentEvents(response.body, {
+      silenceMsMax: this.#eventStreamSilenceMsMax,
+    })) {
       const kind = kinds.find((wanted) => wanted === event.event);
       if (kind === undefined) continue;
       this.#trace(`${kind} (encrypted)`, 'jwe', this.partyId, event.data);
