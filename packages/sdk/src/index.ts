@@ -81,6 +81,7 @@ export {
   type MerchantEvent,
   type PaymentRequestAccepted,
   type PaymentRequestInput,
+  type PaymentStatus,
 } from './merchant/merchant.ts';
 export {
   type RefundAnswer,

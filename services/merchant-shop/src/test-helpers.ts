@@ -11,6 +11,7 @@ import {
 } from '@mpay/envelope';
 import {
   type ErrorCode,
+  formatDecimalAmount,
   type ImsMessage,
   imsFromJson,
   MpayError,
@@ -64,6 +65,25 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** GET /payments/:id's answer as the gateway gives it, whole (the SDK checks its shape), for a stand-in FSP. */
+export function paymentStatusAnswer(message: ImsMessage, status: string): Record<string, unknown> {
+  const at = new Date().toISOString();
+  return {
+    id: message.transactionId,
+    status,
+    procedure: 'ims',
+    securityLevel: message.type,
+    amount: { currency: message.data.amount.currency, value: formatDecimalAmount(message.data.amount) },
+    payer: message.address.from.id,
+    payee: message.address.to.id,
+    failureCode: null,
+    expiresAt: new Date(Date.now() + 300_000).toISOString(),
+    createdAt: at,
+    updatedAt: at,
+    history: [{ status, step: null, at }],
+  };
+}
+
 function send(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json' });
   response.end(JSON.stringify(body));
@@ -109,7 +129,7 @@ export async function startStandInFsp(merchantSigningKey: GeneratedKeyPair): Pro
       if (request.method === 'GET' && status !== null) {
         const found = accepted.find((entry) => entry.message.transactionId === status[1]);
         if (found === undefined) return sendError(response, 404, 'PAYMENT_UNKNOWN');
-        return send(response, 200, { id: status[1], status: 'awaiting_customer' });
+        return send(response, 200, paymentStatusAnswer(found.message, 'awaiting_customer'));
       }
       if (request.method === 'POST' && url.pathname === '/payments') {
         attempts += 1;

@@ -1,6 +1,6 @@
 import { isMpayError } from '@mpay/protocol';
 import { describe, expect, it } from 'vitest';
-import { aliasPartyOf, cancellationOf, paymentRequestAcceptedOf } from './answers.ts';
+import { aliasPartyOf, cancellationOf, paymentRequestAcceptedOf, paymentStatusOf } from './answers.ts';
 
 const accepted = {
   paymentId: '5d1f3f0e-8f0a-4c43-9d62-0d8a3f1c2b7e',
@@ -54,5 +54,51 @@ describe("the FSP's answers to a merchant, checked", () => {
     expect(codeOf(() => cancellationOf({ paymentId: accepted.paymentId }))).toBe('SERVICE_UNAVAILABLE');
     expect(aliasPartyOf({ partyId: 'ann@person.xbank' })).toBe('ann@person.xbank');
     expect(codeOf(() => aliasPartyOf({ partyId: null }))).toBe('SERVICE_UNAVAILABLE');
+  });
+
+  it("takes a payment's status as the gateway answers it, and refuses one of another shape", () => {
+    const status = {
+      id: accepted.paymentId,
+      status: 'completed',
+      procedure: 'ims',
+      securityLevel: 'standard',
+      amount: { currency: 'EUR', value: '12.50' },
+      payer: 'ann@person.xbank',
+      payee: 'shop@merchant.ybank',
+      failureCode: null,
+      expiresAt: '2026-12-07T04:00:00.000Z',
+      createdAt: '2026-12-07T03:55:00.000Z',
+      updatedAt: '2026-12-07T03:55:02.000Z',
+      history: [
+        { status: 'requested', step: null, at: '2026-12-07T03:55:00.000Z' },
+        { status: 'completed', step: 'funds_transferred', at: '2026-12-07T03:55:02.000Z' },
+      ],
+    };
+    expect(paymentStatusOf({ ...status, extra: 'left out' })).toEqual(status);
+    expect(paymentStatusOf({ ...status, status: 'failed', failureCode: 'FUNDS_INSUFFICIENT' })).toMatchObject(
+      {
+        failureCode: 'FUNDS_INSUFFICIENT',
+      },
+    );
+    const cases: Record<string, unknown>[] = [
+      { ...status, status: 1 },
+      { ...status, amount: { currency: 'EUR', value: '12.5' } },
+      { ...status, amount: { currency: 'XXX', value: '12.50' } },
+      { ...status, amount: '12.50' },
+      { ...status, amount: null },
+      { ...status, failureCode: 7 },
+      { ...status, updatedAt: 'later' },
+      { ...status, payer: '' },
+      { ...status, history: 'none' },
+      { ...status, history: [null] },
+      { ...status, history: [{ status: 'requested', step: 3, at: status.createdAt }] },
+      { ...status, history: Array(65).fill(status.history[0]) },
+      {},
+    ];
+    for (const body of cases)
+      expect(
+        codeOf(() => paymentStatusOf(body)),
+        JSON.stringify(body),
+      ).toBe('SERVICE_UNAVAILABLE');
   });
 });

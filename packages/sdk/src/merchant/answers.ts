@@ -1,5 +1,5 @@
-import { MpayError } from '@mpay/protocol';
-import type { PaymentRequestAccepted } from './merchant.ts';
+import { isMpayError, MpayError, parseDecimalAmount } from '@mpay/protocol';
+import type { PaymentRequestAccepted, PaymentStatus } from './merchant.ts';
 
 /**
  * The FSP's answers to a merchant, checked before the merchant acts on them:
@@ -40,6 +40,70 @@ export function paymentRequestAcceptedOf(body: Record<string, unknown>): Payment
   )
     throw malformed('payment request');
   return { paymentId, status, securityLevel, protections, expiresAt, delivered };
+}
+
+/** A date as the FSP writes it (ISO 8601, at most 40 characters). */
+function isDate(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 40 && !Number.isNaN(Date.parse(value));
+}
+
+/** Steps one payment can take: its state machine has fewer than 20 states. */
+const historyMax = 64;
+
+/** The amount's canonical decimal text in a currency mpay knows, as the gateway writes it. */
+function isAmount(currency: unknown, value: unknown): boolean {
+  if (typeof currency !== 'string' || typeof value !== 'string' || value.length > 40) return false;
+  try {
+    parseDecimalAmount(value, currency);
+    return true;
+  } catch (error) {
+    if (isMpayError(error)) return false;
+    throw error;
+  }
+}
+
+/** GET /payments/:id's answer. */
+export function paymentStatusOf(body: Record<string, unknown>): PaymentStatus {
+  const { id, status, procedure, securityLevel, amount, payer, payee, failureCode, history } = body;
+  const { expiresAt, createdAt, updatedAt } = body;
+  const money = typeof amount === 'object' && amount !== null ? (amount as Record<string, unknown>) : {};
+  if (
+    !isText(id, idLengthMax) ||
+    !isText(status, nameLengthMax) ||
+    !isText(procedure, nameLengthMax) ||
+    !isText(securityLevel, nameLengthMax) ||
+    !isAmount(money.currency, money.value) ||
+    !isText(payer, idLengthMax) ||
+    !isText(payee, idLengthMax) ||
+    !(failureCode === null || isText(failureCode, nameLengthMax)) ||
+    !isDate(expiresAt) ||
+    !isDate(createdAt) ||
+    !isDate(updatedAt) ||
+    !Array.isArray(history) ||
+    history.length > historyMax
+  )
+    throw malformed('payment status');
+  const steps = history.map((entry: unknown) => {
+    const record = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
+    const { status: stepStatus, step, at } = record;
+    if (!isText(stepStatus, nameLengthMax) || !(step === null || isText(step, nameLengthMax)) || !isDate(at))
+      throw malformed('payment status');
+    return { status: stepStatus, step, at };
+  });
+  return {
+    id,
+    status,
+    procedure,
+    securityLevel,
+    amount: { currency: money.currency as string, value: money.value as string },
+    payer,
+    payee,
+    failureCode,
+    expiresAt,
+    createdAt,
+    updatedAt,
+    history: steps,
+  };
 }
 
 /** POST /payments/:id/cancellation's answer. */

@@ -13,7 +13,7 @@ import {
 } from '@mpay/protocol';
 import { type FspTrust, fspEncryptionKey, fspKeyResolver } from '../fsp.ts';
 import type { MessageTrace } from '../trace.ts';
-import { aliasPartyOf, cancellationOf, paymentRequestAcceptedOf } from './answers.ts';
+import { aliasPartyOf, cancellationOf, paymentRequestAcceptedOf, paymentStatusOf } from './answers.ts';
 import { type RefundAnswer, type RefundInput, readRefund, requestRefund } from './refund.ts';
 import { type BankTrust, sealForPayment } from './seal.ts';
 import { createTillQr, fetchTillClaim, type TillClaim, type TillQr, type TillQrInput } from './till.ts';
@@ -65,6 +65,28 @@ export interface PaymentRequestAccepted {
   protections: string[];
   expiresAt: string;
   delivered: boolean;
+}
+
+/**
+ * A payment as the FSP shows it to its parties (GET /payments/:id), checked
+ * before it is returned (`paymentStatusOf`).
+ */
+export interface PaymentStatus {
+  id: string;
+  /** The public status: requested, awaiting_customer, authorised, completed, declined, cancelled, expired, failed, refunded, partially_refunded. */
+  status: string;
+  procedure: string;
+  securityLevel: string;
+  /** The amount in the currency's major unit, as the message carries it ("12.50"). */
+  amount: { currency: string; value: string };
+  payer: string;
+  payee: string;
+  failureCode: string | null;
+  expiresAt: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Each protocol step the payment took, oldest first. */
+  history: { status: string; step: string | null; at: string }[];
 }
 
 export class MerchantClient {
@@ -219,7 +241,7 @@ export class MerchantClient {
   }
 
   /** The public status of one of this merchant's payments. */
-  async paymentStatus(paymentId: string): Promise<Record<string, unknown>> {
+  async paymentStatus(paymentId: string): Promise<PaymentStatus> {
     const path = `/payments/${paymentId}`;
     const authorization = await signRequest(
       { method: 'GET', path, body: '' },
@@ -228,7 +250,7 @@ export class MerchantClient {
     const { body } = await requestObject<Record<string, unknown>>(`${this.#options.gatewayUrl}${path}`, {
       headers: { authorization },
     });
-    return body;
+    return paymentStatusOf(body);
   }
 
   /**

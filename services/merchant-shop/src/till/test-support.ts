@@ -6,6 +6,7 @@ import { MerchantClient } from '@mpay/sdk';
 import { type Database, openTestDatabase } from '@mpay/storage';
 import { createMerchantShop, type MerchantShop } from '../service.ts';
 import {
+  paymentStatusAnswer,
   type StandInFsp,
   startStandInFsp,
   testCustomer,
@@ -146,12 +147,11 @@ async function startTillFsp(merchantKey: GeneratedKeyPair): Promise<TillFsp> {
       if (status !== null && request.method === 'GET') {
         const message = accepted(status[1] ?? '');
         if (message === undefined) return sendError(response, 'PAYMENT_UNKNOWN');
-        return send(response, 200, {
-          id: message.transactionId,
-          status: statuses.get(message.transactionId) ?? 'awaiting_customer',
-          payer: message.address.from.id,
-          amount: { currency: message.data.amount.currency, minor: message.data.amount.minor.toString() },
-        });
+        return send(
+          response,
+          200,
+          paymentStatusAnswer(message, statuses.get(message.transactionId) ?? 'awaiting_customer'),
+        );
       }
       // Everything else (payment requests, aliases) is the shop's own stand-in's.
       const body = request.method === 'GET' ? undefined : await readBody(request);
