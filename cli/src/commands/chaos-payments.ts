@@ -12,8 +12,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { interbankCreditId } from '@mpay/bank';
 import { generateEncryptionKeyPair, generateSigningKeyPair, type PrivateJwk } from '@mpay/envelope';
-import { signRequest } from '@mpay/http-client';
-import { verifyReceipt } from '@mpay/merkle';
+import { readBounded, requestText, signRequest, withRequestDeadline } from '@mpay/http-client';
+import { receiptBytesMax, verifyReceipt } from '@mpay/merkle';
 import { errorCategoryOf, isErrorCode, isMpayError } from '@mpay/protocol';
 import {
   createKeystore,
@@ -100,6 +100,8 @@ export function describeError(error: unknown): string {
 }
 
 const pause = (ms: number) => new Promise((done) => setTimeout(done, ms));
+/** The most of a payment request's answer read (the gateway's are well under 4 KiB). */
+const answerBytesMax = 64 * 1024;
 
 async function readJson<T>(path: string): Promise<T> {
   return JSON.parse(await readFile(path, 'utf8')) as T;
@@ -442,15 +444,21 @@ export class PaymentDriver {
     let retryAfter: string | null;
     this.attemptsInFlight += 1;
     try {
-      const response = await fetch(`${this.gatewayUrl}/payments`, {
-        method: 'POST',
-        body: payment.jwe,
-        headers: { 'content-type': 'application/jose', 'idempotency-key': payment.idempotencyKey },
-        signal: AbortSignal.timeout(this.limits.requestTimeoutMs),
-      });
-      status = response.status;
-      retryAfter = response.headers.get('retry-after');
-      text = await response.text();
+      // One deadline for the head and the body, the body read no further than an answer can be.
+      ({ status, retryAfter, text } = await withRequestDeadline(
+        this.limits.requestTimeoutMs,
+        async (signal) => {
+          const response = await fetch(`${this.gatewayUrl}/payments`, {
+            method: 'POST',
+            body: payment.jwe,
+            headers: { 'content-type': 'application/jose', 'idempotency-key': payment.idempotencyKey },
+            signal,
+          });
+          const body = await readBounded(response, answerBytesMax);
+          if (body === undefined) throw new Error(`answer over ${answerBytesMax} bytes`);
+          return { status: response.status, retryAfter: response.headers.get('retry-after'), text: body };
+        },
+      ));
     } catch (error) {
       payment.lastError = `request: ${describeError(error)}`;
       return false;
@@ -660,14 +668,13 @@ export class PaymentDriver {
         { issuer: demoParties.merchant.id, audience: this.fsp.id, key: this.merchantKey },
       );
       try {
-        const response = await fetch(`${this.gatewayUrl}${path}`, {
+        const { status, text } = await requestText(`${this.gatewayUrl}${path}`, {
           headers: { authorization },
-          signal: AbortSignal.timeout(this.limits.requestTimeoutMs),
+          timeoutMs: this.limits.requestTimeoutMs,
+          responseBytesMax: receiptBytesMax,
         });
-        const text = await response.text();
-        if (response.status === 200) return text;
-        if (response.status !== 202)
-          throw new Error(`evidence of ${paymentId}: HTTP ${response.status} ${text}`);
+        if (status === 200) return text;
+        if (status !== 202) throw new Error(`evidence of ${paymentId}: HTTP ${status} ${text.slice(0, 200)}`);
         last = 'HTTP 202 (not yet under a cosigned checkpoint)';
       } catch (error) {
         if (error instanceof Error && error.message.startsWith('evidence of')) throw error;

@@ -8,7 +8,7 @@ import {
   publicJwkSet,
   verifyKeyBinding,
 } from '@mpay/envelope';
-import { requestJson } from '@mpay/http-client';
+import { requestJson, requestText } from '@mpay/http-client';
 import {
   type CustodyStep,
   custodySteps,
@@ -56,7 +56,8 @@ export type DemoDeployment = Omit<Deployment, 'pid'>;
 
 async function healthy(url: string): Promise<boolean> {
   try {
-    return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) })).ok;
+    const { status } = await requestText(`${url}/health`, { timeoutMs: 2_000, responseBytesMax: 64 * 1024 });
+    return status >= 200 && status < 300;
   } catch {
     return false;
   }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type VerifiedReceipt, verifyReceipt, type WitnessPolicy } from '@mpay/merkle';
-import { MpayError } from '@mpay/protocol';
+import { requestText } from '@mpay/http-client';
+import { receiptBytesMax, type VerifiedReceipt, verifyReceipt, type WitnessPolicy } from '@mpay/merkle';
+import { isErrorCode, MpayError } from '@mpay/protocol';
 import { readJson } from './deployment.ts';
 
 /** The log's and the witness's public keys from the data folder (written when the log first started). */
@@ -32,14 +33,18 @@ export async function fetchEvidence(
   if (token === undefined) throw new MpayError('AUTHENTICATION_FAILED', `no operator token in ${dataDir}`);
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const response = await fetch(`${gatewayUrl}/admin/payments/${encodeURIComponent(paymentId)}/evidence`, {
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await response.text();
-    if (response.status === 200) return text;
-    if (response.status !== 202) {
-      const code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+    // Read no further than a receipt can be, within one deadline for the head and the body.
+    const answer = await requestText(
+      `${gatewayUrl}/admin/payments/${encodeURIComponent(paymentId)}/evidence`,
+      {
+        headers: { authorization: `Bearer ${token}` },
+        timeoutMs: evidenceRequestTimeoutMs,
+        responseBytesMax: receiptBytesMax,
+      },
+    );
+    if (answer.status === 200) return answer.text;
+    if (answer.status !== 202) {
+      const code = errorCodeOf(answer.text);
       throw new MpayError(
         code === 'EVIDENCE_UNKNOWN' || code === 'PAYMENT_UNKNOWN' ? code : 'SERVICE_UNAVAILABLE',
         paymentId,
@@ -48,6 +53,19 @@ export async function fetchEvidence(
     if (Date.now() > deadline)
       throw new MpayError('SERVICE_UNAVAILABLE', 'the log has not proved the entry yet; try again');
     await new Promise((done) => setTimeout(done, 250));
+  }
+}
+
+/** Each request for the evidence gives up after this long. */
+const evidenceRequestTimeoutMs = 10_000;
+
+/** The stable code of an mpay error answer, if the text is one. */
+function errorCodeOf(text: string): string | undefined {
+  try {
+    const code = (JSON.parse(text) as { error?: { code?: unknown } } | null)?.error?.code;
+    return isErrorCode(code) ? code : undefined;
+  } catch {
+    return undefined;
   }
 }
 

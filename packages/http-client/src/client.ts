@@ -32,32 +32,44 @@ export interface JsonResponse<T> {
   body: T;
 }
 
+/** An answer read whole as text (`requestText`). */
+export interface TextAnswer {
+  readonly status: number;
+  /** The Content-Type header, '' when there is none. */
+  readonly contentType: string;
+  readonly text: string;
+}
+
+/** The answer bytes a call reads unless told otherwise (RequestOptions.responseBytesMax). */
+export const defaultResponseBytesMax = 1024 * 1024;
+
 /**
  * One call (the exchange of the fetch it goes through, transport.ts) with a
  * timeout and a response size limit, answering whatever the server answered
- * (any status) as parsed JSON. A network failure, an answer
- * over the limit or one that is not JSON becomes `unreachableCode` (default
- * SERVICE_UNAVAILABLE): nothing unbounded or unparsed reaches the caller.
+ * (any status) as text. A network failure, a body that is interrupted, or
+ * one over the limit (read no further than it) becomes `unreachableCode`
+ * (default SERVICE_UNAVAILABLE); the deadline covers the body as well as the
+ * head.
  */
-export async function requestAnswer(
+export async function requestText(
   url: string,
   options: RequestOptions = {},
   unreachableCode: ErrorCode = 'SERVICE_UNAVAILABLE',
-): Promise<JsonResponse<unknown>> {
+): Promise<TextAnswer> {
   return withRequestDeadline(
     options.timeoutMs ?? defaultRequestTimeoutMs,
-    (signal) => answerWithin(url, options, unreachableCode, signal),
+    (signal) => textWithin(url, options, unreachableCode, signal),
     options.signal,
   );
 }
 
-/** requestAnswer's call, its answer read, under `signal` (the call's deadline). */
-async function answerWithin(
+/** requestText's call, its answer read, under `signal` (the call's deadline). */
+async function textWithin(
   url: string,
   options: RequestOptions,
   unreachableCode: ErrorCode,
   signal: AbortSignal,
-): Promise<JsonResponse<unknown>> {
+): Promise<TextAnswer> {
   let answer: ExchangeAnswer;
   const requestId = currentRequestId();
   try {
@@ -75,12 +87,28 @@ async function answerWithin(
   } catch (error) {
     throw new MpayError(unreachableCode, new URL(url).host, { cause: error });
   }
-  const text = await answer.read(options.responseBytesMax ?? 1024 * 1024).catch((error: unknown) => {
-    throw new MpayError(unreachableCode, 'response interrupted', { cause: error });
-  });
+  const text = await answer
+    .read(options.responseBytesMax ?? defaultResponseBytesMax)
+    .catch((error: unknown) => {
+      throw new MpayError(unreachableCode, 'response interrupted', { cause: error });
+    });
   if (text === undefined) throw new MpayError(unreachableCode, 'response too large');
+  return { status: answer.status, contentType: answer.contentType, text };
+}
+
+/**
+ * `requestText` answering whatever the server answered (any status) as parsed
+ * JSON: an answer that is not JSON becomes `unreachableCode` too, so nothing
+ * unbounded or unparsed reaches the caller.
+ */
+export async function requestAnswer(
+  url: string,
+  options: RequestOptions = {},
+  unreachableCode: ErrorCode = 'SERVICE_UNAVAILABLE',
+): Promise<JsonResponse<unknown>> {
+  const { status, text } = await requestText(url, options, unreachableCode);
   try {
-    return { status: answer.status, body: text === '' ? null : (JSON.parse(text) as unknown) };
+    return { status, body: text === '' ? null : (JSON.parse(text) as unknown) };
   } catch (error) {
     throw new MpayError(unreachableCode, 'response is not JSON', { cause: error });
   }

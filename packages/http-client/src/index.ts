@@ -1,4 +1,6 @@
 export {
+  defaultRequestTimeoutMs,
+  defaultResponseBytesMax,
   errorFromAnswer,
   isJsonObject,
   type JsonResponse,
@@ -6,6 +8,8 @@ export {
   requestAnswer,
   requestJson,
   requestObject,
+  requestText,
+  type TextAnswer,
 } from './client.ts';
 export { type RequestDeadline, requestDeadline, withRequestDeadline } from './deadline.ts';
 export {
@@ -32,5 +36,6 @@ export {
   fetchFor,
   fetchSource,
   readBounded,
+  readBoundedBytes,
   setFetchSource,
 } from './transport.ts';

@@ -94,11 +94,21 @@ export function fetchExchange(fetchWith: FetchFunction): ExchangeFunction {
 }
 
 /**
- * Reads at most `bytesMax` bytes of a response body, stopping (and cancelling
- * the stream) as soon as the limit is passed, rather than after reading it all.
+ * Reads at most `bytesMax` bytes of a response body as UTF-8 text, stopping
+ * (and cancelling the stream) as soon as the limit is passed, rather than
+ * after reading it all.
  */
 export async function readBounded(response: Response, bytesMax: number): Promise<string | undefined> {
-  if (response.body === null) return '';
+  const bytes = await readBoundedBytes(response, bytesMax);
+  return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+}
+
+/** `readBounded`'s bytes, as they came: undefined past `bytesMax`. */
+export async function readBoundedBytes(
+  response: Response,
+  bytesMax: number,
+): Promise<Uint8Array | undefined> {
+  if (response.body === null) return new Uint8Array(0);
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let length = 0;
@@ -119,5 +129,5 @@ export async function readBounded(response: Response, bytesMax: number): Promise
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }

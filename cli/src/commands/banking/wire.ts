@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBoundedBytes, withRequestDeadline } from '@mpay/http-client';
 
 /**
  * A recording pass-through between the demo's phone and the bank, on
@@ -65,13 +66,21 @@ export async function startWireRecorder(targetUrl: string): Promise<WireRecorder
     }
     const method = request.method ?? 'GET';
     const path = request.url ?? '/';
-    const answer = await fetch(`${target}${path}`, {
-      method,
-      headers,
-      ...(method === 'GET' || method === 'HEAD' ? {} : { body: new Uint8Array(body) }),
-      signal: AbortSignal.timeout(forwardTimeoutMs),
+    // One deadline for the bank's head and body; the body read no further than bodyBytesMax.
+    const { answer, bytes } = await withRequestDeadline(forwardTimeoutMs, async (signal) => {
+      const response = await fetch(`${target}${path}`, {
+        method,
+        headers,
+        ...(method === 'GET' || method === 'HEAD' ? {} : { body: new Uint8Array(body) }),
+        signal,
+      });
+      return { answer: response, bytes: await readBoundedBytes(response, bodyBytesMax) };
     });
-    const answerBody = Buffer.from(await answer.arrayBuffer());
+    if (bytes === undefined) {
+      response.writeHead(502).end();
+      return;
+    }
+    const answerBody = Buffer.from(bytes);
     exchanges.push({
       method,
       path,

@@ -13,6 +13,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrivateJwk } from '@mpay/envelope';
+import { requestText } from '@mpay/http-client';
 import { parseProcStat } from '@mpay/http-server';
 import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
 import { withPostgresBackendPid } from '@mpay/storage';
@@ -110,7 +111,12 @@ function isLoopbackHost(host: string): boolean {
 
 async function healthy(url: string, fetchTrusting: typeof fetch): Promise<boolean> {
   try {
-    return (await fetchTrusting(`${url}/health`, { signal: AbortSignal.timeout(2_000) })).ok;
+    const { status } = await requestText(`${url}/health`, {
+      fetch: fetchTrusting,
+      timeoutMs: 2_000,
+      responseBytesMax: 64 * 1024,
+    });
+    return status >= 200 && status < 300;
   } catch {
     return false;
   }

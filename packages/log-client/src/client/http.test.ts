@@ -29,7 +29,7 @@ describe("the log client's HTTP answers", () => {
       (error: unknown) => error,
     );
     expect(refused).toBeInstanceOf(MpayError);
-    expect(refused).toMatchObject({ code: 'SERVICE_UNAVAILABLE', detail: 'answer too large' });
+    expect(refused).toMatchObject({ code: 'SERVICE_UNAVAILABLE', detail: 'response too large' });
     // The log went on sending until its client went away: a little past the limit, not its 256 MiB.
     expect(await server.streamed).toBeLessThan(clientDefaults.answerBytesMax * 8);
   });

@@ -1,4 +1,4 @@
-import { type ExchangeAnswer, exchangeFor, withRequestDeadline } from '@mpay/http-client';
+import { requestText, type TextAnswer } from '@mpay/http-client';
 import { type ErrorCode, isErrorCode, MpayError } from '@mpay/protocol';
 
 /** Every request of the log client is bounded in time and in answer size. */
@@ -9,38 +9,24 @@ export interface ClientLimits {
 
 export const clientDefaults = Object.freeze({ timeoutMs: 10_000, answerBytesMax: 2 * 1024 * 1024 });
 
-export interface TextAnswer {
-  readonly status: number;
-  readonly contentType: string;
-  readonly text: string;
-}
+export type { TextAnswer };
 
 /**
  * One call with a timeout and a size limit (the answer is read no further
- * than `answerBytesMax`); network failures are SERVICE_UNAVAILABLE.
+ * than `answerBytesMax`); network failures are SERVICE_UNAVAILABLE
+ * (@mpay/http-client's requestText).
  */
 export async function fetchText(
   url: string,
   init: { method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string> },
   limits: ClientLimits = {},
 ): Promise<TextAnswer> {
-  return withRequestDeadline(limits.timeoutMs ?? clientDefaults.timeoutMs, async (signal) => {
-    let answer: ExchangeAnswer;
-    try {
-      answer = await exchangeFor(undefined)(url, {
-        method: init.method ?? 'GET',
-        headers: init.headers ?? {},
-        body: init.body,
-        signal,
-      });
-    } catch (error) {
-      throw new MpayError('SERVICE_UNAVAILABLE', new URL(url).host, { cause: error });
-    }
-    const text = await answer.read(clientDefaults.answerBytesMax).catch((error: unknown) => {
-      throw new MpayError('SERVICE_UNAVAILABLE', 'answer interrupted', { cause: error });
-    });
-    if (text === undefined) throw new MpayError('SERVICE_UNAVAILABLE', 'answer too large');
-    return { status: answer.status, contentType: answer.contentType, text };
+  return requestText(url, {
+    method: init.method ?? 'GET',
+    ...(init.body === undefined ? {} : { body: init.body }),
+    headers: init.headers ?? {},
+    timeoutMs: limits.timeoutMs ?? clientDefaults.timeoutMs,
+    responseBytesMax: clientDefaults.answerBytesMax,
   });
 }
 
