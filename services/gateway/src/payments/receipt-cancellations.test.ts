@@ -98,11 +98,13 @@ describe('the receipt pushes cancelled together (ReceiptPushCancellations)', () 
     // Asked in one moment, before the first statement leaves: the two beyond the bound are dropped.
     for (let id = 0; id <= receiptCancellationsWaitingMax + 1; id++) line.cancel(`p${id}`);
     expect(line.dropped).toBe(2);
+    expect(line.waiting).toBe(receiptCancellationsWaitingMax);
     openGate();
     await new Promise((settled) => setImmediate(settled));
     openGate();
     await line.drained();
     expect(written.map((batch) => batch.length)).toEqual([receiptCancellationsWaitingMax]);
+    expect(line.waiting).toBe(0);
   });
 });
 

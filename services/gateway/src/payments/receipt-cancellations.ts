@@ -19,8 +19,13 @@ export class ReceiptPushCancellations {
   readonly #batchMax: number;
   #waiting: string[] = [];
   #running: Promise<void> | undefined;
-  /** Dropped since the start because too many waited. */
+  /** Dropped since the start because too many waited (metrics: mpay_gateway_receipt_cancellations_dropped_total). */
   dropped = 0;
+
+  /** Cancellations waiting for their statement now. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
 
   constructor(options: {
     readonly write: (paymentIds: readonly string[]) => Promise<void>;

@@ -240,6 +240,8 @@ describe('the operator views of the gateway', () => {
     // This gateway has no log line (its rounds deliver log entries themselves): nothing waits, nothing left.
     expect(value('mpay_gateway_log_line_waiting', {})).toBe(0);
     expect(value('mpay_gateway_log_line_left_total', {})).toBe(0);
+    expect(value('mpay_gateway_receipt_cancellations_waiting', {})).toBe(0);
+    expect(value('mpay_gateway_receipt_cancellations_dropped_total', {})).toBe(0);
   });
 
   it('raise the log checkpoint alarm while an entry waits on a checkpoint that did not extend the one held', async () => {

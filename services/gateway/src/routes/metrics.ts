@@ -82,9 +82,19 @@ export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
     name: 'mpay_gateway_log_line_left_total',
     help: "Log entries this process's log line left since its start because it was full; each came due again after its lease.",
   });
+  const cancellationsWaiting = registry.gauge({
+    name: 'mpay_gateway_receipt_cancellations_waiting',
+    help: "Receipt pushes to cancel (the confirmation's answer carried the receipt) waiting in this process for their statement (payments/receipt-cancellations.ts).",
+  });
+  const cancellationsDropped = registry.counter({
+    name: 'mpay_gateway_receipt_cancellations_dropped_total',
+    help: 'Receipt push cancellations this process dropped since its start because too many waited; each such receipt is pushed again to a device that holds it.',
+  });
   registry.onCollect(async () => {
     logLineWaiting.set({}, context.logLine?.waiting ?? 0);
     logLineLeft.set({}, context.logLine?.left ?? 0);
+    cancellationsWaiting.set({}, context.receiptCancellations?.waiting ?? 0);
+    cancellationsDropped.set({}, context.receiptCancellations?.dropped ?? 0);
     const statistics = await readPaymentStatistics(context.database);
     for (const [state, count] of statistics.reached)
       reached.set({ state, status: publicStatusOf(state) }, count);
