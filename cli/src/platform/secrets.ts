@@ -27,7 +27,9 @@ export function softHsmOf(dataDir: string | undefined): { directory: string; tok
   if (dataDir !== undefined) return { directory: join(dataDir, 'softhsm'), tokenLabel: 'mpay-custody' };
   return {
     directory: sharedTestHsmDirectory(),
-    tokenLabel: `mpay-test-${crypto.randomUUID().slice(0, 8)}`,
+    // About 86 random bits (a UUID v4's first 22 hex digits): two platforms drawing one label would
+    // share a token, and the first to close would delete it under the other.
+    tokenLabel: `mpay-test-${crypto.randomUUID().replaceAll('-', '').slice(0, 22)}`,
   };
 }
 

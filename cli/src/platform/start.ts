@@ -9,7 +9,7 @@ import {
   type GatewayServiceOptions,
   type MacroServiceLimits,
 } from '@mpay/gateway';
-import { deleteSoftHsmToken, ensureSoftHsmToken } from '@mpay/hsm';
+import { deleteSoftHsmToken, ensureSoftHsmToken, type SoftHsmTokenOptions } from '@mpay/hsm';
 import type { ServerTls, TlsReloadHook } from '@mpay/http-server';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop, type ProductInput } from '@mpay/merchant-shop';
@@ -187,6 +187,31 @@ export const platformSchemas = [
  * creates the demo parties the first time.
  */
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
+  const made: MadeForThisRun = {};
+  try {
+    return await startPlatformMaking(options, made);
+  } catch (error) {
+    // A start that failed half-way leaves no custody token of its own in the shared test folder.
+    if (made.custodyToken !== undefined) await deleteRunToken(made.custodyToken);
+    throw error;
+  }
+}
+
+/** What an in-memory platform makes outside its own process and memory, to remove when it ends. */
+interface MadeForThisRun {
+  custodyToken?: SoftHsmTokenOptions;
+}
+
+/** Deletes a run's custody token, best effort: a token left behind costs a little disk, never a close. */
+async function deleteRunToken(token: SoftHsmTokenOptions): Promise<void> {
+  await deleteSoftHsmToken(token).catch((error: unknown) => {
+    process.emitWarning(
+      `custody token "${token.tokenLabel}" in ${token.directory} not deleted: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  });
+}
+
+async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRun): Promise<Platform> {
   if (options.webTls !== undefined && (options.tls === undefined || options.web !== true)) {
     throw new MpayError(
       'CONFIGURATION_INVALID',
@@ -284,6 +309,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const custodyDatabase = await open('custody');
   const custodyToken = softHsmOf(options.dataDir);
   const custodyHsm = await ensureSoftHsmToken(custodyToken);
+  // An in-memory platform's token was made for this run only (a random label in the shared test folder).
+  if (options.dataDir === undefined) made.custodyToken = custodyToken;
   const custody = await as('custody', () =>
     createCustodyService({
       ...(tls === undefined ? {} : { tls: tls.server('custody') }),
@@ -515,25 +542,32 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       return reloads[0] ?? { changed: [], atNextStart: [] };
     },
     async close() {
-      await web?.close();
-      await merchantShop.close();
-      // The front, every gateway instance and the other instances' databases.
-      await gateways.close();
-      await mail.close();
-      await custody.close();
-      // An in-memory platform's token was made for this run only (a random label in the shared test folder).
-      if (options.dataDir === undefined) await deleteSoftHsmToken(custodyToken);
-      for (const bank of banks) await bank.service.close();
-      await sms.close();
-      await log.close();
-      await Promise.all([
-        gatewayDatabase.close(),
-        custodyDatabase.close(),
-        shopDatabase.close(),
-        ...banks.map((bank) => bank.database.close()),
-      ]);
-      await tls?.close();
-      await plain?.close();
+      try {
+        await closeAll();
+      } finally {
+        // Last, whatever failed before: every Hsm on the token is closed by then, or never will be.
+        if (made.custodyToken !== undefined) await deleteRunToken(made.custodyToken);
+      }
     },
   };
+
+  async function closeAll(): Promise<void> {
+    await web?.close();
+    await merchantShop.close();
+    // The front, every gateway instance and the other instances' databases.
+    await gateways.close();
+    await mail.close();
+    await custody.close();
+    for (const bank of banks) await bank.service.close();
+    await sms.close();
+    await log.close();
+    await Promise.all([
+      gatewayDatabase.close(),
+      custodyDatabase.close(),
+      shopDatabase.close(),
+      ...banks.map((bank) => bank.database.close()),
+    ]);
+    await tls?.close();
+    await plain?.close();
+  }
 }

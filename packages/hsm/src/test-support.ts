@@ -9,10 +9,14 @@ import { openHsm } from './soft-hsm/open.ts';
  * One softhsm2 directory per user for every test of the repository: a process
  * can use tokens of one directory only (see `ensureSoftHsmToken`), so tests
  * that share a process must share it too. Tests tell their tokens apart by
- * label, and reuse their labels from run to run, so the folder does not grow.
+ * label, and reuse their labels from run to run, so the folder does not grow;
+ * in-memory platforms delete their own (`deleteSoftHsmToken`). Named `-2`
+ * since tokens are deleted in it: a checkout from before then fails its slot
+ * scan on a token deleted under it (`scanTokenSlots`), so the two never share
+ * a folder.
  */
 export function sharedTestHsmDirectory(): string {
-  return join(tmpdir(), `mpay-hsm-${userInfo().uid}`);
+  return join(tmpdir(), `mpay-hsm-${userInfo().uid}-2`);
 }
 
 /** A token of the shared test directory, made on first use, and an open `Hsm` on it (`openHsm`). Close it in afterAll. */

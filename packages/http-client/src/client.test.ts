@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rejectedCodeOf } from '../../../test/support/code-of.ts';
-import { requestAnswer, requestJson, requestObject } from './client.ts';
+import { requestAnswer, requestJson, requestObject, requestText } from './client.ts';
+import { readBoundedBytes } from './transport.ts';
 
 /** A real HTTP server on loopback answering what each path asks for. */
 let server: Server;
@@ -15,6 +16,11 @@ beforeAll(async () => {
       return response.end(JSON.stringify({ error: { code: 'INSUFFICIENT_FUNDS' }, extra: 'kept' }));
     }
     if (request.url === '/garbage') return response.end('<html>');
+    if (request.url === '/bytes') {
+      // Not UTF-8: a reader that decodes would change them.
+      response.setHeader('content-type', 'application/octet-stream');
+      return response.end(Buffer.from([0xff, 0xfe, 0x00, 0x80]));
+    }
     // Valid JSON, but not an object: what a caller reading fields of the answer must not take.
     const notObjects: Record<string, string> = {
       '/null': 'null',
@@ -92,5 +98,26 @@ describe('bounded JSON requests', () => {
     // requestJson takes them as they are (a 204 with no body is a success for some callers).
     expect((await requestJson(`${base}/empty`)).body).toBeNull();
     expect(await rejectedCodeOf(requestObject(`${base}/refused`))).toBe('INSUFFICIENT_FUNDS');
+  });
+
+  it('requestText answers any status with its text and content type, within the same limits', async () => {
+    expect(await requestText(`${base}/garbage`)).toEqual({ status: 200, contentType: '', text: '<html>' });
+    expect(await requestText(`${base}/refused`)).toMatchObject({ status: 422 });
+    await expect(
+      requestText(`${base}/huge`, { responseBytesMax: 100_000 }, 'BANK_UNAVAILABLE'),
+    ).rejects.toMatchObject({
+      code: 'BANK_UNAVAILABLE',
+      detail: 'response too large',
+    });
+    await expect(requestText(`${base}/silent`, { timeoutMs: 50 })).rejects.toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+    });
+  });
+
+  it('readBoundedBytes gives the bytes as they came, and nothing past the limit', async () => {
+    expect(await readBoundedBytes(await fetch(`${base}/bytes`), 4)).toEqual(
+      new Uint8Array([0xff, 0xfe, 0x00, 0x80]),
+    );
+    expect(await readBoundedBytes(await fetch(`${base}/bytes`), 3)).toBeUndefined();
   });
 });

@@ -126,4 +126,11 @@ describe('readServerSentEvents', () => {
     }
     expect(cancelled).toBe(true);
   });
+
+  it('refuses a silence limit that is not a positive number', async () => {
+    for (const silenceMsMax of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
+      await expect(readServerSentEvents(streamOf([]), { silenceMsMax }).next()).rejects.toMatchObject({
+        code: 'CONFIGURATION_INVALID',
+      });
+  });
 });

@@ -47,6 +47,8 @@ export async function* readServerSentEvents(
 ): AsyncGenerator<ServerSentEvent> {
   const { lineLengthMax, eventDataLengthMax } = { ...defaultSseLimits, ...options };
   const { silenceMsMax } = options;
+  if (silenceMsMax !== undefined && !(Number.isFinite(silenceMsMax) && silenceMsMax > 0))
+    throw new MpayError('CONFIGURATION_INVALID', 'silenceMsMax');
   const decoder = new TextDecoder();
   // A line ends at CR, LF or CRLF (WHATWG HTML §9.2.5). One per stream: its lastIndex is this stream's.
   const lineEnd = /[\r\n]/g;

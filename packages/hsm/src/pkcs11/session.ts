@@ -3,7 +3,7 @@ import { MpayError } from '@mpay/protocol';
 import pkcs11js, { type PKCS11 } from 'pkcs11js';
 import { hsmError, isReturnValue } from './errors.ts';
 import type { LoadedModule } from './module.ts';
-import { findTokenSlot } from './token.ts';
+import { scanTokenSlots } from './token.ts';
 
 /** Return values of C_Login that mean "this PIN will not do", as opposed to "the token is not there". */
 const pinRefusals = new Set([
@@ -52,9 +52,11 @@ export class TokenSession {
   static open(module: LoadedModule, tokenLabel: string, userPin: string): TokenSession {
     const where = `token "${tokenLabel}"`;
     const { pkcs11 } = module;
-    const slot = findTokenSlot(pkcs11, tokenLabel, where);
-    if (slot === undefined)
-      throw new MpayError('HSM_UNAVAILABLE', `${where}: no such token in ${module.path}`);
+    const { slot, unreadable } = scanTokenSlots(pkcs11, tokenLabel, where);
+    if (slot === undefined) {
+      const passedOver = unreadable === 0 ? '' : ` (${unreadable} unreadable token(s) passed over)`;
+      throw new MpayError('HSM_UNAVAILABLE', `${where}: no such token in ${module.path}${passedOver}`);
+    }
     let handle: Buffer;
     try {
       handle = pkcs11.C_OpenSession(slot, SESSION_FLAGS);

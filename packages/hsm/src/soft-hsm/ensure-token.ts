@@ -5,7 +5,7 @@ import type { HsmOptions } from '../hsm.ts';
 import { isTokenLabel, TOKEN_LABEL_LENGTH_MAX } from '../limits.ts';
 import { hsmError } from '../pkcs11/errors.ts';
 import { acquireModule, heldModule, releaseModule } from '../pkcs11/module.ts';
-import { findFreeSlot, findTokenSlot, isUserPinInitialized, scanTokenSlots } from '../pkcs11/token.ts';
+import { findFreeSlot, findTokenSlot, isUserPinInitialized } from '../pkcs11/token.ts';
 import { ensurePrivateDirectory, withDirectoryLock, writeFileIfChanged } from './directory.ts';
 import { locateSoftHsmModule } from './locate.ts';
 import { generatePins, readPinFile, type TokenPins, writePinFile } from './pins.ts';
@@ -110,17 +110,10 @@ function ensureToken(modulePath: string, directory: string, tokenLabel: string):
   const { module, initializedNow } = acquireModule(modulePath);
   try {
     const { pkcs11 } = module;
-    const scan = scanTokenSlots(pkcs11, tokenLabel, where);
-    let slot = scan.slot;
+    // Slots whose token another process deleted after this one initialised the library are passed over.
+    let slot = findTokenSlot(pkcs11, tokenLabel, where);
     // Own members only: a label such as 'constructor' must not find Object.prototype's.
     const known = Object.hasOwn(file.tokens, tokenLabel) ? file.tokens[tokenLabel] : undefined;
-    if (slot === undefined && known !== undefined && scan.unreadable > 0) {
-      // The token may be one softhsm2 cannot read just now: a second token with its label would hide its keys.
-      throw new MpayError(
-        'HSM_UNAVAILABLE',
-        `${where}: listed in ${directory}/pins.json, not found, and ${scan.unreadable} token(s) of the folder unreadable`,
-      );
-    }
     if (slot !== undefined && known === undefined) {
       throw new MpayError('HSM_LOCKED', `${where}: exists in ${directory} but its PINs are not in pins.json`);
     }

@@ -29,6 +29,7 @@ describe("the FSP's answers to a merchant, checked", () => {
     const cases: Record<string, unknown>[] = [
       { ...accepted, expiresAt: 'soon' },
       { ...accepted, expiresAt: 1_765_000_000 },
+      { ...accepted, expiresAt: '1' },
       { ...accepted, status: 7 },
       { ...accepted, status: '' },
       { ...accepted, securityLevel: undefined },
@@ -74,12 +75,12 @@ describe("the FSP's answers to a merchant, checked", () => {
         { status: 'completed', step: 'funds_transferred', at: '2026-12-07T03:55:02.000Z' },
       ],
     };
-    expect(paymentStatusOf({ ...status, extra: 'left out' })).toEqual(status);
-    expect(paymentStatusOf({ ...status, status: 'failed', failureCode: 'FUNDS_INSUFFICIENT' })).toMatchObject(
-      {
-        failureCode: 'FUNDS_INSUFFICIENT',
-      },
-    );
+    expect(paymentStatusOf({ ...status, extra: 'left out' }, status.id)).toEqual(status);
+    expect(
+      paymentStatusOf({ ...status, status: 'failed', failureCode: 'FUNDS_INSUFFICIENT' }, status.id),
+    ).toMatchObject({
+      failureCode: 'FUNDS_INSUFFICIENT',
+    });
     const cases: Record<string, unknown>[] = [
       { ...status, status: 1 },
       { ...status, amount: { currency: 'EUR', value: '12.5' } },
@@ -88,6 +89,8 @@ describe("the FSP's answers to a merchant, checked", () => {
       { ...status, amount: null },
       { ...status, failureCode: 7 },
       { ...status, updatedAt: 'later' },
+      { ...status, updatedAt: '1' },
+      { ...status, id: '0b0e7c1e-0000-4000-8000-000000000000' },
       { ...status, payer: '' },
       { ...status, history: 'none' },
       { ...status, history: [null] },
@@ -97,7 +100,7 @@ describe("the FSP's answers to a merchant, checked", () => {
     ];
     for (const body of cases)
       expect(
-        codeOf(() => paymentStatusOf(body)),
+        codeOf(() => paymentStatusOf(body, status.id)),
         JSON.stringify(body),
       ).toBe('SERVICE_UNAVAILABLE');
   });

@@ -33,18 +33,18 @@ export function paymentRequestAcceptedOf(body: Record<string, unknown>): Payment
     !Array.isArray(protections) ||
     protections.length > protectionsMax ||
     !protections.every((protection) => isText(protection, nameLengthMax)) ||
-    typeof expiresAt !== 'string' ||
-    expiresAt.length > 40 ||
-    Number.isNaN(Date.parse(expiresAt)) ||
+    !isDate(expiresAt) ||
     typeof delivered !== 'boolean'
   )
     throw malformed('payment request');
   return { paymentId, status, securityLevel, protections, expiresAt, delivered };
 }
 
-/** A date as the FSP writes it (ISO 8601, at most 40 characters). */
+/** A date-time as the FSP writes it: ISO 8601 (RFC 3339) with its offset, that Date can read. */
+const dateTimePattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
 function isDate(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 40 && !Number.isNaN(Date.parse(value));
+  return typeof value === 'string' && dateTimePattern.test(value) && !Number.isNaN(Date.parse(value));
 }
 
 /** Steps one payment can take: its state machine has fewer than 20 states. */
@@ -62,12 +62,13 @@ function isAmount(currency: unknown, value: unknown): boolean {
   }
 }
 
-/** GET /payments/:id's answer. */
-export function paymentStatusOf(body: Record<string, unknown>): PaymentStatus {
+/** GET /payments/:id's answer: the payment asked for (`paymentId`), no other. */
+export function paymentStatusOf(body: Record<string, unknown>, paymentId: string): PaymentStatus {
   const { id, status, procedure, securityLevel, amount, payer, payee, failureCode, history } = body;
   const { expiresAt, createdAt, updatedAt } = body;
   const money = typeof amount === 'object' && amount !== null ? (amount as Record<string, unknown>) : {};
   if (
+    id !== paymentId ||
     !isText(id, idLengthMax) ||
     !isText(status, nameLengthMax) ||
     !isText(procedure, nameLengthMax) ||

@@ -250,7 +250,7 @@ export class MerchantClient {
     const { body } = await requestObject<Record<string, unknown>>(`${this.#options.gatewayUrl}${path}`, {
       headers: { authorization },
     });
-    return paymentStatusOf(body);
+    return paymentStatusOf(body, paymentId);
   }
 
   /**
