@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -171,6 +171,46 @@ describe('ensureSoftHsmToken', () => {
     rmSync(join(directory, '.lock'));
     await waiting;
     expect(finished).toBe(true);
+  });
+});
+
+describe('ensureSoftHsmToken over a damaged folder', () => {
+  const tokenFolders = (directory: string) => readdirSync(join(directory, 'tokens')).length;
+
+  it('makes anew a token whose creation was interrupted after its PINs were written', async () => {
+    const directory = scratchDirectory();
+    await ensureSoftHsmToken({ directory, tokenLabel: 'first' });
+    const pins = {
+      userPin: 'half-made-user-pin-0123456789abcdef',
+      soPin: 'half-made-so-pin-0123456789abcdef',
+    };
+    const file = JSON.parse(readFileSync(join(directory, 'pins.json'), 'utf8'));
+    writeFileSync(
+      join(directory, 'pins.json'),
+      JSON.stringify({ tokens: { ...file.tokens, 'half-made': pins } }),
+    );
+    const made = await ensureSoftHsmToken({ directory, tokenLabel: 'half-made' });
+    expect(made.userPin).toBe(pins.userPin);
+    Hsm.open(made).close();
+    expect(tokenFolders(directory)).toBe(2);
+  });
+
+  it('refuses to make again a token softhsm2 cannot read, rather than put a new one in its place', async () => {
+    const directory = scratchDirectory();
+    const options = await ensureSoftHsmToken({ directory, tokenLabel: 'damaged' });
+    const hsm = Hsm.open(options);
+    await hsm.ensureSecretKey('sealing');
+    hsm.close();
+    const [folder] = readdirSync(join(directory, 'tokens'));
+    // softhsm2 then leaves the token out of its slots at C_Initialize, without an error.
+    writeFileSync(join(directory, 'tokens', folder ?? '', 'token.object'), Buffer.alloc(0));
+    await expect(ensureSoftHsmToken({ directory, tokenLabel: 'damaged' })).rejects.toMatchObject({
+      code: 'HSM_UNAVAILABLE',
+      detail: expect.stringContaining('softhsm2 cannot read'),
+    });
+    expect(tokenFolders(directory)).toBe(1);
+    // Another label is made as ever.
+    Hsm.open(await ensureSoftHsmToken({ directory, tokenLabel: 'other' })).close();
   });
 });
 

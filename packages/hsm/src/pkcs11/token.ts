@@ -58,6 +58,19 @@ export function scanTokenSlots(pkcs11: PKCS11, tokenLabel: string, where: string
   return { slot: matching[0], unreadable };
 }
 
+/** How many initialised tokens the library shows (tokens it cannot read not counted). */
+export function initializedTokenCount(pkcs11: PKCS11): number {
+  let count = 0;
+  for (const slot of pkcs11.C_GetSlotList(true)) {
+    try {
+      if (isInitialized(pkcs11, slot)) count += 1;
+    } catch (cause) {
+      if (!GONE_TOKEN_RETURN_VALUES.some((value) => isReturnValue(cause, value))) throw cause;
+    }
+  }
+  return count;
+}
+
 /** The slot holding the initialised token labelled `tokenLabel`, or undefined (`scanTokenSlots`). */
 export function findTokenSlot(pkcs11: PKCS11, tokenLabel: string, where: string): Buffer | undefined {
   return scanTokenSlots(pkcs11, tokenLabel, where).slot;

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MpayError } from '@mpay/protocol';
 import pkcs11js, { type PKCS11 } from 'pkcs11js';
@@ -5,7 +6,7 @@ import type { HsmOptions } from '../hsm.ts';
 import { isTokenLabel, TOKEN_LABEL_LENGTH_MAX } from '../limits.ts';
 import { hsmError } from '../pkcs11/errors.ts';
 import { acquireModule, heldModule, releaseModule } from '../pkcs11/module.ts';
-import { findFreeSlot, findTokenSlot, isUserPinInitialized } from '../pkcs11/token.ts';
+import { findFreeSlot, findTokenSlot, initializedTokenCount, isUserPinInitialized } from '../pkcs11/token.ts';
 import { ensurePrivateDirectory, withDirectoryLock, writeFileIfChanged } from './directory.ts';
 import { locateSoftHsmModule } from './locate.ts';
 import { generatePins, readPinFile, type TokenPins, writePinFile } from './pins.ts';
@@ -124,6 +125,7 @@ function ensureToken(modulePath: string, directory: string, tokenLabel: string):
           ' C_Initialize, so a token made by another process after that needs every Hsm of this process closed first',
       );
     }
+    if (slot === undefined && known !== undefined) refuseOverUnreadableTokens(pkcs11, directory, where);
     const pins = known ?? generatePins();
     if (known === undefined) writePinFile(directory, { tokens: { ...file.tokens, [tokenLabel]: pins } });
     try {
@@ -137,6 +139,28 @@ function ensureToken(modulePath: string, directory: string, tokenLabel: string):
   } finally {
     releaseModule(module);
   }
+}
+
+/**
+ * A token whose PINs are listed but which softhsm2 does not show is made
+ * again (its creation was interrupted after the PINs were written), unless
+ * the folder holds a token softhsm2 cannot read: softhsm2 leaves a damaged
+ * token out of its slots at C_Initialize without a word, and a new token
+ * under its label would take the place of the keys and sealed secrets of the
+ * damaged one (custody's, in a platform's data folder). Counted on this
+ * call's own C_Initialize only, under the directory's lock: then every token
+ * folder is one the library read, or failed to.
+ */
+function refuseOverUnreadableTokens(pkcs11: PKCS11, directory: string, where: string): void {
+  const tokenDirectory = join(directory, 'tokens');
+  const folders = readdirSync(tokenDirectory, { withFileTypes: true }).filter((entry) => entry.isDirectory());
+  const unreadable = folders.length - initializedTokenCount(pkcs11);
+  if (unreadable <= 0) return;
+  throw new MpayError(
+    'HSM_UNAVAILABLE',
+    `${where}: listed in ${directory}/pins.json but not found, and ${unreadable} token folder(s) of ${tokenDirectory}` +
+      ' are ones softhsm2 cannot read; restore them from a backup, or remove them to make the token anew',
+  );
 }
 
 /**
