@@ -11,7 +11,7 @@ import {
   paymentRequestPush,
 } from '../payment-request/fixture.test-helper.ts';
 import { createKeystore, type WalletKeystoreData } from './keystore.ts';
-import { Wallet } from './wallet.ts';
+import { Wallet, type WalletOptions } from './wallet.ts';
 
 const pin = '2468';
 let custody: FakeCustody;
@@ -37,11 +37,13 @@ afterAll(async () => {
   await custody?.close();
 });
 
-function wallet(): Wallet {
+/** A wallet of the test's keystore (a copy), at `options.gatewayUrl` or none that answers. */
+function wallet(options: Partial<WalletOptions> = {}): Wallet {
   return new Wallet({
     gatewayUrl: 'http://gateway.invalid',
     keystore: structuredClone(keystore),
     fsp: setup.fsp,
+    ...options,
   });
 }
 
@@ -180,12 +182,7 @@ describe('the device event stream', () => {
       if (answer) response.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders();
     });
     try {
-      const session = new Wallet({
-        gatewayUrl: gateway.url,
-        keystore: structuredClone(keystore),
-        fsp: setup.fsp,
-        eventStreamOpenTimeoutMs: 200,
-      });
+      const session = wallet({ gatewayUrl: gateway.url, eventStreamOpenTimeoutMs: 200 });
       await session.unlock(pin);
       await expect(session.paymentRequests(pin).next()).rejects.toMatchObject({
         code: 'SERVICE_UNAVAILABLE',
@@ -233,12 +230,7 @@ describe('the device event stream', () => {
       response.write(': connected\n\n');
     });
     try {
-      const session = new Wallet({
-        gatewayUrl: gateway.url,
-        keystore: structuredClone(keystore),
-        fsp: setup.fsp,
-        eventStreamSilenceMsMax: 200,
-      });
+      const session = wallet({ gatewayUrl: gateway.url, eventStreamSilenceMsMax: 200 });
       await session.unlock(pin);
       await expect(session.events(pin).next()).rejects.toMatchObject({
         code: 'SERVICE_UNAVAILABLE',
@@ -276,11 +268,7 @@ describe('the device event stream', () => {
       );
     });
     try {
-      const session = new Wallet({
-        gatewayUrl: gateway.url,
-        keystore: structuredClone(keystore),
-        fsp: setup.fsp,
-      });
+      const session = wallet({ gatewayUrl: gateway.url });
       await session.unlock(pin);
       const strict = session.paymentRequests(pin);
       await expect(strict.next()).rejects.toMatchObject({ code: 'CRYPTO_VERIFICATION_FAILED' });
@@ -316,11 +304,7 @@ describe('a payment’s evidence', () => {
       response.end(answer.body);
     });
     try {
-      const session = new Wallet({
-        gatewayUrl: gateway.url,
-        keystore: structuredClone(keystore),
-        fsp: setup.fsp,
-      });
+      const session = wallet({ gatewayUrl: gateway.url });
       await expect(session.paymentEvidence(paymentId)).rejects.toMatchObject({ code: 'WALLET_LOCKED' });
       await expect(session.paymentEvidence('../admin')).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
       await session.unlock(pin);
