@@ -1,4 +1,4 @@
-import { ensureSoftHsmToken } from '@mpay/hsm';
+import { deleteSoftHsmToken, ensureSoftHsmToken } from '@mpay/hsm';
 import { sharedTestHsmDirectory } from '@mpay/hsm/test-support';
 import { openTestDatabase } from '@mpay/storage';
 import { describe, expect, it } from 'vitest';
@@ -23,10 +23,11 @@ describe('custody refuses to start without its HSM', () => {
   });
 
   it('refuses a token whose PIN is wrong (HSM_LOCKED), and starts with the right one', async () => {
-    const hsm = await ensureSoftHsmToken({
+    const token = {
       directory: sharedTestHsmDirectory(),
       tokenLabel: `custody-start-${crypto.randomUUID().slice(0, 8)}`,
-    });
+    };
+    const hsm = await ensureSoftHsmToken(token);
     const database = await openTestDatabase('custody');
     try {
       await expect(
@@ -48,6 +49,7 @@ describe('custody refuses to start without its HSM', () => {
       await again.close();
     } finally {
       await database.close();
+      await deleteSoftHsmToken(token);
     }
   });
 });

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ensureSoftHsmToken } from '@mpay/hsm';
+import { deleteSoftHsmToken, ensureSoftHsmToken } from '@mpay/hsm';
 import { moduleHoldersOf, sharedTestHsmDirectory } from '@mpay/hsm/test-support';
 import { openTestDatabase, startOutboxLeases } from '@mpay/storage';
 import { describe, expect, it } from 'vitest';
@@ -32,10 +32,11 @@ async function heldFsp() {
 
 describe("custody's outbox leases (a restarted instance takes back what its killed start was sending)", () => {
   it('stamps a named start on what it claims; its next start hands that row back at once', async () => {
-    const hsm = await ensureSoftHsmToken({
+    const token = {
       directory: sharedTestHsmDirectory(),
       tokenLabel: `custody-lease-${crypto.randomUUID().slice(0, 8)}`,
-    });
+    };
+    const hsm = await ensureSoftHsmToken(token);
     const database = await openTestDatabase('custody');
     const fsp = await heldFsp();
     const service = await createCustodyService({
@@ -88,14 +89,16 @@ describe("custody's outbox leases (a restarted instance takes back what its kill
     } finally {
       await service.close();
       await database.close();
+      await deleteSoftHsmToken(token);
     }
   });
 
   it('refuses a bad instance name (CONFIGURATION_INVALID) and leaves its HSM closed, so a start after it opens it', async () => {
-    const hsm = await ensureSoftHsmToken({
+    const token = {
       directory: sharedTestHsmDirectory(),
       tokenLabel: `custody-name-${crypto.randomUUID().slice(0, 8)}`,
-    });
+    };
+    const hsm = await ensureSoftHsmToken(token);
     const database = await openTestDatabase('custody');
     try {
       const options = { ...(await custodyStartOptions()), backgroundIntervalMs: 3_600_000 };
@@ -110,6 +113,7 @@ describe("custody's outbox leases (a restarted instance takes back what its kill
       await service.close();
     } finally {
       await database.close();
+      await deleteSoftHsmToken(token);
     }
   });
 });
