@@ -19,6 +19,20 @@ const GONE_TOKEN_RETURN_VALUES: readonly number[] = [
   pkcs11js.CKR_DEVICE_REMOVED,
 ];
 
+/** The slot's token info, or undefined for a token that is gone (GONE_TOKEN_RETURN_VALUES). */
+function tokenInfoOf(pkcs11: PKCS11, slot: Buffer): pkcs11js.TokenInfo | undefined {
+  try {
+    return pkcs11.C_GetTokenInfo(slot);
+  } catch (cause) {
+    if (GONE_TOKEN_RETURN_VALUES.some((value) => isReturnValue(cause, value))) return undefined;
+    throw cause;
+  }
+}
+
+function isInitialized(info: pkcs11js.TokenInfo): boolean {
+  return (info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) !== 0;
+}
+
 /** What a scan of the slots for one label found. */
 export interface TokenScan {
   /** The slot of the initialised token with the label, if any. */
@@ -40,16 +54,9 @@ export function scanTokenSlots(pkcs11: PKCS11, tokenLabel: string, where: string
   let unreadable = 0;
   try {
     for (const slot of pkcs11.C_GetSlotList(true)) {
-      let info: pkcs11js.TokenInfo;
-      try {
-        info = pkcs11.C_GetTokenInfo(slot);
-      } catch (cause) {
-        if (!GONE_TOKEN_RETURN_VALUES.some((value) => isReturnValue(cause, value))) throw cause;
-        unreadable += 1;
-        continue;
-      }
-      if ((info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) !== 0 && labelOf(info) === tokenLabel)
-        matching.push(slot);
+      const info = tokenInfoOf(pkcs11, slot);
+      if (info === undefined) unreadable += 1;
+      else if (isInitialized(info) && labelOf(info) === tokenLabel) matching.push(slot);
     }
   } catch (cause) {
     throw hsmError('HSM_UNAVAILABLE', where, cause);
@@ -60,15 +67,10 @@ export function scanTokenSlots(pkcs11: PKCS11, tokenLabel: string, where: string
 
 /** How many initialised tokens the library shows (tokens it cannot read not counted). */
 export function initializedTokenCount(pkcs11: PKCS11): number {
-  let count = 0;
-  for (const slot of pkcs11.C_GetSlotList(true)) {
-    try {
-      if (isInitialized(pkcs11, slot)) count += 1;
-    } catch (cause) {
-      if (!GONE_TOKEN_RETURN_VALUES.some((value) => isReturnValue(cause, value))) throw cause;
-    }
-  }
-  return count;
+  return pkcs11.C_GetSlotList(true).filter((slot) => {
+    const info = tokenInfoOf(pkcs11, slot);
+    return info !== undefined && isInitialized(info);
+  }).length;
 }
 
 /** The slot holding the initialised token labelled `tokenLabel`, or undefined (`scanTokenSlots`). */
@@ -79,19 +81,11 @@ export function findTokenSlot(pkcs11: PKCS11, tokenLabel: string, where: string)
 /** A slot with a token that is not initialised yet (softhsm2 always offers one); gone tokens are passed over. */
 export function findFreeSlot(pkcs11: PKCS11): Buffer | undefined {
   return pkcs11.C_GetSlotList(true).find((slot) => {
-    try {
-      return !isInitialized(pkcs11, slot);
-    } catch (cause) {
-      if (GONE_TOKEN_RETURN_VALUES.some((value) => isReturnValue(cause, value))) return false;
-      throw cause;
-    }
+    const info = tokenInfoOf(pkcs11, slot);
+    return info !== undefined && !isInitialized(info);
   });
 }
 
 export function isUserPinInitialized(pkcs11: PKCS11, slot: Buffer): boolean {
   return (pkcs11.C_GetTokenInfo(slot).flags & pkcs11js.CKF_USER_PIN_INITIALIZED) !== 0;
-}
-
-function isInitialized(pkcs11: PKCS11, slot: Buffer): boolean {
-  return (pkcs11.C_GetTokenInfo(slot).flags & pkcs11js.CKF_TOKEN_INITIALIZED) !== 0;
 }
