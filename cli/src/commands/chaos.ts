@@ -34,7 +34,7 @@ import {
   planKills,
   seededRandom,
 } from './chaos-plan.ts';
-import type { CommandIo } from './io.ts';
+import { type CommandIo, watchStopSignals } from './io.ts';
 
 /** One service process to say it is ready (a busy machine starts one in minutes rather than seconds). */
 const serviceStartMs = 8 * 60_000;
@@ -127,34 +127,29 @@ export async function runChaos(args: readonly string[], io: CommandIo): Promise<
   // With --json the summary alone goes to stdout; progress goes to stderr.
   const say = (line: string) => (options.json ? io.stderr : io.stdout)(`${line}\n`);
   const run = new ChaosRun(options, say);
-  const interrupted = () => {
-    say('mpay chaos: interrupted, stopping the services …');
-    // The services also exit by themselves once this process is gone (their IPC channel closes).
-    setTimeout(() => {
-      say(
-        `mpay chaos: the services did not all stop within ${chaosDeadlines.interruptedCleanupMs / 1000} s; exiting anyway`,
-      );
-      process.exit(130);
-    }, chaosDeadlines.interruptedCleanupMs).unref();
-    run.cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-  try {
-    const summary = await run.execute();
-    if (options.json) io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
-    else printSummary(summary, say);
-    return summary.ok ? 0 : 1;
-  } catch (error) {
-    say(`mpay chaos: FAILED: ${describeError(error)}`);
-    if (error instanceof Error && error.stack) say(error.stack);
-    say(run.diagnostics());
-    return 1;
-  } finally {
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
-    await run.cleanup();
-  }
+  // Ctrl-C or SIGTERM: the services stopped one by one (each bounded), the run's folder removed.
+  // The services also exit by themselves once this process is gone (their IPC channel closes).
+  const watch = watchStopSignals({
+    io: options.json ? io : { stdout: io.stdout, stderr: io.stdout },
+    command: 'mpay chaos',
+    cleanUpMsMax: chaosDeadlines.interruptedCleanupMs,
+  });
+  watch.onStop(() => run.cleanup());
+  return watch.finish(async () => {
+    try {
+      const summary = await run.execute();
+      if (options.json) io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
+      else printSummary(summary, say);
+      return summary.ok ? 0 : 1;
+    } catch (error) {
+      say(`mpay chaos: FAILED: ${describeError(error)}`);
+      if (error instanceof Error && error.stack) say(error.stack);
+      say(run.diagnostics());
+      return 1;
+    } finally {
+      await run.cleanup();
+    }
+  });
 }
 
 function printSummary(summary: ChaosSummary, say: (line: string) => void): void {

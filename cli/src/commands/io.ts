@@ -65,6 +65,113 @@ export async function serveUntilStopSignal(
   }
 }
 
+/** The signals that ask a command to stop: Ctrl-C, and SIGTERM (kill, systemd, docker stop, a CI's timeout). */
+export const stopSignals = ['SIGINT', 'SIGTERM'] as const;
+export type StopSignal = (typeof stopSignals)[number];
+
+/** A command's exit status when stopped by `signal`, as a shell reports it: 128 + the signal's number (130, 143). */
+export function stopSignalStatus(signal: StopSignal): number {
+  return signal === 'SIGINT' ? 130 : 143;
+}
+
+/**
+ * Calls `stopping` on the first SIGINT or SIGTERM while registered, never again. It replaces the
+ * default action (the process killed at once, whatever it started left behind). Returns the function
+ * that unregisters it.
+ */
+export function onStopSignal(stopping: (signal: StopSignal) => void): () => void {
+  let called = false;
+  const listeners = stopSignals.map((signal) => {
+    const listener = () => {
+      if (called) return;
+      called = true;
+      stopping(signal);
+    };
+    process.on(signal, listener);
+    return [signal, listener] as const;
+  });
+  return () => {
+    for (const [signal, listener] of listeners) process.removeListener(signal, listener);
+  };
+}
+
+/** What a command that cleans up on a stop signal holds (watchStopSignals). */
+export interface StopSignalWatch {
+  /** Adds a clean-up step; on a stop signal the steps run last added first, each once, failures said and passed over. */
+  onStop(step: () => unknown): void;
+  /** The status to exit with (130, 143) once a stop signal came; undefined while none has. */
+  stoppedStatus(): number | undefined;
+  /**
+   * Runs the command's work and gives its status, then unregisters. Once a stop signal came, the
+   * work's outcome (often a failure the stop caused) is passed over: the process exits with the
+   * signal's status when the clean-up is done.
+   */
+  finish(work: () => Promise<number>): Promise<number>;
+}
+
+/**
+ * For a command that starts what outlives its own memory (a platform, a softhsm2 token, PostgreSQL
+ * schemas, a temporary folder) and must remove it even when told to stop: on the first SIGINT or
+ * SIGTERM it says so, runs the clean-up steps, then exits with the signal's status. A second signal,
+ * or a clean-up longer than `cleanUpMsMax`, exits at once, saying some of it may be left.
+ */
+export function watchStopSignals(options: {
+  readonly io: CommandIo;
+  /** Who speaks: "bench e2e". */
+  readonly command: string;
+  readonly cleanUpMsMax: number;
+}): StopSignalWatch {
+  const { io, command } = options;
+  const steps: (() => unknown)[] = [];
+  let status: number | undefined;
+  let stopping: Promise<never> | undefined;
+  const exitNow = (why: string) => {
+    io.stderr(`${command}: ${why}; exiting without finishing the clean-up (some of it may be left)\n`);
+    process.exit(status);
+  };
+  const cleanUp = async () => {
+    for (const step of steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        io.stderr(
+          `${command}: a clean-up step failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
+      }
+    }
+  };
+  const unregister = onStopSignal((signal) => {
+    status = stopSignalStatus(signal);
+    io.stderr(`${command}: ${signal}; cleaning up what it started, then exiting\n`);
+    for (const each of stopSignals) process.on(each, () => exitNow('told to stop again'));
+    setTimeout(
+      () => exitNow(`the clean-up took longer than ${options.cleanUpMsMax / 1000} s`),
+      options.cleanUpMsMax,
+    ).unref();
+    stopping = cleanUp().then(() => process.exit(status));
+  });
+  return {
+    onStop: (step) => {
+      steps.push(step);
+    },
+    stoppedStatus: () => status,
+    finish: async (work) => {
+      let code: number;
+      try {
+        code = await work();
+      } catch (error) {
+        if (stopping === undefined) throw error;
+        code = 1;
+      } finally {
+        if (stopping === undefined) unregister();
+      }
+      // The clean-up exits the process when done; the work's own status no longer counts.
+      if (stopping !== undefined) await stopping;
+      return code;
+    },
+  };
+}
+
 // Text from elsewhere (a message, a mail, an argument) is printed without its escape sequences.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
 const terminalControls = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;

@@ -127,6 +127,11 @@ export interface Platform {
   } & Record<BankId, string>;
   /** The trusted mobile certificate server (iMS §5): custody customers' keys in its HSM. */
   custody: CustodyService;
+  /**
+   * Custody's softhsm2 token: the data folder's, or (in memory) one made for this run under a
+   * random label in the shared test folder, deleted by `close`.
+   */
+  custodyToken: { readonly label: string; readonly directory: string; readonly deletedAtClose: boolean };
   /** The transaction log and its witness; their public keys verify every receipt offline. */
   log: LogStack;
   /** The out-of-band mail (macro §3: client id and mPIN): the embedded server and its folder, or a relay. */
@@ -506,6 +511,11 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
       ...bankUrls,
     },
     custody,
+    custodyToken: {
+      label: custodyToken.tokenLabel,
+      directory: custodyToken.directory,
+      deletedAtClose: made.custodyToken !== undefined,
+    },
     log,
     mail,
     sms,

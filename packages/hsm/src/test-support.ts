@@ -4,6 +4,7 @@ import type { Hsm, HsmOptions } from './hsm.ts';
 import { heldModule } from './pkcs11/module.ts';
 import { ensureSoftHsmToken } from './soft-hsm/ensure-token.ts';
 import { openHsm } from './soft-hsm/open.ts';
+import { readPinFile } from './soft-hsm/pins.ts';
 
 /**
  * One softhsm2 directory per user for every test of the repository: a process
@@ -31,4 +32,12 @@ export async function openSharedTestHsm(
 /** How many open `Hsm`s (and token set-ups under way) of this process hold the library at `modulePath`. */
 export function moduleHoldersOf(modulePath: string): number {
   return heldModule(modulePath)?.holders ?? 0;
+}
+
+/**
+ * The labels pins.json of `directory` holds PINs for: every token made there and not deleted
+ * (`deleteSoftHsmToken` removes a label's PINs last, once its token is gone).
+ */
+export function tokenLabelsWithPins(directory: string): string[] {
+  return Object.keys(readPinFile(directory).tokens);
 }

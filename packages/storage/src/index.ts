@@ -31,7 +31,7 @@ export {
 export { type OpenDatabaseOptions, openDatabase } from './open.ts';
 export { outboxInstanceNamePattern, startOutboxLeases } from './outbox-leases.ts';
 export { createMissingDataFolders } from './pglite.ts';
-export { dropPostgresSchema, withPostgresBackendPid } from './postgres.ts';
+export { dropPostgresSchema, postgresSchemasStartingWith, withPostgresBackendPid } from './postgres.ts';
 export { processStartTicks, processStillRuns } from './process-identity.ts';
 export {
   type StatementCount,

@@ -620,3 +620,20 @@ export async function dropPostgresSchema(url: string, schema: string): Promise<v
     await client.end();
   }
 }
+
+/** The schemas of the database at `url` whose names start with `prefix` (a run's: "bench_e2e_1a2b3c4d_"), sorted. */
+export async function postgresSchemasStartingWith(url: string, prefix: string): Promise<string[]> {
+  assertSchemaName(prefix);
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const found = await client.query<{ nspname: string }>(
+      'SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY nspname',
+      [prefix],
+    );
+    return found.rows.map((row) => row.nspname);
+  } finally {
+    await client.end();
+  }
+}

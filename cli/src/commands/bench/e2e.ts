@@ -20,7 +20,7 @@ import { demoParties } from '../../platform/seed.ts';
 import { type Platform, platformSchemas, startPlatform } from '../../platform/start.ts';
 import { reconcileBanks } from '../banks-report.ts';
 import { dataDirOf } from '../deployment.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, type StopSignalWatch, watchStopSignals } from '../io.ts';
 import { ensurePlatformPki } from '../pki-platform.ts';
 import type {
   AnyDriverConfig,
@@ -103,6 +103,9 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
   --json            one JSON object on stdout instead of text
   Exit 0 when every payment completed and the audit holds; 1 otherwise; 2 for wrong arguments
   (and for a platform that cannot be driven: not running, not on loopback, no secrets in DIR).
+  Ctrl-C or SIGTERM stops the driver and closes a platform this command started (its custody
+  token deleted, its schemas dropped, its folders removed), then exits 130 or 143; a second
+  signal, or a clean-up longer than 3 minutes, exits at once.
 `;
 
 interface BenchE2eArguments {
@@ -654,7 +657,7 @@ async function openTarget(
   const schemaPrefix = `bench_e2e_${randomBytes(4).toString('hex')}_`;
   if (parsed.processes) return openProcessesTarget(parsed, io, databaseUrl, schemaPrefix);
   io.stderr(
-    `bench e2e: starting the platform (${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'}${parsed.tls ? ', every port HTTPS' : ''})\n`,
+    `bench e2e: starting the platform (${databaseUrl === undefined ? 'PGlite in memory' : `PostgreSQL, schemas ${schemaPrefix}*, dropped at the end`}${parsed.tls ? ', every port HTTPS' : ''})\n`,
   );
   // --tls: the deployment's CA and the services' certificates in a folder of their own, removed at the end.
   const pkiDir = parsed.tls ? await mkdtemp(join(tmpdir(), 'mpay-bench-tls-')) : undefined;
@@ -674,6 +677,10 @@ async function openTarget(
     await removePki();
     throw error;
   }
+  const token = platform.custodyToken;
+  io.stderr(
+    `bench e2e: custody's token "${token.label}" in ${token.directory}${token.deletedAtClose ? ', deleted at the end' : ''}\n`,
+  );
   // The bench's own calls outside the SDK (the operator's alias registration) trust the deployment's CA.
   const globalFetch = globalThis.fetch;
   const caPem = platform.tls?.caPem;
@@ -737,7 +744,7 @@ async function openProcessesTarget(
   const { platformProcessNames } = await import('../../platform/processes-service.ts');
   const dataDir = await mkdtemp(join(tmpdir(), 'mpay-bench-processes-'));
   io.stderr(
-    `bench e2e: starting the platform, each service in its own process (${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'}${parsed.tls ? ', every port HTTPS' : ''}), its data in ${dataDir} (removed at the end)\n`,
+    `bench e2e: starting the platform, each service in its own process (${databaseUrl === undefined ? 'PGlite' : `PostgreSQL, schemas ${schemaPrefix}*, dropped at the end`}${parsed.tls ? ', every port HTTPS' : ''}), its data in ${dataDir} (removed at the end)\n`,
   );
   const dropData = async () => {
     await rm(dataDir, { recursive: true, force: true });
@@ -809,38 +816,38 @@ async function openProcessesTarget(
   };
 }
 
+/**
+ * A stop signal's clean-up: the driver stopped, the platform closed (a run's custody token deleted,
+ * its PostgreSQL schemas dropped, its temporary folders removed). Past this the command exits anyway.
+ */
+export const benchE2eCleanUpMsMax = 3 * 60_000;
+
 /** `mpay bench e2e`: payments end to end over HTTP against a platform, with the crypto-only ceiling of the same run. */
 export async function runBenchE2e(args: readonly string[], io: CommandIo): Promise<number> {
   const parsed = parseBenchE2eArguments(args, io);
   if (parsed === undefined) return 2;
+  const watch = watchStopSignals({ io, command: 'bench e2e', cleanUpMsMax: benchE2eCleanUpMsMax });
+  return watch.finish(() => benchE2e(parsed, io, watch));
+}
+
+async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSignalWatch): Promise<number> {
   const loadBefore = await loadAverage();
-  // Ctrl-C while the platform starts: it is closed once started, then the command ends.
-  let interruptedAtStart = false;
-  const whileStarting = () => {
-    interruptedAtStart = true;
-    io.stderr('bench e2e: interrupted; closing the platform once it has started\n');
-  };
-  process.once('SIGINT', whileStarting);
-  const opened = await openTarget(parsed, io).finally(() => process.off('SIGINT', whileStarting));
+  const opening = openTarget(parsed, io);
+  // Ctrl-C or SIGTERM while the platform starts: it is closed once started.
+  watch.onStop(() => opening.then((opened) => ('refusal' in opened ? undefined : opened.close())));
+  const opened = await opening;
   if ('refusal' in opened) {
     io.stderr(`mpay bench e2e: ${opened.refusal}\n`);
     return 2;
   }
-  if (interruptedAtStart) {
-    await opened.close();
-    return 130;
-  }
   const { target } = opened;
   const counting = opened.counting();
   let driver: ChildProcess | undefined;
-  // Ctrl-C: the driver stopped, the platform closed (its PostgreSQL schemas dropped), then exit 130.
-  const interrupted = () => {
-    io.stderr('bench e2e: interrupted; stopping the driver and closing the platform\n');
+  // Then the driver stopped first, the platform closed after (steps run last added first).
+  watch.onStop(() => {
     driver?.kill();
     counting?.restore();
-    void opened.close().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
+  });
   try {
     io.stderr(
       `bench e2e: registering ${parsed.concurrency} ${parsed.profile} customer(s) through the public APIs\n`,
@@ -1012,7 +1019,6 @@ export async function runBenchE2e(args: readonly string[], io: CommandIo): Promi
     if (!audited.ok) io.stderr('bench e2e: the audit FAILED\n');
     return report.failures === 0 && audited.ok && payments > 0 ? 0 : 1;
   } finally {
-    process.off('SIGINT', interrupted);
     counting?.restore();
     await opened.close();
   }

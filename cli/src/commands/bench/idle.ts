@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Database } from '@mpay/storage';
 import { dropPostgresSchema } from '@mpay/storage';
 import { platformSchemas, startPlatform } from '../../platform/start.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, type StopSignalWatch, watchStopSignals } from '../io.ts';
 
 export const benchIdleUsage = `Usage: mpay bench idle [--seconds S] [--settle S] [--json]
   Starts the platform twice in this process, one after the other, and measures it doing nothing:
@@ -12,7 +12,8 @@ export const benchIdleUsage = `Usage: mpay bench idle [--seconds S] [--settle S]
   each: the process's CPU (every service and PGlite) as % of one core, and the statements the
   gateway, banks, custody and shop send to their databases (the log's are not counted), per second, over S seconds (default 20, 5..600) after a settle
   time (default 5 s, 1..120). DATABASE_URL selects PostgreSQL (fresh schemas, dropped after; the
-  server's own CPU is not counted). --json prints one JSON object.
+  server's own CPU is not counted). --json prints one JSON object. Ctrl-C or SIGTERM closes the
+  platform (its custody token deleted, its schemas dropped), then exits 130 or 143.
 `;
 
 interface IdleArguments {
@@ -81,18 +82,36 @@ function countStatements(databases: readonly Database[]): { count(): number } {
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
-async function measure(mode: IdleRun['mode'], parsed: IdleArguments, io: CommandIo): Promise<IdleRun> {
+async function measure(
+  mode: IdleRun['mode'],
+  parsed: IdleArguments,
+  io: CommandIo,
+  watch: StopSignalWatch,
+): Promise<IdleRun> {
   const databaseUrl = process.env.DATABASE_URL === '' ? undefined : process.env.DATABASE_URL;
   const schemaPrefix = `bench_idle_${randomBytes(4).toString('hex')}_`;
   io.stderr(
-    `bench idle: starting the platform (${mode}, ${databaseUrl === undefined ? 'PGlite' : 'PostgreSQL'})\n`,
+    `bench idle: starting the platform (${mode}, ${databaseUrl === undefined ? 'PGlite in memory' : `PostgreSQL, schemas ${schemaPrefix}*, dropped at the end`})\n`,
   );
-  const platform = await startPlatform({
+  const starting = startPlatform({
     databaseUrl,
     schemaPrefix,
     backgroundIntervalMs: busyIntervalMs,
     ...(mode === 'polling' ? { backgroundIdleIntervalMaxMs: busyIntervalMs } : {}),
   });
+  let closing: Promise<void> | undefined;
+  // Once, from the end of the run or from a stop signal (Ctrl-C, SIGTERM), whichever comes first.
+  const close = () => {
+    closing ??= (async () => {
+      await (await starting).close();
+      if (databaseUrl !== undefined)
+        for (const schema of platformSchemas)
+          await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+    })();
+    return closing;
+  };
+  watch.onStop(close);
+  const platform = await starting;
   try {
     const counter = countStatements(platform.databases);
     io.stderr(`bench idle: settling ${parsed.settleSeconds} s, then measuring ${parsed.seconds} s\n`);
@@ -109,9 +128,7 @@ async function measure(mode: IdleRun['mode'], parsed: IdleArguments, io: Command
       statementsPerSecond: Math.round(((counter.count() - statementsBefore) / (elapsedMs / 1000)) * 10) / 10,
     };
   } finally {
-    await platform.close();
-    if (databaseUrl !== undefined)
-      for (const schema of platformSchemas) await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+    await close();
   }
 }
 
@@ -126,9 +143,17 @@ export async function runBenchIdle(args: readonly string[], io: CommandIo): Prom
     io.stderr(benchIdleUsage);
     return 2;
   }
+  const watch = watchStopSignals({ io, command: 'bench idle', cleanUpMsMax: benchIdleCleanUpMsMax });
+  return watch.finish(() => benchIdle(parsed, io, watch));
+}
+
+/** A stop signal's clean-up: the platform closed (its token deleted, its PostgreSQL schemas dropped). */
+export const benchIdleCleanUpMsMax = 2 * 60_000;
+
+async function benchIdle(parsed: IdleArguments, io: CommandIo, watch: StopSignalWatch): Promise<number> {
   const loadBefore = await loadAverage();
-  const polling = await measure('polling', parsed, io);
-  const backoff = await measure('backoff', parsed, io);
+  const polling = await measure('polling', parsed, io, watch);
+  const backoff = await measure('backoff', parsed, io, watch);
   const loadAfter = await loadAverage();
   const figures = {
     database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',

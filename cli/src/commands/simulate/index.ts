@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
 import { type BenchTarget, inProcessTarget } from '../bench/e2e-target.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, watchStopSignals } from '../io.ts';
 import { DeviceMeter } from './device-meter.ts';
 import {
   type DeviceUrls,
@@ -42,6 +42,8 @@ shaping proxy (RTT, bandwidth each way, loss as TCP feels it), the merchant's an
                 so its bytes are TLS records, as a phone's are
   --json        the figures as JSON on stdout
   --write-doc   write docs/mobile-study.md and docs/mobile-study/*.svg
+Ctrl-C or SIGTERM stops between payments, closes the shapers and the platform (its custody token
+deleted, its folders removed), then exits 130 or 143.
 `;
 
 export interface SimulateArguments {
@@ -413,6 +415,9 @@ export function figuresTable(cells: readonly CellFigures[]): string {
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
+/** A stop signal's clean-up (the shapers, the platform, the folders); past this the command exits anyway. */
+export const simulateCleanUpMsMax = 3 * 60_000;
+
 /** `mpay simulate` (see the file's comment and simulateUsage). */
 export async function runSimulate(args: readonly string[], io: CommandIo): Promise<number> {
   if (args.includes('--help') || args.includes('help')) {
@@ -430,107 +435,112 @@ export async function runSimulate(args: readonly string[], io: CommandIo): Promi
     for (const cleanup of cleanups.splice(0).reverse())
       await Promise.resolve(cleanup()).catch(() => undefined);
   };
-  const interrupted = () => {
+  // Ctrl-C or SIGTERM: the run stops between payments; the shapers, the platform (its token) and the folders go.
+  const watch = watchStopSignals({ io, command: 'simulate', cleanUpMsMax: simulateCleanUpMsMax });
+  watch.onStop(cleanUp);
+  watch.onStop(() => {
     stopped = true;
-    io.stderr('simulate: interrupted; closing the shapers and the platform\n');
-    void cleanUp().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  try {
-    io.stderr(
-      `simulate: starting the platform in this process (PGlite, in memory${parsed.tls ? ', every port HTTPS' : ''})\n`,
-    );
-    // Loaded here, not at the top: the flags' refusals need none of the platform.
-    const { startPlatform } = await import('../../platform/start.ts');
-    const { benchGatewayLimits, benchPolicy } = await import('../bench/e2e.ts');
-    let pkiDir: string | undefined;
-    if (parsed.tls) {
-      // The deployment's CA and certificates for this run only.
-      const folder = await mkdtemp(join(tmpdir(), 'mpay-simulate-tls-'));
-      pkiDir = folder;
-      cleanups.push(() => rm(folder, { recursive: true, force: true }));
-      const { ensurePlatformPki } = await import('../pki-platform.ts');
-      await ensurePlatformPki(folder);
-    }
-    const platform = await startPlatform({
-      databaseUrl: undefined,
-      securityPolicy: benchPolicy,
-      gatewayLimits: benchGatewayLimits,
-      ...(pkiDir === undefined ? {} : { tls: { dataDir: pkiDir } }),
-    });
-    cleanups.push(() => platform.close());
-    if (platform.tls !== undefined) {
-      // The device's calls (asDevice runs them with the process's global fetch): the CA trusted, HTTP/2
-      // offered; set before the device meter wraps the global fetch.
-      const agent = createCaTrustAgent(
-        platform.tls.caPem,
-        {},
-        {
-          http2: true,
-          revokedSerials: platform.tls.revokedSerials,
-        },
+  });
+  return watch.finish(async () => {
+    try {
+      io.stderr(
+        `simulate: starting the platform in this process (PGlite, in memory${parsed.tls ? ', every port HTTPS' : ''})\n`,
       );
-      const processFetch = globalThis.fetch;
-      globalThis.fetch = tlsFetch(agent) as typeof fetch;
-      cleanups.push(async () => {
-        globalThis.fetch = processFetch;
-        await agent.close();
+      // Loaded here, not at the top: the flags' refusals need none of the platform.
+      const { startPlatform } = await import('../../platform/start.ts');
+      const { benchGatewayLimits, benchPolicy } = await import('../bench/e2e.ts');
+      let pkiDir: string | undefined;
+      if (parsed.tls) {
+        // The deployment's CA and certificates for this run only.
+        const folder = await mkdtemp(join(tmpdir(), 'mpay-simulate-tls-'));
+        pkiDir = folder;
+        cleanups.push(() => rm(folder, { recursive: true, force: true }));
+        const { ensurePlatformPki } = await import('../pki-platform.ts');
+        await ensurePlatformPki(folder);
+      }
+      const platform = await startPlatform({
+        databaseUrl: undefined,
+        securityPolicy: benchPolicy,
+        gatewayLimits: benchGatewayLimits,
+        ...(pkiDir === undefined ? {} : { tls: { dataDir: pkiDir } }),
       });
-    }
-    const target = inProcessTarget(platform, 'pglite');
-    const bankUrl = target.banks.find((bank) => bank.id === 'xbank')?.url ?? target.banks[0]!.url;
-    const shapers: Shapers = {
-      gateway: await startShaper(target.gatewayUrl, parsed.seed, 'gateway'),
-      custody: await startShaper(target.custody.url, parsed.seed, 'custody'),
-      bank: await startShaper(bankUrl, parsed.seed, 'bank'),
-    };
-    for (const shaper of shaperList(shapers)) cleanups.push(() => shaper.close());
-    const meter = new DeviceMeter(
-      shaperList(shapers).map((shaper) => new URL(shaper.urlFor(target.gatewayUrl)).origin),
-    );
-    cleanups.push(() => meter.restore());
-    const { cells, stoppedEarly } = await runCells(
-      parsed,
-      target,
-      shapers,
-      meter,
-      io,
-      deadline,
-      () => stopped,
-    );
-    await cleanUp();
-    const figures: SimulateFigures = {
-      command: `mpay simulate ${args.join(' ')}`.trim(),
-      date,
-      loadBefore,
-      loadAfter: await loadAverage(),
-      seed: parsed.seed,
-      paymentsPerCell: parsed.payments,
-      tls: parsed.tls,
-      stoppedEarly,
-      cells,
-      unshapedSamples: meter.unshapedSamples,
-    };
-    if (parsed.json) io.stdout(`${JSON.stringify(figures, null, 2)}\n`);
-    else {
-      io.stdout(figuresTable(cells));
-      io.stdout(
-        `load average ${loadBefore} before, ${figures.loadAfter} after; time to pay p50/p95 over ${parsed.payments} payment(s) per cell; bytes, requests, exchanges and CPU are medians per payment\n`,
+      cleanups.push(() => platform.close());
+      if (platform.tls !== undefined) {
+        // The device's calls (asDevice runs them with the process's global fetch): the CA trusted, HTTP/2
+        // offered; set before the device meter wraps the global fetch.
+        const agent = createCaTrustAgent(
+          platform.tls.caPem,
+          {},
+          {
+            http2: true,
+            revokedSerials: platform.tls.revokedSerials,
+          },
+        );
+        const processFetch = globalThis.fetch;
+        globalThis.fetch = tlsFetch(agent) as typeof fetch;
+        cleanups.push(async () => {
+          globalThis.fetch = processFetch;
+          await agent.close();
+        });
+      }
+      const target = inProcessTarget(platform, 'pglite');
+      const bankUrl = target.banks.find((bank) => bank.id === 'xbank')?.url ?? target.banks[0]!.url;
+      const shapers: Shapers = {
+        gateway: await startShaper(target.gatewayUrl, parsed.seed, 'gateway'),
+        custody: await startShaper(target.custody.url, parsed.seed, 'custody'),
+        bank: await startShaper(bankUrl, parsed.seed, 'bank'),
+      };
+      for (const shaper of shaperList(shapers)) cleanups.push(() => shaper.close());
+      const meter = new DeviceMeter(
+        shaperList(shapers).map((shaper) => new URL(shaper.urlFor(target.gatewayUrl)).origin),
       );
+      cleanups.push(() => meter.restore());
+      const { cells, stoppedEarly } = await runCells(
+        parsed,
+        target,
+        shapers,
+        meter,
+        io,
+        deadline,
+        () => stopped,
+      );
+      await cleanUp();
+      const figures: SimulateFigures = {
+        command: `mpay simulate ${args.join(' ')}`.trim(),
+        date,
+        loadBefore,
+        loadAfter: await loadAverage(),
+        seed: parsed.seed,
+        paymentsPerCell: parsed.payments,
+        tls: parsed.tls,
+        stoppedEarly,
+        cells,
+        unshapedSamples: meter.unshapedSamples,
+      };
+      if (parsed.json) io.stdout(`${JSON.stringify(figures, null, 2)}\n`);
+      else {
+        io.stdout(figuresTable(cells));
+        io.stdout(
+          `load average ${loadBefore} before, ${figures.loadAfter} after; time to pay p50/p95 over ${parsed.payments} payment(s) per cell; bytes, requests, exchanges and CPU are medians per payment\n`,
+        );
+      }
+      for (const cell of cells)
+        for (const failure of cell.failureSamples)
+          io.stderr(`simulate: ${cell.protocol} ${cell.profile} failed: ${failure}\n`);
+      if (meter.unshapedSamples.length > 0)
+        io.stderr(
+          `simulate: device requests that bypassed the shaper: ${meter.unshapedSamples.join(', ')}\n`,
+        );
+      if (parsed.writeDoc) {
+        const { writeStudy } = await import('./study-doc.ts');
+        const written = await writeStudy(figures);
+        io.stderr(`simulate: wrote ${written.join(', ')}\n`);
+      }
+      return cells.every((cell) => cell.failures === 0 && cell.unshapedRequests === 0) && !stoppedEarly
+        ? 0
+        : 1;
+    } finally {
+      await cleanUp();
     }
-    for (const cell of cells)
-      for (const failure of cell.failureSamples)
-        io.stderr(`simulate: ${cell.protocol} ${cell.profile} failed: ${failure}\n`);
-    if (meter.unshapedSamples.length > 0)
-      io.stderr(`simulate: device requests that bypassed the shaper: ${meter.unshapedSamples.join(', ')}\n`);
-    if (parsed.writeDoc) {
-      const { writeStudy } = await import('./study-doc.ts');
-      const written = await writeStudy(figures);
-      io.stderr(`simulate: wrote ${written.join(', ')}\n`);
-    }
-    return cells.every((cell) => cell.failures === 0 && cell.unshapedRequests === 0) && !stoppedEarly ? 0 : 1;
-  } finally {
-    process.off('SIGINT', interrupted);
-    await cleanUp();
-  }
+  });
 }
