@@ -73,6 +73,8 @@ export interface GatewayInstancesOptions {
  * Listens the first instance on the gateway's port when it is the only one;
  * else starts the others one after the other (the first migrated the
  * schema), listens each on a free port and puts the front on the gateway's.
+ * On a failure it closes what it started, never the first instance (the
+ * caller's, created before the call).
  */
 export async function startGatewayInstances(options: GatewayInstancesOptions): Promise<GatewayInstances> {
   if (options.count === 1) {
@@ -109,7 +111,10 @@ export async function startGatewayInstances(options: GatewayInstancesOptions): P
       host: '127.0.0.1',
     });
   } catch (error) {
-    await close().catch(() => undefined);
+    // What this call started; the first instance stays the caller's to close, as when it is the only one.
+    await front?.close().catch(() => undefined);
+    for (const instance of instances.slice(1)) await instance.close().catch(() => undefined);
+    for (const database of databases) await database.close().catch(() => undefined);
     throw error;
   }
   // The front passes TLS through: its address has the instances' scheme.

@@ -23,13 +23,16 @@ import { demoParties } from './seed.ts';
  * shared folder for in-memory (test) platforms, each under a label of its own
  * that the platform deletes when it closes (`deleteSoftHsmToken`).
  */
-export function softHsmOf(dataDir: string | undefined): { directory: string; tokenLabel: string } {
+export function softHsmOf(
+  dataDir: string | undefined,
+  runLabel?: string,
+): { directory: string; tokenLabel: string } {
   if (dataDir !== undefined) return { directory: join(dataDir, 'softhsm'), tokenLabel: 'mpay-custody' };
   return {
     directory: sharedTestHsmDirectory(),
     // About 86 random bits (a UUID v4's first 22 hex digits): two platforms drawing one label would
     // share a token, and the first to close would delete it under the other.
-    tokenLabel: `mpay-test-${crypto.randomUUID().replaceAll('-', '').slice(0, 22)}`,
+    tokenLabel: runLabel ?? `mpay-test-${crypto.randomUUID().replaceAll('-', '').slice(0, 22)}`,
   };
 }
 

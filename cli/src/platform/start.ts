@@ -109,6 +109,11 @@ export interface PlatformOptions {
    * ./web-tls.ts). Only with `tls` and `web` (CONFIGURATION_INVALID otherwise).
    */
   webTls?: WebTlsPair | undefined;
+  /**
+   * In memory (no `dataDir`): the label of the run's custody token in the shared test folder,
+   * deleted at close (default: `mpay-test-` and 22 random hex digits). Ignored with `dataDir`.
+   */
+  custodyTokenLabel?: string | undefined;
   /** A built pages folder to serve (tests); default: built with Vite when the sources changed. */
   webDistDir?: string | undefined;
 }
@@ -192,31 +197,58 @@ export const platformSchemas = [
  * creates the demo parties the first time.
  */
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
-  const made: MadeForThisRun = {};
+  const started = new StartedParts();
   try {
-    return await startPlatformMaking(options, made);
+    return await startPlatformMaking(options, started);
   } catch (error) {
-    // A start that failed half-way leaves no custody token of its own in the shared test folder.
-    if (made.custodyToken !== undefined) await deleteRunToken(made.custodyToken);
+    // A start that failed half-way closes what it started (its servers, pools and loops, which would
+    // outlive it in a process that goes on, a test's or a bench's), and deletes its run's custody token.
+    await started.closeAll().catch((closing: unknown) => {
+      process.emitWarning(`a platform that failed to start did not close cleanly: ${messageOf(closing)}`);
+    });
     throw error;
   }
 }
 
-/** What an in-memory platform makes outside its own process and memory, to remove when it ends. */
-interface MadeForThisRun {
-  custodyToken?: SoftHsmTokenOptions;
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * What a platform has started, each with its close: closed last started first by `Platform.close`,
+ * and by a start that fails half-way. Every part is closed, whatever failed before it.
+ */
+class StartedParts {
+  readonly #parts: { readonly what: string; readonly close: () => Promise<unknown> | undefined }[] = [];
+
+  add(what: string, close: () => Promise<unknown> | undefined): void {
+    this.#parts.push({ what, close });
+  }
+
+  /** Closes every part once, last started first; rejects with what failed (each part named). */
+  async closeAll(): Promise<void> {
+    const failures: Error[] = [];
+    for (const { what, close } of this.#parts.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        failures.push(new Error(`${what}: ${messageOf(error)}`, { cause: error }));
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1)
+      throw new AggregateError(failures, failures.map((failure) => failure.message).join('; '));
+  }
 }
 
 /** Deletes a run's custody token, best effort: a token left behind costs a little disk, never a close. */
 async function deleteRunToken(token: SoftHsmTokenOptions): Promise<void> {
   await deleteSoftHsmToken(token).catch((error: unknown) => {
     process.emitWarning(
-      `custody token "${token.tokenLabel}" in ${token.directory} not deleted: ${error instanceof Error ? error.message : String(error)}`,
+      `custody token "${token.tokenLabel}" in ${token.directory} not deleted: ${messageOf(error)}`,
     );
   });
 }
 
-async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRun): Promise<Platform> {
+async function startPlatformMaking(options: PlatformOptions, started: StartedParts): Promise<Platform> {
   if (options.webTls !== undefined && (options.tls === undefined || options.web !== true)) {
     throw new MpayError(
       'CONFIGURATION_INVALID',
@@ -239,6 +271,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
       schema: `${options.schemaPrefix ?? ''}${schema}`,
     });
   const gatewayDatabase = await open('gateway');
+  started.add('the gateway database', () => gatewayDatabase.close());
   const { bankSecrets, custodyKeys, custodyId } = secrets;
   const tlsServices: PlatformTlsService[] = [
     'gateway',
@@ -255,7 +288,9 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
   const tls: PlatformTls | undefined =
     options.tls === undefined ? undefined : await loadPlatformTls(options.tls.dataDir, tlsServices);
   // Without TLS, the services' calls to one another still go through undici's request (./plain-client.ts).
+  started.add('the TLS reloads and clients', () => tls?.close());
   const plain = tls === undefined ? startPlainPlatformClient() : undefined;
+  started.add('the plain client', () => plain?.close());
   /** Runs a service's creation, listen and start in its client scope (with TLS, its calls present its certificate). */
   const as = <T>(service: Parameters<PlatformTls['scope']>[0], work: () => T): T =>
     tls === undefined ? (plain as PlainPlatformClient).scope(work) : tls.scope(service, work);
@@ -272,6 +307,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
       ? { scope: as }
       : { tls: { log: tls.server('log'), witness: tls.server('witness') }, scope: tls.scope }),
   });
+  started.add('the log and its witness', () => log.close());
   const sms = await startPlatformSms({
     dataDir: options.dataDir,
     relay: options.smsRelay,
@@ -282,6 +318,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
         ? undefined
         : { ...pairOf(tls.server('sms')), fetch: tls.fetch },
   });
+  started.add('the SMS gateway', () => sms.close());
   const banks = await startBanks({
     dataDir: options.dataDir,
     secrets: bankSecrets,
@@ -309,13 +346,20 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
     tls,
     scope: as,
   });
+  started.add('the banks', async () => {
+    for (const bank of banks) await bank.service.close();
+    await Promise.all(banks.map((bank) => bank.database.close()));
+  });
   // Custody starts before the gateway (the gateway redirects to it); it reads the gateway's URL when it calls.
   let gatewayUrl = 'http://127.0.0.1:1';
   const custodyDatabase = await open('custody');
-  const custodyToken = softHsmOf(options.dataDir);
+  started.add('the custody database', () => custodyDatabase.close());
+  const custodyToken = softHsmOf(options.dataDir, options.custodyTokenLabel);
   const custodyHsm = await ensureSoftHsmToken(custodyToken);
-  // An in-memory platform's token was made for this run only (a random label in the shared test folder).
-  if (options.dataDir === undefined) made.custodyToken = custodyToken;
+  // An in-memory platform's token was made for this run only (a random label in the shared test folder):
+  // deleted once custody, closed before, holds it no more.
+  const deletedAtClose = options.dataDir === undefined;
+  if (deletedAtClose) started.add('the custody token', () => deleteRunToken(custodyToken));
   const custody = await as('custody', () =>
     createCustodyService({
       ...(tls === undefined ? {} : { tls: tls.server('custody') }),
@@ -339,6 +383,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
       instanceName: 'custody',
     }),
   );
+  started.add('custody', () => custody.close());
   const custodyUrl = await as('custody', () => custody.listen(options.ports?.custody ?? 0, '127.0.0.1'));
   const mail = await startPlatformMail({
     dataDir: options.dataDir,
@@ -351,6 +396,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
         ? undefined
         : { ...pairOf(tls.server('smtp')), caPem: () => tls.caPem, refuseCertificate: refuseRevokedOf(tls) },
   });
+  started.add('the mail server', () => mail.close());
   const { opaqueServerSetup } = secrets;
   /** The first gateway's options: the other instances (options.gateways) get the same, each with its own pool. */
   let gatewayOptions: GatewayServiceOptions | undefined;
@@ -385,6 +431,9 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
       opaqueServerSetup,
     }),
   );
+  // The first instance until the others and the front are up; then all of them (gateways.close).
+  let closeGateways = () => gateway.close();
+  started.add('the gateway', () => closeGateways());
   let gatewaysCreated = 1;
   const gateways = await startGatewayInstances({
     first: gateway,
@@ -404,6 +453,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
       };
     },
   });
+  closeGateways = () => gateways.close();
   gatewayUrl = gateways.url;
   const { merchantKeys } = secrets;
   const merchant = new MerchantClient({
@@ -416,6 +466,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
   });
   const { merchantShopToken } = secrets;
   const shopDatabase = await open('merchant_shop');
+  started.add('the shop database', () => shopDatabase.close());
   const merchantShop = await as('shop', () =>
     createMerchantShop({
       ...(tls === undefined ? {} : { tls: tls.server('shop') }),
@@ -431,6 +482,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
       instanceName: 'shop',
     }),
   );
+  started.add('the shop', () => merchantShop.close());
   const merchantShopUrl = await as('shop', () =>
     merchantShop.listen(options.ports?.merchantShop ?? 0, '127.0.0.1'),
   );
@@ -499,6 +551,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
           ],
         })
       : undefined;
+  started.add('the web pages', () => web?.close());
   return {
     urls: {
       gateway: gatewayUrl,
@@ -514,7 +567,7 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
     custodyToken: {
       label: custodyToken.tokenLabel,
       directory: custodyToken.directory,
-      deletedAtClose: made.custodyToken !== undefined,
+      deletedAtClose,
     },
     log,
     mail,
@@ -551,33 +604,6 @@ async function startPlatformMaking(options: PlatformOptions, made: MadeForThisRu
       const reloads = gateways.instances.map((instance) => instance.reloadLimits(limits));
       return reloads[0] ?? { changed: [], atNextStart: [] };
     },
-    async close() {
-      try {
-        await closeAll();
-      } finally {
-        // Last, whatever failed before: every Hsm on the token is closed by then, or never will be.
-        if (made.custodyToken !== undefined) await deleteRunToken(made.custodyToken);
-      }
-    },
+    close: () => started.closeAll(),
   };
-
-  async function closeAll(): Promise<void> {
-    await web?.close();
-    await merchantShop.close();
-    // The front, every gateway instance and the other instances' databases.
-    await gateways.close();
-    await mail.close();
-    await custody.close();
-    for (const bank of banks) await bank.service.close();
-    await sms.close();
-    await log.close();
-    await Promise.all([
-      gatewayDatabase.close(),
-      custodyDatabase.close(),
-      shopDatabase.close(),
-      ...banks.map((bank) => bank.database.close()),
-    ]);
-    await tls?.close();
-    await plain?.close();
-  }
 }
