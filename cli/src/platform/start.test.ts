@@ -1,9 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
+import { ensureSoftHsmToken } from '@mpay/hsm';
 import { sharedTestHsmDirectory, tokenLabelsWithPins } from '@mpay/hsm/test-support';
 import { dropPostgresSchema, postgresSchemasStartingWith, testBackend } from '@mpay/storage';
 import { afterAll, describe, expect, it } from 'vitest';
 import { platformStartDeadlineMs, within } from '../../../test/support/deadlines.ts';
+import { thisProcessAsOwner } from './run-token.ts';
 import { platformSchemas, startPlatform } from './start.ts';
 
 const databaseUrl = process.env.DATABASE_URL === '' ? undefined : process.env.DATABASE_URL;
@@ -29,7 +32,18 @@ async function listening(): Promise<{ server: Server; port: number }> {
 const closed = (server: Server) => new Promise<void>((done) => server.close(() => done()));
 
 describe(`startPlatform failing half-way (${testBackend()})`, () => {
-  it('closes what it started (the services listen no more) and deletes its run token', async () => {
+  it('closes what it started (the services listen no more) and deletes its run token; it swept the tokens of ended runs first', async () => {
+    // A run token whose process ended without closing its platform (SIGKILL, a test runner stopped).
+    const ended = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    });
+    const abandonedLabel = `mpay-test-ended-${randomBytes(4).toString('hex')}`;
+    await ensureSoftHsmToken({
+      directory: sharedTestHsmDirectory(),
+      tokenLabel: abandonedLabel,
+      owner: { ...thisProcessAsOwner(), pid: Number(ended.stdout), startTicks: undefined },
+    });
+    expect(tokenLabelsWithPins(sharedTestHsmDirectory())).toContain(abandonedLabel);
     // The shop listens near the end, after custody has its token: its port is taken.
     const taken = await listening();
     // Custody's port, free now: it must be free again once the failed start has closed custody.
@@ -54,6 +68,7 @@ describe(`startPlatform failing half-way (${testBackend()})`, () => {
       );
       expect(failure?.code).toBe('EADDRINUSE');
       expect(tokenLabelsWithPins(sharedTestHsmDirectory())).not.toContain(custodyTokenLabel);
+      expect(tokenLabelsWithPins(sharedTestHsmDirectory())).not.toContain(abandonedLabel);
       // Custody had listened (its port was given): closed, its port can be taken again.
       const again = createServer();
       await new Promise<void>((done, fail) => {

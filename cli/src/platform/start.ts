@@ -9,7 +9,7 @@ import {
   type GatewayServiceOptions,
   type MacroServiceLimits,
 } from '@mpay/gateway';
-import { deleteSoftHsmToken, ensureSoftHsmToken, type SoftHsmTokenOptions } from '@mpay/hsm';
+import { ensureSoftHsmToken } from '@mpay/hsm';
 import type { ServerTls, TlsReloadHook } from '@mpay/http-server';
 import { type LogStack, startLogStack } from '@mpay/log-service';
 import { createMerchantShop, type MerchantShop, type ProductInput } from '@mpay/merchant-shop';
@@ -22,6 +22,7 @@ import { gatewayCountOf, startGatewayInstances } from './gateway-front.ts';
 import { readGatewayLimitsFile } from './gateway-limits-file.ts';
 import { type PlatformMail, type SmtpRelay, startPlatformMail } from './mail.ts';
 import { type PlainPlatformClient, startPlainPlatformClient } from './plain-client.ts';
+import { deleteRunToken, sweepRunTokens, thisProcessAsOwner } from './run-token.ts';
 import { loadPlatformSecrets, platformLogSubmitters, softHsmOf, witnessesRequired } from './secrets.ts';
 import { type DemoCredentials, demoParties, seedDemo } from './seed.ts';
 import { type PlatformSms, type SmsRelay, startPlatformSms } from './sms.ts';
@@ -239,15 +240,6 @@ class StartedParts {
   }
 }
 
-/** Deletes a run's custody token, best effort: a token left behind costs a little disk, never a close. */
-async function deleteRunToken(token: SoftHsmTokenOptions): Promise<void> {
-  await deleteSoftHsmToken(token).catch((error: unknown) => {
-    process.emitWarning(
-      `custody token "${token.tokenLabel}" in ${token.directory} not deleted: ${messageOf(error)}`,
-    );
-  });
-}
-
 async function startPlatformMaking(options: PlatformOptions, started: StartedParts): Promise<Platform> {
   if (options.webTls !== undefined && (options.tls === undefined || options.web !== true)) {
     throw new MpayError(
@@ -354,11 +346,16 @@ async function startPlatformMaking(options: PlatformOptions, started: StartedPar
   let gatewayUrl = 'http://127.0.0.1:1';
   const custodyDatabase = await open('custody');
   started.add('the custody database', () => custodyDatabase.close());
-  const custodyToken = softHsmOf(options.dataDir, options.custodyTokenLabel);
-  const custodyHsm = await ensureSoftHsmToken(custodyToken);
-  // An in-memory platform's token was made for this run only (a random label in the shared test folder):
-  // deleted once custody, closed before, holds it no more.
+  // An in-memory platform's token is made for this run only (a random label in the shared test folder,
+  // this process its owner): deleted once custody, closed before, holds it no more. Its start first
+  // deletes the tokens of runs that ended without closing (./run-token.ts).
   const deletedAtClose = options.dataDir === undefined;
+  const custodyToken = {
+    ...softHsmOf(options.dataDir, options.custodyTokenLabel),
+    ...(deletedAtClose ? { owner: thisProcessAsOwner() } : {}),
+  };
+  if (deletedAtClose) await sweepRunTokens(custodyToken.directory);
+  const custodyHsm = await ensureSoftHsmToken(custodyToken);
   if (deletedAtClose) started.add('the custody token', () => deleteRunToken(custodyToken));
   const custody = await as('custody', () =>
     createCustodyService({

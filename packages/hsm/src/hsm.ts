@@ -13,7 +13,7 @@ import {
   signingKeyInfo,
   uncompressedPoint,
 } from './key/signing-key.ts';
-import { isKeyId, isKeyLabel, isTokenLabel, TOKEN_LABEL_LENGTH_MAX } from './limits.ts';
+import { assertTokenLabel, isKeyId, isKeyLabel } from './limits.ts';
 import { acquireModule, type LoadedModule, releaseModule } from './pkcs11/module.ts';
 import { TokenSession } from './pkcs11/session.ts';
 
@@ -47,12 +47,7 @@ export class Hsm {
    * the path or label and the PKCS#11 return value, never the PIN.
    */
   static open(options: HsmOptions): Hsm {
-    if (!isTokenLabel(options.tokenLabel)) {
-      throw new MpayError(
-        'HSM_UNAVAILABLE',
-        `token label must be 1 to ${TOKEN_LABEL_LENGTH_MAX} printable ASCII characters`,
-      );
-    }
+    assertTokenLabel(options.tokenLabel);
     const { module } = acquireModule(options.modulePath);
     try {
       return new Hsm(module, TokenSession.open(module, options.tokenLabel, options.userPin));

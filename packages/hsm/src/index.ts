@@ -5,7 +5,8 @@
  */
 export { Hsm, type HsmOptions } from './hsm.ts';
 export type { HsmKeyAttributes, HsmSigningKeyInfo } from './key/signing-key.ts';
-export { deleteSoftHsmToken } from './soft-hsm/delete-token.ts';
+export { deleteSoftHsmToken, sweepSoftHsmTokens } from './soft-hsm/delete-token.ts';
 export { ensureSoftHsmToken, type SoftHsmTokenOptions } from './soft-hsm/ensure-token.ts';
 export { locateSoftHsmModule, locateSoftHsmUtil } from './soft-hsm/locate.ts';
 export { openHsm } from './soft-hsm/open.ts';
+export type { TokenOwner } from './soft-hsm/pins.ts';

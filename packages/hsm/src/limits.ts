@@ -1,3 +1,5 @@
+import { MpayError } from '@mpay/protocol';
+
 /**
  * The fixed limits of @mpay/hsm. None is an option: they are properties of the
  * PKCS#11 format (a token label is 32 bytes) or of what custody stores (a
@@ -45,6 +47,16 @@ const keyIdPattern = new RegExp(`^[0-9a-f]{${KEY_ID_LENGTH_BYTES * 2}}$`);
  */
 export function isTokenLabel(value: unknown): value is string {
   return typeof value === 'string' && value.length <= TOKEN_LABEL_LENGTH_MAX && tokenLabelPattern.test(value);
+}
+
+/** Refuses (HSM_UNAVAILABLE) a label `isTokenLabel` does not take. */
+export function assertTokenLabel(value: string): void {
+  if (!isTokenLabel(value)) {
+    throw new MpayError(
+      'HSM_UNAVAILABLE',
+      `token label must be 1 to ${TOKEN_LABEL_LENGTH_MAX} printable ASCII characters`,
+    );
+  }
 }
 
 export function isKeyLabel(value: unknown): value is string {

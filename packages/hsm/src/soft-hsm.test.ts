@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deleteSoftHsmToken, ensureSoftHsmToken, Hsm } from './index.ts';
+import { deleteSoftHsmToken, ensureSoftHsmToken, Hsm, sweepSoftHsmTokens, type TokenOwner } from './index.ts';
 import { sharedTestHsmDirectory } from './test-support.ts';
 
 const shared = sharedTestHsmDirectory();
@@ -214,11 +214,11 @@ describe('ensureSoftHsmToken over a damaged folder', () => {
   });
 });
 
-describe('deleteSoftHsmToken', () => {
-  function pinLabels(directory: string): string[] {
-    return Object.keys(JSON.parse(readFileSync(join(directory, 'pins.json'), 'utf8')).tokens).sort();
-  }
+function pinLabels(directory: string): string[] {
+  return Object.keys(JSON.parse(readFileSync(join(directory, 'pins.json'), 'utf8')).tokens).sort();
+}
 
+describe('deleteSoftHsmToken', () => {
   it('deletes a token and its PINs; a process holding softhsm2 meanwhile still finds and makes its own', async () => {
     const directory = scratchDirectory();
     const keptOptions = await ensureSoftHsmToken({ directory, tokenLabel: 'kept' });
@@ -274,5 +274,51 @@ describe('deleteSoftHsmToken', () => {
         code: 'HSM_UNAVAILABLE',
       },
     );
+  });
+});
+
+describe('sweepSoftHsmTokens', () => {
+  it('deletes the tokens whose owner is gone, and no other: not those of a live owner, nor those without one', async () => {
+    const directory = scratchDirectory();
+    const host = 'test-host boot';
+    const ended: TokenOwner = { pid: 101, host };
+    const live: TokenOwner = { pid: 102, startTicks: '5', host };
+    await ensureSoftHsmToken({ directory, tokenLabel: 'ended-run', owner: ended });
+    const liveOptions = await ensureSoftHsmToken({ directory, tokenLabel: 'live-run', owner: live });
+    await ensureSoftHsmToken({ directory, tokenLabel: 'no-owner' });
+    // A token found already keeps the owner it was made for.
+    expect(await ensureSoftHsmToken({ directory, tokenLabel: 'live-run', owner: ended })).toEqual(
+      liveOptions,
+    );
+    const asked: TokenOwner[] = [];
+    const swept = await sweepSoftHsmTokens(directory, (owner) => {
+      asked.push(owner);
+      return owner.pid === ended.pid;
+    });
+    expect(swept).toEqual(['ended-run']);
+    expect(asked).toEqual([ended, live]);
+    const configPath = join(directory, 'softhsm2.conf');
+    expect(tokensLabelled(configPath, 'ended-run')).toBe(0);
+    expect(tokensLabelled(configPath, 'live-run')).toBe(1);
+    expect(pinLabels(directory)).toEqual(['live-run', 'no-owner']);
+    // Once its owner is gone too; a token without an owner stays whatever the answer.
+    expect(await sweepSoftHsmTokens(directory, () => true)).toEqual(['live-run']);
+    expect(pinLabels(directory)).toEqual(['no-owner']);
+    expect(tokensLabelled(configPath, 'no-owner')).toBe(1);
+    // A folder that was never set up has nothing to sweep.
+    expect(await sweepSoftHsmTokens(join(directory, 'never'), () => true)).toEqual([]);
+  });
+
+  it('refuses a pins.json whose owner is not one, rather than guess whose token it is', async () => {
+    const directory = scratchDirectory();
+    await ensureSoftHsmToken({ directory, tokenLabel: 'owned', owner: { pid: 7, host: 'h' } });
+    const path = join(directory, 'pins.json');
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    file.tokens.owned.owner = { pid: -7, host: 'h' };
+    writeFileSync(path, JSON.stringify(file));
+    await expect(sweepSoftHsmTokens(directory, () => true)).rejects.toMatchObject({
+      code: 'HSM_UNAVAILABLE',
+      detail: expect.stringContaining('not a pin file'),
+    });
   });
 });

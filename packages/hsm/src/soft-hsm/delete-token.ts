@@ -2,11 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MpayError } from '@mpay/protocol';
-import { isTokenLabel, TOKEN_DELETE_MS_MAX, TOKEN_LABEL_LENGTH_MAX } from '../limits.ts';
+import { assertTokenLabel, TOKEN_DELETE_MS_MAX } from '../limits.ts';
 import { withDirectoryLock } from './directory.ts';
 import type { SoftHsmTokenOptions } from './ensure-token.ts';
 import { locateSoftHsmUtil } from './locate.ts';
-import { readPinFile, writePinFile } from './pins.ts';
+import { readPinFile, type TokenOwner, writePinFile } from './pins.ts';
 
 /** What softhsm2-util prints (and exits 1 with) when no token carries the label. */
 const NO_SUCH_TOKEN = 'Could not find a token';
@@ -27,36 +27,65 @@ const NO_SUCH_TOKEN = 'Could not find a token';
  */
 export async function deleteSoftHsmToken(options: SoftHsmTokenOptions): Promise<void> {
   const { tokenLabel } = options;
-  if (!isTokenLabel(tokenLabel)) {
-    throw new MpayError(
-      'HSM_UNAVAILABLE',
-      `token label must be 1 to ${TOKEN_LABEL_LENGTH_MAX} printable ASCII characters`,
-    );
-  }
+  assertTokenLabel(tokenLabel);
   const directory = resolve(options.directory);
   const configPath = join(directory, 'softhsm2.conf');
   if (!existsSync(configPath)) return;
+  const util = softHsmUtil();
+  await withDirectoryLock(directory, () => deleteLocked(util, directory, configPath, tokenLabel));
+}
+
+/**
+ * Deletes, as `deleteSoftHsmToken` does, every token of `directory` made for
+ * a run (`SoftHsmTokenOptions.owner`) whose process `isGone` says has ended:
+ * a run killed before it could delete its own (SIGKILL, a test runner
+ * stopped with Ctrl-C, a crash). Tokens without an owner are never touched.
+ * Returns the labels deleted. Under the directory's lock, so that no token is
+ * made or opened meanwhile.
+ */
+export async function sweepSoftHsmTokens(
+  directory: string,
+  isGone: (owner: TokenOwner) => boolean,
+): Promise<string[]> {
+  const resolved = resolve(directory);
+  const configPath = join(resolved, 'softhsm2.conf');
+  if (!existsSync(configPath)) return [];
+  return withDirectoryLock(resolved, () => {
+    const abandoned = Object.entries(readPinFile(resolved).tokens)
+      .filter(([, pins]) => pins.owner !== undefined && isGone(pins.owner))
+      .map(([label]) => label);
+    if (abandoned.length === 0) return [];
+    const util = softHsmUtil();
+    for (const label of abandoned) deleteLocked(util, resolved, configPath, label);
+    return abandoned;
+  });
+}
+
+function softHsmUtil(): string {
   const util = locateSoftHsmUtil();
   if (util === undefined) {
     throw new MpayError('HSM_UNAVAILABLE', 'softhsm2-util is not installed (Debian package softhsm2)');
   }
+  return util;
+}
+
+/** Under the directory's lock: the token through softhsm2-util, then its PINs. */
+function deleteLocked(util: string, directory: string, configPath: string, tokenLabel: string): void {
   const where = `token "${tokenLabel}"`;
-  await withDirectoryLock(directory, () => {
-    const run = spawnSync(util, ['--delete-token', '--token', tokenLabel], {
-      encoding: 'utf8',
-      env: { ...process.env, SOFTHSM2_CONF: configPath },
-      timeout: TOKEN_DELETE_MS_MAX,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const gone = run.status === 1 && `${run.stdout}${run.stderr}`.includes(NO_SUCH_TOKEN);
-    if (run.status !== 0 && !gone) {
-      const why = run.error?.message ?? (run.signal === null ? `exit ${run.status}` : `signal ${run.signal}`);
-      throw new MpayError('HSM_UNAVAILABLE', `${where}: softhsm2-util --delete-token failed (${why})`);
-    }
-    // After the token: an interruption between the two leaves PINs of no token, never a token without PINs.
-    const file = readPinFile(directory);
-    if (!Object.hasOwn(file.tokens, tokenLabel)) return;
-    const tokens = Object.fromEntries(Object.entries(file.tokens).filter(([label]) => label !== tokenLabel));
-    writePinFile(directory, { tokens });
+  const run = spawnSync(util, ['--delete-token', '--token', tokenLabel], {
+    encoding: 'utf8',
+    env: { ...process.env, SOFTHSM2_CONF: configPath },
+    timeout: TOKEN_DELETE_MS_MAX,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const gone = run.status === 1 && `${run.stdout}${run.stderr}`.includes(NO_SUCH_TOKEN);
+  if (run.status !== 0 && !gone) {
+    const why = run.error?.message ?? (run.signal === null ? `exit ${run.status}` : `signal ${run.signal}`);
+    throw new MpayError('HSM_UNAVAILABLE', `${where}: softhsm2-util --delete-token failed (${why})`);
+  }
+  // After the token: an interruption between the two leaves PINs of no token, never a token without PINs.
+  const file = readPinFile(directory);
+  if (!Object.hasOwn(file.tokens, tokenLabel)) return;
+  const tokens = Object.fromEntries(Object.entries(file.tokens).filter(([label]) => label !== tokenLabel));
+  writePinFile(directory, { tokens });
 }

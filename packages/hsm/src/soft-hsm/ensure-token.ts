@@ -3,18 +3,24 @@ import { join, resolve } from 'node:path';
 import { MpayError } from '@mpay/protocol';
 import pkcs11js, { type PKCS11 } from 'pkcs11js';
 import type { HsmOptions } from '../hsm.ts';
-import { isTokenLabel, TOKEN_LABEL_LENGTH_MAX } from '../limits.ts';
+import { assertTokenLabel, TOKEN_LABEL_LENGTH_MAX } from '../limits.ts';
 import { hsmError } from '../pkcs11/errors.ts';
 import { acquireModule, heldModule, releaseModule } from '../pkcs11/module.ts';
 import { findFreeSlot, findTokenSlot, initializedTokenCount, isUserPinInitialized } from '../pkcs11/token.ts';
 import { ensurePrivateDirectory, withDirectoryLock, writeFileIfChanged } from './directory.ts';
 import { locateSoftHsmModule } from './locate.ts';
-import { generatePins, readPinFile, type TokenPins, writePinFile } from './pins.ts';
+import { generatePins, readPinFile, type TokenOwner, type TokenPins, writePinFile } from './pins.ts';
 
 export interface SoftHsmTokenOptions {
   /** Holds softhsm2.conf, the token folder and pins.json; created with mode 0700. */
   readonly directory: string;
   readonly tokenLabel: string;
+  /**
+   * A token made for one process's run only: recorded with its PINs when the
+   * token is made, so that `sweepSoftHsmTokens` can delete it once that
+   * process is gone. A token found already keeps what it has.
+   */
+  readonly owner?: TokenOwner;
 }
 
 /**
@@ -43,12 +49,7 @@ export async function ensureSoftHsmToken(
   options: SoftHsmTokenOptions,
 ): Promise<HsmOptions & { configPath: string }> {
   const { tokenLabel } = options;
-  if (!isTokenLabel(tokenLabel)) {
-    throw new MpayError(
-      'HSM_UNAVAILABLE',
-      `token label must be 1 to ${TOKEN_LABEL_LENGTH_MAX} printable ASCII characters`,
-    );
-  }
+  assertTokenLabel(tokenLabel);
   const modulePath = locateSoftHsmModule();
   if (modulePath === undefined) {
     throw new MpayError('HSM_UNAVAILABLE', 'softhsm2 is not installed (Debian packages softhsm2 and opensc)');
@@ -59,7 +60,7 @@ export async function ensureSoftHsmToken(
   // process can finalise the library or move SOFTHSM2_CONF in between.
   const pins = await withDirectoryLock(directory, () => {
     bindConfiguration(modulePath, configPath);
-    return ensureToken(modulePath, directory, tokenLabel);
+    return ensureToken(modulePath, directory, tokenLabel, options.owner);
   });
   return Object.freeze({ modulePath, tokenLabel, userPin: pins.userPin, configPath });
 }
@@ -105,7 +106,12 @@ function bindConfiguration(modulePath: string, configPath: string): void {
  * the token is made, so an interruption leaves PINs for a token still to be
  * made, never a token nobody can log in to.
  */
-function ensureToken(modulePath: string, directory: string, tokenLabel: string): TokenPins {
+function ensureToken(
+  modulePath: string,
+  directory: string,
+  tokenLabel: string,
+  owner: TokenOwner | undefined,
+): TokenPins {
   const where = `token "${tokenLabel}"`;
   const file = readPinFile(directory);
   const { module, initializedNow } = acquireModule(modulePath);
@@ -126,7 +132,7 @@ function ensureToken(modulePath: string, directory: string, tokenLabel: string):
       );
     }
     if (slot === undefined && known !== undefined) refuseOverUnreadableTokens(pkcs11, directory, where);
-    const pins = known ?? generatePins();
+    const pins = known ?? { ...generatePins(), ...(owner === undefined ? {} : { owner }) };
     if (known === undefined) writePinFile(directory, { tokens: { ...file.tokens, [tokenLabel]: pins } });
     try {
       slot ??= initializeToken(pkcs11, tokenLabel, pins, where);

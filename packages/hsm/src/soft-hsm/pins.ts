@@ -4,10 +4,26 @@ import { join } from 'node:path';
 import { MpayError } from '@mpay/protocol';
 import { GENERATED_PIN_BYTES, isTokenLabel } from '../limits.ts';
 
+/**
+ * The process a token was made for, when it was made for one run only (an
+ * in-memory platform's): `sweepSoftHsmTokens` deletes the token once that
+ * process is gone, whatever ended it. Opaque here; the caller tells whether
+ * it still runs.
+ */
+export interface TokenOwner {
+  readonly pid: number;
+  /** The process's start time, so that a reused pid is not taken for it (absent where unknown). */
+  readonly startTicks?: string;
+  /** The machine (and boot) it ran on: a pid means nothing on another. */
+  readonly host: string;
+}
+
 /** The PINs of one embedded token: random, made on first use, never chosen by a person. */
 export interface TokenPins {
   readonly userPin: string;
   readonly soPin: string;
+  /** Set for a token made for one process's run only. */
+  readonly owner?: TokenOwner;
 }
 
 /** pins.json: the PINs of every token of the directory, by token label. */
@@ -64,7 +80,26 @@ function isPinFile(value: unknown): value is PinFile {
       typeof pins === 'object' &&
       pins !== null &&
       isPin((pins as { userPin?: unknown }).userPin) &&
-      isPin((pins as { soPin?: unknown }).soPin),
+      isPin((pins as { soPin?: unknown }).soPin) &&
+      isOwnerOrAbsent((pins as { owner?: unknown }).owner),
+  );
+}
+
+/** Longest `TokenOwner.host` kept (a host name of 253 characters, a boot id). */
+const ownerHostLengthMax = 320;
+
+function isOwnerOrAbsent(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const { pid, startTicks, host } = value as { pid?: unknown; startTicks?: unknown; host?: unknown };
+  return (
+    typeof pid === 'number' &&
+    Number.isSafeInteger(pid) &&
+    pid > 0 &&
+    (startTicks === undefined || (typeof startTicks === 'string' && /^[0-9]{1,20}$/.test(startTicks))) &&
+    typeof host === 'string' &&
+    host.length > 0 &&
+    host.length <= ownerHostLengthMax
   );
 }
 
