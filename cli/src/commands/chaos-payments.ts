@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { interbankCreditId } from '@mpay/bank';
 import { generateEncryptionKeyPair, generateSigningKeyPair, type PrivateJwk } from '@mpay/envelope';
-import { readBounded, requestText, signRequest, withRequestDeadline } from '@mpay/http-client';
+import { requestText, signRequest, type TextAnswer } from '@mpay/http-client';
 import { receiptBytesMax, verifyReceipt } from '@mpay/merkle';
 import { errorCategoryOf, isErrorCode, isMpayError } from '@mpay/protocol';
 import {
@@ -439,32 +439,25 @@ export class PaymentDriver {
       })
     ).jwe;
     payment.merchantAttempts += 1;
-    let status: number;
-    let text: string;
-    let retryAfter: string | null;
+    let answer: TextAnswer;
     this.attemptsInFlight += 1;
     try {
       // One deadline for the head and the body, the body read no further than an answer can be.
-      ({ status, retryAfter, text } = await withRequestDeadline(
-        this.limits.requestTimeoutMs,
-        async (signal) => {
-          const response = await fetch(`${this.gatewayUrl}/payments`, {
-            method: 'POST',
-            body: payment.jwe,
-            headers: { 'content-type': 'application/jose', 'idempotency-key': payment.idempotencyKey },
-            signal,
-          });
-          const body = await readBounded(response, answerBytesMax);
-          if (body === undefined) throw new Error(`answer over ${answerBytesMax} bytes`);
-          return { status: response.status, retryAfter: response.headers.get('retry-after'), text: body };
-        },
-      ));
+      answer = await requestText(`${this.gatewayUrl}/payments`, {
+        method: 'POST',
+        body: payment.jwe,
+        contentType: 'application/jose',
+        headers: { 'idempotency-key': payment.idempotencyKey },
+        timeoutMs: this.limits.requestTimeoutMs,
+        responseBytesMax: answerBytesMax,
+      });
     } catch (error) {
       payment.lastError = `request: ${describeError(error)}`;
       return false;
     } finally {
       this.attemptsInFlight -= 1;
     }
+    const { status, text } = answer;
     let body: { paymentId?: string; status?: string; error?: { code?: string } } | undefined;
     try {
       body = JSON.parse(text) as typeof body;
@@ -490,7 +483,7 @@ export class PaymentDriver {
     }
     if (code === 'REQUEST_RATE_LIMITED') {
       // The gateway's own answer says when to come back (part of the protocol).
-      const seconds = Number(retryAfter ?? '1');
+      const seconds = Number(answer.header('retry-after') ?? '1');
       await pause(Math.min(this.limits.retryAfterMaxMs, Number.isFinite(seconds) ? seconds * 1000 : 1000));
       return false;
     }

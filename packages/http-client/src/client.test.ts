@@ -16,6 +16,10 @@ beforeAll(async () => {
       return response.end(JSON.stringify({ error: { code: 'INSUFFICIENT_FUNDS' }, extra: 'kept' }));
     }
     if (request.url === '/garbage') return response.end('<html>');
+    if (request.url === '/busy') {
+      response.writeHead(429, { 'retry-after': '3', 'x-repeated': ['a', 'b'] });
+      return response.end('{}');
+    }
     if (request.url === '/bytes') {
       // Not UTF-8: a reader that decodes would change them.
       response.setHeader('content-type', 'application/octet-stream');
@@ -101,7 +105,17 @@ describe('bounded JSON requests', () => {
   });
 
   it('requestText answers any status with its text and content type, within the same limits', async () => {
-    expect(await requestText(`${base}/garbage`)).toEqual({ status: 200, contentType: '', text: '<html>' });
+    expect(await requestText(`${base}/garbage`)).toMatchObject({
+      status: 200,
+      contentType: '',
+      text: '<html>',
+    });
+    // The answer's headers by name, in any case: what a caller waits on a 429 for.
+    const busy = await requestText(`${base}/busy`);
+    expect(busy.status).toBe(429);
+    expect(busy.header('Retry-After')).toBe('3');
+    expect(busy.header('x-repeated')).toBe('a, b');
+    expect(busy.header('x-absent')).toBeUndefined();
     expect(await requestText(`${base}/refused`)).toMatchObject({ status: 422 });
     await expect(
       requestText(`${base}/huge`, { responseBytesMax: 100_000 }, 'BANK_UNAVAILABLE'),

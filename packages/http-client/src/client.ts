@@ -37,6 +37,8 @@ export interface TextAnswer {
   readonly status: number;
   /** The Content-Type header, '' when there is none. */
   readonly contentType: string;
+  /** A header of the answer by its name (any case), undefined when absent: Retry-After, say. */
+  header(name: string): string | undefined;
   readonly text: string;
 }
 
@@ -93,7 +95,12 @@ async function textWithin(
       throw new MpayError(unreachableCode, 'response interrupted', { cause: error });
     });
   if (text === undefined) throw new MpayError(unreachableCode, 'response too large');
-  return { status: answer.status, contentType: answer.contentType, text };
+  return {
+    status: answer.status,
+    contentType: answer.contentType,
+    header: (name) => answer.header(name),
+    text,
+  };
 }
 
 /**

@@ -43,6 +43,7 @@ describe('the fetch outgoing calls use', () => {
           return {
             status: 200,
             contentType: 'application/json',
+            header: () => undefined,
             read: async () => '{"via":"exchange"}',
             discard: async () => undefined,
           };

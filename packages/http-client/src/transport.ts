@@ -36,6 +36,8 @@ export interface ExchangeAnswer {
   readonly status: number;
   /** The Content-Type header, '' when there is none. */
   readonly contentType: string;
+  /** A header of the answer by its name (any case), undefined when absent; several are joined with ", ". */
+  header(name: string): string | undefined;
   /** The body as UTF-8 text; undefined when it passes `bytesMax` (the read stops there, the rest is dropped). */
   read(bytesMax: number): Promise<string | undefined>;
   /** Drops the body unread. */
@@ -85,6 +87,7 @@ export function fetchExchange(fetchWith: FetchFunction): ExchangeFunction {
     return {
       status: response.status,
       contentType: response.headers.get('content-type') ?? '',
+      header: (name) => response.headers.get(name) ?? undefined,
       read: (bytesMax) => readBounded(response, bytesMax),
       discard: async () => {
         await response.body?.cancel();

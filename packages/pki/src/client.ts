@@ -81,6 +81,11 @@ export async function exchangeThrough(
   return {
     status: answer.statusCode,
     contentType: typeof contentType === 'string' ? contentType : (contentType?.[0] ?? ''),
+    header: (name) => {
+      // undici gives header names in lower case, a repeated one as an array.
+      const value = answer.headers[name.toLowerCase()];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
     read: (bytesMax) => readBody(answer.body, bytesMax),
     // Dropped at once, the connection with it: a body nobody reads must not hold the caller (a webhook).
     discard: async () => dropBody(answer.body),

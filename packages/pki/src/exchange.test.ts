@@ -22,7 +22,11 @@ beforeAll(async () => {
         body += chunk.toString('utf8');
       });
       request.on('end', () => {
-        response.writeHead(201, { 'content-type': 'application/json; charset=utf-8' });
+        response.writeHead(201, {
+          'content-type': 'application/json; charset=utf-8',
+          'retry-after': '7',
+          'x-repeated': ['a', 'b'],
+        });
         response.end(
           JSON.stringify({ method: request.method, header: request.headers['x-test'] ?? null, body }),
         );
@@ -55,6 +59,10 @@ describe("an exchange over undici's request (calls between services)", () => {
     });
     expect(answer.status).toBe(201);
     expect(answer.contentType).toBe('application/json; charset=utf-8');
+    // By name in any case; a repeated header joined as fetch's Headers joins it.
+    expect(answer.header('Retry-After')).toBe('7');
+    expect(answer.header('x-repeated')).toBe('a, b');
+    expect(answer.header('x-absent')).toBeUndefined();
     expect(JSON.parse((await answer.read(1024)) ?? '')).toEqual({
       method: 'POST',
       header: 'yes',
