@@ -22,10 +22,15 @@ function madeBy(bench: MpayChild): { label: string; directory: string; schemaPre
   return { label: token[1]!, directory: token[2]!, schemaPrefix: schemas?.[1] };
 }
 
-async function stopAndCheck(bench: MpayChild, signal: 'SIGTERM' | 'SIGINT', status: number): Promise<void> {
+async function stopAndCheck(
+  bench: MpayChild,
+  signal: 'SIGTERM' | 'SIGINT',
+  status: number,
+  deadlineMs: number,
+): Promise<void> {
   bench.child.kill(signal);
   const code = await within(bench.exited, {
-    deadlineMs: processExitDeadlineMs,
+    deadlineMs,
     what: `mpay bench e2e to exit on ${signal}`,
     detail: bench.stderr,
   }).catch(async (error: unknown) => {
@@ -57,7 +62,7 @@ describe(`mpay bench e2e told to stop (${databaseUrl === undefined ? 'pglite' : 
       // The check below would pass for a bench that never made its schemas.
       expect((await postgresSchemasStartingWith(databaseUrl, prefix)).length).toBeGreaterThan(0);
     }
-    await stopAndCheck(bench, 'SIGTERM', 143);
+    await stopAndCheck(bench, 'SIGTERM', 143, processExitDeadlineMs);
   });
 
   it('Ctrl-C while the platform starts: it is closed once started, its token deleted; exit 130', async () => {
@@ -67,7 +72,8 @@ describe(`mpay bench e2e told to stop (${databaseUrl === undefined ? 'pglite' : 
       what: 'the bench to start its platform',
       detail: bench.stderr,
     });
-    await stopAndCheck(bench, 'SIGINT', 130);
+    // It waits for the start under way, then closes what it started.
+    await stopAndCheck(bench, 'SIGINT', 130, platformStartDeadlineMs + processExitDeadlineMs);
     expect(bench.stderr()).not.toContain('device session(s)');
   });
 });

@@ -95,8 +95,14 @@ export interface Payment {
 }
 
 export function describeError(error: unknown): string {
-  if (isMpayError(error)) return `${error.code}${error.detail ? ` (${error.detail})` : ''}`;
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (isMpayError(error)) {
+    // A transport failure wrapped by the client (SERVICE_UNAVAILABLE): what failed underneath, a reset or a timeout.
+    const cause = error.cause instanceof Error ? `: ${describeError(error.cause)}` : '';
+    return `${error.code}${error.detail ? ` (${error.detail})` : ''}${cause}`;
+  }
+  const cause =
+    error instanceof Error && error.cause instanceof Error ? ` (${describeError(error.cause)})` : '';
+  return error instanceof Error ? `${error.name}: ${error.message}${cause}` : String(error);
 }
 
 const pause = (ms: number) => new Promise((done) => setTimeout(done, ms));

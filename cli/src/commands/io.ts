@@ -110,18 +110,30 @@ export interface StopSignalWatch {
 }
 
 /**
+ * How long after a stop signal another one is taken as the same request, not as "stop now": Ctrl-C
+ * signals the whole process group, and npx (`npx mpay …`) forwards the signal it got to its child,
+ * so one Ctrl-C can arrive twice, a little apart.
+ */
+export const stopSignalRepeatGraceMs = 2_000;
+
+/**
  * For a command that starts what outlives its own memory (a platform, a softhsm2 token, PostgreSQL
  * schemas, a temporary folder) and must remove it even when told to stop: on the first SIGINT or
- * SIGTERM it says so, runs the clean-up steps, then exits with the signal's status. A second signal,
- * or a clean-up longer than `cleanUpMsMax`, exits at once, saying some of it may be left.
+ * SIGTERM it says so, sets the signal's exit status, runs the clean-up steps (those added while it
+ * runs too), then exits with that status. A second signal past `repeatGraceMs`, or a clean-up
+ * longer than `cleanUpMsMax`, exits at once, saying some of it may be left.
  */
 export function watchStopSignals(options: {
   readonly io: CommandIo;
   /** Who speaks: "bench e2e". */
   readonly command: string;
+  /** The clean-up's limit; it must cover waiting for a start under way (the platform is closed once started). */
   readonly cleanUpMsMax: number;
+  /** Default stopSignalRepeatGraceMs. */
+  readonly repeatGraceMs?: number;
 }): StopSignalWatch {
   const { io, command } = options;
+  const repeatGraceMs = options.repeatGraceMs ?? stopSignalRepeatGraceMs;
   const steps: (() => unknown)[] = [];
   let status: number | undefined;
   let stopping: Promise<never> | undefined;
@@ -130,7 +142,8 @@ export function watchStopSignals(options: {
     process.exit(status);
   };
   const cleanUp = async () => {
-    for (const step of steps.splice(0).reverse()) {
+    // Last added first; a step added meanwhile (a start that ended under the signal) runs too.
+    for (let step = steps.pop(); step !== undefined; step = steps.pop()) {
       try {
         await step();
       } catch (error) {
@@ -142,8 +155,14 @@ export function watchStopSignals(options: {
   };
   const unregister = onStopSignal((signal) => {
     status = stopSignalStatus(signal);
+    // Should the process end by itself before the clean-up calls exit, it still says how it was stopped.
+    process.exitCode = status;
     io.stderr(`${command}: ${signal}; cleaning up what it started, then exiting\n`);
-    for (const each of stopSignals) process.on(each, () => exitNow('told to stop again'));
+    const stoppedAt = performance.now();
+    for (const each of stopSignals)
+      process.on(each, () => {
+        if (performance.now() - stoppedAt >= repeatGraceMs) exitNow('told to stop again');
+      });
     setTimeout(
       () => exitNow(`the clean-up took longer than ${options.cleanUpMsMax / 1000} s`),
       options.cleanUpMsMax,

@@ -1,13 +1,19 @@
 /**
  * A command under watchStopSignals, for ./stop-signals.test.ts: prints "ready" once its work runs,
  * then waits for a signal. argv: the clean-up (`quick`: 100 ms; `endless`: never ends), the
- * clean-up's limit in ms, and what the work does once stopped (`fails`: throws at once, as a
- * bench's driver does once killed; `waits`: never ends; `ends`: returns 0 before any signal).
+ * clean-up's limit in ms, what the work does once stopped (`fails`: throws at once, as a bench's
+ * driver does once killed; `waits`: never ends; `ends`: returns 0 before any signal), and the
+ * grace for a repeated signal in ms (absent: the default).
  */
 import { processIo, watchStopSignals } from './io.ts';
 
-const [cleanUp, cleanUpMsMax, work] = process.argv.slice(2);
-const watch = watchStopSignals({ io: processIo, command: 'child', cleanUpMsMax: Number(cleanUpMsMax) });
+const [cleanUp, cleanUpMsMax, work, repeatGraceMs] = process.argv.slice(2);
+const watch = watchStopSignals({
+  io: processIo,
+  command: 'child',
+  cleanUpMsMax: Number(cleanUpMsMax),
+  ...(repeatGraceMs === undefined ? {} : { repeatGraceMs: Number(repeatGraceMs) }),
+});
 watch.onStop(() => {
   process.stdout.write('first step added, run last\n');
 });

@@ -16,13 +16,17 @@ interface Child {
   output(): string;
 }
 
-function start(cleanUp: 'quick' | 'endless', cleanUpMsMax: number, work: 'fails' | 'waits' | 'ends'): Child {
+function start(
+  cleanUp: 'quick' | 'endless',
+  cleanUpMsMax: number,
+  work: 'fails' | 'waits' | 'ends',
+  repeatGraceMs?: number,
+): Child {
+  const grace = repeatGraceMs === undefined ? [] : [String(repeatGraceMs)];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', childScript, cleanUp, String(cleanUpMsMax), work],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    ['--import', 'tsx', childScript, cleanUp, String(cleanUpMsMax), work, ...grace],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -72,8 +76,20 @@ describe('watchStopSignals', () => {
     expect(child.output()).toMatch(/cleaning\ncleaned\nfirst step added, run last\n/);
   });
 
-  it('a second signal exits at once, saying the clean-up was not finished', async () => {
-    const child = start('endless', generousMs, 'waits');
+  it('one Ctrl-C that arrives twice (the process group, then npx forwarding it) is one stop: the clean-up finishes', async () => {
+    const child = start('quick', generousMs, 'waits');
+    await ready(child);
+    child.process.kill('SIGINT');
+    await new Promise((done) => setTimeout(done, 20));
+    child.process.kill('SIGINT');
+    expect(await exit(child), child.output()).toBe(130);
+    expect(child.output()).toMatch(/cleaning\ncleaned\nfirst step added, run last\n/);
+    expect(child.output()).not.toContain('told to stop again');
+  });
+
+  it('a second signal past the grace exits at once, saying the clean-up was not finished', async () => {
+    const graceMs = 200;
+    const child = start('endless', generousMs, 'waits', graceMs);
     await ready(child);
     child.process.kill('SIGINT');
     await waitFor(() => child.output().includes('cleaning\n'), {
@@ -81,6 +97,8 @@ describe('watchStopSignals', () => {
       what: 'the clean-up to begin',
       detail: child.output,
     });
+    // At least the grace after the first: the second is a request of its own.
+    await new Promise((done) => setTimeout(done, 2 * graceMs));
     child.process.kill('SIGTERM');
     // The first signal's status: the one that stopped the command.
     expect(await exit(child), child.output()).toBe(130);

@@ -18,6 +18,8 @@ async function endedPid(): Promise<number> {
 describe('run tokens: whose run is over', () => {
   it('this process runs; an ended one does not; a pid reused by another process is not the owner', async () => {
     const owner = thisProcessAsOwner();
+    // On Linux, /proc tells this pid space: a machine without it records no owner and sweeps nothing.
+    if (owner === undefined) throw new Error('assertion failed: /proc tells this process apart');
     expect(owner.pid).toBe(process.pid);
     expect(owner.startTicks).toMatch(/^[0-9]+$/);
     expect(runTokenOwnerGone(owner)).toBe(false);
@@ -26,12 +28,16 @@ describe('run tokens: whose run is over', () => {
     expect(runTokenOwnerGone({ ...owner, startTicks: `${Number(owner.startTicks) + 1}` })).toBe(true);
   });
 
-  it('leaves alone a token made on another machine, or before this boot: a pid means nothing there', async () => {
+  it('leaves alone a token made on another machine, before this boot, or in another PID namespace', async () => {
     const owner = thisProcessAsOwner();
+    if (owner === undefined) throw new Error('assertion failed: /proc tells this process apart');
     const pid = await endedPid();
-    expect(runTokenOwnerGone({ ...owner, pid, host: 'another-host 0000' })).toBe(false);
-    expect(runTokenOwnerGone({ ...owner, pid, host: `${owner.host.split(' ')[0]} another-boot` })).toBe(
-      false,
-    );
+    const [host, boot, namespace] = owner.host.split(' ');
+    expect(namespace).toMatch(/^pid:\[[0-9]+\]$/);
+    expect(runTokenOwnerGone({ ...owner, pid })).toBe(true);
+    expect(runTokenOwnerGone({ ...owner, pid, host: `another-host ${boot} ${namespace}` })).toBe(false);
+    expect(runTokenOwnerGone({ ...owner, pid, host: `${host} another-boot ${namespace}` })).toBe(false);
+    // A container or sandbox sharing /tmp and the uid: its pids are not this namespace's.
+    expect(runTokenOwnerGone({ ...owner, pid, host: `${host} ${boot} pid:[1]` })).toBe(false);
   });
 });

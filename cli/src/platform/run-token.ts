@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { deleteSoftHsmToken, type SoftHsmTokenOptions, sweepSoftHsmTokens, type TokenOwner } from '@mpay/hsm';
 import { processStartTicks, processStillRuns } from '@mpay/storage';
@@ -11,31 +11,38 @@ import { processStartTicks, processStillRuns } from '@mpay/storage';
  * stopped with Ctrl-C, a crash).
  */
 
-/** This machine and its boot: a pid and its start time mean nothing on another, nor after a reboot. */
-function thisHost(): string {
-  let boot = 'unknown boot';
+/**
+ * Where a pid means one process: this machine, since its last boot, in this PID namespace
+ * (containers and sandboxes sharing /tmp and the uid have their own pids). Undefined where any of
+ * the three cannot be read: then no owner is recorded, and no token is ever swept.
+ */
+function thisPidSpace(): string | undefined {
   try {
-    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const namespace = readlinkSync('/proc/self/ns/pid');
+    return `${hostname()} ${boot} ${namespace}`;
   } catch {
-    // No /proc: the host name alone.
+    return undefined;
   }
-  return `${hostname()} ${boot}`;
 }
 
-/** This process as the owner of the run tokens it makes. */
-export function thisProcessAsOwner(): TokenOwner {
+/** This process as the owner of the run tokens it makes; undefined where its pid space cannot be told. */
+export function thisProcessAsOwner(): TokenOwner | undefined {
+  const host = thisPidSpace();
   const startTicks = processStartTicks('self');
-  return { pid: process.pid, host: thisHost(), ...(startTicks === undefined ? {} : { startTicks }) };
+  if (host === undefined || startTicks === undefined) return undefined;
+  return { pid: process.pid, host, startTicks };
 }
 
 /**
- * Whether the run that made a token is over: it ran on this machine since its
- * last boot, and its process no longer runs (a reused pid is told apart by its
- * start time). A token of another machine sharing the folder, or of a
- * previous boot (whose /tmp is usually gone anyway), is left alone.
+ * Whether the run that made a token is over: it ran in this pid space (this
+ * machine, boot and PID namespace), and its process no longer runs (a reused
+ * pid is told apart by its start time). A token of any other pid space
+ * sharing the folder is left alone.
  */
 export function runTokenOwnerGone(owner: TokenOwner): boolean {
-  return owner.host === thisHost() && !processStillRuns(owner.pid, owner.startTicks);
+  const here = thisPidSpace();
+  return here !== undefined && owner.host === here && !processStillRuns(owner.pid, owner.startTicks);
 }
 
 /**

@@ -219,13 +219,22 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
  */
 class StartedParts {
   readonly #parts: { readonly what: string; readonly close: () => Promise<unknown> | undefined }[] = [];
+  #closing: Promise<void> | undefined;
 
   add(what: string, close: () => Promise<unknown> | undefined): void {
     this.#parts.push({ what, close });
   }
 
-  /** Closes every part once, last started first; rejects with what failed (each part named). */
-  async closeAll(): Promise<void> {
+  /**
+   * Closes every part once, last started first; rejects with what failed (each part named). A
+   * second call gets the first one's promise: it settles once everything is closed.
+   */
+  closeAll(): Promise<void> {
+    this.#closing ??= this.#closeEach();
+    return this.#closing;
+  }
+
+  async #closeEach(): Promise<void> {
     const failures: Error[] = [];
     for (const { what, close } of this.#parts.splice(0).reverse()) {
       try {
@@ -350,9 +359,10 @@ async function startPlatformMaking(options: PlatformOptions, started: StartedPar
   // this process its owner): deleted once custody, closed before, holds it no more. Its start first
   // deletes the tokens of runs that ended without closing (./run-token.ts).
   const deletedAtClose = options.dataDir === undefined;
+  const owner = deletedAtClose ? thisProcessAsOwner() : undefined;
   const custodyToken = {
     ...softHsmOf(options.dataDir, options.custodyTokenLabel),
-    ...(deletedAtClose ? { owner: thisProcessAsOwner() } : {}),
+    ...(owner === undefined ? {} : { owner }),
   };
   if (deletedAtClose) await sweepRunTokens(custodyToken.directory);
   const custodyHsm = await ensureSoftHsmToken(custodyToken);
@@ -444,10 +454,16 @@ async function startPlatformMaking(options: PlatformOptions, started: StartedPar
       // Each instance its own name on the shared schema: its outbox leases are its own (the first is `gateway`).
       gatewaysCreated += 1;
       const instanceName = `gateway-${gatewaysCreated}`;
-      return {
-        service: await as('gateway', () => createGatewayService({ ...chosen, database, instanceName })),
-        database,
-      };
+      try {
+        return {
+          service: await as('gateway', () => createGatewayService({ ...chosen, database, instanceName })),
+          database,
+        };
+      } catch (error) {
+        // Not handed over yet: startGatewayInstances closes only the databases it was given.
+        await database.close().catch(() => undefined);
+        throw error;
+      }
     },
   });
   closeGateways = () => gateways.close();

@@ -105,7 +105,8 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
   (and for a platform that cannot be driven: not running, not on loopback, no secrets in DIR).
   Ctrl-C or SIGTERM stops the driver and closes a platform this command started (its custody
   token deleted, its schemas dropped, its folders removed), then exits 130 or 143; a second
-  signal, or a clean-up longer than 3 minutes, exits at once.
+  signal (past 2 s: one Ctrl-C through npx arrives twice), or a clean-up longer than 10 minutes,
+  exits at once.
 `;
 
 interface BenchE2eArguments {
@@ -694,15 +695,19 @@ async function openTarget(
     counting: inProcessCounting,
     close: () => {
       closing ??= (async () => {
-        await platform.close();
-        if (agent !== undefined) {
-          globalThis.fetch = globalFetch;
-          await agent.close();
+        // The rest even when a part of the platform failed to close: its schemas, folders and agent.
+        try {
+          await platform.close();
+        } finally {
+          if (agent !== undefined) {
+            globalThis.fetch = globalFetch;
+            await agent.close();
+          }
+          await removePki();
+          if (databaseUrl !== undefined)
+            for (const schema of platformSchemas)
+              await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
         }
-        await removePki();
-        if (databaseUrl !== undefined)
-          for (const schema of platformSchemas)
-            await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
       })();
       return closing;
     },
@@ -807,9 +812,12 @@ async function openProcessesTarget(
       }),
     close: () => {
       closing ??= (async () => {
-        await platform.close();
-        await untrust();
-        await dropData();
+        try {
+          await platform.close();
+        } finally {
+          await untrust();
+          await dropData();
+        }
       })();
       return closing;
     },
@@ -818,9 +826,10 @@ async function openProcessesTarget(
 
 /**
  * A stop signal's clean-up: the driver stopped, the platform closed (a run's custody token deleted,
- * its PostgreSQL schemas dropped, its temporary folders removed). Past this the command exits anyway.
+ * its PostgreSQL schemas dropped, its temporary folders removed), after its start when the signal
+ * came during it. Past this the command exits anyway.
  */
-export const benchE2eCleanUpMsMax = 3 * 60_000;
+export const benchE2eCleanUpMsMax = 10 * 60_000;
 
 /** `mpay bench e2e`: payments end to end over HTTP against a platform, with the crypto-only ceiling of the same run. */
 export async function runBenchE2e(args: readonly string[], io: CommandIo): Promise<number> {
@@ -840,6 +849,8 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
     io.stderr(`mpay bench e2e: ${opened.refusal}\n`);
     return 2;
   }
+  // Stopped while it started: the clean-up closes it; nothing more is begun.
+  if (watch.stoppedStatus() !== undefined) return 1;
   const { target } = opened;
   const counting = opened.counting();
   let driver: ChildProcess | undefined;

@@ -103,10 +103,13 @@ async function measure(
   // Once, from the end of the run or from a stop signal (Ctrl-C, SIGTERM), whichever comes first.
   const close = () => {
     closing ??= (async () => {
-      await (await starting).close();
-      if (databaseUrl !== undefined)
-        for (const schema of platformSchemas)
-          await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+      try {
+        await (await starting).close();
+      } finally {
+        if (databaseUrl !== undefined)
+          for (const schema of platformSchemas)
+            await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
+      }
     })();
     return closing;
   };
@@ -147,12 +150,14 @@ export async function runBenchIdle(args: readonly string[], io: CommandIo): Prom
   return watch.finish(() => benchIdle(parsed, io, watch));
 }
 
-/** A stop signal's clean-up: the platform closed (its token deleted, its PostgreSQL schemas dropped). */
-export const benchIdleCleanUpMsMax = 2 * 60_000;
+/** A stop signal's clean-up: the platform closed once started (its token deleted, its PostgreSQL schemas dropped). */
+export const benchIdleCleanUpMsMax = 10 * 60_000;
 
 async function benchIdle(parsed: IdleArguments, io: CommandIo, watch: StopSignalWatch): Promise<number> {
   const loadBefore = await loadAverage();
   const polling = await measure('polling', parsed, io, watch);
+  // Stopped during the first: the second is not begun (the clean-up exits the process).
+  if (watch.stoppedStatus() !== undefined) return 1;
   const backoff = await measure('backoff', parsed, io, watch);
   const loadAfter = await loadAverage();
   const figures = {

@@ -415,8 +415,11 @@ export function figuresTable(cells: readonly CellFigures[]): string {
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
-/** A stop signal's clean-up (the shapers, the platform, the folders); past this the command exits anyway. */
-export const simulateCleanUpMsMax = 3 * 60_000;
+/**
+ * A stop signal's clean-up (the shapers, the platform once started, the folders); past this the
+ * command exits anyway.
+ */
+export const simulateCleanUpMsMax = 10 * 60_000;
 
 /** `mpay simulate` (see the file's comment and simulateUsage). */
 export async function runSimulate(args: readonly string[], io: CommandIo): Promise<number> {
@@ -431,9 +434,16 @@ export async function runSimulate(args: readonly string[], io: CommandIo): Promi
   const deadline = Date.now() + parsed.maxMinutes * 60_000;
   let stopped = false;
   const cleanups: (() => Promise<void> | void)[] = [];
-  const cleanUp = async () => {
-    for (const cleanup of cleanups.splice(0).reverse())
-      await Promise.resolve(cleanup()).catch(() => undefined);
+  // Once, last added first, from the end of the run or a stop signal: whoever comes second waits for it.
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () => {
+    cleaning ??= (async () => {
+      for (let cleanup = cleanups.pop(); cleanup !== undefined; cleanup = cleanups.pop())
+        await Promise.resolve()
+          .then(cleanup)
+          .catch(() => undefined);
+    })();
+    return cleaning;
   };
   // Ctrl-C or SIGTERM: the run stops between payments; the shapers, the platform (its token) and the folders go.
   const watch = watchStopSignals({ io, command: 'simulate', cleanUpMsMax: simulateCleanUpMsMax });
@@ -458,13 +468,15 @@ export async function runSimulate(args: readonly string[], io: CommandIo): Promi
         const { ensurePlatformPki } = await import('../pki-platform.ts');
         await ensurePlatformPki(folder);
       }
-      const platform = await startPlatform({
+      const starting = startPlatform({
         databaseUrl: undefined,
         securityPolicy: benchPolicy,
         gatewayLimits: benchGatewayLimits,
         ...(pkiDir === undefined ? {} : { tls: { dataDir: pkiDir } }),
       });
-      cleanups.push(() => platform.close());
+      // Closed once started, should a stop signal come while it starts.
+      cleanups.push(async () => (await starting).close());
+      const platform = await starting;
       if (platform.tls !== undefined) {
         // The device's calls (asDevice runs them with the process's global fetch): the CA trusted, HTTP/2
         // offered; set before the device meter wraps the global fetch.

@@ -40,8 +40,9 @@ export async function deleteSoftHsmToken(options: SoftHsmTokenOptions): Promise<
  * a run (`SoftHsmTokenOptions.owner`) whose process `isGone` says has ended:
  * a run killed before it could delete its own (SIGKILL, a test runner
  * stopped with Ctrl-C, a crash). Tokens without an owner are never touched.
- * Returns the labels deleted. Under the directory's lock, so that no token is
- * made or opened meanwhile.
+ * Returns the labels deleted; a token that cannot be deleted is passed over,
+ * and once the others are gone the call rejects (HSM_UNAVAILABLE) naming it.
+ * Under the directory's lock, so that no token is made or opened meanwhile.
  */
 export async function sweepSoftHsmTokens(
   directory: string,
@@ -56,8 +57,24 @@ export async function sweepSoftHsmTokens(
       .map(([label]) => label);
     if (abandoned.length === 0) return [];
     const util = softHsmUtil();
-    for (const label of abandoned) deleteLocked(util, resolved, configPath, label);
-    return abandoned;
+    // One token that cannot be deleted does not keep the others: each is tried, the failures said together.
+    const swept: string[] = [];
+    const failures: string[] = [];
+    for (const label of abandoned) {
+      try {
+        deleteLocked(util, resolved, configPath, label);
+        swept.push(label);
+      } catch (error) {
+        failures.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+    if (failures.length > 0) {
+      throw new MpayError(
+        'HSM_UNAVAILABLE',
+        `swept ${swept.length} token(s) of ${resolved}; ${failures.length} not: ${failures.join('; ')}`,
+      );
+    }
+    return swept;
   });
 }
 
