@@ -48,7 +48,7 @@ import { demoParties } from '../platform/seed.ts';
 import { type Platform, startPlatform } from '../platform/start.ts';
 import { bankOperator, type Deployment, dataDirOf, readJson } from './deployment.ts';
 import { describeEvidence, fetchEvidence, logPolicyOf, verifyReceipt } from './evidence.ts';
-import type { CommandIo } from './io.ts';
+import { type CommandIo, watchStopSignals } from './io.ts';
 import { type CountedCall, meterFetch, type PartyTraffic } from './traffic.ts';
 import { macroLimitsFromEnv } from './up.ts';
 
@@ -216,22 +216,32 @@ export async function runDemo(
     return 2;
   }
   const dataDir = dataDirOf(flags);
-  const { deployment, platform } = await connect(dataDir, io);
-  try {
-    if (macro !== undefined) return await macro.demoMacroPayment(dataDir, deployment, flags, io);
-    if (kind === 'banking')
-      return await (await import('./demo-banking.ts')).demoBanking(dataDir, deployment, io);
-    if (flags.has('m-trade')) {
-      const { demoTillPayment } = await import('./demo-m-trade.ts');
-      return await demoTillPayment(dataDir, deployment, flags, io);
+  // Ctrl-C or SIGTERM: a platform this command started on the data folder is closed (once started), as
+  // `mpay up` closes it, before the command exits 130 or 143.
+  const watch = watchStopSignals({ io, command: 'mpay demo', cleanUpMsMax: demoCleanUpMsMax });
+  return watch.finish(async () => {
+    const connecting = connect(dataDir, io);
+    watch.onStop(() => connecting.then(({ platform }) => platform?.close()));
+    const { deployment, platform } = await connecting;
+    try {
+      if (macro !== undefined) return await macro.demoMacroPayment(dataDir, deployment, flags, io);
+      if (kind === 'banking')
+        return await (await import('./demo-banking.ts')).demoBanking(dataDir, deployment, io);
+      if (flags.has('m-trade')) {
+        const { demoTillPayment } = await import('./demo-m-trade.ts');
+        return await demoTillPayment(dataDir, deployment, flags, io);
+      }
+      return flags.has('custody')
+        ? await demoCustodyPayment(dataDir, deployment, flags, io)
+        : await demoPayment(dataDir, deployment, flags, io);
+    } finally {
+      await platform?.close();
     }
-    return flags.has('custody')
-      ? await demoCustodyPayment(dataDir, deployment, flags, io)
-      : await demoPayment(dataDir, deployment, flags, io);
-  } finally {
-    await platform?.close();
-  }
+  });
 }
+
+/** A stop signal's clean-up: the platform this command started closed, once its start is done. */
+export const demoCleanUpMsMax = 10 * 60_000;
 
 async function demoPayment(
   dataDir: string,
