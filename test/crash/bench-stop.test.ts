@@ -1,7 +1,7 @@
 import { tokenLabelsWithPins } from '@mpay/hsm/test-support';
 import { postgresSchemasStartingWith } from '@mpay/storage';
 import { describe, expect, it } from 'vitest';
-import { platformStartDeadlineMs, processExitDeadlineMs, waitFor, within } from '../support/deadlines.ts';
+import { platformStartDeadlineMs, processExitDeadlineMs, waitFor } from '../support/deadlines.ts';
 import { type MpayChild, startMpay } from './platform-process.ts';
 
 /**
@@ -28,16 +28,7 @@ async function stopAndCheck(
   status: number,
   deadlineMs: number,
 ): Promise<void> {
-  bench.child.kill(signal);
-  const code = await within(bench.exited, {
-    deadlineMs,
-    what: `mpay bench e2e to exit on ${signal}`,
-    detail: bench.stderr,
-  }).catch(async (error: unknown) => {
-    bench.child.kill('SIGKILL');
-    throw error;
-  });
-  expect(code, bench.stderr()).toBe(status);
+  expect(await bench.stopWith(signal, deadlineMs), bench.stderr()).toBe(status);
   expect(bench.stderr()).toContain(`bench e2e: ${signal}; cleaning up what it started, then exiting`);
   const made = madeBy(bench);
   // deleteSoftHsmToken removes the label's PINs last, after the token itself.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { platformSchemas } from '@mpay/cli';
 import { inspectDataFolder } from '@mpay/storage';
 import { afterAll, describe, expect, it } from 'vitest';
-import { platformStartDeadlineMs, processExitDeadlineMs, waitFor, within } from '../support/deadlines.ts';
+import { platformStartDeadlineMs, processExitDeadlineMs, waitFor } from '../support/deadlines.ts';
 import { startMpay } from './platform-process.ts';
 
 /**
@@ -36,16 +36,7 @@ describe('mpay demo told to stop', () => {
       await demo.interrupt(processExitDeadlineMs);
       throw error;
     }
-    demo.child.kill('SIGTERM');
-    const code = await within(demo.exited, {
-      deadlineMs: processExitDeadlineMs,
-      what: 'mpay demo to exit on SIGTERM',
-      detail: demo.output,
-    }).catch((error: unknown) => {
-      demo.child.kill('SIGKILL');
-      throw error;
-    });
-    expect(code, demo.output()).toBe(143);
+    expect(await demo.stopWith('SIGTERM', processExitDeadlineMs), demo.output()).toBe(143);
     expect(demo.stderr()).toContain('mpay demo: SIGTERM; cleaning up what it started, then exiting');
     const states = await Promise.all(
       platformSchemas.map(async (schema) => {

@@ -250,6 +250,11 @@ export interface MpayChild {
    * it has exited already.
    */
   interrupt(deadlineMs: number): Promise<void>;
+  /**
+   * Sends `signal` and gives the exit code (null: the signal ended it). Past `deadlineMs` it is
+   * killed (SIGKILL) and the wait fails, naming what was awaited, with the command's output.
+   */
+  stopWith(signal: NodeJS.Signals, deadlineMs: number): Promise<number | null>;
 }
 
 export function startMpay(args: readonly string[], env: NodeJS.ProcessEnv = process.env): MpayChild {
@@ -282,6 +287,17 @@ export function startMpay(args: readonly string[], env: NodeJS.ProcessEnv = proc
       await within(exited, { deadlineMs, what: `mpay ${args.join(' ')} to exit on SIGINT` }).catch(() => {
         child.kill('SIGKILL');
         return exited;
+      });
+    },
+    stopWith: async (signal, deadlineMs) => {
+      child.kill(signal);
+      return within(exited, {
+        deadlineMs,
+        what: `mpay ${args.join(' ')} to exit on ${signal}`,
+        detail: () => output,
+      }).catch((error: unknown) => {
+        child.kill('SIGKILL');
+        throw error;
       });
     },
   };

@@ -36,12 +36,11 @@ export function thisProcessAsOwner(): TokenOwner | undefined {
 
 /**
  * Whether the run that made a token is over: it ran in this pid space (this
- * machine, boot and PID namespace), and its process no longer runs (a reused
- * pid is told apart by its start time). A token of any other pid space
- * sharing the folder is left alone.
+ * machine, boot and PID namespace; `here`, read once by a sweep), and its
+ * process no longer runs (a reused pid is told apart by its start time). A
+ * token of any other pid space sharing the folder is left alone.
  */
-export function runTokenOwnerGone(owner: TokenOwner): boolean {
-  const here = thisPidSpace();
+export function runTokenOwnerGone(owner: TokenOwner, here: string | undefined = thisPidSpace()): boolean {
   return here !== undefined && owner.host === here && !processStillRuns(owner.pid, owner.startTicks);
 }
 
@@ -51,7 +50,9 @@ export function runTokenOwnerGone(owner: TokenOwner): boolean {
  * deleted.
  */
 export async function sweepRunTokens(directory: string): Promise<string[]> {
-  return sweepSoftHsmTokens(directory, runTokenOwnerGone).catch((error: unknown) => {
+  const here = thisPidSpace();
+  if (here === undefined) return [];
+  return sweepSoftHsmTokens(directory, (owner) => runTokenOwnerGone(owner, here)).catch((error: unknown) => {
     process.emitWarning(`run tokens of ${directory} not swept: ${messageOf(error)}`);
     return [];
   });

@@ -288,8 +288,8 @@ async function startPlatformMaking(options: PlatformOptions, started: StartedPar
   ];
   const tls: PlatformTls | undefined =
     options.tls === undefined ? undefined : await loadPlatformTls(options.tls.dataDir, tlsServices);
-  // Without TLS, the services' calls to one another still go through undici's request (./plain-client.ts).
   started.add('the TLS reloads and clients', () => tls?.close());
+  // Without TLS, the services' calls to one another still go through undici's request (./plain-client.ts).
   const plain = tls === undefined ? startPlainPlatformClient() : undefined;
   started.add('the plain client', () => plain?.close());
   /** Runs a service's creation, listen and start in its client scope (with TLS, its calls present its certificate). */
