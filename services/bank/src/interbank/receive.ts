@@ -1,8 +1,7 @@
-import { type LedgerLimits, type TransferDecision, validateTransfer } from '@mpay/ledger';
+import { type Account, type LedgerLimits, type TransferDecision, validateTransfer } from '@mpay/ledger';
 import { isMpayError, MpayError, payAckOf } from '@mpay/protocol';
 import { commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
 import { recordMerchantConfirmation } from '../macro/merchant-confirmation.ts';
-import { lockAccounts } from '../store/accounts.ts';
 import {
   decideOnReads,
   retryOnUniqueViolation,
@@ -11,7 +10,7 @@ import {
 } from '../store/create-transfer.ts';
 import { selectTransfersById } from '../store/transfers.ts';
 import { ensureSettlementAccount } from './accounts.ts';
-import { interbankCreditId } from './ids.ts';
+import { interbankCreditId, settlementAccountId } from './ids.ts';
 import {
   type FundsTransfer,
   fundsTransferHash,
@@ -19,7 +18,7 @@ import {
   type VerifiedFundsTransfer,
   verifyFundsTransfer,
 } from './messages.ts';
-import { resolvePayeeAccount } from './payee.ts';
+import { lockWithPayeeAccount } from './payee.ts';
 import type { Interbank } from './peers.ts';
 
 export interface ReceiveContext {
@@ -87,71 +86,87 @@ function truncate(text: string, length: number): string {
 
 /**
  * The net debit cap (as at a clearing house): what the peer owes this bank,
- * posted and held, may not exceed the cap after this credit. Locks both
- * accounts in id order first, as the transfer path does, so concurrent
- * credits from one peer are checked one after the other; the credit's
- * transfer id is read in the ledger under the same locks, in the same round
- * trip.
+ * posted and held, may not exceed the cap after this credit. Read on the
+ * settlement account as `decide` locked it (both accounts in id order, as the
+ * transfer path locks them), so concurrent credits from one peer are checked
+ * one after the other.
  */
-async function beyondNetDebitCap(
-  sql: Sql,
+function beyondNetDebitCap(
+  settlement: Account,
   credit: {
-    /** The peer's settlement account here, which the credit debits. */
-    readonly settlement: string;
-    readonly creditAccountId: string;
     readonly amount: bigint;
-    /** The credit's transfer id in the ledger. */
-    readonly transferId: string;
     /** The peer's net debit cap; none: no cap. */
     readonly cap: bigint | undefined;
   },
-): Promise<{ beyond: boolean; reads: TransferReads }> {
-  const [locked, found] = await together([
-    lockAccounts(sql, credit.settlement, credit.creditAccountId),
-    selectTransfersById(sql, [credit.transferId]),
-  ]);
-  const reads = { locked: [locked.debit, locked.credit], found };
-  if (credit.cap === undefined) return { beyond: false, reads };
-  const { debit } = locked;
-  const owed = debit.debitsPosted + debit.debitsPending - debit.creditsPosted - debit.creditsPending;
-  return { beyond: owed + credit.amount > credit.cap, reads };
+): boolean {
+  if (credit.cap === undefined) return false;
+  const owed =
+    settlement.debitsPosted + settlement.debitsPending - settlement.creditsPosted - settlement.creditsPending;
+  return owed + credit.amount > credit.cap;
 }
 
 /**
- * Decides whether to credit the payee from the debtor bank's settlement
- * account, or says why not; writes nothing (the credit's write, `ledger`,
- * leaves with the decision's record). `creditAccountId` is the account this
- * bank's records bind to the payee id (only a customer's or merchant's:
- * never the bank's own accounts), as the caller read it in this transaction;
- * a payee with none in the currency (undefined) is refused with PAYEE_UNKNOWN.
+ * What a credit's decision reads, in the decision's first round trip: the
+ * debtor bank's settlement account (created on its first credit), the
+ * payee's account with both locked in id order (`lockWithPayeeAccount`), and
+ * the credit's transfer id in the ledger, read under those locks.
  */
-async function credit(
+interface CreditReads {
+  readonly settlement: string;
+  readonly payeeAccountId: string | undefined;
+  readonly reads: TransferReads;
+}
+
+function readForCredit(
   context: ReceiveContext,
   sql: Sql,
   transfer: FundsTransfer,
-  creditAccountId: string | undefined,
   now: Date,
-): Promise<Credit & { readonly ledger?: TransferDecision }> {
-  if (now.getTime() > Date.parse(transfer.deadline))
-    return { outcome: 'refused', code: 'FUNDS_TRANSFER_EXPIRED' };
-  if (creditAccountId === undefined) return { outcome: 'refused', code: 'PAYEE_UNKNOWN' };
-  const peer = context.interbank.peer(transfer.debtorBank);
-  const settlement = await ensureSettlementAccount(
+): Promise<CreditReads> {
+  const settlement = settlementAccountId(context.interbank.self, transfer.debtorBank, transfer.currency);
+  // Known to exist: no statement. Else created (or found) before the lock, in the same round trip.
+  const ensured = ensureSettlementAccount(
     sql,
     context.interbank,
     transfer.debtorBank,
     transfer.currency,
     now,
   );
-  const id = interbankCreditId(transfer.debtorBank, transfer.id);
-  const cap = await beyondNetDebitCap(sql, {
+  const locked = lockWithPayeeAccount(sql, settlement, transfer.payeeId, transfer.currency);
+  const found = selectTransfersById(sql, [interbankCreditId(transfer.debtorBank, transfer.id)]);
+  return together([ensured, locked, found]).then(([, { payeeAccountId, locked: rows }, transfers]) => ({
     settlement,
-    creditAccountId,
-    amount: BigInt(transfer.amount),
-    transferId: id,
-    cap: peer.netDebitCap,
-  });
-  if (cap.beyond) return { outcome: 'refused', code: 'LIMIT_EXCEEDED', creditAccountId };
+    payeeAccountId,
+    reads: { locked: rows, found: transfers },
+  }));
+}
+
+/**
+ * Decides whether to credit the payee from the debtor bank's settlement
+ * account, or says why not; writes nothing (the credit's write, `ledger`,
+ * leaves with the decision's record). The credit account is the one this
+ * bank's records bind to the payee id (only a customer's or merchant's:
+ * never the bank's own accounts), as `readForCredit` read and locked it in
+ * this transaction; a payee with none in the currency is refused with
+ * PAYEE_UNKNOWN.
+ */
+function credit(
+  context: ReceiveContext,
+  transfer: FundsTransfer,
+  read: CreditReads,
+  now: Date,
+): Credit & { readonly ledger?: TransferDecision } {
+  if (now.getTime() > Date.parse(transfer.deadline))
+    return { outcome: 'refused', code: 'FUNDS_TRANSFER_EXPIRED' };
+  const creditAccountId = read.payeeAccountId;
+  if (creditAccountId === undefined) return { outcome: 'refused', code: 'PAYEE_UNKNOWN' };
+  const { settlement, reads } = read;
+  const settlementAccount = reads.locked.find((account) => account.id === settlement);
+  if (settlementAccount === undefined) throw new MpayError('ACCOUNT_UNKNOWN', 'debitAccountId');
+  const peer = context.interbank.peer(transfer.debtorBank);
+  const id = interbankCreditId(transfer.debtorBank, transfer.id);
+  if (beyondNetDebitCap(settlementAccount, { amount: BigInt(transfer.amount), cap: peer.netDebitCap }))
+    return { outcome: 'refused', code: 'LIMIT_EXCEEDED', creditAccountId };
   try {
     const request = validateTransfer(
       {
@@ -165,7 +180,7 @@ async function credit(
       },
       context.limits,
     );
-    return { outcome: 'credited', creditAccountId, ledger: decideOnReads(request, now, cap.reads) };
+    return { outcome: 'credited', creditAccountId, ledger: decideOnReads(request, now, reads) };
   } catch (error) {
     // Ledger answers that are a decision on the message (signed and kept), not a failure to retry.
     if (isMpayError(error) && error.category === 'refused') {
@@ -184,14 +199,14 @@ async function decide(
   const hash = fundsTransferHash(transfer, macro);
   const now = context.clock();
   return context.database.transaction(async (sql) => {
-    // One round trip: the nonce with any decision taken before, and the account this bank's records bind
-    // to the payee id (read for nothing when a decision exists).
-    const [existing, payeeAccount] = await together([
+    // One round trip: the nonce with any decision taken before, then what a credit reads (read and
+    // locked for nothing when a decision exists, or the transfer is refused before the ledger).
+    const [existing, read] = await together([
       recordNonceAndFindDecision(sql, verified, hash, fundsTransferHash(transfer)),
-      resolvePayeeAccount(sql, transfer.payeeId, transfer.currency),
+      readForCredit(context, sql, transfer, now),
     ]);
     if (existing !== undefined) return existing;
-    const { creditAccountId, ledger, ...decision } = await credit(context, sql, transfer, payeeAccount, now);
+    const { creditAccountId, ledger, ...decision } = credit(context, transfer, read, now);
     const confirmsToMerchant = macro !== undefined && decision.outcome === 'credited';
     // The credit's write and the decision's record leave together (the credit's first, as before).
     const credited = ledger === undefined ? Promise.resolve() : writeTransfer(sql, ledger);
