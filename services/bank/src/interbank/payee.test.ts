@@ -94,7 +94,7 @@ describe('lockWithPayeeAccount', () => {
           () => 'free',
           (error: { code?: string }) => error.code,
         );
-      let during: string[] = [];
+      let during: (string | undefined)[] = [];
       await database.transaction(async (sql) => {
         await lockWithPayeeAccount(sql, settlement, payee, 'EUR');
         during = [await tryLock(settlement), await tryLock(account)];
