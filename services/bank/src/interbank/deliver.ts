@@ -3,8 +3,9 @@ import type { ResolveTransferRequest, Transfer } from '@mpay/ledger';
 import { isMpayError } from '@mpay/protocol';
 import { type Database, type Sql, together } from '@mpay/storage';
 import { checkAnswerPayAck, macroFundsTransferOf } from '../macro/funds-transfer.ts';
+import { lockAccountRows } from '../store/accounts.ts';
 import { createTransferInTransaction, expirePendingInTransaction } from '../store/create-transfer.ts';
-import { selectTransfersById } from '../store/transfers.ts';
+import { selectResolution, selectTransfersById } from '../store/transfers.ts';
 import { holdResolutionId, settlementAccountId } from './ids.ts';
 import { type FundsTransfer, type FundsTransferAnswer, signFundsTransfer, verifyAnswer } from './messages.ts';
 import { finishOrder, type PaymentOrder, recordAttemptFailure, selectOrder } from './orders-store.ts';
@@ -128,8 +129,10 @@ async function resolve(
     const refusalCode = credited ? null : (answer.code ?? 'REFUSED');
     const resolution = resolutionOf(order, answer);
     // Locks the order, as SELECT … FOR UPDATE did: a concurrent close waits, then finds it closed. Under
-    // that lock, in the same round trip, the resolution's id and its hold as the ledger has them.
-    const [closed, found] = await together([
+    // that lock, in the same round trip, the resolution's id and its hold as the ledger has them, then the
+    // hold's two accounts (the payer's and the creditor bank's settlement account, as the order placed
+    // it) locked in id order and, under those locks, the hold's current resolution.
+    const [closed, found, locked, current] = await together([
       finishOrder(
         sql,
         order.id,
@@ -137,12 +140,22 @@ async function resolve(
         now,
       ),
       selectTransfersById(sql, [resolution.id, resolution.pendingId]),
+      lockAccountRows(
+        sql,
+        order.debitAccountId,
+        settlementAccountId(context.interbank.self, order.creditorBank, order.ledger),
+      ),
+      selectResolution(sql, resolution.pendingId),
     ]);
     if (closed === undefined) return undefined;
     try {
       // Nothing follows the resolution but the COMMIT, which leaves with its write. A hold past its
       // timeout is refused before anything is written (TRANSFER_EXPIRED), and released below instead.
-      await createTransferInTransaction(sql, resolution, now, { found, lastInTransaction: true });
+      await createTransferInTransaction(sql, resolution, now, {
+        found,
+        pendingLocked: { locked, resolution: current },
+        lastInTransaction: true,
+      });
     } catch (error) {
       if (!isMpayError(error) || error.code !== 'TRANSFER_EXPIRED') throw error;
       await resolveExpired(sql, order, answer, context.interbank.self, now);

@@ -7,15 +7,16 @@ import {
   openTestDatabase,
   statementCounts,
   testBackend,
+  together,
 } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBankLimits } from '../limits.ts';
 import { migrateBank } from '../migrations.ts';
-import { lockAccounts } from './accounts.ts';
+import { lockAccountRows, lockAccounts } from './accounts.ts';
 import { type BankLedger, createBankLedger } from './bank-ledger.ts';
 import { writeBatch } from './batch-writes.ts';
 import { createTransferInTransaction } from './create-transfer.ts';
-import { selectTransfer, selectTransfersById } from './transfers.ts';
+import { selectResolution, selectTransfer, selectTransfersById } from './transfers.ts';
 
 let database: Database;
 let ledger: BankLedger;
@@ -146,6 +147,82 @@ describe(`the single-transfer path with the COMMIT sent with its write (${testBa
         (error: unknown) => error,
       );
     expect(isMpayError(voided)).toBe(true);
+  });
+
+  it("resolves a hold on the caller's locks of its accounts and its resolution, one round trip less; other locks are not taken for them", async () => {
+    const { payer, payee } = await accounts(1_000n);
+    const hold = { ...payment(payer, payee, 200n), kind: 'pending' as const, timeoutSeconds: 600 };
+    await ledger.createTransfer(hold, new Date());
+    const post = { kind: 'post_pending' as const, id: randomUUID(), pendingId: hold.id, reference: 'post' };
+    const before = roundTrips();
+    const outcome = await database.transaction(async (sql) => {
+      // As a payment order's delivery reads them: the hold's accounts are known before the hold is read.
+      const [found, locked, resolution] = await together([
+        selectTransfersById(sql, [post.id, hold.id]),
+        lockAccountRows(sql, payer, payee),
+        selectResolution(sql, hold.id),
+      ]);
+      return createTransferInTransaction(sql, post, new Date(), {
+        found,
+        pendingLocked: { locked, resolution },
+        lastInTransaction: true,
+      });
+    });
+    // The reads with BEGIN, then the write with the COMMIT: the hold's accounts are not locked again.
+    expect(roundTrips() - before).toBe(testBackend() === 'postgres' ? 2 : 0);
+    expect(outcome.created).toBe(true);
+    expect((await ledger.getAccounts([payer]))[0]?.debitsPosted).toBe(200n);
+    // The resolution read under the caller's locks decides: a second resolution is refused as the ledger refuses it.
+    const hold2 = { ...payment(payer, payee, 100n), kind: 'pending' as const, timeoutSeconds: 600 };
+    await ledger.createTransfer(hold2, new Date());
+    const posted = await ledger.createTransfer(
+      { kind: 'post_pending', id: randomUUID(), pendingId: hold2.id, reference: 'post' },
+      new Date(),
+    );
+    const voidIt = {
+      kind: 'void_pending' as const,
+      id: randomUUID(),
+      pendingId: hold2.id,
+      reference: 'void',
+    };
+    const refused = await database
+      .transaction(async (sql) => {
+        const [found, locked, resolution] = await together([
+          selectTransfersById(sql, [voidIt.id, hold2.id]),
+          lockAccountRows(sql, payer, payee),
+          selectResolution(sql, hold2.id),
+        ]);
+        expect(resolution?.id).toBe(posted.transfer.id);
+        return createTransferInTransaction(sql, voidIt, new Date(), {
+          found,
+          pendingLocked: { locked, resolution },
+        });
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(isMpayError(refused)).toBe(true);
+    // Rows that are not the hold's two accounts are not taken for its locks: the path locks them itself.
+    const { payer: otherPayer, payee: otherPayee } = await accounts(500n);
+    const hold3 = { ...payment(payer, payee, 50n), kind: 'pending' as const, timeoutSeconds: 600 };
+    await ledger.createTransfer(hold3, new Date());
+    const post3 = { kind: 'post_pending' as const, id: randomUUID(), pendingId: hold3.id, reference: 'post' };
+    const beforeOther = roundTrips();
+    const third = await database.transaction(async (sql) => {
+      const [found, locked] = await together([
+        selectTransfersById(sql, [post3.id, hold3.id]),
+        lockAccountRows(sql, otherPayer, otherPayee),
+      ]);
+      return createTransferInTransaction(sql, post3, new Date(), {
+        found,
+        pendingLocked: { locked, resolution: undefined },
+        lastInTransaction: true,
+      });
+    });
+    expect(roundTrips() - beforeOther).toBe(testBackend() === 'postgres' ? 3 : 0);
+    expect(third.created).toBe(true);
+    expect((await ledger.getAccounts([payer]))[0]?.debitsPosted).toBe(350n);
   });
 
   it("refuses by the ledger's rules before anything is written: the caller's statements started before roll back", async () => {

@@ -113,6 +113,15 @@ export interface TransferReadsGiven {
   /** `selectTransfersById` of the request's id (and a resolution's pending id), read in this transaction. */
   readonly found?: ReadonlyMap<string, Transfer>;
   /**
+   * A resolution's reads under the locks, made by a caller that knows the
+   * accounts of the pending transfer before reading it (a payment order's
+   * hold): those accounts locked with `lockAccountRows`, then the pending
+   * transfer's current resolution (`selectResolution`). Taken only when the
+   * locked rows are the pending transfer's two accounts; else the accounts
+   * are locked here, as without them.
+   */
+  readonly pendingLocked?: { readonly locked: readonly Account[]; readonly resolution: Transfer | undefined };
+  /**
    * Nothing follows the transfer in the transaction: its write leaves with
    * the COMMIT (commitWithLastStatements; on PostgreSQL one round trip less).
    */
@@ -140,7 +149,10 @@ export async function createTransferInTransaction(
     // A resolution reads itself (a retry) and its pending transfer in one statement.
     const found = given.found ?? (await selectTransfersById(sql, [request.id, request.pendingId]));
     const pending = found.get(request.pendingId);
+    const pendingLocked = given.pendingLocked;
     if (found.has(request.id) || pending === undefined) reads = { found, locked: [] };
+    else if (pendingLocked !== undefined && locksAccountsOf(pendingLocked.locked, pending))
+      reads = { found, locked: pendingLocked.locked, resolution: pendingLocked.resolution };
     else {
       // The resolution is read under the locks: the two leave together, the locks first.
       const [locked, resolution] = await together([
@@ -168,6 +180,12 @@ export async function createTransferInTransaction(
   if (given.lastInTransaction === true && decision.created) commitWithLastStatements(sql, 1);
   await written;
   return { transfer: decision.transfer, created: decision.created };
+}
+
+/** Whether `locked` are exactly the two accounts of `transfer`. */
+function locksAccountsOf(locked: readonly Account[], transfer: Transfer): boolean {
+  const ids = new Set(locked.map((account) => account.id));
+  return ids.size === 2 && ids.has(transfer.debitAccountId) && ids.has(transfer.creditAccountId);
 }
 
 export function isUniqueViolation(error: unknown): boolean {
