@@ -13,7 +13,7 @@ import {
   type SecurityAssessment,
   stepPayment,
 } from '@mpay/protocol';
-import { type Sql, together } from '@mpay/storage';
+import { commitWithLastStatements, type Sql, together } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { custodianOf } from '../devices/custody-redirect.ts';
 import { checkTradeClaim } from '../m-trade/check.ts';
@@ -238,13 +238,13 @@ function checkSealedData(verified: VerifiedPaymentRequest, sealing: boolean): vo
 
 /**
  * 429 with Retry-After when a merchant asks too often, or a customer is asked
- * too often (burying a real request). `windows` counts `counted` of this
- * request's own: none before it is stored, one once `insertPayment` counted it.
+ * too often (burying a real request), on counts read before this request is
+ * stored. The exact check, with this request counted, is `insertPayment`'s
+ * own statement (its `refuseOver`), which answers the same.
  */
 function refuseOverRate(
   context: GatewayContext,
   windows: { merchant: RequestsInWindow; customer: RequestsInWindow },
-  counted: 0 | 1,
   now: Date,
 ): void {
   const { rateWindowSeconds, paymentRequestsPerMerchantMax, paymentRequestsPerCustomerMax } = context.limits;
@@ -254,7 +254,7 @@ function refuseOverRate(
     ['customer', paymentRequestsPerCustomerMax],
   ] as const) {
     const { count, oldest } = windows[party];
-    if (count - counted >= max) {
+    if (count >= max) {
       const retryAfterSeconds = rateRetryAfterSeconds(oldest ?? now, now, rateWindowSeconds);
       throw new MpayError('REQUEST_RATE_LIMITED', party, { retryAfterSeconds });
     }
@@ -273,7 +273,7 @@ async function checkRates(context: GatewayContext, sql: Sql, verified: VerifiedP
     now,
     context.limits.rateWindowSeconds,
   );
-  refuseOverRate(context, windows, 0, now);
+  refuseOverRate(context, windows, now);
 }
 
 /**
@@ -294,7 +294,7 @@ export async function requestPayment(
   const reference =
     merchantKey.certificate === undefined ? undefined : await certificateReference(merchantKey.certificate);
   // The payment as its step left it, remembered once the transaction committed (payments/recent.ts).
-  let written: Payment | undefined;
+  let committed: Payment | undefined;
   const answer = await context.database.transaction(async (sql) => {
     if (idempotency !== undefined) {
       const stored = await claimIdempotencyKey(sql, idempotency, now);
@@ -350,13 +350,16 @@ export async function requestPayment(
     };
     const created = { statusCode: 201, body };
     // Written together, in this order: the merchant's lock (the customer's is held since the reads), the
-    // payment with its exact count (store.ts), its countersigned step, the stored answer. A count over a
-    // limit throws, and the rollback takes all of it back out.
-    const [, , stepped] = await together([
+    // payment with its exact count (store.ts), its countersigned step, the stored answer, the effects'
+    // writes; and the COMMIT with them (each is one statement). A count over a limit fails the payment's
+    // statement itself, so the COMMIT does not run and the rollback takes all of it back out.
+    const { paymentRequestsPerMerchantMax, paymentRequestsPerCustomerMax } = context.limits;
+    const written = together([
       lockMerchant(sql, verified.merchant.id),
-      insertPayment(sql, stored, 'merchant_request_verified').then((windows) =>
-        refuseOverRate(context, windows, 1, now),
-      ),
+      insertPayment(sql, stored, 'merchant_request_verified', {
+        merchantMax: paymentRequestsPerMerchantMax,
+        customerMax: paymentRequestsPerCustomerMax,
+      }),
       persistStep(
         sql,
         payment,
@@ -375,10 +378,12 @@ export async function requestPayment(
       idempotency === undefined ? Promise.resolve() : storeIdempotentAnswer(sql, idempotency, created),
       ...writes.map((write) => write()),
     ]);
-    written = stepped;
+    commitWithLastStatements(sql, 3 + (idempotency === undefined ? 0 : 1) + writes.length);
+    const [, , stepped] = await written;
+    committed = stepped;
     return created;
   });
-  if (written !== undefined) context.recentPayments?.remember(written);
+  if (committed !== undefined) context.recentPayments?.remember(committed);
   deliverAfterCommit(context, lease);
   return answer;
 }

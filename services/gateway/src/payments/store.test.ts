@@ -8,7 +8,7 @@ import {
   signedContentMatches,
   stepPayment,
 } from '@mpay/protocol';
-import { type Sql, startOutboxLeases, together } from '@mpay/storage';
+import { commitWithLastStatements, type Sql, startOutboxLeases, together } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { untilOneWaitsOn } from '../../../../test/support/lock-waits.ts';
 import {
@@ -207,18 +207,24 @@ describe('payment store', () => {
       expect(payment.amountMinor).toBe(12_50n);
       expect(await listPaymentEvents(gateway.database, payment.id)).toHaveLength(1);
 
-      // The statement itself counts a replay nowhere, even in a transaction that goes on after it.
+      // The statement itself fails on a replay (so a COMMIT sent with it does not run) and counts it nowhere.
       const again = await merchantRequest(gateway.fsp.id, shop, ann, 12_50n, now);
       const bucket = rateBucketStart(later(now, 7 * 24 * 60 * minute), 60);
       const stored = { merchantId: shop.id, customerId: ann.id, payerAccount: ann.account, now: bucket };
-      await gateway.database.transaction(async (sql) => {
-        for (let attempt = 0; attempt < 2; attempt += 1)
-          await insertPayment(
-            sql,
-            { ...stored, message: again, expiresAt: later(bucket, minute), rateWindowSeconds: 60 },
-            'merchant_request_verified',
-          ).catch(codeOf);
-      });
+      const attempts: unknown[] = [];
+      for (let attempt = 0; attempt < 2; attempt += 1)
+        attempts.push(
+          await gateway.database
+            .transaction((sql) =>
+              insertPayment(
+                sql,
+                { ...stored, message: again, expiresAt: later(bucket, minute), rateWindowSeconds: 60 },
+                'merchant_request_verified',
+              ),
+            )
+            .then(() => 'stored', codeOf),
+        );
+      expect(attempts).toEqual(['stored', 'MESSAGE_REPLAYED']);
       const { rows } = await gateway.database.query<{ role: string; requests: number }>(
         'SELECT role, requests FROM request_rate_buckets WHERE bucket_start = $1 ORDER BY role',
         [bucket.toISOString()],
@@ -227,6 +233,58 @@ describe('payment store', () => {
         { role: 'customer', requests: 1 },
         { role: 'merchant', requests: 1 },
       ]);
+    });
+
+    it("refuses a request over a rate limit in its own statement, the merchant's limit first, and keeps nothing of it", async () => {
+      // Nine days ahead, so that no other test's buckets fall in this window; a 60-s window has 1-s buckets.
+      const start = rateBucketStart(later(gateway.now(), 9 * 24 * 60 * minute), 60);
+      const attempt = async (at: Date, limits: { merchantMax: number; customerMax: number }) => {
+        const message = await merchantRequest(gateway.fsp.id, shop, ann, 1_00n, at);
+        return gateway.database
+          .transaction(async (sql) => {
+            // As the payment request sends it: the COMMIT in the same round trip, run only if it did not fail.
+            const counted = insertPayment(
+              sql,
+              newPayment(message, shop, ann, at),
+              'merchant_request_verified',
+              limits,
+            );
+            commitWithLastStatements(sql, 1);
+            return counted;
+          })
+          .then(
+            (windows) => ({ stored: windows.merchant.count, id: message.transactionId }),
+            (error: unknown) => ({ error, id: message.transactionId }),
+          );
+      };
+      const limits = { merchantMax: 2, customerMax: 3 };
+      expect(await attempt(start, limits)).toMatchObject({ stored: 1 });
+      expect(await attempt(later(start, 1_000), limits)).toMatchObject({ stored: 2 });
+      const third = await attempt(later(start, 2_000), limits);
+      expect(third).toMatchObject({
+        error: { code: 'REQUEST_RATE_LIMITED', detail: 'merchant', retryAfterSeconds: 59 },
+      });
+      // Nothing of the refused request: not its payment, not its count.
+      expect(await findPayment(gateway.database, third.id).catch(codeOf)).toBe('PAYMENT_UNKNOWN');
+      const { rows } = await gateway.database.query<{ role: string; requests: string }>(
+        `SELECT role, sum(requests)::text AS requests FROM request_rate_buckets
+         WHERE party_id IN ($1, $2) AND bucket_start >= $3 GROUP BY role ORDER BY role`,
+        [shop.id, ann.id, start.toISOString()],
+      );
+      expect(rows).toEqual([
+        { role: 'customer', requests: '2' },
+        { role: 'merchant', requests: '2' },
+      ]);
+      // Both over: the merchant's limit answers. The customer's alone: the customer's.
+      expect(await attempt(later(start, 3_000), { merchantMax: 2, customerMax: 2 })).toMatchObject({
+        error: { code: 'REQUEST_RATE_LIMITED', detail: 'merchant' },
+      });
+      expect(await attempt(later(start, 3_000), { merchantMax: 10, customerMax: 2 })).toMatchObject({
+        error: { code: 'REQUEST_RATE_LIMITED', detail: 'customer', retryAfterSeconds: 58 },
+      });
+      expect(await attempt(later(start, 3_000), { merchantMax: 10, customerMax: 10 })).toMatchObject({
+        stored: 3,
+      });
     });
 
     it("returns each party's requests in the window, its own and its earlier buckets', but none older", async () => {

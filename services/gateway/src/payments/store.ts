@@ -13,6 +13,7 @@ import {
 import type { Sql } from '@mpay/storage';
 import type { Party } from '../registry/parties.ts';
 import { rateBucketStart, rateWindowBucketsAfter, rateWindowBucketsUntil } from './rate-window.ts';
+import { refusalOf } from './refusals.ts';
 
 /**
  * A payment as the gateway works with it: the row decoded once, its iMS
@@ -165,6 +166,17 @@ export async function findPayment(sql: Sql, id: string, options: { lock?: boolea
   return toPayment(rows[0]);
 }
 
+/**
+ * The rate limits `insertPayment` checks in its own statement: a count over
+ * one fails the statement (REQUEST_RATE_LIMITED, the merchant's limit first),
+ * so a COMMIT sent with it does not run. Without them the caller checks the
+ * counts returned.
+ */
+export interface RateLimitsInStatement {
+  readonly merchantMax: number;
+  readonly customerMax: number;
+}
+
 export interface NewPayment {
   readonly message: ImsMessage;
   readonly merchantId: string;
@@ -191,9 +203,11 @@ export interface NewPayment {
  * a window ahead (rate-window.ts): a request that read its clock later may
  * have taken the locks first and committed while this one waited, and the
  * two share a window. The oldest bucket (for Retry-After) is this request's
- * own only when another request is in it: a refusal rolls this one back. A
- * caller that finds a count over its limit throws, and the rollback takes
- * the request back out. The locks last to the commit, so a busy merchant's
+ * own only when another request is in it: a refusal rolls this one back.
+ * With `refuseOver`, a count over a limit fails this statement itself
+ * (REQUEST_RATE_LIMITED, refusals.ts), and so does a replay
+ * (MESSAGE_REPLAYED): a COMMIT sent with it does not run. Without it the
+ * caller checks the counts returned, and throws to roll the request back. The locks last to the commit, so a busy merchant's
  * requests queue only for that end of their transactions, after their
  * cryptography.
  */
@@ -201,10 +215,11 @@ export async function insertPayment(
   sql: Sql,
   payment: NewPayment,
   initial: PaymentState,
+  refuseOver?: RateLimitsInStatement,
 ): Promise<{ merchant: RequestsInWindow; customer: RequestsInWindow }> {
   const { message } = payment;
   const bucket = rateBucketStart(payment.now, payment.rateWindowSeconds);
-  const { rows } = await sql.query<WindowRow>(
+  const query = sql.query<WindowRow>(
     `WITH inserted AS (
        INSERT INTO payments (id, merchant_id, customer_id, procedure, currency, amount_minor, security_level, state,
          message, payer_account, expires_at, created_at, updated_at)
@@ -224,10 +239,22 @@ export async function insertPayment(
        GROUP BY role),
      event AS (
        INSERT INTO payment_events (payment_id, sequence, from_state, to_state, event, step, detail, created_at)
-       SELECT id, 1, NULL, $8, NULL, $13, $14, $12 FROM inserted)
-     SELECT c.role, (c.requests + COALESCE(e.requests, 0))::text AS requests,
-       CASE WHEN c.requests > 1 THEN LEAST(e.oldest, $15) ELSE COALESCE(e.oldest, $15) END AS oldest
-     FROM counted c LEFT JOIN others e USING (role)`,
+       SELECT id, 1, NULL, $8, NULL, $13, $14, $12 FROM inserted),
+     windows AS (
+       SELECT c.role, c.requests + COALESCE(e.requests, 0) AS requests,
+         CASE WHEN c.requests > 1 THEN LEAST(e.oldest, $15) ELSE COALESCE(e.oldest, $15) END AS oldest
+       FROM counted c LEFT JOIN others e USING (role)),
+     over AS (
+       SELECT role, oldest FROM windows
+       WHERE $18::boolean AND requests - 1 >= CASE role WHEN 'merchant' THEN $19::bigint ELSE $20::bigint END
+       ORDER BY CASE role WHEN 'merchant' THEN 1 ELSE 2 END LIMIT 1)
+     SELECT w.role, w.requests::text AS requests, w.oldest,
+       (SELECT mpay_refuse('REQUEST_RATE_LIMITED', o.role || ' ' || (extract(epoch FROM o.oldest) * 1000)::bigint)
+        FROM over o) AS refused
+     FROM windows w
+     UNION ALL
+     SELECT NULL, NULL, NULL, mpay_refuse('MESSAGE_REPLAYED', 'transactionId')
+     WHERE NOT EXISTS (SELECT 1 FROM inserted)`,
     [
       message.transactionId,
       payment.merchantId,
@@ -246,8 +273,14 @@ export async function insertPayment(
       bucket.toISOString(),
       rateWindowBucketsAfter(payment.now, payment.rateWindowSeconds).toISOString(),
       rateWindowBucketsUntil(payment.now, payment.rateWindowSeconds).toISOString(),
+      refuseOver !== undefined,
+      refuseOver?.merchantMax ?? 0,
+      refuseOver?.customerMax ?? 0,
     ],
   );
+  const { rows } = await query.catch((error: unknown) => {
+    throw refusalOf(error, payment.now, payment.rateWindowSeconds) ?? error;
+  });
   if (rows.length === 0) throw new MpayError('MESSAGE_REPLAYED', 'transactionId');
   return windowsOf(rows);
 }
