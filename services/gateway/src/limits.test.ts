@@ -24,6 +24,13 @@ describe('gateway limits', () => {
       /outboxLeaseMs \(20000\) must exceed/,
     );
     expect(createGatewayLimits({ outboxLeaseMs: 10_001 }).outboxLeaseMs).toBe(10_001);
+    // A gather of the log line must end well within the lease of the entries it holds.
+    expect(() => createGatewayLimits({ outboxLeaseMs: 12_000, logLineGatherMs: 6_000 })).toThrow(
+      'gateway limits: logLineGatherMs (6000) must be less than half of outboxLeaseMs (12000)',
+    );
+    expect(createGatewayLimits({ outboxLeaseMs: 12_000, logLineGatherMs: 5_999 }).logLineGatherMs).toBe(5_999);
+    expect(() => createGatewayLimits({ logLineGatherMs: 10_001 })).toThrow(/logLineGatherMs/);
+    expect(createGatewayLimits({ logLineGatherMs: 0 }).logLineGatherMs).toBe(0);
   });
 
   it('takes a valid override', () => {

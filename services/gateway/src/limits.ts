@@ -49,6 +49,15 @@ export interface GatewayLimits {
    * any retry does.
    */
   readonly logReceiptFirstCheckMs: number;
+  /**
+   * Outbox: how long the log line (outbox/log-line.ts) gathers payments' and refunds' log entries
+   * before it sends them to the transaction log in one signed request, unless outboxBatchSizeMax of
+   * them wait sooner (0: each delivery takes what waits at once). Each request costs both sides a
+   * signature, its checks and a transaction whatever it carries, while the entries' inclusion is off
+   * the payment's path (the receipt is asked for logReceiptFirstCheckMs after the submission anyway).
+   * Less than half of outboxLeaseMs, so that a gathered entry is delivered well within its lease.
+   */
+  readonly logLineGatherMs: number;
   /** Timeout of one webhook delivery. */
   readonly webhookTimeoutMs: number;
   /** Payments the expiry sweep closes per round. */
@@ -93,6 +102,7 @@ export const defaultGatewayLimits: GatewayLimits = Object.freeze({
   outboxBatchSizeMax: 32,
   outboxLeaseMs: 30_000,
   logReceiptFirstCheckMs: 1_000,
+  logLineGatherMs: 250,
   webhookTimeoutMs: 5_000,
   expiryBatchSizeMax: 100,
   idempotencyKeptSeconds: 86_400,
@@ -124,6 +134,7 @@ const bounds: Readonly<Record<keyof GatewayLimits, readonly [number, number]>> =
   outboxBatchSizeMax: [1, 1_000],
   outboxLeaseMs: [1_000, 3_600_000],
   logReceiptFirstCheckMs: [0, 600_000],
+  logLineGatherMs: [0, 10_000],
   webhookTimeoutMs: [100, 120_000],
   expiryBatchSizeMax: [1, 10_000],
   idempotencyKeptSeconds: [60, 30 * 86_400],
@@ -162,6 +173,11 @@ export function createGatewayLimits(options: Partial<GatewayLimits> = {}): Gatew
   if (limits.outboxLeaseMs <= slowestCallMs) {
     throw new Error(
       `gateway limits: outboxLeaseMs (${limits.outboxLeaseMs}) must exceed bankTimeoutMs and webhookTimeoutMs (${slowestCallMs})`,
+    );
+  }
+  if (limits.logLineGatherMs * 2 >= limits.outboxLeaseMs) {
+    throw new Error(
+      `gateway limits: logLineGatherMs (${limits.logLineGatherMs}) must be less than half of outboxLeaseMs (${limits.outboxLeaseMs})`,
     );
   }
   return Object.freeze(limits);

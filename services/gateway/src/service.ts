@@ -249,6 +249,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     deliver: deliverLogRows,
     onError: (error) => log.error({ err: error }, 'outbox log line failed'),
     waitingMax: () => context.limits.outboxBatchSizeMax,
+    gatherMs: () => context.limits.logLineGatherMs,
   });
   const context: GatewayContext = {
     database: options.database,

@@ -164,3 +164,60 @@ describe('the log line (the outbox beside the rounds, for the log’s entries)',
     expect(deliveries.at(-1)?.ids).toEqual(['5']);
   });
 });
+
+describe('the log line gathers before each delivery (logLineGatherMs)', () => {
+  /** A line whose deliveries end at once, recording what each got. */
+  function gatheringLine(gatherMs: number, waitingMax = 4) {
+    const deliveries: string[][] = [];
+    const line = new LogLine({
+      deliver: async (_context, rows) => {
+        deliveries.push(rows.map(({ row }) => row.id));
+      },
+      onError: (error) => {
+        throw error;
+      },
+      waitingMax: () => waitingMax,
+      gatherMs: () => gatherMs,
+    });
+    return { line, deliveries };
+  }
+
+  it('sends the rows handed in while it gathers in one delivery; a drain ends the gather at once', async () => {
+    // A gather far longer than the test: only the drain can end it.
+    const { line, deliveries } = gatheringLine(3_600_000);
+    line.add(contextA, [rowOf('1')]);
+    await Promise.resolve();
+    line.add(contextA, [rowOf('2')]);
+    line.add(contextA, [rowOf('3')]);
+    expect(deliveries).toEqual([]);
+    await line.drained();
+    expect(deliveries).toEqual([['1', '2', '3']]);
+    // While a drain is waited for, nothing gathers: what is handed in goes at once.
+    const draining = line.drained();
+    line.add(contextA, [rowOf('4')]);
+    await draining;
+    await line.drained();
+    expect(deliveries).toEqual([['1', '2', '3'], ['4']]);
+  });
+
+  it('ends the gather once as many rows wait as the line holds', async () => {
+    const { line, deliveries } = gatheringLine(3_600_000, 3);
+    line.add(contextA, [rowOf('1'), rowOf('2')]);
+    await Promise.resolve();
+    expect(deliveries).toEqual([]);
+    line.add(contextA, [rowOf('3')]);
+    await waitFor(() => deliveries.length === 1, { deadlineMs: requestDeadlineMs, what: 'the full batch' });
+    expect(deliveries).toEqual([['1', '2', '3']]);
+  });
+
+  it('delivers when the gather ends, with no drain', async () => {
+    const { line, deliveries } = gatheringLine(20);
+    line.add(contextA, [rowOf('1'), rowOf('2')]);
+    await waitFor(() => deliveries.length === 1, {
+      deadlineMs: requestDeadlineMs,
+      what: 'the gathered batch',
+    });
+    expect(deliveries).toEqual([['1', '2']]);
+    await line.drained();
+  });
+});

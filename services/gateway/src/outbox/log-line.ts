@@ -18,6 +18,13 @@ export type DeliverLogRows = (context: GatewayContext, rows: readonly LogLineRow
  * orders or webhooks. One delivery at a time: the rows that wait meanwhile go
  * in the next one together, as one batch to the log.
  *
+ * Each delivery first gathers for `gatherMs` (limits' logLineGatherMs):
+ * rows handed in meanwhile go in the same batch, so that one request to the
+ * log carries the entries of many payments at a modest rate too. The gather
+ * ends early once `waitingMax` rows wait, or when someone waits for the line
+ * to drain (`drained`: a test, the service's close), which then delivers at
+ * once.
+ *
  * At most `waitingMax` rows wait; rows beyond are left, still leased, and
  * come due again when their lease ends (as for a worker that died). A row
  * handed in again (claimed again after its lease ended while the line was
@@ -29,6 +36,10 @@ export class LogLine {
   readonly #deliver: DeliverLogRows;
   readonly #onError: (error: unknown) => void;
   readonly #waitingMax: () => number;
+  readonly #gatherMs: () => number;
+  /** Ends the gather under way (and any gather while a drain is waited for). */
+  #endGather: (() => void) | undefined;
+  #draining = 0;
   #waiting = new Map<string, { readonly context: GatewayContext; readonly leased: LogLineRow }>();
   #running: Promise<void> | undefined;
   #left = 0;
@@ -40,10 +51,13 @@ export class LogLine {
     readonly onError: (error: unknown) => void;
     /** Read at each hand-in (limits reload). */
     readonly waitingMax: () => number;
+    /** How long each delivery gathers rows first, in ms; read at each delivery (limits reload). Default 0. */
+    readonly gatherMs?: () => number;
   }) {
     this.#deliver = options.deliver;
     this.#onError = options.onError;
     this.#waitingMax = options.waitingMax;
+    this.#gatherMs = options.gatherMs ?? (() => 0);
   }
 
   /** Rows left since the start because the line was full (they came due again after their lease). */
@@ -91,18 +105,50 @@ export class LogLine {
       this.#waiting.set(leased.row.id, { context, leased });
     }
     this.#left += left;
+    if (this.#waiting.size >= this.#waitingMax()) this.#endGather?.();
     if (this.#waiting.size > 0 && this.#running === undefined) this.#running = this.#run();
     return left;
   }
 
-  /** Resolves once nothing waits and no delivery is under way (what was handed in before, and since). */
+  /**
+   * Resolves once nothing waits and no delivery is under way (what was
+   * handed in before, and since); the line does not gather meanwhile.
+   */
   async drained(): Promise<void> {
-    while (this.#running !== undefined) await this.#running;
+    this.#draining += 1;
+    this.#endGather?.();
+    try {
+      while (this.#running !== undefined) await this.#running;
+    } finally {
+      this.#draining -= 1;
+    }
+  }
+
+  /** Whether a delivery starting now gathers first (not when the line is full or a drain is waited for). */
+  #gathers(): boolean {
+    return this.#gatherMs() > 0 && this.#draining === 0 && this.#waiting.size < this.#waitingMax();
+  }
+
+  /** Waits up to `gatherMs` for more rows: less once `waitingMax` wait or a drain is asked for. */
+  async #gather(): Promise<void> {
+    const gatherMs = this.#gatherMs();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.#endGather?.(), gatherMs);
+      // A line that gathers holds no process open: a close drains it first.
+      timer.unref();
+      this.#endGather = () => {
+        clearTimeout(timer);
+        this.#endGather = undefined;
+        resolve();
+      };
+    });
   }
 
   async #run(): Promise<void> {
     try {
       while (this.#waiting.size > 0) {
+        // Without a gather the rows are taken at once, in the turn that handed them in.
+        if (this.#gathers()) await this.#gather();
         const taken = [...this.#waiting.values()];
         this.#waiting = new Map();
         // Rows of one context go together (a test may hand in rows under contexts of its own).
