@@ -28,7 +28,9 @@ describe('gateway limits', () => {
     expect(() => createGatewayLimits({ outboxLeaseMs: 12_000, logLineGatherMs: 6_000 })).toThrow(
       'gateway limits: logLineGatherMs (6000) must be less than half of outboxLeaseMs (12000)',
     );
-    expect(createGatewayLimits({ outboxLeaseMs: 12_000, logLineGatherMs: 5_999 }).logLineGatherMs).toBe(5_999);
+    expect(createGatewayLimits({ outboxLeaseMs: 12_000, logLineGatherMs: 5_999 }).logLineGatherMs).toBe(
+      5_999,
+    );
     expect(() => createGatewayLimits({ logLineGatherMs: 10_001 })).toThrow(/logLineGatherMs/);
     expect(createGatewayLimits({ logLineGatherMs: 0 }).logLineGatherMs).toBe(0);
   });

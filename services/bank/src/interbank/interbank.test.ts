@@ -452,4 +452,14 @@ describe('funds-transfer messages at the merchant bank', () => {
     expect(await banks.y.balance(second)).toMatchObject({ balance: 0n });
     await expectAudited();
   });
+
+  it('refuses, signed, a transfer in a currency this bank keeps no accounts in, as it refuses an unknown payee', async () => {
+    // A peer of another version may send one: the message's pattern takes it, this bank's currencies do not.
+    const { status, body } = await send(await signFundsTransfer(xbank(), { ...content(), currency: 'XYZ' }));
+    expect(status).toBe(200);
+    const answer = decodeUnverified(body.answer as string)?.payload as Record<string, unknown>;
+    expect(answer.fundsTransferAnswer).toMatchObject({ outcome: 'refused', code: 'PAYEE_UNKNOWN' });
+    expect(await banks.y.balance(merchant)).toMatchObject({ balance: 0n });
+    await expectAudited();
+  });
 });

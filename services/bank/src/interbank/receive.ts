@@ -1,5 +1,5 @@
 import { type Account, type LedgerLimits, type TransferDecision, validateTransfer } from '@mpay/ledger';
-import { isMpayError, MpayError, payAckOf } from '@mpay/protocol';
+import { isCurrencyCode, isMpayError, MpayError, payAckOf } from '@mpay/protocol';
 import { commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
 import { recordMerchantConfirmation } from '../macro/merchant-confirmation.ts';
 import {
@@ -124,6 +124,14 @@ function readForCredit(
   now: Date,
 ): Promise<CreditReads> {
   const settlement = settlementAccountId(context.interbank.self, transfer.debtorBank, transfer.currency);
+  // A currency this bank keeps no accounts in (a peer of another version): no payee account can be in
+  // it, and no settlement account is opened for it; `credit` refuses it (PAYEE_UNKNOWN), signed.
+  if (!isCurrencyCode(transfer.currency))
+    return Promise.resolve({
+      settlement,
+      payeeAccountId: undefined,
+      reads: { locked: [], found: new Map() },
+    });
   // Known to exist: no statement. Else created (or found) before the lock, in the same round trip.
   const ensured = ensureSettlementAccount(
     sql,

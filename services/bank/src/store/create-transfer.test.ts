@@ -203,6 +203,24 @@ describe(`the single-transfer path with the COMMIT sent with its write (${testBa
         (error: unknown) => error,
       );
     expect(isMpayError(refused)).toBe(true);
+    // And it is the caller's read that decides: told there is no resolution, the path goes on to void a hold
+    // already posted (the ledger's own invariant stops it), where its own read would have refused it.
+    const told = await database
+      .transaction(async (sql) => {
+        const [found, locked] = await together([
+          selectTransfersById(sql, [voidIt.id, hold2.id]),
+          lockAccountRows(sql, payer, payee),
+        ]);
+        return createTransferInTransaction(sql, voidIt, new Date(), {
+          found,
+          pendingLocked: { locked, resolution: undefined },
+        });
+      })
+      .then(
+        () => 'written',
+        (error: unknown) => (isMpayError(error) ? error.code : (error as Error).message),
+      );
+    expect(told).toMatch(/assertion failed: pending balances never go below zero/);
     // Rows that are not the hold's two accounts are not taken for its locks: the path locks them itself.
     const { payer: otherPayer, payee: otherPayee } = await accounts(500n);
     const hold3 = { ...payment(payer, payee, 50n), kind: 'pending' as const, timeoutSeconds: 600 };

@@ -182,22 +182,39 @@ describe('the log line gathers before each delivery (logLineGatherMs)', () => {
     return { line, deliveries };
   }
 
-  it('sends the rows handed in while it gathers in one delivery; a drain ends the gather at once', async () => {
-    // A gather far longer than the test: only the drain can end it.
-    const { line, deliveries } = gatheringLine(3_600_000);
+  it('sends the rows handed in while it gathers in one delivery; a drain ends the gather, and none starts while it is waited for', async () => {
+    const deliveries: string[][] = [];
+    const releases: (() => void)[] = [];
+    // A gather far longer than the test: only a drain, or a full line, can end it.
+    const line = new LogLine({
+      deliver: async (_context, rows) => {
+        deliveries.push(rows.map(({ row }) => row.id));
+        await new Promise<void>((resolve) => releases.push(resolve));
+      },
+      onError: (error) => {
+        throw error;
+      },
+      waitingMax: () => 8,
+      gatherMs: () => 3_600_000,
+    });
     line.add(contextA, [rowOf('1')]);
     await Promise.resolve();
     line.add(contextA, [rowOf('2')]);
     line.add(contextA, [rowOf('3')]);
     expect(deliveries).toEqual([]);
-    await line.drained();
-    expect(deliveries).toEqual([['1', '2', '3']]);
-    // While a drain is waited for, nothing gathers: what is handed in goes at once.
     const draining = line.drained();
+    await waitFor(() => releases.length === 1, { deadlineMs: requestDeadlineMs, what: 'the first delivery' });
+    expect(deliveries).toEqual([['1', '2', '3']]);
+    // Handed in while the drain is waited for and a delivery is under way: the next goes without gathering.
     line.add(contextA, [rowOf('4')]);
-    await draining;
-    await line.drained();
+    releases.shift()?.();
+    await waitFor(() => releases.length === 1, {
+      deadlineMs: requestDeadlineMs,
+      what: 'the second delivery',
+    });
     expect(deliveries).toEqual([['1', '2', '3'], ['4']]);
+    releases.shift()?.();
+    await draining;
   });
 
   it('ends the gather once as many rows wait as the line holds', async () => {

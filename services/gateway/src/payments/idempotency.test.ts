@@ -1,4 +1,4 @@
-import { type Database, type Sql, testBackend } from '@mpay/storage';
+import { commitWithLastStatements, type Database, type Sql, testBackend } from '@mpay/storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rejectedCodeOf } from '../../../../test/support/code-of.ts';
 import { openGatewayDatabase } from '../test-helpers.ts';
@@ -123,6 +123,20 @@ describe('Idempotency-Key claims', () => {
       .transaction((sql) =>
         storeIdempotentAnswer(sql, claimOf('never-claimed'), { statusCode: 200, body: {} }),
       )
+      .catch((error: Error) => error.message);
+    expect(refused).toMatch(/assertion failed/);
+    expect(await keysStored(database)).toEqual([]);
+  });
+
+  it('fails its own statement for an unclaimed key, so a COMMIT sent with it does not run', async () => {
+    const refused = await database
+      .transaction(async (sql) => {
+        // A key claimed in this transaction, then an answer stored for another: the claim must not commit.
+        await claimIdempotencyKey(sql, claimOf('claimed-here'), t0);
+        const stored = storeIdempotentAnswer(sql, claimOf('never-claimed'), { statusCode: 200, body: {} });
+        commitWithLastStatements(sql, 1);
+        await stored;
+      })
       .catch((error: Error) => error.message);
     expect(refused).toMatch(/assertion failed/);
     expect(await keysStored(database)).toEqual([]);

@@ -59,11 +59,24 @@ export async function storeIdempotentAnswer(
   claim: IdempotencyClaim,
   answer: StoredAnswer,
 ): Promise<void> {
-  const updated = await sql.query(
-    'UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE scope = $1 AND key = $2',
-    [claim.scope, claim.key, answer.statusCode, JSON.stringify(answer.body)],
-  );
-  if (updated.rowCount !== 1)
+  // The check is the statement's own (a division by zero when no row was claimed): a COMMIT sent with
+  // it (the payment request's) then does not run.
+  const { rows } = await sql
+    .query<{ stored: number }>(
+      `WITH updated AS (
+         UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE scope = $1 AND key = $2
+         RETURNING 1)
+       SELECT 1 / (SELECT count(*)::integer FROM updated) AS stored`,
+      [claim.scope, claim.key, answer.statusCode, JSON.stringify(answer.body)],
+    )
+    .catch((error: unknown) => {
+      if ((error as { code?: unknown }).code === '22012')
+        throw new Error('assertion failed: the idempotency key was claimed in this transaction', {
+          cause: error,
+        });
+      throw error;
+    });
+  if (rows[0]?.stored !== 1)
     throw new Error('assertion failed: the idempotency key was claimed in this transaction');
 }
 

@@ -264,7 +264,8 @@ function refuseOverRate(
 /**
  * The rate limits before any work: a party already at its limit is refused
  * without the request's cryptography. Requests in flight together all pass
- * here; the exact check is the one on the count `insertPayment` returns.
+ * here; the exact check is `insertPayment`'s statement itself (its
+ * `refuseOver`), on the count with this request in it.
  */
 async function checkRates(context: GatewayContext, sql: Sql, verified: VerifiedPaymentRequest, now: Date) {
   const windows = await requestsInWindow(

@@ -204,10 +204,10 @@ export interface NewPayment {
  * have taken the locks first and committed while this one waited, and the
  * two share a window. The oldest bucket (for Retry-After) is this request's
  * own only when another request is in it: a refusal rolls this one back.
- * With `refuseOver`, a count over a limit fails this statement itself
- * (REQUEST_RATE_LIMITED, refusals.ts), and so does a replay
- * (MESSAGE_REPLAYED): a COMMIT sent with it does not run. Without it the
- * caller checks the counts returned, and throws to roll the request back. The locks last to the commit, so a busy merchant's
+ * A replay fails this statement itself (MESSAGE_REPLAYED, refusals.ts), and
+ * with `refuseOver` so does a count over a limit (REQUEST_RATE_LIMITED): a
+ * COMMIT sent with it does not run. Without `refuseOver` the caller checks
+ * the counts returned, and throws to roll the request back. The locks last to the commit, so a busy merchant's
  * requests queue only for that end of their transactions, after their
  * cryptography.
  */
