@@ -126,6 +126,7 @@ export { releaseRestartablePorts, restartablePort, restartablePorts } from './po
 export { type ProcStatFields, parseProcStat } from './proc-stat.ts';
 export { keepRawJsonBodies, rawBodyOf } from './raw-body.ts';
 export { requestIdOf, withRequestId } from './request-id.ts';
+export { httpRequestCounts } from './request-meter.ts';
 export { respondIdempotently } from './respond.ts';
 export {
   createHttpServer,

@@ -12,6 +12,7 @@ import Fastify, {
 import { addAnswerCheck, installedAnswerChecker } from './answer-check.ts';
 import { describeOnlySerializerCompiler, registerOpenApi } from './openapi.ts';
 import { enterRequest, requestIdOf } from './request-id.ts';
+import { requestCounterOf } from './request-meter.ts';
 import { httpStatusOf } from './status.ts';
 import { checkTlsPeers, httpsOptionsOf, reloadTlsOf, type ServerTls } from './tls.ts';
 
@@ -530,7 +531,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const handlers = countRunningHandlers(app);
   // First, so that its onRoute hook sees every route, these below included.
   registerOpenApi(app, { name: options.name, version: options.version ?? defaultApiVersion });
+  const answered = requestCounterOf(options.name);
   app.addHook('onRequest', (request, reply, done) => {
+    answered.count += 1;
     reply.header('x-request-id', request.id);
     enterRequest(request.id, done);
   });

@@ -6,6 +6,7 @@
  * service process answers the bench's requests over its IPC channel,
  * `answerBenchRequests`, and `processesCounting` gathers their answers).
  */
+import { httpRequestCounts } from '@mpay/http-server';
 import { type StatementCount, statementCounts } from '@mpay/storage';
 import { countCryptoCalls, type MixTiming, timeMix } from './e2e-crypto.ts';
 
@@ -15,6 +16,8 @@ export interface ServerWindowCounts {
   readonly counts: Record<string, number>;
   /** Statements and transactions per schema. */
   readonly statements: Record<string, StatementCount>;
+  /** HTTP requests answered per server name (@mpay/http-server's httpRequestCounts). */
+  readonly requests: Record<string, number>;
 }
 
 export interface ServerCounting {
@@ -50,6 +53,14 @@ export function statementsBetween(
   );
 }
 
+/** What each server name answered between two readings of `httpRequestCounts()`. */
+export function requestsBetween(
+  start: Record<string, number>,
+  end: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(Object.entries(end).map(([name, count]) => [name, count - (start[name] ?? 0)]));
+}
+
 /** Calls of each kind per payment, unrounded. */
 function exactPerPayment(counts: Record<string, number>, payments: number): Record<string, number> {
   return Object.fromEntries(
@@ -61,18 +72,21 @@ function exactPerPayment(counts: Record<string, number>, payments: number): Reco
 export function inProcessCounting(): ServerCounting {
   const counter = countCryptoCalls();
   let statementsAtStart: Record<string, StatementCount> = {};
-  let last: ServerWindowCounts = { counts: {}, statements: {} };
+  let requestsAtStart: Record<string, number> = {};
+  let last: ServerWindowCounts = { counts: {}, statements: {}, requests: {} };
   return {
     windowStart() {
       counter.reset();
       counter.active = true;
       statementsAtStart = statementCounts();
+      requestsAtStart = httpRequestCounts();
     },
     windowEnd() {
       counter.active = false;
       last = {
         counts: counter.counts(),
         statements: statementsBetween(statementsAtStart, statementCounts()),
+        requests: requestsBetween(requestsAtStart, httpRequestCounts()),
       };
       return Promise.resolve(last);
     },
@@ -150,7 +164,10 @@ export interface BenchServices {
 function mergeWindows(windows: readonly ServerWindowCounts[]): ServerWindowCounts {
   const counts: Record<string, number> = {};
   const statements: Record<string, StatementCount> = {};
+  const requests: Record<string, number> = {};
   for (const window of windows) {
+    for (const [name, count] of Object.entries(window.requests))
+      requests[name] = (requests[name] ?? 0) + count;
     for (const [kind, count] of Object.entries(window.counts)) counts[kind] = (counts[kind] ?? 0) + count;
     for (const [schema, count] of Object.entries(window.statements)) {
       const before = statements[schema];
@@ -161,7 +178,7 @@ function mergeWindows(windows: readonly ServerWindowCounts[]): ServerWindowCount
       };
     }
   }
-  return { counts, statements };
+  return { counts, statements, requests };
 }
 
 /**

@@ -93,6 +93,13 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     const statements = figures.statements_per_payment as Record<string, { statements: number }>;
     for (const service of ['gateway', 'xbank', 'ybank'])
       expect(statements[service]?.statements, `${service} statements`).toBeGreaterThan(0);
+    // The requests each service answered: three a payment at the gateway (the merchant's alias lookup
+    // and request, the device's confirmation), one at each bank (the payment order, the funds transfer);
+    // payments under way at the window's edges count in part, so only more than one and some.
+    const requests = figures.http_requests_per_payment as Record<string, number>;
+    expect(requests.gateway as number).toBeGreaterThan(1);
+    for (const service of ['xbank', 'ybank'])
+      expect(requests[service] as number, `${service} requests`).toBeGreaterThan(0);
     // --statements: each service's texts with their count per payment, most first, adding up to its statements.
     const texts = figures.statement_texts as Record<string, { per_payment: number; text: string }[]>;
     for (const service of ['gateway', 'xbank', 'ybank']) {
@@ -149,6 +156,10 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     const statements = figures.statements_per_payment as Record<string, { statements: number }>;
     for (const service of ['gateway', 'xbank', 'ybank'])
       expect(statements[service]?.statements, `${service} statements`).toBeGreaterThan(0);
+    // And their requests, counted in each process and summed.
+    const requests = figures.http_requests_per_payment as Record<string, number>;
+    for (const service of ['gateway', 'xbank', 'ybank'])
+      expect(requests[service] as number, `${service} requests`).toBeGreaterThan(0);
     expect(
       Object.keys(figures.crypto.servers).some((kind) => kind.startsWith('node:crypto verify ES256')),
     ).toBe(true);

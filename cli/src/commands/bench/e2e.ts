@@ -65,7 +65,8 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
   payments/s, p50/p95/p99 latency, server and driver CPU per payment, bytes and round trips per
   party (for ims also the device's bytes on the wire: its connections cross a counting proxy in
   the driver, so compression and HTTP framing count as sent), SQL statements, transactions and
-  (PostgreSQL) round trips to the database per service per payment, the crypto-only ceiling
+  (PostgreSQL) round trips to the database per service per payment, the HTTP requests each
+  service answered per payment (the platform this command starts), the crypto-only ceiling
   measured in the same run, then the audit.
   --profile P       what one payment is (default ims):
                     ims          the merchant asks, the device (holding its key) confirms; to the receipt
@@ -488,6 +489,8 @@ interface ServerWindow {
   statements: Record<string, StatementCount> | undefined;
   /** Each statement's text with its count in the window, per schema (--statements only). */
   texts: Record<string, Record<string, number>> | undefined;
+  /** HTTP requests answered in the window per server name (the platform this command started only). */
+  requests: Record<string, number> | undefined;
 }
 
 /** How the servers' CPU is read: this process's, or the running platform's processes from /proc. */
@@ -547,6 +550,7 @@ async function runDriver(
     counts: {},
     statements: undefined,
     texts: undefined,
+    requests: undefined,
   };
   let countsAtEnd: Promise<ServerWindowCounts> | undefined;
   try {
@@ -603,6 +607,7 @@ async function runDriver(
       const counted = await countsAtEnd;
       server.counts = counted.counts;
       server.statements = counted.statements;
+      server.requests = counted.requests;
     }
     server.cpu = await between(cpuAtStart, cpuAtEnd);
     server.databaseCpu = await between(databaseAtStart, databaseAtEnd);
@@ -929,6 +934,14 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
                 },
               ]),
           );
+    const requestsPerPayment =
+      server.requests === undefined || payments === 0
+        ? null
+        : Object.fromEntries(
+            Object.entries(server.requests)
+              .filter(([, count]) => count > 0)
+              .map(([name, count]) => [name, round1(count / payments)]),
+          );
     const figures = {
       benchmark: 'e2e',
       profile: parsed.profile,
@@ -961,6 +974,7 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
           }),
       driver_cpu_ms_per_payment: per(report.cpuMs.user + report.cpuMs.system),
       statements_per_payment: statementsPerPayment,
+      http_requests_per_payment: requestsPerPayment,
       ...(server.texts === undefined
         ? {}
         : { statement_texts: statementTextsPerPayment(server.texts, payments) }),
@@ -1102,6 +1116,8 @@ interface TextFigures {
   server_cpu_ms_per_payment_by_process?: Record<string, number | null>;
   driver_cpu_ms_per_payment: number | null;
   statements_per_payment: Record<string, StatementsOfService> | null;
+  /** HTTP requests each service answered per payment, from anyone (the parties, the other services); null when not counted. */
+  http_requests_per_payment: Record<string, number> | null;
   parties: Record<
     'device' | 'merchant',
     {
@@ -1149,6 +1165,13 @@ function statementsText(perService: Record<string, StatementsOfService>): string
       `${service} ${count.statements} (${count.transactions} tx${count.round_trips === undefined ? '' : `, ${count.round_trips} round trips`})`,
   );
   return `${each.join(', ')}; ${round1(total)} statements${trips > 0 ? `, ${round1(trips)} round trips` : ''} in all`;
+}
+
+/** `gateway 3, xbank 1, …; 8 requests answered in all`. */
+function requestsText(perService: Record<string, number>): string {
+  const entries = Object.entries(perService);
+  const total = entries.reduce((sum, [, count]) => sum + count, 0);
+  return `${entries.map(([service, count]) => `${service} ${count}`).join(', ')}; ${round1(total)} requests answered in all`;
 }
 
 /**
@@ -1207,6 +1230,9 @@ function text(figures: TextFigures): string {
     figures.statements_per_payment === null
       ? '  SQL/payment   not counted (the servers run in another process)'
       : `  SQL/payment   ${statementsText(figures.statements_per_payment)}`,
+    figures.http_requests_per_payment === null
+      ? '  HTTP/payment  not counted (the servers run in another process)'
+      : `  HTTP/payment  ${requestsText(figures.http_requests_per_payment)}`,
     `  device        ${party('device')} per payment`,
     `  merchant      ${party('merchant')} per payment`,
     crypto.calls_per_payment.servers === null
