@@ -58,7 +58,7 @@ export function createWitnessServer(
   } = {},
 ): FastifyInstance {
   const app = createHttpServer({
-    name: `witness ${witness.name}`,
+    name: 'witness',
     logger: options.logger ?? false,
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
     tls: options.tls,
