@@ -25,6 +25,11 @@ export interface DriverTiming {
   readonly windowMs: number;
   /** How long each kind of crypto call is replayed for the ceiling (shorter for a short run). */
   readonly mixBudgetMs: number;
+  /**
+   * Payments under way at once (--concurrency): each lane pays for the customer that has waited
+   * longest, then hands it back; there are at least as many customers as lanes.
+   */
+  readonly lanes: number;
 }
 
 /** A profile driver's timing and what each of its payments pays. */
@@ -49,6 +54,8 @@ export interface DriverReport {
   readonly failureSamples: readonly string[];
   /** Payments completed in all (warm-up and drain too): the money the audit should see moved. */
   readonly completedTotal: number;
+  /** Customers that completed at least one payment (warm-up and drain too). */
+  readonly customersPaid: number;
   readonly traffic: Record<Party, PartyTraffic>;
   /**
    * The device's bytes on the wire in the window (its connections crossed a
@@ -141,7 +148,9 @@ const windowExtensionMaxMs = 60_000;
 const afterFailureMs = 100;
 
 /**
- * The measured run: every unit pays serially, all in parallel; after the
+ * The measured run: `timing.lanes` payments under way at once, each lane
+ * paying for the customer that has waited longest (so each pays serially,
+ * and in turn when there are more customers than lanes); after the
  * warm-up the window opens (the parent told, to read the servers' CPU and
  * crypto), the payments that complete inside it count, with their latency;
  * a window in which no payment both started and completed stays open until
@@ -164,12 +173,20 @@ export async function measure(
   let firstInWindow: (() => void) | undefined;
   /** Payments that started and completed inside the window: all their traffic is the window's. */
   let wholeInWindow = 0;
-  const loops = units.map(async (unit) => {
+  if (!Number.isSafeInteger(timing.lanes) || timing.lanes < 1 || timing.lanes > units.length)
+    throw new Error(`bench e2e: ${timing.lanes} lanes for ${units.length} customers`);
+  // The customers in the order they last finished paying: a lane takes the first, and puts it back last.
+  const waiting = [...units];
+  const paid = new Set<PayingUnit>();
+  const loops = Array.from({ length: timing.lanes }, async () => {
     while (!stopping) {
       const startedInWindow = inWindow;
+      // Never empty: a lane holds one customer at a time, and there are at least as many as lanes.
+      const unit = waiting.shift() as PayingUnit;
       try {
         const ms = await unit.pay();
         completedTotal += 1;
+        paid.add(unit);
         // A payment is the window's when it completed inside it (its latency too).
         if (inWindow) {
           latencies.push(ms);
@@ -182,6 +199,8 @@ export async function measure(
         failures += 1;
         if (failureSamples.length < 5) failureSamples.push(describeError(error));
         await new Promise((resolve) => setTimeout(resolve, afterFailureMs));
+      } finally {
+        waiting.push(unit);
       }
     }
   });
@@ -236,6 +255,7 @@ export async function measure(
     failures,
     failureSamples,
     completedTotal,
+    customersPaid: paid.size,
     traffic: meter.traffic,
     ...(wireAtStart === undefined || wireAtEnd === undefined
       ? {}

@@ -177,6 +177,12 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
         [['--profile', 'fast'], '--profile must be one of ims, ims-custody, macro, banking'],
         [['--concurrency', '0'], '--concurrency must be an integer in 1..64'],
         [['--seconds'], '--seconds must be an integer'],
+        [['--customers', '0'], '--customers must be an integer in 1..1024'],
+        [['--customers', '1025'], '--customers must be an integer in 1..1024'],
+        [
+          ['--concurrency', '4', '--customers', '3'],
+          '--customers (3) must be at least --concurrency (4): each lane pays for one customer at a time',
+        ],
         [['--gateways', '9'], '--gateways must be an integer in 1..8'],
         [['--gateways', '2', '--data', emptyDir], '--gateways starts its own platform'],
         [['--tls', '--data', emptyDir], '--tls starts its own platform'],
@@ -245,7 +251,11 @@ describe(`mpay bench e2e against a running platform: ims-custody, macro, banking
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function smokeRun(profile: string, where: readonly string[]): Promise<Figures> {
+  async function smokeRun(
+    profile: string,
+    where: readonly string[],
+    more: readonly string[] = [],
+  ): Promise<Figures> {
     const figures = await completedRun([
       '--profile',
       profile,
@@ -254,6 +264,7 @@ describe(`mpay bench e2e against a running platform: ims-custody, macro, banking
       '1',
       '--concurrency',
       '1',
+      ...more,
     ]);
     expect(figures).toMatchObject({
       profile,
@@ -295,8 +306,16 @@ describe(`mpay bench e2e against a running platform: ims-custody, macro, banking
     expect(figures.parties.merchant).toEqual({ bytes_sent: 0, bytes_received: 0, round_trips: 0 });
   });
 
-  it('banking (--url GATEWAY --data DIR): one sealed transfer request per payment', async () => {
-    const figures = await smokeRun('banking', ['--url', platform!.urls.gateway, '--data', dataDir]);
+  it('banking (--url GATEWAY --data DIR, --customers 3): one sealed transfer request per payment, the customers paying in turn', async () => {
+    const figures = await smokeRun(
+      'banking',
+      ['--url', platform!.urls.gateway, '--data', dataDir],
+      ['--customers', '3'],
+    );
+    // One lane over three customers: the k-th payment is the (k mod 3)-th customer's, so as many paid as payments
+    // completed, up to all three (a lane that kept one customer would show 1).
+    expect(figures).toMatchObject({ concurrency: 1, customers: 3 });
+    expect(figures.customers_paid).toBe(Math.min(3, figures.completed_total as number));
     expect(figures.parties.merchant).toEqual({ bytes_sent: 0, bytes_received: 0, round_trips: 0 });
     expect(Object.keys(figures.crypto.driver).some((kind) => kind.startsWith('sign ECDSA'))).toBe(true);
   });

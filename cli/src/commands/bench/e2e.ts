@@ -54,9 +54,9 @@ import {
   processTreeCpu,
   runningTarget,
 } from './e2e-target.ts';
-import { type BenchProfile, benchProfiles } from './e2e-traffic.ts';
+import { type BenchProfile, benchProfiles, type DriverTiming } from './e2e-traffic.ts';
 
-export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--seconds S] [--gateways G]
+export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--customers M] [--seconds S] [--gateways G]
                       [--processes] [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
   Starts a platform in this process (PGlite in memory, or DATABASE_URL: PostgreSQL, fresh schemas
   dropped at the end), or drives one already running on this machine (--data, --url); registers N
@@ -78,6 +78,10 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
                     banking      one SA2pMP transfer request (signed, sealed in a session) to a payee
                                  at the same bank, to the bank's signed answer
   --concurrency N   customers paying at once (default 4, 1..64)
+  --customers M     customers registered (default N, N..1024): the N lanes take them in turn, so each
+                    pays once every M payments and what the servers keep per customer (its key
+                    binding, its alias, its recent history) is as cold as M makes it; with M = N
+                    every customer pays again as soon as its payment ends, which no real platform sees
   --seconds S       measured window (default 20, 1..3600), after a warm-up of min(3, S/2) s
   --gateways G      gateway instances behind one address (default 1, 1..8); more than one needs
                     DATABASE_URL (they share one PostgreSQL schema; a device's pushes reach it from
@@ -114,6 +118,8 @@ interface BenchE2eArguments {
   readonly json: boolean;
   readonly profile: BenchProfile;
   readonly concurrency: number;
+  /** Customers registered, taken in turn by the `concurrency` lanes (at least as many as lanes). */
+  readonly customers: number;
   readonly seconds: number;
   /** Gateway instances of the platform this command starts (more than one: PostgreSQL only). */
   readonly gateways: number;
@@ -131,6 +137,8 @@ interface BenchE2eArguments {
 
 const integerFlags = {
   concurrency: { default: 4, min: 1, max: 64 },
+  /** Its default is --concurrency's value (one customer per lane). */
+  customers: { default: 0, min: 1, max: 1024 },
   seconds: { default: 20, min: 1, max: 3600 },
   gateways: { default: 1, min: 1, max: 8 },
 } as const;
@@ -207,7 +215,7 @@ export function parseBenchE2eArguments(
       dataDir = folder;
       continue;
     }
-    const match = /^--(concurrency|seconds|gateways)(?:=(.*))?$/.exec(arg);
+    const match = /^--(concurrency|customers|seconds|gateways)(?:=(.*))?$/.exec(arg);
     if (match === null) {
       io.stderr(`mpay bench e2e: unknown argument ${arg}\n${benchE2eUsage}`);
       return undefined;
@@ -224,6 +232,14 @@ export function parseBenchE2eArguments(
   if (url !== undefined && dataDir === undefined) dataDir = dataDirOf(new Map());
   const pick = (name: keyof typeof integerFlags) => values[name] ?? integerFlags[name].default;
   const gateways = pick('gateways');
+  const concurrency = pick('concurrency');
+  const customers = values.customers ?? concurrency;
+  if (customers < concurrency) {
+    io.stderr(
+      `mpay bench e2e: --customers (${customers}) must be at least --concurrency (${concurrency}): each lane pays for one customer at a time\n`,
+    );
+    return undefined;
+  }
   if (gateways > 1 && dataDir !== undefined) {
     io.stderr(
       'mpay bench e2e: --gateways starts its own platform; it cannot be given with --data or --url\n',
@@ -263,7 +279,8 @@ export function parseBenchE2eArguments(
   return {
     json,
     profile,
-    concurrency: pick('concurrency'),
+    concurrency,
+    customers,
     seconds: pick('seconds'),
     gateways,
     dataDir,
@@ -322,8 +339,18 @@ async function registerCustomer(target: BenchTarget, index: number): Promise<Dri
 /** Registrations run at once: a macro registration costs the MPASP an Argon2id, a custody one an HSM key. */
 const registrationsAtOnce = 4;
 
-/** `register` for indices 0..count-1, a few at a time (a macro registration costs the MPASP an Argon2id). */
-async function registerAll<T>(count: number, register: (index: number) => Promise<T>): Promise<T[]> {
+/** Registrations between two progress lines (a line for each would flood a run of a thousand). */
+const registrationsPerProgressLine = 32;
+
+/**
+ * `register` for indices 0..count-1, a few at a time (a macro registration costs the MPASP an Argon2id);
+ * a progress line every `registrationsPerProgressLine` when there are more than that.
+ */
+async function registerAll<T>(
+  count: number,
+  progress: (line: string) => void,
+  register: (index: number) => Promise<T>,
+): Promise<T[]> {
   const registered: T[] = [];
   for (let first = 0; first < count; first += registrationsAtOnce) {
     const indices = Array.from(
@@ -331,6 +358,9 @@ async function registerAll<T>(count: number, register: (index: number) => Promis
       (_, at) => first + at,
     );
     registered.push(...(await Promise.all(indices.map(register))));
+    const done = registered.length;
+    if (count > registrationsPerProgressLine && (done % registrationsPerProgressLine === 0 || done === count))
+      progress(`registered ${done} of ${count} customers`);
   }
   return registered;
 }
@@ -339,9 +369,10 @@ async function registerAll<T>(count: number, register: (index: number) => Promis
 async function prepareProfile(
   target: BenchTarget,
   parsed: BenchE2eArguments,
-  timing: { warmupMs: number; windowMs: number; mixBudgetMs: number },
+  timing: DriverTiming,
+  progress: (line: string) => void,
 ): Promise<AnyDriverConfig> {
-  const count = parsed.concurrency;
+  const count = parsed.customers;
   const currency = demoParties.bank.currency;
   const bankUrls = target.banks.map((bank) => bank.url);
   const merchant = { id: target.merchant.id, signingJwk: target.merchant.signingJwk };
@@ -360,7 +391,7 @@ async function prepareProfile(
         gatewayUrl: target.gatewayUrl,
         bankUrls,
         merchant,
-        devices: await registerAll(count, (index) => registerCustomer(target, index)),
+        devices: await registerAll(count, progress, (index) => registerCustomer(target, index)),
       };
     case 'ims-custody':
       return {
@@ -370,7 +401,7 @@ async function prepareProfile(
         custodyUrl: target.custody.url,
         bankUrls,
         merchant,
-        devices: await registerAll(count, (index) =>
+        devices: await registerAll(count, progress, (index) =>
           registerCustodyCustomer(target, index, openingBalanceMinor),
         ),
       };
@@ -382,7 +413,7 @@ async function prepareProfile(
         gatewayUrl: target.gatewayUrl,
         bankUrl: bankOf(target, demoParties.bank.id).url,
         merchantId: target.merchant.id,
-        devices: await registerAll(count, (index) =>
+        devices: await registerAll(count, progress, (index) =>
           registerMacroCustomer(target, fsp, index, openingBalanceMinor),
         ),
       };
@@ -393,7 +424,7 @@ async function prepareProfile(
         ...common,
         bankUrl: bankOf(target, demoParties.bank.id).url,
         payeeId: await openBankingPayee(target),
-        devices: await registerAll(count, (index) =>
+        devices: await registerAll(count, progress, (index) =>
           registerBankingCustomer(target, index, openingBalanceMinor),
         ),
       };
@@ -866,16 +897,17 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
   });
   try {
     io.stderr(
-      `bench e2e: registering ${parsed.concurrency} ${parsed.profile} customer(s) through the public APIs\n`,
+      `bench e2e: registering ${parsed.customers} ${parsed.profile} customer(s) through the public APIs${parsed.customers === parsed.concurrency ? '' : `, paying ${parsed.concurrency} at a time in turn`}\n`,
     );
     const warmupMs = Math.min(3_000, (parsed.seconds * 1000) / 2);
     // A short run (a smoke test) replays each kind of crypto call for less time: its ceiling is rougher.
     const mixBudgetMs = Math.min(150, 15 * parsed.seconds);
-    const config = await prepareProfile(target, parsed, {
-      warmupMs,
-      windowMs: parsed.seconds * 1000,
-      mixBudgetMs,
-    });
+    const config = await prepareProfile(
+      target,
+      parsed,
+      { warmupMs, windowMs: parsed.seconds * 1000, mixBudgetMs, lanes: parsed.concurrency },
+      (line) => io.stderr(`bench e2e: ${line}\n`),
+    );
     const { report, server } = await runDriver(
       config,
       io,
@@ -950,6 +982,7 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
       // How the parties reach the servers: plain HTTP/1.1, or HTTPS with HTTP/2 offered (--tls).
       transport: target.caPem === undefined ? 'http' : 'https, h2 offered',
       concurrency: parsed.concurrency,
+      customers: parsed.customers,
       gateways: parsed.gateways,
       seconds: round1(seconds),
       warmup_seconds: warmupMs / 1000,
@@ -958,6 +991,7 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
       failures: report.failures,
       failure_samples: report.failureSamples,
       completed_total: report.completedTotal,
+      customers_paid: report.customersPaid,
       p50_ms: percentile(sorted, 0.5),
       p95_ms: percentile(sorted, 0.95),
       p99_ms: percentile(sorted, 0.99),
@@ -1099,6 +1133,7 @@ interface TextFigures {
   servers: string;
   transport: string;
   concurrency: number;
+  customers: number;
   gateways: number;
   seconds: number;
   payments: number;
@@ -1218,7 +1253,7 @@ function text(figures: TextFigures): string {
   const notMeasured = (value: number | null, unit: string) =>
     value === null ? 'not measured' : `${value}${unit}`;
   return `${[
-    `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}, ${figures.transport}): concurrency ${figures.concurrency}, ${figures.seconds} s measured`,
+    `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}, ${figures.transport}): concurrency ${figures.concurrency}${figures.customers === figures.concurrency ? '' : ` over ${figures.customers} customers in turn`}, ${figures.seconds} s measured`,
     `  payments      ${figures.payments_per_second}/s  (${figures.payments} payments, ${figures.failures} failed)`,
     `  latency       p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms (${latencySpan[figures.profile]})`,
     `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}${figures.server_cpu_kernel_share === null ? '' : ` (${kernelText(figures.server_cpu_kernel_share)})`}, ${databaseCpuText(figures)}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
