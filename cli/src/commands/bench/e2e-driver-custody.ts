@@ -34,6 +34,7 @@ import {
   type DriverPayment,
   type DriverReport,
   measure,
+  openInTurn,
   type PayingUnit,
   type SendToParent,
   startMeter,
@@ -184,7 +185,7 @@ export async function driveCustody(config: CustodyDriverConfig, send: SendToPare
       ),
   );
   send({ type: 'progress', line: `reading ${phones.length} phone inbox(es) at custody to their end` });
-  await Promise.all(phones.map((phone) => phone.open()));
+  await openInTurn(phones, (phone) => phone.open(), send);
   const units: PayingUnit[] = phones.map((phone) => ({
     pay: () => phone.pay(merchant, config),
     close: async () => undefined,

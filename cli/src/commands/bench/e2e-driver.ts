@@ -36,6 +36,7 @@ import {
   type DriverReport,
   describeError,
   measure,
+  openInTurn,
   type PayingUnit,
   type SendToParent,
   startMeter,
@@ -167,7 +168,7 @@ async function driveIms(config: DriverConfig, send: SendToParent): Promise<Drive
       (device) => new Device(new Wallet({ gatewayUrl, keystore: device.keystore, fsp }), device),
     );
     send({ type: 'progress', line: `opening ${devices.length} device session(s) and event streams` });
-    await Promise.all(devices.map((device) => device.open()));
+    await openInTurn(devices, (device) => device.open(), send);
     const units: PayingUnit[] = devices.map((device) => ({
       pay: () => device.pay(merchant, config),
       close: () => device.close(),

@@ -272,6 +272,31 @@ export async function measure(
   };
 }
 
+/** Sessions opened at once: a phone's login costs custody an OPAQUE exchange, and hundreds at once are refused. */
+const sessionsOpenedAtOnce = 8;
+/** Sessions opened between two progress lines. */
+const sessionsPerProgressLine = 32;
+
+/**
+ * Opens each of `items` (a device's session and event stream) a few at a time, as phones coming
+ * online would, with a progress line every `sessionsPerProgressLine` when there are more than that.
+ */
+export async function openInTurn<T>(
+  items: readonly T[],
+  open: (item: T) => Promise<void>,
+  send: SendToParent,
+): Promise<void> {
+  for (let first = 0; first < items.length; first += sessionsOpenedAtOnce) {
+    await Promise.all(items.slice(first, first + sessionsOpenedAtOnce).map(open));
+    const done = Math.min(first + sessionsOpenedAtOnce, items.length);
+    if (
+      items.length > sessionsPerProgressLine &&
+      (done % sessionsPerProgressLine === 0 || done === items.length)
+    )
+      send({ type: 'progress', line: `opened ${done} of ${items.length} sessions` });
+  }
+}
+
 /** Polls `read` every `intervalMs` until it gives a value, at most `deadlineMs` (then the error names `what`). */
 export async function pollUntil<T>(
   what: string,
