@@ -85,6 +85,43 @@ describe('RegistryKeyCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('keeps a party found by its alias under its id too, until the same moment, never over an entry of the id', async () => {
+    const cache = new RegistryKeyCache({ ttlMs: 5_000, entriesMax: 10 });
+    const ana = {
+      id: 'ana@person.xbank',
+      kind: 'person',
+      displayName: 'Ana',
+      bankId: 'xbank',
+      webhookUrl: null,
+    } as const;
+    const byAlias = counted(() => ana);
+    const byId = counted(() => ana);
+    expect(await cache.party('+38970000111', at(0), byAlias)).toEqual(ana);
+    // The payment request that follows the merchant's alias lookup names the id: no read.
+    expect(await cache.party(ana.id, at(1_000), byId)).toEqual(ana);
+    expect(byId.calls).toBe(0);
+    // Kept until the alias's own entry ends, not ttlMs after the second lookup.
+    await cache.party(ana.id, at(5_000), byId);
+    expect(byId.calls).toBe(1);
+    // An entry of the id's own is not replaced by one found through an alias.
+    const renamed = counted(() => ({ ...ana, displayName: 'Ana B.' }));
+    await cache.party('+38970000222', at(5_001), renamed);
+    expect((await cache.party(ana.id, at(5_002), byId))?.displayName).toBe('Ana');
+    // A read by alias that a clear overtook is kept under neither key.
+    cache.clear();
+    let release: () => void = () => undefined;
+    const slow = cache.party('+38970000111', at(6_000), async () => {
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return ana;
+    });
+    cache.clear();
+    release();
+    expect(await slow).toEqual(ana);
+    expect(cache.size).toBe(0);
+  });
+
   it('holds at most entriesMax per kind, the oldest out first; ttlMs 0 holds nothing', async () => {
     const cache = new RegistryKeyCache({ ttlMs: 60_000, entriesMax: 2 });
     const load = counted(() => ({ owner, validUntil: farFuture }));
@@ -255,6 +292,22 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
     await expect(resolveParty(gateway.database, '+38970000111', cached)).rejects.toMatchObject({
       code: 'PARTY_UNKNOWN',
     });
+  });
+
+  it("finds a party by id without a statement once its alias was resolved (the merchant's lookup, then its request)", async () => {
+    const customer = await enrolled('dea');
+    await changed('alias added', () =>
+      gateway.database.query('INSERT INTO aliases (alias, party_id) VALUES ($1, $2)', [
+        '+38970000333',
+        customer.id,
+      ]),
+    );
+    const cached = { cache, now: gateway.now() };
+    expect((await resolveParty(gateway.database, '+38970000333', cached)).id).toBe(customer.id);
+    const before = statementsNow();
+    expect((await resolveParty(gateway.database, customer.id, cached)).displayName).toBe('dea');
+    expect((await findParty(gateway.database, customer.id, cached))?.displayName).toBe('dea');
+    expect(statementsNow() - before).toBe(0);
   });
 
   it('serves a bank (its URL and key) again without a statement, and reads it again when it changes', async () => {

@@ -97,14 +97,27 @@ export class RegistryKeyCache {
   /**
    * The party a party id or an MSISDN alias names, from the cache or `load`
    * (kept until ttlMs; `parties` and `aliases` notify like the keys). The
-   * party is frozen: every caller shares it.
+   * party is frozen: every caller shares it. A party found by its alias is
+   * kept under its id too, until the same moment: a merchant resolves the
+   * customer's phone number, then sends the payment request naming the id
+   * it got, and that request's lookup finds it without a statement.
    */
   async party(
     idOrAlias: string,
     now: Date,
     load: () => Promise<Party | undefined>,
   ): Promise<Party | undefined> {
-    return this.#frozenForTtl(this.#parties, idOrAlias, now, load);
+    const party = await this.#frozenForTtl(this.#parties, idOrAlias, now, load);
+    const kept = this.#parties.get(idOrAlias);
+    // Only what was just kept (never a read a clear overtook), and never over an entry of the id's own.
+    if (
+      party !== undefined &&
+      party.id !== idOrAlias &&
+      kept?.value === party &&
+      !this.#parties.has(party.id)
+    )
+      this.#keep(this.#parties, party.id, kept);
+    return party;
   }
 
   /**
@@ -191,12 +204,17 @@ export class RegistryKeyCache {
       return found?.value;
     const expiresAtMs = Math.min(nowMs + this.#limits.ttlMs, found.validUntil.getTime());
     if (expiresAtMs <= nowMs) return found.value;
-    map.set(key, { value: found.value, expiresAtMs });
+    this.#keep(map, key, { value: found.value, expiresAtMs });
+    return found.value;
+  }
+
+  /** Keeps `entry` under `key`, the oldest entry of `map` out when it holds more than entriesMax. */
+  #keep<T>(map: Map<string, Entry<T>>, key: string, entry: Entry<T>): void {
+    map.set(key, entry);
     if (map.size > this.#limits.entriesMax) {
       const oldest = map.keys().next().value;
       if (oldest !== undefined) map.delete(oldest);
     }
-    return found.value;
   }
 }
 
