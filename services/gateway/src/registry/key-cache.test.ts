@@ -85,7 +85,7 @@ describe('RegistryKeyCache', () => {
     expect(cache.size).toBe(0);
   });
 
-  it('keeps a party found by its alias under its id too, until the same moment, never over an entry of the id', async () => {
+  it('keeps a party found by its alias under its id too, until the same moment, never over a live entry of the id', async () => {
     const cache = new RegistryKeyCache({ ttlMs: 5_000, entriesMax: 10 });
     const ana = {
       id: 'ana@person.xbank',
@@ -103,14 +103,19 @@ describe('RegistryKeyCache', () => {
     // Kept until the alias's own entry ends, not ttlMs after the second lookup.
     await cache.party(ana.id, at(5_000), byId);
     expect(byId.calls).toBe(1);
-    // An entry of the id's own is not replaced by one found through an alias.
+    // A live entry of the id's own is not replaced by one found through an alias.
     const renamed = counted(() => ({ ...ana, displayName: 'Ana B.' }));
     await cache.party('+38970000222', at(5_001), renamed);
     expect((await cache.party(ana.id, at(5_002), byId))?.displayName).toBe('Ana');
+    // An ended one (still in the map until looked up) is: the customer who pays again a minute later.
+    await cache.party('+38970000111', at(60_000), byAlias);
+    expect(await cache.party(ana.id, at(60_001), byId)).toEqual(ana);
+    expect(byId.calls).toBe(1);
+    expect(byAlias.calls).toBe(2);
     // A read by alias that a clear overtook is kept under neither key.
     cache.clear();
     let release: () => void = () => undefined;
-    const slow = cache.party('+38970000111', at(6_000), async () => {
+    const slow = cache.party('+38970000111', at(70_000), async () => {
       await new Promise<void>((resolve) => {
         release = resolve;
       });

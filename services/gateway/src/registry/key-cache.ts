@@ -108,14 +108,12 @@ export class RegistryKeyCache {
     load: () => Promise<Party | undefined>,
   ): Promise<Party | undefined> {
     const party = await this.#frozenForTtl(this.#parties, idOrAlias, now, load);
+    if (party === undefined || party.id === idOrAlias) return party;
     const kept = this.#parties.get(idOrAlias);
-    // Only what was just kept (never a read a clear overtook), and never over an entry of the id's own.
-    if (
-      party !== undefined &&
-      party.id !== idOrAlias &&
-      kept?.value === party &&
-      !this.#parties.has(party.id)
-    )
+    // Only what was just kept (never a read a clear overtook), and never over a live entry of the id's own
+    // (an ended one stays in the map until it is looked up: it is replaced).
+    const own = this.#parties.get(party.id);
+    if (kept?.value === party && (own === undefined || own.expiresAtMs <= now.getTime()))
       this.#keep(this.#parties, party.id, kept);
     return party;
   }
