@@ -100,17 +100,22 @@ describe('RegistryKeyCache', () => {
     // The payment request that follows the merchant's alias lookup names the id: no read.
     expect(await cache.party(ana.id, at(1_000), byId)).toEqual(ana);
     expect(byId.calls).toBe(0);
-    // Kept until the alias's own entry ends, not ttlMs after the second lookup.
-    await cache.party(ana.id, at(5_000), byId);
-    expect(byId.calls).toBe(1);
     // A live entry of the id's own is not replaced by one found through an alias.
     const renamed = counted(() => ({ ...ana, displayName: 'Ana B.' }));
-    await cache.party('+38970000222', at(5_001), renamed);
-    expect((await cache.party(ana.id, at(5_002), byId))?.displayName).toBe('Ana');
-    // An ended one (still in the map until looked up) is: the customer who pays again a minute later.
-    await cache.party('+38970000111', at(60_000), byAlias);
-    expect(await cache.party(ana.id, at(60_001), byId)).toEqual(ana);
+    await cache.party('+38970000222', at(1_001), renamed);
+    expect((await cache.party(ana.id, at(1_002), byId))?.displayName).toBe('Ana');
+    // An ended one (still in the map until looked up) is, by the alias's entry as found, with its end: the
+    // id read at 10 s (kept to 15 s), the alias at 11 s (to 16 s); at 15.5 s a hit on the alias copies it to
+    // the id, which then ends at 16 s with it, not 5 s after the copy.
+    await cache.party(ana.id, at(10_000), byId);
     expect(byId.calls).toBe(1);
+    await cache.party('+38970000111', at(11_000), byAlias);
+    expect(byAlias.calls).toBe(2);
+    await cache.party('+38970000111', at(15_500), byAlias);
+    expect(await cache.party(ana.id, at(15_600), byId)).toEqual(ana);
+    expect(byId.calls).toBe(1);
+    await cache.party(ana.id, at(16_000), byId);
+    expect(byId.calls).toBe(2);
     expect(byAlias.calls).toBe(2);
     // A read by alias that a clear overtook is kept under neither key.
     cache.clear();
@@ -125,6 +130,30 @@ describe('RegistryKeyCache', () => {
     release();
     expect(await slow).toEqual(ana);
     expect(cache.size).toBe(0);
+  });
+
+  it('keeps the copy under the id as the newest entry: the oldest goes first when the map is full', async () => {
+    const cache = new RegistryKeyCache({ ttlMs: 5_000, entriesMax: 3 });
+    const party = (id: string) =>
+      ({ id, kind: 'person', displayName: id, bankId: 'xbank', webhookUrl: null }) as const;
+    const loads = counted(() => party('ana@person.xbank'));
+    await cache.party('ana@person.xbank', at(0), loads);
+    await cache.party(
+      'bo@person.xbank',
+      at(0),
+      counted(() => party('bo@person.xbank')),
+    );
+    // Ana's own entry ends at 5 s; at 6 s her alias copies her back under her id, as the newest entry.
+    await cache.party('+38970000111', at(6_000), loads);
+    expect(loads.calls).toBe(2);
+    // Map full (3): Bo's ended entry is the oldest; one more entry pushes it out, not Ana's copy.
+    await cache.party(
+      'cy@person.xbank',
+      at(6_001),
+      counted(() => party('cy@person.xbank')),
+    );
+    await cache.party('ana@person.xbank', at(6_002), loads);
+    expect(loads.calls).toBe(2);
   });
 
   it('holds at most entriesMax per kind, the oldest out first; ttlMs 0 holds nothing', async () => {

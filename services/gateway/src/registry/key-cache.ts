@@ -113,8 +113,11 @@ export class RegistryKeyCache {
     // Only what was just kept (never a read a clear overtook), and never over a live entry of the id's own
     // (an ended one stays in the map until it is looked up: it is replaced).
     const own = this.#parties.get(party.id);
-    if (kept?.value === party && (own === undefined || own.expiresAtMs <= now.getTime()))
+    if (kept?.value === party && (own === undefined || own.expiresAtMs <= now.getTime())) {
+      // Out first, so that the copy is the newest entry of the map, not the ended one's place (first out).
+      this.#parties.delete(party.id);
       this.#keep(this.#parties, party.id, kept);
+    }
     return party;
   }
 
