@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { type Meter, measure, type PayingUnit } from './e2e-traffic.ts';
+
+/** A meter that counts nothing: measure's lanes are what is under test, not the counting. */
+function silentMeter(): Meter {
+  return {
+    traffic: {} as Meter['traffic'],
+    crypto: {
+      counts: () => ({}),
+      reset: () => undefined,
+      active: false,
+      samples: new Map(),
+      restore: () => undefined,
+    },
+    counting: false,
+  };
+}
+
+const timing = { warmupMs: 10, windowMs: 80, mixBudgetMs: 1 } as const;
+
+/** A customer whose payments take `ms`, which records how many of its own were under way at once. */
+function customer(ms: number, fails = false) {
+  const seen = { attempts: 0, paid: 0, ownAtOnceMax: 0 };
+  let own = 0;
+  const unit: PayingUnit = {
+    async pay() {
+      seen.attempts += 1;
+      own += 1;
+      seen.ownAtOnceMax = Math.max(seen.ownAtOnceMax, own);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        if (fails) throw new Error('refused');
+        seen.paid += 1;
+        return ms;
+      } finally {
+        own -= 1;
+      }
+    },
+    close: async () => undefined,
+  };
+  return { unit, seen };
+}
+
+describe('measure: lanes paying for customers in turn', () => {
+  it('keeps `lanes` payments under way, never two of one customer at once, every customer in turn', async () => {
+    const customers = Array.from({ length: 5 }, () => customer(2));
+    let underWay = 0;
+    let underWayMax = 0;
+    const units = customers.map(({ unit }) => ({
+      async pay() {
+        underWay += 1;
+        underWayMax = Math.max(underWayMax, underWay);
+        try {
+          return await unit.pay();
+        } finally {
+          underWay -= 1;
+        }
+      },
+      close: unit.close,
+    }));
+    const report = await measure(silentMeter(), units, { ...timing, lanes: 2 }, () => undefined);
+    expect(report.failures).toBe(0);
+    expect(underWayMax).toBe(2);
+    expect(report.customersPaid).toBe(5);
+    const paid = customers.map(({ seen }) => seen.paid);
+    expect(paid.reduce((sum, count) => sum + count, 0)).toBe(report.completedTotal);
+    for (const { seen } of customers) expect(seen.ownAtOnceMax).toBe(1);
+    // In turn: the one that waited longest goes next, so no customer is more than a round ahead of another.
+    expect(Math.max(...paid) - Math.min(...paid)).toBeLessThanOrEqual(2);
+  });
+
+  it('puts a customer whose payment failed back in the line after its pause', async () => {
+    const failing = customer(1, true);
+    const others = [customer(1), customer(1)];
+    // One lane over three customers, the first failing every time: a window of 400 ms holds its 100-ms pause
+    // after a failure, the two others' payments, and its turn again.
+    const report = await measure(
+      silentMeter(),
+      [failing.unit, ...others.map(({ unit }) => unit)],
+      { ...timing, windowMs: 400, lanes: 1 },
+      () => undefined,
+    );
+    expect(report.failures).toBe(failing.seen.attempts);
+    expect(failing.seen.attempts).toBeGreaterThanOrEqual(2);
+    expect(report.customersPaid).toBe(2);
+    for (const { seen } of others) expect(seen.paid).toBeGreaterThanOrEqual(failing.seen.attempts - 1);
+  });
+
+  it('refuses more lanes than customers', async () => {
+    await expect(
+      measure(silentMeter(), [customer(1).unit], { ...timing, lanes: 2 }, () => undefined),
+    ).rejects.toThrow('2 lanes for 1 customers');
+  });
+});
