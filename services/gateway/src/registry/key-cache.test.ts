@@ -156,6 +156,47 @@ describe('RegistryKeyCache', () => {
     expect(loads.calls).toBe(2);
   });
 
+  it("keeps a binding's signing key under its kid too, until the binding's entry ends, never over a live entry", async () => {
+    const cache = new RegistryKeyCache({ ttlMs: 5_000, entriesMax: 10 });
+    const signingJwk = { ...jwk, kid: 'k-ana' } as PublicJwk;
+    const bound = { partyId: owner.partyId, signingJwk, notAfter: at(3_000) } as BoundKey;
+    const byParty = counted(() => bound);
+    const byKid = counted(() => ({
+      owner: { partyId: owner.partyId, jwk: signingJwk },
+      validUntil: farFuture,
+    }));
+    expect(await cache.binding(owner.partyId, at(0), byParty)).toBe(bound);
+    // The confirmation that follows the payment request is signed by that key: no read.
+    expect(await cache.signer('k-ana', at(1_000), byKid)).toEqual({
+      partyId: owner.partyId,
+      jwk: signingJwk,
+    });
+    expect(byKid.calls).toBe(0);
+    // It ends with the binding's entry (its notAfter here), not ttlMs after it was copied.
+    await cache.signer('k-ana', at(3_000), byKid);
+    expect(byKid.calls).toBe(1);
+    // A live entry of the kid's own is not replaced.
+    const other = { partyId: 'bo@person.xbank', jwk: signingJwk };
+    const byKidOther = counted(() => ({ owner: other, validUntil: farFuture }));
+    const cacheTwo = new RegistryKeyCache({ ttlMs: 5_000, entriesMax: 10 });
+    await cacheTwo.signer('k-ana', at(0), byKidOther);
+    await cacheTwo.binding(owner.partyId, at(1), byParty);
+    expect(await cacheTwo.signer('k-ana', at(2), byKid)).toEqual(other);
+    // A read of the binding that a clear overtook is kept under neither key.
+    cacheTwo.clear();
+    let release: () => void = () => undefined;
+    const slow = cacheTwo.binding(owner.partyId, at(10), async () => {
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return bound;
+    });
+    cacheTwo.clear();
+    release();
+    expect(await slow).toBe(bound);
+    expect(cacheTwo.size).toBe(0);
+  });
+
   it('holds at most entriesMax per kind, the oldest out first; ttlMs 0 holds nothing', async () => {
     const cache = new RegistryKeyCache({ ttlMs: 60_000, entriesMax: 2 });
     const load = counted(() => ({ owner, validUntil: farFuture }));
@@ -326,6 +367,16 @@ describe('the key cache over the registry (trigger, notification, listener)', ()
     await expect(resolveParty(gateway.database, '+38970000111', cached)).rejects.toMatchObject({
       code: 'PARTY_UNKNOWN',
     });
+  });
+
+  it("finds a customer's signing key without a statement once its binding was read by party (the request, then the confirmation)", async () => {
+    const customer = await enrolled('eli');
+    expect((await partyEncryptionKey(lookup(), { id: customer.id, kind: 'person' })).jwk).toEqual(
+      customer.encryption.publicJwk,
+    );
+    const before = statementsNow();
+    expect(await resolve(customer.signing.kid)).toEqual(customer.signing.publicJwk);
+    expect(statementsNow() - before).toBe(0);
   });
 
   it("finds a party by id without a statement once its alias was resolved (the merchant's lookup, then its request)", async () => {

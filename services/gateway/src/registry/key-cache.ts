@@ -82,16 +82,35 @@ export class RegistryKeyCache {
     });
   }
 
-  /** The customer's newest active binding, from the cache or `load` (kept until the binding's notAfter). */
+  /**
+   * The customer's newest active binding, from the cache or `load` (kept
+   * until the binding's notAfter). Its signing key's owner is kept under the
+   * key's kid too, until the same moment: the payment request reads the
+   * customer's binding (to encrypt the push to the device), and the
+   * confirmation that follows is signed by that key, whose lookup (`signer`)
+   * then finds it without a statement.
+   */
   async binding(
     partyId: string,
     now: Date,
     load: () => Promise<BoundKey | undefined>,
   ): Promise<BoundKey | undefined> {
-    return this.#through(this.#bindings, partyId, now, async () => {
-      const bound = await load();
-      return bound === undefined ? undefined : { value: bound, validUntil: bound.notAfter };
+    const bound = await this.#through(this.#bindings, partyId, now, async () => {
+      const found = await load();
+      return found === undefined ? undefined : { value: found, validUntil: found.notAfter };
     });
+    const kept = this.#bindings.get(partyId);
+    // Only what was just kept (never a read a clear overtook).
+    if (bound !== undefined && kept?.value === bound && bound.signingJwk.kid !== undefined) {
+      const owner: KeyOwner = { partyId: bound.partyId, jwk: bound.signingJwk };
+      this.#keepAlso(
+        this.#signers,
+        bound.signingJwk.kid,
+        { value: owner, expiresAtMs: kept.expiresAtMs },
+        now,
+      );
+    }
+    return bound;
   }
 
   /**
@@ -110,14 +129,8 @@ export class RegistryKeyCache {
     const party = await this.#frozenForTtl(this.#parties, idOrAlias, now, load);
     if (party === undefined || party.id === idOrAlias) return party;
     const kept = this.#parties.get(idOrAlias);
-    // Only what was just kept (never a read a clear overtook), and never over a live entry of the id's own
-    // (an ended one stays in the map until it is looked up: it is replaced).
-    const own = this.#parties.get(party.id);
-    if (kept?.value === party && (own === undefined || own.expiresAtMs <= now.getTime())) {
-      // Out first, so that the copy is the newest entry of the map, not the ended one's place (first out).
-      this.#parties.delete(party.id);
-      this.#keep(this.#parties, party.id, kept);
-    }
+    // Only what was just kept (never a read a clear overtook).
+    if (kept?.value === party) this.#keepAlso(this.#parties, party.id, kept, now);
     return party;
   }
 
@@ -207,6 +220,19 @@ export class RegistryKeyCache {
     if (expiresAtMs <= nowMs) return found.value;
     this.#keep(map, key, { value: found.value, expiresAtMs });
     return found.value;
+  }
+
+  /**
+   * Keeps `entry`, just kept under another key, under `key` as well: never
+   * over a live entry of `key`'s own (an ended one stays in the map until it
+   * is looked up: it is replaced). Out first, so that the copy is the newest
+   * entry of the map, not the ended one's place (the first out).
+   */
+  #keepAlso<T>(map: Map<string, Entry<T>>, key: string, entry: Entry<T>, now: Date): void {
+    const own = map.get(key);
+    if (own !== undefined && now.getTime() < own.expiresAtMs) return;
+    map.delete(key);
+    this.#keep(map, key, entry);
   }
 
   /** Keeps `entry` under `key`, the oldest entry of `map` out when it holds more than entriesMax. */
