@@ -49,6 +49,8 @@ describe('createCompressionLimits', () => {
     expect(() => createCompressionLimits({ minimumBytes: -1 })).toThrow(/minimumBytes/);
     expect(() => createCompressionLimits({ minimumBytes: 1.5 })).toThrow(/minimumBytes/);
     expect(createCompressionLimits({ level: 9 }).level).toBe(9);
+    expect(() => createCompressionLimits({ inlineBytesMax: -1 })).toThrow(/inlineBytesMax/);
+    expect(() => createCompressionLimits({ inlineBytesMax: (1 << 20) + 1 })).toThrow(/inlineBytesMax/);
   });
 });
 
@@ -66,6 +68,7 @@ describe('gzipAnswers, over real HTTP', () => {
   beforeAll(async () => {
     app.get('/big', { onSend: gzipAnswers() }, async () => big);
     app.get('/small', { onSend: gzipAnswers() }, async () => ({ ok: true }));
+    app.get('/pooled', { onSend: gzipAnswers({ inlineBytesMax: 0 }) }, async () => big);
     app.get('/plain', async () => big);
     app.get('/varies', { onSend: gzipAnswers() }, async (_request, reply) =>
       reply.header('vary', ['origin', 'accept-language']).send(big),
@@ -100,6 +103,15 @@ describe('gzipAnswers, over real HTTP', () => {
       call.end();
     });
   }
+
+  it('gzips an answer above inlineBytesMax on the thread pool: the same bytes as in place', async () => {
+    const inPlace = await raw('/big', 'gzip');
+    const pooled = await raw('/pooled', 'gzip');
+    expect(pooled.headers['content-encoding']).toBe('gzip');
+    expect(Number(pooled.headers['content-length'])).toBe(pooled.body.length);
+    expect(pooled.body.equals(inPlace.body)).toBe(true);
+    expect(JSON.parse(gunzipSync(pooled.body).toString('utf8'))).toEqual(big);
+  });
 
   it('gzips a large answer for a client that takes gzip: smaller, and the same JSON once decoded', async () => {
     const answer = await raw('/big', 'gzip, deflate');
