@@ -10,6 +10,7 @@ import {
   nodeCryptoModule,
   selectCryptoEngine,
   sha256,
+  uncompressedP256Point,
   webCryptoEngine,
 } from './engine.ts';
 import { hexToBytes } from './test-support/wycheproof.ts';
@@ -205,5 +206,40 @@ describe('the JWE key agreement refuses a key of another kind, as jose does', ()
       }
     }
     selectCryptoEngine('node:crypto');
+  });
+});
+
+describe('the node:crypto engine agrees with raw points, as WebCrypto does with keys', () => {
+  it('agrees on Z with WebCrypto both ways (a non-extractable private key), and refuses coordinates of the wrong length', async () => {
+    const jwe = nodeEngine.jwe;
+    if (jwe === undefined) throw new Error('the node:crypto engine computes JWE');
+    const recipient = await subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
+    // The sender's side: a fresh ephemeral key and Z with the recipient's public key.
+    const { epk, z } = jwe.ephemeralAgreement(recipient.publicKey);
+    const epkKey = await subtle.importKey('jwk', epk, { name: 'ECDH', namedCurve: 'P-256' }, false, []);
+    const expected = new Uint8Array(
+      await subtle.deriveBits({ name: 'ECDH', public: epkKey }, recipient.privateKey, 256),
+    );
+    expect(z).toEqual(expected);
+    // The recipient's side, through the engine: the same Z, again from its kept ECDH object.
+    expect(jwe.agreement(recipient.privateKey, epk)).toEqual(expected);
+    expect(jwe.agreement(recipient.privateKey, epk)).toEqual(expected);
+    // 31 or 33 bytes, or text that is not base64url: refused before any agreement.
+    const short = epk.x.slice(0, 42);
+    const long = `${epk.x}AA`;
+    for (const [x, y] of [
+      [short, epk.y],
+      [epk.x, long],
+      [`${epk.x.slice(0, 42)}=`, epk.y],
+    ] as const)
+      expect(() => jwe.agreement(recipient.privateKey, { ...epk, x, y })).toThrow(
+        expect.objectContaining({ code: 'CRYPTO_KEY_INVALID' }),
+      );
+    // A point off the curve (y changed): node:crypto refuses it.
+    const y = uncompressedP256Point(epk.x, epk.y).slice(33);
+    y[31] = (y[31] ?? 0) ^ 1;
+    expect(() =>
+      jwe.agreement(recipient.privateKey, { ...epk, y: Buffer.from(y).toString('base64url') }),
+    ).toThrow();
   });
 });

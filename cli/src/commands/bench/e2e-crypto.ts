@@ -52,7 +52,6 @@ const nodeMethods: readonly NodeMethod[] = [
   'verify',
   'sha256',
   'generateP256',
-  'importP256',
   'ecdhP256',
   'aes256GcmSeal',
   'aes256GcmOpen',
