@@ -147,6 +147,15 @@ const windowExtensionMaxMs = 60_000;
 /** How long a unit waits, after a failure, before it pays again: a failing platform is not hammered. */
 const afterFailureMs = 100;
 
+/** What `measure` waits for: the warm-up, the window, a lane's pause after a failed payment. */
+export type MeasurePause = 'warm-up' | 'window' | 'after-failure';
+
+/** Waits `ms` for `what` (a test passes its own, to end a pause when what it waits for has happened). */
+export type Pause = (ms: number, what: MeasurePause) => Promise<void>;
+
+/** The real pause: `ms` on the timer. */
+export const timerPause: Pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * The measured run: `timing.lanes` payments under way at once, each lane
  * paying for the customer that has waited longest (so each pays serially,
@@ -156,13 +165,15 @@ const afterFailureMs = 100;
  * a window in which no payment both started and completed stays open until
  * one has (so that the traffic counted is at least one whole payment's; at most
  * `windowExtensionMaxMs` more: the report says how long it was). Then the
- * drain, and the driver's share of the crypto mix timed alone.
+ * drain, and the driver's share of the crypto mix timed alone. Every wait
+ * but the window's extension goes through `pause`.
  */
 export async function measure(
   meter: Meter,
   units: readonly PayingUnit[],
   timing: DriverTiming,
   send: SendToParent,
+  pause: Pause = timerPause,
 ): Promise<DriverReport> {
   const latencies: number[] = [];
   const failureSamples: string[] = [];
@@ -198,14 +209,14 @@ export async function measure(
       } catch (error) {
         failures += 1;
         if (failureSamples.length < 5) failureSamples.push(describeError(error));
-        await new Promise((resolve) => setTimeout(resolve, afterFailureMs));
+        await pause(afterFailureMs, 'after-failure');
       } finally {
         waiting.push(unit);
       }
     }
   });
   send({ type: 'progress', line: `warm-up ${timing.warmupMs / 1000} s` });
-  await new Promise((resolve) => setTimeout(resolve, timing.warmupMs));
+  await pause(timing.warmupMs, 'warm-up');
   const cpuAtStart = process.cpuUsage();
   const wireAtStart = meter.deviceWire?.();
   meter.counting = true;
@@ -214,7 +225,7 @@ export async function measure(
   const windowStarted = performance.now();
   send({ type: 'window-start' });
   send({ type: 'progress', line: `measuring ${timing.windowMs / 1000} s` });
-  await new Promise((resolve) => setTimeout(resolve, timing.windowMs));
+  await pause(timing.windowMs, 'window');
   if (wholeInWindow === 0) {
     // No payment both started and completed in it (a short window on a busy machine): it stays open until one has.
     send({
