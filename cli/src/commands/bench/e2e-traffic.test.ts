@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { type MeasurePause, type Meter, measure, type Pause, type PayingUnit } from './e2e-traffic.ts';
+import {
+  inBatches,
+  itemsPerProgressLine,
+  type MeasurePause,
+  type Meter,
+  measure,
+  type Pause,
+  type PayingUnit,
+} from './e2e-traffic.ts';
 
 /** A meter that counts nothing: measure's lanes are what is under test, not the counting. */
 function silentMeter(): Meter {
@@ -118,5 +126,39 @@ describe('measure: lanes paying for customers in turn', () => {
     await expect(
       measure(silentMeter(), [customer(1).unit], { ...timing, lanes: 2 }, () => undefined),
     ).rejects.toThrow('2 lanes for 1 customers');
+  });
+});
+
+describe('inBatches: a few at a time, with progress', () => {
+  it('runs at most atOnce at a time, results in order, progress every 32 and at the end', async () => {
+    const items = Array.from({ length: 2 * itemsPerProgressLine + 5 }, (_, index) => `item ${index}`);
+    let underWay = 0;
+    let underWayMax = 0;
+    const lines: number[] = [];
+    const results = await inBatches(
+      items,
+      4,
+      async (item, index) => {
+        underWay += 1;
+        underWayMax = Math.max(underWayMax, underWay);
+        // The later ones of a batch end first: the order of the results is still the items'.
+        await new Promise((resolve) => setTimeout(resolve, 4 - (index % 4)));
+        underWay -= 1;
+        return `${item} done`;
+      },
+      (done) => lines.push(done),
+    );
+    expect(underWayMax).toBe(4);
+    expect(results).toEqual(items.map((item) => `${item} done`));
+    // 4 at a time, 69 items: the batches end at 4, 8, …, 68 and 69; a line at 32, 64 and the end.
+    expect(lines).toEqual([32, 64, 69]);
+    const few: number[] = [];
+    await inBatches(
+      [1, 2],
+      3,
+      async (item) => item,
+      (done) => few.push(done),
+    );
+    expect(few).toEqual([]);
   });
 });

@@ -285,27 +285,42 @@ export async function measure(
 
 /** Sessions opened at once: a phone's login costs custody an OPAQUE exchange, and hundreds at once are refused. */
 const sessionsOpenedAtOnce = 8;
-/** Sessions opened between two progress lines. */
-const sessionsPerProgressLine = 32;
+
+/** Items between two progress lines of `inBatches`. */
+export const itemsPerProgressLine = 32;
 
 /**
- * Opens each of `items` (a device's session and event stream) a few at a time, as phones coming
- * online would, with a progress line every `sessionsPerProgressLine` when there are more than that.
+ * `work` on each of `items`, `atOnce` at a time (a batch ends before the next
+ * starts), the results in the items' order; when there are more than
+ * `itemsPerProgressLine` items, `progress(done)` after every
+ * `itemsPerProgressLine` and at the end.
  */
+export async function inBatches<T, R>(
+  items: readonly T[],
+  atOnce: number,
+  work: (item: T, index: number) => Promise<R>,
+  progress: (done: number) => void,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let first = 0; first < items.length; first += atOnce) {
+    const batch = items.slice(first, first + atOnce);
+    results.push(...(await Promise.all(batch.map((item, at) => work(item, first + at)))));
+    const done = results.length;
+    if (items.length > itemsPerProgressLine && (done % itemsPerProgressLine === 0 || done === items.length))
+      progress(done);
+  }
+  return results;
+}
+
+/** Opens each of `items` (a device's session and event stream) a few at a time, as phones coming online would. */
 export async function openInTurn<T>(
   items: readonly T[],
   open: (item: T) => Promise<void>,
   send: SendToParent,
 ): Promise<void> {
-  for (let first = 0; first < items.length; first += sessionsOpenedAtOnce) {
-    await Promise.all(items.slice(first, first + sessionsOpenedAtOnce).map(open));
-    const done = Math.min(first + sessionsOpenedAtOnce, items.length);
-    if (
-      items.length > sessionsPerProgressLine &&
-      (done % sessionsPerProgressLine === 0 || done === items.length)
-    )
-      send({ type: 'progress', line: `opened ${done} of ${items.length} sessions` });
-  }
+  await inBatches(items, sessionsOpenedAtOnce, open, (done) =>
+    send({ type: 'progress', line: `opened ${done} of ${items.length} sessions` }),
+  );
 }
 
 /** Polls `read` every `intervalMs` until it gives a value, at most `deadlineMs` (then the error names `what`). */

@@ -54,7 +54,7 @@ import {
   processTreeCpu,
   runningTarget,
 } from './e2e-target.ts';
-import { type BenchProfile, benchProfiles, type DriverTiming } from './e2e-traffic.ts';
+import { type BenchProfile, benchProfiles, type DriverTiming, inBatches } from './e2e-traffic.ts';
 
 export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--customers M] [--seconds S] [--gateways G]
                       [--processes] [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
@@ -339,30 +339,16 @@ async function registerCustomer(target: BenchTarget, index: number): Promise<Dri
 /** Registrations run at once: a macro registration costs the MPASP an Argon2id, a custody one an HSM key. */
 const registrationsAtOnce = 4;
 
-/** Registrations between two progress lines (a line for each would flood a run of a thousand). */
-const registrationsPerProgressLine = 32;
-
-/**
- * `register` for indices 0..count-1, a few at a time (a macro registration costs the MPASP an Argon2id);
- * a progress line every `registrationsPerProgressLine` when there are more than that.
- */
+/** `register` for indices 0..count-1, a few at a time, with a progress line every 32 when there are more. */
 async function registerAll<T>(
   count: number,
   progress: (line: string) => void,
   register: (index: number) => Promise<T>,
 ): Promise<T[]> {
-  const registered: T[] = [];
-  for (let first = 0; first < count; first += registrationsAtOnce) {
-    const indices = Array.from(
-      { length: Math.min(registrationsAtOnce, count - first) },
-      (_, at) => first + at,
-    );
-    registered.push(...(await Promise.all(indices.map(register))));
-    const done = registered.length;
-    if (count > registrationsPerProgressLine && (done % registrationsPerProgressLine === 0 || done === count))
-      progress(`registered ${done} of ${count} customers`);
-  }
-  return registered;
+  const indices = Array.from({ length: count }, (_, index) => index);
+  return inBatches(indices, registrationsAtOnce, register, (done) =>
+    progress(`registered ${done} of ${count} customers`),
+  );
 }
 
 /** The profile's customers, registered through the public APIs, and its driver's configuration. */
