@@ -235,11 +235,20 @@ describe('the node:crypto engine agrees with raw points, as WebCrypto does with 
       expect(() => jwe.agreement(recipient.privateKey, { ...epk, x, y })).toThrow(
         expect.objectContaining({ code: 'CRYPTO_KEY_INVALID' }),
       );
-    // A point off the curve (y changed): node:crypto refuses it.
+    // A point off the curve (y changed), and an x equal to the field's prime p: node:crypto refuses both.
     const y = uncompressedP256Point(epk.x, epk.y).slice(33);
     y[31] = (y[31] ?? 0) ^ 1;
-    expect(() =>
-      jwe.agreement(recipient.privateKey, { ...epk, y: Buffer.from(y).toString('base64url') }),
-    ).toThrow();
+    const fieldPrime = Buffer.from('ffffffff00000001000000000000000000000000ffffffffffffffffffffffff', 'hex');
+    for (const members of [
+      { ...epk, y: Buffer.from(y).toString('base64url') },
+      { ...epk, x: fieldPrime.toString('base64url') },
+    ])
+      expect(() => jwe.agreement(recipient.privateKey, members)).toThrow(
+        expect.objectContaining({ code: 'ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY' }),
+      );
+    // Members that are not text at all (a hostile header): refused as a key, before any agreement.
+    expect(() => jwe.agreement(recipient.privateKey, { ...epk, x: 7 as unknown as string })).toThrow(
+      expect.objectContaining({ code: 'CRYPTO_KEY_INVALID' }),
+    );
   });
 });

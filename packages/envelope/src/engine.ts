@@ -183,6 +183,7 @@ const p256CoordinateBytes = 32;
  * the field's prime, is checked by node:crypto when it agrees with it.
  */
 export function uncompressedP256Point(x: string, y: string): Uint8Array {
+  if (typeof x !== 'string' || typeof y !== 'string') throw new MpayError('CRYPTO_KEY_INVALID');
   const xBytes = decodeBase64url(x);
   const yBytes = decodeBase64url(y);
   if (xBytes?.length !== p256CoordinateBytes || yBytes?.length !== p256CoordinateBytes)
@@ -192,6 +193,17 @@ export function uncompressedP256Point(x: string, y: string): Uint8Array {
   point.set(xBytes, 1);
   point.set(yBytes, 1 + p256CoordinateBytes);
   return point;
+}
+
+/** SEC 1 (RFC 5915) ECPrivateKey's start in DER: SEQUENCE (short length), INTEGER 1, OCTET STRING of 32 bytes. */
+function sec1PrivateScalar(der: Uint8Array): Uint8Array {
+  const start = 2;
+  const prefix = [0x02, 0x01, 0x01, 0x04, p256CoordinateBytes];
+  if (der[0] !== 0x30 || (der[1] ?? 0x80) >= 0x80 || prefix.some((byte, at) => der[start + at] !== byte))
+    throw new MpayError('CRYPTO_KEY_INVALID');
+  const from = start + prefix.length;
+  if (der.length < from + p256CoordinateBytes) throw new MpayError('CRYPTO_KEY_INVALID');
+  return der.subarray(from, from + p256CoordinateBytes);
 }
 
 /** The table over `module`, frozen. */
@@ -267,12 +279,17 @@ export function nodeCryptoEngine(
   const ecdhObjectOf = (key: CryptoKey): NodeEcdh => {
     let known = ecdhObjects.get(key);
     if (known === undefined) {
-      const { d } = keyObjectOf(key).export({ format: 'jwk' });
-      const scalar = typeof d === 'string' ? decodeBase64url(d) : undefined;
-      if (scalar?.length !== p256CoordinateBytes) throw new MpayError('CRYPTO_KEY_INVALID');
-      known = module.createECDH('prime256v1');
-      known.setPrivateKey(scalar);
-      ecdhObjects.set(key, known);
+      // SEC 1's ECPrivateKey in DER: the scalar is the OCTET STRING after the version; the copies are
+      // wiped once OpenSSL holds the key (a JWK's d would be a string, which cannot be).
+      const der = keyObjectOf(key).export({ format: 'der', type: 'sec1' });
+      try {
+        const scalar = sec1PrivateScalar(der);
+        known = module.createECDH('prime256v1');
+        known.setPrivateKey(scalar);
+        ecdhObjects.set(key, known);
+      } finally {
+        der.fill(0);
+      }
     }
     return known;
   };
