@@ -192,7 +192,9 @@ function inflateWhenWhole(limit: number): Transform {
     flush(callback) {
       let inflated: Buffer;
       try {
-        inflated = gunzipSync(Buffer.concat(chunks), { maxOutputLength: outputMax });
+        const whole = Buffer.concat(chunks);
+        chunks.length = 0;
+        inflated = gunzipSync(whole, { maxOutputLength: outputMax });
       } catch (error) {
         const tooLarge =
           error instanceof RangeError && 'code' in error && error.code === 'ERR_BUFFER_TOO_LARGE';
@@ -211,12 +213,13 @@ type DecodedBody = Readable & { receivedEncodedLength?: number };
 type PreParsingDone = (error: Error | null, payload?: Readable) => void;
 
 /**
- * A route's preParsing hook: a body sent with `Content-Encoding: gzip` is
- * decompressed as it arrives (the device's confirmation: compact JWE, whose
- * base64url deflate codes at about three quarters). Fastify's body limit
- * then counts the decompressed bytes, so a small body that inflates past it
- * is refused (413) as soon as it does, and Content-Length is checked against
- * the bytes received; a body that is not gzip is REQUEST_INVALID. No coding
+ * A route's preParsing hook: a body sent with `Content-Encoding: gzip` (the
+ * device's confirmation: compact JWE, whose base64url deflate codes at about
+ * three quarters) is counted as it arrives, refused (413) once its encoded
+ * bytes pass the route's body limit, and inflated in one call once all of it
+ * has come (`inflateWhenWhole`): a small body that inflates past the limit is
+ * refused (413) there, one byte past it, and Fastify checks Content-Length
+ * against the bytes received; a body that is not gzip is REQUEST_INVALID. No coding
  * (or `identity`) passes as it is; any other coding is 415 with
  * `Accept-Encoding: gzip`. Nothing here is compressed, so no length oracle.
  */

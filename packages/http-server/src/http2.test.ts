@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
-import { createGzip } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDeadlineMs, within } from '../../../test/support/deadlines.ts';
 import { socketClosed } from '../../../test/support/socket-closed.ts';
@@ -264,6 +264,48 @@ describe('HTTP/2 on a TLS port', () => {
         'ECONNRESET',
       );
     } finally {
+      await app.close();
+    }
+  });
+
+  it('answers a whole small gzip bomb on an HTTP/2 stream 413 once it inflated past the limit', async () => {
+    const app = createHttpServer({
+      name: 'test',
+      tls: { ...material, clientCertificate: 'none' },
+      http2: true,
+      bodyLimitBytes: 4_096,
+    });
+    app.post('/echo', { preParsing: gunzipRequests() }, async (request) => ({
+      length: String(request.body).length,
+    }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const session = h2Session(`https://127.0.0.1:${(app.server.address() as { port: number }).port}`);
+    try {
+      // About a kilobyte that inflates to 1 MiB: under the limit as sent, far past it inflated.
+      const bomb = gzipSync(Buffer.alloc(1 << 20, 0x41));
+      expect(bomb.length).toBeLessThan(4_096);
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/echo',
+        'content-type': 'application/jose',
+        'content-encoding': 'gzip',
+      });
+      stream.on('error', () => undefined);
+      stream.end(bomb);
+      const [head] = (await within(once(stream, 'response'), {
+        deadlineMs: requestDeadlineMs,
+        what: 'the answer to the bomb',
+      })) as [Record<string, unknown>];
+      expect(head[':status']).toBe(413);
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      await within(once(stream, 'close'), { deadlineMs: requestDeadlineMs, what: 'the stream to close' });
+      expect(JSON.parse(text).error.code).toBe('REQUEST_TOO_LARGE');
+    } finally {
+      session.destroy();
       await app.close();
     }
   });
