@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor } from '../../../../test/support/deadlines.ts';
 import {
   inBatches,
   itemsPerProgressLine,
@@ -26,14 +27,9 @@ function silentMeter(): Meter {
 
 const timing = { warmupMs: 10, windowMs: 80, mixBudgetMs: 1 } as const;
 
-/** Resolves once `done` holds, looking after every timer turn; fails after a generous deadline. */
+/** Resolves once `done` holds, looking after every timer turn; fails after a generous named deadline. */
 async function until(what: string, done: () => boolean): Promise<void> {
-  const deadlineMs = 30_000;
-  const started = Date.now();
-  while (!done()) {
-    if (Date.now() - started > deadlineMs) throw new Error(`${what}: not within ${deadlineMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+  await waitFor(done, { deadlineMs: requestDeadlineMs, what, intervalMs: 1 });
 }
 
 /**
@@ -41,9 +37,11 @@ async function until(what: string, done: () => boolean): Promise<void> {
  * (the warm-up, a lane's after a failure) ends at once. What the tests check then does not depend on
  * how late a busy machine runs the timers.
  */
-function pauseUntil(windowDone: () => boolean): Pause {
-  return (_ms: number, what: MeasurePause) =>
-    what === 'window' ? until('the window', windowDone) : Promise.resolve();
+function pauseUntil(windowDone: () => boolean, asked: string[] = []): Pause {
+  return (ms: number, what: MeasurePause) => {
+    asked.push(`${what} ${ms}`);
+    return what === 'window' ? until('the window', windowDone) : Promise.resolve();
+  };
 }
 
 /** A customer whose payments take `ms`, which records how many of its own were under way at once. */
@@ -109,17 +107,43 @@ describe('measure: lanes paying for customers in turn', () => {
     const others = [customer(1), customer(1)];
     // One lane over three customers, the first failing every time: the window ends once it has been
     // attempted three times, so its turn came again after each failure and the two others'.
+    const asked: string[] = [];
     const report = await measure(
       silentMeter(),
       [failing.unit, ...others.map(({ unit }) => unit)],
       { ...timing, lanes: 1 },
       () => undefined,
-      pauseUntil(() => failing.seen.attempts >= 3),
+      pauseUntil(() => failing.seen.attempts >= 3, asked),
     );
     expect(report.failures).toBe(failing.seen.attempts);
-    expect(failing.seen.attempts).toBeGreaterThanOrEqual(3);
+    // Each failure paused its lane for 100 ms (the pause asked for), and only the failures did.
+    expect(asked.filter((pause) => pause.startsWith('after-failure'))).toEqual(
+      Array.from({ length: failing.seen.attempts }, () => 'after-failure 100'),
+    );
+    expect(asked.slice(0, 2)).toEqual([`warm-up ${timing.warmupMs}`, `window ${timing.windowMs}`]);
     expect(report.customersPaid).toBe(2);
     for (const { seen } of others) expect(seen.paid).toBeGreaterThanOrEqual(failing.seen.attempts - 1);
+  });
+
+  it('stops its lanes when a pause fails: none goes on paying after measure has thrown', async () => {
+    const only = customer(1);
+    const failed = measure(
+      silentMeter(),
+      [only.unit],
+      { ...timing, lanes: 1 },
+      () => undefined,
+      (_ms, what) =>
+        what === 'window'
+          ? until('a few payments', () => only.seen.paid >= 3).then(() => {
+              throw new Error('the window failed');
+            })
+          : Promise.resolve(),
+    );
+    await expect(failed).rejects.toThrow('the window failed');
+    // A lane still running would start another payment within a timer turn or two (each takes one 1-ms timer).
+    const attempts = only.seen.attempts;
+    for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(only.seen.attempts).toBe(attempts);
   });
 
   it('refuses more lanes than customers', async () => {

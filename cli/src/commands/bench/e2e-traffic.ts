@@ -215,8 +215,18 @@ export async function measure(
       }
     }
   });
+  // A pause that fails (a test's deadline) stops the lanes before the error goes on: none is left paying.
+  const pauseOrStop = async (ms: number, what: MeasurePause) => {
+    try {
+      await pause(ms, what);
+    } catch (error) {
+      stopping = true;
+      await Promise.allSettled(loops);
+      throw error;
+    }
+  };
   send({ type: 'progress', line: `warm-up ${timing.warmupMs / 1000} s` });
-  await pause(timing.warmupMs, 'warm-up');
+  await pauseOrStop(timing.warmupMs, 'warm-up');
   const cpuAtStart = process.cpuUsage();
   const wireAtStart = meter.deviceWire?.();
   meter.counting = true;
@@ -225,7 +235,7 @@ export async function measure(
   const windowStarted = performance.now();
   send({ type: 'window-start' });
   send({ type: 'progress', line: `measuring ${timing.windowMs / 1000} s` });
-  await pause(timing.windowMs, 'window');
+  await pauseOrStop(timing.windowMs, 'window');
   if (wholeInWindow === 0) {
     // No payment both started and completed in it (a short window on a busy machine): it stays open until one has.
     send({
@@ -301,6 +311,8 @@ export async function inBatches<T, R>(
   work: (item: T, index: number) => Promise<R>,
   progress: (done: number) => void,
 ): Promise<R[]> {
+  if (!Number.isSafeInteger(atOnce) || atOnce < 1)
+    throw new RangeError(`inBatches: atOnce must be a positive integer, not ${atOnce}`);
   const results: R[] = [];
   for (let first = 0; first < items.length; first += atOnce) {
     const batch = items.slice(first, first + atOnce);
