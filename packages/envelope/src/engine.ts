@@ -297,8 +297,7 @@ export function nodeCryptoEngine(
     let known = points.get(key);
     if (known === undefined) {
       const { x, y } = keyObjectOf(key).export({ format: 'jwk' });
-      if (typeof x !== 'string' || typeof y !== 'string') throw new MpayError('CRYPTO_KEY_INVALID');
-      known = uncompressedP256Point(x, y);
+      known = uncompressedP256Point(x as string, y as string);
       points.set(key, known);
     }
     return known;

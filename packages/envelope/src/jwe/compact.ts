@@ -23,7 +23,6 @@ export function computedHere(alg: JweProtectedHeader['alg']): boolean {
 const ivLength = 12;
 const tagLength = 16;
 const keyLength = 32;
-const p256CoordinateLength = 32;
 
 function fail(cause?: unknown): never {
   throw new MpayError('CRYPTO_DECRYPTION_FAILED', undefined, cause === undefined ? undefined : { cause });
@@ -101,11 +100,6 @@ export function sealCompact(
   return z === undefined ? { compact } : { compact, z };
 }
 
-/** A base64url coordinate of exactly 32 bytes. */
-function isCoordinate(value: unknown): value is string {
-  return typeof value === 'string' && decodeBase64url(value)?.length === p256CoordinateLength;
-}
-
 /**
  * Opens a compact JWE whose header `readJweHeader` accepted, with our private
  * ECDH key (ECDH-ES) or a 32-byte key (`dir`). ECDH-ES and `dir` carry no
@@ -137,7 +131,8 @@ export function openCompact(
   try {
     if (header.alg === 'ECDH-ES') {
       const epk = (header as unknown as { epk?: Record<string, unknown> }).epk;
-      if (key instanceof Uint8Array || !isCoordinate(epk?.x) || !isCoordinate(epk?.y)) fail();
+      // The coordinates' form (base64url of 32 bytes each) and the curve are the engine's checks (uncompressedP256Point).
+      if (key instanceof Uint8Array || typeof epk?.x !== 'string' || typeof epk.y !== 'string') fail();
       z = jwe.agreement(key, { kty: 'EC', crv: 'P-256', x: epk.x, y: epk.y } satisfies P256PublicMembers);
       contentKey = contentKeyOf(jwe, z);
     } else if (header.alg === DIRECT_ALGORITHM && key instanceof Uint8Array && key.length === keyLength) {
