@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect as http2Connect } from 'node:http2';
+import { type ClientHttp2Stream, connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,57 @@ function h2Session(url: string) {
   const session = http2Connect(url, { ca: material.cert });
   session.on('error', () => undefined);
   return session;
+}
+
+/** The body limit of `gunzipEchoOverHttp2`'s /echo. */
+const gunzipEchoBodyLimitBytes = 4_096;
+
+/**
+ * An HTTP/2 server whose POST /echo takes gzipped bodies (`gunzipRequests`) up to 4 KiB, a session to it,
+ * and a gzipped POST opened on that session (its errors left to the test).
+ */
+async function gunzipEchoOverHttp2(requestTimeoutMs?: number) {
+  const app = createHttpServer({
+    name: 'test',
+    tls: { ...material, clientCertificate: 'none' },
+    http2: true,
+    bodyLimitBytes: gunzipEchoBodyLimitBytes,
+    ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+  });
+  app.post('/echo', { preParsing: gunzipRequests() }, async (request) => ({
+    length: String(request.body).length,
+  }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const session = h2Session(`https://127.0.0.1:${(app.server.address() as { port: number }).port}`);
+  const postGzipped = () => {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/echo',
+      'content-type': 'application/jose',
+      'content-encoding': 'gzip',
+    });
+    stream.on('error', () => undefined);
+    return stream;
+  };
+  return { app, session, postGzipped };
+}
+
+/** A stream's answer: its status, and its text once the stream has closed (`closing` names what closes it). */
+async function answerOf(
+  stream: ClientHttp2Stream,
+  closing: string,
+): Promise<{ status: unknown; text: string }> {
+  const [head] = (await within(once(stream, 'response'), {
+    deadlineMs: requestDeadlineMs,
+    what: 'the answer',
+  })) as [Record<string, unknown>];
+  let text = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  await within(once(stream, 'close'), { deadlineMs: requestDeadlineMs, what: closing });
+  return { status: head[':status'], text };
 }
 
 describe('HTTP/2 on a TLS port', () => {
@@ -269,41 +320,15 @@ describe('HTTP/2 on a TLS port', () => {
   });
 
   it('answers a whole small gzip bomb on an HTTP/2 stream 413 once it inflated past the limit', async () => {
-    const app = createHttpServer({
-      name: 'test',
-      tls: { ...material, clientCertificate: 'none' },
-      http2: true,
-      bodyLimitBytes: 4_096,
-    });
-    app.post('/echo', { preParsing: gunzipRequests() }, async (request) => ({
-      length: String(request.body).length,
-    }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const session = h2Session(`https://127.0.0.1:${(app.server.address() as { port: number }).port}`);
+    const { app, session, postGzipped } = await gunzipEchoOverHttp2();
     try {
       // About a kilobyte that inflates to 1 MiB: under the limit as sent, far past it inflated.
       const bomb = gzipSync(Buffer.alloc(1 << 20, 0x41));
-      expect(bomb.length).toBeLessThan(4_096);
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': '/echo',
-        'content-type': 'application/jose',
-        'content-encoding': 'gzip',
-      });
-      stream.on('error', () => undefined);
+      expect(bomb.length).toBeLessThan(gunzipEchoBodyLimitBytes);
+      const stream = postGzipped();
       stream.end(bomb);
-      const [head] = (await within(once(stream, 'response'), {
-        deadlineMs: requestDeadlineMs,
-        what: 'the answer to the bomb',
-      })) as [Record<string, unknown>];
-      expect(head[':status']).toBe(413);
-      let text = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      await within(once(stream, 'close'), { deadlineMs: requestDeadlineMs, what: 'the stream to close' });
-      expect(JSON.parse(text).error.code).toBe('REQUEST_TOO_LARGE');
+      const answer = await answerOf(stream, 'the stream to close');
+      expect([answer.status, JSON.parse(answer.text).error.code]).toEqual([413, 'REQUEST_TOO_LARGE']);
     } finally {
       session.destroy();
       await app.close();
@@ -311,30 +336,13 @@ describe('HTTP/2 on a TLS port', () => {
   });
 
   it('answers a gzip bomb on an HTTP/2 stream 413, then tells the client to stop sending; the answer has no connection header to drop', async () => {
-    const app = createHttpServer({
-      name: 'test',
-      tls: { ...material, clientCertificate: 'none' },
-      http2: true,
-      bodyLimitBytes: 4_096,
-      // Ten minutes: only the cancel after the answer can end the stream within the deadline.
-      requestTimeoutMs: 600_000,
-    });
-    app.post('/echo', { preParsing: gunzipRequests() }, async (request) => ({
-      length: String(request.body).length,
-    }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
+    // Ten minutes: only the cancel after the answer can end the stream within the deadline.
+    const { app, session, postGzipped } = await gunzipEchoOverHttp2(600_000);
     const warnings: string[] = [];
     const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
     process.on('warning', onWarning);
-    const session = h2Session(`https://127.0.0.1:${(app.server.address() as { port: number }).port}`);
     try {
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': '/echo',
-        'content-type': 'application/jose',
-        'content-encoding': 'gzip',
-      });
-      stream.on('error', () => undefined);
+      const stream = postGzipped();
       // A body that never ends: zeros gzipped as they are written (about a thousand to one), at most 256 MiB
       // of them; the stream is never ended by this side, so only the server can close it.
       const gzip = createGzip();
@@ -344,24 +352,12 @@ describe('HTTP/2 on a TLS port', () => {
         for (let written = 0; written < 4_096 && !stream.closed; written += 1)
           if (!gzip.write(zeros)) await once(gzip, 'drain');
       })();
-      const [head] = (await within(once(stream, 'response'), {
-        deadlineMs: requestDeadlineMs,
-        what: 'the answer to the bomb',
-      })) as [Record<string, unknown>];
-      expect(head[':status']).toBe(413);
-      let text = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        text += chunk;
-      });
       // The complete answer, then RST_STREAM NO_ERROR: stop sending (RFC 9113 §8.1). This side never ended
       // its body, so only the server's reset closes the stream.
-      await within(once(stream, 'close'), {
-        deadlineMs: requestDeadlineMs,
-        what: 'the server to reset the stream',
-      });
+      const answer = await answerOf(stream, 'the server to reset the stream');
+      expect(answer.status).toBe(413);
       expect(stream.rstCode).toBe(0); // NGHTTP2_NO_ERROR
-      expect(JSON.parse(text).error.code).toBe('REQUEST_TOO_LARGE');
+      expect(JSON.parse(answer.text).error.code).toBe('REQUEST_TOO_LARGE');
       gzip.destroy();
       // Fastify asks for Connection: close after a refused body; HTTP/2 has no such header (RFC 9113 §8.2.2).
       expect(warnings).toEqual([]);
