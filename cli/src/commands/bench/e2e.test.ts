@@ -47,7 +47,7 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
     const processFetch = globalThis.fetch;
     // --tls as a phone meets the platform (one run: CI's time; the plain HTTP runs are the profiles' below).
     const code = await runBenchE2e(
-      ['--concurrency', '2', '--seconds', '2', '--tls', '--statements', '--json'],
+      ['--concurrency', '2', '--seconds', '2', '--warmup', '1', '--tls', '--statements', '--json'],
       io,
     );
     expect(io.out.trim().split('\n')).toHaveLength(1);
@@ -61,6 +61,7 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
       benchmark: 'e2e',
       profile: 'ims',
       concurrency: 2,
+      warmup_seconds: 1,
       database: testBackend(),
       transport: 'https, h2 offered',
       failures: 0,
@@ -135,7 +136,10 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
   it('--processes: each service in its own process; each counts its own crypto and statements, the temporary data folder is removed', async () => {
     // Plain HTTP (CI's time: seven processes start here); --data over HTTPS is the smoke runs' below.
     const io = memoryIo();
-    const figures = await completedRun(['--processes', '--concurrency', '1', '--seconds', '1'], io);
+    const figures = await completedRun(
+      ['--processes', '--concurrency', '1', '--seconds', '1', '--warmup', '0'],
+      io,
+    );
     expect(figures).toMatchObject({
       database: testBackend(),
       servers: '7 processes, one per service',
@@ -177,6 +181,8 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
         [['--profile', 'fast'], '--profile must be one of ims, ims-custody, macro, banking'],
         [['--concurrency', '0'], '--concurrency must be an integer in 1..64'],
         [['--seconds'], '--seconds must be an integer'],
+        [['--warmup', '601'], '--warmup must be an integer in 0..600'],
+        [['--warmup=-1'], '--warmup must be an integer in 0..600'],
         [['--customers', '0'], '--customers must be an integer in 1..1024'],
         [['--customers', '1025'], '--customers must be an integer in 1..1024'],
         [
@@ -262,6 +268,8 @@ describe(`mpay bench e2e against a running platform: ims-custody, macro, banking
       ...where,
       '--seconds',
       '1',
+      '--warmup',
+      '0',
       '--concurrency',
       '1',
       ...more,

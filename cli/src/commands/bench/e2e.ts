@@ -56,8 +56,8 @@ import {
 } from './e2e-target.ts';
 import { type BenchProfile, benchProfiles, type DriverTiming, inBatches } from './e2e-traffic.ts';
 
-export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--customers M] [--seconds S] [--gateways G]
-                      [--processes] [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
+export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--customers M] [--seconds S] [--warmup W]
+                      [--gateways G] [--processes] [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
   Starts a platform in this process (PGlite in memory, or DATABASE_URL: PostgreSQL, fresh schemas
   dropped at the end), or drives one already running on this machine (--data, --url); registers N
   customers of the profile through the public APIs and drives their payments over HTTP from a child
@@ -82,7 +82,13 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
                     pays once every M payments and what the servers keep per customer (its key
                     binding, its alias, its recent history) is as cold as M makes it; with M = N
                     every customer pays again as soon as its payment ends, which no real platform sees
-  --seconds S       measured window (default 20, 1..3600), after a warm-up of min(3, S/2) s
+  --seconds S       measured window (default 20, 1..3600), after the warm-up
+  --warmup W        seconds of payments before the window opens (default 30, 0..600): the servers'
+                    JavaScript is compiled by V8's optimising compiler, their caches and the
+                    database's connections fill while they run, so that the window measures a
+                    platform that has been running, as a deployed one has. Over the first 20 s
+                    the servers took a fifth more CPU per payment than from 30 s on
+                    (docs/benchmarks.md)
   --gateways G      gateway instances behind one address (default 1, 1..8); more than one needs
                     DATABASE_URL (they share one PostgreSQL schema; a device's pushes reach it from
                     any instance through LISTEN/NOTIFY) and a platform this command starts
@@ -121,6 +127,8 @@ interface BenchE2eArguments {
   /** Customers registered, taken in turn by the `concurrency` lanes (at least as many as lanes). */
   readonly customers: number;
   readonly seconds: number;
+  /** Payments before the window, in seconds (benchWarmupSecondsDefault unless given). */
+  readonly warmupSeconds: number;
   /** Gateway instances of the platform this command starts (more than one: PostgreSQL only). */
   readonly gateways: number;
   /** Set: drive the platform running from this data folder. */
@@ -140,6 +148,7 @@ const integerFlags = {
   /** Its default is --concurrency's value (one customer per lane). */
   customers: { default: 0, min: 1, max: 1024 },
   seconds: { default: 20, min: 1, max: 3600 },
+  warmup: { default: 30, min: 0, max: 600 },
   gateways: { default: 1, min: 1, max: 8 },
 } as const;
 
@@ -215,7 +224,7 @@ export function parseBenchE2eArguments(
       dataDir = folder;
       continue;
     }
-    const match = /^--(concurrency|customers|seconds|gateways)(?:=(.*))?$/.exec(arg);
+    const match = /^--(concurrency|customers|seconds|warmup|gateways)(?:=(.*))?$/.exec(arg);
     if (match === null) {
       io.stderr(`mpay bench e2e: unknown argument ${arg}\n${benchE2eUsage}`);
       return undefined;
@@ -282,6 +291,7 @@ export function parseBenchE2eArguments(
     concurrency,
     customers,
     seconds: pick('seconds'),
+    warmupSeconds: pick('warmup'),
     gateways,
     dataDir,
     url,
@@ -885,7 +895,7 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
     io.stderr(
       `bench e2e: registering ${parsed.customers} ${parsed.profile} customer(s) through the public APIs${parsed.customers === parsed.concurrency ? '' : `, paying ${parsed.concurrency} at a time in turn`}\n`,
     );
-    const warmupMs = Math.min(3_000, (parsed.seconds * 1000) / 2);
+    const warmupMs = parsed.warmupSeconds * 1000;
     // A short run (a smoke test) replays each kind of crypto call for less time: its ceiling is rougher.
     const mixBudgetMs = Math.min(150, 15 * parsed.seconds);
     const config = await prepareProfile(
@@ -1122,6 +1132,7 @@ interface TextFigures {
   customers: number;
   gateways: number;
   seconds: number;
+  warmup_seconds: number;
   payments: number;
   payments_per_second: number;
   failures: number;
@@ -1239,7 +1250,7 @@ function text(figures: TextFigures): string {
   const notMeasured = (value: number | null, unit: string) =>
     value === null ? 'not measured' : `${value}${unit}`;
   return `${[
-    `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}, ${figures.transport}): concurrency ${figures.concurrency}${figures.customers === figures.concurrency ? '' : ` over ${figures.customers} customers in turn`}, ${figures.seconds} s measured`,
+    `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}, ${figures.transport}): concurrency ${figures.concurrency}${figures.customers === figures.concurrency ? '' : ` over ${figures.customers} customers in turn`}, ${figures.seconds} s measured after ${figures.warmup_seconds} s of warm-up`,
     `  payments      ${figures.payments_per_second}/s  (${figures.payments} payments, ${figures.failures} failed)`,
     `  latency       p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms (${latencySpan[figures.profile]})`,
     `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}${figures.server_cpu_kernel_share === null ? '' : ` (${kernelText(figures.server_cpu_kernel_share)})`}, ${databaseCpuText(figures)}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
