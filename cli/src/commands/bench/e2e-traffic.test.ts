@@ -120,9 +120,44 @@ describe('measure: lanes paying for customers in turn', () => {
     expect(asked.filter((pause) => pause.startsWith('after-failure'))).toEqual(
       Array.from({ length: failing.seen.attempts }, () => 'after-failure 100'),
     );
-    expect(asked.slice(0, 2)).toEqual([`warm-up ${timing.warmupMs}`, `window ${timing.windowMs}`]);
+    // The warm-up, then the window in two halves (the parent reads the servers' CPU between them).
+    expect(asked.slice(0, 2)).toEqual([`warm-up ${timing.warmupMs}`, `window ${timing.windowMs / 2}`]);
+    expect(asked.filter((pause) => pause.startsWith('window'))).toEqual([
+      `window ${timing.windowMs / 2}`,
+      `window ${timing.windowMs / 2}`,
+    ]);
     expect(report.customersPaid).toBe(2);
     for (const { seen } of others) expect(seen.paid).toBeGreaterThanOrEqual(failing.seen.attempts - 1);
+  });
+
+  it('tells the parent the window’s half, and counts the payments completed in the first half', async () => {
+    const only = customer(1);
+    const told: string[] = [];
+    let paidAtHalf = -1;
+    let halves = 0;
+    const report = await measure(
+      silentMeter(),
+      [only.unit],
+      { ...timing, windowMs: 81, lanes: 1 },
+      (message) => {
+        if (message.type === 'progress') return;
+        told.push(message.type);
+        if (message.type === 'window-half') paidAtHalf = only.seen.paid;
+      },
+      (ms, what) => {
+        if (what !== 'window') return Promise.resolve();
+        halves += 1;
+        // The first half is 40 ms as asked, the second the rest; each ends after a few more payments.
+        expect(ms).toBe(halves === 1 ? 40 : 41);
+        const from = only.seen.paid;
+        return until(`half ${halves}`, () => only.seen.paid >= from + 3);
+      },
+    );
+    expect(told.slice(0, 3)).toEqual(['window-start', 'window-half', 'window-end']);
+    // Every payment completed in the window (the warm-up ended at once, each takes a timer turn).
+    expect(report.paymentsFirstHalf).toBe(paidAtHalf);
+    expect(report.paymentsFirstHalf).toBeGreaterThanOrEqual(3);
+    expect(report.payments).toBeGreaterThanOrEqual(report.paymentsFirstHalf + 3);
   });
 
   it('stops its lanes when a pause fails: none goes on paying after measure has thrown', async () => {

@@ -47,6 +47,13 @@ export interface DriverPayment extends DriverTiming {
 
 export interface DriverReport {
   readonly payments: number;
+  /**
+   * Of `payments`, those completed in the window's first half (its first
+   * windowMs / 2 as asked; an extended window's extension is the second's):
+   * the parent reads the servers' CPU at the half too (`window-half`), so
+   * that a window still warming up shows as a first half dearer than the second.
+   */
+  readonly paymentsFirstHalf: number;
   readonly windowMs: number;
   readonly latenciesMs: readonly number[];
   /** Payments that failed, in the warm-up, the window or the drain. */
@@ -71,6 +78,7 @@ export interface DriverReport {
 
 export type DriverMessage =
   | { readonly type: 'window-start' }
+  | { readonly type: 'window-half' }
   | { readonly type: 'window-end' }
   | { readonly type: 'progress'; readonly line: string }
   | { readonly type: 'report'; readonly report: DriverReport }
@@ -161,7 +169,8 @@ export const timerPause: Pause = (ms) => new Promise((resolve) => setTimeout(res
  * paying for the customer that has waited longest (so each pays serially,
  * and in turn when there are more customers than lanes); after the
  * warm-up the window opens (the parent told, to read the servers' CPU and
- * crypto), the payments that complete inside it count, with their latency;
+ * crypto; told again at its half, to read the CPU again), the payments that
+ * complete inside it count, with their latency;
  * a window in which no payment both started and completed stays open until
  * one has (so that the traffic counted is at least one whole payment's; at most
  * `windowExtensionMaxMs` more: the report says how long it was). Then the
@@ -235,7 +244,11 @@ export async function measure(
   const windowStarted = performance.now();
   send({ type: 'window-start' });
   send({ type: 'progress', line: `measuring ${timing.windowMs / 1000} s` });
-  await pauseOrStop(timing.windowMs, 'window');
+  const firstHalfMs = Math.floor(timing.windowMs / 2);
+  await pauseOrStop(firstHalfMs, 'window');
+  const paymentsFirstHalf = latencies.length;
+  send({ type: 'window-half' });
+  await pauseOrStop(timing.windowMs - firstHalfMs, 'window');
   if (wholeInWindow === 0) {
     // No payment both started and completed in it (a short window on a busy machine): it stays open until one has.
     send({
@@ -271,6 +284,7 @@ export async function measure(
   meter.crypto.restore();
   return {
     payments,
+    paymentsFirstHalf,
     windowMs,
     latenciesMs: latencies,
     failures,

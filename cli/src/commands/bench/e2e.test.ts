@@ -84,6 +84,18 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
       expect(figures[field] as number, field).toBeGreaterThan(0);
     }
     expect(figures.p99_ms as number).toBeGreaterThanOrEqual(figures.p50_ms as number);
+    // The window's halves: each half's CPU per payment, or null when a half of this short window saw no
+    // payment complete (a busy machine).
+    const halves = figures.server_cpu_ms_per_payment_halves as { first: number; second: number } | null;
+    if (halves !== null) {
+      expect(halves.first).toBeGreaterThan(0);
+      expect(halves.second).toBeGreaterThan(0);
+      // The whole window's figure is their mean weighted by payments: between them (each rounded to 0.1).
+      const whole = figures.server_cpu_ms_per_payment as number;
+      expect(whole).toBeGreaterThanOrEqual(Math.min(halves.first, halves.second) - 0.1);
+      expect(whole).toBeLessThanOrEqual(Math.max(halves.first, halves.second) + 0.1);
+    }
+    expect(figures.still_warming).toBeTypeOf('boolean');
     // The part in the kernel of the servers' CPU, and of the PostgreSQL server's (PGlite: inside the servers').
     expect(figures.server_cpu_kernel_share as number).toBeGreaterThan(0);
     expect(figures.server_cpu_kernel_share as number).toBeLessThan(1);
@@ -183,6 +195,12 @@ describe(`mpay bench e2e (${testBackend()})`, () => {
         [['--seconds'], '--seconds must be an integer'],
         [['--warmup', '601'], '--warmup must be an integer in 0..600'],
         [['--warmup=-1'], '--warmup must be an integer in 0..600'],
+        [['--warmup'], '--warmup must be an integer in 0..600'],
+        [['--warmup', 'abc'], '--warmup must be an integer in 0..600'],
+        [
+          ['--profile', 'banking', '--warmup', '600', '--seconds', '901'],
+          '--profile banking: --warmup and --seconds add up to at most 1500 s',
+        ],
         [['--customers', '0'], '--customers must be an integer in 1..1024'],
         [['--customers', '1025'], '--customers must be an integer in 1..1024'],
         [

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
 import {
+  defaultBankingLimits,
   defaultSecurityPolicy,
   parseSecurityPolicy,
   type SecurityPolicy,
@@ -55,6 +56,14 @@ import {
   runningTarget,
 } from './e2e-target.ts';
 import { type BenchProfile, benchProfiles, type DriverTiming, inBatches } from './e2e-traffic.ts';
+import { cpuPerPaymentByHalf, stillWarming, stillWarmingLine, type WindowHalves } from './e2e-warmup.ts';
+
+/**
+ * The longest warm-up and window of a banking run together: its customers'
+ * sessions open as they register and last defaultBankingLimits' lifetime
+ * (1,800 s); registering them and draining take the rest.
+ */
+export const bankingRunSecondsMax = defaultBankingLimits.sessionLifetimeSeconds - 300;
 
 export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency N] [--customers M] [--seconds S] [--warmup W]
                       [--gateways G] [--processes] [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
@@ -86,9 +95,13 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
   --warmup W        seconds of payments before the window opens (default 30, 0..600): the servers'
                     JavaScript is compiled by V8's optimising compiler, their caches and the
                     database's connections fill while they run, so that the window measures a
-                    platform that has been running, as a deployed one has. Over the first 20 s
-                    the servers took a fifth more CPU per payment than from 30 s on
-                    (docs/benchmarks.md)
+                    platform that has been running, as a deployed one has (over their first
+                    20 s of payments the servers took 13-29 % more CPU per payment than from
+                    30 s on in two runs: docs/benchmarks.md, "The warm-up measured"). The
+                    report gives the servers' CPU per payment in each half of the window too,
+                    and says so when the first half cost a fifth more than the second: the
+                    window was still part of the warm-up. For banking, W + S is at most
+                    ${bankingRunSecondsMax} (a customer's session ends after 1,800 s)
   --gateways G      gateway instances behind one address (default 1, 1..8); more than one needs
                     DATABASE_URL (they share one PostgreSQL schema; a device's pushes reach it from
                     any instance through LISTEN/NOTIFY) and a platform this command starts
@@ -127,7 +140,7 @@ interface BenchE2eArguments {
   /** Customers registered, taken in turn by the `concurrency` lanes (at least as many as lanes). */
   readonly customers: number;
   readonly seconds: number;
-  /** Payments before the window, in seconds (benchWarmupSecondsDefault unless given). */
+  /** Payments before the window, in seconds (integerFlags.warmup's default, 30, unless given). */
   readonly warmupSeconds: number;
   /** Gateway instances of the platform this command starts (more than one: PostgreSQL only). */
   readonly gateways: number;
@@ -240,6 +253,12 @@ export function parseBenchE2eArguments(
   }
   if (url !== undefined && dataDir === undefined) dataDir = dataDirOf(new Map());
   const pick = (name: keyof typeof integerFlags) => values[name] ?? integerFlags[name].default;
+  if (profile === 'banking' && pick('warmup') + pick('seconds') > bankingRunSecondsMax) {
+    io.stderr(
+      `mpay bench e2e: --profile banking: --warmup and --seconds add up to at most ${bankingRunSecondsMax} s: a banking customer's session, opened as it registers, ends after ${defaultBankingLimits.sessionLifetimeSeconds} s\n`,
+    );
+    return undefined;
+  }
   const gateways = pick('gateways');
   const concurrency = pick('concurrency');
   const customers = values.customers ?? concurrency;
@@ -499,6 +518,8 @@ interface ServerWindow {
    * calls); undefined when it cannot be read (not on this machine).
    */
   cpu: CpuReading | undefined;
+  /** The servers' CPU in the window's first half (to the driver's `window-half`); undefined with cpu. */
+  cpuFirstHalf: CpuReading | undefined;
   /**
    * The PostgreSQL server's CPU in the window (all its processes, whoever they
    * serve); undefined on PGlite (its engine runs in the servers' own process,
@@ -565,6 +586,7 @@ async function runDriver(
   const child = startDriver();
   onChild(child);
   let cpuAtStart: Promise<CpuReading | undefined> = Promise.resolve(undefined);
+  let cpuAtHalf: Promise<CpuReading | undefined> = Promise.resolve(undefined);
   let cpuAtEnd: Promise<CpuReading | undefined> = Promise.resolve(undefined);
   let databaseAtStart: Promise<CpuReading | undefined> = Promise.resolve(undefined);
   let databaseAtEnd: Promise<CpuReading | undefined> = Promise.resolve(undefined);
@@ -572,6 +594,7 @@ async function runDriver(
   let processesAtEnd: Promise<Record<string, NamedProcessCpu>> | undefined;
   const server: ServerWindow = {
     cpu: undefined,
+    cpuFirstHalf: undefined,
     databaseCpu: undefined,
     cpuMsByProcess: undefined,
     counts: {},
@@ -598,6 +621,10 @@ async function runDriver(
             if (tracingTexts) traceStatementTexts(true);
             break;
           }
+          case 'window-half':
+            cpuAtHalf = serverCpu(child.pid);
+            cpuAtHalf.catch(() => undefined);
+            break;
           case 'window-end': {
             countsAtEnd = counting?.windowEnd();
             // Awaited after the report; a failure to count fails the run then.
@@ -637,6 +664,7 @@ async function runDriver(
       server.requests = counted.requests;
     }
     server.cpu = await between(cpuAtStart, cpuAtEnd);
+    server.cpuFirstHalf = server.cpu === undefined ? undefined : await between(cpuAtStart, cpuAtHalf);
     server.databaseCpu = await between(databaseAtStart, databaseAtEnd);
     if (processesCpu !== undefined && processesAtStart !== undefined && processesAtEnd !== undefined)
       server.cpuMsByProcess = namedProcessesCpuBetween(
@@ -937,6 +965,12 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
     const ceiling = cryptoMs === undefined || cryptoMs === 0 ? undefined : 1000 / cryptoMs;
     const per = (value: number | undefined) =>
       payments === 0 || value === undefined ? null : round1(value / payments);
+    const halves = cpuPerPaymentByHalf(
+      server.cpu?.ms,
+      server.cpuFirstHalf?.ms,
+      payments,
+      report.paymentsFirstHalf,
+    );
     // The part of a CPU reading spent in the kernel: the system calls (network, files, waking others).
     const kernelShare = (cpu: CpuReading | undefined) =>
       cpu === undefined || cpu.ms === 0 ? null : round2(cpu.kernelMs / cpu.ms);
@@ -981,7 +1015,7 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
       customers: parsed.customers,
       gateways: parsed.gateways,
       seconds: round1(seconds),
-      warmup_seconds: warmupMs / 1000,
+      warmup_seconds: parsed.warmupSeconds,
       payments,
       payments_per_second: round2(perSecond),
       failures: report.failures,
@@ -992,6 +1026,8 @@ async function benchE2e(parsed: BenchE2eArguments, io: CommandIo, watch: StopSig
       p95_ms: percentile(sorted, 0.95),
       p99_ms: percentile(sorted, 0.99),
       server_cpu_ms_per_payment: per(server.cpu?.ms),
+      server_cpu_ms_per_payment_halves: halves,
+      still_warming: stillWarming(halves),
       server_cpu_kernel_share: kernelShare(server.cpu),
       database_server_cpu_ms_per_payment: per(server.databaseCpu?.ms),
       database_server_cpu_kernel_share: kernelShare(server.databaseCpu),
@@ -1140,6 +1176,10 @@ interface TextFigures {
   p95_ms: number;
   p99_ms: number;
   server_cpu_ms_per_payment: number | null;
+  /** The servers' CPU per payment in the window's first and second halves (e2e-warmup.ts); null when not told. */
+  server_cpu_ms_per_payment_halves: WindowHalves | null;
+  /** The first half was stillWarmingRatio times the second or more: the window was part of the warm-up. */
+  still_warming: boolean;
   /** The part of the servers' CPU spent in the kernel (0..1). */
   server_cpu_kernel_share: number | null;
   database_server_cpu_ms_per_payment: number | null;
@@ -1232,6 +1272,16 @@ function databaseCpuText(figures: TextFigures): string {
     : `PostgreSQL server ${figures.database_server_cpu_ms_per_payment} ms (all its processes${figures.database_server_cpu_kernel_share === null ? '' : `, ${kernelText(figures.database_server_cpu_kernel_share)}`})`;
 }
 
+/** ' (12 % in the kernel; the window's halves 21.3 and 20.8 ms)', the parts known. */
+function serverCpuDetail(figures: TextFigures): string {
+  const halves = figures.server_cpu_ms_per_payment_halves;
+  const parts = [
+    ...(figures.server_cpu_kernel_share === null ? [] : [kernelText(figures.server_cpu_kernel_share)]),
+    ...(halves === null ? [] : [`the window's halves ${halves.first} and ${halves.second} ms`]),
+  ];
+  return parts.length === 0 ? '' : ` (${parts.join('; ')})`;
+}
+
 /** '12 % in the kernel'. */
 function kernelText(share: number): string {
   return `${Math.round(share * 100)} % in the kernel`;
@@ -1253,7 +1303,10 @@ function text(figures: TextFigures): string {
     `mpay bench e2e (${figures.profile}, ${figures.database}, servers ${figures.servers}${figures.gateways > 1 ? `, ${figures.gateways} gateways` : ''}, ${figures.transport}): concurrency ${figures.concurrency}${figures.customers === figures.concurrency ? '' : ` over ${figures.customers} customers in turn`}, ${figures.seconds} s measured after ${figures.warmup_seconds} s of warm-up`,
     `  payments      ${figures.payments_per_second}/s  (${figures.payments} payments, ${figures.failures} failed)`,
     `  latency       p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms (${latencySpan[figures.profile]})`,
-    `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}${figures.server_cpu_kernel_share === null ? '' : ` (${kernelText(figures.server_cpu_kernel_share)})`}, ${databaseCpuText(figures)}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
+    `  CPU/payment   servers ${notMeasured(figures.server_cpu_ms_per_payment, ' ms')}${serverCpuDetail(figures)}, ${databaseCpuText(figures)}, driver ${notMeasured(figures.driver_cpu_ms_per_payment, ' ms')}`,
+    ...[stillWarmingLine(figures.server_cpu_ms_per_payment_halves)]
+      .filter((line) => line !== undefined)
+      .map((line) => `  warm-up       ${line}`),
     ...(figures.server_cpu_ms_per_payment_by_process === undefined
       ? []
       : [

@@ -3,8 +3,8 @@ import type { CommandIo } from '../io.ts';
 export const benchUsage = `Usage:
   mpay bench ledger [--json] [--clients N] [--transfers N]   batched ledger against the FOR UPDATE baseline
   mpay bench log [--json] [--entries N]                      log appends and proofs at N entries (default 1,000,000)
-  mpay bench e2e [--profile ims|ims-custody|macro|banking] [--concurrency N] [--seconds S]
-                 [--processes] [--gateways G] [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
+  mpay bench e2e [--profile ims|ims-custody|macro|banking] [--concurrency N] [--customers M] [--seconds S]
+                 [--warmup W] [--processes] [--gateways G] [--tls] [--statements] [--data DIR | --url DIR_OR_URL] [--json]
                                                              payments end to end over HTTP (a platform it starts, or one
                                                              running here), against the crypto-only ceiling
   mpay bench idle [--seconds S] [--json]                    the platform doing nothing: backing off against polling
