@@ -2,7 +2,7 @@
  * Whether the window measured servers that had settled. V8 compiles a
  * service's code with its optimising compiler only once that code has run
  * often enough, and the servers' caches and database connections fill as
- * payments arrive: over their first 20 s of payments the servers took 13–29 %
+ * payments arrive: over their first 20 s of payments the servers took 12–29 %
  * more CPU per payment than from 30 s on, in two runs (docs/benchmarks.md,
  * "The warm-up measured"). The bench reads the servers' CPU at the window's half as well,
  * so every run says whether its window was still part of that warm-up.

@@ -96,7 +96,7 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
                     JavaScript is compiled by V8's optimising compiler, their caches and the
                     database's connections fill while they run, so that the window measures a
                     platform that has been running, as a deployed one has (over their first
-                    20 s of payments the servers took 13-29 % more CPU per payment than from
+                    20 s of payments the servers took 12-29 % more CPU per payment than from
                     30 s on in two runs: docs/benchmarks.md, "The warm-up measured"). The
                     report gives the servers' CPU per payment in each half of the window too,
                     and says so when the first half cost a fifth more than the second: the
