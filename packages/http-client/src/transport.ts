@@ -40,7 +40,11 @@ export interface ExchangeAnswer {
   header(name: string): string | undefined;
   /** The body as UTF-8 text; undefined when it passes `bytesMax` (the read stops there, the rest is dropped). */
   read(bytesMax: number): Promise<string | undefined>;
-  /** Drops the body unread. */
+  /**
+   * Throws the body away unread; never rejects. Over undici (the services'
+   * calls) a short body that ends within a second is read to its end so that
+   * its connection is kept, a longer or slower one is dropped with it.
+   */
   discard(): Promise<void>;
 }
 

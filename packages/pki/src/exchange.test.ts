@@ -2,8 +2,15 @@ import { createServer, type Server } from 'node:http';
 import { exchangeFor, requestJson, setFetchSource } from '@mpay/http-client';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requestDeadlineMs, waitFor } from '../../../test/support/deadlines.ts';
 import { type EndlessAnswerServer, startEndlessAnswerServer } from '../../../test/support/endless-answer.ts';
-import { createPlainServiceClient, exchangeThrough, tlsClientScope } from './client.ts';
+import {
+  createPlainServiceClient,
+  discardDrainBytesMax,
+  discardDrainMs,
+  exchangeThrough,
+  tlsClientScope,
+} from './client.ts';
 
 /** Bytes the endless answer sends at most (it stops when the client goes away before). */
 const streamedBytesMax = 64 * 1024 * 1024;
@@ -91,6 +98,17 @@ describe("an exchange over undici's request (calls between services)", () => {
     expect(await endless.streamed).toBeLessThan(streamedBytesMax / 2);
   });
 
+  it('stops reading an answer it discards past discardDrainBytesMax, the connection with it', async () => {
+    expect(discardDrainBytesMax).toBe(16 * 1024);
+    const answer = await exchangeThrough(agent, `${endless.base}/endless`, {
+      method: 'GET',
+      headers: {},
+      signal: AbortSignal.timeout(30_000),
+    });
+    await answer.discard();
+    expect(await endless.streamed).toBeLessThan(streamedBytesMax / 2);
+  });
+
   it('rejects when nothing answers, and when the signal ends the call', async () => {
     await expect(
       exchangeThrough(agent, 'http://127.0.0.1:9/none', {
@@ -102,6 +120,78 @@ describe("an exchange over undici's request (calls between services)", () => {
     await expect(
       exchangeThrough(agent, `${base}/json`, { method: 'GET', headers: {}, signal: AbortSignal.abort() }),
     ).rejects.toThrow();
+  });
+});
+
+describe('an answer discarded (a webhook’s): its connection kept when its body ends soon', () => {
+  let connections = 0;
+  const closedAnswers: string[] = [];
+  let drips: Server;
+  let dripsBase = '';
+  // One connection to the server: a call after another goes over the first's connection if it was kept.
+  let dripAgent = new Agent({ connections: 1 });
+
+  beforeAll(async () => {
+    drips = createServer((request, response) => {
+      response.on('close', () => closedAnswers.push(request.url ?? ''));
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.write('a');
+      if (request.url === '/short') {
+        // Still arriving when the client discards it: the rest comes a moment later.
+        setTimeout(() => response.end('b'), 50);
+        return;
+      }
+      // /drip: a byte every 100 ms, never the end.
+      const timer = setInterval(() => response.write('x'), 100);
+      response.on('close', () => clearInterval(timer));
+    });
+    drips.on('connection', () => {
+      connections += 1;
+    });
+    await new Promise<void>((done) => drips.listen(0, '127.0.0.1', done));
+    dripsBase = `http://127.0.0.1:${(drips.address() as { port: number }).port}`;
+  });
+  afterEach(async () => {
+    await dripAgent.close();
+    dripAgent = new Agent({ connections: 1 });
+  });
+  afterAll(async () => {
+    await dripAgent.close();
+    drips.closeAllConnections();
+    await new Promise((done) => drips.close(done));
+  });
+
+  const discarded = async (path: string) => {
+    const answer = await exchangeThrough(dripAgent, `${dripsBase}${path}`, {
+      method: 'GET',
+      headers: {},
+      signal: AbortSignal.timeout(requestDeadlineMs),
+    });
+    expect(answer.status).toBe(200);
+    await answer.discard();
+  };
+
+  it('reads a short body still arriving to its end, and the next call goes over the same connection', async () => {
+    const before = connections;
+    await discarded('/short');
+    await discarded('/short');
+    expect(connections - before).toBe(1);
+  });
+
+  it('drops a body that has not ended after discardDrainMs, and its connection with it', async () => {
+    expect(discardDrainMs).toBe(1_000);
+    const before = connections;
+    const started = performance.now();
+    await discarded('/drip');
+    // Not before discardDrainMs (the timer's), and the server sees its answer's connection go.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(discardDrainMs - 50);
+    await waitFor(() => closedAnswers.includes('/drip'), {
+      deadlineMs: requestDeadlineMs,
+      what: 'the dripping answer closed',
+    });
+    // Then a call needs a connection of its own (undici may open it before the call is made).
+    await discarded('/short');
+    expect(connections - before).toBeGreaterThanOrEqual(2);
   });
 });
 
