@@ -41,9 +41,10 @@ export interface ExchangeAnswer {
   /** The body as UTF-8 text; undefined when it passes `bytesMax` (the read stops there, the rest is dropped). */
   read(bytesMax: number): Promise<string | undefined>;
   /**
-   * Throws the body away unread; never rejects. Over undici (the services'
-   * calls) a short body that ends within a second is read to its end so that
-   * its connection is kept, a longer or slower one is dropped with it.
+   * Throws the body away unused, without waiting for it; never rejects. Over
+   * undici (the services' calls) a short body that ends within a second is
+   * read to its end behind the caller's back so that its connection is kept;
+   * one still arriving past that is dropped with its connection.
    */
   discard(): Promise<void>;
 }
@@ -94,7 +95,8 @@ export function fetchExchange(fetchWith: FetchFunction): ExchangeFunction {
       header: (name) => response.headers.get(name) ?? undefined,
       read: (bytesMax) => readBounded(response, bytesMax),
       discard: async () => {
-        await response.body?.cancel();
+        // A body that failed after the head (a reset) rejects its cancel: nothing to report then.
+        await response.body?.cancel().catch(() => undefined);
       },
     };
   };

@@ -43,22 +43,25 @@ function dropBody(body: Dispatcher.ResponseData['body']): void {
 /** The most of an unwanted body `discard` reads to its end, so that its connection serves the next call. */
 export const discardDrainBytesMax = 16 * 1024;
 
-/** How long `discard` waits for an unwanted body to end before it drops it with its connection. */
+/** How long an unwanted body may take to end before it is dropped with its connection (`discard`). */
 export const discardDrainMs = 1_000;
 
 /**
  * An answer's body nobody wants (a webhook's), thrown away without giving up
  * its connection when that is cheap: a body that ends within
- * discardDrainBytesMax and discardDrainMs is read to its end and its
- * keep-alive connection serves the next call. A longer or slower one is
- * dropped with its connection, so that it never holds the caller long. Never
- * rejects: the answer's status was all the caller wanted. Dropping every body
+ * discardDrainBytesMax and discardDrainMs (or before the call's signal
+ * aborts) is read to its end, and its keep-alive connection serves the next
+ * call; one still arriving past either bound is dropped with its connection.
+ * The caller does not wait for it: `discard` returns at once, as when every
+ * body was dropped at once, so that a merchant's slow body never holds the
+ * deliveries queued behind its webhook. Never rejects. Dropping every body
  * made undici abort its request, an error whose stack Node then maps through
  * the source maps: 0.7 % of the platform's CPU in the benchmark
  * (docs/benchmarks.md), and a new connection for every call whose body was
- * still arriving.
+ * still arriving. Resolves once the body ended or was dropped (the tests').
  */
-function discardBody(body: Dispatcher.ResponseData['body']): Promise<void> {
+export function drainOrDrop(body: Dispatcher.ResponseData['body']): Promise<void> {
+  if (body.destroyed || body.readableEnded) return Promise.resolve();
   return new Promise((resolve) => {
     let length = 0;
     let settled = false;
@@ -130,8 +133,10 @@ export async function exchangeThrough(
       return Array.isArray(value) ? value.join(', ') : value;
     },
     read: (bytesMax) => readBody(answer.body, bytesMax),
-    // Read to its end when short and quick (the connection kept), else dropped with its connection.
-    discard: () => discardBody(answer.body),
+    // Read to its end when short and quick (the connection kept), else dropped with it; not waited for.
+    discard: async () => {
+      void drainOrDrop(answer.body);
+    },
   };
 }
 
