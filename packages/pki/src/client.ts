@@ -58,9 +58,9 @@ export const discardDrainMs = 1_000;
  * made undici abort its request, an error whose stack Node then maps through
  * the source maps: 0.7 % of the platform's CPU in the benchmark
  * (docs/benchmarks.md), and a new connection for every call whose body was
- * still arriving. Resolves once the body ended or was dropped (the tests').
+ * still arriving. Resolves once the body ended or was dropped.
  */
-export function drainOrDrop(body: Dispatcher.ResponseData['body']): Promise<void> {
+function drainOrDrop(body: Dispatcher.ResponseData['body']): Promise<void> {
   if (body.destroyed || body.readableEnded) return Promise.resolve();
   return new Promise((resolve) => {
     let length = 0;

@@ -101,7 +101,7 @@ export const benchE2eUsage = `Usage: mpay bench e2e [--profile P] [--concurrency
                     report gives the servers' CPU per payment in each half of the window too,
                     and says so when the first half cost a fifth more than the second: the
                     window was still part of the warm-up. For banking, W + S is at most
-                    ${bankingRunSecondsMax} (a customer's session ends after 1,800 s)
+                    ${bankingRunSecondsMax} (a customer's session ends after ${defaultBankingLimits.sessionLifetimeSeconds} s)
   --gateways G      gateway instances behind one address (default 1, 1..8); more than one needs
                     DATABASE_URL (they share one PostgreSQL schema; a device's pushes reach it from
                     any instance through LISTEN/NOTIFY) and a platform this command starts
