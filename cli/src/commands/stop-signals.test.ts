@@ -13,7 +13,10 @@ const childScript = fileURLToPath(new URL('./stop-signals.child.ts', import.meta
 interface Child {
   readonly process: ChildProcess;
   readonly exited: Promise<number | null>;
+  /** stdout and stderr as they arrived (their lines interleave in no fixed order). */
   output(): string;
+  /** stdout alone: the order of the steps the child printed. */
+  stdout(): string;
 }
 
 function start(
@@ -29,14 +32,16 @@ function start(
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
+  let stdout = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
+    stdout += chunk.toString();
   });
   child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return { process: child, exited, output: () => output };
+  return { process: child, exited, output: () => output, stdout: () => stdout };
 }
 
 async function ready(child: Child): Promise<void> {
@@ -64,7 +69,8 @@ describe('watchStopSignals', () => {
     child.process.kill('SIGTERM');
     expect(await exit(child), child.output()).toBe(143);
     expect(child.output()).toContain('child: SIGTERM; cleaning up what it started, then exiting');
-    expect(child.output()).toMatch(/cleaning\ncleaned\nfirst step added, run last\n/);
+    // On stdout alone: the notice on stderr may arrive between the steps' lines.
+    expect(child.stdout()).toMatch(/cleaning\ncleaned\nfirst step added, run last\n/);
     expect(child.output()).not.toContain('work ended');
   });
 
@@ -73,7 +79,8 @@ describe('watchStopSignals', () => {
     await ready(child);
     child.process.kill('SIGINT');
     expect(await exit(child), child.output()).toBe(130);
-    expect(child.output()).toMatch(/cleaning\ncleaned\nfirst step added, run last\n/);
+    // On stdout alone: the notice on stderr may arrive between the steps' lines.
+    expect(child.stdout()).toMatch(/cleaning\ncleaned\nfirst step added, run last\n/);
   });
 
   it('one Ctrl-C that arrives twice (the process group, then npx forwarding it) is one stop: the clean-up finishes', async () => {
@@ -83,7 +90,8 @@ describe('watchStopSignals', () => {
     await new Promise((done) => setTimeout(done, 20));
     child.process.kill('SIGINT');
     expect(await exit(child), child.output()).toBe(130);
-    expect(child.output()).toMatch(/cleaning\ncleaned\nfirst step added, run last\n/);
+    // On stdout alone: the notice on stderr may arrive between the steps' lines.
+    expect(child.stdout()).toMatch(/cleaning\ncleaned\nfirst step added, run last\n/);
     expect(child.output()).not.toContain('told to stop again');
   });
 
