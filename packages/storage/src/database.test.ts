@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { commitWithLastStatements, type Database, together } from './database.ts';
+import { afterCommit, commitWithLastStatements, type Database, together } from './database.ts';
 import { migrate } from './migrate.ts';
 import { statementCounts, statementTexts, traceStatementTexts } from './statement-meter.ts';
 import { openTestDatabase } from './testing.ts';
@@ -51,6 +51,64 @@ describe('storage (both backends, selected by DATABASE_URL)', () => {
     expect(await database.transaction(async (sql) => (await sql.query('SELECT 1 AS one')).rows)).toEqual([
       { one: 1 },
     ]);
+  });
+
+  it('afterCommit: runs once the transaction committed, in order, and never for one that rolled back', async () => {
+    database = await openTestDatabase('storage');
+    await database.query('CREATE TABLE t (id bigint PRIMARY KEY)');
+    const heard: string[] = [];
+    const count = async () =>
+      Number((await database!.query<{ n: string }>('SELECT count(*) AS n FROM t')).rows[0]!.n);
+    await database.transaction(async (sql) => {
+      await sql.query('INSERT INTO t VALUES (1)');
+      afterCommit(sql, () => heard.push('first'));
+      afterCommit(sql, () => {
+        throw new Error('a failing callback stops neither the others nor the transaction');
+      });
+      afterCommit(sql, () => heard.push('second'));
+      expect(heard).toEqual([]);
+    });
+    expect(heard).toEqual(['first', 'second']);
+    expect(await count()).toBe(1);
+    // Rolled back by the work's error, by a failed statement, and at COMMIT (25P02): never heard.
+    await expect(
+      database.transaction(async (sql) => {
+        await sql.query('INSERT INTO t VALUES (2)');
+        afterCommit(sql, () => heard.push('thrown'));
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    await expect(
+      database.transaction(async (sql) => {
+        afterCommit(sql, () => heard.push('failed statement'));
+        await sql.query('INSERT INTO t VALUES (1)');
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    await expect(
+      database.transaction(async (sql) => {
+        afterCommit(sql, () => heard.push('caught'));
+        await sql.query('INSERT INTO t VALUES (1)').catch(() => undefined);
+      }),
+    ).rejects.toMatchObject({ code: '25P02' });
+    // With the COMMIT sent with the last statements: heard once it was answered, and not when a statement fails.
+    await database.transaction(async (sql) => {
+      afterCommit(sql, () => heard.push('pipelined'));
+      const inserted = sql.query('INSERT INTO t VALUES (3)');
+      commitWithLastStatements(sql, 1);
+      await inserted;
+    });
+    await expect(
+      database.transaction(async (sql) => {
+        afterCommit(sql, () => heard.push('pipelined refused'));
+        const inserted = sql.query('INSERT INTO t VALUES (3)');
+        commitWithLastStatements(sql, 1);
+        await inserted;
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    // Outside a transaction: at once.
+    afterCommit(database, () => heard.push('outside'));
+    expect(heard).toEqual(['first', 'second', 'pipelined', 'outside']);
+    expect(await count()).toBe(2);
   });
 
   it('runs statements a transaction starts together in the order started, each with its own answer', async () => {

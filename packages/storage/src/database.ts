@@ -18,6 +18,36 @@ export interface Sql {
    * pipeline, the same contract is checked. None outside a transaction.
    */
   readonly commitWithLast?: (statements?: number) => void;
+  /** A transaction's (afterCommit): runs `callback` once its COMMIT succeeded. None outside a transaction. */
+  readonly afterCommit?: (callback: () => void) => void;
+}
+
+/**
+ * Runs `callback` once the transaction `sql` belongs to has committed, and
+ * never if it rolls back (or its COMMIT fails): what a process observes of
+ * its own writes (an in-process metric) then counts only what was kept.
+ * Callbacks run in the order registered, right after the COMMIT's answer and
+ * before `transaction` returns; one that throws is reported on stderr and
+ * does not stop the others, nor fail the transaction, which has committed.
+ * Outside a transaction (each statement commits as it is answered) the
+ * callback runs at once: call it after awaiting the statement.
+ */
+export function afterCommit(sql: Sql, callback: () => void): void {
+  if (sql.afterCommit !== undefined) sql.afterCommit(callback);
+  else runCommitted([callback]);
+}
+
+/** The callbacks of a transaction that committed (afterCommit), each on its own. */
+export function runCommitted(callbacks: readonly (() => void)[]): void {
+  for (const callback of callbacks) {
+    try {
+      callback();
+    } catch (error) {
+      process.stderr.write(
+        `mpay: a callback after a commit failed (the transaction committed): ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+    }
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ export { type EnableChecksumsOutcome, enableChecksumsInFolder } from './data-fol
 export { inspectDataFolder } from './data-folder/inspect.ts';
 export { type DataFolderLock, lockDataFolder, lockPathOf } from './data-folder/lock.ts';
 export {
+  afterCommit,
   type Backend,
   type ConnectionCounts,
   commitWithLastStatements,

@@ -13,6 +13,7 @@ import {
   type Database,
   notifyStatement,
   type QueryResult,
+  runCommitted,
   type Sql,
   toDriverParams,
 } from './database.ts';
@@ -38,6 +39,8 @@ interface PgliteQueryable {
   exec(script: string): Promise<unknown>;
   /** A transaction's (the Sql's commitWithLast): the counted commit's contract, checked as on PostgreSQL. */
   commitWithLast?: (statements?: number) => void;
+  /** A transaction's (the Sql's afterCommit). */
+  afterCommit?: (callback: () => void) => void;
 }
 
 /**
@@ -120,6 +123,7 @@ function wrap(queryable: PgliteQueryable, guard: Guard, counter: StatementCounte
       }
     },
     ...(queryable.commitWithLast === undefined ? {} : { commitWithLast: queryable.commitWithLast }),
+    ...(queryable.afterCommit === undefined ? {} : { afterCommit: queryable.afterCommit }),
   };
 }
 
@@ -152,6 +156,7 @@ function databaseOf(
         // Ended once its work settled, committed or not: a statement still sent on it never runs in a later one.
         let ended = false;
         const counted = new CountedCommit();
+        const committed: (() => void)[] = [];
         const within: PgliteQueryable = {
           query: (text, params) => {
             if (ended) throw new Error('Transaction is closed');
@@ -164,14 +169,19 @@ function databaseOf(
             return statements.exec(script, true);
           },
           commitWithLast: (statementsStarted) => counted.commitWithLast(statementsStarted),
+          afterCommit: (callback) => {
+            committed.push(callback);
+          },
         };
-        return await statements.transaction(() =>
+        const result = await statements.transaction(() =>
           work(wrap(within, guard, counter))
             .then((result) => counted.settled(result))
             .finally(() => {
               ended = true;
             }),
         );
+        runCommitted(committed);
+        return result;
       } catch (error) {
         throw guard.translate(error);
       }

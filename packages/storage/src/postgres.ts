@@ -10,6 +10,7 @@ import {
   planInvalid,
   type QueryResult,
   rolledBackAtCommit,
+  runCommitted,
   type Sql,
   toDriverParams,
 } from './database.ts';
@@ -326,6 +327,8 @@ class TransactionLine {
   #opened: Promise<void> = Promise.resolve();
   /** Settles once the last pipeline is in node-postgres's queue, after everything sent before it. */
   #enqueued: Promise<void> = Promise.resolve();
+  /** What runs once the transaction committed (afterCommit), in the order registered. */
+  readonly committed: (() => void)[] = [];
   /** The COMMIT sent with the work's last statements (commitWithLast); its answer. */
   commit: Promise<pg.QueryResult> | undefined;
 
@@ -447,7 +450,10 @@ function wrap(
     },
     ...(line === undefined
       ? {}
-      : { commitWithLast: (statements?: number) => line.commitWithLast(names, statements) }),
+      : {
+          commitWithLast: (statements?: number) => line.commitWithLast(names, statements),
+          afterCommit: (callback: () => void) => line.committed.push(callback),
+        }),
     async exec(script: string): Promise<void> {
       if (line?.commit !== undefined) throw new Error(countedCommitBroken.scriptAfter);
       countStatement(counter, script);
@@ -537,13 +543,18 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       try {
         const result = await work(wrap(client, counter, names, line));
         await line.close();
-        if (!line.begun) return result;
+        if (!line.begun) {
+          // Nothing was sent: nothing to commit, and nothing that could have failed to.
+          runCommitted(line.committed.splice(0));
+          return result;
+        }
         let committed: pg.QueryResult;
         if (line.commit === undefined) {
           counter.roundTrips += 1;
           committed = await client.query('COMMIT');
         } else committed = await line.commit;
         if (committed.command === 'ROLLBACK') throw rolledBackAtCommit();
+        runCommitted(line.committed.splice(0));
         return result;
       } catch (error) {
         // The server ended the session (its FATAL answer may come before the socket's close): never pooled again.
