@@ -8,6 +8,7 @@ import type { TransactionLogLink } from './log/outbox.ts';
 import type { LogLine } from './outbox/log-line.ts';
 import type { ReceiptPushCancellations } from './payments/receipt-cancellations.ts';
 import type { RecentPayments } from './payments/recent.ts';
+import type { PaymentObservations } from './payments/statistics.ts';
 import type { OutboxLease } from './payments/store.ts';
 import type { RegistryKeyCache } from './registry/key-cache.ts';
 
@@ -80,6 +81,8 @@ export interface GatewayContext {
   readonly receiptCancellations?: ReceiptPushCancellations | undefined;
   /** Payment requests committed here a moment ago, for their confirmation (payments/recent.ts); none: it reads them. */
   readonly recentPayments?: RecentPayments | undefined;
+  /** Where steps and deliveries are counted for the metrics as they commit (payments/statistics.ts); none: not counted. */
+  readonly statistics?: PaymentObservations | undefined;
 }
 
 /** The outbox's line for effects leased as they are written (service.ts). */

@@ -4,6 +4,7 @@ import {
   backgroundLoopLimitsOf,
   createBackgroundLoop,
   createHttpServer,
+  createMetricsRegistry,
   documentSecurity,
   housekeepingSchedule,
   keepRawJsonBodies,
@@ -29,6 +30,7 @@ import { createMacroServiceLimits, type MacroServiceLimits } from './macro/limit
 import { MpinServer } from './macro/mpin.ts';
 import { registerMacroRoutes, runMacroDueWork } from './macro/routes.ts';
 import { forgetStaleMacroState } from './macro/store.ts';
+import { outboxKinds } from './outbox/backlog.ts';
 import { deliverLeasedRows, deliverLogRows, type LeasedRow, runOutboxRound } from './outbox/deliver.ts';
 import { LogLine } from './outbox/log-line.ts';
 
@@ -36,6 +38,7 @@ import { forgetIdempotencyKeys } from './payments/idempotency.ts';
 import { forgetExpiredNonces } from './payments/nonces.ts';
 import { cancelReceiptPushes, ReceiptPushCancellations } from './payments/receipt-cancellations.ts';
 import { RecentPayments } from './payments/recent.ts';
+import { createPaymentStatistics } from './payments/statistics.ts';
 import { expiredPaymentIds, forgetRateBuckets } from './payments/store.ts';
 import { applyEvent } from './payments/transition.ts';
 import { forgetEndedDeviceKeys } from './registry/bindings.ts';
@@ -251,6 +254,9 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     waitingMax: () => context.limits.outboxBatchSizeMax,
     gatherMs: () => context.limits.logLineGatherMs,
   });
+  // Observed as steps and deliveries commit (payments/statistics.ts); GET /metrics adds what it reads at a scrape.
+  const metrics = createMetricsRegistry();
+  const statistics = createPaymentStatistics(metrics, outboxKinds);
   const context: GatewayContext = {
     database: options.database,
     fsp: options.fsp,
@@ -302,8 +308,9 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         ? undefined
         : new RegistryKeyCache({ ttlMs: limits.keyCacheTtlMs, entriesMax: limits.keyCacheEntriesMax }),
     recentPayments: limits.recentPaymentsMax === 0 ? undefined : new RecentPayments(limits.recentPaymentsMax),
+    statistics,
     receiptCancellations: new ReceiptPushCancellations({
-      write: (paymentIds) => cancelReceiptPushes(options.database, paymentIds, clock()),
+      write: (paymentIds) => cancelReceiptPushes(options.database, paymentIds, clock(), statistics),
       onFailed: (error, cancellations) =>
         log.warn(
           { err: error, cancellations },
@@ -347,7 +354,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   registerDeviceRoutes(app, context);
   registerAdminPaymentRoutes(app, context, options.operatorToken);
   registerAdminOutboxRoutes(app, context, options.operatorToken);
-  registerMetricsRoutes(app, context, options.operatorToken);
+  registerMetricsRoutes(app, context, metrics, options.operatorToken);
   if (macro !== undefined) registerMacroRoutes(app, macro);
   let loop: BackgroundLoop | undefined;
   return {

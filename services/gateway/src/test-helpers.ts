@@ -10,6 +10,7 @@ import {
   signPayload,
   verifyKeyBinding,
 } from '@mpay/envelope';
+import { createMetricsRegistry, type MetricsRegistry } from '@mpay/http-server';
 import {
   assessSecurity,
   createAmount,
@@ -25,6 +26,8 @@ import type { FspIdentity, GatewayContext, Logger } from './context.ts';
 import { DeviceHub } from './devices/hub.ts';
 import { createGatewayLimits, type GatewayLimits } from './limits.ts';
 import { enqueueLogEntry } from './log/outbox.ts';
+import { outboxKinds } from './outbox/backlog.ts';
+import { createPaymentStatistics, observeRequestAfterCommit } from './payments/statistics.ts';
 import { insertPayment } from './payments/store.ts';
 import { applyEventIn } from './payments/transition.ts';
 import { type BankRecord, upsertBank } from './registry/banks.ts';
@@ -55,6 +58,8 @@ export async function testFspIdentity(id = testFspId): Promise<FspIdentity> {
 export interface TestGateway {
   readonly database: Database;
   readonly context: GatewayContext;
+  /** What the context's steps and deliveries counted as they committed (payments/statistics.ts). */
+  readonly metrics: MetricsRegistry;
   readonly fsp: FspIdentity;
   /** What the gateway logged at warn or error level. */
   readonly warnings: object[];
@@ -83,6 +88,7 @@ export async function openTestGateway(
     error: (object) => void warnings.push(object),
   };
   const hub = new DeviceHub();
+  const metrics = createMetricsRegistry();
   const context: GatewayContext = {
     database,
     fsp,
@@ -93,10 +99,12 @@ export async function openTestGateway(
     log,
     clock: () => now,
     kickOutbox: () => undefined,
+    statistics: createPaymentStatistics(metrics, outboxKinds),
   };
   return {
     database,
     context,
+    metrics,
     fsp,
     warnings,
     now: () => now,
@@ -377,6 +385,7 @@ export async function createPayment(gateway: TestGateway, input: NewTestPayment)
       },
       'merchant_request_verified',
     );
+    observeRequestAfterCommit(sql, context.statistics, at);
     if (stage === 'requested') return;
     await applyEventIn(
       context,

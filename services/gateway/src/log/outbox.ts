@@ -10,6 +10,11 @@ import {
 } from '@mpay/log-client';
 import { isMpayError } from '@mpay/protocol';
 import type { Database, Sql } from '@mpay/storage';
+import {
+  type DeliveredRow,
+  observeDeliveredAfterCommit,
+  type PaymentObservations,
+} from '../payments/statistics.ts';
 
 /** Where the gateway logs, and what a receipt must carry to be accepted. */
 export interface TransactionLogLink {
@@ -69,6 +74,8 @@ export interface LogEntryOutboxRow {
   /** When an entry whose index was corrected is looked at again: the backoff of one more failed attempt. */
   readonly retryAt: Date;
   readonly leaseOwner: string | null;
+  /** Where the row's delivery is counted once it commits (the gateway's metrics); none: not counted. */
+  readonly observations?: PaymentObservations | undefined;
 }
 
 /**
@@ -129,11 +136,13 @@ export async function advanceLogEntry(
     if (corrected === undefined) throw error;
     return 'submitted';
   }
-  await sql.query(
+  const delivered = await sql.query<DeliveredRow>(
     `WITH entry AS (UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1 RETURNING 1)
-       UPDATE outbox SET delivered_at = $4, attempts = attempts + 1, last_error = NULL WHERE id = $3`,
+       UPDATE outbox SET delivered_at = $4, attempts = attempts + 1, last_error = NULL WHERE id = $3
+       RETURNING kind, created_at`,
     [paymentId, receipt, outboxRow.id, outboxRow.now.toISOString()],
   );
+  observeDeliveredAfterCommit(sql, outboxRow.observations, delivered.rows, outboxRow.now);
   return 'proved';
 }
 
@@ -353,7 +362,12 @@ export async function proveLogEntries(
   link: TransactionLogLink,
   submitter: SubmitterCredentials,
   batch: readonly LogEntryAt[],
-  outbox: { readonly now: Date; readonly leaseOwner: string | null },
+  outbox: {
+    readonly now: Date;
+    readonly leaseOwner: string | null;
+    /** Where the rows' deliveries are counted (the gateway's metrics); none: not counted. */
+    readonly observations?: PaymentObservations | undefined;
+  },
 ): Promise<{ proved: Set<string>; failed: Map<string, string> }> {
   if (batch.length === 0) return { proved: new Set(), failed: new Map() };
   const outcomes = await buildReceipts(
@@ -376,8 +390,8 @@ export async function proveLogEntries(
     if ('receipt' in outcome) proved.push({ entry, receipt: outcome.receipt });
     else failed.set(entry.outboxRowId, 'refused' in outcome ? outcome.refused.code : 'SERVICE_UNAVAILABLE');
   }
-  if (proved.length > 0)
-    await database.query(
+  if (proved.length > 0) {
+    const delivered = await database.query<DeliveredRow>(
       `WITH given AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS g(payment_id, receipt, outbox_id)),
        entry AS (
@@ -386,7 +400,8 @@ export async function proveLogEntries(
        UPDATE outbox o SET delivered_at = $4, attempts = o.attempts + 1, last_error = NULL
          FROM given g
         WHERE o.id = g.outbox_id AND o.delivered_at IS NULL AND o.lease_owner IS NOT DISTINCT FROM
-          (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)`,
+          (SELECT boot_id FROM outbox_instances WHERE boot_id = $5::uuid)
+       RETURNING o.kind, o.created_at`,
       [
         proved.map(({ entry }) => entry.paymentId),
         proved.map(({ receipt }) => receipt),
@@ -395,6 +410,8 @@ export async function proveLogEntries(
         outbox.leaseOwner,
       ],
     );
+    observeDeliveredAfterCommit(database, outbox.observations, delivered.rows, outbox.now);
+  }
   return { proved: new Set(proved.map(({ entry }) => entry.outboxRowId)), failed };
 }
 

@@ -2,6 +2,7 @@ import type { OutgoingMail } from '@mpay/mail';
 import { isMacroClientId, isMacroEmail, isMpayError, macroMpinPattern, maskEmail } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
+import { type DeliveredRow, observeDeliveredAfterCommit } from '../payments/statistics.ts';
 
 /**
  * The out-of-band channel of seed 002 §3: "For the registered clients, the
@@ -148,8 +149,10 @@ export async function deliverRegistrationMail(
     );
     return;
   }
-  await context.database.query(
-    `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL, payload = $3 WHERE id = $1`,
+  const { rows } = await context.database.query<DeliveredRow>(
+    `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL, payload = $3 WHERE id = $1
+     RETURNING kind, created_at`,
     [row.id, now.toISOString(), erased(queued)],
   );
+  observeDeliveredAfterCommit(context.database, context.statistics, rows, now);
 }

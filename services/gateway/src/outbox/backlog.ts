@@ -46,29 +46,35 @@ function ageSeconds(oldest: Date | string | null, now: Date): number | null {
 
 export async function outboxBacklogs(sql: Sql, now: Date): Promise<OutboxBacklog[]> {
   const { rows } = await sql.query<BacklogRow>(
-    `SELECT 'outbox/' || kind AS name,
-       count(*) FILTER (WHERE delivered_at IS NULL AND abandoned_at IS NULL)::text AS pending,
-       count(*) FILTER (WHERE delivered_at IS NULL AND abandoned_at IS NULL AND attempts > 0)::text AS retrying,
-       count(*) FILTER (WHERE abandoned_at IS NOT NULL)::text AS abandoned,
-       min(created_at) FILTER (WHERE delivered_at IS NULL AND abandoned_at IS NULL) AS oldest
-     FROM outbox WHERE delivered_at IS NULL GROUP BY kind
+    // Each part through its partial index (outbox_due, outbox_abandoned): never the delivered rows.
+    `SELECT 'outbox/' || kind AS name, count(*)::text AS pending,
+       count(*) FILTER (WHERE attempts > 0)::text AS retrying, '0' AS abandoned, min(created_at) AS oldest
+     FROM outbox WHERE delivered_at IS NULL AND abandoned_at IS NULL GROUP BY kind
+     UNION ALL
+     SELECT 'outbox/' || kind, '0', '0', count(*)::text, NULL
+     FROM outbox WHERE abandoned_at IS NOT NULL AND delivered_at IS NULL GROUP BY kind
      UNION ALL
      SELECT 'macro_client_bank_requests',
        count(*)::text, count(*) FILTER (WHERE r.attempts > 0)::text, '0', min(r.created_at)
      FROM macro_client_bank_requests r JOIN macro_payments p ON p.transaction_id = r.transaction_id
      WHERE r.sent_at IS NULL AND p.state = 'session_created'`,
   );
-  const byName = new Map(rows.map((row) => [row.name, row]));
+  // An outbox has up to two rows: what waits, and what was given up.
+  const byName = new Map<string, BacklogRow[]>();
+  for (const row of rows) byName.set(row.name, [...(byName.get(row.name) ?? []), row]);
   const names = [...outboxKinds.map((kind) => `outbox/${kind}`), 'macro_client_bank_requests'];
   for (const name of byName.keys()) if (!names.includes(name)) names.push(name);
   return names.map((name) => {
-    const row = byName.get(name);
+    const parts = byName.get(name) ?? [];
+    const sum = (field: 'pending' | 'retrying' | 'abandoned') =>
+      parts.reduce((total, part) => total + Number(part[field]), 0);
+    const oldest = parts.find((part) => part.oldest !== null)?.oldest ?? null;
     return {
       name,
-      pending: Number(row?.pending ?? 0),
-      retrying: Number(row?.retrying ?? 0),
-      abandoned: Number(row?.abandoned ?? 0),
-      oldestPendingAgeSeconds: ageSeconds(row?.oldest ?? null, now),
+      pending: sum('pending'),
+      retrying: sum('retrying'),
+      abandoned: sum('abandoned'),
+      oldestPendingAgeSeconds: ageSeconds(oldest, now),
     };
   });
 }

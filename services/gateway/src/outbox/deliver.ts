@@ -17,6 +17,7 @@ import {
 } from '../log/outbox.ts';
 import { deliverRegistrationMail, eraseRegistrationMail } from '../macro/mail.ts';
 import { settleWithBank } from '../payments/settle.ts';
+import { type DeliveredRow, observeDeliveredAfterCommit } from '../payments/statistics.ts';
 import { findPayment, type OutboxLease, type OutboxRow, type Payment } from '../payments/store.ts';
 import { advanceRefundLogEntry } from '../refunds/log.ts';
 import { settleRefundWithBank } from '../refunds/settle.ts';
@@ -121,14 +122,14 @@ async function deliverOneByOne(
       // each have their own lease, and past it another worker would claim a delivered row again.
       const earliest = marks.earliestUntil;
       if (earliest !== undefined && !leaseHolds(context, earliest))
-        await marks.write(context.database, context.clock());
+        await marks.write(context, context.clock());
       // A row without a lease of its own (none here: rounds and commits lease theirs) is marked alone.
       const deferred =
         until === undefined ? undefined : { defer: (done: OutboxRow) => marks.defer(done, until) };
       await withRequestId(`payment:${row.payment_id}`, () => deliver(context, row, written, deferred));
     }
   } finally {
-    await marks.write(context.database, context.clock());
+    await marks.write(context, context.clock());
   }
 }
 
@@ -276,7 +277,11 @@ async function advanceLogEntriesTogether<Row extends { readonly row: OutboxRow }
   for (const id of submitted ?? []) stepped.add(id);
   const now = context.clock();
   const proofs = await together('proved', read.submitted, (batch) =>
-    proveLogEntries(context.database, link, submitter, batch, { now, leaseOwner }),
+    proveLogEntries(context.database, link, submitter, batch, {
+      now,
+      leaseOwner,
+      observations: context.statistics,
+    }),
   );
   for (const id of proofs?.proved ?? []) stepped.add(id);
   const rowsRead = new Map(read.submitted.map(({ entry, row }) => [entry.outboxRowId, row]));
@@ -349,11 +354,14 @@ async function claimDue(
   return rows;
 }
 
-async function markDelivered(sql: Sql, row: OutboxRow, now: Date): Promise<void> {
-  await sql.query(
-    'UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1',
+/** Marks `row` delivered at `now` within `sql`; counted for the metrics once that commits. */
+async function markDelivered(context: GatewayContext, sql: Sql, row: OutboxRow, now: Date): Promise<void> {
+  const { rows } = await sql.query<DeliveredRow>(
+    `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1
+     RETURNING kind, created_at`,
     [row.id, now.toISOString()],
   );
+  observeDeliveredAfterCommit(sql, context.statistics, rows, now);
 }
 
 /**
@@ -384,15 +392,17 @@ class DeliveredMarks {
    * when there are none. A row marked meanwhile (another worker delivered it
    * too) keeps its mark and its attempts.
    */
-  async write(sql: Sql, now: Date): Promise<void> {
+  async write(context: GatewayContext, now: Date): Promise<void> {
     const ids = this.#ids.splice(0);
     this.#earliestUntil = undefined;
     if (ids.length === 0) return;
-    await sql.query(
+    const { rows } = await context.database.query<DeliveredRow>(
       `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL
-       WHERE id = ANY($1::bigint[]) AND delivered_at IS NULL`,
+       WHERE id = ANY($1::bigint[]) AND delivered_at IS NULL
+       RETURNING kind, created_at`,
       [ids, now.toISOString()],
     );
+    observeDeliveredAfterCommit(context.database, context.statistics, rows, now);
   }
 }
 
@@ -495,7 +505,7 @@ async function pushToDevice(
   written: Payment | undefined,
   marks: DeferredMark | undefined,
 ): Promise<void> {
-  const delivered = (sql: Sql) => markDelivered(sql, row, now);
+  const delivered = (sql: Sql) => markDelivered(context, sql, row, now);
   // Marked with the batch's other deliveries when there is a batch, else alone.
   const deliveredLater = async () => (marks === undefined ? delivered(context.database) : marks.defer(row));
   const rendered = await renderPaymentEvent(context, row.payment_id, event, written);
@@ -575,18 +585,18 @@ async function deliver(
           return;
         }
         await pushRefundReceipt(context, String(payload.refundId));
-        await markDelivered(context.database, row, now);
+        await markDelivered(context, context.database, row, now);
         return;
       case 'webhook':
         await postWebhook(context, row, payload as { url: string; body: string });
-        if (marks === undefined) await markDelivered(context.database, row, now);
+        if (marks === undefined) await markDelivered(context, context.database, row, now);
         else marks.defer(row);
         return;
       case 'bank_order': {
         const step = await settleWithBank(
           context,
           row.payment_id,
-          (sql) => markDelivered(sql, row, now),
+          (sql) => markDelivered(context, sql, row, now),
           known,
         );
         if (!step.done) {
@@ -597,7 +607,7 @@ async function deliver(
       }
       case 'refund_order': {
         const step = await settleRefundWithBank(context, String(payload.refundId), (sql) =>
-          markDelivered(sql, row, now),
+          markDelivered(context, sql, row, now),
         );
         if (!step.done) await markFailed(context, row, step.code, now);
         return;
@@ -621,7 +631,7 @@ async function deliver(
             payload.refundId,
             context.log,
           );
-          if (step === 'proved') await markDelivered(context.database, row, now);
+          if (step === 'proved') await markDelivered(context, context.database, row, now);
           else await deferAttempt(context, row, recheckAt);
           return;
         }
@@ -637,10 +647,11 @@ async function deliver(
             recheckAt,
             retryAt: new Date(now.getTime() + retryDelayMs(row.attempts + 1, context.limits)),
             leaseOwner: context.outboxLeaseOwner ?? null,
+            observations: context.statistics,
           },
           context.log,
         );
-        if (step === 'proved-before') await markDelivered(context.database, row, now);
+        if (step === 'proved-before') await markDelivered(context, context.database, row, now);
         return;
       }
     }

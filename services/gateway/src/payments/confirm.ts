@@ -224,7 +224,7 @@ export async function receiptAnswerDelivered(
   if (custodianOf(context, binding) !== undefined) return;
   // With the service's line, in one statement with the others of the moment; alone without it.
   if (context.receiptCancellations !== undefined) context.receiptCancellations.cancel(paymentId);
-  else await cancelReceiptPushes(context.database, [paymentId], context.clock());
+  else await cancelReceiptPushes(context.database, [paymentId], context.clock(), context.statistics);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Sql } from '@mpay/storage';
+import { type DeliveredRow, observeDeliveredAfterCommit, type PaymentObservations } from './statistics.ts';
 
 /** Cancellations waiting for their statement, at most; beyond, a cancellation is dropped (its push goes out). */
 export const receiptCancellationsWaitingMax = 10_000;
@@ -70,12 +71,23 @@ export class ReceiptPushCancellations {
   }
 }
 
-/** The statement: the receipt pushes of `paymentIds` still waiting, marked delivered at `now`. */
-export async function cancelReceiptPushes(sql: Sql, paymentIds: readonly string[], now: Date): Promise<void> {
-  await sql.query(
+/**
+ * The statement: the receipt pushes of `paymentIds` still waiting, marked
+ * delivered at `now` (the receipt reached the device in the confirmation's
+ * answer), and counted so for the metrics with `observations`.
+ */
+export async function cancelReceiptPushes(
+  sql: Sql,
+  paymentIds: readonly string[],
+  now: Date,
+  observations?: PaymentObservations,
+): Promise<void> {
+  const { rows } = await sql.query<DeliveredRow>(
     `UPDATE outbox SET delivered_at = $2
      WHERE payment_id = ANY($1::text[]) AND kind = 'device_push' AND payload = $3
-       AND delivered_at IS NULL AND abandoned_at IS NULL`,
+       AND delivered_at IS NULL AND abandoned_at IS NULL
+     RETURNING kind, created_at`,
     [paymentIds, now.toISOString(), JSON.stringify({ event: 'receipt' })],
   );
+  observeDeliveredAfterCommit(sql, observations, rows, now);
 }

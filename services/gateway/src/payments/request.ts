@@ -27,6 +27,7 @@ import { claimIdempotencyKey, type IdempotencyClaim, storeIdempotentAnswer } fro
 import { recordNonce } from './nonces.ts';
 import { devicePushContent } from './push.ts';
 import { rateRetryAfterSeconds } from './rate-window.ts';
+import { observeRequestAfterCommit, observeStepAfterCommit } from './statistics.ts';
 import {
   insertedPayment,
   insertPayment,
@@ -382,6 +383,9 @@ export async function requestPayment(
     commitWithLastStatements(sql, 3 + (idempotency === undefined ? 0 : 1) + writes.length);
     const [, , stepped] = await written;
     committed = stepped;
+    // The request verified and, in the same transaction, countersigned and pushed: both steps counted once committed.
+    observeRequestAfterCommit(sql, context.statistics, now);
+    observeStepAfterCommit(sql, context.statistics, payment, result.next, outbox, now);
     return created;
   });
   if (committed !== undefined) context.recentPayments?.remember(committed);

@@ -3,6 +3,7 @@ import { commitWithLastStatements, type Sql, together } from '@mpay/storage';
 import type { GatewayContext } from '../context.ts';
 import { deliverAfterCommit, outboxLeaseOf } from '../outbox/deliver.ts';
 import { materialiseEffects, type StepEvidence } from './effects.ts';
+import { observeStepAfterCommit } from './statistics.ts';
 import { findPayment, type OutboxLease, type Payment, type PaymentChanges, persistStep } from './store.ts';
 
 export interface EventInput {
@@ -78,6 +79,7 @@ export async function applyEventIn(
   // Each write is one statement: persistStep's and theirs are counted, so none is left to commit alone.
   if (input.lastInTransaction === true) commitWithLastStatements(sql, 1 + writes.length);
   const [stepped] = await step;
+  observeStepAfterCommit(sql, context.statistics, payment, result.next, outbox, now);
   return stepped;
 }
 

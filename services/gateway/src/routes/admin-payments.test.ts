@@ -213,35 +213,61 @@ describe('the operator views of the gateway', () => {
     const answer = await get('/metrics');
     expect(answer.status).toBe(200);
     expect(answer.type).toBe(prometheusContentType);
-    const samples = parsePrometheusText(answer.text);
-    const value = (name: string, labels: Record<string, string>) =>
-      samples.find(
-        (sample) =>
-          sample.name === name &&
-          Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted),
-      )?.value;
+    const valueIn = (text: string) => {
+      const samples = parsePrometheusText(text);
+      return (name: string, labels: Record<string, string>) =>
+        samples.find(
+          (sample) =>
+            sample.name === name &&
+            Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted),
+        )?.value;
+    };
+    // The service's own counts: its process made no step (the payments were made through the test's
+    // context), so what it observes is listed at zero; what it reads from the tables is all there.
+    const served = valueIn(answer.text);
+    expect(served('mpay_gateway_payments_total', { state: 'merchant_request_verified' })).toBe(0);
+    expect(served('mpay_gateway_payment_duration_seconds_count', { state: 'request_expired' })).toBe(0);
+    expect(
+      served('mpay_gateway_payment_step_duration_seconds_count', {
+        from_state: 'awaiting_customer_signature',
+        to_state: 'request_expired',
+      }),
+    ).toBe(0);
+    expect(served('mpay_gateway_outbox_delivery_duration_seconds_count', { outbox: 'outbox/webhook' })).toBe(
+      0,
+    );
+    expect(served('mpay_gateway_payments', { state: 'awaiting_customer_signature' })).toBe(1);
+    expect(served('mpay_gateway_payments', { state: 'merchant_request_verified' })).toBe(1);
+    expect(served('mpay_gateway_payments', { state: 'customer_signature_verified' })).toBe(1);
+    // Final states are not read from the table at a scrape (their totals are the counter's).
+    expect(served('mpay_gateway_payments', { state: 'request_expired' })).toBeUndefined();
+    // What the test's context counted as its steps committed: three requests countersigned, one signed.
+    const value = valueIn(await gateway.metrics.expose());
     expect(value('mpay_gateway_payments_total', { state: 'merchant_request_verified' })).toBe(4);
     expect(value('mpay_gateway_payments_total', { state: 'awaiting_customer_signature' })).toBe(3);
     expect(value('mpay_gateway_payments_total', { state: 'request_expired', status: 'expired' })).toBe(1);
     expect(value('mpay_gateway_payments_total', { state: 'funds_transferred' })).toBe(0);
-    expect(value('mpay_gateway_payments', { state: 'awaiting_customer_signature' })).toBe(1);
+    expect(value('mpay_gateway_payments_total', { state: 'customer_signature_verified' })).toBe(1);
+    const expiredStep = { from_state: 'awaiting_customer_signature', to_state: 'request_expired' };
+    expect(value('mpay_gateway_payment_step_duration_seconds_count', expiredStep)).toBe(1);
+    expect(value('mpay_gateway_payment_step_duration_seconds_sum', expiredStep)).toBe(90);
     const expiredLatency = { state: 'request_expired' };
     expect(value('mpay_gateway_payment_duration_seconds_count', expiredLatency)).toBe(1);
     expect(value('mpay_gateway_payment_duration_seconds_sum', expiredLatency)).toBe(90);
     expect(value('mpay_gateway_payment_duration_seconds_bucket', { ...expiredLatency, le: '60' })).toBe(0);
     expect(value('mpay_gateway_payment_duration_seconds_bucket', { ...expiredLatency, le: '120' })).toBe(1);
     expect(value('mpay_gateway_payment_duration_seconds_bucket', { ...expiredLatency, le: '+Inf' })).toBe(1);
-    expect(value('mpay_gateway_outbox_pending', { outbox: 'outbox/device_push' })).toBe(4);
-    expect(value('mpay_gateway_outbox_oldest_pending_age_seconds', { outbox: 'outbox/device_push' })).toBe(
+    expect(served('mpay_gateway_outbox_pending', { outbox: 'outbox/device_push' })).toBe(4);
+    expect(served('mpay_gateway_outbox_oldest_pending_age_seconds', { outbox: 'outbox/device_push' })).toBe(
       92,
     );
-    expect(value('mpay_gateway_outbox_oldest_pending_age_seconds', { outbox: 'outbox/webhook' })).toBe(0);
-    expect(value('mpay_gateway_log_checkpoint_refusals', {})).toBe(0);
+    expect(served('mpay_gateway_outbox_oldest_pending_age_seconds', { outbox: 'outbox/webhook' })).toBe(0);
+    expect(served('mpay_gateway_log_checkpoint_refusals', {})).toBe(0);
     // This gateway has no log line (its rounds deliver log entries themselves): nothing waits, nothing left.
-    expect(value('mpay_gateway_log_line_waiting', {})).toBe(0);
-    expect(value('mpay_gateway_log_line_left_total', {})).toBe(0);
-    expect(value('mpay_gateway_receipt_cancellations_waiting', {})).toBe(0);
-    expect(value('mpay_gateway_receipt_cancellations_dropped_total', {})).toBe(0);
+    expect(served('mpay_gateway_log_line_waiting', {})).toBe(0);
+    expect(served('mpay_gateway_log_line_left_total', {})).toBe(0);
+    expect(served('mpay_gateway_receipt_cancellations_waiting', {})).toBe(0);
+    expect(served('mpay_gateway_receipt_cancellations_dropped_total', {})).toBe(0);
   });
 
   it('raise the log checkpoint alarm while an entry waits on a checkpoint that did not extend the one held', async () => {

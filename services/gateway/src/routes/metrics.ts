@@ -1,5 +1,4 @@
 import {
-  createMetricsRegistry,
   type MetricsRegistry,
   operatorOnly,
   registerDatabaseMetrics,
@@ -8,47 +7,24 @@ import {
 import { publicStatusOf } from '@mpay/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
-import { logCheckpointRefusals, outboxBacklogs, outboxKinds } from '../outbox/backlog.ts';
-import {
-  paymentDurationBucketsSeconds,
-  paymentStepBucketsSeconds,
-  readDeliveryDurations,
-  readPaymentStatistics,
-  readStepDurations,
-} from '../payments/statistics.ts';
+import { logCheckpointRefusals, outboxBacklogs } from '../outbox/backlog.ts';
+import { readPaymentsInFlight } from '../payments/statistics.ts';
 import { authenticateOperator } from './auth.ts';
 
-/** The gateway's metrics, read from its tables at each scrape (see payments/statistics.ts). */
-export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
-  const registry = createMetricsRegistry();
+/**
+ * The gateway's metrics read at a scrape, added to `registry`, which holds
+ * those observed as they happen (payments/statistics.ts's
+ * createPaymentStatistics: payments by state reached, durations, steps,
+ * deliveries): the payments in flight, the outbox backlogs and this
+ * process's own queues. Every read follows an index: what is in flight or
+ * waiting, never the history.
+ */
+export function createGatewayMetrics(context: GatewayContext, registry: MetricsRegistry): MetricsRegistry {
   registerDatabaseMetrics(registry, context.database);
-  const reached = registry.counter({
-    name: 'mpay_gateway_payments_total',
-    help: 'Payments that reached each state of the iMS protocol (the first, merchant_request_verified, counts every request).',
-    labelNames: ['state', 'status'],
-  });
   const current = registry.gauge({
     name: 'mpay_gateway_payments',
-    help: 'Payments in each state now.',
+    help: 'Payments in each state that is not final, now (the final states are counted by mpay_gateway_payments_total).',
     labelNames: ['state', 'status'],
-  });
-  const duration = registry.histogram({
-    name: 'mpay_gateway_payment_duration_seconds',
-    help: "From the merchant's request to the payment's final state, per final state.",
-    labelNames: ['state', 'status'],
-    buckets: paymentDurationBucketsSeconds,
-  });
-  const stepDuration = registry.histogram({
-    name: 'mpay_gateway_payment_step_duration_seconds',
-    help: 'Time a payment spent in from_state before the step to to_state, from the payment events (every transition listed).',
-    labelNames: ['from_state', 'to_state'],
-    buckets: paymentStepBucketsSeconds,
-  });
-  const deliveryDuration = registry.histogram({
-    name: 'mpay_gateway_outbox_delivery_duration_seconds',
-    help: 'From an effect queued to its delivery, per outbox (device_push: the request reached the device; bank_order: the bank answered).',
-    labelNames: ['outbox'],
-    buckets: paymentStepBucketsSeconds,
   });
   const pending = registry.gauge({
     name: 'mpay_gateway_outbox_pending',
@@ -95,20 +71,8 @@ export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
     logLineLeft.set({}, context.logLine?.left ?? 0);
     cancellationsWaiting.set({}, context.receiptCancellations?.waiting ?? 0);
     cancellationsDropped.set({}, context.receiptCancellations?.dropped ?? 0);
-    const statistics = await readPaymentStatistics(context.database);
-    for (const [state, count] of statistics.reached)
-      reached.set({ state, status: publicStatusOf(state) }, count);
-    for (const [state, count] of statistics.current)
+    for (const [state, count] of await readPaymentsInFlight(context.database))
       current.set({ state, status: publicStatusOf(state) }, count);
-    for (const [state, histogram] of statistics.durations)
-      duration.set(
-        { state, status: publicStatusOf(state) },
-        { bucketCounts: histogram.bucketCounts, count: histogram.count, sum: histogram.sumSeconds },
-      );
-    for (const { step, histogram } of await readStepDurations(context.database))
-      stepDuration.set({ from_state: step.from, to_state: step.to }, histogram);
-    for (const [kind, histogram] of await readDeliveryDurations(context.database, outboxKinds))
-      deliveryDuration.set({ outbox: `outbox/${kind}` }, histogram);
     refusedCheckpoints.set({}, await logCheckpointRefusals(context.database));
     for (const backlog of await outboxBacklogs(context.database, context.clock())) {
       const labels = { outbox: backlog.name };
@@ -131,9 +95,10 @@ export function createGatewayMetrics(context: GatewayContext): MetricsRegistry {
 export function registerMetricsRoutes(
   app: FastifyInstance,
   context: GatewayContext,
+  registry: MetricsRegistry,
   operatorToken: string | undefined,
 ): void {
-  registerMetricsRoute(app, createGatewayMetrics(context), {
+  registerMetricsRoute(app, createGatewayMetrics(context, registry), {
     authorize: (request) => authenticateOperator(operatorToken, request),
     security: operatorOnly,
   });
