@@ -14,6 +14,11 @@ export {
   type MacroServiceLimits,
 } from './macro/limits.ts';
 export { createMacroOpaqueServerSetup } from './macro/mpin.ts';
+export {
+  finalPaymentStates,
+  paymentDurationBucketsSeconds,
+  paymentStepBucketsSeconds,
+} from './payments/statistics.ts';
 export type { BankRegistration } from './registry/banks.ts';
 export type { CustomerRegistration } from './registry/bindings.ts';
 export type { MerchantRegistration } from './registry/register.ts';

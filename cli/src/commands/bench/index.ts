@@ -8,7 +8,8 @@ export const benchUsage = `Usage:
                                                              payments end to end over HTTP (a platform it starts, or one
                                                              running here), against the crypto-only ceiling
   mpay bench idle [--seconds S] [--json]                    the platform doing nothing: backing off against polling
-  mpay bench e2e --help                                      every flag of one benchmark (ledger, log, e2e, idle)
+  mpay bench scrape [--payments N] [--scrapes K] [--json]    the gateway's GET /metrics against its history
+  mpay bench e2e --help                                      every flag of one benchmark (ledger, log, e2e, idle, scrape)
 `;
 
 /** `mpay bench …`: each benchmark prints its figures and the baseline measured in the same run. */
@@ -38,6 +39,10 @@ export async function runBench(args: readonly string[], io: CommandIo): Promise<
       const { runBenchIdle } = await import('./idle.ts');
       return runBenchIdle(rest, io);
     }
+    case 'scrape': {
+      const { runBenchScrape } = await import('./scrape.ts');
+      return runBenchScrape(rest, io);
+    }
     case 'help':
     case '--help':
     case '-h':
@@ -60,6 +65,8 @@ async function usageOf(which: string | undefined): Promise<string | undefined> {
       return (await import('./e2e.ts')).benchE2eUsage;
     case 'idle':
       return (await import('./idle.ts')).benchIdleUsage;
+    case 'scrape':
+      return (await import('./scrape.ts')).benchScrapeUsage;
     default:
       return undefined;
   }
