@@ -140,7 +140,7 @@ describe('GET /metrics on every service', () => {
     );
     const after = await scrapeAll();
 
-    // The gateway: one payment through each step of the iMS protocol, read from its events.
+    // The gateway: one payment through each step of the iMS protocol, counted as each step committed.
     const step = (from: string, to: string) =>
       moved(before.gateway!, after.gateway!, 'mpay_gateway_payment_step_duration_seconds_count', {
         from_state: from,
@@ -202,9 +202,14 @@ describe('GET /metrics on every service', () => {
         outcome: 'ok',
       }),
     ).toBeGreaterThanOrEqual(1);
-    expect(
-      sampleValue(after.custody!, 'mpay_custody_messages', { state: 'receipted' }),
-    ).toBeGreaterThanOrEqual(1);
+    // The message's states as its steps committed: forwarded (2), signed (6), receipted (10); none open after.
+    expect(custodyMoved('mpay_custody_messages_total', { state: 'sent_to_device' })).toBe(1);
+    expect(custodyMoved('mpay_custody_messages_total', { state: 'signed' })).toBe(1);
+    expect(custodyMoved('mpay_custody_messages_total', { state: 'receipted' })).toBe(1);
+    expect(custodyMoved('mpay_custody_messages_total', { state: 'declined' })).toBe(0);
+    expect(sampleValue(after.custody!, 'mpay_custody_messages', { state: 'signed' })).toBe(
+      sampleValue(before.custody!, 'mpay_custody_messages', { state: 'signed' }),
+    );
 
     // The log grew by what was submitted, and its witness cosigned all of it.
     expect(

@@ -2,6 +2,7 @@ import type { GeneratedKeyPair, PublicJwk, PublicJwkSet } from '@mpay/envelope';
 import type { Hsm } from '@mpay/hsm';
 import type { Database } from '@mpay/storage';
 import type { CustodyLimits } from './limits.ts';
+import type { CustodyObservations } from './metrics.ts';
 import type { PinServer } from './pin/opaque-server.ts';
 
 /** Custody's own identity: its id and its service keys (forwards to phones, requests to the FSP, log entries). */
@@ -59,4 +60,6 @@ export interface CustodyContext {
   readonly kickOutbox: () => void;
   /** Wakes the long polls of a customer's phones after an inbox event committed. */
   readonly notifyInbox: (partyId: string) => void;
+  /** Where the procedure's steps are counted for the metrics once committed (metrics.ts); none: not counted. */
+  readonly observations?: CustodyObservations | undefined;
 }

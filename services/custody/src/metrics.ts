@@ -5,22 +5,24 @@ import {
   type MetricsRegistry,
   observeRouteSteps,
   type RouteOutcome,
-  readDurationHistograms,
   registerDatabaseMetrics,
   registerMetricsRoute,
 } from '@mpay/http-server';
-import { custodyMessageStates } from '@mpay/protocol';
+import { type CustodyMessageState, custodyMessageStates } from '@mpay/protocol';
 import type { Database } from '@mpay/storage';
 import type { FastifyInstance } from 'fastify';
 import type { EffectKind } from './outbox/outbox.ts';
 
 /**
- * Custody's Prometheus metrics. From its tables at each scrape (they survive
- * a restart): the FSP's messages by state, delegate signatures by decision
- * and how long customers took to answer, PIN tries counted and customers
- * blocked, the outbox's backlog per kind. From this process: the latency of
- * every signature the HSM makes, and of the routes that are steps of the
- * iMS §5 procedure. Labels are states, kinds, decisions and step names.
+ * Custody's Prometheus metrics. From its tables at each scrape, through
+ * indexes (what is open, never the history): the FSP's messages in a state
+ * that is not final, PIN tries counted and customers blocked, the outbox's
+ * backlog per kind. From this process, observed as their transactions commit
+ * (@mpay/storage's afterCommit): the messages that entered each state,
+ * delegate signatures by decision and how long customers took to answer;
+ * and as they happen: the latency of every signature the HSM makes, and of
+ * the routes that are steps of the iMS §5 procedure. Labels are states,
+ * kinds, decisions and step names.
  */
 
 /** The routes that are steps of the trusted mobile certificate server's procedure (iMS §5). */
@@ -49,28 +51,48 @@ export const customerAnswerBucketsSeconds: readonly number[] = Object.freeze([
 const effectKinds: readonly EffectKind[] = Object.freeze(['fsp_registration', 'fsp_answer', 'log_entry']);
 const decisions = ['confirm', 'decline'] as const;
 
-export interface CustodyMetrics {
+/** What the procedure's steps tell the metrics, once the transaction that did it committed. */
+export interface CustodyObservations {
+  /** A message entered `state` (step 2's sent_to_device, step 6's answer, step 10's receipt or outcome). */
+  messageEntered(state: CustodyMessageState): void;
+  /** A delegate signature made at `signedAt` for a message forwarded to the phones at `forwardedAt`. */
+  delegateSigned(decision: 'confirm' | 'decline', forwardedAt: Date, signedAt: Date): void;
+}
+
+export interface CustodyMetrics extends CustodyObservations {
   readonly registry: MetricsRegistry;
   observeStep(step: string, outcome: RouteOutcome, seconds: number): void;
   observeHsmSignature(outcome: 'ok' | 'error', seconds: number): void;
 }
+
+/** The states a message leaves no more (nothing in the procedure's table follows them). */
+export const finalCustodyMessageStates: readonly CustodyMessageState[] = Object.freeze([
+  'receipted',
+  'closed',
+]);
+const openMessageStates = custodyMessageStates.filter((state) => !finalCustodyMessageStates.includes(state));
 
 export function createCustodyMetrics(database: Database, clock: () => Date): CustodyMetrics {
   const registry = createMetricsRegistry();
   registerDatabaseMetrics(registry, database);
   const messages = registry.gauge({
     name: 'mpay_custody_messages',
-    help: "The FSP's payment messages held for custody customers, by state now (iMS §5).",
+    help: "The FSP's payment messages held for custody customers in each state that is not final, now (iMS §5).",
+    labelNames: ['state'],
+  });
+  const messagesEntered = registry.counter({
+    name: 'mpay_custody_messages_total',
+    help: "The FSP's payment messages that entered each state (iMS §5), in this process since its start.",
     labelNames: ['state'],
   });
   const signatures = registry.counter({
     name: 'mpay_custody_delegate_signatures_total',
-    help: "Delegate signatures made in customers' names after a PIN check, by decision (confirm, decline).",
+    help: "Delegate signatures made in customers' names after a PIN check, by decision (confirm, decline), in this process since its start.",
     labelNames: ['decision'],
   });
   const answer = registry.histogram({
     name: 'mpay_custody_customer_answer_duration_seconds',
-    help: 'From the request forwarded to the phones (step 2) to the delegate signature (step 6), by decision.',
+    help: 'From the request forwarded to the phones (step 2) to the delegate signature (step 6), by decision, in this process since its start.',
     labelNames: ['decision'],
     buckets: customerAnswerBucketsSeconds,
   });
@@ -119,33 +141,19 @@ export function createCustodyMetrics(database: Database, clock: () => Date): Cus
       );
   for (const outcome of ['ok', 'error'])
     hsmSign.set({ outcome }, { bucketCounts: hsmSignBucketsSeconds.map(() => 0), count: 0, sum: 0 });
+  for (const state of custodyMessageStates) messagesEntered.set({ state }, 0);
+  for (const decision of decisions) {
+    signatures.set({ decision }, 0);
+    answer.set({ decision }, { bucketCounts: customerAnswerBucketsSeconds.map(() => 0), count: 0, sum: 0 });
+  }
   registry.onCollect(async () => {
+    // Through messages_open (migration 0004): the open messages only.
     const states = await database.query<{ state: string; count: string }>(
-      'SELECT state, count(*)::text AS count FROM messages GROUP BY state',
+      'SELECT state, count(*)::text AS count FROM messages WHERE state = ANY($1::text[]) GROUP BY state',
+      [openMessageStates],
     );
-    for (const state of custodyMessageStates)
+    for (const state of openMessageStates)
       messages.set({ state }, Number(states.rows.find((row) => row.state === state)?.count ?? 0));
-    const signed = await database.query<{ decision: string; count: string }>(
-      'SELECT decision, count(*)::text AS count FROM delegate_signatures GROUP BY decision',
-    );
-    for (const decision of decisions)
-      signatures.set({ decision }, Number(signed.rows.find((row) => row.decision === decision)?.count ?? 0));
-    const answers = await readDurationHistograms(
-      database,
-      `SELECT s.decision AS key, greatest(extract(epoch FROM s.signed_at - m.created_at), 0)::float8 AS seconds
-       FROM delegate_signatures s JOIN messages m ON m.payment_id = s.payment_id`,
-      [],
-      customerAnswerBucketsSeconds,
-    );
-    for (const decision of decisions)
-      answer.set(
-        { decision },
-        answers.get(decision) ?? {
-          bucketCounts: customerAnswerBucketsSeconds.map(() => 0),
-          count: 0,
-          sum: 0,
-        },
-      );
     const pins = await database.query<{ tries: string; blocked: string }>(
       `SELECT coalesce(sum(failed_tries), 0)::text AS tries,
          count(*) FILTER (WHERE blocked_at IS NOT NULL)::text AS blocked FROM customers`,
@@ -179,6 +187,12 @@ export function createCustodyMetrics(database: Database, clock: () => Date): Cus
     registry,
     observeStep: (step, outcome, seconds) => steps.observe({ step, outcome }, seconds),
     observeHsmSignature: (outcome, seconds) => hsmSign.observe({ outcome }, seconds),
+    messageEntered: (state) => messagesEntered.inc({ state }),
+    delegateSigned(decision, forwardedAt, signedAt) {
+      signatures.inc({ decision });
+      // The clock may step back between two readings: an answer never took less than nothing.
+      answer.observe({ decision }, Math.max(0, (signedAt.getTime() - forwardedAt.getTime()) / 1000));
+    },
   };
 }
 

@@ -170,6 +170,7 @@ export async function createCustodyService(options: CustodyServiceOptions): Prom
     },
     notifyInbox: (partyId) => waiters.notify(partyId),
     waitForInbox: (partyId, ms) => waiters.wait(partyId, ms),
+    observations: metrics,
   };
   const housekeeping = housekeepingSchedule(custodyHousekeepingIntervalMs, context.clock);
   /** The outbox's due deliveries, and the housekeeping when due or `always`. Resolves whether it found work. */

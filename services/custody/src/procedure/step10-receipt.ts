@@ -1,5 +1,6 @@
 import { keyResolverFromJwkSet, verifyPayload } from '@mpay/envelope';
 import { type CustodyMessageState, isMpayError, MpayError, stepCustodyMessage } from '@mpay/protocol';
+import { afterCommit } from '@mpay/storage';
 import type { CustodyContext } from '../context.ts';
 import { appendInboxEvent } from './inbox.ts';
 
@@ -50,6 +51,8 @@ export async function applyFspAnswer(
        WHERE payment_id = $1`,
       [paymentId, transition.to, kind === 'receipt', jws, now],
     );
+    const { observations } = context;
+    if (observations !== undefined) afterCommit(sql, () => observations.messageEntered(transition.to));
     await appendInboxEvent(context, sql, partyId, {
       event: kind,
       transactionId: paymentId,

@@ -11,6 +11,7 @@ import {
   MpayError,
   signedContentMatches,
 } from '@mpay/protocol';
+import { afterCommit } from '@mpay/storage';
 import type { CustodyContext } from '../context.ts';
 import { appendInboxEvent, signForward } from './inbox.ts';
 import { applyFspAnswer } from './step10-receipt.ts';
@@ -154,6 +155,8 @@ export async function receiveFromFsp(context: CustodyContext, redirect: FspRedir
       [message.transactionId, partyId, JSON.stringify(ims), forward, forwardHash(forward), now.toISOString()],
     );
     if (inserted.rowCount !== 1) return;
+    const { observations } = context;
+    if (observations !== undefined) afterCommit(sql, () => observations.messageEntered('sent_to_device'));
     await appendInboxEvent(context, sql, partyId, {
       event: 'payment-request',
       transactionId: message.transactionId,

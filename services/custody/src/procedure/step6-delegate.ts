@@ -11,7 +11,7 @@ import {
   MpayError,
   stepCustodyMessage,
 } from '@mpay/protocol';
-import type { Sql } from '@mpay/storage';
+import { afterCommit, type Sql } from '@mpay/storage';
 import type { CustodyContext } from '../context.ts';
 import { custodyKeyOf } from '../customers/custody-key.ts';
 import type { AuthenticatedDevice } from '../customers/devices.ts';
@@ -103,6 +103,8 @@ interface MessageRow {
   state: CustodyMessageState;
   ims: string;
   forward_hash: string;
+  /** When step 2 forwarded it to the phones. */
+  created_at: Date | string;
 }
 
 export type DelegationAnswer =
@@ -187,7 +189,7 @@ export async function authoriseDelegation(
 
 async function lockedMessage(sql: Sql, paymentId: string): Promise<MessageRow | undefined> {
   const { rows } = await sql.query<MessageRow>(
-    'SELECT party_id, state, ims, forward_hash FROM messages WHERE payment_id = $1 FOR UPDATE',
+    'SELECT party_id, state, ims, forward_hash, created_at FROM messages WHERE payment_id = $1 FOR UPDATE',
     [paymentId],
   );
   return rows[0];
@@ -254,6 +256,14 @@ async function signDelegate(
      VALUES ($1, $2, $3, $4, $5, $6)`,
     [paymentId, partyId, decision, key.kid, jws, now.toISOString()],
   );
+  const { observations } = context;
+  if (observations !== undefined) {
+    const forwardedAt = new Date(message.created_at);
+    afterCommit(sql, () => {
+      observations.messageEntered(transition.to);
+      observations.delegateSigned(decision, forwardedAt, now);
+    });
+  }
   for (const effect of transition.effects) {
     if (effect === 'send_to_fsp')
       await queueEffect(sql, 'fsp_answer', paymentId, { paymentId, decision, jwe }, now);
