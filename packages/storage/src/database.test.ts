@@ -109,6 +109,28 @@ describe('storage (both backends, selected by DATABASE_URL)', () => {
     afterCommit(database, () => heard.push('outside'));
     expect(heard).toEqual(['first', 'second', 'pipelined', 'outside']);
     expect(await count()).toBe(2);
+    // Too late once the transaction ended: refused, never silently dropped.
+    let ended: Parameters<typeof afterCommit>[0] | undefined;
+    await database.transaction(async (sql) => {
+      ended = sql;
+      await sql.query('SELECT 1');
+    });
+    expect(() => afterCommit(ended!, () => heard.push('late'))).toThrow('Transaction is closed');
+    // A work that fails after its COMMIT left with its last statements: on PostgreSQL the COMMIT ran, so what
+    // waited for it runs; on PGlite the COMMIT follows the work, which failed, so nothing was kept.
+    await expect(
+      database.transaction(async (sql) => {
+        afterCommit(sql, () => heard.push('committed before the work failed'));
+        const inserted = sql.query('INSERT INTO t VALUES (4)');
+        commitWithLastStatements(sql, 1);
+        await inserted;
+        throw new Error('the work failed after its last statements');
+      }),
+    ).rejects.toThrow('the work failed after its last statements');
+    const kept = database.backend === 'postgres';
+    expect(await count()).toBe(kept ? 3 : 2);
+    expect(heard.includes('committed before the work failed')).toBe(kept);
+    expect(heard.includes('late')).toBe(false);
   });
 
   it('runs statements a transaction starts together in the order started, each with its own answer', async () => {

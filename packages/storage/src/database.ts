@@ -29,8 +29,15 @@ export interface Sql {
  * Callbacks run in the order registered, right after the COMMIT's answer and
  * before `transaction` returns; one that throws is reported on stderr and
  * does not stop the others, nor fail the transaction, which has committed.
+ * Registered once the transaction ended, it throws (it would never run).
  * Outside a transaction (each statement commits as it is answered) the
  * callback runs at once: call it after awaiting the statement.
+ *
+ * "Committed" is what the server answered: for a transaction that committed
+ * without waiting for its WAL flush (`notify`'s commitWithoutFlush), a crash
+ * of the database right after may still lose it. A COMMIT whose answer never
+ * came (the connection broke) counts as not committed, whatever the server
+ * did: a callback can be missed then, never run twice.
  */
 export function afterCommit(sql: Sql, callback: () => void): void {
   if (sql.afterCommit !== undefined) sql.afterCommit(callback);

@@ -170,6 +170,7 @@ function databaseOf(
           },
           commitWithLast: (statementsStarted) => counted.commitWithLast(statementsStarted),
           afterCommit: (callback) => {
+            if (ended) throw new Error('Transaction is closed');
             committed.push(callback);
           },
         };

@@ -329,6 +329,14 @@ class TransactionLine {
   #enqueued: Promise<void> = Promise.resolve();
   /** What runs once the transaction committed (afterCommit), in the order registered. */
   readonly committed: (() => void)[] = [];
+  /** Set once the transaction ended (committed or not): a callback registered after would never run. */
+  ended = false;
+
+  /** afterCommit's registration; refused once the transaction ended. */
+  onCommitted(callback: () => void): void {
+    if (this.ended) throw new Error('Transaction is closed');
+    this.committed.push(callback);
+  }
   /** The COMMIT sent with the work's last statements (commitWithLast); its answer. */
   commit: Promise<pg.QueryResult> | undefined;
 
@@ -452,7 +460,7 @@ function wrap(
       ? {}
       : {
           commitWithLast: (statements?: number) => line.commitWithLast(names, statements),
-          afterCommit: (callback: () => void) => line.committed.push(callback),
+          afterCommit: (callback: () => void) => line.onCommitted(callback),
         }),
     async exec(script: string): Promise<void> {
       if (line?.commit !== undefined) throw new Error(countedCommitBroken.scriptAfter);
@@ -562,20 +570,24 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         await line.close();
         // A COMMIT sent with the last statements ran if they all succeeded: then the work failed after it.
         const ran = await line.commit?.then(
-          () => true,
+          (answer) => answer.command !== 'ROLLBACK',
           () => false,
         );
-        if (ran === true)
+        if (ran === true) {
+          // Committed all the same: what waited for the commit runs, as after any other.
+          runCommitted(line.committed.splice(0));
           throw new Error(
             `assertion failed: the work failed after its COMMIT ran (committed): ${error instanceof Error ? error.message : String(error)}`,
             { cause: error },
           );
+        }
         if (line.begun) {
           counter.roundTrips += 1;
           await client.query('ROLLBACK').catch(() => undefined);
         }
         throw error;
       } finally {
+        line.ended = true;
         client.off('error', onBroken);
         client.release(broken);
       }
