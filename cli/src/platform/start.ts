@@ -542,6 +542,7 @@ async function startPlatformMaking(options: PlatformOptions, started: StartedPar
             consoleExtension({
               operatorToken,
               gatewayUrl,
+              gatewayInstanceUrls: gateways.instanceUrls,
               banks: banks.map((bank) => ({
                 id: bank.id,
                 url: bank.url,

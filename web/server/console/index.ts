@@ -14,6 +14,12 @@ export interface ConsoleOptions {
   /** The FSP operator's token (`<data>/keys/operator-token.json`): signs the operator in, and calls the gateway. */
   readonly operatorToken: string;
   readonly gatewayUrl: string;
+  /**
+   * Each gateway instance's own address, when several run behind `gatewayUrl`:
+   * the charts' counts are each process's own, so every instance is scraped
+   * and their counts summed (a scrape of the front would reach one of them).
+   */
+  readonly gatewayInstanceUrls?: readonly string[] | undefined;
   /** Every bank with its operator's signing key (for audits, positions, settlement, accounts). */
   readonly banks: readonly ConsoleBank[];
   /** The transaction log and the keys its checkpoints must verify under. */
@@ -41,11 +47,16 @@ export function consoleExtension(options: ConsoleOptions): (app: FastifyInstance
   const clock = options.clock ?? (() => new Date());
   return async (app) => {
     const gateway = gatewayOperator(options.gatewayUrl, options.operatorToken, limits);
+    const instances =
+      options.gatewayInstanceUrls === undefined || options.gatewayInstanceUrls.length === 0
+        ? [options.gatewayUrl]
+        : options.gatewayInstanceUrls;
+    // Every instance or none: a sum that misses one would chart a drop that did not happen.
     const metrics = new MetricsHistory(limits, clock, () =>
-      fetchBoundedText(
-        `${options.gatewayUrl}/metrics`,
-        { authorization: `Bearer ${options.operatorToken}` },
-        limits,
+      Promise.all(
+        instances.map((url) =>
+          fetchBoundedText(`${url}/metrics`, { authorization: `Bearer ${options.operatorToken}` }, limits),
+        ),
       ),
     );
     const log = new LogMonitor(options.log.url, options.log.policy, limits, clock);

@@ -71,6 +71,30 @@ describe("the charts' history of the gateway's metrics", () => {
     expect(points[2]?.latencySeconds).toBeUndefined();
   });
 
+  it("sums the instances' counts, each counting what it did", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const first = gatewayLike();
+    const second = gatewayLike();
+    const history = new MetricsHistory(
+      limits,
+      () => new Date(now),
+      async () => [await first.registry.expose(), await second.registry.expose()],
+    );
+    await history.scrape();
+    first.request(3);
+    second.request(7);
+    first.complete(0.5);
+    second.complete(4);
+    now += 5_000;
+    await history.scrape();
+    const { points, totals } = history.series();
+    expect(totals).toEqual({ requests: 10, completed: 2 });
+    expect(points.map((point) => [point.requestsPerSecond, point.completedPerSecond])).toEqual([[2, 0.4]]);
+    // One completion under 1 s (the first's), one in the 2–5 s bucket (the second's).
+    expect(points[0]?.latencySeconds?.completed).toBe(2);
+    expect(points[0]?.latencySeconds?.p50).toBe(1);
+  });
+
   it('keeps only the last scrapes, and reports a failed scrape without losing the history', async () => {
     let now = Date.UTC(2026, 0, 1);
     let failing = false;

@@ -103,12 +103,17 @@ function rate(later: number, earlier: number, seconds: number): number {
 export class MetricsHistory {
   readonly #limits: ConsoleLimits;
   readonly #clock: () => Date;
-  readonly #scrapeText: () => Promise<string>;
+  /** The gateway's metrics text, or each instance's (their counts are summed: each counts what it did). */
+  readonly #scrapeText: () => Promise<string | readonly string[]>;
   readonly #scrapes: Scrape[] = [];
   #lastError: { code: string; at: string } | undefined;
   #inFlight: Promise<void> | undefined;
 
-  constructor(limits: ConsoleLimits, clock: () => Date, scrapeText: () => Promise<string>) {
+  constructor(
+    limits: ConsoleLimits,
+    clock: () => Date,
+    scrapeText: () => Promise<string | readonly string[]>,
+  ) {
     this.#limits = limits;
     this.#clock = clock;
     this.#scrapeText = scrapeText;
@@ -132,7 +137,10 @@ export class MetricsHistory {
   async #scrapeOnce(): Promise<void> {
     const atMs = this.#clock().getTime();
     try {
-      const samples = parsePrometheusText(await this.#scrapeText());
+      const texts = await this.#scrapeText();
+      const samples = (typeof texts === 'string' ? [texts] : texts).flatMap((text) =>
+        parsePrometheusText(text),
+      );
       this.#scrapes.push({
         atMs,
         requests: sumOf(samples, chartedMetrics.payments, chartedMetrics.requestedState),

@@ -154,11 +154,11 @@ function Latest(props: {
   return (
     <dl class="facts" data-testid="metrics-latest">
       <div class="fact">
-        <dt>Requests in all</dt>
+        <dt>Requests since the gateway started</dt>
         <dd>{answer.totals?.requests ?? '—'}</dd>
       </div>
       <div class="fact">
-        <dt>Completed in all</dt>
+        <dt>Completed since the gateway started</dt>
         <dd>{answer.totals?.completed ?? '—'}</dd>
       </div>
       <div class="fact">

@@ -138,7 +138,8 @@ export async function advanceLogEntry(
   }
   const delivered = await sql.query<DeliveredRow>(
     `WITH entry AS (UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1 RETURNING 1)
-       UPDATE outbox SET delivered_at = $4, attempts = attempts + 1, last_error = NULL WHERE id = $3
+       UPDATE outbox SET delivered_at = $4, attempts = attempts + 1, last_error = NULL
+       WHERE id = $3 AND delivered_at IS NULL
        RETURNING kind, created_at`,
     [paymentId, receipt, outboxRow.id, outboxRow.now.toISOString()],
   );

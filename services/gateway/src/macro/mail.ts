@@ -150,7 +150,8 @@ export async function deliverRegistrationMail(
     return;
   }
   const { rows } = await context.database.query<DeliveredRow>(
-    `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL, payload = $3 WHERE id = $1
+    `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL, payload = $3
+     WHERE id = $1 AND delivered_at IS NULL
      RETURNING kind, created_at`,
     [row.id, now.toISOString(), erased(queued)],
   );

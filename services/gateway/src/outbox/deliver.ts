@@ -354,10 +354,16 @@ async function claimDue(
   return rows;
 }
 
-/** Marks `row` delivered at `now` within `sql`; counted for the metrics once that commits. */
+/**
+ * Marks `row` delivered at `now` within `sql`, unless it was already (another
+ * worker delivered it too, a receipt push cancelled meanwhile): the first
+ * delivery's time and attempts stay, and the row is counted for the metrics
+ * once, when the mark that changed it commits.
+ */
 async function markDelivered(context: GatewayContext, sql: Sql, row: OutboxRow, now: Date): Promise<void> {
   const { rows } = await sql.query<DeliveredRow>(
-    `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1
+    `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL
+     WHERE id = $1 AND delivered_at IS NULL
      RETURNING kind, created_at`,
     [row.id, now.toISOString()],
   );

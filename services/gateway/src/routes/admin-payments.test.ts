@@ -1,4 +1,5 @@
 import { parsePrometheusText, prometheusContentType } from '@mpay/http-server';
+import { statementTexts, traceStatementTexts } from '@mpay/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvent } from '../payments/transition.ts';
 import { createGatewayService, type GatewayService } from '../service.ts';
@@ -210,7 +211,20 @@ describe('the operator views of the gateway', () => {
   });
 
   it('export payments by state, the request → final state latency and the outbox depths as Prometheus text', async () => {
-    const answer = await get('/metrics');
+    traceStatementTexts(true);
+    let texts: string[] = [];
+    const answer = await get('/metrics').finally(() => {
+      texts = Object.keys(statementTexts()[gateway.database.schema] ?? {});
+      traceStatementTexts(false);
+    });
+    // What a scrape reads: what is in flight or waiting, through indexes, never the history (the events,
+    // the payments that ended, the delivered effects).
+    expect(texts.length).toBeGreaterThan(0);
+    for (const text of texts) {
+      expect(text).not.toMatch(/payment_events|delivered_at IS NOT NULL/);
+      if (/\bFROM payments\b/.test(text)) expect(text).toMatch(/WHERE state = ANY\(\$1::text\[\]\) GROUP/);
+      if (/\bFROM outbox\b/.test(text)) expect(text).toMatch(/delivered_at IS NULL/);
+    }
     expect(answer.status).toBe(200);
     expect(answer.type).toBe(prometheusContentType);
     const valueIn = (text: string) => {

@@ -23,7 +23,7 @@ export function createGatewayMetrics(context: GatewayContext, registry: MetricsR
   registerDatabaseMetrics(registry, context.database);
   const current = registry.gauge({
     name: 'mpay_gateway_payments',
-    help: 'Payments in each state that is not final, now (the final states are counted by mpay_gateway_payments_total).',
+    help: 'Payments in each state that is not final, now (the final states are counted, by each process since its start, in mpay_gateway_payments_total).',
     labelNames: ['state', 'status'],
   });
   const pending = registry.gauge({
