@@ -51,14 +51,19 @@ export function consoleExtension(options: ConsoleOptions): (app: FastifyInstance
       options.gatewayInstanceUrls === undefined || options.gatewayInstanceUrls.length === 0
         ? [options.gatewayUrl]
         : options.gatewayInstanceUrls;
-    // Every instance or none: a sum that misses one would chart a drop that did not happen.
-    const metrics = new MetricsHistory(limits, clock, () =>
-      Promise.all(
+    // Each instance apart: one that does not answer is left out of the points (its increases are its
+    // own), and the scrape fails only when none answered.
+    const metrics = new MetricsHistory(limits, clock, async () => {
+      const answers = await Promise.allSettled(
         instances.map((url) =>
           fetchBoundedText(`${url}/metrics`, { authorization: `Bearer ${options.operatorToken}` }, limits),
         ),
-      ),
-    );
+      );
+      const failed = answers.find((answer) => answer.status === 'rejected');
+      if (failed !== undefined && answers.every((answer) => answer.status === 'rejected'))
+        throw failed.reason;
+      return answers.map((answer) => (answer.status === 'fulfilled' ? answer.value : undefined));
+    });
     const log = new LogMonitor(options.log.url, options.log.policy, limits, clock);
     const context: ConsoleContext = {
       limits,

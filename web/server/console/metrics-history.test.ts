@@ -95,6 +95,38 @@ describe("the charts' history of the gateway's metrics", () => {
     expect(points[0]?.latencySeconds?.p50).toBe(1);
   });
 
+  it('takes a restart per instance, and leaves out one that did not answer', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    let first = gatewayLike();
+    const second = gatewayLike();
+    let firstAnswers = true;
+    const history = new MetricsHistory(
+      limits,
+      () => new Date(now),
+      async () => [firstAnswers ? await first.registry.expose() : undefined, await second.registry.expose()],
+    );
+    first.request(50);
+    second.request(5);
+    await history.scrape();
+    // The first restarts (its counts start again from zero) and takes 2 requests; the second takes 3.
+    first = gatewayLike();
+    first.request(2);
+    second.request(3);
+    now += 5_000;
+    await history.scrape();
+    // The first does not answer; the second takes 10 more.
+    firstAnswers = false;
+    second.request(10);
+    now += 5_000;
+    await history.scrape();
+    const { points, totals, lastError } = history.series();
+    // 2 + 3 requests in 5 s, not the drop of the sum (55 to 10) taken as a restart of all of it; then the
+    // second's 10 alone.
+    expect(points.map((point) => point.requestsPerSecond)).toEqual([1, 2]);
+    expect(totals).toEqual({ requests: 18, completed: 0 });
+    expect(lastError?.code).toBe('SERVICE_UNAVAILABLE');
+  });
+
   it('keeps only the last scrapes, and reports a failed scrape without losing the history', async () => {
     let now = Date.UTC(2026, 0, 1);
     let failing = false;

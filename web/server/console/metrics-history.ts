@@ -16,14 +16,27 @@ export const chartedMetrics = Object.freeze({
   completedState: 'funds_transferred',
 });
 
-/** One scrape, reduced to what the charts need. */
-interface Scrape {
-  readonly atMs: number;
+/** One gateway instance's counts in one scrape, reduced to what the charts need. */
+interface InstanceCounts {
   readonly requests: number;
   readonly completed: number;
   /** Request → completion, cumulative per upper bound (the last +Inf). */
   readonly latency: readonly CumulativeBucket[];
 }
+
+/**
+ * One scrape: each instance's counts, in the order of the addresses scraped
+ * (undefined: that one did not answer). Each instance counts what it did
+ * since its start, so increases and restarts are taken per instance, then
+ * summed.
+ */
+interface Scrape {
+  readonly atMs: number;
+  readonly instances: readonly (InstanceCounts | undefined)[];
+}
+
+/** What `MetricsHistory` scrapes: the gateway's metrics text, or each instance's (undefined: it did not answer). */
+export type ScrapeTexts = () => Promise<string | readonly (string | undefined)[]>;
 
 export interface LatencyPercentiles {
   readonly p50: number;
@@ -87,9 +100,30 @@ function bucketDelta(
   }));
 }
 
-function rate(later: number, earlier: number, seconds: number): number {
-  if (seconds <= 0) return 0;
-  return (later >= earlier ? later - earlier : later) / seconds;
+/** A counter's increase from `earlier` to `later` (one that went down restarted: take it whole). */
+function increase(later: number, earlier: number): number {
+  return later >= earlier ? later - earlier : later;
+}
+
+/** Buckets of the same bounds added together. */
+function bucketSum(parts: readonly (readonly CumulativeBucket[])[]): CumulativeBucket[] {
+  const byBound = new Map<number, number>();
+  for (const part of parts)
+    for (const bucket of part)
+      byBound.set(bucket.upperBound, (byBound.get(bucket.upperBound) ?? 0) + bucket.count);
+  return [...byBound]
+    .map(([upperBound, count]) => ({ upperBound, count }))
+    .sort((a, b) => a.upperBound - b.upperBound);
+}
+
+/** Each instance that answered in both scrapes, with its counts in each. */
+function bothAnswered(later: Scrape, earlier: Scrape): [InstanceCounts, InstanceCounts][] {
+  return later.instances.flatMap((counts, index) => {
+    const before = earlier.instances[index];
+    return counts === undefined || before === undefined
+      ? []
+      : [[counts, before] as [InstanceCounts, InstanceCounts]];
+  });
 }
 
 /**
@@ -103,17 +137,13 @@ function rate(later: number, earlier: number, seconds: number): number {
 export class MetricsHistory {
   readonly #limits: ConsoleLimits;
   readonly #clock: () => Date;
-  /** The gateway's metrics text, or each instance's (their counts are summed: each counts what it did). */
-  readonly #scrapeText: () => Promise<string | readonly string[]>;
+  /** The gateway's metrics text, or each instance's (their increases are summed: each counts what it did). */
+  readonly #scrapeText: ScrapeTexts;
   readonly #scrapes: Scrape[] = [];
   #lastError: { code: string; at: string } | undefined;
   #inFlight: Promise<void> | undefined;
 
-  constructor(
-    limits: ConsoleLimits,
-    clock: () => Date,
-    scrapeText: () => Promise<string | readonly string[]>,
-  ) {
+  constructor(limits: ConsoleLimits, clock: () => Date, scrapeText: ScrapeTexts) {
     this.#limits = limits;
     this.#clock = clock;
     this.#scrapeText = scrapeText;
@@ -137,18 +167,23 @@ export class MetricsHistory {
   async #scrapeOnce(): Promise<void> {
     const atMs = this.#clock().getTime();
     try {
-      const texts = await this.#scrapeText();
-      const samples = (typeof texts === 'string' ? [texts] : texts).flatMap((text) =>
-        parsePrometheusText(text),
-      );
-      this.#scrapes.push({
-        atMs,
-        requests: sumOf(samples, chartedMetrics.payments, chartedMetrics.requestedState),
-        completed: sumOf(samples, chartedMetrics.payments, chartedMetrics.completedState),
-        latency: latencyOf(samples),
+      const scraped = await this.#scrapeText();
+      const texts = typeof scraped === 'string' ? [scraped] : scraped;
+      const instances = texts.map((text) => {
+        if (text === undefined) return undefined;
+        const samples = parsePrometheusText(text);
+        return {
+          requests: sumOf(samples, chartedMetrics.payments, chartedMetrics.requestedState),
+          completed: sumOf(samples, chartedMetrics.payments, chartedMetrics.completedState),
+          latency: latencyOf(samples),
+        };
       });
+      this.#scrapes.push({ atMs, instances });
       if (this.#scrapes.length > this.#limits.historyLength) this.#scrapes.shift();
-      this.#lastError = undefined;
+      // An instance that did not answer is said, and left out of the points it would take part in.
+      this.#lastError = instances.includes(undefined)
+        ? { code: 'SERVICE_UNAVAILABLE', at: new Date(atMs).toISOString() }
+        : undefined;
     } catch (error) {
       this.#lastError = {
         code: isMpayError(error) ? error.code : 'INTERNAL',
@@ -172,13 +207,22 @@ export class MetricsHistory {
           break;
         }
       }
-      const latency = bucketDelta(current.latency, this.#scrapes[start]!.latency);
+      const latency = bucketSum(
+        bothAnswered(current, this.#scrapes[start]!).map(([later, earlier]) =>
+          bucketDelta(later.latency, earlier.latency),
+        ),
+      );
       const completed = latency[latency.length - 1]?.count ?? 0;
       const quantile = (q: number) => histogramQuantile(q, latency) ?? 0;
+      const step = bothAnswered(current, previous);
+      const perSecond = (count: (counts: InstanceCounts) => number) =>
+        seconds <= 0
+          ? 0
+          : step.reduce((sum, [later, earlier]) => sum + increase(count(later), count(earlier)), 0) / seconds;
       points.push({
         at: new Date(current.atMs).toISOString(),
-        requestsPerSecond: rate(current.requests, previous.requests, seconds),
-        completedPerSecond: rate(current.completed, previous.completed, seconds),
+        requestsPerSecond: perSecond((counts) => counts.requests),
+        completedPerSecond: perSecond((counts) => counts.completed),
         ...(completed > 0
           ? { latencySeconds: { p50: quantile(0.5), p90: quantile(0.9), p99: quantile(0.99), completed } }
           : {}),
@@ -189,7 +233,13 @@ export class MetricsHistory {
       intervalMs: this.#limits.scrapeIntervalMs,
       latencyWindowSeconds: this.#limits.latencyWindowSeconds,
       points,
-      totals: last === undefined ? null : { requests: last.requests, completed: last.completed },
+      totals:
+        last === undefined
+          ? null
+          : {
+              requests: last.instances.reduce((sum, counts) => sum + (counts?.requests ?? 0), 0),
+              completed: last.instances.reduce((sum, counts) => sum + (counts?.completed ?? 0), 0),
+            },
       ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
     };
   }

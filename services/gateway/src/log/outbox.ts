@@ -137,7 +137,8 @@ export async function advanceLogEntry(
     return 'submitted';
   }
   const delivered = await sql.query<DeliveredRow>(
-    `WITH entry AS (UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1 RETURNING 1)
+    `WITH entry AS (
+       UPDATE log_entries SET receipt = $2, last_error = NULL WHERE payment_id = $1 AND receipt IS NULL RETURNING 1)
        UPDATE outbox SET delivered_at = $4, attempts = attempts + 1, last_error = NULL
        WHERE id = $3 AND delivered_at IS NULL
        RETURNING kind, created_at`,
