@@ -23,6 +23,7 @@ import { reconcileBanks } from '../banks-report.ts';
 import { dataDirOf } from '../deployment.ts';
 import { type CommandIo, type StopSignalWatch, watchStopSignals } from '../io.ts';
 import { ensurePlatformPki } from '../pki-platform.ts';
+import { loadAverage } from './bench-platform.ts';
 import type {
   AnyDriverConfig,
   DriverDevice,
@@ -1152,11 +1153,6 @@ function statementTextsText(perService: Record<string, StatementTextPerPayment[]
     for (const row of rows) lines.push(`    ${row.per_payment.toFixed(2).padStart(6)}  ${row.text}`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-async function loadAverage(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  return (await readFile('/proc/loadavg', 'utf8').catch(() => '')).split(' ').slice(0, 3).join(' ');
 }
 
 interface TextFigures {

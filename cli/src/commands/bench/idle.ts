@@ -1,9 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Database } from '@mpay/storage';
-import { dropPostgresSchema } from '@mpay/storage';
-import { platformSchemas, startPlatform } from '../../platform/start.ts';
 import { type CommandIo, type StopSignalWatch, watchStopSignals } from '../io.ts';
+import { loadAverage, parseBenchFlags, startBenchPlatform } from './bench-platform.ts';
 
 export const benchIdleUsage = `Usage: mpay bench idle [--seconds S] [--settle S] [--json]
   Starts the platform twice in this process, one after the other, and measures it doing nothing:
@@ -23,29 +20,12 @@ interface IdleArguments {
 }
 
 export function parseBenchIdleArguments(args: readonly string[]): IdleArguments | undefined {
-  let seconds = 20;
-  let settleSeconds = 5;
-  let json = false;
-  for (let index = 0; index < args.length; index += 1) {
-    const arg = args[index];
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    const text = args[index + 1];
-    if ((arg !== '--seconds' && arg !== '--settle') || text === undefined || !/^[0-9]{1,4}$/.test(text))
-      return undefined;
-    index += 1;
-    const value = Number(text);
-    if (arg === '--seconds') {
-      if (value < 5 || value > 600) return undefined;
-      seconds = value;
-    } else {
-      if (value < 1 || value > 120) return undefined;
-      settleSeconds = value;
-    }
-  }
-  return { seconds, settleSeconds, json };
+  const parsed = parseBenchFlags(args, {
+    seconds: { min: 5, max: 600, fallback: 20 },
+    settle: { min: 1, max: 120, fallback: 5 },
+  });
+  if (parsed === undefined) return undefined;
+  return { seconds: parsed.values.seconds, settleSeconds: parsed.values.settle, json: parsed.json };
 }
 
 /** The background loops' busy interval in both runs: what `mpay up` uses. */
@@ -88,33 +68,16 @@ async function measure(
   io: CommandIo,
   watch: StopSignalWatch,
 ): Promise<IdleRun> {
-  const databaseUrl = process.env.DATABASE_URL === '' ? undefined : process.env.DATABASE_URL;
-  const schemaPrefix = `bench_idle_${randomBytes(4).toString('hex')}_`;
-  io.stderr(
-    `bench idle: starting the platform (${mode}, ${databaseUrl === undefined ? 'PGlite in memory' : `PostgreSQL, schemas ${schemaPrefix}*, dropped at the end`})\n`,
+  const { platform, close } = await startBenchPlatform(
+    'idle',
+    io,
+    watch,
+    {
+      backgroundIntervalMs: busyIntervalMs,
+      ...(mode === 'polling' ? { backgroundIdleIntervalMaxMs: busyIntervalMs } : {}),
+    },
+    mode,
   );
-  const starting = startPlatform({
-    databaseUrl,
-    schemaPrefix,
-    backgroundIntervalMs: busyIntervalMs,
-    ...(mode === 'polling' ? { backgroundIdleIntervalMaxMs: busyIntervalMs } : {}),
-  });
-  let closing: Promise<void> | undefined;
-  // Once, from the end of the run or from a stop signal (Ctrl-C, SIGTERM), whichever comes first.
-  const close = () => {
-    closing ??= (async () => {
-      try {
-        await (await starting).close();
-      } finally {
-        if (databaseUrl !== undefined)
-          for (const schema of platformSchemas)
-            await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
-      }
-    })();
-    return closing;
-  };
-  watch.onStop(close);
-  const platform = await starting;
   try {
     const counter = countStatements(platform.databases);
     io.stderr(`bench idle: settling ${parsed.settleSeconds} s, then measuring ${parsed.seconds} s\n`);
@@ -133,10 +96,6 @@ async function measure(
   } finally {
     await close();
   }
-}
-
-async function loadAverage(): Promise<string> {
-  return (await readFile('/proc/loadavg', 'utf8').catch(() => '')).split(' ').slice(0, 3).join(' ');
 }
 
 /** `mpay bench idle`: the platform's cost doing nothing, polling (the baseline) against backing off, in one run. */

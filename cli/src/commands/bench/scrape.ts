@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { finalPaymentStates, paymentDurationBucketsSeconds, paymentStepBucketsSeconds } from '@mpay/gateway';
 import { readDurationHistograms } from '@mpay/http-server';
-import { type Database, dropPostgresSchema } from '@mpay/storage';
-import { platformSchemas, startPlatform } from '../../platform/start.ts';
+import type { Database } from '@mpay/storage';
 import { type CommandIo, type StopSignalWatch, watchStopSignals } from '../io.ts';
+import { loadAverage, parseBenchFlags, startBenchPlatform } from './bench-platform.ts';
 
 export const benchScrapeUsage = `Usage: mpay bench scrape [--payments N] [--scrapes K] [--json]
   Starts the platform in this process and times the gateway's GET /metrics (the operator's scrape,
@@ -36,29 +34,11 @@ export const benchScrapeLimits = Object.freeze({
 });
 
 export function parseBenchScrapeArguments(args: readonly string[]): ScrapeArguments | undefined {
-  let payments = 100_000;
-  let scrapes = 20;
-  let json = false;
-  for (let index = 0; index < args.length; index += 1) {
-    const arg = args[index];
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    const text = args[index + 1];
-    if ((arg !== '--payments' && arg !== '--scrapes') || text === undefined || !/^[0-9]{1,7}$/.test(text))
-      return undefined;
-    index += 1;
-    const value = Number(text);
-    if (arg === '--payments') {
-      if (value < benchScrapeLimits.paymentsMin || value > benchScrapeLimits.paymentsMax) return undefined;
-      payments = value;
-    } else {
-      if (value < benchScrapeLimits.scrapesMin || value > benchScrapeLimits.scrapesMax) return undefined;
-      scrapes = value;
-    }
-  }
-  return { payments, scrapes, json };
+  const parsed = parseBenchFlags(args, {
+    payments: { min: benchScrapeLimits.paymentsMin, max: benchScrapeLimits.paymentsMax, fallback: 100_000 },
+    scrapes: { min: benchScrapeLimits.scrapesMin, max: benchScrapeLimits.scrapesMax, fallback: 20 },
+  });
+  return parsed === undefined ? undefined : { ...parsed.values, json: parsed.json };
 }
 
 /** The median of `values` (not empty). */
@@ -196,10 +176,6 @@ const scrapeTimeoutMs = 120_000;
 
 const round = (value: number) => Math.round(value * 100) / 100;
 
-async function loadAverage(): Promise<string> {
-  return (await readFile('/proc/loadavg', 'utf8').catch(() => '')).split(' ').slice(0, 3).join(' ');
-}
-
 /** `mpay bench scrape`: the gateway's scrape at no history and at N payments, against the history read as before. */
 export async function runBenchScrape(args: readonly string[], io: CommandIo): Promise<number> {
   const parsed = parseBenchScrapeArguments(args);
@@ -216,31 +192,8 @@ export const benchScrapeCleanUpMsMax = 10 * 60_000;
 
 async function benchScrape(parsed: ScrapeArguments, io: CommandIo, watch: StopSignalWatch): Promise<number> {
   const databaseUrl = process.env.DATABASE_URL === '' ? undefined : process.env.DATABASE_URL;
-  const schemaPrefix = `bench_scrape_${randomBytes(4).toString('hex')}_`;
   const loadBefore = await loadAverage();
-  io.stderr(
-    `bench scrape: starting the platform (${databaseUrl === undefined ? 'PGlite in memory' : `PostgreSQL, schemas ${schemaPrefix}*, dropped at the end`})\n`,
-  );
-  const starting = startPlatform({ databaseUrl, schemaPrefix });
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= (async () => {
-      try {
-        await (await starting).close();
-      } finally {
-        if (databaseUrl !== undefined)
-          for (const schema of platformSchemas)
-            await dropPostgresSchema(databaseUrl, `${schemaPrefix}${schema}`);
-      }
-    })();
-    return closing;
-  };
-  watch.onStop(close);
-  // A start that fails leaves no schema behind either.
-  const platform = await starting.catch(async (error: unknown) => {
-    await close().catch(() => undefined);
-    throw error;
-  });
+  const { platform, close } = await startBenchPlatform('scrape', io, watch);
   try {
     const database = platform.databases[0];
     if (database === undefined) throw new Error('assertion failed: the platform has a gateway database');

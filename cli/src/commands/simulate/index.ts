@@ -9,10 +9,11 @@
  * device's HTTP requests, wire exchanges and TCP connections, its CPU
  * (device-meter.ts). `--write-doc` writes docs/mobile-study.md and its charts.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCaTrustAgent, tlsFetch } from '@mpay/pki';
+import { loadAverage } from '../bench/bench-platform.ts';
 import { type BenchTarget, inProcessTarget } from '../bench/e2e-target.ts';
 import { type CommandIo, watchStopSignals } from '../io.ts';
 import { DeviceMeter } from './device-meter.ts';
@@ -184,10 +185,6 @@ const median = (values: readonly number[]) =>
     0.5,
   );
 const round1 = (value: number | null) => (value === null ? null : Math.round(value * 10) / 10);
-
-async function loadAverage(): Promise<string> {
-  return (await readFile('/proc/loadavg', 'utf8').catch(() => '')).split(' ').slice(0, 3).join(' ');
-}
 
 function difference(after: ShaperCounters, before: ShaperCounters): ShaperCounters {
   return {
