@@ -166,7 +166,9 @@ describe('GET /metrics on every service', () => {
     expect(xbank('mpay_bank_ledger_batch_transfers_sum')).toBe(1);
     expect(xbank('mpay_bank_ledger_batch_commit_duration_seconds_count')).toBeGreaterThanOrEqual(1);
     expect(xbank('mpay_bank_ledger_transfer_requests_total', { kind: 'posted', outcome: 'created' })).toBe(1);
-    expect(xbank('mpay_bank_payment_orders', { state: 'completed' })).toBe(1);
+    expect(xbank('mpay_bank_payment_orders_total', { state: 'sending' })).toBe(1);
+    expect(xbank('mpay_bank_payment_orders_total', { state: 'completed' })).toBe(1);
+    expect(sampleValue(after.xbank!, 'mpay_bank_payment_orders', { state: 'sending' })).toBe(0);
     expect(xbank('mpay_bank_payment_order_duration_seconds_count', { state: 'completed' })).toBe(1);
     expect(
       xbank('mpay_bank_payment_step_duration_seconds_count', { step: 'payment_order', outcome: 'ok' }),

@@ -4,12 +4,14 @@ import { isTransferRefusal } from '@mpay/ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBankMetrics } from './metrics.ts';
 import { createBankLedger } from './store/bank-ledger.ts';
+import { observingTransfers } from './store/transfer-observer.ts';
 import { startTestBank, type TestBank } from './test-helpers.ts';
 
 /**
  * The bank's metrics over a real ledger: the batcher reports each batch
- * (transfers, commit time, each request's outcome), the tables give the
- * committed transfers and the outboxes, and GET /metrics refuses a bank
+ * (transfers, commit time, each request's outcome), the committed transfers
+ * are counted once their transaction committed, the tables give the
+ * outboxes, and GET /metrics refuses a bank
  * started without a scrape token.
  */
 let bank: TestBank;
@@ -36,7 +38,9 @@ function sampleValue(
 describe('the bank metrics', () => {
   it('count batches, their sizes and each transfer request by kind and outcome', async () => {
     const metrics = createBankMetrics(bank.database, bank.now);
-    const ledger = createBankLedger(bank.database, {
+    // As the service opens it: the transfers its transactions write are counted once committed.
+    const database = observingTransfers(bank.database, (kinds) => metrics.transfersCommitted(kinds));
+    const ledger = createBankLedger(database, {
       bankName: bank.name,
       limits: bank.service.limits,
       observeBatch: metrics.observeBatch,
@@ -81,7 +85,7 @@ describe('the bank metrics', () => {
     );
     expect(sampleValue(after, 'mpay_bank_ledger_batch_commit_duration_seconds_count')).toBe(batches);
     expect(sampleValue(after, 'mpay_bank_ledger_batch_fallbacks_total')).toBe(0);
-    // From the table: the two transfers committed, whatever process committed them.
+    // The two transfers this ledger committed (the replay and the refusal wrote none).
     expect(
       sampleValue(after, 'mpay_bank_ledger_transfers_total', { kind: 'posted' }) -
         sampleValue(before, 'mpay_bank_ledger_transfers_total', { kind: 'posted' }),
@@ -93,7 +97,8 @@ describe('the bank metrics', () => {
       'banking_renewal_notices',
     ])
       expect(sampleValue(after, 'mpay_bank_outbox_pending', { outbox })).toBe(0);
-    expect(sampleValue(after, 'mpay_bank_payment_orders', { state: 'completed' })).toBe(0);
+    expect(sampleValue(after, 'mpay_bank_payment_orders', { state: 'sending' })).toBe(0);
+    expect(sampleValue(after, 'mpay_bank_payment_orders_total', { state: 'completed' })).toBe(0);
   });
 
   it('refuses every scrape of a bank started without a metrics token', async () => {

@@ -4,7 +4,6 @@ import {
   type MetricsRegistry,
   observeRouteSteps,
   type RouteOutcome,
-  readDurationHistograms,
   registerDatabaseMetrics,
   registerMetricsRoute,
 } from '@mpay/http-server';
@@ -17,14 +16,17 @@ import type { BatchObservation } from './store/batcher.ts';
 /**
  * The bank's Prometheus metrics. Two sources:
  *
- * - its tables, read at each scrape, so the figures survive a restart and
- *   agree with the ledger: transfers committed by kind, payment and refund
- *   orders by state, funds-transfer credits by outcome, how long payment
- *   orders took from the customer's consent to the merchant bank's answer,
- *   the outboxes' backlogs, the request-nonce table;
- * - this process, observed as it happens: the transfer batcher's batches
- *   (transfers per batch, commit latency, fallbacks, each transfer's outcome)
- *   and the latency of the routes that are payment steps.
+ * - its tables, read at each scrape through indexes (what is open or
+ *   waiting, never the history): payment and refund orders still being
+ *   delivered, the outboxes' backlogs, the request-nonce table (its rows
+ *   expire);
+ * - this process: what its transactions wrote, counted once they committed
+ *   (@mpay/storage's afterCommit): transfers by kind, payment and refund
+ *   orders by the state they entered, funds-transfer credits by outcome,
+ *   refusals, how long payment orders took from the customer's consent to
+ *   the merchant bank's answer; and, as they happen, the transfer batcher's
+ *   batches (transfers per batch, commit latency, fallbacks, each transfer's
+ *   outcome) and the latency of the routes that are payment steps.
  *
  * Labels are states, kinds, outcomes and step names: bounded, never an id.
  */
@@ -66,7 +68,21 @@ const transferKinds = ['posted', 'pending', 'post_pending', 'void_pending'] as c
 const orderStates = ['sending', 'completed', 'refused'] as const;
 const creditOutcomes = ['credited', 'refused'] as const;
 
-export interface BankMetrics {
+/** What the bank's transactions tell the metrics once they committed. */
+export interface BankObservations {
+  /** The kinds of the transfers a transaction wrote (store/transfer-observer.ts). */
+  transfersCommitted(kinds: readonly string[]): void;
+  /** A payment order entered `state` at `at` (placed at `placedAt`): sending, or its final state. */
+  orderEntered(state: (typeof orderStates)[number], placedAt: Date, at: Date): void;
+  /** A refund order entered `state`. */
+  refundOrderEntered(state: (typeof orderStates)[number]): void;
+  /** A payment order refused before any money moved (its refusal recorded). */
+  orderRefused(): void;
+  /** A peer's funds transfer decided here as the payee's bank. */
+  creditDecided(outcome: (typeof creditOutcomes)[number]): void;
+}
+
+export interface BankMetrics extends BankObservations {
   readonly registry: MetricsRegistry;
   /** For the ledger's batcher (BankLedgerOptions.observeBatch). */
   observeBatch(batch: BatchObservation): void;
@@ -98,32 +114,42 @@ export function createBankMetrics(database: Database, clock: () => Date): BankMe
   });
   const transfers = registry.counter({
     name: 'mpay_bank_ledger_transfers_total',
-    help: 'Transfers committed to the ledger (immutable rows), by kind.',
+    help: 'Transfers committed to the ledger (immutable rows), by kind, by this process since its start.',
     labelNames: ['kind'],
   });
   const orders = registry.gauge({
     name: 'mpay_bank_payment_orders',
-    help: 'Payment orders this bank took from the FSP, by state now (sending: waiting for the payee bank).',
+    help: 'Payment orders this bank took from the FSP still being delivered to the payee bank (state sending), now.',
+    labelNames: ['state'],
+  });
+  const ordersEntered = registry.counter({
+    name: 'mpay_bank_payment_orders_total',
+    help: 'Payment orders that entered each state (sending, completed, refused), in this process since its start.',
     labelNames: ['state'],
   });
   const orderRefusals = registry.counter({
     name: 'mpay_bank_payment_order_refusals_total',
-    help: 'Payment orders refused before any money moved (consent, funds, limits, payee).',
+    help: 'Payment orders refused before any money moved (consent, funds, limits, payee), in this process since its start.',
   });
   const orderDuration = registry.histogram({
     name: 'mpay_bank_payment_order_duration_seconds',
-    help: 'From placing a payment order (funds held) to its final state, per final state.',
+    help: 'From placing a payment order (funds held) to its final state, per final state, in this process since its start.',
     labelNames: ['state'],
     buckets: paymentOrderBucketsSeconds,
   });
   const refundOrders = registry.gauge({
     name: 'mpay_bank_refund_orders',
-    help: 'Refund orders by state now.',
+    help: 'Refund orders still being delivered (state sending), now.',
+    labelNames: ['state'],
+  });
+  const refundOrdersEntered = registry.counter({
+    name: 'mpay_bank_refund_orders_total',
+    help: 'Refund orders that entered each state (sending, completed, refused), in this process since its start.',
     labelNames: ['state'],
   });
   const credits = registry.counter({
     name: 'mpay_bank_interbank_credits_total',
-    help: "Peer banks' funds transfers decided here as the payee's bank, by outcome.",
+    help: "Peer banks' funds transfers decided here as the payee's bank, by outcome, in this process since its start.",
     labelNames: ['outcome'],
   });
   const steps = registry.histogram({
@@ -163,47 +189,30 @@ export function createBankMetrics(database: Database, clock: () => Date): BankMe
   for (const step of new Set(Object.values(bankPaymentSteps)))
     for (const outcome of ['ok', 'refused', 'error'])
       steps.set({ step, outcome }, { bucketCounts: bankStepBucketsSeconds.map(() => 0), count: 0, sum: 0 });
-  for (const kind of transferKinds)
+  for (const kind of transferKinds) {
     for (const outcome of ['created', 'replayed', 'refused']) requests.inc({ kind, outcome }, 0);
+    transfers.set({ kind }, 0);
+  }
+  for (const state of orderStates) {
+    ordersEntered.set({ state }, 0);
+    refundOrdersEntered.set({ state }, 0);
+  }
+  for (const outcome of creditOutcomes) credits.set({ outcome }, 0);
+  orderRefusals.set({}, 0);
+  for (const state of ['completed', 'refused'])
+    orderDuration.set({ state }, { bucketCounts: paymentOrderBucketsSeconds.map(() => 0), count: 0, sum: 0 });
 
   registry.onCollect(async () => {
-    const counted = await database.query<{ kind: string; count: string }>(
-      'SELECT kind, count(*)::text AS count FROM transfers GROUP BY kind',
+    // Constants in the text: every plan, generic ones too, can use the partial indexes on state = 'sending'.
+    const open = await database.query<{ source: string; count: string }>(
+      `SELECT 'payment' AS source, count(*)::text AS count FROM payment_orders WHERE state = 'sending'
+       UNION ALL SELECT 'refund', count(*)::text FROM refund_orders WHERE state = 'sending'
+       UNION ALL SELECT 'nonce', count(*)::text FROM request_nonces`,
     );
-    for (const kind of transferKinds)
-      transfers.set({ kind }, Number(counted.rows.find((row) => row.kind === kind)?.count ?? 0));
-    const byState = await database.query<{ source: string; state: string; count: string }>(
-      `SELECT 'payment' AS source, state, count(*)::text AS count FROM payment_orders GROUP BY state
-       UNION ALL SELECT 'refund', state, count(*)::text FROM refund_orders GROUP BY state
-       UNION ALL SELECT 'credit', outcome, count(*)::text FROM interbank_credits GROUP BY outcome
-       UNION ALL SELECT 'refusal', '', count(*)::text FROM payment_order_refusals
-       UNION ALL SELECT 'nonce', '', count(*)::text FROM request_nonces`,
-    );
-    const countOf = (source: string, state: string) =>
-      Number(byState.rows.find((row) => row.source === source && row.state === state)?.count ?? 0);
-    for (const state of orderStates) {
-      orders.set({ state }, countOf('payment', state));
-      refundOrders.set({ state }, countOf('refund', state));
-    }
-    for (const outcome of creditOutcomes) credits.set({ outcome }, countOf('credit', outcome));
-    orderRefusals.set({}, countOf('refusal', ''));
-    nonces.set({}, countOf('nonce', ''));
-    const durations = await readDurationHistograms(
-      database,
-      `SELECT state AS key, extract(epoch FROM updated_at - created_at)::float8 AS seconds
-       FROM payment_orders WHERE state <> 'sending'`,
-      [],
-      paymentOrderBucketsSeconds,
-    );
-    for (const state of ['completed', 'refused'])
-      orderDuration.set(
-        { state },
-        durations.get(state) ?? {
-          bucketCounts: paymentOrderBucketsSeconds.map(() => 0),
-          count: 0,
-          sum: 0,
-        },
-      );
+    const countOf = (source: string) => Number(open.rows.find((row) => row.source === source)?.count ?? 0);
+    orders.set({ state: 'sending' }, countOf('payment'));
+    refundOrders.set({ state: 'sending' }, countOf('refund'));
+    nonces.set({}, countOf('nonce'));
     for (const backlog of await readBankOutboxBacklogs(database, clock())) {
       const labels = { outbox: backlog.name };
       pending.set(labels, backlog.pending);
@@ -215,6 +224,18 @@ export function createBankMetrics(database: Database, clock: () => Date): BankMe
 
   return {
     registry,
+    transfersCommitted(kinds) {
+      for (const kind of kinds) transfers.inc({ kind });
+    },
+    orderEntered(state, placedAt, at) {
+      ordersEntered.inc({ state });
+      // The clock may step back between two readings: an order never took less than nothing.
+      if (state !== 'sending')
+        orderDuration.observe({ state }, Math.max(0, (at.getTime() - placedAt.getTime()) / 1000));
+    },
+    refundOrderEntered: (state) => refundOrdersEntered.inc({ state }),
+    orderRefused: () => orderRefusals.inc(),
+    creditDecided: (outcome) => credits.inc({ outcome }),
     observeStep: (step, outcome, seconds) => steps.observe({ step, outcome }, seconds),
     observeBatch(batch) {
       batchTransfers.observe({}, batch.transfers);

@@ -57,6 +57,7 @@ import type { CallerKeys, MacroContext } from './macro/context.ts';
 import { createBankMetrics, registerBankMetrics } from './metrics.ts';
 import { type BankLedger, createBankLedger } from './store/bank-ledger.ts';
 import { checkDebitLimits } from './store/debit-limits.ts';
+import { observingTransfers } from './store/transfer-observer.ts';
 
 export interface BankServiceOptions {
   /** The bank's party id (a bank label such as 'xbank'): names the service and owns its funding account. */
@@ -143,17 +144,20 @@ export function createBankService(options: BankServiceOptions): BankService {
   if (bank.kind !== 'bank') throw new Error(`assertion failed: ${options.name} is not a bank name`);
   const limits = createBankLimits(options.limits);
   const metrics = createBankMetrics(options.database, options.clock ?? (() => new Date()));
-  const ledger = createBankLedger(options.database, {
+  // Every transaction of the bank through this handle: the transfers it writes are counted once committed.
+  const database = observingTransfers(options.database, (kinds) => metrics.transfersCommitted(kinds));
+  const ledger = createBankLedger(database, {
     bankName: bank.name,
     limits,
     observeBatch: metrics.observeBatch,
   });
   const context: RouteContext = {
-    database: options.database,
+    database,
     ledger,
     limits,
     clock: options.clock ?? (() => new Date()),
     newId: randomUUID,
+    observations: metrics,
   };
   const app = createHttpServer({
     name: bank.name,
@@ -219,7 +223,7 @@ export function createBankService(options: BankServiceOptions): BankService {
   });
   app.register(async (scope) => {
     documentSecurity(scope, {}, signedRequest);
-    scope.addHook('preValidation', authenticate(options.verifyRequest, useRequestNonce(options.database)));
+    scope.addHook('preValidation', authenticate(options.verifyRequest, useRequestNonce(database)));
     registerAccountRoutes(scope, context);
     registerTransferRoutes(scope, context);
     registerAuditRoutes(scope, context);
@@ -248,7 +252,7 @@ export function createBankService(options: BankServiceOptions): BankService {
   if (macroContext !== undefined) registerMacroMerchantRoutes(app, macroContext);
   // SA2pMP, the customer's side: authenticated by the device's bound key, the login's factors and its session.
   if (bankingContext !== undefined) registerBankingDeviceRoutes(app, bankingContext);
-  const worker = createBankWorker(interbankContext, ledger, context.clock, bankingContext, options.database);
+  const worker = createBankWorker(interbankContext, ledger, context.clock, bankingContext, database);
   // SA2pMP: a banking request records a transaction for the log (or a notice to text); the worker
   // takes it at once instead of at its next idle round.
   if (bankingContext !== undefined)

@@ -1,8 +1,9 @@
 import { requestObject } from '@mpay/http-client';
 import type { ResolveTransferRequest, Transfer } from '@mpay/ledger';
 import { isMpayError } from '@mpay/protocol';
-import { type Database, type Sql, together } from '@mpay/storage';
+import { afterCommit, type Database, type Sql, together } from '@mpay/storage';
 import { checkAnswerPayAck, macroFundsTransferOf } from '../macro/funds-transfer.ts';
+import type { BankObservations } from '../metrics.ts';
 import { lockAccountRows } from '../store/accounts.ts';
 import { createTransferInTransaction, expirePendingInTransaction } from '../store/create-transfer.ts';
 import { selectResolution, selectTransfersById } from '../store/transfers.ts';
@@ -17,6 +18,8 @@ export interface DeliveryContext {
   readonly clock: () => Date;
   /** Operator alarms: a peer that keeps failing, an answer that does not verify. */
   readonly alarm: (event: Record<string, unknown>, message: string) => void;
+  /** Where orders' final states are counted once committed (metrics.ts); none: not counted. */
+  readonly observations?: BankObservations | undefined;
 }
 
 /** Exponential backoff from 1 s up to the configured maximum. */
@@ -148,6 +151,9 @@ async function resolve(
       selectResolution(sql, resolution.pendingId),
     ]);
     if (closed === undefined) return undefined;
+    const { observations } = context;
+    if (observations !== undefined)
+      afterCommit(sql, () => observations.orderEntered(closed.state, order.createdAt, now));
     try {
       // Nothing follows the resolution but the COMMIT, which leaves with its write. A hold past its
       // timeout is refused before anything is written (TRANSFER_EXPIRED), and released below instead.

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { type TransferRequest, validateTransfer } from '@mpay/ledger';
 import { canonicalize, isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
-import { commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
+import { afterCommit, commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
 import type { EventLog } from '../key-depository/context.ts';
+import type { BankObservations } from '../metrics.ts';
 import { countedRefusal, SecondFactorRefusal } from '../second-factor/check.ts';
 import { lockAccounts } from '../store/accounts.ts';
 import { decideOnReads, retryOnUniqueViolation, writeTransfer } from '../store/create-transfer.ts';
@@ -55,6 +56,8 @@ export interface OrderContext extends ConsentContext {
   readonly interbank: Interbank;
   readonly checkDebitLimits: DebitLimitCheck;
   readonly log: EventLog;
+  /** Where orders placed and refused are counted once committed (metrics.ts); none: not counted. */
+  readonly observations?: BankObservations | undefined;
 }
 
 function requestHashOf(input: PaymentOrderInput): string {
@@ -220,7 +223,12 @@ async function placeInTransaction(
     deadline: new Date(now.getTime() + (local ? 0 : context.interbank.deadlineSeconds * 1000)),
   };
   const placed = await debit(context, sql, transfer, input.payerId, local, now, () =>
-    insertOrder(sql, order),
+    insertOrder(sql, order).then(() => {
+      // Counted once the order's transaction committed: sending, or completed at once (a payee here).
+      const { observations } = context;
+      if (observations !== undefined)
+        afterCommit(sql, () => observations.orderEntered(order.state, now, now));
+    }),
   );
   if (placed !== undefined) return sameOrder(placed, hash);
   return order;
@@ -303,8 +311,10 @@ async function recordRefusal(
   );
   const event = { orderId: input.id, orderedBy, payerId: input.payerId, code: error.code, reason };
   const refusal = { ...event, reason: reason === '' ? error.code : reason, createdAt: now };
-  await insertRefusal(context.database, refusal).catch((cause: unknown) =>
-    context.log.warn({ ...event, error: String(cause) }, 'payment order refusal not recorded'),
+  await insertRefusal(context.database, refusal).then(
+    () => context.observations?.orderRefused(),
+    (cause: unknown) =>
+      context.log.warn({ ...event, error: String(cause) }, 'payment order refusal not recorded'),
   );
   // A refused authorisation, level or code: a compromised or faulty FSP, a stolen device, or an attack.
   if (warnedCodes.has(error.code)) context.log.warn(event, 'payment order refused');

@@ -1,7 +1,8 @@
 import { type Account, type LedgerLimits, type TransferDecision, validateTransfer } from '@mpay/ledger';
 import { isCurrencyCode, isMpayError, MpayError, payAckOf } from '@mpay/protocol';
-import { commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
+import { afterCommit, commitWithLastStatements, type Database, type Sql, together } from '@mpay/storage';
 import { recordMerchantConfirmation } from '../macro/merchant-confirmation.ts';
+import type { BankObservations } from '../metrics.ts';
 import {
   decideOnReads,
   retryOnUniqueViolation,
@@ -26,6 +27,8 @@ export interface ReceiveContext {
   readonly interbank: Interbank;
   readonly clock: () => Date;
   readonly limits: LedgerLimits;
+  /** Where credits decided are counted once committed (metrics.ts); none: not counted. */
+  readonly observations?: BankObservations | undefined;
 }
 
 interface Decision {
@@ -240,6 +243,8 @@ async function decide(
     // The decision is the transaction's last write (one round trip less), unless a macro payment's follows.
     if (!confirmsToMerchant) commitWithLastStatements(sql, ledger?.created === true ? 2 : 1);
     await together([credited, recorded]);
+    const { observations } = context;
+    if (observations !== undefined) afterCommit(sql, () => observations.creditDecided(decision.outcome));
     // Step 9 of a macro payment: Pay_Confirm owed to the merchant, recorded with the credit.
     if (confirmsToMerchant) await recordMerchantConfirmation(sql, transfer, macro, now);
     return decision;

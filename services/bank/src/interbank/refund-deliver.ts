@@ -1,7 +1,7 @@
 import { requestObject } from '@mpay/http-client';
 import type { Transfer, TransferRequest } from '@mpay/ledger';
 import { isMpayError } from '@mpay/protocol';
-import type { Sql } from '@mpay/storage';
+import { afterCommit, type Sql } from '@mpay/storage';
 import { createTransferInTransaction, expirePendingInTransaction } from '../store/create-transfer.ts';
 import type { DeliveryContext } from './deliver.ts';
 import { settlementAccountId } from './ids.ts';
@@ -127,6 +127,9 @@ async function resolve(
       },
       now,
     );
+    const { observations } = context;
+    if (observations !== undefined)
+      afterCommit(sql, () => observations.refundOrderEntered(credited ? 'completed' : 'refused'));
     try {
       await createTransferInTransaction(sql, resolutionOf(order, answer), now);
     } catch (error) {

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { validateTransfer } from '@mpay/ledger';
 import { canonicalize, isMpayError, MpayError, parsePartyId } from '@mpay/protocol';
-import type { Database, Sql } from '@mpay/storage';
+import { afterCommit, type Database, type Sql } from '@mpay/storage';
 import type { EventLog } from '../key-depository/context.ts';
+import type { BankObservations } from '../metrics.ts';
 import { lockAccounts } from '../store/accounts.ts';
 import { correctInTransaction } from '../store/corrections.ts';
 import { createTransferInTransaction, retryOnUniqueViolation } from '../store/create-transfer.ts';
@@ -45,6 +46,8 @@ export interface RefundOrderContext extends ConsentContext {
   readonly database: Database;
   readonly interbank: Interbank;
   readonly log: EventLog;
+  /** Where refund orders placed are counted once committed (metrics.ts); none: not counted. */
+  readonly observations?: BankObservations | undefined;
 }
 
 /** The money the original payment brought the merchant at this bank, as this bank's records say. */
@@ -250,6 +253,8 @@ async function placeInTransaction(
     createdAt: now,
   };
   await insertRefundOrder(sql, order);
+  const { observations } = context;
+  if (observations !== undefined) afterCommit(sql, () => observations.refundOrderEntered(order.state));
   return order;
 }
 

@@ -1,6 +1,7 @@
 import { type Account, pendingExpiresAt, type Transfer } from '@mpay/ledger';
 import { assert } from '@mpay/protocol';
 import type { Sql } from '@mpay/storage';
+import { observeTransfersWritten } from './transfer-observer.ts';
 
 function balanceColumns(accounts: readonly Account[]): string[][] {
   return [
@@ -80,4 +81,5 @@ export async function writeBatch(
     });
   assert(rows[0]?.updated === accounts.length, 'every moved account is updated once');
   assert(rows[0]?.inserted === transfers.length, 'every new transfer is inserted');
+  observeTransfersWritten(sql, transfers);
 }
