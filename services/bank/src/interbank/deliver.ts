@@ -153,7 +153,7 @@ async function resolve(
     if (closed === undefined) return undefined;
     const { observations } = context;
     if (observations !== undefined)
-      afterCommit(sql, () => observations.orderEntered(closed.state, order.createdAt, now));
+      afterCommit(sql, () => observations.orderEntered(closed.state, closed.createdAt, now));
     try {
       // Nothing follows the resolution but the COMMIT, which leaves with its write. A hold past its
       // timeout is refused before anything is written (TRANSFER_EXPIRED), and released below instead.

@@ -311,11 +311,14 @@ async function recordRefusal(
   );
   const event = { orderId: input.id, orderedBy, payerId: input.payerId, code: error.code, reason };
   const refusal = { ...event, reason: reason === '' ? error.code : reason, createdAt: now };
-  await insertRefusal(context.database, refusal).then(
-    () => context.observations?.orderRefused(),
-    (cause: unknown) =>
-      context.log.warn({ ...event, error: String(cause) }, 'payment order refusal not recorded'),
+  const recorded = await insertRefusal(context.database, refusal).then(
+    () => true,
+    (cause: unknown) => {
+      context.log.warn({ ...event, error: String(cause) }, 'payment order refusal not recorded');
+      return false;
+    },
   );
+  if (recorded) context.observations?.orderRefused();
   // A refused authorisation, level or code: a compromised or faulty FSP, a stolen device, or an attack.
   if (warnedCodes.has(error.code)) context.log.warn(event, 'payment order refused');
   else context.log.info(event, 'payment order refused');

@@ -4,7 +4,7 @@ import { afterCommit, type Database, type Sql } from '@mpay/storage';
 /** Told the kinds of the transfers a committed transaction wrote (the bank's metrics). */
 export type TransferObserver = (kinds: readonly Transfer['kind'][]) => void;
 
-/** The observer of each transaction of an observed database (and of the database itself, for a statement alone). */
+/** The observer of each transaction of an observed database. */
 const observers = new WeakMap<Sql, TransferObserver>();
 
 /**
@@ -45,11 +45,13 @@ export function observingTransfers(database: Database, observe: TransferObserver
     notify: (channel, payload, sql, options) => database.notify(channel, payload, sql, options),
     close: () => database.close(),
   };
-  observers.set(observed, observe);
   return observed;
 }
 
-/** `transfers` written within `sql`: told to its observer once that commits (nothing when none observes). */
+/**
+ * `transfers` written within `sql`, a transaction of an observed database:
+ * told to its observer once that commits (nothing for any other `sql`).
+ */
 export function observeTransfersWritten(sql: Sql, transfers: readonly Transfer[]): void {
   const observe = observers.get(sql);
   if (observe === undefined || transfers.length === 0) return;
