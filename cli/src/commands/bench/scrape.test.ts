@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runMpay } from '../io.test-helper.ts';
-import { median, parseBenchScrapeArguments } from './scrape.ts';
+import { parseBenchScrapeArguments } from './scrape.ts';
 
 describe('mpay bench scrape', () => {
   it('takes the history, the scrapes and --json, with their defaults', () => {
@@ -24,11 +24,6 @@ describe('mpay bench scrape', () => {
       ['scrape'],
     ])
       expect(parseBenchScrapeArguments(args), args.join(' ')).toBeUndefined();
-  });
-
-  it('takes the median of an odd and of an even count', () => {
-    expect(median([5, 1, 3])).toBe(3);
-    expect(median([4, 1, 3, 2])).toBe(2.5);
   });
 
   it('times the scrape with no payment and after the history was written, and the history read as before', async () => {

@@ -2,6 +2,7 @@ import { finalPaymentStates, paymentDurationBucketsSeconds, paymentStepBucketsSe
 import { readDurationHistograms } from '@mpay/http-server';
 import type { Database } from '@mpay/storage';
 import { type CommandIo, type StopSignalWatch, watchStopSignals } from '../io.ts';
+import { percentile } from '../simulate/index.ts';
 import { loadAverage, parseBenchFlags, startBenchPlatform } from './bench-platform.ts';
 
 export const benchScrapeUsage = `Usage: mpay bench scrape [--payments N] [--scrapes K] [--json]
@@ -41,13 +42,12 @@ export function parseBenchScrapeArguments(args: readonly string[]): ScrapeArgume
   return parsed === undefined ? undefined : { ...parsed.values, json: parsed.json };
 }
 
-/** The median of `values` (not empty). */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+/** The median (nearest rank) of `values`, not empty: the percentile `mpay simulate` reports with. */
+function median(values: readonly number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  ) as number;
 }
 
 const benchMerchant = 'bench-scrape-merchant';
